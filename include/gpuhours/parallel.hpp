@@ -1,0 +1,41 @@
+// How a model is laid out over a cluster: the parallel degrees, the pipeline schedule, recomputation and
+// optimizer-state sharding. Plain data; the scenario checks it against the model and cluster.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gpuhours {
+
+enum class Schedule { gpipe, one_f_one_b, interleaved, zero_bubble, dualpipe };
+enum class Recompute { none, selective, full };
+
+std::string_view to_string(Schedule s);
+std::optional<Schedule> schedule_from_string(std::string_view name);
+std::string_view to_string(Recompute r);
+std::optional<Recompute> recompute_from_string(std::string_view name);
+
+// Degrees. Convention (Megatron-Core): tensor × context × pipeline × data = GPUs; expert parallelism is
+// carved out of the data × context ranks of one pipeline stage, so `expert` divides data × context and the
+// routed experts divide by `expert`. Sequence parallelism shards the non-tensor-parallel activations over the
+// tensor-parallel group and has no degree of its own.
+struct ParallelLayout {
+    int tensor = 1;
+    int pipeline = 1;
+    int data = 1;
+    int expert = 1;
+    int context = 1;
+    bool sequence_parallel = false;
+    int zero_stage = 0;          // 0 = replicated optimizer state; 1 shards optimizer; 2 + gradients; 3 + params
+    int micro_batch = 1;         // sequences per micro-batch
+    int virtual_stages = 1;      // model chunks per pipeline rank (interleaved schedule)
+    Schedule schedule = Schedule::one_f_one_b;
+    Recompute recompute = Recompute::none;
+    std::string order = "tp-cp-ep-dp-pp";  // rank order, innermost first
+
+    [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
+    [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }
+};
+
+}  // namespace gpuhours

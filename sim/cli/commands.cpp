@@ -1,0 +1,409 @@
+#include "commands.hpp"
+
+#include <gpuhours/error.hpp>
+#include <gpuhours/report.hpp>
+#include <gpuhours/scenario.hpp>
+#include <gpuhours/workload.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <ostream>
+
+namespace gpuhours::cli {
+
+// ---- argument parsing -----------------------------------------------------------------------------------
+
+bool ParsedArgs::has(const std::string& name) const {
+    return std::any_of(options.begin(), options.end(), [&](const auto& o) { return o.first == name; });
+}
+
+std::string ParsedArgs::get(const std::string& name, const std::string& fallback) const {
+    std::string value = fallback;
+    for (const auto& [k, v] : options) {
+        if (k == name) value = v;  // the last occurrence wins
+    }
+    return value;
+}
+
+std::vector<std::string> ParsedArgs::get_all(const std::string& name) const {
+    std::vector<std::string> values;
+    for (const auto& [k, v] : options) {
+        if (k == name) values.push_back(v);
+    }
+    return values;
+}
+
+ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, const std::vector<std::string>& valued) {
+    ParsedArgs parsed;
+    auto known_list = [&] {
+        std::string list;
+        for (const auto& f : flags) list += (list.empty() ? "" : ", ") + f;
+        for (const auto& v : valued) list += (list.empty() ? "" : ", ") + v + " VALUE";
+        return list.empty() ? std::string("none") : list;
+    };
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg.size() < 2 || arg[0] != '-' || arg == "-") {
+            parsed.positional.push_back(arg);
+            continue;
+        }
+        std::string name = arg;
+        std::optional<std::string> value;
+        if (const std::size_t eq = arg.find('='); eq != std::string::npos) {
+            name = arg.substr(0, eq);
+            value = arg.substr(eq + 1);
+        }
+        if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
+            if (value) throw Error(fmt::format("option {} takes no value", name));
+            parsed.options.emplace_back(name, "");
+        } else if (std::find(valued.begin(), valued.end(), name) != valued.end()) {
+            if (!value) {
+                if (i + 1 >= args.size()) throw Error(fmt::format("option {} needs a value", name));
+                value = args[++i];
+            }
+            parsed.options.emplace_back(name, *value);
+        } else {
+            std::vector<std::string> all = flags;
+            all.insert(all.end(), valued.begin(), valued.end());
+            std::string hint = fmt::format("known options: {}", known_list());
+            std::optional<std::string> best;
+            std::size_t best_distance = 3;
+            for (const auto& k : all) {
+                const std::size_t d = edit_distance(name, k);
+                if (d < best_distance) { best_distance = d; best = k; }
+            }
+            if (best) hint = fmt::format("did you mean {}? ({})", *best, hint);
+            throw Error(fmt::format("unknown option {}", name), hint);
+        }
+    }
+    return parsed;
+}
+
+namespace {
+
+LoadOptions load_options(const ParsedArgs& args) {
+    LoadOptions options;
+    options.catalog_dir = args.get("--catalog");
+    options.overrides = args.get_all("--set");
+    return options;
+}
+
+std::filesystem::path catalog_dir(const ParsedArgs& args) {
+    const std::string dir = args.get("--catalog");
+    return dir.empty() ? default_catalog_dir() : std::filesystem::path(dir);
+}
+
+const std::string& single_positional(const ParsedArgs& args, const char* command, const char* what) {
+    if (args.positional.size() != 1) {
+        throw Error(fmt::format("`gpuhours {}` takes one {}, got {}", command, what, args.positional.size()),
+                    fmt::format("usage: gpuhours {} {} [options]; see `gpuhours help`", command, what));
+    }
+    return args.positional.front();
+}
+
+std::string layers_text(const StageAssignment& stage) {
+    if (stage.layers.empty()) return "none";
+    return fmt::format("{}–{}", stage.layers.front(), stage.layers.back());
+}
+
+
+MicroBatchShape shape_of(const Scenario& s) {
+    return MicroBatchShape{s.training.sequence_length, s.parallel.micro_batch, AttentionMask::causal};
+}
+
+MemoryOptions memory_options_of(const Scenario& s) {
+    MemoryOptions options;
+    options.micro_batches = s.training.global_batch / (s.parallel.data * s.parallel.micro_batch);
+    return options;
+}
+
+// ---- check --------------------------------------------------------------------------------------------
+
+void write_scenario_json(report::Json& j, const Scenario& s) {
+    const auto& c = s.cluster;
+    const auto& p = s.parallel;
+    const auto& t = s.training;
+    j.field("title", s.title);
+    j.key("model").begin_object();
+    j.field("id", s.model.id).field("name", s.model.display_name).field("layers", s.model.layers);
+    j.field("hidden", s.model.hidden).field("vocab", s.model.vocab);
+    j.end_object();
+    j.key("cluster").begin_object();
+    j.field("chip", c.chip.id).field("chip_name", c.chip.display_name).field("gpus", c.gpus);
+    j.field("gpus_per_node", c.gpus_per_node).field("nodes", c.nodes()).field("fabric", to_string(c.fabric));
+    j.field("nic_bandwidth_bytes_per_s", c.nic_bandwidth.value());
+    j.field("scale_up_bandwidth_bytes_per_s", c.chip.scale_up_bandwidth.value());
+    j.field("oversubscription", c.oversubscription).field("planes", c.planes);
+    j.end_object();
+    j.key("parallelism").begin_object();
+    j.field("tensor", p.tensor).field("pipeline", p.pipeline).field("data", p.data).field("expert", p.expert);
+    j.field("context", p.context).field("sequence_parallel", p.sequence_parallel).field("zero", p.zero_stage);
+    j.field("micro_batch", p.micro_batch).field("virtual_stages", p.virtual_stages);
+    j.field("schedule", to_string(p.schedule)).field("recompute", to_string(p.recompute)).field("order", p.order);
+    j.end_object();
+    j.key("training").begin_object();
+    j.field("tokens", t.tokens).field("sequence_length", t.sequence_length).field("global_batch", t.global_batch);
+    j.field("precision", to_string(t.precision.compute));
+    j.field("micro_batches_per_step", t.global_batch / (p.data * p.micro_batch));
+    j.field("steps", t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length));
+    j.end_object();
+    j.key("claims").begin_array();
+    for (const auto& claim : s.claims) j.begin_object().field("text", claim.text).end_object();
+    j.end_array();
+}
+
+int check_command(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {"--json"}, {"--set", "--catalog"});
+    const std::string& file = single_positional(args, "check", "SCENARIO");
+    const Scenario s = load_scenario(file, load_options(args));
+    const FitCheck fit = check_fit(s.model, s.parallel, s.training.precision, shape_of(s),
+                                   s.cluster.chip.memory_capacity, memory_options_of(s));
+    if (!fit.fits) {
+        const auto largest = fit.breakdown.largest_term();
+        throw ScenarioError(s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file,
+                            fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} but the {} has "
+                                        "{}; the largest term is {} ({})",
+                                        format_bytes(fit.breakdown.total()), fit.breakdown.stage,
+                                        s.cluster.chip.display_name, format_bytes(fit.capacity), largest.name,
+                                        format_bytes(largest.bytes)),
+                            "shard more: raise tensor or pipeline, use zero = 1..3, or recompute = \"selective\" / "
+                            "\"full\"; see `gpuhours model` for the whole breakdown");
+    }
+    if (args.has("--json")) {
+        report::Json j;
+        j.begin_object().field("schema_version", 1).field("valid", true);
+        write_scenario_json(j, s);
+        j.key("memory").begin_object();
+        j.field("fits", fit.fits).field("peak_bytes", fit.breakdown.total().value());
+        j.field("capacity_bytes", fit.capacity.value()).end_object();
+        j.end_object();
+        out << j.str();
+    } else {
+        const auto& c = s.cluster;
+        const auto& p = s.parallel;
+        const auto& t = s.training;
+        out << fmt::format("{}: valid\n\n", file);
+        out << fmt::format("title     {}\n", s.title);
+        out << fmt::format("model     {} ({}): {} layers, hidden {}, vocab {}{}\n", s.model.display_name, s.model.id,
+                           s.model.layers, s.model.hidden, s.model.vocab,
+                           s.model.moe ? fmt::format(", MoE {} routed + {} shared experts, top-{}",
+                                                     s.model.moe->routed_experts, s.model.moe->shared_experts,
+                                                     s.model.moe->top_k)
+                                       : std::string());
+        out << fmt::format("cluster   {} × {} ({}), {} nodes of {}, {} fabric, NIC {} per GPU, scale-up {} per GPU "
+                           "per direction\n",
+                           c.gpus, c.chip.display_name, c.chip.id, c.nodes(), c.gpus_per_node, to_string(c.fabric),
+                           format_bandwidth(c.nic_bandwidth), format_bandwidth(c.chip.scale_up_bandwidth));
+        out << fmt::format("layout    tensor {} × context {} × pipeline {} × data {} = {} GPUs; expert {}; zero {}; "
+                           "{} schedule{}; recompute {}\n",
+                           p.tensor, p.context, p.pipeline, p.data, p.total_ranks(), p.expert, p.zero_stage,
+                           to_string(p.schedule),
+                           p.virtual_stages > 1 ? fmt::format(" ({} virtual stages)", p.virtual_stages) : "",
+                           to_string(p.recompute));
+        const auto stages = assign_stages(s.model, p);
+        std::vector<std::size_t> sizes;
+        for (const auto& st : stages) sizes.push_back(st.layers.size());
+        const auto [lo, hi] = std::minmax_element(sizes.begin(), sizes.end());
+        if (*lo == *hi) {
+            out << fmt::format("stages    {} layers on each of {} pipeline ranks\n", *lo, stages.size());
+        } else {
+            out << fmt::format("stages    uneven: {} to {} layers per pipeline rank (", *lo, *hi);
+            for (std::size_t i = 0; i < stages.size(); ++i) out << (i ? ", " : "") << layers_text(stages[i]);
+            out << ")\n";
+        }
+        const int micro = t.global_batch / (p.data * p.micro_batch);
+        out << fmt::format("training  {} tokens, sequence {}, global batch {} ({} micro-batches of {} per replica), "
+                           "{} compute; {} steps\n",
+                           format_count(t.tokens), t.sequence_length, t.global_batch, micro, p.micro_batch,
+                           to_string(t.precision.compute),
+                           report::with_commas(t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length)));
+        out << fmt::format("memory    {} of {} per GPU at the worst pipeline rank ({}): {}\n",
+                           format_bytes(fit.breakdown.total()), format_bytes(fit.capacity), fit.breakdown.stage,
+                           fit.fits ? "fits" : "DOES NOT FIT");
+        for (const auto& claim : s.claims) out << fmt::format("claim     \"{}\"\n", claim.text);
+    }
+    return 0;
+}
+
+// ---- model --------------------------------------------------------------------------------------------
+
+bool looks_like_file(const std::string& arg) {
+    return arg.find('/') != std::string::npos || arg.ends_with(".toml") || std::filesystem::exists(arg);
+}
+
+int model_command(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {"--json"}, {"--set", "--catalog", "--sequence-length"});
+    const std::string& target = single_positional(args, "model", "NAME|SCENARIO");
+    std::optional<Scenario> scenario;
+    ModelSpec model;
+    if (looks_like_file(target)) {
+        scenario = load_scenario(target, load_options(args));
+        model = scenario->model;
+    } else {
+        if (args.has("--set")) throw Error("--set applies to a scenario file, not a catalog model name");
+        model = load_model(target, catalog_dir(args));
+    }
+    int sequence_length = scenario ? scenario->training.sequence_length : 4096;
+    if (args.has("--sequence-length")) {
+        const std::string text = args.get("--sequence-length");
+        const double v = parse_count(text);
+        if (!(v >= 1 && v <= 1e8) || v != static_cast<double>(static_cast<long long>(v))) {
+            throw Error(fmt::format("--sequence-length {} must be a whole number of tokens", text));
+        }
+        sequence_length = static_cast<int>(v);
+    }
+    const ParameterCount params = count_parameters(model);
+    const FlopsPerToken causal = training_flops_breakdown(model, sequence_length, AttentionMask::causal);
+    const FlopsPerToken full = training_flops_breakdown(model, sequence_length, AttentionMask::full);
+    std::optional<FitCheck> fit;
+    std::vector<MemoryBreakdown> stages;
+    if (scenario) {
+        stages = memory_per_stage(model, scenario->parallel, scenario->training.precision, shape_of(*scenario),
+                                  memory_options_of(*scenario));
+        fit = check_fit(memory_per_gpu(model, scenario->parallel, scenario->training.precision, shape_of(*scenario),
+                                       memory_options_of(*scenario)),
+                        scenario->cluster.chip.memory_capacity);
+    }
+
+    if (args.has("--json")) {
+        report::Json j;
+        j.begin_object().field("schema_version", 1);
+        j.field("model", model.id).field("name", model.display_name);
+        j.key("parameters").begin_object();
+        j.field("total", params.total).field("active", params.active);
+        j.field("embedding", params.embedding).field("output_head", params.output_head).field("mtp", params.mtp);
+        if (model.published_total_parameters) j.field("published_total", *model.published_total_parameters);
+        if (model.published_active_parameters) j.field("published_active", *model.published_active_parameters);
+        j.end_object();
+        j.key("flops_per_token").begin_object();
+        j.field("sequence_length", sequence_length);
+        j.field("training_causal_flop", causal.total.value()).field("training_full_flop", full.total.value());
+        j.field("forward_matmul_flop", causal.forward_matmul.value());
+        j.field("six_n_active_flop", 6.0 * params.active);
+        j.end_object();
+        if (fit) {
+            j.key("memory").begin_object();
+            j.field("chip", scenario->cluster.chip.id).field("capacity_bytes", fit->capacity.value());
+            j.field("fits", fit->fits).field("worst_stage", fit->breakdown.stage);
+            j.field("largest_term", fit->breakdown.largest_term().name);
+            j.key("worst_stage_bytes").begin_object();
+            for (const auto& term : fit->breakdown.terms()) j.field(term.name, term.bytes.value());
+            j.field("total", fit->breakdown.total().value());
+            j.end_object();
+            j.end_object();
+        }
+        j.end_object();
+        out << j.str();
+        return 0;
+    }
+
+    out << fmt::format("{} ({})\n\n", model.display_name, model.id);
+    report::Table t({"parameters", "count", "published"});
+    auto published = [](const std::optional<double>& v) { return v ? format_count(*v) : std::string("—"); };
+    t.add_row({"total", format_count(params.total), published(model.published_total_parameters)});
+    t.add_row({"active per token", format_count(params.active), published(model.published_active_parameters)});
+    t.add_row({"embedding", format_count(params.embedding), ""});
+    t.add_row({"output head", format_count(params.output_head), ""});
+    if (model.mtp_depth > 0) t.add_row({"MTP modules (not in total)", format_count(params.mtp), ""});
+    out << t.render() << "\n";
+
+    out << fmt::format("training FLOPs per token at sequence {} (forward + backward, model FLOPs):\n",
+                       sequence_length);
+    out << fmt::format("  {} causal attention, {} full (non-causal) attention; 6 × active parameters = {}\n\n",
+                       format_flops(causal.total), format_flops(full.total), format_flops(Flops(6.0 * params.active)));
+
+    if (!fit) {
+        out << "memory per GPU: give a scenario file (model, cluster and layout) to see it, e.g.\n"
+               "  gpuhours model scenarios/deepseek-v3.toml\n";
+        return 0;
+    }
+    const Scenario& s = *scenario;
+    out << fmt::format("memory per GPU on {} ({} HBM), layout TP{} PP{} DP{} EP{} CP{}, ZeRO-{}, recompute {}:\n",
+                       s.cluster.chip.display_name, format_bytes(fit->capacity), s.parallel.tensor,
+                       s.parallel.pipeline, s.parallel.data, s.parallel.expert, s.parallel.context,
+                       s.parallel.zero_stage, to_string(s.parallel.recompute));
+    std::vector<std::string> headers{"pipeline rank"};
+    for (const auto& term : stages.front().terms()) headers.emplace_back(term.name);
+    headers.emplace_back("total");
+    headers.emplace_back("fits");
+    report::Table m(headers);
+    for (const auto& st : stages) {
+        std::vector<std::string> row{std::to_string(st.stage)};
+        for (const auto& term : st.terms()) row.push_back(format_bytes(term.bytes));
+        row.push_back(format_bytes(st.total()));
+        row.push_back(st.total() <= fit->capacity ? "yes" : "NO");
+        m.add_row(row);
+    }
+    out << m.render();
+    const auto largest = fit->breakdown.largest_term();
+    if (fit->fits) {
+        out << fmt::format("\nfits: worst rank {} needs {} of {} ({} headroom)\n", fit->breakdown.stage,
+                           format_bytes(fit->breakdown.total()), format_bytes(fit->capacity),
+                           format_bytes(fit->headroom));
+    } else {
+        out << fmt::format("\nDOES NOT FIT: rank {} needs {} of {}; the largest term is {} ({})\n",
+                           fit->breakdown.stage, format_bytes(fit->breakdown.total()), format_bytes(fit->capacity),
+                           largest.name, format_bytes(largest.bytes));
+    }
+    return 0;
+}
+
+// ---- chips --------------------------------------------------------------------------------------------
+
+int chips_command(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {"--json", "--csv"}, {"--catalog"});
+    if (!args.positional.empty()) throw Error("`gpuhours chips` takes no positional arguments");
+    const auto dir = catalog_dir(args);
+    const auto names = catalog_names(dir, "chips");
+    if (names.empty()) throw Error(fmt::format("no chips in {}", (dir / "chips").string()), "pass --catalog DIR");
+    std::vector<ChipProfile> chips;
+    for (const auto& n : names) chips.push_back(load_chip(n, dir));
+    auto peak = [](const ChipProfile& c, Precision p) {
+        const auto it = c.peak_dense.find(p);
+        return it == c.peak_dense.end() ? std::string("—") : fmt::format("{:g}", it->second.value() / 1e12);
+    };
+    if (args.has("--json")) {
+        report::Json j;
+        j.begin_object().field("schema_version", 1).key("chips").begin_array();
+        for (const auto& c : chips) {
+            j.begin_object().field("id", c.id).field("name", c.display_name).field("vendor", c.vendor);
+            j.key("peak_dense_flop_per_s").begin_object();
+            for (const auto& [p, rate] : c.peak_dense) j.field(to_string(p), rate.value());
+            j.end_object();
+            j.field("memory_bytes", c.memory_capacity.value());
+            j.field("memory_bandwidth_bytes_per_s", c.memory_bandwidth.value());
+            j.field("scale_up_bandwidth_bytes_per_s", c.scale_up_bandwidth.value());
+            j.field("scale_up_domain", c.scale_up_domain);
+            j.field("nic_bandwidth_bytes_per_s", c.nic_bandwidth.value());
+            j.field("tdp_w", c.tdp.value()).field("sm_count", c.sm_count);
+            if (c.die_area_mm2) j.field("die_area_mm2", *c.die_area_mm2);
+            else j.key("die_area_mm2").null();
+            j.end_object();
+        }
+        j.end_array().end_object();
+        out << j.str();
+        return 0;
+    }
+    report::Table t({"chip", "name", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM", "HBM BW", "scale-up/dir", "domain",
+                     "NIC/dir", "TDP", "die mm²"});
+    for (const auto& c : chips) {
+        t.add_row({c.id, c.display_name, peak(c, Precision::bf16), peak(c, Precision::fp8),
+                   format_bytes(c.memory_capacity), format_bandwidth(c.memory_bandwidth),
+                   format_bandwidth(c.scale_up_bandwidth), std::to_string(c.scale_up_domain),
+                   format_bandwidth(c.nic_bandwidth), format_power(c.tdp),
+                   c.die_area_mm2 ? fmt::format("{:g}", *c.die_area_mm2) : std::string("n/p")});
+    }
+    out << (args.has("--csv") ? t.render_csv() : t.render());
+    if (!args.has("--csv")) out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published.\n";
+    return 0;
+}
+
+}  // namespace
+
+int cmd_check(const Args& args, std::ostream& out) { return check_command(args, out); }
+int cmd_model(const Args& args, std::ostream& out) { return model_command(args, out); }
+int cmd_chips(const Args& args, std::ostream& out) { return chips_command(args, out); }
+
+}  // namespace gpuhours::cli

@@ -1,0 +1,30 @@
+// The CLI's commands. Each takes the arguments after the command name, writes to `out`, and returns the exit
+// code; user mistakes are thrown as gpuhours::Error and turned into exit code 2 by main().
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace gpuhours::cli {
+
+using Args = std::vector<std::string>;
+
+int cmd_check(const Args& args, std::ostream& out);
+int cmd_model(const Args& args, std::ostream& out);
+int cmd_chips(const Args& args, std::ostream& out);
+int cmd_collective(const Args& args, std::ostream& out);  // sim/cli/collective_command.cpp
+
+// Shared option parsing: "--flag", "--key value" and "--key=value". Unknown options are errors that list the
+// known ones.
+struct ParsedArgs {
+    std::vector<std::string> positional;
+    std::vector<std::pair<std::string, std::string>> options;  // in order; flags have an empty value
+    [[nodiscard]] bool has(const std::string& name) const;
+    [[nodiscard]] std::string get(const std::string& name, const std::string& fallback = {}) const;
+    [[nodiscard]] std::vector<std::string> get_all(const std::string& name) const;
+};
+// `flags` take no value; `valued` take one. Throws gpuhours::Error on an unknown option or a missing value.
+ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, const std::vector<std::string>& valued);
+
+}  // namespace gpuhours::cli

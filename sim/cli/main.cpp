@@ -1,0 +1,78 @@
+// The composition root of the command-line front end: parses the command, runs it, and turns user errors into
+// exit code 2. Output of a command is buffered and printed only when the command succeeds, so a failing command
+// never leaves half a table on stdout.
+#include "commands.hpp"
+
+#include <gpuhours/error.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char* kHelp = R"(gpuhours — how long, how many GPU-hours and how many dollars a training run takes
+
+usage: gpuhours COMMAND [arguments] [options]
+
+commands:
+  check SCENARIO        validate a scenario and print it resolved (catalogs, derived degrees, stages, memory fit)
+  model NAME|SCENARIO   parameters (total, active), training FLOPs per token, memory per GPU with breakdown
+  chips                 the chip catalog as a table
+  collective OP         simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast)
+                        over a cluster, like nccl-tests: time, algorithm and bus bandwidth per size
+  help                  this text
+
+common options:
+  --json                machine-readable output (field names carry units; schema_version 1)
+  --set KEY=VALUE       override a scenario key, e.g. --set cluster.gpus=4096 --set cluster.chip=h100
+  --catalog DIR         directory with chips/ and models/ (default: the scenarios/ next to the scenario file)
+
+exit codes: 0 success, 2 a mistake in the input (the message names file:line:column and what to change),
+            1 an internal error.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+        std::cout << kHelp;
+        return 0;
+    }
+    if (args[0] == "--version") {
+        std::cout << "gpuhours 0.1.0\n";
+        return 0;
+    }
+    const std::string command = args[0];
+    args.erase(args.begin());
+    std::ostringstream out;
+    try {
+        int code = 0;
+        if (command == "check") code = gpuhours::cli::cmd_check(args, out);
+        else if (command == "model") code = gpuhours::cli::cmd_model(args, out);
+        else if (command == "chips") code = gpuhours::cli::cmd_chips(args, out);
+        else if (command == "collective") code = gpuhours::cli::cmd_collective(args, out);
+        else {
+            std::string hint = "commands: check, model, chips, collective, help";
+            for (const char* known : {"check", "model", "chips", "collective", "help"}) {
+                if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
+            }
+            throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);
+        }
+        std::cout << out.str();
+        std::cout.flush();
+        return code;
+    } catch (const gpuhours::Error& e) {
+        std::cerr << "gpuhours: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "gpuhours: internal error: " << e.what() << "\n";
+        return 1;
+    }
+}

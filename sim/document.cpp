@@ -1,0 +1,403 @@
+#include "document.hpp"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace gpuhours::detail {
+namespace {
+
+SourceRef to_ref(const toml::source_region& region, const std::string& fallback_path) {
+    SourceRef ref;
+    ref.file = region.path ? *region.path : fallback_path;
+    ref.line = static_cast<int>(region.begin.line);
+    ref.column = static_cast<int>(region.begin.column);
+    return ref;
+}
+
+Node convert(const toml::node& source, const std::string& path) {
+    Node out;
+    out.where = to_ref(source.source(), path);
+    switch (source.type()) {
+        case toml::node_type::table: {
+            out.kind = Node::Kind::table;
+            for (auto&& [key, value] : *source.as_table()) {
+                out.fields.emplace_back(std::string(key.str()), convert(value, path));
+                out.key_sources.push_back(to_ref(key.source(), path));
+            }
+            break;
+        }
+        case toml::node_type::array:
+            out.kind = Node::Kind::array;
+            for (const auto& element : *source.as_array()) out.items.push_back(convert(element, path));
+            break;
+        case toml::node_type::string:
+            out.kind = Node::Kind::string;
+            out.text = source.as_string()->get();
+            break;
+        case toml::node_type::integer:
+            out.kind = Node::Kind::integer;
+            out.integer = source.as_integer()->get();
+            break;
+        case toml::node_type::floating_point:
+            out.kind = Node::Kind::floating;
+            out.floating = source.as_floating_point()->get();
+            break;
+        case toml::node_type::boolean:
+            out.kind = Node::Kind::boolean;
+            out.boolean = source.as_boolean()->get();
+            break;
+        default: {
+            out.kind = Node::Kind::other;
+            out.text = "a date/time";  // gpuhours keys never take TOML dates
+            break;
+        }
+    }
+    return out;
+}
+
+std::string describe(const Node& node) {
+    switch (node.kind) {
+        case Node::Kind::string: return fmt::format("the string \"{}\"", node.text);
+        case Node::Kind::integer: return fmt::format("the integer {}", node.integer);
+        case Node::Kind::floating: return fmt::format("the number {}", node.floating);
+        case Node::Kind::boolean: return node.boolean ? "true" : "false";
+        case Node::Kind::array: return "an array";
+        case Node::Kind::table: return "a table";
+        case Node::Kind::other: return fmt::format("the value {}", node.text);
+    }
+    return "a value";
+}
+
+[[noreturn]] void type_error(const Node& node, std::string_view key_path, std::string_view expected) {
+    throw ScenarioError(node.where, fmt::format("`{}` must be {}, not {}", key_path, expected, describe(node)));
+}
+
+}  // namespace
+
+std::string_view kind_name(Node::Kind kind) {
+    switch (kind) {
+        case Node::Kind::string: return "string";
+        case Node::Kind::integer: return "integer";
+        case Node::Kind::floating: return "number";
+        case Node::Kind::boolean: return "boolean";
+        case Node::Kind::array: return "array";
+        case Node::Kind::table: return "table";
+        case Node::Kind::other: return "date/time";
+    }
+    return "value";
+}
+
+Node* Node::find(std::string_view key) {
+    for (auto& [k, v] : fields) {
+        if (k == key) return &v;
+    }
+    return nullptr;
+}
+
+const Node* Node::find(std::string_view key) const {
+    for (const auto& [k, v] : fields) {
+        if (k == key) return &v;
+    }
+    return nullptr;
+}
+
+Node& Node::set(const std::string& key, Node value, SourceRef key_source) {
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (fields[i].first == key) {
+            fields[i].second = std::move(value);
+            key_sources[i] = std::move(key_source);
+            return fields[i].second;
+        }
+    }
+    fields.emplace_back(key, std::move(value));
+    key_sources.push_back(std::move(key_source));
+    return fields.back().second;
+}
+
+void Node::erase(std::string_view key) {
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (fields[i].first == key) {
+            fields.erase(fields.begin() + static_cast<std::ptrdiff_t>(i));
+            key_sources.erase(key_sources.begin() + static_cast<std::ptrdiff_t>(i));
+            return;
+        }
+    }
+}
+
+Node parse_document(std::string_view text, const std::string& path) {
+    try {
+        const toml::table table = toml::parse(text, path);
+        Node root = convert(table, path);
+        root.where = SourceRef{path, 1, 1};
+        return root;
+    } catch (const toml::parse_error& e) {
+        throw ScenarioError(to_ref(e.source(), path), fmt::format("invalid TOML: {}", e.description()),
+                            "fix the syntax at this position (TOML 1.0: key = value, [table], [[array of tables]])");
+    }
+}
+
+Node parse_document_file(const std::string& path, const SourceRef& referenced_from) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw ScenarioError(referenced_from, fmt::format("cannot open \"{}\"", path),
+                            "check the path (relative paths are resolved against the directory of the file that "
+                            "names them)");
+    }
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    return parse_document(buffer.str(), path);
+}
+
+void merge_into(Node& base, Node overlay) {
+    if (base.kind != Node::Kind::table || overlay.kind != Node::Kind::table) {
+        base = std::move(overlay);
+        return;
+    }
+    for (std::size_t i = 0; i < overlay.fields.size(); ++i) {
+        auto& [key, value] = overlay.fields[i];
+        if (Node* existing = base.find(key)) {
+            merge_into(*existing, std::move(value));
+        } else {
+            base.set(key, std::move(value), overlay.key_sources[i]);
+        }
+    }
+}
+
+void apply_override(Node& root, const std::string& assignment) {
+    const std::string origin = "--set " + assignment;
+    const std::size_t eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0) {
+        throw ScenarioError(SourceRef{origin, 0, 0}, "an override must look like section.key=value",
+                            "e.g. --set cluster.gpus=4096 or --set cluster.chip=h100");
+    }
+    const std::string path = assignment.substr(0, eq);
+    const std::string value_text = assignment.substr(eq + 1);
+    std::vector<std::string> keys;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t dot = path.find('.', start);
+        std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        if (part.empty()) {
+            throw ScenarioError(SourceRef{origin, 0, 0}, fmt::format("empty key in \"{}\"", path),
+                                "write dotted keys like cluster.gpus");
+        }
+        keys.push_back(std::move(part));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+
+    const SourceRef where{origin, 0, 0};
+    Node value;
+    try {
+        const toml::table parsed = toml::parse("v = " + value_text, origin);
+        value = convert(*parsed.get("v"), origin);
+    } catch (const toml::parse_error&) {
+        value.kind = Node::Kind::string;
+        value.text = value_text;
+    }
+    // Positions inside a one-line override are not meaningful to the user; point at the flag itself.
+    std::function<void(Node&)> relabel = [&](Node& n) {
+        n.where = where;
+        for (auto& item : n.items) relabel(item);
+        for (auto& [k, v] : n.fields) relabel(v);
+        for (auto& ks : n.key_sources) ks = where;
+    };
+    relabel(value);
+
+    Node* table = &root;
+    for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+        Node* next = table->find(keys[i]);
+        if (next == nullptr) {
+            Node fresh;
+            fresh.kind = Node::Kind::table;
+            fresh.where = where;
+            next = &table->set(keys[i], std::move(fresh), where);
+        } else if (next->kind != Node::Kind::table) {
+            // A catalog name ("h800") overridden field-wise becomes a table that extends it.
+            if (next->kind == Node::Kind::string) {
+                Node extended;
+                extended.kind = Node::Kind::table;
+                extended.where = next->where;
+                extended.set("from", *next, next->where);
+                *next = std::move(extended);
+            } else {
+                throw ScenarioError(where,
+                                    fmt::format("cannot set `{}`: `{}` is {}, not a table", path, keys[i],
+                                                describe(*next)));
+            }
+        }
+        table = next;
+    }
+    Node* target = table->find(keys.back());
+    if (target != nullptr && target->kind == Node::Kind::table && value.kind == Node::Kind::table) {
+        merge_into(*target, std::move(value));
+    } else {
+        table->set(keys.back(), std::move(value), where);
+    }
+}
+
+TableReader::TableReader(const Node& table, std::string name) : table_(table), name_(std::move(name)) {}
+
+std::string TableReader::path_of(std::string_view key) const {
+    return name_.empty() ? std::string(key) : name_ + "." + std::string(key);
+}
+
+void TableReader::allow(std::string_view key) {
+    if (std::find(known_.begin(), known_.end(), key) == known_.end()) known_.emplace_back(key);
+}
+
+const Node* TableReader::optional(std::string_view key) {
+    allow(key);
+    return table_.find(key);
+}
+
+bool TableReader::has(std::string_view key) {
+    allow(key);
+    return table_.find(key) != nullptr;
+}
+
+const Node& TableReader::required(std::string_view key, std::string_view hint) {
+    if (const Node* node = optional(key)) return *node;
+    const std::string where_text = name_.empty() ? "the scenario" : fmt::format("[{}]", name_);
+    throw ScenarioError(table_.where, fmt::format("missing required key `{}` in {}", path_of(key), where_text),
+                        hint.empty() ? fmt::format("add `{} = …`", key) : std::string(hint));
+}
+
+void TableReader::finish() const {
+    for (std::size_t i = 0; i < table_.fields.size(); ++i) {
+        const std::string& key = table_.fields[i].first;
+        if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+        std::string hint;
+        if (auto best = suggest(key, known_)) {
+            hint = fmt::format("did you mean `{}`?", *best);
+        } else {
+            std::vector<std::string> sorted = known_;
+            std::sort(sorted.begin(), sorted.end());
+            std::string list;
+            for (const auto& k : sorted) list += (list.empty() ? "" : ", ") + k;
+            hint = fmt::format("known keys here: {}", list);
+        }
+        const std::string where_text = name_.empty() ? "at the top level" : fmt::format("in [{}]", name_);
+        throw ScenarioError(table_.key_sources[i], fmt::format("unknown key `{}` {}", key, where_text), hint);
+    }
+}
+
+std::string as_string(const Node& node, std::string_view key_path) {
+    if (node.kind != Node::Kind::string) type_error(node, key_path, "a string");
+    return node.text;
+}
+
+std::int64_t as_integer(const Node& node, std::string_view key_path, std::int64_t min, std::int64_t max) {
+    if (node.kind != Node::Kind::integer) type_error(node, key_path, "an integer");
+    if (node.integer < min || node.integer > max) {
+        throw ScenarioError(node.where, fmt::format("`{}` = {} is out of range", key_path, node.integer),
+                            fmt::format("use a value from {} to {}", min, max));
+    }
+    return node.integer;
+}
+
+int as_int(const Node& node, std::string_view key_path, int min, int max) {
+    return static_cast<int>(as_integer(node, key_path, min, max));
+}
+
+double as_number(const Node& node, std::string_view key_path) {
+    if (node.kind == Node::Kind::integer) return static_cast<double>(node.integer);
+    if (node.kind == Node::Kind::floating) {
+        if (!std::isfinite(node.floating)) type_error(node, key_path, "a finite number");
+        return node.floating;
+    }
+    type_error(node, key_path, "a number");
+}
+
+bool as_bool(const Node& node, std::string_view key_path) {
+    if (node.kind != Node::Kind::boolean) type_error(node, key_path, "true or false");
+    return node.boolean;
+}
+
+const Node& as_table(const Node& node, std::string_view key_path) {
+    if (node.kind != Node::Kind::table) type_error(node, key_path, "a table");
+    return node;
+}
+
+template <class Q>
+Q as_quantity(const Node& node, std::string_view key_path, Q (*parse)(std::string_view), std::string_view example) {
+    if (node.kind != Node::Kind::string) {
+        if (node.kind == Node::Kind::integer || node.kind == Node::Kind::floating) {
+            throw ScenarioError(node.where, fmt::format("`{}` needs a unit", key_path),
+                                fmt::format("write it as a string with its unit, e.g. `{} = \"{}\"`",
+                                            key_path.substr(key_path.rfind('.') + 1), example));
+        }
+        type_error(node, key_path, fmt::format("a string with a unit, e.g. \"{}\"", example));
+    }
+    try {
+        return parse(node.text);
+    } catch (const UnitError& e) {
+        SourceRef at = node.where;
+        // Columns inside a basic string: the opening quote is at `column`, the text starts one further.
+        if (at.column > 0) at.column += 1 + static_cast<int>(e.offset());
+        throw ScenarioError(at, fmt::format("`{}`: {}", key_path, e.what()),
+                            fmt::format("e.g. `{} = \"{}\"`", key_path.substr(key_path.rfind('.') + 1), example));
+    }
+}
+
+template Seconds as_quantity(const Node&, std::string_view, Seconds (*)(std::string_view), std::string_view);
+template Bytes as_quantity(const Node&, std::string_view, Bytes (*)(std::string_view), std::string_view);
+template BytesPerSecond as_quantity(const Node&, std::string_view, BytesPerSecond (*)(std::string_view),
+                                    std::string_view);
+template FlopsPerSecond as_quantity(const Node&, std::string_view, FlopsPerSecond (*)(std::string_view),
+                                    std::string_view);
+template Flops as_quantity(const Node&, std::string_view, Flops (*)(std::string_view), std::string_view);
+template Dollars as_quantity(const Node&, std::string_view, Dollars (*)(std::string_view), std::string_view);
+template Watts as_quantity(const Node&, std::string_view, Watts (*)(std::string_view), std::string_view);
+template Joules as_quantity(const Node&, std::string_view, Joules (*)(std::string_view), std::string_view);
+template EnergyPrice as_quantity(const Node&, std::string_view, EnergyPrice (*)(std::string_view), std::string_view);
+
+double as_count(const Node& node, std::string_view key_path) {
+    if (node.kind == Node::Kind::string) {
+        try {
+            return parse_count(node.text);
+        } catch (const UnitError& e) {
+            SourceRef at = node.where;
+            if (at.column > 0) at.column += 1 + static_cast<int>(e.offset());
+            throw ScenarioError(at, fmt::format("`{}`: {}", key_path, e.what()),
+                                "write a number, or a string such as \"14.8T\" or \"671B\"");
+        }
+    }
+    return as_number(node, key_path);
+}
+
+const Node& figure_value(const Node& node, std::string_view key_path, std::string* source) {
+    if (node.kind != Node::Kind::table) return node;
+    TableReader reader(node, std::string(key_path));
+    const Node& value = reader.required("value", "a catalog figure is written { value = …, source = \"…\" }");
+    if (const Node* s = reader.optional("source")) {
+        const std::string text = as_string(*s, reader.path_of("source"));
+        if (source != nullptr) *source = text;
+    }
+    if (const Node* note = reader.optional("note")) (void)as_string(*note, reader.path_of("note"));
+    reader.finish();
+    return value;
+}
+
+std::optional<std::string> suggest(const std::string& word, const std::vector<std::string>& candidates) {
+    std::optional<std::string> best;
+    std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+    for (const auto& candidate : candidates) {
+        const std::size_t d = edit_distance(word, candidate);
+        if (d < best_distance) {
+            best_distance = d;
+            best = candidate;
+        }
+    }
+    // Plausible typo: at most a third of the longer word changed (and at least one edit allowed).
+    if (best && best_distance <= std::max<std::size_t>(1, std::max(word.size(), best->size()) / 3)) return best;
+    return std::nullopt;
+}
+
+}  // namespace gpuhours::detail
