@@ -1,0 +1,105 @@
+// The command-line front end as a user meets it: exit codes, messages on stderr, output on stdout.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <sys/wait.h>
+
+namespace {
+
+struct Result {
+    int exit_code = -1;
+    std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& arguments) {
+    const std::string command = std::string(GPUHOURS_TEST_CLI) + " " + arguments + " 2>&1";
+    Result r;
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::array<char, 4096> buffer{};
+    std::size_t n = 0;
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+    const int status = pclose(pipe);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+const std::string kRoot = GPUHOURS_TEST_SOURCE_DIR;
+const std::string kFlagship = kRoot + "/scenarios/deepseek-v3.toml";
+
+}  // namespace
+
+TEST_CASE("gpuhours alone prints help and succeeds") {
+    const Result r = run("");
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("usage: gpuhours COMMAND"));
+}
+
+TEST_CASE("an unknown command exits 2 with a suggestion") {
+    const Result r = run("chekc " + kFlagship);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("did you mean `check`?"));
+}
+
+TEST_CASE("check validates the flagship and prints the resolved layout") {
+    const Result r = run("check " + kFlagship);
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("valid"));
+    CHECK_THAT(r.out, Catch::Contains("tensor 1 × context 1 × pipeline 16 × data 128 = 2048 GPUs"));
+    // 61 layers over 16 stages: floor 3, remainder 13, so stages hold 3 or 4 layers.
+    CHECK_THAT(r.out, Catch::Contains("uneven: 3 to 4 layers"));
+}
+
+TEST_CASE("a misspelt key exits 2 naming file:line:column and the right key") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / "gpuhours-cli-test";
+    std::filesystem::create_directories(dir);
+    const auto file = dir / "typo.toml";
+    std::ofstream(file) << "extends = \"" << kFlagship << "\"\n[parallelism]\npipline = 16\n";
+    const Result r = run("check " + file.string());
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains(file.string() + ":3:1: error: unknown key `pipline` in [parallelism]"));
+    CHECK_THAT(r.out, Catch::Contains("did you mean `pipeline`?"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an override that breaks the layout exits 2 with the numbers") {
+    const Result r = run("check " + kFlagship + " --set cluster.gpus=4096");
+    CHECK(r.exit_code == 2);
+    // 1 × 1 × 16 × 128 = 2048, not 4096.
+    CHECK_THAT(r.out, Catch::Contains("1 × 1 × 16 × 128 = 2048 ≠ gpus 4096"));
+}
+
+TEST_CASE("a failing command prints nothing on stdout") {
+    const std::string command = std::string(GPUHOURS_TEST_CLI) + " check " + kFlagship + " --set cluster.gpus=4096 2>/dev/null";
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::array<char, 256> buffer{};
+    const std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe);
+    pclose(pipe);
+    CHECK(n == 0);
+}
+
+TEST_CASE("chips lists the catalog") {
+    const Result r = run("chips");
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("h800") && Catch::Contains("NVIDIA H800 SXM5") && Catch::Contains("200 GB/s"));
+}
+
+TEST_CASE("the same command gives byte-identical JSON") {
+    const Result a = run("check " + kFlagship + " --json");
+    const Result b = run("check " + kFlagship + " --json");
+    CHECK(a.exit_code == 0);
+    CHECK(a.out == b.out);
+    CHECK_THAT(a.out, Catch::Contains("\"schema_version\": 1"));
+}
+
+TEST_CASE("an unknown option exits 2 and lists the known ones") {
+    const Result r = run("chips --jsn");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("did you mean --json?"));
+}

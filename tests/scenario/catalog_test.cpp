@@ -1,0 +1,93 @@
+// The chip catalog: every file loads through the scenario loader, every figure carries a source, and the
+// headline figures agree with shared/reference/chips-and-rules.md.
+#include <gpuhours/scenario.hpp>
+
+#include <catch2/catch.hpp>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+
+using namespace gpuhours;
+
+namespace {
+const std::filesystem::path kCatalog = std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios";
+
+// Export-control TPP = max over formats of dense TFLOP/s × bit length (chips-and-rules.md §3.1).
+double tpp(const ChipProfile& chip) {
+    double best = 0.0;
+    for (const auto& [format, rate] : chip.peak_dense) {
+        if (format == Precision::fp64) continue;  // 3A090 counts the AI formats; FP64 never sets the maximum
+        best = std::max(best, rate.value() / 1e12 * bit_length(format));
+    }
+    return best;
+}
+}  // namespace
+
+TEST_CASE("the chip catalog has the chips the project promises") {
+    const auto names = catalog_names(kCatalog, "chips");
+    for (const char* required : {"h100", "h800", "h20", "a100-80gb", "a800-80gb", "h200", "b200", "l20",
+                                 "ascend-910b", "mi300x"}) {
+        INFO(required);
+        CHECK(std::find(names.begin(), names.end(), required) != names.end());
+    }
+}
+
+TEST_CASE("every catalog chip loads and every figure in it has a source") {
+    for (const auto& name : catalog_names(kCatalog, "chips")) {
+        INFO("chip " << name);
+        const ChipProfile chip = load_chip(name, kCatalog);
+        CHECK(chip.id == name);
+        CHECK(chip.peak_dense.contains(Precision::bf16));
+        CHECK(chip.memory_capacity.value() > 0);
+        CHECK(chip.efficiency.gemm > 0);
+
+        const toml::table doc = toml::parse_file((kCatalog / "chips" / (name + ".toml")).string());
+        int figures = 0;
+        for (const auto& [section, node] : doc) {
+            const auto* table = node.as_table();
+            if (table == nullptr) continue;
+            for (const auto& [key, value] : *table) {
+                if (key == "process") continue;  // a plain label, not a figure
+                INFO(section.str() << "." << key.str());
+                const auto* figure = value.as_table();
+                REQUIRE(figure != nullptr);
+                const auto source = (*figure)["source"].value<std::string>();
+                REQUIRE(source.has_value());
+                CHECK(source->size() > 5);
+                ++figures;
+            }
+        }
+        CHECK(figures >= 12);
+    }
+}
+
+TEST_CASE("catalog figures match the reference table") {
+    const ChipProfile h100 = load_chip("h100", kCatalog);
+    const ChipProfile h800 = load_chip("h800", kCatalog);
+    const ChipProfile h20 = load_chip("h20", kCatalog);
+    const ChipProfile a800 = load_chip("a800-80gb", kCatalog);
+    // NVLink per direction: H100 900/2 = 450 GB/s, H800 400/2 = 200 GB/s, so H800/H100 = 400/900.
+    CHECK(h100.scale_up_bandwidth.value() == 450e9);
+    CHECK(h800.scale_up_bandwidth.value() / h100.scale_up_bandwidth.value() == Approx(400.0 / 900.0));
+    // Same compute: the H800 cut only NVLink and FP64.
+    CHECK(h800.peak(Precision::bf16) == h100.peak(Precision::bf16));
+    CHECK(h800.peak(Precision::fp8).value() == Approx(1978.9e12));
+    // H20: 148 dense BF16 TFLOP/s, 96 GB at 4.0 TB/s, full 900 GB/s NVLink.
+    CHECK(h20.peak(Precision::bf16).value() == Approx(148e12));
+    CHECK(h20.memory_capacity.value() == 96e9);
+    CHECK(h20.memory_bandwidth.value() == Approx(4.0e12));
+    CHECK(h20.scale_up_bandwidth.value() == 450e9);
+    // TPP (chips-and-rules.md §3.7): H100 15,831 (FP8 1,978.9 × 8), H20 2,368, A800 4,992 (FP16 312 × 16).
+    CHECK(tpp(h100) == Approx(15831).margin(1));
+    CHECK(tpp(h800) == Approx(15831).margin(1));
+    CHECK(tpp(h20) == Approx(2368).margin(1));
+    CHECK(tpp(a800) == Approx(4992).margin(1));
+    // Performance density of the H100: 15,831 / 814 mm² = 19.45.
+    REQUIRE(h100.die_area_mm2.has_value());
+    CHECK(tpp(h100) / *h100.die_area_mm2 == Approx(19.45).margin(0.01));
+}
+
+TEST_CASE("an unknown chip name lists the catalog") {
+    CHECK_THROWS_WITH(load_chip("h900", kCatalog), Catch::Contains("unknown chip \"h900\"") && Catch::Contains("h800"));
+}

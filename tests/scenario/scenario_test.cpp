@@ -1,0 +1,283 @@
+#include <gpuhours/scenario.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+using namespace gpuhours;
+
+namespace {
+
+const std::filesystem::path kSource = GPUHOURS_TEST_SOURCE_DIR;
+const std::filesystem::path kCatalog = kSource / "scenarios";
+
+LoadOptions catalog_options() {
+    LoadOptions o;
+    o.catalog_dir = kCatalog;
+    return o;
+}
+
+// A small valid scenario: Llama 3.1 8B on 16 H100 (2 nodes), TP2 PP2 DP4. Lines are numbered in comments
+// because tests below point at them.
+const std::string kBase = R"(title = "small"
+model = "llama-3.1-8b"
+[cluster]
+chip = "h100"
+gpus = 16
+gpus_per_node = 8
+[parallelism]
+tensor = 2
+pipeline = 2
+data = 4
+micro_batch = 1
+[training]
+tokens = "1T"
+sequence_length = 8192
+global_batch = 64
+)";
+// line 1: title, 2: model, 3: [cluster], 7: [parallelism], 8: tensor, 9: pipeline, 12: [training]
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+}
+
+ScenarioError load_error(const std::string& text, const LoadOptions& options = catalog_options()) {
+    try {
+        (void)load_scenario_from_string(text, "test.toml", options);
+    } catch (const ScenarioError& e) {
+        return e;
+    }
+    FAIL("expected a ScenarioError");
+    throw std::logic_error("unreachable");
+}
+
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        path = std::filesystem::temp_directory_path() /
+               ("gpuhours-test-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    std::filesystem::path write(const std::string& name, const std::string& text) const {
+        std::ofstream(path / name) << text;
+        return path / name;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the flagship scenario loads with DeepSeek-V3's published layout") {
+    const Scenario s = load_scenario(kSource / "scenarios" / "deepseek-v3.toml");
+    CHECK(s.model.id == "deepseek-v3");
+    CHECK(s.cluster.chip.id == "h800");
+    CHECK(s.cluster.gpus == 2048);
+    CHECK(s.cluster.nodes() == 256);
+    CHECK(s.cluster.fabric == Fabric::multi_plane);
+    CHECK(s.cluster.planes == 8);
+    // 400 Gb/s per NIC = 50 GB/s per direction.
+    CHECK(s.cluster.nic_bandwidth.value() == 50e9);
+    // H800 NVLink: 400 GB/s bidirectional = 200 GB/s per direction (DeepSeek-V3 report §3.2.2).
+    CHECK(s.cluster.chip.scale_up_bandwidth.value() == 200e9);
+    CHECK(s.parallel.pipeline == 16);
+    CHECK(s.parallel.expert == 64);
+    CHECK(s.parallel.data == 128);  // 2048 / 16
+    CHECK(s.parallel.schedule == Schedule::dualpipe);
+    CHECK(s.training.tokens == Approx(14.8e12));
+    CHECK(s.training.precision.compute == Precision::fp8);
+    CHECK(s.training.precision.optimizer_state == Precision::bf16);
+    REQUIRE(s.pricing.gpu_hour.has_value());
+    CHECK(s.pricing.gpu_hour->value() == 2.0);
+    REQUIRE(s.claims.size() == 1);
+    CHECK(s.claims[0].cost_below->value() == 6e6);
+    // "2 months" = 2 × 30.4375 days.
+    CHECK(s.claims[0].wall_clock_below->value() == Approx(2 * 30.4375 * 86400.0));
+}
+
+TEST_CASE("a misspelt key names file, line and column and suggests the right key") {
+    const ScenarioError e = load_error(replace(kBase, "pipeline = 2", "pipline = 2"));
+    CHECK(e.where().file == "test.toml");
+    CHECK(e.where().line == 9);
+    CHECK(e.where().column == 1);
+    CHECK_THAT(std::string(e.what()), Catch::StartsWith("test.toml:9:1: error: unknown key `pipline` in [parallelism]"));
+    CHECK_THAT(std::string(e.what()), Catch::Contains("did you mean `pipeline`?"));
+}
+
+TEST_CASE("a layout whose degrees do not multiply to the GPU count names the numbers and the [parallelism] line") {
+    const ScenarioError e = load_error(replace(kBase, "data = 4", "data = 3"));
+    CHECK(e.where().line == 7);
+    // 2 × 1 × 2 × 3 = 12, not 16.
+    CHECK_THAT(e.message(), Catch::Contains("2 × 1 × 2 × 3 = 12 ≠ gpus 16"));
+    CHECK_THAT(e.hint(), Catch::Contains("data = 4"));
+}
+
+TEST_CASE("the data-parallel degree may be left out and is derived from the GPU count") {
+    const Scenario s = load_scenario_from_string(replace(kBase, "data = 4\n", ""), "test.toml", catalog_options());
+    CHECK(s.parallel.data == 4);  // 16 / (2 × 2)
+}
+
+TEST_CASE("layout rules that span model and cluster are checked") {
+    SECTION("tensor parallelism must divide the attention heads") {
+        // Llama 3.1 8B has 32 heads and 8 KV heads; tensor = 16 does not divide 8 KV heads.
+        const std::string text = replace(replace(replace(kBase, "tensor = 2", "tensor = 16"), "pipeline = 2", "pipeline = 1"),
+                                         "data = 4", "data = 1");
+        const auto e = load_error(replace(text, "global_batch = 64", "global_batch = 8"));
+        CHECK_THAT(e.message(), Catch::Contains("tensor = 16 does not divide the model's 8 key/value heads"));
+    }
+    SECTION("expert parallelism on a dense model") {
+        const auto e = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\nexpert = 2"));
+        CHECK_THAT(e.message(), Catch::Contains("has no experts"));
+    }
+    SECTION("global batch not divisible by data × micro-batch") {
+        const auto e = load_error(replace(kBase, "global_batch = 64", "global_batch = 66"));
+        CHECK_THAT(e.message(), Catch::Contains("global_batch = 66 is not divisible by data × micro_batch = 4 × 1 = 4"));
+        CHECK(e.where().line == 12);
+    }
+    SECTION("more pipeline stages than layers") {
+        // Llama 3.1 8B has 32 layers.
+        const std::string text = replace(replace(kBase, "pipeline = 2", "pipeline = 8\nvirtual_stages = 8\nschedule = \"interleaved\""),
+                                         "gpus = 16", "gpus = 64");
+        const auto e = load_error(text);
+        CHECK_THAT(e.message(), Catch::Contains("pipeline × virtual_stages = 8 × 8 = 64 exceeds the model's 32 layers"));
+    }
+    SECTION("GPUs that are not whole nodes") {
+        const auto e = load_error(replace(kBase, "gpus = 16", "gpus = 20"));
+        CHECK_THAT(e.message(), Catch::Contains("not a whole number of nodes"));
+    }
+    SECTION("a precision the chip cannot compute in") {
+        const std::string text = replace(replace(kBase, "chip = \"h100\"", "chip = \"a100-80gb\""), "global_batch = 64",
+                                         "global_batch = 64\nprecision = \"fp8\"");
+        const auto e = load_error(text);
+        CHECK_THAT(e.message(), Catch::Contains("has no fp8 peak"));
+        CHECK(e.where().line == 16);
+    }
+}
+
+TEST_CASE("the flagship's expert parallelism follows the Megatron convention") {
+    const std::string path = (kSource / "scenarios" / "deepseek-v3.toml").string();
+    LoadOptions o;
+    SECTION("expert must divide data × context") {
+        // data = 128; expert = 256 does not divide it.
+        o.overrides = {"parallelism.expert=256"};
+        try {
+            (void)load_scenario(path, o);
+            FAIL("expected an error");
+        } catch (const ScenarioError& e) {
+            CHECK_THAT(e.message(), Catch::Contains("expert = 256 does not divide data × context = 128 × 1 = 128"));
+        }
+    }
+    SECTION("expert must divide the routed experts") {
+        // 256 routed experts; 3 does not divide them (nor 128).
+        o.overrides = {"parallelism.expert=3"};
+        CHECK_THROWS_AS(load_scenario(path, o), ScenarioError);
+    }
+}
+
+TEST_CASE("values with the wrong unit or sign are rejected at their position") {
+    SECTION("a bandwidth without a unit") {
+        const auto e = load_error(replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nnic_bandwidth = 400"));
+        CHECK(e.where().line == 7);
+        CHECK(e.where().column == 17);
+        CHECK_THAT(e.message(), Catch::Contains("needs a unit"));
+        CHECK_THAT(e.hint(), Catch::Contains("nic_bandwidth = \"400 Gb/s\""));
+    }
+    SECTION("a negative bandwidth") {
+        const auto e = load_error(replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nnic_bandwidth = \"-50 GB/s\""));
+        CHECK(e.where().line == 7);
+        CHECK_THAT(e.message(), Catch::Contains("must be positive"));
+    }
+    SECTION("an unknown unit points inside the string") {
+        const auto e = load_error(replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nnic_bandwidth = \"50 GX/s\""));
+        // nic_bandwidth = "50 GX/s": the quote is column 17, the text starts at 18, the unit 3 characters later.
+        CHECK(e.where().column == 21);
+        CHECK_THAT(e.message(), Catch::Contains("unknown unit \"GX/s\""));
+    }
+    SECTION("an integer where a string is due") {
+        const auto e = load_error(replace(kBase, "chip = \"h100\"", "chip = 100"));
+        CHECK_THAT(e.message(), Catch::Contains("must be a catalog name"));
+    }
+}
+
+TEST_CASE("unknown catalog names list the known ones and suggest the nearest") {
+    const auto e = load_error(replace(kBase, "chip = \"h100\"", "chip = \"h8000\""));
+    CHECK(e.where().line == 4);
+    CHECK_THAT(e.message(), Catch::Contains("unknown chip \"h8000\""));
+    CHECK_THAT(e.hint(), Catch::Contains("did you mean \"h800\"?"));
+}
+
+TEST_CASE("TOML syntax errors carry the parser's position") {
+    const auto e = load_error(replace(kBase, "tensor = 2", "tensor = = 2"));
+    CHECK(e.where().line == 8);
+    CHECK_THAT(e.message(), Catch::StartsWith("invalid TOML"));
+}
+
+TEST_CASE("command-line overrides go through the same validation as the file") {
+    LoadOptions o = catalog_options();
+    SECTION("a valid override changes the value") {
+        o.overrides = {"cluster.gpus=32", "parallelism.data=8"};
+        const Scenario s = load_scenario_from_string(kBase, "test.toml", o);
+        CHECK(s.cluster.gpus == 32);
+        CHECK(s.parallel.data == 8);
+    }
+    SECTION("an unquoted string override is read as a string") {
+        o.overrides = {"cluster.chip=h800"};
+        CHECK(load_scenario_from_string(kBase, "test.toml", o).cluster.chip.id == "h800");
+    }
+    SECTION("a misspelt override is reported against the flag") {
+        o.overrides = {"parallelism.pipline=4"};
+        const auto e = load_error(kBase, o);
+        CHECK(e.where().file == "--set parallelism.pipline=4");
+        CHECK_THAT(e.hint(), Catch::Contains("did you mean `pipeline`?"));
+    }
+    SECTION("a field of a catalog chip can be overridden") {
+        // A hypothetical H100 with NVLink capped at 200 GB/s per direction.
+        o.overrides = {"cluster.chip.scale_up.bandwidth=\"200 GB/s\""};
+        const Scenario s = load_scenario_from_string(kBase, "test.toml", o);
+        CHECK(s.cluster.chip.scale_up_bandwidth.value() == 200e9);
+        CHECK(s.cluster.chip.id == "h100 (modified)");
+        CHECK(s.cluster.chip.peak(Precision::bf16).value() == Approx(989.4e12));
+    }
+}
+
+TEST_CASE("extends deep-merges a base file, and the including file wins") {
+    TempDir dir;
+    dir.write("base.toml", kBase);
+    const auto child = dir.write("child.toml", "extends = \"base.toml\"\ntitle = \"child\"\n[cluster]\ngpus = 32\n"
+                                               "[parallelism]\ndata = 8\n");
+    const Scenario s = load_scenario(child, catalog_options());
+    CHECK(s.title == "child");
+    CHECK(s.cluster.gpus == 32);
+    CHECK(s.cluster.chip.id == "h100");  // kept from the base
+    CHECK(s.parallel.tensor == 2);       // kept from the base
+    CHECK(s.parallel.data == 8);
+
+    SECTION("an error in the base names the base file") {
+        dir.write("base.toml", replace(kBase, "pipeline = 2", "pipeline = \"two\""));
+        try {
+            (void)load_scenario(child, catalog_options());
+            FAIL("expected an error");
+        } catch (const ScenarioError& e) {
+            CHECK(std::filesystem::path(e.where().file).filename() == "base.toml");
+            CHECK(e.where().line == 9);
+        }
+    }
+    SECTION("a cycle of extends is an error") {
+        dir.write("base.toml", "extends = \"child.toml\"\n" + kBase);
+        CHECK_THROWS_WITH(load_scenario(child, catalog_options()), Catch::Contains("forms a cycle"));
+    }
+}
+
+TEST_CASE("an inline model table can extend a catalog model") {
+    const std::string text = replace(kBase, "model = \"llama-3.1-8b\"\n", "") + "[model]\nfrom = \"llama-3.1-8b\"\nlayers = 16\n";
+    const Scenario s = load_scenario_from_string(text, "test.toml", catalog_options());
+    CHECK(s.model.layers == 16);
+    CHECK(s.model.hidden == 4096);
+    CHECK(s.model.id == "llama-3.1-8b (modified)");
+}
