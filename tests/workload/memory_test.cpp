@@ -1,0 +1,247 @@
+// Memory per GPU: Korthikanti et al.'s activation formulas, ZeRO, pipeline stages, and the fit check.
+#include "models.hpp"
+
+#include <gpuhours/error.hpp>
+#include <gpuhours/workload.hpp>
+
+#include <catch2/catch.hpp>
+
+namespace gh = gpuhours;
+
+namespace {
+
+// Llama 3 405B as trained at 8K (arXiv 2407.21783 Table 4): TP8 × PP16 × DP64 on 8,192 H100, SP, micro-batch 1.
+// Its FSDP "does not reshard after forward" (§3.3.2): parameters stay whole, gradients and optimizer state are
+// sharded over DP — ZeRO-2's memory. 1F1B here (Llama used interleaved 1F1B).
+gh::ParallelLayout llama_405b_layout() {
+    gh::ParallelLayout p;
+    p.tensor = 8;
+    p.pipeline = 16;
+    p.data = 64;
+    p.sequence_parallel = true;
+    p.zero_stage = 2;
+    p.micro_batch = 1;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("Llama 3.1 405B fits an 80 GB H100 with TP8 PP16 SP and sharded optimizer state",
+          "[workload][memory]") {
+    const auto model = gh::test::llama_3_1_405b();
+    const gh::MixedPrecision bf16;  // bf16 weights, fp32 master, fp32 Adam moments, fp32 gradients
+    const auto fit = gh::check_fit(model, llama_405b_layout(), bf16, {8192, 1, gh::AttentionMask::causal},
+                                   gh::gigabytes(80));
+    // Stages hold 7, 8 × 14, 7 layers; under 1F1B rank r keeps 16 − r micro-batches, so rank 1 (8 layers × 15)
+    // is the worst: rank 0 has 7 × 16.
+    // Parameters per GPU: per layer QKV 16384·2304 + O 2048·16384 + fc1 16384·13312 + fc2 6656·16384
+    //   + norms 32,768 = 398,491,648; ×8 = 3,187,933,184.
+    //   parameters 2 B → 6,375,866,368; gradients 4 B / 64 → 199,245,824; optimizer 12 B / 64 → 597,737,472.
+    // Activations per token per layer (bytes): norm inputs and GEMM inputs 4·16384/8·2 = 16,384; Q and O
+    //   2·2048·2 = 8,192; K, V 2·128·2 = 512; LSE 16·4 = 64; SwiGLU 3·6656·2 = 39,936 → 65,088;
+    //   ×8192 tokens ×8 layers ×15 micro-batches = 63,984,107,520.
+    // Total 71,156,957,184 B = 71.2 GB < 80 GB.
+    const auto& m = fit.breakdown;
+    CHECK(m.stage == 1);
+    CHECK(m.parameter_count == Approx(3'187'933'184.0).epsilon(1e-12));
+    CHECK(m.parameters.value() == Approx(6'375'866'368.0).epsilon(1e-12));
+    CHECK(m.gradients.value() == Approx(199'245'824.0).epsilon(1e-12));
+    CHECK(m.optimizer_state.value() == Approx(597'737'472.0).epsilon(1e-12));
+    CHECK(m.activations.value() == Approx(63'984'107'520.0).epsilon(1e-12));
+    CHECK(m.total().value() == Approx(71'156'957'184.0).epsilon(1e-12));
+    CHECK(fit.fits);
+    CHECK(fit.headroom.value() == Approx(80e9 - 71'156'957'184.0).epsilon(1e-12));
+    CHECK(m.largest_term().name == "activations");
+}
+
+TEST_CASE("Llama 3.1 405B does not fit one GPU without model parallelism", "[workload][memory]") {
+    auto layout = llama_405b_layout();
+    layout.tensor = 1;
+    layout.pipeline = 1;
+    layout.sequence_parallel = false;
+    const auto fit = gh::check_fit(gh::test::llama_3_1_405b(), layout, gh::MixedPrecision{},
+                                   {8192, 1, gh::AttentionMask::causal}, gh::gigabytes(80));
+    // The bf16 weights alone are 2 · 405,853,388,800 = 811.7 GB.
+    CHECK_FALSE(fit.fits);
+    CHECK(fit.headroom.value() < 0.0);
+    CHECK(fit.breakdown.parameters.value() == Approx(2.0 * 405'853'388'800.0).epsilon(1e-12));
+    CHECK(fit.breakdown.largest_term().name == "parameters");
+    const auto terms = fit.breakdown.terms();
+    REQUIRE(terms.size() == 5);
+    CHECK(terms[0].name == "parameters");
+    CHECK(terms[1].name == "gradients");
+    CHECK(terms[2].name == "optimizer state");
+    CHECK(terms[3].name == "activations");
+    CHECK(terms[4].name == "buffers");
+    for (int i = 0; i < 4; ++i) CHECK(terms[static_cast<std::size_t>(i)].bytes.value() > 0.0);
+}
+
+TEST_CASE("Activation memory reproduces Korthikanti et al.'s formulas on GPT-3 175B", "[workload][memory]") {
+    // arXiv 2205.05198 §4: s = 2048, b = 1, h = 12288, a = 96, t = 8, 16-bit activations, dropout, the s×s
+    // softmax stored. s·b·h = 25,165,824 and 5·a·s/h = 80.
+    const auto model = gh::test::gpt_3_175b();
+    const gh::MixedPrecision bf16;
+    const gh::MicroBatchShape shape{2048, 1, gh::AttentionMask::causal};
+    gh::MemoryOptions korthikanti;
+    korthikanti.attention_kernel = gh::AttentionKernel::materialized;
+    korthikanti.dropout = true;
+    const double sbh = 2048.0 * 12288.0;
+    auto per_layer = [&](int t, bool sp, gh::Recompute r) {
+        gh::ParallelLayout p;
+        p.tensor = t;
+        p.sequence_parallel = sp;
+        p.recompute = r;
+        return gh::layer_activation_bytes(model, 0, p, bf16, shape, korthikanti).value();
+    };
+    // Eq. (1), no parallelism: sbh·(34 + 80) = 114·sbh = 2,868,903,936.
+    CHECK(per_layer(1, false, gh::Recompute::none) == Approx(114.0 * sbh).epsilon(1e-12));
+    // Eq. (2), TP 8: sbh·(10 + 24/8 + 80/8) = 23·sbh = 578,813,952.
+    CHECK(per_layer(8, false, gh::Recompute::none) == Approx(23.0 * sbh).epsilon(1e-12));
+    // Eq. (4), TP 8 + SP: sbh·(34/8 + 80/8) = 14.25·sbh = 358,612,992.
+    CHECK(per_layer(8, true, gh::Recompute::none) == Approx(14.25 * sbh).epsilon(1e-12));
+    // Eq. (6), selective recompute with TP 8 + SP: sbh·34/8 = 4.25·sbh = 106,954,752.
+    CHECK(per_layer(8, true, gh::Recompute::selective) == Approx(4.25 * sbh).epsilon(1e-12));
+    // Selective with TP only: sbh·(10 + 24/8) = 13·sbh.
+    CHECK(per_layer(8, false, gh::Recompute::selective) == Approx(13.0 * sbh).epsilon(1e-12));
+    // Full recompute keeps each layer's input, 2·sbh (§4.2, Table 2); with SP that input is sharded: 2·sbh/8.
+    CHECK(per_layer(8, false, gh::Recompute::full) == Approx(2.0 * sbh).epsilon(1e-12));
+    CHECK(per_layer(8, true, gh::Recompute::full) == Approx(2.0 * sbh / 8.0).epsilon(1e-12));
+}
+
+TEST_CASE("A fused attention kernel stores no sequence-squared tensor", "[workload][memory]") {
+    // Without dropout and with FlashAttention, a GPT-3 layer at TP 8 + SP keeps, per token: norm/GEMM inputs
+    // 4h/8·2 = 12,288 B, Q, K, V, O 4·h/8·2 = 12,288 B, LSE 12·4 = 48 B, GELU in/out 2·4h/8·2 = 24,576 B
+    // → 49,200 B; ×2048 tokens = 100,761,600 — independent of s² (the materialized kernel adds 2·a·s/t·s·b).
+    gh::ParallelLayout p;
+    p.tensor = 8;
+    p.sequence_parallel = true;
+    const auto bytes = gh::layer_activation_bytes(gh::test::gpt_3_175b(), 0, p, gh::MixedPrecision{},
+                                                  {2048, 1, gh::AttentionMask::causal});
+    CHECK(bytes.value() == Approx(100'761'600.0).epsilon(1e-12));
+}
+
+TEST_CASE("ZeRO stages shard optimizer state, then gradients, then parameters over data parallelism",
+          "[workload][memory]") {
+    const auto model = gh::test::llama_like(32, 4096, 32, 8, 14336, 128256);  // Llama 3.1 8B
+    gh::ParallelLayout p;
+    p.data = 8;
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    std::vector<gh::MemoryBreakdown> by_stage;
+    for (int z = 0; z <= 3; ++z) {
+        p.zero_stage = z;
+        by_stage.push_back(gh::memory_per_gpu(model, p, gh::MixedPrecision{}, shape));
+    }
+    const double n = gh::count_parameters(model).total;
+    // ZeRO-0: 2 + 4 + 12 = 18 bytes per parameter.
+    CHECK(by_stage[0].parameters.value() == Approx(2.0 * n));
+    CHECK(by_stage[0].gradients.value() == Approx(4.0 * n));
+    CHECK(by_stage[0].optimizer_state.value() == Approx(12.0 * n));
+    CHECK(by_stage[1].optimizer_state.value() == Approx(12.0 * n / 8.0));
+    CHECK(by_stage[1].gradients.value() == Approx(4.0 * n));
+    CHECK(by_stage[2].gradients.value() == Approx(4.0 * n / 8.0));
+    CHECK(by_stage[2].parameters.value() == Approx(2.0 * n));
+    CHECK(by_stage[3].parameters.value() == Approx(2.0 * n / 8.0));
+    // ZeRO-3 gathers two blocks at a time, in bf16; the largest block here is the head: 128256·4096 weights
+    // + the final norm's 4096.
+    CHECK(by_stage[3].buffers.value() == Approx(2.0 * 2.0 * (128256.0 * 4096.0 + 4096.0)).epsilon(1e-12));
+    CHECK(by_stage[0].buffers.value() == 0.0);
+}
+
+TEST_CASE("DeepSeek-V3's bf16 moments and expert parallelism shrink its optimizer state",
+          "[workload][memory]") {
+    // PP16 × EP64 × DP128, ZeRO-1, DualPipe (arXiv 2412.19437 §3.2). Optimizer bytes per parameter:
+    // fp32 master 4 + two bf16 moments 2·2 = 8 (vs 12 with fp32 moments).
+    const auto model = gh::test::deepseek_v3();
+    gh::ParallelLayout p;
+    p.pipeline = 16;
+    p.expert = 64;
+    p.data = 128;
+    p.zero_stage = 1;
+    p.schedule = gh::Schedule::dualpipe;
+    gh::MixedPrecision v3;
+    v3.optimizer_state = gh::Precision::bf16;
+    const auto stages = gh::memory_per_stage(model, p, v3, {4096, 1, gh::AttentionMask::causal});
+    REQUIRE(stages.size() == 16);
+    // Under DualPipe rank 1 holds chunk 1 (layers 3..6) and chunk 14 (layers 55..57): 7 MoE layers.
+    // Per layer on one GPU: attention 187,121,664 + router 1,835,008 + shared expert 44,040,192 (dense,
+    //   ZeRO over 128) and 4 routed experts 176,160,768 (ZeRO over 128/64 = 2).
+    const double dense = 7.0 * (187'121'664.0 + 1'835'008.0 + 44'040'192.0);
+    const double expert = 7.0 * 176'160'768.0;
+    CHECK(stages[1].parameter_count == Approx(dense + expert).epsilon(1e-12));
+    CHECK(stages[1].optimizer_state.value() == Approx(8.0 * dense / 128.0 + 8.0 * expert / 2.0).epsilon(1e-12));
+    CHECK(stages[1].micro_batches_in_flight == 17.0);  // PP + 1
+    // Activations: chunk 1 with 15 micro-batches in flight, chunk 14 with 2, both all-MoE layers of equal size.
+    gh::ParallelLayout single = p;
+    single.pipeline = 1;
+    single.schedule = gh::Schedule::one_f_one_b;
+    const double layer =
+        gh::layer_activation_bytes(model, 10, single, v3, {4096, 1, gh::AttentionMask::causal}).value();
+    CHECK(stages[1].activations.value() == Approx((15.0 * 4.0 + 2.0 * 3.0) * layer).epsilon(1e-12));
+}
+
+TEST_CASE("Uneven pipeline stages give the remainder to the ranks after the first", "[workload][memory]") {
+    gh::ParallelLayout p;
+    p.pipeline = 16;
+    // 126 = 16·7 + 14: chunks 1..14 get 8 layers, the first and last 7 (Llama 3's layout).
+    const auto llama = gh::assign_stages(gh::test::llama_3_1_405b(), p);
+    REQUIRE(llama.size() == 16);
+    CHECK(llama[0].layers.size() == 7);
+    CHECK(llama[1].layers.size() == 8);
+    CHECK(llama[14].layers.size() == 8);
+    CHECK(llama[15].layers.size() == 7);
+    CHECK(llama[0].embedding);
+    CHECK(llama[15].head);
+    CHECK(llama[15].layers.back() == 125);
+    // 61 = 16·3 + 13: ranks 1..13 get 4, ranks 0, 14 and 15 get 3.
+    const auto v3 = gh::assign_stages(gh::test::deepseek_v3(), p);
+    CHECK(v3[0].layers.size() == 3);
+    CHECK(v3[13].layers.size() == 4);
+    CHECK(v3[14].layers.size() == 3);
+    // Interleaved with 2 virtual stages: 32 chunks of 126 layers; rank 0 holds chunks 0 and 16.
+    p.virtual_stages = 2;
+    const auto interleaved = gh::assign_stages(gh::test::llama_3_1_405b(), p);
+    CHECK(interleaved[0].layers.front() == 0);
+    CHECK(interleaved[0].layers.size() == 3 + 4);  // chunk 0: 3 layers, chunk 16: 4 (126 = 32·3 + 30)
+    p.pipeline = 127;
+    CHECK_THROWS_AS(gh::assign_stages(gh::test::llama_3_1_405b(), p), gh::Error);
+}
+
+TEST_CASE("Each pipeline schedule keeps its stated number of micro-batches in flight", "[workload][memory]") {
+    gh::ParallelLayout p;
+    p.pipeline = 8;
+    gh::MemoryOptions opts;
+    opts.micro_batches = 32;
+    p.schedule = gh::Schedule::gpipe;
+    CHECK(gh::in_flight_micro_batches(p, 0, opts) == 32.0);
+    p.schedule = gh::Schedule::one_f_one_b;
+    CHECK(gh::in_flight_micro_batches(p, 0, opts) == 8.0);
+    CHECK(gh::in_flight_micro_batches(p, 7, opts) == 1.0);
+    p.schedule = gh::Schedule::interleaved;
+    p.virtual_stages = 4;
+    CHECK(gh::in_flight_micro_batches(p, 0, opts) == Approx(8.0 + 7.0 / 4.0));  // Korthikanti §4.2.3
+    p.schedule = gh::Schedule::zero_bubble;
+    CHECK(gh::in_flight_micro_batches(p, 0, opts) == 8.0);
+    p.schedule = gh::Schedule::dualpipe;
+    CHECK(gh::in_flight_micro_batches(p, 3, opts) == 9.0);
+}
+
+TEST_CASE("Selective recompute on an MLA model also rebuilds Q, K, V, the norm outputs and the SwiGLU products", "[workload][memory]") {
+    // DeepSeek-V3 §3.3 recomputes RMSNorm and the MLA up-projections. Per token of an MoE layer at TP 1, bf16,
+    // fused attention, the saving over no recompute is: Q and K 2·128·192 + V 128·128 = 65,536 elements, the
+    // four norm outputs 7168 + 1536 + 512 + 7168 = 16,384, and the LSE 128 fp32 → (65,536 + 16,384)·2 + 512
+    // = 164,352 bytes per token. SwiGLU products are recomputed too (§3.3.2): 8 routed slots + 1 shared expert
+    // of 2,048 each = 18,432 elements = 36,864 bytes. Total 164,352 + 36,864 = 201,216 bytes per token.
+    const auto model = gh::test::deepseek_v3();
+    gh::ParallelLayout p;
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    const double none = gh::layer_activation_bytes(model, 10, p, gh::MixedPrecision{}, shape).value();
+    p.recompute = gh::Recompute::selective;
+    const double selective = gh::layer_activation_bytes(model, 10, p, gh::MixedPrecision{}, shape).value();
+    CHECK(none - selective == Approx(4096.0 * 201'216.0).epsilon(1e-12));
+    // Recompute FLOPs: attention core + q_up + kv_up forward.
+    const auto block = gh::layer_ops(model, 10, p, gh::MixedPrecision{}, shape);
+    // core 2·4096·4096·½·128·320 = 687,194,767,360; q_up 2·4096·24576·1536 = 309,237,645,312;
+    // kv_up 2·4096·32768·512 = 137,438,953,472.
+    CHECK(block.recompute().value() ==
+          Approx(687'194'767'360.0 + 309'237'645'312.0 + 137'438'953'472.0).epsilon(1e-12));
+}

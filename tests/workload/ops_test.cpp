@@ -1,0 +1,126 @@
+// The per-operator lists the step simulator consumes: shapes, sharding, collectives, recomputation.
+#include "models.hpp"
+
+#include <gpuhours/error.hpp>
+#include <gpuhours/workload.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+namespace gh = gpuhours;
+
+namespace {
+
+const gh::Op& find(const gh::Block& block, const std::string& name) {
+    for (const auto& op : block.ops) {
+        if (op.name == name) return op;
+    }
+    FAIL("no op named " << name);
+    return block.ops.front();
+}
+
+}  // namespace
+
+TEST_CASE("A Llama layer's GEMMs have Megatron's tensor-parallel shapes and collectives", "[workload][ops]") {
+    gh::ParallelLayout p;
+    p.tensor = 8;
+    p.micro_batch = 1;
+    const auto block = gh::layer_ops(gh::test::llama_3_1_405b(), 5, p, gh::MixedPrecision{},
+                                     {8192, 1, gh::AttentionMask::causal});
+    CHECK(block.kind == gh::BlockKind::dense_layer);
+    // QKV: m = 8192 tokens, n = (128 + 2·8)·128/8 = 2304, k = 16384.
+    const auto& qkv = find(block, "attn.qkv");
+    REQUIRE(qkv.gemm);
+    CHECK(qkv.gemm->m == 8192);
+    CHECK(qkv.gemm->n == 2304);
+    CHECK(qkv.gemm->k == 16384);
+    CHECK(qkv.forward.value() == Approx(2.0 * 8192 * 2304 * 16384));
+    CHECK(qkv.backward.value() == Approx(2.0 * qkv.forward.value()));
+    // Without SP the row-parallel output projection is followed by an all-reduce of the full 8192 × 16384 bf16
+    // activations = 268,435,456 B.
+    const auto& out = find(block, "attn.out");
+    CHECK(out.after.kind == gh::Collective::tp_all_reduce);
+    CHECK(out.after.bytes.value() == Approx(8192.0 * 16384 * 2));
+    CHECK(find(block, "mlp.fc2").after.kind == gh::Collective::tp_all_reduce);
+    // With SP: all-gather of the 1/8 sequence shard before QKV, reduce-scatter after the projection.
+    p.sequence_parallel = true;
+    const auto sp = gh::layer_ops(gh::test::llama_3_1_405b(), 5, p, gh::MixedPrecision{},
+                                  {8192, 1, gh::AttentionMask::causal});
+    CHECK(find(sp, "attn.qkv").before.kind == gh::Collective::tp_all_gather);
+    CHECK(find(sp, "attn.qkv").before.bytes.value() == Approx(1024.0 * 16384 * 2));
+    CHECK(find(sp, "attn.out").after.kind == gh::Collective::tp_reduce_scatter);
+}
+
+TEST_CASE("Tensor parallelism with SP divides an MLA layer's FLOPs by the TP degree", "[workload][ops]") {
+    // The replicated MLA down-projections and router run on the 1/t sequence shard under SP, so every model
+    // FLOP is divided by t; expert parallelism leaves the per-GPU FLOPs unchanged (T·k slots per GPU) and
+    // divides the routed parameters.
+    const auto model = gh::test::deepseek_v3();
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    gh::ParallelLayout one;
+    gh::ParallelLayout tp;
+    tp.tensor = 4;
+    tp.sequence_parallel = true;
+    gh::ParallelLayout ep;
+    ep.expert = 8;
+    ep.data = 8;
+    const auto a = gh::layer_ops(model, 10, one, gh::MixedPrecision{}, shape);
+    const auto b = gh::layer_ops(model, 10, tp, gh::MixedPrecision{}, shape);
+    const auto c = gh::layer_ops(model, 10, ep, gh::MixedPrecision{}, shape);
+    CHECK(a.kind == gh::BlockKind::moe_layer);
+    CHECK(b.forward().value() == Approx(a.forward().value() / 4.0).epsilon(1e-12));
+    CHECK(c.forward().value() == Approx(a.forward().value()).epsilon(1e-12));
+    // 256 routed experts · 3·7168·2048 = 11,274,289,152 on one GPU; 32 experts' worth with EP 8.
+    const auto& fc1 = find(c, "moe.routed.fc1");
+    CHECK(fc1.kind == gh::OpKind::grouped_gemm);
+    CHECK(fc1.expert);
+    REQUIRE(fc1.gemm);
+    CHECK(fc1.gemm->count == 32);
+    CHECK(fc1.gemm->m == 4096 * 8 / 32);  // 4096 tokens · top-8 over 32 local experts = 1024 rows each
+    CHECK(fc1.gemm->n == 4096);           // gate and up, 2·2048
+    CHECK(fc1.before.kind == gh::Collective::ep_dispatch);
+    CHECK(find(c, "moe.routed.fc2").after.kind == gh::Collective::ep_combine);
+    CHECK(find(c, "moe.routed.fc1").parameters + find(c, "moe.routed.fc2").parameters ==
+          Approx(11'274'289'152.0 / 8.0));
+}
+
+TEST_CASE("Recompute modes add the attention core or the whole layer to the FLOPs", "[workload][ops]") {
+    const auto model = gh::test::gpt_3_175b();
+    const gh::MicroBatchShape shape{2048, 1, gh::AttentionMask::causal};
+    gh::ParallelLayout p;
+    p.recompute = gh::Recompute::none;
+    CHECK(gh::layer_ops(model, 0, p, gh::MixedPrecision{}, shape).recompute().value() == 0.0);
+    p.recompute = gh::Recompute::selective;
+    const auto selective = gh::layer_ops(model, 0, p, gh::MixedPrecision{}, shape);
+    // Causal core of one sequence: 2·2048·2048·½·96·(128 + 128) = 103,079,215,104.
+    CHECK(selective.recompute().value() == Approx(103'079'215'104.0).epsilon(1e-12));
+    CHECK(find(selective, "attn.core").recompute.value() == Approx(103'079'215'104.0).epsilon(1e-12));
+    p.recompute = gh::Recompute::full;
+    const auto full = gh::layer_ops(model, 0, p, gh::MixedPrecision{}, shape);
+    CHECK(full.recompute().value() == Approx(full.forward().value()).epsilon(1e-12));
+}
+
+TEST_CASE("The model's op list runs embedding, layers, MTP, head in order", "[workload][ops]") {
+    const auto blocks = gh::model_ops(gh::test::deepseek_v3(), gh::ParallelLayout{}, gh::MixedPrecision{},
+                                      {4096, 1, gh::AttentionMask::causal});
+    REQUIRE(blocks.size() == 1 + 61 + 1 + 1);
+    CHECK(blocks.front().kind == gh::BlockKind::embedding);
+    CHECK(blocks[1].kind == gh::BlockKind::dense_layer);
+    CHECK(blocks[3].kind == gh::BlockKind::dense_layer);
+    CHECK(blocks[4].kind == gh::BlockKind::moe_layer);
+    CHECK(blocks[62].kind == gh::BlockKind::mtp);
+    CHECK(blocks.back().kind == gh::BlockKind::head);
+    CHECK(find(blocks.back(), "head.loss").kind == gh::OpKind::loss);
+}
+
+TEST_CASE("Nonsense inputs throw gpuhours errors instead of crashing", "[workload][ops]") {
+    const auto model = gh::test::llama_3_1_405b();
+    gh::ParallelLayout p;
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    CHECK_THROWS_AS(gh::layer_ops(model, 126, p, gh::MixedPrecision{}, shape), gh::Error);
+    CHECK_THROWS_AS(gh::layer_ops(model, 0, p, gh::MixedPrecision{}, {0, 1, gh::AttentionMask::causal}), gh::Error);
+    p.tensor = 0;
+    CHECK_THROWS_AS(gh::layer_ops(model, 0, p, gh::MixedPrecision{}, shape), gh::Error);
+    CHECK_THROWS_AS(gh::training_flops_per_token(model, -1, gh::AttentionMask::full), gh::Error);
+}
