@@ -16,8 +16,8 @@ ResourceId Engine::add_resource(std::string name) {
 TaskId Engine::add_task(TaskSpec spec) {
     const TaskId id{static_cast<std::uint32_t>(tasks_.size())};
     if (spec.resource) assert(spec.resource->index < resources_.size() && "unknown resource");
-    if (const auto* driven = std::get_if<Driven>(&spec.work)) assert(driven->on_start && "Driven task needs on_start");
-    if (const auto* fixed = std::get_if<FixedDuration>(&spec.work)) assert(fixed->duration >= SimTime::zero());
+    assert(!std::holds_alternative<Driven>(spec.work) || std::get<Driven>(spec.work).on_start);
+    assert(!std::holds_alternative<FixedDuration>(spec.work) || std::get<FixedDuration>(spec.work).duration >= SimTime::zero());
     Task task;
     for (const TaskId dep : spec.after) {
         assert(dep.index < tasks_.size() && "a dependency must be added before its dependent");
@@ -45,7 +45,7 @@ void Engine::schedule(SimTime at, std::function<void()> action) {
         slot = static_cast<std::uint32_t>(actions_.size());
         actions_.push_back(std::move(action));
     }
-    push(at, true, slot);
+    push(at, EventKind::action, slot);
 }
 
 void Engine::add_model(ExternalModel& model) { models_.push_back(&model); }
@@ -56,11 +56,11 @@ void Engine::finish(TaskId task) {
     assert(task.index < tasks_.size());
     [[maybe_unused]] const Task& t = tasks_[task.index];
     assert(std::holds_alternative<Driven>(t.spec.work) && t.started && !t.finished && "finish() needs a running Driven task");
-    push(now_, false, task.index);
+    push(now_, EventKind::finish_task, task.index);
 }
 
-void Engine::push(SimTime at, bool is_action, std::uint32_t payload) {
-    queue_.push(Event{at, next_sequence_++, is_action, payload});
+void Engine::push(SimTime at, EventKind kind, std::uint32_t payload) {
+    queue_.push(Event{at, next_sequence_++, kind, payload});
 }
 
 void Engine::make_ready(TaskId id) {
@@ -82,12 +82,14 @@ void Engine::try_start_resource(ResourceId r) {
     start(head);
 }
 
-void Engine::start(TaskId id) {
+void Engine::start(TaskId id) { push(now_, EventKind::start_task, id.index); }
+
+void Engine::begin(TaskId id) {
     Task& task = tasks_[id.index];
     task.started = now_;
     notify(TaskPhase::started, id);
     if (const auto* fixed = std::get_if<FixedDuration>(&task.spec.work)) {
-        push(now_ + fixed->duration, false, id.index);
+        push(now_ + fixed->duration, EventKind::finish_task, id.index);
     } else {
         // Copy: on_start may add tasks, which can reallocate tasks_.
         const std::function<void(TaskId)> on_start = std::get<Driven>(task.spec.work).on_start;
@@ -142,13 +144,16 @@ SimTime Engine::run() {
             const Event event = queue_.top();
             queue_.pop();
             ++events_processed_;
-            if (event.is_action) {
-                std::function<void()> action = std::move(actions_[event.payload]);
-                actions_[event.payload] = nullptr;
-                free_action_slots_.push_back(event.payload);
-                action();
-            } else {
-                complete(TaskId{event.payload});
+            switch (event.kind) {
+                case EventKind::action: {
+                    std::function<void()> action = std::move(actions_[event.payload]);
+                    actions_[event.payload] = nullptr;
+                    free_action_slots_.push_back(event.payload);
+                    action();
+                    break;
+                }
+                case EventKind::start_task: begin(TaskId{event.payload}); break;
+                case EventKind::finish_task: complete(TaskId{event.payload}); break;
             }
         }
     }

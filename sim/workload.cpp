@@ -715,21 +715,31 @@ Flops training_flops_per_token(const ModelSpec& model, int sequence_length, Atte
 
 // ---- pipeline stages ----------------------------------------------------------------------------------------
 
-std::vector<StageAssignment> assign_stages(const ModelSpec& model, const ParallelLayout& layout) {
+std::vector<std::vector<int>> chunk_layers(const ModelSpec& model, int chunks) {
     validate(model);
-    validate(layout);
-    const int p = layout.pipeline;
-    const int chunks = p * layout.virtual_stages;
+    require(chunks >= 1, "the number of pipeline chunks must be positive");
     require(model.layers >= chunks, "model '" + model.id + "' has " + std::to_string(model.layers) +
                                         " layers, fewer than pipeline × virtual stages = " + std::to_string(chunks));
     const int base = model.layers / chunks;
     const int extra = model.layers % chunks;  // chunks 1..extra get one more layer
-    std::vector<StageAssignment> stages(static_cast<std::size_t>(p));
+    std::vector<std::vector<int>> out(static_cast<std::size_t>(chunks));
     int next = 0;
     for (int chunk = 0; chunk < chunks; ++chunk) {
         const int size = base + ((chunk >= 1 && chunk <= extra) ? 1 : 0);
-        auto& stage = stages[static_cast<std::size_t>(chunk % p)];
-        for (int i = 0; i < size; ++i) stage.layers.push_back(next++);
+        for (int i = 0; i < size; ++i) out[static_cast<std::size_t>(chunk)].push_back(next++);
+    }
+    return out;
+}
+
+std::vector<StageAssignment> assign_stages(const ModelSpec& model, const ParallelLayout& layout) {
+    validate(model);
+    validate(layout);
+    const int p = layout.pipeline;
+    const auto chunks = chunk_layers(model, p * layout.virtual_stages);
+    std::vector<StageAssignment> stages(static_cast<std::size_t>(p));
+    for (std::size_t chunk = 0; chunk < chunks.size(); ++chunk) {
+        auto& stage = stages[chunk % static_cast<std::size_t>(p)];
+        stage.layers.insert(stage.layers.end(), chunks[chunk].begin(), chunks[chunk].end());
     }
     for (int r = 0; r < p; ++r) {
         auto& stage = stages[static_cast<std::size_t>(r)];

@@ -1,0 +1,180 @@
+// `gpuhours collective KIND --chip NAME --gpus N [options]`: times one collective over a range of sizes.
+//
+// Composition root for the network layers: chip catalog → ClusterSpec → Topology → NetworkModel → collective.
+#include "commands.hpp"
+
+#include <gpuhours/collective.hpp>
+#include <gpuhours/error.hpp>
+#include <gpuhours/hardware.hpp>
+#include <gpuhours/network.hpp>
+#include <gpuhours/report.hpp>
+#include <gpuhours/scenario.hpp>
+#include <gpuhours/topology.hpp>
+#include <gpuhours/units.hpp>
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <ostream>
+
+namespace gpuhours::cli {
+
+namespace {
+
+int parse_int(const std::string& option, const std::string& text) {
+    int value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+        throw Error(fmt::format("{} expects a whole number, got \"{}\"", option, text), fmt::format("e.g. {} 16", option));
+    }
+    return value;
+}
+
+double parse_ratio(const std::string& option, const std::string& text) {
+    // "2", "2:1"
+    const std::string head = text.substr(0, text.find(':'));
+    double value = 0.0;
+    const auto [end, ec] = std::from_chars(head.data(), head.data() + head.size(), value);
+    if (ec != std::errc() || end != head.data() + head.size() || (head.size() != text.size() && text.substr(head.size()) != ":1")) {
+        throw Error(fmt::format("{} expects a ratio like 2 or 2:1, got \"{}\"", option, text), fmt::format("e.g. {} 2:1", option));
+    }
+    return value;
+}
+
+std::string names_of(std::initializer_list<std::string_view> names) {
+    std::string list;
+    for (const auto n : names) list += (list.empty() ? "" : ", ") + std::string(n);
+    return list;
+}
+
+// "1MiB:8GiB" → 1 MiB, 2 MiB, …, 8 GiB (doubling; the last size is the upper bound when the range is not a power
+// of two apart); "64MiB" → one size.
+std::vector<Bytes> parse_sizes(const std::string& text) {
+    const auto colon = text.find(':');
+    try {
+        const Bytes low = parse_bytes(text.substr(0, colon));
+        const Bytes high = colon == std::string::npos ? low : parse_bytes(text.substr(colon + 1));
+        if (!(low.value() > 0.0) || high < low) {
+            throw Error(fmt::format("--sizes \"{}\" needs 0 < low ≤ high", text), "e.g. --sizes 1MiB:8GiB");
+        }
+        std::vector<Bytes> sizes;
+        for (Bytes s = low; s.value() <= high.value() * (1 + 1e-12); s *= 2.0) {
+            sizes.push_back(s);
+            if (sizes.size() > 64) break;
+        }
+        if (sizes.back().value() < high.value() * (1 - 1e-12)) sizes.push_back(high);
+        return sizes;
+    } catch (const UnitError& e) {
+        throw Error(fmt::format("--sizes \"{}\": {}", text, e.what()), "e.g. --sizes 1MiB:8GiB or --sizes 256MB");
+    }
+}
+
+}  // namespace
+
+int cmd_collective(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {"--json"},
+                                       {"--chip", "--gpus", "--gpus-per-node", "--sizes", "--algorithm", "--fabric",
+                                        "--network", "--catalog", "--oversubscription", "--tiers", "--planes",
+                                        "--switch-radix", "--nic-bandwidth"});
+    if (args.positional.size() != 1) {
+        throw Error("`gpuhours collective` needs one collective",
+                    "e.g. gpuhours collective all-reduce --chip h800 --gpus 16 (collectives: all-reduce, reduce-scatter, "
+                    "all-gather, all-to-all, broadcast, send-recv)");
+    }
+    const auto kind = collective_kind_from_string(args.positional[0]);
+    if (!kind) {
+        throw Error(fmt::format("unknown collective \"{}\"", args.positional[0]),
+                    "use one of: all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv");
+    }
+    if (!args.has("--chip")) throw Error("`gpuhours collective` needs --chip", "e.g. --chip h100 (see `gpuhours chips`)");
+
+    const ChipProfile chip = load_chip(args.get("--chip"), args.get("--catalog"));
+    ClusterSpec spec;
+    spec.chip = chip;
+    spec.gpus = parse_int("--gpus", args.get("--gpus", "8"));
+    const int default_per_node = std::max(1, std::min(spec.gpus, chip.scale_up_domain));
+    spec.gpus_per_node = args.has("--gpus-per-node") ? parse_int("--gpus-per-node", args.get("--gpus-per-node")) : default_per_node;
+    if (spec.gpus_per_node <= 0) throw Error("--gpus-per-node must be positive", "e.g. --gpus-per-node 8");
+    spec.nic_bandwidth = args.has("--nic-bandwidth") ? parse_bandwidth(args.get("--nic-bandwidth")) : chip.nic_bandwidth;
+    spec.nic_latency = chip.nic_latency;
+    if (args.has("--fabric")) {
+        const auto fabric = fabric_from_string(args.get("--fabric"));
+        if (!fabric) {
+            throw Error(fmt::format("unknown fabric \"{}\"", args.get("--fabric")),
+                        "use one of: " + names_of({"single-node", "fat-tree", "rail-optimized", "multi-plane"}));
+        }
+        spec.fabric = *fabric;
+    } else {
+        spec.fabric = spec.gpus == spec.gpus_per_node ? Fabric::single_node : Fabric::fat_tree;
+    }
+    if (args.has("--oversubscription")) spec.oversubscription = parse_ratio("--oversubscription", args.get("--oversubscription"));
+    if (args.has("--tiers")) spec.tiers = parse_int("--tiers", args.get("--tiers"));
+    if (args.has("--switch-radix")) spec.switch_radix = parse_int("--switch-radix", args.get("--switch-radix"));
+    spec.planes = args.has("--planes") ? parse_int("--planes", args.get("--planes"))
+                                       : (spec.fabric == Fabric::multi_plane ? spec.gpus_per_node : 1);
+    // A cluster beyond two tiers' reach gets a third tier unless the user chose.
+    if (!args.has("--tiers") && spec.fabric == Fabric::fat_tree && spec.switch_radix > 0 &&
+        static_cast<long>(spec.gpus) > static_cast<long>(spec.switch_radix) * spec.switch_radix / 2) {
+        spec.tiers = 3;
+    }
+
+    std::optional<CollectiveAlgorithm> algorithm;
+    if (const std::string a = args.get("--algorithm", "auto"); a != "auto") {
+        algorithm = collective_algorithm_from_string(a);
+        if (!algorithm) {
+            throw Error(fmt::format("unknown algorithm \"{}\"", a), "use one of: ring, tree, hierarchical, direct, auto");
+        }
+    }
+    const std::string network_name = args.get("--network", "flow");
+    const auto network_kind = network_kind_from_string(network_name);
+    if (!network_kind) throw Error(fmt::format("unknown network model \"{}\"", network_name), "use flow or alpha-beta");
+    const std::vector<Bytes> sizes = parse_sizes(args.get("--sizes", "1MiB:8GiB"));
+
+    const Topology topology = build_topology(spec);
+    const auto network = make_network(*network_kind, topology);
+    std::vector<CollectiveResult> results;
+    for (const Bytes size : sizes) {
+        CollectiveRequest request;
+        request.kind = *kind;
+        request.size = size;
+        request.ranks = topology.gpus();
+        if (*kind == CollectiveKind::send_recv) request.ranks = {topology.gpus().front(), topology.gpus().back()};
+        request.algorithm = algorithm;
+        results.push_back(simulate_collective(*network, request));
+    }
+
+    if (args.has("--json")) {
+        report::Json j;
+        j.begin_object().field("schema_version", 1);
+        j.field("collective", to_string(*kind)).field("chip", chip.id).field("gpus", spec.gpus);
+        j.field("gpus_per_node", spec.gpus_per_node).field("fabric", to_string(spec.fabric));
+        j.field("network", to_string(*network_kind));
+        j.key("results").begin_array();
+        for (const auto& r : results) {
+            j.begin_object();
+            j.field("size_bytes", r.size.value()).field("algorithm", to_string(r.algorithm)).field("channels", r.channels);
+            j.field("time_s", r.time.value());
+            j.field("algbw_bytes_per_s", r.algorithm_bandwidth.value()).field("busbw_bytes_per_s", r.bus_bandwidth.value());
+            if (r.limiting_link_description.empty()) j.key("limiting_link").null();
+            else j.field("limiting_link", r.limiting_link_description);
+            j.end_object();
+        }
+        j.end_array().end_object();
+        out << j.str();
+        return 0;
+    }
+    out << fmt::format("{} on {} × {} ({} per node, {}), {} network model\n\n", to_string(*kind), spec.gpus, chip.id,
+                       spec.gpus_per_node, to_string(spec.fabric), to_string(*network_kind));
+    report::Table table({"size", "algorithm", "time", "algbw", "busbw", "limited by"});
+    for (const auto& r : results) {
+        table.add_row({format_bytes(r.size), std::string(to_string(r.algorithm)), format_duration(r.time),
+                       format_bandwidth(r.algorithm_bandwidth), format_bandwidth(r.bus_bandwidth),
+                       r.limiting_link_description.empty() ? std::string("—") : r.limiting_link_description});
+    }
+    out << table.render();
+    out << "\nalgbw = size / time; busbw = algbw × NCCL's factor; link bandwidths are effective (nominal × the "
+           "chip catalog's efficiency).\n";
+    return 0;
+}
+
+}  // namespace gpuhours::cli

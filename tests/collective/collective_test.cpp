@@ -1,0 +1,284 @@
+#include <gpuhours/collective.hpp>
+#include <gpuhours/engine.hpp>
+#include <gpuhours/error.hpp>
+#include <gpuhours/network.hpp>
+#include <gpuhours/topology.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace gpuhours;
+
+namespace {
+
+// Figures written out in the test (not read from the catalog).
+struct ChipFigures {
+    double nvlink_gbps = 450;  // per direction
+    double nvlink_latency_us = 3;
+    double nic_gbps = 50;      // per GPU, per direction
+    double nic_latency_us = 2.8;
+    double scale_up_efficiency = 1.0;
+    double nic_efficiency = 1.0;
+};
+
+ClusterSpec cluster(int gpus, int gpus_per_node, const ChipFigures& f, Fabric fabric = Fabric::fat_tree) {
+    ClusterSpec spec;
+    spec.chip.id = "test";
+    spec.chip.scale_up_bandwidth = gigabytes_per_second(f.nvlink_gbps);
+    spec.chip.scale_up_latency = microseconds(f.nvlink_latency_us);
+    spec.chip.efficiency.scale_up_link = f.scale_up_efficiency;
+    spec.chip.efficiency.nic_link = f.nic_efficiency;
+    spec.gpus = gpus;
+    spec.gpus_per_node = gpus_per_node;
+    spec.fabric = gpus == gpus_per_node ? Fabric::single_node : fabric;
+    spec.nic_bandwidth = gigabytes_per_second(f.nic_gbps);
+    spec.nic_latency = microseconds(f.nic_latency_us);
+    return spec;
+}
+
+CollectiveRequest request(const Topology& t, CollectiveKind kind, Bytes size, std::optional<CollectiveAlgorithm> a) {
+    CollectiveRequest r;
+    r.kind = kind;
+    r.size = size;
+    r.ranks = t.gpus();
+    r.algorithm = a;
+    return r;
+}
+
+// 8 GPUs on one NVSwitch, B = 100 GB/s per direction, α = 2 µs GPU to GPU, efficiency 1.
+ChipFigures closed_form_chip() {
+    ChipFigures f;
+    f.nvlink_gbps = 100;
+    f.nvlink_latency_us = 2;
+    return f;
+}
+
+}  // namespace
+
+TEST_CASE("Ring all-reduce takes 2(n-1)/n S/B + 2(n-1) alpha") {
+    // Each of the 2(n−1) ring steps sends S/n from every GPU to the next; every GPU→switch and switch→GPU link
+    // carries one flow, so a step is α + (S/n)/B. n = 8, S = 1 GiB, B = 100 GB/s, α = 2 µs:
+    // 2·7/8 · 1,073,741,824 / 1e11 + 14 · 2e-6 = 0.0187905 + 0.000028 = 0.0188185 s.
+    const Topology t = build_topology(cluster(8, 8, closed_form_chip()));
+    const double expected = 2.0 * 7.0 / 8.0 * 1073741824.0 / 1e11 + 14 * 2e-6;
+    for (NetworkKind kind : {NetworkKind::flow, NetworkKind::alpha_beta}) {
+        auto net = make_network(kind, t);
+        const CollectiveResult r = simulate_collective(*net, request(t, CollectiveKind::all_reduce, gibibytes(1), CollectiveAlgorithm::ring));
+        CHECK(r.time.value() == Approx(expected).epsilon(0.01));
+        // busbw = algbw · 2(n−1)/n = S/T · 1.75 ≈ B when latency is small.
+        CHECK(r.bus_bandwidth.value() == Approx(1e11).epsilon(0.01));
+    }
+}
+
+TEST_CASE("Ring reduce-scatter and all-gather take (n-1)/n S/B + (n-1) alpha") {
+    // n − 1 steps of α + (S/n)/B: 7/8 · 1 GiB / 100 GB/s + 7 · 2 µs = 0.00939524 + 0.000014 = 0.00940924 s.
+    const Topology t = build_topology(cluster(8, 8, closed_form_chip()));
+    const double expected = 7.0 / 8.0 * 1073741824.0 / 1e11 + 7 * 2e-6;
+    MaxMinNetwork net(t);
+    for (CollectiveKind kind : {CollectiveKind::reduce_scatter, CollectiveKind::all_gather}) {
+        const CollectiveResult r = simulate_collective(net, request(t, kind, gibibytes(1), std::nullopt));
+        CHECK(r.algorithm == CollectiveAlgorithm::ring);
+        CHECK(r.time.value() == Approx(expected).epsilon(0.01));
+    }
+}
+
+TEST_CASE("All-to-all on one switch takes (n-1)/n S/B + alpha") {
+    // Every GPU sends S/n to each of the n − 1 others at once; its one uplink of B carries all n − 1 flows (and
+    // its downlink receives n − 1), so each runs at B/(n−1): time = α + (n−1)(S/n)/B
+    // = 2 µs + 7/8 · 1 GiB / 100 GB/s = 0.00939724 s; busbw = S/T · (n−1)/n ≈ B.
+    const Topology t = build_topology(cluster(8, 8, closed_form_chip()));
+    MaxMinNetwork net(t);
+    const CollectiveResult r = simulate_collective(net, request(t, CollectiveKind::all_to_all, gibibytes(1), std::nullopt));
+    CHECK(r.algorithm == CollectiveAlgorithm::direct);
+    CHECK(r.time.value() == Approx(7.0 / 8.0 * 1073741824.0 / 1e11 + 2e-6).epsilon(0.01));
+    CHECK(r.bus_bandwidth.value() == Approx(1e11).epsilon(0.01));
+    CHECK(r.limiting_link_description.rfind("NVLink", 0) == 0);
+}
+
+TEST_CASE("The aggregated all-to-all bound agrees with the fluid simulation on a symmetric fabric") {
+    // Above MaxMinNetwork::kExactFlowLimit flows the model reports max link load / capacity + latency. On one
+    // switch every uplink carries (n−1)·S/n, which the fluid model also finishes at that time: check the two
+    // paths agree by comparing run_all_to_all (exact here) with the closed form for the bound.
+    const Topology t = build_topology(cluster(8, 8, closed_form_chip()));
+    MaxMinNetwork net(t);
+    const PhaseResult exact = net.run_all_to_all(t.gpus(), gibibytes(1) / 8.0);
+    const double bound = 7.0 * (1073741824.0 / 8.0) / 1e11 + 2e-6;
+    CHECK(exact.time.value() == Approx(bound).epsilon(1e-6));
+}
+
+TEST_CASE("All-reduce bus bandwidth on 8 H100 is near the per-direction NVLink bandwidth times the catalog efficiency") {
+    // H100: 450 GB/s per direction; efficiency 0.8 (a figure for this test) ⇒ busbw ≈ 360 GB/s at 8 GiB,
+    // where the 14 · 3 µs of latency is 0.1% of the 41.7 ms transfer.
+    ChipFigures h100;
+    h100.scale_up_efficiency = 0.8;
+    const Topology t = build_topology(cluster(8, 8, h100));
+    MaxMinNetwork net(t);
+    const CollectiveResult r = simulate_collective(net, request(t, CollectiveKind::all_reduce, gibibytes(8), std::nullopt));
+    CHECK(r.bus_bandwidth.value() == Approx(360e9).epsilon(0.01));
+    CHECK(r.limiting_link_description.rfind("NVLink", 0) == 0);
+
+    SECTION("and on 8 H800 at most 400/900 of that") {
+        // H800 NVLink: 400 GB/s bidirectional = 200 per direction ⇒ busbw ≈ 160 GB/s = 400/900 · 360.
+        ChipFigures h800 = h100;
+        h800.nvlink_gbps = 200;
+        const Topology t800 = build_topology(cluster(8, 8, h800));
+        MaxMinNetwork net800(t800);
+        const CollectiveResult r800 = simulate_collective(net800, request(t800, CollectiveKind::all_reduce, gibibytes(8), std::nullopt));
+        CHECK(r800.bus_bandwidth.value() <= 400.0 / 900.0 * r.bus_bandwidth.value() * 1.005);
+        CHECK(r800.bus_bandwidth.value() == Approx(160e9).epsilon(0.01));
+    }
+}
+
+TEST_CASE("On two nodes the NIC limits all-reduce and the result names it") {
+    // 2 × 8 H100 on a fat-tree, NVLink 450 × 0.8 = 360 GB/s, NIC 50 × 0.9 = 45 GB/s per GPU.
+    // 8 rail-aligned rings, each with 1/8 of the data: per step a GPU's NVLink carries 7 of the 8 rings'
+    // chunks (7/8 · S/n at 360 GB/s) and its NIC one ring's chunk (1/8 · S/n at 45 GB/s) ⇒ the NIC is slower:
+    // step = (S/n) / (8 · 45 GB/s) ⇒ busbw ≈ 8 · 45 = 360 GB/s (NCCL: busbw ≈ the node's NIC bandwidth per GPU).
+    ChipFigures h100;
+    h100.scale_up_efficiency = 0.8;
+    h100.nic_efficiency = 0.9;
+    const Topology t = build_topology(cluster(16, 8, h100));
+    MaxMinNetwork net(t);
+    const CollectiveResult r = simulate_collective(net, request(t, CollectiveKind::all_reduce, gibibytes(8), CollectiveAlgorithm::ring));
+    CHECK(r.channels == 8);
+    CHECK(r.bus_bandwidth.value() == Approx(360e9).epsilon(0.01));
+    CHECK(r.limiting_link_description == "NIC (nic→leaf) 45 GB/s");
+
+    SECTION("and with one GPU per node a single NIC carries the ring: busbw ≈ 45 GB/s") {
+        // 16 single-GPU nodes: one ring, every step crosses a NIC at 45 GB/s.
+        const Topology t1 = build_topology(cluster(16, 1, h100));
+        MaxMinNetwork net1(t1);
+        const CollectiveResult r1 = simulate_collective(net1, request(t1, CollectiveKind::all_reduce, gibibytes(8), CollectiveAlgorithm::ring));
+        CHECK(r1.bus_bandwidth.value() == Approx(45e9).epsilon(0.01));
+        CHECK(r1.limiting_link_description.rfind("NIC", 0) == 0);
+    }
+}
+
+TEST_CASE("A 2:1 oversubscribed fat-tree halves cross-leaf all-to-all bandwidth") {
+    // Radix 8 ⇒ 4 NICs per leaf, 4 spines; 8 single-GPU nodes ⇒ leaves {0..3} and {4..7}. Cross-leaf all-to-all:
+    // every GPU on one leaf sends S to every GPU on the other (32 flows). Destination-based spreading sends the
+    // 4 flows to one destination through one spine, a different spine per destination.
+    // 1:1: leaf–spine links carry 4 × 50 / 4 = 50 GB/s; every NIC and every leaf–spine link holds 4 flows ⇒
+    //      12.5 GB/s each; cross-leaf bandwidth = 16 flows × 12.5 = 200 GB/s per direction.
+    // 2:1: leaf–spine links carry 25 GB/s ⇒ 6.25 GB/s per flow ⇒ 100 GB/s: half, and the time doubles.
+    ChipFigures f;
+    ClusterSpec spec = cluster(8, 1, f);
+    spec.switch_radix = 8;
+    auto cross_leaf_time = [&](double oversubscription) {
+        spec.oversubscription = oversubscription;
+        const Topology t = build_topology(spec);
+        std::vector<FlowSpec> flows;
+        for (int a = 0; a < 4; ++a) {
+            for (int b = 4; b < 8; ++b) {
+                flows.push_back(FlowSpec{t.gpu(a), t.gpu(b), gigabytes(1)});
+                flows.push_back(FlowSpec{t.gpu(b), t.gpu(a), gigabytes(1)});
+            }
+        }
+        MaxMinNetwork net(t);
+        const PhaseResult r = net.run_phase(flows);
+        // Bytes crossing per direction / time.
+        return std::pair{16e9 / (r.time - r.max_latency).value(), t.describe_link(*r.limiting_link)};
+    };
+    const auto [full, full_limit] = cross_leaf_time(1.0);
+    const auto [half, half_limit] = cross_leaf_time(2.0);
+    CHECK(full == Approx(200e9).epsilon(1e-6));
+    CHECK(half == Approx(100e9).epsilon(1e-6));
+    CHECK(full_limit.rfind("NIC", 0) == 0);
+    CHECK(half_limit.rfind("fabric (leaf→spine)", 0) == 0);
+
+    SECTION("while a full all-to-all over both leaves slows by only 8/7") {
+        // All 8 GPUs, S per rank ⇒ S/8 per pair. 1:1: each NIC carries 7 flows ⇒ T1 = 7 (S/8) / 50 GB/s.
+        // 2:1: each leaf–spine link (25 GB/s) carries 4 cross-leaf flows ⇒ 6.25 GB/s each, while the 3 same-leaf
+        // flows of a NIC are faster; T2 = (S/8) / 6.25 GB/s ⇒ T2/T1 = 50 / (7 · 6.25) = 8/7.
+        auto all_to_all_time = [&](double oversubscription) {
+            spec.oversubscription = oversubscription;
+            const Topology t = build_topology(spec);
+            MaxMinNetwork net(t);
+            return net.run_all_to_all(t.gpus(), gigabytes(1)).time.value();
+        };
+        CHECK(all_to_all_time(2.0) / all_to_all_time(1.0) == Approx(8.0 / 7.0).epsilon(0.001));
+    }
+}
+
+TEST_CASE("Hierarchical and tree all-reduce run on two nodes and automatic choice keeps the fastest") {
+    ChipFigures h100;
+    h100.scale_up_efficiency = 0.8;
+    h100.nic_efficiency = 0.9;
+    const Topology t = build_topology(cluster(16, 8, h100));
+    MaxMinNetwork net(t);
+    for (const Bytes size : {bytes(65536), gibibytes(1)}) {
+        std::optional<Seconds> best;
+        for (CollectiveAlgorithm a : {CollectiveAlgorithm::ring, CollectiveAlgorithm::tree, CollectiveAlgorithm::hierarchical}) {
+            const CollectiveResult r = simulate_collective(net, request(t, CollectiveKind::all_reduce, size, a));
+            CHECK(r.time.value() > 0.0);
+            if (!best || r.time < *best) best = r.time;
+        }
+        const CollectiveResult chosen = simulate_collective(net, request(t, CollectiveKind::all_reduce, size, std::nullopt));
+        CHECK(chosen.time == *best);
+    }
+}
+
+TEST_CASE("Hierarchical all-reduce with one GPU per node equals the inter-node ring") {
+    // k = 1: no intra-node phases; the inter-node ring moves 2(N−1)/N · S over NICs of 50 GB/s:
+    // 4 nodes, S = 1 GB: 1.5 · 1e9 / 5e10 = 0.03 s plus 6 steps of route latency.
+    ChipFigures f;
+    const Topology t = build_topology(cluster(4, 1, f));
+    MaxMinNetwork net(t);
+    const CollectiveResult ring = simulate_collective(net, request(t, CollectiveKind::all_reduce, gigabytes(1), CollectiveAlgorithm::ring));
+    const CollectiveResult hier = simulate_collective(net, request(t, CollectiveKind::all_reduce, gigabytes(1), CollectiveAlgorithm::hierarchical));
+    CHECK(hier.time.value() == Approx(ring.time.value()));
+    CHECK(ring.time.value() == Approx(0.03).epsilon(0.01));
+}
+
+TEST_CASE("Broadcast and send-recv move S at the slowest link's rate") {
+    // Single node, B = 100 GB/s: send of 1 GB = α + 1e9/1e11 = 2 µs + 10 ms; pipelined broadcast the same
+    // bandwidth term plus (n−1) hops of latency: 10 ms + 7 · 2 µs.
+    const Topology t = build_topology(cluster(8, 8, closed_form_chip()));
+    MaxMinNetwork net(t);
+    CollectiveRequest send;
+    send.kind = CollectiveKind::send_recv;
+    send.size = gigabytes(1);
+    send.ranks = {t.gpu(0), t.gpu(5)};
+    CHECK(simulate_collective(net, send).time.value() == Approx(0.01 + 2e-6));
+    CollectiveRequest bcast = request(t, CollectiveKind::broadcast, gigabytes(1), std::nullopt);
+    bcast.root = 3;
+    CHECK(simulate_collective(net, bcast).time.value() == Approx(0.01 + 7 * 2e-6));
+}
+
+TEST_CASE("Bus bandwidth factors follow NCCL's definitions") {
+    CHECK(bus_bandwidth_factor(CollectiveKind::all_reduce, 8) == Approx(1.75));
+    CHECK(bus_bandwidth_factor(CollectiveKind::reduce_scatter, 8) == Approx(0.875));
+    CHECK(bus_bandwidth_factor(CollectiveKind::all_gather, 4) == Approx(0.75));
+    CHECK(bus_bandwidth_factor(CollectiveKind::all_to_all, 2) == Approx(0.5));
+    CHECK(bus_bandwidth_factor(CollectiveKind::broadcast, 16) == Approx(1.0));
+}
+
+TEST_CASE("A collective task under the engine takes as long as the standalone plan") {
+    // Ring all-reduce on one node has no pipelined-latency term, so running every step's flows on the engine
+    // must give the symmetric shortcut's time (to a picosecond per step of rounding).
+    const Topology t = build_topology(cluster(8, 8, closed_form_chip()));
+    MaxMinNetwork standalone(t);
+    const CollectiveRequest req = request(t, CollectiveKind::all_reduce, bytes(64e6), CollectiveAlgorithm::ring);
+    const CollectiveResult expected = simulate_collective(standalone, req);
+    Engine engine;
+    MaxMinNetwork live(t);
+    engine.add_model(live);
+    TaskSpec task;
+    task.name = "allreduce";
+    const TaskId id = add_collective_task(engine, live, plan_collective(t, req, CollectiveAlgorithm::ring), task);
+    engine.run();
+    CHECK(engine.finish_time(id)->to_seconds().value() == Approx(expected.time.value()).epsilon(1e-6));
+}
+
+TEST_CASE("Bad collective requests are rejected with what to change") {
+    const Topology t = build_topology(cluster(8, 8, closed_form_chip()));
+    MaxMinNetwork net(t);
+    CollectiveRequest r = request(t, CollectiveKind::all_to_all, gigabytes(1), CollectiveAlgorithm::ring);
+    CHECK_THROWS_WITH(simulate_collective(net, r), Catch::Contains("has no ring algorithm"));
+    r = request(t, CollectiveKind::send_recv, gigabytes(1), std::nullopt);
+    CHECK_THROWS_WITH(simulate_collective(net, r), Catch::Contains("exactly 2 ranks"));
+    r = request(t, CollectiveKind::all_reduce, gigabytes(1), CollectiveAlgorithm::hierarchical);
+    CHECK_THROWS_WITH(simulate_collective(net, r), Catch::Contains("at least 2 nodes"));
+    r = request(t, CollectiveKind::all_reduce, gigabytes(1), std::nullopt);
+    r.ranks.push_back(r.ranks.front());
+    CHECK_THROWS_AS(simulate_collective(net, r), Error);
+}

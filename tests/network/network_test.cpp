@@ -1,0 +1,147 @@
+#include <gpuhours/engine.hpp>
+#include <gpuhours/network.hpp>
+#include <gpuhours/topology.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <set>
+
+using namespace gpuhours;
+
+namespace {
+
+// Two GPUs joined by one cable of `bandwidth` per direction and `latency` per traversal, efficiency 1.
+Topology two_gpus(BytesPerSecond bandwidth, Seconds latency) {
+    Topology t;
+    const VertexId a = t.add_vertex(VertexInfo{VertexKind::gpu, 0, 0, -1});
+    const VertexId b = t.add_vertex(VertexInfo{VertexKind::gpu, 1, 1, -1});
+    t.add_cable(a, b, LinkSpec{LinkKind::nic, bandwidth, 1.0, latency});
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("Two flows on one link get half of it each") {
+    // One link of 100 GB/s, two flows: the fair share is 100 / 2 = 50 GB/s each, bottleneck link 0.
+    MaxMinProblem p;
+    p.capacities = {gigabytes_per_second(100)};
+    p.flow_links = {{0}, {0}};
+    const MaxMinSolution s = solve_max_min(p);
+    REQUIRE(s.rates.size() == 2);
+    CHECK(s.rates[0].value() == Approx(50e9));
+    CHECK(s.rates[1].value() == Approx(50e9));
+    CHECK(s.bottleneck[0] == std::optional<std::size_t>(0));
+}
+
+TEST_CASE("Max-min fairness matches a hand-solved three-link example") {
+    // Links: L0 = 10, L1 = 8, L2 = 4 (GB/s). Flows: A over L0+L1, B over L0, C over L1+L2, D over L2.
+    // Progressive filling: fair shares L0 10/2 = 5, L1 8/2 = 4, L2 4/2 = 2 → L2 saturates first: C = D = 2.
+    // Then L1 has 8 − 2 = 6 left for A alone (share 6) and L0 10/2 = 5 for A, B → L0 saturates: A = B = 5.
+    // L1 carries A + C = 7 < 8, so it keeps 1 GB/s spare. Answer: A 5, B 5, C 2, D 2.
+    MaxMinProblem p;
+    p.capacities = {gigabytes_per_second(10), gigabytes_per_second(8), gigabytes_per_second(4)};
+    p.flow_links = {{0, 1}, {0}, {1, 2}, {2}};
+    const MaxMinSolution s = solve_max_min(p);
+    CHECK(s.rates[0].value() == Approx(5e9));
+    CHECK(s.rates[1].value() == Approx(5e9));
+    CHECK(s.rates[2].value() == Approx(2e9));
+    CHECK(s.rates[3].value() == Approx(2e9));
+    CHECK(s.bottleneck[0] == std::optional<std::size_t>(0));
+    CHECK(s.bottleneck[2] == std::optional<std::size_t>(2));
+}
+
+TEST_CASE("A flow that crosses no link is unconstrained") {
+    MaxMinProblem p;
+    p.capacities = {gigabytes_per_second(1)};
+    p.flow_links = {{}};
+    const MaxMinSolution s = solve_max_min(p);
+    CHECK(std::isinf(s.rates[0].value()));
+    CHECK_FALSE(s.bottleneck[0].has_value());
+}
+
+TEST_CASE("A flow speeds up when its competitor ends") {
+    // Link C = 10 GB/s, no latency. Flow 1 carries S = 10 GB, flow 2 S/2 = 5 GB, both start at 0.
+    // Shared at C/2 = 5 GB/s, flow 2 ends at 5 / 5 = 1 s, when flow 1 has 10 − 5 = 5 GB left; alone at 10 GB/s it
+    // needs 0.5 s more ⇒ ends at 1.5 s (= 1.5 S / C), not the 2 s it would take at half rate throughout.
+    const Topology t = two_gpus(gigabytes_per_second(10), Seconds(0.0));
+    MaxMinNetwork net(t);
+    const std::vector<FlowSpec> flows{{t.gpu(0), t.gpu(1), gigabytes(10)}, {t.gpu(0), t.gpu(1), gigabytes(5)}};
+    const PhaseResult r = net.run_phase(flows);
+    CHECK(r.time.value() == Approx(1.5));
+    REQUIRE(r.limiting_link.has_value());
+    CHECK(t.link(*r.limiting_link).from == t.gpu(0));
+
+    SECTION("the same under the engine, flow by flow") {
+        Engine engine;
+        MaxMinNetwork live(t);
+        engine.add_model(live);
+        TaskSpec big;
+        big.name = "big";
+        TaskSpec small;
+        small.name = "small";
+        const TaskId b = add_flows_task(engine, live, big, {flows[0]});
+        const TaskId s = add_flows_task(engine, live, small, {flows[1]});
+        engine.run();
+        CHECK(engine.finish_time(s)->to_seconds().value() == Approx(1.0));
+        CHECK(engine.finish_time(b)->to_seconds().value() == Approx(1.5));
+    }
+}
+
+TEST_CASE("A flow first waits its route latency, then sends at its rate") {
+    // 10 GB/s, 3 µs per traversal: 1 MB takes 3 µs + 1e6 / 1e10 s = 3 + 100 = 103 µs.
+    const Topology t = two_gpus(gigabytes_per_second(10), microseconds(3));
+    MaxMinNetwork net(t);
+    const std::vector<FlowSpec> flows{{t.gpu(0), t.gpu(1), bytes(1e6)}};
+    CHECK(net.run_phase(flows).time.value() == Approx(103e-6));
+    AlphaBetaNetwork ab(t);
+    CHECK(ab.run_phase(flows).time.value() == Approx(103e-6));
+}
+
+TEST_CASE("The alpha-beta model ignores contention") {
+    // Same two flows as the max-min case (10 GB and 5 GB on a 10 GB/s link): each alone ⇒ the phase is the
+    // longer one, 10 / 10 = 1 s.
+    const Topology t = two_gpus(gigabytes_per_second(10), Seconds(0.0));
+    AlphaBetaNetwork net(t);
+    const std::vector<FlowSpec> flows{{t.gpu(0), t.gpu(1), gigabytes(10)}, {t.gpu(0), t.gpu(1), gigabytes(5)}};
+    CHECK(net.run_phase(flows).time.value() == Approx(1.0));
+}
+
+TEST_CASE("Flows in opposite directions of a cable do not share bandwidth") {
+    // Full duplex: a→b and b→a each get the whole 10 GB/s ⇒ 10 GB takes 1 s.
+    const Topology t = two_gpus(gigabytes_per_second(10), Seconds(0.0));
+    MaxMinNetwork net(t);
+    const std::vector<FlowSpec> flows{{t.gpu(0), t.gpu(1), gigabytes(10)}, {t.gpu(1), t.gpu(0), gigabytes(10)}};
+    CHECK(net.run_phase(flows).time.value() == Approx(1.0));
+}
+
+TEST_CASE("Equal-cost routes are spread by destination and are the same every time") {
+    // Fat-tree, radix 8: leaves of 4 NICs, 4 spines; 8 single-GPU nodes ⇒ 2 leaves. GPU 0 (leaf 0) to GPUs
+    // 4..7 (leaf 1): destination-based spreading picks spine (key + leaf) mod 4 with keys 4..7 ⇒ four different
+    // spines, so the four routes share only the first two links.
+    ChipProfile chip;
+    chip.id = "test";
+    chip.efficiency.nic_link = 1.0;
+    chip.efficiency.scale_up_link = 1.0;
+    ClusterSpec spec;
+    spec.chip = chip;
+    spec.gpus = 8;
+    spec.gpus_per_node = 1;
+    spec.fabric = Fabric::fat_tree;
+    spec.nic_bandwidth = gigabytes_per_second(50);
+    spec.nic_latency = microseconds(2);
+    spec.switch_radix = 8;
+    const Topology t = build_topology(spec);
+    Router router(t);
+    std::set<VertexId> spines;
+    for (int d = 4; d < 8; ++d) {
+        const Route r = router.route(t.gpu(0), t.gpu(d));
+        REQUIRE(r.links.size() == 6);  // gpu→nic→leaf→spine→leaf→nic→gpu
+        spines.insert(t.link(r.links[2]).to);
+        CHECK(router.route(t.gpu(0), t.gpu(d)).links == r.links);
+        // Latency: nic_latency/2 on each nic↔leaf edge, nic_latency/6 on each leaf↔spine edge:
+        // 2 × 1 µs + 2 × 1/3 µs = 2.667 µs.
+        CHECK(r.latency.value() == Approx(2e-6 + 2e-6 / 3.0));
+    }
+    CHECK(spines.size() == 4);
+}

@@ -1,0 +1,137 @@
+#include <gpuhours/error.hpp>
+#include <gpuhours/network.hpp>
+#include <gpuhours/topology.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+using namespace gpuhours;
+
+namespace {
+
+// H100-like figures written out here (tests do not read the catalog): 450 GB/s NVLink per direction,
+// 50 GB/s NIC per GPU, efficiencies 1 so nominal and effective bandwidths agree.
+ClusterSpec cluster(int gpus, int gpus_per_node, Fabric fabric) {
+    ClusterSpec spec;
+    spec.chip.id = "test-h100";
+    spec.chip.scale_up_bandwidth = gigabytes_per_second(450);
+    spec.chip.scale_up_latency = microseconds(3);
+    spec.chip.efficiency.scale_up_link = 1.0;
+    spec.chip.efficiency.nic_link = 1.0;
+    spec.gpus = gpus;
+    spec.gpus_per_node = gpus_per_node;
+    spec.fabric = fabric;
+    spec.nic_bandwidth = gigabytes_per_second(50);
+    spec.nic_latency = microseconds(2.8);
+    return spec;
+}
+
+std::size_t count(const Topology& t, VertexKind kind) {
+    std::size_t n = 0;
+    for (VertexId v = 0; v < t.vertex_count(); ++v) n += t.vertex(v).kind == kind;
+    return n;
+}
+
+// The switch a GPU's NIC is cabled to.
+VertexId leaf_of(const Topology& t, VertexId gpu) {
+    for (const LinkInfo& l : t.links()) {
+        if (l.from == gpu && t.vertex(l.to).kind == VertexKind::nic) {
+            for (const LinkInfo& m : t.links()) {
+                if (m.from == l.to && t.vertex(m.to).kind == VertexKind::leaf_switch) return m.to;
+            }
+        }
+    }
+    FAIL("no leaf");
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("A single node joins its GPUs through one NVSwitch with two directed links per GPU") {
+    const Topology t = build_topology(cluster(8, 8, Fabric::single_node));
+    CHECK(count(t, VertexKind::gpu) == 8);
+    CHECK(count(t, VertexKind::nvswitch) == 1);
+    CHECK(t.links().size() == 16);
+    // Bisection: 4 GPUs on each side, each sending 450 GB/s into the switch ⇒ 4 × 450 = 1,800 GB/s.
+    CHECK(bisection_bandwidth(t).value() == Approx(1800e9));
+}
+
+TEST_CASE("Two nodes on a fat-tree have a bisection of one NIC per GPU on one side") {
+    const Topology t = build_topology(cluster(16, 8, Fabric::fat_tree));
+    CHECK(count(t, VertexKind::nic) == 16);
+    CHECK(count(t, VertexKind::leaf_switch) == 1);  // radix 64: 32 NICs fit on one leaf
+    CHECK(count(t, VertexKind::spine_switch) == 0);
+    // Node 0 vs node 1: all traffic leaves through node 0's 8 NICs ⇒ 8 × 50 = 400 GB/s.
+    CHECK(bisection_bandwidth(t).value() == Approx(400e9));
+}
+
+TEST_CASE("A 2:1 oversubscribed fat-tree has half the bisection bandwidth of a 1:1 one") {
+    // Radix 8 ⇒ 4 NICs per leaf; 16 GPUs, 2 per node ⇒ 4 leaves, 4 spines. GPUs 0–7 sit on leaves 0–1.
+    // 1:1: each leaf's uplinks total 4 × 50 = 200 GB/s ⇒ the cut is min(8 NICs × 50, 2 leaves × 200) = 400 GB/s.
+    // 2:1: uplinks total 100 GB/s per leaf ⇒ 2 × 100 = 200 GB/s, half.
+    ClusterSpec spec = cluster(16, 2, Fabric::fat_tree);
+    spec.switch_radix = 8;
+    const BytesPerSecond full = bisection_bandwidth(build_topology(spec));
+    spec.oversubscription = 2.0;
+    const BytesPerSecond half = bisection_bandwidth(build_topology(spec));
+    CHECK(full.value() == Approx(400e9));
+    CHECK(half.value() == Approx(200e9));
+}
+
+TEST_CASE("A three-tier fat-tree keeps full bisection across pods") {
+    // Radix 8: pods of 4 leaves × 4 NICs = 16 GPUs; 64 GPUs (8 per node) ⇒ 4 pods, 16 core switches.
+    // Full bisection: 32 GPUs × 50 GB/s = 1,600 GB/s.
+    ClusterSpec spec = cluster(64, 8, Fabric::fat_tree);
+    spec.switch_radix = 8;
+    spec.tiers = 3;
+    const Topology t = build_topology(spec);
+    CHECK(count(t, VertexKind::core_switch) == 16);
+    CHECK(count(t, VertexKind::leaf_switch) == 16);
+    CHECK(bisection_bandwidth(t).value() == Approx(1600e9));
+}
+
+TEST_CASE("A rail-optimised fabric puts GPU i of every node on rail i's leaf") {
+    const Topology t = build_topology(cluster(32, 8, Fabric::rail_optimized));
+    CHECK(count(t, VertexKind::leaf_switch) == 8);
+    CHECK(leaf_of(t, t.gpu(3)) == leaf_of(t, t.gpu(8 + 3)));
+    CHECK(leaf_of(t, t.gpu(3)) == leaf_of(t, t.gpu(24 + 3)));
+    CHECK(leaf_of(t, t.gpu(3)) != leaf_of(t, t.gpu(4)));
+}
+
+TEST_CASE("A multi-plane fabric has no link between planes, so cross-plane traffic crosses NVLink first") {
+    // DeepSeek-V3's MPFT: 8 planes, NIC i of each node on plane i.
+    ClusterSpec spec = cluster(32, 8, Fabric::multi_plane);
+    spec.planes = 8;
+    const Topology t = build_topology(spec);
+    CHECK(count(t, VertexKind::leaf_switch) == 8);
+    CHECK(leaf_of(t, t.gpu(1)) == leaf_of(t, t.gpu(9)));
+    CHECK(leaf_of(t, t.gpu(1)) != leaf_of(t, t.gpu(2)));
+    Router router(t);
+    // GPU 0 (node 0, plane 0) to GPU 9 (node 1, plane 1): the shortest routes are 6 hops and cross NVLink on one
+    // side — gpu0→nvswitch→gpu1→nic→leaf(plane 1)→nic→gpu9, or via plane 0 and gpu8→nvswitch→gpu9.
+    const Route r = router.route(t.gpu(0), t.gpu(9));
+    REQUIRE(r.links.size() == 6);
+    const auto nvlink_hops = std::count_if(r.links.begin(), r.links.end(),
+                                           [&](LinkId l) { return t.link(l).kind == LinkKind::scale_up; });
+    CHECK(nvlink_hops == 2);
+}
+
+TEST_CASE("Builders reject bad clusters with a message that says what to change") {
+    ClusterSpec spec = cluster(12, 8, Fabric::fat_tree);
+    CHECK_THROWS_WITH(build_topology(spec), Catch::Contains("not a multiple of gpus_per_node"));
+    spec = cluster(16, 8, Fabric::fat_tree);
+    spec.nic_bandwidth = gigabytes_per_second(-50);
+    CHECK_THROWS_WITH(build_topology(spec), Catch::Contains("nic_bandwidth"));
+    spec = cluster(0, 8, Fabric::fat_tree);
+    CHECK_THROWS_AS(build_topology(spec), Error);
+    spec = cluster(16, 8, Fabric::single_node);
+    CHECK_THROWS_WITH(build_topology(spec), Catch::Contains("gpus_per_node = gpus"));
+    // Two tiers of radix 8 hold 8 leaves × 4 NICs = 32 GPUs.
+    spec = cluster(64, 8, Fabric::fat_tree);
+    spec.switch_radix = 8;
+    CHECK_THROWS_WITH(build_topology(spec), Catch::Contains("tiers = 3"));
+    spec = cluster(16, 8, Fabric::fat_tree);
+    spec.chip.efficiency.nic_link = 0.0;
+    CHECK_THROWS_WITH(build_topology(spec), Catch::Contains("efficiency"));
+}
