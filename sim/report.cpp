@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstdio>
@@ -237,6 +238,39 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
         std::filesystem::remove(tmp, ignored);
         throw Error(fmt::format("cannot replace \"{}\": {}", path.string(), ec.message()));
     }
+}
+
+std::string chrome_trace(const std::vector<TraceEvent>& events) {
+    std::vector<const TraceEvent*> sorted;
+    sorted.reserve(events.size());
+    for (const auto& e : events) sorted.push_back(&e);
+    auto stream_id = [](const std::string& s) { return s == "compute" ? 0 : s == "comm" ? 1 : 2; };
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const TraceEvent* a, const TraceEvent* b) {
+        if (a->rank != b->rank) return a->rank < b->rank;
+        if (stream_id(a->stream) != stream_id(b->stream)) return stream_id(a->stream) < stream_id(b->stream);
+        return a->start < b->start;
+    });
+    Json j;
+    j.begin_object().field("displayTimeUnit", "ms").key("traceEvents").begin_array();
+    int last_rank = -1;
+    for (const TraceEvent* e : sorted) {
+        if (e->rank != last_rank) {
+            last_rank = e->rank;
+            j.begin_object().field("ph", "M").field("name", "process_name").field("pid", e->rank);
+            j.key("args").begin_object().field("name", fmt::format("GPU rank {}", e->rank)).end_object().end_object();
+            for (const char* stream : {"compute", "comm", "p2p"}) {
+                j.begin_object().field("ph", "M").field("name", "thread_name").field("pid", e->rank);
+                j.field("tid", stream_id(stream));
+                j.key("args").begin_object().field("name", stream).end_object().end_object();
+            }
+        }
+        const double start_us = static_cast<double>(e->start.picoseconds()) / 1e6;
+        const double dur_us = static_cast<double>((e->end - e->start).picoseconds()) / 1e6;
+        j.begin_object().field("ph", "X").field("name", e->name).field("pid", e->rank);
+        j.field("tid", stream_id(e->stream)).field("ts", start_us).field("dur", dur_us).end_object();
+    }
+    j.end_array().end_object();
+    return j.str();
 }
 
 std::string with_commas(double value, int decimals) {

@@ -195,6 +195,8 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         chip.efficiency.memory = read_fraction(e, "memory");
         chip.efficiency.scale_up_link = read_fraction(e, "scale_up_link");
         chip.efficiency.nic_link = read_fraction(e, "nic_link");
+        chip.efficiency.gemm_tile_m = read_figure_int(e, "gemm_tile_m", 1, 4096);
+        chip.efficiency.gemm_tile_n = read_figure_int(e, "gemm_tile_n", 1, 4096);
         e.finish();
     }
     r.finish();
@@ -420,6 +422,7 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
     p.recompute = read_choice<Recompute>(
         r, "recompute", {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}},
         Recompute::none);
+    p.communication_sms = read_int(r, "communication_sms", 0, 100000, 0);
     if (const Node* o = r.optional("order")) {
         p.order = detail::as_string(*o, "parallelism.order");
         std::vector<std::string> parts;

@@ -21,15 +21,15 @@ std::string_view to_string(PassKind kind) {
     return "?";
 }
 
-OpKind PipelineOp::kind() const {
-    if (overlapped) return OpKind::forward_backward;
+PipelineOpKind PipelineOp::kind() const {
+    if (overlapped) return PipelineOpKind::forward_backward;
     switch (pass.kind) {
-        case PassKind::forward: return OpKind::forward;
-        case PassKind::backward: return OpKind::backward;
-        case PassKind::backward_input: return OpKind::backward_input;
-        case PassKind::backward_weight: return OpKind::backward_weight;
+        case PassKind::forward: return PipelineOpKind::forward;
+        case PassKind::backward: return PipelineOpKind::backward;
+        case PassKind::backward_input: return PipelineOpKind::backward_input;
+        case PassKind::backward_weight: return PipelineOpKind::backward_weight;
     }
-    return OpKind::forward;
+    return PipelineOpKind::forward;
 }
 
 namespace {
@@ -415,11 +415,11 @@ int peak_activations(const PipelinePlan& plan, int stage) {
 
 SimTime op_duration(const PipelineOp& op, const PassDurations& d) {
     switch (op.kind()) {
-        case OpKind::forward: return d.forward;
-        case OpKind::backward: return d.backward;
-        case OpKind::backward_input: return d.backward - d.weight;
-        case OpKind::backward_weight: return d.weight;
-        case OpKind::forward_backward: return d.forward_backward;
+        case PipelineOpKind::forward: return d.forward;
+        case PipelineOpKind::backward: return d.backward;
+        case PipelineOpKind::backward_input: return d.backward - d.weight;
+        case PipelineOpKind::backward_weight: return d.weight;
+        case PipelineOpKind::forward_backward: return d.forward_backward;
     }
     return SimTime::zero();
 }

@@ -20,6 +20,11 @@ struct KernelEfficiency {
     double memory = 0.0;         // memory-bound kernels: achieved / peak HBM bandwidth
     double scale_up_link = 0.0;  // NVLink-class collectives: bus bandwidth / per-direction link bandwidth
     double nic_link = 0.0;       // scale-out collectives: bus bandwidth / per-direction NIC bandwidth
+    // The output tile one SM (compute unit) of a large GEMM computes at a time, rows × columns: the grain of
+    // tile quantisation (partial tiles cost a whole tile) and wave quantisation (tiles in waves of the free
+    // SMs) in the kernel model (include/gpuhours/kernel.hpp). Counts, not fractions.
+    int gemm_tile_m = 0;
+    int gemm_tile_n = 0;
 };
 
 struct ChipProfile {

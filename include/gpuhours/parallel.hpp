@@ -33,6 +33,7 @@ struct ParallelLayout {
     Schedule schedule = Schedule::one_f_one_b;
     Recompute recompute = Recompute::none;
     std::string order = "tp-cp-ep-dp-pp";  // rank order, innermost first
+    int communication_sms = 0;   // SMs each GPU reserves for communication kernels (DeepSeek-V3: 20 of 132)
 
     [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
     [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }

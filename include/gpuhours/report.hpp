@@ -2,6 +2,8 @@
 // Deterministic: the same inputs give byte-identical output (doubles print in shortest round-trip form).
 #pragma once
 
+#include <gpuhours/step.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -57,6 +59,10 @@ private:
 // Writes `content` to `path` whole or not at all (temporary file in the same directory, then rename).
 // Throws gpuhours::Error naming the path on failure.
 void write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+// A Chrome / Perfetto trace (JSON "traceEvents"): one process per simulated GPU, one thread per stream
+// (compute, comm, p2p), complete events in microseconds. Deterministic: events sorted by (rank, stream, start).
+std::string chrome_trace(const std::vector<TraceEvent>& events);
 
 // Number formatting for tables: fixed decimals, thousands separated by commas ("2,664,000").
 std::string with_commas(double value, int decimals = 0);

@@ -51,14 +51,14 @@ struct Pass {
     friend bool operator==(const Pass&, const Pass&) = default;
 };
 
-enum class OpKind { forward, backward, backward_input, backward_weight, forward_backward };
+enum class PipelineOpKind { forward, backward, backward_input, backward_weight, forward_backward };
 
 // One entry of a stage's order: a single pass, or DualPipe's overlapped F&B pair.
 struct PipelineOp {
     Pass pass;                       // the forward, for an F&B pair
     std::optional<Pass> overlapped;  // F&B only: the full backward (other direction) sharing this op
 
-    [[nodiscard]] OpKind kind() const;
+    [[nodiscard]] PipelineOpKind kind() const;
     // "F3", "F3.c1" (local chunk shown when non-zero), "Bi3", "W3", "F3&B9.c1".
     [[nodiscard]] std::string label() const;
 };

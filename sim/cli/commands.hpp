@@ -13,6 +13,7 @@ using Args = std::vector<std::string>;
 int cmd_check(const Args& args, std::ostream& out);
 int cmd_model(const Args& args, std::ostream& out);
 int cmd_chips(const Args& args, std::ostream& out);
+int cmd_run(const Args& args, std::ostream& out);
 int cmd_collective(const Args& args, std::ostream& out);  // sim/cli/collective_command.cpp
 
 // Shared option parsing: "--flag", "--key value" and "--key=value". Unknown options are errors that list the

@@ -21,6 +21,8 @@ constexpr const char* kHelp = R"(gpuhours — how long, how many GPU-hours and h
 usage: gpuhours COMMAND [arguments] [options]
 
 commands:
+  run SCENARIO          simulate one training step (step time, breakdown, MFU, memory) and the run's length;
+                        --mode symmetric|full, --network flow|alpha-beta, --trace step.json, --json
   check SCENARIO        validate a scenario and print it resolved (catalogs, derived degrees, stages, memory fit)
   model NAME|SCENARIO   parameters (total, active), training FLOPs per token, memory per GPU with breakdown
   chips                 the chip catalog as a table
@@ -57,10 +59,11 @@ int main(int argc, char** argv) {
         if (command == "check") code = gpuhours::cli::cmd_check(args, out);
         else if (command == "model") code = gpuhours::cli::cmd_model(args, out);
         else if (command == "chips") code = gpuhours::cli::cmd_chips(args, out);
+        else if (command == "run") code = gpuhours::cli::cmd_run(args, out);
         else if (command == "collective") code = gpuhours::cli::cmd_collective(args, out);
         else {
-            std::string hint = "commands: check, model, chips, collective, help";
-            for (const char* known : {"check", "model", "chips", "collective", "help"}) {
+            std::string hint = "commands: run, check, model, chips, collective, help";
+            for (const char* known : {"run", "check", "model", "chips", "collective", "help"}) {
                 if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
             }
             throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);

@@ -30,7 +30,7 @@ std::string labels(const PipelinePlan& plan, int stage) {
     return s;
 }
 
-int count_kind(const PipelinePlan& plan, int stage, OpKind kind) {
+int count_kind(const PipelinePlan& plan, int stage, PipelineOpKind kind) {
     int n = 0;
     for (const PipelineOp& op : plan.ops(stage)) n += op.kind() == kind ? 1 : 0;
     return n;
@@ -326,7 +326,7 @@ TEST_CASE("DualPipe's middle-stage bubble matches DeepSeek-V3 Table 2 when F = B
     // With p = 4 every stage runs 3 pairs, so every stage idles 3 µs.
     {
         const PipelinePlan plan = make_pipeline_plan(Schedule::dualpipe, 4, 8);
-        CHECK(count_kind(plan, 1, OpKind::forward_backward) == 3);
+        CHECK(count_kind(plan, 1, PipelineOpKind::forward_backward) == 3);
         const PipelineTiming t = simulate_compute_only(plan, durations(2, 4, 2, 5));
         CHECK(t.makespan == us(48));
         for (const StageTime& st : t.stages) CHECK(st.idle == us(3));
@@ -336,8 +336,8 @@ TEST_CASE("DualPipe's middle-stage bubble matches DeepSeek-V3 Table 2 when F = B
     // two fewer than the middle, each costing 6 − 5 = 1 µs more: it idles 9 − 2 = 7 µs; stage 1, 8 µs.
     {
         const PipelinePlan plan = make_pipeline_plan(Schedule::dualpipe, 8, 20);
-        CHECK(count_kind(plan, 3, OpKind::forward_backward) == 11);
-        CHECK(count_kind(plan, 0, OpKind::forward_backward) == 9);
+        CHECK(count_kind(plan, 3, PipelineOpKind::forward_backward) == 11);
+        CHECK(count_kind(plan, 0, PipelineOpKind::forward_backward) == 9);
         const PipelineTiming t = simulate_compute_only(plan, durations(2, 4, 2, 5));
         CHECK(t.makespan == us(118));
         const std::vector<std::int64_t> idle_us{7, 8, 9, 9, 9, 9, 8, 7};
