@@ -121,7 +121,9 @@ GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& cont
         throw Error(fmt::format("GEMM shape m = {}, n = {}, k = {}, count = {} has a dimension below 1", shape.m,
                                 shape.n, shape.k, shape.count));
     }
-    require_fraction(chip, chip.efficiency.gemm, "gemm");
+    const bool fp8 = context.gemm_precision == Precision::fp8;
+    const double large_gemm = fp8 ? chip.efficiency.gemm_fp8 : chip.efficiency.gemm;
+    require_fraction(chip, large_gemm, fp8 ? "gemm_fp8" : "gemm");
     if (chip.efficiency.gemm_tile_m <= 0) throw missing_figure(chip, "gemm_tile_m", "128");
     if (chip.efficiency.gemm_tile_n <= 0) throw missing_figure(chip, "gemm_tile_n", "256");
     const long long tile_m = chip.efficiency.gemm_tile_m;
@@ -140,7 +142,7 @@ GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& cont
     const long long units = e.tiles * e.split_k;
     e.waves = ceil_div(units, e.sms);
     e.wave_fraction = static_cast<double>(units) / (static_cast<double>(e.waves) * chip.sm_count);
-    e.total = chip.efficiency.gemm * e.tile_fraction * e.wave_fraction;
+    e.total = large_gemm * e.tile_fraction * e.wave_fraction;
     return e;
 }
 

@@ -191,6 +191,9 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     {
         TableReader e(detail::as_table(r.required("efficiency"), r.path_of("efficiency")), r.path_of("efficiency"));
         chip.efficiency.gemm = read_fraction(e, "gemm");
+        if (chip.peak_dense.contains(Precision::fp8) || e.has("gemm_fp8")) {
+            chip.efficiency.gemm_fp8 = read_fraction(e, "gemm_fp8");
+        }
         chip.efficiency.attention = read_fraction(e, "attention");
         chip.efficiency.memory = read_fraction(e, "memory");
         chip.efficiency.scale_up_link = read_fraction(e, "scale_up_link");
@@ -423,6 +426,7 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
         r, "recompute", {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}},
         Recompute::none);
     p.communication_sms = read_int(r, "communication_sms", 0, 100000, 0);
+    if (const Node* o = r.optional("overlap_gradient_reduce")) p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
     if (const Node* o = r.optional("order")) {
         p.order = detail::as_string(*o, "parallelism.order");
         std::vector<std::string> parts;
@@ -459,6 +463,10 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip) {
     t.precision.optimizer_state = read_precision(r, "optimizer_state", Precision::fp32);
     t.precision.gradients = read_precision(r, "gradients", Precision::fp32);
     t.precision.activations = read_precision(r, "activations", Precision::bf16);
+    t.attention_kernel = read_choice<AttentionKernel>(
+        r, "attention_kernel", {{"fused", AttentionKernel::fused}, {"materialized", AttentionKernel::materialized}},
+        AttentionKernel::fused);
+    if (const Node* d = r.optional("dropout")) t.dropout = detail::as_bool(*d, "training.dropout");
     if (!chip.peak_dense.contains(t.precision.compute)) {
         const Node* p = r.optional("precision");
         std::string supported;
@@ -524,6 +532,24 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
                             "add at least one of cost_below, wall_clock_below, gpu_hours_below, mfu_above, energy_below");
     }
     return c;
+}
+
+PublishedSpec read_published(const Node& node) {
+    PublishedSpec p;
+    TableReader r(node, "published");
+    p.source = detail::as_string(r.required("source", "cite the paper and table the figures come from"), "published.source");
+    if (const Node* n = r.optional("attention")) {
+        const std::string a = detail::as_string(*n, "published.attention");
+        if (a != "causal" && a != "full") throw ScenarioError(n->where, "`published.attention` must be \"causal\" or \"full\"", "say which attention FLOPs the paper counted");
+        p.causal_attention_flops = a == "causal";
+    }
+    if (const Node* n = r.optional("step_time")) p.step_time = detail::as_quantity(*n, "published.step_time", parse_duration, "19.926 s");
+    if (const Node* n = r.optional("model_tflops_per_gpu")) p.model_tflops_per_gpu = detail::as_number(*n, "published.model_tflops_per_gpu");
+    if (const Node* n = r.optional("hardware_tflops_per_gpu")) p.hardware_tflops_per_gpu = detail::as_number(*n, "published.hardware_tflops_per_gpu");
+    if (const Node* n = r.optional("mfu_bf16")) p.mfu_bf16 = detail::as_number(*n, "published.mfu_bf16");
+    if (const Node* n = r.optional("gpu_hours_per_trillion_tokens")) p.gpu_hours_per_trillion_tokens = detail::as_count(*n, "published.gpu_hours_per_trillion_tokens");
+    r.finish();
+    return p;
 }
 
 // ---- rules that span sections ---------------------------------------------------------------------------
@@ -684,6 +710,7 @@ Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadO
         }
         for (std::size_t i = 0; i < n->items.size(); ++i) s.claims.push_back(read_claim(n->items[i], i));
     }
+    if (const Node* n = r.optional("published")) s.published = read_published(detail::as_table(*n, "published"));
     r.allow("extends");
     r.finish();
     if (s.title.empty()) s.title = file.stem().string();

@@ -188,6 +188,22 @@ private:
         return std::nullopt;
     }
 
+    // Memory traffic of attention that materializes its s×s scores (AttentionKernel::materialized), forward:
+    // the QKᵀ GEMM writes the scores, the softmax reads them and writes the probabilities, the context GEMM reads
+    // them: 4 passes of e bytes over (heads/t)·T·s elements (the full square: the fused scale-mask-softmax of
+    // Megatron-LM computes masked entries too); dropout adds a read, a write and a 1-byte mask. Backward moves about
+    // twice as much. Zero for fused kernels, which keep the scores on chip.
+    Seconds materialized_attention(const Op& op) const {
+        if (spec_.attention_kernel != AttentionKernel::materialized || op.kind != OpKind::attention) return Seconds(0);
+        const AttentionSpec& at = spec_.model.attention;
+        const double heads = static_cast<double>(at.heads) / layout_.tensor;
+        const double tokens = static_cast<double>(layout_.micro_batch) * spec_.sequence_length / layout_.context;
+        const double e = bytes_per_element(spec_.precision.activations);
+        const double per_element = 4.0 * e + (spec_.dropout ? 2.0 * e + 1.0 : 0.0);
+        const Bytes bytes(heads * tokens * spec_.sequence_length * per_element);
+        return bytes / (spec_.cluster.chip.memory_bandwidth * spec_.cluster.chip.efficiency.memory);
+    }
+
     // The four pass kinds of one model chunk: forward, full backward, backward-input, backward-weight.
     struct ChunkPasses {
         Segments forward, backward, backward_input, weight;
@@ -214,7 +230,7 @@ private:
                     flush(fwd, acc, SegmentKind::compute, name);
                     fwd.push_back(Segment{SegmentKind::comm, {}, *c, std::string(to_string(op.before.kind))});
                 }
-                acc += to_sim(time_op(op, kernel_).forward.time);
+                acc += to_sim(time_op(op, kernel_).forward.time + materialized_attention(op));
                 if (auto c = comm_spec(op.after, false)) {
                     flush(fwd, acc, SegmentKind::compute, name);
                     fwd.push_back(Segment{SegmentKind::comm, {}, *c, std::string(to_string(op.after.kind))});
@@ -230,14 +246,19 @@ private:
             auto backward = [&](bool with_weight) {
                 Segments bwd;
                 SimTime recompute;
-                if (full_recompute) {
-                    // Full recomputation replays the block's forward, collectives included.
+                if (full_recompute && block->kind != BlockKind::embedding && block->kind != BlockKind::head) {
+                    // Full recomputation replays a layer's forward, collectives included. The embedding and the
+                    // head (final norm, output projection, loss) are outside the checkpointed layers, as in
+                    // Megatron-LM, and carry no recompute FLOPs in the workload (apply_recompute).
                     for (Segment s : fwd) {
                         if (s.kind == SegmentKind::compute) s.kind = SegmentKind::recompute;
                         bwd.push_back(s);
                     }
                 } else {
-                    for (const Op& op : block->ops) recompute += to_sim(time_op(op, kernel_).recompute);
+                    for (const Op& op : block->ops) {
+                        recompute += to_sim(time_op(op, kernel_).recompute);
+                        if (op.recompute.value() > 0) recompute += to_sim(materialized_attention(op));
+                    }
                     if (recompute.picoseconds() > 0) bwd.push_back(Segment{SegmentKind::recompute, recompute, {}, name});
                 }
                 SimTime a;
@@ -247,7 +268,7 @@ private:
                         flush(bwd, a, SegmentKind::compute, name);
                         bwd.push_back(Segment{SegmentKind::comm, {}, *c, std::string(to_string(it->after.kind))});
                     }
-                    a += to_sim(t.backward_input.time);
+                    a += to_sim(t.backward_input.time + materialized_attention(*it) * 2.0);
                     if (with_weight) a += to_sim(t.backward_weight.time);
                     if (auto c = comm_spec(it->before, true)) {
                         flush(bwd, a, SegmentKind::compute, name);
@@ -484,6 +505,19 @@ private:
     };
 
     void add_op(OpRef ref);
+    // Reduction of `local_chunk` after the stage's last op (no overlap with backward).
+    void sync_after_all(int stage, int local_chunk) {
+        const int last = static_cast<int>(plan_->ops(stage).size()) - 1;
+        const Added& done = added_.at({stage, last});
+        std::vector<TaskId> ends = done.ends[0];
+        for (std::size_t i = 0; i < ends.size(); ++i) {
+            std::vector<TaskId> deps{done.ends[0][i]};
+            if (!done.ends[1].empty()) deps.push_back(done.ends[1][i]);
+            ends[i] = add(TaskSpec{"backward done", compute_.at(stage_ranks_[static_cast<std::size_t>(stage)][i]), deps, FixedDuration{}},
+                          TaskRole::p2p, CommAxis::pipeline, {});
+        }
+        add_data_parallel_sync(stage, local_chunk, ends);
+    }
     void add_data_parallel_sync(int stage, int local_chunk, const std::vector<TaskId>& after_ends);
     void add_optimizer(int stage);
     StepResult collect(SimTime makespan);
@@ -665,6 +699,25 @@ StepResult StepBuilder::run() {
     }
     (void)last_gradient_op;
 
+    // Symmetric mode: time every collective stage by stage before building the graph, so the router's
+    // per-destination distance cache serves one stage's GPUs at a time instead of thrashing across stages.
+    if (spec_.mode == SimulationMode::symmetric) {
+        for (int s = 0; s < p; ++s) {
+            const int rank = stage_ranks_[static_cast<std::size_t>(s)].front();
+            for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
+                for (PassKind kind : {PassKind::forward, PassKind::backward, PassKind::backward_input}) {
+                    for (const Segment& seg : segments(s, Pass{kind, 0, lc})) {
+                        if (seg.kind == SegmentKind::comm) (void)symmetric_time(seg.comm, rank);
+                    }
+                }
+            }
+            if (s + 1 < p) {
+                (void)p2p_time(s, s + 1, activation_bytes());
+                (void)p2p_time(s + 1, s, activation_bytes());
+            }
+        }
+    }
+
     // Add ops in an order that respects cross-stage dependencies, keeping each stage's own order.
     std::vector<std::size_t> cursor(static_cast<std::size_t>(p), 0);
     std::size_t remaining = plan_->op_count();
@@ -681,8 +734,11 @@ StepResult StepBuilder::run() {
                 }
                 if (!ready) break;
                 add_op(ref);
-                if (auto it = sync_after[static_cast<std::size_t>(s)].find(ref.index);
-                    it != sync_after[static_cast<std::size_t>(s)].end()) {
+                if (!layout_.overlap_gradient_reduce && c + 1 == ops.size()) {
+                    // Without overlap every chunk's reduction waits for the stage's whole backward.
+                    for (const auto& [index, lc] : sync_after[static_cast<std::size_t>(s)]) sync_after_all(s, lc);
+                } else if (auto it = sync_after[static_cast<std::size_t>(s)].find(ref.index);
+                           layout_.overlap_gradient_reduce && it != sync_after[static_cast<std::size_t>(s)].end()) {
                     const Added& done = added_.at({s, ref.index});
                     std::vector<TaskId> ends = done.ends[0];
                     const PipelineOp& op = plan_->op(ref);
@@ -827,6 +883,8 @@ StepResult StepBuilder::collect(SimTime makespan) {
 
     MemoryOptions memory;
     memory.micro_batches = micro_batches_;
+    memory.attention_kernel = spec_.attention_kernel;
+    memory.dropout = spec_.dropout;
     result.memory = memory_per_stage(spec_.model, layout_, spec_.precision, shape_, memory);
     return result;
 }

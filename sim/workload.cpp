@@ -193,6 +193,7 @@ struct Context {
     double e_act = 2;   // bytes per stored/moved activation element
     double e_w = 2;     // bytes per working weight element
     Recompute recompute = Recompute::none;
+    bool fp8 = false;   // GEMMs in FP8: their inputs are quantized by separate kernels
 };
 
 Context make_context(const ModelSpec& m, const ParallelLayout& layout, const MixedPrecision& precision,
@@ -210,6 +211,7 @@ Context make_context(const ModelSpec& m, const ParallelLayout& layout, const Mix
     c.e_act = bytes_per_element(precision.activations);
     c.e_w = bytes_per_element(precision.parameters);
     c.recompute = layout.recompute;
+    c.fp8 = precision.compute == Precision::fp8;
     return c;
 }
 
@@ -355,6 +357,9 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
     ops.push_back(elementwise(c, "moe.norm", c.tokens_rep, h, h, norm_params(m, h)));
     ops.push_back(gemm(c, "moe.router", h, E, Split::replicated, false, c.tokens_rep));
     ops.push_back(elementwise(c, "moe.topk", c.tokens_rep, E, 2.0 * k));
+    // Token permutation: each token's row copied once per routed slot into expert-contiguous send buffers
+    // (the un-permutation on the way back is part of moe.combine below).
+    ops.push_back(elementwise(c, "moe.permute", c.tokens_rep, h, k * h));
 
     const double local_experts = E / c.ep;
     const double slots = c.tokens * k;
@@ -400,6 +405,29 @@ void apply_recompute(const Context& c, Block& block) {
     }
 }
 
+// FP8 training (DeepSeek-V3 §3.3) quantizes each GEMM's input activations to FP8 with fine-grained scales in a
+// kernel of its own: read the BF16 input (2 bytes), write 1 byte plus one FP32 scale per 128 elements.
+// Memory-bound; inserted before every GEMM and before the collective feeding it (DeepSeek dispatches FP8).
+void add_quantization(const Context& c, std::vector<Op>& ops) {
+    if (!c.fp8) return;
+    std::vector<Op> out;
+    out.reserve(ops.size() * 2);
+    for (auto& op : ops) {
+        if ((op.kind == OpKind::gemm || op.kind == OpKind::grouped_gemm) && op.gemm) {
+            const double elements = static_cast<double>(op.gemm->m) * static_cast<double>(op.gemm->k) *
+                                    static_cast<double>(op.gemm->count);
+            Op q;
+            q.name = op.name + ".quant";
+            q.kind = OpKind::elementwise;
+            q.read = Bytes(elements * 2.0);
+            q.written = Bytes(elements * (1.0 + 4.0 / 128.0));
+            out.push_back(std::move(q));
+        }
+        out.push_back(std::move(op));
+    }
+    ops = std::move(out);
+}
+
 Block transformer_block(const Context& c, int layer, BlockKind kind) {
     Block block;
     block.kind = kind;
@@ -410,6 +438,7 @@ Block transformer_block(const Context& c, int layer, BlockKind kind) {
     } else {
         add_dense_mlp(c, block.ops);
     }
+    add_quantization(c, block.ops);
     apply_recompute(c, block);
     return block;
 }

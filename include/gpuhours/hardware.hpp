@@ -16,6 +16,9 @@ namespace gpuhours {
 // figure with its source or rationale (measured, published, or an assumption stated as such).
 struct KernelEfficiency {
     double gemm = 0.0;           // large, well-shaped GEMMs: achieved / peak dense FLOP/s
+    // Large FP8 GEMMs as trained (fine-grained scaling, higher-precision accumulation): achieved / FP8 peak.
+    // Required for chips with an FP8 peak; 0 otherwise.
+    double gemm_fp8 = 0.0;
     double attention = 0.0;      // fused attention kernels (FlashAttention-class): achieved / peak
     double memory = 0.0;         // memory-bound kernels: achieved / peak HBM bandwidth
     double scale_up_link = 0.0;  // NVLink-class collectives: bus bandwidth / per-direction link bandwidth

@@ -33,7 +33,11 @@ struct ParallelLayout {
     Schedule schedule = Schedule::one_f_one_b;
     Recompute recompute = Recompute::none;
     std::string order = "tp-cp-ep-dp-pp";  // rank order, innermost first
-    int communication_sms = 0;   // SMs each GPU reserves for communication kernels (DeepSeek-V3: 20 of 132)
+    int communication_sms = 0;
+    // Reduce each chunk's gradients as soon as its backward is done, overlapping the rest of the backward pass
+    // (Megatron-Core --overlap-grad-reduce, PyTorch DDP/FSDP buckets). false: after the whole backward, as
+    // Megatron-LM did in 2021.
+    bool overlap_gradient_reduce = true;   // SMs each GPU reserves for communication kernels (DeepSeek-V3: 20 of 132)
 
     [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
     [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }

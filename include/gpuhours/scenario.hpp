@@ -8,6 +8,7 @@
 #include <gpuhours/parallel.hpp>
 #include <gpuhours/precision.hpp>
 #include <gpuhours/units.hpp>
+#include <gpuhours/workload.hpp>
 
 #include <filesystem>
 #include <optional>
@@ -21,6 +22,10 @@ struct TrainingSpec {
     int sequence_length = 0;
     int global_batch = 0;         // sequences per optimizer step
     MixedPrecision precision;
+    // How attention runs: FlashAttention-class fused kernels (default), or the s×s scores materialized in memory
+    // (Megatron-LM 2021's fused softmax), which costs memory traffic and activation memory.
+    AttentionKernel attention_kernel = AttentionKernel::fused;
+    bool dropout = false;  // dropout layers (GPT-3 / Megatron 2021); Llama 3 and DeepSeek pre-train without
 };
 
 // Provisional shape (the run-simulation issue fills it out).
@@ -47,6 +52,18 @@ struct ClaimSpec {
     SourceRef where;
 };
 
+// Figures a published run reported, for validation scenarios (scenarios/validation/). FLOP conventions:
+// model FLOPs count GEMMs and full (non-causal) attention, PaLM/Megatron style; "hardware" adds recomputation.
+struct PublishedSpec {
+    std::string source;                           // paper, table
+    bool causal_attention_flops = false;          // the paper counted causal (halved) attention FLOPs
+    std::optional<Seconds> step_time;
+    std::optional<double> model_tflops_per_gpu;     // model FLOPs (full attention) per second per GPU, in TFLOP/s
+    std::optional<double> hardware_tflops_per_gpu;  // the same plus recomputation (Megatron-LM 2021's convention)
+    std::optional<double> mfu_bf16;                 // model FLOPs (full attention) / BF16 peak
+    std::optional<double> gpu_hours_per_trillion_tokens;
+};
+
 // Positions of the tables, so checks that span sections can point at the line to fix.
 struct ScenarioSources {
     SourceRef file;
@@ -62,6 +79,7 @@ struct Scenario {
     ReliabilitySpec reliability;
     PricingSpec pricing;
     std::vector<ClaimSpec> claims;
+    std::optional<PublishedSpec> published;
     ScenarioSources sources;
 };
 

@@ -49,6 +49,8 @@ struct StepSpec {
     MixedPrecision precision;
     int sequence_length = 0;
     int global_batch = 0;  // sequences per step
+    AttentionKernel attention_kernel = AttentionKernel::fused;
+    bool dropout = false;
     SimulationMode mode = SimulationMode::symmetric;
     NetworkKind network = NetworkKind::flow;
     bool record_trace = false;

@@ -117,6 +117,8 @@ MicroBatchShape shape_of(const Scenario& s) {
 MemoryOptions memory_options_of(const Scenario& s) {
     MemoryOptions options;
     options.micro_batches = s.training.global_batch / (s.parallel.data * s.parallel.micro_batch);
+    options.attention_kernel = s.training.attention_kernel;
+    options.dropout = s.training.dropout;
     return options;
 }
 
@@ -372,6 +374,8 @@ int run_command(const Args& raw, std::ostream& out) {
                              memory_options_of(s)));
     StepSpec spec{s.model, s.cluster, s.parallel, s.training.precision, s.training.sequence_length,
                   s.training.global_batch};
+    spec.attention_kernel = s.training.attention_kernel;
+    spec.dropout = s.training.dropout;
     const std::string mode = args.get("--mode", "symmetric");
     if (mode == "full") spec.mode = SimulationMode::full;
     else if (mode != "symmetric") throw Error(fmt::format("--mode {} is not a mode", mode), "use --mode symmetric or --mode full");

@@ -24,6 +24,7 @@ ChipProfile h100_like() {
     chip.memory_bandwidth = BytesPerSecond(3.35e12);
     chip.sm_count = 132;
     chip.efficiency.gemm = 0.75;
+    chip.efficiency.gemm_fp8 = 0.75;  // equal to gemm here, so FP8 gains exactly the peak ratio
     chip.efficiency.attention = 0.55;
     chip.efficiency.memory = 0.85;
     chip.efficiency.gemm_tile_m = 128;
@@ -183,6 +184,13 @@ TEST_CASE("fp8 halves a compute-bound gemm and a chip without fp8 refuses it", "
     CHECK(t_bf16.forward.time / t_fp8.forward.time == Approx(kFp8 / kBf16).epsilon(1e-9));
     CHECK(t_bf16.backward() / t_fp8.backward() == Approx(kFp8 / kBf16).epsilon(1e-9));
     CHECK(t_fp8.forward.time.value() == Approx(0.76393e-3).epsilon(1e-3));
+
+    // FP8 GEMMs use their own catalog efficiency: at gemm_fp8 = 0.40 (the Hopper catalog figure) against
+    // gemm = 0.75 the speed-up over BF16 is 2.0001 × 0.40 / 0.75 = 1.0667.
+    ChipProfile calibrated = chip;
+    calibrated.efficiency.gemm_fp8 = 0.40;
+    const OpTime t_cal = time_op(op, KernelContext{calibrated, Precision::fp8});
+    CHECK(t_bf16.forward.time / t_cal.forward.time == Approx(kFp8 / kBf16 * 0.40 / 0.75).epsilon(1e-9));
 
     const ChipProfile a100 = a100_like();
     CHECK_THROWS_AS(time_op(op, KernelContext{a100, Precision::fp8}), Error);

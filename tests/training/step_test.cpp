@@ -1,0 +1,475 @@
+// The step simulator (include/gpuhours/step.hpp): symmetric against full mode, the compute-only pipeline closed
+// form, DualPipe's all-to-all overlap, the breakdown's accounting identity, recomputation, MFU, traces,
+// determinism and errors. Models are small (4–8 layers, hidden 1024–4096) so every case runs in milliseconds;
+// the chip is the catalog's H100 SXM5 (scenarios/chips/h100.toml). Every expected number or relation is derived
+// in the comment before its assertion.
+#include <gpuhours/error.hpp>
+#include <gpuhours/kernel.hpp>
+#include <gpuhours/scenario.hpp>
+#include <gpuhours/schedule.hpp>
+#include <gpuhours/step.hpp>
+#include <gpuhours/workload.hpp>
+
+#include "../workload/models.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace gpuhours;
+
+namespace {
+
+std::filesystem::path catalog() { return std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios"; }
+
+// The catalog's H100 SXM5: 989.4 TFLOP/s BF16, 1978.9 FP8, 3.35 TB/s HBM at 0.85, NVLink 450 GB/s per direction
+// at 0.80 with 3.33 µs latency, a 400 Gb/s NIC per GPU at 0.90 with 2.8 µs latency, 132 SMs.
+ChipProfile h100() { return load_chip("h100", catalog()); }
+
+// `gpus` H100s, 8 per node (fewer when the cluster is one smaller node), on a two-tier fat-tree of 64-port
+// switches (a leaf serves 32 NICs = 4 nodes) or one NVSwitch node.
+ClusterSpec cluster(int gpus, Fabric fabric = Fabric::fat_tree) {
+    ClusterSpec c;
+    c.chip = h100();
+    c.gpus = gpus;
+    c.gpus_per_node = std::min(gpus, 8);
+    c.fabric = fabric;
+    c.nic_bandwidth = c.chip.nic_bandwidth;
+    c.nic_latency = c.chip.nic_latency;
+    return c;
+}
+
+// A dense Llama-style model: GQA, SwiGLU, RMSNorm, RoPE, untied embeddings.
+ModelSpec dense_model(int layers, int hidden, int ffn, int vocab) {
+    return test::llama_like(layers, hidden, hidden / 128, std::max(1, hidden / 512), ffn, vocab);
+}
+
+// A small MoE: 4 layers, all MoE, 16 routed experts (top-4) of intermediate 1024 plus one shared expert.
+ModelSpec moe_model() {
+    ModelSpec m = test::llama_like(4, 2048, 16, 16, 8192, 32000);
+    m.moe = MoeSpec{16, 1, 4, 1024, 0, 0};
+    return m;
+}
+
+StepSpec spec_for(ModelSpec model, ClusterSpec cl, ParallelLayout layout, int micro_batches_per_replica,
+                  int sequence_length = 2048) {
+    StepSpec s;
+    s.model = std::move(model);
+    s.cluster = std::move(cl);
+    s.layout = std::move(layout);
+    s.sequence_length = sequence_length;
+    s.global_batch = s.layout.data * s.layout.micro_batch * micro_batches_per_replica;
+    return s;
+}
+
+ParallelLayout layout(int tensor, int pipeline, int data) {
+    ParallelLayout l;
+    l.tensor = tensor;
+    l.pipeline = pipeline;
+    l.data = data;
+    return l;
+}
+
+// compute + recompute + optimizer + Σ exposed + bubble of one breakdown.
+Seconds accounted(const StepBreakdown& b) { return b.compute + b.recompute + b.optimizer + b.exposed_total() + b.bubble; }
+
+double exposed(const StepBreakdown& b, CommAxis axis) { return b.exposed[static_cast<std::size_t>(axis)].value(); }
+double on_link(const StepBreakdown& b, CommAxis axis) { return b.on_link[static_cast<std::size_t>(axis)].value(); }
+
+// One node of p GPUs whose NVLink is so fast (1 PB/s, 1 ns) that a pipeline send of a few MB takes nanoseconds:
+// the compute-only regime of the schedule's closed forms.
+ClusterSpec fast_node(int gpus) {
+    ClusterSpec c = cluster(gpus, Fabric::single_node);
+    c.chip.scale_up_bandwidth = BytesPerSecond(1e15);
+    c.chip.scale_up_latency = Seconds(1e-9);
+    return c;
+}
+
+// Forward and backward time of one transformer layer of `model` on one GPU under `l`, from the kernel model.
+BlockTime layer_time(const StepSpec& s) {
+    const MicroBatchShape shape{s.sequence_length, s.layout.micro_batch, AttentionMask::causal};
+    const Block block = layer_ops(s.model, 0, s.layout, s.precision, shape);
+    return time_block(block, KernelContext{s.cluster.chip, s.precision.compute, Precision::bf16, 0});
+}
+
+// Forward and backward time of one micro-batch through pipeline stage `stage` (its layers, and the embedding or
+// the final norm, head and loss where the stage holds them), from the kernel model: what the step simulator
+// puts on that stage's compute stream for an F and a B when no collective splits them.
+struct StagePasses {
+    double forward = 0.0;
+    double backward = 0.0;
+};
+StagePasses stage_passes(const StepSpec& s, int stage) {
+    const MicroBatchShape shape{s.sequence_length, s.layout.micro_batch, AttentionMask::causal};
+    const StageAssignment a = assign_stages(s.model, s.layout).at(static_cast<std::size_t>(stage));
+    const KernelContext context{s.cluster.chip, s.precision.compute, Precision::bf16, 0};
+    StagePasses out;
+    for (const Block& block : model_ops(s.model, s.layout, s.precision, shape)) {
+        const bool held = (block.kind == BlockKind::embedding && a.embedding) ||
+                          (block.kind == BlockKind::head && a.head) ||
+                          std::find(a.layers.begin(), a.layers.end(), block.layer) != a.layers.end();
+        if (!held || block.kind == BlockKind::mtp) continue;
+        const BlockTime t = time_block(block, context);
+        out.forward += t.forward.value();
+        out.backward += t.backward().value();
+    }
+    return out;
+}
+
+}  // namespace
+
+// ---- symmetric against full ------------------------------------------------------------------------------------
+
+TEST_CASE("symmetric and full modes agree within 1% with TP 8 inside nodes and PP and DP across nodes", "[step]") {
+    // 64 H100s = 8 nodes × 8 on a fat-tree, TP 8 (one node, sequence parallel) × PP 2 × DP 4, 1F1B, 8 micro-batches
+    // of one 2,048-token sequence per replica; 8 dense layers of hidden 4096. Rank order tp-cp-ep-dp-pp: stage 0
+    // is nodes 0–3 (leaf 0), stage 1 nodes 4–7 (leaf 1); a DP group (stride 8) is one GPU in each of 4 nodes.
+    // Symmetric mode times every collective once with all groups of its kind in the stage running at once, which
+    // is what happens in the full simulation as long as collectives of different kinds do not share a link at the
+    // same moment. Here the only such overlap is stage 1's gradient all-reduce with its last pipeline send to
+    // stage 0 (both leave stage 1's NICs); with sequence parallelism that send is 2048 × 4096 × 2 B / 8 = 2.1 MB,
+    // 47 µs at 45 GB/s, a ≈0.1% effect on a ≈65 ms step. Without sequence parallelism it is 16.8 MB and the
+    // overlap costs ≈1.1 ms (1.6%): see the report of this test's author.
+    ParallelLayout l = layout(8, 2, 4);
+    l.sequence_parallel = true;
+    StepSpec spec = spec_for(dense_model(8, 4096, 14336, 32000), cluster(64), l, 8);
+    const StepResult sym = simulate_step(spec);
+    spec.mode = SimulationMode::full;
+    const StepResult full = simulate_step(spec);
+    // Symmetric simulates one GPU per stage, full all 64.
+    CHECK(sym.simulated_ranks == 2);
+    CHECK(full.simulated_ranks == 64);
+    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(0.01));
+    // Kernels are timed the same way in both modes: mean compute per GPU is identical (up to picosecond rounding).
+    CHECK(full.breakdown.compute.value() == Approx(sym.breakdown.compute.value()).epsilon(1e-9));
+}
+
+TEST_CASE("symmetric and full modes agree within 1% with data parallelism across nodes under ZeRO-1", "[step]") {
+    // 64 H100s, TP 4 (half a node, sequence parallel) × PP 2 × DP 8, ZeRO-1 (gradient reduce-scatter, parameter
+    // all-gather), 1F1B with 4 micro-batches; 8 layers of hidden 2048. A DP group (stride 4) has 2 GPUs on each of
+    // 4 nodes, so every gradient reduce-scatter and parameter all-gather crosses the NICs, with the 4 groups of a
+    // stage (one per TP rank) sharing them: the concurrency symmetric mode assumes.
+    ParallelLayout l = layout(4, 2, 8);
+    l.sequence_parallel = true;
+    l.zero_stage = 1;
+    StepSpec spec = spec_for(dense_model(8, 2048, 8192, 32000), cluster(64), l, 4);
+    const StepResult sym = simulate_step(spec);
+    spec.mode = SimulationMode::full;
+    const StepResult full = simulate_step(spec);
+    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(0.01));
+    // The data-parallel traffic is real and on the NICs: its exposed time (the compute stream waiting for the
+    // reduce-scatter and the all-gather) is at least 10% of the step in both modes.
+    CHECK(exposed(sym.breakdown, CommAxis::data) > 0.1 * sym.step_time.value());
+    CHECK(exposed(full.breakdown, CommAxis::data) == Approx(exposed(sym.breakdown, CommAxis::data)).epsilon(0.01));
+}
+
+// ---- compute-only pipeline ---------------------------------------------------------------------------------------
+
+TEST_CASE("a compute-only 1F1B step matches the pipeline closed form", "[step]") {
+    // PP 4 over the 4 GPUs of one node whose NVLink is made negligible (fast_node), TP 1, DP 1, 8 micro-batches of
+    // one 2,048-token sequence; 8 layers of hidden 4096 (2 per stage) and a 512-token vocabulary. With uniform
+    // stages of forward F and backward B per micro-batch, 1F1B ends (Narayanan et al. 2021, §2.2.1)
+    //   T = (m + p − 1)·(F + B) + optimizer of stage 0,
+    // stage 0 being the last to finish (its last backward is the step's last pass), and stage 0 idles
+    // (p − 1)·(F + B): a bubble fraction (p − 1)/(m + p − 1) = 3/11 of the pipeline time.
+    const int p = 4;
+    const int m = 8;
+    const StepSpec spec = spec_for(dense_model(8, 4096, 14336, 512), fast_node(p), layout(1, p, 1), m);
+    const StepResult r = simulate_step(spec);
+    const BlockTime lt = layer_time(spec);
+    const double F = 2.0 * lt.forward.value();
+    const double B = 2.0 * lt.backward().value();
+    // Optimizer (sim/step.cpp add_optimizer, memory-bound): each of stage 0's parameters (2 layers + the
+    // 512 × 4096 embedding table) touches 4 B of FP32 gradient, reads and writes 4 B of master weight and two
+    // 4 B Adam moments, and writes a 2 B working copy: 30 B, at the catalog's HBM bandwidth × memory efficiency
+    // (3.35 TB/s × 0.85).
+    const MicroBatchShape shape{spec.sequence_length, 1, AttentionMask::causal};
+    const double params = 2.0 * layer_ops(spec.model, 0, spec.layout, spec.precision, shape).parameters() + 512.0 * 4096.0;
+    const ChipProfile& chip = spec.cluster.chip;
+    const double optimizer = params * 30.0 / (chip.memory_bandwidth.value() * chip.efficiency.memory);
+    CHECK(r.stages[0].breakdown.optimizer.value() == Approx(optimizer).epsilon(1e-6));
+    // The stages are not quite uniform: stage 0 adds the embedding lookup, stage 3 the final norm, the
+    // 4096 × 512 head and the loss — about 1% of a stage's F + B (under 2%, checked next). The last stage sets
+    // the pace for m of the m + p − 1 slots, so the uniform closed form holds to 1% (measured 0.7%) and the
+    // bubble fraction to 3%.
+    const StagePasses first = stage_passes(spec, 0);
+    const StagePasses middle = stage_passes(spec, 1);
+    const StagePasses last = stage_passes(spec, p - 1);
+    CHECK(middle.forward == Approx(F).epsilon(1e-12));
+    CHECK(last.forward + last.backward < 1.02 * (F + B));
+    CHECK(r.step_time.value() == Approx((m + p - 1) * (F + B) + optimizer).epsilon(0.01));
+    CHECK(r.stages[0].breakdown.bubble.value() / (r.step_time.value() - optimizer) ==
+          Approx(double(p - 1) / (m + p - 1)).epsilon(0.03));
+    // Exactly, with the last stage the slowest (F' + B' > F + B) and never starved — stage p − 2 runs ahead of it —
+    // the critical path is micro-batch 0's forward down to the last stage, that stage's m forwards and backwards
+    // back to back, micro-batch m − 1's backward up to stage 0, then stage 0's optimizer:
+    //   T = (F₀ + (p − 2)·F) + m·(F' + B') + ((p − 2)·B + B₀) + optimizer,
+    // and stage 0's bubble is T − m·(F₀ + B₀) − optimizer. The pipeline sends on that path (2(p − 1) of 16.8 MB
+    // at 1 PB/s + 1 ns ≈ 17 ns each, 0.1 µs in all) and picosecond rounding are far below the 1e-5 tolerance.
+    REQUIRE(last.forward + last.backward > middle.forward + middle.backward);
+    const double exact = first.forward + (p - 2) * middle.forward + m * (last.forward + last.backward) +
+                         (p - 2) * middle.backward + first.backward + optimizer;
+    CHECK(r.step_time.value() == Approx(exact).epsilon(1e-5));
+    CHECK(r.stages[0].breakdown.bubble.value() ==
+          Approx(exact - m * (first.forward + first.backward) - optimizer).epsilon(1e-5));
+    // Communication is negligible by construction: the pipeline sends expose less than 10 µs in all.
+    CHECK(r.breakdown.exposed_total().value() < 1e-5);
+}
+
+// ---- DualPipe --------------------------------------------------------------------------------------------------
+
+TEST_CASE("DualPipe exposes less all-to-all time than 1F1B on an MoE model with experts across nodes", "[step]") {
+    // 32 H100s (4 nodes), PP 2 × DP 16, EP 16: an expert group is 16 consecutive ranks of a stage (TP 1), i.e.
+    // two nodes, so every dispatch and combine all-to-all crosses the NICs. 8 micro-batches per replica (DualPipe
+    // needs an even number ≥ 2p = 4). Same model, cluster and batch under both schedules.
+    ParallelLayout l = layout(1, 2, 16);
+    l.expert = 16;
+    StepSpec spec = spec_for(moe_model(), cluster(32), l, 8);
+    const StepResult one_f_one_b = simulate_step(spec);
+    spec.layout.schedule = Schedule::dualpipe;
+    const StepResult dualpipe = simulate_step(spec);
+    // Both schedules run the same all-to-alls (8 micro-batches × 4 MoE layers × dispatch and combine, forward and
+    // backward, per GPU), each timed once standalone in symmetric mode: the same time on the link.
+    CHECK(on_link(dualpipe.breakdown, CommAxis::expert) ==
+          Approx(on_link(one_f_one_b.breakdown, CommAxis::expert)).epsilon(1e-9));
+    // 1F1B runs one pass at a time: while an all-to-all is in flight its compute stream has nothing else to do,
+    // so every second of it is exposed.
+    CHECK(exposed(one_f_one_b.breakdown, CommAxis::expert) ==
+          Approx(on_link(one_f_one_b.breakdown, CommAxis::expert)).epsilon(1e-9));
+    // DualPipe's F&B pairs run one direction's forward interleaved with the other's backward, so an all-to-all
+    // of one hides behind the other's compute. Its middle phase is most of the step at m = 4p, so well over 10%
+    // of the all-to-all time must be hidden (measured: 28%).
+    CHECK(exposed(dualpipe.breakdown, CommAxis::expert) < 0.9 * exposed(one_f_one_b.breakdown, CommAxis::expert));
+    CHECK(dualpipe.step_time < one_f_one_b.step_time);
+}
+
+// ---- breakdown ---------------------------------------------------------------------------------------------------
+
+TEST_CASE("every stage's breakdown adds up to the step time", "[step]") {
+    // sim/step.cpp collect(): a GPU's compute stream is one serial resource, so its compute, recompute and
+    // optimizer tasks never overlap; every gap between them (and after the last, up to the makespan) is split
+    // into the part covered by that GPU's own collectives or incoming pipeline sends (exposed, per axis) and the
+    // rest (bubble). The five terms therefore partition [0, step time] for every simulated GPU, and so does their
+    // mean: compute + recompute + optimizer + Σ exposed + bubble = step time, up to rounding of picosecond sums.
+    struct Case {
+        std::string name;
+        StepSpec spec;
+    };
+    std::vector<Case> cases;
+    {
+        ParallelLayout l = layout(4, 2, 2);
+        StepSpec s = spec_for(dense_model(4, 1024, 4096, 32000), cluster(16), l, 4);
+        s.mode = SimulationMode::full;
+        cases.push_back({"full mode, TP 4 × PP 2 × DP 2", s});
+    }
+    {
+        ParallelLayout l = layout(1, 2, 16);
+        l.expert = 16;
+        l.schedule = Schedule::dualpipe;
+        cases.push_back({"DualPipe MoE", spec_for(moe_model(), cluster(32), l, 8)});
+    }
+    {
+        ParallelLayout l = layout(2, 4, 1);
+        l.recompute = Recompute::full;
+        l.schedule = Schedule::interleaved;
+        l.virtual_stages = 2;
+        cases.push_back({"interleaved, full recompute", spec_for(dense_model(8, 2048, 8192, 32000), cluster(8, Fabric::single_node), l, 4)});
+    }
+    {
+        ParallelLayout l = layout(2, 4, 1);
+        l.schedule = Schedule::zero_bubble;
+        l.recompute = Recompute::selective;
+        cases.push_back({"zero bubble, selective recompute", spec_for(dense_model(8, 2048, 8192, 32000), cluster(8, Fabric::single_node), l, 8)});
+    }
+    for (const Case& c : cases) {
+        INFO(c.name);
+        const StepResult r = simulate_step(c.spec);
+        REQUIRE(r.stages.size() == static_cast<std::size_t>(c.spec.layout.pipeline));
+        for (const StageStep& st : r.stages) {
+            INFO("stage " << st.stage);
+            CHECK(accounted(st.breakdown).value() == Approx(r.step_time.value()).epsilon(1e-6));
+        }
+        CHECK(accounted(r.breakdown).value() == Approx(r.step_time.value()).epsilon(1e-6));
+        // Exposed time is part of the time on the link, never more.
+        for (CommAxis a : kCommAxes) CHECK(exposed(r.breakdown, a) <= on_link(r.breakdown, a) * (1 + 1e-9));
+    }
+}
+
+// ---- recomputation -----------------------------------------------------------------------------------------------
+
+TEST_CASE("full recomputation adds one forward of every layer to the time and the hardware FLOPs", "[step]") {
+    // The compute-only pipeline of the closed-form test (PP 4 on one fast node, 8 layers of hidden 4096, 2 per
+    // stage), with a 32,000-token vocabulary so the head is about a quarter of the last stage's work. Full
+    // recomputation (Megatron-LM --recompute-granularity full) re-runs each transformer layer's forward before
+    // its backward; the embedding, head and loss sit outside the checkpointed layers and are not re-run.
+    const int p = 4;
+    const int m = 8;
+    ParallelLayout l = layout(1, p, 1);
+    l.recompute = Recompute::full;
+    const StepSpec spec = spec_for(dense_model(8, 4096, 14336, 32000), fast_node(p), l, m);
+    const StepResult r = simulate_step(spec);
+    // Each stage re-runs the forward of its 2 layers once per micro-batch: recompute = m × 2 × F_layer on every
+    // stage, the last (head) stage included — the head's forward is not part of it.
+    const double f_layer = layer_time(spec).forward.value();
+    for (const StageStep& st : r.stages) {
+        INFO("stage " << st.stage);
+        CHECK(st.breakdown.recompute.value() == Approx(m * 2 * f_layer).epsilon(1e-6));
+    }
+    // Every stage's B grows by the recomputed forward R = 2·F_layer (the head's stage too: the head is not re-run).
+    // On the critical path of the closed-form test, T = (F₀ + (p − 2)·F) + m·(F' + B') + ((p − 2)·B + B₀) +
+    // optimizer, that is m + 1 + (p − 2) = m + p − 1 backwards: the step grows by (m + p − 1)·R.
+    ParallelLayout none = l;
+    none.recompute = Recompute::none;
+    const StepResult base = simulate_step(spec_for(spec.model, spec.cluster, none, m));
+    CHECK(r.step_time.value() - base.step_time.value() == Approx((m + p - 1) * 2 * f_layer).epsilon(1e-5));
+
+    // Hardware FLOPs = model FLOPs (causal) + the recomputed forward FLOPs of every layer, i.e. the whole
+    // forward less the output head's 2·h·V per token (the embedding is a lookup without model FLOPs):
+    //   hardware − model = tokens × (forward per token − 2 × 4096 × 32000).
+    // Checked on a layout with tensor and data parallelism too, where sim/step.cpp scales each GPU's shard by the
+    // GPUs of a stage (t·d) and the micro-batches.
+    ParallelLayout sharded = layout(2, 2, 2);
+    sharded.recompute = Recompute::full;
+    for (const StepSpec& s : {spec, spec_for(spec.model, cluster(8, Fabric::single_node), sharded, 4)}) {
+        const StepResult x = &s == &spec ? r : simulate_step(s);
+        const double tokens = static_cast<double>(s.global_batch) * s.sequence_length;
+        const FlopsPerToken f = training_flops_breakdown(s.model, s.sequence_length, AttentionMask::causal);
+        const double recomputed = tokens * (f.forward.value() - 2.0 * 4096.0 * 32000.0);
+        CHECK(x.hardware_flops.value() == Approx(x.model_flops_causal.value() + recomputed).epsilon(1e-9));
+        // HFU / MFU (both causal, same peak) = hardware / model = 1 + (forward − head)/(3 × forward) ≈ 1.32.
+        CHECK(x.hfu > x.mfu_causal);
+        CHECK(x.hfu / x.mfu_causal == Approx(x.hardware_flops / x.model_flops_causal).epsilon(1e-12));
+    }
+}
+
+// ---- FLOPs and MFU -----------------------------------------------------------------------------------------------
+
+TEST_CASE("MFU is model FLOPs over peak times GPUs times step time", "[step]") {
+    // FP8 GEMMs on 16 H100s (TP 4 × PP 2 × DP 2, 4 layers of hidden 1024, 4 micro-batches of 2,048 tokens per
+    // replica: global batch 8 sequences = 16,384 tokens).
+    ParallelLayout l = layout(4, 2, 2);
+    StepSpec spec = spec_for(dense_model(4, 1024, 4096, 32000), cluster(16), l, 4);
+    spec.precision.compute = Precision::fp8;
+    const StepResult r = simulate_step(spec);
+    const double gpus = 16.0;
+    const double t = r.step_time.value();
+    const double fp8_peak = spec.cluster.chip.peak(Precision::fp8).value();    // 1978.9e12
+    const double bf16_peak = spec.cluster.chip.peak(Precision::bf16).value();  // 989.4e12
+    // Model FLOPs are the workload's per-token training FLOPs times the step's tokens.
+    const double tokens = 8.0 * 2048.0;
+    CHECK(r.model_flops_causal.value() ==
+          Approx(training_flops_per_token(spec.model, 2048, AttentionMask::causal).value() * tokens).epsilon(1e-12));
+    CHECK(r.model_flops_full.value() ==
+          Approx(training_flops_per_token(spec.model, 2048, AttentionMask::full).value() * tokens).epsilon(1e-12));
+    // Full attention counts the other half of the s × s score and context products: 3 (forward + backward) × 2
+    // products × 2·s·h/2 per layer and token = 6·L·h·s per token (PaLM's 12·L·H·Q·T is the full count).
+    CHECK(r.model_flops_full.value() - r.model_flops_causal.value() ==
+          Approx(6.0 * 4 * 1024 * 2048 * tokens).epsilon(1e-9));
+    // The definitions, closed: MFU × peak × GPUs × step time = model FLOPs, against the compute format's peak
+    // (FP8, 1978.9 TFLOP/s) and against BF16 (989.4 TFLOP/s) as DeepSeek and Llama quote.
+    CHECK(r.mfu_bf16_full * bf16_peak * gpus * t == Approx(r.model_flops_full.value()).epsilon(1e-12));
+    CHECK(r.mfu_bf16_causal * bf16_peak * gpus * t == Approx(r.model_flops_causal.value()).epsilon(1e-12));
+    CHECK(r.mfu_full * fp8_peak * gpus * t == Approx(r.model_flops_full.value()).epsilon(1e-12));
+    CHECK(r.mfu_causal * fp8_peak * gpus * t == Approx(r.model_flops_causal.value()).epsilon(1e-12));
+    // So the BF16 figures are the FP8 ones times the peaks' ratio, 1978.9 / 989.4 = 2.0001.
+    CHECK(r.mfu_bf16_full / r.mfu_full == Approx(fp8_peak / bf16_peak).epsilon(1e-12));
+    CHECK(r.model_flops_per_gpu.value() * gpus * t == Approx(r.model_flops_causal.value()).epsilon(1e-12));
+    // Without recomputation hardware FLOPs are the model FLOPs, and HFU is the causal MFU.
+    CHECK(r.hardware_flops.value() == Approx(r.model_flops_causal.value()).epsilon(1e-12));
+    CHECK(r.hfu == Approx(r.mfu_causal).epsilon(1e-12));
+}
+
+// ---- trace and determinism -------------------------------------------------------------------------------------
+
+TEST_CASE("the trace covers every simulated rank and never overlaps on a compute stream", "[step]") {
+    // Full mode on 16 GPUs (2 nodes), TP 4 × PP 2 × DP 2, 4 micro-batches: all 16 GPUs are simulated; each runs
+    // kernels on its compute stream and tensor-parallel all-reduces (and its gradient all-reduce) on its comm
+    // stream, and every rank of a stage receives pipeline sends.
+    StepSpec spec = spec_for(dense_model(4, 1024, 4096, 32000), cluster(16), layout(4, 2, 2), 4);
+    spec.mode = SimulationMode::full;
+    spec.record_trace = true;
+    const StepResult r = simulate_step(spec);
+    REQUIRE(r.simulated_ranks == 16);
+    std::map<int, std::vector<const TraceEvent*>> compute;
+    std::map<int, int> comm;
+    std::map<int, int> p2p;
+    for (const TraceEvent& e : r.trace) {
+        CHECK(e.start <= e.end);
+        CHECK(e.end.to_seconds().value() <= r.step_time.value());
+        if (e.stream == "compute") compute[e.rank].push_back(&e);
+        if (e.stream == "comm") ++comm[e.rank];
+        if (e.stream == "p2p") ++p2p[e.rank];
+    }
+    for (int rank = 0; rank < 16; ++rank) {
+        INFO("rank " << rank);
+        CHECK(compute[rank].size() > 0);
+        CHECK(comm[rank] > 0);
+        CHECK(p2p[rank] > 0);
+        // One serial stream: sorted by start, each event starts no earlier than the previous one ended.
+        auto& events = compute[rank];
+        std::sort(events.begin(), events.end(), [](const TraceEvent* a, const TraceEvent* b) { return a->start < b->start; });
+        for (std::size_t i = 1; i < events.size(); ++i) CHECK(events[i]->start >= events[i - 1]->end);
+    }
+    // Symmetric mode simulates (and traces) only stage representatives: ranks 0 and 8 (pp stride tp·dp = 8).
+    spec.mode = SimulationMode::symmetric;
+    std::map<int, int> traced;
+    for (const TraceEvent& e : simulate_step(spec).trace) ++traced[e.rank];
+    CHECK(traced.size() == 2);
+    CHECK(traced.count(0) == 1);
+    CHECK(traced.count(8) == 1);
+}
+
+TEST_CASE("two runs of the same step give the same step time and the same trace", "[step]") {
+    // Determinism is part of the API (shared/STYLE.md): events are ordered by (time, sequence number) and times
+    // are integer picoseconds, so a full-mode run with contending flows repeats exactly.
+    StepSpec spec = spec_for(dense_model(4, 1024, 4096, 32000), cluster(16), layout(4, 2, 2), 4);
+    spec.mode = SimulationMode::full;
+    spec.record_trace = true;
+    const StepResult a = simulate_step(spec);
+    const StepResult b = simulate_step(spec);
+    CHECK(a.step_time.value() == b.step_time.value());
+    CHECK(a.tasks == b.tasks);
+    REQUIRE(a.trace.size() == b.trace.size());
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < a.trace.size(); ++i) {
+        const TraceEvent& x = a.trace[i];
+        const TraceEvent& y = b.trace[i];
+        if (x.rank != y.rank || x.stream != y.stream || x.name != y.name || x.start != y.start || x.end != y.end) {
+            ++differing;
+        }
+    }
+    CHECK(differing == 0);
+}
+
+// ---- errors ------------------------------------------------------------------------------------------------------
+
+TEST_CASE("DualPipe with fewer than twice as many micro-batches as stages is refused with the numbers", "[step]") {
+    using Catch::Matchers::Contains;
+    // PP 4 needs an even m ≥ 2 × 4 = 8; global batch 6 over DP 1 and micro-batch 1 gives m = 6.
+    ParallelLayout l = layout(1, 4, 1);
+    l.schedule = Schedule::dualpipe;
+    StepSpec spec = spec_for(dense_model(4, 1024, 4096, 32000), cluster(4, Fabric::single_node), l, 6);
+    CHECK_THROWS_AS(simulate_step(spec), Error);
+    CHECK_THROWS_WITH(simulate_step(spec), Contains("2 × pipeline = 8") && Contains("has 6"));
+    // m = 9 is enough but odd: the two directions need m/2 micro-batches each.
+    spec.global_batch = 9;
+    CHECK_THROWS_WITH(simulate_step(spec), Contains("even") && Contains("has 9"));
+    // m = 8 runs.
+    spec.global_batch = 8;
+    CHECK_NOTHROW(simulate_step(spec));
+}
+
+TEST_CASE("a global batch that does not divide into data-parallel micro-batches is refused", "[step]") {
+    using Catch::Matchers::Contains;
+    // DP 2 × micro-batch 2 = 4 sequences per micro-batch step; 6 is not a multiple.
+    ParallelLayout l = layout(1, 2, 2);
+    l.micro_batch = 2;
+    StepSpec spec = spec_for(dense_model(4, 1024, 4096, 32000), cluster(4, Fabric::single_node), l, 1);
+    spec.global_batch = 6;
+    CHECK_THROWS_AS(simulate_step(spec), Error);
+    CHECK_THROWS_WITH(simulate_step(spec), Contains("global batch 6") && Contains("= 4"));
+}
