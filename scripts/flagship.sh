@@ -3,6 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-build/gpuhours check scenarios/deepseek-v3.toml
-echo
-build/gpuhours model scenarios/deepseek-v3.toml
+build/gpuhours run scenarios/deepseek-v3.toml

@@ -185,7 +185,7 @@ TEST_CASE("fp8 halves a compute-bound gemm and a chip without fp8 refuses it", "
     CHECK(t_bf16.backward() / t_fp8.backward() == Approx(kFp8 / kBf16).epsilon(1e-9));
     CHECK(t_fp8.forward.time.value() == Approx(0.76393e-3).epsilon(1e-3));
 
-    // FP8 GEMMs use their own catalog efficiency: at gemm_fp8 = 0.40 (the Hopper catalog figure) against
+    // FP8 GEMMs use their own catalog efficiency: at gemm_fp8 = 0.40 against
     // gemm = 0.75 the speed-up over BF16 is 2.0001 × 0.40 / 0.75 = 1.0667.
     ChipProfile calibrated = chip;
     calibrated.efficiency.gemm_fp8 = 0.40;
