@@ -330,9 +330,16 @@ private:
                                          placement_.coord(rank).pp);
         if (auto it = comm_cache_.find(key); it != comm_cache_.end()) return it->second;
         CollectiveRequest request{c.kind, c.size, vertices(group), std::nullopt, 0};
-        const CollectiveResult alone = simulate_collective(*network_, request);
-        SimTime time = to_sim(alone.time);
-        if (spans_nodes(group)) {
+        const bool crosses = spans_nodes(group);
+        // A collective with a single algorithm that crosses nodes is timed with its concurrent groups only
+        // (the representative alone would be discarded: the concurrent time is never shorter).
+        const auto algorithms = supported_algorithms(c.kind);
+        std::optional<CollectiveResult> alone_result;
+        if (!crosses || algorithms.size() > 1) alone_result = simulate_collective(*network_, request);
+        const CollectiveAlgorithm algorithm = alone_result ? alone_result->algorithm : algorithms.front();
+        SimTime time = alone_result ? to_sim(alone_result->time) : SimTime::zero();
+        bool merged_done = false;
+        if (crosses) {
             // Every group of this kind in the stage, planned with the algorithm chosen for the representative.
             std::set<int> seen;
             std::vector<CollectivePlan> plans;
@@ -342,8 +349,8 @@ private:
                 if (placement_.coord(r).pp != stage) continue;
                 const auto g = placement_.group(c.group, r);
                 if (!seen.insert(g.front()).second) continue;
-                CollectiveRequest req{c.kind, c.size, vertices(g), alone.algorithm, 0};
-                plans.push_back(plan_collective(topology_, req, alone.algorithm));
+                CollectiveRequest req{c.kind, c.size, vertices(g), algorithm, 0};
+                plans.push_back(plan_collective(topology_, req, algorithm));
                 for (const auto& phase : plans.back().phases) {
                     if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) flows += set->flows.size();
                     else flows += g.size() * (g.size() - 1);
@@ -369,8 +376,10 @@ private:
                     merged.phases[i].traffic = std::move(all);
                 }
                 time = std::max(time, to_sim(run_plan(*network_, merged, request).time));
+                merged_done = true;
             }
         }
+        if (!alone_result && !merged_done) time = to_sim(simulate_collective(*network_, request).time);
         comm_cache_.emplace(key, time);
         return time;
     }

@@ -467,7 +467,7 @@ int run_command(const Args& raw, std::ostream& out) {
                        report::with_commas(steps), seconds_text(r.step_time), in_days(wall), s.cluster.gpus);
     out << fmt::format("GPU-hours  {} ({} per trillion tokens); phases, failures and cost come with the run model\n",
                        report::with_commas(gpu_hours), report::with_commas(gpu_hours_per_trillion));
-    if (!trace_path.empty()) out << fmt::format("trace      {} ({} events; open in ui.perfetto.dev or chrome://tracing)\n", trace_path, r.trace.size());
+    if (!trace_path.empty()) out << fmt::format("trace      {} ({} events; open it in Perfetto or chrome://tracing)\n", trace_path, r.trace.size());
     return 0;
 }
 

@@ -1,0 +1,52 @@
+// Benchmark: wall time of simulating one training step. Not a test: run by hand, put the figures in the notes.
+//   build/bench/gpuhours_bench_step [scenario.toml …]
+// Default: the flagship (DeepSeek-V3 on 2,048 H800) in symmetric mode, then a 64-GPU dense scenario in both modes.
+#include <gpuhours/scenario.hpp>
+#include <gpuhours/step.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void bench(const std::filesystem::path& file, gpuhours::SimulationMode mode, const std::vector<std::string>& overrides) {
+    gpuhours::LoadOptions options;
+    options.overrides = overrides;
+    const gpuhours::Scenario s = gpuhours::load_scenario(file, options);
+    gpuhours::StepSpec spec{s.model, s.cluster, s.parallel, s.training.precision, s.training.sequence_length,
+                            s.training.global_batch};
+    spec.attention_kernel = s.training.attention_kernel;
+    spec.dropout = s.training.dropout;
+    spec.mode = mode;
+    const auto start = Clock::now();
+    const gpuhours::StepResult r = gpuhours::simulate_step(spec);
+    const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+    fmt::print("{:<45} {:>9} mode: {:>6} GPUs, {:>5} simulated, {:>9} tasks, step {:.3f} s simulated in {:.3f} s wall\n",
+               file.filename().string(), to_string(mode), s.cluster.gpus, r.simulated_ranks, r.tasks,
+               r.step_time.value(), wall);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::filesystem::path root = std::filesystem::path(GPUHOURS_BENCH_SOURCE_DIR) / "scenarios";
+    if (argc > 1) {
+        for (int i = 1; i < argc; ++i) bench(argv[i], gpuhours::SimulationMode::symmetric, {});
+        return 0;
+    }
+    bench(root / "deepseek-v3.toml", gpuhours::SimulationMode::symmetric, {});
+    // A 64-GPU dense case (Llama 3.1 8B, TP 8 × PP 2 × DP 4) in both modes.
+    const std::vector<std::string> small{"cluster.gpus=64", "parallelism.data=4", "parallelism.pipeline=2",
+                                         "parallelism.virtual_stages=1", "parallelism.schedule=1f1b",
+                                         "training.global_batch=64", "model=llama-3.1-8b",
+                                         "parallelism.sequence_parallel=true", "parallelism.context=1"};
+    bench(root / "validation" / "llama-3.1-405b-8k-16384.toml", gpuhours::SimulationMode::symmetric, small);
+    bench(root / "validation" / "llama-3.1-405b-8k-16384.toml", gpuhours::SimulationMode::full, small);
+    return 0;
+}
