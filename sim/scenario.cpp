@@ -628,6 +628,12 @@ void validate_layout(const Scenario& s, bool data_given) {
         throw ScenarioError(at, fmt::format("schedule = \"dualpipe\" needs an even pipeline degree (got {})", p.pipeline),
                             "DualPipe pairs stage i with stage pipeline−1−i; use an even pipeline degree");
     }
+    if (p.communication_sms >= s.cluster.chip.sm_count) {
+        throw ScenarioError(at,
+                            fmt::format("communication_sms = {} leaves no SM for compute on the {} ({} SMs)",
+                                        p.communication_sms, s.cluster.chip.display_name, s.cluster.chip.sm_count),
+                            "reserve fewer SMs for communication kernels (DeepSeek-V3 reserves 20 of 132)");
+    }
     if (p.sequence_parallel && p.tensor == 1) {
         throw ScenarioError(at, "sequence_parallel = true needs tensor > 1",
                             "sequence parallelism shards activations over the tensor-parallel group");

@@ -222,6 +222,10 @@ int check_command(const Args& raw, std::ostream& out) {
             for (std::size_t i = 0; i < stages.size(); ++i) out << (i ? ", " : "") << layers_text(stages[i]);
             out << ")\n";
         }
+        if (p.schedule == Schedule::dualpipe) {
+            out << "          DualPipe: rank r also holds the layers of rank p−1−r (two copies of the parameters) and "
+                   "runs micro-batches from both ends\n";
+        }
         const int micro = t.global_batch / (p.data * p.micro_batch);
         out << fmt::format("training  {} tokens, sequence {}, global batch {} ({} micro-batches of {} per replica), "
                            "{} compute; {} steps\n",

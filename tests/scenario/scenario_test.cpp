@@ -281,3 +281,23 @@ TEST_CASE("an inline model table can extend a catalog model") {
     CHECK(s.model.hidden == 4096);
     CHECK(s.model.id == "llama-3.1-8b (modified)");
 }
+
+TEST_CASE("reserving every SM for communication is refused at the parallelism table") {
+    // The H100 has 132 SMs: reserving 132 leaves none for GEMMs.
+    const auto e = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\ncommunication_sms = 132"));
+    CHECK(e.where().line == 7);
+    CHECK_THAT(e.message(), Catch::Contains("communication_sms = 132 leaves no SM for compute"));
+}
+
+TEST_CASE("a validation scenario's published figures are read with their units and source") {
+    const std::string text = kBase + "[published]\nsource = \"paper, table 1\"\nstep_time = \"19.926 s\"\n"
+                                     "attention = \"causal\"\nmfu_bf16 = 0.4373\n";
+    const Scenario s = load_scenario_from_string(text, "test.toml", catalog_options());
+    REQUIRE(s.published.has_value());
+    CHECK(s.published->source == "paper, table 1");
+    CHECK(s.published->step_time->value() == Approx(19.926));
+    CHECK(s.published->causal_attention_flops);
+    CHECK(*s.published->mfu_bf16 == Approx(0.4373));
+    const auto e = load_error(kBase + "[published]\nstep_time = \"19.9 s\"\n");
+    CHECK_THAT(e.message(), Catch::Contains("missing required key `published.source`"));
+}
