@@ -1,4 +1,6 @@
 // The command-line front end as a user meets it: exit codes, messages on stderr, output on stdout.
+#include "../support/cli.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -10,23 +12,8 @@
 
 namespace {
 
-struct Result {
-    int exit_code = -1;
-    std::string out;  // stdout and stderr together
-};
-
-Result run(const std::string& arguments) {
-    const std::string command = std::string(GPUHOURS_TEST_CLI) + " " + arguments + " 2>&1";
-    Result r;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::array<char, 4096> buffer{};
-    std::size_t n = 0;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
-    const int status = pclose(pipe);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
+using Result = gpuhours::test::CliResult;
+Result run(const std::string& arguments) { return gpuhours::test::run_cli(arguments); }
 
 const std::string kRoot = GPUHOURS_TEST_SOURCE_DIR;
 const std::string kFlagship = kRoot + "/scenarios/deepseek-v3.toml";

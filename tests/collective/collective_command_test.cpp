@@ -1,4 +1,6 @@
 // `gpuhours collective` end to end: the real binary and the chip catalog in scenarios/chips/.
+#include "../support/cli.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -9,23 +11,7 @@
 
 namespace {
 
-struct Result {
-    int exit_code = -1;
-    std::string out;  // stdout and stderr together
-};
-
-Result run_cli(const std::string& arguments) {
-    const std::string command = std::string(GPUHOURS_TEST_CLI) + " " + arguments + " 2>&1";
-    Result r;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::array<char, 4096> buffer{};
-    std::size_t n = 0;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
-    const int status = pclose(pipe);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
+using gpuhours::test::run_cli;
 
 const std::string kCatalog = std::string(GPUHOURS_TEST_SOURCE_DIR) + "/scenarios";
 
@@ -40,7 +26,7 @@ TEST_CASE("gpuhours collective all-reduce on two H100 nodes says the NIC limits 
     }
     // 16 H100 on a fat-tree: 8 rail-aligned rings, each NIC carries one ring's share while NVLink carries seven,
     // and the catalog's 50 GB/s NIC (× its efficiency) is below 8/7 of its NVLink figure ⇒ the NIC limits.
-    const Result r = run_cli("collective all-reduce --chip h100 --gpus 16 --gpus-per-node 8 --sizes 1GiB:2GiB "
+    const auto r = run_cli("collective all-reduce --chip h100 --gpus 16 --gpus-per-node 8 --sizes 1GiB:2GiB "
                              "--algorithm ring --catalog " + kCatalog);
     INFO(r.out);
     CHECK(r.exit_code == 0);
@@ -53,7 +39,7 @@ TEST_CASE("gpuhours collective --json reports each size with its limiting link")
         WARN("scenarios/chips/h800.toml not found; skipped");
         return;
     }
-    const Result r = run_cli("collective all-to-all --chip h800 --gpus 16 --fabric multi-plane --sizes 1MiB:4MiB --json "
+    const auto r = run_cli("collective all-to-all --chip h800 --gpus 16 --fabric multi-plane --sizes 1MiB:4MiB --json "
                              "--catalog " + kCatalog);
     INFO(r.out);
     CHECK(r.exit_code == 0);
@@ -63,7 +49,7 @@ TEST_CASE("gpuhours collective --json reports each size with its limiting link")
 }
 
 TEST_CASE("gpuhours collective rejects an unknown algorithm with the known ones") {
-    const Result r = run_cli("collective all-reduce --chip h100 --algorithm rings --catalog " + kCatalog);
+    const auto r = run_cli("collective all-reduce --chip h100 --algorithm rings --catalog " + kCatalog);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("ring, tree, hierarchical"));
 }
