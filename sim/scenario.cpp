@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <set>
 
@@ -449,12 +450,14 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
     return p;
 }
 
-TrainingSpec read_training(const Node& node, const ChipProfile& chip) {
+TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required) {
     TrainingSpec t;
     TableReader r(node, "training");
-    const Node& tokens = r.required("tokens", "add `tokens = \"14.8T\"` (training tokens)");
-    t.tokens = detail::as_count(tokens, "training.tokens");
-    require_positive(t.tokens, tokens, "training.tokens", "a token count");
+    if (tokens_required || r.has("tokens")) {
+        const Node& tokens = r.required("tokens", "add `tokens = \"14.8T\"` (training tokens), or [[phases]]");
+        t.tokens = detail::as_count(tokens, "training.tokens");
+        require_positive(t.tokens, tokens, "training.tokens", "a token count");
+    }
     t.sequence_length = read_int(r, "sequence_length", 1, 100'000'000);
     t.global_batch = read_int(r, "global_batch", 1, kMaxInt);
     t.precision.compute = read_precision(r, "precision", Precision::bf16);
@@ -480,14 +483,63 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip) {
     return t;
 }
 
+Seconds read_nonnegative_duration(TableReader& r, std::string_view key, std::string_view example, Seconds fallback) {
+    const Node* n = r.optional(key);
+    if (n == nullptr) return fallback;
+    const std::string path = r.path_of(key);
+    const Seconds v = detail::as_quantity(*n, path, parse_duration, example);
+    if (v.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", path));
+    return v;
+}
+
+double read_number_at_least(TableReader& r, std::string_view key, double min, double fallback, std::string_view hint) {
+    const Node* n = r.optional(key);
+    if (n == nullptr) return fallback;
+    const std::string path = r.path_of(key);
+    const double v = detail::as_number(*n, path);
+    if (!(v >= min)) throw ScenarioError(n->where, fmt::format("`{}` = {} must be at least {}", path, v, min), std::string(hint));
+    return v;
+}
+
 ReliabilitySpec read_reliability(const Node& node) {
     ReliabilitySpec s;
     TableReader r(node, "reliability");
-    if (const Node* n = r.optional("gpu_mtbf")) s.gpu_mtbf = detail::as_quantity(*n, "reliability.gpu_mtbf", parse_duration, "50000 h");
-    if (const Node* n = r.optional("restart_time")) s.restart_time = detail::as_quantity(*n, "reliability.restart_time", parse_duration, "15 min");
-    if (const Node* n = r.optional("checkpoint_interval")) s.checkpoint_interval = detail::as_quantity(*n, "reliability.checkpoint_interval", parse_duration, "30 min");
-    for (const auto* value : {&s.gpu_mtbf, &s.restart_time, &s.checkpoint_interval}) {
-        if (*value && (*value)->value() < 0) throw ScenarioError(node.where, "durations in [reliability] cannot be negative");
+    s.restart_time = read_nonnegative_duration(r, "restart_time", "15 min", Seconds(0));
+    s.checkpoint_write = read_nonnegative_duration(r, "checkpoint_write", "1 min", Seconds(0));
+    if (const Node* a = r.optional("async_checkpoint")) s.async_checkpoint = detail::as_bool(*a, "reliability.async_checkpoint");
+    if (r.has("checkpoint_interval")) {
+        s.checkpoint_interval = read_nonnegative_duration(r, "checkpoint_interval", "30 min", Seconds(0));
+        if (s.checkpoint_interval->value() <= 0) {
+            throw ScenarioError(r.table().find("checkpoint_interval")->where, "`reliability.checkpoint_interval` must be positive",
+                                "leave it out to use the Young/Daly optimum");
+        }
+    }
+    if (const Node* f = r.optional("failures")) {
+        if (f->kind != Node::Kind::array) {
+            throw ScenarioError(f->where, "`reliability.failures` must be an array of tables",
+                                "write each kind as a [[reliability.failures]] block");
+        }
+        for (std::size_t i = 0; i < f->items.size(); ++i) {
+            const std::string name = fmt::format("reliability.failures[{}]", i);
+            TableReader fr(detail::as_table(f->items[i], name), name);
+            FailureClass c;
+            c.name = detail::as_string(fr.required("name", "name the kind of interruption, e.g. \"GPU\""), fr.path_of("name"));
+            const Node* gpu = fr.optional("mtbf_per_gpu");
+            const Node* node_mtbf = fr.optional("mtbf_per_node");
+            if ((gpu == nullptr) == (node_mtbf == nullptr)) {
+                throw ScenarioError(f->items[i].where, fmt::format("{} needs exactly one of mtbf_per_gpu or mtbf_per_node", name),
+                                    "e.g. mtbf_per_gpu = \"50700 h\": one interruption per 50,700 GPU-hours");
+            }
+            const Node& n = gpu ? *gpu : *node_mtbf;
+            const std::string path = fr.path_of(gpu ? "mtbf_per_gpu" : "mtbf_per_node");
+            const Seconds mtbf = detail::as_quantity(n, path, parse_duration, "50700 h");
+            require_positive(mtbf.value(), n, path, "a mean time between failures");
+            c.rate_per_unit_hour = 1.0 / in_hours(mtbf);
+            c.per_node = node_mtbf != nullptr;
+            if (const Node* src = fr.optional("source")) (void)detail::as_string(*src, fr.path_of("source"));
+            fr.finish();
+            s.failures.push_back(c);
+        }
     }
     r.finish();
     return s;
@@ -504,9 +556,22 @@ PricingSpec read_pricing(const Node& node) {
         s.electricity = detail::as_quantity(*n, "pricing.electricity", parse_energy_price, "$0.08/kWh");
         if (s.electricity->value() < 0) throw ScenarioError(n->where, "`pricing.electricity` cannot be negative");
     }
-    if (const Node* n = r.optional("pue")) {
-        s.pue = detail::as_number(*n, "pricing.pue");
-        if (!(*s.pue >= 1.0)) throw ScenarioError(n->where, fmt::format("`pricing.pue` = {} must be at least 1", *s.pue), "PUE is facility power / IT power, e.g. 1.2");
+    s.pue = read_number_at_least(r, "pue", 1.0, 1.0, "PUE is facility power / IT power, e.g. 1.2");
+    s.utilization = read_number_at_least(r, "utilization", 0.0, 1.0, "average GPU power as a fraction of TDP, e.g. 0.8");
+    if (s.utilization > 1.0) throw ScenarioError(r.table().find("utilization")->where, "`pricing.utilization` is a fraction of TDP, at most 1");
+    s.host_power_share = read_number_at_least(r, "host_power_share", 0.0, 0.0, "non-GPU IT power as a fraction of GPU power, e.g. 0.3");
+    if (const Node* n = r.optional("includes")) s.includes = detail::as_string(*n, "pricing.includes");
+    if (const Node* o = r.optional("ownership")) {
+        TableReader orr(detail::as_table(*o, "pricing.ownership"), "pricing.ownership");
+        Ownership own;
+        own.gpu_price = detail::as_quantity(orr.required("gpu_price"), "pricing.ownership.gpu_price", parse_dollars, "$25K");
+        if (const Node* n = orr.optional("server_overhead")) own.server_overhead = detail::as_quantity(*n, "pricing.ownership.server_overhead", parse_dollars, "$8K");
+        own.networking_share = read_number_at_least(orr, "networking_share", 0.0, 0.0, "networking capex as a fraction of GPU + server capex, e.g. 0.15");
+        own.amortisation = detail::as_quantity(orr.required("amortisation"), "pricing.ownership.amortisation", parse_duration, "4 years");
+        require_positive(own.amortisation.value(), orr.required("amortisation"), "pricing.ownership.amortisation", "an amortisation period");
+        if (own.gpu_price.value() < 0 || own.server_overhead.value() < 0) throw ScenarioError(o->where, "prices in [pricing.ownership] cannot be negative");
+        orr.finish();
+        s.ownership = own;
     }
     r.finish();
     return s;
@@ -654,7 +719,102 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
 }
 
-Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadOptions& options) {
+// [[phases]]: each phase's keys override [training] (tokens or steps, sequence_length, global_batch) and, in
+// [phases.parallelism], [parallelism]; the result is validated like the scenario itself.
+std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const Node& training_node,
+                                   const Node* parallel_node) {
+    if (node.kind != Node::Kind::array || node.items.empty()) {
+        throw ScenarioError(node.where, "`phases` must be a non-empty array of tables", "write each phase as a [[phases]] block");
+    }
+    std::vector<PhaseSpec> out;
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+        const std::string name = fmt::format("phases[{}]", i);
+        const Node& item = detail::as_table(node.items[i], name);
+        TableReader r(item, name);
+        PhaseSpec ph;
+        ph.where = item.where;
+        ph.name = detail::as_string(r.required("name", "name the phase, e.g. \"pre-training\""), r.path_of("name"));
+        if (const Node* q = r.optional("gpu_hours")) {
+            ph.quoted_gpu_hours = detail::as_count(*q, r.path_of("gpu_hours"));
+            require_positive(*ph.quoted_gpu_hours, *q, r.path_of("gpu_hours"), "GPU-hours");
+            ph.quoted_source = detail::as_string(r.required("source", "a phase that quotes GPU-hours must cite where they come from"),
+                                                 r.path_of("source"));
+            for (const char* key : {"tokens", "steps", "sequence_length", "global_batch", "batch_ramp", "parallelism"}) {
+                if (const Node* extra = r.optional(key)) {
+                    throw ScenarioError(extra->where, fmt::format("{} quotes gpu_hours, so `{}` would be ignored", name, key),
+                                        "a phase either quotes GPU-hours or describes tokens to simulate, not both");
+                }
+            }
+            r.finish();
+            ph.training = base.training;
+            ph.parallel = base.parallel;
+            out.push_back(ph);
+            continue;
+        }
+        if (const Node* src = r.optional("source")) (void)detail::as_string(*src, r.path_of("source"));
+        // The phase's [training]: the scenario's, with this phase's keys on top.
+        Node t = training_node;
+        t.erase("tokens");
+        for (const char* key : {"sequence_length", "global_batch"}) {
+            if (const Node* v = r.optional(key)) t.set(key, *v, v->where);
+        }
+        Node p;
+        p.kind = Node::Kind::table;
+        p.where = item.where;
+        if (parallel_node != nullptr) p = *parallel_node;
+        if (const Node* over = r.optional("parallelism")) detail::merge_into(p, detail::as_table(*over, r.path_of("parallelism")));
+        int data_given = 0;
+        Scenario copy = base;
+        copy.training = read_training(t, base.cluster.chip, false);
+        copy.parallel = read_parallelism(p, base.cluster.gpus, &data_given);
+        copy.sources.parallelism = item.where;
+        copy.sources.training = item.where;
+        validate_layout(copy, data_given != 0 || parallel_node == nullptr);
+        ph.training = copy.training;
+        ph.parallel = copy.parallel;
+        const double tokens_per_step = static_cast<double>(ph.training.global_batch) * ph.training.sequence_length;
+        const Node* tokens = r.optional("tokens");
+        const Node* steps = r.optional("steps");
+        if ((tokens == nullptr) == (steps == nullptr)) {
+            throw ScenarioError(item.where, fmt::format("{} needs exactly one of tokens or steps", name),
+                                "e.g. tokens = \"14.8T\", or steps = 1000 (× global_batch × sequence_length tokens)");
+        }
+        if (tokens != nullptr) {
+            ph.tokens = detail::as_count(*tokens, r.path_of("tokens"));
+            require_positive(ph.tokens, *tokens, r.path_of("tokens"), "a token count");
+        } else {
+            ph.tokens = detail::as_count(*steps, r.path_of("steps")) * tokens_per_step;
+            require_positive(ph.tokens, *steps, r.path_of("steps"), "a step count");
+        }
+        if (const Node* ramp = r.optional("batch_ramp")) {
+            TableReader rr(detail::as_table(*ramp, r.path_of("batch_ramp")), r.path_of("batch_ramp"));
+            BatchRamp b;
+            b.from = detail::as_int(rr.required("from", "the global batch the ramp starts at"), rr.path_of("from"), 1, kMaxInt);
+            const Node& rt = rr.required("tokens", "the tokens over which the batch grows");
+            b.tokens = detail::as_count(rt, rr.path_of("tokens"));
+            require_positive(b.tokens, rt, rr.path_of("tokens"), "a token count");
+            rr.finish();
+            const long long unit = 1LL * ph.parallel.data * ph.parallel.micro_batch;
+            if (b.from >= ph.training.global_batch || b.from % unit != 0) {
+                throw ScenarioError(ramp->where,
+                                    fmt::format("batch_ramp.from = {} must be below global_batch = {} and a multiple of "
+                                                "data × micro_batch = {}", b.from, ph.training.global_batch, unit),
+                                    "every batch of the ramp must split into whole micro-batches per replica");
+            }
+            if (b.tokens > ph.tokens) {
+                throw ScenarioError(ramp->where, fmt::format("the batch ramp ({} tokens) is longer than the phase ({} tokens)",
+                                                             format_count(b.tokens), format_count(ph.tokens)));
+            }
+            ph.ramp = b;
+        }
+        r.finish();
+        out.push_back(ph);
+    }
+    return out;
+}
+
+// `extends` and `--set` applied: the document the scenario is read from.
+Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options) {
     // extends: deep merge, this file wins. Chains are followed; a cycle is an error.
     std::set<std::string> seen{std::filesystem::weakly_canonical(file).string()};
     std::filesystem::path current = file;
@@ -678,7 +838,10 @@ Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadO
         current = base_path;
     }
     for (const auto& assignment : options.overrides) detail::apply_override(root, assignment);
+    return root;
+}
 
+Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
     const std::filesystem::path catalog_dir =
         options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
 
@@ -699,7 +862,8 @@ Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadO
 
     const Node& training = detail::as_table(r.required("training"), "training");
     s.sources.training = training.where;
-    s.training = read_training(training, s.cluster.chip);
+    const bool has_phases = root.find("phases") != nullptr;
+    s.training = read_training(training, s.cluster.chip, !has_phases);
 
     int data_given = 0;
     if (const Node* parallel = r.optional("parallelism")) {
@@ -717,11 +881,191 @@ Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadO
         for (std::size_t i = 0; i < n->items.size(); ++i) s.claims.push_back(read_claim(n->items[i], i));
     }
     if (const Node* n = r.optional("published")) s.published = read_published(detail::as_table(*n, "published"));
+    r.allow("phases");
     r.allow("extends");
     r.finish();
     if (s.title.empty()) s.title = file.stem().string();
     validate_layout(s, data_given != 0);
+    const Node* parallel_node = root.find("parallelism");
+    if (const Node* phases = root.find("phases")) {
+        (void)r.has("phases");
+        s.phases = read_phases(*phases, s, training, parallel_node);
+        s.training.tokens = 0;
+        for (const auto& ph : s.phases) s.training.tokens += ph.tokens;
+    } else {
+        PhaseSpec only;
+        only.name = "training";
+        only.tokens = s.training.tokens;
+        only.training = s.training;
+        only.parallel = s.parallel;
+        only.where = s.sources.training;
+        s.phases.push_back(only);
+    }
     return s;
+}
+
+// ---- uncertain inputs -----------------------------------------------------------------------------------
+
+constexpr double kZ95 = 1.6448536269514722;  // standard normal 95th percentile
+
+bool is_distribution(const Node& n) {
+    if (n.kind != Node::Kind::table || n.fields.empty()) return false;
+    bool has_low = false;
+    bool has_high = false;
+    bool has_dist = false;
+    for (const auto& [k, v] : n.fields) {
+        if (k == "low") has_low = true;
+        else if (k == "high") has_high = true;
+        else if (k == "dist") has_dist = true;
+        else if (k != "mode" && k != "mean" && k != "sd") return false;
+    }
+    return has_dist || (has_low && has_high);
+}
+
+// A distribution parameter: a number, or a unit string split into prefix, number and suffix.
+struct Parameter {
+    double value = 0;
+    std::string prefix, suffix;
+};
+
+Parameter read_parameter(const Node& n, const std::string& path) {
+    if (n.kind == Node::Kind::integer || n.kind == Node::Kind::floating) return Parameter{detail::as_number(n, path), {}, {}};
+    const std::string text = detail::as_string(n, path);
+    std::size_t start = 0;
+    while (start < text.size() && !(std::isdigit(static_cast<unsigned char>(text[start])) || text[start] == '.' || text[start] == '-')) ++start;
+    std::size_t end = start;
+    while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.' || text[end] == 'e' ||
+                                 text[end] == 'E' || (end == start && text[end] == '-'))) {
+        if ((text[end] == 'e' || text[end] == 'E') && (end + 1 >= text.size() || !std::isdigit(static_cast<unsigned char>(text[end + 1])))) break;
+        ++end;
+    }
+    if (end == start) throw ScenarioError(n.where, fmt::format("`{}` = \"{}\" has no number", path, text), "write e.g. \"$1.5\" or \"0.4\"");
+    Parameter p;
+    try {
+        p.value = std::stod(text.substr(start, end - start));
+    } catch (const std::exception&) {
+        throw ScenarioError(n.where, fmt::format("`{}` = \"{}\" has no readable number", path, text));
+    }
+    p.prefix = text.substr(0, start);
+    p.suffix = text.substr(end);
+    return p;
+}
+
+UncertainInput read_distribution(const Node& n, const std::string& path) {
+    TableReader r(n, path);
+    UncertainInput u;
+    u.path = path;
+    u.where = n.where;
+    std::string dist;
+    if (const Node* d = r.optional("dist")) dist = detail::as_string(*d, r.path_of("dist"));
+    std::vector<Parameter> params;
+    auto param = [&](const char* key) {
+        params.push_back(read_parameter(r.required(key), r.path_of(key)));
+        return params.back().value;
+    };
+    if (dist.empty()) dist = r.has("mode") ? "triangular" : "uniform";
+    if (dist == "uniform") {
+        u.distribution = Distribution::uniform;
+        u.a = param("low");
+        u.b = param("high");
+    } else if (dist == "triangular") {
+        u.distribution = Distribution::triangular;
+        u.a = param("low");
+        u.b = param("mode");
+        u.c = param("high");
+        if (!(u.a <= u.b && u.b <= u.c)) throw ScenarioError(n.where, fmt::format("`{}` needs low ≤ mode ≤ high", path));
+    } else if (dist == "normal") {
+        u.distribution = Distribution::normal;
+        u.a = param("mean");
+        u.b = param("sd");
+        if (!(u.b > 0)) throw ScenarioError(n.where, fmt::format("`{}.sd` must be positive", path));
+    } else if (dist == "lognormal") {
+        u.distribution = Distribution::lognormal;
+        const double lo = param("low");
+        const double hi = param("high");
+        if (!(lo > 0 && hi > lo)) throw ScenarioError(n.where, fmt::format("`{}` needs 0 < low < high (its 5th and 95th percentiles)", path));
+        u.a = 0.5 * (std::log(lo) + std::log(hi));
+        u.b = (std::log(hi) - std::log(lo)) / (2.0 * kZ95);
+    } else {
+        throw ScenarioError(r.table().find("dist")->where, fmt::format("`{}.dist` = \"{}\" is not a distribution", path, dist),
+                            "use \"uniform\", \"triangular\", \"normal\" or \"lognormal\"");
+    }
+    if (u.distribution == Distribution::uniform && !(u.a < u.b)) throw ScenarioError(n.where, fmt::format("`{}` needs low < high", path));
+    r.finish();
+    for (const auto& p : params) {
+        if (p.prefix != params.front().prefix || p.suffix != params.front().suffix) {
+            throw ScenarioError(n.where, fmt::format("the bounds of `{}` use different units", path),
+                                "write every bound in the same unit, e.g. low = \"$1.5\", high = \"$3.5\"");
+        }
+    }
+    u.prefix = params.front().prefix;
+    u.suffix = params.front().suffix;
+    return u;
+}
+
+void find_uncertain(Node& node, const std::string& path, std::vector<UncertainInput>& out) {
+    for (auto& [key, value] : node.fields) {
+        const std::string child = path.empty() ? key : path + "." + key;
+        if (is_distribution(value)) {
+            if (child.rfind("claims", 0) == 0 || child.rfind("published", 0) == 0 || child.rfind("phases", 0) == 0 ||
+                child == "training.tokens") {
+                throw ScenarioError(value.where, fmt::format("`{}` cannot be uncertain", child),
+                                    "distributions are supported for prices, reliability figures, and the inputs of the "
+                                    "step (cluster, chip, model, parallelism, training except tokens)");
+            }
+            UncertainInput u = read_distribution(value, child);
+            const double nominal = u.nominal();
+            const bool numeric = u.prefix.empty() && u.suffix.empty();
+            const SourceRef where = value.where;
+            Node replacement;
+            if (numeric) {
+                replacement.kind = Node::Kind::floating;
+                replacement.floating = nominal;
+            } else {
+                replacement.kind = Node::Kind::string;
+                replacement.text = u.text(nominal);
+            }
+            replacement.where = where;
+            value = std::move(replacement);
+            out.push_back(std::move(u));
+        } else if (value.kind == Node::Kind::table) {
+            find_uncertain(value, child, out);
+        }
+    }
+}
+
+std::vector<UncertainInput> extract_uncertain(Node& root) {
+    std::vector<UncertainInput> out;
+    find_uncertain(root, "", out);
+    return out;
+}
+
+// Sets the node at dotted `path` to `value` written like the input's bounds.
+void set_value(Node& root, const UncertainInput& u, double value) {
+    Node* node = &root;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t dot = u.path.find('.', start);
+        const std::string key = u.path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        node = node->find(key);
+        if (node == nullptr) throw std::logic_error("uncertain input path vanished: " + u.path);
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    if (u.prefix.empty() && u.suffix.empty()) {
+        node->kind = Node::Kind::floating;
+        node->floating = value;
+        // Integer keys (counts) take the nearest whole number.
+    } else {
+        node->kind = Node::Kind::string;
+        node->text = u.text(value);
+    }
+}
+
+Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadOptions& options) {
+    Node merged = merge_document(std::move(root), file, options);
+    (void)extract_uncertain(merged);
+    return read_merged(merged, file, options);
 }
 
 }  // namespace
@@ -753,6 +1097,90 @@ ModelSpec load_model(const std::string& name, const std::filesystem::path& catal
 Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& options) {
     Node root = detail::parse_document_file(file.string());
     return read_scenario(std::move(root), file, options);
+}
+
+double UncertainInput::nominal() const {
+    switch (distribution) {
+        case Distribution::uniform: return 0.5 * (a + b);
+        case Distribution::triangular: return b;
+        case Distribution::normal: return a;
+        case Distribution::lognormal: return std::exp(a);
+    }
+    return a;
+}
+
+double UncertainInput::quantile(double q) const {
+    // Inverse normal CDF by bisection on erfc: quantiles are needed a few times per run, not per sample.
+    auto normal_quantile = [](double p) {
+        double lo = -10, hi = 10;
+        for (int i = 0; i < 100; ++i) {
+            const double mid = 0.5 * (lo + hi);
+            if (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p) lo = mid;
+            else hi = mid;
+        }
+        return 0.5 * (lo + hi);
+    };
+    switch (distribution) {
+        case Distribution::uniform: return a + q * (b - a);
+        case Distribution::triangular: {
+            const double f = (b - a) / (c - a);
+            return q < f ? a + std::sqrt(q * (c - a) * (b - a)) : c - std::sqrt((1 - q) * (c - a) * (c - b));
+        }
+        case Distribution::normal: return a + b * normal_quantile(q);
+        case Distribution::lognormal: return std::exp(a + b * normal_quantile(q));
+    }
+    return a;
+}
+
+double UncertainInput::draw(Random& rng) const {
+    switch (distribution) {
+        case Distribution::uniform: return a + (b - a) * rng.uniform();
+        case Distribution::triangular: return rng.triangular(a, b, c);
+        case Distribution::normal: return rng.normal(a, b);
+        case Distribution::lognormal: return std::exp(rng.normal(a, b));
+    }
+    return a;
+}
+
+std::string UncertainInput::text(double value) const {
+    return prefix + fmt::format("{:.6g}", value) + suffix;
+}
+
+std::string UncertainInput::describe() const {
+    switch (distribution) {
+        case Distribution::uniform: return fmt::format("{} ~ uniform({}, {})", path, text(a), text(b));
+        case Distribution::triangular: return fmt::format("{} ~ triangular({}, {}, {})", path, text(a), text(b), text(c));
+        case Distribution::normal: return fmt::format("{} ~ normal(mean {}, sd {})", path, text(a), text(b));
+        case Distribution::lognormal:
+            return fmt::format("{} ~ lognormal(90% in {}–{})", path, text(quantile(0.05)), text(quantile(0.95)));
+    }
+    return path;
+}
+
+ScenarioSampler::ScenarioSampler(const std::filesystem::path& file, const LoadOptions& options) : file_(file), options_(options) {
+    auto doc = std::make_shared<Node>(merge_document(detail::parse_document_file(file.string()), file, options));
+    inputs_ = extract_uncertain(*doc);
+    document_ = doc;
+}
+
+Scenario ScenarioSampler::nominal() const { return with(nominal_values()); }
+
+std::vector<double> ScenarioSampler::nominal_values() const {
+    std::vector<double> v;
+    for (const auto& u : inputs_) v.push_back(u.nominal());
+    return v;
+}
+
+std::vector<double> ScenarioSampler::draw(Random& rng) const {
+    std::vector<double> v;
+    for (const auto& u : inputs_) v.push_back(u.draw(rng));
+    return v;
+}
+
+Scenario ScenarioSampler::with(const std::vector<double>& values) const {
+    Node doc = *std::static_pointer_cast<const Node>(document_);
+    for (std::size_t i = 0; i < inputs_.size() && i < values.size(); ++i) set_value(doc, inputs_[i], values[i]);
+    return read_merged(doc, file_, options_);
 }
 
 Scenario load_scenario_from_string(std::string_view text, const std::string& name, const LoadOptions& options) {

@@ -7,10 +7,13 @@
 #include <gpuhours/model.hpp>
 #include <gpuhours/parallel.hpp>
 #include <gpuhours/precision.hpp>
+#include <gpuhours/economics.hpp>
+#include <gpuhours/run.hpp>
 #include <gpuhours/units.hpp>
 #include <gpuhours/workload.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,18 +31,42 @@ struct TrainingSpec {
     bool dropout = false;  // dropout layers (GPT-3 / Megatron 2021); Llama 3 and DeepSeek pre-train without
 };
 
-// Provisional shape (the run-simulation issue fills it out).
+// Interruptions and checkpoints (run.hpp's ReliabilityModel, with positions).
 struct ReliabilitySpec {
-    std::optional<Seconds> gpu_mtbf;          // mean time between interruptions caused by one GPU
-    std::optional<Seconds> restart_time;
-    std::optional<Seconds> checkpoint_interval;
+    std::vector<FailureClass> failures;          // [[reliability.failures]]; empty: the run never fails
+    Seconds restart_time;                        // detection + restart + reload, per interruption
+    Seconds checkpoint_write;                    // time to write one checkpoint
+    bool async_checkpoint = false;
+    std::optional<Seconds> checkpoint_interval;  // nullopt: Young/Daly
 };
 
-// Provisional shape (the run-simulation issue fills it out).
+// What the run costs (economics.hpp's CostInputs, without the run's figures).
 struct PricingSpec {
-    std::optional<Dollars> gpu_hour;       // rental price per GPU-hour
+    std::optional<Dollars> gpu_hour;         // rental price per GPU-hour (all-in)
     std::optional<EnergyPrice> electricity;
-    std::optional<double> pue;
+    double pue = 1.0;
+    double utilization = 1.0;                // average GPU power as a fraction of TDP
+    double host_power_share = 0.0;           // non-GPU IT power as a fraction of GPU power
+    std::optional<Ownership> ownership;      // [pricing.ownership]
+    std::string includes = "final run";      // what the cost covers, shown beside every cost
+};
+
+// A stretch of training with its own sequence length, batch and (optionally) layout: pre-training with a batch
+// ramp, context extension, post-training. A phase may instead quote GPU-hours it does not simulate.
+struct BatchRamp {
+    int from = 0;        // global batch at the start of the phase
+    double tokens = 0;   // tokens over which it grows linearly to the phase's global batch
+};
+
+struct PhaseSpec {
+    std::string name;
+    double tokens = 0.0;
+    TrainingSpec training;              // sequence length, global batch, precision of this phase
+    ParallelLayout parallel;            // this phase's layout (the scenario's unless [phases.parallelism] says)
+    std::optional<BatchRamp> ramp;
+    std::optional<double> quoted_gpu_hours;  // not simulated: GPU-hours taken from a source
+    std::string quoted_source;
+    SourceRef where;
 };
 
 struct ClaimSpec {
@@ -78,6 +105,7 @@ struct Scenario {
     TrainingSpec training;
     ReliabilitySpec reliability;
     PricingSpec pricing;
+    std::vector<PhaseSpec> phases;  // [[phases]], or one phase made from [training]
     std::vector<ClaimSpec> claims;
     std::optional<PublishedSpec> published;
     ScenarioSources sources;
@@ -89,6 +117,48 @@ struct LoadOptions {
     std::filesystem::path catalog_dir;
     // "--set" overrides, "section.key=value"; the value is read as TOML, or as a string if it is not TOML.
     std::vector<std::string> overrides;
+};
+
+// A numeric input given as a distribution instead of a value. Forms (values are numbers or unit strings of one
+// unit, e.g. "$1.5" and "$3.5"):
+//   { low = X, high = Y }                        uniform
+//   { low = X, mode = M, high = Y }              triangular
+//   { dist = "normal", mean = X, sd = Y }        normal
+//   { dist = "lognormal", low = X, high = Y }    lognormal with X and Y its 5th and 95th percentiles
+// The scenario's nominal value is the mode, the midpoint (uniform), the mean (normal) or the median (lognormal).
+enum class Distribution { uniform, triangular, normal, lognormal };
+
+struct UncertainInput {
+    std::string path;   // "pricing.gpu_hour", "cluster.chip.efficiency.gemm_fp8"
+    Distribution distribution = Distribution::uniform;
+    double a = 0, b = 0, c = 0;  // uniform: low, high; triangular: low, mode, high; normal: mean, sd;
+                                 // lognormal: mu, sigma of the underlying normal
+    std::string prefix, suffix;  // the unit text around the number ("$", " TB/s"), so samples read like the file
+    SourceRef where;
+    [[nodiscard]] double nominal() const;
+    [[nodiscard]] double quantile(double q) const;  // 0 < q < 1
+    [[nodiscard]] double draw(Random& rng) const;
+    [[nodiscard]] std::string describe() const;     // "pricing.gpu_hour ~ uniform($1.5, $3.5)"
+    [[nodiscard]] std::string text(double value) const;  // the value with its unit, as the file would write it
+};
+
+// A scenario whose uncertain inputs can be set: nominal() is what load_scenario returns; with(values) reads the
+// scenario with input i set to values[i] (same validation as the file). Cheap enough to call per Monte Carlo
+// sample (it re-reads the merged document and the catalog files it names).
+class ScenarioSampler {
+public:
+    ScenarioSampler(const std::filesystem::path& file, const LoadOptions& options = {});
+    [[nodiscard]] const std::vector<UncertainInput>& inputs() const { return inputs_; }
+    [[nodiscard]] Scenario nominal() const;
+    [[nodiscard]] Scenario with(const std::vector<double>& values) const;
+    [[nodiscard]] std::vector<double> nominal_values() const;
+    [[nodiscard]] std::vector<double> draw(Random& rng) const;
+
+private:
+    std::filesystem::path file_;
+    LoadOptions options_;
+    std::shared_ptr<const void> document_;  // the merged document (scenario layer internals)
+    std::vector<UncertainInput> inputs_;
 };
 
 // Reads, merges (`extends`), overrides, resolves catalog names, and validates. Throws ScenarioError.

@@ -82,8 +82,6 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
     return parsed;
 }
 
-namespace {
-
 LoadOptions load_options(const ParsedArgs& args) {
     LoadOptions options;
     options.catalog_dir = args.get("--catalog");
@@ -102,11 +100,6 @@ const std::string& single_positional(const ParsedArgs& args, const char* command
                     fmt::format("usage: gpuhours {} {} [options]; see `gpuhours help`", command, what));
     }
     return args.positional.front();
-}
-
-std::string layers_text(const StageAssignment& stage) {
-    if (stage.layers.empty()) return "none";
-    return fmt::format("{}–{}", stage.layers.front(), stage.layers.back());
 }
 
 
@@ -138,6 +131,13 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
                             "shard more: raise tensor or pipeline, use zero = 1..3, or recompute = \"selective\" / "
                             "\"full\"; see `gpuhours model` for the whole breakdown");
     }
+}
+
+namespace {
+
+std::string layers_text(const StageAssignment& stage) {
+    if (stage.layers.empty()) return "none";
+    return fmt::format("{}–{}", stage.layers.front(), stage.layers.back());
 }
 
 void write_scenario_json(report::Json& j, const Scenario& s) {
@@ -363,118 +363,6 @@ int model_command(const Args& raw, std::ostream& out) {
     return 0;
 }
 
-// ---- run ----------------------------------------------------------------------------------------------
-
-std::string seconds_text(Seconds t) { return fmt::format("{:.3f}", t.value()); }
-std::string share(Seconds part, Seconds whole) {
-    return whole.value() > 0 ? fmt::format("{:.1f}%", 100.0 * part.value() / whole.value()) : "—";
-}
-
-int run_command(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json"}, {"--set", "--catalog", "--mode", "--network", "--trace"});
-    const std::string& file = single_positional(args, "run", "SCENARIO");
-    const Scenario s = load_scenario(file, load_options(args));
-    require_fit(s, check_fit(s.model, s.parallel, s.training.precision, shape_of(s), s.cluster.chip.memory_capacity,
-                             memory_options_of(s)));
-    StepSpec spec{s.model, s.cluster, s.parallel, s.training.precision, s.training.sequence_length,
-                  s.training.global_batch};
-    spec.attention_kernel = s.training.attention_kernel;
-    spec.dropout = s.training.dropout;
-    const std::string mode = args.get("--mode", "symmetric");
-    if (mode == "full") spec.mode = SimulationMode::full;
-    else if (mode != "symmetric") throw Error(fmt::format("--mode {} is not a mode", mode), "use --mode symmetric or --mode full");
-    const std::string network = args.get("--network", "flow");
-    const auto kind = network_kind_from_string(network);
-    if (!kind) throw Error(fmt::format("--network {} is not a network model", network), "use --network flow or --network alpha-beta");
-    spec.network = *kind;
-    const std::string trace_path = args.get("--trace");
-    spec.record_trace = !trace_path.empty();
-    const StepResult r = simulate_step(spec);
-
-    const double tokens_per_step = static_cast<double>(s.training.global_batch) * s.training.sequence_length;
-    const double steps = s.training.tokens / tokens_per_step;
-    const Seconds wall = r.step_time * steps;
-    const double gpu_hours = in_hours(wall) * s.cluster.gpus;
-    const double gpu_hours_per_trillion = gpu_hours / (s.training.tokens / 1e12);
-
-    if (!trace_path.empty()) report::write_file_atomically(trace_path, report::chrome_trace(r.trace));
-
-    if (args.has("--json")) {
-        report::Json j;
-        j.begin_object().field("schema_version", 1).field("title", s.title);
-        j.field("mode", to_string(r.mode)).field("network", to_string(spec.network));
-        j.key("step").begin_object();
-        j.field("step_time_s", r.step_time.value()).field("micro_batches", r.micro_batches);
-        j.field("simulated_ranks", r.simulated_ranks).field("tasks", static_cast<std::int64_t>(r.tasks));
-        j.field("compute_s", r.breakdown.compute.value()).field("recompute_s", r.breakdown.recompute.value());
-        j.field("optimizer_s", r.breakdown.optimizer.value()).field("bubble_s", r.breakdown.bubble.value());
-        j.key("exposed_communication_s").begin_object();
-        for (CommAxis a : kCommAxes) j.field(to_string(a), r.breakdown.exposed[static_cast<std::size_t>(a)].value());
-        j.end_object();
-        j.key("communication_on_link_s").begin_object();
-        for (CommAxis a : kCommAxes) j.field(to_string(a), r.breakdown.on_link[static_cast<std::size_t>(a)].value());
-        j.end_object();
-        j.field("model_flop_per_s_per_gpu", r.model_flops_per_gpu.value());
-        j.field("mfu_causal", r.mfu_causal).field("mfu_full", r.mfu_full);
-        j.field("mfu_bf16_causal", r.mfu_bf16_causal).field("mfu_bf16_full", r.mfu_bf16_full).field("hfu", r.hfu);
-        j.field("mfu_peak_precision", to_string(r.compute_precision));
-        j.end_object();
-        j.key("run").begin_object();
-        j.field("tokens", s.training.tokens).field("steps", steps).field("wall_clock_s", wall.value());
-        j.field("wall_clock_days", in_days(wall)).field("gpu_hours", gpu_hours);
-        j.field("gpu_hours_per_trillion_tokens", gpu_hours_per_trillion);
-        j.end_object();
-        j.end_object();
-        out << j.str();
-        return 0;
-    }
-
-    const auto& p = s.parallel;
-    out << fmt::format("{}\n", s.title);
-    out << fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}, {} schedule, {} micro-batches of {} per replica; {} "
-                       "simulation ({} GPUs simulated, {} tasks), {} network model\n\n",
-                       s.cluster.gpus, s.cluster.chip.display_name, p.tensor, p.context, p.pipeline, p.data, p.expert,
-                       to_string(p.schedule), r.micro_batches, p.micro_batch, to_string(r.mode), r.simulated_ranks,
-                       report::with_commas(static_cast<double>(r.tasks)), to_string(spec.network));
-    out << fmt::format("step time  {} s\n", seconds_text(r.step_time));
-    out << fmt::format("MFU        {:.1f}% of the {} peak ({:.1f}% counting full attention); vs the BF16 peak "
-                       "{:.1f}% ({:.1f}% full); HFU {:.1f}%\n",
-                       100 * r.mfu_causal, to_string(r.compute_precision), 100 * r.mfu_full, 100 * r.mfu_bf16_causal,
-                       100 * r.mfu_bf16_full, 100 * r.hfu);
-    out << fmt::format("throughput {} model FLOP/s per GPU (causal attention)\n\n", format_flops_rate(r.model_flops_per_gpu));
-
-    report::Table b({"where the step goes (mean per GPU)", "seconds", "share"});
-    const Seconds t = r.step_time;
-    b.add_row({"compute (forward + backward)", seconds_text(r.breakdown.compute), share(r.breakdown.compute, t)});
-    b.add_row({"recompute", seconds_text(r.breakdown.recompute), share(r.breakdown.recompute, t)});
-    b.add_row({"optimizer", seconds_text(r.breakdown.optimizer), share(r.breakdown.optimizer, t)});
-    for (CommAxis a : kCommAxes) {
-        const auto i = static_cast<std::size_t>(a);
-        if (r.breakdown.on_link[i].value() == 0 && r.breakdown.exposed[i].value() == 0) continue;
-        b.add_row({fmt::format("exposed {} communication ({} s on the link)", to_string(a), seconds_text(r.breakdown.on_link[i])),
-                   seconds_text(r.breakdown.exposed[i]), share(r.breakdown.exposed[i], t)});
-    }
-    b.add_row({"pipeline bubble", seconds_text(r.breakdown.bubble), share(r.breakdown.bubble, t)});
-    out << b.render() << "\n";
-
-    report::Table st({"stage", "compute s", "recompute s", "exposed comm s", "bubble s", "memory", "fits"});
-    for (const auto& stage : r.stages) {
-        const auto& m = r.memory.at(static_cast<std::size_t>(stage.stage));
-        st.add_row({std::to_string(stage.stage), seconds_text(stage.breakdown.compute), seconds_text(stage.breakdown.recompute),
-                    seconds_text(stage.breakdown.exposed_total()), seconds_text(stage.breakdown.bubble), format_bytes(m.total()),
-                    m.total() <= s.cluster.chip.memory_capacity ? "yes" : "NO"});
-    }
-    out << st.render() << "\n";
-
-    out << fmt::format("run        {} tokens / ({} × {} tokens per step) = {} steps × {} s = {:.1f} days on {} GPUs\n",
-                       format_count(s.training.tokens), s.training.global_batch, s.training.sequence_length,
-                       report::with_commas(steps), seconds_text(r.step_time), in_days(wall), s.cluster.gpus);
-    out << fmt::format("GPU-hours  {} ({} per trillion tokens); phases, failures and cost come with the run model\n",
-                       report::with_commas(gpu_hours), report::with_commas(gpu_hours_per_trillion));
-    if (!trace_path.empty()) out << fmt::format("trace      {} ({} events; open it in Perfetto or chrome://tracing)\n", trace_path, r.trace.size());
-    return 0;
-}
-
 // ---- chips --------------------------------------------------------------------------------------------
 
 int chips_command(const Args& raw, std::ostream& out) {
@@ -530,6 +418,5 @@ int chips_command(const Args& raw, std::ostream& out) {
 int cmd_check(const Args& args, std::ostream& out) { return check_command(args, out); }
 int cmd_model(const Args& args, std::ostream& out) { return model_command(args, out); }
 int cmd_chips(const Args& args, std::ostream& out) { return chips_command(args, out); }
-int cmd_run(const Args& args, std::ostream& out) { return run_command(args, out); }
 
 }  // namespace gpuhours::cli

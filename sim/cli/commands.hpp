@@ -2,6 +2,10 @@
 // code; user mistakes are thrown as gpuhours::Error and turned into exit code 2 by main().
 #pragma once
 
+#include <gpuhours/scenario.hpp>
+#include <gpuhours/workload.hpp>
+
+#include <filesystem>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -27,5 +31,14 @@ struct ParsedArgs {
 };
 // `flags` take no value; `valued` take one. Throws gpuhours::Error on an unknown option or a missing value.
 ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, const std::vector<std::string>& valued);
+
+// Shared by the commands (commands.cpp).
+LoadOptions load_options(const ParsedArgs& args);                 // --catalog, --set
+std::filesystem::path catalog_dir(const ParsedArgs& args);
+const std::string& single_positional(const ParsedArgs& args, const char* command, const char* what);
+MicroBatchShape shape_of(const Scenario& s);                      // the scenario's [training] and layout
+MemoryOptions memory_options_of(const Scenario& s);
+// Throws ScenarioError (exit 2) naming the largest term when the worst pipeline rank does not fit.
+void require_fit(const Scenario& s, const FitCheck& fit);
 
 }  // namespace gpuhours::cli

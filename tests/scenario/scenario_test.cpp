@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 using namespace gpuhours;
@@ -77,7 +78,7 @@ struct TempDir {
 TEST_CASE("the flagship scenario loads with DeepSeek-V3's published layout") {
     const Scenario s = load_scenario(kSource / "scenarios" / "deepseek-v3.toml");
     CHECK(s.model.id == "deepseek-v3");
-    CHECK(s.cluster.chip.id == "h800");
+    CHECK(s.cluster.chip.id == "h800 (modified)");  // [cluster.chip] from = "h800" with an uncertain efficiency
     CHECK(s.cluster.gpus == 2048);
     CHECK(s.cluster.nodes() == 256);
     CHECK(s.cluster.fabric == Fabric::multi_plane);
@@ -90,11 +91,21 @@ TEST_CASE("the flagship scenario loads with DeepSeek-V3's published layout") {
     CHECK(s.parallel.expert == 64);
     CHECK(s.parallel.data == 128);  // 2048 / 16
     CHECK(s.parallel.schedule == Schedule::dualpipe);
-    CHECK(s.training.tokens == Approx(14.8e12));
+    // Phases: 14.8T pre-training + 2 × 1,000 steps of 62,914,560 tokens (1,920 × 32,768 = 480 × 131,072)
+    // = 14.8e12 + 125,829,120,000 = 14,925,829,120,000 tokens, plus a quoted post-training phase.
+    REQUIRE(s.phases.size() == 4);
+    CHECK(s.phases[0].tokens == Approx(14.8e12));
+    REQUIRE(s.phases[0].ramp.has_value());
+    CHECK(s.phases[0].ramp->from == 3072);
+    CHECK(s.phases[1].tokens == Approx(62'914'560'000.0));
+    CHECK(s.phases[2].parallel.context == 32);
+    CHECK(s.phases[2].parallel.data == 4);
+    CHECK(s.phases[3].quoted_gpu_hours == Approx(5000.0));
+    CHECK(s.training.tokens == Approx(14'925'829'120'000.0));
     CHECK(s.training.precision.compute == Precision::fp8);
     CHECK(s.training.precision.optimizer_state == Precision::bf16);
     REQUIRE(s.pricing.gpu_hour.has_value());
-    CHECK(s.pricing.gpu_hour->value() == 2.0);
+    CHECK(s.pricing.gpu_hour->value() == 2.0);  // the mode of the triangular $1.5–$2–$3.5 range
     REQUIRE(s.claims.size() == 1);
     CHECK(s.claims[0].cost_below->value() == 6e6);
     // "2 months" = 2 × 30.4375 days.
@@ -300,4 +311,75 @@ TEST_CASE("a validation scenario's published figures are read with their units a
     CHECK(*s.published->mfu_bf16 == Approx(0.4373));
     const auto e = load_error(kBase + "[published]\nstep_time = \"19.9 s\"\n");
     CHECK_THAT(e.message(), Catch::Contains("missing required key `published.source`"));
+}
+
+TEST_CASE("a price written as a range is an uncertain input whose nominal value the scenario uses") {
+    TempDir dir;
+    const auto file = dir.write("u.toml", kBase + "[pricing]\ngpu_hour = { low = \"$1.5\", high = \"$3.5\" }\n"
+                                                  "[cluster.chip]\nfrom = \"h100\"\n"
+                                                  "efficiency.gemm = { low = 0.6, mode = 0.7, high = 0.8 }\n");
+    // chip is given twice above (a string in [cluster] and a table); use the table form only.
+    std::string text;
+    {
+        std::ifstream in(file);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        text = replace(ss.str(), "chip = \"h100\"\n", "");
+    }
+    dir.write("u.toml", text);
+    const ScenarioSampler sampler(file, catalog_options());
+    REQUIRE(sampler.inputs().size() == 2);
+    const auto& price = sampler.inputs()[1];
+    CHECK(price.path == "pricing.gpu_hour");
+    // Uniform on [1.5, 3.5]: nominal (midpoint) 2.5, 5th percentile 1.5 + 0.05 × 2 = 1.6.
+    CHECK(price.nominal() == Approx(2.5));
+    CHECK(price.quantile(0.05) == Approx(1.6));
+    CHECK(price.describe() == "pricing.gpu_hour ~ uniform($1.5, $3.5)");
+    const auto& gemm = sampler.inputs()[0];
+    CHECK(gemm.path == "cluster.chip.efficiency.gemm");
+    CHECK(gemm.nominal() == Approx(0.7));  // the triangle's mode
+    const Scenario nominal = sampler.nominal();
+    CHECK(nominal.pricing.gpu_hour->value() == Approx(2.5));
+    CHECK(nominal.cluster.chip.efficiency.gemm == Approx(0.7));
+    // Setting values re-reads the scenario with them, through the same validation.
+    const Scenario shifted = sampler.with({0.65, 3.0});
+    CHECK(shifted.pricing.gpu_hour->value() == Approx(3.0));
+    CHECK(shifted.cluster.chip.efficiency.gemm == Approx(0.65));
+    CHECK_THROWS_AS(sampler.with({1.5, 3.0}), ScenarioError);  // an efficiency above 1 is refused as in a file
+    // Draws stay inside a uniform's bounds and repeat with the seed.
+    Random a(7), b(7);
+    const auto da = sampler.draw(a);
+    const auto db = sampler.draw(b);
+    CHECK(da == db);
+    CHECK(da[1] >= 1.5);
+    CHECK(da[1] <= 3.5);
+}
+
+TEST_CASE("ranges with different units or on token counts are refused") {
+    const auto mixed = load_error(kBase + "[pricing]\ngpu_hour = { low = \"$1.5\", high = \"3.5 W\" }\n");
+    CHECK_THAT(mixed.message(), Catch::Contains("different units"));
+    const auto tokens = load_error(replace(kBase, "tokens = \"1T\"", "tokens = { low = \"1T\", high = \"2T\" }"));
+    CHECK_THAT(tokens.message(), Catch::Contains("`training.tokens` cannot be uncertain"));
+}
+
+TEST_CASE("phases override training and parallelism and are validated like the scenario") {
+    const std::string phases = kBase +
+                               "[[phases]]\nname = \"main\"\ntokens = \"1T\"\nbatch_ramp = { from = 16, tokens = \"100B\" }\n"
+                               "[[phases]]\nname = \"long\"\nsteps = 10\nsequence_length = 32768\nglobal_batch = 16\n"
+                               "[phases.parallelism]\ndata = 2\ncontext = 2\n"
+                               "[[phases]]\nname = \"post\"\ngpu_hours = 100\nsource = \"a paper\"\n";
+    const Scenario s = load_scenario_from_string(phases, "test.toml", catalog_options());
+    REQUIRE(s.phases.size() == 3);
+    CHECK(s.phases[0].ramp->from == 16);
+    // 10 steps × 16 sequences × 32,768 tokens = 5,242,880 tokens.
+    CHECK(s.phases[1].tokens == Approx(5'242'880.0));
+    CHECK(s.phases[1].parallel.context == 2);
+    CHECK(s.phases[1].training.sequence_length == 32768);
+    CHECK(*s.phases[2].quoted_gpu_hours == Approx(100.0));
+    // A phase layout that does not multiply out names the phase's line (line 17: the second [[phases]]).
+    const auto e = load_error(replace(phases, "data = 2\ncontext = 2", "data = 3\ncontext = 2"));
+    CHECK_THAT(e.message(), Catch::Contains("2 × 2 × 2 × 3 = 24 ≠ gpus 16"));
+    // A ramp start that is not a whole number of micro-batches per replica.
+    const auto ramp = load_error(replace(phases, "from = 16", "from = 18"));
+    CHECK_THAT(ramp.message(), Catch::Contains("batch_ramp.from = 18"));
 }

@@ -1,0 +1,172 @@
+// Cost and energy of a run (include/gpuhours/economics.hpp). Every expected number is derived in a comment first.
+#include <gpuhours/economics.hpp>
+#include <gpuhours/error.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <limits>
+
+using namespace gpuhours;
+
+namespace {
+
+// The 2,048-GPU cluster used throughout: 700 W per GPU (H800 TDP), hosts and network add 30%, PUE 1.2.
+CostInputs cluster_of_2048(Seconds wall_clock) {
+    CostInputs in;
+    in.gpus = 2048;
+    in.wall_clock = wall_clock;
+    in.gpu_power = Watts(700.0);
+    in.host_power_share = 0.3;
+    in.pue = 1.2;
+    return in;
+}
+
+Ownership owned_h100_class() {
+    // $25K per GPU, $8K server overhead per GPU, networking 15% of that capex, depreciated over 4 years.
+    return Ownership{Dollars(25'000.0), Dollars(8'000.0), 0.15, days(4 * kDaysPerYear)};
+}
+
+}  // namespace
+
+TEST_CASE("DeepSeek-V3's rental arithmetic gives 5.576 million dollars for 2788K GPU-hours at 2 dollars", "[economics]") {
+    // DeepSeek-V3 report §1 Table 1: 2,788K H800 GPU-hours at $2/GPU-hour = $5.576M.
+    // On 2,048 GPUs: 2,788,000 / 2,048 = 1,361.328125 h of wall clock (exact in binary).
+    CostInputs in = cluster_of_2048(hours(2'788'000.0 / 2048.0));
+    in.gpu_hour = Dollars(2.0);
+    const CostBreakdown c = cost_of(in);
+    // GPU-hours = 2,048 × 1,361.328125 = 2,788,000; cost = 2,788,000 × $2 = $5,576,000.
+    CHECK(c.gpu_hours == Approx(2'788'000.0));
+    CHECK(c.total.value() == Approx(5'576'000.0));
+    CHECK(c.basis == "rental");
+    REQUIRE(c.lines.size() == 1);
+    CHECK(c.lines[0].item == "rental");
+    CHECK(c.lines[0].cost.value() == Approx(5'576'000.0));
+}
+
+TEST_CASE("facility energy counts GPU power plus host share scaled by PUE", "[economics]") {
+    // 2,048 × 700 W = 1,433,600 W of GPU power; × (1 + 0.3) = 1,863,680 W of IT power; × PUE 1.2 = 2,236,416 W.
+    // Over 1,000 h: 2,236,416 kWh = 2,236.416 MWh = 2,236,416 × 3.6e6 J = 8.0510976e12 J.
+    CostInputs in = cluster_of_2048(hours(1000.0));
+    in.gpu_hour = Dollars(2.0);
+    const CostBreakdown c = cost_of(in);
+    CHECK(c.energy.value() == Approx(8.0510976e12));
+    CHECK(c.energy.value() / kJoulesPerKwh == Approx(2'236'416.0));
+    // GPU-hours = 2,048 × 1,000 = 2,048,000.
+    CHECK(c.gpu_hours == Approx(2'048'000.0));
+}
+
+TEST_CASE("a rental price is all-in so electricity is not added to it", "[economics]") {
+    // Energy as above (2,236,416 kWh); at $0.08/kWh it would be $178,913.28, but the rental total stays
+    // 2,048,000 GPU-hours × $2 = $4,096,000.
+    CostInputs in = cluster_of_2048(hours(1000.0));
+    in.gpu_hour = Dollars(2.0);
+    in.electricity = EnergyPrice(0.08 / kJoulesPerKwh);
+    const CostBreakdown c = cost_of(in);
+    CHECK(c.basis == "rental");
+    REQUIRE(c.lines.size() == 1);
+    CHECK(c.total.value() == Approx(4'096'000.0));
+}
+
+TEST_CASE("electricity for an owned cluster is energy times the price per kWh", "[economics]") {
+    // 1,000 h: 2,236,416 kWh × $0.08 = $178,913.28.
+    // Capex over 1,000 h of a 4-year (35,064 h) life: 1,000 / 35,064 of 2,048 × ($25K + $8K) × 1.15 = $77,721,600,
+    // i.e. 77,721,600,000 / 35,064 = $2,216,564.00 (to the cent); total $2,216,564.00 + $178,913.28 = $2,395,477.28.
+    CostInputs in = cluster_of_2048(hours(1000.0));
+    in.electricity = EnergyPrice(0.08 / kJoulesPerKwh);
+    in.ownership = owned_h100_class();
+    const CostBreakdown c = cost_of(in);
+    REQUIRE(c.lines.size() == 4);
+    CHECK(c.lines[3].item == "electricity");
+    CHECK(c.lines[3].cost.value() == Approx(178'913.28));
+    CHECK(c.total.value() == Approx(2'395'477.28));
+}
+
+TEST_CASE("owning the cluster for a 60-day run amortises capex over four years and adds electricity", "[economics]") {
+    // Life used: 60 days / (4 × 365.25 = 1,461 days) = 60 / 1,461.
+    // GPU capex       2,048 × $25,000 = $51,200,000  → × 60/1,461 = $2,102,669.40
+    // server overhead 2,048 × $8,000  = $16,384,000  → × 60/1,461 =   $672,854.21
+    // networking      0.15 × $67,584,000 = $10,137,600 → × 60/1,461 = $416,328.54
+    // electricity     2,236,416 W × 1,440 h = 3,220,439.04 kWh × $0.08 = $257,635.12
+    // total           $3,449,487.28
+    CostInputs in = cluster_of_2048(days(60.0));
+    in.electricity = EnergyPrice(0.08 / kJoulesPerKwh);
+    in.ownership = owned_h100_class();
+    const CostBreakdown c = cost_of(in);
+    CHECK(c.basis == "ownership");
+    REQUIRE(c.lines.size() == 4);
+    CHECK(c.lines[0].item == "GPU capex (amortised)");
+    CHECK(c.lines[0].cost.value() == Approx(2'102'669.40));
+    CHECK(c.lines[1].item == "server overhead (amortised)");
+    CHECK(c.lines[1].cost.value() == Approx(672'854.21));
+    CHECK(c.lines[2].item == "networking (amortised)");
+    CHECK(c.lines[2].cost.value() == Approx(416'328.54));
+    CHECK(c.lines[3].cost.value() == Approx(257'635.12));
+    CHECK(c.total.value() == Approx(3'449'487.28));
+    // GPU-hours = 2,048 × 1,440 = 2,949,120.
+    CHECK(c.gpu_hours == Approx(2'949'120.0));
+}
+
+TEST_CASE("ownership without an electricity price says the total excludes electricity", "[economics]") {
+    // Capex only: $2,102,669.40 + $672,854.21 + $416,328.54 = $3,191,852.16 (= $77,721,600 × 60/1,461).
+    CostInputs in = cluster_of_2048(days(60.0));
+    in.ownership = owned_h100_class();
+    const CostBreakdown c = cost_of(in);
+    CHECK(c.basis == "ownership, excluding electricity");
+    CHECK(c.lines.size() == 3);
+    CHECK(c.total.value() == Approx(3'191'852.16));
+}
+
+TEST_CASE("a rental price takes precedence over ownership figures", "[economics]") {
+    // Both given: the rental basis wins, $2 × 2,949,120 GPU-hours = $5,898,240 for 60 days on 2,048 GPUs.
+    CostInputs in = cluster_of_2048(days(60.0));
+    in.gpu_hour = Dollars(2.0);
+    in.electricity = EnergyPrice(0.08 / kJoulesPerKwh);
+    in.ownership = owned_h100_class();
+    const CostBreakdown c = cost_of(in);
+    CHECK(c.basis == "rental");
+    CHECK(c.lines.size() == 1);
+    CHECK(c.total.value() == Approx(5'898'240.0));
+}
+
+TEST_CASE("a run with neither a rental price nor ownership figures cannot be priced", "[economics]") {
+    CostInputs in = cluster_of_2048(hours(1000.0));
+    in.electricity = EnergyPrice(0.08 / kJoulesPerKwh);
+    CHECK_THROWS_AS(cost_of(in), Error);
+    CHECK_THROWS_WITH(cost_of(in), Catch::Contains("pricing.gpu_hour"));
+}
+
+TEST_CASE("negative or non-finite cost inputs are rejected with what to change", "[economics]") {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    CostInputs base = cluster_of_2048(hours(1000.0));
+    base.gpu_hour = Dollars(2.0);
+    REQUIRE_NOTHROW(cost_of(base));
+
+    CostInputs in = base;
+    in.gpu_hour = Dollars(-2.0);
+    CHECK_THROWS_WITH(cost_of(in), Catch::Contains("rental price") && Catch::Contains("e.g."));
+    in = base;
+    in.wall_clock = Seconds(nan);
+    CHECK_THROWS_AS(cost_of(in), Error);
+    in = base;
+    in.gpus = 0;
+    CHECK_THROWS_AS(cost_of(in), Error);
+    in = base;
+    in.gpu_power = Watts(-700.0);
+    CHECK_THROWS_AS(cost_of(in), Error);
+    in = base;
+    in.pue = 0.9;
+    CHECK_THROWS_WITH(cost_of(in), Catch::Contains("PUE"));
+    in = base;
+    in.host_power_share = nan;
+    CHECK_THROWS_AS(cost_of(in), Error);
+    in = base;
+    in.electricity = EnergyPrice(-1.0);
+    CHECK_THROWS_AS(cost_of(in), Error);
+    in = base;
+    in.ownership = owned_h100_class();
+    in.ownership->amortisation = Seconds(0.0);
+    CHECK_THROWS_WITH(cost_of(in), Catch::Contains("amortisation"));
+    in.ownership = owned_h100_class();
+    in.ownership->networking_share = -0.1;
+    CHECK_THROWS_AS(cost_of(in), Error);
+}
