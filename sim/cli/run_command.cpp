@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <map>
 #include <ostream>
 #include <thread>
@@ -90,6 +91,28 @@ private:
     bool enabled_;
 };
 
+// Simulates independent steps on all cores (each simulation is self-contained: no shared state).
+std::vector<StepResult> simulate_all(const std::vector<StepSpec>& specs) {
+    std::vector<StepResult> results(specs.size());
+    const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(specs.size())));
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> errors(threads);
+    for (unsigned t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            try {
+                for (std::size_t i = t; i < specs.size(); i += threads) results[i] = simulate_step(specs[i]);
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    }
+    for (auto& th : pool) th.join();
+    for (const auto& e : errors) {
+        if (e) std::rethrow_exception(e);
+    }
+    return results;
+}
+
 }  // namespace
 
 int cmd_run(const Args& raw, std::ostream& out) {
@@ -127,15 +150,7 @@ int cmd_run(const Args& raw, std::ostream& out) {
     std::map<std::pair<const PhaseSpec*, int>, StepResult> steps;
     std::vector<PhaseReport> phases;
     const StepResult* headline = nullptr;  // the first simulated phase at its full batch
-    for (const PhaseSpec& ph : s.phases) {
-        PhaseReport rep;
-        rep.phase = &ph;
-        if (ph.quoted_gpu_hours) {
-            rep.gpu_hours = *ph.quoted_gpu_hours;
-            phases.push_back(rep);
-            continue;
-        }
-        const double per_step_full = static_cast<double>(ph.training.global_batch) * ph.training.sequence_length;
+    auto levels_of = [](const PhaseSpec& ph) {
         std::vector<std::pair<int, double>> levels;  // (global batch, tokens)
         double ramp_tokens = 0;
         if (ph.ramp) {
@@ -148,28 +163,55 @@ int cmd_run(const Args& raw, std::ostream& out) {
             }
         }
         levels.emplace_back(ph.training.global_batch, ph.tokens - ramp_tokens);
-        for (const auto& [batch, tokens] : levels) {
-            if (tokens <= 0) continue;
+        return levels;
+    };
+    auto spec_for = [&](const Scenario& base, const PhaseSpec& ph, int batch) {
+        const Scenario sc = phase_scenario(base, ph, batch);
+        StepSpec spec{sc.model, sc.cluster, sc.parallel, sc.training.precision, sc.training.sequence_length, batch};
+        spec.attention_kernel = sc.training.attention_kernel;
+        spec.dropout = sc.training.dropout;
+        spec.mode = mode;
+        spec.network = *network;
+        return spec;
+    };
+    // Every distinct step shape, memory-checked, then simulated on all cores.
+    std::vector<std::pair<const PhaseSpec*, int>> keys;
+    std::vector<StepSpec> specs;
+    for (const PhaseSpec& ph : s.phases) {
+        if (ph.quoted_gpu_hours) continue;
+        for (const auto& [batch, tokens] : levels_of(ph)) {
+            const auto key = std::make_pair(&ph, batch);
+            if (tokens <= 0 || std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
             const Scenario sc = phase_scenario(s, ph, batch);
-            auto key = std::make_pair(&ph, batch);
-            if (!steps.contains(key)) {
-                require_fit(sc, check_fit(sc.model, sc.parallel, sc.training.precision, shape_of(sc),
-                                          sc.cluster.chip.memory_capacity, memory_options_of(sc)));
-                StepSpec spec{sc.model, sc.cluster, sc.parallel, sc.training.precision, sc.training.sequence_length, batch};
-                spec.attention_kernel = sc.training.attention_kernel;
-                spec.dropout = sc.training.dropout;
-                spec.mode = mode;
-                spec.network = *network;
-                spec.record_trace = !trace_path.empty() && headline == nullptr && batch == ph.training.global_batch;
-                steps.emplace(key, simulate_step(spec));
-            }
-            const StepResult& r = steps.at(key);
+            require_fit(sc, check_fit(sc.model, sc.parallel, sc.training.precision, shape_of(sc),
+                                      sc.cluster.chip.memory_capacity, memory_options_of(sc)));
+            keys.push_back(key);
+            specs.push_back(spec_for(s, ph, batch));
+            // The trace is of the first simulated phase at its full batch.
+            specs.back().record_trace = !trace_path.empty() && keys.size() == 1 + (ph.ramp ? kRampLevels : 0) &&
+                                        batch == ph.training.global_batch && &ph == &*std::find_if(s.phases.begin(), s.phases.end(), [](const PhaseSpec& x) { return !x.quoted_gpu_hours; });
+        }
+    }
+    {
+        std::vector<StepResult> results = simulate_all(specs);
+        for (std::size_t i = 0; i < keys.size(); ++i) steps.emplace(keys[i], std::move(results[i]));
+    }
+    for (const PhaseSpec& ph : s.phases) {
+        PhaseReport rep;
+        rep.phase = &ph;
+        if (ph.quoted_gpu_hours) {
+            rep.gpu_hours = *ph.quoted_gpu_hours;
+            phases.push_back(rep);
+            continue;
+        }
+        for (const auto& [batch, tokens] : levels_of(ph)) {
+            if (tokens <= 0) continue;
+            const StepResult& r = steps.at({&ph, batch});
             const double tokens_per_step = static_cast<double>(batch) * ph.training.sequence_length;
             SimulatedSegment seg{ph.name, batch, tokens, tokens / tokens_per_step, &r};
             rep.compute_time += r.step_time * seg.steps;
             rep.segments.push_back(seg);
         }
-        (void)per_step_full;
         rep.gpu_hours = in_hours(rep.compute_time) * s.cluster.gpus;
         if (headline == nullptr) headline = &steps.at({&ph, ph.training.global_batch});
         phases.push_back(rep);
@@ -196,23 +238,23 @@ int cmd_run(const Args& raw, std::ostream& out) {
             continue;
         }
         Sensitivity sens{i, inputs[i].quantile(0.05), inputs[i].nominal(), inputs[i].quantile(0.95), {}};
+        std::vector<StepSpec> shifted_specs;
         for (int side = 0; side < 2; ++side) {
             std::vector<double> values = sampler.nominal_values();
             values[i] = side == 0 ? sens.lo : sens.hi;
             const Scenario shifted = sampler.with(values);
-            for (const auto& [key, nominal_step] : steps) {
+            for (const auto& key : keys) {
                 const auto phase_index = static_cast<std::size_t>(key.first - s.phases.data());
-                const PhaseSpec& ph = shifted.phases.at(phase_index);
-                const Scenario sc = phase_scenario(shifted, ph, key.second);
-                StepSpec spec{sc.model, sc.cluster, sc.parallel, sc.training.precision, sc.training.sequence_length, key.second};
-                spec.attention_kernel = sc.training.attention_kernel;
-                spec.dropout = sc.training.dropout;
-                spec.mode = mode;
-                spec.network = *network;
-                const double r = simulate_step(spec).step_time / nominal_step.step_time;
-                auto& entry = sens.ratio[{phase_index, key.second}];
-                (side == 0 ? entry.first : entry.second) = r;
+                shifted_specs.push_back(spec_for(shifted, shifted.phases.at(phase_index), key.second));
             }
+        }
+        const std::vector<StepResult> shifted_steps = simulate_all(shifted_specs);
+        for (std::size_t k = 0; k < shifted_steps.size(); ++k) {
+            const auto& key = keys[k % keys.size()];
+            const auto phase_index = static_cast<std::size_t>(key.first - s.phases.data());
+            const double r = shifted_steps[k].step_time / steps.at(key).step_time;
+            auto& entry = sens.ratio[{phase_index, key.second}];
+            (k < keys.size() ? entry.first : entry.second) = r;
         }
         sensitivities.push_back(std::move(sens));
     }
