@@ -55,6 +55,9 @@ std::optional<Seconds> job_mttf(const ReliabilityModel& model, int gpus, int gpu
 // Young/Daly first-order optimum: √(2 · δ · M) for checkpoint write time δ and MTTF M.
 Seconds young_daly_interval(Seconds checkpoint_write, Seconds mttf);
 // The interval the run uses: the given one, or Young/Daly (or the whole run when the job never fails).
+// (Added by the run layer:) with asynchronous checkpoints the critical-path cost is 0 and Young/Daly would give 0,
+// so the computed interval is one write time (back-to-back writes); a computed interval is never shorter than the
+// shortest step time.
 Seconds checkpoint_interval(const RunInputs& inputs);
 
 // Closed form of the expected wall-clock time of W seconds of productive work with exponential failures of rate λ
@@ -74,6 +77,11 @@ struct RunSample {
 };
 
 // Plays the run once. Throws Error on non-positive step times or GPU counts.
+// (Added by the run layer:) also on negative or non-finite times, rates or step counts, an empty segment list, and
+// a run expected to be interrupted more than 10^7 times (it would practically never finish). No checkpoint is
+// written after the final piece of work; an interruption during a restart starts the restart again; a blocking
+// write cut short counts in `checkpointing`, its interval's work in `lost_work`; wall_clock = productive +
+// lost_work + checkpointing + restarting.
 RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed);
 
 // Deterministic, platform-independent random numbers (splitmix64-seeded xoshiro256**).
