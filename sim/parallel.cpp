@@ -1,6 +1,8 @@
 #include <gpuhours/parallel.hpp>
 
+#include <algorithm>
 #include <array>
+#include <string>
 #include <utility>
 
 namespace gpuhours {
@@ -29,6 +31,21 @@ std::string_view to_string(Recompute r) {
 std::optional<Recompute> recompute_from_string(std::string_view name) {
     for (const auto& [value, n] : kRecompute) if (n == name) return value;
     return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> order_parts(std::string_view order) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t dash = order.find('-', start);
+        parts.emplace_back(order.substr(start, dash == std::string_view::npos ? std::string_view::npos : dash - start));
+        if (dash == std::string_view::npos) break;
+        start = dash + 1;
+    }
+    std::vector<std::string> sorted = parts;
+    std::sort(sorted.begin(), sorted.end());
+    if (sorted != std::vector<std::string>{"cp", "dp", "ep", "pp", "tp"}) return std::nullopt;
+    return parts;
 }
 
 }  // namespace gpuhours

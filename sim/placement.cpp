@@ -27,19 +27,9 @@ Placement::Placement(const ParallelLayout& layout, int gpus) : layout_(layout) {
                     "make the parallel degrees multiply to the GPU count");
     }
     ranks_ = gpus;
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    while (true) {
-        const std::size_t dash = layout.order.find('-', start);
-        parts.push_back(layout.order.substr(start, dash == std::string::npos ? std::string::npos : dash - start));
-        if (dash == std::string::npos) break;
-        start = dash + 1;
-    }
-    std::vector<std::string> sorted = parts;
-    std::sort(sorted.begin(), sorted.end());
-    if (sorted != std::vector<std::string>{"cp", "dp", "ep", "pp", "tp"}) {
-        throw Error(fmt::format("order \"{}\" is not a permutation of tp, cp, ep, dp, pp", layout.order));
-    }
+    const auto parsed = order_parts(layout.order);
+    if (!parsed) throw Error(fmt::format("order \"{}\" is not a permutation of tp, cp, ep, dp, pp", layout.order));
+    const std::vector<std::string>& parts = *parsed;
     const int degree[4] = {layout.tensor, layout.context, layout.data, layout.pipeline};
     int stride = 1;
     strides_.assign(4, 1);

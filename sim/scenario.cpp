@@ -430,18 +430,7 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
     if (const Node* o = r.optional("overlap_gradient_reduce")) p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
     if (const Node* o = r.optional("order")) {
         p.order = detail::as_string(*o, "parallelism.order");
-        std::vector<std::string> parts;
-        std::size_t start = 0;
-        while (start <= p.order.size()) {
-            const std::size_t dash = p.order.find('-', start);
-            parts.push_back(p.order.substr(start, dash == std::string::npos ? std::string::npos : dash - start));
-            if (dash == std::string::npos) break;
-            start = dash + 1;
-        }
-        std::vector<std::string> sorted = parts;
-        std::sort(sorted.begin(), sorted.end());
-        const std::vector<std::string> expected{"cp", "dp", "ep", "pp", "tp"};
-        if (sorted != expected) {
+        if (!order_parts(p.order)) {
             throw ScenarioError(o->where, fmt::format("`parallelism.order` = \"{}\" is not an ordering of tp, cp, ep, dp, pp", p.order),
                                 "list each of tp, cp, ep, dp, pp once, innermost first, e.g. \"tp-cp-ep-dp-pp\"");
         }

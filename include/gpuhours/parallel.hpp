@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gpuhours {
 
@@ -15,6 +16,9 @@ std::string_view to_string(Schedule s);
 std::optional<Schedule> schedule_from_string(std::string_view name);
 std::string_view to_string(Recompute r);
 std::optional<Recompute> recompute_from_string(std::string_view name);
+// The parts of a rank order ("tp-cp-ep-dp-pp" → tp, cp, ep, dp, pp), or nullopt unless it lists each of tp, cp,
+// ep, dp and pp exactly once.
+std::optional<std::vector<std::string>> order_parts(std::string_view order);
 
 // Degrees. Convention (Megatron-Core): tensor × context × pipeline × data = GPUs; expert parallelism is
 // carved out of the data × context ranks of one pipeline stage, so `expert` divides data × context and the
