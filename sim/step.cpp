@@ -688,7 +688,6 @@ void StepBuilder::add_optimizer(int stage) {
 StepResult StepBuilder::run() {
     const int p = layout_.pipeline;
     // The last op of each stage that produces gradients of each local chunk (a B, or the W of a split backward).
-    std::map<std::pair<int, int>, int> last_gradient_op;  // (stage, op index) → local chunk... inverted below
     std::vector<std::map<int, int>> sync_after(static_cast<std::size_t>(p));  // stage: op index → local chunk
     for (int s = 0; s < p; ++s) {
         const auto& ops = plan_->ops(s);
@@ -706,7 +705,6 @@ StepResult StepBuilder::run() {
             }
         }
     }
-    (void)last_gradient_op;
 
     // Symmetric mode: time every collective stage by stage before building the graph, so the router's
     // per-destination distance cache serves one stage's GPUs at a time instead of thrashing across stages.

@@ -31,11 +31,6 @@ namespace {
 // a continuous ramp).
 constexpr int kRampLevels = 4;
 
-struct StepShape {
-    int global_batch = 0;
-    const PhaseSpec* phase = nullptr;
-};
-
 struct SimulatedSegment {
     std::string phase;
     int global_batch = 0;
@@ -174,6 +169,9 @@ int cmd_run(const Args& raw, std::ostream& out) {
         spec.network = *network;
         return spec;
     };
+    const auto first_simulated_it =
+        std::find_if(s.phases.begin(), s.phases.end(), [](const PhaseSpec& x) { return !x.quoted_gpu_hours; });
+    const PhaseSpec* first_simulated = first_simulated_it == s.phases.end() ? nullptr : &*first_simulated_it;
     // Every distinct step shape, memory-checked, then simulated on all cores.
     std::vector<std::pair<const PhaseSpec*, int>> keys;
     std::vector<StepSpec> specs;
@@ -187,9 +185,8 @@ int cmd_run(const Args& raw, std::ostream& out) {
                                       sc.cluster.chip.memory_capacity, memory_options_of(sc)));
             keys.push_back(key);
             specs.push_back(spec_for(s, ph, batch));
-            // The trace is of the first simulated phase at its full batch.
-            specs.back().record_trace = !trace_path.empty() && keys.size() == 1 + (ph.ramp ? kRampLevels : 0) &&
-                                        batch == ph.training.global_batch && &ph == &*std::find_if(s.phases.begin(), s.phases.end(), [](const PhaseSpec& x) { return !x.quoted_gpu_hours; });
+            // The trace is of the headline step: the first simulated phase at its full batch.
+            specs.back().record_trace = !trace_path.empty() && &ph == first_simulated && batch == ph.training.global_batch;
         }
     }
     {
