@@ -293,7 +293,12 @@ std::string format_bytes(Bytes b) { return scaled(b.value(), "B", kDecimal); }
 std::string format_bandwidth(BytesPerSecond r) { return scaled(r.value(), "B/s", kDecimal); }
 std::string format_flops_rate(FlopsPerSecond r) { return scaled(r.value(), "FLOP/s", kDecimal); }
 std::string format_flops(Flops f) { return scaled(f.value(), "FLOP", kDecimal); }
-std::string format_power(Watts w) { return scaled(w.value(), "W", kDecimal); }
+std::string format_power(Watts w) {
+    const double a = std::fabs(w.value());
+    if (a >= 1e6) return sig(w.value() / 1e6) + " MW";
+    if (a >= 1e3) return sig(w.value() / 1e3) + " kW";  // SI writes kilo with a lower-case k
+    return sig(w.value()) + " W";
+}
 std::string format_energy(Joules e) {
     const double kwh = e.value() / kJoulesPerKwh;
     if (std::fabs(kwh) >= 1e6) return sig(kwh / 1e6) + " GWh";

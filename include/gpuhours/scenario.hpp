@@ -6,6 +6,7 @@
 #include <gpuhours/hardware.hpp>
 #include <gpuhours/model.hpp>
 #include <gpuhours/parallel.hpp>
+#include <gpuhours/policy.hpp>
 #include <gpuhours/precision.hpp>
 #include <gpuhours/economics.hpp>
 #include <gpuhours/run.hpp>
@@ -171,5 +172,12 @@ ChipProfile load_chip(const std::string& name, const std::filesystem::path& cata
 ModelSpec load_model(const std::string& name, const std::filesystem::path& catalog_dir = {});
 std::vector<std::string> catalog_names(const std::filesystem::path& catalog_dir, const std::string& kind);
 std::filesystem::path default_catalog_dir();
+
+// Export-control rule sets, `<catalog_dir>/policy/<name>.toml` (schema: scenarios/policy/README.md). Unknown
+// names list the known ones; unknown keys are errors at file:line:col with a suggestion. Throws ScenarioError.
+RuleSet load_rule_set(const std::string& name, const std::filesystem::path& catalog_dir = {});
+// Parses a rule set from memory (tests); `name` is used in messages and, without `.toml`, as the id.
+RuleSet load_rule_set_from_string(std::string_view text, const std::string& name);
+std::vector<std::string> rule_set_names(const std::filesystem::path& catalog_dir = {});
 
 }  // namespace gpuhours

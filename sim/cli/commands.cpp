@@ -366,21 +366,34 @@ int model_command(const Args& raw, std::ostream& out) {
 // ---- chips --------------------------------------------------------------------------------------------
 
 int chips_command(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json", "--csv"}, {"--catalog"});
+    const ParsedArgs args = parse_args(raw, {"--json", "--csv"}, {"--catalog", "--rule"});
     if (!args.positional.empty()) throw Error("`gpuhours chips` takes no positional arguments");
     const auto dir = catalog_dir(args);
+    // --rule: classify every chip under an export-control rule set (scenarios/policy/<id>.toml).
+    std::optional<RuleSet> rules;
+    if (args.has("--rule")) rules = load_rule_set(args.get("--rule"), dir);
     const auto names = catalog_names(dir, "chips");
     if (names.empty()) throw Error(fmt::format("no chips in {}", (dir / "chips").string()), "pass --catalog DIR");
     std::vector<ChipProfile> chips;
     for (const auto& n : names) chips.push_back(load_chip(n, dir));
+    std::vector<Classification> classes;
+    if (rules) {
+        for (const auto& c : chips) classes.push_back(classify(c, *rules));
+    }
     auto peak = [](const ChipProfile& c, Precision p) {
         const auto it = c.peak_dense.find(p);
         return it == c.peak_dense.end() ? std::string("—") : fmt::format("{:g}", it->second.value() / 1e12);
     };
     if (args.has("--json")) {
         report::Json j;
-        j.begin_object().field("schema_version", 1).key("chips").begin_array();
-        for (const auto& c : chips) {
+        j.begin_object().field("schema_version", 1);
+        if (rules) {
+            j.key("rule").begin_object().field("id", rules->id).field("title", rules->title);
+            j.field("source", rules->source).end_object();
+        }
+        j.key("chips").begin_array();
+        for (std::size_t i = 0; i < chips.size(); ++i) {
+            const ChipProfile& c = chips[i];
             j.begin_object().field("id", c.id).field("name", c.display_name).field("vendor", c.vendor);
             j.key("peak_dense_flop_per_s").begin_object();
             for (const auto& [p, rate] : c.peak_dense) j.field(to_string(p), rate.value());
@@ -393,23 +406,55 @@ int chips_command(const Args& raw, std::ostream& out) {
             j.field("tdp_w", c.tdp.value()).field("sm_count", c.sm_count);
             if (c.die_area_mm2) j.field("die_area_mm2", *c.die_area_mm2);
             else j.key("die_area_mm2").null();
+            if (rules) {
+                const Classification& k = classes[i];
+                j.key("policy").begin_object();
+                j.field("tpp", k.metrics.tpp).field("tpp_basis", to_string(k.metrics.tpp_basis));
+                if (k.metrics.performance_density) j.field("performance_density", *k.metrics.performance_density);
+                else j.key("performance_density").null();
+                j.field("interconnect_bidirectional_gb_s", k.metrics.interconnect_bidirectional_gb_s);
+                j.field("memory_bandwidth_gb_s", k.metrics.memory_bandwidth_gb_s);
+                j.field("class", k.class_name).field("determined", k.determined);
+                j.key("why").begin_array();
+                for (const auto& reason : k.reasons) j.value(reason);
+                j.end_array().end_object();
+            }
             j.end_object();
         }
         j.end_array().end_object();
         out << j.str();
         return 0;
     }
-    report::Table t({"chip", "name", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM", "HBM BW", "scale-up/dir", "domain",
-                     "NIC/dir", "TDP", "die mm²"});
-    for (const auto& c : chips) {
-        t.add_row({c.id, c.display_name, peak(c, Precision::bf16), peak(c, Precision::fp8),
-                   format_bytes(c.memory_capacity), format_bandwidth(c.memory_bandwidth),
-                   format_bandwidth(c.scale_up_bandwidth), std::to_string(c.scale_up_domain),
-                   format_bandwidth(c.nic_bandwidth), format_power(c.tdp),
-                   c.die_area_mm2 ? fmt::format("{:g}", *c.die_area_mm2) : std::string("n/p")});
+    std::vector<std::string> header = {"chip", "name", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM", "HBM BW", "scale-up/dir",
+                                       "domain", "NIC/dir", "TDP", "die mm²"};
+    if (rules) header.insert(header.end(), {"TPP", "PD", "class", "why"});
+    report::Table t(header);
+    for (std::size_t i = 0; i < chips.size(); ++i) {
+        const ChipProfile& c = chips[i];
+        std::vector<std::string> row = {c.id, c.display_name, peak(c, Precision::bf16), peak(c, Precision::fp8),
+                                        format_bytes(c.memory_capacity), format_bandwidth(c.memory_bandwidth),
+                                        format_bandwidth(c.scale_up_bandwidth), std::to_string(c.scale_up_domain),
+                                        format_bandwidth(c.nic_bandwidth), format_power(c.tdp),
+                                        c.die_area_mm2 ? fmt::format("{:g}", *c.die_area_mm2) : std::string("n/p")};
+        if (rules) {
+            const Classification& k = classes[i];
+            row.insert(row.end(), {format_policy_number(k.metrics.tpp),
+                                   k.metrics.performance_density ? format_policy_number(*k.metrics.performance_density)
+                                                                 : std::string("n/p"),
+                                   k.class_name, k.why()});
+        }
+        t.add_row(row);
     }
     out << (args.has("--csv") ? t.render_csv() : t.render());
-    if (!args.has("--csv")) out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published.\n";
+    if (!args.has("--csv")) {
+        out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published.\n";
+        if (rules) {
+            out << fmt::format("Rule set {}: {}\nSource: {}\n", rules->id, rules->title, rules->source);
+            out << "TPP = max over formats of dense TFLOP/s × bit length (dense reading, chips-and-rules.md §3.1); "
+                   "PD = TPP / die mm²; I/O = scale-up per direction × 2.\n";
+            if (!rules->note.empty()) out << "Note: " << rules->note << "\n";
+        }
+    }
     return 0;
 }
 

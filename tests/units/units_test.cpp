@@ -119,4 +119,6 @@ TEST_CASE("formatting carries the unit") {
     CHECK(format_count(671e9) == "671B");
     CHECK(format_duration(seconds(19.926)) == "19.93 s");
     CHECK(format_duration(days(54.2)) == "54.2 days");
+    CHECK(format_power(Watts(1000)) == "1 kW");  // lower-case k for kilo
+    CHECK(format_power(Watts(700)) == "700 W");
 }

@@ -1,0 +1,271 @@
+// Export-control classification of the chip catalog (chips-and-rules.md Part 3). Expected classes come from
+// the reference's table §3.7 ("Oct 2022 test", "Oct 2023+ class", "Jan 2026 case-by-case eligible?").
+#include <gpuhours/policy.hpp>
+#include <gpuhours/scenario.hpp>
+
+#include "../support/cli.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+
+using namespace gpuhours;
+
+namespace {
+const std::filesystem::path kCatalog = std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios";
+
+std::map<std::string, std::string> classify_catalog(const std::string& rule) {
+    const RuleSet rules = load_rule_set(rule, kCatalog);
+    std::map<std::string, std::string> out;
+    for (const auto& name : catalog_names(kCatalog, "chips")) {
+        const Classification c = classify(load_chip(name, kCatalog), rules);
+        INFO(name << ": " << c.why());
+        CHECK(c.determined);
+        out[name] = c.class_name;
+    }
+    return out;
+}
+
+void check_table(const std::map<std::string, std::string>& got, const std::map<std::string, std::string>& expected) {
+    CHECK(got.size() == expected.size());  // every catalog chip has an expectation
+    for (const auto& [chip, cls] : expected) {
+        INFO(chip);
+        REQUIRE(got.count(chip) == 1);
+        CHECK(got.at(chip) == cls);
+    }
+}
+}  // namespace
+
+TEST_CASE("TPP and performance density of every catalog chip match the reference table", "[policy]") {
+    // chips-and-rules.md §3.7, TPP = max over formats of dense TFLOP/s × bit length, ±1.
+    const std::map<std::string, double> tpp = {
+        {"h100", 15831},       // FP8 1,978.9 × 8
+        {"h100-pcie", 12104},  // FP8 1,513 × 8
+        {"h800", 15831},       // as H100
+        {"h20", 2368},         // BF16 148 × 16 = FP8 296 × 8
+        {"a100-40gb", 4992},   // FP16 312 × 16
+        {"a100-80gb", 4992},
+        {"a800-80gb", 4992},
+        {"h200", 15831},
+        {"b200", 36000},       // BF16 2,250 × 16
+        {"gb200", 40000},      // BF16 2,500 × 16
+        {"l40s", 5864},        // FP8 733 × 8
+        {"l20", 1914},         // table: BF16 119.5 × 16 = 1,912, but the catalog's TF32 is rounded up to 59.8
+                               // (= 119.5 / 2 = 59.75 on the datasheet), and 59.8 × 32 = 1,913.6 sets the max
+        {"ascend-910b", 6016}, // FP16 376 × 16, the top of the table's 5,120–6,016 range (catalog SKU)
+        {"ascend-910c", 12480},// BF16 780 × 16
+        {"mi300x", 20919},     // FP8 2,614.9 × 8 = 20,919.2 (BF16 1,307.4 × 16 = 20,918.4)
+        {"gaudi3", 29360},     // BF16 1,835 × 16
+        {"tpu-v5p", 7344},     // BF16 459 × 16
+    };
+    for (const auto& [chip, expected] : tpp) {
+        INFO(chip);
+        CHECK(metrics_of(load_chip(chip, kCatalog)).tpp == Approx(expected).margin(1));
+    }
+    // PD = TPP / die mm²: H100 15,831 / 814 = 19.45; H100 PCIe 12,104 / 814 = 14.87; H20 2,368 / 814 = 2.91;
+    // A100 4,992 / 826 = 6.04; L40S 5,864 / 608.5 = 9.64; L20 1,912 / 608.5 = 3.14.
+    const std::map<std::string, double> pd = {{"h100", 19.45}, {"h100-pcie", 14.87}, {"h20", 2.91},
+                                              {"a100-80gb", 6.04}, {"l40s", 9.64},   {"l20", 3.14}};  // L20: 1,913.6 / 608.5 = 3.1448
+    for (const auto& [chip, expected] : pd) {
+        INFO(chip);
+        const auto m = metrics_of(load_chip(chip, kCatalog));
+        REQUIRE(m.performance_density.has_value());
+        CHECK(*m.performance_density == Approx(expected).margin(0.01));
+    }
+    // No published die area: PD unknown, never guessed.
+    for (const char* chip : {"b200", "mi300x", "gaudi3", "tpu-v5p", "ascend-910c"}) {
+        INFO(chip);
+        CHECK_FALSE(metrics_of(load_chip(chip, kCatalog)).performance_density.has_value());
+    }
+}
+
+TEST_CASE("the October 2022 rule catches chips with both TPP and I/O over the line", "[policy]") {
+    // 3A090.a = TPP ≥ 4,800 AND bidirectional I/O ≥ 600 GB/s; I/O = scale-up per direction × 2.
+    check_table(classify_catalog("oct-2022"), {
+        {"h100", "3A090.a"},            // 15,831; 450 × 2 = 900 GB/s
+        {"h100-pcie", "3A090.a"},       // 12,104; NVLink bridge 300 × 2 = 600 ≥ 600 (table: "controlled? [U]")
+        {"h800", "not controlled"},     // 15,831 but 200 × 2 = 400 < 600
+        {"h20", "not controlled"},      // TPP 2,368 < 4,800
+        {"a100-40gb", "3A090.a"},       // 4,992; 600 GB/s
+        {"a100-80gb", "3A090.a"},
+        {"a800-80gb", "not controlled"},// 4,992 but 400 < 600
+        {"h200", "3A090.a"},
+        {"b200", "3A090.a"},            // 1,800 GB/s
+        {"gb200", "3A090.a"},
+        {"l40s", "not controlled"},     // PCIe only, 64 GB/s
+        {"l20", "not controlled"},      // TPP 1,912
+        {"mi300x", "3A090.a"},          // 448 × 2 = 896 GB/s
+        {"gaudi3", "3A090.a"},          // 525 × 2 = 1,050 GB/s (table: 1.2 TB/s with all 24 ports)
+        // Not decided by the table ("—" or "(≥ 4,800)"), asserted from the catalog figures:
+        {"ascend-910b", "not controlled"},  // 6,016 but HCCS 196 × 2 = 392 GB/s < 600
+        {"ascend-910c", "3A090.a"},         // 12,480; 392 × 2 = 784 GB/s
+        {"tpu-v5p", "3A090.a"},             // 7,344; ICI 600 × 2 = 1,200 GB/s (direction [U] in the catalog)
+    });
+}
+
+TEST_CASE("the October 2023 rule catches H800 and A800 but not H20 or L20", "[policy]") {
+    // 3A090.a = TPP ≥ 4,800 OR (TPP ≥ 1,600 AND PD ≥ 5.92); .b = (2,400 ≤ TPP < 4,800 AND 1.6 ≤ PD < 5.92) OR
+    // (TPP ≥ 1,600 AND 3.2 ≤ PD < 5.92). Table §3.7: every chip 3A090.a except H20 and L20 (outside).
+    check_table(classify_catalog("oct-2023"), {
+        {"h100", "3A090.a"},  {"h100-pcie", "3A090.a"}, {"h800", "3A090.a"},   // TPP 15,831 ≥ 4,800
+        {"a100-40gb", "3A090.a"}, {"a100-80gb", "3A090.a"}, {"a800-80gb", "3A090.a"},  // 4,992 ≥ 4,800
+        {"h200", "3A090.a"},  {"b200", "3A090.a"},      {"gb200", "3A090.a"},
+        {"l40s", "3A090.a"},  // 5,864
+        {"ascend-910b", "3A090.a"}, {"ascend-910c", "3A090.a"}, {"mi300x", "3A090.a"}, {"gaudi3", "3A090.a"},
+        {"tpu-v5p", "3A090.a"},  // TPP ≥ 4,800 decides it even where PD is unknown
+        {"h20", "not controlled"},  // TPP 2,368 < 2,400 and PD 2.91 < 3.2
+        {"l20", "not controlled"},  // TPP 1,914 < 2,400 and PD 3.1448 < 3.2 (by a hair; table: 1,912 / 3.14)
+    });
+}
+
+TEST_CASE("the explanation of a classification quotes the numbers that decided it", "[policy]") {
+    const RuleSet oct2022 = load_rule_set("oct-2022", kCatalog);
+    const RuleSet oct2023 = load_rule_set("oct-2023", kCatalog);
+    const Classification h800_2022 = classify(load_chip("h800", kCatalog), oct2022);
+    CHECK(h800_2022.class_name == "not controlled");
+    CHECK(h800_2022.why() == "not 3A090.a: I/O 400 GB/s < 600 GB/s");
+    const Classification h800_2023 = classify(load_chip("h800", kCatalog), oct2023);
+    CHECK(h800_2023.why() == "TPP 15,831 ≥ 4,800");
+    const Classification a800_2022 = classify(load_chip("a800-80gb", kCatalog), oct2022);
+    CHECK(a800_2022.why() == "not 3A090.a: I/O 400 GB/s < 600 GB/s");
+    CHECK(classify(load_chip("a800-80gb", kCatalog), oct2023).why() == "TPP 4,992 ≥ 4,800");
+    const Classification h20 = classify(load_chip("h20", kCatalog), oct2023);
+    CHECK(h20.why() == "not 3A090.a: TPP 2,368 < 4,800; PD 2.91 < 5.92; not 3A090.b: TPP 2,368 < 2,400; PD 2.91 < 3.2");
+    const Classification l20 = classify(load_chip("l20", kCatalog), oct2023);
+    CHECK(l20.why() == "not 3A090.a: TPP 1,914 < 4,800; PD 3.14 < 5.92; not 3A090.b: TPP 1,914 < 2,400; PD 3.14 < 3.2");
+    const Classification h100 = classify(load_chip("h100", kCatalog), oct2022);
+    CHECK(h100.class_name == "3A090.a");
+    CHECK(h100.why() == "TPP 15,831 ≥ 4,800; I/O 900 GB/s ≥ 600 GB/s");
+}
+
+TEST_CASE("the January 2026 rule admits H200 and MI300X to case-by-case review but not Blackwell", "[policy]") {
+    // Eligible: TPP < 21,000 AND DRAM bandwidth < 6,500 GB/s.
+    const std::string yes = "eligible for case-by-case review";
+    const std::string no = "presumption of denial";
+    check_table(classify_catalog("jan-2026"), {
+        {"h200", yes},     // 15,831 < 21,000; 4,800 < 6,500 GB/s
+        {"mi300x", yes},   // 20,919 < 21,000; 5,300 < 6,500 GB/s
+        {"b200", no},      // 36,000 ≥ 21,000
+        {"gb200", no},     // 40,000
+        {"gaudi3", no},    // 29,360
+        {"h100", yes},  {"h100-pcie", yes}, {"h800", yes}, {"h20", yes}, {"a100-40gb", yes}, {"a100-80gb", yes},
+        {"a800-80gb", yes}, {"l40s", yes}, {"l20", yes},
+        {"tpu-v5p", yes},  // "yes on TPP (not sold as a chip)"
+        // The table says n/a (PRC-origin, out of scope); the technical test alone passes: 6,016 / 12,480 TPP.
+        {"ascend-910b", yes}, {"ascend-910c", yes},
+    });
+    const Classification b200 = classify(load_chip("b200", kCatalog), load_rule_set("jan-2026", kCatalog));
+    CHECK(b200.why() == "not eligible for case-by-case review: TPP 36,000 ≥ 21,000");
+    const Classification h200 = classify(load_chip("h200", kCatalog), load_rule_set("jan-2026", kCatalog));
+    CHECK(h200.why() == "TPP 15,831 < 21,000; DRAM BW 4,800 GB/s < 6,500 GB/s");
+}
+
+TEST_CASE("the December 2024 HBM rule flags every HBM part and no GDDR part", "[policy]") {
+    // Proxy for 3A090.c (bandwidth density > 2 GB/s/mm², no package areas in the catalog): DRAM ≥ 1,000 GB/s.
+    const std::string hbm = "carries 3A090.c HBM";
+    std::map<std::string, std::string> expected;
+    for (const auto& name : catalog_names(kCatalog, "chips")) expected[name] = hbm;
+    expected["l20"] = "no 3A090.c memory";   // GDDR6, 864 GB/s
+    expected["l40s"] = "no 3A090.c memory";  // GDDR6, 864 GB/s
+    check_table(classify_catalog("dec-2024-hbm"), expected);
+}
+
+TEST_CASE("the hypothetical NVLink cap catches the H20 on bandwidth alone", "[policy]") {
+    // Exportable iff TPP < 4,800 AND I/O ≤ 400 GB/s: only the L20 (1,912; 64 GB/s). The H20 (2,368) fails on
+    // 900 GB/s of NVLink.
+    std::map<std::string, std::string> expected;
+    for (const auto& name : catalog_names(kCatalog, "chips")) expected[name] = "licence required";
+    expected["l20"] = "exportable without licence";
+    check_table(classify_catalog("hypothetical-nvlink-cap"), expected);
+    const Classification h20 =
+        classify(load_chip("h20", kCatalog), load_rule_set("hypothetical-nvlink-cap", kCatalog));
+    CHECK(h20.why() == "not exportable without licence: I/O 900 GB/s > 400 GB/s");
+}
+
+TEST_CASE("a chip without a published die area is undetermined when only density can decide", "[policy]") {
+    // An L20 without its die area: TPP 1,912 < 4,800, so 3A090.a hinges on PD ≥ 5.92, unknown.
+    ChipProfile chip = load_chip("l20", kCatalog);
+    chip.die_area_mm2.reset();
+    const Classification c = classify(chip, load_rule_set("oct-2023", kCatalog));
+    CHECK_FALSE(c.determined);
+    CHECK(c.class_name == std::string(kUndetermined));
+    CHECK_THAT(c.why(), Catch::Contains("3A090.a? PD unknown (die area not published)"));
+}
+
+TEST_CASE("every rule file loads and cites its source", "[policy]") {
+    const auto names = rule_set_names(kCatalog);
+    for (const char* required : {"oct-2022", "oct-2023", "dec-2024-hbm", "jan-2026", "hypothetical-nvlink-cap"}) {
+        INFO(required);
+        CHECK(std::find(names.begin(), names.end(), required) != names.end());
+    }
+    for (const auto& name : names) {
+        INFO(name);
+        const RuleSet r = load_rule_set(name, kCatalog);
+        CHECK(r.id == name);
+        CHECK_FALSE(r.source.empty());
+        CHECK_FALSE(r.classes.empty());
+        for (const auto& c : r.classes) CHECK_FALSE(c.source.empty());
+    }
+}
+
+TEST_CASE("a misspelt key in a rule file is an error at its position with a suggestion", "[policy]") {
+    const std::string text =
+        "title = \"t\"\n"
+        "source = \"s\"\n"
+        "[[classes]]\n"
+        "name = \"a\"\n"
+        "source = \"s\"\n"
+        "any = [{ metric = \"tpp\", at_lest = 4800 }]\n"
+        "[default]\n"
+        "name = \"not controlled\"\n";
+    CHECK_THROWS_WITH(load_rule_set_from_string(text, "bad.toml"),
+                      Catch::Contains("bad.toml:6:") && Catch::Contains("unknown key `at_lest`") &&
+                          Catch::Contains("did you mean `at_least`?"));
+}
+
+TEST_CASE("an unknown metric in a rule file lists the known metrics", "[policy]") {
+    const std::string text =
+        "title = \"t\"\nsource = \"s\"\n[[classes]]\nname = \"a\"\nsource = \"s\"\n"
+        "all = [{ metric = \"tpps\", at_least = 1 }]\n[default]\nname = \"n\"\n";
+    CHECK_THROWS_WITH(load_rule_set_from_string(text, "bad.toml"),
+                      Catch::Contains("bad.toml:6:") && Catch::Contains("did you mean \"tpp\"") &&
+                          Catch::Contains("performance_density"));
+}
+
+TEST_CASE("an unknown rule set name lists the known ones", "[policy]") {
+    CHECK_THROWS_WITH(load_rule_set("oct-2024", kCatalog),
+                      Catch::Contains("unknown rule set \"oct-2024\"") && Catch::Contains("oct-2023") &&
+                          Catch::Contains("jan-2026"));
+}
+
+TEST_CASE("gpuhours chips with a rule classifies the catalog", "[policy]") {
+    const auto r = gpuhours::test::run_cli("chips --rule oct-2023");
+    CHECK(r.exit_code == 0);
+    INFO(r.out);
+    const auto line_start = r.out.find("h800 ");
+    REQUIRE(line_start != std::string::npos);
+    const std::string line = r.out.substr(line_start, r.out.find('\n', line_start) - line_start);
+    CHECK_THAT(line, Catch::Contains("3A090.a") && Catch::Contains("15,831"));
+    CHECK_THAT(r.out, Catch::Contains("88 FR 73458"));
+}
+
+TEST_CASE("gpuhours chips with a rule writes the class in JSON", "[policy]") {
+    const auto r = gpuhours::test::run_cli("chips --rule jan-2026 --json");
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("\"id\":\"jan-2026\"") || Catch::Contains("\"id\": \"jan-2026\""));
+    CHECK_THAT(r.out, Catch::Contains("presumption of denial") && Catch::Contains("TPP 36,000 ≥ 21,000"));
+}
+
+TEST_CASE("gpuhours chips with an unknown rule exits 2 and lists the known rules", "[policy]") {
+    const auto r = gpuhours::test::run_cli("chips --rule oct-2099");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("unknown rule set") && Catch::Contains("oct-2022") &&
+                          Catch::Contains("jan-2026"));
+}
+
+TEST_CASE("gpuhours chips without a rule prints no policy columns", "[policy]") {
+    const auto r = gpuhours::test::run_cli("chips");
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, !Catch::Contains("TPP") && !Catch::Contains("3A090"));
+}
