@@ -19,10 +19,7 @@ void bench(const std::filesystem::path& file, gpuhours::SimulationMode mode, con
     gpuhours::LoadOptions options;
     options.overrides = overrides;
     const gpuhours::Scenario s = gpuhours::load_scenario(file, options);
-    gpuhours::StepSpec spec{s.model, s.cluster, s.parallel, s.training.precision, s.training.sequence_length,
-                            s.training.global_batch};
-    spec.attention_kernel = s.training.attention_kernel;
-    spec.dropout = s.training.dropout;
+    gpuhours::StepSpec spec = gpuhours::step_spec_of(s);
     spec.mode = mode;
     const auto start = Clock::now();
     const gpuhours::StepResult r = gpuhours::simulate_step(spec);

@@ -1071,6 +1071,13 @@ std::vector<std::string> catalog_names(const std::filesystem::path& catalog_dir,
     return names;
 }
 
+StepSpec step_spec_of(const Scenario& s) {
+    StepSpec spec{s.model, s.cluster, s.parallel, s.training.precision, s.training.sequence_length, s.training.global_batch};
+    spec.attention_kernel = s.training.attention_kernel;
+    spec.dropout = s.training.dropout;
+    return spec;
+}
+
 ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir) {
     const std::filesystem::path dir = catalog_dir.empty() ? default_catalog_dir() : catalog_dir;
     const Node table = load_catalog_entry("chips", name, dir, SourceRef{});

@@ -10,6 +10,7 @@
 #include <gpuhours/precision.hpp>
 #include <gpuhours/economics.hpp>
 #include <gpuhours/run.hpp>
+#include <gpuhours/step.hpp>
 #include <gpuhours/units.hpp>
 #include <gpuhours/workload.hpp>
 
@@ -166,6 +167,9 @@ private:
 Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& options = {});
 // Parses a scenario from memory (tests, fuzzing); `name` is used in messages.
 Scenario load_scenario_from_string(std::string_view text, const std::string& name, const LoadOptions& options = {});
+
+// The step of a scenario's [training] and [parallelism] (symmetric mode, flow network; callers change those).
+StepSpec step_spec_of(const Scenario& s);
 
 // Catalog access by name ("h800", "deepseek-v3"); unknown names list the known ones.
 ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir = {});

@@ -162,9 +162,7 @@ int cmd_run(const Args& raw, std::ostream& out) {
     };
     auto spec_for = [&](const Scenario& base, const PhaseSpec& ph, int batch) {
         const Scenario sc = phase_scenario(base, ph, batch);
-        StepSpec spec{sc.model, sc.cluster, sc.parallel, sc.training.precision, sc.training.sequence_length, batch};
-        spec.attention_kernel = sc.training.attention_kernel;
-        spec.dropout = sc.training.dropout;
+        StepSpec spec = step_spec_of(sc);
         spec.mode = mode;
         spec.network = *network;
         return spec;

@@ -26,11 +26,7 @@ struct Outcome {
 
 Outcome simulate(const std::string& name) {
     Scenario s = load_scenario(kValidation / (name + ".toml"));
-    StepSpec spec{s.model, s.cluster, s.parallel, s.training.precision, s.training.sequence_length,
-                  s.training.global_batch};
-    spec.attention_kernel = s.training.attention_kernel;
-    spec.dropout = s.training.dropout;
-    return Outcome{s, simulate_step(spec)};
+    return Outcome{s, simulate_step(step_spec_of(s))};
 }
 
 // Megatron-LM's throughput counts full recomputation as a fourth forward pass and full (non-causal) attention:
