@@ -45,6 +45,17 @@ void validate(const CostInputs& in) {
     require_non_negative(in.host_power_share, "the host power share", "0.3 (host, NIC and switch power = 30% of GPU power)");
     if (in.electricity) require_non_negative(in.electricity->value(), "the electricity price ($/J)", "\"$0.08/kWh\"");
     if (in.gpu_hour) require_non_negative(in.gpu_hour->value(), "the rental price per GPU-hour ($)", "\"$2\"");
+    if (!in.rental_shares.empty()) {
+        double sum = 0.0;
+        for (const auto& share : in.rental_shares) {
+            require_non_negative(share.fraction, "a rental share's fraction", "0.5");
+            require_non_negative(share.gpu_hour.value(), "a rental share's price per GPU-hour ($)", "\"$2\"");
+            sum += share.fraction;
+        }
+        if (std::abs(sum - 1.0) > 1e-9) {
+            throw Error(fmt::format("the rental shares' fractions sum to {}, not 1", sum), "give every GPU-hour exactly one price");
+        }
+    }
     if (in.ownership) {
         const Ownership& o = *in.ownership;
         require_non_negative(o.gpu_price.value(), "the GPU price ($)", "\"$25K\"");
@@ -55,7 +66,7 @@ void validate(const CostInputs& in) {
                         "set the amortisation period to the hardware's depreciation life, e.g. \"4 years\"");
         }
     }
-    if (!in.gpu_hour && !in.ownership) throw Error("cannot price the run: no rental price and no ownership figures", std::string(kPriceHint));
+    if (!in.gpu_hour && in.rental_shares.empty() && !in.ownership) throw Error("cannot price the run: no rental price and no ownership figures", std::string(kPriceHint));
 }
 
 }  // namespace
@@ -69,7 +80,10 @@ CostBreakdown cost_of(const CostInputs& inputs) {
     // Facility energy: IT power (GPUs plus their share of hosts, NICs, switches) scaled by PUE.
     out.energy = gpus * (inputs.gpu_power * ((1.0 + inputs.host_power_share) * inputs.pue)) * inputs.wall_clock;
 
-    if (inputs.gpu_hour) {
+    if (!inputs.rental_shares.empty()) {
+        out.basis = "rental";
+        for (const auto& share : inputs.rental_shares) out.lines.push_back({share.item, share.gpu_hour * (out.gpu_hours * share.fraction)});
+    } else if (inputs.gpu_hour) {
         out.basis = "rental";
         out.lines.push_back({"rental", *inputs.gpu_hour * out.gpu_hours});
     } else {

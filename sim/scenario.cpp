@@ -495,6 +495,14 @@ ReliabilitySpec read_reliability(const Node& node) {
     TableReader r(node, "reliability");
     s.restart_time = read_nonnegative_duration(r, "restart_time", "15 min", Seconds(0));
     s.checkpoint_write = read_nonnegative_duration(r, "checkpoint_write", "1 min", Seconds(0));
+    if (const Node* n = r.optional("storage_bandwidth")) {
+        if (r.has("checkpoint_write")) {
+            throw ScenarioError(n->where, "give one of reliability.checkpoint_write and reliability.storage_bandwidth",
+                                "checkpoint_write is the time of one write; storage_bandwidth derives it from the checkpoint's size");
+        }
+        s.storage_bandwidth = detail::as_quantity(*n, "reliability.storage_bandwidth", parse_bandwidth, "\"1 TB/s\"");
+        require_positive(s.storage_bandwidth->value(), *n, "reliability.storage_bandwidth", "a bandwidth");
+    }
     if (const Node* a = r.optional("async_checkpoint")) s.async_checkpoint = detail::as_bool(*a, "reliability.async_checkpoint");
     if (r.has("checkpoint_interval")) {
         s.checkpoint_interval = read_nonnegative_duration(r, "checkpoint_interval", "30 min", Seconds(0));
@@ -708,6 +716,14 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
 }
 
+// A phase's own rental price, `gpu_hour = "$2.5"`.
+void read_phase_price(TableReader& r, PhaseSpec& ph) {
+    if (const Node* n = r.optional("gpu_hour")) {
+        ph.gpu_hour = detail::as_quantity(*n, r.path_of("gpu_hour"), parse_dollars, "\"$2\"");
+        if (ph.gpu_hour->value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r.path_of("gpu_hour")));
+    }
+}
+
 // [[phases]]: each phase's keys override [training] (tokens or steps, sequence_length, global_batch) and, in
 // [phases.parallelism], [parallelism]; the result is validated like the scenario itself.
 std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const Node& training_node,
@@ -728,6 +744,7 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
             require_positive(*ph.quoted_gpu_hours, *q, r.path_of("gpu_hours"), "GPU-hours");
             ph.quoted_source = detail::as_string(r.required("source", "a phase that quotes GPU-hours must cite where they come from"),
                                                  r.path_of("source"));
+            read_phase_price(r, ph);
             for (const char* key : {"tokens", "steps", "sequence_length", "global_batch", "batch_ramp", "parallelism"}) {
                 if (const Node* extra = r.optional(key)) {
                     throw ScenarioError(extra->where, fmt::format("{} quotes gpu_hours, so `{}` would be ignored", name, key),
@@ -741,6 +758,7 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
             continue;
         }
         if (const Node* src = r.optional("source")) (void)detail::as_string(*src, r.path_of("source"));
+        read_phase_price(r, ph);
         // The phase's [training]: the scenario's, with this phase's keys on top.
         Node t = training_node;
         t.erase("tokens");
@@ -1077,6 +1095,49 @@ StepSpec step_spec_of(const Scenario& s) {
     spec.dropout = s.training.dropout;
     return spec;
 }
+
+Bytes checkpoint_bytes(const Scenario& s) {
+    const double params = count_parameters(s.model).total;
+    const MixedPrecision& p = s.training.precision;
+    return Bytes(params * (bytes_per_element(p.master_weights) + 2.0 * bytes_per_element(p.optimizer_state)));
+}
+
+Seconds checkpoint_write_time(const Scenario& s) {
+    if (s.reliability.storage_bandwidth) return checkpoint_bytes(s) / *s.reliability.storage_bandwidth;
+    return s.reliability.checkpoint_write;
+}
+
+MicroBatchShape shape_of(const Scenario& s) {
+    return MicroBatchShape{s.training.sequence_length, s.parallel.micro_batch, AttentionMask::causal};
+}
+
+MemoryOptions memory_options_of(const Scenario& s) {
+    MemoryOptions options;
+    options.micro_batches = s.training.global_batch / (s.parallel.data * s.parallel.micro_batch);
+    options.attention_kernel = s.training.attention_kernel;
+    options.dropout = s.training.dropout;
+    return options;
+}
+
+FitCheck fit_of(const Scenario& s) {
+    return check_fit(s.model, s.parallel, s.training.precision, shape_of(s), s.cluster.chip.memory_capacity, memory_options_of(s));
+}
+
+void require_fit(const Scenario& s, const FitCheck& fit) {
+    if (!fit.fits) {
+        const auto largest = fit.breakdown.largest_term();
+        throw ScenarioError(s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file,
+                            fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} but the {} has "
+                                        "{}; the largest term is {} ({})",
+                                        format_bytes(fit.breakdown.total()), fit.breakdown.stage,
+                                        s.cluster.chip.display_name, format_bytes(fit.capacity), largest.name,
+                                        format_bytes(largest.bytes)),
+                            "shard more: raise tensor or pipeline, use zero = 1..3, or recompute = \"selective\" / "
+                            "\"full\"; see `gpuhours model` for the whole breakdown");
+    }
+}
+
+void require_fit(const Scenario& s) { require_fit(s, fit_of(s)); }
 
 ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir) {
     const std::filesystem::path dir = catalog_dir.empty() ? default_catalog_dir() : catalog_dir;

@@ -19,6 +19,14 @@ struct Ownership {
     Seconds amortisation;           // depreciation period (e.g. 4 years)
 };
 
+// A share of the run's GPU-hours rented at its own price (a phase priced apart, e.g. post-training on other
+// hardware). The shares' fractions sum to 1; the rental total is Σ GPU-hours × fraction × price.
+struct RentalShare {
+    std::string item;      // "rental: pre-training"
+    double fraction = 0.0;
+    Dollars gpu_hour;
+};
+
 struct CostInputs {
     int gpus = 0;
     Seconds wall_clock;                  // of the whole run, interruptions included
@@ -27,6 +35,7 @@ struct CostInputs {
     double host_power_share = 0.0;       // non-GPU IT power as a fraction of GPU power (CPUs, NICs, switches)
     std::optional<EnergyPrice> electricity;
     std::optional<Dollars> gpu_hour;     // rental price per GPU-hour: rental cost = GPU-hours × price
+    std::vector<RentalShare> rental_shares;  // when not empty: per-share rental lines instead of gpu_hour's one
     std::optional<Ownership> ownership;  // ownership cost = capex × wall_clock / amortisation + electricity
 };
 

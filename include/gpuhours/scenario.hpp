@@ -40,6 +40,9 @@ struct ReliabilitySpec {
     Seconds checkpoint_write;                    // time to write one checkpoint
     bool async_checkpoint = false;
     std::optional<Seconds> checkpoint_interval;  // nullopt: Young/Daly
+    // Aggregate write bandwidth of the checkpoint storage. When given (instead of checkpoint_write), a checkpoint
+    // takes its size (model and optimizer state, checkpoint_bytes()) / this bandwidth.
+    std::optional<BytesPerSecond> storage_bandwidth;
 };
 
 // What the run costs (economics.hpp's CostInputs, without the run's figures).
@@ -68,6 +71,7 @@ struct PhaseSpec {
     std::optional<BatchRamp> ramp;
     std::optional<double> quoted_gpu_hours;  // not simulated: GPU-hours taken from a source
     std::string quoted_source;
+    std::optional<Dollars> gpu_hour;    // this phase's rental price, when it differs from [pricing] gpu_hour
     SourceRef where;
 };
 
@@ -170,6 +174,21 @@ Scenario load_scenario_from_string(std::string_view text, const std::string& nam
 
 // The step of a scenario's [training] and [parallelism] (symmetric mode, flow network; callers change those).
 StepSpec step_spec_of(const Scenario& s);
+
+// The memory view of a scenario's [training] and layout: its micro-batch shape, the options of the memory
+// model, and the fit of its worst pipeline rank in the chip's memory.
+MicroBatchShape shape_of(const Scenario& s);
+MemoryOptions memory_options_of(const Scenario& s);
+FitCheck fit_of(const Scenario& s);
+// Throws ScenarioError naming the largest term and what to change when the worst pipeline rank does not fit.
+void require_fit(const Scenario& s, const FitCheck& fit);
+void require_fit(const Scenario& s);
+
+// Bytes one checkpoint writes: every parameter's master copy and its optimizer moments (two, Adam), each in its
+// format; the working copy and gradients are not saved (they are derived from the master copy or recomputed).
+Bytes checkpoint_bytes(const Scenario& s);
+// The time one checkpoint write takes: reliability.checkpoint_write, or checkpoint_bytes() / storage_bandwidth.
+Seconds checkpoint_write_time(const Scenario& s);
 
 // Catalog access by name ("h800", "deepseek-v3"); unknown names list the known ones.
 ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir = {});

@@ -9,8 +9,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <ostream>
+#include <unistd.h>
 
 namespace gpuhours::cli {
 
@@ -82,6 +85,47 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
     return parsed;
 }
 
+long long whole_number_option(const ParsedArgs& args, const std::string& flag, long long fallback, long long min, long long max) {
+    if (!args.has(flag)) return fallback;
+    const std::string text = args.get(flag);
+    double v = 0;
+    try {
+        v = parse_count(text);
+    } catch (const UnitError&) {
+        throw Error(fmt::format("{} {} is not a whole number", flag, text));
+    }
+    if (v != std::floor(v) || v < static_cast<double>(min) || v > static_cast<double>(max)) {
+        throw Error(fmt::format("{} {} must be a whole number from {} to {}", flag, text, min, max));
+    }
+    return static_cast<long long>(v);
+}
+
+EvaluateOptions evaluate_options(const ParsedArgs& args) {
+    EvaluateOptions o;
+    const std::string mode_text = args.get("--mode", "symmetric");
+    if (mode_text == "full") o.mode = SimulationMode::full;
+    else if (mode_text != "symmetric") throw Error(fmt::format("--mode {} is not a mode", mode_text), "use --mode symmetric or --mode full");
+    const std::string network_text = args.get("--network", "flow");
+    const auto network = network_kind_from_string(network_text);
+    if (!network) throw Error(fmt::format("--network {} is not a network model", network_text), "use --network flow or --network alpha-beta");
+    o.network = *network;
+    o.seed = static_cast<std::uint64_t>(whole_number_option(args, "--seed", 1, 0, 1LL << 62));
+    o.samples = static_cast<int>(whole_number_option(args, "--samples", 0, 1, 1'000'000));
+    return o;
+}
+
+ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) != 0) {}
+
+void ProgressBar::update(int done, int total) {
+    if (!enabled_ || total <= 1) return;
+    const int width = 30;
+    const int filled = done * width / total;
+    std::fprintf(stderr, "\r%s [%s%s] %d/%d", label_.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                 std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), done, total);
+    if (done == total) std::fprintf(stderr, "\r%*s\r", static_cast<int>(label_.size()) + 50, "");
+    std::fflush(stderr);
+}
+
 LoadOptions load_options(const ParsedArgs& args) {
     LoadOptions options;
     options.catalog_dir = args.get("--catalog");
@@ -102,36 +146,6 @@ const std::string& single_positional(const ParsedArgs& args, const char* command
     return args.positional.front();
 }
 
-
-MicroBatchShape shape_of(const Scenario& s) {
-    return MicroBatchShape{s.training.sequence_length, s.parallel.micro_batch, AttentionMask::causal};
-}
-
-MemoryOptions memory_options_of(const Scenario& s) {
-    MemoryOptions options;
-    options.micro_batches = s.training.global_batch / (s.parallel.data * s.parallel.micro_batch);
-    options.attention_kernel = s.training.attention_kernel;
-    options.dropout = s.training.dropout;
-    return options;
-}
-
-// ---- check --------------------------------------------------------------------------------------------
-
-// A layout whose worst pipeline rank does not fit in the chip's memory is a user error (exit 2) naming the
-// largest term and what to change.
-void require_fit(const Scenario& s, const FitCheck& fit) {
-    if (!fit.fits) {
-        const auto largest = fit.breakdown.largest_term();
-        throw ScenarioError(s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file,
-                            fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} but the {} has "
-                                        "{}; the largest term is {} ({})",
-                                        format_bytes(fit.breakdown.total()), fit.breakdown.stage,
-                                        s.cluster.chip.display_name, format_bytes(fit.capacity), largest.name,
-                                        format_bytes(largest.bytes)),
-                            "shard more: raise tensor or pipeline, use zero = 1..3, or recompute = \"selective\" / "
-                            "\"full\"; see `gpuhours model` for the whole breakdown");
-    }
-}
 
 namespace {
 

@@ -2,6 +2,7 @@
 // code; user mistakes are thrown as gpuhours::Error and turned into exit code 2 by main().
 #pragma once
 
+#include <gpuhours/evaluation.hpp>
 #include <gpuhours/scenario.hpp>
 #include <gpuhours/workload.hpp>
 
@@ -35,10 +36,22 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
 // Shared by the commands (commands.cpp).
 LoadOptions load_options(const ParsedArgs& args);                 // --catalog, --set
 std::filesystem::path catalog_dir(const ParsedArgs& args);
+// A whole number given as `flag`, within [min, max]; `fallback` when absent. Throws Error otherwise.
+long long whole_number_option(const ParsedArgs& args, const std::string& flag, long long fallback, long long min, long long max);
+// --mode, --network, --samples, --seed (the options every command that evaluates a run takes).
+EvaluateOptions evaluate_options(const ParsedArgs& args);
+
+// A progress bar on stderr, drawn only when stderr is a terminal (quiet in pipes, files and tests).
+class ProgressBar {
+public:
+    explicit ProgressBar(std::string label);
+    void update(int done, int total);
+
+private:
+    std::string label_;
+    bool enabled_;
+};
+
 const std::string& single_positional(const ParsedArgs& args, const char* command, const char* what);
-MicroBatchShape shape_of(const Scenario& s);                      // the scenario's [training] and layout
-MemoryOptions memory_options_of(const Scenario& s);
-// Throws ScenarioError (exit 2) naming the largest term when the worst pipeline rank does not fit.
-void require_fit(const Scenario& s, const FitCheck& fit);
 
 }  // namespace gpuhours::cli
