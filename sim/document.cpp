@@ -212,7 +212,24 @@ void apply_override(Node& root, const std::string& assignment) {
 
     Node* table = &root;
     for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+        // An array of tables is indexed by position from 0: phases.1.parallelism.data = the second [[phases]].
+        if (table->kind == Node::Kind::array) {
+            const std::string& k = keys[i];
+            const bool digits = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
+            const std::size_t index = digits && k.size() < 9 ? std::stoul(k) : table->items.size();
+            if (index >= table->items.size()) {
+                throw ScenarioError(where, fmt::format("cannot set `{}`: `{}` is not an index of the {} entries of `{}`", path, k,
+                                                       table->items.size(), keys[i - 1]),
+                                    fmt::format("index arrays of tables from 0, e.g. {}.0.{}", keys[i - 1], keys.back()));
+            }
+            table = &table->items[index];
+            continue;
+        }
         Node* next = table->find(keys[i]);
+        if (next != nullptr && next->kind == Node::Kind::array && i + 2 < keys.size()) {
+            table = next;
+            continue;
+        }
         if (next == nullptr) {
             Node fresh;
             fresh.kind = Node::Kind::table;

@@ -88,3 +88,37 @@ TEST_CASE("run prints phases cost interruptions and the claim verdict") {
     CHECK_THAT(r.out, Catch::Contains("\"under $10K\""));
     CHECK(std::regex_search(r.out, std::regex("(HOLDS|FAILS|UNCERTAIN) — \"under \\$10K\"")));
 }
+
+TEST_CASE("a phase with its own price is charged apart from the others") {
+    // Two phases without interruptions or uncertain inputs, so the run is deterministic and its cost is exactly
+    // Σ phase GPU-hours × phase price: "main" at the [pricing] $2, "long" at its own $5.
+    const auto dir = std::filesystem::temp_directory_path() / "gpuhours-run-test";
+    std::filesystem::create_directories(dir);
+    const auto file = dir / "priced-phases.toml";
+    std::ofstream(file) << "title = \"priced phases\"\nmodel = \"llama-3.1-8b\"\n"
+                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                           "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
+                           "[training]\nsequence_length = 8192\nglobal_batch = 64\n"
+                           "[[phases]]\nname = \"main\"\ntokens = \"10B\"\n"
+                           "[[phases]]\nname = \"long\"\nsteps = 100\nsequence_length = 16384\nglobal_batch = 32\nparallelism = { recompute = \"full\" }\ngpu_hour = \"$5\"\n"
+                           "[pricing]\ngpu_hour = \"$2\"\n";
+    const auto r = run_cli("run " + file.string() + " --json");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const double main_hours = json_number(r.out, "gpu_hours", "\"name\": \"main\"");
+    const double long_hours = json_number(r.out, "gpu_hours", "\"name\": \"long\"");
+    CHECK(json_number(r.out, "rental: main") == Approx(2.0 * main_hours));
+    CHECK(json_number(r.out, "rental: long") == Approx(5.0 * long_hours));
+    CHECK(json_number(r.out, "cost_usd_p50") == Approx(2.0 * main_hours + 5.0 * long_hours));
+
+    // Without a [pricing] price, a phase without its own is an error at that phase.
+    std::ofstream(file) << "title = \"priced phases\"\nmodel = \"llama-3.1-8b\"\n"
+                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                           "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
+                           "[training]\nsequence_length = 8192\nglobal_batch = 64\n"
+                           "[[phases]]\nname = \"main\"\ntokens = \"10B\"\n"
+                           "[[phases]]\nname = \"long\"\nsteps = 100\ngpu_hour = \"$5\"\n";
+    const auto bad = run_cli("run " + file.string());
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.out, Catch::Contains("phase \"main\" has no rental price"));
+}

@@ -170,3 +170,24 @@ TEST_CASE("negative or non-finite cost inputs are rejected with what to change",
     in.ownership->networking_share = -0.1;
     CHECK_THROWS_AS(cost_of(in), Error);
 }
+
+TEST_CASE("phases priced apart each get a rental line of their share of the GPU-hours", "[economics]") {
+    // 2,048 GPUs for 1,000 h = 2,048,000 GPU-hours. 90% at $2: 1,843,200 × $2 = $3,686,400; 10% at $4:
+    // 204,800 × $4 = $819,200; total $4,505,600 (a single $2 price would give $4,096,000).
+    CostInputs in = cluster_of_2048(hours(1000.0));
+    in.gpu_hour = Dollars(2.0);
+    in.rental_shares = {RentalShare{"rental: pre-training", 0.9, Dollars(2.0)}, RentalShare{"rental: post-training", 0.1, Dollars(4.0)}};
+    const CostBreakdown c = cost_of(in);
+    REQUIRE(c.lines.size() == 2);
+    CHECK(c.lines[0].item == "rental: pre-training");
+    CHECK(c.lines[0].cost.value() == Approx(3'686'400.0));
+    CHECK(c.lines[1].cost.value() == Approx(819'200.0));
+    CHECK(c.total.value() == Approx(4'505'600.0));
+    CHECK(c.basis == "rental");
+}
+
+TEST_CASE("rental shares that do not add up to the whole run are refused", "[economics]") {
+    CostInputs in = cluster_of_2048(hours(1000.0));
+    in.rental_shares = {RentalShare{"a", 0.5, Dollars(2.0)}, RentalShare{"b", 0.4, Dollars(2.0)}};
+    CHECK_THROWS_WITH(cost_of(in), Catch::Contains("sum to 0.9"));
+}

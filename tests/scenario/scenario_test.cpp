@@ -383,3 +383,50 @@ TEST_CASE("phases override training and parallelism and are validated like the s
     const auto ramp = load_error(replace(phases, "from = 16", "from = 18"));
     CHECK_THAT(ramp.message(), Catch::Contains("batch_ramp.from = 18"));
 }
+
+TEST_CASE("a checkpoint holds the master weights and both Adam moments") {
+    // Llama 3.1 8B with the default mixed precision: FP32 master weights (4 bytes) and two FP32 moments
+    // (2 × 4 bytes) = 12 bytes per parameter; the BF16 working copy and the gradients are not saved.
+    const Scenario s = load_scenario_from_string(kBase, "test.toml", catalog_options());
+    const double params = count_parameters(s.model).total;
+    CHECK(checkpoint_bytes(s).value() == Approx(12.0 * params));
+    // DeepSeek-V3 keeps its moments in BF16: 4 + 2 × 2 = 8 bytes per parameter, 671B parameters ⇒ 5.37 TB.
+    const Scenario ds = load_scenario(kCatalog / "deepseek-v3.toml", catalog_options());
+    CHECK(checkpoint_bytes(ds).value() == Approx(8.0 * count_parameters(ds.model).total));
+    CHECK(checkpoint_bytes(ds).value() == Approx(8.0 * 671e9).epsilon(0.01));
+}
+
+TEST_CASE("the checkpoint write time is given or derived from the storage bandwidth") {
+    // 12 bytes × parameters at 10 GB/s (1e10 bytes/s): Llama 3.1 8B's 8.03e9 parameters ⇒ 9.64e10 B ⇒ 9.64 s.
+    const Scenario s = load_scenario_from_string(kBase + "[reliability]\nstorage_bandwidth = \"10 GB/s\"\n", "test.toml", catalog_options());
+    REQUIRE(s.reliability.storage_bandwidth.has_value());
+    CHECK(checkpoint_write_time(s).value() == Approx(12.0 * count_parameters(s.model).total / 1e10));
+    CHECK(checkpoint_write_time(s).value() == Approx(9.64).epsilon(0.01));
+    const Scenario given = load_scenario_from_string(kBase + "[reliability]\ncheckpoint_write = \"1 min\"\n", "test.toml", catalog_options());
+    CHECK(checkpoint_write_time(given).value() == 60.0);
+    // Both at once is ambiguous: the error points at the bandwidth (line 18: kBase has 15 lines).
+    const ScenarioError e = load_error(kBase + "[reliability]\ncheckpoint_write = \"1 min\"\nstorage_bandwidth = \"10 GB/s\"\n");
+    CHECK(e.where().line == 18);
+    CHECK_THAT(std::string(e.what()), Catch::Contains("give one of"));
+    const ScenarioError neg = load_error(kBase + "[reliability]\nstorage_bandwidth = \"-1 GB/s\"\n");
+    CHECK_THAT(std::string(neg.what()), Catch::Contains("storage_bandwidth"));
+}
+
+TEST_CASE("an override can reach into an array of tables by index") {
+    // The flagship's second phase (index 1) is the 32K context extension at CP8 × DP16 (× PP16 = 2,048 GPUs);
+    // CP16 × DP8 keeps the product.
+    LoadOptions o = catalog_options();
+    o.overrides = {"phases.1.parallelism.context=16", "phases.1.parallelism.data=8"};
+    const Scenario s = load_scenario(kCatalog / "deepseek-v3.toml", o);
+    REQUIRE(s.phases.size() == 4);
+    CHECK(s.phases[1].parallel.context == 16);
+    CHECK(s.phases[1].parallel.data == 8);
+    CHECK(s.phases[2].parallel.context == 32);  // the other phases are untouched
+    o.overrides = {"phases.7.tokens=\"1T\""};
+    try {
+        (void)load_scenario(kCatalog / "deepseek-v3.toml", o);
+        FAIL("expected a ScenarioError");
+    } catch (const ScenarioError& e) {
+        CHECK_THAT(std::string(e.what()), Catch::Contains("not an index of the 4 entries of `phases`"));
+    }
+}
