@@ -54,14 +54,6 @@ void parallel_for(std::size_t n, unsigned threads, Body body) {
     }
 }
 
-Scenario phase_scenario(const Scenario& s, const PhaseSpec& ph, int global_batch) {
-    Scenario copy = s;
-    copy.training = ph.training;
-    copy.training.global_batch = global_batch;
-    copy.parallel = ph.parallel;
-    return copy;
-}
-
 // (global batch, tokens) of each batch level of a simulated phase.
 std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
     std::vector<std::pair<int, double>> levels;
@@ -112,7 +104,7 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
     const Scenario& s = ev.scenario;
 
     auto spec_for = [&](const Scenario& base, const PhaseSpec& ph, int batch) {
-        StepSpec spec = step_spec_of(phase_scenario(base, ph, batch));
+        StepSpec spec = step_spec_of(scenario_of_phase(base, ph, batch));
         spec.mode = options.mode;
         spec.network = options.network;
         return spec;
@@ -129,7 +121,7 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
         for (const auto& [batch, tokens] : levels_of(ph)) {
             const auto key = std::make_pair(p, batch);
             if (tokens <= 0 || std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
-            require_fit(phase_scenario(s, ph, batch));
+            require_fit(scenario_of_phase(s, ph, batch));
             keys.push_back(key);
             specs.push_back(spec_for(s, ph, batch));
             specs.back().record_trace = options.record_trace && p == *first_simulated && batch == ph.training.global_batch;

@@ -206,6 +206,15 @@ Classification classify(const ChipMetrics& metrics, const RuleSet& rules) {
 
 Classification classify(const ChipProfile& chip, const RuleSet& rules) { return classify(metrics_of(chip), rules); }
 
+bool permitted(const Classification& c, const RuleSet& rules) {
+    if (!c.determined) return false;
+    if (c.class_name == rules.fallback.name) return rules.fallback.permitted;
+    for (const auto& k : rules.classes) {
+        if (k.name == c.class_name) return k.permitted;
+    }
+    return false;
+}
+
 std::string format_policy_number(double v) {
     if (std::fabs(v) < 100.0) {
         std::string s = fmt::format("{:.2f}", v);

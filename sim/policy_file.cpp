@@ -115,6 +115,7 @@ RuleClass read_class(const Node& node, std::size_t index) {
     c.name = detail::as_string(r.required("name", "add `name = \"3A090.a\"`"), r.path_of("name"));
     c.source = detail::as_string(r.required("source", "cite the rule: FR citation and section"), r.path_of("source"));
     if (const Node* n = r.optional("description")) c.description = detail::as_string(*n, r.path_of("description"));
+    if (const Node* n = r.optional("permitted")) c.permitted = detail::as_bool(*n, r.path_of("permitted"));
     const Node* all = r.optional("all");
     const Node* any = r.optional("any");
     r.finish();
@@ -153,6 +154,8 @@ RuleSet read_rule_set(const Node& root, const std::string& id) {
     rules.fallback.name = detail::as_string(d.required("name", "add `name = \"not controlled\"`"), "default.name");
     if (const Node* n = d.optional("source")) rules.fallback.source = detail::as_string(*n, "default.source");
     if (const Node* n = d.optional("description")) rules.fallback.description = detail::as_string(*n, "default.description");
+    rules.fallback.permitted = true;
+    if (const Node* n = d.optional("permitted")) rules.fallback.permitted = detail::as_bool(*n, "default.permitted");
     d.finish();
     return rules;
 }

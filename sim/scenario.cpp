@@ -716,6 +716,38 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
 }
 
+// [whatif]: the comparison `gpuhours whatif` and `gpuhours report` run when no flags say otherwise.
+WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_dir) {
+    WhatIfSpec w;
+    w.where = node.where;
+    TableReader r(node, "whatif");
+    if (const Node* n = r.optional("chips")) {
+        if (n->kind != Node::Kind::array || n->items.empty()) {
+            throw ScenarioError(n->where, "`whatif.chips` must be a non-empty array of chip names", "e.g. chips = [\"h800\", \"h100\", \"h20\"]");
+        }
+        const std::vector<std::string> known = catalog_names(catalog_dir, "chips");
+        for (std::size_t i = 0; i < n->items.size(); ++i) {
+            const std::string path = fmt::format("whatif.chips[{}]", i);
+            const std::string id = detail::as_string(n->items[i], path);
+            if (std::find(known.begin(), known.end(), id) == known.end()) {
+                throw ScenarioError(n->items[i].where, fmt::format("`{}` = \"{}\" is not a chip in the catalog", path, id),
+                                    fmt::format("known chips: {}", fmt::join(known, ", ")));
+            }
+            w.chips.push_back(id);
+        }
+    }
+    if (const Node* n = r.optional("rule")) w.rule = detail::as_string(*n, "whatif.rule");
+    if (const Node* n = r.optional("deadline")) {
+        w.deadline = detail::as_quantity(*n, "whatif.deadline", parse_duration, "\"2 months\"");
+        require_positive(w.deadline->value(), *n, "whatif.deadline", "a duration");
+    }
+    r.finish();
+    if (w.chips.empty() && w.rule.empty()) {
+        throw ScenarioError(node.where, "[whatif] needs chips or a rule", "e.g. chips = [\"h800\", \"h100\", \"h20\"] or rule = \"oct-2023\"");
+    }
+    return w;
+}
+
 // A phase's own rental price, `gpu_hour = "$2.5"`.
 void read_phase_price(TableReader& r, PhaseSpec& ph) {
     if (const Node* n = r.optional("gpu_hour")) {
@@ -888,6 +920,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         for (std::size_t i = 0; i < n->items.size(); ++i) s.claims.push_back(read_claim(n->items[i], i));
     }
     if (const Node* n = r.optional("published")) s.published = read_published(detail::as_table(*n, "published"));
+    if (const Node* n = r.optional("whatif")) s.whatif = read_whatif(detail::as_table(*n, "whatif"), catalog_dir);
     r.allow("phases");
     r.allow("extends");
     r.finish();
@@ -897,6 +930,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
     if (const Node* phases = root.find("phases")) {
         (void)r.has("phases");
         s.phases = read_phases(*phases, s, training, parallel_node);
+        s.phases_given = true;
         s.training.tokens = 0;
         for (const auto& ph : s.phases) s.training.tokens += ph.tokens;
     } else {
@@ -1105,6 +1139,14 @@ Bytes checkpoint_bytes(const Scenario& s) {
 Seconds checkpoint_write_time(const Scenario& s) {
     if (s.reliability.storage_bandwidth) return checkpoint_bytes(s) / *s.reliability.storage_bandwidth;
     return s.reliability.checkpoint_write;
+}
+
+Scenario scenario_of_phase(const Scenario& s, const PhaseSpec& phase, int global_batch) {
+    Scenario copy = s;
+    copy.training = phase.training;
+    if (global_batch > 0) copy.training.global_batch = global_batch;
+    copy.parallel = phase.parallel;
+    return copy;
 }
 
 MicroBatchShape shape_of(const Scenario& s) {

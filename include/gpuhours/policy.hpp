@@ -76,6 +76,9 @@ struct RuleClass {
     std::string description;  // what falling in the class means ("licence required for China/Macau/D:5")
     std::string source;       // citation, with [U] where the reference marks it
     Condition condition;      // unused for the default class
+    // Whether a chip in this class can be shipped to the restricted destination without a licence, or with one
+    // the rule presumes to grant: what `whatif --rule` keeps. Default: only the default class is permitted.
+    bool permitted = false;
     SourceRef where;
 };
 
@@ -106,6 +109,8 @@ inline constexpr std::string_view kUndetermined = "depends on die area (not publ
 // Checks the rule set's classes in order. Never guesses an unknown performance density: if a class's condition
 // is unknown before any class holds, the result is undetermined and names the classes it could be.
 Classification classify(const ChipMetrics& metrics, const RuleSet& rules);
+// Whether the class a classification names is a permitted one (false while undetermined).
+bool permitted(const Classification& c, const RuleSet& rules);
 Classification classify(const ChipProfile& chip, const RuleSet& rules);
 
 // A number as the rules print it: thousands grouped and integral at ≥ 100 ("15,831"), else two decimals

@@ -97,6 +97,15 @@ struct PublishedSpec {
     std::optional<double> gpu_hours_per_trillion_tokens;
 };
 
+// [whatif]: the chips (or the rule set) and deadline a what-if compares, for `whatif` and `report`.
+struct WhatIfSpec {
+    std::vector<std::string> chips;
+    std::string rule;                 // rule set id; empty: none
+    std::optional<Seconds> deadline;
+    SourceRef where;
+    [[nodiscard]] bool requested() const { return !chips.empty() || !rule.empty(); }
+};
+
 // Positions of the tables, so checks that span sections can point at the line to fix.
 struct ScenarioSources {
     SourceRef file;
@@ -112,8 +121,10 @@ struct Scenario {
     ReliabilitySpec reliability;
     PricingSpec pricing;
     std::vector<PhaseSpec> phases;  // [[phases]], or one phase made from [training]
+    bool phases_given = false;      // the file has [[phases]] (overrides can address phases.N)
     std::vector<ClaimSpec> claims;
     std::optional<PublishedSpec> published;
+    WhatIfSpec whatif;
     ScenarioSources sources;
 };
 
@@ -174,6 +185,10 @@ Scenario load_scenario_from_string(std::string_view text, const std::string& nam
 
 // The step of a scenario's [training] and [parallelism] (symmetric mode, flow network; callers change those).
 StepSpec step_spec_of(const Scenario& s);
+
+// The scenario as one phase runs it: the phase's [training] (its sequence length and precision, at
+// `global_batch`, or the phase's own when 0) and layout.
+Scenario scenario_of_phase(const Scenario& s, const PhaseSpec& phase, int global_batch = 0);
 
 // The memory view of a scenario's [training] and layout: its micro-batch shape, the options of the memory
 // model, and the fit of its worst pipeline rank in the chip's memory.

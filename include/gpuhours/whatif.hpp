@@ -47,8 +47,8 @@ struct WhatIfRow {
     double mfu_bf16 = 0.0;             // of the headline step, full-attention FLOPs, BF16 peak
     double wall_clock_days_p50 = 0.0;
     double gpu_hours_p50 = 0.0;
-    double cost_usd_p50 = 0.0;         // 0 when unpriced
-    double energy_mwh_p50 = 0.0;
+    double cost_usd = 0.0;             // at the nominal prices and the median wall clock; 0 when unpriced
+    double energy_mwh = 0.0;           // at the median wall clock; 0 when unpriced
     Limiter limiter = Limiter::compute;
     std::vector<std::pair<Limiter, double>> limiter_seconds;  // the step time each bound accounts for, largest first
     std::vector<ClaimVerdict> verdicts;

@@ -4,6 +4,7 @@
 
 #include <gpuhours/evaluation.hpp>
 #include <gpuhours/scenario.hpp>
+#include <gpuhours/whatif.hpp>
 #include <gpuhours/workload.hpp>
 
 #include <filesystem>
@@ -20,6 +21,7 @@ int cmd_model(const Args& args, std::ostream& out);
 int cmd_chips(const Args& args, std::ostream& out);
 int cmd_run(const Args& args, std::ostream& out);
 int cmd_collective(const Args& args, std::ostream& out);  // sim/cli/collective_command.cpp
+int cmd_whatif(const Args& args, std::ostream& out);      // sim/cli/whatif_command.cpp
 
 // Shared option parsing: "--flag", "--key value" and "--key=value". Unknown options are errors that list the
 // known ones.
@@ -40,6 +42,9 @@ std::filesystem::path catalog_dir(const ParsedArgs& args);
 long long whole_number_option(const ParsedArgs& args, const std::string& flag, long long fallback, long long min, long long max);
 // --mode, --network, --samples, --seed (the options every command that evaluates a run takes).
 EvaluateOptions evaluate_options(const ParsedArgs& args);
+
+// The what-if a command asked for: --chips, --rule, --deadline, --max-gpus, else the scenario's [whatif].
+WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s);
 
 // A progress bar on stderr, drawn only when stderr is a terminal (quiet in pipes, files and tests).
 class ProgressBar {

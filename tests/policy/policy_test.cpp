@@ -269,3 +269,19 @@ TEST_CASE("gpuhours chips without a rule prints no policy columns", "[policy]") 
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.out, !Catch::Contains("TPP") && !Catch::Contains("3A090"));
 }
+
+TEST_CASE("a rule set says which of its classes are permitted", "[policy]") {
+    // Under Oct 2023 only the default class ("not controlled") ships without a licence: H20 yes, H800 no.
+    const RuleSet oct2023 = load_rule_set("oct-2023", kCatalog);
+    CHECK(permitted(classify(load_chip("h20", kCatalog), oct2023), oct2023));
+    CHECK_FALSE(permitted(classify(load_chip("h800", kCatalog), oct2023), oct2023));
+    // Jan 2026 marks its first class permitted (case-by-case licences) and its default not: H200 yes, B200 no.
+    const RuleSet jan2026 = load_rule_set("jan-2026", kCatalog);
+    CHECK(permitted(classify(load_chip("h200", kCatalog), jan2026), jan2026));
+    CHECK_FALSE(permitted(classify(load_chip("b200", kCatalog), jan2026), jan2026));
+    // A chip whose class depends on an unknown die area is never counted as permitted.
+    Classification undetermined;
+    undetermined.determined = false;
+    undetermined.class_name = std::string(kUndetermined);
+    CHECK_FALSE(permitted(undetermined, oct2023));
+}

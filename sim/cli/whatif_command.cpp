@@ -1,0 +1,197 @@
+// `gpuhours whatif`: the scenario re-run on other chips, or on every chip a rule set permits; with --deadline,
+// the GPU count each chip needs. The work is run_whatif (whatif.hpp); this file parses flags and prints.
+#include "commands.hpp"
+
+#include <gpuhours/error.hpp>
+#include <gpuhours/report.hpp>
+#include <gpuhours/scenario.hpp>
+#include <gpuhours/whatif.hpp>
+
+#include <fmt/format.h>
+
+#include <ostream>
+
+namespace gpuhours::cli {
+namespace {
+
+std::vector<std::string> split_commas(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t comma = text.find(',', start);
+        std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!item.empty()) out.push_back(item);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+std::string layout_text(const ParallelLayout& p) {
+    std::string text = fmt::format("TP{} PP{} DP{}", p.tensor, p.pipeline, p.data);
+    if (p.context > 1) text += fmt::format(" CP{}", p.context);
+    if (p.expert > 1) text += fmt::format(" EP{}", p.expert);
+    return text;
+}
+
+std::string verdicts_text(const WhatIfRow& row) {
+    std::string text;
+    for (const auto& v : row.verdicts) {
+        if (!text.empty()) text += ", ";
+        text += fmt::format("{} {:.0f}%", to_string(v.verdict), 100 * v.probability);
+    }
+    return text.empty() ? "—" : text;
+}
+
+double limiter_value(const WhatIfRow& row, Limiter l) {
+    for (const auto& [k, v] : row.limiter_seconds) {
+        if (k == l) return v;
+    }
+    return 0.0;
+}
+
+}  // namespace
+
+WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
+    WhatIfRequest request;
+    if (args.has("--chips")) request.chips = split_commas(args.get("--chips"));
+    else request.chips = s.whatif.chips;
+    const std::string rule = args.has("--rule") ? args.get("--rule") : s.whatif.rule;
+    if (!rule.empty()) request.rule = load_rule_set(rule, catalog_dir(args));
+    if (args.has("--deadline")) {
+        try {
+            request.deadline = parse_duration(args.get("--deadline"));
+        } catch (const UnitError& e) {
+            throw Error(fmt::format("--deadline {}: {}", args.get("--deadline"), e.what()), "write a duration, e.g. --deadline \"2 months\"");
+        }
+        if (request.deadline->value() <= 0) throw Error("--deadline must be positive", "e.g. --deadline \"2 months\"");
+    } else {
+        request.deadline = s.whatif.deadline;
+    }
+    request.max_gpus = static_cast<int>(whole_number_option(args, "--max-gpus", request.max_gpus, 1, 1 << 20));
+    if (request.chips.empty() && !request.rule) {
+        throw Error("nothing to compare", "give --chips h100,h800,h20 or --rule oct-2023 (or a [whatif] table in the scenario)");
+    }
+    return request;
+}
+
+int cmd_whatif(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {"--json"},
+                                       {"--set", "--catalog", "--chips", "--rule", "--deadline", "--max-gpus", "--mode", "--network",
+                                        "--samples", "--seed"});
+    const std::string& file = single_positional(args, "whatif", "SCENARIO");
+    const LoadOptions options = load_options(args);
+    const Scenario s = load_scenario(file, options);
+    const WhatIfRequest request = whatif_request(args, s);
+    EvaluateOptions eval = evaluate_options(args);
+    if (!args.has("--samples")) eval.samples = 100;  // per chip (and per deadline probe): enough for medians
+    const WhatIfResult result = run_whatif(file, options, request, eval);
+    const bool modified = !options.overrides.empty();
+
+    if (args.has("--json")) {
+        report::Json j;
+        j.begin_object().field("schema_version", 1).field("title", result.scenario_title);
+        if (result.rule) j.field("rule", *result.rule);
+        if (result.deadline) j.field("deadline_days", in_days(*result.deadline));
+        j.key("overrides").begin_array();
+        for (const auto& o : options.overrides) j.value(o);
+        j.end_array();
+        j.key("rows").begin_array();
+        for (const auto& r : result.rows) {
+            j.begin_object().field("chip", r.chip).field("chip_name", r.chip_name).field("feasible", r.feasible);
+            if (!r.classification.empty()) j.field("class", r.classification).field("class_reason", r.classification_reason);
+            if (!r.feasible) {
+                j.field("error", r.error).end_object();
+                continue;
+            }
+            j.field("gpus", r.gpus).field("layout", layout_text(r.layout)).field("layout_rederived", r.layout_rederived);
+            j.field("layout_note", r.layout_note);
+            j.field("step_time_s", r.step_time_s).field("mfu_bf16_full", r.mfu_bf16);
+            j.field("wall_clock_days_p50", r.wall_clock_days_p50).field("gpu_hours_p50", r.gpu_hours_p50);
+            j.field("cost_usd", r.cost_usd).field("energy_mwh", r.energy_mwh);
+            j.field("limiter", to_string(r.limiter));
+            j.key("limiter_seconds").begin_object();
+            for (const auto& [k, v] : r.limiter_seconds) j.field(to_string(k), v);
+            j.end_object();
+            j.key("claims").begin_array();
+            for (const auto& v : r.verdicts) {
+                j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability).end_object();
+            }
+            j.end_array();
+            if (result.deadline) {
+                if (r.deadline_gpus) j.field("deadline_gpus", *r.deadline_gpus);
+                j.field("deadline_note", r.deadline_note);
+            }
+            j.end_object();
+        }
+        j.end_array().end_object();
+        out << j.str();
+        return 0;
+    }
+
+    out << fmt::format("{} — what if it ran on other chips\n", result.scenario_title);
+    if (modified) out << fmt::format("every chip modified by: {}\n", fmt::join(options.overrides, " "));
+    out << "\n";
+    std::vector<std::string> header{"chip"};
+    if (result.rule) header.push_back(fmt::format("class ({})", *result.rule));
+    for (const char* h : {"GPUs", "layout", "step", "MFU", "days", "GPU-hours", "cost", "energy", "limited by", "claims"}) header.push_back(h);
+    if (result.deadline) header.push_back(fmt::format("GPUs for {}", format_duration(*result.deadline)));
+    report::Table t(header);
+    for (const auto& r : result.rows) {
+        std::vector<std::string> row{r.chip + (modified ? "*" : "")};
+        if (result.rule) row.push_back(r.classification);
+        if (!r.feasible) {
+            row.push_back("cannot run: " + r.error);
+            while (row.size() < header.size()) row.push_back("");
+            t.add_row(row);
+            continue;
+        }
+        row.push_back(std::to_string(r.gpus));
+        row.push_back(layout_text(r.layout) + (r.layout_rederived ? " †" : ""));
+        row.push_back(fmt::format("{:.2f} s", r.step_time_s));
+        row.push_back(fmt::format("{:.1f}%", 100 * r.mfu_bf16));
+        row.push_back(fmt::format("{:.1f}", r.wall_clock_days_p50));
+        row.push_back(report::with_commas(r.gpu_hours_p50));
+        row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) : "—");
+        row.push_back(r.energy_mwh > 0 ? format_energy(Joules(r.energy_mwh * 3.6e9)) : "—");
+        row.push_back(std::string(to_string(r.limiter)));
+        row.push_back(verdicts_text(r));
+        if (result.deadline) row.push_back(r.deadline_gpus ? report::with_commas(*r.deadline_gpus) : "not reached");
+        t.add_row(row);
+    }
+    out << t.render();
+
+    out << "\nwhere each chip's step goes (seconds per GPU; communication counted where it is exposed)\n";
+    report::Table b({"chip", "compute", "HBM-bound", "NVLink", "network", "bubble", "step"});
+    for (const auto& r : result.rows) {
+        if (!r.feasible) continue;
+        b.add_row({r.chip, fmt::format("{:.2f}", limiter_value(r, Limiter::compute)), fmt::format("{:.2f}", limiter_value(r, Limiter::hbm)),
+                   fmt::format("{:.2f}", limiter_value(r, Limiter::nvlink)), fmt::format("{:.2f}", limiter_value(r, Limiter::network)),
+                   fmt::format("{:.2f}", limiter_value(r, Limiter::bubble)), fmt::format("{:.2f}", r.step_time_s)});
+    }
+    out << b.render();
+    bool notes = false;
+    for (const auto& r : result.rows) {
+        if (!r.feasible || r.layout_note.empty()) continue;
+        if (!notes) out << "\n";
+        notes = true;
+        out << fmt::format("† {}: {}\n", r.chip, r.layout_note);
+    }
+    if (result.rule) {
+        out << "\nclassification\n";
+        for (const auto& r : result.rows) out << fmt::format("  {}: {} — {}\n", r.chip, r.classification, r.classification_reason);
+    }
+    if (result.deadline) {
+        out << fmt::format("\nGPUs to finish within {} (median wall clock; the data-parallel degree of every phase scaled, batch sizes kept)\n",
+                           format_duration(*result.deadline));
+        for (const auto& r : result.rows) {
+            if (r.feasible) out << fmt::format("  {}: {}\n", r.chip, r.deadline_note);
+        }
+    }
+    out << "\nThe limiter is the largest share of the step: compute- or HBM-bound kernels (roofline per operator), exposed\n"
+           "communication inside a node (NVLink) or across nodes (network), the pipeline bubble; \"memory capacity\" when the\n"
+           "scenario's layout had to change to fit.\n";
+    return 0;
+}
+
+}  // namespace gpuhours::cli
