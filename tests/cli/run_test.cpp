@@ -52,10 +52,9 @@ TEST_CASE("the flagship run reports DeepSeek-V3's phases with their GPU-hours") 
     const double post = json_number(r.out, "gpu_hours", "\"name\": \"post-training\"");
     WARN("pre-training " << pre << " (2,664K), context extension " << ext32 + ext128 << " (119K), post-training " << post);
     CHECK(pre == Approx(2'664'000.0).epsilon(0.10));
-    // The long-context layout is not published; with the context-parallel layout in the scenario the two phases
-    // come to about 97K GPU-hours, 18% under the report's 119K — outside the ±10% target (see the notes); the
-    // test pins the present state at ±25% so a regression shows.
-    CHECK(ext32 + ext128 == Approx(119'000.0).epsilon(0.25));
+    // The long-context layout is not published; the scenario assumes context parallelism with 4K tokens per GPU
+    // and full recomputation (the gathered K/V do not fit otherwise; see the scenario's comment): about 121K.
+    CHECK(ext32 + ext128 == Approx(119'000.0).epsilon(0.10));
     CHECK(post == 5000.0);  // quoted from the report, not simulated
     // The claim's verdict and its probability are reported.
     CHECK_THAT(r.out, Catch::Contains("\"verdict\": \""));
