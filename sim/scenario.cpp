@@ -609,6 +609,15 @@ PublishedSpec read_published(const Node& node) {
     if (const Node* n = r.optional("model_tflops_per_gpu")) p.model_tflops_per_gpu = detail::as_number(*n, "published.model_tflops_per_gpu");
     if (const Node* n = r.optional("hardware_tflops_per_gpu")) p.hardware_tflops_per_gpu = detail::as_number(*n, "published.hardware_tflops_per_gpu");
     if (const Node* n = r.optional("mfu_bf16")) p.mfu_bf16 = detail::as_number(*n, "published.mfu_bf16");
+    if (const Node* n = r.optional("phase_gpu_hours")) {
+        const Node& t = detail::as_table(*n, "published.phase_gpu_hours");
+        for (const auto& [name, value] : t.fields) {
+            const std::string path = fmt::format("published.phase_gpu_hours.\"{}\"", name);
+            const double hours = detail::as_count(value, path);
+            require_positive(hours, value, path, "GPU-hours");
+            p.phase_gpu_hours.emplace_back(name, hours);
+        }
+    }
     if (const Node* n = r.optional("gpu_hours_per_trillion_tokens")) p.gpu_hours_per_trillion_tokens = detail::as_count(*n, "published.gpu_hours_per_trillion_tokens");
     r.finish();
     return p;

@@ -95,6 +95,7 @@ struct PublishedSpec {
     std::optional<double> hardware_tflops_per_gpu;  // the same plus recomputation (Megatron-LM 2021's convention)
     std::optional<double> mfu_bf16;                 // model FLOPs (full attention) / BF16 peak
     std::optional<double> gpu_hours_per_trillion_tokens;
+    std::vector<std::pair<std::string, double>> phase_gpu_hours;  // [published.phase_gpu_hours]: phase name → GPU-hours
 };
 
 // [whatif]: the chips (or the rule set) and deadline a what-if compares, for `whatif` and `report`.

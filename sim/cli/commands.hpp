@@ -22,6 +22,7 @@ int cmd_chips(const Args& args, std::ostream& out);
 int cmd_run(const Args& args, std::ostream& out);
 int cmd_collective(const Args& args, std::ostream& out);  // sim/cli/collective_command.cpp
 int cmd_whatif(const Args& args, std::ostream& out);      // sim/cli/whatif_command.cpp
+int cmd_validate(const Args& args, std::ostream& out);    // sim/cli/validate_command.cpp
 
 // Shared option parsing: "--flag", "--key value" and "--key=value". Unknown options are errors that list the
 // known ones.

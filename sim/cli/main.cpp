@@ -26,6 +26,8 @@ commands:
   whatif SCENARIO       the run on other chips: --chips h100,h800,h20 or --rule oct-2023 (the chips it permits);
                         --deadline "2 months" finds each chip's GPU count; --set cluster.chip.… for hypothetical
                         chips; days, GPU-hours, cost, energy, what limits each, claim verdicts; --json
+  validate              every scenario in scenarios/validation/ against its paper: predicted, reported, error,
+                        mean absolute percentage error; --dir DIR, --json
   check SCENARIO        validate a scenario and print it resolved (catalogs, derived degrees, stages, memory fit)
   model NAME|SCENARIO   parameters (total, active), training FLOPs per token, memory per GPU with breakdown
   chips                 the chip catalog as a table; --rule NAME classifies each chip under an export-control
@@ -66,9 +68,10 @@ int main(int argc, char** argv) {
         else if (command == "run") code = gpuhours::cli::cmd_run(args, out);
         else if (command == "collective") code = gpuhours::cli::cmd_collective(args, out);
         else if (command == "whatif") code = gpuhours::cli::cmd_whatif(args, out);
+        else if (command == "validate") code = gpuhours::cli::cmd_validate(args, out);
         else {
-            std::string hint = "commands: run, whatif, check, model, chips, collective, help";
-            for (const char* known : {"run", "whatif", "check", "model", "chips", "collective", "help"}) {
+            std::string hint = "commands: run, whatif, validate, check, model, chips, collective, help";
+            for (const char* known : {"run", "whatif", "validate", "check", "model", "chips", "collective", "help"}) {
                 if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
             }
             throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);

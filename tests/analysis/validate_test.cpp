@@ -1,0 +1,106 @@
+// `gpuhours validate` and validation.hpp: published figures beside predicted ones. The accuracy itself is asserted
+// in tests/validation/ (one case per paper table); here, that the command lists what it should and its arithmetic.
+#include "../support/cli.hpp"
+
+#include <gpuhours/evaluation.hpp>
+#include <gpuhours/validation.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+
+using namespace gpuhours;
+using gpuhours::test::run_cli;
+
+namespace {
+
+const std::filesystem::path kSource = GPUHOURS_TEST_SOURCE_DIR;
+
+std::filesystem::path two_megatron_runs() {
+    const auto dir = std::filesystem::temp_directory_path() / "gpuhours-validate-test";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    for (const char* name : {"megatron-1.7b.toml", "megatron-7.5b.toml"}) {
+        std::filesystem::copy_file(kSource / "scenarios" / "validation" / name, dir / name);
+    }
+    return dir;
+}
+
+}  // namespace
+
+TEST_CASE("validation predicts each published figure in the paper's convention", "[validate]") {
+    LoadOptions o;
+    o.catalog_dir = kSource / "scenarios";
+    const ValidationCase c = validate_scenario(kSource / "scenarios" / "validation" / "megatron-1.7b.toml", o);
+    REQUIRE(c.figures.size() == 1);
+    // Megatron-LM counts full recomputation as a fourth forward pass: 4/3 × model FLOPs (full attention) per
+    // second per GPU, in TFLOP/s; 32 GPUs (Table 1).
+    const double expected = c.step.model_flops_full.value() * 4.0 / 3.0 / c.step.step_time.value() / 32 / 1e12;
+    CHECK(c.figures[0].predicted == Approx(expected));
+    CHECK(c.figures[0].reported == 137.0);
+    CHECK(c.figures[0].relative_error() == Approx(expected / 137.0 - 1.0));
+}
+
+TEST_CASE("published GPU-hours of a phase group are compared with the sum of its phases", "[validate]") {
+    // Two phases named "long 16K" and "long 32K" are both covered by "long"; "main" only by itself.
+    const auto dir = std::filesystem::temp_directory_path() / "gpuhours-validate-phases";
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "phases.toml") << "title = \"phases\"\nmodel = \"llama-3.1-8b\"\n"
+                                          "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                                          "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\nrecompute = \"full\"\n"
+                                          "[training]\nsequence_length = 8192\nglobal_batch = 64\n"
+                                          "[[phases]]\nname = \"main\"\ntokens = \"1B\"\n"
+                                          "[[phases]]\nname = \"long 16K\"\nsteps = 10\nsequence_length = 16384\nglobal_batch = 32\n"
+                                          "[[phases]]\nname = \"long 32K\"\nsteps = 10\nsequence_length = 32768\nglobal_batch = 16\n"
+                                          "[published]\nsource = \"test\"\n"
+                                          "[published.phase_gpu_hours]\nmain = 100\nlong = 50\n";
+    LoadOptions o;
+    o.catalog_dir = kSource / "scenarios";
+    const ValidationCase c = validate_scenario(dir / "phases.toml", o);
+    REQUIRE(c.figures.size() == 2);
+    EvaluateOptions one;
+    one.samples = 1;
+    const RunEvaluation ev = evaluate_run(ScenarioSampler(dir / "phases.toml", o), one);
+    auto figure = [&](const std::string& name) {
+        for (const auto& f : c.figures) {
+            if (f.name == name) return f;
+        }
+        FAIL("no figure " << name);
+        return ValidationFigure{};
+    };
+    CHECK(figure("GPU-hours, main").predicted == Approx(ev.phases[0].gpu_hours));
+    CHECK(figure("GPU-hours, long").predicted == Approx(ev.phases[1].gpu_hours + ev.phases[2].gpu_hours));
+    CHECK(figure("GPU-hours, long").reported == 50.0);
+}
+
+TEST_CASE("gpuhours validate lists each run with its error and the mean absolute percentage error", "[validate]") {
+    const auto dir = two_megatron_runs();
+    const auto r = run_cli("validate --dir " + dir.string() + " --json");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    // The MAPE is the mean of the two |error_percent| values listed (recomputed here from the JSON).
+    const std::regex error_re("\"error_percent\": (-?[0-9.e+-]+)");
+    double sum = 0;
+    int n = 0;
+    for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), error_re); it != std::sregex_iterator(); ++it) {
+        sum += std::fabs(std::stod((*it)[1].str()));
+        ++n;
+    }
+    REQUIRE(n == 2);
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex("\"mean_absolute_percentage_error\": ([0-9.e+-]+)")));
+    CHECK(std::stod(m[1].str()) == Approx(sum / n));
+    CHECK_THAT(r.out, Catch::Contains("\"id\": \"megatron-1.7b\""));
+    CHECK_THAT(r.out, Catch::Contains("\"id\": \"megatron-7.5b\""));
+
+    const auto text = run_cli("validate --dir " + dir.string());
+    CHECK(text.exit_code == 0);
+    CHECK_THAT(text.out, Catch::Contains("mean absolute percentage error over 2 figures of 2 runs"));
+    CHECK_THAT(text.out, Catch::Contains("Narayanan et al. 2021"));
+    const auto missing = run_cli("validate --dir " + (dir / "nowhere").string());
+    CHECK(missing.exit_code == 2);
+}
