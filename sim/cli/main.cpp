@@ -23,6 +23,9 @@ usage: gpuhours COMMAND [arguments] [options]
 commands:
   run SCENARIO          simulate one training step (step time, breakdown, MFU, memory) and the run's length;
                         --mode symmetric|full, --network flow|alpha-beta, --trace step.json, --json
+  report SCENARIO -o FILE
+                        the run as one self-contained HTML page (verdicts, summary, step timeline, time,
+                        cost and memory charts); -o is required; --samples, --seed, --mode, --network as for run
   check SCENARIO        validate a scenario and print it resolved (catalogs, derived degrees, stages, memory fit)
   model NAME|SCENARIO   parameters (total, active), training FLOPs per token, memory per GPU with breakdown
   chips                 the chip catalog as a table; --rule NAME classifies each chip under an export-control
@@ -62,9 +65,10 @@ int main(int argc, char** argv) {
         else if (command == "chips") code = gpuhours::cli::cmd_chips(args, out);
         else if (command == "run") code = gpuhours::cli::cmd_run(args, out);
         else if (command == "collective") code = gpuhours::cli::cmd_collective(args, out);
+        else if (command == "report") code = gpuhours::cli::cmd_report(args, out);
         else {
-            std::string hint = "commands: run, check, model, chips, collective, help";
-            for (const char* known : {"run", "check", "model", "chips", "collective", "help"}) {
+            std::string hint = "commands: run, report, check, model, chips, collective, help";
+            for (const char* known : {"run", "report", "check", "model", "chips", "collective", "help"}) {
                 if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
             }
             throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);
