@@ -667,7 +667,7 @@ std::string comparison_section(const WhatIfResult& w) {
         }
         const std::string name = row.chip_name.empty() ? row.chip : row.chip_name;
         if (!row.feasible) {
-            rows.push_back({name, row.classification, std::to_string(row.gpus), "—", "—", "—", "—", "—", "infeasible: " + row.error, ""});
+            rows.push_back({name, row.classification, std::to_string(row.gpus), "—", "—", "—", "—", "—", "infeasible: " + row.error, "", ""});
             continue;
         }
         std::string deadline;
@@ -677,9 +677,9 @@ std::string comparison_section(const WhatIfResult& w) {
                         std::to_string(row.gpus), fmt::format("{:.3f} s", row.step_time_s), percent(row.mfu_bf16),
                         fmt::format("{:.1f}", row.wall_clock_days_p50), with_commas(row.gpu_hours_p50),
                         row.cost_usd_p50 > 0 ? format_dollars(Dollars(row.cost_usd_p50)) : "—",
-                        std::string(limiter_text(row.limiter)) + (verdicts.empty() ? "" : "; " + verdicts), deadline});
+                        std::string(limiter_text(row.limiter)), verdicts, deadline});
     }
-    out += table({"chip", "classification", "GPUs", "step time", "MFU (BF16)", "days", "GPU-hours", "cost", "limiter; verdicts",
+    out += table({"chip", "classification", "GPUs", "step time", "MFU (BF16)", "days", "GPU-hours", "cost", "limited by", "claims",
                   "GPUs for the deadline"},
                  rows, {2, 3, 4, 5, 6, 7}, "wide");
     return out + "</section>\n";
