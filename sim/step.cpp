@@ -421,7 +421,9 @@ private:
         if (seg.kind != SegmentKind::comm) {
             for (std::size_t i = 0; i < ranks.size(); ++i) {
                 const int r = ranks[i];
-                TaskSpec t{label, compute_.at(r), after[i], FixedDuration{seg.duration}};
+                // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
+                TaskSpec t{seg.kind == SegmentKind::recompute ? label + " recompute" : label, compute_.at(r), after[i],
+                           FixedDuration{seg.duration}};
                 const TaskId id = add(std::move(t), seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
                                       CommAxis::tensor, {r});
                 after[i] = {id};

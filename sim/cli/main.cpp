@@ -28,6 +28,9 @@ commands:
                         chips; days, GPU-hours, cost, energy, what limits each, claim verdicts; --json
   validate              every scenario in scenarios/validation/ against its paper: predicted, reported, error,
                         mean absolute percentage error; --dir DIR, --json
+  report SCENARIO -o FILE
+                        the run as one self-contained HTML page (verdicts, summary, step timeline, time,
+                        cost and memory charts); -o is required; --samples, --seed, --mode, --network as for run
   check SCENARIO        validate a scenario and print it resolved (catalogs, derived degrees, stages, memory fit)
   model NAME|SCENARIO   parameters (total, active), training FLOPs per token, memory per GPU with breakdown
   chips                 the chip catalog as a table; --rule NAME classifies each chip under an export-control
@@ -69,9 +72,10 @@ int main(int argc, char** argv) {
         else if (command == "collective") code = gpuhours::cli::cmd_collective(args, out);
         else if (command == "whatif") code = gpuhours::cli::cmd_whatif(args, out);
         else if (command == "validate") code = gpuhours::cli::cmd_validate(args, out);
+        else if (command == "report") code = gpuhours::cli::cmd_report(args, out);
         else {
-            std::string hint = "commands: run, whatif, validate, check, model, chips, collective, help";
-            for (const char* known : {"run", "whatif", "validate", "check", "model", "chips", "collective", "help"}) {
+            std::string hint = "commands: run, whatif, report, validate, check, model, chips, collective, help";
+            for (const char* known : {"run", "whatif", "report", "validate", "check", "model", "chips", "collective", "help"}) {
                 if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
             }
             throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);

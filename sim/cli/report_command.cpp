@@ -1,0 +1,50 @@
+// `gpuhours report`: the run's evaluation as one self-contained HTML page (html.hpp), written atomically.
+#include "commands.hpp"
+
+#include <gpuhours/error.hpp>
+#include <gpuhours/evaluation.hpp>
+#include <gpuhours/html.hpp>
+#include <gpuhours/report.hpp>
+#include <gpuhours/whatif.hpp>
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <ostream>
+#include <string>
+
+namespace gpuhours::cli {
+
+int cmd_report(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {}, {"-o", "--output", "--set", "--catalog", "--mode", "--network", "--samples", "--seed",
+                                                 "--chips", "--rule", "--deadline", "--max-gpus"});
+    const std::string& file = single_positional(args, "report", "SCENARIO");
+    // -o is required: a report never silently overwrites a file the user did not name.
+    std::string output = args.get("--output", args.get("-o"));
+    if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
+    if (output.empty()) {
+        throw Error("gpuhours report needs the file to write", "add -o FILE, e.g. gpuhours report " + file + " -o report.html");
+    }
+    const ScenarioSampler sampler(file, load_options(args));
+    EvaluateOptions options = evaluate_options(args);
+    options.record_trace = true;  // the step timeline
+    ProgressBar progress("Monte Carlo");
+    options.progress = [&](int done, int total) { progress.update(done, total); };
+    const RunEvaluation ev = evaluate_run(sampler, options);
+
+    // The comparison across chips, when the scenario's [whatif] or the flags ask for one.
+    std::optional<WhatIfResult> whatif;
+    if (ev.scenario.whatif.requested() || args.has("--chips") || args.has("--rule")) {
+        EvaluateOptions per_chip = evaluate_options(args);
+        if (!args.has("--samples")) per_chip.samples = 100;
+        whatif = run_whatif(file, load_options(args), whatif_request(args, ev.scenario), per_chip);
+    }
+    const WhatIfResult* comparison = whatif ? &*whatif : nullptr;
+
+    const std::string page = report::html_report(ev, comparison);
+    report::write_file_atomically(output, page);
+    out << fmt::format("report: {} ({} KB; open it in a browser)\n", output, (page.size() + 512) / 1024);
+    return 0;
+}
+
+}  // namespace gpuhours::cli
