@@ -29,6 +29,10 @@ commands:
                         rule set (scenarios/policy/: oct-2022, oct-2023, dec-2024-hbm, jan-2026, …)
   collective OP         simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast)
                         over a cluster, like nccl-tests: time, algorithm and bus bandwidth per size
+  plan SCENARIO         search tensor, context, pipeline, data and expert degrees, micro-batch, recompute,
+                        schedule and virtual stages for the fastest layouts that fit (docs/plan.md);
+                        --top N (default 5), --fix AXIS=V1,V2 (e.g. tensor=8, schedule=1f1b,interleaved),
+                        --threads N, --exhaustive (no pruning), --json
   help                  this text
 
 common options:
@@ -62,9 +66,10 @@ int main(int argc, char** argv) {
         else if (command == "chips") code = gpuhours::cli::cmd_chips(args, out);
         else if (command == "run") code = gpuhours::cli::cmd_run(args, out);
         else if (command == "collective") code = gpuhours::cli::cmd_collective(args, out);
+        else if (command == "plan") code = gpuhours::cli::cmd_plan(args, out);
         else {
-            std::string hint = "commands: run, check, model, chips, collective, help";
-            for (const char* known : {"run", "check", "model", "chips", "collective", "help"}) {
+            std::string hint = "commands: run, check, model, chips, collective, plan, help";
+            for (const char* known : {"run", "check", "model", "chips", "collective", "plan", "help"}) {
                 if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
             }
             throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);
