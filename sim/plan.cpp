@@ -22,6 +22,7 @@ std::string_view to_string(CandidateFate f) {
         case CandidateFate::pruned_by_bound: return "pruned by bound";
         case CandidateFate::failed_in_simulation: return "failed in simulation";
         case CandidateFate::simulated: return "simulated";
+        case CandidateFate::feasible: return "feasible";
     }
     return "?";
 }
@@ -373,7 +374,7 @@ void screen(PlanCandidate& c, Scenario& scratch) {
         c.reason = e.message();
         return;
     }
-    c.fate = CandidateFate::pruned_by_bound;  // provisional: decided by the search
+    c.fate = CandidateFate::feasible;
 }
 
 struct TermValue {
@@ -411,6 +412,14 @@ std::vector<std::string> layout_changes(const ParallelLayout& from, const Parall
 }
 
 }  // namespace
+
+PlanCandidate screen_layout(const Scenario& s, const ParallelLayout& layout) {
+    Scenario scratch = s;
+    PlanCandidate c;
+    c.layout = layout;
+    screen(c, scratch);
+    return c;
+}
 
 PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
     if (options.top < 1) throw Error(fmt::format("layout search: top = {} must be at least 1", options.top));
@@ -453,7 +462,7 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
     // Survivors in ascending order of their bound (ties: LayoutKey); the scenario's layout first, never pruned.
     std::vector<std::size_t> queue;
     for (std::size_t i = 0; i < result.candidates.size(); ++i) {
-        if (i != result.scenario_index && result.candidates[i].fate == CandidateFate::pruned_by_bound) queue.push_back(i);
+        if (i != result.scenario_index && result.candidates[i].fate == CandidateFate::feasible) queue.push_back(i);
     }
     std::sort(queue.begin(), queue.end(), [&](std::size_t a, std::size_t b) {
         const auto& x = result.candidates[a];
@@ -461,7 +470,7 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
         if (x.lower_bound != y.lower_bound) return x.lower_bound < y.lower_bound;
         return layout_key(x.layout) < layout_key(y.layout);
     });
-    if (result.candidates[result.scenario_index].fate == CandidateFate::pruned_by_bound) {
+    if (result.candidates[result.scenario_index].fate == CandidateFate::feasible) {
         queue.insert(queue.begin(), result.scenario_index);
     }
 
@@ -481,7 +490,8 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
         while (next < queue.size() && wave.size() < static_cast<std::size_t>(options.wave)) {
             const std::size_t i = queue[next];
             if (i != result.scenario_index && result.candidates[i].lower_bound > limit) {
-                next = queue.size();  // sorted by bound: everything after is pruned too (fate stays pruned)
+                // Sorted by bound: this candidate and everything after it are pruned.
+                for (; next < queue.size(); ++next) result.candidates[queue[next]].fate = CandidateFate::pruned_by_bound;
                 break;
             }
             wave.push_back(i);
@@ -512,6 +522,7 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
             case CandidateFate::pruned_by_bound: ++result.counts.pruned_by_bound; break;
             case CandidateFate::failed_in_simulation: ++result.counts.failed_in_simulation; break;
             case CandidateFate::simulated: ++result.counts.simulated; break;
+            case CandidateFate::feasible: break;  // every feasible candidate was simulated or pruned above
         }
     }
 

@@ -87,6 +87,7 @@ enum class CandidateFate {
     pruned_by_bound,     // its lower bound exceeded the N-th best simulated time
     failed_in_simulation,  // simulate_step threw gpuhours::Error (reason says why)
     simulated,
+    feasible,            // passed the rules and the memory check, not yet simulated (screen_layout's answer only)
 };
 std::string_view to_string(CandidateFate f);
 
@@ -162,6 +163,11 @@ std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace
 // pipeline bubble included; interleaved, (m·v + p − 1)(f + b) with per-chunk times f, b.
 // Throws gpuhours::Error when the global batch does not split into micro-batches.
 Seconds step_time_lower_bound(const StepSpec& spec);
+
+// The closed-form part of the search for one layout (rules, memory, bound): fate rejected_by_rule,
+// rejected_by_memory (with `fit`), or feasible (with `fit` and `lower_bound`). For benchmarks and callers that
+// screen their own layouts.
+PlanCandidate screen_layout(const Scenario& s, const ParallelLayout& layout);
 
 // The search. Throws gpuhours::Error for bad options (top < 1, wave < 1, a space value below 1).
 PlanResult plan_layouts(const Scenario& s, const PlanOptions& options = {});

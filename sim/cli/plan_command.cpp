@@ -11,8 +11,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <ostream>
+#include <unistd.h>
 
 namespace gpuhours::cli {
 namespace {
@@ -157,7 +160,17 @@ int cmd_plan(const Args& raw, std::ostream& out) {
     options.prune = !args.has("--exhaustive");
     for (const auto& fix : args.get_all("--fix")) apply_fix(options.space, fix);
     const Scenario s = load_scenario(file, load_options(args));
+    // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
+    std::atomic<int> simulations{0};
+    const bool progress = isatty(STDERR_FILENO) != 0;
+    if (progress) {
+        options.on_simulate = [&](const ParallelLayout&) {
+            std::fprintf(stderr, "\rsimulating layouts: %d started", ++simulations);
+            std::fflush(stderr);
+        };
+    }
     const PlanResult result = plan_layouts(s, options);
+    if (progress && simulations > 0) std::fprintf(stderr, "\r%*s\r", 40, "");
     const PlanCounts& n = result.counts;
     const PlanCandidate& own = result.scenario();
 
