@@ -102,7 +102,8 @@ TEST_CASE("the search space of a tiny scenario has the number of layouts counted
     // tensor 1, pipeline 2 ⇒ data 4; 4 micro-batch sizes × 5 schedules = 20 candidates. Rules, with m = 16 /
     // (4 · mb) micro-batches: mb = 8 → 16 is not divisible by 32: 5 rejected; interleaved needs m % 2 = 0:
     // m = 1 (mb 4) rejected; DualPipe needs m even and ≥ 2·2: m = 2 and m = 1 rejected → 5 + 1 + 2 = 8.
-    // Memory: the largest (mb 4, no recompute) needs about a gigabyte of 80 GB → 0 rejected. Exhaustive: 12 simulated.
+    // Memory: a 4-layer, hidden-1,024 model needs a few GB of the H100's 80 GB → 0 rejected. Exhaustive: the other
+    // 12 are simulated.
     CHECK(r.counts.enumerated == 20);
     CHECK(r.counts.rejected_by_rule == 8);
     CHECK(r.counts.rejected_by_memory == 0);
@@ -324,6 +325,11 @@ TEST_CASE("gpuhours plan prints the top layouts, the counts and the runner-up", 
     CHECK_THAT(j.out, Catch::Contains("\"step_time_s\": "));
     CHECK_THAT(j.out, Catch::Contains("\"memory_peak_bytes\": "));
     CHECK_THAT(j.out, Catch::Contains("\"enumerated\": 312"));
+    // Byte-identical on one thread and on two.
+    const auto one = test::run_cli("plan " + file + catalog + " --top 2 --json --threads 1");
+    const auto two = test::run_cli("plan " + file + catalog + " --top 2 --json --threads 2");
+    CHECK(one.out == two.out);
+    CHECK(one.out == j.out);
 }
 
 TEST_CASE("gpuhours plan rejects a bad --top, --fix or scenario with exit code 2", "[plan]") {
