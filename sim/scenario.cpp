@@ -1132,6 +1132,8 @@ std::vector<std::string> catalog_names(const std::filesystem::path& catalog_dir,
     return names;
 }
 
+void validate_layout(const Scenario& s) { validate_layout(s, true); }
+
 StepSpec step_spec_of(const Scenario& s) {
     StepSpec spec{s.model, s.cluster, s.parallel, s.training.precision, s.training.sequence_length, s.training.global_batch};
     spec.attention_kernel = s.training.attention_kernel;

@@ -386,6 +386,10 @@ void check_arguments(Schedule schedule, int p, int m, int v) {
 
 }  // namespace
 
+void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages) {
+    check_arguments(schedule, stages, micro_batches, virtual_stages);
+}
+
 PipelinePlan make_pipeline_plan(Schedule schedule, int stages, int micro_batches, int virtual_stages) {
     check_arguments(schedule, stages, micro_batches, virtual_stages);
     std::vector<StageOps> ops;

@@ -184,6 +184,13 @@ Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& opt
 // Parses a scenario from memory (tests, fuzzing); `name` is used in messages.
 Scenario load_scenario_from_string(std::string_view text, const std::string& name, const LoadOptions& options = {});
 
+// The rules a layout must obey for the scenario's model, cluster and [training] (tensor × context × pipeline ×
+// data = gpus, heads and key/value heads divisible by tensor, expert parallelism carved out of data × context,
+// pipeline chunks ≤ layers, schedule and virtual stages, sequence divisible by context, global batch divisible by
+// data × micro_batch, …): the checks load_scenario runs, for callers that change `s.parallel` (the layout
+// search). Throws ScenarioError pointing at the [parallelism] table.
+void validate_layout(const Scenario& s);
+
 // The step of a scenario's [training] and [parallelism] (symmetric mode, flow network; callers change those).
 StepSpec step_spec_of(const Scenario& s);
 

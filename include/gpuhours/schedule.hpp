@@ -149,6 +149,9 @@ private:
 //   W heavier than F or Bi it understates the bubble (it can reach zero, yet the middle stages wait
 //   (p/2 − 1)·F for their first forward); with Bi heavier than W this order idles somewhat less than it says.
 PipelinePlan make_pipeline_plan(Schedule schedule, int stages, int micro_batches, int virtual_stages = 1);
+// The argument checks of make_pipeline_plan alone (the rules listed above), without building the order: for
+// callers that screen many layouts (the layout search). Throws gpuhours::Error naming what to change.
+void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages = 1);
 
 // Peak number of activation sets (one micro-batch through one chunk) held at once on `stage`, counting a set from
 // the start of its F to the end of its B or W. An F&B op counts its forward before releasing its backward, and a

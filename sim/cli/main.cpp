@@ -37,6 +37,10 @@ commands:
                         rule set (scenarios/policy/: oct-2022, oct-2023, dec-2024-hbm, jan-2026, …)
   collective OP         simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast)
                         over a cluster, like nccl-tests: time, algorithm and bus bandwidth per size
+  plan SCENARIO         search tensor, context, pipeline, data and expert degrees, micro-batch, recompute,
+                        schedule and virtual stages for the fastest layouts that fit (docs/plan.md);
+                        --top N (default 5), --fix AXIS=V1,V2 (e.g. tensor=8, schedule=1f1b,interleaved),
+                        --threads N, --exhaustive (no pruning), --json
   help                  this text
 
 common options:
@@ -73,9 +77,10 @@ int main(int argc, char** argv) {
         else if (command == "whatif") code = gpuhours::cli::cmd_whatif(args, out);
         else if (command == "validate") code = gpuhours::cli::cmd_validate(args, out);
         else if (command == "report") code = gpuhours::cli::cmd_report(args, out);
+        else if (command == "plan") code = gpuhours::cli::cmd_plan(args, out);
         else {
-            std::string hint = "commands: run, whatif, report, validate, check, model, chips, collective, help";
-            for (const char* known : {"run", "whatif", "report", "validate", "check", "model", "chips", "collective", "help"}) {
+            std::string hint = "commands: run, whatif, report, plan, validate, check, model, chips, collective, help";
+            for (const char* known : {"run", "whatif", "report", "plan", "validate", "check", "model", "chips", "collective", "help"}) {
                 if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
             }
             throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);

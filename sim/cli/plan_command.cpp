@@ -1,0 +1,298 @@
+// `gpuhours plan`: the layout search (plan.hpp) on a scenario's model, cluster and [training], printed as the
+// top N layouts, the scenario's own layout for comparison, what was rejected or pruned, and why the runner-up
+// loses to the winner.
+#include "commands.hpp"
+
+#include <gpuhours/error.hpp>
+#include <gpuhours/plan.hpp>
+#include <gpuhours/report.hpp>
+#include <gpuhours/scenario.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+#include <unistd.h>
+
+namespace gpuhours::cli {
+namespace {
+
+int whole_number(const std::string& flag, const std::string& text, int min, int max) {
+    double v = 0;
+    try {
+        v = parse_count(text);
+    } catch (const UnitError&) {
+        throw Error(fmt::format("{} {} is not a whole number", flag, text), fmt::format("use a whole number from {} to {}", min, max));
+    }
+    if (v != std::floor(v) || v < min || v > max) {
+        throw Error(fmt::format("{} {} must be a whole number from {} to {}", flag, text, min, max));
+    }
+    return static_cast<int>(v);
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t end = text.find(sep, start);
+        out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) return out;
+        start = end + 1;
+    }
+}
+
+// --fix AXIS=V1,V2,…: restricts one axis of the search space.
+void apply_fix(PlanSpace& space, const std::string& assignment) {
+    const std::size_t eq = assignment.find('=');
+    const std::vector<std::string> axes{"tensor", "pipeline", "context", "expert", "micro_batch", "virtual_stages",
+                                        "schedule", "recompute"};
+    if (eq == std::string::npos || eq == 0 || eq + 1 == assignment.size()) {
+        throw Error(fmt::format("--fix {} is not AXIS=VALUES", assignment),
+                    fmt::format("e.g. --fix tensor=8 or --fix schedule=1f1b,interleaved; axes: {}", fmt::join(axes, ", ")));
+    }
+    const std::string axis = assignment.substr(0, eq);
+    const std::vector<std::string> values = split(assignment.substr(eq + 1), ',');
+    auto ints = [&](std::vector<int>& into) {
+        for (const auto& v : values) into.push_back(whole_number("--fix " + axis + "=", v, 1, 1 << 20));
+    };
+    if (axis == "tensor") ints(space.tensor);
+    else if (axis == "pipeline") ints(space.pipeline);
+    else if (axis == "context") ints(space.context);
+    else if (axis == "expert") ints(space.expert);
+    else if (axis == "micro_batch") ints(space.micro_batch);
+    else if (axis == "virtual_stages") ints(space.virtual_stages);
+    else if (axis == "schedule") {
+        for (const auto& v : values) {
+            const auto sch = schedule_from_string(v);
+            if (!sch) throw Error(fmt::format("--fix schedule={}: `{}` is not a schedule", values.size() == 1 ? v : assignment.substr(eq + 1), v),
+                                  "schedules: gpipe, 1f1b, interleaved, zero-bubble, dualpipe");
+            space.schedules.push_back(*sch);
+        }
+    } else if (axis == "recompute") {
+        for (const auto& v : values) {
+            const auto rc = recompute_from_string(v);
+            if (!rc) throw Error(fmt::format("--fix recompute=…: `{}` is not a recompute mode", v), "modes: none, selective, full");
+            space.recompute.push_back(*rc);
+        }
+    } else {
+        std::string hint = fmt::format("axes: {}", fmt::join(axes, ", "));
+        for (const auto& known : axes) {
+            if (edit_distance(axis, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
+        }
+        throw Error(fmt::format("--fix: `{}` is not an axis of the layout search", axis), hint);
+    }
+}
+
+std::string schedule_cell(const ParallelLayout& l) {
+    return l.schedule == Schedule::interleaved ? fmt::format("interleaved×{}", l.virtual_stages) : std::string(to_string(l.schedule));
+}
+
+// Times in one unit per report: seconds, or milliseconds when the fastest step is under a second. Values that
+// round to zero print unsigned.
+struct TimeUnit {
+    double scale = 1.0;
+    const char* symbol = "s";
+    explicit TimeUnit(Seconds fastest) {
+        if (fastest.value() < 1.0) {
+            scale = 1e3;
+            symbol = "ms";
+        }
+    }
+    [[nodiscard]] std::string text(Seconds t) const { return fmt::format("{:.3f} {}", clean(t), symbol); }
+    [[nodiscard]] std::string signed_text(Seconds t) const { return fmt::format("{:+.3f} {}", clean(t), symbol); }
+    [[nodiscard]] double clean(Seconds t) const {
+        const double v = t.value() * scale;
+        return std::fabs(v) < 0.0005 ? 0.0 : v;
+    }
+};
+
+void add_row(report::Table& t, const std::string& rank, const PlanCandidate& c, Seconds best, const TimeUnit& unit) {
+    const ParallelLayout& l = c.layout;
+    const StepResult& r = *c.step;
+    const Seconds behind = r.step_time - best;
+    t.add_row({rank, std::to_string(l.tensor), std::to_string(l.context), std::to_string(l.pipeline), std::to_string(l.data),
+               std::to_string(l.expert), std::to_string(l.micro_batch), schedule_cell(l), std::string(to_string(l.recompute)),
+               unit.text(r.step_time), behind.value() > 0 ? fmt::format("+{:.1f}%", 100.0 * (behind / best)) : "—",
+               fmt::format("{:.1f}%", 100.0 * r.mfu_causal), format_bytes(c.fit->breakdown.total()),
+               format_bytes(c.fit->headroom)});
+}
+
+void write_candidate_json(report::Json& j, const PlanCandidate& c) {
+    const ParallelLayout& l = c.layout;
+    j.field("tensor", l.tensor).field("context", l.context).field("pipeline", l.pipeline).field("data", l.data);
+    j.field("expert", l.expert).field("micro_batch", l.micro_batch).field("schedule", to_string(l.schedule));
+    j.field("virtual_stages", l.virtual_stages).field("recompute", to_string(l.recompute));
+    j.field("sequence_parallel", l.sequence_parallel).field("micro_batches_per_step", c.micro_batches);
+    j.field("fate", to_string(c.fate));
+    if (!c.reason.empty()) j.field("reason", c.reason);
+    if (c.fit) {
+        j.field("memory_peak_bytes", c.fit->breakdown.total().value());
+        j.field("memory_headroom_bytes", c.fit->headroom.value());
+    }
+    if (c.fate == CandidateFate::simulated || c.fate == CandidateFate::pruned_by_bound ||
+        c.fate == CandidateFate::failed_in_simulation) {
+        j.field("lower_bound_s", c.lower_bound.value());
+    }
+    if (c.step) {
+        const StepResult& r = *c.step;
+        j.field("step_time_s", r.step_time.value()).field("mfu_causal", r.mfu_causal).field("mfu_bf16_full", r.mfu_bf16_full);
+        j.key("breakdown_s").begin_object();
+        j.field("compute", r.breakdown.compute.value()).field("recompute", r.breakdown.recompute.value());
+        j.field("optimizer", r.breakdown.optimizer.value()).field("bubble", r.breakdown.bubble.value());
+        for (CommAxis a : kCommAxes) {
+            j.field(fmt::format("exposed_{}", to_string(a)), r.breakdown.exposed[static_cast<std::size_t>(a)].value());
+        }
+        j.end_object();
+    }
+}
+
+}  // namespace
+
+int cmd_plan(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {"--json", "--exhaustive"}, {"--set", "--catalog", "--top", "--threads", "--fix"});
+    const std::string& file = single_positional(args, "plan", "SCENARIO");
+    PlanOptions options;
+    if (args.has("--top")) options.top = whole_number("--top", args.get("--top"), 1, 1000);
+    if (args.has("--threads")) options.threads = static_cast<unsigned>(whole_number("--threads", args.get("--threads"), 1, 1024));
+    options.prune = !args.has("--exhaustive");
+    for (const auto& fix : args.get_all("--fix")) apply_fix(options.space, fix);
+    const Scenario s = load_scenario(file, load_options(args));
+    // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
+    std::atomic<int> simulations{0};
+    const bool progress = isatty(STDERR_FILENO) != 0;
+    if (progress) {
+        options.on_simulate = [&](const ParallelLayout&) {
+            std::fprintf(stderr, "\rsimulating layouts: %d started", ++simulations);
+            std::fflush(stderr);
+        };
+    }
+    const PlanResult result = plan_layouts(s, options);
+    if (progress && simulations > 0) std::fprintf(stderr, "\r%*s\r", 40, "");
+    const PlanCounts& n = result.counts;
+    const PlanCandidate& own = result.scenario();
+
+    if (args.has("--json")) {
+        report::Json j;
+        j.begin_object().field("schema_version", 1).field("title", s.title);
+        j.field("gpus", s.cluster.gpus).field("chip", s.cluster.chip.id).field("model", s.model.id);
+        j.field("sequence_length", s.training.sequence_length).field("global_batch", s.training.global_batch);
+        j.field("mfu_peak_precision", to_string(s.training.precision.compute));
+        j.key("counts").begin_object();
+        j.field("enumerated", static_cast<std::int64_t>(n.enumerated));
+        j.field("rejected_by_rule", static_cast<std::int64_t>(n.rejected_by_rule));
+        j.field("rejected_by_memory", static_cast<std::int64_t>(n.rejected_by_memory));
+        j.field("pruned_by_bound", static_cast<std::int64_t>(n.pruned_by_bound));
+        j.field("failed_in_simulation", static_cast<std::int64_t>(n.failed_in_simulation));
+        j.field("simulated", static_cast<std::int64_t>(n.simulated));
+        j.end_object();
+        j.key("top").begin_array();
+        for (std::size_t k = 0; k < std::min<std::size_t>(result.ranking.size(), static_cast<std::size_t>(result.top)); ++k) {
+            j.begin_object().field("rank", static_cast<std::int64_t>(k + 1));
+            write_candidate_json(j, result.candidates[result.ranking[k]]);
+            j.end_object();
+        }
+        j.end_array();
+        j.key("scenario_layout").begin_object();
+        j.field("in_search_space", result.scenario_in_space);
+        if (result.scenario_rank) j.field("rank", static_cast<std::int64_t>(*result.scenario_rank));
+        else j.key("rank").null();
+        j.field("rank_at_least", static_cast<std::int64_t>(result.scenario_rank_at_least));
+        write_candidate_json(j, own);
+        j.end_object();
+        j.key("runner_up");
+        if (result.runner_up) {
+            const RunnerUpExplanation& why = *result.runner_up;
+            j.begin_object().field("step_time_difference_s", why.difference.value());
+            j.field("largest_term", why.terms[why.largest].term);
+            j.key("terms_s").begin_array();
+            for (const auto& t : why.terms) {
+                j.begin_object().field("term", t.term).field("winner", t.winner.value()).field("runner_up", t.runner_up.value());
+                j.field("difference", t.difference().value()).end_object();
+            }
+            j.end_array();
+            j.key("changes").begin_array();
+            for (const auto& c : why.changes) j.value(c);
+            j.end_array().end_object();
+        } else {
+            j.null();
+        }
+        j.end_object();
+        out << j.str();
+        return 0;
+    }
+
+    const auto& p = s.parallel;
+    out << fmt::format("layout search: {}\n", s.title);
+    out << fmt::format("{} × {}, {}, sequence {}, global batch {}; kept from the scenario: ZeRO {}, {} compute, order {}, "
+                       "sequence parallel {}\n\n",
+                       s.cluster.gpus, s.cluster.chip.display_name, s.model.display_name, s.training.sequence_length,
+                       s.training.global_batch, p.zero_stage, to_string(s.training.precision.compute), p.order,
+                       p.sequence_parallel ? "on (off where tensor = 1)" : "off");
+    if (result.ranking.empty()) {
+        out << "no layout in the search space passes the rules and fits in memory";
+        if (n.failed_in_simulation > 0) out << fmt::format(" and simulates ({} failed in simulation)", n.failed_in_simulation);
+        out << "\n";
+    } else {
+        const Seconds best = result.best().step->step_time;
+        const TimeUnit unit(best);
+        report::Table t({"rank", "TP", "CP", "PP", "DP", "EP", "mb", "schedule", "recompute", "step time", "vs best", "MFU",
+                         "memory/GPU", "headroom"});
+        for (std::size_t k = 0; k < std::min<std::size_t>(result.ranking.size(), static_cast<std::size_t>(result.top)); ++k) {
+            const PlanCandidate& c = result.candidates[result.ranking[k]];
+            add_row(t, fmt::format("{}{}", k + 1, c.scenario_layout ? " (scenario)" : ""), c, best, unit);
+        }
+        if (own.step) {
+            const std::string rank = result.scenario_rank ? fmt::format("{}", *result.scenario_rank)
+                                                          : fmt::format("≥{}", result.scenario_rank_at_least);
+            if (!result.scenario_rank || *result.scenario_rank > static_cast<std::size_t>(result.top)) {
+                add_row(t, fmt::format("{} (scenario)", rank), own, best, unit);
+            }
+        }
+        out << t.render();
+        out << fmt::format("MFU: causal model FLOPs over the {} peak; memory: the worst pipeline rank, of {} per GPU\n",
+                           to_string(s.training.precision.compute), format_bytes(s.cluster.chip.memory_capacity));
+    }
+    const TimeUnit unit(result.ranking.empty() ? Seconds(1.0) : result.best().step->step_time);
+    out << fmt::format("\nscenario's layout ({}{}): ", describe_layout(own.layout), result.scenario_in_space ? "" : ", outside the search space");
+    if (own.step) {
+        if (result.scenario_rank) out << fmt::format("rank {} of {} feasible layouts, {}\n", *result.scenario_rank,
+                                                     n.simulated + n.pruned_by_bound, unit.text(own.step->step_time));
+        else out << fmt::format("rank {} or lower, {}\n", result.scenario_rank_at_least, unit.text(own.step->step_time));
+    } else {
+        out << fmt::format("{}: {}\n", own.fate == CandidateFate::failed_in_simulation ? "fails in simulation" : "infeasible", own.reason);
+    }
+    out << fmt::format("candidates: {} enumerated; {} rejected by rule, {} by memory; {} pruned by bound; {} simulated{}\n",
+                       n.enumerated, n.rejected_by_rule, n.rejected_by_memory, n.pruned_by_bound, n.simulated,
+                       n.failed_in_simulation > 0 ? fmt::format(" ({} failed in simulation)", n.failed_in_simulation) : "");
+
+    if (result.runner_up) {
+        const RunnerUpExplanation& why = *result.runner_up;
+        const PlanCandidate& winner = result.best();
+        const PlanCandidate& second = result.candidates[result.ranking[1]];
+        out << fmt::format("\nwhy the runner-up loses: {} takes {} longer than {} ({:.2f}%)",
+                           describe_layout(second.layout), unit.text(why.difference), describe_layout(winner.layout),
+                           100.0 * (why.difference / winner.step->step_time));
+        if (!why.changes.empty()) out << fmt::format("; it changes {}", fmt::join(why.changes, ", "));
+        out << "\n";
+        report::Table t({"term (mean per GPU)", "winner", "runner-up", "difference"});
+        for (std::size_t k = 0; k < why.terms.size(); ++k) {
+            const TermDifference& d = why.terms[k];
+            if (d.winner.value() == 0 && d.runner_up.value() == 0) continue;
+            t.add_row({d.term + (k == why.largest && d.difference().value() > 0 ? "  ← largest" : ""), unit.text(d.winner),
+                       unit.text(d.runner_up), unit.signed_text(d.difference())});
+        }
+        out << t.render();
+        if (why.difference.value() > 0 && why.terms[why.largest].difference().value() > 0) {
+            out << fmt::format("the largest difference is {} ({})\n", why.terms[why.largest].term,
+                               unit.signed_text(why.terms[why.largest].difference()));
+        } else {
+            out << "the two layouts tie; the order is by layout key\n";
+        }
+    }
+    return 0;
+}
+
+}  // namespace gpuhours::cli
