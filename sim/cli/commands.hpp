@@ -20,6 +20,7 @@ int cmd_model(const Args& args, std::ostream& out);
 int cmd_chips(const Args& args, std::ostream& out);
 int cmd_run(const Args& args, std::ostream& out);
 int cmd_collective(const Args& args, std::ostream& out);  // sim/cli/collective_command.cpp
+int cmd_sweep(const Args& args, std::ostream& out);       // sim/cli/sweep_command.cpp
 
 // Shared option parsing: "--flag", "--key value" and "--key=value". Unknown options are errors that list the
 // known ones.
