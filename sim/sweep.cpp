@@ -637,7 +637,7 @@ std::vector<SweepRow> run_sweep_points(const SweepPlan& plan, const std::vector<
     std::vector<SweepRow> rows;
     if (todo.empty()) return rows;
     const unsigned total = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-    const unsigned outer = std::max(1u, std::min<unsigned>(total, static_cast<unsigned>(std::min<std::size_t>(todo.size(), total))));
+    const auto outer = static_cast<unsigned>(std::min<std::size_t>(todo.size(), total));  // ≥ 1: todo is not empty
     const unsigned inner = std::max(1u, total / outer);
     const PointEvaluator evaluate = options.evaluate
         ? options.evaluate
@@ -868,7 +868,10 @@ SweepJournal::SweepJournal(const std::filesystem::path& path, std::string finger
 }
 
 SweepJournal::~SweepJournal() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) {
+        ::fsync(fd_);
+        ::close(fd_);
+    }
 }
 
 void SweepJournal::append(const SweepRow& row) {
@@ -880,7 +883,13 @@ void SweepJournal::append(const SweepRow& row) {
         if (n <= 0) throw Error(fmt::format("cannot write the sweep journal {}: {}", path_.string(), std::strerror(errno)));
         written += static_cast<std::size_t>(n);
     }
-    if (::fsync(fd_) != 0) throw Error(fmt::format("cannot write the sweep journal {}: {}", path_.string(), std::strerror(errno)));
+    // The write alone survives a killed process; fsync, for a machine that goes down, at most once per interval
+    // (one per row cost more than a small scenario's evaluation).
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_sync_ >= kSyncInterval) {
+        if (::fsync(fd_) != 0) throw Error(fmt::format("cannot write the sweep journal {}: {}", path_.string(), std::strerror(errno)));
+        last_sync_ = now;
+    }
 }
 
 // ---- the whole sweep -------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <gpuhours/evaluation.hpp>
 #include <gpuhours/scenario.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -146,8 +147,10 @@ std::optional<JournalEntry> parse_journal_line(std::string_view line);
 // what to do), or a complete line does not parse.
 std::vector<SweepRow> read_journal(const std::filesystem::path& path, std::string_view fingerprint);
 
-// Appends rows to a journal. Each row is one write(2) of one whole line followed by fsync, so a kill leaves at
-// most an incomplete last line, which read_journal ignores; opening drops such a line first.
+// Appends rows to a journal. Each row is one write(2) of one whole line, so a killed process leaves at most an
+// incomplete last line, which read_journal ignores; opening drops such a line first. The file is fsync'ed after a
+// write at most once per kSyncInterval and when closed: a machine that goes down loses at most the rows of the
+// last interval (an fsync per row costs more than evaluating a small scenario).
 class SweepJournal {
 public:
     SweepJournal(const std::filesystem::path& path, std::string fingerprint);
@@ -156,10 +159,13 @@ public:
     SweepJournal& operator=(const SweepJournal&) = delete;
     void append(const SweepRow& row);  // throws Error naming the path when the write fails
 
+    static constexpr std::chrono::milliseconds kSyncInterval{1000};
+
 private:
     std::filesystem::path path_;
     std::string fingerprint_;
     int fd_ = -1;
+    std::chrono::steady_clock::time_point last_sync_{};  // the epoch: the first row is synced
 };
 
 // ---- the whole sweep -------------------------------------------------------------------------------------------

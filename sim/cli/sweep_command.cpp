@@ -154,9 +154,11 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
     journal_file.reset();
     std::error_code ignored;
     std::filesystem::remove(journal, ignored);
-    out << fmt::format("{}: {} points ({} ok, {} error{}); {} evaluated{}\n", output, result.rows.size(),
+    const int ranks = distributed::size();
+    out << fmt::format("{}: {} points ({} ok, {} error{}); {} evaluated{}{}\n", output, result.rows.size(),
                        result.rows.size() - result.errors(), result.errors(), result.errors() == 1 ? "" : "s",
-                       fresh.size(), resumed > 0 ? fmt::format(", {} resumed from the journal", resumed) : "");
+                       fresh.size(), ranks > 1 ? fmt::format(" by {} MPI ranks", ranks) : "",
+                       resumed > 0 ? fmt::format(", {} resumed from the journal", resumed) : "");
     return 0;
 }
 
