@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -285,6 +286,189 @@ std::string with_commas(double value, int decimals) {
     }
     const bool negative = value < 0 && std::stod(text) != 0.0;
     return (negative ? "-" : "") + grouped + fraction;
+}
+
+// ---- sweeps -----------------------------------------------------------------------------------------------
+
+namespace {
+
+std::string number_cell(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
+
+std::size_t claim_columns(const SweepResult& r) {
+    std::size_t n = 0;
+    for (const auto& row : r.rows) n = std::max(n, row.claims.size());
+    return n;
+}
+
+// The figures of a row by column name, in column order; empty text for absent values.
+struct SweepFigure {
+    const char* name;
+    double SweepRow::*field;
+    bool needs_pricing;
+};
+constexpr SweepFigure kSweepFigures[] = {
+    {"step_time_s", &SweepRow::step_time_s, false},
+    {"mfu_causal", &SweepRow::mfu_causal, false},
+    {"wall_clock_days_p05", &SweepRow::wall_clock_days_p05, false},
+    {"wall_clock_days_p50", &SweepRow::wall_clock_days_p50, false},
+    {"wall_clock_days_p95", &SweepRow::wall_clock_days_p95, false},
+    {"gpu_hours_p50", &SweepRow::gpu_hours_p50, false},
+    {"cost_usd_p05", &SweepRow::cost_usd_p05, true},
+    {"cost_usd_p50", &SweepRow::cost_usd_p50, true},
+    {"cost_usd_p95", &SweepRow::cost_usd_p95, true},
+    {"energy_mwh_p50", &SweepRow::energy_mwh_p50, true},
+};
+
+bool has_figure(const SweepRow& row, const SweepFigure& f) { return row.ok && (!f.needs_pricing || row.priced); }
+
+// A value as it was applied: a plain number as a JSON number, a quoted TOML string without its quotes, anything
+// else as its text.
+void sweep_value(Json& j, const std::string& text) {
+    double d = 0;
+    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (!text.empty() && ec == std::errc() && p == text.data() + text.size() && std::isfinite(d)) {
+        if (text.find_first_of(".eE") == std::string::npos && std::abs(d) < 9e15) j.value(static_cast<std::int64_t>(d));
+        else j.value(d);
+    } else if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') && text.back() == text.front() &&
+               text.find('\\') == std::string::npos) {
+        j.value(std::string_view(text).substr(1, text.size() - 2));
+    } else {
+        j.value(text);
+    }
+}
+
+}  // namespace
+
+std::string sweep_csv(const SweepResult& r) {
+    std::vector<std::string> headers{"point"};
+    headers.insert(headers.end(), r.axis_keys.begin(), r.axis_keys.end());
+    headers.insert(headers.end(), {"status", "chip", "gpus", "layout"});
+    for (const auto& f : kSweepFigures) headers.emplace_back(f.name);
+    const std::size_t claims = claim_columns(r);
+    for (std::size_t c = 1; c <= claims; ++c) {
+        headers.push_back(fmt::format("claim_{}_verdict", c));
+        headers.push_back(fmt::format("claim_{}_probability", c));
+    }
+    headers.emplace_back("error");
+    Table t(headers);
+    for (const auto& row : r.rows) {
+        std::vector<std::string> cells{std::to_string(row.point)};
+        for (const auto& key : r.axis_keys) {
+            std::string value;
+            for (const auto& [k, v] : row.values) {
+                if (k == key) value = v;
+            }
+            cells.push_back(value);
+        }
+        cells.insert(cells.end(), {row.ok ? "ok" : "error", row.chip, row.ok ? std::to_string(row.gpus) : "", row.layout});
+        for (const auto& f : kSweepFigures) cells.push_back(has_figure(row, f) ? number_cell(row.*f.field) : "");
+        for (std::size_t c = 0; c < claims; ++c) {
+            const bool has = c < row.claims.size();
+            cells.push_back(has ? row.claims[c].verdict : "");
+            cells.push_back(has ? number_cell(row.claims[c].probability) : "");
+        }
+        cells.push_back(row.error);
+        t.add_row(std::move(cells));
+    }
+    return t.render_csv();
+}
+
+std::string sweep_json(const SweepResult& r) {
+    Json j;
+    j.begin_object().field("schema_version", 1).field("scenario", r.scenario);
+    j.key("vary").begin_array();
+    for (const auto& v : r.vary) j.value(v);
+    j.end_array();
+    if (r.random) j.field("random", static_cast<std::int64_t>(*r.random));
+    else j.key("random").null();
+    j.field("seed", static_cast<std::int64_t>(r.options.seed));
+    if (r.options.samples > 0) j.field("samples", r.options.samples);
+    else j.key("samples").null();
+    j.field("mode", to_string(r.options.mode)).field("network", to_string(r.options.network));
+    j.field("points", static_cast<std::int64_t>(r.rows.size())).field("errors", static_cast<std::int64_t>(r.errors()));
+    // The claims' texts, from the first row that has them (every point has the scenario's claims).
+    j.key("claims").begin_array();
+    for (const auto& row : r.rows) {
+        if (row.claims.empty()) continue;
+        for (const auto& c : row.claims) j.value(c.text);
+        break;
+    }
+    j.end_array();
+    j.key("rows").begin_array();
+    for (const auto& row : r.rows) {
+        j.begin_object().field("point", static_cast<std::int64_t>(row.point));
+        j.key("values").begin_object();
+        for (const auto& [k, v] : row.values) {
+            j.key(k);
+            sweep_value(j, v);
+        }
+        j.end_object();
+        j.field("status", row.ok ? "ok" : "error");
+        if (!row.ok) {
+            j.field("error", row.error).end_object();
+            continue;
+        }
+        j.field("chip", row.chip).field("gpus", row.gpus).field("layout", row.layout);
+        for (const auto& f : kSweepFigures) {
+            j.key(f.name);
+            if (has_figure(row, f)) j.value(row.*f.field);
+            else j.null();
+        }
+        j.key("claims").begin_array();
+        for (const auto& c : row.claims) {
+            j.begin_object().field("verdict", c.verdict).field("probability", c.probability).end_object();
+        }
+        j.end_array();
+        j.end_object();
+    }
+    j.end_array().end_object();
+    return j.str();
+}
+
+std::string sweep_table(const SweepResult& r) {
+    std::vector<std::string> headers{"point"};
+    headers.insert(headers.end(), r.axis_keys.begin(), r.axis_keys.end());
+    headers.insert(headers.end(), {"status", "layout", "step s", "MFU", "days p50", "GPU-hours p50", "cost p50"});
+    const std::size_t claims = claim_columns(r);
+    for (std::size_t c = 1; c <= claims; ++c) headers.push_back(fmt::format("claim {}", c));
+    Table t(headers);
+    std::string errors;
+    for (const auto& row : r.rows) {
+        std::vector<std::string> cells{std::to_string(row.point)};
+        for (const auto& key : r.axis_keys) {
+            std::string value;
+            for (const auto& [k, v] : row.values) {
+                if (k == key) value = v;
+            }
+            cells.push_back(value);
+        }
+        if (!row.ok) {
+            cells.push_back("error");
+            cells.resize(headers.size());
+            errors += fmt::format("point {}: {}\n", row.point, row.error);
+        } else {
+            cells.insert(cells.end(), {"ok", row.layout, fmt::format("{:.3f}", row.step_time_s),
+                                       fmt::format("{:.1f}%", 100 * row.mfu_causal),
+                                       fmt::format("{:.1f}", row.wall_clock_days_p50), with_commas(row.gpu_hours_p50),
+                                       row.priced ? "$" + with_commas(row.cost_usd_p50) : "—"});
+            for (std::size_t c = 0; c < claims; ++c) {
+                cells.push_back(c < row.claims.size()
+                                    ? fmt::format("{} ({:.0f}%)", row.claims[c].verdict, 100 * row.claims[c].probability)
+                                    : "—");
+            }
+        }
+        t.add_row(std::move(cells));
+    }
+    std::string out = t.render();
+    if (claims > 0) {
+        for (const auto& row : r.rows) {
+            if (row.claims.empty()) continue;
+            for (std::size_t c = 0; c < row.claims.size(); ++c) out += fmt::format("claim {}: \"{}\"\n", c + 1, row.claims[c].text);
+            break;
+        }
+    }
+    if (!errors.empty()) out += "\n" + errors;
+    return out;
 }
 
 }  // namespace gpuhours::report

@@ -17,7 +17,7 @@ const std::map<std::string, int>& layer_of() {
         {"hardware.hpp", 2},   {"topology.hpp", 2}, {"network.hpp", 3},   {"collective.hpp", 3},
         {"model.hpp", 4},      {"parallel.hpp", 4}, {"workload.hpp", 4},  {"training.hpp", 5},
         {"step.hpp", 5},      {"placement.hpp", 5},       {"schedule.hpp", 5}, {"kernel.hpp", 5}, {"run.hpp", 6},      {"economics.hpp", 6}, {"policy.hpp", 6},
-        {"claims.hpp", 6},     {"scenario.hpp", 7}, {"evaluation.hpp", 8}, {"whatif.hpp", 8}, {"validation.hpp", 8}, {"plan.hpp", 8},
+        {"claims.hpp", 6},     {"scenario.hpp", 7}, {"evaluation.hpp", 8}, {"whatif.hpp", 8}, {"validation.hpp", 8}, {"plan.hpp", 8}, {"sweep.hpp", 8},
         {"report.hpp", 9},     {"svg.hpp", 9},      {"html.hpp", 9},
     };
     return layers;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gpuhours/step.hpp>
+#include <gpuhours/sweep.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -63,6 +64,15 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
 // A Chrome / Perfetto trace (JSON "traceEvents"): one process per simulated GPU, one thread per stream
 // (compute, comm, p2p), complete events in microseconds. Deterministic: events sorted by (rank, stream, start).
 std::string chrome_trace(const std::vector<TraceEvent>& events);
+
+// A sweep's rows, sorted by point (docs/sweep.md, "Outputs"). CSV: a header, then one line per point; a column per
+// varied key (named by the key), unpriced cost and energy and an error row's figures empty. JSON: schema_version 1,
+// the sweep's inputs, and "rows" with the same fields (the varied values under "values"; null where CSV is empty).
+// Table: the headline figures for a terminal, errors listed below it. Doubles in shortest round-trip form (CSV,
+// JSON), so the same rows give byte-identical files.
+std::string sweep_csv(const SweepResult& result);
+std::string sweep_json(const SweepResult& result);
+std::string sweep_table(const SweepResult& result);
 
 // Number formatting for tables: fixed decimals, thousands separated by commas ("2,664,000").
 std::string with_commas(double value, int decimals = 0);

@@ -25,6 +25,7 @@ int cmd_whatif(const Args& args, std::ostream& out);      // sim/cli/whatif_comm
 int cmd_validate(const Args& args, std::ostream& out);    // sim/cli/validate_command.cpp
 int cmd_report(const Args& args, std::ostream& out);      // sim/cli/report_command.cpp
 int cmd_plan(const Args& args, std::ostream& out);        // sim/cli/plan_command.cpp
+int cmd_sweep(const Args& args, std::ostream& out);       // sim/cli/sweep_command.cpp
 
 // Shared option parsing: "--flag", "--key value" and "--key=value". Unknown options are errors that list the
 // known ones.

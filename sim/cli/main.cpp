@@ -1,7 +1,8 @@
 // The composition root of the command-line front end: parses the command, runs it, and turns user errors into
 // exit code 2. Output of a command is buffered and printed only when the command succeeds, so a failing command
-// never leaves half a table on stdout.
+// never leaves half a table on stdout. In the MPI build every rank runs the command and only rank 0 prints.
 #include "commands.hpp"
+#include "distributed.hpp"
 
 #include <gpuhours/error.hpp>
 
@@ -41,6 +42,11 @@ commands:
                         schedule and virtual stages for the fastest layouts that fit (docs/plan.md);
                         --top N (default 5), --fix AXIS=V1,V2 (e.g. tensor=8, schedule=1f1b,interleaved),
                         --threads N, --exhaustive (no pruning), --json
+  sweep SCENARIO        evaluate the scenario at every point of a grid or a random sample, on all cores:
+                        --vary KEY=V1,V2,… | KEY=START:STOP:STEP | KEY=START:STOP:*FACTOR | KEY=LOW~HIGH (with
+                        --random N); -o FILE.csv|FILE.json (else a table), --resume an interrupted sweep,
+                        --threads N; under `mpirun -np N` (MPI build) the points are split across ranks.
+                        See docs/sweep.md
   help                  this text
 
 common options:
@@ -55,13 +61,15 @@ exit codes: 0 success, 2 a mistake in the input (the message names file:line:col
 }  // namespace
 
 int main(int argc, char** argv) {
+    const gpuhours::cli::distributed::Session session(argc, argv);
+    const bool root = gpuhours::cli::distributed::rank() == 0;
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-        std::cout << kHelp;
+        if (root) std::cout << kHelp;
         return 0;
     }
     if (args[0] == "--version") {
-        std::cout << "gpuhours 0.1.0\n";
+        if (root) std::cout << "gpuhours 0.1.0\n";
         return 0;
     }
     const std::string command = args[0];
@@ -78,18 +86,21 @@ int main(int argc, char** argv) {
         else if (command == "validate") code = gpuhours::cli::cmd_validate(args, out);
         else if (command == "report") code = gpuhours::cli::cmd_report(args, out);
         else if (command == "plan") code = gpuhours::cli::cmd_plan(args, out);
+        else if (command == "sweep") code = gpuhours::cli::cmd_sweep(args, out);
         else {
-            std::string hint = "commands: run, whatif, report, plan, validate, check, model, chips, collective, help";
-            for (const char* known : {"run", "whatif", "report", "plan", "validate", "check", "model", "chips", "collective", "help"}) {
+            std::string hint = "commands: run, whatif, report, plan, sweep, validate, check, model, chips, collective, help";
+            for (const char* known : {"run", "whatif", "report", "plan", "sweep", "validate", "check", "model", "chips", "collective", "help"}) {
                 if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
             }
             throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);
         }
-        std::cout << out.str();
-        std::cout.flush();
+        if (root) {
+            std::cout << out.str();
+            std::cout.flush();
+        }
         return code;
     } catch (const gpuhours::Error& e) {
-        std::cerr << "gpuhours: " << e.what() << "\n";
+        if (root) std::cerr << "gpuhours: " << e.what() << "\n";
         return 2;
     } catch (const std::exception& e) {
         std::cerr << "gpuhours: internal error: " << e.what() << "\n";

@@ -1,0 +1,165 @@
+// `gpuhours sweep`: a scenario evaluated at every point of a grid or a random sample (docs/sweep.md). The
+// composition root of a sweep: specs → points → the journal of an interrupted run → points still to do, spread
+// over threads (and MPI ranks, distributed.hpp) → rows sorted by point → one result file written whole.
+#include "commands.hpp"
+#include "distributed.hpp"
+
+#include <gpuhours/error.hpp>
+#include <gpuhours/report.hpp>
+#include <gpuhours/sweep.hpp>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <ostream>
+#include <system_error>
+
+namespace gpuhours::cli {
+namespace {
+
+enum class Format { csv, json, table };
+
+Format format_of(const ParsedArgs& args, const std::string& output) {
+    std::string name = args.get("--format");
+    if (name.empty() && !output.empty()) {
+        const std::string ext = std::filesystem::path(output).extension().string();
+        if (ext == ".csv") name = "csv";
+        else if (ext == ".json") name = "json";
+        else {
+            throw Error(fmt::format("cannot tell the format of {} from its extension", output),
+                        "name the file .csv or .json, or pass --format csv|json");
+        }
+    }
+    if (name.empty() || name == "table") {
+        if (!output.empty()) throw Error("--format table is for the terminal", "write a file with --format csv or --format json");
+        return Format::table;
+    }
+    if (name == "csv") return Format::csv;
+    if (name == "json") return Format::json;
+    throw Error(fmt::format("--format {} is not a format", name), "use --format csv, json or table");
+}
+
+// The journal's finished rows on the wire from the root to the other ranks: 'E' when reading it failed (the root
+// throws the error, the others stop quietly), else 'O' and the rows' journal lines.
+constexpr char kFailed = 'E';
+constexpr char kRows = 'O';
+
+}  // namespace
+
+int cmd_sweep(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {"--resume"},
+                                       {"--vary", "--random", "-o", "--output", "--format", "--threads", "--set",
+                                        "--catalog", "--mode", "--network", "--samples", "--seed"});
+    const std::string& file = single_positional(args, "sweep", "SCENARIO");
+    const bool root = distributed::rank() == 0;
+
+    SweepPlan plan;
+    plan.scenario = file;
+    plan.load = load_options(args);
+    plan.evaluate = evaluate_options(args);
+    const std::vector<std::string> specs = args.get_all("--vary");
+    if (specs.empty()) {
+        throw Error("`gpuhours sweep` needs at least one --vary",
+                    "e.g. --vary cluster.gpus=1024,2048,4096 --vary cluster.chip=h800,h20; see docs/sweep.md");
+    }
+    for (const auto& spec : specs) plan.axes.push_back(parse_sweep_axis(spec));
+    for (const auto& axis : plan.axes) {
+        for (const auto& set : plan.load.overrides) {
+            if (set.starts_with(axis.key + "=")) {
+                throw Error(fmt::format("{} is given both by --set {} and by --vary {}", axis.key, set, axis.spec),
+                            "drop one of them");
+            }
+        }
+    }
+    std::optional<std::size_t> random;
+    if (args.has("--random")) random = static_cast<std::size_t>(whole_number_option(args, "--random", 0, 1, 10'000'000));
+    plan.points = sweep_points(plan.axes, random, plan.evaluate.seed);
+
+    std::string output = args.get("--output");
+    if (args.has("-o")) output = args.get("-o");
+    const Format format = format_of(args, output);
+    const bool resume = args.has("--resume");
+    if (resume && output.empty()) throw Error("--resume needs the output file of the sweep to resume", "pass -o FILE as before");
+    const unsigned threads = static_cast<unsigned>(
+        whole_number_option(args, "--threads", distributed::default_threads(), 1, 4096));
+    const std::string fingerprint = sweep_fingerprint(plan);
+
+    // ---- the journal of an interrupted run: the root reads it, every rank learns which points are done -------
+    const std::filesystem::path journal = output.empty() ? std::filesystem::path() : journal_path(output);
+    std::vector<SweepRow> finished;
+    std::optional<SweepJournal> journal_file;  // the root's
+    std::string wire(1, kRows);
+    if (root) {
+        try {
+            if (!journal.empty() && std::filesystem::exists(journal)) {
+                if (!resume) {
+                    throw Error(fmt::format("{} holds the finished points of an interrupted sweep", journal.string()),
+                                fmt::format("pass --resume to finish that sweep, or delete {} to start over",
+                                            journal.string()));
+                }
+                finished = read_journal(journal, fingerprint);
+            }
+            if (!journal.empty()) journal_file.emplace(journal, fingerprint);
+        } catch (const Error&) {
+            (void)distributed::broadcast(std::string(1, kFailed));
+            throw;
+        }
+        for (const auto& row : finished) wire += journal_line(row, fingerprint);
+    }
+    wire = distributed::broadcast(wire);
+    if (wire.front() == kFailed) return 2;  // not the root: the root reports the error
+    if (!root) {
+        std::size_t start = 1;
+        while (start < wire.size()) {
+            const std::size_t end = wire.find('\n', start);
+            auto entry = parse_journal_line(std::string_view(wire).substr(start, end - start));
+            if (entry) finished.push_back(std::move(entry->row));
+            start = end == std::string::npos ? wire.size() : end + 1;
+        }
+    }
+    const std::vector<SweepPoint> todo = points_to_do(plan, finished);
+    const std::size_t resumed = plan.points.size() - todo.size();
+
+    // ---- run the rest ------------------------------------------------------------------------------------
+    ProgressBar progress("sweep");
+    int done = static_cast<int>(resumed);
+    const int total = static_cast<int>(plan.points.size());
+    SweepRunOptions run_options;
+    run_options.threads = threads;
+    if (root) {
+        run_options.on_row = [&](const SweepRow& row) {
+            if (journal_file) journal_file->append(row);
+            progress.update(++done, total);
+        };
+    }
+    const std::vector<SweepRow> fresh = distributed::run(plan, todo, run_options);
+    if (!root) return 0;
+
+    // ---- one result, written whole --------------------------------------------------------------------------
+    SweepResult result;
+    result.scenario = file;
+    result.vary = specs;
+    result.random = random;
+    result.options = plan.evaluate;
+    for (const auto& axis : plan.axes) result.axis_keys.push_back(axis.key);
+    result.rows = merge_rows(plan, finished, fresh);
+    const std::string text = format == Format::csv    ? report::sweep_csv(result)
+                             : format == Format::json ? report::sweep_json(result)
+                                                      : report::sweep_table(result);
+    if (output.empty()) {
+        out << text;
+        return 0;
+    }
+    report::write_file_atomically(output, text);
+    journal_file.reset();
+    std::error_code ignored;
+    std::filesystem::remove(journal, ignored);
+    const int ranks = distributed::size();
+    out << fmt::format("{}: {} points ({} ok, {} error{}); {} evaluated{}{}\n", output, result.rows.size(),
+                       result.rows.size() - result.errors(), result.errors(), result.errors() == 1 ? "" : "s",
+                       fresh.size(), ranks > 1 ? fmt::format(" by {} MPI ranks", ranks) : "",
+                       resumed > 0 ? fmt::format(", {} resumed from the journal", resumed) : "");
+    return 0;
+}
+
+}  // namespace gpuhours::cli

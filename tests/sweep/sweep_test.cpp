@@ -1,0 +1,418 @@
+// Sweeps: --vary specs and the points they give, rows independent of threads and completion order, the journal
+// and resume, error rows, and the `gpuhours sweep` command end to end.
+#include "../support/cli.hpp"
+
+#include <gpuhours/error.hpp>
+#include <gpuhours/report.hpp>
+#include <gpuhours/sweep.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using gpuhours::test::run_cli;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> values_of(const std::string& spec) { return gpuhours::parse_sweep_axis(spec).values; }
+
+std::string read_text(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// A fresh directory per test (ctest runs test cases in parallel processes).
+fs::path test_dir(const std::string& name) {
+    const auto dir = fs::temp_directory_path() / "gpuhours-sweep-test" / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+// A small, fast run: Llama 3.1 8B on 16 H100 (TP2 PP2 DP4), one failure class, a price range, one claim. The
+// layout fixes data = 4, so only 16 GPUs are valid unless parallelism.data changes with cluster.gpus.
+fs::path small_scenario(const fs::path& dir) {
+    const auto file = dir / "small.toml";
+    std::ofstream(file) << "title = \"small\"\nmodel = \"llama-3.1-8b\"\n"
+                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                           "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
+                           "[training]\ntokens = \"20B\"\nsequence_length = 8192\nglobal_batch = 64\n"
+                           "[reliability]\nrestart_time = \"10 min\"\ncheckpoint_write = \"30 s\"\n"
+                           "[[reliability.failures]]\nname = \"GPU\"\nmtbf_per_gpu = \"2000 h\"\n"
+                           "[pricing]\ngpu_hour = { low = \"$1.5\", high = \"$3.5\" }\n"
+                           "[[claims]]\ntext = \"under $10K\"\ncost_below = \"$10K\"\n";
+    return file;
+}
+
+// The plan `gpuhours sweep FILE --vary …  --samples S --seed 1` builds (same fingerprint as the command's).
+gpuhours::SweepPlan plan_of(const fs::path& file, const std::vector<std::string>& specs, int samples) {
+    gpuhours::SweepPlan plan;
+    plan.scenario = file;
+    plan.evaluate.samples = samples;
+    plan.evaluate.seed = 1;
+    for (const auto& s : specs) plan.axes.push_back(gpuhours::parse_sweep_axis(s));
+    plan.points = gpuhours::sweep_points(plan.axes, std::nullopt, plan.evaluate.seed);
+    return plan;
+}
+
+// A row with every field set to something distinct, for round trips.
+gpuhours::SweepRow sample_row() {
+    gpuhours::SweepRow r;
+    r.point = 7;
+    r.values = {{"cluster.gpus", "2048"}, {"cluster.chip.nvlink", "\"200 GB/s\""}};
+    r.key = "cluster.gpus=2048;cluster.chip.nvlink=\"200 GB/s\"";
+    r.ok = true;
+    r.error = "quote \" backslash \\ tab \t bell \x07 end";
+    r.chip = "h800";
+    r.gpus = 2048;
+    r.layout = "TP8 CP1 PP16 DP16 EP64";
+    r.step_time_s = 0.1 + 0.2;  // 0.30000000000000004: needs all 17 digits to round-trip
+    r.mfu_causal = 1.0 / 3.0;
+    r.wall_clock_days_p05 = 55.5;
+    r.wall_clock_days_p50 = 57.25;
+    r.wall_clock_days_p95 = 60.125;
+    r.gpu_hours_p50 = 2.664e6;
+    r.priced = true;
+    r.cost_usd_p05 = 5.1e6;
+    r.cost_usd_p50 = 5.328e6;
+    r.cost_usd_p95 = 5.9e6;
+    r.energy_mwh_p50 = std::nan("");  // non-finite travels as null
+    r.claims = {{"under $6M", "HOLDS", 0.93}, {"two months, \"strict\"", "UNCERTAIN", 0.5}};
+    return r;
+}
+
+}  // namespace
+
+// ---- specs and points ----------------------------------------------------------------------------------------
+
+TEST_CASE("a grid is the Cartesian product of the axes in --vary order, the last axis varying fastest", "[sweep]") {
+    const std::vector<gpuhours::SweepAxis> axes{gpuhours::parse_sweep_axis("cluster.gpus=1024,2048,4096"),
+                                                gpuhours::parse_sweep_axis("cluster.chip=h800,h20")};
+    const auto points = gpuhours::sweep_points(axes, std::nullopt, 1);
+    // 3 GPU counts × 2 chips = 6 points; nested loops as written: gpus outer, chip inner.
+    const std::vector<std::string> expected{
+        "cluster.gpus=1024;cluster.chip=h800", "cluster.gpus=1024;cluster.chip=h20",
+        "cluster.gpus=2048;cluster.chip=h800", "cluster.gpus=2048;cluster.chip=h20",
+        "cluster.gpus=4096;cluster.chip=h800", "cluster.gpus=4096;cluster.chip=h20",
+    };
+    REQUIRE(points.size() == expected.size());
+    for (std::size_t i = 0; i < points.size(); ++i) {
+        CHECK(points[i].index == i);
+        CHECK(points[i].key() == expected[i]);
+    }
+    CHECK(points[3].overrides() == std::vector<std::string>{"cluster.gpus=2048", "cluster.chip=h20"});
+}
+
+TEST_CASE("a range includes its stop, keeps its unit, and a geometric range multiplies", "[sweep]") {
+    // 1.5 + k·0.5 for k = 0..4 reaches 3.5 exactly.
+    CHECK(values_of("pricing.gpu_hour=1.5:3.5:0.5") == std::vector<std::string>{"1.5", "2", "2.5", "3", "3.5"});
+    // 1024·2^k ≤ 8192: k = 0..3.
+    CHECK(values_of("cluster.gpus=1024:8192:*2") == std::vector<std::string>{"1024", "2048", "4096", "8192"});
+    // (0.3 − 0.1) / 0.1 is 1.9999999999999998 in doubles; the stop still counts, and 0.1 + 2·0.1 prints as 0.3.
+    CHECK(values_of("x.y=0.1:0.3:0.1") == std::vector<std::string>{"0.1", "0.2", "0.3"});
+    // A negative step counts down; 10 − 5k ≥ 0: k = 0..2.
+    CHECK(values_of("x.y=10:0:-5") == std::vector<std::string>{"10", "5", "0"});
+    // 10 + 4k ≤ 20: k = 0..2 (20 itself is not reached).
+    CHECK(values_of("x.y=10:20:4") == std::vector<std::string>{"10", "14", "18"});
+    // The unit around the numbers is kept; the step may be bare.
+    CHECK(values_of("pricing.gpu_hour=$1.5:$3.5:$1") == std::vector<std::string>{"$1.5", "$2.5", "$3.5"});
+    CHECK(values_of("cluster.nic_bandwidth=100 GB/s:400 GB/s:*2") ==
+          std::vector<std::string>{"100 GB/s", "200 GB/s", "400 GB/s"});
+    // Lists split on top-level commas only.
+    CHECK(values_of("cluster.chip=h800, h20 ,\"a,b\"") == std::vector<std::string>{"h800", "h20", "\"a,b\""});
+    CHECK(values_of("cluster.chip=h100") == std::vector<std::string>{"h100"});
+}
+
+TEST_CASE("random points are reproducible by seed, within bounds, and differ for another seed", "[sweep]") {
+    const std::vector<gpuhours::SweepAxis> axes{gpuhours::parse_sweep_axis("pricing.gpu_hour=$1.5~$3.5"),
+                                                gpuhours::parse_sweep_axis("cluster.gpus=16~64"),
+                                                gpuhours::parse_sweep_axis("cluster.chip=h100,h800")};
+    const auto a = gpuhours::sweep_points(axes, 40, 7);
+    const auto b = gpuhours::sweep_points(axes, 40, 7);
+    const auto c = gpuhours::sweep_points(axes, 40, 8);
+    REQUIRE(a.size() == 40);
+    std::set<std::string> chips;
+    std::set<std::string> distinct;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        CHECK(a[i].key() == b[i].key());
+        distinct.insert(a[i].key());
+        const std::string price = a[i].values[0].second;
+        REQUIRE(price.front() == '$');
+        const double p = std::stod(price.substr(1));
+        CHECK(p >= 1.5);
+        CHECK(p <= 3.5);
+        // Both bounds whole: whole draws, printed without a decimal point.
+        const std::string gpus = a[i].values[1].second;
+        CHECK(gpus.find_first_not_of("0123456789") == std::string::npos);
+        CHECK(std::stoi(gpus) >= 16);
+        CHECK(std::stoi(gpus) <= 64);
+        chips.insert(a[i].values[2].second);
+    }
+    CHECK(chips == std::set<std::string>{"h100", "h800"});  // 40 fair coin flips are all alike with p = 2^-39
+    CHECK(distinct.size() == 40);  // continuous prices: no two points alike
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) same += a[i].key() == c[i].key() ? 1 : 0;
+    CHECK(same == 0);
+}
+
+TEST_CASE("a malformed --vary spec is an error that says what to write", "[sweep]") {
+    for (const char* bad : {"cluster.gpus", "cluster.gpus=", "=1,2", "cluster..gpus=1", "cluster.gpus=1,,2",
+                            "x.y=1:2", "x.y=1:5:-1", "x.y=1:5:0", "x.y=a:b:c", "x.y=1:8:*1", "x.y=$1~2 GB/s",
+                            "x.y=3~1", "x.y=1~2~3"}) {
+        INFO(bad);
+        CHECK_THROWS_AS(gpuhours::parse_sweep_axis(bad), gpuhours::Error);
+    }
+    const std::vector<gpuhours::SweepAxis> random_axis{gpuhours::parse_sweep_axis("x.y=1~2")};
+    CHECK_THROWS_WITH(gpuhours::sweep_points(random_axis, std::nullopt, 1), Catch::Contains("--random"));
+    const std::vector<gpuhours::SweepAxis> twice{gpuhours::parse_sweep_axis("x.y=1,2"), gpuhours::parse_sweep_axis("x.y=3")};
+    CHECK_THROWS_AS(gpuhours::sweep_points(twice, std::nullopt, 1), gpuhours::Error);
+}
+
+// ---- running -------------------------------------------------------------------------------------------------
+
+TEST_CASE("rows come back sorted by point whatever order the points finish in", "[sweep]") {
+    gpuhours::SweepPlan plan;
+    plan.axes = {gpuhours::parse_sweep_axis("x.y=0,1,2,3")};
+    plan.points = gpuhours::sweep_points(plan.axes, std::nullopt, 1);
+    // Point i may finish only once the row of point i + 1 has been handed over: with four threads, one per point,
+    // they finish 3, 2, 1, 0 — the reverse of their order.
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<std::size_t> completion;  // rows in the order on_row saw them
+    gpuhours::SweepRunOptions options;
+    options.threads = 4;
+    options.evaluate = [&](const gpuhours::SweepPoint& p) {
+        std::unique_lock lock(mutex);
+        cv.wait(lock, [&] {
+            return p.index == 3 || std::find(completion.begin(), completion.end(), p.index + 1) != completion.end();
+        });
+        gpuhours::SweepRow row;
+        row.point = p.index;
+        row.key = p.key();
+        row.ok = true;
+        return row;
+    };
+    options.on_row = [&](const gpuhours::SweepRow& r) {
+        std::lock_guard lock(mutex);
+        completion.push_back(r.point);
+        cv.notify_all();
+    };
+    const auto rows = gpuhours::run_sweep_points(plan, plan.points, options);
+    CHECK(completion == std::vector<std::size_t>{3, 2, 1, 0});
+    REQUIRE(rows.size() == 4);
+    for (std::size_t i = 0; i < rows.size(); ++i) CHECK(rows[i].point == i);
+}
+
+TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[sweep]") {
+    const auto dir = test_dir("threads");
+    const auto file = small_scenario(dir).string();
+    const std::string sweep = "sweep " + file + " --vary 'pricing.gpu_hour=$1.5,$2.5,$3.5' --vary training.tokens=10B,20B --samples 8";
+    for (const char* ext : {".csv", ".json"}) {
+        const auto one = run_cli(sweep + " --threads 1 -o " + (dir / (std::string("one") + ext)).string());
+        const auto two = run_cli(sweep + " --threads 2 -o " + (dir / (std::string("two") + ext)).string());
+        INFO(one.out << two.out);
+        REQUIRE(one.exit_code == 0);
+        REQUIRE(two.exit_code == 0);
+        const std::string a = read_text(dir / (std::string("one") + ext));
+        CHECK(a == read_text(dir / (std::string("two") + ext)));
+        // 3 prices × 2 token budgets = 6 points, all valid.
+        CHECK_THAT(one.out, Catch::Contains("6 points (6 ok, 0 errors); 6 evaluated"));
+        CHECK_FALSE(fs::exists(dir / (std::string("one") + ext + ".partial")));  // the journal is gone
+    }
+    // CSV: a header and one line per point.
+    const std::string csv = read_text(dir / "one.csv");
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == 7);
+    CHECK_THAT(csv, Catch::StartsWith("point,pricing.gpu_hour,training.tokens,status,chip,gpus,layout,step_time_s,"
+                                      "mfu_causal,wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
+                                      "gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
+                                      "claim_1_verdict,claim_1_probability,error\n"));
+    CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 1"));
+}
+
+TEST_CASE("an invalid point gets an error row and the other points still run", "[sweep]") {
+    const auto dir = test_dir("invalid");
+    const auto file = small_scenario(dir).string();
+    // The scenario's layout is TP2 × PP2 × DP4 = 16 ranks, so cluster.gpus = 32 alone does not add up.
+    const auto r = run_cli("sweep " + file + " --vary cluster.gpus=16,32 --samples 4 -o " + (dir / "out.json").string());
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("2 points (1 ok, 1 error)"));
+    const std::string json = read_text(dir / "out.json");
+    CHECK_THAT(json, Catch::Contains("\"status\": \"ok\""));
+    CHECK_THAT(json, Catch::Contains("\"status\": \"error\""));
+    CHECK_THAT(json, Catch::Contains("≠ gpus 32"));
+    CHECK_THAT(json, Catch::Contains("\"errors\": 1"));
+}
+
+TEST_CASE("a bad --vary spec exits 2 before anything runs", "[sweep]") {
+    const auto dir = test_dir("bad-spec");
+    const auto file = small_scenario(dir).string();
+    const auto out = dir / "out.csv";
+    for (const char* spec : {"cluster.gpus=16:32", "cluster.gpus", "'pricing.gpu_hour=$1~$3'"}) {
+        const auto r = run_cli("sweep " + file + " --vary " + spec + " -o " + out.string());
+        INFO(spec << ": " << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains("--vary"));
+    }
+    CHECK_FALSE(fs::exists(out));
+    CHECK_FALSE(fs::exists(gpuhours::journal_path(out)));
+    CHECK(run_cli("sweep " + file + " -o " + out.string()).exit_code == 2);  // no --vary at all
+}
+
+// ---- journal and resume --------------------------------------------------------------------------------------
+
+TEST_CASE("a journal line reads back as the row it was written from, and any cut-short line is rejected", "[sweep]") {
+    const gpuhours::SweepRow row = sample_row();
+    const std::string line = gpuhours::journal_line(row, "0123456789abcdef");
+    REQUIRE(line.back() == '\n');
+    CHECK(std::count(line.begin(), line.end(), '\n') == 1);  // one line, whatever the strings hold
+    const auto entry = gpuhours::parse_journal_line(std::string_view(line).substr(0, line.size() - 1));
+    REQUIRE(entry);
+    CHECK(entry->fingerprint == "0123456789abcdef");
+    // Writing the parsed row again gives the same bytes: every field, exact doubles included, survived.
+    CHECK(gpuhours::journal_line(entry->row, "0123456789abcdef") == line);
+    CHECK(entry->row.step_time_s == row.step_time_s);
+    CHECK(entry->row.error == row.error);
+    CHECK(std::isnan(entry->row.energy_mwh_p50));
+    // A JSON object is complete only with its closing brace: every shorter prefix is refused.
+    for (std::size_t n = 0; n + 1 < line.size(); ++n) {
+        INFO(n);
+        CHECK_FALSE(gpuhours::parse_journal_line(std::string_view(line).substr(0, n)));
+    }
+}
+
+TEST_CASE("opening a journal drops a cut-short last line, and reading one ignores it", "[sweep]") {
+    const auto dir = test_dir("journal");
+    const auto path = dir / "out.csv.partial";
+    gpuhours::SweepRow first = sample_row();
+    first.key = "a=1";
+    gpuhours::SweepRow second = sample_row();
+    second.key = "a=2";
+    const std::string line = gpuhours::journal_line(first, "f");
+    std::ofstream(path, std::ios::binary) << line << gpuhours::journal_line(second, "f").substr(0, 40);
+    CHECK(gpuhours::read_journal(path, "f").size() == 1);  // the cut-short line is ignored
+    {
+        gpuhours::SweepJournal journal(path, "f");
+        journal.append(second);
+    }
+    // The file is the first line and the second written whole, nothing of the cut-short write.
+    CHECK(read_text(path) == line + gpuhours::journal_line(second, "f"));
+    const auto rows = gpuhours::read_journal(path, "f");
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[1].key == "a=2");
+}
+
+TEST_CASE("resuming evaluates only the unfinished points and writes what an uninterrupted sweep writes", "[sweep]") {
+    const auto dir = test_dir("resume");
+    const auto file = small_scenario(dir);
+    const std::vector<std::string> specs{"pricing.gpu_hour=$1.5,$2.5", "training.tokens=10B,20B,30B"};
+    const std::string vary = " --vary 'pricing.gpu_hour=$1.5,$2.5' --vary training.tokens=10B,20B,30B --samples 8";
+    const auto plan = plan_of(file, specs, 8);
+    REQUIRE(plan.points.size() == 6);  // 2 prices × 3 token budgets
+    const std::string fingerprint = gpuhours::sweep_fingerprint(plan);
+
+    // Uninterrupted.
+    const auto whole = run_cli("sweep " + file.string() + vary + " -o " + (dir / "whole.csv").string());
+    INFO(whole.out);
+    REQUIRE(whole.exit_code == 0);
+    REQUIRE_THAT(whole.out, Catch::Contains("6 points (6 ok, 0 errors)"));
+
+    // Interrupted: points 0, 2 and 5 done, point 3 cut short mid-write.
+    const auto out = dir / "resumed.csv";
+    {
+        std::ofstream journal(gpuhours::journal_path(out), std::ios::binary);
+        for (std::size_t i : {0u, 2u, 5u}) journal << gpuhours::journal_line(gpuhours::evaluate_point(plan, plan.points[i]), fingerprint);
+        journal << gpuhours::journal_line(gpuhours::evaluate_point(plan, plan.points[3]), fingerprint).substr(0, 100);
+    }
+
+    SECTION("the library evaluates exactly the points the journal lacks") {
+        const auto finished = gpuhours::read_journal(gpuhours::journal_path(out), fingerprint);
+        const auto todo = gpuhours::points_to_do(plan, finished);
+        std::mutex mutex;
+        std::set<std::size_t> evaluated;
+        gpuhours::SweepRunOptions options;
+        options.threads = 2;
+        options.evaluate = [&](const gpuhours::SweepPoint& p) {
+            {
+                std::lock_guard lock(mutex);
+                evaluated.insert(p.index);
+            }
+            return gpuhours::evaluate_point(plan, p);
+        };
+        const auto fresh = gpuhours::run_sweep_points(plan, todo, options);
+        CHECK(evaluated == std::set<std::size_t>{1, 3, 4});  // 6 points less the 3 whole lines of the journal
+        gpuhours::SweepResult result;
+        result.axis_keys = {"pricing.gpu_hour", "training.tokens"};
+        result.rows = gpuhours::merge_rows(plan, finished, fresh);
+        CHECK(gpuhours::report::sweep_csv(result) == read_text(dir / "whole.csv"));
+    }
+    SECTION("the command resumes, reuses the journal's rows, and removes the journal") {
+        const auto r = run_cli("sweep " + file.string() + vary + " --resume -o " + out.string());
+        INFO(r.out);
+        REQUIRE(r.exit_code == 0);
+        CHECK_THAT(r.out, Catch::Contains("3 evaluated, 3 resumed from the journal"));
+        CHECK(read_text(out) == read_text(dir / "whole.csv"));
+        CHECK_FALSE(fs::exists(gpuhours::journal_path(out)));
+    }
+    SECTION("a journaled row is taken as it is, not evaluated again") {
+        // Point 1 journaled with a step time no evaluation gives: it must reach the output unchanged.
+        gpuhours::SweepRow marked = gpuhours::evaluate_point(plan, plan.points[1]);
+        marked.step_time_s = 12345.5;
+        {
+            std::ofstream journal(gpuhours::journal_path(out), std::ios::binary | std::ios::app);
+            journal << "\n" << gpuhours::journal_line(marked, fingerprint);  // ends the cut-short line first
+        }
+        // The cut-short line, now ended by a newline, is a damaged line in the middle: refused.
+        const auto damaged = run_cli("sweep " + file.string() + vary + " --resume -o " + out.string());
+        CHECK(damaged.exit_code == 2);
+        CHECK_THAT(damaged.out, Catch::Contains("damaged line"));
+        // Without it the journal is whole.
+        std::ofstream(gpuhours::journal_path(out), std::ios::binary) << gpuhours::journal_line(marked, fingerprint);
+        const auto r = run_cli("sweep " + file.string() + vary + " --resume -o " + out.string());
+        INFO(r.out);
+        REQUIRE(r.exit_code == 0);
+        CHECK_THAT(r.out, Catch::Contains("5 evaluated, 1 resumed"));
+        CHECK_THAT(read_text(out), Catch::Contains(",12345.5,"));
+    }
+}
+
+TEST_CASE("a journal left by a sweep of another scenario is refused, and an existing journal needs --resume", "[sweep]") {
+    const auto dir = test_dir("stale");
+    const auto file = small_scenario(dir);
+    const auto plan = plan_of(file, {"pricing.gpu_hour=$1.5,$2.5"}, 4);
+    const auto out = dir / "out.csv";
+    std::ofstream(gpuhours::journal_path(out), std::ios::binary)
+        << gpuhours::journal_line(gpuhours::evaluate_point(plan, plan.points[0]), gpuhours::sweep_fingerprint(plan));
+    const std::string command = "sweep " + file.string() + " --vary 'pricing.gpu_hour=$1.5,$2.5' --samples 4 -o " + out.string();
+
+    const auto without = run_cli(command);
+    INFO(without.out);
+    CHECK(without.exit_code == 2);
+    CHECK_THAT(without.out, Catch::Contains("--resume"));
+
+    // Other options (another seed) make the journal's rows stale.
+    const auto reseeded = run_cli(command + " --seed 2 --resume");
+    CHECK(reseeded.exit_code == 2);
+    CHECK_THAT(reseeded.out, Catch::Contains("another scenario file or other options"));
+
+    // So does an edited scenario.
+    std::ofstream(file, std::ios::app) << "# edited\n";
+    const auto edited = run_cli(command + " --resume");
+    CHECK(edited.exit_code == 2);
+    CHECK_THAT(edited.out, Catch::Contains("another scenario file or other options"));
+    CHECK_FALSE(fs::exists(out));
+    CHECK(fs::exists(gpuhours::journal_path(out)));  // refused, not deleted
+}
