@@ -72,10 +72,10 @@ grep -qF "$claim" "$OUT/dom.html" || fail "the rendered page does not show the c
 expected=$(grep -o '<svg ' "$HTML" | wc -l)
 rendered=$(grep -o '<svg ' "$OUT/dom.html" | wc -l)
 # The flagship is stochastic and priced: timeline, step breakdown, per-stage breakdown, cost and wall clock
-# histograms, memory per rank.
-(( expected >= 6 )) || fail "the report has $expected charts, expected at least 6"
+# histograms, memory per rank; its [whatif] adds days, cost and GPU-hours across chips.
+(( expected >= 9 )) || fail "the report has $expected charts, expected at least 9"
 (( rendered == expected )) || fail "the rendered page has $rendered <svg> charts, the HTML $expected"
-for id in timeline breakdown breakdown-stages cost-histogram wall-clock-histogram memory; do
+for id in timeline breakdown breakdown-stages cost-histogram wall-clock-histogram memory whatif-days whatif-cost whatif-gpu-hours; do
     grep -q "<svg class=\"chart\" id=\"$id\"" "$OUT/dom.html" || fail "the rendered page lacks the chart \"$id\""
 done
 

@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake g++ ninja-build libtomlplusplus-dev libfmt-dev libboost-graph-dev catch2)
+packages=(cmake g++ ninja-build libtomlplusplus-dev libfmt-dev libboost-graph-dev catch2
+  # the report's browser test, the notebooks, and the optional MPI sweep (tests skip what is missing)
+  chromium fonts-dejavu-core jupyter-nbconvert python3-ipykernel python3-nbformat python3-matplotlib python3-pandas
+  openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
