@@ -9,8 +9,8 @@
 # Exits non-zero with a message naming the failed check.
 #
 # Environment: GPUHOURS (default build/gpuhours), CHROMIUM (default chromium), OUT (default build/browser-test),
-# SCENARIO (default scenarios/deepseek-v3.toml), SCREEN_HEIGHT (default 5200 px: the flagship's page is about
-# 4,950 px tall at 1280 px wide).
+# SCENARIO (default scenarios/deepseek-v3.toml), SCREEN_HEIGHT (default 6600 px: the flagship's page is about
+# 6,300 px tall at 1280 px wide with its [whatif] comparison).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +18,7 @@ GPUHOURS=${GPUHOURS:-build/gpuhours}
 CHROMIUM=${CHROMIUM:-chromium}
 OUT=${OUT:-build/browser-test}
 SCENARIO=${SCENARIO:-scenarios/deepseek-v3.toml}
-SCREEN_HEIGHT=${SCREEN_HEIGHT:-5200}
+SCREEN_HEIGHT=${SCREEN_HEIGHT:-6600}
 
 fail() {
     echo "browser-test: FAILED: $*" >&2
