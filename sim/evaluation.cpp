@@ -3,6 +3,8 @@
 
 #include <gpuhours/error.hpp>
 
+#include "parallel_for.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,6 +16,9 @@
 
 namespace gpuhours {
 namespace {
+
+using detail::parallel_for;
+using detail::thread_count;
 
 // Batch-ramp levels simulated per ramping phase: the ramp's tokens are split evenly over them, each level at the
 // batch reached at its midpoint, rounded down to whole micro-batches per replica (a documented approximation of
@@ -27,31 +32,6 @@ double percentile(std::vector<double> values, double q) {
     const auto lo = static_cast<std::size_t>(std::floor(pos));
     const auto hi = std::min(values.size() - 1, lo + 1);
     return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
-}
-
-unsigned thread_count(unsigned wanted, std::size_t work) {
-    const unsigned cores = wanted != 0 ? wanted : std::max(1u, std::thread::hardware_concurrency());
-    return std::max(1u, std::min<unsigned>(cores, static_cast<unsigned>(std::max<std::size_t>(1, work))));
-}
-
-// Runs body(i) for i in [0, n) on `threads` threads, i striped over threads; rethrows the first error.
-template <class Body>
-void parallel_for(std::size_t n, unsigned threads, Body body) {
-    std::vector<std::thread> pool;
-    std::vector<std::exception_ptr> errors(threads);
-    for (unsigned t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-            try {
-                for (std::size_t i = t; i < n; i += threads) body(i, t);
-            } catch (...) {
-                errors[t] = std::current_exception();
-            }
-        });
-    }
-    for (auto& th : pool) th.join();
-    for (const auto& e : errors) {
-        if (e) std::rethrow_exception(e);
-    }
 }
 
 // (global batch, tokens) of each batch level of a simulated phase.

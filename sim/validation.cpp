@@ -4,12 +4,12 @@
 #include <gpuhours/error.hpp>
 #include <gpuhours/evaluation.hpp>
 
+#include "parallel_for.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
-#include <thread>
 
 namespace gpuhours {
 
@@ -85,22 +85,8 @@ std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir,
     std::sort(files.begin(), files.end());
     if (files.empty()) throw Error(fmt::format("no scenarios (*.toml) in {}", dir.string()), "point --dir at scenarios/validation");
     std::vector<ValidationCase> cases(files.size());
-    const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(files.size())));
-    std::vector<std::exception_ptr> errors(threads);
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-            try {
-                for (std::size_t i = t; i < files.size(); i += threads) cases[i] = validate_scenario(files[i], options);
-            } catch (...) {
-                errors[t] = std::current_exception();
-            }
-        });
-    }
-    for (auto& th : pool) th.join();
-    for (const auto& e : errors) {
-        if (e) std::rethrow_exception(e);
-    }
+    detail::parallel_for(files.size(), detail::thread_count(0, files.size()),
+                         [&](std::size_t i, unsigned) { cases[i] = validate_scenario(files[i], options); });
     return cases;
 }
 

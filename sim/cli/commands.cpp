@@ -85,19 +85,32 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
     return parsed;
 }
 
-long long whole_number_option(const ParsedArgs& args, const std::string& flag, long long fallback, long long min, long long max) {
-    if (!args.has(flag)) return fallback;
-    const std::string text = args.get(flag);
+long long whole_number(const std::string& flag, const std::string& text, long long min, long long max) {
     double v = 0;
     try {
         v = parse_count(text);
     } catch (const UnitError&) {
-        throw Error(fmt::format("{} {} is not a whole number", flag, text));
+        throw Error(fmt::format("{} {} is not a whole number", flag, text), fmt::format("use a whole number from {} to {}", min, max));
     }
     if (v != std::floor(v) || v < static_cast<double>(min) || v > static_cast<double>(max)) {
         throw Error(fmt::format("{} {} must be a whole number from {} to {}", flag, text, min, max));
     }
     return static_cast<long long>(v);
+}
+
+long long whole_number_option(const ParsedArgs& args, const std::string& flag, long long fallback, long long min, long long max) {
+    return args.has(flag) ? whole_number(flag, args.get(flag), min, max) : fallback;
+}
+
+std::vector<std::string> split_list(const std::string& text, char separator) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t end = text.find(separator, start);
+        out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) return out;
+        start = end + 1;
+    }
 }
 
 EvaluateOptions evaluate_options(const ParsedArgs& args) {

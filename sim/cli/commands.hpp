@@ -42,8 +42,12 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
 // Shared by the commands (commands.cpp).
 LoadOptions load_options(const ParsedArgs& args);                 // --catalog, --set
 std::filesystem::path catalog_dir(const ParsedArgs& args);
+// `text`, the value of `flag`, as a whole number within [min, max]; throws Error naming the flag otherwise.
+long long whole_number(const std::string& flag, const std::string& text, long long min, long long max);
 // A whole number given as `flag`, within [min, max]; `fallback` when absent. Throws Error otherwise.
 long long whole_number_option(const ParsedArgs& args, const std::string& flag, long long fallback, long long min, long long max);
+// "a,b,c" → {"a", "b", "c"} (empty items kept: callers say what an empty one means).
+std::vector<std::string> split_list(const std::string& text, char separator);
 // --mode, --network, --samples, --seed (the options every command that evaluates a run takes).
 EvaluateOptions evaluate_options(const ParsedArgs& args);
 

@@ -20,30 +20,6 @@
 namespace gpuhours::cli {
 namespace {
 
-int whole_number(const std::string& flag, const std::string& text, int min, int max) {
-    double v = 0;
-    try {
-        v = parse_count(text);
-    } catch (const UnitError&) {
-        throw Error(fmt::format("{} {} is not a whole number", flag, text), fmt::format("use a whole number from {} to {}", min, max));
-    }
-    if (v != std::floor(v) || v < min || v > max) {
-        throw Error(fmt::format("{} {} must be a whole number from {} to {}", flag, text, min, max));
-    }
-    return static_cast<int>(v);
-}
-
-std::vector<std::string> split(const std::string& text, char sep) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (true) {
-        const std::size_t end = text.find(sep, start);
-        out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-        if (end == std::string::npos) return out;
-        start = end + 1;
-    }
-}
-
 // --fix AXIS=V1,V2,…: restricts one axis of the search space.
 void apply_fix(PlanSpace& space, const std::string& assignment) {
     const std::size_t eq = assignment.find('=');
@@ -54,9 +30,9 @@ void apply_fix(PlanSpace& space, const std::string& assignment) {
                     fmt::format("e.g. --fix tensor=8 or --fix schedule=1f1b,interleaved; axes: {}", fmt::join(axes, ", ")));
     }
     const std::string axis = assignment.substr(0, eq);
-    const std::vector<std::string> values = split(assignment.substr(eq + 1), ',');
+    const std::vector<std::string> values = split_list(assignment.substr(eq + 1), ',');
     auto ints = [&](std::vector<int>& into) {
-        for (const auto& v : values) into.push_back(whole_number("--fix " + axis + "=", v, 1, 1 << 20));
+        for (const auto& v : values) into.push_back(static_cast<int>(whole_number("--fix " + axis + "=", v, 1, 1 << 20)));
     };
     if (axis == "tensor") ints(space.tensor);
     else if (axis == "pipeline") ints(space.pipeline);
@@ -155,7 +131,7 @@ int cmd_plan(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_args(raw, {"--json", "--exhaustive"}, {"--set", "--catalog", "--top", "--threads", "--fix"});
     const std::string& file = single_positional(args, "plan", "SCENARIO");
     PlanOptions options;
-    if (args.has("--top")) options.top = whole_number("--top", args.get("--top"), 1, 1000);
+    if (args.has("--top")) options.top = static_cast<int>(whole_number("--top", args.get("--top"), 1, 1000));
     if (args.has("--threads")) options.threads = static_cast<unsigned>(whole_number("--threads", args.get("--threads"), 1, 1024));
     options.prune = !args.has("--exhaustive");
     for (const auto& fix : args.get_all("--fix")) apply_fix(options.space, fix);

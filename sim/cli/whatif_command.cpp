@@ -14,19 +14,6 @@
 namespace gpuhours::cli {
 namespace {
 
-std::vector<std::string> split_commas(const std::string& text) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const std::size_t comma = text.find(',', start);
-        std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!item.empty()) out.push_back(item);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    return out;
-}
-
 std::string layout_text(const ParallelLayout& p) {
     std::string text = fmt::format("TP{} PP{} DP{}", p.tensor, p.pipeline, p.data);
     if (p.context > 1) text += fmt::format(" CP{}", p.context);
@@ -54,7 +41,11 @@ double limiter_value(const WhatIfRow& row, Limiter l) {
 
 WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     WhatIfRequest request;
-    if (args.has("--chips")) request.chips = split_commas(args.get("--chips"));
+    if (args.has("--chips")) {
+        for (auto& chip : split_list(args.get("--chips"), ',')) {
+            if (!chip.empty()) request.chips.push_back(std::move(chip));
+        }
+    }
     else request.chips = s.whatif.chips;
     const std::string rule = args.has("--rule") ? args.get("--rule") : s.whatif.rule;
     if (!rule.empty()) request.rule = load_rule_set(rule, catalog_dir(args));
