@@ -53,7 +53,8 @@ PROFILE=$(mktemp -d)
 trap 'rm -rf "$PROFILE"' EXIT
 chromium_run() {
     # --no-sandbox: Chromium's sandbox refuses to run as root (CI containers); the page has no scripts to contain.
-    timeout 180 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --no-first-run --no-default-browser-check \
+    # --disable-dev-shm-usage: containers often give /dev/shm only 64 MB, too little for a tall screenshot.
+    timeout 180 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run --no-default-browser-check \
         --disable-extensions --hide-scrollbars --user-data-dir="$PROFILE" --virtual-time-budget=5000 "$@"
 }
 

@@ -2,6 +2,8 @@
 // cannot be measured without a browser; margins are sized from that estimate.
 #include <gpuhours/svg.hpp>
 
+#include <gpuhours/report.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -127,7 +129,11 @@ std::string px(double value) {
     return s;
 }
 
-std::string default_tick(double value) { return fmt::format("{}", value); }
+std::string default_tick(double value) {
+    // Whole numbers from 10,000 up with thousands separators ("5,000,000"), the rest in their shortest form.
+    if (std::abs(value) >= 1e4 && std::abs(value) < 1e15 && value == std::floor(value)) return report::with_commas(value);
+    return fmt::format("{}", value);
+}
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
     assert(std::isfinite(lo) && std::isfinite(hi) && lo <= hi && target >= 1);

@@ -56,7 +56,7 @@ struct Marker {
 };
 
 using TickFormat = std::function<std::string(double)>;
-std::string default_tick(double value);  // shortest form: "0", "2.5", "1e+06"
+std::string default_tick(double value);  // shortest form ("0", "2.5"); whole numbers ≥ 10,000 with commas ("5,000,000")
 
 // Horizontal bars, each a stack of one value per series (≥ 0), labelled on the left, with an optional note on
 // the right (its total, a verdict, …).

@@ -367,3 +367,12 @@ TEST_CASE("report without -o, or with a path it cannot write, exits 2 and leaves
     CHECK(std::filesystem::is_empty(dir));
     CHECK(!std::filesystem::exists(dir.string() + ".tmp"));
 }
+
+TEST_CASE("axis ticks of large whole numbers carry thousands separators", "[report]") {
+    // GPU-hours axes reach millions: 5e6 reads "5,000,000"; small and fractional values keep their shortest form.
+    CHECK(svg::default_tick(5e6) == "5,000,000");
+    CHECK(svg::default_tick(10000) == "10,000");
+    CHECK(svg::default_tick(2500) == "2500");
+    CHECK(svg::default_tick(2.5) == "2.5");
+    CHECK(svg::default_tick(0) == "0");
+}
