@@ -300,6 +300,19 @@ std::size_t claim_columns(const SweepResult& r) {
     return n;
 }
 
+// A row's first cells: its point index, then its value of each varied key (empty where the point has none).
+std::vector<std::string> point_cells(const SweepResult& r, const SweepRow& row) {
+    std::vector<std::string> cells{std::to_string(row.point)};
+    for (const auto& key : r.axis_keys) {
+        std::string value;
+        for (const auto& [k, v] : row.values) {
+            if (k == key) value = v;
+        }
+        cells.push_back(value);
+    }
+    return cells;
+}
+
 // The figures of a row by column name, in column order; empty text for absent values.
 struct SweepFigure {
     const char* name;
@@ -352,14 +365,7 @@ std::string sweep_csv(const SweepResult& r) {
     headers.emplace_back("error");
     Table t(headers);
     for (const auto& row : r.rows) {
-        std::vector<std::string> cells{std::to_string(row.point)};
-        for (const auto& key : r.axis_keys) {
-            std::string value;
-            for (const auto& [k, v] : row.values) {
-                if (k == key) value = v;
-            }
-            cells.push_back(value);
-        }
+        std::vector<std::string> cells = point_cells(r, row);
         cells.insert(cells.end(), {row.ok ? "ok" : "error", row.chip, row.ok ? std::to_string(row.gpus) : "", row.layout});
         for (const auto& f : kSweepFigures) cells.push_back(has_figure(row, f) ? number_cell(row.*f.field) : "");
         for (std::size_t c = 0; c < claims; ++c) {
@@ -434,14 +440,7 @@ std::string sweep_table(const SweepResult& r) {
     Table t(headers);
     std::string errors;
     for (const auto& row : r.rows) {
-        std::vector<std::string> cells{std::to_string(row.point)};
-        for (const auto& key : r.axis_keys) {
-            std::string value;
-            for (const auto& [k, v] : row.values) {
-                if (k == key) value = v;
-            }
-            cells.push_back(value);
-        }
+        std::vector<std::string> cells = point_cells(r, row);
         if (!row.ok) {
             cells.push_back("error");
             cells.resize(headers.size());

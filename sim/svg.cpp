@@ -34,7 +34,9 @@ std::size_t text_length(std::string_view s) {
 }
 double text_width(std::string_view s) { return kCharWidth * static_cast<double>(text_length(s)); }
 
-void open_svg(std::string& out, const Frame& f, double height) {
+// The whole <svg> element of a chart: its accessible title and description, the visible title, then `body`.
+std::string svg_document(const Frame& f, double height, const std::string& body) {
+    std::string out;
     const std::string id = escape(f.id);
     out += fmt::format(R"(<svg class="chart" id="{0}" width="{1}" height="{2}" viewBox="0 0 {1} {2}" role="img" )"
                        R"(aria-labelledby="{0}-title {0}-desc" font-family="sans-serif" font-size="12" fill="{3}">)",
@@ -42,6 +44,9 @@ void open_svg(std::string& out, const Frame& f, double height) {
     out += fmt::format(R"(<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>)", id, escape(f.title), id,
                        escape(f.description));
     out += fmt::format(R"(<text x="0" y="18" font-size="15" font-weight="600">{}</text>)", escape(f.title));
+    out += body;
+    out += "</svg>";
+    return out;
 }
 
 // Swatches and names in lines that wrap at the chart's width; returns the height used.
@@ -227,11 +232,7 @@ std::string bar_chart(const BarChart& c) {
     body += bars;
     markers(body, x, c.markers, markers_top, plot_top, plot_bottom, width);
 
-    std::string out;
-    open_svg(out, f, plot_bottom + 44.0);
-    out += body;
-    out += "</svg>";
-    return out;
+    return svg_document(f, plot_bottom + 44.0, body);
 }
 
 std::string histogram(const Histogram& c) {
@@ -307,11 +308,7 @@ std::string histogram(const Histogram& c) {
     }
     markers(body, x, c.markers, kTitleHeight, plot_top, plot_bottom, width);
 
-    std::string out;
-    open_svg(out, f, plot_bottom + 44.0);
-    out += body;
-    out += "</svg>";
-    return out;
+    return svg_document(f, plot_bottom + 44.0, body);
 }
 
 std::string gantt(const Gantt& c) {
@@ -384,11 +381,7 @@ std::string gantt(const Gantt& c) {
     }
     body += "</g>";
 
-    std::string out;
-    open_svg(out, f, plot_bottom + 44.0);
-    out += body;
-    out += "</svg>";
-    return out;
+    return svg_document(f, plot_bottom + 44.0, body);
 }
 
 }  // namespace gpuhours::svg

@@ -1,5 +1,6 @@
 // `gpuhours run` end to end: phases, Monte Carlo, cost and claim verdicts, determinism.
 #include "../support/cli.hpp"
+#include "../support/scenarios.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,20 +24,9 @@ double json_number(const std::string& json, const std::string& key, const std::s
     return std::stod(json.substr(at + key.size() + 4));
 }
 
-// A small run: Llama 3.1 8B on 16 H100, one failure class, a price range, a claim.
+// A small run: Llama 3.1 8B on 16 H100, one failure class, a price range, a claim (tests/support/scenarios.hpp).
 std::filesystem::path small_scenario() {
-    const auto dir = std::filesystem::temp_directory_path() / "gpuhours-run-test";
-    std::filesystem::create_directories(dir);
-    const auto file = dir / "small.toml";
-    std::ofstream(file) << "title = \"small\"\nmodel = \"llama-3.1-8b\"\n"
-                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
-                           "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
-                           "[training]\ntokens = \"20B\"\nsequence_length = 8192\nglobal_batch = 64\n"
-                           "[reliability]\nrestart_time = \"10 min\"\ncheckpoint_write = \"30 s\"\n"
-                           "[[reliability.failures]]\nname = \"GPU\"\nmtbf_per_gpu = \"2000 h\"\n"
-                           "[pricing]\ngpu_hour = { low = \"$1.5\", high = \"$3.5\" }\n"
-                           "[[claims]]\ntext = \"under $10K\"\ncost_below = \"$10K\"\n";
-    return file;
+    return gpuhours::test::write_small_run(std::filesystem::temp_directory_path() / "gpuhours-run-test");
 }
 
 }  // namespace

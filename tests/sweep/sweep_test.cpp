@@ -1,6 +1,7 @@
 // Sweeps: --vary specs and the points they give, rows independent of threads and completion order, the journal
 // and resume, error rows, and the `gpuhours sweep` command end to end.
 #include "../support/cli.hpp"
+#include "../support/scenarios.hpp"
 
 #include <gpuhours/error.hpp>
 #include <gpuhours/report.hpp>
@@ -42,20 +43,9 @@ fs::path test_dir(const std::string& name) {
     return dir;
 }
 
-// A small, fast run: Llama 3.1 8B on 16 H100 (TP2 PP2 DP4), one failure class, a price range, one claim. The
-// layout fixes data = 4, so only 16 GPUs are valid unless parallelism.data changes with cluster.gpus.
-fs::path small_scenario(const fs::path& dir) {
-    const auto file = dir / "small.toml";
-    std::ofstream(file) << "title = \"small\"\nmodel = \"llama-3.1-8b\"\n"
-                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
-                           "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
-                           "[training]\ntokens = \"20B\"\nsequence_length = 8192\nglobal_batch = 64\n"
-                           "[reliability]\nrestart_time = \"10 min\"\ncheckpoint_write = \"30 s\"\n"
-                           "[[reliability.failures]]\nname = \"GPU\"\nmtbf_per_gpu = \"2000 h\"\n"
-                           "[pricing]\ngpu_hour = { low = \"$1.5\", high = \"$3.5\" }\n"
-                           "[[claims]]\ntext = \"under $10K\"\ncost_below = \"$10K\"\n";
-    return file;
-}
+// A small, fast run (tests/support/scenarios.hpp): Llama 3.1 8B on 16 H100 (TP2 PP2 DP4), one failure class, a
+// price range, one claim. The layout fixes data = 4, so only 16 GPUs are valid unless parallelism.data changes.
+fs::path small_scenario(const fs::path& dir) { return gpuhours::test::write_small_run(dir); }
 
 // The plan `gpuhours sweep FILE --vary …  --samples S --seed 1` builds (same fingerprint as the command's).
 gpuhours::SweepPlan plan_of(const fs::path& file, const std::vector<std::string>& specs, int samples) {
