@@ -5,9 +5,9 @@
 // flows (8 rings × 4,096 = 32,768 flows) are routed and solved by max-min once and multiplied by 2(n−1); the
 // all-to-all (2,048 × 2,047 = 4.2M flows) is above MaxMinNetwork::kExactFlowLimit, so it is aggregated per
 // destination over its route tree (O(vertices) per destination) and reported as the congestion bound.
-#include <gpuhours/collective.hpp>
-#include <gpuhours/network.hpp>
-#include <gpuhours/topology.hpp>
+#include <gpuhours/network/collective.hpp>
+#include <gpuhours/network/network.hpp>
+#include <gpuhours/hardware/topology.hpp>
 
 #include <chrono>
 #include <cstdio>

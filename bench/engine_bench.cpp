@@ -3,7 +3,7 @@
 // Workload: `streams` serial resources, each with a chain of `tasks_per_stream` fixed-duration tasks, plus a
 // cross-stream dependency every 4th task (a pipeline's send→recv), and as many plain events. Each task costs
 // two events (start, finish).
-#include <gpuhours/engine.hpp>
+#include <gpuhours/engine/engine.hpp>
 
 #include <chrono>
 #include <cstdio>

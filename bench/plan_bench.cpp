@@ -5,10 +5,10 @@
 // Reports, on one thread: the closed-form screen per layout (rules, then the memory fit of those that pass them,
 // then the lower bound of those that fit), step simulations per second (symmetric mode) on the N feasible
 // layouts of lowest bound, and the whole search (plan_layouts) on the given threads.
-#include <gpuhours/plan.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/schedule.hpp>
-#include <gpuhours/step.hpp>
+#include <gpuhours/analysis/plan.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/schedule.hpp>
+#include <gpuhours/training/step.hpp>
 
 #include <fmt/format.h>
 

@@ -1,8 +1,8 @@
 // Benchmark: wall time of simulating one training step. Not a test: run by hand, put the figures in the notes.
 //   build/bench/gpuhours_bench_step [scenario.toml …]
 // Default: the flagship (DeepSeek-V3 on 2,048 H800) in symmetric mode, then a 64-GPU dense scenario in both modes.
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/step.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/step.hpp>
 
 #include <fmt/format.h>
 

@@ -1,50 +1,142 @@
-// Layers are a dependency rule (shared/ARCHITECTURE.md): a header may include gpuhours headers of its own layer
-// or below, never above. This test reads the public headers and checks every #include <gpuhours/…>.
+// Layers are a dependency rule (docs/architecture.md): a file may include gpuhours headers of its own layer or
+// below, never above. A file's layer is its folder: include/gpuhours/<layer>/… and sim/<layer>/…. The order is
+// written once, in CMakeLists.txt (GPUHOURS_LAYERS), and reaches this test as GPUHOURS_LAYER_ORDER.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
+
+#include <unistd.h>
 
 namespace {
 
-// Layer rank of each public header, lowest first (shared/ARCHITECTURE.md, "Layers").
-const std::map<std::string, int>& layer_of() {
-    static const std::map<std::string, int> layers{
-        {"units.hpp", 0},      {"error.hpp", 0},    {"precision.hpp", 0}, {"engine.hpp", 1},
-        {"hardware.hpp", 2},   {"topology.hpp", 2}, {"network.hpp", 3},   {"collective.hpp", 3},
-        {"model.hpp", 4},      {"parallel.hpp", 4}, {"workload.hpp", 4},  {"training.hpp", 5},
-        {"step.hpp", 5},      {"placement.hpp", 5},       {"schedule.hpp", 5}, {"kernel.hpp", 5}, {"run.hpp", 6},      {"economics.hpp", 6}, {"policy.hpp", 6},
-        {"claims.hpp", 6},     {"scenario.hpp", 7}, {"evaluation.hpp", 8}, {"whatif.hpp", 8}, {"validation.hpp", 8}, {"plan.hpp", 8}, {"sweep.hpp", 8},
-        {"report.hpp", 9},     {"svg.hpp", 9},      {"html.hpp", 9},
-    };
-    return layers;
+namespace fs = std::filesystem;
+
+// Layer name → rank, lowest first, from the space-separated order CMake passes in.
+std::map<std::string, int> layer_ranks(const std::string& order) {
+    std::map<std::string, int> ranks;
+    std::istringstream in(order);
+    std::string name;
+    for (int rank = 0; in >> name; ++rank) ranks.emplace(name, rank);
+    return ranks;
 }
+
+struct Finding {
+    std::string file;   // path relative to the root scanned
+    int line = 0;       // 1-based
+    std::string what;   // why it breaks the rule
+};
+
+// The layer a file belongs to: the first folder under `root` (`root` is include/gpuhours or sim).
+std::optional<std::string> layer_of_file(const fs::path& root, const fs::path& file) {
+    const fs::path rel = fs::relative(file, root);
+    if (std::distance(rel.begin(), rel.end()) < 2) return std::nullopt;  // a file directly under the root
+    return rel.begin()->string();
+}
+
+// Every breach of the layer rule under `root`: a file outside any layer folder, an include of an unknown
+// layer, an include of a layer above the file's own, or a quoted include that leaves the file's folder.
+std::vector<Finding> layer_breaches(const fs::path& root, const std::map<std::string, int>& ranks) {
+    const std::regex angled(R"(^\s*#\s*include\s*<gpuhours/([a-z_]+)/[a-z_]+\.hpp>)");
+    const std::regex angled_flat(R"(^\s*#\s*include\s*<gpuhours/[a-z_]+\.hpp>)");
+    const std::regex quoted(R"re(^\s*#\s*include\s*"([^"]+)")re");
+    std::vector<Finding> found;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+        if (!entry.is_regular_file()) continue;
+        const auto ext = entry.path().extension();
+        if (ext != ".hpp" && ext != ".cpp") continue;
+        const std::string rel = fs::relative(entry.path(), root).string();
+        const auto layer = layer_of_file(root, entry.path());
+        if (!layer || !ranks.contains(*layer)) {
+            found.push_back({rel, 0, "is not in a layer folder"});
+            continue;
+        }
+        const int own = ranks.at(*layer);
+        std::ifstream in(entry.path());
+        std::string line;
+        for (int number = 1; std::getline(in, line); ++number) {
+            std::smatch m;
+            if (std::regex_search(line, m, angled)) {
+                const auto dep = ranks.find(m[1].str());
+                if (dep == ranks.end())
+                    found.push_back({rel, number, "includes unknown layer `" + m[1].str() + "`"});
+                else if (dep->second > own)
+                    found.push_back({rel, number, "(layer " + *layer + ") includes layer " + dep->first + " above it"});
+            } else if (std::regex_search(line, angled_flat)) {
+                found.push_back({rel, number, "includes a gpuhours header outside any layer folder"});
+            } else if (std::regex_search(line, m, quoted) && m[1].str().find('/') != std::string::npos) {
+                found.push_back({rel, number, "quoted include `" + m[1].str() + "` leaves its folder"});
+            }
+        }
+    }
+    return found;
+}
+
+std::string describe(const std::vector<Finding>& findings) {
+    std::string out;
+    for (const auto& f : findings) out += f.file + ":" + std::to_string(f.line) + ": " + f.what + "\n";
+    return out;
+}
+
+const fs::path source_dir{GPUHOURS_TEST_SOURCE_DIR};
 
 }  // namespace
 
-TEST_CASE("no public header includes a header of a higher layer") {
-    const std::filesystem::path dir = std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "include" / "gpuhours";
-    const std::regex include_re(R"(#include\s*<gpuhours/([a-z_]+\.hpp)>)");
-    int checked = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        const std::string name = entry.path().filename().string();
-        INFO("header " << name);
-        const auto own = layer_of().find(name);
-        REQUIRE(own != layer_of().end());  // a new header must be given its layer above
-        std::ifstream in(entry.path());
-        std::string line;
-        while (std::getline(in, line)) {
-            std::smatch m;
-            if (!std::regex_search(line, m, include_re)) continue;
-            const auto dep = layer_of().find(m[1].str());
-            INFO("includes " << m[1].str());
-            REQUIRE(dep != layer_of().end());
-            CHECK(dep->second <= own->second);
-            ++checked;
+TEST_CASE("the layer order from CMake names every layer folder, cli last") {
+    const auto ranks = layer_ranks(GPUHOURS_LAYER_ORDER);
+    // units engine hardware network workload training run scenario analysis report cli
+    REQUIRE(ranks.size() == 11);
+    CHECK(ranks.at("units") == 0);
+    CHECK(ranks.at("cli") == 10);
+    for (const auto& dir : {source_dir / "include" / "gpuhours", source_dir / "sim"})
+        for (const auto& entry : fs::directory_iterator(dir)) {
+            INFO(entry.path().string());
+            CHECK(entry.is_directory());
+            CHECK(ranks.contains(entry.path().filename().string()));
         }
+}
+
+TEST_CASE("no header or source includes a layer above its own") {
+    const auto ranks = layer_ranks(GPUHOURS_LAYER_ORDER);
+    for (const auto& root : {source_dir / "include" / "gpuhours", source_dir / "sim"}) {
+        const auto breaches = layer_breaches(root, ranks);
+        INFO(describe(breaches));
+        CHECK(breaches.empty());
     }
-    CHECK(checked > 5);
+}
+
+TEST_CASE("the layer check catches a planted upward include, a flat header and a stray file") {
+    // A small tree in the same shape: engine (rank 1) including analysis (rank 8) must be caught; units
+    // including nothing, and analysis including engine (downward), must not.
+    const fs::path root = fs::temp_directory_path() / ("gpuhours-arch-" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root / "engine");
+    fs::create_directories(root / "analysis");
+    std::ofstream(root / "engine" / "engine.cpp") << "#include <gpuhours/units/units.hpp>\n"
+                                                  << "#include <gpuhours/analysis/plan.hpp>\n";
+    std::ofstream(root / "analysis" / "plan.cpp") << "#include <gpuhours/engine/engine.hpp>\n"
+                                                  << "#include <gpuhours/plan.hpp>\n"
+                                                  << "#include \"../engine/private.hpp\"\n";
+    std::ofstream(root / "stray.cpp") << "\n";
+    const auto breaches = layer_breaches(root, layer_ranks(GPUHOURS_LAYER_ORDER));
+    fs::remove_all(root);
+    INFO(describe(breaches));
+    REQUIRE(breaches.size() == 4);
+    int upward = 0, flat = 0, quoted = 0, stray = 0;
+    for (const auto& b : breaches) {
+        if (b.file == "engine/engine.cpp" && b.line == 2) ++upward;
+        if (b.file == "analysis/plan.cpp" && b.line == 2) ++flat;
+        if (b.file == "analysis/plan.cpp" && b.line == 3) ++quoted;
+        if (b.file == "stray.cpp") ++stray;
+    }
+    CHECK(upward == 1);
+    CHECK(flat == 1);
+    CHECK(quoted == 1);
+    CHECK(stray == 1);
 }

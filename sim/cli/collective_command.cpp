@@ -3,14 +3,14 @@
 // Composition root for the network layers: chip catalog → ClusterSpec → Topology → NetworkModel → collective.
 #include "commands.hpp"
 
-#include <gpuhours/collective.hpp>
-#include <gpuhours/error.hpp>
-#include <gpuhours/hardware.hpp>
-#include <gpuhours/network.hpp>
-#include <gpuhours/report.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/topology.hpp>
-#include <gpuhours/units.hpp>
+#include <gpuhours/network/collective.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/hardware/hardware.hpp>
+#include <gpuhours/network/network.hpp>
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/hardware/topology.hpp>
+#include <gpuhours/units/units.hpp>
 
 #include <fmt/format.h>
 

@@ -1,10 +1,10 @@
 #include "commands.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/report.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/step.hpp>
-#include <gpuhours/workload.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/step.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include <fmt/format.h>
 

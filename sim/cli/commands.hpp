@@ -2,10 +2,10 @@
 // code; user mistakes are thrown as gpuhours::Error and turned into exit code 2 by main().
 #pragma once
 
-#include <gpuhours/evaluation.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/whatif.hpp>
-#include <gpuhours/workload.hpp>
+#include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/analysis/whatif.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include <filesystem>
 #include <iosfwd>

@@ -3,7 +3,7 @@
 // this interface only, so the default build has no MPI dependency.
 #pragma once
 
-#include <gpuhours/sweep.hpp>
+#include <gpuhours/analysis/sweep.hpp>
 
 #include <string>
 #include <vector>

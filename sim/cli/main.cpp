@@ -4,7 +4,7 @@
 #include "commands.hpp"
 #include "distributed.hpp"
 
-#include <gpuhours/error.hpp>
+#include <gpuhours/units/error.hpp>
 
 #include <fmt/format.h>
 

@@ -8,7 +8,7 @@
 // poll of run_sweep_points run there).
 #include "distributed.hpp"
 
-#include <gpuhours/error.hpp>
+#include <gpuhours/units/error.hpp>
 
 #include <fmt/format.h>
 

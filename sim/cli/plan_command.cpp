@@ -3,10 +3,10 @@
 // loses to the winner.
 #include "commands.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/plan.hpp>
-#include <gpuhours/report.hpp>
-#include <gpuhours/scenario.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/analysis/plan.hpp>
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/scenario/scenario.hpp>
 
 #include <fmt/format.h>
 

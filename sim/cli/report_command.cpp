@@ -1,11 +1,11 @@
 // `gpuhours report`: the run's evaluation as one self-contained HTML page (html.hpp), written atomically.
 #include "commands.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/evaluation.hpp>
-#include <gpuhours/html.hpp>
-#include <gpuhours/report.hpp>
-#include <gpuhours/whatif.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/report/html.hpp>
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/analysis/whatif.hpp>
 
 #include <fmt/format.h>
 

@@ -3,11 +3,11 @@
 // claim verdicts → report.
 #include "commands.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/evaluation.hpp>
-#include <gpuhours/report.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/step.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/step.hpp>
 
 #include <fmt/format.h>
 

@@ -4,9 +4,9 @@
 #include "commands.hpp"
 #include "distributed.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/report.hpp>
-#include <gpuhours/sweep.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/analysis/sweep.hpp>
 
 #include <fmt/format.h>
 

@@ -1,9 +1,9 @@
 // `gpuhours validate`: every scenario in scenarios/validation/ against the figures its paper reported.
 #include "commands.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/report.hpp>
-#include <gpuhours/validation.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/analysis/validation.hpp>
 
 #include <fmt/format.h>
 

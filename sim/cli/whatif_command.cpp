@@ -2,10 +2,10 @@
 // the GPU count each chip needs. The work is run_whatif (whatif.hpp); this file parses flags and prints.
 #include "commands.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/report.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/whatif.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/analysis/whatif.hpp>
 
 #include <fmt/format.h>
 

@@ -2,8 +2,8 @@
 // in tests/validation/ (one case per paper table); here, that the command lists what it should and its arithmetic.
 #include "../support/cli.hpp"
 
-#include <gpuhours/evaluation.hpp>
-#include <gpuhours/validation.hpp>
+#include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/analysis/validation.hpp>
 
 #include <catch2/catch.hpp>
 

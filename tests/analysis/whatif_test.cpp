@@ -1,10 +1,10 @@
-// What-ifs across chips (include/gpuhours/whatif.hpp) and `gpuhours whatif`. Small scenarios (Llama 3.1 8B on 16
+// What-ifs across chips (include/gpuhours/analysis/whatif.hpp) and `gpuhours whatif`. Small scenarios (Llama 3.1 8B on 16
 // GPUs) keep each case to seconds; the flagship's what-if is in the notes, not here.
 #include "../support/cli.hpp"
 
-#include <gpuhours/evaluation.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/whatif.hpp>
+#include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/analysis/whatif.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
-#include <gpuhours/collective.hpp>
-#include <gpuhours/engine.hpp>
-#include <gpuhours/error.hpp>
-#include <gpuhours/network.hpp>
-#include <gpuhours/topology.hpp>
+#include <gpuhours/network/collective.hpp>
+#include <gpuhours/engine/engine.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/network/network.hpp>
+#include <gpuhours/hardware/topology.hpp>
 
 #include <catch2/catch.hpp>
 

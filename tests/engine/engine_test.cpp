@@ -1,4 +1,4 @@
-#include <gpuhours/engine.hpp>
+#include <gpuhours/engine/engine.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
-#include <gpuhours/engine.hpp>
-#include <gpuhours/network.hpp>
-#include <gpuhours/topology.hpp>
+#include <gpuhours/engine/engine.hpp>
+#include <gpuhours/network/network.hpp>
+#include <gpuhours/hardware/topology.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,13 +1,13 @@
-// The layout search (include/gpuhours/plan.hpp): the size of the search space and the rules counted by hand on a
+// The layout search (include/gpuhours/analysis/plan.hpp): the size of the search space and the rules counted by hand on a
 // tiny model, the memory screen, the lower bound against the simulation, pruning against exhaustive search,
 // determinism over thread counts, the Megatron-LM 145.6B case and the CLI. The tiny model (4 layers, hidden
 // 1024, 8 heads) on 8 H100 simulates in milliseconds; the Megatron case runs a restricted space (see there).
-#include <gpuhours/error.hpp>
-#include <gpuhours/plan.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/schedule.hpp>
-#include <gpuhours/step.hpp>
-#include <gpuhours/workload.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/analysis/plan.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/schedule.hpp>
+#include <gpuhours/training/step.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include "../support/cli.hpp"
 

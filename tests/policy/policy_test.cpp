@@ -1,7 +1,7 @@
 // Export-control classification of the chip catalog (chips-and-rules.md Part 3). Expected classes come from
 // the reference's table §3.7 ("Oct 2022 test", "Oct 2023+ class", "Jan 2026 case-by-case eligible?").
-#include <gpuhours/policy.hpp>
-#include <gpuhours/scenario.hpp>
+#include <gpuhours/run/policy.hpp>
+#include <gpuhours/scenario/scenario.hpp>
 
 #include "../support/cli.hpp"
 

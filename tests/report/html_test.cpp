@@ -2,11 +2,11 @@
 // self-containedness and determinism, and `gpuhours report` end to end on a small scenario.
 #include "../support/cli.hpp"
 
-#include <gpuhours/evaluation.hpp>
-#include <gpuhours/html.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/svg.hpp>
-#include <gpuhours/whatif.hpp>
+#include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/report/html.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/report/svg.hpp>
+#include <gpuhours/analysis/whatif.hpp>
 
 #include <catch2/catch.hpp>
 

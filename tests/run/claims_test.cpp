@@ -1,6 +1,6 @@
-// Claim verdicts (include/gpuhours/claims.hpp). Every expected number is derived in a comment first.
-#include <gpuhours/claims.hpp>
-#include <gpuhours/error.hpp>
+// Claim verdicts (include/gpuhours/run/claims.hpp). Every expected number is derived in a comment first.
+#include <gpuhours/run/claims.hpp>
+#include <gpuhours/units/error.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
-// Cost and energy of a run (include/gpuhours/economics.hpp). Every expected number is derived in a comment first.
-#include <gpuhours/economics.hpp>
-#include <gpuhours/error.hpp>
+// Cost and energy of a run (include/gpuhours/run/economics.hpp). Every expected number is derived in a comment first.
+#include <gpuhours/run/economics.hpp>
+#include <gpuhours/units/error.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // The run layer: interruptions, checkpoint intervals, the Daly closed form and the Monte Carlo run.
 // Sources: Llama 3 (arXiv 2407.21783 §3.3.4, Table 5): 419 unexpected interruptions in a 54-day snapshot on
 // 16,384 GPUs; Young 1974 / Daly 2006 for the checkpoint interval and the expected wall-clock time.
-#include <gpuhours/error.hpp>
-#include <gpuhours/run.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/run/run.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // The chip catalog: every file loads through the scenario loader, every figure carries a source, and the
 // headline figures agree with shared/reference/chips-and-rules.md.
-#include <gpuhours/scenario.hpp>
+#include <gpuhours/scenario/scenario.hpp>
 
 #include <catch2/catch.hpp>
 #include <toml++/toml.h>

@@ -1,7 +1,7 @@
 // Robustness: ≥10,000 mutated or truncated scenario files go through the loader. Each must either load or throw
 // gpuhours::Error (a message for the user); anything else — another exception type, a crash, a sanitizer report
 // (CI runs this under ASan and UBSan) — fails. The mutations are seeded, so a failure reproduces.
-#include <gpuhours/scenario.hpp>
+#include <gpuhours/scenario/scenario.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include <gpuhours/scenario.hpp>
+#include <gpuhours/scenario/scenario.hpp>
 
 #include <catch2/catch.hpp>
 

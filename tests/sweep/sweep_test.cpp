@@ -3,9 +3,9 @@
 #include "../support/cli.hpp"
 #include "../support/scenarios.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/report.hpp>
-#include <gpuhours/sweep.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/analysis/sweep.hpp>
 
 #include <catch2/catch.hpp>
 

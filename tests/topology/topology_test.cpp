@@ -1,6 +1,6 @@
-#include <gpuhours/error.hpp>
-#include <gpuhours/network.hpp>
-#include <gpuhours/topology.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/network/network.hpp>
+#include <gpuhours/hardware/topology.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,9 +1,9 @@
-// Operator timing on one GPU (include/gpuhours/kernel.hpp): GEMM roofline with tile and wave quantisation,
+// Operator timing on one GPU (include/gpuhours/training/kernel.hpp): GEMM roofline with tile and wave quantisation,
 // split-K, reserved SMs, FP8 peaks, fused attention, memory-bound ops, and a whole Llama-3.1-8B-like layer.
 // Every expected number is derived in the comment before its assertion.
-#include <gpuhours/error.hpp>
-#include <gpuhours/kernel.hpp>
-#include <gpuhours/scenario.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/training/kernel.hpp>
+#include <gpuhours/scenario/scenario.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
-// Rank placement (include/gpuhours/placement.hpp): Megatron-Core's RankGenerator convention. A rank's dense
+// Rank placement (include/gpuhours/training/placement.hpp): Megatron-Core's RankGenerator convention. A rank's dense
 // coordinates are its digits in the mixed radix of the order (innermost first, ep skipped); the expert group is
 // carved out of a stage's data × context ranks. Every expected group is derived in the comment before it.
-#include <gpuhours/error.hpp>
-#include <gpuhours/placement.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/training/placement.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // Pipeline schedules: op orders, dependencies, activation peaks and compute-only bubbles against closed forms.
 // Durations are whole microseconds so every expected makespan is exact in integer picoseconds.
-#include <gpuhours/error.hpp>
-#include <gpuhours/schedule.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/training/schedule.hpp>
 
 #include <catch2/catch.hpp>
 

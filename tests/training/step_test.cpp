@@ -1,14 +1,14 @@
-// The step simulator (include/gpuhours/step.hpp): symmetric against full mode, the compute-only pipeline closed
+// The step simulator (include/gpuhours/training/step.hpp): symmetric against full mode, the compute-only pipeline closed
 // form, DualPipe's all-to-all overlap, the breakdown's accounting identity, recomputation, MFU, traces,
 // determinism and errors. Models are small (4–8 layers, hidden 1024–4096) so every case runs in milliseconds;
 // the chip is the catalog's H100 SXM5 (scenarios/chips/h100.toml). Every expected number or relation is derived
 // in the comment before its assertion.
-#include <gpuhours/error.hpp>
-#include <gpuhours/kernel.hpp>
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/schedule.hpp>
-#include <gpuhours/step.hpp>
-#include <gpuhours/workload.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/training/kernel.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/schedule.hpp>
+#include <gpuhours/training/step.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include "../workload/models.hpp"
 
@@ -131,7 +131,7 @@ TEST_CASE("symmetric and full modes agree within 1% with TP 8 inside nodes and P
     // Symmetric mode times every collective once with all groups of its kind in the stage running at once, which
     // is what happens in the full simulation as long as collectives of different kinds do not share a link at the
     // same moment. Here the only such overlap is stage 1's gradient all-reduce with its last pipeline send to
-    // stage 0 (both leave stage 1's NICs). Symmetric mode times that send alone (sim/step.cpp p2p_time); in full
+    // stage 0 (both leave stage 1's NICs). Symmetric mode times that send alone (sim/training/step.cpp p2p_time); in full
     // mode it shares its NIC with the 3 flows the all-reduce's double binary tree puts there and takes 4× as
     // long. With sequence parallelism the send is 2048 × 4096 × 2 B / 8 = 2.1 MB, 47 µs at 45 GB/s: +0.14 ms on
     // a 35 ms step (measured: full 0.38% longer). Without sequence parallelism it is 16.8 MB, 373 µs alone, and
@@ -187,7 +187,7 @@ TEST_CASE("a compute-only 1F1B step matches the pipeline closed form", "[step]")
     const BlockTime lt = layer_time(spec);
     const double F = 2.0 * lt.forward.value();
     const double B = 2.0 * lt.backward().value();
-    // Optimizer (sim/step.cpp add_optimizer, memory-bound): each of stage 0's parameters (2 layers + the
+    // Optimizer (sim/training/step.cpp add_optimizer, memory-bound): each of stage 0's parameters (2 layers + the
     // 512 × 4096 embedding table) touches 4 B of FP32 gradient, reads and writes 4 B of master weight and two
     // 4 B Adam moments, and writes a 2 B working copy: 30 B, at the catalog's HBM bandwidth × memory efficiency
     // (3.35 TB/s × 0.85).
@@ -254,7 +254,7 @@ TEST_CASE("DualPipe exposes less all-to-all time than 1F1B on an MoE model with 
 // ---- breakdown ---------------------------------------------------------------------------------------------------
 
 TEST_CASE("every stage's breakdown adds up to the step time", "[step]") {
-    // sim/step.cpp collect(): a GPU's compute stream is one serial resource, so its compute, recompute and
+    // sim/training/step.cpp collect(): a GPU's compute stream is one serial resource, so its compute, recompute and
     // optimizer tasks never overlap; every gap between them (and after the last, up to the makespan) is split
     // into the part covered by that GPU's own collectives or incoming pipeline sends (exposed, per axis) and the
     // rest (bubble). The five terms therefore partition [0, step time] for every simulated GPU, and so does their
@@ -334,7 +334,7 @@ TEST_CASE("full recomputation adds one forward of every layer to the time and th
     // Hardware FLOPs = model FLOPs (causal) + the recomputed forward FLOPs of every layer, i.e. the whole
     // forward less the output head's 2·h·V per token (the embedding is a lookup without model FLOPs):
     //   hardware − model = tokens × (forward per token − 2 × 4096 × 32000).
-    // Checked on a layout with tensor and data parallelism too, where sim/step.cpp scales each GPU's shard by the
+    // Checked on a layout with tensor and data parallelism too, where sim/training/step.cpp scales each GPU's shard by the
     // GPUs of a stage (t·d) and the micro-batches.
     ParallelLayout sharded = layout(2, 2, 2);
     sharded.recompute = Recompute::full;

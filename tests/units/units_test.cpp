@@ -1,4 +1,4 @@
-#include <gpuhours/units.hpp>
+#include <gpuhours/units/units.hpp>
 
 #include <catch2/catch.hpp>
 

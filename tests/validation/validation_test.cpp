@@ -5,8 +5,8 @@
 //   Llama 3 Table 4: BF16 MFU ±5 points; DeepSeek-V3 (ISCA'25 §4): step time and GPU-hours per trillion tokens ±10%.
 // Caveat stated in the catalog: the Hopper FP8 GEMM efficiency (h800.toml gemm_fp8) was calibrated on the
 // DeepSeek-V3 step itself, so that case checks consistency, not an independent prediction.
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/step.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/step.hpp>
 
 #include <catch2/catch.hpp>
 

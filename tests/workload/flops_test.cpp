@@ -1,7 +1,7 @@
 // Training FLOPs per token against hand derivations and published figures.
 #include "models.hpp"
 
-#include <gpuhours/workload.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include <catch2/catch.hpp>
 

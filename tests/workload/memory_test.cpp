@@ -1,8 +1,8 @@
 // Memory per GPU: Korthikanti et al.'s activation formulas, ZeRO, pipeline stages, and the fit check.
 #include "models.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/workload.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include <catch2/catch.hpp>
 

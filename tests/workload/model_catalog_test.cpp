@@ -1,8 +1,8 @@
 // Every model in scenarios/models/ loads and its parameter count matches the size it quotes.
 #include "models.hpp"
 
-#include <gpuhours/scenario.hpp>
-#include <gpuhours/workload.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include <catch2/catch.hpp>
 

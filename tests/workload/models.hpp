@@ -2,7 +2,7 @@
 // same figures and sources as scenarios/models/*.toml.
 #pragma once
 
-#include <gpuhours/model.hpp>
+#include <gpuhours/workload/model.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -1,8 +1,8 @@
 // The per-operator lists the step simulator consumes: shapes, sharding, collectives, recomputation.
 #include "models.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/workload.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include <catch2/catch.hpp>
 

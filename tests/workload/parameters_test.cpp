@@ -1,8 +1,8 @@
 // Parameter counts against hand derivations and published sizes.
 #include "models.hpp"
 
-#include <gpuhours/error.hpp>
-#include <gpuhours/workload.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include <catch2/catch.hpp>
 

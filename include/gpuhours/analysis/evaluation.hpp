@@ -1,0 +1,101 @@
+// A whole scenario evaluated: the composition of the layers below it, with nothing printed. Scenario → one step
+// simulation per distinct step shape (phase, batch-ramp level) → run segments → Monte Carlo over interruptions
+// and uncertain inputs → cost and energy → claim verdicts. `gpuhours run`, `whatif`, `sweep` and `report` all
+// print or compare RunEvaluations; none of them re-implements a part of it.
+//
+// Uncertain inputs that change the step (chip, model, layout, training) are handled by one-at-a-time
+// sensitivity: each is simulated at its 5th and 95th percentiles with every other input nominal, and a sample's
+// step time is the nominal one times, for each such input, the ratio interpolated piecewise-linearly through
+// (p05, r05), (nominal, 1), (p95, r95). Documented approximation: effects combine multiplicatively and
+// interactions are ignored. Pricing and reliability inputs are drawn per sample exactly.
+#pragma once
+
+#include <gpuhours/run/claims.hpp>
+#include <gpuhours/run/economics.hpp>
+#include <gpuhours/network/network.hpp>
+#include <gpuhours/run/run.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/step.hpp>
+#include <gpuhours/units/units.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gpuhours {
+
+struct EvaluateOptions {
+    SimulationMode mode = SimulationMode::symmetric;
+    NetworkKind network = NetworkKind::flow;
+    int samples = 0;              // Monte Carlo runs; 0: 200 when anything is stochastic, else 1
+    std::uint64_t seed = 1;
+    bool record_trace = false;    // keep the headline step's trace (StepResult::trace)
+    unsigned threads = 0;         // 0: all cores. Results never depend on it.
+    // Called as samples finish (done, total), from one thread; for a progress bar.
+    std::function<void(int, int)> progress;
+};
+
+// One batch level of a phase: `steps` steps of the simulated step `step` (an index into RunEvaluation::steps).
+struct SegmentResult {
+    int global_batch = 0;
+    double tokens = 0.0;
+    double steps = 0.0;
+    std::size_t step = 0;
+};
+
+struct PhaseOutcome {
+    std::string name;
+    int sequence_length = 0;
+    bool quoted = false;              // GPU-hours taken from a source, not simulated
+    std::string quoted_source;
+    std::vector<SegmentResult> segments;  // empty when quoted
+    Seconds compute_time;             // Σ steps × step time, no interruptions (quoted: GPU-hours / GPUs)
+    double gpu_hours = 0.0;           // at compute_time, or quoted
+    std::optional<Dollars> gpu_hour;  // the phase's own rental price, when it has one
+};
+
+// Percentiles over the Monte Carlo samples (all equal when nothing is stochastic).
+struct Spread {
+    double p05 = 0.0, p50 = 0.0, p95 = 0.0, mean = 0.0;
+};
+Spread spread_of(std::vector<double> values);
+
+struct RunEvaluation {
+    Scenario scenario;                 // the nominal scenario
+    EvaluateOptions options;           // as run (samples resolved)
+    std::vector<StepResult> steps;     // one per distinct step shape
+    std::size_t headline = 0;          // the first simulated phase at its full batch
+    std::vector<PhaseOutcome> phases;
+    bool stochastic = false;           // interruptions or uncertain inputs: the figures are distributions
+    std::vector<std::string> uncertain_inputs;  // UncertainInput::describe() of each
+
+    // Per Monte Carlo sample, in sample order (byte-identical for a seed).
+    std::vector<double> wall_clock_days;
+    std::vector<double> gpu_hours;     // GPUs × wall clock
+    std::vector<double> cost_usd;      // 0 when unpriced
+    std::vector<double> energy_mwh;    // 0 when unpriced
+    Spread wall_clock_days_spread, gpu_hours_spread, cost_spread, energy_spread;
+
+    double interruptions_mean = 0.0;
+    double goodput_mean = 1.0;
+    std::optional<Seconds> job_mttf;   // nullopt: no failure classes
+    Seconds checkpoint_interval;
+    Seconds checkpoint_write;          // as given, or derived from the checkpoint size and storage bandwidth
+    Bytes checkpoint_size;             // model and optimizer state written per checkpoint
+
+    bool priced = false;
+    std::optional<CostBreakdown> nominal_cost;  // at the median wall clock and nominal prices
+    std::vector<ClaimVerdict> verdicts;
+
+    [[nodiscard]] const StepResult& headline_step() const { return steps.at(headline); }
+    [[nodiscard]] double simulated_gpu_hours() const;  // Σ phases' GPU-hours, no interruptions, quoted included
+};
+
+// Evaluates a scenario. Throws ScenarioError (a layout that does not fit, a claim on cost without pricing) and
+// Error (a schedule the layout cannot run).
+RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions& options = {});
+
+}  // namespace gpuhours

@@ -1,0 +1,71 @@
+// Compute-restriction what-ifs: the same scenario re-run on other chips (or every chip a rule set permits), with
+// a layout re-derived when the scenario's own does not fit, and the GPU count each chip needs to meet a deadline.
+#pragma once
+
+#include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/workload/parallel.hpp>
+#include <gpuhours/run/policy.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/units/units.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gpuhours {
+
+// What bounds a run's step on a chip, from its breakdown: the largest of
+//   compute           kernels bound by the tensor cores (time at the achieved FLOP/s)
+//   HBM bandwidth     kernels bound by memory traffic (elementwise, norms, attention at small sizes, …)
+//   NVLink            exposed communication of groups that stay inside a node (scale-up domain)
+//   network           exposed communication of groups that span nodes
+//   pipeline bubble   idle stages
+// and "memory capacity" when the scenario's layout does not fit on the chip and had to be re-derived.
+enum class Limiter { compute, hbm, nvlink, network, bubble, memory_capacity };
+std::string_view to_string(Limiter l);
+
+struct WhatIfRequest {
+    std::vector<std::string> chips;         // catalog ids; empty with a rule: every catalog chip the rule permits
+    std::optional<RuleSet> rule;            // classify each chip; with no chips given, keep the permitted ones
+    std::optional<Seconds> deadline;        // find the GPU count each chip needs to finish within it
+    std::vector<std::string> overrides;     // applied to every variant (hypothetical chips: cluster.chip.…=…)
+    int max_gpus = 1 << 17;                 // deadline search limit
+};
+
+struct WhatIfRow {
+    std::string chip;                  // catalog id
+    std::string chip_name;             // display name
+    std::string classification;        // under the rule: "not controlled", "licence required", …; empty without a rule
+    std::string classification_reason;
+    int gpus = 0;
+    ParallelLayout layout;             // as simulated
+    bool layout_rederived = false;     // the scenario's own layout did not fit; `layout_note` says what changed
+    std::string layout_note;
+    bool feasible = true;              // false: no layout fits or the run cannot be simulated; `error` says why
+    std::string error;
+    double step_time_s = 0.0;          // the headline step
+    double mfu_bf16 = 0.0;             // of the headline step, full-attention FLOPs, BF16 peak
+    double wall_clock_days_p50 = 0.0;
+    double gpu_hours_p50 = 0.0;
+    double cost_usd = 0.0;             // at the nominal prices and the median wall clock; 0 when unpriced
+    double energy_mwh = 0.0;           // at the median wall clock; 0 when unpriced
+    Limiter limiter = Limiter::compute;
+    std::vector<std::pair<Limiter, double>> limiter_seconds;  // the step time each bound accounts for, largest first
+    std::vector<ClaimVerdict> verdicts;
+    std::optional<int> deadline_gpus;  // GPUs needed to meet the deadline; nullopt: not reachable (see deadline_note)
+    std::string deadline_note;
+};
+
+struct WhatIfResult {
+    std::string scenario_title;
+    std::optional<std::string> rule;   // rule set id
+    std::optional<Seconds> deadline;
+    std::vector<WhatIfRow> rows;       // in the order of the request's chips (catalog order for a rule)
+};
+
+// Evaluates `file` once per chip. Options (mode, network, samples, seed) as for evaluate_run; each variant uses
+// the same seed, so rows differ only by the chip.
+WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,
+                        const EvaluateOptions& options);
+
+}  // namespace gpuhours

@@ -1,0 +1,167 @@
+// The discrete-event kernel: a simulated clock, an event queue, tasks with dependencies, serial resources and
+// pluggable external models (SimGrid-style). It knows nothing of GPUs, networks or training.
+//
+// Contract
+// - Time is `SimTime` (integer picoseconds). Events are ordered by (time, sequence number); the sequence number
+//   is assigned when an event is scheduled, so ties resolve in scheduling order and a run is deterministic.
+// - A task starts once every task in `after` has finished and, when it names a serial resource, once every task
+//   submitted to that resource before it has finished (a CUDA stream: one at a time, in submission order,
+//   even when a later task becomes ready first).
+// - A task's work is either a fixed duration, or "driven": the engine calls `on_start` and the task ends when
+//   someone calls `Engine::finish(id)` — typically an external model's completion callback (a network model
+//   finishing the task's flows). See network.hpp `add_flows_task`.
+// - External models own events whose times change while they run (a flow's end moves when a competitor starts
+//   or ends). The engine polls them with two calls: `next_event_time()` and `advance_to(t)`.
+// - Observers see every task start and finish (tracing, energy accounting); they must not mutate the engine.
+// - No global state: any number of engines may live in one process.
+#pragma once
+
+#include <gpuhours/units/units.hpp>
+
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace gpuhours {
+
+struct TaskId {
+    std::uint32_t index = 0;
+    friend constexpr auto operator<=>(TaskId, TaskId) = default;
+};
+
+struct ResourceId {
+    std::uint32_t index = 0;
+    friend constexpr auto operator<=>(ResourceId, ResourceId) = default;
+};
+
+// A component that owns events the engine cannot pre-schedule (SimGrid's "model" interface).
+class ExternalModel {
+public:
+    ExternalModel() = default;
+    ExternalModel(const ExternalModel&) = delete;
+    ExternalModel& operator=(const ExternalModel&) = delete;
+    virtual ~ExternalModel() = default;
+
+    // Earliest time at which the model has something to do, or nullopt when it is idle. Never earlier than the
+    // last time passed to advance_to.
+    [[nodiscard]] virtual std::optional<SimTime> next_event_time() const = 0;
+    // Moves the model's clock to `t` and fires what is due at `t` (e.g. flow-completion callbacks, which may
+    // call Engine::finish). Called with non-decreasing `t`.
+    virtual void advance_to(SimTime t) = 0;
+};
+
+// The task takes exactly `duration` once started.
+struct FixedDuration {
+    SimTime duration;
+};
+
+// The task ends when Engine::finish(id) is called. `on_start` runs at the start time with the task's id; it may
+// call finish at once (a zero-length task) or hand the id to a model that finishes it later.
+struct Driven {
+    std::function<void(TaskId)> on_start;
+};
+
+struct TaskSpec {
+    std::string name;
+    std::optional<ResourceId> resource;  // serial resource, or nullopt: the task starts as soon as it is ready
+    std::vector<TaskId> after;           // tasks that must finish first (must already exist)
+    std::variant<FixedDuration, Driven> work = FixedDuration{};
+};
+
+enum class TaskPhase { started, finished };
+
+struct TaskEvent {
+    TaskPhase phase = TaskPhase::started;
+    TaskId task;
+    std::string_view name;
+    std::optional<ResourceId> resource;
+    std::string_view resource_name;  // empty when the task has no resource
+    SimTime time;
+};
+
+class Engine {
+public:
+    Engine() = default;
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    ResourceId add_resource(std::string name);
+    // Adds a task; tasks may be added before or during run(). Dependencies that already finished count as met.
+    // A ready task starts through an event at now(), so observers subscribed before run() see every start.
+    TaskId add_task(TaskSpec spec);
+    // A plain event: `action` runs at `at` (≥ now()).
+    void schedule(SimTime at, std::function<void()> action);
+    // Registers a non-owning external model; it must outlive run().
+    void add_model(ExternalModel& model);
+    void subscribe(std::function<void(const TaskEvent&)> observer);
+    // Completes a running Driven task at now(). Calling it for a task that is not a running Driven task is a
+    // programmer error.
+    void finish(TaskId task);
+
+    // Processes events until none are left; returns the time of the last one. Throws std::logic_error when
+    // tasks remain unfinished (a Driven task nobody finished).
+    SimTime run();
+
+    [[nodiscard]] SimTime now() const { return now_; }
+    [[nodiscard]] std::optional<SimTime> start_time(TaskId task) const;
+    [[nodiscard]] std::optional<SimTime> finish_time(TaskId task) const;
+    [[nodiscard]] const std::string& name(TaskId task) const;
+    [[nodiscard]] std::size_t task_count() const { return tasks_.size(); }
+    // Events taken off the queue so far (task starts, task ends and plain events), for benchmarks.
+    [[nodiscard]] std::uint64_t events_processed() const { return events_processed_; }
+
+private:
+    struct Task {
+        TaskSpec spec;
+        std::uint32_t unmet = 0;  // dependencies not yet finished
+        std::vector<TaskId> dependents;
+        std::optional<SimTime> started;
+        std::optional<SimTime> finished;
+        bool ready = false;
+    };
+    struct Resource {
+        std::string name;
+        std::queue<TaskId> pending;  // submission order; front is the next to run
+        bool busy = false;
+    };
+    enum class EventKind : std::uint8_t { start_task, finish_task, action };
+    struct Event {
+        SimTime time;
+        std::uint64_t sequence = 0;
+        EventKind kind = EventKind::action;
+        std::uint32_t payload = 0;  // task index, or slot in actions_
+        // std::priority_queue is a max-heap: "greater" means later.
+        friend bool operator<(const Event& a, const Event& b) {
+            if (a.time != b.time) return a.time > b.time;
+            return a.sequence > b.sequence;
+        }
+    };
+
+    void push(SimTime at, EventKind kind, std::uint32_t payload);
+    void make_ready(TaskId id);
+    void try_start_resource(ResourceId r);
+    void start(TaskId id);   // queues the start at now() (so tasks added before run() start inside it)
+    void begin(TaskId id);   // the start itself
+    void complete(TaskId id);
+    void notify(TaskPhase phase, TaskId id);
+
+    std::vector<Task> tasks_;
+    std::vector<Resource> resources_;
+    std::vector<std::function<void()>> actions_;
+    std::vector<std::uint32_t> free_action_slots_;
+    std::priority_queue<Event> queue_;
+    std::vector<ExternalModel*> models_;
+    std::vector<std::function<void(const TaskEvent&)>> observers_;
+    SimTime now_ = SimTime::zero();
+    std::uint64_t next_sequence_ = 0;
+    std::uint64_t events_processed_ = 0;
+    std::size_t finished_count_ = 0;
+};
+
+}  // namespace gpuhours

@@ -1,0 +1,73 @@
+// Accelerator profiles and the cluster a run uses, as plain validated data.
+// Every figure originates in a catalog file under scenarios/chips/ with its source; nothing here has a
+// built-in default for a physical figure.
+#pragma once
+
+#include <gpuhours/units/precision.hpp>
+#include <gpuhours/units/units.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace gpuhours {
+
+// Achievable fractions of peak, used by the step simulator's operator and link timing. Each is a catalog
+// figure with its source or rationale (measured, published, or an assumption stated as such).
+struct KernelEfficiency {
+    double gemm = 0.0;           // large, well-shaped GEMMs: achieved / peak dense FLOP/s
+    // Large FP8 GEMMs as trained (fine-grained scaling, higher-precision accumulation): achieved / FP8 peak.
+    // Required for chips with an FP8 peak; 0 otherwise.
+    double gemm_fp8 = 0.0;
+    double attention = 0.0;      // fused attention kernels (FlashAttention-class): achieved / peak
+    double memory = 0.0;         // memory-bound kernels: achieved / peak HBM bandwidth
+    double scale_up_link = 0.0;  // NVLink-class collectives: bus bandwidth / per-direction link bandwidth
+    double nic_link = 0.0;       // scale-out collectives: bus bandwidth / per-direction NIC bandwidth
+    // The output tile one SM (compute unit) of a large GEMM computes at a time, rows × columns: the grain of
+    // tile quantisation (partial tiles cost a whole tile) and wave quantisation (tiles in waves of the free
+    // SMs) in the kernel model (include/gpuhours/training/kernel.hpp). Counts, not fractions.
+    int gemm_tile_m = 0;
+    int gemm_tile_n = 0;
+};
+
+struct ChipProfile {
+    std::string id;            // catalog name: "h800", "a100-80gb"
+    std::string display_name;  // "NVIDIA H800 SXM5"
+    std::string vendor;
+    std::map<Precision, FlopsPerSecond> peak_dense;  // dense (no sparsity) peak per supported format
+    Bytes memory_capacity;
+    BytesPerSecond memory_bandwidth;
+    BytesPerSecond scale_up_bandwidth;   // per GPU, per direction (NVLink 900 GB/s bidirectional = 450)
+    int scale_up_domain = 1;             // GPUs in one scale-up (NVLink/NVSwitch) domain in the usual node
+    Seconds scale_up_latency;            // one hop, small message
+    BytesPerSecond nic_bandwidth;        // typical scale-out NIC bandwidth per GPU, per direction
+    Seconds nic_latency;                 // one hop, small message
+    Watts tdp;
+    std::optional<double> die_area_mm2;  // logic die area on a non-planar process; nullopt if unpublished
+    int sm_count = 0;                    // streaming multiprocessors / compute units
+    KernelEfficiency efficiency;
+
+    // Peak for `p`; throws Error naming the chip and its supported formats when the chip lacks it.
+    [[nodiscard]] FlopsPerSecond peak(Precision p) const;
+};
+
+enum class Fabric { single_node, fat_tree, rail_optimized, multi_plane };
+std::string_view to_string(Fabric f);
+std::optional<Fabric> fabric_from_string(std::string_view name);
+
+struct ClusterSpec {
+    ChipProfile chip;
+    int gpus = 0;
+    int gpus_per_node = 0;
+    Fabric fabric = Fabric::fat_tree;
+    BytesPerSecond nic_bandwidth;   // per GPU per direction; the chip's typical figure unless the scenario says
+    Seconds nic_latency;
+    double oversubscription = 1.0;  // leaf uplink oversubscription (2.0 means 2:1)
+    int tiers = 2;                  // switch tiers of the fat-tree (2 or 3)
+    int planes = 1;                 // multi-plane fabrics: independent planes (DeepSeek: 8)
+    int switch_radix = 64;          // ports per switch
+
+    [[nodiscard]] int nodes() const { return gpus / gpus_per_node; }
+};
+
+}  // namespace gpuhours

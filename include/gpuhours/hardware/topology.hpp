@@ -1,0 +1,142 @@
+// The cluster as a graph: GPUs, NVSwitches, NICs and leaf/spine/core switches joined by links.
+//
+// Representation: a Boost.Graph adjacency_list whose vertices carry `VertexInfo` and whose edges carry the index
+// of a `LinkInfo`. Every physical cable is two directed edges, one per direction, each with its own bandwidth,
+// so contention in one direction never slows the other (full-duplex links).
+//
+// Link figures (per direction):
+// - gpu ↔ nvswitch ("scale_up"): the chip's scale_up_bandwidth; latency scale_up_latency / 2 per edge, so a
+//   GPU-to-GPU message through the switch costs scale_up_latency (the chip figure is measured end to end).
+//   An NVSwitch is one vertex of unlimited internal capacity (a non-blocking crossbar).
+// - gpu ↔ nic ("host", the PCIe attachment): the NIC bandwidth, no latency (folded into the NIC figure).
+// - nic ↔ leaf ("nic"): the NIC bandwidth; latency nic_latency / 2 per edge, so a same-leaf message costs
+//   nic_latency (DeepSeek measured 2.8 µs on IB).
+// - switch ↔ switch ("fabric"): latency nic_latency / 6 per edge. Assumption calibrated on DeepSeek's IB
+//   figures (arXiv 2505.09343): cross-leaf 3.7 µs vs same-leaf 2.8 µs is +0.9 µs for two more hops, ≈ 2.8/6 each.
+// Achievable fractions (`LinkInfo::efficiency`) come from the chip catalog: scale_up_link on NVLink edges,
+// nic_link on every scale-out edge (host, nic, fabric). Nothing here has a built-in physical figure.
+//
+// Fat-tree sizing (switch_radix = k): a leaf serves k/2 NICs. Oversubscription o is modelled by scaling the
+// leaf uplink capacity to (NICs on the leaf × NIC bandwidth / o), spread evenly over its uplinks, not by
+// changing port counts — so 2:1 is exactly half the uplink capacity (trade-off: integer port counts of a real
+// 2:1 build, e.g. 43 down / 21 up on a 64-port leaf, are not reproduced). Two tiers: k/2 spines, each leaf
+// wired to every spine, at most k leaves (k²/2 GPUs). Three tiers: pods of k/2 leaves and k/2 aggregation
+// switches, aggregation switch j of every pod wired to the k/2 core switches of group j, at most k pods
+// (k³/4 GPUs); the aggregation tier is not oversubscribed.
+// Rail-optimised: NIC of local GPU i of every node sits on rail i's leaf (or leaves); all leaves share the spines.
+// Multi-plane: NIC of local GPU i sits on plane (i mod planes); each plane is its own two-tier fat-tree with no
+// link between planes (DeepSeek-V3's MPFT: 8 planes). Cross-plane traffic must first cross NVLink.
+#pragma once
+
+#include <gpuhours/hardware/hardware.hpp>
+#include <gpuhours/units/units.hpp>
+
+#include <boost/graph/adjacency_list.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gpuhours {
+
+using VertexId = std::size_t;  // Boost vertex descriptor (vecS): 0..vertex_count()-1
+using LinkId = std::size_t;    // index into Topology::links(); one direction of one cable
+
+enum class VertexKind { gpu, nvswitch, nic, leaf_switch, spine_switch, core_switch };
+enum class LinkKind { scale_up, host, nic, fabric };
+
+std::string_view to_string(VertexKind k);
+// "NVLink", "PCIe", "NIC", "fabric".
+std::string_view to_string(LinkKind k);
+
+struct VertexInfo {
+    VertexKind kind = VertexKind::gpu;
+    int node = -1;   // node index for GPUs, NVSwitches and NICs; -1 for network switches
+    int index = -1;  // GPU: global GPU index; NIC: index of its GPU; switch: index within its kind
+    int group = -1;  // rail or plane of a NIC or switch; pod of a leaf/spine in three tiers; -1 when none
+};
+
+struct LinkInfo {
+    VertexId from = 0;
+    VertexId to = 0;
+    LinkKind kind = LinkKind::scale_up;
+    BytesPerSecond bandwidth;  // nominal, this direction
+    double efficiency = 1.0;   // achievable fraction of `bandwidth` (chip catalog)
+    Seconds latency;           // per traversal
+
+    [[nodiscard]] BytesPerSecond effective_bandwidth() const { return bandwidth * efficiency; }
+};
+
+struct LinkSpec {
+    LinkKind kind = LinkKind::scale_up;
+    BytesPerSecond bandwidth;  // per direction
+    double efficiency = 1.0;
+    Seconds latency;  // per direction
+};
+
+class Topology {
+public:
+    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, VertexInfo, LinkId>;
+
+    Topology() = default;
+
+    // Building blocks (builders below use these; tests may build small hand-made graphs).
+    VertexId add_vertex(VertexInfo info);
+    // One cable: two directed edges. Returns the id of the a→b direction; b→a is that id + 1.
+    // Throws Error on a non-positive bandwidth, an efficiency outside (0, 1] or a negative latency.
+    LinkId add_cable(VertexId a, VertexId b, const LinkSpec& spec);
+    // One direction only.
+    LinkId add_link(VertexId from, VertexId to, const LinkSpec& spec);
+
+    [[nodiscard]] const Graph& graph() const { return graph_; }
+    [[nodiscard]] std::size_t vertex_count() const { return boost::num_vertices(graph_); }
+    [[nodiscard]] const VertexInfo& vertex(VertexId v) const { return graph_[v]; }
+    [[nodiscard]] const LinkInfo& link(LinkId l) const { return links_.at(l); }
+    [[nodiscard]] const std::vector<LinkInfo>& links() const { return links_; }
+    // GPU vertices by global GPU index.
+    [[nodiscard]] const std::vector<VertexId>& gpus() const { return gpus_; }
+    [[nodiscard]] VertexId gpu(int index) const { return gpus_.at(static_cast<std::size_t>(index)); }
+    [[nodiscard]] int gpus_per_node() const { return gpus_per_node_; }
+    void set_gpus_per_node(int n) { gpus_per_node_ = n; }
+
+    // "gpu12", "nic12", "nvswitch1", "leaf3", "spine0", "core7" (with "plane2/" or "rail2/" where it applies).
+    [[nodiscard]] std::string describe(VertexId v) const;
+    // "NIC (nic→leaf) 45 GB/s": kind, endpoint kinds, effective bandwidth.
+    [[nodiscard]] std::string describe_link(LinkId l) const;
+
+    // Compressed out-adjacency (built lazily, invalidated by additions), used by routing for speed.
+    struct Adjacency {
+        std::vector<std::uint32_t> offsets;  // vertex v's out-links are links[offsets[v] .. offsets[v+1])
+        std::vector<std::uint32_t> links;    // link ids, in insertion order (deterministic)
+    };
+    [[nodiscard]] const Adjacency& adjacency() const;
+
+    // Set by builders: which fabric produced the graph ("single-node", "fat-tree", …).
+    std::string fabric;
+
+private:
+    Graph graph_;
+    std::vector<LinkInfo> links_;
+    std::vector<VertexId> gpus_;
+    int gpus_per_node_ = 0;
+    mutable Adjacency adjacency_;
+    mutable bool adjacency_valid_ = false;
+};
+
+// Builds the graph `spec.fabric` names. Throws gpuhours::Error naming the field to change on invalid input
+// (non-positive counts, gpus not divisible by gpus_per_node, missing or negative bandwidth, a cluster too big
+// for the fat-tree's tiers and radix, …).
+Topology build_topology(const ClusterSpec& spec);
+Topology build_single_node(const ClusterSpec& spec);
+Topology build_fat_tree(const ClusterSpec& spec);
+Topology build_rail_optimized(const ClusterSpec& spec);
+Topology build_multi_plane(const ClusterSpec& spec);
+
+// Maximum flow, in nominal bandwidth per direction, from the first half of the GPUs (by index) to the second
+// half (push-relabel on the graph with a super-source and super-sink). For a full-bisection fat-tree this is
+// gpus/2 × NIC bandwidth; 2:1 oversubscription halves it. Throws Error when there are fewer than 2 GPUs.
+BytesPerSecond bisection_bandwidth(const Topology& topology);
+
+}  // namespace gpuhours

@@ -1,0 +1,123 @@
+// Collective communication expanded into phases of concurrent flows on the cluster graph, timed by a
+// NetworkModel (max-min flows or α–β).
+//
+// Sizes follow nccl-tests: `size` is the all-reduce / broadcast / send buffer, the whole (gathered) buffer of
+// all-gather and reduce-scatter, and each rank's whole send buffer of all-to-all (S/n to every peer).
+// Bandwidths follow NCCL's definitions: algbw = size / time; busbw = algbw × factor with factor 2(n−1)/n for
+// all-reduce, (n−1)/n for reduce-scatter, all-gather and all-to-all, 1 for broadcast and send/recv.
+//
+// Algorithms (what each phase contains):
+// - ring: NCCL's rings. When the ranks sit k per node on ≥ 2 nodes, k rings ("channels") run at once, each
+//   carrying 1/k of the data; ring c visits node m's ranks starting at local index (c − m) mod k, so it leaves
+//   node m and enters node m+1 on the same local index (rail-aligned) and every NIC carries exactly one ring per
+//   direction — the way NCCL uses all of a node's NICs. Otherwise one ring in the given rank order.
+//   All-reduce = 2(n−1) identical steps of S/n per ring edge; reduce-scatter and all-gather n−1 steps. Steps
+//   are identical, so one step's concurrent flows are solved once and multiplied (symmetry; exact for a
+//   fluid model because every step starts on an idle network and moves the same bytes on the same links).
+// - tree: a double binary tree, simplified from NCCL's: tree A is the binary heap over the ranks in the given
+//   order (parent of position i is (i−1)/2), tree B the same heap over the ranks rotated by n/2, so the interior
+//   ranks of one are leaves of the other. Each tree carries S/2; reduce (child→parent) and broadcast
+//   (parent→child) flows run concurrently, standing for NCCL's chunk pipelining, and the latency term counts the
+//   2·depth hops of a chunk's round trip. NCCL builds its trees over nodes with a chain inside each node; ours
+//   spans ranks directly (documented simplification).
+// - hierarchical all-reduce: intra-node ring reduce-scatter (all nodes at once), inter-node ring all-reduce of
+//   each S/k shard among the same-local-index ranks of every node (k rings at once, rail-aligned), intra-node
+//   ring all-gather. Needs the same number of ranks on every node.
+// - direct: all-to-all (every pair at once) and send/recv (one flow).
+// Broadcast uses the rings as pipelined chains from the root (bandwidth S/B, latency n−1 hops).
+//
+// Automatic choice (`algorithm` = nullopt), like NCCL's tuner which predicts each algorithm's time and takes the
+// fastest: all-reduce on ≥ 2 nodes evaluates ring, tree and (where it applies) hierarchical with the given
+// network model and keeps the fastest (ties: ring, hierarchical, tree); on one node it is ring (NVSwitch, no
+// NVLS modelled). Other collectives have one algorithm.
+//
+// Link efficiency comes from the topology's links (chip catalog), never from here.
+#pragma once
+
+#include <gpuhours/engine/engine.hpp>
+#include <gpuhours/network/network.hpp>
+#include <gpuhours/hardware/topology.hpp>
+#include <gpuhours/units/units.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace gpuhours {
+
+enum class CollectiveKind { all_reduce, reduce_scatter, all_gather, all_to_all, broadcast, send_recv };
+enum class CollectiveAlgorithm { ring, tree, hierarchical, direct };
+
+std::string_view to_string(CollectiveKind k);       // "all-reduce", "reduce-scatter", …, "send-recv"
+std::string_view to_string(CollectiveAlgorithm a);  // "ring", "tree", "hierarchical", "direct"
+std::optional<CollectiveKind> collective_kind_from_string(std::string_view name);
+std::optional<CollectiveAlgorithm> collective_algorithm_from_string(std::string_view name);
+// The algorithms `kind` can use, in tie-break order.
+std::vector<CollectiveAlgorithm> supported_algorithms(CollectiveKind kind);
+// NCCL's bus-bandwidth factor for `ranks` ranks (see the file comment).
+double bus_bandwidth_factor(CollectiveKind kind, std::size_t ranks);
+
+struct CollectiveRequest {
+    CollectiveKind kind = CollectiveKind::all_reduce;
+    Bytes size;                                    // nccl-tests convention, see the file comment
+    std::vector<VertexId> ranks;                   // GPU vertices of the group, in rank order
+    std::optional<CollectiveAlgorithm> algorithm;  // nullopt: automatic choice
+    std::size_t root = 0;                          // broadcast root, as an index into `ranks`
+};
+
+struct FlowSet {
+    std::vector<FlowSpec> flows;
+};
+struct AllPairs {
+    std::vector<VertexId> ranks;
+    Bytes bytes_per_pair;
+};
+
+struct CollectivePhase {
+    std::string label;                        // "ring step", "inter-node all-reduce step", …
+    std::variant<FlowSet, AllPairs> traffic;  // flows that start together; the phase ends with the last
+    std::int64_t repeat = 1;                  // identical back-to-back repetitions (solved once)
+    int pipeline_hops = 1;                    // phase time adds (pipeline_hops − 1) × the longest route latency
+};
+
+struct CollectivePlan {
+    CollectiveKind kind = CollectiveKind::all_reduce;
+    CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;
+    int channels = 1;  // concurrent rings
+    std::vector<CollectivePhase> phases;
+};
+
+struct CollectiveResult {
+    CollectiveKind kind = CollectiveKind::all_reduce;
+    CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;
+    std::size_t ranks = 0;
+    int channels = 1;
+    Bytes size;
+    Seconds time;
+    BytesPerSecond algorithm_bandwidth;  // size / time (0 when time is 0)
+    BytesPerSecond bus_bandwidth;        // algbw × bus_bandwidth_factor
+    // The link that limited the phase contributing most time; nullopt when nothing moved.
+    std::optional<LinkId> limiting_link;
+    std::string limiting_link_description;  // "NIC (nic→leaf) 45 GB/s", or "" when none
+};
+
+// Expands `request` with `algorithm` into phases. Throws Error on a bad request: fewer than 1 rank, a rank that
+// is not a GPU vertex, a repeated rank, a negative size, an algorithm `kind` does not support, send/recv without
+// exactly 2 ranks, a root out of range, hierarchical without the same number of ranks on ≥ 2 nodes.
+CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest& request, CollectiveAlgorithm algorithm);
+
+// Times a plan on `network` (standalone phases).
+CollectiveResult run_plan(NetworkModel& network, const CollectivePlan& plan, const CollectiveRequest& request);
+
+// Plans (choosing the algorithm when the request leaves it open) and times the collective.
+CollectiveResult simulate_collective(NetworkModel& network, const CollectiveRequest& request);
+
+// Engine mode: a task that runs the plan's phases in order, each repetition starting its flows on `network` when
+// the previous one ended, and finishes with the last. Slower than run_plan (no symmetry shortcut) and without
+// the pipelined-latency term; meant for step simulations where collectives overlap other work. `network` must be
+// registered with engine.add_model and outlive the run; `task.work` is replaced.
+TaskId add_collective_task(Engine& engine, NetworkModel& network, CollectivePlan plan, TaskSpec task);
+
+}  // namespace gpuhours

@@ -1,0 +1,190 @@
+// Flows on the cluster graph: routing, bandwidth sharing and latency, behind one narrow interface with two
+// implementations:
+// - MaxMinNetwork: a fluid flow model. Concurrent flows share every link max-min fairly (progressive
+//   filling), re-solved whenever a flow starts transmitting or ends. A flow first waits its route's latency
+//   (sum of per-link latencies, no bandwidth used), then sends its bytes at its fair rate.
+// - AlphaBetaNetwork: contention-free α–β. A flow alone takes route latency + bytes / (slowest link on its
+//   route); concurrent flows do not slow each other. Fast, and a lower bound for comparison — a loose one where
+//   flows pile onto shared links: an all-to-all's n−1 flows per GPU are timed as one flow, so its busbw is
+//   n−1 times too high. Use it for rings and point-to-point, the flow model for all-to-all.
+// Both run standalone (`run_phase`, for collectives and tests) and under the engine (`start_flow` plus the
+// ExternalModel two-call interface; `add_flows_task` makes an engine task that ends when its flows end).
+//
+// Routing: shortest paths in hops. Among equal-cost next hops a switch picks deterministically by destination
+// (index = (destination key + current vertex) mod candidates, where the key is the destination's GPU index) —
+// the destination-based "D-mod-k" spreading of InfiniBand fat-tree routing. Routes therefore depend only on
+// the destination from any given vertex, all flows to one destination form a tree, and the same input gives
+// the same routes. Capacities used for sharing are effective bandwidths (nominal × catalog efficiency).
+#pragma once
+
+#include <gpuhours/engine/engine.hpp>
+#include <gpuhours/hardware/topology.hpp>
+#include <gpuhours/units/units.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace gpuhours {
+
+// ---- max-min fair sharing, standalone ------------------------------------------------------------------
+
+struct MaxMinProblem {
+    std::vector<BytesPerSecond> capacities;           // per link
+    std::vector<std::vector<std::size_t>> flow_links;  // the links each flow crosses
+    // Optional, per link: when several links saturate at the same share, the lowest preference is reported as
+    // the flows' bottleneck (ties then by link index). Empty: link index order.
+    std::vector<int> link_preference;
+};
+
+struct MaxMinSolution {
+    // Rate per flow. A flow that crosses no link is unconstrained: +infinity.
+    std::vector<BytesPerSecond> rates;
+    // The link whose saturation fixed each flow's rate; nullopt for unconstrained flows.
+    std::vector<std::optional<std::size_t>> bottleneck;
+};
+
+// Progressive filling: raise all unfrozen flows' rates together; when a link saturates, freeze its flows at its
+// fair share; repeat. Cost O(I log I) for I flow-link incidences.
+MaxMinSolution solve_max_min(const MaxMinProblem& problem);
+
+// ---- routing ----------------------------------------------------------------------------------------------
+
+struct FlowSpec {
+    VertexId src = 0;
+    VertexId dst = 0;
+    Bytes size;
+};
+
+struct Route {
+    std::vector<LinkId> links;  // in order from src to dst; empty when src == dst
+    Seconds latency;            // sum of the links' latencies
+};
+
+// Shortest-path routing with destination-based ECMP (see the file comment). Keeps a bounded cache of
+// per-destination hop distances (so the topology must not change once routing started). Throws Error when dst
+// cannot be reached from src.
+class Router {
+public:
+    explicit Router(const Topology& topology);
+    [[nodiscard]] Route route(VertexId src, VertexId dst);
+    // Hop distance from every vertex to `dst` (kUnreachable where none); valid until the next call.
+    const std::vector<std::uint8_t>& distances_to(VertexId dst);
+    // The link `v` forwards on toward `dst` (v ≠ dst, reachable); needs distances_to(dst).
+    [[nodiscard]] LinkId next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t>& dist) const;
+    [[nodiscard]] const Topology& topology() const { return topology_; }
+
+    static constexpr std::uint8_t kUnreachable = 255;
+
+private:
+    const Topology& topology_;
+    std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;
+    std::vector<std::uint32_t> queue_;
+    std::vector<std::uint32_t> in_offsets_;  // reversed adjacency, built on first use
+    std::vector<std::uint32_t> in_from_;
+};
+
+// ---- network models -----------------------------------------------------------------------------------------
+
+struct FlowId {
+    std::uint64_t value = 0;
+    friend constexpr auto operator<=>(FlowId, FlowId) = default;
+};
+
+// Flows that start together on an otherwise idle network; the phase ends when the last one does.
+struct PhaseResult {
+    Seconds time;
+    // The link that limited the last flow to finish (its max-min bottleneck, or its slowest link under α–β);
+    // nullopt when the phase had no bytes to move.
+    std::optional<LinkId> limiting_link;
+    Seconds max_latency;  // the longest route latency among the phase's flows
+};
+
+enum class NetworkKind { flow, alpha_beta };
+std::string_view to_string(NetworkKind k);                      // "flow", "alpha-beta"
+std::optional<NetworkKind> network_kind_from_string(std::string_view name);
+
+class NetworkModel : public ExternalModel {
+public:
+    using FlowCallback = std::function<void(FlowId, SimTime)>;
+
+    explicit NetworkModel(const Topology& topology) : router_(topology) {}
+
+    [[nodiscard]] virtual NetworkKind kind() const = 0;
+    [[nodiscard]] const Topology& topology() const { return router_.topology(); }
+    Router& router() { return router_; }
+
+    // Engine mode: starts a flow at `now` (≥ the last advance_to); `on_done` runs inside advance_to when its last
+    // byte arrives.
+    virtual FlowId start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) = 0;
+
+    // Standalone: `flows` all start at time 0 on an idle network (independent of engine-mode flows).
+    virtual PhaseResult run_phase(std::span<const FlowSpec> flows) = 0;
+    // Standalone: every rank sends `bytes_per_pair` to every other rank at once. Equivalent to run_phase over
+    // the n(n−1) flows; large cases use aggregated per-destination routing trees (see implementations).
+    virtual PhaseResult run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) = 0;
+
+private:
+    Router router_;
+};
+
+// Max-min fluid model. Above `kExactFlowLimit` concurrent flows, `run_phase` and `run_all_to_all` report the
+// congestion bound instead of simulating the fluid dynamics: max over links of (bytes crossing the link /
+// capacity) + the longest route latency. That equals the max-min makespan when the most loaded links carry
+// equal-size flows that all share them to the end (the symmetric collectives at that scale) and is a lower
+// bound otherwise; it keeps a 2,048-rank all-to-all (4.2M flows) well under a second.
+class MaxMinNetwork final : public NetworkModel {
+public:
+    static constexpr std::size_t kExactFlowLimit = 1u << 17;
+
+    explicit MaxMinNetwork(const Topology& topology);
+    ~MaxMinNetwork() override;
+
+    [[nodiscard]] NetworkKind kind() const override { return NetworkKind::flow; }
+    FlowId start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) override;
+    PhaseResult run_phase(std::span<const FlowSpec> flows) override;
+    PhaseResult run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) override;
+    [[nodiscard]] std::optional<SimTime> next_event_time() const override;
+    void advance_to(SimTime t) override;
+
+    class Fluid;  // the fluid state machine (network.cpp)
+
+private:
+    std::unique_ptr<Fluid> fluid_;
+};
+
+class AlphaBetaNetwork final : public NetworkModel {
+public:
+    explicit AlphaBetaNetwork(const Topology& topology);
+
+    [[nodiscard]] NetworkKind kind() const override { return NetworkKind::alpha_beta; }
+    FlowId start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) override;
+    PhaseResult run_phase(std::span<const FlowSpec> flows) override;
+    PhaseResult run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) override;
+    [[nodiscard]] std::optional<SimTime> next_event_time() const override;
+    void advance_to(SimTime t) override;
+
+private:
+    struct Pending {
+        SimTime at;
+        std::uint64_t id = 0;
+        friend bool operator<(const Pending& a, const Pending& b) { return a.at != b.at ? a.at > b.at : a.id > b.id; }
+    };
+    std::vector<Pending> heap_;  // min-heap by (time, id)
+    std::unordered_map<std::uint64_t, FlowCallback> callbacks_;
+    std::uint64_t next_id_ = 0;
+};
+
+std::unique_ptr<NetworkModel> make_network(NetworkKind kind, const Topology& topology);
+
+// An engine task that starts `flows` on `network` when it starts and finishes when the last of them arrives
+// (at once when `flows` is empty). `task.work` is replaced. `network` must be registered with
+// engine.add_model and outlive the run.
+TaskId add_flows_task(Engine& engine, NetworkModel& network, TaskSpec task, std::vector<FlowSpec> flows);
+
+}  // namespace gpuhours

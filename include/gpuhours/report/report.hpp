@@ -1,0 +1,80 @@
+// Everything a person or a notebook reads is written here: aligned text tables, JSON, CSV.
+// Deterministic: the same inputs give byte-identical output (doubles print in shortest round-trip form).
+#pragma once
+
+#include <gpuhours/training/step.hpp>
+#include <gpuhours/analysis/sweep.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gpuhours::report {
+
+// A text table with a header row; columns are right-aligned when every cell in them looks numeric.
+class Table {
+public:
+    explicit Table(std::vector<std::string> headers);
+    void add_row(std::vector<std::string> cells);  // must have as many cells as headers
+    [[nodiscard]] std::string render() const;
+    [[nodiscard]] std::string render_csv() const;
+    [[nodiscard]] const std::vector<std::string>& headers() const { return headers_; }
+    [[nodiscard]] const std::vector<std::vector<std::string>>& rows() const { return rows_; }
+
+private:
+    std::vector<std::string> headers_;
+    std::vector<std::vector<std::string>> rows_;
+};
+
+// A streaming JSON writer with two-space indentation. Misuse (a value where a key is due) is a programmer
+// error and asserts.
+class Json {
+public:
+    Json& begin_object();
+    Json& end_object();
+    Json& begin_array();
+    Json& end_array();
+    Json& key(std::string_view k);
+    Json& value(std::string_view s);
+    Json& value(const char* s) { return value(std::string_view(s)); }
+    Json& value(const std::string& s) { return value(std::string_view(s)); }
+    Json& value(double d);       // non-finite values are written as null
+    Json& value(std::int64_t i);
+    Json& value(int i) { return value(static_cast<std::int64_t>(i)); }
+    Json& value(bool b);
+    Json& null();
+    template <class T>
+    Json& field(std::string_view k, const T& v) { key(k); return value(v); }
+    [[nodiscard]] std::string str() const;  // the document, ending in a newline
+
+private:
+    void before_value();
+    std::string out_;
+    std::vector<bool> first_;     // per open container: no element yet
+    std::vector<bool> is_object_;
+    bool after_key_ = false;
+};
+
+// Writes `content` to `path` whole or not at all (temporary file in the same directory, then rename).
+// Throws gpuhours::Error naming the path on failure.
+void write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+// A Chrome / Perfetto trace (JSON "traceEvents"): one process per simulated GPU, one thread per stream
+// (compute, comm, p2p), complete events in microseconds. Deterministic: events sorted by (rank, stream, start).
+std::string chrome_trace(const std::vector<TraceEvent>& events);
+
+// A sweep's rows, sorted by point (docs/sweep.md, "Outputs"). CSV: a header, then one line per point; a column per
+// varied key (named by the key), unpriced cost and energy and an error row's figures empty. JSON: schema_version 1,
+// the sweep's inputs, and "rows" with the same fields (the varied values under "values"; null where CSV is empty).
+// Table: the headline figures for a terminal, errors listed below it. Doubles in shortest round-trip form (CSV,
+// JSON), so the same rows give byte-identical files.
+std::string sweep_csv(const SweepResult& result);
+std::string sweep_json(const SweepResult& result);
+std::string sweep_table(const SweepResult& result);
+
+// Number formatting for tables: fixed decimals, thousands separated by commas ("2,664,000").
+std::string with_commas(double value, int decimals = 0);
+
+}  // namespace gpuhours::report

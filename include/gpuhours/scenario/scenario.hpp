@@ -1,0 +1,229 @@
+// A training run as the user described it: the only layer that reads TOML. Produces plain validated structs
+// with catalogs resolved and units normalised; everything downstream receives these by reference.
+#pragma once
+
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/hardware/hardware.hpp>
+#include <gpuhours/workload/model.hpp>
+#include <gpuhours/workload/parallel.hpp>
+#include <gpuhours/run/policy.hpp>
+#include <gpuhours/units/precision.hpp>
+#include <gpuhours/run/economics.hpp>
+#include <gpuhours/run/run.hpp>
+#include <gpuhours/training/step.hpp>
+#include <gpuhours/units/units.hpp>
+#include <gpuhours/workload/workload.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gpuhours {
+
+struct TrainingSpec {
+    double tokens = 0.0;          // training tokens of the main phase
+    int sequence_length = 0;
+    int global_batch = 0;         // sequences per optimizer step
+    MixedPrecision precision;
+    // How attention runs: FlashAttention-class fused kernels (default), or the s×s scores materialized in memory
+    // (Megatron-LM 2021's fused softmax), which costs memory traffic and activation memory.
+    AttentionKernel attention_kernel = AttentionKernel::fused;
+    bool dropout = false;  // dropout layers (GPT-3 / Megatron 2021); Llama 3 and DeepSeek pre-train without
+};
+
+// Interruptions and checkpoints (run.hpp's ReliabilityModel, with positions).
+struct ReliabilitySpec {
+    std::vector<FailureClass> failures;          // [[reliability.failures]]; empty: the run never fails
+    Seconds restart_time;                        // detection + restart + reload, per interruption
+    Seconds checkpoint_write;                    // time to write one checkpoint
+    bool async_checkpoint = false;
+    std::optional<Seconds> checkpoint_interval;  // nullopt: Young/Daly
+    // Aggregate write bandwidth of the checkpoint storage. When given (instead of checkpoint_write), a checkpoint
+    // takes its size (model and optimizer state, checkpoint_bytes()) / this bandwidth.
+    std::optional<BytesPerSecond> storage_bandwidth;
+};
+
+// What the run costs (economics.hpp's CostInputs, without the run's figures).
+struct PricingSpec {
+    std::optional<Dollars> gpu_hour;         // rental price per GPU-hour (all-in)
+    std::optional<EnergyPrice> electricity;
+    double pue = 1.0;
+    double utilization = 1.0;                // average GPU power as a fraction of TDP
+    double host_power_share = 0.0;           // non-GPU IT power as a fraction of GPU power
+    std::optional<Ownership> ownership;      // [pricing.ownership]
+    std::string includes = "final run";      // what the cost covers, shown beside every cost
+};
+
+// A stretch of training with its own sequence length, batch and (optionally) layout: pre-training with a batch
+// ramp, context extension, post-training. A phase may instead quote GPU-hours it does not simulate.
+struct BatchRamp {
+    int from = 0;        // global batch at the start of the phase
+    double tokens = 0;   // tokens over which it grows linearly to the phase's global batch
+};
+
+struct PhaseSpec {
+    std::string name;
+    double tokens = 0.0;
+    TrainingSpec training;              // sequence length, global batch, precision of this phase
+    ParallelLayout parallel;            // this phase's layout (the scenario's unless [phases.parallelism] says)
+    std::optional<BatchRamp> ramp;
+    std::optional<double> quoted_gpu_hours;  // not simulated: GPU-hours taken from a source
+    std::string quoted_source;
+    std::optional<Dollars> gpu_hour;    // this phase's rental price, when it differs from [pricing] gpu_hour
+    SourceRef where;
+};
+
+struct ClaimSpec {
+    std::string text;
+    std::optional<Dollars> cost_below;
+    std::optional<Seconds> wall_clock_below;
+    std::optional<double> gpu_hours_below;
+    std::optional<double> mfu_above;
+    std::optional<Joules> energy_below;
+    SourceRef where;
+};
+
+// Figures a published run reported, for validation scenarios (scenarios/validation/). FLOP conventions:
+// model FLOPs count GEMMs and full (non-causal) attention, PaLM/Megatron style; "hardware" adds recomputation.
+struct PublishedSpec {
+    std::string source;                           // paper, table
+    bool causal_attention_flops = false;          // the paper counted causal (halved) attention FLOPs
+    std::optional<Seconds> step_time;
+    std::optional<double> model_tflops_per_gpu;     // model FLOPs (full attention) per second per GPU, in TFLOP/s
+    std::optional<double> hardware_tflops_per_gpu;  // the same plus recomputation (Megatron-LM 2021's convention)
+    std::optional<double> mfu_bf16;                 // model FLOPs (full attention) / BF16 peak
+    std::optional<double> gpu_hours_per_trillion_tokens;
+    std::vector<std::pair<std::string, double>> phase_gpu_hours;  // [published.phase_gpu_hours]: phase name → GPU-hours
+};
+
+// [whatif]: the chips (or the rule set) and deadline a what-if compares, for `whatif` and `report`.
+struct WhatIfSpec {
+    std::vector<std::string> chips;
+    std::string rule;                 // rule set id; empty: none
+    std::optional<Seconds> deadline;
+    SourceRef where;
+    [[nodiscard]] bool requested() const { return !chips.empty() || !rule.empty(); }
+};
+
+// Positions of the tables, so checks that span sections can point at the line to fix.
+struct ScenarioSources {
+    SourceRef file;
+    SourceRef model, cluster, parallelism, training;
+};
+
+struct Scenario {
+    std::string title;
+    ModelSpec model;
+    ClusterSpec cluster;
+    ParallelLayout parallel;
+    TrainingSpec training;
+    ReliabilitySpec reliability;
+    PricingSpec pricing;
+    std::vector<PhaseSpec> phases;  // [[phases]], or one phase made from [training]
+    bool phases_given = false;      // the file has [[phases]] (overrides can address phases.N)
+    std::vector<ClaimSpec> claims;
+    std::optional<PublishedSpec> published;
+    WhatIfSpec whatif;
+    ScenarioSources sources;
+};
+
+struct LoadOptions {
+    // Directory holding chips/ and models/. Empty: the nearest `scenarios/` at or above the scenario's
+    // directory that has chips/ and models/, else the catalog installed with the source tree.
+    std::filesystem::path catalog_dir;
+    // "--set" overrides, "section.key=value"; the value is read as TOML, or as a string if it is not TOML.
+    std::vector<std::string> overrides;
+};
+
+// A numeric input given as a distribution instead of a value. Forms (values are numbers or unit strings of one
+// unit, e.g. "$1.5" and "$3.5"):
+//   { low = X, high = Y }                        uniform
+//   { low = X, mode = M, high = Y }              triangular
+//   { dist = "normal", mean = X, sd = Y }        normal
+//   { dist = "lognormal", low = X, high = Y }    lognormal with X and Y its 5th and 95th percentiles
+// The scenario's nominal value is the mode, the midpoint (uniform), the mean (normal) or the median (lognormal).
+enum class Distribution { uniform, triangular, normal, lognormal };
+
+struct UncertainInput {
+    std::string path;   // "pricing.gpu_hour", "cluster.chip.efficiency.gemm_fp8"
+    Distribution distribution = Distribution::uniform;
+    double a = 0, b = 0, c = 0;  // uniform: low, high; triangular: low, mode, high; normal: mean, sd;
+                                 // lognormal: mu, sigma of the underlying normal
+    std::string prefix, suffix;  // the unit text around the number ("$", " TB/s"), so samples read like the file
+    SourceRef where;
+    [[nodiscard]] double nominal() const;
+    [[nodiscard]] double quantile(double q) const;  // 0 < q < 1
+    [[nodiscard]] double draw(Random& rng) const;
+    [[nodiscard]] std::string describe() const;     // "pricing.gpu_hour ~ uniform($1.5, $3.5)"
+    [[nodiscard]] std::string text(double value) const;  // the value with its unit, as the file would write it
+};
+
+// A scenario whose uncertain inputs can be set: nominal() is what load_scenario returns; with(values) reads the
+// scenario with input i set to values[i] (same validation as the file). Cheap enough to call per Monte Carlo
+// sample (it re-reads the merged document and the catalog files it names).
+class ScenarioSampler {
+public:
+    ScenarioSampler(const std::filesystem::path& file, const LoadOptions& options = {});
+    [[nodiscard]] const std::vector<UncertainInput>& inputs() const { return inputs_; }
+    [[nodiscard]] Scenario nominal() const;
+    [[nodiscard]] Scenario with(const std::vector<double>& values) const;
+    [[nodiscard]] std::vector<double> nominal_values() const;
+    [[nodiscard]] std::vector<double> draw(Random& rng) const;
+
+private:
+    std::filesystem::path file_;
+    LoadOptions options_;
+    std::shared_ptr<const void> document_;  // the merged document (scenario layer internals)
+    std::vector<UncertainInput> inputs_;
+};
+
+// Reads, merges (`extends`), overrides, resolves catalog names, and validates. Throws ScenarioError.
+Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& options = {});
+// Parses a scenario from memory (tests, fuzzing); `name` is used in messages.
+Scenario load_scenario_from_string(std::string_view text, const std::string& name, const LoadOptions& options = {});
+
+// The rules a layout must obey for the scenario's model, cluster and [training] (tensor × context × pipeline ×
+// data = gpus, heads and key/value heads divisible by tensor, expert parallelism carved out of data × context,
+// pipeline chunks ≤ layers, schedule and virtual stages, sequence divisible by context, global batch divisible by
+// data × micro_batch, …): the checks load_scenario runs, for callers that change `s.parallel` (the layout
+// search). Throws ScenarioError pointing at the [parallelism] table.
+void validate_layout(const Scenario& s);
+
+// The step of a scenario's [training] and [parallelism] (symmetric mode, flow network; callers change those).
+StepSpec step_spec_of(const Scenario& s);
+
+// The scenario as one phase runs it: the phase's [training] (its sequence length and precision, at
+// `global_batch`, or the phase's own when 0) and layout.
+Scenario scenario_of_phase(const Scenario& s, const PhaseSpec& phase, int global_batch = 0);
+
+// The memory view of a scenario's [training] and layout: its micro-batch shape, the options of the memory
+// model, and the fit of its worst pipeline rank in the chip's memory.
+MicroBatchShape shape_of(const Scenario& s);
+MemoryOptions memory_options_of(const Scenario& s);
+FitCheck fit_of(const Scenario& s);
+// Throws ScenarioError naming the largest term and what to change when the worst pipeline rank does not fit.
+void require_fit(const Scenario& s, const FitCheck& fit);
+void require_fit(const Scenario& s);
+
+// Bytes one checkpoint writes: every parameter's master copy and its optimizer moments (two, Adam), each in its
+// format; the working copy and gradients are not saved (they are derived from the master copy or recomputed).
+Bytes checkpoint_bytes(const Scenario& s);
+// The time one checkpoint write takes: reliability.checkpoint_write, or checkpoint_bytes() / storage_bandwidth.
+Seconds checkpoint_write_time(const Scenario& s);
+
+// Catalog access by name ("h800", "deepseek-v3"); unknown names list the known ones.
+ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir = {});
+ModelSpec load_model(const std::string& name, const std::filesystem::path& catalog_dir = {});
+std::vector<std::string> catalog_names(const std::filesystem::path& catalog_dir, const std::string& kind);
+std::filesystem::path default_catalog_dir();
+
+// Export-control rule sets, `<catalog_dir>/policy/<name>.toml` (schema: scenarios/policy/README.md). Unknown
+// names list the known ones; unknown keys are errors at file:line:col with a suggestion. Throws ScenarioError.
+RuleSet load_rule_set(const std::string& name, const std::filesystem::path& catalog_dir = {});
+// Parses a rule set from memory (tests); `name` is used in messages and, without `.toml`, as the id.
+RuleSet load_rule_set_from_string(std::string_view text, const std::string& name);
+std::vector<std::string> rule_set_names(const std::filesystem::path& catalog_dir = {});
+
+}  // namespace gpuhours

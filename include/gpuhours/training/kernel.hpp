@@ -1,0 +1,114 @@
+// Operator timing on one GPU: how long each Op of the workload takes forward, in backward (input gradient and
+// weight gradient separately, for zero-bubble and DualPipe schedules) and when recomputed.
+//
+// A roofline per kernel pass: time = max(FLOPs / (peak(precision) × efficiency), bytes / (HBM bandwidth ×
+// efficiency.memory)), every efficiency a chip-catalog figure (scenarios/chips/, KernelEfficiency).
+//   - GEMMs (OpKind::gemm, grouped_gemm): efficiency = efficiency.gemm × tile fraction × wave fraction of the
+//     output's gemm_tile_m × gemm_tile_n tiling over the SMs left free by communication kernels (NVIDIA, Matrix
+//     Multiplication Background User's Guide §3, "tile" and "wave quantization"). Fewer tiles than free SMs are
+//     split along the inner dimension (split-K), as cuBLAS does for small outputs with long inner dimensions.
+//   - attention (OpKind::attention): a fused FlashAttention-class kernel at efficiency.attention of the
+//     attention precision's peak; its backward executes 2.5 × the forward FLOPs (5 matrix products against the
+//     forward's 2: it recomputes the scores), i.e. 1.25 × the workload's model backward FLOPs.
+//   - elementwise, embedding, loss: memory-bound at efficiency.memory × HBM bandwidth.
+// Not modelled: kernel launch latency, power/clock throttling beyond what the catalog efficiencies imply, L2
+// reuse between kernels, and the FP32 gradient-accumulation traffic of wgrad (main_grad += dW).
+#pragma once
+
+#include <gpuhours/hardware/hardware.hpp>
+#include <gpuhours/units/precision.hpp>
+#include <gpuhours/units/units.hpp>
+#include <gpuhours/workload/workload.hpp>
+
+#include <string_view>
+#include <vector>
+
+namespace gpuhours {
+
+// What an operator runs on and in which formats.
+struct KernelContext {
+    const ChipProfile& chip;
+    Precision gemm_precision = Precision::bf16;       // GEMM inputs: fp8 for DeepSeek-V3
+    Precision attention_precision = Precision::bf16;  // the attention core: bf16 even in FP8 training
+    int reserved_sms = 0;  // SMs held by communication kernels (DeepSeek-V3: 20 of 132); never take GEMM tiles
+};
+
+// SMs a compute kernel can use: chip.sm_count - reserved_sms. Throws Error when reserved_sms is negative or
+// leaves no SM.
+int available_sms(const KernelContext& context);
+
+// The two backward GEMMs of C[m×n] = A[m×k]·B[k×n] (A: activations, B: weights):
+//   input gradient  dA[m×k] = dC[m×n]·Bᵀ: output m×k, inner dimension n;
+//   weight gradient dB[k×n] = Aᵀ·dC:     output k×n, inner dimension m.
+// Each is 2·m·n·k FLOPs, like the forward; `count` is kept (grouped GEMMs).
+GemmShape input_gradient_shape(const GemmShape& forward);
+GemmShape weight_gradient_shape(const GemmShape& forward);
+
+// How well one GEMM kernel (output shape.m × shape.n, inner shape.k, shape.count products in one grouped
+// launch) uses the chip. Fractions multiply: total = chip.efficiency.gemm × tile_fraction × wave_fraction.
+struct GemmEfficiency {
+    long long tiles = 0;       // count × ceil(m / tile_m) × ceil(n / tile_n)
+    long long split_k = 1;     // inner-dimension slices per tile (> 1 only when tiles < free SMs)
+    long long waves = 0;       // ceil(tiles × split_k / free SMs)
+    int sms = 0;               // free SMs (available_sms)
+    double tile_fraction = 0;  // m·n / (tiled rows × tiled columns): work of partial tiles is wasted
+    // tiles × split_k / (waves × chip.sm_count): the share of the whole chip's SM time doing tiles; the SMs
+    // reserved for communication count as idle, so reserving them slows every GEMM.
+    double wave_fraction = 0;
+    double total = 0;          // achieved / peak dense FLOP/s of the precision
+};
+// Throws Error for a non-positive dimension or count, or a chip whose catalog tile or gemm efficiency is unset.
+GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& context);
+
+// Which term of the roofline set a pass's time.
+enum class Bound { compute, memory };
+std::string_view to_string(Bound b);
+
+// One kernel pass: its time, the bound that set it, and the two roofline terms.
+struct PassTime {
+    Seconds time;          // max(compute, memory)
+    Bound bound = Bound::compute;
+    Seconds compute;       // executed FLOPs / achieved FLOP/s (zero for memory-bound kinds)
+    Seconds memory;        // bytes / achieved HBM bandwidth
+};
+
+// Times of one Op for one micro-batch on one GPU.
+//   GEMM: forward C = A·B; backward_input the dA GEMM; backward_weight the dB GEMM (each op.backward / 2 FLOPs).
+//   Bytes: each of the three GEMMs reads two of A, B, C and writes the third, so each moves op.read +
+//   op.written (+ split-K's FP32 partial sums: 2 × split_k × output elements × 4 B when split).
+//   attention: backward_input is the whole fused backward (2.5 × forward FLOPs executed; reads Q, K, V, O, dO,
+//   writes dQ, dK, dV: 2 × op.read + 2 × op.written bytes); backward_weight is zero.
+//   elementwise, embedding, loss: forward moves op.read + op.written; backward reads the output gradient
+//   (op.written) and the saved input (op.read) and writes the input gradient (op.read): 2 × op.read +
+//   op.written bytes, all in backward_input. (Weight gradients of norms are folded in: they are tiny.)
+//   recompute: forward time × op.recompute / op.forward — zero for ops without model FLOPs, so under full
+//   recomputation the caller adds the forward time of the memory-bound ops (the Op does not mark them).
+struct OpTime {
+    PassTime forward;
+    PassTime backward_input;   // dgrad (attention: the whole backward kernel; memory-bound ops: all backward)
+    PassTime backward_weight;  // wgrad; zero for ops without a GEMM
+    Seconds recompute;
+
+    [[nodiscard]] Seconds backward() const { return backward_input.time + backward_weight.time; }
+    // forward + recompute + backward
+    [[nodiscard]] Seconds total() const { return forward.time + recompute + backward(); }
+};
+// Throws Error when the chip lacks the precision the op needs, a GEMM op has no shape, or a catalog figure the
+// op needs is unset (zero).
+OpTime time_op(const Op& op, const KernelContext& context);
+
+// Sums over a block's ops, and each op's times in block order (for traces and breakdowns).
+struct BlockTime {
+    Seconds forward;
+    Seconds backward_input;
+    Seconds backward_weight;
+    Seconds recompute;
+    Seconds forward_memory_bound;  // the part of `forward` spent in memory-bound passes
+    std::vector<OpTime> ops;       // ops[i] times block.ops[i]
+
+    [[nodiscard]] Seconds backward() const { return backward_input + backward_weight; }
+    [[nodiscard]] Seconds total() const { return forward + recompute + backward(); }
+};
+BlockTime time_block(const Block& block, const KernelContext& context);
+
+}  // namespace gpuhours

@@ -1,0 +1,52 @@
+// The ranks of a parallel layout and their communicator groups (tensor, context, expert, data, pipeline).
+// Rank r runs on GPU r (GPUs are numbered node by node), so the order decides which groups stay inside a node.
+//
+// Convention (Megatron-Core's RankGenerator): `order` lists tp, cp, ep, dp, pp innermost first. Dense groups
+// ignore `ep`: a rank's coordinates (tp, cp, dp, pp) are its digits in the mixed radix given by the order. The
+// expert-parallel group is carved out of the data × context ranks of one pipeline stage and one tensor rank:
+// those ranks are flattened (cp and dp in their order) and cut into blocks of `expert` consecutive ranks when
+// ep precedes dp in the order (the default, keeping an expert group on as few nodes as possible), or into
+// stride-(dp·cp/expert) sets when ep comes after dp. The expert-data-parallel group (ranks holding the same
+// experts, which reduce their gradients together) is the complement within the same flattened set.
+#pragma once
+
+#include <gpuhours/workload/parallel.hpp>
+
+#include <vector>
+
+namespace gpuhours {
+
+struct RankCoord {
+    int tp = 0;
+    int cp = 0;
+    int dp = 0;
+    int pp = 0;
+    int ep = 0;         // position within its expert group
+    int ep_group = 0;   // which expert group of the stage (0 .. dp·cp/expert − 1)
+};
+
+enum class GroupKind { tensor, context, expert, expert_data, data, pipeline, data_context };
+std::string_view to_string(GroupKind g);
+
+class Placement {
+public:
+    // Throws Error when the degrees do not multiply to `gpus` or the order is not a permutation.
+    Placement(const ParallelLayout& layout, int gpus);
+
+    [[nodiscard]] int ranks() const { return ranks_; }
+    [[nodiscard]] const ParallelLayout& layout() const { return layout_; }
+    [[nodiscard]] RankCoord coord(int rank) const;
+    [[nodiscard]] int rank_of(int tp, int cp, int dp, int pp) const;
+    // The ranks of `rank`'s group of `kind`, in group order (the rank's own position included).
+    [[nodiscard]] std::vector<int> group(GroupKind kind, int rank) const;
+
+private:
+    ParallelLayout layout_;
+    int ranks_ = 0;
+    std::vector<char> order_;  // 't', 'c', 'e', 'd', 'p' innermost first
+    bool ep_before_dp_ = true;
+    std::vector<int> dense_order_;  // indices into (tp, cp, dp, pp) innermost first
+    std::vector<int> strides_;      // stride of tp, cp, dp, pp
+};
+
+}  // namespace gpuhours

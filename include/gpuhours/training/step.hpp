@@ -1,0 +1,117 @@
+// One training step as a task graph on the discrete-event engine.
+//
+// Every pipeline pass (forward, backward, split backward input/weight, DualPipe's overlapped forward&backward)
+// of every micro-batch becomes a chain of tasks on two serial streams per simulated GPU — a compute stream and a
+// communication stream, as frameworks run NCCL kernels on their own CUDA stream. Compute tasks are timed by the
+// kernel model (kernel.hpp) from the workload's operators; communication tasks are collectives over the rank's
+// groups (placement.hpp), timed on the cluster's network. Pipeline sends are point-to-point transfers between
+// stages. After a stage's last backward of a chunk, its gradients are reduced over the data-parallel groups on
+// the communication stream (overlapping the remaining backward work); then the optimizer step runs, then ZeRO's
+// parameter all-gather. The step time is the engine's makespan: it comes out of the simulation.
+//
+// Modes (shared/ARCHITECTURE.md, "Scale: symmetry first"):
+// - symmetric (default): one representative GPU per pipeline stage (tensor, context and data rank 0). All
+//   data-parallel replicas and all ranks of a tensor/context/expert group do the same work at the same time, so
+//   each collective is timed once, standalone on the network, with the flows of every group of the same kind in
+//   that stage running concurrently (other replicas' traffic on shared links), and cached.
+// - full: every GPU is simulated; each collective is one engine task per group whose flows share the links with
+//   whatever else is in flight at that moment (max-min, re-solved as flows start and end).
+// The two agree when the concurrent collectives of the full simulation are the ones symmetry assumes.
+#pragma once
+
+#include <gpuhours/hardware/hardware.hpp>
+#include <gpuhours/workload/model.hpp>
+#include <gpuhours/network/network.hpp>
+#include <gpuhours/workload/parallel.hpp>
+#include <gpuhours/units/precision.hpp>
+#include <gpuhours/units/units.hpp>
+#include <gpuhours/workload/workload.hpp>
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace gpuhours {
+
+enum class SimulationMode { symmetric, full };
+std::string_view to_string(SimulationMode m);
+
+// Communication axes, for the breakdown.
+enum class CommAxis { tensor, context, expert, pipeline, data };
+inline constexpr std::array<CommAxis, 5> kCommAxes{CommAxis::tensor, CommAxis::context, CommAxis::expert,
+                                                  CommAxis::pipeline, CommAxis::data};
+std::string_view to_string(CommAxis a);
+
+struct StepSpec {
+    ModelSpec model;
+    ClusterSpec cluster;
+    ParallelLayout layout;
+    MixedPrecision precision;
+    int sequence_length = 0;
+    int global_batch = 0;  // sequences per step
+    AttentionKernel attention_kernel = AttentionKernel::fused;
+    bool dropout = false;
+    SimulationMode mode = SimulationMode::symmetric;
+    NetworkKind network = NetworkKind::flow;
+    bool record_trace = false;
+};
+
+// Where the time of one GPU's step goes. compute + recompute + optimizer + exposed communication + bubble =
+// step time. "Exposed" communication is time the compute stream waits while a collective of that axis is in
+// flight; "on link" is the collectives' total duration, hidden or not.
+struct StepBreakdown {
+    Seconds compute;    // forward and backward kernels
+    Seconds recompute;  // activation recomputation in backward
+    Seconds optimizer;  // the optimizer step
+    Seconds bubble;     // the compute stream idle with no collective of its own in flight (pipeline waits)
+    std::array<Seconds, kCommAxes.size()> exposed{};
+    std::array<Seconds, kCommAxes.size()> on_link{};
+
+    [[nodiscard]] Seconds exposed_total() const;
+};
+
+struct StageStep {
+    int stage = 0;
+    int rank = 0;  // the simulated GPU (global rank) this row describes
+    StepBreakdown breakdown;
+};
+
+struct TraceEvent {
+    int rank = 0;
+    std::string stream;  // "compute", "comm", "p2p"
+    std::string name;
+    SimTime start;
+    SimTime end;
+};
+
+struct StepResult {
+    Seconds step_time;
+    int micro_batches = 0;      // per pipeline replica per step
+    int simulated_ranks = 0;
+    std::size_t tasks = 0;
+    SimulationMode mode = SimulationMode::symmetric;
+    StepBreakdown breakdown;         // mean over the simulated GPUs
+    std::vector<StageStep> stages;   // one per pipeline stage (its representative GPU)
+    // FLOPs of the whole step over all GPUs: model FLOPs (PaLM's definition) with causal attention and with
+    // full (non-causal) attention, and hardware FLOPs (model + recomputation, causal).
+    Flops model_flops_causal;
+    Flops model_flops_full;
+    Flops hardware_flops;
+    FlopsPerSecond model_flops_per_gpu;  // causal model FLOPs / (step time × GPUs)
+    // MFU against the compute format's peak and against the BF16 peak (DeepSeek and Llama quote BF16), each
+    // with causal and full-attention FLOPs; HFU adds recomputation (causal, compute-format peak).
+    double mfu_causal = 0.0;
+    double mfu_full = 0.0;
+    double mfu_bf16_causal = 0.0;
+    double mfu_bf16_full = 0.0;
+    double hfu = 0.0;
+    Precision compute_precision = Precision::bf16;
+    std::vector<MemoryBreakdown> memory;  // per pipeline stage
+    std::vector<TraceEvent> trace;        // when StepSpec::record_trace
+};
+
+// Simulates one step. Throws Error on a layout the schedule cannot run (e.g. DualPipe with too few
+// micro-batches), naming what to change.
+StepResult simulate_step(const StepSpec& spec);
+
+}  // namespace gpuhours

@@ -1,0 +1,390 @@
+// A whole scenario evaluated (include/gpuhours/analysis/evaluation.hpp).
+#include <gpuhours/analysis/evaluation.hpp>
+
+#include <gpuhours/units/error.hpp>
+
+#include "parallel_for.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <map>
+#include <thread>
+
+namespace gpuhours {
+namespace {
+
+using detail::parallel_for;
+using detail::thread_count;
+
+// Batch-ramp levels simulated per ramping phase: the ramp's tokens are split evenly over them, each level at the
+// batch reached at its midpoint, rounded down to whole micro-batches per replica (a documented approximation of
+// a continuous ramp).
+constexpr int kRampLevels = 4;
+
+double percentile(std::vector<double> values, double q) {
+    if (values.empty()) return 0.0;
+    std::sort(values.begin(), values.end());
+    const double pos = q * static_cast<double>(values.size() - 1);
+    const auto lo = static_cast<std::size_t>(std::floor(pos));
+    const auto hi = std::min(values.size() - 1, lo + 1);
+    return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
+}
+
+// (global batch, tokens) of each batch level of a simulated phase.
+std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
+    std::vector<std::pair<int, double>> levels;
+    double ramp_tokens = 0;
+    if (ph.ramp) {
+        const int unit = ph.parallel.data * ph.parallel.micro_batch;
+        ramp_tokens = ph.ramp->tokens;
+        for (int j = 0; j < kRampLevels; ++j) {
+            const double mid = ph.ramp->from + (ph.training.global_batch - ph.ramp->from) * (j + 0.5) / kRampLevels;
+            const int batch = std::max(unit, static_cast<int>(mid) / unit * unit);
+            levels.emplace_back(batch, ramp_tokens / kRampLevels);
+        }
+    }
+    levels.emplace_back(ph.training.global_batch, ph.tokens - ramp_tokens);
+    return levels;
+}
+
+ReliabilityModel reliability_of(const Scenario& s) {
+    return ReliabilityModel{s.reliability.failures, s.reliability.restart_time, checkpoint_write_time(s),
+                            s.reliability.async_checkpoint, s.reliability.checkpoint_interval};
+}
+
+}  // namespace
+
+Spread spread_of(std::vector<double> values) {
+    Spread out;
+    if (values.empty()) return out;
+    double sum = 0;
+    for (double v : values) sum += v;
+    out.mean = sum / static_cast<double>(values.size());
+    std::sort(values.begin(), values.end());
+    out.p05 = percentile(values, 0.05);
+    out.p50 = percentile(values, 0.5);
+    out.p95 = percentile(values, 0.95);
+    return out;
+}
+
+double RunEvaluation::simulated_gpu_hours() const {
+    double sum = 0;
+    for (const auto& ph : phases) sum += ph.gpu_hours;
+    return sum;
+}
+
+namespace {
+
+// The distinct steps of a run: one per (phase index, global batch) that carries tokens.
+struct StepTable {
+    std::vector<std::pair<std::size_t, int>> keys;  // (phase index, batch), in simulation order
+    std::size_t first_simulated = 0;                 // the first phase that is simulated, not quoted
+
+    std::size_t index(std::size_t phase, int batch) const {
+        return static_cast<std::size_t>(std::find(keys.begin(), keys.end(), std::make_pair(phase, batch)) - keys.begin());
+    }
+};
+
+StepSpec spec_for(const Scenario& base, const PhaseSpec& ph, int batch, const EvaluateOptions& options) {
+    StepSpec spec = step_spec_of(scenario_of_phase(base, ph, batch));
+    spec.mode = options.mode;
+    spec.network = options.network;
+    return spec;
+}
+
+// Steps: one simulation per distinct (phase, global batch), memory-checked first; the headline step (the first
+// simulated phase at its full batch) records the trace when asked.
+StepTable simulate_distinct_steps(RunEvaluation& ev, const EvaluateOptions& options) {
+    const Scenario& s = ev.scenario;
+    StepTable table;
+    std::vector<StepSpec> specs;
+    std::optional<std::size_t> first_simulated;
+    for (std::size_t p = 0; p < s.phases.size(); ++p) {
+        const PhaseSpec& ph = s.phases[p];
+        if (ph.quoted_gpu_hours) continue;
+        if (!first_simulated) first_simulated = p;
+        for (const auto& [batch, tokens] : levels_of(ph)) {
+            const auto key = std::make_pair(p, batch);
+            if (tokens <= 0 || std::find(table.keys.begin(), table.keys.end(), key) != table.keys.end()) continue;
+            require_fit(scenario_of_phase(s, ph, batch));
+            table.keys.push_back(key);
+            specs.push_back(spec_for(s, ph, batch, options));
+            specs.back().record_trace = options.record_trace && p == *first_simulated && batch == ph.training.global_batch;
+        }
+    }
+    if (!first_simulated) throw Error("the scenario has no phase to simulate", "give at least one phase with tokens or steps");
+    table.first_simulated = *first_simulated;
+    ev.steps.resize(specs.size());
+    parallel_for(specs.size(), thread_count(options.threads, specs.size()),
+                 [&](std::size_t i, unsigned) { ev.steps[i] = simulate_step(specs[i]); });
+    ev.headline = table.index(table.first_simulated, s.phases[table.first_simulated].training.global_batch);
+    return table;
+}
+
+bool any_phase_price(const Scenario& s) {
+    return std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+}
+
+// Phases: each simulated phase's segments (one per batch level) with their step counts and compute time; quoted
+// phases carry their quoted GPU-hours.
+void add_phase_outcomes(RunEvaluation& ev, const StepTable& table) {
+    const Scenario& s = ev.scenario;
+    const bool phase_prices = any_phase_price(s);
+    for (std::size_t p = 0; p < s.phases.size(); ++p) {
+        const PhaseSpec& ph = s.phases[p];
+        PhaseOutcome rep;
+        rep.name = ph.name;
+        rep.sequence_length = ph.training.sequence_length;
+        rep.gpu_hour = ph.gpu_hour;
+        if (phase_prices && !ph.gpu_hour && !s.pricing.gpu_hour) {
+            throw ScenarioError(ph.where, fmt::format("phase \"{}\" has no rental price: other phases give gpu_hour but [pricing] does not", ph.name),
+                                "give this phase a gpu_hour, or set [pricing] gpu_hour for the phases without their own");
+        }
+        if (ph.quoted_gpu_hours) {
+            rep.quoted = true;
+            rep.quoted_source = ph.quoted_source;
+            rep.gpu_hours = *ph.quoted_gpu_hours;
+            rep.compute_time = hours(rep.gpu_hours / s.cluster.gpus);
+            ev.phases.push_back(rep);
+            continue;
+        }
+        for (const auto& [batch, tokens] : levels_of(ph)) {
+            if (tokens <= 0) continue;
+            const std::size_t idx = table.index(p, batch);
+            const double tokens_per_step = static_cast<double>(batch) * ph.training.sequence_length;
+            SegmentResult seg{batch, tokens, tokens / tokens_per_step, idx};
+            rep.compute_time += ev.steps[idx].step_time * seg.steps;
+            rep.segments.push_back(seg);
+        }
+        rep.gpu_hours = in_hours(rep.compute_time) * s.cluster.gpus;
+        ev.phases.push_back(rep);
+    }
+}
+
+// One uncertain step input's effect: the step-time ratio of each distinct step at the input's 5th and 95th
+// percentiles, the other inputs nominal (one-at-a-time sensitivity, see the header).
+struct Sensitivity {
+    std::size_t input = 0;
+    double lo = 0, mid = 0, hi = 0;
+    std::vector<std::pair<double, double>> ratio;  // per step key: (r05, r95)
+};
+
+struct StepSensitivities {
+    std::vector<Sensitivity> inputs;
+    bool sample_scenarios = false;  // pricing or reliability inputs: re-read the scenario per sample
+
+    // The factor on step `key`'s time for one draw of the inputs: the product over inputs of the ratio
+    // interpolated linearly between 5th percentile, nominal and 95th percentile.
+    double factor(const std::vector<double>& values, std::size_t key) const {
+        double f = 1.0;
+        for (const auto& sens : inputs) {
+            const auto& [r_lo, r_hi] = sens.ratio[key];
+            const double x = values[sens.input];
+            if (x <= sens.mid) f *= sens.mid > sens.lo ? 1.0 + (r_lo - 1.0) * (sens.mid - x) / (sens.mid - sens.lo) : 1.0;
+            else f *= sens.hi > sens.mid ? 1.0 + (r_hi - 1.0) * (x - sens.mid) / (sens.hi - sens.mid) : 1.0;
+        }
+        return f;
+    }
+};
+
+StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& sampler, const StepTable& table,
+                                     const EvaluateOptions& options) {
+    StepSensitivities out;
+    const auto& inputs = sampler.inputs();
+    const auto& keys = table.keys;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        ev.uncertain_inputs.push_back(inputs[i].describe());
+        const std::string& path = inputs[i].path;
+        if (path.rfind("pricing.", 0) == 0 || path.rfind("reliability.", 0) == 0) {
+            out.sample_scenarios = true;
+            continue;
+        }
+        Sensitivity sens{i, inputs[i].quantile(0.05), inputs[i].nominal(), inputs[i].quantile(0.95), {}};
+        std::vector<StepSpec> shifted_specs;
+        for (int side = 0; side < 2; ++side) {
+            std::vector<double> values = sampler.nominal_values();
+            values[i] = side == 0 ? sens.lo : sens.hi;
+            const Scenario shifted = sampler.with(values);
+            for (const auto& key : keys) shifted_specs.push_back(spec_for(shifted, shifted.phases.at(key.first), key.second, options));
+        }
+        std::vector<StepResult> shifted_steps(shifted_specs.size());
+        parallel_for(shifted_specs.size(), thread_count(options.threads, shifted_specs.size()),
+                     [&](std::size_t k, unsigned) { shifted_steps[k] = simulate_step(shifted_specs[k]); });
+        sens.ratio.resize(keys.size());
+        for (std::size_t k = 0; k < shifted_steps.size(); ++k) {
+            const double r = shifted_steps[k].step_time / ev.steps[k % keys.size()].step_time;
+            auto& entry = sens.ratio[k % keys.size()];
+            (k < keys.size() ? entry.first : entry.second) = r;
+        }
+        out.inputs.push_back(std::move(sens));
+    }
+    return out;
+}
+
+// The run's Monte Carlo samples: interruptions over the simulated segments, each sample with its own draw of
+// the uncertain inputs (step times scaled by the sensitivities; pricing and reliability re-read when drawn).
+struct MonteCarlo {
+    RunInputs run;                   // the nominal run
+    std::vector<RunSample> runs;     // one per sample
+    std::vector<PricingSpec> pricing;  // each sample's pricing
+    double quoted_gpu_hours = 0;     // GPU-hours of quoted phases, outside the simulated run
+};
+
+MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, const StepSensitivities& sensitivities,
+                           const EvaluateOptions& options) {
+    const Scenario& s = ev.scenario;
+    MonteCarlo mc;
+    RunInputs& run = mc.run;
+    run.gpus = s.cluster.gpus;
+    run.gpus_per_node = s.cluster.gpus_per_node;
+    run.reliability = reliability_of(s);
+    ev.checkpoint_write = run.reliability.checkpoint_write;
+    ev.checkpoint_size = checkpoint_bytes(s);
+    std::vector<std::size_t> segment_keys;  // step index of each run segment
+    for (const auto& ph : ev.phases) {
+        if (ph.quoted) mc.quoted_gpu_hours += ph.gpu_hours;
+        for (const auto& seg : ph.segments) {
+            run.segments.push_back(RunSegment{ph.name, seg.steps, ev.steps[seg.step].step_time, seg.tokens});
+            segment_keys.push_back(seg.step);
+        }
+    }
+    ev.stochastic = !s.reliability.failures.empty() || !sampler.inputs().empty();
+    const int samples = options.samples > 0 ? options.samples : (ev.stochastic ? 200 : 1);
+    ev.options.samples = samples;
+    mc.runs.resize(static_cast<std::size_t>(samples));
+    mc.pricing.assign(static_cast<std::size_t>(samples), s.pricing);
+    std::atomic<int> done{0};
+    parallel_for(static_cast<std::size_t>(samples), thread_count(options.threads, static_cast<std::size_t>(samples)),
+                 [&](std::size_t i, unsigned t) {
+                     // Sample i's seed depends only on the run seed and i, so results do not depend on threads.
+                     const std::uint64_t sample_seed = options.seed * 1'000'003ULL + i;
+                     Random rng(sample_seed ^ 0x9e3779b97f4a7c15ULL);
+                     const std::vector<double> values = sampler.draw(rng);
+                     RunInputs mine = run;
+                     if (sensitivities.sample_scenarios) {
+                         const Scenario drawn = sampler.with(values);
+                         mine.reliability = reliability_of(drawn);
+                         mc.pricing[i] = drawn.pricing;
+                     }
+                     for (std::size_t k = 0; k < mine.segments.size(); ++k) {
+                         mine.segments[k].step_time = mine.segments[k].step_time * sensitivities.factor(values, segment_keys[k]);
+                     }
+                     mc.runs[i] = simulate_run(mine, sample_seed);
+                     const int finished = ++done;
+                     if (t == 0 && options.progress) options.progress(finished, samples);
+                 });
+    if (options.progress) options.progress(samples, samples);
+    return mc;
+}
+
+// The cost model's inputs for one run: wall clock, power, prices; phases with their own price as rental shares
+// (each phase's share of the GPU-hours, interruptions spread in proportion).
+CostInputs cost_inputs(const RunEvaluation& ev, Seconds wall, const PricingSpec& pr) {
+    const Scenario& s = ev.scenario;
+    CostInputs c;
+    c.gpus = s.cluster.gpus;
+    c.wall_clock = wall;
+    c.gpu_power = s.cluster.chip.tdp * pr.utilization;
+    c.pue = pr.pue;
+    c.host_power_share = pr.host_power_share;
+    c.electricity = pr.electricity;
+    c.gpu_hour = pr.gpu_hour;
+    c.ownership = pr.ownership;
+    if (any_phase_price(s)) {
+        const double total_gpu_hours = ev.simulated_gpu_hours();
+        for (const auto& ph : ev.phases) {
+            c.rental_shares.push_back(RentalShare{fmt::format("rental: {}", ph.name), ph.gpu_hours / total_gpu_hours,
+                                                  ph.gpu_hour ? *ph.gpu_hour : *pr.gpu_hour});
+        }
+    }
+    return c;
+}
+
+// Each sample's wall clock, GPU-hours, cost and energy, and their spreads.
+std::vector<RunMetrics> sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
+    const Scenario& s = ev.scenario;
+    ev.priced = s.pricing.gpu_hour.has_value() || s.pricing.ownership.has_value() || any_phase_price(s);
+    const Seconds quoted_time = hours(mc.quoted_gpu_hours / s.cluster.gpus);
+    std::vector<RunMetrics> metrics;
+    const double mfu = ev.headline_step().mfu_bf16_full;
+    for (std::size_t k = 0; k < mc.runs.size(); ++k) {
+        const Seconds wall = mc.runs[k].wall_clock + quoted_time;
+        RunMetrics m;
+        m.wall_clock = wall;
+        m.gpu_hours = in_hours(wall) * s.cluster.gpus;
+        m.mfu = mfu;
+        if (ev.priced) {
+            const CostBreakdown cb = cost_of(cost_inputs(ev, wall, mc.pricing[k]));
+            m.cost = cb.total;
+            m.energy = cb.energy;
+        }
+        metrics.push_back(m);
+        ev.wall_clock_days.push_back(in_days(wall));
+        ev.gpu_hours.push_back(m.gpu_hours);
+        ev.cost_usd.push_back(m.cost.value());
+        ev.energy_mwh.push_back(m.energy.value() / 3.6e9);
+    }
+    ev.wall_clock_days_spread = spread_of(ev.wall_clock_days);
+    ev.gpu_hours_spread = spread_of(ev.gpu_hours);
+    ev.cost_spread = spread_of(ev.cost_usd);
+    ev.energy_spread = spread_of(ev.energy_mwh);
+    return metrics;
+}
+
+// The nominal run (the median sample's wall clock; the run itself when nothing is stochastic), its cost, and
+// each claim judged against it and against the samples.
+void judge_claims(RunEvaluation& ev, const std::vector<RunMetrics>& metrics) {
+    const Scenario& s = ev.scenario;
+    const double mfu = ev.headline_step().mfu_bf16_full;
+    const Seconds nominal_wall = days(ev.wall_clock_days_spread.p50);
+    RunMetrics nominal{Dollars(ev.cost_spread.p50), nominal_wall, in_hours(nominal_wall) * s.cluster.gpus, mfu, Joules()};
+    if (ev.priced) {
+        ev.nominal_cost = cost_of(cost_inputs(ev, nominal_wall, s.pricing));
+        nominal.cost = ev.nominal_cost->total;
+        nominal.energy = ev.nominal_cost->energy;
+    }
+    for (const auto& claim : s.claims) {
+        ClaimThresholds th{claim.cost_below, claim.wall_clock_below, claim.gpu_hours_below, claim.mfu_above, claim.energy_below};
+        if (th.cost_below && !ev.priced) {
+            throw ScenarioError(claim.where, "the claim states a cost but the scenario has no [pricing]",
+                                "add [pricing] gpu_hour = \"$2\" (rental) or [pricing.ownership]");
+        }
+        ev.verdicts.push_back(judge_claim(claim.text, th, nominal, ev.stochastic ? metrics : std::vector<RunMetrics>{}));
+    }
+}
+
+// Interruptions and goodput averaged over the samples; the job's MTTF and checkpoint interval.
+void summarize_reliability(RunEvaluation& ev, const MonteCarlo& mc) {
+    double interruptions = 0, goodput = 0;
+    for (const auto& r : mc.runs) {
+        interruptions += r.interruptions;
+        goodput += r.goodput();
+    }
+    const auto samples = static_cast<double>(mc.runs.size());
+    ev.interruptions_mean = interruptions / samples;
+    ev.goodput_mean = goodput / samples;
+    ev.job_mttf = job_mttf(mc.run.reliability, mc.run.gpus, mc.run.gpus_per_node);
+    ev.checkpoint_interval = checkpoint_interval(mc.run);
+}
+
+}  // namespace
+
+RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions& options) {
+    RunEvaluation ev;
+    ev.scenario = sampler.nominal();
+    ev.options = options;
+    const StepTable table = simulate_distinct_steps(ev, options);
+    add_phase_outcomes(ev, table);
+    const StepSensitivities sensitivities = step_sensitivities(ev, sampler, table, options);
+    const MonteCarlo mc = run_monte_carlo(ev, sampler, sensitivities, options);
+    const std::vector<RunMetrics> metrics = sample_metrics(ev, mc);
+    judge_claims(ev, metrics);
+    summarize_reliability(ev, mc);
+    return ev;
+}
+
+}  // namespace gpuhours

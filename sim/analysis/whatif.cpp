@@ -1,0 +1,364 @@
+// Compute-restriction what-ifs (include/gpuhours/analysis/whatif.hpp).
+//
+// Each variant is the scenario file read again with overrides, so it goes through the same validation as the
+// file: `cluster.chip.from = <id>` swaps the chip and keeps whatever the scenario's [cluster.chip] table sets on
+// top of it (the flagship's FP8 efficiency range), then the request's own overrides (hypothetical chips).
+// Re-derivation, in order, only as far as needed:
+//   1. a chip without the scenario's compute format (A800, Ascend: no FP8) computes in BF16;
+//   2. a layout that does not fit gets more recomputation (selective, then full), then more ZeRO sharding (up to
+//      stage 3); degrees are kept, so the comparison stays about the chip. No fit after that: the row says so.
+// The deadline search scales the data-parallel degree of every phase by one factor (cluster.gpus with it), over
+// the factors that keep every phase's batch (and batch ramp) divisible into whole micro-batches, and takes the
+// smallest GPU count whose median wall clock meets the deadline, by bisection over those candidates: a stated
+// assumption that the wall clock does not rise with more GPUs.
+#include <gpuhours/analysis/whatif.hpp>
+
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/training/kernel.hpp>
+#include <gpuhours/training/placement.hpp>
+#include <gpuhours/workload/workload.hpp>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace gpuhours {
+
+std::string_view to_string(Limiter l) {
+    switch (l) {
+        case Limiter::compute: return "compute";
+        case Limiter::hbm: return "HBM bandwidth";
+        case Limiter::nvlink: return "NVLink";
+        case Limiter::network: return "network";
+        case Limiter::bubble: return "pipeline bubble";
+        case Limiter::memory_capacity: return "memory capacity";
+    }
+    return "?";
+}
+
+namespace {
+
+// The fraction of a step's kernel time spent in memory-bound passes, from the kernel model over the model's
+// operators (forward, both backward GEMMs, recompute at the forward's bound).
+double memory_bound_fraction(const Scenario& s) {
+    const KernelContext context{s.cluster.chip, s.training.precision.compute, Precision::bf16, s.parallel.communication_sms};
+    double memory = 0, total = 0;
+    for (const Block& block : model_ops(s.model, s.parallel, s.training.precision, shape_of(s))) {
+        for (const Op& op : block.ops) {
+            const OpTime t = time_op(op, context);
+            for (const PassTime* p : {&t.forward, &t.backward_input, &t.backward_weight}) {
+                total += p->time.value();
+                if (p->bound == Bound::memory) memory += p->time.value();
+            }
+            total += t.recompute.value();
+            if (t.forward.bound == Bound::memory) memory += t.recompute.value();
+        }
+    }
+    return total > 0 ? memory / total : 0.0;
+}
+
+// Whether rank 0's group of `kind` stays inside one node (its collectives then run on NVLink).
+bool inside_node(const Scenario& s, GroupKind kind) {
+    const Placement placement(s.parallel, s.cluster.gpus);
+    const std::vector<int> group = placement.group(kind, 0);
+    const int node = group.front() / s.cluster.gpus_per_node;
+    return std::all_of(group.begin(), group.end(), [&](int r) { return r / s.cluster.gpus_per_node == node; });
+}
+
+std::vector<std::pair<Limiter, double>> limiter_seconds(const Scenario& headline_scenario, const StepResult& step) {
+    const StepBreakdown& b = step.breakdown;
+    const double phi = memory_bound_fraction(headline_scenario);
+    const double kernels = (b.compute + b.recompute).value();
+    std::vector<std::pair<Limiter, double>> out{{Limiter::compute, kernels * (1.0 - phi)},
+                                                {Limiter::hbm, kernels * phi + b.optimizer.value()},
+                                                {Limiter::nvlink, 0.0},
+                                                {Limiter::network, 0.0},
+                                                {Limiter::bubble, b.bubble.value()}};
+    const std::pair<CommAxis, GroupKind> axes[] = {{CommAxis::tensor, GroupKind::tensor},   {CommAxis::context, GroupKind::context},
+                                                   {CommAxis::expert, GroupKind::expert},   {CommAxis::pipeline, GroupKind::pipeline},
+                                                   {CommAxis::data, GroupKind::data}};
+    for (const auto& [axis, kind] : axes) {
+        const double exposed = b.exposed[static_cast<std::size_t>(axis)].value();
+        if (exposed <= 0) continue;
+        out[inside_node(headline_scenario, kind) ? 2 : 3].second += exposed;
+    }
+    std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+    return out;
+}
+
+struct Variant {
+    std::vector<std::string> overrides;
+    std::string note;      // what was re-derived, for the row
+    bool rederived = false;
+};
+
+LoadOptions with(const LoadOptions& base, const std::vector<std::string>& overrides) {
+    LoadOptions o = base;
+    o.overrides.insert(o.overrides.end(), overrides.begin(), overrides.end());
+    return o;
+}
+
+// The first simulated phase whose step does not fit, or nullopt.
+std::optional<std::string> misfit(const Scenario& s) {
+    for (const PhaseSpec& ph : s.phases) {
+        if (ph.quoted_gpu_hours) continue;
+        const Scenario sc = scenario_of_phase(s, ph);
+        const FitCheck fit = fit_of(sc);
+        if (!fit.fits) {
+            return fmt::format("phase \"{}\" needs {} per GPU, the {} has {}", ph.name, format_bytes(fit.breakdown.total()),
+                               s.cluster.chip.display_name, format_bytes(fit.capacity));
+        }
+    }
+    return std::nullopt;
+}
+
+// The scenario on `chip`, re-derived until it can run (see the file comment). Throws ScenarioError when nothing
+// fits, naming what was tried.
+Variant derive_variant(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
+                       const std::vector<std::string>& extra) {
+    Variant v;
+    v.overrides.push_back(fmt::format("cluster.chip.from=\"{}\"", chip));
+    v.overrides.insert(v.overrides.end(), extra.begin(), extra.end());
+    const Scenario original = load_scenario(file, base);
+    const ChipProfile profile = load_chip(chip, base.catalog_dir);
+    std::vector<std::string> notes;
+    if (!profile.peak_dense.contains(original.training.precision.compute)) {
+        v.overrides.push_back("training.precision=\"bf16\"");
+        notes.push_back(fmt::format("no {} peak: BF16 GEMMs", to_string(original.training.precision.compute)));
+        v.rederived = true;
+    }
+    Scenario s = load_scenario(file, with(base, v.overrides));
+    std::optional<std::string> why = misfit(s);
+    if (!why) {
+        v.note = fmt::format("{}", fmt::join(notes, "; "));
+        return v;
+    }
+    const std::string first_misfit = *why;
+    // More recomputation, then more ZeRO sharding; degrees unchanged.
+    std::vector<std::vector<std::string>> steps;
+    const Recompute r = s.parallel.recompute;
+    if (r == Recompute::none) steps.push_back({"parallelism.recompute=\"selective\""});
+    if (r != Recompute::full) steps.push_back({"parallelism.recompute=\"full\""});
+    for (int z = s.parallel.zero_stage + 1; z <= 3; ++z) steps.push_back({"parallelism.recompute=\"full\"", fmt::format("parallelism.zero={}", z)});
+    for (const auto& step : steps) {
+        std::vector<std::string> tried = v.overrides;
+        tried.insert(tried.end(), step.begin(), step.end());
+        try {
+            s = load_scenario(file, with(base, tried));
+        } catch (const ScenarioError&) {
+            continue;  // e.g. a ZeRO stage the layout cannot use
+        }
+        if (!misfit(s)) {
+            v.overrides = tried;
+            notes.push_back(fmt::format("{} (the scenario's layout does not fit: {})", fmt::join(step, ", "), first_misfit));
+            v.note = fmt::format("{}", fmt::join(notes, "; "));
+            v.rederived = true;
+            return v;
+        }
+    }
+    throw ScenarioError(s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file,
+                        fmt::format("no layout fits on {}: {}, even with full recomputation and ZeRO-3", profile.display_name, first_misfit),
+                        "raise tensor or pipeline for this chip (gpuhours plan searches layouts), or use more GPUs");
+}
+
+// The data-parallel scale factors that keep every simulated phase valid, as (numerator, denominator) over the
+// first simulated phase's data degree: d' = d·k/q. Checked arithmetically here; the scenario re-validates.
+std::vector<int> candidate_data_degrees(const Scenario& s, int max_gpus) {
+    const PhaseSpec* first = nullptr;
+    for (const auto& ph : s.phases) {
+        if (!ph.quoted_gpu_hours) {
+            first = &ph;
+            break;
+        }
+    }
+    std::vector<int> out;
+    if (first == nullptr) return out;
+    // Every layout that must stay valid: [parallelism] with [training], and each simulated phase.
+    struct Shape {
+        const ParallelLayout* layout;
+        int global_batch;
+        int ramp_from;  // 0: none
+    };
+    std::vector<Shape> shapes{{&s.parallel, s.training.global_batch, 0}};
+    for (const auto& ph : s.phases) {
+        if (!ph.quoted_gpu_hours) shapes.push_back({&ph.parallel, ph.training.global_batch, ph.ramp ? ph.ramp->from : 0});
+    }
+    const long long mp = first->parallel.model_parallel_ranks();
+    for (long long d = 1; d * mp <= max_gpus; ++d) {
+        bool ok = true;
+        for (const Shape& sh : shapes) {
+            // This layout's data degree scales by d / (the first phase's data); GPUs = d × its model-parallel ranks.
+            const long long num = 1LL * sh.layout->data * d;
+            const long long pd = num / first->parallel.data;
+            const long long unit = pd * sh.layout->micro_batch;
+            ok = num % first->parallel.data == 0 && pd * sh.layout->model_parallel_ranks() == d * mp && sh.global_batch % unit == 0 &&
+                 (sh.ramp_from == 0 || sh.ramp_from % unit == 0) &&
+                 (sh.layout->expert <= 1 || (pd * sh.layout->context) % sh.layout->expert == 0);
+            if (!ok) break;
+        }
+        if (ok) out.push_back(static_cast<int>(d));
+    }
+    return out;
+}
+
+std::vector<std::string> scale_overrides(const Scenario& s, int first_data, int d) {
+    std::vector<std::string> o;
+    const PhaseSpec* first = nullptr;
+    for (const auto& ph : s.phases) {
+        if (!ph.quoted_gpu_hours) {
+            first = &ph;
+            break;
+        }
+    }
+    o.push_back(fmt::format("cluster.gpus={}", 1LL * d * first->parallel.model_parallel_ranks()));
+    o.push_back(fmt::format("parallelism.data={}", 1LL * s.parallel.data * d / first_data));
+    for (std::size_t i = 0; i < s.phases.size(); ++i) {
+        const PhaseSpec& ph = s.phases[i];
+        if (ph.quoted_gpu_hours || !s.phases_given) continue;
+        o.push_back(fmt::format("phases.{}.parallelism.data={}", i, 1LL * ph.parallel.data * d / first_data));
+    }
+    return o;
+}
+
+void fill_row(WhatIfRow& row, const RunEvaluation& ev) {
+    const Scenario& s = ev.scenario;
+    const StepResult& step = ev.headline_step();
+    row.gpus = s.cluster.gpus;
+    const PhaseSpec* first = nullptr;
+    for (const auto& ph : s.phases) {
+        if (!ph.quoted_gpu_hours) {
+            first = &ph;
+            break;
+        }
+    }
+    row.layout = first->parallel;
+    row.step_time_s = step.step_time.value();
+    row.mfu_bf16 = step.mfu_bf16_full;
+    row.wall_clock_days_p50 = ev.wall_clock_days_spread.p50;
+    row.gpu_hours_p50 = ev.gpu_hours_spread.p50;
+    // At the nominal prices and the median wall clock, as `gpuhours run` prints it.
+    row.cost_usd = ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0;
+    row.energy_mwh = ev.nominal_cost ? ev.nominal_cost->energy.value() / 3.6e9 : 0.0;
+    row.verdicts = ev.verdicts;
+    row.limiter_seconds = limiter_seconds(scenario_of_phase(s, *first), step);
+    row.limiter = row.layout_rederived && row.layout_note.find("does not fit") != std::string::npos ? Limiter::memory_capacity
+                                                                                                    : row.limiter_seconds.front().first;
+}
+
+}  // namespace
+
+WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,
+                        const EvaluateOptions& options) {
+    WhatIfResult result;
+    const Scenario original = load_scenario(file, with(base, request.overrides));
+    result.scenario_title = original.title;
+    result.deadline = request.deadline;
+    if (request.rule) result.rule = request.rule->id;
+    std::vector<std::string> chips = request.chips;
+    if (chips.empty()) {
+        if (!request.rule) throw Error("a what-if needs chips or a rule", "give --chips h100,h800,h20 or --rule oct-2023");
+        for (const auto& id : catalog_names(base.catalog_dir.empty() ? default_catalog_dir() : base.catalog_dir, "chips")) {
+            if (permitted(classify(load_chip(id, base.catalog_dir), *request.rule), *request.rule)) chips.push_back(id);
+        }
+        if (chips.empty()) throw Error(fmt::format("rule set {} permits no catalog chip", request.rule->id), "name chips with --chips");
+    }
+    for (const std::string& chip : chips) {
+        WhatIfRow row;
+        row.chip = chip;
+        const ChipProfile profile = load_chip(chip, base.catalog_dir);  // unknown names: ScenarioError listing the known ones
+        row.chip_name = profile.display_name;
+        if (request.rule) {
+            const Classification c = classify(profile, *request.rule);
+            row.classification = c.class_name;
+            row.classification_reason = c.why();
+        }
+        try {
+            const Variant v = derive_variant(file, base, chip, request.overrides);
+            row.layout_rederived = v.rederived;
+            row.layout_note = v.note;
+            const LoadOptions variant_options = with(base, v.overrides);
+            const RunEvaluation ev = evaluate_run(ScenarioSampler(file, variant_options), options);
+            fill_row(row, ev);
+            if (request.deadline) {
+                const double deadline_days = in_days(*request.deadline);
+                const Scenario& s = ev.scenario;
+                const PhaseSpec* first = &*std::find_if(s.phases.begin(), s.phases.end(), [](const PhaseSpec& p) { return !p.quoted_gpu_hours; });
+                const std::vector<int> degrees = candidate_data_degrees(s, request.max_gpus);
+                // Bisection for the smallest degree that meets the deadline (wall clock assumed non-increasing in
+                // the GPU count). A count that cannot run is "too few" below the scenario's own degree (memory) and
+                // "too many" above it (too few micro-batches per replica for the schedule): a ceiling.
+                std::map<int, std::optional<double>> days_at{{first->parallel.data, ev.wall_clock_days_spread.p50}};  // nullopt: cannot run
+                std::string last_error;
+                auto days_for = [&](int d) -> std::optional<double> {
+                    if (auto it = days_at.find(d); it != days_at.end()) return it->second;
+                    std::optional<double> out;
+                    if (d == first->parallel.data) {
+                        out = ev.wall_clock_days_spread.p50;
+                    } else {
+                        try {
+                            std::vector<std::string> o = v.overrides;
+                            const auto scaled = scale_overrides(s, first->parallel.data, d);
+                            o.insert(o.end(), scaled.begin(), scaled.end());
+                            out = evaluate_run(ScenarioSampler(file, with(base, o)), options).wall_clock_days_spread.p50;
+                        } catch (const Error& e) {
+                            last_error = e.what();
+                        }
+                    }
+                    days_at[d] = out;
+                    return out;
+                };
+                const auto base_it = std::find(degrees.begin(), degrees.end(), first->parallel.data);
+                const std::size_t base_index = static_cast<std::size_t>(base_it - degrees.begin());
+                std::optional<std::size_t> best;
+                if (base_it != degrees.end() && ev.wall_clock_days_spread.p50 <= deadline_days) {
+                    best = base_index;
+                    std::size_t lo = 0, hi = base_index;
+                    while (lo < hi) {
+                        const std::size_t mid = lo + (hi - lo) / 2;
+                        const auto dm = days_for(degrees[mid]);
+                        if (dm && *dm <= deadline_days) best = hi = mid;
+                        else lo = mid + 1;
+                    }
+                } else {
+                    std::size_t lo = base_it == degrees.end() ? 0 : base_index + 1, hi = degrees.size();
+                    while (lo < hi) {
+                        const std::size_t mid = lo + (hi - lo) / 2;
+                        const auto dm = days_for(degrees[mid]);
+                        if (dm && *dm <= deadline_days) best = hi = mid;
+                        else if (!dm) hi = mid;  // cannot run: a ceiling
+                        else lo = mid + 1;
+                    }
+                }
+                if (best) {
+                    row.deadline_gpus = static_cast<int>(degrees[*best] * first->parallel.model_parallel_ranks());
+                    row.deadline_note = fmt::format("{:.1f} days median on {} GPUs (data {})", *days_for(degrees[*best]),
+                                                    *row.deadline_gpus, degrees[*best]);
+                } else {
+                    // The most GPUs that ran, for the message.
+                    int most = 0;
+                    double most_days = 0;
+                    for (const auto& [d, dd] : days_at) {
+                        if (dd && d > most) {
+                            most = d;
+                            most_days = *dd;
+                        }
+                    }
+                    row.deadline_note = most > 0 ? fmt::format("not met: the most GPUs that run this layout and batch size, {}, take {:.1f} days",
+                                                               most * first->parallel.model_parallel_ranks(), most_days)
+                                                 : fmt::format("not met with up to {} GPUs at this layout and batch size", request.max_gpus);
+                    if (!last_error.empty()) row.deadline_note += fmt::format(" (beyond: {})", last_error);
+                }
+            }
+        } catch (const Error& e) {
+            row.feasible = false;
+            row.error = e.what();
+        }
+        result.rows.push_back(std::move(row));
+    }
+    return result;
+}
+
+}  // namespace gpuhours

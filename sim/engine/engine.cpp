@@ -1,0 +1,171 @@
+#include <gpuhours/engine/engine.hpp>
+
+#include <cassert>
+#include <stdexcept>
+#include <utility>
+
+namespace gpuhours {
+
+ResourceId Engine::add_resource(std::string name) {
+    Resource r;
+    r.name = std::move(name);
+    resources_.push_back(std::move(r));
+    return ResourceId{static_cast<std::uint32_t>(resources_.size() - 1)};
+}
+
+TaskId Engine::add_task(TaskSpec spec) {
+    const TaskId id{static_cast<std::uint32_t>(tasks_.size())};
+    if (spec.resource) assert(spec.resource->index < resources_.size() && "unknown resource");
+    assert(!std::holds_alternative<Driven>(spec.work) || std::get<Driven>(spec.work).on_start);
+    assert(!std::holds_alternative<FixedDuration>(spec.work) || std::get<FixedDuration>(spec.work).duration >= SimTime::zero());
+    Task task;
+    for (const TaskId dep : spec.after) {
+        assert(dep.index < tasks_.size() && "a dependency must be added before its dependent");
+        if (!tasks_[dep.index].finished) {
+            ++task.unmet;
+            tasks_[dep.index].dependents.push_back(id);
+        }
+    }
+    const std::optional<ResourceId> resource = spec.resource;
+    task.spec = std::move(spec);
+    tasks_.push_back(std::move(task));
+    if (resource) resources_[resource->index].pending.push(id);
+    if (tasks_[id.index].unmet == 0) make_ready(id);
+    return id;
+}
+
+void Engine::schedule(SimTime at, std::function<void()> action) {
+    assert(at >= now_ && "cannot schedule in the past");
+    std::uint32_t slot = 0;
+    if (!free_action_slots_.empty()) {
+        slot = free_action_slots_.back();
+        free_action_slots_.pop_back();
+        actions_[slot] = std::move(action);
+    } else {
+        slot = static_cast<std::uint32_t>(actions_.size());
+        actions_.push_back(std::move(action));
+    }
+    push(at, EventKind::action, slot);
+}
+
+void Engine::add_model(ExternalModel& model) { models_.push_back(&model); }
+
+void Engine::subscribe(std::function<void(const TaskEvent&)> observer) { observers_.push_back(std::move(observer)); }
+
+void Engine::finish(TaskId task) {
+    assert(task.index < tasks_.size());
+    [[maybe_unused]] const Task& t = tasks_[task.index];
+    assert(std::holds_alternative<Driven>(t.spec.work) && t.started && !t.finished && "finish() needs a running Driven task");
+    push(now_, EventKind::finish_task, task.index);
+}
+
+void Engine::push(SimTime at, EventKind kind, std::uint32_t payload) {
+    queue_.push(Event{at, next_sequence_++, kind, payload});
+}
+
+void Engine::make_ready(TaskId id) {
+    Task& task = tasks_[id.index];
+    task.ready = true;
+    if (task.spec.resource) {
+        try_start_resource(*task.spec.resource);
+    } else {
+        start(id);
+    }
+}
+
+void Engine::try_start_resource(ResourceId r) {
+    Resource& res = resources_[r.index];
+    if (res.busy || res.pending.empty()) return;
+    const TaskId head = res.pending.front();
+    if (!tasks_[head.index].ready) return;  // strict submission order: a later ready task waits for the head
+    res.busy = true;
+    start(head);
+}
+
+void Engine::start(TaskId id) { push(now_, EventKind::start_task, id.index); }
+
+void Engine::begin(TaskId id) {
+    Task& task = tasks_[id.index];
+    task.started = now_;
+    notify(TaskPhase::started, id);
+    if (const auto* fixed = std::get_if<FixedDuration>(&task.spec.work)) {
+        push(now_ + fixed->duration, EventKind::finish_task, id.index);
+    } else {
+        // Copy: on_start may add tasks, which can reallocate tasks_.
+        const std::function<void(TaskId)> on_start = std::get<Driven>(task.spec.work).on_start;
+        on_start(id);
+    }
+}
+
+void Engine::complete(TaskId id) {
+    tasks_[id.index].finished = now_;
+    ++finished_count_;
+    notify(TaskPhase::finished, id);
+    if (const std::optional<ResourceId> r = tasks_[id.index].spec.resource) {
+        Resource& res = resources_[r->index];
+        res.busy = false;
+        res.pending.pop();
+        try_start_resource(*r);
+    }
+    // Index loop: starting a dependent may add tasks and reallocate tasks_.
+    for (std::size_t i = 0; i < tasks_[id.index].dependents.size(); ++i) {
+        const TaskId dep = tasks_[id.index].dependents[i];
+        if (--tasks_[dep.index].unmet == 0) make_ready(dep);
+    }
+}
+
+void Engine::notify(TaskPhase phase, TaskId id) {
+    if (observers_.empty()) return;
+    const Task& task = tasks_[id.index];
+    TaskEvent event;
+    event.phase = phase;
+    event.task = id;
+    event.name = task.spec.name;
+    event.resource = task.spec.resource;
+    if (task.spec.resource) event.resource_name = resources_[task.spec.resource->index].name;
+    event.time = now_;
+    for (const auto& observer : observers_) observer(event);
+}
+
+SimTime Engine::run() {
+    for (;;) {
+        std::optional<SimTime> next;
+        if (!queue_.empty()) next = queue_.top().time;
+        for (const ExternalModel* model : models_) {
+            if (const std::optional<SimTime> t = model->next_event_time()) {
+                assert(*t >= now_ && "an external model reported an event in the past");
+                if (!next || *t < *next) next = t;
+            }
+        }
+        if (!next) break;
+        now_ = *next;
+        for (ExternalModel* model : models_) model->advance_to(now_);
+        while (!queue_.empty() && queue_.top().time == now_) {
+            const Event event = queue_.top();
+            queue_.pop();
+            ++events_processed_;
+            switch (event.kind) {
+                case EventKind::action: {
+                    std::function<void()> action = std::move(actions_[event.payload]);
+                    actions_[event.payload] = nullptr;
+                    free_action_slots_.push_back(event.payload);
+                    action();
+                    break;
+                }
+                case EventKind::start_task: begin(TaskId{event.payload}); break;
+                case EventKind::finish_task: complete(TaskId{event.payload}); break;
+            }
+        }
+    }
+    if (finished_count_ != tasks_.size()) {
+        throw std::logic_error("engine: " + std::to_string(tasks_.size() - finished_count_) +
+                               " task(s) never finished (a Driven task that nobody finished?)");
+    }
+    return now_;
+}
+
+std::optional<SimTime> Engine::start_time(TaskId task) const { return tasks_.at(task.index).started; }
+std::optional<SimTime> Engine::finish_time(TaskId task) const { return tasks_.at(task.index).finished; }
+const std::string& Engine::name(TaskId task) const { return tasks_.at(task.index).spec.name; }
+
+}  // namespace gpuhours

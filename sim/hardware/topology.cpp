@@ -1,0 +1,373 @@
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/hardware/topology.hpp>
+
+#include <boost/graph/push_relabel_max_flow.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace gpuhours {
+
+std::string_view to_string(VertexKind k) {
+    switch (k) {
+        case VertexKind::gpu: return "gpu";
+        case VertexKind::nvswitch: return "nvswitch";
+        case VertexKind::nic: return "nic";
+        case VertexKind::leaf_switch: return "leaf";
+        case VertexKind::spine_switch: return "spine";
+        case VertexKind::core_switch: return "core";
+    }
+    return "?";
+}
+
+std::string_view to_string(LinkKind k) {
+    switch (k) {
+        case LinkKind::scale_up: return "NVLink";
+        case LinkKind::host: return "PCIe";
+        case LinkKind::nic: return "NIC";
+        case LinkKind::fabric: return "fabric";
+    }
+    return "?";
+}
+
+VertexId Topology::add_vertex(VertexInfo info) {
+    adjacency_valid_ = false;
+    // add_vertex without a property, then assign: the property overload trips a false -Wuninitialized inside
+    // Boost's named_graph under the sanitizer build.
+    const VertexId v = boost::add_vertex(graph_);
+    graph_[v] = info;
+    if (info.kind == VertexKind::gpu) {
+        if (info.index < 0) graph_[v].index = static_cast<int>(gpus_.size());
+        gpus_.push_back(v);
+    }
+    return v;
+}
+
+LinkId Topology::add_link(VertexId from, VertexId to, const LinkSpec& spec) {
+    if (!(spec.bandwidth.value() > 0.0) || !std::isfinite(spec.bandwidth.value())) {
+        throw Error(fmt::format("a {} link needs a positive bandwidth, got {} B/s", to_string(spec.kind),
+                                spec.bandwidth.value()),
+                    "set the chip's scale_up_bandwidth / the cluster's nic_bandwidth to a positive figure");
+    }
+    if (!(spec.efficiency > 0.0 && spec.efficiency <= 1.0)) {
+        throw Error(fmt::format("a {} link needs an achievable efficiency in (0, 1], got {}", to_string(spec.kind),
+                                spec.efficiency),
+                    "set the chip's efficiency.scale_up_link / efficiency.nic_link in its catalog entry");
+    }
+    if (spec.latency.value() < 0.0) {
+        throw Error(fmt::format("a {} link cannot have a negative latency", to_string(spec.kind)),
+                    "set scale_up_latency / nic_latency to zero or more");
+    }
+    assert(from < vertex_count() && to < vertex_count());
+    adjacency_valid_ = false;
+    const LinkId id = links_.size();
+    links_.push_back(LinkInfo{from, to, spec.kind, spec.bandwidth, spec.efficiency, spec.latency});
+    boost::add_edge(from, to, id, graph_);
+    return id;
+}
+
+LinkId Topology::add_cable(VertexId a, VertexId b, const LinkSpec& spec) {
+    const LinkId forward = add_link(a, b, spec);
+    add_link(b, a, spec);
+    return forward;
+}
+
+std::string Topology::describe(VertexId v) const {
+    const VertexInfo& info = graph_[v];
+    std::string prefix;
+    if (info.group >= 0 && info.kind != VertexKind::gpu) {
+        if (fabric == "multi-plane") prefix = fmt::format("plane{}/", info.group);
+        else if (fabric == "rail-optimized" && info.kind != VertexKind::spine_switch) prefix = fmt::format("rail{}/", info.group);
+        else if (info.kind == VertexKind::leaf_switch || info.kind == VertexKind::spine_switch) prefix = fmt::format("pod{}/", info.group);
+    }
+    const int index = info.kind == VertexKind::nvswitch ? info.node : info.index;
+    return fmt::format("{}{}{}", prefix, to_string(info.kind), index);
+}
+
+std::string Topology::describe_link(LinkId l) const {
+    const LinkInfo& link = links_.at(l);
+    return fmt::format("{} ({}→{}) {}", to_string(link.kind), to_string(graph_[link.from].kind),
+                       to_string(graph_[link.to].kind), format_bandwidth(link.effective_bandwidth()));
+}
+
+const Topology::Adjacency& Topology::adjacency() const {
+    if (adjacency_valid_) return adjacency_;
+    const std::size_t n = vertex_count();
+    adjacency_.offsets.assign(n + 1, 0);
+    for (const LinkInfo& link : links_) ++adjacency_.offsets[link.from + 1];
+    for (std::size_t v = 0; v < n; ++v) adjacency_.offsets[v + 1] += adjacency_.offsets[v];
+    adjacency_.links.assign(links_.size(), 0);
+    std::vector<std::uint32_t> cursor(adjacency_.offsets.begin(), adjacency_.offsets.end() - 1);
+    for (std::size_t l = 0; l < links_.size(); ++l) adjacency_.links[cursor[links_[l].from]++] = static_cast<std::uint32_t>(l);
+    adjacency_valid_ = true;
+    return adjacency_;
+}
+
+// ---- builders ---------------------------------------------------------------------------------------------
+
+namespace {
+
+void require(bool ok, const std::string& message, const std::string& hint) {
+    if (!ok) throw Error(message, hint);
+}
+
+void validate(const ClusterSpec& spec) {
+    require(spec.gpus > 0, fmt::format("cluster.gpus must be positive, got {}", spec.gpus), "set cluster.gpus to 1 or more");
+    require(spec.gpus_per_node > 0, fmt::format("cluster.gpus_per_node must be positive, got {}", spec.gpus_per_node),
+            "set cluster.gpus_per_node (8 for HGX/DGX nodes)");
+    require(spec.gpus % spec.gpus_per_node == 0,
+            fmt::format("cluster.gpus = {} is not a multiple of gpus_per_node = {}", spec.gpus, spec.gpus_per_node),
+            fmt::format("use {} or {} GPUs, or change gpus_per_node", spec.gpus / spec.gpus_per_node * spec.gpus_per_node,
+                        (spec.gpus / spec.gpus_per_node + 1) * spec.gpus_per_node));
+    if (spec.gpus_per_node > 1) {
+        require(spec.chip.scale_up_bandwidth.value() > 0.0,
+                fmt::format("chip \"{}\" has no positive scale_up_bandwidth, needed for {} GPUs per node", spec.chip.id,
+                            spec.gpus_per_node),
+                "set [interconnect] scale_up_bandwidth in the chip's catalog entry, or use gpus_per_node = 1");
+        require(spec.chip.scale_up_latency.value() >= 0.0, "chip scale_up_latency is negative", "set it to zero or more");
+    }
+    if (spec.nodes() > 1 || spec.fabric != Fabric::single_node) {
+        require(spec.nic_bandwidth.value() > 0.0,
+                fmt::format("cluster.nic_bandwidth must be positive for a {} fabric, got {} B/s", to_string(spec.fabric),
+                            spec.nic_bandwidth.value()),
+                "set cluster.nic_bandwidth (e.g. \"50 GB/s\" for one 400 Gb/s NIC per GPU)");
+        require(spec.nic_latency.value() >= 0.0, "cluster.nic_latency is negative", "set it to zero or more");
+        require(spec.oversubscription >= 1.0,
+                fmt::format("cluster.oversubscription must be 1 or more (2 means 2:1), got {}", spec.oversubscription),
+                "use 1 for a full-bisection fabric");
+        require(spec.switch_radix >= 4 && spec.switch_radix % 2 == 0,
+                fmt::format("cluster.switch_radix must be an even number ≥ 4, got {}", spec.switch_radix),
+                "64-port switches are typical (Quantum-2 NDR)");
+        require(spec.tiers == 2 || spec.tiers == 3, fmt::format("cluster.tiers must be 2 or 3, got {}", spec.tiers),
+                "use 2 for up to radix²/2 GPUs, 3 beyond");
+    }
+}
+
+LinkSpec scale_up_link(const ClusterSpec& spec) {
+    return LinkSpec{LinkKind::scale_up, spec.chip.scale_up_bandwidth, spec.chip.efficiency.scale_up_link,
+                    spec.chip.scale_up_latency / 2.0};
+}
+LinkSpec host_link(const ClusterSpec& spec) {
+    return LinkSpec{LinkKind::host, spec.nic_bandwidth, spec.chip.efficiency.nic_link, Seconds(0.0)};
+}
+LinkSpec nic_link(const ClusterSpec& spec) {
+    return LinkSpec{LinkKind::nic, spec.nic_bandwidth, spec.chip.efficiency.nic_link, spec.nic_latency / 2.0};
+}
+LinkSpec fabric_link(const ClusterSpec& spec, BytesPerSecond bandwidth) {
+    return LinkSpec{LinkKind::fabric, bandwidth, spec.chip.efficiency.nic_link, spec.nic_latency / 6.0};
+}
+
+// GPUs (and their NVSwitch) of every node; NICs when `with_nics`. Returns NIC vertices by global GPU index.
+std::vector<VertexId> build_nodes(Topology& topo, const ClusterSpec& spec, bool with_nics) {
+    std::vector<VertexId> nics;
+    for (int node = 0; node < spec.nodes(); ++node) {
+        std::optional<VertexId> nvswitch;
+        if (spec.gpus_per_node > 1) nvswitch = topo.add_vertex(VertexInfo{VertexKind::nvswitch, node, node, -1});
+        for (int local = 0; local < spec.gpus_per_node; ++local) {
+            const int index = node * spec.gpus_per_node + local;
+            const VertexId gpu = topo.add_vertex(VertexInfo{VertexKind::gpu, node, index, -1});
+            if (nvswitch) topo.add_cable(gpu, *nvswitch, scale_up_link(spec));
+            if (with_nics) {
+                const VertexId nic = topo.add_vertex(VertexInfo{VertexKind::nic, node, index, -1});
+                topo.add_cable(gpu, nic, host_link(spec));
+                nics.push_back(nic);
+            }
+        }
+    }
+    topo.set_gpus_per_node(spec.gpus_per_node);
+    return nics;
+}
+
+std::string too_big_hint(const ClusterSpec& spec) {
+    const long k = spec.switch_radix;
+    return fmt::format("with switch_radix = {} a two-tier fat-tree holds {} NICs per plane/rail set and a three-tier one {}; "
+                       "set cluster.tiers = 3 or a larger switch_radix",
+                       k, k * k / 2, k * k * k / 4);
+}
+
+// Leaves over `leaf_members` (NIC lists), each leaf wired to `spines` (created here, shared by all leaves),
+// uplink capacity per leaf = members × NIC bandwidth / oversubscription.
+void two_tier(Topology& topo, const ClusterSpec& spec, const std::vector<std::vector<VertexId>>& leaf_members,
+              const std::vector<int>& leaf_group, int spine_group) {
+    const int half = spec.switch_radix / 2;
+    if (static_cast<int>(leaf_members.size()) > spec.switch_radix) {
+        throw Error(fmt::format("a two-tier {} with switch_radix = {} has at most {} leaves, this cluster needs {}",
+                                to_string(spec.fabric), spec.switch_radix, spec.switch_radix, leaf_members.size()),
+                    too_big_hint(spec));
+    }
+    std::vector<VertexId> leaves;
+    for (std::size_t i = 0; i < leaf_members.size(); ++i) {
+        const VertexId leaf = topo.add_vertex(VertexInfo{VertexKind::leaf_switch, -1, static_cast<int>(i), leaf_group[i]});
+        for (const VertexId nic : leaf_members[i]) topo.add_cable(nic, leaf, nic_link(spec));
+        leaves.push_back(leaf);
+    }
+    if (leaves.size() < 2) return;
+    std::vector<VertexId> spines;
+    for (int s = 0; s < half; ++s) spines.push_back(topo.add_vertex(VertexInfo{VertexKind::spine_switch, -1, s, spine_group}));
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+        const BytesPerSecond up = spec.nic_bandwidth * static_cast<double>(leaf_members[i].size()) / (spec.oversubscription * half);
+        for (const VertexId spine : spines) topo.add_cable(leaves[i], spine, fabric_link(spec, up));
+    }
+}
+
+std::vector<std::vector<VertexId>> chunk(const std::vector<VertexId>& nics, int per_leaf) {
+    std::vector<std::vector<VertexId>> out;
+    for (std::size_t i = 0; i < nics.size(); i += static_cast<std::size_t>(per_leaf)) {
+        out.emplace_back(nics.begin() + static_cast<std::ptrdiff_t>(i),
+                         nics.begin() + static_cast<std::ptrdiff_t>(std::min(nics.size(), i + static_cast<std::size_t>(per_leaf))));
+    }
+    return out;
+}
+
+}  // namespace
+
+Topology build_single_node(const ClusterSpec& spec) {
+    validate(spec);
+    require(spec.gpus == spec.gpus_per_node,
+            fmt::format("a single-node fabric has gpus = gpus_per_node, got {} and {}", spec.gpus, spec.gpus_per_node),
+            "set gpus_per_node = gpus, or choose fabric = \"fat-tree\" for several nodes");
+    Topology topo;
+    topo.fabric = "single-node";
+    build_nodes(topo, spec, false);
+    return topo;
+}
+
+Topology build_fat_tree(const ClusterSpec& spec) {
+    validate(spec);
+    Topology topo;
+    topo.fabric = "fat-tree";
+    const std::vector<VertexId> nics = build_nodes(topo, spec, true);
+    const int half = spec.switch_radix / 2;
+    const auto members = chunk(nics, half);
+    if (spec.tiers == 2 || static_cast<int>(members.size()) <= half) {
+        two_tier(topo, spec, members, std::vector<int>(members.size(), -1), -1);
+        return topo;
+    }
+    // Three tiers: pods of `half` leaves and `half` aggregation switches; core groups of `half` switches.
+    const int pods = static_cast<int>((members.size() + static_cast<std::size_t>(half) - 1) / static_cast<std::size_t>(half));
+    if (pods > spec.switch_radix) {
+        throw Error(fmt::format("a three-tier fat-tree with switch_radix = {} holds at most {} GPUs, got {}", spec.switch_radix,
+                                static_cast<long>(spec.switch_radix) * spec.switch_radix * spec.switch_radix / 4, spec.gpus),
+                    "use a larger switch_radix");
+    }
+    std::vector<VertexId> cores;
+    for (int c = 0; c < half * half; ++c) cores.push_back(topo.add_vertex(VertexInfo{VertexKind::core_switch, -1, c, -1}));
+    for (int pod = 0; pod < pods; ++pod) {
+        std::vector<VertexId> aggs;
+        for (int a = 0; a < half; ++a) aggs.push_back(topo.add_vertex(VertexInfo{VertexKind::spine_switch, -1, pod * half + a, pod}));
+        BytesPerSecond pod_up{0.0};
+        for (int l = 0; l < half; ++l) {
+            const std::size_t i = static_cast<std::size_t>(pod * half + l);
+            if (i >= members.size()) break;
+            const VertexId leaf = topo.add_vertex(VertexInfo{VertexKind::leaf_switch, -1, static_cast<int>(i), pod});
+            for (const VertexId nic : members[i]) topo.add_cable(nic, leaf, nic_link(spec));
+            const BytesPerSecond up = spec.nic_bandwidth * static_cast<double>(members[i].size()) / (spec.oversubscription * half);
+            for (const VertexId agg : aggs) topo.add_cable(leaf, agg, fabric_link(spec, up));
+            pod_up += up;  // what each aggregation switch receives from this pod's leaves
+        }
+        for (int a = 0; a < half; ++a) {
+            for (int c = 0; c < half; ++c) topo.add_cable(aggs[static_cast<std::size_t>(a)],
+                                                          cores[static_cast<std::size_t>(a * half + c)],
+                                                          fabric_link(spec, pod_up / static_cast<double>(half)));
+        }
+    }
+    return topo;
+}
+
+Topology build_rail_optimized(const ClusterSpec& spec) {
+    validate(spec);
+    Topology topo;
+    topo.fabric = "rail-optimized";
+    const std::vector<VertexId> nics = build_nodes(topo, spec, true);
+    const int half = spec.switch_radix / 2;
+    std::vector<std::vector<VertexId>> members;
+    std::vector<int> groups;
+    for (int rail = 0; rail < spec.gpus_per_node; ++rail) {
+        std::vector<VertexId> rail_nics;
+        for (int node = 0; node < spec.nodes(); ++node) rail_nics.push_back(nics[static_cast<std::size_t>(node * spec.gpus_per_node + rail)]);
+        for (auto& leaf : chunk(rail_nics, half)) {
+            members.push_back(std::move(leaf));
+            groups.push_back(rail);
+        }
+    }
+    two_tier(topo, spec, members, groups, -1);
+    return topo;
+}
+
+Topology build_multi_plane(const ClusterSpec& spec) {
+    validate(spec);
+    require(spec.planes >= 1 && spec.gpus_per_node % spec.planes == 0,
+            fmt::format("cluster.planes = {} must be at least 1 and divide gpus_per_node = {}", spec.planes, spec.gpus_per_node),
+            "DeepSeek-V3's fabric has planes = gpus_per_node = 8");
+    Topology topo;
+    topo.fabric = "multi-plane";
+    const std::vector<VertexId> nics = build_nodes(topo, spec, true);
+    const int half = spec.switch_radix / 2;
+    for (int plane = 0; plane < spec.planes; ++plane) {
+        std::vector<VertexId> plane_nics;
+        for (std::size_t g = 0; g < nics.size(); ++g) {
+            if (static_cast<int>(g) % spec.gpus_per_node % spec.planes == plane) plane_nics.push_back(nics[g]);
+        }
+        const auto members = chunk(plane_nics, half);
+        two_tier(topo, spec, members, std::vector<int>(members.size(), plane), plane);
+    }
+    return topo;
+}
+
+Topology build_topology(const ClusterSpec& spec) {
+    switch (spec.fabric) {
+        case Fabric::single_node: return build_single_node(spec);
+        case Fabric::fat_tree: return build_fat_tree(spec);
+        case Fabric::rail_optimized: return build_rail_optimized(spec);
+        case Fabric::multi_plane: return build_multi_plane(spec);
+    }
+    throw Error("unknown fabric");
+}
+
+// ---- bisection ----------------------------------------------------------------------------------------------
+
+BytesPerSecond bisection_bandwidth(const Topology& topology) {
+    const auto& gpus = topology.gpus();
+    if (gpus.size() < 2) throw Error("bisection bandwidth needs at least 2 GPUs", "add GPUs to the cluster");
+    using Traits = boost::adjacency_list_traits<boost::vecS, boost::vecS, boost::directedS>;
+    using FlowGraph = boost::adjacency_list<
+        boost::vecS, boost::vecS, boost::directedS, boost::no_property,
+        boost::property<boost::edge_capacity_t, std::int64_t,
+                        boost::property<boost::edge_residual_capacity_t, std::int64_t,
+                                        boost::property<boost::edge_reverse_t, Traits::edge_descriptor>>>>;
+    // Capacities in kB/s as integers: push-relabel is exact on integers; 1 kB/s resolution is ample.
+    constexpr double kUnit = 1e3;
+    const std::size_t n = topology.vertex_count();
+    FlowGraph g(n + 2);
+    const auto source = static_cast<Traits::vertex_descriptor>(n);
+    const auto sink = static_cast<Traits::vertex_descriptor>(n + 1);
+    auto capacity = boost::get(boost::edge_capacity, g);
+    auto reverse = boost::get(boost::edge_reverse, g);
+    auto add = [&](std::size_t a, std::size_t b, std::int64_t cap) {
+        const auto e = boost::add_edge(a, b, g).first;
+        const auto r = boost::add_edge(b, a, g).first;
+        capacity[e] = cap;
+        capacity[r] = 0;
+        reverse[e] = r;
+        reverse[r] = e;
+    };
+    std::int64_t total = 0;
+    for (const LinkInfo& link : topology.links()) {
+        const auto cap = static_cast<std::int64_t>(std::llround(link.bandwidth.value() / kUnit));
+        add(link.from, link.to, cap);
+        total += cap;
+    }
+    const std::size_t half = gpus.size() / 2;
+    for (std::size_t i = 0; i < gpus.size(); ++i) {
+        if (i < half) add(source, gpus[i], total + 1);
+        else if (i >= gpus.size() - half) add(gpus[i], sink, total + 1);
+    }
+    const std::int64_t flow = boost::push_relabel_max_flow(g, source, sink);
+    return BytesPerSecond(static_cast<double>(flow) * kUnit);
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,367 @@
+#include <gpuhours/network/collective.hpp>
+#include <gpuhours/units/error.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <unordered_set>
+
+namespace gpuhours {
+
+std::string_view to_string(CollectiveKind k) {
+    switch (k) {
+        case CollectiveKind::all_reduce: return "all-reduce";
+        case CollectiveKind::reduce_scatter: return "reduce-scatter";
+        case CollectiveKind::all_gather: return "all-gather";
+        case CollectiveKind::all_to_all: return "all-to-all";
+        case CollectiveKind::broadcast: return "broadcast";
+        case CollectiveKind::send_recv: return "send-recv";
+    }
+    return "?";
+}
+
+std::string_view to_string(CollectiveAlgorithm a) {
+    switch (a) {
+        case CollectiveAlgorithm::ring: return "ring";
+        case CollectiveAlgorithm::tree: return "tree";
+        case CollectiveAlgorithm::hierarchical: return "hierarchical";
+        case CollectiveAlgorithm::direct: return "direct";
+    }
+    return "?";
+}
+
+std::optional<CollectiveKind> collective_kind_from_string(std::string_view name) {
+    for (CollectiveKind k : {CollectiveKind::all_reduce, CollectiveKind::reduce_scatter, CollectiveKind::all_gather,
+                             CollectiveKind::all_to_all, CollectiveKind::broadcast, CollectiveKind::send_recv}) {
+        if (to_string(k) == name) return k;
+    }
+    return std::nullopt;
+}
+
+std::optional<CollectiveAlgorithm> collective_algorithm_from_string(std::string_view name) {
+    for (CollectiveAlgorithm a : {CollectiveAlgorithm::ring, CollectiveAlgorithm::tree, CollectiveAlgorithm::hierarchical,
+                                  CollectiveAlgorithm::direct}) {
+        if (to_string(a) == name) return a;
+    }
+    return std::nullopt;
+}
+
+std::vector<CollectiveAlgorithm> supported_algorithms(CollectiveKind kind) {
+    switch (kind) {
+        case CollectiveKind::all_reduce:
+            return {CollectiveAlgorithm::ring, CollectiveAlgorithm::hierarchical, CollectiveAlgorithm::tree};
+        case CollectiveKind::reduce_scatter:
+        case CollectiveKind::all_gather:
+        case CollectiveKind::broadcast: return {CollectiveAlgorithm::ring};
+        case CollectiveKind::all_to_all:
+        case CollectiveKind::send_recv: return {CollectiveAlgorithm::direct};
+    }
+    return {};
+}
+
+double bus_bandwidth_factor(CollectiveKind kind, std::size_t ranks) {
+    const auto n = static_cast<double>(ranks);
+    if (ranks == 0) return 0.0;
+    switch (kind) {
+        case CollectiveKind::all_reduce: return 2.0 * (n - 1.0) / n;
+        case CollectiveKind::reduce_scatter:
+        case CollectiveKind::all_gather:
+        case CollectiveKind::all_to_all: return (n - 1.0) / n;
+        case CollectiveKind::broadcast:
+        case CollectiveKind::send_recv: return 1.0;
+    }
+    return 1.0;
+}
+
+namespace {
+
+// Ranks grouped by node, nodes in order of first appearance, ranks in given order within a node.
+std::vector<std::vector<VertexId>> by_node(const Topology& topology, const std::vector<VertexId>& ranks) {
+    std::vector<int> node_ids;
+    std::vector<std::vector<VertexId>> groups;
+    for (const VertexId r : ranks) {
+        const int node = topology.vertex(r).node;
+        auto it = std::find(node_ids.begin(), node_ids.end(), node);
+        if (it == node_ids.end()) {
+            node_ids.push_back(node);
+            groups.emplace_back();
+            groups.back().push_back(r);
+        } else {
+            groups[static_cast<std::size_t>(it - node_ids.begin())].push_back(r);
+        }
+    }
+    return groups;
+}
+
+bool uniform(const std::vector<std::vector<VertexId>>& groups) {
+    return std::all_of(groups.begin(), groups.end(), [&](const auto& g) { return g.size() == groups.front().size(); });
+}
+
+// NCCL-style rings (see collective.hpp): k rail-aligned rings on ≥ 2 nodes of k ranks each, else one ring.
+std::vector<std::vector<VertexId>> make_rings(const Topology& topology, const std::vector<VertexId>& ranks) {
+    const auto groups = by_node(topology, ranks);
+    const std::size_t k = groups.front().size();
+    if (groups.size() < 2 || k < 2 || !uniform(groups)) return {ranks};
+    std::vector<std::vector<VertexId>> rings;
+    const auto ki = static_cast<long>(k);
+    for (long c = 0; c < ki; ++c) {
+        std::vector<VertexId> ring;
+        for (std::size_t m = 0; m < groups.size(); ++m) {
+            const long first = ((c - static_cast<long>(m)) % ki + ki) % ki;
+            for (long j = 0; j < ki; ++j) ring.push_back(groups[m][static_cast<std::size_t>((first + j) % ki)]);
+        }
+        rings.push_back(std::move(ring));
+    }
+    return rings;
+}
+
+// One step of every ring: each rank sends `bytes_per_ring` to its successor.
+FlowSet ring_step(const std::vector<std::vector<VertexId>>& rings, Bytes bytes_per_ring) {
+    FlowSet set;
+    for (const auto& ring : rings) {
+        if (ring.size() < 2) continue;
+        for (std::size_t i = 0; i < ring.size(); ++i) set.flows.push_back(FlowSpec{ring[i], ring[(i + 1) % ring.size()], bytes_per_ring});
+    }
+    return set;
+}
+
+void validate(const Topology& topology, const CollectiveRequest& request, CollectiveAlgorithm algorithm) {
+    if (request.ranks.empty()) throw Error(fmt::format("{} needs at least one rank", to_string(request.kind)), "add ranks to the group");
+    std::unordered_set<VertexId> seen;
+    for (const VertexId r : request.ranks) {
+        if (r >= topology.vertex_count() || topology.vertex(r).kind != VertexKind::gpu) {
+            throw Error(fmt::format("rank vertex {} of a {} is not a GPU", r, to_string(request.kind)),
+                        "use Topology::gpu(index) to name ranks");
+        }
+        if (!seen.insert(r).second) {
+            throw Error(fmt::format("{} lists {} twice", to_string(request.kind), topology.describe(r)), "list each GPU once");
+        }
+    }
+    if (request.size.value() < 0.0) throw Error(fmt::format("{} size is negative", to_string(request.kind)), "use a size of 0 B or more");
+    const auto supported = supported_algorithms(request.kind);
+    if (std::find(supported.begin(), supported.end(), algorithm) == supported.end()) {
+        std::string list;
+        for (const auto a : supported) list += (list.empty() ? "" : ", ") + std::string(to_string(a));
+        throw Error(fmt::format("{} has no {} algorithm", to_string(request.kind), to_string(algorithm)),
+                    fmt::format("use one of: {}", list));
+    }
+    if (request.kind == CollectiveKind::send_recv && request.ranks.size() != 2) {
+        throw Error(fmt::format("send-recv needs exactly 2 ranks (sender, receiver), got {}", request.ranks.size()),
+                    "pass the sender then the receiver");
+    }
+    if (request.root >= request.ranks.size()) {
+        throw Error(fmt::format("root {} is out of range for {} ranks", request.root, request.ranks.size()),
+                    "use a root index below the number of ranks");
+    }
+}
+
+int floor_log2(std::size_t n) {
+    int d = 0;
+    while ((std::size_t{2} << d) <= n) ++d;
+    return d;
+}
+
+}  // namespace
+
+CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest& request, CollectiveAlgorithm algorithm) {
+    validate(topology, request, algorithm);
+    CollectivePlan plan;
+    plan.kind = request.kind;
+    plan.algorithm = algorithm;
+    const std::vector<VertexId>& ranks = request.ranks;
+    const std::size_t n = ranks.size();
+    const double nd = static_cast<double>(n);
+    const Bytes size = request.size;
+    if (n == 1) return plan;  // nothing moves
+
+    switch (request.kind) {
+        case CollectiveKind::all_reduce:
+        case CollectiveKind::reduce_scatter:
+        case CollectiveKind::all_gather: {
+            if (algorithm == CollectiveAlgorithm::ring) {
+                const auto rings = make_rings(topology, ranks);
+                plan.channels = static_cast<int>(rings.size());
+                const auto steps = static_cast<std::int64_t>(request.kind == CollectiveKind::all_reduce ? 2 * (n - 1) : n - 1);
+                plan.phases.push_back(CollectivePhase{"ring step", ring_step(rings, size / nd / static_cast<double>(rings.size())), steps, 1});
+            } else if (algorithm == CollectiveAlgorithm::tree) {
+                FlowSet set;
+                const Bytes half = size / 2.0;
+                for (int tree = 0; tree < 2; ++tree) {
+                    const std::size_t shift = tree == 0 ? 0 : n / 2;
+                    auto at = [&](std::size_t pos) { return ranks[(pos + shift) % n]; };
+                    for (std::size_t i = 1; i < n; ++i) {
+                        const VertexId child = at(i);
+                        const VertexId parent = at((i - 1) / 2);
+                        set.flows.push_back(FlowSpec{child, parent, half});   // reduce
+                        set.flows.push_back(FlowSpec{parent, child, half});   // broadcast
+                    }
+                }
+                plan.channels = 2;
+                plan.phases.push_back(CollectivePhase{"double binary tree (pipelined reduce + broadcast)", std::move(set), 1,
+                                                      2 * floor_log2(n)});
+            } else {  // hierarchical
+                const auto groups = by_node(topology, ranks);
+                if (groups.size() < 2 || !uniform(groups)) {
+                    throw Error("hierarchical all-reduce needs the same number of ranks on each of at least 2 nodes",
+                                "use algorithm ring or tree for this group");
+                }
+                const std::size_t k = groups.front().size();
+                const double kd = static_cast<double>(k);
+                const double nodes = static_cast<double>(groups.size());
+                plan.channels = static_cast<int>(k);
+                if (k > 1) {
+                    FlowSet intra = ring_step(groups, size / kd);
+                    plan.phases.push_back(CollectivePhase{"intra-node reduce-scatter step", intra, static_cast<std::int64_t>(k - 1), 1});
+                }
+                std::vector<std::vector<VertexId>> rails(k);
+                for (std::size_t j = 0; j < k; ++j) {
+                    for (const auto& g : groups) rails[j].push_back(g[j]);
+                }
+                plan.phases.push_back(CollectivePhase{"inter-node all-reduce step", ring_step(rails, size / kd / nodes),
+                                                      static_cast<std::int64_t>(2 * (groups.size() - 1)), 1});
+                if (k > 1) {
+                    plan.phases.push_back(CollectivePhase{"intra-node all-gather step", ring_step(groups, size / kd),
+                                                          static_cast<std::int64_t>(k - 1), 1});
+                }
+            }
+            break;
+        }
+        case CollectiveKind::all_to_all:
+            plan.phases.push_back(CollectivePhase{"all pairs", AllPairs{ranks, size / nd}, 1, 1});
+            break;
+        case CollectiveKind::broadcast: {
+            std::vector<VertexId> rotated(ranks.begin() + static_cast<std::ptrdiff_t>(request.root), ranks.end());
+            rotated.insert(rotated.end(), ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(request.root));
+            const auto rings = make_rings(topology, rotated);
+            FlowSet set;
+            const Bytes per_ring = size / static_cast<double>(rings.size());
+            for (auto ring : rings) {
+                // Start each chain at the root.
+                std::rotate(ring.begin(), std::find(ring.begin(), ring.end(), rotated.front()), ring.end());
+                for (std::size_t i = 0; i + 1 < ring.size(); ++i) set.flows.push_back(FlowSpec{ring[i], ring[i + 1], per_ring});
+            }
+            plan.channels = static_cast<int>(rings.size());
+            plan.phases.push_back(CollectivePhase{"pipelined chain", std::move(set), 1, static_cast<int>(n - 1)});
+            break;
+        }
+        case CollectiveKind::send_recv:
+            plan.phases.push_back(CollectivePhase{"send", FlowSet{{FlowSpec{ranks[0], ranks[1], size}}}, 1, 1});
+            break;
+    }
+    return plan;
+}
+
+CollectiveResult run_plan(NetworkModel& network, const CollectivePlan& plan, const CollectiveRequest& request) {
+    CollectiveResult result;
+    result.kind = plan.kind;
+    result.algorithm = plan.algorithm;
+    result.ranks = request.ranks.size();
+    result.channels = plan.channels;
+    result.size = request.size;
+    Seconds worst_phase{0.0};
+    for (const CollectivePhase& phase : plan.phases) {
+        PhaseResult r;
+        if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) {
+            r = network.run_phase(set->flows);
+        } else {
+            const auto& pairs = std::get<AllPairs>(phase.traffic);
+            r = network.run_all_to_all(pairs.ranks, pairs.bytes_per_pair);
+        }
+        const Seconds once = r.time + r.max_latency * static_cast<double>(phase.pipeline_hops - 1);
+        const Seconds total = once * static_cast<double>(phase.repeat);
+        result.time += total;
+        if (r.limiting_link && (total > worst_phase || !result.limiting_link)) {
+            worst_phase = total;
+            result.limiting_link = r.limiting_link;
+        }
+    }
+    if (result.time.value() > 0.0) {
+        result.algorithm_bandwidth = request.size / result.time;
+        result.bus_bandwidth = result.algorithm_bandwidth * bus_bandwidth_factor(plan.kind, result.ranks);
+    }
+    if (result.limiting_link) result.limiting_link_description = network.topology().describe_link(*result.limiting_link);
+    return result;
+}
+
+CollectiveResult simulate_collective(NetworkModel& network, const CollectiveRequest& request) {
+    if (request.algorithm) return run_plan(network, plan_collective(network.topology(), request, *request.algorithm), request);
+    const auto candidates = supported_algorithms(request.kind);
+    std::optional<CollectiveResult> best;
+    for (const CollectiveAlgorithm a : candidates) {
+        if (a == CollectiveAlgorithm::hierarchical || a == CollectiveAlgorithm::tree) {
+            const auto groups = by_node(network.topology(), request.ranks);
+            if (request.ranks.empty() || groups.size() < 2) continue;  // one node: ring
+            if (a == CollectiveAlgorithm::hierarchical && !uniform(groups)) continue;
+        }
+        CollectiveResult r = run_plan(network, plan_collective(network.topology(), request, a), request);
+        if (!best || r.time < best->time) best = std::move(r);
+    }
+    if (!best) return run_plan(network, plan_collective(network.topology(), request, candidates.front()), request);
+    return *best;
+}
+
+// ---- engine mode -------------------------------------------------------------------------------------------
+
+namespace {
+
+struct CollectiveRun {
+    Engine* engine = nullptr;
+    NetworkModel* network = nullptr;
+    CollectivePlan plan;
+    TaskId task;
+    std::size_t phase = 0;
+    std::int64_t repetition = 0;
+    std::size_t outstanding = 0;
+};
+
+void start_step(const std::shared_ptr<CollectiveRun>& run) {
+    while (run->phase < run->plan.phases.size() && run->repetition >= run->plan.phases[run->phase].repeat) {
+        ++run->phase;
+        run->repetition = 0;
+    }
+    if (run->phase >= run->plan.phases.size()) {
+        run->engine->finish(run->task);
+        return;
+    }
+    const CollectivePhase& phase = run->plan.phases[run->phase];
+    ++run->repetition;
+    std::vector<FlowSpec> flows;
+    if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) {
+        flows = set->flows;
+    } else {
+        const auto& pairs = std::get<AllPairs>(phase.traffic);
+        for (const VertexId s : pairs.ranks) {
+            for (const VertexId d : pairs.ranks) {
+                if (s != d) flows.push_back(FlowSpec{s, d, pairs.bytes_per_pair});
+            }
+        }
+    }
+    if (flows.empty()) {
+        start_step(run);
+        return;
+    }
+    run->outstanding = flows.size();
+    for (const FlowSpec& f : flows) {
+        run->network->start_flow(run->engine->now(), f, [run](FlowId, SimTime) {
+            if (--run->outstanding == 0) start_step(run);
+        });
+    }
+}
+
+}  // namespace
+
+TaskId add_collective_task(Engine& engine, NetworkModel& network, CollectivePlan plan, TaskSpec task) {
+    auto shared_plan = std::make_shared<CollectivePlan>(std::move(plan));
+    task.work = Driven{[&engine, &network, shared_plan](TaskId id) {
+        auto run = std::make_shared<CollectiveRun>();
+        run->engine = &engine;
+        run->network = &network;
+        run->plan = *shared_plan;
+        run->task = id;
+        start_step(run);
+    }};
+    return engine.add_task(std::move(task));
+}
+
+}  // namespace gpuhours

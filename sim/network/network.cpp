@@ -1,0 +1,641 @@
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/network/network.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <tuple>
+
+namespace gpuhours {
+
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+
+// Preference for reporting a bottleneck among links that saturate together: the NIC port before its PCIe
+// attachment, NVLink before the fabric.
+int link_preference(LinkKind k) {
+    switch (k) {
+        case LinkKind::nic: return 0;
+        case LinkKind::scale_up: return 1;
+        case LinkKind::fabric: return 2;
+        case LinkKind::host: return 3;
+    }
+    return 4;
+}
+
+// Flat max-min solver. Flow f crosses links flow_links[offsets[f] .. offsets[f+1]).
+// Writes rates (B/s, +inf when unconstrained) and bottleneck link (-1 when none).
+void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& preference,
+                  const std::vector<std::uint32_t>& offsets, const std::vector<std::uint32_t>& flow_links,
+                  std::vector<double>& rate, std::vector<std::int64_t>& bottleneck) {
+    const std::size_t flows = offsets.empty() ? 0 : offsets.size() - 1;
+    const std::size_t links = capacity.size();
+    rate.assign(flows, kInfinity);
+    bottleneck.assign(flows, -1);
+    // Flows per link (CSR).
+    std::vector<std::uint32_t> count(links, 0);
+    for (const std::uint32_t l : flow_links) ++count[l];
+    std::vector<std::uint32_t> link_offsets(links + 1, 0);
+    for (std::size_t l = 0; l < links; ++l) link_offsets[l + 1] = link_offsets[l] + count[l];
+    std::vector<std::uint32_t> link_flows(flow_links.size());
+    {
+        std::vector<std::uint32_t> cursor(link_offsets.begin(), link_offsets.end() - 1);
+        for (std::size_t f = 0; f < flows; ++f) {
+            for (std::uint32_t i = offsets[f]; i < offsets[f + 1]; ++i) link_flows[cursor[flow_links[i]]++] = static_cast<std::uint32_t>(f);
+        }
+    }
+    std::vector<double> remaining(capacity);
+    std::vector<char> frozen(flows, 0);
+    using Entry = std::tuple<double, int, std::uint32_t>;  // share, preference, link
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
+    auto share = [&](std::uint32_t l) { return std::max(0.0, remaining[l]) / static_cast<double>(count[l]); };
+    auto pref = [&](std::uint32_t l) { return preference.empty() ? 0 : preference[l]; };
+    for (std::uint32_t l = 0; l < links; ++l) {
+        if (count[l] > 0) heap.emplace(share(l), pref(l), l);
+    }
+    while (!heap.empty()) {
+        const auto [s, p, l] = heap.top();
+        heap.pop();
+        if (count[l] == 0 || share(l) != s) continue;  // stale entry
+        for (std::uint32_t i = link_offsets[l]; i < link_offsets[l + 1]; ++i) {
+            const std::uint32_t f = link_flows[i];
+            if (frozen[f]) continue;
+            frozen[f] = 1;
+            rate[f] = s;
+            bottleneck[f] = l;
+            for (std::uint32_t j = offsets[f]; j < offsets[f + 1]; ++j) {
+                const std::uint32_t other = flow_links[j];
+                remaining[other] -= s;
+                --count[other];
+                if (other != l && count[other] > 0) heap.emplace(share(other), pref(other), other);
+            }
+        }
+        count[l] = 0;
+    }
+}
+
+SimTime ceil_time(double seconds) {
+    if (!(seconds > 0.0)) return SimTime::zero();
+    return SimTime::from_picoseconds(static_cast<std::int64_t>(std::ceil(seconds * 1e12)));
+}
+
+// Whether a flow of `size` bytes with `remaining` left counts as delivered: equal flows whose rates differ in
+// the last bits of a double must end together, or a phase of n equal flows would take n events.
+bool delivered(double remaining, double size) { return remaining <= 1e-9 * size + 1e-6; }
+
+}  // namespace
+
+MaxMinSolution solve_max_min(const MaxMinProblem& problem) {
+    std::vector<double> capacity;
+    capacity.reserve(problem.capacities.size());
+    for (const BytesPerSecond c : problem.capacities) capacity.push_back(c.value());
+    std::vector<std::uint32_t> offsets{0};
+    std::vector<std::uint32_t> links;
+    for (const auto& flow : problem.flow_links) {
+        for (const std::size_t l : flow) {
+            assert(l < capacity.size());
+            links.push_back(static_cast<std::uint32_t>(l));
+        }
+        offsets.push_back(static_cast<std::uint32_t>(links.size()));
+    }
+    assert(problem.link_preference.empty() || problem.link_preference.size() == capacity.size());
+    std::vector<double> rate;
+    std::vector<std::int64_t> bottleneck;
+    max_min_flat(capacity, problem.link_preference, offsets, links, rate, bottleneck);
+    MaxMinSolution solution;
+    for (std::size_t f = 0; f < rate.size(); ++f) {
+        solution.rates.emplace_back(rate[f]);
+        solution.bottleneck.push_back(bottleneck[f] < 0 ? std::nullopt : std::optional<std::size_t>(static_cast<std::size_t>(bottleneck[f])));
+    }
+    return solution;
+}
+
+// ---- routing ----------------------------------------------------------------------------------------------
+
+Router::Router(const Topology& topology) : topology_(topology) {}
+
+const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
+    if (auto it = cache_.find(dst); it != cache_.end()) return it->second;
+    // Bounded cache: forget everything past 64 MB of distance arrays (routes are recomputed, not wrong).
+    const std::size_t n = topology_.vertex_count();
+    if ((cache_.size() + 1) * n > (std::size_t{64} << 20)) cache_.clear();
+    std::vector<std::uint8_t>& dist = cache_[dst];
+    dist.assign(n, kUnreachable);
+    // BFS from dst over reversed links (hand-made graphs may have one-way links).
+    const auto& links = topology_.links();
+    if (in_offsets_.size() != n + 1 || in_from_.size() != links.size()) {
+        in_offsets_.assign(n + 1, 0);
+        for (const LinkInfo& l : links) ++in_offsets_[l.to + 1];
+        for (std::size_t v = 0; v < n; ++v) in_offsets_[v + 1] += in_offsets_[v];
+        in_from_.assign(links.size(), 0);
+        std::vector<std::uint32_t> cursor(in_offsets_.begin(), in_offsets_.end() - 1);
+        for (const LinkInfo& l : links) in_from_[cursor[l.to]++] = static_cast<std::uint32_t>(l.from);
+    }
+    const auto& in_offsets = in_offsets_;
+    const auto& in_from = in_from_;
+    queue_.clear();
+    dist[dst] = 0;
+    queue_.push_back(static_cast<std::uint32_t>(dst));
+    for (std::size_t head = 0; head < queue_.size(); ++head) {
+        const std::uint32_t v = queue_[head];
+        if (dist[v] + 1 >= kUnreachable) continue;
+        for (std::uint32_t i = in_offsets[v]; i < in_offsets[v + 1]; ++i) {
+            const std::uint32_t u = in_from[i];
+            if (dist[u] == kUnreachable) {
+                dist[u] = static_cast<std::uint8_t>(dist[v] + 1);
+                queue_.push_back(u);
+            }
+        }
+    }
+    return dist;
+}
+
+LinkId Router::next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t>& dist) const {
+    const auto& adj = topology_.adjacency();
+    const auto& links = topology_.links();
+    std::uint32_t candidates = 0;
+    for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
+        if (dist[links[adj.links[i]].to] + 1 == dist[v]) ++candidates;
+    }
+    assert(candidates > 0);
+    const int key_index = topology_.vertex(dst).index;
+    const std::size_t key = key_index >= 0 ? static_cast<std::size_t>(key_index) : dst;
+    std::uint32_t pick = static_cast<std::uint32_t>((key + v) % candidates);
+    for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
+        if (dist[links[adj.links[i]].to] + 1 == dist[v]) {
+            if (pick == 0) return adj.links[i];
+            --pick;
+        }
+    }
+    return adj.links[adj.offsets[v]];  // unreachable
+}
+
+Route Router::route(VertexId src, VertexId dst) {
+    Route route;
+    if (src == dst) return route;
+    const auto& dist = distances_to(dst);
+    if (dist[src] == kUnreachable) {
+        throw Error(fmt::format("no route from {} to {}", topology_.describe(src), topology_.describe(dst)),
+                    "check that the fabric connects these GPUs");
+    }
+    VertexId v = src;
+    while (v != dst) {
+        const LinkId l = next_hop(v, dst, dist);
+        route.links.push_back(l);
+        route.latency += topology_.link(l).latency;
+        v = topology_.link(l).to;
+    }
+    return route;
+}
+
+std::string_view to_string(NetworkKind k) { return k == NetworkKind::flow ? "flow" : "alpha-beta"; }
+
+std::optional<NetworkKind> network_kind_from_string(std::string_view name) {
+    if (name == "flow" || name == "max-min") return NetworkKind::flow;
+    if (name == "alpha-beta") return NetworkKind::alpha_beta;
+    return std::nullopt;
+}
+
+// ---- shared helpers for large all-to-all --------------------------------------------------------------
+
+namespace {
+
+// Vertices reachable toward `dst`, by decreasing hop distance (farthest first), so that pushing each
+// source's bytes one hop at a time visits a vertex only after everything upstream of it.
+std::vector<std::uint32_t> by_distance_desc(const std::vector<std::uint8_t>& dist) {
+    std::vector<std::uint32_t> count(256, 0);
+    for (const std::uint8_t d : dist) ++count[d];
+    std::vector<std::uint32_t> cursor(256, 0);
+    std::uint32_t total = 0;
+    for (int d = 254; d >= 0; --d) {
+        cursor[static_cast<std::size_t>(d)] = total;
+        total += count[static_cast<std::size_t>(d)];
+    }
+    std::vector<std::uint32_t> order(total);
+    for (std::size_t v = 0; v < dist.size(); ++v) {
+        if (dist[v] != Router::kUnreachable) order[cursor[dist[v]]++] = static_cast<std::uint32_t>(v);
+    }
+    return order;
+}
+
+}  // namespace
+
+// ---- max-min fluid ------------------------------------------------------------------------------------------
+
+class MaxMinNetwork::Fluid {
+public:
+    explicit Fluid(const Topology& topology) : topology_(topology) {
+        for (const LinkInfo& l : topology.links()) {
+            capacity_.push_back(l.effective_bandwidth().value());
+            preference_.push_back(link_preference(l.kind));
+        }
+    }
+
+    struct Flow {
+        std::uint32_t route_begin = 0;
+        std::uint32_t route_end = 0;
+        double size = 0.0;
+        double remaining = 0.0;
+        SimTime transmit_from;  // start + route latency
+        double rate = 0.0;
+        bool transmitting = false;
+        bool done = false;
+        std::int64_t bottleneck = -1;
+        SimTime finish;  // valid while transmitting
+        FlowCallback on_done;
+        SimTime ended;
+    };
+
+    std::uint64_t add(SimTime now, const Route& route, Bytes size, FlowCallback on_done) {
+        progress_to(now);
+        Flow f;
+        f.route_begin = static_cast<std::uint32_t>(route_pool_.size());
+        for (const LinkId l : route.links) route_pool_.push_back(static_cast<std::uint32_t>(l));
+        f.route_end = static_cast<std::uint32_t>(route_pool_.size());
+        f.size = size.value();
+        f.remaining = size.value();
+        f.transmit_from = now + SimTime::from_seconds(route.latency);
+        f.on_done = std::move(on_done);
+        flows_.push_back(std::move(f));
+        active_.push_back(static_cast<std::uint32_t>(flows_.size() - 1));
+        if (flows_.back().transmit_from == now) dirty_ = true;
+        return flows_.size() - 1;
+    }
+
+    std::optional<SimTime> next_event() {
+        solve_if_dirty();
+        std::optional<SimTime> next;
+        for (const std::uint32_t i : active_) {
+            const Flow& f = flows_[i];
+            const SimTime t = f.transmitting ? f.finish : f.transmit_from;
+            if (!next || t < *next) next = t;
+        }
+        return next;
+    }
+
+    // Moves to t; completes due flows; returns their ids in completion order (flow index order within t).
+    std::vector<std::uint32_t> advance(SimTime t) {
+        solve_if_dirty();
+        progress_to(t);
+        std::vector<std::uint32_t> completed;
+        std::vector<std::uint32_t> still;
+        still.reserve(active_.size());
+        for (const std::uint32_t i : active_) {
+            Flow& f = flows_[i];
+            if (!f.transmitting && f.transmit_from <= t) {
+                f.transmitting = true;
+                f.finish = SimTime::from_picoseconds(std::numeric_limits<std::int64_t>::max());  // until solved
+                dirty_ = true;
+            }
+            if (f.transmitting && (delivered(f.remaining, f.size) || f.finish <= t)) {
+                f.done = true;
+                f.ended = t;
+                completed.push_back(i);
+                dirty_ = true;
+            } else {
+                still.push_back(i);
+            }
+        }
+        active_.swap(still);
+        solve_if_dirty();
+        if (active_.empty()) route_pool_.clear();  // no live flow refers to it
+        return completed;
+    }
+
+    Flow& flow(std::uint32_t i) { return flows_[i]; }
+    [[nodiscard]] bool idle() const { return active_.empty(); }
+
+private:
+    void progress_to(SimTime t) {
+        if (t <= now_) return;
+        const double dt = (t - now_).to_seconds().value();
+        for (const std::uint32_t i : active_) {
+            Flow& f = flows_[i];
+            if (f.transmitting && std::isfinite(f.rate)) f.remaining = std::max(0.0, f.remaining - f.rate * dt);
+            else if (f.transmitting) f.remaining = 0.0;
+        }
+        now_ = t;
+    }
+
+    void solve_if_dirty() {
+        if (!dirty_) return;
+        dirty_ = false;
+        offsets_.assign(1, 0);
+        links_.clear();
+        std::vector<std::uint32_t> sending;
+        for (const std::uint32_t i : active_) {
+            const Flow& f = flows_[i];
+            if (!f.transmitting) continue;
+            sending.push_back(i);
+            links_.insert(links_.end(), route_pool_.begin() + f.route_begin, route_pool_.begin() + f.route_end);
+            offsets_.push_back(static_cast<std::uint32_t>(links_.size()));
+        }
+        max_min_flat(capacity_, preference_, offsets_, links_, rates_, bottlenecks_);
+        for (std::size_t k = 0; k < sending.size(); ++k) {
+            Flow& f = flows_[sending[k]];
+            f.rate = rates_[k];
+            f.bottleneck = bottlenecks_[k];
+            f.finish = std::isfinite(f.rate) ? now_ + ceil_time(f.remaining / f.rate) : now_;
+        }
+    }
+
+    const Topology& topology_;
+    std::vector<double> capacity_;
+    std::vector<int> preference_;
+    std::vector<Flow> flows_;
+    std::vector<std::uint32_t> active_;
+    std::vector<std::uint32_t> route_pool_;
+    SimTime now_ = SimTime::zero();
+    bool dirty_ = false;
+    // scratch
+    std::vector<std::uint32_t> offsets_, links_;
+    std::vector<double> rates_;
+    std::vector<std::int64_t> bottlenecks_;
+};
+
+MaxMinNetwork::MaxMinNetwork(const Topology& topology)
+    : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)) {}
+
+MaxMinNetwork::~MaxMinNetwork() = default;
+
+FlowId MaxMinNetwork::start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) {
+    return FlowId{fluid_->add(now, router().route(flow.src, flow.dst), flow.size, std::move(on_done))};
+}
+
+std::optional<SimTime> MaxMinNetwork::next_event_time() const { return fluid_->next_event(); }
+
+void MaxMinNetwork::advance_to(SimTime t) {
+    for (const std::uint32_t i : fluid_->advance(t)) {
+        // Move the callback out first: it may start flows, which can reallocate the flow table.
+        FlowCallback callback = std::move(fluid_->flow(i).on_done);
+        if (callback) callback(FlowId{i}, t);
+    }
+}
+
+namespace {
+
+// Congestion bound over explicit routes: max link load / capacity + max latency.
+PhaseResult congestion_bound(const Topology& topology, const std::vector<double>& load, Seconds max_latency) {
+    PhaseResult result;
+    result.max_latency = max_latency;
+    double worst = 0.0;
+    for (std::size_t l = 0; l < load.size(); ++l) {
+        if (load[l] <= 0.0) continue;
+        const double t = load[l] / topology.link(l).effective_bandwidth().value();
+        const bool better = !result.limiting_link || t > worst * (1 + 1e-12) ||
+                            (t >= worst * (1 - 1e-12) && link_preference(topology.link(l).kind) <
+                                                             link_preference(topology.link(*result.limiting_link).kind));
+        if (better) {
+            worst = std::max(worst, t);
+            result.limiting_link = l;
+        }
+    }
+    result.time = Seconds(worst) + max_latency;
+    return result;
+}
+
+}  // namespace
+
+PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
+    PhaseResult result;
+    if (flows.size() > kExactFlowLimit) {
+        std::vector<double> load(topology().links().size(), 0.0);
+        Seconds max_latency{0.0};
+        for (const FlowSpec& f : flows) {
+            const Route r = router().route(f.src, f.dst);
+            for (const LinkId l : r.links) load[l] += f.size.value();
+            max_latency = std::max(max_latency, r.latency);
+        }
+        return congestion_bound(topology(), load, max_latency);
+    }
+    Fluid fluid(topology());
+    // Route grouped by destination so the router's distance cache is used well; the order of flows in the
+    // fluid stays the input order (determinism does not depend on grouping).
+    for (const FlowSpec& f : flows) {
+        const Route r = router().route(f.src, f.dst);
+        result.max_latency = std::max(result.max_latency, r.latency);
+        fluid.add(SimTime::zero(), r, f.size, nullptr);
+    }
+    SimTime end = SimTime::zero();
+    std::int64_t limiting = -1;  // bottleneck of a flow in the last batch to finish (-1: none)
+    while (const std::optional<SimTime> t = fluid.next_event()) {
+        const std::vector<std::uint32_t> done = fluid.advance(*t);
+        if (done.empty()) continue;
+        end = *t;
+        limiting = -1;
+        for (const std::uint32_t i : done) {
+            const std::int64_t b = fluid.flow(i).bottleneck;
+            if (b < 0 || fluid.flow(i).size <= 0.0) continue;
+            if (limiting < 0 || link_preference(topology().link(static_cast<LinkId>(b)).kind) <
+                                    link_preference(topology().link(static_cast<LinkId>(limiting)).kind)) {
+                limiting = b;
+            }
+        }
+    }
+    result.time = end.to_seconds();
+    if (limiting >= 0) result.limiting_link = static_cast<LinkId>(limiting);
+    return result;
+}
+
+PhaseResult MaxMinNetwork::run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) {
+    const std::size_t n = ranks.size();
+    if (n * (n - 1) <= kExactFlowLimit) {
+        std::vector<FlowSpec> flows;
+        flows.reserve(n * (n - 1));
+        for (const VertexId s : ranks) {
+            for (const VertexId d : ranks) {
+                if (s != d) flows.push_back(FlowSpec{s, d, bytes_per_pair});
+            }
+        }
+        return run_phase(flows);
+    }
+    // Aggregated: per destination, push every source's bytes down the destination's route tree, then walk
+    // the tree nearest-first for route latencies.
+    const std::size_t vertices = topology().vertex_count();
+    std::vector<double> load(topology().links().size(), 0.0);
+    std::vector<double> mass(vertices, 0.0);
+    std::vector<double> latency(vertices, 0.0);
+    std::vector<std::int64_t> next(vertices, -1);
+    std::vector<char> is_rank(vertices, 0);
+    for (const VertexId r : ranks) is_rank[r] = 1;
+    double max_latency = 0.0;
+    for (const VertexId dst : ranks) {
+        const auto& dist = router().distances_to(dst);
+        const std::vector<std::uint32_t> order = by_distance_desc(dist);
+        for (const VertexId s : ranks) {
+            if (s != dst) mass[s] += bytes_per_pair.value();
+        }
+        std::fill(next.begin(), next.end(), -1);
+        for (const std::uint32_t v : order) {
+            if (mass[v] == 0.0 || v == dst) continue;
+            const LinkId l = router().next_hop(v, dst, dist);
+            next[v] = static_cast<std::int64_t>(l);
+            load[l] += mass[v];
+            mass[topology().link(l).to] += mass[v];
+            mass[v] = 0.0;
+        }
+        mass[dst] = 0.0;
+        latency[dst] = 0.0;
+        for (auto it = order.rbegin(); it != order.rend(); ++it) {
+            const std::uint32_t v = *it;
+            if (next[v] < 0) continue;
+            const LinkInfo& link = topology().link(static_cast<LinkId>(next[v]));
+            latency[v] = link.latency.value() + latency[link.to];
+            if (is_rank[v]) max_latency = std::max(max_latency, latency[v]);
+        }
+    }
+    return congestion_bound(topology(), load, Seconds(max_latency));
+}
+
+// ---- α–β ------------------------------------------------------------------------------------------------------
+
+AlphaBetaNetwork::AlphaBetaNetwork(const Topology& topology) : NetworkModel(topology) {}
+
+namespace {
+
+struct AlphaBetaTime {
+    Seconds time;
+    std::optional<LinkId> slowest;
+};
+
+AlphaBetaTime alpha_beta_time(const Topology& topology, const Route& route, Bytes size) {
+    AlphaBetaTime out;
+    out.time = route.latency;
+    for (const LinkId l : route.links) {
+        const LinkInfo& link = topology.link(l);
+        if (!out.slowest || link.effective_bandwidth() < topology.link(*out.slowest).effective_bandwidth() ||
+            (link.effective_bandwidth() == topology.link(*out.slowest).effective_bandwidth() &&
+             link_preference(link.kind) < link_preference(topology.link(*out.slowest).kind))) {
+            out.slowest = l;
+        }
+    }
+    if (out.slowest && size.value() > 0.0) out.time += size / topology.link(*out.slowest).effective_bandwidth();
+    return out;
+}
+
+}  // namespace
+
+FlowId AlphaBetaNetwork::start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) {
+    const AlphaBetaTime t = alpha_beta_time(topology(), router().route(flow.src, flow.dst), flow.size);
+    const std::uint64_t id = next_id_++;
+    heap_.push_back(Pending{now + ceil_time(t.time.value()), id});
+    std::push_heap(heap_.begin(), heap_.end());
+    callbacks_.emplace(id, std::move(on_done));
+    return FlowId{id};
+}
+
+std::optional<SimTime> AlphaBetaNetwork::next_event_time() const {
+    if (heap_.empty()) return std::nullopt;
+    return heap_.front().at;
+}
+
+void AlphaBetaNetwork::advance_to(SimTime t) {
+    while (!heap_.empty() && heap_.front().at <= t) {
+        std::pop_heap(heap_.begin(), heap_.end());
+        const Pending p = heap_.back();
+        heap_.pop_back();
+        auto it = callbacks_.find(p.id);
+        FlowCallback callback = std::move(it->second);
+        callbacks_.erase(it);
+        if (callback) callback(FlowId{p.id}, t);
+    }
+}
+
+PhaseResult AlphaBetaNetwork::run_phase(std::span<const FlowSpec> flows) {
+    PhaseResult result;
+    bool first = true;
+    for (const FlowSpec& f : flows) {
+        const Route r = router().route(f.src, f.dst);
+        const AlphaBetaTime t = alpha_beta_time(topology(), r, f.size);
+        result.max_latency = std::max(result.max_latency, r.latency);
+        if (first || t.time > result.time) {
+            result.time = t.time;
+            result.limiting_link = f.size.value() > 0.0 ? t.slowest : std::nullopt;
+            first = false;
+        }
+    }
+    return result;
+}
+
+PhaseResult AlphaBetaNetwork::run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) {
+    // Per destination: mark the route tree of all sources (farthest first), then compute each vertex's route
+    // latency and slowest link nearest first. O(V) per destination instead of O(n) routes.
+    PhaseResult result;
+    const std::size_t vertices = topology().vertex_count();
+    std::vector<double> latency(vertices, 0.0);
+    std::vector<std::int64_t> slowest(vertices, -1);
+    std::vector<std::int64_t> next(vertices, -1);
+    std::vector<char> on_tree(vertices, 0);
+    std::vector<char> is_rank(vertices, 0);
+    for (const VertexId r : ranks) is_rank[r] = 1;
+    for (const VertexId dst : ranks) {
+        const auto& dist = router().distances_to(dst);
+        const std::vector<std::uint32_t> order = by_distance_desc(dist);
+        std::fill(next.begin(), next.end(), -1);
+        std::fill(on_tree.begin(), on_tree.end(), 0);
+        for (const VertexId s : ranks) on_tree[s] = s != dst;
+        for (const std::uint32_t v : order) {
+            if (!on_tree[v] || v == dst) continue;
+            const LinkId l = router().next_hop(v, dst, dist);
+            next[v] = static_cast<std::int64_t>(l);
+            on_tree[topology().link(l).to] = 1;
+        }
+        latency[dst] = 0.0;
+        slowest[dst] = -1;
+        for (auto it = order.rbegin(); it != order.rend(); ++it) {
+            const std::uint32_t v = *it;
+            if (next[v] < 0) continue;
+            const auto l = static_cast<LinkId>(next[v]);
+            const LinkInfo& link = topology().link(l);
+            latency[v] = link.latency.value() + latency[link.to];
+            const std::int64_t down = slowest[link.to];
+            bool take = down < 0;
+            if (!take) {
+                const LinkInfo& other = topology().link(static_cast<LinkId>(down));
+                take = link.effective_bandwidth() < other.effective_bandwidth() ||
+                       (link.effective_bandwidth() == other.effective_bandwidth() &&
+                        link_preference(link.kind) < link_preference(other.kind));
+            }
+            slowest[v] = take ? static_cast<std::int64_t>(l) : down;
+            if (!is_rank[v]) continue;
+            const auto worst = static_cast<LinkId>(slowest[v]);
+            const Seconds t = Seconds(latency[v]) + bytes_per_pair / topology().link(worst).effective_bandwidth();
+            result.max_latency = std::max(result.max_latency, Seconds(latency[v]));
+            if (t > result.time) {
+                result.time = t;
+                result.limiting_link = worst;
+            }
+        }
+    }
+    return result;
+}
+
+std::unique_ptr<NetworkModel> make_network(NetworkKind kind, const Topology& topology) {
+    if (kind == NetworkKind::flow) return std::make_unique<MaxMinNetwork>(topology);
+    return std::make_unique<AlphaBetaNetwork>(topology);
+}
+
+// ---- engine glue -----------------------------------------------------------------------------------------------
+
+TaskId add_flows_task(Engine& engine, NetworkModel& network, TaskSpec task, std::vector<FlowSpec> flows) {
+    task.work = Driven{[&engine, &network, flows = std::move(flows)](TaskId id) {
+        if (flows.empty()) {
+            engine.finish(id);
+            return;
+        }
+        auto left = std::make_shared<std::size_t>(flows.size());
+        for (const FlowSpec& f : flows) {
+            network.start_flow(engine.now(), f, [&engine, id, left](FlowId, SimTime) {
+                if (--*left == 0) engine.finish(id);
+            });
+        }
+    }};
+    return engine.add_task(std::move(task));
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,473 @@
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/report/report.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <system_error>
+
+namespace gpuhours::report {
+namespace {
+
+bool looks_numeric(const std::string& cell) {
+    if (cell.empty()) return true;
+    bool digit = false;
+    for (char c : cell) {
+        if (std::isdigit(static_cast<unsigned char>(c))) digit = true;
+    }
+    return digit && (std::isdigit(static_cast<unsigned char>(cell[0])) || cell[0] == '$' || cell[0] == '-' ||
+                     cell[0] == '+' || cell[0] == '.');
+}
+
+// Display width in terminal columns: counts UTF-8 code points, not bytes.
+std::size_t display_width(const std::string& s) {
+    std::size_t n = 0;
+    for (unsigned char c : s) {
+        if ((c & 0xC0) != 0x80) ++n;
+    }
+    return n;
+}
+
+std::string csv_escape(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+void escape_json(std::string& out, std::string_view s) {
+    out += '"';
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            case '\r': out += "\\r"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                } else {
+                    out += c;
+                }
+        }
+    }
+    out += '"';
+}
+
+}  // namespace
+
+Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+
+void Table::add_row(std::vector<std::string> cells) {
+    assert(cells.size() == headers_.size());
+    cells.resize(headers_.size());
+    rows_.push_back(std::move(cells));
+}
+
+std::string Table::render() const {
+    const std::size_t n = headers_.size();
+    std::vector<std::size_t> width(n);
+    std::vector<bool> right(n, true);
+    for (std::size_t c = 0; c < n; ++c) {
+        width[c] = display_width(headers_[c]);
+        for (const auto& row : rows_) {
+            width[c] = std::max(width[c], display_width(row[c]));
+            if (!looks_numeric(row[c])) right[c] = false;
+        }
+    }
+    auto line = [&](const std::vector<std::string>& cells) {
+        std::string out;
+        for (std::size_t c = 0; c < n; ++c) {
+            const std::size_t pad = width[c] - display_width(cells[c]);
+            if (c > 0) out += "  ";
+            if (right[c]) out += std::string(pad, ' ') + cells[c];
+            else out += cells[c] + (c + 1 < n ? std::string(pad, ' ') : std::string());
+        }
+        while (!out.empty() && out.back() == ' ') out.pop_back();
+        return out + "\n";
+    };
+    std::string out = line(headers_);
+    std::size_t total = 0;
+    for (std::size_t c = 0; c < n; ++c) total += width[c] + (c > 0 ? 2 : 0);
+    out += std::string(total, '-') + "\n";
+    for (const auto& row : rows_) out += line(row);
+    return out;
+}
+
+std::string Table::render_csv() const {
+    std::string out;
+    auto line = [&](const std::vector<std::string>& cells) {
+        for (std::size_t c = 0; c < cells.size(); ++c) {
+            if (c > 0) out += ',';
+            out += csv_escape(cells[c]);
+        }
+        out += '\n';
+    };
+    line(headers_);
+    for (const auto& row : rows_) line(row);
+    return out;
+}
+
+void Json::before_value() {
+    if (after_key_) {
+        after_key_ = false;
+        return;
+    }
+    if (!first_.empty()) {
+        assert(!is_object_.back() && "a value inside an object needs a key first");
+        if (!first_.back()) out_ += ',';
+        first_.back() = false;
+        out_ += '\n' + std::string(2 * first_.size(), ' ');
+    }
+}
+
+Json& Json::begin_object() {
+    before_value();
+    out_ += '{';
+    first_.push_back(true);
+    is_object_.push_back(true);
+    return *this;
+}
+
+Json& Json::end_object() {
+    assert(!first_.empty() && is_object_.back());
+    const bool empty = first_.back();
+    first_.pop_back();
+    is_object_.pop_back();
+    if (!empty) out_ += '\n' + std::string(2 * first_.size(), ' ');
+    out_ += '}';
+    return *this;
+}
+
+Json& Json::begin_array() {
+    before_value();
+    out_ += '[';
+    first_.push_back(true);
+    is_object_.push_back(false);
+    return *this;
+}
+
+Json& Json::end_array() {
+    assert(!first_.empty() && !is_object_.back());
+    const bool empty = first_.back();
+    first_.pop_back();
+    is_object_.pop_back();
+    if (!empty) out_ += '\n' + std::string(2 * first_.size(), ' ');
+    out_ += ']';
+    return *this;
+}
+
+Json& Json::key(std::string_view k) {
+    assert(!first_.empty() && is_object_.back() && !after_key_);
+    if (!first_.back()) out_ += ',';
+    first_.back() = false;
+    out_ += '\n' + std::string(2 * first_.size(), ' ');
+    escape_json(out_, k);
+    out_ += ": ";
+    after_key_ = true;
+    return *this;
+}
+
+Json& Json::value(std::string_view s) {
+    before_value();
+    escape_json(out_, s);
+    return *this;
+}
+
+Json& Json::value(double d) {
+    before_value();
+    if (!std::isfinite(d)) {
+        out_ += "null";
+    } else {
+        // Shortest representation that round-trips: deterministic and exact.
+        std::string text = fmt::format("{}", d);
+        if (text.find_first_of(".eE") == std::string::npos && text != "-0") text += ".0";
+        out_ += text;
+    }
+    return *this;
+}
+
+Json& Json::value(std::int64_t i) {
+    before_value();
+    out_ += fmt::format("{}", i);
+    return *this;
+}
+
+Json& Json::value(bool b) {
+    before_value();
+    out_ += b ? "true" : "false";
+    return *this;
+}
+
+Json& Json::null() {
+    before_value();
+    out_ += "null";
+    return *this;
+}
+
+std::string Json::str() const {
+    assert(first_.empty());
+    return out_ + "\n";
+}
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+    const std::filesystem::path tmp = path.string() + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) throw Error(fmt::format("cannot write \"{}\"", tmp.string()), "check that the directory exists and is writable");
+        out.write(content.data(), static_cast<std::streamsize>(content.size()));
+        out.flush();
+        if (!out) {
+            std::error_code ignored;
+            std::filesystem::remove(tmp, ignored);
+            throw Error(fmt::format("writing \"{}\" failed", tmp.string()), "check free disk space");
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::error_code ignored;
+        std::filesystem::remove(tmp, ignored);
+        throw Error(fmt::format("cannot replace \"{}\": {}", path.string(), ec.message()));
+    }
+}
+
+std::string chrome_trace(const std::vector<TraceEvent>& events) {
+    std::vector<const TraceEvent*> sorted;
+    sorted.reserve(events.size());
+    for (const auto& e : events) sorted.push_back(&e);
+    auto stream_id = [](const std::string& s) { return s == "compute" ? 0 : s == "comm" ? 1 : 2; };
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const TraceEvent* a, const TraceEvent* b) {
+        if (a->rank != b->rank) return a->rank < b->rank;
+        if (stream_id(a->stream) != stream_id(b->stream)) return stream_id(a->stream) < stream_id(b->stream);
+        return a->start < b->start;
+    });
+    Json j;
+    j.begin_object().field("displayTimeUnit", "ms").key("traceEvents").begin_array();
+    int last_rank = -1;
+    for (const TraceEvent* e : sorted) {
+        if (e->rank != last_rank) {
+            last_rank = e->rank;
+            j.begin_object().field("ph", "M").field("name", "process_name").field("pid", e->rank);
+            j.key("args").begin_object().field("name", fmt::format("GPU rank {}", e->rank)).end_object().end_object();
+            for (const char* stream : {"compute", "comm", "p2p"}) {
+                j.begin_object().field("ph", "M").field("name", "thread_name").field("pid", e->rank);
+                j.field("tid", stream_id(stream));
+                j.key("args").begin_object().field("name", stream).end_object().end_object();
+            }
+        }
+        const double start_us = static_cast<double>(e->start.picoseconds()) / 1e6;
+        const double dur_us = static_cast<double>((e->end - e->start).picoseconds()) / 1e6;
+        j.begin_object().field("ph", "X").field("name", e->name).field("pid", e->rank);
+        j.field("tid", stream_id(e->stream)).field("ts", start_us).field("dur", dur_us).end_object();
+    }
+    j.end_array().end_object();
+    return j.str();
+}
+
+std::string with_commas(double value, int decimals) {
+    std::string text = fmt::format("{:.{}f}", std::fabs(value), decimals);
+    const std::size_t dot = text.find('.');
+    std::string integer = text.substr(0, dot);
+    const std::string fraction = dot == std::string::npos ? "" : text.substr(dot);
+    std::string grouped;
+    for (std::size_t i = 0; i < integer.size(); ++i) {
+        if (i > 0 && (integer.size() - i) % 3 == 0) grouped += ',';
+        grouped += integer[i];
+    }
+    const bool negative = value < 0 && std::stod(text) != 0.0;
+    return (negative ? "-" : "") + grouped + fraction;
+}
+
+// ---- sweeps -----------------------------------------------------------------------------------------------
+
+namespace {
+
+std::string number_cell(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
+
+std::size_t claim_columns(const SweepResult& r) {
+    std::size_t n = 0;
+    for (const auto& row : r.rows) n = std::max(n, row.claims.size());
+    return n;
+}
+
+// A row's first cells: its point index, then its value of each varied key (empty where the point has none).
+std::vector<std::string> point_cells(const SweepResult& r, const SweepRow& row) {
+    std::vector<std::string> cells{std::to_string(row.point)};
+    for (const auto& key : r.axis_keys) {
+        std::string value;
+        for (const auto& [k, v] : row.values) {
+            if (k == key) value = v;
+        }
+        cells.push_back(value);
+    }
+    return cells;
+}
+
+// The figures of a row by column name, in column order; empty text for absent values.
+struct SweepFigure {
+    const char* name;
+    double SweepRow::*field;
+    bool needs_pricing;
+};
+constexpr SweepFigure kSweepFigures[] = {
+    {"step_time_s", &SweepRow::step_time_s, false},
+    {"mfu_causal", &SweepRow::mfu_causal, false},
+    {"wall_clock_days_p05", &SweepRow::wall_clock_days_p05, false},
+    {"wall_clock_days_p50", &SweepRow::wall_clock_days_p50, false},
+    {"wall_clock_days_p95", &SweepRow::wall_clock_days_p95, false},
+    {"gpu_hours_p50", &SweepRow::gpu_hours_p50, false},
+    {"cost_usd_p05", &SweepRow::cost_usd_p05, true},
+    {"cost_usd_p50", &SweepRow::cost_usd_p50, true},
+    {"cost_usd_p95", &SweepRow::cost_usd_p95, true},
+    {"energy_mwh_p50", &SweepRow::energy_mwh_p50, true},
+};
+
+bool has_figure(const SweepRow& row, const SweepFigure& f) { return row.ok && (!f.needs_pricing || row.priced); }
+
+// A value as it was applied: a plain number as a JSON number, a quoted TOML string without its quotes, anything
+// else as its text.
+void sweep_value(Json& j, const std::string& text) {
+    double d = 0;
+    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (!text.empty() && ec == std::errc() && p == text.data() + text.size() && std::isfinite(d)) {
+        if (text.find_first_of(".eE") == std::string::npos && std::abs(d) < 9e15) j.value(static_cast<std::int64_t>(d));
+        else j.value(d);
+    } else if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') && text.back() == text.front() &&
+               text.find('\\') == std::string::npos) {
+        j.value(std::string_view(text).substr(1, text.size() - 2));
+    } else {
+        j.value(text);
+    }
+}
+
+}  // namespace
+
+std::string sweep_csv(const SweepResult& r) {
+    std::vector<std::string> headers{"point"};
+    headers.insert(headers.end(), r.axis_keys.begin(), r.axis_keys.end());
+    headers.insert(headers.end(), {"status", "chip", "gpus", "layout"});
+    for (const auto& f : kSweepFigures) headers.emplace_back(f.name);
+    const std::size_t claims = claim_columns(r);
+    for (std::size_t c = 1; c <= claims; ++c) {
+        headers.push_back(fmt::format("claim_{}_verdict", c));
+        headers.push_back(fmt::format("claim_{}_probability", c));
+    }
+    headers.emplace_back("error");
+    Table t(headers);
+    for (const auto& row : r.rows) {
+        std::vector<std::string> cells = point_cells(r, row);
+        cells.insert(cells.end(), {row.ok ? "ok" : "error", row.chip, row.ok ? std::to_string(row.gpus) : "", row.layout});
+        for (const auto& f : kSweepFigures) cells.push_back(has_figure(row, f) ? number_cell(row.*f.field) : "");
+        for (std::size_t c = 0; c < claims; ++c) {
+            const bool has = c < row.claims.size();
+            cells.push_back(has ? row.claims[c].verdict : "");
+            cells.push_back(has ? number_cell(row.claims[c].probability) : "");
+        }
+        cells.push_back(row.error);
+        t.add_row(std::move(cells));
+    }
+    return t.render_csv();
+}
+
+std::string sweep_json(const SweepResult& r) {
+    Json j;
+    j.begin_object().field("schema_version", 1).field("scenario", r.scenario);
+    j.key("vary").begin_array();
+    for (const auto& v : r.vary) j.value(v);
+    j.end_array();
+    if (r.random) j.field("random", static_cast<std::int64_t>(*r.random));
+    else j.key("random").null();
+    j.field("seed", static_cast<std::int64_t>(r.options.seed));
+    if (r.options.samples > 0) j.field("samples", r.options.samples);
+    else j.key("samples").null();
+    j.field("mode", to_string(r.options.mode)).field("network", to_string(r.options.network));
+    j.field("points", static_cast<std::int64_t>(r.rows.size())).field("errors", static_cast<std::int64_t>(r.errors()));
+    // The claims' texts, from the first row that has them (every point has the scenario's claims).
+    j.key("claims").begin_array();
+    for (const auto& row : r.rows) {
+        if (row.claims.empty()) continue;
+        for (const auto& c : row.claims) j.value(c.text);
+        break;
+    }
+    j.end_array();
+    j.key("rows").begin_array();
+    for (const auto& row : r.rows) {
+        j.begin_object().field("point", static_cast<std::int64_t>(row.point));
+        j.key("values").begin_object();
+        for (const auto& [k, v] : row.values) {
+            j.key(k);
+            sweep_value(j, v);
+        }
+        j.end_object();
+        j.field("status", row.ok ? "ok" : "error");
+        if (!row.ok) {
+            j.field("error", row.error).end_object();
+            continue;
+        }
+        j.field("chip", row.chip).field("gpus", row.gpus).field("layout", row.layout);
+        for (const auto& f : kSweepFigures) {
+            j.key(f.name);
+            if (has_figure(row, f)) j.value(row.*f.field);
+            else j.null();
+        }
+        j.key("claims").begin_array();
+        for (const auto& c : row.claims) {
+            j.begin_object().field("verdict", c.verdict).field("probability", c.probability).end_object();
+        }
+        j.end_array();
+        j.end_object();
+    }
+    j.end_array().end_object();
+    return j.str();
+}
+
+std::string sweep_table(const SweepResult& r) {
+    std::vector<std::string> headers{"point"};
+    headers.insert(headers.end(), r.axis_keys.begin(), r.axis_keys.end());
+    headers.insert(headers.end(), {"status", "layout", "step s", "MFU", "days p50", "GPU-hours p50", "cost p50"});
+    const std::size_t claims = claim_columns(r);
+    for (std::size_t c = 1; c <= claims; ++c) headers.push_back(fmt::format("claim {}", c));
+    Table t(headers);
+    std::string errors;
+    for (const auto& row : r.rows) {
+        std::vector<std::string> cells = point_cells(r, row);
+        if (!row.ok) {
+            cells.push_back("error");
+            cells.resize(headers.size());
+            errors += fmt::format("point {}: {}\n", row.point, row.error);
+        } else {
+            cells.insert(cells.end(), {"ok", row.layout, fmt::format("{:.3f}", row.step_time_s),
+                                       fmt::format("{:.1f}%", 100 * row.mfu_causal),
+                                       fmt::format("{:.1f}", row.wall_clock_days_p50), with_commas(row.gpu_hours_p50),
+                                       row.priced ? "$" + with_commas(row.cost_usd_p50) : "—"});
+            for (std::size_t c = 0; c < claims; ++c) {
+                cells.push_back(c < row.claims.size()
+                                    ? fmt::format("{} ({:.0f}%)", row.claims[c].verdict, 100 * row.claims[c].probability)
+                                    : "—");
+            }
+        }
+        t.add_row(std::move(cells));
+    }
+    std::string out = t.render();
+    if (claims > 0) {
+        for (const auto& row : r.rows) {
+            if (row.claims.empty()) continue;
+            for (std::size_t c = 0; c < row.claims.size(); ++c) out += fmt::format("claim {}: \"{}\"\n", c + 1, row.claims[c].text);
+            break;
+        }
+    }
+    if (!errors.empty()) out += "\n" + errors;
+    return out;
+}
+
+}  // namespace gpuhours::report

@@ -1,0 +1,100 @@
+// The scenario layer's own document tree: TOML read by toml++, converted into nodes that carry their source
+// position, can be deep-merged (`extends`, catalogs, `--set`) without losing positions, and remember which keys
+// were read so that anything left over is reported as an unknown key. Internal to the scenario layer.
+#pragma once
+
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/units/units.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gpuhours::detail {
+
+struct Node {
+    enum class Kind { string, integer, floating, boolean, array, table, other };
+
+    Kind kind = Kind::table;
+    std::string text;          // string value, or the TOML text of an `other` value (dates)
+    std::int64_t integer = 0;
+    double floating = 0.0;
+    bool boolean = false;
+    std::vector<Node> items;                          // array elements
+    std::vector<std::pair<std::string, Node>> fields;  // table fields in document order
+    std::vector<SourceRef> key_sources;               // position of each field's key (parallel to fields)
+    SourceRef where;                                  // position of the value (a table: its header)
+
+    [[nodiscard]] Node* find(std::string_view key);
+    [[nodiscard]] const Node* find(std::string_view key) const;
+    // Sets (replacing) a field; keeps document order for existing keys.
+    Node& set(const std::string& key, Node value, SourceRef key_source);
+    void erase(std::string_view key);
+};
+
+std::string_view kind_name(Node::Kind kind);
+
+// Parses TOML text; syntax errors become ScenarioError at the reported position.
+Node parse_document(std::string_view text, const std::string& path);
+// Reads and parses a file; a missing file is a ScenarioError at `referenced_from` (when known).
+Node parse_document_file(const std::string& path, const SourceRef& referenced_from = {});
+
+// Deep merge: tables merge key by key (recursively), anything else in `overlay` replaces `base`.
+void merge_into(Node& base, Node overlay);
+
+// Applies one "a.b.c=value" override; the value is read as TOML, or as a plain string if it is not valid TOML
+// (so `--set cluster.chip=h100` works unquoted).
+void apply_override(Node& root, const std::string& assignment);
+
+// Reads the fields of one table and checks, in finish(), that no field was left unread (unknown keys), with a
+// "did you mean" suggestion among the keys this reader asked for.
+class TableReader {
+public:
+    // `table` must be a table node; `name` is its dotted path for messages ("parallelism", "" for the root).
+    TableReader(const Node& table, std::string name);
+
+    [[nodiscard]] const Node* optional(std::string_view key);
+    [[nodiscard]] const Node& required(std::string_view key, std::string_view hint = {});
+    [[nodiscard]] bool has(std::string_view key);
+    // Marks a key as known without reading it (handled elsewhere, e.g. `extends`).
+    void allow(std::string_view key);
+
+    [[nodiscard]] const Node& table() const { return table_; }
+    [[nodiscard]] const std::string& name() const { return name_; }
+    [[nodiscard]] std::string path_of(std::string_view key) const;  // "parallelism.pipeline"
+
+    // Throws for the first unknown key.
+    void finish() const;
+
+private:
+    const Node& table_;
+    std::string name_;
+    std::vector<std::string> known_;
+};
+
+// Typed readers. Each throws ScenarioError at the value's position naming the key and the expected form.
+std::string as_string(const Node& node, std::string_view key_path);
+std::int64_t as_integer(const Node& node, std::string_view key_path, std::int64_t min, std::int64_t max);
+int as_int(const Node& node, std::string_view key_path, int min, int max);
+double as_number(const Node& node, std::string_view key_path);  // integer or float
+bool as_bool(const Node& node, std::string_view key_path);
+const Node& as_table(const Node& node, std::string_view key_path);
+
+// A quantity written as a unit string ("400 GB/s"); a bare number is an error asking for the unit.
+template <class Q>
+Q as_quantity(const Node& node, std::string_view key_path, Q (*parse)(std::string_view), std::string_view example);
+// A count written as a number or a suffixed string ("14.8T").
+double as_count(const Node& node, std::string_view key_path);
+
+// Catalog figures are written either as a plain value or as { value = …, source = "…" }. Returns the value
+// node (marking `source`/`note` as known) and, through `source`, the source text when given.
+const Node& figure_value(const Node& node, std::string_view key_path, std::string* source = nullptr);
+
+// The closest of `candidates` to `word` if it is close enough to be a plausible typo.
+std::optional<std::string> suggest(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace gpuhours::detail

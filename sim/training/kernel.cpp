@@ -1,0 +1,186 @@
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/training/kernel.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gpuhours {
+
+namespace {
+
+// FlashAttention's backward runs 5 matrix products (S = Q·Kᵀ recomputed, dV = Pᵀ·dO, dP = dO·Vᵀ, dQ = dS·K,
+// dK = dSᵀ·Q) against the forward's 2 (Dao 2023, FlashAttention-2, arXiv 2307.08691 §4.1 counts backward as
+// 2.5 × forward FLOPs). The workload's model backward is 2 × forward, so the kernel executes 2.5 / 2 = 1.25 ×
+// the model backward FLOPs. The catalog's `attention` efficiency is read in the same executed-FLOPs terms that
+// FlashAttention benchmarks report, so both passes use it unchanged.
+constexpr double kAttentionBackwardExecutedPerModel = 2.5 / 2.0;
+
+// Bytes of one FP32 partial sum of a split-K GEMM (written by each slice, read back by the reduction).
+constexpr double kSplitKPartialBytes = 4.0;
+
+Error missing_figure(const ChipProfile& chip, std::string_view key, std::string_view example) {
+    return Error(fmt::format("chip \"{}\" has no usable efficiency.{} for the kernel model", chip.id, key),
+                 fmt::format("set `{} = {{ value = {}, source = \"…\" }}` in the [efficiency] table of its catalog "
+                             "entry",
+                             key, example));
+}
+
+void require_fraction(const ChipProfile& chip, double value, std::string_view key) {
+    if (!(value > 0.0 && value <= 1.0)) throw missing_figure(chip, key, "0.8");
+}
+
+long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
+
+PassTime roofline(Seconds compute, Bytes bytes, const ChipProfile& chip) {
+    require_fraction(chip, chip.efficiency.memory, "memory");
+    if (!(chip.memory_bandwidth.value() > 0.0)) {
+        throw Error(fmt::format("chip \"{}\" has no memory bandwidth", chip.id),
+                    "set [memory] bandwidth in its catalog entry");
+    }
+    PassTime pass;
+    pass.compute = compute;
+    pass.memory = bytes / (chip.memory_bandwidth * chip.efficiency.memory);
+    pass.bound = pass.compute > pass.memory ? Bound::compute : Bound::memory;  // a tie (0 = 0) is memory
+    pass.time = std::max(pass.compute, pass.memory);
+    return pass;
+}
+
+// One GEMM kernel of `shape` doing `flops` and moving `bytes` (before split-K's partial sums).
+PassTime gemm_pass(const GemmShape& shape, Flops flops, Bytes bytes, const KernelContext& context) {
+    const GemmEfficiency e = gemm_efficiency(shape, context);
+    const FlopsPerSecond rate = context.chip.peak(context.gemm_precision) * e.total;
+    if (e.split_k > 1) {
+        const double outputs = static_cast<double>(shape.m) * static_cast<double>(shape.n) *
+                               static_cast<double>(shape.count);
+        bytes += Bytes(2.0 * static_cast<double>(e.split_k) * outputs * kSplitKPartialBytes);
+    }
+    return roofline(flops / rate, bytes, context.chip);
+}
+
+OpTime time_gemm(const Op& op, const KernelContext& context) {
+    if (!op.gemm) {
+        throw Error(fmt::format("GEMM operator \"{}\" has no shape", op.name),
+                    "the workload gives every gemm and grouped_gemm op a GemmShape");
+    }
+    const GemmShape& shape = *op.gemm;
+    const Bytes bytes = op.read + op.written;  // each of the three GEMMs touches A, B and C once
+    OpTime t;
+    t.forward = gemm_pass(shape, op.forward, bytes, context);
+    t.backward_input = gemm_pass(input_gradient_shape(shape), op.backward * 0.5, bytes, context);
+    t.backward_weight = gemm_pass(weight_gradient_shape(shape), op.backward * 0.5, bytes, context);
+    return t;
+}
+
+OpTime time_attention(const Op& op, const KernelContext& context) {
+    const ChipProfile& chip = context.chip;
+    require_fraction(chip, chip.efficiency.attention, "attention");
+    const FlopsPerSecond rate = chip.peak(context.attention_precision) * chip.efficiency.attention;
+    OpTime t;
+    t.forward = roofline(op.forward / rate, op.read + op.written, chip);
+    // Backward reads Q, K, V (op.read), O and dO (2 × op.written) and writes dQ, dK, dV (op.read).
+    t.backward_input = roofline(op.backward * kAttentionBackwardExecutedPerModel / rate,
+                                op.read * 2.0 + op.written * 2.0, chip);
+    return t;
+}
+
+OpTime time_memory_bound(const Op& op, const KernelContext& context) {
+    OpTime t;
+    t.forward = roofline(Seconds(0.0), op.read + op.written, context.chip);
+    // Backward reads dY (op.written) and the saved input X (op.read), writes dX (op.read).
+    t.backward_input = roofline(Seconds(0.0), op.read * 2.0 + op.written, context.chip);
+    return t;
+}
+
+}  // namespace
+
+int available_sms(const KernelContext& context) {
+    const ChipProfile& chip = context.chip;
+    if (chip.sm_count <= 0) {
+        throw Error(fmt::format("chip \"{}\" has no SM count", chip.id), "set [compute] sm_count in its catalog entry");
+    }
+    if (context.reserved_sms < 0 || context.reserved_sms >= chip.sm_count) {
+        throw Error(fmt::format("{} SMs reserved for communication on chip \"{}\", which has {}", context.reserved_sms,
+                                chip.id, chip.sm_count),
+                    fmt::format("reserve between 0 and {} SMs (DeepSeek-V3 reserves 20 of 132)", chip.sm_count - 1));
+    }
+    return chip.sm_count - context.reserved_sms;
+}
+
+GemmShape input_gradient_shape(const GemmShape& forward) {
+    return GemmShape{forward.m, forward.k, forward.n, forward.count};
+}
+
+GemmShape weight_gradient_shape(const GemmShape& forward) {
+    return GemmShape{forward.k, forward.n, forward.m, forward.count};
+}
+
+GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& context) {
+    const ChipProfile& chip = context.chip;
+    if (shape.m <= 0 || shape.n <= 0 || shape.k <= 0 || shape.count <= 0) {
+        throw Error(fmt::format("GEMM shape m = {}, n = {}, k = {}, count = {} has a dimension below 1", shape.m,
+                                shape.n, shape.k, shape.count));
+    }
+    const bool fp8 = context.gemm_precision == Precision::fp8;
+    const double large_gemm = fp8 ? chip.efficiency.gemm_fp8 : chip.efficiency.gemm;
+    require_fraction(chip, large_gemm, fp8 ? "gemm_fp8" : "gemm");
+    if (chip.efficiency.gemm_tile_m <= 0) throw missing_figure(chip, "gemm_tile_m", "128");
+    if (chip.efficiency.gemm_tile_n <= 0) throw missing_figure(chip, "gemm_tile_n", "256");
+    const long long tile_m = chip.efficiency.gemm_tile_m;
+    const long long tile_n = chip.efficiency.gemm_tile_n;
+
+    GemmEfficiency e;
+    e.sms = available_sms(context);
+    const long long rows = ceil_div(shape.m, tile_m);
+    const long long cols = ceil_div(shape.n, tile_n);
+    e.tiles = shape.count * rows * cols;
+    e.tile_fraction = (static_cast<double>(shape.m) / static_cast<double>(rows * tile_m)) *
+                      (static_cast<double>(shape.n) / static_cast<double>(cols * tile_n));
+    // Split-K: with fewer tiles than free SMs, each tile's inner dimension is cut into slices of at least
+    // tile_m (so a slice's main loop stays at least as long as the tile is tall), one slice per SM.
+    if (e.tiles < e.sms) e.split_k = std::clamp<long long>(e.sms / e.tiles, 1, std::max(1LL, shape.k / tile_m));
+    const long long units = e.tiles * e.split_k;
+    e.waves = ceil_div(units, e.sms);
+    e.wave_fraction = static_cast<double>(units) / (static_cast<double>(e.waves) * chip.sm_count);
+    e.total = large_gemm * e.tile_fraction * e.wave_fraction;
+    return e;
+}
+
+std::string_view to_string(Bound b) {
+    switch (b) {
+        case Bound::compute: return "compute";
+        case Bound::memory: return "memory";
+    }
+    return "?";
+}
+
+OpTime time_op(const Op& op, const KernelContext& context) {
+    OpTime t;
+    switch (op.kind) {
+        case OpKind::gemm:
+        case OpKind::grouped_gemm: t = time_gemm(op, context); break;
+        case OpKind::attention: t = time_attention(op, context); break;
+        case OpKind::elementwise:
+        case OpKind::embedding:
+        case OpKind::loss: t = time_memory_bound(op, context); break;
+    }
+    if (op.forward.value() > 0.0) t.recompute = t.forward.time * (op.recompute / op.forward);
+    return t;
+}
+
+BlockTime time_block(const Block& block, const KernelContext& context) {
+    BlockTime b;
+    b.ops.reserve(block.ops.size());
+    for (const Op& op : block.ops) {
+        OpTime t = time_op(op, context);
+        b.forward += t.forward.time;
+        b.backward_input += t.backward_input.time;
+        b.backward_weight += t.backward_weight.time;
+        b.recompute += t.recompute;
+        if (t.forward.bound == Bound::memory) b.forward_memory_bound += t.forward.time;
+        b.ops.push_back(std::move(t));
+    }
+    return b;
+}
+
+}  // namespace gpuhours

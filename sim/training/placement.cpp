@@ -1,0 +1,118 @@
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/training/placement.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gpuhours {
+
+std::string_view to_string(GroupKind g) {
+    switch (g) {
+        case GroupKind::tensor: return "tensor";
+        case GroupKind::context: return "context";
+        case GroupKind::expert: return "expert";
+        case GroupKind::expert_data: return "expert-data";
+        case GroupKind::data: return "data";
+        case GroupKind::pipeline: return "pipeline";
+        case GroupKind::data_context: return "data×context";
+    }
+    return "?";
+}
+
+Placement::Placement(const ParallelLayout& layout, int gpus) : layout_(layout) {
+    const long long total = layout.total_ranks();
+    if (total != gpus) {
+        throw Error(fmt::format("tensor × context × pipeline × data = {} ≠ {} GPUs", total, gpus),
+                    "make the parallel degrees multiply to the GPU count");
+    }
+    ranks_ = gpus;
+    const auto parsed = order_parts(layout.order);
+    if (!parsed) throw Error(fmt::format("order \"{}\" is not a permutation of tp, cp, ep, dp, pp", layout.order));
+    const std::vector<std::string>& parts = *parsed;
+    const int degree[4] = {layout.tensor, layout.context, layout.data, layout.pipeline};
+    int stride = 1;
+    strides_.assign(4, 1);
+    int ep_pos = 0;
+    int dp_pos = 0;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const std::string& p = parts[i];
+        if (p == "ep") { ep_pos = static_cast<int>(i); continue; }
+        const int dim = p == "tp" ? 0 : p == "cp" ? 1 : p == "dp" ? 2 : 3;
+        if (p == "dp") dp_pos = static_cast<int>(i);
+        dense_order_.push_back(dim);
+        strides_[static_cast<std::size_t>(dim)] = stride;
+        stride *= degree[dim];
+    }
+    ep_before_dp_ = ep_pos < dp_pos;
+}
+
+RankCoord Placement::coord(int rank) const {
+    RankCoord c;
+    const int degree[4] = {layout_.tensor, layout_.context, layout_.data, layout_.pipeline};
+    int digits[4] = {0, 0, 0, 0};
+    for (int dim = 0; dim < 4; ++dim) digits[dim] = (rank / strides_[static_cast<std::size_t>(dim)]) % degree[dim];
+    c.tp = digits[0];
+    c.cp = digits[1];
+    c.dp = digits[2];
+    c.pp = digits[3];
+    // Flattened data × context index, cp and dp in the order's relative order.
+    const bool cp_inner = strides_[1] < strides_[2];
+    const int flat = cp_inner ? c.cp + layout_.context * c.dp : c.dp + layout_.data * c.cp;
+    const int ep = layout_.expert;
+    const int groups = layout_.data * layout_.context / ep;
+    if (ep_before_dp_) {
+        c.ep = flat % ep;
+        c.ep_group = flat / ep;
+    } else {
+        c.ep = flat / groups;
+        c.ep_group = flat % groups;
+    }
+    return c;
+}
+
+int Placement::rank_of(int tp, int cp, int dp, int pp) const {
+    return tp * strides_[0] + cp * strides_[1] + dp * strides_[2] + pp * strides_[3];
+}
+
+std::vector<int> Placement::group(GroupKind kind, int rank) const {
+    const RankCoord c = coord(rank);
+    std::vector<int> out;
+    const bool cp_inner = strides_[1] < strides_[2];
+    auto from_flat = [&](int flat) {
+        const int cp = cp_inner ? flat % layout_.context : flat / layout_.data;
+        const int dp = cp_inner ? flat / layout_.context : flat % layout_.data;
+        return rank_of(c.tp, cp, dp, c.pp);
+    };
+    const int ep = layout_.expert;
+    const int groups = layout_.data * layout_.context / ep;
+    auto flat_of = [&](int ep_index, int ep_group) {
+        return ep_before_dp_ ? ep_group * ep + ep_index : ep_index * groups + ep_group;
+    };
+    switch (kind) {
+        case GroupKind::tensor:
+            for (int i = 0; i < layout_.tensor; ++i) out.push_back(rank_of(i, c.cp, c.dp, c.pp));
+            break;
+        case GroupKind::context:
+            for (int i = 0; i < layout_.context; ++i) out.push_back(rank_of(c.tp, i, c.dp, c.pp));
+            break;
+        case GroupKind::data:
+            for (int i = 0; i < layout_.data; ++i) out.push_back(rank_of(c.tp, c.cp, i, c.pp));
+            break;
+        case GroupKind::pipeline:
+            for (int i = 0; i < layout_.pipeline; ++i) out.push_back(rank_of(c.tp, c.cp, c.dp, i));
+            break;
+        case GroupKind::data_context:
+            for (int f = 0; f < layout_.data * layout_.context; ++f) out.push_back(from_flat(f));
+            break;
+        case GroupKind::expert:
+            for (int i = 0; i < ep; ++i) out.push_back(from_flat(flat_of(i, c.ep_group)));
+            break;
+        case GroupKind::expert_data:
+            for (int g = 0; g < groups; ++g) out.push_back(from_flat(flat_of(c.ep, g)));
+            break;
+    }
+    return out;
+}
+
+}  // namespace gpuhours

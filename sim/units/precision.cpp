@@ -1,0 +1,54 @@
+#include <gpuhours/units/precision.hpp>
+
+namespace gpuhours {
+
+double bytes_per_element(Precision p) {
+    switch (p) {
+        case Precision::fp64: return 8.0;
+        case Precision::fp32: return 4.0;
+        case Precision::tf32: return 4.0;  // stored as fp32
+        case Precision::bf16: return 2.0;
+        case Precision::fp16: return 2.0;
+        case Precision::fp8: return 1.0;
+        case Precision::int8: return 1.0;
+        case Precision::fp4: return 0.5;
+    }
+    return 0.0;
+}
+
+int bit_length(Precision p) {
+    switch (p) {
+        case Precision::fp64: return 64;
+        case Precision::fp32: return 32;
+        case Precision::tf32: return 32;  // 3A090 counts the input bit length; TF32 inputs are 32-bit words
+        case Precision::bf16: return 16;
+        case Precision::fp16: return 16;
+        case Precision::fp8: return 8;
+        case Precision::int8: return 8;
+        case Precision::fp4: return 4;
+    }
+    return 0;
+}
+
+std::string_view to_string(Precision p) {
+    switch (p) {
+        case Precision::fp64: return "fp64";
+        case Precision::fp32: return "fp32";
+        case Precision::tf32: return "tf32";
+        case Precision::bf16: return "bf16";
+        case Precision::fp16: return "fp16";
+        case Precision::fp8: return "fp8";
+        case Precision::int8: return "int8";
+        case Precision::fp4: return "fp4";
+    }
+    return "?";
+}
+
+std::optional<Precision> precision_from_string(std::string_view name) {
+    for (Precision p : kAllPrecisions) {
+        if (to_string(p) == name) return p;
+    }
+    return std::nullopt;
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,51 @@
+#include <gpuhours/workload/parallel.hpp>
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <utility>
+
+namespace gpuhours {
+namespace {
+constexpr std::array<std::pair<Schedule, std::string_view>, 5> kSchedules{{{Schedule::gpipe, "gpipe"},
+                                                                           {Schedule::one_f_one_b, "1f1b"},
+                                                                           {Schedule::interleaved, "interleaved"},
+                                                                           {Schedule::zero_bubble, "zero-bubble"},
+                                                                           {Schedule::dualpipe, "dualpipe"}}};
+constexpr std::array<std::pair<Recompute, std::string_view>, 3> kRecompute{
+    {{Recompute::none, "none"}, {Recompute::selective, "selective"}, {Recompute::full, "full"}}};
+}  // namespace
+
+std::string_view to_string(Schedule s) {
+    for (const auto& [value, name] : kSchedules) if (value == s) return name;
+    return "?";
+}
+std::optional<Schedule> schedule_from_string(std::string_view name) {
+    for (const auto& [value, n] : kSchedules) if (n == name) return value;
+    return std::nullopt;
+}
+std::string_view to_string(Recompute r) {
+    for (const auto& [value, name] : kRecompute) if (value == r) return name;
+    return "?";
+}
+std::optional<Recompute> recompute_from_string(std::string_view name) {
+    for (const auto& [value, n] : kRecompute) if (n == name) return value;
+    return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> order_parts(std::string_view order) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t dash = order.find('-', start);
+        parts.emplace_back(order.substr(start, dash == std::string_view::npos ? std::string_view::npos : dash - start));
+        if (dash == std::string_view::npos) break;
+        start = dash + 1;
+    }
+    std::vector<std::string> sorted = parts;
+    std::sort(sorted.begin(), sorted.end());
+    if (sorted != std::vector<std::string>{"cp", "dp", "ep", "pp", "tp"}) return std::nullopt;
+    return parts;
+}
+
+}  // namespace gpuhours
