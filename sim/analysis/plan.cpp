@@ -421,11 +421,10 @@ PlanCandidate screen_layout(const Scenario& s, const ParallelLayout& layout) {
     return c;
 }
 
-PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
-    if (options.top < 1) throw Error(fmt::format("layout search: top = {} must be at least 1", options.top));
-    if (options.wave < 1) throw Error(fmt::format("layout search: wave = {} must be at least 1", options.wave));
-    const unsigned threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+namespace {
 
+// Every layout of the space as a candidate; the scenario's own layout found in the space by its key, or appended.
+PlanResult enumerate_candidates(const Scenario& s, const PlanOptions& options) {
     PlanResult result;
     result.top = options.top;
     for (const ParallelLayout& l : enumerate_layouts(s, options.space)) {
@@ -434,7 +433,6 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
         result.candidates.push_back(std::move(c));
     }
     result.counts.enumerated = result.candidates.size();
-    // The scenario's own layout: found in the space by its key, or appended.
     const LayoutKey own_key = layout_key(s.parallel);
     const auto own = std::find_if(result.candidates.begin(), result.candidates.end(),
                                   [&](const PlanCandidate& c) { return layout_key(c.layout) == own_key; });
@@ -448,18 +446,23 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
         result.scenario_index = result.candidates.size() - 1;
     }
     result.candidates[result.scenario_index].scenario_layout = true;
+    return result;
+}
 
-    // Rules, memory and bound: closed forms, all candidates, in parallel (one scenario copy per task chunk).
-    {
-        const std::size_t n = result.candidates.size();
-        const std::size_t block = 64;
-        parallel_for((n + block - 1) / block, threads, [&](std::size_t b) {
-            Scenario scratch = s;
-            for (std::size_t i = b * block; i < std::min(n, (b + 1) * block); ++i) screen(result.candidates[i], scratch);
-        });
-    }
+// Rules, memory and bound: closed forms, all candidates, in parallel (one scenario copy per task chunk).
+void screen_all(const Scenario& s, PlanResult& result, unsigned threads) {
+    const std::size_t n = result.candidates.size();
+    const std::size_t block = 64;
+    parallel_for((n + block - 1) / block, threads, [&](std::size_t b) {
+        Scenario scratch = s;
+        for (std::size_t i = b * block; i < std::min(n, (b + 1) * block); ++i) screen(result.candidates[i], scratch);
+    });
+}
 
-    // Survivors in ascending order of their bound (ties: LayoutKey); the scenario's layout first, never pruned.
+// Survivors simulated in ascending order of their bound (ties: LayoutKey), the scenario's layout first and never
+// pruned, in waves; once `top` step times are known, a candidate whose bound exceeds the top-th best is pruned
+// with everything after it.
+void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOptions& options, unsigned threads) {
     std::vector<std::size_t> queue;
     for (std::size_t i = 0; i < result.candidates.size(); ++i) {
         if (i != result.scenario_index && result.candidates[i].fate == CandidateFate::feasible) queue.push_back(i);
@@ -512,8 +515,10 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
             if (result.candidates[i].step) times.push_back(result.candidates[i].step->step_time);
         }
     }
+}
 
-    // Counts (over the search space; the scenario's layout is counted only when inside it).
+// Counts (over the search space; the scenario's layout is counted only when inside it).
+void count_fates(PlanResult& result) {
     for (std::size_t i = 0; i < result.candidates.size(); ++i) {
         if (!result.scenario_in_space && i == result.scenario_index) continue;
         switch (result.candidates[i].fate) {
@@ -525,8 +530,11 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
             case CandidateFate::feasible: break;  // every feasible candidate was simulated or pruned above
         }
     }
+}
 
-    // Ranking: simulated candidates by step time, ties by LayoutKey.
+// Ranking: simulated candidates by step time, ties by LayoutKey; the scenario layout's rank, exact unless a pruned
+// candidate's bound leaves room to be faster than it.
+void rank_candidates(PlanResult& result) {
     for (std::size_t i = 0; i < result.candidates.size(); ++i) {
         if (result.candidates[i].step) result.ranking.push_back(i);
     }
@@ -536,8 +544,6 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
         if (x.step->step_time != y.step->step_time) return x.step->step_time < y.step->step_time;
         return layout_key(x.layout) < layout_key(y.layout);
     });
-
-    // The scenario layout's rank: exact unless a pruned candidate's bound leaves room to be faster than it.
     const PlanCandidate& mine = result.candidates[result.scenario_index];
     if (mine.step) {
         const auto pos = static_cast<std::size_t>(
@@ -549,21 +555,37 @@ PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
         result.scenario_rank_at_least = pos + 1;
         if (could_be_faster == 0) result.scenario_rank = pos + 1;
     }
+}
 
-    if (result.ranking.size() >= 2) {
-        const PlanCandidate& winner = result.candidates[result.ranking[0]];
-        const PlanCandidate& second = result.candidates[result.ranking[1]];
-        RunnerUpExplanation why;
-        why.difference = second.step->step_time - winner.step->step_time;
-        const auto w = terms_of(winner.step->breakdown);
-        const auto r = terms_of(second.step->breakdown);
-        for (std::size_t k = 0; k < w.size(); ++k) {
-            why.terms.push_back(TermDifference{w[k].name, w[k].value, r[k].value});
-            if (why.terms[k].difference() > why.terms[why.largest].difference()) why.largest = k;
-        }
-        why.changes = layout_changes(winner.layout, second.layout);
-        result.runner_up = std::move(why);
+// Why the runner-up loses: each breakdown term of the two best layouts, the largest difference, the layout changes.
+void explain_runner_up(PlanResult& result) {
+    if (result.ranking.size() < 2) return;
+    const PlanCandidate& winner = result.candidates[result.ranking[0]];
+    const PlanCandidate& second = result.candidates[result.ranking[1]];
+    RunnerUpExplanation why;
+    why.difference = second.step->step_time - winner.step->step_time;
+    const auto w = terms_of(winner.step->breakdown);
+    const auto r = terms_of(second.step->breakdown);
+    for (std::size_t k = 0; k < w.size(); ++k) {
+        why.terms.push_back(TermDifference{w[k].name, w[k].value, r[k].value});
+        if (why.terms[k].difference() > why.terms[why.largest].difference()) why.largest = k;
     }
+    why.changes = layout_changes(winner.layout, second.layout);
+    result.runner_up = std::move(why);
+}
+
+}  // namespace
+
+PlanResult plan_layouts(const Scenario& s, const PlanOptions& options) {
+    if (options.top < 1) throw Error(fmt::format("layout search: top = {} must be at least 1", options.top));
+    if (options.wave < 1) throw Error(fmt::format("layout search: wave = {} must be at least 1", options.wave));
+    const unsigned threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    PlanResult result = enumerate_candidates(s, options);
+    screen_all(s, result, threads);
+    simulate_in_bound_order(s, result, options, threads);
+    count_fates(result);
+    rank_candidates(result);
+    explain_runner_up(result);
     return result;
 }
 

@@ -125,81 +125,62 @@ void write_candidate_json(report::Json& j, const PlanCandidate& c) {
     }
 }
 
-}  // namespace
-
-int cmd_plan(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json", "--exhaustive"}, {"--set", "--catalog", "--top", "--threads", "--fix"});
-    const std::string& file = single_positional(args, "plan", "SCENARIO");
-    PlanOptions options;
-    if (args.has("--top")) options.top = static_cast<int>(whole_number("--top", args.get("--top"), 1, 1000));
-    if (args.has("--threads")) options.threads = static_cast<unsigned>(whole_number("--threads", args.get("--threads"), 1, 1024));
-    options.prune = !args.has("--exhaustive");
-    for (const auto& fix : args.get_all("--fix")) apply_fix(options.space, fix);
-    const Scenario s = load_scenario(file, load_options(args));
-    // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
-    std::atomic<int> simulations{0};
-    const bool progress = isatty(STDERR_FILENO) != 0;
-    if (progress) {
-        options.on_simulate = [&](const ParallelLayout&) {
-            std::fprintf(stderr, "\rsimulating layouts: %d started", ++simulations);
-            std::fflush(stderr);
-        };
-    }
-    const PlanResult result = plan_layouts(s, options);
-    if (progress && simulations > 0) std::fprintf(stderr, "\r%*s\r", 40, "");
+// --json: the search's counts, the top layouts, the scenario's own layout and why the runner-up loses.
+void write_json(const Scenario& s, const PlanResult& result, std::ostream& out) {
     const PlanCounts& n = result.counts;
     const PlanCandidate& own = result.scenario();
-
-    if (args.has("--json")) {
-        report::Json j;
-        j.begin_object().field("schema_version", 1).field("title", s.title);
-        j.field("gpus", s.cluster.gpus).field("chip", s.cluster.chip.id).field("model", s.model.id);
-        j.field("sequence_length", s.training.sequence_length).field("global_batch", s.training.global_batch);
-        j.field("mfu_peak_precision", to_string(s.training.precision.compute));
-        j.key("counts").begin_object();
-        j.field("enumerated", static_cast<std::int64_t>(n.enumerated));
-        j.field("rejected_by_rule", static_cast<std::int64_t>(n.rejected_by_rule));
-        j.field("rejected_by_memory", static_cast<std::int64_t>(n.rejected_by_memory));
-        j.field("pruned_by_bound", static_cast<std::int64_t>(n.pruned_by_bound));
-        j.field("failed_in_simulation", static_cast<std::int64_t>(n.failed_in_simulation));
-        j.field("simulated", static_cast<std::int64_t>(n.simulated));
+    report::Json j;
+    j.begin_object().field("schema_version", 1).field("title", s.title);
+    j.field("gpus", s.cluster.gpus).field("chip", s.cluster.chip.id).field("model", s.model.id);
+    j.field("sequence_length", s.training.sequence_length).field("global_batch", s.training.global_batch);
+    j.field("mfu_peak_precision", to_string(s.training.precision.compute));
+    j.key("counts").begin_object();
+    j.field("enumerated", static_cast<std::int64_t>(n.enumerated));
+    j.field("rejected_by_rule", static_cast<std::int64_t>(n.rejected_by_rule));
+    j.field("rejected_by_memory", static_cast<std::int64_t>(n.rejected_by_memory));
+    j.field("pruned_by_bound", static_cast<std::int64_t>(n.pruned_by_bound));
+    j.field("failed_in_simulation", static_cast<std::int64_t>(n.failed_in_simulation));
+    j.field("simulated", static_cast<std::int64_t>(n.simulated));
+    j.end_object();
+    j.key("top").begin_array();
+    for (std::size_t k = 0; k < std::min<std::size_t>(result.ranking.size(), static_cast<std::size_t>(result.top)); ++k) {
+        j.begin_object().field("rank", static_cast<std::int64_t>(k + 1));
+        write_candidate_json(j, result.candidates[result.ranking[k]]);
         j.end_object();
-        j.key("top").begin_array();
-        for (std::size_t k = 0; k < std::min<std::size_t>(result.ranking.size(), static_cast<std::size_t>(result.top)); ++k) {
-            j.begin_object().field("rank", static_cast<std::int64_t>(k + 1));
-            write_candidate_json(j, result.candidates[result.ranking[k]]);
-            j.end_object();
+    }
+    j.end_array();
+    j.key("scenario_layout").begin_object();
+    j.field("in_search_space", result.scenario_in_space);
+    if (result.scenario_rank) j.field("rank", static_cast<std::int64_t>(*result.scenario_rank));
+    else j.key("rank").null();
+    j.field("rank_at_least", static_cast<std::int64_t>(result.scenario_rank_at_least));
+    write_candidate_json(j, own);
+    j.end_object();
+    j.key("runner_up");
+    if (result.runner_up) {
+        const RunnerUpExplanation& why = *result.runner_up;
+        j.begin_object().field("step_time_difference_s", why.difference.value());
+        j.field("largest_term", why.terms[why.largest].term);
+        j.key("terms_s").begin_array();
+        for (const auto& t : why.terms) {
+            j.begin_object().field("term", t.term).field("winner", t.winner.value()).field("runner_up", t.runner_up.value());
+            j.field("difference", t.difference().value()).end_object();
         }
         j.end_array();
-        j.key("scenario_layout").begin_object();
-        j.field("in_search_space", result.scenario_in_space);
-        if (result.scenario_rank) j.field("rank", static_cast<std::int64_t>(*result.scenario_rank));
-        else j.key("rank").null();
-        j.field("rank_at_least", static_cast<std::int64_t>(result.scenario_rank_at_least));
-        write_candidate_json(j, own);
-        j.end_object();
-        j.key("runner_up");
-        if (result.runner_up) {
-            const RunnerUpExplanation& why = *result.runner_up;
-            j.begin_object().field("step_time_difference_s", why.difference.value());
-            j.field("largest_term", why.terms[why.largest].term);
-            j.key("terms_s").begin_array();
-            for (const auto& t : why.terms) {
-                j.begin_object().field("term", t.term).field("winner", t.winner.value()).field("runner_up", t.runner_up.value());
-                j.field("difference", t.difference().value()).end_object();
-            }
-            j.end_array();
-            j.key("changes").begin_array();
-            for (const auto& c : why.changes) j.value(c);
-            j.end_array().end_object();
-        } else {
-            j.null();
-        }
-        j.end_object();
-        out << j.str();
-        return 0;
+        j.key("changes").begin_array();
+        for (const auto& c : why.changes) j.value(c);
+        j.end_array().end_object();
+    } else {
+        j.null();
     }
+    j.end_object();
+    out << j.str();
+}
 
+// The text report: the ranking table, the scenario's own layout and the candidate counts.
+void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& out) {
+    const PlanCounts& n = result.counts;
+    const PlanCandidate& own = result.scenario();
     const auto& p = s.parallel;
     out << fmt::format("layout search: {}\n", s.title);
     out << fmt::format("{} × {}, {}, sequence {}, global batch {}; kept from the scenario: ZeRO {}, {} compute, order {}, "
@@ -243,31 +224,64 @@ int cmd_plan(const Args& raw, std::ostream& out) {
     out << fmt::format("candidates: {} enumerated; {} rejected by rule, {} by memory; {} pruned by bound; {} simulated{}\n",
                        n.enumerated, n.rejected_by_rule, n.rejected_by_memory, n.pruned_by_bound, n.simulated,
                        n.failed_in_simulation > 0 ? fmt::format(" ({} failed in simulation)", n.failed_in_simulation) : "");
+}
 
-    if (result.runner_up) {
-        const RunnerUpExplanation& why = *result.runner_up;
-        const PlanCandidate& winner = result.best();
-        const PlanCandidate& second = result.candidates[result.ranking[1]];
-        out << fmt::format("\nwhy the runner-up loses: {} takes {} longer than {} ({:.2f}%)",
-                           describe_layout(second.layout), unit.text(why.difference), describe_layout(winner.layout),
-                           100.0 * (why.difference / winner.step->step_time));
-        if (!why.changes.empty()) out << fmt::format("; it changes {}", fmt::join(why.changes, ", "));
-        out << "\n";
-        report::Table t({"term (mean per GPU)", "winner", "runner-up", "difference"});
-        for (std::size_t k = 0; k < why.terms.size(); ++k) {
-            const TermDifference& d = why.terms[k];
-            if (d.winner.value() == 0 && d.runner_up.value() == 0) continue;
-            t.add_row({d.term + (k == why.largest && d.difference().value() > 0 ? "  ← largest" : ""), unit.text(d.winner),
-                       unit.text(d.runner_up), unit.signed_text(d.difference())});
-        }
-        out << t.render();
-        if (why.difference.value() > 0 && why.terms[why.largest].difference().value() > 0) {
-            out << fmt::format("the largest difference is {} ({})\n", why.terms[why.largest].term,
-                               unit.signed_text(why.terms[why.largest].difference()));
-        } else {
-            out << "the two layouts tie; the order is by layout key\n";
-        }
+// Why the runner-up loses: the step-time terms of the two best layouts side by side.
+void print_runner_up(const PlanResult& result, std::ostream& out) {
+    if (!result.runner_up) return;
+    const TimeUnit unit(result.best().step->step_time);
+    const RunnerUpExplanation& why = *result.runner_up;
+    const PlanCandidate& winner = result.best();
+    const PlanCandidate& second = result.candidates[result.ranking[1]];
+    out << fmt::format("\nwhy the runner-up loses: {} takes {} longer than {} ({:.2f}%)",
+                       describe_layout(second.layout), unit.text(why.difference), describe_layout(winner.layout),
+                       100.0 * (why.difference / winner.step->step_time));
+    if (!why.changes.empty()) out << fmt::format("; it changes {}", fmt::join(why.changes, ", "));
+    out << "\n";
+    report::Table t({"term (mean per GPU)", "winner", "runner-up", "difference"});
+    for (std::size_t k = 0; k < why.terms.size(); ++k) {
+        const TermDifference& d = why.terms[k];
+        if (d.winner.value() == 0 && d.runner_up.value() == 0) continue;
+        t.add_row({d.term + (k == why.largest && d.difference().value() > 0 ? "  ← largest" : ""), unit.text(d.winner),
+                   unit.text(d.runner_up), unit.signed_text(d.difference())});
     }
+    out << t.render();
+    if (why.difference.value() > 0 && why.terms[why.largest].difference().value() > 0) {
+        out << fmt::format("the largest difference is {} ({})\n", why.terms[why.largest].term,
+                           unit.signed_text(why.terms[why.largest].difference()));
+    } else {
+        out << "the two layouts tie; the order is by layout key\n";
+    }
+}
+
+}  // namespace
+
+int cmd_plan(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {"--json", "--exhaustive"}, {"--set", "--catalog", "--top", "--threads", "--fix"});
+    const std::string& file = single_positional(args, "plan", "SCENARIO");
+    PlanOptions options;
+    if (args.has("--top")) options.top = static_cast<int>(whole_number("--top", args.get("--top"), 1, 1000));
+    if (args.has("--threads")) options.threads = static_cast<unsigned>(whole_number("--threads", args.get("--threads"), 1, 1024));
+    options.prune = !args.has("--exhaustive");
+    for (const auto& fix : args.get_all("--fix")) apply_fix(options.space, fix);
+    const Scenario s = load_scenario(file, load_options(args));
+    // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
+    std::atomic<int> simulations{0};
+    const bool progress = isatty(STDERR_FILENO) != 0;
+    if (progress) {
+        options.on_simulate = [&](const ParallelLayout&) {
+            std::fprintf(stderr, "\rsimulating layouts: %d started", ++simulations);
+            std::fflush(stderr);
+        };
+    }
+    const PlanResult result = plan_layouts(s, options);
+    if (progress && simulations > 0) std::fprintf(stderr, "\r%*s\r", 40, "");
+    if (args.has("--json")) {
+        write_json(s, result, out);
+        return 0;
+    }
+    print_ranking(s, result, out);
+    print_runner_up(result, out);
     return 0;
 }
 

@@ -21,133 +21,125 @@ std::string share(Seconds part, Seconds whole) {
     return whole.value() > 0 ? fmt::format("{:.1f}%", 100.0 * part.value() / whole.value()) : "—";
 }
 
-}  // namespace
-
-int cmd_run(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json", "--csv", "--stages"},
-                                       {"--set", "--catalog", "--mode", "--network", "--trace", "--samples", "--seed"});
-    const std::string& file = single_positional(args, "run", "SCENARIO");
-    const ScenarioSampler sampler(file, load_options(args));
-    EvaluateOptions options = evaluate_options(args);
-    const std::string trace_path = args.get("--trace");
-    options.record_trace = !trace_path.empty();
-    ProgressBar progress("Monte Carlo");
-    options.progress = [&](int done, int total) { progress.update(done, total); };
-    const RunEvaluation ev = evaluate_run(sampler, options);
+// --csv: one row per phase segment (quoted phases as one row of GPU-hours).
+void write_csv(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
-    const StepResult& headline_step = ev.headline_step();
-    if (!trace_path.empty()) report::write_file_atomically(trace_path, report::chrome_trace(headline_step.trace));
-    const SimulationMode mode = options.mode;
-    const auto network = &options.network;
-    const int samples = ev.options.samples;
-    const std::uint64_t seed = options.seed;
-    const bool stochastic = ev.stochastic;
-    const auto& phases = ev.phases;
-    const auto& verdicts = ev.verdicts;
-    const auto& nominal_cost = ev.nominal_cost;
-    const double interruptions_mean = ev.interruptions_mean;
-    const double goodput_mean = ev.goodput_mean;
-    const auto mttf = ev.job_mttf;
-    const Seconds interval = ev.checkpoint_interval;
-    const StepResult* headline = &headline_step;
-
-    // ---- report -----------------------------------------------------------------------------------------
-    if (args.has("--json") || args.has("--csv")) {
-        if (args.has("--csv")) {
-            report::Table t({"phase", "global_batch", "sequence_length", "tokens", "steps", "step_time_s", "gpu_hours", "quoted"});
-            for (const auto& ph : phases) {
-                if (ph.quoted) {
-                    t.add_row({ph.name, "", "", "", "", "", fmt::format("{}", ph.gpu_hours), "true"});
-                }
-                for (const auto& seg : ph.segments) {
-                    t.add_row({ph.name, std::to_string(seg.global_batch), std::to_string(ph.sequence_length),
-                               fmt::format("{}", seg.tokens), fmt::format("{}", seg.steps),
-                               fmt::format("{}", ev.steps[seg.step].step_time.value()),
-                               fmt::format("{}", in_hours(ev.steps[seg.step].step_time * seg.steps) * s.cluster.gpus), "false"});
-                }
-            }
-            out << t.render_csv();
-            return 0;
+    report::Table t({"phase", "global_batch", "sequence_length", "tokens", "steps", "step_time_s", "gpu_hours", "quoted"});
+    for (const auto& ph : ev.phases) {
+        if (ph.quoted) {
+            t.add_row({ph.name, "", "", "", "", "", fmt::format("{}", ph.gpu_hours), "true"});
         }
-        report::Json j;
-        j.begin_object().field("schema_version", 1).field("title", s.title).field("seed", static_cast<std::int64_t>(seed));
-        j.field("samples", samples).field("mode", to_string(mode)).field("network", to_string(*network));
-        j.key("phases").begin_array();
-        for (const auto& ph : phases) {
-            j.begin_object().field("name", ph.name).field("gpu_hours", ph.gpu_hours);
-            j.field("quoted", ph.quoted);
-            if (ph.quoted) j.field("source", ph.quoted_source);
-            j.field("compute_time_s", ph.compute_time.value());
-            j.key("segments").begin_array();
-            for (const auto& seg : ph.segments) {
-                j.begin_object().field("global_batch", seg.global_batch).field("tokens", seg.tokens).field("steps", seg.steps);
-                j.field("step_time_s", ev.steps[seg.step].step_time.value()).field("mfu_bf16_full", ev.steps[seg.step].mfu_bf16_full).end_object();
-            }
-            j.end_array().end_object();
+        for (const auto& seg : ph.segments) {
+            t.add_row({ph.name, std::to_string(seg.global_batch), std::to_string(ph.sequence_length),
+                       fmt::format("{}", seg.tokens), fmt::format("{}", seg.steps),
+                       fmt::format("{}", ev.steps[seg.step].step_time.value()),
+                       fmt::format("{}", in_hours(ev.steps[seg.step].step_time * seg.steps) * s.cluster.gpus), "false"});
         }
-        j.end_array();
-        const StepResult& r = *headline;
-        j.key("step").begin_object();
-        j.field("step_time_s", r.step_time.value()).field("micro_batches", r.micro_batches);
-        j.field("simulated_ranks", r.simulated_ranks).field("tasks", static_cast<std::int64_t>(r.tasks));
-        j.field("compute_s", r.breakdown.compute.value()).field("recompute_s", r.breakdown.recompute.value());
-        j.field("optimizer_s", r.breakdown.optimizer.value()).field("bubble_s", r.breakdown.bubble.value());
-        j.key("exposed_communication_s").begin_object();
-        for (CommAxis a : kCommAxes) j.field(to_string(a), r.breakdown.exposed[static_cast<std::size_t>(a)].value());
-        j.end_object();
-        j.key("communication_on_link_s").begin_object();
-        for (CommAxis a : kCommAxes) j.field(to_string(a), r.breakdown.on_link[static_cast<std::size_t>(a)].value());
-        j.end_object();
-        j.field("model_flop_per_s_per_gpu", r.model_flops_per_gpu.value());
-        j.field("mfu_causal", r.mfu_causal).field("mfu_full", r.mfu_full);
-        j.field("mfu_bf16_causal", r.mfu_bf16_causal).field("mfu_bf16_full", r.mfu_bf16_full).field("hfu", r.hfu);
-        j.field("mfu_peak_precision", to_string(r.compute_precision));
-        j.end_object();
-        j.key("run").begin_object();
-        j.field("tokens", s.training.tokens);
-        j.field("wall_clock_days_p05", ev.wall_clock_days_spread.p05).field("wall_clock_days_p50", ev.wall_clock_days_spread.p50);
-        j.field("wall_clock_days_p95", ev.wall_clock_days_spread.p95);
-        j.field("gpu_hours_p50", ev.gpu_hours_spread.p50);
-        j.field("interruptions_mean", interruptions_mean).field("goodput_mean", goodput_mean);
-        j.field("checkpoint_interval_s", interval.value());
-        if (nominal_cost) {
-            j.field("cost_usd_p05", ev.cost_spread.p05).field("cost_usd_p50", ev.cost_spread.p50);
-            j.field("cost_usd_p95", ev.cost_spread.p95).field("cost_basis", nominal_cost->basis);
-            j.field("cost_includes", s.pricing.includes).field("energy_mwh_p50", nominal_cost->energy.value() / 3.6e9);
-            j.key("cost_lines_usd").begin_object();
-            for (const auto& line : nominal_cost->lines) j.field(line.item, line.cost.value());
-            j.end_object();
-        }
-        j.end_object();
-        j.key("uncertain_inputs").begin_array();
-        for (const auto& u : ev.uncertain_inputs) j.value(u);
-        j.end_array();
-        j.key("claims").begin_array();
-        for (const auto& v : verdicts) {
-            j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability);
-            j.key("criteria").begin_array();
-            for (const auto& c : v.criteria) {
-                j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);
-                j.field("margin", c.margin).field("probability", c.probability).end_object();
-            }
-            j.end_array().end_object();
-        }
-        j.end_array();
-        j.end_object();
-        out << j.str();
-        return 0;
     }
+    out << t.render_csv();
+}
 
+void json_phases(report::Json& j, const RunEvaluation& ev) {
+    j.key("phases").begin_array();
+    for (const auto& ph : ev.phases) {
+        j.begin_object().field("name", ph.name).field("gpu_hours", ph.gpu_hours);
+        j.field("quoted", ph.quoted);
+        if (ph.quoted) j.field("source", ph.quoted_source);
+        j.field("compute_time_s", ph.compute_time.value());
+        j.key("segments").begin_array();
+        for (const auto& seg : ph.segments) {
+            j.begin_object().field("global_batch", seg.global_batch).field("tokens", seg.tokens).field("steps", seg.steps);
+            j.field("step_time_s", ev.steps[seg.step].step_time.value()).field("mfu_bf16_full", ev.steps[seg.step].mfu_bf16_full).end_object();
+        }
+        j.end_array().end_object();
+    }
+    j.end_array();
+}
+
+void json_step(report::Json& j, const StepResult& r) {
+    j.key("step").begin_object();
+    j.field("step_time_s", r.step_time.value()).field("micro_batches", r.micro_batches);
+    j.field("simulated_ranks", r.simulated_ranks).field("tasks", static_cast<std::int64_t>(r.tasks));
+    j.field("compute_s", r.breakdown.compute.value()).field("recompute_s", r.breakdown.recompute.value());
+    j.field("optimizer_s", r.breakdown.optimizer.value()).field("bubble_s", r.breakdown.bubble.value());
+    j.key("exposed_communication_s").begin_object();
+    for (CommAxis a : kCommAxes) j.field(to_string(a), r.breakdown.exposed[static_cast<std::size_t>(a)].value());
+    j.end_object();
+    j.key("communication_on_link_s").begin_object();
+    for (CommAxis a : kCommAxes) j.field(to_string(a), r.breakdown.on_link[static_cast<std::size_t>(a)].value());
+    j.end_object();
+    j.field("model_flop_per_s_per_gpu", r.model_flops_per_gpu.value());
+    j.field("mfu_causal", r.mfu_causal).field("mfu_full", r.mfu_full);
+    j.field("mfu_bf16_causal", r.mfu_bf16_causal).field("mfu_bf16_full", r.mfu_bf16_full).field("hfu", r.hfu);
+    j.field("mfu_peak_precision", to_string(r.compute_precision));
+    j.end_object();
+}
+
+void json_run(report::Json& j, const RunEvaluation& ev) {
+    const Scenario& s = ev.scenario;
+    j.key("run").begin_object();
+    j.field("tokens", s.training.tokens);
+    j.field("wall_clock_days_p05", ev.wall_clock_days_spread.p05).field("wall_clock_days_p50", ev.wall_clock_days_spread.p50);
+    j.field("wall_clock_days_p95", ev.wall_clock_days_spread.p95);
+    j.field("gpu_hours_p50", ev.gpu_hours_spread.p50);
+    j.field("interruptions_mean", ev.interruptions_mean).field("goodput_mean", ev.goodput_mean);
+    j.field("checkpoint_interval_s", ev.checkpoint_interval.value());
+    if (ev.nominal_cost) {
+        const auto& cost = *ev.nominal_cost;
+        j.field("cost_usd_p05", ev.cost_spread.p05).field("cost_usd_p50", ev.cost_spread.p50);
+        j.field("cost_usd_p95", ev.cost_spread.p95).field("cost_basis", cost.basis);
+        j.field("cost_includes", s.pricing.includes).field("energy_mwh_p50", cost.energy.value() / 3.6e9);
+        j.key("cost_lines_usd").begin_object();
+        for (const auto& line : cost.lines) j.field(line.item, line.cost.value());
+        j.end_object();
+    }
+    j.end_object();
+}
+
+void json_claims(report::Json& j, const RunEvaluation& ev) {
+    j.key("uncertain_inputs").begin_array();
+    for (const auto& u : ev.uncertain_inputs) j.value(u);
+    j.end_array();
+    j.key("claims").begin_array();
+    for (const auto& v : ev.verdicts) {
+        j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability);
+        j.key("criteria").begin_array();
+        for (const auto& c : v.criteria) {
+            j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);
+            j.field("margin", c.margin).field("probability", c.probability).end_object();
+        }
+        j.end_array().end_object();
+    }
+    j.end_array();
+}
+
+// --json: the schema of docs/output-schemas (schema_version 1).
+void write_json(const RunEvaluation& ev, std::ostream& out) {
+    const Scenario& s = ev.scenario;
+    report::Json j;
+    j.begin_object().field("schema_version", 1).field("title", s.title).field("seed", static_cast<std::int64_t>(ev.options.seed));
+    j.field("samples", ev.options.samples).field("mode", to_string(ev.options.mode)).field("network", to_string(ev.options.network));
+    json_phases(j, ev);
+    json_step(j, ev.headline_step());
+    json_run(j, ev);
+    json_claims(j, ev);
+    j.end_object();
+    out << j.str();
+}
+
+// The title, the layout line and the phase table with its total.
+void print_phases(const RunEvaluation& ev, std::ostream& out) {
+    const Scenario& s = ev.scenario;
     const auto& p = s.parallel;
-    const StepResult& r = *headline;
+    const StepResult& r = ev.headline_step();
     out << fmt::format("{}\n", s.title);
     out << fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}, {} schedule; {} simulation ({} GPUs simulated), {} network model\n\n",
                        s.cluster.gpus, s.cluster.chip.display_name, p.tensor, p.context, p.pipeline, p.data, p.expert,
-                       to_string(p.schedule), to_string(r.mode), r.simulated_ranks, to_string(*network));
+                       to_string(p.schedule), to_string(r.mode), r.simulated_ranks, to_string(ev.options.network));
 
     report::Table pt({"phase", "sequence", "global batch", "tokens", "steps", "step time", "days", "GPU-hours"});
     double total_gpu_hours = 0;
-    for (const auto& ph : phases) {
+    for (const auto& ph : ev.phases) {
         total_gpu_hours += ph.gpu_hours;
         if (ph.quoted) {
             pt.add_row({ph.name, "—", "—", "—", "—", "quoted", fmt::format("{:.1f}", ph.gpu_hours / s.cluster.gpus / 24.0),
@@ -163,10 +155,15 @@ int cmd_run(const Args& raw, std::ostream& out) {
     }
     pt.add_row({"total (no interruptions)", "", "", format_count(s.training.tokens), "", "", "", report::with_commas(total_gpu_hours)});
     out << pt.render() << "\n";
-    for (const auto& ph : phases) {
+    for (const auto& ph : ev.phases) {
         if (ph.quoted) out << fmt::format("{}: GPU-hours quoted, not simulated ({})\n", ph.name, ph.quoted_source);
     }
+}
 
+// The headline step: MFU/HFU, where its time goes, and with --stages one row per pipeline stage.
+void print_step(const RunEvaluation& ev, bool stages, std::ostream& out) {
+    const Scenario& s = ev.scenario;
+    const StepResult& r = ev.headline_step();
     out << fmt::format("\nstep ({}, batch {})  {} s; MFU {:.1f}% of the {} peak ({:.1f}% full attention), {:.1f}% of BF16 "
                        "({:.1f}% full); HFU {:.1f}%\n",
                        s.phases.front().name, s.phases.front().training.global_batch, seconds_text(r.step_time), 100 * r.mfu_causal,
@@ -184,39 +181,49 @@ int cmd_run(const Args& raw, std::ostream& out) {
     }
     b.add_row({"pipeline bubble", seconds_text(r.breakdown.bubble), share(r.breakdown.bubble, t)});
     out << b.render();
-    if (args.has("--stages")) {
-        report::Table st({"stage", "compute s", "recompute s", "exposed comm s", "bubble s", "memory", "fits"});
-        for (const auto& stage : r.stages) {
-            const auto& m = r.memory.at(static_cast<std::size_t>(stage.stage));
-            st.add_row({std::to_string(stage.stage), seconds_text(stage.breakdown.compute), seconds_text(stage.breakdown.recompute),
-                        seconds_text(stage.breakdown.exposed_total()), seconds_text(stage.breakdown.bubble), format_bytes(m.total()),
-                        m.total() <= s.cluster.chip.memory_capacity ? "yes" : "NO"});
-        }
-        out << "\n" << st.render();
+    if (!stages) return;
+    report::Table st({"stage", "compute s", "recompute s", "exposed comm s", "bubble s", "memory", "fits"});
+    for (const auto& stage : r.stages) {
+        const auto& m = r.memory.at(static_cast<std::size_t>(stage.stage));
+        st.add_row({std::to_string(stage.stage), seconds_text(stage.breakdown.compute), seconds_text(stage.breakdown.recompute),
+                    seconds_text(stage.breakdown.exposed_total()), seconds_text(stage.breakdown.bubble), format_bytes(m.total()),
+                    m.total() <= s.cluster.chip.memory_capacity ? "yes" : "NO"});
     }
+    out << "\n" << st.render();
+}
 
+// The run: interruptions, wall clock, GPU-hours, cost lines and energy.
+void print_run(const RunEvaluation& ev, std::ostream& out) {
+    const Scenario& s = ev.scenario;
     out << "\nrun\n";
-    if (stochastic) {
+    if (ev.stochastic) {
         out << fmt::format("  interruptions  {:.1f} expected (job MTTF {}), checkpoint every {} ({}), goodput {:.1f}%\n",
-                           interruptions_mean, mttf ? format_duration(*mttf) : "∞", format_duration(interval),
-                           s.reliability.checkpoint_interval ? "given" : "Young/Daly", 100 * goodput_mean);
+                           ev.interruptions_mean, ev.job_mttf ? format_duration(*ev.job_mttf) : "∞", format_duration(ev.checkpoint_interval),
+                           s.reliability.checkpoint_interval ? "given" : "Young/Daly", 100 * ev.goodput_mean);
         out << fmt::format("  wall clock     {:.1f} days median, 90% interval {:.1f}–{:.1f} days ({} Monte Carlo runs, seed {})\n",
-                           ev.wall_clock_days_spread.p50, ev.wall_clock_days_spread.p05, ev.wall_clock_days_spread.p95, samples, seed);
+                           ev.wall_clock_days_spread.p50, ev.wall_clock_days_spread.p05, ev.wall_clock_days_spread.p95,
+                           ev.options.samples, ev.options.seed);
     } else {
         out << fmt::format("  wall clock     {:.1f} days (no interruptions modelled: add [[reliability.failures]])\n", ev.wall_clock_days_spread.p50);
     }
     out << fmt::format("  GPU-hours      {}\n", report::with_commas(ev.gpu_hours_spread.p50));
-    if (nominal_cost) {
-        out << fmt::format("  cost           {} ({}; includes: {})", format_dollars(nominal_cost->total), nominal_cost->basis, s.pricing.includes);
-        if (stochastic) out << fmt::format(", 90% interval {}–{}", format_dollars(Dollars(ev.cost_spread.p05)), format_dollars(Dollars(ev.cost_spread.p95)));
+    if (ev.nominal_cost) {
+        const auto& cost = *ev.nominal_cost;
+        out << fmt::format("  cost           {} ({}; includes: {})", format_dollars(cost.total), cost.basis, s.pricing.includes);
+        if (ev.stochastic) out << fmt::format(", 90% interval {}–{}", format_dollars(Dollars(ev.cost_spread.p05)), format_dollars(Dollars(ev.cost_spread.p95)));
         out << "\n";
-        for (const auto& line : nominal_cost->lines) out << fmt::format("    {:<28} {}\n", line.item, format_dollars(line.cost));
-        out << fmt::format("  energy         {} (facility, PUE {:g})\n", format_energy(nominal_cost->energy), s.pricing.pue);
+        for (const auto& line : cost.lines) out << fmt::format("    {:<28} {}\n", line.item, format_dollars(line.cost));
+        out << fmt::format("  energy         {} (facility, PUE {:g})\n", format_energy(cost.energy), s.pricing.pue);
     } else {
         out << "  cost           no [pricing] given\n";
     }
-    if (!verdicts.empty()) out << "\nclaims\n";
-    for (const auto& v : verdicts) {
+}
+
+// Each claim's verdict with its criteria, then the assumptions the figures rest on.
+void print_claims(const RunEvaluation& ev, std::ostream& out) {
+    const Scenario& s = ev.scenario;
+    if (!ev.verdicts.empty()) out << "\nclaims\n";
+    for (const auto& v : ev.verdicts) {
         out << fmt::format("  {} — \"{}\" (probability {:.0f}%)\n", to_string(v.verdict), v.text, 100 * v.probability);
         for (const auto& c : v.criteria) {
             out << fmt::format("    {} {}: nominal {}, margin {:+.1f}%, holds in {:.0f}% of runs\n", c.name, c.threshold, c.nominal,
@@ -232,8 +239,38 @@ int cmd_run(const Args& raw, std::ostream& out) {
     if (s.reliability.failures.empty()) out << "  no interruptions\n";
     out << fmt::format("  cost covers {}\n", s.pricing.includes);
     out << fmt::format("  step times from the {} simulation with the {} network model; FLOPs counted as in the MFU line\n",
-                       to_string(mode), to_string(*network));
-    if (!trace_path.empty()) out << fmt::format("\ntrace: {} ({} events; open it in Perfetto or chrome://tracing)\n", trace_path, headline->trace.size());
+                       to_string(ev.options.mode), to_string(ev.options.network));
+}
+
+}  // namespace
+
+int cmd_run(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_args(raw, {"--json", "--csv", "--stages"},
+                                       {"--set", "--catalog", "--mode", "--network", "--trace", "--samples", "--seed"});
+    const std::string& file = single_positional(args, "run", "SCENARIO");
+    const ScenarioSampler sampler(file, load_options(args));
+    EvaluateOptions options = evaluate_options(args);
+    const std::string trace_path = args.get("--trace");
+    options.record_trace = !trace_path.empty();
+    ProgressBar progress("Monte Carlo");
+    options.progress = [&](int done, int total) { progress.update(done, total); };
+    const RunEvaluation ev = evaluate_run(sampler, options);
+    if (!trace_path.empty()) report::write_file_atomically(trace_path, report::chrome_trace(ev.headline_step().trace));
+    if (args.has("--csv")) {
+        write_csv(ev, out);
+        return 0;
+    }
+    if (args.has("--json")) {
+        write_json(ev, out);
+        return 0;
+    }
+    print_phases(ev, out);
+    print_step(ev, args.has("--stages"), out);
+    print_run(ev, out);
+    print_claims(ev, out);
+    if (!trace_path.empty()) {
+        out << fmt::format("\ntrace: {} ({} events; open it in Perfetto or chrome://tracing)\n", trace_path, ev.headline_step().trace.size());
+    }
     return 0;
 }
 

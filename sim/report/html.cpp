@@ -243,25 +243,28 @@ Work classify(const TraceEvent& e) {
 constexpr int kBackwardPasses = 1;
 constexpr std::size_t kMaxBars = 6000;  // keeps the page under a megabyte: about 110 bytes a bar
 
-std::string timeline_section(const RunEvaluation& ev) {
-    const StepResult& r = ev.headline_step();
-    std::string out = R"(<section id="timeline"><h2>Step timeline</h2>)"
-                      "\n";
-    if (r.trace.empty()) {
-        out += paragraph("No trace of the headline step was recorded.", "note");
-        return out + "</section>\n";
-    }
+// One trace event placed on the chart: row 2·stage for compute, 2·stage + 1 for communication.
+struct TimelineItem {
+    int row, lane;
+    Work work;
+    std::int64_t start, end;  // ps
+    const TraceEvent* event;
+};
+
+// One bar of the chart: consecutive pieces of one pass or collective merged.
+struct TimelineBar {
+    int row, lane;
+    Work work;
+    std::int64_t start, end;  // ps
+    std::string_view key;
+    std::size_t pieces;
+};
+
+// The trace events of each stage's representative rank, by row, lane and start.
+std::vector<TimelineItem> timeline_items(const StepResult& r) {
     std::map<int, int> stage_of;  // representative rank → stage
     for (const StageStep& st : r.stages) stage_of.emplace(st.rank, st.stage);
-    const int stages = static_cast<int>(r.stages.size());
-
-    struct Item {
-        int row, lane;
-        Work work;
-        std::int64_t start, end;  // ps
-        const TraceEvent* event;
-    };
-    std::vector<Item> items;
+    std::vector<TimelineItem> items;
     for (const TraceEvent& e : r.trace) {
         const auto it = stage_of.find(e.rank);
         if (it == stage_of.end() || e.end <= e.start) continue;
@@ -270,17 +273,22 @@ std::string timeline_section(const RunEvaluation& ev) {
         const int lane = w == Work::collective ? 1 : w == Work::p2p ? 2 : 0;
         items.push_back({row, lane, w, e.start.picoseconds(), e.end.picoseconds(), &e});
     }
-    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    std::sort(items.begin(), items.end(), [](const TimelineItem& a, const TimelineItem& b) {
         return std::tie(a.row, a.lane, a.start, a.end, a.event->name) < std::tie(b.row, b.lane, b.start, b.end, b.event->name);
     });
+    return items;
+}
 
-    // Window end: per stage, the last moment of its kBackwardPasses-th backward pass (in order of first start).
+// Window end (s): per stage, the last moment of its kBackwardPasses-th backward pass (in order of first start);
+// the whole step when a stage has fewer.
+double timeline_window_end(const StepResult& r, const std::vector<TimelineItem>& items) {
+    const int stages = static_cast<int>(r.stages.size());
     std::int64_t window_end = 0;
     bool whole_step = false;
     for (int stage = 0; stage < stages; ++stage) {
         std::vector<std::string_view> order;
         std::map<std::string_view, std::int64_t> last_end;
-        for (const Item& i : items) {
+        for (const TimelineItem& i : items) {
             if (i.row != 2 * stage || (i.work != Work::backward && i.work != Work::recompute)) continue;
             const std::string_view token = first_word(i.event->name);
             auto [at, inserted] = last_end.emplace(token, i.end);
@@ -296,24 +304,21 @@ std::string timeline_section(const RunEvaluation& ev) {
     const double step_s = r.step_time.value();
     double end_s = whole_step ? step_s : std::min(step_s, static_cast<double>(window_end) * 1e-12);
     if (end_s <= 0.0) end_s = step_s;
+    return end_s;
+}
 
-    // Bars: consecutive pieces of one pass (or one collective) closer than half a pixel merge into one.
+// Bars: consecutive pieces of one pass (or one collective) closer than half a pixel merge into one. Past kMaxBars
+// the window is cut at the kMaxBars-th start (end_s shrinks and cap_note says so).
+std::vector<TimelineBar> timeline_bars(const std::vector<TimelineItem>& items, double& end_s, std::string& cap_note) {
     const auto gap_ps = static_cast<std::int64_t>(0.5 * end_s * 1e12 / kChartWidth);
     const auto end_ps = static_cast<std::int64_t>(std::llround(end_s * 1e12));
-    struct Bar {
-        int row, lane;
-        Work work;
-        std::int64_t start, end;
-        std::string_view key;
-        std::size_t pieces;
-    };
-    std::vector<Bar> bars;
-    for (const Item& i : items) {
+    std::vector<TimelineBar> bars;
+    for (const TimelineItem& i : items) {
         if (i.start >= end_ps) continue;
         const std::string_view key = i.work == Work::collective || i.work == Work::p2p ? std::string_view(i.event->name)
                                                                                       : first_word(i.event->name);
         if (!bars.empty()) {
-            Bar& b = bars.back();
+            TimelineBar& b = bars.back();
             if (b.row == i.row && b.lane == i.lane && b.work == i.work && b.key == key && i.start - b.end <= gap_ps) {
                 b.end = std::max(b.end, i.end);
                 ++b.pieces;
@@ -322,16 +327,32 @@ std::string timeline_section(const RunEvaluation& ev) {
         }
         bars.push_back({i.row, i.lane, i.work, i.start, i.end, key, 1});
     }
-    std::string cap_note;
     if (bars.size() > kMaxBars) {
         std::vector<std::int64_t> starts;
-        for (const Bar& b : bars) starts.push_back(b.start);
+        for (const TimelineBar& b : bars) starts.push_back(b.start);
         std::nth_element(starts.begin(), starts.begin() + static_cast<std::ptrdiff_t>(kMaxBars), starts.end());
         const std::int64_t cut = starts[kMaxBars];
         end_s = std::max(1e-12, static_cast<double>(cut) * 1e-12);
-        std::erase_if(bars, [&](const Bar& b) { return b.start >= cut; });
+        std::erase_if(bars, [&](const TimelineBar& b) { return b.start >= cut; });
         cap_note = fmt::format(" (cut at {} bars)", kMaxBars);
     }
+    return bars;
+}
+
+std::string timeline_section(const RunEvaluation& ev) {
+    const StepResult& r = ev.headline_step();
+    std::string out = R"(<section id="timeline"><h2>Step timeline</h2>)"
+                      "\n";
+    if (r.trace.empty()) {
+        out += paragraph("No trace of the headline step was recorded.", "note");
+        return out + "</section>\n";
+    }
+    const int stages = static_cast<int>(r.stages.size());
+    const std::vector<TimelineItem> items = timeline_items(r);
+    const double step_s = r.step_time.value();
+    double end_s = timeline_window_end(r, items);
+    std::string cap_note;
+    const std::vector<TimelineBar> bars = timeline_bars(items, end_s, cap_note);
 
     svg::Gantt g;
     for (const WorkStyle& w : kWork) g.series.push_back({std::string(w.name), std::string(w.colour)});
@@ -339,7 +360,7 @@ std::string timeline_section(const RunEvaluation& ev) {
         g.rows.push_back({fmt::format("stage {} (rank {})", stage, r.stages[static_cast<std::size_t>(stage)].rank), false});
         g.rows.push_back({"comm · p2p", true});
     }
-    for (const Bar& b : bars) {
+    for (const TimelineBar& b : bars) {
         const double start = static_cast<double>(b.start) * 1e-12;
         const double dur = static_cast<double>(b.end - b.start) * 1e-12;
         std::string tip = b.work == Work::collective || b.work == Work::p2p

@@ -1,0 +1,231 @@
+// Running a sweep: its fingerprint, one row per point evaluated on worker threads, finished and fresh rows merged.
+#include <gpuhours/analysis/sweep.hpp>
+
+#include <gpuhours/run/claims.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/run/run.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace gpuhours {
+namespace {
+
+// A message on one line: each line break and the indentation after it become "; ".
+std::string one_line(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\n' && text[i] != '\r') {
+            out += text[i];
+            continue;
+        }
+        while (i + 1 < text.size() && (text[i + 1] == ' ' || text[i + 1] == '\n' || text[i + 1] == '\r')) ++i;
+        out += "; ";
+    }
+    return out;
+}
+
+std::uint64_t fnv1a(std::uint64_t h, std::string_view bytes) {
+    for (const char c : bytes) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+}  // namespace
+
+// ---- evaluation ------------------------------------------------------------------------------------------------
+
+std::string sweep_fingerprint(const SweepPlan& plan) {
+    std::ifstream in(plan.scenario, std::ios::binary);
+    if (!in) throw Error(fmt::format("cannot read the scenario {}", plan.scenario.string()));
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    // Each field length-prefixed so that no two different inputs concatenate alike.
+    auto add = [&](std::string_view field) {
+        h = fnv1a(h, fmt::format("{}:", field.size()));
+        h = fnv1a(h, field);
+    };
+    add("gpuhours-sweep-1");
+    add(bytes.str());
+    add(plan.load.catalog_dir.string());
+    for (const auto& o : plan.load.overrides) add(o);
+    add(to_string(plan.evaluate.mode));
+    add(to_string(plan.evaluate.network));
+    add(fmt::format("{}", plan.evaluate.samples));
+    add(fmt::format("{}", plan.evaluate.seed));
+    return fmt::format("{:016x}", h);
+}
+
+SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned threads) {
+    SweepRow row;
+    row.point = point.index;
+    row.key = point.key();
+    row.values = point.values;
+    try {
+        LoadOptions load = plan.load;
+        for (auto& o : point.overrides()) load.overrides.push_back(std::move(o));
+        const ScenarioSampler sampler(plan.scenario, load);
+        EvaluateOptions options = plan.evaluate;
+        options.threads = std::max(1u, threads);
+        options.progress = {};
+        options.record_trace = false;
+        const RunEvaluation ev = evaluate_run(sampler, options);
+        const Scenario& s = ev.scenario;
+        const StepResult& step = ev.headline_step();
+        const auto& p = s.parallel;
+        row.ok = true;
+        row.chip = s.cluster.chip.id;
+        row.gpus = s.cluster.gpus;
+        row.layout = fmt::format("TP{} CP{} PP{} DP{} EP{}", p.tensor, p.context, p.pipeline, p.data, p.expert);
+        row.step_time_s = step.step_time.value();
+        row.mfu_causal = step.mfu_causal;
+        row.wall_clock_days_p05 = ev.wall_clock_days_spread.p05;
+        row.wall_clock_days_p50 = ev.wall_clock_days_spread.p50;
+        row.wall_clock_days_p95 = ev.wall_clock_days_spread.p95;
+        row.gpu_hours_p50 = ev.gpu_hours_spread.p50;
+        row.priced = ev.priced;
+        if (ev.priced) {
+            row.cost_usd_p05 = ev.cost_spread.p05;
+            row.cost_usd_p50 = ev.cost_spread.p50;
+            row.cost_usd_p95 = ev.cost_spread.p95;
+            row.energy_mwh_p50 = ev.energy_spread.p50;
+        }
+        for (const auto& v : ev.verdicts) row.claims.push_back({v.text, std::string(to_string(v.verdict)), v.probability});
+    } catch (const Error& e) {
+        SweepRow failed;
+        failed.point = row.point;
+        failed.key = std::move(row.key);
+        failed.values = std::move(row.values);
+        failed.error = one_line(e.what());
+        return failed;
+    }
+    return row;
+}
+
+std::vector<SweepRow> run_sweep_points(const SweepPlan& plan, const std::vector<SweepPoint>& todo,
+                                       const SweepRunOptions& options) {
+    std::vector<SweepRow> rows;
+    if (todo.empty()) return rows;
+    const unsigned total = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    const auto outer = static_cast<unsigned>(std::min<std::size_t>(todo.size(), total));  // ≥ 1: todo is not empty
+    const unsigned inner = std::max(1u, total / outer);
+    const PointEvaluator evaluate = options.evaluate
+        ? options.evaluate
+        : PointEvaluator([&plan, inner](const SweepPoint& point) { return evaluate_point(plan, point, inner); });
+
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<SweepRow> finished;  // guarded by mutex
+    unsigned workers_done = 0;      // guarded by mutex
+    std::exception_ptr failure;     // guarded by mutex: the first error
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> stop{false};
+
+    std::vector<std::thread> pool;
+    pool.reserve(outer);
+    for (unsigned t = 0; t < outer; ++t) {
+        pool.emplace_back([&] {
+            try {
+                while (!stop.load()) {
+                    const std::size_t i = next.fetch_add(1);
+                    if (i >= todo.size()) break;
+                    SweepRow row = evaluate(todo[i]);
+                    std::lock_guard lock(mutex);
+                    finished.push_back(std::move(row));
+                    ready.notify_one();
+                }
+            } catch (...) {
+                stop = true;
+                std::lock_guard lock(mutex);
+                if (!failure) failure = std::current_exception();
+            }
+            std::lock_guard lock(mutex);
+            ++workers_done;
+            ready.notify_one();
+        });
+    }
+
+    // The calling thread hands rows to on_row one at a time, in completion order.
+    try {
+        while (true) {
+            std::deque<SweepRow> batch;
+            bool all_done = false;
+            {
+                std::unique_lock lock(mutex);
+                auto woken = [&] { return !finished.empty() || workers_done == outer; };
+                if (options.poll) ready.wait_for(lock, std::chrono::milliseconds(10), woken);
+                else ready.wait(lock, woken);
+                batch.swap(finished);
+                all_done = workers_done == outer;
+            }
+            if (options.poll) options.poll();
+            for (auto& row : batch) {
+                if (options.on_row) options.on_row(row);
+                rows.push_back(std::move(row));
+            }
+            if (all_done) {
+                std::lock_guard lock(mutex);
+                if (finished.empty()) break;
+            }
+        }
+    } catch (...) {
+        stop = true;
+        for (auto& th : pool) th.join();
+        throw;
+    }
+    for (auto& th : pool) th.join();
+    if (failure) std::rethrow_exception(failure);
+    std::sort(rows.begin(), rows.end(), [](const SweepRow& a, const SweepRow& b) { return a.point < b.point; });
+    return rows;
+}
+
+// ---- the whole sweep -------------------------------------------------------------------------------------------
+
+std::size_t SweepResult::errors() const {
+    return static_cast<std::size_t>(std::count_if(rows.begin(), rows.end(), [](const SweepRow& r) { return !r.ok; }));
+}
+
+std::vector<SweepPoint> points_to_do(const SweepPlan& plan, const std::vector<SweepRow>& finished) {
+    std::map<std::string, bool> done;
+    for (const auto& r : finished) done[r.key] = true;
+    std::vector<SweepPoint> todo;
+    for (const auto& p : plan.points) {
+        if (!done.contains(p.key())) todo.push_back(p);
+    }
+    return todo;
+}
+
+std::vector<SweepRow> merge_rows(const SweepPlan& plan, const std::vector<SweepRow>& finished,
+                                 const std::vector<SweepRow>& fresh) {
+    std::map<std::string, std::size_t> index;
+    for (const auto& p : plan.points) index.emplace(p.key(), p.index);
+    std::vector<SweepRow> rows;
+    std::map<std::size_t, bool> have;
+    for (const auto* source : {&finished, &fresh}) {
+        for (const auto& r : *source) {
+            const auto it = index.find(r.key);
+            if (it == index.end() || have.contains(it->second)) continue;
+            have[it->second] = true;
+            rows.push_back(r);
+            rows.back().point = it->second;
+        }
+    }
+    std::sort(rows.begin(), rows.end(), [](const SweepRow& a, const SweepRow& b) { return a.point < b.point; });
+    return rows;
+}
+
+}  // namespace gpuhours

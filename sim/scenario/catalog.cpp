@@ -1,0 +1,109 @@
+// The chip and model catalogs: finding the catalog directory, loading an entry, resolving a catalog slot.
+#include <gpuhours/scenario/scenario.hpp>
+
+#include "scenario_reader.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gpuhours::detail {
+namespace {
+
+bool is_catalog_dir(const std::filesystem::path& dir) {
+    std::error_code ec;
+    return std::filesystem::is_directory(dir / "chips", ec) && std::filesystem::is_directory(dir / "models", ec);
+}
+
+std::string kind_singular(const std::string& kind) { return kind == "chips" ? "chip" : "model"; }
+
+}  // namespace
+
+std::filesystem::path find_catalog_dir(const std::filesystem::path& scenario_file) {
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::absolute(scenario_file, ec).parent_path();
+    while (!dir.empty()) {
+        if (is_catalog_dir(dir)) return dir;
+        if (is_catalog_dir(dir / "scenarios")) return dir / "scenarios";
+        if (dir == dir.parent_path()) break;
+        dir = dir.parent_path();
+    }
+    return default_catalog_dir();
+}
+
+// Loads the catalog entry `name` of `kind` ("chips" or "models"); unknown names list the known ones.
+Node load_catalog_entry(const std::string& kind, const std::string& name, const std::filesystem::path& catalog_dir,
+                        const SourceRef& referenced_from) {
+    const std::filesystem::path file = catalog_dir / kind / (name + ".toml");
+    std::error_code ec;
+    if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
+        !std::filesystem::is_regular_file(file, ec)) {
+        const std::vector<std::string> known = catalog_names(catalog_dir, kind);
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        std::string hint;
+        if (auto best = detail::suggest(name, known)) {
+            hint = fmt::format("did you mean \"{}\"? Known {}s: {}", *best, kind_singular(kind), list);
+        } else {
+            hint = fmt::format("known {}s ({}): {}", kind_singular(kind), (catalog_dir / kind).string(), list);
+        }
+        throw ScenarioError(referenced_from, fmt::format("unknown {} \"{}\"", kind_singular(kind), name), hint);
+    }
+    return detail::parse_document_file(file.string(), referenced_from);
+}
+
+// A catalog slot is either a name ("h800"), or a table: a full inline definition, or `from = "h800"` plus
+// overrides. Returns the merged table and the id to show for it.
+std::pair<Node, std::string> resolve_slot(const Node& slot, const std::string& kind, const std::string& key_path,
+                                          const std::filesystem::path& catalog_dir) {
+    if (slot.kind == Node::Kind::string) {
+        return {load_catalog_entry(kind, slot.text, catalog_dir, slot.where), slot.text};
+    }
+    if (slot.kind != Node::Kind::table) {
+        throw ScenarioError(slot.where,
+                            fmt::format("`{}` must be a catalog name (a string) or a table", key_path),
+                            fmt::format("e.g. `{} = \"{}\"`", key_path.substr(key_path.rfind('.') + 1),
+                                        kind == "chips" ? "h800" : "deepseek-v3"));
+    }
+    const Node* from = slot.find("from");
+    if (from == nullptr) return {slot, "inline"};
+    const std::string base_name = detail::as_string(*from, key_path + ".from");
+    Node base = load_catalog_entry(kind, base_name, catalog_dir, from->where);
+    Node overlay = slot;
+    overlay.erase("from");
+    const bool modified = !overlay.fields.empty();
+    detail::merge_into(base, std::move(overlay));
+    return {std::move(base), modified ? base_name + " (modified)" : base_name};
+}
+
+}  // namespace gpuhours::detail
+
+namespace gpuhours {
+
+using detail::Node;
+
+std::filesystem::path default_catalog_dir() { return std::filesystem::path(GPUHOURS_SOURCE_CATALOG_DIR); }
+
+std::vector<std::string> catalog_names(const std::filesystem::path& catalog_dir, const std::string& kind) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(catalog_dir / kind, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().extension() == ".toml") names.push_back(it->path().stem().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir) {
+    const std::filesystem::path dir = catalog_dir.empty() ? default_catalog_dir() : catalog_dir;
+    const Node table = detail::load_catalog_entry("chips", name, dir, SourceRef{});
+    return detail::read_chip(table, name, "");
+}
+
+ModelSpec load_model(const std::string& name, const std::filesystem::path& catalog_dir) {
+    const std::filesystem::path dir = catalog_dir.empty() ? default_catalog_dir() : catalog_dir;
+    const Node table = detail::load_catalog_entry("models", name, dir, SourceRef{});
+    return detail::read_model(table, name, "");
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,190 @@
+// Reads [cluster] and its chip (a catalog entry or an inline table): peaks, memory, links, power, efficiencies.
+#include <gpuhours/scenario/scenario.hpp>
+
+#include "scenario_reader.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gpuhours::detail {
+namespace {
+
+template <class Q>
+Q read_figure(TableReader& r, std::string_view key, Q (*parse)(std::string_view), std::string_view example) {
+    const std::string path = r.path_of(key);
+    const Node& value = detail::figure_value(r.required(key), path);
+    return detail::as_quantity(value, path, parse, example);
+}
+
+double read_figure_number(TableReader& r, std::string_view key) {
+    const std::string path = r.path_of(key);
+    return detail::as_number(detail::figure_value(r.required(key), path), path);
+}
+
+int read_figure_int(TableReader& r, std::string_view key, int min, int max) {
+    const std::string path = r.path_of(key);
+    return detail::as_int(detail::figure_value(r.required(key), path), path, min, max);
+}
+
+double read_fraction(TableReader& r, std::string_view key) {
+    const Node& node = r.required(key);
+    const std::string path = r.path_of(key);
+    const double v = detail::as_number(detail::figure_value(node, path), path);
+    if (!(v > 0.0 && v <= 1.0)) {
+        throw ScenarioError(detail::figure_value(node, path).where,
+                            fmt::format("`{}` = {} must be a fraction in (0, 1]", path, v),
+                            "efficiencies are achieved / peak, e.g. 0.8");
+    }
+    return v;
+}
+
+}  // namespace
+
+ChipProfile read_chip(const Node& table, const std::string& id, const std::string& prefix) {
+    ChipProfile chip;
+    chip.id = id;
+    TableReader r(table, prefix);
+    r.allow("from");
+    chip.display_name = detail::as_string(r.required("name"), r.path_of("name"));
+    if (const Node* v = r.optional("vendor")) chip.vendor = detail::as_string(*v, r.path_of("vendor"));
+    if (const Node* n = r.optional("note")) (void)detail::as_string(*n, r.path_of("note"));
+
+    {
+        const Node& compute = detail::as_table(r.required("compute"), r.path_of("compute"));
+        TableReader c(compute, r.path_of("compute"));
+        for (Precision p : kAllPrecisions) {
+            const std::string key(to_string(p));
+            if (const Node* node = c.optional(key)) {
+                const std::string path = c.path_of(key);
+                const Node& value = detail::figure_value(*node, path);
+                const FlopsPerSecond rate = detail::as_quantity(value, path, parse_flops_rate, "989.4 TFLOPS");
+                require_positive(rate.value(), value, path, "a peak");
+                chip.peak_dense[p] = rate;
+            }
+        }
+        chip.sm_count = read_figure_int(c, "sm_count", 1, 100000);
+        c.finish();
+        if (chip.peak_dense.empty()) {
+            throw ScenarioError(compute.where, fmt::format("[{}] lists no peak throughput", c.name()),
+                                "add at least `bf16 = { value = \"… TFLOPS\", source = \"…\" }`");
+        }
+    }
+    {
+        TableReader m(detail::as_table(r.required("memory"), r.path_of("memory")), r.path_of("memory"));
+        chip.memory_capacity = read_figure(m, "capacity", parse_bytes, "80 GB");
+        require_positive(chip.memory_capacity.value(), m.table(), m.path_of("capacity"), "memory");
+        chip.memory_bandwidth = read_figure(m, "bandwidth", parse_bandwidth, "3.35 TB/s");
+        require_positive(chip.memory_bandwidth.value(), m.table(), m.path_of("bandwidth"), "a bandwidth");
+        m.finish();
+    }
+    {
+        TableReader s(detail::as_table(r.required("scale_up"), r.path_of("scale_up")), r.path_of("scale_up"));
+        chip.scale_up_bandwidth = read_figure(s, "bandwidth", parse_bandwidth, "450 GB/s");
+        require_positive(chip.scale_up_bandwidth.value(), s.table(), s.path_of("bandwidth"), "a bandwidth");
+        chip.scale_up_domain = read_figure_int(s, "domain", 1, 100000);
+        chip.scale_up_latency = read_figure(s, "latency", parse_duration, "3.33 us");
+        s.finish();
+    }
+    {
+        TableReader o(detail::as_table(r.required("scale_out"), r.path_of("scale_out")), r.path_of("scale_out"));
+        chip.nic_bandwidth = read_figure(o, "nic_bandwidth", parse_bandwidth, "400 Gb/s");
+        require_positive(chip.nic_bandwidth.value(), o.table(), o.path_of("nic_bandwidth"), "a bandwidth");
+        chip.nic_latency = read_figure(o, "latency", parse_duration, "2.8 us");
+        o.finish();
+    }
+    {
+        TableReader p(detail::as_table(r.required("power"), r.path_of("power")), r.path_of("power"));
+        chip.tdp = read_figure(p, "tdp", parse_power, "700 W");
+        require_positive(chip.tdp.value(), p.table(), p.path_of("tdp"), "power");
+        p.finish();
+    }
+    if (const Node* die = r.optional("die")) {
+        TableReader d(detail::as_table(*die, r.path_of("die")), r.path_of("die"));
+        if (d.has("area_mm2")) {
+            chip.die_area_mm2 = read_figure_number(d, "area_mm2");
+            require_positive(*chip.die_area_mm2, *die, d.path_of("area_mm2"), "an area");
+        }
+        if (const Node* process = d.optional("process")) (void)detail::as_string(*process, d.path_of("process"));
+        d.finish();
+    }
+    {
+        TableReader e(detail::as_table(r.required("efficiency"), r.path_of("efficiency")), r.path_of("efficiency"));
+        chip.efficiency.gemm = read_fraction(e, "gemm");
+        if (chip.peak_dense.contains(Precision::fp8) || e.has("gemm_fp8")) {
+            chip.efficiency.gemm_fp8 = read_fraction(e, "gemm_fp8");
+        }
+        chip.efficiency.attention = read_fraction(e, "attention");
+        chip.efficiency.memory = read_fraction(e, "memory");
+        chip.efficiency.scale_up_link = read_fraction(e, "scale_up_link");
+        chip.efficiency.nic_link = read_fraction(e, "nic_link");
+        chip.efficiency.gemm_tile_m = read_figure_int(e, "gemm_tile_m", 1, 4096);
+        chip.efficiency.gemm_tile_n = read_figure_int(e, "gemm_tile_n", 1, 4096);
+        e.finish();
+    }
+    r.finish();
+    return chip;
+}
+
+ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_dir) {
+    ClusterSpec c;
+    TableReader r(node, "cluster");
+    const Node& chip_slot = r.required("chip", "add `chip = \"h800\"` (a name from scenarios/chips/) or a [cluster.chip] table");
+    auto [chip_table, chip_id] = resolve_slot(chip_slot, "chips", "cluster.chip", catalog_dir);
+    const bool from_catalog = chip_slot.kind == Node::Kind::string;
+    c.chip = read_chip(chip_table, chip_id, from_catalog ? std::string() : std::string("cluster.chip"));
+
+    c.gpus = read_int(r, "gpus", 1, 10'000'000);
+    c.gpus_per_node = read_int(r, "gpus_per_node", 1, 100'000, std::min(c.gpus, c.chip.scale_up_domain));
+    c.fabric = read_choice<Fabric>(r, "fabric",
+                                   {{"single-node", Fabric::single_node},
+                                    {"fat-tree", Fabric::fat_tree},
+                                    {"rail-optimized", Fabric::rail_optimized},
+                                    {"multi-plane", Fabric::multi_plane}},
+                                   c.gpus <= c.gpus_per_node ? Fabric::single_node : Fabric::fat_tree);
+    c.nic_bandwidth = c.chip.nic_bandwidth;
+    if (const Node* n = r.optional("nic_bandwidth")) {
+        c.nic_bandwidth = detail::as_quantity(*n, "cluster.nic_bandwidth", parse_bandwidth, "400 Gb/s");
+        require_positive(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "a bandwidth");
+    }
+    c.nic_latency = c.chip.nic_latency;
+    if (const Node* n = r.optional("nic_latency")) {
+        c.nic_latency = detail::as_quantity(*n, "cluster.nic_latency", parse_duration, "2.8 us");
+        if (c.nic_latency.value() < 0) throw ScenarioError(n->where, "`cluster.nic_latency` cannot be negative");
+    }
+    if (const Node* o = r.optional("oversubscription")) {
+        c.oversubscription = detail::as_number(*o, "cluster.oversubscription");
+        if (!(c.oversubscription >= 1.0)) {
+            throw ScenarioError(o->where,
+                                fmt::format("`cluster.oversubscription` = {} must be at least 1", c.oversubscription),
+                                "1 is a non-blocking fabric; 2 means 2:1 (half the uplink bandwidth)");
+        }
+    }
+    c.tiers = read_int(r, "tiers", 2, 3, 2);
+    c.planes = read_int(r, "planes", 1, 64, c.fabric == Fabric::multi_plane ? c.gpus_per_node : 1);
+    c.switch_radix = read_int(r, "switch_radix", 4, 4096, 64);
+    r.finish();
+
+    if (c.gpus > c.gpus_per_node && c.gpus % c.gpus_per_node != 0) {
+        throw ScenarioError(node.where,
+                            fmt::format("cluster.gpus = {} is not a whole number of nodes of gpus_per_node = {}",
+                                        c.gpus, c.gpus_per_node),
+                            fmt::format("use a multiple of {} GPUs (e.g. {} or {})", c.gpus_per_node,
+                                        c.gpus / c.gpus_per_node * c.gpus_per_node,
+                                        (c.gpus / c.gpus_per_node + 1) * c.gpus_per_node));
+    }
+    if (c.fabric == Fabric::single_node && c.gpus > c.gpus_per_node) {
+        throw ScenarioError(node.where,
+                            fmt::format("fabric = \"single-node\" but gpus = {} exceeds gpus_per_node = {}", c.gpus,
+                                        c.gpus_per_node),
+                            "use fabric = \"fat-tree\", \"rail-optimized\" or \"multi-plane\" for several nodes");
+    }
+    if (c.fabric == Fabric::multi_plane && c.gpus_per_node % c.planes != 0) {
+        throw ScenarioError(node.where,
+                            fmt::format("planes = {} does not divide gpus_per_node = {}", c.planes, c.gpus_per_node),
+                            "each plane connects the same NIC index of every node; use a divisor of gpus_per_node");
+    }
+    return c;
+}
+
+}  // namespace gpuhours::detail

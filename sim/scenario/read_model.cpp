@@ -1,0 +1,101 @@
+// Reads a model (a catalog entry or an inline [model] table): layers, attention, MLP, experts, published counts.
+#include <gpuhours/scenario/scenario.hpp>
+
+#include "scenario_reader.hpp"
+
+#include <fmt/format.h>
+
+namespace gpuhours::detail {
+
+ModelSpec read_model(const Node& table, const std::string& id, const std::string& prefix) {
+    ModelSpec m;
+    m.id = id;
+    TableReader r(table, prefix);
+    r.allow("from");
+    m.display_name = detail::as_string(r.required("name"), r.path_of("name"));
+    if (const Node* s = r.optional("source")) (void)detail::as_string(*s, r.path_of("source"));
+    if (const Node* n = r.optional("note")) (void)detail::as_string(*n, r.path_of("note"));
+    m.layers = read_int(r, "layers", 1, 100000);
+    m.hidden = read_int(r, "hidden", 1, 10'000'000);
+    m.vocab = read_int(r, "vocab", 1, 100'000'000);
+    if (const Node* t = r.optional("tied_embeddings")) m.tied_embeddings = detail::as_bool(*t, r.path_of("tied_embeddings"));
+    if (const Node* b = r.optional("bias")) m.bias = detail::as_bool(*b, r.path_of("bias"));
+    m.norm = read_choice<NormKind>(r, "norm", {{"layernorm", NormKind::layernorm}, {"rmsnorm", NormKind::rmsnorm}},
+                                   std::nullopt);
+    m.position = read_choice<PositionKind>(
+        r, "position",
+        {{"learned", PositionKind::learned}, {"rope", PositionKind::rope}, {"alibi", PositionKind::alibi}},
+        std::nullopt);
+    if (m.position == PositionKind::learned) {
+        m.max_position_embeddings = read_int(r, "max_position_embeddings", 1, 100'000'000);
+    } else if (const Node* node = r.optional("max_position_embeddings")) {
+        throw ScenarioError(node->where, "`max_position_embeddings` applies only to position = \"learned\"",
+                            "remove it, or set position = \"learned\"");
+    }
+    m.mtp_depth = read_int(r, "mtp_depth", 0, 64, 0);
+
+    {
+        const Node& node = detail::as_table(r.required("attention"), r.path_of("attention"));
+        TableReader a(node, r.path_of("attention"));
+        auto& at = m.attention;
+        at.kind = read_choice<AttentionKind>(
+            a, "kind", {{"mha", AttentionKind::mha}, {"gqa", AttentionKind::gqa}, {"mla", AttentionKind::mla}},
+            std::nullopt);
+        at.heads = read_int(a, "heads", 1, 1'000'000);
+        at.head_dim = read_int(a, "head_dim", 1, 1'000'000);
+        if (at.kind == AttentionKind::gqa) {
+            at.kv_heads = read_int(a, "kv_heads", 1, at.heads);
+            if (at.heads % at.kv_heads != 0) {
+                throw ScenarioError(a.table().find("kv_heads")->where,
+                                    fmt::format("`{}` = {} does not divide heads = {}", a.path_of("kv_heads"),
+                                                at.kv_heads, at.heads),
+                                    "grouped-query attention needs heads to be a multiple of kv_heads");
+            }
+        } else {
+            at.kv_heads = at.heads;
+        }
+        if (at.kind == AttentionKind::mla) {
+            at.q_lora_rank = read_int(a, "q_lora_rank", 0, 10'000'000, 0);
+            at.kv_lora_rank = read_int(a, "kv_lora_rank", 1, 10'000'000);
+            at.rope_head_dim = read_int(a, "rope_head_dim", 0, 1'000'000);
+            at.v_head_dim = read_int(a, "v_head_dim", 1, 1'000'000, at.head_dim);
+        }
+        a.finish();
+    }
+    {
+        TableReader p(detail::as_table(r.required("mlp"), r.path_of("mlp")), r.path_of("mlp"));
+        m.mlp.kind = read_choice<MlpKind>(
+            p, "kind", {{"gelu", MlpKind::gelu}, {"swiglu", MlpKind::swiglu}, {"squared-relu", MlpKind::squared_relu}},
+            std::nullopt);
+        m.mlp.ffn_hidden = read_int(p, "ffn_hidden", 1, 100'000'000);
+        p.finish();
+    }
+    if (const Node* moe_node = r.optional("moe")) {
+        TableReader e(detail::as_table(*moe_node, r.path_of("moe")), r.path_of("moe"));
+        MoeSpec moe;
+        moe.routed_experts = read_int(e, "routed_experts", 1, 1'000'000);
+        moe.shared_experts = read_int(e, "shared_experts", 0, 1'000'000, 0);
+        moe.top_k = read_int(e, "top_k", 1, moe.routed_experts);
+        moe.expert_ffn_hidden = read_int(e, "expert_ffn_hidden", 1, 100'000'000);
+        moe.dense_layers = read_int(e, "dense_layers", 0, m.layers, 0);
+        moe.max_nodes_per_token = read_int(e, "max_nodes_per_token", 0, 1'000'000, 0);
+        e.finish();
+        m.moe = moe;
+    }
+    if (const Node* published = r.optional("published")) {
+        TableReader p(detail::as_table(*published, r.path_of("published")), r.path_of("published"));
+        if (const Node* t = p.optional("total_parameters")) {
+            m.published_total_parameters = detail::as_count(detail::figure_value(*t, p.path_of("total_parameters")),
+                                                            p.path_of("total_parameters"));
+        }
+        if (const Node* a = p.optional("active_parameters")) {
+            m.published_active_parameters = detail::as_count(
+                detail::figure_value(*a, p.path_of("active_parameters")), p.path_of("active_parameters"));
+        }
+        p.finish();
+    }
+    r.finish();
+    return m;
+}
+
+}  // namespace gpuhours::detail

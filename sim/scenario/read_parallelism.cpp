@@ -1,0 +1,162 @@
+// Reads [parallelism] and checks the layout against the cluster, the model and the batch.
+#include <gpuhours/scenario/scenario.hpp>
+
+#include "scenario_reader.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gpuhours::detail {
+
+ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
+    ParallelLayout p;
+    TableReader r(node, "parallelism");
+    p.tensor = read_int(r, "tensor", 1, kMaxInt, 1);
+    p.pipeline = read_int(r, "pipeline", 1, kMaxInt, 1);
+    p.context = read_int(r, "context", 1, kMaxInt, 1);
+    p.expert = read_int(r, "expert", 1, kMaxInt, 1);
+    if (const Node* d = r.optional("data")) {
+        p.data = detail::as_int(*d, "parallelism.data", 1, kMaxInt);
+        *data_given = 1;
+    } else {
+        const long long mp = p.model_parallel_ranks();
+        p.data = static_cast<int>(std::max<long long>(1, gpus / std::max<long long>(1, mp)));
+        *data_given = 0;
+    }
+    if (const Node* sp = r.optional("sequence_parallel")) p.sequence_parallel = detail::as_bool(*sp, "parallelism.sequence_parallel");
+    p.zero_stage = read_int(r, "zero", 0, 3, 0);
+    p.micro_batch = read_int(r, "micro_batch", 1, kMaxInt, 1);
+    p.virtual_stages = read_int(r, "virtual_stages", 1, kMaxInt, 1);
+    p.schedule = read_choice<Schedule>(r, "schedule",
+                                       {{"gpipe", Schedule::gpipe},
+                                        {"1f1b", Schedule::one_f_one_b},
+                                        {"interleaved", Schedule::interleaved},
+                                        {"zero-bubble", Schedule::zero_bubble},
+                                        {"dualpipe", Schedule::dualpipe}},
+                                       p.virtual_stages > 1 ? Schedule::interleaved : Schedule::one_f_one_b);
+    p.recompute = read_choice<Recompute>(
+        r, "recompute", {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}},
+        Recompute::none);
+    p.communication_sms = read_int(r, "communication_sms", 0, 100000, 0);
+    if (const Node* o = r.optional("overlap_gradient_reduce")) p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
+    if (const Node* o = r.optional("order")) {
+        p.order = detail::as_string(*o, "parallelism.order");
+        if (!order_parts(p.order)) {
+            throw ScenarioError(o->where, fmt::format("`parallelism.order` = \"{}\" is not an ordering of tp, cp, ep, dp, pp", p.order),
+                                "list each of tp, cp, ep, dp, pp once, innermost first, e.g. \"tp-cp-ep-dp-pp\"");
+        }
+    }
+    r.finish();
+    return p;
+}
+
+// ---- rules that span sections ---------------------------------------------------------------------------
+
+void validate_layout(const Scenario& s, bool data_given) {
+    const ParallelLayout& p = s.parallel;
+    const ModelSpec& m = s.model;
+    const SourceRef& at = s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file;
+    const long long product = p.total_ranks();
+    if (product != s.cluster.gpus) {
+        if (!data_given && s.cluster.gpus % p.model_parallel_ranks() != 0) {
+            throw ScenarioError(at,
+                                fmt::format("tensor × context × pipeline = {} × {} × {} = {} does not divide gpus = {}",
+                                            p.tensor, p.context, p.pipeline, p.model_parallel_ranks(),
+                                            s.cluster.gpus),
+                                "change a parallel degree or cluster.gpus so that the GPUs split into whole "
+                                "data-parallel replicas");
+        }
+        throw ScenarioError(at,
+                            fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}",
+                                        p.tensor, p.context, p.pipeline, p.data, product, s.cluster.gpus),
+                            fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus",
+                                        s.cluster.gpus % p.model_parallel_ranks() == 0
+                                            ? fmt::format("{}", s.cluster.gpus / p.model_parallel_ranks())
+                                            : std::string("gpus / (tensor × context × pipeline)")));
+    }
+    const int heads = m.attention.heads;
+    if (heads % p.tensor != 0) {
+        throw ScenarioError(at, fmt::format("tensor = {} does not divide the model's {} attention heads", p.tensor, heads),
+                            "choose a tensor-parallel degree that divides the head count");
+    }
+    if (m.attention.kind == AttentionKind::gqa && m.attention.kv_heads % p.tensor != 0) {
+        throw ScenarioError(at,
+                            fmt::format("tensor = {} does not divide the model's {} key/value heads", p.tensor,
+                                        m.attention.kv_heads),
+                            "grouped-query attention shards whole KV groups over tensor ranks; use a divisor of kv_heads");
+    }
+    if (p.expert > 1 && !m.moe) {
+        throw ScenarioError(at, fmt::format("expert = {} but model \"{}\" has no experts", p.expert, m.id),
+                            "set expert = 1 for a dense model");
+    }
+    if (p.expert > 1) {
+        const long long carved = 1LL * p.data * p.context;
+        if (carved % p.expert != 0) {
+            throw ScenarioError(at,
+                                fmt::format("expert = {} does not divide data × context = {} × {} = {}", p.expert,
+                                            p.data, p.context, carved),
+                                "expert-parallel ranks are carved out of the data × context ranks of a pipeline stage "
+                                "(Megatron-Core convention); use a divisor");
+        }
+        if (m.moe->routed_experts % p.expert != 0) {
+            throw ScenarioError(at,
+                                fmt::format("expert = {} does not divide the model's {} routed experts", p.expert,
+                                            m.moe->routed_experts),
+                                "each expert-parallel rank holds the same number of experts; use a divisor");
+        }
+    }
+    const long long chunks = 1LL * p.pipeline * p.virtual_stages;
+    if (chunks > m.layers) {
+        throw ScenarioError(at,
+                            fmt::format("pipeline × virtual_stages = {} × {} = {} exceeds the model's {} layers",
+                                        p.pipeline, p.virtual_stages, chunks, m.layers),
+                            "every pipeline chunk needs at least one layer; lower pipeline or virtual_stages");
+    }
+    if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {
+        throw ScenarioError(at,
+                            fmt::format("virtual_stages = {} needs schedule = \"interleaved\" (got \"{}\")",
+                                        p.virtual_stages, to_string(p.schedule)),
+                            "set schedule = \"interleaved\" or virtual_stages = 1");
+    }
+    if (p.schedule == Schedule::interleaved && p.virtual_stages < 2) {
+        throw ScenarioError(at, "schedule = \"interleaved\" needs virtual_stages ≥ 2",
+                            "set virtual_stages (model chunks per pipeline rank), e.g. 2");
+    }
+    if (p.schedule == Schedule::dualpipe && p.pipeline % 2 != 0) {
+        throw ScenarioError(at, fmt::format("schedule = \"dualpipe\" needs an even pipeline degree (got {})", p.pipeline),
+                            "DualPipe pairs stage i with stage pipeline−1−i; use an even pipeline degree");
+    }
+    if (p.communication_sms >= s.cluster.chip.sm_count) {
+        throw ScenarioError(at,
+                            fmt::format("communication_sms = {} leaves no SM for compute on the {} ({} SMs)",
+                                        p.communication_sms, s.cluster.chip.display_name, s.cluster.chip.sm_count),
+                            "reserve fewer SMs for communication kernels (DeepSeek-V3 reserves 20 of 132)");
+    }
+    if (p.sequence_parallel && p.tensor == 1) {
+        throw ScenarioError(at, "sequence_parallel = true needs tensor > 1",
+                            "sequence parallelism shards activations over the tensor-parallel group");
+    }
+    if (s.training.sequence_length % p.context != 0) {
+        throw ScenarioError(s.sources.training.known() ? s.sources.training : at,
+                            fmt::format("sequence_length = {} is not divisible by context = {}",
+                                        s.training.sequence_length, p.context),
+                            "context parallelism splits each sequence evenly over its ranks");
+    }
+    const long long per_step = 1LL * p.data * p.micro_batch;
+    if (s.training.global_batch % per_step != 0) {
+        throw ScenarioError(s.sources.training.known() ? s.sources.training : at,
+                            fmt::format("global_batch = {} is not divisible by data × micro_batch = {} × {} = {}",
+                                        s.training.global_batch, p.data, p.micro_batch, per_step),
+                            fmt::format("use a global batch that is a multiple of {} (e.g. {})", per_step,
+                                        (s.training.global_batch / per_step + 1) * per_step));
+    }
+}
+
+}  // namespace gpuhours::detail
+
+namespace gpuhours {
+
+void validate_layout(const Scenario& s) { detail::validate_layout(s, true); }
+
+}  // namespace gpuhours

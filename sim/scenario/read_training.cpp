@@ -1,0 +1,156 @@
+// Reads [training] (tokens, batch, precisions, attention kernel) and the [[phases]] that refine it.
+#include <gpuhours/scenario/scenario.hpp>
+
+#include "scenario_reader.hpp"
+
+#include <fmt/format.h>
+
+namespace gpuhours::detail {
+namespace {
+
+Precision read_precision(TableReader& r, std::string_view key, Precision fallback) {
+    std::vector<std::pair<std::string_view, Precision>> choices;
+    for (Precision p : kAllPrecisions) choices.emplace_back(to_string(p), p);
+    return read_choice<Precision>(r, key, choices, fallback);
+}
+
+// A phase's own rental price, `gpu_hour = "$2.5"`.
+void read_phase_price(TableReader& r, PhaseSpec& ph) {
+    if (const Node* n = r.optional("gpu_hour")) {
+        ph.gpu_hour = detail::as_quantity(*n, r.path_of("gpu_hour"), parse_dollars, "\"$2\"");
+        if (ph.gpu_hour->value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r.path_of("gpu_hour")));
+    }
+}
+
+}  // namespace
+
+TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required) {
+    TrainingSpec t;
+    TableReader r(node, "training");
+    if (tokens_required || r.has("tokens")) {
+        const Node& tokens = r.required("tokens", "add `tokens = \"14.8T\"` (training tokens), or [[phases]]");
+        t.tokens = detail::as_count(tokens, "training.tokens");
+        require_positive(t.tokens, tokens, "training.tokens", "a token count");
+    }
+    t.sequence_length = read_int(r, "sequence_length", 1, 100'000'000);
+    t.global_batch = read_int(r, "global_batch", 1, kMaxInt);
+    t.precision.compute = read_precision(r, "precision", Precision::bf16);
+    t.precision.parameters = read_precision(r, "parameters", Precision::bf16);
+    t.precision.master_weights = read_precision(r, "master_weights", Precision::fp32);
+    t.precision.optimizer_state = read_precision(r, "optimizer_state", Precision::fp32);
+    t.precision.gradients = read_precision(r, "gradients", Precision::fp32);
+    t.precision.activations = read_precision(r, "activations", Precision::bf16);
+    t.attention_kernel = read_choice<AttentionKernel>(
+        r, "attention_kernel", {{"fused", AttentionKernel::fused}, {"materialized", AttentionKernel::materialized}},
+        AttentionKernel::fused);
+    if (const Node* d = r.optional("dropout")) t.dropout = detail::as_bool(*d, "training.dropout");
+    if (!chip.peak_dense.contains(t.precision.compute)) {
+        const Node* p = r.optional("precision");
+        std::string supported;
+        for (const auto& [format, rate] : chip.peak_dense) supported += (supported.empty() ? "" : ", ") + std::string(to_string(format));
+        throw ScenarioError(p ? p->where : node.where,
+                            fmt::format("chip \"{}\" has no {} peak, so it cannot compute in {}", chip.id,
+                                        to_string(t.precision.compute), to_string(t.precision.compute)),
+                            fmt::format("use one of the formats it supports: {}", supported));
+    }
+    r.finish();
+    return t;
+}
+
+// [[phases]]: each phase's keys override [training] (tokens or steps, sequence_length, global_batch) and, in
+// [phases.parallelism], [parallelism]; the result is validated like the scenario itself.
+std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const Node& training_node,
+                                   const Node* parallel_node) {
+    if (node.kind != Node::Kind::array || node.items.empty()) {
+        throw ScenarioError(node.where, "`phases` must be a non-empty array of tables", "write each phase as a [[phases]] block");
+    }
+    std::vector<PhaseSpec> out;
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+        const std::string name = fmt::format("phases[{}]", i);
+        const Node& item = detail::as_table(node.items[i], name);
+        TableReader r(item, name);
+        PhaseSpec ph;
+        ph.where = item.where;
+        ph.name = detail::as_string(r.required("name", "name the phase, e.g. \"pre-training\""), r.path_of("name"));
+        if (const Node* q = r.optional("gpu_hours")) {
+            ph.quoted_gpu_hours = detail::as_count(*q, r.path_of("gpu_hours"));
+            require_positive(*ph.quoted_gpu_hours, *q, r.path_of("gpu_hours"), "GPU-hours");
+            ph.quoted_source = detail::as_string(r.required("source", "a phase that quotes GPU-hours must cite where they come from"),
+                                                 r.path_of("source"));
+            read_phase_price(r, ph);
+            for (const char* key : {"tokens", "steps", "sequence_length", "global_batch", "batch_ramp", "parallelism"}) {
+                if (const Node* extra = r.optional(key)) {
+                    throw ScenarioError(extra->where, fmt::format("{} quotes gpu_hours, so `{}` would be ignored", name, key),
+                                        "a phase either quotes GPU-hours or describes tokens to simulate, not both");
+                }
+            }
+            r.finish();
+            ph.training = base.training;
+            ph.parallel = base.parallel;
+            out.push_back(ph);
+            continue;
+        }
+        if (const Node* src = r.optional("source")) (void)detail::as_string(*src, r.path_of("source"));
+        read_phase_price(r, ph);
+        // The phase's [training]: the scenario's, with this phase's keys on top.
+        Node t = training_node;
+        t.erase("tokens");
+        for (const char* key : {"sequence_length", "global_batch"}) {
+            if (const Node* v = r.optional(key)) t.set(key, *v, v->where);
+        }
+        Node p;
+        p.kind = Node::Kind::table;
+        p.where = item.where;
+        if (parallel_node != nullptr) p = *parallel_node;
+        if (const Node* over = r.optional("parallelism")) detail::merge_into(p, detail::as_table(*over, r.path_of("parallelism")));
+        int data_given = 0;
+        Scenario copy = base;
+        copy.training = read_training(t, base.cluster.chip, false);
+        copy.parallel = read_parallelism(p, base.cluster.gpus, &data_given);
+        copy.sources.parallelism = item.where;
+        copy.sources.training = item.where;
+        validate_layout(copy, data_given != 0 || parallel_node == nullptr);
+        ph.training = copy.training;
+        ph.parallel = copy.parallel;
+        const double tokens_per_step = static_cast<double>(ph.training.global_batch) * ph.training.sequence_length;
+        const Node* tokens = r.optional("tokens");
+        const Node* steps = r.optional("steps");
+        if ((tokens == nullptr) == (steps == nullptr)) {
+            throw ScenarioError(item.where, fmt::format("{} needs exactly one of tokens or steps", name),
+                                "e.g. tokens = \"14.8T\", or steps = 1000 (× global_batch × sequence_length tokens)");
+        }
+        if (tokens != nullptr) {
+            ph.tokens = detail::as_count(*tokens, r.path_of("tokens"));
+            require_positive(ph.tokens, *tokens, r.path_of("tokens"), "a token count");
+        } else {
+            ph.tokens = detail::as_count(*steps, r.path_of("steps")) * tokens_per_step;
+            require_positive(ph.tokens, *steps, r.path_of("steps"), "a step count");
+        }
+        if (const Node* ramp = r.optional("batch_ramp")) {
+            TableReader rr(detail::as_table(*ramp, r.path_of("batch_ramp")), r.path_of("batch_ramp"));
+            BatchRamp b;
+            b.from = detail::as_int(rr.required("from", "the global batch the ramp starts at"), rr.path_of("from"), 1, kMaxInt);
+            const Node& rt = rr.required("tokens", "the tokens over which the batch grows");
+            b.tokens = detail::as_count(rt, rr.path_of("tokens"));
+            require_positive(b.tokens, rt, rr.path_of("tokens"), "a token count");
+            rr.finish();
+            const long long unit = 1LL * ph.parallel.data * ph.parallel.micro_batch;
+            if (b.from >= ph.training.global_batch || b.from % unit != 0) {
+                throw ScenarioError(ramp->where,
+                                    fmt::format("batch_ramp.from = {} must be below global_batch = {} and a multiple of "
+                                                "data × micro_batch = {}", b.from, ph.training.global_batch, unit),
+                                    "every batch of the ramp must split into whole micro-batches per replica");
+            }
+            if (b.tokens > ph.tokens) {
+                throw ScenarioError(ramp->where, fmt::format("the batch ramp ({} tokens) is longer than the phase ({} tokens)",
+                                                             format_count(b.tokens), format_count(ph.tokens)));
+            }
+            ph.ramp = b;
+        }
+        r.finish();
+        out.push_back(ph);
+    }
+    return out;
+}
+
+}  // namespace gpuhours::detail

@@ -1,0 +1,99 @@
+// The readers of the scenario sections and the steps of loading, shared by the files of the scenario layer.
+#pragma once
+
+#include <gpuhours/scenario/scenario.hpp>
+
+#include "document.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gpuhours::detail {
+
+inline constexpr int kMaxInt = std::numeric_limits<int>::max();
+
+// ---- catalog lookup (catalog.cpp) ------------------------------------------------------------------------
+
+// The catalog next to a scenario file: the nearest directory up that has chips/ and models/ (or scenarios/ that
+// has them), else the catalog installed with the source tree.
+std::filesystem::path find_catalog_dir(const std::filesystem::path& scenario_file);
+// Loads the catalog entry `name` of `kind` ("chips" or "models"); unknown names list the known ones.
+Node load_catalog_entry(const std::string& kind, const std::string& name, const std::filesystem::path& catalog_dir,
+                        const SourceRef& referenced_from);
+
+// A catalog slot is either a name ("h800"), or a table: a full inline definition, or `from = "h800"` plus
+// overrides. Returns the merged table and the id to show for it.
+std::pair<Node, std::string> resolve_slot(const Node& slot, const std::string& kind, const std::string& key_path,
+                                          const std::filesystem::path& catalog_dir);
+
+// ---- readers shared by the sections (scenario.cpp) ------------------------------------------------------
+
+void require_positive(double value, const Node& node, std::string_view path, std::string_view what);
+int read_int(TableReader& r, std::string_view key, int min, int max, std::optional<int> fallback = std::nullopt);
+
+// One of `choices` by name; `fallback` when the key is absent (required when there is none).
+template <class Enum>
+Enum read_choice(TableReader& r, std::string_view key, const std::vector<std::pair<std::string_view, Enum>>& choices,
+                 std::optional<Enum> fallback) {
+    const Node* node = r.optional(key);
+    std::string list;
+    for (const auto& [name, value] : choices) list += (list.empty() ? "\"" : ", \"") + std::string(name) + "\"";
+    if (node == nullptr) {
+        if (fallback) return *fallback;
+        (void)r.required(key, fmt::format("add `{} = …` with one of {}", key, list));
+    }
+    const std::string path = r.path_of(key);
+    const std::string text = detail::as_string(*node, path);
+    std::vector<std::string> names;
+    for (const auto& [name, value] : choices) {
+        if (name == text) return value;
+        names.emplace_back(name);
+    }
+    std::string hint = fmt::format("use one of {}", list);
+    if (auto best = detail::suggest(text, names)) hint = fmt::format("did you mean \"{}\"? ({})", *best, hint);
+    throw ScenarioError(node->where, fmt::format("`{}` = \"{}\" is not a known choice", path, text), hint);
+}
+
+// ---- the sections ----------------------------------------------------------------------------------------
+
+// read_cluster.cpp: a chip (catalog entry or inline table, `prefix` its dotted path for messages) and [cluster].
+ChipProfile read_chip(const Node& table, const std::string& id, const std::string& prefix);
+ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_dir);
+// read_model.cpp
+ModelSpec read_model(const Node& table, const std::string& id, const std::string& prefix);
+// read_parallelism.cpp: [parallelism] (sets *data_given to whether `data` was written) and the layout rules.
+ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given);
+void validate_layout(const Scenario& s, bool data_given);
+// read_training.cpp: [training] and [[phases]].
+TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required);
+// [[phases]]: each phase's keys override [training] (tokens or steps, sequence_length, global_batch) and, in
+// [phases.parallelism], [parallelism]; the result is validated like the scenario itself.
+std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const Node& training_node,
+                                   const Node* parallel_node);
+// read_pricing.cpp
+ReliabilitySpec read_reliability(const Node& node);
+PricingSpec read_pricing(const Node& node);
+// read_claims.cpp: [[claims]], [published] and [whatif].
+ClaimSpec read_claim(const Node& node, std::size_t index);
+PublishedSpec read_published(const Node& node);
+WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_dir);
+
+// ---- loading (scenario.cpp, uncertain.cpp) --------------------------------------------------------------
+
+// `extends` and `--set` applied: the document the scenario is read from.
+Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options);
+// The scenario of a merged document: every section read, catalogs resolved, the layout validated.
+Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
+// Replaces each distribution in the document by its nominal value and returns the uncertain inputs.
+std::vector<UncertainInput> extract_uncertain(Node& root);
+// Sets the node at dotted `path` to `value` written like the input's bounds.
+void set_value(Node& root, const UncertainInput& u, double value);
+
+}  // namespace gpuhours::detail

@@ -1,0 +1,263 @@
+// Uncertain inputs: distributions written in place of values, and the sampler that reads a scenario at drawn values.
+#include <gpuhours/scenario/scenario.hpp>
+
+#include "scenario_reader.hpp"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <cmath>
+#include <memory>
+
+namespace gpuhours::detail {
+namespace {
+
+constexpr double kZ95 = 1.6448536269514722;  // standard normal 95th percentile
+
+bool is_distribution(const Node& n) {
+    if (n.kind != Node::Kind::table || n.fields.empty()) return false;
+    bool has_low = false;
+    bool has_high = false;
+    bool has_dist = false;
+    for (const auto& [k, v] : n.fields) {
+        if (k == "low") has_low = true;
+        else if (k == "high") has_high = true;
+        else if (k == "dist") has_dist = true;
+        else if (k != "mode" && k != "mean" && k != "sd") return false;
+    }
+    return has_dist || (has_low && has_high);
+}
+
+// A distribution parameter: a number, or a unit string split into prefix, number and suffix.
+struct Parameter {
+    double value = 0;
+    std::string prefix, suffix;
+};
+
+Parameter read_parameter(const Node& n, const std::string& path) {
+    if (n.kind == Node::Kind::integer || n.kind == Node::Kind::floating) return Parameter{detail::as_number(n, path), {}, {}};
+    const std::string text = detail::as_string(n, path);
+    std::size_t start = 0;
+    while (start < text.size() && !(std::isdigit(static_cast<unsigned char>(text[start])) || text[start] == '.' || text[start] == '-')) ++start;
+    std::size_t end = start;
+    while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.' || text[end] == 'e' ||
+                                 text[end] == 'E' || (end == start && text[end] == '-'))) {
+        if ((text[end] == 'e' || text[end] == 'E') && (end + 1 >= text.size() || !std::isdigit(static_cast<unsigned char>(text[end + 1])))) break;
+        ++end;
+    }
+    if (end == start) throw ScenarioError(n.where, fmt::format("`{}` = \"{}\" has no number", path, text), "write e.g. \"$1.5\" or \"0.4\"");
+    Parameter p;
+    try {
+        p.value = std::stod(text.substr(start, end - start));
+    } catch (const std::exception&) {
+        throw ScenarioError(n.where, fmt::format("`{}` = \"{}\" has no readable number", path, text));
+    }
+    p.prefix = text.substr(0, start);
+    p.suffix = text.substr(end);
+    return p;
+}
+
+UncertainInput read_distribution(const Node& n, const std::string& path) {
+    TableReader r(n, path);
+    UncertainInput u;
+    u.path = path;
+    u.where = n.where;
+    std::string dist;
+    if (const Node* d = r.optional("dist")) dist = detail::as_string(*d, r.path_of("dist"));
+    std::vector<Parameter> params;
+    auto param = [&](const char* key) {
+        params.push_back(read_parameter(r.required(key), r.path_of(key)));
+        return params.back().value;
+    };
+    if (dist.empty()) dist = r.has("mode") ? "triangular" : "uniform";
+    if (dist == "uniform") {
+        u.distribution = Distribution::uniform;
+        u.a = param("low");
+        u.b = param("high");
+    } else if (dist == "triangular") {
+        u.distribution = Distribution::triangular;
+        u.a = param("low");
+        u.b = param("mode");
+        u.c = param("high");
+        if (!(u.a <= u.b && u.b <= u.c)) throw ScenarioError(n.where, fmt::format("`{}` needs low ≤ mode ≤ high", path));
+    } else if (dist == "normal") {
+        u.distribution = Distribution::normal;
+        u.a = param("mean");
+        u.b = param("sd");
+        if (!(u.b > 0)) throw ScenarioError(n.where, fmt::format("`{}.sd` must be positive", path));
+    } else if (dist == "lognormal") {
+        u.distribution = Distribution::lognormal;
+        const double lo = param("low");
+        const double hi = param("high");
+        if (!(lo > 0 && hi > lo)) throw ScenarioError(n.where, fmt::format("`{}` needs 0 < low < high (its 5th and 95th percentiles)", path));
+        u.a = 0.5 * (std::log(lo) + std::log(hi));
+        u.b = (std::log(hi) - std::log(lo)) / (2.0 * kZ95);
+    } else {
+        throw ScenarioError(r.table().find("dist")->where, fmt::format("`{}.dist` = \"{}\" is not a distribution", path, dist),
+                            "use \"uniform\", \"triangular\", \"normal\" or \"lognormal\"");
+    }
+    if (u.distribution == Distribution::uniform && !(u.a < u.b)) throw ScenarioError(n.where, fmt::format("`{}` needs low < high", path));
+    r.finish();
+    for (const auto& p : params) {
+        if (p.prefix != params.front().prefix || p.suffix != params.front().suffix) {
+            throw ScenarioError(n.where, fmt::format("the bounds of `{}` use different units", path),
+                                "write every bound in the same unit, e.g. low = \"$1.5\", high = \"$3.5\"");
+        }
+    }
+    u.prefix = params.front().prefix;
+    u.suffix = params.front().suffix;
+    return u;
+}
+
+void find_uncertain(Node& node, const std::string& path, std::vector<UncertainInput>& out) {
+    for (auto& [key, value] : node.fields) {
+        const std::string child = path.empty() ? key : path + "." + key;
+        if (is_distribution(value)) {
+            if (child.rfind("claims", 0) == 0 || child.rfind("published", 0) == 0 || child.rfind("phases", 0) == 0 ||
+                child == "training.tokens") {
+                throw ScenarioError(value.where, fmt::format("`{}` cannot be uncertain", child),
+                                    "distributions are supported for prices, reliability figures, and the inputs of the "
+                                    "step (cluster, chip, model, parallelism, training except tokens)");
+            }
+            UncertainInput u = read_distribution(value, child);
+            const double nominal = u.nominal();
+            const bool numeric = u.prefix.empty() && u.suffix.empty();
+            const SourceRef where = value.where;
+            Node replacement;
+            if (numeric) {
+                replacement.kind = Node::Kind::floating;
+                replacement.floating = nominal;
+            } else {
+                replacement.kind = Node::Kind::string;
+                replacement.text = u.text(nominal);
+            }
+            replacement.where = where;
+            value = std::move(replacement);
+            out.push_back(std::move(u));
+        } else if (value.kind == Node::Kind::table) {
+            find_uncertain(value, child, out);
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<UncertainInput> extract_uncertain(Node& root) {
+    std::vector<UncertainInput> out;
+    find_uncertain(root, "", out);
+    return out;
+}
+
+// Sets the node at dotted `path` to `value` written like the input's bounds.
+void set_value(Node& root, const UncertainInput& u, double value) {
+    Node* node = &root;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t dot = u.path.find('.', start);
+        const std::string key = u.path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        node = node->find(key);
+        if (node == nullptr) throw std::logic_error("uncertain input path vanished: " + u.path);
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    if (u.prefix.empty() && u.suffix.empty()) {
+        node->kind = Node::Kind::floating;
+        node->floating = value;
+        // Integer keys (counts) take the nearest whole number.
+    } else {
+        node->kind = Node::Kind::string;
+        node->text = u.text(value);
+    }
+}
+
+}  // namespace gpuhours::detail
+
+namespace gpuhours {
+
+using detail::Node;
+
+double UncertainInput::nominal() const {
+    switch (distribution) {
+        case Distribution::uniform: return 0.5 * (a + b);
+        case Distribution::triangular: return b;
+        case Distribution::normal: return a;
+        case Distribution::lognormal: return std::exp(a);
+    }
+    return a;
+}
+
+double UncertainInput::quantile(double q) const {
+    // Inverse normal CDF by bisection on erfc: quantiles are needed a few times per run, not per sample.
+    auto normal_quantile = [](double p) {
+        double lo = -10, hi = 10;
+        for (int i = 0; i < 100; ++i) {
+            const double mid = 0.5 * (lo + hi);
+            if (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p) lo = mid;
+            else hi = mid;
+        }
+        return 0.5 * (lo + hi);
+    };
+    switch (distribution) {
+        case Distribution::uniform: return a + q * (b - a);
+        case Distribution::triangular: {
+            const double f = (b - a) / (c - a);
+            return q < f ? a + std::sqrt(q * (c - a) * (b - a)) : c - std::sqrt((1 - q) * (c - a) * (c - b));
+        }
+        case Distribution::normal: return a + b * normal_quantile(q);
+        case Distribution::lognormal: return std::exp(a + b * normal_quantile(q));
+    }
+    return a;
+}
+
+double UncertainInput::draw(Random& rng) const {
+    switch (distribution) {
+        case Distribution::uniform: return a + (b - a) * rng.uniform();
+        case Distribution::triangular: return rng.triangular(a, b, c);
+        case Distribution::normal: return rng.normal(a, b);
+        case Distribution::lognormal: return std::exp(rng.normal(a, b));
+    }
+    return a;
+}
+
+std::string UncertainInput::text(double value) const {
+    return prefix + fmt::format("{:.6g}", value) + suffix;
+}
+
+std::string UncertainInput::describe() const {
+    switch (distribution) {
+        case Distribution::uniform: return fmt::format("{} ~ uniform({}, {})", path, text(a), text(b));
+        case Distribution::triangular: return fmt::format("{} ~ triangular({}, {}, {})", path, text(a), text(b), text(c));
+        case Distribution::normal: return fmt::format("{} ~ normal(mean {}, sd {})", path, text(a), text(b));
+        case Distribution::lognormal:
+            return fmt::format("{} ~ lognormal(90% in {}–{})", path, text(quantile(0.05)), text(quantile(0.95)));
+    }
+    return path;
+}
+
+ScenarioSampler::ScenarioSampler(const std::filesystem::path& file, const LoadOptions& options) : file_(file), options_(options) {
+    auto doc = std::make_shared<Node>(detail::merge_document(detail::parse_document_file(file.string()), file, options));
+    inputs_ = detail::extract_uncertain(*doc);
+    document_ = doc;
+}
+
+Scenario ScenarioSampler::nominal() const { return with(nominal_values()); }
+
+std::vector<double> ScenarioSampler::nominal_values() const {
+    std::vector<double> v;
+    for (const auto& u : inputs_) v.push_back(u.nominal());
+    return v;
+}
+
+std::vector<double> ScenarioSampler::draw(Random& rng) const {
+    std::vector<double> v;
+    for (const auto& u : inputs_) v.push_back(u.draw(rng));
+    return v;
+}
+
+Scenario ScenarioSampler::with(const std::vector<double>& values) const {
+    Node doc = *std::static_pointer_cast<const Node>(document_);
+    for (std::size_t i = 0; i < inputs_.size() && i < values.size(); ++i) detail::set_value(doc, inputs_[i], values[i]);
+    return detail::read_merged(doc, file_, options_);
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,152 @@
+// The step's summary once the engine has run: where each simulated GPU's time went (compute, recompute,
+// optimizer, communication exposed and on link per axis, bubble), its means and per-stage rows, the trace,
+// FLOPs and utilisation (MFU, HFU), and memory per stage.
+#include "step_builder.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace gpuhours::detail {
+
+namespace {
+
+// A busy span of a stream, in picoseconds; a collective's axis (axis_index), 0 on the compute stream.
+struct Interval {
+    std::int64_t start;
+    std::int64_t end;
+    std::size_t axis;
+};
+
+// Idle gaps of one compute stream (`intervals`) until `makespan`: covered by the rank's own collectives (`cs`) →
+// exposed on that axis (the one that started first where several overlap); otherwise → bubble.
+void account_idle(StepBreakdown& b, std::vector<Interval>& intervals, std::vector<Interval>& cs, std::int64_t makespan) {
+    std::sort(intervals.begin(), intervals.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
+    std::sort(cs.begin(), cs.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
+    std::int64_t t = 0;
+    auto account_gap = [&](std::int64_t a, std::int64_t z) {
+        if (z <= a) return;
+        std::int64_t cursor = a;
+        std::int64_t covered = 0;
+        for (const auto& c : cs) {
+            if (c.start >= z) break;
+            if (c.end <= cursor) continue;
+            const std::int64_t from = std::max(c.start, cursor);
+            const std::int64_t to = std::min(c.end, z);
+            if (to > from) {
+                b.exposed[c.axis] += SimTime::from_picoseconds(to - from).to_seconds();
+                covered += to - from;
+                cursor = to;
+            }
+        }
+        b.bubble += SimTime::from_picoseconds(z - a - covered).to_seconds();
+    };
+    for (const auto& iv : intervals) {
+        account_gap(t, iv.start);
+        t = std::max(t, iv.end);
+    }
+    account_gap(t, makespan);
+}
+
+}  // namespace
+
+// The step's result from the engine's schedule of `makespan`.
+StepResult StepBuilder::collect(SimTime makespan) {
+    StepResult result;
+    result.step_time = makespan.to_seconds();
+    result.micro_batches = micro_batches_;
+    result.simulated_ranks = static_cast<int>(simulated_.size());
+    result.tasks = engine_.task_count();
+    result.mode = spec_.mode;
+    result.compute_precision = spec_.precision.compute;
+
+    std::map<int, StepBreakdown> per_rank = rank_breakdowns(makespan, result.trace);
+    // Means over simulated ranks, and one row per stage (its first simulated rank).
+    const double n = static_cast<double>(simulated_.size());
+    for (int r : simulated_) {
+        const StepBreakdown& b = per_rank[r];
+        result.breakdown.compute += b.compute / n;
+        result.breakdown.recompute += b.recompute / n;
+        result.breakdown.optimizer += b.optimizer / n;
+        result.breakdown.bubble += b.bubble / n;
+        for (std::size_t a = 0; a < kCommAxes.size(); ++a) {
+            result.breakdown.exposed[a] += b.exposed[a] / n;
+            result.breakdown.on_link[a] += b.on_link[a] / n;
+        }
+    }
+    for (int s = 0; s < layout_.pipeline; ++s) {
+        const int r = stage_ranks_[static_cast<std::size_t>(s)].front();
+        result.stages.push_back(StageStep{s, r, per_rank[r]});
+    }
+
+    add_flops(result);
+
+    MemoryOptions memory;
+    memory.micro_batches = micro_batches_;
+    memory.attention_kernel = spec_.attention_kernel;
+    memory.dropout = spec_.dropout;
+    result.memory = memory_per_stage(spec_.model, layout_, spec_.precision, shape_, memory);
+    return result;
+}
+
+// Each simulated GPU's breakdown, from the engine's start and finish times of every task; the trace events as well
+// when StepSpec::record_trace.
+std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::vector<TraceEvent>& trace) {
+    std::map<int, std::vector<Interval>> busy;     // compute stream, any role
+    std::map<int, std::vector<Interval>> comms;    // the rank's collectives and incoming p2p
+    std::map<int, StepBreakdown> per_rank;
+    for (std::uint32_t i = 0; i < info_.size(); ++i) {
+        const TaskId id{i};
+        const auto start = engine_.start_time(id);
+        const auto end = engine_.finish_time(id);
+        if (!start || !end) continue;
+        const TaskInfo& t = info_[i];
+        const Seconds d = (*end - *start).to_seconds();
+        for (int r : t.ranks) {
+            StepBreakdown& b = per_rank[r];
+            switch (t.role) {
+                case TaskRole::compute: b.compute += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
+                case TaskRole::recompute: b.recompute += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
+                case TaskRole::optimizer: b.optimizer += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
+                case TaskRole::comm:
+                case TaskRole::p2p:
+                    b.on_link[axis_index(t.axis)] += d;
+                    comms[r].push_back({start->picoseconds(), end->picoseconds(), axis_index(t.axis)});
+                    break;
+            }
+            if (spec_.record_trace) {
+                const char* stream = t.role == TaskRole::comm ? "comm" : t.role == TaskRole::p2p ? "p2p" : "compute";
+                trace.push_back(TraceEvent{r, stream, engine_.name(id), *start, *end});
+            }
+        }
+    }
+    for (int r : simulated_) account_idle(per_rank[r], busy[r], comms[r], makespan.picoseconds());
+    return per_rank;
+}
+
+// FLOPs and utilisation.
+void StepBuilder::add_flops(StepResult& result) {
+    const double tokens = static_cast<double>(spec_.global_batch) * spec_.sequence_length;
+    const double gpus = spec_.cluster.gpus;
+    result.model_flops_causal = training_flops_per_token(spec_.model, spec_.sequence_length, AttentionMask::causal) * tokens;
+    result.model_flops_full = training_flops_per_token(spec_.model, spec_.sequence_length, AttentionMask::full) * tokens;
+    Flops recompute;
+    for (int s = 0; s < layout_.pipeline; ++s) {
+        for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
+            recompute += chunk(plan_->model_chunk(s, Pass{PassKind::backward, 0, lc})).recompute_flops;
+        }
+    }
+    // Per-GPU recomputation per micro-batch, summed over stages, × micro-batches × GPUs per stage.
+    const double per_stage_gpus = gpus / layout_.pipeline;
+    result.hardware_flops = result.model_flops_causal + recompute * (micro_batches_ * per_stage_gpus);
+    const Seconds t = result.step_time;
+    const FlopsPerSecond peak = spec_.cluster.chip.peak(spec_.precision.compute);
+    const FlopsPerSecond bf16 = spec_.cluster.chip.peak(Precision::bf16);
+    result.model_flops_per_gpu = result.model_flops_causal / t / gpus;
+    result.mfu_causal = (result.model_flops_causal / t / gpus) / peak;
+    result.mfu_full = (result.model_flops_full / t / gpus) / peak;
+    result.mfu_bf16_causal = (result.model_flops_causal / t / gpus) / bf16;
+    result.mfu_bf16_full = (result.model_flops_full / t / gpus) / bf16;
+    result.hfu = (result.hardware_flops / t / gpus) / peak;
+}
+
+}  // namespace gpuhours::detail

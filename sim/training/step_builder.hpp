@@ -1,0 +1,152 @@
+// The step builder: one training step (step.hpp) turned into a task graph on the engine, run, and summed up.
+// Internal to the training layer. Its parts, each in its own source:
+// - step.cpp: setup (batch checks, pipeline plan, simulated ranks) and the step's flow, `run`;
+// - step_passes.cpp: per-chunk pass templates (compute, recompute and collective segments of each pass kind);
+// - step_collectives.cpp: collective and pipeline-send timing on the network (symmetric mode, cached);
+// - step_tasks.cpp: engine tasks of each pipeline op's passes, in dependency order, with their p2p transfers;
+// - step_sync.cpp: data-parallel gradient reduction of each chunk, the optimizer step, ZeRO's parameter gather;
+// - step_breakdown.cpp: the breakdown per GPU and stage, the trace, FLOPs and utilisation, memory.
+#pragma once
+
+#include <gpuhours/engine/engine.hpp>
+#include <gpuhours/hardware/topology.hpp>
+#include <gpuhours/network/collective.hpp>
+#include <gpuhours/training/kernel.hpp>
+#include <gpuhours/training/placement.hpp>
+#include <gpuhours/training/schedule.hpp>
+#include <gpuhours/training/step.hpp>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace gpuhours::detail {
+
+inline std::size_t axis_index(CommAxis a) { return static_cast<std::size_t>(a); }
+
+inline SimTime to_sim(Seconds s) { return SimTime::from_seconds(s); }
+
+// A collective a segment of a pass needs: which group, what, how big (nccl-tests size convention).
+struct CommSpec {
+    CollectiveKind kind = CollectiveKind::all_reduce;
+    GroupKind group = GroupKind::tensor;
+    Bytes size;
+    CommAxis axis = CommAxis::tensor;
+};
+
+enum class SegmentKind { compute, recompute, comm };
+
+struct Segment {
+    SegmentKind kind = SegmentKind::compute;
+    SimTime duration;  // compute, recompute
+    CommSpec comm;     // comm
+    std::string label;
+};
+
+using Segments = std::vector<Segment>;
+
+// What kind of task a task id is, for the breakdown and the trace.
+enum class TaskRole { compute, recompute, optimizer, comm, p2p };
+
+struct TaskInfo {
+    TaskRole role = TaskRole::compute;
+    CommAxis axis = CommAxis::tensor;
+    std::vector<int> ranks;  // simulated ranks the task belongs to (a group collective: every member)
+};
+
+// Node-limited routing's scale on the expert all-to-all (step_passes.cpp).
+double dispatch_factor(const ModelSpec& model, const ParallelLayout& layout, int gpus_per_node);
+
+class StepBuilder {
+public:
+    explicit StepBuilder(const StepSpec& spec);
+
+    StepResult run();
+
+private:
+    // The four pass kinds of one model chunk: forward, full backward, backward-input, backward-weight.
+    struct ChunkPasses {
+        Segments forward, backward, backward_input, weight;
+        double dense_parameters = 0.0;   // this GPU's parameters in the chunk, excluding routed experts
+        double expert_parameters = 0.0;  // routed-expert parameters on this GPU
+        Flops recompute_flops;
+    };
+
+    // Per stage and pass slot (0 = main pass, 1 = overlapped pass), each rank's last task of that pass.
+    struct Added {
+        std::vector<TaskId> ends[2];
+    };
+
+    // Per stage: the op index after which each local chunk's gradients are complete → that local chunk.
+    using SyncPoints = std::vector<std::map<int, int>>;
+
+    // ---- per-chunk pass templates (step_passes.cpp) -----------------------------------------------------
+    std::vector<const Block*> chunk_blocks(int chunk) const;
+    std::optional<CommSpec> comm_spec(const Communication& c, bool backward) const;
+    Seconds materialized_attention(const Op& op) const;
+    ChunkPasses make_chunk(int chunk) const;
+    const ChunkPasses& chunk(int c);
+    const Segments& segments(int stage, const Pass& pass);
+
+    // ---- collective and p2p timing (step_collectives.cpp) -----------------------------------------------
+    std::vector<VertexId> vertices(const std::vector<int>& ranks) const;
+    bool spans_nodes(const std::vector<int>& ranks) const;
+    SimTime symmetric_time(const CommSpec& c, int rank);
+    SimTime p2p_time(int from_stage, int to_stage, Bytes bytes);
+    Bytes activation_bytes() const;
+    CollectiveAlgorithm algorithm_for(const CollectiveRequest& request, const std::vector<int>& group);
+    void time_collectives();
+
+    // ---- task creation (step_tasks.cpp) -----------------------------------------------------------------
+    TaskId add(TaskSpec spec, TaskRole role, CommAxis axis, std::vector<int> ranks);
+    void add_segment(int stage, const Segment& seg, const std::string& label, std::vector<std::vector<TaskId>>& after);
+    std::vector<TaskId> add_p2p(int from_stage, int to_stage, const std::vector<TaskId>& producer_ends,
+                                const std::string& label);
+    void add_op(OpRef ref);
+    void add_pipeline_ops(const SyncPoints& sync_after);
+
+    // ---- data-parallel sync and optimizer (step_sync.cpp) -----------------------------------------------
+    SyncPoints gradient_sync_points() const;
+    void add_gradient_sync(OpRef ref, const std::map<int, int>& sync_after);
+    void sync_after_all(int stage, int local_chunk);
+    void add_data_parallel_sync(int stage, int local_chunk, const std::vector<TaskId>& after_ends);
+    void add_optimizer(int stage);
+
+    // ---- breakdown, trace, FLOPs (step_breakdown.cpp) ---------------------------------------------------
+    StepResult collect(SimTime makespan);
+    std::map<int, StepBreakdown> rank_breakdowns(SimTime makespan, std::vector<TraceEvent>& trace);
+    void add_flops(StepResult& result);
+
+    const StepSpec& spec_;
+    ParallelLayout layout_;
+    Placement placement_;
+    Topology topology_;
+    std::unique_ptr<NetworkModel> network_;
+    KernelContext kernel_;
+    Engine engine_;
+    std::unique_ptr<PipelinePlan> plan_;
+    MicroBatchShape shape_;
+    std::vector<Block> blocks_;
+    std::vector<std::vector<int>> chunk_layers_;
+    double dispatch_factor_ = 1.0;
+    int micro_batches_ = 0;
+
+    std::vector<std::vector<int>> stage_ranks_;
+    std::vector<int> simulated_;
+    std::map<int, ResourceId> compute_;
+    std::map<int, TaskId> last_comm_;
+    std::map<int, std::vector<TaskId>> grad_sync_;  // per rank: the data-parallel reductions of its chunks
+    std::map<std::pair<int, int>, Added> added_;    // (stage, op index)
+    std::vector<TaskInfo> info_;
+    std::map<int, ChunkPasses> chunks_;
+    std::map<std::tuple<int, double, int, int>, SimTime> comm_cache_;
+    std::map<std::tuple<int, double, int, int>, CollectiveAlgorithm> algorithm_cache_;
+    std::map<std::tuple<int, int, double>, SimTime> p2p_cache_;
+};
+
+}  // namespace gpuhours::detail

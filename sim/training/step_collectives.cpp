@@ -1,0 +1,145 @@
+// Collective and pipeline-send timing on the cluster's network: in symmetric mode each collective is timed once
+// per stage with its concurrent groups, and each stage-to-stage send with every replica's sends; both cached.
+// Full mode takes from here its groups' GPUs and the algorithm the symmetric mode would pick (so both run the same).
+#include "step_builder.hpp"
+
+#include <algorithm>
+#include <set>
+#include <variant>
+
+namespace gpuhours::detail {
+
+// The topology vertices of `ranks`' GPUs.
+std::vector<VertexId> StepBuilder::vertices(const std::vector<int>& ranks) const {
+    std::vector<VertexId> v;
+    v.reserve(ranks.size());
+    for (int r : ranks) v.push_back(topology_.gpu(r));
+    return v;
+}
+
+// Whether `ranks` are on more than one node.
+bool StepBuilder::spans_nodes(const std::vector<int>& ranks) const {
+    const int gpn = spec_.cluster.gpus_per_node;
+    for (int r : ranks) {
+        if (r / gpn != ranks.front() / gpn) return true;
+    }
+    return false;
+}
+
+// Symmetric mode: the time of `c` for the group of `rank`, with every group of the same kind in the stage
+// running at once when the groups cross nodes (they may share NICs and switches); cached.
+SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
+    const std::vector<int> group = placement_.group(c.group, rank);
+    const auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group),
+                                     placement_.coord(rank).pp);
+    if (auto it = comm_cache_.find(key); it != comm_cache_.end()) return it->second;
+    CollectiveRequest request{c.kind, c.size, vertices(group), std::nullopt, 0};
+    const bool crosses = spans_nodes(group);
+    // A collective with a single algorithm that crosses nodes is timed with its concurrent groups only
+    // (the representative alone would be discarded: the concurrent time is never shorter).
+    const auto algorithms = supported_algorithms(c.kind);
+    std::optional<CollectiveResult> alone_result;
+    if (!crosses || algorithms.size() > 1) alone_result = simulate_collective(*network_, request);
+    const CollectiveAlgorithm algorithm = alone_result ? alone_result->algorithm : algorithms.front();
+    SimTime time = alone_result ? to_sim(alone_result->time) : SimTime::zero();
+    bool merged_done = false;
+    if (crosses) {
+        // Every group of this kind in the stage, planned with the algorithm chosen for the representative.
+        std::set<int> seen;
+        std::vector<CollectivePlan> plans;
+        std::size_t flows = 0;
+        const int stage = placement_.coord(rank).pp;
+        for (int r = 0; r < placement_.ranks(); ++r) {
+            if (placement_.coord(r).pp != stage) continue;
+            const auto g = placement_.group(c.group, r);
+            if (!seen.insert(g.front()).second) continue;
+            CollectiveRequest req{c.kind, c.size, vertices(g), algorithm, 0};
+            plans.push_back(plan_collective(topology_, req, algorithm));
+            for (const auto& phase : plans.back().phases) {
+                if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) flows += set->flows.size();
+                else flows += g.size() * (g.size() - 1);
+            }
+        }
+        if (plans.size() > 1 && flows <= MaxMinNetwork::kExactFlowLimit) {
+            CollectivePlan merged = plans.front();
+            for (std::size_t i = 0; i < merged.phases.size(); ++i) {
+                FlowSet all;
+                for (const auto& plan : plans) {
+                    const auto& phase = plan.phases.at(i);
+                    if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) {
+                        all.flows.insert(all.flows.end(), set->flows.begin(), set->flows.end());
+                    } else {
+                        const auto& pairs = std::get<AllPairs>(phase.traffic);
+                        for (VertexId a : pairs.ranks) {
+                            for (VertexId b : pairs.ranks) {
+                                if (a != b) all.flows.push_back(FlowSpec{a, b, pairs.bytes_per_pair});
+                            }
+                        }
+                    }
+                }
+                merged.phases[i].traffic = std::move(all);
+            }
+            time = std::max(time, to_sim(run_plan(*network_, merged, request).time));
+            merged_done = true;
+        }
+    }
+    if (!alone_result && !merged_done) time = to_sim(simulate_collective(*network_, request).time);
+    comm_cache_.emplace(key, time);
+    return time;
+}
+
+// Symmetric mode: the time of one pipeline send from `from_stage` to `to_stage`; cached.
+SimTime StepBuilder::p2p_time(int from_stage, int to_stage, Bytes bytes) {
+    const auto key = std::make_tuple(from_stage, to_stage, bytes.value());
+    if (auto it = p2p_cache_.find(key); it != p2p_cache_.end()) return it->second;
+    // Every replica's pipeline sends at once: one flow per (tensor, context, data) rank of the stage.
+    std::vector<FlowSpec> flows;
+    for (int r = 0; r < placement_.ranks(); ++r) {
+        const RankCoord c = placement_.coord(r);
+        if (c.pp != from_stage) continue;
+        flows.push_back(FlowSpec{topology_.gpu(r), topology_.gpu(placement_.rank_of(c.tp, c.cp, c.dp, to_stage)),
+                                 bytes});
+    }
+    const SimTime t = to_sim(network_->run_phase(flows).time);
+    p2p_cache_.emplace(key, t);
+    return t;
+}
+
+// One micro-batch's activations sent between stages (sharded over tensor ranks with sequence parallelism).
+Bytes StepBuilder::activation_bytes() const {
+    const double tokens = static_cast<double>(layout_.micro_batch) * spec_.sequence_length / layout_.context;
+    const double shard = layout_.sequence_parallel ? layout_.tensor : 1.0;
+    return Bytes(tokens * spec_.model.hidden / shard * bytes_per_element(spec_.precision.activations));
+}
+
+// The algorithm the symmetric mode picks for the same collective (so both modes run the same one).
+CollectiveAlgorithm StepBuilder::algorithm_for(const CollectiveRequest& request, const std::vector<int>& group) {
+    const auto key = std::make_tuple(static_cast<int>(request.kind), request.size.value(), group.front(),
+                                     static_cast<int>(group.size()));
+    if (auto it = algorithm_cache_.find(key); it != algorithm_cache_.end()) return it->second;
+    const CollectiveAlgorithm a = simulate_collective(*network_, request).algorithm;
+    algorithm_cache_.emplace(key, a);
+    return a;
+}
+
+// Symmetric mode: time every collective stage by stage before building the graph, so the router's
+// per-destination distance cache serves one stage's GPUs at a time instead of thrashing across stages.
+void StepBuilder::time_collectives() {
+    const int p = layout_.pipeline;
+    for (int s = 0; s < p; ++s) {
+        const int rank = stage_ranks_[static_cast<std::size_t>(s)].front();
+        for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
+            for (PassKind kind : {PassKind::forward, PassKind::backward, PassKind::backward_input}) {
+                for (const Segment& seg : segments(s, Pass{kind, 0, lc})) {
+                    if (seg.kind == SegmentKind::comm) (void)symmetric_time(seg.comm, rank);
+                }
+            }
+        }
+        if (s + 1 < p) {
+            (void)p2p_time(s, s + 1, activation_bytes());
+            (void)p2p_time(s + 1, s, activation_bytes());
+        }
+    }
+}
+
+}  // namespace gpuhours::detail

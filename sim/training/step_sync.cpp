@@ -1,0 +1,137 @@
+// Data-parallel sync and the optimizer: where each chunk's gradients are complete, their reduction over the
+// data-parallel groups (as soon as they are, with overlap; after the stage's whole backward, without), the
+// optimizer step, and ZeRO's all-gather of the updated parameters.
+#include "step_builder.hpp"
+
+#include <fmt/format.h>
+
+namespace gpuhours::detail {
+
+// The last op of each stage that produces gradients of each local chunk (a B, or the W of a split backward).
+StepBuilder::SyncPoints StepBuilder::gradient_sync_points() const {
+    const int p = layout_.pipeline;
+    SyncPoints sync_after(static_cast<std::size_t>(p));  // stage: op index → local chunk
+    for (int s = 0; s < p; ++s) {
+        const auto& ops = plan_->ops(s);
+        for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
+            for (int i = static_cast<int>(ops.size()) - 1; i >= 0; --i) {
+                const PipelineOp& op = ops[static_cast<std::size_t>(i)];
+                auto produces = [&](const Pass& pass) {
+                    return pass.local_chunk == lc &&
+                           (pass.kind == PassKind::backward || pass.kind == PassKind::backward_weight);
+                };
+                if (produces(op.pass) || (op.overlapped && produces(*op.overlapped))) {
+                    sync_after[static_cast<std::size_t>(s)].emplace(i, lc);
+                    break;
+                }
+            }
+        }
+    }
+    return sync_after;
+}
+
+// The reductions that follow op `ref` of a stage (`sync_after`: that stage's sync points).
+void StepBuilder::add_gradient_sync(OpRef ref, const std::map<int, int>& sync_after) {
+    const int s = ref.stage;
+    const std::size_t c = static_cast<std::size_t>(ref.index);
+    if (!layout_.overlap_gradient_reduce && c + 1 == plan_->ops(s).size()) {
+        // Without overlap every chunk's reduction waits for the stage's whole backward.
+        for (const auto& [index, lc] : sync_after) sync_after_all(s, lc);
+    } else if (auto it = sync_after.find(ref.index); layout_.overlap_gradient_reduce && it != sync_after.end()) {
+        const Added& done = added_.at({s, ref.index});
+        std::vector<TaskId> ends = done.ends[0];
+        const PipelineOp& op = plan_->op(ref);
+        if (op.overlapped) {
+            for (std::size_t i = 0; i < ends.size(); ++i) {
+                ends[i] = add(TaskSpec{"grads ready", std::nullopt, {done.ends[0][i], done.ends[1][i]}, FixedDuration{}},
+                              TaskRole::p2p, CommAxis::pipeline, {});
+            }
+        }
+        // Several chunks can end in the same op (DualPipe's last op); sync each.
+        for (const auto& [index, lc] : sync_after) {
+            if (index == ref.index) add_data_parallel_sync(s, lc, ends);
+        }
+    }
+}
+
+// Reduction of `local_chunk` after the stage's last op (no overlap with backward).
+void StepBuilder::sync_after_all(int stage, int local_chunk) {
+    const int last = static_cast<int>(plan_->ops(stage).size()) - 1;
+    const Added& done = added_.at({stage, last});
+    std::vector<TaskId> ends = done.ends[0];
+    for (std::size_t i = 0; i < ends.size(); ++i) {
+        std::vector<TaskId> deps{done.ends[0][i]};
+        if (!done.ends[1].empty()) deps.push_back(done.ends[1][i]);
+        ends[i] = add(TaskSpec{"backward done", compute_.at(stage_ranks_[static_cast<std::size_t>(stage)][i]), deps, FixedDuration{}},
+                      TaskRole::p2p, CommAxis::pipeline, {});
+    }
+    add_data_parallel_sync(stage, local_chunk, ends);
+}
+
+// Gradient reduction of one chunk over the data-parallel groups, on the communication stream, as soon as the
+// stage's last gradient-producing pass of that chunk is done (overlapping the rest of its backward work).
+void StepBuilder::add_data_parallel_sync(int stage, int local_chunk, const std::vector<TaskId>& after_ends) {
+    const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
+    const ChunkPasses& c = chunk(plan_->model_chunk(stage, Pass{PassKind::backward, 0, local_chunk}));
+    const double grad_bytes = bytes_per_element(spec_.precision.gradients);
+    const CollectiveKind kind = layout_.zero_stage >= 1 ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
+    std::vector<std::vector<TaskId>> after(ranks.size());
+    for (std::size_t i = 0; i < ranks.size(); ++i) after[i] = {after_ends.at(i)};
+    const int dense_group = layout_.data * layout_.context;
+    const int expert_group = layout_.data * layout_.context / layout_.expert;
+    if (dense_group > 1 && c.dense_parameters > 0) {
+        Segment seg{SegmentKind::comm, {}, CommSpec{kind, GroupKind::data_context, Bytes(c.dense_parameters * grad_bytes), CommAxis::data}, "grad sync"};
+        add_segment(stage, seg, fmt::format("dp {} c{}", to_string(kind), local_chunk), after);
+    }
+    if (expert_group > 1 && c.expert_parameters > 0) {
+        Segment seg{SegmentKind::comm, {}, CommSpec{kind, GroupKind::expert_data, Bytes(c.expert_parameters * grad_bytes), CommAxis::data}, "expert grad sync"};
+        add_segment(stage, seg, fmt::format("expert-dp {} c{}", to_string(kind), local_chunk), after);
+    }
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+        auto& list = grad_sync_[ranks[i]];
+        list.insert(list.end(), after[i].begin(), after[i].end());
+    }
+}
+
+// The optimizer step (memory-bound: reads gradients, reads and writes the master weights and both Adam moments,
+// writes the working weights), then ZeRO's all-gather of the updated parameters. Megatron can overlap that
+// all-gather with the next step's forward; here it is counted inside the step (conservative).
+void StepBuilder::add_optimizer(int stage) {
+    const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
+    double dense = 0.0;
+    double expert = 0.0;
+    for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
+        const ChunkPasses& c = chunk(plan_->model_chunk(stage, Pass{PassKind::backward, 0, lc}));
+        dense += c.dense_parameters;
+        expert += c.expert_parameters;
+    }
+    const double dense_group = static_cast<double>(layout_.data) * layout_.context;
+    const double expert_group = dense_group / layout_.expert;
+    const double local = layout_.zero_stage >= 1 ? dense / dense_group + expert / expert_group : dense + expert;
+    const auto& pr = spec_.precision;
+    const double touched = bytes_per_element(pr.gradients) + 2.0 * bytes_per_element(pr.master_weights) +
+                           4.0 * bytes_per_element(pr.optimizer_state) + bytes_per_element(pr.parameters);
+    const SimTime duration = to_sim(Bytes(local * touched) /
+                                    (spec_.cluster.chip.memory_bandwidth * spec_.cluster.chip.efficiency.memory));
+    std::vector<std::vector<TaskId>> after(ranks.size());
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+        const int r = ranks[i];
+        after[i] = grad_sync_[r];
+        const TaskId id = add(TaskSpec{"optimizer", compute_.at(r), after[i], FixedDuration{duration}},
+                              TaskRole::optimizer, CommAxis::data, {r});
+        after[i] = {id};
+    }
+    if (layout_.zero_stage >= 1) {
+        const double param_bytes = bytes_per_element(pr.parameters);
+        if (dense_group > 1 && dense > 0) {
+            add_segment(stage, Segment{SegmentKind::comm, {}, CommSpec{CollectiveKind::all_gather, GroupKind::data_context, Bytes(dense * param_bytes), CommAxis::data}, "param gather"},
+                        "dp all-gather params", after);
+        }
+        if (expert_group > 1 && expert > 0) {
+            add_segment(stage, Segment{SegmentKind::comm, {}, CommSpec{CollectiveKind::all_gather, GroupKind::expert_data, Bytes(expert * param_bytes), CommAxis::data}, "expert param gather"},
+                        "expert-dp all-gather params", after);
+        }
+    }
+}
+
+}  // namespace gpuhours::detail

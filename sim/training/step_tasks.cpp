@@ -1,0 +1,197 @@
+// Engine tasks of the pipeline: each op's passes as chains of segments on every simulated GPU's compute and
+// communication streams, with the point-to-point sends between stages, added in dependency order.
+#include "step_builder.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+namespace gpuhours::detail {
+
+// Adds an engine task and records its role, axis and ranks.
+TaskId StepBuilder::add(TaskSpec spec, TaskRole role, CommAxis axis, std::vector<int> ranks) {
+    const TaskId id = engine_.add_task(std::move(spec));
+    info_.resize(id.index + 1);
+    info_[id.index] = TaskInfo{role, axis, std::move(ranks)};
+    return id;
+}
+
+// Adds `seg` for every simulated rank of `stage`; `prev[i]` is rank i's last task of this chain.
+void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& label,
+                              std::vector<std::vector<TaskId>>& after) {
+    const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
+    if (seg.kind != SegmentKind::comm) {
+        for (std::size_t i = 0; i < ranks.size(); ++i) {
+            const int r = ranks[i];
+            // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
+            TaskSpec t{seg.kind == SegmentKind::recompute ? label + " recompute" : label, compute_.at(r), after[i],
+                       FixedDuration{seg.duration}};
+            const TaskId id = add(std::move(t), seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
+                                  CommAxis::tensor, {r});
+            after[i] = {id};
+        }
+        return;
+    }
+    if (spec_.mode == SimulationMode::symmetric) {
+        for (std::size_t i = 0; i < ranks.size(); ++i) {
+            const int r = ranks[i];
+            const SimTime d = symmetric_time(seg.comm, r);
+            std::vector<TaskId> deps = after[i];
+            if (auto it = last_comm_.find(r); it != last_comm_.end()) deps.push_back(it->second);
+            const TaskId id = add(TaskSpec{label, std::nullopt, deps, FixedDuration{d}}, TaskRole::comm,
+                                  seg.comm.axis, {r});
+            last_comm_[r] = id;
+            after[i] = {id};
+        }
+        return;
+    }
+    // Full mode: one engine task per group, its flows sharing links with whatever is in flight.
+    std::map<int, std::size_t> index_of;
+    for (std::size_t i = 0; i < ranks.size(); ++i) index_of[ranks[i]] = i;
+    std::set<int> done;
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+        if (done.contains(ranks[i])) continue;
+        const std::vector<int> group = placement_.group(seg.comm.group, ranks[i]);
+        std::vector<TaskId> deps;
+        for (int member : group) {
+            const auto& a = after[index_of.at(member)];
+            deps.insert(deps.end(), a.begin(), a.end());
+            if (auto it = last_comm_.find(member); it != last_comm_.end()) deps.push_back(it->second);
+        }
+        std::sort(deps.begin(), deps.end());
+        deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+        CollectiveRequest request{seg.comm.kind, seg.comm.size, vertices(group), std::nullopt, 0};
+        const auto algorithm = algorithm_for(request, group);
+        CollectivePlan plan = plan_collective(topology_, request, algorithm);
+        TaskSpec t{label, std::nullopt, deps, FixedDuration{}};
+        const TaskId placeholder = add_collective_task(engine_, *network_, std::move(plan), std::move(t));
+        info_.resize(placeholder.index + 1);
+        info_[placeholder.index] = TaskInfo{TaskRole::comm, seg.comm.axis, group};
+        for (int member : group) {
+            done.insert(member);
+            last_comm_[member] = placeholder;
+            after[index_of.at(member)] = {placeholder};
+        }
+    }
+}
+
+// Adds the p2p transfer feeding `to_stage` from `from_stage`'s pass end; returns, per rank of `to_stage`,
+// the task to wait for.
+std::vector<TaskId> StepBuilder::add_p2p(int from_stage, int to_stage, const std::vector<TaskId>& producer_ends,
+                                         const std::string& label) {
+    const auto& from = stage_ranks_[static_cast<std::size_t>(from_stage)];
+    const auto& to = stage_ranks_[static_cast<std::size_t>(to_stage)];
+    std::vector<TaskId> out(to.size());
+    const Bytes bytes = activation_bytes();
+    for (std::size_t i = 0; i < to.size(); ++i) {
+        const RankCoord c = placement_.coord(to[i]);
+        const int src = placement_.rank_of(c.tp, c.cp, c.dp, from_stage);
+        const auto pos = static_cast<std::size_t>(std::find(from.begin(), from.end(), src) - from.begin());
+        if (spec_.mode == SimulationMode::symmetric) {
+            out[i] = add(TaskSpec{label, std::nullopt, {producer_ends.at(pos)},
+                                  FixedDuration{p2p_time(from_stage, to_stage, bytes)}},
+                         TaskRole::p2p, CommAxis::pipeline, {to[i]});
+        } else {
+            const TaskId id = add_flows_task(engine_, *network_, TaskSpec{label, std::nullopt, {producer_ends.at(pos)}, FixedDuration{}},
+                                             {FlowSpec{topology_.gpu(src), topology_.gpu(to[i]), bytes}});
+            info_.resize(id.index + 1);
+            info_[id.index] = TaskInfo{TaskRole::p2p, CommAxis::pipeline, {to[i]}};
+            out[i] = id;
+        }
+    }
+    return out;
+}
+
+void StepBuilder::add_op(OpRef ref) {
+    const PipelineOp& op = plan_->op(ref);
+    const auto& ranks = stage_ranks_[static_cast<std::size_t>(ref.stage)];
+    std::vector<Pass> passes{op.pass};
+    if (op.overlapped) passes.push_back(*op.overlapped);
+
+    // Entry dependencies of each pass, per rank.
+    std::vector<std::vector<std::vector<TaskId>>> after(passes.size(),
+                                                        std::vector<std::vector<TaskId>>(ranks.size()));
+    for (const OpDependency& dep : plan_->dependencies(ref)) {
+        const PipelineOp& producer = plan_->op(dep.op);
+        const Added& done = added_.at({dep.op.stage, dep.op.index});
+        for (std::size_t pi = 0; pi < passes.size(); ++pi) {
+            // The dependency belongs to the consumer pass of the same micro-batch; the producer's pass likewise.
+            int slot = -1;
+            if (producer.pass.micro_batch == passes[pi].micro_batch) slot = 0;
+            else if (producer.overlapped && producer.overlapped->micro_batch == passes[pi].micro_batch) slot = 1;
+            if (slot < 0) continue;
+            const auto& ends = done.ends[slot];
+            if (dep.cross_stage) {
+                const auto p2p = add_p2p(dep.op.stage, ref.stage, ends,
+                                         fmt::format("pp {}→{} mb{}", dep.op.stage, ref.stage, passes[pi].micro_batch));
+                for (std::size_t i = 0; i < ranks.size(); ++i) after[pi][i].push_back(p2p[i]);
+            } else {
+                for (std::size_t i = 0; i < ranks.size(); ++i) after[pi][i].push_back(ends.at(i));
+            }
+        }
+    }
+
+    // Chains, interleaved one segment at a time so an overlapped pair shares the two streams.
+    std::vector<const Segments*> segs;
+    std::vector<std::string> labels;
+    for (const Pass& pass : passes) {
+        segs.push_back(&segments(ref.stage, pass));
+        labels.push_back(fmt::format("{}{}.c{}", to_string(pass.kind), pass.micro_batch,
+                                     plan_->model_chunk(ref.stage, pass)));
+    }
+    std::size_t longest = 0;
+    for (const auto* s : segs) longest = std::max(longest, s->size());
+    for (std::size_t k = 0; k < longest; ++k) {
+        for (std::size_t pi = 0; pi < passes.size(); ++pi) {
+            if (k >= segs[pi]->size()) continue;
+            const Segment& seg = (*segs[pi])[k];
+            add_segment(ref.stage, seg, labels[pi] + " " + seg.label, after[pi]);
+        }
+    }
+    Added& added = added_[{ref.stage, ref.index}];
+    for (std::size_t pi = 0; pi < passes.size(); ++pi) {
+        added.ends[pi].resize(ranks.size());
+        for (std::size_t i = 0; i < ranks.size(); ++i) {
+            // A pass with no segments ends when its inputs are ready: a zero-length marker task.
+            if (after[pi][i].size() == 1 && segs[pi]->size() > 0) {
+                added.ends[pi][i] = after[pi][i].front();
+            } else {
+                added.ends[pi][i] = add(TaskSpec{labels[pi] + " end", std::nullopt, after[pi][i], FixedDuration{}},
+                                        TaskRole::p2p, CommAxis::pipeline, {});
+            }
+        }
+    }
+}
+
+// Adds every op of the pipeline plan in an order that respects cross-stage dependencies, keeping each stage's own
+// order; after each op, the data-parallel reduction of any chunk whose gradients it completes (step_sync.cpp).
+void StepBuilder::add_pipeline_ops(const SyncPoints& sync_after) {
+    const int p = layout_.pipeline;
+    std::vector<std::size_t> cursor(static_cast<std::size_t>(p), 0);
+    std::size_t remaining = plan_->op_count();
+    while (remaining > 0) {
+        bool progress = false;
+        for (int s = 0; s < p; ++s) {
+            const auto& ops = plan_->ops(s);
+            auto& c = cursor[static_cast<std::size_t>(s)];
+            while (c < ops.size()) {
+                const OpRef ref{s, static_cast<int>(c)};
+                bool ready = true;
+                for (const auto& dep : plan_->dependencies(ref)) {
+                    if (!added_.contains({dep.op.stage, dep.op.index})) { ready = false; break; }
+                }
+                if (!ready) break;
+                add_op(ref);
+                add_gradient_sync(ref, sync_after[static_cast<std::size_t>(s)]);
+                ++c;
+                --remaining;
+                progress = true;
+            }
+        }
+        if (!progress) throw std::logic_error("pipeline plan dependencies form a cycle");
+    }
+}
+
+}  // namespace gpuhours::detail

@@ -1,0 +1,294 @@
+// Memory per GPU, stage by stage: activations, parameters, gradients, optimizer state (notation: workload.cpp).
+#include <gpuhours/workload/workload.hpp>
+
+#include "workload_detail.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace gpuhours::detail {
+namespace {
+
+// ---- activation memory ------------------------------------------------------------------------------------
+//
+// Generalisation of Korthikanti et al. 2022 (arXiv 2205.05198 §4.1). Counted per token on this GPU, in
+// elements of `e` bytes (precision.activations) unless marked; T = b·s/c tokens, "rep" = 1/t with SP else 1
+// (tensors outside the TP region: replicated without SP, sequence-sharded with it).
+//
+// Attention block, what backward needs:
+//   norm input h·rep                         (Korthikanti: 2sbh, one of the two layernorms' 4sbh)
+//   projection input = norm output h·rep     (2sbh "QKV input")
+//   MHA/GQA: Q H·d/t, K g·d/t, V g·d/t       (4sbh for Q,K and 2sbh for V when g = H)
+//   MLA:     c_Q and RMSNorm(c_Q): 2·q_lora·rep; [c_KV;k_R] and RMSNorm(c_KV): (2·kv_lora + r)·rep;
+//            Q H·(d+r)/t, K H·(d+r)/t, V H·v/t (the decompressed heads)
+//   attention output O = out-proj input H·v/t   (2sbh)
+//   core, materialized: softmax output H·s/t; with dropout also its 1-byte mask and output (5as²b in all);
+//         fused: the log-sum-exp, H/t fp32 values (the s×s tensors are recomputed in backward by the kernel)
+//   dropout mask after the projection h·rep, 1 byte      (sbh)
+// Dense MLP block:
+//   norm input h·rep, fc1 input h·rep        (2sbh + 2sbh)
+//   GELU / squared ReLU: fc1 output f/t and activation output f/t   (8sbh + 8sbh at f = 4h)
+//   SwiGLU: gate f/t, up f/t and their product f/t (fc2 input): three tensors of f/t
+//   dropout mask h·rep, 1 byte               (sbh)
+// MoE block:
+//   norm input h·rep, router/dispatch input h·rep, router probabilities E·rep in fp32
+//   routed, per token k slots: the dispatched input h, the intermediate (as the MLP above, fe/t) and the expert
+//   output h (the combine's backward needs it for the gate-probability gradient)
+//   shared experts: as a dense MLP of size S·fe (its input is the dispatch input, not counted again)
+//   dropout mask h·rep, 1 byte
+// With MHA, GELU, f = 4h, materialized attention, dropout, e = 2: 34·s·b·h + 5·a·s²·b without parallelism —
+// exactly Korthikanti's eq. (1); and the same terms reproduce eqs. (2)–(3) under TP and SP.
+// Recompute: selective drops the attention core's stored tensors (the s×s ones or the LSE), as in
+// Korthikanti §5, and a gated MLP's product (see below); full keeps only the layer input h·rep (Korthikanti's 2sbh per layer, sharded by SP).
+// Approximations: the residual stream is not stored separately (the norm input is it); the rotary inputs are
+// not stored (rotation is linear); bias gradients need nothing extra; MoE balance is perfect.
+double layer_activation_elements_bytes(const Context& c, int layer, const MemoryOptions& options) {
+    const ModelSpec& m = c.m;
+    const auto& at = m.attention;
+    const AttentionDims a = attention_dims(m);
+    const double h = m.hidden;
+    const double rep = c.sp ? 1.0 / c.t : 1.0;
+    const double e = c.e_act;
+    const double mask_byte = options.dropout ? 1.0 : 0.0;
+    const double T = c.tokens;
+
+    if (c.recompute == Recompute::full) return T * h * rep * e;
+
+    double per_token = 0.0;  // bytes
+    // attention block
+    // MLA under selective recompute (DeepSeek-V3 §3.3) keeps only the norms' inputs and the latents: the norm
+    // outputs and the decompressed Q, K, V are rebuilt in backward.
+    const bool mla_selective = at.kind == AttentionKind::mla && c.recompute == Recompute::selective;
+    per_token += (mla_selective ? 1.0 : 2.0) * h * rep * e;
+    if (at.kind == AttentionKind::mla) {
+        const double kept = mla_selective ? 1.0 : 2.0;  // c_Q and c_KV, and (without recompute) their norms
+        per_token += kept * at.q_lora_rank * rep * e;
+        per_token += (kept * at.kv_lora_rank + at.rope_head_dim) * rep * e;
+        if (!mla_selective) per_token += (2.0 * a.heads * a.qk_dim + a.heads * a.v_dim) / c.t * e;
+    } else {
+        per_token += (a.heads + a.kv_heads) * a.qk_dim / c.t * e + a.kv_heads * a.v_dim / c.t * e;
+    }
+    per_token += a.heads * a.v_dim / c.t * e;
+    per_token += h * rep * mask_byte;
+    double core_per_token = 0.0;
+    if (options.attention_kernel == AttentionKernel::materialized) {
+        // s keys per query; dropout adds a 1-byte mask and a second e-byte s×s tensor.
+        core_per_token = a.heads / c.t * c.s * (e + (options.dropout ? 1.0 + e : 0.0));
+    } else {
+        core_per_token = a.heads / c.t * 4.0;
+    }
+    if (c.recompute == Recompute::none) per_token += core_per_token;
+
+    // MLP / MoE block
+    per_token += (mla_selective ? 1.0 : 2.0) * h * rep * e + h * rep * mask_byte;
+    // Stored intermediate tensors per MLP. Under selective recompute a gated MLP keeps only the gate and up
+    // projections and recomputes their elementwise product in backward, as DeepSeek-V3 does ("cache the inputs
+    // of the SwiGLU operator and recompute its output", arXiv 2412.19437 §3.3.2) and Kimi K2's selective
+    // recompute of SwiGLU; Korthikanti's selective mode (GELU MLPs) is unchanged.
+    const double tensors =
+        gated(m.mlp.kind) ? (c.recompute == Recompute::selective ? 2.0 : 3.0) : 2.0;
+    if (is_moe_layer(m, layer)) {
+        const MoeSpec& moe = *m.moe;
+        per_token += moe.routed_experts * rep * 4.0;
+        per_token += moe.top_k * (2.0 * h + tensors * moe.expert_ffn_hidden / c.t) * e;
+        per_token += tensors * moe.shared_experts * moe.expert_ffn_hidden / c.t * e;
+    } else {
+        per_token += tensors * m.mlp.ffn_hidden / c.t * e;
+    }
+    return T * per_token;
+}
+
+// Stored activations of the head (final norm input, projection input, fp32 logits for the cross-entropy:
+// Korthikanti §4.3's 4·s·b·V/t) per micro-batch.
+double head_activation_bytes(const Context& c) {
+    const double rep = c.sp ? 1.0 / c.t : 1.0;
+    return c.tokens * (2.0 * c.m.hidden * rep * c.e_act + static_cast<double>(c.m.vocab) / c.t * 4.0);
+}
+
+}  // namespace
+}  // namespace gpuhours::detail
+
+namespace gpuhours {
+
+using detail::Context;
+using detail::head_activation_bytes;
+using detail::layer_activation_elements_bytes;
+using detail::make_context;
+using detail::require;
+using detail::validate;
+
+// ---- memory -------------------------------------------------------------------------------------------------
+
+Bytes layer_activation_bytes(const ModelSpec& model, int layer, const ParallelLayout& layout,
+                             const MixedPrecision& precision, const MicroBatchShape& shape,
+                             const MemoryOptions& options) {
+    validate(model);
+    validate(layout);
+    validate(shape);
+    require(layer >= 0 && layer < model.layers, "layer out of range");
+    const Context c = make_context(model, layout, precision, shape);
+    return Bytes(layer_activation_elements_bytes(c, layer, options));
+}
+
+double in_flight_micro_batches(const ParallelLayout& layout, int rank, const MemoryOptions& options) {
+    validate(layout);
+    require(rank >= 0 && rank < layout.pipeline, "pipeline rank out of range");
+    require(options.micro_batches >= 0, "micro_batches must be >= 0");
+    const double p = layout.pipeline;
+    // Unknown m: GPipe keeps p (the fewest that fill its pipeline); the others are not limited by m.
+    const bool known = options.micro_batches > 0;
+    const double m = known ? options.micro_batches : (layout.schedule == Schedule::gpipe ? p : 1e300);
+    const double v = layout.virtual_stages;
+    double n = 0.0;
+    switch (layout.schedule) {
+        case Schedule::gpipe: n = m; break;
+        case Schedule::one_f_one_b:
+        case Schedule::zero_bubble: n = std::min(m, p - rank); break;
+        case Schedule::interleaved: n = std::min(m, std::max(1.0, p + (p - 1.0) / v - rank)); break;
+        case Schedule::dualpipe: n = std::min(m, p + 1.0); break;
+    }
+    return std::max(1.0, n);
+}
+
+std::vector<MemoryBreakdown::Term> MemoryBreakdown::terms() const {
+    return {{"parameters", parameters},
+            {"gradients", gradients},
+            {"optimizer state", optimizer_state},
+            {"activations", activations},
+            {"buffers", buffers}};
+}
+
+Bytes MemoryBreakdown::total() const { return parameters + gradients + optimizer_state + activations + buffers; }
+
+MemoryBreakdown::Term MemoryBreakdown::largest_term() const {
+    const auto all = terms();
+    Term best = all.front();
+    for (const auto& t : all) {
+        if (t.bytes > best.bytes) best = t;
+    }
+    return best;
+}
+
+std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const ParallelLayout& layout,
+                                              const MixedPrecision& precision, const MicroBatchShape& shape,
+                                              const MemoryOptions& options) {
+    const std::vector<Block> blocks = model_ops(model, layout, precision, shape);  // validates
+    const Context c = make_context(model, layout, precision, shape);
+    const auto stages = assign_stages(model, layout);
+
+    // ZeRO groups: dense parameters over data × context, routed experts over data × context / expert.
+    const double dp_dense = static_cast<double>(layout.data) * layout.context;
+    const double dp_expert = std::max(1.0, dp_dense / layout.expert);
+    const double param_bytes = bytes_per_element(precision.parameters);
+    const double grad_bytes = bytes_per_element(precision.gradients);
+    // Optimizer: the fp32 master copy (none when the working weights already are in that format) and Adam's
+    // two moments.
+    const double master_bytes =
+        precision.master_weights == precision.parameters ? 0.0 : bytes_per_element(precision.master_weights);
+    const double optimizer_bytes = master_bytes + 2.0 * bytes_per_element(precision.optimizer_state);
+    // DualPipe: rank r holds chunk r (forward direction, p - r micro-batches in flight) and chunk p - 1 - r
+    // (reverse direction, r + 1 in flight): twice the parameters of one stage and p + 1 micro-batches of one
+    // stage's activations, DeepSeek-V3 Table 2's "2×" and "PP + 1". [U] Gradients and optimizer state are held
+    // for both chunks too.
+    const bool dual = layout.schedule == Schedule::dualpipe;
+    const int p = layout.pipeline;
+
+    auto block_of_layer = [&](int layer) -> const Block& { return blocks[static_cast<std::size_t>(layer + 1)]; };
+
+    std::vector<MemoryBreakdown> out;
+    out.reserve(stages.size());
+    auto activation_bytes = [&](const StageAssignment& stage) {
+        double bytes = 0.0;
+        for (int l : stage.layers) bytes += layer_activation_elements_bytes(c, l, options);
+        if (stage.embedding && options.dropout) {
+            bytes += c.tokens * model.hidden * (c.sp ? 1.0 / c.t : 1.0);  // embedding dropout mask
+        }
+        if (stage.head) {
+            for (int d = 0; d < model.mtp_depth; ++d) {
+                bytes += layer_activation_elements_bytes(c, model.layers - 1, options) + head_activation_bytes(c) +
+                         2.0 * c.tokens * model.hidden * c.e_act;
+            }
+            bytes += head_activation_bytes(c);
+        }
+        return bytes;
+    };
+
+    for (const auto& own : stages) {
+        // The chunks this rank holds and the micro-batches each keeps in flight.
+        std::vector<std::pair<const StageAssignment*, double>> chunks;
+        if (dual && p > 1) {
+            chunks.emplace_back(&own, p - own.rank);
+            chunks.emplace_back(&stages[static_cast<std::size_t>(p - 1 - own.rank)], own.rank + 1.0);
+        } else {
+            chunks.emplace_back(&own, in_flight_micro_batches(layout, own.rank, options));
+        }
+        std::vector<const Block*> held;
+        for (const auto& [stage_ptr, unused] : chunks) {
+            const StageAssignment& stage = *stage_ptr;
+            if (stage.embedding) held.push_back(&blocks.front());
+            for (int l : stage.layers) held.push_back(&block_of_layer(l));
+            if (stage.head) {
+                for (int d = 0; d < model.mtp_depth; ++d) {
+                    held.push_back(&blocks[static_cast<std::size_t>(model.layers + 1 + d)]);
+                }
+                held.push_back(&blocks.back());
+            }
+        }
+        double dense = 0.0;
+        double expert = 0.0;
+        double largest_block = 0.0;
+        for (const Block* b : held) {
+            double in_block = 0.0;
+            for (const auto& op : b->ops) {
+                (op.expert ? expert : dense) += op.parameters;
+                in_block += op.parameters;
+            }
+            largest_block = std::max(largest_block, in_block);
+        }
+
+        MemoryBreakdown mb;
+        mb.stage = own.rank;
+        mb.parameter_count = dense + expert;
+        auto sharded = [&](double bytes_per, bool shard) {
+            return shard ? dense * bytes_per / dp_dense + expert * bytes_per / dp_expert : (dense + expert) * bytes_per;
+        };
+        mb.parameters = Bytes(sharded(param_bytes, layout.zero_stage >= 3));
+        mb.gradients = Bytes(sharded(grad_bytes, layout.zero_stage >= 2));
+        mb.optimizer_state = Bytes(sharded(optimizer_bytes, layout.zero_stage >= 1));
+        // ZeRO-3 gathers one block's weights to compute it and prefetches the next: two blocks' worth.
+        if (layout.zero_stage >= 3) mb.buffers = Bytes(2.0 * largest_block * param_bytes);
+
+        double activations = 0.0;
+        for (const auto& [stage_ptr, in_flight] : chunks) activations += activation_bytes(*stage_ptr) * in_flight;
+        mb.micro_batches_in_flight = in_flight_micro_batches(layout, own.rank, options);
+        mb.activations = Bytes(activations);
+        out.push_back(mb);
+    }
+    return out;
+}
+
+MemoryBreakdown memory_per_gpu(const ModelSpec& model, const ParallelLayout& layout, const MixedPrecision& precision,
+                               const MicroBatchShape& shape, const MemoryOptions& options) {
+    const auto stages = memory_per_stage(model, layout, precision, shape, options);
+    MemoryBreakdown worst = stages.front();
+    for (const auto& s : stages) {
+        if (s.total() > worst.total()) worst = s;
+    }
+    return worst;
+}
+
+FitCheck check_fit(const MemoryBreakdown& breakdown, Bytes capacity) {
+    FitCheck f;
+    f.breakdown = breakdown;
+    f.capacity = capacity;
+    f.headroom = capacity - breakdown.total();
+    f.fits = breakdown.total() <= capacity;
+    return f;
+}
+
+FitCheck check_fit(const ModelSpec& model, const ParallelLayout& layout, const MixedPrecision& precision,
+                   const MicroBatchShape& shape, Bytes capacity, const MemoryOptions& options) {
+    return check_fit(memory_per_gpu(model, layout, precision, shape, options), capacity);
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,394 @@
+// The operators of one micro-batch on one GPU, block by block (notation: workload.cpp).
+#include <gpuhours/workload/workload.hpp>
+
+#include "workload_detail.hpp"
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+namespace gpuhours::detail {
+namespace {
+
+enum class Split { column, row, replicated };
+
+}  // namespace
+
+Context make_context(const ModelSpec& m, const ParallelLayout& layout, const MixedPrecision& precision,
+                     const MicroBatchShape& shape) {
+    Context c{m};
+    c.t = layout.tensor;
+    c.sp = layout.sequence_parallel && layout.tensor > 1;
+    c.cp = layout.context;
+    c.ep = layout.expert;
+    c.b = shape.micro_batch;
+    c.s = shape.sequence_length;
+    c.tokens = c.b * c.s / c.cp;
+    c.tokens_rep = c.sp ? c.tokens / c.t : c.tokens;
+    c.mask = shape.mask == AttentionMask::causal ? 0.5 : 1.0;
+    c.e_act = bytes_per_element(precision.activations);
+    c.e_w = bytes_per_element(precision.parameters);
+    c.recompute = layout.recompute;
+    c.fp8 = precision.compute == Precision::fp8;
+    return c;
+}
+
+namespace {
+
+long long whole(double x) { return std::llround(x); }
+
+// A weight GEMM on `tokens` rows: in → out features, split over TP as Megatron does (column: output features;
+// row: input features, partial sums reduced after; replicated: whole on every TP rank).
+Op gemm(const Context& c, std::string name, double in, double out, Split split, bool bias, double tokens) {
+    const double k = split == Split::row ? in / c.t : in;
+    const double n = split == Split::column ? out / c.t : out;
+    Op op;
+    op.name = std::move(name);
+    op.kind = OpKind::gemm;
+    op.gemm = GemmShape{whole(tokens), whole(n), whole(k), 1};
+    op.parameters = k * n + (bias ? n : 0.0);
+    op.forward = Flops(2.0 * tokens * n * k);
+    op.backward = op.forward * 2.0;
+    op.read = Bytes(op.parameters * c.e_w + tokens * k * c.e_act);
+    op.written = Bytes(tokens * n * c.e_act);
+    return op;
+}
+
+// Memory-bound op over `tokens` rows reading `in` and writing `out` features per row; `params` replicated.
+Op elementwise(const Context& c, std::string name, double tokens, double in, double out, double params = 0.0) {
+    Op op;
+    op.name = std::move(name);
+    op.kind = OpKind::elementwise;
+    op.parameters = params;
+    op.read = Bytes(tokens * in * c.e_act + params * c.e_w);
+    op.written = Bytes(tokens * out * c.e_act);
+    return op;
+}
+
+Communication comm(Collective kind, double bytes) { return Communication{kind, Bytes(bytes)}; }
+
+// Collective after a row-parallel GEMM whose full output is `tokens × h`.
+Communication tp_after(const Context& c, double tokens) {
+    if (c.t <= 1) return {};
+    return comm(c.sp ? Collective::tp_reduce_scatter : Collective::tp_all_reduce, tokens * c.m.hidden * c.e_act);
+}
+// Collective before a column-parallel GEMM fed from the sequence-parallel region.
+Communication tp_before(const Context& c) {
+    if (!c.sp) return {};
+    return comm(Collective::tp_all_gather, c.tokens_rep * c.m.hidden * c.e_act);
+}
+
+// The attention core: scores Q·Kᵀ (2·T·s·H·qk per GPU before the mask) and context P·V (2·T·s·H·v), the
+// causal mask halving both. Reads Q for the local queries and K, V for all s keys of the b sequences.
+Op attention_core(const Context& c, const AttentionDims& a) {
+    const double heads = a.heads / c.t;
+    const double kv_heads = a.kv_heads / c.t;
+    Op op;
+    op.name = "attn.core";
+    op.kind = OpKind::attention;
+    op.forward = Flops(2.0 * c.tokens * c.s * c.mask * heads * (a.qk_dim + a.v_dim));
+    op.backward = op.forward * 2.0;
+    op.read = Bytes((c.tokens * heads * a.qk_dim + c.b * c.s * kv_heads * (a.qk_dim + a.v_dim)) * c.e_act);
+    op.written = Bytes(c.tokens * heads * a.v_dim * c.e_act);
+    if (c.cp > 1) op.before = comm(Collective::cp_exchange, c.tokens * kv_heads * (a.qk_dim + a.v_dim) * c.e_act);
+    return op;
+}
+
+void add_attention(const Context& c, std::vector<Op>& ops) {
+    const ModelSpec& m = c.m;
+    const auto& at = m.attention;
+    const AttentionDims a = attention_dims(m);
+    const double h = m.hidden;
+    ops.push_back(elementwise(c, "attn.norm", c.tokens_rep, h, h, norm_params(m, h)));
+    if (at.kind == AttentionKind::mla) {
+        // MLA (DeepSeek-V2 §2.1.2–2.1.3): c_Q = W_DQ·x (q_lora), q = W_UQ·RMSNorm(c_Q) (H·(d+r));
+        // [c_KV; k_R] = W_DKV·x (kv_lora + r, the rotary key shared by all heads); [k_C; v] = W_UKV·RMSNorm(c_KV)
+        // (H·(d+v)). The down-projections are replicated across TP and run on the sequence shard; their small
+        // latents are all-gathered before the column-parallel up-projections (Megatron-Core's MLA).
+        const double qk = a.qk_dim;
+        const double latent = (at.q_lora_rank > 0 ? at.q_lora_rank : 0) + at.kv_lora_rank + at.rope_head_dim;
+        if (at.q_lora_rank > 0) {
+            ops.push_back(gemm(c, "attn.q_down", h, at.q_lora_rank, Split::replicated, m.bias, c.tokens_rep));
+            ops.push_back(elementwise(c, "attn.q_norm", c.tokens_rep, at.q_lora_rank, at.q_lora_rank,
+                                      norm_params(m, at.q_lora_rank)));
+        }
+        ops.push_back(gemm(c, "attn.kv_down", h, at.kv_lora_rank + at.rope_head_dim, Split::replicated, m.bias,
+                           c.tokens_rep));
+        ops.push_back(elementwise(c, "attn.kv_norm", c.tokens_rep, at.kv_lora_rank, at.kv_lora_rank,
+                                  norm_params(m, at.kv_lora_rank)));
+        if (c.sp) ops.back().after = comm(Collective::tp_all_gather, c.tokens_rep * latent * c.e_act);
+        if (at.q_lora_rank > 0) {
+            ops.push_back(gemm(c, "attn.q_up", at.q_lora_rank, a.heads * qk, Split::column, m.bias, c.tokens));
+        } else {
+            ops.push_back(gemm(c, "attn.q", h, a.heads * qk, Split::column, m.bias, c.tokens));
+            ops.back().before = tp_before(c);
+        }
+        ops.push_back(gemm(c, "attn.kv_up", at.kv_lora_rank, a.heads * (at.head_dim + a.v_dim), Split::column,
+                           m.bias, c.tokens));
+        ops.push_back(elementwise(c, "attn.rope", c.tokens, a.heads / c.t * at.rope_head_dim + at.rope_head_dim,
+                                  a.heads / c.t * at.rope_head_dim + at.rope_head_dim));
+    } else {
+        // Fused Q, K, V projection: h → (H + 2g)·d.
+        ops.push_back(gemm(c, "attn.qkv", h, (a.heads + 2.0 * a.kv_heads) * a.qk_dim, Split::column, m.bias,
+                           c.tokens));
+        ops.back().before = tp_before(c);
+        if (m.position == PositionKind::rope) {
+            const double width = (a.heads + a.kv_heads) / c.t * a.qk_dim;
+            ops.push_back(elementwise(c, "attn.rope", c.tokens, width, width));
+        }
+    }
+    ops.push_back(attention_core(c, a));
+    ops.push_back(gemm(c, "attn.out", a.heads * a.v_dim, h, Split::row, m.bias, c.tokens));
+    ops.back().after = tp_after(c, c.tokens);
+    ops.push_back(elementwise(c, "attn.residual", c.tokens_rep, 2.0 * h, h));
+}
+
+// A (possibly gated) MLP of intermediate size f on `tokens` rows, names prefixed; fc1 fuses gate and up.
+void add_mlp(const Context& c, std::vector<Op>& ops, const std::string& prefix, double f, double tokens) {
+    const ModelSpec& m = c.m;
+    const double h = m.hidden;
+    const double up = gated(m.mlp.kind) ? 2.0 * f : f;
+    ops.push_back(gemm(c, prefix + ".fc1", h, up, Split::column, m.bias, tokens));
+    ops.push_back(elementwise(c, prefix + ".act", tokens, up / c.t, f / c.t));
+    ops.push_back(gemm(c, prefix + ".fc2", f, h, Split::row, m.bias, tokens));
+}
+
+void add_dense_mlp(const Context& c, std::vector<Op>& ops) {
+    const double h = c.m.hidden;
+    ops.push_back(elementwise(c, "mlp.norm", c.tokens_rep, h, h, norm_params(c.m, h)));
+    const std::size_t first = ops.size();
+    add_mlp(c, ops, "mlp", c.m.mlp.ffn_hidden, c.tokens);
+    ops[first].before = tp_before(c);
+    ops.back().after = tp_after(c, c.tokens);
+    ops.push_back(elementwise(c, "mlp.residual", c.tokens_rep, 2.0 * h, h));
+}
+
+// MoE block (DeepSeekMoE): router logits h → E on every token, top-k selection, k routed experts per token,
+// S shared experts on every token. Experts are split over TP like the dense MLP (expert-TP = TP) and over EP
+// by whole experts; with perfect balance each GPU processes T·k routed token-slots, E/e experts each receiving
+// T·k·e/E of them.
+void add_moe(const Context& c, std::vector<Op>& ops) {
+    const ModelSpec& m = c.m;
+    const MoeSpec& moe = *m.moe;
+    const double h = m.hidden;
+    const double E = moe.routed_experts;
+    const double k = moe.top_k;
+    const double fe = moe.expert_ffn_hidden;
+    ops.push_back(elementwise(c, "moe.norm", c.tokens_rep, h, h, norm_params(m, h)));
+    ops.push_back(gemm(c, "moe.router", h, E, Split::replicated, false, c.tokens_rep));
+    ops.push_back(elementwise(c, "moe.topk", c.tokens_rep, E, 2.0 * k));
+    // Token permutation: each token's row copied once per routed slot into expert-contiguous send buffers
+    // (the un-permutation on the way back is part of moe.combine below).
+    ops.push_back(elementwise(c, "moe.permute", c.tokens_rep, h, k * h));
+
+    const double local_experts = E / c.ep;
+    const double slots = c.tokens * k;
+    const double up = gated(m.mlp.kind) ? 2.0 * fe : fe;
+    auto grouped = [&](std::string name, double in, double out, Split split) {
+        Op op = gemm(c, std::move(name), in, out, split, m.bias, slots);
+        op.kind = OpKind::grouped_gemm;
+        op.expert = true;
+        op.read += Bytes(op.parameters * (local_experts - 1.0) * c.e_w);  // every local expert's weights
+        op.parameters *= local_experts;
+        op.gemm->m = whole(slots / local_experts);
+        op.gemm->count = whole(local_experts);
+        return op;
+    };
+    Op fc1 = grouped("moe.routed.fc1", h, up, Split::column);
+    fc1.before = comm(Collective::ep_dispatch, c.tokens_rep * k * h * c.e_act);
+    ops.push_back(std::move(fc1));
+    ops.push_back(elementwise(c, "moe.routed.act", slots, up / c.t, fe / c.t));
+    Op fc2 = grouped("moe.routed.fc2", fe, h, Split::row);
+    fc2.after = comm(Collective::ep_combine, c.tokens_rep * k * h * c.e_act);
+    ops.push_back(std::move(fc2));
+    if (moe.shared_experts > 0) {
+        // The S shared experts act as one MLP of intermediate size S·fe.
+        const std::size_t first = ops.size();
+        add_mlp(c, ops, "moe.shared", moe.shared_experts * fe, c.tokens);
+        ops[first].before = tp_before(c);
+        ops.back().after = tp_after(c, c.tokens);
+    }
+    ops.push_back(elementwise(c, "moe.combine", c.tokens_rep, (k + 2.0) * h, h));
+}
+
+// Selective: the attention core (Korthikanti §5); for MLA also the up-projections that rebuild Q, K, V from the
+// stored latents, as DeepSeek-V3 does (arXiv 2412.19437 §3.3: "recomputation of RMSNorm and MLA
+// up-projection"; the norms carry no model FLOPs). Full: the whole layer's forward.
+void apply_recompute(const Context& c, Block& block) {
+    const bool mla = c.m.attention.kind == AttentionKind::mla;
+    for (auto& op : block.ops) {
+        if (c.recompute == Recompute::full) op.recompute = op.forward;
+        if (c.recompute == Recompute::selective) {
+            const bool up = op.name == "attn.q_up" || op.name == "attn.kv_up";
+            if (op.kind == OpKind::attention || (mla && up)) op.recompute = op.forward;
+        }
+    }
+}
+
+// FP8 training (DeepSeek-V3 §3.3) quantizes each GEMM's input activations to FP8 with fine-grained scales in a
+// kernel of its own: read the BF16 input (2 bytes), write 1 byte plus one FP32 scale per 128 elements.
+// Memory-bound; inserted before every GEMM and before the collective feeding it (DeepSeek dispatches FP8).
+void add_quantization(const Context& c, std::vector<Op>& ops) {
+    if (!c.fp8) return;
+    std::vector<Op> out;
+    out.reserve(ops.size() * 2);
+    for (auto& op : ops) {
+        if ((op.kind == OpKind::gemm || op.kind == OpKind::grouped_gemm) && op.gemm) {
+            const double elements = static_cast<double>(op.gemm->m) * static_cast<double>(op.gemm->k) *
+                                    static_cast<double>(op.gemm->count);
+            Op q;
+            q.name = op.name + ".quant";
+            q.kind = OpKind::elementwise;
+            q.read = Bytes(elements * 2.0);
+            q.written = Bytes(elements * (1.0 + 4.0 / 128.0));
+            out.push_back(std::move(q));
+        }
+        out.push_back(std::move(op));
+    }
+    ops = std::move(out);
+}
+
+}  // namespace
+
+Block transformer_block(const Context& c, int layer, BlockKind kind) {
+    Block block;
+    block.kind = kind;
+    block.layer = layer;
+    add_attention(c, block.ops);
+    if (is_moe_layer(c.m, layer)) {
+        add_moe(c, block.ops);
+    } else {
+        add_dense_mlp(c, block.ops);
+    }
+    add_quantization(c, block.ops);
+    apply_recompute(c, block);
+    return block;
+}
+
+// Vocabulary-parallel embedding (rows split over TP; the partial lookups are summed across TP), plus a learned
+// position table replicated on every TP rank.
+Block embedding_block(const Context& c) {
+    const ModelSpec& m = c.m;
+    const double h = m.hidden;
+    Block block;
+    block.kind = BlockKind::embedding;
+    Op op;
+    op.name = "embed.lookup";
+    op.kind = OpKind::embedding;
+    op.parameters = static_cast<double>(m.vocab) * h / c.t;
+    if (m.position == PositionKind::learned) op.parameters += static_cast<double>(m.max_position_embeddings) * h;
+    op.read = Bytes(c.tokens * h * c.e_w * (m.position == PositionKind::learned ? 2.0 : 1.0));
+    op.written = Bytes(c.tokens * h * c.e_act);
+    op.after = tp_after(c, c.tokens);
+    block.ops.push_back(std::move(op));
+    return block;
+}
+
+namespace {
+
+// Final norm, vocabulary-parallel output projection (h → V, column split) and the softmax cross-entropy
+// (fp32 logits). `holds_weights`: whether this op owns its V·h weights on this GPU (a tied head on the same
+// rank as the embedding does not; a tied head on another pipeline rank keeps a copy, as Megatron does).
+void add_head(const Context& c, std::vector<Op>& ops, const std::string& prefix, bool holds_weights) {
+    const ModelSpec& m = c.m;
+    const double h = m.hidden;
+    const double V = m.vocab;
+    ops.push_back(elementwise(c, prefix + ".final_norm", c.tokens_rep, h, h, norm_params(m, h)));
+    Op head = gemm(c, prefix + ".output", h, V, Split::column, false, c.tokens);
+    head.before = tp_before(c);
+    if (!holds_weights) head.parameters = 0.0;
+    ops.push_back(std::move(head));
+    Op loss;
+    loss.name = prefix + ".loss";
+    loss.kind = OpKind::loss;
+    loss.read = Bytes(c.tokens * V / c.t * c.e_act);
+    loss.written = Bytes(c.tokens * V / c.t * 4.0);
+    if (c.t > 1) loss.after = comm(Collective::tp_all_reduce, c.tokens * 3.0 * 4.0);  // max, sum-exp, target logit
+    ops.push_back(std::move(loss));
+}
+
+bool head_holds_weights(const ModelSpec& m, int pipeline) { return !m.tied_embeddings || pipeline > 1; }
+
+Block head_block(const Context& c, int pipeline) {
+    Block block;
+    block.kind = BlockKind::head;
+    add_head(c, block.ops, "head", head_holds_weights(c.m, pipeline));
+    return block;
+}
+
+}  // namespace
+
+// One MTP module (DeepSeek-V3 §2.2): h' = M·[RMSNorm(h_prev); RMSNorm(Emb(t_{i+k}))] with M ∈ R^{h×2h}, then one
+// transformer layer (the model's last-layer kind), then the shared head. The embedding and head weights are the
+// main model's; on a pipeline rank other than the embedding's, the embedding is a copy (as for tied heads).
+Block mtp_block(const Context& c, int depth, int pipeline) {
+    const ModelSpec& m = c.m;
+    const double h = m.hidden;
+    Block block;
+    block.kind = BlockKind::mtp;
+    block.layer = depth;
+    Op lookup;
+    lookup.name = "mtp.embed";
+    lookup.kind = OpKind::embedding;
+    lookup.parameters = pipeline > 1 ? static_cast<double>(m.vocab) * h / c.t : 0.0;
+    lookup.read = Bytes(c.tokens * h * c.e_w);
+    lookup.written = Bytes(c.tokens * h * c.e_act);
+    block.ops.push_back(std::move(lookup));
+    block.ops.push_back(elementwise(c, "mtp.norm_hidden", c.tokens_rep, h, h, norm_params(m, h)));
+    block.ops.push_back(elementwise(c, "mtp.norm_embed", c.tokens_rep, h, h, norm_params(m, h)));
+    block.ops.push_back(gemm(c, "mtp.proj", 2.0 * h, h, Split::replicated, false, c.tokens_rep));
+    Block layer = transformer_block(c, m.layers - 1, BlockKind::mtp);
+    for (auto& op : layer.ops) {
+        op.name = "mtp." + op.name;
+        block.ops.push_back(std::move(op));
+    }
+    add_head(c, block.ops, "mtp.head", false);
+    return block;
+}
+
+}  // namespace gpuhours::detail
+
+namespace gpuhours {
+
+using detail::Context;
+using detail::embedding_block;
+using detail::head_block;
+using detail::is_moe_layer;
+using detail::make_context;
+using detail::mtp_block;
+using detail::require;
+using detail::transformer_block;
+using detail::validate;
+
+// ---- operators ----------------------------------------------------------------------------------------------
+
+Block layer_ops(const ModelSpec& model, int layer, const ParallelLayout& layout, const MixedPrecision& precision,
+                const MicroBatchShape& shape) {
+    validate(model);
+    validate(layout);
+    validate(shape);
+    require(layer >= 0 && layer < model.layers,
+            "layer " + std::to_string(layer) + " out of range [0, " + std::to_string(model.layers) + ")");
+    const Context c = make_context(model, layout, precision, shape);
+    return transformer_block(c, layer, is_moe_layer(model, layer) ? BlockKind::moe_layer : BlockKind::dense_layer);
+}
+
+std::vector<Block> model_ops(const ModelSpec& model, const ParallelLayout& layout, const MixedPrecision& precision,
+                             const MicroBatchShape& shape) {
+    validate(model);
+    validate(layout);
+    validate(shape);
+    const Context c = make_context(model, layout, precision, shape);
+    std::vector<Block> blocks;
+    blocks.reserve(static_cast<std::size_t>(model.layers + model.mtp_depth + 2));
+    blocks.push_back(embedding_block(c));
+    for (int l = 0; l < model.layers; ++l) {
+        blocks.push_back(
+            transformer_block(c, l, is_moe_layer(model, l) ? BlockKind::moe_layer : BlockKind::dense_layer));
+    }
+    for (int d = 0; d < model.mtp_depth; ++d) blocks.push_back(mtp_block(c, d, layout.pipeline));
+    blocks.push_back(head_block(c, layout.pipeline));
+    return blocks;
+}
+
+}  // namespace gpuhours
