@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <queue>
 #include <tuple>
 
@@ -28,55 +29,88 @@ int link_preference(LinkKind k) {
     return 4;
 }
 
-// Flat max-min solver. Flow f crosses links flow_links[offsets[f] .. offsets[f+1]).
-// Writes rates (B/s, +inf when unconstrained) and bottleneck link (-1 when none).
+// Scratch for the max-min solver, kept between solves so that a solve costs time in the links its flows cross,
+// not in the links of the whole topology: `local_of` maps a topology link to its index among the links in use
+// (-1 when unused) and is reset after every solve.
+struct MaxMinScratch {
+    std::vector<std::int32_t> local_of;      // topology link → local index, or -1
+    std::vector<std::uint32_t> global;       // local index → topology link
+    std::vector<std::uint32_t> local_links;  // the flows' links as local indices (CSR by flow, as the input)
+    std::vector<std::uint32_t> count, link_offsets, link_flows, cursor;
+    std::vector<double> remaining;
+    std::vector<char> frozen;
+    using Entry = std::tuple<double, int, std::uint32_t, std::uint32_t>;  // share, preference, topology link, local
+    std::vector<Entry> heap;
+};
+
+// Flat max-min solver (progressive filling). Flow f crosses links flow_links[offsets[f] .. offsets[f+1]).
+// Writes rates (B/s, +inf when unconstrained) and bottleneck link (-1 when none). The link that saturates first
+// is the one with the smallest fair share; ties go to the lower preference, then the lower link id, so the result
+// does not depend on the order links are met.
 void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& preference,
                   const std::vector<std::uint32_t>& offsets, const std::vector<std::uint32_t>& flow_links,
-                  std::vector<double>& rate, std::vector<std::int64_t>& bottleneck) {
+                  std::vector<double>& rate, std::vector<std::int64_t>& bottleneck, MaxMinScratch& w) {
     const std::size_t flows = offsets.empty() ? 0 : offsets.size() - 1;
-    const std::size_t links = capacity.size();
     rate.assign(flows, kInfinity);
     bottleneck.assign(flows, -1);
-    // Flows per link (CSR).
-    std::vector<std::uint32_t> count(links, 0);
-    for (const std::uint32_t l : flow_links) ++count[l];
-    std::vector<std::uint32_t> link_offsets(links + 1, 0);
-    for (std::size_t l = 0; l < links; ++l) link_offsets[l + 1] = link_offsets[l] + count[l];
-    std::vector<std::uint32_t> link_flows(flow_links.size());
-    {
-        std::vector<std::uint32_t> cursor(link_offsets.begin(), link_offsets.end() - 1);
-        for (std::size_t f = 0; f < flows; ++f) {
-            for (std::uint32_t i = offsets[f]; i < offsets[f + 1]; ++i) link_flows[cursor[flow_links[i]]++] = static_cast<std::uint32_t>(f);
+    if (w.local_of.size() != capacity.size()) w.local_of.assign(capacity.size(), -1);
+    w.global.clear();
+    w.local_links.resize(flow_links.size());
+    for (std::size_t i = 0; i < flow_links.size(); ++i) {
+        std::int32_t& local = w.local_of[flow_links[i]];
+        if (local < 0) {
+            local = static_cast<std::int32_t>(w.global.size());
+            w.global.push_back(flow_links[i]);
         }
+        w.local_links[i] = static_cast<std::uint32_t>(local);
     }
-    std::vector<double> remaining(capacity);
-    std::vector<char> frozen(flows, 0);
-    using Entry = std::tuple<double, int, std::uint32_t>;  // share, preference, link
-    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
+    const std::size_t links = w.global.size();
+    // Flows per link (CSR).
+    w.count.assign(links, 0);
+    for (const std::uint32_t l : w.local_links) ++w.count[l];
+    w.link_offsets.assign(links + 1, 0);
+    for (std::size_t l = 0; l < links; ++l) w.link_offsets[l + 1] = w.link_offsets[l] + w.count[l];
+    w.link_flows.resize(flow_links.size());
+    w.cursor.assign(w.link_offsets.begin(), w.link_offsets.end() - 1);
+    for (std::size_t f = 0; f < flows; ++f) {
+        for (std::uint32_t i = offsets[f]; i < offsets[f + 1]; ++i) w.link_flows[w.cursor[w.local_links[i]]++] = static_cast<std::uint32_t>(f);
+    }
+    w.remaining.resize(links);
+    for (std::size_t l = 0; l < links; ++l) w.remaining[l] = capacity[w.global[l]];
+    w.frozen.assign(flows, 0);
+    auto& count = w.count;
+    auto& remaining = w.remaining;
     auto share = [&](std::uint32_t l) { return std::max(0.0, remaining[l]) / static_cast<double>(count[l]); };
-    auto pref = [&](std::uint32_t l) { return preference.empty() ? 0 : preference[l]; };
+    auto pref = [&](std::uint32_t l) { return preference.empty() ? 0 : preference[w.global[l]]; };
+    auto push = [&](std::uint32_t l) {
+        w.heap.emplace_back(share(l), pref(l), w.global[l], l);
+        std::push_heap(w.heap.begin(), w.heap.end(), std::greater<>{});
+    };
+    w.heap.clear();
     for (std::uint32_t l = 0; l < links; ++l) {
-        if (count[l] > 0) heap.emplace(share(l), pref(l), l);
+        if (count[l] > 0) push(l);
     }
-    while (!heap.empty()) {
-        const auto [s, p, l] = heap.top();
-        heap.pop();
+    while (!w.heap.empty()) {
+        std::pop_heap(w.heap.begin(), w.heap.end(), std::greater<>{});
+        const auto [s, p, global, l] = w.heap.back();
+        w.heap.pop_back();
         if (count[l] == 0 || share(l) != s) continue;  // stale entry
-        for (std::uint32_t i = link_offsets[l]; i < link_offsets[l + 1]; ++i) {
-            const std::uint32_t f = link_flows[i];
-            if (frozen[f]) continue;
-            frozen[f] = 1;
+        for (std::uint32_t i = w.link_offsets[l]; i < w.link_offsets[l + 1]; ++i) {
+            const std::uint32_t f = w.link_flows[i];
+            if (w.frozen[f]) continue;
+            w.frozen[f] = 1;
             rate[f] = s;
-            bottleneck[f] = l;
+            bottleneck[f] = global;
             for (std::uint32_t j = offsets[f]; j < offsets[f + 1]; ++j) {
-                const std::uint32_t other = flow_links[j];
+                const std::uint32_t other = w.local_links[j];
                 remaining[other] -= s;
                 --count[other];
-                if (other != l && count[other] > 0) heap.emplace(share(other), pref(other), other);
+                if (other != l && count[other] > 0) push(other);
             }
         }
         count[l] = 0;
     }
+    for (const std::uint32_t l : w.global) w.local_of[l] = -1;
 }
 
 SimTime ceil_time(double seconds) {
@@ -106,7 +140,8 @@ MaxMinSolution solve_max_min(const MaxMinProblem& problem) {
     assert(problem.link_preference.empty() || problem.link_preference.size() == capacity.size());
     std::vector<double> rate;
     std::vector<std::int64_t> bottleneck;
-    max_min_flat(capacity, problem.link_preference, offsets, links, rate, bottleneck);
+    MaxMinScratch scratch;
+    max_min_flat(capacity, problem.link_preference, offsets, links, rate, bottleneck, scratch);
     MaxMinSolution solution;
     for (std::size_t f = 0; f < rate.size(); ++f) {
         solution.rates.emplace_back(rate[f]);
@@ -227,14 +262,24 @@ std::vector<std::uint32_t> by_distance_desc(const std::vector<std::uint8_t>& dis
 
 // ---- max-min fluid ------------------------------------------------------------------------------------------
 
+// What every fluid of one network shares: link capacities (B/s) and reporting preferences, built once per
+// topology, and the solver's scratch (fluids of one network never solve at the same time).
+struct LinkTable {
+    std::vector<double> capacity;
+    std::vector<int> preference;
+    MaxMinScratch scratch;
+};
+
 class MaxMinNetwork::Fluid {
 public:
-    explicit Fluid(const Topology& topology) : topology_(topology) {
+    explicit Fluid(const Topology& topology) : tables_(std::make_shared<LinkTable>()) {
         for (const LinkInfo& l : topology.links()) {
-            capacity_.push_back(l.effective_bandwidth().value());
-            preference_.push_back(link_preference(l.kind));
+            tables_->capacity.push_back(l.effective_bandwidth().value());
+            tables_->preference.push_back(link_preference(l.kind));
         }
     }
+    // A fluid sharing `other`'s link tables (a phase solved on its own, beside the network's running flows).
+    static Fluid sharing_tables_of(const Fluid& other) { return Fluid(other.tables_); }
 
     struct Flow {
         std::uint32_t route_begin = 0;
@@ -335,7 +380,7 @@ private:
             links_.insert(links_.end(), route_pool_.begin() + f.route_begin, route_pool_.begin() + f.route_end);
             offsets_.push_back(static_cast<std::uint32_t>(links_.size()));
         }
-        max_min_flat(capacity_, preference_, offsets_, links_, rates_, bottlenecks_);
+        max_min_flat(tables_->capacity, tables_->preference, offsets_, links_, rates_, bottlenecks_, tables_->scratch);
         for (std::size_t k = 0; k < sending.size(); ++k) {
             Flow& f = flows_[sending[k]];
             f.rate = rates_[k];
@@ -344,9 +389,9 @@ private:
         }
     }
 
-    const Topology& topology_;
-    std::vector<double> capacity_;
-    std::vector<int> preference_;
+    explicit Fluid(std::shared_ptr<LinkTable> tables) : tables_(std::move(tables)) {}
+
+    std::shared_ptr<LinkTable> tables_;
     std::vector<Flow> flows_;
     std::vector<std::uint32_t> active_;
     std::vector<std::uint32_t> route_pool_;
@@ -413,7 +458,7 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         }
         return congestion_bound(topology(), load, max_latency);
     }
-    Fluid fluid(topology());
+    Fluid fluid = Fluid::sharing_tables_of(*fluid_);
     // Route grouped by destination so the router's distance cache is used well; the order of flows in the
     // fluid stays the input order (determinism does not depend on grouping).
     for (const FlowSpec& f : flows) {
