@@ -98,7 +98,7 @@ StepSpec spec_for(const Scenario& base, const PhaseSpec& ph, int batch, const Ev
 
 // Steps: one simulation per distinct (phase, global batch), memory-checked first; the headline step (the first
 // simulated phase at its full batch) records the trace when asked.
-StepTable simulate_distinct_steps(RunEvaluation& ev, const EvaluateOptions& options) {
+StepTable simulate_distinct_steps(RunEvaluation& ev, StepCache& cache, const EvaluateOptions& options) {
     const Scenario& s = ev.scenario;
     StepTable table;
     std::vector<StepSpec> specs;
@@ -120,7 +120,7 @@ StepTable simulate_distinct_steps(RunEvaluation& ev, const EvaluateOptions& opti
     table.first_simulated = *first_simulated;
     ev.steps.resize(specs.size());
     parallel_for(specs.size(), thread_count(options.threads, specs.size()),
-                 [&](std::size_t i, unsigned) { ev.steps[i] = simulate_step(specs[i]); });
+                 [&](std::size_t i, unsigned) { ev.steps[i] = cache.simulate(specs[i]); });
     ev.headline = table.index(table.first_simulated, s.phases[table.first_simulated].training.global_batch);
     return table;
 }
@@ -192,7 +192,7 @@ struct StepSensitivities {
 };
 
 StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& sampler, const StepTable& table,
-                                     const EvaluateOptions& options) {
+                                     StepCache& cache, const EvaluateOptions& options) {
     StepSensitivities out;
     const auto& inputs = sampler.inputs();
     const auto& keys = table.keys;
@@ -213,7 +213,7 @@ StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& s
         }
         std::vector<StepResult> shifted_steps(shifted_specs.size());
         parallel_for(shifted_specs.size(), thread_count(options.threads, shifted_specs.size()),
-                     [&](std::size_t k, unsigned) { shifted_steps[k] = simulate_step(shifted_specs[k]); });
+                     [&](std::size_t k, unsigned) { shifted_steps[k] = cache.simulate(shifted_specs[k]); });
         sens.ratio.resize(keys.size());
         for (std::size_t k = 0; k < shifted_steps.size(); ++k) {
             const double r = shifted_steps[k].step_time / ev.steps[k % keys.size()].step_time;
@@ -377,9 +377,11 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
     RunEvaluation ev;
     ev.scenario = sampler.nominal();
     ev.options = options;
-    const StepTable table = simulate_distinct_steps(ev, options);
+    ev.options.step_cache = nullptr;  // the evaluation keeps its results, not the cache
+    const std::shared_ptr<StepCache> cache = options.step_cache ? options.step_cache : std::make_shared<StepCache>();
+    const StepTable table = simulate_distinct_steps(ev, *cache, options);
     add_phase_outcomes(ev, table);
-    const StepSensitivities sensitivities = step_sensitivities(ev, sampler, table, options);
+    const StepSensitivities sensitivities = step_sensitivities(ev, sampler, table, *cache, options);
     const MonteCarlo mc = run_monte_carlo(ev, sampler, sensitivities, options);
     const std::vector<RunMetrics> metrics = sample_metrics(ev, mc);
     judge_claims(ev, metrics);

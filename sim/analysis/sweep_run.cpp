@@ -118,6 +118,9 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
 
 std::vector<SweepRow> run_sweep_points(const SweepPlan& plan, const std::vector<SweepPoint>& todo,
                                        const SweepRunOptions& options) {
+    // One step cache for every point: points that differ only in price, reliability or claims share their steps.
+    SweepPlan shared = plan;
+    if (!shared.evaluate.step_cache) shared.evaluate.step_cache = std::make_shared<StepCache>();
     std::vector<SweepRow> rows;
     if (todo.empty()) return rows;
     const unsigned total = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -125,7 +128,7 @@ std::vector<SweepRow> run_sweep_points(const SweepPlan& plan, const std::vector<
     const unsigned inner = std::max(1u, total / outer);
     const PointEvaluator evaluate = options.evaluate
         ? options.evaluate
-        : PointEvaluator([&plan, inner](const SweepPoint& point) { return evaluate_point(plan, point, inner); });
+        : PointEvaluator([&shared, inner](const SweepPoint& point) { return evaluate_point(shared, point, inner); });
 
     std::mutex mutex;
     std::condition_variable ready;

@@ -13,7 +13,8 @@
 
 namespace gpuhours {
 
-ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOptions& options) {
+ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOptions& options, std::shared_ptr<StepCache> cache) {
+    if (!cache) cache = std::make_shared<StepCache>();
     const Scenario s = load_scenario(file, options);
     if (!s.published) {
         throw ScenarioError(s.sources.file, fmt::format("{} has no [published] table to validate against", file.string()),
@@ -24,7 +25,7 @@ ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOp
     c.id = file.stem().string();
     c.title = s.title;
     c.source = pub.source;
-    c.step = simulate_step(step_spec_of(s));
+    c.step = cache->simulate(step_spec_of(s));
     const StepResult& r = c.step;
     const double gpus = s.cluster.gpus;
     const double seconds = r.step_time.value();
@@ -52,6 +53,7 @@ ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOp
         // The whole run, without interruptions or uncertainty: each phase's GPU-hours at its simulated steps.
         EvaluateOptions o;
         o.samples = 1;
+        o.step_cache = cache;
         const RunEvaluation ev = evaluate_run(ScenarioSampler(file, options), o);
         for (const auto& [name, hours] : pub.phase_gpu_hours) {
             // A name covers the phase of that name, or every phase whose name starts with it and a space (a paper
@@ -85,8 +87,9 @@ std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir,
     std::sort(files.begin(), files.end());
     if (files.empty()) throw Error(fmt::format("no scenarios (*.toml) in {}", dir.string()), "point --dir at scenarios/validation");
     std::vector<ValidationCase> cases(files.size());
+    const auto cache = std::make_shared<StepCache>();
     detail::parallel_for(files.size(), detail::thread_count(0, files.size()),
-                         [&](std::size_t i, unsigned) { cases[i] = validate_scenario(files[i], options); });
+                         [&](std::size_t i, unsigned) { cases[i] = validate_scenario(files[i], options, cache); });
     return cases;
 }
 

@@ -251,7 +251,10 @@ void fill_row(WhatIfRow& row, const RunEvaluation& ev) {
 }  // namespace
 
 WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,
-                        const EvaluateOptions& options) {
+                        const EvaluateOptions& given) {
+    // One step cache for every chip's variant and deadline probe (a probe that lands on a simulated count reuses it).
+    EvaluateOptions options = given;
+    if (!options.step_cache) options.step_cache = std::make_shared<StepCache>();
     WhatIfResult result;
     const Scenario original = load_scenario(file, with(base, request.overrides));
     result.scenario_title = original.title;

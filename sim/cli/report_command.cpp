@@ -28,6 +28,7 @@ int cmd_report(const Args& raw, std::ostream& out) {
     const ScenarioSampler sampler(file, load_options(args));
     EvaluateOptions options = evaluate_options(args);
     options.record_trace = true;  // the step timeline
+    options.step_cache = std::make_shared<StepCache>();  // the what-if's own chip reuses the run's steps
     ProgressBar progress("Monte Carlo");
     options.progress = [&](int done, int total) { progress.update(done, total); };
     const RunEvaluation ev = evaluate_run(sampler, options);
@@ -37,6 +38,7 @@ int cmd_report(const Args& raw, std::ostream& out) {
     if (ev.scenario.whatif.requested() || args.has("--chips") || args.has("--rule")) {
         EvaluateOptions per_chip = evaluate_options(args);
         if (!args.has("--samples")) per_chip.samples = 100;
+        per_chip.step_cache = options.step_cache;
         whatif = run_whatif(file, load_options(args), whatif_request(args, ev.scenario), per_chip);
     }
     const WhatIfResult* comparison = whatif ? &*whatif : nullptr;

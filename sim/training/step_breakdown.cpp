@@ -22,12 +22,21 @@ struct Interval {
 void account_idle(StepBreakdown& b, std::vector<Interval>& intervals, std::vector<Interval>& cs, std::int64_t makespan) {
     std::sort(intervals.begin(), intervals.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
     std::sort(cs.begin(), cs.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
+    // Gaps come in increasing time, so the collectives that ended before a gap can be skipped for good: with
+    // reach[i] the latest end among cs[0..i], every collective before the first i with reach[i] > a ended by a.
+    // This keeps the accounting linear in intervals (it rescanned every collective per gap) and visits the
+    // collectives that matter in the same order, so the sums are unchanged.
+    std::vector<std::int64_t> reach(cs.size());
+    for (std::size_t i = 0; i < cs.size(); ++i) reach[i] = std::max(i > 0 ? reach[i - 1] : cs[i].end, cs[i].end);
+    std::size_t first = 0;
     std::int64_t t = 0;
     auto account_gap = [&](std::int64_t a, std::int64_t z) {
         if (z <= a) return;
+        while (first < cs.size() && reach[first] <= a) ++first;
         std::int64_t cursor = a;
         std::int64_t covered = 0;
-        for (const auto& c : cs) {
+        for (std::size_t i = first; i < cs.size(); ++i) {
+            const Interval& c = cs[i];
             if (c.start >= z) break;
             if (c.end <= cursor) continue;
             const std::int64_t from = std::max(c.start, cursor);

@@ -406,3 +406,22 @@ TEST_CASE("a journal left by a sweep of another scenario is refused, and an exis
     CHECK_FALSE(fs::exists(out));
     CHECK(fs::exists(gpuhours::journal_path(out)));  // refused, not deleted
 }
+
+TEST_CASE("a price sweep simulates its step once: points that differ only in price reuse it", "[sweep][cache]") {
+    // The small run has one phase at one batch and no uncertain step input, so each point has exactly one step;
+    // a price cannot change a step, so 3 points need 1 simulation and reuse it twice.
+    const auto dir = test_dir("price-cache");
+    auto plan = plan_of(small_scenario(dir), {"pricing.gpu_hour=$1.5,$2.5,$3.5"}, 4);
+    plan.evaluate.step_cache = std::make_shared<gpuhours::StepCache>();
+    gpuhours::SweepRunOptions options;
+    options.threads = 2;
+    const auto rows = gpuhours::run_sweep_points(plan, plan.points, options);
+    REQUIRE(rows.size() == 3);
+    for (const auto& r : rows) {
+        INFO(r.error);
+        CHECK(r.ok);
+        CHECK(r.step_time_s == rows.front().step_time_s);
+    }
+    CHECK(plan.evaluate.step_cache->counts().simulated == 1);
+    CHECK(plan.evaluate.step_cache->counts().reused == 2);
+}

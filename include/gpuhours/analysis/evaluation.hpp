@@ -19,6 +19,7 @@
 #include <gpuhours/units/units.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,6 +37,9 @@ struct EvaluateOptions {
     unsigned threads = 0;         // 0: all cores. Results never depend on it.
     // Called as samples finish (done, total), from one thread; for a progress bar.
     std::function<void(int, int)> progress;
+    // Steps already simulated, shared by the evaluations of one question (sweep points, what-if variants and
+    // deadline probes, validation cases) so that no step is simulated twice; null: a cache of this evaluation only.
+    std::shared_ptr<StepCache> step_cache;
 };
 
 // One batch level of a phase: `steps` steps of the simulated step `step` (an index into RunEvaluation::steps).

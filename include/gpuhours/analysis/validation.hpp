@@ -7,6 +7,7 @@
 #include <gpuhours/training/step.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,9 @@ struct ValidationCase {
 //   with full recomputation, a fourth forward pass (4/3 × model FLOPs when the backward is 2× the forward);
 //   BF16 MFU with the paper's attention convention, in percent.
 // Throws ScenarioError when the scenario has no [published] table.
-ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOptions& options = {});
+// `cache` (optional) shares steps between cases: a run case whose first phase is another case's step reuses it.
+ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOptions& options = {},
+                                 std::shared_ptr<StepCache> cache = nullptr);
 
 // Every *.toml in `dir` with a [published] table, sorted by file name, simulated on all cores.
 std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir, const LoadOptions& options = {});

@@ -28,6 +28,8 @@ struct KernelEfficiency {
     // SMs) in the kernel model (include/gpuhours/training/kernel.hpp). Counts, not fractions.
     int gemm_tile_m = 0;
     int gemm_tile_n = 0;
+
+    friend bool operator==(const KernelEfficiency&, const KernelEfficiency&) = default;
 };
 
 struct ChipProfile {
@@ -49,6 +51,8 @@ struct ChipProfile {
 
     // Peak for `p`; throws Error naming the chip and its supported formats when the chip lacks it.
     [[nodiscard]] FlopsPerSecond peak(Precision p) const;
+
+    friend bool operator==(const ChipProfile&, const ChipProfile&) = default;
 };
 
 enum class Fabric { single_node, fat_tree, rail_optimized, multi_plane };
@@ -68,6 +72,8 @@ struct ClusterSpec {
     int switch_radix = 64;          // ports per switch
 
     [[nodiscard]] int nodes() const { return gpus / gpus_per_node; }
+
+    friend bool operator==(const ClusterSpec&, const ClusterSpec&) = default;
 };
 
 }  // namespace gpuhours

@@ -28,6 +28,9 @@
 #include <gpuhours/workload/workload.hpp>
 
 #include <array>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -54,6 +57,8 @@ struct StepSpec {
     SimulationMode mode = SimulationMode::symmetric;
     NetworkKind network = NetworkKind::flow;
     bool record_trace = false;
+
+    friend bool operator==(const StepSpec&, const StepSpec&) = default;
 };
 
 // Where the time of one GPU's step goes. compute + recompute + optimizer + exposed communication + bubble =
@@ -113,5 +118,39 @@ struct StepResult {
 // Simulates one step. Throws Error on a layout the schedule cannot run (e.g. DualPipe with too few
 // micro-batches), naming what to change.
 StepResult simulate_step(const StepSpec& spec);
+
+}  // namespace gpuhours
+
+namespace gpuhours {
+
+// Step results by specification. A step's result is a pure function of its StepSpec (the engine orders events
+// by time and sequence number; nothing is random), so a specification seen before is answered from memory:
+// phases, sweep points, what-if variants, deadline probes, layout candidates and validation cases that share a
+// step simulate it once. Keys are compared in full (StepSpec's defaulted operator==, so a field added to any part
+// of the specification takes part without being listed); a hash of the layout and shape only picks the bucket. A
+// result simulated with its trace also answers the same specification without one.
+// Thread-safe: a specification asked for by several threads at once is simulated by the first and awaited by the
+// others. An Error thrown by simulate_step is kept and rethrown to every caller of that specification.
+class StepCache {
+public:
+    StepCache() = default;
+    StepCache(const StepCache&) = delete;
+    StepCache& operator=(const StepCache&) = delete;
+
+    // simulate_step(spec), simulated at most once per distinct spec over the cache's life.
+    StepResult simulate(const StepSpec& spec);
+
+    struct Counts {
+        std::size_t simulated = 0;  // distinct specifications simulated (misses)
+        std::size_t reused = 0;     // answers from memory (hits)
+    };
+    [[nodiscard]] Counts counts() const;
+
+private:
+    struct Entry;
+    mutable std::mutex mutex_;
+    std::unordered_multimap<std::size_t, std::shared_ptr<Entry>> entries_;
+    Counts counts_;
+};
 
 }  // namespace gpuhours

@@ -24,6 +24,8 @@ struct MixedPrecision {
     Precision optimizer_state = Precision::fp32;  // each of Adam's two moments (DeepSeek-V3: bf16)
     Precision gradients = Precision::fp32;        // gradient accumulation buffers
     Precision activations = Precision::bf16;      // stored activations
+
+    friend bool operator==(const MixedPrecision&, const MixedPrecision&) = default;
 };
 
 // All formats, in declaration order (for tables and "expected one of" messages).

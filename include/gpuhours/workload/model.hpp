@@ -22,11 +22,15 @@ struct AttentionSpec {
     int kv_lora_rank = 0;      // d_c
     int rope_head_dim = 0;     // d^R_h, decoupled rotary part of q and k
     int v_head_dim = 0;        // value head dimension (mla); 0 means = head_dim
+
+    friend bool operator==(const AttentionSpec&, const AttentionSpec&) = default;
 };
 
 struct MlpSpec {
     MlpKind kind = MlpKind::gelu;
     int ffn_hidden = 0;  // dense layers' intermediate size
+
+    friend bool operator==(const MlpSpec&, const MlpSpec&) = default;
 };
 
 // Mixture of experts. Layers [0, dense_layers) use the dense MLP; the rest are MoE.
@@ -37,6 +41,8 @@ struct MoeSpec {
     int expert_ffn_hidden = 0;   // intermediate size of one routed (and shared) expert
     int dense_layers = 0;        // leading layers that stay dense
     int max_nodes_per_token = 0; // node-limited routing (DeepSeek-V3: 4); 0 = unlimited
+
+    friend bool operator==(const MoeSpec&, const MoeSpec&) = default;
 };
 
 struct ModelSpec {
@@ -57,6 +63,8 @@ struct ModelSpec {
     // Published figures the catalog quotes, for validation only (never used in the simulation).
     std::optional<double> published_total_parameters;
     std::optional<double> published_active_parameters;
+
+    friend bool operator==(const ModelSpec&, const ModelSpec&) = default;
 };
 
 }  // namespace gpuhours

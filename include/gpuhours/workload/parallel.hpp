@@ -45,6 +45,8 @@ struct ParallelLayout {
 
     [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
     [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }
+
+    friend bool operator==(const ParallelLayout&, const ParallelLayout&) = default;
 };
 
 }  // namespace gpuhours

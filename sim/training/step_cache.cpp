@@ -1,0 +1,81 @@
+// StepCache: simulate_step by specification, each distinct specification simulated once
+// (include/gpuhours/training/step.hpp).
+#include <gpuhours/training/step.hpp>
+
+#include <exception>
+#include <functional>
+#include <future>
+
+namespace gpuhours {
+
+struct StepCache::Entry {
+    StepSpec spec;
+    std::shared_future<StepResult> result;
+};
+
+namespace {
+
+void mix(std::size_t& h, std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); }
+
+// A hash of the fields that tell specifications apart most often; equality decides.
+std::size_t bucket_of(const StepSpec& s) {
+    std::size_t h = 0;
+    const ParallelLayout& l = s.layout;
+    for (const int v : {l.tensor, l.pipeline, l.data, l.expert, l.context, l.micro_batch, l.virtual_stages, l.zero_stage,
+                        static_cast<int>(l.schedule), static_cast<int>(l.recompute), s.sequence_length, s.global_batch,
+                        s.cluster.gpus, s.model.layers, s.model.hidden, static_cast<int>(s.mode), static_cast<int>(s.network)}) {
+        mix(h, static_cast<std::size_t>(v));
+    }
+    mix(h, std::hash<std::string>{}(s.cluster.chip.id));
+    mix(h, std::hash<double>{}(s.cluster.chip.efficiency.gemm));
+    mix(h, std::hash<double>{}(s.cluster.chip.efficiency.gemm_fp8));
+    return h;
+}
+
+// Whether the result simulated for `cached` answers `wanted`: the same specification, or one that differs only in
+// recording the trace (the trace observes the engine and changes no figure; it is dropped from the answer).
+bool answers(const StepSpec& cached, const StepSpec& wanted) {
+    if (cached.record_trace == wanted.record_trace) return cached == wanted;
+    if (!cached.record_trace) return false;
+    StepSpec untraced = cached;
+    untraced.record_trace = false;
+    return untraced == wanted;
+}
+
+}  // namespace
+
+StepResult StepCache::simulate(const StepSpec& spec) {
+    const std::size_t bucket = bucket_of(spec);
+    std::promise<StepResult> promise;
+    {
+        std::unique_lock lock(mutex_);
+        const auto [first, last] = entries_.equal_range(bucket);
+        for (auto it = first; it != last; ++it) {
+            if (answers(it->second->spec, spec)) {
+                ++counts_.reused;
+                const std::shared_future<StepResult> result = it->second->result;
+                lock.unlock();
+                StepResult out = result.get();  // waits when another thread is still simulating it; rethrows its Error
+                if (!spec.record_trace) out.trace.clear();
+                return out;
+            }
+        }
+        ++counts_.simulated;
+        entries_.emplace(bucket, std::make_shared<Entry>(Entry{spec, promise.get_future().share()}));
+    }
+    try {
+        StepResult result = simulate_step(spec);
+        promise.set_value(result);
+        return result;
+    } catch (...) {
+        promise.set_exception(std::current_exception());
+        throw;
+    }
+}
+
+StepCache::Counts StepCache::counts() const {
+    std::lock_guard lock(mutex_);
+    return counts_;
+}
+
+}  // namespace gpuhours

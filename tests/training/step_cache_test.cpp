@@ -1,0 +1,123 @@
+// StepCache (include/gpuhours/training/step.hpp): a specification seen before is answered from memory, equal to a
+// fresh simulation; any field that differs, however deep in the specification, is a new simulation; the trace
+// is the one field a cached result may drop; errors are kept. Small models on the catalog's H100, so each case
+// runs in milliseconds.
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/step.hpp>
+
+#include "../workload/models.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+using namespace gpuhours;
+
+namespace {
+
+// Llama-style 4 layers, hidden 2048, on 16 H100 (2 nodes of 8, two-tier fat-tree), TP2 PP2 DP4, 1F1B,
+// 4 micro-batches per replica: a step of a few hundred tasks with tensor, pipeline and data traffic.
+StepSpec small_spec() {
+    StepSpec s;
+    s.model = test::llama_like(4, 2048, 16, 4, 8192, 32000);
+    s.cluster.chip = load_chip("h100", std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios");
+    s.cluster.gpus = 16;
+    s.cluster.gpus_per_node = 8;
+    s.cluster.fabric = Fabric::fat_tree;
+    s.cluster.nic_bandwidth = s.cluster.chip.nic_bandwidth;
+    s.cluster.nic_latency = s.cluster.chip.nic_latency;
+    s.layout.tensor = 2;
+    s.layout.pipeline = 2;
+    s.layout.data = 4;
+    s.sequence_length = 2048;
+    s.global_batch = 4 * 4;  // data × micro-batch 1 × 4 micro-batches per replica
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("a step asked for twice is simulated once and answered with the same result", "[step][cache]") {
+    StepCache cache;
+    const StepSpec spec = small_spec();
+    const StepResult fresh = simulate_step(spec);
+    const StepResult first = cache.simulate(spec);
+    const StepResult second = cache.simulate(spec);
+    // The simulation is deterministic, so the cached answer equals an independent simulation exactly.
+    CHECK(first.step_time == fresh.step_time);
+    CHECK(second.step_time == fresh.step_time);
+    CHECK(second.breakdown.bubble == fresh.breakdown.bubble);
+    CHECK(second.mfu_causal == fresh.mfu_causal);
+    CHECK(second.tasks == fresh.tasks);
+    CHECK(cache.counts().simulated == 1);
+    CHECK(cache.counts().reused == 1);
+}
+
+TEST_CASE("a step that differs in any field, however deep, is simulated anew", "[step][cache]") {
+    StepCache cache;
+    const StepSpec base = small_spec();
+    (void)cache.simulate(base);
+    StepSpec slower_gemm = base;  // a field three levels down: cluster.chip.efficiency.gemm
+    slower_gemm.cluster.chip.efficiency.gemm *= 0.5;
+    StepSpec more_micro_batches = base;
+    more_micro_batches.global_batch *= 2;
+    StepSpec other_nic = base;  // a field the bucket hash does not read
+    other_nic.cluster.nic_bandwidth = other_nic.cluster.nic_bandwidth * 0.5;
+    const StepResult a = cache.simulate(slower_gemm);
+    const StepResult b = cache.simulate(more_micro_batches);
+    const StepResult c = cache.simulate(other_nic);
+    CHECK(cache.counts().simulated == 4);
+    CHECK(cache.counts().reused == 0);
+    // Halving GEMM efficiency roughly doubles GEMM time: the step must be slower, not the cached base.
+    CHECK(a.step_time > cache.simulate(base).step_time);
+    CHECK(b.step_time == simulate_step(more_micro_batches).step_time);
+    CHECK(c.step_time == simulate_step(other_nic).step_time);
+}
+
+TEST_CASE("a traced result answers an untraced request without its trace, not the other way round", "[step][cache]") {
+    StepCache cache;
+    StepSpec traced = small_spec();
+    traced.record_trace = true;
+    const StepSpec untraced = small_spec();
+    const StepResult with_trace = cache.simulate(traced);
+    REQUIRE_FALSE(with_trace.trace.empty());
+    const StepResult without = cache.simulate(untraced);
+    CHECK(without.trace.empty());
+    CHECK(without.step_time == with_trace.step_time);
+    CHECK(cache.counts().simulated == 1);
+    CHECK(cache.counts().reused == 1);
+
+    StepCache other;
+    (void)other.simulate(untraced);
+    const StepResult later = other.simulate(traced);  // an untraced result cannot supply the trace
+    CHECK_FALSE(later.trace.empty());
+    CHECK(other.counts().simulated == 2);
+}
+
+TEST_CASE("a step that cannot run throws its error every time it is asked for", "[step][cache]") {
+    StepCache cache;
+    StepSpec spec = small_spec();
+    // DualPipe needs at least 2 × pipeline micro-batches per replica (here 2 × 2 = 4 > 2 given).
+    spec.layout.schedule = Schedule::dualpipe;
+    spec.global_batch = spec.layout.data * 2;
+    CHECK_THROWS_AS(cache.simulate(spec), Error);
+    CHECK_THROWS_AS(cache.simulate(spec), Error);
+    CHECK(cache.counts().simulated == 1);
+    CHECK(cache.counts().reused == 1);
+}
+
+TEST_CASE("threads asking for the same step at once get one simulation", "[step][cache]") {
+    StepCache cache;
+    const StepSpec spec = small_spec();
+    std::vector<double> times(4, 0.0);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < times.size(); ++i) {
+        threads.emplace_back([&, i] { times[i] = cache.simulate(spec).step_time.value(); });
+    }
+    for (auto& t : threads) t.join();
+    for (double t : times) CHECK(t == times.front());
+    CHECK(cache.counts().simulated == 1);
+    CHECK(cache.counts().reused == 3);
+}
