@@ -39,6 +39,8 @@ struct MaxMinScratch {
     std::vector<std::uint32_t> count, link_offsets, link_flows, cursor;
     std::vector<double> remaining;
     std::vector<char> frozen;
+    std::vector<char> marked;                // links touched in the current round
+    std::vector<std::uint32_t> touched;
     using Entry = std::tuple<double, int, std::uint32_t, std::uint32_t>;  // share, preference, topology link, local
     std::vector<Entry> heap;
 };
@@ -78,6 +80,7 @@ void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& p
     w.remaining.resize(links);
     for (std::size_t l = 0; l < links; ++l) w.remaining[l] = capacity[w.global[l]];
     w.frozen.assign(flows, 0);
+    w.marked.assign(links, 0);
     auto& count = w.count;
     auto& remaining = w.remaining;
     auto share = [&](std::uint32_t l) { return std::max(0.0, remaining[l]) / static_cast<double>(count[l]); };
@@ -95,6 +98,10 @@ void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& p
         const auto [s, p, global, l] = w.heap.back();
         w.heap.pop_back();
         if (count[l] == 0 || share(l) != s) continue;  // stale entry
+        // Freeze every flow of the saturated link at its share; each other link they cross gets one new heap
+        // entry after the round (an entry per decrement would only add stale ones: an entry is used when its
+        // share is the link's current share, and the round's last share is the one pushed either way).
+        w.touched.clear();
         for (std::uint32_t i = w.link_offsets[l]; i < w.link_offsets[l + 1]; ++i) {
             const std::uint32_t f = w.link_flows[i];
             if (w.frozen[f]) continue;
@@ -105,10 +112,17 @@ void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& p
                 const std::uint32_t other = w.local_links[j];
                 remaining[other] -= s;
                 --count[other];
-                if (other != l && count[other] > 0) push(other);
+                if (other != l && !w.marked[other]) {
+                    w.marked[other] = 1;
+                    w.touched.push_back(other);
+                }
             }
         }
         count[l] = 0;
+        for (const std::uint32_t other : w.touched) {
+            w.marked[other] = 0;
+            if (count[other] > 0) push(other);
+        }
     }
     for (const std::uint32_t l : w.global) w.local_of[l] = -1;
 }
