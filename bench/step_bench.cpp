@@ -1,5 +1,6 @@
-// Benchmark: wall time of simulating one training step. Not a test: run by hand, put the figures in the notes.
-//   build/bench/gpuhours_bench_step [scenario.toml …]
+// Benchmark: wall and CPU time of simulating one training step. Not a test: scripts/bench.sh runs it and
+// docs/performance.md keeps the figures.
+//   build/bench/gpuhours_bench_step [scenario.toml [--mode symmetric|full] [--set key=value]…]
 // Default: the flagship (DeepSeek-V3 on 2,048 H800) in symmetric mode, then a 64-GPU dense scenario in both modes.
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/training/step.hpp>
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -22,11 +24,14 @@ void bench(const std::filesystem::path& file, gpuhours::SimulationMode mode, con
     gpuhours::StepSpec spec = gpuhours::step_spec_of(s);
     spec.mode = mode;
     const auto start = Clock::now();
+    const std::clock_t cpu_start = std::clock();
     const gpuhours::StepResult r = gpuhours::simulate_step(spec);
+    const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
     const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-    fmt::print("{:<45} {:>9} mode: {:>6} GPUs, {:>5} simulated, {:>9} tasks, step {:.3f} s simulated in {:.3f} s wall\n",
+    fmt::print("{:<45} {:>9} mode: {:>6} GPUs, {:>5} simulated, {:>9} tasks, step {:.3f} s simulated in {:.3f} s wall, "
+               "{:.3f} s CPU\n",
                file.filename().string(), to_string(mode), s.cluster.gpus, r.simulated_ranks, r.tasks,
-               r.step_time.value(), wall);
+               r.step_time.value(), wall, cpu);
 }
 
 }  // namespace
@@ -34,7 +39,18 @@ void bench(const std::filesystem::path& file, gpuhours::SimulationMode mode, con
 int main(int argc, char** argv) {
     const std::filesystem::path root = std::filesystem::path(GPUHOURS_BENCH_SOURCE_DIR) / "scenarios";
     if (argc > 1) {
-        for (int i = 1; i < argc; ++i) bench(argv[i], gpuhours::SimulationMode::symmetric, {});
+        // FILE [--mode M] [--set k=v]…, or several files.
+        std::vector<std::string> overrides;
+        gpuhours::SimulationMode mode = gpuhours::SimulationMode::symmetric;
+        std::vector<std::string> files;
+        for (int i = 1; i < argc; ++i) {
+            const std::string a = argv[i];
+            if (a == "--set" && i + 1 < argc) overrides.emplace_back(argv[++i]);
+            else if (a == "--mode" && i + 1 < argc) mode = std::string(argv[++i]) == "full" ? gpuhours::SimulationMode::full
+                                                                                           : gpuhours::SimulationMode::symmetric;
+            else files.push_back(a);
+        }
+        for (const auto& f : files) bench(f, mode, overrides);
         return 0;
     }
     bench(root / "deepseek-v3.toml", gpuhours::SimulationMode::symmetric, {});

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The simulator's own speed, as docs/performance.md records it: each figure's wall time, CPU time (user + system,
+# all threads) and peak memory, beside the target of issue #13. Prints a table and writes JSON.
+# Usage: scripts/bench.sh [--long] [--json FILE]
+#   --long   also the slow cases (flagship at 16,384 GPUs, megatron-39.1b at batch 24,576, what-if --deadline)
+#   --json   where to write the figures (default build/bench/results.json)
+# Needs a build in build/ (scripts/setup.sh); benchmarks are built with it unless GPUHOURS_BENCH=OFF.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+long=0
+json=build/bench/results.json
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --long) long=1 ;;
+    --json) json="$2"; shift ;;
+    *) echo "bench.sh: unknown argument $1 (use --long or --json FILE)" >&2; exit 2 ;;
+  esac
+  shift
+done
+gpuhours=build/gpuhours
+step=build/bench/gpuhours_bench_step
+for b in "$gpuhours" "$step"; do
+  [ -x "$b" ] || { echo "bench.sh: $b is missing: run scripts/setup.sh first" >&2; exit 2; }
+done
+command -v /usr/bin/time >/dev/null || { echo "bench.sh: needs GNU time (apt install time)" >&2; exit 2; }
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+rows=()
+
+# bench NAME TARGET COMMAND…: runs COMMAND once, records wall s, CPU s and peak RSS MB.
+bench() {
+  local name=$1 target=$2
+  shift 2
+  if ! /usr/bin/time -f "%e %U %S %M" -o "$scratch/time" "$@" > "$scratch/out" 2> "$scratch/err"; then
+    echo "bench.sh: $name failed:" >&2
+    tail -5 "$scratch/err" >&2
+    exit 1
+  fi
+  read -r wall user sys rss < "$scratch/time"
+  local cpu
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  local mb=$((rss / 1024))
+  printf "%-44s %8.2f %8.2f %8d   %s\n" "$name" "$wall" "$cpu" "$mb" "$target"
+  rows+=("{\"name\": \"$name\", \"wall_s\": $wall, \"cpu_s\": $cpu, \"max_rss_mb\": $mb, \"target\": \"$target\"}")
+}
+
+flagship=scenarios/deepseek-v3.toml
+# The flagship's layout scaled to N GPUs: every phase's data degree and batch × N / 2,048, so each replica's
+# work is the same (the step's cost should not grow with the replica count).
+scaled() {
+  local f=$(($1 / 2048))
+  echo --set cluster.gpus="$1" --set parallelism.data=$((128 * f)) --set training.global_batch=$((15360 * f)) \
+       --set phases.1.parallelism.data=$((16 * f)) --set phases.1.global_batch=$((1920 * f)) \
+       --set phases.2.parallelism.data=$((4 * f)) --set phases.2.global_batch=$((480 * f))
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -m); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+printf "%-44s %8s %8s %8s   %s\n" "figure" "wall s" "CPU s" "RSS MB" "target (issue #13)"
+printf -- "-%.0s" {1..110}; echo
+
+# ---- one step ----------------------------------------------------------------------------------------------
+bench "step: DeepSeek-V3, 2,048 H800, symmetric" "≤ 0.05 s CPU" "$step" "$flagship"
+bench "step: megatron-145.6b, 1,536 A100" "dense: GPT-3 175B ≤ 0.01 s" "$step" scenarios/validation/megatron-145.6b.toml
+bench "step: megatron-39.1b, batch 1,536" "batch 24,576 within 20×" "$step" scenarios/validation/megatron-39.1b.toml
+bench "step: megatron-39.1b, batch 6,144" "(4× the micro-batches)" "$step" scenarios/validation/megatron-39.1b.toml --set training.global_batch=6144
+# shellcheck disable=SC2046
+bench "step: flagship layout at 4,096 GPUs" "within 2× of 2,048" "$step" "$flagship" $(scaled 4096)
+bench "step: Llama 3.1 8B, 64 H100, full mode" "full mode scales ~linearly" "$step" scenarios/validation/llama-3.1-405b-8k-16384.toml \
+  --mode full --set cluster.gpus=64 --set parallelism.data=4 --set parallelism.pipeline=2 --set parallelism.virtual_stages=1 \
+  --set parallelism.schedule=1f1b --set training.global_batch=64 --set model=llama-3.1-8b --set parallelism.sequence_parallel=true \
+  --set parallelism.context=1
+if [ "$long" = 1 ]; then
+  bench "step: megatron-39.1b, batch 24,576" "within 20× of batch 1,536" "$step" scenarios/validation/megatron-39.1b.toml --set training.global_batch=24576
+  # shellcheck disable=SC2046
+  bench "step: flagship layout at 16,384 GPUs" "131,072 within 2× of 2,048" "$step" "$flagship" $(scaled 16384)
+fi
+
+# ---- commands on the flagship ------------------------------------------------------------------------------
+bench "run (200 samples)" "≤ 1 s" "$gpuhours" run "$flagship"
+bench "report" "≤ 3 s" "$gpuhours" report "$flagship" -o "$scratch/report.html"
+bench "whatif on 6 chips" "≤ 5 s" "$gpuhours" whatif "$flagship" --chips h800,h100,h20,h200,a800-80gb,b200
+bench "validate" "≤ 10 s" "$gpuhours" validate
+bench "sweep: 7 prices" "≤ 2 s" "$gpuhours" sweep "$flagship" --vary 'pricing.gpu_hour=$1,$1.5,$2,$2.5,$3,$3.5,$4' -o "$scratch/sweep.csv"
+bench "plan: megatron-1.7b, 32 A100" "≥ 2,000 layouts/s" "$gpuhours" plan scenarios/validation/megatron-1.7b.toml
+if [ "$long" = 1 ]; then
+  bench "whatif --deadline on 2 chips" "≤ 60 s" "$gpuhours" whatif "$flagship" --chips h800,h20 --deadline "2 months"
+fi
+
+# ---- collectives ---------------------------------------------------------------------------------------------
+bench "collective: ring all-reduce, 16,384 H100" "≤ 1 s" "$gpuhours" collective all-reduce --chip h100 --gpus 16384 --sizes 1GiB --algorithm ring
+bench "collective: all-reduce, 4,096 H100, 3 tiers" "(ASTRA-sim analytical: 100 s)" "$gpuhours" collective all-reduce --chip h100 --gpus 4096 --tiers 3 --sizes 1GiB
+
+mkdir -p "$(dirname "$json")"
+{
+  echo "{"
+  echo "  \"schema_version\": 1,"
+  echo "  \"machine\": {\"cores\": $(nproc), \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\"},"
+  echo "  \"figures\": ["
+  for i in "${!rows[@]}"; do
+    sep=","
+    [ "$i" -eq $((${#rows[@]} - 1)) ] && sep=""
+    echo "    ${rows[$i]}$sep"
+  done
+  echo "  ]"
+  echo "}"
+} > "$json.tmp"
+mv "$json.tmp" "$json"
+echo "figures: $json"
