@@ -41,17 +41,20 @@ std::optional<std::string> layer_of_file(const fs::path& root, const fs::path& f
 }
 
 // Every breach of the layer rule under `root`: a file outside any layer folder, an include of an unknown
-// layer, an include of a layer above the file's own, or a quoted include that leaves the file's folder.
+// layer, an include of a layer above the file's own, an include of another layer's private header through the
+// sim/ include directory (<layer/…>), or a quoted include that leaves the file's folder. Paths in findings
+// start with the root's last component ("gpuhours/engine/engine.hpp", "sim/units/units.cpp").
 std::vector<Finding> layer_breaches(const fs::path& root, const std::map<std::string, int>& ranks) {
-    const std::regex angled(R"(^\s*#\s*include\s*<gpuhours/([a-z_]+)/[a-z_]+\.hpp>)");
-    const std::regex angled_flat(R"(^\s*#\s*include\s*<gpuhours/[a-z_]+\.hpp>)");
+    const std::regex angled(R"(^\s*#\s*include\s*<gpuhours/([a-z0-9_]+)/[a-z0-9_]+\.hpp>)");
+    const std::regex angled_flat(R"(^\s*#\s*include\s*<gpuhours/[a-z0-9_]+\.hpp>)");
+    const std::regex angled_private(R"(^\s*#\s*include\s*<([a-z0-9_]+)/[^>]*>)");
     const std::regex quoted(R"re(^\s*#\s*include\s*"([^"]+)")re");
     std::vector<Finding> found;
     for (const auto& entry : fs::recursive_directory_iterator(root)) {
         if (!entry.is_regular_file()) continue;
         const auto ext = entry.path().extension();
         if (ext != ".hpp" && ext != ".cpp") continue;
-        const std::string rel = fs::relative(entry.path(), root).string();
+        const std::string rel = (root.filename() / fs::relative(entry.path(), root)).string();
         const auto layer = layer_of_file(root, entry.path());
         if (!layer || !ranks.contains(*layer)) {
             found.push_back({rel, 0, "is not in a layer folder"});
@@ -70,6 +73,8 @@ std::vector<Finding> layer_breaches(const fs::path& root, const std::map<std::st
                     found.push_back({rel, number, "(layer " + *layer + ") includes layer " + dep->first + " above it"});
             } else if (std::regex_search(line, angled_flat)) {
                 found.push_back({rel, number, "includes a gpuhours header outside any layer folder"});
+            } else if (std::regex_search(line, m, angled_private) && ranks.contains(m[1].str())) {
+                found.push_back({rel, number, "includes `" + m[1].str() + "/…` through sim/: another layer's private header"});
             } else if (std::regex_search(line, m, quoted) && m[1].str().find('/') != std::string::npos) {
                 found.push_back({rel, number, "quoted include `" + m[1].str() + "` leaves its folder"});
             }
@@ -122,21 +127,31 @@ TEST_CASE("the layer check catches a planted upward include, a flat header and a
                                                   << "#include <gpuhours/analysis/plan.hpp>\n";
     std::ofstream(root / "analysis" / "plan.cpp") << "#include <gpuhours/engine/engine.hpp>\n"
                                                   << "#include <gpuhours/plan.hpp>\n"
-                                                  << "#include \"../engine/private.hpp\"\n";
+                                                  << "#include \"../engine/private.hpp\"\n"
+                                                  << "#include <engine/private.hpp>\n"
+                                                  << "#include <gpuhours/report/html2.hpp>\n"
+                                                  << "#include <fmt/format.h>\n";
     std::ofstream(root / "stray.cpp") << "\n";
     const auto breaches = layer_breaches(root, layer_ranks(GPUHOURS_LAYER_ORDER));
+    const std::string top = root.filename().string() + "/";
     fs::remove_all(root);
     INFO(describe(breaches));
-    REQUIRE(breaches.size() == 4);
-    int upward = 0, flat = 0, quoted = 0, stray = 0;
+    // Caught: engine → analysis (upward), a flat header, a quoted ../, a private header through sim/, analysis →
+    // report with a digit in the name (upward); not caught: engine ← units, analysis → engine, fmt.
+    REQUIRE(breaches.size() == 6);
+    int upward = 0, flat = 0, quoted = 0, through_sim = 0, digit = 0, stray = 0;
     for (const auto& b : breaches) {
-        if (b.file == "engine/engine.cpp" && b.line == 2) ++upward;
-        if (b.file == "analysis/plan.cpp" && b.line == 2) ++flat;
-        if (b.file == "analysis/plan.cpp" && b.line == 3) ++quoted;
-        if (b.file == "stray.cpp") ++stray;
+        if (b.file == top + "engine/engine.cpp" && b.line == 2) ++upward;
+        if (b.file == top + "analysis/plan.cpp" && b.line == 2) ++flat;
+        if (b.file == top + "analysis/plan.cpp" && b.line == 3) ++quoted;
+        if (b.file == top + "analysis/plan.cpp" && b.line == 4) ++through_sim;
+        if (b.file == top + "analysis/plan.cpp" && b.line == 5) ++digit;
+        if (b.file == top + "stray.cpp") ++stray;
     }
     CHECK(upward == 1);
     CHECK(flat == 1);
     CHECK(quoted == 1);
+    CHECK(through_sim == 1);
+    CHECK(digit == 1);
     CHECK(stray == 1);
 }

@@ -113,7 +113,7 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
     j.end_array();
 }
 
-// --json: the schema of docs/output-schemas (schema_version 1).
+// --json: the schema of docs/schemas.md (schema_version 1).
 void write_json(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
     report::Json j;

@@ -19,6 +19,7 @@
 #include <gpuhours/units/units.hpp>
 
 #include <compare>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -151,7 +152,8 @@ private:
     void complete(TaskId id);
     void notify(TaskPhase phase, TaskId id);
 
-    std::vector<Task> tasks_;
+    // A deque: adding a task never moves the others (a step adds about 10⁵; a vector's regrowth copied them all).
+    std::deque<Task> tasks_;
     std::vector<Resource> resources_;
     std::vector<std::function<void()>> actions_;
     std::vector<std::uint32_t> free_action_slots_;
