@@ -89,6 +89,24 @@ struct StepTable {
     }
 };
 
+// Finished step simulations, reported to EvaluateOptions::step_progress: the distinct steps, then for each
+// uncertain step input two shifted copies of each (see step_sensitivities).
+struct StepCounter {
+    const EvaluateOptions& options;
+    int step_inputs = 0;  // uncertain inputs that change a step (not pricing or reliability)
+    int total = 0;
+    std::atomic<int> done{0};
+
+    void finished() {
+        const int d = ++done;
+        if (options.step_progress) options.step_progress(d, total);
+    }
+};
+
+bool changes_steps(const UncertainInput& input) {
+    return input.path.rfind("pricing.", 0) != 0 && input.path.rfind("reliability.", 0) != 0;
+}
+
 StepSpec spec_for(const Scenario& base, const PhaseSpec& ph, int batch, const EvaluateOptions& options) {
     StepSpec spec = step_spec_of(scenario_of_phase(base, ph, batch));
     spec.mode = options.mode;
@@ -98,7 +116,7 @@ StepSpec spec_for(const Scenario& base, const PhaseSpec& ph, int batch, const Ev
 
 // Steps: one simulation per distinct (phase, global batch), memory-checked first; the headline step (the first
 // simulated phase at its full batch) records the trace when asked.
-StepTable simulate_distinct_steps(RunEvaluation& ev, StepCache& cache, const EvaluateOptions& options) {
+StepTable simulate_distinct_steps(RunEvaluation& ev, StepCache& cache, StepCounter& counter, const EvaluateOptions& options) {
     const Scenario& s = ev.scenario;
     StepTable table;
     std::vector<StepSpec> specs;
@@ -118,9 +136,12 @@ StepTable simulate_distinct_steps(RunEvaluation& ev, StepCache& cache, const Eva
     }
     if (!first_simulated) throw Error("the scenario has no phase to simulate", "give at least one phase with tokens or steps");
     table.first_simulated = *first_simulated;
+    counter.total = static_cast<int>(specs.size()) * (1 + 2 * counter.step_inputs);
     ev.steps.resize(specs.size());
-    parallel_for(specs.size(), thread_count(options.threads, specs.size()),
-                 [&](std::size_t i, unsigned) { ev.steps[i] = cache.simulate(specs[i]); });
+    parallel_for(specs.size(), thread_count(options.threads, specs.size()), [&](std::size_t i, unsigned) {
+        ev.steps[i] = cache.simulate(specs[i]);
+        counter.finished();
+    });
     ev.headline = table.index(table.first_simulated, s.phases[table.first_simulated].training.global_batch);
     return table;
 }
@@ -192,14 +213,13 @@ struct StepSensitivities {
 };
 
 StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& sampler, const StepTable& table,
-                                     StepCache& cache, const EvaluateOptions& options) {
+                                     StepCache& cache, StepCounter& counter, const EvaluateOptions& options) {
     StepSensitivities out;
     const auto& inputs = sampler.inputs();
     const auto& keys = table.keys;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         ev.uncertain_inputs.push_back(inputs[i].describe());
-        const std::string& path = inputs[i].path;
-        if (path.rfind("pricing.", 0) == 0 || path.rfind("reliability.", 0) == 0) {
+        if (!changes_steps(inputs[i])) {
             out.sample_scenarios = true;
             continue;
         }
@@ -213,7 +233,10 @@ StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& s
         }
         std::vector<StepResult> shifted_steps(shifted_specs.size());
         parallel_for(shifted_specs.size(), thread_count(options.threads, shifted_specs.size()),
-                     [&](std::size_t k, unsigned) { shifted_steps[k] = cache.simulate(shifted_specs[k]); });
+                     [&](std::size_t k, unsigned) {
+                         shifted_steps[k] = cache.simulate(shifted_specs[k]);
+                         counter.finished();
+                     });
         sens.ratio.resize(keys.size());
         for (std::size_t k = 0; k < shifted_steps.size(); ++k) {
             const double r = shifted_steps[k].step_time / ev.steps[k % keys.size()].step_time;
@@ -377,11 +400,15 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
     RunEvaluation ev;
     ev.scenario = sampler.nominal();
     ev.options = options;
-    ev.options.step_cache = nullptr;  // the evaluation keeps its results, not the cache
+    ev.options.step_cache = nullptr;  // the evaluation keeps its results, not the cache or the callbacks
+    ev.options.progress = {};
+    ev.options.step_progress = {};
     const std::shared_ptr<StepCache> cache = options.step_cache ? options.step_cache : std::make_shared<StepCache>();
-    const StepTable table = simulate_distinct_steps(ev, *cache, options);
+    StepCounter counter{options};
+    counter.step_inputs = static_cast<int>(std::count_if(sampler.inputs().begin(), sampler.inputs().end(), changes_steps));
+    const StepTable table = simulate_distinct_steps(ev, *cache, counter, options);
     add_phase_outcomes(ev, table);
-    const StepSensitivities sensitivities = step_sensitivities(ev, sampler, table, *cache, options);
+    const StepSensitivities sensitivities = step_sensitivities(ev, sampler, table, *cache, counter, options);
     const MonteCarlo mc = run_monte_carlo(ev, sampler, sensitivities, options);
     const std::vector<RunMetrics> metrics = sample_metrics(ev, mc);
     judge_claims(ev, metrics);

@@ -127,16 +127,50 @@ EvaluateOptions evaluate_options(const ParsedArgs& args) {
     return o;
 }
 
-ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) != 0) {}
+ProgressBar::ProgressBar(std::string label, const ParsedArgs& args)
+    : label_(std::move(label)),
+      enabled_(isatty(STDERR_FILENO) != 0 && !args.has("--quiet")),
+      made_(std::chrono::steady_clock::now()) {}
+
+ProgressBar::~ProgressBar() {
+    std::lock_guard lock(mutex_);
+    clear();
+}
+
+void ProgressBar::clear() {
+    if (!drawn_) return;
+    std::fprintf(stderr, "\r%*s\r", static_cast<int>(label_.size()) + 70, "");
+    std::fflush(stderr);
+    drawn_ = false;
+}
 
 void ProgressBar::update(int done, int total) {
     if (!enabled_ || total <= 1) return;
+    std::lock_guard lock(mutex_);
+    if (done >= total) {
+        clear();
+        return;
+    }
+    using std::chrono::duration;
+    const auto now = std::chrono::steady_clock::now();
+    if (first_done_ < 0) {
+        first_ = now;
+        first_done_ = done;
+    }
+    if (duration<double>(now - made_).count() < 1.0 || (drawn_ && duration<double>(now - drawn_at_).count() < 0.1)) return;
+    drawn_at_ = now;
+    const double elapsed = duration<double>(now - made_).count();
+    const double measured = duration<double>(now - first_).count();
     const int width = 30;
-    const int filled = done * width / total;
-    std::fprintf(stderr, "\r%s [%s%s] %d/%d", label_.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                 std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), done, total);
-    if (done == total) std::fprintf(stderr, "\r%*s\r", static_cast<int>(label_.size()) + 50, "");
+    const int filled = std::clamp(done * width / total, 0, width);
+    const int progressed = done - first_done_;
+    const std::string left = progressed > 0 && measured > 0.0
+                                 ? fmt::format(", about {:.0f} s left", measured * (total - done) / progressed)
+                                 : "";
+    std::fprintf(stderr, "\r%s [%s%s] %d/%d, %.0f s%s  ", label_.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                 std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), done, total, elapsed, left.c_str());
     std::fflush(stderr);
+    drawn_ = true;
 }
 
 LoadOptions load_options(const ParsedArgs& args) {

@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <chrono>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -54,15 +56,28 @@ EvaluateOptions evaluate_options(const ParsedArgs& args);
 // The what-if a command asked for: --chips, --rule, --deadline, --max-gpus, else the scenario's [whatif].
 WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s);
 
-// A progress bar on stderr, drawn only when stderr is a terminal (quiet in pipes, files and tests).
+// A progress bar on stderr with the time elapsed and an estimate of the time left (at the rate measured since the
+// first update), drawn only when stderr is a terminal (quiet in pipes, files and tests), from the first update one
+// second or more after it was made, at most ten times a second, and never with --quiet. Thread-safe: workers may report their own completions. The line is
+// cleared when the work is done or the bar is destroyed.
 class ProgressBar {
 public:
-    explicit ProgressBar(std::string label);
+    ProgressBar(std::string label, const ParsedArgs& args);
+    ~ProgressBar();
+    ProgressBar(const ProgressBar&) = delete;
+    ProgressBar& operator=(const ProgressBar&) = delete;
     void update(int done, int total);
 
 private:
+    void clear();
+    std::mutex mutex_;
     std::string label_;
     bool enabled_;
+    bool drawn_ = false;
+    std::chrono::steady_clock::time_point made_;   // the bar shows from one second after this
+    std::chrono::steady_clock::time_point first_;  // the first update: the rate is measured from here
+    int first_done_ = -1;                          // work done at the first update (-1: no update yet)
+    std::chrono::steady_clock::time_point drawn_at_;
 };
 
 const std::string& single_positional(const ParsedArgs& args, const char* command, const char* what);

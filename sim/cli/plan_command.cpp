@@ -257,7 +257,7 @@ void print_runner_up(const PlanResult& result, std::ostream& out) {
 }  // namespace
 
 int cmd_plan(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json", "--exhaustive"}, {"--set", "--catalog", "--top", "--threads", "--fix"});
+    const ParsedArgs args = parse_args(raw, {"--json", "--exhaustive", "--quiet"}, {"--set", "--catalog", "--top", "--threads", "--fix"});
     const std::string& file = single_positional(args, "plan", "SCENARIO");
     PlanOptions options;
     if (args.has("--top")) options.top = static_cast<int>(whole_number("--top", args.get("--top"), 1, 1000));
@@ -267,7 +267,7 @@ int cmd_plan(const Args& raw, std::ostream& out) {
     const Scenario s = load_scenario(file, load_options(args));
     // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
     std::atomic<int> simulations{0};
-    const bool progress = isatty(STDERR_FILENO) != 0;
+    const bool progress = isatty(STDERR_FILENO) != 0 && !args.has("--quiet");
     if (progress) {
         options.on_simulate = [&](const ParallelLayout&) {
             std::fprintf(stderr, "\rsimulating layouts: %d started", ++simulations);

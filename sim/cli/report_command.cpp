@@ -16,7 +16,7 @@
 namespace gpuhours::cli {
 
 int cmd_report(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {}, {"-o", "--output", "--set", "--catalog", "--mode", "--network", "--samples", "--seed",
+    const ParsedArgs args = parse_args(raw, {"--quiet"}, {"-o", "--output", "--set", "--catalog", "--mode", "--network", "--samples", "--seed",
                                                  "--chips", "--rule", "--deadline", "--max-gpus"});
     const std::string& file = single_positional(args, "report", "SCENARIO");
     // -o is required: a report never silently overwrites a file the user did not name.
@@ -29,7 +29,9 @@ int cmd_report(const Args& raw, std::ostream& out) {
     EvaluateOptions options = evaluate_options(args);
     options.record_trace = true;  // the step timeline
     options.step_cache = std::make_shared<StepCache>();  // the what-if's own chip reuses the run's steps
-    ProgressBar progress("Monte Carlo");
+    ProgressBar steps("simulating steps", args);
+    options.step_progress = [&](int done, int total) { steps.update(done, total); };
+    ProgressBar progress("Monte Carlo", args);
     options.progress = [&](int done, int total) { progress.update(done, total); };
     const RunEvaluation ev = evaluate_run(sampler, options);
 

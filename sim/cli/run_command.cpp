@@ -245,14 +245,16 @@ void print_claims(const RunEvaluation& ev, std::ostream& out) {
 }  // namespace
 
 int cmd_run(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json", "--csv", "--stages"},
+    const ParsedArgs args = parse_args(raw, {"--json", "--csv", "--stages", "--quiet"},
                                        {"--set", "--catalog", "--mode", "--network", "--trace", "--samples", "--seed"});
     const std::string& file = single_positional(args, "run", "SCENARIO");
     const ScenarioSampler sampler(file, load_options(args));
     EvaluateOptions options = evaluate_options(args);
     const std::string trace_path = args.get("--trace");
     options.record_trace = !trace_path.empty();
-    ProgressBar progress("Monte Carlo");
+    ProgressBar steps("simulating steps", args);
+    options.step_progress = [&](int done, int total) { steps.update(done, total); };
+    ProgressBar progress("Monte Carlo", args);
     options.progress = [&](int done, int total) { progress.update(done, total); };
     const RunEvaluation ev = evaluate_run(sampler, options);
     if (!trace_path.empty()) report::write_file_atomically(trace_path, report::chrome_trace(ev.headline_step().trace));

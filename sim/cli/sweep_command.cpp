@@ -47,7 +47,7 @@ constexpr char kRows = 'O';
 }  // namespace
 
 int cmd_sweep(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--resume"},
+    const ParsedArgs args = parse_args(raw, {"--resume", "--quiet"},
                                        {"--vary", "--random", "-o", "--output", "--format", "--threads", "--set",
                                         "--catalog", "--mode", "--network", "--samples", "--seed"});
     const std::string& file = single_positional(args, "sweep", "SCENARIO");
@@ -121,7 +121,7 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
     const std::size_t resumed = plan.points.size() - todo.size();
 
     // ---- run the rest ------------------------------------------------------------------------------------
-    ProgressBar progress("sweep");
+    ProgressBar progress("sweep", args);
     int done = static_cast<int>(resumed);
     const int total = static_cast<int>(plan.points.size());
     SweepRunOptions run_options;
