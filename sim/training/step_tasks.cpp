@@ -26,8 +26,9 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
         for (std::size_t i = 0; i < ranks.size(); ++i) {
             const int r = ranks[i];
             // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
-            TaskSpec t{seg.kind == SegmentKind::recompute ? label + " recompute" : label, compute_.at(r), after[i],
-                       FixedDuration{seg.duration}};
+            // after[i] is replaced below, so its dependencies move into the task.
+            TaskSpec t{seg.kind == SegmentKind::recompute && !label.empty() ? label + " recompute" : label, compute_.at(r),
+                       std::move(after[i]), FixedDuration{seg.duration}};
             const TaskId id = add(std::move(t), seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
                                   CommAxis::tensor, {r});
             after[i] = {id};
@@ -38,9 +39,9 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
         for (std::size_t i = 0; i < ranks.size(); ++i) {
             const int r = ranks[i];
             const SimTime d = symmetric_time(seg.comm, r);
-            std::vector<TaskId> deps = after[i];
+            std::vector<TaskId> deps = std::move(after[i]);  // replaced below
             if (auto it = last_comm_.find(r); it != last_comm_.end()) deps.push_back(it->second);
-            const TaskId id = add(TaskSpec{label, std::nullopt, deps, FixedDuration{d}}, TaskRole::comm,
+            const TaskId id = add(TaskSpec{label, std::nullopt, std::move(deps), FixedDuration{d}}, TaskRole::comm,
                                   seg.comm.axis, {r});
             last_comm_[r] = id;
             after[i] = {id};
@@ -133,13 +134,16 @@ void StepBuilder::add_op(OpRef ref) {
         }
     }
 
-    // Chains, interleaved one segment at a time so an overlapped pair shares the two streams.
+    // Chains, interleaved one segment at a time so an overlapped pair shares the two streams. Task names are
+    // read only by the trace: without one, tasks go unnamed (no string per task).
+    const bool named = spec_.record_trace;
     std::vector<const Segments*> segs;
     std::vector<std::string> labels;
     for (const Pass& pass : passes) {
         segs.push_back(&segments(ref.stage, pass));
-        labels.push_back(fmt::format("{}{}.c{}", to_string(pass.kind), pass.micro_batch,
-                                     plan_->model_chunk(ref.stage, pass)));
+        labels.push_back(named ? fmt::format("{}{}.c{}", to_string(pass.kind), pass.micro_batch,
+                                             plan_->model_chunk(ref.stage, pass))
+                               : std::string());
     }
     std::size_t longest = 0;
     for (const auto* s : segs) longest = std::max(longest, s->size());
@@ -147,7 +151,7 @@ void StepBuilder::add_op(OpRef ref) {
         for (std::size_t pi = 0; pi < passes.size(); ++pi) {
             if (k >= segs[pi]->size()) continue;
             const Segment& seg = (*segs[pi])[k];
-            add_segment(ref.stage, seg, labels[pi] + " " + seg.label, after[pi]);
+            add_segment(ref.stage, seg, named ? labels[pi] + " " + seg.label : std::string(), after[pi]);
         }
     }
     Added& added = added_[{ref.stage, ref.index}];
@@ -158,7 +162,7 @@ void StepBuilder::add_op(OpRef ref) {
             if (after[pi][i].size() == 1 && segs[pi]->size() > 0) {
                 added.ends[pi][i] = after[pi][i].front();
             } else {
-                added.ends[pi][i] = add(TaskSpec{labels[pi] + " end", std::nullopt, after[pi][i], FixedDuration{}},
+                added.ends[pi][i] = add(TaskSpec{named ? labels[pi] + " end" : std::string(), std::nullopt, after[pi][i], FixedDuration{}},
                                         TaskRole::p2p, CommAxis::pipeline, {});
             }
         }
