@@ -29,7 +29,8 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 rows=()
 
-# bench NAME TARGET COMMAND…: runs COMMAND once, records wall s, CPU s and peak RSS MB.
+# bench NAME TARGET COMMAND…: runs COMMAND once, records wall s, CPU s and peak RSS MB of the process, and for
+# gpuhours_bench_step the CPU time of the step's simulation alone (without loading the scenario and catalogs).
 bench() {
   local name=$1 target=$2
   shift 2
@@ -42,8 +43,10 @@ bench() {
   local cpu
   cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
   local mb=$((rss / 1024))
-  printf "%-44s %8.2f %8.2f %8d   %s\n" "$name" "$wall" "$cpu" "$mb" "$target"
-  rows+=("{\"name\": \"$name\", \"wall_s\": $wall, \"cpu_s\": $cpu, \"max_rss_mb\": $mb, \"target\": \"$target\"}")
+  local step_cpu
+  step_cpu=$(sed -n 's/.* \([0-9.]*\) s CPU$/\1/p' "$scratch/out" | tail -1)
+  printf "%-44s %8.2f %8.2f %9s %8d   %s\n" "$name" "$wall" "$cpu" "${step_cpu:-—}" "$mb" "$target"
+  rows+=("{\"name\": \"$name\", \"wall_s\": $wall, \"cpu_s\": $cpu, \"step_cpu_s\": ${step_cpu:-null}, \"max_rss_mb\": $mb, \"target\": \"$target\"}")
 }
 
 flagship=scenarios/deepseek-v3.toml
@@ -57,7 +60,7 @@ scaled() {
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -m); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-printf "%-44s %8s %8s %8s   %s\n" "figure" "wall s" "CPU s" "RSS MB" "target (issue #13)"
+printf "%-44s %8s %8s %9s %8s   %s\n" "figure" "wall s" "CPU s" "step CPU" "RSS MB" "target (issue #13)"
 printf -- "-%.0s" {1..110}; echo
 
 # ---- one step ----------------------------------------------------------------------------------------------
