@@ -168,14 +168,26 @@ MaxMinSolution solve_max_min(const MaxMinProblem& problem) {
 
 Router::Router(const Topology& topology) : topology_(topology) {}
 
-const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
-    if (auto it = cache_.find(dst); it != cache_.end()) return it->second;
-    // Bounded cache: forget everything past 64 MB of distance arrays (routes are recomputed, not wrong).
+namespace {
+
+// out[v] = min(out[v], in[v] + c) with the sum saturating at 255 (unreachable stays unreachable). Built with
+// vectorisation on (GCC's -O2 cost model leaves this loop scalar; it is the cost of a derived distance array).
+[[gnu::optimize("tree-vectorize")]] void min_plus(std::uint8_t* out, const std::uint8_t* in, std::size_t n, std::uint8_t c) {
+    for (std::size_t v = 0; v < n; ++v) {
+        const std::uint8_t sum = static_cast<std::uint8_t>(in[v] > 255 - c ? 255 : in[v] + c);
+        out[v] = out[v] < sum ? out[v] : sum;
+    }
+}
+
+bool is_switch(VertexKind k) {
+    return k == VertexKind::nvswitch || k == VertexKind::leaf_switch || k == VertexKind::spine_switch ||
+           k == VertexKind::core_switch;
+}
+
+}  // namespace
+
+void Router::build_reversed_links() {
     const std::size_t n = topology_.vertex_count();
-    if ((cache_.size() + 1) * n > (std::size_t{64} << 20)) cache_.clear();
-    std::vector<std::uint8_t>& dist = cache_[dst];
-    dist.assign(n, kUnreachable);
-    // BFS from dst over reversed links (hand-made graphs may have one-way links).
     const auto& links = topology_.links();
     if (in_offsets_.size() != n + 1 || in_from_.size() != links.size()) {
         in_offsets_.assign(n + 1, 0);
@@ -185,6 +197,13 @@ const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
         std::vector<std::uint32_t> cursor(in_offsets_.begin(), in_offsets_.end() - 1);
         for (const LinkInfo& l : links) in_from_[cursor[l.to]++] = static_cast<std::uint32_t>(l.from);
     }
+}
+
+std::vector<std::uint8_t> Router::search_distances_to(VertexId dst) {
+    const std::size_t n = topology_.vertex_count();
+    std::vector<std::uint8_t> dist(n, kUnreachable);
+    // BFS from dst over reversed links (hand-made graphs may have one-way links).
+    build_reversed_links();
     const auto& in_offsets = in_offsets_;
     const auto& in_from = in_from_;
     queue_.clear();
@@ -201,6 +220,55 @@ const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
             }
         }
     }
+    return dist;
+}
+
+const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
+    if (auto it = cache_.find(dst); it != cache_.end()) return it->second;
+    // Bounded cache: forget everything past 64 MB of distance arrays (routes are recomputed, not wrong).
+    const std::size_t n = topology_.vertex_count();
+    if ((cache_.size() + 1) * n > (std::size_t{64} << 20)) cache_.clear();
+    if (is_switch(topology_.vertex(dst).kind)) return cache_[dst] = search_distances_to(dst);
+    // The switches' distances, searched once each; past 1 GB they are searched again as needed (still exact).
+    auto switch_distances = [&](VertexId w) -> const std::vector<std::uint8_t>& {
+        if (auto it = switch_cache_.find(w); it != switch_cache_.end()) return it->second;
+        if (switch_cache_bytes_ + n > (std::size_t{1} << 30)) {
+            switch_cache_.clear();
+            switch_cache_bytes_ = 0;
+        }
+        switch_cache_bytes_ += n;
+        return switch_cache_[w] = search_distances_to(w);
+    };
+    // Local part: a search from dst over reversed links through non-switch vertices only, noting for each switch
+    // met the length c_w of its shortest such path to dst.
+    build_reversed_links();
+    std::vector<std::uint8_t>& dist = cache_[dst];
+    dist.assign(n, kUnreachable);
+    // `dist` doubles as the visited mark of the local search (it is overwritten by the combination below).
+    std::vector<std::pair<VertexId, std::uint8_t>> local{{dst, 0}};
+    std::vector<std::pair<VertexId, int>> via;  // (switch, c_w)
+    dist[dst] = 0;
+    for (std::size_t head = 0; head < local.size(); ++head) {
+        const auto [v, d] = local[head];
+        if (d + 1 >= kUnreachable) continue;  // as the search: nothing at 255 hops or more
+        for (std::uint32_t i = in_offsets_[v]; i < in_offsets_[v + 1]; ++i) {
+            const VertexId u = in_from_[i];
+            if (is_switch(topology_.vertex(u).kind)) {
+                auto it = std::find_if(via.begin(), via.end(), [&](const auto& e) { return e.first == u; });
+                if (it == via.end()) via.emplace_back(u, d + 1);
+                else it->second = std::min(it->second, d + 1);
+            } else if (dist[u] == kUnreachable) {
+                dist[u] = 0;  // visited
+                local.emplace_back(u, static_cast<std::uint8_t>(d + 1));
+            }
+        }
+    }
+    for (const auto& entry : local) dist[entry.first] = kUnreachable;
+    for (const auto& [w, c] : via) {
+        // d(v, w) + c_w, saturating at kUnreachable (255).
+        min_plus(dist.data(), switch_distances(w).data(), n, static_cast<std::uint8_t>(std::min(c, 255)));
+    }
+    for (const auto& [v, d] : local) dist[v] = std::min(dist[v], d);
     return dist;
 }
 

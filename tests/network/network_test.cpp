@@ -145,3 +145,50 @@ TEST_CASE("Equal-cost routes are spread by destination and are the same every ti
     }
     CHECK(spines.size() == 4);
 }
+
+TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal a breadth-first search", "[network][routing]") {
+    // Router::distances_to combines the searched distances of the switches next to a non-switch destination
+    // (d(v, dst) = min(local(v), min_w d(v, w) + c_w)); by the shortest-path equation it must equal the search
+    // itself at every vertex, for every destination, on every fabric the builders make.
+    ChipProfile chip;
+    chip.id = "test";
+    chip.efficiency.nic_link = 1.0;
+    chip.efficiency.scale_up_link = 1.0;
+    chip.scale_up_bandwidth = gigabytes_per_second(450);
+    chip.scale_up_latency = microseconds(3);
+    struct Case {
+        const char* name;
+        Fabric fabric;
+        int gpus, gpus_per_node, tiers, planes, radix;
+    };
+    for (const Case& c : {Case{"single node", Fabric::single_node, 8, 8, 2, 1, 64},
+                          Case{"fat-tree, 2 tiers", Fabric::fat_tree, 64, 8, 2, 1, 16},
+                          Case{"fat-tree, 3 tiers", Fabric::fat_tree, 128, 8, 3, 1, 8},
+                          Case{"rail-optimized", Fabric::rail_optimized, 64, 8, 2, 1, 16},
+                          Case{"multi-plane", Fabric::multi_plane, 64, 8, 2, 8, 16}}) {
+        INFO(c.name);
+        ClusterSpec spec;
+        spec.chip = chip;
+        spec.gpus = c.gpus;
+        spec.gpus_per_node = c.gpus_per_node;
+        spec.fabric = c.fabric;
+        spec.tiers = c.tiers;
+        spec.planes = c.planes;
+        spec.switch_radix = c.radix;
+        spec.nic_bandwidth = gigabytes_per_second(50);
+        spec.nic_latency = microseconds(2);
+        const Topology t = build_topology(spec);
+        Router derived(t);
+        Router searched(t);
+        int compared = 0;
+        for (VertexId dst = 0; dst < t.vertex_count(); ++dst) {
+            const std::vector<std::uint8_t> expected = searched.search_distances_to(dst);
+            const std::vector<std::uint8_t>& got = derived.distances_to(dst);
+            INFO("destination " << t.describe(dst));
+            REQUIRE(got == expected);
+            ++compared;
+        }
+        CHECK(compared == static_cast<int>(t.vertex_count()));
+        // Routes are a function of these distances (Router::next_hop), so equal distances mean equal routes.
+    }
+}

@@ -74,7 +74,15 @@ public:
     explicit Router(const Topology& topology);
     [[nodiscard]] Route route(VertexId src, VertexId dst);
     // Hop distance from every vertex to `dst` (kUnreachable where none); valid until the next call.
+    // For a destination that is not a switch (a GPU, a NIC) it is derived from the distances to the few switches
+    // next to it rather than searched: with S the switches (NVSwitch, leaf, spine, core) and c_w the length of
+    // the shortest path from switch w to dst through non-switch vertices only, every shortest path ends with its
+    // last switch w, so d(v, dst) = min(local(v), min_w d(v, w) + c_w) (local: paths with no switch at all). The
+    // switches' distances are searched once each and kept; a destination then costs O(vertices × its switches)
+    // instead of a breadth-first search of the whole graph. Exact: the same distances as the search.
     const std::vector<std::uint8_t>& distances_to(VertexId dst);
+    // The breadth-first search itself, over reversed links (for tests and for switches).
+    std::vector<std::uint8_t> search_distances_to(VertexId dst);
     // The link `v` forwards on toward `dst` (v ≠ dst, reachable); needs distances_to(dst).
     [[nodiscard]] LinkId next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t>& dist) const;
     [[nodiscard]] const Topology& topology() const { return topology_; }
@@ -82,8 +90,12 @@ public:
     static constexpr std::uint8_t kUnreachable = 255;
 
 private:
+    void build_reversed_links();
+
     const Topology& topology_;
     std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;
+    std::unordered_map<VertexId, std::vector<std::uint8_t>> switch_cache_;  // distances to each switch, kept
+    std::size_t switch_cache_bytes_ = 0;
     std::vector<std::uint32_t> queue_;
     std::vector<std::uint32_t> in_offsets_;  // reversed adjacency, built on first use
     std::vector<std::uint32_t> in_from_;
