@@ -127,9 +127,11 @@ EvaluateOptions evaluate_options(const ParsedArgs& args) {
     return o;
 }
 
+bool progress_wanted(const ParsedArgs& args) { return isatty(STDERR_FILENO) != 0 && !args.has("--quiet"); }
+
 ProgressBar::ProgressBar(std::string label, const ParsedArgs& args)
     : label_(std::move(label)),
-      enabled_(isatty(STDERR_FILENO) != 0 && !args.has("--quiet")),
+      enabled_(progress_wanted(args)),
       made_(std::chrono::steady_clock::now()) {}
 
 ProgressBar::~ProgressBar() {

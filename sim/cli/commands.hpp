@@ -60,6 +60,9 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s);
 // first update), drawn only when stderr is a terminal (quiet in pipes, files and tests), from the first update one
 // second or more after it was made, at most ten times a second, and never with --quiet. Thread-safe: workers may report their own completions. The line is
 // cleared when the work is done or the bar is destroyed.
+// Whether progress goes to stderr: it is a terminal and --quiet was not given.
+bool progress_wanted(const ParsedArgs& args);
+
 class ProgressBar {
 public:
     ProgressBar(std::string label, const ParsedArgs& args);

@@ -15,7 +15,6 @@
 #include <cmath>
 #include <cstdio>
 #include <ostream>
-#include <unistd.h>
 
 namespace gpuhours::cli {
 namespace {
@@ -267,7 +266,7 @@ int cmd_plan(const Args& raw, std::ostream& out) {
     const Scenario s = load_scenario(file, load_options(args));
     // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
     std::atomic<int> simulations{0};
-    const bool progress = isatty(STDERR_FILENO) != 0 && !args.has("--quiet");
+    const bool progress = progress_wanted(args);
     if (progress) {
         options.on_simulate = [&](const ParallelLayout&) {
             std::fprintf(stderr, "\rsimulating layouts: %d started", ++simulations);

@@ -223,22 +223,24 @@ std::vector<std::uint8_t> Router::search_distances_to(VertexId dst) {
     return dist;
 }
 
+// The switches' distances, searched once each; past 1 GB they are searched again as needed (still exact).
+const std::vector<std::uint8_t>& Router::switch_distances_to(VertexId w) {
+    if (auto it = switch_cache_.find(w); it != switch_cache_.end()) return it->second;
+    const std::size_t n = topology_.vertex_count();
+    if (switch_cache_bytes_ + n > (std::size_t{1} << 30)) {
+        switch_cache_.clear();
+        switch_cache_bytes_ = 0;
+    }
+    switch_cache_bytes_ += n;
+    return switch_cache_[w] = search_distances_to(w);
+}
+
 const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
+    if (is_switch(topology_.vertex(dst).kind)) return switch_distances_to(dst);
     if (auto it = cache_.find(dst); it != cache_.end()) return it->second;
     // Bounded cache: forget everything past 64 MB of distance arrays (routes are recomputed, not wrong).
     const std::size_t n = topology_.vertex_count();
     if ((cache_.size() + 1) * n > (std::size_t{64} << 20)) cache_.clear();
-    if (is_switch(topology_.vertex(dst).kind)) return cache_[dst] = search_distances_to(dst);
-    // The switches' distances, searched once each; past 1 GB they are searched again as needed (still exact).
-    auto switch_distances = [&](VertexId w) -> const std::vector<std::uint8_t>& {
-        if (auto it = switch_cache_.find(w); it != switch_cache_.end()) return it->second;
-        if (switch_cache_bytes_ + n > (std::size_t{1} << 30)) {
-            switch_cache_.clear();
-            switch_cache_bytes_ = 0;
-        }
-        switch_cache_bytes_ += n;
-        return switch_cache_[w] = search_distances_to(w);
-    };
     // Local part: a search from dst over reversed links through non-switch vertices only, noting for each switch
     // met the length c_w of its shortest such path to dst.
     build_reversed_links();
@@ -266,7 +268,7 @@ const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
     for (const auto& entry : local) dist[entry.first] = kUnreachable;
     for (const auto& [w, c] : via) {
         // d(v, w) + c_w, saturating at kUnreachable (255).
-        min_plus(dist.data(), switch_distances(w).data(), n, static_cast<std::uint8_t>(std::min(c, 255)));
+        min_plus(dist.data(), switch_distances_to(w).data(), n, static_cast<std::uint8_t>(std::min(c, 255)));
     }
     for (const auto& [v, d] : local) dist[v] = std::min(dist[v], d);
     return dist;

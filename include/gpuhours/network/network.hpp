@@ -91,6 +91,7 @@ public:
 
 private:
     void build_reversed_links();
+    const std::vector<std::uint8_t>& switch_distances_to(VertexId w);
 
     const Topology& topology_;
     std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;
