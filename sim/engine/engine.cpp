@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace gpuhours {
@@ -13,6 +14,17 @@ ResourceId Engine::add_resource(std::string name) {
     return ResourceId{static_cast<std::uint32_t>(resources_.size() - 1)};
 }
 
+const Engine::Task& Engine::TaskStore::at(std::size_t i) const {
+    if (i >= size_) throw std::out_of_range("engine: no task " + std::to_string(i));
+    return (*this)[i];
+}
+
+void Engine::TaskStore::push_back(Task&& t) {
+    if ((size_ >> kShift) == chunks_.size()) chunks_.push_back(std::make_unique<Task[]>(kMask + 1));
+    (*this)[size_] = std::move(t);
+    ++size_;
+}
+
 TaskId Engine::add_task(TaskSpec spec) {
     const TaskId id{static_cast<std::uint32_t>(tasks_.size())};
     if (spec.resource) assert(spec.resource->index < resources_.size() && "unknown resource");
@@ -21,13 +33,18 @@ TaskId Engine::add_task(TaskSpec spec) {
     Task task;
     for (const TaskId dep : spec.after) {
         assert(dep.index < tasks_.size() && "a dependency must be added before its dependent");
-        if (!tasks_[dep.index].finished) {
-            ++task.unmet;
-            tasks_[dep.index].dependents.push_back(id);
-        }
+        Task& producer = tasks_[dep.index];
+        if (producer.finished) continue;
+        ++task.unmet;
+        const auto link = static_cast<std::uint32_t>(dependents_.size());
+        dependents_.push_back(DependentLink{id.index, kNone});
+        if (producer.last_dependent == kNone) producer.first_dependent = link;
+        else dependents_[producer.last_dependent].next = link;
+        producer.last_dependent = link;
     }
     const std::optional<ResourceId> resource = spec.resource;
     task.spec = std::move(spec);
+    task.spec.after = {};  // counted above; its storage is freed
     tasks_.push_back(std::move(task));
     if (resource) resources_[resource->index].pending.push(id);
     if (tasks_[id.index].unmet == 0) make_ready(id);
@@ -107,9 +124,10 @@ void Engine::complete(TaskId id) {
         res.pending.pop();
         try_start_resource(*r);
     }
-    // Index loop: starting a dependent may add tasks and reallocate tasks_.
-    for (std::size_t i = 0; i < tasks_[id.index].dependents.size(); ++i) {
-        const TaskId dep = tasks_[id.index].dependents[i];
+    // Index walk: starting a dependent may add tasks and dependents (reallocating dependents_); a task that has
+    // finished gains no dependents, so its list is fixed.
+    for (std::uint32_t link = tasks_[id.index].first_dependent; link != kNone; link = dependents_[link].next) {
+        const TaskId dep{dependents_[link].task};
         if (--tasks_[dep.index].unmet == 0) make_ready(dep);
     }
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <queue>
@@ -437,6 +438,12 @@ public:
     }
 
     Flow& flow(std::uint32_t i) { return flows_[i]; }
+    // Room for `n` more flows and `links` more route entries (a phase adds all its flows at once).
+    void reserve(std::size_t n, std::size_t links) {
+        flows_.reserve(flows_.size() + n);
+        active_.reserve(active_.size() + n);
+        route_pool_.reserve(route_pool_.size() + links);
+    }
     [[nodiscard]] bool idle() const { return active_.empty(); }
 
 private:
@@ -487,8 +494,45 @@ private:
     std::vector<std::int64_t> bottlenecks_;
 };
 
+// Phases solved so far, by canonical form (see network.hpp). A key is a sequence of 64-bit words:
+// per flow [size bits, route latency bits, link count, labels…], and after a label's first use the link's
+// [capacity bits, preference]. Labels are first-appearance indices, so the form is the same for two phases
+// exactly when one is the other with its links renamed one-to-one, capacities and preferences kept.
+struct MaxMinNetwork::PhaseMemo {
+    struct Hash {
+        std::size_t operator()(const std::vector<std::uint64_t>& words) const {
+            std::uint64_t h = 0x9E3779B97F4A7C15ull ^ words.size();
+            for (const std::uint64_t w : words) h = (h ^ w) * 0x100000001B3ull + (h >> 29);
+            return static_cast<std::size_t>(h);
+        }
+    };
+    struct Entry {
+        Seconds time;
+        std::int64_t limiting_label = -1;  // the limiting link's label, -1 when none
+    };
+    static constexpr std::size_t kMemoWords = std::size_t{1} << 24;  // 128 MiB of keys, then cleared
+
+    std::unordered_map<std::vector<std::uint64_t>, Entry, Hash> entries;
+    std::size_t words = 0;
+    std::vector<std::int64_t> label_of;  // per link id: its label in the key being built, -1 when unseen
+    std::vector<LinkId> link_of;         // per label: the link id
+};
+
+namespace {
+
+std::uint64_t bits(double x) {
+    std::uint64_t u = 0;
+    static_assert(sizeof u == sizeof x);
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+}  // namespace
+
 MaxMinNetwork::MaxMinNetwork(const Topology& topology)
-    : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)) {}
+    : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)), memo_(std::make_unique<PhaseMemo>()) {
+    memo_->label_of.assign(topology.links().size(), -1);
+}
 
 MaxMinNetwork::~MaxMinNetwork() = default;
 
@@ -542,14 +586,42 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         }
         return congestion_bound(topology(), load, max_latency);
     }
-    Fluid fluid = Fluid::sharing_tables_of(*fluid_);
-    // Route grouped by destination so the router's distance cache is used well; the order of flows in the
-    // fluid stays the input order (determinism does not depend on grouping).
+    std::vector<Route> routes;
+    routes.reserve(flows.size());
+    std::vector<std::uint64_t> key;
+    key.reserve(flows.size() * 10);
+    PhaseMemo& memo = *memo_;
+    memo.link_of.clear();
     for (const FlowSpec& f : flows) {
-        const Route r = router().route(f.src, f.dst);
+        routes.push_back(router().route(f.src, f.dst));
+        const Route& r = routes.back();
         result.max_latency = std::max(result.max_latency, r.latency);
-        fluid.add(SimTime::zero(), r, f.size, nullptr);
+        key.insert(key.end(), {bits(f.size.value()), bits(r.latency.value()), r.links.size()});
+        for (const LinkId l : r.links) {
+            std::int64_t& label = memo.label_of[l];
+            if (label >= 0) {
+                key.push_back(static_cast<std::uint64_t>(label));
+                continue;
+            }
+            label = static_cast<std::int64_t>(memo.link_of.size());
+            memo.link_of.push_back(l);
+            const LinkInfo& info = topology().link(l);
+            key.insert(key.end(), {static_cast<std::uint64_t>(label), bits(info.effective_bandwidth().value()),
+                                   static_cast<std::uint64_t>(link_preference(info.kind))});
+        }
     }
+    for (const LinkId l : memo.link_of) memo.label_of[l] = -1;
+    if (const auto it = memo.entries.find(key); it != memo.entries.end()) {
+        ++phases_reused_;
+        result.time = it->second.time;
+        if (it->second.limiting_label >= 0) {
+            result.limiting_link = memo.link_of[static_cast<std::size_t>(it->second.limiting_label)];
+        }
+        return result;
+    }
+    Fluid fluid = Fluid::sharing_tables_of(*fluid_);
+    fluid.reserve(flows.size(), key.size());
+    for (std::size_t i = 0; i < flows.size(); ++i) fluid.add(SimTime::zero(), routes[i], flows[i].size, nullptr);
     SimTime end = SimTime::zero();
     std::int64_t limiting = -1;  // bottleneck of a flow in the last batch to finish (-1: none)
     while (const std::optional<SimTime> t = fluid.next_event()) {
@@ -567,7 +639,18 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         }
     }
     result.time = end.to_seconds();
-    if (limiting >= 0) result.limiting_link = static_cast<LinkId>(limiting);
+    PhaseMemo::Entry entry{result.time, -1};
+    if (limiting >= 0) {
+        result.limiting_link = static_cast<LinkId>(limiting);
+        const auto at = std::find(memo.link_of.begin(), memo.link_of.end(), static_cast<LinkId>(limiting));
+        entry.limiting_label = at - memo.link_of.begin();
+    }
+    if (memo.words + key.size() > PhaseMemo::kMemoWords) {
+        memo.entries.clear();
+        memo.words = 0;
+    }
+    memo.words += key.size();
+    memo.entries.emplace(std::move(key), entry);
     return result;
 }
 

@@ -103,14 +103,14 @@ std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std:
     std::map<int, std::vector<Interval>> busy;     // compute stream, any role
     std::map<int, std::vector<Interval>> comms;    // the rank's collectives and incoming p2p
     std::map<int, StepBreakdown> per_rank;
-    for (std::uint32_t i = 0; i < info_.size(); ++i) {
+    for (std::uint32_t i = 0; i < std::min(info_.size(), engine_.task_count()); ++i) {
         const TaskId id{i};
         const auto start = engine_.start_time(id);
         const auto end = engine_.finish_time(id);
         if (!start || !end) continue;
         const TaskInfo& t = info_[i];
         const Seconds d = (*end - *start).to_seconds();
-        for (int r : t.ranks) {
+        for (int r : ranks_of(t)) {
             StepBreakdown& b = per_rank[r];
             switch (t.role) {
                 case TaskRole::compute: b.compute += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;

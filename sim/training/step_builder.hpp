@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -53,10 +54,13 @@ using Segments = std::vector<Segment>;
 // What kind of task a task id is, for the breakdown and the trace.
 enum class TaskRole { compute, recompute, optimizer, comm, p2p };
 
+// Which simulated ranks a task belongs to: none, one, or (a full-mode group collective) every member of a group
+// kept in StepBuilder::task_groups_.
 struct TaskInfo {
     TaskRole role = TaskRole::compute;
     CommAxis axis = CommAxis::tensor;
-    std::vector<int> ranks;  // simulated ranks the task belongs to (a group collective: every member)
+    int rank = -1;   // the one rank, or -1
+    int group = -1;  // index in task_groups_, or -1
 };
 
 // Node-limited routing's scale on the expert all-to-all (step_passes.cpp).
@@ -103,7 +107,10 @@ private:
     void time_collectives();
 
     // ---- task creation (step_tasks.cpp) -----------------------------------------------------------------
-    TaskId add(TaskSpec spec, TaskRole role, CommAxis axis, std::vector<int> ranks);
+    // An engine task and its role; `rank` -1 for a task of no rank (a pass's end marker).
+    TaskId add(TaskSpec spec, TaskRole role, CommAxis axis, int rank);
+    void set_info(TaskId id, TaskInfo info);
+    std::span<const int> ranks_of(const TaskInfo& info) const;
     void add_segment(int stage, const Segment& seg, const std::string& label, std::vector<std::vector<TaskId>>& after);
     std::vector<TaskId> add_p2p(int from_stage, int to_stage, const std::vector<TaskId>& producer_ends,
                                 const std::string& label);
@@ -142,7 +149,8 @@ private:
     std::map<int, TaskId> last_comm_;
     std::map<int, std::vector<TaskId>> grad_sync_;  // per rank: the data-parallel reductions of its chunks
     std::map<std::pair<int, int>, Added> added_;    // (stage, op index)
-    std::vector<TaskInfo> info_;
+    std::vector<TaskInfo> info_;                 // per engine task
+    std::vector<std::vector<int>> task_groups_;  // the groups of full-mode collective tasks
     std::map<int, ChunkPasses> chunks_;
     std::map<std::tuple<int, double, int, int>, SimTime> comm_cache_;
     std::map<std::tuple<int, double, int, int>, CollectiveAlgorithm> algorithm_cache_;

@@ -44,7 +44,7 @@ void StepBuilder::add_gradient_sync(OpRef ref, const std::map<int, int>& sync_af
         if (op.overlapped) {
             for (std::size_t i = 0; i < ends.size(); ++i) {
                 ends[i] = add(TaskSpec{"grads ready", std::nullopt, {done.ends[0][i], done.ends[1][i]}, FixedDuration{}},
-                              TaskRole::p2p, CommAxis::pipeline, {});
+                              TaskRole::p2p, CommAxis::pipeline, -1);
             }
         }
         // Several chunks can end in the same op (DualPipe's last op); sync each.
@@ -63,7 +63,7 @@ void StepBuilder::sync_after_all(int stage, int local_chunk) {
         std::vector<TaskId> deps{done.ends[0][i]};
         if (!done.ends[1].empty()) deps.push_back(done.ends[1][i]);
         ends[i] = add(TaskSpec{"backward done", compute_.at(stage_ranks_[static_cast<std::size_t>(stage)][i]), deps, FixedDuration{}},
-                      TaskRole::p2p, CommAxis::pipeline, {});
+                      TaskRole::p2p, CommAxis::pipeline, -1);
     }
     add_data_parallel_sync(stage, local_chunk, ends);
 }
@@ -118,7 +118,7 @@ void StepBuilder::add_optimizer(int stage) {
         const int r = ranks[i];
         after[i] = grad_sync_[r];
         const TaskId id = add(TaskSpec{"optimizer", compute_.at(r), after[i], FixedDuration{duration}},
-                              TaskRole::optimizer, CommAxis::data, {r});
+                              TaskRole::optimizer, CommAxis::data, r);
         after[i] = {id};
     }
     if (layout_.zero_stage >= 1) {

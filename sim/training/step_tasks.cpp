@@ -11,11 +11,21 @@
 namespace gpuhours::detail {
 
 // Adds an engine task and records its role, axis and ranks.
-TaskId StepBuilder::add(TaskSpec spec, TaskRole role, CommAxis axis, std::vector<int> ranks) {
+TaskId StepBuilder::add(TaskSpec spec, TaskRole role, CommAxis axis, int rank) {
     const TaskId id = engine_.add_task(std::move(spec));
-    info_.resize(id.index + 1);
-    info_[id.index] = TaskInfo{role, axis, std::move(ranks)};
+    set_info(id, TaskInfo{role, axis, rank, -1});
     return id;
+}
+
+void StepBuilder::set_info(TaskId id, TaskInfo info) {
+    if (info_.size() <= id.index) info_.resize(std::max<std::size_t>(id.index + 1, info_.size() * 2));
+    info_[id.index] = info;
+}
+
+std::span<const int> StepBuilder::ranks_of(const TaskInfo& info) const {
+    if (info.group >= 0) return task_groups_[static_cast<std::size_t>(info.group)];
+    if (info.rank >= 0) return {&info.rank, 1};
+    return {};
 }
 
 // Adds `seg` for every simulated rank of `stage`; `prev[i]` is rank i's last task of this chain.
@@ -30,7 +40,7 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
             TaskSpec t{seg.kind == SegmentKind::recompute && !label.empty() ? label + " recompute" : label, compute_.at(r),
                        std::move(after[i]), FixedDuration{seg.duration}};
             const TaskId id = add(std::move(t), seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
-                                  CommAxis::tensor, {r});
+                                  CommAxis::tensor, r);
             after[i] = {id};
         }
         return;
@@ -42,7 +52,7 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
             std::vector<TaskId> deps = std::move(after[i]);  // replaced below
             if (auto it = last_comm_.find(r); it != last_comm_.end()) deps.push_back(it->second);
             const TaskId id = add(TaskSpec{label, std::nullopt, std::move(deps), FixedDuration{d}}, TaskRole::comm,
-                                  seg.comm.axis, {r});
+                                  seg.comm.axis, r);
             last_comm_[r] = id;
             after[i] = {id};
         }
@@ -68,8 +78,8 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
         CollectivePlan plan = plan_collective(topology_, request, algorithm);
         TaskSpec t{label, std::nullopt, deps, FixedDuration{}};
         const TaskId placeholder = add_collective_task(engine_, *network_, std::move(plan), std::move(t));
-        info_.resize(placeholder.index + 1);
-        info_[placeholder.index] = TaskInfo{TaskRole::comm, seg.comm.axis, group};
+        task_groups_.push_back(group);
+        set_info(placeholder, TaskInfo{TaskRole::comm, seg.comm.axis, -1, static_cast<int>(task_groups_.size() - 1)});
         for (int member : group) {
             done.insert(member);
             last_comm_[member] = placeholder;
@@ -93,12 +103,11 @@ std::vector<TaskId> StepBuilder::add_p2p(int from_stage, int to_stage, const std
         if (spec_.mode == SimulationMode::symmetric) {
             out[i] = add(TaskSpec{label, std::nullopt, {producer_ends.at(pos)},
                                   FixedDuration{p2p_time(from_stage, to_stage, bytes)}},
-                         TaskRole::p2p, CommAxis::pipeline, {to[i]});
+                         TaskRole::p2p, CommAxis::pipeline, to[i]);
         } else {
             const TaskId id = add_flows_task(engine_, *network_, TaskSpec{label, std::nullopt, {producer_ends.at(pos)}, FixedDuration{}},
                                              {FlowSpec{topology_.gpu(src), topology_.gpu(to[i]), bytes}});
-            info_.resize(id.index + 1);
-            info_[id.index] = TaskInfo{TaskRole::p2p, CommAxis::pipeline, {to[i]}};
+            set_info(id, TaskInfo{TaskRole::p2p, CommAxis::pipeline, to[i], -1});
             out[i] = id;
         }
     }
@@ -163,7 +172,7 @@ void StepBuilder::add_op(OpRef ref) {
                 added.ends[pi][i] = after[pi][i].front();
             } else {
                 added.ends[pi][i] = add(TaskSpec{named ? labels[pi] + " end" : std::string(), std::nullopt, after[pi][i], FixedDuration{}},
-                                        TaskRole::p2p, CommAxis::pipeline, {});
+                                        TaskRole::p2p, CommAxis::pipeline, -1);
             }
         }
     }

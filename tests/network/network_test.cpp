@@ -20,6 +20,24 @@ Topology two_gpus(BytesPerSecond bandwidth, Seconds latency) {
     return t;
 }
 
+// A two-tier fat-tree of `gpus` one-GPU nodes, switch radix 8 (leaves of 4 NICs, 4 spines), 50 GB/s NICs, 2 µs NIC
+// latency, every efficiency 1.
+Topology one_gpu_nodes_fat_tree(int gpus) {
+    ChipProfile chip;
+    chip.id = "test";
+    chip.efficiency.nic_link = 1.0;
+    chip.efficiency.scale_up_link = 1.0;
+    ClusterSpec spec;
+    spec.chip = chip;
+    spec.gpus = gpus;
+    spec.gpus_per_node = 1;
+    spec.fabric = Fabric::fat_tree;
+    spec.nic_bandwidth = gigabytes_per_second(50);
+    spec.nic_latency = microseconds(2);
+    spec.switch_radix = 8;
+    return build_topology(spec);
+}
+
 }  // namespace
 
 TEST_CASE("Two flows on one link get half of it each") {
@@ -119,19 +137,7 @@ TEST_CASE("Equal-cost routes are spread by destination and are the same every ti
     // Fat-tree, radix 8: leaves of 4 NICs, 4 spines; 8 single-GPU nodes ⇒ 2 leaves. GPU 0 (leaf 0) to GPUs
     // 4..7 (leaf 1): destination-based spreading picks spine (key + leaf) mod 4 with keys 4..7 ⇒ four different
     // spines, so the four routes share only the first two links.
-    ChipProfile chip;
-    chip.id = "test";
-    chip.efficiency.nic_link = 1.0;
-    chip.efficiency.scale_up_link = 1.0;
-    ClusterSpec spec;
-    spec.chip = chip;
-    spec.gpus = 8;
-    spec.gpus_per_node = 1;
-    spec.fabric = Fabric::fat_tree;
-    spec.nic_bandwidth = gigabytes_per_second(50);
-    spec.nic_latency = microseconds(2);
-    spec.switch_radix = 8;
-    const Topology t = build_topology(spec);
+    const Topology t = one_gpu_nodes_fat_tree(8);
     Router router(t);
     std::set<VertexId> spines;
     for (int d = 4; d < 8; ++d) {
@@ -191,4 +197,57 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
         CHECK(compared == static_cast<int>(t.vertex_count()));
         // Routes are a function of these distances (Router::next_hop), so equal distances mean equal routes.
     }
+}
+
+TEST_CASE("A phase that is another one with its links renamed is answered from the memo, with the same result", "[network][memo]") {
+    // Two separate GPU pairs joined by identical cables: a flow on pair 2 is the flow on pair 1 with its link
+    // renamed, so the second phase is not solved again. Its time is still 1 GB / 100 GB/s + 2 µs = 10.002 ms, and
+    // its limiting link is pair 2's own cable (link 2, the a→b direction of the second cable).
+    Topology t;
+    VertexId v[4];
+    for (int i = 0; i < 4; ++i) v[i] = t.add_vertex(VertexInfo{VertexKind::gpu, i, i, -1});
+    t.add_cable(v[0], v[1], LinkSpec{LinkKind::nic, gigabytes_per_second(100), 1.0, microseconds(2)});
+    t.add_cable(v[2], v[3], LinkSpec{LinkKind::nic, gigabytes_per_second(100), 1.0, microseconds(2)});
+    MaxMinNetwork net(t);
+    const FlowSpec first{v[0], v[1], gigabytes(1)};
+    const FlowSpec second{v[2], v[3], gigabytes(1)};
+    const PhaseResult a = net.run_phase(std::span(&first, 1));
+    CHECK(net.phases_reused() == 0);
+    const PhaseResult b = net.run_phase(std::span(&second, 1));
+    CHECK(net.phases_reused() == 1);
+    CHECK(b.time.value() == Approx(10.002e-3).epsilon(1e-9));
+    CHECK(b.time == a.time);
+    CHECK(a.limiting_link == std::optional<LinkId>(0));
+    CHECK(b.limiting_link == std::optional<LinkId>(2));
+
+    // A different size is a different problem: solved, 2 GB / 100 GB/s + 2 µs = 20.002 ms.
+    const FlowSpec bigger{v[2], v[3], gigabytes(2)};
+    CHECK(net.run_phase(std::span(&bigger, 1)).time.value() == Approx(20.002e-3).epsilon(1e-9));
+    CHECK(net.phases_reused() == 1);
+}
+
+TEST_CASE("On a fat-tree, a translated phase reuses the first one's solution and equals solving it afresh", "[network][memo]") {
+    // Radix 8, one GPU per node: 4 leaves of 4 NICs, every leaf wired to the 4 spines. Phase A sends 1, 2, 3 and
+    // 4 GB from leaf 0's GPUs to leaf 1's; phase B the same from leaf 2 to leaf 3. Destination-based spreading
+    // sends each leaf's four flows over four different spines, so B is A with leaves and spines renamed: it is
+    // answered from the memo, and must equal what a network that never saw A computes for it.
+    const Topology t = one_gpu_nodes_fat_tree(16);
+    auto phase = [&](int from, int to) {
+        std::vector<FlowSpec> flows;
+        for (int i = 0; i < 4; ++i) flows.push_back(FlowSpec{t.gpu(from + i), t.gpu(to + i), gigabytes(i + 1)});
+        return flows;
+    };
+    MaxMinNetwork warm(t);
+    MaxMinNetwork fresh(t);
+    const PhaseResult a = warm.run_phase(phase(0, 4));
+    const PhaseResult b = warm.run_phase(phase(8, 12));
+    CHECK(warm.phases_reused() == 1);
+    const PhaseResult solved = fresh.run_phase(phase(8, 12));
+    CHECK(fresh.phases_reused() == 0);
+    CHECK(b.time == solved.time);
+    CHECK(b.limiting_link == solved.limiting_link);
+    CHECK(b.max_latency == solved.max_latency);
+    // Each flow has its own spine and NIC, so the largest, 4 GB at 50 GB/s, ends last: 80 ms + 2.667 µs latency.
+    CHECK(a.time.value() == Approx(80e-3 + 2e-6 + 2e-6 / 3.0).epsilon(1e-9));
+    CHECK(b.time == a.time);
 }

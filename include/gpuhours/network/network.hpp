@@ -165,10 +165,22 @@ public:
     [[nodiscard]] std::optional<SimTime> next_event_time() const override;
     void advance_to(SimTime t) override;
 
-    class Fluid;  // the fluid state machine (network.cpp)
+    class Fluid;       // the fluid state machine (network.cpp)
+    struct PhaseMemo;  // standalone phases already solved, by canonical form (network.cpp)
+
+    // Standalone phases answered from the memo instead of solved (for tests and benchmarks).
+    [[nodiscard]] std::uint64_t phases_reused() const { return phases_reused_; }
 
 private:
     std::unique_ptr<Fluid> fluid_;
+    // `run_phase` keeps the result of each phase it solves under the phase's canonical form: its flows in order,
+    // each with its size, its route latency and its links relabelled by first appearance, each link described
+    // at its first appearance by its capacity and reporting preference. A phase with the same form is the same
+    // max-min problem with the links renamed (on a symmetric fabric: another pipeline stage's groups, another
+    // replica's pipeline sends, the next step of a ring), so it has the same rates at every instant and the
+    // same end; its limiting link is the one under the same label. Bounded (kMemoWords, cleared when full).
+    std::unique_ptr<PhaseMemo> memo_;
+    std::uint64_t phases_reused_ = 0;
 };
 
 class AlphaBetaNetwork final : public NetworkModel {
