@@ -125,6 +125,26 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     const Scenario original = load_scenario(file, base);
     const ChipProfile profile = load_chip(chip, base.catalog_dir);
     std::vector<std::string> notes;
+    // SMs reserved for communication kernels are a share of the chip the scenario was written for (DeepSeek's 20
+    // of the H800's 132): carried over as the same share of the target chip's SMs (at least one left for
+    // compute), not as the same count — 20 of the Ascend 910B's 24 AI cores would leave 4 for compute.
+    const int sms = original.parallel.communication_sms;
+    const int from_sms = original.cluster.chip.sm_count;
+    auto share_of = [&](int reserved) {
+        return std::clamp(std::lround(static_cast<double>(reserved) * profile.sm_count / from_sms), 0L,
+                          static_cast<long>(profile.sm_count) - 1);
+    };
+    if (sms > 0 && profile.sm_count != from_sms) {
+        v.overrides.push_back(fmt::format("parallelism.communication_sms={}", share_of(sms)));
+        for (std::size_t i = 0; i < original.phases.size() && original.phases_given; ++i) {
+            const int own = original.phases[i].parallel.communication_sms;  // a phase that sets its own
+            if (original.phases[i].quoted_gpu_hours || own == sms) continue;
+            v.overrides.push_back(fmt::format("phases.{}.parallelism.communication_sms={}", i, share_of(own)));
+        }
+        notes.push_back(fmt::format("communication SMs {} of {} → {} of {} (the scenario's share)", sms, from_sms, share_of(sms),
+                                    profile.sm_count));
+        v.rederived = true;
+    }
     if (!profile.peak_dense.contains(original.training.precision.compute)) {
         v.overrides.push_back("training.precision=\"bf16\"");
         notes.push_back(fmt::format("no {} peak: BF16 GEMMs", to_string(original.training.precision.compute)));
@@ -248,6 +268,25 @@ void fill_row(WhatIfRow& row, const RunEvaluation& ev) {
                                                                                                     : row.limiter_seconds.front().first;
 }
 
+// The request's chips; with a rule and none: the chips it permits, after the scenario's own chip as it is (the
+// reference row, set in `reference`) when the rule does not permit that one.
+std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOptions& base, const WhatIfRequest& request,
+                                          std::optional<std::string>& reference) {
+    std::vector<std::string> chips = request.chips;
+    if (!chips.empty()) return chips;
+    if (!request.rule) throw Error("a what-if needs chips or a rule", "give --chips h100,h800,h20 or --rule oct-2023");
+    for (const auto& id : catalog_names(base.catalog_dir.empty() ? default_catalog_dir() : base.catalog_dir, "chips")) {
+        if (permitted(classify(load_chip(id, base.catalog_dir), *request.rule), *request.rule)) chips.push_back(id);
+    }
+    if (chips.empty()) throw Error(fmt::format("rule set {} permits no catalog chip", request.rule->id), "name chips with --chips");
+    const std::string own = original.cluster.chip.id.substr(0, original.cluster.chip.id.find(' '));
+    if (std::find(chips.begin(), chips.end(), own) == chips.end()) {
+        reference = own;
+        chips.insert(chips.begin(), own);
+    }
+    return chips;
+}
+
 }  // namespace
 
 WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,
@@ -260,18 +299,15 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
     result.scenario_title = original.title;
     result.deadline = request.deadline;
     if (request.rule) result.rule = request.rule->id;
-    std::vector<std::string> chips = request.chips;
-    if (chips.empty()) {
-        if (!request.rule) throw Error("a what-if needs chips or a rule", "give --chips h100,h800,h20 or --rule oct-2023");
-        for (const auto& id : catalog_names(base.catalog_dir.empty() ? default_catalog_dir() : base.catalog_dir, "chips")) {
-            if (permitted(classify(load_chip(id, base.catalog_dir), *request.rule), *request.rule)) chips.push_back(id);
-        }
-        if (chips.empty()) throw Error(fmt::format("rule set {} permits no catalog chip", request.rule->id), "name chips with --chips");
-    }
+    std::optional<std::string> reference;
+    const std::vector<std::string> chips = chips_to_compare(original, base, request, reference);
+    result.carried = original.sources.chip_overrides;
     for (const std::string& chip : chips) {
         WhatIfRow row;
         row.chip = chip;
-        const ChipProfile profile = load_chip(chip, base.catalog_dir);  // unknown names: ScenarioError listing the known ones
+        row.reference = reference && chip == *reference;
+        // The reference row is the scenario's own chip, [cluster.chip] table and all: no swap.
+        const ChipProfile profile = row.reference ? original.cluster.chip : load_chip(chip, base.catalog_dir);  // unknown: ScenarioError
         row.chip_name = profile.display_name;
         if (request.rule) {
             const Classification c = classify(profile, *request.rule);
@@ -279,7 +315,8 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
             row.classification_reason = c.why();
         }
         try {
-            const Variant v = derive_variant(file, base, chip, request.overrides);
+            const Variant v = row.reference ? Variant{request.overrides, "", false}
+                                            : derive_variant(file, base, chip, request.overrides);
             row.layout_rederived = v.rederived;
             row.layout_note = v.note;
             const LoadOptions variant_options = with(base, v.overrides);

@@ -24,7 +24,8 @@ usage: gpuhours COMMAND [arguments] [options]
 commands:
   run SCENARIO          simulate one training step (step time, breakdown, MFU, memory) and the run's length;
                         --mode symmetric|full, --network flow|alpha-beta, --trace step.json, --json
-  whatif SCENARIO       the run on other chips: --chips h100,h800,h20 or --rule oct-2023 (the chips it permits);
+  whatif SCENARIO       the run on other chips: --chips h100,h800,h20, or --rule oct-2023 (the chips it permits,
+                        after the scenario's own as the reference);
                         --deadline "2 months" finds each chip's GPU count; --set cluster.chip.… for hypothetical
                         chips; days, GPU-hours, cost, energy, what limits each, claim verdicts; --json
   validate              every scenario in scenarios/validation/ against its paper: predicted, reported, error,

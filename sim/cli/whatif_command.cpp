@@ -8,6 +8,7 @@
 #include <gpuhours/analysis/whatif.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <ostream>
 
@@ -37,6 +38,51 @@ double limiter_value(const WhatIfRow& row, Limiter l) {
     return 0.0;
 }
 
+// The comparison as JSON (schema_version 1).
+std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) {
+    report::Json j;
+    j.begin_object().field("schema_version", 1).field("title", result.scenario_title);
+    if (result.rule) j.field("rule", *result.rule);
+    if (result.deadline) j.field("deadline_days", in_days(*result.deadline));
+    j.key("overrides").begin_array();
+    for (const auto& o : options.overrides) j.value(o);
+    j.end_array();
+    j.key("carried_from_scenario_chip").begin_array();
+    for (const auto& c : result.carried) j.value(c);
+    j.end_array();
+    j.key("rows").begin_array();
+    for (const auto& r : result.rows) {
+        j.begin_object().field("chip", r.chip).field("chip_name", r.chip_name).field("reference", r.reference);
+        j.field("feasible", r.feasible);
+        if (!r.classification.empty()) j.field("class", r.classification).field("class_reason", r.classification_reason);
+        if (!r.feasible) {
+            j.field("error", r.error).end_object();
+            continue;
+        }
+        j.field("gpus", r.gpus).field("layout", layout_text(r.layout)).field("layout_rederived", r.layout_rederived);
+        j.field("layout_note", r.layout_note);
+        j.field("step_time_s", r.step_time_s).field("mfu_bf16_full", r.mfu_bf16);
+        j.field("wall_clock_days_p50", r.wall_clock_days_p50).field("gpu_hours_p50", r.gpu_hours_p50);
+        j.field("cost_usd", r.cost_usd).field("energy_mwh", r.energy_mwh);
+        j.field("limiter", to_string(r.limiter));
+        j.key("limiter_seconds").begin_object();
+        for (const auto& [k, v] : r.limiter_seconds) j.field(to_string(k), v);
+        j.end_object();
+        j.key("claims").begin_array();
+        for (const auto& v : r.verdicts) {
+            j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability).end_object();
+        }
+        j.end_array();
+        if (result.deadline) {
+            if (r.deadline_gpus) j.field("deadline_gpus", *r.deadline_gpus);
+            j.field("deadline_note", r.deadline_note);
+        }
+        j.end_object();
+    }
+    j.end_array().end_object();
+    return j.str();
+}
+
 }  // namespace
 
 WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
@@ -46,7 +92,7 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
             if (!chip.empty()) request.chips.push_back(std::move(chip));
         }
     }
-    else request.chips = s.whatif.chips;
+    else if (!args.has("--rule")) request.chips = s.whatif.chips;  // --rule alone: the chips it permits, not [whatif]'s
     const std::string rule = args.has("--rule") ? args.get("--rule") : s.whatif.rule;
     if (!rule.empty()) request.rule = load_rule_set(rule, catalog_dir(args));
     if (args.has("--deadline")) {
@@ -80,43 +126,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     const bool modified = !options.overrides.empty();
 
     if (args.has("--json")) {
-        report::Json j;
-        j.begin_object().field("schema_version", 1).field("title", result.scenario_title);
-        if (result.rule) j.field("rule", *result.rule);
-        if (result.deadline) j.field("deadline_days", in_days(*result.deadline));
-        j.key("overrides").begin_array();
-        for (const auto& o : options.overrides) j.value(o);
-        j.end_array();
-        j.key("rows").begin_array();
-        for (const auto& r : result.rows) {
-            j.begin_object().field("chip", r.chip).field("chip_name", r.chip_name).field("feasible", r.feasible);
-            if (!r.classification.empty()) j.field("class", r.classification).field("class_reason", r.classification_reason);
-            if (!r.feasible) {
-                j.field("error", r.error).end_object();
-                continue;
-            }
-            j.field("gpus", r.gpus).field("layout", layout_text(r.layout)).field("layout_rederived", r.layout_rederived);
-            j.field("layout_note", r.layout_note);
-            j.field("step_time_s", r.step_time_s).field("mfu_bf16_full", r.mfu_bf16);
-            j.field("wall_clock_days_p50", r.wall_clock_days_p50).field("gpu_hours_p50", r.gpu_hours_p50);
-            j.field("cost_usd", r.cost_usd).field("energy_mwh", r.energy_mwh);
-            j.field("limiter", to_string(r.limiter));
-            j.key("limiter_seconds").begin_object();
-            for (const auto& [k, v] : r.limiter_seconds) j.field(to_string(k), v);
-            j.end_object();
-            j.key("claims").begin_array();
-            for (const auto& v : r.verdicts) {
-                j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability).end_object();
-            }
-            j.end_array();
-            if (result.deadline) {
-                if (r.deadline_gpus) j.field("deadline_gpus", *r.deadline_gpus);
-                j.field("deadline_note", r.deadline_note);
-            }
-            j.end_object();
-        }
-        j.end_array().end_object();
-        out << j.str();
+        out << whatif_json(result, options);
         return 0;
     }
 
@@ -129,7 +139,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     if (result.deadline) header.push_back(fmt::format("GPUs for {}", format_duration(*result.deadline)));
     report::Table t(header);
     for (const auto& r : result.rows) {
-        std::vector<std::string> row{r.chip + (modified ? "*" : "")};
+        std::vector<std::string> row{r.chip + (modified ? "*" : "") + (r.reference ? " (reference)" : "")};
         if (result.rule) row.push_back(r.classification);
         if (!r.feasible) {
             row.push_back("cannot run: " + r.error);
@@ -167,6 +177,11 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         if (!notes) out << "\n";
         notes = true;
         out << fmt::format("† {}: {}\n", r.chip, r.layout_note);
+    }
+    if (!result.carried.empty()) {
+        out << fmt::format("\ncarried from the scenario's [cluster.chip] to every chip: {} (values set for the scenario's own "
+                           "chip, kept as they are)\n",
+                           fmt::join(result.carried, ", "));
     }
     if (result.rule) {
         out << "\nclassification\n";

@@ -72,6 +72,18 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
     const Node& cluster = detail::as_table(r.required("cluster"), "cluster");
     s.sources.cluster = cluster.where;
     s.cluster = read_cluster(cluster, catalog_dir);
+    if (const Node* chip = cluster.find("chip"); chip != nullptr && chip->kind == Node::Kind::table && chip->find("from")) {
+        // What [cluster.chip] sets on top of its catalog chip, as dotted keys (leaves; a figure table is one leaf).
+        auto collect = [&](auto&& self, const Node& table, const std::string& prefix) -> void {
+            for (const auto& [key, value] : table.fields) {
+                if (prefix.empty() && key == "from") continue;
+                const bool figure = value.find("value") || value.find("low") || value.find("mean") || value.find("dist");
+                if (value.kind == Node::Kind::table && !figure) self(self, value, prefix + key + ".");
+                else s.sources.chip_overrides.push_back(prefix + key);
+            }
+        };
+        collect(collect, *chip, "");
+    }
 
     const Node& training = detail::as_table(r.required("training"), "training");
     s.sources.training = training.where;

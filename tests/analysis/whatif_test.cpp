@@ -128,15 +128,100 @@ TEST_CASE("a layout that does not fit on a smaller chip gets more recomputation 
     CHECK(a100.limiter == Limiter::memory_capacity);
 }
 
-TEST_CASE("a rule without chips compares the chips it permits", "[whatif]") {
-    // Under the October 2023 rule only the H20 and the L20 are outside 3A090 (policy tests, reference §3.7).
+TEST_CASE("a rule without chips compares the chips it permits, after the scenario's own as the reference", "[whatif]") {
+    // Under the October 2023 rule only the H20 and the L20 are outside 3A090 (policy tests, reference §3.7). The
+    // scenario's H100 is controlled, so it comes first as the reference row, run as the scenario has it.
     WhatIfRequest request;
     request.rule = load_rule_set("oct-2023", kCatalog);
     const WhatIfResult r = run_whatif(write_scenario("tp8.toml", kTensor8), catalog(), request, quick());
-    REQUIRE(r.rows.size() == 2);
-    CHECK(r.rows[0].chip == "h20");
-    CHECK(r.rows[1].chip == "l20");
-    for (const auto& row : r.rows) CHECK(row.classification == "not controlled");
+    REQUIRE(r.rows.size() == 3);
+    CHECK(r.rows[0].chip == "h100");
+    CHECK(r.rows[0].reference);
+    CHECK(r.rows[0].classification == "3A090.a");
+    CHECK(r.rows[0].step_time_s ==
+          Approx(evaluate_run(ScenarioSampler(write_scenario("tp8.toml", kTensor8), catalog()), quick()).headline_step().step_time.value()));
+    CHECK(r.rows[1].chip == "h20");
+    CHECK(r.rows[2].chip == "l20");
+    for (std::size_t i = 1; i < r.rows.size(); ++i) {
+        CHECK_FALSE(r.rows[i].reference);
+        CHECK(r.rows[i].classification == "not controlled");
+    }
+}
+
+TEST_CASE("a rule given with --rule compares what it permits even when the scenario's [whatif] lists other chips", "[whatif]") {
+    // The [whatif] table names the H100 and the A100, both controlled under oct-2023: with --rule the rows are the
+    // scenario's H800 (reference) and the permitted H20 and L20; without it, the table's chips.
+    const auto file = write_scenario("listed.toml", "title = \"listed\"\nmodel = \"llama-3.1-8b\"\n"
+                                                    "[cluster]\nchip = \"h800\"\ngpus = 16\ngpus_per_node = 8\n"
+                                                    "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\n"
+                                                    "[training]\ntokens = \"1B\"\nsequence_length = 8192\nglobal_batch = 16\n"
+                                                    "[whatif]\nchips = [\"h100\", \"a100-80gb\"]\n");
+    const auto ruled = run_cli("whatif " + file.string() + " --rule oct-2023 --samples 1 --json");
+    INFO(ruled.out);
+    REQUIRE(ruled.exit_code == 0);
+    // One reference row, the H800, first.
+    const auto reference = ruled.out.find("\"reference\": true");
+    REQUIRE(reference != std::string::npos);
+    CHECK(ruled.out.find("\"reference\": true", reference + 1) == std::string::npos);
+    CHECK(ruled.out.find("\"chip\": \"h800\"") < reference);
+    CHECK(ruled.out.find("\"chip\": \"h20\"") > reference);
+    CHECK_THAT(ruled.out, Catch::Contains("\"chip\": \"h20\""));
+    CHECK_THAT(ruled.out, Catch::Contains("\"chip\": \"l20\""));
+    CHECK_FALSE(ruled.out.find("\"chip\": \"h100\"") != std::string::npos);
+    CHECK_FALSE(ruled.out.find("\"chip\": \"a100-80gb\"") != std::string::npos);
+    const auto listed = run_cli("whatif " + file.string() + " --samples 1 --json");
+    REQUIRE(listed.exit_code == 0);
+    CHECK_THAT(listed.out, Catch::Contains("\"chip\": \"h100\""));
+    CHECK_THAT(listed.out, Catch::Contains("\"chip\": \"a100-80gb\""));
+}
+
+TEST_CASE("SMs reserved for communication move to another chip as the same share of its SMs", "[whatif]") {
+    // The scenario reserves 20 of the H800's 132 SMs. On the Ascend 910B (24 AI cores) the same share is
+    // 20 × 24 / 132 = 3.6 → 4 cores; on the H20 (78 SMs) 20 × 78 / 132 = 11.8 → 12. Each row must match the
+    // scenario written directly for that chip with that reservation (±1 %), and differ from carrying the count 20
+    // (which leaves the 910B 4 cores for compute, about 5× slower than 20).
+    const std::string text = "title = \"sms\"\nmodel = \"llama-3.1-8b\"\n"
+                             "[cluster]\nchip = \"h800\"\ngpus = 16\ngpus_per_node = 8\n"
+                             "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\nsequence_parallel = true\n"
+                             "recompute = \"full\"\ncommunication_sms = 20\n"
+                             "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 16\n";
+    const auto file = write_scenario("sms.toml", text);
+    auto direct = [&](const std::string& chip, int sms) {
+        LoadOptions o = catalog();
+        o.overrides = {"cluster.chip=\"" + chip + "\"", "parallelism.communication_sms=" + std::to_string(sms)};
+        return evaluate_run(ScenarioSampler(file, o), quick()).headline_step().step_time.value();
+    };
+    WhatIfRequest request;
+    request.chips = {"ascend-910b", "h20"};
+    const WhatIfResult r = run_whatif(file, catalog(), request, quick());
+    const WhatIfRow& ascend = row_of(r, "ascend-910b");
+    const WhatIfRow& h20 = row_of(r, "h20");
+    REQUIRE(ascend.feasible);
+    REQUIRE(h20.feasible);
+    CHECK(ascend.step_time_s == Approx(direct("ascend-910b", 4)).epsilon(0.01));
+    CHECK(h20.step_time_s == Approx(direct("h20", 12)).epsilon(0.01));
+    CHECK(direct("ascend-910b", 20) > 2.0 * ascend.step_time_s);
+    CHECK_THAT(ascend.layout_note, Catch::Contains("communication SMs 20 of 132 → 4 of 24"));
+    CHECK_THAT(h20.layout_note, Catch::Contains("communication SMs 20 of 132 → 12 of 78"));
+    CHECK(r.carried.empty());  // a catalog name: nothing set on top of the chip
+}
+
+TEST_CASE("values a [cluster.chip] table sets on top of its chip are listed as carried to every chip", "[whatif]") {
+    // `from = "h800"` plus a calibrated GEMM efficiency and a memory figure: a swap keeps both, and says so.
+    const std::string text = "title = \"carried\"\nmodel = \"llama-3.1-8b\"\n"
+                             "[cluster]\ngpus = 16\ngpus_per_node = 8\n"
+                             "[cluster.chip]\nfrom = \"h800\"\nefficiency.gemm = 0.7\n"
+                             "memory.capacity = { value = \"80 GB\", source = \"test\" }\n"
+                             "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\n"
+                             "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 16\n";
+    const auto file = write_scenario("carried.toml", text);
+    CHECK(load_scenario(file, catalog()).sources.chip_overrides == std::vector<std::string>{"efficiency.gemm", "memory.capacity"});
+    WhatIfRequest request;
+    request.chips = {"h100"};
+    const WhatIfResult r = run_whatif(file, catalog(), request, quick());
+    CHECK(r.carried == std::vector<std::string>{"efficiency.gemm", "memory.capacity"});
+    const auto cli = run_cli("whatif " + file.string() + " --chips h100 --samples 1");
+    CHECK_THAT(cli.out, Catch::Contains("carried from the scenario's [cluster.chip] to every chip: efficiency.gemm, memory.capacity"));
 }
 
 TEST_CASE("the deadline search finds the smallest GPU count that meets the deadline", "[whatif]") {

@@ -25,7 +25,9 @@ enum class Limiter { compute, hbm, nvlink, network, bubble, memory_capacity };
 std::string_view to_string(Limiter l);
 
 struct WhatIfRequest {
-    std::vector<std::string> chips;         // catalog ids; empty with a rule: every catalog chip the rule permits
+    // Catalog ids; empty with a rule: every catalog chip the rule permits, after the scenario's own chip as the
+    // reference row when the rule does not permit it.
+    std::vector<std::string> chips;
     std::optional<RuleSet> rule;            // classify each chip; with no chips given, keep the permitted ones
     std::optional<Seconds> deadline;        // find the GPU count each chip needs to finish within it
     std::vector<std::string> overrides;     // applied to every variant (hypothetical chips: cluster.chip.…=…)
@@ -35,6 +37,7 @@ struct WhatIfRequest {
 struct WhatIfRow {
     std::string chip;                  // catalog id
     std::string chip_name;             // display name
+    bool reference = false;            // the scenario's own chip, unswapped, beside the chips a rule permits
     std::string classification;        // under the rule: "not controlled", "licence required", …; empty without a rule
     std::string classification_reason;
     int gpus = 0;
@@ -61,6 +64,9 @@ struct WhatIfResult {
     std::optional<std::string> rule;   // rule set id
     std::optional<Seconds> deadline;
     std::vector<WhatIfRow> rows;       // in the order of the request's chips (catalog order for a rule)
+    // What every swapped chip keeps from the scenario's [cluster.chip] table (ScenarioSources::chip_overrides):
+    // values written for the scenario's own chip, such as a calibrated efficiency, carried to the others.
+    std::vector<std::string> carried;
 };
 
 // Evaluates `file` once per chip. Options (mode, network, samples, seed) as for evaluate_run; each variant uses

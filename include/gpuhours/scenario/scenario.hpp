@@ -111,6 +111,9 @@ struct WhatIfSpec {
 struct ScenarioSources {
     SourceRef file;
     SourceRef model, cluster, parallelism, training;
+    // The keys a [cluster.chip] table with `from` sets on top of its catalog chip ("efficiency.gemm_fp8"), in
+    // document order; empty when the chip is a catalog name or an inline definition. A chip swap keeps them.
+    std::vector<std::string> chip_overrides;
 };
 
 struct Scenario {
