@@ -195,7 +195,22 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
             ++compared;
         }
         CHECK(compared == static_cast<int>(t.vertex_count()));
-        // Routes are a function of these distances (Router::next_hop), so equal distances mean equal routes.
+        // Router::route evaluates the same distances per vertex (Router::Target) instead of building the array: its
+        // routes must be those walked with the searched array, from every GPU to every vertex.
+        Router walker(t);
+        int routes = 0;
+        for (VertexId dst = 0; dst < t.vertex_count(); ++dst) {
+            const std::vector<std::uint8_t> dist = searched.search_distances_to(dst);
+            for (const VertexId src : t.gpus()) {
+                if (src == dst || dist[src] == Router::kUnreachable) continue;
+                std::vector<LinkId> expected;
+                for (VertexId v = src; v != dst; v = t.link(expected.back()).to) expected.push_back(searched.next_hop(v, dst, dist));
+                INFO("route " << t.describe(src) << " → " << t.describe(dst));
+                REQUIRE(walker.route(src, dst).links == expected);
+                ++routes;
+            }
+        }
+        CHECK(routes > 0);
     }
 }
 

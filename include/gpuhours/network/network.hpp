@@ -85,6 +85,18 @@ public:
     std::vector<std::uint8_t> search_distances_to(VertexId dst);
     // The link `v` forwards on toward `dst` (v ≠ dst, reachable); needs distances_to(dst).
     [[nodiscard]] LinkId next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t>& dist) const;
+
+    // Distances to one destination evaluated per vertex, from the same equation as distances_to without building
+    // the whole array: a route reads them only at the vertices it passes and their neighbours (tens), where the
+    // array costs O(vertices) per destination — the cost of a phase with one flow per destination (pipeline
+    // sends) on a large fabric. Exact: the same value as distances_to(dst)[v] at every v.
+    struct Target {
+        VertexId dst = 0;
+        const std::vector<std::uint8_t>* full = nullptr;  // a switch destination: its searched distances
+        std::vector<std::pair<VertexId, std::uint8_t>> local;  // vertices reached without a switch, and d
+        std::vector<std::pair<const std::vector<std::uint8_t>*, std::uint8_t>> via;  // (d(·, w), c_w)
+        [[nodiscard]] std::uint8_t at(VertexId v) const;
+    };
     [[nodiscard]] const Topology& topology() const { return topology_; }
 
     static constexpr std::uint8_t kUnreachable = 255;
@@ -92,11 +104,24 @@ public:
 private:
     void build_reversed_links();
     const std::vector<std::uint8_t>& switch_distances_to(VertexId w);
+    // The local search from a non-switch dst: vertices reached through non-switch vertices only, and the switches
+    // met with their c_w.
+    void local_search(VertexId dst, std::vector<std::pair<VertexId, std::uint8_t>>& local,
+                      std::vector<std::pair<VertexId, int>>& via);
+    const Target& target(VertexId dst);
+    template <class Distance>
+    [[nodiscard]] LinkId pick_next_hop(VertexId v, VertexId dst, const Distance& dist) const;
 
     const Topology& topology_;
     std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;
     std::unordered_map<VertexId, std::vector<std::uint8_t>> switch_cache_;  // distances to each switch, kept
     std::size_t switch_cache_bytes_ = 0;
+    std::uint64_t switch_cache_generation_ = 0;  // bumped when the switch cache is cleared
+    Target target_;                              // the last destination routed to
+    bool target_valid_ = false;
+    std::uint64_t target_generation_ = 0;
+    std::vector<std::uint32_t> visited_;  // local_search's marks: visited when equal to stamp_
+    std::uint32_t stamp_ = 0;
     std::vector<std::uint32_t> queue_;
     std::vector<std::uint32_t> in_offsets_;  // reversed adjacency, built on first use
     std::vector<std::uint32_t> in_from_;

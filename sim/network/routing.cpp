@@ -1,0 +1,233 @@
+// Shortest-path routing with destination-based ECMP (network.hpp, Router): breadth-first distances to switches,
+// distances to GPUs and NICs derived from the switches next to them, and the next-hop choice.
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/network/network.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdint>
+#include <vector>
+
+namespace gpuhours {
+
+// ---- routing ----------------------------------------------------------------------------------------------
+
+Router::Router(const Topology& topology) : topology_(topology) {}
+
+namespace {
+
+// out[v] = min(out[v], in[v] + c) with the sum saturating at 255 (unreachable stays unreachable). Built with
+// vectorisation on (GCC's -O2 cost model leaves this loop scalar; it is the cost of a derived distance array).
+[[gnu::optimize("tree-vectorize")]] void min_plus(std::uint8_t* out, const std::uint8_t* in, std::size_t n, std::uint8_t c) {
+    for (std::size_t v = 0; v < n; ++v) {
+        const std::uint8_t sum = static_cast<std::uint8_t>(in[v] > 255 - c ? 255 : in[v] + c);
+        out[v] = out[v] < sum ? out[v] : sum;
+    }
+}
+
+bool is_switch(VertexKind k) {
+    return k == VertexKind::nvswitch || k == VertexKind::leaf_switch || k == VertexKind::spine_switch ||
+           k == VertexKind::core_switch;
+}
+
+}  // namespace
+
+void Router::build_reversed_links() {
+    const std::size_t n = topology_.vertex_count();
+    const auto& links = topology_.links();
+    if (in_offsets_.size() != n + 1 || in_from_.size() != links.size()) {
+        in_offsets_.assign(n + 1, 0);
+        for (const LinkInfo& l : links) ++in_offsets_[l.to + 1];
+        for (std::size_t v = 0; v < n; ++v) in_offsets_[v + 1] += in_offsets_[v];
+        in_from_.assign(links.size(), 0);
+        std::vector<std::uint32_t> cursor(in_offsets_.begin(), in_offsets_.end() - 1);
+        for (const LinkInfo& l : links) in_from_[cursor[l.to]++] = static_cast<std::uint32_t>(l.from);
+    }
+}
+
+std::vector<std::uint8_t> Router::search_distances_to(VertexId dst) {
+    const std::size_t n = topology_.vertex_count();
+    std::vector<std::uint8_t> dist(n, kUnreachable);
+    // BFS from dst over reversed links (hand-made graphs may have one-way links).
+    build_reversed_links();
+    const auto& in_offsets = in_offsets_;
+    const auto& in_from = in_from_;
+    queue_.clear();
+    dist[dst] = 0;
+    queue_.push_back(static_cast<std::uint32_t>(dst));
+    for (std::size_t head = 0; head < queue_.size(); ++head) {
+        const std::uint32_t v = queue_[head];
+        if (dist[v] + 1 >= kUnreachable) continue;
+        for (std::uint32_t i = in_offsets[v]; i < in_offsets[v + 1]; ++i) {
+            const std::uint32_t u = in_from[i];
+            if (dist[u] == kUnreachable) {
+                dist[u] = static_cast<std::uint8_t>(dist[v] + 1);
+                queue_.push_back(u);
+            }
+        }
+    }
+    return dist;
+}
+
+// The switches' distances, searched once each; past 1 GB they are searched again as needed (still exact).
+const std::vector<std::uint8_t>& Router::switch_distances_to(VertexId w) {
+    if (auto it = switch_cache_.find(w); it != switch_cache_.end()) return it->second;
+    const std::size_t n = topology_.vertex_count();
+    if (switch_cache_bytes_ + n > (std::size_t{1} << 30)) {
+        switch_cache_.clear();
+        switch_cache_bytes_ = 0;
+        ++switch_cache_generation_;
+    }
+    switch_cache_bytes_ += n;
+    return switch_cache_[w] = search_distances_to(w);
+}
+
+// Local part: a search from dst over reversed links through non-switch vertices only, noting for each switch
+// met the length c_w of its shortest such path to dst.
+void Router::local_search(VertexId dst, std::vector<std::pair<VertexId, std::uint8_t>>& local,
+                          std::vector<std::pair<VertexId, int>>& via) {
+    build_reversed_links();
+    local.assign(1, {dst, 0});
+    via.clear();
+    // Visited marks by stamp, so a search costs what it visits, not the graph's size.
+    if (visited_.size() != topology_.vertex_count()) visited_.assign(topology_.vertex_count(), 0);
+    if (++stamp_ == 0) {
+        std::fill(visited_.begin(), visited_.end(), 0);
+        stamp_ = 1;
+    }
+    visited_[dst] = stamp_;
+    for (std::size_t head = 0; head < local.size(); ++head) {
+        const auto [v, d] = local[head];
+        if (d + 1 >= kUnreachable) continue;  // as the search: nothing at 255 hops or more
+        for (std::uint32_t i = in_offsets_[v]; i < in_offsets_[v + 1]; ++i) {
+            const VertexId u = in_from_[i];
+            if (is_switch(topology_.vertex(u).kind)) {
+                auto it = std::find_if(via.begin(), via.end(), [&](const auto& e) { return e.first == u; });
+                if (it == via.end()) via.emplace_back(u, d + 1);
+                else it->second = std::min(it->second, d + 1);
+            } else if (visited_[u] != stamp_) {
+                visited_[u] = stamp_;
+                local.emplace_back(u, static_cast<std::uint8_t>(d + 1));
+            }
+        }
+    }
+}
+
+const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
+    if (is_switch(topology_.vertex(dst).kind)) return switch_distances_to(dst);
+    if (auto it = cache_.find(dst); it != cache_.end()) return it->second;
+    // Bounded cache: forget everything past 64 MB of distance arrays (routes are recomputed, not wrong).
+    const std::size_t n = topology_.vertex_count();
+    if ((cache_.size() + 1) * n > (std::size_t{64} << 20)) cache_.clear();
+    std::vector<std::pair<VertexId, std::uint8_t>> local;
+    std::vector<std::pair<VertexId, int>> via;  // (switch, c_w)
+    local_search(dst, local, via);
+    std::vector<std::uint8_t>& dist = cache_[dst];
+    dist.assign(n, kUnreachable);
+    for (const auto& [w, c] : via) {
+        // d(v, w) + c_w, saturating at kUnreachable (255).
+        min_plus(dist.data(), switch_distances_to(w).data(), n, static_cast<std::uint8_t>(std::min(c, 255)));
+    }
+    for (const auto& [v, d] : local) dist[v] = std::min(dist[v], d);
+    return dist;
+}
+
+template <class Distance>
+LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) const {
+    const auto& adj = topology_.adjacency();
+    const auto& links = topology_.links();
+    const std::uint8_t here = dist(v);
+    // Equal-cost next hops, in adjacency order (at most 64 are remembered; more are counted and found again).
+    std::uint32_t candidates = 0;
+    std::uint32_t first[64];
+    for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
+        if (dist(links[adj.links[i]].to) + 1 == here) {
+            if (candidates < 64) first[candidates] = adj.links[i];
+            ++candidates;
+        }
+    }
+    assert(candidates > 0);
+    const int key_index = topology_.vertex(dst).index;
+    const std::size_t key = key_index >= 0 ? static_cast<std::size_t>(key_index) : dst;
+    std::uint32_t pick = static_cast<std::uint32_t>((key + v) % candidates);
+    if (pick < 64) return first[pick];
+    for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
+        if (dist(links[adj.links[i]].to) + 1 == here) {
+            if (pick == 0) return adj.links[i];
+            --pick;
+        }
+    }
+    return adj.links[adj.offsets[v]];  // unreachable
+}
+
+LinkId Router::next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t>& dist) const {
+    return pick_next_hop(v, dst, [&](VertexId u) { return dist[u]; });
+}
+
+std::uint8_t Router::Target::at(VertexId v) const {
+    if (full != nullptr) return (*full)[v];
+    std::uint8_t d = kUnreachable;
+    for (const auto& [u, du] : local) {
+        if (u == v) d = du;
+    }
+    for (const auto& [w, c] : via) {
+        const std::uint8_t dw = (*w)[v];
+        const std::uint8_t sum = static_cast<std::uint8_t>(dw > 255 - c ? 255 : dw + c);
+        d = sum < d ? sum : d;
+    }
+    return d;
+}
+
+const Router::Target& Router::target(VertexId dst) {
+    if (target_valid_ && target_.dst == dst && target_generation_ == switch_cache_generation_) return target_;
+    target_valid_ = false;
+    Target t;
+    t.dst = dst;
+    std::vector<std::pair<VertexId, int>> via;
+    if (!is_switch(topology_.vertex(dst).kind)) local_search(dst, t.local, via);
+    // Fetching a switch's distances may clear the switch cache (past its bound), which would leave earlier
+    // pointers dangling: fetch again until one pass clears nothing (the second always does: it adds ≤ |via|).
+    for (;;) {
+        const std::uint64_t generation = switch_cache_generation_;
+        t.via.clear();
+        if (is_switch(topology_.vertex(dst).kind)) t.full = &switch_distances_to(dst);
+        for (const auto& [w, c] : via) t.via.emplace_back(&switch_distances_to(w), static_cast<std::uint8_t>(std::min(c, 255)));
+        if (generation == switch_cache_generation_) break;
+    }
+    target_ = std::move(t);
+    target_valid_ = true;
+    target_generation_ = switch_cache_generation_;
+    return target_;
+}
+
+Route Router::route(VertexId src, VertexId dst) {
+    Route route;
+    if (src == dst) return route;
+    // The full array when it is already cached (an all-to-all's destination), else evaluated per vertex.
+    // A destination with many vertices around it and no switch (hand-made graphs) also takes the array.
+    const std::vector<std::uint8_t>* full = nullptr;
+    const Target* t = nullptr;
+    if (const auto cached = cache_.find(dst); cached != cache_.end()) {
+        full = &cached->second;
+    } else {
+        t = &target(dst);
+        if (t->local.size() > 16) full = &distances_to(dst);
+    }
+    auto dist = [&](VertexId u) { return full != nullptr ? (*full)[u] : t->at(u); };
+    if (dist(src) == kUnreachable) {
+        throw Error(fmt::format("no route from {} to {}", topology_.describe(src), topology_.describe(dst)),
+                    "check that the fabric connects these GPUs");
+    }
+    VertexId v = src;
+    while (v != dst) {
+        const LinkId l = pick_next_hop(v, dst, dist);
+        route.links.push_back(l);
+        route.latency += topology_.link(l).latency;
+        v = topology_.link(l).to;
+    }
+    return route;
+}
+
+}  // namespace gpuhours
