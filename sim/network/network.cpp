@@ -431,22 +431,24 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     if (flows.size() > kExactFlowLimit) {
         std::vector<double> load(topology().links().size(), 0.0);
         Seconds max_latency{0.0};
-        for (const FlowSpec& f : flows) {
-            const Route r = router().route(f.src, f.dst);
+        const std::vector<Route> routes = router().routes(flows);
+        for (std::size_t i = 0; i < flows.size(); ++i) {
+            const FlowSpec& f = flows[i];
+            const Route& r = routes[i];
             for (const LinkId l : r.links) load[l] += f.size.value();
             max_latency = std::max(max_latency, r.latency);
         }
         return congestion_bound(topology(), load, max_latency);
     }
     std::vector<Route> routes;
-    routes.reserve(flows.size());
     std::vector<std::uint64_t> key;
     key.reserve(flows.size() * 10);
     PhaseMemo& memo = *memo_;
     memo.link_of.clear();
-    for (const FlowSpec& f : flows) {
-        routes.push_back(router().route(f.src, f.dst));
-        const Route& r = routes.back();
+    routes = router().routes(flows);
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+        const FlowSpec& f = flows[i];
+        const Route& r = routes[i];
         result.max_latency = std::max(result.max_latency, r.latency);
         key.insert(key.end(), {bits(f.size.value()), bits(r.latency.value()), r.links.size()});
         for (const LinkId l : r.links) {

@@ -199,6 +199,16 @@ const Router::Target& Router::target(VertexId dst) {
     target_ = std::move(t);
     target_valid_ = true;
     target_generation_ = switch_cache_generation_;
+    // A new destination: forget the next hops remembered for the last one.
+    if (hop_stamp_.size() != topology_.vertex_count()) {
+        hop_stamp_.assign(topology_.vertex_count(), 0);
+        hop_link_.assign(topology_.vertex_count(), 0);
+        hop_generation_ = 0;
+    }
+    if (++hop_generation_ == 0) {
+        std::fill(hop_stamp_.begin(), hop_stamp_.end(), 0);
+        hop_generation_ = 1;
+    }
     return target_;
 }
 
@@ -222,12 +232,31 @@ Route Router::route(VertexId src, VertexId dst) {
     }
     VertexId v = src;
     while (v != dst) {
-        const LinkId l = pick_next_hop(v, dst, dist);
+        // Next hops toward the current target are remembered (flows to one destination converge on its tree).
+        LinkId l = 0;
+        if (t != nullptr && hop_stamp_[v] == hop_generation_) {
+            l = hop_link_[v];
+        } else {
+            l = pick_next_hop(v, dst, dist);
+            if (t != nullptr) {
+                hop_stamp_[v] = hop_generation_;
+                hop_link_[v] = l;
+            }
+        }
         route.links.push_back(l);
         route.latency += topology_.link(l).latency;
         v = topology_.link(l).to;
     }
     return route;
+}
+
+std::vector<Route> Router::routes(std::span<const FlowSpec> flows) {
+    std::vector<std::uint32_t> order(flows.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return flows[a].dst < flows[b].dst; });
+    std::vector<Route> out(flows.size());
+    for (const std::uint32_t i : order) out[i] = route(flows[i].src, flows[i].dst);
+    return out;
 }
 
 }  // namespace gpuhours

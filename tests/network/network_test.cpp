@@ -211,6 +211,16 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
             }
         }
         CHECK(routes > 0);
+        // Router::routes finds them grouped by destination, remembering next hops per destination: every GPU pair
+        // in source-major order (destinations interleaved) must give the same routes, in the input order.
+        std::vector<FlowSpec> pairs;
+        for (const VertexId src : t.gpus()) {
+            for (const VertexId dst : t.gpus()) pairs.push_back(FlowSpec{src, dst, Bytes(1)});
+        }
+        Router grouped(t);
+        const std::vector<Route> found = grouped.routes(pairs);
+        REQUIRE(found.size() == pairs.size());
+        for (std::size_t i = 0; i < pairs.size(); ++i) REQUIRE(found[i].links == searched.route(pairs[i].src, pairs[i].dst).links);
     }
 }
 

@@ -73,6 +73,9 @@ class Router {
 public:
     explicit Router(const Topology& topology);
     [[nodiscard]] Route route(VertexId src, VertexId dst);
+    // The routes of `flows`, in their order, found grouped by destination (each destination's distances and
+    // next hops are then found once for all its flows). The same routes as route() one by one.
+    [[nodiscard]] std::vector<Route> routes(std::span<const FlowSpec> flows);
     // Hop distance from every vertex to `dst` (kUnreachable where none); valid until the next call.
     // For a destination that is not a switch (a GPU, a NIC) it is derived from the distances to the few switches
     // next to it rather than searched: with S the switches (NVSwitch, leaf, spine, core) and c_w the length of
@@ -120,6 +123,9 @@ private:
     Target target_;                              // the last destination routed to
     bool target_valid_ = false;
     std::uint64_t target_generation_ = 0;
+    std::vector<std::uint32_t> hop_stamp_;  // next hop of v toward target_ known when hop_stamp_[v] == hop_generation_
+    std::vector<LinkId> hop_link_;
+    std::uint32_t hop_generation_ = 0;
     std::vector<std::uint32_t> visited_;  // local_search's marks: visited when equal to stamp_
     std::uint32_t stamp_ = 0;
     std::vector<std::uint32_t> queue_;
