@@ -50,7 +50,12 @@ int main(int argc, char** argv) {
                                                                                            : gpuhours::SimulationMode::symmetric;
             else files.push_back(a);
         }
-        for (const auto& f : files) bench(f, mode, overrides);
+        try {
+            for (const auto& f : files) bench(f, mode, overrides);
+        } catch (const gpuhours::Error& e) {
+            fmt::print(stderr, "gpuhours_bench_step: {}\n", e.what());
+            return 2;
+        }
         return 0;
     }
     bench(root / "deepseek-v3.toml", gpuhours::SimulationMode::symmetric, {});

@@ -32,6 +32,10 @@ bool is_switch(VertexKind k) {
            k == VertexKind::core_switch;
 }
 
+bool is_fabric_switch(VertexKind k) {
+    return k == VertexKind::leaf_switch || k == VertexKind::spine_switch || k == VertexKind::core_switch;
+}
+
 }  // namespace
 
 void Router::build_reversed_links() {
@@ -71,23 +75,40 @@ std::vector<std::uint8_t> Router::search_distances_to(VertexId dst) {
     return dist;
 }
 
-// The switches' distances, searched once each; past 1 GB they are searched again as needed (still exact).
+// The switches' distances, kept; past 1 GB they are found again as needed (still exact). A network switch's are
+// searched. A node's NVSwitch's are derived from the network switches next to its node, by the equation of
+// distances_to with S the network switches only (the node's GPUs and NICs are its local region): one search per
+// node would be most of the work on a large fabric (8,192 NVSwitches beside 1,536 network switches at 65,536 GPUs).
 const std::vector<std::uint8_t>& Router::switch_distances_to(VertexId w) {
     if (auto it = switch_cache_.find(w); it != switch_cache_.end()) return it->second;
     const std::size_t n = topology_.vertex_count();
+    std::vector<std::uint8_t> dist;
+    if (topology_.vertex(w).kind == VertexKind::nvswitch) {
+        std::vector<std::pair<VertexId, std::uint8_t>> local;
+        std::vector<std::pair<VertexId, int>> via;
+        local_search(w, local, via, true);
+        dist.assign(n, kUnreachable);
+        for (const auto& [s, c] : via) {
+            // Fetched one at a time: a fetch may clear the cache, but nothing is held across it.
+            min_plus(dist.data(), switch_distances_to(s).data(), n, static_cast<std::uint8_t>(std::min(c, 255)));
+        }
+        for (const auto& [v, d] : local) dist[v] = std::min(dist[v], d);
+    } else {
+        dist = search_distances_to(w);
+    }
     if (switch_cache_bytes_ + n > (std::size_t{1} << 30)) {
         switch_cache_.clear();
         switch_cache_bytes_ = 0;
         ++switch_cache_generation_;
     }
     switch_cache_bytes_ += n;
-    return switch_cache_[w] = search_distances_to(w);
+    return switch_cache_[w] = std::move(dist);
 }
 
 // Local part: a search from dst over reversed links through non-switch vertices only, noting for each switch
 // met the length c_w of its shortest such path to dst.
 void Router::local_search(VertexId dst, std::vector<std::pair<VertexId, std::uint8_t>>& local,
-                          std::vector<std::pair<VertexId, int>>& via) {
+                          std::vector<std::pair<VertexId, int>>& via, bool fabric_only) {
     build_reversed_links();
     local.assign(1, {dst, 0});
     via.clear();
@@ -103,7 +124,8 @@ void Router::local_search(VertexId dst, std::vector<std::pair<VertexId, std::uin
         if (d + 1 >= kUnreachable) continue;  // as the search: nothing at 255 hops or more
         for (std::uint32_t i = in_offsets_[v]; i < in_offsets_[v + 1]; ++i) {
             const VertexId u = in_from_[i];
-            if (is_switch(topology_.vertex(u).kind)) {
+            const VertexKind kind = topology_.vertex(u).kind;
+            if (fabric_only ? is_fabric_switch(kind) : is_switch(kind)) {
                 auto it = std::find_if(via.begin(), via.end(), [&](const auto& e) { return e.first == u; });
                 if (it == via.end()) via.emplace_back(u, d + 1);
                 else it->second = std::min(it->second, d + 1);
@@ -123,7 +145,7 @@ const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
     if ((cache_.size() + 1) * n > (std::size_t{64} << 20)) cache_.clear();
     std::vector<std::pair<VertexId, std::uint8_t>> local;
     std::vector<std::pair<VertexId, int>> via;  // (switch, c_w)
-    local_search(dst, local, via);
+    local_search(dst, local, via, false);
     std::vector<std::uint8_t>& dist = cache_[dst];
     dist.assign(n, kUnreachable);
     for (const auto& [w, c] : via) {
@@ -186,13 +208,16 @@ const Router::Target& Router::target(VertexId dst) {
     Target t;
     t.dst = dst;
     std::vector<std::pair<VertexId, int>> via;
-    if (!is_switch(topology_.vertex(dst).kind)) local_search(dst, t.local, via);
+    // Bounded by the network switches only: a GPU's node (its GPUs, NVSwitch and NICs) is its local region, so no
+    // destination needs a per-node array (an NVSwitch's would cost O(vertices) for each node a phase reaches).
+    const bool fabric = is_fabric_switch(topology_.vertex(dst).kind);
+    if (!fabric) local_search(dst, t.local, via, true);
     // Fetching a switch's distances may clear the switch cache (past its bound), which would leave earlier
     // pointers dangling: fetch again until one pass clears nothing (the second always does: it adds ≤ |via|).
     for (;;) {
         const std::uint64_t generation = switch_cache_generation_;
         t.via.clear();
-        if (is_switch(topology_.vertex(dst).kind)) t.full = &switch_distances_to(dst);
+        if (fabric) t.full = &switch_distances_to(dst);
         for (const auto& [w, c] : via) t.via.emplace_back(&switch_distances_to(w), static_cast<std::uint8_t>(std::min(c, 255)));
         if (generation == switch_cache_generation_) break;
     }
@@ -223,7 +248,7 @@ Route Router::route(VertexId src, VertexId dst) {
         full = &cached->second;
     } else {
         t = &target(dst);
-        if (t->local.size() > 16) full = &distances_to(dst);
+        if (t->local.size() > 64) full = &distances_to(dst);
     }
     auto dist = [&](VertexId u) { return full != nullptr ? (*full)[u] : t->at(u); };
     if (dist(src) == kUnreachable) {

@@ -92,7 +92,8 @@ public:
     // Distances to one destination evaluated per vertex, from the same equation as distances_to without building
     // the whole array: a route reads them only at the vertices it passes and their neighbours (tens), where the
     // array costs O(vertices) per destination — the cost of a phase with one flow per destination (pipeline
-    // sends) on a large fabric. Exact: the same value as distances_to(dst)[v] at every v.
+    // sends) on a large fabric. S here is the network switches only (a GPU's whole node is its local region),
+    // so a route needs no per-node array either. Exact: the same value as distances_to(dst)[v] at every v.
     struct Target {
         VertexId dst = 0;
         const std::vector<std::uint8_t>* full = nullptr;  // a switch destination: its searched distances
@@ -107,10 +108,10 @@ public:
 private:
     void build_reversed_links();
     const std::vector<std::uint8_t>& switch_distances_to(VertexId w);
-    // The local search from a non-switch dst: vertices reached through non-switch vertices only, and the switches
-    // met with their c_w.
+    // The local search from dst: vertices reached through non-switch vertices only, and the switches met with
+    // their c_w; `fabric_only`: only network switches (leaf, spine, core) bound the search, NVSwitches are local.
     void local_search(VertexId dst, std::vector<std::pair<VertexId, std::uint8_t>>& local,
-                      std::vector<std::pair<VertexId, int>>& via);
+                      std::vector<std::pair<VertexId, int>>& via, bool fabric_only);
     const Target& target(VertexId dst);
     template <class Distance>
     [[nodiscard]] LinkId pick_next_hop(VertexId v, VertexId dst, const Distance& dist) const;
