@@ -4,7 +4,6 @@
 #include "step_builder.hpp"
 
 #include <algorithm>
-#include <set>
 #include <variant>
 
 namespace gpuhours::detail {
@@ -45,14 +44,16 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     bool merged_done = false;
     if (crosses) {
         // Every group of this kind in the stage, planned with the algorithm chosen for the representative.
-        std::set<int> seen;
+        // Each group once: a rank already in a group found earlier is skipped before its group is built (building
+        // every member's group would cost the stage's size times the group's).
+        std::vector<char> covered(static_cast<std::size_t>(placement_.ranks()), 0);
         std::vector<CollectivePlan> plans;
         std::size_t flows = 0;
         const int stage = placement_.coord(rank).pp;
         for (int r = 0; r < placement_.ranks(); ++r) {
-            if (placement_.coord(r).pp != stage) continue;
+            if (covered[static_cast<std::size_t>(r)] || placement_.coord(r).pp != stage) continue;
             const auto g = placement_.group(c.group, r);
-            if (!seen.insert(g.front()).second) continue;
+            for (const int member : g) covered[static_cast<std::size_t>(member)] = 1;
             CollectiveRequest req{c.kind, c.size, vertices(g), algorithm, 0};
             plans.push_back(plan_collective(topology_, req, algorithm));
             for (const auto& phase : plans.back().phases) {
