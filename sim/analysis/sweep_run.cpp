@@ -125,7 +125,10 @@ std::vector<SweepRow> run_sweep_points(const SweepPlan& plan, const std::vector<
     if (todo.empty()) return rows;
     const unsigned total = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     const auto outer = static_cast<unsigned>(std::min<std::size_t>(todo.size(), total));  // ≥ 1: todo is not empty
-    const unsigned inner = std::max(1u, total / outer);
+    // Each point may use every core: points that share their steps (a price sweep) wait on the one simulating them
+    // (StepCache), so dividing the cores among points would leave all but one idle; points that do not share
+    // them oversubscribe the cores by `outer` at most.
+    const unsigned inner = total;
     const PointEvaluator evaluate = options.evaluate
         ? options.evaluate
         : PointEvaluator([&shared, inner](const SweepPoint& point) { return evaluate_point(shared, point, inner); });
