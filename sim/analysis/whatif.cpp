@@ -268,6 +268,27 @@ void fill_row(WhatIfRow& row, const RunEvaluation& ev) {
                                                                                                     : row.limiter_seconds.front().first;
 }
 
+// The price of `row`'s GPU-hour: a swapped chip's catalog rental price (ChipProfile::rental_gpu_hour) replaces the
+// scenario's, phases' own prices included, unless the request keeps one price for all; the scenario's own chip,
+// a chip without a catalog price and an unpriced scenario keep the scenario's. Says which in the row.
+void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const ChipProfile& profile, const WhatIfRequest& request) {
+    const bool own = row.reference || profile == original.cluster.chip ||
+                     row.chip == original.cluster.chip.id.substr(0, original.cluster.chip.id.find(' '));
+    if (!original.pricing.gpu_hour) return;  // unpriced: nothing to say
+    row.price_gpu_hour = original.pricing.gpu_hour->value();
+    if (own || request.same_price || !profile.rental_gpu_hour) {
+        row.price_note = own ? "the scenario's" : request.same_price ? "the scenario's (--same-price)"
+                                                                     : "the scenario's (no catalog price for this chip)";
+        return;
+    }
+    row.price_gpu_hour = profile.rental_gpu_hour->value();
+    row.price_note = fmt::format("catalog: {}", profile.rental_source);
+    v.overrides.push_back(fmt::format("pricing.gpu_hour=\"${}\"", row.price_gpu_hour));
+    for (std::size_t i = 0; i < original.phases.size() && original.phases_given; ++i) {
+        if (original.phases[i].gpu_hour) v.overrides.push_back(fmt::format("phases.{}.gpu_hour=\"${}\"", i, row.price_gpu_hour));
+    }
+}
+
 // The request's chips; with a rule and none: the chips it permits, after the scenario's own chip as it is (the
 // reference row, set in `reference`) when the rule does not permit that one.
 std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOptions& base, const WhatIfRequest& request,
@@ -315,8 +336,9 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
             row.classification_reason = c.why();
         }
         try {
-            const Variant v = row.reference ? Variant{request.overrides, "", false}
-                                            : derive_variant(file, base, chip, request.overrides);
+            Variant v = row.reference ? Variant{request.overrides, "", false}
+                                      : derive_variant(file, base, chip, request.overrides);
+            price_variant(row, v, original, profile, request);
             row.layout_rederived = v.rederived;
             row.layout_note = v.note;
             const LoadOptions variant_options = with(base, v.overrides);

@@ -26,7 +26,8 @@ commands:
                         --mode symmetric|full, --network flow|alpha-beta, --trace step.json, --json
   whatif SCENARIO       the run on other chips: --chips h100,h800,h20, or --rule oct-2023 (the chips it permits,
                         after the scenario's own as the reference);
-                        --deadline "2 months" finds each chip's GPU count; --set cluster.chip.… for hypothetical
+                        --deadline "2 months" finds each chip's GPU count; each chip at its catalog price
+                        (--same-price: the scenario's for all); --set cluster.chip.… for hypothetical
                         chips; days, GPU-hours, cost, energy, what limits each, claim verdicts; --json
   validate              every scenario in scenarios/validation/ against its paper: predicted, reported, error,
                         mean absolute percentage error; --dir DIR, --json

@@ -63,6 +63,7 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.field("layout_note", r.layout_note);
         j.field("step_time_s", r.step_time_s).field("mfu_bf16_full", r.mfu_bf16);
         j.field("wall_clock_days_p50", r.wall_clock_days_p50).field("gpu_hours_p50", r.gpu_hours_p50);
+        j.field("price_gpu_hour_usd", r.price_gpu_hour).field("price_note", r.price_note);
         j.field("cost_usd", r.cost_usd).field("energy_mwh", r.energy_mwh);
         j.field("limiter", to_string(r.limiter));
         j.key("limiter_seconds").begin_object();
@@ -106,6 +107,7 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
         request.deadline = s.whatif.deadline;
     }
     request.max_gpus = static_cast<int>(whole_number_option(args, "--max-gpus", request.max_gpus, 1, 1 << 20));
+    request.same_price = args.has("--same-price");
     if (request.chips.empty() && !request.rule) {
         throw Error("nothing to compare", "give --chips h100,h800,h20 or --rule oct-2023 (or a [whatif] table in the scenario)");
     }
@@ -113,7 +115,7 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
 }
 
 int cmd_whatif(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json"},
+    const ParsedArgs args = parse_args(raw, {"--json", "--same-price"},
                                        {"--set", "--catalog", "--chips", "--rule", "--deadline", "--max-gpus", "--mode", "--network",
                                         "--samples", "--seed"});
     const std::string& file = single_positional(args, "whatif", "SCENARIO");
@@ -135,7 +137,9 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     out << "\n";
     std::vector<std::string> header{"chip"};
     if (result.rule) header.push_back(fmt::format("class ({})", *result.rule));
-    for (const char* h : {"GPUs", "layout", "step", "MFU", "days", "GPU-hours", "cost", "energy", "limited by", "claims"}) header.push_back(h);
+    for (const char* h : {"GPUs", "layout", "step", "MFU", "days", "GPU-hours", "$/GPU-h", "cost", "energy", "limited by", "claims"}) {
+        header.push_back(h);
+    }
     if (result.deadline) header.push_back(fmt::format("GPUs for {}", format_duration(*result.deadline)));
     report::Table t(header);
     for (const auto& r : result.rows) {
@@ -153,6 +157,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         row.push_back(fmt::format("{:.1f}%", 100 * r.mfu_bf16));
         row.push_back(fmt::format("{:.1f}", r.wall_clock_days_p50));
         row.push_back(report::with_commas(r.gpu_hours_p50));
+        row.push_back(r.price_gpu_hour > 0 ? fmt::format("${:.2f}", r.price_gpu_hour) : "—");
         row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) : "—");
         row.push_back(r.energy_mwh > 0 ? format_energy(Joules(r.energy_mwh * 3.6e9)) : "—");
         row.push_back(std::string(to_string(r.limiter)));
@@ -177,6 +182,14 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         if (!notes) out << "\n";
         notes = true;
         out << fmt::format("† {}: {}\n", r.chip, r.layout_note);
+    }
+    bool priced = false;
+    for (const auto& r : result.rows) priced = priced || (r.feasible && r.price_gpu_hour > 0);
+    if (priced) {
+        out << "\nprice per GPU-hour (nominal; the scenario's range, if any, applies to its own price only)\n";
+        for (const auto& r : result.rows) {
+            if (r.feasible && r.price_gpu_hour > 0) out << fmt::format("  {}: ${:.2f}, {}\n", r.chip, r.price_gpu_hour, r.price_note);
+        }
     }
     if (!result.carried.empty()) {
         out << fmt::format("\ncarried from the scenario's [cluster.chip] to every chip: {} (values set for the scenario's own "

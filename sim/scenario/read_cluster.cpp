@@ -108,6 +108,19 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         if (const Node* process = d.optional("process")) (void)detail::as_string(*process, d.path_of("process"));
         d.finish();
     }
+    if (const Node* price = r.optional("price")) {
+        TableReader pr(detail::as_table(*price, r.path_of("price")), r.path_of("price"));
+        if (pr.has("rental_gpu_hour")) {
+            chip.rental_gpu_hour = read_figure(pr, "rental_gpu_hour", parse_dollars, "$2.35");
+            const Node& figure = pr.required("rental_gpu_hour");
+            require_positive(chip.rental_gpu_hour->value(), detail::figure_value(figure, pr.path_of("rental_gpu_hour")),
+                             pr.path_of("rental_gpu_hour"), "a price");
+            if (const Node* source = figure.kind == Node::Kind::table ? figure.find("source") : nullptr) {
+                chip.rental_source = detail::as_string(*source, pr.path_of("rental_gpu_hour") + ".source");
+            }
+        }
+        pr.finish();
+    }
     {
         TableReader e(detail::as_table(r.required("efficiency"), r.path_of("efficiency")), r.path_of("efficiency"));
         chip.efficiency.gemm = read_fraction(e, "gemm");

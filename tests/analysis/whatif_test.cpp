@@ -276,3 +276,31 @@ TEST_CASE("gpuhours whatif prints the comparison and refuses a request without c
     const auto bad_deadline = run_cli("whatif " + file.string() + " --chips h100 --deadline soon");
     CHECK(bad_deadline.exit_code == 2);
 }
+
+TEST_CASE("a swapped chip is priced at its catalog rental price unless one price is kept for all", "[whatif]") {
+    // The scenario rents its H100s at $2 per GPU-hour. The B200's catalog price is $4.89 (the midpoint of $3.75–6.03,
+    // scenarios/chips/b200.toml); the H20 has none in the reference, so it keeps the scenario's $2; the H100 is the
+    // scenario's own chip and keeps its price. With only a GPU-hour price, a row's cost is its GPU-hours × its price
+    // (both at the median wall clock; ±1 %).
+    const auto file = write_scenario("tp8.toml", kTensor8);
+    WhatIfRequest request;
+    request.chips = {"h100", "b200", "h20"};
+    const WhatIfResult r = run_whatif(file, catalog(), request, quick());
+    const WhatIfRow& h100 = row_of(r, "h100");
+    const WhatIfRow& b200 = row_of(r, "b200");
+    const WhatIfRow& h20 = row_of(r, "h20");
+    REQUIRE(b200.feasible);
+    CHECK(h100.price_gpu_hour == Approx(2.0));
+    CHECK(h100.price_note == "the scenario's");
+    CHECK(b200.price_gpu_hour == Approx(4.89));
+    CHECK_THAT(b200.price_note, Catch::StartsWith("catalog: midpoint of specialist clouds' $3.75–6.03"));
+    CHECK(b200.cost_usd == Approx(b200.gpu_hours_p50 * 4.89).epsilon(0.01));
+    CHECK(h20.price_gpu_hour == Approx(2.0));
+    CHECK_THAT(h20.price_note, Catch::Contains("no catalog price"));
+    CHECK(h20.cost_usd == Approx(h20.gpu_hours_p50 * 2.0).epsilon(0.01));
+
+    request.same_price = true;
+    const WhatIfResult same = run_whatif(file, catalog(), request, quick());
+    CHECK(row_of(same, "b200").price_gpu_hour == Approx(2.0));
+    CHECK(row_of(same, "b200").cost_usd == Approx(row_of(same, "b200").gpu_hours_p50 * 2.0).epsilon(0.01));
+}

@@ -91,3 +91,19 @@ TEST_CASE("catalog figures match the reference table") {
 TEST_CASE("an unknown chip name lists the catalog") {
     CHECK_THROWS_WITH(load_chip("h900", kCatalog), Catch::Contains("unknown chip \"h900\"") && Catch::Contains("h800"));
 }
+
+TEST_CASE("catalog rental prices are the reference's, and absent where it has none") {
+    // shared/reference/chips-and-rules.md §2.3: DeepSeek's $2.00 per H800-hour; the SemiAnalysis H100 index at $2.35
+    // (Mar 2026); AWS Capacity Blocks at $1.844 per A100-40GB-hour (Jan 2025); Google's $4.20 per TPU v5p chip-hour;
+    // the B200 at the midpoint of $3.75–6.03 = $4.89. The H20 has no rental price there.
+    const std::pair<const char*, double> expected[] = {{"h800", 2.00}, {"h100", 2.35}, {"a100-40gb", 1.844}, {"tpu-v5p", 4.20},
+                                                       {"b200", (3.75 + 6.03) / 2}};
+    for (const auto& [name, price] : expected) {
+        INFO(name);
+        const ChipProfile chip = load_chip(name, kCatalog);
+        REQUIRE(chip.rental_gpu_hour.has_value());
+        CHECK(chip.rental_gpu_hour->value() == Approx(price).epsilon(0.001));
+        CHECK_THAT(chip.rental_source, Catch::Contains("chips-and-rules §2.3"));
+    }
+    CHECK_FALSE(load_chip("h20", kCatalog).rental_gpu_hour.has_value());
+}

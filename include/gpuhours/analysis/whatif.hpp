@@ -32,6 +32,7 @@ struct WhatIfRequest {
     std::optional<Seconds> deadline;        // find the GPU count each chip needs to finish within it
     std::vector<std::string> overrides;     // applied to every variant (hypothetical chips: cluster.chip.…=…)
     int max_gpus = 1 << 17;                 // deadline search limit
+    bool same_price = false;                // keep the scenario's GPU-hour price for every chip (no catalog prices)
 };
 
 struct WhatIfRow {
@@ -50,6 +51,8 @@ struct WhatIfRow {
     double mfu_bf16 = 0.0;             // of the headline step, full-attention FLOPs, BF16 peak
     double wall_clock_days_p50 = 0.0;
     double gpu_hours_p50 = 0.0;
+    double price_gpu_hour = 0.0;       // the nominal rental price per GPU-hour the row is costed at; 0 when unpriced
+    std::string price_note;            // where that price comes from: "catalog: <source>" or "the scenario's …"
     double cost_usd = 0.0;             // at the nominal prices and the median wall clock; 0 when unpriced
     double energy_mwh = 0.0;           // at the median wall clock; 0 when unpriced
     Limiter limiter = Limiter::compute;

@@ -48,6 +48,10 @@ struct ChipProfile {
     std::optional<double> die_area_mm2;  // logic die area on a non-planar process; nullopt if unpublished
     int sm_count = 0;                    // streaming multiprocessors / compute units
     KernelEfficiency efficiency;
+    // Market rental price per GPU-hour from the catalog's [price] table, and its source (market, date); nullopt
+    // where the reference has none. A chip swap in `whatif` prices the swapped chip with it.
+    std::optional<Dollars> rental_gpu_hour;
+    std::string rental_source;
 
     // Peak for `p`; throws Error naming the chip and its supported formats when the chip lacks it.
     [[nodiscard]] FlopsPerSecond peak(Precision p) const;
