@@ -469,6 +469,8 @@ int chips_command(const Args& raw, std::ostream& out) {
             j.field("tdp_w", c.tdp.value()).field("sm_count", c.sm_count);
             if (c.die_area_mm2) j.field("die_area_mm2", *c.die_area_mm2);
             else j.key("die_area_mm2").null();
+            if (c.rental_gpu_hour) j.field("rental_gpu_hour_usd", c.rental_gpu_hour->value()).field("rental_source", c.rental_source);
+            else j.key("rental_gpu_hour_usd").null();
             if (rules) {
                 const Classification& k = classes[i];
                 j.key("policy").begin_object();
@@ -489,7 +491,7 @@ int chips_command(const Args& raw, std::ostream& out) {
         return 0;
     }
     std::vector<std::string> header = {"chip", "name", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM", "HBM BW", "scale-up/dir",
-                                       "domain", "NIC/dir", "TDP", "die mm²"};
+                                       "domain", "NIC/dir", "TDP", "die mm²", "$/GPU-h"};
     if (rules) header.insert(header.end(), {"TPP", "PD", "class", "why"});
     report::Table t(header);
     for (std::size_t i = 0; i < chips.size(); ++i) {
@@ -498,7 +500,8 @@ int chips_command(const Args& raw, std::ostream& out) {
                                         format_bytes(c.memory_capacity), format_bandwidth(c.memory_bandwidth),
                                         format_bandwidth(c.scale_up_bandwidth), std::to_string(c.scale_up_domain),
                                         format_bandwidth(c.nic_bandwidth), format_power(c.tdp),
-                                        c.die_area_mm2 ? fmt::format("{:g}", *c.die_area_mm2) : std::string("n/p")};
+                                        c.die_area_mm2 ? fmt::format("{:g}", *c.die_area_mm2) : std::string("n/p"),
+                                        c.rental_gpu_hour ? fmt::format("${:.2f}", c.rental_gpu_hour->value()) : std::string("—")};
         if (rules) {
             const Classification& k = classes[i];
             row.insert(row.end(), {format_policy_number(k.metrics.tpp),
@@ -510,7 +513,8 @@ int chips_command(const Args& raw, std::ostream& out) {
     }
     out << (args.has("--csv") ? t.render_csv() : t.render());
     if (!args.has("--csv")) {
-        out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published.\n";
+        out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published; $/GPU-h: market rental price\n"
+               "(sources and dates in scenarios/chips/<chip>.toml [price]; — where the reference has none).\n";
         if (rules) {
             out << fmt::format("Rule set {}: {}\nSource: {}\n", rules->id, rules->title, rules->source);
             out << "TPP = max over formats of dense TFLOP/s × bit length (dense reading, chips-and-rules.md §3.1); "
