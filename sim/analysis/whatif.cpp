@@ -366,7 +366,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
                             o.insert(o.end(), scaled.begin(), scaled.end());
                             out = evaluate_run(ScenarioSampler(file, with(base, o)), options).wall_clock_days_spread.p50;
                         } catch (const Error& e) {
-                            last_error = e.what();
+                            last_error = e.one_line();
                         }
                     }
                     days_at[d] = out;

@@ -30,6 +30,20 @@ Error::Error(SourceRef where, std::string message, std::string hint)
       message_(std::move(message)),
       hint_(std::move(hint)) {}
 
+std::string Error::one_line() const {
+    std::string text = hint_.empty() ? message_ : message_ + "\n" + hint_;
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\n') {
+            out += text[i];
+            continue;
+        }
+        while (i + 1 < text.size() && (text[i + 1] == ' ' || text[i + 1] == '\n')) ++i;
+        out += "; ";
+    }
+    return out;
+}
+
 std::size_t edit_distance(const std::string& a, const std::string& b) {
     std::vector<std::size_t> row(b.size() + 1);
     std::iota(row.begin(), row.end(), std::size_t{0});

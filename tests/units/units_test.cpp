@@ -1,3 +1,4 @@
+#include <gpuhours/units/error.hpp>
 #include <gpuhours/units/units.hpp>
 
 #include <catch2/catch.hpp>
@@ -121,4 +122,10 @@ TEST_CASE("formatting carries the unit") {
     CHECK(format_duration(days(54.2)) == "54.2 days");
     CHECK(format_power(Watts(1000)) == "1 kW");  // lower-case k for kilo
     CHECK(format_power(Watts(700)) == "700 W");
+}
+
+TEST_CASE("an error on one line: message and hint joined by \"; \", line breaks and their indentation folded") {
+    // "a\n  b" with hint "c" reads "a; b; c"; without a hint, just the message; the position is left out.
+    CHECK(gpuhours::Error(gpuhours::SourceRef{"f.toml", 3, 4}, "a\n  b", "c").one_line() == "a; b; c");
+    CHECK(gpuhours::Error("only").one_line() == "only");
 }

@@ -28,6 +28,9 @@ public:
     [[nodiscard]] const SourceRef& where() const { return where_; }
     [[nodiscard]] const std::string& message() const { return message_; }
     [[nodiscard]] const std::string& hint() const { return hint_; }
+    // The message and its hint on one line, for a table cell or a note: "message; hint" (line breaks inside
+    // either become "; "); the position is left out.
+    [[nodiscard]] std::string one_line() const;
 
 private:
     SourceRef where_;
