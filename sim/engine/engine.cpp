@@ -34,7 +34,7 @@ TaskId Engine::add_task(TaskSpec spec) {
     for (const TaskId dep : spec.after) {
         assert(dep.index < tasks_.size() && "a dependency must be added before its dependent");
         Task& producer = tasks_[dep.index];
-        if (producer.finished) continue;
+        if (producer.finished != kNotYet) continue;
         ++task.unmet;
         const auto link = static_cast<std::uint32_t>(dependents_.size());
         dependents_.push_back(DependentLink{id.index, kNone});
@@ -42,11 +42,19 @@ TaskId Engine::add_task(TaskSpec spec) {
         else dependents_[producer.last_dependent].next = link;
         producer.last_dependent = link;
     }
-    const std::optional<ResourceId> resource = spec.resource;
-    task.spec = std::move(spec);
-    task.spec.after = {};  // counted above; its storage is freed
+    if (spec.resource) task.resource = spec.resource->index;
+    if (!spec.name.empty()) {
+        task.name = static_cast<std::uint32_t>(names_.size());
+        names_.push_back(std::move(spec.name));
+    }
+    if (auto* fixed = std::get_if<FixedDuration>(&spec.work)) {
+        task.duration = fixed->duration;
+    } else {
+        task.driven = static_cast<std::uint32_t>(driven_.size());
+        driven_.push_back(std::move(std::get<Driven>(spec.work).on_start));
+    }
     tasks_.push_back(std::move(task));
-    if (resource) resources_[resource->index].pending.push(id);
+    if (spec.resource) resources_[spec.resource->index].pending.push(id);
     if (tasks_[id.index].unmet == 0) make_ready(id);
     return id;
 }
@@ -72,7 +80,7 @@ void Engine::subscribe(std::function<void(const TaskEvent&)> observer) { observe
 void Engine::finish(TaskId task) {
     assert(task.index < tasks_.size());
     [[maybe_unused]] const Task& t = tasks_[task.index];
-    assert(std::holds_alternative<Driven>(t.spec.work) && t.started && !t.finished && "finish() needs a running Driven task");
+    assert(t.driven != kNone && t.started != kNotYet && t.finished == kNotYet && "finish() needs a running Driven task");
     push(now_, EventKind::finish_task, task.index);
 }
 
@@ -83,8 +91,8 @@ void Engine::push(SimTime at, EventKind kind, std::uint32_t payload) {
 void Engine::make_ready(TaskId id) {
     Task& task = tasks_[id.index];
     task.ready = true;
-    if (task.spec.resource) {
-        try_start_resource(*task.spec.resource);
+    if (task.resource != kNone) {
+        try_start_resource(ResourceId{task.resource});
     } else {
         start(id);
     }
@@ -105,11 +113,11 @@ void Engine::begin(TaskId id) {
     Task& task = tasks_[id.index];
     task.started = now_;
     notify(TaskPhase::started, id);
-    if (const auto* fixed = std::get_if<FixedDuration>(&task.spec.work)) {
-        push(now_ + fixed->duration, EventKind::finish_task, id.index);
+    if (task.driven == kNone) {
+        push(now_ + task.duration, EventKind::finish_task, id.index);
     } else {
-        // Copy: on_start may add tasks, which can reallocate tasks_.
-        const std::function<void(TaskId)> on_start = std::get<Driven>(task.spec.work).on_start;
+        // Copy: on_start may add tasks, which can reallocate driven_.
+        const std::function<void(TaskId)> on_start = driven_[task.driven];
         on_start(id);
     }
 }
@@ -118,11 +126,11 @@ void Engine::complete(TaskId id) {
     tasks_[id.index].finished = now_;
     ++finished_count_;
     notify(TaskPhase::finished, id);
-    if (const std::optional<ResourceId> r = tasks_[id.index].spec.resource) {
-        Resource& res = resources_[r->index];
+    if (const std::uint32_t r = tasks_[id.index].resource; r != kNone) {
+        Resource& res = resources_[r];
         res.busy = false;
         res.pending.pop();
-        try_start_resource(*r);
+        try_start_resource(ResourceId{r});
     }
     // Index walk: starting a dependent may add tasks and dependents (reallocating dependents_); a task that has
     // finished gains no dependents, so its list is fixed.
@@ -138,9 +146,11 @@ void Engine::notify(TaskPhase phase, TaskId id) {
     TaskEvent event;
     event.phase = phase;
     event.task = id;
-    event.name = task.spec.name;
-    event.resource = task.spec.resource;
-    if (task.spec.resource) event.resource_name = resources_[task.spec.resource->index].name;
+    event.name = name(id);
+    if (task.resource != kNone) {
+        event.resource = ResourceId{task.resource};
+        event.resource_name = resources_[task.resource].name;
+    }
     event.time = now_;
     for (const auto& observer : observers_) observer(event);
 }
@@ -182,8 +192,18 @@ SimTime Engine::run() {
     return now_;
 }
 
-std::optional<SimTime> Engine::start_time(TaskId task) const { return tasks_.at(task.index).started; }
-std::optional<SimTime> Engine::finish_time(TaskId task) const { return tasks_.at(task.index).finished; }
-const std::string& Engine::name(TaskId task) const { return tasks_.at(task.index).spec.name; }
+std::optional<SimTime> Engine::start_time(TaskId task) const {
+    const SimTime t = tasks_.at(task.index).started;
+    return t == kNotYet ? std::nullopt : std::optional<SimTime>(t);
+}
+std::optional<SimTime> Engine::finish_time(TaskId task) const {
+    const SimTime t = tasks_.at(task.index).finished;
+    return t == kNotYet ? std::nullopt : std::optional<SimTime>(t);
+}
+const std::string& Engine::name(TaskId task) const {
+    static const std::string unnamed;
+    const std::uint32_t n = tasks_.at(task.index).name;
+    return n == kNone ? unnamed : names_[n];
+}
 
 }  // namespace gpuhours

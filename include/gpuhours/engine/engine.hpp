@@ -118,16 +118,22 @@ public:
     [[nodiscard]] std::uint64_t events_processed() const { return events_processed_; }
 
 private:
+    // 48 bytes: what the run reads. A name (read by observers and the trace) and a Driven task's on_start live in
+    // side tables, so the common unnamed fixed-duration task carries neither a string nor a std::function.
     struct Task {
-        TaskSpec spec;            // `after` is emptied once counted (the engine reads it only when adding)
-        std::uint32_t unmet = 0;  // dependencies not yet finished
+        SimTime duration;                       // FixedDuration's; unused for a Driven task
+        SimTime started = kNotYet;
+        SimTime finished = kNotYet;
+        std::uint32_t resource = kNone;         // serial resource index, or kNone
+        std::uint32_t unmet = 0;                // dependencies not yet finished
         std::uint32_t first_dependent = kNone;  // list in dependents_, in the order the dependents were added
         std::uint32_t last_dependent = kNone;
-        std::optional<SimTime> started;
-        std::optional<SimTime> finished;
+        std::uint32_t name = kNone;             // index in names_, or kNone (unnamed)
+        std::uint32_t driven = kNone;           // index in driven_ (a Driven task's on_start), or kNone
         bool ready = false;
     };
     static constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+    static constexpr SimTime kNotYet = SimTime::from_picoseconds(-1);
     // One dependent of a task: the dependent, and the next entry of the same task's list (kNone at the end).
     struct DependentLink {
         std::uint32_t task = 0;
@@ -177,6 +183,8 @@ private:
 
     TaskStore tasks_;
     std::vector<DependentLink> dependents_;
+    std::vector<std::string> names_;                     // the names of named tasks
+    std::vector<std::function<void(TaskId)>> driven_;  // Driven tasks' on_start
     std::vector<Resource> resources_;
     std::vector<std::function<void()>> actions_;
     std::vector<std::uint32_t> free_action_slots_;
