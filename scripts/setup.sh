@@ -23,5 +23,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 build_dir="${GPUHOURS_BUILD_DIR:-build}"
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPUHOURS_WERROR=ON "$@" >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"
