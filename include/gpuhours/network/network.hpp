@@ -96,8 +96,8 @@ public:
     // so a route needs no per-node array either. Exact: the same value as distances_to(dst)[v] at every v.
     struct Target {
         VertexId dst = 0;
-        const std::vector<std::uint8_t>* full = nullptr;  // a switch destination: its searched distances
-        std::vector<std::pair<VertexId, std::uint8_t>> local;  // vertices reached without a switch, and d
+        const std::vector<std::uint8_t>* full = nullptr;  // a network-switch destination: its searched distances
+        std::vector<std::pair<VertexId, std::uint8_t>> local;  // vertices reached without a network switch, and d
         std::vector<std::pair<const std::vector<std::uint8_t>*, std::uint8_t>> via;  // (d(·, w), c_w)
         [[nodiscard]] std::uint8_t at(VertexId v) const;
     };
@@ -210,7 +210,9 @@ private:
     // at its first appearance by its capacity and reporting preference. A phase with the same form is the same
     // max-min problem with the links renamed (on a symmetric fabric: another pipeline stage's groups, another
     // replica's pipeline sends, the next step of a ring), so it has the same rates at every instant and the
-    // same end; its limiting link is the one under the same label. Bounded (kMemoWords, cleared when full).
+    // same end (up to the order of floating-point operations among links of equal share, which the renaming can
+    // change: a last-bit difference at most); its limiting link is the one under the same label. Deterministic:
+    // the same scenario solves the same phases in the same order. Bounded (kMemoWords, cleared when full).
     std::unique_ptr<PhaseMemo> memo_;
     std::uint64_t phases_reused_ = 0;
 };
