@@ -2,6 +2,7 @@
 //
 // Composition root for the network layers: chip catalog → ClusterSpec → Topology → NetworkModel → collective.
 #include "commands.hpp"
+#include "help.hpp"
 
 #include <gpuhours/network/collective.hpp>
 #include <gpuhours/units/error.hpp>
@@ -72,10 +73,7 @@ std::vector<Bytes> parse_sizes(const std::string& text) {
 }  // namespace
 
 int cmd_collective(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json"},
-                                       {"--chip", "--gpus", "--gpus-per-node", "--sizes", "--algorithm", "--fabric",
-                                        "--network", "--catalog", "--oversubscription", "--tiers", "--planes",
-                                        "--switch-radix", "--nic-bandwidth"});
+    const ParsedArgs args = parse_command_args(raw, "collective");
     if (args.positional.size() != 1) {
         throw Error("`gpuhours collective` needs one collective",
                     "e.g. gpuhours collective all-reduce --chip h800 --gpus 16 (collectives: all-reduce, reduce-scatter, "

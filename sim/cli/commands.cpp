@@ -1,4 +1,5 @@
 #include "commands.hpp"
+#include "help.hpp"
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
@@ -237,7 +238,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
 }
 
 int check_command(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json"}, {"--set", "--catalog"});
+    const ParsedArgs args = parse_command_args(raw, "check");
     const std::string& file = single_positional(args, "check", "SCENARIO");
     const Scenario s = load_scenario(file, load_options(args));
     const FitCheck fit = check_fit(s.model, s.parallel, s.training.precision, shape_of(s),
@@ -310,7 +311,7 @@ bool looks_like_file(const std::string& arg) {
 }
 
 int model_command(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json"}, {"--set", "--catalog", "--sequence-length"});
+    const ParsedArgs args = parse_command_args(raw, "model");
     const std::string& target = single_positional(args, "model", "NAME|SCENARIO");
     std::optional<Scenario> scenario;
     ModelSpec model;
@@ -429,7 +430,7 @@ int model_command(const Args& raw, std::ostream& out) {
 // ---- chips --------------------------------------------------------------------------------------------
 
 int chips_command(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json", "--csv"}, {"--catalog", "--rule"});
+    const ParsedArgs args = parse_command_args(raw, "chips");
     if (!args.positional.empty()) throw Error("`gpuhours chips` takes no positional arguments");
     const auto dir = catalog_dir(args);
     // --rule: classify every chip under an export-control rule set (scenarios/policy/<id>.toml).

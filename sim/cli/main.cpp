@@ -3,6 +3,7 @@
 // never leaves half a table on stdout. In the MPI build every rank runs the command and only rank 0 prints.
 #include "commands.hpp"
 #include "distributed.hpp"
+#include "help.hpp"
 
 #include <gpuhours/units/error.hpp>
 
@@ -49,7 +50,7 @@ commands:
                         --random N); -o FILE.csv|FILE.json (else a table), --resume an interrupted sweep,
                         --threads N; under `mpirun -np N` (MPI build) the points are split across ranks.
                         See docs/sweep.md
-  help                  this text
+  help [COMMAND]        this text, or COMMAND's usage with every option (also `gpuhours COMMAND --help`)
 
 common options:
   --json                machine-readable output (field names carry units; schema_version 1)
@@ -60,12 +61,26 @@ exit codes: 0 success, 2 a mistake in the input (the message names file:line:col
             1 an internal error.
 )";
 
+constexpr const char* kCommandList = "run, whatif, report, plan, sweep, validate, check, model, chips, collective, help";
+
 }  // namespace
 
 int main(int argc, char** argv) {
     const gpuhours::cli::distributed::Session session(argc, argv);
     const bool root = gpuhours::cli::distributed::rank() == 0;
     std::vector<std::string> args(argv + 1, argv + argc);
+    // `gpuhours help COMMAND`, `gpuhours COMMAND --help` and `-h`: that command's own help (help.cpp).
+    if (args.size() >= 2 && (args[0] == "help" || gpuhours::cli::asks_for_help({args.begin() + 1, args.end()}))) {
+        const std::string& name = args[0] == "help" ? args[1] : args[0];
+        if (const gpuhours::cli::CommandHelp* c = gpuhours::cli::command_help(name)) {
+            if (root) std::cout << gpuhours::cli::render_help(*c);
+            return 0;
+        }
+        if (args[0] == "help") {
+            if (root) std::cerr << fmt::format("gpuhours: error: no command `{}`\n  commands: {}\n", name, kCommandList);
+            return 2;
+        }
+    }
     if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
         if (root) std::cout << kHelp;
         return 0;
@@ -90,7 +105,7 @@ int main(int argc, char** argv) {
         else if (command == "plan") code = gpuhours::cli::cmd_plan(args, out);
         else if (command == "sweep") code = gpuhours::cli::cmd_sweep(args, out);
         else {
-            std::string hint = "commands: run, whatif, report, plan, sweep, validate, check, model, chips, collective, help";
+            std::string hint = fmt::format("commands: {}", kCommandList);
             for (const char* known : {"run", "whatif", "report", "plan", "sweep", "validate", "check", "model", "chips", "collective", "help"}) {
                 if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
             }

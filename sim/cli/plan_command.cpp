@@ -2,6 +2,7 @@
 // top N layouts, the scenario's own layout for comparison, what was rejected or pruned, and why the runner-up
 // loses to the winner.
 #include "commands.hpp"
+#include "help.hpp"
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/plan.hpp>
@@ -256,7 +257,7 @@ void print_runner_up(const PlanResult& result, std::ostream& out) {
 }  // namespace
 
 int cmd_plan(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json", "--exhaustive", "--quiet"}, {"--set", "--catalog", "--top", "--threads", "--fix"});
+    const ParsedArgs args = parse_command_args(raw, "plan");
     const std::string& file = single_positional(args, "plan", "SCENARIO");
     PlanOptions options;
     if (args.has("--top")) options.top = static_cast<int>(whole_number("--top", args.get("--top"), 1, 1000));

@@ -1,5 +1,6 @@
 // `gpuhours report`: the run's evaluation as one self-contained HTML page (html.hpp), written atomically.
 #include "commands.hpp"
+#include "help.hpp"
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/evaluation.hpp>
@@ -16,8 +17,7 @@
 namespace gpuhours::cli {
 
 int cmd_report(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--quiet"}, {"-o", "--output", "--set", "--catalog", "--mode", "--network", "--samples", "--seed",
-                                                 "--chips", "--rule", "--deadline", "--max-gpus"});
+    const ParsedArgs args = parse_command_args(raw, "report");
     const std::string& file = single_positional(args, "report", "SCENARIO");
     // -o is required: a report never silently overwrites a file the user did not name.
     std::string output = args.get("--output", args.get("-o"));

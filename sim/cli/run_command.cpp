@@ -2,6 +2,7 @@
 // (phase, batch-ramp level) → run segments → Monte Carlo over interruptions and uncertain inputs → cost, energy →
 // claim verdicts → report.
 #include "commands.hpp"
+#include "help.hpp"
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/evaluation.hpp>
@@ -245,8 +246,7 @@ void print_claims(const RunEvaluation& ev, std::ostream& out) {
 }  // namespace
 
 int cmd_run(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json", "--csv", "--stages", "--quiet"},
-                                       {"--set", "--catalog", "--mode", "--network", "--trace", "--samples", "--seed"});
+    const ParsedArgs args = parse_command_args(raw, "run");
     const std::string& file = single_positional(args, "run", "SCENARIO");
     const ScenarioSampler sampler(file, load_options(args));
     EvaluateOptions options = evaluate_options(args);

@@ -2,6 +2,7 @@
 // composition root of a sweep: specs → points → the journal of an interrupted run → points still to do, spread
 // over threads (and MPI ranks, distributed.hpp) → rows sorted by point → one result file written whole.
 #include "commands.hpp"
+#include "help.hpp"
 #include "distributed.hpp"
 
 #include <gpuhours/units/error.hpp>
@@ -47,9 +48,7 @@ constexpr char kRows = 'O';
 }  // namespace
 
 int cmd_sweep(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--resume", "--quiet"},
-                                       {"--vary", "--random", "-o", "--output", "--format", "--threads", "--set",
-                                        "--catalog", "--mode", "--network", "--samples", "--seed"});
+    const ParsedArgs args = parse_command_args(raw, "sweep");
     const std::string& file = single_positional(args, "sweep", "SCENARIO");
     const bool root = distributed::rank() == 0;
 

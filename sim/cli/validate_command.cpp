@@ -1,5 +1,6 @@
 // `gpuhours validate`: every scenario in scenarios/validation/ against the figures its paper reported.
 #include "commands.hpp"
+#include "help.hpp"
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
@@ -13,7 +14,7 @@
 namespace gpuhours::cli {
 
 int cmd_validate(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json"}, {"--dir", "--catalog"});
+    const ParsedArgs args = parse_command_args(raw, "validate");
     if (!args.positional.empty()) throw Error(fmt::format("validate takes no scenario (got `{}`)", args.positional.front()), "use --dir DIR for another directory");
     const std::filesystem::path dir = args.has("--dir") ? std::filesystem::path(args.get("--dir")) : default_catalog_dir() / "validation";
     LoadOptions options;

@@ -1,6 +1,7 @@
 // `gpuhours whatif`: the scenario re-run on other chips, or on every chip a rule set permits; with --deadline,
 // the GPU count each chip needs. The work is run_whatif (whatif.hpp); this file parses flags and prints.
 #include "commands.hpp"
+#include "help.hpp"
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
@@ -115,9 +116,7 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
 }
 
 int cmd_whatif(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_args(raw, {"--json", "--same-price"},
-                                       {"--set", "--catalog", "--chips", "--rule", "--deadline", "--max-gpus", "--mode", "--network",
-                                        "--samples", "--seed"});
+    const ParsedArgs args = parse_command_args(raw, "whatif");
     const std::string& file = single_positional(args, "whatif", "SCENARIO");
     const LoadOptions options = load_options(args);
     const Scenario s = load_scenario(file, options);

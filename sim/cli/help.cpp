@@ -1,0 +1,132 @@
+// Every command's usage and options, in one table: the parser reads its accepted options from it
+// (parse_command_args), and `gpuhours COMMAND --help` prints it, so the help cannot miss an option the command takes.
+#include "help.hpp"
+
+#include <gpuhours/units/error.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gpuhours::cli {
+namespace {
+
+const OptionHelp kJson{"--json", "", "machine-readable output (field names carry units; schema_version 1)"};
+const OptionHelp kSet{"--set", "KEY=VALUE", "override a scenario key; repeatable (e.g. --set cluster.gpus=4096)"};
+const OptionHelp kCatalog{"--catalog", "DIR", "directory with chips/ and models/ (default: the scenarios/ next to the scenario)"};
+const OptionHelp kMode{"--mode", "MODE", "symmetric (default: one rank per pipeline stage) or full (every rank)"};
+const OptionHelp kNetwork{"--network", "MODEL", "flow (default: max-min sharing of links) or alpha-beta (contention-free)"};
+const OptionHelp kSamples{"--samples", "N", "Monte Carlo samples (default 200 when anything is uncertain, else 1)"};
+const OptionHelp kSeed{"--seed", "N", "random seed (default 1); the same seed gives the same output"};
+const OptionHelp kQuiet{"--quiet", "", "no progress bar on stderr"};
+
+std::vector<CommandHelp> make_table() {
+    return {
+        {"run", "gpuhours run SCENARIO [options]",
+         "simulate one training step (time, breakdown, MFU, memory) and the whole run (days, GPU-hours, cost, claims)",
+         {kJson, {"--csv", "", "the phase table as CSV"}, {"--stages", "", "a breakdown per pipeline stage"}, kQuiet, kSet,
+          kCatalog, kMode, kNetwork, {"--trace", "FILE", "write the step's timeline as a Chrome/Perfetto trace (JSON)"},
+          kSamples, kSeed},
+         "gpuhours run scenarios/deepseek-v3.toml --set cluster.gpus=4096 --set parallelism.data=256"},
+        {"whatif", "gpuhours whatif SCENARIO [options]",
+         "the run on other chips, or on every chip an export-control rule permits (docs/whatif.md)",
+         {kJson, {"--same-price", "", "keep the scenario's GPU-hour price for every chip (default: each chip's catalog price)"},
+          kSet, kCatalog, {"--chips", "ID,ID,…", "catalog chips to compare (default: the scenario's [whatif] chips)"},
+          {"--rule", "RULE", "an export-control rule set (scenarios/policy/): the chips it permits, or classify --chips"},
+          {"--deadline", "DURATION", "find the GPUs each chip needs to finish within it, e.g. \"2 months\""},
+          {"--max-gpus", "N", "the deadline search's limit (default 131072)"}, kMode, kNetwork,
+          {"--samples", "N", "Monte Carlo samples per chip (default 100)"}, kSeed},
+         "gpuhours whatif scenarios/deepseek-v3.toml --chips h800,h100,h20 --deadline \"2 months\""},
+        {"validate", "gpuhours validate [options]",
+         "every scenario in scenarios/validation/ against its paper: predicted, reported, error, MAPE",
+         {kJson, {"--dir", "DIR", "another directory of validation scenarios"}, kCatalog}, "gpuhours validate --json"},
+        {"report", "gpuhours report SCENARIO -o FILE [options]",
+         "the run as one self-contained HTML page (verdicts, summary, step timeline, cost and memory charts)",
+         {kQuiet, {"-o", "FILE", "the HTML file to write (required; written whole or not at all)"},
+          {"--output", "FILE", "the same as -o"}, kSet, kCatalog, kMode, kNetwork, kSamples, kSeed,
+          {"--chips", "ID,ID,…", "add a chip comparison (as whatif --chips)"},
+          {"--rule", "RULE", "add a comparison over the chips a rule permits (as whatif --rule)"},
+          {"--deadline", "DURATION", "add each chip's GPU count for the deadline (as whatif --deadline)"},
+          {"--max-gpus", "N", "the deadline search's limit (default 131072)"}},
+         "gpuhours report scenarios/deepseek-v3.toml -o report.html"},
+        {"check", "gpuhours check SCENARIO [options]",
+         "validate a scenario and print it resolved (catalogs, derived degrees, stages, memory fit)",
+         {kJson, kSet, kCatalog}, "gpuhours check scenarios/deepseek-v3.toml"},
+        {"model", "gpuhours model NAME|SCENARIO [options]",
+         "parameters (total, active), training FLOPs per token, memory per GPU with its breakdown",
+         {kJson, kSet, kCatalog, {"--sequence-length", "N", "tokens per sequence for the FLOPs (default: the scenario's, else 4096)"}},
+         "gpuhours model deepseek-v3"},
+        {"chips", "gpuhours chips [options]",
+         "the chip catalog: peaks, HBM, bandwidths per direction, TDP, die area, rental price",
+         {kJson, {"--csv", "", "the table as CSV"}, kCatalog,
+          {"--rule", "RULE", "classify every chip under an export-control rule set (oct-2022, oct-2023, dec-2024-hbm, jan-2026)"}},
+         "gpuhours chips --rule oct-2023"},
+        {"collective", "gpuhours collective OP --chip ID [options]",
+         "simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv) over a "
+         "cluster, like nccl-tests: time, algorithm and bus bandwidth per size",
+         {kJson, {"--chip", "ID", "the catalog chip (required)"}, {"--gpus", "N", "GPUs in the collective (default 8)"},
+          {"--gpus-per-node", "N", "GPUs per node (default: the chip's scale-up domain, at most --gpus)"},
+          {"--sizes", "SIZES", "message sizes: a list (1MiB,1GiB) or a doubling range START:STOP (default 1MiB:8GiB)"},
+          {"--algorithm", "NAME", "ring, tree, hierarchical, direct or auto (default: the fastest)"},
+          {"--fabric", "NAME", "single-node, fat-tree, rail-optimized or multi-plane (default: fat-tree across nodes)"},
+          kNetwork, kCatalog, {"--oversubscription", "RATIO", "leaf uplink oversubscription, e.g. 2:1 (default 1:1)"},
+          {"--tiers", "N", "fat-tree tiers, 2 or 3 (default: 3 when two cannot hold the GPUs)"},
+          {"--planes", "N", "planes of a multi-plane fabric (default: GPUs per node)"},
+          {"--switch-radix", "N", "switch ports (default 64)"},
+          {"--nic-bandwidth", "RATE", "NIC bandwidth per GPU per direction, e.g. \"400 Gb/s\" (default: the chip's)"}},
+         "gpuhours collective all-reduce --chip h100 --gpus 1024 --sizes 1GiB"},
+        {"plan", "gpuhours plan SCENARIO [options]",
+         "search tensor, context, pipeline, data and expert degrees, micro-batch, recompute, schedule and virtual stages "
+         "for the fastest layouts that fit (docs/plan.md)",
+         {kJson, {"--exhaustive", "", "simulate every candidate (no pruning by bounds)"}, kQuiet, kSet, kCatalog,
+          {"--top", "N", "layouts to list (default 5)"}, {"--threads", "N", "worker threads (default: every core)"},
+          {"--fix", "AXIS=V1,V2", "restrict one axis, e.g. tensor=8 or schedule=1f1b,interleaved; repeatable"}},
+         "gpuhours plan scenarios/validation/megatron-1.7b.toml --top 3"},
+        {"sweep", "gpuhours sweep SCENARIO --vary KEY=VALUES [options]",
+         "evaluate the scenario at every point of a grid or a random sample, on all cores (docs/sweep.md)",
+         {{"--resume", "", "continue an interrupted sweep into the same -o file"}, kQuiet,
+          {"--vary", "KEY=VALUES", "V1,V2,… | START:STOP:STEP | START:STOP:*FACTOR | LOW~HIGH (with --random); repeatable"},
+          {"--random", "N", "N random points instead of the grid"},
+          {"-o", "FILE", "write FILE.csv or FILE.json (default: a table on stdout)"}, {"--output", "FILE", "the same as -o"},
+          {"--format", "FORMAT", "csv or json (default: from the -o extension)"},
+          {"--threads", "N", "worker threads (default: every core)"}, kSet, kCatalog, kMode, kNetwork, kSamples, kSeed},
+         "gpuhours sweep scenarios/deepseek-v3.toml --vary 'pricing.gpu_hour=$1,$2,$3' -o prices.csv"},
+    };
+}
+
+}  // namespace
+
+const std::vector<CommandHelp>& all_command_help() {
+    static const std::vector<CommandHelp> table = make_table();
+    return table;
+}
+
+const CommandHelp* command_help(std::string_view name) {
+    const auto& table = all_command_help();
+    const auto it = std::find_if(table.begin(), table.end(), [&](const CommandHelp& c) { return c.name == name; });
+    return it == table.end() ? nullptr : &*it;
+}
+
+std::string render_help(const CommandHelp& c) {
+    std::string out = fmt::format("usage: {}\n\n{}\n\noptions:\n", c.usage, c.summary);
+    for (const OptionHelp& o : c.options) {
+        const std::string left = o.value.empty() ? o.name : o.name + " " + o.value;
+        out += fmt::format("  {:<24}{}{}\n", left, left.size() >= 24 ? "\n" + std::string(26, ' ') : "", o.text);
+    }
+    out += fmt::format("  {:<24}{}\n\nexample:\n  {}\n", "--help, -h", "this text", c.example);
+    return out;
+}
+
+ParsedArgs parse_command_args(const Args& raw, std::string_view command) {
+    const CommandHelp* c = command_help(command);
+    if (c == nullptr) throw Error(fmt::format("no option table for command `{}`", command));
+    std::vector<std::string> flags, valued;
+    for (const OptionHelp& o : c->options) (o.value.empty() ? flags : valued).push_back(o.name);
+    return parse_args(raw, flags, valued);
+}
+
+bool asks_for_help(const Args& args) {
+    return std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "--help" || a == "-h"; });
+}
+
+}  // namespace gpuhours::cli

@@ -1,0 +1,73 @@
+// `gpuhours COMMAND --help`: every command has its own help, and it lists exactly the options its parser accepts.
+// Checked from the outside: the options the help prints against those the parser names when it rejects an unknown
+// one ("known options: …"), so a help that misses an option, or lists one the command refuses, fails here.
+#include "../support/cli.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <sstream>
+#include <string>
+
+using gpuhours::test::run_cli;
+
+namespace {
+
+// Option names at the start of the help's option lines ("  --samples N   …", "  -o FILE   …").
+std::set<std::string> options_in_help(const std::string& help) {
+    std::set<std::string> names;
+    std::istringstream lines(help);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("  -", 0) != 0) continue;
+        std::string name = line.substr(2, line.find_first_of(" ,", 2) - 2);
+        if (name != "--help" && name != "-h") names.insert(name);
+    }
+    return names;
+}
+
+// The names after "known options: " in the parser's error ("--json, --set VALUE, --catalog VALUE").
+std::set<std::string> options_the_parser_knows(const std::string& error) {
+    std::set<std::string> names;
+    const auto at = error.find("known options: ");
+    REQUIRE(at != std::string::npos);
+    std::istringstream items(error.substr(at + 15, error.find('\n', at) - at - 15));
+    for (std::string item; std::getline(items, item, ',');) {
+        const auto start = item.find_first_not_of(' ');
+        names.insert(item.substr(start, item.find(' ', start) - start));
+    }
+    return names;
+}
+
+}  // namespace
+
+TEST_CASE("every command's help lists exactly the options its parser accepts, with usage and an example", "[cli][help]") {
+    for (const char* command : {"run", "whatif", "report", "plan", "sweep", "validate", "check", "model", "chips", "collective"}) {
+        INFO(command);
+        const auto help = run_cli(std::string(command) + " --help");
+        REQUIRE(help.exit_code == 0);
+        CHECK_THAT(help.out, Catch::StartsWith(std::string("usage: gpuhours ") + command));
+        CHECK_THAT(help.out, Catch::Contains("\nexample:\n  gpuhours " + std::string(command)));
+        CHECK(run_cli(std::string(command) + " -h").out == help.out);
+        CHECK(run_cli(std::string("help ") + command).out == help.out);
+
+        const auto refused = run_cli(std::string(command) + " --no-such-option");
+        CHECK(refused.exit_code == 2);
+        const std::set<std::string> known = options_the_parser_knows(refused.out);
+        CHECK(options_in_help(help.out) == known);
+        CHECK(known.size() >= 2);
+    }
+}
+
+TEST_CASE("collective's help says how to call it; help for an unknown command is an error", "[cli][help]") {
+    // The case: collective's options used to appear only in the error for an unknown one.
+    const auto help = run_cli("collective --help");
+    CHECK_THAT(help.out, Catch::Contains("usage: gpuhours collective OP --chip ID"));
+    for (const char* option : {"--chip ID", "--gpus N", "--sizes SIZES", "--algorithm NAME", "--fabric NAME", "--tiers N", "--planes N"}) {
+        CHECK_THAT(help.out, Catch::Contains(option));
+    }
+    const auto unknown = run_cli("help nothing");
+    CHECK(unknown.exit_code == 2);
+    CHECK_THAT(unknown.out, Catch::Contains("no command `nothing`"));
+    // The global help still comes with no command, and names per-command help.
+    CHECK_THAT(run_cli("help").out, Catch::Contains("gpuhours COMMAND --help"));
+}
