@@ -268,12 +268,15 @@ void fill_row(WhatIfRow& row, const RunEvaluation& ev) {
                                                                                                     : row.limiter_seconds.front().first;
 }
 
+// The catalog chip a scenario's chip comes from: its id without the " (modified)" a [cluster.chip] table with
+// overrides adds (sim/scenario/catalog.cpp).
+std::string catalog_id(const ChipProfile& chip) { return chip.id.substr(0, chip.id.find(' ')); }
+
 // The price of `row`'s GPU-hour: a swapped chip's catalog rental price (ChipProfile::rental_gpu_hour) replaces the
 // scenario's, phases' own prices included, unless the request keeps one price for all; the scenario's own chip,
 // a chip without a catalog price and an unpriced scenario keep the scenario's. Says which in the row.
 void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const ChipProfile& profile, const WhatIfRequest& request) {
-    const bool own = row.reference || profile == original.cluster.chip ||
-                     row.chip == original.cluster.chip.id.substr(0, original.cluster.chip.id.find(' '));
+    const bool own = row.reference || row.chip == catalog_id(original.cluster.chip);
     if (!original.pricing.gpu_hour) return;  // unpriced: nothing to say
     row.price_gpu_hour = original.pricing.gpu_hour->value();
     if (own || request.same_price || !profile.rental_gpu_hour) {
@@ -300,7 +303,7 @@ std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOp
         if (permitted(classify(load_chip(id, base.catalog_dir), *request.rule), *request.rule)) chips.push_back(id);
     }
     if (chips.empty()) throw Error(fmt::format("rule set {} permits no catalog chip", request.rule->id), "name chips with --chips");
-    const std::string own = original.cluster.chip.id.substr(0, original.cluster.chip.id.find(' '));
+    const std::string own = catalog_id(original.cluster.chip);
     if (std::find(chips.begin(), chips.end(), own) == chips.end()) {
         reference = own;
         chips.insert(chips.begin(), own);

@@ -37,9 +37,6 @@ std::vector<CommandHelp> make_table() {
           {"--max-gpus", "N", "the deadline search's limit (default 131072)"}, kMode, kNetwork,
           {"--samples", "N", "Monte Carlo samples per chip (default 100)"}, kSeed},
          "gpuhours whatif scenarios/deepseek-v3.toml --chips h800,h100,h20 --deadline \"2 months\""},
-        {"validate", "gpuhours validate [options]",
-         "every scenario in scenarios/validation/ against its paper: predicted, reported, error, MAPE",
-         {kJson, {"--dir", "DIR", "another directory of validation scenarios"}, kCatalog}, "gpuhours validate --json"},
         {"report", "gpuhours report SCENARIO -o FILE [options]",
          "the run as one self-contained HTML page (verdicts, summary, step timeline, cost and memory charts)",
          {kQuiet, {"-o", "FILE", "the HTML file to write (required; written whole or not at all)"},
@@ -49,6 +46,25 @@ std::vector<CommandHelp> make_table() {
           {"--deadline", "DURATION", "add each chip's GPU count for the deadline (as whatif --deadline)"},
           {"--max-gpus", "N", "the deadline search's limit (default 131072)"}},
          "gpuhours report scenarios/deepseek-v3.toml -o report.html"},
+        {"plan", "gpuhours plan SCENARIO [options]",
+         "search tensor, context, pipeline, data and expert degrees, micro-batch, recompute, schedule and virtual stages "
+         "for the fastest layouts that fit (docs/plan.md)",
+         {kJson, {"--exhaustive", "", "simulate every candidate (no pruning by bounds)"}, kQuiet, kSet, kCatalog,
+          {"--top", "N", "layouts to list (default 5)"}, {"--threads", "N", "worker threads (default: every core)"},
+          {"--fix", "AXIS=V1,V2", "restrict one axis, e.g. tensor=8 or schedule=1f1b,interleaved; repeatable"}},
+         "gpuhours plan scenarios/validation/megatron-1.7b.toml --top 3"},
+        {"sweep", "gpuhours sweep SCENARIO --vary KEY=VALUES [options]",
+         "evaluate the scenario at every point of a grid or a random sample, on all cores (docs/sweep.md)",
+         {{"--resume", "", "continue an interrupted sweep into the same -o file"}, kQuiet,
+          {"--vary", "KEY=VALUES", "V1,V2,… | START:STOP:STEP | START:STOP:*FACTOR | LOW~HIGH (with --random); repeatable"},
+          {"--random", "N", "N random points instead of the grid"},
+          {"-o", "FILE", "write FILE.csv or FILE.json (default: a table on stdout)"}, {"--output", "FILE", "the same as -o"},
+          {"--format", "FORMAT", "csv or json (default: from the -o extension)"},
+          {"--threads", "N", "worker threads (default: every core)"}, kSet, kCatalog, kMode, kNetwork, kSamples, kSeed},
+         "gpuhours sweep scenarios/deepseek-v3.toml --vary 'pricing.gpu_hour=$1,$2,$3' -o prices.csv"},
+        {"validate", "gpuhours validate [options]",
+         "every scenario in scenarios/validation/ against its paper: predicted, reported, error, MAPE",
+         {kJson, {"--dir", "DIR", "another directory of validation scenarios"}, kCatalog}, "gpuhours validate --json"},
         {"check", "gpuhours check SCENARIO [options]",
          "validate a scenario and print it resolved (catalogs, derived degrees, stages, memory fit)",
          {kJson, kSet, kCatalog}, "gpuhours check scenarios/deepseek-v3.toml"},
@@ -75,26 +91,17 @@ std::vector<CommandHelp> make_table() {
           {"--switch-radix", "N", "switch ports (default 64)"},
           {"--nic-bandwidth", "RATE", "NIC bandwidth per GPU per direction, e.g. \"400 Gb/s\" (default: the chip's)"}},
          "gpuhours collective all-reduce --chip h100 --gpus 1024 --sizes 1GiB"},
-        {"plan", "gpuhours plan SCENARIO [options]",
-         "search tensor, context, pipeline, data and expert degrees, micro-batch, recompute, schedule and virtual stages "
-         "for the fastest layouts that fit (docs/plan.md)",
-         {kJson, {"--exhaustive", "", "simulate every candidate (no pruning by bounds)"}, kQuiet, kSet, kCatalog,
-          {"--top", "N", "layouts to list (default 5)"}, {"--threads", "N", "worker threads (default: every core)"},
-          {"--fix", "AXIS=V1,V2", "restrict one axis, e.g. tensor=8 or schedule=1f1b,interleaved; repeatable"}},
-         "gpuhours plan scenarios/validation/megatron-1.7b.toml --top 3"},
-        {"sweep", "gpuhours sweep SCENARIO --vary KEY=VALUES [options]",
-         "evaluate the scenario at every point of a grid or a random sample, on all cores (docs/sweep.md)",
-         {{"--resume", "", "continue an interrupted sweep into the same -o file"}, kQuiet,
-          {"--vary", "KEY=VALUES", "V1,V2,… | START:STOP:STEP | START:STOP:*FACTOR | LOW~HIGH (with --random); repeatable"},
-          {"--random", "N", "N random points instead of the grid"},
-          {"-o", "FILE", "write FILE.csv or FILE.json (default: a table on stdout)"}, {"--output", "FILE", "the same as -o"},
-          {"--format", "FORMAT", "csv or json (default: from the -o extension)"},
-          {"--threads", "N", "worker threads (default: every core)"}, kSet, kCatalog, kMode, kNetwork, kSamples, kSeed},
-         "gpuhours sweep scenarios/deepseek-v3.toml --vary 'pricing.gpu_hour=$1,$2,$3' -o prices.csv"},
     };
 }
 
 }  // namespace
+
+std::vector<std::string> command_names() {
+    std::vector<std::string> names;
+    for (const CommandHelp& c : all_command_help()) names.push_back(c.name);
+    names.emplace_back("help");
+    return names;
+}
 
 const std::vector<CommandHelp>& all_command_help() {
     static const std::vector<CommandHelp> table = make_table();

@@ -24,7 +24,9 @@ struct CommandHelp {
     std::string example;
 };
 
-const std::vector<CommandHelp>& all_command_help();
+const std::vector<CommandHelp>& all_command_help();  // in the order the global help lists the commands
+// Every command's name, in the table's order, then "help" (for the "unknown command" hint).
+std::vector<std::string> command_names();
 const CommandHelp* command_help(std::string_view name);  // nullptr for an unknown command
 // The command's help text: usage, summary, every option with its value and text, --help, an example.
 std::string render_help(const CommandHelp& c);

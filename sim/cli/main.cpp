@@ -8,6 +8,7 @@
 #include <gpuhours/units/error.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdio>
 #include <exception>
@@ -61,8 +62,6 @@ exit codes: 0 success, 2 a mistake in the input (the message names file:line:col
             1 an internal error.
 )";
 
-constexpr const char* kCommandList = "run, whatif, report, plan, sweep, validate, check, model, chips, collective, help";
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,7 +76,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (args[0] == "help") {
-            if (root) std::cerr << fmt::format("gpuhours: error: no command `{}`\n  commands: {}\n", name, kCommandList);
+            if (root) std::cerr << fmt::format("gpuhours: error: no command `{}`\n  commands: {}\n", name, fmt::join(gpuhours::cli::command_names(), ", "));
             return 2;
         }
     }
@@ -105,8 +104,9 @@ int main(int argc, char** argv) {
         else if (command == "plan") code = gpuhours::cli::cmd_plan(args, out);
         else if (command == "sweep") code = gpuhours::cli::cmd_sweep(args, out);
         else {
-            std::string hint = fmt::format("commands: {}", kCommandList);
-            for (const char* known : {"run", "whatif", "report", "plan", "sweep", "validate", "check", "model", "chips", "collective", "help"}) {
+            const std::vector<std::string> known_commands = gpuhours::cli::command_names();
+            std::string hint = fmt::format("commands: {}", fmt::join(known_commands, ", "));
+            for (const std::string& known : known_commands) {
                 if (gpuhours::edit_distance(command, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
             }
             throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);
