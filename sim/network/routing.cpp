@@ -224,6 +224,11 @@ const Router::Target& Router::target(VertexId dst) {
     target_ = std::move(t);
     target_valid_ = true;
     target_generation_ = switch_cache_generation_;
+    return target_;
+}
+
+void Router::remember_hops_to(VertexId dst) {
+    if (hop_valid_ && hop_dst_ == dst) return;
     // A new destination: forget the next hops remembered for the last one.
     if (hop_stamp_.size() != topology_.vertex_count()) {
         hop_stamp_.assign(topology_.vertex_count(), 0);
@@ -234,7 +239,8 @@ const Router::Target& Router::target(VertexId dst) {
         std::fill(hop_stamp_.begin(), hop_stamp_.end(), 0);
         hop_generation_ = 1;
     }
-    return target_;
+    hop_dst_ = dst;
+    hop_valid_ = true;
 }
 
 Route Router::route(VertexId src, VertexId dst) {
@@ -255,18 +261,18 @@ Route Router::route(VertexId src, VertexId dst) {
         throw Error(fmt::format("no route from {} to {}", topology_.describe(src), topology_.describe(dst)),
                     "check that the fabric connects these GPUs");
     }
+    // Next hops toward the current destination are remembered (flows to one destination converge on its tree):
+    // a next hop is a function of the vertex and the destination alone, whichever distances found it.
+    remember_hops_to(dst);
     VertexId v = src;
     while (v != dst) {
-        // Next hops toward the current target are remembered (flows to one destination converge on its tree).
         LinkId l = 0;
-        if (t != nullptr && hop_stamp_[v] == hop_generation_) {
+        if (hop_stamp_[v] == hop_generation_) {
             l = hop_link_[v];
         } else {
             l = pick_next_hop(v, dst, dist);
-            if (t != nullptr) {
-                hop_stamp_[v] = hop_generation_;
-                hop_link_[v] = l;
-            }
+            hop_stamp_[v] = hop_generation_;
+            hop_link_[v] = l;
         }
         route.links.push_back(l);
         route.latency += topology_.link(l).latency;
@@ -280,7 +286,20 @@ std::vector<Route> Router::routes(std::span<const FlowSpec> flows) {
     for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return flows[a].dst < flows[b].dst; });
     std::vector<Route> out(flows.size());
-    for (const std::uint32_t i : order) out[i] = route(flows[i].src, flows[i].dst);
+    const std::size_t n = topology_.vertex_count();
+    for (std::size_t begin = 0; begin < order.size();) {
+        const VertexId dst = flows[order[begin]].dst;
+        std::size_t end = begin + 1;
+        while (end < order.size() && flows[order[end]].dst == dst) ++end;
+        // A destination with many flows takes its whole distance array (O(vertices × its switches), vectorised,
+        // and kept): cheaper than evaluating distances per vertex at every port its routes pass. The same
+        // distances either way, so the same routes.
+        if ((end - begin) * kFullArrayFlowsPerVertex >= n && !is_switch(topology_.vertex(dst).kind)) {
+            (void)distances_to(dst);
+        }
+        for (std::size_t k = begin; k < end; ++k) out[order[k]] = route(flows[order[k]].src, dst);
+        begin = end;
+    }
     return out;
 }
 

@@ -116,6 +116,9 @@ private:
     template <class Distance>
     [[nodiscard]] LinkId pick_next_hop(VertexId v, VertexId dst, const Distance& dist) const;
 
+    // routes(): a destination with at least vertices / kFullArrayFlowsPerVertex flows takes its distance array.
+    static constexpr std::size_t kFullArrayFlowsPerVertex = 4096;
+
     const Topology& topology_;
     std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;
     std::unordered_map<VertexId, std::vector<std::uint8_t>> switch_cache_;  // distances to each switch, kept
@@ -124,9 +127,12 @@ private:
     Target target_;                              // the last destination routed to
     bool target_valid_ = false;
     std::uint64_t target_generation_ = 0;
-    std::vector<std::uint32_t> hop_stamp_;  // next hop of v toward target_ known when hop_stamp_[v] == hop_generation_
+    void remember_hops_to(VertexId dst);  // makes hop_stamp_/hop_link_ those of dst (cleared if another's)
+    std::vector<std::uint32_t> hop_stamp_;  // next hop of v toward hop_dst_ known when hop_stamp_[v] == hop_generation_
     std::vector<LinkId> hop_link_;
     std::uint32_t hop_generation_ = 0;
+    VertexId hop_dst_ = 0;
+    bool hop_valid_ = false;
     std::vector<std::uint32_t> visited_;  // local_search's marks: visited when equal to stamp_
     std::uint32_t stamp_ = 0;
     std::vector<std::uint32_t> queue_;
