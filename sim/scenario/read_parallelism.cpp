@@ -40,6 +40,17 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
         Recompute::none);
     p.communication_sms = read_int(r, "communication_sms", 0, 100000, 0);
     if (const Node* o = r.optional("overlap_gradient_reduce")) p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
+    const Node* prefetch = r.optional("prefetch");
+    const Node* reshard = r.optional("reshard_after_forward");
+    for (const Node* n : {prefetch, reshard}) {
+        if (n != nullptr && p.zero_stage < 3) {
+            throw ScenarioError(n->where, fmt::format("`parallelism.{}` applies to ZeRO-3 / FSDP sharding only, and zero = {}",
+                                                      n == prefetch ? "prefetch" : "reshard_after_forward", p.zero_stage),
+                                "set parallelism.zero = 3 (FSDP full sharding), or remove the key");
+        }
+    }
+    if (prefetch != nullptr) p.prefetch = detail::as_int(*prefetch, "parallelism.prefetch", 0, 16);
+    if (reshard != nullptr) p.reshard_after_forward = detail::as_bool(*reshard, "parallelism.reshard_after_forward");
     if (const Node* o = r.optional("order")) {
         p.order = detail::as_string(*o, "parallelism.order");
         if (!order_parts(p.order)) {

@@ -80,6 +80,7 @@ StepResult StepBuilder::collect(SimTime makespan) {
         for (std::size_t a = 0; a < kCommAxes.size(); ++a) {
             result.breakdown.exposed[a] += b.exposed[a] / n;
             result.breakdown.on_link[a] += b.on_link[a] / n;
+            result.breakdown.volume[a] += b.volume[a] / n;
         }
     }
     for (int s = 0; s < layout_.pipeline; ++s) {
@@ -117,18 +118,25 @@ std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std:
                 case TaskRole::recompute: b.recompute += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
                 case TaskRole::optimizer: b.optimizer += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
                 case TaskRole::comm:
+                case TaskRole::shard_comm:
                 case TaskRole::p2p:
                     b.on_link[axis_index(t.axis)] += d;
                     comms[r].push_back({start->picoseconds(), end->picoseconds(), axis_index(t.axis)});
                     break;
             }
             if (spec_.record_trace) {
-                const char* stream = t.role == TaskRole::comm ? "comm" : t.role == TaskRole::p2p ? "p2p" : "compute";
+                const char* stream = t.role == TaskRole::comm         ? "comm"
+                                     : t.role == TaskRole::shard_comm ? "dp"
+                                     : t.role == TaskRole::p2p        ? "p2p"
+                                                                      : "compute";
                 trace.push_back(TraceEvent{r, stream, engine_.name(id), *start, *end});
             }
         }
     }
-    for (int r : simulated_) account_idle(per_rank[r], busy[r], comms[r], makespan.picoseconds());
+    for (int r : simulated_) {
+        account_idle(per_rank[r], busy[r], comms[r], makespan.picoseconds());
+        if (auto it = volume_.find(r); it != volume_.end()) per_rank[r].volume = it->second;
+    }
     return per_rank;
 }
 

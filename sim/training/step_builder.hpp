@@ -16,6 +16,7 @@
 #include <gpuhours/training/schedule.hpp>
 #include <gpuhours/training/step.hpp>
 
+#include <array>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -40,19 +41,27 @@ struct CommSpec {
     CommAxis axis = CommAxis::tensor;
 };
 
-enum class SegmentKind { compute, recompute, comm };
+// compute, recompute: on the compute stream, in the pass's chain. comm: a collective on the communication stream,
+// in the chain (the next segment waits for it). ZeRO-3 / FSDP sharding adds two kinds: shard_comm, a collective on
+// the data-parallel stream issued when the chain reaches it, which the chain does not wait for (a parameter
+// prefetch, a gradient reduce-scatter), and wait, where the chain waits for the pass's shard_comm of `slot`.
+enum class SegmentKind { compute, recompute, comm, shard_comm, wait };
 
 struct Segment {
     SegmentKind kind = SegmentKind::compute;
     SimTime duration;  // compute, recompute
-    CommSpec comm;     // comm
+    CommSpec comm;     // comm, shard_comm
     std::string label;
+    // shard_comm, wait: the unit whose parameters are gathered (a wait names the gather it needs); a shard_comm
+    // with slot -1 is a gradient reduce-scatter, awaited only by the optimizer.
+    int slot = -1;
 };
 
 using Segments = std::vector<Segment>;
 
 // What kind of task a task id is, for the breakdown and the trace.
-enum class TaskRole { compute, recompute, optimizer, comm, p2p };
+// shard_comm: ZeRO-3 / FSDP gathers and reduce-scatters, on the data-parallel stream.
+enum class TaskRole { compute, recompute, optimizer, comm, p2p, shard_comm };
 
 // Which simulated ranks a task belongs to: none, one, or (a full-mode group collective) every member of a group
 // kept in StepBuilder::task_groups_.
@@ -76,6 +85,9 @@ private:
     // The four pass kinds of one model chunk: forward, full backward, backward-input, backward-weight.
     struct ChunkPasses {
         Segments forward, backward, backward_input, weight;
+        // (no) ZeRO-3: the chunk's units' segments per pass, in the chunk's forward order.
+        std::vector<Segments> unit_forward, unit_backward, unit_backward_input, unit_weight;
+        std::vector<std::pair<double, double>> unit_parameters;  // per unit: (dense, routed-expert) on this GPU
         double dense_parameters = 0.0;   // this GPU's parameters in the chunk, excluding routed experts
         double expert_parameters = 0.0;  // routed-expert parameters on this GPU
         Flops recompute_flops;
@@ -94,6 +106,8 @@ private:
     std::optional<CommSpec> comm_spec(const Communication& c, bool backward) const;
     Seconds materialized_attention(const Op& op) const;
     ChunkPasses make_chunk(int chunk) const;
+    void assemble_passes(ChunkPasses& c) const;
+    std::vector<Segment> shard_collectives(const ChunkPasses& c, std::size_t unit, bool gradients) const;
     const ChunkPasses& chunk(int c);
     const Segments& segments(int stage, const Pass& pass);
 
@@ -111,7 +125,12 @@ private:
     TaskId add(TaskSpec spec, TaskRole role, CommAxis axis, int rank);
     void set_info(TaskId id, TaskInfo info);
     std::span<const int> ranks_of(const TaskInfo& info) const;
-    void add_segment(int stage, const Segment& seg, const std::string& label, std::vector<std::vector<TaskId>>& after);
+    void add_segment(int stage, const Segment& seg, const std::string& label, std::vector<std::vector<TaskId>>& after,
+                     std::map<int, TaskId>* stream = nullptr);
+    // Per simulated rank of the stage, the tasks of each issued shard_comm slot of a pass.
+    using Issued = std::map<int, std::vector<std::vector<TaskId>>>;
+    void add_shard_segment(int stage, const Segment& seg, const std::string& label,
+                           const std::vector<std::vector<TaskId>>& after, Issued& issued);
     std::vector<TaskId> add_p2p(int from_stage, int to_stage, const std::vector<TaskId>& producer_ends,
                                 const std::string& label);
     void add_op(OpRef ref);
@@ -147,6 +166,8 @@ private:
     std::vector<int> simulated_;
     std::map<int, ResourceId> compute_;
     std::map<int, TaskId> last_comm_;
+    std::map<int, TaskId> last_shard_comm_;
+    std::map<int, std::array<Bytes, kCommAxes.size()>> volume_;  // per rank: StepBreakdown::volume  // per rank: the last ZeRO-3 collective on its data-parallel stream
     std::map<int, std::vector<TaskId>> grad_sync_;  // per rank: the data-parallel reductions of its chunks
     std::map<std::pair<int, int>, Added> added_;    // (stage, op index)
     std::vector<TaskInfo> info_;                 // per engine task

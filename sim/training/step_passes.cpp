@@ -91,7 +91,9 @@ Seconds StepBuilder::materialized_attention(const Op& op) const {
     return bytes / (spec_.cluster.chip.memory_bandwidth * spec_.cluster.chip.efficiency.memory);
 }
 
-// The passes of model chunk `chunk`, block by block, with each block's collectives where its ops need them.
+// The passes of model chunk `chunk`, block by block, with each block's collectives where its ops need them. Each
+// block is a unit of ZeRO-3 / FSDP sharding (FSDP wraps each transformer layer; the embedding and the head are
+// units of their own), so its segments are kept per unit and assembled into passes by assemble_passes.
 StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
     ChunkPasses out;
     const bool full_recompute = layout_.recompute == Recompute::full;
@@ -105,6 +107,8 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
         // forward
         Segments fwd;
         SimTime acc;
+        double dense = 0.0;
+        double expert = 0.0;
         for (const Op& op : block->ops) {
             if (auto c = comm_spec(op.before, false)) {
                 flush(fwd, acc, SegmentKind::compute, name);
@@ -115,14 +119,15 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
                 flush(fwd, acc, SegmentKind::compute, name);
                 fwd.push_back(Segment{SegmentKind::comm, {}, *c, std::string(to_string(op.after.kind))});
             }
-            if (op.expert) out.expert_parameters += op.parameters;
-            else out.dense_parameters += op.parameters;
+            (op.expert ? expert : dense) += op.parameters;
             out.recompute_flops += op.recompute;
         }
         flush(fwd, acc, SegmentKind::compute, name);
-        out.forward.insert(out.forward.end(), fwd.begin(), fwd.end());
+        out.dense_parameters += dense;
+        out.expert_parameters += expert;
+        out.unit_parameters.emplace_back(dense, expert);
 
-        // backward (blocks in reverse order, ops in reverse order), with and without the weight gradient
+        // backward (ops in reverse order), with and without the weight gradient
         auto backward = [&](bool with_weight) {
             Segments bwd;
             SimTime recompute;
@@ -158,15 +163,83 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
             flush(bwd, a, SegmentKind::compute, name);
             return bwd;
         };
-        Segments b = backward(true);
-        Segments bi = backward(false);
-        out.backward.insert(out.backward.begin(), b.begin(), b.end());
-        out.backward_input.insert(out.backward_input.begin(), bi.begin(), bi.end());
+        out.unit_backward.push_back(backward(true));
+        out.unit_backward_input.push_back(backward(false));
+        out.unit_forward.push_back(std::move(fwd));  // after the backward passes, which replay it under full recompute
         SimTime w;
         for (const Op& op : block->ops) w += to_sim(time_op(op, kernel_).backward_weight.time);
-        if (w.picoseconds() > 0) out.weight.insert(out.weight.begin(), Segment{SegmentKind::compute, w, {}, name + " W"});
+        Segments weight;
+        if (w.picoseconds() > 0) weight.push_back(Segment{SegmentKind::compute, w, {}, name + " W"});
+        out.unit_weight.push_back(std::move(weight));
+    }
+    assemble_passes(out);
+    return out;
+}
+
+// ZeRO-3 / FSDP collectives of unit `unit` over the data-parallel groups: its parameters' all-gather (nccl-tests
+// size: the whole gathered unit, parameter bytes), or its gradients' reduce-scatter (the whole unit, gradient
+// bytes); routed experts over their own data-parallel group. None on a group of one GPU.
+std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::size_t unit, bool gradients) const {
+    std::vector<Segment> out;
+    const auto [dense, expert] = c.unit_parameters[unit];
+    const int dense_group = layout_.data * layout_.context;
+    const int expert_group = dense_group / layout_.expert;
+    const double e = bytes_per_element(gradients ? spec_.precision.gradients : spec_.precision.parameters);
+    const CollectiveKind kind = gradients ? CollectiveKind::reduce_scatter : CollectiveKind::all_gather;
+    const int slot = gradients ? -1 : static_cast<int>(unit);
+    const std::string label = gradients ? "grad reduce-scatter" : "param all-gather";
+    if (dense_group > 1 && dense > 0) {
+        out.push_back(Segment{SegmentKind::shard_comm, {}, CommSpec{kind, GroupKind::data_context, Bytes(dense * e), CommAxis::data}, label, slot});
+    }
+    if (expert_group > 1 && expert > 0) {
+        out.push_back(Segment{SegmentKind::shard_comm, {}, CommSpec{kind, GroupKind::expert_data, Bytes(expert * e), CommAxis::data},
+                              "expert " + label, slot});
     }
     return out;
+}
+
+// The chunk's passes from its units: forward in unit order, the backward kinds in reverse. Under ZeRO-3 each pass
+// that needs a unit's weights (forward; backward and backward-input unless the weights stay gathered after the
+// forward) waits for the unit's gather, issued `prefetch` + 1 units ahead: gathers are issued at the pass's start
+// for the first units, then one whenever a unit's compute is done (so with prefetch 1 unit k + 1's gather runs
+// while unit k computes, as FSDP's prefetch does). Passes that produce weight gradients (backward, weight) issue
+// each unit's reduce-scatter as soon as its compute is done.
+void StepBuilder::assemble_passes(ChunkPasses& c) const {
+    const std::size_t n = c.unit_forward.size();
+    const bool sharded = layout_.zero_stage >= 3;
+    auto pass = [&](const std::vector<Segments>& units, bool reverse, bool gather, bool reduce) {
+        Segments out;
+        std::vector<std::size_t> order(n);
+        for (std::size_t k = 0; k < n; ++k) order[k] = reverse ? n - 1 - k : k;
+        auto issue = [&](std::size_t k) {
+            if (!sharded || !gather || k >= n) return;
+            for (Segment& s : shard_collectives(c, order[k], false)) out.push_back(std::move(s));
+        };
+        const std::size_t ahead = static_cast<std::size_t>(layout_.prefetch);
+        for (std::size_t k = 0; k <= ahead && k < n; ++k) issue(k);
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t u = order[k];
+            if (sharded && gather && !shard_collectives(c, u, false).empty()) {
+                out.push_back(Segment{SegmentKind::wait, {}, {}, "wait for params", static_cast<int>(u)});
+            }
+            out.insert(out.end(), units[u].begin(), units[u].end());
+            if (sharded && reduce) {
+                for (Segment& s : shard_collectives(c, u, true)) out.push_back(std::move(s));
+            }
+            issue(k + ahead + 1);
+        }
+        return out;
+    };
+    const bool regather = layout_.reshard_after_forward;
+    c.forward = pass(c.unit_forward, false, true, false);
+    c.backward = pass(c.unit_backward, true, regather, true);
+    c.backward_input = pass(c.unit_backward_input, true, regather, false);
+    c.weight = pass(c.unit_weight, true, false, true);
+    // The passes are what the task graph reads; the units' parameters stay for the optimizer and the memory.
+    c.unit_forward = {};
+    c.unit_backward = {};
+    c.unit_backward_input = {};
+    c.unit_weight = {};
 }
 
 // The passes of model chunk `c`, built on first use.

@@ -32,6 +32,7 @@ StepBuilder::SyncPoints StepBuilder::gradient_sync_points() const {
 
 // The reductions that follow op `ref` of a stage (`sync_after`: that stage's sync points).
 void StepBuilder::add_gradient_sync(OpRef ref, const std::map<int, int>& sync_after) {
+    if (layout_.zero_stage >= 3) return;  // ZeRO-3 reduce-scatters each unit inside its backward (step_passes.cpp)
     const int s = ref.stage;
     const std::size_t c = static_cast<std::size_t>(ref.index);
     if (!layout_.overlap_gradient_reduce && c + 1 == plan_->ops(s).size()) {
@@ -121,7 +122,8 @@ void StepBuilder::add_optimizer(int stage) {
                               TaskRole::optimizer, CommAxis::data, r);
         after[i] = {id};
     }
-    if (layout_.zero_stage >= 1) {
+    // ZeRO-1 and -2 gather the updated parameters; ZeRO-3 keeps them sharded until each unit's next gather.
+    if (layout_.zero_stage >= 1 && layout_.zero_stage < 3) {
         const double param_bytes = bytes_per_element(pr.parameters);
         if (dense_group > 1 && dense > 0) {
             add_segment(stage, Segment{SegmentKind::comm, {}, CommSpec{CollectiveKind::all_gather, GroupKind::data_context, Bytes(dense * param_bytes), CommAxis::data}, "param gather"},

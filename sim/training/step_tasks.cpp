@@ -28,11 +28,14 @@ std::span<const int> StepBuilder::ranks_of(const TaskInfo& info) const {
     return {};
 }
 
-// Adds `seg` for every simulated rank of `stage`; `prev[i]` is rank i's last task of this chain.
+// Adds `seg` for every simulated rank of `stage`; `after[i]` is rank i's last tasks of this chain, replaced by the
+// segment's task. A collective goes on `stream` (per rank, its last task; the communication stream by default).
 void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& label,
-                              std::vector<std::vector<TaskId>>& after) {
+                              std::vector<std::vector<TaskId>>& after, std::map<int, TaskId>* stream) {
+    if (stream == nullptr) stream = &last_comm_;
+    const TaskRole comm_role = stream == &last_shard_comm_ ? TaskRole::shard_comm : TaskRole::comm;
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
-    if (seg.kind != SegmentKind::comm) {
+    if (seg.kind == SegmentKind::compute || seg.kind == SegmentKind::recompute) {
         for (std::size_t i = 0; i < ranks.size(); ++i) {
             const int r = ranks[i];
             // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
@@ -48,12 +51,13 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
     if (spec_.mode == SimulationMode::symmetric) {
         for (std::size_t i = 0; i < ranks.size(); ++i) {
             const int r = ranks[i];
+            volume_[r][axis_index(seg.comm.axis)] += seg.comm.size;
             const SimTime d = symmetric_time(seg.comm, r);
             std::vector<TaskId> deps = std::move(after[i]);  // replaced below
-            if (auto it = last_comm_.find(r); it != last_comm_.end()) deps.push_back(it->second);
-            const TaskId id = add(TaskSpec{label, std::nullopt, std::move(deps), FixedDuration{d}}, TaskRole::comm,
+            if (auto it = stream->find(r); it != stream->end()) deps.push_back(it->second);
+            const TaskId id = add(TaskSpec{label, std::nullopt, std::move(deps), FixedDuration{d}}, comm_role,
                                   seg.comm.axis, r);
-            last_comm_[r] = id;
+            (*stream)[r] = id;
             after[i] = {id};
         }
         return;
@@ -69,7 +73,7 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
         for (int member : group) {
             const auto& a = after[index_of.at(member)];
             deps.insert(deps.end(), a.begin(), a.end());
-            if (auto it = last_comm_.find(member); it != last_comm_.end()) deps.push_back(it->second);
+            if (auto it = stream->find(member); it != stream->end()) deps.push_back(it->second);
         }
         std::sort(deps.begin(), deps.end());
         deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
@@ -79,12 +83,33 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
         TaskSpec t{label, std::nullopt, deps, FixedDuration{}};
         const TaskId placeholder = add_collective_task(engine_, *network_, std::move(plan), std::move(t));
         task_groups_.push_back(group);
-        set_info(placeholder, TaskInfo{TaskRole::comm, seg.comm.axis, -1, static_cast<int>(task_groups_.size() - 1)});
+        set_info(placeholder, TaskInfo{comm_role, seg.comm.axis, -1, static_cast<int>(task_groups_.size() - 1)});
         for (int member : group) {
+            if (index_of.contains(member)) volume_[member][axis_index(seg.comm.axis)] += seg.comm.size;
             done.insert(member);
-            last_comm_[member] = placeholder;
+            (*stream)[member] = placeholder;
             after[index_of.at(member)] = {placeholder};
         }
+    }
+}
+
+// A ZeRO-3 collective (SegmentKind::shard_comm) on the data-parallel stream, starting once the chain's tasks so far
+// (`after`) are done, without the chain waiting for it: a gather is recorded in `issued` under its unit for the
+// pass's wait; a gradient reduce-scatter is awaited by the optimizer.
+void StepBuilder::add_shard_segment(int stage, const Segment& seg, const std::string& label,
+                                    const std::vector<std::vector<TaskId>>& after, Issued& issued) {
+    const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
+    std::vector<std::vector<TaskId>> tasks = after;
+    add_segment(stage, seg, label, tasks, &last_shard_comm_);
+    if (seg.slot >= 0) {
+        auto& slot = issued[seg.slot];
+        slot.resize(ranks.size());
+        for (std::size_t i = 0; i < ranks.size(); ++i) slot[i].insert(slot[i].end(), tasks[i].begin(), tasks[i].end());
+        return;
+    }
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+        auto& list = grad_sync_[ranks[i]];
+        list.insert(list.end(), tasks[i].begin(), tasks[i].end());
     }
 }
 
@@ -156,11 +181,22 @@ void StepBuilder::add_op(OpRef ref) {
     }
     std::size_t longest = 0;
     for (const auto* s : segs) longest = std::max(longest, s->size());
+    std::vector<Issued> issued(passes.size());
     for (std::size_t k = 0; k < longest; ++k) {
         for (std::size_t pi = 0; pi < passes.size(); ++pi) {
             if (k >= segs[pi]->size()) continue;
             const Segment& seg = (*segs[pi])[k];
-            add_segment(ref.stage, seg, named ? labels[pi] + " " + seg.label : std::string(), after[pi]);
+            const std::string label = named ? labels[pi] + " " + seg.label : std::string();
+            if (seg.kind == SegmentKind::shard_comm) {
+                add_shard_segment(ref.stage, seg, label, after[pi], issued[pi]);
+            } else if (seg.kind == SegmentKind::wait) {
+                const auto& gathered = issued[pi].at(seg.slot);
+                for (std::size_t i = 0; i < ranks.size(); ++i) {
+                    after[pi][i].insert(after[pi][i].end(), gathered[i].begin(), gathered[i].end());
+                }
+            } else {
+                add_segment(ref.stage, seg, label, after[pi]);
+            }
         }
     }
     Added& added = added_[{ref.stage, ref.index}];

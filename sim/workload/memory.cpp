@@ -252,11 +252,14 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
         auto sharded = [&](double bytes_per, bool shard) {
             return shard ? dense * bytes_per / dp_dense + expert * bytes_per / dp_expert : (dense + expert) * bytes_per;
         };
-        mb.parameters = Bytes(sharded(param_bytes, layout.zero_stage >= 3));
+        // ZeRO-3 / FSDP without resharding after forward keeps every unit's gathered weights from its forward to
+        // its backward: at the step's peak (the end of the forward) the stage holds all of them.
+        const bool params_sharded = layout.zero_stage >= 3 && layout.reshard_after_forward;
+        mb.parameters = Bytes(sharded(param_bytes, params_sharded));
         mb.gradients = Bytes(sharded(grad_bytes, layout.zero_stage >= 2));
         mb.optimizer_state = Bytes(sharded(optimizer_bytes, layout.zero_stage >= 1));
-        // ZeRO-3 gathers one block's weights to compute it and prefetches the next: two blocks' worth.
-        if (layout.zero_stage >= 3) mb.buffers = Bytes(2.0 * largest_block * param_bytes);
+        // ZeRO-3 gathers one unit's weights to compute it and `prefetch` more ahead of it.
+        if (params_sharded) mb.buffers = Bytes((1.0 + layout.prefetch) * largest_block * param_bytes);
 
         double activations = 0.0;
         for (const auto& [stage_ptr, in_flight] : chunks) activations += activation_bytes(*stage_ptr) * in_flight;

@@ -129,6 +129,23 @@ TEST_CASE("a layout whose degrees do not multiply to the GPU count names the num
     CHECK_THAT(e.hint(), Catch::Contains("data = 4"));
 }
 
+TEST_CASE("ZeRO-3's prefetch and reshard_after_forward are refused under another ZeRO stage, at the key") {
+    // kBase has no `zero` (0); line 12 becomes the prefetch.
+    ScenarioError e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nprefetch = 2\n"));
+    CHECK(e.where().line == 12);
+    CHECK_THAT(e.message(), Catch::Contains("`parallelism.prefetch` applies to ZeRO-3 / FSDP sharding only, and zero = 0"));
+    CHECK_THAT(e.hint(), Catch::Contains("parallelism.zero = 3"));
+    e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nzero = 2\nreshard_after_forward = false\n"));
+    CHECK(e.where().line == 13);
+    CHECK_THAT(e.message(), Catch::Contains("`parallelism.reshard_after_forward`"));
+    // Under zero = 3 both are read.
+    const Scenario s = load_scenario_from_string(
+        replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nzero = 3\nprefetch = 2\nreshard_after_forward = false\n"),
+        "test.toml", catalog_options());
+    CHECK(s.parallel.prefetch == 2);
+    CHECK_FALSE(s.parallel.reshard_after_forward);
+}
+
 TEST_CASE("the data-parallel degree may be left out and is derived from the GPU count") {
     const Scenario s = load_scenario_from_string(replace(kBase, "data = 4\n", ""), "test.toml", catalog_options());
     CHECK(s.parallel.data == 4);  // 16 / (2 × 2)

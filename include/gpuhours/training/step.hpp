@@ -7,7 +7,10 @@
 // groups (placement.hpp), timed on the cluster's network. Pipeline sends are point-to-point transfers between
 // stages. After a stage's last backward of a chunk, its gradients are reduced over the data-parallel groups on
 // the communication stream (overlapping the remaining backward work); then the optimizer step runs, then ZeRO's
-// parameter all-gather. The step time is the engine's makespan: it comes out of the simulation.
+// parameter all-gather. Under ZeRO-3 / FSDP (ParallelLayout::zero_stage 3) a third stream per GPU, the
+// data-parallel one, gathers each unit's (layer's) parameters ahead of its forward and backward and reduce-scatters
+// its gradients after its backward, every micro-batch; the compute stream waits only for the gather it needs.
+// The step time is the engine's makespan: it comes out of the simulation.
 //
 // Modes (shared/ARCHITECTURE.md, "Scale: symmetry first"):
 // - symmetric (default): one representative GPU per pipeline stage (tensor, context and data rank 0). All
@@ -71,6 +74,12 @@ struct StepBreakdown {
     Seconds bubble;     // the compute stream idle with no collective of its own in flight (pipeline waits)
     std::array<Seconds, kCommAxes.size()> exposed{};
     std::array<Seconds, kCommAxes.size()> on_link{};
+    // Communication volume: the sizes of the collectives this GPU took part in, summed per axis, in the nccl-tests
+    // convention of CollectiveRequest::size (an all-gather's or reduce-scatter's whole buffer, an all-reduce's
+    // buffer). Pipeline sends are not collectives and are not counted. ZeRO-3 / FSDP moves 2 × parameter bytes
+    // (gathered before forward and before backward) + gradient bytes (reduce-scattered) per micro-batch over the
+    // data axis; ZeRO-1/2 gradient bytes + parameter bytes per step.
+    std::array<Bytes, kCommAxes.size()> volume{};
 
     [[nodiscard]] Seconds exposed_total() const;
 };
@@ -83,7 +92,7 @@ struct StageStep {
 
 struct TraceEvent {
     int rank = 0;
-    std::string stream;  // "compute", "comm", "p2p"
+    std::string stream;  // "compute", "comm", "p2p", "dp" (ZeRO-3's data-parallel stream)
     std::string name;
     SimTime start;
     SimTime end;

@@ -37,11 +37,19 @@ struct ParallelLayout {
     Schedule schedule = Schedule::one_f_one_b;
     Recompute recompute = Recompute::none;
     std::string order = "tp-cp-ep-dp-pp";  // rank order, innermost first
-    int communication_sms = 0;
+    int communication_sms = 0;  // SMs each GPU reserves for communication kernels (DeepSeek-V3: 20 of 132)
     // Reduce each chunk's gradients as soon as its backward is done, overlapping the rest of the backward pass
     // (Megatron-Core --overlap-grad-reduce, PyTorch DDP/FSDP buckets). false: after the whole backward, as
     // Megatron-LM did in 2021.
-    bool overlap_gradient_reduce = true;   // SMs each GPU reserves for communication kernels (DeepSeek-V3: 20 of 132)
+    bool overlap_gradient_reduce = true;
+    // ZeRO-3 / FSDP full sharding (zero_stage 3): parameters are gathered one unit (a layer, the embedding, the
+    // head) at a time over the data-parallel group before its forward, and — when `reshard_after_forward` —
+    // freed after it and gathered again before its backward; each unit's gradients are reduce-scattered as soon
+    // as its backward is done, every micro-batch (DeepSpeed ZeRO-3; PyTorch FSDP FULL_SHARD, whose
+    // reshard_after_forward=false is SHARD_GRAD_OP). `prefetch`: units gathered ahead of the one computing
+    // (FSDP's forward/backward prefetch of one unit: 1; 0 gathers each unit only when it is needed).
+    int prefetch = 1;
+    bool reshard_after_forward = true;
 
     [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
     [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }

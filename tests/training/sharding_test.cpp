@@ -1,0 +1,174 @@
+// ZeRO-3 / FSDP full sharding as events of the step (include/gpuhours/training/step.hpp, ParallelLayout::zero_stage
+// 3): per-unit parameter all-gathers before forward and backward, per-unit gradient reduce-scatters after backward,
+// on a data-parallel stream of their own; the communication volume against its closed form, the trace, what
+// prefetching hides, and the memory. (The scenario keys: tests/scenario/scenario_test.cpp.) One H100 node (4 GPUs, DP 4) and a 2-layer model keep each case in
+// milliseconds. Every expected number is derived in the comment before its assertion.
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/step.hpp>
+#include <gpuhours/workload/workload.hpp>
+
+#include "../workload/models.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace gpuhours;
+
+namespace {
+
+std::filesystem::path catalog() { return std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios"; }
+
+// `gpus` H100s (scenarios/chips/h100.toml) on one NVSwitch node.
+ClusterSpec node(int gpus) {
+    ClusterSpec c;
+    c.chip = load_chip("h100", catalog());
+    c.gpus = gpus;
+    c.gpus_per_node = gpus;
+    c.fabric = Fabric::single_node;
+    c.nic_bandwidth = c.chip.nic_bandwidth;
+    c.nic_latency = c.chip.nic_latency;
+    return c;
+}
+
+// Llama-style, 2 layers, hidden 1024, 8 heads of 128, 2 KV heads, SwiGLU 4096, vocabulary 32,000, untied. Its
+// parameters, by hand:
+//   a layer: Q and O 2 × 1024² = 2,097,152; K and V 2 × 1024 × 256 = 524,288; MLP 3 × 1024 × 4096 = 12,582,912;
+//            two RMSNorms 2 × 1024 = 2,048; in all 15,206,400;
+//   embedding 32,000 × 1024 = 32,768,000; head 32,768,000 plus the final norm's 1,024.
+//   Ψ = 2 × 15,206,400 + 32,768,000 + 32,768,000 + 1,024 = 95,949,824.
+constexpr double kParameters = 95'949'824.0;
+
+StepSpec sharded_spec(int micro_batches, int prefetch = 1, bool reshard = true) {
+    StepSpec s;
+    s.model = test::llama_like(2, 1024, 8, 2, 4096, 32000);
+    s.cluster = node(4);
+    s.layout.data = 4;
+    s.layout.zero_stage = 3;
+    s.layout.prefetch = prefetch;
+    s.layout.reshard_after_forward = reshard;
+    s.precision.gradients = Precision::bf16;  // reduce-scatter in BF16 (FSDP MixedPrecision reduce_dtype)
+    s.sequence_length = 2048;
+    s.global_batch = 4 * micro_batches;
+    return s;
+}
+
+double data_volume(const StepResult& r) { return r.breakdown.volume[static_cast<std::size_t>(CommAxis::data)].value(); }
+double data_on_link(const StepResult& r) { return r.breakdown.on_link[static_cast<std::size_t>(CommAxis::data)].value(); }
+double data_exposed(const StepResult& r) { return r.breakdown.exposed[static_cast<std::size_t>(CommAxis::data)].value(); }
+
+}  // namespace
+
+TEST_CASE("ZeRO-3 moves three times the parameter bytes per micro-batch over the data-parallel group", "[step][zero3]") {
+    // The model's count first (the closed form above), so the volume below is checked against a number derived
+    // without the simulator.
+    CHECK(count_parameters(test::llama_like(2, 1024, 8, 2, 4096, 32000)).total == Approx(kParameters));
+    // ZeRO-3 (Rajbhandari et al. 2020, §7.2.2: "3Ψ" per step, against 2Ψ for data parallelism): every unit's
+    // BF16 parameters are all-gathered before its forward (2Ψ bytes) and again before its backward (2Ψ), and its
+    // BF16 gradients reduce-scattered after it (2Ψ): 6Ψ = 575,698,944 bytes per micro-batch, in the nccl-tests
+    // size convention (the whole gathered or reduced buffer).
+    const StepResult one = simulate_step(sharded_spec(1));
+    CHECK(data_volume(one) == Approx(3.0 * 2.0 * kParameters).epsilon(1e-12));
+    // Each micro-batch gathers and reduces again (FSDP resharding after forward, ZeRO-3's per-micro-batch
+    // reduce-scatter): 3 micro-batches, 3 × 6Ψ.
+    const StepResult three = simulate_step(sharded_spec(3));
+    CHECK(data_volume(three) == Approx(3.0 * 3.0 * 2.0 * kParameters).epsilon(1e-12));
+    // Without resharding after forward (FSDP SHARD_GRAD_OP) the backward needs no second gather: 2 × 2Ψ.
+    const StepResult kept = simulate_step(sharded_spec(1, 1, false));
+    CHECK(data_volume(kept) == Approx(2.0 * 2.0 * kParameters).epsilon(1e-12));
+    // ZeRO-1 for comparison: one gradient reduce-scatter (2Ψ) and one parameter all-gather (2Ψ) per step, however
+    // many micro-batches.
+    StepSpec zero1 = sharded_spec(3);
+    zero1.layout.zero_stage = 1;
+    CHECK(data_volume(simulate_step(zero1)) == Approx(2.0 * 2.0 * kParameters).epsilon(1e-12));
+}
+
+TEST_CASE("ZeRO-3's trace shows each unit's gathers and reduce-scatter on the data-parallel stream", "[step][zero3]") {
+    // Units: the embedding, 2 layers, the head = 4. Per micro-batch: 4 gathers before the forward, 4 before the
+    // backward, 4 reduce-scatters; 2 micro-batches on the one simulated GPU: 16 gathers and 8 reduce-scatters,
+    // all on the "dp" stream, none on the compute or tensor-parallel communication streams.
+    StepSpec s = sharded_spec(2);
+    s.record_trace = true;
+    const StepResult r = simulate_step(s);
+    std::map<std::string, int> on_dp;
+    int elsewhere = 0;
+    for (const TraceEvent& e : r.trace) {
+        const bool gather = e.name.ends_with("param all-gather");
+        const bool reduce = e.name.ends_with("grad reduce-scatter");
+        if (e.stream == "dp") ++on_dp[gather ? "gather" : reduce ? "reduce" : "other"];
+        else if (gather || reduce) ++elsewhere;
+    }
+    CHECK(on_dp["gather"] == 16);
+    CHECK(on_dp["reduce"] == 8);
+    CHECK(on_dp["other"] == 0);
+    CHECK(elsewhere == 0);
+    // The stream is serial: its events never overlap.
+    std::vector<const TraceEvent*> dp;
+    for (const TraceEvent& e : r.trace) {
+        if (e.stream == "dp" && e.rank == 0) dp.push_back(&e);
+    }
+    std::sort(dp.begin(), dp.end(), [](const TraceEvent* a, const TraceEvent* b) { return a->start < b->start; });
+    for (std::size_t i = 1; i < dp.size(); ++i) CHECK(dp[i]->start >= dp[i - 1]->end);
+}
+
+TEST_CASE("without prefetch every ZeRO-3 collective is exposed; prefetching one unit hides part of them", "[step][zero3]") {
+    // prefetch 0: a unit's gather is issued only once the previous unit's compute is done, and the compute waits
+    // for it; the backward's reduce-scatter of a unit sits on the serial data-parallel stream before the next
+    // unit's gather. With one micro-batch and no pipeline, nothing else runs: the step is compute + optimizer +
+    // every data-parallel collective end to end, and all of their time is exposed.
+    const StepResult serial = simulate_step(sharded_spec(1, 0));
+    const double expected = serial.breakdown.compute.value() + serial.breakdown.optimizer.value() + data_on_link(serial);
+    CHECK(serial.step_time.value() == Approx(expected).epsilon(1e-9));
+    CHECK(data_exposed(serial) == Approx(data_on_link(serial)).epsilon(1e-9));
+    // prefetch 1: the same collectives (same volume, same time on the link), but the next unit's gather runs
+    // while this unit computes, so less is exposed and the step is shorter by what was hidden.
+    const StepResult ahead = simulate_step(sharded_spec(1, 1));
+    CHECK(data_volume(ahead) == Approx(data_volume(serial)));
+    CHECK(data_on_link(ahead) == Approx(data_on_link(serial)).epsilon(1e-9));
+    CHECK(data_exposed(ahead) < 0.9 * data_exposed(serial));
+    CHECK(ahead.step_time.value() == Approx(serial.step_time.value() - (data_exposed(serial) - data_exposed(ahead))).epsilon(1e-9));
+}
+
+TEST_CASE("ZeRO-3 memory holds the prefetched units and, without resharding, every unit's weights", "[step][zero3]") {
+    // The largest unit is the embedding or the head, 32,768,000 (+1,024 for the head's norm) parameters; BF16.
+    // prefetch 2: the unit computing and 2 ahead, 3 × 32,769,024 × 2 B = 196,614,144 B of buffers; the sharded
+    // parameters Ψ × 2 B / 4.
+    const MicroBatchShape shape{2048, 1, AttentionMask::causal};
+    StepSpec s = sharded_spec(1, 2);
+    MemoryBreakdown m = memory_per_gpu(s.model, s.layout, s.precision, shape);
+    CHECK(m.buffers.value() == Approx(3.0 * 32'769'024.0 * 2.0));
+    CHECK(m.parameters.value() == Approx(kParameters * 2.0 / 4.0));
+    // reshard_after_forward = false keeps each unit's gathered weights until its backward: at the end of the
+    // forward every unit is whole, Ψ × 2 B, and no gather buffer is counted apart.
+    s = sharded_spec(1, 1, false);
+    m = memory_per_gpu(s.model, s.layout, s.precision, shape);
+    CHECK(m.parameters.value() == Approx(kParameters * 2.0));
+    CHECK(m.buffers.value() == 0.0);
+}
+
+TEST_CASE("symmetric and full modes agree on a ZeRO-3 step across nodes", "[step][zero3]") {
+    // 16 H100s, 2 nodes of 8 on a fat-tree, TP 2 (inside a node) × DP 8: each data-parallel group (stride 2) has 4
+    // GPUs in each node, so every gather and reduce-scatter crosses the NICs with the other TP rank's group beside
+    // it — the concurrency symmetric mode times each collective with. Full mode runs each group's flows on the
+    // links with whatever else is in flight; the two should agree within 1% and move the same volume.
+    StepSpec s = sharded_spec(2);
+    s.cluster = node(16);
+    s.cluster.gpus_per_node = 8;
+    s.cluster.fabric = Fabric::fat_tree;
+    s.layout.tensor = 2;
+    s.layout.data = 8;
+    s.global_batch = 8 * 2;
+    const StepResult sym = simulate_step(s);
+    s.mode = SimulationMode::full;
+    const StepResult full = simulate_step(s);
+    CHECK(full.simulated_ranks == 16);
+    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(0.01));
+    CHECK(data_volume(full) == Approx(data_volume(sym)).epsilon(1e-12));
+    // Ψ / 2 per GPU under TP 2 (the norms are replicated, not split: close, not equal), 3 × 2 B per micro-batch,
+    // 2 micro-batches: about 6 × Ψ bytes.
+    CHECK(data_volume(sym) == Approx(6.0 * kParameters).epsilon(0.01));
+}
