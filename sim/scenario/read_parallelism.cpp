@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace gpuhours::detail {
 
@@ -47,6 +48,13 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
             throw ScenarioError(n->where, fmt::format("`parallelism.{}` applies to ZeRO-3 / FSDP sharding only, and zero = {}",
                                                       n == prefetch ? "prefetch" : "reshard_after_forward", p.zero_stage),
                                 "set parallelism.zero = 3 (FSDP full sharding), or remove the key");
+        }
+    }
+    if (const Node* b = r.optional("gradient_bucket")) {
+        p.gradient_bucket = detail::as_integer(*b, "parallelism.gradient_bucket", 1, std::int64_t{1} << 50);
+        if (p.zero_stage >= 3) {
+            throw ScenarioError(b->where, "`parallelism.gradient_bucket` applies to ZeRO 0–2: ZeRO-3 reduce-scatters each unit's gradients",
+                                "remove the key, or set parallelism.zero to 0, 1 or 2");
         }
     }
     if (prefetch != nullptr) p.prefetch = detail::as_int(*prefetch, "parallelism.prefetch", 0, 16);

@@ -17,43 +17,60 @@ struct Interval {
     std::size_t axis;
 };
 
-// Idle gaps of one compute stream (`intervals`) until `makespan`: covered by the rank's own collectives (`cs`) →
-// exposed on that axis (the one that started first where several overlap); otherwise → bubble.
-void account_idle(StepBreakdown& b, std::vector<Interval>& intervals, std::vector<Interval>& cs, std::int64_t makespan) {
-    std::sort(intervals.begin(), intervals.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
-    std::sort(cs.begin(), cs.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
-    // Gaps come in increasing time, so the collectives that ended before a gap can be skipped for good: with
-    // reach[i] the latest end among cs[0..i], every collective before the first i with reach[i] > a ended by a.
-    // This keeps the accounting linear in intervals (it rescanned every collective per gap) and visits the
-    // collectives that matter in the same order, so the sums are unchanged.
-    std::vector<std::int64_t> reach(cs.size());
-    for (std::size_t i = 0; i < cs.size(); ++i) reach[i] = std::max(i > 0 ? reach[i - 1] : cs[i].end, cs[i].end);
-    std::size_t first = 0;
-    std::int64_t t = 0;
-    auto account_gap = [&](std::int64_t a, std::int64_t z) {
+// The part of each idle gap [a, z) covered by the collectives of `cs` (sorted by start), in increasing time:
+// exposed on that axis (the one that started first where several overlap). Gaps must come in increasing time, so
+// the collectives that ended before a gap can be skipped for good: with reach[i] the latest end among cs[0..i],
+// every collective before the first i with reach[i] > a ended by a. This keeps the accounting linear in intervals.
+class Coverage {
+public:
+    explicit Coverage(std::vector<Interval>& cs) : cs_(cs), reach_(cs.size()) {
+        std::sort(cs_.begin(), cs_.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
+        for (std::size_t i = 0; i < cs_.size(); ++i) reach_[i] = std::max(i > 0 ? reach_[i - 1] : cs_[i].end, cs_[i].end);
+    }
+    // Adds the covered part of [a, z) to `b.exposed`; calls hole(from, to) for each uncovered piece, in order.
+    template <class Hole>
+    void account(StepBreakdown& b, std::int64_t a, std::int64_t z, Hole&& hole) {
         if (z <= a) return;
-        while (first < cs.size() && reach[first] <= a) ++first;
+        while (first_ < cs_.size() && reach_[first_] <= a) ++first_;
         std::int64_t cursor = a;
-        std::int64_t covered = 0;
-        for (std::size_t i = first; i < cs.size(); ++i) {
-            const Interval& c = cs[i];
+        for (std::size_t i = first_; i < cs_.size(); ++i) {
+            const Interval& c = cs_[i];
             if (c.start >= z) break;
             if (c.end <= cursor) continue;
             const std::int64_t from = std::max(c.start, cursor);
             const std::int64_t to = std::min(c.end, z);
             if (to > from) {
+                if (from > cursor) hole(cursor, from);
                 b.exposed[c.axis] += SimTime::from_picoseconds(to - from).to_seconds();
-                covered += to - from;
                 cursor = to;
             }
         }
-        b.bubble += SimTime::from_picoseconds(z - a - covered).to_seconds();
-    };
+        if (z > cursor) hole(cursor, z);
+    }
+
+private:
+    std::vector<Interval>& cs_;
+    std::vector<std::int64_t> reach_;
+    std::size_t first_ = 0;
+};
+
+// Idle gaps of one compute stream (`intervals`) until `makespan`: covered by the rank's collectives that its
+// passes wait for in line (`cs`: the communication stream and pipeline sends) → exposed on that axis; what they
+// leave uncovered but the data-parallel stream's collectives cover (`dp`: ZeRO-3 gathers, gradient buckets, which
+// the compute stream waits for only at a gather or at the optimizer) → exposed on theirs; the rest → bubble.
+void account_idle(StepBreakdown& b, std::vector<Interval>& intervals, std::vector<Interval>& cs,
+                  std::vector<Interval>& dp, std::int64_t makespan) {
+    std::sort(intervals.begin(), intervals.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
+    Coverage in_line(cs);
+    Coverage beside(dp);
+    auto bubble = [&](std::int64_t from, std::int64_t to) { b.bubble += SimTime::from_picoseconds(to - from).to_seconds(); };
+    auto hole = [&](std::int64_t from, std::int64_t to) { beside.account(b, from, to, bubble); };
+    std::int64_t t = 0;
     for (const auto& iv : intervals) {
-        account_gap(t, iv.start);
+        in_line.account(b, t, iv.start, hole);
         t = std::max(t, iv.end);
     }
-    account_gap(t, makespan);
+    in_line.account(b, t, makespan, hole);
 }
 
 }  // namespace
@@ -103,6 +120,7 @@ StepResult StepBuilder::collect(SimTime makespan) {
 std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::vector<TraceEvent>& trace) {
     std::map<int, std::vector<Interval>> busy;     // compute stream, any role
     std::map<int, std::vector<Interval>> comms;    // the rank's collectives and incoming p2p
+    std::map<int, std::vector<Interval>> dp;       // its data-parallel stream's collectives
     std::map<int, StepBreakdown> per_rank;
     for (std::uint32_t i = 0; i < std::min(info_.size(), engine_.task_count()); ++i) {
         const TaskId id{i};
@@ -118,15 +136,15 @@ std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std:
                 case TaskRole::recompute: b.recompute += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
                 case TaskRole::optimizer: b.optimizer += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
                 case TaskRole::comm:
-                case TaskRole::shard_comm:
+                case TaskRole::dp_comm:
                 case TaskRole::p2p:
                     b.on_link[axis_index(t.axis)] += d;
-                    comms[r].push_back({start->picoseconds(), end->picoseconds(), axis_index(t.axis)});
+                    (t.role == TaskRole::dp_comm ? dp : comms)[r].push_back({start->picoseconds(), end->picoseconds(), axis_index(t.axis)});
                     break;
             }
             if (spec_.record_trace) {
                 const char* stream = t.role == TaskRole::comm         ? "comm"
-                                     : t.role == TaskRole::shard_comm ? "dp"
+                                     : t.role == TaskRole::dp_comm ? "dp"
                                      : t.role == TaskRole::p2p        ? "p2p"
                                                                       : "compute";
                 trace.push_back(TraceEvent{r, stream, engine_.name(id), *start, *end});
@@ -134,7 +152,7 @@ std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std:
         }
     }
     for (int r : simulated_) {
-        account_idle(per_rank[r], busy[r], comms[r], makespan.picoseconds());
+        account_idle(per_rank[r], busy[r], comms[r], dp[r], makespan.picoseconds());
         if (auto it = volume_.find(r); it != volume_.end()) per_rank[r].volume = it->second;
     }
     return per_rank;

@@ -42,26 +42,26 @@ struct CommSpec {
 };
 
 // compute, recompute: on the compute stream, in the pass's chain. comm: a collective on the communication stream,
-// in the chain (the next segment waits for it). ZeRO-3 / FSDP sharding adds two kinds: shard_comm, a collective on
-// the data-parallel stream issued when the chain reaches it, which the chain does not wait for (a parameter
-// prefetch, a gradient reduce-scatter), and wait, where the chain waits for the pass's shard_comm of `slot`.
-enum class SegmentKind { compute, recompute, comm, shard_comm, wait };
+// in the chain (the next segment waits for it). dp_comm: a collective on the data-parallel stream issued when the
+// chain reaches it, which the chain does not wait for (a ZeRO-3 parameter prefetch or gradient reduce-scatter, a
+// gradient bucket's reduction); wait: the chain waits for the pass's dp_comm of `slot`.
+enum class SegmentKind { compute, recompute, comm, dp_comm, wait };
 
 struct Segment {
     SegmentKind kind = SegmentKind::compute;
     SimTime duration;  // compute, recompute
-    CommSpec comm;     // comm, shard_comm
+    CommSpec comm;     // comm, dp_comm
     std::string label;
-    // shard_comm, wait: the unit whose parameters are gathered (a wait names the gather it needs); a shard_comm
-    // with slot -1 is a gradient reduce-scatter, awaited only by the optimizer.
+    // dp_comm, wait: the unit whose parameters are gathered (a wait names the gather it needs); a dp_comm with
+    // slot -1 reduces gradients and is awaited only by the optimizer.
     int slot = -1;
 };
 
 using Segments = std::vector<Segment>;
 
 // What kind of task a task id is, for the breakdown and the trace.
-// shard_comm: ZeRO-3 / FSDP gathers and reduce-scatters, on the data-parallel stream.
-enum class TaskRole { compute, recompute, optimizer, comm, p2p, shard_comm };
+// dp_comm: ZeRO-3 gathers and reduce-scatters and gradient buckets, on the data-parallel stream.
+enum class TaskRole { compute, recompute, optimizer, comm, p2p, dp_comm };
 
 // Which simulated ranks a task belongs to: none, one, or (a full-mode group collective) every member of a group
 // kept in StepBuilder::task_groups_.
@@ -85,6 +85,9 @@ private:
     // The four pass kinds of one model chunk: forward, full backward, backward-input, backward-weight.
     struct ChunkPasses {
         Segments forward, backward, backward_input, weight;
+        // The backward and weight passes that complete the chunk's gradients in a step: with their gradient
+        // buckets' reductions (ZeRO 0–2 with overlap_gradient_reduce; the same as backward and weight otherwise).
+        Segments backward_reduce, weight_reduce;
         // (no) ZeRO-3: the chunk's units' segments per pass, in the chunk's forward order.
         std::vector<Segments> unit_forward, unit_backward, unit_backward_input, unit_weight;
         std::vector<std::pair<double, double>> unit_parameters;  // per unit: (dense, routed-expert) on this GPU
@@ -99,7 +102,7 @@ private:
     };
 
     // Per stage: the op index after which each local chunk's gradients are complete → that local chunk.
-    using SyncPoints = std::vector<std::map<int, int>>;
+    using SyncPoints = std::vector<std::multimap<int, int>>;
 
     // ---- per-chunk pass templates (step_passes.cpp) -----------------------------------------------------
     std::vector<const Block*> chunk_blocks(int chunk) const;
@@ -109,7 +112,11 @@ private:
     void assemble_passes(ChunkPasses& c) const;
     std::vector<Segment> shard_collectives(const ChunkPasses& c, std::size_t unit, bool gradients) const;
     const ChunkPasses& chunk(int c);
-    const Segments& segments(int stage, const Pass& pass);
+    // `reduce`: the variant that completes the chunk's gradients (ChunkPasses::backward_reduce, weight_reduce).
+    const Segments& segments(int stage, const Pass& pass, bool reduce = false);
+    std::vector<Segment> bucket_collectives(double& pending_dense, double& pending_expert, bool flush) const;
+    [[nodiscard]] double bucket_parameters() const;
+    [[nodiscard]] bool buckets_overlap() const;
 
     // ---- collective and p2p timing (step_collectives.cpp) -----------------------------------------------
     std::vector<VertexId> vertices(const std::vector<int>& ranks) const;
@@ -127,18 +134,18 @@ private:
     std::span<const int> ranks_of(const TaskInfo& info) const;
     void add_segment(int stage, const Segment& seg, const std::string& label, std::vector<std::vector<TaskId>>& after,
                      std::map<int, TaskId>* stream = nullptr);
-    // Per simulated rank of the stage, the tasks of each issued shard_comm slot of a pass.
+    // Per simulated rank of the stage, the tasks of each issued dp_comm slot of a pass.
     using Issued = std::map<int, std::vector<std::vector<TaskId>>>;
-    void add_shard_segment(int stage, const Segment& seg, const std::string& label,
+    void add_dp_segment(int stage, const Segment& seg, const std::string& label,
                            const std::vector<std::vector<TaskId>>& after, Issued& issued);
     std::vector<TaskId> add_p2p(int from_stage, int to_stage, const std::vector<TaskId>& producer_ends,
                                 const std::string& label);
-    void add_op(OpRef ref);
+    void add_op(OpRef ref, const std::multimap<int, int>& sync_after);
     void add_pipeline_ops(const SyncPoints& sync_after);
 
     // ---- data-parallel sync and optimizer (step_sync.cpp) -----------------------------------------------
     SyncPoints gradient_sync_points() const;
-    void add_gradient_sync(OpRef ref, const std::map<int, int>& sync_after);
+    void add_gradient_sync(OpRef ref, const std::multimap<int, int>& sync_after);
     void sync_after_all(int stage, int local_chunk);
     void add_data_parallel_sync(int stage, int local_chunk, const std::vector<TaskId>& after_ends);
     void add_optimizer(int stage);
@@ -166,7 +173,7 @@ private:
     std::vector<int> simulated_;
     std::map<int, ResourceId> compute_;
     std::map<int, TaskId> last_comm_;
-    std::map<int, TaskId> last_shard_comm_;
+    std::map<int, TaskId> last_dp_comm_;
     std::map<int, std::array<Bytes, kCommAxes.size()>> volume_;  // per rank: StepBreakdown::volume  // per rank: the last ZeRO-3 collective on its data-parallel stream
     std::map<int, std::vector<TaskId>> grad_sync_;  // per rank: the data-parallel reductions of its chunks
     std::map<std::pair<int, int>, Added> added_;    // (stage, op index)

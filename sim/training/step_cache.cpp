@@ -26,6 +26,7 @@ std::size_t bucket_of(const StepSpec& s) {
                         s.cluster.gpus, s.model.layers, s.model.hidden, static_cast<int>(s.mode), static_cast<int>(s.network)}) {
         mix(h, static_cast<std::size_t>(v));
     }
+    mix(h, static_cast<std::size_t>(l.gradient_bucket));
     mix(h, std::hash<std::string>{}(s.cluster.chip.id));
     mix(h, std::hash<double>{}(s.cluster.chip.efficiency.gemm));
     mix(h, std::hash<double>{}(s.cluster.chip.efficiency.gemm_fp8));

@@ -189,12 +189,49 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
     const int slot = gradients ? -1 : static_cast<int>(unit);
     const std::string label = gradients ? "grad reduce-scatter" : "param all-gather";
     if (dense_group > 1 && dense > 0) {
-        out.push_back(Segment{SegmentKind::shard_comm, {}, CommSpec{kind, GroupKind::data_context, Bytes(dense * e), CommAxis::data}, label, slot});
+        out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, GroupKind::data_context, Bytes(dense * e), CommAxis::data}, label, slot});
     }
     if (expert_group > 1 && expert > 0) {
-        out.push_back(Segment{SegmentKind::shard_comm, {}, CommSpec{kind, GroupKind::expert_data, Bytes(expert * e), CommAxis::data},
+        out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, GroupKind::expert_data, Bytes(expert * e), CommAxis::data},
                               "expert " + label, slot});
     }
+    return out;
+}
+
+// Gradient buckets (ZeRO 0–2 with overlap): Megatron-Core's DistributedDataParallelConfig.bucket_size unless the
+// scenario gives one.
+double StepBuilder::bucket_parameters() const {
+    if (layout_.gradient_bucket > 0) return static_cast<double>(layout_.gradient_bucket);
+    return std::max(40e6, 1e6 * layout_.data * layout_.context);
+}
+
+bool StepBuilder::buckets_overlap() const { return layout_.overlap_gradient_reduce && layout_.zero_stage < 3; }
+
+// The gradient buckets filled by the gradients produced so far (`pending_*`, parameters not yet in a launched
+// bucket; reduced by what is launched): one reduction per full bucket, dense and routed-expert gradients in
+// buckets of their own (their data-parallel groups differ); `flush`: the rest too, as the last bucket.
+// All-reduce, or reduce-scatter under ZeRO-1/2 (the distributed optimizer); nccl-tests size: the bucket's
+// gradient bytes.
+std::vector<Segment> StepBuilder::bucket_collectives(double& pending_dense, double& pending_expert, bool flush) const {
+    std::vector<Segment> out;
+    const double bucket = bucket_parameters();
+    const double e = bytes_per_element(spec_.precision.gradients);
+    const CollectiveKind kind = layout_.zero_stage >= 1 ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
+    const int dense_group = layout_.data * layout_.context;
+    const int expert_group = dense_group / layout_.expert;
+    auto launch = [&](double& pending, int group, GroupKind kind_of_group, const char* label) {
+        if (group <= 1) {
+            pending = 0.0;
+            return;
+        }
+        while (pending >= bucket || (flush && pending > 0.0)) {
+            const double n = std::min(pending, bucket);
+            out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, kind_of_group, Bytes(n * e), CommAxis::data}, label, -1});
+            pending -= n;
+        }
+    };
+    launch(pending_dense, dense_group, GroupKind::data_context, "grad bucket");
+    launch(pending_expert, expert_group, GroupKind::expert_data, "expert grad bucket");
     return out;
 }
 
@@ -203,11 +240,14 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
 // forward) waits for the unit's gather, issued `prefetch` + 1 units ahead: gathers are issued at the pass's start
 // for the first units, then one whenever a unit's compute is done (so with prefetch 1 unit k + 1's gather runs
 // while unit k computes, as FSDP's prefetch does). Passes that produce weight gradients (backward, weight) issue
-// each unit's reduce-scatter as soon as its compute is done.
+// each unit's reduce-scatter as soon as its compute is done. Under ZeRO 0–2 with overlap, the variants that
+// complete the chunk's gradients launch each gradient bucket once the unit that fills it is done, and the last
+// (partial) bucket at the pass's end.
 void StepBuilder::assemble_passes(ChunkPasses& c) const {
     const std::size_t n = c.unit_forward.size();
     const bool sharded = layout_.zero_stage >= 3;
-    auto pass = [&](const std::vector<Segments>& units, bool reverse, bool gather, bool reduce) {
+    enum class Reduce { none, units, buckets };
+    auto pass = [&](const std::vector<Segments>& units, bool reverse, bool gather, Reduce reduce) {
         Segments out;
         std::vector<std::size_t> order(n);
         for (std::size_t k = 0; k < n; ++k) order[k] = reverse ? n - 1 - k : k;
@@ -217,24 +257,34 @@ void StepBuilder::assemble_passes(ChunkPasses& c) const {
         };
         const std::size_t ahead = static_cast<std::size_t>(layout_.prefetch);
         for (std::size_t k = 0; k <= ahead && k < n; ++k) issue(k);
+        double pending_dense = 0.0;
+        double pending_expert = 0.0;
         for (std::size_t k = 0; k < n; ++k) {
             const std::size_t u = order[k];
             if (sharded && gather && !shard_collectives(c, u, false).empty()) {
                 out.push_back(Segment{SegmentKind::wait, {}, {}, "wait for params", static_cast<int>(u)});
             }
             out.insert(out.end(), units[u].begin(), units[u].end());
-            if (sharded && reduce) {
+            if (reduce == Reduce::units) {
                 for (Segment& s : shard_collectives(c, u, true)) out.push_back(std::move(s));
+            } else if (reduce == Reduce::buckets) {
+                pending_dense += c.unit_parameters[u].first;
+                pending_expert += c.unit_parameters[u].second;
+                for (Segment& s : bucket_collectives(pending_dense, pending_expert, k + 1 == n)) out.push_back(std::move(s));
             }
             issue(k + ahead + 1);
         }
         return out;
     };
     const bool regather = layout_.reshard_after_forward;
-    c.forward = pass(c.unit_forward, false, true, false);
-    c.backward = pass(c.unit_backward, true, regather, true);
-    c.backward_input = pass(c.unit_backward_input, true, regather, false);
-    c.weight = pass(c.unit_weight, true, false, true);
+    const Reduce grads = sharded ? Reduce::units : Reduce::none;
+    c.forward = pass(c.unit_forward, false, true, Reduce::none);
+    c.backward = pass(c.unit_backward, true, regather, grads);
+    c.backward_input = pass(c.unit_backward_input, true, regather, Reduce::none);
+    c.weight = pass(c.unit_weight, true, false, grads);
+    const Reduce last = buckets_overlap() ? Reduce::buckets : grads;
+    c.backward_reduce = pass(c.unit_backward, true, regather, last);
+    c.weight_reduce = pass(c.unit_weight, true, false, last);
     // The passes are what the task graph reads; the units' parameters stay for the optimizer and the memory.
     c.unit_forward = {};
     c.unit_backward = {};
@@ -250,13 +300,13 @@ const StepBuilder::ChunkPasses& StepBuilder::chunk(int c) {
 }
 
 // The segments of `pass` on `stage`.
-const Segments& StepBuilder::segments(int stage, const Pass& pass) {
+const Segments& StepBuilder::segments(int stage, const Pass& pass, bool reduce) {
     const ChunkPasses& c = chunk(plan_->model_chunk(stage, pass));
     switch (pass.kind) {
         case PassKind::forward: return c.forward;
-        case PassKind::backward: return c.backward;
+        case PassKind::backward: return reduce ? c.backward_reduce : c.backward;
         case PassKind::backward_input: return c.backward_input;
-        case PassKind::backward_weight: return c.weight;
+        case PassKind::backward_weight: return reduce ? c.weight_reduce : c.weight;
     }
     return c.forward;
 }

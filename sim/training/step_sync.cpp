@@ -1,6 +1,7 @@
 // Data-parallel sync and the optimizer: where each chunk's gradients are complete, their reduction over the
-// data-parallel groups (as soon as they are, with overlap; after the stage's whole backward, without), the
-// optimizer step, and ZeRO's all-gather of the updated parameters.
+// data-parallel groups after the stage's whole backward when reductions do not overlap it (with overlap the
+// gradient buckets are launched inside the passes, step_passes.cpp), the optimizer step, and ZeRO's all-gather of
+// the updated parameters.
 #include "step_builder.hpp"
 
 #include <fmt/format.h>
@@ -30,29 +31,13 @@ StepBuilder::SyncPoints StepBuilder::gradient_sync_points() const {
     return sync_after;
 }
 
-// The reductions that follow op `ref` of a stage (`sync_after`: that stage's sync points).
-void StepBuilder::add_gradient_sync(OpRef ref, const std::map<int, int>& sync_after) {
-    if (layout_.zero_stage >= 3) return;  // ZeRO-3 reduce-scatters each unit inside its backward (step_passes.cpp)
-    const int s = ref.stage;
-    const std::size_t c = static_cast<std::size_t>(ref.index);
-    if (!layout_.overlap_gradient_reduce && c + 1 == plan_->ops(s).size()) {
-        // Without overlap every chunk's reduction waits for the stage's whole backward.
-        for (const auto& [index, lc] : sync_after) sync_after_all(s, lc);
-    } else if (auto it = sync_after.find(ref.index); layout_.overlap_gradient_reduce && it != sync_after.end()) {
-        const Added& done = added_.at({s, ref.index});
-        std::vector<TaskId> ends = done.ends[0];
-        const PipelineOp& op = plan_->op(ref);
-        if (op.overlapped) {
-            for (std::size_t i = 0; i < ends.size(); ++i) {
-                ends[i] = add(TaskSpec{"grads ready", std::nullopt, {done.ends[0][i], done.ends[1][i]}, FixedDuration{}},
-                              TaskRole::p2p, CommAxis::pipeline, -1);
-            }
-        }
-        // Several chunks can end in the same op (DualPipe's last op); sync each.
-        for (const auto& [index, lc] : sync_after) {
-            if (index == ref.index) add_data_parallel_sync(s, lc, ends);
-        }
-    }
+// The reductions that follow op `ref` of a stage (`sync_after`: that stage's sync points). With overlap they are
+// inside the passes that complete each chunk's gradients (gradient buckets, step_passes.cpp), as are ZeRO-3's;
+// without, every chunk's reduction waits for the stage's whole backward.
+void StepBuilder::add_gradient_sync(OpRef ref, const std::multimap<int, int>& sync_after) {
+    if (layout_.zero_stage >= 3 || layout_.overlap_gradient_reduce) return;
+    if (static_cast<std::size_t>(ref.index) + 1 != plan_->ops(ref.stage).size()) return;
+    for (const auto& [index, lc] : sync_after) sync_after_all(ref.stage, lc);
 }
 
 // Reduction of `local_chunk` after the stage's last op (no overlap with backward).
@@ -69,8 +54,8 @@ void StepBuilder::sync_after_all(int stage, int local_chunk) {
     add_data_parallel_sync(stage, local_chunk, ends);
 }
 
-// Gradient reduction of one chunk over the data-parallel groups, on the communication stream, as soon as the
-// stage's last gradient-producing pass of that chunk is done (overlapping the rest of its backward work).
+// Gradient reduction of one chunk over the data-parallel groups, on the communication stream, once `after_ends`
+// (the stage's whole backward) are done.
 void StepBuilder::add_data_parallel_sync(int stage, int local_chunk, const std::vector<TaskId>& after_ends) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     const ChunkPasses& c = chunk(plan_->model_chunk(stage, Pass{PassKind::backward, 0, local_chunk}));

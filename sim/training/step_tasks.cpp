@@ -33,7 +33,7 @@ std::span<const int> StepBuilder::ranks_of(const TaskInfo& info) const {
 void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& label,
                               std::vector<std::vector<TaskId>>& after, std::map<int, TaskId>* stream) {
     if (stream == nullptr) stream = &last_comm_;
-    const TaskRole comm_role = stream == &last_shard_comm_ ? TaskRole::shard_comm : TaskRole::comm;
+    const TaskRole comm_role = stream == &last_dp_comm_ ? TaskRole::dp_comm : TaskRole::comm;
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     if (seg.kind == SegmentKind::compute || seg.kind == SegmentKind::recompute) {
         for (std::size_t i = 0; i < ranks.size(); ++i) {
@@ -93,14 +93,14 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
     }
 }
 
-// A ZeRO-3 collective (SegmentKind::shard_comm) on the data-parallel stream, starting once the chain's tasks so far
+// A ZeRO-3 collective (SegmentKind::dp_comm) on the data-parallel stream, starting once the chain's tasks so far
 // (`after`) are done, without the chain waiting for it: a gather is recorded in `issued` under its unit for the
 // pass's wait; a gradient reduce-scatter is awaited by the optimizer.
-void StepBuilder::add_shard_segment(int stage, const Segment& seg, const std::string& label,
+void StepBuilder::add_dp_segment(int stage, const Segment& seg, const std::string& label,
                                     const std::vector<std::vector<TaskId>>& after, Issued& issued) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     std::vector<std::vector<TaskId>> tasks = after;
-    add_segment(stage, seg, label, tasks, &last_shard_comm_);
+    add_segment(stage, seg, label, tasks, &last_dp_comm_);
     if (seg.slot >= 0) {
         auto& slot = issued[seg.slot];
         slot.resize(ranks.size());
@@ -139,7 +139,9 @@ std::vector<TaskId> StepBuilder::add_p2p(int from_stage, int to_stage, const std
     return out;
 }
 
-void StepBuilder::add_op(OpRef ref) {
+// Adds op `ref`'s passes; `sync_after`: its stage's sync points (the pass that completes a chunk's gradients
+// takes the segments that launch its gradient buckets).
+void StepBuilder::add_op(OpRef ref, const std::multimap<int, int>& sync_after) {
     const PipelineOp& op = plan_->op(ref);
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(ref.stage)];
     std::vector<Pass> passes{op.pass};
@@ -173,8 +175,13 @@ void StepBuilder::add_op(OpRef ref) {
     const bool named = spec_.record_trace;
     std::vector<const Segments*> segs;
     std::vector<std::string> labels;
+    auto completes = [&](const Pass& pass) {
+        if (pass.kind != PassKind::backward && pass.kind != PassKind::backward_weight) return false;
+        const auto [first, last] = sync_after.equal_range(ref.index);
+        return std::any_of(first, last, [&](const auto& point) { return point.second == pass.local_chunk; });
+    };
     for (const Pass& pass : passes) {
-        segs.push_back(&segments(ref.stage, pass));
+        segs.push_back(&segments(ref.stage, pass, completes(pass)));
         labels.push_back(named ? fmt::format("{}{}.c{}", to_string(pass.kind), pass.micro_batch,
                                              plan_->model_chunk(ref.stage, pass))
                                : std::string());
@@ -187,8 +194,8 @@ void StepBuilder::add_op(OpRef ref) {
             if (k >= segs[pi]->size()) continue;
             const Segment& seg = (*segs[pi])[k];
             const std::string label = named ? labels[pi] + " " + seg.label : std::string();
-            if (seg.kind == SegmentKind::shard_comm) {
-                add_shard_segment(ref.stage, seg, label, after[pi], issued[pi]);
+            if (seg.kind == SegmentKind::dp_comm) {
+                add_dp_segment(ref.stage, seg, label, after[pi], issued[pi]);
             } else if (seg.kind == SegmentKind::wait) {
                 const auto& gathered = issued[pi].at(seg.slot);
                 for (std::size_t i = 0; i < ranks.size(); ++i) {
@@ -232,7 +239,7 @@ void StepBuilder::add_pipeline_ops(const SyncPoints& sync_after) {
                     if (!added_.contains({dep.op.stage, dep.op.index})) { ready = false; break; }
                 }
                 if (!ready) break;
-                add_op(ref);
+                add_op(ref, sync_after[static_cast<std::size_t>(s)]);
                 add_gradient_sync(ref, sync_after[static_cast<std::size_t>(s)]);
                 ++c;
                 --remaining;

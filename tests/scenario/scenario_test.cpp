@@ -129,7 +129,7 @@ TEST_CASE("a layout whose degrees do not multiply to the GPU count names the num
     CHECK_THAT(e.hint(), Catch::Contains("data = 4"));
 }
 
-TEST_CASE("ZeRO-3's prefetch and reshard_after_forward are refused under another ZeRO stage, at the key") {
+TEST_CASE("ZeRO-3's prefetch and reshard_after_forward, and the gradient bucket, are refused under the wrong ZeRO stage, at the key") {
     // kBase has no `zero` (0); line 12 becomes the prefetch.
     ScenarioError e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nprefetch = 2\n"));
     CHECK(e.where().line == 12);
@@ -138,6 +138,10 @@ TEST_CASE("ZeRO-3's prefetch and reshard_after_forward are refused under another
     e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nzero = 2\nreshard_after_forward = false\n"));
     CHECK(e.where().line == 13);
     CHECK_THAT(e.message(), Catch::Contains("`parallelism.reshard_after_forward`"));
+    // A gradient bucket is for ZeRO 0–2 (ZeRO-3 reduces unit by unit).
+    e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nzero = 3\ngradient_bucket = 1000000\n"));
+    CHECK(e.where().line == 13);
+    CHECK_THAT(e.message(), Catch::Contains("`parallelism.gradient_bucket` applies to ZeRO 0–2"));
     // Under zero = 3 both are read.
     const Scenario s = load_scenario_from_string(
         replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nzero = 3\nprefetch = 2\nreshard_after_forward = false\n"),

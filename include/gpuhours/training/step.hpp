@@ -1,15 +1,17 @@
 // One training step as a task graph on the discrete-event engine.
 //
 // Every pipeline pass (forward, backward, split backward input/weight, DualPipe's overlapped forward&backward)
-// of every micro-batch becomes a chain of tasks on two serial streams per simulated GPU — a compute stream and a
-// communication stream, as frameworks run NCCL kernels on their own CUDA stream. Compute tasks are timed by the
+// of every micro-batch becomes a chain of tasks on serial streams per simulated GPU — a compute stream, a
+// communication stream and a data-parallel one, as frameworks run NCCL kernels on CUDA streams of their own. Compute tasks are timed by the
 // kernel model (kernel.hpp) from the workload's operators; communication tasks are collectives over the rank's
 // groups (placement.hpp), timed on the cluster's network. Pipeline sends are point-to-point transfers between
-// stages. After a stage's last backward of a chunk, its gradients are reduced over the data-parallel groups on
-// the communication stream (overlapping the remaining backward work); then the optimizer step runs, then ZeRO's
-// parameter all-gather. Under ZeRO-3 / FSDP (ParallelLayout::zero_stage 3) a third stream per GPU, the
-// data-parallel one, gathers each unit's (layer's) parameters ahead of its forward and backward and reduce-scatters
-// its gradients after its backward, every micro-batch; the compute stream waits only for the gather it needs.
+// stages. In the backward that completes a chunk's gradients, each gradient bucket is reduced over the
+// data-parallel groups as soon as the backward has produced it, on the data-parallel stream (overlapping the rest
+// of the backward; without overlap_gradient_reduce, after the stage's whole backward on the communication
+// stream); then the optimizer step runs, then ZeRO-1/2's parameter all-gather. Under ZeRO-3 / FSDP
+// (ParallelLayout::zero_stage 3) the data-parallel stream gathers each unit's (layer's) parameters ahead of its
+// forward and backward and reduce-scatters its gradients after its backward, every micro-batch; the compute
+// stream waits only for the gather it needs.
 // The step time is the engine's makespan: it comes out of the simulation.
 //
 // Modes (shared/ARCHITECTURE.md, "Scale: symmetry first"):

@@ -38,10 +38,14 @@ struct ParallelLayout {
     Recompute recompute = Recompute::none;
     std::string order = "tp-cp-ep-dp-pp";  // rank order, innermost first
     int communication_sms = 0;  // SMs each GPU reserves for communication kernels (DeepSeek-V3: 20 of 132)
-    // Reduce each chunk's gradients as soon as its backward is done, overlapping the rest of the backward pass
-    // (Megatron-Core --overlap-grad-reduce, PyTorch DDP/FSDP buckets). false: after the whole backward, as
-    // Megatron-LM did in 2021.
+    // Reduce gradients bucket by bucket as the backward of the micro-batch that completes them produces them,
+    // overlapping the rest of the backward (Megatron-Core --overlap-grad-reduce, PyTorch DDP buckets). false:
+    // after the whole backward, as Megatron-LM did in 2021.
     bool overlap_gradient_reduce = true;
+    // Parameters per gradient bucket when reductions overlap the backward (ZeRO 0–2): a bucket is reduced as soon
+    // as the backward has produced all its gradients, in the order the backward produces them. 0: Megatron-Core's
+    // default, max(40,000,000, 1,000,000 × data × context) (DistributedDataParallelConfig.bucket_size).
+    long long gradient_bucket = 0;
     // ZeRO-3 / FSDP full sharding (zero_stage 3): parameters are gathered one unit (a layer, the embedding, the
     // head) at a time over the data-parallel group before its forward, and — when `reshard_after_forward` —
     // freed after it and gathered again before its backward; each unit's gradients are reduce-scattered as soon

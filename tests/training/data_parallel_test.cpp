@@ -1,8 +1,9 @@
-// ZeRO-3 / FSDP full sharding as events of the step (include/gpuhours/training/step.hpp, ParallelLayout::zero_stage
-// 3): per-unit parameter all-gathers before forward and backward, per-unit gradient reduce-scatters after backward,
-// on a data-parallel stream of their own; the communication volume against its closed form, the trace, what
-// prefetching hides, and the memory. (The scenario keys: tests/scenario/scenario_test.cpp.) One H100 node (4 GPUs, DP 4) and a 2-layer model keep each case in
-// milliseconds. Every expected number is derived in the comment before its assertion.
+// Data-parallel traffic as events of the step (include/gpuhours/training/step.hpp): ZeRO-3 / FSDP full sharding
+// (ParallelLayout::zero_stage 3) — per-unit parameter all-gathers before forward and backward, per-unit gradient
+// reduce-scatters after backward — and gradient buckets under ZeRO 0–2, both on a data-parallel stream of their
+// own; the communication volume against its closed form, the trace, what prefetching and bucketing hide, and the
+// memory. (The scenario keys: tests/scenario/scenario_test.cpp.) One H100 node (4 GPUs, DP 4) and a 2-layer model
+// keep each case in milliseconds. Every expected number is derived in the comment before its assertion.
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/training/step.hpp>
 #include <gpuhours/workload/workload.hpp>
@@ -171,4 +172,49 @@ TEST_CASE("symmetric and full modes agree on a ZeRO-3 step across nodes", "[step
     // Ψ / 2 per GPU under TP 2 (the norms are replicated, not split: close, not equal), 3 × 2 B per micro-batch,
     // 2 micro-batches: about 6 × Ψ bytes.
     CHECK(data_volume(sym) == Approx(6.0 * kParameters).epsilon(0.01));
+}
+
+// ---- gradient buckets (ZeRO 0–2) -------------------------------------------------------------------------------
+
+TEST_CASE("gradient buckets are launched as the backward fills them, in backward order", "[step][buckets]") {
+    // ZeRO-0, overlap on, buckets of 20,000,000 parameters. Units in backward order and the buckets they fill:
+    //   head 32,769,024 → one bucket (12,769,024 left); layer 1 +15,206,400 = 27,975,424 → one (7,975,424 left);
+    //   layer 0 +15,206,400 = 23,181,824 → one (3,181,824 left); embedding +32,768,000 = 35,949,824 → one, and
+    //   the pass's end flushes the last 15,949,824.
+    // Five all-reduces on the data-parallel stream, 4 × 20M + 15,949,824 = Ψ parameters: with FP32 gradients the
+    // volume is 4Ψ bytes, once per step whatever the micro-batch count (only the last backward reduces).
+    StepSpec s = sharded_spec(2);
+    s.layout.zero_stage = 0;
+    s.layout.gradient_bucket = 20'000'000;
+    s.precision.gradients = Precision::fp32;
+    s.record_trace = true;
+    const StepResult r = simulate_step(s);
+    int buckets = 0;
+    for (const TraceEvent& e : r.trace) {
+        if (e.name.ends_with("grad bucket")) {
+            ++buckets;
+            CHECK(e.stream == "dp");
+        }
+    }
+    CHECK(buckets == 5);
+    CHECK(data_volume(r) == Approx(4.0 * kParameters).epsilon(1e-12));
+}
+
+TEST_CASE("gradient buckets overlap the backward; without overlap the whole reduction is exposed", "[step][buckets]") {
+    // One micro-batch, no pipeline, ZeRO-1 (reduce-scatter per bucket, then the parameter all-gather after the
+    // optimizer). Without overlap the reduction waits for the whole backward and the compute stream has nothing
+    // else to do: all of its time is exposed (and so is the all-gather's).
+    StepSpec s = sharded_spec(1);
+    s.layout.zero_stage = 1;
+    s.layout.gradient_bucket = 20'000'000;
+    s.layout.overlap_gradient_reduce = false;
+    const StepResult after = simulate_step(s);
+    CHECK(data_exposed(after) == Approx(data_on_link(after)).epsilon(1e-9));
+    // With overlap, the buckets of the head and the layers reduce while the rest of the backward computes: the same
+    // volume (Ψ gradient bytes + Ψ parameter bytes), less exposed, a shorter step by what is hidden.
+    s.layout.overlap_gradient_reduce = true;
+    const StepResult overlapped = simulate_step(s);
+    CHECK(data_volume(overlapped) == Approx(data_volume(after)).epsilon(1e-12));
+    CHECK(data_exposed(overlapped) < 0.9 * data_exposed(after));
+    CHECK(overlapped.step_time.value() < after.step_time.value());
 }
