@@ -586,10 +586,54 @@ AlphaBetaTime alpha_beta_time(const Topology& topology, const Route& route, Byte
 
 }  // namespace
 
+// Serialized endpoints (network.hpp): per endpoint link, the sum of its flows' bytes / bottleneck rates and the
+// longest latency among them.
+struct EndpointLoad {
+    double seconds = 0.0;
+    Seconds latency;
+    LinkId link = 0;
+};
+
+void add_endpoint(std::vector<EndpointLoad>& loads, LinkId link, double seconds, Seconds latency) {
+    loads.push_back(EndpointLoad{seconds, latency, link});
+}
+
+// The phase's time once endpoint serialization is counted: each endpoint link's serialized flows against the
+// longest single flow already in `result`.
+void apply_endpoints(std::vector<EndpointLoad>& loads, PhaseResult& result) {
+    std::sort(loads.begin(), loads.end(), [](const EndpointLoad& a, const EndpointLoad& b) { return a.link < b.link; });
+    for (std::size_t i = 0; i < loads.size();) {
+        EndpointLoad sum{0.0, Seconds(0.0), loads[i].link};
+        std::size_t j = i;
+        for (; j < loads.size() && loads[j].link == loads[i].link; ++j) {
+            sum.seconds += loads[j].seconds;
+            sum.latency = std::max(sum.latency, loads[j].latency);
+        }
+        const Seconds t = sum.latency + Seconds(sum.seconds);
+        if (j - i > 1 && t > result.time) {
+            result.time = t;
+            result.limiting_link = sum.link;
+        }
+        i = j;
+    }
+}
+
 FlowId AlphaBetaNetwork::start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) {
-    const AlphaBetaTime t = alpha_beta_time(topology(), router().route(flow.src, flow.dst), flow.size);
+    const Route route = router().route(flow.src, flow.dst);
+    const AlphaBetaTime t = alpha_beta_time(topology(), route, flow.size);
     const std::uint64_t id = next_id_++;
-    heap_.push_back(Pending{now + ceil_time(t.time.value()), id});
+    SimTime done = now + ceil_time(t.time.value());
+    if (!route.links.empty()) {
+        // First come, first served on the endpoint links: sending starts when both are free.
+        SimTime& out = busy_until_[route.links.front()];
+        SimTime& in = busy_until_[route.links.back()];
+        const SimTime start = std::max({now, out, in});
+        const SimTime sent = start + ceil_time((t.time - route.latency).value());
+        out = sent;
+        in = sent;
+        done = sent + ceil_time(route.latency.value());
+    }
+    heap_.push_back(Pending{done, id});
     std::push_heap(heap_.begin(), heap_.end());
     callbacks_.emplace(id, std::move(on_done));
     return FlowId{id};
@@ -615,6 +659,7 @@ void AlphaBetaNetwork::advance_to(SimTime t) {
 PhaseResult AlphaBetaNetwork::run_phase(std::span<const FlowSpec> flows) {
     PhaseResult result;
     bool first = true;
+    std::vector<EndpointLoad> endpoints;
     for (const FlowSpec& f : flows) {
         const Route r = router().route(f.src, f.dst);
         const AlphaBetaTime t = alpha_beta_time(topology(), r, f.size);
@@ -624,7 +669,12 @@ PhaseResult AlphaBetaNetwork::run_phase(std::span<const FlowSpec> flows) {
             result.limiting_link = f.size.value() > 0.0 ? t.slowest : std::nullopt;
             first = false;
         }
+        if (r.links.empty() || f.size.value() <= 0.0) continue;
+        const double sending = (t.time - r.latency).value();
+        add_endpoint(endpoints, r.links.front(), sending, r.latency);
+        if (r.links.back() != r.links.front()) add_endpoint(endpoints, r.links.back(), sending, r.latency);
     }
+    apply_endpoints(endpoints, result);
     return result;
 }
 
@@ -639,6 +689,16 @@ PhaseResult AlphaBetaNetwork::run_all_to_all(std::span<const VertexId> ranks, By
     std::vector<char> on_tree(vertices, 0);
     std::vector<char> is_rank(vertices, 0);
     for (const VertexId r : ranks) is_rank[r] = 1;
+    std::vector<std::int64_t> last(vertices, -1);  // the last link of v's route to dst
+    // Serialized endpoints: per link, the sending seconds of the flows that leave or arrive by it.
+    std::vector<double> endpoint_seconds(topology().links().size(), 0.0);
+    std::vector<double> endpoint_latency(topology().links().size(), 0.0);
+    std::vector<std::uint32_t> endpoint_flows(topology().links().size(), 0);
+    auto endpoint = [&](LinkId l, double seconds, double lat) {
+        endpoint_seconds[l] += seconds;
+        endpoint_latency[l] = std::max(endpoint_latency[l], lat);
+        ++endpoint_flows[l];
+    };
     for (const VertexId dst : ranks) {
         const auto& dist = router().distances_to(dst);
         const std::vector<std::uint32_t> order = by_distance_desc(dist);
@@ -668,14 +728,27 @@ PhaseResult AlphaBetaNetwork::run_all_to_all(std::span<const VertexId> ranks, By
                         link_preference(link.kind) < link_preference(other.kind));
             }
             slowest[v] = take ? static_cast<std::int64_t>(l) : down;
+            last[v] = link.to == dst ? static_cast<std::int64_t>(l) : last[link.to];
             if (!is_rank[v]) continue;
             const auto worst = static_cast<LinkId>(slowest[v]);
-            const Seconds t = Seconds(latency[v]) + bytes_per_pair / topology().link(worst).effective_bandwidth();
+            const Seconds sending = bytes_per_pair / topology().link(worst).effective_bandwidth();
+            const Seconds t = Seconds(latency[v]) + sending;
+            if (bytes_per_pair.value() > 0.0) {
+                endpoint(l, sending.value(), latency[v]);
+                if (last[v] != static_cast<std::int64_t>(l)) endpoint(static_cast<LinkId>(last[v]), sending.value(), latency[v]);
+            }
             result.max_latency = std::max(result.max_latency, Seconds(latency[v]));
             if (t > result.time) {
                 result.time = t;
                 result.limiting_link = worst;
             }
+        }
+    }
+    for (LinkId l = 0; l < endpoint_flows.size(); ++l) {
+        const Seconds t = Seconds(endpoint_latency[l] + endpoint_seconds[l]);
+        if (endpoint_flows[l] > 1 && t > result.time) {
+            result.time = t;
+            result.limiting_link = l;
         }
     }
     return result;

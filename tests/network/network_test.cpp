@@ -116,13 +116,28 @@ TEST_CASE("A flow first waits its route latency, then sends at its rate") {
     CHECK(ab.run_phase(flows).time.value() == Approx(103e-6));
 }
 
-TEST_CASE("The alpha-beta model ignores contention") {
-    // Same two flows as the max-min case (10 GB and 5 GB on a 10 GB/s link): each alone ⇒ the phase is the
-    // longer one, 10 / 10 = 1 s.
+TEST_CASE("The alpha-beta model serializes flows on a shared endpoint link and nowhere else") {
+    // Same two flows as the max-min case (10 GB and 5 GB from GPU 0 to GPU 1 on a 10 GB/s link): they leave by the
+    // same first link, so they are sent one after the other: (10 + 5) / 10 = 1.5 s, as the fluid model's
+    // makespan (sharing and serializing finish the last byte at the same time).
     const Topology t = two_gpus(gigabytes_per_second(10), Seconds(0.0));
     AlphaBetaNetwork net(t);
     const std::vector<FlowSpec> flows{{t.gpu(0), t.gpu(1), gigabytes(10)}, {t.gpu(0), t.gpu(1), gigabytes(5)}};
-    CHECK(net.run_phase(flows).time.value() == Approx(1.0));
+    CHECK(net.run_phase(flows).time.value() == Approx(1.5));
+    // In the engine the endpoint link is first come, first served: the 10 GB flow started first ends at 1 s,
+    // the 5 GB one waits for it and ends at 1.5 s.
+    Engine engine;
+    AlphaBetaNetwork live(t);
+    engine.add_model(live);
+    TaskSpec big;
+    big.name = "big";
+    TaskSpec small;
+    small.name = "small";
+    const TaskId b = add_flows_task(engine, live, big, {flows[0]});
+    const TaskId s = add_flows_task(engine, live, small, {flows[1]});
+    engine.run();
+    CHECK(engine.finish_time(b)->to_seconds().value() == Approx(1.0));
+    CHECK(engine.finish_time(s)->to_seconds().value() == Approx(1.5));
 }
 
 TEST_CASE("Flows in opposite directions of a cable do not share bandwidth") {

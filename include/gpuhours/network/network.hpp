@@ -3,10 +3,14 @@
 // - MaxMinNetwork: a fluid flow model. Concurrent flows share every link max-min fairly (progressive
 //   filling), re-solved whenever a flow starts transmitting or ends. A flow first waits its route's latency
 //   (sum of per-link latencies, no bandwidth used), then sends its bytes at its fair rate.
-// - AlphaBetaNetwork: contention-free α–β. A flow alone takes route latency + bytes / (slowest link on its
-//   route); concurrent flows do not slow each other. Fast, and a lower bound for comparison — a loose one where
-//   flows pile onto shared links: an all-to-all's n−1 flows per GPU are timed as one flow, so its busbw is
-//   n−1 times too high. Use it for rings and point-to-point, the flow model for all-to-all.
+// - AlphaBetaNetwork: α–β with serialized endpoints. A flow alone takes route latency + bytes / (slowest link
+//   on its route); flows that leave by the same first link (a GPU's NVLink or NIC port) or arrive by the same
+//   last link are sent one after another (injection bandwidth, as in LogGP's G), and nothing else contends:
+//   links inside the fabric are shared for free. A phase lasts max(every flow alone, every endpoint link's
+//   serialized bytes / bottleneck rates + the longest latency among its flows). Fast, and a lower bound on the
+//   flow model; an all-to-all's n−1 flows per GPU take their port n−1 times as long (without endpoint
+//   serialization its busbw would be n−1 times too high). In the engine, endpoint links are first-come,
+//   first-served: a flow starts sending when both its first and last links are free.
 // Both run standalone (`run_phase`, for collectives and tests) and under the engine (`start_flow` plus the
 // ExternalModel two-call interface; `add_flows_task` makes an engine task that ends when its flows end).
 //
@@ -241,6 +245,7 @@ private:
         friend bool operator<(const Pending& a, const Pending& b) { return a.at != b.at ? a.at > b.at : a.id > b.id; }
     };
     std::vector<Pending> heap_;  // min-heap by (time, id)
+    std::unordered_map<LinkId, SimTime> busy_until_;  // engine mode: when each endpoint link is free again
     std::unordered_map<std::uint64_t, FlowCallback> callbacks_;
     std::uint64_t next_id_ = 0;
 };
