@@ -43,11 +43,22 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
     if (const Node* o = r.optional("overlap_gradient_reduce")) p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
     const Node* prefetch = r.optional("prefetch");
     const Node* reshard = r.optional("reshard_after_forward");
-    for (const Node* n : {prefetch, reshard}) {
+    const Node* shard = r.optional("shard_group");
+    for (const Node* n : {prefetch, reshard, shard}) {
         if (n != nullptr && p.zero_stage < 3) {
             throw ScenarioError(n->where, fmt::format("`parallelism.{}` applies to ZeRO-3 / FSDP sharding only, and zero = {}",
-                                                      n == prefetch ? "prefetch" : "reshard_after_forward", p.zero_stage),
+                                                      n == prefetch ? "prefetch" : n == reshard ? "reshard_after_forward" : "shard_group",
+                                                      p.zero_stage),
                                 "set parallelism.zero = 3 (FSDP full sharding), or remove the key");
+        }
+    }
+    if (shard != nullptr) {
+        p.shard_group = detail::as_int(*shard, "parallelism.shard_group", 1, kMaxInt);
+        const long long dc = 1LL * p.data * p.context;
+        if (dc % p.shard_group != 0) {
+            throw ScenarioError(shard->where, fmt::format("`parallelism.shard_group` = {} does not divide data × context = {} × {} = {}",
+                                                          p.shard_group, p.data, p.context, dc),
+                                "make shard_group a divisor of data × context (e.g. the GPUs per node when tensor = 1)");
         }
     }
     if (const Node* b = r.optional("gradient_bucket")) {

@@ -16,6 +16,8 @@ std::string_view to_string(GroupKind g) {
         case GroupKind::data: return "data";
         case GroupKind::pipeline: return "pipeline";
         case GroupKind::data_context: return "data×context";
+        case GroupKind::shard: return "shard";
+        case GroupKind::replica: return "replica";
     }
     return "?";
 }
@@ -111,6 +113,18 @@ std::vector<int> Placement::group(GroupKind kind, int rank) const {
         case GroupKind::expert_data:
             for (int g = 0; g < groups; ++g) out.push_back(from_flat(flat_of(c.ep, g)));
             break;
+        case GroupKind::shard:
+        case GroupKind::replica: {
+            const int all = layout_.data * layout_.context;
+            const int size = layout_.shard_group > 0 ? layout_.shard_group : all;
+            const int flat = cp_inner ? c.cp + layout_.context * c.dp : c.dp + layout_.data * c.cp;
+            if (kind == GroupKind::shard) {
+                for (int f = flat / size * size; f < flat / size * size + size; ++f) out.push_back(from_flat(f));
+            } else {
+                for (int f = flat % size; f < all; f += size) out.push_back(from_flat(f));
+            }
+            break;
+        }
     }
     return out;
 }

@@ -21,7 +21,7 @@ void mix(std::size_t& h, std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h <<
 std::size_t bucket_of(const StepSpec& s) {
     std::size_t h = 0;
     const ParallelLayout& l = s.layout;
-    for (const int v : {l.tensor, l.pipeline, l.data, l.expert, l.context, l.micro_batch, l.virtual_stages, l.zero_stage, l.prefetch,
+    for (const int v : {l.tensor, l.pipeline, l.data, l.expert, l.context, l.micro_batch, l.virtual_stages, l.zero_stage, l.prefetch, l.shard_group,
                         static_cast<int>(l.schedule), static_cast<int>(l.recompute), s.sequence_length, s.global_batch,
                         s.cluster.gpus, s.model.layers, s.model.hidden, static_cast<int>(s.mode), static_cast<int>(s.network)}) {
         mix(h, static_cast<std::size_t>(v));

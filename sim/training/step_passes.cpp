@@ -188,8 +188,16 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
     const CollectiveKind kind = gradients ? CollectiveKind::reduce_scatter : CollectiveKind::all_gather;
     const int slot = gradients ? -1 : static_cast<int>(unit);
     const std::string label = gradients ? "grad reduce-scatter" : "param all-gather";
-    if (dense_group > 1 && dense > 0) {
-        out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, GroupKind::data_context, Bytes(dense * e), CommAxis::data}, label, slot});
+    // Hybrid sharding: gathers and reduce-scatters inside the shard group, then the reduced shard all-reduced
+    // across the replicas (the same unit's 1/S of the gradients on each).
+    const int shard = layout_.shard_group > 0 ? layout_.shard_group : dense_group;
+    const GroupKind within = shard == dense_group ? GroupKind::data_context : GroupKind::shard;
+    if (shard > 1 && dense > 0) {
+        out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, within, Bytes(dense * e), CommAxis::data}, label, slot});
+    }
+    if (gradients && dense_group > shard && dense > 0) {
+        out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{CollectiveKind::all_reduce, GroupKind::replica, Bytes(dense * e / shard), CommAxis::data},
+                              "grad replica all-reduce", slot});
     }
     if (expert_group > 1 && expert > 0) {
         out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, GroupKind::expert_data, Bytes(expert * e), CommAxis::data},

@@ -176,9 +176,11 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
     const Context c = make_context(model, layout, precision, shape);
     const auto stages = assign_stages(model, layout);
 
-    // ZeRO groups: dense parameters over data × context, routed experts over data × context / expert.
-    const double dp_dense = static_cast<double>(layout.data) * layout.context;
-    const double dp_expert = std::max(1.0, dp_dense / layout.expert);
+    // ZeRO groups: dense parameters over data × context (over a shard group under hybrid sharding), routed
+    // experts over data × context / expert.
+    const double data_context = static_cast<double>(layout.data) * layout.context;
+    const double dp_dense = layout.zero_stage >= 3 && layout.shard_group > 0 ? layout.shard_group : data_context;
+    const double dp_expert = std::max(1.0, data_context / layout.expert);
     const double param_bytes = bytes_per_element(precision.parameters);
     const double grad_bytes = bytes_per_element(precision.gradients);
     // Optimizer: the fp32 master copy (none when the working weights already are in that format) and Adam's

@@ -142,6 +142,10 @@ TEST_CASE("ZeRO-3's prefetch and reshard_after_forward, and the gradient bucket,
     e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nzero = 3\ngradient_bucket = 1000000\n"));
     CHECK(e.where().line == 13);
     CHECK_THAT(e.message(), Catch::Contains("`parallelism.gradient_bucket` applies to ZeRO 0–2"));
+    // A shard group must divide data × context (4 here).
+    e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nzero = 3\nshard_group = 3\n"));
+    CHECK(e.where().line == 13);
+    CHECK_THAT(e.message(), Catch::Contains("`parallelism.shard_group` = 3 does not divide data × context = 4 × 1 = 4"));
     // Under zero = 3 both are read.
     const Scenario s = load_scenario_from_string(
         replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nzero = 3\nprefetch = 2\nreshard_after_forward = false\n"),

@@ -25,7 +25,11 @@ struct RankCoord {
     int ep_group = 0;   // which expert group of the stage (0 .. dp·cp/expert − 1)
 };
 
-enum class GroupKind { tensor, context, expert, expert_data, data, pipeline, data_context };
+// shard, replica: hybrid sharding (ParallelLayout::shard_group S): the data × context ranks, flattened as for
+// experts, cut into blocks of S consecutive ranks (a shard group: FSDP's intra-node shard) and the ranks at the
+// same position in every block (a replica group). S = data × context (full sharding): one shard group, replica
+// groups of one.
+enum class GroupKind { tensor, context, expert, expert_data, data, pipeline, data_context, shard, replica };
 std::string_view to_string(GroupKind g);
 
 class Placement {

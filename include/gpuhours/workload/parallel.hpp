@@ -54,6 +54,12 @@ struct ParallelLayout {
     // (FSDP's forward/backward prefetch of one unit: 1; 0 gathers each unit only when it is needed).
     int prefetch = 1;
     bool reshard_after_forward = true;
+    // Hybrid sharding (FSDP HYBRID_SHARD / torchtitan's HSDP), zero_stage 3: dense parameters, gradients and
+    // optimizer state sharded over `shard_group` data × context ranks (consecutive in the rank order, e.g. one
+    // node) and replicated across the (data × context) / shard_group such groups; gathers stay inside the shard
+    // group, and each unit's reduce-scatter there is followed by an all-reduce of the 1/shard_group shard across
+    // the replicas. 0: data × context (full sharding). Routed experts keep their expert-data-parallel sharding.
+    int shard_group = 0;
 
     [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
     [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }
