@@ -58,6 +58,19 @@ StepSpec sharded_spec(int micro_batches, int prefetch = 1, bool reshard = true) 
     return s;
 }
 
+// `s` moved to 16 H100s, 2 nodes of 8 on a fat-tree, with tensor parallelism `tensor` and the rest data parallel;
+// the same micro-batches per replica.
+StepSpec two_nodes(StepSpec s, int tensor) {
+    const int micro_batches = s.global_batch / s.layout.data;
+    s.cluster = node(16);
+    s.cluster.gpus_per_node = 8;
+    s.cluster.fabric = Fabric::fat_tree;
+    s.layout.tensor = tensor;
+    s.layout.data = 16 / tensor;
+    s.global_batch = s.layout.data * micro_batches;
+    return s;
+}
+
 double data_volume(const StepResult& r) { return r.breakdown.volume[static_cast<std::size_t>(CommAxis::data)].value(); }
 double data_on_link(const StepResult& r) { return r.breakdown.on_link[static_cast<std::size_t>(CommAxis::data)].value(); }
 double data_exposed(const StepResult& r) { return r.breakdown.exposed[static_cast<std::size_t>(CommAxis::data)].value(); }
@@ -156,13 +169,7 @@ TEST_CASE("symmetric and full modes agree on a ZeRO-3 step across nodes", "[step
     // GPUs in each node, so every gather and reduce-scatter crosses the NICs with the other TP rank's group beside
     // it — the concurrency symmetric mode times each collective with. Full mode runs each group's flows on the
     // links with whatever else is in flight; the two should agree within 1% and move the same volume.
-    StepSpec s = sharded_spec(2);
-    s.cluster = node(16);
-    s.cluster.gpus_per_node = 8;
-    s.cluster.fabric = Fabric::fat_tree;
-    s.layout.tensor = 2;
-    s.layout.data = 8;
-    s.global_batch = 8 * 2;
+    StepSpec s = two_nodes(sharded_spec(2), 2);
     const StepResult sym = simulate_step(s);
     s.mode = SimulationMode::full;
     const StepResult full = simulate_step(s);
@@ -179,12 +186,7 @@ TEST_CASE("hybrid sharding gathers inside a node and all-reduces the reduced sha
     // shard group, two replicas). Per micro-batch, per GPU: the gathers before forward and backward, 2Ψ bytes each,
     // and the reduce-scatter, 2Ψ, all inside the node; then each unit's reduced eighth, 2Ψ / 8, all-reduced with
     // the other node's GPU at the same position: 6Ψ + Ψ/4 = 6.25Ψ bytes per micro-batch.
-    StepSpec s = sharded_spec(1);
-    s.cluster = node(16);
-    s.cluster.gpus_per_node = 8;
-    s.cluster.fabric = Fabric::fat_tree;
-    s.layout.data = 16;
-    s.global_batch = 16;
+    StepSpec s = two_nodes(sharded_spec(1), 1);
     const StepResult full_shard = simulate_step(s);
     s.layout.shard_group = 8;
     s.record_trace = true;
