@@ -314,7 +314,7 @@ std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOp
 }  // namespace
 
 WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,
-                        const EvaluateOptions& given) {
+                        const EvaluateOptions& given, const std::function<void(int, int)>& progress) {
     // One step cache for every chip's variant and deadline probe (a probe that lands on a simulated count reuses it).
     EvaluateOptions options = given;
     if (!options.step_cache) options.step_cache = std::make_shared<StepCache>();
@@ -422,6 +422,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
             row.error = e.what();
         }
         result.rows.push_back(std::move(row));
+        if (progress) progress(static_cast<int>(result.rows.size()), static_cast<int>(chips.size()));
     }
     return result;
 }

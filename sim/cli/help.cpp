@@ -30,7 +30,7 @@ std::vector<CommandHelp> make_table() {
          "gpuhours run scenarios/deepseek-v3.toml --set cluster.gpus=4096 --set parallelism.data=256"},
         {"whatif", "gpuhours whatif SCENARIO [options]",
          "the run on other chips, or on every chip an export-control rule permits (docs/whatif.md)",
-         {kJson, {"--same-price", "", "keep the scenario's GPU-hour price for every chip (default: each chip's catalog price)"},
+         {kJson, kQuiet, {"--same-price", "", "keep the scenario's GPU-hour price for every chip (default: each chip's catalog price)"},
           kSet, kCatalog, {"--chips", "ID,ID,…", "catalog chips to compare (default: the scenario's [whatif] chips)"},
           {"--rule", "RULE", "an export-control rule set (scenarios/policy/): the chips it permits, or classify --chips"},
           {"--deadline", "DURATION", "find the GPUs each chip needs to finish within it, e.g. \"2 months\""},

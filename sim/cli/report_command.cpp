@@ -41,7 +41,9 @@ int cmd_report(const Args& raw, std::ostream& out) {
         EvaluateOptions per_chip = evaluate_options(args);
         if (!args.has("--samples")) per_chip.samples = 100;
         per_chip.step_cache = options.step_cache;
-        whatif = run_whatif(file, load_options(args), whatif_request(args, ev.scenario), per_chip);
+        ProgressBar chips("chips", args);
+        whatif = run_whatif(file, load_options(args), whatif_request(args, ev.scenario), per_chip,
+                            [&](int done, int total) { chips.update(done, total); });
     }
     const WhatIfResult* comparison = whatif ? &*whatif : nullptr;
 

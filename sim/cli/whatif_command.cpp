@@ -123,7 +123,11 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     const WhatIfRequest request = whatif_request(args, s);
     EvaluateOptions eval = evaluate_options(args);
     if (!args.has("--samples")) eval.samples = 100;  // per chip (and per deadline probe): enough for medians
-    const WhatIfResult result = run_whatif(file, options, request, eval);
+    WhatIfResult result;
+    {
+        ProgressBar chips("chips", args);
+        result = run_whatif(file, options, request, eval, [&](int done, int total) { chips.update(done, total); });
+    }
     const bool modified = !options.overrides.empty();
 
     if (args.has("--json")) {

@@ -8,6 +8,7 @@
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/units/units.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,8 +74,8 @@ struct WhatIfResult {
 };
 
 // Evaluates `file` once per chip. Options (mode, network, samples, seed) as for evaluate_run; each variant uses
-// the same seed, so rows differ only by the chip.
+// the same seed, so rows differ only by the chip. `progress(done, total)` is called after each chip's row.
 WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,
-                        const EvaluateOptions& options);
+                        const EvaluateOptions& options, const std::function<void(int, int)>& progress = {});
 
 }  // namespace gpuhours
