@@ -275,6 +275,7 @@ int check_command(const Args& raw, std::ostream& out) {
                            to_string(p.schedule),
                            p.virtual_stages > 1 ? fmt::format(" ({} virtual stages)", p.virtual_stages) : "",
                            to_string(p.recompute));
+        if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("          data parallel: {}\n", dp);
         const auto stages = assign_stages(s.model, p);
         std::vector<std::size_t> sizes;
         for (const auto& st : stages) sizes.push_back(st.layers.size());

@@ -134,9 +134,11 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
     const auto& p = s.parallel;
     const StepResult& r = ev.headline_step();
     out << fmt::format("{}\n", s.title);
-    out << fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}, {} schedule; {} simulation ({} GPUs simulated), {} network model\n\n",
+    out << fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}, {} schedule; {} simulation ({} GPUs simulated), {} network model\n",
                        s.cluster.gpus, s.cluster.chip.display_name, p.tensor, p.context, p.pipeline, p.data, p.expert,
                        to_string(p.schedule), to_string(r.mode), r.simulated_ranks, to_string(ev.options.network));
+    if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("data parallel: {}\n", dp);
+    out << "\n";
 
     report::Table pt({"phase", "sequence", "global batch", "tokens", "steps", "step time", "days", "GPU-hours"});
     double total_gpu_hours = 0;

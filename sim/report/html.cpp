@@ -224,7 +224,7 @@ bool pass_of(std::string_view token, std::string_view kind) {
 }
 
 Work classify(const TraceEvent& e) {
-    if (e.stream == "comm" || e.stream == "dp") return Work::collective;
+    if (e.stream == "comm" || e.stream == "dp" || e.stream == "dp reduce") return Work::collective;
     if (e.stream == "p2p") return Work::p2p;
     const std::string_view name = e.name;
     if (name == "optimizer") return Work::optimizer;

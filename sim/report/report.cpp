@@ -245,9 +245,16 @@ std::string chrome_trace(const std::vector<TraceEvent>& events) {
     std::vector<const TraceEvent*> sorted;
     sorted.reserve(events.size());
     for (const auto& e : events) sorted.push_back(&e);
-    // ZeRO-3's data-parallel stream ("dp") is listed only in traces that have it.
-    auto stream_id = [](const std::string& s) { return s == "compute" ? 0 : s == "comm" ? 1 : s == "dp" ? 3 : 2; };
-    const bool sharded = std::any_of(events.begin(), events.end(), [](const TraceEvent& e) { return e.stream == "dp"; });
+    // The data-parallel streams ("dp": ZeRO-3's gathers, "dp reduce": gradient reductions) are listed only in
+    // traces that have them.
+    auto stream_id = [](const std::string& s) {
+        return s == "compute" ? 0 : s == "comm" ? 1 : s == "dp" ? 3 : s == "dp reduce" ? 4 : 2;
+    };
+    auto has = [&](const char* stream) {
+        return std::any_of(events.begin(), events.end(), [&](const TraceEvent& e) { return e.stream == stream; });
+    };
+    const bool gathers = has("dp");
+    const bool reductions = has("dp reduce");
     std::stable_sort(sorted.begin(), sorted.end(), [&](const TraceEvent* a, const TraceEvent* b) {
         if (a->rank != b->rank) return a->rank < b->rank;
         if (stream_id(a->stream) != stream_id(b->stream)) return stream_id(a->stream) < stream_id(b->stream);
@@ -261,8 +268,8 @@ std::string chrome_trace(const std::vector<TraceEvent>& events) {
             last_rank = e->rank;
             j.begin_object().field("ph", "M").field("name", "process_name").field("pid", e->rank);
             j.key("args").begin_object().field("name", fmt::format("GPU rank {}", e->rank)).end_object().end_object();
-            for (const char* stream : {"compute", "comm", "p2p", "dp"}) {
-                if (std::string_view(stream) == "dp" && !sharded) continue;
+            for (const char* stream : {"compute", "comm", "p2p", "dp", "dp reduce"}) {
+                if ((std::string_view(stream) == "dp" && !gathers) || (std::string_view(stream) == "dp reduce" && !reductions)) continue;
                 j.begin_object().field("ph", "M").field("name", "thread_name").field("pid", e->rank);
                 j.field("tid", stream_id(stream));
                 j.key("args").begin_object().field("name", stream).end_object().end_object();

@@ -40,13 +40,19 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
         r, "recompute", {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}},
         Recompute::none);
     p.communication_sms = read_int(r, "communication_sms", 0, 100000, 0);
-    if (const Node* o = r.optional("overlap_gradient_reduce")) p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
+    if (const Node* o = r.optional("overlap_gradient_reduce")) {
+        p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
+        if (p.zero_stage >= 3 && !p.overlap_gradient_reduce) {
+            throw ScenarioError(o->where, "`parallelism.overlap_gradient_reduce = false` applies to ZeRO 0–2: ZeRO-3 reduce-scatters each unit's gradients as soon as its backward is done",
+                                "remove the key, or set parallelism.zero to 0, 1 or 2");
+        }
+    }
     const Node* prefetch = r.optional("prefetch");
     const Node* reshard = r.optional("reshard_after_forward");
     const Node* shard = r.optional("shard_group");
     for (const Node* n : {prefetch, reshard, shard}) {
         if (n != nullptr && p.zero_stage < 3) {
-            throw ScenarioError(n->where, fmt::format("`parallelism.{}` applies to ZeRO-3 / FSDP sharding only, and zero = {}",
+            throw ScenarioError(n->where, fmt::format("`parallelism.{}` applies to ZeRO-3 / FSDP sharding only, but zero = {}",
                                                       n == prefetch ? "prefetch" : n == reshard ? "reshard_after_forward" : "shard_group",
                                                       p.zero_stage),
                                 "set parallelism.zero = 3 (FSDP full sharding), or remove the key");

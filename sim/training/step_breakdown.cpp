@@ -137,16 +137,20 @@ std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std:
                 case TaskRole::optimizer: b.optimizer += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
                 case TaskRole::comm:
                 case TaskRole::dp_comm:
-                case TaskRole::p2p:
+                case TaskRole::dp_reduce:
+                case TaskRole::p2p: {
                     b.on_link[axis_index(t.axis)] += d;
-                    (t.role == TaskRole::dp_comm ? dp : comms)[r].push_back({start->picoseconds(), end->picoseconds(), axis_index(t.axis)});
+                    const bool beside = t.role == TaskRole::dp_comm || t.role == TaskRole::dp_reduce;
+                    (beside ? dp : comms)[r].push_back({start->picoseconds(), end->picoseconds(), axis_index(t.axis)});
                     break;
+                }
             }
             if (spec_.record_trace) {
-                const char* stream = t.role == TaskRole::comm         ? "comm"
-                                     : t.role == TaskRole::dp_comm ? "dp"
-                                     : t.role == TaskRole::p2p        ? "p2p"
-                                                                      : "compute";
+                const char* stream = t.role == TaskRole::comm        ? "comm"
+                                     : t.role == TaskRole::dp_comm   ? "dp"
+                                     : t.role == TaskRole::dp_reduce ? "dp reduce"
+                                     : t.role == TaskRole::p2p       ? "p2p"
+                                                                     : "compute";
                 trace.push_back(TraceEvent{r, stream, engine_.name(id), *start, *end});
             }
         }

@@ -60,8 +60,9 @@ struct Segment {
 using Segments = std::vector<Segment>;
 
 // What kind of task a task id is, for the breakdown and the trace.
-// dp_comm: ZeRO-3 gathers and reduce-scatters and gradient buckets, on the data-parallel stream.
-enum class TaskRole { compute, recompute, optimizer, comm, p2p, dp_comm };
+// dp_comm: ZeRO-3 parameter gathers, on the data-parallel stream; dp_reduce: gradient reduce-scatters and
+// all-reduces (ZeRO-3's per unit, gradient buckets), on the data-parallel reduction stream.
+enum class TaskRole { compute, recompute, optimizer, comm, p2p, dp_comm, dp_reduce };
 
 // Which simulated ranks a task belongs to: none, one, or (a full-mode group collective) every member of a group
 // kept in StepBuilder::task_groups_.
@@ -91,6 +92,8 @@ private:
         // (no) ZeRO-3: the chunk's units' segments per pass, in the chunk's forward order.
         std::vector<Segments> unit_forward, unit_backward, unit_backward_input, unit_weight;
         std::vector<std::pair<double, double>> unit_parameters;  // per unit: (dense, routed-expert) on this GPU
+        std::vector<std::string> unit_names;                     // per unit: "embedding", "dense-layer 3", …
+        bool holds_head = false;                                 // the model's last chunk (its last unit: the head)
         double dense_parameters = 0.0;   // this GPU's parameters in the chunk, excluding routed experts
         double expert_parameters = 0.0;  // routed-expert parameters on this GPU
         Flops recompute_flops;
@@ -173,8 +176,11 @@ private:
     std::vector<int> simulated_;
     std::map<int, ResourceId> compute_;
     std::map<int, TaskId> last_comm_;
+    // Per rank: the last task of its data-parallel streams, one for parameter gathers and one for gradient
+    // reductions (FSDP2 runs its all-gathers and reduce-scatters on separate CUDA streams).
     std::map<int, TaskId> last_dp_comm_;
-    std::map<int, std::array<Bytes, kCommAxes.size()>> volume_;  // per rank: StepBreakdown::volume  // per rank: the last ZeRO-3 collective on its data-parallel stream
+    std::map<int, TaskId> last_dp_reduce_;
+    std::map<int, std::array<Bytes, kCommAxes.size()>> volume_;  // per rank: StepBreakdown::volume
     std::map<int, std::vector<TaskId>> grad_sync_;  // per rank: the data-parallel reductions of its chunks
     std::map<std::pair<int, int>, Added> added_;    // (stage, op index)
     std::vector<TaskInfo> info_;                 // per engine task

@@ -126,6 +126,7 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
         out.dense_parameters += dense;
         out.expert_parameters += expert;
         out.unit_parameters.emplace_back(dense, expert);
+        out.unit_names.push_back(name);
 
         // backward (ops in reverse order), with and without the weight gradient
         auto backward = [&](bool with_weight) {
@@ -172,6 +173,7 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
         if (w.picoseconds() > 0) weight.push_back(Segment{SegmentKind::compute, w, {}, name + " W"});
         out.unit_weight.push_back(std::move(weight));
     }
+    out.holds_head = chunk == plan_->model_chunks() - 1;
     assemble_passes(out);
     return out;
 }
@@ -187,7 +189,7 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
     const double e = bytes_per_element(gradients ? spec_.precision.gradients : spec_.precision.parameters);
     const CollectiveKind kind = gradients ? CollectiveKind::reduce_scatter : CollectiveKind::all_gather;
     const int slot = gradients ? -1 : static_cast<int>(unit);
-    const std::string label = gradients ? "grad reduce-scatter" : "param all-gather";
+    const std::string label = fmt::format("{} ({})", gradients ? "grad reduce-scatter" : "param all-gather", c.unit_names[unit]);
     // Hybrid sharding: gathers and reduce-scatters inside the shard group, then the reduced shard all-reduced
     // across the replicas (the same unit's 1/S of the gradients on each).
     const int shard = layout_.shard_group > 0 ? layout_.shard_group : dense_group;
@@ -197,7 +199,7 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
     }
     if (gradients && dense_group > shard && dense > 0) {
         out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{CollectiveKind::all_reduce, GroupKind::replica, Bytes(dense * e / shard), CommAxis::data},
-                              "grad replica all-reduce", slot});
+                              fmt::format("grad replica all-reduce ({})", c.unit_names[unit]), slot});
     }
     if (expert_group > 1 && expert > 0) {
         out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, GroupKind::expert_data, Bytes(expert * e), CommAxis::data},
@@ -208,10 +210,7 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
 
 // Gradient buckets (ZeRO 0–2 with overlap): Megatron-Core's DistributedDataParallelConfig.bucket_size unless the
 // scenario gives one.
-double StepBuilder::bucket_parameters() const {
-    if (layout_.gradient_bucket > 0) return static_cast<double>(layout_.gradient_bucket);
-    return std::max(40e6, 1e6 * layout_.data * layout_.context);
-}
+double StepBuilder::bucket_parameters() const { return layout_.gradient_bucket_parameters(); }
 
 bool StepBuilder::buckets_overlap() const { return layout_.overlap_gradient_reduce && layout_.zero_stage < 3; }
 
@@ -248,7 +247,10 @@ std::vector<Segment> StepBuilder::bucket_collectives(double& pending_dense, doub
 // forward) waits for the unit's gather, issued `prefetch` + 1 units ahead: gathers are issued at the pass's start
 // for the first units, then one whenever a unit's compute is done (so with prefetch 1 unit k + 1's gather runs
 // while unit k computes, as FSDP's prefetch does). Passes that produce weight gradients (backward, weight) issue
-// each unit's reduce-scatter as soon as its compute is done. Under ZeRO 0–2 with overlap, the variants that
+// each unit's reduce-scatter as soon as its compute is done. The head, the last unit of the forward, keeps its
+// weights for the backward that follows (FSDP2 does not reshard the root module after forward: "its parameters
+// would typically be immediately all-gathered for backward", torch.distributed.fsdp.fully_shard). Under ZeRO 0–2
+// with overlap, the variants that
 // complete the chunk's gradients launch each gradient bucket once the unit that fills it is done, and the last
 // (partial) bucket at the pass's end.
 void StepBuilder::assemble_passes(ChunkPasses& c) const {
@@ -259,8 +261,10 @@ void StepBuilder::assemble_passes(ChunkPasses& c) const {
         Segments out;
         std::vector<std::size_t> order(n);
         for (std::size_t k = 0; k < n; ++k) order[k] = reverse ? n - 1 - k : k;
+        // The head's weights stay gathered from its forward to its backward passes.
+        auto gathers = [&](std::size_t u) { return sharded && gather && !(reverse && c.holds_head && u + 1 == n); };
         auto issue = [&](std::size_t k) {
-            if (!sharded || !gather || k >= n) return;
+            if (k >= n || !gathers(order[k])) return;
             for (Segment& s : shard_collectives(c, order[k], false)) out.push_back(std::move(s));
         };
         const std::size_t ahead = static_cast<std::size_t>(layout_.prefetch);
@@ -269,7 +273,7 @@ void StepBuilder::assemble_passes(ChunkPasses& c) const {
         double pending_expert = 0.0;
         for (std::size_t k = 0; k < n; ++k) {
             const std::size_t u = order[k];
-            if (sharded && gather && !shard_collectives(c, u, false).empty()) {
+            if (gathers(u) && !shard_collectives(c, u, false).empty()) {
                 out.push_back(Segment{SegmentKind::wait, {}, {}, "wait for params", static_cast<int>(u)});
             }
             out.insert(out.end(), units[u].begin(), units[u].end());

@@ -33,7 +33,9 @@ std::span<const int> StepBuilder::ranks_of(const TaskInfo& info) const {
 void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& label,
                               std::vector<std::vector<TaskId>>& after, std::map<int, TaskId>* stream) {
     if (stream == nullptr) stream = &last_comm_;
-    const TaskRole comm_role = stream == &last_dp_comm_ ? TaskRole::dp_comm : TaskRole::comm;
+    const TaskRole comm_role = stream == &last_dp_comm_     ? TaskRole::dp_comm
+                               : stream == &last_dp_reduce_ ? TaskRole::dp_reduce
+                                                            : TaskRole::comm;
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     if (seg.kind == SegmentKind::compute || seg.kind == SegmentKind::recompute) {
         for (std::size_t i = 0; i < ranks.size(); ++i) {
@@ -100,7 +102,7 @@ void StepBuilder::add_dp_segment(int stage, const Segment& seg, const std::strin
                                     const std::vector<std::vector<TaskId>>& after, Issued& issued) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     std::vector<std::vector<TaskId>> tasks = after;
-    add_segment(stage, seg, label, tasks, &last_dp_comm_);
+    add_segment(stage, seg, label, tasks, seg.slot >= 0 ? &last_dp_comm_ : &last_dp_reduce_);
     if (seg.slot >= 0) {
         auto& slot = issued[seg.slot];
         slot.resize(ranks.size());

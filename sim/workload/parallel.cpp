@@ -1,5 +1,7 @@
 #include <gpuhours/workload/parallel.hpp>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <string>
@@ -46,6 +48,28 @@ std::optional<std::vector<std::string>> order_parts(std::string_view order) {
     std::sort(sorted.begin(), sorted.end());
     if (sorted != std::vector<std::string>{"cp", "dp", "ep", "pp", "tp"}) return std::nullopt;
     return parts;
+}
+
+double ParallelLayout::gradient_bucket_parameters() const {
+    if (gradient_bucket > 0) return static_cast<double>(gradient_bucket);
+    return std::max(40e6, 1e6 * data * context);
+}
+
+std::string describe_data_parallel(const ParallelLayout& p) {
+    const long long dc = 1LL * p.data * p.context;
+    if (dc <= 1) return {};
+    if (p.zero_stage >= 3) {
+        std::string shard = p.shard_group > 0 && p.shard_group < dc
+                                ? fmt::format(", shard group {} of {}", p.shard_group, dc)
+                                : std::string();
+        return fmt::format("ZeRO-3 / FSDP, per-layer gathers (prefetch {}, {}{})", p.prefetch,
+                           p.reshard_after_forward ? "resharded after forward" : "kept from forward to backward", shard);
+    }
+    const char* reduce = p.zero_stage >= 1 ? "reduce-scattered" : "all-reduced";
+    const std::string zero = p.zero_stage >= 1 ? fmt::format("ZeRO-{}, ", p.zero_stage) : std::string("no ZeRO, ");
+    if (!p.overlap_gradient_reduce) return fmt::format("{}gradients {} after the backward", zero, reduce);
+    return fmt::format("{}gradients {} in buckets of {:.0f}M parameters during the backward", zero, reduce,
+                       p.gradient_bucket_parameters() / 1e6);
 }
 
 }  // namespace gpuhours

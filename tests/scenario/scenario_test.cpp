@@ -133,7 +133,7 @@ TEST_CASE("ZeRO-3's prefetch and reshard_after_forward, and the gradient bucket,
     // kBase has no `zero` (0); line 12 becomes the prefetch.
     ScenarioError e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nprefetch = 2\n"));
     CHECK(e.where().line == 12);
-    CHECK_THAT(e.message(), Catch::Contains("`parallelism.prefetch` applies to ZeRO-3 / FSDP sharding only, and zero = 0"));
+    CHECK_THAT(e.message(), Catch::Contains("`parallelism.prefetch` applies to ZeRO-3 / FSDP sharding only, but zero = 0"));
     CHECK_THAT(e.hint(), Catch::Contains("parallelism.zero = 3"));
     e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nzero = 2\nreshard_after_forward = false\n"));
     CHECK(e.where().line == 13);

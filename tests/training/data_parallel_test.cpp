@@ -84,13 +84,17 @@ TEST_CASE("ZeRO-3 moves three times the parameter bytes per micro-batch over the
     // ZeRO-3 (Rajbhandari et al. 2020, §7.2.2: "3Ψ" per step, against 2Ψ for data parallelism): every unit's
     // BF16 parameters are all-gathered before its forward (2Ψ bytes) and again before its backward (2Ψ), and its
     // BF16 gradients reduce-scattered after it (2Ψ): 6Ψ = 575,698,944 bytes per micro-batch, in the nccl-tests
-    // size convention (the whole gathered or reduced buffer).
+    // size convention (the whole gathered or reduced buffer) — less the head's second gather: the head is the
+    // last unit of the forward and keeps its weights for the backward right after (FSDP2 does not reshard its
+    // root module after forward), 2 × 32,769,024 B. Per micro-batch: 575,698,944 − 65,538,048 = 510,160,896 B.
+    constexpr double kHead = 32'769'024.0;
+    const double per_micro_batch = 3.0 * 2.0 * kParameters - 2.0 * kHead;
     const StepResult one = simulate_step(sharded_spec(1));
-    CHECK(data_volume(one) == Approx(3.0 * 2.0 * kParameters).epsilon(1e-12));
+    CHECK(data_volume(one) == Approx(per_micro_batch).epsilon(1e-12));
     // Each micro-batch gathers and reduces again (FSDP resharding after forward, ZeRO-3's per-micro-batch
-    // reduce-scatter): 3 micro-batches, 3 × 6Ψ.
+    // reduce-scatter): 3 micro-batches, 3 × that.
     const StepResult three = simulate_step(sharded_spec(3));
-    CHECK(data_volume(three) == Approx(3.0 * 3.0 * 2.0 * kParameters).epsilon(1e-12));
+    CHECK(data_volume(three) == Approx(3.0 * per_micro_batch).epsilon(1e-12));
     // Without resharding after forward (FSDP SHARD_GRAD_OP) the backward needs no second gather: 2 × 2Ψ.
     const StepResult kept = simulate_step(sharded_spec(1, 1, false));
     CHECK(data_volume(kept) == Approx(2.0 * 2.0 * kParameters).epsilon(1e-12));
@@ -101,43 +105,61 @@ TEST_CASE("ZeRO-3 moves three times the parameter bytes per micro-batch over the
     CHECK(data_volume(simulate_step(zero1)) == Approx(2.0 * 2.0 * kParameters).epsilon(1e-12));
 }
 
-TEST_CASE("ZeRO-3's trace shows each unit's gathers and reduce-scatter on the data-parallel stream", "[step][zero3]") {
-    // Units: the embedding, 2 layers, the head = 4. Per micro-batch: 4 gathers before the forward, 4 before the
-    // backward, 4 reduce-scatters; 2 micro-batches on the one simulated GPU: 16 gathers and 8 reduce-scatters,
-    // all on the "dp" stream, none on the compute or tensor-parallel communication streams.
+namespace {
+
+// Rank 0's trace events on `stream`, by start time.
+std::vector<const TraceEvent*> on_stream(const StepResult& r, const std::string& stream) {
+    std::vector<const TraceEvent*> out;
+    for (const TraceEvent& e : r.trace) {
+        if (e.stream == stream && e.rank == 0) out.push_back(&e);
+    }
+    std::sort(out.begin(), out.end(), [](const TraceEvent* a, const TraceEvent* b) { return a->start < b->start; });
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("ZeRO-3's trace shows each unit's gathers and reduce-scatter on the data-parallel streams", "[step][zero3]") {
+    // Units: the embedding, 2 layers, the head = 4. Per micro-batch: 4 gathers before the forward, 3 before the
+    // backward (not the head's), 4 reduce-scatters; 2 micro-batches on the one simulated GPU: 14 gathers on the
+    // "dp" stream and 8 reduce-scatters on "dp reduce" (FSDP2's separate streams), each naming its unit.
     StepSpec s = sharded_spec(2);
     s.record_trace = true;
     const StepResult r = simulate_step(s);
-    std::map<std::string, int> on_dp;
-    int elsewhere = 0;
-    for (const TraceEvent& e : r.trace) {
-        const bool gather = e.name.ends_with("param all-gather");
-        const bool reduce = e.name.ends_with("grad reduce-scatter");
-        if (e.stream == "dp") ++on_dp[gather ? "gather" : reduce ? "reduce" : "other"];
-        else if (gather || reduce) ++elsewhere;
+    const auto gathers = on_stream(r, "dp");
+    const auto reductions = on_stream(r, "dp reduce");
+    CHECK(gathers.size() == 14);
+    CHECK(reductions.size() == 8);
+    for (const TraceEvent* e : gathers) CHECK(e->name.find("param all-gather (") != std::string::npos);
+    for (const TraceEvent* e : reductions) CHECK(e->name.find("grad reduce-scatter (") != std::string::npos);
+    int head_gathers = 0;
+    for (const TraceEvent* e : gathers) head_gathers += e->name.ends_with("(head)") ? 1 : 0;
+    CHECK(head_gathers == 2);  // one per micro-batch, before its forward
+    // Each stream is serial: its events never overlap.
+    for (const auto* list : {&gathers, &reductions}) {
+        for (std::size_t i = 1; i < list->size(); ++i) CHECK((*list)[i]->start >= (*list)[i - 1]->end);
     }
-    CHECK(on_dp["gather"] == 16);
-    CHECK(on_dp["reduce"] == 8);
-    CHECK(on_dp["other"] == 0);
-    CHECK(elsewhere == 0);
-    // The stream is serial: its events never overlap.
-    std::vector<const TraceEvent*> dp;
-    for (const TraceEvent& e : r.trace) {
-        if (e.stream == "dp" && e.rank == 0) dp.push_back(&e);
-    }
-    std::sort(dp.begin(), dp.end(), [](const TraceEvent* a, const TraceEvent* b) { return a->start < b->start; });
-    for (std::size_t i = 1; i < dp.size(); ++i) CHECK(dp[i]->start >= dp[i - 1]->end);
 }
 
-TEST_CASE("without prefetch every ZeRO-3 collective is exposed; prefetching one unit hides part of them", "[step][zero3]") {
+TEST_CASE("without prefetch every ZeRO-3 gather is exposed; prefetching one unit hides part of them", "[step][zero3]") {
     // prefetch 0: a unit's gather is issued only once the previous unit's compute is done, and the compute waits
-    // for it; the backward's reduce-scatter of a unit sits on the serial data-parallel stream before the next
-    // unit's gather. With one micro-batch and no pipeline, nothing else runs: the step is compute + optimizer +
-    // every data-parallel collective end to end, and all of their time is exposed.
-    const StepResult serial = simulate_step(sharded_spec(1, 0));
-    const double expected = serial.breakdown.compute.value() + serial.breakdown.optimizer.value() + data_on_link(serial);
+    // for it. Reduce-scatters run on their own stream beside the backward; only the last one (the embedding's,
+    // the last unit of the backward) holds up the optimizer. With one micro-batch and no pipeline nothing else
+    // runs, so the exposed data-parallel time is every gather plus that last reduce-scatter, read from the trace,
+    // and the step is compute + optimizer + that.
+    StepSpec spec = sharded_spec(1, 0);
+    spec.record_trace = true;
+    const StepResult serial = simulate_step(spec);
+    double gathers = 0.0;
+    for (const TraceEvent* e : on_stream(serial, "dp")) gathers += (e->end - e->start).to_seconds().value();
+    const auto reductions = on_stream(serial, "dp reduce");
+    REQUIRE(!reductions.empty());
+    const TraceEvent& last = *reductions.back();
+    CHECK(last.name.ends_with("(embedding)"));
+    const double exposed = gathers + (last.end - last.start).to_seconds().value();
+    CHECK(data_exposed(serial) == Approx(exposed).epsilon(1e-9));
+    const double expected = serial.breakdown.compute.value() + serial.breakdown.optimizer.value() + exposed;
     CHECK(serial.step_time.value() == Approx(expected).epsilon(1e-9));
-    CHECK(data_exposed(serial) == Approx(data_on_link(serial)).epsilon(1e-9));
     // prefetch 1: the same collectives (same volume, same time on the link), but the next unit's gather runs
     // while this unit computes, so less is exposed and the step is shorter by what was hidden.
     const StepResult ahead = simulate_step(sharded_spec(1, 1));
@@ -168,41 +190,45 @@ TEST_CASE("symmetric and full modes agree on a ZeRO-3 step across nodes", "[step
     // 16 H100s, 2 nodes of 8 on a fat-tree, TP 2 (inside a node) × DP 8: each data-parallel group (stride 2) has 4
     // GPUs in each node, so every gather and reduce-scatter crosses the NICs with the other TP rank's group beside
     // it — the concurrency symmetric mode times each collective with. Full mode runs each group's flows on the
-    // links with whatever else is in flight; the two should agree within 1% and move the same volume.
+    // links with whatever else is in flight, and here that includes a unit's reduce-scatter beside the next
+    // unit's gather (two data-parallel streams) on the same NICs, which symmetric mode times apart: full mode is
+    // slower by that contention (measured 9.8%), never faster, and both move the same volume.
     StepSpec s = two_nodes(sharded_spec(2), 2);
     const StepResult sym = simulate_step(s);
     s.mode = SimulationMode::full;
     const StepResult full = simulate_step(s);
     CHECK(full.simulated_ranks == 16);
-    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(0.01));
+    CHECK(full.step_time.value() >= sym.step_time.value());
+    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(0.12));
     CHECK(data_volume(full) == Approx(data_volume(sym)).epsilon(1e-12));
-    // Ψ / 2 per GPU under TP 2 (the norms are replicated, not split: close, not equal), 3 × 2 B per micro-batch,
-    // 2 micro-batches: about 6 × Ψ bytes.
-    CHECK(data_volume(sym) == Approx(6.0 * kParameters).epsilon(0.01));
+    // Ψ / 2 per GPU under TP 2 (the norms are replicated, not split: close, not equal), 3 × 2 B per micro-batch
+    // less the head's second gather (H / 2 × 2 B), 2 micro-batches: about 2 × (3Ψ − H) bytes.
+    CHECK(data_volume(sym) == Approx(2.0 * (3.0 * kParameters - 32'769'024.0)).epsilon(0.01));
 }
 
 TEST_CASE("hybrid sharding gathers inside a node and all-reduces the reduced shard across nodes", "[step][zero3]") {
     // 16 H100s, 2 nodes of 8 on a fat-tree, DP 16, ZeRO-3 with shard_group 8 (FSDP HYBRID_SHARD: one node per
     // shard group, two replicas). Per micro-batch, per GPU: the gathers before forward and backward, 2Ψ bytes each,
     // and the reduce-scatter, 2Ψ, all inside the node; then each unit's reduced eighth, 2Ψ / 8, all-reduced with
-    // the other node's GPU at the same position: 6Ψ + Ψ/4 = 6.25Ψ bytes per micro-batch.
+    // the other node's GPU at the same position: 6Ψ + Ψ/4 = 6.25Ψ bytes per micro-batch, less the head's second
+    // gather (2 × 32,769,024 B).
     StepSpec s = two_nodes(sharded_spec(1), 1);
     const StepResult full_shard = simulate_step(s);
     s.layout.shard_group = 8;
     s.record_trace = true;
     const StepResult hybrid = simulate_step(s);
-    CHECK(data_volume(hybrid) == Approx(6.25 * kParameters).epsilon(1e-12));
+    CHECK(data_volume(hybrid) == Approx(6.25 * kParameters - 2.0 * 32'769'024.0).epsilon(1e-12));
     // One replica all-reduce per unit (4 units) per micro-batch, on the data-parallel stream.
     int replica = 0;
     for (const TraceEvent& e : hybrid.trace) {
-        if (e.name.ends_with("grad replica all-reduce") && e.rank == 0) ++replica;
+        if (e.name.find("grad replica all-reduce (") != std::string::npos && e.rank == 0) ++replica;
     }
     CHECK(replica == 4);
     // Full sharding over the 16 GPUs moves 6Ψ. (Here, with a NIC per GPU and two nodes, its rings cross the
     // nodes on 8 NICs at once and are about as fast as the node's; hybrid sharding's extra all-reduces then cost
     // more than they save: measured 2.23 ms on the link against 2.00 ms. Its gain is at scale, where full
     // sharding's collectives span hundreds of nodes.)
-    CHECK(data_volume(full_shard) == Approx(6.0 * kParameters).epsilon(1e-12));
+    CHECK(data_volume(full_shard) == Approx(6.0 * kParameters - 2.0 * 32'769'024.0).epsilon(1e-12));
     // Memory: dense parameters sharded over the 8 GPUs of the shard group, not 16.
     const MemoryBreakdown m = memory_per_gpu(s.model, s.layout, s.precision, MicroBatchShape{2048, 1, AttentionMask::causal});
     CHECK(m.parameters.value() == Approx(kParameters * 2.0 / 8.0));
@@ -215,7 +241,7 @@ TEST_CASE("gradient buckets are launched as the backward fills them, in backward
     //   head 32,769,024 → one bucket (12,769,024 left); layer 1 +15,206,400 = 27,975,424 → one (7,975,424 left);
     //   layer 0 +15,206,400 = 23,181,824 → one (3,181,824 left); embedding +32,768,000 = 35,949,824 → one, and
     //   the pass's end flushes the last 15,949,824.
-    // Five all-reduces on the data-parallel stream, 4 × 20M + 15,949,824 = Ψ parameters: with FP32 gradients the
+    // Five all-reduces on the data-parallel reduction stream ("dp reduce"), 4 × 20M + 15,949,824 = Ψ parameters: with FP32 gradients the
     // volume is 4Ψ bytes, once per step whatever the micro-batch count (only the last backward reduces).
     StepSpec s = sharded_spec(2);
     s.layout.zero_stage = 0;
@@ -227,7 +253,7 @@ TEST_CASE("gradient buckets are launched as the backward fills them, in backward
     for (const TraceEvent& e : r.trace) {
         if (e.name.ends_with("grad bucket")) {
             ++buckets;
-            CHECK(e.stream == "dp");
+            CHECK(e.stream == "dp reduce");
         }
     }
     CHECK(buckets == 5);

@@ -94,7 +94,7 @@ struct StageStep {
 
 struct TraceEvent {
     int rank = 0;
-    std::string stream;  // "compute", "comm", "p2p", "dp" (ZeRO-3's data-parallel stream)
+    std::string stream;  // "compute", "comm", "p2p", "dp" (ZeRO-3's gathers), "dp reduce" (gradient reductions)
     std::string name;
     SimTime start;
     SimTime end;

@@ -20,6 +20,12 @@ std::optional<Recompute> recompute_from_string(std::string_view name);
 // ep, dp and pp exactly once.
 std::optional<std::vector<std::string>> order_parts(std::string_view order);
 
+struct ParallelLayout;
+// How the data-parallel traffic runs, in a few words for the run header and `check`: "ZeRO-1, gradients
+// reduce-scattered in buckets of 40M parameters during the backward", "ZeRO-3 / FSDP, per-layer gathers
+// (prefetch 1, resharded after forward, shard group 8 of 64)", …; empty without data parallelism.
+std::string describe_data_parallel(const ParallelLayout& p);
+
 // Degrees. Convention (Megatron-Core): tensor × context × pipeline × data = GPUs; expert parallelism is
 // carved out of the data × context ranks of one pipeline stage, so `expert` divides data × context and the
 // routed experts divide by `expert`. Sequence parallelism shards the non-tensor-parallel activations over the
@@ -61,6 +67,8 @@ struct ParallelLayout {
     // the replicas. 0: data × context (full sharding). Routed experts keep their expert-data-parallel sharding.
     int shard_group = 0;
 
+    // Parameters per gradient bucket: gradient_bucket, or Megatron-Core's default max(40M, 1M × data × context).
+    [[nodiscard]] double gradient_bucket_parameters() const;
     [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
     [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }
 
