@@ -225,6 +225,14 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("context", p.context).field("sequence_parallel", p.sequence_parallel).field("zero", p.zero_stage);
     j.field("micro_batch", p.micro_batch).field("virtual_stages", p.virtual_stages);
     j.field("schedule", to_string(p.schedule)).field("recompute", to_string(p.recompute)).field("order", p.order);
+    j.field("overlap_gradient_reduce", p.overlap_gradient_reduce);
+    if (p.zero_stage >= 3) {
+        j.field("prefetch", p.prefetch).field("reshard_after_forward", p.reshard_after_forward);
+        j.field("shard_group", p.shard_group > 0 ? p.shard_group : p.data * p.context);
+    } else {
+        j.field("gradient_bucket_parameters", static_cast<std::int64_t>(p.gradient_bucket_parameters()));
+    }
+    j.field("data_parallel", describe_data_parallel(p));
     j.end_object();
     j.key("training").begin_object();
     j.field("tokens", t.tokens).field("sequence_length", t.sequence_length).field("global_batch", t.global_batch);
