@@ -586,6 +586,8 @@ AlphaBetaTime alpha_beta_time(const Topology& topology, const Route& route, Byte
 
 }  // namespace
 
+namespace {
+
 // Serialized endpoints (network.hpp): per endpoint link, the sum of its flows' bytes / bottleneck rates and the
 // longest latency among them.
 struct EndpointLoad {
@@ -593,10 +595,6 @@ struct EndpointLoad {
     Seconds latency;
     LinkId link = 0;
 };
-
-void add_endpoint(std::vector<EndpointLoad>& loads, LinkId link, double seconds, Seconds latency) {
-    loads.push_back(EndpointLoad{seconds, latency, link});
-}
 
 // The phase's time once endpoint serialization is counted: each endpoint link's serialized flows against the
 // longest single flow already in `result`.
@@ -617,6 +615,8 @@ void apply_endpoints(std::vector<EndpointLoad>& loads, PhaseResult& result) {
         i = j;
     }
 }
+
+}  // namespace
 
 FlowId AlphaBetaNetwork::start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) {
     const Route route = router().route(flow.src, flow.dst);
@@ -671,8 +671,8 @@ PhaseResult AlphaBetaNetwork::run_phase(std::span<const FlowSpec> flows) {
         }
         if (r.links.empty() || f.size.value() <= 0.0) continue;
         const double sending = (t.time - r.latency).value();
-        add_endpoint(endpoints, r.links.front(), sending, r.latency);
-        if (r.links.back() != r.links.front()) add_endpoint(endpoints, r.links.back(), sending, r.latency);
+        endpoints.push_back(EndpointLoad{sending, r.latency, r.links.front()});
+        if (r.links.back() != r.links.front()) endpoints.push_back(EndpointLoad{sending, r.latency, r.links.back()});
     }
     apply_endpoints(endpoints, result);
     return result;
