@@ -158,13 +158,15 @@ std::string summary_section(const RunEvaluation& ev) {
     out += "</div>\n";
 
     const auto& p = s.parallel;
-    out += paragraph(fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}, {} schedule; {} simulation ({} GPUs simulated), {} "
+    out += paragraph(fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}, {} schedule; {} simulation ({} GPU{} simulated), {} "
                                  "network model; {}.",
                                  s.cluster.gpus, s.cluster.chip.display_name, p.tensor, p.context, p.pipeline, p.data,
                                  p.expert, to_string(p.schedule), to_string(r.mode), r.simulated_ranks,
+                                 r.simulated_ranks == 1 ? "" : "s",
                                  to_string(ev.options.network),
                                  ev.stochastic ? fmt::format("{} Monte Carlo runs, seed {}", ev.options.samples, ev.options.seed)
                                                : std::string("deterministic: one run")));
+    if (const std::string dp = describe_data_parallel(p); !dp.empty()) out += paragraph(fmt::format("Data parallel: {}.", dp));
 
     std::vector<std::vector<std::string>> rows;
     double total_gpu_hours = 0;
