@@ -29,6 +29,11 @@ Placement::Placement(const ParallelLayout& layout, int gpus) : layout_(layout) {
                     "make the parallel degrees multiply to the GPU count");
     }
     ranks_ = gpus;
+    if (layout.shard_group > 0 && (1LL * layout.data * layout.context) % layout.shard_group != 0) {
+        throw Error(fmt::format("shard_group = {} does not divide data × context = {}", layout.shard_group,
+                                1LL * layout.data * layout.context),
+                    "make parallelism.shard_group a divisor of data × context");
+    }
     const auto parsed = order_parts(layout.order);
     if (!parsed) throw Error(fmt::format("order \"{}\" is not a permutation of tp, cp, ep, dp, pp", layout.order));
     const std::vector<std::string>& parts = *parsed;
