@@ -149,3 +149,24 @@ TEST_CASE("degrees that do not multiply to the GPU count and orders that are not
     CHECK_THROWS_WITH(Placement(layout(8, 1, 4, 2, 1, "tp-cp-dp-dp-pp"), 64), Contains("not a permutation"));
     CHECK_THROWS_WITH(Placement(layout(8, 1, 4, 2, 1, "tp-cp-dp-pp"), 64), Contains("not a permutation"));
 }
+
+TEST_CASE("shard and replica groups cut the data-parallel ranks into blocks and strides", "[placement]") {
+    // TP 2 × DP 8 on 16 GPUs, shard_group 4: rank r has tp = r % 2, dp = r / 2. The data-parallel ranks of tp 0 are
+    // 0, 2, …, 14; shard groups are blocks of 4 of them ({0, 2, 4, 6}, {8, 10, 12, 14}), replica groups the ranks
+    // at the same place in each block ({0, 8}, {2, 10}, …).
+    ParallelLayout l = layout(2, 1, 8, 1, 1);
+    l.zero_stage = 3;
+    l.shard_group = 4;
+    const Placement p(l, 16);
+    CHECK(p.group(GroupKind::shard, 10) == Ranks{8, 10, 12, 14});
+    CHECK(p.group(GroupKind::replica, 10) == Ranks{2, 10});
+    CHECK(p.group(GroupKind::shard, 3) == Ranks{1, 3, 5, 7});
+    // Without a shard group, one block of all 8 and replica groups of one.
+    l.shard_group = 0;
+    const Placement full(l, 16);
+    CHECK(full.group(GroupKind::shard, 10).size() == 8);
+    CHECK(full.group(GroupKind::replica, 10) == Ranks{10});
+    // A shard group that does not divide data × context is refused (3 into 8).
+    l.shard_group = 3;
+    CHECK_THROWS_WITH(Placement(l, 16), Catch::Matchers::Contains("shard_group = 3 does not divide data × context = 8"));
+}
