@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <set>
+#include <utility>
+#include <vector>
 
 using namespace gpuhours;
 
@@ -36,6 +38,20 @@ Topology one_gpu_nodes_fat_tree(int gpus) {
     spec.nic_latency = microseconds(2);
     spec.switch_radix = 8;
     return build_topology(spec);
+}
+
+// Runs `flows[0]` then `flows[1]` as two engine tasks on `live` (registered here); their finish times, in seconds.
+std::pair<double, double> finish_times(NetworkModel& live, const std::vector<FlowSpec>& flows) {
+    Engine engine;
+    engine.add_model(live);
+    TaskSpec first;
+    first.name = "first";
+    TaskSpec second;
+    second.name = "second";
+    const TaskId a = add_flows_task(engine, live, first, {flows[0]});
+    const TaskId b = add_flows_task(engine, live, second, {flows[1]});
+    engine.run();
+    return {engine.finish_time(a)->to_seconds().value(), engine.finish_time(b)->to_seconds().value()};
 }
 
 }  // namespace
@@ -91,18 +107,10 @@ TEST_CASE("A flow speeds up when its competitor ends") {
     CHECK(t.link(*r.limiting_link).from == t.gpu(0));
 
     SECTION("the same under the engine, flow by flow") {
-        Engine engine;
         MaxMinNetwork live(t);
-        engine.add_model(live);
-        TaskSpec big;
-        big.name = "big";
-        TaskSpec small;
-        small.name = "small";
-        const TaskId b = add_flows_task(engine, live, big, {flows[0]});
-        const TaskId s = add_flows_task(engine, live, small, {flows[1]});
-        engine.run();
-        CHECK(engine.finish_time(s)->to_seconds().value() == Approx(1.0));
-        CHECK(engine.finish_time(b)->to_seconds().value() == Approx(1.5));
+        const auto [big, small] = finish_times(live, flows);
+        CHECK(small == Approx(1.0));
+        CHECK(big == Approx(1.5));
     }
 }
 
@@ -126,18 +134,10 @@ TEST_CASE("The alpha-beta model serializes flows on a shared endpoint link and n
     CHECK(net.run_phase(flows).time.value() == Approx(1.5));
     // In the engine the endpoint link is first come, first served: the 10 GB flow started first ends at 1 s,
     // the 5 GB one waits for it and ends at 1.5 s.
-    Engine engine;
     AlphaBetaNetwork live(t);
-    engine.add_model(live);
-    TaskSpec big;
-    big.name = "big";
-    TaskSpec small;
-    small.name = "small";
-    const TaskId b = add_flows_task(engine, live, big, {flows[0]});
-    const TaskId s = add_flows_task(engine, live, small, {flows[1]});
-    engine.run();
-    CHECK(engine.finish_time(b)->to_seconds().value() == Approx(1.0));
-    CHECK(engine.finish_time(s)->to_seconds().value() == Approx(1.5));
+    const auto [big, small] = finish_times(live, flows);
+    CHECK(big == Approx(1.0));
+    CHECK(small == Approx(1.5));
 }
 
 TEST_CASE("Flows in opposite directions of a cable do not share bandwidth") {
