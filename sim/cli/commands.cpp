@@ -228,7 +228,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("overlap_gradient_reduce", p.overlap_gradient_reduce);
     if (p.zero_stage >= 3) {
         j.field("prefetch", p.prefetch).field("reshard_after_forward", p.reshard_after_forward);
-        j.field("shard_group", p.shard_group > 0 ? p.shard_group : p.data * p.context);
+        j.field("shard_group", p.dense_shard_ranks());
     } else {
         j.field("gradient_bucket_parameters", static_cast<std::int64_t>(p.gradient_bucket_parameters()));
     }

@@ -121,7 +121,7 @@ std::vector<int> Placement::group(GroupKind kind, int rank) const {
         case GroupKind::shard:
         case GroupKind::replica: {
             const int all = layout_.data * layout_.context;
-            const int size = layout_.shard_group > 0 ? layout_.shard_group : all;
+            const int size = layout_.dense_shard_ranks();
             const int flat = cp_inner ? c.cp + layout_.context * c.dp : c.dp + layout_.data * c.cp;
             if (kind == GroupKind::shard) {
                 for (int f = flat / size * size; f < flat / size * size + size; ++f) out.push_back(from_flat(f));

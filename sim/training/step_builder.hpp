@@ -118,7 +118,6 @@ private:
     // `reduce`: the variant that completes the chunk's gradients (ChunkPasses::backward_reduce, weight_reduce).
     const Segments& segments(int stage, const Pass& pass, bool reduce = false);
     std::vector<Segment> bucket_collectives(double& pending_dense, double& pending_expert, bool flush) const;
-    [[nodiscard]] double bucket_parameters() const;
     [[nodiscard]] bool buckets_overlap() const;
 
     // ---- collective and p2p timing (step_collectives.cpp) -----------------------------------------------

@@ -192,7 +192,7 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
     const std::string label = fmt::format("{} ({})", gradients ? "grad reduce-scatter" : "param all-gather", c.unit_names[unit]);
     // Hybrid sharding: gathers and reduce-scatters inside the shard group, then the reduced shard all-reduced
     // across the replicas (the same unit's 1/S of the gradients on each).
-    const int shard = layout_.shard_group > 0 ? layout_.shard_group : dense_group;
+    const int shard = layout_.dense_shard_ranks();
     const GroupKind within = shard == dense_group ? GroupKind::data_context : GroupKind::shard;
     if (shard > 1 && dense > 0) {
         out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, within, Bytes(dense * e), CommAxis::data}, label, slot});
@@ -208,20 +208,18 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
     return out;
 }
 
-// Gradient buckets (ZeRO 0–2 with overlap): Megatron-Core's DistributedDataParallelConfig.bucket_size unless the
-// scenario gives one.
-double StepBuilder::bucket_parameters() const { return layout_.gradient_bucket_parameters(); }
-
+// Whether gradient buckets are reduced during the backward (ZeRO 0–2 with overlap).
 bool StepBuilder::buckets_overlap() const { return layout_.overlap_gradient_reduce && layout_.zero_stage < 3; }
 
-// The gradient buckets filled by the gradients produced so far (`pending_*`, parameters not yet in a launched
-// bucket; reduced by what is launched): one reduction per full bucket, dense and routed-expert gradients in
-// buckets of their own (their data-parallel groups differ); `flush`: the rest too, as the last bucket.
+// The gradient buckets (ParallelLayout::gradient_bucket_parameters() each) filled by the gradients produced so far
+// (`pending_*`, parameters not yet in a launched bucket; reduced by what is launched): one reduction per full
+// bucket, dense and routed-expert gradients in buckets of their own (their data-parallel groups differ); `flush`:
+// the rest too, as the last bucket.
 // All-reduce, or reduce-scatter under ZeRO-1/2 (the distributed optimizer); nccl-tests size: the bucket's
 // gradient bytes.
 std::vector<Segment> StepBuilder::bucket_collectives(double& pending_dense, double& pending_expert, bool flush) const {
     std::vector<Segment> out;
-    const double bucket = bucket_parameters();
+    const double bucket = layout_.gradient_bucket_parameters();
     const double e = bytes_per_element(spec_.precision.gradients);
     const CollectiveKind kind = layout_.zero_stage >= 1 ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
     const int dense_group = layout_.data * layout_.context;

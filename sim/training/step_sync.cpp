@@ -94,8 +94,7 @@ void StepBuilder::add_optimizer(int stage) {
     const double dense_group = static_cast<double>(layout_.data) * layout_.context;
     const double expert_group = dense_group / layout_.expert;
     // Under hybrid sharding each GPU updates its shard group's 1/S of the dense parameters.
-    const double dense_shard = layout_.zero_stage >= 3 && layout_.shard_group > 0 ? layout_.shard_group : dense_group;
-    const double local = layout_.zero_stage >= 1 ? dense / dense_shard + expert / expert_group : dense + expert;
+    const double local = layout_.zero_stage >= 1 ? dense / layout_.dense_shard_ranks() + expert / expert_group : dense + expert;
     const auto& pr = spec_.precision;
     const double touched = bytes_per_element(pr.gradients) + 2.0 * bytes_per_element(pr.master_weights) +
                            4.0 * bytes_per_element(pr.optimizer_state) + bytes_per_element(pr.parameters);

@@ -95,11 +95,12 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
     }
 }
 
-// A ZeRO-3 collective (SegmentKind::dp_comm) on the data-parallel stream, starting once the chain's tasks so far
-// (`after`) are done, without the chain waiting for it: a gather is recorded in `issued` under its unit for the
-// pass's wait; a gradient reduce-scatter is awaited by the optimizer.
+// A data-parallel collective (SegmentKind::dp_comm), starting once the chain's tasks so far (`after`) are done,
+// without the chain waiting for it: a ZeRO-3 gather goes on the gather stream and is recorded in `issued` under its
+// unit for the pass's wait; a gradient reduction (ZeRO-3's per unit, a bucket's) goes on the reduction stream and
+// is awaited by the optimizer.
 void StepBuilder::add_dp_segment(int stage, const Segment& seg, const std::string& label,
-                                    const std::vector<std::vector<TaskId>>& after, Issued& issued) {
+                                 const std::vector<std::vector<TaskId>>& after, Issued& issued) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     std::vector<std::vector<TaskId>> tasks = after;
     add_segment(stage, seg, label, tasks, seg.slot >= 0 ? &last_dp_comm_ : &last_dp_reduce_);

@@ -179,7 +179,7 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
     // ZeRO groups: dense parameters over data × context (over a shard group under hybrid sharding), routed
     // experts over data × context / expert.
     const double data_context = static_cast<double>(layout.data) * layout.context;
-    const double dp_dense = layout.zero_stage >= 3 && layout.shard_group > 0 ? layout.shard_group : data_context;
+    const double dp_dense = layout.dense_shard_ranks();
     const double dp_expert = std::max(1.0, data_context / layout.expert);
     const double param_bytes = bytes_per_element(precision.parameters);
     const double grad_bytes = bytes_per_element(precision.gradients);

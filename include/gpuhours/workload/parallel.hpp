@@ -69,6 +69,11 @@ struct ParallelLayout {
 
     // Parameters per gradient bucket: gradient_bucket, or Megatron-Core's default max(40M, 1M × data × context).
     [[nodiscard]] double gradient_bucket_parameters() const;
+    // The data × context ranks ZeRO shards dense state over: the shard group under ZeRO-3 hybrid sharding,
+    // else all of them.
+    [[nodiscard]] int dense_shard_ranks() const {
+        return zero_stage >= 3 && shard_group > 0 ? shard_group : data * context;
+    }
     [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
     [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }
 
