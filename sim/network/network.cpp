@@ -233,15 +233,30 @@ public:
         SimTime ended;
     };
 
+    // A fluid over `links` only, relabelled 0, 1, …: link `i` of the fluid is topology link links[i] (a phase
+    // solved in its canonical form, so that its result does not depend on the links' names).
+    static Fluid over(const Topology& topology, std::span<const LinkId> links) {
+        auto tables = std::make_shared<LinkTable>();
+        for (const LinkId l : links) {
+            tables->capacity.push_back(topology.link(l).effective_bandwidth().value());
+            tables->preference.push_back(link_preference(topology.link(l).kind));
+        }
+        return Fluid(std::move(tables));
+    }
+    [[nodiscard]] int preference(std::int64_t link) const { return tables_->preference[static_cast<std::size_t>(link)]; }
+
     std::uint64_t add(SimTime now, const Route& route, Bytes size, FlowCallback on_done) {
+        return add(now, route.links, route.latency, size, std::move(on_done));
+    }
+    std::uint64_t add(SimTime now, std::span<const LinkId> links, Seconds latency, Bytes size, FlowCallback on_done) {
         progress_to(now);
         Flow f;
         f.route_begin = static_cast<std::uint32_t>(route_pool_.size());
-        for (const LinkId l : route.links) route_pool_.push_back(static_cast<std::uint32_t>(l));
+        for (const LinkId l : links) route_pool_.push_back(static_cast<std::uint32_t>(l));
         f.route_end = static_cast<std::uint32_t>(route_pool_.size());
         f.size = size.value();
         f.remaining = size.value();
-        f.transmit_from = now + SimTime::from_seconds(route.latency);
+        f.transmit_from = now + SimTime::from_seconds(latency);
         f.on_done = std::move(on_done);
         flows_.push_back(std::move(f));
         active_.push_back(static_cast<std::uint32_t>(flows_.size() - 1));
@@ -428,56 +443,65 @@ PhaseResult congestion_bound(const Topology& topology, const std::vector<double>
 
 PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     PhaseResult result;
+    const RouteTable routes = router().routes(flows);
     if (flows.size() > kExactFlowLimit) {
         std::vector<double> load(topology().links().size(), 0.0);
         Seconds max_latency{0.0};
-        const std::vector<Route> routes = router().routes(flows);
         for (std::size_t i = 0; i < flows.size(); ++i) {
-            const FlowSpec& f = flows[i];
-            const Route& r = routes[i];
-            for (const LinkId l : r.links) load[l] += f.size.value();
-            max_latency = std::max(max_latency, r.latency);
+            for (const LinkId l : routes.links_of(i)) load[l] += flows[i].size.value();
+            max_latency = std::max(max_latency, routes.latency[i]);
         }
         return congestion_bound(topology(), load, max_latency);
     }
-    std::vector<Route> routes;
+    // The canonical form (the key) and the phase's routes in it (its links by label).
     std::vector<std::uint64_t> key;
-    key.reserve(flows.size() * 10);
+    key.reserve(flows.size() * 4 + routes.links.size() * 2);
+    std::vector<LinkId> labelled(routes.links.size());
     PhaseMemo& memo = *memo_;
     memo.link_of.clear();
-    routes = router().routes(flows);
     for (std::size_t i = 0; i < flows.size(); ++i) {
-        const FlowSpec& f = flows[i];
-        const Route& r = routes[i];
-        result.max_latency = std::max(result.max_latency, r.latency);
-        key.insert(key.end(), {bits(f.size.value()), bits(r.latency.value()), r.links.size()});
-        for (const LinkId l : r.links) {
+        result.max_latency = std::max(result.max_latency, routes.latency[i]);
+        const auto links = routes.links_of(i);
+        key.push_back(bits(flows[i].size.value()));
+        key.push_back(bits(routes.latency[i].value()));
+        key.push_back(links.size());
+        for (std::uint32_t k = routes.begin[i]; k < routes.end[i]; ++k) {
+            const LinkId l = routes.links[k];
             std::int64_t& label = memo.label_of[l];
-            if (label >= 0) {
-                key.push_back(static_cast<std::uint64_t>(label));
-                continue;
+            const bool first = label < 0;
+            if (first) {
+                label = static_cast<std::int64_t>(memo.link_of.size());
+                memo.link_of.push_back(l);
             }
-            label = static_cast<std::int64_t>(memo.link_of.size());
-            memo.link_of.push_back(l);
-            const LinkInfo& info = topology().link(l);
-            key.insert(key.end(), {static_cast<std::uint64_t>(label), bits(info.effective_bandwidth().value()),
-                                   static_cast<std::uint64_t>(link_preference(info.kind))});
+            key.push_back(static_cast<std::uint64_t>(label));
+            labelled[k] = static_cast<LinkId>(label);
+            if (first) {
+                const LinkInfo& info = topology().link(l);
+                key.push_back(bits(info.effective_bandwidth().value()));
+                key.push_back(static_cast<std::uint64_t>(link_preference(info.kind)));
+            }
         }
     }
     for (const LinkId l : memo.link_of) memo.label_of[l] = -1;
+    const auto answer = [&](const PhaseMemo::Entry& entry) {
+        result.time = entry.time;
+        if (entry.limiting_label >= 0) result.limiting_link = memo.link_of[static_cast<std::size_t>(entry.limiting_label)];
+        return result;
+    };
     if (const auto it = memo.entries.find(key); it != memo.entries.end()) {
         ++phases_reused_;
-        result.time = it->second.time;
-        if (it->second.limiting_label >= 0) {
-            result.limiting_link = memo.link_of[static_cast<std::size_t>(it->second.limiting_label)];
-        }
-        return result;
+        return answer(it->second);
     }
-    Fluid fluid = Fluid::sharing_tables_of(*fluid_);
-    fluid.reserve(flows.size(), key.size());
-    for (std::size_t i = 0; i < flows.size(); ++i) fluid.add(SimTime::zero(), routes[i], flows[i].size, nullptr);
+    // Solved in the canonical form (links by label, ties among equal shares broken by label), so every phase of
+    // one form gets the same answer whichever of them is solved first.
+    Fluid fluid = Fluid::over(topology(), memo.link_of);
+    fluid.reserve(flows.size(), labelled.size());
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+        fluid.add(SimTime::zero(), std::span<const LinkId>(labelled.data() + routes.begin[i], routes.end[i] - routes.begin[i]),
+                  routes.latency[i], flows[i].size, nullptr);
+    }
     SimTime end = SimTime::zero();
-    std::int64_t limiting = -1;  // bottleneck of a flow in the last batch to finish (-1: none)
+    std::int64_t limiting = -1;  // label of the bottleneck of a flow in the last batch to finish (-1: none)
     while (const std::optional<SimTime> t = fluid.next_event()) {
         const std::vector<std::uint32_t> done = fluid.advance(*t);
         if (done.empty()) continue;
@@ -486,26 +510,17 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         for (const std::uint32_t i : done) {
             const std::int64_t b = fluid.flow(i).bottleneck;
             if (b < 0 || fluid.flow(i).size <= 0.0) continue;
-            if (limiting < 0 || link_preference(topology().link(static_cast<LinkId>(b)).kind) <
-                                    link_preference(topology().link(static_cast<LinkId>(limiting)).kind)) {
-                limiting = b;
-            }
+            if (limiting < 0 || fluid.preference(b) < fluid.preference(limiting)) limiting = b;
         }
     }
-    result.time = end.to_seconds();
-    PhaseMemo::Entry entry{result.time, -1};
-    if (limiting >= 0) {
-        result.limiting_link = static_cast<LinkId>(limiting);
-        const auto at = std::find(memo.link_of.begin(), memo.link_of.end(), static_cast<LinkId>(limiting));
-        entry.limiting_label = at - memo.link_of.begin();
-    }
+    const PhaseMemo::Entry entry{end.to_seconds(), limiting};
     if (memo.words + key.size() > PhaseMemo::kMemoWords) {
         memo.entries.clear();
         memo.words = 0;
     }
     memo.words += key.size();
     memo.entries.emplace(std::move(key), entry);
-    return result;
+    return answer(entry);
 }
 
 PhaseResult MaxMinNetwork::run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) {

@@ -245,7 +245,11 @@ void Router::remember_hops_to(VertexId dst) {
 
 Route Router::route(VertexId src, VertexId dst) {
     Route route;
-    if (src == dst) return route;
+    if (src != dst) route.latency = walk(src, dst, route.links);
+    return route;
+}
+
+Seconds Router::walk(VertexId src, VertexId dst, std::vector<LinkId>& out) {
     // The full array when it is already cached (an all-to-all's destination), else evaluated per vertex.
     // A destination with many vertices around it and no switch (hand-made graphs) also takes the array.
     const std::vector<std::uint8_t>* full = nullptr;
@@ -264,6 +268,7 @@ Route Router::route(VertexId src, VertexId dst) {
     // Next hops toward the current destination are remembered (flows to one destination converge on its tree):
     // a next hop is a function of the vertex and the destination alone, whichever distances found it.
     remember_hops_to(dst);
+    Seconds latency;
     VertexId v = src;
     while (v != dst) {
         LinkId l = 0;
@@ -274,31 +279,51 @@ Route Router::route(VertexId src, VertexId dst) {
             hop_stamp_[v] = hop_generation_;
             hop_link_[v] = l;
         }
-        route.links.push_back(l);
-        route.latency += topology_.link(l).latency;
-        v = topology_.link(l).to;
+        out.push_back(l);
+        const LinkInfo& link = topology_.link(l);
+        latency += link.latency;
+        v = link.to;
     }
-    return route;
+    return latency;
 }
 
-std::vector<Route> Router::routes(std::span<const FlowSpec> flows) {
-    std::vector<std::uint32_t> order(flows.size());
-    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return flows[a].dst < flows[b].dst; });
-    std::vector<Route> out(flows.size());
+RouteTable Router::routes(std::span<const FlowSpec> flows) {
+    // The flows grouped by destination, destinations in order of first appearance (a counting sort: flows_to_
+    // counts each destination's flows, then holds its next slot, and is reset for the destinations met).
     const std::size_t n = topology_.vertex_count();
-    for (std::size_t begin = 0; begin < order.size();) {
-        const VertexId dst = flows[order[begin]].dst;
-        std::size_t end = begin + 1;
-        while (end < order.size() && flows[order[end]].dst == dst) ++end;
+    if (flows_to_.size() != n) flows_to_.assign(n, 0);
+    std::vector<VertexId> destinations;
+    for (const FlowSpec& f : flows) {
+        if (flows_to_[f.dst]++ == 0) destinations.push_back(f.dst);
+    }
+    std::vector<std::uint32_t> first(destinations.size() + 1, 0);
+    for (std::size_t d = 0; d < destinations.size(); ++d) {
+        first[d + 1] = first[d] + flows_to_[destinations[d]];
+        flows_to_[destinations[d]] = first[d];
+    }
+    std::vector<std::uint32_t> order(flows.size());
+    for (std::uint32_t i = 0; i < flows.size(); ++i) order[flows_to_[flows[i].dst]++] = i;
+    for (const VertexId d : destinations) flows_to_[d] = 0;
+
+    RouteTable out;
+    out.begin.resize(flows.size());
+    out.end.resize(flows.size());
+    out.latency.resize(flows.size());
+    out.links.reserve(flows.size() * 6);
+    for (std::size_t d = 0; d < destinations.size(); ++d) {
+        const VertexId dst = destinations[d];
         // A destination with many flows takes its whole distance array (O(vertices × its switches), vectorised,
         // and kept): cheaper than evaluating distances per vertex at every port its routes pass. The same
         // distances either way, so the same routes.
-        if ((end - begin) * kFullArrayFlowsPerVertex >= n && !is_switch(topology_.vertex(dst).kind)) {
+        if (std::size_t{first[d + 1] - first[d]} * kFullArrayFlowsPerVertex >= n && !is_switch(topology_.vertex(dst).kind)) {
             (void)distances_to(dst);
         }
-        for (std::size_t k = begin; k < end; ++k) out[order[k]] = route(flows[order[k]].src, dst);
-        begin = end;
+        for (std::uint32_t k = first[d]; k < first[d + 1]; ++k) {
+            const std::uint32_t i = order[k];
+            out.begin[i] = static_cast<std::uint32_t>(out.links.size());
+            if (flows[i].src != dst) out.latency[i] = walk(flows[i].src, dst, out.links);
+            out.end[i] = static_cast<std::uint32_t>(out.links.size());
+        }
     }
     return out;
 }

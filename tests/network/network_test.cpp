@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <gpuhours/engine/engine.hpp>
 #include <gpuhours/network/network.hpp>
 #include <gpuhours/hardware/topology.hpp>
@@ -233,9 +234,13 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
             for (const VertexId dst : t.gpus()) pairs.push_back(FlowSpec{src, dst, Bytes(1)});
         }
         Router grouped(t);
-        const std::vector<Route> found = grouped.routes(pairs);
+        const RouteTable found = grouped.routes(pairs);
         REQUIRE(found.size() == pairs.size());
-        for (std::size_t i = 0; i < pairs.size(); ++i) REQUIRE(found[i].links == searched.route(pairs[i].src, pairs[i].dst).links);
+        for (std::size_t i = 0; i < pairs.size(); ++i) {
+            const Route expected = searched.route(pairs[i].src, pairs[i].dst);
+            REQUIRE(std::ranges::equal(found.links_of(i), expected.links));
+            REQUIRE(found.latency[i] == expected.latency);
+        }
     }
 }
 

@@ -70,6 +70,18 @@ struct Route {
     Seconds latency;            // sum of the links' latencies
 };
 
+// Many routes in one table (no vector per route): route i's links, in order from src to dst, are
+// links[begin[i] .. end[i]) (empty when src == dst), and latency[i] is the sum of their latencies.
+struct RouteTable {
+    std::vector<LinkId> links;
+    std::vector<std::uint32_t> begin, end;
+    std::vector<Seconds> latency;
+    [[nodiscard]] std::size_t size() const { return latency.size(); }
+    [[nodiscard]] std::span<const LinkId> links_of(std::size_t i) const {
+        return {links.data() + begin[i], static_cast<std::size_t>(end[i] - begin[i])};
+    }
+};
+
 // Shortest-path routing with destination-based ECMP (see the file comment). Keeps a bounded cache of
 // per-destination hop distances (so the topology must not change once routing started). Throws Error when dst
 // cannot be reached from src.
@@ -79,7 +91,7 @@ public:
     [[nodiscard]] Route route(VertexId src, VertexId dst);
     // The routes of `flows`, in their order, found grouped by destination (each destination's distances and
     // next hops are then found once for all its flows). The same routes as route() one by one.
-    [[nodiscard]] std::vector<Route> routes(std::span<const FlowSpec> flows);
+    [[nodiscard]] RouteTable routes(std::span<const FlowSpec> flows);
     // Hop distance from every vertex to `dst` (kUnreachable where none); valid until the next call.
     // For a destination that is not a switch (a GPU, a NIC) it is derived from the distances to the few switches
     // next to it rather than searched: with S the switches (NVSwitch, leaf, spine, core) and c_w the length of
@@ -131,12 +143,15 @@ private:
     Target target_;                              // the last destination routed to
     bool target_valid_ = false;
     std::uint64_t target_generation_ = 0;
+    // Appends the links of the route from src to dst (src ≠ dst) to `out`; returns its latency.
+    Seconds walk(VertexId src, VertexId dst, std::vector<LinkId>& out);
     void remember_hops_to(VertexId dst);  // makes hop_stamp_/hop_link_ those of dst (cleared if another's)
     std::vector<std::uint32_t> hop_stamp_;  // next hop of v toward hop_dst_ known when hop_stamp_[v] == hop_generation_
     std::vector<LinkId> hop_link_;
     std::uint32_t hop_generation_ = 0;
     VertexId hop_dst_ = 0;
     bool hop_valid_ = false;
+    std::vector<std::uint32_t> flows_to_;  // routes(): per destination vertex, its flows in the phase (then reset)
     std::vector<std::uint32_t> visited_;  // local_search's marks: visited when equal to stamp_
     std::uint32_t stamp_ = 0;
     std::vector<std::uint32_t> queue_;
@@ -220,9 +235,11 @@ private:
     // at its first appearance by its capacity and reporting preference. A phase with the same form is the same
     // max-min problem with the links renamed (on a symmetric fabric: another pipeline stage's groups, another
     // replica's pipeline sends, the next step of a ring), so it has the same rates at every instant and the
-    // same end (up to the order of floating-point operations among links of equal share, which the renaming can
-    // change: a last-bit difference at most); its limiting link is the one under the same label. Deterministic:
-    // the same scenario solves the same phases in the same order. Bounded (kMemoWords, cleared when full).
+    // same end; its limiting link is the one under the same label. A phase is solved in its canonical form
+    // (links by label, so ties among links of equal share go by label, not by link id): every phase of one form
+    // gets the same answer to the last bit, whichever was solved first, and `run_phase` is a pure function of
+    // the topology and the flows (callers may keep its results across networks of one topology). Bounded
+    // (kMemoWords, cleared when full).
     std::unique_ptr<PhaseMemo> memo_;
     std::uint64_t phases_reused_ = 0;
 };
