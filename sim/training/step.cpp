@@ -30,7 +30,7 @@ Seconds StepBreakdown::exposed_total() const {
 
 namespace detail {
 
-StepBuilder::StepBuilder(const StepSpec& spec)
+StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
     : spec_(spec),
       layout_(spec.layout),
       placement_(spec.layout, spec.cluster.gpus),
@@ -57,6 +57,7 @@ StepBuilder::StepBuilder(const StepSpec& spec)
     chunk_layers_ = chunk_layers(spec.model, plan_->model_chunks());
     dispatch_factor_ = dispatch_factor(spec.model, layout_, spec.cluster.gpus_per_node);
     engine_.add_model(*network_);
+    if (comm_times != nullptr && spec.mode == SimulationMode::symmetric) shared_times_ = comm_times->table_for(spec, topology_);
 
     const int p = layout_.pipeline;
     stage_ranks_.resize(static_cast<std::size_t>(p));
@@ -92,8 +93,8 @@ StepResult StepBuilder::run() {
 
 }  // namespace detail
 
-StepResult simulate_step(const StepSpec& spec) {
-    detail::StepBuilder builder(spec);
+StepResult simulate_step(const StepSpec& spec, CommTimeCache* comm_times) {
+    detail::StepBuilder builder(spec, comm_times);
     return builder.run();
 }
 

@@ -59,6 +59,51 @@ struct Segment {
 
 using Segments = std::vector<Segment>;
 
+}  // namespace gpuhours::detail
+
+namespace gpuhours {
+
+// One placement's times (step.hpp, CommTimeCache). Keys as StepBuilder's own caches: collectives by (kind, size in
+// bytes, group kind, stage), sends by (from stage, to stage, bytes).
+struct CommTimeCache::Table {
+    using CollectiveKey = std::tuple<int, double, int, int>;
+    using SendKey = std::tuple<int, int, double>;
+    // A topology as the network sees it: every vertex and link with its properties, in order, and the GPUs.
+    struct Graph {
+        std::vector<VertexInfo> vertices;
+        std::vector<LinkInfo> links;
+        std::vector<VertexId> gpus;
+        int gpus_per_node = 0;
+        std::string fabric;
+        explicit Graph(const Topology& t);
+        friend bool operator==(const Graph&, const Graph&) = default;
+    };
+    std::shared_ptr<const Graph> graph;
+    NetworkKind network = NetworkKind::flow;
+    ParallelLayout placement;  // the fields Placement reads (others reset to their defaults)
+    std::mutex mutex;
+    std::map<CollectiveKey, SimTime> collectives;
+    std::map<SendKey, SimTime> sends;
+
+    // The layout's fields that decide which ranks form each group.
+    static ParallelLayout placement_of(const ParallelLayout& layout);
+    template <class Key>
+    std::optional<SimTime> find(const std::map<Key, SimTime>& times, const Key& key) {
+        std::lock_guard lock(mutex);
+        const auto it = times.find(key);
+        return it == times.end() ? std::nullopt : std::optional<SimTime>(it->second);
+    }
+    template <class Key>
+    void keep(std::map<Key, SimTime>& times, const Key& key, SimTime t) {
+        std::lock_guard lock(mutex);
+        times.emplace(key, t);
+    }
+};
+
+}  // namespace gpuhours
+
+namespace gpuhours::detail {
+
 // What kind of task a task id is, for the breakdown and the trace.
 // dp_comm: ZeRO-3 parameter gathers, on the data-parallel stream; dp_reduce: gradient reduce-scatters and
 // all-reduces (ZeRO-3's per unit, gradient buckets), on the data-parallel reduction stream.
@@ -78,7 +123,7 @@ double dispatch_factor(const ModelSpec& model, const ParallelLayout& layout, int
 
 class StepBuilder {
 public:
-    explicit StepBuilder(const StepSpec& spec);
+    StepBuilder(const StepSpec& spec, CommTimeCache* comm_times);
 
     StepResult run();
 
@@ -185,9 +230,10 @@ private:
     std::vector<TaskInfo> info_;                 // per engine task
     std::vector<std::vector<int>> task_groups_;  // the groups of full-mode collective tasks
     std::map<int, ChunkPasses> chunks_;
-    std::map<std::tuple<int, double, int, int>, SimTime> comm_cache_;
+    std::map<CommTimeCache::Table::CollectiveKey, SimTime> comm_cache_;
     std::map<std::tuple<int, double, int, int>, CollectiveAlgorithm> algorithm_cache_;
-    std::map<std::tuple<int, int, double>, SimTime> p2p_cache_;
+    std::map<CommTimeCache::Table::SendKey, SimTime> p2p_cache_;
+    std::shared_ptr<CommTimeCache::Table> shared_times_;  // kept across steps (null: none)
 };
 
 }  // namespace gpuhours::detail

@@ -1,7 +1,8 @@
 // StepCache: simulate_step by specification, each distinct specification simulated once
 // (include/gpuhours/training/step.hpp).
-#include <gpuhours/training/step.hpp>
+#include "step_builder.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <functional>
 #include <future>
@@ -45,6 +46,49 @@ bool answers(const StepSpec& cached, const StepSpec& wanted) {
 
 }  // namespace
 
+ParallelLayout CommTimeCache::Table::placement_of(const ParallelLayout& layout) {
+    ParallelLayout p;
+    p.tensor = layout.tensor;
+    p.context = layout.context;
+    p.data = layout.data;
+    p.pipeline = layout.pipeline;
+    p.expert = layout.expert;
+    p.order = layout.order;
+    p.shard_group = layout.dense_shard_ranks();
+    return p;
+}
+
+CommTimeCache::Table::Graph::Graph(const Topology& t)
+    : links(t.links()), gpus(t.gpus()), gpus_per_node(t.gpus_per_node()), fabric(t.fabric) {
+    vertices.reserve(t.vertex_count());
+    for (VertexId v = 0; v < t.vertex_count(); ++v) vertices.push_back(t.vertex(v));
+}
+
+std::shared_ptr<CommTimeCache::Table> CommTimeCache::table_for(const StepSpec& spec, const Topology& topology) {
+    const ParallelLayout placement = Table::placement_of(spec.layout);
+    auto graph = std::make_shared<const Table::Graph>(topology);
+    std::lock_guard lock(mutex_);
+    for (const auto& first : topologies_) {
+        if (*first->graph == *graph) graph = first->graph;
+    }
+    for (const auto& t : tables_) {
+        if (t->graph == graph && t->network == spec.network && t->placement == placement) return t;
+    }
+    if (tables_.size() >= kMaxTables || topologies_.size() >= kMaxTopologies) {
+        tables_.clear();  // steps running keep theirs
+        topologies_.clear();
+    }
+    auto table = std::make_shared<Table>();
+    table->graph = graph;
+    table->network = spec.network;
+    table->placement = placement;
+    tables_.push_back(table);
+    if (std::none_of(topologies_.begin(), topologies_.end(), [&](const auto& t) { return t->graph == graph; })) {
+        topologies_.push_back(table);
+    }
+    return table;
+}
+
 StepResult StepCache::simulate(const StepSpec& spec) {
     const std::size_t bucket = bucket_of(spec);
     std::promise<StepResult> promise;
@@ -65,7 +109,7 @@ StepResult StepCache::simulate(const StepSpec& spec) {
         entries_.emplace(bucket, std::make_shared<Entry>(Entry{spec, promise.get_future().share()}));
     }
     try {
-        StepResult result = simulate_step(spec);
+        StepResult result = simulate_step(spec, &comm_times_);
         promise.set_value(result);
         return result;
     } catch (...) {

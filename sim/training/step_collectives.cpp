@@ -1,5 +1,6 @@
 // Collective and pipeline-send timing on the cluster's network: in symmetric mode each collective is timed once
-// per stage with its concurrent groups, and each stage-to-stage send with every replica's sends; both cached.
+// per stage with its concurrent groups, and each stage-to-stage send with every replica's sends; both cached,
+// in the step and across steps (CommTimeCache).
 // Full mode takes from here its groups' GPUs and the algorithm the symmetric mode would pick (so both run the same).
 #include "step_builder.hpp"
 
@@ -28,10 +29,13 @@ bool StepBuilder::spans_nodes(const std::vector<int>& ranks) const {
 // Symmetric mode: the time of `c` for the group of `rank`, with every group of the same kind in the stage
 // running at once when the groups cross nodes (they may share NICs and switches); cached.
 SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
-    const std::vector<int> group = placement_.group(c.group, rank);
     const auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group),
                                      placement_.coord(rank).pp);
     if (auto it = comm_cache_.find(key); it != comm_cache_.end()) return it->second;
+    if (shared_times_) {
+        if (const auto t = shared_times_->find(shared_times_->collectives, key)) return comm_cache_[key] = *t;
+    }
+    const std::vector<int> group = placement_.group(c.group, rank);
     CollectiveRequest request{c.kind, c.size, vertices(group), std::nullopt, 0};
     const bool crosses = spans_nodes(group);
     // A collective with a single algorithm that crosses nodes is timed with its concurrent groups only
@@ -86,6 +90,7 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     }
     if (!alone_result && !merged_done) time = to_sim(simulate_collective(*network_, request).time);
     comm_cache_.emplace(key, time);
+    if (shared_times_) shared_times_->keep(shared_times_->collectives, key, time);
     return time;
 }
 
@@ -93,6 +98,9 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
 SimTime StepBuilder::p2p_time(int from_stage, int to_stage, Bytes bytes) {
     const auto key = std::make_tuple(from_stage, to_stage, bytes.value());
     if (auto it = p2p_cache_.find(key); it != p2p_cache_.end()) return it->second;
+    if (shared_times_) {
+        if (const auto t = shared_times_->find(shared_times_->sends, key)) return p2p_cache_[key] = *t;
+    }
     // Every replica's pipeline sends at once: one flow per (tensor, context, data) rank of the stage.
     std::vector<FlowSpec> flows;
     for (int r = 0; r < placement_.ranks(); ++r) {
@@ -103,6 +111,7 @@ SimTime StepBuilder::p2p_time(int from_stage, int to_stage, Bytes bytes) {
     }
     const SimTime t = to_sim(network_->run_phase(flows).time);
     p2p_cache_.emplace(key, t);
+    if (shared_times_) shared_times_->keep(shared_times_->sends, key, t);
     return t;
 }
 

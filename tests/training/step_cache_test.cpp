@@ -121,3 +121,31 @@ TEST_CASE("threads asking for the same step at once get one simulation", "[step]
     CHECK(cache.counts().simulated == 1);
     CHECK(cache.counts().reused == 3);
 }
+
+TEST_CASE("collective times kept across steps answer only steps of the same cluster, network and placement", "[step][cache]") {
+    const StepSpec a = small_spec();
+    StepSpec longer = a;  // the same collectives, twice the micro-batches
+    longer.global_batch = 2 * a.global_batch;
+    StepSpec slower = a;  // the same placement on NICs of half the bandwidth: every cross-node time changes
+    slower.cluster.nic_bandwidth = a.cluster.nic_bandwidth * 0.5;
+    StepSpec reordered = a;  // data innermost: other ranks form each group
+    reordered.layout.order = "dp-tp-cp-ep-pp";
+    StepSpec efficient = a;  // a kernel efficiency (the Monte Carlo's kind of input): compute only
+    efficient.cluster.chip.efficiency.gemm *= 0.9;
+
+    CommTimeCache times;
+    const auto table = [&](const StepSpec& s) { return times.table_for(s, build_topology(s.cluster)); };
+    CHECK(table(a) == table(longer));
+    CHECK(table(a) == table(efficient));
+    CHECK(table(a) != table(slower));
+    CHECK(table(a) != table(reordered));
+    // Every step through one cache equals its own simulation exactly (a time kept under too coarse a key would
+    // hand `slower` or `reordered` the times of `a`, whose cross-node traffic is faster or on other ranks).
+    for (const StepSpec* s : std::vector<const StepSpec*>{&a, &longer, &slower, &reordered, &efficient}) {
+        const StepResult shared = simulate_step(*s, &times);
+        const StepResult own = simulate_step(*s);
+        CHECK(shared.step_time == own.step_time);
+        CHECK(shared.breakdown.exposed == own.breakdown.exposed);
+    }
+    CHECK(simulate_step(slower).step_time != simulate_step(a).step_time);
+}

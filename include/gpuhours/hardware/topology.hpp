@@ -56,6 +56,8 @@ struct VertexInfo {
     int node = -1;   // node index for GPUs, NVSwitches and NICs; -1 for network switches
     int index = -1;  // GPU: global GPU index; NIC: index of its GPU; switch: index within its kind
     int group = -1;  // rail or plane of a NIC or switch; pod of a leaf/spine in three tiers; -1 when none
+
+    friend bool operator==(const VertexInfo&, const VertexInfo&) = default;
 };
 
 struct LinkInfo {
@@ -67,6 +69,8 @@ struct LinkInfo {
     Seconds latency;           // per traversal
 
     [[nodiscard]] BytesPerSecond effective_bandwidth() const { return bandwidth * efficiency; }
+
+    friend bool operator==(const LinkInfo&, const LinkInfo&) = default;
 };
 
 struct LinkSpec {

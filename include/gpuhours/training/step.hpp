@@ -126,9 +126,31 @@ struct StepResult {
     std::vector<TraceEvent> trace;        // when StepSpec::record_trace
 };
 
+// Symmetric mode's collective and pipeline-send times, kept across steps. A time is a pure function of the
+// topology (compared in full: every vertex and link with its bandwidth, efficiency and latency), the network
+// model, the ranks' placement (the layout's degrees, order and shard group) and the collective (kind, size, group
+// kind, pipeline stage) or send (stages, bytes): MaxMinNetwork::run_phase answers a phase the same whichever
+// phase of its form was solved first. So steps that differ elsewhere — a batch ramp's shapes, a kernel efficiency
+// drawn for the Monte Carlo, a what-if's chip of the same links — time each collective once. Thread-safe;
+// bounded (forgets everything past kMaxTopologies topologies or kMaxTables placements).
+class CommTimeCache {
+public:
+    struct Table;  // the times of one topology, network model and placement (step_builder.hpp)
+    static constexpr std::size_t kMaxTopologies = 16;
+    static constexpr std::size_t kMaxTables = 4096;
+    // The table for `spec`'s network model and placement on `topology` (built from spec.cluster); empty the first
+    // time.
+    std::shared_ptr<Table> table_for(const StepSpec& spec, const Topology& topology);
+
+private:
+    std::mutex mutex_;
+    std::vector<std::shared_ptr<const Table>> topologies_;  // the first table of each topology (its graph)
+    std::vector<std::shared_ptr<Table>> tables_;
+};
+
 // Simulates one step. Throws Error on a layout the schedule cannot run (e.g. DualPipe with too few
-// micro-batches), naming what to change.
-StepResult simulate_step(const StepSpec& spec);
+// micro-batches), naming what to change. `comm_times`: collective times kept across steps (none: this step's own).
+StepResult simulate_step(const StepSpec& spec, CommTimeCache* comm_times = nullptr);
 
 }  // namespace gpuhours
 
@@ -162,6 +184,7 @@ private:
     mutable std::mutex mutex_;
     std::unordered_multimap<std::size_t, std::shared_ptr<Entry>> entries_;
     Counts counts_;
+    CommTimeCache comm_times_;  // shared by the steps it simulates
 };
 
 }  // namespace gpuhours
