@@ -2,6 +2,7 @@
 // or file:line:column), 1 only for a bug; output files checked before any work; a lost stdout is a failure.
 #include "../support/cli.hpp"
 #include "../support/scenarios.hpp"
+#include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -18,14 +19,7 @@ namespace {
 const std::string kRoot = GPUHOURS_TEST_SOURCE_DIR;
 const std::string kFlagship = kRoot + "/scenarios/deepseek-v3.toml";
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("gpuhours-exit-" + name)) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using gpuhours::test::TempDir;
 
 }  // namespace
 
@@ -51,7 +45,7 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
 
 TEST_CASE("a flag that would be ignored is an error, not a silent success") {
     // The small run has no [whatif] table, so without --chips or --rule there is no comparison for --deadline.
-    const TempDir dir("ignored");
+    const TempDir dir("exit-ignored");
     const auto file = gpuhours::test::write_small_run(dir.path);
     const auto r = run_cli("report " + file.string() + " --samples 4 -o " + (dir.path / "r.html").string() + " --deadline '2 months'");
     INFO(r.out);
@@ -61,7 +55,7 @@ TEST_CASE("a flag that would be ignored is an error, not a silent success") {
 }
 
 TEST_CASE("an output path that cannot be written is refused before any work, naming the flag") {
-    const TempDir dir("output");
+    const TempDir dir("exit-output");
     fs::create_directories(dir.path / "folder");
     fs::create_directories(dir.path / "out.csv");
     // The scenario does not exist: had the command loaded it first, the message would be about the scenario.
@@ -101,7 +95,7 @@ TEST_CASE("output lost on stdout is exit 2 with a message") {
 }
 
 TEST_CASE("an over-long extends name is a located error, exit 2") {
-    const TempDir dir("extends");
+    const TempDir dir("exit-extends");
     const auto file = dir.path / "long.toml";
     std::ofstream(file) << "extends = \"" << std::string(5000, 'x') << "\"\n";
     const auto r = run_cli("check " + file.string());
@@ -111,7 +105,7 @@ TEST_CASE("an over-long extends name is a located error, exit 2") {
 }
 
 TEST_CASE("a sweep over a scenario with invalid points exits 2 after writing every row; a broken file before any") {
-    const TempDir dir("sweep");
+    const TempDir dir("exit-sweep");
     const auto file = gpuhours::test::write_small_run(dir.path);
     // The small run is TP2 × PP2 × DP4 = 16 GPUs with data fixed, so the point cluster.gpus = 32 is invalid.
     const auto r = run_cli("sweep " + file.string() + " --vary cluster.gpus=16,32 --samples 4 -o " + (dir.path / "out.csv").string());

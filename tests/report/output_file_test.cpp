@@ -3,6 +3,8 @@
 #include <gpuhours/report/output_file.hpp>
 #include <gpuhours/units/error.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -24,14 +26,7 @@ using gpuhours::report::write_file_atomically;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("gpuhours-output-" + name)) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using gpuhours::test::TempDir;
 
 std::string read_text(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -59,7 +54,7 @@ std::string error_of(const std::function<void()>& f) {
 }  // namespace
 
 TEST_CASE("a file is written whole and nothing else is left in its directory") {
-    const TempDir dir("whole");
+    const TempDir dir("output-whole");
     write_file_atomically(dir.path / "out.csv", "a,b\n", "-o");
     write_file_atomically(dir.path / "out.csv", "c,d\n", "-o");  // replacing a regular file is fine
     CHECK(read_text(dir.path / "out.csv") == "c,d\n");
@@ -67,7 +62,7 @@ TEST_CASE("a file is written whole and nothing else is left in its directory") {
 }
 
 TEST_CASE("a symbolic link at the target or at the old temporary's name is never followed") {
-    const TempDir dir("links");
+    const TempDir dir("output-links");
     const fs::path victim = dir.path / "victim";
     std::ofstream(victim) << "keep";
     SECTION("at the target: refused, the link and its target untouched") {
@@ -88,7 +83,7 @@ TEST_CASE("a symbolic link at the target or at the old temporary's name is never
 }
 
 TEST_CASE("a directory, a device, a FIFO or a missing directory is refused before any work, naming the flag") {
-    const TempDir dir("refused");
+    const TempDir dir("output-refused");
     fs::create_directories(dir.path / "folder");
     const fs::path fifo = dir.path / "fifo";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
@@ -106,7 +101,7 @@ TEST_CASE("a directory, a device, a FIFO or a missing directory is refused befor
 }
 
 TEST_CASE("SIGTERM removes a live temporary and still ends the process by the signal") {
-    const TempDir dir("signal");
+    const TempDir dir("output-signal");
     const fs::path tmp = dir.path / ".out.csv.abcdefghijkl.tmp";
     const pid_t child = ::fork();
     REQUIRE(child >= 0);

@@ -5,6 +5,9 @@
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/units/checked.hpp>
 
+#include "../support/scenario_error.hpp"
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -31,25 +34,11 @@ std::string with_layout(const std::string& parallelism, int gpus = 32) {
            "\n[training]\ntokens = \"1T\"\nsequence_length = 8192\nglobal_batch = 64\n[parallelism]\n" + parallelism;
 }
 
-ScenarioError load_error(const std::string& text, const std::string& name = "test.toml",
-                         const LoadOptions& options = catalog_options()) {
-    try {
-        (void)load_scenario_from_string(text, name, options);
-    } catch (const ScenarioError& e) {
-        return e;
-    }
-    FAIL("expected a ScenarioError");
-    throw std::logic_error("unreachable");
+ScenarioError load_error(const std::string& text, const LoadOptions& options = catalog_options()) {
+    return gpuhours::test::scenario_error(text, options);
 }
 
-struct TempDir {
-    std::filesystem::path path;
-    explicit TempDir(const std::string& name) : path(std::filesystem::temp_directory_path() / ("gpuhours-limits-" + name)) {
-        std::filesystem::remove_all(path);
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using gpuhours::test::TempDir;
 
 }  // namespace
 
@@ -114,14 +103,14 @@ TEST_CASE("tables nested past the limit are refused with a position, at any dept
         std::string key = "a";
         for (int i = 0; i < 100; ++i) key += ".a";
         o.overrides = {key + "=1"};
-        const ScenarioError e = load_error(with_layout("data = 4\n"), "test.toml", o);
+        const ScenarioError e = load_error(with_layout("data = 4\n"), o);
         CHECK(e.where().file == "--set " + key + "=1");
         CHECK_THAT(e.message(), Catch::Contains("beyond the supported range (limit 64 levels)"));
     }
 }
 
 TEST_CASE("extends must name a regular file within the size limit, and reading never blocks") {
-    const TempDir dir("extends");
+    const TempDir dir("limits-extends");
     const auto fifo = dir.path / "pipe.toml";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     const auto big = dir.path / "big.toml";
