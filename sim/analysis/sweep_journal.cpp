@@ -354,11 +354,18 @@ std::vector<SweepRow> read_journal(const std::filesystem::path& path, std::strin
 
 SweepJournal::SweepJournal(const std::filesystem::path& path, std::string fingerprint)
     : path_(path), fingerprint_(std::move(fingerprint)) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    // Never through a symbolic link planted at the journal's name, never a FIFO or device (O_NONBLOCK: opening
+    // one does not wait; fstat then refuses it).
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (fd_ < 0) throw Error(fmt::format("cannot open the sweep journal {}: {}", path.string(), std::strerror(errno)));
-    // Drop an incomplete last line (a write cut short), so the next row starts on a line of its own.
     struct stat st {};
-    if (::fstat(fd_, &st) == 0 && st.st_size > 0) {
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd_);
+        throw Error(fmt::format("the sweep journal {} is not a regular file", path.string()),
+                    fmt::format("remove {}, or write the sweep elsewhere", path.string()));
+    }
+    // Drop an incomplete last line (a write cut short), so the next row starts on a line of its own.
+    if (st.st_size > 0) {
         std::string tail;
         off_t keep = 0;
         constexpr off_t kChunk = 4096;

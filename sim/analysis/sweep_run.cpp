@@ -13,10 +13,8 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 namespace gpuhours {
@@ -49,10 +47,7 @@ std::uint64_t fnv1a(std::uint64_t h, std::string_view bytes) {
 // ---- evaluation ------------------------------------------------------------------------------------------------
 
 std::string sweep_fingerprint(const SweepPlan& plan) {
-    std::ifstream in(plan.scenario, std::ios::binary);
-    if (!in) throw Error(fmt::format("cannot read the scenario {}", plan.scenario.string()));
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
+    const std::string bytes = read_scenario_text(plan.scenario);
     std::uint64_t h = 0xcbf29ce484222325ULL;
     // Each field length-prefixed so that no two different inputs concatenate alike.
     auto add = [&](std::string_view field) {
@@ -60,7 +55,7 @@ std::string sweep_fingerprint(const SweepPlan& plan) {
         h = fnv1a(h, field);
     };
     add("gpuhours-sweep-1");
-    add(bytes.str());
+    add(bytes);
     add(plan.load.catalog_dir.string());
     for (const auto& o : plan.load.overrides) add(o);
     add(to_string(plan.evaluate.mode));

@@ -22,15 +22,6 @@ namespace gpuhours::cli {
 
 namespace {
 
-int parse_int(const std::string& option, const std::string& text) {
-    int value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-        throw Error(fmt::format("{} expects a whole number, got \"{}\"", option, text), fmt::format("e.g. {} 16", option));
-    }
-    return value;
-}
-
 double parse_ratio(const std::string& option, const std::string& text) {
     // "2", "2:1"
     const std::string head = text.substr(0, text.find(':'));
@@ -38,6 +29,9 @@ double parse_ratio(const std::string& option, const std::string& text) {
     const auto [end, ec] = std::from_chars(head.data(), head.data() + head.size(), value);
     if (ec != std::errc() || end != head.data() + head.size() || (head.size() != text.size() && text.substr(head.size()) != ":1")) {
         throw Error(fmt::format("{} expects a ratio like 2 or 2:1, got \"{}\"", option, text), fmt::format("e.g. {} 2:1", option));
+    }
+    if (!(value >= 1.0 && value <= 1024.0)) {  // as cluster.oversubscription (at least 1); finite
+        throw Error(fmt::format("{} {} must be from 1 (non-blocking) to 1024", option, text), fmt::format("e.g. {} 2:1", option));
     }
     return value;
 }
@@ -89,11 +83,19 @@ int cmd_collective(const Args& raw, std::ostream& out) {
     const ChipProfile chip = load_chip(args.get("--chip"), args.get("--catalog"));
     ClusterSpec spec;
     spec.chip = chip;
-    spec.gpus = parse_int("--gpus", args.get("--gpus", "8"));
+    // The ranges of the scenario's [cluster] keys (sim/scenario/read_cluster.cpp).
+    spec.gpus = static_cast<int>(whole_number_option(args, "--gpus", 8, 1, 10'000'000));
     const int default_per_node = std::max(1, std::min(spec.gpus, chip.scale_up_domain));
-    spec.gpus_per_node = args.has("--gpus-per-node") ? parse_int("--gpus-per-node", args.get("--gpus-per-node")) : default_per_node;
-    if (spec.gpus_per_node <= 0) throw Error("--gpus-per-node must be positive", "e.g. --gpus-per-node 8");
-    spec.nic_bandwidth = args.has("--nic-bandwidth") ? parse_bandwidth(args.get("--nic-bandwidth")) : chip.nic_bandwidth;
+    spec.gpus_per_node = static_cast<int>(whole_number_option(args, "--gpus-per-node", default_per_node, 1, 100'000));
+    spec.nic_bandwidth = chip.nic_bandwidth;
+    if (args.has("--nic-bandwidth")) {
+        try {
+            spec.nic_bandwidth = parse_bandwidth(args.get("--nic-bandwidth"));
+        } catch (const UnitError& e) {
+            throw Error(fmt::format("--nic-bandwidth {}: {}", args.get("--nic-bandwidth"), e.what()), "e.g. --nic-bandwidth \"400 Gb/s\"");
+        }
+        if (!(spec.nic_bandwidth.value() > 0.0)) throw Error("--nic-bandwidth must be positive", "e.g. --nic-bandwidth \"400 Gb/s\"");
+    }
     spec.nic_latency = chip.nic_latency;
     if (args.has("--fabric")) {
         const auto fabric = fabric_from_string(args.get("--fabric"));
@@ -106,10 +108,9 @@ int cmd_collective(const Args& raw, std::ostream& out) {
         spec.fabric = spec.gpus == spec.gpus_per_node ? Fabric::single_node : Fabric::fat_tree;
     }
     if (args.has("--oversubscription")) spec.oversubscription = parse_ratio("--oversubscription", args.get("--oversubscription"));
-    if (args.has("--tiers")) spec.tiers = parse_int("--tiers", args.get("--tiers"));
-    if (args.has("--switch-radix")) spec.switch_radix = parse_int("--switch-radix", args.get("--switch-radix"));
-    spec.planes = args.has("--planes") ? parse_int("--planes", args.get("--planes"))
-                                       : (spec.fabric == Fabric::multi_plane ? spec.gpus_per_node : 1);
+    spec.tiers = static_cast<int>(whole_number_option(args, "--tiers", spec.tiers, 2, 3));
+    spec.switch_radix = static_cast<int>(whole_number_option(args, "--switch-radix", spec.switch_radix, 4, 4096));
+    spec.planes = static_cast<int>(whole_number_option(args, "--planes", spec.fabric == Fabric::multi_plane ? spec.gpus_per_node : 1, 1, 64));
     // A cluster beyond two tiers' reach gets a third tier unless the user chose.
     if (!args.has("--tiers") && spec.fabric == Fabric::fat_tree && spec.switch_radix > 0 &&
         static_cast<long>(spec.gpus) > static_cast<long>(spec.switch_radix) * spec.switch_radix / 2) {

@@ -3,6 +3,7 @@
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/training/step.hpp>
 #include <gpuhours/workload/workload.hpp>
@@ -93,7 +94,11 @@ long long whole_number(const std::string& flag, const std::string& text, long lo
     } catch (const UnitError&) {
         throw Error(fmt::format("{} {} is not a whole number", flag, text), fmt::format("use a whole number from {} to {}", min, max));
     }
-    if (v != std::floor(v) || v < static_cast<double>(min) || v > static_cast<double>(max)) {
+    if (v > static_cast<double>(max)) {
+        throw Error(fmt::format("{} {} is beyond the supported range (limit {})", flag, text, max),
+                    fmt::format("use a whole number from {} to {}", min, max));
+    }
+    if (v != std::floor(v) || v < static_cast<double>(min)) {
         throw Error(fmt::format("{} {} must be a whole number from {} to {}", flag, text, min, max));
     }
     return static_cast<long long>(v);
@@ -124,7 +129,7 @@ EvaluateOptions evaluate_options(const ParsedArgs& args) {
     if (!network) throw Error(fmt::format("--network {} is not a network model", network_text), "use --network flow or --network alpha-beta");
     o.network = *network;
     o.seed = static_cast<std::uint64_t>(whole_number_option(args, "--seed", 1, 0, 1LL << 62));
-    o.samples = static_cast<int>(whole_number_option(args, "--samples", 0, 1, 1'000'000));
+    o.samples = static_cast<int>(whole_number_option(args, "--samples", 0, 1, limits::kSamples));
     return o;
 }
 
@@ -333,12 +338,8 @@ int model_command(const Args& raw, std::ostream& out) {
     }
     int sequence_length = scenario ? scenario->training.sequence_length : 4096;
     if (args.has("--sequence-length")) {
-        const std::string text = args.get("--sequence-length");
-        const double v = parse_count(text);
-        if (!(v >= 1 && v <= 1e8) || v != static_cast<double>(static_cast<long long>(v))) {
-            throw Error(fmt::format("--sequence-length {} must be a whole number of tokens", text));
-        }
-        sequence_length = static_cast<int>(v);
+        // The range of training.sequence_length in a scenario (read_training.cpp).
+        sequence_length = static_cast<int>(whole_number("--sequence-length", args.get("--sequence-length"), 1, 100'000'000));
     }
     const ParameterCount params = count_parameters(model);
     const FlopsPerToken causal = training_flops_breakdown(model, sequence_length, AttentionMask::causal);

@@ -6,11 +6,14 @@
 #include "help.hpp"
 
 #include <gpuhours/units/error.hpp>
+#include <gpuhours/units/units.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <sstream>
@@ -114,10 +117,20 @@ int main(int argc, char** argv) {
         if (root) {
             std::cout << out.str();
             std::cout.flush();
+            // The output is the command's result: lost (a full disk, a closed pipe) is a failure, not a success.
+            if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+                std::cerr << "gpuhours: error: cannot write the output to stdout: " << std::strerror(errno) << "\n"
+                          << "  check where stdout goes (a full disk or a closed pipe), or write a file with -o where the command has it\n";
+                return 2;
+            }
         }
         return code;
     } catch (const gpuhours::Error& e) {
         if (root) std::cerr << "gpuhours: " << e.what() << "\n";
+        return 2;
+    } catch (const gpuhours::UnitError& e) {
+        // A unit string the command did not catch and locate itself: still the user's input, so exit 2.
+        if (root) std::cerr << "gpuhours: error: " << e.what() << "\n";
         return 2;
     } catch (const std::exception& e) {
         std::cerr << "gpuhours: internal error: " << e.what() << "\n";

@@ -5,6 +5,7 @@
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/report/html.hpp>
+#include <gpuhours/report/output_file.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/analysis/whatif.hpp>
 
@@ -25,8 +26,23 @@ int cmd_report(const Args& raw, std::ostream& out) {
     if (output.empty()) {
         throw Error("gpuhours report needs the file to write", "add -o FILE, e.g. gpuhours report " + file + " -o report.html");
     }
+    const std::string flag = args.has("-o") ? "-o" : "--output";
+    report::check_output_path(output, flag);  // before minutes of simulation, not after
     const ScenarioSampler sampler(file, load_options(args));
     EvaluateOptions options = evaluate_options(args);
+    // The comparison's flags are read now, before the run is evaluated: a mistaken value is an error then, not
+    // after minutes; and --deadline or --max-gpus without a comparison to apply to would be silently ignored.
+    std::optional<WhatIfRequest> request;
+    if (sampler.nominal().whatif.requested() || args.has("--chips") || args.has("--rule")) {
+        request = whatif_request(args, sampler.nominal());
+    } else {
+        for (const char* ignored : {"--deadline", "--max-gpus"}) {
+            if (args.has(ignored)) {
+                throw Error(fmt::format("{} applies to a chip comparison, and this report has none", ignored),
+                            fmt::format("add --chips or --rule (or a [whatif] table to the scenario), or drop {}", ignored));
+            }
+        }
+    }
     options.record_trace = true;  // the step timeline
     options.step_cache = std::make_shared<StepCache>();  // the what-if's own chip reuses the run's steps
     ProgressBar steps("simulating steps", args);
@@ -37,18 +53,18 @@ int cmd_report(const Args& raw, std::ostream& out) {
 
     // The comparison across chips, when the scenario's [whatif] or the flags ask for one.
     std::optional<WhatIfResult> whatif;
-    if (ev.scenario.whatif.requested() || args.has("--chips") || args.has("--rule")) {
+    if (request) {
         EvaluateOptions per_chip = evaluate_options(args);
         if (!args.has("--samples")) per_chip.samples = 100;
         per_chip.step_cache = options.step_cache;
         ProgressBar chips("chips", args);
-        whatif = run_whatif(file, load_options(args), whatif_request(args, ev.scenario), per_chip,
+        whatif = run_whatif(file, load_options(args), *request, per_chip,
                             [&](int done, int total) { chips.update(done, total); });
     }
     const WhatIfResult* comparison = whatif ? &*whatif : nullptr;
 
     const std::string page = report::html_report(ev, comparison);
-    report::write_file_atomically(output, page);
+    report::write_file_atomically(output, page, flag);
     out << fmt::format("report: {} ({} KB; open it in a browser)\n", output, (page.size() + 512) / 1024);
     return 0;
 }

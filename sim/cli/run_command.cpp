@@ -6,6 +6,7 @@
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/report/output_file.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/training/step.hpp>
@@ -250,6 +251,7 @@ void print_claims(const RunEvaluation& ev, std::ostream& out) {
 
 int cmd_run(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "run");
+    if (args.has("--trace")) report::check_output_path(args.get("--trace"), "--trace");  // before any work
     const std::string& file = single_positional(args, "run", "SCENARIO");
     const ScenarioSampler sampler(file, load_options(args));
     EvaluateOptions options = evaluate_options(args);
@@ -260,7 +262,7 @@ int cmd_run(const Args& raw, std::ostream& out) {
     ProgressBar progress("Monte Carlo", args);
     options.progress = [&](int done, int total) { progress.update(done, total); };
     const RunEvaluation ev = evaluate_run(sampler, options);
-    if (!trace_path.empty()) report::write_file_atomically(trace_path, report::chrome_trace(ev.headline_step().trace));
+    if (!trace_path.empty()) report::write_file_atomically(trace_path, report::chrome_trace(ev.headline_step().trace), "--trace");
     if (args.has("--csv")) {
         write_csv(ev, out);
         return 0;

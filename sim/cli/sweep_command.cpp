@@ -6,12 +6,14 @@
 #include "distributed.hpp"
 
 #include <gpuhours/units/error.hpp>
+#include <gpuhours/report/output_file.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/analysis/sweep.hpp>
 
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <iostream>
 #include <ostream>
 #include <system_error>
 
@@ -38,6 +40,35 @@ Format format_of(const ParsedArgs& args, const std::string& output) {
     if (name == "csv") return Format::csv;
     if (name == "json") return Format::json;
     throw Error(fmt::format("--format {} is not a format", name), "use --format csv, json or table");
+}
+
+// The result file (-o or --output, empty for stdout), the flag that named it and its format; the file and its
+// journal (written as rows finish) checked before any point is evaluated.
+struct Output {
+    std::string path, flag;
+    Format format = Format::table;
+};
+
+Output output_of(const ParsedArgs& args) {
+    Output o;
+    o.path = args.get("--output");
+    if (args.has("-o")) o.path = args.get("-o");
+    o.flag = args.has("-o") ? "-o" : "--output";
+    o.format = format_of(args, o.path);
+    if (args.has("-o") || args.has("--output")) {
+        report::check_output_path(o.path, o.flag);
+        report::check_output_path(journal_path(o.path), fmt::format("{} (its journal)", o.flag));
+    }
+    return o;
+}
+
+// Any error row makes the exit code 2 (docs/sweep.md), said on stderr: the rows still come out whole, so a script
+// sees both the figures of the valid points and that some points were not valid scenarios.
+int exit_code_of(const SweepResult& result) {
+    if (result.errors() == 0) return 0;
+    std::cerr << fmt::format("gpuhours: error: {} of {} points {} not a valid scenario (status error; the rows say why)\n",
+                             result.errors(), result.rows.size(), result.errors() == 1 ? "is" : "are");
+    return 2;
 }
 
 // The journal's finished rows on the wire from the root to the other ranks: 'E' when reading it failed (the root
@@ -70,13 +101,16 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
             }
         }
     }
+    const Output result_file = output_of(args);
+    const std::string& output = result_file.path;
+    const std::string& flag = result_file.flag;
+    const Format format = result_file.format;
+    // What no point can repair (TOML syntax, files, `extends`, a malformed --set) stops the sweep before it starts.
+    check_scenario_document(file, plan.load);
     std::optional<std::size_t> random;
     if (args.has("--random")) random = static_cast<std::size_t>(whole_number_option(args, "--random", 0, 1, 10'000'000));
     plan.points = sweep_points(plan.axes, random, plan.evaluate.seed);
 
-    std::string output = args.get("--output");
-    if (args.has("-o")) output = args.get("-o");
-    const Format format = format_of(args, output);
     const bool resume = args.has("--resume");
     if (resume && output.empty()) throw Error("--resume needs the output file of the sweep to resume", "pass -o FILE as before");
     const unsigned threads = static_cast<unsigned>(
@@ -145,11 +179,12 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
     const std::string text = format == Format::csv    ? report::sweep_csv(result)
                              : format == Format::json ? report::sweep_json(result)
                                                       : report::sweep_table(result);
+    const int code = exit_code_of(result);
     if (output.empty()) {
         out << text;
-        return 0;
+        return code;
     }
-    report::write_file_atomically(output, text);
+    report::write_file_atomically(output, text, flag);
     journal_file.reset();
     std::error_code ignored;
     std::filesystem::remove(journal, ignored);
@@ -158,7 +193,7 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
                        result.rows.size() - result.errors(), result.errors(), result.errors() == 1 ? "" : "s",
                        fresh.size(), ranks > 1 ? fmt::format(" by {} MPI ranks", ranks) : "",
                        resumed > 0 ? fmt::format(", {} resumed from the journal", resumed) : "");
-    return 0;
+    return code;
 }
 
 }  // namespace gpuhours::cli

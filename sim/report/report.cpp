@@ -1,4 +1,3 @@
-#include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
 
 #include <fmt/format.h>
@@ -8,8 +7,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <system_error>
 
 namespace gpuhours::report {
 namespace {
@@ -217,28 +214,6 @@ Json& Json::null() {
 std::string Json::str() const {
     assert(first_.empty());
     return out_ + "\n";
-}
-
-void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
-    const std::filesystem::path tmp = path.string() + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw Error(fmt::format("cannot write \"{}\"", tmp.string()), "check that the directory exists and is writable");
-        out.write(content.data(), static_cast<std::streamsize>(content.size()));
-        out.flush();
-        if (!out) {
-            std::error_code ignored;
-            std::filesystem::remove(tmp, ignored);
-            throw Error(fmt::format("writing \"{}\" failed", tmp.string()), "check free disk space");
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::error_code ignored;
-        std::filesystem::remove(tmp, ignored);
-        throw Error(fmt::format("cannot replace \"{}\": {}", path.string(), ec.message()));
-    }
 }
 
 std::string chrome_trace(const std::vector<TraceEvent>& events) {

@@ -1,13 +1,18 @@
 #include "document.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
+
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <limits>
-#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace gpuhours::detail {
 namespace {
@@ -20,21 +25,30 @@ SourceRef to_ref(const toml::source_region& region, const std::string& fallback_
     return ref;
 }
 
-Node convert(const toml::node& source, const std::string& path) {
+[[noreturn]] void too_deep(const SourceRef& where) {
+    throw ScenarioError(where,
+                        fmt::format("tables nested beyond the supported range (limit {} levels)", limits::kNestingDepth),
+                        "flatten the keys: gpuhours reads at most a few levels ([cluster.chip.efficiency])");
+}
+
+// `depth`: the tables and arrays around `source` (0 for the document). The walk is recursive, so the depth is
+// bounded before the stack is.
+Node convert(const toml::node& source, const std::string& path, int depth) {
     Node out;
     out.where = to_ref(source.source(), path);
+    if (depth > limits::kNestingDepth) too_deep(out.where);
     switch (source.type()) {
         case toml::node_type::table: {
             out.kind = Node::Kind::table;
             for (auto&& [key, value] : *source.as_table()) {
-                out.fields.emplace_back(std::string(key.str()), convert(value, path));
+                out.fields.emplace_back(std::string(key.str()), convert(value, path, depth + 1));
                 out.key_sources.push_back(to_ref(key.source(), path));
             }
             break;
         }
         case toml::node_type::array:
             out.kind = Node::Kind::array;
-            for (const auto& element : *source.as_array()) out.items.push_back(convert(element, path));
+            for (const auto& element : *source.as_array()) out.items.push_back(convert(element, path, depth + 1));
             break;
         case toml::node_type::string:
             out.kind = Node::Kind::string;
@@ -72,6 +86,60 @@ std::string describe(const Node& node) {
         case Node::Kind::other: return fmt::format("the value {}", node.text);
     }
     return "a value";
+}
+
+// toml++ builds the tree of a dotted key a.b.c… iteratively but frees it recursively, so a key thousands of levels
+// deep would overflow the stack before convert() could refuse it. Every dotted key, table header and inline table
+// sits on one line (TOML 1.0), so dots per line, outside strings and comments, bound the depth of the parsed tree:
+// more than this many on one line is refused before parsing.
+constexpr int kMaxDotsPerLine = 16 * limits::kNestingDepth;
+
+// The first line with more than kMaxDotsPerLine dots outside strings and comments, if any.
+std::optional<int> line_with_too_many_dots(std::string_view text) {
+    enum class In { code, basic, literal, multi_basic, multi_literal, comment } in = In::code;
+    int line = 1;
+    int dots = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        const bool triple = (c == '"' || c == '\'') && text.substr(i, 3) == std::string(3, c);
+        if (c == '\n') {
+            ++line;
+            dots = 0;
+            if (in == In::comment || in == In::basic || in == In::literal) in = In::code;
+            continue;
+        }
+        switch (in) {
+            case In::code:
+                if (c == '#') in = In::comment;
+                else if (c == '"') in = triple ? (i += 2, In::multi_basic) : In::basic;
+                else if (c == '\'') in = triple ? (i += 2, In::multi_literal) : In::literal;
+                else if (c == '.' && ++dots > kMaxDotsPerLine) return line;
+                break;
+            case In::basic:
+                if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
+                else if (c == '"') in = In::code;
+                break;
+            case In::literal:
+                if (c == '\'') in = In::code;
+                break;
+            case In::multi_basic:
+                if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
+                else if (c == '"' && triple) in = (i += 2, In::code);
+                break;
+            case In::multi_literal:
+                if (c == '\'' && triple) in = (i += 2, In::code);
+                break;
+            case In::comment: break;
+        }
+    }
+    return std::nullopt;
+}
+
+[[noreturn]] void too_many_dots(const SourceRef& where) {
+    throw ScenarioError(where,
+                        fmt::format("more than {} dots on one line: keys nested beyond the supported range (limit {} "
+                                    "levels)", kMaxDotsPerLine, limits::kNestingDepth),
+                        "flatten the keys: gpuhours reads at most a few levels ([cluster.chip.efficiency])");
 }
 
 [[noreturn]] void type_error(const Node& node, std::string_view key_path, std::string_view expected) {
@@ -131,9 +199,10 @@ void Node::erase(std::string_view key) {
 }
 
 Node parse_document(std::string_view text, const std::string& path) {
+    if (const auto line = line_with_too_many_dots(text)) too_many_dots(SourceRef{path, *line, 1});
     try {
         const toml::table table = toml::parse(text, path);
-        Node root = convert(table, path);
+        Node root = convert(table, path, 0);
         root.where = SourceRef{path, 1, 1};
         return root;
     } catch (const toml::parse_error& e) {
@@ -142,16 +211,61 @@ Node parse_document(std::string_view text, const std::string& path) {
     }
 }
 
-Node parse_document_file(const std::string& path, const SourceRef& referenced_from) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        throw ScenarioError(referenced_from, fmt::format("cannot open \"{}\"", path),
-                            "check the path (relative paths are resolved against the directory of the file that "
-                            "names them)");
+std::string read_input_file(const std::string& path, const SourceRef& referenced_from) {
+    const SourceRef at = referenced_from.known() ? referenced_from : SourceRef{path, 0, 0};
+    // O_NONBLOCK: opening a FIFO does not wait for a writer; fstat then refuses anything but a regular file.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR) {
+            throw ScenarioError(referenced_from, fmt::format("cannot open \"{}\"", path),
+                                "check the path (relative paths are resolved against the directory of the file that "
+                                "names them)");
+        }
+        throw ScenarioError(at, fmt::format("cannot open \"{}\": {}", path, std::strerror(err)),
+                            err == ENAMETOOLONG ? "use a shorter path" : "check the path and its permissions");
     }
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    return parse_document(buffer.str(), path);
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        throw ScenarioError(at,
+                            fmt::format("\"{}\" is {}, not a regular file", path,
+                                        S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket"),
+                            "name a scenario or catalog file (.toml)");
+    }
+    const auto too_large = [&] {
+        return ScenarioError(at,
+                             fmt::format("\"{}\" is beyond the supported range of input file sizes (limit {} bytes)",
+                                         path, limits::kInputFileBytes),
+                             "a scenario or catalog file is a few KB; check that this is the file you meant");
+    };
+    if (st.st_size > limits::kInputFileBytes) throw too_large();
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (true) {  // to the end of the file, which may have grown since fstat (never past the limit)
+        if (got == text.size()) {
+            if (text.size() >= static_cast<std::size_t>(limits::kInputFileBytes)) {
+                char extra = 0;
+                if (::read(fd, &extra, 1) > 0) throw too_large();
+                break;
+            }
+            text.resize(std::min<std::size_t>(text.size() + 4096, static_cast<std::size_t>(limits::kInputFileBytes)));
+        }
+        const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw ScenarioError(at, fmt::format("cannot read \"{}\": {}", path, std::strerror(errno)));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+    return text;
+}
+
+Node parse_document_file(const std::string& path, const SourceRef& referenced_from) {
+    return parse_document(read_input_file(path, referenced_from), path);
 }
 
 void merge_into(Node& base, Node overlay) {
@@ -188,15 +302,22 @@ void apply_override(Node& root, const std::string& assignment) {
                                 "write dotted keys like cluster.gpus");
         }
         keys.push_back(std::move(part));
+        if (keys.size() > static_cast<std::size_t>(limits::kNestingDepth)) {
+            throw ScenarioError(SourceRef{origin, 0, 0},
+                                fmt::format("the key is nested beyond the supported range (limit {} levels)",
+                                            limits::kNestingDepth),
+                                "write dotted keys like cluster.gpus");
+        }
         if (dot == std::string::npos) break;
         start = dot + 1;
     }
 
     const SourceRef where{origin, 0, 0};
     Node value;
+    if (line_with_too_many_dots(value_text)) too_many_dots(where);
     try {
         const toml::table parsed = toml::parse("v = " + value_text, origin);
-        value = convert(*parsed.get("v"), origin);
+        value = convert(*parsed.get("v"), origin, static_cast<int>(keys.size()));
     } catch (const toml::parse_error&) {
         value.kind = Node::Kind::string;
         value.text = value_text;

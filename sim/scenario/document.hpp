@@ -40,7 +40,11 @@ std::string_view kind_name(Node::Kind kind);
 
 // Parses TOML text; syntax errors become ScenarioError at the reported position.
 Node parse_document(std::string_view text, const std::string& path);
-// Reads and parses a file; a missing file is a ScenarioError at `referenced_from` (when known).
+// A scenario, `extends` or catalog file's text: only a regular file within limits::kInputFileBytes, opened without
+// blocking (a FIFO or device is refused, never waited on or read). Errors at `referenced_from` when known, else
+// naming the file.
+std::string read_input_file(const std::string& path, const SourceRef& referenced_from = {});
+// Reads and parses a file (read_input_file); a missing file is a ScenarioError at `referenced_from` (when known).
 Node parse_document_file(const std::string& path, const SourceRef& referenced_from = {});
 
 // Deep merge: tables merge key by key (recursively), anything else in `overlay` replaces `base`.

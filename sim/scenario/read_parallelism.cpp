@@ -3,12 +3,47 @@
 
 #include "scenario_reader.hpp"
 
+#include <gpuhours/units/checked.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdint>
 
 namespace gpuhours::detail {
+namespace {
+
+// Where `key` is written in `table` (the key itself), else the table's header.
+SourceRef key_where(const Node& table, std::string_view key) {
+    for (std::size_t i = 0; i < table.fields.size(); ++i) {
+        if (table.fields[i].first == key) return table.key_sources[i];
+    }
+    return table.where;
+}
+
+// tensor × context × pipeline (× data when written), multiplied with overflow checks: a product past 2^63 is an
+// error at the key whose degree made it overflow, never a wrapped number (a divisor of 0, or a product that
+// happens to equal the GPU count).
+void check_degree_product(const Node& table, const ParallelLayout& p, bool with_data) {
+    std::int64_t product = 1;
+    std::string names;
+    const std::pair<const char*, int> degrees[] = {{"tensor", p.tensor}, {"context", p.context}, {"pipeline", p.pipeline}, {"data", p.data}};
+    for (const auto& [key, degree] : degrees) {
+        if (!with_data && std::string_view(key) == "data") break;
+        names += names.empty() ? key : fmt::format(" × {}", key);
+        const auto next = checked_mul(product, degree);
+        if (!next) {
+            throw ScenarioError(key_where(table, key),
+                                fmt::format("`parallelism.{}` = {} takes {} beyond the supported range (limit 2^63)",
+                                            key, degree, names),
+                                "the product of the parallel degrees is the GPU count: choose degrees whose product "
+                                "is cluster.gpus");
+        }
+        product = *next;
+    }
+}
+
+}  // namespace
 
 ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
     ParallelLayout p;
@@ -20,7 +55,9 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
     if (const Node* d = r.optional("data")) {
         p.data = detail::as_int(*d, "parallelism.data", 1, kMaxInt);
         *data_given = 1;
+        check_degree_product(node, p, true);
     } else {
+        check_degree_product(node, p, false);
         const long long mp = p.model_parallel_ranks();
         p.data = static_cast<int>(std::max<long long>(1, gpus / std::max<long long>(1, mp)));
         *data_given = 0;
@@ -93,7 +130,14 @@ void validate_layout(const Scenario& s, bool data_given) {
     const ParallelLayout& p = s.parallel;
     const ModelSpec& m = s.model;
     const SourceRef& at = s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file;
-    const long long product = p.total_ranks();
+    // Checked again here for layouts built by callers (the layout search), not read from a file.
+    const auto checked = checked_product({p.tensor, p.context, p.pipeline, p.data});
+    if (!checked) {
+        throw ScenarioError(at, fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} is beyond the supported "
+                                            "range (limit 2^63)", p.tensor, p.context, p.pipeline, p.data),
+                            "choose degrees whose product is cluster.gpus");
+    }
+    const long long product = *checked;
     if (product != s.cluster.gpus) {
         if (!data_given && s.cluster.gpus % p.model_parallel_ranks() != 0) {
             throw ScenarioError(at,

@@ -3,6 +3,8 @@
 
 #include "scenario_reader.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
+
 #include <fmt/format.h>
 
 #include <set>
@@ -29,12 +31,26 @@ int read_int(TableReader& r, std::string_view key, int min, int max, std::option
 // `extends` and `--set` applied: the document the scenario is read from.
 Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options) {
     // extends: deep merge, this file wins. Chains are followed; a cycle is an error.
-    std::set<std::string> seen{std::filesystem::weakly_canonical(file).string()};
+    // The names as the file system resolves them (a name it cannot resolve, say one over-long, stays as written:
+    // opening it then fails with a located message).
+    auto canonical_of = [](const std::filesystem::path& p) {
+        std::error_code ec;
+        std::filesystem::path c = std::filesystem::weakly_canonical(p, ec);
+        return ec ? p.lexically_normal().string() : c.string();
+    };
+    std::set<std::string> seen{canonical_of(file)};
     std::filesystem::path current = file;
     while (const Node* ext = root.find("extends")) {
         const std::string name = detail::as_string(*ext, "extends");
+        if (name.empty()) throw ScenarioError(ext->where, "`extends` is empty", "name the scenario file this one builds on");
+        if (seen.size() > static_cast<std::size_t>(limits::kExtendsDepth)) {
+            throw ScenarioError(ext->where,
+                                fmt::format("the `extends` chain is beyond the supported range (limit {} files)",
+                                            limits::kExtendsDepth),
+                                "extend a file that holds more of the shared keys itself");
+        }
         const std::filesystem::path base_path = current.parent_path() / name;
-        const std::string canonical = std::filesystem::weakly_canonical(base_path).string();
+        const std::string canonical = canonical_of(base_path);
         if (!seen.insert(canonical).second) {
             throw ScenarioError(ext->where, fmt::format("`extends` = \"{}\" forms a cycle", name),
                                 "remove the extends that leads back to a file already included");
@@ -209,6 +225,12 @@ Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& opt
     Node root = detail::parse_document_file(file.string());
     return read_scenario(std::move(root), file, options);
 }
+
+void check_scenario_document(const std::filesystem::path& file, const LoadOptions& options) {
+    (void)detail::merge_document(detail::parse_document_file(file.string()), file, options);
+}
+
+std::string read_scenario_text(const std::filesystem::path& file) { return detail::read_input_file(file.string()); }
 
 Scenario load_scenario_from_string(std::string_view text, const std::string& name, const LoadOptions& options) {
     Node root = detail::parse_document(text, name);

@@ -356,8 +356,8 @@ TEST_CASE("report without -o, or with a path it cannot write, exits 2 and leaves
     CHECK_THAT(r.out, Catch::Contains("no-such-dir/report.html"));
     CHECK(!std::filesystem::exists(missing_dir));
 
-    // The target is a directory: the page is written to a temporary file first, the rename fails, and the
-    // temporary is removed, so the directory holds what it held before.
+    // The target is a directory: refused before the run is evaluated (report::check_output_path), so the
+    // directory holds what it held before and no temporary was made.
     const auto dir = scratch("a-directory");
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);

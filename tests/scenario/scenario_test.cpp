@@ -1,5 +1,7 @@
 #include <gpuhours/scenario/scenario.hpp>
 
+#include "../support/scenario_error.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -47,13 +49,7 @@ std::string replace(std::string text, const std::string& from, const std::string
 }
 
 ScenarioError load_error(const std::string& text, const LoadOptions& options = catalog_options()) {
-    try {
-        (void)load_scenario_from_string(text, "test.toml", options);
-    } catch (const ScenarioError& e) {
-        return e;
-    }
-    FAIL("expected a ScenarioError");
-    throw std::logic_error("unreachable");
+    return gpuhours::test::scenario_error(text, options);
 }
 
 struct TempDir {

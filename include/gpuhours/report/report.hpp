@@ -6,7 +6,6 @@
 #include <gpuhours/analysis/sweep.hpp>
 
 #include <cstdint>
-#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,10 +55,6 @@ private:
     std::vector<bool> is_object_;
     bool after_key_ = false;
 };
-
-// Writes `content` to `path` whole or not at all (temporary file in the same directory, then rename).
-// Throws gpuhours::Error naming the path on failure.
-void write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
 // A Chrome / Perfetto trace (JSON "traceEvents"): one process per simulated GPU, one thread per stream
 // (compute, comm, p2p), complete events in microseconds. Deterministic: events sorted by (rank, stream, start).

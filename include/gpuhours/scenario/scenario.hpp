@@ -184,6 +184,13 @@ private:
 
 // Reads, merges (`extends`), overrides, resolves catalog names, and validates. Throws ScenarioError.
 Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& options = {});
+// The scenario file read as TOML, with `extends` and `--set` applied, but not validated as a scenario: what no
+// change of a key can repair (syntax, missing or unreadable files, nesting, malformed overrides). A sweep checks
+// this before its points, each of which may make an invalid base valid. Throws ScenarioError.
+void check_scenario_document(const std::filesystem::path& file, const LoadOptions& options = {});
+// A scenario file's bytes, read as every scenario, `extends` and catalog file is: a regular file within
+// limits::kInputFileBytes, opened without blocking. Throws ScenarioError naming the file.
+std::string read_scenario_text(const std::filesystem::path& file);
 // Parses a scenario from memory (tests, fuzzing); `name` is used in messages.
 Scenario load_scenario_from_string(std::string_view text, const std::string& name, const LoadOptions& options = {});
 

@@ -1,0 +1,125 @@
+// Exit codes as a script sees them: 2 for every mistake in the input or the flags (with a message naming the flag
+// or file:line:column), 1 only for a bug; output files checked before any work; a lost stdout is a failure.
+#include "../support/cli.hpp"
+#include "../support/scenarios.hpp"
+#include "../support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <sys/stat.h>
+
+namespace fs = std::filesystem;
+using gpuhours::test::run_cli;
+
+namespace {
+
+const std::string kRoot = GPUHOURS_TEST_SOURCE_DIR;
+const std::string kFlagship = kRoot + "/scenarios/deepseek-v3.toml";
+
+using gpuhours::test::TempDir;
+
+}  // namespace
+
+TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag") {
+    struct Case {
+        std::string arguments, expected;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"model deepseek-v3 --sequence-length abc", "--sequence-length abc is not a whole number"},
+             {"collective all-reduce --chip h100 --nic-bandwidth 400", "--nic-bandwidth 400"},
+             {"collective all-reduce --chip h100 --gpus -8", "--gpus -8 must be a whole number"},
+             {"collective all-reduce --chip h100 --oversubscription nan", "--oversubscription nan"},
+             // 10^6 samples ran for 20 minutes; the supported range is limits::kSamples = 100,000.
+             {"run " + kFlagship + " --samples 1000000", "--samples 1000000 is beyond the supported range (limit 100000)"},
+             {"report " + kFlagship + " -o /tmp/gpuhours-never.html --chips h100 --deadline abc", "--deadline abc"},
+         }) {
+        const auto r = run_cli(c.arguments);
+        INFO(c.arguments << "\n" << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains(c.expected));
+    }
+}
+
+TEST_CASE("a flag that would be ignored is an error, not a silent success") {
+    // The small run has no [whatif] table, so without --chips or --rule there is no comparison for --deadline.
+    const TempDir dir("exit-ignored");
+    const auto file = gpuhours::test::write_small_run(dir.path);
+    const auto r = run_cli("report " + file.string() + " --samples 4 -o " + (dir.path / "r.html").string() + " --deadline '2 months'");
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("--deadline applies to a chip comparison"));
+    CHECK_FALSE(fs::exists(dir.path / "r.html"));
+}
+
+TEST_CASE("an output path that cannot be written is refused before any work, naming the flag") {
+    const TempDir dir("exit-output");
+    fs::create_directories(dir.path / "folder");
+    fs::create_directories(dir.path / "out.csv");
+    // The scenario does not exist: had the command loaded it first, the message would be about the scenario.
+    // Naming the output flag shows the path was checked before anything else.
+    const std::string missing = (dir.path / "no-such.toml").string();
+    struct Case {
+        std::string arguments, expected;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"report " + missing + " -o " + (dir.path / "folder").string(), "-o \"" + (dir.path / "folder").string() + "\" is a directory"},
+             {"report " + missing + " -o /dev/null", "-o \"/dev/null\" is a device"},
+             {"run " + missing + " --trace " + (dir.path / "gone" / "t.json").string(), "--trace"},
+             {"sweep " + missing + " --vary cluster.gpus=8,16 --output " + (dir.path / "out.csv").string(),
+              "--output \"" + (dir.path / "out.csv").string() + "\" is a directory"},
+         }) {
+        const auto r = run_cli(c.arguments);
+        INFO(c.arguments << "\n" << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains(c.expected));
+        CHECK_THAT(r.out, !Catch::Contains("no-such.toml"));
+    }
+}
+
+TEST_CASE("output lost on stdout is exit 2 with a message") {
+    // /dev/full accepts the open and fails every write with ENOSPC: the table of `check` is lost.
+    const std::string command = std::string(GPUHOURS_TEST_CLI) + " check " + kFlagship + " 2>&1 >/dev/full";
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string err;
+    char buffer[512];
+    for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) err.append(buffer, n);
+    const int status = pclose(pipe);
+    INFO(err);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 2);
+    CHECK_THAT(err, Catch::Contains("cannot write the output to stdout"));
+}
+
+TEST_CASE("an over-long extends name is a located error, exit 2") {
+    const TempDir dir("exit-extends");
+    const auto file = dir.path / "long.toml";
+    std::ofstream(file) << "extends = \"" << std::string(5000, 'x') << "\"\n";
+    const auto r = run_cli("check " + file.string());
+    INFO(r.out.substr(0, 400));
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains(file.string() + ":1:11: error: cannot open"));
+}
+
+TEST_CASE("a sweep over a scenario with invalid points exits 2 after writing every row; a broken file before any") {
+    const TempDir dir("exit-sweep");
+    const auto file = gpuhours::test::write_small_run(dir.path);
+    // The small run is TP2 × PP2 × DP4 = 16 GPUs with data fixed, so the point cluster.gpus = 32 is invalid.
+    const auto r = run_cli("sweep " + file.string() + " --vary cluster.gpus=16,32 --samples 4 -o " + (dir.path / "out.csv").string());
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("1 of 2 points is not a valid scenario"));
+    CHECK(fs::exists(dir.path / "out.csv"));
+    // A syntax error no point can repair: exit 2 before any point runs, so no output and no journal.
+    std::ofstream(dir.path / "broken.toml") << "[cluster\n";
+    const auto broken = run_cli("sweep " + (dir.path / "broken.toml").string() + " --vary cluster.gpus=16,32 -o " +
+                                (dir.path / "b.csv").string());
+    INFO(broken.out);
+    CHECK(broken.exit_code == 2);
+    CHECK_THAT(broken.out, Catch::Contains("broken.toml:1:"));
+    CHECK_FALSE(fs::exists(dir.path / "b.csv"));
+    CHECK_FALSE(fs::exists(dir.path / "b.csv.partial"));
+}

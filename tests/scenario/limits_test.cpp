@@ -1,0 +1,149 @@
+// The scenario layer at the edges of its input: products of degrees that overflow 64 bits, nesting without bound,
+// files that are not regular or too large. Each must be a located ScenarioError, never a crash, a hang or a
+// wrapped number that passes.
+#include <gpuhours/scenario/limits.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/units/checked.hpp>
+
+#include "../support/scenario_error.hpp"
+#include "../support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <sys/stat.h>
+
+using namespace gpuhours;
+
+namespace {
+
+const std::filesystem::path kCatalog = std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios";
+
+LoadOptions catalog_options() {
+    LoadOptions o;
+    o.catalog_dir = kCatalog;
+    return o;
+}
+
+// Lines: 1 model, 2 [cluster], 3 chip, 4 gpus, 5 [training], 6 tokens, 7 sequence_length, 8 global_batch,
+// 9 [parallelism]; the degrees follow from line 10.
+std::string with_layout(const std::string& parallelism, int gpus = 32) {
+    return "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = " + std::to_string(gpus) +
+           "\n[training]\ntokens = \"1T\"\nsequence_length = 8192\nglobal_batch = 64\n[parallelism]\n" + parallelism;
+}
+
+ScenarioError load_error(const std::string& text, const LoadOptions& options = catalog_options()) {
+    return gpuhours::test::scenario_error(text, options);
+}
+
+using gpuhours::test::TempDir;
+
+}  // namespace
+
+TEST_CASE("checked arithmetic gives the exact product or nothing") {
+    CHECK(checked_product({2, 3, 7}) == 42);
+    // 2^31 × 2^31 = 2^62 fits; once more is 2^93, past 2^63 − 1.
+    CHECK(checked_mul(std::int64_t{1} << 31, std::int64_t{1} << 31) == std::int64_t{1} << 62);
+    CHECK_FALSE(checked_product({std::int64_t{1} << 31, std::int64_t{1} << 31, std::int64_t{1} << 31}));
+    CHECK_FALSE(checked_add(INT64_MAX, 1));
+    CHECK(checked_add(INT64_MAX - 1, 1) == INT64_MAX);
+}
+
+TEST_CASE("degrees whose product wraps to the GPU count are refused at the degree that overflows") {
+    // 96 × 2833 × 37171 × 1824726041 = 2^64 + 32: each degree fits an int, and the product wrapped in 64 bits is
+    // 32, the GPU count, so unchecked arithmetic found tensor × context × pipeline × data = gpus. The partial
+    // product 96 × 2833 × 37171 ≈ 1.0e10 still fits; times data it passes 2^63, so `data` (line 13) is blamed.
+    const ScenarioError e =
+        load_error(with_layout("tensor = 96\ncontext = 2833\npipeline = 37171\ndata = 1824726041\n"));
+    CHECK(e.where().to_string() == "test.toml:13:1");
+    CHECK_THAT(e.message(), Catch::Contains("`parallelism.data` = 1824726041"));
+    CHECK_THAT(e.message(), Catch::Contains("beyond the supported range (limit 2^63)"));
+}
+
+TEST_CASE("degrees multiplying past 2^63 with data derived are refused at the key, not divided by zero") {
+    // tensor × context = (2^31 − 1)^2 ≈ 4.6e18 fits; times pipeline (2^31 − 1) ≈ 9.9e27 does not: `pipeline`,
+    // line 12, is blamed. Unchecked, the wrapped product divided gpus (SIGFPE when it wrapped to 0).
+    const ScenarioError e =
+        load_error(with_layout("tensor = 2147483647\ncontext = 2147483647\npipeline = 2147483647\n"));
+    CHECK(e.where().to_string() == "test.toml:12:1");
+    CHECK_THAT(e.message(), Catch::Contains("`parallelism.pipeline`"));
+    CHECK_THAT(e.message(), Catch::Contains("tensor × context × pipeline beyond the supported range"));
+}
+
+TEST_CASE("tables nested past the limit are refused with a position, at any depth") {
+    SECTION("a dotted key one level past the limit: refused where the walk passes it") {
+        // `a.a.…a = 1` with limits::kNestingDepth + 1 segments: the value sits at depth 65 > 64.
+        std::string key = "a";
+        for (int i = 0; i < limits::kNestingDepth; ++i) key += ".a";
+        const ScenarioError e = load_error(key + " = 1\n");
+        CHECK(e.where().line == 1);
+        CHECK_THAT(e.message(), Catch::Contains("beyond the supported range (limit 64 levels)"));
+    }
+    SECTION("a dotted key 200,000 levels deep: refused before parsing (once overflowed the stack)") {
+        std::string text = "model = \"x\"\n";
+        text.reserve(text.size() + 400'010);
+        text += "a";
+        for (int i = 0; i < 200'000; ++i) text += ".a";
+        text += " = 1\n";
+        const ScenarioError e = load_error(text);
+        CHECK(e.where().to_string() == "test.toml:2:1");  // the line of the key
+        CHECK_THAT(e.message(), Catch::Contains("beyond the supported range"));
+    }
+    SECTION("dots inside strings and comments are not keys") {
+        // 2,000 dots in a string and in a comment are text: the scenario then fails for a real reason (no
+        // [cluster]), not for nesting.
+        const std::string dots(2000, '.');
+        const ScenarioError e = load_error("title = \"" + dots + "\" # " + dots + "\nmodel = \"llama-3.1-8b\"\n");
+        CHECK_THAT(e.message(), !Catch::Contains("nested"));
+    }
+    SECTION("a --set path past the limit") {
+        LoadOptions o = catalog_options();
+        std::string key = "a";
+        for (int i = 0; i < 100; ++i) key += ".a";
+        o.overrides = {key + "=1"};
+        const ScenarioError e = load_error(with_layout("data = 4\n"), o);
+        CHECK(e.where().file == "--set " + key + "=1");
+        CHECK_THAT(e.message(), Catch::Contains("beyond the supported range (limit 64 levels)"));
+    }
+}
+
+TEST_CASE("extends must name a regular file within the size limit, and reading never blocks") {
+    const TempDir dir("limits-extends");
+    const auto fifo = dir.path / "pipe.toml";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const auto big = dir.path / "big.toml";
+    { std::ofstream(big) << "# large\n"; }
+    std::filesystem::resize_file(big, static_cast<std::uintmax_t>(limits::kInputFileBytes) + 1);
+    std::filesystem::create_directories(dir.path / "folder");
+    const std::string long_name(5000, 'x');
+    // Each is refused at line 1, column 11 of the scenario: where `extends = "…"` has its value.
+    for (const auto& [target, expected] : std::vector<std::pair<std::string, std::string>>{
+             {"/dev/zero", "not a regular file"},
+             {fifo.string(), "not a regular file"},
+             {(dir.path / "folder").string(), "is a directory"},
+             {big.string(), "beyond the supported range of input file sizes (limit 16777216 bytes)"},
+             {long_name, "cannot open"}}) {
+        INFO(target.substr(0, 80));
+        const auto file = dir.path / "scenario.toml";
+        std::ofstream(file) << "extends = \"" << target << "\"\n";
+        try {
+            (void)load_scenario(file, catalog_options());
+            FAIL("expected a ScenarioError");
+        } catch (const ScenarioError& e) {
+            CHECK(e.where().to_string() == file.string() + ":1:11");
+            CHECK_THAT(e.message(), Catch::Contains(expected));
+        }
+    }
+}
+
+TEST_CASE("the scenario file itself must be a regular file") {
+    try {
+        (void)load_scenario("/dev/zero", catalog_options());
+        FAIL("expected a ScenarioError");
+    } catch (const ScenarioError& e) {
+        CHECK(e.where().file == "/dev/zero");
+        CHECK_THAT(e.message(), Catch::Contains("not a regular file"));
+    }
+}

@@ -1,0 +1,25 @@
+// A scratch directory per test, removed with everything in it when the test ends.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+namespace gpuhours::test {
+
+struct TempDir {
+    std::filesystem::path path;
+    // `name` makes the directory unique among the tests (ctest runs test cases in parallel processes).
+    explicit TempDir(const std::string& name) : path(std::filesystem::temp_directory_path() / ("gpuhours-" + name)) {
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+};
+
+}  // namespace gpuhours::test
