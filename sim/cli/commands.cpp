@@ -1,6 +1,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <cstdlib>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/scenario/limits.hpp>
@@ -133,11 +134,22 @@ EvaluateOptions evaluate_options(const ParsedArgs& args) {
     return o;
 }
 
-bool progress_wanted(const ParsedArgs& args) { return isatty(STDERR_FILENO) != 0 && !args.has("--quiet"); }
+ProgressStyle progress_style(const ParsedArgs& args) {
+    if (args.has("--quiet")) return ProgressStyle::off;
+    if (const char* forced = std::getenv("GPUHOURS_PROGRESS"); forced != nullptr) {
+        const std::string_view f = forced;
+        if (f == "off") return ProgressStyle::off;
+        if (f == "lines") return ProgressStyle::lines;
+        if (f == "bar") return ProgressStyle::bar;
+    }
+    return isatty(STDERR_FILENO) != 0 ? ProgressStyle::bar : ProgressStyle::lines;
+}
+
+bool progress_wanted(const ParsedArgs& args) { return progress_style(args) == ProgressStyle::bar; }
 
 ProgressBar::ProgressBar(std::string label, const ParsedArgs& args)
     : label_(std::move(label)),
-      enabled_(progress_wanted(args)),
+      style_(progress_style(args)),
       made_(std::chrono::steady_clock::now()) {}
 
 ProgressBar::~ProgressBar() {
@@ -153,7 +165,7 @@ void ProgressBar::clear() {
 }
 
 void ProgressBar::update(int done, int total) {
-    if (!enabled_ || total <= 1) return;
+    if (style_ == ProgressStyle::off || total <= 1) return;
     std::lock_guard lock(mutex_);
     if (done >= total) {
         clear();
@@ -165,16 +177,25 @@ void ProgressBar::update(int done, int total) {
         first_ = now;
         first_done_ = done;
     }
-    if (duration<double>(now - made_).count() < 1.0 || (drawn_ && duration<double>(now - drawn_at_).count() < 0.1)) return;
+    if (duration<double>(now - made_).count() < 1.0) return;
+    const int tenths = static_cast<int>(10LL * done / total);
+    if (style_ == ProgressStyle::lines ? tenths <= tenths_shown_ : drawn_ && duration<double>(now - drawn_at_).count() < 0.1) return;
     drawn_at_ = now;
     const double elapsed = duration<double>(now - made_).count();
     const double measured = duration<double>(now - first_).count();
+    const int progressed = done - first_done_;
+    const double remaining = progressed > 0 && measured > 0.0 ? measured * (total - done) / progressed : -1.0;
+    const std::string left = remaining < 0.0   ? ""
+                             : remaining < 0.5 ? ", under a second left"
+                                               : fmt::format(", about {:.0f} s left", remaining);
+    if (style_ == ProgressStyle::lines) {
+        tenths_shown_ = tenths;
+        std::fprintf(stderr, "%s: %d %% (%d/%d), %.0f s%s\n", label_.c_str(), 10 * tenths, done, total, elapsed, left.c_str());
+        std::fflush(stderr);
+        return;
+    }
     const int width = 30;
     const int filled = std::clamp(done * width / total, 0, width);
-    const int progressed = done - first_done_;
-    const std::string left = progressed > 0 && measured > 0.0
-                                 ? fmt::format(", about {:.0f} s left", measured * (total - done) / progressed)
-                                 : "";
     std::fprintf(stderr, "\r%s [%s%s] %d/%d, %.0f s%s  ", label_.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
                  std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), done, total, elapsed, left.c_str());
     std::fflush(stderr);

@@ -56,13 +56,18 @@ EvaluateOptions evaluate_options(const ParsedArgs& args);
 // The what-if a command asked for: --chips, --rule, --deadline, --max-gpus, else the scenario's [whatif].
 WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s);
 
-// A progress bar on stderr with the time elapsed and an estimate of the time left (at the rate measured since the
-// first update), drawn only when stderr is a terminal (quiet in pipes, files and tests), from the first update one
-// second or more after it was made, at most ten times a second, and never with --quiet. Thread-safe: workers may report their own completions. The line is
-// cleared when the work is done or the bar is destroyed.
-// Whether progress goes to stderr: it is a terminal and --quiet was not given.
+// How progress goes to stderr: `bar` (a terminal: one line redrawn in place), `lines` (a pipe or a file: a plain
+// line at each tenth of the work), `off` (--quiet). The environment variable GPUHOURS_PROGRESS (bar, lines or off)
+// overrides the choice, e.g. for tests that read stderr.
+enum class ProgressStyle { off, bar, lines };
+ProgressStyle progress_style(const ParsedArgs& args);
+// Whether progress goes to a terminal's stderr (ProgressStyle::bar).
 bool progress_wanted(const ParsedArgs& args);
 
+// Progress on stderr with the time elapsed and an estimate of the time left (at the rate measured since the first
+// update), shown from the first update one second or more after the bar was made: as a bar redrawn at most ten
+// times a second, or as a plain line each time the work done passes another tenth (progress_style). Thread-safe:
+// workers may report their own completions. The bar is cleared when the work is done or the bar is destroyed.
 class ProgressBar {
 public:
     ProgressBar(std::string label, const ParsedArgs& args);
@@ -75,8 +80,9 @@ private:
     void clear();
     std::mutex mutex_;
     std::string label_;
-    bool enabled_;
+    ProgressStyle style_;
     bool drawn_ = false;
+    int tenths_shown_ = 0;  // lines: the last tenth of the work a line was printed for
     std::chrono::steady_clock::time_point made_;   // the bar shows from one second after this
     std::chrono::steady_clock::time_point first_;  // the first update: the rate is measured from here
     int first_done_ = -1;                          // work done at the first update (-1: no update yet)

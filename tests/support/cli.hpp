@@ -15,9 +15,10 @@ struct CliResult {
     std::string out;  // stdout and stderr together
 };
 
-// `arguments` go to the shell after the binary's path; stderr is merged into stdout.
+// `arguments` go to the shell after the binary's path; stderr is merged into stdout. Progress lines are off
+// (GPUHOURS_PROGRESS=off): a slow machine or a sanitizer build would otherwise print them into `out`.
 inline CliResult run_cli(const std::string& arguments) {
-    const std::string command = std::string(GPUHOURS_TEST_CLI) + " " + arguments + " 2>&1";
+    const std::string command = "GPUHOURS_PROGRESS=off " + std::string(GPUHOURS_TEST_CLI) + " " + arguments + " 2>&1";
     CliResult r;
     FILE* pipe = popen(command.c_str(), "r");
     REQUIRE(pipe != nullptr);
