@@ -383,6 +383,10 @@ struct MaxMinNetwork::PhaseMemo {
     std::size_t words = 0;
     std::vector<std::int64_t> label_of;  // per link id: its label in the key being built, -1 when unseen
     std::vector<LinkId> link_of;         // per label: the link id
+    // Scratch of run_phase, kept between phases: the routes, the key being built, the routes by label.
+    RouteTable routes;
+    std::vector<std::uint64_t> key;
+    std::vector<LinkId> labelled;
 };
 
 namespace {
@@ -443,7 +447,9 @@ PhaseResult congestion_bound(const Topology& topology, const std::vector<double>
 
 PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     PhaseResult result;
-    const RouteTable routes = router().routes(flows);
+    PhaseMemo& memo = *memo_;
+    RouteTable& routes = memo.routes;  // scratch, reused phase after phase (large phases would page-fault anew)
+    router().routes(flows, routes);
     if (flows.size() > kExactFlowLimit) {
         std::vector<double> load(topology().links().size(), 0.0);
         Seconds max_latency{0.0};
@@ -454,10 +460,11 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         return congestion_bound(topology(), load, max_latency);
     }
     // The canonical form (the key) and the phase's routes in it (its links by label).
-    std::vector<std::uint64_t> key;
+    std::vector<std::uint64_t>& key = memo.key;
+    key.clear();
     key.reserve(flows.size() * 4 + routes.links.size() * 2);
-    std::vector<LinkId> labelled(routes.links.size());
-    PhaseMemo& memo = *memo_;
+    std::vector<LinkId>& labelled = memo.labelled;
+    labelled.resize(routes.links.size());
     memo.link_of.clear();
     for (std::size_t i = 0; i < flows.size(); ++i) {
         result.max_latency = std::max(result.max_latency, routes.latency[i]);
@@ -519,7 +526,7 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         memo.words = 0;
     }
     memo.words += key.size();
-    memo.entries.emplace(std::move(key), entry);
+    memo.entries.emplace(key, entry);
     return answer(entry);
 }
 

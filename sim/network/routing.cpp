@@ -99,7 +99,7 @@ const std::vector<std::uint8_t>& Router::switch_distances_to(VertexId w) {
     if (switch_cache_bytes_ + n > (std::size_t{1} << 30)) {
         switch_cache_.clear();
         switch_cache_bytes_ = 0;
-        ++switch_cache_generation_;
+        current_valid_ = false;  // its array may have been one of these
     }
     switch_cache_bytes_ += n;
     return switch_cache_[w] = std::move(dist);
@@ -137,22 +137,86 @@ void Router::local_search(VertexId dst, std::vector<std::pair<VertexId, std::uin
     }
 }
 
-const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
-    if (is_switch(topology_.vertex(dst).kind)) return switch_distances_to(dst);
-    if (auto it = cache_.find(dst); it != cache_.end()) return it->second;
-    // Bounded cache: forget everything past 64 MB of distance arrays (routes are recomputed, not wrong).
+std::size_t Router::ViaHash::operator()(const Via& via) const {
+    std::size_t h = 0x9E3779B97F4A7C15ull ^ via.size();
+    for (const auto& [w, c] : via) h = (h ^ (w * 256 + static_cast<std::size_t>(c))) * 0x100000001B3ull + (h >> 29);
+    return h;
+}
+
+const std::vector<std::uint8_t>* Router::shared_distances(const Via& via) {
+    if (via.empty()) return nullptr;
+    if (auto it = shared_cache_.find(via); it != shared_cache_.end()) return &it->second;
     const std::size_t n = topology_.vertex_count();
-    if ((cache_.size() + 1) * n > (std::size_t{64} << 20)) cache_.clear();
-    std::vector<std::pair<VertexId, std::uint8_t>> local;
-    std::vector<std::pair<VertexId, int>> via;  // (switch, c_w)
-    local_search(dst, local, via, false);
-    std::vector<std::uint8_t>& dist = cache_[dst];
-    dist.assign(n, kUnreachable);
+    // Bounded: past 256 MB the arrays are forgotten and built again as needed (still exact).
+    if (shared_cache_bytes_ + n > (std::size_t{256} << 20)) {
+        shared_cache_.clear();
+        shared_cache_bytes_ = 0;
+        current_valid_ = false;
+    }
+    std::vector<std::uint8_t> dist(n, kUnreachable);
     for (const auto& [w, c] : via) {
-        // d(v, w) + c_w, saturating at kUnreachable (255).
+        // d(v, w) + c_w, saturating at kUnreachable (255). Fetched one at a time: a fetch may clear the switch
+        // cache, but nothing is held across it.
         min_plus(dist.data(), switch_distances_to(w).data(), n, static_cast<std::uint8_t>(std::min(c, 255)));
     }
-    for (const auto& [v, d] : local) dist[v] = std::min(dist[v], d);
+    shared_cache_bytes_ += n;
+    return &(shared_cache_[via] = std::move(dist));
+}
+
+void Router::select(VertexId dst) {
+    if (current_valid_ && current_ == dst) return;
+    const std::size_t n = topology_.vertex_count();
+    if (hop_stamp_.size() != n) {
+        hop_stamp_.assign(n, 0);
+        hop_link_.assign(n, 0);
+        local_stamp_.assign(n, 0);
+        local_value_.assign(n, 0);
+        generation_ = 0;
+    }
+    if (++generation_ == 0) {
+        std::fill(hop_stamp_.begin(), hop_stamp_.end(), 0);
+        std::fill(local_stamp_.begin(), local_stamp_.end(), 0);
+        generation_ = 1;
+    }
+    current_valid_ = false;
+    if (is_fabric_switch(topology_.vertex(dst).kind)) {
+        current_shared_ = &switch_distances_to(dst);  // no local region: its own searched distances
+    } else {
+        // The destination's local region and its list of (w, c_w), found once and kept (bounded like the arrays).
+        auto found = regions_.find(dst);
+        if (found == regions_.end()) {
+            if (regions_.size() >= (std::size_t{1} << 20)) regions_.clear();
+            Region region;
+            local_search(dst, region.local, region.via, true);
+            std::sort(region.via.begin(), region.via.end());
+            found = regions_.emplace(dst, std::move(region)).first;
+        }
+        current_shared_ = shared_distances(found->second.via);
+        for (const auto& [v, d] : found->second.local) {
+            local_stamp_[v] = generation_;
+            local_value_[v] = d;
+        }
+    }
+    current_ = dst;
+    current_valid_ = true;
+}
+
+std::uint8_t Router::current_distance(VertexId v) const {
+    const std::uint8_t shared = current_shared_ != nullptr ? (*current_shared_)[v] : kUnreachable;
+    if (local_stamp_[v] != generation_) return shared;
+    return std::min(shared, local_value_[v]);
+}
+
+const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
+    if (is_fabric_switch(topology_.vertex(dst).kind)) return switch_distances_to(dst);
+    if (auto it = cache_.find(dst); it != cache_.end()) return it->second;
+    // Bounded cache: forget everything past 64 MB of distance arrays (found again as needed, not wrong).
+    const std::size_t n = topology_.vertex_count();
+    if ((cache_.size() + 1) * n > (std::size_t{64} << 20)) cache_.clear();
+    select(dst);
+    std::vector<std::uint8_t>& dist = cache_[dst];
+    dist.resize(n);
+    for (VertexId v = 0; v < n; ++v) dist[v] = current_distance(v);
     return dist;
 }
 
@@ -188,61 +252,6 @@ LinkId Router::next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t
     return pick_next_hop(v, dst, [&](VertexId u) { return dist[u]; });
 }
 
-std::uint8_t Router::Target::at(VertexId v) const {
-    if (full != nullptr) return (*full)[v];
-    std::uint8_t d = kUnreachable;
-    for (const auto& [u, du] : local) {
-        if (u == v) d = du;
-    }
-    for (const auto& [w, c] : via) {
-        const std::uint8_t dw = (*w)[v];
-        const std::uint8_t sum = static_cast<std::uint8_t>(dw > 255 - c ? 255 : dw + c);
-        d = sum < d ? sum : d;
-    }
-    return d;
-}
-
-const Router::Target& Router::target(VertexId dst) {
-    if (target_valid_ && target_.dst == dst && target_generation_ == switch_cache_generation_) return target_;
-    target_valid_ = false;
-    Target t;
-    t.dst = dst;
-    std::vector<std::pair<VertexId, int>> via;
-    // Bounded by the network switches only: a GPU's node (its GPUs, NVSwitch and NICs) is its local region, so no
-    // destination needs a per-node array (an NVSwitch's would cost O(vertices) for each node a phase reaches).
-    const bool fabric = is_fabric_switch(topology_.vertex(dst).kind);
-    if (!fabric) local_search(dst, t.local, via, true);
-    // Fetching a switch's distances may clear the switch cache (past its bound), which would leave earlier
-    // pointers dangling: fetch again until one pass clears nothing (the second always does: it adds ≤ |via|).
-    for (;;) {
-        const std::uint64_t generation = switch_cache_generation_;
-        t.via.clear();
-        if (fabric) t.full = &switch_distances_to(dst);
-        for (const auto& [w, c] : via) t.via.emplace_back(&switch_distances_to(w), static_cast<std::uint8_t>(std::min(c, 255)));
-        if (generation == switch_cache_generation_) break;
-    }
-    target_ = std::move(t);
-    target_valid_ = true;
-    target_generation_ = switch_cache_generation_;
-    return target_;
-}
-
-void Router::remember_hops_to(VertexId dst) {
-    if (hop_valid_ && hop_dst_ == dst) return;
-    // A new destination: forget the next hops remembered for the last one.
-    if (hop_stamp_.size() != topology_.vertex_count()) {
-        hop_stamp_.assign(topology_.vertex_count(), 0);
-        hop_link_.assign(topology_.vertex_count(), 0);
-        hop_generation_ = 0;
-    }
-    if (++hop_generation_ == 0) {
-        std::fill(hop_stamp_.begin(), hop_stamp_.end(), 0);
-        hop_generation_ = 1;
-    }
-    hop_dst_ = dst;
-    hop_valid_ = true;
-}
-
 Route Router::route(VertexId src, VertexId dst) {
     Route route;
     if (src != dst) route.latency = walk(src, dst, route.links);
@@ -250,33 +259,23 @@ Route Router::route(VertexId src, VertexId dst) {
 }
 
 Seconds Router::walk(VertexId src, VertexId dst, std::vector<LinkId>& out) {
-    // The full array when it is already cached (an all-to-all's destination), else evaluated per vertex.
-    // A destination with many vertices around it and no switch (hand-made graphs) also takes the array.
-    const std::vector<std::uint8_t>* full = nullptr;
-    const Target* t = nullptr;
-    if (const auto cached = cache_.find(dst); cached != cache_.end()) {
-        full = &cached->second;
-    } else {
-        t = &target(dst);
-        if (t->local.size() > 64) full = &distances_to(dst);
-    }
-    auto dist = [&](VertexId u) { return full != nullptr ? (*full)[u] : t->at(u); };
+    select(dst);
+    auto dist = [&](VertexId u) { return current_distance(u); };
     if (dist(src) == kUnreachable) {
         throw Error(fmt::format("no route from {} to {}", topology_.describe(src), topology_.describe(dst)),
                     "check that the fabric connects these GPUs");
     }
     // Next hops toward the current destination are remembered (flows to one destination converge on its tree):
-    // a next hop is a function of the vertex and the destination alone, whichever distances found it.
-    remember_hops_to(dst);
+    // a next hop is a function of the vertex and the destination alone.
     Seconds latency;
     VertexId v = src;
     while (v != dst) {
         LinkId l = 0;
-        if (hop_stamp_[v] == hop_generation_) {
+        if (hop_stamp_[v] == generation_) {
             l = hop_link_[v];
         } else {
             l = pick_next_hop(v, dst, dist);
-            hop_stamp_[v] = hop_generation_;
+            hop_stamp_[v] = generation_;
             hop_link_[v] = l;
         }
         out.push_back(l);
@@ -288,6 +287,12 @@ Seconds Router::walk(VertexId src, VertexId dst, std::vector<LinkId>& out) {
 }
 
 RouteTable Router::routes(std::span<const FlowSpec> flows) {
+    RouteTable out;
+    routes(flows, out);
+    return out;
+}
+
+void Router::routes(std::span<const FlowSpec> flows, RouteTable& out) {
     // The flows grouped by destination, destinations in order of first appearance (a counting sort: flows_to_
     // counts each destination's flows, then holds its next slot, and is reset for the destinations met).
     const std::size_t n = topology_.vertex_count();
@@ -305,19 +310,13 @@ RouteTable Router::routes(std::span<const FlowSpec> flows) {
     for (std::uint32_t i = 0; i < flows.size(); ++i) order[flows_to_[flows[i].dst]++] = i;
     for (const VertexId d : destinations) flows_to_[d] = 0;
 
-    RouteTable out;
+    out.links.clear();
     out.begin.resize(flows.size());
     out.end.resize(flows.size());
-    out.latency.resize(flows.size());
+    out.latency.assign(flows.size(), Seconds(0.0));
     out.links.reserve(flows.size() * 6);
     for (std::size_t d = 0; d < destinations.size(); ++d) {
         const VertexId dst = destinations[d];
-        // A destination with many flows takes its whole distance array (O(vertices × its switches), vectorised,
-        // and kept): cheaper than evaluating distances per vertex at every port its routes pass. The same
-        // distances either way, so the same routes.
-        if (std::size_t{first[d + 1] - first[d]} * kFullArrayFlowsPerVertex >= n && !is_switch(topology_.vertex(dst).kind)) {
-            (void)distances_to(dst);
-        }
         for (std::uint32_t k = first[d]; k < first[d + 1]; ++k) {
             const std::uint32_t i = order[k];
             out.begin[i] = static_cast<std::uint32_t>(out.links.size());
@@ -325,7 +324,6 @@ RouteTable Router::routes(std::span<const FlowSpec> flows) {
             out.end[i] = static_cast<std::uint32_t>(out.links.size());
         }
     }
-    return out;
 }
 
 }  // namespace gpuhours

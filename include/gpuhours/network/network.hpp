@@ -92,31 +92,22 @@ public:
     // The routes of `flows`, in their order, found grouped by destination (each destination's distances and
     // next hops are then found once for all its flows). The same routes as route() one by one.
     [[nodiscard]] RouteTable routes(std::span<const FlowSpec> flows);
+    // The same into `out` (its storage reused: a caller routing phase after phase allocates once).
+    void routes(std::span<const FlowSpec> flows, RouteTable& out);
     // Hop distance from every vertex to `dst` (kUnreachable where none); valid until the next call.
-    // For a destination that is not a switch (a GPU, a NIC) it is derived from the distances to the few switches
-    // next to it rather than searched: with S the switches (NVSwitch, leaf, spine, core) and c_w the length of
-    // the shortest path from switch w to dst through non-switch vertices only, every shortest path ends with its
-    // last switch w, so d(v, dst) = min(local(v), min_w d(v, w) + c_w) (local: paths with no switch at all). The
-    // switches' distances are searched once each and kept; a destination then costs O(vertices × its switches)
-    // instead of a breadth-first search of the whole graph. Exact: the same distances as the search.
+    // For a destination that is not a network switch (a GPU, a NIC, an NVSwitch) it is derived from the distances
+    // to the few network switches next to it rather than searched: with S the network switches (leaf, spine, core)
+    // and c_w the length of the shortest path from switch w to dst through non-switch vertices only (dst's node:
+    // its GPUs, NVSwitch and NICs), every shortest path that leaves the node ends with its last switch w, so
+    // d(v, dst) = min(local(v), shared(v)) with shared(v) = min_w d(v, w) + c_w and local(v) the paths that stay in
+    // the node. `shared` depends only on the list of (w, c_w), which destinations under the same switches share
+    // (GPU i of every node on one leaf): it is built once per distinct list (O(vertices × its switches)) and kept;
+    // a destination then costs its node's local search. Exact: the same distances as the search.
     const std::vector<std::uint8_t>& distances_to(VertexId dst);
     // The breadth-first search itself, over reversed links (for tests and for switches).
     std::vector<std::uint8_t> search_distances_to(VertexId dst);
     // The link `v` forwards on toward `dst` (v ≠ dst, reachable); needs distances_to(dst).
     [[nodiscard]] LinkId next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t>& dist) const;
-
-    // Distances to one destination evaluated per vertex, from the same equation as distances_to without building
-    // the whole array: a route reads them only at the vertices it passes and their neighbours (tens), where the
-    // array costs O(vertices) per destination — the cost of a phase with one flow per destination (pipeline
-    // sends) on a large fabric. S here is the network switches only (a GPU's whole node is its local region),
-    // so a route needs no per-node array either. Exact: the same value as distances_to(dst)[v] at every v.
-    struct Target {
-        VertexId dst = 0;
-        const std::vector<std::uint8_t>* full = nullptr;  // a network-switch destination: its searched distances
-        std::vector<std::pair<VertexId, std::uint8_t>> local;  // vertices reached without a network switch, and d
-        std::vector<std::pair<const std::vector<std::uint8_t>*, std::uint8_t>> via;  // (d(·, w), c_w)
-        [[nodiscard]] std::uint8_t at(VertexId v) const;
-    };
     [[nodiscard]] const Topology& topology() const { return topology_; }
 
     static constexpr std::uint8_t kUnreachable = 255;
@@ -128,29 +119,41 @@ private:
     // their c_w; `fabric_only`: only network switches (leaf, spine, core) bound the search, NVSwitches are local.
     void local_search(VertexId dst, std::vector<std::pair<VertexId, std::uint8_t>>& local,
                       std::vector<std::pair<VertexId, int>>& via, bool fabric_only);
-    const Target& target(VertexId dst);
     template <class Distance>
     [[nodiscard]] LinkId pick_next_hop(VertexId v, VertexId dst, const Distance& dist) const;
-
-    // routes(): a destination with at least vertices / kFullArrayFlowsPerVertex flows takes its distance array.
-    static constexpr std::size_t kFullArrayFlowsPerVertex = 4096;
+    using Via = std::vector<std::pair<VertexId, int>>;  // (w, c_w), sorted by w
+    // shared(v) for a list of (w, c_w) (see distances_to); null when the list is empty (nothing beyond the node).
+    const std::vector<std::uint8_t>* shared_distances(const Via& via);
+    // Makes `dst` the current destination: its shared array, its local region marked (local_stamp_), its next hops
+    // forgotten (hop_stamp_). Nothing to do when it already is.
+    void select(VertexId dst);
+    [[nodiscard]] std::uint8_t current_distance(VertexId v) const;  // d(v, current destination)
 
     const Topology& topology_;
-    std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;
+    std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;  // distances_to's arrays
     std::unordered_map<VertexId, std::vector<std::uint8_t>> switch_cache_;  // distances to each switch, kept
     std::size_t switch_cache_bytes_ = 0;
-    std::uint64_t switch_cache_generation_ = 0;  // bumped when the switch cache is cleared
-    Target target_;                              // the last destination routed to
-    bool target_valid_ = false;
-    std::uint64_t target_generation_ = 0;
+    struct ViaHash {
+        std::size_t operator()(const Via& via) const;
+    };
+    std::unordered_map<Via, std::vector<std::uint8_t>, ViaHash> shared_cache_;  // shared(·) by (w, c_w) list
+    std::size_t shared_cache_bytes_ = 0;
+    struct Region {
+        std::vector<std::pair<VertexId, std::uint8_t>> local;  // vertices reached without a network switch, and d
+        Via via;
+    };
+    std::unordered_map<VertexId, Region> regions_;  // per non-switch destination
+    // The current destination.
+    VertexId current_ = 0;
+    bool current_valid_ = false;
+    const std::vector<std::uint8_t>* current_shared_ = nullptr;
+    std::vector<std::uint32_t> local_stamp_;  // v is in the current destination's local region when == generation_
+    std::vector<std::uint8_t> local_value_;   // and local(v) is this
     // Appends the links of the route from src to dst (src ≠ dst) to `out`; returns its latency.
     Seconds walk(VertexId src, VertexId dst, std::vector<LinkId>& out);
-    void remember_hops_to(VertexId dst);  // makes hop_stamp_/hop_link_ those of dst (cleared if another's)
-    std::vector<std::uint32_t> hop_stamp_;  // next hop of v toward hop_dst_ known when hop_stamp_[v] == hop_generation_
+    std::vector<std::uint32_t> hop_stamp_;  // next hop of v toward the current destination known when == generation_
     std::vector<LinkId> hop_link_;
-    std::uint32_t hop_generation_ = 0;
-    VertexId hop_dst_ = 0;
-    bool hop_valid_ = false;
+    std::uint32_t generation_ = 0;
     std::vector<std::uint32_t> flows_to_;  // routes(): per destination vertex, its flows in the phase (then reset)
     std::vector<std::uint32_t> visited_;  // local_search's marks: visited when equal to stamp_
     std::uint32_t stamp_ = 0;
