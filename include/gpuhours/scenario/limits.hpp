@@ -16,6 +16,8 @@ inline constexpr std::int64_t kInputFileBytes = std::int64_t{16} << 20;
 inline constexpr int kExtendsDepth = 32;
 // Monte Carlo samples of one run (--samples): about 0.1 ms to 1 ms each for the shipped scenarios.
 inline constexpr int kSamples = 100'000;
+// parallelism.vocab_divisible_by: Megatron-LM uses 128; past 65,536 × tensor the padding outgrows any vocabulary.
+inline constexpr int kVocabDivisibleBy = 65'536;
 
 // Chip figures that simulated work is divided by. Past these a kernel or transfer takes longer than simulated time
 // holds (SimTime: about 106 days at picosecond resolution) or the figure is a unit slip ("1e-30 TFLOPS"); each
