@@ -12,6 +12,7 @@
 #include <cmath>
 #include <exception>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 namespace gpuhours {
@@ -140,6 +141,7 @@ StepTable simulate_distinct_steps(RunEvaluation& ev, StepCache& cache, StepCount
     ev.steps.resize(specs.size());
     parallel_for(specs.size(), thread_count(options.threads, specs.size()), [&](std::size_t i, unsigned) {
         ev.steps[i] = cache.simulate(specs[i]);
+        check_step_figures(ev.steps[i]);
         counter.finished();
     });
     ev.headline = table.index(table.first_simulated, s.phases[table.first_simulated].training.global_batch);
@@ -235,6 +237,7 @@ StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& s
         parallel_for(shifted_specs.size(), thread_count(options.threads, shifted_specs.size()),
                      [&](std::size_t k, unsigned) {
                          shifted_steps[k] = cache.simulate(shifted_specs[k]);
+                         check_step_figures(shifted_steps[k]);
                          counter.finished();
                      });
         sens.ratio.resize(keys.size());
@@ -413,7 +416,45 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
     const std::vector<RunMetrics> metrics = sample_metrics(ev, mc);
     judge_claims(ev, metrics);
     summarize_reliability(ev, mc);
+    check_run_figures(ev);
     return ev;
+}
+
+namespace {
+
+void internal_check(bool ok, std::string_view figure, double value) {
+    if (!ok) {
+        throw std::logic_error(fmt::format("the simulation produced {} = {}, an impossible figure; it is not reported "
+                                           "(please file a bug with the scenario)",
+                                           figure, value));
+    }
+}
+
+bool finite_non_negative(double v) { return std::isfinite(v) && v >= 0.0; }
+
+}  // namespace
+
+void check_step_figures(const StepResult& step) {
+    // 100 % plus the rounding of a sum of picosecond-rounded task times.
+    constexpr double kAtMostOne = 1.0 + 1e-9;
+    const double t = step.step_time.value();
+    internal_check(std::isfinite(t) && t > 0.0, "a step time (s)", t);
+    for (const auto& [name, flops] : {std::pair{"model FLOPs (causal)", step.model_flops_causal},
+                                      std::pair{"model FLOPs (full)", step.model_flops_full},
+                                      std::pair{"hardware FLOPs", step.hardware_flops}}) {
+        internal_check(finite_non_negative(flops.value()), name, flops.value());
+    }
+    internal_check(finite_non_negative(step.mfu_causal) && step.mfu_causal <= kAtMostOne, "an MFU", step.mfu_causal);
+    internal_check(finite_non_negative(step.hfu) && step.hfu <= kAtMostOne, "an HFU", step.hfu);
+    for (const double mfu : {step.mfu_full, step.mfu_bf16_causal, step.mfu_bf16_full}) {
+        internal_check(finite_non_negative(mfu), "an MFU", mfu);
+    }
+}
+
+void check_run_figures(const RunEvaluation& ev) {
+    for (const auto* samples : {&ev.wall_clock_days, &ev.gpu_hours, &ev.cost_usd, &ev.energy_mwh}) {
+        for (const double v : *samples) internal_check(finite_non_negative(v), "a run figure", v);
+    }
 }
 
 }  // namespace gpuhours

@@ -1,5 +1,6 @@
 #include <gpuhours/analysis/plan.hpp>
 
+#include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/training/kernel.hpp>
 #include <gpuhours/training/schedule.hpp>
@@ -505,6 +506,7 @@ void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOp
             if (options.on_simulate) options.on_simulate(c.layout);
             try {
                 c.step = simulate_step(spec_for(s, c.layout));
+                check_step_figures(*c.step);
                 c.fate = CandidateFate::simulated;
             } catch (const Error& e) {
                 c.fate = CandidateFate::failed_in_simulation;

@@ -26,6 +26,7 @@ ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOp
     c.title = s.title;
     c.source = pub.source;
     c.step = cache->simulate(step_spec_of(s));
+    check_step_figures(c.step);
     const StepResult& r = c.step;
     const double gpus = s.cluster.gpus;
     const double seconds = r.step_time.value();

@@ -225,6 +225,13 @@ const std::string& single_positional(const ParsedArgs& args, const char* command
 
 namespace {
 
+// "50257 (padded to 51200, a multiple of 128 × tensor 8)", or the vocabulary alone when padding adds nothing.
+std::string vocab_text(int vocab, const ParallelLayout& p) {
+    const long long padded = p.padded_vocab(vocab);
+    if (padded == vocab) return std::to_string(vocab);
+    return fmt::format("{} (padded to {}, a multiple of {} × tensor {})", vocab, padded, p.vocab_divisible_by, p.tensor);
+}
+
 std::string layers_text(const StageAssignment& stage) {
     if (stage.layers.empty()) return "none";
     return fmt::format("{}–{}", stage.layers.front(), stage.layers.back());
@@ -238,6 +245,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.key("model").begin_object();
     j.field("id", s.model.id).field("name", s.model.display_name).field("layers", s.model.layers);
     j.field("hidden", s.model.hidden).field("vocab", s.model.vocab);
+    j.field("vocab_padded", static_cast<std::int64_t>(s.parallel.padded_vocab(s.model.vocab)));
     j.end_object();
     j.key("cluster").begin_object();
     j.field("chip", c.chip.id).field("chip_name", c.chip.display_name).field("gpus", c.gpus);
@@ -251,7 +259,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("context", p.context).field("sequence_parallel", p.sequence_parallel).field("zero", p.zero_stage);
     j.field("micro_batch", p.micro_batch).field("virtual_stages", p.virtual_stages);
     j.field("schedule", to_string(p.schedule)).field("recompute", to_string(p.recompute)).field("order", p.order);
-    j.field("overlap_gradient_reduce", p.overlap_gradient_reduce);
+    j.field("overlap_gradient_reduce", p.overlap_gradient_reduce).field("vocab_divisible_by", p.vocab_divisible_by);
     if (p.zero_stage >= 3) {
         j.field("prefetch", p.prefetch).field("reshard_after_forward", p.reshard_after_forward);
         j.field("shard_group", p.dense_shard_ranks());
@@ -294,7 +302,7 @@ int check_command(const Args& raw, std::ostream& out) {
         out << fmt::format("{}: valid\n\n", file);
         out << fmt::format("title     {}\n", s.title);
         out << fmt::format("model     {} ({}): {} layers, hidden {}, vocab {}{}\n", s.model.display_name, s.model.id,
-                           s.model.layers, s.model.hidden, s.model.vocab,
+                           s.model.layers, s.model.hidden, vocab_text(s.model.vocab, p),
                            s.model.moe ? fmt::format(", MoE {} routed + {} shared experts, top-{}",
                                                      s.model.moe->routed_experts, s.model.moe->shared_experts,
                                                      s.model.moe->top_k)
@@ -363,6 +371,9 @@ int model_command(const Args& raw, std::ostream& out) {
         sequence_length = static_cast<int>(whole_number("--sequence-length", args.get("--sequence-length"), 1, 100'000'000));
     }
     const ParameterCount params = count_parameters(model);
+    // The vocabulary as the scenario's layout trains it; a catalog name alone: one GPU at the default multiple.
+    const ParallelLayout layout = scenario ? scenario->parallel : ParallelLayout{};
+    const long long padded_vocab = layout.padded_vocab(model.vocab);
     const FlopsPerToken causal = training_flops_breakdown(model, sequence_length, AttentionMask::causal);
     const FlopsPerToken full = training_flops_breakdown(model, sequence_length, AttentionMask::full);
     std::optional<FitCheck> fit;
@@ -379,6 +390,7 @@ int model_command(const Args& raw, std::ostream& out) {
         report::Json j;
         j.begin_object().field("schema_version", 1);
         j.field("model", model.id).field("name", model.display_name);
+        j.field("vocab", model.vocab).field("vocab_padded", static_cast<std::int64_t>(padded_vocab));
         j.key("parameters").begin_object();
         j.field("total", params.total).field("active", params.active);
         j.field("embedding", params.embedding).field("output_head", params.output_head).field("mtp", params.mtp);
@@ -407,7 +419,8 @@ int model_command(const Args& raw, std::ostream& out) {
         return 0;
     }
 
-    out << fmt::format("{} ({})\n\n", model.display_name, model.id);
+    out << fmt::format("{} ({})\n", model.display_name, model.id);
+    out << fmt::format("vocabulary {}\n\n", vocab_text(model.vocab, layout));
     report::Table t({"parameters", "count", "published"});
     auto published = [](const std::optional<double>& v) { return v ? format_count(*v) : std::string("—"); };
     t.add_row({"total", format_count(params.total), published(model.published_total_parameters)});

@@ -1,4 +1,5 @@
 // Reads [cluster] and its chip (a catalog entry or an inline table): peaks, memory, links, power, efficiencies.
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 
 #include "scenario_reader.hpp"
@@ -28,15 +29,34 @@ int read_figure_int(TableReader& r, std::string_view key, int min, int max) {
 }
 
 double read_fraction(TableReader& r, std::string_view key) {
-    const Node& node = r.required(key);
     const std::string path = r.path_of(key);
-    const double v = detail::as_number(detail::figure_value(node, path), path);
+    const Node& value = detail::figure_value(r.required(key), path);
+    const double v = detail::as_number(value, path);
     if (!(v > 0.0 && v <= 1.0)) {
-        throw ScenarioError(detail::figure_value(node, path).where,
-                            fmt::format("`{}` = {} must be a fraction in (0, 1]", path, v),
+        throw ScenarioError(value.where, fmt::format("`{}` = {} must be a fraction in (0, 1]", path, v),
                             "efficiencies are achieved / peak, e.g. 0.8");
     }
+    require_within(v, value, path, "efficiencies", limits::kEfficiencyMin, 1.0, "");
     return v;
+}
+
+// A bandwidth given as `key` of `r`, positive and within limits.hpp's range.
+BytesPerSecond read_bandwidth(TableReader& r, std::string_view key, std::string_view example) {
+    const std::string path = r.path_of(key);
+    const Node& value = detail::figure_value(r.required(key), path);
+    const BytesPerSecond b = detail::as_quantity(value, path, parse_bandwidth, example);
+    require_positive(b.value(), value, path, "a bandwidth");
+    require_within(b.value(), value, path, "bandwidths", limits::kBandwidthMin, limits::kBandwidthMax, "B/s");
+    return b;
+}
+
+// A latency given as `key` of `r`: zero or more, within limits.hpp's range.
+Seconds read_latency(TableReader& r, std::string_view key, std::string_view example) {
+    const std::string path = r.path_of(key);
+    const Node& value = detail::figure_value(r.required(key), path);
+    const Seconds t = detail::as_quantity(value, path, parse_duration, example);
+    require_within(t.value(), value, path, "latencies", 0.0, limits::kLatencyMax, "s");
+    return t;
 }
 
 }  // namespace
@@ -60,6 +80,8 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
                 const Node& value = detail::figure_value(*node, path);
                 const FlopsPerSecond rate = detail::as_quantity(value, path, parse_flops_rate, "989.4 TFLOPS");
                 require_positive(rate.value(), value, path, "a peak");
+                require_within(rate.value(), value, path, "peak throughputs", limits::kPeakFlopsMin,
+                               limits::kPeakFlopsMax, "FLOP/s");
                 chip.peak_dense[p] = rate;
             }
         }
@@ -74,23 +96,20 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         TableReader m(detail::as_table(r.required("memory"), r.path_of("memory")), r.path_of("memory"));
         chip.memory_capacity = read_figure(m, "capacity", parse_bytes, "80 GB");
         require_positive(chip.memory_capacity.value(), m.table(), m.path_of("capacity"), "memory");
-        chip.memory_bandwidth = read_figure(m, "bandwidth", parse_bandwidth, "3.35 TB/s");
-        require_positive(chip.memory_bandwidth.value(), m.table(), m.path_of("bandwidth"), "a bandwidth");
+        chip.memory_bandwidth = read_bandwidth(m, "bandwidth", "3.35 TB/s");
         m.finish();
     }
     {
         TableReader s(detail::as_table(r.required("scale_up"), r.path_of("scale_up")), r.path_of("scale_up"));
-        chip.scale_up_bandwidth = read_figure(s, "bandwidth", parse_bandwidth, "450 GB/s");
-        require_positive(chip.scale_up_bandwidth.value(), s.table(), s.path_of("bandwidth"), "a bandwidth");
+        chip.scale_up_bandwidth = read_bandwidth(s, "bandwidth", "450 GB/s");
         chip.scale_up_domain = read_figure_int(s, "domain", 1, 100000);
-        chip.scale_up_latency = read_figure(s, "latency", parse_duration, "3.33 us");
+        chip.scale_up_latency = read_latency(s, "latency", "3.33 us");
         s.finish();
     }
     {
         TableReader o(detail::as_table(r.required("scale_out"), r.path_of("scale_out")), r.path_of("scale_out"));
-        chip.nic_bandwidth = read_figure(o, "nic_bandwidth", parse_bandwidth, "400 Gb/s");
-        require_positive(chip.nic_bandwidth.value(), o.table(), o.path_of("nic_bandwidth"), "a bandwidth");
-        chip.nic_latency = read_figure(o, "latency", parse_duration, "2.8 us");
+        chip.nic_bandwidth = read_bandwidth(o, "nic_bandwidth", "400 Gb/s");
+        chip.nic_latency = read_latency(o, "latency", "2.8 us");
         o.finish();
     }
     {
@@ -159,11 +178,14 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     if (const Node* n = r.optional("nic_bandwidth")) {
         c.nic_bandwidth = detail::as_quantity(*n, "cluster.nic_bandwidth", parse_bandwidth, "400 Gb/s");
         require_positive(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "a bandwidth");
+        require_within(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "bandwidths", limits::kBandwidthMin,
+                       limits::kBandwidthMax, "B/s");
     }
     c.nic_latency = c.chip.nic_latency;
     if (const Node* n = r.optional("nic_latency")) {
         c.nic_latency = detail::as_quantity(*n, "cluster.nic_latency", parse_duration, "2.8 us");
         if (c.nic_latency.value() < 0) throw ScenarioError(n->where, "`cluster.nic_latency` cannot be negative");
+        require_within(c.nic_latency.value(), *n, "cluster.nic_latency", "latencies", 0.0, limits::kLatencyMax, "s");
     }
     if (const Node* o = r.optional("oversubscription")) {
         c.oversubscription = detail::as_number(*o, "cluster.oversubscription");

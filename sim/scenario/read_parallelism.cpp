@@ -1,4 +1,5 @@
 // Reads [parallelism] and checks the layout against the cluster, the model and the batch.
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 
 #include "scenario_reader.hpp"
@@ -77,6 +78,7 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
         r, "recompute", {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}},
         Recompute::none);
     p.communication_sms = read_int(r, "communication_sms", 0, 100000, 0);
+    p.vocab_divisible_by = read_int(r, "vocab_divisible_by", 1, limits::kVocabDivisibleBy, 128);
     if (const Node* o = r.optional("overlap_gradient_reduce")) {
         p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
         if (p.zero_stage >= 3 && !p.overlap_gradient_reduce) {

@@ -20,6 +20,17 @@ void require_positive(double value, const Node& node, std::string_view path, std
     }
 }
 
+void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
+                    double hi, std::string_view unit) {
+    if (value >= lo && value <= hi) return;
+    throw ScenarioError(node.where,
+                        fmt::format("`{}` = {:g}{}{} is beyond the supported range of {} (limit {:g} to {:g}{}{})", path,
+                                    value, unit.empty() ? "" : " ", unit, what, lo, hi, unit.empty() ? "" : " ",
+                                    unit),
+                        "a figure this far from any real chip's is a wrong unit or exponent; past the range, simulated "
+                        "work outlasts what the simulator's time can hold");
+}
+
 int read_int(TableReader& r, std::string_view key, int min, int max, std::optional<int> fallback) {
     if (const Node* node = r.optional(key)) return detail::as_int(*node, r.path_of(key), min, max);
     if (fallback) return *fallback;

@@ -36,6 +36,10 @@ std::pair<Node, std::string> resolve_slot(const Node& slot, const std::string& k
 // ---- readers shared by the sections (scenario.cpp) ------------------------------------------------------
 
 void require_positive(double value, const Node& node, std::string_view path, std::string_view what);
+// `value` within the supported range [lo, hi] of limits.hpp, else a located "… beyond the supported range of
+// `what` (limit lo to hi unit)" error. `value` and the limits are in `unit` (the quantity's base unit).
+void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
+                    double hi, std::string_view unit);
 int read_int(TableReader& r, std::string_view key, int min, int max, std::optional<int> fallback = std::nullopt);
 
 // One of `choices` by name; `fallback` when the key is absent (required when there is none).

@@ -1,5 +1,7 @@
 #include <gpuhours/units/units.hpp>
 
+#include <gpuhours/units/error.hpp>
+
 #include <fmt/format.h>
 
 #include <array>
@@ -321,6 +323,43 @@ std::string format_count(double n) {
     if (a >= 1e6) return sig(n / 1e6) + "M";
     if (a >= 1e4) return sig(n / 1e3) + "K";
     return sig(n, 6);
+}
+
+// ---- simulated time ------------------------------------------------------------------------------------
+
+namespace {
+
+// What a time past SimTime's range means for the user: some input makes simulated work implausibly long. The
+// scenario layer rejects the usual culprits at load with their location (limits.hpp); this is the backstop.
+constexpr std::string_view kImplausibleHint =
+    "an input makes simulated work implausibly long or ill-defined: check the chip's peaks, efficiencies, "
+    "bandwidths and latencies, and the model and batch sizes, for a wrong unit or exponent";
+
+}  // namespace
+
+SimTime SimTime::from_seconds(Seconds s) {
+    const double v = s.value();
+    if (!std::isfinite(v)) {
+        throw Error(fmt::format("a simulated task lasts {} s, which is not a duration", v), std::string(kImplausibleHint));
+    }
+    if (v < -0.5e-12) {
+        throw Error(fmt::format("a simulated task lasts {:g} s, a negative time", v), std::string(kImplausibleHint));
+    }
+    // 2^63 ps is exactly representable; anything at or past it does not fit (llround would be undefined).
+    if (v * 1e12 >= 9.223372036854775808e18) {
+        throw Error(fmt::format("a simulated task lasts {:g} s, beyond the supported range of simulated time "
+                                "(limit {:g} s, about 106 days)",
+                                v, kMaxSeconds),
+                    std::string(kImplausibleHint));
+    }
+    return SimTime(static_cast<std::int64_t>(std::llround(v * 1e12)));
+}
+
+void SimTime::overflow() {
+    throw Error(fmt::format("simulated time beyond the supported range (limit {:g} s, about 106 days): a step's tasks "
+                            "add up to longer than that",
+                            kMaxSeconds),
+                std::string(kImplausibleHint));
 }
 
 }  // namespace gpuhours

@@ -102,7 +102,7 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
 // Korthikanti §4.3's 4·s·b·V/t) per micro-batch.
 double head_activation_bytes(const Context& c) {
     const double rep = c.sp ? 1.0 / c.t : 1.0;
-    return c.tokens * (2.0 * c.m.hidden * rep * c.e_act + static_cast<double>(c.m.vocab) / c.t * 4.0);
+    return c.tokens * (2.0 * c.m.hidden * rep * c.e_act + c.V / c.t * 4.0);
 }
 
 }  // namespace

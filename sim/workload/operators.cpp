@@ -25,6 +25,7 @@ Context make_context(const ModelSpec& m, const ParallelLayout& layout, const Mix
     c.s = shape.sequence_length;
     c.tokens = c.b * c.s / c.cp;
     c.tokens_rep = c.sp ? c.tokens / c.t : c.tokens;
+    c.V = static_cast<double>(layout.padded_vocab(m.vocab));
     c.mask = shape.mask == AttentionMask::causal ? 0.5 : 1.0;
     c.e_act = bytes_per_element(precision.activations);
     c.e_w = bytes_per_element(precision.parameters);
@@ -275,7 +276,7 @@ Block embedding_block(const Context& c) {
     Op op;
     op.name = "embed.lookup";
     op.kind = OpKind::embedding;
-    op.parameters = static_cast<double>(m.vocab) * h / c.t;
+    op.parameters = c.V * h / c.t;
     if (m.position == PositionKind::learned) op.parameters += static_cast<double>(m.max_position_embeddings) * h;
     op.read = Bytes(c.tokens * h * c.e_w * (m.position == PositionKind::learned ? 2.0 : 1.0));
     op.written = Bytes(c.tokens * h * c.e_act);
@@ -292,7 +293,7 @@ namespace {
 void add_head(const Context& c, std::vector<Op>& ops, const std::string& prefix, bool holds_weights) {
     const ModelSpec& m = c.m;
     const double h = m.hidden;
-    const double V = m.vocab;
+    const double V = c.V;
     ops.push_back(elementwise(c, prefix + ".final_norm", c.tokens_rep, h, h, norm_params(m, h)));
     Op head = gemm(c, prefix + ".output", h, V, Split::column, false, c.tokens);
     head.before = tp_before(c);
@@ -330,7 +331,7 @@ Block mtp_block(const Context& c, int depth, int pipeline) {
     Op lookup;
     lookup.name = "mtp.embed";
     lookup.kind = OpKind::embedding;
-    lookup.parameters = pipeline > 1 ? static_cast<double>(m.vocab) * h / c.t : 0.0;
+    lookup.parameters = pipeline > 1 ? c.V * h / c.t : 0.0;
     lookup.read = Bytes(c.tokens * h * c.e_w);
     lookup.written = Bytes(c.tokens * h * c.e_act);
     block.ops.push_back(std::move(lookup));

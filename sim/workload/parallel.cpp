@@ -55,6 +55,11 @@ double ParallelLayout::gradient_bucket_parameters() const {
     return std::max(40e6, 1e6 * data * context);
 }
 
+long long ParallelLayout::padded_vocab(int vocab) const {
+    const long long multiple = 1LL * vocab_divisible_by * tensor;
+    return (vocab + multiple - 1) / multiple * multiple;
+}
+
 std::string describe_data_parallel(const ParallelLayout& p) {
     const long long dc = 1LL * p.data * p.context;
     if (dc <= 1) return {};

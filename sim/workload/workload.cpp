@@ -150,10 +150,24 @@ using detail::validate;
 
 // ---- parameters ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// One GPU, no parallelism and no vocabulary padding: parameters and model FLOPs are counted for the model as
+// published. Padding rows are work a step does (the ops of a real layout include them) but not model FLOPs, as
+// PaLM defines MFU; Megatron's own formula counts the padded vocabulary, a difference of under 0.1 % of a step's
+// FLOPs at the default multiple.
+ParallelLayout unpadded_single_gpu() {
+    ParallelLayout one;
+    one.vocab_divisible_by = 1;
+    return one;
+}
+
+}  // namespace
+
 ParameterCount count_parameters(const ModelSpec& model) {
     validate(model);
     // Counted from the unsharded op lists, so the counts and the ops cannot disagree: one GPU, no parallelism.
-    const ParallelLayout one;
+    const ParallelLayout one = unpadded_single_gpu();
     const MixedPrecision precision;
     const MicroBatchShape shape{1, 1, AttentionMask::causal};
     const Context c = make_context(model, one, precision, shape);
@@ -211,7 +225,7 @@ ParameterCount count_parameters(const ModelSpec& model) {
 FlopsPerToken training_flops_breakdown(const ModelSpec& model, int sequence_length, AttentionMask mask) {
     require(sequence_length > 0, "sequence_length must be positive");
     // One sequence on one GPU; every model-FLOP op is counted once, then divided by the tokens.
-    const ParallelLayout one;
+    const ParallelLayout one = unpadded_single_gpu();
     const std::vector<Block> blocks =
         model_ops(model, one, MixedPrecision{}, MicroBatchShape{sequence_length, 1, mask});
     FlopsPerToken f;

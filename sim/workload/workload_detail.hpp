@@ -71,6 +71,7 @@ struct Context {
     double s = 0;       // full sequence length (keys each query may attend to)
     double tokens = 0;  // T = b·s/c: tokens inside the TP region on this GPU
     double tokens_rep = 0;  // tokens of the ops outside the TP region: T/t with SP, T without
+    double V = 0;       // vocabulary rows as trained: the model's, padded (ParallelLayout::padded_vocab)
     double mask = 0.5;  // fraction of the s×s products computed
     double e_act = 2;   // bytes per stored/moved activation element
     double e_w = 2;     // bytes per working weight element

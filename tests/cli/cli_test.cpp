@@ -90,3 +90,29 @@ TEST_CASE("an unknown option exits 2 and lists the known ones") {
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("did you mean --json?"));
 }
+
+TEST_CASE("check and model state the vocabulary as trained: padded to a multiple of 128 × TP") {
+    // GPT-3's 50,257-token vocabulary on 2 of its layers at TP 8. 128 × 8 = 1024; 50,257 / 1024 = 49.1, so
+    // Megatron trains 50 × 1024 = 51,200 rows. With vocab_divisible_by = 1 the multiple is 8: 6,283 × 8 = 50,264.
+    // The model by name alone is on one GPU: 393 × 128 = 50,304.
+    const std::string dir = (std::filesystem::temp_directory_path() / "gpuhours-cli-vocab").string();
+    std::filesystem::create_directories(dir);
+    const std::string file = dir + "/gpt3.toml";
+    std::ofstream(file) << "model = { from = \"gpt-3-175b\", layers = 2 }\n[cluster]\nchip = \"h100\"\ngpus = 8\n"
+                           "[parallelism]\ntensor = 8\n[training]\ntokens = \"1B\"\nsequence_length = 2048\n"
+                           "global_batch = 8\n";
+    const std::string catalog = " --catalog " + kRoot + "/scenarios";
+    const Result check = run("check " + file + catalog);
+    INFO(check.out);
+    CHECK(check.exit_code == 0);
+    CHECK_THAT(check.out, Catch::Contains("vocab 50257 (padded to 51200, a multiple of 128 × tensor 8)"));
+    const Result unpadded = run("check " + file + catalog + " --set parallelism.vocab_divisible_by=1");
+    CHECK_THAT(unpadded.out, Catch::Contains("vocab 50257 (padded to 50264, a multiple of 1 × tensor 8)"));
+    const Result json = run("check --json " + file + catalog);
+    CHECK_THAT(json.out, Catch::Contains("\"vocab_padded\": 51200"));
+    const Result model = run("model " + file + catalog);
+    INFO(model.out);
+    CHECK_THAT(model.out, Catch::Contains("vocabulary 50257 (padded to 51200, a multiple of 128 × tensor 8)"));
+    CHECK_THAT(run("model gpt-3-175b").out, Catch::Contains("vocabulary 50257 (padded to 50304, a multiple of 128 × tensor 1)"));
+    std::filesystem::remove_all(dir);
+}

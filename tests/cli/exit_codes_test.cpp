@@ -123,3 +123,17 @@ TEST_CASE("a sweep over a scenario with invalid points exits 2 after writing eve
     CHECK_FALSE(fs::exists(dir.path / "b.csv"));
     CHECK_FALSE(fs::exists(dir.path / "b.csv.partial"));
 }
+
+TEST_CASE("an implausible chip figure exits 2 naming the --set, never printing a wrapped step time or MFU") {
+    // The two inputs of issue #12: a GEMM efficiency of 1e-300 printed a step faster than the default one, and a
+    // 1e-30 TFLOPS peak an MFU of 10^34 % (simulated time, int64 picoseconds, wrapped past 106.75 days).
+    for (const std::string& set : {std::string("cluster.chip.efficiency.gemm=1e-300"),
+                                   std::string("'cluster.chip.compute.fp16=\"1e-30 TFLOPS\"'")}) {
+        const auto r = run_cli("run " + kFlagship + " --quiet --samples 1 --set " + set);
+        INFO(r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains("--set cluster.chip."));
+        CHECK_THAT(r.out, Catch::Contains("beyond the supported range"));
+        CHECK_THAT(r.out, !Catch::Contains("MFU"));
+    }
+}

@@ -147,3 +147,40 @@ TEST_CASE("the scenario file itself must be a regular file") {
         CHECK_THAT(e.message(), Catch::Contains("not a regular file"));
     }
 }
+
+TEST_CASE("chip figures that would make simulated work outlast simulated time are refused where they are given") {
+    // Each of these once loaded: simulated time wrapped (int64 picoseconds hold 106.75 days), and the step printed
+    // faster than the default one, or with an MFU of 10^34 %.
+    struct Case {
+        std::string set, expected;
+    };
+    for (const Case& c : std::vector<Case>{
+             // 1e-300 is in (0, 1], but a GEMM at that fraction of its peak takes ~1e290 s.
+             {"cluster.chip.efficiency.gemm=1e-300",
+              "`cluster.chip.efficiency.gemm` = 1e-300 is beyond the supported range of efficiencies (limit 0.001 to 1)"},
+             // 1e-30 TFLOPS = 1e-18 FLOP/s, 27 orders of magnitude below limits::kPeakFlopsMin = 1 GFLOP/s.
+             {"cluster.chip.compute.bf16=\"1e-30 TFLOPS\"",
+              "= 1e-18 FLOP/s is beyond the supported range of peak throughputs (limit 1e+09 to 1e+18 FLOP/s)"},
+             {"cluster.chip.memory.bandwidth=\"1 B/s\"", "beyond the supported range of bandwidths (limit 1e+06 to 1e+15 B/s)"},
+             {"cluster.nic_bandwidth=\"1e20 GB/s\"", "`cluster.nic_bandwidth` = 1e+29 B/s is beyond the supported range"},
+             {"cluster.chip.scale_up.latency=\"1 h\"", "beyond the supported range of latencies (limit 0 to 1 s)"},
+             // A negative latency was accepted by check and failed in run, blaming a key the user did not write.
+             {"cluster.chip.scale_out.latency=\"-2 us\"", "`cluster.chip.scale_out.latency` = -2e-06 s is beyond"},
+         }) {
+        INFO(c.set);
+        LoadOptions o = catalog_options();
+        o.overrides = {c.set};
+        const ScenarioError e = load_error(with_layout("data = 4\ntensor = 8\n"), o);
+        CHECK(e.where().file == "--set " + c.set);
+        CHECK_THAT(e.message(), Catch::Contains(c.expected));
+    }
+    SECTION("in the scenario's own chip table, at the line of the value") {
+        // Line 6 holds the override of the catalog chip's GEMM efficiency.
+        const ScenarioError e = load_error(
+            "model = \"llama-3.1-8b\"\n[cluster]\ngpus = 8\n[cluster.chip]\nfrom = \"h100\"\nefficiency.gemm = 1e-5\n"
+            "[training]\ntokens = \"1T\"\nsequence_length = 8192\nglobal_batch = 64\n");
+        CHECK(e.where().file == "test.toml");
+        CHECK(e.where().line == 6);
+        CHECK_THAT(e.message(), Catch::Contains("= 1e-05 is beyond the supported range of efficiencies"));
+    }
+}

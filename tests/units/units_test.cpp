@@ -113,6 +113,27 @@ TEST_CASE("simulated time is exact integer picoseconds") {
     CHECK((a * 4).picoseconds() == 10'000'000);
 }
 
+TEST_CASE("simulated time refuses a duration it cannot hold instead of wrapping") {
+    // int64 picoseconds end at 2^63 − 1 ps = 9,223,372.04 s ≈ 106.75 days. 100 days = 8.64e6 s fits; 107 days =
+    // 9.2448e6 s does not. Unchecked, llround(9.2448e18) was undefined (in practice INT64_MIN: a negative time),
+    // and a step of 1e-300 efficiency printed faster than the default one.
+    CHECK(SimTime::from_seconds(days(100)).picoseconds() == 8'640'000'000'000'000'000);
+    CHECK_THROWS_AS(SimTime::from_seconds(days(107)), Error);
+    CHECK_THROWS_WITH(SimTime::from_seconds(seconds(1e300)), Catch::Contains("beyond the supported range"));
+    CHECK_THROWS_AS(SimTime::from_seconds(seconds(std::nan(""))), Error);
+    CHECK_THROWS_AS(SimTime::from_seconds(seconds(INFINITY)), Error);
+    CHECK_THROWS_WITH(SimTime::from_seconds(seconds(-1e-9)), Catch::Contains("negative"));
+    // −0.4 ps rounds to 0: rounding noise of a difference of equal doubles is not an error.
+    CHECK(SimTime::from_seconds(seconds(-0.4e-12)).picoseconds() == 0);
+    // Sums and multiples past the range throw too: 60 days + 60 days = 120 days > 106.75 days.
+    const SimTime sixty = SimTime::from_seconds(days(60));
+    CHECK_THROWS_AS(sixty + sixty, Error);
+    CHECK_THROWS_AS(sixty * 2, Error);
+    SimTime t = sixty;
+    CHECK_THROWS_AS(t += sixty, Error);
+    CHECK(t == sixty);  // a sum that throws leaves the time as it was
+}
+
 TEST_CASE("formatting carries the unit") {
     CHECK(format_bandwidth(parse_bandwidth("400 Gb/s")) == "50 GB/s");
     CHECK(format_bytes(parse_bytes("80 GB")) == "80 GB");

@@ -124,3 +124,44 @@ TEST_CASE("Nonsense inputs throw gpuhours errors instead of crashing", "[workloa
     CHECK_THROWS_AS(gh::layer_ops(model, 0, p, gh::MixedPrecision{}, shape), gh::Error);
     CHECK_THROWS_AS(gh::training_flops_per_token(model, -1, gh::AttentionMask::full), gh::Error);
 }
+
+TEST_CASE("The vocabulary is padded to a multiple of 128 × TP, adding only the padded rows' work", "[workload][ops]") {
+    // GPT-2-style, vocabulary 50,257 (GPT-3's), hidden 1024, TP 2, one 2,048-token sequence per micro-batch.
+    const gh::ModelSpec model = gh::test::gpt_like(2, 1024, 16, 50257);
+    gh::ParallelLayout padded;
+    padded.tensor = 2;
+    CHECK(padded.vocab_divisible_by == 128);  // Megatron-LM's --make-vocab-size-divisible-by default
+    // 128 × 2 = 256; 50,257 / 256 = 196.3, so 197 × 256 = 50,432 rows (Megatron pads GPT-2's vocabulary the same).
+    CHECK(padded.padded_vocab(50257) == 50432);
+    gh::ParallelLayout bare = padded;
+    bare.vocab_divisible_by = 1;
+    // A multiple of 1 × TP only: 50,258 rows, so each rank holds 25,129 (not 25,128.5).
+    CHECK(bare.padded_vocab(50257) == 50258);
+    CHECK(padded.padded_vocab(51200) == 51200);  // already a multiple: unchanged
+
+    const gh::MicroBatchShape shape{2048, 1, gh::AttentionMask::causal};
+    auto totals = [&](const gh::ParallelLayout& layout) {
+        double forward = 0.0, parameters = 0.0;
+        for (const auto& block : gh::model_ops(model, layout, gh::MixedPrecision{}, shape)) {
+            for (const auto& op : block.ops) {
+                forward += op.forward.value();
+                parameters += op.parameters;
+            }
+        }
+        return std::pair{forward, parameters};
+    };
+    const auto [forward_padded, parameters_padded] = totals(padded);
+    const auto [forward_bare, parameters_bare] = totals(bare);
+    // The only model-FLOP op with a vocabulary dimension is the head GEMM, column-split over TP: 2 · T · h · V / t
+    // forward. The 174 extra rows (50,432 − 50,258) add 2 · 2048 · 1024 · 174 / 2 = 364,904,448 FLOPs per GPU.
+    CHECK(forward_padded - forward_bare == Approx(2.0 * 2048 * 1024 * 174 / 2).epsilon(1e-12));
+    // The tied embedding holds the table once per rank: 174 / 2 = 87 more rows of 1024 = 89,088 parameters.
+    CHECK(parameters_padded - parameters_bare == Approx(87.0 * 1024).epsilon(1e-12));
+    // Model FLOPs and parameter counts are the model's own: padding is work, not model FLOPs. The tied table is
+    // 50,257 × 1024 and the learned positions 2048 × 1024, unpadded.
+    CHECK(gh::count_parameters(model).embedding == 50257.0 * 1024 + 2048.0 * 1024);
+    gh::ModelSpec round = model;
+    round.vocab = 50258;  // what the FLOP count would see if it padded to even one more row
+    CHECK(gh::training_flops_per_token(model, 2048, gh::AttentionMask::causal).value() <
+          gh::training_flops_per_token(round, 2048, gh::AttentionMask::causal).value());
+}

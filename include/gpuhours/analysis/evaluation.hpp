@@ -101,6 +101,16 @@ struct RunEvaluation {
     [[nodiscard]] double simulated_gpu_hours() const;  // Σ phases' GPU-hours, no interruptions, quoted included
 };
 
+// Internal checks on the figures an analysis is about to report. Each throws std::logic_error — the CLI's
+// "internal error", exit 1 — so that an absurd figure is never printed: the scenario layer (limits.hpp) and SimTime
+// reject the inputs that could cause one, so one that gets here is a bug.
+// A step: time positive and finite; FLOPs, MFU and HFU finite and not negative; MFU (causal) and HFU against the
+// compute format's peak at most 100 %. (Full-attention MFU counts products a causal kernel skips, and BF16 MFU of an
+// FP8 step is against a lower peak: either may pass 100 %, and is only required finite.)
+void check_step_figures(const StepResult& step);
+// A run: every Monte Carlo sample's wall clock, GPU-hours, cost and energy finite and not negative.
+void check_run_figures(const RunEvaluation& ev);
+
 // Evaluates a scenario. Throws ScenarioError (a layout that does not fit, a claim on cost without pricing) and
 // Error (a schedule the layout cannot run).
 RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions& options = {});

@@ -16,5 +16,21 @@ inline constexpr std::int64_t kInputFileBytes = std::int64_t{16} << 20;
 inline constexpr int kExtendsDepth = 32;
 // Monte Carlo samples of one run (--samples): about 0.1 ms to 1 ms each for the shipped scenarios.
 inline constexpr int kSamples = 100'000;
+// parallelism.vocab_divisible_by: Megatron-LM uses 128; past 65,536 × tensor the padding outgrows any vocabulary.
+inline constexpr int kVocabDivisibleBy = 65'536;
+
+// Chip figures that simulated work is divided by. Past these a kernel or transfer takes longer than simulated time
+// holds (SimTime: about 106 days at picosecond resolution) or the figure is a unit slip ("1e-30 TFLOPS"); each
+// range is several orders of magnitude wider than any real chip's.
+// Efficiencies (achieved / peak), from 0.1 % to 1: real kernels reach 20–95 %.
+inline constexpr double kEfficiencyMin = 1e-3;
+// Peak throughput of one chip in one format, FLOP/s: 1 GFLOP/s to 1 EFLOP/s (an H100 is 9.9e14 dense BF16).
+inline constexpr double kPeakFlopsMin = 1e9;
+inline constexpr double kPeakFlopsMax = 1e18;
+// Bandwidths (HBM, scale-up, NIC), B/s: 1 MB/s to 1 PB/s (HBM3e is 8e12 B/s, a 400 Gb/s NIC 5e10 B/s).
+inline constexpr double kBandwidthMin = 1e6;
+inline constexpr double kBandwidthMax = 1e15;
+// Link latencies, seconds: up to 1 s (real ones are a few microseconds).
+inline constexpr double kLatencyMax = 1.0;
 
 }  // namespace gpuhours::limits

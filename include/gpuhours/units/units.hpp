@@ -104,27 +104,43 @@ constexpr double per_kwh(EnergyPrice p) { return p.value() * kJoulesPerKwh; }
 constexpr double in_hours(Seconds t) { return t.value() / 3600.0; }
 constexpr double in_days(Seconds t) { return t.value() / kSecondsPerDay; }
 
-// Simulated time on the event engine: integer picoseconds. int64 holds ±106 days, far more than one step;
-// whole-run arithmetic (weeks of wall clock) uses `Seconds`.
+// Simulated time on the event engine: integer picoseconds. int64 holds ±106 days (kMaxSeconds), far more than
+// one step; whole-run arithmetic (weeks of wall clock) uses `Seconds`. A time past that range comes only from an
+// implausible input (a peak or efficiency near zero, a model or batch absurdly large), so every conversion and
+// sum is checked: it throws Error — never wraps to a smaller or negative time that would print as a faster step.
 class SimTime {
 public:
+    // The longest representable time, 2^63 − 1 ps ≈ 9.22e6 s ≈ 106.75 days.
+    static constexpr double kMaxSeconds = 9.223372036854775807e6;
+
     constexpr SimTime() = default;
     static constexpr SimTime from_picoseconds(std::int64_t ps) { return SimTime(ps); }
-    // Rounds to the nearest picosecond (halves away from zero), so equal inputs give equal times.
-    static SimTime from_seconds(Seconds s) { return SimTime(static_cast<std::int64_t>(std::llround(s.value() * 1e12))); }
+    // Rounds to the nearest picosecond (halves away from zero), so equal inputs give equal times. Throws Error for
+    // a duration that is not finite, negative (beyond rounding: under −0.5 ps) or longer than kMaxSeconds.
+    static SimTime from_seconds(Seconds s);
     static constexpr SimTime zero() { return SimTime(0); }
 
     [[nodiscard]] constexpr std::int64_t picoseconds() const { return ps_; }
     [[nodiscard]] constexpr Seconds to_seconds() const { return Seconds(static_cast<double>(ps_) * 1e-12); }
 
-    constexpr SimTime operator+(SimTime o) const { return SimTime(ps_ + o.ps_); }
+    // Sums and multiples throw Error on overflow (see above); differences of two times in range cannot overflow.
+    constexpr SimTime operator+(SimTime o) const {
+        std::int64_t out = 0;
+        if (__builtin_add_overflow(ps_, o.ps_, &out)) overflow();
+        return SimTime(out);
+    }
     constexpr SimTime operator-(SimTime o) const { return SimTime(ps_ - o.ps_); }
-    constexpr SimTime& operator+=(SimTime o) { ps_ += o.ps_; return *this; }
-    constexpr SimTime operator*(std::int64_t k) const { return SimTime(ps_ * k); }
+    constexpr SimTime& operator+=(SimTime o) { return *this = *this + o; }
+    constexpr SimTime operator*(std::int64_t k) const {
+        std::int64_t out = 0;
+        if (__builtin_mul_overflow(ps_, k, &out)) overflow();
+        return SimTime(out);
+    }
     constexpr auto operator<=>(const SimTime&) const = default;
 
 private:
     constexpr explicit SimTime(std::int64_t ps) : ps_(ps) {}
+    [[noreturn]] static void overflow();  // throws Error
     std::int64_t ps_ = 0;
 };
 

@@ -66,9 +66,15 @@ struct ParallelLayout {
     // group, and each unit's reduce-scatter there is followed by an all-reduce of the 1/shard_group shard across
     // the replicas. 0: data × context (full sharding). Routed experts keep their expert-data-parallel sharding.
     int shard_group = 0;
+    // The vocabulary is padded with unused rows to a multiple of vocab_divisible_by × tensor, so that every
+    // tensor-parallel rank holds an equal, aligned slice of the embedding and output head (Megatron-LM's
+    // --make-vocab-size-divisible-by, default 128; 1 pads only as far as tensor parallelism needs).
+    int vocab_divisible_by = 128;
 
     // Parameters per gradient bucket: gradient_bucket, or Megatron-Core's default max(40M, 1M × data × context).
     [[nodiscard]] double gradient_bucket_parameters() const;
+    // The vocabulary as trained: `vocab` rounded up to a multiple of vocab_divisible_by × tensor.
+    [[nodiscard]] long long padded_vocab(int vocab) const;
     // The data × context ranks ZeRO shards dense state over: the shard group under ZeRO-3 hybrid sharding,
     // else all of them.
     [[nodiscard]] int dense_shard_ranks() const {
