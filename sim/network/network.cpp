@@ -130,7 +130,10 @@ void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& p
 
 SimTime ceil_time(double seconds) {
     if (!(seconds > 0.0)) return SimTime::zero();
-    return SimTime::from_picoseconds(static_cast<std::int64_t>(std::ceil(seconds * 1e12)));
+    const double ps = std::ceil(seconds * 1e12);
+    // Past SimTime's range (about 106 days) the checked conversion reports it (throws) instead of a wrapped cast.
+    if (!(ps < 9.2e18)) return SimTime::from_seconds(Seconds(seconds));
+    return SimTime::from_picoseconds(static_cast<std::int64_t>(ps));
 }
 
 // Whether a flow of `size` bytes with `remaining` left counts as delivered: equal flows whose rates differ in

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <gpuhours/engine/engine.hpp>
+#include <gpuhours/units/error.hpp>
 #include <gpuhours/network/network.hpp>
 #include <gpuhours/hardware/topology.hpp>
 
@@ -123,6 +124,18 @@ TEST_CASE("A flow first waits its route latency, then sends at its rate") {
     CHECK(net.run_phase(flows).time.value() == Approx(103e-6));
     AlphaBetaNetwork ab(t);
     CHECK(ab.run_phase(flows).time.value() == Approx(103e-6));
+}
+
+TEST_CASE("A flow longer than simulated time can hold is an error, never a wrapped time") {
+    // 1 B/s and 1e18 bytes: 1e18 s, far past SimTime's range (2^63 ps, about 106.75 days). Wrapped, the int64 cast
+    // would give a negative or small time (a faster phase); the network must refuse instead.
+    const Topology t = two_gpus(BytesPerSecond(1.0), Seconds(0.0));
+    const std::vector<FlowSpec> flows{{t.gpu(0), t.gpu(1), bytes(1e18)}};
+    MaxMinNetwork net(t);
+    CHECK_THROWS_AS(net.run_phase(flows), Error);
+    // 1e6 bytes at 1 B/s: 1e6 s = 11.6 days, inside the range: timed exactly.
+    const std::vector<FlowSpec> small{{t.gpu(0), t.gpu(1), bytes(1e6)}};
+    CHECK(net.run_phase(small).time.value() == Approx(1e6));
 }
 
 TEST_CASE("The alpha-beta model serializes flows on a shared endpoint link and nowhere else") {
