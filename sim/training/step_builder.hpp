@@ -168,6 +168,9 @@ private:
     // ---- collective and p2p timing (step_collectives.cpp) -----------------------------------------------
     std::vector<VertexId> vertices(const std::vector<int>& ranks) const;
     bool spans_nodes(const std::vector<int>& ranks) const;
+    // Every rank of pipeline stage `stage`, in increasing order (symmetric mode times a collective with all of
+    // them); kept per stage.
+    const std::vector<int>& all_ranks_of_stage(int stage);
     SimTime symmetric_time(const CommSpec& c, int rank);
     SimTime p2p_time(int from_stage, int to_stage, Bytes bytes);
     Bytes activation_bytes() const;
@@ -217,6 +220,8 @@ private:
     int micro_batches_ = 0;
 
     std::vector<std::vector<int>> stage_ranks_;
+    std::map<int, std::vector<int>> all_stage_ranks_;  // all_ranks_of_stage
+    std::vector<char> covered_;                        // symmetric_time's marks, one per rank, left all 0
     std::vector<int> simulated_;
     std::map<int, ResourceId> compute_;
     std::map<int, TaskId> last_comm_;

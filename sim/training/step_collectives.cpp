@@ -26,6 +26,19 @@ bool StepBuilder::spans_nodes(const std::vector<int>& ranks) const {
     return false;
 }
 
+const std::vector<int>& StepBuilder::all_ranks_of_stage(int stage) {
+    auto [it, added] = all_stage_ranks_.try_emplace(stage);
+    if (added) {
+        for (int tp = 0; tp < layout_.tensor; ++tp) {
+            for (int cp = 0; cp < layout_.context; ++cp) {
+                for (int dp = 0; dp < layout_.data; ++dp) it->second.push_back(placement_.rank_of(tp, cp, dp, stage));
+            }
+        }
+        std::sort(it->second.begin(), it->second.end());
+    }
+    return it->second;
+}
+
 // Symmetric mode: the time of `c` for the group of `rank`, with every group of the same kind in the stage
 // running at once when the groups cross nodes (they may share NICs and switches); cached.
 SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
@@ -50,14 +63,18 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
         // Every group of this kind in the stage, planned with the algorithm chosen for the representative.
         // Each group once: a rank already in a group found earlier is skipped before its group is built (building
         // every member's group would cost the stage's size times the group's).
-        std::vector<char> covered(static_cast<std::size_t>(placement_.ranks()), 0);
+        covered_.resize(static_cast<std::size_t>(placement_.ranks()), 0);
         std::vector<CollectivePlan> plans;
         std::size_t flows = 0;
-        const int stage = placement_.coord(rank).pp;
-        for (int r = 0; r < placement_.ranks(); ++r) {
-            if (covered[static_cast<std::size_t>(r)] || placement_.coord(r).pp != stage) continue;
+        const std::vector<int>& stage_ranks = all_ranks_of_stage(placement_.coord(rank).pp);
+        std::vector<int> marked;  // the ranks covered_ marks, cleared after
+        for (const int r : stage_ranks) {
+            if (covered_[static_cast<std::size_t>(r)]) continue;
             const auto g = placement_.group(c.group, r);
-            for (const int member : g) covered[static_cast<std::size_t>(member)] = 1;
+            for (const int member : g) {
+                covered_[static_cast<std::size_t>(member)] = 1;
+                marked.push_back(member);
+            }
             CollectiveRequest req{c.kind, c.size, vertices(g), algorithm, 0};
             plans.push_back(plan_collective(topology_, req, algorithm));
             for (const auto& phase : plans.back().phases) {
@@ -65,6 +82,7 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
                 else flows += g.size() * (g.size() - 1);
             }
         }
+        for (const int r : marked) covered_[static_cast<std::size_t>(r)] = 0;
         if (plans.size() > 1 && flows <= MaxMinNetwork::kExactFlowLimit) {
             CollectivePlan merged = plans.front();
             for (std::size_t i = 0; i < merged.phases.size(); ++i) {
@@ -103,9 +121,8 @@ SimTime StepBuilder::p2p_time(int from_stage, int to_stage, Bytes bytes) {
     }
     // Every replica's pipeline sends at once: one flow per (tensor, context, data) rank of the stage.
     std::vector<FlowSpec> flows;
-    for (int r = 0; r < placement_.ranks(); ++r) {
+    for (const int r : all_ranks_of_stage(from_stage)) {
         const RankCoord c = placement_.coord(r);
-        if (c.pp != from_stage) continue;
         flows.push_back(FlowSpec{topology_.gpu(r), topology_.gpu(placement_.rank_of(c.tp, c.cp, c.dp, to_stage)),
                                  bytes});
     }
