@@ -87,8 +87,8 @@ else
   fi
   cmp -s "$work/one.csv" "$work/resumed.csv" ||
     { echo "FAIL: the resumed MPI run differs from the uninterrupted one" >&2; diff "$work/one.csv" "$work/resumed.csv" >&2; exit 1; }
+  echo "resume: $(cat "$work/resumed.log")"
 fi
-echo "resume: $(cat "$work/resumed.log")"
 
 rows=$(($(wc -l < "$work/one.csv") - 1))
 if [[ $rows -ne 6 ]]; then

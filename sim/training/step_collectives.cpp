@@ -150,7 +150,7 @@ CollectiveAlgorithm StepBuilder::algorithm_for(const CollectiveRequest& request,
 }
 
 // Symmetric mode: time every collective stage by stage before building the graph, so the router's
-// per-destination distance cache serves one stage's GPUs at a time instead of thrashing across stages.
+// distance caches serve one stage's GPUs at a time instead of thrashing across stages.
 void StepBuilder::time_collectives() {
     const int p = layout_.pipeline;
     for (int s = 0; s < p; ++s) {

@@ -82,9 +82,9 @@ struct RouteTable {
     }
 };
 
-// Shortest-path routing with destination-based ECMP (see the file comment). Keeps a bounded cache of
-// per-destination hop distances (so the topology must not change once routing started). Throws Error when dst
-// cannot be reached from src.
+// Shortest-path routing with destination-based ECMP (see the file comment). Keeps bounded caches of hop
+// distances (to switches, and shared by destinations under the same switches; see distances_to), so the topology
+// must not change once routing started. Throws Error when dst cannot be reached from src.
 class Router {
 public:
     explicit Router(const Topology& topology);
