@@ -108,7 +108,9 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
         j.key("criteria").begin_array();
         for (const auto& c : v.criteria) {
             j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);
-            j.field("margin", c.margin).field("probability", c.probability).end_object();
+            j.field("margin", c.margin).field("probability", c.probability);
+            if (c.break_even_per_gpu_hour) j.field("break_even_usd_per_gpu_hour", *c.break_even_per_gpu_hour);
+            j.end_object();
         }
         j.end_array().end_object();
     }
@@ -233,6 +235,7 @@ void print_claims(const RunEvaluation& ev, std::ostream& out) {
         for (const auto& c : v.criteria) {
             out << fmt::format("    {} {}: nominal {}, margin {:+.1f}%, holds in {:.0f}% of runs\n", c.name, c.threshold, c.nominal,
                                100 * c.margin, 100 * c.probability);
+            if (c.break_even_per_gpu_hour) out << fmt::format("      {}\n", report::break_even_text(*c.break_even_per_gpu_hour));
         }
     }
     out << "\nassumptions the figures rest on\n";

@@ -107,6 +107,9 @@ std::string claims_section(const RunEvaluation& ev) {
                             fmt::format("{:.0f}%", 100 * c.probability)});
         }
         out += table({"criterion", "nominal", "margin", "holds in (of runs)"}, rows, {1, 2, 3});
+        for (const CriterionResult& c : v.criteria) {
+            if (c.break_even_per_gpu_hour) out += paragraph(break_even_text(*c.break_even_per_gpu_hour), "break-even");
+        }
         out += "</div></div>\n";
     }
     out += "<h3>Assumptions the figures rest on</h3>\n<ul>";

@@ -118,6 +118,7 @@ ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresho
         r.threshold = c.threshold_text();
         r.nominal = c.format(c.metric(nominal));
         r.margin = c.margin(nominal);
+        if (c.name == "cost" && nominal.gpu_hours > 0.0) r.break_even_per_gpu_hour = c.threshold / nominal.gpu_hours;
         if (samples.empty()) {
             r.probability = c.holds(nominal) ? 1.0 : 0.0;
         } else {

@@ -49,6 +49,14 @@ TEST_CASE("the flagship run reports DeepSeek-V3's phases with their GPU-hours") 
     // The claim's verdict and its probability are reported.
     CHECK_THAT(r.out, Catch::Contains("\"verdict\": \""));
     CHECK_THAT(r.out, Catch::Contains("\"text\": \"DeepSeek-V3's final training run cost under $6M and took under two months\""));
+    // The cost criterion's break-even price: $6M / the nominal run's GPU-hours (the median run's, gpu_hours_p50), about
+    // $2.13 (issue #18) — above DeepSeek's own $2, so at that price the cost criterion holds; the rental line is
+    // GPU-hours × $2, below $6M.
+    const double gpu_hours = json_number(r.out, "gpu_hours_p50");
+    const double break_even = json_number(r.out, "break_even_usd_per_gpu_hour");
+    CHECK(break_even == Approx(6e6 / gpu_hours).epsilon(1e-9));
+    CHECK(break_even > 2.0);
+    CHECK(json_number(r.out, "rental") == Approx(2.0 * gpu_hours).epsilon(1e-9));
 }
 
 TEST_CASE("the same seed gives byte-identical run output and another seed other samples") {

@@ -69,6 +69,12 @@ TEST_CASE("DeepSeek's under 6 million dollars in under two months holds on the n
     CHECK(v.criteria[1].threshold == "< 60.88 days");
     CHECK(v.criteria[1].nominal == "54.2 days");
     CHECK(v.criteria[1].margin == Approx(0.109651).epsilon(1e-5));
+    // Break-even: $6M / 2.788M GPU-hours = $2.1521 per GPU-hour — above DeepSeek's own $2, so the claim holds at
+    // its price; only the cost criterion has one.
+    REQUIRE(v.criteria[0].break_even_per_gpu_hour.has_value());
+    CHECK(*v.criteria[0].break_even_per_gpu_hour == Approx(6e6 / 2.788e6));
+    CHECK(*v.criteria[0].break_even_per_gpu_hour == Approx(2.1521).epsilon(1e-4));
+    CHECK_FALSE(v.criteria[1].break_even_per_gpu_hour.has_value());
 }
 
 TEST_CASE("a claim that 70 percent of samples meet is uncertain at confidence 0.9", "[claims]") {

@@ -36,6 +36,10 @@ struct CriterionResult {
     std::string nominal;     // the nominal run's value, with unit
     double margin = 0.0;     // relative headroom of the nominal run: (threshold − value)/threshold (> 0 holds)
     double probability = 0.0;  // fraction of samples in which this criterion holds
+    // Cost criteria: the cost per GPU-hour at which the nominal run costs exactly the threshold, threshold /
+    // the nominal run's GPU-hours ($ per GPU-hour). On a rental basis (cost = GPU-hours × price) it is the break-even
+    // rental price: the claim holds at any price below it. nullopt for other criteria, or without GPU-hours.
+    std::optional<double> break_even_per_gpu_hour;
 };
 
 struct ClaimVerdict {
