@@ -105,6 +105,7 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
     j.key("claims").begin_array();
     for (const auto& v : ev.verdicts) {
         j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability);
+        j.field("nominal_verdict", to_string(v.nominal_verdict));
         j.key("criteria").begin_array();
         for (const auto& c : v.criteria) {
             j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);
@@ -231,7 +232,8 @@ void print_claims(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
     if (!ev.verdicts.empty()) out << "\nclaims\n";
     for (const auto& v : ev.verdicts) {
-        out << fmt::format("  {} — \"{}\" (probability {:.0f}%)\n", to_string(v.verdict), v.text, 100 * v.probability);
+        out << fmt::format("  {} — \"{}\" (probability {:.0f}% over the uncertain inputs; {} at their nominal values)\n",
+                           to_string(v.verdict), v.text, 100 * v.probability, to_string(v.nominal_verdict));
         for (const auto& c : v.criteria) {
             out << fmt::format("    {} {}: nominal {}, margin {:+.1f}%, holds in {:.0f}% of runs\n", c.name, c.threshold, c.nominal,
                                100 * c.margin, 100 * c.probability);

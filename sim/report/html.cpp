@@ -98,8 +98,9 @@ std::string claims_section(const RunEvaluation& ev) {
         out += fmt::format(R"(<p class="claim">“{}”</p>)", escape(v.text));
         const std::string runs = ev.stochastic ? fmt::format("{} Monte Carlo runs", ev.options.samples) : "the nominal run";
         out += paragraph(fmt::format("Probability {:.0f}%: every criterion is met in {:.0f}% of {} (HOLDS needs at least "
-                                     "90%, FAILS at most 10%).",
-                                     100 * v.probability, 100 * v.probability, runs),
+                                     "90%, FAILS at most 10%). At the inputs' nominal values the claim {}.",
+                                     100 * v.probability, 100 * v.probability, runs,
+                                     v.nominal_verdict == Verdict::holds ? "holds" : "fails"),
                          "probability");
         std::vector<std::vector<std::string>> rows;
         for (const CriterionResult& c : v.criteria) {

@@ -135,6 +135,7 @@ ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresho
         }
         return true;
     };
+    out.nominal_verdict = all_hold(nominal) ? Verdict::holds : Verdict::fails;
     double failing = 0.0;  // fraction of samples in which some criterion fails
     if (samples.empty()) {
         out.probability = all_hold(nominal) ? 1.0 : 0.0;

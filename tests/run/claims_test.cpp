@@ -53,8 +53,9 @@ TEST_CASE("DeepSeek's under 6 million dollars in under two months holds on the n
     const ClaimThresholds t = six_million_in_two_months();
     REQUIRE(t.wall_clock_below->value() == Approx(days(60.875).value()));
     const ClaimVerdict v = judge_claim("under $6M in under two months", t, deepseek_nominal(), {});
-    // No samples: the nominal run decides, and it meets both criteria ⇒ probability 1, HOLDS.
+    // No samples: the nominal run decides, and it meets both criteria ⇒ probability 1, HOLDS (nominally too).
     CHECK(v.verdict == Verdict::holds);
+    CHECK(v.nominal_verdict == Verdict::holds);
     CHECK(v.probability == 1.0);
     CHECK(v.text == "under $6M in under two months");
     REQUIRE(v.criteria.size() == 2);
@@ -86,6 +87,8 @@ TEST_CASE("a claim that 70 percent of samples meet is uncertain at confidence 0.
                                        deepseek_nominal(), samples, 0.9);
     CHECK(v.probability == Approx(0.7));
     CHECK(v.verdict == Verdict::uncertain);
+    // The nominal run ($5.576M, 54.2 days) meets both, whatever the samples say: HOLDS at the nominal inputs.
+    CHECK(v.nominal_verdict == Verdict::holds);
     REQUIRE(v.criteria.size() == 2);
     CHECK(v.criteria[0].probability == Approx(0.7));
     CHECK(v.criteria[1].probability == 1.0);
@@ -199,4 +202,18 @@ TEST_CASE("impossible thresholds and confidences are errors", "[claims]") {
     CHECK_THROWS_AS(judge_claim("under -$1", negative, deepseek_nominal(), {}), Error);
     CHECK_THROWS_AS(judge_claim("under $6M", six_million_in_two_months(), deepseek_nominal(), {}, 0.4), Error);
     CHECK_THROWS_AS(judge_claim("under $6M", six_million_in_two_months(), deepseek_nominal(), {}, 1.5), Error);
+}
+
+TEST_CASE("the nominal verdict is the nominal run's alone", "[claims]") {
+    // Under $5M: the nominal $5.576M misses it ((5 − 5.576) / 5 = −11.5 %) ⇒ FAILS at the nominal inputs, while 20
+    // samples at $4.9M all meet it ⇒ probability 1, HOLDS over the uncertain inputs. The two are reported apart.
+    ClaimThresholds t;
+    t.cost_below = parse_dollars("$5M");
+    const auto samples = samples_with_costs(20, 0, Dollars(6e6), Dollars(4.9e6));
+    const ClaimVerdict v = judge_claim("under $5M", t, deepseek_nominal(), samples, 0.9);
+    CHECK(v.verdict == Verdict::holds);
+    CHECK(v.nominal_verdict == Verdict::fails);
+    CHECK(v.criteria[0].margin == Approx(-0.1152));
+    // Break-even: $5M / 2.788M GPU-hours = $1.7934 per GPU-hour.
+    CHECK(*v.criteria[0].break_even_per_gpu_hour == Approx(1.7934).epsilon(1e-4));
 }

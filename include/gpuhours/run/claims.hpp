@@ -46,6 +46,9 @@ struct ClaimVerdict {
     std::string text;
     Verdict verdict = Verdict::uncertain;
     double probability = 0.0;  // fraction of samples in which every criterion holds
+    // The verdict of the nominal run alone (every input at its nominal value, e.g. the quoted price): HOLDS when it
+    // meets every criterion, else FAILS. Beside `verdict`, which weighs the samples of the uncertain inputs.
+    Verdict nominal_verdict = Verdict::fails;
     std::vector<CriterionResult> criteria;
 };
 
