@@ -53,8 +53,12 @@ std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
 }
 
 ReliabilityModel reliability_of(const Scenario& s) {
-    return ReliabilityModel{s.reliability.failures, s.reliability.restart_time, checkpoint_write_time(s),
-                            s.reliability.async_checkpoint, s.reliability.checkpoint_interval};
+    ReliabilityModel model{s.reliability.failures, s.reliability.restart_time, checkpoint_write_time(s),
+                           s.reliability.async_checkpoint, s.reliability.checkpoint_interval, {}, {}, {}};
+    model.restart_where = s.sources.at("reliability.restart_time", {});
+    model.write_where = s.sources.at("reliability.checkpoint_write", s.sources.at("reliability.storage_bandwidth", {}));
+    model.interval_where = s.sources.at("reliability.checkpoint_interval", {});
+    return model;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include "scenario_reader.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
+
 #include <fmt/format.h>
 
 namespace gpuhours::detail {
@@ -31,6 +33,7 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
         const Node& tokens = r.required("tokens", "add `tokens = \"14.8T\"` (training tokens), or [[phases]]");
         t.tokens = detail::as_count(tokens, "training.tokens");
         require_positive(t.tokens, tokens, "training.tokens", "a token count");
+        require_within(t.tokens, tokens, "training.tokens", "token counts", 0.0, limits::kTokensMax, "");
     }
     t.sequence_length = read_int(r, "sequence_length", 1, 100'000'000);
     t.global_batch = read_int(r, "global_batch", 1, kMaxInt);
@@ -109,6 +112,9 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
         copy.parallel = read_parallelism(p, base.cluster.gpus, &data_given);
         copy.sources.parallelism = item.where;
         copy.sources.training = item.where;
+        // The phase's keys where it writes them, else the scenario's: rules name the value that made this phase.
+        for (const auto& [key, value] : t.fields) copy.sources.keys["training." + key] = value.where;
+        for (const auto& [key, value] : p.fields) copy.sources.keys["parallelism." + key] = value.where;
         validate_layout(copy, data_given != 0 || parallel_node == nullptr);
         ph.training = copy.training;
         ph.parallel = copy.parallel;
@@ -126,6 +132,9 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
             ph.tokens = detail::as_count(*steps, r.path_of("steps")) * tokens_per_step;
             require_positive(ph.tokens, *steps, r.path_of("steps"), "a step count");
         }
+        const Node& amount = tokens != nullptr ? *tokens : *steps;
+        require_within(ph.tokens, amount, tokens != nullptr ? r.path_of("tokens") : r.path_of("steps") + " × tokens per step",
+                       "token counts", 0.0, limits::kTokensMax, "");
         if (const Node* ramp = r.optional("batch_ramp")) {
             TableReader rr(detail::as_table(*ramp, r.path_of("batch_ramp")), r.path_of("batch_ramp"));
             BatchRamp b;
