@@ -100,3 +100,17 @@ TEST_CASE("a run that can only be known not to finish after the step time names 
     CHECK_THAT(i.out, Catch::Contains("--set reliability.checkpoint_interval=\"1 us\": error: "));
     CHECK_THAT(i.out, Catch::Contains("too short for"));
 }
+
+TEST_CASE("a batch ramp under DualPipe only simulates batches the schedule takes") {
+    // Ramp 16 → 64 sequences on data 4: the levels' midpoints 22, 34, 46, 58 rounded to whole micro-batches per
+    // replica were 20 and 44 (5 and 11 micro-batches, odd), which DualPipe refuses after check said valid. They
+    // round to an even count now: 16, 32, 40, 56.
+    const TempDir dir("one-validation-ramp");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    const std::string sets = "--set parallelism.schedule=dualpipe --set parallelism.zero=1 "
+                             "--set 'phases=[{name=\"ramped\", tokens=\"1B\", batch_ramp={from=16, tokens=\"0.5B\"}}]'";
+    CHECK(run_cli("check " + file + " " + sets).exit_code == 0);
+    const auto r = run_cli("run --quiet --samples 1 " + file + " " + sets);
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+}
