@@ -83,22 +83,21 @@ TEST_CASE("a phase's batch is checked against the schedule at the phase's own ke
 TEST_CASE("a run that can only be known not to finish after the step time names the reliability key") {
     const TempDir dir("one-validation-run");
     const std::string file = gpuhours::test::write_small_run(dir.path).string();
-    // Restarts of 5 years with a job MTTF of 125 h: each needs e^350 attempts. Within every range, so check passes.
-    const std::string restart = "--set 'reliability.restart_time=\"5 years\"'";
-    CHECK(run_cli("check " + file + " " + restart).exit_code == 0);
-    const auto r = run_cli("run --quiet --samples 1 " + file + " " + restart);
-    INFO(r.out);
-    CHECK(r.exit_code == 2);
-    CHECK_THAT(r.out, Catch::Contains("--set reliability.restart_time=\"5 years\": error: "));
-    CHECK_THAT(r.out, Catch::Contains("it would practically never finish"));
-    // A checkpoint every microsecond of 10^17 tokens' work: more than 10^15 checkpoints.
-    const std::string interval = "--set 'reliability.checkpoint_interval=\"1 us\"' --set training.tokens=1e17";
-    CHECK(run_cli("check " + file + " " + interval).exit_code == 0);
-    const auto i = run_cli("run --quiet --samples 1 " + file + " " + interval);
-    INFO(i.out);
-    CHECK(i.exit_code == 2);
-    CHECK_THAT(i.out, Catch::Contains("--set reliability.checkpoint_interval=\"1 us\": error: "));
-    CHECK_THAT(i.out, Catch::Contains("too short for"));
+    for (const Case& c : std::vector<Case>{
+             // Restarts of 5 years with a job MTTF of 125 h: each needs e^350 attempts; within every range.
+             {"--set 'reliability.restart_time=\"5 years\"'", "--set reliability.restart_time=\"5 years\"",
+              "it would practically never finish"},
+             // A checkpoint every microsecond of 10^17 tokens' work: more than 10^15 checkpoints.
+             {"--set 'reliability.checkpoint_interval=\"1 us\"' --set training.tokens=1e17",
+              "--set reliability.checkpoint_interval=\"1 us\"", "too short for"},
+         }) {
+        CHECK(run_cli("check " + file + " " + c.sets).exit_code == 0);
+        const auto r = run_cli("run --quiet --samples 1 " + file + " " + c.sets);
+        INFO(c.sets << "\n" << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::StartsWith("gpuhours: " + c.where + ": error: "));
+        CHECK_THAT(r.out, Catch::Contains(c.message));
+    }
 }
 
 TEST_CASE("a batch ramp under DualPipe only simulates batches the schedule takes") {
