@@ -16,7 +16,8 @@ Seconds read_nonnegative_duration(TableReader& r, std::string_view key, std::str
     const std::string path = r.path_of(key);
     const Seconds v = detail::as_quantity(*n, path, parse_duration, example);
     if (v.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", path));
-    require_within(v.value(), *n, path, "reliability durations", 0.0, limits::kReliabilityDurationMax, "s");
+    require_within(v.value(), *n, path, "reliability durations", 0.0, limits::kReliabilityDurationMax, "s",
+                   "restarts and checkpoint writes take minutes, intervals minutes to hours; check the unit");
     return v;
 }
 

@@ -10,6 +10,9 @@
 namespace gpuhours::detail {
 namespace {
 
+constexpr std::string_view kTokensHint =
+    "the largest published pre-training runs are tens of trillions of tokens (\"15T\"); check the count's suffix";
+
 Precision read_precision(TableReader& r, std::string_view key, Precision fallback) {
     std::vector<std::pair<std::string_view, Precision>> choices;
     for (Precision p : kAllPrecisions) choices.emplace_back(to_string(p), p);
@@ -33,7 +36,7 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
         const Node& tokens = r.required("tokens", "add `tokens = \"14.8T\"` (training tokens), or [[phases]]");
         t.tokens = detail::as_count(tokens, "training.tokens");
         require_positive(t.tokens, tokens, "training.tokens", "a token count");
-        require_within(t.tokens, tokens, "training.tokens", "token counts", 0.0, limits::kTokensMax, "");
+        require_within(t.tokens, tokens, "training.tokens", "token counts", 0.0, limits::kTokensMax, "", kTokensHint);
     }
     t.sequence_length = read_int(r, "sequence_length", 1, 100'000'000);
     t.global_batch = read_int(r, "global_batch", 1, kMaxInt);
@@ -134,7 +137,7 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
         }
         const Node& amount = tokens != nullptr ? *tokens : *steps;
         require_within(ph.tokens, amount, tokens != nullptr ? r.path_of("tokens") : r.path_of("steps") + " × tokens per step",
-                       "token counts", 0.0, limits::kTokensMax, "");
+                       "token counts", 0.0, limits::kTokensMax, "", kTokensHint);
         if (const Node* ramp = r.optional("batch_ramp")) {
             TableReader rr(detail::as_table(*ramp, r.path_of("batch_ramp")), r.path_of("batch_ramp"));
             BatchRamp b;

@@ -21,14 +21,15 @@ void require_positive(double value, const Node& node, std::string_view path, std
 }
 
 void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
-                    double hi, std::string_view unit) {
+                    double hi, std::string_view unit, std::string_view hint) {
     if (value >= lo && value <= hi) return;
     throw ScenarioError(node.where,
                         fmt::format("`{}` = {:g}{}{} is beyond the supported range of {} (limit {:g} to {:g}{}{})", path,
                                     value, unit.empty() ? "" : " ", unit, what, lo, hi, unit.empty() ? "" : " ",
                                     unit),
-                        "a figure this far from any real chip's is a wrong unit or exponent; past the range, simulated "
-                        "work outlasts what the simulator's time can hold");
+                        hint.empty() ? std::string("a figure this far from any real chip's is a wrong unit or exponent; "
+                                                   "past the range, simulated work outlasts what the simulator's time can hold")
+                                     : std::string(hint));
 }
 
 SourceRef key_where(const Node& table, std::string_view key) {

@@ -39,8 +39,9 @@ std::pair<Node, std::string> resolve_slot(const Node& slot, const std::string& k
 void require_positive(double value, const Node& node, std::string_view path, std::string_view what);
 // `value` within the supported range [lo, hi] of limits.hpp, else a located "… beyond the supported range of
 // `what` (limit lo to hi unit)" error. `value` and the limits are in `unit` (the quantity's base unit).
+// `hint` replaces the default one (a chip figure's: a wrong unit or exponent).
 void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
-                    double hi, std::string_view unit);
+                    double hi, std::string_view unit, std::string_view hint = {});
 // Where `key` is written in `table` (the key itself), else the table's header.
 SourceRef key_where(const Node& table, std::string_view key);
 // Records in `out` where each value of `root` is written, by dotted path (arrays as "name[i]").
