@@ -22,8 +22,9 @@ using detail::parallel_for;
 using detail::thread_count;
 
 // Batch-ramp levels simulated per ramping phase: the ramp's tokens are split evenly over them, each level at the
-// batch reached at its midpoint, rounded down to whole micro-batches per replica (a documented approximation of
-// a continuous ramp).
+// batch reached at its midpoint, rounded down to whole micro-batches per replica, in the steps the pipeline schedule
+// takes them (DualPipe: an even count, at least 2 × pipeline; interleaved: a multiple of the stages), so a ramp
+// never makes a batch the schedule refuses (a documented approximation of a continuous ramp).
 constexpr int kRampLevels = 4;
 
 double percentile(std::vector<double> values, double q) {
@@ -40,11 +41,17 @@ std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
     std::vector<std::pair<int, double>> levels;
     double ramp_tokens = 0;
     if (ph.ramp) {
-        const int unit = ph.parallel.data * ph.parallel.micro_batch;
+        const ParallelLayout& l = ph.parallel;
+        const long long per_replica = 1LL * l.data * l.micro_batch;
+        const int steps_of = l.schedule == Schedule::dualpipe ? 2 : l.schedule == Schedule::interleaved ? l.pipeline : 1;
+        const long long unit = per_replica * steps_of;
+        const long long least = l.schedule == Schedule::dualpipe ? per_replica * 2 * l.pipeline : unit;
         ramp_tokens = ph.ramp->tokens;
         for (int j = 0; j < kRampLevels; ++j) {
             const double mid = ph.ramp->from + (ph.training.global_batch - ph.ramp->from) * (j + 0.5) / kRampLevels;
-            const int batch = std::max(unit, static_cast<int>(mid) / unit * unit);
+            const long long rounded = std::max(least, static_cast<long long>(mid) / unit * unit);
+            // Never past the phase's own batch, which the scenario layer checked against the schedule.
+            const int batch = static_cast<int>(std::min<long long>(rounded, ph.training.global_batch));
             levels.emplace_back(batch, ramp_tokens / kRampLevels);
         }
     }
@@ -53,8 +60,12 @@ std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
 }
 
 ReliabilityModel reliability_of(const Scenario& s) {
-    return ReliabilityModel{s.reliability.failures, s.reliability.restart_time, checkpoint_write_time(s),
-                            s.reliability.async_checkpoint, s.reliability.checkpoint_interval};
+    ReliabilityModel model{s.reliability.failures, s.reliability.restart_time, checkpoint_write_time(s),
+                           s.reliability.async_checkpoint, s.reliability.checkpoint_interval, {}, {}, {}};
+    model.restart_where = s.sources.at("reliability.restart_time", {});
+    model.write_where = s.sources.at("reliability.checkpoint_write", s.sources.at("reliability.storage_bandwidth", {}));
+    model.interval_where = s.sources.at("reliability.checkpoint_interval", {});
+    return model;
 }
 
 }  // namespace

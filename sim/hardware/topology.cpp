@@ -115,6 +115,43 @@ void require(bool ok, const std::string& message, const std::string& hint) {
     if (!ok) throw Error(message, hint);
 }
 
+std::string too_big_hint(const ClusterSpec& spec) {
+    const long k = spec.switch_radix;
+    return fmt::format("with switch_radix = {} a two-tier fat-tree holds {} NICs per plane/rail set and a three-tier one {}; "
+                       "set cluster.tiers = 3 or a larger switch_radix",
+                       k, k * k / 2, k * k * k / 4);
+}
+
+// Leaves (of switch_radix / 2 NICs) each two-tier set of the fabric needs, and for a three-tier fat-tree its pods.
+void check_size(const ClusterSpec& spec) {
+    if (spec.fabric == Fabric::single_node || spec.switch_radix < 4 || spec.gpus_per_node <= 0) return;
+    const long long k = spec.switch_radix;
+    const long long half = k / 2;
+    auto leaves = [&](long long nics) { return (nics + half - 1) / half; };
+    long long needed = 0;
+    switch (spec.fabric) {
+        case Fabric::fat_tree:
+            needed = leaves(spec.gpus);
+            if (spec.tiers == 3 && needed > half) {
+                if ((needed + half - 1) / half > k) {
+                    throw Error(fmt::format("a three-tier fat-tree with switch_radix = {} holds at most {} GPUs, got {}",
+                                            k, k * k * k / 4, spec.gpus),
+                                "use a larger switch_radix");
+                }
+                return;
+            }
+            break;
+        case Fabric::rail_optimized: needed = spec.gpus_per_node * leaves(spec.nodes()); break;
+        case Fabric::multi_plane: needed = spec.planes > 0 ? leaves(spec.gpus / spec.planes) : 0; break;
+        case Fabric::single_node: return;
+    }
+    if (needed > k) {
+        throw Error(fmt::format("a two-tier {} with switch_radix = {} has at most {} leaves, this cluster needs {}",
+                                to_string(spec.fabric), k, k, needed),
+                    too_big_hint(spec));
+    }
+}
+
 void validate(const ClusterSpec& spec) {
     require(spec.gpus > 0, fmt::format("cluster.gpus must be positive, got {}", spec.gpus), "set cluster.gpus to 1 or more");
     require(spec.gpus_per_node > 0, fmt::format("cluster.gpus_per_node must be positive, got {}", spec.gpus_per_node),
@@ -144,6 +181,7 @@ void validate(const ClusterSpec& spec) {
                 "64-port switches are typical (Quantum-2 NDR)");
         require(spec.tiers == 2 || spec.tiers == 3, fmt::format("cluster.tiers must be 2 or 3, got {}", spec.tiers),
                 "use 2 for up to radix²/2 GPUs, 3 beyond");
+        check_size(spec);
     }
 }
 
@@ -182,23 +220,13 @@ std::vector<VertexId> build_nodes(Topology& topo, const ClusterSpec& spec, bool 
     return nics;
 }
 
-std::string too_big_hint(const ClusterSpec& spec) {
-    const long k = spec.switch_radix;
-    return fmt::format("with switch_radix = {} a two-tier fat-tree holds {} NICs per plane/rail set and a three-tier one {}; "
-                       "set cluster.tiers = 3 or a larger switch_radix",
-                       k, k * k / 2, k * k * k / 4);
-}
 
 // Leaves over `leaf_members` (NIC lists), each leaf wired to `spines` (created here, shared by all leaves),
 // uplink capacity per leaf = members × NIC bandwidth / oversubscription.
 void two_tier(Topology& topo, const ClusterSpec& spec, const std::vector<std::vector<VertexId>>& leaf_members,
               const std::vector<int>& leaf_group, int spine_group) {
     const int half = spec.switch_radix / 2;
-    if (static_cast<int>(leaf_members.size()) > spec.switch_radix) {
-        throw Error(fmt::format("a two-tier {} with switch_radix = {} has at most {} leaves, this cluster needs {}",
-                                to_string(spec.fabric), spec.switch_radix, spec.switch_radix, leaf_members.size()),
-                    too_big_hint(spec));
-    }
+    assert(static_cast<int>(leaf_members.size()) <= spec.switch_radix);  // check_fabric_size, in validate()
     std::vector<VertexId> leaves;
     for (std::size_t i = 0; i < leaf_members.size(); ++i) {
         const VertexId leaf = topo.add_vertex(VertexInfo{VertexKind::leaf_switch, -1, static_cast<int>(i), leaf_group[i]});
@@ -249,11 +277,7 @@ Topology build_fat_tree(const ClusterSpec& spec) {
     }
     // Three tiers: pods of `half` leaves and `half` aggregation switches; core groups of `half` switches.
     const int pods = static_cast<int>((members.size() + static_cast<std::size_t>(half) - 1) / static_cast<std::size_t>(half));
-    if (pods > spec.switch_radix) {
-        throw Error(fmt::format("a three-tier fat-tree with switch_radix = {} holds at most {} GPUs, got {}", spec.switch_radix,
-                                static_cast<long>(spec.switch_radix) * spec.switch_radix * spec.switch_radix / 4, spec.gpus),
-                    "use a larger switch_radix");
-    }
+    assert(pods <= spec.switch_radix);  // check_fabric_size, in validate()
     std::vector<VertexId> cores;
     for (int c = 0; c < half * half; ++c) cores.push_back(topo.add_vertex(VertexInfo{VertexKind::core_switch, -1, c, -1}));
     for (int pod = 0; pod < pods; ++pod) {
@@ -317,6 +341,8 @@ Topology build_multi_plane(const ClusterSpec& spec) {
     }
     return topo;
 }
+
+void check_fabric_size(const ClusterSpec& spec) { check_size(spec); }
 
 Topology build_topology(const ClusterSpec& spec) {
     switch (spec.fabric) {

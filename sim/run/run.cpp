@@ -99,6 +99,23 @@ double job_rate_per_second(const ReliabilityModel& model, int gpus, int gpus_per
     return per_hour / 3600.0;
 }
 
+// The key responsible for a run that cannot finish: the restart time when it is the longer stretch that must pass
+// without an interruption, else the given checkpoint interval, else the failure class with the highest rate.
+SourceRef never_finishes_where(const ReliabilityModel& model, double cycle, double restart) {
+    if (restart >= cycle && model.restart_where.known()) return model.restart_where;
+    if (model.checkpoint_interval && model.interval_where.known()) return model.interval_where;
+    const FailureClass* worst = nullptr;
+    for (const FailureClass& c : model.classes) {
+        if (worst == nullptr || c.rate_per_unit_hour > worst->rate_per_unit_hour) worst = &c;
+    }
+    return worst != nullptr ? worst->where : SourceRef{};
+}
+
+// A count for a message: "1.2e+08", or "more than 10^308" when it overflowed.
+std::string count_text(double count) {
+    return std::isfinite(count) ? fmt::format("{:.3g}", count) : std::string("more than 10^308");
+}
+
 Seconds total_work(const RunInputs& inputs) {
     Seconds w;
     for (const RunSegment& s : inputs.segments) w += s.step_time * s.steps;
@@ -224,8 +241,10 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
     // k − 1 checkpoints (W/τ within 1e-9 of an integer counts as that integer).
     const double ratio = work / tau;
     if (ratio > 1e15) {
-        throw Error(fmt::format("the checkpoint interval of {} s is too short for {} s of work", tau, work),
-                    "set reliability.checkpoint_interval to minutes or more");
+        throw Error(model.checkpoint_interval ? model.interval_where : model.write_where,
+                    fmt::format("the checkpoint interval of {} s is too short for {} s of work (more than 10^15 "
+                                "checkpoints)", tau, work),
+                    "set reliability.checkpoint_interval to minutes or more, or check the phases' tokens and steps");
     }
     double pieces_d = std::ceil(ratio);
     if (std::abs(ratio - std::round(ratio)) <= 1e-9 * std::max(1.0, ratio)) pieces_d = std::max(1.0, std::round(ratio));
@@ -239,10 +258,11 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
         const Seconds expected = expected_wall_clock(Seconds(work), Seconds(1.0 / rate), Seconds(tau), Seconds(cost),
                                                      Seconds(restart));
         if (!(rate * expected.value() <= 1e7)) {
-            throw Error(fmt::format("the job is interrupted every {:.3g} s on average but needs {:.3g} s of checkpoint "
-                                    "interval and {:.3g} s of restart without one; it would practically never finish ({:.3g} "
+            throw Error(never_finishes_where(model, cycle, restart),
+                        fmt::format("the job is interrupted every {:.3g} s on average but needs {:.3g} s of checkpoint "
+                                    "interval and {:.3g} s of restart without one; it would practically never finish ({} "
                                     "interruptions expected)",
-                                    1.0 / rate, cycle, restart, rate * expected.value()),
+                                    1.0 / rate, cycle, restart, count_text(rate * expected.value())),
                         "shorten reliability.checkpoint_interval or reliability.restart_time, or check the failure rates");
         }
     }

@@ -4,6 +4,8 @@
 
 #include "scenario_reader.hpp"
 
+#include <gpuhours/hardware/topology.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -198,15 +200,26 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     c.tiers = read_int(r, "tiers", 2, 3, 2);
     c.planes = read_int(r, "planes", 1, 64, c.fabric == Fabric::multi_plane ? c.gpus_per_node : 1);
     c.switch_radix = read_int(r, "switch_radix", 4, 4096, 64);
+    if (c.switch_radix % 2 != 0) {
+        throw ScenarioError(r.table().find("switch_radix")->where,
+                            fmt::format("`cluster.switch_radix` = {} must be even (half a switch's ports face down, "
+                                        "half up)", c.switch_radix),
+                            "64-port switches are typical (Quantum-2 NDR)");
+    }
     r.finish();
 
-    if (c.gpus > c.gpus_per_node && c.gpus % c.gpus_per_node != 0) {
-        throw ScenarioError(node.where,
+    if (c.gpus % c.gpus_per_node != 0) {
+        // Both directions: fewer GPUs than one node is not a whole node either. The key to change is
+        // gpus_per_node when it was written (it is the one a mistake gives), else gpus.
+        const Node* per_node = node.find("gpus_per_node");
+        const long long below = c.gpus / c.gpus_per_node * c.gpus_per_node;
+        throw ScenarioError(per_node != nullptr ? per_node->where : node.find("gpus")->where,
                             fmt::format("cluster.gpus = {} is not a whole number of nodes of gpus_per_node = {}",
                                         c.gpus, c.gpus_per_node),
-                            fmt::format("use a multiple of {} GPUs (e.g. {} or {})", c.gpus_per_node,
-                                        c.gpus / c.gpus_per_node * c.gpus_per_node,
-                                        (c.gpus / c.gpus_per_node + 1) * c.gpus_per_node));
+                            below > 0 ? fmt::format("use a multiple of {} GPUs (e.g. {} or {}), or change gpus_per_node",
+                                                    c.gpus_per_node, below, below + c.gpus_per_node)
+                                      : fmt::format("set gpus_per_node to at most {} (a divisor of gpus), or use {} GPUs",
+                                                    c.gpus, c.gpus_per_node));
     }
     if (c.fabric == Fabric::single_node && c.gpus > c.gpus_per_node) {
         throw ScenarioError(node.where,
@@ -220,6 +233,21 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
                             "each plane connects the same NIC index of every node; use a divisor of gpus_per_node");
     }
     return c;
+}
+
+void check_cluster_size(const Scenario& s) {
+    try {
+        check_fabric_size(s.cluster);
+    } catch (const ScenarioError&) {
+        throw;
+    } catch (const Error& e) {
+        // The key to change: tiers when a fat-tree was given two, else the radix when written, else the GPUs.
+        const bool two_tier_tree = s.cluster.fabric == Fabric::fat_tree && s.cluster.tiers == 2;
+        SourceRef where = s.sources.at("cluster.gpus", s.sources.cluster);
+        if (s.sources.keys.contains("cluster.switch_radix")) where = s.sources.at("cluster.switch_radix", where);
+        if (two_tier_tree && s.sources.keys.contains("cluster.tiers")) where = s.sources.at("cluster.tiers", where);
+        throw ScenarioError(where, e.message(), e.hint());
+    }
 }
 
 }  // namespace gpuhours::detail

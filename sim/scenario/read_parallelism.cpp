@@ -4,6 +4,7 @@
 
 #include "scenario_reader.hpp"
 
+#include <gpuhours/training/schedule.hpp>
 #include <gpuhours/units/checked.hpp>
 
 #include <fmt/format.h>
@@ -13,14 +14,6 @@
 
 namespace gpuhours::detail {
 namespace {
-
-// Where `key` is written in `table` (the key itself), else the table's header.
-SourceRef key_where(const Node& table, std::string_view key) {
-    for (std::size_t i = 0; i < table.fields.size(); ++i) {
-        if (table.fields[i].first == key) return table.key_sources[i];
-    }
-    return table.where;
-}
 
 // tensor × context × pipeline (× data when written), multiplied with overflow checks: a product past 2^63 is an
 // error at the key whose degree made it overflow, never a wrapped number (a divisor of 0, or a product that
@@ -233,6 +226,40 @@ void validate_layout(const Scenario& s, bool data_given) {
                             fmt::format("use a global batch that is a multiple of {} (e.g. {})", per_step,
                                         (s.training.global_batch / per_step + 1) * per_step));
     }
+    check_schedule_shape(s, s.training.global_batch, s.sources.at("training.global_batch", s.sources.training.known() ? s.sources.training : at));
+}
+
+void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& batch_where) {
+    const ParallelLayout& p = s.parallel;
+    const long long per_step = 1LL * p.data * p.micro_batch;
+    if (per_step <= 0 || global_batch % per_step != 0) return;  // the divisibility rule reports it
+    const auto micro_batches = global_batch / per_step;
+    if (micro_batches > kMaxInt) return;  // a global batch is an int, so this cannot happen
+    const auto shape_error = [&](int m) -> std::optional<Error> {
+        try {
+            check_pipeline_shape(p.schedule, p.pipeline, m, p.virtual_stages);
+        } catch (const Error& e) {
+            return e;
+        }
+        return std::nullopt;
+    };
+    const auto error = shape_error(static_cast<int>(micro_batches));
+    if (!error) return;
+    // The schedule's rules (training/schedule.cpp), as the step would apply them. When the layout fails them with
+    // any micro-batch count (2 × pipeline is even, a multiple of the stages and enough for DualPipe), the layout
+    // is the key to change; otherwise the batch.
+    if (shape_error(p.pipeline <= kMaxInt / 2 ? 2 * p.pipeline : p.pipeline)) {
+        const SourceRef fallback = s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file;
+        SourceRef where = s.sources.at("parallelism.pipeline", fallback);
+        if (s.sources.keys.contains("parallelism.schedule")) where = s.sources.at("parallelism.schedule", where);
+        if (p.virtual_stages > 1) where = s.sources.at("parallelism.virtual_stages", where);
+        throw ScenarioError(where, error->message(), error->hint());
+    }
+    throw ScenarioError(batch_where,
+                        fmt::format("{} (global_batch = {} / (data {} × micro_batch {}) = {} micro-batches per replica)",
+                                    error->message(), global_batch, p.data, p.micro_batch, micro_batches),
+                        error->hint().empty() ? std::string("change the global batch, or data or micro_batch")
+                                              : fmt::format("{}: change the global batch, or data or micro_batch", error->hint()));
 }
 
 }  // namespace gpuhours::detail

@@ -3,6 +3,8 @@
 
 #include "scenario_reader.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
+
 #include <fmt/format.h>
 
 namespace gpuhours::detail {
@@ -14,6 +16,8 @@ Seconds read_nonnegative_duration(TableReader& r, std::string_view key, std::str
     const std::string path = r.path_of(key);
     const Seconds v = detail::as_quantity(*n, path, parse_duration, example);
     if (v.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", path));
+    require_within(v.value(), *n, path, "reliability durations", 0.0, limits::kReliabilityDurationMax, "s",
+                   "restarts and checkpoint writes take minutes, intervals minutes to hours; check the unit");
     return v;
 }
 
@@ -69,6 +73,13 @@ ReliabilitySpec read_reliability(const Node& node) {
             const std::string path = fr.path_of(gpu ? "mtbf_per_gpu" : "mtbf_per_node");
             const Seconds mtbf = detail::as_quantity(n, path, parse_duration, "50700 h");
             require_positive(mtbf.value(), n, path, "a mean time between failures");
+            if (!(mtbf.value() >= limits::kMtbfMin)) {
+                throw ScenarioError(n.where,
+                                    fmt::format("`{}` = {:g} s is beyond the supported range of mean times between "
+                                                "failures (limit at least {:g} s)", path, mtbf.value(), limits::kMtbfMin),
+                                    "an MTBF per GPU or node is thousands of hours (e.g. \"50700 h\"); check the unit");
+            }
+            c.where = n.where;
             c.rate_per_unit_hour = 1.0 / in_hours(mtbf);
             c.per_node = node_mtbf != nullptr;
             if (const Node* src = fr.optional("source")) (void)detail::as_string(*src, fr.path_of("source"));

@@ -3,10 +3,15 @@
 
 #include "scenario_reader.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
+
 #include <fmt/format.h>
 
 namespace gpuhours::detail {
 namespace {
+
+constexpr std::string_view kTokensHint =
+    "the largest published pre-training runs are tens of trillions of tokens (\"15T\"); check the count's suffix";
 
 Precision read_precision(TableReader& r, std::string_view key, Precision fallback) {
     std::vector<std::pair<std::string_view, Precision>> choices;
@@ -31,6 +36,7 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
         const Node& tokens = r.required("tokens", "add `tokens = \"14.8T\"` (training tokens), or [[phases]]");
         t.tokens = detail::as_count(tokens, "training.tokens");
         require_positive(t.tokens, tokens, "training.tokens", "a token count");
+        require_within(t.tokens, tokens, "training.tokens", "token counts", 0.0, limits::kTokensMax, "", kTokensHint);
     }
     t.sequence_length = read_int(r, "sequence_length", 1, 100'000'000);
     t.global_batch = read_int(r, "global_batch", 1, kMaxInt);
@@ -109,6 +115,9 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
         copy.parallel = read_parallelism(p, base.cluster.gpus, &data_given);
         copy.sources.parallelism = item.where;
         copy.sources.training = item.where;
+        // The phase's keys where it writes them, else the scenario's: rules name the value that made this phase.
+        for (const auto& [key, value] : t.fields) copy.sources.keys["training." + key] = value.where;
+        for (const auto& [key, value] : p.fields) copy.sources.keys["parallelism." + key] = value.where;
         validate_layout(copy, data_given != 0 || parallel_node == nullptr);
         ph.training = copy.training;
         ph.parallel = copy.parallel;
@@ -126,6 +135,9 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
             ph.tokens = detail::as_count(*steps, r.path_of("steps")) * tokens_per_step;
             require_positive(ph.tokens, *steps, r.path_of("steps"), "a step count");
         }
+        const Node& amount = tokens != nullptr ? *tokens : *steps;
+        require_within(ph.tokens, amount, tokens != nullptr ? r.path_of("tokens") : r.path_of("steps") + " × tokens per step",
+                       "token counts", 0.0, limits::kTokensMax, "", kTokensHint);
         if (const Node* ramp = r.optional("batch_ramp")) {
             TableReader rr(detail::as_table(*ramp, r.path_of("batch_ramp")), r.path_of("batch_ramp"));
             BatchRamp b;

@@ -21,14 +21,35 @@ void require_positive(double value, const Node& node, std::string_view path, std
 }
 
 void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
-                    double hi, std::string_view unit) {
+                    double hi, std::string_view unit, std::string_view hint) {
     if (value >= lo && value <= hi) return;
     throw ScenarioError(node.where,
                         fmt::format("`{}` = {:g}{}{} is beyond the supported range of {} (limit {:g} to {:g}{}{})", path,
                                     value, unit.empty() ? "" : " ", unit, what, lo, hi, unit.empty() ? "" : " ",
                                     unit),
-                        "a figure this far from any real chip's is a wrong unit or exponent; past the range, simulated "
-                        "work outlasts what the simulator's time can hold");
+                        hint.empty() ? std::string("a figure this far from any real chip's is a wrong unit or exponent; "
+                                                   "past the range, simulated work outlasts what the simulator's time can hold")
+                                     : std::string(hint));
+}
+
+SourceRef key_where(const Node& table, std::string_view key) {
+    for (std::size_t i = 0; i < table.fields.size(); ++i) {
+        if (table.fields[i].first == key) return table.key_sources[i];
+    }
+    return table.where;
+}
+
+void record_positions(const Node& root, std::map<std::string, SourceRef, std::less<>>& out) {
+    // Bounded by the document's nesting limit (limits::kNestingDepth), like every walk of it.
+    auto walk = [&](auto&& self, const Node& node, const std::string& path) -> void {
+        if (!path.empty()) out[path] = node.where;
+        if (node.kind == Node::Kind::table) {
+            for (const auto& [key, value] : node.fields) self(self, value, path.empty() ? key : path + "." + key);
+        } else if (node.kind == Node::Kind::array) {
+            for (std::size_t i = 0; i < node.items.size(); ++i) self(self, node.items[i], fmt::format("{}[{}]", path, i));
+        }
+    };
+    walk(walk, root, "");
 }
 
 int read_int(TableReader& r, std::string_view key, int min, int max, std::optional<int> fallback) {
@@ -87,6 +108,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
 
     Scenario s;
     s.sources.file = SourceRef{file.string(), 1, 1};
+    record_positions(root, s.sources.keys);
     TableReader r(root, "");
     if (const Node* t = r.optional("title")) s.title = detail::as_string(*t, "title");
 
@@ -99,6 +121,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
     const Node& cluster = detail::as_table(r.required("cluster"), "cluster");
     s.sources.cluster = cluster.where;
     s.cluster = read_cluster(cluster, catalog_dir);
+    check_cluster_size(s);
     if (const Node* chip = cluster.find("chip"); chip != nullptr && chip->kind == Node::Kind::table && chip->find("from")) {
         // What [cluster.chip] sets on top of its catalog chip, as dotted keys (leaves; a figure table is one leaf).
         auto collect = [&](auto&& self, const Node& table, const std::string& prefix) -> void {
@@ -173,6 +196,11 @@ Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadO
 }
 
 }  // namespace
+
+SourceRef ScenarioSources::at(std::string_view key, const SourceRef& fallback) const {
+    const auto it = keys.find(key);
+    return it != keys.end() && it->second.known() ? it->second : fallback;
+}
 
 StepSpec step_spec_of(const Scenario& s) {
     StepSpec spec{s.model, s.cluster, s.parallel, s.training.precision, s.training.sequence_length, s.training.global_batch};

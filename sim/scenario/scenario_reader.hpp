@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,8 +39,15 @@ std::pair<Node, std::string> resolve_slot(const Node& slot, const std::string& k
 void require_positive(double value, const Node& node, std::string_view path, std::string_view what);
 // `value` within the supported range [lo, hi] of limits.hpp, else a located "… beyond the supported range of
 // `what` (limit lo to hi unit)" error. `value` and the limits are in `unit` (the quantity's base unit).
+// `hint` replaces the default one (a chip figure's: a wrong unit or exponent).
 void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
-                    double hi, std::string_view unit);
+                    double hi, std::string_view unit, std::string_view hint = {});
+// Where `key` is written in `table` (the key itself), else the table's header.
+SourceRef key_where(const Node& table, std::string_view key);
+// Records in `out` where each value of `root` is written, by dotted path (arrays as "name[i]").
+void record_positions(const Node& root, std::map<std::string, SourceRef, std::less<>>& out);
+// The cluster's fabric against its size rule (check_fabric_size), located at the [cluster] key to change.
+void check_cluster_size(const Scenario& s);
 int read_int(TableReader& r, std::string_view key, int min, int max, std::optional<int> fallback = std::nullopt);
 
 // One of `choices` by name; `fallback` when the key is absent (required when there is none).
@@ -75,6 +83,10 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
 // read_parallelism.cpp: [parallelism] (sets *data_given to whether `data` was written) and the layout rules.
 ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given);
 void validate_layout(const Scenario& s, bool data_given);
+// The pipeline schedule's rules on the micro-batches per replica at `global_batch` (DualPipe: even and at least
+// 2 × pipeline; interleaved: a multiple of the stages, and at least 2 stages): an error at `batch_where`, or at the
+// layout key when no batch would do.
+void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& batch_where);
 // read_training.cpp: [training] and [[phases]].
 TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required);
 // [[phases]]: each phase's keys override [training] (tokens or steps, sequence_length, global_batch) and, in

@@ -133,6 +133,11 @@ private:
 // (non-positive counts, gpus not divisible by gpus_per_node, missing or negative bandwidth, a cluster too big
 // for the fat-tree's tiers and radix, …).
 Topology build_topology(const ClusterSpec& spec);
+// The size rule of the fabric alone (what build_topology checks first, without building): a two-tier fabric has
+// at most switch_radix leaves of switch_radix / 2 NICs (per plane or rail set), a three-tier fat-tree at most
+// switch_radix pods. Throws gpuhours::Error (no position) when the cluster does not fit; the scenario layer
+// locates it.
+void check_fabric_size(const ClusterSpec& spec);
 Topology build_single_node(const ClusterSpec& spec);
 Topology build_fat_tree(const ClusterSpec& spec);
 Topology build_rail_optimized(const ClusterSpec& spec);

@@ -9,6 +9,7 @@
 // implementation-defined distributions).
 #pragma once
 
+#include <gpuhours/units/error.hpp>
 #include <gpuhours/units/units.hpp>
 
 #include <cstdint>
@@ -31,6 +32,7 @@ struct FailureClass {
     std::string name;                       // "GPU", "network", "host", …
     double rate_per_unit_hour = 0.0;        // interruptions per GPU-hour (per_node: per node-hour)
     bool per_node = false;
+    SourceRef where;                        // the MTBF's position in the scenario, for errors (unknown: none)
 };
 
 struct ReliabilityModel {
@@ -39,6 +41,9 @@ struct ReliabilityModel {
     Seconds checkpoint_write;               // time to write one checkpoint
     bool async_checkpoint = false;          // true: writing does not stop training (only the snapshot, ignored)
     std::optional<Seconds> checkpoint_interval;  // nullopt: Young/Daly optimum for the job's MTTF
+    // Positions of reliability.restart_time, checkpoint_write and checkpoint_interval in the scenario, so that a
+    // run that cannot finish names the key to change (unknown when not written).
+    SourceRef restart_where, write_where, interval_where;
 };
 
 struct RunInputs {

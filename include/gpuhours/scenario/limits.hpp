@@ -33,4 +33,13 @@ inline constexpr double kBandwidthMax = 1e15;
 // Link latencies, seconds: up to 1 s (real ones are a few microseconds).
 inline constexpr double kLatencyMax = 1.0;
 
+// Run figures. Training tokens of the whole run or of one phase: up to 10^18 (a million times the largest
+// published pre-training run); past it a run's work in seconds outgrows what checkpoint intervals can divide.
+inline constexpr double kTokensMax = 1e18;
+// reliability.restart_time, checkpoint_write and checkpoint_interval: up to 10 years, in seconds.
+inline constexpr double kReliabilityDurationMax = 10.0 * 365.25 * 86400.0;
+// A failure class's MTBF per GPU or per node: at least one minute (real ones are tens of thousands of hours); below
+// it the job's failure rate is beyond what a run can finish under, or not a finite number.
+inline constexpr double kMtbfMin = 60.0;
+
 }  // namespace gpuhours::limits

@@ -15,9 +15,11 @@
 #include <gpuhours/workload/workload.hpp>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gpuhours {
@@ -114,6 +116,12 @@ struct ScenarioSources {
     // The keys a [cluster.chip] table with `from` sets on top of its catalog chip ("efficiency.gemm_fp8"), in
     // document order; empty when the chip is a catalog name or an inline definition. A chip swap keeps them.
     std::vector<std::string> chip_overrides;
+    // Where each value of the merged document is written, by dotted path ("training.global_batch",
+    // "parallelism.pipeline", "reliability.failures[0].mtbf_per_gpu"): a file position or the `--set` argument.
+    // A phase's scenario (read_phases) maps "training.*" and "parallelism.*" to the phase's own keys.
+    std::map<std::string, SourceRef, std::less<>> keys;
+    // The position of `key`, else `fallback` (a key not written: a default, or a catalog's).
+    [[nodiscard]] SourceRef at(std::string_view key, const SourceRef& fallback) const;
 };
 
 struct Scenario {

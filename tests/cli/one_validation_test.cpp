@@ -1,0 +1,115 @@
+// One validation (issue #12): what `run` refuses, `check` refuses first, exit 2 at the key to change (for a `--set`
+// value, the `--set` argument). Each kind the mutation fuzzer found `check` passing has its minimal input here: the
+// small run of tests/support/scenarios.hpp (16 GPUs, tensor 2 × pipeline 2 × data 4, global batch 64) with one or
+// two `--set`s.
+#include "../support/cli.hpp"
+#include "../support/scenarios.hpp"
+#include "../support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using gpuhours::test::run_cli;
+using gpuhours::test::TempDir;
+
+namespace {
+
+struct Case {
+    std::string sets;      // the --set flags
+    std::string where;     // what the message must name as the location (its start)
+    std::string message;   // and part of what it says
+};
+
+// Both commands exit 2 with the located message; `run` stops before simulating.
+void check_refused_by_both(const std::string& file, const Case& c) {
+    for (const std::string command : {"check", "run --quiet --samples 1"}) {
+        const auto r = run_cli(command + " " + file + " " + c.sets);
+        INFO(command << " " << c.sets << "\n" << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::StartsWith("gpuhours: " + c.where));
+        CHECK_THAT(r.out, Catch::Contains(": error: "));
+        CHECK_THAT(r.out, Catch::Contains(c.message));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("check refuses what run refuses, at the key to change") {
+    const TempDir dir("one-validation");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    for (const Case& c : std::vector<Case>{
+             // 1. a two-tier fat-tree too small: 16 NICs on leaves of 2 need 8 leaves, a radix-4 switch takes 4.
+             {"--set cluster.switch_radix=4 --set cluster.tiers=2", "--set cluster.tiers=2",
+              "a two-tier fat-tree with switch_radix = 4 has at most 4 leaves, this cluster needs 8"},
+             // ... and a radix no switch has.
+             {"--set cluster.switch_radix=63", "--set cluster.switch_radix=63", "must be even"},
+             // 2. gpus below gpus_per_node (read_cluster checked only gpus above it).
+             {"--set cluster.gpus_per_node=32", "--set cluster.gpus_per_node=32",
+              "cluster.gpus = 16 is not a whole number of nodes of gpus_per_node = 32"},
+             // 3. DualPipe with 5 micro-batches per replica (64 → 20 / data 4): odd.
+             {"--set parallelism.schedule=dualpipe --set training.global_batch=20", "--set training.global_batch=20",
+              "DualPipe needs an even number of micro-batches"},
+             // ... and with 2, fewer than 2 × pipeline.
+             {"--set parallelism.schedule=dualpipe --set training.global_batch=8", "--set training.global_batch=8",
+              "got 2 on 2 stages"},
+             // 4. interleaved with 3 micro-batches on 2 stages.
+             {"--set parallelism.virtual_stages=2 --set training.global_batch=12", "--set training.global_batch=12",
+              "micro-batches to be a multiple of pipeline stages"},
+             // ... and virtual stages on one pipeline stage: no batch would do, so the layout key is named.
+             {"--set parallelism.pipeline=1 --set parallelism.data=8 --set parallelism.virtual_stages=2",
+              "--set parallelism.virtual_stages=2", "the interleaved schedule needs at least 2 pipeline stages"},
+             // 5. reliability figures that no run can finish under, known without simulating.
+             {"--set 'reliability.restart_time=\"20 years\"'", "--set reliability.restart_time=\"20 years\"",
+              "beyond the supported range of reliability durations"},
+             {"--set 'reliability.failures=[{name=\"GPU\", mtbf_per_gpu=\"1 s\"}]'", "--set reliability.failures=",
+              "beyond the supported range of mean times between failures"},
+             {"--set training.tokens=1e19", "--set training.tokens=1e19", "beyond the supported range of token counts"},
+         }) {
+        check_refused_by_both(file, c);
+    }
+}
+
+TEST_CASE("a phase's batch is checked against the schedule at the phase's own key") {
+    const TempDir dir("one-validation-phase");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    // The phase inherits DualPipe from [parallelism] and gives 20 sequences: 5 micro-batches per replica.
+    check_refused_by_both(file + " --set parallelism.schedule=dualpipe --set training.global_batch=16 "
+                                 "--set 'phases=[{name=\"short\", steps=10, global_batch=20}]'",
+                          Case{"", "--set phases=", "DualPipe needs an even number of micro-batches"});
+}
+
+TEST_CASE("a run that can only be known not to finish after the step time names the reliability key") {
+    const TempDir dir("one-validation-run");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    for (const Case& c : std::vector<Case>{
+             // Restarts of 5 years with a job MTTF of 125 h: each needs e^350 attempts; within every range.
+             {"--set 'reliability.restart_time=\"5 years\"'", "--set reliability.restart_time=\"5 years\"",
+              "it would practically never finish"},
+             // A checkpoint every microsecond of 10^17 tokens' work: more than 10^15 checkpoints.
+             {"--set 'reliability.checkpoint_interval=\"1 us\"' --set training.tokens=1e17",
+              "--set reliability.checkpoint_interval=\"1 us\"", "too short for"},
+         }) {
+        CHECK(run_cli("check " + file + " " + c.sets).exit_code == 0);
+        const auto r = run_cli("run --quiet --samples 1 " + file + " " + c.sets);
+        INFO(c.sets << "\n" << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::StartsWith("gpuhours: " + c.where + ": error: "));
+        CHECK_THAT(r.out, Catch::Contains(c.message));
+    }
+}
+
+TEST_CASE("a batch ramp under DualPipe only simulates batches the schedule takes") {
+    // Ramp 16 → 64 sequences on data 4: the levels' midpoints 22, 34, 46, 58 rounded to whole micro-batches per
+    // replica were 20 and 44 (5 and 11 micro-batches, odd), which DualPipe refuses after check said valid. They
+    // round to an even count now: 16, 32, 40, 56.
+    const TempDir dir("one-validation-ramp");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    const std::string sets = "--set parallelism.schedule=dualpipe --set parallelism.zero=1 "
+                             "--set 'phases=[{name=\"ramped\", tokens=\"1B\", batch_ramp={from=16, tokens=\"0.5B\"}}]'";
+    CHECK(run_cli("check " + file + " " + sets).exit_code == 0);
+    const auto r = run_cli("run --quiet --samples 1 " + file + " " + sets);
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+}
