@@ -27,11 +27,6 @@ namespace {
     }
 }
 
-bool is_switch(VertexKind k) {
-    return k == VertexKind::nvswitch || k == VertexKind::leaf_switch || k == VertexKind::spine_switch ||
-           k == VertexKind::core_switch;
-}
-
 bool is_fabric_switch(VertexKind k) {
     return k == VertexKind::leaf_switch || k == VertexKind::spine_switch || k == VertexKind::core_switch;
 }
@@ -75,27 +70,11 @@ std::vector<std::uint8_t> Router::search_distances_to(VertexId dst) {
     return dist;
 }
 
-// The switches' distances, kept; past 1 GB they are found again as needed (still exact). A network switch's are
-// searched. A node's NVSwitch's are derived from the network switches next to its node, by the equation of
-// distances_to with S the network switches only (the node's GPUs and NICs are its local region): one search per
-// node would be most of the work on a large fabric (8,192 NVSwitches beside 1,536 network switches at 65,536 GPUs).
+// A network switch's distances, searched and kept; past 1 GB they are found again as needed (still exact).
 const std::vector<std::uint8_t>& Router::switch_distances_to(VertexId w) {
     if (auto it = switch_cache_.find(w); it != switch_cache_.end()) return it->second;
     const std::size_t n = topology_.vertex_count();
-    std::vector<std::uint8_t> dist;
-    if (topology_.vertex(w).kind == VertexKind::nvswitch) {
-        std::vector<std::pair<VertexId, std::uint8_t>> local;
-        std::vector<std::pair<VertexId, int>> via;
-        local_search(w, local, via, true);
-        dist.assign(n, kUnreachable);
-        for (const auto& [s, c] : via) {
-            // Fetched one at a time: a fetch may clear the cache, but nothing is held across it.
-            min_plus(dist.data(), switch_distances_to(s).data(), n, static_cast<std::uint8_t>(std::min(c, 255)));
-        }
-        for (const auto& [v, d] : local) dist[v] = std::min(dist[v], d);
-    } else {
-        dist = search_distances_to(w);
-    }
+    std::vector<std::uint8_t> dist = search_distances_to(w);
     if (switch_cache_bytes_ + n > (std::size_t{1} << 30)) {
         switch_cache_.clear();
         switch_cache_bytes_ = 0;
@@ -105,10 +84,10 @@ const std::vector<std::uint8_t>& Router::switch_distances_to(VertexId w) {
     return switch_cache_[w] = std::move(dist);
 }
 
-// Local part: a search from dst over reversed links through non-switch vertices only, noting for each switch
-// met the length c_w of its shortest such path to dst.
+// Local part: a search from dst over reversed links through vertices other than network switches (a GPU's whole
+// node), noting for each network switch met the length c_w of its shortest such path to dst.
 void Router::local_search(VertexId dst, std::vector<std::pair<VertexId, std::uint8_t>>& local,
-                          std::vector<std::pair<VertexId, int>>& via, bool fabric_only) {
+                          std::vector<std::pair<VertexId, int>>& via) {
     build_reversed_links();
     local.assign(1, {dst, 0});
     via.clear();
@@ -125,7 +104,7 @@ void Router::local_search(VertexId dst, std::vector<std::pair<VertexId, std::uin
         for (std::uint32_t i = in_offsets_[v]; i < in_offsets_[v + 1]; ++i) {
             const VertexId u = in_from_[i];
             const VertexKind kind = topology_.vertex(u).kind;
-            if (fabric_only ? is_fabric_switch(kind) : is_switch(kind)) {
+            if (is_fabric_switch(kind)) {
                 auto it = std::find_if(via.begin(), via.end(), [&](const auto& e) { return e.first == u; });
                 if (it == via.end()) via.emplace_back(u, d + 1);
                 else it->second = std::min(it->second, d + 1);
@@ -187,7 +166,7 @@ void Router::select(VertexId dst) {
         if (found == regions_.end()) {
             if (regions_.size() >= (std::size_t{1} << 20)) regions_.clear();
             Region region;
-            local_search(dst, region.local, region.via, true);
+            local_search(dst, region.local, region.via);
             std::sort(region.via.begin(), region.via.end());
             found = regions_.emplace(dst, std::move(region)).first;
         }

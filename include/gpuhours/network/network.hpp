@@ -115,10 +115,10 @@ public:
 private:
     void build_reversed_links();
     const std::vector<std::uint8_t>& switch_distances_to(VertexId w);
-    // The local search from dst: vertices reached through non-switch vertices only, and the switches met with
-    // their c_w; `fabric_only`: only network switches (leaf, spine, core) bound the search, NVSwitches are local.
+    // The local search from dst: vertices reached without crossing a network switch (leaf, spine, core), and the
+    // network switches met with their c_w.
     void local_search(VertexId dst, std::vector<std::pair<VertexId, std::uint8_t>>& local,
-                      std::vector<std::pair<VertexId, int>>& via, bool fabric_only);
+                      std::vector<std::pair<VertexId, int>>& via);
     template <class Distance>
     [[nodiscard]] LinkId pick_next_hop(VertexId v, VertexId dst, const Distance& dist) const;
     using Via = std::vector<std::pair<VertexId, int>>;  // (w, c_w), sorted by w
