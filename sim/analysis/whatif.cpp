@@ -7,11 +7,13 @@
 //   1. a chip without the scenario's compute format (A800, Ascend: no FP8) computes in BF16;
 //   2. a layout that does not fit gets more recomputation (selective, then full), then more ZeRO sharding (up to
 //      stage 3); degrees are kept, so the comparison stays about the chip. No fit after that: the row says so.
-// The deadline search scales the data-parallel degree of every phase by one factor (cluster.gpus with it), over
-// the factors that keep every phase's batch (and batch ramp) divisible into whole micro-batches, and takes the
-// smallest GPU count whose median wall clock meets the deadline, by bisection over those candidates: a stated
+// The deadline search (analysis/deadline.hpp) scales the data-parallel degree of every phase by one factor
+// (cluster.gpus with it), grows a batch that no longer feeds the schedule within --max-batch-tokens, derives the
+// fabric the count needs, and takes the fewest GPUs whose median wall clock meets the deadline: a stated
 // assumption that the wall clock does not rise with more GPUs.
 #include <gpuhours/analysis/whatif.hpp>
+
+#include <gpuhours/analysis/deadline.hpp>
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/training/kernel.hpp>
@@ -184,65 +186,6 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
                         "raise tensor or pipeline for this chip (gpuhours plan searches layouts), or use more GPUs");
 }
 
-// The data-parallel scale factors that keep every simulated phase valid, as (numerator, denominator) over the
-// first simulated phase's data degree: d' = d·k/q. Checked arithmetically here; the scenario re-validates.
-std::vector<int> candidate_data_degrees(const Scenario& s, int max_gpus) {
-    const PhaseSpec* first = nullptr;
-    for (const auto& ph : s.phases) {
-        if (!ph.quoted_gpu_hours) {
-            first = &ph;
-            break;
-        }
-    }
-    std::vector<int> out;
-    if (first == nullptr) return out;
-    // Every layout that must stay valid: [parallelism] with [training], and each simulated phase.
-    struct Shape {
-        const ParallelLayout* layout;
-        int global_batch;
-        int ramp_from;  // 0: none
-    };
-    std::vector<Shape> shapes{{&s.parallel, s.training.global_batch, 0}};
-    for (const auto& ph : s.phases) {
-        if (!ph.quoted_gpu_hours) shapes.push_back({&ph.parallel, ph.training.global_batch, ph.ramp ? ph.ramp->from : 0});
-    }
-    const long long mp = first->parallel.model_parallel_ranks();
-    for (long long d = 1; d * mp <= max_gpus; ++d) {
-        bool ok = true;
-        for (const Shape& sh : shapes) {
-            // This layout's data degree scales by d / (the first phase's data); GPUs = d × its model-parallel ranks.
-            const long long num = 1LL * sh.layout->data * d;
-            const long long pd = num / first->parallel.data;
-            const long long unit = pd * sh.layout->micro_batch;
-            ok = num % first->parallel.data == 0 && pd * sh.layout->model_parallel_ranks() == d * mp && sh.global_batch % unit == 0 &&
-                 (sh.ramp_from == 0 || sh.ramp_from % unit == 0) &&
-                 (sh.layout->expert <= 1 || (pd * sh.layout->context) % sh.layout->expert == 0);
-            if (!ok) break;
-        }
-        if (ok) out.push_back(static_cast<int>(d));
-    }
-    return out;
-}
-
-std::vector<std::string> scale_overrides(const Scenario& s, int first_data, int d) {
-    std::vector<std::string> o;
-    const PhaseSpec* first = nullptr;
-    for (const auto& ph : s.phases) {
-        if (!ph.quoted_gpu_hours) {
-            first = &ph;
-            break;
-        }
-    }
-    o.push_back(fmt::format("cluster.gpus={}", 1LL * d * first->parallel.model_parallel_ranks()));
-    o.push_back(fmt::format("parallelism.data={}", 1LL * s.parallel.data * d / first_data));
-    for (std::size_t i = 0; i < s.phases.size(); ++i) {
-        const PhaseSpec& ph = s.phases[i];
-        if (ph.quoted_gpu_hours || !s.phases_given) continue;
-        o.push_back(fmt::format("phases.{}.parallelism.data={}", i, 1LL * ph.parallel.data * d / first_data));
-    }
-    return o;
-}
-
 void fill_row(WhatIfRow& row, const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
     const StepResult& step = ev.headline_step();
@@ -348,74 +291,26 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
             const RunEvaluation ev = evaluate_run(ScenarioSampler(file, variant_options), options);
             fill_row(row, ev);
             if (request.deadline) {
-                const double deadline_days = in_days(*request.deadline);
-                const Scenario& s = ev.scenario;
-                const PhaseSpec* first = &*std::find_if(s.phases.begin(), s.phases.end(), [](const PhaseSpec& p) { return !p.quoted_gpu_hours; });
-                const std::vector<int> degrees = candidate_data_degrees(s, request.max_gpus);
-                // Bisection for the smallest degree that meets the deadline (wall clock assumed non-increasing in
-                // the GPU count). A count that cannot run is "too few" below the scenario's own degree (memory) and
-                // "too many" above it (too few micro-batches per replica for the schedule): a ceiling.
-                std::map<int, std::optional<double>> days_at{{first->parallel.data, ev.wall_clock_days_spread.p50}};  // nullopt: cannot run
-                std::string last_error;
-                auto days_for = [&](int d) -> std::optional<double> {
-                    if (auto it = days_at.find(d); it != days_at.end()) return it->second;
-                    std::optional<double> out;
-                    if (d == first->parallel.data) {
-                        out = ev.wall_clock_days_spread.p50;
-                    } else {
-                        try {
-                            std::vector<std::string> o = v.overrides;
-                            const auto scaled = scale_overrides(s, first->parallel.data, d);
-                            o.insert(o.end(), scaled.begin(), scaled.end());
-                            out = evaluate_run(ScenarioSampler(file, with(base, o)), options).wall_clock_days_spread.p50;
-                        } catch (const Error& e) {
-                            last_error = e.one_line();
-                        }
+                const auto probe = [&](const std::vector<std::string>& scaled, std::string& error) -> std::optional<double> {
+                    std::vector<std::string> o = v.overrides;
+                    o.insert(o.end(), scaled.begin(), scaled.end());
+                    try {
+                        return evaluate_run(ScenarioSampler(file, with(base, o)), options).wall_clock_days_spread.p50;
+                    } catch (const Error& e) {
+                        error = e.one_line();
+                        return std::nullopt;
                     }
-                    days_at[d] = out;
-                    return out;
                 };
-                const auto base_it = std::find(degrees.begin(), degrees.end(), first->parallel.data);
-                const std::size_t base_index = static_cast<std::size_t>(base_it - degrees.begin());
-                std::optional<std::size_t> best;
-                if (base_it != degrees.end() && ev.wall_clock_days_spread.p50 <= deadline_days) {
-                    best = base_index;
-                    std::size_t lo = 0, hi = base_index;
-                    while (lo < hi) {
-                        const std::size_t mid = lo + (hi - lo) / 2;
-                        const auto dm = days_for(degrees[mid]);
-                        if (dm && *dm <= deadline_days) best = hi = mid;
-                        else lo = mid + 1;
-                    }
-                } else {
-                    std::size_t lo = base_it == degrees.end() ? 0 : base_index + 1, hi = degrees.size();
-                    while (lo < hi) {
-                        const std::size_t mid = lo + (hi - lo) / 2;
-                        const auto dm = days_for(degrees[mid]);
-                        if (dm && *dm <= deadline_days) best = hi = mid;
-                        else if (!dm) hi = mid;  // cannot run: a ceiling
-                        else lo = mid + 1;
-                    }
+                const DeadlineAnswer found =
+                    search_deadline(ev.scenario, ev.wall_clock_days_spread.p50, in_days(*request.deadline),
+                                            request.max_gpus, request.max_batch_tokens, probe);
+                if (found.plan) {
+                    row.deadline_gpus = static_cast<int>(found.plan->gpus);
+                    row.deadline_days = found.days;
+                    row.deadline_layout = found.plan->summary;
+                    row.deadline_overrides = found.plan->overrides;
                 }
-                if (best) {
-                    row.deadline_gpus = static_cast<int>(degrees[*best] * first->parallel.model_parallel_ranks());
-                    row.deadline_note = fmt::format("{:.1f} days median on {} GPUs (data {})", *days_for(degrees[*best]),
-                                                    *row.deadline_gpus, degrees[*best]);
-                } else {
-                    // The most GPUs that ran, for the message.
-                    int most = 0;
-                    double most_days = 0;
-                    for (const auto& [d, dd] : days_at) {
-                        if (dd && d > most) {
-                            most = d;
-                            most_days = *dd;
-                        }
-                    }
-                    row.deadline_note = most > 0 ? fmt::format("not met: the most GPUs that run this layout and batch size, {}, take {:.1f} days",
-                                                               most * first->parallel.model_parallel_ranks(), most_days)
-                                                 : fmt::format("not met with up to {} GPUs at this layout and batch size", request.max_gpus);
-                    if (!last_error.empty()) row.deadline_note += fmt::format(" (beyond: {})", last_error);
-                }
+                row.deadline_note = found.note;
             }
         } catch (const Error& e) {
             row.feasible = false;

@@ -36,7 +36,7 @@ int cmd_report(const Args& raw, std::ostream& out) {
     if (sampler.nominal().whatif.requested() || args.has("--chips") || args.has("--rule")) {
         request = whatif_request(args, sampler.nominal());
     } else {
-        for (const char* ignored : {"--deadline", "--max-gpus"}) {
+        for (const char* ignored : {"--deadline", "--max-gpus", "--max-batch-tokens"}) {
             if (args.has(ignored)) {
                 throw Error(fmt::format("{} applies to a chip comparison, and this report has none", ignored),
                             fmt::format("add --chips or --rule (or a [whatif] table to the scenario), or drop {}", ignored));

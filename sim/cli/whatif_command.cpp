@@ -76,7 +76,13 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         }
         j.end_array();
         if (result.deadline) {
-            if (r.deadline_gpus) j.field("deadline_gpus", *r.deadline_gpus);
+            if (r.deadline_gpus) {
+                j.field("deadline_gpus", *r.deadline_gpus).field("deadline_days_p50", *r.deadline_days);
+                j.field("deadline_layout", r.deadline_layout);
+                j.key("deadline_set").begin_array();
+                for (const auto& o : r.deadline_overrides) j.value(o);
+                j.end_array();
+            }
             j.field("deadline_note", r.deadline_note);
         }
         j.end_object();
@@ -108,6 +114,9 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
         request.deadline = s.whatif.deadline;
     }
     request.max_gpus = static_cast<int>(whole_number_option(args, "--max-gpus", request.max_gpus, 1, 1 << 20));
+    if (args.has("--max-batch-tokens")) {
+        request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
+    }
     request.same_price = args.has("--same-price");
     if (request.chips.empty() && !request.rule) {
         throw Error("nothing to compare", "give --chips h100,h800,h20 or --rule oct-2023 (or a [whatif] table in the scenario)");
@@ -204,7 +213,8 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         for (const auto& r : result.rows) out << fmt::format("  {}: {} — {}\n", r.chip, r.classification, r.classification_reason);
     }
     if (result.deadline) {
-        out << fmt::format("\nGPUs to finish within {} (median wall clock; the data-parallel degree of every phase scaled, batch sizes kept)\n",
+        out << fmt::format("\nGPUs to finish within {} (median wall clock; the data-parallel degree of every phase scaled; a batch "
+                           "grows only as far as --max-batch-tokens allows, by default not at all)\n",
                            format_duration(*result.deadline));
         for (const auto& r : result.rows) {
             if (r.feasible) out << fmt::format("  {}: {}\n", r.chip, r.deadline_note);

@@ -264,20 +264,6 @@ std::string break_even_text(double dollars_per_gpu_hour) {
                        dollars_per_gpu_hour);
 }
 
-std::string with_commas(double value, int decimals) {
-    std::string text = fmt::format("{:.{}f}", std::fabs(value), decimals);
-    const std::size_t dot = text.find('.');
-    std::string integer = text.substr(0, dot);
-    const std::string fraction = dot == std::string::npos ? "" : text.substr(dot);
-    std::string grouped;
-    for (std::size_t i = 0; i < integer.size(); ++i) {
-        if (i > 0 && (integer.size() - i) % 3 == 0) grouped += ',';
-        grouped += integer[i];
-    }
-    const bool negative = value < 0 && std::stod(text) != 0.0;
-    return (negative ? "-" : "") + grouped + fraction;
-}
-
 // ---- sweeps -----------------------------------------------------------------------------------------------
 
 namespace {

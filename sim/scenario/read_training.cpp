@@ -133,6 +133,7 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
             require_positive(ph.tokens, *tokens, r.path_of("tokens"), "a token count");
         } else {
             ph.tokens = detail::as_count(*steps, r.path_of("steps")) * tokens_per_step;
+            ph.by_steps = true;
             require_positive(ph.tokens, *steps, r.path_of("steps"), "a step count");
         }
         const Node& amount = tokens != nullptr ? *tokens : *steps;

@@ -33,6 +33,9 @@ struct WhatIfRequest {
     std::optional<Seconds> deadline;        // find the GPU count each chip needs to finish within it
     std::vector<std::string> overrides;     // applied to every variant (hypothetical chips: cluster.chip.…=…)
     int max_gpus = 1 << 17;                 // deadline search limit
+    // Deadline search: the largest global batch, in tokens, a phase may grow to when more data-parallel replicas
+    // leave it too few micro-batches for its schedule; nullopt: each phase's own batch (no growth).
+    std::optional<double> max_batch_tokens;
     bool same_price = false;                // keep the scenario's GPU-hour price for every chip (no catalog prices)
 };
 
@@ -60,7 +63,10 @@ struct WhatIfRow {
     std::vector<std::pair<Limiter, double>> limiter_seconds;  // the step time each bound accounts for, largest first
     std::vector<ClaimVerdict> verdicts;
     std::optional<int> deadline_gpus;  // GPUs needed to meet the deadline; nullopt: not reachable (see deadline_note)
-    std::string deadline_note;
+    std::optional<double> deadline_days;        // their median wall clock, days
+    std::string deadline_layout;                // their layout, batch and fabric, in words
+    std::vector<std::string> deadline_overrides;  // `--set` assignments that give that run (with the chip's own)
+    std::string deadline_note;                  // one line: the answer, or why there is none and what to change
 };
 
 struct WhatIfResult {

@@ -68,6 +68,7 @@ struct BatchRamp {
 struct PhaseSpec {
     std::string name;
     double tokens = 0.0;
+    bool by_steps = false;              // the file gave `steps` (tokens = steps × global batch × sequence length)
     TrainingSpec training;              // sequence length, global batch, precision of this phase
     ParallelLayout parallel;            // this phase's layout (the scenario's unless [phases.parallelism] says)
     std::optional<BatchRamp> ramp;

@@ -181,5 +181,7 @@ std::string format_dollars(Dollars d);
 std::string format_power(Watts w);
 std::string format_energy(Joules e);
 std::string format_count(double n);         // "671B", "14.8T"
+// Fixed decimals, thousands separated by commas: with_commas(2664000) = "2,664,000", (1234.56, 1) = "1,234.6".
+std::string with_commas(double value, int decimals = 0);
 
 }  // namespace gpuhours
