@@ -558,7 +558,7 @@ int chips_command(const Args& raw, std::ostream& out) {
     // reasons listed under it; --wide (and CSV) give every column in one table.
     const bool narrow = rules && !args.has("--wide") && !args.has("--csv");
     std::vector<std::string> header = narrow ? std::vector<std::string>{"chip", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM BW",
-                                                                        "scale-up/dir", "die mm²"}
+                                                                        "scale-up/dir"}
                                              : std::vector<std::string>{"chip", "name", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM",
                                                                         "HBM BW", "scale-up/dir", "domain", "NIC/dir", "TDP",
                                                                         "die mm²", "$/GPU-h"};
@@ -570,7 +570,7 @@ int chips_command(const Args& raw, std::ostream& out) {
         const std::string die = c.die_area_mm2 ? fmt::format("{:g}", *c.die_area_mm2) : std::string("n/p");
         std::vector<std::string> row =
             narrow ? std::vector<std::string>{c.id, peak(c, Precision::bf16), peak(c, Precision::fp8),
-                                              format_bandwidth(c.memory_bandwidth), format_bandwidth(c.scale_up_bandwidth), die}
+                                              format_bandwidth(c.memory_bandwidth), format_bandwidth(c.scale_up_bandwidth)}
                    : std::vector<std::string>{c.id, c.display_name, peak(c, Precision::bf16), peak(c, Precision::fp8),
                                               format_bytes(c.memory_capacity), format_bandwidth(c.memory_bandwidth),
                                               format_bandwidth(c.scale_up_bandwidth), std::to_string(c.scale_up_domain),
@@ -604,7 +604,7 @@ int chips_command(const Args& raw, std::ostream& out) {
                                  "§3.1); PD = TPP / die mm²; I/O = scale-up per direction × 2.",
                                  kWidth, 2);
         if (!rules->note.empty()) out << report::wrap_text("Note: " + rules->note, kWidth, 2);
-        if (narrow) out << "Name, HBM, domain, NIC, TDP and price columns, and the reasons in the table: --wide.\n";
+        if (narrow) out << "Name, HBM, domain, NIC, TDP, die area and price columns, and the reasons in the table: --wide.\n";
     }
     return 0;
 }

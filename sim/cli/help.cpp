@@ -77,7 +77,7 @@ std::vector<CommandHelp> make_table() {
          {kJson, {"--csv", "", "the table as CSV"}, kCatalog,
           {"--rule", "RULE", "classify every chip under an export-control rule set (oct-2022, oct-2023, dec-2024-hbm, jan-2026); "
                              "the table keeps to 120 columns, each chip's reasons under it"},
-          {"--wide", "", "with --rule: every column (name, HBM, domain, NIC, TDP, price) and the reasons in one table"}},
+          {"--wide", "", "with --rule: every column (name, HBM, domain, NIC, TDP, die area, price) and the reasons in one table"}},
          "gpuhours chips --rule oct-2023"},
         {"collective", "gpuhours collective OP --chip ID [options]",
          "simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv) over a "

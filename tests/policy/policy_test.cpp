@@ -253,7 +253,7 @@ TEST_CASE("gpuhours chips with a rule classifies the catalog", "[policy]") {
     CHECK_THAT(r.out, Catch::Contains("88 FR 73458"));
 }
 
-TEST_CASE("gpuhours chips --rule keeps to 120 columns; --wide gives every column", "[policy]") {
+TEST_CASE("gpuhours chips --rule keeps to 120 columns, and --wide gives every column", "[policy]") {
     // Terminal columns of a line: its UTF-8 code points (the table's "—", "≥" and "²" are one column each).
     auto columns = [](const std::string& line) {
         return std::count_if(line.begin(), line.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });

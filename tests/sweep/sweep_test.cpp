@@ -232,7 +232,7 @@ TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[s
     CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 1"));
 }
 
-TEST_CASE("the chip column is the catalog id; a changed figure is named in chip_modified", "[sweep]") {
+TEST_CASE("the chip column is the catalog id, and a changed figure is named in chip_modified", "[sweep]") {
     const auto dir = test_dir("chip-modified");
     const auto file = small_scenario(dir).string();
     // The first sweep keeps the catalog H100; the second sweep sets its GEMM efficiency on top of it (from = "h100").
