@@ -248,6 +248,8 @@ std::string journal_line(const SweepRow& row, std::string_view fingerprint) {
     put_string(out, row.error);
     out += ",\"chip\":";
     put_string(out, row.chip);
+    out += ",\"chip_modified\":";
+    put_string(out, row.chip_modified);
     out += fmt::format(",\"gpus\":{},\"layout\":", row.gpus);
     put_string(out, row.layout);
     auto number = [&](const char* name, double v) {
@@ -285,6 +287,8 @@ std::optional<JournalEntry> parse_journal_line(std::string_view line) {
     SweepRow& r = e.row;
     bool ok = get(doc, "fingerprint", e.fingerprint) && get_whole(doc, "point", r.point) && get(doc, "key", r.key) &&
               get(doc, "ok", r.ok) && get(doc, "error", r.error) && get(doc, "chip", r.chip) &&
+              // chip_modified: absent from journals written before it existed
+              (doc.find("chip_modified") == nullptr || get(doc, "chip_modified", r.chip_modified)) &&
               get_whole(doc, "gpus", r.gpus) && get(doc, "layout", r.layout) &&
               get(doc, "step_time_s", r.step_time_s) && get(doc, "mfu_causal", r.mfu_causal) &&
               get(doc, "wall_clock_days_p05", r.wall_clock_days_p05) &&

@@ -6,6 +6,7 @@
 #include <gpuhours/run/run.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
@@ -83,7 +84,8 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
         const StepResult& step = ev.headline_step();
         const auto& p = s.parallel;
         row.ok = true;
-        row.chip = s.cluster.chip.id;
+        row.chip = catalog_id(s.cluster.chip);
+        row.chip_modified = fmt::format("{}", fmt::join(s.sources.chip_overrides, ";"));
         row.gpus = s.cluster.gpus;
         row.layout = fmt::format("TP{} CP{} PP{} DP{} EP{}", p.tensor, p.context, p.pipeline, p.data, p.expert);
         row.step_time_s = step.step_time.value();

@@ -211,10 +211,6 @@ void fill_row(WhatIfRow& row, const RunEvaluation& ev) {
                                                                                                     : row.limiter_seconds.front().first;
 }
 
-// The catalog chip a scenario's chip comes from: its id without the " (modified)" a [cluster.chip] table with
-// overrides adds (sim/scenario/catalog.cpp).
-std::string catalog_id(const ChipProfile& chip) { return chip.id.substr(0, chip.id.find(' ')); }
-
 // The price of `row`'s GPU-hour: a swapped chip's catalog rental price (ChipProfile::rental_gpu_hour) replaces the
 // scenario's, phases' own prices included, unless the request keeps one price for all; the scenario's own chip,
 // a chip without a catalog price and an unpriced scenario keep the scenario's. Says which in the row.

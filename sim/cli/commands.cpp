@@ -232,9 +232,20 @@ std::string vocab_text(int vocab, const ParallelLayout& p) {
     return fmt::format("{} (padded to {}, a multiple of {} × tensor {})", vocab, padded, p.vocab_divisible_by, p.tensor);
 }
 
+// A pipeline rank's layers as contiguous runs, "0–2 & 64–66" for an interleaved rank's two chunks (each run a chunk,
+// or chunks that happen to adjoin), "5" for a single layer, "none" for none.
 std::string layers_text(const StageAssignment& stage) {
     if (stage.layers.empty()) return "none";
-    return fmt::format("{}–{}", stage.layers.front(), stage.layers.back());
+    std::string text;
+    for (std::size_t first = 0; first < stage.layers.size();) {
+        std::size_t last = first;
+        while (last + 1 < stage.layers.size() && stage.layers[last + 1] == stage.layers[last] + 1) ++last;
+        text += text.empty() ? "" : " & ";
+        text += first == last ? std::to_string(stage.layers[first])
+                              : fmt::format("{}–{}", stage.layers[first], stage.layers[last]);
+        first = last + 1;
+    }
+    return text;
 }
 
 void write_scenario_json(report::Json& j, const Scenario& s) {
@@ -323,12 +334,20 @@ int check_command(const Args& raw, std::ostream& out) {
         for (const auto& st : stages) sizes.push_back(st.layers.size());
         const auto [lo, hi] = std::minmax_element(sizes.begin(), sizes.end());
         if (*lo == *hi) {
-            out << fmt::format("stages    {} layers on each of {} pipeline ranks\n", *lo, stages.size());
+            out << fmt::format("stages    {} layers on each of {} pipeline ranks", *lo, stages.size());
         } else {
-            out << fmt::format("stages    uneven: {} to {} layers per pipeline rank (", *lo, *hi);
-            for (std::size_t i = 0; i < stages.size(); ++i) out << (i ? ", " : "") << layers_text(stages[i]);
-            out << ")\n";
+            out << fmt::format("stages    uneven: {} to {} layers per pipeline rank", *lo, *hi);
         }
+        if (*lo != *hi || p.virtual_stages > 1) {
+            // Interleaved ranks hold several chunks: name the rank before its runs, so that ranges do not read as one.
+            out << (p.virtual_stages > 1 ? ":" : " (");
+            for (std::size_t i = 0; i < stages.size(); ++i) {
+                if (p.virtual_stages > 1) out << fmt::format("{} rank {}: {}", i ? ";" : "", i, layers_text(stages[i]));
+                else out << (i ? ", " : "") << layers_text(stages[i]);
+            }
+            out << (p.virtual_stages > 1 ? "" : ")");
+        }
+        out << "\n";
         if (p.schedule == Schedule::dualpipe) {
             out << "          DualPipe: rank r also holds the layers of rank p−1−r (two copies of the parameters) and "
                    "runs micro-batches from both ends\n";
@@ -535,37 +554,57 @@ int chips_command(const Args& raw, std::ostream& out) {
         out << j.str();
         return 0;
     }
-    std::vector<std::string> header = {"chip", "name", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM", "HBM BW", "scale-up/dir",
-                                       "domain", "NIC/dir", "TDP", "die mm²", "$/GPU-h"};
-    if (rules) header.insert(header.end(), {"TPP", "PD", "class", "why"});
+    // With a rule, the text table keeps to 120 columns: the figures the rule tests, the class, and each chip's
+    // reasons listed under it; --wide (and CSV) give every column in one table.
+    const bool narrow = rules && !args.has("--wide") && !args.has("--csv");
+    std::vector<std::string> header = narrow ? std::vector<std::string>{"chip", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM BW",
+                                                                        "scale-up/dir"}
+                                             : std::vector<std::string>{"chip", "name", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM",
+                                                                        "HBM BW", "scale-up/dir", "domain", "NIC/dir", "TDP",
+                                                                        "die mm²", "$/GPU-h"};
+    if (rules) header.insert(header.end(), {"TPP", "PD", "class"});
+    if (rules && !narrow) header.emplace_back("why");
     report::Table t(header);
     for (std::size_t i = 0; i < chips.size(); ++i) {
         const ChipProfile& c = chips[i];
-        std::vector<std::string> row = {c.id, c.display_name, peak(c, Precision::bf16), peak(c, Precision::fp8),
-                                        format_bytes(c.memory_capacity), format_bandwidth(c.memory_bandwidth),
-                                        format_bandwidth(c.scale_up_bandwidth), std::to_string(c.scale_up_domain),
-                                        format_bandwidth(c.nic_bandwidth), format_power(c.tdp),
-                                        c.die_area_mm2 ? fmt::format("{:g}", *c.die_area_mm2) : std::string("n/p"),
-                                        c.rental_gpu_hour ? fmt::format("${:.2f}", c.rental_gpu_hour->value()) : std::string("—")};
+        const std::string die = c.die_area_mm2 ? fmt::format("{:g}", *c.die_area_mm2) : std::string("n/p");
+        std::vector<std::string> row =
+            narrow ? std::vector<std::string>{c.id, peak(c, Precision::bf16), peak(c, Precision::fp8),
+                                              format_bandwidth(c.memory_bandwidth), format_bandwidth(c.scale_up_bandwidth)}
+                   : std::vector<std::string>{c.id, c.display_name, peak(c, Precision::bf16), peak(c, Precision::fp8),
+                                              format_bytes(c.memory_capacity), format_bandwidth(c.memory_bandwidth),
+                                              format_bandwidth(c.scale_up_bandwidth), std::to_string(c.scale_up_domain),
+                                              format_bandwidth(c.nic_bandwidth), format_power(c.tdp), die,
+                                              c.rental_gpu_hour ? fmt::format("${:.2f}", c.rental_gpu_hour->value()) : std::string("—")};
         if (rules) {
             const Classification& k = classes[i];
             row.insert(row.end(), {format_policy_number(k.metrics.tpp),
                                    k.metrics.performance_density ? format_policy_number(*k.metrics.performance_density)
                                                                  : std::string("n/p"),
-                                   k.class_name, k.why()});
+                                   k.class_name});
+            if (!narrow) row.push_back(k.why());
         }
         t.add_row(row);
     }
     out << (args.has("--csv") ? t.render_csv() : t.render());
-    if (!args.has("--csv")) {
-        out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published; $/GPU-h: market rental price\n"
-               "(sources and dates in scenarios/chips/<chip>.toml [price]; — where the reference has none).\n";
-        if (rules) {
-            out << fmt::format("Rule set {}: {}\nSource: {}\n", rules->id, rules->title, rules->source);
-            out << "TPP = max over formats of dense TFLOP/s × bit length (dense reading, chips-and-rules.md §3.1); "
-                   "PD = TPP / die mm²; I/O = scale-up per direction × 2.\n";
-            if (!rules->note.empty()) out << "Note: " << rules->note << "\n";
+    if (args.has("--csv")) return 0;
+    constexpr std::size_t kWidth = 120;
+    if (narrow) {
+        out << "\nwhy\n";
+        for (std::size_t i = 0; i < chips.size(); ++i) {
+            out << report::wrap_text(classes[i].why(), kWidth, 15, fmt::format("  {:<13}", chips[i].id));
         }
+    }
+    out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published; $/GPU-h: market rental price\n"
+           "(sources and dates in scenarios/chips/<chip>.toml [price]; — where the reference has none).\n";
+    if (rules) {
+        out << report::wrap_text(fmt::format("Rule set {}: {}", rules->id, rules->title), kWidth, 2);
+        out << report::wrap_text("Source: " + rules->source, kWidth, 2);
+        out << report::wrap_text("TPP = max over formats of dense TFLOP/s × bit length (dense reading, chips-and-rules.md "
+                                 "§3.1); PD = TPP / die mm²; I/O = scale-up per direction × 2.",
+                                 kWidth, 2);
+        if (!rules->note.empty()) out << report::wrap_text("Note: " + rules->note, kWidth, 2);
+        if (narrow) out << "Name, HBM, domain, NIC, TDP, die area and price columns, and the reasons in the table: --wide.\n";
     }
     return 0;
 }

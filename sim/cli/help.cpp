@@ -13,7 +13,7 @@ namespace {
 
 const OptionHelp kJson{"--json", "", "machine-readable output (field names carry units; schema_version 1)"};
 const OptionHelp kSet{"--set", "KEY=VALUE", "override a scenario key; repeatable (e.g. --set cluster.gpus=4096)"};
-const OptionHelp kCatalog{"--catalog", "DIR", "directory with chips/ and models/ (default: the scenarios/ next to the scenario)"};
+const OptionHelp kCatalog{"--catalog", "DIR", "directory with chips/ and models/ (default: the scenarios/ next to the scenario, else the shipped one: `gpuhours --data-dir`/scenarios)"};
 const OptionHelp kMode{"--mode", "MODE", "symmetric (default: one rank per pipeline stage) or full (every rank)"};
 const OptionHelp kNetwork{"--network", "MODEL", "flow (default: max-min sharing of links) or alpha-beta (latency + bytes / slowest link; only flows sharing a GPU port or NIC are serialized)"};
 const OptionHelp kSamples{"--samples", "N", "Monte Carlo samples (default 200 when anything is uncertain, else 1; at most 100,000)"};
@@ -78,7 +78,9 @@ std::vector<CommandHelp> make_table() {
         {"chips", "gpuhours chips [options]",
          "the chip catalog: peaks, HBM, bandwidths per direction, TDP, die area, rental price",
          {kJson, {"--csv", "", "the table as CSV"}, kCatalog,
-          {"--rule", "RULE", "classify every chip under an export-control rule set (oct-2022, oct-2023, dec-2024-hbm, jan-2026)"}},
+          {"--rule", "RULE", "classify every chip under an export-control rule set (oct-2022, oct-2023, dec-2024-hbm, jan-2026); "
+                             "the table keeps to 120 columns, each chip's reasons under it"},
+          {"--wide", "", "with --rule: every column (name, HBM, domain, NIC, TDP, die area, price) and the reasons in one table"}},
          "gpuhours chips --rule oct-2023"},
         {"collective", "gpuhours collective OP --chip ID [options]",
          "simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv) over a "

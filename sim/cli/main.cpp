@@ -5,6 +5,7 @@
 #include "distributed.hpp"
 #include "help.hpp"
 
+#include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/units/units.hpp>
 
@@ -59,7 +60,13 @@ commands:
 common options:
   --json                machine-readable output (field names carry units; schema_version 1)
   --set KEY=VALUE       override a scenario key, e.g. --set cluster.gpus=4096 --set cluster.chip=h100
-  --catalog DIR         directory with chips/ and models/ (default: the scenarios/ next to the scenario file)
+  --catalog DIR         directory with chips/ and models/ (default: the scenarios/ next to the scenario file,
+                        else the shipped catalog, DATA/scenarios)
+
+  gpuhours --data-dir   prints DATA, where the shipped scenarios (scenarios/: catalogs, the flagship,
+                        validation/) and the notebooks' Python helper (python/) are: PREFIX/share/gpuhours for
+                        an installed gpuhours, else the source tree it was built from
+  gpuhours --version    prints the version
 
 exit codes: 0 success, 2 a mistake in the input (the message names file:line:column and what to change),
             1 an internal error.
@@ -89,6 +96,11 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "--version") {
         if (root) std::cout << "gpuhours 0.1.0\n";
+        return 0;
+    }
+    if (args[0] == "--data-dir") {
+        // One line, the path alone, for scripts and the notebooks' first cell (python/gpuhours/__init__.py).
+        if (root) std::cout << gpuhours::data_dir().string() << "\n";
         return 0;
     }
     const std::string command = args[0];

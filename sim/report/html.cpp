@@ -674,11 +674,19 @@ std::string comparison_section(const WhatIfResult& w) {
                    kChartWidth};
         out += svg::bar_chart(c);
     }
+    // The claims' texts once, under the table; each row gives its verdicts in the same order.
+    std::vector<std::string> claim_texts;
+    for (const auto& row : w.rows) {
+        for (const auto& v : row.verdicts) claim_texts.push_back(v.text);
+        if (!claim_texts.empty()) break;
+    }
     std::vector<std::vector<std::string>> rows;
     for (const auto& row : w.rows) {
         std::string verdicts;
-        for (const auto& v : row.verdicts) {
-            verdicts += fmt::format("{}{} {:.0f}% “{}”", verdicts.empty() ? "" : "; ", to_string(v.verdict), 100 * v.probability, v.text);
+        for (std::size_t i = 0; i < row.verdicts.size(); ++i) {
+            const auto& v = row.verdicts[i];
+            verdicts += fmt::format("{}{}{} {:.0f}%", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "",
+                                    to_string(v.verdict), 100 * v.probability);
         }
         const std::string name = row.chip_name.empty() ? row.chip : row.chip_name;
         if (!row.feasible) {
@@ -694,9 +702,26 @@ std::string comparison_section(const WhatIfResult& w) {
                         row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) : "—",
                         std::string(to_string(row.limiter)), verdicts, deadline});
     }
-    out += table({"chip", "classification", "GPUs", "step time", "MFU (BF16)", "days", "GPU-hours", "cost", "limited by", "claims",
-                  "GPUs for the deadline"},
-                 rows, {2, 3, 4, 5, 6, 7}, "wide");
+    const std::vector<std::string> head{"chip", "classification", "GPUs", "step time", "MFU (BF16)", "days", "GPU-hours",
+                                        "cost", "limited by", claim_texts.size() > 1 ? "claims" : "claim",
+                                        "GPUs for the deadline"};
+    const std::vector<std::size_t> numeric{2, 3, 4, 5, 6, 7};
+    // Only the columns with data: no classification without a rule, no cost unpriced, no deadline column without one.
+    std::vector<std::string> kept_head;
+    std::vector<std::size_t> kept_numeric;
+    std::vector<std::vector<std::string>> kept_rows(rows.size());
+    for (std::size_t c = 0; c < head.size(); ++c) {
+        const bool data = std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return !r[c].empty() && r[c] != "—"; });
+        if (!data && c > 0) continue;
+        if (std::find(numeric.begin(), numeric.end(), c) != numeric.end()) kept_numeric.push_back(kept_head.size());
+        kept_head.push_back(head[c]);
+        for (std::size_t r = 0; r < rows.size(); ++r) kept_rows[r].push_back(rows[r][c]);
+    }
+    out += table(kept_head, kept_rows, kept_numeric, "wide");
+    if (claim_texts.size() == 1) out += paragraph(fmt::format("Claim: “{}”", claim_texts.front()), "note");
+    for (std::size_t i = 0; claim_texts.size() > 1 && i < claim_texts.size(); ++i) {
+        out += paragraph(fmt::format("Claim {}: “{}”", i + 1, claim_texts[i]), "note");
+    }
     return out + "</section>\n";
 }
 

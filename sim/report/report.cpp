@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <tuple>
 
 namespace gpuhours::report {
 namespace {
@@ -216,47 +218,129 @@ std::string Json::str() const {
     return out_ + "\n";
 }
 
+namespace {
+
+// One track (a Chrome "thread") of a GPU: its stream in display order, for "p2p" the stage the transfers come from
+// (one track per direction), and a lane within them.
+struct TraceTrack {
+    int stream = 0;  // compute, comm, p2p, dp, dp reduce
+    int from_stage = -1;
+    int lane = 0;
+    friend auto operator<=>(const TraceTrack&, const TraceTrack&) = default;
+};
+
+int stream_order(const std::string& s) {
+    return s == "compute" ? 0 : s == "comm" ? 1 : s == "dp" ? 3 : s == "dp reduce" ? 4 : 2;
+}
+
+std::string track_name(const TraceEvent& e, const TraceTrack& t) {
+    std::string name = t.from_stage >= 0 ? fmt::format("{} from stage {}", e.stream, t.from_stage) : e.stream;
+    return t.lane > 0 ? fmt::format("{} ({})", name, t.lane + 1) : name;
+}
+
+// Lanes for the events of one stream and direction, sorted by start and, at equal starts, longest first. Chrome and
+// Perfetto draw a track's slices as a stack, so two that overlap without one containing the other are drawn
+// mis-nested; concurrent transfers do that (a pipeline stage may receive several at once). Each event goes to the
+// first lane where it is disjoint from, or nested in, the slices still open there; a serial stream needs one lane.
+std::vector<int> assign_lanes(const std::vector<const TraceEvent*>& events) {
+    std::vector<std::vector<SimTime>> open;  // per lane, the ends of the slices enclosing the current start
+    std::vector<int> lanes;
+    lanes.reserve(events.size());
+    for (const TraceEvent* e : events) {
+        std::size_t lane = 0;
+        for (; lane < open.size(); ++lane) {
+            std::vector<SimTime>& ends = open[lane];
+            while (!ends.empty() && ends.back() <= e->start) ends.pop_back();
+            if (ends.empty() || e->end <= ends.back()) break;
+        }
+        if (lane == open.size()) open.emplace_back();
+        open[lane].push_back(e->end);
+        lanes.push_back(static_cast<int>(lane));
+    }
+    return lanes;
+}
+
+}  // namespace
+
 std::string chrome_trace(const std::vector<TraceEvent>& events) {
     std::vector<const TraceEvent*> sorted;
     sorted.reserve(events.size());
     for (const auto& e : events) sorted.push_back(&e);
-    // The data-parallel streams ("dp": ZeRO-3's gathers, "dp reduce": gradient reductions) are listed only in
-    // traces that have them.
-    auto stream_id = [](const std::string& s) {
-        return s == "compute" ? 0 : s == "comm" ? 1 : s == "dp" ? 3 : s == "dp reduce" ? 4 : 2;
-    };
-    auto has = [&](const char* stream) {
-        return std::any_of(events.begin(), events.end(), [&](const TraceEvent& e) { return e.stream == stream; });
-    };
-    const bool gathers = has("dp");
-    const bool reductions = has("dp reduce");
+    auto group = [](const TraceEvent* e) { return std::tuple(e->rank, stream_order(e->stream), e->from_stage); };
     std::stable_sort(sorted.begin(), sorted.end(), [&](const TraceEvent* a, const TraceEvent* b) {
-        if (a->rank != b->rank) return a->rank < b->rank;
-        if (stream_id(a->stream) != stream_id(b->stream)) return stream_id(a->stream) < stream_id(b->stream);
-        return a->start < b->start;
+        if (group(a) != group(b)) return group(a) < group(b);
+        if (a->start != b->start) return a->start < b->start;
+        return a->end > b->end;
     });
+    // Each event's track; per rank, tracks numbered in display order.
+    std::vector<TraceTrack> track(sorted.size());
+    for (std::size_t first = 0; first < sorted.size();) {
+        std::size_t last = first;
+        while (last < sorted.size() && group(sorted[last]) == group(sorted[first])) ++last;
+        const std::vector<const TraceEvent*> run(sorted.begin() + static_cast<std::ptrdiff_t>(first),
+                                                 sorted.begin() + static_cast<std::ptrdiff_t>(last));
+        const std::vector<int> lanes = assign_lanes(run);
+        for (std::size_t i = first; i < last; ++i) {
+            track[i] = TraceTrack{stream_order(sorted[i]->stream), sorted[i]->from_stage, lanes[i - first]};
+        }
+        first = last;
+    }
+    std::vector<std::size_t> order(sorted.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        if (sorted[a]->rank != sorted[b]->rank) return sorted[a]->rank < sorted[b]->rank;
+        return track[a] < track[b];  // stable: by start within a track
+    });
+
     Json j;
     j.begin_object().field("displayTimeUnit", "ms").key("traceEvents").begin_array();
-    int last_rank = -1;
-    for (const TraceEvent* e : sorted) {
-        if (e->rank != last_rank) {
-            last_rank = e->rank;
-            j.begin_object().field("ph", "M").field("name", "process_name").field("pid", e->rank);
-            j.key("args").begin_object().field("name", fmt::format("GPU rank {}", e->rank)).end_object().end_object();
-            for (const char* stream : {"compute", "comm", "p2p", "dp", "dp reduce"}) {
-                if ((std::string_view(stream) == "dp" && !gathers) || (std::string_view(stream) == "dp reduce" && !reductions)) continue;
-                j.begin_object().field("ph", "M").field("name", "thread_name").field("pid", e->rank);
-                j.field("tid", stream_id(stream));
-                j.key("args").begin_object().field("name", stream).end_object().end_object();
+    for (std::size_t k = 0; k < order.size();) {
+        const int rank = sorted[order[k]]->rank;
+        std::size_t end = k;
+        std::map<TraceTrack, int> tid;
+        for (; end < order.size() && sorted[order[end]]->rank == rank; ++end) {
+            const std::size_t i = order[end];
+            if (tid.emplace(track[i], static_cast<int>(tid.size())).second) {
+                if (tid.size() == 1) {
+                    j.begin_object().field("ph", "M").field("name", "process_name").field("pid", rank);
+                    j.key("args").begin_object().field("name", fmt::format("GPU rank {}", rank)).end_object().end_object();
+                }
+                j.begin_object().field("ph", "M").field("name", "thread_name").field("pid", rank);
+                j.field("tid", tid.at(track[i]));
+                j.key("args").begin_object().field("name", track_name(*sorted[i], track[i])).end_object().end_object();
             }
         }
-        const double start_us = static_cast<double>(e->start.picoseconds()) / 1e6;
-        const double dur_us = static_cast<double>((e->end - e->start).picoseconds()) / 1e6;
-        j.begin_object().field("ph", "X").field("name", e->name).field("pid", e->rank);
-        j.field("tid", stream_id(e->stream)).field("ts", start_us).field("dur", dur_us).end_object();
+        for (; k < end; ++k) {
+            const TraceEvent* e = sorted[order[k]];
+            const double start_us = static_cast<double>(e->start.picoseconds()) / 1e6;
+            const double dur_us = static_cast<double>((e->end - e->start).picoseconds()) / 1e6;
+            j.begin_object().field("ph", "X").field("name", e->name).field("pid", rank);
+            j.field("tid", tid.at(track[order[k]])).field("ts", start_us).field("dur", dur_us).end_object();
+        }
     }
     j.end_array().end_object();
     return j.str();
+}
+
+std::string wrap_text(std::string_view text, std::size_t width, std::size_t indent, std::string_view lead) {
+    std::string out;
+    std::string line(lead);
+    bool has_word = false;  // the line has a word of `text` after its lead or indent
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t end = std::min(text.find(' ', at), text.size());
+        const std::string word(text.substr(at, end - at));
+        at = end + 1;
+        if (word.empty()) continue;
+        if (has_word && display_width(line) + 1 + display_width(word) > width) {
+            out += line + '\n';
+            line.assign(indent, ' ');
+            has_word = false;
+        }
+        line += (has_word ? " " : "") + word;
+        has_word = true;
+    }
+    if (has_word || !lead.empty()) out += line + '\n';
+    return out;
 }
 
 std::string break_even_text(double dollars_per_gpu_hour) {
@@ -331,7 +415,7 @@ void sweep_value(Json& j, const std::string& text) {
 std::string sweep_csv(const SweepResult& r) {
     std::vector<std::string> headers{"point"};
     headers.insert(headers.end(), r.axis_keys.begin(), r.axis_keys.end());
-    headers.insert(headers.end(), {"status", "chip", "gpus", "layout"});
+    headers.insert(headers.end(), {"status", "chip", "chip_modified", "gpus", "layout"});
     for (const auto& f : kSweepFigures) headers.emplace_back(f.name);
     const std::size_t claims = claim_columns(r);
     for (std::size_t c = 1; c <= claims; ++c) {
@@ -342,7 +426,8 @@ std::string sweep_csv(const SweepResult& r) {
     Table t(headers);
     for (const auto& row : r.rows) {
         std::vector<std::string> cells = point_cells(r, row);
-        cells.insert(cells.end(), {row.ok ? "ok" : "error", row.chip, row.ok ? std::to_string(row.gpus) : "", row.layout});
+        cells.insert(cells.end(), {row.ok ? "ok" : "error", row.chip, row.chip_modified,
+                                   row.ok ? std::to_string(row.gpus) : "", row.layout});
         for (const auto& f : kSweepFigures) cells.push_back(has_figure(row, f) ? number_cell(row.*f.field) : "");
         for (std::size_t c = 0; c < claims; ++c) {
             const bool has = c < row.claims.size();
@@ -390,7 +475,8 @@ std::string sweep_json(const SweepResult& r) {
             j.field("error", row.error).end_object();
             continue;
         }
-        j.field("chip", row.chip).field("gpus", row.gpus).field("layout", row.layout);
+        j.field("chip", row.chip).field("chip_modified", row.chip_modified);
+        j.field("gpus", row.gpus).field("layout", row.layout);
         for (const auto& f : kSweepFigures) {
             j.key(f.name);
             if (has_figure(row, f)) j.value(row.*f.field);

@@ -6,14 +6,19 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
 
 namespace gpuhours::detail {
-namespace {
 
 bool is_catalog_dir(const std::filesystem::path& dir) {
     std::error_code ec;
     return std::filesystem::is_directory(dir / "chips", ec) && std::filesystem::is_directory(dir / "models", ec);
 }
+
+namespace {
+
+// What resolve_slot appends to the id of a catalog entry that a scenario changes; catalog_id() takes it off.
+constexpr std::string_view kModifiedSuffix = " (modified)";
 
 std::string kind_singular(const std::string& kind) { return kind == "chips" ? "chip" : "model"; }
 
@@ -73,7 +78,7 @@ std::pair<Node, std::string> resolve_slot(const Node& slot, const std::string& k
     overlay.erase("from");
     const bool modified = !overlay.fields.empty();
     detail::merge_into(base, std::move(overlay));
-    return {std::move(base), modified ? base_name + " (modified)" : base_name};
+    return {std::move(base), modified ? base_name + std::string(kModifiedSuffix) : base_name};
 }
 
 }  // namespace gpuhours::detail
@@ -82,7 +87,37 @@ namespace gpuhours {
 
 using detail::Node;
 
-std::filesystem::path default_catalog_dir() { return std::filesystem::path(GPUHOURS_SOURCE_CATALOG_DIR); }
+namespace {
+
+// `<directory of the running executable>/../share/gpuhours`, where `cmake --install` and the Debian package put the
+// data; empty where the executable's path cannot be read (no /proc).
+std::filesystem::path installed_data_dir() {
+    std::error_code ec;
+    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec || exe.empty()) return {};
+    return exe.parent_path().parent_path() / "share" / "gpuhours";
+}
+
+}  // namespace
+
+std::filesystem::path data_dir() {
+    const std::filesystem::path installed = installed_data_dir();
+    const std::filesystem::path source(GPUHOURS_SOURCE_DIR);
+    if (!installed.empty() && detail::is_catalog_dir(installed / "scenarios")) return installed;
+    if (detail::is_catalog_dir(source / "scenarios")) return source;
+    // Neither holds a catalog: name where an installed gpuhours keeps it, so the error that follows says where it looked.
+    return installed.empty() ? source : installed;
+}
+
+std::filesystem::path default_catalog_dir() { return data_dir() / "scenarios"; }
+
+std::string catalog_id(const ChipProfile& chip) {
+    const std::string_view id = chip.id;
+    if (id.size() > detail::kModifiedSuffix.size() && id.ends_with(detail::kModifiedSuffix)) {
+        return std::string(id.substr(0, id.size() - detail::kModifiedSuffix.size()));
+    }
+    return chip.id;
+}
 
 std::vector<std::string> catalog_names(const std::filesystem::path& catalog_dir, const std::string& kind) {
     std::vector<std::string> names;

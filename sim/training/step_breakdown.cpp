@@ -151,7 +151,7 @@ std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std:
                                      : t.role == TaskRole::dp_reduce ? "dp reduce"
                                      : t.role == TaskRole::p2p       ? "p2p"
                                                                      : "compute";
-                trace.push_back(TraceEvent{r, stream, engine_.name(id), *start, *end});
+                trace.push_back(TraceEvent{r, stream, engine_.name(id), *start, *end, t.from_stage});
             }
         }
     }

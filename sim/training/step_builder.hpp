@@ -116,6 +116,7 @@ struct TaskInfo {
     CommAxis axis = CommAxis::tensor;
     int rank = -1;   // the one rank, or -1
     int group = -1;  // index in task_groups_, or -1
+    int from_stage = -1;  // a p2p transfer: the stage it comes from; -1 otherwise
 };
 
 // Node-limited routing's scale on the expert all-to-all (step_passes.cpp).

@@ -138,6 +138,7 @@ std::vector<TaskId> StepBuilder::add_p2p(int from_stage, int to_stage, const std
             set_info(id, TaskInfo{TaskRole::p2p, CommAxis::pipeline, to[i], -1});
             out[i] = id;
         }
+        info_[out[i].index].from_stage = from_stage;  // the trace's track per sending stage (report::chrome_trace)
     }
     return out;
 }

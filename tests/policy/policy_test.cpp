@@ -7,6 +7,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <sstream>
+
 #include <map>
 #include <string>
 
@@ -248,6 +251,30 @@ TEST_CASE("gpuhours chips with a rule classifies the catalog", "[policy]") {
     const std::string line = r.out.substr(line_start, r.out.find('\n', line_start) - line_start);
     CHECK_THAT(line, Catch::Contains("3A090.a") && Catch::Contains("15,831"));
     CHECK_THAT(r.out, Catch::Contains("88 FR 73458"));
+}
+
+TEST_CASE("gpuhours chips --rule keeps to 120 columns, and --wide gives every column", "[policy]") {
+    // Terminal columns of a line: its UTF-8 code points (the table's "—", "≥" and "²" are one column each).
+    auto columns = [](const std::string& line) {
+        return std::count_if(line.begin(), line.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+    };
+    for (const char* rule : {"oct-2022", "oct-2023", "dec-2024-hbm", "jan-2026"}) {
+        const auto r = gpuhours::test::run_cli(std::string("chips --rule ") + rule);
+        INFO(r.out);
+        REQUIRE(r.exit_code == 0);
+        std::istringstream lines(r.out);
+        for (std::string line; std::getline(lines, line);) {
+            INFO(line);
+            CHECK(columns(line) <= 120);
+        }
+        // The H20's reasons, listed under the table rather than in a column.
+        CHECK_THAT(r.out, Catch::Contains("\nwhy\n") && Catch::Contains("  h20          "));
+    }
+    const auto wide = gpuhours::test::run_cli("chips --rule oct-2023 --wide");
+    REQUIRE(wide.exit_code == 0);
+    const std::string header = wide.out.substr(0, wide.out.find('\n'));
+    CHECK_THAT(header, Catch::Contains("name") && Catch::Contains("TDP") && Catch::Contains("why"));
+    CHECK_THAT(wide.out, Catch::Contains("NVIDIA H800 SXM5"));
 }
 
 TEST_CASE("gpuhours chips with a rule writes the class in JSON", "[policy]") {

@@ -266,6 +266,11 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     a.gpu_hours_p50 = 3840.0;
     a.cost_usd = 8000.0;
     a.limiter = gpuhours::Limiter::compute;
+    gpuhours::ClaimVerdict claim;
+    claim.text = "under $20K";
+    claim.verdict = gpuhours::Verdict::holds;
+    claim.probability = 1.0;
+    a.verdicts = {claim};
     gpuhours::WhatIfRow b = a;
     b.chip = "h20";
     b.chip_name = "NVIDIA H20";
@@ -273,6 +278,8 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     b.gpu_hours_p50 = 11520.0;
     b.cost_usd = 24000.0;
     b.limiter = gpuhours::Limiter::hbm;
+    b.verdicts.front().verdict = gpuhours::Verdict::fails;
+    b.verdicts.front().probability = 0.0;
     gpuhours::WhatIfRow c = a;
     c.chip = "tiny";
     c.chip_name = "Tiny";
@@ -293,6 +300,15 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     }
     CHECK_THAT(page, Catch::Contains("30.0 days · HBM bandwidth-bound"));
     CHECK_THAT(page, Catch::Contains("infeasible: no layout fits in 16 GB"));
+    // The table: no rule (no classification), no deadline, so neither column; the claim's text once, under it,
+    // and each row's verdict alone.
+    const std::size_t at = page.find("<table class=\"wide\">", page.find("id=\"comparison\""));
+    REQUIRE(at != std::string::npos);
+    const std::string comparison = page.substr(at, page.find("</section>", at) - at);
+    CHECK_THAT(comparison, Catch::Contains("<th>claim</th>") && Catch::Contains("<td>HOLDS 100%</td>") &&
+                               Catch::Contains("<td>FAILS 0%</td>"));
+    CHECK_THAT(comparison, !Catch::Contains("classification") && !Catch::Contains("deadline"));
+    CHECK(count(comparison, "under $20K") == 1);
 }
 
 TEST_CASE("gpuhours report writes one self-contained page with the verdict and the charts", "[report]") {

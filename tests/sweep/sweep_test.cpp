@@ -225,11 +225,31 @@ TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[s
     // CSV: a header and one line per point.
     const std::string csv = read_text(dir / "one.csv");
     CHECK(std::count(csv.begin(), csv.end(), '\n') == 7);
-    CHECK_THAT(csv, Catch::StartsWith("point,pricing.gpu_hour,training.tokens,status,chip,gpus,layout,step_time_s,"
+    CHECK_THAT(csv, Catch::StartsWith("point,pricing.gpu_hour,training.tokens,status,chip,chip_modified,gpus,layout,step_time_s,"
                                       "mfu_causal,wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
                                       "gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
                                       "claim_1_verdict,claim_1_probability,error\n"));
     CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 1"));
+}
+
+TEST_CASE("the chip column is the catalog id, and a changed figure is named in chip_modified", "[sweep]") {
+    const auto dir = test_dir("chip-modified");
+    const auto file = small_scenario(dir).string();
+    // The first sweep keeps the catalog H100; the second sweep sets its GEMM efficiency on top of it (from = "h100").
+    for (const auto& [vary, name] : {std::pair{"'pricing.gpu_hour=$2'", "plain.csv"},
+                                     std::pair{"cluster.chip.efficiency.gemm=0.6", "changed.csv"}}) {
+        const auto r = run_cli("sweep " + file + " --vary " + vary + " --samples 2 -o " + (dir / name).string());
+        INFO(r.out);
+        REQUIRE(r.exit_code == 0);
+    }
+    // Columns: point, the varied key, status, chip, chip_modified, …
+    auto second_line = [&](const char* name) {
+        const std::string csv = read_text(dir / name);
+        const std::size_t from = csv.find('\n') + 1;
+        return csv.substr(from, csv.find('\n', from) - from);
+    };
+    CHECK_THAT(second_line("plain.csv"), Catch::StartsWith("0,$2,ok,h100,,16,"));
+    CHECK_THAT(second_line("changed.csv"), Catch::StartsWith("0,0.6,ok,h100,efficiency.gemm,16,"));
 }
 
 TEST_CASE("an invalid point gets an error row and the other points still run", "[sweep]") {

@@ -90,6 +90,16 @@ inline ModelSpec deepseek_v2() {
     return m;
 }
 
+// Hugging Face Qwen/Qwen3-235B-A22B config.json: 94 layers, hidden 4096, 64 query and 4 KV heads of 128, 128
+// experts (top 8) of intermediate size 1536 in every layer, no shared expert, vocabulary 151,936, untied.
+inline ModelSpec qwen3_235b_a22b() {
+    ModelSpec m = llama_like(94, 4096, 64, 4, 12288, 151936);
+    m.id = "qwen3-235b-a22b";
+    m.attention.head_dim = 128;
+    m.moe = MoeSpec{128, 0, 8, 1536, 0, 0};
+    return m;
+}
+
 // A published size is quoted to a few significant digits ("1.7B", "671B"); the comparison allows 1% or half a
 // unit in the last quoted digit, whichever is larger. Narayanan et al.'s own closed form gives 1.652B for the
 // model they print as "1.7B": the printed figure is rounded, not wrong.

@@ -1,10 +1,13 @@
 // Parameter counts against hand derivations and published sizes.
 #include "models.hpp"
 
+#include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/workload/workload.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <filesystem>
 
 namespace gh = gpuhours;
 using gh::test::published_tolerance;
@@ -52,6 +55,39 @@ TEST_CASE("DeepSeek-V2 counts 236B total and 21B active parameters", "[workload]
     CHECK(p.active == Approx(20'851'512'320.0).epsilon(1e-12));
     CHECK(p.active == Approx(21e9).margin(published_tolerance(21e9)));
     CHECK(p.mtp == 0.0);
+}
+
+TEST_CASE("Qwen3-235B-A22B counts 235B total and 22B active parameters, as docs/models.md derives",
+          "[workload][parameters]") {
+    const auto p = gh::count_parameters(gh::test::qwen3_235b_a22b());
+    // Attention per layer (h = 4096, 64 query and 4 KV heads of d = 128): QKV 4096·(64 + 2·4)·128 = 37,748,736;
+    //   O 8192·4096 = 33,554,432; the layer's two RMSNorms 2·4096 → 71,311,360.
+    // MoE layer: + 128 experts · 3·4096·1536 (18,874,368) = 2,415,919,104 + router 4096·128 = 524,288
+    //   → 2,487,754,752; every one of the 94 layers → 233,848,946,688.
+    // Total: + embedding and head 2·151936·4096 = 1,244,659,712 + final norm 4096 = 235,093,610,496.
+    CHECK(p.dense_layers == 0);
+    CHECK(p.moe_layers == 94);
+    CHECK(p.per_moe_layer == Approx(2'487'754'752.0).epsilon(1e-12));
+    CHECK(p.total == Approx(235'093'610'496.0).epsilon(1e-12));
+    // The model card's "235B": three significant digits, so within half a billion (published_tolerance: 2.35B).
+    CHECK(p.total == Approx(235e9).margin(0.5e9));
+    // Active MoE layer, 8 of 128 experts: 71,311,360 + 8·18,874,368 + 524,288 = 222,830,592; ×94 = 20,946,075,648
+    //   + head 622,329,856 + final norm 4096 = 21,568,409,600 (the input table is a lookup); 22,190,739,456 with it.
+    //   The card's "22B" (two digits, ±0.5B) holds either way.
+    CHECK(p.per_moe_layer_active == Approx(222'830'592.0).epsilon(1e-12));
+    CHECK(p.active == Approx(21'568'409'600.0).epsilon(1e-12));
+    CHECK(p.active_with_embedding == Approx(22'190'739'456.0).epsilon(1e-12));
+    CHECK(p.active == Approx(22e9).margin(0.5e9));
+}
+
+TEST_CASE("The shipped Qwen3-235B-A22B model file is the architecture of its config.json", "[workload][catalog]") {
+    const gh::ModelSpec file =
+        gh::load_model("qwen3-235b-a22b", std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios");
+    gh::ModelSpec expected = gh::test::qwen3_235b_a22b();
+    expected.display_name = file.display_name;
+    expected.published_total_parameters = 235e9;
+    expected.published_active_parameters = 22e9;
+    CHECK(file == expected);
 }
 
 TEST_CASE("Llama 3.1 405B counts 405.9B parameters", "[workload][parameters]") {

@@ -76,7 +76,8 @@ struct SweepRow {
     std::vector<std::pair<std::string, std::string>> values;  // the point's (key, value text)
     bool ok = false;
     std::string error;  // the message (one line) when !ok
-    std::string chip;
+    std::string chip;           // the catalog id ("h800"), also when the scenario changes some of its figures
+    std::string chip_modified;  // the figures it changes, ";"-separated ("efficiency.gemm_fp8"); empty: as catalogued
     int gpus = 0;
     std::string layout;  // "TP2 CP1 PP2 DP4 EP1"
     double step_time_s = 0.0;  // the headline step

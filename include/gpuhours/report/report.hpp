@@ -56,8 +56,11 @@ private:
     bool after_key_ = false;
 };
 
-// A Chrome / Perfetto trace (JSON "traceEvents"): one process per simulated GPU, one thread per stream
-// (compute, comm, p2p), complete events in microseconds. Deterministic: events sorted by (rank, stream, start).
+// A Chrome / Perfetto trace (JSON "traceEvents"): one process per simulated GPU, one thread (track) per stream
+// (compute, comm, dp, dp reduce) and, for pipeline transfers, one per sending stage ("p2p from stage 3"), each
+// receive on the receiving GPU; complete events ("X") in microseconds. On every track slices nest or are disjoint:
+// an event that would partially overlap one already there goes to a further lane of its stream ("p2p from stage 3
+// (2)"). Deterministic: tracks in that order per rank, events by start (longest first at equal starts).
 std::string chrome_trace(const std::vector<TraceEvent>& events);
 
 // A sweep's rows, sorted by point (docs/sweep.md, "Outputs"). CSV: a header, then one line per point; a column per
@@ -75,5 +78,10 @@ using gpuhours::with_commas;
 // A cost claim's break-even (CriterionResult::break_even_per_gpu_hour), in words, for the terminal and the report:
 // "break-even price $2.13 per GPU-hour: any all-in price per GPU-hour below it meets the threshold".
 std::string break_even_text(double dollars_per_gpu_hour);
+
+// `text` broken at spaces into lines of at most `width` terminal columns (UTF-8 aware; a word longer than that stands
+// alone on its line): the first line begins with `lead` as given, the others with `indent` spaces; each line ends in
+// '\n'. Empty `text` and `lead`: "".
+std::string wrap_text(std::string_view text, std::size_t width, std::size_t indent = 0, std::string_view lead = {});
 
 }  // namespace gpuhours::report

@@ -143,7 +143,7 @@ struct Scenario {
 
 struct LoadOptions {
     // Directory holding chips/ and models/. Empty: the nearest `scenarios/` at or above the scenario's
-    // directory that has chips/ and models/, else the catalog installed with the source tree.
+    // directory that has chips/ and models/, else default_catalog_dir() (the installed data, or the source tree's).
     std::filesystem::path catalog_dir;
     // "--set" overrides, "section.key=value"; the value is read as TOML, or as a string if it is not TOML.
     std::vector<std::string> overrides;
@@ -236,6 +236,14 @@ Seconds checkpoint_write_time(const Scenario& s);
 ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir = {});
 ModelSpec load_model(const std::string& name, const std::filesystem::path& catalog_dir = {});
 std::vector<std::string> catalog_names(const std::filesystem::path& catalog_dir, const std::string& kind);
+// The catalog chip a scenario's chip comes from: its id without the " (modified)" that a [cluster.chip] table with
+// `from` and overrides adds ("h800 (modified)" → "h800"); "inline" for a chip defined whole in the scenario.
+std::string catalog_id(const ChipProfile& chip);
+// Where the shipped data is: a directory holding scenarios/ (the catalogs — chips/, models/, policy/ —, the flagship
+// and validation/) and python/ (the notebooks' helper). For an installed gpuhours, `<executable's directory>/../share/
+// gpuhours` (found through /proc/self/exe, so the install can move); else the source tree the binary was built from.
+std::filesystem::path data_dir();
+// data_dir() / "scenarios": the catalog used when neither --catalog nor a scenarios/ beside the scenario names one.
 std::filesystem::path default_catalog_dir();
 
 // Export-control rule sets, `<catalog_dir>/policy/<name>.toml` (schema: scenarios/policy/README.md). Unknown

@@ -98,6 +98,7 @@ struct TraceEvent {
     std::string name;
     SimTime start;
     SimTime end;
+    int from_stage = -1;  // "p2p": the pipeline stage the transfer comes from (`rank` receives it); -1 otherwise
 };
 
 struct StepResult {

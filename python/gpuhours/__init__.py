@@ -1,0 +1,235 @@
+"""Call the gpuhours command line from Python and get its results as dicts and pandas DataFrames.
+
+    import gpuhours
+    doc = gpuhours.run("deepseek-v3.toml", set={"pricing.gpu_hour": "$2.5"}, seed=7)   # dict: `run --json`
+    table = gpuhours.whatif("deepseek-v3.toml", chips=["h800", "h100", "h20"])         # DataFrame, a row per chip
+    grid = gpuhours.sweep("deepseek-v3.toml", vary={"pricing.gpu_hour": ["$1.5", "$2", "$3"]})  # a row per point
+    side = gpuhours.compare("deepseek-v3.toml", "deepseek-v3.toml", set_b={"cluster.chip": "h100"})
+
+Standard library and pandas only. Every function runs the binary as a subprocess and reads its `--json` (or, for
+sweeps, CSV) output, documented in docs/schemas.md; units are in the field names (`step_time_s`, `cost_usd_p50`).
+
+Which binary (binary()): $GPUHOURS_BIN if set; else the one of this module's own checkout (build/gpuhours) or
+install (PREFIX/bin/gpuhours beside PREFIX/share/gpuhours/python); else `gpuhours` on PATH. Without one it raises
+BinaryNotFound saying how to provide one.
+
+Scenarios (scenario_path()): a path to an existing file, or the name of a shipped scenario relative to the
+binary's `scenarios/` ("deepseek-v3.toml", "validation/megatron-1.7b.toml"), found through `gpuhours --data-dir`
+so that a notebook runs from any directory with only the binary installed.
+
+A command that fails raises CommandError with the binary's message (file:line:column and what to change).
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+__all__ = ["BinaryNotFound", "CommandError", "binary", "data_dir", "scenario_path", "cli", "json", "run", "whatif",
+           "sweep", "compare", "chips", "validate"]
+
+SCHEMA_VERSION = 1
+_HERE = pathlib.Path(__file__).resolve().parent
+
+
+class BinaryNotFound(FileNotFoundError):
+    """No gpuhours binary: the message lists where it looked and how to provide one."""
+
+
+class CommandError(RuntimeError):
+    """The binary exited with an error; `returncode` and `stderr` are its own."""
+
+    def __init__(self, args: list[str], returncode: int, stderr: str):
+        self.args_used, self.returncode, self.stderr = args, returncode, stderr
+        super().__init__(f"gpuhours {' '.join(args)} exited {returncode}:\n{stderr.strip()}")
+
+
+def binary() -> str:
+    """The path of the gpuhours binary (see the module's text for the order); raises BinaryNotFound."""
+    explicit = os.environ.get("GPUHOURS_BIN")
+    if explicit:
+        if os.access(explicit, os.X_OK) and os.path.isfile(explicit):
+            return explicit
+        raise BinaryNotFound(f"GPUHOURS_BIN={explicit} is not an executable file: point it at the gpuhours binary "
+                             "(e.g. build/gpuhours in a checkout), or unset it to use `gpuhours` on PATH")
+    beside = [_HERE.parent.parent / "build" / "gpuhours",                 # checkout: python/gpuhours -> build/
+              _HERE.parent.parent.parent.parent / "bin" / "gpuhours"]     # install: share/gpuhours/python/gpuhours -> bin/
+    for candidate in beside:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    on_path = shutil.which("gpuhours")
+    if on_path:
+        return on_path
+    raise BinaryNotFound(
+        "the gpuhours binary was not found (looked at $GPUHOURS_BIN, " + ", ".join(str(c) for c in beside) +
+        " and PATH). Do one of: put gpuhours on PATH (install it: `cmake --install build --prefix ~/.local`, or "
+        "`apt-get install ./gpuhours_*.deb`); build the checkout (`scripts/setup.sh` makes build/gpuhours); or set "
+        "GPUHOURS_BIN=/path/to/gpuhours")
+
+
+def cli(*args: str, cwd: str | os.PathLike | None = None) -> str:
+    """Runs `gpuhours ARGS…` and returns its stdout; raises CommandError on a non-zero exit."""
+    argv = [str(a) for a in args]
+    done = subprocess.run([binary(), *argv], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "GPUHOURS_PROGRESS": "off"})
+    if done.returncode != 0:
+        raise CommandError(argv, done.returncode, done.stderr)
+    return done.stdout
+
+
+def json(*args: str) -> dict:
+    """`gpuhours ARGS… --json` as a dict; checks the schema version this module reads."""
+    doc = _json.loads(cli(*args, "--json"))
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise CommandError(list(args), 0, f"schema_version {doc.get('schema_version')}, this module reads "
+                                          f"{SCHEMA_VERSION}: use the gpuhours Python helper of the same version")
+    return doc
+
+
+def data_dir() -> pathlib.Path:
+    """The binary's data directory (`gpuhours --data-dir`): scenarios/ (catalogs, shipped scenarios) and python/."""
+    return pathlib.Path(cli("--data-dir").strip())
+
+
+def scenario_path(scenario: str | os.PathLike) -> str:
+    """An existing file as given, else the shipped scenario of that name under data_dir()/scenarios."""
+    given = pathlib.Path(scenario)
+    if given.is_file():
+        return str(given.resolve())
+    shipped = data_dir() / "scenarios"
+    for candidate in (shipped / given, shipped / given.with_suffix(".toml")):
+        if candidate.is_file():
+            return str(candidate)
+    names = sorted(str(p.relative_to(shipped)) for p in shipped.glob("**/*.toml")
+                   if p.parent.name not in ("chips", "models", "policy"))
+    raise FileNotFoundError(f"no scenario {scenario!s}: not a file here ({os.getcwd()}) nor shipped in {shipped} "
+                            f"(shipped: {', '.join(names)})")
+
+
+def _value(v: Any) -> str:
+    # --set reads the value as TOML, else as a string ("$2", "400 Gb/s"); Python's booleans are TOML's.
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _options(set: Mapping[str, Any] | None = None, seed: int | None = None, samples: int | None = None,
+             **flags: Any) -> list[str]:
+    """--set K=V for each item, --seed, --samples, then `name=value` as --name value (True: a bare flag)."""
+    out: list[str] = []
+    for key, value in (set or {}).items():
+        out += ["--set", f"{key}={_value(value)}"]
+    if seed is not None:
+        out += ["--seed", str(seed)]
+    if samples is not None:
+        out += ["--samples", str(samples)]
+    for name, value in flags.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        out += [flag] if value is True else [flag, _value(value)]
+    return out
+
+
+def run(scenario: str | os.PathLike, set: Mapping[str, Any] | None = None, seed: int | None = None,
+        samples: int | None = None, **options: Any) -> dict:
+    """`gpuhours run SCENARIO --json`: phases, step, run (days, GPU-hours, cost, energy), claims.
+
+    `set`: scenario keys to override ({"cluster.gpus": 4096}); `options`: further flags (mode="full",
+    network="alpha-beta")."""
+    return json("run", scenario_path(scenario), *_options(set, seed, samples, **options))
+
+
+def whatif(scenario: str | os.PathLike, chips: Iterable[str] | None = None, rule: str | None = None,
+           deadline: str | None = None, set: Mapping[str, Any] | None = None, seed: int | None = None,
+           samples: int | None = None, **options: Any) -> pd.DataFrame:
+    """`gpuhours whatif --json` as a DataFrame, one row per chip (nested fields flattened: `limiter_seconds.compute`).
+
+    The whole document is in `.attrs["json"]`."""
+    doc = json("whatif", scenario_path(scenario),
+               *_options(set, seed, samples, chips=",".join(chips) if chips else None, rule=rule, deadline=deadline,
+                         **options))
+    table = pd.json_normalize(doc["rows"], max_level=1)
+    table.attrs["json"] = doc
+    return table
+
+
+def sweep(scenario: str | os.PathLike, vary: Mapping[str, Any], random: int | None = None,
+          set: Mapping[str, Any] | None = None, seed: int | None = None, samples: int | None = None,
+          **options: Any) -> pd.DataFrame:
+    """`gpuhours sweep` as a DataFrame, one row per point (the CSV's columns, docs/sweep.md).
+
+    `vary`: {key: [v1, v2, …]} or {key: "START:STOP:STEP"} (any --vary form); `random`: N random points."""
+    args = ["sweep", scenario_path(scenario)]
+    for key, values in vary.items():
+        text = values if isinstance(values, str) else ",".join(_value(v) for v in values)
+        args += ["--vary", f"{key}={text}"]
+    if random is not None:
+        args += ["--random", str(random)]
+    with tempfile.TemporaryDirectory(prefix="gpuhours-sweep-") as tmp:
+        out = pathlib.Path(tmp) / "sweep.csv"
+        try:
+            cli(*args, *_options(set, seed, samples, **options), "-o", str(out))
+        except CommandError as e:
+            # Points that are not a valid scenario are rows with status "error"; the sweep still wrote them.
+            if not out.is_file():
+                raise e
+        return pd.read_csv(out)
+
+
+# The rows compare() sets side by side: (label, where in `run --json`).
+_COMPARED = [
+    ("title", ("title",)),
+    ("step time (s)", ("step", "step_time_s")),
+    ("MFU, BF16 peak, full attention", ("step", "mfu_bf16_full")),
+    ("wall clock (days, median)", ("run", "wall_clock_days_p50")),
+    ("GPU-hours (median)", ("run", "gpu_hours_p50")),
+    ("cost ($, median)", ("run", "cost_usd_p50")),
+    ("energy (MWh, median)", ("run", "energy_mwh_p50")),
+    ("goodput (mean)", ("run", "goodput_mean")),
+]
+
+
+def compare(a: str | os.PathLike, b: str | os.PathLike, set_a: Mapping[str, Any] | None = None,
+            set_b: Mapping[str, Any] | None = None, labels: tuple[str, str] | None = None, seed: int | None = None,
+            samples: int | None = None, **options: Any) -> pd.DataFrame:
+    """Runs two scenarios (or one twice with different `set_a` / `set_b`) and returns their headline figures side
+    by side: a row per figure (step time, MFU, days, GPU-hours, cost, energy, goodput), a column per scenario, and
+    `b / a` where both are numbers. Each run's whole document is in `.attrs["json"]`."""
+    docs = [run(a, set=set_a, seed=seed, samples=samples, **options),
+            run(b, set=set_b, seed=seed, samples=samples, **options)]
+    names = list(labels) if labels else [str(a), str(b)]
+    if names[0] == names[1]:
+        names = [f"{names[0]} (a)", f"{names[1]} (b)"]
+
+    def pick(doc: dict, path: tuple[str, ...]) -> Any:
+        for key in path:
+            doc = doc.get(key) if isinstance(doc, dict) else None
+        return doc
+
+    rows = {label: [pick(d, path) for d in docs] for label, path in _COMPARED}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=names)
+    table["b / a"] = [y / x if isinstance(x, (int, float)) and isinstance(y, (int, float)) and x else None
+                      for x, y in zip(table[names[0]], table[names[1]])]
+    table.attrs["json"] = docs
+    return table
+
+
+def chips(rule: str | None = None, **options: Any) -> pd.DataFrame:
+    """`gpuhours chips --json` as a DataFrame, one row per catalog chip (with `rule`: `policy.class`, `policy.tpp`…)."""
+    doc = json("chips", *_options(rule=rule, **options))
+    table = pd.json_normalize(doc["chips"], max_level=1)
+    table.attrs["json"] = doc
+    return table
+
+
+def validate(**options: Any) -> dict:
+    """`gpuhours validate --json`: every shipped validation case, predicted against reported."""
+    return json("validate", *_options(**options))
