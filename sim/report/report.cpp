@@ -259,11 +259,6 @@ std::string chrome_trace(const std::vector<TraceEvent>& events) {
     return j.str();
 }
 
-std::string break_even_text(double dollars_per_gpu_hour) {
-    return fmt::format("break-even price ${:.2f} per GPU-hour: any all-in price per GPU-hour below it meets the threshold",
-                       dollars_per_gpu_hour);
-}
-
 std::string with_commas(double value, int decimals) {
     std::string text = fmt::format("{:.{}f}", std::fabs(value), decimals);
     const std::size_t dot = text.find('.');

@@ -15,7 +15,9 @@ bool is_catalog_dir(const std::filesystem::path& dir) {
     return std::filesystem::is_directory(dir / "chips", ec) && std::filesystem::is_directory(dir / "models", ec);
 }
 
-std::string kind_singular(const std::string& kind) { return kind == "chips" ? "chip" : "model"; }
+std::string kind_singular(const std::string& kind) {
+    return kind == "chips" ? "chip" : kind == "pricing" ? "pricing entry" : "model";
+}
 
 }  // namespace
 

@@ -103,9 +103,9 @@ TEST_CASE("the flagship scenario loads with DeepSeek-V3's published layout") {
     REQUIRE(s.pricing.gpu_hour.has_value());
     CHECK(s.pricing.gpu_hour->value() == 2.0);  // the mode of the triangular $1.5–$2–$3.5 range
     REQUIRE(s.claims.size() == 1);
-    CHECK(s.claims[0].cost_below->value() == 6e6);
+    CHECK(s.claims[0].thresholds.cost_below->value() == 6e6);
     // "2 months" = 2 × 30.4375 days.
-    CHECK(s.claims[0].wall_clock_below->value() == Approx(2 * 30.4375 * 86400.0));
+    CHECK(s.claims[0].thresholds.wall_clock_below->value() == Approx(2 * 30.4375 * 86400.0));
 }
 
 TEST_CASE("a misspelt key names file, line and column and suggests the right key") {

@@ -72,8 +72,4 @@ std::string sweep_table(const SweepResult& result);
 // Number formatting for tables: fixed decimals, thousands separated by commas ("2,664,000").
 std::string with_commas(double value, int decimals = 0);
 
-// A cost claim's break-even (CriterionResult::break_even_per_gpu_hour), in words, for the terminal and the report:
-// "break-even price $2.13 per GPU-hour: any all-in price per GPU-hour below it meets the threshold".
-std::string break_even_text(double dollars_per_gpu_hour);
-
 }  // namespace gpuhours::report
