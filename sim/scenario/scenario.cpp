@@ -157,7 +157,8 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     std::vector<Assumption> out;
     const auto [table, id] = resolve_slot(chip_slot, "chips", "cluster.chip", catalog_dir);
     const bool fp8 = s.training.precision.compute == Precision::fp8;
-    const std::string origin = id == "inline" ? std::string("the scenario's chip") : fmt::format("scenarios/chips/{}.toml", id);
+    const std::string name = id.substr(0, id.find(" (modified)"));
+    const std::string origin = id == "inline" ? std::string("the scenario's chip") : fmt::format("scenarios/chips/{}.toml", name);
     const auto add = [&](const std::string& section, const std::string& key, const std::string& value) {
         const Node* sec = table.find(section);
         const Node* figure = sec != nullptr ? sec->find(key) : nullptr;

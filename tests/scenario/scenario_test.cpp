@@ -306,6 +306,33 @@ TEST_CASE("extends deep-merges a base file, and the including file wins") {
     }
 }
 
+TEST_CASE("unset removes keys the base sets, and an unknown one is refused at its line and column") {
+    TempDir dir;
+    dir.write("base.toml", kBase);
+    // The base sets parallelism.tensor = 2 and data = 4; unset both and tensor falls back to its default of 1, and
+    // data = 16 / (1 × 2) = 8 is derived from the base's gpus = 16 and pipeline = 2.
+    const auto child = dir.write("child.toml", "extends = \"base.toml\"\nunset = [\"parallelism.tensor\", \"parallelism.data\"]\n");
+    const Scenario s = load_scenario(child, catalog_options());
+    CHECK(s.parallel.tensor == 1);
+    CHECK(s.parallel.pipeline == 2);
+    CHECK(s.parallel.data == 8);
+
+    // Line 2, column 11: the array element naming the misspelt key, with a suggestion.
+    const auto typo = dir.write("typo.toml", "extends = \"base.toml\"\nunset = [\"parallelism.tensr\"]\n");
+    try {
+        (void)load_scenario(typo, catalog_options());
+        FAIL("expected an error");
+    } catch (const ScenarioError& e) {
+        CHECK(std::filesystem::path(e.where().file).filename() == "typo.toml");
+        CHECK(e.where().line == 2);
+        CHECK(e.where().column == 11);
+        CHECK_THAT(e.what(), Catch::Contains("parallelism.tensr"));
+        CHECK_THAT(e.hint(), Catch::Contains("tensor"));
+    }
+    const auto orphan = dir.write("orphan.toml", kBase + "unset = [\"parallelism.tensor\"]\n");
+    CHECK_THROWS_WITH(load_scenario(orphan, catalog_options()), Catch::Contains("no `extends`"));
+}
+
 TEST_CASE("an inline model table can extend a catalog model") {
     const std::string text = replace(kBase, "model = \"llama-3.1-8b\"\n", "") + "[model]\nfrom = \"llama-3.1-8b\"\nlayers = 16\n";
     const Scenario s = load_scenario_from_string(text, "test.toml", catalog_options());
