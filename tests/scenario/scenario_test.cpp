@@ -317,7 +317,8 @@ TEST_CASE("unset removes keys the base sets, and an unknown one is refused at it
     CHECK(s.parallel.pipeline == 2);
     CHECK(s.parallel.data == 8);
 
-    // Line 2, column 11: the array element naming the misspelt key, with a suggestion.
+    // Line 2, column 10: the array element naming the misspelt key (`unset = [` is 9 characters, its string opens at
+    // the 10th), with a suggestion.
     const auto typo = dir.write("typo.toml", "extends = \"base.toml\"\nunset = [\"parallelism.tensr\"]\n");
     try {
         (void)load_scenario(typo, catalog_options());
@@ -325,11 +326,11 @@ TEST_CASE("unset removes keys the base sets, and an unknown one is refused at it
     } catch (const ScenarioError& e) {
         CHECK(std::filesystem::path(e.where().file).filename() == "typo.toml");
         CHECK(e.where().line == 2);
-        CHECK(e.where().column == 11);
+        CHECK(e.where().column == 10);
         CHECK_THAT(e.what(), Catch::Contains("parallelism.tensr"));
         CHECK_THAT(e.hint(), Catch::Contains("tensor"));
     }
-    const auto orphan = dir.write("orphan.toml", kBase + "unset = [\"parallelism.tensor\"]\n");
+    const auto orphan = dir.write("orphan.toml", "unset = [\"parallelism.tensor\"]\n" + kBase);
     CHECK_THROWS_WITH(load_scenario(orphan, catalog_options()), Catch::Contains("no `extends`"));
 }
 
