@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <limits>
 #include <atomic>
 #include <cmath>
 #include <exception>
@@ -341,25 +343,54 @@ CostInputs cost_inputs(const RunEvaluation& ev, Seconds wall, const PricingSpec&
     return c;
 }
 
+LadderInputs ladder_inputs(const RunEvaluation& ev, Seconds wall, const PricingSpec& pr) {
+    LadderInputs in{cost_inputs(ev, wall, pr), ev.scenario.cluster.chip.rental_gpu_hour, pr.research_multiplier, pr.staff};
+    return in;
+}
+
+// One run's figures with the cost of every rung (NaN where a rung is not priced).
+struct PricedRun {
+    RunMetrics metrics;  // cost: the scenario's own basis
+    std::array<double, std::size(kCostRungs)> rungs{};
+};
+
+PricedRun priced_run(const RunEvaluation& ev, Seconds wall, const PricingSpec& pr, double mfu) {
+    const Scenario& s = ev.scenario;
+    PricedRun out;
+    out.metrics.wall_clock = wall;
+    out.metrics.gpu_hours = in_hours(wall) * s.cluster.gpus;
+    out.metrics.mfu = mfu;
+    out.rungs.fill(std::numeric_limits<double>::quiet_NaN());
+    if (ev.priced) {
+        const CostBreakdown cb = cost_of(cost_inputs(ev, wall, pr));
+        out.metrics.cost = cb.total;
+        out.metrics.energy = cb.energy;
+        const CostLadder ladder = cost_ladder(ladder_inputs(ev, wall, pr));
+        for (const auto& rung : ladder.rungs) {
+            if (rung.cost) out.rungs[static_cast<std::size_t>(rung.rung)] = rung.cost->value();
+        }
+    }
+    return out;
+}
+
+// The samples three ways: as drawn; the run's own uncertainty only (prices at nominal); the economic
+// assumptions only (the run at its nominal wall clock, prices drawn).
+struct Samples {
+    std::vector<PricedRun> all, run_only, economic_only;
+};
+
 // Each sample's wall clock, GPU-hours, cost and energy, and their spreads.
-std::vector<RunMetrics> sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
+Samples sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
     const Scenario& s = ev.scenario;
     ev.priced = s.pricing.gpu_hour.has_value() || s.pricing.ownership.has_value() || any_phase_price(s);
     const Seconds quoted_time = hours(mc.quoted_gpu_hours / s.cluster.gpus);
-    std::vector<RunMetrics> metrics;
+    Samples out;
     const double mfu = ev.headline_step().mfu_bf16_full;
     for (std::size_t k = 0; k < mc.runs.size(); ++k) {
         const Seconds wall = mc.runs[k].wall_clock + quoted_time;
-        RunMetrics m;
-        m.wall_clock = wall;
-        m.gpu_hours = in_hours(wall) * s.cluster.gpus;
-        m.mfu = mfu;
-        if (ev.priced) {
-            const CostBreakdown cb = cost_of(cost_inputs(ev, wall, mc.pricing[k]));
-            m.cost = cb.total;
-            m.energy = cb.energy;
-        }
-        metrics.push_back(m);
+        const PricedRun run = priced_run(ev, wall, mc.pricing[k], mfu);
+        const RunMetrics& m = run.metrics;
+        out.all.push_back(run);
         ev.wall_clock_days.push_back(in_days(wall));
         ev.gpu_hours.push_back(m.gpu_hours);
         ev.cost_usd.push_back(m.cost.value());
@@ -369,28 +400,164 @@ std::vector<RunMetrics> sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) 
     ev.gpu_hours_spread = spread_of(ev.gpu_hours);
     ev.cost_spread = spread_of(ev.cost_usd);
     ev.energy_spread = spread_of(ev.energy_mwh);
-    return metrics;
+    const Seconds nominal_wall = days(ev.wall_clock_days_spread.p50);
+    for (std::size_t k = 0; k < mc.runs.size(); ++k) {
+        out.run_only.push_back(priced_run(ev, mc.runs[k].wall_clock + quoted_time, s.pricing, mfu));
+        out.economic_only.push_back(priced_run(ev, nominal_wall, mc.pricing[k], mfu));
+    }
+    return out;
+}
+
+// The metrics of `runs` with the cost of `rung` in place of the basis cost.
+std::vector<RunMetrics> on_rung(const std::vector<PricedRun>& runs, std::optional<CostRung> rung) {
+    std::vector<RunMetrics> out;
+    out.reserve(runs.size());
+    for (const auto& r : runs) {
+        RunMetrics m = r.metrics;
+        if (rung) m.cost = Dollars(r.rungs[static_cast<std::size_t>(*rung)]);
+        out.push_back(m);
+    }
+    return out;
+}
+
+// The figure of the nominal run with uncertain input `i` at `x`, every other input nominal: for a [pricing]
+// input, re-priced exactly; for a step input, its step times scaled by the sensitivity's factor.
+struct Trial {
+    const RunEvaluation& ev;
+    const ScenarioSampler& sampler;
+    const StepSensitivities& sensitivities;
+    const MonteCarlo& mc;
+
+    std::optional<PricedRun> at(std::size_t i, double x) const {
+        const UncertainInput& input = sampler.inputs()[i];
+        std::vector<double> values = sampler.nominal_values();
+        values[i] = x;
+        const Seconds nominal_wall = days(ev.wall_clock_days_spread.p50);
+        const double mfu = ev.headline_step().mfu_bf16_full;
+        if (input.path.rfind("pricing.", 0) == 0) return priced_run(ev, nominal_wall, sampler.with(values).pricing, mfu);
+        if (input.path.rfind("reliability.", 0) == 0) return std::nullopt;
+        // Step input: the simulated time scales by each segment's factor; quoted phases do not.
+        double nominal_time = 0, scaled_time = 0;
+        for (std::size_t k = 0; k < mc.run.segments.size(); ++k) {
+            const double t = mc.run.segments[k].steps * mc.run.segments[k].step_time.value();
+            nominal_time += t;
+            scaled_time += t * sensitivities.factor(values, segment_step(k));
+        }
+        const Seconds quoted = hours(mc.quoted_gpu_hours / ev.scenario.cluster.gpus);
+        const Seconds wall = quoted + (nominal_wall - quoted) * (scaled_time / nominal_time);
+        return priced_run(ev, wall, ev.scenario.pricing, mfu / sensitivities.factor(values, ev.headline));
+    }
+
+    std::size_t segment_step(std::size_t k) const {
+        std::size_t n = 0;
+        for (const auto& ph : ev.phases) {
+            for (const auto& seg : ph.segments) {
+                if (n++ == k) return seg.step;
+            }
+        }
+        return ev.headline;
+    }
+};
+
+// The value of each uncertain input at which criterion `c` of `claim` flips on the nominal run (see the header).
+std::vector<InputBreakEven> input_break_evens(const Trial& trial, const ClaimSpec& claim, const CriterionResult& c,
+                                              std::optional<CostRung> rung) {
+    std::vector<InputBreakEven> out;
+    const auto& inputs = trial.sampler.inputs();
+    ClaimThresholds only;  // the one criterion, so that holds() below judges it alone
+    only.written = claim.thresholds.written;
+    const ClaimThresholds& t = claim.thresholds;
+    if (c.key == "cost_below") only.cost_below = t.cost_below;
+    else if (c.key == "cost_above") only.cost_above = t.cost_above;
+    else if (c.key == "wall_clock_below") only.wall_clock_below = t.wall_clock_below;
+    else if (c.key == "wall_clock_above") only.wall_clock_above = t.wall_clock_above;
+    else if (c.key == "gpu_hours_below") only.gpu_hours_below = t.gpu_hours_below;
+    else if (c.key == "gpu_hours_above") only.gpu_hours_above = t.gpu_hours_above;
+    else if (c.key == "mfu_above") only.mfu_above = t.mfu_above;
+    else if (c.key == "mfu_below") only.mfu_below = t.mfu_below;
+    else if (c.key == "energy_below") only.energy_below = t.energy_below;
+    else if (c.key == "energy_above") only.energy_above = t.energy_above;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const UncertainInput& input = inputs[i];
+        InputBreakEven b;
+        b.input = input.path;
+        if (c.bound == ClaimBound::within) {
+            b.value_text = "not derived for a two-sided bound";
+            out.push_back(b);
+            continue;
+        }
+        const auto holds = [&](double x) -> std::optional<bool> {
+            const auto run = trial.at(i, x);
+            if (!run) return std::nullopt;
+            return probability_met(only, on_rung({*run}, rung)) == 1.0;
+        };
+        // The range searched: the distribution's 0.1st to 99.9th percentile.
+        double lo = input.quantile(0.001), hi = input.quantile(0.999);
+        const auto at_lo = holds(lo), at_hi = holds(hi);
+        if (!at_lo || !at_hi) {
+            b.value_text = "not derived: a reliability input's break-even needs the interruptions re-simulated per trial value";
+            out.push_back(b);
+            continue;
+        }
+        const bool pricing = input.path.rfind("pricing.", 0) == 0;
+        b.method = pricing ? "bisection over the cost model, re-priced exactly at each trial value"
+                           : "bisection over the step times scaled by the sensitivity's interpolation (p05, nominal, p95 simulated)";
+        if (*at_lo == *at_hi) {
+            b.value_text = fmt::format("none between {} and {}: the criterion {} across that range", input.text(lo), input.text(hi),
+                                       *at_lo ? "holds" : "fails");
+            out.push_back(b);
+            continue;
+        }
+        const bool holds_low = *at_lo;
+        for (int it = 0; it < 60; ++it) {
+            const double mid = 0.5 * (lo + hi);
+            if (*holds(mid) == holds_low) lo = mid;
+            else hi = mid;
+        }
+        b.value = 0.5 * (lo + hi);
+        b.value_text = input.text(*b.value);
+        b.side = holds_low ? "below it" : "above it";
+        out.push_back(b);
+    }
+    return out;
 }
 
 // The nominal run (the median sample's wall clock; the run itself when nothing is stochastic), its cost, and
 // each claim judged against it and against the samples.
-void judge_claims(RunEvaluation& ev, const std::vector<RunMetrics>& metrics) {
+void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial) {
     const Scenario& s = ev.scenario;
     const double mfu = ev.headline_step().mfu_bf16_full;
     const Seconds nominal_wall = days(ev.wall_clock_days_spread.p50);
-    RunMetrics nominal{Dollars(ev.cost_spread.p50), nominal_wall, in_hours(nominal_wall) * s.cluster.gpus, mfu, Joules()};
+    const PricedRun nominal = priced_run(ev, nominal_wall, s.pricing, mfu);
     if (ev.priced) {
         ev.nominal_cost = cost_of(cost_inputs(ev, nominal_wall, s.pricing));
-        nominal.cost = ev.nominal_cost->total;
-        nominal.energy = ev.nominal_cost->energy;
+        ev.nominal_ladder = cost_ladder(ladder_inputs(ev, nominal_wall, s.pricing));
     }
     for (const auto& claim : s.claims) {
-        ClaimThresholds th{claim.cost_below, claim.wall_clock_below, claim.gpu_hours_below, claim.mfu_above, claim.energy_below};
-        if (th.cost_below && !ev.priced) {
+        if (claim.has_cost() && !ev.priced) {
             throw ScenarioError(claim.where, "the claim states a cost but the scenario has no [pricing]",
                                 "add [pricing] gpu_hour = \"$2\" (rental) or [pricing.ownership]");
         }
-        ev.verdicts.push_back(judge_claim(claim.text, th, nominal, ev.stochastic ? metrics : std::vector<RunMetrics>{}));
+        std::optional<CostRung> rung;
+        if (claim.has_cost()) {
+            rung = claim.rung.value_or(ev.nominal_ladder->base);
+            const RungCost& priced_rung = ev.nominal_ladder->at(*rung);
+            if (!priced_rung.cost) {
+                throw ScenarioError(claim.where, fmt::format("the claim is about rung {} ({}), which the scenario does not price: {}",
+                                                             rung_number(*rung), rung_title(*rung), priced_rung.missing),
+                                    "give the rung its inputs, or set the claim's `rung` to one that is priced");
+            }
+        }
+        const std::vector<RunMetrics> all = on_rung(samples.all, rung);
+        ClaimVerdict v = judge_claim(claim.text, claim.thresholds, on_rung({nominal}, rung).front(),
+                                     ev.stochastic ? all : std::vector<RunMetrics>{});
+        if (rung) v.rung = std::string(to_string(*rung));
+        if (ev.stochastic && ev.run_uncertain && ev.economic_uncertain) {
+            v.probability_run = probability_met(claim.thresholds, on_rung(samples.run_only, rung));
+            v.probability_economic = probability_met(claim.thresholds, on_rung(samples.economic_only, rung));
+        }
+        for (auto& c : v.criteria) c.input_break_evens = input_break_evens(trial, claim, c, rung);
+        ev.verdicts.push_back(std::move(v));
     }
 }
 
@@ -424,8 +591,13 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
     add_phase_outcomes(ev, table);
     const StepSensitivities sensitivities = step_sensitivities(ev, sampler, table, *cache, counter, options);
     const MonteCarlo mc = run_monte_carlo(ev, sampler, sensitivities, options);
-    const std::vector<RunMetrics> metrics = sample_metrics(ev, mc);
-    judge_claims(ev, metrics);
+    const Samples samples = sample_metrics(ev, mc);
+    ev.economic_uncertain = std::any_of(sampler.inputs().begin(), sampler.inputs().end(),
+                                        [](const UncertainInput& u) { return u.path.rfind("pricing.", 0) == 0; });
+    ev.run_uncertain = !ev.scenario.reliability.failures.empty() ||
+                       std::any_of(sampler.inputs().begin(), sampler.inputs().end(),
+                                   [](const UncertainInput& u) { return u.path.rfind("pricing.", 0) != 0; });
+    judge_claims(ev, samples, Trial{ev, sampler, sensitivities, mc});
     summarize_reliability(ev, mc);
     check_run_figures(ev);
     return ev;

@@ -8,6 +8,7 @@
 #include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/report/output_file.hpp>
 #include <gpuhours/report/report.hpp>
+#include <gpuhours/report/verdicts.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/training/step.hpp>
 
@@ -94,8 +95,32 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
         j.key("cost_lines_usd").begin_object();
         for (const auto& line : cost.lines) j.field(line.item, line.cost.value());
         j.end_object();
+        j.field("cost_usd", cost.total.value()).field("cost_statistic", "nominal");
     }
     j.end_object();
+    if (ev.nominal_ladder) {
+        j.key("cost_ladder").begin_array();
+        for (const auto& rung : ev.nominal_ladder->rungs) {
+            j.begin_object().field("rung", rung_number(rung.rung)).field("name", to_string(rung.rung)).field("title", rung_title(rung.rung));
+            if (rung.cost) j.field("cost_usd", rung.cost->value());
+            else j.field("missing", rung.missing);
+            j.key("lines_usd").begin_object();
+            for (const auto& line : rung.lines) j.field(line.item, line.cost.value());
+            j.end_object().end_object();
+        }
+        j.end_array();
+    }
+    const report::Headline h = report::headline_of(ev);
+    j.key("headline").begin_object().field("wall_clock_days", ev.wall_clock_days_spread.p50).field("wall_clock_text", h.wall_clock);
+    j.field("gpu_hours", ev.gpu_hours_spread.p50).field("gpu_hours_text", h.gpu_hours);
+    if (ev.nominal_cost) {
+        j.field("cost_usd", ev.nominal_cost->total.value()).field("cost_text", h.cost).field("cost_label", h.cost_label);
+        j.field("energy_mwh", ev.nominal_cost->energy.value() / 3.6e9).field("energy_text", h.energy);
+    }
+    j.end_object();
+    j.key("assumptions").begin_array();
+    for (const auto& a : ev.scenario.assumptions) j.begin_object().field("key", a.key).field("value", a.value).field("source", a.source).end_object();
+    j.end_array();
 }
 
 void json_claims(report::Json& j, const RunEvaluation& ev) {
@@ -106,11 +131,23 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
     for (const auto& v : ev.verdicts) {
         j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability);
         j.field("nominal_verdict", to_string(v.nominal_verdict));
+        if (v.probability_run) j.field("probability_run", *v.probability_run);
+        if (v.probability_economic) j.field("probability_economic", *v.probability_economic);
+        if (!v.rung.empty()) j.field("rung", v.rung);
         j.key("criteria").begin_array();
         for (const auto& c : v.criteria) {
             j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);
             j.field("margin", c.margin).field("probability", c.probability);
+            j.field("key", c.key);
             if (c.break_even_per_gpu_hour) j.field("break_even_usd_per_gpu_hour", *c.break_even_per_gpu_hour);
+            if (c.break_even_low_per_gpu_hour) j.field("break_even_low_usd_per_gpu_hour", *c.break_even_low_per_gpu_hour);
+            j.key("input_break_evens").begin_array();
+            for (const auto& b : c.input_break_evens) {
+                j.begin_object().field("input", b.input).field("text", b.value_text);
+                if (b.value) j.field("value", *b.value).field("holds", b.side).field("method", b.method);
+                j.end_object();
+            }
+            j.end_array();
             j.end_object();
         }
         j.end_array().end_object();
@@ -172,10 +209,8 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
 void print_step(const RunEvaluation& ev, bool stages, std::ostream& out) {
     const Scenario& s = ev.scenario;
     const StepResult& r = ev.headline_step();
-    out << fmt::format("\nstep ({}, batch {})  {} s; MFU {:.1f}% of the {} peak ({:.1f}% full attention), {:.1f}% of BF16 "
-                       "({:.1f}% full); HFU {:.1f}%\n",
-                       s.phases.front().name, s.phases.front().training.global_batch, seconds_text(r.step_time), 100 * r.mfu_causal,
-                       to_string(r.compute_precision), 100 * r.mfu_full, 100 * r.mfu_bf16_causal, 100 * r.mfu_bf16_full, 100 * r.hfu);
+    out << fmt::format("\nstep ({}, batch {})  {} s; {}\n", s.phases.front().name, s.phases.front().training.global_batch,
+                       seconds_text(r.step_time), report::mfu_text(r));
     report::Table b({"where the step goes (mean per GPU)", "seconds", "share"});
     const Seconds t = r.step_time;
     b.add_row({"compute (forward + backward)", seconds_text(r.breakdown.compute), share(r.breakdown.compute, t)});
@@ -214,14 +249,23 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
     } else {
         out << fmt::format("  wall clock     {:.1f} days (no interruptions modelled: add [[reliability.failures]])\n", ev.wall_clock_days_spread.p50);
     }
-    out << fmt::format("  GPU-hours      {}\n", report::with_commas(ev.gpu_hours_spread.p50));
+    const report::Headline h = report::headline_of(ev);
+    out << fmt::format("  GPU-hours      {}{}\n", h.gpu_hours, ev.stochastic ? " (median)" : "");
     if (ev.nominal_cost) {
         const auto& cost = *ev.nominal_cost;
-        out << fmt::format("  cost           {} ({}; includes: {})", format_dollars(cost.total), cost.basis, s.pricing.includes);
-        if (ev.stochastic) out << fmt::format(", 90% interval {}–{}", format_dollars(Dollars(ev.cost_spread.p05)), format_dollars(Dollars(ev.cost_spread.p95)));
+        out << fmt::format("  cost           {} ({}; {}; includes: {})", h.cost, cost.basis, h.cost_label, s.pricing.includes);
+        if (ev.stochastic) {
+            out << fmt::format("; over the samples: median {}, 90% interval {}–{}", format_dollars(Dollars(ev.cost_spread.p50)),
+                               format_dollars(Dollars(ev.cost_spread.p05)), format_dollars(Dollars(ev.cost_spread.p95)));
+        }
         out << "\n";
         for (const auto& line : cost.lines) out << fmt::format("    {:<28} {}\n", line.item, format_dollars(line.cost));
-        out << fmt::format("  energy         {} (facility, PUE {:g})\n", format_energy(cost.energy), s.pricing.pue);
+        out << fmt::format("  energy         {} (facility, PUE {:g}; nominal inputs)\n", h.energy, s.pricing.pue);
+        out << "\ncost ladder (each rung its own figure; Epoch AI, arXiv 2405.21015)\n";
+        for (const auto& rung : report::ladder_lines(ev)) {
+            out << fmt::format("  rung {}  {:<52} {:>12}  {}\n", rung.number, rung.title, rung.cost, rung.detail);
+            for (const auto& input : rung.inputs) out << fmt::format("          {}\n", input);
+        }
     } else {
         out << "  cost           no [pricing] given\n";
     }
@@ -229,27 +273,18 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
 
 // Each claim's verdict with its criteria, then the assumptions the figures rest on.
 void print_claims(const RunEvaluation& ev, std::ostream& out) {
-    const Scenario& s = ev.scenario;
     if (!ev.verdicts.empty()) out << "\nclaims\n";
     for (const auto& v : ev.verdicts) {
-        out << fmt::format("  {} — \"{}\" (probability {:.0f}% over the uncertain inputs; {} at their nominal values)\n",
-                           to_string(v.verdict), v.text, 100 * v.probability, to_string(v.nominal_verdict));
+        out << fmt::format("  {} — \"{}\" ({})\n", to_string(v.verdict), v.text, report::probability_text(ev, v));
         for (const auto& c : v.criteria) {
             out << fmt::format("    {} {}: nominal {}, margin {:+.1f}%, holds in {:.0f}% of runs\n", c.name, c.threshold, c.nominal,
                                100 * c.margin, 100 * c.probability);
-            if (c.break_even_per_gpu_hour) out << fmt::format("      {}\n", report::break_even_text(*c.break_even_per_gpu_hour));
+            if (const std::string be = report::break_even_text(c); !be.empty()) out << fmt::format("      {}\n", be);
+            for (const auto& b : c.input_break_evens) out << fmt::format("      {}\n", report::input_break_even_text(b));
         }
     }
     out << "\nassumptions the figures rest on\n";
-    for (const auto& u : ev.uncertain_inputs) out << fmt::format("  {}\n", u);
-    for (const auto& f : s.reliability.failures) {
-        out << fmt::format("  interruptions \"{}\": one per {} {}-hours\n", f.name, report::with_commas(1.0 / f.rate_per_unit_hour),
-                           f.per_node ? "node" : "GPU");
-    }
-    if (s.reliability.failures.empty()) out << "  no interruptions\n";
-    out << fmt::format("  cost covers {}\n", s.pricing.includes);
-    out << fmt::format("  step times from the {} simulation with the {} network model; FLOPs counted as in the MFU line\n",
-                       to_string(ev.options.mode), to_string(ev.options.network));
+    for (const auto& line : report::assumption_lines(ev)) out << fmt::format("  {}\n", line);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/report/svg.hpp>
+#include <gpuhours/report/verdicts.hpp>
 
 #include <fmt/format.h>
 
@@ -88,7 +89,6 @@ std::string_view verdict_class(Verdict v) {
 }
 
 std::string claims_section(const RunEvaluation& ev) {
-    const Scenario& s = ev.scenario;
     std::string out = R"(<section id="claims"><h2>Claims</h2>)"
                       "\n";
     if (ev.verdicts.empty()) out += paragraph("The scenario states no claims ([[claims]] in the scenario file).", "note");
@@ -96,11 +96,9 @@ std::string claims_section(const RunEvaluation& ev) {
         out += fmt::format(R"(<div class="verdict {}"><div class="badge">{}</div><div class="body">)", verdict_class(v.verdict),
                            escape(to_string(v.verdict)));
         out += fmt::format(R"(<p class="claim">“{}”</p>)", escape(v.text));
-        const std::string runs = ev.stochastic ? fmt::format("{} Monte Carlo runs", ev.options.samples) : "the nominal run";
-        out += paragraph(fmt::format("Probability {:.0f}%: every criterion is met in {:.0f}% of {} (HOLDS needs at least "
-                                     "90%, FAILS at most 10%). At the inputs' nominal values the claim {}.",
-                                     100 * v.probability, 100 * v.probability, runs,
-                                     v.nominal_verdict == Verdict::holds ? "holds" : "fails"),
+        out += paragraph(fmt::format("Verdict over {}: {}. HOLDS needs the claim met in at least 90% of runs, FAILS in at most 10%.",
+                                     ev.stochastic ? fmt::format("{} Monte Carlo runs", ev.options.samples) : "the nominal run",
+                                     probability_text(ev, v)),
                          "probability");
         std::vector<std::vector<std::string>> rows;
         for (const CriterionResult& c : v.criteria) {
@@ -109,22 +107,13 @@ std::string claims_section(const RunEvaluation& ev) {
         }
         out += table({"criterion", "nominal", "margin", "holds in (of runs)"}, rows, {1, 2, 3});
         for (const CriterionResult& c : v.criteria) {
-            if (c.break_even_per_gpu_hour) out += paragraph(break_even_text(*c.break_even_per_gpu_hour), "break-even");
+            if (const std::string be = break_even_text(c); !be.empty()) out += paragraph(be, "break-even");
+            for (const auto& b : c.input_break_evens) out += paragraph(input_break_even_text(b), "break-even");
         }
         out += "</div></div>\n";
     }
     out += "<h3>Assumptions the figures rest on</h3>\n<ul>";
-    for (const auto& u : ev.uncertain_inputs) out += fmt::format("<li>uncertain input: {}</li>", escape(u));
-    for (const auto& f : s.reliability.failures) {
-        out += fmt::format("<li>{}</li>", escape(fmt::format("interruptions \"{}\": one per {} {}-hours", f.name,
-                                                            with_commas(1.0 / f.rate_per_unit_hour),
-                                                            f.per_node ? "node" : "GPU")));
-    }
-    if (s.reliability.failures.empty()) out += "<li>no interruptions</li>";
-    out += fmt::format("<li>cost covers {}</li>", escape(s.pricing.includes));
-    out += fmt::format("<li>step times from the {} simulation with the {} network model; FLOPs counted as in the MFU "
-                       "line below</li>",
-                       escape(to_string(ev.options.mode)), escape(to_string(ev.options.network)));
+    for (const auto& line : assumption_lines(ev)) out += fmt::format("<li>{}</li>", escape(line));
     out += "</ul>\n</section>\n";
     return out;
 }
@@ -141,14 +130,17 @@ std::string summary_section(const RunEvaluation& ev) {
     out += figure("wall clock", fmt::format("{:.1f} days", wc.p50),
                   ev.stochastic ? fmt::format("median; 90% interval {:.1f}–{:.1f} days", wc.p05, wc.p95)
                                 : "no interruptions modelled");
-    out += figure("GPU-hours", with_commas(ev.gpu_hours_spread.p50), fmt::format("{} GPUs × wall clock", s.cluster.gpus));
+    const Headline head = headline_of(ev);
+    out += figure("GPU-hours", head.gpu_hours, fmt::format("{} GPUs × wall clock{}", s.cluster.gpus, ev.stochastic ? " (median)" : ""));
     if (ev.nominal_cost) {
         const CostBreakdown& c = *ev.nominal_cost;
-        out += figure("cost", format_dollars(c.total),
-                      ev.stochastic ? fmt::format("{}; 90% interval {}–{}", c.basis, format_dollars(Dollars(ev.cost_spread.p05)),
+        out += figure("cost", head.cost,
+                      ev.stochastic ? fmt::format("{}; {}; over the samples: median {}, 90% interval {}–{}", c.basis, head.cost_label,
+                                                  format_dollars(Dollars(ev.cost_spread.p50)),
+                                                  format_dollars(Dollars(ev.cost_spread.p05)),
                                                   format_dollars(Dollars(ev.cost_spread.p95)))
-                                    : c.basis);
-        out += figure("energy", format_energy(c.energy), fmt::format("facility, PUE {:g}", s.pricing.pue));
+                                    : fmt::format("{}; {}", c.basis, head.cost_label));
+        out += figure("energy", head.energy, fmt::format("facility, PUE {:g}; nominal inputs", s.pricing.pue));
     } else {
         out += figure("cost", "—", "no [pricing] given");
     }
@@ -195,11 +187,8 @@ std::string summary_section(const RunEvaluation& ev) {
     out += table({"phase", "sequence", "global batch", "tokens", "steps", "step time", "days", "GPU-hours"}, rows,
                  {1, 2, 3, 4, 5, 6, 7});
     for (const auto& q : quoted_notes) out += paragraph(q, "note");
-    out += paragraph(fmt::format("Headline step ({}, batch {}): {} s; MFU {:.1f}% of the {} peak ({:.1f}% full attention), "
-                                 "{:.1f}% of BF16 ({:.1f}% full); HFU {:.1f}%.",
-                                 s.phases.front().name, s.phases.front().training.global_batch, seconds_text(r.step_time),
-                                 100 * r.mfu_causal, to_string(r.compute_precision), 100 * r.mfu_full, 100 * r.mfu_bf16_causal,
-                                 100 * r.mfu_bf16_full, 100 * r.hfu));
+    out += paragraph(fmt::format("Headline step ({}, batch {}): {} s; {}.", s.phases.front().name,
+                                 s.phases.front().training.global_batch, seconds_text(r.step_time), mfu_text(r)));
     out += "</section>\n";
     return out;
 }
@@ -508,6 +497,16 @@ std::string cost_section(const RunEvaluation& ev) {
         rows.push_back({fmt::format("total ({})", c.basis), format_dollars(c.total)});
         out += paragraph(fmt::format("At the median wall clock and nominal prices; includes: {}.", s.pricing.includes));
         out += table({"cost line", "cost"}, rows, {1});
+        std::vector<std::vector<std::string>> ladder;
+        for (const auto& rung : ladder_lines(ev)) {
+            std::string inputs;
+            for (const auto& input : rung.inputs) inputs += (inputs.empty() ? "" : "; ") + input;
+            ladder.push_back({fmt::format("{}. {}", rung.number, rung.title), rung.cost, rung.detail, inputs});
+        }
+        out += "<h3>Cost ladder</h3>\n";
+        out += paragraph("Each rung is its own figure (Epoch AI, Cottier et al. 2024, arXiv 2405.21015): a claim names the rung "
+                         "it speaks of. DeepSeek's $5.576M is rung 1, the final run at rental prices.");
+        out += table({"rung", "cost", "made of", "inputs and sources"}, ladder, {1});
         out += paragraph(fmt::format("Energy: {} (facility, PUE {:g}; GPUs at {:.0f}% of TDP on average).", format_energy(c.energy),
                                      s.pricing.pue, 100 * s.pricing.utilization));
     } else {
@@ -527,22 +526,28 @@ std::string cost_section(const RunEvaluation& ev) {
         for (double v : h.samples) largest = std::max(largest, v);
         std::string thresholds;
         for (const ClaimSpec& claim : s.claims) {
-            if (!claim.cost_below) continue;
-            const double v = claim.cost_below->value();
-            largest = std::max(largest, v);
-            if (std::any_of(h.markers.begin(), h.markers.end(), [&](const svg::Marker& m) { return m.value == v; })) continue;
-            h.markers.push_back({v, fmt::format("claim: cost < {}", format_dollars(*claim.cost_below)), "#B00020", false});
-            thresholds += fmt::format("; the claim's threshold {} is met in {:.0f}% of runs", format_dollars(*claim.cost_below),
-                                      100.0 * static_cast<double>(std::count_if(ev.cost_usd.begin(), ev.cost_usd.end(),
-                                                                                [&](double c) { return c < v; })) /
-                                          static_cast<double>(ev.cost_usd.size()));
+            // Thresholds on the headline rung only: the histogram is of the headline cost's samples.
+            if (claim.rung && ev.nominal_ladder && *claim.rung != ev.nominal_ladder->base) continue;
+            for (const auto& [bound, below] : {std::pair{claim.thresholds.cost_below, true}, std::pair{claim.thresholds.cost_above, false}}) {
+                if (!bound) continue;
+                const double v = bound->value();
+                largest = std::max(largest, v);
+                if (std::any_of(h.markers.begin(), h.markers.end(), [&](const svg::Marker& m) { return m.value == v; })) continue;
+                h.markers.push_back({v, fmt::format("claim: cost {} {}", below ? "<" : ">", format_dollars(*bound)), "#B00020", false});
+                thresholds += fmt::format("; the claim's threshold {} {} is met in {:.0f}% of runs", below ? "<" : ">", format_dollars(*bound),
+                                          100.0 * static_cast<double>(std::count_if(ev.cost_usd.begin(), ev.cost_usd.end(),
+                                                                                    [&](double c) { return below ? c < v : c > v; })) /
+                                              static_cast<double>(ev.cost_usd.size()));
+            }
         }
-        h.markers.push_back({ev.cost_spread.p50, fmt::format("median {}", format_dollars(Dollars(ev.cost_spread.p50))), "#222222", true});
+        h.markers.push_back({ev.nominal_cost->total.value(), fmt::format("headline (nominal) {}", format_dollars(ev.nominal_cost->total)), "#0072B2", false});
+        h.markers.push_back({ev.cost_spread.p50, fmt::format("median of runs {}", format_dollars(Dollars(ev.cost_spread.p50))), "#222222", true});
         h.tick_format = dollar_ticks(largest);
         h.frame = {"cost-histogram",
                    "Total cost across Monte Carlo runs",
-                   fmt::format("Histogram of the cost of {} Monte Carlo runs: median {}, 90% interval {}–{}{}.", ev.cost_usd.size(),
-                               format_dollars(Dollars(ev.cost_spread.p50)), format_dollars(Dollars(ev.cost_spread.p05)),
+                   fmt::format("Histogram of the cost of {} Monte Carlo runs (the headline cost, {}, is the nominal run's): "
+                               "median {}, 90% interval {}–{}{}.",
+                               ev.cost_usd.size(), format_dollars(ev.nominal_cost->total), format_dollars(Dollars(ev.cost_spread.p50)), format_dollars(Dollars(ev.cost_spread.p05)),
                                format_dollars(Dollars(ev.cost_spread.p95)), thresholds),
                    "cost of the run (US dollars)",
                    "runs",
@@ -554,8 +559,8 @@ std::string cost_section(const RunEvaluation& ev) {
     w.colour = "#009E73";
     std::string thresholds;
     for (const ClaimSpec& claim : s.claims) {
-        if (!claim.wall_clock_below) continue;
-        const double v = in_days(*claim.wall_clock_below);
+        if (!claim.thresholds.wall_clock_below) continue;
+        const double v = in_days(*claim.thresholds.wall_clock_below);
         if (std::any_of(w.markers.begin(), w.markers.end(), [&](const svg::Marker& m) { return m.value == v; })) continue;
         w.markers.push_back({v, fmt::format("claim: wall clock < {:.1f} days", v), "#B00020", false});
         thresholds += fmt::format("; the claim's threshold of {:.1f} days is met in {:.0f}% of runs", v,

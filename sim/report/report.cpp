@@ -343,11 +343,6 @@ std::string wrap_text(std::string_view text, std::size_t width, std::size_t inde
     return out;
 }
 
-std::string break_even_text(double dollars_per_gpu_hour) {
-    return fmt::format("break-even price ${:.2f} per GPU-hour: any all-in price per GPU-hour below it meets the threshold",
-                       dollars_per_gpu_hour);
-}
-
 // ---- sweeps -----------------------------------------------------------------------------------------------
 
 namespace {

@@ -10,7 +10,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <cstddef>
 #include <functional>
 
@@ -27,30 +29,53 @@ std::string_view to_string(Verdict v) {
 
 namespace {
 
-enum class Direction { below, above };
-
-// One criterion of a claim, in plain numbers: the metric it reads and how to print a value of it.
+// One criterion of a claim, in plain numbers: the metric it reads, its bound(s) and how to print a value of it.
 struct Criterion {
     std::string name;
-    Direction direction;
-    double threshold;
+    std::string key;
+    ClaimBound bound;
+    double low = 0.0;   // above, within
+    double high = 0.0;  // below, within
     std::function<double(const RunMetrics&)> metric;
     std::function<std::string(double)> format;
+    std::string written;  // the threshold as the scenario wrote it, when its unit differs from `format`'s
 
     [[nodiscard]] bool holds(const RunMetrics& m) const {
         const double v = metric(m);
-        return direction == Direction::below ? v < threshold : v > threshold;
+        switch (bound) {
+            case ClaimBound::below: return v < high;
+            case ClaimBound::above: return v > low;
+            case ClaimBound::within: return v > low && v < high;
+        }
+        return false;
     }
     [[nodiscard]] double margin(const RunMetrics& m) const {
         const double v = metric(m);
-        return direction == Direction::below ? (threshold - v) / threshold : (v - threshold) / threshold;
+        const double to_high = (high - v) / high;
+        const double to_low = (v - low) / low;
+        switch (bound) {
+            case ClaimBound::below: return to_high;
+            case ClaimBound::above: return to_low;
+            case ClaimBound::within: return std::min(to_high, to_low);
+        }
+        return 0.0;
+    }
+    [[nodiscard]] std::string bound_text(double value) const {
+        const std::string formatted = format(value);
+        return written.empty() ? formatted : fmt::format("{} ({})", written, formatted);
     }
     [[nodiscard]] std::string threshold_text() const {
-        return fmt::format("{} {}", direction == Direction::below ? "<" : ">", format(threshold));
+        switch (bound) {
+            case ClaimBound::below: return "< " + bound_text(high);
+            case ClaimBound::above: return "> " + bound_text(low);
+            case ClaimBound::within: return fmt::format("within ({}, {})", format(low), format(high));
+        }
+        return {};
     }
 };
 
 std::string format_percent(double fraction) { return fmt::format("{:.4g}%", fraction * 100.0); }
+std::string format_days(double seconds) { return fmt::format("{:.1f} days", in_days(Seconds(seconds))); }
 
 void require_positive(double value, std::string_view key, std::string_view example) {
     if (!std::isfinite(value) || value <= 0.0) {
@@ -59,40 +84,82 @@ void require_positive(double value, std::string_view key, std::string_view examp
     }
 }
 
+void require_fraction(double value, std::string_view key) {
+    if (!(value > 0.0 && value < 1.0)) {
+        throw Error(fmt::format("claim threshold `{}` is {}; it must be a fraction between 0 and 1", key, value),
+                    fmt::format("write `{}` as a fraction, e.g. 0.4 for 40%", key));
+    }
+}
+
+// The written text of `key` when its unit is not the one the value prints in (a duration not in days).
+std::string written_of(const ClaimThresholds& t, const std::string& key, bool duration) {
+    for (const auto& [k, text] : t.written) {
+        if (k != key) continue;
+        if (duration && text.find("day") == std::string::npos) return text;
+        return {};
+    }
+    return {};
+}
+
+// The criteria of one metric: its below, above and within bounds, each checked.
+template <class Q, class Value>
+void add_metric(std::vector<Criterion>& out, const ClaimThresholds& t, const std::string& name, const std::string& stem,
+                const std::optional<Q>& below, const std::optional<Q>& above, const std::optional<Within<Q>>& within,
+                Value value, std::function<std::string(double)> format, std::string_view example, bool fraction = false,
+                bool duration = false) {
+    const auto raw = [](const Q& q) {
+        if constexpr (std::is_arithmetic_v<Q>) return static_cast<double>(q);
+        else return q.value();
+    };
+    const auto check = [&](double v, const std::string& key) {
+        if (fraction) require_fraction(v, key);
+        else require_positive(v, key, example);
+    };
+    const std::function<double(const RunMetrics&)> metric = value;
+    if (below) {
+        const std::string key = stem + "_below";
+        check(raw(*below), key);
+        out.push_back({name, key, ClaimBound::below, 0.0, raw(*below), metric, format, written_of(t, key, duration)});
+    }
+    if (above) {
+        const std::string key = stem + "_above";
+        check(raw(*above), key);
+        out.push_back({name, key, ClaimBound::above, raw(*above), 0.0, metric, format, written_of(t, key, duration)});
+    }
+    if (within) {
+        const std::string key = stem + "_within";
+        check(raw(within->low), key);
+        check(raw(within->high), key);
+        if (!(raw(within->low) < raw(within->high))) {
+            throw Error(fmt::format("claim threshold `{}` has its low bound at or above its high bound", key),
+                        fmt::format("write `{} = [low, high]` with low < high", key));
+        }
+        out.push_back({name, key, ClaimBound::within, raw(within->low), raw(within->high), metric, format, {}});
+    }
+}
+
 std::vector<Criterion> criteria_of(const ClaimThresholds& t) {
     std::vector<Criterion> out;
-    if (t.cost_below) {
-        require_positive(t.cost_below->value(), "cost_below", "\"$6M\"");
-        out.push_back({"cost", Direction::below, t.cost_below->value(), [](const RunMetrics& m) { return m.cost.value(); },
-                       [](double v) { return format_dollars(Dollars(v)); }});
-    }
-    if (t.wall_clock_below) {
-        require_positive(t.wall_clock_below->value(), "wall_clock_below", "\"2 months\"");
-        out.push_back({"wall clock", Direction::below, t.wall_clock_below->value(),
-                       [](const RunMetrics& m) { return m.wall_clock.value(); },
-                       [](double v) { return format_duration(Seconds(v)); }});
-    }
-    if (t.gpu_hours_below) {
-        require_positive(*t.gpu_hours_below, "gpu_hours_below", "\"2.788M\"");
-        out.push_back({"GPU-hours", Direction::below, *t.gpu_hours_below, [](const RunMetrics& m) { return m.gpu_hours; },
-                       [](double v) { return format_count(v) + " GPU-hours"; }});
-    }
-    if (t.mfu_above) {
-        if (!(*t.mfu_above > 0.0 && *t.mfu_above < 1.0)) {
-            throw Error(fmt::format("claim threshold `mfu_above` is {}; it must be a fraction between 0 and 1",
-                                    *t.mfu_above),
-                        "write `mfu_above = 0.4` for 40%");
-        }
-        out.push_back({"MFU", Direction::above, *t.mfu_above, [](const RunMetrics& m) { return m.mfu; }, format_percent});
-    }
-    if (t.energy_below) {
-        require_positive(t.energy_below->value(), "energy_below", "\"5 GWh\"");
-        out.push_back({"energy", Direction::below, t.energy_below->value(),
-                       [](const RunMetrics& m) { return m.energy.value(); },
-                       [](double v) { return format_energy(Joules(v)); }});
-    }
+    add_metric(out, t, "cost", "cost", t.cost_below, t.cost_above, t.cost_within,
+               [](const RunMetrics& m) { return m.cost.value(); }, [](double v) { return format_dollars(Dollars(v)); },
+               "\"$6M\"");
+    add_metric(out, t, "wall clock", "wall_clock", t.wall_clock_below, t.wall_clock_above, t.wall_clock_within,
+               [](const RunMetrics& m) { return m.wall_clock.value(); }, format_days, "\"2 months\"", false, true);
+    add_metric(out, t, "GPU-hours", "gpu_hours", t.gpu_hours_below, t.gpu_hours_above, t.gpu_hours_within,
+               [](const RunMetrics& m) { return m.gpu_hours; }, [](double v) { return format_count(v) + " GPU-hours"; },
+               "\"2.788M\"");
+    add_metric(out, t, "MFU", "mfu", t.mfu_below, t.mfu_above, t.mfu_within, [](const RunMetrics& m) { return m.mfu; },
+               format_percent, "0.4", true);
+    add_metric(out, t, "energy", "energy", t.energy_below, t.energy_above, t.energy_within,
+               [](const RunMetrics& m) { return m.energy.value(); }, [](double v) { return format_energy(Joules(v)); },
+               "\"5 GWh\"");
     return out;
 }
+
+constexpr std::string_view kCriterionKeys =
+    "add at least one of cost_below, cost_above, cost_within, wall_clock_below, wall_clock_above, wall_clock_within, "
+    "gpu_hours_below, gpu_hours_above, gpu_hours_within, mfu_above, mfu_below, mfu_within, energy_below, energy_above, "
+    "energy_within";
 
 double fraction(std::size_t count, std::size_t n) { return static_cast<double>(count) / static_cast<double>(n); }
 
@@ -102,8 +169,7 @@ ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresho
                          const std::vector<RunMetrics>& samples, double confidence) {
     const std::vector<Criterion> criteria = criteria_of(thresholds);
     if (criteria.empty()) {
-        throw Error(fmt::format("claim \"{}\" states no criterion to check", text),
-                    "add at least one of cost_below, wall_clock_below, gpu_hours_below, mfu_above, energy_below");
+        throw Error(fmt::format("claim \"{}\" states no criterion to check", text), std::string(kCriterionKeys));
     }
     if (!(confidence > 0.5 && confidence <= 1.0)) {
         throw Error(fmt::format("claim confidence is {}; it must be above 0.5 and at most 1", confidence),
@@ -115,10 +181,17 @@ ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresho
     for (const auto& c : criteria) {
         CriterionResult r;
         r.name = c.name;
+        r.key = c.key;
+        r.bound = c.bound;
         r.threshold = c.threshold_text();
         r.nominal = c.format(c.metric(nominal));
         r.margin = c.margin(nominal);
-        if (c.name == "cost" && nominal.gpu_hours > 0.0) r.break_even_per_gpu_hour = c.threshold / nominal.gpu_hours;
+        if (c.name == "cost" && nominal.gpu_hours > 0.0) {
+            // Cost = GPU-hours × price per GPU-hour, so the price that meets a bound exactly is bound / GPU-hours.
+            if (c.bound != ClaimBound::above) r.break_even_per_gpu_hour = c.high / nominal.gpu_hours;
+            if (c.bound == ClaimBound::above) r.break_even_per_gpu_hour = c.low / nominal.gpu_hours;
+            if (c.bound == ClaimBound::within) r.break_even_low_per_gpu_hour = c.low / nominal.gpu_hours;
+        }
         if (samples.empty()) {
             r.probability = c.holds(nominal) ? 1.0 : 0.0;
         } else {
@@ -155,6 +228,25 @@ ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresho
         out.verdict = Verdict::uncertain;
     }
     return out;
+}
+
+double probability_met(const ClaimThresholds& thresholds, const std::vector<RunMetrics>& samples) {
+    const std::vector<Criterion> criteria = criteria_of(thresholds);
+    if (samples.empty()) return 0.0;
+    std::size_t met = 0;
+    for (const auto& m : samples) {
+        met += std::all_of(criteria.begin(), criteria.end(), [&](const Criterion& c) { return c.holds(m); }) ? 1U : 0U;
+    }
+    return fraction(met, samples.size());
+}
+
+std::string_view break_even_side(ClaimBound bound) {
+    switch (bound) {
+        case ClaimBound::below: return "below it";
+        case ClaimBound::above: return "above it";
+        case ClaimBound::within: return "between the two";
+    }
+    return "";
 }
 
 }  // namespace gpuhours

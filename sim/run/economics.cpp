@@ -6,8 +6,8 @@
 //     and ownership figures given alongside are ignored (one total, one basis; compare by running twice).
 //   - otherwise ownership: GPU capex, server overhead and networking, each amortised linearly over
 //     `amortisation` (capex × wall clock / amortisation), plus electricity when a price is given.
-//     Deliberate approximation: straight-line depreciation with no residual value, no cost of capital and no
-//     idle time, i.e. the run is charged exactly its share of the hardware's life.
+//     With a cost of capital or a residual value the share is the equivalent annual cost's (capex_share).
+//     Deliberate approximation: no idle time, i.e. the run is charged exactly its share of the hardware's life.
 //   - neither: Error, saying what to add.
 #include <gpuhours/run/economics.hpp>
 #include <gpuhours/units/error.hpp>
@@ -61,6 +61,12 @@ void validate(const CostInputs& in) {
         require_non_negative(o.gpu_price.value(), "the GPU price ($)", "\"$25K\"");
         require_non_negative(o.server_overhead.value(), "the server overhead per GPU ($)", "\"$8K\"");
         require_non_negative(o.networking_share, "the networking share", "0.15 (15% of GPU + server capex)");
+        require_non_negative(o.networking_per_gpu.value(), "the networking capex per GPU ($)", "\"$4.39K\"");
+        require_non_negative(o.cost_of_capital, "the cost of capital", "0.08 (8% a year)");
+        if (!std::isfinite(o.residual_value) || o.residual_value < 0.0 || o.residual_value >= 1.0) {
+            throw Error(fmt::format("the residual value is {}; it must be a fraction from 0 to below 1", o.residual_value),
+                        "set the residual value to the share of the price the hardware still fetches, e.g. 0.28");
+        }
         if (!std::isfinite(o.amortisation.value()) || o.amortisation.value() <= 0.0) {
             throw Error(fmt::format("the amortisation period is {} s; it must be positive", o.amortisation.value()),
                         "set the amortisation period to the hardware's depreciation life, e.g. \"4 years\"");
@@ -88,10 +94,10 @@ CostBreakdown cost_of(const CostInputs& inputs) {
         out.lines.push_back({"rental", *inputs.gpu_hour * out.gpu_hours});
     } else {
         const Ownership& o = *inputs.ownership;
-        const double life_fraction = inputs.wall_clock / o.amortisation;  // share of the hardware's life used
+        const double life_fraction = capex_share(o, inputs.wall_clock);  // share of the capex charged to the run
         const Dollars gpu_capex = o.gpu_price * gpus;
         const Dollars server_capex = o.server_overhead * gpus;
-        const Dollars network_capex = (gpu_capex + server_capex) * o.networking_share;
+        const Dollars network_capex = (gpu_capex + server_capex) * o.networking_share + o.networking_per_gpu * gpus;
         out.lines.push_back({"GPU capex (amortised)", gpu_capex * life_fraction});
         out.lines.push_back({"server overhead (amortised)", server_capex * life_fraction});
         out.lines.push_back({"networking (amortised)", network_capex * life_fraction});
@@ -103,6 +109,122 @@ CostBreakdown cost_of(const CostInputs& inputs) {
         }
     }
     for (const auto& line : out.lines) out.total += line.cost;
+    return out;
+}
+
+double capex_share(const Ownership& o, Seconds wall_clock) {
+    const double years = wall_clock.value() / kSecondsPerYear;
+    const double life = o.amortisation.value() / kSecondsPerYear;
+    const double i = o.cost_of_capital;
+    const double r = o.residual_value;
+    if (i == 0.0) return (1.0 - r) / life * years;
+    const double discount = std::pow(1.0 + i, -life);  // (1 + i)^−L
+    return (1.0 - r * discount) * i / (1.0 - discount) * years;
+}
+
+// ---- the ladder ------------------------------------------------------------------------------------------
+
+std::string_view to_string(CostRung r) {
+    switch (r) {
+        case CostRung::rental: return "rental";
+        case CostRung::ownership: return "ownership";
+        case CostRung::capital: return "capital";
+        case CostRung::research: return "research";
+        case CostRung::staff: return "staff";
+    }
+    return "?";
+}
+
+int rung_number(CostRung r) { return static_cast<int>(r) + 1; }
+
+std::string_view rung_title(CostRung r) {
+    switch (r) {
+        case CostRung::rental: return "the final run at rental prices";
+        case CostRung::ownership: return "the final run at amortised ownership, plus energy";
+        case CostRung::capital: return "the cluster's total capital outlay";
+        case CostRung::research: return "the run plus research and ablation compute";
+        case CostRung::staff: return "plus R&D staff";
+    }
+    return "?";
+}
+
+std::optional<CostRung> cost_rung_from_string(std::string_view name) {
+    for (CostRung r : kCostRungs) {
+        if (to_string(r) == name) return r;
+    }
+    return std::nullopt;
+}
+
+const RungCost& CostLadder::at(CostRung r) const { return rungs.at(static_cast<std::size_t>(r)); }
+
+namespace {
+
+RungCost priced(CostRung rung, const CostBreakdown& b) { return RungCost{rung, b.total, b.lines, {}}; }
+RungCost unpriced(CostRung rung, std::string missing) { return RungCost{rung, std::nullopt, {}, std::move(missing)}; }
+
+}  // namespace
+
+CostLadder cost_ladder(const LadderInputs& in) {
+    CostLadder out;
+    out.rungs.reserve(std::size(kCostRungs));  // references into it stay valid while it grows
+    const bool rented = in.run.gpu_hour.has_value() || !in.run.rental_shares.empty();
+    out.base = rented || !in.run.ownership ? CostRung::rental : CostRung::ownership;
+
+    CostInputs rental = in.run;
+    rental.ownership.reset();
+    if (!rented) rental.gpu_hour = in.catalog_rental;
+    out.rungs.push_back(rental.gpu_hour || !rental.rental_shares.empty()
+                            ? priced(CostRung::rental, cost_of(rental))
+                            : unpriced(CostRung::rental, "no rental price: set pricing.gpu_hour (the chip's catalog has none)"));
+
+    if (in.run.ownership) {
+        CostInputs owned = in.run;
+        owned.gpu_hour.reset();
+        owned.rental_shares.clear();
+        out.rungs.push_back(priced(CostRung::ownership, cost_of(owned)));
+        const Ownership& o = *in.run.ownership;
+        const double gpus = static_cast<double>(in.run.gpus);
+        const Dollars gpu_capex = o.gpu_price * gpus;
+        const Dollars server_capex = o.server_overhead * gpus;
+        const Dollars network_capex = (gpu_capex + server_capex) * o.networking_share + o.networking_per_gpu * gpus;
+        RungCost capital{CostRung::capital, gpu_capex + server_capex + network_capex,
+                         {{"GPUs", gpu_capex}, {"servers", server_capex}, {"networking", network_capex}}, {}};
+        out.rungs.push_back(capital);
+    } else {
+        out.rungs.push_back(unpriced(CostRung::ownership, "no ownership figures: add [pricing.ownership]"));
+        out.rungs.push_back(unpriced(CostRung::capital, "no ownership figures: add [pricing.ownership]"));
+    }
+
+    const RungCost& base = out.rungs[static_cast<std::size_t>(out.base)];
+    if (in.research_multiplier && base.cost) {
+        const double m = *in.research_multiplier;
+        if (!std::isfinite(m) || m < 1.0) {
+            throw Error(fmt::format("the research multiplier is {}; it must be at least 1", m),
+                        "it is the model's total development compute over the final run's, e.g. 2.2");
+        }
+        out.rungs.push_back(RungCost{CostRung::research, *base.cost * m,
+                                     {{fmt::format("final run (rung {})", rung_number(out.base)), *base.cost},
+                                      {fmt::format("research and ablation compute (× {:g} − 1)", m), *base.cost * (m - 1.0)}},
+                                     {}});
+    } else {
+        out.rungs.push_back(unpriced(CostRung::research, base.cost ? "no research multiplier: set pricing.research_multiplier"
+                                                                   : base.missing));
+    }
+
+    const RungCost& below = out.rungs.back().cost ? out.rungs.back() : base;
+    if (in.staff && below.cost) {
+        const Staff& st = *in.staff;
+        require_non_negative(st.headcount, "the staff headcount", "100");
+        require_non_negative(st.cost_per_year.value(), "the staff cost per person-year ($)", "\"$500K\"");
+        require_non_negative(st.duration.value(), "the staff duration", "\"1 year\"");
+        const Dollars staff = st.cost_per_year * (st.headcount * st.duration.value() / kSecondsPerYear);
+        out.rungs.push_back(RungCost{CostRung::staff, *below.cost + staff,
+                                     {{fmt::format("compute (rung {})", rung_number(below.rung)), *below.cost},
+                                      {"R&D staff", staff}},
+                                     {}});
+    } else {
+        out.rungs.push_back(unpriced(CostRung::staff, below.cost ? "no staff figures: add [pricing.staff]" : below.missing));
+    }
     return out;
 }
 

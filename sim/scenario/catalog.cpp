@@ -20,7 +20,9 @@ namespace {
 // What resolve_slot appends to the id of a catalog entry that a scenario changes; catalog_id() takes it off.
 constexpr std::string_view kModifiedSuffix = " (modified)";
 
-std::string kind_singular(const std::string& kind) { return kind == "chips" ? "chip" : "model"; }
+std::string kind_singular(const std::string& kind) {
+    return kind == "chips" ? "chip" : kind == "pricing" ? "pricing entry" : "model";
+}
 
 }  // namespace
 

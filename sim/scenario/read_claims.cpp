@@ -6,27 +6,95 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <type_traits>
 
 namespace gpuhours::detail {
+
+namespace {
+
+// The two bounds of `key = [low, high]`, each read by `read` (a quantity or a number) at its own position.
+template <class Q, class Read>
+std::optional<Within<Q>> read_within(TableReader& r, std::string_view key, Read read) {
+    const Node* n = r.optional(key);
+    if (n == nullptr) return std::nullopt;
+    const std::string path = r.path_of(key);
+    if (n->kind != Node::Kind::array || n->items.size() != 2) {
+        throw ScenarioError(n->where, fmt::format("`{}` must be a list of two bounds, [low, high]", path),
+                            fmt::format("e.g. {} = [\"$5M\", \"$7M\"]", key));
+    }
+    Within<Q> w{read(n->items[0], path + "[0]"), read(n->items[1], path + "[1]")};
+    const auto raw = [](const Q& q) {
+        if constexpr (std::is_arithmetic_v<Q>) return static_cast<double>(q);
+        else return q.value();
+    };
+    if (!(raw(w.low) > 0) || !(raw(w.low) < raw(w.high))) {
+        throw ScenarioError(n->where, fmt::format("`{}` needs 0 < low < high", path), "put the lower bound first");
+    }
+    return w;
+}
+
+// The text of a threshold as written (a string value), for printing beside its normalised value.
+void remember_written(ClaimThresholds& t, TableReader& r, std::string_view key) {
+    if (const Node* n = r.table().find(key); n != nullptr && n->kind == Node::Kind::string) t.written.emplace_back(std::string(key), n->text);
+}
+
+}  // namespace
 
 ClaimSpec read_claim(const Node& node, std::size_t index) {
     const std::string name = fmt::format("claims[{}]", index);
     ClaimSpec c;
     c.where = node.where;
     TableReader r(detail::as_table(node, name), name);
+    ClaimThresholds& t = c.thresholds;
     c.text = detail::as_string(r.required("text", "add `text = \"…\"` quoting the claim"), r.path_of("text"));
-    if (const Node* n = r.optional("cost_below")) c.cost_below = detail::as_quantity(*n, r.path_of("cost_below"), parse_dollars, "$6M");
-    if (const Node* n = r.optional("wall_clock_below")) c.wall_clock_below = detail::as_quantity(*n, r.path_of("wall_clock_below"), parse_duration, "2 months");
-    if (const Node* n = r.optional("gpu_hours_below")) c.gpu_hours_below = detail::as_count(*n, r.path_of("gpu_hours_below"));
-    if (const Node* n = r.optional("mfu_above")) {
-        c.mfu_above = detail::as_number(*n, r.path_of("mfu_above"));
-        if (!(*c.mfu_above > 0 && *c.mfu_above < 1)) throw ScenarioError(n->where, "`mfu_above` is a fraction, e.g. 0.4 for 40%");
+    const auto money = [](const Node& n, const std::string& path) { return detail::as_quantity(n, path, parse_dollars, "$6M"); };
+    const auto duration = [](const Node& n, const std::string& path) { return detail::as_quantity(n, path, parse_duration, "2 months"); };
+    const auto energy = [](const Node& n, const std::string& path) { return detail::as_quantity(n, path, parse_energy, "10 GWh"); };
+    const auto count = [](const Node& n, const std::string& path) { return detail::as_count(n, path); };
+    const auto fraction = [](const Node& n, const std::string& path) {
+        const double v = detail::as_number(n, path);
+        if (!(v > 0 && v < 1)) throw ScenarioError(n.where, fmt::format("`{}` is a fraction, e.g. 0.4 for 40%", path));
+        return v;
+    };
+    const auto one = [&](std::string_view key, auto read) {
+        using Q = decltype(read(node, std::string()));
+        std::optional<Q> out;
+        if (const Node* n = r.optional(key)) out = read(*n, r.path_of(key));
+        remember_written(t, r, key);
+        return out;
+    };
+    t.cost_below = one("cost_below", money);
+    t.cost_above = one("cost_above", money);
+    t.cost_within = read_within<Dollars>(r, "cost_within", money);
+    t.wall_clock_below = one("wall_clock_below", duration);
+    t.wall_clock_above = one("wall_clock_above", duration);
+    t.wall_clock_within = read_within<Seconds>(r, "wall_clock_within", duration);
+    t.gpu_hours_below = one("gpu_hours_below", count);
+    t.gpu_hours_above = one("gpu_hours_above", count);
+    t.gpu_hours_within = read_within<double>(r, "gpu_hours_within", count);
+    t.mfu_above = one("mfu_above", fraction);
+    t.mfu_below = one("mfu_below", fraction);
+    t.mfu_within = read_within<double>(r, "mfu_within", fraction);
+    t.energy_below = one("energy_below", energy);
+    t.energy_above = one("energy_above", energy);
+    t.energy_within = read_within<Joules>(r, "energy_within", energy);
+    if (const Node* n = r.optional("rung")) {
+        const std::string text = detail::as_string(*n, r.path_of("rung"));
+        c.rung = cost_rung_from_string(text);
+        if (!c.rung) {
+            throw ScenarioError(n->where, fmt::format("`{}` = \"{}\" is not a cost rung", r.path_of("rung"), text),
+                                std::string(kCostRungHint));
+        }
+        if (!c.has_cost()) throw ScenarioError(n->where, fmt::format("`{}` names a cost rung but the claim states no cost bound", r.path_of("rung")), "add cost_below, cost_above or cost_within, or remove `rung`");
     }
-    if (const Node* n = r.optional("energy_below")) c.energy_below = detail::as_quantity(*n, r.path_of("energy_below"), parse_energy, "10 GWh");
     r.finish();
-    if (!c.cost_below && !c.wall_clock_below && !c.gpu_hours_below && !c.mfu_above && !c.energy_below) {
+    const bool any = t.cost_below || t.cost_above || t.cost_within || t.wall_clock_below || t.wall_clock_above ||
+                     t.wall_clock_within || t.gpu_hours_below || t.gpu_hours_above || t.gpu_hours_within || t.mfu_above ||
+                     t.mfu_below || t.mfu_within || t.energy_below || t.energy_above || t.energy_within;
+    if (!any) {
         throw ScenarioError(node.where, fmt::format("{} states nothing to check", name),
-                            "add at least one of cost_below, wall_clock_below, gpu_hours_below, mfu_above, energy_below");
+                            "add a bound: cost_below / cost_above / cost_within, and the same for wall_clock, gpu_hours, "
+                            "mfu and energy");
     }
     return c;
 }

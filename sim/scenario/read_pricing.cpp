@@ -21,15 +21,6 @@ Seconds read_nonnegative_duration(TableReader& r, std::string_view key, std::str
     return v;
 }
 
-double read_number_at_least(TableReader& r, std::string_view key, double min, double fallback, std::string_view hint) {
-    const Node* n = r.optional(key);
-    if (n == nullptr) return fallback;
-    const std::string path = r.path_of(key);
-    const double v = detail::as_number(*n, path);
-    if (!(v >= min)) throw ScenarioError(n->where, fmt::format("`{}` = {} must be at least {}", path, v, min), std::string(hint));
-    return v;
-}
-
 }  // namespace
 
 ReliabilitySpec read_reliability(const Node& node) {
@@ -82,7 +73,7 @@ ReliabilitySpec read_reliability(const Node& node) {
             c.where = n.where;
             c.rate_per_unit_hour = 1.0 / in_hours(mtbf);
             c.per_node = node_mtbf != nullptr;
-            if (const Node* src = fr.optional("source")) (void)detail::as_string(*src, fr.path_of("source"));
+            if (const Node* src = fr.optional("source")) c.source = detail::as_string(*src, fr.path_of("source"));
             fr.finish();
             s.failures.push_back(c);
         }
@@ -91,34 +82,123 @@ ReliabilitySpec read_reliability(const Node& node) {
     return s;
 }
 
-PricingSpec read_pricing(const Node& node) {
+namespace {
+
+// Reads [pricing]'s figures (each a value or { value = …, source = "…" }) and notes each one read as an assumption.
+class PricingReader {
+public:
+    PricingReader(const Node& table, std::string name, std::vector<Assumption>& out, std::string catalog)
+        : r_(table, std::move(name)), out_(out), catalog_(std::move(catalog)) {}
+    TableReader& reader() { return r_; }
+
+    // The value node of `key` (nullptr when absent), recorded with its source.
+    const Node* figure(std::string_view key) {
+        const Node* n = r_.optional(key);
+        if (n == nullptr) return nullptr;
+        std::string source;
+        const Node& value = detail::figure_value(*n, r_.path_of(key), &source);
+        if (source.empty()) source = "set in the scenario";
+        else if (!catalog_.empty()) source = fmt::format("{} (scenarios/pricing/{}.toml)", source, catalog_);
+        out_.push_back({r_.path_of(key), value_text(value), source});
+        return &value;
+    }
+    template <class Q>
+    std::optional<Q> quantity(std::string_view key, Q (*parse)(std::string_view), std::string_view example) {
+        const Node* n = figure(key);
+        if (n == nullptr) return std::nullopt;
+        const Q q = detail::as_quantity(*n, r_.path_of(key), parse, example);
+        if (q.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r_.path_of(key)));
+        return q;
+    }
+    double number_at_least(std::string_view key, double min, double fallback, std::string_view hint) {
+        const Node* n = figure(key);
+        if (n == nullptr) return fallback;
+        const double v = detail::as_number(*n, r_.path_of(key));
+        if (!(v >= min)) throw ScenarioError(n->where, fmt::format("`{}` = {} must be at least {}", r_.path_of(key), v, min), std::string(hint));
+        return v;
+    }
+    double fraction_below_one(std::string_view key, std::string_view hint) {
+        const Node* n = figure(key);
+        if (n == nullptr) return 0.0;
+        const double v = detail::as_number(*n, r_.path_of(key));
+        if (!(v >= 0.0 && v < 1.0)) throw ScenarioError(n->where, fmt::format("`{}` = {} must be a fraction from 0 to below 1", r_.path_of(key), v), std::string(hint));
+        return v;
+    }
+
+private:
+    static std::string value_text(const Node& n) {
+        switch (n.kind) {
+            case Node::Kind::string: return n.text;
+            case Node::Kind::integer: return std::to_string(n.integer);
+            case Node::Kind::floating: return fmt::format("{:g}", n.floating);
+            default: return "…";
+        }
+    }
+    TableReader r_;
+    std::vector<Assumption>& out_;
+    std::string catalog_;
+};
+
+Ownership read_ownership(const Node& node, std::vector<Assumption>& assumptions, const std::string& catalog) {
+    PricingReader p(detail::as_table(node, "pricing.ownership"), "pricing.ownership", assumptions, catalog);
+    TableReader& orr = p.reader();
+    Ownership own;
+    (void)orr.required("gpu_price", "the purchase price of one GPU, e.g. \"$25K\"");
+    own.gpu_price = *p.quantity("gpu_price", parse_dollars, "$25K");
+    own.server_overhead = p.quantity("server_overhead", parse_dollars, "$8K").value_or(Dollars(0));
+    own.networking_share = p.number_at_least("networking_share", 0.0, 0.0, "networking capex as a fraction of GPU + server capex, e.g. 0.15");
+    own.networking_per_gpu = p.quantity("networking_per_gpu", parse_dollars, "$4.39K").value_or(Dollars(0));
+    const Node& amortisation = orr.required("amortisation", "the depreciation period, e.g. \"4 years\"");
+    own.amortisation = *p.quantity("amortisation", parse_duration, "4 years");
+    require_positive(own.amortisation.value(), amortisation, "pricing.ownership.amortisation", "an amortisation period");
+    own.cost_of_capital = p.number_at_least("cost_of_capital", 0.0, 0.0, "an annual rate, e.g. 0.08 for 8% a year");
+    own.residual_value = p.fraction_below_one("residual_value", "the share of the price the hardware fetches after amortisation, e.g. 0.28");
+    orr.finish();
+    return own;
+}
+
+Staff read_staff(const Node& node, std::vector<Assumption>& assumptions, const std::string& catalog) {
+    PricingReader p(detail::as_table(node, "pricing.staff"), "pricing.staff", assumptions, catalog);
+    TableReader& sr = p.reader();
+    Staff st;
+    (void)sr.required("headcount", "people working on the model, e.g. 150");
+    st.headcount = p.number_at_least("headcount", 0.0, 0.0, "a number of people, e.g. 150");
+    (void)sr.required("cost_per_year", "the fully loaded cost of one person-year, e.g. \"$500K\"");
+    st.cost_per_year = *p.quantity("cost_per_year", parse_dollars, "$500K");
+    (void)sr.required("duration", "how long the staff work on the model, e.g. \"1 year\"");
+    st.duration = *p.quantity("duration", parse_duration, "1 year");
+    sr.finish();
+    return st;
+}
+
+}  // namespace
+
+PricingSpec read_pricing(const Node& given, const std::filesystem::path& catalog_dir, std::vector<Assumption>& assumptions) {
     PricingSpec s;
-    TableReader r(node, "pricing");
-    if (const Node* n = r.optional("gpu_hour")) {
-        s.gpu_hour = detail::as_quantity(*n, "pricing.gpu_hour", parse_dollars, "$2");
-        if (s.gpu_hour->value() < 0) throw ScenarioError(n->where, "`pricing.gpu_hour` cannot be negative");
+    Node node = given;
+    if (const Node* from = given.find("from")) {
+        s.from = detail::as_string(*from, "pricing.from");
+        Node base = load_catalog_entry("pricing", s.from, catalog_dir, from->where);
+        node.erase("from");
+        detail::merge_into(base, std::move(node));
+        node = std::move(base);
     }
-    if (const Node* n = r.optional("electricity")) {
-        s.electricity = detail::as_quantity(*n, "pricing.electricity", parse_energy_price, "$0.08/kWh");
-        if (s.electricity->value() < 0) throw ScenarioError(n->where, "`pricing.electricity` cannot be negative");
-    }
-    s.pue = read_number_at_least(r, "pue", 1.0, 1.0, "PUE is facility power / IT power, e.g. 1.2");
-    s.utilization = read_number_at_least(r, "utilization", 0.0, 1.0, "average GPU power as a fraction of TDP, e.g. 0.8");
+    PricingReader p(node, "pricing", assumptions, s.from);
+    TableReader& r = p.reader();
+    s.gpu_hour = p.quantity("gpu_hour", parse_dollars, "$2");
+    s.electricity = p.quantity("electricity", parse_energy_price, "$0.08/kWh");
+    s.pue = p.number_at_least("pue", 1.0, 1.0, "PUE is facility power / IT power, e.g. 1.2");
+    s.utilization = p.number_at_least("utilization", 0.0, 1.0, "average GPU power as a fraction of TDP, e.g. 0.8");
     if (s.utilization > 1.0) throw ScenarioError(r.table().find("utilization")->where, "`pricing.utilization` is a fraction of TDP, at most 1");
-    s.host_power_share = read_number_at_least(r, "host_power_share", 0.0, 0.0, "non-GPU IT power as a fraction of GPU power, e.g. 0.3");
+    s.host_power_share = p.number_at_least("host_power_share", 0.0, 0.0, "non-GPU IT power as a fraction of GPU power, e.g. 0.3");
     if (const Node* n = r.optional("includes")) s.includes = detail::as_string(*n, "pricing.includes");
-    if (const Node* o = r.optional("ownership")) {
-        TableReader orr(detail::as_table(*o, "pricing.ownership"), "pricing.ownership");
-        Ownership own;
-        own.gpu_price = detail::as_quantity(orr.required("gpu_price"), "pricing.ownership.gpu_price", parse_dollars, "$25K");
-        if (const Node* n = orr.optional("server_overhead")) own.server_overhead = detail::as_quantity(*n, "pricing.ownership.server_overhead", parse_dollars, "$8K");
-        own.networking_share = read_number_at_least(orr, "networking_share", 0.0, 0.0, "networking capex as a fraction of GPU + server capex, e.g. 0.15");
-        own.amortisation = detail::as_quantity(orr.required("amortisation"), "pricing.ownership.amortisation", parse_duration, "4 years");
-        require_positive(own.amortisation.value(), orr.required("amortisation"), "pricing.ownership.amortisation", "an amortisation period");
-        if (own.gpu_price.value() < 0 || own.server_overhead.value() < 0) throw ScenarioError(o->where, "prices in [pricing.ownership] cannot be negative");
-        orr.finish();
-        s.ownership = own;
+    if (r.has("research_multiplier")) {
+        s.research_multiplier = p.number_at_least("research_multiplier", 1.0, 1.0,
+                                                  "total development compute / the final run's: 1 or more, e.g. 2.2 (Epoch AI's median)");
     }
+    if (const Node* o = r.optional("ownership")) s.ownership = read_ownership(*o, assumptions, s.from);
+    if (const Node* st = r.optional("staff")) s.staff = read_staff(*st, assumptions, s.from);
+    r.allow("from");
     r.finish();
     return s;
 }

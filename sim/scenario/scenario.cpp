@@ -60,6 +60,44 @@ int read_int(TableReader& r, std::string_view key, int min, int max, std::option
 
 // ---- the document --------------------------------------------------------------------------------------
 
+namespace {
+
+// `unset = ["pricing.gpu_hour", …]`: each dotted key removed from `base` before the including file is merged over
+// it (so the including file may set it again). A key the base does not set is an error at its array element.
+void apply_unset(Node& base, const Node& unset) {
+    if (unset.kind != Node::Kind::array) {
+        throw ScenarioError(unset.where, "`unset` must be an array of dotted keys", "e.g. unset = [\"pricing.gpu_hour\"]");
+    }
+    for (std::size_t i = 0; i < unset.items.size(); ++i) {
+        const Node& item = unset.items[i];
+        const std::string path = detail::as_string(item, fmt::format("unset[{}]", i));
+        Node* table = &base;
+        std::size_t start = 0;
+        while (true) {
+            const std::size_t dot = path.find('.', start);
+            const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+            Node* next = table->kind == Node::Kind::table && !key.empty() ? table->find(key) : nullptr;
+            if (next == nullptr) {
+                std::vector<std::string> known;
+                if (table->kind == Node::Kind::table) {
+                    for (const auto& field : table->fields) known.push_back(field.first);
+                }
+                std::string hint = "name a key the base file sets, as a dotted path, e.g. \"pricing.gpu_hour\"";
+                if (auto best = detail::suggest(key, known)) hint = fmt::format("did you mean `{}`? ({})", *best, hint);
+                throw ScenarioError(item.where, fmt::format("`unset` names `{}`, which the base file does not set", path), hint);
+            }
+            if (dot == std::string::npos) {
+                table->erase(key);
+                break;
+            }
+            table = next;
+            start = dot + 1;
+        }
+    }
+}
+
+}  // namespace
+
 // `extends` and `--set` applied: the document the scenario is read from.
 Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options) {
     // extends: deep merge, this file wins. Chains are followed; a cycle is an error.
@@ -88,6 +126,10 @@ Node merge_document(Node root, const std::filesystem::path& file, const LoadOpti
                                 "remove the extends that leads back to a file already included");
         }
         Node base = detail::parse_document_file(base_path.string(), ext->where);
+        if (const Node* unset = root.find("unset")) {
+            apply_unset(base, *unset);
+            root.erase("unset");
+        }
         root.erase("extends");
         const Node* base_ext = base.find("extends");
         Node base_ext_copy;
@@ -98,9 +140,40 @@ Node merge_document(Node root, const std::filesystem::path& file, const LoadOpti
         if (base_ext) root.set("extends", base_ext_copy, base_ext_copy.where);
         current = base_path;
     }
+    if (const Node* unset = root.find("unset")) {
+        throw ScenarioError(unset->where, "`unset` removes keys a base file sets, but this file has no `extends`",
+                            "add `extends = \"base.toml\"` or remove `unset`");
+    }
     for (const auto& assignment : options.overrides) detail::apply_override(root, assignment);
     return root;
 }
+
+namespace {
+
+// The chip figures a run's time and rental cost rest on: the GEMM efficiency of its compute format (calibrated or
+// assumed, per the catalog's source) and the catalog's rental price, each with the catalog's source, or "set in
+// the scenario" where [cluster.chip] overrides it.
+std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slot, const std::filesystem::path& catalog_dir) {
+    std::vector<Assumption> out;
+    const auto [table, id] = resolve_slot(chip_slot, "chips", "cluster.chip", catalog_dir);
+    const bool fp8 = s.training.precision.compute == Precision::fp8;
+    const std::string name = id.substr(0, id.find(" (modified)"));
+    const std::string origin = id == "inline" ? std::string("the scenario's chip") : fmt::format("scenarios/chips/{}.toml", name);
+    const auto add = [&](const std::string& section, const std::string& key, const std::string& value) {
+        const Node* sec = table.find(section);
+        const Node* figure = sec != nullptr ? sec->find(key) : nullptr;
+        if (figure == nullptr) return;
+        const Node* source = figure->kind == Node::Kind::table ? figure->find("source") : nullptr;
+        out.push_back({fmt::format("cluster.chip.{}.{}", section, key), value,
+                       source != nullptr && source->kind == Node::Kind::string ? fmt::format("{} ({})", source->text, origin)
+                                                                              : std::string("set in the scenario")});
+    };
+    add("efficiency", fp8 ? "gemm_fp8" : "gemm", fmt::format("{:g}", fp8 ? s.cluster.chip.efficiency.gemm_fp8 : s.cluster.chip.efficiency.gemm));
+    if (!s.pricing.gpu_hour && s.cluster.chip.rental_gpu_hour) add("price", "rental_gpu_hour", format_dollars(*s.cluster.chip.rental_gpu_hour));
+    return out;
+}
+
+}  // namespace
 
 Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
     const std::filesystem::path catalog_dir =
@@ -148,7 +221,10 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         s.parallel.data = s.cluster.gpus;
     }
     if (const Node* n = r.optional("reliability")) s.reliability = read_reliability(detail::as_table(*n, "reliability"));
-    if (const Node* n = r.optional("pricing")) s.pricing = read_pricing(detail::as_table(*n, "pricing"));
+    std::vector<Assumption> pricing_assumptions;
+    if (const Node* n = r.optional("pricing")) {
+        s.pricing = read_pricing(detail::as_table(*n, "pricing"), catalog_dir, pricing_assumptions);
+    }
     if (const Node* n = r.optional("claims")) {
         if (n->kind != Node::Kind::array) {
             throw ScenarioError(n->where, "`claims` must be an array of tables", "write each claim as a [[claims]] block");
@@ -161,6 +237,13 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
     r.allow("extends");
     r.finish();
     if (s.title.empty()) s.title = file.stem().string();
+    s.assumptions = chip_assumptions(s, *cluster.find("chip"), catalog_dir);
+    s.assumptions.insert(s.assumptions.end(), pricing_assumptions.begin(), pricing_assumptions.end());
+    for (const auto& f : s.reliability.failures) {
+        s.assumptions.push_back({fmt::format("reliability.failures \"{}\"", f.name),
+                                 fmt::format("one interruption per {:.0f} {}-hours", 1.0 / f.rate_per_unit_hour, f.per_node ? "node" : "GPU"),
+                                 f.source.empty() ? "set in the scenario" : f.source});
+    }
     validate_layout(s, data_given != 0);
     const Node* parallel_node = root.find("parallelism");
     if (const Node* phases = root.find("phases")) {

@@ -97,7 +97,9 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
                                    const Node* parallel_node);
 // read_pricing.cpp
 ReliabilitySpec read_reliability(const Node& node);
-PricingSpec read_pricing(const Node& node);
+// [pricing], over the pricing catalog entry its `from` names (scenarios/pricing/<name>.toml, every figure
+// { value = …, source = "…" }); each figure read is appended to `assumptions` with its source.
+PricingSpec read_pricing(const Node& node, const std::filesystem::path& catalog_dir, std::vector<Assumption>& assumptions);
 // read_claims.cpp: [[claims]], [published] and [whatif].
 ClaimSpec read_claim(const Node& node, std::size_t index);
 PublishedSpec read_published(const Node& node);

@@ -119,3 +119,45 @@ TEST_CASE("a phase with its own price is charged apart from the others") {
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.out, Catch::Contains("phase \"main\" has no rental price"));
 }
+
+namespace {
+
+// The string after `"key": "` in a JSON document, up to its closing quote (no escapes in the figures read here).
+std::string json_text(const std::string& json, const std::string& key) {
+    const std::size_t at = json.find("\"" + key + "\": \"");
+    REQUIRE(at != std::string::npos);
+    const std::size_t from = at + key.size() + 5;
+    return json.substr(from, json.find('"', from) - from);
+}
+
+}  // namespace
+
+TEST_CASE("report, terminal and JSON agree on every headline number") {
+    // The same scenario and seed through the three outputs: the headline wall clock, GPU-hours, cost and energy that
+    // the JSON states (headline.*_text) appear verbatim in the terminal's run section and in the HTML report, and
+    // the headline cost is the nominal run's (cost_statistic), equal to cost_usd in the run object.
+    const std::string file = small_scenario().string();
+    const auto json = run_cli("run " + file + " --json --samples 64 --seed 3");
+    const auto terminal = run_cli("run " + file + " --samples 64 --seed 3");
+    const auto html_path = std::filesystem::temp_directory_path() / "gpuhours-run-test" / "headline.html";
+    const auto report = run_cli("report " + file + " --samples 64 --seed 3 -o " + html_path.string());
+    REQUIRE(json.exit_code == 0);
+    REQUIRE(terminal.exit_code == 0);
+    REQUIRE(report.exit_code == 0);
+    std::ifstream in(html_path);
+    const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(json_text(json.out, "cost_statistic") == "nominal");
+    for (const std::string key : {"wall_clock_text", "gpu_hours_text", "cost_text", "energy_text"}) {
+        const std::string figure = json_text(json.out, key);
+        INFO(key << " = " << figure);
+        REQUIRE_FALSE(figure.empty());
+        CHECK_THAT(terminal.out, Catch::Contains(figure));
+        CHECK_THAT(html, Catch::Contains(figure));
+    }
+    // The cost the terminal calls "cost" is the headline one, first on its line.
+    CHECK_THAT(terminal.out, Catch::Contains("  cost           " + json_text(json.out, "cost_text") + " ("));
+    // The claim's verdict and probability agree too.
+    const std::string verdict = json_text(json.out, "verdict");
+    CHECK_THAT(terminal.out, Catch::Contains(verdict + " — "));
+    CHECK_THAT(html, Catch::Contains(verdict));
+}

@@ -65,9 +65,9 @@ TEST_CASE("DeepSeek's under 6 million dollars in under two months holds on the n
     CHECK(v.criteria[0].nominal == "$5.576M");
     CHECK(v.criteria[0].margin == Approx(0.0706667).epsilon(1e-5));
     CHECK(v.criteria[0].probability == 1.0);
-    // wall clock: (60.875 − 54.2) / 60.875 = 6.675 / 60.875 = 0.109651 (10.97%); 60.875 prints as 60.88 days.
+    // wall clock: (60.875 − 54.2) / 60.875 = 6.675 / 60.875 = 0.109651 (10.97%); 60.875 prints as 60.9 days.
     CHECK(v.criteria[1].name == "wall clock");
-    CHECK(v.criteria[1].threshold == "< 60.88 days");
+    CHECK(v.criteria[1].threshold == "< 60.9 days");
     CHECK(v.criteria[1].nominal == "54.2 days");
     CHECK(v.criteria[1].margin == Approx(0.109651).epsilon(1e-5));
     // Break-even: $6M / 2.788M GPU-hours = $2.1521 per GPU-hour — above DeepSeek's own $2, so the claim holds at
@@ -216,4 +216,47 @@ TEST_CASE("the nominal verdict is the nominal run's alone", "[claims]") {
     CHECK(v.criteria[0].margin == Approx(-0.1152));
     // Break-even: $5M / 2.788M GPU-hours = $1.7934 per GPU-hour.
     CHECK(*v.criteria[0].break_even_per_gpu_hour == Approx(1.7934).epsilon(1e-4));
+}
+
+TEST_CASE("cost_above holds above its threshold and its break-even price is the one above which it holds", "[claims]") {
+    // "GPT-4 cost more than $100M": a run of 57M GPU-hours at $1 costs $57M, so the claim fails nominally; margin
+    // (57 − 100) / 100 = −0.43. Break-even: $100M / 57M GPU-hours = $1.7544 per GPU-hour, above which it holds.
+    RunMetrics m = deepseek_nominal();
+    m.gpu_hours = 57e6;
+    m.cost = Dollars(57e6);
+    ClaimThresholds t;
+    t.cost_above = parse_dollars("$100M");
+    const ClaimVerdict v = judge_claim("more than $100M", t, m, {});
+    CHECK(v.verdict == Verdict::fails);
+    REQUIRE(v.criteria.size() == 1);
+    CHECK(v.criteria[0].key == "cost_above");
+    CHECK(v.criteria[0].threshold == "> $100M");
+    CHECK(v.criteria[0].margin == Approx(-0.43));
+    REQUIRE(v.criteria[0].break_even_per_gpu_hour.has_value());
+    CHECK(*v.criteria[0].break_even_per_gpu_hour == Approx(1.7544).epsilon(1e-4));
+    // At $2 the same run costs $114M > $100M: it holds.
+    m.cost = Dollars(114e6);
+    CHECK(judge_claim("more than $100M", t, m, {}).verdict == Verdict::holds);
+}
+
+TEST_CASE("a within bound holds strictly inside and has a break-even price at each end", "[claims]") {
+    // $5.576M within ($5M, $6M): margins (6 − 5.576)/6 = 0.0707 and (5.576 − 5)/5 = 0.1152; the smaller, 0.0707.
+    // Break-evens: $5M / 2.788M = $1.7934 and $6M / 2.788M = $2.1521 per GPU-hour.
+    ClaimThresholds t;
+    t.cost_within = Within<Dollars>{Dollars(5e6), Dollars(6e6)};
+    const ClaimVerdict v = judge_claim("between $5M and $6M", t, deepseek_nominal(), {});
+    CHECK(v.verdict == Verdict::holds);
+    CHECK(v.criteria[0].margin == Approx(0.0706667).epsilon(1e-5));
+    CHECK(*v.criteria[0].break_even_low_per_gpu_hour == Approx(1.7934).epsilon(1e-4));
+    CHECK(*v.criteria[0].break_even_per_gpu_hour == Approx(2.1521).epsilon(1e-4));
+    t.cost_within = Within<Dollars>{Dollars(6e6), Dollars(7e6)};
+    CHECK(judge_claim("between $6M and $7M", t, deepseek_nominal(), {}).verdict == Verdict::fails);
+}
+
+TEST_CASE("a duration threshold prints in the user's own terms beside days", "[claims]") {
+    // "2 months" = 60.875 days, printed to one decimal as 60.9 days beside the text as written.
+    ClaimThresholds t = six_million_in_two_months();
+    t.written.emplace_back("wall_clock_below", "2 months");
+    const ClaimVerdict v = judge_claim("two months", t, deepseek_nominal(), {});
+    CHECK(v.criteria[1].threshold == "< 2 months (60.9 days)");
 }

@@ -23,7 +23,7 @@ CostInputs cluster_of_2048(Seconds wall_clock) {
 
 Ownership owned_h100_class() {
     // $25K per GPU, $8K server overhead per GPU, networking 15% of that capex, depreciated over 4 years.
-    return Ownership{Dollars(25'000.0), Dollars(8'000.0), 0.15, days(4 * kDaysPerYear)};
+    return Ownership{Dollars(25'000.0), Dollars(8'000.0), 0.15, days(4 * kDaysPerYear), Dollars(0.0), 0.0, 0.0};
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ constexpr double kLlamaRate = 419.0 / kLlamaGpuHours;
 
 ReliabilityModel llama_reliability() {
     ReliabilityModel m;
-    m.classes.push_back(FailureClass{"unexpected", kLlamaRate, false, {}});
+    m.classes.push_back(FailureClass{"unexpected", kLlamaRate, false, {}, {}});
     return m;
 }
 
@@ -63,14 +63,14 @@ TEST_CASE("expected interruptions of a 16384 GPU job over 54 days at the Llama 3
 TEST_CASE("per node failure rates count each node once and a partly filled node as one", "[run]") {
     // 16,384 GPUs / 8 = 2,048 nodes; a per-node rate of 8 × the per-GPU rate gives the same 419.
     ReliabilityModel per_node;
-    per_node.classes.push_back(FailureClass{"host", 8.0 * kLlamaRate, true, {}});
+    per_node.classes.push_back(FailureClass{"host", 8.0 * kLlamaRate, true, {}, {}});
     CHECK(expected_interruptions(per_node, kLlamaGpus, 8, days(54)) == Approx(419.0).epsilon(1e-12));
     // 12 GPUs at 8 per node occupy 2 nodes: 1e-3 per node-hour × 2 nodes × 100 h = 0.2.
     ReliabilityModel small;
-    small.classes.push_back(FailureClass{"host", 1e-3, true, {}});
+    small.classes.push_back(FailureClass{"host", 1e-3, true, {}, {}});
     CHECK(expected_interruptions(small, 12, 8, hours(100)) == Approx(0.2).epsilon(1e-12));
     // Classes add: GPU class 1e-4 per GPU-hour × 12 GPUs × 100 h = 0.12, plus 0.2 = 0.32.
-    small.classes.push_back(FailureClass{"GPU", 1e-4, false, {}});
+    small.classes.push_back(FailureClass{"GPU", 1e-4, false, {}, {}});
     CHECK(expected_interruptions(small, 12, 8, hours(100)) == Approx(0.32).epsilon(1e-12));
 }
 
@@ -83,7 +83,7 @@ TEST_CASE("the Llama 3 job has a mean time to interruption of 3.09 hours", "[run
     // No classes, or only zero rates: the job never fails.
     CHECK_FALSE(job_mttf(ReliabilityModel{}, kLlamaGpus, 8).has_value());
     ReliabilityModel zero;
-    zero.classes.push_back(FailureClass{"none", 0.0, false, {}});
+    zero.classes.push_back(FailureClass{"none", 0.0, false, {}, {}});
     CHECK_FALSE(job_mttf(zero, kLlamaGpus, 8).has_value());
 }
 
@@ -191,7 +191,7 @@ TEST_CASE("simulated mean wall clock matches the Daly closed form within Monte C
     // (goodput 360,000 / 418,493 = 0.860). ~11.6 interruptions a run.
     // Tolerance: 4 standard errors of the mean of 200 runs, the standard error from the samples' own spread.
     RunInputs in = one_segment(hours(100), 36'000.0, 1);
-    in.reliability.classes.push_back(FailureClass{"all", 0.1, false, {}});  // 1 GPU at 0.1 per hour: M = 10 h
+    in.reliability.classes.push_back(FailureClass{"all", 0.1, false, {}, {}});  // 1 GPU at 0.1 per hour: M = 10 h
     in.reliability.checkpoint_write = seconds(300);
     in.reliability.restart_time = seconds(600);
     in.reliability.checkpoint_interval = hours(1);
@@ -224,7 +224,7 @@ TEST_CASE("the parts of a simulated run add up to its wall clock", "[run]") {
     // wall clock = productive + lost work + blocking checkpoints + restarts, in every sample; each interruption
     // loses at most one interval (3,600 s) of work and adds at most one restart (600 s).
     RunInputs in = one_segment(hours(100), 36'000.0, 1);
-    in.reliability.classes.push_back(FailureClass{"all", 0.25, false, {}});  // M = 4 h
+    in.reliability.classes.push_back(FailureClass{"all", 0.25, false, {}, {}});  // M = 4 h
     in.reliability.checkpoint_write = seconds(300);
     in.reliability.restart_time = seconds(600);
     in.reliability.checkpoint_interval = hours(1);

@@ -103,9 +103,9 @@ TEST_CASE("the flagship scenario loads with DeepSeek-V3's published layout") {
     REQUIRE(s.pricing.gpu_hour.has_value());
     CHECK(s.pricing.gpu_hour->value() == 2.0);  // the mode of the triangular $1.5–$2–$3.5 range
     REQUIRE(s.claims.size() == 1);
-    CHECK(s.claims[0].cost_below->value() == 6e6);
+    CHECK(s.claims[0].thresholds.cost_below->value() == 6e6);
     // "2 months" = 2 × 30.4375 days.
-    CHECK(s.claims[0].wall_clock_below->value() == Approx(2 * 30.4375 * 86400.0));
+    CHECK(s.claims[0].thresholds.wall_clock_below->value() == Approx(2 * 30.4375 * 86400.0));
 }
 
 TEST_CASE("a misspelt key names file, line and column and suggests the right key") {
@@ -304,6 +304,34 @@ TEST_CASE("extends deep-merges a base file, and the including file wins") {
         dir.write("base.toml", "extends = \"child.toml\"\n" + kBase);
         CHECK_THROWS_WITH(load_scenario(child, catalog_options()), Catch::Contains("forms a cycle"));
     }
+}
+
+TEST_CASE("unset removes keys the base sets, and an unknown one is refused at its line and column") {
+    TempDir dir;
+    dir.write("base.toml", kBase);
+    // The base sets parallelism.tensor = 2 and data = 4; unset both and tensor falls back to its default of 1, and
+    // data = 16 / (1 × 2) = 8 is derived from the base's gpus = 16 and pipeline = 2.
+    const auto child = dir.write("child.toml", "extends = \"base.toml\"\nunset = [\"parallelism.tensor\", \"parallelism.data\"]\n");
+    const Scenario s = load_scenario(child, catalog_options());
+    CHECK(s.parallel.tensor == 1);
+    CHECK(s.parallel.pipeline == 2);
+    CHECK(s.parallel.data == 8);
+
+    // Line 2, column 10: the array element naming the misspelt key (`unset = [` is 9 characters, its string opens at
+    // the 10th), with a suggestion.
+    const auto typo = dir.write("typo.toml", "extends = \"base.toml\"\nunset = [\"parallelism.tensr\"]\n");
+    try {
+        (void)load_scenario(typo, catalog_options());
+        FAIL("expected an error");
+    } catch (const ScenarioError& e) {
+        CHECK(std::filesystem::path(e.where().file).filename() == "typo.toml");
+        CHECK(e.where().line == 2);
+        CHECK(e.where().column == 10);
+        CHECK_THAT(e.what(), Catch::Contains("parallelism.tensr"));
+        CHECK_THAT(e.hint(), Catch::Contains("tensor"));
+    }
+    const auto orphan = dir.write("orphan.toml", "unset = [\"parallelism.tensor\"]\n" + kBase);
+    CHECK_THROWS_WITH(load_scenario(orphan, catalog_options()), Catch::Contains("no `extends`"));
 }
 
 TEST_CASE("an inline model table can extend a catalog model") {

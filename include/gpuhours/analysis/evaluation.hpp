@@ -94,7 +94,15 @@ struct RunEvaluation {
     Bytes checkpoint_size;             // model and optimizer state written per checkpoint
 
     bool priced = false;
-    std::optional<CostBreakdown> nominal_cost;  // at the median wall clock and nominal prices
+    // The headline cost: the scenario's own basis (rental, else ownership) at the median wall clock and every
+    // input at its nominal value. The samples' median and interval are labelled apart wherever they are shown.
+    std::optional<CostBreakdown> nominal_cost;
+    std::optional<CostLadder> nominal_ladder;   // every rung of the cost ladder, as nominal_cost
+    // Where the samples' uncertainty comes from: the run's own (step inputs, reliability inputs, interruptions)
+    // and the economic assumptions' (uncertain [pricing] inputs). ClaimVerdict::probability_run / _economic
+    // split the probability when both are present.
+    bool run_uncertain = false;
+    bool economic_uncertain = false;
     std::vector<ClaimVerdict> verdicts;
 
     [[nodiscard]] const StepResult& headline_step() const { return steps.at(headline); }
@@ -111,7 +119,12 @@ void check_step_figures(const StepResult& step);
 // A run: every Monte Carlo sample's wall clock, GPU-hours, cost and energy finite and not negative.
 void check_run_figures(const RunEvaluation& ev);
 
-// Evaluates a scenario. Throws ScenarioError (a layout that does not fit, a claim on cost without pricing) and
+// Evaluates a scenario. Each claim's criteria also get the break-even value of each uncertain input
+// (InputBreakEven): the value at which the nominal run's criterion flips, every other input nominal, found by
+// bisection over the trial value's figure — re-priced exactly for a [pricing] input; for a step input, the step
+// times scaled by the sensitivity's interpolation (the Monte Carlo's own approximation, see above); not derived
+// for reliability inputs (it would need the interruptions re-simulated per trial) nor for `*_within` bounds.
+// Throws ScenarioError (a layout that does not fit, a claim on cost without pricing) and
 // Error (a schedule the layout cannot run).
 RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions& options = {});
 

@@ -75,10 +75,6 @@ std::string sweep_table(const SweepResult& result);
 // Number formatting for tables: fixed decimals, thousands separated by commas ("2,664,000"); units.hpp.
 using gpuhours::with_commas;
 
-// A cost claim's break-even (CriterionResult::break_even_per_gpu_hour), in words, for the terminal and the report:
-// "break-even price $2.13 per GPU-hour: any all-in price per GPU-hour below it meets the threshold".
-std::string break_even_text(double dollars_per_gpu_hour);
-
 // `text` broken at spaces into lines of at most `width` terminal columns (UTF-8 aware; a word longer than that stands
 // alone on its line): the first line begins with `lead` as given, the others with `indent` spaces; each line ends in
 // '\n'. Empty `text` and `lead`: "".

@@ -19,27 +19,65 @@ struct RunMetrics {
     Joules energy;
 };
 
+// A closed interval [low, high] a metric must fall strictly inside (`*_within = [low, high]`).
+template <class Q>
+struct Within {
+    Q low{};
+    Q high{};
+};
+
+// What a claim says, one optional bound per metric and direction. Units: cost in dollars, wall clock in seconds
+// (the whole run, interruptions included), GPU-hours, MFU as a fraction of the BF16 peak with full-attention FLOPs,
+// energy in joules (facility). Every bound is strict: "below $6M" is not met by exactly $6M.
 struct ClaimThresholds {
-    std::optional<Dollars> cost_below;
-    std::optional<Seconds> wall_clock_below;
-    std::optional<double> gpu_hours_below;
-    std::optional<double> mfu_above;
-    std::optional<Joules> energy_below;
+    std::optional<Dollars> cost_below, cost_above;
+    std::optional<Seconds> wall_clock_below, wall_clock_above;
+    std::optional<double> gpu_hours_below, gpu_hours_above;
+    std::optional<double> mfu_above, mfu_below;
+    std::optional<Joules> energy_below, energy_above;
+    std::optional<Within<Dollars>> cost_within;
+    std::optional<Within<Seconds>> wall_clock_within;
+    std::optional<Within<double>> gpu_hours_within;
+    std::optional<Within<double>> mfu_within;
+    std::optional<Within<Joules>> energy_within;
+    // The threshold as the scenario wrote it, by key ("wall_clock_below" → "2 months"; a `*_within` key → "low, high"
+    // as written): printed beside the normalised value where the unit differs, "2 months (60.9 days)".
+    std::vector<std::pair<std::string, std::string>> written;
 };
 
 enum class Verdict { holds, fails, uncertain };
 std::string_view to_string(Verdict v);  // "HOLDS", "FAILS", "UNCERTAIN"
 
+// Which way a criterion bounds its metric.
+enum class ClaimBound { below, above, within };
+
+// The value of one uncertain input at which a criterion flips, every other input at its nominal value.
+struct InputBreakEven {
+    std::string input;             // "pricing.gpu_hour", "cluster.chip.efficiency.gemm_fp8"
+    std::optional<double> value;   // nullopt: the criterion does not flip within the searched range
+    std::string value_text;        // the value as the scenario would write it ("$2.13"), or why there is none
+    std::string method;            // how it was found: "closed form (cost linear in it)", "bisection over …"
+    std::string side;              // where the claim holds: "below it" / "above it"
+};
+
 struct CriterionResult {
     std::string name;        // "cost", "wall clock", …
-    std::string threshold;   // "< $6M"
+    std::string key;         // the scenario key: "cost_below", "wall_clock_above", "mfu_within", …
+    ClaimBound bound = ClaimBound::below;
+    std::string threshold;   // "< $6M", "> 2 months (60.9 days)", "within [$5M, $7M]"
     std::string nominal;     // the nominal run's value, with unit
-    double margin = 0.0;     // relative headroom of the nominal run: (threshold − value)/threshold (> 0 holds)
+    // Relative headroom of the nominal run (> 0 holds): below (threshold − value)/threshold, above
+    // (value − threshold)/threshold, within the smaller of the two against its bound.
+    double margin = 0.0;
     double probability = 0.0;  // fraction of samples in which this criterion holds
     // Cost criteria: the cost per GPU-hour at which the nominal run costs exactly the threshold, threshold /
     // the nominal run's GPU-hours ($ per GPU-hour). On a rental basis (cost = GPU-hours × price) it is the break-even
-    // rental price: the claim holds at any price below it. nullopt for other criteria, or without GPU-hours.
+    // rental price: a `cost_below` claim holds at any price below it, a `cost_above` one at any price above it;
+    // `cost_within` has the upper bound's here and the lower bound's in break_even_low_per_gpu_hour. nullopt for
+    // other criteria, or without GPU-hours.
     std::optional<double> break_even_per_gpu_hour;
+    std::optional<double> break_even_low_per_gpu_hour;
+    std::vector<InputBreakEven> input_break_evens;  // filled by the caller that can vary inputs (evaluate_run)
 };
 
 struct ClaimVerdict {
@@ -49,13 +87,26 @@ struct ClaimVerdict {
     // The verdict of the nominal run alone (every input at its nominal value, e.g. the quoted price): HOLDS when it
     // meets every criterion, else FAILS. Beside `verdict`, which weighs the samples of the uncertain inputs.
     Verdict nominal_verdict = Verdict::fails;
+    // The probability split by where the uncertainty comes from (filled by evaluate_run when both kinds vary):
+    // the run's own (step and reliability inputs drawn, prices and other economic inputs at nominal) and the
+    // economic assumptions' (prices drawn, the run at its nominal wall clock).
+    std::optional<double> probability_run;
+    std::optional<double> probability_economic;
+    std::string rung;  // the cost rung a cost criterion is judged on ("rental", "ownership", …); empty: no cost
     std::vector<CriterionResult> criteria;
 };
 
 // HOLDS when the probability is at least `confidence`, FAILS when at most 1 − confidence, UNCERTAIN otherwise.
 // With no samples, the nominal run decides (probability 1 or 0). Throws Error for a claim with no criterion.
 // Thresholds are strict ("below" means value < threshold; a tie does not meet the claim). Throws Error too for a
-// non-positive or non-finite threshold, an `mfu_above` outside (0, 1), or a confidence outside (0.5, 1].
+// non-positive or non-finite threshold, an MFU bound outside (0, 1), a `*_within` whose low is not below its high,
+// or a confidence outside (0.5, 1].
+// The fraction of `samples` that meet every criterion of `thresholds` (0 for no samples). Throws as judge_claim.
+double probability_met(const ClaimThresholds& thresholds, const std::vector<RunMetrics>& samples);
+
+// The break-even text of a cost criterion's bound ("any all-in price per GPU-hour below it meets the threshold").
+std::string_view break_even_side(ClaimBound bound);
+
 ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresholds, const RunMetrics& nominal,
                          const std::vector<RunMetrics>& samples, double confidence = 0.9);
 

@@ -17,7 +17,22 @@ struct Ownership {
     Dollars server_overhead;        // per GPU: host, chassis, memory, storage share
     double networking_share = 0.0;  // networking capex as a fraction of GPU + server capex
     Seconds amortisation;           // depreciation period (e.g. 4 years)
+    Dollars networking_per_gpu;     // networking capex per GPU (switches, optics, NICs), added to the share's
+    double cost_of_capital = 0.0;   // annual rate (0.08 = 8% a year); 0: straight-line depreciation
+    double residual_value = 0.0;    // fraction of the capex the hardware is still worth after `amortisation`
 };
+
+// Years as the economics count them: 365.25 days (units.hpp's year).
+inline constexpr double kSecondsPerYear = 365.25 * 86400.0;
+
+// The share of the capex a run of `wall_clock` is charged: the equivalent annual cost of the hardware (capital
+// recovery factor, e.g. Brealey, Myers & Allen, "Principles of Corporate Finance", ch. 6) per dollar of capex,
+// times the run's length in years:
+//   i > 0: (1 − r (1 + i)^−L) × i / (1 − (1 + i)^−L) × T
+//   i = 0: (1 − r) / L × T   (straight line)
+// with i = cost_of_capital per year, L = amortisation in years, r = residual_value, T = wall clock in years.
+// Dimensionless. Assumes the run is charged for its time only (no idle time between runs).
+double capex_share(const Ownership& o, Seconds wall_clock);
 
 // A share of the run's GPU-hours rented at its own price (a phase priced apart, e.g. post-training on other
 // hardware). The shares' fractions sum to 1; the rental total is Σ GPU-hours × fraction × price.
@@ -53,11 +68,64 @@ struct CostBreakdown {
                             // "ownership, excluding electricity" (no electricity price given)
 };
 
+// ---- the cost ladder ---------------------------------------------------------------------------------------
+// The rungs analysts count a model's cost on (Cottier et al., "The rising costs of training frontier AI models",
+// Epoch AI, arXiv 2405.21015: cloud rental; amortised hardware capex plus energy; total hardware acquisition; the
+// full development cost with experiments and R&D staff). Each rung is its own figure, never summed with another.
+enum class CostRung { rental, ownership, capital, research, staff };
+inline constexpr CostRung kCostRungs[] = {CostRung::rental, CostRung::ownership, CostRung::capital, CostRung::research,
+                                          CostRung::staff};
+std::string_view to_string(CostRung r);  // "rental", "ownership", "capital", "research", "staff"
+int rung_number(CostRung r);              // 1–5
+std::string_view rung_title(CostRung r);  // "the final run at rental prices", …
+std::optional<CostRung> cost_rung_from_string(std::string_view name);
+inline constexpr std::string_view kCostRungHint =
+    "use one of \"rental\" (rung 1: the final run at rental prices), \"ownership\" (2: the final run at amortised "
+    "ownership plus energy), \"capital\" (3: the cluster's total capital outlay), \"research\" (4: the run plus "
+    "research and ablation compute), \"staff\" (5: plus R&D staff)";
+
+// R&D staff: headcount × cost per person-year × duration.
+struct Staff {
+    double headcount = 0.0;
+    Dollars cost_per_year;  // fully loaded, per person
+    Seconds duration;       // how long they work on the model
+};
+
+struct LadderInputs {
+    CostInputs run;                          // the run as cost_of prices it (its gpu_hour may be empty)
+    std::optional<Dollars> catalog_rental;   // rung 1's price when the run has none: the chip catalog's
+    // Total compute of the model's development / the final run's (≥ 1): experiments, ablations, failed runs.
+    std::optional<double> research_multiplier;
+    std::optional<Staff> staff;
+};
+
+struct RungCost {
+    CostRung rung = CostRung::rental;
+    std::optional<Dollars> cost;   // nullopt: not priced, `missing` says what to add
+    std::vector<CostLine> lines;   // how the cost is made up
+    std::string missing;
+};
+
+struct CostLadder {
+    CostRung base = CostRung::rental;  // the scenario's own basis (cost_of's): rental when priced so, else ownership
+    std::vector<RungCost> rungs;        // every rung, in order
+    [[nodiscard]] const RungCost& at(CostRung r) const;
+};
+
+// Every rung of the ladder: (1) the run at its rental price, else the catalog's; (2) the run at amortised
+// ownership plus electricity (cost_of without a rental price); (3) the capital outlay: gpus × (GPU price + server
+// overhead) × (1 + networking share) + gpus × networking per GPU; (4) the base rung (1 or 2, as `base`) ×
+// research_multiplier; (5) rung 4 (or the base rung without a multiplier) + staff headcount × cost per year ×
+// duration in years. A rung without its inputs is not priced. Throws Error as cost_of does, and for a research
+// multiplier below 1 or a negative staff input.
+CostLadder cost_ladder(const LadderInputs& inputs);
+
 // Pricing policy (one basis per breakdown, chosen deterministically):
 //   - `gpu_hour` given: basis "rental", total = GPU-hours × price. The rental price is all-in (power, cooling,
 //     hosts and network included), so electricity is not added, and any `ownership` figures are ignored.
-//   - otherwise `ownership`: GPU, server and networking capex each amortised as capex × wall_clock / amortisation,
-//     plus energy × electricity price when a price is given.
+//   - otherwise `ownership`: GPU, server and networking capex each charged capex × capex_share(ownership,
+//     wall_clock) (capex × wall_clock / amortisation without cost of capital or residual value), plus energy ×
+//     electricity price when a price is given.
 // Throws Error when neither a rental price nor ownership figures are given, on a non-positive GPU count or
 // amortisation period, on PUE < 1, or on negative or non-finite inputs.
 CostBreakdown cost_of(const CostInputs& inputs);

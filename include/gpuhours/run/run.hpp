@@ -33,6 +33,7 @@ struct FailureClass {
     double rate_per_unit_hour = 0.0;        // interruptions per GPU-hour (per_node: per node-hour)
     bool per_node = false;
     SourceRef where;                        // the MTBF's position in the scenario, for errors (unknown: none)
+    std::string source;                     // where the rate comes from (the scenario's `source`); may be empty
 };
 
 struct ReliabilityModel {

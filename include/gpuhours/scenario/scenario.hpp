@@ -8,6 +8,7 @@
 #include <gpuhours/workload/parallel.hpp>
 #include <gpuhours/run/policy.hpp>
 #include <gpuhours/units/precision.hpp>
+#include <gpuhours/run/claims.hpp>
 #include <gpuhours/run/economics.hpp>
 #include <gpuhours/run/run.hpp>
 #include <gpuhours/training/step.hpp>
@@ -56,6 +57,19 @@ struct PricingSpec {
     double host_power_share = 0.0;           // non-GPU IT power as a fraction of GPU power
     std::optional<Ownership> ownership;      // [pricing.ownership]
     std::string includes = "final run";      // what the cost covers, shown beside every cost
+    // The cost ladder's upper rungs (economics.hpp): total development compute / the final run's (≥ 1), and R&D
+    // staff ([pricing.staff]: headcount, cost_per_year, duration).
+    std::optional<double> research_multiplier;
+    std::optional<Staff> staff;
+    std::string from;                        // the pricing catalog entry (scenarios/pricing/) under it, if any
+};
+
+// A fixed input a figure rests on, for the "assumptions" list: its dotted key, its value as written, and where it
+// comes from (a catalog's `source` text, or "set in the scenario").
+struct Assumption {
+    std::string key;     // "pricing.ownership.gpu_price", "cluster.chip.efficiency.gemm_fp8"
+    std::string value;   // "$27.5K", "0.45"
+    std::string source;
 };
 
 // A stretch of training with its own sequence length, batch and (optionally) layout: pre-training with a batch
@@ -78,14 +92,17 @@ struct PhaseSpec {
     SourceRef where;
 };
 
+// A [[claims]] entry: its text, its bounds (claims.hpp: `*_below`, `*_above`, `*_within` per metric), and the cost
+// rung its cost bounds speak of (`rung`, a CostRung name; nullopt: the scenario's own basis, rental when a rental
+// price is given, else ownership).
 struct ClaimSpec {
     std::string text;
-    std::optional<Dollars> cost_below;
-    std::optional<Seconds> wall_clock_below;
-    std::optional<double> gpu_hours_below;
-    std::optional<double> mfu_above;
-    std::optional<Joules> energy_below;
+    ClaimThresholds thresholds;
+    std::optional<CostRung> rung;
     SourceRef where;
+    [[nodiscard]] bool has_cost() const {
+        return thresholds.cost_below || thresholds.cost_above || thresholds.cost_within;
+    }
 };
 
 // Figures a published run reported, for validation scenarios (scenarios/validation/). FLOP conventions:
@@ -139,6 +156,9 @@ struct Scenario {
     std::optional<PublishedSpec> published;
     WhatIfSpec whatif;
     ScenarioSources sources;
+    // The fixed inputs cost and time rest on, in order: the chip's efficiency for the compute format and its
+    // rental price, every [pricing] figure, each failure class (uncertain inputs are listed apart).
+    std::vector<Assumption> assumptions;
 };
 
 struct LoadOptions {

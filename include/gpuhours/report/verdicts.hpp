@@ -1,0 +1,51 @@
+// The words of a run's headline figures, verdicts, cost ladder and assumptions: one text for each, shared by the
+// terminal (`gpuhours run`) and the HTML report so that the two never disagree, and by the JSON's labels.
+#pragma once
+
+#include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/run/claims.hpp>
+
+#include <string>
+#include <vector>
+
+namespace gpuhours::report {
+
+// The statistic every output calls "the" figure, and how it is labelled. Cost and energy: the nominal run (every
+// input at its nominal value, the median wall clock); wall clock and GPU-hours: the median over the samples.
+struct Headline {
+    std::string wall_clock;  // "57.2 days"
+    std::string gpu_hours;   // "2,809,888"
+    std::string cost;        // "$5.62M" (empty when unpriced)
+    std::string energy;      // "1.888 GWh" (empty when unpriced)
+    std::string cost_label;  // "nominal inputs, rental: the final run at rental prices"
+};
+Headline headline_of(const RunEvaluation& ev);
+
+// A cost criterion's break-even price per GPU-hour in words ("break-even price $2.13 per GPU-hour: any all-in
+// price per GPU-hour below it meets the threshold"); empty for other criteria.
+std::string break_even_text(const CriterionResult& c);
+// One uncertain input's break-even ("pricing.gpu_hour flips it at $2.13 (holds below it; closed form …)").
+std::string input_break_even_text(const InputBreakEven& b);
+// The claim's probabilities, each labelled: over every uncertain input (the headline), then the run's own
+// uncertainty and the economic assumptions' apart when both vary, and the verdict at the nominal inputs.
+std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v);
+
+// The cost ladder, one line per rung: "rung 1  the final run at rental prices  $5.62M  2,809,888 GPU-hours × $2".
+struct LadderLine {
+    int number = 0;
+    std::string title;
+    std::string cost;    // "$5.62M", or "not priced"
+    std::string detail;  // how it is made up, or what is missing
+    std::vector<std::string> inputs;  // "key = value (source)" of each input the rung rests on
+};
+std::vector<LadderLine> ladder_lines(const RunEvaluation& ev);
+
+// Every fixed input the figures rest on with its value and source ("pricing.pue = 1.2 (set in the scenario)"),
+// then the uncertain inputs' distributions and the simulation's own assumptions.
+std::vector<std::string> assumption_lines(const RunEvaluation& ev);
+
+// The headline step's MFU on the one basis used everywhere (BF16 peak, full-attention FLOPs: the basis of claims and
+// of DeepSeek's and Llama 3's reports), with the compute format's peak beside it, labelled.
+std::string mfu_text(const StepResult& r);
+
+}  // namespace gpuhours::report

@@ -1,0 +1,138 @@
+// The words of headline figures, verdicts, the cost ladder and assumptions (include/gpuhours/report/verdicts.hpp).
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/report/verdicts.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string_view>
+
+namespace gpuhours::report {
+namespace {
+
+bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
+
+// The assumption keys each rung rests on (prefixes of Assumption::key).
+std::vector<std::string_view> rung_keys(CostRung r) {
+    switch (r) {
+        case CostRung::rental: return {"pricing.gpu_hour", "cluster.chip.price.rental_gpu_hour"};
+        case CostRung::ownership:
+            return {"pricing.ownership.", "pricing.electricity", "pricing.pue", "pricing.utilization", "pricing.host_power_share"};
+        case CostRung::capital:
+            return {"pricing.ownership.gpu_price", "pricing.ownership.server_overhead", "pricing.ownership.networking_"};
+        case CostRung::research: return {"pricing.research_multiplier"};
+        case CostRung::staff: return {"pricing.staff."};
+    }
+    return {};
+}
+
+// "key = value (source)", or "key ~ distribution" for an uncertain input.
+std::string assumption_text(const RunEvaluation& ev, const Assumption& a) {
+    for (const auto& u : ev.uncertain_inputs) {
+        if (starts_with(u, a.key + " ~")) return u + " (uncertain; nominal " + a.value + ")";
+    }
+    return fmt::format("{} = {} ({})", a.key, a.value, a.source);
+}
+
+}  // namespace
+
+Headline headline_of(const RunEvaluation& ev) {
+    Headline h;
+    h.wall_clock = fmt::format("{:.1f} days", ev.wall_clock_days_spread.p50);
+    h.gpu_hours = with_commas(ev.gpu_hours_spread.p50);
+    if (ev.nominal_cost) {
+        h.cost = format_dollars(ev.nominal_cost->total);
+        h.energy = format_energy(ev.nominal_cost->energy);
+        const CostRung base = ev.nominal_ladder ? ev.nominal_ladder->base : CostRung::rental;
+        h.cost_label = fmt::format("nominal inputs; rung {}, {}", rung_number(base), rung_title(base));
+    }
+    return h;
+}
+
+std::string break_even_text(const CriterionResult& c) {
+    if (!c.break_even_per_gpu_hour) return {};
+    if (c.bound == ClaimBound::within && c.break_even_low_per_gpu_hour) {
+        return fmt::format("break-even prices ${:.2f} and ${:.2f} per GPU-hour: any all-in price per GPU-hour between them "
+                           "meets the bounds",
+                           *c.break_even_low_per_gpu_hour, *c.break_even_per_gpu_hour);
+    }
+    return fmt::format("break-even price ${:.2f} per GPU-hour: any all-in price per GPU-hour {} meets the threshold",
+                       *c.break_even_per_gpu_hour, c.bound == ClaimBound::above ? "above it" : "below it");
+}
+
+std::string input_break_even_text(const InputBreakEven& b) {
+    if (!b.value) return fmt::format("{}: break-even {}", b.input, b.value_text);
+    return fmt::format("{}: break-even {} (the criterion holds {}; {})", b.input, b.value_text, b.side, b.method);
+}
+
+std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v) {
+    std::string out = ev.stochastic ? fmt::format("probability {:.0f}% over all the uncertain inputs", 100 * v.probability)
+                                    : std::string("nothing uncertain: the nominal run decides");
+    if (v.probability_run && v.probability_economic) {
+        out += fmt::format(" ({:.0f}% over the run's own uncertainty with prices at nominal, {:.0f}% over the economic "
+                           "assumptions with the run at nominal)",
+                           100 * *v.probability_run, 100 * *v.probability_economic);
+    }
+    out += fmt::format("; {} at the nominal inputs", to_string(v.nominal_verdict));
+    if (!v.rung.empty()) {
+        const CostRung r = *cost_rung_from_string(v.rung);
+        out += fmt::format("; cost judged on rung {}, {}", rung_number(r), rung_title(r));
+    }
+    return out;
+}
+
+std::vector<LadderLine> ladder_lines(const RunEvaluation& ev) {
+    std::vector<LadderLine> out;
+    if (!ev.nominal_ladder) return out;
+    for (const RungCost& rung : ev.nominal_ladder->rungs) {
+        LadderLine line;
+        line.number = rung_number(rung.rung);
+        line.title = std::string(rung_title(rung.rung));
+        if (rung.rung == ev.nominal_ladder->base) line.title += " (the headline cost)";
+        line.cost = rung.cost ? format_dollars(*rung.cost) : "not priced";
+        if (rung.cost) {
+            std::string detail;
+            for (const auto& l : rung.lines) detail += fmt::format("{}{} {}", detail.empty() ? "" : "; ", l.item, format_dollars(l.cost));
+            line.detail = detail;
+        } else {
+            line.detail = rung.missing;
+        }
+        for (const Assumption& a : ev.scenario.assumptions) {
+            const auto keys = rung_keys(rung.rung);
+            if (std::any_of(keys.begin(), keys.end(), [&](std::string_view k) { return starts_with(a.key, k); })) {
+                line.inputs.push_back(assumption_text(ev, a));
+            }
+        }
+        out.push_back(std::move(line));
+    }
+    return out;
+}
+
+std::vector<std::string> assumption_lines(const RunEvaluation& ev) {
+    const Scenario& s = ev.scenario;
+    std::vector<std::string> out;
+    for (const Assumption& a : s.assumptions) out.push_back(assumption_text(ev, a));
+    for (const auto& u : ev.uncertain_inputs) {
+        if (std::none_of(s.assumptions.begin(), s.assumptions.end(), [&](const Assumption& a) { return starts_with(u, a.key + " ~"); })) {
+            out.push_back(u + " (uncertain)");
+        }
+    }
+    if (s.reliability.failures.empty()) out.push_back("no interruptions");
+    out.push_back(fmt::format("cost covers {}", s.pricing.includes));
+    out.push_back(fmt::format("step times from the {} simulation with the {} network model; FLOPs counted as in the MFU line",
+                              to_string(ev.options.mode), to_string(ev.options.network)));
+    return out;
+}
+
+std::string mfu_text(const StepResult& r) {
+    if (r.compute_precision == Precision::bf16) {
+        return fmt::format("MFU {:.1f}% (BF16 peak, full-attention FLOPs: the basis used throughout; {:.1f}% causal); HFU {:.1f}%",
+                           100 * r.mfu_bf16_full, 100 * r.mfu_bf16_causal, 100 * r.hfu);
+    }
+    return fmt::format("MFU {:.1f}% (BF16 peak, full-attention FLOPs: the basis used throughout; {:.1f}% causal); against "
+                       "the {} peak {:.1f}% ({:.1f}% causal); HFU {:.1f}%",
+                       100 * r.mfu_bf16_full, 100 * r.mfu_bf16_causal, to_string(r.compute_precision), 100 * r.mfu_full,
+                       100 * r.mfu_causal, 100 * r.hfu);
+}
+
+}  // namespace gpuhours::report
