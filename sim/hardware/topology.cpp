@@ -115,35 +115,46 @@ void require(bool ok, const std::string& message, const std::string& hint) {
     if (!ok) throw Error(message, hint);
 }
 
+// Leaves (of switch_radix / 2 NICs) the fabric's two-tier sets need in all, to compare with the radix (each spine
+// has that many ports); for a three-tier fat-tree, the pods; 0 for one node.
+long long leaves_needed(const ClusterSpec& spec) {
+    const long long half = spec.switch_radix / 2;
+    auto leaves = [&](long long nics) { return (nics + half - 1) / half; };
+    switch (spec.fabric) {
+        case Fabric::fat_tree: return spec.tiers == 3 ? (leaves(spec.gpus) + half - 1) / half : leaves(spec.gpus);
+        case Fabric::rail_optimized: return spec.gpus_per_node * leaves(spec.nodes());
+        case Fabric::multi_plane: return spec.planes > 0 ? leaves(spec.gpus / spec.planes) : 0;
+        case Fabric::single_node: return 0;
+    }
+    return 0;
+}
+
 std::string too_big_hint(const ClusterSpec& spec) {
-    const long k = spec.switch_radix;
-    return fmt::format("with switch_radix = {} a two-tier fat-tree holds {} NICs per plane/rail set and a three-tier one {}; "
-                       "set cluster.tiers = 3 or a larger switch_radix",
-                       k, k * k / 2, k * k * k / 4);
+    const long long k = spec.switch_radix;
+    // The smallest radix (doubling) that connects these GPUs with the fabric's tiers.
+    ClusterSpec larger = spec;
+    while (leaves_needed(larger) > larger.switch_radix && larger.switch_radix < (1 << 20)) larger.switch_radix *= 2;
+    if (spec.fabric == Fabric::fat_tree && spec.tiers == 2) {
+        return fmt::format("with switch_radix = {} a two-tier fat-tree holds {} GPUs and a three-tier one {}; "
+                           "set cluster.tiers = 3 or cluster.switch_radix = {}",
+                           k, k * k / 2, k * k * k / 4, larger.switch_radix);
+    }
+    return fmt::format("{} fabrics are {} here: set cluster.switch_radix = {} (or use fewer GPUs)", to_string(spec.fabric),
+                       spec.fabric == Fabric::fat_tree ? "three-tier at most" : "two-tier", larger.switch_radix);
 }
 
 // Leaves (of switch_radix / 2 NICs) each two-tier set of the fabric needs, and for a three-tier fat-tree its pods.
 void check_size(const ClusterSpec& spec) {
     if (spec.fabric == Fabric::single_node || spec.switch_radix < 4 || spec.gpus_per_node <= 0) return;
     const long long k = spec.switch_radix;
-    const long long half = k / 2;
-    auto leaves = [&](long long nics) { return (nics + half - 1) / half; };
-    long long needed = 0;
-    switch (spec.fabric) {
-        case Fabric::fat_tree:
-            needed = leaves(spec.gpus);
-            if (spec.tiers == 3 && needed > half) {
-                if ((needed + half - 1) / half > k) {
-                    throw Error(fmt::format("a three-tier fat-tree with switch_radix = {} holds at most {} GPUs, got {}",
-                                            k, k * k * k / 4, spec.gpus),
-                                "use a larger switch_radix");
-                }
-                return;
-            }
-            break;
-        case Fabric::rail_optimized: needed = spec.gpus_per_node * leaves(spec.nodes()); break;
-        case Fabric::multi_plane: needed = spec.planes > 0 ? leaves(spec.gpus / spec.planes) : 0; break;
-        case Fabric::single_node: return;
+    const long long needed = leaves_needed(spec);
+    if (spec.fabric == Fabric::fat_tree && spec.tiers == 3) {
+        if (needed > k) {
+            throw Error(fmt::format("a three-tier fat-tree with switch_radix = {} holds at most {} GPUs, got {}", k,
+                                    k * k * k / 4, spec.gpus),
+                        too_big_hint(spec));
+        }
+        return;
     }
     if (needed > k) {
         throw Error(fmt::format("a two-tier {} with switch_radix = {} has at most {} leaves, this cluster needs {}",

@@ -135,3 +135,29 @@ TEST_CASE("Builders reject bad clusters with a message that says what to change"
     spec.chip.efficiency.nic_link = 0.0;
     CHECK_THROWS_WITH(build_topology(spec), Catch::Contains("efficiency"));
 }
+
+TEST_CASE("A fabric too small for its GPUs names the switch radix that would connect them") {
+    // Multi-plane, 8 planes, radix 64: a plane of k / 2 = 32 NICs per leaf on at most k = 64 leaves holds
+    // 64 × 32 = 2,048 NICs, i.e. 16,384 GPUs. 32,768 GPUs put 4,096 NICs on each plane: 128 leaves of 32, more than
+    // 64; radix 128 holds 128 × 64 = 8,192 per plane. Two-tier only, so the hint names the radix, not tiers.
+    ClusterSpec planes = cluster(32768, 8, Fabric::multi_plane);
+    planes.planes = 8;
+    try {
+        check_fabric_size(planes);
+        FAIL("32,768 GPUs fit a radix-64 two-tier multi-plane fabric");
+    } catch (const Error& e) {
+        CHECK_THAT(e.message(), Catch::Contains("this cluster needs 128"));
+        CHECK_THAT(e.hint(), Catch::Contains("cluster.switch_radix = 128") && !Catch::Contains("tiers"));
+    }
+    planes.switch_radix = 128;
+    CHECK_NOTHROW(check_fabric_size(planes));
+    // A two-tier fat-tree of radix 64 holds 64 × 32 = 2,048 GPUs; 4,096 need three tiers (64³ / 4 = 65,536) or
+    // radix 128 (128 × 64 = 8,192).
+    ClusterSpec tree = cluster(4096, 8, Fabric::fat_tree);
+    try {
+        check_fabric_size(tree);
+        FAIL("4,096 GPUs fit a radix-64 two-tier fat-tree");
+    } catch (const Error& e) {
+        CHECK_THAT(e.hint(), Catch::Contains("cluster.tiers = 3") && Catch::Contains("cluster.switch_radix = 128"));
+    }
+}
