@@ -234,7 +234,14 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
     const long long per_step = 1LL * p.data * p.micro_batch;
     if (per_step <= 0 || global_batch % per_step != 0) return;  // the divisibility rule reports it
     const auto micro_batches = global_batch / per_step;
-    if (micro_batches > kMaxInt) return;  // a global batch is an int, so this cannot happen
+    if (micro_batches > limits::kMicroBatchesPerReplica) {
+        throw ScenarioError(batch_where,
+                            fmt::format("global_batch = {} / (data {} × micro_batch {}) = {} micro-batches per replica, more "
+                                        "than the {} a step simulates",
+                                        global_batch, p.data, p.micro_batch, micro_batches, limits::kMicroBatchesPerReplica),
+                            fmt::format("use a global batch of at most {} (or a larger micro_batch or data degree)",
+                                        limits::kMicroBatchesPerReplica * per_step));
+    }
     const auto shape_error = [&](int m) -> std::optional<Error> {
         try {
             check_pipeline_shape(p.schedule, p.pipeline, m, p.virtual_stages);

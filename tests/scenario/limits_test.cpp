@@ -184,3 +184,18 @@ TEST_CASE("chip figures that would make simulated work outlast simulated time ar
         CHECK_THAT(e.message(), Catch::Contains("= 1e-05 is beyond the supported range of efficiencies"));
     }
 }
+
+TEST_CASE("a step with more micro-batches per replica than the limit is refused at the global batch") {
+    // 32 GPUs of data 32 (the degrees default to data = gpus), micro-batch 1: a global batch of 2,097,184 =
+    // 32 × 65,537 is 65,537 micro-batches per replica, one past limits::kMicroBatchesPerReplica (65,536); line 8
+    // holds the global batch, its value at column 16 (after "global_batch = "). 32 × 65,536 = 2,097,152 is the
+    // largest accepted, and the hint says so.
+    std::string text = with_layout("micro_batch = 1\n");
+    text.replace(text.find("global_batch = 64"), 17, "global_batch = 2097184");
+    const ScenarioError e = load_error(text);
+    CHECK(e.where().to_string() == "test.toml:8:16");
+    CHECK_THAT(e.message(), Catch::Contains("65537 micro-batches per replica"));
+    CHECK_THAT(e.hint(), Catch::Contains("at most 2097152"));
+    text.replace(text.find("global_batch = 2097184"), 22, "global_batch = 2097152");
+    CHECK_NOTHROW(load_scenario_from_string(text, "test.toml", catalog_options()));
+}

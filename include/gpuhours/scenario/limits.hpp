@@ -16,6 +16,10 @@ inline constexpr std::int64_t kInputFileBytes = std::int64_t{16} << 20;
 inline constexpr int kExtendsDepth = 32;
 // Monte Carlo samples of one run (--samples): about 0.1 ms to 1 ms each for the shipped scenarios.
 inline constexpr int kSamples = 100'000;
+// Micro-batches per data-parallel replica in one step: a step simulates every one (its cost is linear in them;
+// 65,536 is about 5M tasks for a 24-layer model, seconds). Published runs use tens to a few hundred (DeepSeek-V3:
+// 15,360 / 128 = 120).
+inline constexpr long long kMicroBatchesPerReplica = 65'536;
 // parallelism.vocab_divisible_by: Megatron-LM uses 128; past 65,536 × tensor the padding outgrows any vocabulary.
 inline constexpr int kVocabDivisibleBy = 65'536;
 
