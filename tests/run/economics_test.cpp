@@ -191,3 +191,61 @@ TEST_CASE("rental shares that do not add up to the whole run are refused", "[eco
     in.rental_shares = {RentalShare{"a", 0.5, Dollars(2.0)}, RentalShare{"b", 0.4, Dollars(2.0)}};
     CHECK_THROWS_WITH(cost_of(in), Catch::Contains("sum to 0.9"));
 }
+
+TEST_CASE("the capex share with a cost of capital is the capital recovery factor net of the residual value", "[economics]") {
+    // i = 8 % a year, L = 4 years, r = 0.28, T = 60 days = 60 / 365.25 = 0.164271 years.
+    // (1 + i)^−L = 1.08^−4 = 0.7350298; capital recovery factor i / (1 − 0.7350298) = 0.3019208 per year;
+    // charged per year: (1 − 0.28 × 0.7350298) × 0.3019208 = 0.2397830; × T = 0.0393894.
+    // Straight line (i = 0): (1 − 0.28) / 4 × T = 0.0295688; and a tiny rate tends to it (the i → 0 limit).
+    Ownership o = owned_h100_class();
+    o.residual_value = 0.28;
+    o.cost_of_capital = 0.08;
+    CHECK(capex_share(o, days(60.0)) == Approx(0.0393894).epsilon(1e-6));
+    o.cost_of_capital = 0.0;
+    CHECK(capex_share(o, days(60.0)) == Approx(0.0295688).epsilon(1e-6));
+    o.cost_of_capital = 1e-9;
+    CHECK(capex_share(o, days(60.0)) == Approx(0.0295688).epsilon(1e-6));
+    // Without residual value or cost of capital it is the life used, T / L = 60 / 1,461 (the test above).
+    CHECK(capex_share(owned_h100_class(), days(60.0)) == Approx(60.0 / 1461.0));
+}
+
+TEST_CASE("the cost ladder prices each rung from its own inputs, never summing two", "[economics]") {
+    // 2,048 GPUs for 60 days = 2,949,120 GPU-hours, rented at $2 and also owned (owned_h100_class, $0.08/kWh):
+    // (1) rental      2,949,120 × $2 = $5,898,240
+    // (2) ownership   $3,449,487.28 (the 60-day ownership case above, electricity included)
+    // (3) capital     2,048 × ($25,000 + $8,000) × 1.15 = $77,721,600 (networking 15 % of GPU + server capex)
+    // (4) research    the base rung (rental: the scenario is priced by rental) × 2.2 = $12,976,128
+    // (5) staff       rung 4 + 100 people × $500,000 a year × 0.5 year = $12,976,128 + $25,000,000 = $37,976,128
+    LadderInputs in;
+    in.run = cluster_of_2048(days(60.0));
+    in.run.gpu_hour = Dollars(2.0);
+    in.run.electricity = EnergyPrice(0.08 / kJoulesPerKwh);
+    in.run.ownership = owned_h100_class();
+    in.research_multiplier = 2.2;
+    in.staff = Staff{100.0, Dollars(500'000.0), days(kDaysPerYear / 2)};
+    const CostLadder ladder = cost_ladder(in);
+    CHECK(ladder.base == CostRung::rental);
+    CHECK(ladder.at(CostRung::rental).cost->value() == Approx(5'898'240.0));
+    CHECK(ladder.at(CostRung::ownership).cost->value() == Approx(3'449'487.28));
+    CHECK(ladder.at(CostRung::capital).cost->value() == Approx(77'721'600.0));
+    CHECK(ladder.at(CostRung::research).cost->value() == Approx(12'976'128.0));
+    CHECK(ladder.at(CostRung::staff).cost->value() == Approx(37'976'128.0));
+
+    // Without the rental price the base is ownership: rung 4 = $3,449,487.28 × 2.2 = $7,588,872.02, rung 1 is
+    // priced at the catalog's rental price when one is given ($2.5: 2,949,120 × 2.5 = $7,372,800), else it says
+    // what to add.
+    in.run.gpu_hour.reset();
+    in.catalog_rental = Dollars(2.5);
+    const CostLadder owned = cost_ladder(in);
+    CHECK(owned.base == CostRung::ownership);
+    CHECK(owned.at(CostRung::research).cost->value() == Approx(7'588'872.02));
+    CHECK(owned.at(CostRung::rental).cost->value() == Approx(7'372'800.0));
+    in.catalog_rental.reset();
+    const CostLadder no_rental = cost_ladder(in);
+    CHECK_FALSE(no_rental.at(CostRung::rental).cost);
+    CHECK_THAT(no_rental.at(CostRung::rental).missing, Catch::Contains("pricing.gpu_hour"));
+
+    // A multiplier below 1 would make development cheaper than the final run: refused.
+    in.research_multiplier = 0.97;
+    CHECK_THROWS_WITH(cost_ladder(in), Catch::Contains("at least 1"));
+}
