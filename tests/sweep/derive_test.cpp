@@ -9,6 +9,8 @@
 #include <gpuhours/units/error.hpp>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
