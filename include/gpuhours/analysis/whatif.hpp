@@ -79,6 +79,12 @@ struct WhatIfResult {
     std::vector<std::string> carried;
 };
 
+// The figures of an evaluated run into `row`: GPUs, the first simulated phase's layout, the headline step's time
+// and MFU (BF16, full attention), median wall clock and GPU-hours, cost and energy at the nominal prices and the
+// median wall clock (0 unpriced), what limits the step (memory capacity when row.layout_rederived says the layout
+// did not fit), and the claim verdicts. The chip, price and deadline fields are left as they are.
+void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev);
+
 // Evaluates `file` once per chip. Options (mode, network, samples, seed) as for evaluate_run; each variant uses
 // the same seed, so rows differ only by the chip. `progress(done, total)` is called after each chip's row.
 WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,
