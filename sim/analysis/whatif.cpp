@@ -228,6 +228,25 @@ std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOp
 
 }  // namespace
 
+ChipSwap chip_swap(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
+                   const std::vector<std::string>& extra, bool same_price) {
+    const Scenario original = load_scenario(file, with(base, extra));
+    WhatIfRow row;
+    row.chip = chip;
+    const bool own = chip == catalog_id(original.cluster.chip);
+    row.reference = own;
+    Variant v = own ? Variant{extra, "", false} : derive_variant(file, base, chip, extra);
+    WhatIfRequest request;
+    request.same_price = same_price;
+    price_variant(row, v, original, own ? original.cluster.chip : load_chip(chip, base.catalog_dir), request);
+    ChipSwap swap;
+    swap.overrides = std::move(v.overrides);
+    swap.note = v.note;
+    if (!row.price_note.empty()) swap.note += fmt::format("{}price ${}/GPU-hour ({})", swap.note.empty() ? "" : "; ", row.price_gpu_hour, row.price_note);
+    swap.price_gpu_hour = row.price_gpu_hour;
+    return swap;
+}
+
 void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
     const StepResult& step = ev.headline_step();
