@@ -145,15 +145,19 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
     try {
         const Scenario original = load_scenario(file, with(base, request.overrides));
         std::size_t index = 0;
-        const PhaseSpec* first = first_simulated(original, index);
-        const ParallelLayout& p = first->parallel;
-        // The rung's model and degrees at the scenario's data degree (a valid scenario to re-plan from).
+        if (first_simulated(original, index) == nullptr) throw Error("every phase quotes its GPU-hours: there is nothing to train");
+        const ParallelLayout& p = original.phases[index].parallel;
+        // The rung's model and degrees at a small valid data degree to re-plan from: the expert degree times the GPUs
+        // of a node, so that experts divide it and the count is whole nodes. The phases share [parallelism] (a phase
+        // with its own degrees keeps them).
+        const long long data = 1LL * rung.expert * original.cluster.gpus_per_node;
         std::vector<std::string> extra = request.overrides;
         extra.push_back(fmt::format("model=\"{}\"", rung.model));
         extra.push_back(fmt::format("parallelism.tensor={}", rung.tensor));
         extra.push_back(fmt::format("parallelism.pipeline={}", rung.pipeline));
         extra.push_back(fmt::format("parallelism.expert={}", rung.expert));
-        extra.push_back(fmt::format("cluster.gpus={}", 1LL * p.data * p.context * rung.tensor * rung.pipeline));
+        extra.push_back(fmt::format("parallelism.data={}", data));
+        extra.push_back(fmt::format("cluster.gpus={}", data * p.context * rung.tensor * rung.pipeline));
         out.plan = plan_capacity(file, base, chip, request.gpus, extra, request.max_batch_tokens, request.same_price);
         const Scenario s = load_scenario(file, with(base, out.plan.overrides));
         out.model_name = s.model.display_name;
@@ -162,6 +166,7 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
         if (first_simulated(s, index) == nullptr) throw Error("every phase quotes its GPU-hours: there is nothing to train");
         const std::string key = s.phases_given ? fmt::format("phases.{}.tokens", index) : "training.tokens";
         const Probe probe = evaluate_at(file, base, out.plan.overrides, key, out.tokens, options);
+        out.plan.overrides.push_back(fmt::format("{}={:.0f}", key, out.tokens));  // the run as evaluated
         out.ran = true;
         out.days = probe.days;
         out.cost_usd = probe.cost;
@@ -193,7 +198,7 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
                     "give more GPUs, or a layout with fewer model-parallel ranks");
     }
     std::string blocked;
-    for (long long d = most; d >= 1 && d > most - 4096; --d) {
+    for (long long d = most; d >= 1; --d) {  // scale_plan is arithmetic: microseconds a degree
         if ((d * mp) % s.cluster.gpus_per_node != 0) continue;
         const auto plan = scale_plan(s, static_cast<int>(d), bound);
         if (!plan) continue;

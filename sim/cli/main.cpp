@@ -60,6 +60,9 @@ commands:
                         scenarios side by side: the inputs that differ, key by key, and days, GPU-hours, cost,
                         energy, MFU and what limits each; --set B:KEY=VALUE changes one scenario only;
                         --json, -o FILE.html|FILE.json
+  capacity SCENARIO     what a cluster trains by a deadline: --gpus N --deadline "2 months" [--budget $X]
+                        [--chips b200,h100]: the most tokens of the scenario's model on each chip; --family
+                        llama-dense: the largest model of a family trained to 20 tokens per parameter
   help [COMMAND]        this text, or COMMAND's usage with every option (also `gpuhours COMMAND --help`)
 
 common options:
@@ -124,6 +127,7 @@ int main(int argc, char** argv) {
         else if (command == "plan") code = gpuhours::cli::cmd_plan(args, out);
         else if (command == "sweep") code = gpuhours::cli::cmd_sweep(args, out);
         else if (command == "compare") code = gpuhours::cli::cmd_compare(args, out);
+        else if (command == "capacity") code = gpuhours::cli::cmd_capacity(args, out);
         else {
             const std::vector<std::string> known_commands = gpuhours::cli::command_names();
             std::string hint = fmt::format("commands: {}", fmt::join(known_commands, ", "));
