@@ -3,6 +3,7 @@
 // forward simulation (the answer finishes within the deadline; 5 % more does not).
 #include "../support/cli.hpp"
 #include "../support/json.hpp"
+#include "../support/temp_dir.hpp"
 
 #include <gpuhours/scenario/family.hpp>
 #include <gpuhours/units/error.hpp>
@@ -21,13 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kSource = GPUHOURS_TEST_SOURCE_DIR;
-
-fs::path test_dir(const std::string& name) {
-    const auto dir = fs::temp_directory_path() / fmt::format("gpuhours-capacity-test-{}", ::getpid()) / name;
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
 
 // Llama 3.1 8B on 16 H100 (TP2 PP2 DP4), global batch 64 × 8,192 tokens, no failures and no uncertain input: the
 // run is deterministic and its wall clock is exactly Σ steps × step time.
@@ -58,7 +52,8 @@ double days_of(const std::string& file, const gpuhours::test::JsonValue::Array& 
 }  // namespace
 
 TEST_CASE("the most tokens of a run without interruptions is the deadline over the step time, in batches", "[capacity]") {
-    const auto dir = test_dir("closed-form");
+    const gpuhours::test::TempDir scratch("capacity-closed-form-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
     const auto file = write_plain_run(dir).string();
     const auto run = json_of(run_cli("run " + file + " --json"));
     const double step_s = run["step"]["step_time_s"].number();
@@ -86,7 +81,8 @@ TEST_CASE("the most tokens of a run without interruptions is the deadline over t
 }
 
 TEST_CASE("capacity re-plans to the most GPUs within the count given, and says why when there are too few", "[capacity]") {
-    const auto dir = test_dir("plan");
+    const gpuhours::test::TempDir scratch("capacity-plan-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
     const auto file = write_plain_run(dir).string();
     // 60 GPUs: 4 per replica → 15 replicas, but 15 × 4 = 60 is not whole nodes of 8 and 64 / 15 does not split;
     // 14 replicas (56 GPUs) are whole nodes and grow the batch to 70 (5 per replica, 573,440 tokens ≤ 1.25 × 524,288);
@@ -113,7 +109,8 @@ TEST_CASE("a model family's rungs are catalog models, smallest first", "[capacit
         CHECK(f.rungs.size() >= 3);
         CHECK_FALSE(f.source.empty());
     }
-    const auto dir = test_dir("family");
+    const gpuhours::test::TempDir scratch("capacity-family-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
     std::ofstream(dir / "backwards.toml") << "name = \"x\"\nsource = \"y\"\n[[rungs]]\nmodel = \"llama-3.1-70b\"\n"
                                              "[[rungs]]\nmodel = \"llama-3.1-8b\"\n";
     try {

@@ -3,6 +3,7 @@
 #include "../support/cli.hpp"
 #include "../support/json.hpp"
 #include "../support/scenarios.hpp"
+#include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -18,24 +19,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path test_dir(const std::string& name) {
-    const auto dir = fs::temp_directory_path() / fmt::format("gpuhours-compare-test-{}", ::getpid()) / name;
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
-
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 }  // namespace
 
 TEST_CASE("compare of one scenario at two prices: only the price differs, and the cost ratio is the price ratio", "[cli][compare]") {
-    const auto dir = test_dir("prices");
+    const gpuhours::test::TempDir scratch("compare-prices-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
     const auto file = gpuhours::test::write_small_run(dir).string();
     // The small run priced at a fixed $1.5 (A) and $3 (B) per GPU-hour, no other cost item: the same run (same
     // seed, same interruptions) so the same days and GPU-hours, and cost = GPU-hours × price, so B / A = 3 / 1.5 = 2.
@@ -69,17 +57,18 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     const auto html = run_cli(args + " -o " + page.string());
     INFO(html.out);
     REQUIRE(html.exit_code == 0);
-    const std::string content = read_text(page);
+    const std::string content = gpuhours::test::read_text(page);
     CHECK_THAT(content, Catch::StartsWith("<!DOCTYPE html>") && Catch::EndsWith("</html>\n"));
     CHECK_THAT(content, Catch::Contains("<section id=\"compare\">") && Catch::Contains("pricing.gpu_hour"));
     CHECK_THAT(content, Catch::Contains("Cost (nominal prices) by scenario"));
     // Same input and seed, same page.
     REQUIRE(run_cli(args + " -o " + (dir / "again.html").string()).exit_code == 0);
-    CHECK(read_text(dir / "again.html") == content);
+    CHECK(gpuhours::test::read_text(dir / "again.html") == content);
 }
 
 TEST_CASE("compare's mistakes exit 2 naming the flag or the file, and write nothing", "[cli][compare]") {
-    const auto dir = test_dir("mistakes");
+    const gpuhours::test::TempDir scratch("compare-mistakes-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
     const auto file = gpuhours::test::write_small_run(dir).string();
     struct Case {
         std::string args, says;

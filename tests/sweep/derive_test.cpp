@@ -4,6 +4,7 @@
 #include "../support/cli.hpp"
 #include "../support/json.hpp"
 #include "../support/scenarios.hpp"
+#include "../support/temp_dir.hpp"
 
 #include <gpuhours/analysis/sweep.hpp>
 #include <gpuhours/units/error.hpp>
@@ -23,20 +24,6 @@ using gpuhours::test::run_cli;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path test_dir(const std::string& name) {
-    const auto dir = fs::temp_directory_path() / fmt::format("gpuhours-derive-test-{}", ::getpid()) / name;
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
-
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // The small run (tests/support/scenarios.hpp): Llama 3.1 8B on 16 H100 in nodes of 8, TP2 PP2 DP4 (4 GPUs per
 // data-parallel replica), global batch 64 sequences of 8,192 tokens, 1F1B, micro-batch 1.
@@ -65,7 +52,8 @@ std::string error_of(const gpuhours::SweepPlan& plan, std::size_t point) {
 }  // namespace
 
 TEST_CASE("a derived point's data degree is its GPU count over the GPUs of one replica", "[sweep][derive]") {
-    const auto file = gpuhours::test::write_small_run(test_dir("degrees"));
+    const gpuhours::test::TempDir scratch("derive-degrees-" + std::to_string(::getpid()));
+    const auto file = gpuhours::test::write_small_run(scratch.path);
     const auto plan = derived_plan(file, "8,32,64");
     // One replica is TP2 × PP2 = 4 GPUs: 8 GPUs → data 2, 32 → 8, 64 → 16. The batch of 64 splits into 32, 8 and
     // 4 micro-batches per replica, all at least the 2 stages 1F1B needs, so no batch grows and none is written.
@@ -82,7 +70,8 @@ TEST_CASE("a derived point's data degree is its GPU count over the GPUs of one r
 }
 
 TEST_CASE("a GPU count no data degree reaches names the counts nearest it that work", "[sweep][derive]") {
-    const auto file = gpuhours::test::write_small_run(test_dir("unreachable"));
+    const gpuhours::test::TempDir scratch("derive-unreachable-" + std::to_string(::getpid()));
+    const auto file = gpuhours::test::write_small_run(scratch.path);
     const auto plan = derived_plan(file, "10,12,24");
     // 10 is not a multiple of the 4 GPUs of a replica, and 12 (data 3) is not whole nodes of 8. Nearest below: 8
     // (data 2, 32 micro-batches); above: 12 is not whole nodes, 16 (data 4) is the scenario's own.
@@ -103,13 +92,14 @@ TEST_CASE("a GPU count no data degree reaches names the counts nearest it that w
 }
 
 TEST_CASE("a derived sweep's row is the run of the scenario written for that GPU count", "[sweep][derive]") {
-    const auto dir = test_dir("end-to-end");
+    const gpuhours::test::TempDir scratch("derive-end-to-end-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
     const auto file = gpuhours::test::write_small_run(dir).string();
     const auto r = run_cli("sweep " + file + " --vary cluster.gpus=8,16,32 --derive parallelism.data --samples 2 -o " +
                            (dir / "out.json").string());
     INFO(r.out);
     REQUIRE(r.exit_code == 0);
-    const auto doc = gpuhours::test::JsonReader(read_text(dir / "out.json")).document();
+    const auto doc = gpuhours::test::JsonReader(gpuhours::test::read_text(dir / "out.json")).document();
     const auto& rows = doc["rows"].array();
     REQUIRE(rows.size() == 3);
     // Data degrees 8 / 4 = 2, 16 / 4 = 4, 32 / 4 = 8.
@@ -132,7 +122,8 @@ TEST_CASE("a derived sweep's row is the run of the scenario written for that GPU
 }
 
 TEST_CASE("a derived sweep's mistakes exit 2 before any point runs, naming the flag", "[sweep][derive]") {
-    const auto dir = test_dir("mistakes");
+    const gpuhours::test::TempDir scratch("derive-mistakes-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
     const auto file = gpuhours::test::write_small_run(dir).string();
     struct Case {
         std::string args, says;
@@ -157,7 +148,7 @@ TEST_CASE("a derived sweep's mistakes exit 2 before any point runs, naming the f
                            (dir / "rows.csv").string());
     INFO(r.out);
     CHECK(r.exit_code == 2);
-    CHECK_THAT(read_text(dir / "rows.csv"), Catch::Contains("GPU counts that work near it: 8 or 16"));
+    CHECK_THAT(gpuhours::test::read_text(dir / "rows.csv"), Catch::Contains("GPU counts that work near it: 8 or 16"));
 }
 
 TEST_CASE("--zip varies keys together: point i takes the i-th value of every axis", "[sweep][zip]") {
