@@ -29,13 +29,13 @@ void overrides_json(Json& j, const std::vector<std::string>& overrides) {
 }  // namespace
 
 std::string capacity_text(const CapacityResult& r) {
-    std::string out = fmt::format("{}\n{} GPUs, deadline {} ({:.1f} days){}\n\n", r.title, with_commas(static_cast<double>(r.gpus)),
-                                  format_duration(r.deadline), in_days(r.deadline),
+    std::string out = fmt::format("{}\n{} GPUs, deadline {:.2f} days (median wall clock){}\n\n", r.title,
+                                  with_commas(static_cast<double>(r.gpus)), in_days(r.deadline),
                                   r.budget ? fmt::format(", budget {}", format_dollars(*r.budget)) : "");
     const bool priced = r.budget.has_value() ||
                         std::any_of(r.tokens.begin(), r.tokens.end(), [](const TokenCapacity& t) { return t.cost_usd > 0; });
     out += "the most tokens of the scenario's model\n";
-    Table t({"chip", "GPUs", "layout", "most tokens", "days", "cost", "next +1%", "runs"});
+    Table t({"chip", "GPUs", "layout", "most tokens", "days", "cost", "fewest over", "runs"});
     std::string notes;
     for (const auto& row : r.tokens) {
         if (!row.feasible) {

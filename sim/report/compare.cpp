@@ -21,7 +21,10 @@ std::string layout_text(const ParallelLayout& p) {
 }
 
 std::string cost_text(const CompareColumn& c) { return c.priced ? format_dollars(Dollars(c.figures.cost_usd)) : "—"; }
-std::string energy_text(const CompareColumn& c) { return c.priced ? fmt::format("{} MWh", with_commas(c.figures.energy_mwh)) : "—"; }
+std::string energy_text(const CompareColumn& c) {
+    const double e = c.figures.energy_mwh;
+    return c.priced ? fmt::format("{} MWh", with_commas(e, e < 10 ? 2 : e < 1000 ? 1 : 0)) : "—";
+}
 
 std::string verdicts_text(const CompareColumn& c) {
     std::string out;
