@@ -13,6 +13,7 @@
 #include <cmath>
 #include <climits>
 #include <memory>
+#include <numeric>
 
 namespace gpuhours {
 namespace {
@@ -147,17 +148,24 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
         std::size_t index = 0;
         if (first_simulated(original, index) == nullptr) throw Error("every phase quotes its GPU-hours: there is nothing to train");
         const ParallelLayout& p = original.phases[index].parallel;
-        // The rung's model and degrees at a small valid data degree to re-plan from: the expert degree times the GPUs
-        // of a node, so that experts divide it and the count is whole nodes. The phases share [parallelism] (a phase
-        // with its own degrees keeps them).
-        const long long data = 1LL * rung.expert * original.cluster.gpus_per_node;
+        // The rung's model and degrees at the smallest data degree to re-plan from: whole nodes (a multiple of
+        // gpus_per_node / gcd(gpus_per_node, ranks per replica)) that the experts divide (a multiple of
+        // expert / gcd(expert, context)), with [training]'s batch rounded up to whole micro-batches per replica.
+        // The phases share [parallelism] (a phase with its own degrees keeps them).
+        const long long ranks = 1LL * p.context * rung.tensor * rung.pipeline;
+        const long long gpn = original.cluster.gpus_per_node;
+        const long long data = std::lcm(gpn / std::gcd(gpn, ranks), rung.expert / std::gcd<long long>(rung.expert, p.context));
+        const long long unit = data * p.micro_batch;
+        const long long batch = (original.training.global_batch + unit - 1) / unit * unit;
         std::vector<std::string> extra = request.overrides;
         extra.push_back(fmt::format("model=\"{}\"", rung.model));
         extra.push_back(fmt::format("parallelism.tensor={}", rung.tensor));
         extra.push_back(fmt::format("parallelism.pipeline={}", rung.pipeline));
         extra.push_back(fmt::format("parallelism.expert={}", rung.expert));
+        if (rung.tensor == 1) extra.push_back("parallelism.sequence_parallel=false");  // it shards over the TP group
         extra.push_back(fmt::format("parallelism.data={}", data));
-        extra.push_back(fmt::format("cluster.gpus={}", data * p.context * rung.tensor * rung.pipeline));
+        extra.push_back(fmt::format("cluster.gpus={}", data * ranks));
+        if (batch != original.training.global_batch) extra.push_back(fmt::format("training.global_batch={}", batch));
         out.plan = plan_capacity(file, base, chip, request.gpus, extra, request.max_batch_tokens, request.same_price);
         const Scenario s = load_scenario(file, with(base, out.plan.overrides));
         out.model_name = s.model.display_name;
