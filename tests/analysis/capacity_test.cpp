@@ -147,3 +147,26 @@ TEST_CASE("Project ATOM: each chip's most tokens finish within two months, and 5
     // The B200 trains more than the H100 in the same time.
     CHECK(rows[0]["tokens"].number() > rows[1]["tokens"].number());
 }
+
+TEST_CASE("Project ATOM: the largest Llama-like rung run forward meets two months, the next one does not", "[capacity][atom]") {
+    const std::string file = (kSource / "scenarios" / "project-atom.toml").string();
+    const std::string seed = "--samples 20 --seed 1";
+    const auto doc = json_of(run_cli("capacity " + file + " --gpus 10000 --family llama-dense " + seed + " --json"));
+    const double deadline = doc["deadline_days"].number();
+    const auto& chips = doc["family"]["chips"].array();
+    REQUIRE(chips.size() == 2);
+    for (const auto& chip : chips) {
+        INFO(chip["chip"].string());
+        const auto& rungs = chip["rungs"].array();
+        REQUIRE(rungs.size() >= 2);
+        // Rungs run smallest first until one misses: the last one missed, the one before it is the answer.
+        const auto& answer = rungs[rungs.size() - 2];
+        const auto& next = rungs.back();
+        CHECK(chip["largest"].string() == answer["model"].string());
+        CHECK_FALSE(std::get<bool>(next["meets"].v));
+        // Each rung's target is 20 tokens per parameter (Chinchilla), and its overrides give that run.
+        CHECK(answer["tokens"].number() == Approx(20 * answer["parameters"].number()).epsilon(1e-9));
+        CHECK(days_of(file, answer["overrides"].array(), seed) <= deadline);
+        CHECK(days_of(file, next["overrides"].array(), seed) > deadline);
+    }
+}
