@@ -4,6 +4,7 @@
 
 #include <gpuhours/analysis/capacity.hpp>
 #include <gpuhours/report/capacity.hpp>
+#include <gpuhours/report/output_file.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/units/units.hpp>
 
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <ostream>
 #include <string>
 
@@ -72,11 +74,29 @@ int cmd_capacity(const Args& raw, std::ostream& out) {
         request.tokens_per_parameter = v;
     }
     if (args.has("--tokens")) request.tokens = static_cast<double>(whole_number_option(args, "--tokens", 0, 1, 1LL << 62));
+    if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
+    const std::string output = args.get("--output", args.get("-o"));
+    const std::string flag = args.has("-o") ? "-o" : "--output";
+    bool html = false;
+    if (!output.empty()) {
+        const std::string ext = std::filesystem::path(output).extension().string();
+        if (ext == ".html") html = true;
+        else if (ext != ".json") {
+            throw Error(fmt::format("{} {}: cannot tell the format from the extension", flag, output), "name the file .html (a page) or .json");
+        }
+        report::check_output_path(output, flag);  // before the runs, not after
+    }
     EvaluateOptions options = evaluate_options(args);
     if (!args.has("--samples")) options.samples = 50;
     ProgressBar progress("capacity", args);
     const CapacityResult result = run_capacity(file, load, request, options, [&](int done, int total) { progress.update(done, total); });
-    out << (args.has("--json") ? report::capacity_json(result) : report::capacity_text(result));
+    if (output.empty()) {
+        out << (args.has("--json") ? report::capacity_json(result) : report::capacity_text(result));
+    } else {
+        const std::string text = html ? report::capacity_html(result) : report::capacity_json(result);
+        report::write_file_atomically(output, text, flag);
+        out << fmt::format("capacity: {}{}\n", output, html ? " (open it in a browser)" : "");
+    }
     const bool any = std::any_of(result.tokens.begin(), result.tokens.end(), [](const TokenCapacity& t) { return t.feasible; });
     return any ? 0 : 2;
 }

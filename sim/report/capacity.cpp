@@ -1,7 +1,10 @@
 // The outputs of `gpuhours capacity` (include/gpuhours/report/capacity.hpp).
 #include <gpuhours/report/capacity.hpp>
 
+#include "html_parts.hpp"
+
 #include <gpuhours/report/report.hpp>
+#include <gpuhours/report/svg.hpp>
 
 #include <fmt/format.h>
 
@@ -26,54 +29,81 @@ void overrides_json(Json& j, const std::vector<std::string>& overrides) {
     j.end_array();
 }
 
-}  // namespace
+// The tables of the text output as rows (the text and the HTML page share them).
+struct Tables {
+    std::vector<std::string> token_head{"chip", "GPUs", "layout", "most tokens", "days", "cost", "fewest over", "runs"};
+    std::vector<std::string> family_head{"chip", "model", "parameters", "tokens", "GPUs", "days", "cost", "meets"};
+    std::vector<std::vector<std::string>> tokens, family;
+    std::string notes, answers;  // lines, each beginning with two spaces and ending in '\n'
+};
 
-std::string capacity_text(const CapacityResult& r) {
-    std::string out = fmt::format("{}\n{} GPUs, deadline {:.2f} days (median wall clock){}\n\n", r.title,
-                                  with_commas(static_cast<double>(r.gpus)), in_days(r.deadline),
-                                  r.budget ? fmt::format(", budget {}", format_dollars(*r.budget)) : "");
+Tables tables_of(const CapacityResult& r) {
+    Tables out;
     const bool priced = r.budget.has_value() ||
                         std::any_of(r.tokens.begin(), r.tokens.end(), [](const TokenCapacity& t) { return t.cost_usd > 0; });
-    out += "the most tokens of the scenario's model\n";
-    Table t({"chip", "GPUs", "layout", "most tokens", "days", "cost", "fewest over", "runs"});
-    std::string notes;
     for (const auto& row : r.tokens) {
         if (!row.feasible) {
-            t.add_row({row.chip_name.empty() ? row.chip : row.chip_name, row.plan.gpus ? with_commas(static_cast<double>(row.plan.gpus)) : "—",
-                       "—", "—", "—", "—", "—", std::to_string(row.probes)});
-            notes += fmt::format("  {}: {}\n", row.chip, row.note);
+            out.tokens.push_back({row.chip_name.empty() ? row.chip : row.chip_name,
+                                  row.plan.gpus ? with_commas(static_cast<double>(row.plan.gpus)) : "—", "—", "—", "—", "—", "—",
+                                  std::to_string(row.probes)});
+            out.notes += fmt::format("  {}: {}\n", row.chip, row.note);
             continue;
         }
         const std::string layout = row.plan.layout.substr(0, row.plan.layout.find(','));
-        t.add_row({row.chip_name, with_commas(static_cast<double>(row.plan.gpus)), layout, format_count(row.tokens),
-                   fmt::format("{:.2f}", row.days), money(row.cost_usd, priced),
-                   row.tokens_over > 0 ? fmt::format("{}: {:.2f} days, over the {}", format_count(row.tokens_over), row.days_over, row.bound) : "—",
-                   std::to_string(row.probes)});
-        notes += fmt::format("  {}: {}; wall clock per token {:.3f}× the scenario's own{}{}\n", row.chip, row.plan.layout, row.linearity,
-                             row.plan.chip_note.empty() ? "" : "; " + row.plan.chip_note, row.note.empty() ? "" : "; " + row.note);
+        out.tokens.push_back({row.chip_name, with_commas(static_cast<double>(row.plan.gpus)), layout, format_count(row.tokens),
+                              fmt::format("{:.2f}", row.days), money(row.cost_usd, priced),
+                              row.tokens_over > 0 ? fmt::format("{}: {:.2f} days, over the {}", format_count(row.tokens_over),
+                                                                row.days_over, row.bound)
+                                                  : "—",
+                              std::to_string(row.probes)});
+        out.notes += fmt::format("  {}: {}; wall clock per token {:.3f}× the scenario's own{}{}\n", row.chip, row.plan.layout,
+                                 row.linearity, row.plan.chip_note.empty() ? "" : "; " + row.plan.chip_note,
+                                 row.note.empty() ? "" : "; " + row.note);
     }
-    out += t.render() + notes;
-    if (r.family_name.empty()) return out;
-    out += fmt::format("\nthe largest {} model trained to {}\n", r.family_name,
-                       r.family_tokens ? format_count(*r.family_tokens) + " tokens"
-                                       : fmt::format("{:g} tokens per parameter", r.tokens_per_parameter));
-    Table f({"chip", "model", "parameters", "tokens", "GPUs", "days", "cost", "meets"});
-    std::string answers;
     for (const auto& fam : r.family) {
         for (const auto& rung : fam.rungs) {
-            f.add_row({fam.chip_name, rung.model, rung.parameters > 0 ? format_count(rung.parameters) : "—",
-                       rung.tokens > 0 ? format_count(rung.tokens) : "—",
-                       rung.plan.gpus ? with_commas(static_cast<double>(rung.plan.gpus)) : "—",
-                       rung.ran ? fmt::format("{:.2f}", rung.days) : "—", rung.ran ? money(rung.cost_usd, priced) : "—",
-                       rung.ran ? (rung.meets ? "yes" : "no: " + rung.note) : "did not run: " + rung.note});
+            out.family.push_back({fam.chip_name, rung.model, rung.parameters > 0 ? format_count(rung.parameters) : "—",
+                                  rung.tokens > 0 ? format_count(rung.tokens) : "—",
+                                  rung.plan.gpus ? with_commas(static_cast<double>(rung.plan.gpus)) : "—",
+                                  rung.ran ? fmt::format("{:.2f}", rung.days) : "—", rung.ran ? money(rung.cost_usd, priced) : "—",
+                                  rung.ran ? (rung.meets ? "yes" : "no: " + rung.note) : "did not run: " + rung.note});
         }
-        answers += fam.largest ? fmt::format("  {}: {} ({} parameters, {} tokens, {:.1f} days), {}\n", fam.chip_name,
-                                             fam.rungs[*fam.largest].model, format_count(fam.rungs[*fam.largest].parameters),
-                                             format_count(fam.rungs[*fam.largest].tokens), fam.rungs[*fam.largest].days,
-                                             fam.rungs[*fam.largest].plan.layout)
-                               : fmt::format("  {}: no rung of the family meets it\n", fam.chip_name);
+        if (!fam.largest) {
+            out.answers += fmt::format("  {}: no rung of the family meets it\n", fam.chip_name);
+            continue;
+        }
+        const RungCapacity& a = fam.rungs[*fam.largest];
+        out.answers += fmt::format("  {}: {} ({} parameters, {} tokens, {:.1f} days), {}\n", fam.chip_name, a.model,
+                                   format_count(a.parameters), format_count(a.tokens), a.days, a.plan.layout);
     }
-    return out + f.render() + "largest:\n" + answers;
+    return out;
+}
+
+std::string heading(const CapacityResult& r) {
+    return fmt::format("{} GPUs, deadline {:.2f} days (median wall clock){}", with_commas(static_cast<double>(r.gpus)),
+                       in_days(r.deadline), r.budget ? fmt::format(", budget {}", format_dollars(*r.budget)) : "");
+}
+
+std::string family_heading(const CapacityResult& r) {
+    return fmt::format("the largest {} model trained to {}", r.family_name,
+                       r.family_tokens ? format_count(*r.family_tokens) + " tokens"
+                                       : fmt::format("{:g} tokens per parameter", r.tokens_per_parameter));
+}
+
+}  // namespace
+
+std::string capacity_text(const CapacityResult& r) {
+    std::string out = fmt::format("{}\n{}\n\n", r.title, heading(r));
+    const Tables tables = tables_of(r);
+    out += "the most tokens of the scenario's model\n";
+    Table t(tables.token_head);
+    for (const auto& row : tables.tokens) t.add_row(row);
+    out += t.render() + tables.notes;
+    if (r.family_name.empty()) return out;
+    out += fmt::format("\n{}\n", family_heading(r));
+    Table f(tables.family_head);
+    for (const auto& row : tables.family) f.add_row(row);
+    return out + f.render() + "largest:\n" + tables.answers;
 }
 
 std::string capacity_json(const CapacityResult& r) {
@@ -121,6 +151,59 @@ std::string capacity_json(const CapacityResult& r) {
     }
     j.end_array().end_object();
     return j.end_object().str();
+}
+
+std::string capacity_html(const CapacityResult& r) {
+    using detail::paragraph;
+    using detail::table;
+    const Tables tables = tables_of(r);
+    std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+    out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+    out += fmt::format("<title>{} — gpuhours capacity</title>\n", svg::escape(r.title));
+    out += fmt::format("<style>{}</style>\n</head>\n<body>\n<main>\n", detail::kStyle);
+    out += fmt::format("<header><h1>{}</h1>\n", svg::escape(r.title)) + paragraph(heading(r), "subtitle") + "</header>\n";
+    out += R"(<section id="capacity-tokens"><h2>The most tokens of the scenario's model</h2>)"
+           "\n";
+    out += table(tables.token_head, tables.tokens, {1, 3, 4, 5, 7}, "wide");
+    svg::BarChart tokens;
+    tokens.series.push_back({"most tokens", "#0072B2"});
+    tokens.legend = false;
+    std::string described;
+    for (const auto& row : r.tokens) {
+        const std::string name = row.chip_name.empty() ? row.chip : row.chip_name;
+        tokens.bars.push_back({name, {row.feasible ? row.tokens : 0.0}, row.feasible ? format_count(row.tokens) : "none", {}});
+        described += fmt::format("{}{}: {}", described.empty() ? "" : "; ", name, row.feasible ? format_count(row.tokens) : "none");
+    }
+    tokens.frame = {"capacity-tokens-chart", "Most tokens by chip", fmt::format("The most tokens each chip trains: {}.", described),
+                    "tokens", "chip", detail::kChartWidth};
+    out += svg::bar_chart(tokens);
+    out += paragraph(tables.notes, "note") + "</section>\n";
+    if (!r.family_name.empty()) {
+        out += R"(<section id="capacity-family"><h2>)" + svg::escape(family_heading(r)) + "</h2>\n";
+        out += table(tables.family_head, tables.family, {2, 3, 4, 5, 6}, "wide");
+        svg::BarChart days;
+        days.series.push_back({"wall clock", "#009E73"});
+        days.legend = false;
+        days.markers.push_back({in_days(r.deadline), "deadline", "#B00020", true});
+        std::string rungs;
+        for (const auto& fam : r.family) {
+            for (const auto& rung : fam.rungs) {
+                if (!rung.ran) continue;
+                const std::string label = fmt::format("{} · {}", fam.chip, rung.model);
+                days.bars.push_back({label, {rung.days}, fmt::format("{:.1f} days{}", rung.days, rung.meets ? "" : " (over)"), {}});
+                rungs += fmt::format("{}{}: {:.1f} days", rungs.empty() ? "" : "; ", label, rung.days);
+            }
+        }
+        days.frame = {"capacity-family-chart", "Wall clock of each rung", fmt::format("Median wall clock of each rung against the deadline: {}.", rungs),
+                      "wall clock (days)", "chip · model", detail::kChartWidth};
+        out += svg::bar_chart(days);
+        out += paragraph("Largest: " + tables.answers, "note") + "</section>\n";
+    }
+    out += "<footer>";
+    out += paragraph(fmt::format("Made by gpuhours capacity: {} simulation, {} network model, seed {}. The same scenario and seed "
+                                 "give this page byte for byte.",
+                                 to_string(r.options.mode), to_string(r.options.network), r.options.seed));
+    return out + "</footer>\n</main>\n</body>\n</html>\n";
 }
 
 }  // namespace gpuhours::report

@@ -9,6 +9,8 @@
 //         linearity, note}]), "family" (null, or {name, tokens_per_parameter, tokens (null), chips: [{chip,
 //         largest (model id or null), rungs: [{model, model_name, parameters, tokens, ran, meets, gpus, layout,
 //         overrides, wall_clock_days_p50, cost_usd, note}]}]}), "seed", "samples".
+//   HTML  a self-contained page in the report's style: both tables, a bar chart of the most tokens by chip, and
+//         with a family one of each rung's wall clock by chip against the deadline.
 #pragma once
 
 #include <gpuhours/analysis/capacity.hpp>
@@ -19,5 +21,6 @@ namespace gpuhours::report {
 
 std::string capacity_text(const CapacityResult& result);
 std::string capacity_json(const CapacityResult& result);
+std::string capacity_html(const CapacityResult& result);
 
 }  // namespace gpuhours::report
