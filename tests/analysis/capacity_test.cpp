@@ -91,6 +91,17 @@ TEST_CASE("capacity re-plans to the most GPUs within the count given, and says w
     const auto& row = doc["tokens"].array().at(0);
     CHECK(row["gpus"].number() == 56);
     CHECK_THAT(row["layout"].string(), Catch::StartsWith("TP2 CP1 PP2 DP14 EP1, global batch 70"));
+    // The page: both charts' sections, written whole, the same bytes for the same inputs.
+    const std::string page_args = "capacity " + file + " --gpus 60 --deadline '1 day' --family llama-dense --tokens 1B -o ";
+    REQUIRE(run_cli(page_args + (dir / "a.html").string()).exit_code == 0);
+    REQUIRE(run_cli(page_args + (dir / "b.html").string()).exit_code == 0);
+    const std::string page = gpuhours::test::read_text(dir / "a.html");
+    CHECK_THAT(page, Catch::StartsWith("<!DOCTYPE html>") && Catch::EndsWith("</html>\n"));
+    CHECK_THAT(page, Catch::Contains("id=\"capacity-tokens\"") && Catch::Contains("id=\"capacity-family\""));
+    CHECK(gpuhours::test::read_text(dir / "b.html") == page);
+    const auto wrong = run_cli("capacity " + file + " --deadline '1 day' -o " + (dir / "c.txt").string());
+    CHECK(wrong.exit_code == 2);
+    CHECK_THAT(wrong.out, Catch::Contains("cannot tell the format"));
     const auto few = run_cli("capacity " + file + " --gpus 3 --deadline '1 day'");
     CHECK(few.exit_code == 2);
     CHECK_THAT(few.out, Catch::Contains("3 GPUs are fewer than one replica of the layout (4 GPUs"));
