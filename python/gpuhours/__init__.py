@@ -224,6 +224,20 @@ def compare(a: str | os.PathLike, b: str | os.PathLike, set_a: Mapping[str, Any]
     return table
 
 
+def capacity(scenario: str | os.PathLike, gpus: int | None = None, deadline: str | None = None,
+             chips: Iterable[str] | None = None, family: str | None = None, set: Mapping[str, Any] | None = None,
+             seed: int | None = None, samples: int | None = None, **options: Any) -> pd.DataFrame:
+    """`gpuhours capacity --json` (docs/capacity.md): one row per chip with the most tokens of the scenario's model
+    it trains by the deadline (`tokens`, `wall_clock_days_p50`, `cost_usd`, `layout`, `overrides`…). The whole
+    document, with `family` when one is given, is in `.attrs["json"]`."""
+    doc = json("capacity", scenario_path(scenario),
+               *_options(set, seed, samples, gpus=gpus, deadline=deadline, chips=",".join(chips) if chips else None,
+                         family=family, **options))
+    table = pd.json_normalize(doc["tokens"], max_level=1)
+    table.attrs["json"] = doc
+    return table
+
+
 def chips(rule: str | None = None, **options: Any) -> pd.DataFrame:
     """`gpuhours chips --json` as a DataFrame, one row per catalog chip (with `rule`: `policy.class`, `policy.tpp`…)."""
     doc = json("chips", *_options(rule=rule, **options))

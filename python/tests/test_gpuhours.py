@@ -113,6 +113,14 @@ class Results(unittest.TestCase):
         self.assertGreater(ratio, 0.50)
         self.assertLess(ratio, 0.55)
 
+    def test_capacity_gives_tokens_that_run_forward_within_the_deadline(self):
+        table = gpuhours.capacity(SMALL, deadline="1 day")
+        row = table.iloc[0]
+        self.assertTrue(row["feasible"])
+        # The answer's overrides, run forward, finish within the day.
+        sets = dict(o.split("=", 1) for o in row["overrides"])
+        self.assertLessEqual(gpuhours.run(SMALL, set=sets)["run"]["wall_clock_days_p50"], 1.0)
+
 
 if __name__ == "__main__":
     unittest.main()
