@@ -72,8 +72,16 @@ int exit_code_of(const SweepResult& result) {
     return 2;
 }
 
-// --derive, --max-batch-tokens and --zip into the plan, checked against the axes and --set before anything runs.
+// The axes against --set, and --derive and --max-batch-tokens into the plan, checked before anything runs.
 void read_coupling(const ParsedArgs& args, SweepPlan& plan) {
+    for (const auto& axis : plan.axes) {
+        for (const auto& set : plan.load.overrides) {
+            if (set.starts_with(axis.key + "=")) {
+                throw Error(fmt::format("{} is given both by --set {} and by --vary {}", axis.key, set, axis.spec),
+                            "drop one of them");
+            }
+        }
+    }
     if (args.has("--derive")) {
         const std::string key = args.get("--derive");
         if (key != "parallelism.data") {
@@ -133,14 +141,6 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
                     "e.g. --vary cluster.gpus=1024,2048,4096 --vary cluster.chip=h800,h20; see docs/sweep.md");
     }
     for (const auto& spec : specs) plan.axes.push_back(parse_sweep_axis(spec));
-    for (const auto& axis : plan.axes) {
-        for (const auto& set : plan.load.overrides) {
-            if (set.starts_with(axis.key + "=")) {
-                throw Error(fmt::format("{} is given both by --set {} and by --vary {}", axis.key, set, axis.spec),
-                            "drop one of them");
-            }
-        }
-    }
     read_coupling(args, plan);
     const Output result_file = output_of(args);
     const std::string& output = result_file.path;
