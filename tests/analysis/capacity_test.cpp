@@ -46,7 +46,7 @@ double days_of(const std::string& file, const gpuhours::test::JsonValue::Array& 
     std::string args = "run " + file;
     for (const auto& s : sets) args += " --set '" + s.string() + "'";
     const auto doc = json_of(run_cli(args + " " + extra + " --json"));
-    return doc["wall_clock_days_p50"].number();
+    return doc["run"]["wall_clock_days_p50"].number();
 }
 
 }  // namespace
