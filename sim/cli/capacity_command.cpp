@@ -24,7 +24,6 @@ int cmd_capacity(const Args& raw, std::ostream& out) {
     const LoadOptions load = load_options(args);
     const Scenario s = load_scenario(file, load);
     CapacityRequest request;
-    request.overrides = {};  // --set is in `load`
     request.gpus = whole_number_option(args, "--gpus", s.cluster.gpus, 1, 10'000'000);
     if (args.has("--deadline")) {
         try {
@@ -52,6 +51,7 @@ int cmd_capacity(const Args& raw, std::ostream& out) {
     else request.chips = s.whatif.chips;
     for (const auto& c : request.chips) {
         if (c.empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips b200,h100");
+        (void)load_chip(c, catalog_dir(args));  // an unknown chip is a mistake, named now with the known ones
     }
     if (args.has("--max-batch-tokens")) {
         request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));

@@ -108,6 +108,9 @@ TEST_CASE("capacity re-plans to the most GPUs within the count given, and says w
     const auto no_deadline = run_cli("capacity " + file);
     CHECK(no_deadline.exit_code == 2);
     CHECK_THAT(no_deadline.out, Catch::Contains("capacity needs a deadline"));
+    const auto unknown = run_cli("capacity " + file + " --deadline '1 day' --chips h100,b2000");
+    CHECK(unknown.exit_code == 2);
+    CHECK_THAT(unknown.out, Catch::Contains("unknown chip \"b2000\"") && Catch::Contains("b200"));
     const auto bad = run_cli("capacity " + file + " --deadline soon");
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.out, Catch::Contains("--deadline soon"));
