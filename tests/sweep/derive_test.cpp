@@ -151,7 +151,7 @@ TEST_CASE("a derived sweep's mistakes exit 2 before any point runs, naming the f
     CHECK_THAT(gpuhours::test::read_text(dir / "rows.csv"), Catch::Contains("GPU counts that work near it: 8 or 16"));
 }
 
-TEST_CASE("--zip varies keys together: point i takes the i-th value of every axis", "[sweep][zip]") {
+TEST_CASE("zipped axes vary together: point i takes the i-th value of every axis", "[sweep][zip]") {
     const std::vector<gpuhours::SweepAxis> axes{gpuhours::parse_sweep_axis("cluster.gpus=16,32,64"),
                                                 gpuhours::parse_sweep_axis("parallelism.data=4,8,16")};
     const auto points = gpuhours::sweep_points(axes, std::nullopt, 1, gpuhours::SweepCombine::zip);
