@@ -184,41 +184,57 @@ def sweep(scenario: str | os.PathLike, vary: Mapping[str, Any], random: int | No
         return pd.read_csv(out)
 
 
-# The rows compare() sets side by side: (label, where in `run --json`).
+# The rows compare() sets side by side: (label, field of a scenario in `gpuhours compare --json`).
 _COMPARED = [
-    ("title", ("title",)),
-    ("step time (s)", ("step", "step_time_s")),
-    ("MFU, BF16 peak, full attention", ("step", "mfu_bf16_full")),
-    ("wall clock (days, median)", ("run", "wall_clock_days_p50")),
-    ("GPU-hours (median)", ("run", "gpu_hours_p50")),
-    ("cost ($, median)", ("run", "cost_usd_p50")),
-    ("energy (MWh, median)", ("run", "energy_mwh_p50")),
-    ("goodput (mean)", ("run", "goodput_mean")),
+    ("title", "title"),
+    ("chip", "chip"),
+    ("GPUs", "gpus"),
+    ("layout", "layout"),
+    ("step time (s)", "step_time_s"),
+    ("MFU, compute precision, causal", "mfu_causal"),
+    ("MFU, BF16 peak, full attention", "mfu_bf16"),
+    ("wall clock (days, median)", "wall_clock_days_p50"),
+    ("GPU-hours (median)", "gpu_hours_p50"),
+    ("cost ($, nominal prices)", "cost_usd"),
+    ("energy (MWh)", "energy_mwh"),
+    ("limited by", "limited_by"),
 ]
 
 
 def compare(a: str | os.PathLike, b: str | os.PathLike, set_a: Mapping[str, Any] | None = None,
             set_b: Mapping[str, Any] | None = None, labels: tuple[str, str] | None = None, seed: int | None = None,
             samples: int | None = None, **options: Any) -> pd.DataFrame:
-    """Runs two scenarios (or one twice with different `set_a` / `set_b`) and returns their headline figures side
-    by side: a row per figure (step time, MFU, days, GPU-hours, cost, energy, goodput), a column per scenario, and
-    `b / a` where both are numbers. Each run's whole document is in `.attrs["json"]`."""
-    docs = [run(a, set=set_a, seed=seed, samples=samples, **options),
-            run(b, set=set_b, seed=seed, samples=samples, **options)]
+    """`gpuhours compare A B --json`: two scenarios (or one twice with different `set_a` / `set_b`) side by side: a
+    row per figure (step time, MFU, days, GPU-hours, cost, energy, what limits each), a column per scenario, and
+    `b / a` where both are numbers. The command's document (with `differences`, the inputs that differ key by
+    key) is in `.attrs["json"]`."""
+    args = ["compare", scenario_path(a), scenario_path(b)]
+    for column, sets in (("A", set_a), ("B", set_b)):
+        for key, value in (sets or {}).items():
+            args += ["--set", f"{column}:{key}={_value(value)}"]
+    doc = json(*args, *_options(None, seed, samples, **options))
     names = list(labels) if labels else [str(a), str(b)]
     if names[0] == names[1]:
         names = [f"{names[0]} (a)", f"{names[1]} (b)"]
-
-    def pick(doc: dict, path: tuple[str, ...]) -> Any:
-        for key in path:
-            doc = doc.get(key) if isinstance(doc, dict) else None
-        return doc
-
-    rows = {label: [pick(d, path) for d in docs] for label, path in _COMPARED}
+    rows = {label: [s.get(field) for s in doc["scenarios"]] for label, field in _COMPARED}
     table = pd.DataFrame.from_dict(rows, orient="index", columns=names)
     table["b / a"] = [y / x if isinstance(x, (int, float)) and isinstance(y, (int, float)) and x else None
                       for x, y in zip(table[names[0]], table[names[1]])]
-    table.attrs["json"] = docs
+    table.attrs["json"] = doc
+    return table
+
+
+def capacity(scenario: str | os.PathLike, gpus: int | None = None, deadline: str | None = None,
+             chips: Iterable[str] | None = None, family: str | None = None, set: Mapping[str, Any] | None = None,
+             seed: int | None = None, samples: int | None = None, **options: Any) -> pd.DataFrame:
+    """`gpuhours capacity --json` (docs/capacity.md): one row per chip with the most tokens of the scenario's model
+    it trains by the deadline (`tokens`, `wall_clock_days_p50`, `cost_usd`, `layout`, `overrides`…). The whole
+    document, with `family` when one is given, is in `.attrs["json"]`."""
+    doc = json("capacity", scenario_path(scenario),
+               *_options(set, seed, samples, gpus=gpus, deadline=deadline, chips=",".join(chips) if chips else None,
+                         family=family, **options))
+    table = pd.json_normalize(doc["tokens"], max_level=1)
+    table.attrs["json"] = doc
     return table
 
 

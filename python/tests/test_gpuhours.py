@@ -101,15 +101,25 @@ class Results(unittest.TestCase):
         table = gpuhours.compare(SMALL, SMALL, set_b={"cluster.gpus": 64})
         a, b = table.columns[0], table.columns[1]
         self.assertEqual((a, b), (f"{SMALL} (a)", f"{SMALL} (b)"))
-        docs = table.attrs["json"]
-        self.assertEqual(table.loc["step time (s)", a], docs[0]["step"]["step_time_s"])
+        doc = table.attrs["json"]
+        self.assertEqual(table.loc["step time (s)", a], doc["scenarios"][0]["step_time_s"])
         ratio = table.loc["step time (s)", "b / a"]
-        self.assertAlmostEqual(ratio, docs[1]["step"]["step_time_s"] / docs[0]["step"]["step_time_s"], places=12)
+        self.assertAlmostEqual(ratio, doc["scenarios"][1]["step_time_s"] / doc["scenarios"][0]["step_time_s"], places=12)
+        # The command lists the one input set apart (and what it resolves to).
+        self.assertIn("cluster.gpus", [d["key"] for d in doc["differences"]])
         # Twice the data-parallel replicas: each GPU's 4 micro-batches become 2, so compute and recompute (3.36 of
         # the 3.46 s step at 32 GPUs) halve; the gradient all-reduce (~0.07 s, ring: 2(n-1)/n of the gradients per
         # GPU, nearly constant in n) and the optimizer (0.03 s) do not: (3.46 - 0.10)/2 + 0.10 = 1.78 s, ratio 0.51.
         self.assertGreater(ratio, 0.50)
         self.assertLess(ratio, 0.55)
+
+    def test_capacity_gives_tokens_that_run_forward_within_the_deadline(self):
+        table = gpuhours.capacity(SMALL, deadline="1 day")
+        row = table.iloc[0]
+        self.assertTrue(row["feasible"])
+        # The answer's overrides, run forward, finish within the day.
+        sets = dict(o.split("=", 1) for o in row["overrides"])
+        self.assertLessEqual(gpuhours.run(SMALL, set=sets)["run"]["wall_clock_days_p50"], 1.0)
 
 
 if __name__ == "__main__":

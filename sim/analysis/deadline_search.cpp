@@ -117,14 +117,6 @@ bool derive_fabric(const Scenario& s, long long gpus, std::vector<std::string>& 
     return false;
 }
 
-// `tokens` rounded up to four significant digits, as format_count prints it: a bound given back as a flag value
-// must not fall below what it stands for (83,886,080 → "83.89M", never "83.88M").
-std::string count_at_least(double tokens) {
-    if (!(tokens > 0)) return format_count(tokens);
-    const double unit = std::pow(10.0, std::floor(std::log10(tokens)) - 3);
-    return format_count(std::ceil(tokens / unit - 1e-9) * unit);
-}
-
 std::string fabric_text(const ClusterSpec& c) {
     if (c.fabric == Fabric::single_node) return "one node";
     return fmt::format("{}-tier {}{}, {}-port switches", c.fabric == Fabric::fat_tree ? c.tiers : 2, to_string(c.fabric),
@@ -132,6 +124,13 @@ std::string fabric_text(const ClusterSpec& c) {
 }
 
 }  // namespace
+
+// A bound given back as a flag value must not fall below what it stands for.
+std::string max_batch_tokens_text(double tokens) {
+    if (!(tokens > 0)) return format_count(tokens);
+    const double unit = std::pow(10.0, std::floor(std::log10(tokens)) - 3);
+    return format_count(std::ceil(tokens / unit - 1e-9) * unit);
+}
 
 std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<double> max_batch_tokens) {
     const PhaseSpec* first = first_simulated(s);
@@ -178,7 +177,7 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
         if (batch > sh.global_batch && tokens > std::max(own_tokens, max_batch_tokens.value_or(own_tokens)) * (1 + 1e-12)) {
             if (!plan.blocked || tokens > plan.needed_batch_tokens) {
                 plan.blocked = fmt::format("{} needs a global batch of {} ({} tokens; it has {})", sh.name,
-                                           with_commas(static_cast<double>(batch)), count_at_least(tokens),
+                                           with_commas(static_cast<double>(batch)), max_batch_tokens_text(tokens),
                                            with_commas(sh.global_batch));
                 plan.needed_batch_tokens = std::max(plan.needed_batch_tokens, tokens);
             }
@@ -313,7 +312,7 @@ DeadlineAnswer search_deadline(const Scenario& s, double own_days, double deadli
     if (beyond != nullptr) {
         // Past the batch bound: the fewest GPUs that would meet the deadline with a larger batch, and that batch.
         answer.note = fmt::format("not reached at the scenario's batch sizes ({}); with --max-batch-tokens {}: {}", reached,
-                                  count_at_least(beyond->needed_batch_tokens), summary(*beyond));
+                                  max_batch_tokens_text(beyond->needed_batch_tokens), summary(*beyond));
     } else {
         answer.note = fmt::format("not reached: {}", reached);
         if (!last_error.empty()) answer.note += fmt::format("; beyond: {}", last_error);

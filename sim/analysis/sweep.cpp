@@ -252,8 +252,31 @@ std::vector<std::string> SweepPoint::overrides() const {
     return out;
 }
 
+namespace {
+
+// The axes side by side: point i takes the i-th value of every axis.
+std::vector<SweepPoint> zipped_points(const std::vector<SweepAxis>& axes, std::optional<std::size_t> random_count) {
+    if (random_count) throw Error("--zip pairs the values of list and range axes; --random draws each axis on its own", "drop --zip or --random");
+    for (const auto& axis : axes) {
+        if (axis.uniform) throw Error(fmt::format("--vary {} is a random range, which --zip cannot pair", axis.spec), "give a list or a START:STOP:STEP range");
+        if (axis.values.size() != axes.front().values.size()) {
+            throw Error(fmt::format("--zip pairs values one to one, but --vary {} has {} values and --vary {} has {}",
+                                    axes.front().spec, axes.front().values.size(), axis.spec, axis.values.size()),
+                        "give every --vary the same number of values");
+        }
+    }
+    std::vector<SweepPoint> points(axes.front().values.size());
+    for (std::size_t p = 0; p < points.size(); ++p) {
+        points[p].index = p;
+        for (const auto& axis : axes) points[p].values.emplace_back(axis.key, axis.values[p]);
+    }
+    return points;
+}
+
+}  // namespace
+
 std::vector<SweepPoint> sweep_points(const std::vector<SweepAxis>& axes, std::optional<std::size_t> random_count,
-                                     std::uint64_t seed) {
+                                     std::uint64_t seed, SweepCombine combine) {
     for (std::size_t i = 0; i < axes.size(); ++i) {
         for (std::size_t j = 0; j < i; ++j) {
             if (axes[i].key == axes[j].key) {
@@ -264,6 +287,7 @@ std::vector<SweepPoint> sweep_points(const std::vector<SweepAxis>& axes, std::op
     }
     std::vector<SweepPoint> points;
     if (axes.empty()) return points;
+    if (combine == SweepCombine::zip) return zipped_points(axes, random_count);
     if (random_count) {
         if (*random_count > kMaxPoints) throw Error(fmt::format("--random {} is more than {} points", *random_count, kMaxPoints));
         // Its own stream, so the points do not share draws with the Monte Carlo samples of the same seed.

@@ -267,6 +267,10 @@ std::string journal_line(const SweepRow& row, std::string_view fingerprint) {
     number("cost_usd_p50", row.cost_usd_p50);
     number("cost_usd_p95", row.cost_usd_p95);
     number("energy_mwh_p50", row.energy_mwh_p50);
+    if (!row.derived.empty()) {  // only in derived sweeps, so that other journals read as before
+        out += ",\"derived\":";
+        put_string(out, row.derived);
+    }
     out += ",\"claims\":[";
     for (std::size_t i = 0; i < row.claims.size(); ++i) {
         out += i ? ",{\"text\":" : "{\"text\":";
@@ -296,7 +300,8 @@ std::optional<JournalEntry> parse_journal_line(std::string_view line) {
               get(doc, "wall_clock_days_p95", r.wall_clock_days_p95) && get(doc, "gpu_hours_p50", r.gpu_hours_p50) &&
               get(doc, "priced", r.priced) && get(doc, "cost_usd_p05", r.cost_usd_p05) &&
               get(doc, "cost_usd_p50", r.cost_usd_p50) && get(doc, "cost_usd_p95", r.cost_usd_p95) &&
-              get(doc, "energy_mwh_p50", r.energy_mwh_p50);
+              get(doc, "energy_mwh_p50", r.energy_mwh_p50) &&
+              (doc.find("derived") == nullptr || get(doc, "derived", r.derived));
     if (!ok) return std::nullopt;
     const JsonNode* values = doc.find("values");
     const JsonNode* claims = doc.find("claims");

@@ -1,15 +1,20 @@
 // Running a sweep: its fingerprint, one row per point evaluated on worker threads, finished and fresh rows merged.
 #include <gpuhours/analysis/sweep.hpp>
 
+#include <gpuhours/analysis/deadline.hpp>
+
 #include <gpuhours/run/claims.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/run/run.hpp>
+#include <gpuhours/units/units.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
+#include <climits>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -43,7 +48,96 @@ std::uint64_t fnv1a(std::uint64_t h, std::string_view bytes) {
     return h;
 }
 
+// The GPU count of data degree `k` when the scenario can be re-planned there on whole nodes ("2,048", or "2,560
+// (with --max-batch-tokens 42M)" when a phase's batch has to grow past the bound); nullopt otherwise.
+std::optional<std::string> count_that_works(const Scenario& s, long long k, long long model_parallel,
+                                            std::optional<double> max_batch_tokens) {
+    if (k < 1 || k > INT_MAX || (k * model_parallel) % s.cluster.gpus_per_node != 0) return std::nullopt;
+    const auto plan = scale_plan(s, static_cast<int>(k), max_batch_tokens);
+    if (!plan) return std::nullopt;
+    std::string text = with_commas(static_cast<double>(plan->gpus));
+    if (plan->blocked) text += fmt::format(" (with --max-batch-tokens {})", max_batch_tokens_text(plan->needed_batch_tokens));
+    return text;
+}
+
+// The counts that work nearest data degree `d` (below and above, within 4,096 degrees): "8 or 16"; "none within …"
+// when there are none.
+std::string counts_near(const Scenario& s, long long d, long long model_parallel, std::optional<double> max_batch_tokens) {
+    std::vector<std::string> found;
+    for (long long k = d; k >= 1 && k > d - 4096; --k) {
+        if (auto text = count_that_works(s, k, model_parallel, max_batch_tokens)) {
+            found.push_back(std::move(*text));
+            break;
+        }
+    }
+    for (long long k = d + 1; k < d + 4096 && k <= INT_MAX; ++k) {
+        if (auto text = count_that_works(s, k, model_parallel, max_batch_tokens)) {
+            found.push_back(std::move(*text));
+            break;
+        }
+    }
+    if (found.empty()) return fmt::format("none within 4,096 data-parallel degrees of {}", d);
+    return fmt::format("{}", fmt::join(found, " or "));
+}
+
 }  // namespace
+
+// ---- derived points --------------------------------------------------------------------------------------------
+
+std::vector<std::string> point_overrides(const SweepPlan& plan, const SweepPoint& point, std::string& derived) {
+    derived.clear();
+    if (!plan.derive_data) return point.overrides();
+    std::vector<std::string> rest;
+    std::string gpus_text;
+    for (const auto& [key, value] : point.values) {
+        if (key == "cluster.gpus") gpus_text = value;
+        else rest.push_back(key + "=" + value);
+    }
+    if (gpus_text.empty()) {
+        throw Error("--derive parallelism.data re-plans each point from its cluster.gpus, and this point has none",
+                    "add --vary cluster.gpus=…");
+    }
+    long long gpus = 0;
+    const auto [end, ec] = std::from_chars(gpus_text.data(), gpus_text.data() + gpus_text.size(), gpus);
+    if (ec != std::errc() || end != gpus_text.data() + gpus_text.size() || gpus < 1) {
+        throw Error(fmt::format("cluster.gpus={} is not a whole number of GPUs", gpus_text), "vary cluster.gpus over whole numbers");
+    }
+    LoadOptions load = plan.load;
+    load.overrides.insert(load.overrides.end(), rest.begin(), rest.end());
+    const Scenario s = load_scenario(plan.scenario, load);
+    const PhaseSpec* first = nullptr;
+    for (const PhaseSpec& ph : s.phases) {
+        if (!ph.quoted_gpu_hours) {
+            first = &ph;
+            break;
+        }
+    }
+    if (first == nullptr) throw Error("every phase quotes its GPU-hours: there is no data-parallel degree to derive");
+    const ParallelLayout& p = first->parallel;
+    const long long mp = p.model_parallel_ranks();
+    std::optional<ScaledPlan> scaled;
+    const bool whole_nodes = gpus % s.cluster.gpus_per_node == 0;
+    if (whole_nodes && gpus % mp == 0 && gpus / mp <= INT_MAX) {
+        scaled = scale_plan(s, static_cast<int>(gpus / mp), plan.max_batch_tokens);
+    }
+    if (!scaled) {
+        throw Error(fmt::format("cluster.gpus={}: no data-parallel degree gives {} GPUs with the scenario's layout (each "
+                                "replica takes TP{} × CP{} × PP{} = {} GPUs, on whole nodes of {}; every phase's data "
+                                "degree scales with the first's{})",
+                                gpus_text, with_commas(static_cast<double>(gpus)), p.tensor, p.context, p.pipeline, mp,
+                                s.cluster.gpus_per_node,
+                                p.expert > 1 ? fmt::format(" and expert parallelism {} must divide it", p.expert) : ""),
+                    fmt::format("GPU counts that work near it: {}", counts_near(s, gpus / mp, mp, plan.max_batch_tokens)));
+    }
+    if (scaled->blocked) {
+        throw Error(fmt::format("cluster.gpus={}: {}", gpus_text, *scaled->blocked),
+                    fmt::format("pass --max-batch-tokens {} to let the batch grow that far",
+                                max_batch_tokens_text(scaled->needed_batch_tokens)));
+    }
+    derived = fmt::format("{}", fmt::join(scaled->overrides, ";"));
+    rest.insert(rest.end(), scaled->overrides.begin(), scaled->overrides.end());
+    return rest;
+}
 
 // ---- evaluation ------------------------------------------------------------------------------------------------
 
@@ -59,6 +153,9 @@ std::string sweep_fingerprint(const SweepPlan& plan) {
     add(bytes);
     add(plan.load.catalog_dir.string());
     for (const auto& o : plan.load.overrides) add(o);
+    // Only when asked for, so that the fingerprints of sweeps without them stay as they were.
+    if (plan.derive_data) add("derive parallelism.data");
+    if (plan.max_batch_tokens) add(fmt::format("max batch tokens {}", *plan.max_batch_tokens));
     add(to_string(plan.evaluate.mode));
     add(to_string(plan.evaluate.network));
     add(fmt::format("{}", plan.evaluate.samples));
@@ -73,7 +170,7 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
     row.values = point.values;
     try {
         LoadOptions load = plan.load;
-        for (auto& o : point.overrides()) load.overrides.push_back(std::move(o));
+        for (auto& o : point_overrides(plan, point, row.derived)) load.overrides.push_back(std::move(o));
         const ScenarioSampler sampler(plan.scenario, load);
         EvaluateOptions options = plan.evaluate;
         options.threads = std::max(1u, threads);
@@ -107,6 +204,7 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
         failed.point = row.point;
         failed.key = std::move(row.key);
         failed.values = std::move(row.values);
+        failed.derived = std::move(row.derived);
         failed.error = one_line(e.what());
         return failed;
     }

@@ -186,30 +186,6 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
                         "raise tensor or pipeline for this chip (gpuhours plan searches layouts), or use more GPUs");
 }
 
-void fill_row(WhatIfRow& row, const RunEvaluation& ev) {
-    const Scenario& s = ev.scenario;
-    const StepResult& step = ev.headline_step();
-    row.gpus = s.cluster.gpus;
-    const PhaseSpec* first = nullptr;
-    for (const auto& ph : s.phases) {
-        if (!ph.quoted_gpu_hours) {
-            first = &ph;
-            break;
-        }
-    }
-    row.layout = first->parallel;
-    row.step_time_s = step.step_time.value();
-    row.mfu_bf16 = step.mfu_bf16_full;
-    row.wall_clock_days_p50 = ev.wall_clock_days_spread.p50;
-    row.gpu_hours_p50 = ev.gpu_hours_spread.p50;
-    // At the nominal prices and the median wall clock, as `gpuhours run` prints it.
-    row.cost_usd = ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0;
-    row.energy_mwh = ev.nominal_cost ? ev.nominal_cost->energy.value() / 3.6e9 : 0.0;
-    row.verdicts = ev.verdicts;
-    row.limiter_seconds = limiter_seconds(scenario_of_phase(s, *first), step);
-    row.limiter = row.layout_rederived && row.layout_note.find("does not fit") != std::string::npos ? Limiter::memory_capacity
-                                                                                                    : row.limiter_seconds.front().first;
-}
 
 // The price of `row`'s GPU-hour: a swapped chip's catalog rental price (ChipProfile::rental_gpu_hour) replaces the
 // scenario's, phases' own prices included, unless the request keeps one price for all; the scenario's own chip,
@@ -252,6 +228,50 @@ std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOp
 
 }  // namespace
 
+ChipSwap chip_swap(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
+                   const std::vector<std::string>& extra, bool same_price) {
+    const Scenario original = load_scenario(file, with(base, extra));
+    WhatIfRow row;
+    row.chip = chip;
+    const bool own = chip == catalog_id(original.cluster.chip);
+    row.reference = own;
+    Variant v = own ? Variant{extra, "", false} : derive_variant(file, base, chip, extra);
+    WhatIfRequest request;
+    request.same_price = same_price;
+    price_variant(row, v, original, own ? original.cluster.chip : load_chip(chip, base.catalog_dir), request);
+    ChipSwap swap;
+    swap.overrides = std::move(v.overrides);
+    swap.note = v.note;
+    if (!row.price_note.empty()) swap.note += fmt::format("{}price ${}/GPU-hour ({})", swap.note.empty() ? "" : "; ", row.price_gpu_hour, row.price_note);
+    swap.price_gpu_hour = row.price_gpu_hour;
+    return swap;
+}
+
+void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
+    const Scenario& s = ev.scenario;
+    const StepResult& step = ev.headline_step();
+    row.gpus = s.cluster.gpus;
+    const PhaseSpec* first = nullptr;
+    for (const auto& ph : s.phases) {
+        if (!ph.quoted_gpu_hours) {
+            first = &ph;
+            break;
+        }
+    }
+    row.layout = first->parallel;
+    row.step_time_s = step.step_time.value();
+    row.mfu_bf16 = step.mfu_bf16_full;
+    row.wall_clock_days_p50 = ev.wall_clock_days_spread.p50;
+    row.gpu_hours_p50 = ev.gpu_hours_spread.p50;
+    // At the nominal prices and the median wall clock, as `gpuhours run` prints it.
+    row.cost_usd = ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0;
+    row.energy_mwh = ev.nominal_cost ? ev.nominal_cost->energy.value() / 3.6e9 : 0.0;
+    row.verdicts = ev.verdicts;
+    row.limiter_seconds = limiter_seconds(scenario_of_phase(s, *first), step);
+    row.limiter = row.layout_rederived && row.layout_note.find("does not fit") != std::string::npos ? Limiter::memory_capacity
+                                                                                                    : row.limiter_seconds.front().first;
+}
+
 WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,
                         const EvaluateOptions& given, const std::function<void(int, int)>& progress) {
     // One step cache for every chip's variant and deadline probe (a probe that lands on a simulated count reuses it).
@@ -285,7 +305,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
             row.layout_note = v.note;
             const LoadOptions variant_options = with(base, v.overrides);
             const RunEvaluation ev = evaluate_run(ScenarioSampler(file, variant_options), options);
-            fill_row(row, ev);
+            fill_whatif_row(row, ev);
             if (request.deadline) {
                 const auto probe = [&](const std::vector<std::string>& scaled, std::string& error) -> std::optional<double> {
                     std::vector<std::string> o = v.overrides;

@@ -28,6 +28,8 @@ int cmd_validate(const Args& args, std::ostream& out);    // sim/cli/validate_co
 int cmd_report(const Args& args, std::ostream& out);      // sim/cli/report_command.cpp
 int cmd_plan(const Args& args, std::ostream& out);        // sim/cli/plan_command.cpp
 int cmd_sweep(const Args& args, std::ostream& out);       // sim/cli/sweep_command.cpp
+int cmd_compare(const Args& args, std::ostream& out);     // sim/cli/compare_command.cpp
+int cmd_capacity(const Args& args, std::ostream& out);    // sim/cli/capacity_command.cpp
 
 // Shared option parsing: "--flag", "--key value" and "--key=value". Unknown options are errors that list the
 // known ones.

@@ -55,8 +55,16 @@ commands:
   sweep SCENARIO        evaluate the scenario at every point of a grid or a random sample, on all cores:
                         --vary KEY=V1,V2,… | KEY=START:STOP:STEP | KEY=START:STOP:*FACTOR | KEY=LOW~HIGH (with
                         --random N); -o FILE.csv|FILE.json (else a table), --resume an interrupted sweep,
-                        --threads N; under `mpirun -np N` (MPI build) the points are split across ranks.
+                        --threads N; --derive parallelism.data re-plans each cluster.gpus, --zip pairs the
+                        axes; under `mpirun -np N` (MPI build) the points are split across ranks.
                         See docs/sweep.md
+  compare A.toml B.toml …
+                        scenarios side by side: the inputs that differ, key by key, and days, GPU-hours, cost,
+                        energy, MFU and what limits each; --set B:KEY=VALUE changes one scenario only;
+                        --json, -o FILE.html|FILE.json
+  capacity SCENARIO     what a cluster trains by a deadline: --gpus N --deadline "2 months" [--budget $X]
+                        [--chips b200,h100]: the most tokens of the scenario's model on each chip; --family
+                        llama-dense: the largest model of a family trained to 20 tokens per parameter
   help [COMMAND]        this text, or COMMAND's usage with every option (also `gpuhours COMMAND --help`)
 
 common options:
@@ -126,6 +134,8 @@ int main(int argc, char** argv) {
         else if (command == "report") code = gpuhours::cli::cmd_report(args, out);
         else if (command == "plan") code = gpuhours::cli::cmd_plan(args, out);
         else if (command == "sweep") code = gpuhours::cli::cmd_sweep(args, out);
+        else if (command == "compare") code = gpuhours::cli::cmd_compare(args, out);
+        else if (command == "capacity") code = gpuhours::cli::cmd_capacity(args, out);
         else {
             const std::vector<std::string> known_commands = gpuhours::cli::command_names();
             std::string hint = fmt::format("commands: {}", fmt::join(known_commands, ", "));

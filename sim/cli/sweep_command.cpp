@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <ostream>
@@ -71,6 +72,53 @@ int exit_code_of(const SweepResult& result) {
     return 2;
 }
 
+// The axes against --set, and --derive and --max-batch-tokens into the plan, checked before anything runs.
+void read_coupling(const ParsedArgs& args, SweepPlan& plan) {
+    for (const auto& axis : plan.axes) {
+        for (const auto& set : plan.load.overrides) {
+            if (set.starts_with(axis.key + "=")) {
+                throw Error(fmt::format("{} is given both by --set {} and by --vary {}", axis.key, set, axis.spec),
+                            "drop one of them");
+            }
+        }
+    }
+    if (args.has("--derive")) {
+        const std::string key = args.get("--derive");
+        if (key != "parallelism.data") {
+            throw Error(fmt::format("--derive {} is not a key sweep can derive", key),
+                        "use --derive parallelism.data (every phase's data degree re-planned from cluster.gpus)");
+        }
+        plan.derive_data = true;
+        const bool has_gpus = std::any_of(plan.axes.begin(), plan.axes.end(), [](const SweepAxis& a) { return a.key == "cluster.gpus"; });
+        if (!has_gpus) {
+            throw Error("--derive parallelism.data re-plans each point from its GPU count, and no --vary gives one",
+                        "add --vary cluster.gpus=V1,V2,… (e.g. 1024,2048,4096)");
+        }
+        auto derived_key = [](const std::string& k) {
+            return k == "parallelism.data" || (k.starts_with("phases.") && k.ends_with(".parallelism.data"));
+        };
+        for (const auto& axis : plan.axes) {
+            if (derived_key(axis.key)) {
+                throw Error(fmt::format("--vary {} sets a data degree that --derive parallelism.data derives", axis.spec),
+                            "drop one of them (or vary both keys together with --zip and no --derive)");
+            }
+        }
+        for (const auto& set : plan.load.overrides) {
+            if (derived_key(set.substr(0, set.find('=')))) {
+                throw Error(fmt::format("--set {} sets a data degree that --derive parallelism.data derives", set),
+                            "drop one of them");
+            }
+        }
+    }
+    if (args.has("--max-batch-tokens")) {
+        if (!plan.derive_data) {
+            throw Error("--max-batch-tokens bounds the batches --derive parallelism.data grows",
+                        "add --derive parallelism.data, or drop --max-batch-tokens");
+        }
+        plan.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
+    }
+}
+
 // The journal's finished rows on the wire from the root to the other ranks: 'E' when reading it failed (the root
 // throws the error, the others stop quietly), else 'O' and the rows' journal lines.
 constexpr char kFailed = 'E';
@@ -93,14 +141,7 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
                     "e.g. --vary cluster.gpus=1024,2048,4096 --vary cluster.chip=h800,h20; see docs/sweep.md");
     }
     for (const auto& spec : specs) plan.axes.push_back(parse_sweep_axis(spec));
-    for (const auto& axis : plan.axes) {
-        for (const auto& set : plan.load.overrides) {
-            if (set.starts_with(axis.key + "=")) {
-                throw Error(fmt::format("{} is given both by --set {} and by --vary {}", axis.key, set, axis.spec),
-                            "drop one of them");
-            }
-        }
-    }
+    read_coupling(args, plan);
     const Output result_file = output_of(args);
     const std::string& output = result_file.path;
     const std::string& flag = result_file.flag;
@@ -109,7 +150,8 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
     check_scenario_document(file, plan.load);
     std::optional<std::size_t> random;
     if (args.has("--random")) random = static_cast<std::size_t>(whole_number_option(args, "--random", 0, 1, 10'000'000));
-    plan.points = sweep_points(plan.axes, random, plan.evaluate.seed);
+    const SweepCombine combine = args.has("--zip") ? SweepCombine::zip : SweepCombine::grid;
+    plan.points = sweep_points(plan.axes, random, plan.evaluate.seed, combine);
 
     const bool resume = args.has("--resume");
     if (resume && output.empty()) throw Error("--resume needs the output file of the sweep to resume", "pass -o FILE as before");
@@ -175,6 +217,8 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
     result.random = random;
     result.options = plan.evaluate;
     for (const auto& axis : plan.axes) result.axis_keys.push_back(axis.key);
+    result.derive_data = plan.derive_data;
+    result.zip = combine == SweepCombine::zip;
     result.rows = merge_rows(plan, finished, fresh);
     const std::string text = format == Format::csv    ? report::sweep_csv(result)
                              : format == Format::json ? report::sweep_json(result)

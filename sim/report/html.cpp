@@ -2,6 +2,8 @@
 // wording, plus charts.
 #include <gpuhours/report/html.hpp>
 
+#include "html_parts.hpp"
+
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/report/svg.hpp>
 #include <gpuhours/report/verdicts.hpp>
@@ -21,23 +23,15 @@
 #include <vector>
 
 namespace gpuhours::report {
-namespace {
+
+namespace detail {
 
 using svg::escape;
 
-constexpr int kChartWidth = 920;
-
-std::string seconds_text(Seconds t) { return fmt::format("{:.3f}", t.value()); }
-std::string percent(double fraction) { return fmt::format("{:.1f}%", 100.0 * fraction); }
-std::string share(Seconds part, Seconds whole) {
-    return whole.value() > 0 ? percent(part.value() / whole.value()) : "—";
-}
-
 // ---- small HTML helpers ------------------------------------------------------------------------------------
 
-// A table; cells are plain text (escaped here). Columns whose index is in `numeric` are right-aligned.
 std::string table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows,
-                  const std::vector<std::size_t>& numeric = {}, std::string_view css_class = {}) {
+                  const std::vector<std::size_t>& numeric, std::string_view css_class) {
     auto is_numeric = [&](std::size_t i) { return std::find(numeric.begin(), numeric.end(), i) != numeric.end(); };
     std::string out = css_class.empty() ? "<table>" : fmt::format(R"(<table class="{}">)", css_class);
     out += "<thead><tr>";
@@ -56,25 +50,76 @@ std::string table(const std::vector<std::string>& head, const std::vector<std::v
     return out;
 }
 
-std::string paragraph(std::string_view text, std::string_view css_class = {}) {
+std::string paragraph(std::string_view text, std::string_view css_class) {
     return css_class.empty() ? fmt::format("<p>{}</p>\n", escape(text))
                              : fmt::format(R"(<p class="{}">{}</p>)"
                                            "\n",
                                            css_class, escape(text));
 }
 
-// A headline figure: label, value, and a note under it.
 std::string figure(std::string_view label, std::string_view value, std::string_view note) {
     return fmt::format(R"(<div class="figure"><div class="label">{}</div><div class="value">{}</div><div class="note">{}</div></div>)",
                        escape(label), escape(value), escape(note));
 }
 
-// Axis ticks of money, scaled to the largest value shown: "$5.5M".
 svg::TickFormat dollar_ticks(double largest) {
     if (largest >= 1e9) return [](double v) { return fmt::format("${}B", v / 1e9); };
     if (largest >= 1e6) return [](double v) { return fmt::format("${}M", v / 1e6); };
     if (largest >= 1e4) return [](double v) { return fmt::format("${}K", v / 1e3); };
     return [](double v) { return fmt::format("${}", v); };
+}
+
+const std::string_view kStyle = R"(
+:root { color-scheme: light; }
+body { margin: 0; background: #f4f5f7; color: #222; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1020px; margin: 0 auto; padding: 24px 20px 40px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 20px; margin: 0 0 12px; }
+h3 { font-size: 16px; margin: 18px 0 6px; }
+.subtitle { color: #555; margin: 0 0 18px; }
+section { background: #fff; border: 1px solid #dde1e6; border-radius: 8px; padding: 18px 20px; margin: 0 0 18px; }
+.verdict { display: flex; gap: 20px; align-items: flex-start; border: 2px solid; border-radius: 8px; padding: 14px 16px; margin: 0 0 12px; }
+.verdict .badge { font-size: 28px; font-weight: 800; letter-spacing: 0.03em; min-width: 180px; }
+.verdict .body { flex: 1; }
+.verdict.holds { background: #eaf6ee; border-color: #1b7f3b; } .verdict.holds .badge { color: #1b7f3b; }
+.verdict.fails { background: #fdecee; border-color: #b00020; } .verdict.fails .badge { color: #b00020; }
+.verdict.uncertain { background: #fff5da; border-color: #a86b00; } .verdict.uncertain .badge { color: #8a5800; }
+.claim { font-size: 19px; font-weight: 600; margin: 0 0 4px; }
+.probability { margin: 0 0 6px; }
+table { border-collapse: collapse; margin: 6px 0 12px; font-size: 14px; }
+table.wide { font-size: 13px; }
+th, td { padding: 4px 10px; border-bottom: 1px solid #e3e6ea; text-align: left; vertical-align: top; }
+th { background: #f1f3f5; font-weight: 600; }
+.verdict th { background: rgba(255, 255, 255, 0.6); }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 10px; margin: 0 0 14px; }
+.figure { border: 1px solid #e3e6ea; border-radius: 6px; padding: 8px 12px; }
+.figure .label { color: #555; font-size: 13px; }
+.figure .value { font-size: 22px; font-weight: 700; }
+.figure .note { color: #555; font-size: 12px; }
+svg.chart { display: block; max-width: 100%; height: auto; margin: 10px 0 16px; }
+p.note { color: #555; }
+p.warning { color: #b00020; font-weight: 600; }
+footer { color: #666; font-size: 13px; text-align: center; }
+)";
+
+}  // namespace detail
+
+namespace {
+
+using detail::dollar_ticks;
+using detail::figure;
+using detail::kChartWidth;
+using detail::kStyle;
+using detail::paragraph;
+using detail::table;
+using svg::escape;
+
+
+std::string seconds_text(Seconds t) { return fmt::format("{:.3f}", t.value()); }
+std::string percent(double fraction) { return fmt::format("{:.1f}%", 100.0 * fraction); }
+std::string share(Seconds part, Seconds whole) {
+    return whole.value() > 0 ? percent(part.value() / whole.value()) : "—";
 }
 
 // ---- verdicts and assumptions ------------------------------------------------------------------------------
@@ -730,39 +775,6 @@ std::string comparison_section(const WhatIfResult& w) {
     return out + "</section>\n";
 }
 
-constexpr std::string_view kStyle = R"(
-:root { color-scheme: light; }
-body { margin: 0; background: #f4f5f7; color: #222; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1020px; margin: 0 auto; padding: 24px 20px 40px; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 20px; margin: 0 0 12px; }
-h3 { font-size: 16px; margin: 18px 0 6px; }
-.subtitle { color: #555; margin: 0 0 18px; }
-section { background: #fff; border: 1px solid #dde1e6; border-radius: 8px; padding: 18px 20px; margin: 0 0 18px; }
-.verdict { display: flex; gap: 20px; align-items: flex-start; border: 2px solid; border-radius: 8px; padding: 14px 16px; margin: 0 0 12px; }
-.verdict .badge { font-size: 28px; font-weight: 800; letter-spacing: 0.03em; min-width: 180px; }
-.verdict .body { flex: 1; }
-.verdict.holds { background: #eaf6ee; border-color: #1b7f3b; } .verdict.holds .badge { color: #1b7f3b; }
-.verdict.fails { background: #fdecee; border-color: #b00020; } .verdict.fails .badge { color: #b00020; }
-.verdict.uncertain { background: #fff5da; border-color: #a86b00; } .verdict.uncertain .badge { color: #8a5800; }
-.claim { font-size: 19px; font-weight: 600; margin: 0 0 4px; }
-.probability { margin: 0 0 6px; }
-table { border-collapse: collapse; margin: 6px 0 12px; font-size: 14px; }
-table.wide { font-size: 13px; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #e3e6ea; text-align: left; vertical-align: top; }
-th { background: #f1f3f5; font-weight: 600; }
-.verdict th { background: rgba(255, 255, 255, 0.6); }
-th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 10px; margin: 0 0 14px; }
-.figure { border: 1px solid #e3e6ea; border-radius: 6px; padding: 8px 12px; }
-.figure .label { color: #555; font-size: 13px; }
-.figure .value { font-size: 22px; font-weight: 700; }
-.figure .note { color: #555; font-size: 12px; }
-svg.chart { display: block; max-width: 100%; height: auto; margin: 10px 0 16px; }
-p.note { color: #555; }
-p.warning { color: #b00020; font-weight: 600; }
-footer { color: #666; font-size: 13px; text-align: center; }
-)";
 
 }  // namespace
 

@@ -417,6 +417,7 @@ std::string sweep_csv(const SweepResult& r) {
         headers.push_back(fmt::format("claim_{}_verdict", c));
         headers.push_back(fmt::format("claim_{}_probability", c));
     }
+    if (r.derive_data) headers.emplace_back("derived");
     headers.emplace_back("error");
     Table t(headers);
     for (const auto& row : r.rows) {
@@ -429,6 +430,7 @@ std::string sweep_csv(const SweepResult& r) {
             cells.push_back(has ? row.claims[c].verdict : "");
             cells.push_back(has ? number_cell(row.claims[c].probability) : "");
         }
+        if (r.derive_data) cells.push_back(row.derived);
         cells.push_back(row.error);
         t.add_row(std::move(cells));
     }
@@ -443,6 +445,10 @@ std::string sweep_json(const SweepResult& r) {
     j.end_array();
     if (r.random) j.field("random", static_cast<std::int64_t>(*r.random));
     else j.key("random").null();
+    j.key("derive").begin_array();
+    if (r.derive_data) j.value("parallelism.data");
+    j.end_array();
+    j.field("zip", r.zip);
     j.field("seed", static_cast<std::int64_t>(r.options.seed));
     if (r.options.samples > 0) j.field("samples", r.options.samples);
     else j.key("samples").null();
@@ -472,6 +478,7 @@ std::string sweep_json(const SweepResult& r) {
         }
         j.field("chip", row.chip).field("chip_modified", row.chip_modified);
         j.field("gpus", row.gpus).field("layout", row.layout);
+        if (r.derive_data) j.field("derived", row.derived);
         for (const auto& f : kSweepFigures) {
             j.key(f.name);
             if (has_figure(row, f)) j.value(row.*f.field);

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 namespace gpuhours::detail {
@@ -350,6 +351,52 @@ Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& opt
 
 void check_scenario_document(const std::filesystem::path& file, const LoadOptions& options) {
     (void)detail::merge_document(detail::parse_document_file(file.string()), file, options);
+}
+
+namespace {
+
+std::string node_text(const Node& n) {
+    switch (n.kind) {
+        case Node::Kind::string: return fmt::format("\"{}\"", n.text);
+        case Node::Kind::integer: return fmt::format("{}", n.integer);
+        case Node::Kind::floating: return fmt::format("{}", n.floating);
+        case Node::Kind::boolean: return n.boolean ? "true" : "false";
+        case Node::Kind::array: {
+            std::string out = "[";
+            for (std::size_t i = 0; i < n.items.size(); ++i) out += (i ? ", " : "") + node_text(n.items[i]);
+            return out + "]";
+        }
+        case Node::Kind::table: {
+            std::string out = "{";
+            for (std::size_t i = 0; i < n.fields.size(); ++i) out += fmt::format("{} {} = {}", i ? "," : "", n.fields[i].first, node_text(n.fields[i].second));
+            return out + " }";
+        }
+        case Node::Kind::other: return n.text;
+    }
+    return n.text;
+}
+
+void flatten(const Node& n, const std::string& path, std::vector<std::pair<std::string, std::string>>& out) {
+    if (n.kind == Node::Kind::table) {
+        for (const auto& [key, child] : n.fields) flatten(child, path.empty() ? key : path + "." + key, out);
+        return;
+    }
+    const bool tables = n.kind == Node::Kind::array && !n.items.empty() &&
+                        std::all_of(n.items.begin(), n.items.end(), [](const Node& i) { return i.kind == Node::Kind::table; });
+    if (tables) {
+        for (std::size_t i = 0; i < n.items.size(); ++i) flatten(n.items[i], fmt::format("{}[{}]", path, i), out);
+        return;
+    }
+    out.emplace_back(path, node_text(n));
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> scenario_inputs(const std::filesystem::path& file, const LoadOptions& options) {
+    const Node merged = detail::merge_document(detail::parse_document_file(file.string()), file, options);
+    std::vector<std::pair<std::string, std::string>> out;
+    flatten(merged, "", out);
+    return out;
 }
 
 std::string read_scenario_text(const std::filesystem::path& file) { return detail::read_input_file(file.string()); }

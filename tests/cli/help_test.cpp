@@ -41,7 +41,7 @@ std::set<std::string> options_the_parser_knows(const std::string& error) {
 }  // namespace
 
 TEST_CASE("every command's help lists exactly the options its parser accepts, with usage and an example", "[cli][help]") {
-    for (const char* command : {"run", "whatif", "report", "plan", "sweep", "validate", "check", "model", "chips", "collective"}) {
+    for (const char* command : {"run", "whatif", "report", "plan", "sweep", "compare", "capacity", "validate", "check", "model", "chips", "collective"}) {
         INFO(command);
         const auto help = run_cli(std::string(command) + " --help");
         REQUIRE(help.exit_code == 0);

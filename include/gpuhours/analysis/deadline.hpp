@@ -33,6 +33,10 @@ struct ScaledPlan {
 // would not divide it).
 std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<double> max_batch_tokens);
 
+// `tokens` rounded up to four significant digits as format_count writes it (83,886,080 → "83.89M", never
+// "83.88M"): the --max-batch-tokens value that admits a batch of that many tokens.
+std::string max_batch_tokens_text(double tokens);
+
 struct DeadlineAnswer {
     std::optional<ScaledPlan> plan;      // the fewest GPUs that meet the deadline; nullopt: not reachable
     std::optional<double> days;          // their median wall clock

@@ -54,13 +54,19 @@ struct SweepPoint {
     [[nodiscard]] std::vector<std::string> overrides() const;  // "cluster.gpus=2048", …
 };
 
+// How list and range axes combine into points: every combination (grid), or side by side (zip: point i takes
+// the i-th value of every axis, so `--vary cluster.gpus=1024,2048 --vary parallelism.data=64,128 --zip` is two
+// points).
+enum class SweepCombine { grid, zip };
+
 // Without `random_count`: the grid, the Cartesian product of the axes in --vary order, the first axis varying
-// slowest (nested loops as written); a random range axis is an error. With it: that many points, each axis drawn
+// slowest (nested loops as written), or with SweepCombine::zip the axes side by side (every axis must have the
+// same number of values); a random range axis is an error. With it: that many points, each axis drawn
 // independently — a random range uniformly, a list or range by picking one of its values uniformly — from a
-// generator seeded by `seed` (same seed, same points). Throws Error for two axes on one key, or a grid of more
-// than 10^7 points.
+// generator seeded by `seed` (same seed, same points); zip is then an error. Throws Error for two axes on one key,
+// axes of different lengths zipped, or a grid of more than 10^7 points.
 std::vector<SweepPoint> sweep_points(const std::vector<SweepAxis>& axes, std::optional<std::size_t> random_count,
-                                     std::uint64_t seed);
+                                     std::uint64_t seed, SweepCombine combine = SweepCombine::grid);
 
 // A claim's verdict at one point.
 struct SweepClaim {
@@ -88,6 +94,9 @@ struct SweepRow {
     double cost_usd_p05 = 0.0, cost_usd_p50 = 0.0, cost_usd_p95 = 0.0;
     double energy_mwh_p50 = 0.0;
     std::vector<SweepClaim> claims;  // in the scenario's [[claims]] order
+    // With SweepPlan::derive_data: the `--set` assignments the point's cluster.gpus was re-planned with
+    // (scale_plan, deadline.hpp), ";"-separated ("cluster.gpus=1024;phases.0.parallelism.data=64;…"); else empty.
+    std::string derived;
 };
 
 // What a sweep evaluates: the scenario, the options every point shares, and the points.
@@ -97,7 +106,22 @@ struct SweepPlan {
     EvaluateOptions evaluate;  // mode, network, samples, seed (threads and progress are set per point)
     std::vector<SweepAxis> axes;
     std::vector<SweepPoint> points;
+    // `--derive parallelism.data`: each point's cluster.gpus re-plans the scenario (scale_plan, deadline.hpp) instead
+    // of being set alone: the first simulated phase's data degree = GPUs / its model-parallel ranks (tensor ×
+    // context × pipeline), every phase's degree scaled in proportion, batches that no longer feed the schedule
+    // grown within `max_batch_tokens` (nullopt: no growth), the fabric's tiers or switch radix derived. A point
+    // whose GPU count no degree reaches, or whose batch would pass the bound, is an error row that says which
+    // counts work or which --max-batch-tokens would.
+    bool derive_data = false;
+    std::optional<double> max_batch_tokens;
 };
+
+// The overrides `point` is evaluated with under `plan`: its own, or with plan.derive_data its cluster.gpus
+// replaced by the re-planned scenario's assignments (`derived` receives them ";"-joined). Throws Error (naming
+// `cluster.gpus=N` and what to change) when the point has no cluster.gpus, the count is not whole, no data degree
+// reaches it, or a phase's batch would pass plan.max_batch_tokens; ScenarioError when the scenario with the
+// point's other values does not load.
+std::vector<std::string> point_overrides(const SweepPlan& plan, const SweepPoint& point, std::string& derived);
 
 // A hash (16 hex digits, FNV-1a 64) of what a row depends on besides its point: the scenario file's bytes, the
 // catalog directory, the --set overrides, and the mode, network, samples and seed. A journal written under another
@@ -178,6 +202,8 @@ struct SweepResult {
     std::optional<std::size_t> random;   // --random N
     EvaluateOptions options;             // as requested (samples 0: automatic)
     std::vector<std::string> axis_keys;  // one column each
+    bool derive_data = false;            // --derive parallelism.data: rows carry `derived`
+    bool zip = false;                    // --zip
     std::vector<SweepRow> rows;          // sorted by point
     [[nodiscard]] std::size_t errors() const;
 };

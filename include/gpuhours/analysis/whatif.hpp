@@ -79,6 +79,25 @@ struct WhatIfResult {
     std::vector<std::string> carried;
 };
 
+// The figures of an evaluated run into `row`: GPUs, the first simulated phase's layout, the headline step's time
+// and MFU (BF16, full attention), median wall clock and GPU-hours, cost and energy at the nominal prices and the
+// median wall clock (0 unpriced), what limits the step (memory capacity when row.layout_rederived says the layout
+// did not fit), and the claim verdicts. The chip, price and deadline fields are left as they are.
+void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev);
+
+// The scenario put on a catalog chip the way `whatif` swaps chips: `overrides` (on top of `extra`, which come
+// first) set the chip, the communication SMs at the scenario's share of the chip's SMs, BF16 where the chip has
+// no peak for the compute precision, more recomputation or ZeRO where the layout does not fit, and the chip's
+// catalog rental price unless `same_price` (or the chip has none, or is the scenario's own: then only `extra`).
+// `note` says what was re-derived and where the price comes from. Throws ScenarioError when no layout fits.
+struct ChipSwap {
+    std::vector<std::string> overrides;
+    std::string note;
+    double price_gpu_hour = 0.0;  // 0: unpriced
+};
+ChipSwap chip_swap(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
+                   const std::vector<std::string>& extra, bool same_price = false);
+
 // Evaluates `file` once per chip. Options (mode, network, samples, seed) as for evaluate_run; each variant uses
 // the same seed, so rows differ only by the chip. `progress(done, total)` is called after each chip's row.
 WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,

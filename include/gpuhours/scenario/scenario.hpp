@@ -211,6 +211,14 @@ private:
     std::vector<UncertainInput> inputs_;
 };
 
+// The inputs a scenario file states, as the file resolves them (`extends` merged, `unset` and `--set` applied; catalog
+// names not expanded): every value of the merged document as a dotted key and its TOML text, in the merged
+// document's order (a table's keys sorted, as toml++ keeps them). Tables, inline ones included, are flattened ("cluster.chip.from", "pricing.gpu_hour.mode"); an array of tables
+// indexes its entries ("phases[1].global_batch"); other arrays are one value ("[\"h800\", \"h20\"]"). Strings are
+// quoted, numbers written shortest. For `gpuhours compare`. Throws ScenarioError as load_scenario does for the
+// document (TOML syntax, `extends`, a malformed override); the sections are not validated.
+std::vector<std::pair<std::string, std::string>> scenario_inputs(const std::filesystem::path& file, const LoadOptions& options = {});
+
 // Reads, merges (`extends`), overrides, resolves catalog names, and validates. Throws ScenarioError.
 Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& options = {});
 // The scenario file read as TOML, with `extends` and `--set` applied, but not validated as a scenario: what no

@@ -1,0 +1,273 @@
+// `gpuhours capacity` (include/gpuhours/analysis/capacity.hpp): the most tokens a cluster trains by a deadline,
+// and the largest model of a family it trains to a token target.
+#include <gpuhours/analysis/capacity.hpp>
+
+#include <gpuhours/analysis/deadline.hpp>
+#include <gpuhours/analysis/whatif.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/workload/workload.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <climits>
+#include <memory>
+#include <numeric>
+
+namespace gpuhours {
+namespace {
+
+LoadOptions with(const LoadOptions& base, const std::vector<std::string>& overrides) {
+    LoadOptions o = base;
+    o.overrides.insert(o.overrides.end(), overrides.begin(), overrides.end());
+    return o;
+}
+
+// The first phase that is simulated, and its index; nullptr when every phase quotes its GPU-hours.
+const PhaseSpec* first_simulated(const Scenario& s, std::size_t& index) {
+    for (index = 0; index < s.phases.size(); ++index) {
+        if (!s.phases[index].quoted_gpu_hours) return &s.phases[index];
+    }
+    return nullptr;
+}
+
+// One forward simulation at a token count.
+struct Probe {
+    double tokens = 0.0, days = 0.0, cost = 0.0, gpu_hours = 0.0;
+};
+
+struct Limits {
+    double days = 0.0;
+    std::optional<double> budget;
+    // The larger of wall clock / deadline and cost / budget: at most 1 meets both.
+    [[nodiscard]] double load(const Probe& p) const { return std::max(p.days / days, budget ? p.cost / *budget : 0.0); }
+    [[nodiscard]] bool meets(const Probe& p) const { return load(p) <= 1.0; }
+    [[nodiscard]] std::string bound(const Probe& p) const { return budget && p.cost / *budget > p.days / days ? "budget" : "deadline"; }
+};
+
+Probe evaluate_at(const std::filesystem::path& file, const LoadOptions& base, const std::vector<std::string>& plan,
+                  const std::string& key, double tokens, const EvaluateOptions& options) {
+    std::vector<std::string> o = plan;
+    o.push_back(fmt::format("{}={:.0f}", key, tokens));
+    const RunEvaluation ev = evaluate_run(ScenarioSampler(file, with(base, o)), options);
+    return {std::round(tokens), ev.wall_clock_days_spread.p50, ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0,
+            ev.gpu_hours_spread.p50};
+}
+
+// The next token count to try: where a line through the last two probes (through the origin with one) reaches
+// the limits, aimed a little inside them, kept within the bracket found so far; and once the most tokens that meet
+// are close to it, the count just past them that should not.
+double next_tokens(const std::vector<Probe>& probes, const Limits& limits, const std::optional<Probe>& lo,
+                   const std::optional<Probe>& hi, double precision) {
+    const Probe& b = probes.back();
+    double target = b.tokens / limits.load(b);
+    if (probes.size() >= 2) {
+        const Probe& a = probes[probes.size() - 2];
+        const double slope = (limits.load(b) - limits.load(a)) / (b.tokens - a.tokens);
+        if (slope > 0 && std::isfinite(slope)) target = b.tokens + (1.0 - limits.load(b)) / slope;
+    }
+    if (lo && target < lo->tokens * (1 + precision)) return lo->tokens * (1 + precision * 0.999);
+    if (hi && target >= hi->tokens) target = hi->tokens / (1 + precision * 0.5);
+    target *= 1 - precision * 0.25;
+    if (lo && hi && (target <= lo->tokens || target >= hi->tokens)) target = std::sqrt(lo->tokens * hi->tokens);
+    return target;
+}
+
+void search_tokens(TokenCapacity& row, const std::filesystem::path& file, const LoadOptions& base, const Limits& limits,
+                   double own_tokens, double precision, const EvaluateOptions& options) {
+    std::vector<Probe> probes;
+    std::optional<Probe> lo, hi;  // the most tokens that meet, the fewest that do not
+    double tokens = own_tokens;
+    for (int i = 0; i < 40; ++i) {
+        const Probe p = evaluate_at(file, base, row.plan.overrides, row.tokens_key, tokens, options);
+        probes.push_back(p);
+        if (limits.meets(p)) {
+            if (!lo || p.tokens > lo->tokens) lo = p;
+        } else if (!hi || p.tokens < hi->tokens) {
+            hi = p;
+        }
+        if (lo && hi && hi->tokens <= lo->tokens * (1 + precision)) break;
+        if (!lo && hi && hi->tokens < own_tokens * 1e-6) break;  // not even a millionth of the scenario's tokens
+        tokens = std::round(next_tokens(probes, limits, lo, hi, precision));
+        if (lo && tokens <= lo->tokens) tokens = lo->tokens + 1;
+    }
+    row.probes = static_cast<int>(probes.size());
+    if (!lo) {
+        row.note = fmt::format("not even {} tokens meet the {}: {:.1f} days, ${}", format_count(hi->tokens),
+                               limits.bound(*hi), hi->days, with_commas(hi->cost));
+        return;
+    }
+    row.feasible = true;
+    row.tokens = lo->tokens;
+    row.days = lo->days;
+    row.cost_usd = lo->cost;
+    row.gpu_hours = lo->gpu_hours;
+    const Probe& first = probes.front();
+    row.linearity = (lo->days / lo->tokens) / (first.days / first.tokens);
+    if (hi) {
+        row.tokens_over = hi->tokens;
+        row.days_over = hi->days;
+        row.cost_over_usd = hi->cost;
+        row.bound = limits.bound(*hi);
+    }
+    if (!hi || hi->tokens > lo->tokens * (1 + precision)) {
+        row.note = fmt::format("the search stopped after {} runs without closing within {:.0f}%", row.probes, 100 * precision);
+    }
+}
+
+TokenCapacity tokens_for_chip(const std::filesystem::path& file, const LoadOptions& base, const CapacityRequest& request,
+                              const std::string& chip, const Limits& limits, const EvaluateOptions& options) {
+    TokenCapacity row;
+    row.chip = chip;
+    try {
+        row.chip_name = load_chip(chip, base.catalog_dir).display_name;
+        row.plan = plan_capacity(file, base, chip, request.gpus, request.overrides, request.max_batch_tokens, request.same_price);
+        const Scenario s = load_scenario(file, with(base, row.plan.overrides));
+        std::size_t index = 0;
+        const PhaseSpec* first = first_simulated(s, index);
+        if (first->by_steps) {
+            throw Error(fmt::format("the first simulated phase, \"{}\", is given in steps", first->name),
+                        "give it `tokens` so that capacity can vary them");
+        }
+        row.tokens_key = s.phases_given ? fmt::format("phases.{}.tokens", index) : "training.tokens";
+        search_tokens(row, file, base, limits, first->tokens, request.precision, options);
+    } catch (const Error& e) {
+        row.feasible = false;
+        row.note = e.one_line();
+    }
+    return row;
+}
+
+RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& base, const CapacityRequest& request,
+                          const std::string& chip, const FamilyRung& rung, const Limits& limits, const EvaluateOptions& options) {
+    RungCapacity out;
+    out.model = rung.model;
+    try {
+        const Scenario original = load_scenario(file, with(base, request.overrides));
+        std::size_t index = 0;
+        if (first_simulated(original, index) == nullptr) throw Error("every phase quotes its GPU-hours: there is nothing to train");
+        const ParallelLayout& p = original.phases[index].parallel;
+        // The rung's model and degrees at the smallest data degree to re-plan from: whole nodes (a multiple of
+        // gpus_per_node / gcd(gpus_per_node, ranks per replica)) that the experts divide (a multiple of
+        // expert / gcd(expert, context)), with [training]'s batch rounded up to whole micro-batches per replica.
+        // The phases share [parallelism] (a phase with its own degrees keeps them).
+        const long long ranks = 1LL * p.context * rung.tensor * rung.pipeline;
+        const long long gpn = original.cluster.gpus_per_node;
+        const long long data = std::lcm(gpn / std::gcd(gpn, ranks), rung.expert / std::gcd<long long>(rung.expert, p.context));
+        const long long unit = data * p.micro_batch;
+        const long long batch = (original.training.global_batch + unit - 1) / unit * unit;
+        std::vector<std::string> extra = request.overrides;
+        extra.push_back(fmt::format("model=\"{}\"", rung.model));
+        extra.push_back(fmt::format("parallelism.tensor={}", rung.tensor));
+        extra.push_back(fmt::format("parallelism.pipeline={}", rung.pipeline));
+        extra.push_back(fmt::format("parallelism.expert={}", rung.expert));
+        if (rung.tensor == 1) extra.push_back("parallelism.sequence_parallel=false");  // it shards over the TP group
+        extra.push_back(fmt::format("parallelism.data={}", data));
+        extra.push_back(fmt::format("cluster.gpus={}", data * ranks));
+        if (batch != original.training.global_batch) extra.push_back(fmt::format("training.global_batch={}", batch));
+        out.plan = plan_capacity(file, base, chip, request.gpus, extra, request.max_batch_tokens, request.same_price);
+        const Scenario s = load_scenario(file, with(base, out.plan.overrides));
+        out.model_name = s.model.display_name;
+        out.parameters = count_parameters(s.model).total;
+        out.tokens = request.tokens ? *request.tokens : std::round(request.tokens_per_parameter * out.parameters);
+        if (first_simulated(s, index) == nullptr) throw Error("every phase quotes its GPU-hours: there is nothing to train");
+        const std::string key = s.phases_given ? fmt::format("phases.{}.tokens", index) : "training.tokens";
+        const Probe probe = evaluate_at(file, base, out.plan.overrides, key, out.tokens, options);
+        out.plan.overrides.push_back(fmt::format("{}={:.0f}", key, out.tokens));  // the run as evaluated
+        out.ran = true;
+        out.days = probe.days;
+        out.cost_usd = probe.cost;
+        out.meets = limits.meets(probe);
+        if (!out.meets) out.note = fmt::format("over the {}", limits.bound(probe));
+    } catch (const Error& e) {
+        out.note = e.one_line();
+    }
+    return out;
+}
+
+}  // namespace
+
+CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
+                           long long gpus, const std::vector<std::string>& extra, std::optional<double> max_batch_tokens,
+                           bool same_price) {
+    ChipSwap swap = chip_swap(file, base, chip, extra, same_price);
+    const Scenario s = load_scenario(file, with(base, swap.overrides));
+    std::size_t index = 0;
+    const PhaseSpec* first = first_simulated(s, index);
+    if (first == nullptr) throw Error("every phase quotes its GPU-hours: there is nothing to train");
+    const long long mp = first->parallel.model_parallel_ranks();
+    const double own_batch_tokens = static_cast<double>(first->training.global_batch) * first->training.sequence_length;
+    const double bound = max_batch_tokens.value_or(1.25 * own_batch_tokens);
+    const long long most = std::min<long long>(gpus / mp, INT_MAX);
+    if (most < 1) {
+        throw Error(fmt::format("{} GPUs are fewer than one replica of the layout ({} GPUs: TP{} CP{} PP{})", with_commas(static_cast<double>(gpus)),
+                                mp, first->parallel.tensor, first->parallel.context, first->parallel.pipeline),
+                    "give more GPUs, or a layout with fewer model-parallel ranks");
+    }
+    std::string blocked;
+    for (long long d = most; d >= 1; --d) {  // scale_plan is arithmetic: microseconds a degree
+        if ((d * mp) % s.cluster.gpus_per_node != 0) continue;
+        const auto plan = scale_plan(s, static_cast<int>(d), bound);
+        if (!plan) continue;
+        if (plan->blocked) {
+            if (blocked.empty()) blocked = *plan->blocked;
+            continue;
+        }
+        CapacityPlan out;
+        out.gpus = plan->gpus;
+        out.layout = plan->summary;
+        out.overrides = std::move(swap.overrides);
+        out.overrides.insert(out.overrides.end(), plan->overrides.begin(), plan->overrides.end());
+        out.chip_note = swap.note;
+        return out;
+    }
+    throw Error(fmt::format("no data-parallel degree up to {} ({} GPUs) re-plans the scenario{}", most,
+                            with_commas(static_cast<double>(most * mp)), blocked.empty() ? "" : ": " + blocked),
+                blocked.empty() ? "give another GPU count" : "raise --max-batch-tokens");
+}
+
+CapacityResult run_capacity(const std::filesystem::path& file, const LoadOptions& base, const CapacityRequest& request,
+                            const EvaluateOptions& given, const std::function<void(int, int)>& progress) {
+    if (request.gpus < 1) throw Error("capacity needs a GPU count", "pass --gpus N");
+    EvaluateOptions options = given;
+    if (!options.step_cache) options.step_cache = std::make_shared<StepCache>();
+    options.record_trace = false;
+    const Scenario original = load_scenario(file, with(base, request.overrides));
+    CapacityResult result;
+    result.title = original.title;
+    result.gpus = request.gpus;
+    result.deadline = request.deadline;
+    result.budget = request.budget;
+    result.options = given;
+    std::vector<std::string> chips = request.chips;
+    if (chips.empty()) chips.push_back(catalog_id(original.cluster.chip));
+    const Limits limits{in_days(request.deadline), request.budget ? std::optional<double>(request.budget->value()) : std::nullopt};
+    const int total = static_cast<int>(chips.size() * (1 + (request.family ? request.family->rungs.size() : 0)));
+    int done = 0;
+    for (const std::string& chip : chips) {
+        result.tokens.push_back(tokens_for_chip(file, base, request, chip, limits, options));
+        if (progress) progress(++done, total);
+    }
+    if (!request.family) return result;
+    result.family_name = request.family->name;
+    result.tokens_per_parameter = request.tokens_per_parameter;
+    result.family_tokens = request.tokens;
+    for (const std::string& chip : chips) {
+        FamilyCapacity f;
+        f.chip = chip;
+        f.chip_name = load_chip(chip, base.catalog_dir).display_name;
+        for (const FamilyRung& rung : request.family->rungs) {
+            RungCapacity r = rung_on_chip(file, base, request, chip, rung, limits, options);
+            if (progress) progress(++done, total);
+            const bool stop = r.ran && !r.meets;  // larger rungs take longer still (a stated assumption)
+            if (r.meets) f.largest = f.rungs.size();
+            f.rungs.push_back(std::move(r));
+            if (stop) break;
+        }
+        result.family.push_back(std::move(f));
+    }
+    return result;
+}
+
+}  // namespace gpuhours

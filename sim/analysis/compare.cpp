@@ -1,0 +1,81 @@
+// `gpuhours compare` (include/gpuhours/analysis/compare.hpp): evaluated columns and the inputs that differ.
+#include <gpuhours/analysis/compare.hpp>
+
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/units/units.hpp>
+
+#include <fmt/format.h>
+
+#include <map>
+#include <memory>
+
+namespace gpuhours {
+namespace {
+
+// The values a reader compares once the scenario is resolved (catalogs read, degrees derived).
+std::vector<std::pair<std::string, std::string>> resolved_inputs(const Scenario& s) {
+    const ParallelLayout& p = s.parallel;
+    std::vector<std::pair<std::string, std::string>> out{
+        {"resolved.chip", s.cluster.chip.display_name},
+        {"resolved.model", s.model.display_name},
+        {"resolved.gpus", fmt::format("{}", s.cluster.gpus)},
+        {"resolved.layout", fmt::format("TP{} CP{} PP{} DP{} EP{}", p.tensor, p.context, p.pipeline, p.data, p.expert)},
+        {"resolved.global_batch", fmt::format("{}", s.training.global_batch)},
+    };
+    double tokens = 0.0;
+    for (const PhaseSpec& ph : s.phases) tokens += ph.quoted_gpu_hours ? 0.0 : ph.tokens;
+    out.emplace_back("resolved.tokens", format_count(tokens));
+    if (s.pricing.gpu_hour) out.emplace_back("resolved.gpu_hour", format_dollars(*s.pricing.gpu_hour));
+    return out;
+}
+
+}  // namespace
+
+CompareResult run_compare(const std::vector<CompareInput>& inputs, const EvaluateOptions& options,
+                          const std::function<void(int, int)>& progress) {
+    if (inputs.size() < 2) throw Error("compare needs at least two scenarios", "gpuhours compare A.toml B.toml [C.toml …]");
+    CompareResult result;
+    result.options = options;
+    EvaluateOptions shared = options;
+    if (!shared.step_cache) shared.step_cache = std::make_shared<StepCache>();
+    shared.record_trace = false;
+    // key → value per column, and the keys in first-seen order.
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<std::optional<std::string>>> values;
+    const std::size_t n = inputs.size();
+    auto note = [&](std::size_t column, const std::string& key, const std::string& value) {
+        auto [it, fresh] = values.try_emplace(key, std::vector<std::optional<std::string>>(n));
+        if (fresh) order.push_back(key);
+        it->second[column] = value;
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        const CompareInput& in = inputs[i];
+        for (const auto& [key, value] : scenario_inputs(in.file, in.load)) note(i, key, value);
+        const RunEvaluation ev = evaluate_run(ScenarioSampler(in.file, in.load), shared);
+        for (const auto& [key, value] : resolved_inputs(ev.scenario)) note(i, key, value);
+        CompareColumn c;
+        c.label = in.label;
+        c.file = in.file.string();
+        c.title = ev.scenario.title;
+        c.chip = ev.scenario.cluster.chip.display_name;
+        c.model = ev.scenario.model.display_name;
+        for (const PhaseSpec& ph : ev.scenario.phases) c.tokens += ph.quoted_gpu_hours ? 0.0 : ph.tokens;
+        c.mfu_causal = ev.headline_step().mfu_causal;
+        c.priced = ev.priced;
+        c.figures.chip = catalog_id(ev.scenario.cluster.chip);
+        c.figures.chip_name = c.chip;
+        fill_whatif_row(c.figures, ev);
+        result.columns.push_back(std::move(c));
+        if (progress) progress(static_cast<int>(i + 1), static_cast<int>(n));
+    }
+    for (const std::string& key : order) {
+        const auto& v = values.at(key);
+        bool same = true;
+        for (const auto& x : v) same = same && x == v.front();
+        if (same) ++result.same_inputs;
+        else result.differences.push_back({key, v});
+    }
+    return result;
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,104 @@
+// `gpuhours capacity`: what a cluster trains by a deadline (analysis/capacity.hpp), as text or JSON.
+#include "commands.hpp"
+#include "help.hpp"
+
+#include <gpuhours/analysis/capacity.hpp>
+#include <gpuhours/report/capacity.hpp>
+#include <gpuhours/report/output_file.hpp>
+#include <gpuhours/units/error.hpp>
+#include <gpuhours/units/units.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <ostream>
+#include <string>
+
+namespace gpuhours::cli {
+
+int cmd_capacity(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_command_args(raw, "capacity");
+    const std::string& file = single_positional(args, "capacity", "SCENARIO");
+    const LoadOptions load = load_options(args);
+    const Scenario s = load_scenario(file, load);
+    CapacityRequest request;
+    request.gpus = whole_number_option(args, "--gpus", s.cluster.gpus, 1, 10'000'000);
+    if (args.has("--deadline")) {
+        try {
+            request.deadline = parse_duration(args.get("--deadline"));
+        } catch (const UnitError& e) {
+            throw Error(fmt::format("--deadline {}: {}", args.get("--deadline"), e.what()), "e.g. --deadline \"2 months\"");
+        }
+    } else if (s.whatif.deadline) {
+        request.deadline = *s.whatif.deadline;
+    } else {
+        throw Error("capacity needs a deadline", "pass --deadline \"2 months\", or give the scenario [whatif] deadline = \"…\"");
+    }
+    if (!(request.deadline.value() > 0)) throw Error(fmt::format("--deadline {} is not a positive duration", args.get("--deadline")));
+    if (args.has("--budget")) {
+        try {
+            request.budget = parse_dollars(args.get("--budget"));
+        } catch (const UnitError& e) {
+            throw Error(fmt::format("--budget {}: {}", args.get("--budget"), e.what()), "e.g. --budget '$500M'");
+        }
+        if (!s.pricing.gpu_hour && !s.pricing.ownership) {
+            throw Error("--budget needs a priced scenario, and this one has no [pricing]", "add [pricing] gpu_hour = \"$2\" (or ownership)");
+        }
+    }
+    if (args.has("--chips")) request.chips = split_list(args.get("--chips"), ',');
+    else request.chips = s.whatif.chips;
+    for (const auto& c : request.chips) {
+        if (c.empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips b200,h100");
+        (void)load_chip(c, catalog_dir(args));  // an unknown chip is a mistake, named now with the known ones
+    }
+    if (args.has("--max-batch-tokens")) {
+        request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
+    }
+    request.same_price = args.has("--same-price");
+    if (args.has("--tokens-per-parameter") && args.has("--tokens")) {
+        throw Error("give either --tokens-per-parameter or --tokens, not both");
+    }
+    if ((args.has("--tokens-per-parameter") || args.has("--tokens")) && !args.has("--family")) {
+        throw Error("--tokens-per-parameter and --tokens set the token target of a model family's rungs", "add --family NAME (e.g. llama-dense)");
+    }
+    if (args.has("--family")) request.family = load_model_family(args.get("--family"), catalog_dir(args));
+    if (args.has("--tokens-per-parameter")) {
+        const std::string text = args.get("--tokens-per-parameter");
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !(v > 0) || v > 1e6) {
+            throw Error(fmt::format("--tokens-per-parameter {} is not a positive number", text), "e.g. --tokens-per-parameter 20 (Chinchilla)");
+        }
+        request.tokens_per_parameter = v;
+    }
+    if (args.has("--tokens")) request.tokens = static_cast<double>(whole_number_option(args, "--tokens", 0, 1, 1LL << 62));
+    if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
+    const std::string output = args.get("--output", args.get("-o"));
+    const std::string flag = args.has("-o") ? "-o" : "--output";
+    bool html = false;
+    if (!output.empty()) {
+        const std::string ext = std::filesystem::path(output).extension().string();
+        if (ext == ".html") html = true;
+        else if (ext != ".json") {
+            throw Error(fmt::format("{} {}: cannot tell the format from the extension", flag, output), "name the file .html (a page) or .json");
+        }
+        report::check_output_path(output, flag);  // before the runs, not after
+    }
+    EvaluateOptions options = evaluate_options(args);
+    if (!args.has("--samples")) options.samples = 50;
+    ProgressBar progress("capacity", args);
+    const CapacityResult result = run_capacity(file, load, request, options, [&](int done, int total) { progress.update(done, total); });
+    if (output.empty()) {
+        out << (args.has("--json") ? report::capacity_json(result) : report::capacity_text(result));
+    } else {
+        const std::string text = html ? report::capacity_html(result) : report::capacity_json(result);
+        report::write_file_atomically(output, text, flag);
+        out << fmt::format("capacity: {}{}\n", output, html ? " (open it in a browser)" : "");
+    }
+    const bool any = std::any_of(result.tokens.begin(), result.tokens.end(), [](const TokenCapacity& t) { return t.feasible; });
+    return any ? 0 : 2;
+}
+
+}  // namespace gpuhours::cli

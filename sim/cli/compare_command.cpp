@@ -1,0 +1,96 @@
+// `gpuhours compare`: scenarios evaluated side by side (analysis/compare.hpp), as text, JSON or an HTML page
+// (report/compare.hpp) written through the atomic writer.
+#include "commands.hpp"
+#include "help.hpp"
+
+#include <gpuhours/analysis/compare.hpp>
+#include <gpuhours/report/compare.hpp>
+#include <gpuhours/report/output_file.hpp>
+#include <gpuhours/units/error.hpp>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace gpuhours::cli {
+namespace {
+
+constexpr std::size_t kMaxScenarios = 26;  // labelled A to Z
+
+std::string label_of(std::size_t i) { return std::string(1, static_cast<char>('A' + i)); }
+
+// The columns: one per positional scenario, labelled A, B, …; `--set KEY=VALUE` applies to every one,
+// `--set B:KEY=VALUE` to column B only (after the shared ones).
+std::vector<CompareInput> inputs_of(const ParsedArgs& args) {
+    const auto& files = args.positional;
+    if (files.size() < 2) {
+        throw Error(fmt::format("compare needs at least two scenarios, and got {}", files.size()),
+                    "gpuhours compare A.toml B.toml (the same file twice with --set B:KEY=VALUE compares one change)");
+    }
+    if (files.size() > kMaxScenarios) {
+        throw Error(fmt::format("compare takes at most {} scenarios (A to Z), and got {}", kMaxScenarios, files.size()));
+    }
+    std::vector<CompareInput> inputs(files.size());
+    const std::filesystem::path catalog = catalog_dir(args);
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        inputs[i].file = files[i];
+        inputs[i].label = label_of(i);
+        inputs[i].load.catalog_dir = catalog;
+    }
+    std::vector<std::vector<std::string>> own(files.size());
+    for (const std::string& set : args.get_all("--set")) {
+        const bool targeted = set.size() > 2 && set[1] == ':' && set[0] >= 'A' && set[0] <= 'Z';
+        if (!targeted) {
+            for (auto& in : inputs) in.load.overrides.push_back(set);
+            continue;
+        }
+        const std::size_t column = static_cast<std::size_t>(set[0] - 'A');
+        if (column >= files.size()) {
+            throw Error(fmt::format("--set {} names scenario {}, and there are {} (A to {})", set, set[0], files.size(),
+                                    label_of(files.size() - 1)),
+                        "use the letter of a scenario given, in order: the first is A");
+        }
+        own[column].push_back(set.substr(2));
+    }
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        for (auto& o : own[i]) inputs[i].load.overrides.push_back(std::move(o));
+    }
+    return inputs;
+}
+
+}  // namespace
+
+int cmd_compare(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_command_args(raw, "compare");
+    if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
+    const std::string output = args.get("--output", args.get("-o"));
+    const std::string flag = args.has("-o") ? "-o" : "--output";
+    const std::vector<CompareInput> inputs = inputs_of(args);
+    bool html = false;
+    if (!output.empty()) {
+        const std::string ext = std::filesystem::path(output).extension().string();
+        if (ext == ".html") html = true;
+        else if (ext != ".json") {
+            throw Error(fmt::format("{} {}: cannot tell the format from the extension", flag, output),
+                        "name the file .html (a page) or .json");
+        }
+        report::check_output_path(output, flag);  // before the runs, not after
+    }
+    // Every document first (TOML, extends, --set), so that a typo in the last file stops before any run.
+    for (const auto& in : inputs) check_scenario_document(in.file, in.load);
+    ProgressBar progress("compare", args);
+    const CompareResult result = run_compare(inputs, evaluate_options(args), [&](int done, int total) { progress.update(done, total); });
+    if (output.empty()) {
+        out << (args.has("--json") ? report::compare_json(result) : report::compare_text(result));
+        return 0;
+    }
+    const std::string text = html ? report::compare_html(result) : report::compare_json(result);
+    report::write_file_atomically(output, text, flag);
+    out << fmt::format("compare: {} ({} scenarios{})\n", output, result.columns.size(), html ? "; open it in a browser" : "");
+    return 0;
+}
+
+}  // namespace gpuhours::cli

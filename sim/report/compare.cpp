@@ -1,0 +1,217 @@
+// The outputs of `gpuhours compare` (include/gpuhours/report/compare.hpp).
+#include <gpuhours/report/compare.hpp>
+
+#include "html_parts.hpp"
+
+#include <gpuhours/report/report.hpp>
+#include <gpuhours/report/svg.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gpuhours::report {
+namespace {
+
+std::string layout_text(const ParallelLayout& p) {
+    return fmt::format("TP{} CP{} PP{} DP{} EP{}", p.tensor, p.context, p.pipeline, p.data, p.expert);
+}
+
+std::string cost_text(const CompareColumn& c) { return c.priced ? format_dollars(Dollars(c.figures.cost_usd)) : "—"; }
+std::string energy_text(const CompareColumn& c) {
+    const double e = c.figures.energy_mwh;
+    return c.priced ? fmt::format("{} MWh", with_commas(e, e < 10 ? 2 : e < 1000 ? 1 : 0)) : "—";
+}
+
+std::string verdicts_text(const CompareColumn& c) {
+    std::string out;
+    for (std::size_t i = 0; i < c.figures.verdicts.size(); ++i) {
+        const auto& v = c.figures.verdicts[i];
+        out += fmt::format("{}{} {:.0f}%", i ? "; " : "", to_string(v.verdict), 100 * v.probability);
+    }
+    return out.empty() ? "—" : out;
+}
+
+// The results, one row per figure and one column per scenario (the text and HTML tables).
+std::vector<std::vector<std::string>> result_rows(const CompareResult& r) {
+    struct Line {
+        const char* name;
+        std::string (*cell)(const CompareColumn&);
+    };
+    static const Line lines[] = {
+        {"title", [](const CompareColumn& c) { return c.title; }},
+        {"chip", [](const CompareColumn& c) { return c.chip; }},
+        {"model", [](const CompareColumn& c) { return c.model; }},
+        {"GPUs", [](const CompareColumn& c) { return with_commas(c.figures.gpus); }},
+        {"layout", [](const CompareColumn& c) { return layout_text(c.figures.layout); }},
+        {"tokens", [](const CompareColumn& c) { return format_count(c.tokens); }},
+        {"step time", [](const CompareColumn& c) { return fmt::format("{:.3f} s", c.figures.step_time_s); }},
+        {"MFU (compute precision, causal)", [](const CompareColumn& c) { return fmt::format("{:.1f}%", 100 * c.mfu_causal); }},
+        {"MFU (BF16 peak, full attention)", [](const CompareColumn& c) { return fmt::format("{:.1f}%", 100 * c.figures.mfu_bf16); }},
+        {"days (median)", [](const CompareColumn& c) { return fmt::format("{:.1f}", c.figures.wall_clock_days_p50); }},
+        {"GPU-hours (median)", [](const CompareColumn& c) { return with_commas(c.figures.gpu_hours_p50); }},
+        {"cost (nominal prices)", &cost_text},
+        {"energy (facility)", &energy_text},
+        {"limited by", [](const CompareColumn& c) { return std::string(to_string(c.figures.limiter)); }},
+        {"claims", &verdicts_text},
+    };
+    std::vector<std::vector<std::string>> rows;
+    for (const Line& l : lines) {
+        std::vector<std::string> row{l.name};
+        for (const auto& c : r.columns) row.push_back(l.cell(c));
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+std::vector<std::string> header(const CompareResult& r, const char* first) {
+    std::vector<std::string> h{first};
+    for (const auto& c : r.columns) h.push_back(c.label);
+    return h;
+}
+
+std::vector<std::vector<std::string>> difference_rows(const CompareResult& r) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& d : r.differences) {
+        std::vector<std::string> row{d.key};
+        for (const auto& v : d.values) row.push_back(v.value_or("—"));
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+// "×1.50" of column c's figure to the first column's; "—" when the first's is 0.
+std::string ratio(double value, double first) { return first > 0 ? fmt::format("×{:.3f}", value / first) : "—"; }
+
+}  // namespace
+
+std::string compare_text(const CompareResult& r) {
+    std::string out;
+    for (const auto& c : r.columns) out += fmt::format("{}  {} ({})\n", c.label, c.title, c.file);
+    out += fmt::format("\ninputs that differ ({}; {} the same)\n", r.differences.size(), r.same_inputs);
+    if (r.differences.empty()) {
+        out += "  none\n";
+    } else {
+        Table t(header(r, "key"));
+        for (auto& row : difference_rows(r)) t.add_row(std::move(row));
+        out += t.render();
+    }
+    out += "\nresults\n";
+    Table results(header(r, "figure"));
+    for (auto& row : result_rows(r)) results.add_row(std::move(row));
+    out += results.render();
+    const CompareColumn& first = r.columns.front();
+    for (std::size_t i = 1; i < r.columns.size(); ++i) {
+        const auto& f = r.columns[i].figures;
+        out += fmt::format("\n{} against {}: days {}, GPU-hours {}", r.columns[i].label, first.label,
+                           ratio(f.wall_clock_days_p50, first.figures.wall_clock_days_p50),
+                           ratio(f.gpu_hours_p50, first.figures.gpu_hours_p50));
+        if (r.columns[i].priced && first.priced) {
+            out += fmt::format(", cost {}, energy {}", ratio(f.cost_usd, first.figures.cost_usd),
+                               ratio(f.energy_mwh, first.figures.energy_mwh));
+        }
+    }
+    return out + "\n";
+}
+
+std::string compare_json(const CompareResult& r) {
+    Json j;
+    j.begin_object().field("schema_version", 1);
+    j.field("seed", static_cast<std::int64_t>(r.options.seed));
+    if (r.options.samples > 0) j.field("samples", r.options.samples);
+    else j.key("samples").null();
+    j.key("scenarios").begin_array();
+    for (const auto& c : r.columns) {
+        const WhatIfRow& f = c.figures;
+        j.begin_object().field("label", c.label).field("file", c.file).field("title", c.title);
+        j.field("chip", f.chip).field("chip_name", c.chip).field("model", c.model).field("gpus", f.gpus);
+        j.field("layout", layout_text(f.layout)).field("tokens", c.tokens).field("step_time_s", f.step_time_s);
+        j.field("mfu_causal", c.mfu_causal).field("mfu_bf16", f.mfu_bf16);
+        j.field("wall_clock_days_p50", f.wall_clock_days_p50).field("gpu_hours_p50", f.gpu_hours_p50);
+        if (c.priced) j.field("cost_usd", f.cost_usd).field("energy_mwh", f.energy_mwh);
+        else j.key("cost_usd").null().key("energy_mwh").null();
+        j.field("limited_by", to_string(f.limiter));
+        j.key("claims").begin_array();
+        for (const auto& v : f.verdicts) {
+            j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability).end_object();
+        }
+        j.end_array().end_object();
+    }
+    j.end_array();
+    j.key("differences").begin_array();
+    for (const auto& d : r.differences) {
+        j.begin_object().field("key", d.key).key("values").begin_array();
+        for (const auto& v : d.values) {
+            if (v) j.value(*v);
+            else j.null();
+        }
+        j.end_array().end_object();
+    }
+    j.end_array();
+    j.field("same_inputs", static_cast<std::int64_t>(r.same_inputs));
+    j.end_object();
+    return j.str();
+}
+
+std::string compare_html(const CompareResult& r) {
+    using detail::paragraph;
+    using detail::table;
+    std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+    out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+    out += "<title>gpuhours compare</title>\n";
+    out += fmt::format("<style>{}</style>\n</head>\n<body>\n<main>\n", detail::kStyle);
+    out += "<header><h1>Scenarios side by side</h1>\n";
+    std::string names;
+    for (const auto& c : r.columns) names += fmt::format("{}{}: {}", names.empty() ? "" : " · ", c.label, c.title);
+    out += paragraph(names, "subtitle") + "</header>\n";
+    out += R"(<section id="compare"><h2>Compared</h2>)"
+           "\n";
+    out += paragraph(fmt::format("Inputs that differ ({}; {} the same):", r.differences.size(), r.same_inputs));
+    if (!r.differences.empty()) out += table(header(r, "key"), difference_rows(r), {}, "wide");
+    std::vector<std::size_t> numeric;
+    for (std::size_t i = 1; i <= r.columns.size(); ++i) numeric.push_back(i);
+    out += table(header(r, "figure"), result_rows(r), numeric, "wide");
+    struct Chart {
+        const char* id;
+        const char* title;
+        const char* axis;
+        double WhatIfRow::*field;
+        bool money;
+    };
+    const Chart charts[] = {{"compare-days", "Wall clock (median)", "wall clock (days)", &WhatIfRow::wall_clock_days_p50, false},
+                            {"compare-cost", "Cost (nominal prices)", "cost of the run (US dollars)", &WhatIfRow::cost_usd, true}};
+    for (const Chart& ch : charts) {
+        double largest = 0.0;
+        bool all_priced = true;
+        for (const auto& c : r.columns) {
+            largest = std::max(largest, c.figures.*ch.field);
+            all_priced = all_priced && c.priced;
+        }
+        if (ch.money && !all_priced) continue;
+        svg::BarChart b;
+        b.series.push_back({ch.title, ch.money ? "#E69F00" : "#0072B2"});
+        b.legend = false;
+        if (ch.money) b.tick_format = detail::dollar_ticks(largest);
+        std::string described;
+        for (const auto& c : r.columns) {
+            const double v = c.figures.*ch.field;
+            const std::string value = ch.money ? format_dollars(Dollars(v)) : fmt::format("{:.1f} days", v);
+            described += fmt::format("{}{}: {}", described.empty() ? "" : "; ", c.label, value);
+            b.bars.push_back({c.label, {v}, fmt::format("{} · {}-bound", value, to_string(c.figures.limiter)), {}});
+        }
+        b.frame = {ch.id, std::string(ch.title) + " by scenario", fmt::format("{} of each scenario: {}.", ch.title, described),
+                   ch.axis, "scenario", detail::kChartWidth};
+        out += svg::bar_chart(b);
+    }
+    out += "</section>\n<footer>";
+    out += paragraph(fmt::format("Made by gpuhours compare: {} simulation, {} network model, seed {}. The same scenarios and "
+                                 "seed give this page byte for byte.",
+                                 to_string(r.options.mode), to_string(r.options.network), r.options.seed));
+    out += "</footer>\n</main>\n</body>\n</html>\n";
+    return out;
+}
+
+}  // namespace gpuhours::report

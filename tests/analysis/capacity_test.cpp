@@ -1,0 +1,186 @@
+// `gpuhours capacity`: the most tokens a cluster trains by a deadline, against the closed form of a run without
+// interruptions (wall clock = tokens / tokens per step × step time), and Project ATOM's answers against their own
+// forward simulation (the answer finishes within the deadline; 5 % more does not).
+#include "../support/cli.hpp"
+#include "../support/json.hpp"
+#include "../support/temp_dir.hpp"
+
+#include <gpuhours/scenario/family.hpp>
+#include <gpuhours/units/error.hpp>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+using gpuhours::test::run_cli;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kSource = GPUHOURS_TEST_SOURCE_DIR;
+
+// Llama 3.1 8B on 16 H100 (TP2 PP2 DP4), global batch 64 × 8,192 tokens, no failures and no uncertain input: the
+// run is deterministic and its wall clock is exactly Σ steps × step time.
+fs::path write_plain_run(const fs::path& dir) {
+    const auto file = dir / "plain.toml";
+    std::ofstream(file) << "title = \"plain\"\nmodel = \"llama-3.1-8b\"\n"
+                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                           "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
+                           "[training]\ntokens = \"20B\"\nsequence_length = 8192\nglobal_batch = 64\n"
+                           "[pricing]\ngpu_hour = \"$2\"\n";
+    return file;
+}
+
+gpuhours::test::JsonValue json_of(const gpuhours::test::CliResult& r) {
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    return gpuhours::test::JsonReader(r.out).document();
+}
+
+// The median wall clock of `file` run with `sets`.
+double days_of(const std::string& file, const gpuhours::test::JsonValue::Array& sets, const std::string& extra) {
+    std::string args = "run " + file;
+    for (const auto& s : sets) args += " --set '" + s.string() + "'";
+    const auto doc = json_of(run_cli(args + " " + extra + " --json"));
+    return doc["run"]["wall_clock_days_p50"].number();
+}
+
+}  // namespace
+
+TEST_CASE("the most tokens of a run without interruptions is the deadline over the step time, in batches", "[capacity]") {
+    const gpuhours::test::TempDir scratch("capacity-closed-form-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
+    const auto file = write_plain_run(dir).string();
+    const auto run = json_of(run_cli("run " + file + " --json"));
+    const double step_s = run["step"]["step_time_s"].number();
+    // Wall clock = tokens / (64 × 8,192) × step time, so a deadline of one day admits at most
+    // T* = 86,400 / step time × 524,288 tokens; the search stops within 1 % below it.
+    const double best = 86400.0 / step_s * 64 * 8192;
+    const auto doc = json_of(run_cli("capacity " + file + " --deadline '1 day' --json"));
+    const auto& row = doc["tokens"].array().at(0);
+    CHECK(std::get<bool>(row["feasible"].v));
+    const double tokens = row["tokens"].number();
+    CHECK(tokens <= best * (1 + 1e-9));
+    CHECK(tokens >= best / 1.01);
+    CHECK(row["tokens_over"].number() > best);
+    CHECK(row["tokens_over"].number() <= tokens * 1.01 + 1);
+    // Linear: the wall clock per token is the scenario's own (1 to rounding).
+    CHECK(row["linearity"].number() == Approx(1.0).epsilon(1e-6));
+    CHECK(row["gpus"].number() == 16);
+    CHECK(row["bound"].string() == "deadline");
+    // A budget below what a day costs binds instead: $2 × 16 GPUs × 12 h = $384 admits half the day's tokens.
+    const auto budget = json_of(run_cli("capacity " + file + " --deadline '1 day' --budget '$384' --json"));
+    const auto& b = budget["tokens"].array().at(0);
+    CHECK(b["bound"].string() == "budget");
+    CHECK(b["tokens"].number() <= best / 2 * (1 + 1e-9));
+    CHECK(b["tokens"].number() >= best / 2 / 1.01);
+}
+
+TEST_CASE("capacity re-plans to the most GPUs within the count given, and says why when there are too few", "[capacity]") {
+    const gpuhours::test::TempDir scratch("capacity-plan-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
+    const auto file = write_plain_run(dir).string();
+    // 60 GPUs: 4 per replica → 15 replicas, but 15 × 4 = 60 is not whole nodes of 8 and 64 / 15 does not split;
+    // 14 replicas (56 GPUs) are whole nodes and grow the batch to 70 (5 per replica, 573,440 tokens ≤ 1.25 × 524,288);
+    // so 56 GPUs, data 14.
+    const auto doc = json_of(run_cli("capacity " + file + " --gpus 60 --deadline '1 day' --json"));
+    const auto& row = doc["tokens"].array().at(0);
+    CHECK(row["gpus"].number() == 56);
+    CHECK_THAT(row["layout"].string(), Catch::StartsWith("TP2 CP1 PP2 DP14 EP1, global batch 70"));
+    // The page: both charts' sections, written whole, the same bytes for the same inputs.
+    const std::string page_args = "capacity " + file + " --gpus 60 --deadline '1 day' --family llama-dense --tokens 1B -o ";
+    REQUIRE(run_cli(page_args + (dir / "a.html").string()).exit_code == 0);
+    REQUIRE(run_cli(page_args + (dir / "b.html").string()).exit_code == 0);
+    const std::string page = gpuhours::test::read_text(dir / "a.html");
+    CHECK_THAT(page, Catch::StartsWith("<!DOCTYPE html>") && Catch::EndsWith("</html>\n"));
+    CHECK_THAT(page, Catch::Contains("id=\"capacity-tokens\"") && Catch::Contains("id=\"capacity-family\""));
+    CHECK(gpuhours::test::read_text(dir / "b.html") == page);
+    const auto wrong = run_cli("capacity " + file + " --deadline '1 day' -o " + (dir / "c.txt").string());
+    CHECK(wrong.exit_code == 2);
+    CHECK_THAT(wrong.out, Catch::Contains("cannot tell the format"));
+    const auto few = run_cli("capacity " + file + " --gpus 3 --deadline '1 day'");
+    CHECK(few.exit_code == 2);
+    CHECK_THAT(few.out, Catch::Contains("3 GPUs are fewer than one replica of the layout (4 GPUs"));
+    const auto no_deadline = run_cli("capacity " + file);
+    CHECK(no_deadline.exit_code == 2);
+    CHECK_THAT(no_deadline.out, Catch::Contains("capacity needs a deadline"));
+    const auto unknown = run_cli("capacity " + file + " --deadline '1 day' --chips h100,b2000");
+    CHECK(unknown.exit_code == 2);
+    CHECK_THAT(unknown.out, Catch::Contains("unknown chip \"b2000\"") && Catch::Contains("b200"));
+    const auto bad = run_cli("capacity " + file + " --deadline soon");
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.out, Catch::Contains("--deadline soon"));
+}
+
+TEST_CASE("a model family's rungs are catalog models, smallest first", "[capacity][catalog]") {
+    for (const char* name : {"llama-dense", "deepseek-moe"}) {
+        INFO(name);
+        const auto f = gpuhours::load_model_family(name, kSource / "scenarios");
+        CHECK(f.rungs.size() >= 3);
+        CHECK_FALSE(f.source.empty());
+    }
+    const gpuhours::test::TempDir scratch("capacity-family-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
+    std::ofstream(dir / "backwards.toml") << "name = \"x\"\nsource = \"y\"\n[[rungs]]\nmodel = \"llama-3.1-70b\"\n"
+                                             "[[rungs]]\nmodel = \"llama-3.1-8b\"\n";
+    try {
+        (void)gpuhours::load_model_family((dir / "backwards.toml").string(), kSource / "scenarios");
+        FAIL("rungs out of order were accepted");
+    } catch (const gpuhours::ScenarioError& e) {
+        CHECK_THAT(std::string(e.what()), Catch::Contains("backwards.toml:6:9") && Catch::Contains("not larger"));
+    }
+}
+
+TEST_CASE("Project ATOM: each chip's most tokens finish within two months, and 5 % more do not", "[capacity][atom]") {
+    const std::string file = (kSource / "scenarios" / "project-atom.toml").string();
+    const std::string seed = "--samples 20 --seed 1";
+    const auto doc = json_of(run_cli("capacity " + file + " --gpus 10000 " + seed + " --json"));
+    // "2 months" = 60.88 days (units.hpp: a month is 365.25 / 12 days).
+    const double deadline = doc["deadline_days"].number();
+    CHECK(deadline == Approx(60.875));
+    const auto& rows = doc["tokens"].array();
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0]["chip"].string() == "b200");
+    CHECK(rows[1]["chip"].string() == "h100");
+    for (const auto& row : rows) {
+        INFO(row["chip"].string());
+        REQUIRE(std::get<bool>(row["feasible"].v));
+        // 9,984 GPUs: 78 replicas of TP8 × PP16.
+        CHECK(row["gpus"].number() == 9984);
+        const auto& sets = row["overrides"].array();
+        CHECK(days_of(file, sets, seed) <= deadline);
+        // The same run with 5 % more tokens (the tokens assignment is the last one).
+        auto more = sets;
+        more.back().v = fmt::format("{}={:.0f}", row["tokens_key"].string(), row["tokens"].number() * 1.05);
+        CHECK(days_of(file, more, seed) > deadline);
+    }
+    // The B200 trains more than the H100 in the same time.
+    CHECK(rows[0]["tokens"].number() > rows[1]["tokens"].number());
+}
+
+TEST_CASE("Project ATOM: the largest Llama-like rung run forward meets two months, the next one does not", "[capacity][atom]") {
+    const std::string file = (kSource / "scenarios" / "project-atom.toml").string();
+    const std::string seed = "--samples 20 --seed 1";
+    const auto doc = json_of(run_cli("capacity " + file + " --gpus 10000 --family llama-dense " + seed + " --json"));
+    const double deadline = doc["deadline_days"].number();
+    const auto& chips = doc["family"]["chips"].array();
+    REQUIRE(chips.size() == 2);
+    for (const auto& chip : chips) {
+        INFO(chip["chip"].string());
+        const auto& rungs = chip["rungs"].array();
+        REQUIRE(rungs.size() >= 2);
+        // Rungs run smallest first until one misses: the last one missed, the one before it is the answer.
+        const auto& answer = rungs[rungs.size() - 2];
+        const auto& next = rungs.back();
+        CHECK(chip["largest"].string() == answer["model"].string());
+        CHECK_FALSE(std::get<bool>(next["meets"].v));
+        // Each rung's target is 20 tokens per parameter (Chinchilla), and its overrides give that run.
+        CHECK(answer["tokens"].number() == Approx(20 * answer["parameters"].number()).epsilon(1e-9));
+        CHECK(days_of(file, answer["overrides"].array(), seed) <= deadline);
+        CHECK(days_of(file, next["overrides"].array(), seed) > deadline);
+    }
+}

@@ -1,0 +1,90 @@
+// `gpuhours compare`: the inputs that differ and the results side by side, checked on a hand-made difference (one
+// scenario under two prices), in text, JSON and the HTML page, and its mistakes.
+#include "../support/cli.hpp"
+#include "../support/json.hpp"
+#include "../support/scenarios.hpp"
+#include "../support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+using gpuhours::test::run_cli;
+namespace fs = std::filesystem;
+
+namespace {
+
+}  // namespace
+
+TEST_CASE("compare of one scenario at two prices: only the price differs, and the cost ratio is the price ratio", "[cli][compare]") {
+    const gpuhours::test::TempDir scratch("compare-prices-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
+    const auto file = gpuhours::test::write_small_run(dir).string();
+    // The small run priced at a fixed $1.5 (A) and $3 (B) per GPU-hour, no other cost item: the same run (same
+    // seed, same interruptions) so the same days and GPU-hours, and cost = GPU-hours × price, so B / A = 3 / 1.5 = 2.
+    const std::string args = "compare " + file + " " + file + " --set 'A:pricing.gpu_hour=$1.5' --set 'B:pricing.gpu_hour=$3' --samples 4";
+    const auto r = run_cli(args + " --json");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const auto doc = gpuhours::test::JsonReader(r.out).document();
+    const auto& a = doc["scenarios"].array().at(0);
+    const auto& b = doc["scenarios"].array().at(1);
+    CHECK(a["wall_clock_days_p50"].number() == b["wall_clock_days_p50"].number());
+    CHECK(a["gpu_hours_p50"].number() == b["gpu_hours_p50"].number());
+    CHECK(b["cost_usd"].number() / a["cost_usd"].number() == Approx(2.0).epsilon(1e-12));
+    // And the cost is GPU-hours × price: A's is 1.5 × its GPU-hours.
+    CHECK(a["cost_usd"].number() == Approx(1.5 * a["gpu_hours_p50"].number()).epsilon(1e-12));
+    // Two inputs differ: the key as written (the uncertain table replaced by one value) and the price it resolves to.
+    const auto& differences = doc["differences"].array();
+    REQUIRE(differences.size() == 2);
+    CHECK(differences[0]["key"].string() == "pricing.gpu_hour");
+    CHECK(differences[0]["values"].array()[0].string() == "\"$1.5\"");
+    CHECK(differences[0]["values"].array()[1].string() == "\"$3\"");
+    CHECK(differences[1]["key"].string() == "resolved.gpu_hour");
+    CHECK(doc["same_inputs"].number() > 10);
+
+    const auto text = run_cli(args);
+    REQUIRE(text.exit_code == 0);
+    CHECK_THAT(text.out, Catch::Contains("inputs that differ (2;"));
+    CHECK_THAT(text.out, Catch::Contains("B against A: days ×1.000, GPU-hours ×1.000, cost ×2.000"));
+
+    const auto page = dir / "compare.html";
+    const auto html = run_cli(args + " -o " + page.string());
+    INFO(html.out);
+    REQUIRE(html.exit_code == 0);
+    const std::string content = gpuhours::test::read_text(page);
+    CHECK_THAT(content, Catch::StartsWith("<!DOCTYPE html>") && Catch::EndsWith("</html>\n"));
+    CHECK_THAT(content, Catch::Contains("<section id=\"compare\">") && Catch::Contains("pricing.gpu_hour"));
+    CHECK_THAT(content, Catch::Contains("Cost (nominal prices) by scenario"));
+    // Same input and seed, same page.
+    REQUIRE(run_cli(args + " -o " + (dir / "again.html").string()).exit_code == 0);
+    CHECK(gpuhours::test::read_text(dir / "again.html") == content);
+}
+
+TEST_CASE("compare's mistakes exit 2 naming the flag or the file, and write nothing", "[cli][compare]") {
+    const gpuhours::test::TempDir scratch("compare-mistakes-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
+    const auto file = gpuhours::test::write_small_run(dir).string();
+    struct Case {
+        std::string args, says;
+    };
+    const Case cases[] = {
+        {file, "compare needs at least two scenarios, and got 1"},
+        {file + " " + file + " --set C:pricing.gpu_hour=1", "names scenario C, and there are 2 (A to B)"},
+        {file + " " + file + " -o " + (dir / "out.txt").string(), "cannot tell the format"},
+        {file + " " + (dir / "missing.toml").string(), "missing.toml"},
+        {file + " " + file + " --set B:parallelism.pipelin=2", "pipelin"},
+    };
+    for (const auto& c : cases) {
+        const auto r = run_cli("compare " + c.args);
+        INFO(c.args << "\n" << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains(c.says));
+    }
+    CHECK_FALSE(fs::exists(dir / "out.txt"));
+}
