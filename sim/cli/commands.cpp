@@ -358,6 +358,12 @@ int check_command(const Args& raw, std::ostream& out) {
                            format_count(t.tokens), t.sequence_length, t.global_batch, micro, p.micro_batch,
                            to_string(t.precision.compute),
                            report::with_commas(t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length)));
+        if (s.reliability.from == "none") {
+            out << "reliability none: no failures, restarts or run overheads modelled\n";
+        } else {
+            out << fmt::format("reliability {} (scenarios/reliability/): {} failure classes, {} per restart at {} GPUs\n",
+                               s.reliability.from, s.reliability.failures.size(), format_duration(restart_time_of(s)), c.gpus);
+        }
         out << fmt::format("memory    {} of {} per GPU at the worst pipeline rank ({}): {}\n",
                            format_bytes(fit.breakdown.total()), format_bytes(fit.capacity), fit.breakdown.stage,
                            fit.fits ? "fits" : "DOES NOT FIT");
