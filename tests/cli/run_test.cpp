@@ -87,12 +87,13 @@ TEST_CASE("run prints phases cost interruptions and the claim verdict") {
 }
 
 TEST_CASE("a phase with its own price is charged apart from the others") {
-    // Two phases without interruptions or uncertain inputs, so the run is deterministic and its cost is exactly
-    // Σ phase GPU-hours × phase price: "main" at the [pricing] $2, "long" at its own $5.
+    // Two phases without interruptions (reliability = "none": failures are on by default) or uncertain inputs, so the
+    // run is deterministic and its cost is exactly Σ phase GPU-hours × phase price: "main" at the [pricing] $2,
+    // "long" at its own $5.
     const auto dir = std::filesystem::temp_directory_path() / "gpuhours-run-test";
     std::filesystem::create_directories(dir);
     const auto file = dir / "priced-phases.toml";
-    std::ofstream(file) << "title = \"priced phases\"\nmodel = \"llama-3.1-8b\"\n"
+    std::ofstream(file) << "title = \"priced phases\"\nmodel = \"llama-3.1-8b\"\nreliability = \"none\"\n"
                            "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
                            "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
                            "[training]\nsequence_length = 8192\nglobal_batch = 64\n"
