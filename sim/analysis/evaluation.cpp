@@ -65,6 +65,11 @@ ReliabilityModel reliability_of(const Scenario& s) {
     ReliabilityModel model{s.reliability.failures, restart_time_of(s), checkpoint_write_time(s),
                            s.reliability.async_checkpoint, s.reliability.checkpoint_interval, {}, {}, {}};
     model.restart_where = s.sources.at("reliability.restart_time", {});
+    // A composed restart: the first of its parts the scenario writes (a catalog's own are not the user's to fix).
+    for (const char* key : {"reliability.detect", "reliability.replace", "reliability.init_per_gpu", "reliability.init_per_gpu_squared",
+                            "reliability.read_bandwidth"}) {
+        if (!model.restart_where.known()) model.restart_where = s.sources.at(key, {});
+    }
     model.write_where = s.sources.at("reliability.checkpoint_write", s.sources.at("reliability.storage_bandwidth", {}));
     model.interval_where = s.sources.at("reliability.checkpoint_interval", {});
     return model;

@@ -281,7 +281,7 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
                                     "interval and {:.3g} s of restart without one; it would practically never finish ({} "
                                     "interruptions expected)",
                                     1.0 / rate, cycle, restart, count_text(rate * expected.value())),
-                        "shorten reliability.checkpoint_interval or reliability.restart_time, or check the failure rates");
+                        "shorten reliability.checkpoint_interval or the restart (reliability.restart_time, or its parts detect, replace, init_per_gpu, init_per_gpu_squared), or check the failure rates");
         }
     }
 
