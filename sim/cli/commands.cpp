@@ -285,8 +285,11 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("micro_batches_per_step", t.global_batch / (p.data * p.micro_batch));
     j.field("steps", t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length));
     j.end_object();
+    j.key("reliability").begin_object();
+    j.field("from", s.reliability.from).field("failure_classes", static_cast<std::int64_t>(s.reliability.failures.size()));
+    j.field("restart_s", restart_time_of(s).value()).end_object();
     j.key("claims").begin_array();
-    for (const auto& claim : s.claims) j.begin_object().field("text", claim.text).end_object();
+    for (const auto& claim : s.claims) j.begin_object().field("text", claim.text).field("basis", to_string(claim.basis)).end_object();
     j.end_array();
 }
 
