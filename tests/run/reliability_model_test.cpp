@@ -127,3 +127,25 @@ TEST_CASE("an overhead lengthens the work without failures exactly by its fracti
     CHECK(r.overheads.value() == Approx(150.0));
     CHECK(r.goodput() == Approx(1000.0 / 1150.0));
 }
+
+TEST_CASE("with failures and an overhead the wall clock is still the sum of its parts", "[run][reliability]") {
+    // W = 10^6 s of steady work, overhead 0.1, M = 10^5 s (one GPU at 0.036 per GPU-hour), 60 s writes every 3,600 s,
+    // 600 s restarts: wall = productive + overheads + lost + checkpointing + restarting, overheads = 0.1 × W exactly.
+    RunInputs in;
+    in.gpus = 1;
+    in.gpus_per_node = 1;
+    in.segments.push_back(RunSegment{"w", 1e5, Seconds(10.0), 0.0});
+    in.overheads = {RunOverhead{"stragglers", 0.1}};
+    in.reliability.classes.push_back(FailureClass{"all", 0.036, false, {}, {}});
+    in.reliability.checkpoint_write = Seconds(60.0);
+    in.reliability.checkpoint_interval = Seconds(3600.0);
+    in.reliability.restart_time = Seconds(600.0);
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+        const RunSample r = simulate_run(in, seed);
+        CHECK(r.productive.value() == Approx(1e6));
+        CHECK(r.overheads.value() == Approx(1e5));
+        CHECK(r.interruptions > 0);
+        CHECK(r.wall_clock.value() ==
+              Approx((r.productive + r.overheads + r.lost_work + r.checkpointing + r.restarting).value()).epsilon(1e-12));
+    }
+}

@@ -22,9 +22,10 @@ struct Headline {
 Headline headline_of(const RunEvaluation& ev);
 
 // The two bases and how the run gets from one to the other, in words shared by the terminal and the report:
-// `reliability` — the catalog entry or "none" and the restart per interruption with its parts; `bases` — steady-state
-// and allocated GPU-hours with their intervals; `terms` — allocated − steady-state term by term (means, GPU-hours,
-// each with its share), summing to the difference; `not_modelled` — the named overheads without a figure.
+// `reliability` — the catalog entry or "none" and the restart per interruption with its parts; `steady_state` and
+// `allocated` — the two GPU-hour figures (medians) with their 90% intervals; `difference` — allocated − steady-state
+// (means); `terms` — that difference term by term (means, GPU-hours, each with its share of steady-state), summing to
+// it; `not_modelled` — the named overheads without a figure.
 struct BasisText {
     std::string reliability;
     std::string steady_state;
