@@ -51,6 +51,12 @@ TEST_CASE("the A100 research-cluster entry gives 6.5 failures per 1000 node-days
     // 2,048 nodes × 54 days × 6.50 / 1,000 = 718.848; the MTBF 3,692 h is 1,000 / 6.5 × 24 = 3,692.3077 rounded, so
     // the count is 718.848 × 3,692.3077 / 3,692 = 718.908.
     CHECK(expected_interruptions(model_of(s), 16384, 8, days(54)) == Approx(718.848 * (24000.0 / 6.5) / 3692.0).epsilon(1e-9));
+    // The study's own projection [S]: job MTTF 1.8 h at 16,384 GPUs = 1 / (2,048 nodes × 6.50 / 24,000 node-hours)
+    // = 1.803 h; the rounded MTBF gives 3,692 / 2,048 = 1.80273 h.
+    const auto mttf = job_mttf(model_of(s), 16384, 8);
+    REQUIRE(mttf);
+    CHECK(in_hours(*mttf) == Approx(3692.0 / 2048.0).epsilon(1e-12));
+    CHECK(in_hours(*mttf) == Approx(1.8).epsilon(0.01));
 }
 
 TEST_CASE("lost work per interruption under the Young/Daly interval matches the truncated exponential", "[run][reliability]") {
