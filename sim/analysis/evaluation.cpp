@@ -409,14 +409,16 @@ void add_allocation_terms(RunEvaluation& ev, const MonteCarlo& mc) {
         checkpointing += in_hours(r.checkpointing);
         overheads += in_hours(r.overheads);
     }
-    ev.allocation_terms.push_back({"lost work since the last checkpoint", lost / n * gpus});
-    ev.allocation_terms.push_back({"restarts (detect, replace, re-initialise, load)", restarting / n * gpus});
-    ev.allocation_terms.push_back({"blocking checkpoint writes", checkpointing / n * gpus});
+    ev.allocation_terms.push_back({"lost_work", "lost work since the last checkpoint", lost / n * gpus});
+    ev.allocation_terms.push_back({"restarts", "restarts (detect, replace, re-initialise, load)", restarting / n * gpus});
+    ev.allocation_terms.push_back({"checkpoint_writes", "blocking checkpoint writes", checkpointing / n * gpus});
     // Each overhead's share of the overhead time, in proportion to its fraction.
     double total_fraction = 0;
     for (const auto& o : mc.run.overheads) total_fraction += o.fraction;
     for (const auto& o : mc.run.overheads) {
-        ev.allocation_terms.push_back({o.name, total_fraction > 0 ? overheads / n * gpus * o.fraction / total_fraction : 0.0});
+        std::string key = o.name;  // "data-loader stalls" → "data_loader_stalls", as the scenario key
+        std::replace_if(key.begin(), key.end(), [](char c) { return c == ' ' || c == '-'; }, '_');
+        ev.allocation_terms.push_back({key, o.name, total_fraction > 0 ? overheads / n * gpus * o.fraction / total_fraction : 0.0});
     }
 }
 

@@ -91,7 +91,7 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
     j.field("steady_state_gpu_hours_p05", st.p05).field("steady_state_gpu_hours_p50", st.p50);
     j.field("steady_state_gpu_hours_p95", st.p95).field("steady_state_gpu_hours_mean", st.mean);
     j.key("allocation_terms_gpu_hours").begin_object();
-    for (const auto& term : ev.allocation_terms) j.field(term.name, term.gpu_hours);
+    for (const auto& term : ev.allocation_terms) j.field(term.key, term.gpu_hours);
     j.end_object();
     j.field("reliability", s.reliability.from).field("restart_s", ev.restart_time.value());
     j.key("overheads_not_modelled").begin_array();

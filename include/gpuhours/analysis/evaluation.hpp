@@ -94,7 +94,8 @@ struct RunEvaluation {
     // Allocated − steady-state GPU-hours, term by term: means over the samples of GPUs × each term of RunSample (lost
     // work, restarts, checkpoint writes) and of each overhead, in that order. They sum to the difference of the means.
     struct AllocationTerm {
-        std::string name;     // "lost work since the last checkpoint", "restarts", …
+        std::string key;      // stable, for JSON: "lost_work", "restarts", "checkpoint_writes", or the overhead's key
+        std::string name;     // as printed: "lost work since the last checkpoint", "restarts (…)", …
         double gpu_hours = 0.0;
     };
     std::vector<AllocationTerm> allocation_terms;
