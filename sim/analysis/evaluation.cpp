@@ -62,9 +62,14 @@ std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
 }
 
 ReliabilityModel reliability_of(const Scenario& s) {
-    ReliabilityModel model{s.reliability.failures, s.reliability.restart_time, checkpoint_write_time(s),
+    ReliabilityModel model{s.reliability.failures, restart_time_of(s), checkpoint_write_time(s),
                            s.reliability.async_checkpoint, s.reliability.checkpoint_interval, {}, {}, {}};
     model.restart_where = s.sources.at("reliability.restart_time", {});
+    // A composed restart: the first of its parts the scenario writes (a catalog's own are not the user's to fix).
+    for (const char* key : {"reliability.detect", "reliability.replace", "reliability.init_per_gpu", "reliability.init_per_gpu_squared",
+                            "reliability.read_bandwidth"}) {
+        if (!model.restart_where.known()) model.restart_where = s.sources.at(key, {});
+    }
     model.write_where = s.sources.at("reliability.checkpoint_write", s.sources.at("reliability.storage_bandwidth", {}));
     model.interval_where = s.sources.at("reliability.checkpoint_interval", {});
     return model;
@@ -281,6 +286,9 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
     run.gpus = s.cluster.gpus;
     run.gpus_per_node = s.cluster.gpus_per_node;
     run.reliability = reliability_of(s);
+    run.overheads = run_overheads_of(s);
+    ev.restart_time = run.reliability.restart_time;
+    if (!s.reliability.restart_given && s.reliability.from != "none") ev.recovery = recovery_parts_of(s);
     ev.checkpoint_write = run.reliability.checkpoint_write;
     ev.checkpoint_size = checkpoint_bytes(s);
     std::vector<std::size_t> segment_keys;  // step index of each run segment
@@ -307,6 +315,7 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
                      if (sensitivities.sample_scenarios) {
                          const Scenario drawn = sampler.with(values);
                          mine.reliability = reliability_of(drawn);
+                         mine.overheads = run_overheads_of(drawn);
                          mc.pricing[i] = drawn.pricing;
                      }
                      for (std::size_t k = 0; k < mine.segments.size(); ++k) {
@@ -377,7 +386,41 @@ PricedRun priced_run(const RunEvaluation& ev, Seconds wall, const PricingSpec& p
 // assumptions only (the run at its nominal wall clock, prices drawn).
 struct Samples {
     std::vector<PricedRun> all, run_only, economic_only;
+    // The same on the steady-state basis: each sample's wall clock without failures, restarts or overheads.
+    std::vector<PricedRun> steady_all, steady_run_only, steady_economic_only;
+    const std::vector<PricedRun>& of(GpuHourBasis b, int which) const {
+        const bool steady = b == GpuHourBasis::steady_state;
+        if (which == 0) return steady ? steady_all : all;
+        return which == 1 ? (steady ? steady_run_only : run_only) : (steady ? steady_economic_only : economic_only);
+    }
 };
+
+// The steady-state wall clock of the nominal run: Σ phases' GPU-hours at their simulated steps / GPUs.
+Seconds nominal_steady_wall(const RunEvaluation& ev) { return hours(ev.simulated_gpu_hours() / ev.scenario.cluster.gpus); }
+
+// Allocated − steady-state, term by term (means over the samples, GPU-hours).
+void add_allocation_terms(RunEvaluation& ev, const MonteCarlo& mc) {
+    const double n = static_cast<double>(mc.runs.size());
+    const double gpus = ev.scenario.cluster.gpus;
+    double lost = 0, restarting = 0, checkpointing = 0, overheads = 0;
+    for (const auto& r : mc.runs) {
+        lost += in_hours(r.lost_work);
+        restarting += in_hours(r.restarting);
+        checkpointing += in_hours(r.checkpointing);
+        overheads += in_hours(r.overheads);
+    }
+    ev.allocation_terms.push_back({"lost_work", "lost work since the last checkpoint", lost / n * gpus});
+    ev.allocation_terms.push_back({"restarts", "restarts (detect, replace, re-initialise, load)", restarting / n * gpus});
+    ev.allocation_terms.push_back({"checkpoint_writes", "blocking checkpoint writes", checkpointing / n * gpus});
+    // Each overhead's share of the overhead time, in proportion to its fraction.
+    double total_fraction = 0;
+    for (const auto& o : mc.run.overheads) total_fraction += o.fraction;
+    for (const auto& o : mc.run.overheads) {
+        std::string key = o.name;  // "data-loader stalls" → "data_loader_stalls", as the scenario key
+        std::replace_if(key.begin(), key.end(), [](char c) { return c == ' ' || c == '-'; }, '_');
+        ev.allocation_terms.push_back({key, o.name, total_fraction > 0 ? overheads / n * gpus * o.fraction / total_fraction : 0.0});
+    }
+}
 
 // Each sample's wall clock, GPU-hours, cost and energy, and their spreads.
 Samples sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
@@ -396,6 +439,15 @@ Samples sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
         ev.cost_usd.push_back(m.cost.value());
         ev.energy_mwh.push_back(m.energy.value() / 3.6e9);
     }
+    for (std::size_t k = 0; k < mc.runs.size(); ++k) {
+        const Seconds steady_wall = mc.runs[k].productive + quoted_time;
+        const PricedRun run = priced_run(ev, steady_wall, mc.pricing[k], mfu);
+        out.steady_all.push_back(run);
+        ev.steady_state_gpu_hours.push_back(run.metrics.gpu_hours);
+        out.steady_run_only.push_back(priced_run(ev, steady_wall, s.pricing, mfu));
+        out.steady_economic_only.push_back(priced_run(ev, nominal_steady_wall(ev), mc.pricing[k], mfu));
+    }
+    ev.steady_state_gpu_hours_spread = spread_of(ev.steady_state_gpu_hours);
     ev.wall_clock_days_spread = spread_of(ev.wall_clock_days);
     ev.gpu_hours_spread = spread_of(ev.gpu_hours);
     ev.cost_spread = spread_of(ev.cost_usd);
@@ -427,12 +479,13 @@ struct Trial {
     const ScenarioSampler& sampler;
     const StepSensitivities& sensitivities;
     const MonteCarlo& mc;
+    GpuHourBasis basis = GpuHourBasis::allocated;  // the claim's: which nominal wall clock the trial scales
 
     std::optional<PricedRun> at(std::size_t i, double x) const {
         const UncertainInput& input = sampler.inputs()[i];
         std::vector<double> values = sampler.nominal_values();
         values[i] = x;
-        const Seconds nominal_wall = days(ev.wall_clock_days_spread.p50);
+        const Seconds nominal_wall = basis == GpuHourBasis::steady_state ? nominal_steady_wall(ev) : days(ev.wall_clock_days_spread.p50);
         const double mfu = ev.headline_step().mfu_bf16_full;
         if (input.path.rfind("pricing.", 0) == 0) return priced_run(ev, nominal_wall, sampler.with(values).pricing, mfu);
         if (input.path.rfind("reliability.", 0) == 0) return std::nullopt;
@@ -529,6 +582,7 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
     const double mfu = ev.headline_step().mfu_bf16_full;
     const Seconds nominal_wall = days(ev.wall_clock_days_spread.p50);
     const PricedRun nominal = priced_run(ev, nominal_wall, s.pricing, mfu);
+    const PricedRun nominal_steady = priced_run(ev, nominal_steady_wall(ev), s.pricing, mfu);
     if (ev.priced) {
         ev.nominal_cost = cost_of(cost_inputs(ev, nominal_wall, s.pricing));
         ev.nominal_ladder = cost_ladder(ladder_inputs(ev, nominal_wall, s.pricing));
@@ -548,15 +602,19 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
                                     "give the rung its inputs, or set the claim's `rung` to one that is priced");
             }
         }
-        const std::vector<RunMetrics> all = on_rung(samples.all, rung);
-        ClaimVerdict v = judge_claim(claim.text, claim.thresholds, on_rung({nominal}, rung).front(),
+        const std::vector<RunMetrics> all = on_rung(samples.of(claim.basis, 0), rung);
+        const PricedRun& nominal_run = claim.basis == GpuHourBasis::steady_state ? nominal_steady : nominal;
+        ClaimVerdict v = judge_claim(claim.text, claim.thresholds, on_rung({nominal_run}, rung).front(),
                                      ev.stochastic ? all : std::vector<RunMetrics>{});
         if (rung) v.rung = std::string(to_string(*rung));
+        v.basis = claim.basis;
         if (ev.stochastic && ev.run_uncertain && ev.economic_uncertain) {
-            v.probability_run = probability_met(claim.thresholds, on_rung(samples.run_only, rung));
-            v.probability_economic = probability_met(claim.thresholds, on_rung(samples.economic_only, rung));
+            v.probability_run = probability_met(claim.thresholds, on_rung(samples.of(claim.basis, 1), rung));
+            v.probability_economic = probability_met(claim.thresholds, on_rung(samples.of(claim.basis, 2), rung));
         }
-        for (auto& c : v.criteria) c.input_break_evens = input_break_evens(trial, claim, c, rung);
+        Trial on_basis = trial;
+        on_basis.basis = claim.basis;
+        for (auto& c : v.criteria) c.input_break_evens = input_break_evens(on_basis, claim, c, rung);
         ev.verdicts.push_back(std::move(v));
     }
 }
@@ -573,6 +631,7 @@ void summarize_reliability(RunEvaluation& ev, const MonteCarlo& mc) {
     ev.goodput_mean = goodput / samples;
     ev.job_mttf = job_mttf(mc.run.reliability, mc.run.gpus, mc.run.gpus_per_node);
     ev.checkpoint_interval = checkpoint_interval(mc.run);
+    add_allocation_terms(ev, mc);
 }
 
 }  // namespace
@@ -635,7 +694,7 @@ void check_step_figures(const StepResult& step) {
 }
 
 void check_run_figures(const RunEvaluation& ev) {
-    for (const auto* samples : {&ev.wall_clock_days, &ev.gpu_hours, &ev.cost_usd, &ev.energy_mwh}) {
+    for (const auto* samples : {&ev.wall_clock_days, &ev.gpu_hours, &ev.steady_state_gpu_hours, &ev.cost_usd, &ev.energy_mwh}) {
         for (const double v : *samples) internal_check(finite_non_negative(v), "a run figure", v);
     }
 }

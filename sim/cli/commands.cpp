@@ -285,8 +285,11 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("micro_batches_per_step", t.global_batch / (p.data * p.micro_batch));
     j.field("steps", t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length));
     j.end_object();
+    j.key("reliability").begin_object();
+    j.field("from", s.reliability.from).field("failure_classes", static_cast<std::int64_t>(s.reliability.failures.size()));
+    j.field("restart_s", restart_time_of(s).value()).end_object();
     j.key("claims").begin_array();
-    for (const auto& claim : s.claims) j.begin_object().field("text", claim.text).end_object();
+    for (const auto& claim : s.claims) j.begin_object().field("text", claim.text).field("basis", to_string(claim.basis)).end_object();
     j.end_array();
 }
 
@@ -358,6 +361,12 @@ int check_command(const Args& raw, std::ostream& out) {
                            format_count(t.tokens), t.sequence_length, t.global_batch, micro, p.micro_batch,
                            to_string(t.precision.compute),
                            report::with_commas(t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length)));
+        if (s.reliability.from == "none") {
+            out << "reliability none: no failures, restarts or run overheads modelled\n";
+        } else {
+            out << fmt::format("reliability {} (scenarios/reliability/): {} failure classes, {} per restart at {} GPUs\n",
+                               s.reliability.from, s.reliability.failures.size(), format_duration(restart_time_of(s)), c.gpus);
+        }
         out << fmt::format("memory    {} of {} per GPU at the worst pipeline rank ({}): {}\n",
                            format_bytes(fit.breakdown.total()), format_bytes(fit.capacity), fit.breakdown.stage,
                            fit.fits ? "fits" : "DOES NOT FIT");

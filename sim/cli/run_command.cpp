@@ -85,6 +85,20 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
     j.field("wall_clock_days_p05", ev.wall_clock_days_spread.p05).field("wall_clock_days_p50", ev.wall_clock_days_spread.p50);
     j.field("wall_clock_days_p95", ev.wall_clock_days_spread.p95);
     j.field("gpu_hours_p50", ev.gpu_hours_spread.p50);
+    j.field("allocated_gpu_hours_p05", ev.gpu_hours_spread.p05).field("allocated_gpu_hours_p50", ev.gpu_hours_spread.p50);
+    j.field("allocated_gpu_hours_p95", ev.gpu_hours_spread.p95).field("allocated_gpu_hours_mean", ev.gpu_hours_spread.mean);
+    const Spread& st = ev.steady_state_gpu_hours_spread;
+    j.field("steady_state_gpu_hours_p05", st.p05).field("steady_state_gpu_hours_p50", st.p50);
+    j.field("steady_state_gpu_hours_p95", st.p95).field("steady_state_gpu_hours_mean", st.mean);
+    j.key("allocation_terms_gpu_hours").begin_object();
+    for (const auto& term : ev.allocation_terms) j.field(term.key, term.gpu_hours);
+    j.end_object();
+    j.field("reliability", s.reliability.from).field("restart_s", ev.restart_time.value());
+    j.key("overheads_not_modelled").begin_array();
+    for (const auto& o : s.reliability.overheads) {
+        if (!o.fraction) j.value(o.name);
+    }
+    j.end_array();
     j.field("interruptions_mean", ev.interruptions_mean).field("goodput_mean", ev.goodput_mean);
     j.field("checkpoint_interval_s", ev.checkpoint_interval.value());
     if (ev.nominal_cost) {
@@ -134,6 +148,7 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
         if (v.probability_run) j.field("probability_run", *v.probability_run);
         if (v.probability_economic) j.field("probability_economic", *v.probability_economic);
         if (!v.rung.empty()) j.field("rung", v.rung);
+        j.field("basis", to_string(v.basis));
         j.key("criteria").begin_array();
         for (const auto& c : v.criteria) {
             j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);
@@ -239,6 +254,8 @@ void print_step(const RunEvaluation& ev, bool stages, std::ostream& out) {
 void print_run(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
     out << "\nrun\n";
+    const report::BasisText b = report::basis_text(ev);
+    out << fmt::format("  reliability    {}\n", b.reliability);
     if (ev.stochastic) {
         out << fmt::format("  interruptions  {:.1f} expected (job MTTF {}), checkpoint every {} ({}), goodput {:.1f}%\n",
                            ev.interruptions_mean, ev.job_mttf ? format_duration(*ev.job_mttf) : "∞", format_duration(ev.checkpoint_interval),
@@ -247,10 +264,17 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
                            ev.wall_clock_days_spread.p50, ev.wall_clock_days_spread.p05, ev.wall_clock_days_spread.p95,
                            ev.options.samples, ev.options.seed);
     } else {
-        out << fmt::format("  wall clock     {:.1f} days (no interruptions modelled: add [[reliability.failures]])\n", ev.wall_clock_days_spread.p50);
+        out << fmt::format("  wall clock     {:.1f} days (nothing stochastic: no failure classes and no uncertain inputs)\n",
+                           ev.wall_clock_days_spread.p50);
     }
     const report::Headline h = report::headline_of(ev);
-    out << fmt::format("  GPU-hours      {}{}\n", h.gpu_hours, ev.stochastic ? " (median)" : "");
+    out << fmt::format("  GPU-hours      steady-state {}\n", b.steady_state);
+    out << fmt::format("                 allocated    {}\n", b.allocated);
+    if (s.reliability.from != "none") {
+        out << fmt::format("    allocated − steady-state = {}:\n", b.difference);
+        for (const auto& term : b.terms) out << fmt::format("      {}\n", term);
+        if (!b.not_modelled.empty()) out << fmt::format("      not modelled: {}\n", b.not_modelled);
+    }
     if (ev.nominal_cost) {
         const auto& cost = *ev.nominal_cost;
         out << fmt::format("  cost           {} ({}; {}; includes: {})", h.cost, cost.basis, h.cost_label, s.pricing.includes);
@@ -275,7 +299,8 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
 void print_claims(const RunEvaluation& ev, std::ostream& out) {
     if (!ev.verdicts.empty()) out << "\nclaims\n";
     for (const auto& v : ev.verdicts) {
-        out << fmt::format("  {} — \"{}\" ({})\n", to_string(v.verdict), v.text, report::probability_text(ev, v));
+        out << fmt::format("  {} — \"{}\" ({}; judged on {} GPU-hours)\n", to_string(v.verdict), v.text,
+                           report::probability_text(ev, v), to_string(v.basis));
         for (const auto& c : v.criteria) {
             out << fmt::format("    {} {}: nominal {}, margin {:+.1f}%, holds in {:.0f}% of runs\n", c.name, c.threshold, c.nominal,
                                100 * c.margin, 100 * c.probability);

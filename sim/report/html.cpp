@@ -141,9 +141,10 @@ std::string claims_section(const RunEvaluation& ev) {
         out += fmt::format(R"(<div class="verdict {}"><div class="badge">{}</div><div class="body">)", verdict_class(v.verdict),
                            escape(to_string(v.verdict)));
         out += fmt::format(R"(<p class="claim">“{}”</p>)", escape(v.text));
-        out += paragraph(fmt::format("Verdict over {}: {}. HOLDS needs the claim met in at least 90% of runs, FAILS in at most 10%.",
+        out += paragraph(fmt::format("Verdict over {}, judged on {} GPU-hours: {}. HOLDS needs the claim met in at least 90% of runs, "
+                                     "FAILS in at most 10%.",
                                      ev.stochastic ? fmt::format("{} Monte Carlo runs", ev.options.samples) : "the nominal run",
-                                     probability_text(ev, v)),
+                                     to_string(v.basis), probability_text(ev, v)),
                          "probability");
         std::vector<std::vector<std::string>> rows;
         for (const CriterionResult& c : v.criteria) {
@@ -174,9 +175,11 @@ std::string summary_section(const RunEvaluation& ev) {
     const auto& wc = ev.wall_clock_days_spread;
     out += figure("wall clock", fmt::format("{:.1f} days", wc.p50),
                   ev.stochastic ? fmt::format("median; 90% interval {:.1f}–{:.1f} days", wc.p05, wc.p95)
-                                : "no interruptions modelled");
+                                : "nothing stochastic");
     const Headline head = headline_of(ev);
-    out += figure("GPU-hours", head.gpu_hours, fmt::format("{} GPUs × wall clock{}", s.cluster.gpus, ev.stochastic ? " (median)" : ""));
+    const BasisText basis = basis_text(ev);
+    out += figure("GPU-hours (allocated)", head.gpu_hours, fmt::format("{} GPUs × wall clock{}", s.cluster.gpus, ev.stochastic ? " (median)" : ""));
+    out += figure("GPU-hours (steady-state)", with_commas(ev.steady_state_gpu_hours_spread.p50), "steps × step time × GPUs");
     if (ev.nominal_cost) {
         const CostBreakdown& c = *ev.nominal_cost;
         out += figure("cost", head.cost,
@@ -197,6 +200,15 @@ std::string summary_section(const RunEvaluation& ev) {
         out += figure("goodput", percent(ev.goodput_mean), "useful training time / wall clock");
     }
     out += "</div>\n";
+    out += paragraph(fmt::format("Reliability: {}.", basis.reliability));
+    if (s.reliability.from != "none") {
+        std::string terms;
+        for (const auto& term : ev.allocation_terms) {
+            terms += fmt::format("{}{} {}", terms.empty() ? "" : "; ", term.name, with_commas(term.gpu_hours));
+        }
+        out += paragraph(fmt::format("Allocated − steady-state = {}: {}{}.", basis.difference, terms,
+                                     basis.not_modelled.empty() ? "" : "; not modelled: " + basis.not_modelled));
+    }
 
     const auto& p = s.parallel;
     out += paragraph(fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}, {} schedule; {} simulation ({} GPU{} simulated), {} "

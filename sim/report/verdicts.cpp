@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string_view>
 
 namespace gpuhours::report {
@@ -35,6 +36,47 @@ std::string assumption_text(const RunEvaluation& ev, const Assumption& a) {
 }
 
 }  // namespace
+
+BasisText basis_text(const RunEvaluation& ev) {
+    const Scenario& s = ev.scenario;
+    const ReliabilitySpec& rel = s.reliability;
+    BasisText t;
+    if (rel.from == "none") {
+        t.reliability = "none (reliability = \"none\"): no failures, restarts or run overheads modelled; allocated = steady-state";
+    } else {
+        std::string restart = format_duration(ev.restart_time);
+        if (ev.recovery) {
+            const RecoveryParts& p = *ev.recovery;
+            const double n = s.cluster.gpus;
+            restart += fmt::format(" at {} GPUs (detect {}, replace {}, re-initialise {}, load the checkpoint {})", s.cluster.gpus,
+                                   format_duration(p.detect), format_duration(p.replace),
+                                   format_duration(p.init_per_gpu * n + p.init_per_gpu_squared * (n * n)),
+                                   format_duration(p.checkpoint_load));
+        } else {
+            restart += " (restart_time given)";
+        }
+        t.reliability = fmt::format("{} (scenarios/reliability/{}.toml): {} failure class{}; restart {}", rel.from, rel.from,
+                                    rel.failures.size(), rel.failures.size() == 1 ? "" : "es", restart);
+    }
+    const Spread& st = ev.steady_state_gpu_hours_spread;
+    const Spread& al = ev.gpu_hours_spread;
+    const auto interval = [&](const Spread& sp) {
+        return ev.stochastic ? fmt::format(", 90% interval {}–{}", with_commas(sp.p05), with_commas(sp.p95)) : std::string();
+    };
+    t.steady_state = fmt::format("{}{} (steps × step time × GPUs, no failures or overheads)", with_commas(st.p50), interval(st));
+    t.allocated = fmt::format("{}{} (GPUs × wall clock: what the cluster is held for)", with_commas(al.p50), interval(al));
+    const double diff = al.mean - st.mean;
+    t.difference = fmt::format("{}{} GPU-hours ({:+.1f}%), means over the samples", diff < 0 ? "−" : "+", with_commas(std::abs(diff)),
+                               st.mean > 0 ? 100.0 * diff / st.mean : 0.0);
+    for (const auto& term : ev.allocation_terms) {
+        t.terms.push_back(fmt::format("{:<50} {:>12}  {:5.1f}% of steady-state", term.name, with_commas(term.gpu_hours),
+                                      st.mean > 0 ? 100.0 * term.gpu_hours / st.mean : 0.0));
+    }
+    for (const auto& o : rel.overheads) {
+        if (!o.fraction) t.not_modelled += (t.not_modelled.empty() ? "" : ", ") + o.name;
+    }
+    return t;
+}
 
 Headline headline_of(const RunEvaluation& ev) {
     Headline h;

@@ -18,6 +18,14 @@
 
 namespace gpuhours {
 
+std::string_view to_string(GpuHourBasis b) { return b == GpuHourBasis::steady_state ? "steady-state" : "allocated"; }
+
+std::optional<GpuHourBasis> gpu_hour_basis_from_string(std::string_view text) {
+    if (text == "steady-state") return GpuHourBasis::steady_state;
+    if (text == "allocated") return GpuHourBasis::allocated;
+    return std::nullopt;
+}
+
 std::string_view to_string(Verdict v) {
     switch (v) {
         case Verdict::holds: return "HOLDS";

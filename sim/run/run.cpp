@@ -71,6 +71,13 @@ void validate_model(const ReliabilityModel& model) {
 
 void validate_inputs(const RunInputs& inputs) {
     validate_units(inputs.gpus, inputs.gpus_per_node);
+    for (const RunOverhead& o : inputs.overheads) {
+        if (!finite_nonnegative(o.fraction)) {
+            throw Error(fmt::format("the run overhead \"{}\" is {} of step time; it must be a finite fraction of 0 or more",
+                                    o.name, o.fraction),
+                        "set the overhead's fraction in [reliability.overheads], e.g. 0.02");
+        }
+    }
     if (inputs.segments.empty()) {
         throw Error("the run has no segments", "give the run at least one phase with steps and a step time");
     }
@@ -116,11 +123,21 @@ std::string count_text(double count) {
     return std::isfinite(count) ? fmt::format("{:.3g}", count) : std::string("more than 10^308");
 }
 
-Seconds total_work(const RunInputs& inputs) {
+// Σ steps × step time: the steady state, without overheads.
+Seconds steady_work(const RunInputs& inputs) {
     Seconds w;
     for (const RunSegment& s : inputs.segments) w += s.step_time * s.steps;
     return w;
 }
+
+double overhead_factor(const RunInputs& inputs) {
+    double f = 1.0;
+    for (const RunOverhead& o : inputs.overheads) f += o.fraction;
+    return f;
+}
+
+// The work to be done: the steady state lengthened by the overheads.
+Seconds total_work(const RunInputs& inputs) { return steady_work(inputs) * overhead_factor(inputs); }
 
 Seconds shortest_step(const RunInputs& inputs) {
     Seconds best(std::numeric_limits<double>::infinity());
@@ -229,6 +246,7 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
     validate_inputs(inputs);
     const ReliabilityModel& model = inputs.reliability;
     const double work = total_work(inputs).value();
+    const double steady = steady_work(inputs).value();
     RunSample sample;
     if (work <= 0.0) return sample;
 
@@ -263,7 +281,7 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
                                     "interval and {:.3g} s of restart without one; it would practically never finish ({} "
                                     "interruptions expected)",
                                     1.0 / rate, cycle, restart, count_text(rate * expected.value())),
-                        "shorten reliability.checkpoint_interval or reliability.restart_time, or check the failure rates");
+                        "shorten reliability.checkpoint_interval or the restart (reliability.restart_time, or its parts detect, replace, init_per_gpu, init_per_gpu_squared), or check the failure rates");
         }
     }
 
@@ -315,12 +333,40 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
     }
 
     sample.wall_clock = Seconds(t);
-    sample.productive = Seconds(work);
+    sample.productive = Seconds(steady);
+    sample.overheads = Seconds(work - steady);
     sample.lost_work = Seconds(lost);
     sample.checkpointing = Seconds(checkpointing);
     sample.restarting = Seconds(restarting);
     sample.interruptions = interruptions;
     return sample;
+}
+
+Seconds recovery_time(const RecoveryParts& parts, int gpus) {
+    if (gpus < 1) {
+        throw Error(fmt::format("the recovery of a job of {} GPUs is not defined; it needs at least one", gpus),
+                    "set cluster.gpus to the number of GPUs in the job");
+    }
+    for (const auto& [name, v] : {std::pair{"detect", parts.detect}, std::pair{"replace", parts.replace},
+                                  std::pair{"init_per_gpu", parts.init_per_gpu},
+                                  std::pair{"init_per_gpu_squared", parts.init_per_gpu_squared},
+                                  std::pair{"checkpoint load", parts.checkpoint_load}}) {
+        if (!finite_nonnegative(v.value())) {
+            throw Error(fmt::format("the recovery part {} is {} s; it must be a finite duration of 0 s or more", name, v.value()),
+                        "set reliability.detect, replace, init_per_gpu and init_per_gpu_squared to durations of 0 or more");
+        }
+    }
+    const double n = gpus;
+    return parts.detect + parts.replace + parts.init_per_gpu * n + parts.init_per_gpu_squared * (n * n) + parts.checkpoint_load;
+}
+
+double straggler_slowdown(double s_ref, int n_ref, int gpus) {
+    if (gpus < 1 || n_ref < 2 || !finite_nonnegative(s_ref)) {
+        throw Error(fmt::format("a straggler slowdown needs a reference of at least 2 GPUs, a slowdown of 0 or more and a job "
+                                "of at least 1 GPU; got {} at {} GPUs for {} GPUs", s_ref, n_ref, gpus),
+                    "set reliability.overheads.stragglers = { fraction = 0.09, at_gpus = 65536 }");
+    }
+    return s_ref * std::log(static_cast<double>(gpus)) / std::log(static_cast<double>(n_ref));
 }
 
 // ---- Random: splitmix64 seeding, xoshiro256** (Blackman & Vigna 2018, prng.di.unimi.it) ----------------------

@@ -21,7 +21,13 @@ namespace {
 constexpr std::string_view kModifiedSuffix = " (modified)";
 
 std::string kind_singular(const std::string& kind) {
+    if (kind == "reliability") return "reliability entry";
     return kind == "chips" ? "chip" : kind == "pricing" ? "pricing entry" : "model";
+}
+
+std::string kind_plural(const std::string& kind) {
+    const std::string one = kind_singular(kind);
+    return one.ends_with("entry") ? one.substr(0, one.size() - 1) + "ies" : one + "s";
 }
 
 }  // namespace
@@ -50,9 +56,9 @@ Node load_catalog_entry(const std::string& kind, const std::string& name, const 
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
         std::string hint;
         if (auto best = detail::suggest(name, known)) {
-            hint = fmt::format("did you mean \"{}\"? Known {}s: {}", *best, kind_singular(kind), list);
+            hint = fmt::format("did you mean \"{}\"? Known {}: {}", *best, kind_plural(kind), list);
         } else {
-            hint = fmt::format("known {}s ({}): {}", kind_singular(kind), (catalog_dir / kind).string(), list);
+            hint = fmt::format("known {} ({}): {}", kind_plural(kind), (catalog_dir / kind).string(), list);
         }
         throw ScenarioError(referenced_from, fmt::format("unknown {} \"{}\"", kind_singular(kind), name), hint);
     }

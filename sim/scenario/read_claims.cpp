@@ -87,6 +87,16 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
         }
         if (!c.has_cost()) throw ScenarioError(n->where, fmt::format("`{}` names a cost rung but the claim states no cost bound", r.path_of("rung")), "add cost_below, cost_above or cost_within, or remove `rung`");
     }
+    if (const Node* n = r.optional("basis")) {
+        const std::string text = detail::as_string(*n, r.path_of("basis"));
+        const auto basis = gpu_hour_basis_from_string(text);
+        if (!basis) {
+            throw ScenarioError(n->where, fmt::format("`{}` = \"{}\" is not a basis", r.path_of("basis"), text),
+                                "write basis = \"allocated\" (what the cluster is held for, failures and restarts included; "
+                                "the default) or \"steady-state\" (steps × step time × GPUs, as DeepSeek-V3 reports)");
+        }
+        c.basis = *basis;
+    }
     r.finish();
     const bool any = t.cost_below || t.cost_above || t.cost_within || t.wall_clock_below || t.wall_clock_above ||
                      t.wall_clock_within || t.gpu_hours_below || t.gpu_hours_above || t.gpu_hours_within || t.mfu_above ||

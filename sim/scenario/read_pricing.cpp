@@ -1,4 +1,4 @@
-// Reads [pricing] (rental, electricity, ownership) and [reliability] (failures, restarts, checkpoints).
+// Reads [pricing] (rental, electricity, ownership, staff); [reliability] is read_reliability.cpp.
 #include <gpuhours/scenario/scenario.hpp>
 
 #include "scenario_reader.hpp"
@@ -8,78 +8,22 @@
 #include <fmt/format.h>
 
 namespace gpuhours::detail {
-namespace {
 
-Seconds read_nonnegative_duration(TableReader& r, std::string_view key, std::string_view example, Seconds fallback) {
+const Node* note_figure(TableReader& r, std::string_view key, std::vector<Assumption>& out,
+                        const std::function<std::string(const std::string&, const SourceRef&)>& source_of) {
     const Node* n = r.optional(key);
-    if (n == nullptr) return fallback;
-    const std::string path = r.path_of(key);
-    const Seconds v = detail::as_quantity(*n, path, parse_duration, example);
-    if (v.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", path));
-    require_within(v.value(), *n, path, "reliability durations", 0.0, limits::kReliabilityDurationMax, "s",
-                   "restarts and checkpoint writes take minutes, intervals minutes to hours; check the unit");
-    return v;
-}
-
-}  // namespace
-
-ReliabilitySpec read_reliability(const Node& node) {
-    ReliabilitySpec s;
-    TableReader r(node, "reliability");
-    s.restart_time = read_nonnegative_duration(r, "restart_time", "15 min", Seconds(0));
-    s.checkpoint_write = read_nonnegative_duration(r, "checkpoint_write", "1 min", Seconds(0));
-    if (const Node* n = r.optional("storage_bandwidth")) {
-        if (r.has("checkpoint_write")) {
-            throw ScenarioError(n->where, "give one of reliability.checkpoint_write and reliability.storage_bandwidth",
-                                "checkpoint_write is the time of one write; storage_bandwidth derives it from the checkpoint's size");
-        }
-        s.storage_bandwidth = detail::as_quantity(*n, "reliability.storage_bandwidth", parse_bandwidth, "\"1 TB/s\"");
-        require_positive(s.storage_bandwidth->value(), *n, "reliability.storage_bandwidth", "a bandwidth");
+    if (n == nullptr) return nullptr;
+    std::string source;
+    const Node& value = detail::figure_value(*n, r.path_of(key), &source);
+    std::string text;
+    switch (value.kind) {
+        case Node::Kind::string: text = value.text; break;
+        case Node::Kind::integer: text = std::to_string(value.integer); break;
+        case Node::Kind::floating: text = fmt::format("{:g}", value.floating); break;
+        default: text = "…";
     }
-    if (const Node* a = r.optional("async_checkpoint")) s.async_checkpoint = detail::as_bool(*a, "reliability.async_checkpoint");
-    if (r.has("checkpoint_interval")) {
-        s.checkpoint_interval = read_nonnegative_duration(r, "checkpoint_interval", "30 min", Seconds(0));
-        if (s.checkpoint_interval->value() <= 0) {
-            throw ScenarioError(r.table().find("checkpoint_interval")->where, "`reliability.checkpoint_interval` must be positive",
-                                "leave it out to use the Young/Daly optimum");
-        }
-    }
-    if (const Node* f = r.optional("failures")) {
-        if (f->kind != Node::Kind::array) {
-            throw ScenarioError(f->where, "`reliability.failures` must be an array of tables",
-                                "write each kind as a [[reliability.failures]] block");
-        }
-        for (std::size_t i = 0; i < f->items.size(); ++i) {
-            const std::string name = fmt::format("reliability.failures[{}]", i);
-            TableReader fr(detail::as_table(f->items[i], name), name);
-            FailureClass c;
-            c.name = detail::as_string(fr.required("name", "name the kind of interruption, e.g. \"GPU\""), fr.path_of("name"));
-            const Node* gpu = fr.optional("mtbf_per_gpu");
-            const Node* node_mtbf = fr.optional("mtbf_per_node");
-            if ((gpu == nullptr) == (node_mtbf == nullptr)) {
-                throw ScenarioError(f->items[i].where, fmt::format("{} needs exactly one of mtbf_per_gpu or mtbf_per_node", name),
-                                    "e.g. mtbf_per_gpu = \"50700 h\": one interruption per 50,700 GPU-hours");
-            }
-            const Node& n = gpu ? *gpu : *node_mtbf;
-            const std::string path = fr.path_of(gpu ? "mtbf_per_gpu" : "mtbf_per_node");
-            const Seconds mtbf = detail::as_quantity(n, path, parse_duration, "50700 h");
-            require_positive(mtbf.value(), n, path, "a mean time between failures");
-            if (!(mtbf.value() >= limits::kMtbfMin)) {
-                throw ScenarioError(n.where,
-                                    fmt::format("`{}` = {:g} s is beyond the supported range of mean times between "
-                                                "failures (limit at least {:g} s)", path, mtbf.value(), limits::kMtbfMin),
-                                    "an MTBF per GPU or node is thousands of hours (e.g. \"50700 h\"); check the unit");
-            }
-            c.where = n.where;
-            c.rate_per_unit_hour = 1.0 / in_hours(mtbf);
-            c.per_node = node_mtbf != nullptr;
-            if (const Node* src = fr.optional("source")) c.source = detail::as_string(*src, fr.path_of("source"));
-            fr.finish();
-            s.failures.push_back(c);
-        }
-    }
-    r.finish();
-    return s;
+    out.push_back({r.path_of(key), text, source_of(source, value.where)});
+    return &value;
 }
 
 namespace {
@@ -93,14 +37,10 @@ public:
 
     // The value node of `key` (nullptr when absent), recorded with its source.
     const Node* figure(std::string_view key) {
-        const Node* n = r_.optional(key);
-        if (n == nullptr) return nullptr;
-        std::string source;
-        const Node& value = detail::figure_value(*n, r_.path_of(key), &source);
-        if (source.empty()) source = "set in the scenario";
-        else if (!catalog_.empty()) source = fmt::format("{} (scenarios/pricing/{}.toml)", source, catalog_);
-        out_.push_back({r_.path_of(key), value_text(value), source});
-        return &value;
+        return note_figure(r_, key, out_, [&](const std::string& source, const SourceRef&) {
+            if (source.empty()) return std::string("set in the scenario");
+            return catalog_.empty() ? source : fmt::format("{} (scenarios/pricing/{}.toml)", source, catalog_);
+        });
     }
     template <class Q>
     std::optional<Q> quantity(std::string_view key, Q (*parse)(std::string_view), std::string_view example) {
@@ -126,14 +66,6 @@ public:
     }
 
 private:
-    static std::string value_text(const Node& n) {
-        switch (n.kind) {
-            case Node::Kind::string: return n.text;
-            case Node::Kind::integer: return std::to_string(n.integer);
-            case Node::Kind::floating: return fmt::format("{:g}", n.floating);
-            default: return "…";
-        }
-    }
     TableReader r_;
     std::vector<Assumption>& out_;
     std::string catalog_;

@@ -221,7 +221,8 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
     } else {
         s.parallel.data = s.cluster.gpus;
     }
-    if (const Node* n = r.optional("reliability")) s.reliability = read_reliability(detail::as_table(*n, "reliability"));
+    std::vector<Assumption> reliability_assumptions;
+    s.reliability = read_reliability(r.optional("reliability"), catalog_dir, reliability_assumptions);
     std::vector<Assumption> pricing_assumptions;
     if (const Node* n = r.optional("pricing")) {
         s.pricing = read_pricing(detail::as_table(*n, "pricing"), catalog_dir, pricing_assumptions);
@@ -240,6 +241,10 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
     if (s.title.empty()) s.title = file.stem().string();
     s.assumptions = chip_assumptions(s, *cluster.find("chip"), catalog_dir);
     s.assumptions.insert(s.assumptions.end(), pricing_assumptions.begin(), pricing_assumptions.end());
+    if (s.reliability.from == "none") {
+        s.assumptions.push_back({"reliability", "none", "no failures, restarts or run overheads modelled (reliability = \"none\")"});
+    }
+    s.assumptions.insert(s.assumptions.end(), reliability_assumptions.begin(), reliability_assumptions.end());
     for (const auto& f : s.reliability.failures) {
         s.assumptions.push_back({fmt::format("reliability.failures \"{}\"", f.name),
                                  fmt::format("one interruption per {:.0f} {}-hours", 1.0 / f.rate_per_unit_hour, f.per_node ? "node" : "GPU"),
@@ -302,6 +307,28 @@ Bytes checkpoint_bytes(const Scenario& s) {
 Seconds checkpoint_write_time(const Scenario& s) {
     if (s.reliability.storage_bandwidth) return checkpoint_bytes(s) / *s.reliability.storage_bandwidth;
     return s.reliability.checkpoint_write;
+}
+
+RecoveryParts recovery_parts_of(const Scenario& s) {
+    const ReliabilitySpec& r = s.reliability;
+    RecoveryParts p{r.detect, r.replace, r.init_per_gpu, r.init_per_gpu_squared, Seconds(0)};
+    if (const auto& read = r.read_bandwidth ? r.read_bandwidth : r.storage_bandwidth) p.checkpoint_load = checkpoint_bytes(s) / *read;
+    return p;
+}
+
+Seconds restart_time_of(const Scenario& s) {
+    if (s.reliability.restart_given || s.reliability.from == "none") return s.reliability.restart_time;
+    return recovery_time(recovery_parts_of(s), s.cluster.gpus);
+}
+
+std::vector<RunOverhead> run_overheads_of(const Scenario& s) {
+    std::vector<RunOverhead> out;
+    for (const OverheadSpec& o : s.reliability.overheads) {
+        if (!o.fraction) continue;
+        const double f = o.n_ref ? straggler_slowdown(*o.fraction, *o.n_ref, s.cluster.gpus) : *o.fraction;
+        out.push_back({o.name, f});
+    }
+    return out;
 }
 
 Scenario scenario_of_phase(const Scenario& s, const PhaseSpec& phase, int global_batch) {

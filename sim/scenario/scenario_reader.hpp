@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -95,8 +96,14 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
 // [phases.parallelism], [parallelism]; the result is validated like the scenario itself.
 std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const Node& training_node,
                                    const Node* parallel_node);
+// read_reliability.cpp: `reliability` as written (nullptr: absent, the default catalog entry), a catalog name or
+// "none", or a table with an optional `from`; the figures read are noted in `assumptions` with their sources.
+ReliabilitySpec read_reliability(const Node* node, const std::filesystem::path& catalog_dir, std::vector<Assumption>& assumptions);
 // read_pricing.cpp
-ReliabilitySpec read_reliability(const Node& node);
+// The value node of figure `key` of `r` (a value or { value = …, source = "…" }; nullptr when absent), noted in
+// `out` as an assumption with the text source_of(the source as written, possibly empty; the value's position).
+const Node* note_figure(TableReader& r, std::string_view key, std::vector<Assumption>& out,
+                        const std::function<std::string(const std::string&, const SourceRef&)>& source_of);
 // [pricing], over the pricing catalog entry its `from` names (scenarios/pricing/<name>.toml, every figure
 // { value = …, source = "…" }); each figure read is appended to `assumptions` with its source.
 PricingSpec read_pricing(const Node& node, const std::filesystem::path& catalog_dir, std::vector<Assumption>& assumptions);

@@ -87,12 +87,13 @@ TEST_CASE("run prints phases cost interruptions and the claim verdict") {
 }
 
 TEST_CASE("a phase with its own price is charged apart from the others") {
-    // Two phases without interruptions or uncertain inputs, so the run is deterministic and its cost is exactly
-    // Σ phase GPU-hours × phase price: "main" at the [pricing] $2, "long" at its own $5.
+    // Two phases without interruptions (reliability = "none": failures are on by default) or uncertain inputs, so the
+    // run is deterministic and its cost is exactly Σ phase GPU-hours × phase price: "main" at the [pricing] $2,
+    // "long" at its own $5.
     const auto dir = std::filesystem::temp_directory_path() / "gpuhours-run-test";
     std::filesystem::create_directories(dir);
     const auto file = dir / "priced-phases.toml";
-    std::ofstream(file) << "title = \"priced phases\"\nmodel = \"llama-3.1-8b\"\n"
+    std::ofstream(file) << "title = \"priced phases\"\nmodel = \"llama-3.1-8b\"\nreliability = \"none\"\n"
                            "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
                            "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
                            "[training]\nsequence_length = 8192\nglobal_batch = 64\n"
@@ -160,4 +161,27 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
     const std::string verdict = json_text(json.out, "verdict");
     CHECK_THAT(terminal.out, Catch::Contains(verdict + " — "));
     CHECK_THAT(html, Catch::Contains(verdict));
+}
+
+TEST_CASE("run and check say which reliability model a run used and that none means none") {
+    // The same small run under the default fleet catalog and with reliability = "none" (--set): the output names the
+    // catalog entry and both bases; with none it says so, and allocated equals steady-state (no failures or overheads).
+    const std::string file = small_scenario().string();
+    const auto by_default = run_cli("run " + file + " --samples 16");
+    REQUIRE(by_default.exit_code == 0);
+    CHECK_THAT(by_default.out, Catch::Contains("reliability    meta-llama3-h100"));
+    CHECK_THAT(by_default.out, Catch::Contains("steady-state"));
+    CHECK_THAT(by_default.out, Catch::Contains("allocated − steady-state"));
+    CHECK_THAT(by_default.out, Catch::Contains("not modelled: stragglers"));
+    const auto none = run_cli("run " + file + " --samples 16 --set reliability=none --json");
+    REQUIRE(none.exit_code == 0);
+    CHECK(json_text(none.out, "reliability") == "none");
+    CHECK(json_number(none.out, "allocated_gpu_hours_p50") == Approx(json_number(none.out, "steady_state_gpu_hours_p50")));
+    const auto checked = run_cli("check " + file + " --set reliability=none");
+    REQUIRE(checked.exit_code == 0);
+    CHECK_THAT(checked.out, Catch::Contains("reliability none: no failures"));
+    // A basis that is neither is refused at the flag.
+    const auto bad = run_cli("check " + file + " --set claims.0.basis=steady");
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.out, Catch::Contains("is not a basis"));
 }

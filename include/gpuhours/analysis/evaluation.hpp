@@ -86,6 +86,22 @@ struct RunEvaluation {
     std::vector<double> energy_mwh;    // 0 when unpriced
     Spread wall_clock_days_spread, gpu_hours_spread, cost_spread, energy_spread;
 
+    // The two bases (claims.hpp's GpuHourBasis), per sample: `gpu_hours` above is the allocated basis (GPUs × wall
+    // clock); this is the steady state (GPUs × Σ steps × step time of the sample's step-time draw, quoted phases
+    // included), what DeepSeek-V3's 2,664K is.
+    std::vector<double> steady_state_gpu_hours;
+    Spread steady_state_gpu_hours_spread;
+    // Allocated − steady-state GPU-hours, term by term: means over the samples of GPUs × each term of RunSample (lost
+    // work, restarts, checkpoint writes) and of each overhead, in that order. They sum to the difference of the means.
+    struct AllocationTerm {
+        std::string key;      // stable, for JSON: "lost_work", "restarts", "checkpoint_writes", or the overhead's key
+        std::string name;     // as printed: "lost work since the last checkpoint", "restarts (…)", …
+        double gpu_hours = 0.0;
+    };
+    std::vector<AllocationTerm> allocation_terms;
+    Seconds restart_time;                   // per interruption, as the run used it
+    std::optional<RecoveryParts> recovery;  // its parts, when the scenario gives no restart_time
+
     double interruptions_mean = 0.0;
     double goodput_mean = 1.0;
     std::optional<Seconds> job_mttf;   // nullopt: no failure classes

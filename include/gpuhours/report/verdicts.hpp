@@ -21,6 +21,21 @@ struct Headline {
 };
 Headline headline_of(const RunEvaluation& ev);
 
+// The two bases and how the run gets from one to the other, in words shared by the terminal and the report:
+// `reliability` — the catalog entry or "none" and the restart per interruption with its parts; `steady_state` and
+// `allocated` — the two GPU-hour figures (medians) with their 90% intervals; `difference` — allocated − steady-state
+// (means); `terms` — that difference term by term (means, GPU-hours, each with its share of steady-state), summing to
+// it; `not_modelled` — the named overheads without a figure.
+struct BasisText {
+    std::string reliability;
+    std::string steady_state;
+    std::string allocated;
+    std::string difference;
+    std::vector<std::string> terms;
+    std::string not_modelled;  // empty: every named overhead has a figure (or reliability is "none")
+};
+BasisText basis_text(const RunEvaluation& ev);
+
 // A cost criterion's break-even price per GPU-hour in words ("break-even price $2.13 per GPU-hour: any all-in
 // price per GPU-hour below it meets the threshold"); empty for other criteria.
 std::string break_even_text(const CriterionResult& c);

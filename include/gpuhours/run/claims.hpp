@@ -45,6 +45,14 @@ struct ClaimThresholds {
     std::vector<std::pair<std::string, std::string>> written;
 };
 
+// Which GPU-hours a claim speaks of. steady_state: steps × step time × GPUs, no failures, restarts or overheads
+// (DeepSeek-V3's 2,664K is of this kind: 3.7 days per trillion tokens on 2,048 GPUs); allocated: what the cluster is
+// held for, interruptions, restarts, checkpoint writes and overheads included (Llama 3's 30.84M). The basis applies
+// to every criterion of the claim: GPU-hours, wall clock, cost and energy (MFU is the step's either way).
+enum class GpuHourBasis { allocated, steady_state };
+std::string_view to_string(GpuHourBasis b);                                // "allocated", "steady-state"
+std::optional<GpuHourBasis> gpu_hour_basis_from_string(std::string_view);  // nullopt: unknown
+
 enum class Verdict { holds, fails, uncertain };
 std::string_view to_string(Verdict v);  // "HOLDS", "FAILS", "UNCERTAIN"
 
@@ -93,6 +101,7 @@ struct ClaimVerdict {
     std::optional<double> probability_run;
     std::optional<double> probability_economic;
     std::string rung;  // the cost rung a cost criterion is judged on ("rental", "ownership", …); empty: no cost
+    GpuHourBasis basis = GpuHourBasis::allocated;  // the basis the claim was judged on (ClaimSpec's)
     std::vector<CriterionResult> criteria;
 };
 

@@ -47,12 +47,41 @@ struct ReliabilityModel {
     SourceRef restart_where, write_where, interval_where;
 };
 
+// Recovery after one interruption, in parts (used when the scenario gives no single restart_time):
+//   R(N) = detect + replace + N · init_per_gpu + N² · init_per_gpu_squared + checkpoint_load
+// for N GPUs. The communicator term is linear with a quadratic tail: SPARe (arXiv 2603.00357) finds restart latency
+// growing quadratically or worse with N at 100k–600k GPUs (global communicator initialisation); the default
+// coefficients (scenarios/reliability/*.toml) carry their sources and [U] labels.
+struct RecoveryParts {
+    Seconds detect;                // failure noticed (a crash at once, a hang after the collective timeout)
+    Seconds replace;               // a spare node swapped in or the bad one drained, job rescheduled
+    Seconds init_per_gpu;          // seconds of rank and communicator initialisation per GPU in the job
+    Seconds init_per_gpu_squared;  // seconds per GPU² (the global-communicator tail)
+    Seconds checkpoint_load;       // reading the checkpoint back: its size / the storage's read bandwidth
+};
+// R(N) above, in seconds. Throws Error on a negative or non-finite part or a GPU count below 1.
+Seconds recovery_time(const RecoveryParts& parts, int gpus);
+
+// A named run overhead that lengthens every step by a fraction of its time (evaluation pauses, data-loader stalls,
+// stragglers): productive time W becomes W · (1 + Σ fractions), exposed to interruptions like any work.
+struct RunOverhead {
+    std::string name;       // "stragglers", "evaluation pauses", …
+    double fraction = 0.0;  // ≥ 0: extra time per unit of steady-state step time
+};
+
 struct RunInputs {
     int gpus = 0;
     int gpus_per_node = 8;
     std::vector<RunSegment> segments;  // in order
     ReliabilityModel reliability;
+    std::vector<RunOverhead> overheads;  // empty: none
 };
+
+// The straggler slowdown of a synchronous job of N GPUs: s(N) = s_ref · ln N / ln N_ref (0 for N = 1), from one
+// published point (s_ref at N_ref GPUs) and the extreme-value argument that the slowest of N ranks sets the step
+// and its expected excess grows like ln N for light-tailed per-rank delays [U: the form; docs/reliability-model.md].
+// Throws Error on N < 1, N_ref < 2 or a negative or non-finite s_ref.
+double straggler_slowdown(double s_ref, int n_ref, int gpus);
 
 // Expected interruptions of the job over `wall_clock`: Σ rate × units × hours (units = GPUs or nodes).
 double expected_interruptions(const ReliabilityModel& model, int gpus, int gpus_per_node, Seconds wall_clock);
@@ -74,7 +103,8 @@ Seconds expected_wall_clock(Seconds work, Seconds mttf, Seconds interval, Second
 // One Monte Carlo realisation of the run.
 struct RunSample {
     Seconds wall_clock;      // start to finish, interruptions included
-    Seconds productive;      // Σ steps × step time (work that survived)
+    Seconds productive;      // Σ steps × step time (work that survived), without overheads: the steady state
+    Seconds overheads;       // productive × Σ RunOverhead::fraction (the overheads' share of surviving work)
     Seconds lost_work;       // work redone after interruptions
     Seconds checkpointing;   // blocking checkpoint time on the critical path
     Seconds restarting;      // Σ restart times
@@ -87,7 +117,8 @@ struct RunSample {
 // a run expected to be interrupted more than 10^7 times (it would practically never finish). No checkpoint is
 // written after the final piece of work; an interruption during a restart starts the restart again; a blocking
 // write cut short counts in `checkpointing`, its interval's work in `lost_work`; wall_clock = productive +
-// lost_work + checkpointing + restarting.
+// overheads + lost_work + checkpointing + restarting. Overheads lengthen the work to be done (and so its exposure to
+// interruptions); lost work is counted at the lengthened rate.
 RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed);
 
 // Deterministic, platform-independent random numbers (splitmix64-seeded xoshiro256**).

@@ -36,10 +36,28 @@ struct TrainingSpec {
     bool dropout = false;  // dropout layers (GPT-3 / Megatron 2021); Llama 3 and DeepSeek pre-train without
 };
 
-// Interruptions and checkpoints (run.hpp's ReliabilityModel, with positions).
+// A named run overhead as read ([reliability.overheads]): a fraction of step time, or not modelled.
+struct OverheadSpec {
+    std::string name;            // "evaluation pauses", "data-loader stalls", "loss-spike rollbacks", "stragglers"
+    std::optional<double> fraction;  // nullopt: not modelled (no published figure), printed as such
+    // Stragglers only: s_ref at n_ref GPUs, scaled to the job by straggler_slowdown() (run.hpp).
+    std::optional<int> n_ref;
+    std::string source;
+};
+
+// Interruptions, recovery, checkpoints and overheads (run.hpp's ReliabilityModel, with positions). Filled from the
+// catalog entry `from` (scenarios/reliability/<name>.toml; default kDefaultReliability) with the scenario's own
+// [reliability] keys on top; `reliability = "none"` turns every part off.
+inline constexpr std::string_view kDefaultReliability = "meta-llama3-h100";
 struct ReliabilitySpec {
+    std::string from;                            // the catalog entry; "none": no failures, recovery or overheads
     std::vector<FailureClass> failures;          // [[reliability.failures]]; empty: the run never fails
-    Seconds restart_time;                        // detection + restart + reload, per interruption
+    Seconds restart_time;                        // detection + restart + reload, per interruption (when given)
+    bool restart_given = false;                  // restart_time written: it replaces the recovery parts
+    // Recovery parts (run.hpp's RecoveryParts without the load, which is checkpoint_bytes() / read_bandwidth).
+    Seconds detect, replace, init_per_gpu, init_per_gpu_squared;
+    std::optional<BytesPerSecond> read_bandwidth;  // checkpoint load; nullopt: storage_bandwidth, else no load time
+    std::vector<OverheadSpec> overheads;         // in the catalog's order
     Seconds checkpoint_write;                    // time to write one checkpoint
     bool async_checkpoint = false;
     std::optional<Seconds> checkpoint_interval;  // nullopt: Young/Daly
@@ -99,6 +117,7 @@ struct ClaimSpec {
     std::string text;
     ClaimThresholds thresholds;
     std::optional<CostRung> rung;
+    GpuHourBasis basis = GpuHourBasis::allocated;  // `basis = "steady-state"` or "allocated" (default)
     SourceRef where;
     [[nodiscard]] bool has_cost() const {
         return thresholds.cost_below || thresholds.cost_above || thresholds.cost_within;
@@ -259,6 +278,13 @@ void require_fit(const Scenario& s);
 Bytes checkpoint_bytes(const Scenario& s);
 // The time one checkpoint write takes: reliability.checkpoint_write, or checkpoint_bytes() / storage_bandwidth.
 Seconds checkpoint_write_time(const Scenario& s);
+// The recovery parts of the scenario (the load: checkpoint_bytes() / read_bandwidth, else / storage_bandwidth, else 0).
+RecoveryParts recovery_parts_of(const Scenario& s);
+// Time per interruption: reliability.restart_time when written, else recovery_time(recovery_parts_of(s), gpus).
+Seconds restart_time_of(const Scenario& s);
+// The overheads that lengthen steps, each resolved for the scenario's GPU count (stragglers scaled by
+// straggler_slowdown); overheads not modelled are left out.
+std::vector<RunOverhead> run_overheads_of(const Scenario& s);
 
 // Catalog access by name ("h800", "deepseek-v3"); unknown names list the known ones.
 ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir = {});
