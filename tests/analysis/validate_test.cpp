@@ -5,6 +5,8 @@
 #include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/analysis/validation.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -21,7 +23,7 @@ namespace {
 const std::filesystem::path kSource = GPUHOURS_TEST_SOURCE_DIR;
 
 std::filesystem::path two_megatron_runs() {
-    const auto dir = std::filesystem::temp_directory_path() / "gpuhours-validate-test";
+    const auto dir = gpuhours::test::scratch_path("validate-test");
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     for (const char* name : {"megatron-1.7b.toml", "megatron-7.5b.toml"}) {
@@ -47,7 +49,7 @@ TEST_CASE("validation predicts each published figure in the paper's convention",
 
 TEST_CASE("published GPU-hours of a phase group are compared with the sum of its phases", "[validate]") {
     // Two phases named "long 16K" and "long 32K" are both covered by "long"; "main" only by itself.
-    const auto dir = std::filesystem::temp_directory_path() / "gpuhours-validate-phases";
+    const auto dir = gpuhours::test::scratch_path("validate-phases");
     std::filesystem::create_directories(dir);
     std::ofstream(dir / "phases.toml") << "title = \"phases\"\nmodel = \"llama-3.1-8b\"\n"
                                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"

@@ -6,14 +6,14 @@
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/analysis/whatif.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <unistd.h>
 
 using namespace gpuhours;
 using gpuhours::test::run_cli;
@@ -23,8 +23,7 @@ namespace {
 const std::filesystem::path kCatalog = std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios";
 
 std::filesystem::path write_scenario(const std::string& name, const std::string& text) {
-    // One directory per process: ctest runs this file's cases in parallel processes, which would race on one file.
-    const auto dir = std::filesystem::temp_directory_path() / ("gpuhours-whatif-test-" + std::to_string(::getpid()));
+    const auto dir = gpuhours::test::scratch_path("whatif-test");
     std::filesystem::create_directories(dir);
     std::ofstream(dir / name) << text;
     return dir / name;

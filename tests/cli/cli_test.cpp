@@ -1,6 +1,8 @@
 // The command-line front end as a user meets it: exit codes, messages on stderr, output on stdout.
 #include "../support/cli.hpp"
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -43,7 +45,7 @@ TEST_CASE("check validates the flagship and prints the resolved layout") {
 }
 
 TEST_CASE("a misspelt key exits 2 naming file:line:column and the right key") {
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() / "gpuhours-cli-test";
+    const std::filesystem::path dir = gpuhours::test::scratch_path("cli-test");
     std::filesystem::create_directories(dir);
     const auto file = dir / "typo.toml";
     std::ofstream(file) << "extends = \"" << kFlagship << "\"\n[parallelism]\npipline = 16\n";
@@ -95,7 +97,7 @@ TEST_CASE("check and model state the vocabulary as trained: padded to a multiple
     // GPT-3's 50,257-token vocabulary on 2 of its layers at TP 8. 128 × 8 = 1024; 50,257 / 1024 = 49.1, so
     // Megatron trains 50 × 1024 = 51,200 rows. With vocab_divisible_by = 1 the multiple is 8: 6,283 × 8 = 50,264.
     // The model by name alone is on one GPU: 393 × 128 = 50,304.
-    const std::string dir = (std::filesystem::temp_directory_path() / "gpuhours-cli-vocab").string();
+    const std::string dir = (gpuhours::test::scratch_path("cli-vocab")).string();
     std::filesystem::create_directories(dir);
     const std::string file = dir + "/gpt3.toml";
     std::ofstream(file) << "model = { from = \"gpt-3-175b\", layers = 2 }\n[cluster]\nchip = \"h100\"\ngpus = 8\n"

@@ -2,6 +2,8 @@
 #include "../support/cli.hpp"
 #include "../support/scenarios.hpp"
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -26,7 +28,7 @@ double json_number(const std::string& json, const std::string& key, const std::s
 
 // A small run: Llama 3.1 8B on 16 H100, one failure class, a price range, a claim (tests/support/scenarios.hpp).
 std::filesystem::path small_scenario() {
-    return gpuhours::test::write_small_run(std::filesystem::temp_directory_path() / "gpuhours-run-test");
+    return gpuhours::test::write_small_run(gpuhours::test::scratch_path("run-test"));
 }
 
 }  // namespace
@@ -90,7 +92,7 @@ TEST_CASE("a phase with its own price is charged apart from the others") {
     // Two phases without interruptions (reliability = "none": failures are on by default) or uncertain inputs, so the
     // run is deterministic and its cost is exactly Σ phase GPU-hours × phase price: "main" at the [pricing] $2,
     // "long" at its own $5.
-    const auto dir = std::filesystem::temp_directory_path() / "gpuhours-run-test";
+    const auto dir = gpuhours::test::scratch_path("run-test");
     std::filesystem::create_directories(dir);
     const auto file = dir / "priced-phases.toml";
     std::ofstream(file) << "title = \"priced phases\"\nmodel = \"llama-3.1-8b\"\nreliability = \"none\"\n"
@@ -140,7 +142,7 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
     const std::string file = small_scenario().string();
     const auto json = run_cli("run " + file + " --json --samples 64 --seed 3");
     const auto terminal = run_cli("run " + file + " --samples 64 --seed 3");
-    const auto html_path = std::filesystem::temp_directory_path() / "gpuhours-run-test" / "headline.html";
+    const auto html_path = gpuhours::test::scratch_path("run-test") / "headline.html";
     const auto report = run_cli("report " + file + " --samples 64 --seed 3 -o " + html_path.string());
     REQUIRE(json.exit_code == 0);
     REQUIRE(terminal.exit_code == 0);

@@ -11,6 +11,8 @@
 
 #include "../support/cli.hpp"
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -67,7 +69,7 @@ global_batch = 16
 Scenario tiny() { return load_scenario_from_string(kTiny, "tiny.toml", catalog_options()); }
 
 std::filesystem::path tiny_file() {
-    const auto dir = std::filesystem::temp_directory_path() / "gpuhours-plan-test";
+    const auto dir = gpuhours::test::scratch_path("plan-test");
     std::filesystem::create_directories(dir);
     const auto file = dir / "tiny.toml";
     std::ofstream(file) << kTiny;

@@ -8,6 +8,8 @@
 #include <gpuhours/report/svg.hpp>
 #include <gpuhours/analysis/whatif.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -28,7 +30,7 @@ const std::string kSmall = kRoot + "/tests/report/small.toml";
 const std::string kCatalog = " --catalog " + kRoot + "/scenarios";
 
 std::filesystem::path scratch(const std::string& name) {
-    const auto dir = std::filesystem::temp_directory_path() / "gpuhours-html-test";
+    const auto dir = gpuhours::test::scratch_path("html-test");
     std::filesystem::create_directories(dir);
     return dir / name;
 }

@@ -7,6 +7,8 @@
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/analysis/sweep.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -37,7 +39,7 @@ std::string read_text(const fs::path& p) {
 
 // A fresh directory per test (ctest runs test cases in parallel processes).
 fs::path test_dir(const std::string& name) {
-    const auto dir = fs::temp_directory_path() / "gpuhours-sweep-test" / name;
+    const auto dir = gpuhours::test::scratch_path("sweep-test") / name;
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir;
