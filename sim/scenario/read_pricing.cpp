@@ -50,11 +50,17 @@ public:
         if (q.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r_.path_of(key)));
         return q;
     }
-    double number_at_least(std::string_view key, double min, double fallback, std::string_view hint) {
+    // A number of at least `min` and at most `max` (a bound on a unit slip: a PUE of 10^300 made the energy infinite,
+    // an internal error, where a located one belongs).
+    double number_at_least(std::string_view key, double min, double fallback, std::string_view hint, double max = 1e6) {
         const Node* n = figure(key);
         if (n == nullptr) return fallback;
         const double v = detail::as_number(*n, r_.path_of(key));
         if (!(v >= min)) throw ScenarioError(n->where, fmt::format("`{}` = {} must be at least {}", r_.path_of(key), v, min), std::string(hint));
+        if (!(v <= max)) {
+            throw ScenarioError(n->where, fmt::format("`{}` = {} is beyond the supported range (limit {})", r_.path_of(key), v, max),
+                                std::string(hint));
+        }
         return v;
     }
     double fraction_below_one(std::string_view key, std::string_view hint) {
@@ -119,7 +125,7 @@ PricingSpec read_pricing(const Node& given, const std::filesystem::path& catalog
     TableReader& r = p.reader();
     s.gpu_hour = p.quantity("gpu_hour", parse_dollars, "$2");
     s.electricity = p.quantity("electricity", parse_energy_price, "$0.08/kWh");
-    s.pue = p.number_at_least("pue", 1.0, 1.0, "PUE is facility power / IT power, e.g. 1.2");
+    s.pue = p.number_at_least("pue", 1.0, 1.0, "PUE is facility power / IT power, e.g. 1.2 (reported data centres: 1.1 to about 2.5)", 10.0);
     s.utilization = p.number_at_least("utilization", 0.0, 1.0, "average GPU power as a fraction of TDP, e.g. 0.8");
     if (s.utilization > 1.0) throw ScenarioError(r.table().find("utilization")->where, "`pricing.utilization` is a fraction of TDP, at most 1");
     s.host_power_share = p.number_at_least("host_power_share", 0.0, 0.0, "non-GPU IT power as a fraction of GPU power, e.g. 0.3");

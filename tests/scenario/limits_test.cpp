@@ -199,3 +199,16 @@ TEST_CASE("a step with more micro-batches per replica than the limit is refused 
     text.replace(text.find("global_batch = 2097184"), 22, "global_batch = 2097152");
     CHECK_NOTHROW(load_scenario_from_string(text, "test.toml", catalog_options()));
 }
+
+TEST_CASE("a PUE past the supported range is refused where it is written, not reported as an infinite energy") {
+    // Lines 1–9 of with_layout, `data = 32` on line 10, [pricing] 11, gpu_hour 12, pue 13 (its value at column 7,
+    // after "pue = "). 1e300 made the facility energy infinite: an internal error (exit 1) in `run`, accepted by
+    // `check`. The range is 1 to 10 (reported data centres: 1.1 to about 2.5); 10 itself is accepted.
+    const std::string text = with_layout("data = 32\n") + "[pricing]\ngpu_hour = \"$2\"\npue = 1e300\n";
+    const ScenarioError e = load_error(text);
+    CHECK(e.where().to_string() == "test.toml:13:7");
+    CHECK_THAT(e.message(), Catch::Contains("`pricing.pue` = 1e+300 is beyond the supported range (limit 10)"));
+    std::string ten = text;
+    ten.replace(ten.find("1e300"), 5, "10");
+    CHECK_NOTHROW(load_scenario_from_string(ten, "test.toml", catalog_options()));
+}
