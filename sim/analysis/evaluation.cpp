@@ -425,7 +425,7 @@ void add_allocation_terms(RunEvaluation& ev, const MonteCarlo& mc) {
 // Each sample's wall clock, GPU-hours, cost and energy, and their spreads.
 Samples sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
     const Scenario& s = ev.scenario;
-    ev.priced = s.pricing.gpu_hour.has_value() || s.pricing.ownership.has_value() || any_phase_price(s);
+    ev.priced = prices_run(s);
     const Seconds quoted_time = hours(mc.quoted_gpu_hours / s.cluster.gpus);
     Samples out;
     const double mfu = ev.headline_step().mfu_bf16_full;
@@ -587,11 +587,8 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         ev.nominal_cost = cost_of(cost_inputs(ev, nominal_wall, s.pricing));
         ev.nominal_ladder = cost_ladder(ladder_inputs(ev, nominal_wall, s.pricing));
     }
+    check_claims_priced(s);  // read_scenario has checked it; a scenario built in code may not have been read
     for (const auto& claim : s.claims) {
-        if (claim.has_cost() && !ev.priced) {
-            throw ScenarioError(claim.where, "the claim states a cost but the scenario has no [pricing]",
-                                "add [pricing] gpu_hour = \"$2\" (rental) or [pricing.ownership]");
-        }
         std::optional<CostRung> rung;
         if (claim.has_cost()) {
             rung = claim.rung.value_or(ev.nominal_ladder->base);

@@ -267,6 +267,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         only.where = s.sources.training;
         s.phases.push_back(only);
     }
+    check_claims_priced(s);
     return s;
 }
 
@@ -431,6 +432,25 @@ std::string read_scenario_text(const std::filesystem::path& file) { return detai
 Scenario load_scenario_from_string(std::string_view text, const std::string& name, const LoadOptions& options) {
     Node root = detail::parse_document(text, name);
     return read_scenario(std::move(root), std::filesystem::path(name), options);
+}
+
+}  // namespace gpuhours
+
+namespace gpuhours {
+
+bool prices_run(const Scenario& s) {
+    return s.pricing.gpu_hour.has_value() || s.pricing.ownership.has_value() ||
+           std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+}
+
+void check_claims_priced(const Scenario& s) {
+    if (prices_run(s)) return;
+    for (const ClaimSpec& claim : s.claims) {
+        if (claim.has_cost()) {
+            throw ScenarioError(claim.where, "the claim states a cost but the scenario has no [pricing]",
+                                "add [pricing] gpu_hour = \"$2\" (rental) or [pricing.ownership]");
+        }
+    }
 }
 
 }  // namespace gpuhours

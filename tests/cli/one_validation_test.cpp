@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -112,4 +114,20 @@ TEST_CASE("a batch ramp under DualPipe only simulates batches the schedule takes
     const auto r = run_cli("run --quiet --samples 1 " + file + " " + sets);
     INFO(r.out);
     CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("a claim that states a cost without [pricing] is refused by check at the claim, as run refuses it") {
+    // The small run's text without its [pricing] table: the [[claims]] header (with cost_below) is then on line
+    // L = the line of "[[claims]]" in the text. `run` refused it after simulating; `check` passed it.
+    const TempDir dir("claim-without-pricing");
+    std::string text = gpuhours::test::read_text(gpuhours::test::write_small_run(dir.path));
+    const auto pricing = text.find("[pricing]");
+    REQUIRE(pricing != std::string::npos);
+    text.erase(pricing, text.find("[[claims]]") - pricing);
+    const auto claims = static_cast<std::ptrdiff_t>(text.find("[[claims]]"));
+    const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + claims, '\n'));
+    const auto file = dir.path / "no-pricing.toml";
+    std::ofstream(file) << text;
+    check_refused_by_both(file.string(), Case{"", file.string() + ":" + std::to_string(line) + ":1",
+                                              "the claim states a cost but the scenario has no [pricing]"});
 }

@@ -257,6 +257,12 @@ Scenario load_scenario_from_string(std::string_view text, const std::string& nam
 // search). Throws ScenarioError pointing at the [parallelism] table.
 void validate_layout(const Scenario& s);
 
+// Whether the scenario prices its run: a rental price, ownership figures, or a phase's own price.
+bool prices_run(const Scenario& s);
+// Throws ScenarioError at the first claim that states a cost when the scenario prices nothing (read_scenario calls
+// it, so `check` refuses what `run` would).
+void check_claims_priced(const Scenario& s);
+
 // The step of a scenario's [training] and [parallelism] (symmetric mode, flow network; callers change those).
 StepSpec step_spec_of(const Scenario& s);
 
