@@ -140,16 +140,14 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
     plan.data = data;
     plan.gpus = 1LL * data * first->parallel.model_parallel_ranks();
     plan.overrides.push_back(fmt::format("cluster.gpus={}", plan.gpus));
-    std::string first_batch;  // the first simulated phase's batch, for the summary
+    // Each shape at the new degree first (its data degree, batch and ramp start), then the overrides: a phase's
+    // batch is written whenever any batch grows, since [training]'s may change under a phase that inherits it.
+    struct Scaled {
+        const Shape* shape;
+        long long data, batch, ramp_from;
+    };
+    std::vector<Scaled> scaled;
     const std::vector<Shape> shapes = shapes_of(s);
-    // Whether any batch grows (then every phase's is written out).
-    bool batch_grows = false;
-    for (const Shape& sh : shapes) {
-        const long long num = 1LL * sh.layout->data * data;
-        if (num % d0 != 0) return std::nullopt;
-        const long long unit = num / d0 * sh.layout->micro_batch;
-        batch_grows = batch_grows || sh.global_batch % unit != 0 || !schedule_accepts(*sh.layout, sh.global_batch / unit);
-    }
     for (const Shape& sh : shapes) {
         const long long num = 1LL * sh.layout->data * data;
         if (num % d0 != 0) return std::nullopt;
@@ -164,14 +162,15 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
         long long ramp_from = 0;
         if (sh.ramp && !sh.ramp_key.empty()) {
             for (;;) {
-                const double scaled = static_cast<double>(sh.ramp->from) * static_cast<double>(batch) / sh.global_batch;
-                ramp_from = std::max(unit, static_cast<long long>(std::ceil(scaled / static_cast<double>(unit) - 1e-9)) * unit);
+                const double at = static_cast<double>(sh.ramp->from) * static_cast<double>(batch) / sh.global_batch;
+                ramp_from = std::max(unit, static_cast<long long>(std::ceil(at / static_cast<double>(unit) - 1e-9)) * unit);
                 if (ramp_from < batch) break;
                 m = schedule_count_from(*sh.layout, m + 1);
                 if (m == 0) return std::nullopt;
                 batch = m * unit;
             }
         }
+        if (batch > std::numeric_limits<int>::max()) return std::nullopt;
         const double own_tokens = static_cast<double>(sh.global_batch) * sh.sequence_length;
         const double tokens = static_cast<double>(batch) * sh.sequence_length;
         if (batch > sh.global_batch && tokens > std::max(own_tokens, max_batch_tokens.value_or(own_tokens)) * (1 + 1e-12)) {
@@ -182,22 +181,25 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
                 plan.needed_batch_tokens = std::max(plan.needed_batch_tokens, tokens);
             }
         }
-        if (batch > std::numeric_limits<int>::max()) return std::nullopt;
-        plan.overrides.push_back(fmt::format("{}={}", sh.data_key, pd));
-        // A phase's batch is written whenever [training]'s may change under it (a phase without its own inherits it).
-        const bool top = sh.batch_key == "training.global_batch";
-        if (batch != sh.global_batch || (!top && batch_grows)) plan.overrides.push_back(fmt::format("{}={}", sh.batch_key, batch));
-        if (!sh.steps_key.empty() && batch != sh.global_batch) {
-            plan.overrides.push_back(fmt::format("{}={}", sh.steps_key, sh.tokens / (static_cast<double>(batch) * sh.sequence_length)));
+        scaled.push_back({&sh, pd, batch, ramp_from});
+    }
+    const bool batch_grows = std::any_of(scaled.begin(), scaled.end(), [](const Scaled& x) { return x.batch != x.shape->global_batch; });
+    std::string first_batch;  // the first simulated phase's batch, for the summary
+    for (const auto& [sh, pd, batch, ramp_from] : scaled) {
+        plan.overrides.push_back(fmt::format("{}={}", sh->data_key, pd));
+        const bool top = sh->batch_key == "training.global_batch";
+        if (batch != sh->global_batch || (!top && batch_grows)) plan.overrides.push_back(fmt::format("{}={}", sh->batch_key, batch));
+        if (!sh->steps_key.empty() && batch != sh->global_batch) {
+            plan.overrides.push_back(fmt::format("{}={}", sh->steps_key, sh->tokens / (static_cast<double>(batch) * sh->sequence_length)));
         }
-        if (sh.ramp && !sh.ramp_key.empty() && ramp_from != sh.ramp->from) {
-            plan.overrides.push_back(fmt::format("{}={}", sh.ramp_key, ramp_from));
+        if (sh->ramp && !sh->ramp_key.empty() && ramp_from != sh->ramp->from) {
+            plan.overrides.push_back(fmt::format("{}={}", sh->ramp_key, ramp_from));
         }
-        if (first_batch.empty() && (sh.layout == &first->parallel || !s.phases_given)) {
-            first_batch = batch == sh.global_batch
+        if (first_batch.empty() && (sh->layout == &first->parallel || !s.phases_given)) {
+            first_batch = batch == sh->global_batch
                               ? fmt::format("global batch {}", with_commas(static_cast<double>(batch)))
                               : fmt::format("global batch {} (grown from {})", with_commas(static_cast<double>(batch)),
-                                            with_commas(sh.global_batch));
+                                            with_commas(sh->global_batch));
         }
     }
     std::string fabric;
