@@ -214,6 +214,16 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
         }
     }
     assert(candidates > 0);
+    // PXN: at a GPU whose NVLink and NIC ports both lead on a shortest path (a destination on another node reached
+    // through the rail or plane of another local GPU), the data crosses NVLink first, to the local GPU on the
+    // destination's rail, and leaves by that GPU's NIC: NCCL's PXN and DeepEP's dispatch route so, and it spreads
+    // an all-to-all's bytes evenly over the node's NICs (by D-mod-k, half the destinations went out by the
+    // sender's own NIC and the NICs of odd rails carried 1.5× their share; issue #15).
+    if (candidates > 1 && topology_.vertex(v).kind == VertexKind::gpu) {
+        for (std::uint32_t c = 0; c < std::min<std::uint32_t>(candidates, 64); ++c) {
+            if (links[first[c]].kind == LinkKind::scale_up) return first[c];
+        }
+    }
     const int key_index = topology_.vertex(dst).index;
     const std::size_t key = key_index >= 0 ? static_cast<std::size_t>(key_index) : dst;
     std::uint32_t pick = static_cast<std::uint32_t>((key + v) % candidates);

@@ -46,6 +46,8 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
     t.precision.optimizer_state = read_precision(r, "optimizer_state", Precision::fp32);
     t.precision.gradients = read_precision(r, "gradients", Precision::fp32);
     t.precision.activations = read_precision(r, "activations", Precision::bf16);
+    if (r.has("dispatch_precision")) t.precision.dispatch = read_precision(r, "dispatch_precision", Precision::bf16);
+    if (r.has("combine_precision")) t.precision.combine = read_precision(r, "combine_precision", Precision::bf16);
     t.attention_kernel = read_choice<AttentionKernel>(
         r, "attention_kernel", {{"fused", AttentionKernel::fused}, {"materialized", AttentionKernel::materialized}},
         AttentionKernel::fused);

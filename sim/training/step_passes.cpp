@@ -69,8 +69,8 @@ std::optional<CommSpec> StepBuilder::comm_spec(const Communication& c, bool back
         case Collective::ep_dispatch:
         case Collective::ep_combine:
             if (layout_.expert == 1) return std::nullopt;
-            return CommSpec{CollectiveKind::all_to_all, GroupKind::expert, c.bytes * dispatch_factor_,
-                            CommAxis::expert};
+            return CommSpec{CollectiveKind::all_to_all, GroupKind::expert,
+                            (backward ? c.backward_bytes.value_or(c.bytes) : c.bytes) * dispatch_factor_, CommAxis::expert};
     }
     return std::nullopt;
 }

@@ -16,6 +16,10 @@ double bytes_per_element(Precision p) {
     return 0.0;
 }
 
+double all_to_all_bytes_per_element(Precision p) {
+    return p == Precision::fp8 ? 1.0 + 4.0 / 128.0 : bytes_per_element(p);
+}
+
 int bit_length(Precision p) {
     switch (p) {
         case Precision::fp64: return 64;

@@ -28,6 +28,8 @@ Context make_context(const ModelSpec& m, const ParallelLayout& layout, const Mix
     c.V = static_cast<double>(layout.padded_vocab(m.vocab));
     c.mask = shape.mask == AttentionMask::causal ? 0.5 : 1.0;
     c.e_act = bytes_per_element(precision.activations);
+    c.e_dispatch = all_to_all_bytes_per_element(precision.dispatch.value_or(precision.activations));
+    c.e_combine = all_to_all_bytes_per_element(precision.combine.value_or(precision.activations));
     c.e_w = bytes_per_element(precision.parameters);
     c.recompute = layout.recompute;
     c.fp8 = precision.compute == Precision::fp8;
@@ -66,7 +68,7 @@ Op elementwise(const Context& c, std::string name, double tokens, double in, dou
     return op;
 }
 
-Communication comm(Collective kind, double bytes) { return Communication{kind, Bytes(bytes)}; }
+Communication comm(Collective kind, double bytes) { return Communication{kind, Bytes(bytes), std::nullopt}; }
 
 // Collective after a row-parallel GEMM whose full output is `tokens × h`.
 Communication tp_after(const Context& c, double tokens) {
@@ -196,11 +198,14 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
         return op;
     };
     Op fc1 = grouped("moe.routed.fc1", h, up, Split::column);
-    fc1.before = comm(Collective::ep_dispatch, c.tokens_rep * k * h * c.e_act);
+    // Dispatch sends tokens in the dispatch format; its backward returns their gradients in the combine format.
+    fc1.before = comm(Collective::ep_dispatch, c.tokens_rep * k * h * c.e_dispatch);
+    fc1.before.backward_bytes = Bytes(c.tokens_rep * k * h * c.e_combine);
     ops.push_back(std::move(fc1));
     ops.push_back(elementwise(c, "moe.routed.act", slots, up / c.t, fe / c.t));
     Op fc2 = grouped("moe.routed.fc2", fe, h, Split::row);
-    fc2.after = comm(Collective::ep_combine, c.tokens_rep * k * h * c.e_act);
+    fc2.after = comm(Collective::ep_combine, c.tokens_rep * k * h * c.e_combine);
+    fc2.after.backward_bytes = Bytes(c.tokens_rep * k * h * c.e_dispatch);
     ops.push_back(std::move(fc2));
     if (moe.shared_experts > 0) {
         // The S shared experts act as one MLP of intermediate size S·fe.

@@ -74,6 +74,8 @@ struct Context {
     double V = 0;       // vocabulary rows as trained: the model's, padded (ParallelLayout::padded_vocab)
     double mask = 0.5;  // fraction of the s×s products computed
     double e_act = 2;   // bytes per stored/moved activation element
+    double e_dispatch = 2;  // bytes per element of an expert all-to-all in the dispatch direction (scales included)
+    double e_combine = 2;   // … in the combine direction
     double e_w = 2;     // bytes per working weight element
     Recompute recompute = Recompute::none;
     bool fp8 = false;   // GEMMs in FP8: their inputs are quantized by separate kernels

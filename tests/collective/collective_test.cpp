@@ -308,3 +308,28 @@ TEST_CASE("Bad collective requests are rejected with what to change") {
     r.ranks.push_back(r.ranks.front());
     CHECK_THROWS_AS(simulate_collective(net, r), Error);
 }
+
+TEST_CASE("All-to-all across N nodes reaches one NIC's rate × N/(N−1) on every multi-node fabric (issue #15)") {
+    // nccl-tests (issues #130, #267, shared/reference/fleet-and-microbenchmarks.md): across N nodes of 8 GPUs,
+    // one NIC each, the network share decides an all-to-all's time. Each GPU sends S/(8N) to each of 8N ranks;
+    // (N−1)/N of its S leaves the node, and the node's 8 NICs carry those 8 × S(N−1)/N bytes evenly, S(N−1)/N
+    // each: T = S(N−1)/N / B_nic and algbw = S/T = B_nic × N/(N−1) (NVLink at 450 GB/s is never the limit).
+    // With B_nic = 50 GB/s: N = 2 → 100, 4 → 66.7, 8 → 57.1, 16 → 53.3 GB/s. On multi-plane and rail-optimized
+    // fabrics a GPU reaches another rail through NVLink first (PXN); destination-based ECMP alone put the sender's
+    // own NIC on half the paths and gave exactly 2/3 of this.
+    ChipFigures f;
+    const Bytes size = gibibytes(1);
+    for (const Fabric fabric : {Fabric::fat_tree, Fabric::multi_plane, Fabric::rail_optimized}) {
+        for (const int nodes : {2, 4, 8, 16}) {
+            ClusterSpec spec = cluster(8 * nodes, 8, f, fabric);
+            spec.planes = 8;
+            const Topology t = build_topology(spec);
+            MaxMinNetwork net(t);
+            const PhaseResult r = net.run_all_to_all(t.gpus(), size / static_cast<double>(8 * nodes));
+            const double algbw = size.value() / (r.time - r.max_latency).value();
+            const double expected = 50e9 * nodes / (nodes - 1.0);
+            INFO(to_string(fabric) << ", " << nodes << " nodes: algbw " << algbw / 1e9 << " GB/s");
+            CHECK(algbw == Approx(expected).epsilon(0.05));
+        }
+    }
+}

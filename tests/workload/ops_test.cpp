@@ -85,6 +85,37 @@ TEST_CASE("Tensor parallelism with SP divides an MLA layer's FLOPs by the TP deg
           Approx(11'274'289'152.0 / 8.0));
 }
 
+TEST_CASE("Expert all-to-alls move the dispatch and combine formats each way, FP8 with its 1×128 scales",
+          "[workload][ops]") {
+    // DeepSeek-V3 §3.3.2 / DeepEP: 4,096 tokens × top-8 copies × hidden 7,168 per GPU and MoE layer.
+    // FP8 dispatch: 1 B per element + one fp32 scale per 128 elements = 1.03125 B (7,392 B per token):
+    //   4096 · 8 · 7168 · 1.03125 = 242,221,056 B. BF16 combine: 4096 · 8 · 7168 · 2 = 469,762,048 B.
+    // Backward, the transposed all-to-alls swap them: combine's gradient (to the experts) travels in the dispatch
+    // format, dispatch's gradient (back to the tokens) in the combine format.
+    const auto model = gh::test::deepseek_v3();
+    gh::ParallelLayout ep;
+    ep.expert = 64;
+    ep.data = 64;
+    gh::MixedPrecision mp;
+    mp.activations = gh::Precision::fp8;
+    mp.dispatch = gh::Precision::fp8;
+    mp.combine = gh::Precision::bf16;
+    const auto block = gh::layer_ops(model, 10, ep, mp, {4096, 1, gh::AttentionMask::causal});
+    const auto& dispatch = find(block, "moe.routed.fc1").before;
+    const auto& combine = find(block, "moe.routed.fc2").after;
+    CHECK(dispatch.bytes.value() == Approx(242'221'056.0));
+    CHECK(combine.bytes.value() == Approx(469'762'048.0));
+    REQUIRE(dispatch.backward_bytes);
+    REQUIRE(combine.backward_bytes);
+    CHECK(dispatch.backward_bytes->value() == Approx(469'762'048.0));
+    CHECK(combine.backward_bytes->value() == Approx(242'221'056.0));
+    // Unset, both follow the activations' format: fp8 → 1.03125 B each way.
+    gh::MixedPrecision unset;
+    unset.activations = gh::Precision::fp8;
+    const auto same = gh::layer_ops(model, 10, ep, unset, {4096, 1, gh::AttentionMask::causal});
+    CHECK(find(same, "moe.routed.fc2").after.bytes.value() == Approx(242'221'056.0));
+}
+
 TEST_CASE("Recompute modes add the attention core or the whole layer to the FLOPs", "[workload][ops]") {
     const auto model = gh::test::gpt_3_175b();
     const gh::MicroBatchShape shape{2048, 1, gh::AttentionMask::causal};

@@ -16,7 +16,9 @@
 //
 // Routing: shortest paths in hops. Among equal-cost next hops a switch picks deterministically by destination
 // (index = (destination key + current vertex) mod candidates, where the key is the destination's GPU index) —
-// the destination-based "D-mod-k" spreading of InfiniBand fat-tree routing. Routes therefore depend only on
+// the destination-based "D-mod-k" spreading of InfiniBand fat-tree routing — except at a GPU whose NVLink and NIC
+// ports are both on shortest paths (a destination on another rail or plane), which takes NVLink first and leaves
+// by the NIC of the local GPU on the destination's rail (NCCL's PXN, DeepEP). Routes therefore depend only on
 // the destination from any given vertex, all flows to one destination form a tree, and the same input gives
 // the same routes. Capacities used for sharing are effective bandwidths (nominal × catalog efficiency).
 #pragma once

@@ -24,9 +24,19 @@ struct MixedPrecision {
     Precision optimizer_state = Precision::fp32;  // each of Adam's two moments (DeepSeek-V3: bf16)
     Precision gradients = Precision::fp32;        // gradient accumulation buffers
     Precision activations = Precision::bf16;      // stored activations
+    // Expert-parallel all-to-alls (DeepSeek-V3 §3.3.2, DeepEP): the dispatch direction (tokens to their experts
+    // forward; the activation gradients before the down-projection backward) and the combine direction (expert
+    // outputs back forward; the input gradients backward). nullopt: the activations' format.
+    std::optional<Precision> dispatch;
+    std::optional<Precision> combine;
 
     friend bool operator==(const MixedPrecision&, const MixedPrecision&) = default;
 };
+
+// Bytes per element an expert all-to-all moves in format `p`: bytes_per_element, plus for fp8 one fp32 scale per
+// 128 elements (DeepSeek-V3's 1×128 activation tiles, which DeepEP's FP8 dispatch carries: a 7,168-wide token is
+// 7,168 B + 56 × 4 B = 7,392 B, shared/reference/fleet-and-microbenchmarks.md) — 1.03125 B.
+double all_to_all_bytes_per_element(Precision p);
 
 // All formats, in declaration order (for tables and "expected one of" messages).
 inline constexpr Precision kAllPrecisions[] = {Precision::fp64, Precision::fp32, Precision::tf32, Precision::bf16,

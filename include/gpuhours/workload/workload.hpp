@@ -114,6 +114,9 @@ std::string_view to_string(Collective c);
 struct Communication {
     Collective kind = Collective::none;
     Bytes bytes;  // per GPU, forward pass: the buffer each GPU contributes (before all-gather: its shard)
+    // Per GPU, backward pass, where its transposed collective moves another format (an expert all-to-all's
+    // gradients: MixedPrecision::dispatch / combine); nullopt: `bytes`.
+    std::optional<Bytes> backward_bytes;
 };
 
 // C[m×n] = A[m×k] · B[k×n], `count` independent products of this shape (grouped expert GEMMs). For a
