@@ -333,3 +333,32 @@ TEST_CASE("All-to-all across N nodes reaches one NIC's rate × N/(N−1) on ever
         }
     }
 }
+
+TEST_CASE("DeepSeek-V3's EP64 dispatch and combine take DeepEP's measured times on 8 nodes of H800 (issue #15)") {
+    // DeepEP's normal kernels (shared/reference/fleet-and-microbenchmarks.md): H800, one 400 Gb/s NIC per GPU,
+    // 4,096 tokens per GPU, hidden 7,168, top-8 experts on at most 4 nodes; EP64 dispatch 51 GB/s, combine 50 GB/s
+    // of RDMA bottleneck bandwidth ⇒ dispatch 2.1–2.4 ms, combine 4.1–4.7 ms (the reference's derivation).
+    // Bytes per GPU as the step sends them: 4096 × 8 copies × 7,168, deduplicated per node — at most 4 nodes of 8
+    // copies: × 4/8 (step_passes.cpp, dispatch_factor) — FP8 dispatch at 1.03125 B per element (ops_test),
+    // BF16 combine at 2 B: dispatch 121,110,528 B, combine 234,881,024 B, spread over the 64 ranks.
+    // Expected with the H800 catalog's NIC (50 GB/s × 0.90 = 45 GB/s): 7/8 of each buffer leaves the node, so
+    // dispatch = 121.1 MB × 7/8 / 45 GB/s = 2.35 ms, combine = 234.9 MB × 7/8 / 45 GB/s = 4.57 ms (+ latency).
+    ChipFigures f;
+    f.nvlink_gbps = 200;
+    f.scale_up_efficiency = 0.80;
+    f.nic_efficiency = 0.90;
+    ClusterSpec spec = cluster(64, 8, f, Fabric::multi_plane);
+    spec.planes = 8;
+    const Topology t = build_topology(spec);
+    MaxMinNetwork net(t);
+    const double copies = 4096.0 * 8 * 7168 * 4.0 / 8.0;
+    const double dispatch = net.run_all_to_all(t.gpus(), Bytes(copies * 1.03125 / 64)).time.value();
+    const double combine = net.run_all_to_all(t.gpus(), Bytes(copies * 2.0 / 64)).time.value();
+    INFO("dispatch " << dispatch * 1e3 << " ms, combine " << combine * 1e3 << " ms");
+    CHECK(dispatch == Approx(2.35e-3).epsilon(0.02));
+    CHECK(combine == Approx(4.57e-3).epsilon(0.02));
+    CHECK(dispatch > 2.1e-3);
+    CHECK(dispatch < 2.4e-3);
+    CHECK(combine > 4.1e-3);
+    CHECK(combine < 4.7e-3);
+}
