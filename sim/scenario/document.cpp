@@ -143,7 +143,7 @@ std::optional<int> line_with_too_many_dots(std::string_view text) {
 }
 
 [[noreturn]] void type_error(const Node& node, std::string_view key_path, std::string_view expected) {
-    throw ScenarioError(node.where, fmt::format("`{}` must be {}, not {}", key_path, expected, describe(node)));
+    throw KeyError(node.where, node.where, false, fmt::format("`{}` must be {}, not {}", key_path, expected, describe(node)));
 }
 
 }  // namespace
@@ -422,7 +422,7 @@ void TableReader::finish() const {
             hint = fmt::format("known keys here: {}", list);
         }
         const std::string where_text = name_.empty() ? "at the top level" : fmt::format("in [{}]", name_);
-        throw ScenarioError(table_.key_sources[i], fmt::format("unknown key `{}` {}", key, where_text), hint);
+        throw KeyError(table_.key_sources[i], table_.key_sources[i], true, fmt::format("unknown key `{}` {}", key, where_text), hint);
     }
 }
 
@@ -434,7 +434,7 @@ std::string as_string(const Node& node, std::string_view key_path) {
 std::int64_t as_integer(const Node& node, std::string_view key_path, std::int64_t min, std::int64_t max) {
     if (node.kind != Node::Kind::integer) type_error(node, key_path, "an integer");
     if (node.integer < min || node.integer > max) {
-        throw ScenarioError(node.where, fmt::format("`{}` = {} is out of range", key_path, node.integer),
+        throw KeyError(node.where, node.where, false, fmt::format("`{}` = {} is out of range", key_path, node.integer),
                             fmt::format("use a value from {} to {}", min, max));
     }
     return node.integer;
@@ -467,7 +467,7 @@ template <class Q>
 Q as_quantity(const Node& node, std::string_view key_path, Q (*parse)(std::string_view), std::string_view example) {
     if (node.kind != Node::Kind::string) {
         if (node.kind == Node::Kind::integer || node.kind == Node::Kind::floating) {
-            throw ScenarioError(node.where, fmt::format("`{}` needs a unit", key_path),
+            throw KeyError(node.where, node.where, false, fmt::format("`{}` needs a unit", key_path),
                                 fmt::format("write it as a string with its unit, e.g. `{} = \"{}\"`",
                                             key_path.substr(key_path.rfind('.') + 1), example));
         }
@@ -479,8 +479,8 @@ Q as_quantity(const Node& node, std::string_view key_path, Q (*parse)(std::strin
         SourceRef at = node.where;
         // Columns inside a basic string: the opening quote is at `column`, the text starts one further.
         if (at.column > 0) at.column += 1 + static_cast<int>(e.offset());
-        throw ScenarioError(at, fmt::format("`{}`: {}", key_path, e.what()),
-                            fmt::format("e.g. `{} = \"{}\"`", key_path.substr(key_path.rfind('.') + 1), example));
+        throw KeyError(at, node.where, false, fmt::format("`{}`: {}", key_path, e.what()),
+                       fmt::format("e.g. `{} = \"{}\"`", key_path.substr(key_path.rfind('.') + 1), example));
     }
 }
 
@@ -503,8 +503,8 @@ double as_count(const Node& node, std::string_view key_path) {
         } catch (const UnitError& e) {
             SourceRef at = node.where;
             if (at.column > 0) at.column += 1 + static_cast<int>(e.offset());
-            throw ScenarioError(at, fmt::format("`{}`: {}", key_path, e.what()),
-                                "write a number, or a string such as \"14.8T\" or \"671B\"");
+            throw KeyError(at, node.where, false, fmt::format("`{}`: {}", key_path, e.what()),
+                           "write a number, or a string such as \"14.8T\" or \"671B\"");
         }
     }
     return as_number(node, key_path);

@@ -16,6 +16,22 @@
 
 namespace gpuhours::detail {
 
+// A mistake in one key alone — its name is unknown, or its value has the wrong type, range or unit — found
+// without looking at any other key: reading can go on without that key to find the file's next mistake (the
+// scenario reader reports every such mistake of a file at once, read_merged). `node` is the position of the value
+// (of the key, for an unknown key) in the document, which `where` may refine (a column inside a string).
+class KeyError : public ScenarioError {
+public:
+    KeyError(SourceRef where, SourceRef node, bool unknown_key, std::string message, std::string hint = {})
+        : ScenarioError(std::move(where), std::move(message), std::move(hint)), node_(std::move(node)), unknown_key_(unknown_key) {}
+    [[nodiscard]] const SourceRef& node() const { return node_; }
+    [[nodiscard]] bool unknown_key() const { return unknown_key_; }
+
+private:
+    SourceRef node_;
+    bool unknown_key_ = false;
+};
+
 struct Node {
     enum class Kind { string, integer, floating, boolean, array, table, other };
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 namespace gpuhours::detail {
 
@@ -16,15 +17,16 @@ namespace gpuhours::detail {
 
 void require_positive(double value, const Node& node, std::string_view path, std::string_view what) {
     if (!(value > 0.0)) {
-        throw ScenarioError(node.where, fmt::format("`{}` must be positive ({} cannot be zero or negative)", path, what),
-                            "check the sign and the number");
+        throw detail::KeyError(node.where, node.where, false,
+                               fmt::format("`{}` must be positive ({} cannot be zero or negative)", path, what),
+                               "check the sign and the number");
     }
 }
 
 void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
                     double hi, std::string_view unit, std::string_view hint) {
     if (value >= lo && value <= hi) return;
-    throw ScenarioError(node.where,
+    throw detail::KeyError(node.where, node.where, false,
                         fmt::format("`{}` = {:g}{}{} is beyond the supported range of {} (limit {:g} to {:g}{}{})", path,
                                     value, unit.empty() ? "" : " ", unit, what, lo, hi, unit.empty() ? "" : " ",
                                     unit),
@@ -176,7 +178,83 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
 
 }  // namespace
 
+namespace {
+
+bool same_place(const SourceRef& a, const SourceRef& b) { return a.file == b.file && a.line == b.line && a.column == b.column; }
+
+// Removes the field whose value (or, for an unknown key, whose key) sits at `at`; false when none does.
+bool erase_at(Node& table, const SourceRef& at, bool key) {
+    if (table.kind == Node::Kind::array) {
+        for (Node& item : table.items) {
+            if (erase_at(item, at, key)) return true;
+        }
+        return false;
+    }
+    if (table.kind != Node::Kind::table) return false;
+    for (std::size_t i = 0; i < table.fields.size(); ++i) {
+        const bool here = key ? i < table.key_sources.size() && same_place(table.key_sources[i], at)
+                              : same_place(table.fields[i].second.where, at) && table.fields[i].second.kind != Node::Kind::table;
+        if (here) {
+            table.fields.erase(table.fields.begin() + static_cast<std::ptrdiff_t>(i));
+            if (i < table.key_sources.size()) table.key_sources.erase(table.key_sources.begin() + static_cast<std::ptrdiff_t>(i));
+            return true;
+        }
+        if (erase_at(table.fields[i].second, at, key)) return true;
+    }
+    return false;
+}
+
+struct Found {
+    SourceRef where;
+    std::string message;
+    std::string hint;
+};
+
+}  // namespace
+
+Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
+
+// Every key-local mistake of the document at once (KeyError: an unknown key, a value of the wrong type, range or
+// unit), in file order: each one found is taken out of a copy of the document and the document read again, up to
+// limits::kErrorsPerFile. A mistake that involves other keys (a layout that does not multiply to the GPU count)
+// ends the search unreported: the key taken out may be its very cause (`pipline = 2` taken out leaves pipeline at
+// its default 1, and the layout no longer multiplies to the GPUs), so it is left for the next run to find.
 Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
+    try {
+        return read_merged_once(root, file, options);
+    } catch (const detail::KeyError& first) {
+        std::vector<Found> found{{first.where(), first.message(), first.hint()}};
+        Node doc = root;
+        bool more = first.node().line > 0 && erase_at(doc, first.node(), first.unknown_key());
+        while (more && static_cast<int>(found.size()) < limits::kErrorsPerFile) {
+            try {
+                (void)read_merged_once(doc, file, options);
+                more = false;
+            } catch (const detail::KeyError& e) {
+                found.push_back({e.where(), e.message(), e.hint()});
+                more = e.node().line > 0 && erase_at(doc, e.node(), e.unknown_key());
+            } catch (const Error&) {
+                more = false;
+            }
+        }
+        if (found.size() == 1) throw;
+        std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+            return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
+        });
+        // One error: the first in file order, the others after it as the compiler prints them, one per line.
+        std::string rest;
+        for (std::size_t i = 1; i < found.size(); ++i) {
+            rest += "\n" + std::string(Error(found[i].where, found[i].message, found[i].hint).what());
+        }
+        if (found.size() == static_cast<std::size_t>(limits::kErrorsPerFile) && more) {
+            rest += fmt::format("\n(stopped after {} errors)", limits::kErrorsPerFile);
+        }
+        if (found[0].hint.empty()) throw ScenarioError(found[0].where, found[0].message + rest);
+        throw ScenarioError(found[0].where, found[0].message, found[0].hint + rest);
+    }
+}
+
+Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
     const std::filesystem::path catalog_dir =
         options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
 

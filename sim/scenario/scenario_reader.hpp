@@ -73,7 +73,7 @@ Enum read_choice(TableReader& r, std::string_view key, const std::vector<std::pa
     }
     std::string hint = fmt::format("use one of {}", list);
     if (auto best = detail::suggest(text, names)) hint = fmt::format("did you mean \"{}\"? ({})", *best, hint);
-    throw ScenarioError(node->where, fmt::format("`{}` = \"{}\" is not a known choice", path, text), hint);
+    throw detail::KeyError(node->where, node->where, false, fmt::format("`{}` = \"{}\" is not a known choice", path, text), hint);
 }
 
 // ---- the sections ----------------------------------------------------------------------------------------

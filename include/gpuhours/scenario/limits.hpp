@@ -12,6 +12,8 @@ namespace gpuhours::limits {
 inline constexpr int kNestingDepth = 64;
 // A scenario, `extends` or catalog file, in bytes: the largest shipped file is a few KB.
 inline constexpr std::int64_t kInputFileBytes = std::int64_t{16} << 20;
+// Mistakes of one file reported at once (each key-local mistake costs one more read of the document, a few ms).
+inline constexpr int kErrorsPerFile = 20;
 // Files in one `extends` chain (each names the next).
 inline constexpr int kExtendsDepth = 32;
 // Monte Carlo samples of one run (--samples): about 0.1 ms to 1 ms each for the shipped scenarios.
