@@ -420,7 +420,7 @@ int model_command(const Args& raw, std::ostream& out) {
         j.field("model", model.id).field("name", model.display_name);
         j.field("vocab", model.vocab).field("vocab_padded", static_cast<std::int64_t>(padded_vocab));
         j.key("parameters").begin_object();
-        j.field("total", params.total).field("active", params.active);
+        j.field("total", params.total).field("active", params.active).field("active_with_embedding", params.active_with_embedding);
         j.field("embedding", params.embedding).field("output_head", params.output_head).field("mtp", params.mtp);
         if (model.published_total_parameters) j.field("published_total", *model.published_total_parameters);
         if (model.published_active_parameters) j.field("published_active", *model.published_active_parameters);
@@ -452,11 +452,28 @@ int model_command(const Args& raw, std::ostream& out) {
     report::Table t({"parameters", "count", "published"});
     auto published = [](const std::optional<double>& v) { return v ? format_count(*v) : std::string("—"); };
     t.add_row({"total", format_count(params.total), published(model.published_total_parameters)});
-    t.add_row({"active per token", format_count(params.active), published(model.published_active_parameters)});
+    // Model cards differ on whether "active" counts the input-embedding table (a lookup): DeepSeek does not (37B),
+    // Meta's Llama 4 Maverick does (17B); both readings are shown so a published figure can be compared.
+    const bool with_embedding = model.published_active_counts_embedding;
+    t.add_row({"active per token", format_count(params.active), with_embedding ? "" : published(model.published_active_parameters)});
+    t.add_row({"  with the input embedding", format_count(params.active_with_embedding),
+               with_embedding ? published(model.published_active_parameters) : ""});
     t.add_row({"embedding", format_count(params.embedding), ""});
     t.add_row({"output head", format_count(params.output_head), ""});
     if (model.mtp_depth > 0) t.add_row({"MTP modules (not in total)", format_count(params.mtp), ""});
     out << t.render() << "\n";
+    if (model.moe && params.dense_layers > 0) {
+        out << fmt::format("layers: {} dense, {} MoE{}\n", params.dense_layers, params.moe_layers,
+                           model.moe->layer_frequency > 1 ? fmt::format(" (every {} after the first {})", model.moe->layer_frequency, model.moe->dense_layers) : std::string());
+    }
+    if (model.attention.sliding_window > 0) {
+        int windowed = 0;
+        for (int l = 0; l < model.layers; ++l) windowed += is_windowed_layer(model, l) ? 1 : 0;
+        out << fmt::format("attention: {} layers through a sliding window of {} tokens, {} with full attention{}\n",
+                           windowed, model.attention.sliding_window, model.layers - windowed,
+                           model.attention.sinks ? "; attention sinks" : "");
+    }
+    if ((model.moe && params.dense_layers > 0) || model.attention.sliding_window > 0) out << "\n";
 
     out << fmt::format("training FLOPs per token at sequence {} (forward + backward, model FLOPs):\n",
                        sequence_length);

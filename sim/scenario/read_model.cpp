@@ -54,6 +54,14 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
         } else {
             at.kv_heads = at.heads;
         }
+        at.sliding_window = read_int(a, "sliding_window", 0, 100'000'000, 0);
+        at.full_attention_every = read_int(a, "full_attention_every", 0, m.layers, 0);
+        if (const Node* sinks = a.optional("sinks")) at.sinks = detail::as_bool(*sinks, a.path_of("sinks"));
+        if (at.sliding_window == 0 && at.full_attention_every > 0) {
+            throw ScenarioError(a.table().find("full_attention_every")->where,
+                                fmt::format("`{}` needs a sliding window", a.path_of("full_attention_every")),
+                                "set `sliding_window = …` (tokens), or remove full_attention_every");
+        }
         if (at.kind == AttentionKind::mla) {
             at.q_lora_rank = read_int(a, "q_lora_rank", 0, 10'000'000, 0);
             at.kv_lora_rank = read_int(a, "kv_lora_rank", 1, 10'000'000);
@@ -79,6 +87,7 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
         moe.expert_ffn_hidden = read_int(e, "expert_ffn_hidden", 1, 100'000'000);
         moe.dense_layers = read_int(e, "dense_layers", 0, m.layers, 0);
         moe.max_nodes_per_token = read_int(e, "max_nodes_per_token", 0, 1'000'000, 0);
+        moe.layer_frequency = read_int(e, "layer_frequency", 1, m.layers, 1);
         e.finish();
         m.moe = moe;
     }
@@ -91,6 +100,9 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
         if (const Node* a = p.optional("active_parameters")) {
             m.published_active_parameters = detail::as_count(
                 detail::figure_value(*a, p.path_of("active_parameters")), p.path_of("active_parameters"));
+        }
+        if (const Node* e = p.optional("active_counts_embedding")) {
+            m.published_active_counts_embedding = detail::as_bool(*e, p.path_of("active_counts_embedding"));
         }
         p.finish();
     }

@@ -81,15 +81,27 @@ Communication tp_before(const Context& c) {
     return comm(Collective::tp_all_gather, c.tokens_rep * c.m.hidden * c.e_act);
 }
 
-// The attention core: scores Q·Kᵀ (2·T·s·H·qk per GPU before the mask) and context P·V (2·T·s·H·v), the
-// causal mask halving both. Reads Q for the local queries and K, V for all s keys of the b sequences.
-Op attention_core(const Context& c, const AttentionDims& a) {
+// Keys each query attends to, on average over a sequence of s: s × mask (the causal mask halves the s×s square,
+// the convention of Megatron-LM's and PaLM's FLOP counts); through a causal sliding window of w ≤ s, query i
+// attends to min(i + 1, w) keys, Σ = s·w − w(w − 1)/2, so w − w(w − 1)/(2s) on average (a bidirectional
+// window: min(w, s)).
+double keys_per_query(const Context& c, bool windowed) {
+    const double w = c.m.attention.sliding_window;
+    if (!windowed || w >= c.s) return c.s * c.mask;
+    return c.mask < 1.0 ? w - w * (w - 1.0) / (2.0 * c.s) : w;
+}
+
+// The attention core: scores Q·Kᵀ (2·T·keys·H·qk per GPU, keys per query as above) and context P·V
+// (2·T·keys·H·v). Reads Q for the local queries and K, V for all s keys of the b sequences. Attention sinks add
+// one logit per head (parameters, no matrix work).
+Op attention_core(const Context& c, const AttentionDims& a, bool windowed) {
     const double heads = a.heads / c.t;
     const double kv_heads = a.kv_heads / c.t;
     Op op;
     op.name = "attn.core";
     op.kind = OpKind::attention;
-    op.forward = Flops(2.0 * c.tokens * c.s * c.mask * heads * (a.qk_dim + a.v_dim));
+    op.forward = Flops(2.0 * c.tokens * keys_per_query(c, windowed) * heads * (a.qk_dim + a.v_dim));
+    if (c.m.attention.sinks) op.parameters = heads;
     op.backward = op.forward * 2.0;
     op.read = Bytes((c.tokens * heads * a.qk_dim + c.b * c.s * kv_heads * (a.qk_dim + a.v_dim)) * c.e_act);
     op.written = Bytes(c.tokens * heads * a.v_dim * c.e_act);
@@ -97,7 +109,7 @@ Op attention_core(const Context& c, const AttentionDims& a) {
     return op;
 }
 
-void add_attention(const Context& c, std::vector<Op>& ops) {
+void add_attention(const Context& c, std::vector<Op>& ops, bool windowed) {
     const ModelSpec& m = c.m;
     const auto& at = m.attention;
     const AttentionDims a = attention_dims(m);
@@ -140,7 +152,7 @@ void add_attention(const Context& c, std::vector<Op>& ops) {
             ops.push_back(elementwise(c, "attn.rope", c.tokens, width, width));
         }
     }
-    ops.push_back(attention_core(c, a));
+    ops.push_back(attention_core(c, a, windowed));
     ops.push_back(gemm(c, "attn.out", a.heads * a.v_dim, h, Split::row, m.bias, c.tokens));
     ops.back().after = tp_after(c, c.tokens);
     ops.push_back(elementwise(c, "attn.residual", c.tokens_rep, 2.0 * h, h));
@@ -260,7 +272,7 @@ Block transformer_block(const Context& c, int layer, BlockKind kind) {
     Block block;
     block.kind = kind;
     block.layer = layer;
-    add_attention(c, block.ops);
+    add_attention(c, block.ops, is_windowed_layer(c.m, layer));
     if (is_moe_layer(c.m, layer)) {
         add_moe(c, block.ops);
     } else {

@@ -110,7 +110,10 @@ void validate(const ModelSpec& m) {
     require(m.mtp_depth >= 0, who + ": mtp_depth must be >= 0");
     const int dense = m.moe ? m.moe->dense_layers : m.layers;
     require(dense >= 0 && dense <= m.layers, who + ": moe dense_layers must be between 0 and layers");
-    if (dense > 0) require(m.mlp.ffn_hidden > 0, who + ": mlp ffn_hidden must be positive");
+    if (m.moe) require(m.moe->layer_frequency >= 1, who + ": moe layer_frequency must be at least 1");
+    require(m.attention.sliding_window >= 0 && m.attention.full_attention_every >= 0,
+            who + ": attention sliding_window and full_attention_every must be >= 0");
+    if (dense > 0 || (m.moe && m.moe->layer_frequency > 1)) require(m.mlp.ffn_hidden > 0, who + ": mlp ffn_hidden must be positive");
     if (m.moe) {
         require(m.moe->routed_experts > 0, who + ": moe routed_experts must be positive");
         require(m.moe->top_k > 0 && m.moe->top_k <= m.moe->routed_experts,
@@ -178,7 +181,17 @@ ParameterCount count_parameters(const ModelSpec& model) {
     p.embedding = embedding_block(c).parameters();
     p.output_head = model.tied_embeddings ? 0.0 : table;
     p.final_norm = norm_params(model, h);
-    const int moe_layers = model.moe ? model.layers - model.moe->dense_layers : 0;
+    int moe_layers = 0;
+    int first_dense = -1;
+    int last_moe = -1;
+    for (int l = 0; l < model.layers; ++l) {
+        if (is_moe_layer(model, l)) {
+            ++moe_layers;
+            last_moe = l;
+        } else if (first_dense < 0) {
+            first_dense = l;
+        }
+    }
     p.moe_layers = moe_layers;
     p.dense_layers = model.layers - moe_layers;
 
@@ -199,9 +212,10 @@ ParameterCount count_parameters(const ModelSpec& model) {
         }
     }
     p.attention_per_layer = attention;
-    if (p.dense_layers > 0) p.per_dense_layer = transformer_block(c, 0, BlockKind::dense_layer).parameters();
+    // Every layer holds the same attention parameters (a window changes the work, not the weights).
+    if (p.dense_layers > 0) p.per_dense_layer = transformer_block(c, first_dense, BlockKind::dense_layer).parameters();
     if (moe_layers > 0) {
-        const Block b = transformer_block(c, model.layers - 1, BlockKind::moe_layer);
+        const Block b = transformer_block(c, last_moe, BlockKind::moe_layer);
         p.per_moe_layer = b.parameters();
         p.per_moe_layer_active = p.per_moe_layer - inactive_experts(b);
     }

@@ -17,7 +17,7 @@ void validate(const MicroBatchShape& s);
 
 // ---- architecture arithmetic shared by parameters, ops and memory ---------------------------------------
 
-inline bool is_moe_layer(const ModelSpec& m, int layer) { return m.moe.has_value() && layer >= m.moe->dense_layers; }
+using gpuhours::is_moe_layer;
 
 inline double norm_params(const ModelSpec& m, double width) {
     // RMSNorm: one gain per feature; LayerNorm: gain and bias.

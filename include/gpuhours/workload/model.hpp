@@ -22,6 +22,15 @@ struct AttentionSpec {
     int kv_lora_rank = 0;      // d_c
     int rope_head_dim = 0;     // d^R_h, decoupled rotary part of q and k
     int v_head_dim = 0;        // value head dimension (mla); 0 means = head_dim
+    // Sliding-window attention (Mistral, gpt-oss, Gemma): each query attends to at most `sliding_window` keys
+    // (itself and the window − 1 before it); 0 = every layer attends to the whole sequence. With a window,
+    // every `full_attention_every`-th layer (layers k−1, 2k−1, …; gpt-oss: 2, Gemma 3: 6) keeps full attention;
+    // 0 = every layer is windowed.
+    int sliding_window = 0;
+    int full_attention_every = 0;
+    // Attention sinks (gpt-oss): one learned logit per head added to the softmax's denominator; `heads`
+    // parameters per layer and no matrix work.
+    bool sinks = false;
 
     friend bool operator==(const AttentionSpec&, const AttentionSpec&) = default;
 };
@@ -33,7 +42,9 @@ struct MlpSpec {
     friend bool operator==(const MlpSpec&, const MlpSpec&) = default;
 };
 
-// Mixture of experts. Layers [0, dense_layers) use the dense MLP; the rest are MoE.
+// Mixture of experts. Layers [0, dense_layers) use the dense MLP; after them every `layer_frequency`-th layer is
+// MoE (layers dense_layers + k−1, + 2k−1, …: Megatron-Core's --moe-layer-freq, Hugging Face Llama 4's
+// interleave_moe_layer_step; 1 = all of them) and the others dense.
 struct MoeSpec {
     int routed_experts = 0;
     int shared_experts = 0;
@@ -41,6 +52,7 @@ struct MoeSpec {
     int expert_ffn_hidden = 0;   // intermediate size of one routed (and shared) expert
     int dense_layers = 0;        // leading layers that stay dense
     int max_nodes_per_token = 0; // node-limited routing (DeepSeek-V3: 4); 0 = unlimited
+    int layer_frequency = 1;     // every k-th layer after the dense ones is MoE (Llama 4 Maverick: 2)
 
     friend bool operator==(const MoeSpec&, const MoeSpec&) = default;
 };
@@ -63,8 +75,24 @@ struct ModelSpec {
     // Published figures the catalog quotes, for validation only (never used in the simulation).
     std::optional<double> published_total_parameters;
     std::optional<double> published_active_parameters;
+    // Whether the published active count includes the input-embedding table (Meta's Llama 4: yes; DeepSeek,
+    // OpenAI's gpt-oss: no); compared with ParameterCount::active_with_embedding or ::active accordingly.
+    bool published_active_counts_embedding = false;
 
     friend bool operator==(const ModelSpec&, const ModelSpec&) = default;
 };
+
+// Whether layer `layer` (0-based) has routed experts (MoeSpec: dense_layers, then every layer_frequency-th).
+inline bool is_moe_layer(const ModelSpec& m, int layer) {
+    if (!m.moe.has_value() || layer < m.moe->dense_layers) return false;
+    const int k = m.moe->layer_frequency > 0 ? m.moe->layer_frequency : 1;
+    return (layer - m.moe->dense_layers) % k == k - 1;
+}
+// Whether layer `layer` attends through a sliding window (AttentionSpec: sliding_window, full_attention_every).
+inline bool is_windowed_layer(const ModelSpec& m, int layer) {
+    if (m.attention.sliding_window <= 0) return false;
+    const int k = m.attention.full_attention_every;
+    return k <= 0 || (layer + 1) % k != 0;
+}
 
 }  // namespace gpuhours
