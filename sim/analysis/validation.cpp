@@ -25,30 +25,38 @@ ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOp
     c.id = file.stem().string();
     c.title = s.title;
     c.source = pub.source;
+    c.informed = pub.informed;
     c.step = cache->simulate(step_spec_of(s));
     check_step_figures(c.step);
     const StepResult& r = c.step;
     const double gpus = s.cluster.gpus;
     const double seconds = r.step_time.value();
-    if (pub.step_time) c.figures.push_back({"step time", "s", seconds, pub.step_time->value()});
+    const double tokens_per_step = static_cast<double>(s.training.global_batch) * s.training.sequence_length;
+    // Every figure below restates the step: measurement 0, counted once (the first listed).
+    auto step_figure = [&](std::string name, std::string unit, double predicted, double reported) {
+        c.figures.push_back({std::move(name), std::move(unit), predicted, reported, 0, c.figures.empty()});
+    };
+    if (pub.step_time) step_figure("step time", "s", seconds, pub.step_time->value());
+    if (pub.tokens_per_second_per_gpu) {
+        step_figure("tokens per second per GPU", "tokens/s", tokens_per_step / seconds / gpus, *pub.tokens_per_second_per_gpu);
+    }
     if (pub.gpu_hours_per_trillion_tokens) {
-        const double tokens_per_step = static_cast<double>(s.training.global_batch) * s.training.sequence_length;
-        c.figures.push_back({"GPU-hours per trillion tokens", "GPU-hours", 1e12 / tokens_per_step * seconds * gpus / 3600.0,
-                             *pub.gpu_hours_per_trillion_tokens});
+        step_figure("GPU-hours per trillion tokens", "GPU-hours", 1e12 / tokens_per_step * seconds * gpus / 3600.0,
+                    *pub.gpu_hours_per_trillion_tokens);
     }
     const double model_flops = (pub.causal_attention_flops ? r.model_flops_causal : r.model_flops_full).value();
     if (pub.model_tflops_per_gpu) {
-        c.figures.push_back({pub.causal_attention_flops ? "model TFLOP/s per GPU (causal)" : "model TFLOP/s per GPU", "TFLOP/s",
-                             model_flops / seconds / gpus / 1e12, *pub.model_tflops_per_gpu});
+        step_figure(pub.causal_attention_flops ? "model TFLOP/s per GPU (causal)" : "model TFLOP/s per GPU", "TFLOP/s",
+                    model_flops / seconds / gpus / 1e12, *pub.model_tflops_per_gpu);
     }
     if (pub.hardware_tflops_per_gpu) {
         const double factor = s.parallel.recompute == Recompute::full ? 4.0 / 3.0 : 1.0;
-        c.figures.push_back({"hardware TFLOP/s per GPU (Megatron)", "TFLOP/s", r.model_flops_full.value() * factor / seconds / gpus / 1e12,
-                             *pub.hardware_tflops_per_gpu});
+        step_figure("hardware TFLOP/s per GPU (Megatron)", "TFLOP/s", r.model_flops_full.value() * factor / seconds / gpus / 1e12,
+                    *pub.hardware_tflops_per_gpu);
     }
     if (pub.mfu_bf16) {
-        c.figures.push_back({pub.causal_attention_flops ? "BF16 MFU (causal)" : "BF16 MFU", "%",
-                             100.0 * (pub.causal_attention_flops ? r.mfu_bf16_causal : r.mfu_bf16_full), 100.0 * *pub.mfu_bf16});
+        step_figure(pub.causal_attention_flops ? "BF16 MFU (causal)" : "BF16 MFU", "%",
+                    100.0 * (pub.causal_attention_flops ? r.mfu_bf16_causal : r.mfu_bf16_full), 100.0 * *pub.mfu_bf16);
     }
     if (!pub.phase_gpu_hours.empty()) {
         // The whole run, without interruptions or uncertainty: each phase's GPU-hours at its simulated steps.
@@ -71,7 +79,8 @@ ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOp
                 throw ScenarioError(s.sources.file, fmt::format("published.phase_gpu_hours names phase \"{}\", which the scenario does not have", name),
                                     "use the name of one of the scenario's [[phases]] (or the start of several)");
             }
-            c.figures.push_back({fmt::format("GPU-hours, {}", name), "GPU-hours", predicted, hours});
+            const int measurement = c.figures.empty() ? 0 : c.figures.back().measurement + 1;
+            c.figures.push_back({fmt::format("GPU-hours, {}", name), "GPU-hours", predicted, hours, measurement, true});
         }
     }
     return c;
@@ -94,16 +103,41 @@ std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir,
     return cases;
 }
 
-double mean_absolute_percentage_error(const std::vector<ValidationCase>& cases) {
-    double sum = 0;
-    int n = 0;
-    for (const auto& c : cases) {
-        for (const auto& f : c.figures) {
-            sum += std::fabs(f.relative_error());
-            ++n;
+namespace {
+
+void add_case(ValidationStats& stats, const ValidationCase& c) {
+    double sum = stats.mean_absolute_error * stats.measurements;
+    bool any = false;
+    for (const auto& f : c.figures) {
+        if (!f.counted) continue;
+        const double e = std::fabs(f.relative_error());
+        sum += e;
+        ++stats.measurements;
+        any = true;
+        if (stats.max_case.empty() || e > stats.max_absolute_error) {
+            stats.max_absolute_error = e;
+            stats.max_case = c.id;
+            stats.max_figure = f.name;
         }
     }
-    return n > 0 ? sum / n : 0.0;
+    if (any) ++stats.cases;
+    stats.mean_absolute_error = stats.measurements > 0 ? sum / stats.measurements : 0.0;
+}
+
+}  // namespace
+
+ValidationSummary summarize_validation(const std::vector<ValidationCase>& cases) {
+    ValidationSummary s;
+    for (const auto& c : cases) {
+        add_case(s.all, c);
+        add_case(c.independent() ? s.independent : s.informed, c);
+        s.figures_listed += static_cast<int>(c.figures.size());
+    }
+    return s;
+}
+
+double mean_absolute_percentage_error(const std::vector<ValidationCase>& cases) {
+    return summarize_validation(cases).all.mean_absolute_error;
 }
 
 }  // namespace gpuhours

@@ -306,7 +306,8 @@ int check_command(const Args& raw, std::ostream& out) {
         write_scenario_json(j, s);
         j.key("memory").begin_object();
         j.field("fits", fit.fits).field("peak_bytes", fit.breakdown.total().value());
-        j.field("capacity_bytes", fit.capacity.value()).end_object();
+        j.field("capacity_bytes", fit.capacity.value()).field("device_bytes", s.cluster.chip.memory_device.value());
+        j.field("reserve_bytes", s.cluster.chip.memory_reserve.value()).end_object();
         j.end_object();
         out << j.str();
     } else {
@@ -370,6 +371,7 @@ int check_command(const Args& raw, std::ostream& out) {
         out << fmt::format("memory    {} of {} per GPU at the worst pipeline rank ({}): {}\n",
                            format_bytes(fit.breakdown.total()), format_bytes(fit.capacity), fit.breakdown.stage,
                            fit.fits ? "fits" : "DOES NOT FIT");
+        out << fmt::format("          {}\n", c.chip.memory_basis());
         for (const auto& claim : s.claims) out << fmt::format("claim     \"{}\"\n", claim.text);
     }
     return 0;
@@ -434,6 +436,8 @@ int model_command(const Args& raw, std::ostream& out) {
         if (fit) {
             j.key("memory").begin_object();
             j.field("chip", scenario->cluster.chip.id).field("capacity_bytes", fit->capacity.value());
+            j.field("device_bytes", scenario->cluster.chip.memory_device.value());
+            j.field("reserve_bytes", scenario->cluster.chip.memory_reserve.value());
             j.field("fits", fit->fits).field("worst_stage", fit->breakdown.stage);
             j.field("largest_term", fit->breakdown.largest_term().name);
             j.key("worst_stage_bytes").begin_object();
@@ -486,8 +490,8 @@ int model_command(const Args& raw, std::ostream& out) {
         return 0;
     }
     const Scenario& s = *scenario;
-    out << fmt::format("memory per GPU on {} ({} HBM), layout TP{} PP{} DP{} EP{} CP{}, ZeRO-{}, recompute {}:\n",
-                       s.cluster.chip.display_name, format_bytes(fit->capacity), s.parallel.tensor,
+    out << fmt::format("memory per GPU on {} ({}), layout TP{} PP{} DP{} EP{} CP{}, ZeRO-{}, recompute {}:\n",
+                       s.cluster.chip.display_name, s.cluster.chip.memory_basis(), s.parallel.tensor,
                        s.parallel.pipeline, s.parallel.data, s.parallel.expert, s.parallel.context,
                        s.parallel.zero_stage, to_string(s.parallel.recompute));
     std::vector<std::string> headers{"pipeline rank"};
@@ -551,7 +555,8 @@ int chips_command(const Args& raw, std::ostream& out) {
             j.key("peak_dense_flop_per_s").begin_object();
             for (const auto& [p, rate] : c.peak_dense) j.field(to_string(p), rate.value());
             j.end_object();
-            j.field("memory_bytes", c.memory_capacity.value());
+            j.field("memory_bytes", c.memory_device.value()).field("memory_reserve_bytes", c.memory_reserve.value());
+            j.field("memory_usable_bytes", c.memory_capacity.value());
             j.field("memory_bandwidth_bytes_per_s", c.memory_bandwidth.value());
             j.field("scale_up_bandwidth_bytes_per_s", c.scale_up_bandwidth.value());
             j.field("scale_up_domain", c.scale_up_domain);
@@ -598,7 +603,7 @@ int chips_command(const Args& raw, std::ostream& out) {
             narrow ? std::vector<std::string>{c.id, peak(c, Precision::bf16), peak(c, Precision::fp8),
                                               format_bandwidth(c.memory_bandwidth), format_bandwidth(c.scale_up_bandwidth)}
                    : std::vector<std::string>{c.id, c.display_name, peak(c, Precision::bf16), peak(c, Precision::fp8),
-                                              format_bytes(c.memory_capacity), format_bandwidth(c.memory_bandwidth),
+                                              format_bytes(c.memory_device), format_bandwidth(c.memory_bandwidth),
                                               format_bandwidth(c.scale_up_bandwidth), std::to_string(c.scale_up_domain),
                                               format_bandwidth(c.nic_bandwidth), format_power(c.tdp), die,
                                               c.rental_gpu_hour ? fmt::format("${:.2f}", c.rental_gpu_hour->value()) : std::string("—")};

@@ -15,7 +15,7 @@ const OptionHelp kJson{"--json", "", "machine-readable output (field names carry
 const OptionHelp kSet{"--set", "KEY=VALUE", "override a scenario key; repeatable (e.g. --set cluster.gpus=4096)"};
 const OptionHelp kCatalog{"--catalog", "DIR", "directory with chips/ and models/ (default: the scenarios/ next to the scenario, else the shipped one: `gpuhours --data-dir`/scenarios)"};
 const OptionHelp kMode{"--mode", "MODE", "symmetric (default: one rank per pipeline stage) or full (every rank)"};
-const OptionHelp kNetwork{"--network", "MODEL", "flow (default: max-min sharing of links) or alpha-beta (latency + bytes / slowest link; only flows sharing a GPU port or NIC are serialized)"};
+const OptionHelp kNetwork{"--network", "MODEL", "flow (default: max-min sharing of links) or alpha-beta (latency + bytes / slowest link; flows sharing a GPU port or NIC are serialized, and a phase lasts at least its most loaded link's bytes / rate)"};
 const OptionHelp kSamples{"--samples", "N", "Monte Carlo samples (default 200 when anything is uncertain, else 1; at most 100,000)"};
 const OptionHelp kSeed{"--seed", "N", "random seed (default 1); the same seed gives the same output"};
 const OptionHelp kQuiet{"--quiet", "", "no progress bar on stderr"};

@@ -17,6 +17,16 @@ FlopsPerSecond ChipProfile::peak(Precision p) const {
                             to_string(p)));
 }
 
+std::string ChipProfile::memory_basis() const {
+    if (memory_reserve.value() <= 0.0) {
+        return fmt::format("{} usable: the device's {} (no framework reserve in the chip's catalog entry)",
+                           format_bytes(memory_capacity), format_bytes(memory_device));
+    }
+    return fmt::format("{} usable: {} as the device reports it less a {} framework reserve (CUDA context, NCCL "
+                       "buffers, allocator fragmentation)",
+                       format_bytes(memory_capacity), format_bytes(memory_device), format_bytes(memory_reserve));
+}
+
 std::string_view to_string(Fabric f) {
     switch (f) {
         case Fabric::single_node: return "single-node";

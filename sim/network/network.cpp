@@ -685,8 +685,10 @@ PhaseResult AlphaBetaNetwork::run_phase(std::span<const FlowSpec> flows) {
     PhaseResult result;
     bool first = true;
     std::vector<EndpointLoad> endpoints;
+    std::vector<double> load(topology().links().size(), 0.0);  // bytes per link, for the congestion bound below
     for (const FlowSpec& f : flows) {
         const Route r = router().route(f.src, f.dst);
+        for (const LinkId l : r.links) load[l] += f.size.value();
         const AlphaBetaTime t = alpha_beta_time(topology(), r, f.size);
         result.max_latency = std::max(result.max_latency, r.latency);
         if (first || t.time > result.time) {
@@ -700,13 +702,27 @@ PhaseResult AlphaBetaNetwork::run_phase(std::span<const FlowSpec> flows) {
         if (r.links.back() != r.links.front()) endpoints.push_back(EndpointLoad{sending, r.latency, r.links.back()});
     }
     apply_endpoints(endpoints, result);
+    // Flows that share a link inside the fabric share its rate: the phase lasts at least the most loaded link's
+    // bytes over its rate plus the longest latency (the congestion bound; see run_all_to_all).
+    const PhaseResult congested = congestion_bound(topology(), load, result.max_latency);
+    if (congested.time > result.time) {
+        result.time = congested.time;
+        result.limiting_link = congested.limiting_link;
+    }
     return result;
 }
 
 PhaseResult AlphaBetaNetwork::run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) {
     // Per destination: mark the route tree of all sources (farthest first), then compute each vertex's route
     // latency and slowest link nearest first. O(V) per destination instead of O(n) routes.
+    // An all-to-all loads every link it crosses with many flows at once, which per-flow α–β times cannot see
+    // (issue 14: on a multi-plane fabric the spine uplinks, not the NICs, bound DeepSeek-V3's dispatch, and the
+    // flagship's step came out 11 % fast). So the result is also at least the congestion bound: the bytes each link
+    // carries (every source's bytes pushed down the destination's route tree) over its rate, plus the longest
+    // route latency, the same bound the flow model reports for an all-to-all too large to solve flow by flow.
     PhaseResult result;
+    std::vector<double> load(topology().links().size(), 0.0);
+    std::vector<double> mass(topology().vertex_count(), 0.0);
     const std::size_t vertices = topology().vertex_count();
     std::vector<double> latency(vertices, 0.0);
     std::vector<std::int64_t> slowest(vertices, -1);
@@ -729,13 +745,20 @@ PhaseResult AlphaBetaNetwork::run_all_to_all(std::span<const VertexId> ranks, By
         const std::vector<std::uint32_t> order = by_distance_desc(dist);
         std::fill(next.begin(), next.end(), -1);
         std::fill(on_tree.begin(), on_tree.end(), 0);
-        for (const VertexId s : ranks) on_tree[s] = s != dst;
+        for (const VertexId s : ranks) {
+            on_tree[s] = s != dst;
+            if (s != dst) mass[s] += bytes_per_pair.value();
+        }
         for (const std::uint32_t v : order) {
             if (!on_tree[v] || v == dst) continue;
             const LinkId l = router().next_hop(v, dst, dist);
             next[v] = static_cast<std::int64_t>(l);
             on_tree[topology().link(l).to] = 1;
+            load[l] += mass[v];  // farthest first: everything routed through v has reached it
+            mass[topology().link(l).to] += mass[v];
+            mass[v] = 0.0;
         }
+        mass[dst] = 0.0;
         latency[dst] = 0.0;
         slowest[dst] = -1;
         for (auto it = order.rbegin(); it != order.rend(); ++it) {
@@ -775,6 +798,11 @@ PhaseResult AlphaBetaNetwork::run_all_to_all(std::span<const VertexId> ranks, By
             result.time = t;
             result.limiting_link = l;
         }
+    }
+    const PhaseResult congested = congestion_bound(topology(), load, result.max_latency);
+    if (congested.time > result.time) {
+        result.time = congested.time;
+        result.limiting_link = congested.limiting_link;
     }
     return result;
 }

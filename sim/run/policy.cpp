@@ -160,7 +160,7 @@ ChipMetrics metrics_of(const ChipProfile& chip) {
     if (chip.die_area_mm2 && *chip.die_area_mm2 > 0) m.performance_density = m.tpp / *chip.die_area_mm2;
     m.interconnect_bidirectional_gb_s = 2.0 * chip.scale_up_bandwidth.value() / 1e9;
     m.memory_bandwidth_gb_s = chip.memory_bandwidth.value() / 1e9;
-    m.memory_gb = chip.memory_capacity.value() / 1e9;
+    m.memory_gb = chip.memory_device.value() / 1e9;  // as the device reports it, before any framework reserve
     return m;
 }
 

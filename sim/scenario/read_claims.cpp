@@ -132,6 +132,23 @@ PublishedSpec read_published(const Node& node) {
         }
     }
     if (const Node* n = r.optional("gpu_hours_per_trillion_tokens")) p.gpu_hours_per_trillion_tokens = detail::as_count(*n, "published.gpu_hours_per_trillion_tokens");
+    if (const Node* n = r.optional("tokens_per_second_per_gpu")) {
+        const double v = detail::as_number(*n, "published.tokens_per_second_per_gpu");
+        require_positive(v, *n, "published.tokens_per_second_per_gpu", "tokens per second");
+        p.tokens_per_second_per_gpu = v;
+    }
+    if (const Node* n = r.optional("informed")) {
+        if (n->kind != Node::Kind::array) {
+            throw ScenarioError(n->where, "`published.informed` must be an array of catalog figures",
+                                "e.g. informed = [\"chips/h800.toml efficiency.gemm_fp8\"], the figures fitted on this run");
+        }
+        for (std::size_t i = 0; i < n->items.size(); ++i) {
+            const std::string path = fmt::format("published.informed[{}]", i);
+            std::string figure = detail::as_string(n->items[i], path);
+            if (figure.empty()) throw ScenarioError(n->items[i].where, fmt::format("`{}` is empty", path), "name the catalog file and key, e.g. \"chips/a100-80gb.toml efficiency.gemm\"");
+            p.informed.push_back(std::move(figure));
+        }
+    }
     r.finish();
     return p;
 }

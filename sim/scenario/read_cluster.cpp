@@ -96,8 +96,20 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     }
     {
         TableReader m(detail::as_table(r.required("memory"), r.path_of("memory")), r.path_of("memory"));
-        chip.memory_capacity = read_figure(m, "capacity", parse_bytes, "80 GB");
-        require_positive(chip.memory_capacity.value(), m.table(), m.path_of("capacity"), "memory");
+        chip.memory_device = read_figure(m, "capacity", parse_bytes, "79.15 GiB");
+        require_positive(chip.memory_device.value(), m.table(), m.path_of("capacity"), "memory");
+        if (const Node* n = m.optional("reserve")) {
+            const std::string path = m.path_of("reserve");
+            const Node& value = detail::figure_value(*n, path);
+            chip.memory_reserve = detail::as_quantity(value, path, parse_bytes, "3 GiB");
+            if (!(chip.memory_reserve.value() >= 0.0 && chip.memory_reserve < chip.memory_device)) {
+                throw ScenarioError(value.where,
+                                    fmt::format("`{}` = {} must be at least 0 and below the capacity ({})", path,
+                                                format_bytes(chip.memory_reserve), format_bytes(chip.memory_device)),
+                                    "the reserve is what the framework holds outside the model's tensors, e.g. \"3 GiB\"");
+            }
+        }
+        chip.memory_capacity = chip.memory_device - chip.memory_reserve;
         chip.memory_bandwidth = read_bandwidth(m, "bandwidth", "3.35 TB/s");
         m.finish();
     }

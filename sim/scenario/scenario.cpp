@@ -441,7 +441,7 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
                             fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} but the {} has "
                                         "{}; the largest term is {} ({})",
                                         format_bytes(fit.breakdown.total()), fit.breakdown.stage,
-                                        s.cluster.chip.display_name, format_bytes(fit.capacity), largest.name,
+                                        s.cluster.chip.display_name, s.cluster.chip.memory_basis(), largest.name,
                                         format_bytes(largest.bytes)),
                             "shard more: raise tensor or pipeline, use zero = 1..3, or recompute = \"selective\" / "
                             "\"full\"; see `gpuhours model` for the whole breakdown");

@@ -101,8 +101,98 @@ TEST_CASE("gpuhours validate lists each run with its error and the mean absolute
 
     const auto text = run_cli("validate --dir " + dir.string());
     CHECK(text.exit_code == 0);
-    CHECK_THAT(text.out, Catch::Contains("mean absolute percentage error over 2 figures of 2 runs"));
+    CHECK_THAT(text.out, Catch::Contains("all: mean absolute percentage error"));
+    CHECK_THAT(text.out, Catch::Contains("over 2 measurements of 2 runs"));
     CHECK_THAT(text.out, Catch::Contains("Narayanan et al. 2021"));
     const auto missing = run_cli("validate --dir " + (dir / "nowhere").string());
     CHECK(missing.exit_code == 2);
+}
+
+namespace {
+
+// Llama 3.1 8B on 16 H100 (the small run of tests/support/scenarios.hpp) with a [published] table holding `published`.
+std::filesystem::path small_published_run(const std::filesystem::path& dir, const std::string& name, const std::string& published) {
+    std::filesystem::create_directories(dir);
+    const auto file = dir / (name + ".toml");
+    std::ofstream(file) << "title = \"" << name << "\"\nmodel = \"llama-3.1-8b\"\n"
+                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                           "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
+                           "[training]\ntokens = \"1B\"\nsequence_length = 8192\nglobal_batch = 64\n"
+                           "[published]\nsource = \"test\"\n" << published;
+    return file;
+}
+
+}  // namespace
+
+TEST_CASE("a step published four ways counts once and tokens per second per gpu is a published figure", "[validate]") {
+    const auto dir = gpuhours::test::scratch_path("validate-once");
+    std::filesystem::remove_all(dir);
+    // Reported: step 2 s, and the same step restated as throughput, TFLOP/s and MFU, each deliberately off by a
+    // different amount; only the step time (listed first) enters the statistics.
+    const auto file = small_published_run(dir, "four-ways", "step_time = \"2 s\"\ntokens_per_second_per_gpu = 10000\n"
+                                                            "model_tflops_per_gpu = 300\nmfu_bf16 = 0.4\n");
+    LoadOptions o;
+    o.catalog_dir = kSource / "scenarios";
+    const ValidationCase c = validate_scenario(file, o);
+    REQUIRE(c.figures.size() == 4);
+    CHECK(c.independent());
+    CHECK(c.figures[0].name == "step time");
+    CHECK(c.figures[1].name == "tokens per second per GPU");
+    // Tokens per second per GPU = 64 sequences × 8192 tokens / step time / 16 GPUs = 32,768 / step time.
+    CHECK(c.figures[1].predicted == Approx(32768.0 / c.step.step_time.value()).epsilon(1e-12));
+    CHECK(c.figures[1].unit == "tokens/s");
+    int counted = 0;
+    for (const auto& f : c.figures) {
+        CHECK(f.measurement == 0);
+        counted += f.counted ? 1 : 0;
+    }
+    CHECK(counted == 1);
+    CHECK(c.figures[0].counted);
+    const ValidationSummary s = summarize_validation({c});
+    CHECK(s.all.measurements == 1);
+    CHECK(s.figures_listed == 4);
+    CHECK(s.independent.mean_absolute_error == Approx(std::fabs(c.step.step_time.value() / 2.0 - 1.0)).epsilon(1e-12));
+    CHECK(mean_absolute_percentage_error({c}) == Approx(s.all.mean_absolute_error).epsilon(1e-12));
+}
+
+TEST_CASE("a case that informed a catalog figure is reported apart from the independent ones", "[validate]") {
+    const auto dir = gpuhours::test::scratch_path("validate-informed");
+    std::filesystem::remove_all(dir);
+    // Two cases of the same step: one reported at 1 s (independent), one at 4 s that informed a figure. The
+    // independent statistics hold only the first: mean = max = |t / 1 − 1|; the informed ones only the second.
+    small_published_run(dir, "a-independent", "step_time = \"1 s\"\n");
+    small_published_run(dir, "b-informed", "step_time = \"4 s\"\ninformed = [\"chips/h100.toml efficiency.gemm\"]\n");
+    LoadOptions o;
+    o.catalog_dir = kSource / "scenarios";
+    const auto cases = validate_directory(dir, o);
+    REQUIRE(cases.size() == 2);
+    const double t = cases[0].step.step_time.value();
+    CHECK_FALSE(cases[1].independent());
+    CHECK(cases[1].informed == std::vector<std::string>{"chips/h100.toml efficiency.gemm"});
+    const ValidationSummary s = summarize_validation(cases);
+    CHECK(s.independent.measurements == 1);
+    CHECK(s.independent.max_absolute_error == Approx(std::fabs(t - 1.0)).epsilon(1e-12));
+    CHECK(s.independent.max_case == "a-independent");
+    CHECK(s.informed.measurements == 1);
+    CHECK(s.informed.mean_absolute_error == Approx(std::fabs(t / 4.0 - 1.0)).epsilon(1e-12));
+    CHECK(s.all.measurements == 2);
+
+    const auto r = run_cli("validate --dir " + dir.string());
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("independent (no catalog figure set on them): 1 published measurements of 1 runs"));
+    CHECK_THAT(r.out, Catch::Contains("informed: chips/h100.toml efficiency.gemm"));
+    const auto j = run_cli("validate --dir " + dir.string() + " --json");
+    CHECK_THAT(j.out, Catch::Contains("\"independent\": false"));
+    CHECK_THAT(j.out, Catch::Contains("\"max_case\": \"a-independent\""));
+}
+
+TEST_CASE("published.informed must be an array of catalog figures", "[validate]") {
+    const auto dir = gpuhours::test::scratch_path("validate-bad-informed");
+    std::filesystem::remove_all(dir);
+    const auto file = small_published_run(dir, "bad", "step_time = \"1 s\"\ninformed = \"chips/h100.toml\"\n");
+    const auto r = run_cli("check " + file.string());
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("bad.toml:18:"));
+    CHECK_THAT(r.out, Catch::Contains("published.informed"));
 }

@@ -88,13 +88,16 @@ TEST_CASE("H800 against H100 differs by the NVLink time of tensor parallelism", 
     const double ratio = seconds_of(h800, Limiter::nvlink) / seconds_of(h100, Limiter::nvlink);
     CHECK(ratio > 1.0);
     CHECK(ratio <= 2.25 + 1e-9);
-    // The days follow the step: same tokens, so days scale with the step time.
-    CHECK(h800.wall_clock_days_p50 / h100.wall_clock_days_p50 == Approx(h800.step_time_s / h100.step_time_s).epsilon(1e-6));
+    // The days follow the step: same tokens, so days scale with the step time, up to the blocking part of the
+    // checkpoint writes the default reliability model adds (a whole number of them, one per Young/Daly interval of
+    // about 994 s, each 48 ms for this 16-GPU Llama 3.1 8B at 2 TB/s): at most 0.048 / 994 = 4.8e-5 of the days,
+    // so the ratios agree within 1e-4.
+    CHECK(h800.wall_clock_days_p50 / h100.wall_clock_days_p50 == Approx(h800.step_time_s / h100.step_time_s).epsilon(1e-4));
 }
 
 TEST_CASE("the H20 is compute-bound and slower in proportion to its achieved FLOP/s", "[whatif]") {
-    // H20: 148 dense BF16 TFLOP/s at GEMM efficiency 0.80 = 118.4 achieved; H100: 989.4 × 0.75 = 742.05. Compute
-    // seconds should scale by about 742.05 / 118.4 = 6.27 (tile and wave quantisation differ with the H20's 78
+    // H20: 148 dense BF16 TFLOP/s at GEMM efficiency 0.80 = 118.4 achieved; H100: 989.4 × 0.71 = 702.47. Compute
+    // seconds should scale by about 702.47 / 118.4 = 5.93 (tile and wave quantisation differ with the H20's 78
     // SMs against 132, and attention runs at its own efficiency, hence ±20%).
     WhatIfRequest request;
     request.chips = {"h100", "h20"};
@@ -102,7 +105,7 @@ TEST_CASE("the H20 is compute-bound and slower in proportion to its achieved FLO
     const WhatIfRow& h20 = row_of(r, "h20");
     REQUIRE(h20.feasible);
     CHECK(h20.limiter == Limiter::compute);
-    CHECK(seconds_of(h20, Limiter::compute) / seconds_of(row_of(r, "h100"), Limiter::compute) == Approx(6.27).epsilon(0.20));
+    CHECK(seconds_of(h20, Limiter::compute) / seconds_of(row_of(r, "h100"), Limiter::compute) == Approx(5.93).epsilon(0.20));
 }
 
 TEST_CASE("a layout that does not fit on a smaller chip gets more recomputation and says so", "[whatif]") {

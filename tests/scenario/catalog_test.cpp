@@ -73,9 +73,15 @@ TEST_CASE("catalog figures match the reference table") {
     // Same compute: the H800 cut only NVLink and FP64.
     CHECK(h800.peak(Precision::bf16) == h100.peak(Precision::bf16));
     CHECK(h800.peak(Precision::fp8).value() == Approx(1978.9e12));
-    // H20: 148 dense BF16 TFLOP/s, 96 GB at 4.0 TB/s, full 900 GB/s NVLink.
+    // H20: 148 dense BF16 TFLOP/s, 96 GB at 4.0 TB/s, full 900 GB/s NVLink; fits use 96 GB less the 3 GiB
+    // framework reserve = 96e9 − 3 × 2^30 = 92,778,774,528 B.
     CHECK(h20.peak(Precision::bf16).value() == Approx(148e12));
-    CHECK(h20.memory_capacity.value() == 96e9);
+    CHECK(h20.memory_device.value() == 96e9);
+    CHECK(h20.memory_reserve.value() == 3.0 * 1073741824.0);
+    CHECK(h20.memory_capacity.value() == 92'778'774'528.0);
+    // H100 as CUDA exposes it: 79.15 GiB = 79.15 × 2^30 = 84,986,665,369.6 B; usable 76.15 GiB.
+    CHECK(h100.memory_device.value() == Approx(84'986'665'369.6).epsilon(1e-12));
+    CHECK(h100.memory_capacity.value() == Approx(76.15 * 1073741824.0).epsilon(1e-12));
     CHECK(h20.memory_bandwidth.value() == Approx(4.0e12));
     CHECK(h20.scale_up_bandwidth.value() == 450e9);
     // TPP (chips-and-rules.md §3.7): H100 15,831 (FP8 1,978.9 × 8), H20 2,368, A800 4,992 (FP16 312 × 16).

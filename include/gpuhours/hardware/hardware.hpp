@@ -37,7 +37,14 @@ struct ChipProfile {
     std::string display_name;  // "NVIDIA H800 SXM5"
     std::string vendor;
     std::map<Precision, FlopsPerSecond> peak_dense;  // dense (no sparsity) peak per supported format
+    // Device memory as software sees it. memory_device: the bytes CUDA exposes (cudaDeviceProp::totalGlobalMem,
+    // PyTorch's "total capacity"; an "80 GB" H100 exposes 79.15–79.33 GiB = 85.0–85.2 × 10⁹ B). memory_reserve:
+    // what the framework holds outside the model's tensors (CUDA context and kernel images, NCCL buffers, the
+    // caching allocator's fragmentation). memory_capacity = memory_device − memory_reserve is what parameters,
+    // gradients, optimizer state and activations may use: every fit check compares against it.
     Bytes memory_capacity;
+    Bytes memory_device;
+    Bytes memory_reserve;
     BytesPerSecond memory_bandwidth;
     BytesPerSecond scale_up_bandwidth;   // per GPU, per direction (NVLink 900 GB/s bidirectional = 450)
     int scale_up_domain = 1;             // GPUs in one scale-up (NVLink/NVSwitch) domain in the usual node
@@ -55,6 +62,9 @@ struct ChipProfile {
 
     // Peak for `p`; throws Error naming the chip and its supported formats when the chip lacks it.
     [[nodiscard]] FlopsPerSecond peak(Precision p) const;
+    // "81.77 GB usable: 84.99 GB as the device reports it less a 3.22 GB framework reserve (CUDA context, NCCL
+    // buffers, allocator fragmentation)", or "… (no framework reserve in the chip's catalog entry)".
+    [[nodiscard]] std::string memory_basis() const;
 
     friend bool operator==(const ChipProfile&, const ChipProfile&) = default;
 };

@@ -5,12 +5,15 @@
 //   (sum of per-link latencies, no bandwidth used), then sends its bytes at its fair rate.
 // - AlphaBetaNetwork: α–β with serialized endpoints. A flow alone takes route latency + bytes / (slowest link
 //   on its route); flows that leave by the same first link (a GPU's NVLink or NIC port) or arrive by the same
-//   last link are sent one after another (injection bandwidth, as in LogGP's G), and nothing else contends:
-//   links inside the fabric are shared for free. A phase lasts max(every flow alone, every endpoint link's
-//   serialized bytes / bottleneck rates + the longest latency among its flows). Fast, and a lower bound on the
-//   flow model; an all-to-all's n−1 flows per GPU take their port n−1 times as long (without endpoint
-//   serialization its busbw would be n−1 times too high). In the engine, endpoint links are first-come,
-//   first-served: a flow starts sending when both its first and last links are free.
+//   last link are sent one after another (injection bandwidth, as in LogGP's G). A phase (`run_phase`,
+//   `run_all_to_all`) lasts max(every flow alone, every endpoint link's serialized bytes / bottleneck rates + the
+//   longest latency among its flows, the congestion bound: every link's bytes / its rate + the longest route
+//   latency), so links inside the fabric that many flows cross (a multi-plane fabric's spine uplinks under an
+//   all-to-all) are not shared for free. Fast, and a lower bound on the flow model: an all-to-all's n−1 flows
+//   per GPU take their port n−1 times as long, and its spine load bounds it as the flow model's does (within
+//   10 % of it on the fabrics tested in tests/network/network_test.cpp). In the engine (`start_flow`), endpoint
+//   links are first-come, first-served: a flow starts sending when both its first and last links are free, and
+//   links inside the fabric are not shared there.
 // Both run standalone (`run_phase`, for collectives and tests) and under the engine (`start_flow` plus the
 // ExternalModel two-call interface; `add_flows_task` makes an engine task that ends when its flows end).
 //

@@ -134,7 +134,11 @@ struct PublishedSpec {
     std::optional<double> hardware_tflops_per_gpu;  // the same plus recomputation (Megatron-LM 2021's convention)
     std::optional<double> mfu_bf16;                 // model FLOPs (full attention) / BF16 peak
     std::optional<double> gpu_hours_per_trillion_tokens;
+    std::optional<double> tokens_per_second_per_gpu;  // training throughput: global batch × sequence / step time / GPUs
     std::vector<std::pair<std::string, double>> phase_gpu_hours;  // [published.phase_gpu_hours]: phase name → GPU-hours
+    // Catalog figures fitted on this run ("chips/a100-80gb.toml efficiency.gemm"): `validate` then reports it as a
+    // consistency check, outside the independent error statistics. Empty: an independent prediction.
+    std::vector<std::string> informed;
 };
 
 // [whatif]: the chips (or the rule set) and deadline a what-if compares, for `whatif` and `report`.

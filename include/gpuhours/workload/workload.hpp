@@ -261,8 +261,9 @@ struct MemoryBreakdown {
 
 // Memory of every pipeline rank (index = rank). Data parallel degree for ZeRO: dense parameters are sharded over
 // data × context ranks (Megatron's distributed optimizer spans DP × CP); routed experts over
-// data × context / expert (the expert-data-parallel group). Not modelled: framework and CUDA-context overhead,
-// allocator fragmentation, transient workspaces, communication buckets, activation gradients in flight.
+// data × context / expert (the expert-data-parallel group). Not counted here: the CUDA context, NCCL buffers and
+// allocator fragmentation, which the chip's framework reserve takes off the capacity (ChipProfile::memory_reserve,
+// hardware.hpp); not modelled at all: transient workspaces, communication buckets, activation gradients in flight.
 std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const ParallelLayout& layout,
                                               const MixedPrecision& precision, const MicroBatchShape& shape,
                                               const MemoryOptions& options = {});
