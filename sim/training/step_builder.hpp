@@ -55,6 +55,11 @@ struct Segment {
     // dp_comm, wait: the unit whose parameters are gathered (a wait names the gather it needs); a dp_comm with
     // slot -1 reduces gradients and is awaited only by the optimizer.
     int slot = -1;
+    // comm, dp_comm in symmetric mode: the collective's time on stage `timed_stage` once add_segment has asked
+    // symmetric_time for it (-1: not yet). A pass template serves every micro-batch of its chunk, so each later
+    // use reads it back instead of looking the collective up again.
+    mutable int timed_stage = -1;
+    mutable SimTime timed{};
 };
 
 using Segments = std::vector<Segment>;

@@ -62,7 +62,11 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
             const int r = ranks[i];
             const std::size_t k = slot_of(r);
             volume_[k][axis_index(seg.comm.axis)] += seg.comm.size;
-            const SimTime d = symmetric_time(seg.comm, r);
+            if (seg.timed_stage != stage) {
+                seg.timed = symmetric_time(seg.comm, r);
+                seg.timed_stage = stage;
+            }
+            const SimTime d = seg.timed;
             std::vector<TaskId>& deps = after[i];  // replaced below by the task (its buffer reused)
             if (const auto last = (*stream)[k]) deps.push_back(*last);
             const TaskId id = add_fixed(deps, std::nullopt, d, label, comm_role, seg.comm.axis, r);
