@@ -127,10 +127,11 @@ bench "whatif on 6 chips" "≤ 5 s" "$gpuhours" whatif "$flagship" --chips h800,
 bench "validate" "≤ 10 s" "$gpuhours" validate
 bench "sweep: 7 prices" "≤ 2 s" "$gpuhours" sweep "$flagship" --vary 'pricing.gpu_hour=$1,$1.5,$2,$2.5,$3,$3.5,$4' -o "$scratch/sweep.csv"
 bench "plan: megatron-1.7b, 32 A100" "(all cores)" "$gpuhours" plan scenarios/validation/megatron-1.7b.toml
-bench "plan: megatron 22B, 8 A100" "≥ 2,000 simulated layouts/s" "$gpuhours" plan bench/scenarios/megatron-22b-8-a100.toml
+# --exhaustive: every layout that passes the rules and fits in memory is simulated (#13 item 5), none pruned by bound.
+bench "plan --exhaustive: megatron 22B, 8 A100" "≥ 2,000 simulated layouts/s" "$gpuhours" plan bench/scenarios/megatron-22b-8-a100.toml --exhaustive
 if [ "$long" = 1 ]; then
   bench "whatif --deadline on 2 chips" "≤ 60 s" "$gpuhours" whatif "$flagship" --chips h800,h20 --deadline "2 months"
-  bench --limit 900 "plan: Qwen3-235B-A22B, 2,048 H800" "≤ 60 s, every fit simulated" "$gpuhours" plan bench/scenarios/qwen3-235b-a22b-2048-h800.toml
+  bench --limit 900 "plan --exhaustive: Qwen3-235B-A22B, 2,048 H800" "≤ 60 s, every fit simulated" "$gpuhours" plan bench/scenarios/qwen3-235b-a22b-2048-h800.toml --exhaustive
 fi
 
 # ---- collectives ---------------------------------------------------------------------------------------------
