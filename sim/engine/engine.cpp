@@ -1,5 +1,6 @@
 #include <gpuhours/engine/engine.hpp>
 
+#include <algorithm>
 #include <cassert>
 #include <stdexcept>
 #include <string>
@@ -26,12 +27,31 @@ void Engine::TaskStore::push_back(Task&& t) {
 }
 
 TaskId Engine::add_task(TaskSpec spec) {
-    const TaskId id{static_cast<std::uint32_t>(tasks_.size())};
-    if (spec.resource) assert(spec.resource->index < resources_.size() && "unknown resource");
     assert(!std::holds_alternative<Driven>(spec.work) || std::get<Driven>(spec.work).on_start);
     assert(!std::holds_alternative<FixedDuration>(spec.work) || std::get<FixedDuration>(spec.work).duration >= SimTime::zero());
     Task task;
-    for (const TaskId dep : spec.after) {
+    if (auto* fixed = std::get_if<FixedDuration>(&spec.work)) {
+        task.duration = fixed->duration;
+    } else {
+        task.driven = static_cast<std::uint32_t>(driven_.size());
+        driven_.push_back(std::move(std::get<Driven>(spec.work).on_start));
+    }
+    return insert(std::move(task), spec.after, spec.resource, std::move(spec.name));
+}
+
+TaskId Engine::add_fixed_task(std::span<const TaskId> after, std::optional<ResourceId> resource, SimTime duration,
+                              std::string name) {
+    assert(duration >= SimTime::zero());
+    Task task;
+    task.duration = duration;
+    return insert(std::move(task), after, resource, std::move(name));
+}
+
+TaskId Engine::insert(Task&& task, std::span<const TaskId> after, std::optional<ResourceId> resource,
+                      std::string&& name) {
+    const TaskId id{static_cast<std::uint32_t>(tasks_.size())};
+    if (resource) assert(resource->index < resources_.size() && "unknown resource");
+    for (const TaskId dep : after) {
         assert(dep.index < tasks_.size() && "a dependency must be added before its dependent");
         Task& producer = tasks_[dep.index];
         if (producer.finished != kNotYet) continue;
@@ -42,19 +62,13 @@ TaskId Engine::add_task(TaskSpec spec) {
         else dependents_[producer.last_dependent].next = link;
         producer.last_dependent = link;
     }
-    if (spec.resource) task.resource = spec.resource->index;
-    if (!spec.name.empty()) {
+    if (resource) task.resource = resource->index;
+    if (!name.empty()) {
         task.name = static_cast<std::uint32_t>(names_.size());
-        names_.push_back(std::move(spec.name));
-    }
-    if (auto* fixed = std::get_if<FixedDuration>(&spec.work)) {
-        task.duration = fixed->duration;
-    } else {
-        task.driven = static_cast<std::uint32_t>(driven_.size());
-        driven_.push_back(std::move(std::get<Driven>(spec.work).on_start));
+        names_.push_back(std::move(name));
     }
     tasks_.push_back(std::move(task));
-    if (spec.resource) resources_[spec.resource->index].pending.push(id);
+    if (resource) resources_[resource->index].pending.push(id);
     if (tasks_[id.index].unmet == 0) make_ready(id);
     return id;
 }
@@ -155,7 +169,56 @@ void Engine::notify(TaskPhase phase, TaskId id) {
     for (const auto& observer : observers_) observer(event);
 }
 
+// Whether run() may compute every time in one pass over the tasks (run_static): nothing has run yet, and nothing
+// but fixed-duration tasks can happen — no Driven task, plain event, observer or external model's event.
+bool Engine::static_schedule() const {
+    if (now_ != SimTime::zero() || finished_count_ != 0 || events_processed_ != 0) return false;
+    if (!driven_.empty() || !actions_.empty() || !observers_.empty()) return false;
+    for (const ExternalModel* model : models_) {
+        if (model->next_event_time()) return false;
+    }
+    return true;
+}
+
+// Fixed-duration tasks whose dependencies and resource predecessors all come earlier in submission order (add_task
+// requires it of dependencies, and a resource runs its tasks in submission order) have times set by the graph
+// alone: start = max(the dependencies' finishes, the resource's previous task's finish), finish = start + duration.
+// The event loop would reach the same times (a task starts at the event time its last constraint ends, a zero
+// duration included), so one pass in index order replaces two queued events per task. Counts the events the loop
+// would have processed (a start and a finish per task).
+SimTime Engine::run_static() {
+    std::vector<SimTime> resource_free(resources_.size(), SimTime::zero());
+    SimTime end = SimTime::zero();
+    for (std::size_t i = 0; i < tasks_.size(); ++i) {
+        Task& task = tasks_[i];
+        // `started` holds the latest dependency finish so far (kNotYet: none), as the dependencies are processed.
+        SimTime start = std::max(task.started, SimTime::zero());
+        if (task.resource != kNone) start = std::max(start, resource_free[task.resource]);
+        const SimTime finish = start + task.duration;
+        task.started = start;
+        task.finished = finish;
+        task.ready = true;
+        task.unmet = 0;
+        if (task.resource != kNone) resource_free[task.resource] = finish;
+        end = std::max(end, finish);
+        for (std::uint32_t link = task.first_dependent; link != kNone; link = dependents_[link].next) {
+            Task& dependent = tasks_[dependents_[link].task];
+            dependent.started = std::max(dependent.started, finish);
+        }
+    }
+    for (Resource& r : resources_) {
+        r.pending = {};
+        r.busy = false;
+    }
+    queue_ = {};
+    finished_count_ = tasks_.size();
+    events_processed_ += 2 * tasks_.size();
+    now_ = end;
+    return now_;
+}
+
 SimTime Engine::run() {
+    if (static_schedule()) return run_static();
     for (;;) {
         std::optional<SimTime> next;
         if (!queue_.empty()) next = queue_.top().time;

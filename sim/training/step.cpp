@@ -70,13 +70,21 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
             }
         }
     }
-    for (const auto& ranks : stage_ranks_) {
-        for (int r : ranks) {
-            compute_[r] = engine_.add_resource(fmt::format("rank{}/compute", r));
-            simulated_.push_back(r);
-        }
-    }
+    for (const auto& ranks : stage_ranks_) simulated_.insert(simulated_.end(), ranks.begin(), ranks.end());
     std::sort(simulated_.begin(), simulated_.end());
+    dense_.assign(static_cast<std::size_t>(placement_.ranks()), -1);
+    for (std::size_t i = 0; i < simulated_.size(); ++i) dense_[static_cast<std::size_t>(simulated_[i])] = static_cast<int>(i);
+    // Resources in the order of stages and their ranks, as before the tables were dense (resource ids are
+    // submission order, and the trace names them).
+    compute_.resize(simulated_.size());
+    for (const auto& ranks : stage_ranks_) {
+        for (int r : ranks) compute_[slot_of(r)] = engine_.add_resource(fmt::format("rank{}/compute", r));
+    }
+    last_comm_.resize(simulated_.size());
+    last_dp_comm_.resize(simulated_.size());
+    last_dp_reduce_.resize(simulated_.size());
+    volume_.resize(simulated_.size());
+    grad_sync_.resize(simulated_.size());
 }
 
 // The step: find where each chunk's gradients are complete; in symmetric mode, time every collective up front;

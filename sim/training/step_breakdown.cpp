@@ -17,6 +17,18 @@ struct Interval {
     std::size_t axis;
 };
 
+bool starts_before(const Interval& a, const Interval& c) { return a.start < c.start; }
+
+// Sorts by start. Intervals already in strictly increasing start (most: a stream's tasks run in submission order)
+// are left as they are, which is the only order std::sort can give them; ties keep std::sort's order, as before.
+void sort_by_start(std::vector<Interval>& v) {
+    if (std::adjacent_find(v.begin(), v.end(), [](const Interval& a, const Interval& c) { return a.start >= c.start; }) ==
+        v.end()) {
+        return;
+    }
+    std::sort(v.begin(), v.end(), starts_before);
+}
+
 // The part of each idle gap [a, z) covered by the collectives of `cs` (sorted by start), in increasing time:
 // exposed on that axis (the one that started first where several overlap). Gaps must come in increasing time, so
 // the collectives that ended before a gap can be skipped for good: with reach[i] the latest end among cs[0..i],
@@ -24,7 +36,7 @@ struct Interval {
 class Coverage {
 public:
     explicit Coverage(std::vector<Interval>& cs) : cs_(cs), reach_(cs.size()) {
-        std::sort(cs_.begin(), cs_.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
+        sort_by_start(cs_);
         for (std::size_t i = 0; i < cs_.size(); ++i) reach_[i] = std::max(i > 0 ? reach_[i - 1] : cs_[i].end, cs_[i].end);
     }
     // Adds the covered part of [a, z) to `b.exposed`; calls hole(from, to) for each uncovered piece, in order.
@@ -60,7 +72,7 @@ private:
 // the compute stream waits for only at a gather or at the optimizer) → exposed on theirs; the rest → bubble.
 void account_idle(StepBreakdown& b, std::vector<Interval>& intervals, std::vector<Interval>& cs,
                   std::vector<Interval>& dp, std::int64_t makespan) {
-    std::sort(intervals.begin(), intervals.end(), [](const Interval& a, const Interval& c) { return a.start < c.start; });
+    sort_by_start(intervals);
     Coverage in_line(cs);
     Coverage beside(dp);
     auto bubble = [&](std::int64_t from, std::int64_t to) { b.bubble += SimTime::from_picoseconds(to - from).to_seconds(); };
@@ -85,11 +97,10 @@ StepResult StepBuilder::collect(SimTime makespan) {
     result.mode = spec_.mode;
     result.compute_precision = spec_.precision.compute;
 
-    std::map<int, StepBreakdown> per_rank = rank_breakdowns(makespan, result.trace);
+    const std::vector<StepBreakdown> per_rank = rank_breakdowns(makespan, result.trace);
     // Means over simulated ranks, and one row per stage (its first simulated rank).
     const double n = static_cast<double>(simulated_.size());
-    for (int r : simulated_) {
-        const StepBreakdown& b = per_rank[r];
+    for (const StepBreakdown& b : per_rank) {
         result.breakdown.compute += b.compute / n;
         result.breakdown.recompute += b.recompute / n;
         result.breakdown.optimizer += b.optimizer / n;
@@ -102,7 +113,7 @@ StepResult StepBuilder::collect(SimTime makespan) {
     }
     for (int s = 0; s < layout_.pipeline; ++s) {
         const int r = stage_ranks_[static_cast<std::size_t>(s)].front();
-        result.stages.push_back(StageStep{s, r, per_rank[r]});
+        result.stages.push_back(StageStep{s, r, per_rank[slot_of(r)]});
     }
 
     add_flops(result);
@@ -117,11 +128,13 @@ StepResult StepBuilder::collect(SimTime makespan) {
 
 // Each simulated GPU's breakdown, from the engine's start and finish times of every task; the trace events as well
 // when StepSpec::record_trace.
-std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::vector<TraceEvent>& trace) {
-    std::map<int, std::vector<Interval>> busy;     // compute stream, any role
-    std::map<int, std::vector<Interval>> comms;    // the rank's collectives and incoming p2p
-    std::map<int, std::vector<Interval>> dp;       // its data-parallel stream's collectives
-    std::map<int, StepBreakdown> per_rank;
+std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::vector<TraceEvent>& trace) {
+    // Per simulated rank (dense index).
+    const std::size_t n = simulated_.size();
+    std::vector<std::vector<Interval>> busy(n);   // compute stream, any role
+    std::vector<std::vector<Interval>> comms(n);  // the rank's collectives and incoming p2p
+    std::vector<std::vector<Interval>> dp(n);     // its data-parallel stream's collectives
+    std::vector<StepBreakdown> per_rank(n);
     for (std::uint32_t i = 0; i < std::min(info_.size(), engine_.task_count()); ++i) {
         const TaskId id{i};
         const auto start = engine_.start_time(id);
@@ -130,18 +143,19 @@ std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std:
         const TaskInfo& t = info_[i];
         const Seconds d = (*end - *start).to_seconds();
         for (int r : ranks_of(t)) {
-            StepBreakdown& b = per_rank[r];
+            const std::size_t k = slot_of(r);
+            StepBreakdown& b = per_rank[k];
             switch (t.role) {
-                case TaskRole::compute: b.compute += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
-                case TaskRole::recompute: b.recompute += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
-                case TaskRole::optimizer: b.optimizer += d; busy[r].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
+                case TaskRole::compute: b.compute += d; busy[k].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
+                case TaskRole::recompute: b.recompute += d; busy[k].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
+                case TaskRole::optimizer: b.optimizer += d; busy[k].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
                 case TaskRole::comm:
                 case TaskRole::dp_comm:
                 case TaskRole::dp_reduce:
                 case TaskRole::p2p: {
                     b.on_link[axis_index(t.axis)] += d;
                     const bool beside = t.role == TaskRole::dp_comm || t.role == TaskRole::dp_reduce;
-                    (beside ? dp : comms)[r].push_back({start->picoseconds(), end->picoseconds(), axis_index(t.axis)});
+                    (beside ? dp : comms)[k].push_back({start->picoseconds(), end->picoseconds(), axis_index(t.axis)});
                     break;
                 }
             }
@@ -155,9 +169,9 @@ std::map<int, StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std:
             }
         }
     }
-    for (int r : simulated_) {
-        account_idle(per_rank[r], busy[r], comms[r], dp[r], makespan.picoseconds());
-        if (auto it = volume_.find(r); it != volume_.end()) per_rank[r].volume = it->second;
+    for (std::size_t k = 0; k < n; ++k) {
+        account_idle(per_rank[k], busy[k], comms[k], dp[k], makespan.picoseconds());
+        per_rank[k].volume = volume_[k];
     }
     return per_rank;
 }

@@ -55,6 +55,11 @@ struct Segment {
     // dp_comm, wait: the unit whose parameters are gathered (a wait names the gather it needs); a dp_comm with
     // slot -1 reduces gradients and is awaited only by the optimizer.
     int slot = -1;
+    // comm, dp_comm in symmetric mode: the collective's time on stage `timed_stage` once add_segment has asked
+    // symmetric_time for it (-1: not yet). A pass template serves every micro-batch of its chunk, so each later
+    // use reads it back instead of looking the collective up again.
+    mutable int timed_stage = -1;
+    mutable SimTime timed{};
 };
 
 using Segments = std::vector<Segment>;
@@ -181,10 +186,17 @@ private:
     // ---- task creation (step_tasks.cpp) -----------------------------------------------------------------
     // An engine task and its role; `rank` -1 for a task of no rank (a pass's end marker).
     TaskId add(TaskSpec spec, TaskRole role, CommAxis axis, int rank);
+    // The same for a fixed-duration task, its dependencies read from `after` (no TaskSpec, no vector moved).
+    TaskId add_fixed(std::span<const TaskId> after, std::optional<ResourceId> resource, SimTime duration,
+                     std::string name, TaskRole role, CommAxis axis, int rank);
+    // A simulated rank's index in simulated_ (the per-rank tables below are indexed by it).
+    [[nodiscard]] std::size_t slot_of(int rank) const { return static_cast<std::size_t>(dense_[static_cast<std::size_t>(rank)]); }
     void set_info(TaskId id, TaskInfo info);
     std::span<const int> ranks_of(const TaskInfo& info) const;
+    // The last task of one stream per simulated rank (by dense index), or none.
+    using Stream = std::vector<std::optional<TaskId>>;
     void add_segment(int stage, const Segment& seg, const std::string& label, std::vector<std::vector<TaskId>>& after,
-                     std::map<int, TaskId>* stream = nullptr);
+                     Stream* stream = nullptr);
     // Per simulated rank of the stage, the tasks of each issued dp_comm slot of a pass.
     using Issued = std::map<int, std::vector<std::vector<TaskId>>>;
     void add_dp_segment(int stage, const Segment& seg, const std::string& label,
@@ -203,7 +215,8 @@ private:
 
     // ---- breakdown, trace, FLOPs (step_breakdown.cpp) ---------------------------------------------------
     StepResult collect(SimTime makespan);
-    std::map<int, StepBreakdown> rank_breakdowns(SimTime makespan, std::vector<TraceEvent>& trace);
+    // Per simulated rank, by dense index.
+    std::vector<StepBreakdown> rank_breakdowns(SimTime makespan, std::vector<TraceEvent>& trace);
     void add_flops(StepResult& result);
 
     const StepSpec& spec_;
@@ -223,15 +236,17 @@ private:
     std::vector<std::vector<int>> stage_ranks_;
     std::map<int, std::vector<int>> all_stage_ranks_;  // all_ranks_of_stage
     std::vector<char> covered_;                        // symmetric_time's marks, one per rank, left all 0
-    std::vector<int> simulated_;
-    std::map<int, ResourceId> compute_;
-    std::map<int, TaskId> last_comm_;
-    // Per rank: the last task of its data-parallel streams, one for parameter gathers and one for gradient
+    std::vector<int> simulated_;  // in increasing order
+    std::vector<int> dense_;      // per rank of the cluster: its index in simulated_, or -1
+    // Per simulated rank (dense index): its compute stream, the last task of its communication stream.
+    std::vector<ResourceId> compute_;
+    Stream last_comm_;
+    // Per simulated rank: the last task of its data-parallel streams, one for parameter gathers and one for gradient
     // reductions (FSDP2 runs its all-gathers and reduce-scatters on separate CUDA streams).
-    std::map<int, TaskId> last_dp_comm_;
-    std::map<int, TaskId> last_dp_reduce_;
-    std::map<int, std::array<Bytes, kCommAxes.size()>> volume_;  // per rank: StepBreakdown::volume
-    std::map<int, std::vector<TaskId>> grad_sync_;  // per rank: the data-parallel reductions of its chunks
+    Stream last_dp_comm_;
+    Stream last_dp_reduce_;
+    std::vector<std::array<Bytes, kCommAxes.size()>> volume_;  // per simulated rank: StepBreakdown::volume
+    std::vector<std::vector<TaskId>> grad_sync_;  // per simulated rank: the data-parallel reductions of its chunks
     std::map<std::pair<int, int>, Added> added_;    // (stage, op index)
     std::vector<TaskInfo> info_;                 // per engine task
     std::vector<std::vector<int>> task_groups_;  // the groups of full-mode collective tasks

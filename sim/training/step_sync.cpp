@@ -48,7 +48,7 @@ void StepBuilder::sync_after_all(int stage, int local_chunk) {
     for (std::size_t i = 0; i < ends.size(); ++i) {
         std::vector<TaskId> deps{done.ends[0][i]};
         if (!done.ends[1].empty()) deps.push_back(done.ends[1][i]);
-        ends[i] = add(TaskSpec{"backward done", compute_.at(stage_ranks_[static_cast<std::size_t>(stage)][i]), deps, FixedDuration{}},
+        ends[i] = add(TaskSpec{"backward done", compute_[slot_of(stage_ranks_[static_cast<std::size_t>(stage)][i])], deps, FixedDuration{}},
                       TaskRole::p2p, CommAxis::pipeline, -1);
     }
     add_data_parallel_sync(stage, local_chunk, ends);
@@ -74,7 +74,7 @@ void StepBuilder::add_data_parallel_sync(int stage, int local_chunk, const std::
         add_segment(stage, seg, fmt::format("expert-dp {} c{}", to_string(kind), local_chunk), after);
     }
     for (std::size_t i = 0; i < ranks.size(); ++i) {
-        auto& list = grad_sync_[ranks[i]];
+        auto& list = grad_sync_[slot_of(ranks[i])];
         list.insert(list.end(), after[i].begin(), after[i].end());
     }
 }
@@ -103,8 +103,8 @@ void StepBuilder::add_optimizer(int stage) {
     std::vector<std::vector<TaskId>> after(ranks.size());
     for (std::size_t i = 0; i < ranks.size(); ++i) {
         const int r = ranks[i];
-        after[i] = grad_sync_[r];
-        const TaskId id = add(TaskSpec{"optimizer", compute_.at(r), after[i], FixedDuration{duration}},
+        after[i] = grad_sync_[slot_of(r)];
+        const TaskId id = add(TaskSpec{"optimizer", compute_[slot_of(r)], after[i], FixedDuration{duration}},
                               TaskRole::optimizer, CommAxis::data, r);
         after[i] = {id};
     }

@@ -17,6 +17,13 @@ TaskId StepBuilder::add(TaskSpec spec, TaskRole role, CommAxis axis, int rank) {
     return id;
 }
 
+TaskId StepBuilder::add_fixed(std::span<const TaskId> after, std::optional<ResourceId> resource, SimTime duration,
+                              std::string name, TaskRole role, CommAxis axis, int rank) {
+    const TaskId id = engine_.add_fixed_task(after, resource, duration, std::move(name));
+    set_info(id, TaskInfo{role, axis, rank, -1});
+    return id;
+}
+
 void StepBuilder::set_info(TaskId id, TaskInfo info) {
     if (info_.size() <= id.index) info_.resize(std::max<std::size_t>(id.index + 1, info_.size() * 2));
     info_[id.index] = info;
@@ -31,7 +38,7 @@ std::span<const int> StepBuilder::ranks_of(const TaskInfo& info) const {
 // Adds `seg` for every simulated rank of `stage`; `after[i]` is rank i's last tasks of this chain, replaced by the
 // segment's task. A collective goes on `stream` (per rank, its last task; the communication stream by default).
 void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& label,
-                              std::vector<std::vector<TaskId>>& after, std::map<int, TaskId>* stream) {
+                              std::vector<std::vector<TaskId>>& after, Stream* stream) {
     if (stream == nullptr) stream = &last_comm_;
     const TaskRole comm_role = stream == &last_dp_comm_     ? TaskRole::dp_comm
                                : stream == &last_dp_reduce_ ? TaskRole::dp_reduce
@@ -41,26 +48,30 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
         for (std::size_t i = 0; i < ranks.size(); ++i) {
             const int r = ranks[i];
             // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
-            // after[i] is replaced below, so its dependencies move into the task.
-            TaskSpec t{seg.kind == SegmentKind::recompute && !label.empty() ? label + " recompute" : label, compute_.at(r),
-                       std::move(after[i]), FixedDuration{seg.duration}};
-            const TaskId id = add(std::move(t), seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
-                                  CommAxis::tensor, r);
-            after[i] = {id};
+            // after[i] is replaced below by the task (its buffer reused).
+            const TaskId id = add_fixed(after[i], compute_[slot_of(r)], seg.duration,
+                                        seg.kind == SegmentKind::recompute && !label.empty() ? label + " recompute" : label,
+                                        seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
+                                        CommAxis::tensor, r);
+            after[i].assign(1, id);
         }
         return;
     }
     if (spec_.mode == SimulationMode::symmetric) {
         for (std::size_t i = 0; i < ranks.size(); ++i) {
             const int r = ranks[i];
-            volume_[r][axis_index(seg.comm.axis)] += seg.comm.size;
-            const SimTime d = symmetric_time(seg.comm, r);
-            std::vector<TaskId> deps = std::move(after[i]);  // replaced below
-            if (auto it = stream->find(r); it != stream->end()) deps.push_back(it->second);
-            const TaskId id = add(TaskSpec{label, std::nullopt, std::move(deps), FixedDuration{d}}, comm_role,
-                                  seg.comm.axis, r);
-            (*stream)[r] = id;
-            after[i] = {id};
+            const std::size_t k = slot_of(r);
+            volume_[k][axis_index(seg.comm.axis)] += seg.comm.size;
+            if (seg.timed_stage != stage) {
+                seg.timed = symmetric_time(seg.comm, r);
+                seg.timed_stage = stage;
+            }
+            const SimTime d = seg.timed;
+            std::vector<TaskId>& deps = after[i];  // replaced below by the task (its buffer reused)
+            if (const auto last = (*stream)[k]) deps.push_back(*last);
+            const TaskId id = add_fixed(deps, std::nullopt, d, label, comm_role, seg.comm.axis, r);
+            (*stream)[k] = id;
+            deps.assign(1, id);
         }
         return;
     }
@@ -75,7 +86,7 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
         for (int member : group) {
             const auto& a = after[index_of.at(member)];
             deps.insert(deps.end(), a.begin(), a.end());
-            if (auto it = stream->find(member); it != stream->end()) deps.push_back(it->second);
+            if (const auto last = (*stream)[slot_of(member)]) deps.push_back(*last);
         }
         std::sort(deps.begin(), deps.end());
         deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
@@ -87,9 +98,9 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
         task_groups_.push_back(group);
         set_info(placeholder, TaskInfo{comm_role, seg.comm.axis, -1, static_cast<int>(task_groups_.size() - 1)});
         for (int member : group) {
-            if (index_of.contains(member)) volume_[member][axis_index(seg.comm.axis)] += seg.comm.size;
+            if (index_of.contains(member)) volume_[slot_of(member)][axis_index(seg.comm.axis)] += seg.comm.size;
             done.insert(member);
-            (*stream)[member] = placeholder;
+            (*stream)[slot_of(member)] = placeholder;
             after[index_of.at(member)] = {placeholder};
         }
     }
@@ -111,7 +122,7 @@ void StepBuilder::add_dp_segment(int stage, const Segment& seg, const std::strin
         return;
     }
     for (std::size_t i = 0; i < ranks.size(); ++i) {
-        auto& list = grad_sync_[ranks[i]];
+        auto& list = grad_sync_[slot_of(ranks[i])];
         list.insert(list.end(), tasks[i].begin(), tasks[i].end());
     }
 }
@@ -129,9 +140,8 @@ std::vector<TaskId> StepBuilder::add_p2p(int from_stage, int to_stage, const std
         const int src = placement_.rank_of(c.tp, c.cp, c.dp, from_stage);
         const auto pos = static_cast<std::size_t>(std::find(from.begin(), from.end(), src) - from.begin());
         if (spec_.mode == SimulationMode::symmetric) {
-            out[i] = add(TaskSpec{label, std::nullopt, {producer_ends.at(pos)},
-                                  FixedDuration{p2p_time(from_stage, to_stage, bytes)}},
-                         TaskRole::p2p, CommAxis::pipeline, to[i]);
+            out[i] = add_fixed({&producer_ends.at(pos), 1}, std::nullopt, p2p_time(from_stage, to_stage, bytes), label,
+                               TaskRole::p2p, CommAxis::pipeline, to[i]);
         } else {
             const TaskId id = add_flows_task(engine_, *network_, TaskSpec{label, std::nullopt, {producer_ends.at(pos)}, FixedDuration{}},
                                              {FlowSpec{topology_.gpu(src), topology_.gpu(to[i]), bytes}});

@@ -159,3 +159,36 @@ TEST_CASE("External models are polled for their next event and advanced before t
     CHECK(log == std::vector<std::string>{"model@15", "queue@20", "model@40"});
     CHECK(model.advanced == std::vector<std::int64_t>{15, 20, 40});
 }
+
+TEST_CASE("A graph of fixed-duration tasks gets the same times in one pass as through the event loop") {
+    // Resource R runs x (10 ps), then y, then z, in submission order. y waits for w (25 ps, no resource) and
+    // z for nothing but R; q waits for z and x, and is zero-length; v has no resource and waits for q.
+    //   x: 0–10; w: 0–25; y: max(25, 10) = 25–30; z: after y on R: 30–37 (z is ready at 0 but R is strict FIFO);
+    //   q: max(37, 10) = 37–37; v: 37–41. Makespan 41.
+    auto build = [](Engine& engine) {
+        const ResourceId r = engine.add_resource("R");
+        const TaskId w = engine.add_task(fixed("w", 25));
+        const TaskId x = engine.add_task(fixed("x", 10, {}, r));
+        engine.add_task(fixed("y", 5, {w}, r));
+        const TaskId z = engine.add_fixed_task({}, r, ps(7), "z");
+        const TaskId q = engine.add_fixed_task(std::vector<TaskId>{z, x}, std::nullopt, ps(0));
+        engine.add_fixed_task(std::vector<TaskId>{q}, std::nullopt, ps(4), "v");
+    };
+    Engine one_pass;  // no observer, no Driven task: run() takes the one-pass path
+    build(one_pass);
+    CHECK(one_pass.run() == ps(41));
+    Engine looped;
+    build(looped);
+    (void)trace_of(looped);  // an observer: run() takes the event loop
+    const std::vector<std::int64_t> starts{0, 0, 25, 30, 37, 37};
+    const std::vector<std::int64_t> finishes{25, 10, 30, 37, 37, 41};
+    for (std::uint32_t i = 0; i < 6; ++i) {
+        CHECK(one_pass.start_time(TaskId{i}) == ps(starts[i]));
+        CHECK(one_pass.finish_time(TaskId{i}) == ps(finishes[i]));
+        CHECK(looped.start_time(TaskId{i}) == one_pass.start_time(TaskId{i}));
+        CHECK(looped.finish_time(TaskId{i}) == one_pass.finish_time(TaskId{i}));
+    }
+    CHECK(one_pass.events_processed() == looped.events_processed());  // 2 per task: 12
+    CHECK(one_pass.events_processed() == 12);
+    CHECK(one_pass.name(TaskId{3}) == "z");
+}

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -96,6 +97,10 @@ public:
     // Adds a task; tasks may be added before or during run(). Dependencies that already finished count as met.
     // A ready task starts through an event at now(), so observers subscribed before run() see every start.
     TaskId add_task(TaskSpec spec);
+    // The same as add_task for a fixed-duration task, without building a TaskSpec: `after` is read, not kept, so
+    // a caller can reuse its buffer (a step adds about 10⁵ such tasks). `name` may be empty (unnamed).
+    TaskId add_fixed_task(std::span<const TaskId> after, std::optional<ResourceId> resource, SimTime duration,
+                          std::string name = {});
     // A plain event: `action` runs at `at` (≥ now()).
     void schedule(SimTime at, std::function<void()> action);
     // Registers a non-owning external model; it must outlive run().
@@ -106,7 +111,9 @@ public:
     void finish(TaskId task);
 
     // Processes events until none are left; returns the time of the last one. Throws std::logic_error when
-    // tasks remain unfinished (a Driven task nobody finished).
+    // tasks remain unfinished (a Driven task nobody finished). When only fixed-duration tasks were added (no
+    // Driven task, plain event, observer or pending model event), the times follow from the graph alone and are
+    // computed in one pass over the tasks, O(tasks + dependencies), with the same result as the event loop.
     SimTime run();
 
     [[nodiscard]] SimTime now() const { return now_; }
@@ -174,12 +181,16 @@ private:
     };
 
     void push(SimTime at, EventKind kind, std::uint32_t payload);
+    // add_task's common part: links `after`, stores the task, queues it on its resource, readies it.
+    TaskId insert(Task&& task, std::span<const TaskId> after, std::optional<ResourceId> resource, std::string&& name);
     void make_ready(TaskId id);
     void try_start_resource(ResourceId r);
     void start(TaskId id);   // queues the start at now() (so tasks added before run() start inside it)
     void begin(TaskId id);   // the start itself
     void complete(TaskId id);
     void notify(TaskPhase phase, TaskId id);
+    [[nodiscard]] bool static_schedule() const;
+    SimTime run_static();
 
     TaskStore tasks_;
     std::vector<DependentLink> dependents_;
