@@ -383,6 +383,42 @@ bool looks_like_file(const std::string& arg) {
     return arg.find('/') != std::string::npos || arg.ends_with(".toml") || std::filesystem::exists(arg);
 }
 
+// The parameter counts beside the model card's.
+std::string parameters_table(const ModelSpec& model, const ParameterCount& params) {
+    report::Table t({"parameters", "count", "published"});
+    auto published = [](const std::optional<double>& v) { return v ? format_count(*v) : std::string("—"); };
+    t.add_row({"total", format_count(params.total), published(model.published_total_parameters)});
+    // Model cards differ on whether "active" counts the input-embedding table (a lookup): DeepSeek does not (37B),
+    // Meta's Llama 4 Maverick does (17B); both readings are shown so a published figure can be compared.
+    const bool with_embedding = model.published_active_counts_embedding;
+    t.add_row({"active per token", format_count(params.active), with_embedding ? "" : published(model.published_active_parameters)});
+    t.add_row({"  with the input embedding", format_count(params.active_with_embedding),
+               with_embedding ? published(model.published_active_parameters) : ""});
+    t.add_row({"embedding", format_count(params.embedding), ""});
+    t.add_row({"output head", format_count(params.output_head), ""});
+    if (model.mtp_depth > 0) t.add_row({"MTP modules (not in total)", format_count(params.mtp), ""});
+    return t.render() + "\n";
+}
+
+// The model's layer pattern, when it has one: dense and MoE layers interleaved, sliding-window layers.
+std::string layer_pattern_text(const ModelSpec& model, const ParameterCount& params) {
+    std::string out;
+    if (model.moe && params.dense_layers > 0) {
+        out += fmt::format("layers: {} dense, {} MoE{}\n", params.dense_layers, params.moe_layers,
+                           model.moe->layer_frequency > 1
+                               ? fmt::format(" (every {} after the first {})", model.moe->layer_frequency, model.moe->dense_layers)
+                               : std::string());
+    }
+    if (model.attention.sliding_window > 0) {
+        int windowed = 0;
+        for (int l = 0; l < model.layers; ++l) windowed += is_windowed_layer(model, l) ? 1 : 0;
+        out += fmt::format("attention: {} layers through a sliding window of {} tokens, {} with full attention{}\n",
+                           windowed, model.attention.sliding_window, model.layers - windowed,
+                           model.attention.sinks ? "; attention sinks" : "");
+    }
+    return out.empty() ? out : out + "\n";
+}
+
 int model_command(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "model");
     const std::string& target = single_positional(args, "model", "NAME|SCENARIO");
@@ -453,31 +489,8 @@ int model_command(const Args& raw, std::ostream& out) {
 
     out << fmt::format("{} ({})\n", model.display_name, model.id);
     out << fmt::format("vocabulary {}\n\n", vocab_text(model.vocab, layout));
-    report::Table t({"parameters", "count", "published"});
-    auto published = [](const std::optional<double>& v) { return v ? format_count(*v) : std::string("—"); };
-    t.add_row({"total", format_count(params.total), published(model.published_total_parameters)});
-    // Model cards differ on whether "active" counts the input-embedding table (a lookup): DeepSeek does not (37B),
-    // Meta's Llama 4 Maverick does (17B); both readings are shown so a published figure can be compared.
-    const bool with_embedding = model.published_active_counts_embedding;
-    t.add_row({"active per token", format_count(params.active), with_embedding ? "" : published(model.published_active_parameters)});
-    t.add_row({"  with the input embedding", format_count(params.active_with_embedding),
-               with_embedding ? published(model.published_active_parameters) : ""});
-    t.add_row({"embedding", format_count(params.embedding), ""});
-    t.add_row({"output head", format_count(params.output_head), ""});
-    if (model.mtp_depth > 0) t.add_row({"MTP modules (not in total)", format_count(params.mtp), ""});
-    out << t.render() << "\n";
-    if (model.moe && params.dense_layers > 0) {
-        out << fmt::format("layers: {} dense, {} MoE{}\n", params.dense_layers, params.moe_layers,
-                           model.moe->layer_frequency > 1 ? fmt::format(" (every {} after the first {})", model.moe->layer_frequency, model.moe->dense_layers) : std::string());
-    }
-    if (model.attention.sliding_window > 0) {
-        int windowed = 0;
-        for (int l = 0; l < model.layers; ++l) windowed += is_windowed_layer(model, l) ? 1 : 0;
-        out << fmt::format("attention: {} layers through a sliding window of {} tokens, {} with full attention{}\n",
-                           windowed, model.attention.sliding_window, model.layers - windowed,
-                           model.attention.sinks ? "; attention sinks" : "");
-    }
-    if ((model.moe && params.dense_layers > 0) || model.attention.sliding_window > 0) out << "\n";
+    out << parameters_table(model, params);
+    out << layer_pattern_text(model, params);
 
     out << fmt::format("training FLOPs per token at sequence {} (forward + backward, model FLOPs):\n",
                        sequence_length);

@@ -190,7 +190,7 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
     const double k = moe.top_k;
     const double fe = moe.expert_ffn_hidden;
     ops.push_back(elementwise(c, "moe.norm", c.tokens_rep, h, h, norm_params(m, h)));
-    ops.push_back(gemm(c, "moe.router", h, E, Split::replicated, false, c.tokens_rep));
+    ops.push_back(gemm(c, "moe.router", h, E, Split::replicated, m.bias, c.tokens_rep));  // gpt-oss: biased
     ops.push_back(elementwise(c, "moe.topk", c.tokens_rep, E, 2.0 * k));
     // Token permutation: each token's row copied once per routed slot into expert-contiguous send buffers
     // (the un-permutation on the way back is part of moe.combine below).
