@@ -6,8 +6,10 @@
 //   count checks the run model's arithmetic (rate × N × time, interruptions during restarts) rather than predicting
 //   it independently; the independent A100 research-cluster rates (arXiv 2410.21680) are printed beside it.
 //   DeepSeek-V3 (arXiv 2412.19437 Table 1): 2,664K H800 GPU-hours of pre-training, steady-state basis (±3%).
-//   Two targets are missed since the kernel efficiencies were re-derived from micro-benchmarks (issue 14) and are
-//   checked with CHECK_NOFAIL (printed, not failing), each with the mechanism the simulator lacks.
+//   Two targets are missed since the kernel efficiencies were re-derived from micro-benchmarks (issue 14): each is
+//   held instead to the accuracy of the step it multiplies (a whole run can be no closer than its step:
+//   tests/validation/validation_test.cpp), which still fails on a regression; the target prints beside it and the
+//   note names the mechanism the simulator lacks.
 #include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 
@@ -37,7 +39,7 @@ double mean(const std::vector<double>& xs) {
 
 }  // namespace
 
-TEST_CASE("the Llama 3.1 405B run: interruptions within 15% of 466 in 54 days, GPU-hours within 10% of 30.84M", "[validation][run]") {
+TEST_CASE("the Llama 3.1 405B run: interruptions within 15% of 466 in 54 days, GPU-hours within 15% of 30.84M (target 10%)", "[validation][run]") {
     EvaluateOptions o;
     o.samples = 40;
     const RunEvaluation ev = evaluate_run(ScenarioSampler(kScenarios / "validation" / "runs" / "llama-3.1-405b-run.toml"), o);
@@ -52,10 +54,11 @@ TEST_CASE("the Llama 3.1 405B run: interruptions within 15% of 466 in 54 days, G
               << ", " << 100 * (rsc / 466 - 1) << "%); allocated GPU-hours " << allocated << " (reported 30.84M, "
               << 100 * (allocated / 30.84e6 - 1) << "%); steady-state " << steady << "; goodput " << ev.goodput_mean << "\n";
     CHECK(per_54_days == Approx(466).epsilon(0.15));
-    // Known miss: 34.5M allocated (+11.8%) since the H100 GEMM efficiency is the measured 0.71 (was an assumed 0.75):
-    // the step is slow for want of tensor-parallel communication overlap, as in tests/validation/validation_test.cpp's
-    // Llama 3.1 405B cases. The target stays; turn this back into CHECK when that overlap is modelled.
-    CHECK_NOFAIL(allocated == Approx(30.84e6).epsilon(0.10));
+    // Known miss: about 34.5M allocated (+12%) since the H100 GEMM efficiency is the measured 0.71 (was an assumed
+    // 0.75): the step is slow for want of tensor-parallel communication overlap, as in validation_test.cpp's Llama
+    // 3.1 405B cases, which are held to 15%. Target ±10%; back to it when that overlap is modelled.
+    if (std::abs(allocated / 30.84e6 - 1) > 0.10) std::cout << "  misses the ±10% target (a known miss)\n";
+    CHECK(allocated == Approx(30.84e6).epsilon(0.15));
     // Steady state below allocated by exactly the terms (means over the same samples).
     CHECK(allocated - steady == Approx(sum_terms(ev)).epsilon(1e-9));
     // "> 90% effective training time": the model's goodput, productive / wall clock.
@@ -63,7 +66,7 @@ TEST_CASE("the Llama 3.1 405B run: interruptions within 15% of 466 in 54 days, G
     CHECK(ev.goodput_mean < 1.0);
 }
 
-TEST_CASE("the flagship's steady-state pre-training stays within 3% of DeepSeek's 2664K, allocated beside it term by term",
+TEST_CASE("the flagship's steady-state pre-training stays within 10% of DeepSeek's 2664K (target 3%), allocated beside it term by term",
           "[validation][run]") {
     EvaluateOptions o;
     o.samples = 100;
@@ -76,10 +79,12 @@ TEST_CASE("the flagship's steady-state pre-training stays within 3% of DeepSeek'
               << 100 * (pre_training / 2.664e6 - 1) << "%); whole run steady-state mean "
               << ev.steady_state_gpu_hours_spread.mean << ", allocated mean " << ev.gpu_hours_spread.mean << "\n";
     for (const auto& t : ev.allocation_terms) std::cout << "  " << t.name << ": " << t.gpu_hours << "\n";
-    // Known miss: 2,405K (−9.7%) since the H800 FP8 GEMM efficiency is DeepGEMM's kernel rate at sustained power
+    // Known miss: about 2,424K (−9%) since the H800 FP8 GEMM efficiency is DeepGEMM's kernel rate at sustained power
     // (0.53) rather than 0.45 fitted to DeepSeek's own step; the FP8 quantisation kernels, MoE permutes and expert
-    // imbalance are not modelled (tests/validation/validation_test.cpp). The target stays.
-    CHECK_NOFAIL(pre_training == Approx(2.664e6).epsilon(0.03));
+    // imbalance are not modelled (validation_test.cpp, which holds the step to ±10%). Target ±3%; held to the
+    // step's ±10% until those are modelled.
+    if (std::abs(pre_training / 2.664e6 - 1) > 0.03) std::cout << "  misses the ±3% target (a known miss)\n";
+    CHECK(pre_training == Approx(2.664e6).epsilon(0.10));
     // Allocated − steady-state = lost work + restarts + blocking writes + overheads, each mean over the samples.
     CHECK(ev.gpu_hours_spread.mean - ev.steady_state_gpu_hours_spread.mean == Approx(sum_terms(ev)).epsilon(1e-9));
     CHECK(ev.gpu_hours_spread.mean > ev.steady_state_gpu_hours_spread.mean);
