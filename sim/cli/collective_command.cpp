@@ -43,8 +43,24 @@ std::string names_of(std::initializer_list<std::string_view> names) {
 }
 
 // "1MiB:8GiB" → 1 MiB, 2 MiB, …, 8 GiB (doubling; the last size is the upper bound when the range is not a power
-// of two apart); "64MiB" → one size.
+// of two apart); "64MiB" → one size; a comma-separated list of either ("1MiB,1GiB") → each in turn, in order.
+std::vector<Bytes> parse_size_range(const std::string& text);
+
 std::vector<Bytes> parse_sizes(const std::string& text) {
+    std::vector<Bytes> sizes;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t comma = text.find(',', start);
+        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (item.empty()) throw Error(fmt::format("--sizes \"{}\" has an empty item", text), "e.g. --sizes 1MiB,1GiB");
+        for (const Bytes b : parse_size_range(item)) sizes.push_back(b);
+        if (sizes.size() > 66) throw Error(fmt::format("--sizes \"{}\": more than 66 sizes", text), "give fewer sizes or a narrower range");
+        if (comma == std::string::npos) return sizes;
+        start = comma + 1;
+    }
+}
+
+std::vector<Bytes> parse_size_range(const std::string& text) {
     const auto colon = text.find(':');
     try {
         const Bytes low = parse_bytes(text.substr(0, colon));

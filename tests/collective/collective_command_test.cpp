@@ -53,3 +53,25 @@ TEST_CASE("gpuhours collective rejects an unknown algorithm with the known ones"
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("ring, tree, hierarchical"));
 }
+
+TEST_CASE("gpuhours collective --sizes takes a list, as its help says") {
+    if (!have_chip("h800")) {
+        WARN("scenarios/chips/h800.toml not found; skipped");
+        return;
+    }
+    // 1 MiB = 1,048,576 B, then the range 1 GiB:2 GiB = 1,073,741,824 and 2,147,483,648 B: three rows in order.
+    const auto r = run_cli("collective all-reduce --chip h800 --gpus 16 --sizes 1MiB,1GiB:2GiB --json --catalog " + kCatalog);
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+    const auto a = r.out.find("\"size_bytes\": 1048576");
+    const auto b = r.out.find("\"size_bytes\": 1073741824");
+    const auto c = r.out.find("\"size_bytes\": 2147483648");
+    REQUIRE(a != std::string::npos);
+    REQUIRE(b != std::string::npos);
+    REQUIRE(c != std::string::npos);
+    CHECK(a < b);
+    CHECK(b < c);
+    const auto bad = run_cli("collective all-reduce --chip h800 --gpus 16 --sizes 1MiB,,1GiB --catalog " + kCatalog);
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.out, Catch::Contains("empty item"));
+}
