@@ -52,7 +52,10 @@ std::vector<CommandHelp> make_table() {
         {"plan", "gpuhours plan SCENARIO [options]",
          "search tensor, context, pipeline, data and expert degrees, micro-batch, recompute, schedule and virtual stages "
          "for the fastest layouts that fit (docs/plan.md)",
-         {kJson, {"--exhaustive", "", "simulate every candidate (no pruning by bounds)"}, kQuiet, kSet, kCatalog,
+         {kJson, {"--prune", "", "skip candidates whose lower bound exceeds the N-th best time so far: the top N stays exact, "
+                                 "other ranks become bounds (faster on large searches)"},
+          {"--exhaustive", "", "simulate every candidate that passes the rules and fits (the default; kept for scripts)"},
+          kQuiet, kSet, kCatalog,
           {"--top", "N", "layouts to list (default 5)"}, {"--threads", "N", "worker threads (default: every core)"},
           {"--fix", "AXIS=V1,V2", "restrict one axis, e.g. tensor=8 or schedule=1f1b,interleaved; repeatable"}},
          "gpuhours plan scenarios/validation/megatron-1.7b.toml --top 3"},

@@ -51,7 +51,7 @@ commands:
   plan SCENARIO         search tensor, context, pipeline, data and expert degrees, micro-batch, recompute,
                         schedule and virtual stages for the fastest layouts that fit (docs/plan.md);
                         --top N (default 5), --fix AXIS=V1,V2 (e.g. tensor=8, schedule=1f1b,interleaved),
-                        --threads N, --exhaustive (no pruning), --json
+                        --threads N, --prune (skip candidates by bound), --json
   sweep SCENARIO        evaluate the scenario at every point of a grid or a random sample, on all cores:
                         --vary KEY=V1,V2,… | KEY=START:STOP:STEP | KEY=START:STOP:*FACTOR | KEY=LOW~HIGH (with
                         --random N); -o FILE.csv|FILE.json (else a table), --resume an interrupted sweep,

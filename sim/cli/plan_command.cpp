@@ -262,7 +262,11 @@ int cmd_plan(const Args& raw, std::ostream& out) {
     PlanOptions options;
     if (args.has("--top")) options.top = static_cast<int>(whole_number("--top", args.get("--top"), 1, 1000));
     if (args.has("--threads")) options.threads = static_cast<unsigned>(whole_number("--threads", args.get("--threads"), 1, 1024));
-    options.prune = !args.has("--exhaustive");
+    // Every feasible layout is simulated unless asked (#13 item 5: plan simulates what it ranks; exact ranks).
+    if (args.has("--prune") && args.has("--exhaustive")) {
+        throw Error("--prune and --exhaustive contradict each other", "give one: --exhaustive is the default");
+    }
+    options.prune = args.has("--prune");
     for (const auto& fix : args.get_all("--fix")) apply_fix(options.space, fix);
     const Scenario s = load_scenario(file, load_options(args));
     // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
