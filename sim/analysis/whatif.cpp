@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 namespace gpuhours {
@@ -117,6 +118,47 @@ std::optional<std::string> misfit(const Scenario& s) {
     return std::nullopt;
 }
 
+// A chip efficiency by its [efficiency] key name; nullopt for the tile counts and unknown names.
+std::optional<double> efficiency_figure(const KernelEfficiency& e, std::string_view key) {
+    if (key == "gemm") return e.gemm;
+    if (key == "gemm_fp8") return e.gemm_fp8;
+    if (key == "attention") return e.attention;
+    if (key == "memory") return e.memory;
+    if (key == "scale_up_link") return e.scale_up_link;
+    if (key == "nic_link") return e.nic_link;
+    return std::nullopt;
+}
+
+// An efficiency the scenario's [cluster.chip] sets to its own chip's catalog figure at nominal (the flagship's
+// gemm_fp8 = { low = 0.477, mode = 0.53, high = 0.583 } around the H800's 0.53) only adds an uncertainty to that
+// chip's figure: on another chip the same relative range is put around that chip's figure (the H20's 0.72 →
+// 0.648–0.72–0.792), instead of carrying the H800's numbers over. Other overrides are carried as they are.
+void scale_uncertain_efficiencies(const std::filesystem::path& file, const LoadOptions& base, const Scenario& original,
+                                  const ChipProfile& from, const ChipProfile& to, Variant& v, std::vector<std::string>& notes) {
+    std::vector<std::pair<std::string, std::string>> inputs;
+    for (const std::string& key : original.sources.chip_overrides) {
+        if (key.rfind("efficiency.", 0) != 0) continue;
+        const std::string name = key.substr(std::string("efficiency.").size());
+        const auto own = efficiency_figure(from.efficiency, name);
+        const auto nominal = efficiency_figure(original.cluster.chip.efficiency, name);
+        const auto target = efficiency_figure(to.efficiency, name);
+        if (!own || !nominal || !target || *own <= 0.0 || std::abs(*nominal - *own) > 1e-9 * *own) continue;
+        if (inputs.empty()) inputs = scenario_inputs(file, base);
+        const double factor = *target / *own;
+        const std::string prefix = "cluster.chip." + key;
+        for (const auto& [path, text] : inputs) {
+            if (path != prefix && path.rfind(prefix + ".", 0) != 0) continue;
+            char* end = nullptr;
+            const double x = std::strtod(text.c_str(), &end);
+            if (end == text.c_str() || *end != '\0') continue;  // `source` and other text
+            v.overrides.push_back(fmt::format("{}={}", path, std::min(1.0, x * factor)));
+        }
+        notes.push_back(fmt::format("{}: the scenario's range around the {}'s {:g} put around the {}'s {:g}", key, from.display_name,
+                                    *own, to.display_name, *target));
+        v.rederived = true;
+    }
+}
+
 // The scenario on `chip`, re-derived until it can run (see the file comment). Throws ScenarioError when nothing
 // fits, naming what was tried.
 Variant derive_variant(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
@@ -127,6 +169,10 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     const Scenario original = load_scenario(file, base);
     const ChipProfile profile = load_chip(chip, base.catalog_dir);
     std::vector<std::string> notes;
+    if (const std::string from = catalog_id(original.cluster.chip);
+        !original.sources.chip_overrides.empty() && from != "inline" && from != chip) {
+        scale_uncertain_efficiencies(file, base, original, load_chip(from, base.catalog_dir), profile, v, notes);
+    }
     // SMs reserved for communication kernels are a share of the chip the scenario was written for (DeepSeek's 20
     // of the H800's 132): carried over as the same share of the target chip's SMs (at least one left for
     // compute), not as the same count — 20 of the Ascend 910B's 24 AI cores would leave 4 for compute.

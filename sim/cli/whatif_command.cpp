@@ -205,7 +205,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     }
     if (!result.carried.empty()) {
         out << fmt::format("\ncarried from the scenario's [cluster.chip] to every chip: {} (values set for the scenario's own "
-                           "chip, kept as they are)\n",
+                           "chip, kept as they are unless a † note re-centres a range on a chip's own figure)\n",
                            fmt::join(result.carried, ", "));
     }
     if (result.rule) {

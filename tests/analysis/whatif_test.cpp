@@ -229,6 +229,34 @@ TEST_CASE("values a [cluster.chip] table sets on top of its chip are listed as c
     CHECK_THAT(cli.out, Catch::Contains("carried from the scenario's [cluster.chip] to every chip: efficiency.gemm, memory.capacity"));
 }
 
+TEST_CASE("a range set around the scenario's own chip's efficiency is re-centred on each other chip's", "[whatif]") {
+    // The scenario puts ±10 % around the H800's catalog BF16 GEMM efficiency (0.71): an uncertainty on that chip's
+    // figure, not a figure for other chips. On the A100 80 GB (catalog 0.76) the same relative range is
+    // 0.684–0.76–0.836, so the swapped row's nominal step must equal the scenario written directly for the A100
+    // with no override (±0.1 %), and differ from carrying 0.71 over (the A100's GEMMs 0.76/0.71 = 7 % faster).
+    const std::string text = "title = \"recentred\"\nmodel = \"llama-3.1-8b\"\n"
+                             "[cluster]\ngpus = 16\ngpus_per_node = 8\n"
+                             "[cluster.chip]\nfrom = \"h800\"\nefficiency.gemm = { low = 0.639, mode = 0.71, high = 0.781 }\n"
+                             "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\nsequence_parallel = true\n"
+                             "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 16\n";
+    const auto file = write_scenario("recentred.toml", text);
+    auto direct = [&](const std::vector<std::string>& overrides) {
+        LoadOptions o = catalog();
+        o.overrides = overrides;
+        return evaluate_run(ScenarioSampler(file, o), quick()).headline_step().step_time.value();
+    };
+    WhatIfRequest request;
+    request.chips = {"a100-80gb"};
+    const WhatIfResult r = run_whatif(file, catalog(), request, quick());
+    const WhatIfRow& a100 = row_of(r, "a100-80gb");
+    REQUIRE(a100.feasible);
+    const double own = direct({"cluster.chip=\"a100-80gb\""});
+    const double carried = direct({"cluster.chip.from=\"a100-80gb\"", "cluster.chip.efficiency.gemm=0.71"});
+    CHECK(a100.step_time_s == Approx(own).epsilon(0.001));
+    CHECK(carried > 1.01 * own);
+    CHECK_THAT(a100.layout_note, Catch::Contains("efficiency.gemm: the scenario's range around the NVIDIA H800 SXM5's 0.71"));
+}
+
 TEST_CASE("the deadline search finds the smallest GPU count that meets the deadline", "[whatif]") {
     // TP2 PP2 (4 model-parallel GPUs) with global batch 64 and micro-batch 1: data degrees must divide 64, so the
     // candidates are 1, 2, 4, 8, 16, 32, 64 replicas. Take a deadline of 0.6 × the wall clock at data 4 (16 GPUs):
