@@ -27,7 +27,7 @@ std::vector<CommandHelp> make_table() {
          {kJson, {"--csv", "", "the phase table as CSV"}, {"--stages", "", "a breakdown per pipeline stage"}, kQuiet, kSet,
           kCatalog, kMode, kNetwork, {"--trace", "FILE", "write the step's timeline as a Chrome/Perfetto trace (JSON)"},
           kSamples, kSeed},
-         "gpuhours run scenarios/deepseek-v3.toml --set cluster.gpus=4096 --set parallelism.data=256"},
+         "gpuhours run scenarios/deepseek-v3.toml --set 'pricing.gpu_hour=$2.5' --samples 1000"},
         {"whatif", "gpuhours whatif SCENARIO [options]",
          "the run on other chips, or on every chip an export-control rule permits (docs/whatif.md)",
          {kJson, kQuiet, {"--same-price", "", "keep the scenario's GPU-hour price for every chip (default: each chip's catalog price)"},
@@ -70,7 +70,7 @@ std::vector<CommandHelp> make_table() {
           {"-o", "FILE", "write FILE.csv or FILE.json (default: a table on stdout)"}, {"--output", "FILE", "the same as -o"},
           {"--format", "FORMAT", "csv or json (default: from the -o extension)"},
           {"--threads", "N", "worker threads (default: every core)"}, kSet, kCatalog, kMode, kNetwork, kSamples, kSeed},
-         "gpuhours sweep scenarios/deepseek-v3.toml --vary cluster.gpus=1024,2048,4096 --derive parallelism.data"},
+         "gpuhours sweep scenarios/deepseek-v3.toml --vary cluster.gpus=2048,4096,6144 --derive parallelism.data"},
         {"compare", "gpuhours compare A.toml B.toml [C.toml …] [options]",
          "scenarios side by side: the inputs that differ, key by key, and days, GPU-hours, cost, energy, MFU and what "
          "limits each",

@@ -2,9 +2,11 @@
 // Checked from the outside: the options the help prints against those the parser names when it rejects an unknown
 // one ("known options: …"), so a help that misses an option, or lists one the command refuses, fails here.
 #include "../support/cli.hpp"
+#include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <string>
@@ -70,4 +72,26 @@ TEST_CASE("collective's help says how to call it; help for an unknown command is
     CHECK_THAT(unknown.out, Catch::Contains("no command `nothing`"));
     // The global help still comes with no command, and names per-command help.
     CHECK_THAT(run_cli("help").out, Catch::Contains("gpuhours COMMAND --help"));
+}
+
+TEST_CASE("every command's help example runs as printed, from a directory holding the shipped scenarios", "[cli][help]") {
+    // A help example is what a new user types first: each must exit 0. Run from a scratch directory with a
+    // `scenarios` link (the examples' relative paths), so `report -o report.html` writes there. About 8 s in all.
+    namespace fs = std::filesystem;
+    const fs::path dir = gpuhours::test::scratch_path("help-examples");
+    fs::create_directories(dir);
+    fs::remove(dir / "scenarios");
+    fs::create_directory_symlink(fs::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios", dir / "scenarios");
+    for (const char* command : {"run", "whatif", "report", "plan", "sweep", "compare", "capacity", "validate", "check", "model", "chips", "collective"}) {
+        const std::string help = run_cli(std::string(command) + " --help").out;
+        const std::string marker = "\nexample:\n  gpuhours ";
+        const auto at = help.find(marker);
+        REQUIRE(at != std::string::npos);
+        const std::string example = help.substr(at + marker.size(), help.find('\n', at + marker.size()) - at - marker.size());
+        INFO(command << ": gpuhours " << example);
+        const auto r = run_cli("--version >/dev/null; cd '" + dir.string() + "' && GPUHOURS_PROGRESS=off " + GPUHOURS_TEST_CLI + " " + example);
+        INFO(r.out.substr(0, 2000));
+        CHECK(r.exit_code == 0);
+    }
+    fs::remove_all(dir);
 }
