@@ -55,12 +55,23 @@ Node load_catalog_entry(const std::string& kind, const std::string& name, const 
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
         std::string hint;
-        if (auto best = detail::suggest(name, known)) {
+        const auto best = detail::suggest(name, known);
+        if (best) {
             hint = fmt::format("did you mean \"{}\"? Known {}: {}", *best, kind_plural(kind), list);
         } else {
             hint = fmt::format("known {} ({}): {}", kind_plural(kind), (catalog_dir / kind).string(), list);
         }
-        throw ScenarioError(referenced_from, fmt::format("unknown {} \"{}\"", kind_singular(kind), name), hint);
+        // A mistake in this one value: the reader may go on with the suggestion (or any known name) in its place.
+        std::shared_ptr<const Node> stand_in;
+        if (!known.empty()) {
+            auto n = std::make_shared<Node>();
+            n->kind = Node::Kind::string;
+            n->text = best ? *best : known.front();
+            n->where = referenced_from;
+            stand_in = std::move(n);
+        }
+        throw detail::KeyError(referenced_from, referenced_from, false, fmt::format("unknown {} \"{}\"", kind_singular(kind), name),
+                               hint, std::move(stand_in));
     }
     return detail::parse_document_file(file.string(), referenced_from);
 }

@@ -7,6 +7,8 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -142,8 +144,22 @@ std::optional<int> line_with_too_many_dots(std::string_view text) {
                         "flatten the keys: gpuhours reads at most a few levels ([cluster.chip.efficiency])");
 }
 
-[[noreturn]] void type_error(const Node& node, std::string_view key_path, std::string_view expected) {
-    throw KeyError(node.where, node.where, false, fmt::format("`{}` must be {}, not {}", key_path, expected, describe(node)));
+[[noreturn]] void type_error(const Node& node, std::string_view key_path, std::string_view expected,
+                             std::shared_ptr<const Node> placeholder = nullptr) {
+    throw KeyError(node.where, node.where, false, fmt::format("`{}` must be {}, not {}", key_path, expected, describe(node)), {},
+                   std::move(placeholder));
+}
+
+// A value of `kind` at `where` (read_merged's stand-in for a mistaken value, KeyError::placeholder).
+std::shared_ptr<const Node> stand_in(const SourceRef& where, Node::Kind kind, std::int64_t integer, double floating = 0.0,
+                                     std::string text = {}) {
+    auto n = std::make_shared<Node>();
+    n->kind = kind;
+    n->integer = integer;
+    n->floating = floating;
+    n->text = std::move(text);
+    n->where = where;
+    return n;
 }
 
 }  // namespace
@@ -432,10 +448,22 @@ std::string as_string(const Node& node, std::string_view key_path) {
 }
 
 std::int64_t as_integer(const Node& node, std::string_view key_path, std::int64_t min, std::int64_t max) {
-    if (node.kind != Node::Kind::integer) type_error(node, key_path, "an integer");
+    // The stand-in for a wrong type: the number the user meant when it reads as one ("2048", 2048.0), else 1,
+    // within the range either way.
+    std::int64_t within = 1;
+    if (node.kind == Node::Kind::floating && std::isfinite(node.floating) && std::abs(node.floating) < 9e18) {
+        within = std::llround(node.floating);
+    } else if (node.kind == Node::Kind::string) {
+        std::int64_t parsed = 0;
+        const auto [end, ec] = std::from_chars(node.text.data(), node.text.data() + node.text.size(), parsed);
+        if (ec == std::errc() && end == node.text.data() + node.text.size()) within = parsed;
+    }
+    within = std::clamp(within, min, max);
+    if (node.kind != Node::Kind::integer) type_error(node, key_path, "an integer", stand_in(node.where, Node::Kind::integer, within));
     if (node.integer < min || node.integer > max) {
         throw KeyError(node.where, node.where, false, fmt::format("`{}` = {} is out of range", key_path, node.integer),
-                            fmt::format("use a value from {} to {}", min, max));
+                       fmt::format("use a value from {} to {}", min, max),
+                       stand_in(node.where, Node::Kind::integer, std::clamp(node.integer, min, max)));
     }
     return node.integer;
 }
@@ -450,7 +478,7 @@ double as_number(const Node& node, std::string_view key_path) {
         if (!std::isfinite(node.floating)) type_error(node, key_path, "a finite number");
         return node.floating;
     }
-    type_error(node, key_path, "a number");
+    type_error(node, key_path, "a number", stand_in(node.where, Node::Kind::integer, 1));
 }
 
 bool as_bool(const Node& node, std::string_view key_path) {
@@ -468,10 +496,12 @@ Q as_quantity(const Node& node, std::string_view key_path, Q (*parse)(std::strin
     if (node.kind != Node::Kind::string) {
         if (node.kind == Node::Kind::integer || node.kind == Node::Kind::floating) {
             throw KeyError(node.where, node.where, false, fmt::format("`{}` needs a unit", key_path),
-                                fmt::format("write it as a string with its unit, e.g. `{} = \"{}\"`",
-                                            key_path.substr(key_path.rfind('.') + 1), example));
+                           fmt::format("write it as a string with its unit, e.g. `{} = \"{}\"`",
+                                       key_path.substr(key_path.rfind('.') + 1), example),
+                           stand_in(node.where, Node::Kind::string, 0, 0.0, std::string(example)));
         }
-        type_error(node, key_path, fmt::format("a string with a unit, e.g. \"{}\"", example));
+        type_error(node, key_path, fmt::format("a string with a unit, e.g. \"{}\"", example),
+                   stand_in(node.where, Node::Kind::string, 0, 0.0, std::string(example)));
     }
     try {
         return parse(node.text);
@@ -480,7 +510,8 @@ Q as_quantity(const Node& node, std::string_view key_path, Q (*parse)(std::strin
         // Columns inside a basic string: the opening quote is at `column`, the text starts one further.
         if (at.column > 0) at.column += 1 + static_cast<int>(e.offset());
         throw KeyError(at, node.where, false, fmt::format("`{}`: {}", key_path, e.what()),
-                       fmt::format("e.g. `{} = \"{}\"`", key_path.substr(key_path.rfind('.') + 1), example));
+                       fmt::format("e.g. `{} = \"{}\"`", key_path.substr(key_path.rfind('.') + 1), example),
+                       stand_in(node.where, Node::Kind::string, 0, 0.0, std::string(example)));
     }
 }
 
@@ -504,7 +535,7 @@ double as_count(const Node& node, std::string_view key_path) {
             SourceRef at = node.where;
             if (at.column > 0) at.column += 1 + static_cast<int>(e.offset());
             throw KeyError(at, node.where, false, fmt::format("`{}`: {}", key_path, e.what()),
-                           "write a number, or a string such as \"14.8T\" or \"671B\"");
+                           "write a number, or a string such as \"14.8T\" or \"671B\"", stand_in(node.where, Node::Kind::integer, 1));
         }
     }
     return as_number(node, key_path);

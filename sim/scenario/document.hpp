@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,22 +16,6 @@
 #include <vector>
 
 namespace gpuhours::detail {
-
-// A mistake in one key alone — its name is unknown, or its value has the wrong type, range or unit — found
-// without looking at any other key: reading can go on without that key to find the file's next mistake (the
-// scenario reader reports every such mistake of a file at once, read_merged). `node` is the position of the value
-// (of the key, for an unknown key) in the document, which `where` may refine (a column inside a string).
-class KeyError : public ScenarioError {
-public:
-    KeyError(SourceRef where, SourceRef node, bool unknown_key, std::string message, std::string hint = {})
-        : ScenarioError(std::move(where), std::move(message), std::move(hint)), node_(std::move(node)), unknown_key_(unknown_key) {}
-    [[nodiscard]] const SourceRef& node() const { return node_; }
-    [[nodiscard]] bool unknown_key() const { return unknown_key_; }
-
-private:
-    SourceRef node_;
-    bool unknown_key_ = false;
-};
 
 struct Node {
     enum class Kind { string, integer, floating, boolean, array, table, other };
@@ -53,6 +38,32 @@ struct Node {
 };
 
 std::string_view kind_name(Node::Kind kind);
+
+// A mistake in one key alone — its name is unknown, or its value has the wrong type, range or unit — found
+// without looking at any other key: reading can go on without that key to find the file's next mistake (the
+// scenario reader reports every such mistake of a file at once, read_merged). `node` is the position of the value
+// (of the key, for an unknown key) in the document, which `where` may refine (a column inside a string).
+// `placeholder`, when given, is a valid value of the kind the key needs (an integer within its range, a quantity
+// with its unit, a known choice): read_merged puts it in the value's place, so that a required key's mistake does
+// not end the search; a key without one is taken out.
+class KeyError : public ScenarioError {
+public:
+    KeyError(SourceRef where, SourceRef node, bool unknown_key, std::string message, std::string hint = {},
+             std::shared_ptr<const Node> placeholder = nullptr)
+        : ScenarioError(std::move(where), std::move(message), std::move(hint)),
+          node_(std::move(node)),
+          unknown_key_(unknown_key),
+          placeholder_(std::move(placeholder)) {}
+    [[nodiscard]] const SourceRef& node() const { return node_; }
+    [[nodiscard]] bool unknown_key() const { return unknown_key_; }
+    [[nodiscard]] const Node* placeholder() const { return placeholder_.get(); }
+
+private:
+    SourceRef node_;
+    bool unknown_key_ = false;
+    std::shared_ptr<const Node> placeholder_;
+};
+
 
 // Parses TOML text; syntax errors become ScenarioError at the reported position.
 Node parse_document(std::string_view text, const std::string& path);

@@ -182,11 +182,12 @@ namespace {
 
 bool same_place(const SourceRef& a, const SourceRef& b) { return a.file == b.file && a.line == b.line && a.column == b.column; }
 
-// Removes the field whose value (or, for an unknown key, whose key) sits at `at`; false when none does.
-bool erase_at(Node& table, const SourceRef& at, bool key) {
+// Removes the field whose value (or, for an unknown key, whose key) sits at `at` — or, given `replacement`, puts
+// that in the value's place; false when no field sits there.
+bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacement = nullptr) {
     if (table.kind == Node::Kind::array) {
         for (Node& item : table.items) {
-            if (erase_at(item, at, key)) return true;
+            if (erase_at(item, at, key, replacement)) return true;
         }
         return false;
     }
@@ -194,12 +195,16 @@ bool erase_at(Node& table, const SourceRef& at, bool key) {
     for (std::size_t i = 0; i < table.fields.size(); ++i) {
         const bool here = key ? i < table.key_sources.size() && same_place(table.key_sources[i], at)
                               : same_place(table.fields[i].second.where, at) && table.fields[i].second.kind != Node::Kind::table;
+        if (here && replacement != nullptr) {
+            table.fields[i].second = *replacement;
+            return true;
+        }
         if (here) {
             table.fields.erase(table.fields.begin() + static_cast<std::ptrdiff_t>(i));
             if (i < table.key_sources.size()) table.key_sources.erase(table.key_sources.begin() + static_cast<std::ptrdiff_t>(i));
             return true;
         }
-        if (erase_at(table.fields[i].second, at, key)) return true;
+        if (erase_at(table.fields[i].second, at, key, replacement)) return true;
     }
     return false;
 }
@@ -216,7 +221,9 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
 
 // Every key-local mistake of the document at once (KeyError: an unknown key, a value of the wrong type, range or
 // unit), in file order: each one found is taken out of a copy of the document and the document read again, up to
-// limits::kErrorsPerFile. A mistake that involves other keys (a layout that does not multiply to the GPU count)
+// limits::kErrorsPerFile. When taking a value out makes the next read fail otherwise (a required key now missing),
+// the value is put back as the error's placeholder instead — a valid value of its kind — and read again; a
+// placeholder that errs at its own place again is not reported. A mistake that involves other keys (a layout that does not multiply to the GPU count)
 // ends the search unreported: the key taken out may be its very cause (`pipline = 2` taken out leaves pipeline at
 // its default 1, and the layout no longer multiplies to the GPUs), so it is left for the next run to find.
 Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
@@ -224,16 +231,41 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         return read_merged_once(root, file, options);
     } catch (const detail::KeyError& first) {
         std::vector<Found> found{{first.where(), first.message(), first.hint()}};
+        std::vector<SourceRef> replaced;  // values already replaced by a placeholder
         Node doc = root;
-        bool more = first.node().line > 0 && erase_at(doc, first.node(), first.unknown_key());
+        // The last value taken out, to put back as its placeholder if the next read misses it.
+        Node before;
+        std::optional<Node> placeholder;
+        SourceRef placeholder_at;
+        auto take_out = [&](const detail::KeyError& e) {
+            if (e.node().line <= 0) return false;
+            const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, e.node()); });
+            placeholder.reset();
+            if (e.placeholder() != nullptr && !again && !e.unknown_key()) {
+                before = doc;
+                placeholder = *e.placeholder();
+                placeholder_at = e.node();
+            }
+            return erase_at(doc, e.node(), e.unknown_key());
+        };
+        bool more = take_out(first);
         while (more && static_cast<int>(found.size()) < limits::kErrorsPerFile) {
             try {
                 (void)read_merged_once(doc, file, options);
                 more = false;
             } catch (const detail::KeyError& e) {
-                found.push_back({e.where(), e.message(), e.hint()});
-                more = e.node().line > 0 && erase_at(doc, e.node(), e.unknown_key());
+                // A placeholder that errs again at its own place is not a new mistake: taken out, not reported.
+                const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, e.node()); });
+                if (!again) found.push_back({e.where(), e.message(), e.hint()});
+                more = take_out(e);
             } catch (const Error&) {
+                if (placeholder) {  // the value taken out was needed: put its placeholder there instead
+                    doc = std::move(before);
+                    replaced.push_back(placeholder_at);
+                    more = erase_at(doc, placeholder_at, false, &*placeholder);
+                    placeholder.reset();
+                    continue;
+                }
                 more = false;
             }
         }

@@ -73,7 +73,10 @@ Enum read_choice(TableReader& r, std::string_view key, const std::vector<std::pa
     }
     std::string hint = fmt::format("use one of {}", list);
     if (auto best = detail::suggest(text, names)) hint = fmt::format("did you mean \"{}\"? ({})", *best, hint);
-    throw detail::KeyError(node->where, node->where, false, fmt::format("`{}` = \"{}\" is not a known choice", path, text), hint);
+    auto known = std::make_shared<Node>(*node);
+    known->text = std::string(choices.front().first);
+    throw detail::KeyError(node->where, node->where, false, fmt::format("`{}` = \"{}\" is not a known choice", path, text), hint,
+                           std::move(known));
 }
 
 // ---- the sections ----------------------------------------------------------------------------------------

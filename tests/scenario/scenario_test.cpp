@@ -140,6 +140,27 @@ TEST_CASE("every key-local mistake of a file is reported at once, located, in fi
     CHECK_THAT(what, Catch::Contains("did you mean `data`?"));
 }
 
+TEST_CASE("a mistake in a required key or an unknown chip does not hide the file's other mistakes") {
+    // `gpus = "16"` (line 5, required): taking it out would end the search ("missing required key"), so the reader
+    // goes on with the number it reads as (16); `chip = "h1000"` (line 4) goes on with the suggestion, "h100".
+    // The misspelt `dta` (line 10) and `precision = "bf17"` (line 16) after them are still found: four in all.
+    std::string text = replace(kBase, "gpus = 16", "gpus = \"16\"");
+    text = replace(text, "chip = \"h100\"", "chip = \"h1000\"");
+    text = replace(text, "data = 4", "dta = 4");
+    text = replace(text, "global_batch = 64", "global_batch = 64\nprecision = \"bf17\"");
+    const std::string what = load_error(text).what();
+    const auto at = [&](const std::string& s) { return what.find(s); };
+    REQUIRE(at("test.toml:4:8: error: unknown chip \"h1000\"") != std::string::npos);
+    REQUIRE(at("test.toml:5:8: error: `cluster.gpus` must be an integer") != std::string::npos);
+    REQUIRE(at("test.toml:10:1: error: unknown key `dta`") != std::string::npos);
+    REQUIRE(at("test.toml:16:13: error: `training.precision`") != std::string::npos);
+    CHECK(at("test.toml:4:8") < at("test.toml:5:8"));
+    // Exactly four: no error follows from the stand-ins.
+    std::size_t count = 0;
+    for (auto i = what.find(": error: "); i != std::string::npos; i = what.find(": error: ", i + 1)) ++count;
+    CHECK(count == 4);
+}
+
 TEST_CASE("a mistake that may follow from a key taken out is left for the next run") {
     // `pipline = 2` taken out leaves pipeline at 1, and 2 × 1 × 1 × 4 = 8 ≠ 16 GPUs: that is not the user's
     // mistake, so only the misspelling is reported.
