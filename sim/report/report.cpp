@@ -498,7 +498,7 @@ std::string sweep_json(const SweepResult& r) {
 std::string sweep_table(const SweepResult& r) {
     std::vector<std::string> headers{"point"};
     headers.insert(headers.end(), r.axis_keys.begin(), r.axis_keys.end());
-    headers.insert(headers.end(), {"status", "layout", "step s", "MFU", "days p50", "GPU-hours p50", "cost p50"});
+    headers.insert(headers.end(), {"status", "layout", "step s", "MFU*", "days p50", "GPU-hours p50", "cost p50"});
     const std::size_t claims = claim_columns(r);
     for (std::size_t c = 1; c <= claims; ++c) headers.push_back(fmt::format("claim {}", c));
     Table t(headers);
@@ -523,6 +523,9 @@ std::string sweep_table(const SweepResult& r) {
         t.add_row(std::move(cells));
     }
     std::string out = t.render();
+    // The basis differs from `run`'s headline MFU (BF16 peak, full-attention FLOPs), so it is said.
+    out += "* MFU: causal-attention model FLOPs against the peak of the compute precision (FP8 for an FP8 run), "
+           "the CSV's mfu_causal; `run` headlines the BF16 peak with full-attention FLOPs\n";
     if (claims > 0) {
         for (const auto& row : r.rows) {
             if (row.claims.empty()) continue;
