@@ -17,9 +17,17 @@ namespace gpuhours::detail {
 
 void require_positive(double value, const Node& node, std::string_view path, std::string_view what) {
     if (!(value > 0.0)) {
+        // Stand-in: 1, written as the value was (a count string reads "1" as 1).
+        auto one = std::make_shared<Node>(node);
+        if (node.kind == Node::Kind::string) {
+            one->text = "1";
+        } else {
+            one->kind = Node::Kind::integer;
+            one->integer = 1;
+        }
         throw detail::KeyError(node.where, node.where, false,
                                fmt::format("`{}` must be positive ({} cannot be zero or negative)", path, what),
-                               "check the sign and the number");
+                               "check the sign and the number", std::move(one));
     }
 }
 
@@ -215,50 +223,108 @@ struct Found {
     std::string hint;
 };
 
+// The top-level section ("cluster", "pricing", …) whose scalar value sits at `at`; nullopt when no scalar does.
+std::optional<std::string> section_of(const Node& root, const SourceRef& at) {
+    auto holds = [&](auto&& self, const Node& n) -> bool {
+        if (n.kind == Node::Kind::table) {
+            return std::any_of(n.fields.begin(), n.fields.end(), [&](const auto& f) { return self(self, f.second); });
+        }
+        if (n.kind == Node::Kind::array) return std::any_of(n.items.begin(), n.items.end(), [&](const Node& i) { return self(self, i); });
+        return same_place(n.where, at);
+    };
+    for (const auto& [key, value] : root.fields) {
+        if (holds(holds, value)) return key;
+    }
+    return std::nullopt;
+}
+
+// Sections whose values feed one another's checks (the layout against the cluster, the batch against the layout);
+// the others (pricing, reliability, claims, …) are checked on their own.
+bool coupled_section(const std::string& s) {
+    return s == "model" || s == "cluster" || s == "parallelism" || s == "training" || s == "phases" || s == "title";
+}
+
+// One mistake as the search handles it.
+struct Mistake {
+    Found text;
+    SourceRef node;       // the value (or, for an unknown key, the key) to take out
+    bool unknown_key = false;
+    bool key_local = false;  // a KeyError: about this key alone, whatever the others hold
+    std::optional<Node> placeholder;
+};
+
 }  // namespace
 
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
 
-// Every key-local mistake of the document at once (KeyError: an unknown key, a value of the wrong type, range or
-// unit), in file order: each one found is taken out of a copy of the document and the document read again, up to
-// limits::kErrorsPerFile. When taking a value out makes the next read fail otherwise (a required key now missing),
-// the value is put back as the error's placeholder instead — a valid value of its kind — and read again; a
-// placeholder that errs at its own place again is not reported. A mistake that involves other keys (a layout that does not multiply to the GPU count)
-// ends the search unreported: the key taken out may be its very cause (`pipline = 2` taken out leaves pipeline at
-// its default 1, and the layout no longer multiplies to the GPUs), so it is left for the next run to find.
+// Every mistake of the document that concerns one key, at once, in file order. A KeyError (an unknown key, a value
+// of the wrong type, range or unit, an unknown choice, chip or model) is about its key alone; another error located
+// at a value (a bound such as pue ≥ 1) is treated so too in the sections checked on their own (pricing,
+// reliability, claims, …), and in the coupled ones (model, cluster, parallelism, training, phases) while the
+// search has changed none of their values, since a changed value could be its cause. Each mistake is taken out of a copy of the document and the document read
+// again; when taking a value out makes the next read fail otherwise (a required key now missing), the value is put
+// back as the error's placeholder instead — a valid value of its kind. Anything else (a layout that does not
+// multiply to the GPU count, located at a table) ends the search unreported: `pipline = 2` taken out leaves pipeline
+// at 1, and that error would not be the user's. Up to 5 × limits::kErrorsPerFile are looked for (in reading order)
+// and the first limits::kErrorsPerFile in the file are shown.
 Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
     try {
         return read_merged_once(root, file, options);
-    } catch (const detail::KeyError& first) {
-        std::vector<Found> found{{first.where(), first.message(), first.hint()}};
-        std::vector<SourceRef> replaced;  // values already replaced by a placeholder
+    } catch (const ScenarioError& first_error) {
         Node doc = root;
+        std::vector<std::string> changed;  // sections where the search changed a value
+        auto classify = [&](const ScenarioError& e) -> std::optional<Mistake> {
+            Mistake m;
+            m.text = Found{e.where(), e.message(), e.hint()};
+            if (const auto* k = dynamic_cast<const detail::KeyError*>(&e)) {
+                m.node = k->node();
+                m.unknown_key = k->unknown_key();
+                m.key_local = true;
+                if (k->placeholder() != nullptr) m.placeholder = *k->placeholder();
+                return m.node.line > 0 ? std::optional<Mistake>(m) : std::nullopt;
+            }
+            const auto section = e.where().line > 0 ? section_of(doc, e.where()) : std::nullopt;
+            if (!section) return std::nullopt;
+            const bool touched = coupled_section(*section) && std::any_of(changed.begin(), changed.end(), [&](const std::string& c) {
+                return coupled_section(c);
+            });
+            if (touched) return std::nullopt;
+            m.node = e.where();
+            return m;
+        };
+        std::optional<Mistake> first = classify(first_error);
+        if (!first) throw;
+        std::vector<Found> found{first->text};
+        std::vector<SourceRef> replaced;  // values already replaced by a placeholder
         // The last value taken out, to put back as its placeholder if the next read misses it.
         Node before;
         std::optional<Node> placeholder;
         SourceRef placeholder_at;
-        auto take_out = [&](const detail::KeyError& e) {
-            if (e.node().line <= 0) return false;
-            const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, e.node()); });
+        auto take_out = [&](const Mistake& m) {
+            const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m.node); });
             placeholder.reset();
-            if (e.placeholder() != nullptr && !again && !e.unknown_key()) {
-                before = doc;
-                placeholder = *e.placeholder();
-                placeholder_at = e.node();
+            if (!m.unknown_key) {
+                if (auto section = section_of(doc, m.node)) changed.push_back(*section);
             }
-            return erase_at(doc, e.node(), e.unknown_key());
+            if (m.placeholder && !again && !m.unknown_key) {
+                before = doc;
+                placeholder = *m.placeholder;
+                placeholder_at = m.node;
+            }
+            return erase_at(doc, m.node, m.unknown_key);
         };
-        bool more = take_out(first);
-        while (more && static_cast<int>(found.size()) < limits::kErrorsPerFile) {
+        bool more = take_out(*first);
+        const std::size_t search_bound = 5 * static_cast<std::size_t>(limits::kErrorsPerFile);
+        while (more && found.size() < search_bound) {
+            std::optional<Mistake> m;
             try {
                 (void)read_merged_once(doc, file, options);
-                more = false;
-            } catch (const detail::KeyError& e) {
-                // A placeholder that errs again at its own place is not a new mistake: taken out, not reported.
-                const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, e.node()); });
-                if (!again) found.push_back({e.where(), e.message(), e.hint()});
-                more = take_out(e);
+                break;
+            } catch (const ScenarioError& e) {
+                m = classify(e);
             } catch (const Error&) {
+            }
+            if (!m) {
                 if (placeholder) {  // the value taken out was needed: put its placeholder there instead
                     doc = std::move(before);
                     replaced.push_back(placeholder_at);
@@ -267,7 +333,12 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
                     continue;
                 }
                 more = false;
+                break;
             }
+            // A placeholder that errs again at its own place is not a new mistake: taken out, not reported.
+            const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m->node); });
+            if (!again) found.push_back(m->text);
+            more = take_out(*m);
         }
         if (found.size() == 1) throw;
         std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
@@ -275,11 +346,13 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         });
         // One error: the first in file order, the others after it as the compiler prints them, one per line.
         std::string rest;
-        for (std::size_t i = 1; i < found.size(); ++i) {
+        const std::size_t shown = std::min(found.size(), static_cast<std::size_t>(limits::kErrorsPerFile));
+        for (std::size_t i = 1; i < shown; ++i) {
             rest += "\n" + std::string(Error(found[i].where, found[i].message, found[i].hint).what());
         }
-        if (found.size() == static_cast<std::size_t>(limits::kErrorsPerFile) && more) {
-            rest += fmt::format("\n(stopped after {} errors)", limits::kErrorsPerFile);
+        if (found.size() > shown || more) {
+            rest += fmt::format("\n(the first {} errors in the file; {} more found{})", shown, found.size() - shown,
+                                more ? ", and the search stopped there" : "");
         }
         if (found[0].hint.empty()) throw ScenarioError(found[0].where, found[0].message + rest);
         throw ScenarioError(found[0].where, found[0].message, found[0].hint + rest);

@@ -161,6 +161,26 @@ TEST_CASE("a mistake in a required key or an unknown chip does not hide the file
     CHECK(count == 4);
 }
 
+TEST_CASE("bounds checked on their own section are reported beside the type mistakes; the bound shows the file's first 20") {
+    // Line 8 `tensor = "2"` (a type: KeyError), then a [pricing] table at lines 16–19 whose pue (0.5 < 1, line 18)
+    // and utilization (5 > 1, line 19) break their bounds: pricing is checked on its own, so both are reported
+    // although the search changed a value elsewhere. Three errors.
+    std::string text = replace(kBase, "tensor = 2", "tensor = \"2\"") + "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\nutilization = 5\n";
+    const std::string what = load_error(text).what();
+    CHECK(what.find("test.toml:8:10: error") != std::string::npos);
+    CHECK(what.find("test.toml:18:7: error: `pricing.pue`") != std::string::npos);
+    CHECK(what.find("test.toml:19:15: error: `pricing.utilization`") != std::string::npos);
+
+    // 25 unknown keys bogus1 … bogus25 on lines 16–40 of [training] (read after [cluster] and [parallelism]):
+    // the message lists bogus1 … bogus20, the first 20 in the file, and says 5 more were found.
+    std::string many = kBase;
+    for (int i = 1; i <= 25; ++i) many += "bogus" + std::to_string(i) + " = 1\n";
+    const std::string all = load_error(many).what();
+    CHECK(all.find("unknown key `bogus20`") != std::string::npos);
+    CHECK(all.find("unknown key `bogus21`") == std::string::npos);
+    CHECK(all.find("(the first 20 errors in the file; 5 more found)") != std::string::npos);
+}
+
 TEST_CASE("a mistake that may follow from a key taken out is left for the next run") {
     // `pipline = 2` taken out leaves pipeline at 1, and 2 × 1 × 1 × 4 = 8 ≠ 16 GPUs: that is not the user's
     // mistake, so only the misspelling is reported.
