@@ -39,9 +39,9 @@ void check_degree_product(const Node& table, const ParallelLayout& p, bool with_
 
 }  // namespace
 
-ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given) {
+ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, const std::string& name) {
     ParallelLayout p;
-    TableReader r(node, "parallelism");
+    TableReader r(node, name);
     p.tensor = read_int(r, "tensor", 1, kMaxInt, 1);
     p.pipeline = read_int(r, "pipeline", 1, kMaxInt, 1);
     p.context = read_int(r, "context", 1, kMaxInt, 1);

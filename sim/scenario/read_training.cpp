@@ -29,9 +29,9 @@ void read_phase_price(TableReader& r, PhaseSpec& ph) {
 
 }  // namespace
 
-TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required) {
+TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required, const std::string& name) {
     TrainingSpec t;
-    TableReader r(node, "training");
+    TableReader r(node, name);
     if (tokens_required || r.has("tokens")) {
         const Node& tokens = r.required("tokens", "add `tokens = \"14.8T\"` (training tokens), or [[phases]]");
         t.tokens = detail::as_count(tokens, "training.tokens");
@@ -113,8 +113,9 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
         if (const Node* over = r.optional("parallelism")) detail::merge_into(p, detail::as_table(*over, r.path_of("parallelism")));
         int data_given = 0;
         Scenario copy = base;
-        copy.training = read_training(t, base.cluster.chip, false);
-        copy.parallel = read_parallelism(p, base.cluster.gpus, &data_given);
+        // Named after the phase: a mistake in one of its keys reads `phases[1].sequence_length`, not `training.…`.
+        copy.training = read_training(t, base.cluster.chip, false, name);
+        copy.parallel = read_parallelism(p, base.cluster.gpus, &data_given, name + ".parallelism");
         copy.sources.parallelism = item.where;
         copy.sources.training = item.where;
         // The phase's keys where it writes them, else the scenario's: rules name the value that made this phase.
@@ -127,6 +128,10 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
         const Node* tokens = r.optional("tokens");
         const Node* steps = r.optional("steps");
         if ((tokens == nullptr) == (steps == nullptr)) {
+            if (tokens == nullptr) {  // a misspelt `tokns` is the mistake to name, not the missing key
+                r.allow("batch_ramp");
+                r.finish();
+            }
             throw ScenarioError(item.where, fmt::format("{} needs exactly one of tokens or steps", name),
                                 "e.g. tokens = \"14.8T\", or steps = 1000 (× global_batch × sequence_length tokens)");
         }

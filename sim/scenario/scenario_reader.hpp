@@ -87,14 +87,16 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
 // read_model.cpp
 ModelSpec read_model(const Node& table, const std::string& id, const std::string& prefix);
 // read_parallelism.cpp: [parallelism] (sets *data_given to whether `data` was written) and the layout rules.
-ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given);
+// `name`: the table's dotted path in messages ("parallelism", or "phases[1].parallelism" for a phase's).
+ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, const std::string& name = "parallelism");
 void validate_layout(const Scenario& s, bool data_given);
 // The pipeline schedule's rules on the micro-batches per replica at `global_batch` (DualPipe: even and at least
 // 2 × pipeline; interleaved: a multiple of the stages, and at least 2 stages): an error at `batch_where`, or at the
 // layout key when no batch would do.
 void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& batch_where);
 // read_training.cpp: [training] and [[phases]].
-TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required);
+// `name`: the table's dotted path in messages ("training", or "phases[1]" for a phase's keys over it).
+TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required, const std::string& name = "training");
 // [[phases]]: each phase's keys override [training] (tokens or steps, sequence_length, global_batch) and, in
 // [phases.parallelism], [parallelism]; the result is validated like the scenario itself.
 std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const Node& training_node,

@@ -181,6 +181,19 @@ TEST_CASE("bounds checked on their own section are reported beside the type mist
     CHECK(all.find("(the first 20 errors in the file; 5 more found)") != std::string::npos);
 }
 
+TEST_CASE("a phase's mistakes are named after the phase, and a misspelt tokens is named rather than missed") {
+    // Phase 0 misspells `tokens` (line 18): the unknown key with its suggestion, not "needs exactly one of tokens or
+    // steps". Phase 1 (lines 19–22) writes `sequence_length = "4K"` (line 22): named `phases[1].sequence_length`, not
+    // `training.sequence_length`, at its own line.
+    const std::string phases = "[[phases]]\nname = \"a\"\ntokns = \"1B\"\n[[phases]]\nname = \"b\"\ntokens = \"1B\"\n"
+                               "sequence_length = \"4K\"\n";
+    const std::string misspelt = load_error(kBase + phases).what();
+    CHECK_THAT(misspelt, Catch::Contains("test.toml:18:1: error: unknown key `tokns` in [phases[0]]"));
+    CHECK_THAT(misspelt, Catch::Contains("did you mean `tokens`?"));
+    const std::string typed = load_error(replace(kBase + phases, "tokns", "tokens")).what();
+    CHECK_THAT(typed, Catch::Contains("test.toml:22:19: error: `phases[1].sequence_length` must be an integer"));
+}
+
 TEST_CASE("a mistake that may follow from a key taken out is left for the next run") {
     // `pipline = 2` taken out leaves pipeline at 1, and 2 × 1 × 1 × 4 = 8 ≠ 16 GPUs: that is not the user's
     // mistake, so only the misspelling is reported.
