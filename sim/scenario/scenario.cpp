@@ -192,17 +192,20 @@ bool same_place(const SourceRef& a, const SourceRef& b) { return a.file == b.fil
 
 // Removes the field whose value (or, for an unknown key, whose key) sits at `at` — or, given `replacement`, puts
 // that in the value's place; false when no field sits there.
-bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacement = nullptr) {
+// `any_value`: a table value too (an inline table such as batch_ramp = { … }), below the document's top level.
+bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacement = nullptr, bool any_value = false,
+              bool top = true) {
     if (table.kind == Node::Kind::array) {
         for (Node& item : table.items) {
-            if (erase_at(item, at, key, replacement)) return true;
+            if (erase_at(item, at, key, replacement, any_value, false)) return true;
         }
         return false;
     }
     if (table.kind != Node::Kind::table) return false;
     for (std::size_t i = 0; i < table.fields.size(); ++i) {
+        const bool kind_ok = table.fields[i].second.kind != Node::Kind::table || (any_value && !top);
         const bool here = key ? i < table.key_sources.size() && same_place(table.key_sources[i], at)
-                              : same_place(table.fields[i].second.where, at) && table.fields[i].second.kind != Node::Kind::table;
+                              : same_place(table.fields[i].second.where, at) && kind_ok;
         if (here && replacement != nullptr) {
             table.fields[i].second = *replacement;
             return true;
@@ -212,7 +215,7 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
             if (i < table.key_sources.size()) table.key_sources.erase(table.key_sources.begin() + static_cast<std::ptrdiff_t>(i));
             return true;
         }
-        if (erase_at(table.fields[i].second, at, key, replacement)) return true;
+        if (erase_at(table.fields[i].second, at, key, replacement, any_value, false)) return true;
     }
     return false;
 }
@@ -315,13 +318,18 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         };
         bool more = take_out(*first);
         const std::size_t search_bound = 5 * static_cast<std::size_t>(limits::kErrorsPerFile);
+        bool hidden = false;       // the search ended at an error it could not set aside: more may lie behind it
+        int set_aside = 0;         // values taken out unreported (an error that a change of the search may cause)
         while (more && found.size() < search_bound) {
             std::optional<Mistake> m;
+            std::optional<SourceRef> unreported_at;
             try {
                 (void)read_merged_once(doc, file, options);
+                more = false;  // the rest reads cleanly: every mistake was found
                 break;
             } catch (const ScenarioError& e) {
                 m = classify(e);
+                if (!m && e.where().line > 0) unreported_at = e.where();
             } catch (const Error&) {
             }
             if (!m) {
@@ -332,6 +340,14 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
                     placeholder.reset();
                     continue;
                 }
+                // An error that a placeholder or an earlier change may have caused (batch_ramp longer than a phase
+                // whose tokens were a stand-in) is not reported; its value is set aside so that the keys after it
+                // are still read. One located at a section or nowhere ends the search.
+                if (unreported_at && set_aside < limits::kErrorsPerFile && erase_at(doc, *unreported_at, false, nullptr, true)) {
+                    ++set_aside;
+                    continue;
+                }
+                hidden = true;
                 more = false;
                 break;
             }
@@ -353,6 +369,8 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         if (found.size() > shown || more) {
             rest += fmt::format("\n(the first {} errors in the file; {} more found{})", shown, found.size() - shown,
                                 more ? ", and the search stopped there" : "");
+        } else if (hidden) {
+            rest += "\n(these are the mistakes found before one that depends on them; fix them and check again)";
         }
         if (found[0].hint.empty()) throw ScenarioError(found[0].where, found[0].message + rest);
         throw ScenarioError(found[0].where, found[0].message, found[0].hint + rest);

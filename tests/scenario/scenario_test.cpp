@@ -194,6 +194,30 @@ TEST_CASE("a phase's mistakes are named after the phase, and a misspelt tokens i
     CHECK_THAT(typed, Catch::Contains("test.toml:22:19: error: `phases[1].sequence_length` must be an integer"));
 }
 
+TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistakes after it") {
+    // Phase 0 (lines 16–19): `tokens = "2 lightyears"` (line 18, an unknown suffix; its stand-in is 1 token, and a
+    // ramp over 1B tokens is then longer than the phase — an error of the stand-in, not the user's, so the ramp is
+    // set aside unreported). Phase 1 (lines 20–24): `steps = "many"` (line 22) and `recompute = "fulll"` (line 24,
+    // in [phases.parallelism] at line 23). [pricing] (lines 25–27): pue = 0.5 (line 27). Four mistakes, each
+    // reported once, and nothing about the ramp. Columns: a count's suffix is pointed at (the quote of `tokens =
+    // "2 lightyears"` is column 10, so "lightyears" starts at 13); a wrong count at the character after the quote
+    // (`steps = "many"`: 10); a choice and a number at the value itself (recompute's quote 13, pue's 0.5 at 7).
+    const std::string text = kBase +
+                             "[[phases]]\nname = \"a\"\ntokens = \"2 lightyears\"\nbatch_ramp = { from = 16, tokens = \"1B\" }\n"
+                             "[[phases]]\nname = \"b\"\nsteps = \"many\"\n[phases.parallelism]\nrecompute = \"fulll\"\n"
+                             "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
+    const std::string what = load_error(text).what();
+    CHECK_THAT(what, Catch::Contains("test.toml:18:13: error: `phases[0].tokens`: unknown suffix"));
+    CHECK_THAT(what, Catch::Contains("test.toml:22:10: error: `phases[1].steps`"));
+    CHECK_THAT(what, Catch::Contains("test.toml:24:13: error: `phases[1].parallelism.recompute`"));
+    CHECK_THAT(what, Catch::Contains("test.toml:27:7: error: `pricing.pue`"));
+    CHECK_THAT(what, !Catch::Contains("batch ramp"));
+    CHECK_THAT(what, !Catch::Contains("stopped"));  // the file reads cleanly once the four are taken out
+    std::size_t count = 0;
+    for (auto i = what.find(": error: "); i != std::string::npos; i = what.find(": error: ", i + 1)) ++count;
+    CHECK(count == 4);
+}
+
 TEST_CASE("a mistake that may follow from a key taken out is left for the next run") {
     // `pipline = 2` taken out leaves pipeline at 1, and 2 × 1 × 1 × 4 = 8 ≠ 16 GPUs: that is not the user's
     // mistake, so only the misspelling is reported.
