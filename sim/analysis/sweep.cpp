@@ -1,4 +1,5 @@
 // Sweeps (include/gpuhours/analysis/sweep.hpp): --vary specs and the points they span (sweep_run.cpp evaluates them).
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/analysis/sweep.hpp>
 
 #include <gpuhours/units/error.hpp>
@@ -14,7 +15,7 @@ namespace gpuhours {
 namespace {
 
 constexpr std::size_t kMaxAxisValues = 1'000'000;
-constexpr std::size_t kMaxPoints = 10'000'000;
+constexpr auto kMaxPoints = static_cast<std::size_t>(limits::kSweepPoints);
 
 std::string trim(std::string_view s) {
     const auto first = s.find_first_not_of(" \t");

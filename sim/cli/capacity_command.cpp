@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/analysis/capacity.hpp>
 #include <gpuhours/report/capacity.hpp>
 #include <gpuhours/report/output_file.hpp>
@@ -24,7 +25,7 @@ int cmd_capacity(const Args& raw, std::ostream& out) {
     const LoadOptions load = load_options(args);
     const Scenario s = load_scenario(file, load);
     CapacityRequest request;
-    request.gpus = whole_number_option(args, "--gpus", s.cluster.gpus, 1, 10'000'000);
+    request.gpus = whole_number_option(args, "--gpus", s.cluster.gpus, 1, limits::kGpus);
     if (args.has("--deadline")) {
         try {
             request.deadline = parse_duration(args.get("--deadline"));

@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/network/collective.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/hardware/hardware.hpp>
@@ -100,7 +101,7 @@ int cmd_collective(const Args& raw, std::ostream& out) {
     ClusterSpec spec;
     spec.chip = chip;
     // The ranges of the scenario's [cluster] keys (sim/scenario/read_cluster.cpp).
-    spec.gpus = static_cast<int>(whole_number_option(args, "--gpus", 8, 1, 10'000'000));
+    spec.gpus = static_cast<int>(whole_number_option(args, "--gpus", 8, 1, limits::kGpus));
     const int default_per_node = std::max(1, std::min(spec.gpus, chip.scale_up_domain));
     spec.gpus_per_node = static_cast<int>(whole_number_option(args, "--gpus-per-node", default_per_node, 1, 100'000));
     spec.nic_bandwidth = chip.nic_bandwidth;

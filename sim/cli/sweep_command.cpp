@@ -5,6 +5,7 @@
 #include "help.hpp"
 #include "distributed.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/output_file.hpp>
 #include <gpuhours/report/report.hpp>
@@ -149,7 +150,7 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
     // What no point can repair (TOML syntax, files, `extends`, a malformed --set) stops the sweep before it starts.
     check_scenario_document(file, plan.load);
     std::optional<std::size_t> random;
-    if (args.has("--random")) random = static_cast<std::size_t>(whole_number_option(args, "--random", 0, 1, 10'000'000));
+    if (args.has("--random")) random = static_cast<std::size_t>(whole_number_option(args, "--random", 0, 1, limits::kSweepPoints));
     const SweepCombine combine = args.has("--zip") ? SweepCombine::zip : SweepCombine::grid;
     plan.points = sweep_points(plan.axes, random, plan.evaluate.seed, combine);
 

@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/scenario/scenario.hpp>
@@ -113,7 +114,7 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     } else {
         request.deadline = s.whatif.deadline;
     }
-    request.max_gpus = static_cast<int>(whole_number_option(args, "--max-gpus", request.max_gpus, 1, 1 << 20));
+    request.max_gpus = static_cast<int>(whole_number_option(args, "--max-gpus", request.max_gpus, 1, limits::kGpus));
     if (args.has("--max-batch-tokens")) {
         request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
     }

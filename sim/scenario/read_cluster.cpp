@@ -180,7 +180,7 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     const bool from_catalog = chip_slot.kind == Node::Kind::string;
     c.chip = read_chip(chip_table, chip_id, from_catalog ? std::string() : std::string("cluster.chip"));
 
-    c.gpus = read_int(r, "gpus", 1, 10'000'000);
+    c.gpus = read_limited(r, "gpus", 1, limits::kGpus, "GPU counts");
     c.gpus_per_node = read_int(r, "gpus_per_node", 1, 100'000, std::min(c.gpus, c.chip.scale_up_domain));
     c.fabric = read_choice<Fabric>(r, "fabric",
                                    {{"single-node", Fabric::single_node},

@@ -1,4 +1,5 @@
 // Reads a model (a catalog entry or an inline [model] table): layers, attention, MLP, experts, published counts.
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 
 #include "scenario_reader.hpp"
@@ -15,7 +16,7 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
     m.display_name = detail::as_string(r.required("name"), r.path_of("name"));
     if (const Node* s = r.optional("source")) (void)detail::as_string(*s, r.path_of("source"));
     if (const Node* n = r.optional("note")) (void)detail::as_string(*n, r.path_of("note"));
-    m.layers = read_int(r, "layers", 1, 100000);
+    m.layers = read_limited(r, "layers", 1, limits::kLayers, "layer counts");
     m.hidden = read_int(r, "hidden", 1, 10'000'000);
     m.vocab = read_int(r, "vocab", 1, 100'000'000);
     if (const Node* t = r.optional("tied_embeddings")) m.tied_embeddings = detail::as_bool(*t, r.path_of("tied_embeddings"));
@@ -81,7 +82,7 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
     if (const Node* moe_node = r.optional("moe")) {
         TableReader e(detail::as_table(*moe_node, r.path_of("moe")), r.path_of("moe"));
         MoeSpec moe;
-        moe.routed_experts = read_int(e, "routed_experts", 1, 1'000'000);
+        moe.routed_experts = read_limited(e, "routed_experts", 1, limits::kRoutedExperts, "expert counts");
         moe.shared_experts = read_int(e, "shared_experts", 0, 1'000'000, 0);
         moe.top_k = read_int(e, "top_k", 1, moe.routed_experts);
         moe.expert_ffn_hidden = read_int(e, "expert_ffn_hidden", 1, 100'000'000);

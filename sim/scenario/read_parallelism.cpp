@@ -242,6 +242,17 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
                             fmt::format("use a global batch of at most {} (or a larger micro_batch or data degree)",
                                         limits::kMicroBatchesPerReplica * per_step));
     }
+    // The step simulates every layer of a stage for every micro-batch: bound that work before it is allocated.
+    const long long stage_layers = (s.model.layers + p.pipeline - 1) / p.pipeline;
+    if (stage_layers * micro_batches > limits::kLayerPassesPerStage) {
+        throw ScenarioError(batch_where,
+                            fmt::format("{} layers per pipeline stage × {} micro-batches per replica = {} layer passes "
+                                        "per stage, beyond the supported range of a simulated step (limit {})",
+                                        stage_layers, micro_batches, stage_layers * micro_batches,
+                                        limits::kLayerPassesPerStage),
+                            fmt::format("use a global batch of at most {} (or a larger micro_batch, data or pipeline degree)",
+                                        limits::kLayerPassesPerStage / stage_layers * per_step));
+    }
     const auto shape_error = [&](int m) -> std::optional<Error> {
         try {
             check_pipeline_shape(p.schedule, p.pipeline, m, p.virtual_stages);

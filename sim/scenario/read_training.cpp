@@ -38,7 +38,7 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
         require_positive(t.tokens, tokens, "training.tokens", "a token count");
         require_within(t.tokens, tokens, "training.tokens", "token counts", 0.0, limits::kTokensMax, "", kTokensHint);
     }
-    t.sequence_length = read_int(r, "sequence_length", 1, 100'000'000);
+    t.sequence_length = read_limited(r, "sequence_length", 1, limits::kSequenceLength, "sequence lengths");
     t.global_batch = read_int(r, "global_batch", 1, kMaxInt);
     t.precision.compute = read_precision(r, "precision", Precision::bf16);
     t.precision.parameters = read_precision(r, "parameters", Precision::bf16);

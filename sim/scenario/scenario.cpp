@@ -69,6 +69,23 @@ int read_int(TableReader& r, std::string_view key, int min, int max, std::option
     return detail::as_int(r.required(key), r.path_of(key), min, max);
 }
 
+int read_limited(TableReader& r, std::string_view key, int min, int limit, std::string_view what,
+                 std::optional<int> fallback) {
+    const Node* node = r.optional(key);
+    if (node == nullptr && fallback) return *fallback;
+    if (node == nullptr) node = &r.required(key);
+    const int value = detail::as_int(*node, r.path_of(key), min, kMaxInt);
+    if (value > limit) {
+        auto within = std::make_shared<Node>(*node);
+        within->integer = limit;
+        throw detail::KeyError(node->where, node->where, false,
+                               fmt::format("`{}` = {} is beyond the supported range of {} (limit {})", r.path_of(key),
+                                           value, what, limit),
+                               "see include/gpuhours/scenario/limits.hpp for what each limit bounds", std::move(within));
+    }
+    return value;
+}
+
 // ---- the document --------------------------------------------------------------------------------------
 
 namespace {

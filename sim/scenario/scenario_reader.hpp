@@ -52,6 +52,10 @@ void record_positions(const Node& root, std::map<std::string, SourceRef, std::le
 // The cluster's fabric against its size rule (check_fabric_size), located at the [cluster] key to change.
 void check_cluster_size(const Scenario& s);
 int read_int(TableReader& r, std::string_view key, int min, int max, std::optional<int> fallback = std::nullopt);
+// As read_int, for a key bounded by one of limits.hpp's supported ranges: a value past `limit` is an error worded
+// "… is beyond the supported range of WHAT (limit N)", located at the value, with the limit as its stand-in.
+int read_limited(TableReader& r, std::string_view key, int min, int limit, std::string_view what,
+                 std::optional<int> fallback = std::nullopt);
 
 // One of `choices` by name; `fallback` when the key is absent (required when there is none).
 template <class Enum>

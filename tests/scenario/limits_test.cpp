@@ -200,6 +200,47 @@ TEST_CASE("a step with more micro-batches per replica than the limit is refused 
     CHECK_NOTHROW(load_scenario_from_string(text, "test.toml", catalog_options()));
 }
 
+TEST_CASE("a stage's layers times its micro-batches are bounded before the step is built") {
+    // Llama 3.1 70B has 80 layers; pipeline 1 puts all 80 on one stage. 32 GPUs of data 32, micro-batch 1: a global
+    // batch of 32 × 32,768 = 1,048,576 is 32,768 micro-batches per replica (within kMicroBatchesPerReplica) and
+    // 80 × 32,768 = 2,621,440 layer passes, past limits::kLayerPassesPerStage = 2^21 = 2,097,152. The largest
+    // accepted is floor(2,097,152 / 80) = 26,214 micro-batches, a global batch of 26,214 × 32 = 838,848.
+    std::string text = with_layout("micro_batch = 1\n");
+    text.replace(text.find("llama-3.1-8b"), 12, "llama-3.1-70b");
+    text.replace(text.find("global_batch = 64"), 17, "global_batch = 1048576");
+    const ScenarioError e = load_error(text);
+    CHECK(e.where().to_string() == "test.toml:8:16");
+    CHECK_THAT(e.message(), Catch::Contains("80 layers per pipeline stage × 32768 micro-batches per replica = 2621440"));
+    CHECK_THAT(e.message(), Catch::Contains("(limit 2097152)"));
+    CHECK_THAT(e.hint(), Catch::Contains("at most 838848"));
+    text.replace(text.find("global_batch = 1048576"), 22, "global_batch = 838848");
+    CHECK_NOTHROW(load_scenario_from_string(text, "test.toml", catalog_options()));
+}
+
+TEST_CASE("counts past the limits table are refused at the value, naming the limit") {
+    // gpus = 2^20 + 1 = 1,048,577 (line 4, the value at column 8): one past limits::kGpus.
+    const ScenarioError gpus = load_error(with_layout("", 1'048'577));
+    CHECK(gpus.where().to_string() == "test.toml:4:8");
+    CHECK_THAT(gpus.message(), Catch::Contains("`cluster.gpus` = 1048577 is beyond the supported range of GPU counts (limit 1048576)"));
+    // sequence_length = 10^8 + 1 (line 7, column 19): one past limits::kSequenceLength.
+    std::string text = with_layout("");
+    text.replace(text.find("sequence_length = 8192"), 22, "sequence_length = 100000001");
+    const ScenarioError seq = load_error(text);
+    CHECK(seq.where().to_string() == "test.toml:7:19");
+    CHECK_THAT(seq.message(), Catch::Contains("(limit 100000000)"));
+    // An inline model with 10,001 layers (limits::kLayers + 1) and 2^20 + 1 routed experts: both reported, at once.
+    const std::string model =
+        "[model]\nname = \"huge\"\nlayers = 10001\nhidden = 1024\nvocab = 32000\ntied_embeddings = false\nbias = false\n"
+        "norm = \"rmsnorm\"\nposition = \"rope\"\n[model.attention]\nkind = \"gqa\"\nheads = 8\nkv_heads = 8\n"
+        "head_dim = 128\n[model.mlp]\nkind = \"swiglu\"\nffn_hidden = 4096\n[model.moe]\nrouted_experts = 1048577\n"
+        "top_k = 2\nexpert_ffn_hidden = 1024\n";
+    text = with_layout("");
+    text.replace(0, text.find('\n') + 1, "");
+    const std::string what = load_error(text + model).what();
+    CHECK_THAT(what, Catch::Contains("`model.layers` = 10001 is beyond the supported range of layer counts (limit 10000)"));
+    CHECK_THAT(what, Catch::Contains("`model.moe.routed_experts` = 1048577 is beyond the supported range of expert counts"));
+}
+
 TEST_CASE("a PUE past the supported range is refused where it is written, not reported as an infinite energy") {
     // Lines 1–9 of with_layout, `data = 32` on line 10, [pricing] 11, gpu_hour 12, pue 13 (its value at column 7,
     // after "pue = "). 1e300 made the facility energy infinite: an internal error (exit 1) in `run`, accepted by

@@ -18,6 +18,23 @@ inline constexpr int kErrorsPerFile = 20;
 inline constexpr int kExtendsDepth = 32;
 // Monte Carlo samples of one run (--samples): about 0.1 ms to 1 ms each for the shipped scenarios.
 inline constexpr int kSamples = 100'000;
+// GPUs of a cluster (cluster.gpus, and every flag that names a GPU count): the topology is built with every GPU,
+// NIC and switch as a vertex, 4.3 s and 1.5 GB at 2^20 GPUs on a 3-tier fat-tree of radix 256 (`gpuhours
+// collective send-recv --chip h100 --gpus 1048576 --tiers 3 --switch-radix 256`, 2026-12-01); ten times that would
+// take 15 GB before the first step. The largest published training clusters hold about 100,000 GPUs.
+inline constexpr int kGpus = 1 << 20;
+// Transformer layers of a model: the largest published dense models have 96–126 (GPT-3, Llama 3.1 405B).
+inline constexpr int kLayers = 10'000;
+// Routed experts per MoE layer: DeepSeek-V3 has 256, Kimi K2 384; million-expert research layers (PEER) fit.
+inline constexpr int kRoutedExperts = 1 << 20;
+// Tokens per sequence (training.sequence_length, per phase too): published contexts reach 10^7.
+inline constexpr int kSequenceLength = 100'000'000;
+// Points of one sweep (a grid's product, or --random N): each point is one run.
+inline constexpr long long kSweepPoints = 10'000'000;
+// Layer passes a pipeline stage simulates in one step: its layers (layers / pipeline, rounded up) × the
+// micro-batches per replica. The step's tasks grow with it (a few per layer pass, forward and backward: about 5M
+// tasks at 24 × 65,536 = 1.6M); the bound keeps one step's task table under about 1 GB.
+inline constexpr long long kLayerPassesPerStage = 1LL << 21;
 // Micro-batches per data-parallel replica in one step: a step simulates every one (its cost is linear in them;
 // 65,536 is about 5M tasks for a 24-layer model, seconds). Published runs use tens to a few hundred (DeepSeek-V3:
 // 15,360 / 128 = 120).
