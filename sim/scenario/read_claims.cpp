@@ -47,10 +47,27 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
     TableReader r(detail::as_table(node, name), name);
     ClaimThresholds& t = c.thresholds;
     c.text = detail::as_string(r.required("text", "add `text = \"…\"` quoting the claim"), r.path_of("text"));
-    const auto money = [](const Node& n, const std::string& path) { return detail::as_quantity(n, path, parse_dollars, "$6M"); };
-    const auto duration = [](const Node& n, const std::string& path) { return detail::as_quantity(n, path, parse_duration, "2 months"); };
-    const auto energy = [](const Node& n, const std::string& path) { return detail::as_quantity(n, path, parse_energy, "10 GWh"); };
-    const auto count = [](const Node& n, const std::string& path) { return detail::as_count(n, path); };
+    // A bound on a cost, a duration, an energy or GPU-hours is positive: "-2 months" would hold or fail for every run.
+    const auto money = [](const Node& n, const std::string& path) {
+        const Dollars v = detail::as_quantity(n, path, parse_dollars, "$6M");
+        require_positive(v.value(), n, path, "a cost bound");
+        return v;
+    };
+    const auto duration = [](const Node& n, const std::string& path) {
+        const Seconds v = detail::as_quantity(n, path, parse_duration, "2 months");
+        require_positive(v.value(), n, path, "a duration bound");
+        return v;
+    };
+    const auto energy = [](const Node& n, const std::string& path) {
+        const Joules v = detail::as_quantity(n, path, parse_energy, "10 GWh");
+        require_positive(v.value(), n, path, "an energy bound");
+        return v;
+    };
+    const auto count = [](const Node& n, const std::string& path) {
+        const double v = detail::as_count(n, path);
+        require_positive(v, n, path, "a GPU-hour bound");
+        return v;
+    };
     const auto fraction = [](const Node& n, const std::string& path) {
         const double v = detail::as_number(n, path);
         if (!(v > 0 && v < 1)) throw ScenarioError(n.where, fmt::format("`{}` is a fraction, e.g. 0.4 for 40%", path));

@@ -65,6 +65,19 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
     return t;
 }
 
+void require_whole_step(double tokens, double tokens_per_step, const Node& node, std::string_view path) {
+    if (tokens >= tokens_per_step) return;
+    auto one_step = std::make_shared<Node>(node);  // the value that satisfies the rule: one step's tokens (or 1 step)
+    one_step->kind = Node::Kind::floating;
+    one_step->floating = path.ends_with("steps") ? 1.0 : tokens_per_step;
+    throw CoupledError(node.where,
+                        fmt::format("`{}` makes {} tokens, less than one step trains (global_batch × sequence_length = "
+                                    "{} tokens)",
+                                    path, format_count(tokens), format_count(tokens_per_step)),
+                        "a run trains whole steps: write the tokens with their suffix (e.g. \"1.5T\"), or at least one step",
+                        std::move(one_step));
+}
+
 // [[phases]]: each phase's keys override [training] (tokens or steps, sequence_length, global_batch) and, in
 // [phases.parallelism], [parallelism]; the result is validated like the scenario itself.
 std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const Node& training_node,
@@ -144,6 +157,7 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
             require_positive(ph.tokens, *steps, r.path_of("steps"), "a step count");
         }
         const Node& amount = tokens != nullptr ? *tokens : *steps;
+        require_whole_step(ph.tokens, tokens_per_step, amount, tokens != nullptr ? r.path_of("tokens") : r.path_of("steps"));
         require_within(ph.tokens, amount, tokens != nullptr ? r.path_of("tokens") : r.path_of("steps") + " × tokens per step",
                        "token counts", 0.0, limits::kTokensMax, "", kTokensHint);
         if (const Node* ramp = r.optional("batch_ramp")) {

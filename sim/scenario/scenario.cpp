@@ -210,6 +210,7 @@ bool same_place(const SourceRef& a, const SourceRef& b) { return a.file == b.fil
 // Removes the field whose value (or, for an unknown key, whose key) sits at `at` — or, given `replacement`, puts
 // that in the value's place; false when no field sits there.
 // `any_value`: a table value too (an inline table such as batch_ramp = { … }), below the document's top level.
+// A section (a table or array at the top level) is never taken out.
 bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacement = nullptr, bool any_value = false,
               bool top = true) {
     if (table.kind == Node::Kind::array) {
@@ -220,7 +221,10 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
     }
     if (table.kind != Node::Kind::table) return false;
     for (std::size_t i = 0; i < table.fields.size(); ++i) {
-        const bool kind_ok = table.fields[i].second.kind != Node::Kind::table || (any_value && !top);
+        // A top-level table or array is a whole section ([cluster], [[phases]]): never taken out.
+        const Node::Kind kind = table.fields[i].second.kind;
+        const bool section = top && (kind == Node::Kind::table || kind == Node::Kind::array);
+        const bool kind_ok = !section && (kind != Node::Kind::table || any_value);
         const bool here = key ? i < table.key_sources.size() && same_place(table.key_sources[i], at)
                               : same_place(table.fields[i].second.where, at) && kind_ok;
         if (here && replacement != nullptr) {
@@ -310,6 +314,9 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
             });
             if (touched) return std::nullopt;
             m.node = e.where();
+            if (const auto* c = dynamic_cast<const CoupledError*>(&e); c != nullptr && c->placeholder() != nullptr) {
+                m.placeholder = *c->placeholder();
+            }
             return m;
         };
         std::optional<Mistake> first = classify(first_error);
@@ -340,13 +347,19 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         while (more && found.size() < search_bound) {
             std::optional<Mistake> m;
             std::optional<SourceRef> unreported_at;
+            std::optional<Node> unreported_fix;  // a value that satisfies the unreported rule, when it names one
             try {
                 (void)read_merged_once(doc, file, options);
                 more = false;  // the rest reads cleanly: every mistake was found
                 break;
             } catch (const ScenarioError& e) {
                 m = classify(e);
-                if (!m && e.where().line > 0) unreported_at = e.where();
+                if (!m && e.where().line > 0) {
+                    unreported_at = e.where();
+                    if (const auto* c = dynamic_cast<const CoupledError*>(&e); c != nullptr && c->placeholder() != nullptr) {
+                        unreported_fix = *c->placeholder();
+                    }
+                }
             } catch (const Error&) {
             }
             if (!m) {
@@ -359,8 +372,10 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
                 }
                 // An error that a placeholder or an earlier change may have caused (batch_ramp longer than a phase
                 // whose tokens were a stand-in) is not reported; its value is set aside so that the keys after it
-                // are still read. One located at a section or nowhere ends the search.
-                if (unreported_at && set_aside < limits::kErrorsPerFile && erase_at(doc, *unreported_at, false, nullptr, true)) {
+                // are still read (a coupled rule's value that satisfies it, when it names one, is put there instead).
+                // One located at a section or nowhere ends the search.
+                if (unreported_at && set_aside < limits::kErrorsPerFile &&
+                    erase_at(doc, *unreported_at, false, unreported_fix ? &*unreported_fix : nullptr, true)) {
                     ++set_aside;
                     continue;
                 }
@@ -483,6 +498,10 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
         only.training = s.training;
         only.parallel = s.parallel;
         only.where = s.sources.training;
+        if (const Node* t = training.find("tokens")) {
+            require_whole_step(only.tokens, static_cast<double>(s.training.global_batch) * s.training.sequence_length, *t,
+                               "training.tokens");
+        }
         s.phases.push_back(only);
     }
     check_claims_priced(s);

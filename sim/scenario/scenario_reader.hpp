@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,22 @@ void check_cluster_size(const Scenario& s);
 int read_int(TableReader& r, std::string_view key, int min, int max, std::optional<int> fallback = std::nullopt);
 // As read_int, for a key bounded by one of limits.hpp's supported ranges: a value past `limit` is an error worded
 // "… is beyond the supported range of WHAT (limit N)", located at the value, with the limit as its stand-in.
+// A rule that couples a value to others (a phase's tokens against its batch), with a value that satisfies it: the
+// scenario reader's search for every mistake of a file (read_merged) reports it like any rule at a value, and when
+// it may follow from a stand-in the search put in, puts `placeholder` there instead of taking the value out.
+class CoupledError : public ScenarioError {
+public:
+    CoupledError(SourceRef where, std::string message, std::string hint, std::shared_ptr<const Node> placeholder)
+        : ScenarioError(std::move(where), std::move(message), std::move(hint)), placeholder_(std::move(placeholder)) {}
+    [[nodiscard]] const Node* placeholder() const { return placeholder_.get(); }
+
+private:
+    std::shared_ptr<const Node> placeholder_;
+};
+
+// A run or phase of `tokens` must train at least one step of `tokens_per_step`: "1.5" for "1.5T" would otherwise
+// be a run of a millionth of a step. Located at `node` (tokens or steps), named `path`.
+void require_whole_step(double tokens, double tokens_per_step, const Node& node, std::string_view path);
 int read_limited(TableReader& r, std::string_view key, int min, int limit, std::string_view what,
                  std::optional<int> fallback = std::nullopt);
 

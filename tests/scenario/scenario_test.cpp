@@ -216,6 +216,16 @@ TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistake
     std::size_t count = 0;
     for (auto i = what.find(": error: "); i != std::string::npos; i = what.find(": error: ", i + 1)) ++count;
     CHECK(count == 4);
+
+    // Phase 0 misspells `tokens` (line 18) and [pricing] breaks pue (line 24): once `tokns` is taken out, phase 0 has
+    // neither tokens nor steps, an error at the phase's table that nothing can stand in for. The search stops there,
+    // says so, and still lists both mistakes it found; it never drops the phases to read on.
+    const std::string stops = kBase + "[[phases]]\nname = \"a\"\ntokns = \"1B\"\n[[phases]]\nname = \"b\"\nsteps = 1\n"
+                                      "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
+    const std::string stopped = load_error(stops).what();
+    CHECK_THAT(stopped, Catch::Contains("test.toml:18:1: error: unknown key `tokns`"));
+    CHECK_THAT(stopped, Catch::Contains("test.toml:24:7: error: `pricing.pue`"));
+    CHECK_THAT(stopped, Catch::EndsWith("fix them and check again)"));
 }
 
 TEST_CASE("a mistake that may follow from a key taken out is left for the next run") {
@@ -339,6 +349,21 @@ TEST_CASE("values with the wrong unit or sign are rejected at their position") {
         // nic_bandwidth = "50 GX/s": the quote is column 17, the text starts at 18, the unit 3 characters later.
         CHECK(e.where().column == 21);
         CHECK_THAT(e.message(), Catch::Contains("unknown unit \"GX/s\""));
+    }
+    SECTION("a token count below one step (a suffix left out)") {
+        // kBase's step trains global_batch × sequence_length = 64 × 8192 = 524,288 tokens; `tokens = 1.5` (line 13,
+        // value at column 10) would be three millionths of a step.
+        const auto e = load_error(replace(kBase, "tokens = \"1T\"", "tokens = 1.5"));
+        CHECK(e.where().to_string() == "test.toml:13:10");
+        CHECK_THAT(e.message(), Catch::Contains("less than one step trains (global_batch × sequence_length = 524.3K tokens)"));
+        // Exactly one step is a run.
+        CHECK_NOTHROW(load_scenario_from_string(replace(kBase, "tokens = \"1T\"", "tokens = 524288"), "test.toml", catalog_options()));
+    }
+    SECTION("a claim's bound below zero") {
+        // Lines 16–18: a claim whose wall-clock bound is "-2 months": it would fail for every run.
+        const auto e = load_error(kBase + "[[claims]]\ntext = \"x\"\nwall_clock_below = \"-2 months\"\n");
+        CHECK(e.where().to_string() == "test.toml:18:20");
+        CHECK_THAT(e.message(), Catch::Contains("`claims[0].wall_clock_below` must be positive"));
     }
     SECTION("an integer where a string is due") {
         const auto e = load_error(replace(kBase, "chip = \"h100\"", "chip = 100"));
