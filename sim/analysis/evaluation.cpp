@@ -512,24 +512,30 @@ struct Trial {
     }
 };
 
+// The thresholds of `claim` with only its criterion `key` ("cost_below", …) kept, to judge that criterion alone.
+ClaimThresholds only_criterion(const ClaimSpec& claim, const std::string& key) {
+    ClaimThresholds only;
+    only.written = claim.thresholds.written;
+    const ClaimThresholds& t = claim.thresholds;
+    if (key == "cost_below") only.cost_below = t.cost_below;
+    else if (key == "cost_above") only.cost_above = t.cost_above;
+    else if (key == "wall_clock_below") only.wall_clock_below = t.wall_clock_below;
+    else if (key == "wall_clock_above") only.wall_clock_above = t.wall_clock_above;
+    else if (key == "gpu_hours_below") only.gpu_hours_below = t.gpu_hours_below;
+    else if (key == "gpu_hours_above") only.gpu_hours_above = t.gpu_hours_above;
+    else if (key == "mfu_above") only.mfu_above = t.mfu_above;
+    else if (key == "mfu_below") only.mfu_below = t.mfu_below;
+    else if (key == "energy_below") only.energy_below = t.energy_below;
+    else if (key == "energy_above") only.energy_above = t.energy_above;
+    return only;
+}
+
 // The value of each uncertain input at which criterion `c` of `claim` flips on the nominal run (see the header).
 std::vector<InputBreakEven> input_break_evens(const Trial& trial, const ClaimSpec& claim, const CriterionResult& c,
                                               std::optional<CostRung> rung) {
     std::vector<InputBreakEven> out;
     const auto& inputs = trial.sampler.inputs();
-    ClaimThresholds only;  // the one criterion, so that holds() below judges it alone
-    only.written = claim.thresholds.written;
-    const ClaimThresholds& t = claim.thresholds;
-    if (c.key == "cost_below") only.cost_below = t.cost_below;
-    else if (c.key == "cost_above") only.cost_above = t.cost_above;
-    else if (c.key == "wall_clock_below") only.wall_clock_below = t.wall_clock_below;
-    else if (c.key == "wall_clock_above") only.wall_clock_above = t.wall_clock_above;
-    else if (c.key == "gpu_hours_below") only.gpu_hours_below = t.gpu_hours_below;
-    else if (c.key == "gpu_hours_above") only.gpu_hours_above = t.gpu_hours_above;
-    else if (c.key == "mfu_above") only.mfu_above = t.mfu_above;
-    else if (c.key == "mfu_below") only.mfu_below = t.mfu_below;
-    else if (c.key == "energy_below") only.energy_below = t.energy_below;
-    else if (c.key == "energy_above") only.energy_above = t.energy_above;
+    const ClaimThresholds only = only_criterion(claim, c.key);  // so that holds() below judges it alone
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         const UncertainInput& input = inputs[i];
         InputBreakEven b;
@@ -575,6 +581,89 @@ std::vector<InputBreakEven> input_break_evens(const Trial& trial, const ClaimSpe
     return out;
 }
 
+// The break-even of the failure rates: the factor k on every failure class's rate at which criterion `c` flips on
+// the nominal run. The run is replayed with the rates × k over the Monte Carlo's own sample seeds (common random
+// numbers, so the median wall clock grows with k), and the nominal wall clock is scaled by median(k) / median(1),
+// so that k = 1 is the nominal run exactly. Bisection on log k over [1/1000, 100] (a fleet 100 times less reliable than the scenario's is past any published one). Only allocated-basis cost,
+// wall-clock, GPU-hour and energy criteria depend on failures; none when the run has no failure class.
+class FailureScale {
+public:
+    FailureScale(const Trial& trial, std::uint64_t seed) : trial_(trial), seed_(seed) {}
+
+    std::optional<InputBreakEven> break_even(const ClaimSpec& claim, const CriterionResult& c, std::optional<CostRung> rung) {
+        const MonteCarlo& mc = trial_.mc;
+        if (mc.run.reliability.classes.empty() || claim.basis != GpuHourBasis::allocated) return std::nullopt;
+        if (c.key.rfind("mfu", 0) == 0) return std::nullopt;
+        InputBreakEven b;
+        b.input = "reliability.failures (every class's rate × k)";
+        if (c.bound == ClaimBound::within) {
+            b.value_text = "not derived for a two-sided bound";
+            return b;
+        }
+        const ClaimThresholds only = only_criterion(claim, c.key);
+        const bool upper = c.bound == ClaimBound::below;
+        const auto holds = [&](double log_k) {
+            const auto wall = wall_at(log_k);
+            if (!wall) return !upper;  // a run that never finishes exceeds every upper bound
+            const double mfu = trial_.ev.headline_step().mfu_bf16_full;
+            return probability_met(only, on_rung({priced_run(trial_.ev, *wall, trial_.ev.scenario.pricing, mfu)}, rung)) == 1.0;
+        };
+        double lo = std::log(1e-3), hi = std::log(1e2);
+        const bool at_lo = holds(lo), at_hi = holds(hi);
+        b.method = "bisection over the run's Monte Carlo replayed with the rates scaled (same sample seeds)";
+        if (at_lo == at_hi) {
+            b.value_text = fmt::format("none between × 0.001 and × 100 the scenario's rates: the criterion {} across that range",
+                                       at_lo ? "holds" : "fails");
+            return b;
+        }
+        for (int it = 0; it < 24; ++it) {
+            const double mid = 0.5 * (lo + hi);
+            if (holds(mid) == at_lo) lo = mid;
+            else hi = mid;
+        }
+        const double k = std::exp(0.5 * (lo + hi));
+        b.value = k;
+        b.value_text = fmt::format("× {:.3g} the scenario's rates", k);
+        b.side = at_lo ? "below it" : "above it";
+        return b;
+    }
+
+private:
+    // The nominal wall clock with every rate × e^log_k; nullopt when the run never finishes at that rate.
+    std::optional<Seconds> wall_at(double log_k) {
+        if (const auto it = memo_.find(log_k); it != memo_.end()) return it->second;
+        const auto median = [&](double k) -> std::optional<double> {
+            RunInputs run = trial_.mc.run;
+            for (auto& fc : run.reliability.classes) fc.rate_per_unit_hour *= k;
+            std::vector<double> walls;
+            const std::size_t n = std::max<std::size_t>(1, trial_.mc.runs.size());
+            for (std::size_t i = 0; i < n; ++i) {
+                try {
+                    walls.push_back(simulate_run(run, seed_ * 1'000'003ULL + i).wall_clock.value());
+                } catch (const Error&) {
+                    return std::nullopt;  // more interruptions than a run can finish under
+                }
+            }
+            return percentile(walls, 0.5);
+        };
+        if (!base_) base_ = median(1.0);
+        std::optional<Seconds> out;
+        const auto m = median(std::exp(log_k));
+        if (m && base_ && *base_ > 0) {
+            const Seconds quoted = hours(trial_.mc.quoted_gpu_hours / trial_.ev.scenario.cluster.gpus);
+            const Seconds nominal = days(trial_.ev.wall_clock_days_spread.p50);
+            out = quoted + (nominal - quoted) * (*m / *base_);
+        }
+        memo_.emplace(log_k, out);
+        return out;
+    }
+
+    const Trial& trial_;
+    std::uint64_t seed_;
+    std::optional<double> base_;
+    std::map<double, std::optional<Seconds>> memo_;
+};
+
 // The nominal run (the median sample's wall clock; the run itself when nothing is stochastic), its cost, and
 // each claim judged against it and against the samples.
 void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial) {
@@ -588,6 +677,7 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         ev.nominal_ladder = cost_ladder(ladder_inputs(ev, nominal_wall, s.pricing));
     }
     check_claims_priced(s);  // read_scenario has checked it; a scenario built in code may not have been read
+    FailureScale failures(trial, ev.options.seed);
     for (const auto& claim : s.claims) {
         std::optional<CostRung> rung;
         if (claim.has_cost()) {
@@ -611,7 +701,10 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         }
         Trial on_basis = trial;
         on_basis.basis = claim.basis;
-        for (auto& c : v.criteria) c.input_break_evens = input_break_evens(on_basis, claim, c, rung);
+        for (auto& c : v.criteria) {
+            c.input_break_evens = input_break_evens(on_basis, claim, c, rung);
+            if (auto f = failures.break_even(claim, c, rung)) c.input_break_evens.push_back(std::move(*f));
+        }
         ev.verdicts.push_back(std::move(v));
     }
 }

@@ -55,3 +55,37 @@ TEST_CASE("a claim is judged on its own basis: steady-state holds where allocate
     CHECK(ev.verdicts[1].basis == GpuHourBasis::allocated);
     CHECK(ev.verdicts[1].verdict == Verdict::fails);
 }
+
+TEST_CASE("the failure rates' break-even is the factor at which the claim flips, checked by re-running at it", "[analysis][claims]") {
+    // One failure class, one interruption per 1,000 GPU-hours (a 16-GPU job's MTTF is 62.5 h), a 30-minute restart
+    // and checkpoints every 20 minutes. The threshold is the no-failure wall clock × 1.25: the nominal run holds,
+    // a fleet some k times less reliable does not. evaluate_run finds k by bisection over its Monte Carlo replayed
+    // with the rates × k on the same seeds; independently, a scenario whose MTBF is 1,000 h / (0.95 k) must hold
+    // and one with 1,000 h / (1.05 k) must fail (the rate is 1 / MTBF, and the samples' seeds are the same).
+    const test::TempDir dir("failure-break-even");
+    const auto with = [](double mtbf_hours, const std::string& claims) {
+        std::string text = small(claims);
+        const std::string none = "[reliability]\nfailures = []\n";
+        text.replace(text.find(none), none.size(),
+                     fmt::format("[reliability]\nrestart_time = \"30 min\"\ncheckpoint_write = \"1 min\"\n"
+                                 "checkpoint_interval = \"20 min\"\n[[reliability.failures]]\nname = \"GPU\"\n"
+                                 "mtbf_per_gpu = \"{:.6f} h\"\nsource = \"test\"\n", mtbf_hours));
+        return text;
+    };
+    const RunEvaluation plain = evaluate_text(dir.path, small(""));
+    const double threshold_days = 1.25 * plain.wall_clock_days_spread.p50;
+    const std::string claim = fmt::format("[[claims]]\ntext = \"fast\"\nwall_clock_below = \"{:.6f} days\"\n", threshold_days);
+    const RunEvaluation ev = evaluate_text(dir.path, with(1000, claim));
+    REQUIRE(ev.verdicts.size() == 1);
+    CHECK(ev.verdicts[0].nominal_verdict == Verdict::holds);
+    const auto& evens = ev.verdicts[0].criteria.at(0).input_break_evens;
+    REQUIRE_FALSE(evens.empty());
+    const InputBreakEven& f = evens.back();
+    CHECK_THAT(f.input, Catch::StartsWith("reliability.failures"));
+    REQUIRE(f.value.has_value());
+    const double k = *f.value;
+    CHECK(k > 1.0);
+    CHECK(f.side == "below it");
+    CHECK(evaluate_text(dir.path, with(1000 / (0.95 * k), claim)).verdicts[0].nominal_verdict == Verdict::holds);
+    CHECK(evaluate_text(dir.path, with(1000 / (1.05 * k), claim)).verdicts[0].nominal_verdict == Verdict::fails);
+}
