@@ -353,7 +353,7 @@ CostInputs cost_inputs(const RunEvaluation& ev, Seconds wall, const PricingSpec&
 }
 
 LadderInputs ladder_inputs(const RunEvaluation& ev, Seconds wall, const PricingSpec& pr) {
-    LadderInputs in{cost_inputs(ev, wall, pr), ev.scenario.cluster.chip.rental_gpu_hour, pr.research_multiplier, pr.staff};
+    LadderInputs in{cost_inputs(ev, wall, pr), ev.scenario.cluster.chip.rental_gpu_hour, pr.research_multiplier, pr.research_runs, pr.staff};
     return in;
 }
 

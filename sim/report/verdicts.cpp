@@ -21,7 +21,7 @@ std::vector<std::string_view> rung_keys(CostRung r) {
             return {"pricing.ownership.", "pricing.electricity", "pricing.pue", "pricing.utilization", "pricing.host_power_share"};
         case CostRung::capital:
             return {"pricing.ownership.gpu_price", "pricing.ownership.server_overhead", "pricing.ownership.networking_"};
-        case CostRung::research: return {"pricing.research_multiplier"};
+        case CostRung::research: return {"pricing.research_multiplier", "pricing.research_runs["};
         case CostRung::staff: return {"pricing.staff."};
     }
     return {};

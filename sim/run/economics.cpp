@@ -196,7 +196,25 @@ CostLadder cost_ladder(const LadderInputs& in) {
     }
 
     const RungCost& base = out.rungs[static_cast<std::size_t>(out.base)];
-    if (in.research_multiplier && base.cost) {
+    if (in.research_multiplier && !in.research_runs.empty()) {
+        throw Error("the research compute is given both as a multiplier and as a list of runs",
+                    "give pricing.research_multiplier or [[pricing.research_runs]], not both");
+    }
+    if (!in.research_runs.empty() && base.cost) {
+        const double final_gpu_hours = static_cast<double>(in.run.gpus) * in.run.wall_clock.value() / 3600.0;
+        if (!(final_gpu_hours > 0)) throw Error("the final run has no GPU-hours to price research runs by");
+        const Dollars per_gpu_hour = *base.cost / final_gpu_hours;
+        RungCost research{CostRung::research, *base.cost, {{fmt::format("final run (rung {})", rung_number(out.base)), *base.cost}}, {}};
+        for (const ResearchRun& run : in.research_runs) {
+            if (!(std::isfinite(run.gpu_hours) && run.gpu_hours > 0)) {
+                throw Error(fmt::format("research run \"{}\" has {} GPU-hours; it needs a positive number", run.name, run.gpu_hours));
+            }
+            const Dollars cost = per_gpu_hour * run.gpu_hours;
+            research.lines.push_back({fmt::format("{} ({} GPU-hours)", run.name, format_count(run.gpu_hours)), cost});
+            *research.cost += cost;
+        }
+        out.rungs.push_back(std::move(research));
+    } else if (in.research_multiplier && base.cost) {
         const double m = *in.research_multiplier;
         if (!std::isfinite(m) || m < 1.0) {
             throw Error(fmt::format("the research multiplier is {}; it must be at least 1", m),
@@ -207,7 +225,7 @@ CostLadder cost_ladder(const LadderInputs& in) {
                                       {fmt::format("research and ablation compute (× {:g} − 1)", m), *base.cost * (m - 1.0)}},
                                      {}});
     } else {
-        out.rungs.push_back(unpriced(CostRung::research, base.cost ? "no research multiplier: set pricing.research_multiplier"
+        out.rungs.push_back(unpriced(CostRung::research, base.cost ? "no research compute: set pricing.research_multiplier or [[pricing.research_runs]]"
                                                                    : base.missing));
     }
 

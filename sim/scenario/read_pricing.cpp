@@ -121,6 +121,9 @@ PricingSpec read_pricing(const Node& given, const std::filesystem::path& catalog
         detail::merge_into(base, std::move(node));
         node = std::move(base);
     }
+    // A list of research runs written with the scenario replaces the catalog's default multiplier (a multiplier
+    // written beside it is refused below).
+    if (given.find("research_runs") != nullptr && given.find("research_multiplier") == nullptr) node.erase("research_multiplier");
     PricingReader p(node, "pricing", assumptions, s.from);
     TableReader& r = p.reader();
     s.gpu_hour = p.quantity("gpu_hour", parse_dollars, "$2");
@@ -133,6 +136,30 @@ PricingSpec read_pricing(const Node& given, const std::filesystem::path& catalog
     if (r.has("research_multiplier")) {
         s.research_multiplier = p.number_at_least("research_multiplier", 1.0, 1.0,
                                                   "total development compute / the final run's: 1 or more, e.g. 2.2 (Epoch AI's median)");
+    }
+    if (const Node* runs = r.optional("research_runs")) {
+        if (runs->kind != Node::Kind::array || runs->items.empty()) {
+            throw ScenarioError(runs->where, "`pricing.research_runs` must be a non-empty array of tables",
+                                "write each run as [[pricing.research_runs]] with name, gpu_hours and source");
+        }
+        if (s.research_multiplier) {
+            throw ScenarioError(runs->where, "the research compute is given both as `pricing.research_multiplier` and as "
+                                             "`pricing.research_runs`",
+                                "give one of the two: a multiplier on the final run, or the list of extra runs");
+        }
+        for (std::size_t i = 0; i < runs->items.size(); ++i) {
+            const std::string name = fmt::format("pricing.research_runs[{}]", i);
+            TableReader rr(detail::as_table(runs->items[i], name), name);
+            ResearchRun run;
+            run.name = detail::as_string(rr.required("name", "name the run, e.g. \"ablations at 16B\""), rr.path_of("name"));
+            const Node& gh = rr.required("gpu_hours", "the run's GPU-hours, e.g. \"200K\"");
+            run.gpu_hours = detail::as_count(gh, rr.path_of("gpu_hours"));
+            require_positive(run.gpu_hours, gh, rr.path_of("gpu_hours"), "GPU-hours");
+            run.source = detail::as_string(rr.required("source", "where the figure comes from"), rr.path_of("source"));
+            rr.finish();
+            assumptions.push_back(Assumption{rr.path_of("gpu_hours"), format_count(run.gpu_hours) + " GPU-hours (" + run.name + ")", run.source});
+            s.research_runs.push_back(std::move(run));
+        }
     }
     if (const Node* o = r.optional("ownership")) s.ownership = read_ownership(*o, assumptions, s.from);
     if (const Node* st = r.optional("staff")) s.staff = read_staff(*st, assumptions, s.from);

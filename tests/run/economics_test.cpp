@@ -249,3 +249,25 @@ TEST_CASE("the cost ladder prices each rung from its own inputs, never summing t
     in.research_multiplier = 0.97;
     CHECK_THROWS_WITH(cost_ladder(in), Catch::Contains("at least 1"));
 }
+
+TEST_CASE("rung 4 as a list of research runs prices each at the final run's cost per GPU-hour", "[economics]") {
+    // 2,048 GPUs for 60 days = 2,949,120 GPU-hours rented at $2 (rung 1 = $5,898,240, so $2 per GPU-hour of the
+    // final run). Two extra runs of 400K and 1.5M GPU-hours: $800,000 and $3,000,000; rung 4 = $9,698,240.
+    LadderInputs in;
+    in.run = cluster_of_2048(days(60.0));
+    in.run.gpu_hour = Dollars(2.0);
+    in.research_runs = {ResearchRun{"ablations", 400'000.0, "test"}, ResearchRun{"small-scale runs", 1'500'000.0, "test"}};
+    const CostLadder ladder = cost_ladder(in);
+    const RungCost& research = ladder.at(CostRung::research);
+    REQUIRE(research.cost);
+    CHECK(research.cost->value() == Approx(9'698'240.0));
+    REQUIRE(research.lines.size() == 3);
+    CHECK(research.lines[1].cost.value() == Approx(800'000.0));
+    CHECK(research.lines[2].cost.value() == Approx(3'000'000.0));
+    // A run of no GPU-hours, or a list beside a multiplier, is refused.
+    in.research_runs[0].gpu_hours = 0.0;
+    CHECK_THROWS_WITH(cost_ladder(in), Catch::Contains("positive"));
+    in.research_runs[0].gpu_hours = 400'000.0;
+    in.research_multiplier = 2.2;
+    CHECK_THROWS_WITH(cost_ladder(in), Catch::Contains("both"));
+}

@@ -613,3 +613,17 @@ TEST_CASE("an override can reach into an array of tables by index") {
         CHECK_THAT(std::string(e.what()), Catch::Contains("not an index of the 4 entries of `phases`"));
     }
 }
+
+TEST_CASE("research runs are read as a list, each with its GPU-hours and source, and never beside a multiplier") {
+    // Lines 16–24: [pricing] with a rental price and two runs of 400K and 1.5M GPU-hours.
+    const std::string runs = "[pricing]\ngpu_hour = \"$2\"\n[[pricing.research_runs]]\nname = \"ablations\"\n"
+                             "gpu_hours = \"400K\"\nsource = \"a\"\n[[pricing.research_runs]]\nname = \"small\"\n"
+                             "gpu_hours = \"1.5M\"\nsource = \"b\"\n";
+    const Scenario s = load_scenario_from_string(kBase + runs, "test.toml", catalog_options());
+    REQUIRE(s.pricing.research_runs.size() == 2);
+    CHECK(s.pricing.research_runs[1].gpu_hours == 1.5e6);
+    CHECK(s.pricing.research_runs[1].source == "b");
+    // The same with research_multiplier = 2 after gpu_hour (line 18): refused at the list (line 19).
+    const auto e = load_error(replace(kBase + runs, "gpu_hour = \"$2\"", "gpu_hour = \"$2\"\nresearch_multiplier = 2"));
+    CHECK_THAT(e.message(), Catch::Contains("both as `pricing.research_multiplier` and as `pricing.research_runs`"));
+}

@@ -91,11 +91,21 @@ struct Staff {
     Seconds duration;       // how long they work on the model
 };
 
+// One extra run of the model's development (an ablation, a smaller-scale experiment, a failed run): rung 4 as a list.
+struct ResearchRun {
+    std::string name;
+    double gpu_hours = 0.0;  // > 0
+    std::string source;      // where the figure comes from
+};
+
 struct LadderInputs {
     CostInputs run;                          // the run as cost_of prices it (its gpu_hour may be empty)
     std::optional<Dollars> catalog_rental;   // rung 1's price when the run has none: the chip catalog's
     // Total compute of the model's development / the final run's (≥ 1): experiments, ablations, failed runs.
     std::optional<double> research_multiplier;
+    // Or the research compute as a list of runs, each priced at the base rung's own cost per GPU-hour of the final
+    // run (its cost / its GPU-hours: gpus × wall clock). At most one of the two is given.
+    std::vector<ResearchRun> research_runs;
     std::optional<Staff> staff;
 };
 
@@ -115,9 +125,11 @@ struct CostLadder {
 // Every rung of the ladder: (1) the run at its rental price, else the catalog's; (2) the run at amortised
 // ownership plus electricity (cost_of without a rental price); (3) the capital outlay: gpus × (GPU price + server
 // overhead) × (1 + networking share) + gpus × networking per GPU; (4) the base rung (1 or 2, as `base`) ×
-// research_multiplier; (5) rung 4 (or the base rung without a multiplier) + staff headcount × cost per year ×
+// research_multiplier, or the base rung + Σ research_runs' GPU-hours × (base rung cost / the final run's GPU-hours);
+// (5) rung 4 (or the base rung without a multiplier) + staff headcount × cost per year ×
 // duration in years. A rung without its inputs is not priced. Throws Error as cost_of does, and for a research
-// multiplier below 1 or a negative staff input.
+// multiplier below 1, a research run's GPU-hours not positive and finite, both a multiplier and runs, or a negative
+// staff input.
 CostLadder cost_ladder(const LadderInputs& inputs);
 
 // Pricing policy (one basis per breakdown, chosen deterministically):

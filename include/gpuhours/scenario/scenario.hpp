@@ -78,6 +78,7 @@ struct PricingSpec {
     // The cost ladder's upper rungs (economics.hpp): total development compute / the final run's (≥ 1), and R&D
     // staff ([pricing.staff]: headcount, cost_per_year, duration).
     std::optional<double> research_multiplier;
+    std::vector<ResearchRun> research_runs;  // [[pricing.research_runs]]: or the research compute as a list of runs
     std::optional<Staff> staff;
     std::string from;                        // the pricing catalog entry (scenarios/pricing/) under it, if any
 };
