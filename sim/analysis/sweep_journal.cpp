@@ -262,6 +262,7 @@ std::string journal_line(const SweepRow& row, std::string_view fingerprint) {
     number("wall_clock_days_p50", row.wall_clock_days_p50);
     number("wall_clock_days_p95", row.wall_clock_days_p95);
     number("gpu_hours_p50", row.gpu_hours_p50);
+    number("steady_state_gpu_hours_p50", row.steady_state_gpu_hours_p50);
     out += fmt::format(",\"priced\":{}", row.priced);
     number("cost_usd_p05", row.cost_usd_p05);
     number("cost_usd_p50", row.cost_usd_p50);
@@ -298,6 +299,9 @@ std::optional<JournalEntry> parse_journal_line(std::string_view line) {
               get(doc, "wall_clock_days_p05", r.wall_clock_days_p05) &&
               get(doc, "wall_clock_days_p50", r.wall_clock_days_p50) &&
               get(doc, "wall_clock_days_p95", r.wall_clock_days_p95) && get(doc, "gpu_hours_p50", r.gpu_hours_p50) &&
+              // steady_state_gpu_hours_p50: absent from journals written before it existed
+              (doc.find("steady_state_gpu_hours_p50") == nullptr ||
+               get(doc, "steady_state_gpu_hours_p50", r.steady_state_gpu_hours_p50)) &&
               get(doc, "priced", r.priced) && get(doc, "cost_usd_p05", r.cost_usd_p05) &&
               get(doc, "cost_usd_p50", r.cost_usd_p50) && get(doc, "cost_usd_p95", r.cost_usd_p95) &&
               get(doc, "energy_mwh_p50", r.energy_mwh_p50) &&

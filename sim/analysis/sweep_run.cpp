@@ -191,6 +191,7 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
         row.wall_clock_days_p50 = ev.wall_clock_days_spread.p50;
         row.wall_clock_days_p95 = ev.wall_clock_days_spread.p95;
         row.gpu_hours_p50 = ev.gpu_hours_spread.p50;
+        row.steady_state_gpu_hours_p50 = ev.steady_state_gpu_hours_spread.p50;
         row.priced = ev.priced;
         if (ev.priced) {
             row.cost_usd_p05 = ev.cost_spread.p05;

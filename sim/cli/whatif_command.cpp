@@ -65,6 +65,7 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.field("layout_note", r.layout_note);
         j.field("step_time_s", r.step_time_s).field("mfu_bf16_full", r.mfu_bf16);
         j.field("wall_clock_days_p50", r.wall_clock_days_p50).field("gpu_hours_p50", r.gpu_hours_p50);
+        j.field("steady_state_gpu_hours_p50", r.steady_state_gpu_hours_p50);
         j.field("price_gpu_hour_usd", r.price_gpu_hour).field("price_note", r.price_note);
         j.field("cost_usd", r.cost_usd).field("energy_mwh", r.energy_mwh);
         j.field("limiter", to_string(r.limiter));
@@ -150,7 +151,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     out << "\n";
     std::vector<std::string> header{"chip"};
     if (result.rule) header.push_back(fmt::format("class ({})", *result.rule));
-    for (const char* h : {"GPUs", "layout", "step", "MFU", "days", "GPU-hours", "$/GPU-h", "cost", "energy", "limited by", "claims"}) {
+    for (const char* h : {"GPUs", "layout", "step", "MFU", "days", "GPU-hours", "steady-state", "$/GPU-h", "cost", "energy", "limited by", "claims"}) {
         header.push_back(h);
     }
     if (result.deadline) header.push_back(fmt::format("GPUs for {}", format_duration(*result.deadline)));
@@ -170,6 +171,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         row.push_back(fmt::format("{:.1f}%", 100 * r.mfu_bf16));
         row.push_back(fmt::format("{:.1f}", r.wall_clock_days_p50));
         row.push_back(report::with_commas(r.gpu_hours_p50));
+        row.push_back(report::with_commas(r.steady_state_gpu_hours_p50));
         row.push_back(r.price_gpu_hour > 0 ? fmt::format("${:.2f}", r.price_gpu_hour) : "—");
         row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) : "—");
         row.push_back(r.energy_mwh > 0 ? format_energy(Joules(r.energy_mwh * 3.6e9)) : "—");

@@ -752,7 +752,7 @@ std::string comparison_section(const WhatIfResult& w) {
         }
         const std::string name = row.chip_name.empty() ? row.chip : row.chip_name;
         if (!row.feasible) {
-            rows.push_back({name, row.classification, std::to_string(row.gpus), "—", "—", "—", "—", "—", "infeasible: " + row.error, "", ""});
+            rows.push_back({name, row.classification, std::to_string(row.gpus), "—", "—", "—", "—", "—", "—", "infeasible: " + row.error, "", ""});
             continue;
         }
         std::string deadline;
@@ -761,13 +761,13 @@ std::string comparison_section(const WhatIfResult& w) {
         rows.push_back({name + (row.layout_rederived ? " (layout re-derived: " + row.layout_note + ")" : ""), row.classification,
                         std::to_string(row.gpus), fmt::format("{:.3f} s", row.step_time_s), percent(row.mfu_bf16),
                         fmt::format("{:.1f}", row.wall_clock_days_p50), with_commas(row.gpu_hours_p50),
-                        row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) : "—",
+                        with_commas(row.steady_state_gpu_hours_p50), row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) : "—",
                         std::string(to_string(row.limiter)), verdicts, deadline});
     }
     const std::vector<std::string> head{"chip", "classification", "GPUs", "step time", "MFU (BF16)", "days", "GPU-hours",
-                                        "cost", "limited by", claim_texts.size() > 1 ? "claims" : "claim",
+                                        "steady-state GPU-hours", "cost", "limited by", claim_texts.size() > 1 ? "claims" : "claim",
                                         "GPUs for the deadline"};
-    const std::vector<std::size_t> numeric{2, 3, 4, 5, 6, 7};
+    const std::vector<std::size_t> numeric{2, 3, 4, 5, 6, 7, 8};
     // Only the columns with data: no classification without a rule, no cost unpriced, no deadline column without one.
     std::vector<std::string> kept_head;
     std::vector<std::size_t> kept_numeric;

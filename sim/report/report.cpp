@@ -381,6 +381,7 @@ constexpr SweepFigure kSweepFigures[] = {
     {"wall_clock_days_p50", &SweepRow::wall_clock_days_p50, false},
     {"wall_clock_days_p95", &SweepRow::wall_clock_days_p95, false},
     {"gpu_hours_p50", &SweepRow::gpu_hours_p50, false},
+    {"steady_state_gpu_hours_p50", &SweepRow::steady_state_gpu_hours_p50, false},
     {"cost_usd_p05", &SweepRow::cost_usd_p05, true},
     {"cost_usd_p50", &SweepRow::cost_usd_p50, true},
     {"cost_usd_p95", &SweepRow::cost_usd_p95, true},
@@ -498,7 +499,7 @@ std::string sweep_json(const SweepResult& r) {
 std::string sweep_table(const SweepResult& r) {
     std::vector<std::string> headers{"point"};
     headers.insert(headers.end(), r.axis_keys.begin(), r.axis_keys.end());
-    headers.insert(headers.end(), {"status", "layout", "step s", "MFU*", "days p50", "GPU-hours p50", "cost p50"});
+    headers.insert(headers.end(), {"status", "layout", "step s", "MFU*", "days p50", "GPU-hours p50", "steady-state", "cost p50"});
     const std::size_t claims = claim_columns(r);
     for (std::size_t c = 1; c <= claims; ++c) headers.push_back(fmt::format("claim {}", c));
     Table t(headers);
@@ -513,7 +514,7 @@ std::string sweep_table(const SweepResult& r) {
             cells.insert(cells.end(), {"ok", row.layout, fmt::format("{:.3f}", row.step_time_s),
                                        fmt::format("{:.1f}%", 100 * row.mfu_causal),
                                        fmt::format("{:.1f}", row.wall_clock_days_p50), with_commas(row.gpu_hours_p50),
-                                       row.priced ? "$" + with_commas(row.cost_usd_p50) : "—"});
+                                       with_commas(row.steady_state_gpu_hours_p50), row.priced ? "$" + with_commas(row.cost_usd_p50) : "—"});
             for (std::size_t c = 0; c < claims; ++c) {
                 cells.push_back(c < row.claims.size()
                                     ? fmt::format("{} ({:.0f}%)", row.claims[c].verdict, 100 * row.claims[c].probability)

@@ -93,6 +93,12 @@ TEST_CASE("H800 against H100 differs by the NVLink time of tensor parallelism", 
     // about 994 s, each 48 ms for this 16-GPU Llama 3.1 8B at 2 TB/s): at most 0.048 / 994 = 4.8e-5 of the days,
     // so the ratios agree within 1e-4.
     CHECK(h800.wall_clock_days_p50 / h100.wall_clock_days_p50 == Approx(h800.step_time_s / h100.step_time_s).epsilon(1e-4));
+    // Both bases per row: steady-state GPU-hours = steps × step time × GPUs, 1B / (16 × 8,192) = 7,629.39 steps
+    // × the step × 16 GPUs / 3,600; allocated adds the failures' and checkpoints' time, so it is not below it.
+    for (const WhatIfRow* row : {&h100, &h800}) {
+        CHECK(row->steady_state_gpu_hours_p50 == Approx(1e9 / (16.0 * 8192.0) * row->step_time_s * 16.0 / 3600.0).epsilon(1e-6));
+        CHECK(row->gpu_hours_p50 >= row->steady_state_gpu_hours_p50);
+    }
 }
 
 TEST_CASE("the H20 is compute-bound and slower in proportion to its achieved FLOP/s", "[whatif]") {

@@ -229,7 +229,7 @@ TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[s
     CHECK(std::count(csv.begin(), csv.end(), '\n') == 7);
     CHECK_THAT(csv, Catch::StartsWith("point,pricing.gpu_hour,training.tokens,status,chip,chip_modified,gpus,layout,step_time_s,"
                                       "mfu_causal,wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
-                                      "gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
+                                      "gpu_hours_p50,steady_state_gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
                                       "claim_1_verdict,claim_1_probability,error\n"));
     CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 1"));
 }

@@ -89,7 +89,8 @@ struct SweepRow {
     double step_time_s = 0.0;  // the headline step
     double mfu_causal = 0.0;   // of the headline step, against the compute precision's peak
     double wall_clock_days_p05 = 0.0, wall_clock_days_p50 = 0.0, wall_clock_days_p95 = 0.0;
-    double gpu_hours_p50 = 0.0;
+    double gpu_hours_p50 = 0.0;               // allocated: what the cluster is held for (failures, restarts, overheads)
+    double steady_state_gpu_hours_p50 = 0.0;  // steps × step time × GPUs (the basis DeepSeek-V3 reports)
     bool priced = false;  // cost and energy are meaningful only when the scenario has [pricing]
     double cost_usd_p05 = 0.0, cost_usd_p50 = 0.0, cost_usd_p95 = 0.0;
     double energy_mwh_p50 = 0.0;
