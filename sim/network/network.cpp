@@ -378,7 +378,8 @@ struct MaxMinNetwork::PhaseMemo {
     };
     struct Entry {
         Seconds time;
-        std::int64_t limiting_label = -1;  // the limiting link's label, -1 when none
+        std::int64_t limiting_label = -1;     // the limiting link's label, -1 when none
+        std::uint32_t limiting_position = 0;  // the flow (in the solved order) that link limited
     };
     static constexpr std::size_t kMemoWords = std::size_t{1} << 24;  // 128 MiB of keys, then cleared
 
@@ -390,6 +391,13 @@ struct MaxMinNetwork::PhaseMemo {
     RouteTable routes;
     std::vector<std::uint64_t> key;
     std::vector<LinkId> labelled;
+    // The phase's link-disjoint parts (split_parts): part p's flows are part_flows[part_begin[p] .. part_begin[p+1])
+    // in phase order, parts in the order of their first flow; and the scratch that finds them.
+    std::vector<std::uint32_t> part_begin, part_flows;
+    std::vector<std::uint32_t> parent;        // union-find over flows
+    std::vector<std::int64_t> flow_on_link;   // per link id: a flow crossing it, -1 when none
+    std::vector<std::uint64_t> other_key;     // another part's canonical form, compared with the first part's
+    std::vector<LinkId> other_link_of;        // and its links by label
 };
 
 namespace {
@@ -448,6 +456,125 @@ PhaseResult congestion_bound(const Topology& topology, const std::vector<double>
 
 }  // namespace
 
+namespace {
+
+// The phase's link-disjoint parts (connected components of the flows, two flows joined when they cross a common
+// link) into memo.part_begin / part_flows: parts in the order of their first flow, each part's flows in phase order.
+// A flow that crosses no link is a part of its own. O(links crossed × α).
+void split_parts(const RouteTable& routes, std::size_t links, MaxMinNetwork::PhaseMemo& memo) {
+    const std::size_t n = routes.size();
+    auto& parent = memo.parent;
+    parent.resize(n);
+    for (std::size_t i = 0; i < n; ++i) parent[i] = static_cast<std::uint32_t>(i);
+    const auto find = [&](std::uint32_t i) {
+        while (parent[i] != i) i = parent[i] = parent[parent[i]];
+        return i;
+    };
+    if (memo.flow_on_link.size() != links) memo.flow_on_link.assign(links, -1);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (const LinkId l : routes.links_of(i)) {
+            std::int64_t& other = memo.flow_on_link[l];
+            if (other < 0) {
+                other = static_cast<std::int64_t>(i);
+                continue;
+            }
+            const std::uint32_t a = find(static_cast<std::uint32_t>(i));
+            const std::uint32_t b = find(static_cast<std::uint32_t>(other));
+            if (a != b) parent[std::max(a, b)] = std::min(a, b);  // a part's root is its first flow
+        }
+    }
+    for (const LinkId l : routes.links) memo.flow_on_link[l] = -1;
+    // Roots are first flows, so numbering roots as they are met numbers parts by first flow. part_flows first holds
+    // each flow's part, then the flows by part (a counting sort).
+    auto& begin = memo.part_begin;
+    auto& order = memo.part_flows;
+    order.resize(n);
+    begin.assign(1, 0);
+    std::vector<std::uint32_t>& part_of = memo.parent;  // reused once every flow's root is known
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t root = find(static_cast<std::uint32_t>(i));
+        order[i] = root == i ? static_cast<std::uint32_t>(begin.size() - 1) : order[root];
+        if (root == i) begin.push_back(0);
+    }
+    for (std::size_t i = 0; i < n; ++i) ++begin[order[i] + 1];
+    for (std::size_t p = 1; p < begin.size(); ++p) begin[p] += begin[p - 1];
+    part_of.assign(begin.begin(), begin.end() - 1);  // next slot per part
+    std::vector<std::uint32_t> flows_by_part(n);
+    for (std::size_t i = 0; i < n; ++i) flows_by_part[part_of[order[i]]++] = static_cast<std::uint32_t>(i);
+    order.swap(flows_by_part);
+}
+
+// The canonical form of the flows `order` (indices into flows and routes, in that order; empty: every flow) into
+// `key`, their links by label into `link_of` and memo.labelled (at the routes' positions). See PhaseMemo.
+void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, const RouteTable& routes,
+                    std::span<const std::uint32_t> order, MaxMinNetwork::PhaseMemo& memo, std::vector<std::uint64_t>& key,
+                    std::vector<LinkId>& link_of) {
+    const std::size_t count = order.empty() ? flows.size() : order.size();
+    key.clear();
+    key.reserve(count * 4 + routes.links.size() * 2);
+    memo.labelled.resize(routes.links.size());
+    link_of.clear();
+    for (std::size_t n = 0; n < count; ++n) {
+        const std::size_t i = order.empty() ? n : order[n];
+        key.push_back(bits(flows[i].size.value()));
+        key.push_back(bits(routes.latency[i].value()));
+        key.push_back(routes.end[i] - routes.begin[i]);
+        for (std::uint32_t k = routes.begin[i]; k < routes.end[i]; ++k) {
+            const LinkId l = routes.links[k];
+            std::int64_t& label = memo.label_of[l];
+            const bool first = label < 0;
+            if (first) {
+                label = static_cast<std::int64_t>(link_of.size());
+                link_of.push_back(l);
+            }
+            key.push_back(static_cast<std::uint64_t>(label));
+            memo.labelled[k] = static_cast<LinkId>(label);
+            if (first) {
+                const LinkInfo& info = topology.link(l);
+                key.push_back(bits(info.effective_bandwidth().value()));
+                key.push_back(static_cast<std::uint64_t>(link_preference(info.kind)));
+            }
+        }
+    }
+    for (const LinkId l : link_of) memo.label_of[l] = -1;
+}
+
+// The max-min fluid of the flows `order` (as canonical_form, which must have labelled them into memo.link_of and
+// memo.labelled) in their canonical form: links by label, so ties among equal shares break by label.
+MaxMinNetwork::PhaseMemo::Entry solve_canonical(const Topology& topology, std::span<const FlowSpec> flows,
+                                                const RouteTable& routes, std::span<const std::uint32_t> order,
+                                                MaxMinNetwork::PhaseMemo& memo) {
+    using Fluid = MaxMinNetwork::Fluid;
+    const std::size_t count = order.empty() ? flows.size() : order.size();
+    Fluid fluid = Fluid::over(topology, memo.link_of);
+    fluid.reserve(count, memo.labelled.size());
+    for (std::size_t n = 0; n < count; ++n) {
+        const std::size_t i = order.empty() ? n : order[n];
+        fluid.add(SimTime::zero(), std::span<const LinkId>(memo.labelled.data() + routes.begin[i], routes.end[i] - routes.begin[i]),
+                  routes.latency[i], flows[i].size, nullptr);
+    }
+    SimTime end = SimTime::zero();
+    std::int64_t limiting = -1;  // label of the bottleneck of a flow in the last batch to finish (-1: none)
+    std::uint32_t position = 0;  // and that flow
+    while (const std::optional<SimTime> t = fluid.next_event()) {
+        const std::vector<std::uint32_t> done = fluid.advance(*t);
+        if (done.empty()) continue;
+        end = *t;
+        limiting = -1;
+        for (const std::uint32_t i : done) {
+            const std::int64_t b = fluid.flow(i).bottleneck;
+            if (b < 0 || fluid.flow(i).size <= 0.0) continue;
+            if (limiting < 0 || fluid.preference(b) < fluid.preference(limiting)) {
+                limiting = b;
+                position = i;
+            }
+        }
+    }
+    return MaxMinNetwork::PhaseMemo::Entry{end.to_seconds(), limiting, position};
+}
+
+}  // namespace
+
 PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     PhaseResult result;
     PhaseMemo& memo = *memo_;
@@ -462,75 +589,58 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         }
         return congestion_bound(topology(), load, max_latency);
     }
-    // The canonical form (the key) and the phase's routes in it (its links by label).
-    std::vector<std::uint64_t>& key = memo.key;
-    key.clear();
-    key.reserve(flows.size() * 4 + routes.links.size() * 2);
-    std::vector<LinkId>& labelled = memo.labelled;
-    labelled.resize(routes.links.size());
-    memo.link_of.clear();
-    for (std::size_t i = 0; i < flows.size(); ++i) {
-        result.max_latency = std::max(result.max_latency, routes.latency[i]);
-        const auto links = routes.links_of(i);
-        key.push_back(bits(flows[i].size.value()));
-        key.push_back(bits(routes.latency[i].value()));
-        key.push_back(links.size());
-        for (std::uint32_t k = routes.begin[i]; k < routes.end[i]; ++k) {
-            const LinkId l = routes.links[k];
-            std::int64_t& label = memo.label_of[l];
-            const bool first = label < 0;
-            if (first) {
-                label = static_cast<std::int64_t>(memo.link_of.size());
-                memo.link_of.push_back(l);
-            }
-            key.push_back(static_cast<std::uint64_t>(label));
-            labelled[k] = static_cast<LinkId>(label);
-            if (first) {
-                const LinkInfo& info = topology().link(l);
-                key.push_back(bits(info.effective_bandwidth().value()));
-                key.push_back(static_cast<std::uint64_t>(link_preference(info.kind)));
-            }
+    for (std::size_t i = 0; i < flows.size(); ++i) result.max_latency = std::max(result.max_latency, routes.latency[i]);
+    // Link-disjoint parts that are all one canonical form: the phase is answered by solving the first part alone
+    // (network.hpp); otherwise the phase is solved whole.
+    split_parts(routes, topology().links().size(), memo);
+    const std::size_t parts = memo.part_begin.size() - 1;
+    const auto part = [&](std::size_t p) {
+        return std::span<const std::uint32_t>(memo.part_flows.data() + memo.part_begin[p],
+                                              memo.part_begin[p + 1] - memo.part_begin[p]);
+    };
+    bool alike = split_parts_ && parts > 1;
+    for (std::size_t p = 1; alike && p < parts; ++p) alike = part(p).size() == part(0).size();
+    if (alike) {
+        canonical_form(topology(), flows, routes, part(0), memo, memo.key, memo.link_of);
+        for (std::size_t p = 1; alike && p < parts; ++p) {
+            canonical_form(topology(), flows, routes, part(p), memo, memo.other_key, memo.other_link_of);
+            alike = memo.other_key == memo.key;
         }
     }
-    for (const LinkId l : memo.link_of) memo.label_of[l] = -1;
-    const auto answer = [&](const PhaseMemo::Entry& entry) {
-        result.time = entry.time;
-        if (entry.limiting_label >= 0) result.limiting_link = memo.link_of[static_cast<std::size_t>(entry.limiting_label)];
-        return result;
-    };
+    if (!alike) canonical_form(topology(), flows, routes, std::span<const std::uint32_t>(), memo, memo.key, memo.link_of);
+    const std::span<const std::uint32_t> solved = alike ? part(0) : std::span<const std::uint32_t>();
+    if (alike) ++phases_split_;
+    const std::vector<std::uint64_t>& key = memo.key;
+    PhaseMemo::Entry entry;
     if (const auto it = memo.entries.find(key); it != memo.entries.end()) {
         ++phases_reused_;
-        return answer(it->second);
-    }
-    // Solved in the canonical form (links by label, ties among equal shares broken by label), so every phase of
-    // one form gets the same answer whichever of them is solved first.
-    Fluid fluid = Fluid::over(topology(), memo.link_of);
-    fluid.reserve(flows.size(), labelled.size());
-    for (std::size_t i = 0; i < flows.size(); ++i) {
-        fluid.add(SimTime::zero(), std::span<const LinkId>(labelled.data() + routes.begin[i], routes.end[i] - routes.begin[i]),
-                  routes.latency[i], flows[i].size, nullptr);
-    }
-    SimTime end = SimTime::zero();
-    std::int64_t limiting = -1;  // label of the bottleneck of a flow in the last batch to finish (-1: none)
-    while (const std::optional<SimTime> t = fluid.next_event()) {
-        const std::vector<std::uint32_t> done = fluid.advance(*t);
-        if (done.empty()) continue;
-        end = *t;
-        limiting = -1;
-        for (const std::uint32_t i : done) {
-            const std::int64_t b = fluid.flow(i).bottleneck;
-            if (b < 0 || fluid.flow(i).size <= 0.0) continue;
-            if (limiting < 0 || fluid.preference(b) < fluid.preference(limiting)) limiting = b;
+        entry = it->second;
+    } else {
+        entry = solve_canonical(topology(), flows, routes, solved, memo);
+        if (memo.words + key.size() > PhaseMemo::kMemoWords) {
+            memo.entries.clear();
+            memo.words = 0;
         }
+        memo.words += key.size();
+        memo.entries.emplace(key, entry);
     }
-    const PhaseMemo::Entry entry{end.to_seconds(), limiting};
-    if (memo.words + key.size() > PhaseMemo::kMemoWords) {
-        memo.entries.clear();
-        memo.words = 0;
+    result.time = entry.time;
+    if (entry.limiting_label < 0) return result;
+    const auto label = static_cast<std::size_t>(entry.limiting_label);
+    if (!alike) {
+        result.limiting_link = memo.link_of[label];
+        return result;
     }
-    memo.words += key.size();
-    memo.entries.emplace(key, entry);
-    return answer(entry);
+    // The whole phase's limiting link: every part ends with the same flows (by position) limited by the same label,
+    // and the whole solve reports the first of them in phase order, so the part whose flow at that position comes
+    // first names the link.
+    std::size_t first = 0;
+    for (std::size_t p = 1; p < parts; ++p) {
+        if (part(p)[entry.limiting_position] < part(first)[entry.limiting_position]) first = p;
+    }
+    canonical_form(topology(), flows, routes, part(first), memo, memo.other_key, memo.other_link_of);
+    result.limiting_link = memo.other_link_of[label];
+    return result;
 }
 
 PhaseResult MaxMinNetwork::run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) {
