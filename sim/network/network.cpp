@@ -396,8 +396,9 @@ struct MaxMinNetwork::PhaseMemo {
     std::vector<std::uint32_t> part_begin, part_flows;
     std::vector<std::uint32_t> parent;        // union-find over flows
     std::vector<std::int64_t> flow_on_link;   // per link id: a flow crossing it, -1 when none
-    std::vector<std::uint64_t> other_key;     // another part's canonical form, compared with the first part's
-    std::vector<LinkId> other_link_of;        // and its links by label
+    std::vector<std::uint64_t> part_key, other_key;  // the first part's canonical form, and another's compared with it
+    std::vector<LinkId> part_link_of, other_link_of;  // their links by label
+    std::vector<LinkId> part_labelled, other_labelled;  // their routes by label
 };
 
 namespace {
@@ -505,14 +506,15 @@ void split_parts(const RouteTable& routes, std::size_t links, MaxMinNetwork::Pha
 }
 
 // The canonical form of the flows `order` (indices into flows and routes, in that order; empty: every flow) into
-// `key`, their links by label into `link_of` and memo.labelled (at the routes' positions). See PhaseMemo.
+// `key`, the link of each label into `link_of` and each route entry's label into `labelled` (at the routes'
+// positions). See PhaseMemo.
 void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, const RouteTable& routes,
                     std::span<const std::uint32_t> order, MaxMinNetwork::PhaseMemo& memo, std::vector<std::uint64_t>& key,
-                    std::vector<LinkId>& link_of) {
+                    std::vector<LinkId>& link_of, std::vector<LinkId>& labelled) {
     const std::size_t count = order.empty() ? flows.size() : order.size();
     key.clear();
     key.reserve(count * 4 + routes.links.size() * 2);
-    memo.labelled.resize(routes.links.size());
+    labelled.resize(routes.links.size());
     link_of.clear();
     for (std::size_t n = 0; n < count; ++n) {
         const std::size_t i = order.empty() ? n : order[n];
@@ -528,7 +530,7 @@ void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, c
                 link_of.push_back(l);
             }
             key.push_back(static_cast<std::uint64_t>(label));
-            memo.labelled[k] = static_cast<LinkId>(label);
+            labelled[k] = static_cast<LinkId>(label);
             if (first) {
                 const LinkInfo& info = topology.link(l);
                 key.push_back(bits(info.effective_bandwidth().value()));
@@ -539,18 +541,18 @@ void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, c
     for (const LinkId l : link_of) memo.label_of[l] = -1;
 }
 
-// The max-min fluid of the flows `order` (as canonical_form, which must have labelled them into memo.link_of and
-// memo.labelled) in their canonical form: links by label, so ties among equal shares break by label.
+// The max-min fluid of the flows `order` in their canonical form (`link_of` and `labelled` from canonical_form):
+// links by label, so ties among equal shares break by label.
 MaxMinNetwork::PhaseMemo::Entry solve_canonical(const Topology& topology, std::span<const FlowSpec> flows,
                                                 const RouteTable& routes, std::span<const std::uint32_t> order,
-                                                MaxMinNetwork::PhaseMemo& memo) {
+                                                const std::vector<LinkId>& link_of, const std::vector<LinkId>& labelled) {
     using Fluid = MaxMinNetwork::Fluid;
     const std::size_t count = order.empty() ? flows.size() : order.size();
-    Fluid fluid = Fluid::over(topology, memo.link_of);
-    fluid.reserve(count, memo.labelled.size());
+    Fluid fluid = Fluid::over(topology, link_of);
+    fluid.reserve(count, labelled.size());
     for (std::size_t n = 0; n < count; ++n) {
         const std::size_t i = order.empty() ? n : order[n];
-        fluid.add(SimTime::zero(), std::span<const LinkId>(memo.labelled.data() + routes.begin[i], routes.end[i] - routes.begin[i]),
+        fluid.add(SimTime::zero(), std::span<const LinkId>(labelled.data() + routes.begin[i], routes.end[i] - routes.begin[i]),
                   routes.latency[i], flows[i].size, nullptr);
     }
     SimTime end = SimTime::zero();
@@ -573,6 +575,65 @@ MaxMinNetwork::PhaseMemo::Entry solve_canonical(const Topology& topology, std::s
     return MaxMinNetwork::PhaseMemo::Entry{end.to_seconds(), limiting, position};
 }
 
+// Keeps `entry` under `key` (the memo is cleared when full).
+void keep(MaxMinNetwork::PhaseMemo& memo, const std::vector<std::uint64_t>& key, const MaxMinNetwork::PhaseMemo::Entry& entry) {
+    if (memo.words + key.size() > MaxMinNetwork::PhaseMemo::kMemoWords) {
+        memo.entries.clear();
+        memo.words = 0;
+    }
+    memo.words += key.size();
+    memo.entries.emplace(key, entry);
+}
+
+}  // namespace
+
+namespace {
+
+// A phase of link-disjoint parts of one canonical form, answered by its first part (network.hpp), as the whole
+// phase's entry (labels and positions of the whole canonical form, in memo.link_of); nullopt when the phase is not
+// such parts.
+// `reused`: whether the part was found in the memo.
+std::optional<MaxMinNetwork::PhaseMemo::Entry> solve_by_parts(const Topology& topology, std::span<const FlowSpec> flows,
+                                                              const RouteTable& routes, MaxMinNetwork::PhaseMemo& memo,
+                                                              bool& reused) {
+    using PhaseMemo = MaxMinNetwork::PhaseMemo;
+    split_parts(routes, topology.links().size(), memo);
+    const std::size_t parts = memo.part_begin.size() - 1;
+    const auto part = [&](std::size_t p) {
+        return std::span<const std::uint32_t>(memo.part_flows.data() + memo.part_begin[p],
+                                              memo.part_begin[p + 1] - memo.part_begin[p]);
+    };
+    if (parts < 2) return std::nullopt;
+    for (std::size_t p = 1; p < parts; ++p) {
+        if (part(p).size() != part(0).size()) return std::nullopt;
+    }
+    canonical_form(topology, flows, routes, part(0), memo, memo.part_key, memo.part_link_of, memo.part_labelled);
+    for (std::size_t p = 1; p < parts; ++p) {
+        canonical_form(topology, flows, routes, part(p), memo, memo.other_key, memo.other_link_of, memo.other_labelled);
+        if (memo.other_key != memo.part_key) return std::nullopt;
+    }
+    PhaseMemo::Entry entry;
+    reused = false;
+    if (const auto it = memo.entries.find(memo.part_key); it != memo.entries.end()) {
+        reused = true;
+        entry = it->second;
+    } else {
+        entry = solve_canonical(topology, flows, routes, part(0), memo.part_link_of, memo.part_labelled);
+        keep(memo, memo.part_key, entry);
+    }
+    if (entry.limiting_label < 0) return entry;
+    // Every part ends with the same flows (by position) limited by the same label, and the whole solve reports the
+    // first of them in phase order: the part whose flow at that position comes first names the link.
+    std::size_t first = 0;
+    for (std::size_t p = 1; p < parts; ++p) {
+        if (part(p)[entry.limiting_position] < part(first)[entry.limiting_position]) first = p;
+    }
+    canonical_form(topology, flows, routes, part(first), memo, memo.other_key, memo.other_link_of, memo.other_labelled);
+    const LinkId link = memo.other_link_of[static_cast<std::size_t>(entry.limiting_label)];
+    const auto whole_label = std::find(memo.link_of.begin(), memo.link_of.end(), link) - memo.link_of.begin();
+    return PhaseMemo::Entry{entry.time, whole_label, part(first)[entry.limiting_position]};
+}
+
 }  // namespace
 
 PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
@@ -590,56 +651,24 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         return congestion_bound(topology(), load, max_latency);
     }
     for (std::size_t i = 0; i < flows.size(); ++i) result.max_latency = std::max(result.max_latency, routes.latency[i]);
-    // Link-disjoint parts that are all one canonical form: the phase is answered by solving the first part alone
-    // (network.hpp); otherwise the phase is solved whole.
-    split_parts(routes, topology().links().size(), memo);
-    const std::size_t parts = memo.part_begin.size() - 1;
-    const auto part = [&](std::size_t p) {
-        return std::span<const std::uint32_t>(memo.part_flows.data() + memo.part_begin[p],
-                                              memo.part_begin[p + 1] - memo.part_begin[p]);
-    };
-    bool alike = split_parts_ && parts > 1;
-    for (std::size_t p = 1; alike && p < parts; ++p) alike = part(p).size() == part(0).size();
-    if (alike) {
-        canonical_form(topology(), flows, routes, part(0), memo, memo.key, memo.link_of);
-        for (std::size_t p = 1; alike && p < parts; ++p) {
-            canonical_form(topology(), flows, routes, part(p), memo, memo.other_key, memo.other_link_of);
-            alike = memo.other_key == memo.key;
-        }
-    }
-    if (!alike) canonical_form(topology(), flows, routes, std::span<const std::uint32_t>(), memo, memo.key, memo.link_of);
-    const std::span<const std::uint32_t> solved = alike ? part(0) : std::span<const std::uint32_t>();
-    if (alike) ++phases_split_;
+    const std::span<const std::uint32_t> every;  // empty: every flow, in phase order
+    canonical_form(topology(), flows, routes, every, memo, memo.key, memo.link_of, memo.labelled);
     const std::vector<std::uint64_t>& key = memo.key;
     PhaseMemo::Entry entry;
     if (const auto it = memo.entries.find(key); it != memo.entries.end()) {
         ++phases_reused_;
         entry = it->second;
     } else {
-        entry = solve_canonical(topology(), flows, routes, solved, memo);
-        if (memo.words + key.size() > PhaseMemo::kMemoWords) {
-            memo.entries.clear();
-            memo.words = 0;
-        }
-        memo.words += key.size();
-        memo.entries.emplace(key, entry);
+        bool reused = false;
+        const std::optional<PhaseMemo::Entry> by_part =
+            split_parts_ ? solve_by_parts(topology(), flows, routes, memo, reused) : std::nullopt;
+        phases_split_ += by_part ? 1 : 0;
+        phases_reused_ += reused ? 1 : 0;
+        entry = by_part ? *by_part : solve_canonical(topology(), flows, routes, every, memo.link_of, memo.labelled);
+        keep(memo, key, entry);
     }
     result.time = entry.time;
-    if (entry.limiting_label < 0) return result;
-    const auto label = static_cast<std::size_t>(entry.limiting_label);
-    if (!alike) {
-        result.limiting_link = memo.link_of[label];
-        return result;
-    }
-    // The whole phase's limiting link: every part ends with the same flows (by position) limited by the same label,
-    // and the whole solve reports the first of them in phase order, so the part whose flow at that position comes
-    // first names the link.
-    std::size_t first = 0;
-    for (std::size_t p = 1; p < parts; ++p) {
-        if (part(p)[entry.limiting_position] < part(first)[entry.limiting_position]) first = p;
-    }
-    canonical_form(topology(), flows, routes, part(first), memo, memo.other_key, memo.other_link_of);
-    result.limiting_link = memo.other_link_of[label];
+    if (entry.limiting_label >= 0) result.limiting_link = memo.link_of[static_cast<std::size_t>(entry.limiting_label)];
     return result;
 }
 
