@@ -1,6 +1,8 @@
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/network/network.hpp>
 
+#include "phase_memo.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,13 +16,7 @@
 
 namespace gpuhours {
 
-namespace {
-
-constexpr double kInfinity = std::numeric_limits<double>::infinity();
-
-// Preference for reporting a bottleneck among links that saturate together: the NIC port before its PCIe
-// attachment, NVLink before the fabric.
-int link_preference(LinkKind k) {
+int detail::link_preference(LinkKind k) {
     switch (k) {
         case LinkKind::nic: return 0;
         case LinkKind::scale_up: return 1;
@@ -29,6 +25,12 @@ int link_preference(LinkKind k) {
     }
     return 4;
 }
+
+namespace {
+
+using detail::link_preference;
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 // Scratch for the max-min solver, kept between solves so that a solve costs time in the links its flows cross,
 // not in the links of the whole topology: `local_of` maps a topology link to its index among the links in use
@@ -364,54 +366,6 @@ private:
     std::vector<std::int64_t> bottlenecks_;
 };
 
-// Phases solved so far, by canonical form (see network.hpp). A key is a sequence of 64-bit words:
-// per flow [size bits, route latency bits, link count, labels…], and after a label's first use the link's
-// [capacity bits, preference]. Labels are first-appearance indices, so the form is the same for two phases
-// exactly when one is the other with its links renamed one-to-one, capacities and preferences kept.
-struct MaxMinNetwork::PhaseMemo {
-    struct Hash {
-        std::size_t operator()(const std::vector<std::uint64_t>& words) const {
-            std::uint64_t h = 0x9E3779B97F4A7C15ull ^ words.size();
-            for (const std::uint64_t w : words) h = (h ^ w) * 0x100000001B3ull + (h >> 29);
-            return static_cast<std::size_t>(h);
-        }
-    };
-    struct Entry {
-        Seconds time;
-        std::int64_t limiting_label = -1;     // the limiting link's label, -1 when none
-        std::uint32_t limiting_position = 0;  // the flow (in the solved order) that link limited
-    };
-    static constexpr std::size_t kMemoWords = std::size_t{1} << 24;  // 128 MiB of keys, then cleared
-
-    std::unordered_map<std::vector<std::uint64_t>, Entry, Hash> entries;
-    std::size_t words = 0;
-    std::vector<std::int64_t> label_of;  // per link id: its label in the key being built, -1 when unseen
-    std::vector<LinkId> link_of;         // per label: the link id
-    // Scratch of run_phase, kept between phases: the routes, the key being built, the routes by label.
-    RouteTable routes;
-    std::vector<std::uint64_t> key;
-    std::vector<LinkId> labelled;
-    // The phase's link-disjoint parts (split_parts): part p's flows are part_flows[part_begin[p] .. part_begin[p+1])
-    // in phase order, parts in the order of their first flow; and the scratch that finds them.
-    std::vector<std::uint32_t> part_begin, part_flows;
-    std::vector<std::uint32_t> parent;        // union-find over flows
-    std::vector<std::int64_t> flow_on_link;   // per link id: a flow crossing it, -1 when none
-    std::vector<std::uint64_t> part_key, other_key;  // the first part's canonical form, and another's compared with it
-    std::vector<LinkId> part_link_of, other_link_of;  // their links by label
-    std::vector<LinkId> part_labelled, other_labelled;  // their routes by label
-};
-
-namespace {
-
-std::uint64_t bits(double x) {
-    std::uint64_t u = 0;
-    static_assert(sizeof u == sizeof x);
-    std::memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-}  // namespace
-
 MaxMinNetwork::MaxMinNetwork(const Topology& topology)
     : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)), memo_(std::make_unique<PhaseMemo>()) {
     memo_->label_of.assign(topology.links().size(), -1);
@@ -457,93 +411,7 @@ PhaseResult congestion_bound(const Topology& topology, const std::vector<double>
 
 }  // namespace
 
-namespace {
-
-// The phase's link-disjoint parts (connected components of the flows, two flows joined when they cross a common
-// link) into memo.part_begin / part_flows: parts in the order of their first flow, each part's flows in phase order.
-// A flow that crosses no link is a part of its own. O(links crossed × α).
-void split_parts(const RouteTable& routes, std::size_t links, MaxMinNetwork::PhaseMemo& memo) {
-    const std::size_t n = routes.size();
-    auto& parent = memo.parent;
-    parent.resize(n);
-    for (std::size_t i = 0; i < n; ++i) parent[i] = static_cast<std::uint32_t>(i);
-    const auto find = [&](std::uint32_t i) {
-        while (parent[i] != i) i = parent[i] = parent[parent[i]];
-        return i;
-    };
-    if (memo.flow_on_link.size() != links) memo.flow_on_link.assign(links, -1);
-    for (std::size_t i = 0; i < n; ++i) {
-        for (const LinkId l : routes.links_of(i)) {
-            std::int64_t& other = memo.flow_on_link[l];
-            if (other < 0) {
-                other = static_cast<std::int64_t>(i);
-                continue;
-            }
-            const std::uint32_t a = find(static_cast<std::uint32_t>(i));
-            const std::uint32_t b = find(static_cast<std::uint32_t>(other));
-            if (a != b) parent[std::max(a, b)] = std::min(a, b);  // a part's root is its first flow
-        }
-    }
-    for (const LinkId l : routes.links) memo.flow_on_link[l] = -1;
-    // Roots are first flows, so numbering roots as they are met numbers parts by first flow. part_flows first holds
-    // each flow's part, then the flows by part (a counting sort).
-    auto& begin = memo.part_begin;
-    auto& order = memo.part_flows;
-    order.resize(n);
-    begin.assign(1, 0);
-    std::vector<std::uint32_t>& part_of = memo.parent;  // reused once every flow's root is known
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t root = find(static_cast<std::uint32_t>(i));
-        order[i] = root == i ? static_cast<std::uint32_t>(begin.size() - 1) : order[root];
-        if (root == i) begin.push_back(0);
-    }
-    for (std::size_t i = 0; i < n; ++i) ++begin[order[i] + 1];
-    for (std::size_t p = 1; p < begin.size(); ++p) begin[p] += begin[p - 1];
-    part_of.assign(begin.begin(), begin.end() - 1);  // next slot per part
-    std::vector<std::uint32_t> flows_by_part(n);
-    for (std::size_t i = 0; i < n; ++i) flows_by_part[part_of[order[i]]++] = static_cast<std::uint32_t>(i);
-    order.swap(flows_by_part);
-}
-
-// The canonical form of the flows `order` (indices into flows and routes, in that order; empty: every flow) into
-// `key`, the link of each label into `link_of` and each route entry's label into `labelled` (at the routes'
-// positions). See PhaseMemo.
-void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, const RouteTable& routes,
-                    std::span<const std::uint32_t> order, MaxMinNetwork::PhaseMemo& memo, std::vector<std::uint64_t>& key,
-                    std::vector<LinkId>& link_of, std::vector<LinkId>& labelled) {
-    const std::size_t count = order.empty() ? flows.size() : order.size();
-    key.clear();
-    key.reserve(count * 4 + routes.links.size() * 2);
-    labelled.resize(routes.links.size());
-    link_of.clear();
-    for (std::size_t n = 0; n < count; ++n) {
-        const std::size_t i = order.empty() ? n : order[n];
-        key.push_back(bits(flows[i].size.value()));
-        key.push_back(bits(routes.latency[i].value()));
-        key.push_back(routes.end[i] - routes.begin[i]);
-        for (std::uint32_t k = routes.begin[i]; k < routes.end[i]; ++k) {
-            const LinkId l = routes.links[k];
-            std::int64_t& label = memo.label_of[l];
-            const bool first = label < 0;
-            if (first) {
-                label = static_cast<std::int64_t>(link_of.size());
-                link_of.push_back(l);
-            }
-            key.push_back(static_cast<std::uint64_t>(label));
-            labelled[k] = static_cast<LinkId>(label);
-            if (first) {
-                const LinkInfo& info = topology.link(l);
-                key.push_back(bits(info.effective_bandwidth().value()));
-                key.push_back(static_cast<std::uint64_t>(link_preference(info.kind)));
-            }
-        }
-    }
-    for (const LinkId l : link_of) memo.label_of[l] = -1;
-}
-
-// The max-min fluid of the flows `order` in their canonical form (`link_of` and `labelled` from canonical_form):
-// links by label, so ties among equal shares break by label.
-MaxMinNetwork::PhaseMemo::Entry solve_canonical(const Topology& topology, std::span<const FlowSpec> flows,
+MaxMinNetwork::PhaseMemo::Entry detail::solve_canonical(const Topology& topology, std::span<const FlowSpec> flows,
                                                 const RouteTable& routes, std::span<const std::uint32_t> order,
                                                 const std::vector<LinkId>& link_of, const std::vector<LinkId>& labelled) {
     using Fluid = MaxMinNetwork::Fluid;
@@ -575,67 +443,6 @@ MaxMinNetwork::PhaseMemo::Entry solve_canonical(const Topology& topology, std::s
     return MaxMinNetwork::PhaseMemo::Entry{end.to_seconds(), limiting, position};
 }
 
-// Keeps `entry` under `key` (the memo is cleared when full).
-void keep(MaxMinNetwork::PhaseMemo& memo, const std::vector<std::uint64_t>& key, const MaxMinNetwork::PhaseMemo::Entry& entry) {
-    if (memo.words + key.size() > MaxMinNetwork::PhaseMemo::kMemoWords) {
-        memo.entries.clear();
-        memo.words = 0;
-    }
-    memo.words += key.size();
-    memo.entries.emplace(key, entry);
-}
-
-}  // namespace
-
-namespace {
-
-// A phase of link-disjoint parts of one canonical form, answered by its first part (network.hpp), as the whole
-// phase's entry (labels and positions of the whole canonical form, in memo.link_of); nullopt when the phase is not
-// such parts.
-// `reused`: whether the part was found in the memo.
-std::optional<MaxMinNetwork::PhaseMemo::Entry> solve_by_parts(const Topology& topology, std::span<const FlowSpec> flows,
-                                                              const RouteTable& routes, MaxMinNetwork::PhaseMemo& memo,
-                                                              bool& reused) {
-    using PhaseMemo = MaxMinNetwork::PhaseMemo;
-    split_parts(routes, topology.links().size(), memo);
-    const std::size_t parts = memo.part_begin.size() - 1;
-    const auto part = [&](std::size_t p) {
-        return std::span<const std::uint32_t>(memo.part_flows.data() + memo.part_begin[p],
-                                              memo.part_begin[p + 1] - memo.part_begin[p]);
-    };
-    if (parts < 2) return std::nullopt;
-    for (std::size_t p = 1; p < parts; ++p) {
-        if (part(p).size() != part(0).size()) return std::nullopt;
-    }
-    canonical_form(topology, flows, routes, part(0), memo, memo.part_key, memo.part_link_of, memo.part_labelled);
-    for (std::size_t p = 1; p < parts; ++p) {
-        canonical_form(topology, flows, routes, part(p), memo, memo.other_key, memo.other_link_of, memo.other_labelled);
-        if (memo.other_key != memo.part_key) return std::nullopt;
-    }
-    PhaseMemo::Entry entry;
-    reused = false;
-    if (const auto it = memo.entries.find(memo.part_key); it != memo.entries.end()) {
-        reused = true;
-        entry = it->second;
-    } else {
-        entry = solve_canonical(topology, flows, routes, part(0), memo.part_link_of, memo.part_labelled);
-        keep(memo, memo.part_key, entry);
-    }
-    if (entry.limiting_label < 0) return entry;
-    // Every part ends with the same flows (by position) limited by the same label, and the whole solve reports the
-    // first of them in phase order: the part whose flow at that position comes first names the link.
-    std::size_t first = 0;
-    for (std::size_t p = 1; p < parts; ++p) {
-        if (part(p)[entry.limiting_position] < part(first)[entry.limiting_position]) first = p;
-    }
-    canonical_form(topology, flows, routes, part(first), memo, memo.other_key, memo.other_link_of, memo.other_labelled);
-    const LinkId link = memo.other_link_of[static_cast<std::size_t>(entry.limiting_label)];
-    const auto whole_label = std::find(memo.link_of.begin(), memo.link_of.end(), link) - memo.link_of.begin();
-    return PhaseMemo::Entry{entry.time, whole_label, part(first)[entry.limiting_position]};
-}
-
-}  // namespace
-
 PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     PhaseResult result;
     PhaseMemo& memo = *memo_;
@@ -652,7 +459,7 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     }
     for (std::size_t i = 0; i < flows.size(); ++i) result.max_latency = std::max(result.max_latency, routes.latency[i]);
     const std::span<const std::uint32_t> every;  // empty: every flow, in phase order
-    canonical_form(topology(), flows, routes, every, memo, memo.key, memo.link_of, memo.labelled);
+    detail::canonical_form(topology(), flows, routes, every, memo, memo.key, memo.link_of, memo.labelled);
     const std::vector<std::uint64_t>& key = memo.key;
     PhaseMemo::Entry entry;
     if (const auto it = memo.entries.find(key); it != memo.entries.end()) {
@@ -661,11 +468,11 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     } else {
         bool reused = false;
         const std::optional<PhaseMemo::Entry> by_part =
-            split_parts_ ? solve_by_parts(topology(), flows, routes, memo, reused) : std::nullopt;
+            split_parts_ ? detail::solve_by_parts(topology(), flows, routes, memo, reused) : std::nullopt;
         phases_split_ += by_part ? 1 : 0;
         phases_reused_ += reused ? 1 : 0;
-        entry = by_part ? *by_part : solve_canonical(topology(), flows, routes, every, memo.link_of, memo.labelled);
-        keep(memo, key, entry);
+        entry = by_part ? *by_part : detail::solve_canonical(topology(), flows, routes, every, memo.link_of, memo.labelled);
+        detail::keep(memo, key, entry);
     }
     result.time = entry.time;
     if (entry.limiting_label >= 0) result.limiting_link = memo.link_of[static_cast<std::size_t>(entry.limiting_label)];
