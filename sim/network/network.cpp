@@ -1,6 +1,8 @@
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/network/network.hpp>
 
+#include "phase_memo.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,13 +16,7 @@
 
 namespace gpuhours {
 
-namespace {
-
-constexpr double kInfinity = std::numeric_limits<double>::infinity();
-
-// Preference for reporting a bottleneck among links that saturate together: the NIC port before its PCIe
-// attachment, NVLink before the fabric.
-int link_preference(LinkKind k) {
+int detail::link_preference(LinkKind k) {
     switch (k) {
         case LinkKind::nic: return 0;
         case LinkKind::scale_up: return 1;
@@ -29,6 +25,12 @@ int link_preference(LinkKind k) {
     }
     return 4;
 }
+
+namespace {
+
+using detail::link_preference;
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 // Scratch for the max-min solver, kept between solves so that a solve costs time in the links its flows cross,
 // not in the links of the whole topology: `local_of` maps a topology link to its index among the links in use
@@ -364,45 +366,6 @@ private:
     std::vector<std::int64_t> bottlenecks_;
 };
 
-// Phases solved so far, by canonical form (see network.hpp). A key is a sequence of 64-bit words:
-// per flow [size bits, route latency bits, link count, labels…], and after a label's first use the link's
-// [capacity bits, preference]. Labels are first-appearance indices, so the form is the same for two phases
-// exactly when one is the other with its links renamed one-to-one, capacities and preferences kept.
-struct MaxMinNetwork::PhaseMemo {
-    struct Hash {
-        std::size_t operator()(const std::vector<std::uint64_t>& words) const {
-            std::uint64_t h = 0x9E3779B97F4A7C15ull ^ words.size();
-            for (const std::uint64_t w : words) h = (h ^ w) * 0x100000001B3ull + (h >> 29);
-            return static_cast<std::size_t>(h);
-        }
-    };
-    struct Entry {
-        Seconds time;
-        std::int64_t limiting_label = -1;  // the limiting link's label, -1 when none
-    };
-    static constexpr std::size_t kMemoWords = std::size_t{1} << 24;  // 128 MiB of keys, then cleared
-
-    std::unordered_map<std::vector<std::uint64_t>, Entry, Hash> entries;
-    std::size_t words = 0;
-    std::vector<std::int64_t> label_of;  // per link id: its label in the key being built, -1 when unseen
-    std::vector<LinkId> link_of;         // per label: the link id
-    // Scratch of run_phase, kept between phases: the routes, the key being built, the routes by label.
-    RouteTable routes;
-    std::vector<std::uint64_t> key;
-    std::vector<LinkId> labelled;
-};
-
-namespace {
-
-std::uint64_t bits(double x) {
-    std::uint64_t u = 0;
-    static_assert(sizeof u == sizeof x);
-    std::memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-}  // namespace
-
 MaxMinNetwork::MaxMinNetwork(const Topology& topology)
     : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)), memo_(std::make_unique<PhaseMemo>()) {
     memo_->label_of.assign(topology.links().size(), -1);
@@ -448,6 +411,38 @@ PhaseResult congestion_bound(const Topology& topology, const std::vector<double>
 
 }  // namespace
 
+MaxMinNetwork::PhaseMemo::Entry detail::solve_canonical(const Topology& topology, std::span<const FlowSpec> flows,
+                                                const RouteTable& routes, std::span<const std::uint32_t> order,
+                                                const std::vector<LinkId>& link_of, const std::vector<LinkId>& labelled) {
+    using Fluid = MaxMinNetwork::Fluid;
+    const std::size_t count = order.empty() ? flows.size() : order.size();
+    Fluid fluid = Fluid::over(topology, link_of);
+    fluid.reserve(count, labelled.size());
+    for (std::size_t n = 0; n < count; ++n) {
+        const std::size_t i = order.empty() ? n : order[n];
+        fluid.add(SimTime::zero(), std::span<const LinkId>(labelled.data() + routes.begin[i], routes.end[i] - routes.begin[i]),
+                  routes.latency[i], flows[i].size, nullptr);
+    }
+    SimTime end = SimTime::zero();
+    std::int64_t limiting = -1;  // label of the bottleneck of a flow in the last batch to finish (-1: none)
+    std::uint32_t position = 0;  // and that flow
+    while (const std::optional<SimTime> t = fluid.next_event()) {
+        const std::vector<std::uint32_t> done = fluid.advance(*t);
+        if (done.empty()) continue;
+        end = *t;
+        limiting = -1;
+        for (const std::uint32_t i : done) {
+            const std::int64_t b = fluid.flow(i).bottleneck;
+            if (b < 0 || fluid.flow(i).size <= 0.0) continue;
+            if (limiting < 0 || fluid.preference(b) < fluid.preference(limiting)) {
+                limiting = b;
+                position = i;
+            }
+        }
+    }
+    return MaxMinNetwork::PhaseMemo::Entry{end.to_seconds(), limiting, position};
+}
+
 PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     PhaseResult result;
     PhaseMemo& memo = *memo_;
@@ -462,75 +457,26 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         }
         return congestion_bound(topology(), load, max_latency);
     }
-    // The canonical form (the key) and the phase's routes in it (its links by label).
-    std::vector<std::uint64_t>& key = memo.key;
-    key.clear();
-    key.reserve(flows.size() * 4 + routes.links.size() * 2);
-    std::vector<LinkId>& labelled = memo.labelled;
-    labelled.resize(routes.links.size());
-    memo.link_of.clear();
-    for (std::size_t i = 0; i < flows.size(); ++i) {
-        result.max_latency = std::max(result.max_latency, routes.latency[i]);
-        const auto links = routes.links_of(i);
-        key.push_back(bits(flows[i].size.value()));
-        key.push_back(bits(routes.latency[i].value()));
-        key.push_back(links.size());
-        for (std::uint32_t k = routes.begin[i]; k < routes.end[i]; ++k) {
-            const LinkId l = routes.links[k];
-            std::int64_t& label = memo.label_of[l];
-            const bool first = label < 0;
-            if (first) {
-                label = static_cast<std::int64_t>(memo.link_of.size());
-                memo.link_of.push_back(l);
-            }
-            key.push_back(static_cast<std::uint64_t>(label));
-            labelled[k] = static_cast<LinkId>(label);
-            if (first) {
-                const LinkInfo& info = topology().link(l);
-                key.push_back(bits(info.effective_bandwidth().value()));
-                key.push_back(static_cast<std::uint64_t>(link_preference(info.kind)));
-            }
-        }
-    }
-    for (const LinkId l : memo.link_of) memo.label_of[l] = -1;
-    const auto answer = [&](const PhaseMemo::Entry& entry) {
-        result.time = entry.time;
-        if (entry.limiting_label >= 0) result.limiting_link = memo.link_of[static_cast<std::size_t>(entry.limiting_label)];
-        return result;
-    };
+    for (std::size_t i = 0; i < flows.size(); ++i) result.max_latency = std::max(result.max_latency, routes.latency[i]);
+    const std::span<const std::uint32_t> every;  // empty: every flow, in phase order
+    detail::canonical_form(topology(), flows, routes, every, memo, memo.key, memo.link_of, memo.labelled);
+    const std::vector<std::uint64_t>& key = memo.key;
+    PhaseMemo::Entry entry;
     if (const auto it = memo.entries.find(key); it != memo.entries.end()) {
         ++phases_reused_;
-        return answer(it->second);
+        entry = it->second;
+    } else {
+        bool reused = false;
+        const std::optional<PhaseMemo::Entry> by_part =
+            split_parts_ ? detail::solve_by_parts(topology(), flows, routes, memo, reused) : std::nullopt;
+        phases_split_ += by_part ? 1 : 0;
+        phases_reused_ += reused ? 1 : 0;
+        entry = by_part ? *by_part : detail::solve_canonical(topology(), flows, routes, every, memo.link_of, memo.labelled);
+        detail::keep(memo, key, entry);
     }
-    // Solved in the canonical form (links by label, ties among equal shares broken by label), so every phase of
-    // one form gets the same answer whichever of them is solved first.
-    Fluid fluid = Fluid::over(topology(), memo.link_of);
-    fluid.reserve(flows.size(), labelled.size());
-    for (std::size_t i = 0; i < flows.size(); ++i) {
-        fluid.add(SimTime::zero(), std::span<const LinkId>(labelled.data() + routes.begin[i], routes.end[i] - routes.begin[i]),
-                  routes.latency[i], flows[i].size, nullptr);
-    }
-    SimTime end = SimTime::zero();
-    std::int64_t limiting = -1;  // label of the bottleneck of a flow in the last batch to finish (-1: none)
-    while (const std::optional<SimTime> t = fluid.next_event()) {
-        const std::vector<std::uint32_t> done = fluid.advance(*t);
-        if (done.empty()) continue;
-        end = *t;
-        limiting = -1;
-        for (const std::uint32_t i : done) {
-            const std::int64_t b = fluid.flow(i).bottleneck;
-            if (b < 0 || fluid.flow(i).size <= 0.0) continue;
-            if (limiting < 0 || fluid.preference(b) < fluid.preference(limiting)) limiting = b;
-        }
-    }
-    const PhaseMemo::Entry entry{end.to_seconds(), limiting};
-    if (memo.words + key.size() > PhaseMemo::kMemoWords) {
-        memo.entries.clear();
-        memo.words = 0;
-    }
-    memo.words += key.size();
-    memo.entries.emplace(key, entry);
-    return answer(entry);
+    result.time = entry.time;
+    if (entry.limiting_label >= 0) result.limiting_link = memo.link_of[static_cast<std::size_t>(entry.limiting_label)];
+    return result;
 }
 
 PhaseResult MaxMinNetwork::run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) {

@@ -126,8 +126,11 @@ const std::vector<std::uint8_t>* Router::shared_distances(const Via& via) {
     if (via.empty()) return nullptr;
     if (auto it = shared_cache_.find(via); it != shared_cache_.end()) return &it->second;
     const std::size_t n = topology_.vertex_count();
-    // Bounded: past 256 MB the arrays are forgotten and built again as needed (still exact).
-    if (shared_cache_bytes_ + n > (std::size_t{256} << 20)) {
+    // Bounded: past 512 MB the arrays are forgotten and built again as needed (still exact). 512 MB holds one array
+    // per (leaf set, local GPU index) of the flagship layout at 131,072 GPUs (1,024 lists × 280 K vertices, 287 MB);
+    // at 256 MB the stage-by-stage timing rebuilt them (+20 % of that step's CPU). Trade-off: a collective over
+    // every GPU of such a cluster keeps up to 512 MB of them.
+    if (shared_cache_bytes_ + n > (std::size_t{512} << 20)) {
         shared_cache_.clear();
         shared_cache_bytes_ = 0;
         current_valid_ = false;

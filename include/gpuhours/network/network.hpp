@@ -235,6 +235,10 @@ public:
 
     // Standalone phases answered from the memo instead of solved (for tests and benchmarks).
     [[nodiscard]] std::uint64_t phases_reused() const { return phases_reused_; }
+    // Standalone phases answered from one of their link-disjoint parts (see memo_ below; for tests and benchmarks).
+    [[nodiscard]] std::uint64_t phases_split() const { return phases_split_; }
+    // Off: every phase is solved whole, never from one of its parts (the reference the tests compare with).
+    void set_split_parts(bool on) { split_parts_ = on; }
 
 private:
     std::unique_ptr<Fluid> fluid_;
@@ -248,8 +252,19 @@ private:
     // gets the same answer to the last bit, whichever was solved first, and `run_phase` is a pure function of
     // the topology and the flows (callers may keep its results across networks of one topology). Bounded
     // (kMemoWords, cleared when full).
+    // A phase whose flows fall into link-disjoint parts (no link crossed by flows of two parts: the concurrent groups
+    // of a collective on separate leaves, replicas' sends under separate leaf pairs) that all have one canonical
+    // form is answered by its first part alone, solved or found in the memo: the parts start together and have
+    // the same trajectory, so the whole phase's fluid meets the same events at the same times, and each part's
+    // rates (progressive filling touches only the part's own links, whose labels keep their order) and bytes left
+    // are those of the part alone, bit for bit. Its limiting link is the first part's link under the same label,
+    // taking the part whose limited flow comes first in the phase, as the whole solve would. Parts of different forms
+    // are solved whole (their events interleave, which moves the last bits). Tested equal to the whole solve on
+    // fat-trees of two and three tiers, multi-plane and rail-optimised fabrics (tests/network/phase_parts_test.cpp).
     std::unique_ptr<PhaseMemo> memo_;
     std::uint64_t phases_reused_ = 0;
+    std::uint64_t phases_split_ = 0;
+    bool split_parts_ = true;
 };
 
 class AlphaBetaNetwork final : public NetworkModel {

@@ -1,0 +1,158 @@
+// The memo of standalone max-min phases (network.hpp, MaxMinNetwork): canonical forms, and a phase's link-disjoint
+// parts answered by the first of them when they are alike.
+#include "phase_memo.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace gpuhours::detail {
+
+namespace {
+
+std::uint64_t bits(double x) {
+    std::uint64_t u = 0;
+    static_assert(sizeof u == sizeof x);
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+// The phase's link-disjoint parts (connected components of the flows, two flows joined when they cross a common
+// link) into memo.part_begin / part_flows: parts in the order of their first flow, each part's flows in phase order.
+// A flow that crosses no link is a part of its own. O(links crossed × α).
+void split_parts(const RouteTable& routes, std::size_t links, MaxMinNetwork::PhaseMemo& memo) {
+    const std::size_t n = routes.size();
+    auto& parent = memo.parent;
+    parent.resize(n);
+    for (std::size_t i = 0; i < n; ++i) parent[i] = static_cast<std::uint32_t>(i);
+    const auto find = [&](std::uint32_t i) {
+        while (parent[i] != i) i = parent[i] = parent[parent[i]];
+        return i;
+    };
+    if (memo.flow_on_link.size() != links) memo.flow_on_link.assign(links, -1);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (const LinkId l : routes.links_of(i)) {
+            std::int64_t& other = memo.flow_on_link[l];
+            if (other < 0) {
+                other = static_cast<std::int64_t>(i);
+                continue;
+            }
+            const std::uint32_t a = find(static_cast<std::uint32_t>(i));
+            const std::uint32_t b = find(static_cast<std::uint32_t>(other));
+            if (a != b) parent[std::max(a, b)] = std::min(a, b);  // a part's root is its first flow
+        }
+    }
+    for (const LinkId l : routes.links) memo.flow_on_link[l] = -1;
+    // Roots are first flows, so numbering roots as they are met numbers parts by first flow. part_flows first holds
+    // each flow's part, then the flows by part (a counting sort).
+    auto& begin = memo.part_begin;
+    auto& order = memo.part_flows;
+    order.resize(n);
+    begin.assign(1, 0);
+    std::vector<std::uint32_t>& part_of = memo.parent;  // reused once every flow's root is known
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t root = find(static_cast<std::uint32_t>(i));
+        order[i] = root == i ? static_cast<std::uint32_t>(begin.size() - 1) : order[root];
+        if (root == i) begin.push_back(0);
+    }
+    for (std::size_t i = 0; i < n; ++i) ++begin[order[i] + 1];
+    for (std::size_t p = 1; p < begin.size(); ++p) begin[p] += begin[p - 1];
+    part_of.assign(begin.begin(), begin.end() - 1);  // next slot per part
+    std::vector<std::uint32_t> flows_by_part(n);
+    for (std::size_t i = 0; i < n; ++i) flows_by_part[part_of[order[i]]++] = static_cast<std::uint32_t>(i);
+    order.swap(flows_by_part);
+}
+
+}  // namespace
+
+// The canonical form of the flows `order` (indices into flows and routes, in that order; empty: every flow) into
+// `key`, the link of each label into `link_of` and each route entry's label into `labelled` (at the routes'
+// positions). See PhaseMemo.
+void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, const RouteTable& routes,
+                    std::span<const std::uint32_t> order, MaxMinNetwork::PhaseMemo& memo, std::vector<std::uint64_t>& key,
+                    std::vector<LinkId>& link_of, std::vector<LinkId>& labelled) {
+    const std::size_t count = order.empty() ? flows.size() : order.size();
+    key.clear();
+    key.reserve(count * 4 + routes.links.size() * 2);
+    labelled.resize(routes.links.size());
+    link_of.clear();
+    for (std::size_t n = 0; n < count; ++n) {
+        const std::size_t i = order.empty() ? n : order[n];
+        key.push_back(bits(flows[i].size.value()));
+        key.push_back(bits(routes.latency[i].value()));
+        key.push_back(routes.end[i] - routes.begin[i]);
+        for (std::uint32_t k = routes.begin[i]; k < routes.end[i]; ++k) {
+            const LinkId l = routes.links[k];
+            std::int64_t& label = memo.label_of[l];
+            const bool first = label < 0;
+            if (first) {
+                label = static_cast<std::int64_t>(link_of.size());
+                link_of.push_back(l);
+            }
+            key.push_back(static_cast<std::uint64_t>(label));
+            labelled[k] = static_cast<LinkId>(label);
+            if (first) {
+                const LinkInfo& info = topology.link(l);
+                key.push_back(bits(info.effective_bandwidth().value()));
+                key.push_back(static_cast<std::uint64_t>(link_preference(info.kind)));
+            }
+        }
+    }
+    for (const LinkId l : link_of) memo.label_of[l] = -1;
+}
+
+// Keeps `entry` under `key` (the memo is cleared when full).
+void keep(MaxMinNetwork::PhaseMemo& memo, const std::vector<std::uint64_t>& key, const MaxMinNetwork::PhaseMemo::Entry& entry) {
+    if (memo.words + key.size() > MaxMinNetwork::PhaseMemo::kMemoWords) {
+        memo.entries.clear();
+        memo.words = 0;
+    }
+    memo.words += key.size();
+    memo.entries.emplace(key, entry);
+}
+
+// A phase of link-disjoint parts of one canonical form, answered by its first part (network.hpp), as the whole
+// phase's entry (labels and positions of the whole canonical form, in memo.link_of); nullopt when the phase is not
+// such parts.
+// `reused`: whether the part was found in the memo.
+std::optional<MaxMinNetwork::PhaseMemo::Entry> solve_by_parts(const Topology& topology, std::span<const FlowSpec> flows,
+                                                              const RouteTable& routes, MaxMinNetwork::PhaseMemo& memo,
+                                                              bool& reused) {
+    using PhaseMemo = MaxMinNetwork::PhaseMemo;
+    split_parts(routes, topology.links().size(), memo);
+    const std::size_t parts = memo.part_begin.size() - 1;
+    const auto part = [&](std::size_t p) {
+        return std::span<const std::uint32_t>(memo.part_flows.data() + memo.part_begin[p],
+                                              memo.part_begin[p + 1] - memo.part_begin[p]);
+    };
+    if (parts < 2) return std::nullopt;
+    for (std::size_t p = 1; p < parts; ++p) {
+        if (part(p).size() != part(0).size()) return std::nullopt;
+    }
+    canonical_form(topology, flows, routes, part(0), memo, memo.part_key, memo.part_link_of, memo.part_labelled);
+    for (std::size_t p = 1; p < parts; ++p) {
+        canonical_form(topology, flows, routes, part(p), memo, memo.other_key, memo.other_link_of, memo.other_labelled);
+        if (memo.other_key != memo.part_key) return std::nullopt;
+    }
+    PhaseMemo::Entry entry;
+    reused = false;
+    if (const auto it = memo.entries.find(memo.part_key); it != memo.entries.end()) {
+        reused = true;
+        entry = it->second;
+    } else {
+        entry = solve_canonical(topology, flows, routes, part(0), memo.part_link_of, memo.part_labelled);
+        keep(memo, memo.part_key, entry);
+    }
+    if (entry.limiting_label < 0) return entry;
+    // Every part ends with the same flows (by position) limited by the same label, and the whole solve reports the
+    // first of them in phase order: the part whose flow at that position comes first names the link.
+    std::size_t first = 0;
+    for (std::size_t p = 1; p < parts; ++p) {
+        if (part(p)[entry.limiting_position] < part(first)[entry.limiting_position]) first = p;
+    }
+    canonical_form(topology, flows, routes, part(first), memo, memo.other_key, memo.other_link_of, memo.other_labelled);
+    const LinkId link = memo.other_link_of[static_cast<std::size_t>(entry.limiting_label)];
+    const auto whole_label = std::find(memo.link_of.begin(), memo.link_of.end(), link) - memo.link_of.begin();
+    return PhaseMemo::Entry{entry.time, whole_label, part(first)[entry.limiting_position]};
+}
+
+}  // namespace gpuhours::detail

@@ -1,0 +1,82 @@
+// What MaxMinNetwork's standalone phases share between network.cpp (the fluid) and phase_memo.cpp (the memo's
+// canonical forms and the link-disjoint parts of a phase): the memo itself and the functions on it.
+#pragma once
+
+#include <gpuhours/network/network.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace gpuhours {
+
+// Phases solved so far, by canonical form (see network.hpp). A key is a sequence of 64-bit words:
+// per flow [size bits, route latency bits, link count, labels…], and after a label's first use the link's
+// [capacity bits, preference]. Labels are first-appearance indices, so the form is the same for two phases
+// exactly when one is the other with its links renamed one-to-one, capacities and preferences kept.
+struct MaxMinNetwork::PhaseMemo {
+    struct Hash {
+        std::size_t operator()(const std::vector<std::uint64_t>& words) const {
+            std::uint64_t h = 0x9E3779B97F4A7C15ull ^ words.size();
+            for (const std::uint64_t w : words) h = (h ^ w) * 0x100000001B3ull + (h >> 29);
+            return static_cast<std::size_t>(h);
+        }
+    };
+    struct Entry {
+        Seconds time;
+        std::int64_t limiting_label = -1;     // the limiting link's label, -1 when none
+        std::uint32_t limiting_position = 0;  // the flow (in the solved order) that link limited
+    };
+    static constexpr std::size_t kMemoWords = std::size_t{1} << 24;  // 128 MiB of keys, then cleared
+
+    std::unordered_map<std::vector<std::uint64_t>, Entry, Hash> entries;
+    std::size_t words = 0;
+    std::vector<std::int64_t> label_of;  // per link id: its label in the key being built, -1 when unseen
+    std::vector<LinkId> link_of;         // per label: the link id
+    // Scratch of run_phase, kept between phases: the routes, the key being built, the routes by label.
+    RouteTable routes;
+    std::vector<std::uint64_t> key;
+    std::vector<LinkId> labelled;
+    // The phase's link-disjoint parts (split_parts): part p's flows are part_flows[part_begin[p] .. part_begin[p+1])
+    // in phase order, parts in the order of their first flow; and the scratch that finds them.
+    std::vector<std::uint32_t> part_begin, part_flows;
+    std::vector<std::uint32_t> parent;        // union-find over flows
+    std::vector<std::int64_t> flow_on_link;   // per link id: a flow crossing it, -1 when none
+    std::vector<std::uint64_t> part_key, other_key;  // the first part's canonical form, and another's compared with it
+    std::vector<LinkId> part_link_of, other_link_of;  // their links by label
+    std::vector<LinkId> part_labelled, other_labelled;  // their routes by label
+};
+
+namespace detail {
+
+// Preference for reporting a bottleneck among links that saturate together: the NIC port before its PCIe
+// attachment, NVLink before the fabric (lower first).
+int link_preference(LinkKind k);
+
+// The canonical form of the flows `order` (indices into flows and routes, in that order; empty: every flow) into
+// `key`, the link of each label into `link_of` and each route entry's label into `labelled` (at the routes'
+// positions). See PhaseMemo.
+void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, const RouteTable& routes,
+                    std::span<const std::uint32_t> order, MaxMinNetwork::PhaseMemo& memo, std::vector<std::uint64_t>& key,
+                    std::vector<LinkId>& link_of, std::vector<LinkId>& labelled);
+
+// The max-min fluid of the flows `order` in their canonical form (`link_of` and `labelled` from canonical_form):
+// links by label, so ties among equal shares break by label (network.cpp).
+MaxMinNetwork::PhaseMemo::Entry solve_canonical(const Topology& topology, std::span<const FlowSpec> flows,
+                                                const RouteTable& routes, std::span<const std::uint32_t> order,
+                                                const std::vector<LinkId>& link_of, const std::vector<LinkId>& labelled);
+
+// Keeps `entry` under `key` (the memo is cleared when full).
+void keep(MaxMinNetwork::PhaseMemo& memo, const std::vector<std::uint64_t>& key, const MaxMinNetwork::PhaseMemo::Entry& entry);
+
+// A phase of link-disjoint parts of one canonical form, answered by its first part (network.hpp), as the whole
+// phase's entry (labels and positions of the whole canonical form, which must be in memo.link_of); nullopt when
+// the phase is not such parts. `reused`: whether the part was found in the memo.
+std::optional<MaxMinNetwork::PhaseMemo::Entry> solve_by_parts(const Topology& topology, std::span<const FlowSpec> flows,
+                                                              const RouteTable& routes, MaxMinNetwork::PhaseMemo& memo,
+                                                              bool& reused);
+
+}  // namespace detail
+}  // namespace gpuhours

@@ -1,0 +1,206 @@
+// A phase made of link-disjoint parts of one canonical form is answered by its first part alone
+// (MaxMinNetwork, network.hpp). These tests build the phases symmetric mode merges — every group of one kind
+// running the same collective at once, every replica's pipeline send — on several fabrics, and compare the answer
+// with the same phase solved whole (set_split_parts(false)): time, limiting link and latency must be identical, bit
+// for bit. The expectation is derived, not written down: it is the whole solve.
+#include <gpuhours/hardware/topology.hpp>
+#include <gpuhours/network/collective.hpp>
+#include <gpuhours/network/network.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <variant>
+#include <vector>
+
+using namespace gpuhours;
+
+namespace {
+
+ClusterSpec cluster(Fabric fabric, int gpus, int gpus_per_node, int radix) {
+    ChipProfile chip;
+    chip.id = "test";
+    chip.scale_up_bandwidth = gigabytes_per_second(400);
+    chip.scale_up_latency = microseconds(1);
+    chip.efficiency.nic_link = 0.9;
+    chip.efficiency.scale_up_link = 0.8;
+    ClusterSpec spec;
+    spec.chip = chip;
+    spec.gpus = gpus;
+    spec.gpus_per_node = gpus_per_node;
+    spec.fabric = fabric;
+    spec.nic_bandwidth = gigabytes_per_second(50);
+    spec.nic_latency = microseconds(2);
+    spec.switch_radix = radix;
+    return spec;
+}
+
+// The fabrics compared: name and cluster.
+std::vector<std::pair<std::string, ClusterSpec>> fabrics() {
+    struct Row {
+        const char* name;
+        Fabric fabric;
+        int gpus, gpus_per_node, radix, tiers, planes;
+        double oversubscription;
+    };
+    const Row rows[] = {{"fat-tree, 2 tiers, 1 GPU per node", Fabric::fat_tree, 32, 1, 8, 2, 1, 1.0},
+                        {"fat-tree, 2 tiers, 4 GPUs per node", Fabric::fat_tree, 64, 4, 16, 2, 1, 1.0},
+                        {"fat-tree, 3 tiers", Fabric::fat_tree, 64, 4, 8, 3, 1, 1.0},
+                        {"fat-tree, 2:1", Fabric::fat_tree, 64, 4, 16, 2, 1, 2.0},
+                        {"multi-plane, 8 planes", Fabric::multi_plane, 128, 8, 8, 2, 8, 1.0},
+                        {"multi-plane, 2 planes", Fabric::multi_plane, 64, 4, 8, 2, 2, 1.0},
+                        {"rail-optimised", Fabric::rail_optimized, 64, 4, 16, 2, 1, 1.0}};
+    std::vector<std::pair<std::string, ClusterSpec>> out;
+    for (const Row& r : rows) {
+        ClusterSpec spec = cluster(r.fabric, r.gpus, r.gpus_per_node, r.radix);
+        spec.tiers = r.tiers;
+        spec.planes = r.planes;
+        spec.oversubscription = r.oversubscription;
+        out.emplace_back(r.name, spec);
+    }
+    return out;
+}
+
+// Groups of `size` GPUs covering the cluster: consecutive blocks (stride 1) or strided sets i, i + n/size, … .
+std::vector<std::vector<VertexId>> groups(const Topology& t, int size, bool strided) {
+    const int n = static_cast<int>(t.gpus().size());
+    const int count = n / size;
+    std::vector<std::vector<VertexId>> out(static_cast<std::size_t>(count));
+    for (int g = 0; g < count; ++g) {
+        for (int j = 0; j < size; ++j) out[static_cast<std::size_t>(g)].push_back(t.gpu(strided ? g + j * count : g * size + j));
+    }
+    return out;
+}
+
+// Every group's plan of `kind` with `algorithm`, merged phase by phase as symmetric mode merges them.
+CollectivePlan merged_plan(const Topology& t, const std::vector<std::vector<VertexId>>& gs, CollectiveKind kind,
+                           CollectiveAlgorithm algorithm, Bytes size) {
+    CollectivePlan merged;
+    bool first = true;
+    for (const auto& g : gs) {
+        const CollectivePlan plan = plan_collective(t, CollectiveRequest{kind, size, g, algorithm, 0}, algorithm);
+        if (first) {
+            merged = plan;
+            for (auto& phase : merged.phases) phase.traffic = FlowSet{};
+            first = false;
+        }
+        for (std::size_t i = 0; i < plan.phases.size(); ++i) {
+            auto& all = std::get<FlowSet>(merged.phases[i].traffic).flows;
+            if (const auto* set = std::get_if<FlowSet>(&plan.phases[i].traffic)) {
+                all.insert(all.end(), set->flows.begin(), set->flows.end());
+            } else {
+                const auto& pairs = std::get<AllPairs>(plan.phases[i].traffic);
+                for (const VertexId a : pairs.ranks) {
+                    for (const VertexId b : pairs.ranks) {
+                        if (a != b) all.push_back(FlowSpec{a, b, pairs.bytes_per_pair});
+                    }
+                }
+            }
+        }
+    }
+    return merged;
+}
+
+// Whether `a` (split) and `b` (whole) gave the same phase, bit for bit.
+void check_same(const PhaseResult& a, const PhaseResult& b) {
+    CHECK(a.time.value() == b.time.value());
+    CHECK(a.limiting_link == b.limiting_link);
+    CHECK(a.max_latency.value() == b.max_latency.value());
+}
+
+}  // namespace
+
+TEST_CASE("Concurrent groups' collectives answered from one link-disjoint part equal the whole solve", "[network][parts]") {
+    std::uint64_t split = 0;
+    for (const auto& [name, spec] : fabrics()) {
+        const Topology t = build_topology(spec);
+        const int gpn = spec.gpus_per_node;
+        MaxMinNetwork whole(t);
+        whole.set_split_parts(false);
+        MaxMinNetwork warm(t);  // one memo for every phase of the fabric: later phases answered from earlier ones' parts
+        struct Case {
+            CollectiveKind kind;
+            CollectiveAlgorithm algorithm;
+        };
+        const std::vector<Case> cases{{CollectiveKind::all_reduce, CollectiveAlgorithm::ring},
+                                      {CollectiveKind::all_reduce, CollectiveAlgorithm::tree},
+                                      {CollectiveKind::all_reduce, CollectiveAlgorithm::hierarchical},
+                                      {CollectiveKind::all_gather, CollectiveAlgorithm::ring},
+                                      {CollectiveKind::reduce_scatter, CollectiveAlgorithm::ring},
+                                      {CollectiveKind::all_to_all, CollectiveAlgorithm::direct}};
+        // Groups of two nodes, of four nodes, and strided sets (one GPU per node: data-parallel-like).
+        for (const int nodes : {2, 4}) {
+            for (const bool strided : {false, true}) {
+                const auto gs = groups(t, strided ? static_cast<int>(t.gpus().size()) / (gpn * nodes) : gpn * nodes, strided);
+                for (const Case& c : cases) {
+                    if (c.algorithm == CollectiveAlgorithm::hierarchical && (strided || gpn == 1)) continue;
+                    {
+                        INFO(name << ", " << to_string(c.kind) << " " << to_string(c.algorithm) << ", groups of " << nodes
+                                         << " nodes" << (strided ? ", strided" : ""));
+                        const CollectivePlan plan = merged_plan(t, gs, c.kind, c.algorithm, gigabytes(0.064));
+                        for (const CollectivePhase& phase : plan.phases) {
+                            const auto& flows = std::get<FlowSet>(phase.traffic).flows;
+                            MaxMinNetwork parts(t);  // a fresh memo: the phase is solved, by its parts where they are alike
+                            const PhaseResult reference = whole.run_phase(flows);
+                            check_same(parts.run_phase(flows), reference);
+                            check_same(warm.run_phase(flows), reference);
+                            split += parts.phases_split();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The parts were used, not only the whole solve: most of these phases split (90 of them when written).
+    CHECK(split > 50);
+}
+
+TEST_CASE("Every replica's pipeline sends answered from one part equal the whole solve", "[network][parts]") {
+    std::uint64_t split = 0;
+    for (const auto& [name, spec] : fabrics()) {
+        const Topology t = build_topology(spec);
+        const int n = static_cast<int>(t.gpus().size());
+        MaxMinNetwork whole(t);
+        whole.set_split_parts(false);
+        MaxMinNetwork warm(t);  // one memo for every phase of the fabric: later phases answered from earlier ones' parts
+        // Stages of n / stages consecutive GPUs; every GPU of stage s sends to the same position in stage s + 1
+        // (and back), as symmetric mode's p2p_time does.
+        for (const int stages : {2, 4, 8}) {
+            const int stage = n / stages;
+            for (int s = 0; s + 1 < stages; ++s) {
+                for (const int direction : {1, -1}) {
+                    {
+                        INFO(name << ", " << stages << " stages, stage " << s << (direction > 0 ? " forward" : " back"));
+                        std::vector<FlowSpec> flows;
+                        const int from = direction > 0 ? s : s + 1;
+                        for (int i = 0; i < stage; ++i) {
+                            flows.push_back(FlowSpec{t.gpu(from * stage + i), t.gpu((from + direction) * stage + i), gigabytes(0.032)});
+                        }
+                        MaxMinNetwork parts(t);  // a fresh memo, as above
+                        const PhaseResult reference = whole.run_phase(flows);
+                        check_same(parts.run_phase(flows), reference);
+                        check_same(warm.run_phase(flows), reference);
+                        split += parts.phases_split();
+                    }
+                }
+            }
+        }
+    }
+    CHECK(split > 100);  // 154 when written
+}
+
+TEST_CASE("Parts of different forms are solved whole", "[network][parts]") {
+    // Two link-disjoint sends on one fat-tree leaf, 1 GB and 2 GB: two parts, not of one form, so the phase is
+    // solved whole: 2 GB / 45 GB/s (50 GB/s × 0.9) plus 2 µs of NIC latency, and no split.
+    const Topology t = build_topology(cluster(Fabric::fat_tree, 8, 1, 8));
+    MaxMinNetwork net(t);
+    const std::vector<FlowSpec> flows{{t.gpu(0), t.gpu(1), gigabytes(1)}, {t.gpu(2), t.gpu(3), gigabytes(2)}};
+    const PhaseResult r = net.run_phase(flows);
+    CHECK(net.phases_split() == 0);
+    CHECK(r.time.value() == Approx(2e9 / 45e9 + 2e-6).epsilon(1e-9));
+    // The same sizes: one form, answered from the first part; the same time as 1 GB alone.
+    const std::vector<FlowSpec> same{{t.gpu(0), t.gpu(1), gigabytes(1)}, {t.gpu(2), t.gpu(3), gigabytes(1)}};
+    const PhaseResult s = net.run_phase(same);
+    CHECK(net.phases_split() == 1);
+    CHECK(s.time.value() == Approx(1e9 / 45e9 + 2e-6).epsilon(1e-9));
+}
