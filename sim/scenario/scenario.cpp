@@ -574,6 +574,8 @@ Scenario scenario_of_phase(const Scenario& s, const PhaseSpec& phase, int global
     copy.training = phase.training;
     if (global_batch > 0) copy.training.global_batch = global_batch;
     copy.parallel = phase.parallel;
+    // A written phase's rules (its memory fit) are about the phase: point at its [[phases]] table.
+    if (s.phases_given && phase.where.known()) copy.sources.parallelism = phase.where;
     return copy;
 }
 

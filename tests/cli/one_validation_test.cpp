@@ -131,3 +131,15 @@ TEST_CASE("a claim that states a cost without [pricing] is refused by check at t
     check_refused_by_both(file.string(), Case{"", file.string() + ":" + std::to_string(line) + ":1",
                                               "the claim states a cost but the scenario has no [pricing]"});
 }
+
+TEST_CASE("a phase that does not fit is refused by check as by run, at the phase") {
+    // The small run (25 lines) plus two phases: line 26 `[[phases]]` at its own 8,192 tokens (fits), line 29 the
+    // second at 131,072 tokens per sequence. Without recomputation a Llama 3.1 8B layer keeps about
+    // 34 × s × h / t = 34 × 131,072 × 4,096 / 2 bytes ≈ 9.1 GB of activations, 16 layers per stage: far past an
+    // H100's 80 GB. `check` used to test only the scenario's own [training] shape.
+    const TempDir dir("phase-fit");
+    const auto file = gpuhours::test::write_small_run(dir.path);
+    std::ofstream(file, std::ios::app) << "[[phases]]\nname = \"short\"\ntokens = \"10B\"\n"
+                                          "[[phases]]\nname = \"long\"\nsteps = 10\nsequence_length = 131072\n";
+    check_refused_by_both(file.string(), Case{"", file.string() + ":29:1", "the model does not fit"});
+}
