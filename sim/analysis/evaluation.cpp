@@ -694,6 +694,14 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         ClaimVerdict v = judge_claim(claim.text, claim.thresholds, on_rung({nominal_run}, rung).front(),
                                      ev.stochastic ? all : std::vector<RunMetrics>{});
         if (rung) v.rung = std::string(to_string(*rung));
+        // The break-even price per GPU-hour (threshold / the final run's GPU-hours) is rung 1's: on another rung the
+        // cost is not GPU-hours × one price, so it would mislead; the inputs' break-evens below still apply.
+        if (rung && *rung != CostRung::rental) {
+            for (auto& c : v.criteria) {
+                c.break_even_per_gpu_hour.reset();
+                c.break_even_low_per_gpu_hour.reset();
+            }
+        }
         v.basis = claim.basis;
         if (ev.stochastic && ev.run_uncertain && ev.economic_uncertain) {
             v.probability_run = probability_met(claim.thresholds, on_rung(samples.of(claim.basis, 1), rung));

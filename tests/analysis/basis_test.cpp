@@ -89,3 +89,23 @@ TEST_CASE("the failure rates' break-even is the factor at which the claim flips,
     CHECK(evaluate_text(dir.path, with(1000 / (0.95 * k), claim)).verdicts[0].nominal_verdict == Verdict::holds);
     CHECK(evaluate_text(dir.path, with(1000 / (1.05 * k), claim)).verdicts[0].nominal_verdict == Verdict::fails);
 }
+
+TEST_CASE("a claim on rung 4 prints no rung-1 break-even price; the price's own break-even counts the research runs", "[analysis][claims]") {
+    // Rented at $2 with one research run of G_r = 1,000 GPU-hours: rung 4 = $2 × (G + G_r) for the final run's G
+    // GPU-hours (no failures: G = allocated). A bound of $2 × (G + G_r) × 1.1 flips at the price
+    // 1.1 × $2 = $2.20 per GPU-hour, not at the bound / G that rung 1's line would print.
+    const test::TempDir dir("rung4-break-even");
+    const RunEvaluation plain = evaluate_text(dir.path, small(""));
+    const double g = plain.gpu_hours_spread.p50;
+    const std::string text = small(fmt::format(
+        "[pricing]\ngpu_hour = {{ low = \"$1\", mode = \"$2\", high = \"$4\" }}\n[[pricing.research_runs]]\nname = \"r\"\n"
+        "gpu_hours = 1000\nsource = \"test\"\n[[claims]]\ntext = \"c\"\ncost_below = \"${:.2f}\"\nrung = \"research\"\n",
+        2.0 * (g + 1000.0) * 1.1));
+    const RunEvaluation ev = evaluate_text(dir.path, text);
+    const CriterionResult& c = ev.verdicts.at(0).criteria.at(0);
+    CHECK_FALSE(c.break_even_per_gpu_hour.has_value());
+    REQUIRE_FALSE(c.input_break_evens.empty());
+    CHECK(c.input_break_evens.front().input == "pricing.gpu_hour");
+    REQUIRE(c.input_break_evens.front().value.has_value());
+    CHECK(*c.input_break_evens.front().value == Approx(2.2).epsilon(1e-3));
+}
