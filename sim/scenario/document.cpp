@@ -428,8 +428,16 @@ void TableReader::finish() const {
         const std::string& key = table_.fields[i].first;
         if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
         std::string hint;
+        std::shared_ptr<const Node> rename;  // the suggested key, when the table lacks it: read on as if it were written
         if (auto best = suggest(key, known_)) {
             hint = fmt::format("did you mean `{}`?", *best);
+            if (table_.find(*best) == nullptr) {
+                auto name = std::make_shared<Node>();
+                name->kind = Node::Kind::string;
+                name->text = *best;
+                name->where = table_.key_sources[i];
+                rename = std::move(name);
+            }
         } else {
             std::vector<std::string> sorted = known_;
             std::sort(sorted.begin(), sorted.end());
@@ -438,7 +446,8 @@ void TableReader::finish() const {
             hint = fmt::format("known keys here: {}", list);
         }
         const std::string where_text = name_.empty() ? "at the top level" : fmt::format("in [{}]", name_);
-        throw KeyError(table_.key_sources[i], table_.key_sources[i], true, fmt::format("unknown key `{}` {}", key, where_text), hint);
+        throw KeyError(table_.key_sources[i], table_.key_sources[i], true, fmt::format("unknown key `{}` {}", key, where_text), hint,
+                       std::move(rename));
     }
 }
 
@@ -461,9 +470,12 @@ std::int64_t as_integer(const Node& node, std::string_view key_path, std::int64_
     within = std::clamp(within, min, max);
     if (node.kind != Node::Kind::integer) type_error(node, key_path, "an integer", stand_in(node.where, Node::Kind::integer, within));
     if (node.integer < min || node.integer > max) {
+        // The stand-in: the value without its sign when that is in range (a sign slip: gpus = -2048 reads on as 2048,
+        // so the checks that couple it to other keys do not fail on a stand-in of 1), else the nearest bound.
+        const bool sign_slip = node.integer < 0 && node.integer > INT64_MIN && -node.integer >= min && -node.integer <= max;
         throw KeyError(node.where, node.where, false, fmt::format("`{}` = {} is out of range", key_path, node.integer),
                        fmt::format("use a value from {} to {}", min, max),
-                       stand_in(node.where, Node::Kind::integer, std::clamp(node.integer, min, max)));
+                       stand_in(node.where, Node::Kind::integer, sign_slip ? -node.integer : std::clamp(node.integer, min, max)));
     }
     return node.integer;
 }

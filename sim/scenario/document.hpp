@@ -45,7 +45,9 @@ std::string_view kind_name(Node::Kind kind);
 // (of the key, for an unknown key) in the document, which `where` may refine (a column inside a string).
 // `placeholder`, when given, is a valid value of the kind the key needs (an integer within its range, a quantity
 // with its unit, a known choice): read_merged puts it in the value's place, so that a required key's mistake does
-// not end the search; a key without one is taken out.
+// not end the search; a key without one is taken out. For an unknown key, `placeholder` is a string holding the
+// suggested key's name (absent from the table): the search reads on with the key renamed to it, as a compiler reads
+// on after a misspelling.
 class KeyError : public ScenarioError {
 public:
     KeyError(SourceRef where, SourceRef node, bool unknown_key, std::string message, std::string hint = {},

@@ -241,6 +241,22 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
     return false;
 }
 
+// Renames the key written at `at` to `name` (a misspelt key read on as its suggestion); false when no key is there.
+bool rename_key_at(Node& table, const SourceRef& at, const std::string& name) {
+    if (table.kind == Node::Kind::array) {
+        return std::any_of(table.items.begin(), table.items.end(), [&](Node& item) { return rename_key_at(item, at, name); });
+    }
+    if (table.kind != Node::Kind::table) return false;
+    for (std::size_t i = 0; i < table.fields.size(); ++i) {
+        if (i < table.key_sources.size() && same_place(table.key_sources[i], at)) {
+            table.fields[i].first = name;
+            return true;
+        }
+        if (rename_key_at(table.fields[i].second, at, name)) return true;
+    }
+    return false;
+}
+
 struct Found {
     SourceRef where;
     std::string message;
@@ -280,6 +296,27 @@ struct Mistake {
 }  // namespace
 
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
+
+// The mistakes found, as one error: the first in file order, the others after it as a compiler prints them, one per
+// line, at most limits::kErrorsPerFile; `more`: the search reached its bound; `hidden`: it ended at an error it could
+// not set aside.
+[[noreturn]] void throw_found(std::vector<Found> found, bool more, bool hidden) {
+    std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+        return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
+    });
+    std::string rest;
+    const std::size_t shown = std::min(found.size(), static_cast<std::size_t>(limits::kErrorsPerFile));
+    for (std::size_t i = 1; i < shown; ++i) rest += "\n" + std::string(Error(found[i].where, found[i].message, found[i].hint).what());
+    if (found.size() > shown || more) {
+        rest += fmt::format("\n(the first {} errors in the file; {} more found{})", shown, found.size() - shown,
+                            more ? ", and the search stopped there" : "");
+    } else if (hidden) {
+        rest += "\n(these are the mistakes found before one that depends on them; fix them and check again)";
+    }
+    if (found[0].hint.empty()) throw ScenarioError(found[0].where, found[0].message + rest);
+    throw ScenarioError(found[0].where, found[0].message, found[0].hint + rest);
+}
+
 
 // Every mistake of the document that concerns one key, at once, in file order. A KeyError (an unknown key, a value
 // of the wrong type, range or unit, an unknown choice, chip or model) is about its key alone; another error located
@@ -328,6 +365,10 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         std::optional<Node> placeholder;
         SourceRef placeholder_at;
         auto take_out = [&](const Mistake& m) {
+            if (m.unknown_key && m.placeholder && m.placeholder->kind == Node::Kind::string &&
+                rename_key_at(doc, m.node, m.placeholder->text)) {
+                return true;  // `pipline = 16` reads on as `pipeline = 16`: its layout checks do not fail on a default
+            }
             const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m.node); });
             placeholder.reset();
             if (!m.unknown_key) {
@@ -389,23 +430,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
             more = take_out(*m);
         }
         if (found.size() == 1) throw;
-        std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
-            return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
-        });
-        // One error: the first in file order, the others after it as the compiler prints them, one per line.
-        std::string rest;
-        const std::size_t shown = std::min(found.size(), static_cast<std::size_t>(limits::kErrorsPerFile));
-        for (std::size_t i = 1; i < shown; ++i) {
-            rest += "\n" + std::string(Error(found[i].where, found[i].message, found[i].hint).what());
-        }
-        if (found.size() > shown || more) {
-            rest += fmt::format("\n(the first {} errors in the file; {} more found{})", shown, found.size() - shown,
-                                more ? ", and the search stopped there" : "");
-        } else if (hidden) {
-            rest += "\n(these are the mistakes found before one that depends on them; fix them and check again)";
-        }
-        if (found[0].hint.empty()) throw ScenarioError(found[0].where, found[0].message + rest);
-        throw ScenarioError(found[0].where, found[0].message, found[0].hint + rest);
+        throw_found(std::move(found), more, hidden);
     }
 }
 

@@ -217,13 +217,14 @@ TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistake
     for (auto i = what.find(": error: "); i != std::string::npos; i = what.find(": error: ", i + 1)) ++count;
     CHECK(count == 4);
 
-    // Phase 0 misspells `tokens` (line 18) and [pricing] breaks pue (line 24): once `tokns` is taken out, phase 0 has
-    // neither tokens nor steps, an error at the phase's table that nothing can stand in for. The search stops there,
-    // says so, and still lists both mistakes it found; it never drops the phases to read on.
-    const std::string stops = kBase + "[[phases]]\nname = \"a\"\ntokns = \"1B\"\n[[phases]]\nname = \"b\"\nsteps = 1\n"
+    // Phase 0 writes `amount` (line 18), no key's misspelling, instead of tokens, and [pricing] breaks pue (line 24):
+    // once `amount` is taken out, phase 0 has neither tokens nor steps, an error at the phase's table that nothing
+    // can stand in for. The search stops there, says so, and still lists both mistakes it found; it never drops the
+    // phases to read on. (A misspelt `tokns` reads on as `tokens`, its suggestion, and hides nothing.)
+    const std::string stops = kBase + "[[phases]]\nname = \"a\"\namount = \"1B\"\n[[phases]]\nname = \"b\"\nsteps = 1\n"
                                       "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
     const std::string stopped = load_error(stops).what();
-    CHECK_THAT(stopped, Catch::Contains("test.toml:18:1: error: unknown key `tokns`"));
+    CHECK_THAT(stopped, Catch::Contains("test.toml:18:1: error: unknown key `amount`"));
     CHECK_THAT(stopped, Catch::Contains("test.toml:24:7: error: `pricing.pue`"));
     CHECK_THAT(stopped, Catch::EndsWith("fix them and check again)"));
 }
@@ -626,4 +627,16 @@ TEST_CASE("research runs are read as a list, each with its GPU-hours and source,
     // The same with research_multiplier = 2 after gpu_hour (line 18): refused at the list (line 19).
     const auto e = load_error(replace(kBase + runs, "gpu_hour = \"$2\"", "gpu_hour = \"$2\"\nresearch_multiplier = 2"));
     CHECK_THAT(e.message(), Catch::Contains("both as `pricing.research_multiplier` and as `pricing.research_runs`"));
+}
+
+TEST_CASE("a misspelt key reads on as its suggestion, so the layout it feeds does not hide later mistakes") {
+    // `pipline = 2` (line 9) read on as `pipeline = 2` keeps 2 × 2 × 4 = 16 GPUs; taken out, pipeline would be 1 and
+    // 2 × 1 × 4 = 8 ≠ 16, an error that hides the rest. `precision = "bf17"` (line 16) is then found too: two.
+    std::string text = replace(kBase, "pipeline = 2", "pipline = 2");
+    text = replace(text, "global_batch = 64", "global_batch = 64\nprecision = \"bf17\"");
+    const std::string what = load_error(text).what();
+    CHECK_THAT(what, Catch::Contains("test.toml:9:1: error: unknown key `pipline`"));
+    CHECK_THAT(what, Catch::Contains("test.toml:16:13: error: `training.precision`"));
+    CHECK_THAT(what, !Catch::Contains("≠ gpus"));
+    CHECK_THAT(what, !Catch::Contains("check again"));
 }
