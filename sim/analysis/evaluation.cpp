@@ -278,6 +278,10 @@ struct MonteCarlo {
     double quoted_gpu_hours = 0;     // GPU-hours of quoted phases, outside the simulated run
 };
 
+// Sample i's seed: a function of the run seed and i only, so results do not depend on threads, and a replay of the
+// samples (the failure rates' break-even) draws the same interruptions.
+std::uint64_t sample_seed(std::uint64_t seed, std::size_t i) { return seed * 1'000'003ULL + i; }
+
 MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, const StepSensitivities& sensitivities,
                            const EvaluateOptions& options) {
     const Scenario& s = ev.scenario;
@@ -307,9 +311,8 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
     std::atomic<int> done{0};
     parallel_for(static_cast<std::size_t>(samples), thread_count(options.threads, static_cast<std::size_t>(samples)),
                  [&](std::size_t i, unsigned t) {
-                     // Sample i's seed depends only on the run seed and i, so results do not depend on threads.
-                     const std::uint64_t sample_seed = options.seed * 1'000'003ULL + i;
-                     Random rng(sample_seed ^ 0x9e3779b97f4a7c15ULL);
+                     const std::uint64_t seed = sample_seed(options.seed, i);
+                     Random rng(seed ^ 0x9e3779b97f4a7c15ULL);
                      const std::vector<double> values = sampler.draw(rng);
                      RunInputs mine = run;
                      if (sensitivities.sample_scenarios) {
@@ -321,7 +324,7 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
                      for (std::size_t k = 0; k < mine.segments.size(); ++k) {
                          mine.segments[k].step_time = mine.segments[k].step_time * sensitivities.factor(values, segment_keys[k]);
                      }
-                     mc.runs[i] = simulate_run(mine, sample_seed);
+                     mc.runs[i] = simulate_run(mine, seed);
                      const int finished = ++done;
                      if (t == 0 && options.progress) options.progress(finished, samples);
                  });
@@ -485,9 +488,8 @@ struct Trial {
         const UncertainInput& input = sampler.inputs()[i];
         std::vector<double> values = sampler.nominal_values();
         values[i] = x;
-        const Seconds nominal_wall = basis == GpuHourBasis::steady_state ? nominal_steady_wall(ev) : days(ev.wall_clock_days_spread.p50);
         const double mfu = ev.headline_step().mfu_bf16_full;
-        if (input.path.rfind("pricing.", 0) == 0) return priced_run(ev, nominal_wall, sampler.with(values).pricing, mfu);
+        if (input.path.rfind("pricing.", 0) == 0) return priced_run(ev, nominal_wall(), sampler.with(values).pricing, mfu);
         if (input.path.rfind("reliability.", 0) == 0) return std::nullopt;
         // Step input: the simulated time scales by each segment's factor; quoted phases do not.
         double nominal_time = 0, scaled_time = 0;
@@ -496,9 +498,19 @@ struct Trial {
             nominal_time += t;
             scaled_time += t * sensitivities.factor(values, segment_step(k));
         }
+        return priced_run(ev, scaled_wall(scaled_time / nominal_time), ev.scenario.pricing,
+                          mfu / sensitivities.factor(values, ev.headline));
+    }
+
+    // The nominal wall clock on the claim's basis.
+    Seconds nominal_wall() const {
+        return basis == GpuHourBasis::steady_state ? nominal_steady_wall(ev) : days(ev.wall_clock_days_spread.p50);
+    }
+
+    // The nominal wall clock with its simulated part × `ratio` (quoted phases unchanged).
+    Seconds scaled_wall(double ratio) const {
         const Seconds quoted = hours(mc.quoted_gpu_hours / ev.scenario.cluster.gpus);
-        const Seconds wall = quoted + (nominal_wall - quoted) * (scaled_time / nominal_time);
-        return priced_run(ev, wall, ev.scenario.pricing, mfu / sensitivities.factor(values, ev.headline));
+        return quoted + (nominal_wall() - quoted) * ratio;
     }
 
     std::size_t segment_step(std::size_t k) const {
@@ -639,7 +651,7 @@ private:
             const std::size_t n = std::max<std::size_t>(1, trial_.mc.runs.size());
             for (std::size_t i = 0; i < n; ++i) {
                 try {
-                    walls.push_back(simulate_run(run, seed_ * 1'000'003ULL + i).wall_clock.value());
+                    walls.push_back(simulate_run(run, sample_seed(seed_, i)).wall_clock.value());
                 } catch (const Error&) {
                     return std::nullopt;  // more interruptions than a run can finish under
                 }
@@ -649,11 +661,7 @@ private:
         if (!base_) base_ = median(1.0);
         std::optional<Seconds> out;
         const auto m = median(std::exp(log_k));
-        if (m && base_ && *base_ > 0) {
-            const Seconds quoted = hours(trial_.mc.quoted_gpu_hours / trial_.ev.scenario.cluster.gpus);
-            const Seconds nominal = days(trial_.ev.wall_clock_days_spread.p50);
-            out = quoted + (nominal - quoted) * (*m / *base_);
-        }
+        if (m && base_ && *base_ > 0) out = trial_.scaled_wall(*m / *base_);  // the trial's basis is allocated
         memo_.emplace(log_k, out);
         return out;
     }

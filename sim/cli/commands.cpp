@@ -300,10 +300,10 @@ int check_command(const Args& raw, std::ostream& out) {
     const FitCheck fit = check_fit(s.model, s.parallel, s.training.precision, shape_of(s),
                                    s.cluster.chip.memory_capacity, memory_options_of(s));
     require_fit(s, fit);
-    // Every simulated phase must fit too, as `run` requires: at its own batch, the most micro-batches in flight (a
-    // batch ramp's smaller levels hold no more).
+    // Every written phase must fit too, as `run` requires: at its own batch, the most micro-batches in flight (a
+    // batch ramp's smaller levels hold no more). Without [[phases]] the one phase is the scenario checked above.
     for (const PhaseSpec& ph : s.phases) {
-        if (!ph.quoted_gpu_hours) require_fit(scenario_of_phase(s, ph, ph.training.global_batch));
+        if (s.phases_given && !ph.quoted_gpu_hours) require_fit(scenario_of_phase(s, ph, ph.training.global_batch));
     }
     if (args.has("--json")) {
         report::Json j;

@@ -201,7 +201,7 @@ CostLadder cost_ladder(const LadderInputs& in) {
                     "give pricing.research_multiplier or [[pricing.research_runs]], not both");
     }
     if (!in.research_runs.empty() && base.cost) {
-        const double final_gpu_hours = static_cast<double>(in.run.gpus) * in.run.wall_clock.value() / 3600.0;
+        const double final_gpu_hours = static_cast<double>(in.run.gpus) * in_hours(in.run.wall_clock);
         if (!(final_gpu_hours > 0)) throw Error("the final run has no GPU-hours to price research runs by");
         const Dollars per_gpu_hour = *base.cost / final_gpu_hours;
         RungCost research{CostRung::research, *base.cost, {{fmt::format("final run (rung {})", rung_number(out.base)), *base.cost}}, {}};

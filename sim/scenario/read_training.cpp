@@ -65,11 +65,11 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
     return t;
 }
 
-void require_whole_step(double tokens, double tokens_per_step, const Node& node, std::string_view path) {
+void require_whole_step(double tokens, double tokens_per_step, const Node& node, std::string_view path, bool by_steps) {
     if (tokens >= tokens_per_step) return;
-    auto one_step = std::make_shared<Node>(node);  // the value that satisfies the rule: one step's tokens (or 1 step)
+    auto one_step = std::make_shared<Node>(node);  // the value that satisfies the rule: one step (its tokens, or 1)
     one_step->kind = Node::Kind::floating;
-    one_step->floating = path.ends_with("steps") ? 1.0 : tokens_per_step;
+    one_step->floating = by_steps ? 1.0 : tokens_per_step;
     throw CoupledError(node.where,
                         fmt::format("`{}` makes {} tokens, less than one step trains (global_batch × sequence_length = "
                                     "{} tokens)",
@@ -157,7 +157,8 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
             require_positive(ph.tokens, *steps, r.path_of("steps"), "a step count");
         }
         const Node& amount = tokens != nullptr ? *tokens : *steps;
-        require_whole_step(ph.tokens, tokens_per_step, amount, tokens != nullptr ? r.path_of("tokens") : r.path_of("steps"));
+        require_whole_step(ph.tokens, tokens_per_step, amount, tokens != nullptr ? r.path_of("tokens") : r.path_of("steps"),
+                           tokens == nullptr);
         require_within(ph.tokens, amount, tokens != nullptr ? r.path_of("tokens") : r.path_of("steps") + " × tokens per step",
                        "token counts", 0.0, limits::kTokensMax, "", kTokensHint);
         if (const Node* ramp = r.optional("batch_ramp")) {

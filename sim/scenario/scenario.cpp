@@ -71,11 +71,9 @@ int read_int(TableReader& r, std::string_view key, int min, int max, std::option
 
 int read_limited(TableReader& r, std::string_view key, int min, int limit, std::string_view what,
                  std::optional<int> fallback) {
-    const Node* node = r.optional(key);
-    if (node == nullptr && fallback) return *fallback;
-    if (node == nullptr) node = &r.required(key);
-    const int value = detail::as_int(*node, r.path_of(key), min, kMaxInt);
-    if (value > limit) {
+    const int value = read_int(r, key, min, kMaxInt, fallback);
+    if (value > limit) {  // written (every fallback is within its limit)
+        const Node* node = r.optional(key);
         auto within = std::make_shared<Node>(*node);
         within->integer = limit;
         throw detail::KeyError(node->where, node->where, false,
@@ -293,10 +291,6 @@ struct Mistake {
     std::optional<Node> placeholder;
 };
 
-}  // namespace
-
-Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
-
 // The mistakes found, as one error: the first in file order, the others after it as a compiler prints them, one per
 // line, at most limits::kErrorsPerFile; `more`: the search reached its bound; `hidden`: it ended at an error it could
 // not set aside.
@@ -317,17 +311,24 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
     throw ScenarioError(found[0].where, found[0].message, found[0].hint + rest);
 }
 
+}  // namespace
+
+Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
+
+
 
 // Every mistake of the document that concerns one key, at once, in file order. A KeyError (an unknown key, a value
 // of the wrong type, range or unit, an unknown choice, chip or model) is about its key alone; another error located
 // at a value (a bound such as pue ≥ 1) is treated so too in the sections checked on their own (pricing,
 // reliability, claims, …), and in the coupled ones (model, cluster, parallelism, training, phases) while the
-// search has changed none of their values, since a changed value could be its cause. Each mistake is taken out of a copy of the document and the document read
-// again; when taking a value out makes the next read fail otherwise (a required key now missing), the value is put
-// back as the error's placeholder instead — a valid value of its kind. Anything else (a layout that does not
-// multiply to the GPU count, located at a table) ends the search unreported: `pipline = 2` taken out leaves pipeline
-// at 1, and that error would not be the user's. Up to 5 × limits::kErrorsPerFile are looked for (in reading order)
-// and the first limits::kErrorsPerFile in the file are shown.
+// search has changed none of their values, since a changed value could be its cause. Each mistake is taken out of
+// a copy of the document and the document read again; a misspelt key is renamed to its suggestion instead
+// (`pipline = 2` reads on as `pipeline = 2`). When taking a value out makes the next read fail otherwise (a required
+// key now missing), the value is put back as the error's placeholder instead — a valid value of its kind. Another
+// error that a change of the search may have caused is not reported: its value is set aside (or set to the value a
+// CoupledError names) and the search goes on; one located at a table or nowhere ends it, and the message says more
+// may lie behind. Up to 5 × limits::kErrorsPerFile are looked for (in reading order) and the first
+// limits::kErrorsPerFile in the file are shown.
 Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
     try {
         return read_merged_once(root, file, options);
@@ -525,7 +526,7 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
         only.where = s.sources.training;
         if (const Node* t = training.find("tokens")) {
             require_whole_step(only.tokens, static_cast<double>(s.training.global_batch) * s.training.sequence_length, *t,
-                               "training.tokens");
+                               "training.tokens", false);
         }
         s.phases.push_back(only);
     }

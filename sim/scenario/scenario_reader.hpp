@@ -69,8 +69,8 @@ private:
 };
 
 // A run or phase of `tokens` must train at least one step of `tokens_per_step`: "1.5" for "1.5T" would otherwise
-// be a run of a millionth of a step. Located at `node` (tokens or steps), named `path`.
-void require_whole_step(double tokens, double tokens_per_step, const Node& node, std::string_view path);
+// be a run of a millionth of a step. Located at `node` (tokens, or steps when `by_steps`), named `path`.
+void require_whole_step(double tokens, double tokens_per_step, const Node& node, std::string_view path, bool by_steps);
 int read_limited(TableReader& r, std::string_view key, int min, int limit, std::string_view what,
                  std::optional<int> fallback = std::nullopt);
 

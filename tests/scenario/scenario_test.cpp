@@ -42,6 +42,13 @@ global_batch = 64
 )";
 // line 1: title, 2: model, 3: [cluster], 7: [parallelism], 8: tensor, 9: pipeline, 12: [training]
 
+// The located errors in a message that lists several ("file:line:column: error: …" each).
+std::size_t error_count(const std::string& what) {
+    std::size_t count = 0;
+    for (auto i = what.find(": error: "); i != std::string::npos; i = what.find(": error: ", i + 1)) ++count;
+    return count;
+}
+
 std::string replace(std::string text, const std::string& from, const std::string& to) {
     const auto at = text.find(from);
     REQUIRE(at != std::string::npos);
@@ -156,9 +163,7 @@ TEST_CASE("a mistake in a required key or an unknown chip does not hide the file
     REQUIRE(at("test.toml:16:13: error: `training.precision`") != std::string::npos);
     CHECK(at("test.toml:4:8") < at("test.toml:5:8"));
     // Exactly four: no error follows from the stand-ins.
-    std::size_t count = 0;
-    for (auto i = what.find(": error: "); i != std::string::npos; i = what.find(": error: ", i + 1)) ++count;
-    CHECK(count == 4);
+    CHECK(error_count(what) == 4);
 }
 
 TEST_CASE("bounds checked on their own section are reported beside the type mistakes; the bound shows the file's first 20") {
@@ -213,9 +218,7 @@ TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistake
     CHECK_THAT(what, Catch::Contains("test.toml:27:7: error: `pricing.pue`"));
     CHECK_THAT(what, !Catch::Contains("batch ramp"));
     CHECK_THAT(what, !Catch::Contains("stopped"));  // the file reads cleanly once the four are taken out
-    std::size_t count = 0;
-    for (auto i = what.find(": error: "); i != std::string::npos; i = what.find(": error: ", i + 1)) ++count;
-    CHECK(count == 4);
+    CHECK(error_count(what) == 4);
 
     // Phase 0 writes `amount` (line 18), no key's misspelling, instead of tokens, and [pricing] breaks pue (line 24):
     // once `amount` is taken out, phase 0 has neither tokens nor steps, an error at the phase's table that nothing
