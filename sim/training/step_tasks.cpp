@@ -18,14 +18,18 @@ TaskId StepBuilder::add(TaskSpec spec, TaskRole role, CommAxis axis, int rank) {
 }
 
 TaskId StepBuilder::add_fixed(std::span<const TaskId> after, std::optional<ResourceId> resource, SimTime duration,
-                              std::string name, TaskRole role, CommAxis axis, int rank) {
-    const TaskId id = engine_.add_fixed_task(after, resource, duration, std::move(name));
+                              std::string_view name, TaskRole role, CommAxis axis, int rank) {
+    const TaskId id = engine_.add_fixed_task(after, resource, duration, name);
     set_info(id, TaskInfo{role, axis, rank, -1});
     return id;
 }
 
 void StepBuilder::set_info(TaskId id, TaskInfo info) {
-    if (info_.size() <= id.index) info_.resize(std::max<std::size_t>(id.index + 1, info_.size() * 2));
+    if (id.index == info_.size()) {  // the common case: tasks are added one by one
+        info_.push_back(info);
+        return;
+    }
+    if (info_.size() <= id.index) info_.resize(id.index + 1);  // engine tasks of no rank in between (full mode)
     info_[id.index] = info;
 }
 
@@ -45,14 +49,15 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
                                                             : TaskRole::comm;
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     if (seg.kind == SegmentKind::compute || seg.kind == SegmentKind::recompute) {
+        const bool recompute = seg.kind == SegmentKind::recompute;
+        // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
+        const std::string recompute_label = recompute && !label.empty() ? label + " recompute" : std::string();
+        const std::string_view name = recompute_label.empty() ? std::string_view(label) : recompute_label;
         for (std::size_t i = 0; i < ranks.size(); ++i) {
             const int r = ranks[i];
-            // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
             // after[i] is replaced below by the task (its buffer reused).
-            const TaskId id = add_fixed(after[i], compute_[slot_of(r)], seg.duration,
-                                        seg.kind == SegmentKind::recompute && !label.empty() ? label + " recompute" : label,
-                                        seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
-                                        CommAxis::tensor, r);
+            const TaskId id = add_fixed(after[i], compute_[slot_of(r)], seg.duration, name,
+                                        recompute ? TaskRole::recompute : TaskRole::compute, CommAxis::tensor, r);
             after[i].assign(1, id);
         }
         return;
