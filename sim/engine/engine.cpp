@@ -46,7 +46,14 @@ TaskId Engine::add_fixed_task(std::span<const TaskId> after, std::optional<Resou
     Task& task = new_task(resource);
     task.duration = duration;
     if (!name.empty()) set_name(task, std::string(name));
-    attach(id, after);
+    if (linked_) {
+        link(id, after);
+        return id;
+    }
+    assert(std::all_of(after.begin(), after.end(), [&](TaskId d) { return d.index < id.index; }) &&
+           "a dependency must be added before its dependent");
+    deps_.insert(deps_.end(), after.begin(), after.end());  // attach's record, without the call (about 10⁵ tasks)
+    deps_end_.push_back(static_cast<std::uint32_t>(deps_.size()));
     return id;
 }
 

@@ -51,8 +51,12 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
     if (seg.kind == SegmentKind::compute || seg.kind == SegmentKind::recompute) {
         const bool recompute = seg.kind == SegmentKind::recompute;
         // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
-        const std::string recompute_label = recompute && !label.empty() ? label + " recompute" : std::string();
-        const std::string_view name = recompute_label.empty() ? std::string_view(label) : recompute_label;
+        std::string recompute_label;
+        std::string_view name = label;
+        if (recompute && !label.empty()) {
+            recompute_label = label + " recompute";
+            name = recompute_label;
+        }
         for (std::size_t i = 0; i < ranks.size(); ++i) {
             const int r = ranks[i];
             // after[i] is replaced below by the task (its buffer reused).
@@ -208,11 +212,12 @@ void StepBuilder::add_op(OpRef ref, const std::multimap<int, int>& sync_after) {
     std::size_t longest = 0;
     for (const auto* s : segs) longest = std::max(longest, s->size());
     std::vector<Issued> issued(passes.size());
+    std::string label;  // a segment's task name: empty unless named
     for (std::size_t k = 0; k < longest; ++k) {
         for (std::size_t pi = 0; pi < passes.size(); ++pi) {
             if (k >= segs[pi]->size()) continue;
             const Segment& seg = (*segs[pi])[k];
-            const std::string label = named ? labels[pi] + " " + seg.label : std::string();
+            if (named) label = labels[pi] + " " + seg.label;
             if (seg.kind == SegmentKind::dp_comm) {
                 add_dp_segment(ref.stage, seg, label, after[pi], issued[pi]);
             } else if (seg.kind == SegmentKind::wait) {
