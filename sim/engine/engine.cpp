@@ -52,7 +52,8 @@ TaskId Engine::add_fixed_task(std::span<const TaskId> after, std::optional<Resou
     }
     assert(std::all_of(after.begin(), after.end(), [&](TaskId d) { return d.index < id.index; }) &&
            "a dependency must be added before its dependent");
-    deps_.insert(deps_.end(), after.begin(), after.end());  // attach's record, without the call (about 10⁵ tasks)
+    // attach's record, without the call (about 10⁵ tasks); push_back, cheaper than a range insert of one or two
+    for (const TaskId dep : after) deps_.push_back(dep);
     deps_end_.push_back(static_cast<std::uint32_t>(deps_.size()));
     return id;
 }

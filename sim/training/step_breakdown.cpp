@@ -202,7 +202,9 @@ std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::v
         const Seconds d = (*end - *start).to_seconds();
         const Lane lane = lane_of(t.role);
         const auto axis = static_cast<std::uint32_t>(lane == compute_lane ? 0 : axis_index(t.axis));
-        for (int r : ranks_of(t)) {
+        // The task's ranks: its one rank, or (full mode) its group's members.
+        const std::span<const int> ranks = t.group < 0 ? std::span<const int>(&t.rank, 1) : ranks_of(t);
+        for (int r : ranks) {
             const std::size_t k = slot_of(r);
             StepBreakdown& b = per_rank[k];
             switch (t.role) {
