@@ -15,66 +15,110 @@ ResourceId Engine::add_resource(std::string name) {
     return ResourceId{static_cast<std::uint32_t>(resources_.size() - 1)};
 }
 
-const Engine::Task& Engine::TaskStore::at(std::size_t i) const {
-    if (i >= size_) throw std::out_of_range("engine: no task " + std::to_string(i));
-    return (*this)[i];
-}
+void Engine::TaskStore::out_of_range(std::size_t i) { throw std::out_of_range("engine: no task " + std::to_string(i)); }
 
-void Engine::TaskStore::push_back(Task&& t) {
+Engine::Task& Engine::TaskStore::emplace_back() {
+    // make_unique<Task[]> value-initialises the chunk: each task already holds Task's defaults.
     if ((size_ >> kShift) == chunks_.size()) chunks_.push_back(std::make_unique<Task[]>(kMask + 1));
-    (*this)[size_] = std::move(t);
-    ++size_;
+    return (*this)[size_++];
 }
 
 TaskId Engine::add_task(TaskSpec spec) {
     assert(!std::holds_alternative<Driven>(spec.work) || std::get<Driven>(spec.work).on_start);
     assert(!std::holds_alternative<FixedDuration>(spec.work) || std::get<FixedDuration>(spec.work).duration >= SimTime::zero());
-    Task task;
+    const TaskId id{static_cast<std::uint32_t>(tasks_.size())};
+    Task& task = new_task(spec.resource);
     if (auto* fixed = std::get_if<FixedDuration>(&spec.work)) {
         task.duration = fixed->duration;
     } else {
         task.driven = static_cast<std::uint32_t>(driven_.size());
         driven_.push_back(std::move(std::get<Driven>(spec.work).on_start));
     }
-    return insert(std::move(task), spec.after, spec.resource, std::move(spec.name));
+    set_name(task, std::move(spec.name));
+    attach(id, spec.after);
+    return id;
 }
 
 TaskId Engine::add_fixed_task(std::span<const TaskId> after, std::optional<ResourceId> resource, SimTime duration,
-                              std::string name) {
+                              std::string_view name) {
     assert(duration >= SimTime::zero());
-    Task task;
+    const TaskId id{static_cast<std::uint32_t>(tasks_.size())};
+    Task& task = new_task(resource);
     task.duration = duration;
-    return insert(std::move(task), after, resource, std::move(name));
+    if (!name.empty()) set_name(task, std::string(name));
+    if (linked_) {
+        link(id, after);
+        return id;
+    }
+    assert(std::all_of(after.begin(), after.end(), [&](TaskId d) { return d.index < id.index; }) &&
+           "a dependency must be added before its dependent");
+    // attach's record, without the call (about 10⁵ tasks); push_back, cheaper than a range insert of one or two
+    for (const TaskId dep : after) deps_.push_back(dep);
+    deps_end_.push_back(static_cast<std::uint32_t>(deps_.size()));
+    return id;
 }
 
-TaskId Engine::insert(Task&& task, std::span<const TaskId> after, std::optional<ResourceId> resource,
-                      std::string&& name) {
-    const TaskId id{static_cast<std::uint32_t>(tasks_.size())};
-    if (resource) assert(resource->index < resources_.size() && "unknown resource");
+Engine::Task& Engine::new_task(std::optional<ResourceId> resource) {
+    Task& task = tasks_.emplace_back();
+    if (resource) {
+        assert(resource->index < resources_.size() && "unknown resource");
+        task.resource = resource->index;
+    }
+    return task;
+}
+
+void Engine::set_name(Task& task, std::string&& name) {
+    if (name.empty()) return;
+    task.name = static_cast<std::uint32_t>(names_.size());
+    names_.push_back(std::move(name));
+}
+
+void Engine::attach(TaskId id, std::span<const TaskId> after) {
+    if (linked_) {
+        link(id, after);
+        return;
+    }
     for (const TaskId dep : after) {
-        assert(dep.index < tasks_.size() && "a dependency must be added before its dependent");
+        assert(dep.index < id.index && "a dependency must be added before its dependent");
+        deps_.push_back(dep);
+    }
+    deps_end_.push_back(static_cast<std::uint32_t>(deps_.size()));
+}
+
+void Engine::link(TaskId id, std::span<const TaskId> after) {
+    Task& task = tasks_[id.index];
+    for (const TaskId dep : after) {
+        assert(dep.index < id.index && "a dependency must be added before its dependent");
         Task& producer = tasks_[dep.index];
         if (producer.finished != kNotYet) continue;
         ++task.unmet;
-        const auto link = static_cast<std::uint32_t>(dependents_.size());
+        const auto entry = static_cast<std::uint32_t>(dependents_.size());
         dependents_.push_back(DependentLink{id.index, kNone});
-        if (producer.last_dependent == kNone) producer.first_dependent = link;
-        else dependents_[producer.last_dependent].next = link;
-        producer.last_dependent = link;
+        if (producer.last_dependent == kNone) producer.first_dependent = entry;
+        else dependents_[producer.last_dependent].next = entry;
+        producer.last_dependent = entry;
     }
-    if (resource) task.resource = resource->index;
-    if (!name.empty()) {
-        task.name = static_cast<std::uint32_t>(names_.size());
-        names_.push_back(std::move(name));
+    if (task.resource != kNone) resources_[task.resource].pending.push(id);
+    if (task.unmet == 0) make_ready(id);
+}
+
+// Replays insert's linking for every task recorded so far, in submission order: the same dependents lists, queues
+// and start events (with the same sequence numbers) as linking each at its add_task, since nothing has run yet.
+void Engine::link_all() {
+    if (linked_) return;
+    linked_ = true;
+    std::uint32_t begin = 0;
+    for (std::uint32_t i = 0; i < deps_end_.size(); ++i) {
+        link(TaskId{i}, std::span<const TaskId>(deps_).subspan(begin, deps_end_[i] - begin));
+        begin = deps_end_[i];
     }
-    tasks_.push_back(std::move(task));
-    if (resource) resources_[resource->index].pending.push(id);
-    if (tasks_[id.index].unmet == 0) make_ready(id);
-    return id;
+    deps_ = {};
+    deps_end_ = {};
 }
 
 void Engine::schedule(SimTime at, std::function<void()> action) {
     assert(at >= now_ && "cannot schedule in the past");
+    link_all();  // tasks added before this event keep their start events' earlier sequence numbers
     std::uint32_t slot = 0;
     if (!free_action_slots_.empty()) {
         slot = free_action_slots_.back();
@@ -172,6 +216,7 @@ void Engine::notify(TaskPhase phase, TaskId id) {
 // Whether run() may compute every time in one pass over the tasks (run_static): nothing has run yet, and nothing
 // but fixed-duration tasks can happen — no Driven task, plain event, observer or external model's event.
 bool Engine::static_schedule() const {
+    if (linked_) return false;
     if (now_ != SimTime::zero() || finished_count_ != 0 || events_processed_ != 0) return false;
     if (!driven_.empty() || !actions_.empty() || !observers_.empty()) return false;
     for (const ExternalModel* model : models_) {
@@ -189,28 +234,24 @@ bool Engine::static_schedule() const {
 SimTime Engine::run_static() {
     std::vector<SimTime> resource_free(resources_.size(), SimTime::zero());
     SimTime end = SimTime::zero();
-    for (std::size_t i = 0; i < tasks_.size(); ++i) {
+    std::uint32_t begin = 0;
+    for (std::uint32_t i = 0; i < tasks_.size(); ++i) {
         Task& task = tasks_[i];
-        // `started` holds the latest dependency finish so far (kNotYet: none), as the dependencies are processed.
-        SimTime start = std::max(task.started, SimTime::zero());
+        SimTime start = SimTime::zero();
+        for (std::uint32_t d = begin; d < deps_end_[i]; ++d) start = std::max(start, tasks_[deps_[d].index].finished);
+        begin = deps_end_[i];
         if (task.resource != kNone) start = std::max(start, resource_free[task.resource]);
         const SimTime finish = start + task.duration;
         task.started = start;
         task.finished = finish;
         task.ready = true;
-        task.unmet = 0;
         if (task.resource != kNone) resource_free[task.resource] = finish;
         end = std::max(end, finish);
-        for (std::uint32_t link = task.first_dependent; link != kNone; link = dependents_[link].next) {
-            Task& dependent = tasks_[dependents_[link].task];
-            dependent.started = std::max(dependent.started, finish);
-        }
     }
-    for (Resource& r : resources_) {
-        r.pending = {};
-        r.busy = false;
-    }
-    queue_ = {};
+    // Every task has finished: tasks added later see their dependencies met and link at once.
+    linked_ = true;
+    deps_ = {};
+    deps_end_ = {};
     finished_count_ = tasks_.size();
     events_processed_ += 2 * tasks_.size();
     now_ = end;
@@ -219,6 +260,7 @@ SimTime Engine::run_static() {
 
 SimTime Engine::run() {
     if (static_schedule()) return run_static();
+    link_all();
     for (;;) {
         std::optional<SimTime> next;
         if (!queue_.empty()) next = queue_.top().time;
@@ -255,14 +297,6 @@ SimTime Engine::run() {
     return now_;
 }
 
-std::optional<SimTime> Engine::start_time(TaskId task) const {
-    const SimTime t = tasks_.at(task.index).started;
-    return t == kNotYet ? std::nullopt : std::optional<SimTime>(t);
-}
-std::optional<SimTime> Engine::finish_time(TaskId task) const {
-    const SimTime t = tasks_.at(task.index).finished;
-    return t == kNotYet ? std::nullopt : std::optional<SimTime>(t);
-}
 const std::string& Engine::name(TaskId task) const {
     static const std::string unnamed;
     const std::uint32_t n = tasks_.at(task.index).name;

@@ -4,29 +4,67 @@
 #include "step_builder.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <span>
+#include <vector>
 
 namespace gpuhours::detail {
 
 namespace {
 
-// A busy span of a stream, in picoseconds; a collective's axis (axis_index), 0 on the compute stream.
+// A busy span of a stream, in picoseconds; a collective's axis (axis_index), 0 on the compute stream; the task's
+// index, which is its place in the order the spans were collected (task order).
 struct Interval {
     std::int64_t start;
     std::int64_t end;
-    std::size_t axis;
+    std::uint32_t axis;
+    std::uint32_t task;
 };
 
 bool starts_before(const Interval& a, const Interval& c) { return a.start < c.start; }
+bool strictly_increasing(std::span<const Interval> v) {
+    return std::adjacent_find(v.begin(), v.end(), [](const Interval& a, const Interval& c) { return a.start >= c.start; }) ==
+           v.end();
+}
 
 // Sorts by start. Intervals already in strictly increasing start (most: a stream's tasks run in submission order)
 // are left as they are, which is the only order std::sort can give them; ties keep std::sort's order, as before.
-void sort_by_start(std::vector<Interval>& v) {
-    if (std::adjacent_find(v.begin(), v.end(), [](const Interval& a, const Interval& c) { return a.start >= c.start; }) ==
-        v.end()) {
-        return;
-    }
+void sort_by_start(std::span<Interval> v) {
+    if (strictly_increasing(v)) return;
     std::sort(v.begin(), v.end(), starts_before);
+}
+
+// Where a simulated rank's spans are kept, one lane per stream: the compute stream (compute, recompute,
+// optimizer), the communication stream, incoming pipeline sends, the data-parallel gather stream and reduction
+// stream. A stream's tasks run one after the other in task order, so its lane is (nearly always) already sorted.
+enum Lane : std::size_t { compute_lane, comm_lane, p2p_lane, gather_lane, reduce_lane, lane_count };
+
+Lane lane_of(TaskRole role) {
+    switch (role) {
+        case TaskRole::compute:
+        case TaskRole::recompute:
+        case TaskRole::optimizer: return compute_lane;
+        case TaskRole::comm: return comm_lane;
+        case TaskRole::p2p: return p2p_lane;
+        case TaskRole::dp_comm: return gather_lane;
+        case TaskRole::dp_reduce: return reduce_lane;
+    }
+    return compute_lane;
+}
+
+// Lanes `a` and `b` (each in task order) as one sequence sorted by start into `out`: exactly what sort_by_start
+// gives their union in task order. Each lane is sorted and the two merged; when the merged starts are all distinct
+// that is the only order by start, so it is sort_by_start's. Otherwise (a tie, where std::sort's order depends on
+// its input) the union is put back in task order and given to sort_by_start itself.
+void sorted_union(std::span<Interval> a, std::span<Interval> b, std::vector<Interval>& out) {
+    sort_by_start(a);
+    sort_by_start(b);
+    out.resize(a.size() + b.size());
+    std::merge(a.begin(), a.end(), b.begin(), b.end(), out.begin(), starts_before);
+    if (strictly_increasing(out)) return;
+    std::sort(out.begin(), out.end(), [](const Interval& x, const Interval& y) { return x.task < y.task; });
+    sort_by_start(out);
 }
 
 // The part of each idle gap [a, z) covered by the collectives of `cs` (sorted by start), in increasing time:
@@ -35,8 +73,8 @@ void sort_by_start(std::vector<Interval>& v) {
 // every collective before the first i with reach[i] > a ended by a. This keeps the accounting linear in intervals.
 class Coverage {
 public:
-    explicit Coverage(std::vector<Interval>& cs) : cs_(cs), reach_(cs.size()) {
-        sort_by_start(cs_);
+    Coverage(std::span<const Interval> cs, std::vector<std::int64_t>& reach) : cs_(cs), reach_(reach) {
+        reach_.resize(cs_.size());
         for (std::size_t i = 0; i < cs_.size(); ++i) reach_[i] = std::max(i > 0 ? reach_[i - 1] : cs_[i].end, cs_[i].end);
     }
     // Adds the covered part of [a, z) to `b.exposed`; calls hole(from, to) for each uncovered piece, in order.
@@ -61,20 +99,29 @@ public:
     }
 
 private:
-    std::vector<Interval>& cs_;
-    std::vector<std::int64_t> reach_;
+    std::span<const Interval> cs_;
+    std::vector<std::int64_t>& reach_;
     std::size_t first_ = 0;
 };
 
-// Idle gaps of one compute stream (`intervals`) until `makespan`: covered by the rank's collectives that its
-// passes wait for in line (`cs`: the communication stream and pipeline sends) → exposed on that axis; what they
-// leave uncovered but the data-parallel stream's collectives cover (`dp`: ZeRO-3 gathers, gradient buckets, which
-// the compute stream waits for only at a gather or at the optimizer) → exposed on theirs; the rest → bubble.
-void account_idle(StepBreakdown& b, std::vector<Interval>& intervals, std::vector<Interval>& cs,
-                  std::vector<Interval>& dp, std::int64_t makespan) {
+// Scratch of account_idle, reused across ranks.
+struct IdleScratch {
+    std::vector<Interval> in_line, beside;
+    std::vector<std::int64_t> in_line_reach, beside_reach;
+};
+
+// Idle gaps of one compute stream until `makespan`: covered by the rank's collectives that its passes wait for in
+// line (the communication stream and pipeline sends) → exposed on that axis; what they leave uncovered but the
+// data-parallel streams' collectives cover (ZeRO-3 gathers, gradient buckets, which the compute stream waits for
+// only at a gather or at the optimizer) → exposed on theirs; the rest → bubble. `lanes`: the rank's spans by Lane.
+void account_idle(StepBreakdown& b, std::array<std::span<Interval>, lane_count> lanes, IdleScratch& scratch,
+                  std::int64_t makespan) {
+    std::span<Interval> intervals = lanes[compute_lane];
     sort_by_start(intervals);
-    Coverage in_line(cs);
-    Coverage beside(dp);
+    sorted_union(lanes[comm_lane], lanes[p2p_lane], scratch.in_line);
+    sorted_union(lanes[gather_lane], lanes[reduce_lane], scratch.beside);
+    Coverage in_line(scratch.in_line, scratch.in_line_reach);
+    Coverage beside(scratch.beside, scratch.beside_reach);
     auto bubble = [&](std::int64_t from, std::int64_t to) { b.bubble += SimTime::from_picoseconds(to - from).to_seconds(); };
     auto hole = [&](std::int64_t from, std::int64_t to) { beside.account(b, from, to, bubble); };
     std::int64_t t = 0;
@@ -127,38 +174,49 @@ StepResult StepBuilder::collect(SimTime makespan) {
 }
 
 // Each simulated GPU's breakdown, from the engine's start and finish times of every task; the trace events as well
-// when StepSpec::record_trace.
+// when StepSpec::record_trace. Spans go into one array, each rank's lanes in a range of it counted beforehand.
 std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::vector<TraceEvent>& trace) {
     // Per simulated rank (dense index).
     const std::size_t n = simulated_.size();
-    std::vector<std::vector<Interval>> busy(n);   // compute stream, any role
-    std::vector<std::vector<Interval>> comms(n);  // the rank's collectives and incoming p2p
-    std::vector<std::vector<Interval>> dp(n);     // its data-parallel stream's collectives
+    const auto tasks = static_cast<std::uint32_t>(std::min(info_.size(), engine_.task_count()));
+    std::vector<std::size_t> fill(n * lane_count + 1, 0);  // counts, then each lane's next free place
+    for (std::uint32_t i = 0; i < tasks; ++i) {
+        const TaskInfo& t = info_[i];
+        if (t.group < 0) {
+            if (t.rank >= 0) ++fill[slot_of(t.rank) * lane_count + lane_of(t.role) + 1];
+            continue;
+        }
+        for (int r : ranks_of(t)) ++fill[slot_of(r) * lane_count + lane_of(t.role) + 1];
+    }
+    for (std::size_t j = 1; j < fill.size(); ++j) fill[j] += fill[j - 1];
+    const std::vector<std::size_t> begin = fill;
+    std::vector<Interval> spans(fill.back());
     std::vector<StepBreakdown> per_rank(n);
-    for (std::uint32_t i = 0; i < std::min(info_.size(), engine_.task_count()); ++i) {
+    for (std::uint32_t i = 0; i < tasks; ++i) {
         const TaskId id{i};
         const auto start = engine_.start_time(id);
         const auto end = engine_.finish_time(id);
         if (!start || !end) continue;
         const TaskInfo& t = info_[i];
+        if (t.rank < 0 && t.group < 0) continue;  // no rank's (a pass's end marker)
         const Seconds d = (*end - *start).to_seconds();
-        for (int r : ranks_of(t)) {
+        const Lane lane = lane_of(t.role);
+        const auto axis = static_cast<std::uint32_t>(lane == compute_lane ? 0 : axis_index(t.axis));
+        // The task's ranks: its one rank, or (full mode) its group's members.
+        const std::span<const int> ranks = t.group < 0 ? std::span<const int>(&t.rank, 1) : ranks_of(t);
+        for (int r : ranks) {
             const std::size_t k = slot_of(r);
             StepBreakdown& b = per_rank[k];
             switch (t.role) {
-                case TaskRole::compute: b.compute += d; busy[k].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
-                case TaskRole::recompute: b.recompute += d; busy[k].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
-                case TaskRole::optimizer: b.optimizer += d; busy[k].push_back({start->picoseconds(), end->picoseconds(), 0}); break;
+                case TaskRole::compute: b.compute += d; break;
+                case TaskRole::recompute: b.recompute += d; break;
+                case TaskRole::optimizer: b.optimizer += d; break;
                 case TaskRole::comm:
                 case TaskRole::dp_comm:
                 case TaskRole::dp_reduce:
-                case TaskRole::p2p: {
-                    b.on_link[axis_index(t.axis)] += d;
-                    const bool beside = t.role == TaskRole::dp_comm || t.role == TaskRole::dp_reduce;
-                    (beside ? dp : comms)[k].push_back({start->picoseconds(), end->picoseconds(), axis_index(t.axis)});
-                    break;
-                }
+                case TaskRole::p2p: b.on_link[axis_index(t.axis)] += d; break;
             }
+            spans[fill[k * lane_count + lane]++] = Interval{start->picoseconds(), end->picoseconds(), axis, i};
             if (spec_.record_trace) {
                 const char* stream = t.role == TaskRole::comm        ? "comm"
                                      : t.role == TaskRole::dp_comm   ? "dp"
@@ -169,8 +227,14 @@ std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::v
             }
         }
     }
+    IdleScratch scratch;
     for (std::size_t k = 0; k < n; ++k) {
-        account_idle(per_rank[k], busy[k], comms[k], dp[k], makespan.picoseconds());
+        std::array<std::span<Interval>, lane_count> lanes;
+        for (std::size_t l = 0; l < lane_count; ++l) {
+            const std::size_t j = k * lane_count + l;
+            lanes[l] = std::span<Interval>(spans).subspan(begin[j], fill[j] - begin[j]);
+        }
+        account_idle(per_rank[k], lanes, scratch, makespan.picoseconds());
         per_rank[k].volume = volume_[k];
     }
     return per_rank;

@@ -23,6 +23,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -188,7 +189,7 @@ private:
     TaskId add(TaskSpec spec, TaskRole role, CommAxis axis, int rank);
     // The same for a fixed-duration task, its dependencies read from `after` (no TaskSpec, no vector moved).
     TaskId add_fixed(std::span<const TaskId> after, std::optional<ResourceId> resource, SimTime duration,
-                     std::string name, TaskRole role, CommAxis axis, int rank);
+                     std::string_view name, TaskRole role, CommAxis axis, int rank);
     // A simulated rank's index in simulated_ (the per-rank tables below are indexed by it).
     [[nodiscard]] std::size_t slot_of(int rank) const { return static_cast<std::size_t>(dense_[static_cast<std::size_t>(rank)]); }
     void set_info(TaskId id, TaskInfo info);

@@ -18,14 +18,18 @@ TaskId StepBuilder::add(TaskSpec spec, TaskRole role, CommAxis axis, int rank) {
 }
 
 TaskId StepBuilder::add_fixed(std::span<const TaskId> after, std::optional<ResourceId> resource, SimTime duration,
-                              std::string name, TaskRole role, CommAxis axis, int rank) {
-    const TaskId id = engine_.add_fixed_task(after, resource, duration, std::move(name));
+                              std::string_view name, TaskRole role, CommAxis axis, int rank) {
+    const TaskId id = engine_.add_fixed_task(after, resource, duration, name);
     set_info(id, TaskInfo{role, axis, rank, -1});
     return id;
 }
 
 void StepBuilder::set_info(TaskId id, TaskInfo info) {
-    if (info_.size() <= id.index) info_.resize(std::max<std::size_t>(id.index + 1, info_.size() * 2));
+    if (id.index == info_.size()) {  // the common case: tasks are added one by one
+        info_.push_back(info);
+        return;
+    }
+    if (info_.size() <= id.index) info_.resize(id.index + 1);  // engine tasks of no rank in between (full mode)
     info_[id.index] = info;
 }
 
@@ -45,14 +49,19 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
                                                             : TaskRole::comm;
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     if (seg.kind == SegmentKind::compute || seg.kind == SegmentKind::recompute) {
+        const bool recompute = seg.kind == SegmentKind::recompute;
+        // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
+        std::string recompute_label;
+        std::string_view name = label;
+        if (recompute && !label.empty()) {
+            recompute_label = label + " recompute";
+            name = recompute_label;
+        }
         for (std::size_t i = 0; i < ranks.size(); ++i) {
             const int r = ranks[i];
-            // Recomputation is named apart so a trace (and the HTML report's timeline) can tell it from the pass.
             // after[i] is replaced below by the task (its buffer reused).
-            const TaskId id = add_fixed(after[i], compute_[slot_of(r)], seg.duration,
-                                        seg.kind == SegmentKind::recompute && !label.empty() ? label + " recompute" : label,
-                                        seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
-                                        CommAxis::tensor, r);
+            const TaskId id = add_fixed(after[i], compute_[slot_of(r)], seg.duration, name,
+                                        recompute ? TaskRole::recompute : TaskRole::compute, CommAxis::tensor, r);
             after[i].assign(1, id);
         }
         return;
@@ -203,11 +212,12 @@ void StepBuilder::add_op(OpRef ref, const std::multimap<int, int>& sync_after) {
     std::size_t longest = 0;
     for (const auto* s : segs) longest = std::max(longest, s->size());
     std::vector<Issued> issued(passes.size());
+    std::string label;  // a segment's task name: empty unless named
     for (std::size_t k = 0; k < longest; ++k) {
         for (std::size_t pi = 0; pi < passes.size(); ++pi) {
             if (k >= segs[pi]->size()) continue;
             const Segment& seg = (*segs[pi])[k];
-            const std::string label = named ? labels[pi] + " " + seg.label : std::string();
+            if (named) label = labels[pi] + " " + seg.label;
             if (seg.kind == SegmentKind::dp_comm) {
                 add_dp_segment(ref.stage, seg, label, after[pi], issued[pi]);
             } else if (seg.kind == SegmentKind::wait) {

@@ -192,3 +192,66 @@ TEST_CASE("A graph of fixed-duration tasks gets the same times in one pass as th
     CHECK(one_pass.events_processed() == 12);
     CHECK(one_pass.name(TaskId{3}) == "z");
 }
+
+TEST_CASE("Tasks added before a plain event start before it at the same time, as if linked when added") {
+    // Until run() or schedule(), add_task only records; schedule() links what was recorded first, so a's start
+    // event (sequence 0) precedes the action (1), which precedes b's start (2): at t = 0 the queue runs a's start
+    // (queuing its finish, 3), the action, b's start (queuing 4), then a's finish and b's.
+    Engine engine;
+    std::vector<std::string> log;
+    engine.subscribe([&](const TaskEvent& e) {
+        log.push_back(std::string(e.name) + (e.phase == TaskPhase::started ? ":started" : ":finished"));
+    });
+    engine.add_task(fixed("a", 0));
+    engine.schedule(ps(0), [&] { log.push_back("action"); });
+    engine.add_task(fixed("b", 0));
+    CHECK(engine.run() == ps(0));
+    CHECK(log == std::vector<std::string>{"a:started", "action", "b:started", "a:finished", "b:finished"});
+}
+
+TEST_CASE("A graph gets the same times whether recorded until run() or linked at each add_task") {
+    // Resource R: x (10 ps) then y (5 ps, after w: 25 ps, no resource) then z (7 ps); q (zero-length) after z and
+    // x; v (4 ps) after q. Times: w 0–25, x 0–10, y max(25, 10) = 25–30, z 30–37, q 37–37, v 37–41.
+    const std::vector<std::int64_t> starts{0, 0, 25, 30, 37, 37};
+    const std::vector<std::int64_t> finishes{25, 10, 30, 37, 37, 41};
+    auto build = [](Engine& engine) {
+        const ResourceId r = engine.add_resource("R");
+        const TaskId w = engine.add_fixed_task({}, std::nullopt, ps(25));
+        const TaskId x = engine.add_fixed_task({}, r, ps(10));
+        engine.add_fixed_task(std::vector<TaskId>{w}, r, ps(5));
+        const TaskId z = engine.add_fixed_task({}, r, ps(7));
+        const TaskId q = engine.add_fixed_task(std::vector<TaskId>{z, x}, std::nullopt, ps(0));
+        engine.add_fixed_task(std::vector<TaskId>{q}, std::nullopt, ps(4));
+    };
+    Engine recorded;  // one pass over the record
+    build(recorded);
+    Engine linked;    // a plain event first: every task is linked as it is added, and run() loops over events
+    linked.schedule(ps(0), [] {});
+    build(linked);
+    CHECK(recorded.run() == ps(41));
+    CHECK(linked.run() == ps(41));
+    for (std::uint32_t i = 0; i < 6; ++i) {
+        CHECK(recorded.start_time(TaskId{i}) == ps(starts[i]));
+        CHECK(recorded.finish_time(TaskId{i}) == ps(finishes[i]));
+        CHECK(linked.start_time(TaskId{i}) == ps(starts[i]));
+        CHECK(linked.finish_time(TaskId{i}) == ps(finishes[i]));
+    }
+    CHECK(recorded.events_processed() == 12);      // a start and a finish per task
+    CHECK(linked.events_processed() == 12 + 1);    // and the plain event
+}
+
+TEST_CASE("Tasks added after a one-pass run start at its end when their dependencies are met") {
+    // First run: a (10 ps) then b (5 ps) on R, one pass: ends at 15. Then c (3 ps) on R after a, and d (2 ps)
+    // after c: a and R are free by 15, so c runs 15–18 and d 18–20, through the event loop.
+    Engine engine;
+    const ResourceId r = engine.add_resource("R");
+    const TaskId a = engine.add_fixed_task({}, r, ps(10));
+    engine.add_fixed_task({}, r, ps(5));
+    CHECK(engine.run() == ps(15));
+    const TaskId c = engine.add_fixed_task(std::vector<TaskId>{a}, r, ps(3));
+    const TaskId d = engine.add_fixed_task(std::vector<TaskId>{c}, std::nullopt, ps(2));
+    CHECK(engine.run() == ps(20));
+    CHECK(engine.start_time(c) == ps(15));
+    CHECK(engine.start_time(d) == ps(18));
+    CHECK(engine.finish_time(d) == ps(20));
+}

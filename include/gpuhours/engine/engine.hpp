@@ -100,7 +100,7 @@ public:
     // The same as add_task for a fixed-duration task, without building a TaskSpec: `after` is read, not kept, so
     // a caller can reuse its buffer (a step adds about 10⁵ such tasks). `name` may be empty (unnamed).
     TaskId add_fixed_task(std::span<const TaskId> after, std::optional<ResourceId> resource, SimTime duration,
-                          std::string name = {});
+                          std::string_view name = {});
     // A plain event: `action` runs at `at` (≥ now()).
     void schedule(SimTime at, std::function<void()> action);
     // Registers a non-owning external model; it must outlive run().
@@ -114,11 +114,20 @@ public:
     // tasks remain unfinished (a Driven task nobody finished). When only fixed-duration tasks were added (no
     // Driven task, plain event, observer or pending model event), the times follow from the graph alone and are
     // computed in one pass over the tasks, O(tasks + dependencies), with the same result as the event loop.
+    // Until the first run() or schedule(), add_task only records a task and its dependencies (no dependents list,
+    // resource queue or start event); the event loop's structures are built from that record, in submission
+    // order, when it is first needed, so events carry the same sequence numbers as if built at each add_task.
     SimTime run();
 
     [[nodiscard]] SimTime now() const { return now_; }
-    [[nodiscard]] std::optional<SimTime> start_time(TaskId task) const;
-    [[nodiscard]] std::optional<SimTime> finish_time(TaskId task) const;
+    [[nodiscard]] std::optional<SimTime> start_time(TaskId task) const {
+        const SimTime t = tasks_.at(task.index).started;
+        return t == kNotYet ? std::nullopt : std::optional<SimTime>(t);
+    }
+    [[nodiscard]] std::optional<SimTime> finish_time(TaskId task) const {
+        const SimTime t = tasks_.at(task.index).finished;
+        return t == kNotYet ? std::nullopt : std::optional<SimTime>(t);
+    }
     [[nodiscard]] const std::string& name(TaskId task) const;
     [[nodiscard]] std::size_t task_count() const { return tasks_.size(); }
     // Events taken off the queue so far (task starts, task ends and plain events), for benchmarks.
@@ -153,10 +162,14 @@ private:
         Task& operator[](std::size_t i) { return chunks_[i >> kShift][i & kMask]; }
         const Task& operator[](std::size_t i) const { return chunks_[i >> kShift][i & kMask]; }
         [[nodiscard]] std::size_t size() const { return size_; }
-        const Task& at(std::size_t i) const;  // throws std::out_of_range
-        void push_back(Task&& t);
+        const Task& at(std::size_t i) const {  // throws std::out_of_range
+            if (i >= size_) out_of_range(i);
+            return (*this)[i];
+        }
+        Task& emplace_back();  // a new task with Task's defaults, constructed in place
 
     private:
+        [[noreturn]] static void out_of_range(std::size_t i);
         static constexpr std::size_t kShift = 12;
         static constexpr std::size_t kMask = (std::size_t{1} << kShift) - 1;
         std::vector<std::unique_ptr<Task[]>> chunks_;
@@ -181,8 +194,17 @@ private:
     };
 
     void push(SimTime at, EventKind kind, std::uint32_t payload);
-    // add_task's common part: links `after`, stores the task, queues it on its resource, readies it.
-    TaskId insert(Task&& task, std::span<const TaskId> after, std::optional<ResourceId> resource, std::string&& name);
+    // add_task's common parts: a new task on `resource`; then its dependencies: once linked_, links `after`,
+    // queues the task on its resource and readies it (before that, records `after` in deps_ for link_all or
+    // run_static).
+    Task& new_task(std::optional<ResourceId> resource);
+    void attach(TaskId id, std::span<const TaskId> after);
+    // Gives `task` the name `name` (kept in names_) unless it is empty.
+    void set_name(Task& task, std::string&& name);
+    // The event loop's part of inserting task `id`: dependents lists, resource queue, readiness.
+    void link(TaskId id, std::span<const TaskId> after);
+    // Links every recorded task in submission order and switches insert to linking at once.
+    void link_all();
     void make_ready(TaskId id);
     void try_start_resource(ResourceId r);
     void start(TaskId id);   // queues the start at now() (so tasks added before run() start inside it)
@@ -193,6 +215,11 @@ private:
     SimTime run_static();
 
     TaskStore tasks_;
+    // Before linked_: each task's dependencies, task i's in deps_[deps_end_[i − 1], deps_end_[i]) (from 0 for the
+    // first task). run_static reads them; link_all turns them into dependents lists and empties both.
+    bool linked_ = false;
+    std::vector<TaskId> deps_;
+    std::vector<std::uint32_t> deps_end_;
     std::vector<DependentLink> dependents_;
     std::vector<std::string> names_;                     // the names of named tasks
     std::vector<std::function<void(TaskId)>> driven_;  // Driven tasks' on_start
