@@ -225,13 +225,17 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
         // gpus_per_node when it was written (it is the one a mistake gives), else gpus.
         const Node* per_node = node.find("gpus_per_node");
         const long long below = c.gpus / c.gpus_per_node * c.gpus_per_node;
-        throw ScenarioError(per_node != nullptr ? per_node->where : node.find("gpus")->where,
+        // The value that satisfies the rule, for the search for every mistake: gpus rounded down to whole nodes, or
+        // one node (gpus = 0 read on as 1 is not a node of 8).
+        const Node* gpus = node.find("gpus");
+        throw CoupledError(per_node != nullptr ? per_node->where : gpus->where,
                             fmt::format("cluster.gpus = {} is not a whole number of nodes of gpus_per_node = {}",
                                         c.gpus, c.gpus_per_node),
                             below > 0 ? fmt::format("use a multiple of {} GPUs (e.g. {} or {}), or change gpus_per_node",
                                                     c.gpus_per_node, below, below + c.gpus_per_node)
                                       : fmt::format("set gpus_per_node to at most {} (a divisor of gpus), or use {} GPUs",
-                                                    c.gpus, c.gpus_per_node));
+                                                    c.gpus, c.gpus_per_node),
+                            integer_at(gpus->where, below > 0 ? below : c.gpus_per_node));
     }
     if (c.fabric == Fabric::single_node && c.gpus > c.gpus_per_node) {
         throw ScenarioError(node.where,

@@ -134,21 +134,30 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
     const long long product = *checked;
     if (product != s.cluster.gpus) {
+        // The value of cluster.gpus that satisfies the rule, for the search for every mistake (a stand-in for
+        // gpus = 0 must not hide the mistakes after it): the product, or whole replicas of the model-parallel ranks.
+        const auto gpus_at = s.sources.keys.find("cluster.gpus");
+        auto fix = [&](long long gpus) {
+            return gpus_at == s.sources.keys.end() ? nullptr : integer_at(gpus_at->second, gpus);
+        };
         if (!data_given && s.cluster.gpus % p.model_parallel_ranks() != 0) {
-            throw ScenarioError(at,
+            const long long mp = p.model_parallel_ranks();
+            throw CoupledError(at,
                                 fmt::format("tensor × context × pipeline = {} × {} × {} = {} does not divide gpus = {}",
                                             p.tensor, p.context, p.pipeline, p.model_parallel_ranks(),
                                             s.cluster.gpus),
                                 "change a parallel degree or cluster.gpus so that the GPUs split into whole "
-                                "data-parallel replicas");
+                                "data-parallel replicas",
+                                fix(mp * std::max<long long>(1, s.cluster.gpus / mp)));
         }
-        throw ScenarioError(at,
+        throw CoupledError(at,
                             fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}",
                                         p.tensor, p.context, p.pipeline, p.data, product, s.cluster.gpus),
                             fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus",
                                         s.cluster.gpus % p.model_parallel_ranks() == 0
                                             ? fmt::format("{}", s.cluster.gpus / p.model_parallel_ranks())
-                                            : std::string("gpus / (tensor × context × pipeline)")));
+                                            : std::string("gpus / (tensor × context × pipeline)")),
+                           fix(product));
     }
     const int heads = m.attention.heads;
     if (heads % p.tensor != 0) {
@@ -220,11 +229,15 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
     const long long per_step = 1LL * p.data * p.micro_batch;
     if (s.training.global_batch % per_step != 0) {
-        throw ScenarioError(s.sources.training.known() ? s.sources.training : at,
-                            fmt::format("global_batch = {} is not divisible by data × micro_batch = {} × {} = {}",
-                                        s.training.global_batch, p.data, p.micro_batch, per_step),
-                            fmt::format("use a global batch that is a multiple of {} (e.g. {})", per_step,
-                                        (s.training.global_batch / per_step + 1) * per_step));
+        // Located at the global batch; the value that satisfies the rule (for the search for every mistake, when the
+        // batch or the layout may be a stand-in) is the next multiple.
+        const long long next = (s.training.global_batch / per_step + 1) * per_step;
+        const SourceRef batch_at = s.sources.at("training.global_batch", s.sources.training.known() ? s.sources.training : at);
+        throw CoupledError(batch_at,
+                           fmt::format("global_batch = {} is not divisible by data × micro_batch = {} × {} = {}",
+                                       s.training.global_batch, p.data, p.micro_batch, per_step),
+                           fmt::format("use a global batch that is a multiple of {} (e.g. {})", per_step, next),
+                           s.sources.keys.contains("training.global_batch") ? integer_at(batch_at, next) : nullptr);
     }
     check_schedule_shape(s, s.training.global_batch, s.sources.at("training.global_batch", s.sources.training.known() ? s.sources.training : at));
 }
@@ -235,23 +248,25 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
     if (per_step <= 0 || global_batch % per_step != 0) return;  // the divisibility rule reports it
     const auto micro_batches = global_batch / per_step;
     if (micro_batches > limits::kMicroBatchesPerReplica) {
-        throw ScenarioError(batch_where,
+        throw CoupledError(batch_where,
                             fmt::format("global_batch = {} / (data {} × micro_batch {}) = {} micro-batches per replica, more "
                                         "than the {} a step simulates",
                                         global_batch, p.data, p.micro_batch, micro_batches, limits::kMicroBatchesPerReplica),
                             fmt::format("use a global batch of at most {} (or a larger micro_batch or data degree)",
-                                        limits::kMicroBatchesPerReplica * per_step));
+                                        limits::kMicroBatchesPerReplica * per_step),
+                            integer_at(batch_where, limits::kMicroBatchesPerReplica * per_step));
     }
     // The step simulates every layer of a stage for every micro-batch: bound that work before it is allocated.
     const long long stage_layers = (s.model.layers + p.pipeline - 1) / p.pipeline;
     if (stage_layers * micro_batches > limits::kLayerPassesPerStage) {
-        throw ScenarioError(batch_where,
+        throw CoupledError(batch_where,
                             fmt::format("{} layers per pipeline stage × {} micro-batches per replica = {} layer passes "
                                         "per stage, beyond the supported range of a simulated step (limit {})",
                                         stage_layers, micro_batches, stage_layers * micro_batches,
                                         limits::kLayerPassesPerStage),
                             fmt::format("use a global batch of at most {} (or a larger micro_batch, data or pipeline degree)",
-                                        limits::kLayerPassesPerStage / stage_layers * per_step));
+                                        limits::kLayerPassesPerStage / stage_layers * per_step),
+                            integer_at(batch_where, std::max<long long>(1, limits::kLayerPassesPerStage / stage_layers) * per_step));
     }
     const auto shape_error = [&](int m) -> std::optional<Error> {
         try {
@@ -273,11 +288,14 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
         if (p.virtual_stages > 1) where = s.sources.at("parallelism.virtual_stages", where);
         throw ScenarioError(where, error->message(), error->hint());
     }
-    throw ScenarioError(batch_where,
-                        fmt::format("{} (global_batch = {} / (data {} × micro_batch {}) = {} micro-batches per replica)",
-                                    error->message(), global_batch, p.data, p.micro_batch, micro_batches),
-                        error->hint().empty() ? std::string("change the global batch, or data or micro_batch")
-                                              : fmt::format("{}: change the global batch, or data or micro_batch", error->hint()));
+    // The batch that satisfies the schedule (for the search for every mistake): 2 × pipeline micro-batches, which
+    // the test above has just passed.
+    throw CoupledError(batch_where,
+                       fmt::format("{} (global_batch = {} / (data {} × micro_batch {}) = {} micro-batches per replica)",
+                                   error->message(), global_batch, p.data, p.micro_batch, micro_batches),
+                       error->hint().empty() ? std::string("change the global batch, or data or micro_batch")
+                                             : fmt::format("{}: change the global batch, or data or micro_batch", error->hint()),
+                       integer_at(batch_where, 2LL * p.pipeline * per_step));
 }
 
 }  // namespace gpuhours::detail

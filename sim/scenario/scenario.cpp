@@ -293,8 +293,8 @@ struct Mistake {
 
 // The mistakes found, as one error: the first in file order, the others after it as a compiler prints them, one per
 // line, at most limits::kErrorsPerFile; `more`: the search reached its bound; `hidden`: it ended at an error it could
-// not set aside.
-[[noreturn]] void throw_found(std::vector<Found> found, bool more, bool hidden) {
+// not set aside; `set_aside`: the errors it did not report, as they may follow from a stand-in.
+[[noreturn]] void throw_found(std::vector<Found> found, bool more, bool hidden, int set_aside) {
     std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
         return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
     });
@@ -306,6 +306,8 @@ struct Mistake {
                             more ? ", and the search stopped there" : "");
     } else if (hidden) {
         rest += "\n(these are the mistakes found before one that depends on them; fix them and check again)";
+    } else if (set_aside > 0) {
+        rest += fmt::format("\n(and {} more that may follow from these, not shown: fix these and check again)", set_aside);
     }
     if (found[0].hint.empty()) throw ScenarioError(found[0].where, found[0].message + rest);
     throw ScenarioError(found[0].where, found[0].message, found[0].hint + rest);
@@ -353,6 +355,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
             if (touched) return std::nullopt;
             m.node = e.where();
             if (const auto* c = dynamic_cast<const CoupledError*>(&e); c != nullptr && c->placeholder() != nullptr) {
+                m.node = c->fix_at();
                 m.placeholder = *c->placeholder();
             }
             return m;
@@ -399,6 +402,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
                 if (!m && e.where().line > 0) {
                     unreported_at = e.where();
                     if (const auto* c = dynamic_cast<const CoupledError*>(&e); c != nullptr && c->placeholder() != nullptr) {
+                        unreported_at = c->fix_at();
                         unreported_fix = *c->placeholder();
                     }
                 }
@@ -430,8 +434,8 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
             if (!again) found.push_back(m->text);
             more = take_out(*m);
         }
-        if (found.size() == 1) throw;
-        throw_found(std::move(found), more, hidden);
+        if (found.size() == 1 && !hidden && set_aside == 0) throw;
+        throw_found(std::move(found), more, hidden, set_aside);
     }
 }
 
@@ -470,8 +474,26 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
 
     const Node& training = detail::as_table(r.required("training"), "training");
     s.sources.training = training.where;
-    const bool has_phases = root.find("phases") != nullptr;
+    const Node* phases_node = root.find("phases");
+    const bool has_phases = phases_node != nullptr;
     s.training = read_training(training, s.cluster.chip, !has_phases);
+    std::vector<Assumption> replaced_tokens;
+    if (const Node* tokens = training.find("tokens"); tokens != nullptr && has_phases) {
+        // [[phases]] give the run's tokens (their sum). Written in the same layer as [training] tokens, or an earlier
+        // one, the tokens would be ignored: refused. Given by a later layer (the scenario file over a file it
+        // extends, or --set phases=… over a file), they replace the tokens, as any later layer overrides an earlier
+        // one, and the assumptions say so.
+        const auto layer = [&](const std::string& f) { return f.starts_with("--set") ? 2 : f == file.string() ? 1 : 0; };
+        if (layer(tokens->where.file) >= layer(phases_node->where.file)) {
+            throw detail::KeyError(tokens->where, tokens->where, false,
+                                   fmt::format("`training.tokens` would be ignored: [[phases]] ({}) give the run's tokens",
+                                               phases_node->where.file),
+                                   "remove it; each [[phases]] table gives its own tokens or steps (the run trains their sum)");
+        }
+        replaced_tokens.push_back({"training.tokens", "replaced by [[phases]]",
+                                       fmt::format("[[phases]] from {} give the run's tokens in place of {}'s", phases_node->where.file,
+                                                   tokens->where.file)});
+    }
 
     int data_given = 0;
     if (const Node* parallel = r.optional("parallelism")) {
@@ -504,6 +526,7 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
         s.assumptions.push_back({"reliability", "none", "no failures, restarts or run overheads modelled (reliability = \"none\")"});
     }
     s.assumptions.insert(s.assumptions.end(), reliability_assumptions.begin(), reliability_assumptions.end());
+    s.assumptions.insert(s.assumptions.end(), replaced_tokens.begin(), replaced_tokens.end());
     for (const auto& f : s.reliability.failures) {
         s.assumptions.push_back({fmt::format("reliability.failures \"{}\"", f.name),
                                  fmt::format("one interruption per {:.0f} {}-hours", 1.0 / f.rate_per_unit_hour, f.per_node ? "node" : "GPU"),

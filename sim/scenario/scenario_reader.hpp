@@ -57,16 +57,24 @@ int read_int(TableReader& r, std::string_view key, int min, int max, std::option
 // "… is beyond the supported range of WHAT (limit N)", located at the value, with the limit as its stand-in.
 // A rule that couples a value to others (a phase's tokens against its batch), with a value that satisfies it: the
 // scenario reader's search for every mistake of a file (read_merged) reports it like any rule at a value, and when
-// it may follow from a stand-in the search put in, puts `placeholder` there instead of taking the value out.
+// it may follow from a stand-in the search put in, puts `placeholder` there instead of taking the value out — at
+// the placeholder's own place (`placeholder->where`), which may be another key than the one the message points at
+// (tensor × … × data ≠ gpus is located at [parallelism] and satisfied by gpus = the product).
 class CoupledError : public ScenarioError {
 public:
     CoupledError(SourceRef where, std::string message, std::string hint, std::shared_ptr<const Node> placeholder)
         : ScenarioError(std::move(where), std::move(message), std::move(hint)), placeholder_(std::move(placeholder)) {}
     [[nodiscard]] const Node* placeholder() const { return placeholder_.get(); }
+    // Where the placeholder goes: its own place when it has one, else the error's.
+    [[nodiscard]] const SourceRef& fix_at() const {
+        return placeholder_ != nullptr && placeholder_->where.line > 0 ? placeholder_->where : where();
+    }
 
 private:
     std::shared_ptr<const Node> placeholder_;
 };
+// An integer value at `where`, as a CoupledError's placeholder.
+std::shared_ptr<const Node> integer_at(const SourceRef& where, std::int64_t value);
 
 // A run or phase of `tokens` must train at least one step of `tokens_per_step`: "1.5" for "1.5T" would otherwise
 // be a run of a millionth of a step. Located at `node` (tokens, or steps when `by_steps`), named `path`.

@@ -139,6 +139,7 @@ TEST_CASE("a phase that does not fit is refused by check as by run, at the phase
     // H100's 80 GB. `check` used to test only the scenario's own [training] shape.
     const TempDir dir("phase-fit");
     const auto file = gpuhours::test::write_small_run(dir.path);
+    gpuhours::test::comment_out_tokens(file);  // [[phases]] give the tokens (line 12 stays, as a comment)
     std::ofstream(file, std::ios::app) << "[[phases]]\nname = \"short\"\ntokens = \"10B\"\n"
                                           "[[phases]]\nname = \"long\"\nsteps = 10\nsequence_length = 131072\n";
     check_refused_by_both(file.string(), Case{"", file.string() + ":29:1", "the model does not fit"});

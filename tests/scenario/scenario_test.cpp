@@ -55,6 +55,10 @@ std::string replace(std::string text, const std::string& from, const std::string
     return text.replace(at, from.size(), to);
 }
 
+// kBase for [[phases]]: its [training] tokens would be ignored beside them (refused), so a comment takes their line
+// and every later line keeps its number.
+std::string phased_base() { return replace(kBase, "tokens = \"1T\"", "# tokens: the [[phases]] give them"); }
+
 ScenarioError load_error(const std::string& text, const LoadOptions& options = catalog_options()) {
     return gpuhours::test::scenario_error(text, options);
 }
@@ -192,11 +196,49 @@ TEST_CASE("a phase's mistakes are named after the phase, and a misspelt tokens i
     // `training.sequence_length`, at its own line.
     const std::string phases = "[[phases]]\nname = \"a\"\ntokns = \"1B\"\n[[phases]]\nname = \"b\"\ntokens = \"1B\"\n"
                                "sequence_length = \"4K\"\n";
-    const std::string misspelt = load_error(kBase + phases).what();
+    const std::string misspelt = load_error(phased_base() + phases).what();
     CHECK_THAT(misspelt, Catch::Contains("test.toml:18:1: error: unknown key `tokns` in [phases[0]]"));
     CHECK_THAT(misspelt, Catch::Contains("did you mean `tokens`?"));
-    const std::string typed = load_error(replace(kBase + phases, "tokns", "tokens")).what();
+    const std::string typed = load_error(replace(phased_base() + phases, "tokns", "tokens")).what();
     CHECK_THAT(typed, Catch::Contains("test.toml:22:19: error: `phases[1].sequence_length` must be an integer"));
+}
+
+TEST_CASE("a count out of range that the layout depends on does not hide the mistakes after it") {
+    // kBase with three mistakes: `gpus = 0` (line 5, column 8), `pipline = 2` (line 9, a misspelling) and
+    // `global_batch = -3` (line 15, column 16). gpus reads on as 1, which is not a whole node of 8 (the rule's own
+    // value: one node, 8 GPUs), which then is not tensor × pipeline × data = 2 × 2 × 4 = 16 (the rule's value: 16);
+    // the batch reads on as 3, not a multiple of data × micro_batch = 4 (its value: 4). Those three follow from the
+    // stand-ins, so they are set aside unreported — and said to be — and the three mistakes are all reported in one
+    // round (session 9 reported only `gpus`: the layout rule ended the search).
+    std::string text = replace(replace(replace(kBase, "gpus = 16", "gpus = 0"), "pipeline = 2", "pipline = 2"),
+                               "global_batch = 64", "global_batch = -3");
+    const std::string what = load_error(text).what();
+    CHECK_THAT(what, Catch::StartsWith("test.toml:5:8: error: `cluster.gpus` = 0 is out of range"));
+    CHECK_THAT(what, Catch::Contains("test.toml:9:1: error: unknown key `pipline`"));
+    CHECK_THAT(what, Catch::Contains("test.toml:15:16: error: `training.global_batch` = -3 is out of range"));
+    CHECK(error_count(what) == 3);
+    CHECK_THAT(what, Catch::Contains("more that may follow from these, not shown: fix these and check again"));
+    CHECK_THAT(what, !Catch::Contains("≠ gpus"));
+}
+
+TEST_CASE("[training] tokens beside [[phases]] of the same layer are refused; a later layer's phases replace them") {
+    // Same file: the phases' tokens (1B) would silently replace [training]'s 1T (line 13, the value at column 10).
+    const auto same = load_error(kBase + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\n");
+    CHECK(same.where().line == 13);
+    CHECK(same.where().column == 10);
+    CHECK_THAT(same.message(), Catch::Contains("`training.tokens` would be ignored: [[phases]]"));
+    // --set phases=… is a later layer than the file: its one phase of 10 steps is the run, 10 × 64 sequences ×
+    // 8,192 tokens = 5,242,880 tokens, and the assumptions say the file's tokens were replaced.
+    LoadOptions later = catalog_options();
+    later.overrides = {"phases=[{name=\"a\", steps=10}]"};
+    const Scenario s = load_scenario_from_string(kBase, "test.toml", later);
+    CHECK(s.training.tokens == Approx(5'242'880.0));
+    CHECK(std::any_of(s.assumptions.begin(), s.assumptions.end(), [](const Assumption& a) { return a.key == "training.tokens"; }));
+    // --set training.tokens over a file with [[phases]] is a later layer than the phases: refused at the flag.
+    LoadOptions over = catalog_options();
+    over.overrides = {"training.tokens=2T"};
+    const auto flag = load_error(kBase + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\n", over);
+    CHECK_THAT(flag.where().file, Catch::StartsWith("--set"));
 }
 
 TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistakes after it") {
@@ -207,7 +249,7 @@ TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistake
     // reported once, and nothing about the ramp. Columns: a count's suffix is pointed at (the quote of `tokens =
     // "2 lightyears"` is column 10, so "lightyears" starts at 13); a wrong count at the character after the quote
     // (`steps = "many"`: 10); a choice and a number at the value itself (recompute's quote 13, pue's 0.5 at 7).
-    const std::string text = kBase +
+    const std::string text = phased_base() +
                              "[[phases]]\nname = \"a\"\ntokens = \"2 lightyears\"\nbatch_ramp = { from = 16, tokens = \"1B\" }\n"
                              "[[phases]]\nname = \"b\"\nsteps = \"many\"\n[phases.parallelism]\nrecompute = \"fulll\"\n"
                              "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
@@ -224,7 +266,7 @@ TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistake
     // once `amount` is taken out, phase 0 has neither tokens nor steps, an error at the phase's table that nothing
     // can stand in for. The search stops there, says so, and still lists both mistakes it found; it never drops the
     // phases to read on. (A misspelt `tokns` reads on as `tokens`, its suggestion, and hides nothing.)
-    const std::string stops = kBase + "[[phases]]\nname = \"a\"\namount = \"1B\"\n[[phases]]\nname = \"b\"\nsteps = 1\n"
+    const std::string stops = phased_base() + "[[phases]]\nname = \"a\"\namount = \"1B\"\n[[phases]]\nname = \"b\"\nsteps = 1\n"
                                       "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
     const std::string stopped = load_error(stops).what();
     CHECK_THAT(stopped, Catch::Contains("test.toml:18:1: error: unknown key `amount`"));
@@ -293,7 +335,8 @@ TEST_CASE("layout rules that span model and cluster are checked") {
     SECTION("global batch not divisible by data × micro-batch") {
         const auto e = load_error(replace(kBase, "global_batch = 64", "global_batch = 66"));
         CHECK_THAT(e.message(), Catch::Contains("global_batch = 66 is not divisible by data × micro_batch = 4 × 1 = 4"));
-        CHECK(e.where().line == 12);
+        // Located at the global batch's value (line 15), the key to change, not at [training] (line 12).
+        CHECK(e.where().line == 15);
     }
     SECTION("more pipeline stages than layers") {
         // Llama 3.1 8B has 32 layers.
@@ -550,7 +593,7 @@ TEST_CASE("ranges with different units or on token counts are refused") {
 }
 
 TEST_CASE("phases override training and parallelism and are validated like the scenario") {
-    const std::string phases = kBase +
+    const std::string phases = phased_base() +
                                "[[phases]]\nname = \"main\"\ntokens = \"1T\"\nbatch_ramp = { from = 16, tokens = \"100B\" }\n"
                                "[[phases]]\nname = \"long\"\nsteps = 10\nsequence_length = 32768\nglobal_batch = 16\n"
                                "[phases.parallelism]\ndata = 2\ncontext = 2\n"

@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 namespace gpuhours::test {
 
@@ -21,6 +23,19 @@ inline std::filesystem::path write_small_run(const std::filesystem::path& dir) {
                            "[pricing]\ngpu_hour = { low = \"$1.5\", high = \"$3.5\" }\n"
                            "[[claims]]\ntext = \"under $10K\"\ncost_below = \"$10K\"\n";
     return file;
+}
+
+// The small run's `tokens = "20B"` (line 12) turned into a comment, for a test that appends [[phases]]: tokens
+// beside phases of the same file are refused. Every other line keeps its number.
+inline void comment_out_tokens(const std::filesystem::path& file) {
+    std::string text;
+    {
+        std::ifstream in(file);
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const std::string from = "tokens = \"20B\"\n";
+    if (const auto at = text.find(from); at != std::string::npos) text.replace(at, from.size(), "# tokens: given by [[phases]]\n");
+    std::ofstream(file) << text;
 }
 
 }  // namespace gpuhours::test
