@@ -97,6 +97,10 @@ int main(int argc, char** argv) {
     // `gpuhours help COMMAND`, `gpuhours COMMAND --help` and `-h`: that command's own help (help.cpp).
     if (args.size() >= 2 && (args[0] == "help" || gpuhours::cli::asks_for_help({args.begin() + 1, args.end()}))) {
         const std::string& name = args[0] == "help" ? args[1] : args[0];
+        if (name == "help" || name == "--help" || name == "-h") {  // help on `help` itself: the global text says how
+            if (root) std::cout << kHelp;
+            return 0;
+        }
         if (const gpuhours::cli::CommandHelp* c = gpuhours::cli::command_help(name)) {
             if (root) std::cout << gpuhours::cli::render_help(*c);
             return 0;

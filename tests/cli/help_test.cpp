@@ -72,6 +72,13 @@ TEST_CASE("collective's help says how to call it; help for an unknown command is
     CHECK_THAT(unknown.out, Catch::Contains("no command `nothing`"));
     // The global help still comes with no command, and names per-command help.
     CHECK_THAT(run_cli("help").out, Catch::Contains("gpuhours COMMAND --help"));
+    // Help on `help` itself is that global text (it says how `help` is called), not "no command `--help`".
+    for (const char* self : {"help --help", "help -h", "help help"}) {
+        const auto r = run_cli(self);
+        INFO(self);
+        CHECK(r.exit_code == 0);
+        CHECK(r.out == run_cli("help").out);
+    }
 }
 
 TEST_CASE("every command's help example runs as printed, from a directory holding the shipped scenarios", "[cli][help]") {
