@@ -439,6 +439,27 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
     }
 }
 
+void check_uncertain_ranges(const Node& document, const std::vector<UncertainInput>& inputs, const std::filesystem::path& file,
+                            const LoadOptions& options) {
+    for (const UncertainInput& u : inputs) {
+        const auto [low, high] = u.range();
+        for (const double end : {low, high}) {
+            Node doc = document;
+            set_value(doc, u, end);
+            try {
+                (void)read_merged_once(doc, file, options);
+            } catch (const Error& e) {
+                const bool tail = u.distribution == Distribution::normal || u.distribution == Distribution::lognormal;
+                throw ScenarioError(u.where, fmt::format("{} reaches {}{}, which a draw would be refused for: {}", u.describe(), u.text(end),
+                                                         tail ? " (its range is tested at ± 4.75 sd, where draws are truncated)" : "",
+                                                         e.message()),
+                                    e.hint().empty() ? std::string("keep the range within what the key accepts")
+                                                     : fmt::format("keep the range within what the key accepts ({})", e.hint()));
+            }
+        }
+    }
+}
+
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
     const std::filesystem::path catalog_dir =
         options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
@@ -567,8 +588,10 @@ namespace {
 
 Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadOptions& options) {
     Node merged = detail::merge_document(std::move(root), file, options);
-    (void)detail::extract_uncertain(merged);
-    return detail::read_merged(merged, file, options);
+    const auto inputs = detail::extract_uncertain(merged);
+    Scenario s = detail::read_merged(merged, file, options);
+    detail::check_uncertain_ranges(merged, inputs, file, options);
+    return s;
 }
 
 }  // namespace

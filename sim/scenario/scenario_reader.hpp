@@ -156,5 +156,11 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
 std::vector<UncertainInput> extract_uncertain(Node& root);
 // Sets the node at dotted `path` to `value` written like the input's bounds.
 void set_value(Node& root, const UncertainInput& u, double value);
+// Both ends of every uncertain input's range (UncertainInput::range), each with the others at their nominal
+// values, read as a draw would be: a range that reaches a value the key refuses is an error located at the
+// distribution, so that `check` refuses what a run would fail on at a draw. `document`: merged, with the
+// uncertain inputs at their nominal values (extract_uncertain).
+void check_uncertain_ranges(const Node& document, const std::vector<UncertainInput>& inputs, const std::filesystem::path& file,
+                            const LoadOptions& options);
 
 }  // namespace gpuhours::detail

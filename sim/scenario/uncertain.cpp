@@ -209,12 +209,33 @@ double UncertainInput::quantile(double q) const {
     return a;
 }
 
+namespace {
+// The standard normal quantile at 10⁻⁶ (Φ⁻¹(1 − 10⁻⁶)): the truncation of normal and lognormal inputs.
+constexpr double kTailZ = 4.753424308822899;
+}  // namespace
+
+std::pair<double, double> UncertainInput::range() const {
+    switch (distribution) {
+        case Distribution::uniform: return {a, b};
+        case Distribution::triangular: return {a, c};
+        case Distribution::normal: return {a - kTailZ * b, a + kTailZ * b};
+        case Distribution::lognormal: return {std::exp(a - kTailZ * b), std::exp(a + kTailZ * b)};
+    }
+    return {a, a};
+}
+
 double UncertainInput::draw(Random& rng) const {
+    // Normal draws past ±kTailZ sd (one in 500,000) are drawn again: range() is what `check` tested.
+    auto truncated_normal = [&] {
+        double v = rng.normal(a, b);
+        while (std::abs(v - a) > kTailZ * b) v = rng.normal(a, b);
+        return v;
+    };
     switch (distribution) {
         case Distribution::uniform: return a + (b - a) * rng.uniform();
         case Distribution::triangular: return rng.triangular(a, b, c);
-        case Distribution::normal: return rng.normal(a, b);
-        case Distribution::lognormal: return std::exp(rng.normal(a, b));
+        case Distribution::normal: return truncated_normal();
+        case Distribution::lognormal: return std::exp(truncated_normal());
     }
     return a;
 }
@@ -237,6 +258,9 @@ std::string UncertainInput::describe() const {
 ScenarioSampler::ScenarioSampler(const std::filesystem::path& file, const LoadOptions& options) : file_(file), options_(options) {
     auto doc = std::make_shared<Node>(detail::merge_document(detail::parse_document_file(file.string()), file, options));
     inputs_ = detail::extract_uncertain(*doc);
+    // The nominal scenario's own mistakes first (all of them, located); then the ends of the ranges.
+    (void)detail::read_merged(*doc, file, options);
+    detail::check_uncertain_ranges(*doc, inputs_, file, options);
     document_ = doc;
 }
 

@@ -144,3 +144,19 @@ TEST_CASE("a phase that does not fit is refused by check as by run, at the phase
                                           "[[phases]]\nname = \"long\"\nsteps = 10\nsequence_length = 131072\n";
     check_refused_by_both(file.string(), Case{"", file.string() + ":29:1", "the model does not fit"});
 }
+
+TEST_CASE("an uncertain input whose range reaches a value its key refuses is refused by check as by run") {
+    // Fuzz mutant 1787's kind: `research_multiplier = { low = 0.3, high = 2 }` passed `check` (its nominal 1.15 is
+    // fine) and `run` failed on a draw below 1. Both ends of every range are now read as a draw would be.
+    const TempDir dir("one-validation-range");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    check_refused_by_both(file, Case{"--set 'pricing.research_multiplier={low = 0.3, high = 2}'",
+                                     "--set pricing.research_multiplier=", "uniform(0.3, 2) reaches 0.3"});
+    // A normal PUE of mean 1.2 and sd 0.1 reaches 1.2 − 4.753424 × 0.1 = 0.724658 at its low end, below the PUE's
+    // floor of 1 (a draw below 1 has probability Φ(−2) = 2.3 %, so a 1,000-sample run would meet one).
+    check_refused_by_both(file, Case{"--set 'pricing.pue={dist = \"normal\", mean = 1.2, sd = 0.1}'",
+                                     "--set pricing.pue=", "reaches 0.724658"});
+    // Within range at both ends: accepted by both ($1.5 and $3.5 are the small run's own range).
+    CHECK(run_cli("check " + file).exit_code == 0);
+    CHECK(run_cli("run --quiet --samples 4 " + file).exit_code == 0);
+}

@@ -4,10 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 using namespace gpuhours;
 
@@ -685,4 +687,22 @@ TEST_CASE("a misspelt key reads on as its suggestion, so the layout it feeds doe
     CHECK_THAT(what, Catch::Contains("test.toml:16:13: error: `training.precision`"));
     CHECK_THAT(what, !Catch::Contains("≠ gpus"));
     CHECK_THAT(what, !Catch::Contains("check again"));
+}
+
+TEST_CASE("an uncertain input's range is every value a draw can take") {
+    // Uniform and triangular: their bounds. Normal: mean ± Φ⁻¹(1 − 10⁻⁶) sd = mean ± 4.753424 sd; lognormal: the
+    // exp of its normal's range.
+    UncertainInput u;
+    u.distribution = Distribution::triangular;
+    u.a = 1.0;
+    u.b = 2.0;
+    u.c = 5.0;
+    CHECK(u.range() == std::pair<double, double>{1.0, 5.0});
+    u.distribution = Distribution::normal;
+    u.a = 2.0;
+    u.b = 0.5;
+    CHECK(u.range().first == Approx(2.0 - 4.753424 * 0.5));
+    CHECK(u.range().second == Approx(2.0 + 4.753424 * 0.5));
+    u.distribution = Distribution::lognormal;
+    CHECK(u.range().first == Approx(std::exp(2.0 - 4.753424 * 0.5)));
 }

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gpuhours {
@@ -211,6 +212,10 @@ struct UncertainInput {
     SourceRef where;
     [[nodiscard]] double nominal() const;
     [[nodiscard]] double quantile(double q) const;  // 0 < q < 1
+    // Every value a draw can take: [low, high] for uniform and triangular; for normal and lognormal the central
+    // 1 − 2 × 10⁻⁶ of the mass (mean ± 4.7534 sd of the normal, exp of it for lognormal), to which draw() is
+    // truncated, so that checking both ends (check_uncertain_ranges) covers every draw.
+    [[nodiscard]] std::pair<double, double> range() const;
     [[nodiscard]] double draw(Random& rng) const;
     [[nodiscard]] std::string describe() const;     // "pricing.gpu_hour ~ uniform($1.5, $3.5)"
     [[nodiscard]] std::string text(double value) const;  // the value with its unit, as the file would write it
