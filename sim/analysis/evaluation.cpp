@@ -413,7 +413,9 @@ void add_allocation_terms(RunEvaluation& ev, const MonteCarlo& mc) {
         overheads += in_hours(r.overheads);
     }
     ev.allocation_terms.push_back({"lost_work", "lost work since the last checkpoint", lost / n * gpus});
-    ev.allocation_terms.push_back({"restarts", "restarts (detect, replace, re-initialise, load)", restarting / n * gpus});
+    ev.allocation_terms.push_back({"restarts",
+                                   ev.recovery ? "restarts (detect, replace, re-initialise, load)" : "restarts (restart_time each)",
+                                   restarting / n * gpus});
     ev.allocation_terms.push_back({"checkpoint_writes", "blocking checkpoint writes", checkpointing / n * gpus});
     // Each overhead's share of the overhead time, in proportion to its fraction.
     double total_fraction = 0;
@@ -542,7 +544,32 @@ ClaimThresholds only_criterion(const ClaimSpec& claim, const std::string& key) {
     return only;
 }
 
-// The value of each uncertain input at which criterion `c` of `claim` flips on the nominal run (see the header).
+// The figure criterion `key` ("cost_below", "mfu_within", …) bounds, of one run.
+double criterion_figure(const std::string& key, const RunMetrics& m) {
+    if (key.rfind("cost", 0) == 0) return m.cost.value();
+    if (key.rfind("wall_clock", 0) == 0) return m.wall_clock.value();
+    if (key.rfind("gpu_hours", 0) == 0) return m.gpu_hours;
+    if (key.rfind("mfu", 0) == 0) return m.mfu;
+    return m.energy.value();
+}
+
+// Whether uncertain input `i` enters criterion `c` at all: a reliability input every allocated-basis criterion but
+// MFU; any other the ones whose figure moves across the input's range (a price outside the claim's rung, a
+// research multiplier under a rung-1 claim, the price under an energy or wall-clock criterion do not).
+bool enters(const Trial& trial, std::size_t i, const ClaimSpec& claim, const CriterionResult& c, std::optional<CostRung> rung) {
+    const UncertainInput& input = trial.sampler.inputs()[i];
+    if (input.path.rfind("reliability.", 0) == 0) return claim.basis == GpuHourBasis::allocated && c.key.rfind("mfu", 0) != 0;
+    const auto figure = [&](double x) {
+        const auto run = trial.at(i, x);
+        return run ? criterion_figure(c.key, on_rung({*run}, rung).front()) : 0.0;
+    };
+    const double lo = figure(input.quantile(0.001)), hi = figure(input.quantile(0.999));
+    const auto same = [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+    return !same(lo, hi) || !same(lo, figure(input.quantile(0.5)));
+}
+
+// The value of each uncertain input that enters criterion `c` of `claim` at which it flips on the nominal run (see
+// the header).
 std::vector<InputBreakEven> input_break_evens(const Trial& trial, const ClaimSpec& claim, const CriterionResult& c,
                                               std::optional<CostRung> rung) {
     std::vector<InputBreakEven> out;
@@ -550,6 +577,7 @@ std::vector<InputBreakEven> input_break_evens(const Trial& trial, const ClaimSpe
     const ClaimThresholds only = only_criterion(claim, c.key);  // so that holds() below judges it alone
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         const UncertainInput& input = inputs[i];
+        if (!enters(trial, i, claim, c, rung)) continue;
         InputBreakEven b;
         b.input = input.path;
         if (c.bound == ClaimBound::within) {
@@ -794,8 +822,8 @@ void check_step_figures(const StepResult& step) {
     }
     internal_check(finite_non_negative(step.mfu_causal) && step.mfu_causal <= kAtMostOne, "an MFU", step.mfu_causal);
     internal_check(finite_non_negative(step.hfu) && step.hfu <= kAtMostOne, "an HFU", step.hfu);
-    for (const double mfu : {step.mfu_full, step.mfu_bf16_causal, step.mfu_bf16_full}) {
-        internal_check(finite_non_negative(mfu), "an MFU", mfu);
+    for (const double mfu : {step.mfu_full, step.mfu_bf16_causal, step.mfu_bf16_full, step.hfu_bf16}) {
+        internal_check(finite_non_negative(mfu), "an MFU or HFU", mfu);
     }
 }
 

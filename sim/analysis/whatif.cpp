@@ -332,11 +332,15 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
     std::optional<std::string> reference;
     const std::vector<std::string> chips = chips_to_compare(original, base, request, reference);
     result.carried = original.sources.chip_overrides;
+    const std::string own = catalog_id(original.cluster.chip);
     for (const std::string& chip : chips) {
         WhatIfRow row;
         row.chip = chip;
-        row.reference = reference && chip == *reference;
-        // The reference row is the scenario's own chip, [cluster.chip] table and all: no swap.
+        // The scenario's own chip, [cluster.chip] table and all, is not swapped for the catalog's: its row is the
+        // headline run (evaluated as `run` evaluates it when the request says how: EvaluateOptions::samples).
+        row.reference = (reference && chip == *reference) || chip == own;
+        EvaluateOptions row_options = options;
+        if (row.reference && request.own_samples) row_options.samples = *request.own_samples;
         const ChipProfile profile = row.reference ? original.cluster.chip : load_chip(chip, base.catalog_dir);  // unknown: ScenarioError
         row.chip_name = profile.display_name;
         if (request.rule) {
@@ -351,14 +355,14 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
             row.layout_rederived = v.rederived;
             row.layout_note = v.note;
             const LoadOptions variant_options = with(base, v.overrides);
-            const RunEvaluation ev = evaluate_run(ScenarioSampler(file, variant_options), options);
+            const RunEvaluation ev = evaluate_run(ScenarioSampler(file, variant_options), row_options);
             fill_whatif_row(row, ev);
             if (request.deadline) {
                 const auto probe = [&](const std::vector<std::string>& scaled, std::string& error) -> std::optional<double> {
                     std::vector<std::string> o = v.overrides;
                     o.insert(o.end(), scaled.begin(), scaled.end());
                     try {
-                        return evaluate_run(ScenarioSampler(file, with(base, o)), options).wall_clock_days_spread.p50;
+                        return evaluate_run(ScenarioSampler(file, with(base, o)), row_options).wall_clock_days_spread.p50;
                     } catch (const Error& e) {
                         error = e.one_line();
                         return std::nullopt;

@@ -72,9 +72,16 @@ void json_step(report::Json& j, const StepResult& r) {
     for (CommAxis a : kCommAxes) j.field(to_string(a), r.breakdown.on_link[static_cast<std::size_t>(a)].value());
     j.end_object();
     j.field("model_flop_per_s_per_gpu", r.model_flops_per_gpu.value());
-    j.field("mfu_causal", r.mfu_causal).field("mfu_full", r.mfu_full);
-    j.field("mfu_bf16_causal", r.mfu_bf16_causal).field("mfu_bf16_full", r.mfu_bf16_full).field("hfu", r.hfu);
-    j.field("mfu_peak_precision", to_string(r.compute_precision));
+    // The terminal's basis heads (mfu, hfu: BF16 peak; the MFU with full-attention FLOPs); the compute format's
+    // peak beside it under names that carry the format, when it is not BF16.
+    j.field("mfu", r.mfu_bf16_full).field("hfu", r.hfu_bf16).field("mfu_basis", "bf16 peak, full-attention FLOPs");
+    j.field("mfu_bf16_full", r.mfu_bf16_full).field("mfu_bf16_causal", r.mfu_bf16_causal).field("hfu_bf16", r.hfu_bf16);
+    j.field("compute_precision", to_string(r.compute_precision));
+    if (r.compute_precision != Precision::bf16) {
+        const std::string peak = std::string(to_string(r.compute_precision)) + "_peak";
+        j.field("mfu_" + peak + "_full", r.mfu_full).field("mfu_" + peak + "_causal", r.mfu_causal);
+        j.field("hfu_" + peak, r.hfu);
+    }
     j.end_object();
 }
 

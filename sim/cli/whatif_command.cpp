@@ -120,6 +120,7 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
         request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
     }
     request.same_price = args.has("--same-price");
+    request.own_samples = evaluate_options(args).samples;  // the scenario's own chip as `run` evaluates it
     if (request.chips.empty() && !request.rule) {
         throw Error("nothing to compare", "give --chips h100,h800,h20 or --rule oct-2023 (or a [whatif] table in the scenario)");
     }
@@ -157,7 +158,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     if (result.deadline) header.push_back(fmt::format("GPUs for {}", format_duration(*result.deadline)));
     report::Table t(header);
     for (const auto& r : result.rows) {
-        std::vector<std::string> row{r.chip + (modified ? "*" : "") + (r.reference ? " (reference)" : "")};
+        std::vector<std::string> row{r.chip + (modified ? "*" : "") + (r.reference ? " (scenario's own)" : "")};
         if (result.rule) row.push_back(r.classification);
         if (!r.feasible) {
             row.push_back("cannot run: " + r.error);

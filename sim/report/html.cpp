@@ -600,6 +600,7 @@ std::string cost_section(const RunEvaluation& ev) {
         h.markers.push_back({ev.nominal_cost->total.value(), fmt::format("headline (nominal) {}", format_dollars(ev.nominal_cost->total)), "#0072B2", false});
         h.markers.push_back({ev.cost_spread.p50, fmt::format("median of runs {}", format_dollars(Dollars(ev.cost_spread.p50))), "#222222", true});
         h.tick_format = dollar_ticks(largest);
+        h.bin_format = [](double v) { return format_dollars(Dollars(v)); };
         h.frame = {"cost-histogram",
                    "Total cost across Monte Carlo runs",
                    fmt::format("Histogram of the cost of {} Monte Carlo runs (the headline cost, {}, is the nominal run's): "
@@ -614,6 +615,7 @@ std::string cost_section(const RunEvaluation& ev) {
     svg::Histogram w;
     w.samples = ev.wall_clock_days;
     w.colour = "#009E73";
+    w.bin_format = [](double v) { return fmt::format("{:.1f} days", v); };
     std::string thresholds;
     for (const ClaimSpec& claim : s.claims) {
         if (!claim.thresholds.wall_clock_below) continue;
@@ -688,6 +690,11 @@ std::string memory_section(const RunEvaluation& ev) {
 // ---- what-if comparison ------------------------------------------------------------------------------------
 
 
+// A row's chip; the scenario's own, [cluster.chip] table and all, says so (its figures are the headline's).
+std::string chip_label(const WhatIfRow& row) {
+    return (row.chip_name.empty() ? row.chip : row.chip_name) + (row.reference ? " (scenario's own)" : "");
+}
+
 std::string comparison_section(const WhatIfResult& w) {
     std::string out = R"(<section id="comparison"><h2>Across chips</h2>)"
                       "\n";
@@ -715,7 +722,7 @@ std::string comparison_section(const WhatIfResult& w) {
         if (m.money) c.tick_format = dollar_ticks(largest);
         std::string described;
         for (const auto& row : w.rows) {
-            const std::string name = row.chip_name.empty() ? row.chip : row.chip_name;
+            const std::string name = chip_label(row);
             svg::StackedBar b{name, {}, {}, {}};
             std::string value;
             if (row.feasible) {
@@ -724,6 +731,7 @@ std::string comparison_section(const WhatIfResult& w) {
                         : m.field == &WhatIfRow::wall_clock_days_p50 ? fmt::format("{:.1f} days", v)
                                                                       : with_commas(v);
                 b.values.push_back(v);
+                b.tips.push_back(fmt::format("{}: {}", m.title, value));  // as the page prints it, not the raw double
                 b.note = fmt::format("{} · {}-bound", value, to_string(row.limiter));
             } else {
                 value = "infeasible";
@@ -750,7 +758,7 @@ std::string comparison_section(const WhatIfResult& w) {
             verdicts += fmt::format("{}{}{} {:.0f}%", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "",
                                     to_string(v.verdict), 100 * v.probability);
         }
-        const std::string name = row.chip_name.empty() ? row.chip : row.chip_name;
+        const std::string name = chip_label(row);
         if (!row.feasible) {
             rows.push_back({name, row.classification, std::to_string(row.gpus), "—", "—", "—", "—", "—", "—", "infeasible: " + row.error, "", ""});
             continue;

@@ -296,6 +296,7 @@ std::string histogram(const Histogram& c) {
     body += fmt::format(R"svg(<text transform="rotate(-90)" x="{}" y="16" text-anchor="middle">{}</text>)svg",
                         px(-(plot_top + plot_bottom) / 2.0), escape(f.y_label));
     x_axis(body, x, ticks, plot_top, plot_bottom, c.tick_format, f.x_label);
+    const TickFormat& edge = c.bin_format ? c.bin_format : c.tick_format;
     for (std::size_t k = 0; k < counts.size(); ++k) {
         if (counts[k] == 0) continue;
         const double a = bin_lo + bin_width * static_cast<double>(k);
@@ -304,7 +305,7 @@ std::string histogram(const Histogram& c) {
         const double w = std::max(1.0, x(b) - x0 - 1.0);
         body += fmt::format(R"(<rect class="bin" x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{} to {}: {} of {}</title></rect>)",
                             px(x0), px(y(counts[k])), px(w), px(plot_bottom - y(counts[k])), escape(c.colour),
-                            escape(c.tick_format(a)), escape(c.tick_format(b)), counts[k], n);
+                            escape(edge(a)), escape(edge(b)), counts[k], n);
     }
     markers(body, x, c.markers, kTitleHeight, plot_top, plot_bottom, width);
 

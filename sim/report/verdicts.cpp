@@ -3,6 +3,7 @@
 #include <gpuhours/report/verdicts.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -37,6 +38,40 @@ std::string assumption_text(const RunEvaluation& ev, const Assumption& a) {
 
 }  // namespace
 
+namespace {
+
+// The reliability line: the catalog entry, and which of its parts the scenario's own values replace, each
+// labelled with where it comes from.
+std::string reliability_line(const RunEvaluation& ev) {
+    const Scenario& s = ev.scenario;
+    const ReliabilitySpec& rel = s.reliability;
+    const auto own = static_cast<std::size_t>(
+        std::count_if(rel.failures.begin(), rel.failures.end(), [](const FailureClass& f) { return !f.from_catalog; }));
+    std::vector<std::string> names;
+    for (const auto& f : rel.failures) names.push_back(fmt::format("\"{}\"", f.name));
+    const std::string classes = fmt::format("{} failure class{}", rel.failures.size(), rel.failures.size() == 1 ? "" : "es");
+    std::string failures = own == 0 ? fmt::format("{} (the catalog's)", classes)
+                         : own == rel.failures.size()
+                             ? fmt::format("{} set in the scenario ({}; the catalog's not used)", classes, fmt::join(names, ", "))
+                             : fmt::format("{} ({} set in the scenario)", classes, own);
+    if (rel.failures.empty()) failures = "no failure classes";
+    std::string restart = format_duration(ev.restart_time);
+    if (ev.recovery) {
+        const RecoveryParts& p = *ev.recovery;
+        const double n = s.cluster.gpus;
+        restart += fmt::format(" at {} GPUs (detect {}, replace {}, re-initialise {}, load the checkpoint {})", s.cluster.gpus,
+                               format_duration(p.detect), format_duration(p.replace),
+                               format_duration(p.init_per_gpu * n + p.init_per_gpu_squared * (n * n)),
+                               format_duration(p.checkpoint_load));
+    } else {
+        restart += rel.restart_from_catalog ? " (the catalog's restart_time)"
+                                            : " (restart_time, set in the scenario; the catalog's recovery parts not used)";
+    }
+    return fmt::format("{} (scenarios/reliability/{}.toml): {}; restart {}", rel.from, rel.from, failures, restart);
+}
+
+}  // namespace
+
 BasisText basis_text(const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
     const ReliabilitySpec& rel = s.reliability;
@@ -44,19 +79,7 @@ BasisText basis_text(const RunEvaluation& ev) {
     if (rel.from == "none") {
         t.reliability = "none (reliability = \"none\"): no failures, restarts or run overheads modelled; allocated = steady-state";
     } else {
-        std::string restart = format_duration(ev.restart_time);
-        if (ev.recovery) {
-            const RecoveryParts& p = *ev.recovery;
-            const double n = s.cluster.gpus;
-            restart += fmt::format(" at {} GPUs (detect {}, replace {}, re-initialise {}, load the checkpoint {})", s.cluster.gpus,
-                                   format_duration(p.detect), format_duration(p.replace),
-                                   format_duration(p.init_per_gpu * n + p.init_per_gpu_squared * (n * n)),
-                                   format_duration(p.checkpoint_load));
-        } else {
-            restart += " (restart_time given)";
-        }
-        t.reliability = fmt::format("{} (scenarios/reliability/{}.toml): {} failure class{}; restart {}", rel.from, rel.from,
-                                    rel.failures.size(), rel.failures.size() == 1 ? "" : "es", restart);
+        t.reliability = reliability_line(ev);
     }
     const Spread& st = ev.steady_state_gpu_hours_spread;
     const Spread& al = ev.gpu_hours_spread;
@@ -167,14 +190,15 @@ std::vector<std::string> assumption_lines(const RunEvaluation& ev) {
 }
 
 std::string mfu_text(const StepResult& r) {
-    if (r.compute_precision == Precision::bf16) {
-        return fmt::format("MFU {:.1f}% (BF16 peak, full-attention FLOPs: the basis used throughout; {:.1f}% causal); HFU {:.1f}%",
-                           100 * r.mfu_bf16_full, 100 * r.mfu_bf16_causal, 100 * r.hfu);
-    }
-    return fmt::format("MFU {:.1f}% (BF16 peak, full-attention FLOPs: the basis used throughout; {:.1f}% causal); against "
-                       "the {} peak {:.1f}% ({:.1f}% causal); HFU {:.1f}%",
-                       100 * r.mfu_bf16_full, 100 * r.mfu_bf16_causal, to_string(r.compute_precision), 100 * r.mfu_full,
-                       100 * r.mfu_causal, 100 * r.hfu);
+    // One basis heads every output: the BF16 peak (what DeepSeek and Llama quote), full-attention FLOPs for the
+    // MFU; the HFU counts causal FLOPs plus recomputation against the same peak. A step computed in another
+    // format shows its own peak's figures after them, labelled.
+    const std::string head = fmt::format("MFU {:.1f}% (BF16 peak, full-attention FLOPs: the basis used throughout; {:.1f}% "
+                                         "causal); HFU {:.1f}% (BF16 peak)",
+                                         100 * r.mfu_bf16_full, 100 * r.mfu_bf16_causal, 100 * r.hfu_bf16);
+    if (r.compute_precision == Precision::bf16) return head;
+    return fmt::format("{}; against the {} peak: MFU {:.1f}% ({:.1f}% causal), HFU {:.1f}%", head,
+                       to_string(r.compute_precision), 100 * r.mfu_full, 100 * r.mfu_causal, 100 * r.hfu);
 }
 
 }  // namespace gpuhours::report

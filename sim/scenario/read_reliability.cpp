@@ -31,14 +31,18 @@ public:
         : r_(table, "reliability"), out_(out), catalog_(std::move(catalog)) {}
     TableReader& reader() { return r_; }
 
+    // Figures read while `noting` is off (the recovery parts a restart_time replaces) are checked but not listed.
     const Node* figure(std::string_view key) {
-        return note_figure(r_, key, out_, [&](const std::string& source, const SourceRef& where) { return source_text(source, where); });
+        return note_figure(r_, key, noting ? out_ : unlisted_,
+                           [&](const std::string& source, const SourceRef& where) { return source_text(source, where); });
     }
+    bool from_catalog(const SourceRef& where) const { return !catalog_.empty() && where.file.ends_with(catalog_ + ".toml"); }
     std::string source_text(const std::string& source, const SourceRef& where) const {
-        const bool from_catalog = !catalog_.empty() && where.file.ends_with(catalog_ + ".toml");
-        if (source.empty()) return from_catalog ? fmt::format("scenarios/reliability/{}.toml", catalog_) : "set in the scenario";
-        return from_catalog ? fmt::format("{} (scenarios/reliability/{}.toml)", source, catalog_) : source;
+        const bool catalog = from_catalog(where);
+        if (source.empty()) return catalog ? fmt::format("scenarios/reliability/{}.toml", catalog_) : "set in the scenario";
+        return catalog ? fmt::format("{} (scenarios/reliability/{}.toml)", source, catalog_) : source;
     }
+    bool noting = true;
     Seconds duration(std::string_view key, std::string_view example, Seconds fallback) {
         const Node* n = figure(key);
         if (n == nullptr) return fallback;
@@ -62,6 +66,7 @@ public:
 private:
     TableReader r_;
     std::vector<Assumption>& out_;
+    std::vector<Assumption> unlisted_;
     std::string catalog_;
 };
 
@@ -91,6 +96,7 @@ FailureClass read_failure(const Node& item, const std::string& name, const Relia
     std::string source;
     if (const Node* src = fr.optional("source")) source = detail::as_string(*src, fr.path_of("source"));
     c.source = rr.source_text(source, item.where);
+    c.from_catalog = rr.from_catalog(item.where);
     fr.finish();
     return c;
 }
@@ -201,11 +207,16 @@ ReliabilitySpec read_reliability(const Node* given, const std::filesystem::path&
     if (r.has("restart_time")) {
         s.restart_time = rr.duration("restart_time", "15 min", Seconds(0));
         s.restart_given = true;
+        s.restart_from_catalog = rr.from_catalog(r.table().find("restart_time")->where);
     }
+    // A given restart_time replaces the recovery parts (detect, replace, initialisation, the checkpoint load at
+    // read_bandwidth): still checked, not listed among the assumptions as if they were used.
+    rr.noting = !s.restart_given;
     s.detect = rr.duration("detect", "5 min", Seconds(0));
     s.replace = rr.duration("replace", "9 min", Seconds(0));
     s.init_per_gpu = rr.duration("init_per_gpu", "3 ms", Seconds(0));
     s.init_per_gpu_squared = rr.duration("init_per_gpu_squared", "30 ns", Seconds(0));
+    rr.noting = true;
     s.checkpoint_write = rr.duration("checkpoint_write", "1 min", Seconds(0));
     if (r.has("storage_bandwidth") && r.has("checkpoint_write")) {
         throw ScenarioError(r.table().find("storage_bandwidth")->where,
@@ -213,7 +224,9 @@ ReliabilitySpec read_reliability(const Node* given, const std::filesystem::path&
                             "checkpoint_write is the time of one write; storage_bandwidth derives it from the checkpoint's size");
     }
     s.storage_bandwidth = rr.bandwidth("storage_bandwidth");
+    rr.noting = !s.restart_given;
     s.read_bandwidth = rr.bandwidth("read_bandwidth");
+    rr.noting = true;
     if (const Node* a = r.optional("async_checkpoint")) s.async_checkpoint = detail::as_bool(*a, "reliability.async_checkpoint");
     if (r.has("checkpoint_interval")) {
         s.checkpoint_interval = rr.duration("checkpoint_interval", "30 min", Seconds(0));

@@ -460,6 +460,29 @@ void check_uncertain_ranges(const Node& document, const std::vector<UncertainInp
     }
 }
 
+namespace {
+
+// A [pricing] table that prices nothing (an `extends` that unsets pricing.gpu_hour and adds no ownership): rung 1
+// at the chip catalog's rental price, which chip_assumptions lists with its source. Without one, a claim that
+// states a cost is refused here, saying what is missing (check_claims_priced covers a scenario with no [pricing]).
+void price_from_chip_catalog(Scenario& s) {
+    if (prices_run(s)) return;
+    if (s.cluster.chip.rental_gpu_hour) {
+        s.pricing.gpu_hour = s.cluster.chip.rental_gpu_hour;
+        return;
+    }
+    for (const ClaimSpec& claim : s.claims) {
+        if (!claim.has_cost()) continue;
+        throw ScenarioError(claim.where,
+                            fmt::format("the claim states a cost but [pricing] prices nothing: it has no gpu_hour and no "
+                                        "[pricing.ownership], and the chip ({}) has no catalog rental price",
+                                        s.cluster.chip.display_name),
+                            "add gpu_hour = \"$2\" (rental) or a [pricing.ownership] table to [pricing]");
+    }
+}
+
+}  // namespace
+
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
     const std::filesystem::path catalog_dir =
         options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
@@ -574,6 +597,7 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
         }
         s.phases.push_back(only);
     }
+    if (root.find("pricing") != nullptr) price_from_chip_catalog(s);
     check_claims_priced(s);
     return s;
 }

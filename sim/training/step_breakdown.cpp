@@ -264,6 +264,7 @@ void StepBuilder::add_flops(StepResult& result) {
     result.mfu_bf16_causal = (result.model_flops_causal / t / gpus) / bf16;
     result.mfu_bf16_full = (result.model_flops_full / t / gpus) / bf16;
     result.hfu = (result.hardware_flops / t / gpus) / peak;
+    result.hfu_bf16 = (result.hardware_flops / t / gpus) / bf16;
 }
 
 }  // namespace gpuhours::detail

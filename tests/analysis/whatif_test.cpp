@@ -344,3 +344,38 @@ TEST_CASE("a swapped chip is priced at its catalog rental price unless one price
     CHECK(row_of(same, "b200").price_gpu_hour == Approx(2.0));
     CHECK(row_of(same, "b200").cost_usd == Approx(row_of(same, "b200").gpu_hours_p50 * 2.0).epsilon(0.01));
 }
+
+TEST_CASE("the scenario's own chip, modified in [cluster.chip], is the headline run in a what-if, not the catalog's", "[whatif]") {
+    // The tp8 run with its H100 modified ([cluster.chip] efficiency.gemm set well below the catalog's) and the price
+    // uncertain. Its own chip's row must be the run `gpuhours run` evaluates: the same scenario, seed and sample
+    // count (own_samples 0: evaluate_run's default, while the other chips run at 3 samples), so the figures are
+    // equal exactly, not approximately. The catalog's H100 would be faster (its higher efficiency): a swap shows.
+    const auto file = write_scenario("own-chip.toml",
+                                     "title = \"own chip\"\nmodel = \"llama-3.1-8b\"\n"
+                                     "[cluster]\ngpus = 16\ngpus_per_node = 8\n"
+                                     "[cluster.chip]\nfrom = \"h100\"\nefficiency.gemm = 0.3\n"
+                                     "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\nsequence_parallel = true\n"
+                                     "[training]\ntokens = \"1B\"\nsequence_length = 8192\nglobal_batch = 16\n"
+                                     "[pricing]\ngpu_hour = { low = \"$1.5\", mode = \"$2\", high = \"$3.5\" }\n"
+                                     "[[claims]]\ntext = \"under $600\"\ncost_below = \"$600\"\n");
+    WhatIfRequest request;
+    request.chips = {"h100", "h800"};
+    request.own_samples = 0;
+    EvaluateOptions three;
+    three.samples = 3;
+    const WhatIfResult r = run_whatif(file, catalog(), request, three);
+    const RunEvaluation headline = evaluate_run(ScenarioSampler(file, catalog()), EvaluateOptions{});
+    const WhatIfRow& own = row_of(r, "h100");
+    CHECK(own.reference);
+    CHECK_FALSE(row_of(r, "h800").reference);
+    CHECK(own.step_time_s == headline.headline_step().step_time.value());
+    CHECK(own.wall_clock_days_p50 == headline.wall_clock_days_spread.p50);
+    CHECK(own.gpu_hours_p50 == headline.gpu_hours_spread.p50);
+    CHECK(own.cost_usd == headline.nominal_cost->total.value());
+    REQUIRE(own.verdicts.size() == 1);
+    CHECK(own.verdicts[0].probability == headline.verdicts[0].probability);
+    // The text table labels the row as the scenario's own.
+    const auto table = run_cli("whatif " + file.string() + " --chips h100,h800 --samples 2");
+    REQUIRE(table.exit_code == 0);
+    CHECK_THAT(table.out, Catch::Contains("h100 (scenario's own)"));
+}

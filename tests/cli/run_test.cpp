@@ -1,15 +1,20 @@
 // `gpuhours run` end to end: phases, Monte Carlo, cost and claim verdicts, determinism.
 #include "../support/cli.hpp"
+#include "../support/json.hpp"
 #include "../support/scenarios.hpp"
 
 #include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
+#include <vector>
 
 using gpuhours::test::run_cli;
 
@@ -51,9 +56,9 @@ TEST_CASE("the flagship run reports DeepSeek-V3's phases with their GPU-hours") 
     // The claim's verdict and its probability are reported.
     CHECK_THAT(r.out, Catch::Contains("\"verdict\": \""));
     CHECK_THAT(r.out, Catch::Contains("\"text\": \"DeepSeek-V3's final training run cost under $6M and took under two months\""));
-    // The cost criterion's break-even price: $6M / the nominal run's GPU-hours (the median run's, gpu_hours_p50), about
-    // $2.13 (issue #18) — above DeepSeek's own $2, so at that price the cost criterion holds; the rental line is
-    // GPU-hours × $2, below $6M.
+    // The cost criterion's break-even price: $6M / the nominal run's GPU-hours (the median run's, gpu_hours_p50): about
+    // 2.59M allocated GPU-hours, so about $2.32 — above DeepSeek's own $2, so at that price the cost criterion holds;
+    // the rental line is GPU-hours × $2, below $6M.
     const double gpu_hours = json_number(r.out, "gpu_hours_p50");
     const double break_even = json_number(r.out, "break_even_usd_per_gpu_hour");
     CHECK(break_even == Approx(6e6 / gpu_hours).epsilon(1e-9));
@@ -136,33 +141,84 @@ std::string json_text(const std::string& json, const std::string& key) {
 }  // namespace
 
 TEST_CASE("report, terminal and JSON agree on every headline number") {
-    // The same scenario and seed through the three outputs: the headline wall clock, GPU-hours, cost and energy that
-    // the JSON states (headline.*_text) appear verbatim in the terminal's run section and in the HTML report, and
-    // the headline cost is the nominal run's (cost_statistic), equal to cost_usd in the run object.
-    const std::string file = small_scenario().string();
-    const auto json = run_cli("run " + file + " --json --samples 64 --seed 3");
-    const auto terminal = run_cli("run " + file + " --samples 64 --seed 3");
+    // The flagship, same seed and samples through the three outputs. The JSON's numbers are the reference; each is
+    // written the way the page and the terminal print it, derived here from the number (not copied from either
+    // text), and must appear in both: wall clock and GPU-hours (medians), cost (the nominal run's), MFU (the BF16
+    // basis every output heads with), the claim's verdict and probability and the cost criterion's break-even price.
+    const std::string file = kRoot + "/scenarios/deepseek-v3.toml";
+    const std::string flags = " --samples 32 --seed 3";
+    const auto json = run_cli("run " + file + " --json" + flags);
+    const auto terminal = run_cli("run " + file + flags);
     const auto html_path = gpuhours::test::scratch_path("run-test") / "headline.html";
-    const auto report = run_cli("report " + file + " --samples 64 --seed 3 -o " + html_path.string());
+    std::filesystem::create_directories(html_path.parent_path());
+    const auto report = run_cli("report " + file + flags + " -o " + html_path.string());
     REQUIRE(json.exit_code == 0);
     REQUIRE(terminal.exit_code == 0);
     REQUIRE(report.exit_code == 0);
     std::ifstream in(html_path);
     const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto doc = gpuhours::test::parse_json(json.out);
+    const auto& headline = doc["headline"];
+    const auto& run = doc["run"];
+    const auto& claim = doc["claims"].array().at(0);
+    const auto& cost_criterion = claim["criteria"].array().at(0);
+    REQUIRE(cost_criterion["key"].string() == "cost_below");
+
+    // Within the JSON: the headline is the run's median wall clock and GPU-hours, the nominal cost, the step's MFU
+    // on the BF16 basis; the break-even price is the threshold over the nominal run's GPU-hours, $6M / about 2.6M.
+    CHECK(headline["wall_clock_days"].number() == run["wall_clock_days_p50"].number());
+    CHECK(headline["gpu_hours"].number() == run["gpu_hours_p50"].number());
+    CHECK(headline["cost_usd"].number() == run["cost_usd"].number());
     CHECK(json_text(json.out, "cost_statistic") == "nominal");
-    for (const std::string key : {"wall_clock_text", "gpu_hours_text", "cost_text", "energy_text"}) {
-        const std::string figure = json_text(json.out, key);
-        INFO(key << " = " << figure);
-        REQUIRE_FALSE(figure.empty());
+    CHECK(doc["step"]["mfu"].number() == doc["step"]["mfu_bf16_full"].number());
+    const double break_even = cost_criterion["break_even_usd_per_gpu_hour"].number();
+    CHECK(break_even == Approx(6e6 / headline["gpu_hours"].number()).epsilon(1e-9));
+
+    // As printed: days to one decimal; GPU-hours whole, with thousands separators; the cost (between $1M and $10M
+    // here) in millions to three decimals; MFU and probability as percentages (one decimal, none); the break-even
+    // price in cents.
+    const auto commas = [](double v) {
+        std::string digits = std::to_string(std::llround(v));
+        for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<std::size_t>(i), ",");
+        return digits;
+    };
+    const double cost = headline["cost_usd"].number();
+    REQUIRE(cost >= 1e6);
+    REQUIRE(cost < 1e7);
+    const std::vector<std::string> figures{
+        fmt::format("{:.1f} days", headline["wall_clock_days"].number()),
+        commas(headline["gpu_hours"].number()),
+        fmt::format("${:.3f}M", cost / 1e6),
+        fmt::format("MFU {:.1f}% (BF16 peak", 100 * doc["step"]["mfu"].number()),
+        fmt::format("{} — ", claim["verdict"].string()),
+        fmt::format("probability {:.0f}% over all the uncertain inputs", 100 * claim["probability"].number()),
+        fmt::format("break-even price ${:.2f} per GPU-hour", break_even),
+    };
+    for (const std::string& figure : figures) {
+        INFO(figure);
         CHECK_THAT(terminal.out, Catch::Contains(figure));
-        CHECK_THAT(html, Catch::Contains(figure));
+        if (figure.ends_with(" — ")) CHECK_THAT(html, Catch::Contains(claim["verdict"].string()));
+        else CHECK_THAT(html, Catch::Contains(figure));
     }
+    // And the texts the JSON gives for them are those figures.
+    CHECK(json_text(json.out, "wall_clock_text") == figures[0]);
+    CHECK(json_text(json.out, "gpu_hours_text") == figures[1]);
+    CHECK(json_text(json.out, "cost_text") == figures[2]);
     // The cost the terminal calls "cost" is the headline one, first on its line.
-    CHECK_THAT(terminal.out, Catch::Contains("  cost           " + json_text(json.out, "cost_text") + " ("));
-    // The claim's verdict and probability agree too.
-    const std::string verdict = json_text(json.out, "verdict");
-    CHECK_THAT(terminal.out, Catch::Contains(verdict + " — "));
-    CHECK_THAT(html, Catch::Contains(verdict));
+    CHECK_THAT(terminal.out, Catch::Contains("  cost           " + figures[2] + " ("));
+    // The page's comparison across chips ([whatif]) runs the scenario's own H800 as written, so its row is the
+    // headline: the same days, GPU-hours, cost and claim verdict with its probability.
+    const std::size_t from = html.find("<section id=\"comparison\"");
+    REQUIRE(from != std::string::npos);
+    const std::string comparison = html.substr(from, html.find("</section>", from) - from);
+    const std::size_t own = comparison.rfind("(scenario&#39;s own)");  // the table, after the charts
+    REQUIRE(own != std::string::npos);
+    const std::string row = comparison.substr(own, comparison.find("</tr>", own) - own);
+    for (const std::string& figure : {fmt::format(">{:.1f}<", headline["wall_clock_days"].number()), figures[1], figures[2],
+                                      fmt::format("{} {:.0f}%", claim["verdict"].string(), 100 * claim["probability"].number())}) {
+        INFO(figure);
+        CHECK_THAT(row, Catch::Contains(figure));
+    }
 }
 
 TEST_CASE("run and check say which reliability model a run used and that none means none") {
@@ -186,4 +242,87 @@ TEST_CASE("run and check say which reliability model a run used and that none me
     const auto bad = run_cli("check " + file + " --set claims.0.basis=steady");
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.out, Catch::Contains("is not a basis"));
+}
+
+TEST_CASE("a run's JSON heads its MFU and HFU with the terminal's basis and labels the FP8 peak's beside it") {
+    // The flagship computes in FP8 on the H800 (scenarios/chips/h800.toml: BF16 989.4, FP8 1,978.9 dense TFLOP/s).
+    // `mfu` and `hfu` are the BF16 peak's (the terminal's "the basis used throughout"); the same FLOPs against the
+    // FP8 peak are the BF16 figures × 989.4 / 1,978.9 (the FLOPs and step time are the same, only the peak differs).
+    const auto r = run_cli("run " + kRoot + "/scenarios/deepseek-v3.toml --json --samples 1");
+    const auto text = run_cli("run " + kRoot + "/scenarios/deepseek-v3.toml --samples 1");
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(text.exit_code == 0);
+    const auto step = gpuhours::test::parse_json(r.out)["step"];
+    const double ratio = 989.4 / 1978.9;
+    CHECK(step["mfu"].number() == step["mfu_bf16_full"].number());
+    CHECK(step["hfu"].number() == step["hfu_bf16"].number());
+    CHECK(step["compute_precision"].string() == "fp8");
+    CHECK(step["mfu_fp8_peak_full"].number() == Approx(step["mfu"].number() * ratio).epsilon(1e-9));
+    CHECK(step["mfu_fp8_peak_causal"].number() == Approx(step["mfu_bf16_causal"].number() * ratio).epsilon(1e-9));
+    CHECK(step["hfu_fp8_peak"].number() == Approx(step["hfu"].number() * ratio).epsilon(1e-9));
+    CHECK_FALSE(step.has("mfu_full"));  // the unlabelled compute-peak names are gone
+    // The terminal prints the same headline figures on the same basis, the FP8 peak's labelled after them.
+    CHECK_THAT(text.out, Catch::Contains(fmt::format("MFU {:.1f}% (BF16 peak", 100 * step["mfu"].number())));
+    CHECK_THAT(text.out, Catch::Contains(fmt::format("HFU {:.1f}% (BF16 peak)", 100 * step["hfu"].number())));
+    CHECK_THAT(text.out, Catch::Contains(fmt::format("against the fp8 peak: MFU {:.1f}%", 100 * step["mfu_fp8_peak_full"].number())));
+}
+
+TEST_CASE("a scenario that unsets the rental price is costed at the chip catalog's, and says so") {
+    // The small run extended with unset = ["pricing.gpu_hour"]: [pricing] stays (its other keys) but prices
+    // nothing, so rung 1 falls back to the H100 catalog's rental price, $2.35 per GPU-hour
+    // (scenarios/chips/h100.toml), listed under the assumptions with that file. The nominal cost is then
+    // $2.35 × the headline GPU-hours.
+    const auto dir = gpuhours::test::scratch_path("run-test-unset");
+    gpuhours::test::write_small_run(dir);
+    std::ofstream(dir / "unset.toml") << "extends = \"small.toml\"\nunset = [\"pricing.gpu_hour\"]\n";
+    const auto json = run_cli("run " + (dir / "unset.toml").string() + " --json --samples 4");
+    const auto text = run_cli("run " + (dir / "unset.toml").string() + " --samples 4");
+    INFO(json.out);
+    REQUIRE(json.exit_code == 0);
+    REQUIRE(text.exit_code == 0);
+    const auto doc = gpuhours::test::parse_json(json.out);
+    CHECK(doc["headline"]["cost_usd"].number() == Approx(2.35 * doc["headline"]["gpu_hours"].number()).epsilon(1e-9));
+    CHECK_THAT(text.out, Catch::Contains("cluster.chip.price.rental_gpu_hour = $2.35 ("));
+    CHECK_THAT(text.out, Catch::Contains("scenarios/chips/h100.toml"));
+    // On a chip whose catalog entry has no rental price (the H20) nothing prices the run: the claim is refused,
+    // and the message says that [pricing] exists but prices nothing, and what to add.
+    std::ofstream(dir / "unpriced.toml") << "extends = \"small.toml\"\nunset = [\"pricing.gpu_hour\"]\n[cluster]\nchip = \"h20\"\n";
+    const auto refused = run_cli("check " + (dir / "unpriced.toml").string());
+    CHECK(refused.exit_code == 2);
+    CHECK_THAT(refused.out, Catch::Contains("[pricing] prices nothing"));
+    CHECK_THAT(refused.out, Catch::Contains("no catalog rental price"));
+    CHECK_THAT(refused.out, Catch::Contains("add gpu_hour"));
+}
+
+TEST_CASE("the reliability line and the assumptions say which reliability figures the run uses") {
+    // The small run names no catalog entry (so the default, meta-llama3-h100) but writes its own failure class
+    // ("GPU") and restart_time (10 min, printed as 600 s): the line labels both as set in the scenario, and the catalog's recovery
+    // parts (detect, replace, initialisation, the checkpoint load at read_bandwidth), which restart_time replaces,
+    // are not listed among the assumptions.
+    const auto r = run_cli("run " + small_scenario().string() + " --samples 4");
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("1 failure class set in the scenario (\"GPU\"; the catalog's not used)"));
+    CHECK_THAT(r.out, Catch::Contains("restart 600 s (restart_time, set in the scenario; the catalog's recovery parts not used)"));
+    CHECK_THAT(r.out, Catch::Contains("reliability.restart_time = 10 min (set in the scenario)"));
+    for (const char* unused : {"reliability.detect", "reliability.replace", "reliability.init_per_gpu", "reliability.read_bandwidth"}) {
+        INFO(unused);
+        CHECK_THAT(r.out, !Catch::Contains(std::string(unused) + " = "));
+    }
+}
+
+TEST_CASE("a criterion lists the break-evens of only the inputs that enter it") {
+    // The flagship under ownership judges "under $6M" on rung 1: the H800 catalog's rental price × GPU-hours. Of its
+    // uncertain inputs the FP8 GEMM efficiency (through the step time) and the failure rates (through the wall
+    // clock) enter that cost and the wall clock; the research multiplier enters only rung 4, so neither criterion
+    // lists it.
+    const auto r = run_cli("run " + kRoot + "/scenarios/deepseek-v3-ownership.toml --json --samples 4");
+    REQUIRE(r.exit_code == 0);
+    const auto doc = gpuhours::test::parse_json(r.out);
+    for (const auto& criterion : doc["claims"].array().at(0)["criteria"].array()) {
+        std::vector<std::string> inputs;
+        for (const auto& b : criterion["input_break_evens"].array()) inputs.push_back(b["input"].string());
+        INFO(criterion["key"].string());
+        CHECK(std::find(inputs.begin(), inputs.end(), "pricing.research_multiplier") == inputs.end());
+        CHECK(std::find(inputs.begin(), inputs.end(), "cluster.chip.efficiency.gemm_fp8") != inputs.end());
+    }
 }

@@ -6,6 +6,7 @@
 #include <gpuhours/report/html.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/report/svg.hpp>
+#include <gpuhours/units/units.hpp>
 #include <gpuhours/analysis/whatif.hpp>
 
 #include "../support/temp_dir.hpp"
@@ -171,6 +172,20 @@ TEST_CASE("histogram bars are as tall as their counts", "[report]") {
     CHECK_THAT(s, Catch::Contains("<title>1 to 2: 1 of 6</title>"));
 }
 
+TEST_CASE("a histogram's bins carry the page's formatting when it gives one", "[report]") {
+    // Samples 5,166,234.12 and 5,266,234.12 in one bin each (2 bins of $50,000): edges $5.166M, $5.216M, $5.266M
+    // written as money (format_dollars' four figures), not as the raw doubles of the bin arithmetic.
+    svg::Histogram h;
+    h.frame = {"h", "cost", "cost of runs", "cost ($)", "runs", 600};
+    h.samples = {5166234.123456, 5266234.123456};
+    h.bins = 2;
+    h.bin_format = [](double v) { return gpuhours::format_dollars(gpuhours::Dollars(v)); };
+    const std::string s = svg::histogram(h);
+    CHECK_THAT(s, Catch::Contains("<title>$5.166M to $5.216M: 1 of 2</title>"));
+    CHECK_THAT(s, Catch::Contains("<title>$5.216M to $5.266M: 1 of 2</title>"));
+    CHECK_THAT(s, !Catch::Contains("123456"));
+}
+
 TEST_CASE("gantt bars are clipped to the window and those outside it are not drawn", "[report]") {
     svg::Gantt g;
     g.frame = {"g", "timeline", "a timeline", "time (s)", "", 600};
@@ -326,6 +341,8 @@ TEST_CASE("gpuhours report writes one self-contained page with the verdict and t
     // Six charts: the timeline, the step breakdown, the per-stage breakdown, the cost and wall clock histograms
     // (the run is stochastic and priced), and memory per rank.
     CHECK(count(page, "<svg ") == 6);
+    // Hover texts print figures as the page does ($, days, separators): no raw double with six or more decimals.
+    CHECK_FALSE(std::regex_search(page, std::regex(R"(<title>[^<]*[0-9]\.[0-9]{6,}[^<]*</title>)")));
     for (const char* id : {"timeline", "breakdown", "breakdown-stages", "cost-histogram", "wall-clock-histogram", "memory"}) {
         CHECK_THAT(page, Catch::Contains(std::string("<svg class=\"chart\" id=\"") + id + "\""));
     }

@@ -139,7 +139,9 @@ void check_run_figures(const RunEvaluation& ev);
 // (InputBreakEven): the value at which the nominal run's criterion flips, every other input nominal, found by
 // bisection over the trial value's figure — re-priced exactly for a [pricing] input; for a step input, the step
 // times scaled by the sensitivity's interpolation (the Monte Carlo's own approximation, see above); not derived
-// for reliability inputs (it would need the interruptions re-simulated per trial) nor for `*_within` bounds.
+// for reliability inputs (it would need the interruptions re-simulated per trial) nor for `*_within` bounds. Only
+// the inputs that enter a criterion are listed for it: a figure that does not move across the input's range (a
+// research multiplier under a rung-1 cost, a price under a wall clock) has no break-even to give.
 // Throws ScenarioError (a layout that does not fit, a claim on cost without pricing) and
 // Error (a schedule the layout cannot run).
 RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions& options = {});

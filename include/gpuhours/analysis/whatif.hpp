@@ -37,12 +37,17 @@ struct WhatIfRequest {
     // leave it too few micro-batches for its schedule; nullopt: each phase's own batch (no growth).
     std::optional<double> max_batch_tokens;
     bool same_price = false;                // keep the scenario's GPU-hour price for every chip (no catalog prices)
+    // The Monte Carlo samples of the scenario's own chip's row (EvaluateOptions::samples: 0 is its default), so that
+    // it reproduces `gpuhours run`'s headline; nullopt: the options' own, as every other chip.
+    std::optional<int> own_samples;
 };
 
 struct WhatIfRow {
     std::string chip;                  // catalog id
     std::string chip_name;             // display name
-    bool reference = false;            // the scenario's own chip, unswapped, beside the chips a rule permits
+    // The scenario's own chip as written ([cluster.chip] table included), unswapped: the headline run; listed
+    // first as the reference when a rule does not permit it.
+    bool reference = false;
     std::string classification;        // under the rule: "not controlled", "licence required", …; empty without a rule
     std::string classification_reason;
     int gpus = 0;

@@ -84,6 +84,7 @@ struct Histogram {
     int bins = 0;  // 0: √n, between 5 and 40
     std::string colour = "#56B4E9";
     TickFormat tick_format = default_tick;
+    TickFormat bin_format;  // a bin's edges in its hover text (not round numbers, unlike ticks); empty: tick_format
 };
 std::string histogram(const Histogram& chart);
 

@@ -34,6 +34,7 @@ struct FailureClass {
     bool per_node = false;
     SourceRef where;                        // the MTBF's position in the scenario, for errors (unknown: none)
     std::string source;                     // where the rate comes from (the scenario's `source`); may be empty
+    bool from_catalog = false;              // read from the reliability catalog entry, not written in the scenario
 };
 
 struct ReliabilityModel {

@@ -55,6 +55,7 @@ struct ReliabilitySpec {
     std::vector<FailureClass> failures;          // [[reliability.failures]]; empty: the run never fails
     Seconds restart_time;                        // detection + restart + reload, per interruption (when given)
     bool restart_given = false;                  // restart_time written: it replaces the recovery parts
+    bool restart_from_catalog = false;           // that restart_time is the catalog entry's, not the scenario's
     // Recovery parts (run.hpp's RecoveryParts without the load, which is checkpoint_bytes() / read_bandwidth).
     Seconds detect, replace, init_per_gpu, init_per_gpu_squared;
     std::optional<BytesPerSecond> read_bandwidth;  // checkpoint load; nullopt: storage_bandwidth, else no load time

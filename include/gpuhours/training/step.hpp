@@ -116,12 +116,14 @@ struct StepResult {
     Flops hardware_flops;
     FlopsPerSecond model_flops_per_gpu;  // causal model FLOPs / (step time × GPUs)
     // MFU against the compute format's peak and against the BF16 peak (DeepSeek and Llama quote BF16), each
-    // with causal and full-attention FLOPs; HFU adds recomputation (causal, compute-format peak).
+    // with causal and full-attention FLOPs; HFU adds recomputation (causal FLOPs), against either peak. Outputs
+    // headline the BF16 peak with full-attention FLOPs (mfu_bf16_full) and label the compute-format figures.
     double mfu_causal = 0.0;
     double mfu_full = 0.0;
     double mfu_bf16_causal = 0.0;
     double mfu_bf16_full = 0.0;
-    double hfu = 0.0;
+    double hfu = 0.0;       // compute-format peak
+    double hfu_bf16 = 0.0;  // BF16 peak
     Precision compute_precision = Precision::bf16;
     std::vector<MemoryBreakdown> memory;  // per pipeline stage
     std::vector<TraceEvent> trace;        // when StepSpec::record_trace
