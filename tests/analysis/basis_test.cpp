@@ -90,7 +90,7 @@ TEST_CASE("the failure rates' break-even is the factor at which the claim flips,
     CHECK(evaluate_text(dir.path, with(1000 / (1.05 * k), claim)).verdicts[0].nominal_verdict == Verdict::fails);
 }
 
-TEST_CASE("a claim on rung 4 prints no rung-1 break-even price; the price's own break-even counts the research runs", "[analysis][claims]") {
+TEST_CASE("a claim on rung 4 prints no rung-1 break-even price — the price's own break-even counts the research runs", "[analysis][claims]") {
     // Rented at $2 with one research run of G_r = 1,000 GPU-hours: rung 4 = $2 × (G + G_r) for the final run's G
     // GPU-hours (no failures: G = allocated). A bound of $2 × (G + G_r) × 1.1 flips at the price
     // 1.1 × $2 = $2.20 per GPU-hour, not at the bound / G that rung 1's line would print.

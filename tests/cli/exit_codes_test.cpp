@@ -104,7 +104,7 @@ TEST_CASE("an over-long extends name is a located error, exit 2") {
     CHECK_THAT(r.out, Catch::Contains(file.string() + ":1:11: error: cannot open"));
 }
 
-TEST_CASE("a sweep over a scenario with invalid points exits 2 after writing every row; a broken file before any") {
+TEST_CASE("a sweep over a scenario with invalid points exits 2 after writing every row — a broken file before any") {
     const TempDir dir("exit-sweep");
     const auto file = gpuhours::test::write_small_run(dir.path);
     // The small run is TP2 × PP2 × DP4 = 16 GPUs with data fixed, so the point cluster.gpus = 32 is invalid.

@@ -60,7 +60,7 @@ TEST_CASE("every command's help lists exactly the options its parser accepts, wi
     }
 }
 
-TEST_CASE("collective's help says how to call it; help for an unknown command is an error", "[cli][help]") {
+TEST_CASE("collective's help says how to call it — help for an unknown command is an error", "[cli][help]") {
     // The issue's case: collective's options used to appear only in the error for an unknown one.
     const auto help = run_cli("collective --help");
     CHECK_THAT(help.out, Catch::Contains("usage: gpuhours collective OP --chip ID"));

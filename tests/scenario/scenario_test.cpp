@@ -172,7 +172,7 @@ TEST_CASE("a mistake in a required key or an unknown chip does not hide the file
     CHECK(error_count(what) == 4);
 }
 
-TEST_CASE("bounds checked on their own section are reported beside the type mistakes; the bound shows the file's first 20") {
+TEST_CASE("bounds checked on their own section are reported beside the type mistakes — the bound shows the file's first 20") {
     // Line 8 `tensor = "2"` (a type: KeyError), then a [pricing] table at lines 16–19 whose pue (0.5 < 1, line 18)
     // and utilization (5 > 1, line 19) break their bounds: pricing is checked on its own, so both are reported
     // although the search changed a value elsewhere. Three errors.
@@ -223,7 +223,7 @@ TEST_CASE("a count out of range that the layout depends on does not hide the mis
     CHECK_THAT(what, !Catch::Contains("≠ gpus"));
 }
 
-TEST_CASE("[training] tokens beside [[phases]] of the same layer are refused; a later layer's phases replace them") {
+TEST_CASE("tokens in [training] beside [[phases]] of the same layer are refused — a later layer's phases replace them") {
     // Same file: the phases' tokens (1B) would silently replace [training]'s 1T (line 13, the value at column 10).
     const auto same = load_error(kBase + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\n");
     CHECK(same.where().line == 13);

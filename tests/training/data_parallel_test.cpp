@@ -141,7 +141,7 @@ TEST_CASE("ZeRO-3's trace shows each unit's gathers and reduce-scatter on the da
     }
 }
 
-TEST_CASE("without prefetch every ZeRO-3 gather is exposed; prefetching one unit hides part of them", "[step][zero3]") {
+TEST_CASE("without prefetch every ZeRO-3 gather is exposed — prefetching one unit hides part of them", "[step][zero3]") {
     // prefetch 0: a unit's gather is issued only once the previous unit's compute is done, and the compute waits
     // for it. Reduce-scatters run on their own stream beside the backward; only the last one (the embedding's,
     // the last unit of the backward) holds up the optimizer. With one micro-batch and no pipeline nothing else
@@ -260,7 +260,7 @@ TEST_CASE("gradient buckets are launched as the backward fills them, in backward
     CHECK(data_volume(r) == Approx(4.0 * kParameters).epsilon(1e-12));
 }
 
-TEST_CASE("gradient buckets overlap the backward; without overlap the whole reduction is exposed", "[step][buckets]") {
+TEST_CASE("gradient buckets overlap the backward — without overlap the whole reduction is exposed", "[step][buckets]") {
     // One micro-batch, no pipeline, ZeRO-1 (reduce-scatter per bucket, then the parameter all-gather after the
     // optimizer). Without overlap the reduction waits for the whole backward and the compute stream has nothing
     // else to do: all of its time is exposed (and so is the all-gather's).

@@ -145,8 +145,19 @@ TEST_CASE("formatting carries the unit") {
     CHECK(format_power(Watts(700)) == "700 W");
 }
 
-TEST_CASE("an error on one line: message and hint joined by \"; \", line breaks and their indentation folded") {
+TEST_CASE("an error on one line: message and hint joined by a semicolon, line breaks and their indentation folded") {
     // "a\n  b" with hint "c" reads "a; b; c"; without a hint, just the message; the position is left out.
     CHECK(gpuhours::Error(gpuhours::SourceRef{"f.toml", 3, 4}, "a\n  b", "c").one_line() == "a; b; c");
     CHECK(gpuhours::Error("only").one_line() == "only");
+}
+
+TEST_CASE("no test's name holds a semicolon or starts with a bracket, which ctest would split or read as tags") {
+    // catch_discover_tests (CMake) keeps the names in a CMake list, which splits at ';': a name holding one became
+    // two ctest entries that matched no test and "passed" with "No tests ran", so 8 tests never ran in CI (found by
+    // the session 10 fresh-user check). A name starting with '[' is read as a tag expression.
+    for (const Catch::TestCase& t : Catch::getRegistryHub().getTestCaseRegistry().getAllTests()) {
+        INFO(t.name);
+        CHECK(t.name.find(';') == std::string::npos);
+        CHECK(t.name.rfind('[', 0) == std::string::npos);
+    }
 }
