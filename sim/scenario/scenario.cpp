@@ -393,11 +393,13 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
             std::optional<Mistake> m;
             std::optional<SourceRef> unreported_at;
             std::optional<Node> unreported_fix;  // a value that satisfies the unreported rule, when it names one
+            bool rule_error = false;              // an error of a rule between keys, not of one key alone
             try {
                 (void)read_merged_once(doc, file, options);
                 more = false;  // the rest reads cleanly: every mistake was found
                 break;
             } catch (const ScenarioError& e) {
+                rule_error = dynamic_cast<const detail::KeyError*>(&e) == nullptr;
                 m = classify(e);
                 if (!m && e.where().line > 0) {
                     unreported_at = e.where();
@@ -408,7 +410,9 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
                 }
             } catch (const Error&) {
             }
-            if (!m) {
+            // A rule's error right after a value was taken out may be the absence's (a claim's rung with its cost
+            // bound taken out): the placeholder goes in first, and the rule is reported only if it still fails.
+            if (!m || (rule_error && placeholder)) {
                 if (placeholder) {  // the value taken out was needed: put its placeholder there instead
                     doc = std::move(before);
                     replaced.push_back(placeholder_at);

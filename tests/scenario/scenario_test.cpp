@@ -706,3 +706,31 @@ TEST_CASE("an uncertain input's range is every value a draw can take") {
     u.distribution = Distribution::lognormal;
     CHECK(u.range().first == Approx(std::exp(2.0 - 4.753424 * 0.5)));
 }
+
+TEST_CASE("a misspelt required key of an inline table is named as a misspelling and hides nothing after it") {
+    // kBase's 15 lines, then phase 0 (lines 16–19) with `batch_ramp = { form = 16, … }` (line 19: `form` at column
+    // 16, after "batch_ramp = { ") and phase 1 (lines 20–24) with `recompute = "fulll"` (line 24, column 13). `from`
+    // is required, and `form` is one swap from it: named as the unknown key `form` with its suggestion (was
+    // "missing required key `…from`", which also ended the search before phase 1).
+    const std::string text = phased_base() +
+                             "[[phases]]\nname = \"a\"\ntokens = \"1T\"\nbatch_ramp = { form = 16, tokens = \"100B\" }\n"
+                             "[[phases]]\nname = \"b\"\nsteps = 10\n[phases.parallelism]\nrecompute = \"fulll\"\n";
+    const std::string what = load_error(text).what();
+    CHECK_THAT(what, Catch::StartsWith("test.toml:19:16: error: unknown key `form` in [phases[0].batch_ramp]"));
+    CHECK_THAT(what, Catch::Contains("did you mean `from`?"));
+    CHECK_THAT(what, Catch::Contains("test.toml:24:13: error: `phases[1].parallelism.recompute`"));
+    CHECK(error_count(what) == 2);
+    CHECK_THAT(what, !Catch::Contains("missing required key"));
+}
+
+TEST_CASE("a cost bound written without its unit does not also report the rung that names it") {
+    // [pricing] at line 16, [[claims]] at 18: `rung = "rental"` (line 20) and `cost_below = "6M"` (line 21; the
+    // unit's "$" is missing at the text's first character, column 15). Taking the bound out left a rung naming a
+    // cost with no cost bound, reported first as a second mistake; the bound's stand-in ("$6M", its hint's example)
+    // now goes in before any rule of its table is reported, so the one mistake is the one reported.
+    const std::string text = kBase + "[pricing]\ngpu_hour = \"$2\"\n[[claims]]\ntext = \"x\"\nrung = \"rental\"\ncost_below = \"6M\"\n";
+    const std::string what = load_error(text).what();
+    CHECK_THAT(what, Catch::StartsWith("test.toml:21:15: error: `claims[0].cost_below`"));
+    CHECK(error_count(what) == 1);
+    CHECK_THAT(what, !Catch::Contains("rung"));
+}

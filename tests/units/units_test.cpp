@@ -161,3 +161,14 @@ TEST_CASE("no test's name holds a semicolon or starts with a bracket, which ctes
         CHECK(t.name.rfind('[', 0) == std::string::npos);
     }
 }
+
+TEST_CASE("the did-you-mean distance counts a swap of two adjacent letters as one edit") {
+    // Optimal string alignment by hand: `form` → `from` swaps "or" (1); `kitten` → `sitting` is k→s, e→i, +g (3,
+    // no swap helps); `ca` → `abc` is 3 under this distance (the swap "ca"→"ac" may not be edited again; unrestricted
+    // Damerau–Levenshtein would give 2); the empty word is as far as the other's length.
+    CHECK(gpuhours::edit_distance("form", "from") == 1);
+    CHECK(gpuhours::edit_distance("kitten", "sitting") == 3);
+    CHECK(gpuhours::edit_distance("ca", "abc") == 3);
+    CHECK(gpuhours::edit_distance("", "abc") == 3);
+    CHECK(gpuhours::edit_distance("pipline", "pipeline") == 1);
+}

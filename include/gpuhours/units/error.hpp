@@ -44,7 +44,8 @@ public:
     using Error::Error;
 };
 
-// The edit distance used for "did you mean" suggestions (Levenshtein, unit costs).
+// The edit distance used for "did you mean" suggestions: optimal string alignment (Levenshtein plus a
+// transposition of two adjacent characters), unit costs.
 std::size_t edit_distance(const std::string& a, const std::string& b);
 
 }  // namespace gpuhours
