@@ -110,6 +110,13 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    // `gpuhours --help run`: as `gpuhours help run`.
+    if (args.size() >= 2 && (args[0] == "--help" || args[0] == "-h")) {
+        if (const gpuhours::cli::CommandHelp* c = gpuhours::cli::command_help(args[1])) {
+            if (root) std::cout << gpuhours::cli::render_help(*c);
+            return 0;
+        }
+    }
     if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
         if (root) std::cout << kHelp;
         return 0;

@@ -766,7 +766,9 @@ std::string comparison_section(const WhatIfResult& w) {
         std::string deadline;
         if (w.deadline) deadline = row.deadline_gpus ? with_commas(*row.deadline_gpus) : "not reachable";
         if (!row.deadline_note.empty()) deadline += (deadline.empty() ? "" : " — ") + row.deadline_note;
-        rows.push_back({name + (row.layout_rederived ? " (layout re-derived: " + row.layout_note + ")" : ""), row.classification,
+        // The note says what was carried over or changed for this chip (efficiencies re-centred, communication SMs,
+        // precision, and the layout only when it did not fit): shown as it is, not always as a layout change.
+        rows.push_back({name + (row.layout_rederived && !row.layout_note.empty() ? " (" + row.layout_note + ")" : ""), row.classification,
                         std::to_string(row.gpus), fmt::format("{:.3f} s", row.step_time_s), percent(row.mfu_bf16),
                         fmt::format("{:.1f}", row.wall_clock_days_p50), with_commas(row.gpu_hours_p50),
                         with_commas(row.steady_state_gpu_hours_p50), row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) : "—",

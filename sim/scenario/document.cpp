@@ -416,22 +416,27 @@ bool TableReader::has(std::string_view key) {
     return table_.find(key) != nullptr;
 }
 
+void TableReader::name_misspelling_of(const std::vector<std::string>& keys) const {
+    for (std::size_t i = 0; i < table_.fields.size() && i < table_.key_sources.size(); ++i) {
+        const std::string& written = table_.fields[i].first;
+        if (std::find(known_.begin(), known_.end(), written) != known_.end()) continue;
+        const auto meant = suggest(written, keys);
+        if (!meant) continue;
+        auto name = std::make_shared<Node>();
+        name->kind = Node::Kind::string;
+        name->text = *meant;
+        name->where = table_.key_sources[i];
+        const std::string in = name_.empty() ? "at the top level" : fmt::format("in [{}]", name_);
+        throw KeyError(table_.key_sources[i], table_.key_sources[i], true, fmt::format("unknown key `{}` {}", written, in),
+                       fmt::format("did you mean `{}`?", *meant), std::move(name));
+    }
+}
+
 const Node& TableReader::required(std::string_view key, std::string_view hint) {
     if (const Node* node = optional(key)) return *node;
     // A missing key written misspelt (`form` for `from` in an inline table): the misspelling is the mistake, named
     // as finish() would name it, and read on as the key it means — not "missing `from`", which hides the cause.
-    for (std::size_t i = 0; i < table_.fields.size() && i < table_.key_sources.size(); ++i) {
-        const std::string& written = table_.fields[i].first;
-        if (std::find(known_.begin(), known_.end(), written) != known_.end()) continue;
-        if (suggest(written, {std::string(key)}) != std::string(key)) continue;
-        auto name = std::make_shared<Node>();
-        name->kind = Node::Kind::string;
-        name->text = std::string(key);
-        name->where = table_.key_sources[i];
-        const std::string in = name_.empty() ? "at the top level" : fmt::format("in [{}]", name_);
-        throw KeyError(table_.key_sources[i], table_.key_sources[i], true, fmt::format("unknown key `{}` {}", written, in),
-                       fmt::format("did you mean `{}`?", key), std::move(name));
-    }
+    name_misspelling_of({std::string(key)});
     const std::string where_text = name_.empty() ? "the scenario" : fmt::format("[{}]", name_);
     throw ScenarioError(table_.where, fmt::format("missing required key `{}` in {}", path_of(key), where_text),
                         hint.empty() ? fmt::format("add `{} = …`", key) : std::string(hint));

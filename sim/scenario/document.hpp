@@ -95,6 +95,10 @@ public:
     [[nodiscard]] bool has(std::string_view key);
     // Marks a key as known without reading it (handled elsewhere, e.g. `extends`).
     void allow(std::string_view key);
+    // For a key the table must have but lacks (required, or one of an either-or pair): a key written here that no
+    // reader has taken and that is a plausible misspelling of one of `keys` (`mtbf_per_gpus`) is the mistake —
+    // throws the unknown-key KeyError finish() would, suggesting the closest and read on as it. Else returns.
+    void name_misspelling_of(const std::vector<std::string>& keys) const;
 
     [[nodiscard]] const Node& table() const { return table_; }
     [[nodiscard]] const std::string& name() const { return name_; }

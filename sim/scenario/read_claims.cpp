@@ -192,7 +192,7 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
     }
     if (const Node* n = r.optional("rule")) w.rule = detail::as_string(*n, "whatif.rule");
     if (const Node* n = r.optional("deadline")) {
-        w.deadline = detail::as_quantity(*n, "whatif.deadline", parse_duration, "\"2 months\"");
+        w.deadline = detail::as_quantity(*n, "whatif.deadline", parse_duration, "2 months");
         require_positive(w.deadline->value(), *n, "whatif.deadline", "a duration");
     }
     r.finish();

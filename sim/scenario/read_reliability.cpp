@@ -57,7 +57,7 @@ public:
         const Node* n = figure(key);
         if (n == nullptr) return std::nullopt;
         const std::string path = r_.path_of(key);
-        const BytesPerSecond b = detail::as_quantity(*n, path, parse_bandwidth, "\"2 TB/s\"");
+        const BytesPerSecond b = detail::as_quantity(*n, path, parse_bandwidth, "2 TB/s");
         require_positive(b.value(), *n, path, "a bandwidth");
         require_within(b.value(), *n, path, "bandwidths", limits::kBandwidthMin, limits::kBandwidthMax, "B/s");
         return b;
@@ -77,6 +77,7 @@ FailureClass read_failure(const Node& item, const std::string& name, const Relia
     const Node* gpu = fr.optional("mtbf_per_gpu");
     const Node* node_mtbf = fr.optional("mtbf_per_node");
     if ((gpu == nullptr) == (node_mtbf == nullptr)) {
+        if (gpu == nullptr) fr.name_misspelling_of({"mtbf_per_gpu", "mtbf_per_node"});  // `mtbf_per_gpus = …`
         throw ScenarioError(item.where, fmt::format("{} needs exactly one of mtbf_per_gpu or mtbf_per_node", name),
                             "e.g. mtbf_per_gpu = \"50700 h\": one interruption per 50,700 GPU-hours");
     }

@@ -212,7 +212,15 @@ bool same_place(const SourceRef& a, const SourceRef& b) { return a.file == b.fil
 bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacement = nullptr, bool any_value = false,
               bool top = true) {
     if (table.kind == Node::Kind::array) {
-        for (Node& item : table.items) {
+        for (std::size_t i = 0; i < table.items.size(); ++i) {
+            Node& item = table.items[i];
+            // A plain value in a list (an unknown chip in whatif.chips): taken out of the list, or replaced.
+            const bool plain = item.kind != Node::Kind::table && item.kind != Node::Kind::array;
+            if (!key && plain && same_place(item.where, at)) {
+                if (replacement != nullptr) item = *replacement;
+                else table.items.erase(table.items.begin() + static_cast<std::ptrdiff_t>(i));
+                return true;
+            }
             if (erase_at(item, at, key, replacement, any_value, false)) return true;
         }
         return false;
@@ -387,7 +395,9 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         };
         bool more = take_out(*first);
         const std::size_t search_bound = 5 * static_cast<std::size_t>(limits::kErrorsPerFile);
-        bool hidden = false;       // the search ended at an error it could not set aside: more may lie behind it
+        // The search ended at an error it could not set aside, or at a mistake whose value it could not take out:
+        // more may lie behind it.
+        bool hidden = !more;
         int set_aside = 0;         // values taken out unreported (an error that a change of the search may cause)
         while (more && found.size() < search_bound) {
             std::optional<Mistake> m;
@@ -435,8 +445,12 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
             }
             // A placeholder that errs again at its own place is not a new mistake: taken out, not reported.
             const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m->node); });
-            if (!again) found.push_back(m->text);
+            const bool seen = std::any_of(found.begin(), found.end(), [&](const Found& f) {
+                return same_place(f.where, m->text.where) && f.message == m->text.message;
+            });
+            if (!again && !seen) found.push_back(m->text);
             more = take_out(*m);
+            if (!more) hidden = true;
         }
         if (found.size() == 1 && !hidden && set_aside == 0) throw;
         throw_found(std::move(found), more, hidden, set_aside);

@@ -19,11 +19,12 @@ bool is_distribution(const Node& n) {
     bool has_low = false;
     bool has_high = false;
     bool has_dist = false;
+    // A key no distribution has does not make it another kind of table: with `dist`, or both `low` and `high`, it
+    // is still a distribution, and read_distribution names the stray key (`mod`: did you mean `mode`?).
     for (const auto& [k, v] : n.fields) {
         if (k == "low") has_low = true;
         else if (k == "high") has_high = true;
         else if (k == "dist") has_dist = true;
-        else if (k != "mode" && k != "mean" && k != "sd") return false;
     }
     return has_dist || (has_low && has_high);
 }
@@ -144,7 +145,14 @@ void find_uncertain(Node& node, const std::string& path, std::vector<UncertainIn
 
 std::vector<UncertainInput> extract_uncertain(Node& root) {
     std::vector<UncertainInput> out;
-    find_uncertain(root, "", out);
+    try {
+        find_uncertain(root, "", out);
+    } catch (const ScenarioError& e) {
+        // The distributions are read before the rest of the file, so a mistake in one is reported alone; say so.
+        throw ScenarioError(e.where(), e.message(),
+                            e.hint() + (e.hint().empty() ? "" : "\n") +
+                                "(ranges are read before the rest of the file: fix this and check again for other mistakes)");
+    }
     return out;
 }
 

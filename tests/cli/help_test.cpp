@@ -72,6 +72,9 @@ TEST_CASE("collective's help says how to call it — help for an unknown command
     CHECK_THAT(unknown.out, Catch::Contains("no command `nothing`"));
     // The global help still comes with no command, and names per-command help.
     CHECK_THAT(run_cli("help").out, Catch::Contains("gpuhours COMMAND --help"));
+    // `gpuhours --help run` is `gpuhours help run`.
+    CHECK(run_cli("--help run").out == run_cli("help run").out);
+    CHECK_THAT(run_cli("--help run").out, Catch::StartsWith("usage: gpuhours run"));
     // Help on `help` itself is that global text (it says how `help` is called), not "no command `--help`".
     for (const char* self : {"help --help", "help -h", "help help"}) {
         const auto r = run_cli(self);

@@ -734,3 +734,23 @@ TEST_CASE("a cost bound written without its unit does not also report the rung t
     CHECK(error_count(what) == 1);
     CHECK_THAT(what, !Catch::Contains("rung"));
 }
+
+TEST_CASE("an unknown chip in a list, an either-or key misspelt and a range's stray key are each named and hide nothing") {
+    // [whatif] at line 16: `chips = ["h100", "h1000"]` (line 17; "h1000" opens at column 18) and `deadline =
+    // "2 fortnights"` (line 18; the unit starts 2 characters into the text, which starts at column 13: column 15).
+    // The unknown chip used to end the search silently (its value, an item of a list, could not be taken out).
+    const std::string listed = load_error(kBase + "[whatif]\nchips = [\"h100\", \"h1000\"]\ndeadline = \"2 fortnights\"\n").what();
+    CHECK_THAT(listed, Catch::StartsWith("test.toml:17:18: error: `whatif.chips[1]` = \"h1000\""));
+    CHECK_THAT(listed, Catch::Contains("test.toml:18:15: error: `whatif.deadline`"));
+    CHECK(error_count(listed) == 2);
+    // A failure class needs one of mtbf_per_gpu and mtbf_per_node; `mtbf_per_gpus` (line 18) is named as the
+    // misspelling of the closest, not "needs exactly one of …".
+    const std::string either = load_error(kBase + "[[reliability.failures]]\nname = \"gpu\"\nmtbf_per_gpus = \"50700 h\"\n").what();
+    CHECK_THAT(either, Catch::StartsWith("test.toml:18:1: error: unknown key `mtbf_per_gpus`"));
+    CHECK_THAT(either, Catch::Contains("did you mean `mtbf_per_gpu`?"));
+    // `mod` for `mode` in a range: still a range (it has low and high), so the stray key is named with its
+    // suggestion, not read as another kind of table whose every key is unknown.
+    const auto range = load_error(kBase + "[pricing]\ngpu_hour = { low = \"$1\", mod = \"$2\", high = \"$3\" }\n");
+    CHECK_THAT(range.message(), Catch::Contains("unknown key `mod`"));
+    CHECK_THAT(range.hint(), Catch::Contains("did you mean `mode`?"));
+}
