@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <type_traits>
 
 namespace gpuhours::detail {
@@ -184,8 +185,16 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
             const std::string path = fmt::format("whatif.chips[{}]", i);
             const std::string id = detail::as_string(n->items[i], path);
             if (std::find(known.begin(), known.end(), id) == known.end()) {
-                throw ScenarioError(n->items[i].where, fmt::format("`{}` = \"{}\" is not a chip in the catalog", path, id),
-                                    fmt::format("known chips: {}", fmt::join(known, ", ")));
+                // Its stand-in (for the search for every mistake) is the suggested chip, else the catalog's first: an
+                // item replaced, not taken out, so the later items keep their index in the messages.
+                const auto best = detail::suggest(id, known);
+                auto stand_in = std::make_shared<detail::Node>(n->items[i]);
+                stand_in->text = best.value_or(known.empty() ? id : known.front());
+                throw detail::KeyError(n->items[i].where, n->items[i].where, false,
+                                       fmt::format("`{}` = \"{}\" is not a chip in the catalog", path, id),
+                                       best ? fmt::format("did you mean \"{}\"? (known chips: {})", *best, fmt::join(known, ", "))
+                                            : fmt::format("known chips: {}", fmt::join(known, ", ")),
+                                       std::move(stand_in));
             }
             w.chips.push_back(id);
         }

@@ -78,7 +78,9 @@ FailureClass read_failure(const Node& item, const std::string& name, const Relia
     const Node* node_mtbf = fr.optional("mtbf_per_node");
     if ((gpu == nullptr) == (node_mtbf == nullptr)) {
         if (gpu == nullptr) fr.name_misspelling_of({"mtbf_per_gpu", "mtbf_per_node"});  // `mtbf_per_gpus = …`
-        throw ScenarioError(item.where, fmt::format("{} needs exactly one of mtbf_per_gpu or mtbf_per_node", name),
+        // Both given: located at the second, the value the search for every mistake can take out and read on.
+        throw ScenarioError(gpu != nullptr ? node_mtbf->where : item.where,
+                            fmt::format("{} needs exactly one of mtbf_per_gpu or mtbf_per_node", name),
                             "e.g. mtbf_per_gpu = \"50700 h\": one interruption per 50,700 GPU-hours");
     }
     const Node& n = gpu ? *gpu : *node_mtbf;

@@ -110,7 +110,9 @@ void apply_unset(Node& base, const Node& unset) {
                 }
                 std::string hint = "name a key the base file sets, as a dotted path, e.g. \"pricing.gpu_hour\"";
                 if (auto best = detail::suggest(key, known)) hint = fmt::format("did you mean `{}`? ({})", *best, hint);
-                throw ScenarioError(item.where, fmt::format("`unset` names `{}`, which the base file does not set", path), hint);
+                // `unset` is applied while the files are merged, before the rest is read: other mistakes may follow.
+                throw ScenarioError(item.where, fmt::format("`unset` names `{}`, which the base file does not set", path),
+                                    hint + "\n(unset is applied before the rest of the file is read: fix this and check again for other mistakes)");
             }
             if (dot == std::string::npos) {
                 table->erase(key);
@@ -243,6 +245,23 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
             return true;
         }
         if (erase_at(table.fields[i].second, at, key, replacement, any_value, false)) return true;
+    }
+    return false;
+}
+
+// Whether `at` is a plain value inside a list (an item of whatif.chips), whose removal would renumber the items
+// after it in the messages.
+bool list_item_at(const Node& n, const SourceRef& at) {
+    if (n.kind == Node::Kind::array) {
+        for (const Node& item : n.items) {
+            if (item.kind != Node::Kind::table && item.kind != Node::Kind::array && same_place(item.where, at)) return true;
+            if (list_item_at(item, at)) return true;
+        }
+    }
+    if (n.kind == Node::Kind::table) {
+        for (const auto& field : n.fields) {
+            if (list_item_at(field.second, at)) return true;
+        }
     }
     return false;
 }
@@ -386,6 +405,10 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
             if (!m.unknown_key) {
                 if (auto section = section_of(doc, m.node)) changed.push_back(*section);
             }
+            if (m.placeholder && !again && !m.unknown_key && list_item_at(doc, m.node)) {
+                replaced.push_back(m.node);  // a list's item: replaced in place, so the later items keep their index
+                return erase_at(doc, m.node, false, &*m.placeholder);
+            }
             if (m.placeholder && !again && !m.unknown_key) {
                 before = doc;
                 placeholder = *m.placeholder;
@@ -445,10 +468,8 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
             }
             // A placeholder that errs again at its own place is not a new mistake: taken out, not reported.
             const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m->node); });
-            const bool seen = std::any_of(found.begin(), found.end(), [&](const Found& f) {
-                return same_place(f.where, m->text.where) && f.message == m->text.message;
-            });
-            if (!again && !seen) found.push_back(m->text);
+            const auto same = [&](const Found& f) { return same_place(f.where, m->text.where) && f.message == m->text.message; };
+            if (!again && std::none_of(found.begin(), found.end(), same)) found.push_back(m->text);  // once each
             more = take_out(*m);
             if (!more) hidden = true;
         }

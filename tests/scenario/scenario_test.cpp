@@ -512,6 +512,8 @@ TEST_CASE("unset removes keys the base sets, and an unknown one is refused at it
         CHECK(e.where().column == 10);
         CHECK_THAT(e.what(), Catch::Contains("parallelism.tensr"));
         CHECK_THAT(e.hint(), Catch::Contains("tensor"));
+        // `unset` is applied while the files merge, before the search for every mistake: it says so.
+        CHECK_THAT(e.hint(), Catch::Contains("fix this and check again for other mistakes"));
     }
     const auto orphan = dir.write("orphan.toml", "unset = [\"parallelism.tensor\"]\n" + kBase);
     CHECK_THROWS_WITH(load_scenario(orphan, catalog_options()), Catch::Contains("no `extends`"));
@@ -743,6 +745,19 @@ TEST_CASE("an unknown chip in a list, an either-or key misspelt and a range's st
     CHECK_THAT(listed, Catch::StartsWith("test.toml:17:18: error: `whatif.chips[1]` = \"h1000\""));
     CHECK_THAT(listed, Catch::Contains("test.toml:18:15: error: `whatif.deadline`"));
     CHECK(error_count(listed) == 2);
+    // Two unknown chips in one list keep their own index: the first is replaced by its suggestion ("h200" for
+    // "h300"), not taken out, so the second is still `chips[2]` (line 17: `chips = ["h100", "h300", "mi301x"]`,
+    // "h300" at column 18, "mi301x" at 26).
+    const std::string two = load_error(kBase + "[whatif]\nchips = [\"h100\", \"h300\", \"mi301x\"]\n").what();
+    CHECK_THAT(two, Catch::Contains("test.toml:17:18: error: `whatif.chips[1]` = \"h300\""));
+    CHECK_THAT(two, Catch::Contains("test.toml:17:26: error: `whatif.chips[2]` = \"mi301x\""));
+    CHECK_THAT(two, Catch::Contains("did you mean \"mi300x\"?"));
+    // Both MTBF keys given (lines 18 and 19): located at the second, which the search takes out to read on, so the
+    // PUE below it (line 21, 0.5 at column 7) is reported in the same round.
+    const std::string both = load_error(kBase + "[[reliability.failures]]\nname = \"gpu\"\nmtbf_per_gpu = \"1000 h\"\n"
+                                                "mtbf_per_node = \"100 h\"\n[pricing]\npue = 0.5\n").what();
+    CHECK_THAT(both, Catch::StartsWith("test.toml:19:17: error: reliability.failures[0] needs exactly one of"));
+    CHECK_THAT(both, Catch::Contains("test.toml:21:7: error: `pricing.pue`"));
     // A failure class needs one of mtbf_per_gpu and mtbf_per_node; `mtbf_per_gpus` (line 18) is named as the
     // misspelling of the closest, not "needs exactly one of …".
     const std::string either = load_error(kBase + "[[reliability.failures]]\nname = \"gpu\"\nmtbf_per_gpus = \"50700 h\"\n").what();
