@@ -166,7 +166,7 @@ TEST_CASE("the January 2026 rule admits H200 and MI300X to case-by-case review b
 
 TEST_CASE("the December 2024 HBM rule flags every HBM part and no GDDR part", "[policy]") {
     // Proxy for 3A090.c (bandwidth density > 2 GB/s/mm², no package areas in the catalog): DRAM ≥ 1,000 GB/s.
-    const std::string hbm = "carries 3A090.c HBM";
+    const std::string hbm = "3A090.c HBM";
     std::map<std::string, std::string> expected;
     for (const auto& name : catalog_names(kCatalog, "chips")) expected[name] = hbm;
     expected["l20"] = "no 3A090.c memory";   // GDDR6, 864 GB/s
