@@ -218,7 +218,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                             "reserve fewer SMs for communication kernels (DeepSeek-V3 reserves 20 of 132)");
     }
     if (p.sequence_parallel && p.tensor == 1) {
-        throw ScenarioError(at, "sequence_parallel = true needs tensor > 1",
+        throw ScenarioError(s.sources.at("parallelism.sequence_parallel", at), "sequence_parallel = true needs tensor > 1",
                             "sequence parallelism shards activations over the tensor-parallel group");
     }
     if (s.training.sequence_length % p.context != 0) {

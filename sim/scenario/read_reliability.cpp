@@ -142,7 +142,8 @@ std::vector<OverheadSpec> read_overheads(const Node& node, const ReliabilityRead
         if (k.key == "stragglers") {
             if (const Node* g = o.optional("at_gpus")) spec.n_ref = detail::as_int(*g, o.path_of("at_gpus"), 2, 10'000'000);
             if (spec.fraction && !spec.n_ref) {
-                throw ScenarioError(n->where, fmt::format("`{}` needs at_gpus: the GPU count its fraction was measured at", path),
+                // Located at the fraction that needs it (the user's line, not the catalog table it merged into).
+                throw ScenarioError(n->find("fraction")->where, fmt::format("`{}` needs at_gpus: the GPU count its fraction was measured at", path),
                                     "e.g. stragglers = { fraction = 0.09, at_gpus = 65536, source = \"…\" }");
             }
         }

@@ -340,6 +340,12 @@ struct Mistake {
     throw ScenarioError(found[0].where, found[0].message, found[0].hint + rest);
 }
 
+// A first mistake located at a table or nowhere: nothing to take out, so the search cannot go past it; it says so.
+[[noreturn]] void throw_alone(const ScenarioError& e) {
+    throw ScenarioError(e.where(), e.message(),
+                        e.hint() + (e.hint().empty() ? "" : "\n") + "(fix this and check again: other mistakes may lie behind it)");
+}
+
 }  // namespace
 
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
@@ -388,7 +394,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
             return m;
         };
         std::optional<Mistake> first = classify(first_error);
-        if (!first) throw;
+        if (!first) throw_alone(first_error);
         std::vector<Found> found{first->text};
         std::vector<SourceRef> replaced;  // values already replaced by a placeholder
         // The last value taken out, to put back as its placeholder if the next read misses it.

@@ -769,3 +769,20 @@ TEST_CASE("an unknown chip in a list, an either-or key misspelt and a range's st
     CHECK_THAT(range.message(), Catch::Contains("unknown key `mod`"));
     CHECK_THAT(range.hint(), Catch::Contains("did you mean `mode`?"));
 }
+
+TEST_CASE("a rule between the user's key and a base value is located at the user's key, and one at a table says more may follow") {
+    // kBase with tensor = 1, `sequence_parallel = true` inserted as line 9 (its value at column 21) and data = 8
+    // (so 1 × 2 × 8 = 16 GPUs), then [pricing] at line 17 with pue = 0.5 at line 19, column 7. The rule used to be
+    // located at the [parallelism] table, which the search cannot take out, so the PUE was hidden without a word.
+    const std::string sp = replace(replace(kBase, "tensor = 2", "tensor = 1\nsequence_parallel = true"), "data = 4", "data = 8") +
+                           "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
+    const std::string what = load_error(sp).what();
+    CHECK_THAT(what, Catch::StartsWith("test.toml:9:21: error: sequence_parallel = true needs tensor > 1"));
+    CHECK_THAT(what, Catch::Contains("test.toml:19:7: error: `pricing.pue`"));
+    // A first mistake located at a table (tensor = 16 does not divide Llama 3.1 8B's 8 key/value heads: [parallelism],
+    // line 7) leaves nothing to take out: the search cannot go on, and the message says other mistakes may follow.
+    const auto heads = load_error(replace(replace(replace(replace(kBase, "tensor = 2", "tensor = 16"), "pipeline = 2", "pipeline = 1"),
+                                                  "data = 4", "data = 1"), "global_batch = 64", "global_batch = 8"));
+    CHECK(heads.where().line == 7);
+    CHECK_THAT(heads.hint(), Catch::Contains("fix this and check again: other mistakes may lie behind it"));
+}
