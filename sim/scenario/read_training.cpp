@@ -22,7 +22,7 @@ Precision read_precision(TableReader& r, std::string_view key, Precision fallbac
 // A phase's own rental price, `gpu_hour = "$2.5"`.
 void read_phase_price(TableReader& r, PhaseSpec& ph) {
     if (const Node* n = r.optional("gpu_hour")) {
-        ph.gpu_hour = detail::as_quantity(*n, r.path_of("gpu_hour"), parse_dollars, "\"$2\"");
+        ph.gpu_hour = detail::as_quantity(*n, r.path_of("gpu_hour"), parse_dollars, "$2");
         if (ph.gpu_hour->value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r.path_of("gpu_hour")));
     }
 }
