@@ -150,9 +150,10 @@ std::optional<int> line_with_too_many_dots(std::string_view text) {
                    std::move(placeholder));
 }
 
-// A value of `kind` at `where` (read_merged's stand-in for a mistaken value, KeyError::placeholder).
-std::shared_ptr<const Node> stand_in(const SourceRef& where, Node::Kind kind, std::int64_t integer, double floating = 0.0,
-                                     std::string text = {}) {
+}  // namespace
+
+std::shared_ptr<const Node> stand_in(const SourceRef& where, Node::Kind kind, std::int64_t integer, double floating,
+                                     std::string text) {
     auto n = std::make_shared<Node>();
     n->kind = kind;
     n->integer = integer;
@@ -161,8 +162,6 @@ std::shared_ptr<const Node> stand_in(const SourceRef& where, Node::Kind kind, st
     n->where = where;
     return n;
 }
-
-}  // namespace
 
 std::string_view kind_name(Node::Kind kind) {
     switch (kind) {
@@ -420,16 +419,15 @@ void TableReader::name_misspelling_of(const std::vector<std::string>& keys) cons
     for (std::size_t i = 0; i < table_.fields.size() && i < table_.key_sources.size(); ++i) {
         const std::string& written = table_.fields[i].first;
         if (std::find(known_.begin(), known_.end(), written) != known_.end()) continue;
-        const auto meant = suggest(written, keys);
-        if (!meant) continue;
-        auto name = std::make_shared<Node>();
-        name->kind = Node::Kind::string;
-        name->text = *meant;
-        name->where = table_.key_sources[i];
-        const std::string in = name_.empty() ? "at the top level" : fmt::format("in [{}]", name_);
-        throw KeyError(table_.key_sources[i], table_.key_sources[i], true, fmt::format("unknown key `{}` {}", written, in),
-                       fmt::format("did you mean `{}`?", *meant), std::move(name));
+        if (const auto meant = suggest(written, keys)) throw_unknown(i, fmt::format("did you mean `{}`?", *meant), *meant);
     }
+}
+
+void TableReader::throw_unknown(std::size_t i, std::string hint, const std::optional<std::string>& read_as) const {
+    const std::string where_text = name_.empty() ? "at the top level" : fmt::format("in [{}]", name_);
+    throw KeyError(table_.key_sources[i], table_.key_sources[i], true,
+                   fmt::format("unknown key `{}` {}", table_.fields[i].first, where_text), std::move(hint),
+                   read_as ? stand_in(table_.key_sources[i], Node::Kind::string, 0, 0.0, *read_as) : nullptr);
 }
 
 const Node& TableReader::required(std::string_view key, std::string_view hint) {
@@ -447,16 +445,10 @@ void TableReader::finish() const {
         const std::string& key = table_.fields[i].first;
         if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
         std::string hint;
-        std::shared_ptr<const Node> rename;  // the suggested key, when the table lacks it: read on as if it were written
+        std::optional<std::string> rename;  // the suggested key, when the table lacks it: read on as if it were written
         if (auto best = suggest(key, known_)) {
             hint = fmt::format("did you mean `{}`?", *best);
-            if (table_.find(*best) == nullptr) {
-                auto name = std::make_shared<Node>();
-                name->kind = Node::Kind::string;
-                name->text = *best;
-                name->where = table_.key_sources[i];
-                rename = std::move(name);
-            }
+            if (table_.find(*best) == nullptr) rename = *best;
         } else {
             std::vector<std::string> sorted = known_;
             std::sort(sorted.begin(), sorted.end());
@@ -464,9 +456,7 @@ void TableReader::finish() const {
             for (const auto& k : sorted) list += (list.empty() ? "" : ", ") + k;
             hint = fmt::format("known keys here: {}", list);
         }
-        const std::string where_text = name_.empty() ? "at the top level" : fmt::format("in [{}]", name_);
-        throw KeyError(table_.key_sources[i], table_.key_sources[i], true, fmt::format("unknown key `{}` {}", key, where_text), hint,
-                       std::move(rename));
+        throw_unknown(i, hint, rename);
     }
 }
 

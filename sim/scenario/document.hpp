@@ -108,10 +108,18 @@ public:
     void finish() const;
 
 private:
+    // The unknown-key KeyError for field i, read on as `read_as` when given (its suggestion).
+    [[noreturn]] void throw_unknown(std::size_t i, std::string hint, const std::optional<std::string>& read_as) const;
+
     const Node& table_;
     std::string name_;
     std::vector<std::string> known_;
 };
+
+// A value of `kind` at `where`: the search for every mistake's stand-in for a mistaken value (KeyError's
+// placeholder) or the value that satisfies a coupled rule (CoupledError's).
+std::shared_ptr<const Node> stand_in(const SourceRef& where, Node::Kind kind, std::int64_t integer, double floating = 0.0,
+                                     std::string text = {});
 
 // Typed readers. Each throws ScenarioError at the value's position naming the key and the expected form.
 std::string as_string(const Node& node, std::string_view key_path);

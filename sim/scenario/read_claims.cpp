@@ -188,13 +188,12 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
                 // Its stand-in (for the search for every mistake) is the suggested chip, else the catalog's first: an
                 // item replaced, not taken out, so the later items keep their index in the messages.
                 const auto best = detail::suggest(id, known);
-                auto stand_in = std::make_shared<detail::Node>(n->items[i]);
-                stand_in->text = best.value_or(known.empty() ? id : known.front());
                 throw detail::KeyError(n->items[i].where, n->items[i].where, false,
                                        fmt::format("`{}` = \"{}\" is not a chip in the catalog", path, id),
                                        best ? fmt::format("did you mean \"{}\"? (known chips: {})", *best, fmt::join(known, ", "))
                                             : fmt::format("known chips: {}", fmt::join(known, ", ")),
-                                       std::move(stand_in));
+                                       stand_in(n->items[i].where, Node::Kind::string, 0, 0.0,
+                                                best.value_or(known.empty() ? id : known.front())));
             }
             w.chips.push_back(id);
         }

@@ -235,7 +235,7 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
                                                     c.gpus_per_node, below, below + c.gpus_per_node)
                                       : fmt::format("set gpus_per_node to at most {} (a divisor of gpus), or use {} GPUs",
                                                     c.gpus, c.gpus_per_node),
-                            integer_at(gpus->where, below > 0 ? below : c.gpus_per_node));
+                            stand_in(gpus->where, Node::Kind::integer, below > 0 ? below : c.gpus_per_node));
     }
     if (c.fabric == Fabric::single_node && c.gpus > c.gpus_per_node) {
         throw ScenarioError(node.where,

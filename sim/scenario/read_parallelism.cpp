@@ -138,7 +138,7 @@ void validate_layout(const Scenario& s, bool data_given) {
         // gpus = 0 must not hide the mistakes after it): the product, or whole replicas of the model-parallel ranks.
         const auto gpus_at = s.sources.keys.find("cluster.gpus");
         auto fix = [&](long long gpus) {
-            return gpus_at == s.sources.keys.end() ? nullptr : integer_at(gpus_at->second, gpus);
+            return gpus_at == s.sources.keys.end() ? nullptr : stand_in(gpus_at->second, Node::Kind::integer, gpus);
         };
         if (!data_given && s.cluster.gpus % p.model_parallel_ranks() != 0) {
             const long long mp = p.model_parallel_ranks();
@@ -237,7 +237,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                            fmt::format("global_batch = {} is not divisible by data × micro_batch = {} × {} = {}",
                                        s.training.global_batch, p.data, p.micro_batch, per_step),
                            fmt::format("use a global batch that is a multiple of {} (e.g. {})", per_step, next),
-                           s.sources.keys.contains("training.global_batch") ? integer_at(batch_at, next) : nullptr);
+                           s.sources.keys.contains("training.global_batch") ? stand_in(batch_at, Node::Kind::integer, next) : nullptr);
     }
     check_schedule_shape(s, s.training.global_batch, s.sources.at("training.global_batch", s.sources.training.known() ? s.sources.training : at));
 }
@@ -254,7 +254,7 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
                                         global_batch, p.data, p.micro_batch, micro_batches, limits::kMicroBatchesPerReplica),
                             fmt::format("use a global batch of at most {} (or a larger micro_batch or data degree)",
                                         limits::kMicroBatchesPerReplica * per_step),
-                            integer_at(batch_where, limits::kMicroBatchesPerReplica * per_step));
+                            stand_in(batch_where, Node::Kind::integer, limits::kMicroBatchesPerReplica * per_step));
     }
     // The step simulates every layer of a stage for every micro-batch: bound that work before it is allocated.
     const long long stage_layers = (s.model.layers + p.pipeline - 1) / p.pipeline;
@@ -266,7 +266,7 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
                                         limits::kLayerPassesPerStage),
                             fmt::format("use a global batch of at most {} (or a larger micro_batch, data or pipeline degree)",
                                         limits::kLayerPassesPerStage / stage_layers * per_step),
-                            integer_at(batch_where, std::max<long long>(1, limits::kLayerPassesPerStage / stage_layers) * per_step));
+                            stand_in(batch_where, Node::Kind::integer, std::max<long long>(1, limits::kLayerPassesPerStage / stage_layers) * per_step));
     }
     const auto shape_error = [&](int m) -> std::optional<Error> {
         try {
@@ -295,7 +295,7 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
                                    error->message(), global_batch, p.data, p.micro_batch, micro_batches),
                        error->hint().empty() ? std::string("change the global batch, or data or micro_batch")
                                              : fmt::format("{}: change the global batch, or data or micro_batch", error->hint()),
-                       integer_at(batch_where, 2LL * p.pipeline * per_step));
+                       stand_in(batch_where, Node::Kind::integer, 2LL * p.pipeline * per_step));
 }
 
 }  // namespace gpuhours::detail

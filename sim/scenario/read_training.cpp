@@ -65,14 +65,6 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
     return t;
 }
 
-std::shared_ptr<const Node> integer_at(const SourceRef& where, std::int64_t value) {
-    auto n = std::make_shared<Node>();
-    n->kind = Node::Kind::integer;
-    n->integer = value;
-    n->where = where;
-    return n;
-}
-
 void require_whole_step(double tokens, double tokens_per_step, const Node& node, std::string_view path, bool by_steps) {
     if (tokens >= tokens_per_step) return;
     auto one_step = std::make_shared<Node>(node);  // the value that satisfies the rule: one step (its tokens, or 1)

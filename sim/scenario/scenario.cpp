@@ -207,6 +207,9 @@ namespace {
 
 bool same_place(const SourceRef& a, const SourceRef& b) { return a.file == b.file && a.line == b.line && a.column == b.column; }
 
+// A value that is neither a table nor a list: a list's item of this kind can be taken out or replaced on its own.
+bool plain(const Node& n) { return n.kind != Node::Kind::table && n.kind != Node::Kind::array; }
+
 // Removes the field whose value (or, for an unknown key, whose key) sits at `at` — or, given `replacement`, puts
 // that in the value's place; false when no field sits there.
 // `any_value`: a table value too (an inline table such as batch_ramp = { … }), below the document's top level.
@@ -217,8 +220,7 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
         for (std::size_t i = 0; i < table.items.size(); ++i) {
             Node& item = table.items[i];
             // A plain value in a list (an unknown chip in whatif.chips): taken out of the list, or replaced.
-            const bool plain = item.kind != Node::Kind::table && item.kind != Node::Kind::array;
-            if (!key && plain && same_place(item.where, at)) {
+            if (!key && plain(item) && same_place(item.where, at)) {
                 if (replacement != nullptr) item = *replacement;
                 else table.items.erase(table.items.begin() + static_cast<std::ptrdiff_t>(i));
                 return true;
@@ -254,7 +256,7 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
 bool list_item_at(const Node& n, const SourceRef& at) {
     if (n.kind == Node::Kind::array) {
         for (const Node& item : n.items) {
-            if (item.kind != Node::Kind::table && item.kind != Node::Kind::array && same_place(item.where, at)) return true;
+            if (plain(item) && same_place(item.where, at)) return true;
             if (list_item_at(item, at)) return true;
         }
     }

@@ -73,8 +73,6 @@ public:
 private:
     std::shared_ptr<const Node> placeholder_;
 };
-// An integer value at `where`, as a CoupledError's placeholder.
-std::shared_ptr<const Node> integer_at(const SourceRef& where, std::int64_t value);
 
 // A run or phase of `tokens` must train at least one step of `tokens_per_step`: "1.5" for "1.5T" would otherwise
 // be a run of a millionth of a step. Located at `node` (tokens, or steps when `by_steps`), named `path`.
