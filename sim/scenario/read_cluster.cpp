@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <initializer_list>
 
 namespace gpuhours::detail {
 namespace {
@@ -237,14 +238,21 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
                                                     c.gpus, c.gpus_per_node),
                             stand_in(gpus->where, Node::Kind::integer, below > 0 ? below : c.gpus_per_node));
     }
+    // Located at the key that sets the fabric's shape (written: the defaults satisfy these rules).
+    const auto at_key = [&](std::initializer_list<const char*> keys) {
+        for (const char* key : keys) {
+            if (const Node* n = node.find(key)) return n->where;
+        }
+        return node.where;
+    };
     if (c.fabric == Fabric::single_node && c.gpus > c.gpus_per_node) {
-        throw ScenarioError(node.where,
+        throw ScenarioError(at_key({"fabric", "gpus"}),
                             fmt::format("fabric = \"single-node\" but gpus = {} exceeds gpus_per_node = {}", c.gpus,
                                         c.gpus_per_node),
                             "use fabric = \"fat-tree\", \"rail-optimized\" or \"multi-plane\" for several nodes");
     }
     if (c.fabric == Fabric::multi_plane && c.gpus_per_node % c.planes != 0) {
-        throw ScenarioError(node.where,
+        throw ScenarioError(at_key({"planes", "gpus_per_node"}),
                             fmt::format("planes = {} does not divide gpus_per_node = {}", c.planes, c.gpus_per_node),
                             "each plane connects the same NIC index of every node; use a divisor of gpus_per_node");
     }

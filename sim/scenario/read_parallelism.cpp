@@ -121,70 +121,103 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
 
 // ---- rules that span sections ---------------------------------------------------------------------------
 
+int layer_of(const Scenario& s, const SourceRef& where) {
+    return where.file.starts_with("--set") ? 2 : where.file == s.sources.file.file ? 1 : 0;
+}
+
+SourceRef latest_written(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback) {
+    const SourceRef* best = nullptr;
+    for (const std::string_view key : keys) {
+        const auto it = s.sources.keys.find(key);
+        if (it == s.sources.keys.end() || !it->second.known()) continue;
+        if (best == nullptr || layer_of(s, it->second) > layer_of(s, *best)) best = &it->second;
+    }
+    return best != nullptr ? *best : fallback;
+}
+
+// tensor × context × pipeline × data = cluster.gpus (or, with data derived, whole data-parallel replicas).
+void check_layout_product(const Scenario& s, bool data_given, const SourceRef& at) {
+    const ParallelLayout& p = s.parallel;
+    // Each rule is located at the key among those it couples that the user wrote last (latest_written).
+    const std::initializer_list<std::string_view> degrees = {"parallelism.data", "parallelism.tensor", "parallelism.pipeline",
+                                                             "parallelism.context", "cluster.gpus"};
+    // Checked again here for layouts built by callers (the layout search), not read from a file.
+    const auto checked = checked_product({p.tensor, p.context, p.pipeline, p.data});
+    if (!checked) {
+        throw ScenarioError(latest_written(s, degrees, at),
+                            fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} is beyond the supported "
+                                        "range (limit 2^63)", p.tensor, p.context, p.pipeline, p.data),
+                            "choose degrees whose product is cluster.gpus");
+    }
+    const long long product = *checked;
+    if (product == s.cluster.gpus) return;
+    // The value of cluster.gpus that satisfies the rule, for the search for every mistake (a stand-in for
+    // gpus = 0 must not hide the mistakes after it): the product, or whole replicas of the model-parallel ranks.
+    const auto gpus_at = s.sources.keys.find("cluster.gpus");
+    auto fix = [&](long long gpus) {
+        return gpus_at == s.sources.keys.end() ? nullptr : stand_in(gpus_at->second, Node::Kind::integer, gpus);
+    };
+    if (!data_given && s.cluster.gpus % p.model_parallel_ranks() != 0) {
+        const long long mp = p.model_parallel_ranks();
+        throw CoupledError(latest_written(s, {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "cluster.gpus"}, at),
+                            fmt::format("tensor × context × pipeline = {} × {} × {} = {} does not divide gpus = {}",
+                                        p.tensor, p.context, p.pipeline, p.model_parallel_ranks(),
+                                        s.cluster.gpus),
+                            "change a parallel degree or cluster.gpus so that the GPUs split into whole "
+                            "data-parallel replicas",
+                            fix(mp * std::max<long long>(1, s.cluster.gpus / mp)));
+    }
+    // The value that satisfies the rule goes at `data` when it is written and the GPUs split into whole
+    // replicas (the other degrees and the cluster, often a base file's, stay), else at cluster.gpus.
+    const bool whole = s.cluster.gpus % p.model_parallel_ranks() == 0;
+    const auto data_at = s.sources.keys.find("parallelism.data");
+    std::shared_ptr<const Node> fixed = fix(product);
+    if (whole && data_at != s.sources.keys.end() && data_at->second.line > 0) {
+        fixed = stand_in(data_at->second, Node::Kind::integer, s.cluster.gpus / p.model_parallel_ranks());
+    }
+    throw CoupledError(latest_written(s, degrees, at),
+                        fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}",
+                                    p.tensor, p.context, p.pipeline, p.data, product, s.cluster.gpus),
+                        fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus",
+                                    whole ? fmt::format("{}", s.cluster.gpus / p.model_parallel_ranks())
+                                          : std::string("gpus / (tensor × context × pipeline)")),
+                       std::move(fixed));
+}
+
 void validate_layout(const Scenario& s, bool data_given) {
     const ParallelLayout& p = s.parallel;
     const ModelSpec& m = s.model;
     const SourceRef& at = s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file;
-    // Checked again here for layouts built by callers (the layout search), not read from a file.
-    const auto checked = checked_product({p.tensor, p.context, p.pipeline, p.data});
-    if (!checked) {
-        throw ScenarioError(at, fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} is beyond the supported "
-                                            "range (limit 2^63)", p.tensor, p.context, p.pipeline, p.data),
-                            "choose degrees whose product is cluster.gpus");
-    }
-    const long long product = *checked;
-    if (product != s.cluster.gpus) {
-        // The value of cluster.gpus that satisfies the rule, for the search for every mistake (a stand-in for
-        // gpus = 0 must not hide the mistakes after it): the product, or whole replicas of the model-parallel ranks.
-        const auto gpus_at = s.sources.keys.find("cluster.gpus");
-        auto fix = [&](long long gpus) {
-            return gpus_at == s.sources.keys.end() ? nullptr : stand_in(gpus_at->second, Node::Kind::integer, gpus);
-        };
-        if (!data_given && s.cluster.gpus % p.model_parallel_ranks() != 0) {
-            const long long mp = p.model_parallel_ranks();
-            throw CoupledError(at,
-                                fmt::format("tensor × context × pipeline = {} × {} × {} = {} does not divide gpus = {}",
-                                            p.tensor, p.context, p.pipeline, p.model_parallel_ranks(),
-                                            s.cluster.gpus),
-                                "change a parallel degree or cluster.gpus so that the GPUs split into whole "
-                                "data-parallel replicas",
-                                fix(mp * std::max<long long>(1, s.cluster.gpus / mp)));
-        }
-        throw CoupledError(at,
-                            fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}",
-                                        p.tensor, p.context, p.pipeline, p.data, product, s.cluster.gpus),
-                            fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus",
-                                        s.cluster.gpus % p.model_parallel_ranks() == 0
-                                            ? fmt::format("{}", s.cluster.gpus / p.model_parallel_ranks())
-                                            : std::string("gpus / (tensor × context × pipeline)")),
-                           fix(product));
-    }
+    check_layout_product(s, data_given, at);
+    // Each rule is located at the key among those it couples that the user wrote last (latest_written).
+    const auto where = [&](std::initializer_list<std::string_view> keys) { return latest_written(s, keys, at); };
     const int heads = m.attention.heads;
     if (heads % p.tensor != 0) {
-        throw ScenarioError(at, fmt::format("tensor = {} does not divide the model's {} attention heads", p.tensor, heads),
+        throw ScenarioError(where({"parallelism.tensor", "model"}),
+                            fmt::format("tensor = {} does not divide the model's {} attention heads", p.tensor, heads),
                             "choose a tensor-parallel degree that divides the head count");
     }
     if (m.attention.kind == AttentionKind::gqa && m.attention.kv_heads % p.tensor != 0) {
-        throw ScenarioError(at,
+        throw ScenarioError(where({"parallelism.tensor", "model"}),
                             fmt::format("tensor = {} does not divide the model's {} key/value heads", p.tensor,
                                         m.attention.kv_heads),
                             "grouped-query attention shards whole KV groups over tensor ranks; use a divisor of kv_heads");
     }
     if (p.expert > 1 && !m.moe) {
-        throw ScenarioError(at, fmt::format("expert = {} but model \"{}\" has no experts", p.expert, m.id),
+        throw ScenarioError(where({"parallelism.expert", "model"}), fmt::format("expert = {} but model \"{}\" has no experts", p.expert, m.id),
                             "set expert = 1 for a dense model");
     }
     if (p.expert > 1) {
         const long long carved = 1LL * p.data * p.context;
         if (carved % p.expert != 0) {
-            throw ScenarioError(at,
+            throw ScenarioError(where({"parallelism.expert", "parallelism.data", "parallelism.context"}),
                                 fmt::format("expert = {} does not divide data × context = {} × {} = {}", p.expert,
                                             p.data, p.context, carved),
                                 "expert-parallel ranks are carved out of the data × context ranks of a pipeline stage "
                                 "(Megatron-Core convention); use a divisor");
         }
         if (m.moe->routed_experts % p.expert != 0) {
-            throw ScenarioError(at,
+            throw ScenarioError(where({"parallelism.expert", "model"}),
                                 fmt::format("expert = {} does not divide the model's {} routed experts", p.expert,
                                             m.moe->routed_experts),
                                 "each expert-parallel rank holds the same number of experts; use a divisor");
@@ -192,37 +225,39 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
     const long long chunks = 1LL * p.pipeline * p.virtual_stages;
     if (chunks > m.layers) {
-        throw ScenarioError(at,
+        throw ScenarioError(where({"parallelism.pipeline", "parallelism.virtual_stages", "model"}),
                             fmt::format("pipeline × virtual_stages = {} × {} = {} exceeds the model's {} layers",
                                         p.pipeline, p.virtual_stages, chunks, m.layers),
                             "every pipeline chunk needs at least one layer; lower pipeline or virtual_stages");
     }
     if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {
-        throw ScenarioError(at,
+        throw ScenarioError(where({"parallelism.virtual_stages", "parallelism.schedule"}),
                             fmt::format("virtual_stages = {} needs schedule = \"interleaved\" (got \"{}\")",
                                         p.virtual_stages, to_string(p.schedule)),
                             "set schedule = \"interleaved\" or virtual_stages = 1");
     }
     if (p.schedule == Schedule::interleaved && p.virtual_stages < 2) {
-        throw ScenarioError(at, "schedule = \"interleaved\" needs virtual_stages ≥ 2",
+        throw ScenarioError(where({"parallelism.schedule", "parallelism.virtual_stages"}), "schedule = \"interleaved\" needs virtual_stages ≥ 2",
                             "set virtual_stages (model chunks per pipeline rank), e.g. 2");
     }
     if (p.schedule == Schedule::dualpipe && p.pipeline % 2 != 0) {
-        throw ScenarioError(at, fmt::format("schedule = \"dualpipe\" needs an even pipeline degree (got {})", p.pipeline),
+        throw ScenarioError(where({"parallelism.schedule", "parallelism.pipeline"}),
+                            fmt::format("schedule = \"dualpipe\" needs an even pipeline degree (got {})", p.pipeline),
                             "DualPipe pairs stage i with stage pipeline−1−i; use an even pipeline degree");
     }
     if (p.communication_sms >= s.cluster.chip.sm_count) {
-        throw ScenarioError(at,
+        throw ScenarioError(where({"parallelism.communication_sms", "cluster.chip", "cluster.chip.from"}),
                             fmt::format("communication_sms = {} leaves no SM for compute on the {} ({} SMs)",
                                         p.communication_sms, s.cluster.chip.display_name, s.cluster.chip.sm_count),
                             "reserve fewer SMs for communication kernels (DeepSeek-V3 reserves 20 of 132)");
     }
     if (p.sequence_parallel && p.tensor == 1) {
-        throw ScenarioError(s.sources.at("parallelism.sequence_parallel", at), "sequence_parallel = true needs tensor > 1",
+        throw ScenarioError(where({"parallelism.sequence_parallel", "parallelism.tensor"}), "sequence_parallel = true needs tensor > 1",
                             "sequence parallelism shards activations over the tensor-parallel group");
     }
     if (s.training.sequence_length % p.context != 0) {
-        throw ScenarioError(s.sources.training.known() ? s.sources.training : at,
+        throw ScenarioError(latest_written(s, {"training.sequence_length", "parallelism.context"},
+                                           s.sources.training.known() ? s.sources.training : at),
                             fmt::format("sequence_length = {} is not divisible by context = {}",
                                         s.training.sequence_length, p.context),
                             "context parallelism splits each sequence evenly over its ranks");
@@ -231,7 +266,21 @@ void validate_layout(const Scenario& s, bool data_given) {
     if (s.training.global_batch % per_step != 0) {
         // Located at the global batch; the value that satisfies the rule (for the search for every mistake, when the
         // batch or the layout may be a stand-in) is the next multiple.
-        const long long next = (s.training.global_batch / per_step + 1) * per_step;
+        // The next multiple the pipeline schedule also accepts (an even count of micro-batches for DualPipe, a
+        // multiple of the stages when interleaved; within 2 × pipeline + 2 multiples), else the next multiple.
+        const auto schedule_accepts = [&](long long batch) {
+            try {
+                check_pipeline_shape(p.schedule, p.pipeline, static_cast<int>(std::min<long long>(batch / per_step, kMaxInt)),
+                                     p.virtual_stages);
+                return true;
+            } catch (const Error&) {
+                return false;
+            }
+        };
+        const long long first = (s.training.global_batch / per_step + 1) * per_step;
+        long long next = first;
+        while (!schedule_accepts(next) && next < first + (2LL * p.pipeline + 2) * per_step) next += per_step;
+        if (!schedule_accepts(next)) next = first;
         const SourceRef batch_at = s.sources.at("training.global_batch", s.sources.training.known() ? s.sources.training : at);
         throw CoupledError(batch_at,
                            fmt::format("global_batch = {} is not divisible by data × micro_batch = {} × {} = {}",

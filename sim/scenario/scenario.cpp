@@ -366,124 +366,143 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
 // CoupledError names) and the search goes on; one located at a table or nowhere ends it, and the message says more
 // may lie behind. Up to 5 × limits::kErrorsPerFile are looked for (in reading order) and the first
 // limits::kErrorsPerFile in the file are shown.
-Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
+[[noreturn]] void search_mistakes(const Node& root, const std::filesystem::path& file, const LoadOptions& options,
+                                  const ScenarioError& first_error, std::vector<Found> found);
+
+Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options,
+                     const std::vector<ScenarioError>& prior) {
+    std::vector<Found> found;
+    for (const ScenarioError& e : prior) found.push_back(Found{e.where(), e.message(), e.hint()});
     try {
-        return read_merged_once(root, file, options);
+        Scenario s = read_merged_once(root, file, options);
+        if (found.empty()) return s;
     } catch (const ScenarioError& first_error) {
-        Node doc = root;
-        std::vector<std::string> changed;  // sections where the search changed a value
-        auto classify = [&](const ScenarioError& e) -> std::optional<Mistake> {
-            Mistake m;
-            m.text = Found{e.where(), e.message(), e.hint()};
-            if (const auto* k = dynamic_cast<const detail::KeyError*>(&e)) {
-                m.node = k->node();
-                m.unknown_key = k->unknown_key();
-                m.key_local = true;
-                if (k->placeholder() != nullptr) m.placeholder = *k->placeholder();
-                return m.node.line > 0 ? std::optional<Mistake>(m) : std::nullopt;
-            }
-            const auto section = e.where().line > 0 ? section_of(doc, e.where()) : std::nullopt;
-            if (!section) return std::nullopt;
-            const bool touched = coupled_section(*section) && std::any_of(changed.begin(), changed.end(), [&](const std::string& c) {
-                return coupled_section(c);
-            });
-            if (touched) return std::nullopt;
-            m.node = e.where();
-            if (const auto* c = dynamic_cast<const CoupledError*>(&e); c != nullptr && c->placeholder() != nullptr) {
-                m.node = c->fix_at();
-                m.placeholder = *c->placeholder();
-            }
-            return m;
-        };
-        std::optional<Mistake> first = classify(first_error);
-        if (!first) throw_alone(first_error);
-        std::vector<Found> found{first->text};
-        std::vector<SourceRef> replaced;  // values already replaced by a placeholder
-        // The last value taken out, to put back as its placeholder if the next read misses it.
-        Node before;
-        std::optional<Node> placeholder;
-        SourceRef placeholder_at;
-        auto take_out = [&](const Mistake& m) {
-            if (m.unknown_key && m.placeholder && m.placeholder->kind == Node::Kind::string &&
-                rename_key_at(doc, m.node, m.placeholder->text)) {
-                return true;  // `pipline = 16` reads on as `pipeline = 16`: its layout checks do not fail on a default
-            }
-            const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m.node); });
-            placeholder.reset();
-            if (!m.unknown_key) {
-                if (auto section = section_of(doc, m.node)) changed.push_back(*section);
-            }
-            if (m.placeholder && !again && !m.unknown_key && list_item_at(doc, m.node)) {
-                replaced.push_back(m.node);  // a list's item: replaced in place, so the later items keep their index
-                return erase_at(doc, m.node, false, &*m.placeholder);
-            }
-            if (m.placeholder && !again && !m.unknown_key) {
-                before = doc;
-                placeholder = *m.placeholder;
-                placeholder_at = m.node;
-            }
-            return erase_at(doc, m.node, m.unknown_key);
-        };
-        bool more = take_out(*first);
-        const std::size_t search_bound = 5 * static_cast<std::size_t>(limits::kErrorsPerFile);
-        // The search ended at an error it could not set aside, or at a mistake whose value it could not take out:
-        // more may lie behind it.
-        bool hidden = !more;
-        int set_aside = 0;         // values taken out unreported (an error that a change of the search may cause)
-        while (more && found.size() < search_bound) {
-            std::optional<Mistake> m;
-            std::optional<SourceRef> unreported_at;
-            std::optional<Node> unreported_fix;  // a value that satisfies the unreported rule, when it names one
-            bool rule_error = false;              // an error of a rule between keys, not of one key alone
-            try {
-                (void)read_merged_once(doc, file, options);
-                more = false;  // the rest reads cleanly: every mistake was found
-                break;
-            } catch (const ScenarioError& e) {
-                rule_error = dynamic_cast<const detail::KeyError*>(&e) == nullptr;
-                m = classify(e);
-                if (!m && e.where().line > 0) {
-                    unreported_at = e.where();
-                    if (const auto* c = dynamic_cast<const CoupledError*>(&e); c != nullptr && c->placeholder() != nullptr) {
-                        unreported_at = c->fix_at();
-                        unreported_fix = *c->placeholder();
-                    }
-                }
-            } catch (const Error&) {
-            }
-            // A rule's error right after a value was taken out may be the absence's (a claim's rung with its cost
-            // bound taken out): the placeholder goes in first, and the rule is reported only if it still fails.
-            if (!m || (rule_error && placeholder)) {
-                if (placeholder) {  // the value taken out was needed: put its placeholder there instead
-                    doc = std::move(before);
-                    replaced.push_back(placeholder_at);
-                    more = erase_at(doc, placeholder_at, false, &*placeholder);
-                    placeholder.reset();
-                    continue;
-                }
-                // An error that a placeholder or an earlier change may have caused (batch_ramp longer than a phase
-                // whose tokens were a stand-in) is not reported; its value is set aside so that the keys after it
-                // are still read (a coupled rule's value that satisfies it, when it names one, is put there instead).
-                // One located at a section or nowhere ends the search.
-                if (unreported_at && set_aside < limits::kErrorsPerFile &&
-                    erase_at(doc, *unreported_at, false, unreported_fix ? &*unreported_fix : nullptr, true)) {
-                    ++set_aside;
-                    continue;
-                }
-                hidden = true;
-                more = false;
-                break;
-            }
-            // A placeholder that errs again at its own place is not a new mistake: taken out, not reported.
-            const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m->node); });
-            const auto same = [&](const Found& f) { return same_place(f.where, m->text.where) && f.message == m->text.message; };
-            if (!again && std::none_of(found.begin(), found.end(), same)) found.push_back(m->text);  // once each
-            more = take_out(*m);
-            if (!more) hidden = true;
-        }
-        if (found.size() == 1 && !hidden && set_aside == 0) throw;
-        throw_found(std::move(found), more, hidden, set_aside);
+        search_mistakes(root, file, options, first_error, std::move(found));
     }
+    if (found.size() == 1) throw prior.front();
+    throw_found(std::move(found), false, false, 0);
+}
+
+// read_merged's search for every mistake after `first_error`, `found` the mistakes found before the search.
+void search_mistakes(const Node& root, const std::filesystem::path& file, const LoadOptions& options,
+                     const ScenarioError& first_error, std::vector<Found> found) {
+    Node doc = root;
+    std::vector<std::string> changed;  // sections where the search changed a value
+    auto classify = [&](const ScenarioError& e) -> std::optional<Mistake> {
+        Mistake m;
+        m.text = Found{e.where(), e.message(), e.hint()};
+        if (const auto* k = dynamic_cast<const detail::KeyError*>(&e)) {
+            m.node = k->node();
+            m.unknown_key = k->unknown_key();
+            m.key_local = true;
+            if (k->placeholder() != nullptr) m.placeholder = *k->placeholder();
+            return m.node.line > 0 ? std::optional<Mistake>(m) : std::nullopt;
+        }
+        const auto section = e.where().line > 0 ? section_of(doc, e.where()) : std::nullopt;
+        if (!section) return std::nullopt;
+        const bool touched = coupled_section(*section) && std::any_of(changed.begin(), changed.end(), [&](const std::string& c) {
+            return coupled_section(c);
+        });
+        if (touched) return std::nullopt;
+        m.node = e.where();
+        if (const auto* c = dynamic_cast<const CoupledError*>(&e); c != nullptr && c->placeholder() != nullptr) {
+            m.node = c->fix_at();
+            m.placeholder = *c->placeholder();
+        }
+        return m;
+    };
+    std::optional<Mistake> first = classify(first_error);
+    if (!first && found.empty()) throw_alone(first_error);
+    if (!first) {  // after the distributions' mistakes: reported with them, and the search cannot go past it
+        found.push_back(Found{first_error.where(), first_error.message(), first_error.hint()});
+        throw_found(std::move(found), false, true, 0);
+    }
+    found.push_back(first->text);
+    std::vector<SourceRef> replaced;  // values already replaced by a placeholder
+    // The last value taken out, to put back as its placeholder if the next read misses it.
+    Node before;
+    std::optional<Node> placeholder;
+    SourceRef placeholder_at;
+    auto take_out = [&](const Mistake& m) {
+        if (m.unknown_key && m.placeholder && m.placeholder->kind == Node::Kind::string &&
+            rename_key_at(doc, m.node, m.placeholder->text)) {
+            return true;  // `pipline = 16` reads on as `pipeline = 16`: its layout checks do not fail on a default
+        }
+        const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m.node); });
+        placeholder.reset();
+        if (!m.unknown_key) {
+            if (auto section = section_of(doc, m.node)) changed.push_back(*section);
+        }
+        if (m.placeholder && !again && !m.unknown_key && list_item_at(doc, m.node)) {
+            replaced.push_back(m.node);  // a list's item: replaced in place, so the later items keep their index
+            return erase_at(doc, m.node, false, &*m.placeholder);
+        }
+        if (m.placeholder && !again && !m.unknown_key) {
+            before = doc;
+            placeholder = *m.placeholder;
+            placeholder_at = m.node;
+        }
+        return erase_at(doc, m.node, m.unknown_key);
+    };
+    bool more = take_out(*first);
+    const std::size_t search_bound = 5 * static_cast<std::size_t>(limits::kErrorsPerFile);
+    // The search ended at an error it could not set aside, or at a mistake whose value it could not take out:
+    // more may lie behind it.
+    bool hidden = !more;
+    int set_aside = 0;         // values taken out unreported (an error that a change of the search may cause)
+    while (more && found.size() < search_bound) {
+        std::optional<Mistake> m;
+        std::optional<SourceRef> unreported_at;
+        std::optional<Node> unreported_fix;  // a value that satisfies the unreported rule, when it names one
+        bool rule_error = false;              // an error of a rule between keys, not of one key alone
+        try {
+            (void)read_merged_once(doc, file, options);
+            more = false;  // the rest reads cleanly: every mistake was found
+            break;
+        } catch (const ScenarioError& e) {
+            rule_error = dynamic_cast<const detail::KeyError*>(&e) == nullptr;
+            m = classify(e);
+            if (!m && e.where().line > 0) {
+                unreported_at = e.where();
+                if (const auto* c = dynamic_cast<const CoupledError*>(&e); c != nullptr && c->placeholder() != nullptr) {
+                    unreported_at = c->fix_at();
+                    unreported_fix = *c->placeholder();
+                }
+            }
+        } catch (const Error&) {
+        }
+        // A rule's error right after a value was taken out may be the absence's (a claim's rung with its cost
+        // bound taken out): the placeholder goes in first, and the rule is reported only if it still fails.
+        if (!m || (rule_error && placeholder)) {
+            if (placeholder) {  // the value taken out was needed: put its placeholder there instead
+                doc = std::move(before);
+                replaced.push_back(placeholder_at);
+                more = erase_at(doc, placeholder_at, false, &*placeholder);
+                placeholder.reset();
+                continue;
+            }
+            // An error that a placeholder or an earlier change may have caused (batch_ramp longer than a phase
+            // whose tokens were a stand-in) is not reported; its value is set aside so that the keys after it
+            // are still read (a coupled rule's value that satisfies it, when it names one, is put there instead).
+            // One located at a section or nowhere ends the search.
+            if (unreported_at && set_aside < limits::kErrorsPerFile &&
+                erase_at(doc, *unreported_at, false, unreported_fix ? &*unreported_fix : nullptr, true)) {
+                ++set_aside;
+                continue;
+            }
+            hidden = true;
+            more = false;
+            break;
+        }
+        // A placeholder that errs again at its own place is not a new mistake: taken out, not reported.
+        const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m->node); });
+        const auto same = [&](const Found& f) { return same_place(f.where, m->text.where) && f.message == m->text.message; };
+        if (!again && std::none_of(found.begin(), found.end(), same)) found.push_back(m->text);  // once each
+        more = take_out(*m);
+        if (!more) hidden = true;
+    }
+    if (found.size() == 1 && !hidden && set_aside == 0) throw;
+    throw_found(std::move(found), more, hidden, set_aside);
 }
 
 void check_uncertain_ranges(const Node& document, const std::vector<UncertainInput>& inputs, const std::filesystem::path& file,
@@ -574,8 +593,7 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
         // one, the tokens would be ignored: refused. Given by a later layer (the scenario file over a file it
         // extends, or --set phases=… over a file), they replace the tokens, as any later layer overrides an earlier
         // one, and the assumptions say so.
-        const auto layer = [&](const std::string& f) { return f.starts_with("--set") ? 2 : f == file.string() ? 1 : 0; };
-        if (layer(tokens->where.file) >= layer(phases_node->where.file)) {
+        if (detail::layer_of(s, tokens->where) >= detail::layer_of(s, phases_node->where)) {
             throw detail::KeyError(tokens->where, tokens->where, false,
                                    fmt::format("`training.tokens` would be ignored: [[phases]] ({}) give the run's tokens",
                                                phases_node->where.file),
@@ -659,8 +677,9 @@ namespace {
 
 Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadOptions& options) {
     Node merged = detail::merge_document(std::move(root), file, options);
-    const auto inputs = detail::extract_uncertain(merged);
-    Scenario s = detail::read_merged(merged, file, options);
+    std::vector<ScenarioError> range_mistakes;
+    const auto inputs = detail::extract_uncertain(merged, range_mistakes);
+    Scenario s = detail::read_merged(merged, file, options, range_mistakes);
     detail::check_uncertain_ranges(merged, inputs, file, options);
     return s;
 }

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <memory>
@@ -117,6 +118,12 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
 // `name`: the table's dotted path in messages ("parallelism", or "phases[1].parallelism" for a phase's).
 ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, const std::string& name = "parallelism");
 void validate_layout(const Scenario& s, bool data_given);
+// The layer a position belongs to: 2 for a `--set` argument, 1 for the scenario file (s.sources.file), 0 for a
+// file it extends (directly or not).
+int layer_of(const Scenario& s, const SourceRef& where);
+// Of the dotted `keys`, where the one written in the latest layer is (layer_of; a tie goes to the earlier in the
+// list); `fallback` when none is written. A rule between keys is located there: at the value the user changed last.
+SourceRef latest_written(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback);
 // The pipeline schedule's rules on the micro-batches per replica at `global_batch` (DualPipe: even and at least
 // 2 × pipeline; interleaved: a multiple of the stages, and at least 2 stages): an error at `batch_where`, or at the
 // layout key when no batch would do.
@@ -148,10 +155,14 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
 
 // `extends` and `--set` applied: the document the scenario is read from.
 Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options);
-// The scenario of a merged document: every section read, catalogs resolved, the layout validated.
-Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
-// Replaces each distribution in the document by its nominal value and returns the uncertain inputs.
-std::vector<UncertainInput> extract_uncertain(Node& root);
+// The scenario of a merged document: every section read, catalogs resolved, the layout validated. `prior`: mistakes
+// already found in the document (its distributions'), reported with the others in file order.
+Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options,
+                     const std::vector<ScenarioError>& prior = {});
+// Replaces each distribution in the document by its nominal value and returns the uncertain inputs. A distribution
+// with a mistake is appended to `mistakes` and replaced by its first scalar bound (mode, mean, low, high), or taken
+// out when it has none, so that the rest of the file can be read and every mistake reported at once.
+std::vector<UncertainInput> extract_uncertain(Node& root, std::vector<ScenarioError>& mistakes);
 // Sets the node at dotted `path` to `value` written like the input's bounds.
 void set_value(Node& root, const UncertainInput& u, double value);
 // Both ends of every uncertain input's range (UncertainInput::range), each with the others at their nominal

@@ -110,49 +110,74 @@ UncertainInput read_distribution(const Node& n, const std::string& path) {
     return u;
 }
 
-void find_uncertain(Node& node, const std::string& path, std::vector<UncertainInput>& out) {
-    for (auto& [key, value] : node.fields) {
+// Distribution `value` at dotted `child` read into `out` and replaced in the document by its nominal value.
+void read_one(Node& value, const std::string& child, std::vector<UncertainInput>& out) {
+    if (child.rfind("claims", 0) == 0 || child.rfind("published", 0) == 0 || child.rfind("phases", 0) == 0 ||
+        child == "training.tokens") {
+        throw ScenarioError(value.where, fmt::format("`{}` cannot be uncertain", child),
+                            "distributions are supported for prices, reliability figures, and the inputs of the "
+                            "step (cluster, chip, model, parallelism, training except tokens)");
+    }
+    UncertainInput u = read_distribution(value, child);
+    const double nominal = u.nominal();
+    const bool numeric = u.prefix.empty() && u.suffix.empty();
+    Node replacement;
+    if (numeric) {
+        replacement.kind = Node::Kind::floating;
+        replacement.floating = nominal;
+    } else {
+        replacement.kind = Node::Kind::string;
+        replacement.text = u.text(nominal);
+    }
+    replacement.where = value.where;
+    value = std::move(replacement);
+    out.push_back(std::move(u));
+}
+
+// A value of a distribution's kind, to read the rest of the file with when the distribution has a mistake: its
+// first scalar bound as written (mode, mean, low, high, in that order of preference); nullopt when it has none.
+std::optional<Node> stand_in_for(const Node& distribution) {
+    for (const char* key : {"mode", "mean", "low", "high"}) {
+        const Node* n = distribution.find(key);
+        if (n != nullptr && (n->kind == Node::Kind::integer || n->kind == Node::Kind::floating || n->kind == Node::Kind::string)) {
+            Node out = *n;
+            out.where = distribution.where;
+            return out;
+        }
+    }
+    return std::nullopt;
+}
+
+void find_uncertain(Node& node, const std::string& path, std::vector<UncertainInput>& out, std::vector<ScenarioError>& mistakes) {
+    for (std::size_t i = 0; i < node.fields.size();) {
+        auto& [key, value] = node.fields[i];
         const std::string child = path.empty() ? key : path + "." + key;
         if (is_distribution(value)) {
-            if (child.rfind("claims", 0) == 0 || child.rfind("published", 0) == 0 || child.rfind("phases", 0) == 0 ||
-                child == "training.tokens") {
-                throw ScenarioError(value.where, fmt::format("`{}` cannot be uncertain", child),
-                                    "distributions are supported for prices, reliability figures, and the inputs of the "
-                                    "step (cluster, chip, model, parallelism, training except tokens)");
+            try {
+                read_one(value, child, out);
+            } catch (const ScenarioError& e) {
+                // Reported with the rest of the file's mistakes; the rest is read with a stand-in (or without the key).
+                mistakes.push_back(e);
+                if (auto standing = stand_in_for(value)) {
+                    value = std::move(*standing);
+                } else {
+                    const std::string name = key;
+                    node.erase(name);
+                    continue;
+                }
             }
-            UncertainInput u = read_distribution(value, child);
-            const double nominal = u.nominal();
-            const bool numeric = u.prefix.empty() && u.suffix.empty();
-            const SourceRef where = value.where;
-            Node replacement;
-            if (numeric) {
-                replacement.kind = Node::Kind::floating;
-                replacement.floating = nominal;
-            } else {
-                replacement.kind = Node::Kind::string;
-                replacement.text = u.text(nominal);
-            }
-            replacement.where = where;
-            value = std::move(replacement);
-            out.push_back(std::move(u));
         } else if (value.kind == Node::Kind::table) {
-            find_uncertain(value, child, out);
+            find_uncertain(value, child, out, mistakes);
         }
+        ++i;
     }
 }
 
 }  // namespace
 
-std::vector<UncertainInput> extract_uncertain(Node& root) {
+std::vector<UncertainInput> extract_uncertain(Node& root, std::vector<ScenarioError>& mistakes) {
     std::vector<UncertainInput> out;
-    try {
-        find_uncertain(root, "", out);
-    } catch (const ScenarioError& e) {
-        // The distributions are read before the rest of the file, so a mistake in one is reported alone; say so.
-        throw ScenarioError(e.where(), e.message(),
-                            e.hint() + (e.hint().empty() ? "" : "\n") +
-                                "(ranges are read before the rest of the file: fix this and check again for other mistakes)");
-    }
+    find_uncertain(root, "", out, mistakes);
     return out;
 }
 
@@ -265,9 +290,10 @@ std::string UncertainInput::describe() const {
 
 ScenarioSampler::ScenarioSampler(const std::filesystem::path& file, const LoadOptions& options) : file_(file), options_(options) {
     auto doc = std::make_shared<Node>(detail::merge_document(detail::parse_document_file(file.string()), file, options));
-    inputs_ = detail::extract_uncertain(*doc);
-    // The nominal scenario's own mistakes first (all of them, located); then the ends of the ranges.
-    (void)detail::read_merged(*doc, file, options);
+    std::vector<ScenarioError> range_mistakes;
+    inputs_ = detail::extract_uncertain(*doc, range_mistakes);
+    // The nominal scenario's own mistakes first (all of them, located, with the ranges'); then the ends of the ranges.
+    (void)detail::read_merged(*doc, file, options, range_mistakes);
     detail::check_uncertain_ranges(*doc, inputs_, file, options);
     document_ = doc;
 }

@@ -19,13 +19,8 @@ using namespace gpuhours;
 
 namespace {
 
-const std::filesystem::path kCatalog = std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios";
-
-LoadOptions catalog_options() {
-    LoadOptions o;
-    o.catalog_dir = kCatalog;
-    return o;
-}
+const std::filesystem::path& kCatalog = test::kSourceCatalog;
+const auto catalog_options = test::source_catalog;
 
 // Lines: 1 model, 2 [cluster], 3 chip, 4 gpus, 5 [training], 6 tokens, 7 sequence_length, 8 global_batch,
 // 9 [parallelism]; the degrees follow from line 10.

@@ -284,9 +284,12 @@ TEST_CASE("a mistake that may follow from a key taken out is left for the next r
     CHECK(std::string(e.what()).find("test.toml:", 1) == std::string::npos);
 }
 
-TEST_CASE("a layout whose degrees do not multiply to the GPU count names the numbers and the [parallelism] line") {
+TEST_CASE("a layout whose degrees do not multiply to the GPU count names the numbers and the degree written last") {
+    // kBase's degrees and gpus are all in the scenario file: the rule is located at `data` (line 10, value at column
+    // 8), the first of the degrees the rule lists when they were written in the same layer.
     const ScenarioError e = load_error(replace(kBase, "data = 4", "data = 3"));
-    CHECK(e.where().line == 7);
+    CHECK(e.where().line == 10);
+    CHECK(e.where().column == 8);
     // 2 × 1 × 2 × 3 = 12, not 16.
     CHECK_THAT(e.message(), Catch::Contains("2 × 1 × 2 × 3 = 12 ≠ gpus 16"));
     CHECK_THAT(e.hint(), Catch::Contains("data = 4"));
@@ -527,10 +530,12 @@ TEST_CASE("an inline model table can extend a catalog model") {
     CHECK(s.model.id == "llama-3.1-8b (modified)");
 }
 
-TEST_CASE("reserving every SM for communication is refused at the parallelism table") {
-    // The H100 has 132 SMs: reserving 132 leaves none for GEMMs.
+TEST_CASE("reserving every SM for communication is refused at communication_sms") {
+    // The H100 has 132 SMs: reserving 132 leaves none for GEMMs. communication_sms is inserted after micro_batch
+    // (line 11): line 12, value at column 21.
     const auto e = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\ncommunication_sms = 132"));
-    CHECK(e.where().line == 7);
+    CHECK(e.where().line == 12);
+    CHECK(e.where().column == 21);
     CHECK_THAT(e.message(), Catch::Contains("communication_sms = 132 leaves no SM for compute"));
 }
 
@@ -770,7 +775,7 @@ TEST_CASE("an unknown chip in a list, an either-or key misspelt and a range's st
     CHECK_THAT(range.hint(), Catch::Contains("did you mean `mode`?"));
 }
 
-TEST_CASE("a rule between the user's key and a base value is located at the user's key, and one at a table says more may follow") {
+TEST_CASE("a rule between the user's key and a base value is located at the user's key, and one from --set says more may follow") {
     // kBase with tensor = 1, `sequence_parallel = true` inserted as line 9 (its value at column 21) and data = 8
     // (so 1 × 2 × 8 = 16 GPUs), then [pricing] at line 17 with pue = 0.5 at line 19, column 7. The rule used to be
     // located at the [parallelism] table, which the search cannot take out, so the PUE was hidden without a word.
@@ -779,10 +784,20 @@ TEST_CASE("a rule between the user's key and a base value is located at the user
     const std::string what = load_error(sp).what();
     CHECK_THAT(what, Catch::StartsWith("test.toml:9:21: error: sequence_parallel = true needs tensor > 1"));
     CHECK_THAT(what, Catch::Contains("test.toml:19:7: error: `pricing.pue`"));
-    // A first mistake located at a table (tensor = 16 does not divide Llama 3.1 8B's 8 key/value heads: [parallelism],
-    // line 7) leaves nothing to take out: the search cannot go on, and the message says other mistakes may follow.
-    const auto heads = load_error(replace(replace(replace(replace(kBase, "tensor = 2", "tensor = 16"), "pipeline = 2", "pipeline = 1"),
-                                                  "data = 4", "data = 1"), "global_batch = 64", "global_batch = 8"));
-    CHECK(heads.where().line == 7);
-    CHECK_THAT(heads.hint(), Catch::Contains("fix this and check again: other mistakes may lie behind it"));
+    // tensor = 16 does not divide Llama 3.1 8B's 8 key/value heads: located at `tensor` (line 8, column 10), which
+    // the search can take out, so the PUE after it (line 18: kBase's 15 lines, [pricing], gpu_hour, pue) is reported too.
+    const std::string tensor16 = replace(replace(replace(replace(kBase, "tensor = 2", "tensor = 16"), "pipeline = 2", "pipeline = 1"),
+                                                 "data = 4", "data = 1"), "global_batch = 64", "global_batch = 8") +
+                                 "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
+    const std::string heads = load_error(tensor16).what();
+    CHECK_THAT(heads, Catch::StartsWith("test.toml:8:10: error: tensor = 16 does not divide the model's 8 key/value heads"));
+    CHECK_THAT(heads, Catch::Contains("test.toml:18:7: error: `pricing.pue`"));
+    // A first mistake given by --set has no line to take out: the search cannot go on, and the message says other
+    // mistakes may follow.
+    LoadOptions set = catalog_options();
+    set.overrides = {"parallelism.tensor=16"};
+    const auto from_set = load_error(replace(replace(replace(kBase, "pipeline = 2", "pipeline = 1"), "data = 4", "data = 1"),
+                                             "global_batch = 64", "global_batch = 8"), set);
+    CHECK(from_set.where().file == "--set parallelism.tensor=16");
+    CHECK_THAT(from_set.hint(), Catch::Contains("fix this and check again: other mistakes may lie behind it"));
 }

@@ -5,10 +5,21 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 
 namespace gpuhours::test {
+
+// The source tree's catalogs (scenarios/: chips, models, reliability, pricing).
+inline const std::filesystem::path kSourceCatalog = std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios";
+
+// Load options that read the source tree's catalogs.
+inline LoadOptions source_catalog() {
+    LoadOptions o;
+    o.catalog_dir = kSourceCatalog;
+    return o;
+}
 
 inline ScenarioError scenario_error(const std::string& text, const LoadOptions& options, const std::string& name = "test.toml") {
     try {
