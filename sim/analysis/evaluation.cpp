@@ -276,11 +276,27 @@ struct MonteCarlo {
     std::vector<RunSample> runs;     // one per sample
     std::vector<PricingSpec> pricing;  // each sample's pricing
     double quoted_gpu_hours = 0;     // GPU-hours of quoted phases, outside the simulated run
+    Seconds nominal_wall;            // the nominal run's allocated wall clock, quoted phases included (nominal_replay)
 };
 
 // Sample i's seed: a function of the run seed and i only, so results do not depend on threads, and a replay of the
 // samples (the failure rates' break-even) draws the same interruptions.
 std::uint64_t sample_seed(std::uint64_t seed, std::size_t i) { return seed * 1'000'003ULL + i; }
+
+// The nominal run's interruptions are replayed over this many fixed seeds (sample_seed(seed, i), i < N), whatever
+// --samples is: the nominal figures are the run at every input's nominal value, not the median of the samples,
+// which also draw the uncertain inputs and move with their count. N is odd so that the median is one replay.
+constexpr std::size_t kNominalReplays = 201;
+
+// The median wall clock of `run` over the fixed replays (one replay when it has no failure class: nothing is drawn).
+// Throws the run's error when it cannot finish.
+Seconds median_replay(const RunInputs& run, std::uint64_t seed, unsigned threads) {
+    const std::size_t n = run.reliability.classes.empty() ? 1 : kNominalReplays;
+    std::vector<double> walls(n);
+    parallel_for(n, thread_count(threads, n),
+                 [&](std::size_t i, unsigned) { walls[i] = simulate_run(run, sample_seed(seed, i)).wall_clock.value(); });
+    return Seconds(percentile(walls, 0.5));
+}
 
 MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, const StepSensitivities& sensitivities,
                            const EvaluateOptions& options) {
@@ -328,6 +344,7 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
                      const int finished = ++done;
                      if (t == 0 && options.progress) options.progress(finished, samples);
                  });
+    mc.nominal_wall = median_replay(run, options.seed, options.threads) + hours(mc.quoted_gpu_hours / s.cluster.gpus);
     if (options.progress) options.progress(samples, samples);
     return mc;
 }
@@ -457,10 +474,9 @@ Samples sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
     ev.gpu_hours_spread = spread_of(ev.gpu_hours);
     ev.cost_spread = spread_of(ev.cost_usd);
     ev.energy_spread = spread_of(ev.energy_mwh);
-    const Seconds nominal_wall = days(ev.wall_clock_days_spread.p50);
     for (std::size_t k = 0; k < mc.runs.size(); ++k) {
         out.run_only.push_back(priced_run(ev, mc.runs[k].wall_clock + quoted_time, s.pricing, mfu));
-        out.economic_only.push_back(priced_run(ev, nominal_wall, mc.pricing[k], mfu));
+        out.economic_only.push_back(priced_run(ev, mc.nominal_wall, mc.pricing[k], mfu));
     }
     return out;
 }
@@ -506,7 +522,7 @@ struct Trial {
 
     // The nominal wall clock on the claim's basis.
     Seconds nominal_wall() const {
-        return basis == GpuHourBasis::steady_state ? nominal_steady_wall(ev) : days(ev.wall_clock_days_spread.p50);
+        return basis == GpuHourBasis::steady_state ? nominal_steady_wall(ev) : mc.nominal_wall;
     }
 
     // The nominal wall clock with its simulated part × `ratio` (quoted phases unchanged).
@@ -622,13 +638,13 @@ std::vector<InputBreakEven> input_break_evens(const Trial& trial, const ClaimSpe
 }
 
 // The break-even of the failure rates: the factor k on every failure class's rate at which criterion `c` flips on
-// the nominal run. The run is replayed with the rates × k over the Monte Carlo's own sample seeds (common random
-// numbers, so the median wall clock grows with k), and the nominal wall clock is scaled by median(k) / median(1),
-// so that k = 1 is the nominal run exactly. Bisection on log k over [1/1000, 100] (a fleet 100 times less reliable than the scenario's is past any published one). Only allocated-basis cost,
+// the nominal run. The run is replayed with the rates × k over the nominal run's fixed seeds (median_replay; common
+// random numbers, so the median wall clock grows with k), and the nominal wall clock is scaled by
+// median(k) / median(1), so that k = 1 is the nominal run exactly. Bisection on log k over [1/1000, 100] (a fleet 100 times less reliable than the scenario's is past any published one). Only allocated-basis cost,
 // wall-clock, GPU-hour and energy criteria depend on failures; none when the run has no failure class.
 class FailureScale {
 public:
-    FailureScale(const Trial& trial, std::uint64_t seed) : trial_(trial), seed_(seed) {}
+    FailureScale(const Trial& trial, std::uint64_t seed, unsigned threads) : trial_(trial), seed_(seed), threads_(threads) {}
 
     std::optional<InputBreakEven> break_even(const ClaimSpec& claim, const CriterionResult& c, std::optional<CostRung> rung) {
         const MonteCarlo& mc = trial_.mc;
@@ -650,7 +666,7 @@ public:
         };
         double lo = std::log(1e-3), hi = std::log(1e2);
         const bool at_lo = holds(lo), at_hi = holds(hi);
-        b.method = "bisection over the run's Monte Carlo replayed with the rates scaled (same sample seeds)";
+        b.method = "bisection over the nominal run replayed with the rates scaled (same seeds)";
         if (at_lo == at_hi) {
             b.value_text = fmt::format("none between × 0.001 and × 100 the scenario's rates: the criterion {} across that range",
                                        at_lo ? "holds" : "fails");
@@ -675,16 +691,11 @@ private:
         const auto median = [&](double k) -> std::optional<double> {
             RunInputs run = trial_.mc.run;
             for (auto& fc : run.reliability.classes) fc.rate_per_unit_hour *= k;
-            std::vector<double> walls;
-            const std::size_t n = std::max<std::size_t>(1, trial_.mc.runs.size());
-            for (std::size_t i = 0; i < n; ++i) {
-                try {
-                    walls.push_back(simulate_run(run, sample_seed(seed_, i)).wall_clock.value());
-                } catch (const Error&) {
-                    return std::nullopt;  // more interruptions than a run can finish under
-                }
+            try {
+                return median_replay(run, seed_, threads_).value();
+            } catch (const Error&) {
+                return std::nullopt;  // more interruptions than a run can finish under
             }
-            return percentile(walls, 0.5);
         };
         if (!base_) base_ = median(1.0);
         std::optional<Seconds> out;
@@ -696,16 +707,19 @@ private:
 
     const Trial& trial_;
     std::uint64_t seed_;
+    unsigned threads_;
     std::optional<double> base_;
     std::map<double, std::optional<Seconds>> memo_;
 };
 
-// The nominal run (the median sample's wall clock; the run itself when nothing is stochastic), its cost, and
-// each claim judged against it and against the samples.
+// The nominal run (every input at its nominal value, the median of its fixed failure replays: median_replay), its
+// cost, and each claim judged against it and against the samples.
 void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial) {
     const Scenario& s = ev.scenario;
     const double mfu = ev.headline_step().mfu_bf16_full;
-    const Seconds nominal_wall = days(ev.wall_clock_days_spread.p50);
+    const Seconds nominal_wall = trial.mc.nominal_wall;
+    ev.nominal_wall_clock_days = in_days(nominal_wall);
+    ev.nominal_gpu_hours = in_hours(nominal_wall) * s.cluster.gpus;
     const PricedRun nominal = priced_run(ev, nominal_wall, s.pricing, mfu);
     const PricedRun nominal_steady = priced_run(ev, nominal_steady_wall(ev), s.pricing, mfu);
     if (ev.priced) {
@@ -713,7 +727,7 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         ev.nominal_ladder = cost_ladder(ladder_inputs(ev, nominal_wall, s.pricing));
     }
     check_claims_priced(s);  // read_scenario has checked it; a scenario built in code may not have been read
-    FailureScale failures(trial, ev.options.seed);
+    FailureScale failures(trial, ev.options.seed, ev.options.threads);
     for (const auto& claim : s.claims) {
         std::optional<CostRung> rung;
         if (claim.has_cost()) {

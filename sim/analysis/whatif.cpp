@@ -310,7 +310,7 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     row.wall_clock_days_p50 = ev.wall_clock_days_spread.p50;
     row.gpu_hours_p50 = ev.gpu_hours_spread.p50;
     row.steady_state_gpu_hours_p50 = ev.steady_state_gpu_hours_spread.p50;
-    // At the nominal prices and the median wall clock, as `gpuhours run` prints it.
+    // The nominal run's (every input nominal), as `gpuhours run` prints it.
     row.cost_usd = ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0;
     row.energy_mwh = ev.nominal_cost ? ev.nominal_cost->energy.value() / 3.6e9 : 0.0;
     row.verdicts = ev.verdicts;

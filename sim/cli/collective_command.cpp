@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/report/schema.hpp>
 #include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/network/collective.hpp>
 #include <gpuhours/units/error.hpp>
@@ -161,7 +162,7 @@ int cmd_collective(const Args& raw, std::ostream& out) {
 
     if (args.has("--json")) {
         report::Json j;
-        j.begin_object().field("schema_version", 1);
+        j.begin_object().field("schema_version", report::kJsonSchemaVersion);
         j.field("collective", to_string(*kind)).field("chip", chip.id).field("gpus", spec.gpus);
         j.field("gpus_per_node", spec.gpus_per_node).field("fabric", to_string(spec.fabric));
         j.field("network", to_string(*network_kind));

@@ -2,6 +2,7 @@
 #include "help.hpp"
 
 #include <cstdlib>
+#include <gpuhours/report/schema.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/scenario/limits.hpp>
@@ -307,7 +308,7 @@ int check_command(const Args& raw, std::ostream& out) {
     }
     if (args.has("--json")) {
         report::Json j;
-        j.begin_object().field("schema_version", 1).field("valid", true);
+        j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("valid", true);
         write_scenario_json(j, s);
         j.key("memory").begin_object();
         j.field("fits", fit.fits).field("peak_bytes", fit.breakdown.total().value());
@@ -459,7 +460,7 @@ int model_command(const Args& raw, std::ostream& out) {
 
     if (args.has("--json")) {
         report::Json j;
-        j.begin_object().field("schema_version", 1);
+        j.begin_object().field("schema_version", report::kJsonSchemaVersion);
         j.field("model", model.id).field("name", model.display_name);
         j.field("vocab", model.vocab).field("vocab_padded", static_cast<std::int64_t>(padded_vocab));
         j.key("parameters").begin_object();
@@ -561,7 +562,7 @@ int chips_command(const Args& raw, std::ostream& out) {
     };
     if (args.has("--json")) {
         report::Json j;
-        j.begin_object().field("schema_version", 1);
+        j.begin_object().field("schema_version", report::kJsonSchemaVersion);
         if (rules) {
             j.key("rule").begin_object().field("id", rules->id).field("title", rules->title);
             j.field("source", rules->source).end_object();

@@ -11,7 +11,7 @@
 namespace gpuhours::cli {
 namespace {
 
-const OptionHelp kJson{"--json", "", "machine-readable output (field names carry units; schema_version 1)"};
+const OptionHelp kJson{"--json", "", "machine-readable output (field names carry units; schema_version 2)"};
 const OptionHelp kSet{"--set", "KEY=VALUE", "override a scenario key; repeatable (e.g. --set cluster.gpus=4096)"};
 const OptionHelp kCatalog{"--catalog", "DIR", "directory with chips/ and models/ (default: the scenarios/ next to the scenario, else the shipped one: `gpuhours --data-dir`/scenarios)"};
 const OptionHelp kMode{"--mode", "MODE", "symmetric (default: one rank per pipeline stage) or full (every rank)"};

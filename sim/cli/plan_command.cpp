@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/report/schema.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/plan.hpp>
 #include <gpuhours/report/report.hpp>
@@ -130,7 +131,7 @@ void write_json(const Scenario& s, const PlanResult& result, std::ostream& out) 
     const PlanCounts& n = result.counts;
     const PlanCandidate& own = result.scenario();
     report::Json j;
-    j.begin_object().field("schema_version", 1).field("title", s.title);
+    j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("title", s.title);
     j.field("gpus", s.cluster.gpus).field("chip", s.cluster.chip.id).field("model", s.model.id);
     j.field("sequence_length", s.training.sequence_length).field("global_batch", s.training.global_batch);
     j.field("mfu_peak_precision", to_string(s.training.precision.compute));

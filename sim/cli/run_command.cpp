@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/report/schema.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/report/output_file.hpp>
@@ -132,8 +133,8 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
         j.end_array();
     }
     const report::Headline h = report::headline_of(ev);
-    j.key("headline").begin_object().field("wall_clock_days", ev.wall_clock_days_spread.p50).field("wall_clock_text", h.wall_clock);
-    j.field("gpu_hours", ev.gpu_hours_spread.p50).field("gpu_hours_text", h.gpu_hours);
+    j.key("headline").begin_object().field("wall_clock_days", ev.nominal_wall_clock_days).field("wall_clock_text", h.wall_clock);
+    j.field("gpu_hours", ev.nominal_gpu_hours).field("gpu_hours_text", h.gpu_hours);
     if (ev.nominal_cost) {
         j.field("cost_usd", ev.nominal_cost->total.value()).field("cost_text", h.cost).field("cost_label", h.cost_label);
         j.field("energy_mwh", ev.nominal_cost->energy.value() / 3.6e9).field("energy_text", h.energy);
@@ -177,11 +178,11 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
     j.end_array();
 }
 
-// --json: the schema of docs/schemas.md (schema_version 1).
+// --json: the schema of docs/schemas.md (schema_version 2).
 void write_json(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
     report::Json j;
-    j.begin_object().field("schema_version", 1).field("title", s.title).field("seed", static_cast<std::int64_t>(ev.options.seed));
+    j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("title", s.title).field("seed", static_cast<std::int64_t>(ev.options.seed));
     j.field("samples", ev.options.samples).field("mode", to_string(ev.options.mode)).field("network", to_string(ev.options.network));
     json_phases(j, ev);
     json_step(j, ev.headline_step());
@@ -267,9 +268,10 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
         out << fmt::format("  interruptions  {:.1f} expected (job MTTF {}), checkpoint every {} ({}), goodput {:.1f}%\n",
                            ev.interruptions_mean, ev.job_mttf ? format_duration(*ev.job_mttf) : "∞", format_duration(ev.checkpoint_interval),
                            s.reliability.checkpoint_interval ? "given" : "Young/Daly", 100 * ev.goodput_mean);
-        out << fmt::format("  wall clock     {:.1f} days median, 90% interval {:.1f}–{:.1f} days ({} Monte Carlo runs, seed {})\n",
-                           ev.wall_clock_days_spread.p50, ev.wall_clock_days_spread.p05, ev.wall_clock_days_spread.p95,
-                           ev.options.samples, ev.options.seed);
+        out << fmt::format("  wall clock     {:.1f} days (nominal inputs); over the samples: median {:.1f}, 90% interval {:.1f}–{:.1f} days "
+                           "({} Monte Carlo runs, seed {})\n",
+                           ev.nominal_wall_clock_days, ev.wall_clock_days_spread.p50, ev.wall_clock_days_spread.p05,
+                           ev.wall_clock_days_spread.p95, ev.options.samples, ev.options.seed);
     } else {
         out << fmt::format("  wall clock     {:.1f} days (nothing stochastic: no failure classes and no uncertain inputs)\n",
                            ev.wall_clock_days_spread.p50);

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/report/schema.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/analysis/validation.hpp>
@@ -30,7 +31,7 @@ int cmd_validate(const Args& raw, std::ostream& out) {
             j.field("max_case", s.max_case).field("max_figure", s.max_figure).end_object();
         };
         report::Json j;
-        j.begin_object().field("schema_version", 1).field("mean_absolute_percentage_error", 100.0 * summary.all.mean_absolute_error);
+        j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("mean_absolute_percentage_error", 100.0 * summary.all.mean_absolute_error);
         stats(j, "independent", summary.independent);
         stats(j, "informed", summary.informed);
         j.key("cases").begin_array();

@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/report/schema.hpp>
 #include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
@@ -40,10 +41,10 @@ double limiter_value(const WhatIfRow& row, Limiter l) {
     return 0.0;
 }
 
-// The comparison as JSON (schema_version 1).
+// The comparison as JSON (schema_version 2).
 std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) {
     report::Json j;
-    j.begin_object().field("schema_version", 1).field("title", result.scenario_title);
+    j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("title", result.scenario_title);
     if (result.rule) j.field("rule", *result.rule);
     if (result.deadline) j.field("deadline_days", in_days(*result.deadline));
     j.key("overrides").begin_array();

@@ -1,4 +1,5 @@
 // The outputs of `gpuhours capacity` (include/gpuhours/report/capacity.hpp).
+#include <gpuhours/report/schema.hpp>
 #include <gpuhours/report/capacity.hpp>
 
 #include "html_parts.hpp"
@@ -108,7 +109,7 @@ std::string capacity_text(const CapacityResult& r) {
 
 std::string capacity_json(const CapacityResult& r) {
     Json j;
-    j.begin_object().field("schema_version", 1).field("scenario", r.title);
+    j.begin_object().field("schema_version", kJsonSchemaVersion).field("scenario", r.title);
     j.field("gpus", static_cast<std::int64_t>(r.gpus)).field("deadline_days", in_days(r.deadline));
     if (r.budget) j.field("budget_usd", r.budget->value());
     else j.key("budget_usd").null();

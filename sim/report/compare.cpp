@@ -1,4 +1,5 @@
 // The outputs of `gpuhours compare` (include/gpuhours/report/compare.hpp).
+#include <gpuhours/report/schema.hpp>
 #include <gpuhours/report/compare.hpp>
 
 #include "html_parts.hpp"
@@ -119,7 +120,7 @@ std::string compare_text(const CompareResult& r) {
 
 std::string compare_json(const CompareResult& r) {
     Json j;
-    j.begin_object().field("schema_version", 1);
+    j.begin_object().field("schema_version", kJsonSchemaVersion);
     j.field("seed", static_cast<std::int64_t>(r.options.seed));
     if (r.options.samples > 0) j.field("samples", r.options.samples);
     else j.key("samples").null();

@@ -173,13 +173,15 @@ std::string summary_section(const RunEvaluation& ev) {
                       "\n";
     out += R"(<div class="figures">)";
     const auto& wc = ev.wall_clock_days_spread;
-    out += figure("wall clock", fmt::format("{:.1f} days", wc.p50),
-                  ev.stochastic ? fmt::format("median; 90% interval {:.1f}–{:.1f} days", wc.p05, wc.p95)
-                                : "nothing stochastic");
     const Headline head = headline_of(ev);
+    out += figure("wall clock", head.wall_clock,
+                  ev.stochastic ? fmt::format("nominal inputs; over the samples: median {:.1f}, 90% interval {:.1f}–{:.1f} days",
+                                              wc.p50, wc.p05, wc.p95)
+                                : "nothing stochastic");
     const BasisText basis = basis_text(ev);
-    out += figure("GPU-hours (allocated)", head.gpu_hours, fmt::format("{} GPUs × wall clock{}", s.cluster.gpus, ev.stochastic ? " (median)" : ""));
-    out += figure("GPU-hours (steady-state)", with_commas(ev.steady_state_gpu_hours_spread.p50), "steps × step time × GPUs");
+    out += figure("GPU-hours (allocated)", head.gpu_hours, fmt::format("{} GPUs × wall clock{}", s.cluster.gpus, ev.stochastic ? " (nominal inputs)" : ""));
+    out += figure("GPU-hours (steady-state)", with_commas(ev.simulated_gpu_hours()),
+                  fmt::format("steps × step time × GPUs{}", ev.stochastic ? " (nominal inputs)" : ""));
     if (ev.nominal_cost) {
         const CostBreakdown& c = *ev.nominal_cost;
         out += figure("cost", head.cost,

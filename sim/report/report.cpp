@@ -1,3 +1,4 @@
+#include <gpuhours/report/schema.hpp>
 #include <gpuhours/report/report.hpp>
 
 #include <fmt/format.h>
@@ -440,7 +441,7 @@ std::string sweep_csv(const SweepResult& r) {
 
 std::string sweep_json(const SweepResult& r) {
     Json j;
-    j.begin_object().field("schema_version", 1).field("scenario", r.scenario);
+    j.begin_object().field("schema_version", kJsonSchemaVersion).field("scenario", r.scenario);
     j.key("vary").begin_array();
     for (const auto& v : r.vary) j.value(v);
     j.end_array();

@@ -83,11 +83,15 @@ BasisText basis_text(const RunEvaluation& ev) {
     }
     const Spread& st = ev.steady_state_gpu_hours_spread;
     const Spread& al = ev.gpu_hours_spread;
-    const auto interval = [&](const Spread& sp) {
-        return ev.stochastic ? fmt::format(", 90% interval {}–{}", with_commas(sp.p05), with_commas(sp.p95)) : std::string();
+    // The nominal run's figure, then the samples' median and interval when anything is drawn.
+    const auto samples = [&](const Spread& sp) {
+        return ev.stochastic ? fmt::format("; over the samples: median {}, 90% interval {}–{}", with_commas(sp.p50), with_commas(sp.p05),
+                                           with_commas(sp.p95))
+                             : std::string();
     };
-    t.steady_state = fmt::format("{}{} (steps × step time × GPUs, no failures or overheads)", with_commas(st.p50), interval(st));
-    t.allocated = fmt::format("{}{} (GPUs × wall clock: what the cluster is held for)", with_commas(al.p50), interval(al));
+    t.steady_state = fmt::format("{} (steps × step time × GPUs, no failures or overheads){}", with_commas(ev.simulated_gpu_hours()),
+                                 samples(st));
+    t.allocated = fmt::format("{} (GPUs × wall clock: what the cluster is held for){}", with_commas(ev.nominal_gpu_hours), samples(al));
     const double diff = al.mean - st.mean;
     t.difference = fmt::format("{}{} GPU-hours ({:+.1f}%), means over the samples", diff < 0 ? "−" : "+", with_commas(std::abs(diff)),
                                st.mean > 0 ? 100.0 * diff / st.mean : 0.0);
@@ -103,8 +107,8 @@ BasisText basis_text(const RunEvaluation& ev) {
 
 Headline headline_of(const RunEvaluation& ev) {
     Headline h;
-    h.wall_clock = fmt::format("{:.1f} days", ev.wall_clock_days_spread.p50);
-    h.gpu_hours = with_commas(ev.gpu_hours_spread.p50);
+    h.wall_clock = fmt::format("{:.1f} days", ev.nominal_wall_clock_days);
+    h.gpu_hours = with_commas(ev.nominal_gpu_hours);
     if (ev.nominal_cost) {
         h.cost = format_dollars(ev.nominal_cost->total);
         h.energy = format_energy(ev.nominal_cost->energy);

@@ -56,10 +56,10 @@ TEST_CASE("the flagship run reports DeepSeek-V3's phases with their GPU-hours") 
     // The claim's verdict and its probability are reported.
     CHECK_THAT(r.out, Catch::Contains("\"verdict\": \""));
     CHECK_THAT(r.out, Catch::Contains("\"text\": \"DeepSeek-V3's final training run cost under $6M and took under two months\""));
-    // The cost criterion's break-even price: $6M / the nominal run's GPU-hours (the median run's, gpu_hours_p50): about
-    // 2.59M allocated GPU-hours, so about $2.32 — above DeepSeek's own $2, so at that price the cost criterion holds;
-    // the rental line is GPU-hours × $2, below $6M.
-    const double gpu_hours = json_number(r.out, "gpu_hours_p50");
+    // The cost criterion's break-even price: $6M / the nominal run's GPU-hours (the headline's): about 2.58M allocated
+    // GPU-hours, so about $2.32 — above DeepSeek's own $2, so at that price the cost criterion holds; the rental
+    // line is GPU-hours × $2, below $6M.
+    const double gpu_hours = json_number(r.out, "gpu_hours", "\"headline\"");
     const double break_even = json_number(r.out, "break_even_usd_per_gpu_hour");
     CHECK(break_even == Approx(6e6 / gpu_hours).epsilon(1e-9));
     CHECK(break_even > 2.0);
@@ -143,7 +143,7 @@ std::string json_text(const std::string& json, const std::string& key) {
 TEST_CASE("report, terminal and JSON agree on every headline number") {
     // The flagship, same seed and samples through the three outputs. The JSON's numbers are the reference; each is
     // written the way the page and the terminal print it, derived here from the number (not copied from either
-    // text), and must appear in both: wall clock and GPU-hours (medians), cost (the nominal run's), MFU (the BF16
+    // text), and must appear in both: wall clock, GPU-hours and cost (the nominal run's), MFU (the BF16
     // basis every output heads with), the claim's verdict and probability and the cost criterion's break-even price.
     const std::string file = kRoot + "/scenarios/deepseek-v3.toml";
     const std::string flags = " --samples 32 --seed 3";
@@ -164,10 +164,12 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
     const auto& cost_criterion = claim["criteria"].array().at(0);
     REQUIRE(cost_criterion["key"].string() == "cost_below");
 
-    // Within the JSON: the headline is the run's median wall clock and GPU-hours, the nominal cost, the step's MFU
-    // on the BF16 basis; the break-even price is the threshold over the nominal run's GPU-hours, $6M / about 2.6M.
-    CHECK(headline["wall_clock_days"].number() == run["wall_clock_days_p50"].number());
-    CHECK(headline["gpu_hours"].number() == run["gpu_hours_p50"].number());
+    // Within the JSON: the headline is the nominal run — its GPU-hours are its wall clock × 24 h × 2,048 GPUs — and its
+    // cost, the step's MFU on the BF16 basis; the break-even price is the threshold over the nominal run's
+    // GPU-hours, $6M / about 2.6M.
+    CHECK(headline["gpu_hours"].number() == Approx(headline["wall_clock_days"].number() * 24.0 * 2048.0).epsilon(1e-12));
+    CHECK(run["wall_clock_days_p05"].number() <= headline["wall_clock_days"].number());
+    CHECK(headline["wall_clock_days"].number() <= run["wall_clock_days_p95"].number());
     CHECK(headline["cost_usd"].number() == run["cost_usd"].number());
     CHECK(json_text(json.out, "cost_statistic") == "nominal");
     CHECK(doc["step"]["mfu"].number() == doc["step"]["mfu_bf16_full"].number());
@@ -206,15 +208,16 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
     CHECK(json_text(json.out, "cost_text") == figures[2]);
     // The cost the terminal calls "cost" is the headline one, first on its line.
     CHECK_THAT(terminal.out, Catch::Contains("  cost           " + figures[2] + " ("));
-    // The page's comparison across chips ([whatif]) runs the scenario's own H800 as written, so its row is the
-    // headline: the same days, GPU-hours, cost and claim verdict with its probability.
+    // The page's comparison across chips ([whatif]) runs the scenario's own chip as written, so its row is this run:
+    // the samples' median days and GPU-hours (what-if rows show medians, as their JSON's `_p50` names say), the
+    // headline cost and the claim's verdict with its probability.
     const std::size_t from = html.find("<section id=\"comparison\"");
     REQUIRE(from != std::string::npos);
     const std::string comparison = html.substr(from, html.find("</section>", from) - from);
     const std::size_t own = comparison.rfind("(scenario&#39;s own)");  // the table, after the charts
     REQUIRE(own != std::string::npos);
     const std::string row = comparison.substr(own, comparison.find("</tr>", own) - own);
-    for (const std::string& figure : {fmt::format(">{:.1f}<", headline["wall_clock_days"].number()), figures[1], figures[2],
+    for (const std::string& figure : {fmt::format(">{:.1f}<", run["wall_clock_days_p50"].number()), commas(run["gpu_hours_p50"].number()), figures[2],
                                       fmt::format("{} {:.0f}%", claim["verdict"].string(), 100 * claim["probability"].number())}) {
         INFO(figure);
         CHECK_THAT(row, Catch::Contains(figure));
@@ -325,4 +328,26 @@ TEST_CASE("a criterion lists the break-evens of only the inputs that enter it") 
         CHECK(std::find(inputs.begin(), inputs.end(), "pricing.research_multiplier") == inputs.end());
         CHECK(std::find(inputs.begin(), inputs.end(), "cluster.chip.efficiency.gemm_fp8") != inputs.end());
     }
+}
+
+TEST_CASE("the nominal run does not depend on the number of samples") {
+    // The headline (wall clock, GPU-hours, cost) and each claim's nominal value are the run at every input's nominal
+    // value, its interruptions replayed over fixed seeds: 16 and 48 samples of the same seed draw other uncertain
+    // inputs (the samples' medians differ) but give the same nominal run, to the last digit.
+    const std::string file = small_scenario().string();
+    const auto few = run_cli("run " + file + " --json --samples 16 --seed 5");
+    const auto more = run_cli("run " + file + " --json --samples 48 --seed 5");
+    REQUIRE(few.exit_code == 0);
+    REQUIRE(more.exit_code == 0);
+    const auto a = gpuhours::test::parse_json(few.out);
+    const auto b = gpuhours::test::parse_json(more.out);
+    CHECK(a["run"]["cost_usd_p50"].number() != b["run"]["cost_usd_p50"].number());
+    for (const char* key : {"wall_clock_days", "gpu_hours", "cost_usd", "energy_mwh"}) {
+        INFO(key);
+        CHECK(a["headline"][key].number() == b["headline"][key].number());
+    }
+    const auto& criteria_a = a["claims"].array().at(0)["criteria"].array();
+    const auto& criteria_b = b["claims"].array().at(0)["criteria"].array();
+    REQUIRE(criteria_a.size() == criteria_b.size());
+    for (std::size_t i = 0; i < criteria_a.size(); ++i) CHECK(criteria_a[i]["nominal"].string() == criteria_b[i]["nominal"].string());
 }

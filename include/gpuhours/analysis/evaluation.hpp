@@ -85,6 +85,10 @@ struct RunEvaluation {
     std::vector<double> cost_usd;      // 0 when unpriced
     std::vector<double> energy_mwh;    // 0 when unpriced
     Spread wall_clock_days_spread, gpu_hours_spread, cost_spread, energy_spread;
+    // The nominal run: every uncertain input at its nominal value, its interruptions replayed over 201 fixed seeds
+    // (the median replay; one replay without failure classes), quoted phases included. Independent of --samples.
+    double nominal_wall_clock_days = 0.0;
+    double nominal_gpu_hours = 0.0;    // GPUs × nominal wall clock (allocated basis)
 
     // The two bases (claims.hpp's GpuHourBasis), per sample: `gpu_hours` above is the allocated basis (GPUs × wall
     // clock); this is the steady state (GPUs × Σ steps × step time of the sample's step-time draw, quoted phases
@@ -110,8 +114,8 @@ struct RunEvaluation {
     Bytes checkpoint_size;             // model and optimizer state written per checkpoint
 
     bool priced = false;
-    // The headline cost: the scenario's own basis (rental, else ownership) at the median wall clock and every
-    // input at its nominal value. The samples' median and interval are labelled apart wherever they are shown.
+    // The headline cost: the scenario's own basis (rental, else ownership) of the nominal run (wall clock
+    // nominal_wall_clock_days, every input at its nominal value). The samples' median and interval are labelled apart wherever they are shown.
     std::optional<CostBreakdown> nominal_cost;
     std::optional<CostLadder> nominal_ladder;   // every rung of the cost ladder, as nominal_cost
     // Where the samples' uncertainty comes from: the run's own (step inputs, reliability inputs, interruptions)
