@@ -193,9 +193,9 @@ _COMPARED = [
     ("step time (s)", "step_time_s"),
     ("MFU, compute precision, causal", "mfu_causal"),
     ("MFU, BF16 peak, full attention", "mfu_bf16"),
-    ("wall clock (days, median)", "wall_clock_days_p50"),
-    ("GPU-hours (median)", "gpu_hours_p50"),
-    ("cost ($, nominal prices)", "cost_usd"),
+    ("wall clock (days)", "wall_clock_days"),
+    ("GPU-hours (allocated)", "gpu_hours"),
+    ("cost ($)", "cost_usd"),
     ("energy (MWh)", "energy_mwh"),
     ("limited by", "limited_by"),
 ]

@@ -307,9 +307,9 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     row.layout = first->parallel;
     row.step_time_s = step.step_time.value();
     row.mfu_bf16 = step.mfu_bf16_full;
-    row.wall_clock_days_p50 = ev.wall_clock_days_spread.p50;
-    row.gpu_hours_p50 = ev.gpu_hours_spread.p50;
-    row.steady_state_gpu_hours_p50 = ev.steady_state_gpu_hours_spread.p50;
+    row.wall_clock_days = ev.nominal_wall_clock_days;
+    row.gpu_hours = ev.nominal_gpu_hours;
+    row.steady_state_gpu_hours = ev.simulated_gpu_hours();
     // The nominal run's (every input nominal), as `gpuhours run` prints it.
     row.cost_usd = ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0;
     row.energy_mwh = ev.nominal_cost ? ev.nominal_cost->energy.value() / 3.6e9 : 0.0;
@@ -362,14 +362,14 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
                     std::vector<std::string> o = v.overrides;
                     o.insert(o.end(), scaled.begin(), scaled.end());
                     try {
-                        return evaluate_run(ScenarioSampler(file, with(base, o)), row_options).wall_clock_days_spread.p50;
+                        return evaluate_run(ScenarioSampler(file, with(base, o)), row_options).nominal_wall_clock_days;
                     } catch (const Error& e) {
                         error = e.one_line();
                         return std::nullopt;
                     }
                 };
                 const DeadlineAnswer found =
-                    search_deadline(ev.scenario, ev.wall_clock_days_spread.p50, in_days(*request.deadline),
+                    search_deadline(ev.scenario, ev.nominal_wall_clock_days, in_days(*request.deadline),
                                             request.max_gpus, request.max_batch_tokens, probe);
                 if (found.plan) {
                     row.deadline_gpus = static_cast<int>(found.plan->gpus);

@@ -113,7 +113,7 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
         const auto& cost = *ev.nominal_cost;
         j.field("cost_usd_p05", ev.cost_spread.p05).field("cost_usd_p50", ev.cost_spread.p50);
         j.field("cost_usd_p95", ev.cost_spread.p95).field("cost_basis", cost.basis);
-        j.field("cost_includes", s.pricing.includes).field("energy_mwh_p50", cost.energy.value() / 3.6e9);
+        j.field("cost_includes", s.pricing.includes).field("energy_mwh_p50", ev.energy_spread.p50);
         j.key("cost_lines_usd").begin_object();
         for (const auto& line : cost.lines) j.field(line.item, line.cost.value());
         j.end_object();
@@ -135,6 +135,7 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
     const report::Headline h = report::headline_of(ev);
     j.key("headline").begin_object().field("wall_clock_days", ev.nominal_wall_clock_days).field("wall_clock_text", h.wall_clock);
     j.field("gpu_hours", ev.nominal_gpu_hours).field("gpu_hours_text", h.gpu_hours);
+    j.field("steady_state_gpu_hours", ev.simulated_gpu_hours());
     if (ev.nominal_cost) {
         j.field("cost_usd", ev.nominal_cost->total.value()).field("cost_text", h.cost).field("cost_label", h.cost_label);
         j.field("energy_mwh", ev.nominal_cost->energy.value() / 3.6e9).field("energy_text", h.energy);
@@ -265,7 +266,8 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
     const report::BasisText b = report::basis_text(ev);
     out << fmt::format("  reliability    {}\n", b.reliability);
     if (ev.stochastic) {
-        out << fmt::format("  interruptions  {:.1f} expected (job MTTF {}), checkpoint every {} ({}), goodput {:.1f}%\n",
+        out << fmt::format("  interruptions  {:.1f} expected (mean over the samples; job MTTF {}), checkpoint every {} ({}), "
+                           "goodput {:.1f}% (mean over the samples)\n",
                            ev.interruptions_mean, ev.job_mttf ? format_duration(*ev.job_mttf) : "∞", format_duration(ev.checkpoint_interval),
                            s.reliability.checkpoint_interval ? "given" : "Young/Daly", 100 * ev.goodput_mean);
         out << fmt::format("  wall clock     {:.1f} days (nominal inputs); over the samples: median {:.1f}, 90% interval {:.1f}–{:.1f} days "

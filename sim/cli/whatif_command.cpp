@@ -65,8 +65,8 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.field("gpus", r.gpus).field("layout", layout_text(r.layout)).field("layout_rederived", r.layout_rederived);
         j.field("layout_note", r.layout_note);
         j.field("step_time_s", r.step_time_s).field("mfu_bf16_full", r.mfu_bf16);
-        j.field("wall_clock_days_p50", r.wall_clock_days_p50).field("gpu_hours_p50", r.gpu_hours_p50);
-        j.field("steady_state_gpu_hours_p50", r.steady_state_gpu_hours_p50);
+        j.field("wall_clock_days", r.wall_clock_days).field("gpu_hours", r.gpu_hours);
+        j.field("steady_state_gpu_hours", r.steady_state_gpu_hours);
         j.field("price_gpu_hour_usd", r.price_gpu_hour).field("price_note", r.price_note);
         j.field("cost_usd", r.cost_usd).field("energy_mwh", r.energy_mwh);
         j.field("limiter", to_string(r.limiter));
@@ -80,7 +80,7 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.end_array();
         if (result.deadline) {
             if (r.deadline_gpus) {
-                j.field("deadline_gpus", *r.deadline_gpus).field("deadline_days_p50", *r.deadline_days);
+                j.field("deadline_gpus", *r.deadline_gpus).field("deadline_days", *r.deadline_days);
                 j.field("deadline_layout", r.deadline_layout);
                 j.key("deadline_set").begin_array();
                 for (const auto& o : r.deadline_overrides) j.value(o);
@@ -171,9 +171,9 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         row.push_back(layout_text(r.layout) + (r.layout_rederived ? " †" : ""));
         row.push_back(fmt::format("{:.2f} s", r.step_time_s));
         row.push_back(fmt::format("{:.1f}%", 100 * r.mfu_bf16));
-        row.push_back(fmt::format("{:.1f}", r.wall_clock_days_p50));
-        row.push_back(report::with_commas(r.gpu_hours_p50));
-        row.push_back(report::with_commas(r.steady_state_gpu_hours_p50));
+        row.push_back(fmt::format("{:.1f}", r.wall_clock_days));
+        row.push_back(report::with_commas(r.gpu_hours));
+        row.push_back(report::with_commas(r.steady_state_gpu_hours));
         row.push_back(r.price_gpu_hour > 0 ? fmt::format("${:.2f}", r.price_gpu_hour) : "—");
         row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) : "—");
         row.push_back(r.energy_mwh > 0 ? format_energy(Joules(r.energy_mwh * 3.6e9)) : "—");
@@ -218,7 +218,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         for (const auto& r : result.rows) out << fmt::format("  {}: {} — {}\n", r.chip, r.classification, r.classification_reason);
     }
     if (result.deadline) {
-        out << fmt::format("\nGPUs to finish within {} (median wall clock; the data-parallel degree of every phase scaled; a batch "
+        out << fmt::format("\nGPUs to finish within {} (the nominal run's wall clock; the data-parallel degree of every phase scaled; a batch "
                            "grows only as far as --max-batch-tokens allows, by default not at all)\n",
                            format_duration(*result.deadline));
         for (const auto& r : result.rows) {

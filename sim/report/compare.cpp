@@ -52,8 +52,8 @@ std::vector<std::vector<std::string>> result_rows(const CompareResult& r) {
         {"step time", [](const CompareColumn& c) { return fmt::format("{:.3f} s", c.figures.step_time_s); }},
         {"MFU (compute precision, causal)", [](const CompareColumn& c) { return fmt::format("{:.1f}%", 100 * c.mfu_causal); }},
         {"MFU (BF16 peak, full attention)", [](const CompareColumn& c) { return fmt::format("{:.1f}%", 100 * c.figures.mfu_bf16); }},
-        {"days (median)", [](const CompareColumn& c) { return fmt::format("{:.1f}", c.figures.wall_clock_days_p50); }},
-        {"GPU-hours (median)", [](const CompareColumn& c) { return with_commas(c.figures.gpu_hours_p50); }},
+        {"days", [](const CompareColumn& c) { return fmt::format("{:.1f}", c.figures.wall_clock_days); }},
+        {"GPU-hours", [](const CompareColumn& c) { return with_commas(c.figures.gpu_hours); }},
         {"cost (nominal prices)", &cost_text},
         {"energy (facility)", &energy_text},
         {"limited by", [](const CompareColumn& c) { return std::string(to_string(c.figures.limiter)); }},
@@ -108,8 +108,8 @@ std::string compare_text(const CompareResult& r) {
     for (std::size_t i = 1; i < r.columns.size(); ++i) {
         const auto& f = r.columns[i].figures;
         out += fmt::format("\n{} against {}: days {}, GPU-hours {}", r.columns[i].label, first.label,
-                           ratio(f.wall_clock_days_p50, first.figures.wall_clock_days_p50),
-                           ratio(f.gpu_hours_p50, first.figures.gpu_hours_p50));
+                           ratio(f.wall_clock_days, first.figures.wall_clock_days),
+                           ratio(f.gpu_hours, first.figures.gpu_hours));
         if (r.columns[i].priced && first.priced) {
             out += fmt::format(", cost {}, energy {}", ratio(f.cost_usd, first.figures.cost_usd),
                                ratio(f.energy_mwh, first.figures.energy_mwh));
@@ -131,7 +131,7 @@ std::string compare_json(const CompareResult& r) {
         j.field("chip", f.chip).field("chip_name", c.chip).field("model", c.model).field("gpus", f.gpus);
         j.field("layout", layout_text(f.layout)).field("tokens", c.tokens).field("step_time_s", f.step_time_s);
         j.field("mfu_causal", c.mfu_causal).field("mfu_bf16", f.mfu_bf16);
-        j.field("wall_clock_days_p50", f.wall_clock_days_p50).field("gpu_hours_p50", f.gpu_hours_p50);
+        j.field("wall_clock_days", f.wall_clock_days).field("gpu_hours", f.gpu_hours);
         if (c.priced) j.field("cost_usd", f.cost_usd).field("energy_mwh", f.energy_mwh);
         else j.key("cost_usd").null().key("energy_mwh").null();
         j.field("limited_by", to_string(f.limiter));
@@ -182,7 +182,7 @@ std::string compare_html(const CompareResult& r) {
         double WhatIfRow::*field;
         bool money;
     };
-    const Chart charts[] = {{"compare-days", "Wall clock (median)", "wall clock (days)", &WhatIfRow::wall_clock_days_p50, false},
+    const Chart charts[] = {{"compare-days", "Wall clock (nominal inputs)", "wall clock (days)", &WhatIfRow::wall_clock_days, false},
                             {"compare-cost", "Cost (nominal prices)", "cost of the run (US dollars)", &WhatIfRow::cost_usd, true}};
     for (const Chart& ch : charts) {
         double largest = 0.0;

@@ -196,10 +196,10 @@ std::string summary_section(const RunEvaluation& ev) {
     }
     if (ev.stochastic) {
         out += figure("interruptions", fmt::format("{:.1f} expected", ev.interruptions_mean),
-                      fmt::format("job MTTF {}; checkpoint every {} ({})", ev.job_mttf ? format_duration(*ev.job_mttf) : "∞",
+                      fmt::format("mean over the samples; job MTTF {}; checkpoint every {} ({})", ev.job_mttf ? format_duration(*ev.job_mttf) : "∞",
                                   format_duration(ev.checkpoint_interval),
                                   s.reliability.checkpoint_interval ? "given" : "Young/Daly"));
-        out += figure("goodput", percent(ev.goodput_mean), "useful training time / wall clock");
+        out += figure("goodput", percent(ev.goodput_mean), "useful training time / wall clock, mean over the samples");
     }
     out += "</div>\n";
     out += paragraph(fmt::format("Reliability: {}.", basis.reliability));
@@ -554,7 +554,7 @@ std::string cost_section(const RunEvaluation& ev) {
         std::vector<std::vector<std::string>> rows;
         for (const auto& line : c.lines) rows.push_back({line.item, format_dollars(line.cost)});
         rows.push_back({fmt::format("total ({})", c.basis), format_dollars(c.total)});
-        out += paragraph(fmt::format("At the median wall clock and nominal prices; includes: {}.", s.pricing.includes));
+        out += paragraph(fmt::format("The nominal run (every input nominal); includes: {}.", s.pricing.includes));
         out += table({"cost line", "cost"}, rows, {1});
         std::vector<std::vector<std::string>> ladder;
         for (const auto& rung : ladder_lines(ev)) {
@@ -710,16 +710,16 @@ std::string comparison_section(const WhatIfResult& w) {
         bool money;
     };
     const std::vector<Metric> metrics{
-        {"whatif-days", "Wall clock (median)", "wall clock (days)", &WhatIfRow::wall_clock_days_p50, false},
+        {"whatif-days", "Wall clock (nominal inputs)", "wall clock (days)", &WhatIfRow::wall_clock_days, false},
         {"whatif-cost", "Cost", "cost of the run (US dollars)", &WhatIfRow::cost_usd, true},
-        {"whatif-gpu-hours", "GPU-hours (median)", "GPU-hours", &WhatIfRow::gpu_hours_p50, false},
+        {"whatif-gpu-hours", "GPU-hours (nominal inputs)", "GPU-hours", &WhatIfRow::gpu_hours, false},
     };
     for (const Metric& m : metrics) {
         double largest = 0.0;
         for (const auto& row : w.rows) largest = std::max(largest, row.feasible ? row.*m.field : 0.0);
         if (m.money && largest <= 0.0) continue;  // unpriced
         svg::BarChart c;
-        c.series.push_back({m.title, m.money ? "#E69F00" : m.field == &WhatIfRow::wall_clock_days_p50 ? "#0072B2" : "#009E73"});
+        c.series.push_back({m.title, m.money ? "#E69F00" : m.field == &WhatIfRow::wall_clock_days ? "#0072B2" : "#009E73"});
         c.legend = false;
         if (m.money) c.tick_format = dollar_ticks(largest);
         std::string described;
@@ -730,7 +730,7 @@ std::string comparison_section(const WhatIfResult& w) {
             if (row.feasible) {
                 const double v = row.*m.field;
                 value = m.money ? format_dollars(Dollars(v))
-                        : m.field == &WhatIfRow::wall_clock_days_p50 ? fmt::format("{:.1f} days", v)
+                        : m.field == &WhatIfRow::wall_clock_days ? fmt::format("{:.1f} days", v)
                                                                       : with_commas(v);
                 b.values.push_back(v);
                 b.tips.push_back(fmt::format("{}: {}", m.title, value));  // as the page prints it, not the raw double
@@ -772,8 +772,8 @@ std::string comparison_section(const WhatIfResult& w) {
         // precision, and the layout only when it did not fit): shown as it is, not always as a layout change.
         rows.push_back({name + (row.layout_rederived && !row.layout_note.empty() ? " (" + row.layout_note + ")" : ""), row.classification,
                         std::to_string(row.gpus), fmt::format("{:.3f} s", row.step_time_s), percent(row.mfu_bf16),
-                        fmt::format("{:.1f}", row.wall_clock_days_p50), with_commas(row.gpu_hours_p50),
-                        with_commas(row.steady_state_gpu_hours_p50), row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) : "—",
+                        fmt::format("{:.1f}", row.wall_clock_days), with_commas(row.gpu_hours),
+                        with_commas(row.steady_state_gpu_hours), row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) : "—",
                         std::string(to_string(row.limiter)), verdicts, deadline});
     }
     const std::vector<std::string> head{"chip", "classification", "GPUs", "step time", "MFU (BF16)", "days", "GPU-hours",

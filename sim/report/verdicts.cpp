@@ -31,7 +31,7 @@ std::vector<std::string_view> rung_keys(CostRung r) {
 // "key = value (source)", or "key ~ distribution" for an uncertain input.
 std::string assumption_text(const RunEvaluation& ev, const Assumption& a) {
     for (const auto& u : ev.uncertain_inputs) {
-        if (starts_with(u, a.key + " ~")) return u + " (uncertain; nominal " + a.value + ")";
+        if (starts_with(u, a.key + " ~")) return fmt::format("{} (uncertain; nominal {}; {})", u, a.value, a.source);
     }
     return fmt::format("{} = {} ({})", a.key, a.value, a.source);
 }

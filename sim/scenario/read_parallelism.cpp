@@ -121,6 +121,11 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
 
 // ---- rules that span sections ---------------------------------------------------------------------------
 
+std::string set_in_scenario(const SourceRef& where) {
+    if (where.file.empty() || where.line <= 0) return "set in the scenario";
+    return fmt::format("set in the scenario ({}:{})", where.file, where.line);
+}
+
 int layer_of(const Scenario& s, const SourceRef& where) {
     return where.file.starts_with("--set") ? 2 : where.file == s.sources.file.file ? 1 : 0;
 }

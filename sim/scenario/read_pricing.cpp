@@ -37,8 +37,8 @@ public:
 
     // The value node of `key` (nullptr when absent), recorded with its source.
     const Node* figure(std::string_view key) {
-        return note_figure(r_, key, out_, [&](const std::string& source, const SourceRef&) {
-            if (source.empty()) return std::string("set in the scenario");
+        return note_figure(r_, key, out_, [&](const std::string& source, const SourceRef& where) {
+            if (source.empty()) return set_in_scenario(where);
             return catalog_.empty() ? source : fmt::format("{} (scenarios/pricing/{}.toml)", source, catalog_);
         });
     }

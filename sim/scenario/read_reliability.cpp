@@ -39,7 +39,7 @@ public:
     bool from_catalog(const SourceRef& where) const { return !catalog_.empty() && where.file.ends_with(catalog_ + ".toml"); }
     std::string source_text(const std::string& source, const SourceRef& where) const {
         const bool catalog = from_catalog(where);
-        if (source.empty()) return catalog ? fmt::format("scenarios/reliability/{}.toml", catalog_) : "set in the scenario";
+        if (source.empty()) return catalog ? fmt::format("scenarios/reliability/{}.toml", catalog_) : set_in_scenario(where);
         return catalog ? fmt::format("{} (scenarios/reliability/{}.toml)", source, catalog_) : source;
     }
     bool noting = true;

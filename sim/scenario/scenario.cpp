@@ -194,9 +194,17 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
         const Node* source = figure->kind == Node::Kind::table ? figure->find("source") : nullptr;
         out.push_back({fmt::format("cluster.chip.{}.{}", section, key), value,
                        source != nullptr && source->kind == Node::Kind::string ? fmt::format("{} ({})", source->text, origin)
-                                                                              : std::string("set in the scenario")});
+                                                                              : set_in_scenario(figure->where)});
     };
-    add("efficiency", fp8 ? "gemm_fp8" : "gemm", fmt::format("{:g}", fp8 ? s.cluster.chip.efficiency.gemm_fp8 : s.cluster.chip.efficiency.gemm));
+    // The calibration figures the step rests on (GEMMs in the compute format, attention, HBM streaming, the links)
+    // and the power the energy is counted at.
+    const ChipProfile& chip = s.cluster.chip;
+    add("efficiency", fp8 ? "gemm_fp8" : "gemm", fmt::format("{:g}", fp8 ? chip.efficiency.gemm_fp8 : chip.efficiency.gemm));
+    add("efficiency", "attention", fmt::format("{:g}", chip.efficiency.attention));
+    add("efficiency", "memory", fmt::format("{:g}", chip.efficiency.memory));
+    add("efficiency", "scale_up_link", fmt::format("{:g}", chip.efficiency.scale_up_link));
+    add("efficiency", "nic_link", fmt::format("{:g}", chip.efficiency.nic_link));
+    add("power", "tdp", fmt::format("{:g} W", chip.tdp.value()));
     if (!s.pricing.gpu_hour && s.cluster.chip.rental_gpu_hour) add("price", "rental_gpu_hour", format_dollars(*s.cluster.chip.rental_gpu_hour));
     return out;
 }
@@ -639,7 +647,7 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
     for (const auto& f : s.reliability.failures) {
         s.assumptions.push_back({fmt::format("reliability.failures \"{}\"", f.name),
                                  fmt::format("one interruption per {:.0f} {}-hours", 1.0 / f.rate_per_unit_hour, f.per_node ? "node" : "GPU"),
-                                 f.source.empty() ? "set in the scenario" : f.source});
+                                 f.source.empty() ? set_in_scenario(f.where) : f.source});
     }
     validate_layout(s, data_given != 0);
     const Node* parallel_node = root.find("parallelism");

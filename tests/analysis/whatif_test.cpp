@@ -92,12 +92,12 @@ TEST_CASE("H800 against H100 differs by the NVLink time of tensor parallelism", 
     // checkpoint writes the default reliability model adds (a whole number of them, one per Young/Daly interval of
     // about 994 s, each 48 ms for this 16-GPU Llama 3.1 8B at 2 TB/s): at most 0.048 / 994 = 4.8e-5 of the days,
     // so the ratios agree within 1e-4.
-    CHECK(h800.wall_clock_days_p50 / h100.wall_clock_days_p50 == Approx(h800.step_time_s / h100.step_time_s).epsilon(1e-4));
+    CHECK(h800.wall_clock_days / h100.wall_clock_days == Approx(h800.step_time_s / h100.step_time_s).epsilon(1e-4));
     // Both bases per row: steady-state GPU-hours = steps × step time × GPUs, 1B / (16 × 8,192) = 7,629.39 steps
     // × the step × 16 GPUs / 3,600; allocated adds the failures' and checkpoints' time, so it is not below it.
     for (const WhatIfRow* row : {&h100, &h800}) {
-        CHECK(row->steady_state_gpu_hours_p50 == Approx(1e9 / (16.0 * 8192.0) * row->step_time_s * 16.0 / 3600.0).epsilon(1e-6));
-        CHECK(row->gpu_hours_p50 >= row->steady_state_gpu_hours_p50);
+        CHECK(row->steady_state_gpu_hours == Approx(1e9 / (16.0 * 8192.0) * row->step_time_s * 16.0 / 3600.0).epsilon(1e-6));
+        CHECK(row->gpu_hours >= row->steady_state_gpu_hours);
     }
 }
 
@@ -334,15 +334,16 @@ TEST_CASE("a swapped chip is priced at its catalog rental price unless one price
     CHECK(h100.price_note == "the scenario's");
     CHECK(b200.price_gpu_hour == Approx(4.89));
     CHECK_THAT(b200.price_note, Catch::StartsWith("catalog: midpoint of specialist clouds' $3.75–6.03"));
-    CHECK(b200.cost_usd == Approx(b200.gpu_hours_p50 * 4.89).epsilon(0.01));
+    // Rung 1 of the nominal run: its GPU-hours × the price, both the row's (exact up to rounding).
+    CHECK(b200.cost_usd == Approx(b200.gpu_hours * 4.89).epsilon(1e-9));
     CHECK(h20.price_gpu_hour == Approx(2.0));
     CHECK_THAT(h20.price_note, Catch::Contains("no catalog price"));
-    CHECK(h20.cost_usd == Approx(h20.gpu_hours_p50 * 2.0).epsilon(0.01));
+    CHECK(h20.cost_usd == Approx(h20.gpu_hours * 2.0).epsilon(1e-9));
 
     request.same_price = true;
     const WhatIfResult same = run_whatif(file, catalog(), request, quick());
     CHECK(row_of(same, "b200").price_gpu_hour == Approx(2.0));
-    CHECK(row_of(same, "b200").cost_usd == Approx(row_of(same, "b200").gpu_hours_p50 * 2.0).epsilon(0.01));
+    CHECK(row_of(same, "b200").cost_usd == Approx(row_of(same, "b200").gpu_hours * 2.0).epsilon(1e-9));
 }
 
 TEST_CASE("the scenario's own chip, modified in [cluster.chip], is the headline run in a what-if, not the catalog's", "[whatif]") {
@@ -369,8 +370,8 @@ TEST_CASE("the scenario's own chip, modified in [cluster.chip], is the headline 
     CHECK(own.reference);
     CHECK_FALSE(row_of(r, "h800").reference);
     CHECK(own.step_time_s == headline.headline_step().step_time.value());
-    CHECK(own.wall_clock_days_p50 == headline.wall_clock_days_spread.p50);
-    CHECK(own.gpu_hours_p50 == headline.gpu_hours_spread.p50);
+    CHECK(own.wall_clock_days == headline.nominal_wall_clock_days);
+    CHECK(own.gpu_hours == headline.nominal_gpu_hours);
     CHECK(own.cost_usd == headline.nominal_cost->total.value());
     REQUIRE(own.verdicts.size() == 1);
     CHECK(own.verdicts[0].probability == headline.verdicts[0].probability);

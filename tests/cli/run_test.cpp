@@ -208,16 +208,15 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
     CHECK(json_text(json.out, "cost_text") == figures[2]);
     // The cost the terminal calls "cost" is the headline one, first on its line.
     CHECK_THAT(terminal.out, Catch::Contains("  cost           " + figures[2] + " ("));
-    // The page's comparison across chips ([whatif]) runs the scenario's own chip as written, so its row is this run:
-    // the samples' median days and GPU-hours (what-if rows show medians, as their JSON's `_p50` names say), the
-    // headline cost and the claim's verdict with its probability.
+    // The page's comparison across chips ([whatif]) runs the scenario's own H800 as written, so its row is the
+    // headline: the same days, GPU-hours, cost and claim verdict with its probability.
     const std::size_t from = html.find("<section id=\"comparison\"");
     REQUIRE(from != std::string::npos);
     const std::string comparison = html.substr(from, html.find("</section>", from) - from);
     const std::size_t own = comparison.rfind("(scenario&#39;s own)");  // the table, after the charts
     REQUIRE(own != std::string::npos);
     const std::string row = comparison.substr(own, comparison.find("</tr>", own) - own);
-    for (const std::string& figure : {fmt::format(">{:.1f}<", run["wall_clock_days_p50"].number()), commas(run["gpu_hours_p50"].number()), figures[2],
+    for (const std::string& figure : {fmt::format(">{:.1f}<", headline["wall_clock_days"].number()), figures[1], figures[2],
                                       fmt::format("{} {:.0f}%", claim["verdict"].string(), 100 * claim["probability"].number())}) {
         INFO(figure);
         CHECK_THAT(row, Catch::Contains(figure));
@@ -306,7 +305,8 @@ TEST_CASE("the reliability line and the assumptions say which reliability figure
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("1 failure class set in the scenario (\"GPU\"; the catalog's not used)"));
     CHECK_THAT(r.out, Catch::Contains("restart 600 s (restart_time, set in the scenario; the catalog's recovery parts not used)"));
-    CHECK_THAT(r.out, Catch::Contains("reliability.restart_time = 10 min (set in the scenario)"));
+    // Written at line 16 of small.toml (tests/support/scenarios.hpp: [reliability] is line 15): the source names it.
+    CHECK_THAT(r.out, Catch::Contains("reliability.restart_time = 10 min (set in the scenario (" + small_scenario().string() + ":16))"));
     for (const char* unused : {"reliability.detect", "reliability.replace", "reliability.init_per_gpu", "reliability.read_bandwidth"}) {
         INFO(unused);
         CHECK_THAT(r.out, !Catch::Contains(std::string(unused) + " = "));

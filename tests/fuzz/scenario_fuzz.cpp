@@ -60,6 +60,7 @@ struct Options {
     long mutants = 300;
     std::uint64_t seed = 12;
     std::optional<long> only;        // replay one mutant
+    long from = 0;                   // the first mutant's index: mutants from .. from + mutants − 1 (a shard of a run)
     double timeout = 30.0;           // seconds per command
     long memory_mb = 2048;           // address-space limit per command; 0: none (ASan builds)
     int jobs = 2;                    // mutants in flight
@@ -70,8 +71,8 @@ struct Options {
 
 [[noreturn]] void usage(const std::string& why) {
     std::cerr << "scenario_fuzz: " << why << "\n"
-              << "usage: scenario_fuzz --cli GPUHOURS [--root DIR] [--mutants N] [--seed S] [--only I] [--timeout S]\n"
-                 "                     [--memory-mb M] [--jobs J] [--save DIR] [--strict] [--verbose] [SEED.toml …]\n";
+              << "usage: scenario_fuzz --cli GPUHOURS [--root DIR] [--mutants N] [--from I] [--seed S] [--only I]\n"
+                 "                     [--timeout S] [--memory-mb M] [--jobs J] [--save DIR] [--strict] [--verbose] [SEED.toml …]\n";
     std::exit(2);
 }
 
@@ -89,6 +90,7 @@ Options parse(int argc, char** argv) {
             else if (a == "--mutants") o.mutants = std::stol(value());
             else if (a == "--seed") o.seed = std::stoull(value());
             else if (a == "--only") o.only = std::stol(value());
+            else if (a == "--from") o.from = std::max(0L, std::stol(value()));
             else if (a == "--timeout") o.timeout = std::stod(value());
             else if (a == "--memory-mb") o.memory_mb = std::stol(value());
             else if (a == "--jobs") o.jobs = std::max(1, std::stoi(value()));
@@ -564,8 +566,10 @@ int main(int argc, char** argv) {
     fs::copy(o.root / "scenarios", work / "scenarios", fs::copy_options::recursive);
     for (const auto& s : corpus) fs::create_directories((work / s.rel).parent_path());
 
-    const long first = o.only ? *o.only : 0;
-    const long last = o.only ? *o.only + 1 : o.mutants;
+    // Mutant i depends on (seed, i) alone, so shards --from A --mutants N and --from A+N … of one seed together are
+    // the run of their total count.
+    const long first = o.only ? *o.only : o.from;
+    const long last = o.only ? *o.only + 1 : o.from + o.mutants;
     Tally tally;
     const auto start = std::chrono::steady_clock::now();
     // Mutants in batches of --jobs, each on its own thread (fork/exec and a wait loop); recorded in index order.
@@ -600,8 +604,8 @@ int main(int argc, char** argv) {
 
     long failures = 0;  // unlocated (the last kind) is counted, not failed, unless --strict
     for (std::size_t k = 1; k + 1 < kKindNames.size(); ++k) failures += tally.kinds[k];
-    std::printf("scenario_fuzz: %ld mutants of %zu seed scenarios (seed %llu), %ld commands in %.0f s\n", tally.mutants,
-                corpus.size(), static_cast<unsigned long long>(o.seed), tally.commands, seconds);
+    std::printf("scenario_fuzz: %ld mutants (indices %ld–%ld) of %zu seed scenarios (seed %llu), %ld commands in %.0f s\n",
+                tally.mutants, first, last - 1, corpus.size(), static_cast<unsigned long long>(o.seed), tally.commands, seconds);
     std::printf("  check valid %ld, run exit 0 %ld; slowest command %.1f s, largest peak resident %ld MB\n", tally.valid,
                 tally.run_ok, tally.slowest, tally.peak_mb);
     std::printf("  crashes %ld, sanitizer reports %ld, timeouts (> %.0f s) %ld, over %ld MB %ld, exits other than 0 and 2 "

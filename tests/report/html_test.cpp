@@ -279,8 +279,8 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     a.chip = "h100";
     a.chip_name = "NVIDIA H100";
     a.gpus = 16;
-    a.wall_clock_days_p50 = 10.0;
-    a.gpu_hours_p50 = 3840.0;
+    a.wall_clock_days = 10.0;
+    a.gpu_hours = 3840.0;
     a.cost_usd = 8000.0;
     a.limiter = gpuhours::Limiter::compute;
     gpuhours::ClaimVerdict claim;
@@ -291,8 +291,8 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     gpuhours::WhatIfRow b = a;
     b.chip = "h20";
     b.chip_name = "NVIDIA H20";
-    b.wall_clock_days_p50 = 30.0;
-    b.gpu_hours_p50 = 11520.0;
+    b.wall_clock_days = 30.0;
+    b.gpu_hours = 11520.0;
     b.cost_usd = 24000.0;
     b.limiter = gpuhours::Limiter::hbm;
     b.verdicts.front().verdict = gpuhours::Verdict::fails;

@@ -58,12 +58,13 @@ struct WhatIfRow {
     std::string error;
     double step_time_s = 0.0;          // the headline step
     double mfu_bf16 = 0.0;             // of the headline step, full-attention FLOPs, BF16 peak
-    double wall_clock_days_p50 = 0.0;
-    double gpu_hours_p50 = 0.0;               // allocated: what the cluster is held for
-    double steady_state_gpu_hours_p50 = 0.0;  // steps × step time × GPUs, no failures or overheads
+    // The nominal run's (every input nominal, failures replayed over fixed seeds), as `gpuhours run`'s headline.
+    double wall_clock_days = 0.0;
+    double gpu_hours = 0.0;               // allocated: what the cluster is held for
+    double steady_state_gpu_hours = 0.0;  // steps × step time × GPUs, no failures or overheads
     double price_gpu_hour = 0.0;       // the nominal rental price per GPU-hour the row is costed at; 0 when unpriced
     std::string price_note;            // where that price comes from: "catalog: <source>" or "the scenario's …"
-    double cost_usd = 0.0;             // at the nominal prices and the median wall clock; 0 when unpriced
+    double cost_usd = 0.0;             // the nominal run's; 0 when unpriced
     double energy_mwh = 0.0;           // at the median wall clock; 0 when unpriced
     Limiter limiter = Limiter::compute;
     std::vector<std::pair<Limiter, double>> limiter_seconds;  // the step time each bound accounts for, largest first
