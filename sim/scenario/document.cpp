@@ -283,8 +283,18 @@ Node parse_document_file(const std::string& path, const SourceRef& referenced_fr
     return parse_document(read_input_file(path, referenced_from), path);
 }
 
+bool is_distribution(const Node& n) {
+    if (n.kind != Node::Kind::table || n.fields.empty()) return false;
+    int bounds = 0;
+    for (const auto& [k, v] : n.fields) {
+        if (k == "dist") return true;
+        if (k == "low" || k == "mode" || k == "high" || k == "mean" || k == "sd") ++bounds;
+    }
+    return bounds >= 2;
+}
+
 void merge_into(Node& base, Node overlay) {
-    if (base.kind != Node::Kind::table || overlay.kind != Node::Kind::table) {
+    if (base.kind != Node::Kind::table || overlay.kind != Node::Kind::table || is_distribution(overlay) || is_distribution(base)) {
         base = std::move(overlay);
         return;
     }

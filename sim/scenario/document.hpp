@@ -116,6 +116,11 @@ private:
     std::vector<std::string> known_;
 };
 
+// Whether table `n` is written as a distribution (docs/scenario-language.md, "Uncertain inputs"): it has `dist`, or
+// two of low, mode, high, mean, sd — so `{ low = 1, mode = 2, hgih = 3 }` is one, whose stray key is then named.
+// A layer's distribution replaces the one below it whole (merge_into), never key by key.
+bool is_distribution(const Node& n);
+
 // A value of `kind` at `where`: the search for every mistake's stand-in for a mistaken value (KeyError's
 // placeholder) or the value that satisfies a coupled rule (CoupledError's).
 std::shared_ptr<const Node> stand_in(const SourceRef& where, Node::Kind kind, std::int64_t integer, double floating = 0.0,

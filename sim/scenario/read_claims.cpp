@@ -29,7 +29,11 @@ std::optional<Within<Q>> read_within(TableReader& r, std::string_view key, Read 
         else return q.value();
     };
     if (!(raw(w.low) > 0) || !(raw(w.low) < raw(w.high))) {
-        throw ScenarioError(n->where, fmt::format("`{}` needs 0 < low < high", path), "put the lower bound first");
+        // For the search for every mistake, the claim reads on with its bounds swapped (it keeps a bound to check).
+        auto swapped = std::make_shared<Node>(*n);
+        std::swap(swapped->items[0], swapped->items[1]);
+        throw KeyError(n->where, n->where, false, fmt::format("`{}` needs 0 < low < high", path), "put the lower bound first",
+                       std::move(swapped));
     }
     return w;
 }
@@ -71,7 +75,11 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
     };
     const auto fraction = [](const Node& n, const std::string& path) {
         const double v = detail::as_number(n, path);
-        if (!(v > 0 && v < 1)) throw ScenarioError(n.where, fmt::format("`{}` is a fraction, e.g. 0.4 for 40%", path));
+        if (!(v > 0 && v < 1)) {
+            // For the search for every mistake, the claim reads on with 0.4 (it keeps a bound to check).
+            throw KeyError(n.where, n.where, false, fmt::format("`{}` is a fraction, e.g. 0.4 for 40%", path), {},
+                           stand_in(n.where, Node::Kind::floating, 0, 0.4));
+        }
         return v;
     };
     const auto one = [&](std::string_view key, auto read) {
@@ -120,9 +128,17 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
                      t.wall_clock_within || t.gpu_hours_below || t.gpu_hours_above || t.gpu_hours_within || t.mfu_above ||
                      t.mfu_below || t.mfu_within || t.energy_below || t.energy_above || t.energy_within;
     if (!any) {
-        throw ScenarioError(node.where, fmt::format("{} states nothing to check", name),
-                            "add a bound: cost_below / cost_above / cost_within, and the same for wall_clock, gpu_hours, "
-                            "mfu and energy");
+        // For the search for every mistake, the claim reads on with a bound (so the claims after it keep their index).
+        auto bounded = std::make_shared<Node>(node);
+        Node bound;
+        bound.kind = Node::Kind::floating;
+        bound.floating = 0.999;
+        bound.where = node.where;
+        bounded->set("mfu_below", std::move(bound), node.where);
+        throw CoupledError(node.where, fmt::format("{} states nothing to check", name),
+                           "add a bound: cost_below / cost_above / cost_within, and the same for wall_clock, gpu_hours, "
+                           "mfu and energy",
+                           std::move(bounded));
     }
     return c;
 }

@@ -131,11 +131,17 @@ int layer_of(const Scenario& s, const SourceRef& where) {
 }
 
 SourceRef latest_written(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback) {
+    // `a` written after `b`: in a later layer, or further down the same file (a phase's key below [parallelism]).
+    const auto later = [&](const SourceRef& a, const SourceRef& b) {
+        const int la = layer_of(s, a), lb = layer_of(s, b);
+        if (la != lb) return la > lb;
+        return a.file == b.file && (a.line > b.line || (a.line == b.line && a.column > b.column));
+    };
     const SourceRef* best = nullptr;
     for (const std::string_view key : keys) {
         const auto it = s.sources.keys.find(key);
         if (it == s.sources.keys.end() || !it->second.known()) continue;
-        if (best == nullptr || layer_of(s, it->second) > layer_of(s, *best)) best = &it->second;
+        if (best == nullptr || later(it->second, *best)) best = &it->second;
     }
     return best != nullptr ? *best : fallback;
 }
@@ -172,21 +178,28 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
                             "data-parallel replicas",
                             fix(mp * std::max<long long>(1, s.cluster.gpus / mp)));
     }
-    // The value that satisfies the rule goes at `data` when it is written and the GPUs split into whole
-    // replicas (the other degrees and the cluster, often a base file's, stay), else at cluster.gpus.
+    // For the search for every mistake, the key written last changes: `data` to gpus / (tensor × context ×
+    // pipeline) when the GPUs split into whole replicas, `cluster.gpus` to the product; another degree (a phase's
+    // `tensor = 3`) is taken out, so that the value below it (the scenario's, a base file's or the default) applies.
+    const SourceRef located = latest_written(s, degrees, at);
     const bool whole = s.cluster.gpus % p.model_parallel_ranks() == 0;
-    const auto data_at = s.sources.keys.find("parallelism.data");
-    std::shared_ptr<const Node> fixed = fix(product);
-    if (whole && data_at != s.sources.keys.end() && data_at->second.line > 0) {
-        fixed = stand_in(data_at->second, Node::Kind::integer, s.cluster.gpus / p.model_parallel_ranks());
-    }
-    throw CoupledError(latest_written(s, degrees, at),
+    const auto is = [&](const char* key) {
+        const auto it = s.sources.keys.find(key);
+        return it != s.sources.keys.end() && it->second.line > 0 && it->second.file == located.file &&
+               it->second.line == located.line && it->second.column == located.column;
+    };
+    std::shared_ptr<const Node> fixed;
+    if (is("parallelism.data") && whole) fixed = stand_in(located, Node::Kind::integer, s.cluster.gpus / p.model_parallel_ranks());
+    else if (is("cluster.gpus")) fixed = fix(product);
+    throw CoupledError(located,
                         fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}",
                                     p.tensor, p.context, p.pipeline, p.data, product, s.cluster.gpus),
-                        fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus",
-                                    whole ? fmt::format("{}", s.cluster.gpus / p.model_parallel_ranks())
-                                          : std::string("gpus / (tensor × context × pipeline)")),
-                       std::move(fixed));
+                        whole ? fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus",
+                                            s.cluster.gpus / p.model_parallel_ranks())
+                              : fmt::format("tensor × context × pipeline = {} does not divide gpus {}: change one of them, or "
+                                            "cluster.gpus to a multiple of {} (e.g. {} with data = {})",
+                                            p.model_parallel_ranks(), s.cluster.gpus, p.model_parallel_ranks(), product, p.data),
+                        std::move(fixed));
 }
 
 void validate_layout(const Scenario& s, bool data_given) {

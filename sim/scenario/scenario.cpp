@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <tuple>
 
@@ -17,10 +18,15 @@ namespace gpuhours::detail {
 
 void require_positive(double value, const Node& node, std::string_view path, std::string_view what) {
     if (!(value > 0.0)) {
-        // Stand-in: 1, written as the value was (a count string reads "1" as 1).
+        // Stand-in: 1, written as the value was: a string's number (with its sign) replaced by 1, its unit kept
+        // ("-2 months" reads on as "1 months", "$0" as "$1", a count string "-5" as "1").
         auto one = std::make_shared<Node>(node);
         if (node.kind == Node::Kind::string) {
-            one->text = "1";
+            const std::string& t = node.text;
+            const std::size_t start = t.find_first_of("-+.0123456789");
+            std::size_t end = start == std::string::npos ? t.size() : start + 1;
+            while (end < t.size() && (std::isdigit(static_cast<unsigned char>(t[end])) || t[end] == '.' || t[end] == ',')) ++end;
+            one->text = start == std::string::npos ? "1" : t.substr(0, start) + "1" + t.substr(end);
         } else {
             one->kind = Node::Kind::integer;
             one->integer = 1;
@@ -227,8 +233,9 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
     if (table.kind == Node::Kind::array) {
         for (std::size_t i = 0; i < table.items.size(); ++i) {
             Node& item = table.items[i];
-            // A plain value in a list (an unknown chip in whatif.chips): taken out of the list, or replaced.
-            if (!key && plain(item) && same_place(item.where, at)) {
+            // A plain value in a list (an unknown chip in whatif.chips): taken out of the list, or replaced; a table
+            // in a list (a [[claims]] entry) replaced only.
+            if (!key && (plain(item) || replacement != nullptr) && same_place(item.where, at)) {
                 if (replacement != nullptr) item = *replacement;
                 else table.items.erase(table.items.begin() + static_cast<std::ptrdiff_t>(i));
                 return true;
@@ -259,12 +266,12 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
     return false;
 }
 
-// Whether `at` is a plain value inside a list (an item of whatif.chips), whose removal would renumber the items
-// after it in the messages.
+// Whether `at` is an item of a list — a plain value (an item of whatif.chips) or a table (a [[claims]] entry) —
+// whose removal would renumber the items after it in the messages.
 bool list_item_at(const Node& n, const SourceRef& at) {
     if (n.kind == Node::Kind::array) {
         for (const Node& item : n.items) {
-            if (plain(item) && same_place(item.where, at)) return true;
+            if ((plain(item) || item.kind == Node::Kind::table) && same_place(item.where, at)) return true;
             if (list_item_at(item, at)) return true;
         }
     }
@@ -298,20 +305,34 @@ struct Found {
     std::string hint;
 };
 
-// The top-level section ("cluster", "pricing", …) whose scalar value sits at `at`; nullopt when no scalar does.
+// The top-level section ("cluster", "pricing", …) holding the value at `at` — a scalar, a list or inline table
+// (cost_within = [...]), or a table inside the section (a [[claims]] or [[phases]] entry) — or, given by --set,
+// the section its key names ("--set pricing.pue=0.5": pricing); nullopt when no value sits there (a section's own
+// header, or nowhere).
 std::optional<std::string> section_of(const Node& root, const SourceRef& at) {
-    auto holds = [&](auto&& self, const Node& n) -> bool {
+    if (at.file.starts_with("--set ")) {
+        const std::string assignment = at.file.substr(6);
+        const std::string section = assignment.substr(0, assignment.find_first_of(".="));
+        return root.find(section) != nullptr ? std::optional<std::string>(section) : std::nullopt;
+    }
+    auto holds = [&](auto&& self, const Node& n, bool top) -> bool {
+        if (!top && same_place(n.where, at)) return true;
         if (n.kind == Node::Kind::table) {
-            return std::any_of(n.fields.begin(), n.fields.end(), [&](const auto& f) { return self(self, f.second); });
+            return std::any_of(n.fields.begin(), n.fields.end(), [&](const auto& f) { return self(self, f.second, false); });
         }
-        if (n.kind == Node::Kind::array) return std::any_of(n.items.begin(), n.items.end(), [&](const Node& i) { return self(self, i); });
-        return same_place(n.where, at);
+        if (n.kind == Node::Kind::array) {
+            return std::any_of(n.items.begin(), n.items.end(), [&](const Node& i) { return self(self, i, false); });
+        }
+        return false;
     };
     for (const auto& [key, value] : root.fields) {
-        if (holds(holds, value)) return key;
+        if (holds(holds, value, value.kind == Node::Kind::table || value.kind == Node::Kind::array)) return key;
     }
     return std::nullopt;
 }
+
+// A position the search can take a value out at: a line of a file, or a --set argument.
+bool placed(const SourceRef& at) { return at.line > 0 || at.file.starts_with("--set "); }
 
 // Sections whose values feed one another's checks (the layout against the cluster, the batch against the layout);
 // the others (pricing, reliability, claims, …) are checked on their own.
@@ -328,10 +349,15 @@ struct Mistake {
     std::optional<Node> placeholder;
 };
 
+// Where the search for every mistake stopped before reading the whole document: not at all; at a mistake it
+// reported but cannot read past (nothing to take out or stand in: a phase with neither tokens nor steps); at an
+// error it did not report, as a change of its own may have caused it, and could not set aside.
+enum class Stop { none, at_reported, at_unreported };
+
 // The mistakes found, as one error: the first in file order, the others after it as a compiler prints them, one per
-// line, at most limits::kErrorsPerFile; `more`: the search reached its bound; `hidden`: it ended at an error it could
-// not set aside; `set_aside`: the errors it did not report, as they may follow from a stand-in.
-[[noreturn]] void throw_found(std::vector<Found> found, bool more, bool hidden, int set_aside) {
+// line, at most limits::kErrorsPerFile; `more`: the search reached its bound; `stop`: where it ended early;
+// `set_aside`: the errors it did not report, as they may follow from a stand-in.
+[[noreturn]] void throw_found(std::vector<Found> found, bool more, Stop stop, int set_aside) {
     std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
         return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
     });
@@ -341,7 +367,9 @@ struct Mistake {
     if (found.size() > shown || more) {
         rest += fmt::format("\n(the first {} errors in the file; {} more found{})", shown, found.size() - shown,
                             more ? ", and the search stopped there" : "");
-    } else if (hidden) {
+    } else if (stop == Stop::at_reported) {
+        rest += "\n(the search cannot read past the last of these it found: fix them and check again, as more may lie behind it)";
+    } else if (stop == Stop::at_unreported) {
         rest += "\n(these are the mistakes found before one that depends on them; fix them and check again)";
     } else if (set_aside > 0) {
         rest += fmt::format("\n(and {} more that may follow from these, not shown: fix these and check again)", set_aside);
@@ -388,7 +416,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         search_mistakes(root, file, options, first_error, std::move(found));
     }
     if (found.size() == 1) throw prior.front();
-    throw_found(std::move(found), false, false, 0);
+    throw_found(std::move(found), false, Stop::none, 0);
 }
 
 // read_merged's search for every mistake after `first_error`, `found` the mistakes found before the search.
@@ -404,9 +432,9 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
             m.unknown_key = k->unknown_key();
             m.key_local = true;
             if (k->placeholder() != nullptr) m.placeholder = *k->placeholder();
-            return m.node.line > 0 ? std::optional<Mistake>(m) : std::nullopt;
+            return placed(m.node) ? std::optional<Mistake>(m) : std::nullopt;
         }
-        const auto section = e.where().line > 0 ? section_of(doc, e.where()) : std::nullopt;
+        const auto section = placed(e.where()) ? section_of(doc, e.where()) : std::nullopt;
         if (!section) return std::nullopt;
         const bool touched = coupled_section(*section) && std::any_of(changed.begin(), changed.end(), [&](const std::string& c) {
             return coupled_section(c);
@@ -423,7 +451,7 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
     if (!first && found.empty()) throw_alone(first_error);
     if (!first) {  // after the distributions' mistakes: reported with them, and the search cannot go past it
         found.push_back(Found{first_error.where(), first_error.message(), first_error.hint()});
-        throw_found(std::move(found), false, true, 0);
+        throw_found(std::move(found), false, Stop::at_reported, 0);
     }
     found.push_back(first->text);
     std::vector<SourceRef> replaced;  // values already replaced by a placeholder
@@ -454,9 +482,9 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
     };
     bool more = take_out(*first);
     const std::size_t search_bound = 5 * static_cast<std::size_t>(limits::kErrorsPerFile);
-    // The search ended at an error it could not set aside, or at a mistake whose value it could not take out:
-    // more may lie behind it.
-    bool hidden = !more;
+    // The search ended at a mistake whose value it could not take out, or at an error it could not set aside: more
+    // may lie behind it.
+    Stop stop = more ? Stop::none : Stop::at_reported;
     int set_aside = 0;         // values taken out unreported (an error that a change of the search may cause)
     while (more && found.size() < search_bound) {
         std::optional<Mistake> m;
@@ -470,7 +498,7 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
         } catch (const ScenarioError& e) {
             rule_error = dynamic_cast<const detail::KeyError*>(&e) == nullptr;
             m = classify(e);
-            if (!m && e.where().line > 0) {
+            if (!m && placed(e.where())) {
                 unreported_at = e.where();
                 if (const auto* c = dynamic_cast<const CoupledError*>(&e); c != nullptr && c->placeholder() != nullptr) {
                     unreported_at = c->fix_at();
@@ -498,7 +526,7 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
                 ++set_aside;
                 continue;
             }
-            hidden = true;
+            stop = Stop::at_unreported;
             more = false;
             break;
         }
@@ -507,10 +535,10 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
         const auto same = [&](const Found& f) { return same_place(f.where, m->text.where) && f.message == m->text.message; };
         if (!again && std::none_of(found.begin(), found.end(), same)) found.push_back(m->text);  // once each
         more = take_out(*m);
-        if (!more) hidden = true;
+        if (!more) stop = Stop::at_reported;
     }
-    if (found.size() == 1 && !hidden && set_aside == 0) throw;
-    throw_found(std::move(found), more, hidden, set_aside);
+    if (found.size() == 1 && stop == Stop::none && set_aside == 0) throw;
+    throw_found(std::move(found), more, stop, set_aside);
 }
 
 void check_uncertain_ranges(const Node& document, const std::vector<UncertainInput>& inputs, const std::filesystem::path& file,

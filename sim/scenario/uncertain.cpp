@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <memory>
@@ -14,29 +15,17 @@ namespace {
 
 constexpr double kZ95 = 1.6448536269514722;  // standard normal 95th percentile
 
-bool is_distribution(const Node& n) {
-    if (n.kind != Node::Kind::table || n.fields.empty()) return false;
-    bool has_low = false;
-    bool has_high = false;
-    bool has_dist = false;
-    // A key no distribution has does not make it another kind of table: with `dist`, or both `low` and `high`, it
-    // is still a distribution, and read_distribution names the stray key (`mod`: did you mean `mode`?).
-    for (const auto& [k, v] : n.fields) {
-        if (k == "low") has_low = true;
-        else if (k == "high") has_high = true;
-        else if (k == "dist") has_dist = true;
-    }
-    return has_dist || (has_low && has_high);
-}
-
 // A distribution parameter: a number, or a unit string split into prefix, number and suffix.
 struct Parameter {
     double value = 0;
     std::string prefix, suffix;
+    SourceRef where;    // the bound's value
+    std::string path;   // its dotted key ("pricing.gpu_hour.high")
+    std::string text;   // as written (a number's text empty)
 };
 
 Parameter read_parameter(const Node& n, const std::string& path) {
-    if (n.kind == Node::Kind::integer || n.kind == Node::Kind::floating) return Parameter{detail::as_number(n, path), {}, {}};
+    if (n.kind == Node::Kind::integer || n.kind == Node::Kind::floating) return Parameter{detail::as_number(n, path), {}, {}, n.where, path, {}};
     const std::string text = detail::as_string(n, path);
     std::size_t start = 0;
     while (start < text.size() && !(std::isdigit(static_cast<unsigned char>(text[start])) || text[start] == '.' || text[start] == '-')) ++start;
@@ -55,6 +44,9 @@ Parameter read_parameter(const Node& n, const std::string& path) {
     }
     p.prefix = text.substr(0, start);
     p.suffix = text.substr(end);
+    p.where = n.where;
+    p.path = path;
+    p.text = text;
     return p;
 }
 
@@ -99,10 +91,19 @@ UncertainInput read_distribution(const Node& n, const std::string& path) {
     }
     if (u.distribution == Distribution::uniform && !(u.a < u.b)) throw ScenarioError(n.where, fmt::format("`{}` needs low < high", path));
     r.finish();
+    // The bounds' unit is the one most of them use (the first's on a tie); the first bound in another is named.
+    const auto same_unit = [](const Parameter& a, const Parameter& b) { return a.prefix == b.prefix && a.suffix == b.suffix; };
+    const Parameter* reference = &params.front();
     for (const auto& p : params) {
-        if (p.prefix != params.front().prefix || p.suffix != params.front().suffix) {
-            throw ScenarioError(n.where, fmt::format("the bounds of `{}` use different units", path),
-                                "write every bound in the same unit, e.g. low = \"$1.5\", high = \"$3.5\"");
+        const auto count = [&](const Parameter& q) { return std::count_if(params.begin(), params.end(), [&](const Parameter& o) { return same_unit(o, q); }); };
+        if (count(p) > count(*reference)) reference = &p;
+    }
+    const auto written = [](const Parameter& p) { return p.text.empty() ? fmt::format("{:g}", p.value) : fmt::format("\"{}\"", p.text); };
+    for (const auto& p : params) {
+        if (!same_unit(p, *reference)) {
+            throw ScenarioError(p.where, fmt::format("`{}` = {} is not in the unit of `{}` = {}", p.path, written(p), reference->path,
+                                                     written(*reference)),
+                                "write every bound of a range in the same unit, e.g. low = \"$1.5\", high = \"$3.5\"");
         }
     }
     u.prefix = params.front().prefix;

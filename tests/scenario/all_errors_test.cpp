@@ -96,3 +96,79 @@ TEST_CASE("a fabric rule is located at the key that shapes the fabric") {
     CHECK(e.where().column == 10);
     CHECK_THAT(e.message(), Catch::Contains("fabric = \"single-node\" but gpus = 16"));
 }
+
+TEST_CASE("every claim's mistakes are reported in one round, each claim read on with a stand-in bound") {
+    // Lines: 1 model … 8 global_batch, 9 [pricing], 10 gpu_hour (the small file below), 11 [[claims]], 12 text, 13
+    // cost_within with its bounds swapped (value at column 15), 14 rung misspelt (column 8), 15 [[claims]], 16 text,
+    // 17 mfu_above 1.5 (column 13), 18 [[claims]] stating nothing (reported at its header, 18:1), 19 text. The swapped bounds read on
+    // swapped and the empty claim with a bound, so no claim "states nothing" because of the search itself.
+    const std::string text = "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\n[training]\ntokens = \"1B\"\n"
+                             "sequence_length = 4096\nglobal_batch = 8\n[pricing]\ngpu_hour = \"$2\"\n"
+                             "[[claims]]\ntext = \"a\"\ncost_within = [\"$6M\", \"$5M\"]\nrung = \"rentl\"\n"
+                             "[[claims]]\ntext = \"b\"\nmfu_above = 1.5\n"
+                             "[[claims]]\ntext = \"c\"\n";
+    const std::string what = test::scenario_error(text, catalog_options()).what();
+    CHECK_THAT(what, Catch::StartsWith("test.toml:13:15: error: `claims[0].cost_within` needs 0 < low < high"));
+    CHECK_THAT(what, Catch::Contains("test.toml:14:8: error: `claims[0].rung` = \"rentl\" is not a cost rung"));
+    CHECK_THAT(what, Catch::Contains("test.toml:17:13: error: `claims[1].mfu_above` is a fraction"));
+    CHECK_THAT(what, Catch::Contains("test.toml:18:1: error: claims[2] states nothing to check"));
+    CHECK_THAT(what, !Catch::Contains("claims[0] states nothing"));
+    CHECK_THAT(what, !Catch::Contains("claims[1] states nothing"));
+    CHECK_THAT(what, !Catch::Contains("check again"));  // nothing held back: the file reads cleanly once they are out
+}
+
+TEST_CASE("a phase's layout mistake is located at the phase's key, and the phase reads on with the scenario's degree") {
+    // [parallelism] tensor 2 × pipeline 2 × data 4 = 16 (lines 6–9); the second phase (line 14) writes tensor = 3
+    // (line 19, value at column 10): 3 × 2 × 4 = 24 ≠ 16. Located there, not at the top-level data = 4 written
+    // earlier in the file; taken out, the phase's tensor is the scenario's 2 and nothing else is reported.
+    const std::string text = "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                             "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
+                             "[training]\nsequence_length = 4096\nglobal_batch = 64\n"
+                             "[[phases]]\nname = \"a\"\ntokens = \"1B\"\n[[phases]]\nname = \"b\"\ntokens = \"1B\"\n"
+                             "[phases.parallelism]\ntensor = 3\n";
+    const ScenarioError e = test::scenario_error(text, catalog_options());
+    CHECK(e.where().line == 20);
+    CHECK(e.where().column == 10);
+    CHECK_THAT(e.message(), Catch::Contains("3 × 1 × 2 × 4 = 24 ≠ gpus 16"));
+    // 16 GPUs do not split into replicas of 3 × 2 = 6: the hint names a GPU count that would (24 with data = 4).
+    CHECK_THAT(e.hint(), Catch::Contains("cluster.gpus to a multiple of 6 (e.g. 24 with data = 4)"));
+    CHECK_THAT(std::string(e.what()), !Catch::Contains("check again"));
+}
+
+TEST_CASE("a child's range replaces the base file's whole, and its mistake is located in the child") {
+    // The flagship's gpu_hour is { low = "$1.5", mode = "$2", high = "$3.5" } (deepseek-v3.toml). The child's
+    // { low = "$1", high = "3" } (line 3) is a uniform range of its own, not merged with the base's mode; its `high`
+    // (column 35) has no "$" while the one other bound has: named at the child's value.
+    test::TempDir dir("all-errors-child-range");
+    const std::string what = load_child_error(dir, "[pricing]\ngpu_hour = { low = \"$1\", high = \"3\" }\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:3:33: error: `pricing.gpu_hour.high` = \"3\" is not in the unit of `pricing.gpu_hour.low` = \"$1\""));
+    CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:"));
+    // Written right, the child's range is uniform($1, $3): the base's mode is gone.
+    const auto child = dir.path / "ok.toml";
+    std::ofstream(child) << "extends = \"" << (kCatalog / "deepseek-v3.toml").string() << "\"\n[pricing]\ngpu_hour = { low = \"$1\", high = \"$3\" }\n";
+    const ScenarioSampler sampler(child, catalog_options());
+    bool found = false;
+    for (const auto& u : sampler.inputs()) {
+        if (u.path != "pricing.gpu_hour") continue;
+        found = true;
+        CHECK(u.distribution == Distribution::uniform);
+        CHECK(u.nominal() == Approx(2.0));  // the midpoint of $1 and $3
+    }
+    CHECK(found);
+}
+
+TEST_CASE("every mistaken --set argument is reported, with the file's mistakes") {
+    // Three arguments each wrong on its own (a misspelt key, a price without its unit, a negative GPU count) and the
+    // flagship as shipped: all three are reported in one message.
+    LoadOptions options = catalog_options();
+    options.overrides = {"parallelism.pipline=4", "pricing.gpu_hour=2", "cluster.gpus=-16"};
+    try {
+        (void)load_scenario(kCatalog / "deepseek-v3.toml", options);
+        FAIL("expected a ScenarioError");
+    } catch (const ScenarioError& e) {
+        const std::string what = e.what();
+        CHECK_THAT(what, Catch::Contains("--set parallelism.pipline=4: error: unknown key `pipline`"));
+        CHECK_THAT(what, Catch::Contains("--set pricing.gpu_hour=2: error: `pricing.gpu_hour` needs a unit"));
+        CHECK_THAT(what, Catch::Contains("--set cluster.gpus=-16: error: `cluster.gpus` = -16 is out of range"));
+    }
+}

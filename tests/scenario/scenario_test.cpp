@@ -265,15 +265,16 @@ TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistake
     CHECK(error_count(what) == 4);
 
     // Phase 0 writes `amount` (line 18), no key's misspelling, instead of tokens, and [pricing] breaks pue (line 24):
-    // once `amount` is taken out, phase 0 has neither tokens nor steps, an error at the phase's table that nothing
-    // can stand in for. The search stops there, says so, and still lists both mistakes it found; it never drops the
+    // once `amount` is taken out, phase 0 has neither tokens nor steps, an error at the phase's table (line 16) that
+    // nothing can stand in for. The search reports it with the others, stops there and says so; it never drops the
     // phases to read on. (A misspelt `tokns` reads on as `tokens`, its suggestion, and hides nothing.)
     const std::string stops = phased_base() + "[[phases]]\nname = \"a\"\namount = \"1B\"\n[[phases]]\nname = \"b\"\nsteps = 1\n"
                                       "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
     const std::string stopped = load_error(stops).what();
+    CHECK_THAT(stopped, Catch::StartsWith("test.toml:16:1: error: phases[0] needs exactly one of tokens or steps"));
     CHECK_THAT(stopped, Catch::Contains("test.toml:18:1: error: unknown key `amount`"));
     CHECK_THAT(stopped, Catch::Contains("test.toml:24:7: error: `pricing.pue`"));
-    CHECK_THAT(stopped, Catch::EndsWith("fix them and check again)"));
+    CHECK_THAT(stopped, Catch::EndsWith("fix them and check again, as more may lie behind it)"));
 }
 
 TEST_CASE("a mistake that may follow from a key taken out is left for the next run") {
@@ -595,8 +596,12 @@ TEST_CASE("a price written as a range is an uncertain input whose nominal value 
 }
 
 TEST_CASE("ranges with different units or on token counts are refused") {
+    // The bound in another unit than the others (one each: the first's, low, is the reference) is named at its value:
+    // line 17 (kBase's 15 lines, then [pricing]), column 35 (`gpu_hour = { low = "$1.5", high = ` is 34 characters).
     const auto mixed = load_error(kBase + "[pricing]\ngpu_hour = { low = \"$1.5\", high = \"3.5 W\" }\n");
-    CHECK_THAT(mixed.message(), Catch::Contains("different units"));
+    CHECK_THAT(mixed.message(), Catch::Contains("`pricing.gpu_hour.high` = \"3.5 W\" is not in the unit of `pricing.gpu_hour.low` = \"$1.5\""));
+    CHECK(mixed.where().line == 17);
+    CHECK(mixed.where().column == 35);
     const auto tokens = load_error(replace(kBase, "tokens = \"1T\"", "tokens = { low = \"1T\", high = \"2T\" }"));
     CHECK_THAT(tokens.message(), Catch::Contains("`training.tokens` cannot be uncertain"));
 }
@@ -775,7 +780,7 @@ TEST_CASE("an unknown chip in a list, an either-or key misspelt and a range's st
     CHECK_THAT(range.hint(), Catch::Contains("did you mean `mode`?"));
 }
 
-TEST_CASE("a rule between the user's key and a base value is located at the user's key, and one from --set says more may follow") {
+TEST_CASE("a rule between the user's key and a base value is located at the user's key, and one from --set at the argument") {
     // kBase with tensor = 1, `sequence_parallel = true` inserted as line 9 (its value at column 21) and data = 8
     // (so 1 × 2 × 8 = 16 GPUs), then [pricing] at line 17 with pue = 0.5 at line 19, column 7. The rule used to be
     // located at the [parallelism] table, which the search cannot take out, so the PUE was hidden without a word.
@@ -792,12 +797,14 @@ TEST_CASE("a rule between the user's key and a base value is located at the user
     const std::string heads = load_error(tensor16).what();
     CHECK_THAT(heads, Catch::StartsWith("test.toml:8:10: error: tensor = 16 does not divide the model's 8 key/value heads"));
     CHECK_THAT(heads, Catch::Contains("test.toml:18:7: error: `pricing.pue`"));
-    // A first mistake given by --set has no line to take out: the search cannot go on, and the message says other
-    // mistakes may follow.
+    // The same rule given by --set is located at the argument, which the search takes out like a value, so the
+    // file's PUE after it is reported too (the --set error first: arguments sort before files).
     LoadOptions set = catalog_options();
     set.overrides = {"parallelism.tensor=16"};
-    const auto from_set = load_error(replace(replace(replace(kBase, "pipeline = 2", "pipeline = 1"), "data = 4", "data = 1"),
-                                             "global_batch = 64", "global_batch = 8"), set);
-    CHECK(from_set.where().file == "--set parallelism.tensor=16");
-    CHECK_THAT(from_set.hint(), Catch::Contains("fix this and check again: other mistakes may lie behind it"));
+    const std::string from_set = load_error(replace(replace(replace(kBase, "pipeline = 2", "pipeline = 1"), "data = 4", "data = 1"),
+                                                    "global_batch = 64", "global_batch = 8") +
+                                                "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n",
+                                            set).what();
+    CHECK_THAT(from_set, Catch::StartsWith("--set parallelism.tensor=16: error: tensor = 16 does not divide the model's 8 key/value heads"));
+    CHECK_THAT(from_set, Catch::Contains("test.toml:18:7: error: `pricing.pue`"));
 }
