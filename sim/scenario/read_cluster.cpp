@@ -205,9 +205,9 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     if (const Node* o = r.optional("oversubscription")) {
         c.oversubscription = detail::as_number(*o, "cluster.oversubscription");
         if (!(c.oversubscription >= 1.0)) {
-            throw ScenarioError(o->where,
-                                fmt::format("`cluster.oversubscription` = {} must be at least 1", c.oversubscription),
-                                "1 is a non-blocking fabric; 2 means 2:1 (half the uplink bandwidth)");
+            throw KeyError(o->where, o->where, false, fmt::format("`cluster.oversubscription` = {} must be at least 1", c.oversubscription),
+                           "1 is a non-blocking fabric; 2 means 2:1 (half the uplink bandwidth)",
+                           stand_in(o->where, Node::Kind::floating, 0, 1.0));
         }
     }
     c.tiers = read_int(r, "tiers", 2, 3, 2);

@@ -146,6 +146,23 @@ SourceRef latest_written(const Scenario& s, std::initializer_list<std::string_vi
     return best != nullptr ? *best : fallback;
 }
 
+void throw_rule(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback, std::string message,
+                std::string hint, std::shared_ptr<const Node> placeholder) {
+    throw CoupledError(latest_written(s, keys, fallback), std::move(message), std::move(hint), std::move(placeholder),
+                       std::vector<std::string>(keys.begin(), keys.end()));
+}
+
+// The keys the global batch's rules read (divisibility by data × micro_batch, the schedule's micro-batch shape,
+// the layer passes a step simulates), for CoupledError::involves; with `data` not written, what it is derived from.
+std::vector<std::string> batch_keys(const Scenario& s) {
+    std::vector<std::string> keys = {"training.global_batch", "parallelism.data",     "parallelism.micro_batch",
+                                     "parallelism.pipeline",  "parallelism.schedule", "parallelism.virtual_stages", "model"};
+    if (!s.sources.keys.contains("parallelism.data")) {
+        keys.insert(keys.end(), {"parallelism.tensor", "parallelism.context", "cluster.gpus"});
+    }
+    return keys;
+}
+
 // tensor × context × pipeline × data = cluster.gpus (or, with data derived, whole data-parallel replicas).
 void check_layout_product(const Scenario& s, bool data_given, const SourceRef& at) {
     const ParallelLayout& p = s.parallel;
@@ -176,7 +193,8 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
                                         s.cluster.gpus),
                             "change a parallel degree or cluster.gpus so that the GPUs split into whole "
                             "data-parallel replicas",
-                            fix(mp * std::max<long long>(1, s.cluster.gpus / mp)));
+                            fix(mp * std::max<long long>(1, s.cluster.gpus / mp)),
+                            {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "cluster.gpus"});
     }
     // For the search for every mistake, the key written last changes: `data` to gpus / (tensor × context ×
     // pipeline) when the GPUs split into whole replicas, `cluster.gpus` to the product; another degree (a phase's
@@ -199,7 +217,7 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
                               : fmt::format("tensor × context × pipeline = {} does not divide gpus {}: change one of them, or "
                                             "cluster.gpus to a multiple of {} (e.g. {} with data = {})",
                                             p.model_parallel_ranks(), s.cluster.gpus, p.model_parallel_ranks(), product, p.data),
-                        std::move(fixed));
+                        std::move(fixed), std::vector<std::string>(degrees.begin(), degrees.end()));
 }
 
 void validate_layout(const Scenario& s, bool data_given) {
@@ -207,35 +225,34 @@ void validate_layout(const Scenario& s, bool data_given) {
     const ModelSpec& m = s.model;
     const SourceRef& at = s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file;
     check_layout_product(s, data_given, at);
-    // Each rule is located at the key among those it couples that the user wrote last (latest_written).
-    const auto where = [&](std::initializer_list<std::string_view> keys) { return latest_written(s, keys, at); };
+    // Each rule is located at the key among those it couples that the user wrote last (throw_rule, latest_written).
     const int heads = m.attention.heads;
     if (heads % p.tensor != 0) {
-        throw ScenarioError(where({"parallelism.tensor", "model"}),
+        throw_rule(s, {"parallelism.tensor", "model"}, at,
                             fmt::format("tensor = {} does not divide the model's {} attention heads", p.tensor, heads),
                             "choose a tensor-parallel degree that divides the head count");
     }
     if (m.attention.kind == AttentionKind::gqa && m.attention.kv_heads % p.tensor != 0) {
-        throw ScenarioError(where({"parallelism.tensor", "model"}),
+        throw_rule(s, {"parallelism.tensor", "model"}, at,
                             fmt::format("tensor = {} does not divide the model's {} key/value heads", p.tensor,
                                         m.attention.kv_heads),
                             "grouped-query attention shards whole KV groups over tensor ranks; use a divisor of kv_heads");
     }
     if (p.expert > 1 && !m.moe) {
-        throw ScenarioError(where({"parallelism.expert", "model"}), fmt::format("expert = {} but model \"{}\" has no experts", p.expert, m.id),
+        throw_rule(s, {"parallelism.expert", "model"}, at, fmt::format("expert = {} but model \"{}\" has no experts", p.expert, m.id),
                             "set expert = 1 for a dense model");
     }
     if (p.expert > 1) {
         const long long carved = 1LL * p.data * p.context;
         if (carved % p.expert != 0) {
-            throw ScenarioError(where({"parallelism.expert", "parallelism.data", "parallelism.context"}),
+            throw_rule(s, {"parallelism.expert", "parallelism.data", "parallelism.context", "cluster.gpus"}, at,
                                 fmt::format("expert = {} does not divide data × context = {} × {} = {}", p.expert,
                                             p.data, p.context, carved),
                                 "expert-parallel ranks are carved out of the data × context ranks of a pipeline stage "
                                 "(Megatron-Core convention); use a divisor");
         }
         if (m.moe->routed_experts % p.expert != 0) {
-            throw ScenarioError(where({"parallelism.expert", "model"}),
+            throw_rule(s, {"parallelism.expert", "model"}, at,
                                 fmt::format("expert = {} does not divide the model's {} routed experts", p.expert,
                                             m.moe->routed_experts),
                                 "each expert-parallel rank holds the same number of experts; use a divisor");
@@ -243,42 +260,40 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
     const long long chunks = 1LL * p.pipeline * p.virtual_stages;
     if (chunks > m.layers) {
-        throw ScenarioError(where({"parallelism.pipeline", "parallelism.virtual_stages", "model"}),
+        throw_rule(s, {"parallelism.pipeline", "parallelism.virtual_stages", "model"}, at,
                             fmt::format("pipeline × virtual_stages = {} × {} = {} exceeds the model's {} layers",
                                         p.pipeline, p.virtual_stages, chunks, m.layers),
                             "every pipeline chunk needs at least one layer; lower pipeline or virtual_stages");
     }
     if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {
-        throw ScenarioError(where({"parallelism.virtual_stages", "parallelism.schedule"}),
+        throw_rule(s, {"parallelism.virtual_stages", "parallelism.schedule"}, at,
                             fmt::format("virtual_stages = {} needs schedule = \"interleaved\" (got \"{}\")",
                                         p.virtual_stages, to_string(p.schedule)),
                             "set schedule = \"interleaved\" or virtual_stages = 1");
     }
     if (p.schedule == Schedule::interleaved && p.virtual_stages < 2) {
-        throw ScenarioError(where({"parallelism.schedule", "parallelism.virtual_stages"}), "schedule = \"interleaved\" needs virtual_stages ≥ 2",
+        throw_rule(s, {"parallelism.schedule", "parallelism.virtual_stages"}, at, "schedule = \"interleaved\" needs virtual_stages ≥ 2",
                             "set virtual_stages (model chunks per pipeline rank), e.g. 2");
     }
     if (p.schedule == Schedule::dualpipe && p.pipeline % 2 != 0) {
-        throw ScenarioError(where({"parallelism.schedule", "parallelism.pipeline"}),
+        throw_rule(s, {"parallelism.schedule", "parallelism.pipeline"}, at,
                             fmt::format("schedule = \"dualpipe\" needs an even pipeline degree (got {})", p.pipeline),
                             "DualPipe pairs stage i with stage pipeline−1−i; use an even pipeline degree");
     }
     if (p.communication_sms >= s.cluster.chip.sm_count) {
-        throw ScenarioError(where({"parallelism.communication_sms", "cluster.chip", "cluster.chip.from"}),
+        throw_rule(s, {"parallelism.communication_sms", "cluster.chip", "cluster.chip.from"}, at,
                             fmt::format("communication_sms = {} leaves no SM for compute on the {} ({} SMs)",
                                         p.communication_sms, s.cluster.chip.display_name, s.cluster.chip.sm_count),
                             "reserve fewer SMs for communication kernels (DeepSeek-V3 reserves 20 of 132)");
     }
     if (p.sequence_parallel && p.tensor == 1) {
-        throw ScenarioError(where({"parallelism.sequence_parallel", "parallelism.tensor"}), "sequence_parallel = true needs tensor > 1",
+        throw_rule(s, {"parallelism.sequence_parallel", "parallelism.tensor"}, at, "sequence_parallel = true needs tensor > 1",
                             "sequence parallelism shards activations over the tensor-parallel group");
     }
     if (s.training.sequence_length % p.context != 0) {
-        throw ScenarioError(latest_written(s, {"training.sequence_length", "parallelism.context"},
-                                           s.sources.training.known() ? s.sources.training : at),
-                            fmt::format("sequence_length = {} is not divisible by context = {}",
-                                        s.training.sequence_length, p.context),
-                            "context parallelism splits each sequence evenly over its ranks");
+        throw_rule(s, {"training.sequence_length", "parallelism.context"}, s.sources.training.known() ? s.sources.training : at,
+                   fmt::format("sequence_length = {} is not divisible by context = {}", s.training.sequence_length, p.context),
+                   "context parallelism splits each sequence evenly over its ranks");
     }
     const long long per_step = 1LL * p.data * p.micro_batch;
     if (s.training.global_batch % per_step != 0) {
@@ -304,7 +319,8 @@ void validate_layout(const Scenario& s, bool data_given) {
                            fmt::format("global_batch = {} is not divisible by data × micro_batch = {} × {} = {}",
                                        s.training.global_batch, p.data, p.micro_batch, per_step),
                            fmt::format("use a global batch that is a multiple of {} (e.g. {})", per_step, next),
-                           s.sources.keys.contains("training.global_batch") ? stand_in(batch_at, Node::Kind::integer, next) : nullptr);
+                           s.sources.keys.contains("training.global_batch") ? stand_in(batch_at, Node::Kind::integer, next) : nullptr,
+                           batch_keys(s));
     }
     check_schedule_shape(s, s.training.global_batch, s.sources.at("training.global_batch", s.sources.training.known() ? s.sources.training : at));
 }
@@ -321,7 +337,7 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
                                         global_batch, p.data, p.micro_batch, micro_batches, limits::kMicroBatchesPerReplica),
                             fmt::format("use a global batch of at most {} (or a larger micro_batch or data degree)",
                                         limits::kMicroBatchesPerReplica * per_step),
-                            stand_in(batch_where, Node::Kind::integer, limits::kMicroBatchesPerReplica * per_step));
+                            stand_in(batch_where, Node::Kind::integer, limits::kMicroBatchesPerReplica * per_step), batch_keys(s));
     }
     // The step simulates every layer of a stage for every micro-batch: bound that work before it is allocated.
     const long long stage_layers = (s.model.layers + p.pipeline - 1) / p.pipeline;
@@ -333,7 +349,8 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
                                         limits::kLayerPassesPerStage),
                             fmt::format("use a global batch of at most {} (or a larger micro_batch, data or pipeline degree)",
                                         limits::kLayerPassesPerStage / stage_layers * per_step),
-                            stand_in(batch_where, Node::Kind::integer, std::max<long long>(1, limits::kLayerPassesPerStage / stage_layers) * per_step));
+                            stand_in(batch_where, Node::Kind::integer, std::max<long long>(1, limits::kLayerPassesPerStage / stage_layers) * per_step),
+                            batch_keys(s));
     }
     const auto shape_error = [&](int m) -> std::optional<Error> {
         try {
@@ -362,7 +379,7 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
                                    error->message(), global_batch, p.data, p.micro_batch, micro_batches),
                        error->hint().empty() ? std::string("change the global batch, or data or micro_batch")
                                              : fmt::format("{}: change the global batch, or data or micro_batch", error->hint()),
-                       stand_in(batch_where, Node::Kind::integer, 2LL * p.pipeline * per_step));
+                       stand_in(batch_where, Node::Kind::integer, 2LL * p.pipeline * per_step), batch_keys(s));
 }
 
 }  // namespace gpuhours::detail

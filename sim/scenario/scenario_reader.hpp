@@ -61,11 +61,18 @@ int read_int(TableReader& r, std::string_view key, int min, int max, std::option
 // it may follow from a stand-in the search put in, puts `placeholder` there instead of taking the value out — at
 // the placeholder's own place (`placeholder->where`), which may be another key than the one the message points at
 // (tensor × … × data ≠ gpus is located at [parallelism] and satisfied by gpus = the product).
+// `involves`: the dotted keys the rule reads ("parallelism.expert", "model", "cluster.gpus"); when given, the search
+// holds the error back only if it changed one of them (or a value below one), not for any change in the coupled
+// sections. A placeholder may be null (nothing names a value that satisfies the rule).
 class CoupledError : public ScenarioError {
 public:
-    CoupledError(SourceRef where, std::string message, std::string hint, std::shared_ptr<const Node> placeholder)
-        : ScenarioError(std::move(where), std::move(message), std::move(hint)), placeholder_(std::move(placeholder)) {}
+    CoupledError(SourceRef where, std::string message, std::string hint, std::shared_ptr<const Node> placeholder,
+                 std::vector<std::string> involves = {})
+        : ScenarioError(std::move(where), std::move(message), std::move(hint)),
+          placeholder_(std::move(placeholder)),
+          involves_(std::move(involves)) {}
     [[nodiscard]] const Node* placeholder() const { return placeholder_.get(); }
+    [[nodiscard]] const std::vector<std::string>& involves() const { return involves_; }
     // Where the placeholder goes: its own place when it has one, else the error's.
     [[nodiscard]] const SourceRef& fix_at() const {
         return placeholder_ != nullptr && placeholder_->where.line > 0 ? placeholder_->where : where();
@@ -73,6 +80,7 @@ public:
 
 private:
     std::shared_ptr<const Node> placeholder_;
+    std::vector<std::string> involves_;
 };
 
 // A run or phase of `tokens` must train at least one step of `tokens_per_step`: "1.5" for "1.5T" would otherwise
@@ -127,6 +135,9 @@ int layer_of(const Scenario& s, const SourceRef& where);
 // Of the dotted `keys`, where the one written in the latest layer is (layer_of; a tie goes to the earlier in the
 // list); `fallback` when none is written. A rule between keys is located there: at the value the user changed last.
 SourceRef latest_written(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback);
+// A rule between `keys` broken: a CoupledError located at latest_written(keys) (else `fallback`), involving them.
+[[noreturn]] void throw_rule(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback,
+                             std::string message, std::string hint, std::shared_ptr<const Node> placeholder = nullptr);
 // The pipeline schedule's rules on the micro-batches per replica at `global_batch` (DualPipe: even and at least
 // 2 × pipeline; interleaved: a multiple of the stages, and at least 2 stages): an error at `batch_where`, or at the
 // layout key when no batch would do.
@@ -158,7 +169,10 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
 
 // `extends` and `--set` applied: the document the scenario is read from.
 Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options);
-// The scenario of a merged document: every section read, catalogs resolved, the layout validated. `prior`: mistakes
+// The scenario of a merged document read once: the first mistake thrown as it is (scenario.cpp).
+Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
+// The scenario of a merged document: every section read, catalogs resolved, the layout validated; on a mistake,
+// every mistake of the document at once (mistakes.cpp). `prior`: mistakes
 // already found in the document (its distributions'), reported with the others in file order.
 Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options,
                      const std::vector<ScenarioError>& prior = {});

@@ -172,3 +172,17 @@ TEST_CASE("every mistaken --set argument is reported, with the file's mistakes")
         CHECK_THAT(what, Catch::Contains("--set cluster.gpus=-16: error: `cluster.gpus` = -16 is out of range"));
     }
 }
+
+TEST_CASE("a rule is held back only when the search changed a key it reads") {
+    // The child over the flagship writes expert = 3 (line 3: 3 divides neither data × context = 128 nor the 256
+    // routed experts), micro_batch = 0 (line 4, out of range: read on as 1) and recompute "selctive" (line 5, read on
+    // as "selective"). The stand-ins change micro_batch and recompute, which the expert rule does not read, so it is
+    // reported with them; [cluster] oversubscription = 0.5 (line 7) is a bound of one key, reported too.
+    test::TempDir dir("all-errors-involves");
+    const std::string what = load_child_error(dir, "[parallelism]\nexpert = 3\nmicro_batch = 0\nrecompute = \"selctive\"\n"
+                                                   "[cluster]\noversubscription = 0.5\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:3:10: error: expert = 3 does not divide data × context = 128 × 1 = 128"));
+    CHECK_THAT(what, Catch::Contains("child.toml:4:15: error: `parallelism.micro_batch` = 0 is out of range"));
+    CHECK_THAT(what, Catch::Contains("child.toml:5:13: error: `parallelism.recompute` = \"selctive\" is not a known choice"));
+    CHECK_THAT(what, Catch::Contains("child.toml:7:20: error: `cluster.oversubscription` = 0.5 must be at least 1"));
+}
