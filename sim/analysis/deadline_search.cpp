@@ -291,7 +291,7 @@ DeadlineAnswer search_deadline(const Scenario& s, double own_days, double deadli
         return plans[*hi];
     };
     auto summary = [&](const ScaledPlan& p) {
-        return fmt::format("{:.1f} days median on {} GPUs: {}", *days(p), with_commas(static_cast<double>(p.gpus)), p.summary);
+        return fmt::format("{:.1f} days (nominal run) on {} GPUs: {}", *days(p), with_commas(static_cast<double>(p.gpus)), p.summary);
     };
     const ScaledPlan* found = fewest(within);
     const ScaledPlan* beyond = found == nullptr && within.size() < every.size() ? fewest(every) : nullptr;

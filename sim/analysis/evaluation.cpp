@@ -756,6 +756,11 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         if (ev.stochastic && ev.run_uncertain && ev.economic_uncertain) {
             v.probability_run = probability_met(claim.thresholds, on_rung(samples.of(claim.basis, 1), rung));
             v.probability_economic = probability_met(claim.thresholds, on_rung(samples.of(claim.basis, 2), rung));
+            for (auto& c : v.criteria) {
+                const ClaimThresholds only = only_criterion(claim, c.key);
+                c.probability_run = probability_met(only, on_rung(samples.of(claim.basis, 1), rung));
+                c.probability_economic = probability_met(only, on_rung(samples.of(claim.basis, 2), rung));
+            }
         }
         Trial on_basis = trial;
         on_basis.basis = claim.basis;

@@ -162,6 +162,8 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
         for (const auto& c : v.criteria) {
             j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);
             j.field("margin", c.margin).field("probability", c.probability);
+            if (c.probability_run) j.field("probability_run", *c.probability_run);
+            if (c.probability_economic) j.field("probability_economic", *c.probability_economic);
             j.field("key", c.key);
             if (c.break_even_per_gpu_hour) j.field("break_even_usd_per_gpu_hour", *c.break_even_per_gpu_hour);
             if (c.break_even_low_per_gpu_hour) j.field("break_even_low_usd_per_gpu_hour", *c.break_even_low_per_gpu_hour);
@@ -313,8 +315,8 @@ void print_claims(const RunEvaluation& ev, std::ostream& out) {
         out << fmt::format("  {} — \"{}\" ({}; judged on {} GPU-hours)\n", to_string(v.verdict), v.text,
                            report::probability_text(ev, v), to_string(v.basis));
         for (const auto& c : v.criteria) {
-            out << fmt::format("    {} {}: nominal {}, margin {:+.1f}%, holds in {:.0f}% of runs\n", c.name, c.threshold, c.nominal,
-                               100 * c.margin, 100 * c.probability);
+            out << fmt::format("    {} {}: nominal {}, margin {:+.1f}%, holds in {}\n", c.name, c.threshold, c.nominal,
+                               100 * c.margin, report::criterion_probability_text(c));
             if (const std::string be = report::break_even_text(c); !be.empty()) out << fmt::format("      {}\n", be);
             for (const auto& b : c.input_break_evens) out << fmt::format("      {}\n", report::input_break_even_text(b));
         }

@@ -156,7 +156,12 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     for (const char* h : {"GPUs", "layout", "step", "MFU", "days", "GPU-hours", "steady-state", "$/GPU-h", "cost", "energy", "limited by", "claims"}) {
         header.push_back(h);
     }
-    if (result.deadline) header.push_back(fmt::format("GPUs for {}", format_duration(*result.deadline)));
+    // The deadline as written beside days, as a claim's threshold prints ("2 months (60.9 days)").
+    const std::string deadline_text =
+        !result.deadline ? std::string()
+        : args.has("--deadline") ? fmt::format("{} ({:.1f} days)", args.get("--deadline"), in_days(*result.deadline))
+                                 : fmt::format("{:.1f} days", in_days(*result.deadline));
+    if (result.deadline) header.push_back(fmt::format("GPUs for {}", deadline_text));
     report::Table t(header);
     for (const auto& r : result.rows) {
         std::vector<std::string> row{r.chip + (modified ? "*" : "") + (r.reference ? " (scenario's own)" : "")};
@@ -220,7 +225,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     if (result.deadline) {
         out << fmt::format("\nGPUs to finish within {} (the nominal run's wall clock; the data-parallel degree of every phase scaled; a batch "
                            "grows only as far as --max-batch-tokens allows, by default not at all)\n",
-                           format_duration(*result.deadline));
+                           deadline_text);
         for (const auto& r : result.rows) {
             if (r.feasible) out << fmt::format("  {}: {}\n", r.chip, r.deadline_note);
         }

@@ -149,12 +149,14 @@ std::string claims_section(const RunEvaluation& ev) {
         std::vector<std::vector<std::string>> rows;
         for (const CriterionResult& c : v.criteria) {
             rows.push_back({fmt::format("{} {}", c.name, c.threshold), c.nominal, fmt::format("{:+.1f}%", 100 * c.margin),
-                            fmt::format("{:.0f}%", 100 * c.probability)});
+                            criterion_probability_text(c)});
         }
         out += table({"criterion", "nominal", "margin", "holds in (of runs)"}, rows, {1, 2, 3});
         for (const CriterionResult& c : v.criteria) {
-            if (const std::string be = break_even_text(c); !be.empty()) out += paragraph(be, "break-even");
-            for (const auto& b : c.input_break_evens) out += paragraph(input_break_even_text(b), "break-even");
+            if (const std::string be = break_even_text(c); !be.empty()) out += paragraph(fmt::format("{} {}: {}", c.name, c.threshold, be), "break-even");
+            for (const auto& b : c.input_break_evens) {
+                out += paragraph(fmt::format("{} {}: {}", c.name, c.threshold, input_break_even_text(b)), "break-even");
+            }
         }
         out += "</div></div>\n";
     }
@@ -629,7 +631,8 @@ std::string cost_section(const RunEvaluation& ev) {
                                                                             [&](double d) { return d < v; })) /
                                       static_cast<double>(ev.wall_clock_days.size()));
     }
-    w.markers.push_back({ev.wall_clock_days_spread.p50, fmt::format("median {:.1f} days", ev.wall_clock_days_spread.p50), "#222222", true});
+    w.markers.push_back({ev.nominal_wall_clock_days, fmt::format("headline (nominal) {:.1f} days", ev.nominal_wall_clock_days), "#0072B2", false});
+    w.markers.push_back({ev.wall_clock_days_spread.p50, fmt::format("median of runs {:.1f} days", ev.wall_clock_days_spread.p50), "#222222", true});
     w.frame = {"wall-clock-histogram",
                "Wall clock across Monte Carlo runs",
                fmt::format("Histogram of the wall clock of {} Monte Carlo runs: median {:.1f} days, 90% interval {:.1f}–{:.1f} "

@@ -134,6 +134,15 @@ std::string input_break_even_text(const InputBreakEven& b) {
     return fmt::format("{}: break-even {} (the criterion holds {}; {})", b.input, b.value_text, b.side, b.method);
 }
 
+std::string criterion_probability_text(const CriterionResult& c) {
+    std::string out = fmt::format("{:.0f}% of runs", 100 * c.probability);
+    if (c.probability_run && c.probability_economic) {
+        out += fmt::format(" ({:.0f}% over the run's own uncertainty, {:.0f}% over the economic assumptions)", 100 * *c.probability_run,
+                           100 * *c.probability_economic);
+    }
+    return out;
+}
+
 std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v) {
     std::string out = ev.stochastic ? fmt::format("probability {:.0f}% over all the uncertain inputs", 100 * v.probability)
                                     : std::string("nothing uncertain: the nominal run decides");

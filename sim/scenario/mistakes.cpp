@@ -88,12 +88,16 @@ bool rename_key_at(Node& table, const SourceRef& at, const std::string& name) {
         return std::any_of(table.items.begin(), table.items.end(), [&](Node& item) { return rename_key_at(item, at, name); });
     }
     if (table.kind != Node::Kind::table) return false;
+    // The deepest key first: a --set argument gives every key it creates the same position (`--set
+    // parallelism.tensr=2` without a [parallelism] table creates `parallelism` and `tensr`; `tensr` is the one).
     for (std::size_t i = 0; i < table.fields.size(); ++i) {
-        if (i < table.key_sources.size() && same_place(table.key_sources[i], at)) {
+        if (rename_key_at(table.fields[i].second, at, name)) return true;
+    }
+    for (std::size_t i = 0; i < table.fields.size() && i < table.key_sources.size(); ++i) {
+        if (same_place(table.key_sources[i], at)) {
             table.fields[i].first = name;
             return true;
         }
-        if (rename_key_at(table.fields[i].second, at, name)) return true;
     }
     return false;
 }

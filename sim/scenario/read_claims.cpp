@@ -214,7 +214,19 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
             w.chips.push_back(id);
         }
     }
-    if (const Node* n = r.optional("rule")) w.rule = detail::as_string(*n, "whatif.rule");
+    if (const Node* n = r.optional("rule")) {
+        w.rule = detail::as_string(*n, "whatif.rule");
+        // A rule set of scenarios/policy/, checked here so that `check` refuses what `whatif` would (its stand-in, for
+        // the search for every mistake, is the suggested rule set, else the first).
+        const std::vector<std::string> known = rule_set_names(catalog_dir);
+        if (std::find(known.begin(), known.end(), w.rule) == known.end()) {
+            const auto best = detail::suggest(w.rule, known);
+            throw detail::KeyError(n->where, n->where, false, fmt::format("`whatif.rule` = \"{}\" is not a rule set in scenarios/policy/", w.rule),
+                                   best ? fmt::format("did you mean \"{}\"? (known rule sets: {})", *best, fmt::join(known, ", "))
+                                        : fmt::format("known rule sets: {}", fmt::join(known, ", ")),
+                                   known.empty() ? nullptr : stand_in(n->where, Node::Kind::string, 0, 0.0, best.value_or(known.front())));
+        }
+    }
     if (const Node* n = r.optional("deadline")) {
         w.deadline = detail::as_quantity(*n, "whatif.deadline", parse_duration, "2 months");
         require_positive(w.deadline->value(), *n, "whatif.deadline", "a duration");

@@ -122,6 +122,7 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
 // ---- rules that span sections ---------------------------------------------------------------------------
 
 std::string set_in_scenario(const SourceRef& where) {
+    if (where.file.starts_with("--set ")) return fmt::format("set on the command line ({})", where.file);
     if (where.file.empty() || where.line <= 0) return "set in the scenario";
     return fmt::format("set in the scenario ({}:{})", where.file, where.line);
 }

@@ -88,10 +88,12 @@ FailureClass read_failure(const Node& item, const std::string& name, const Relia
     const Seconds mtbf = detail::as_quantity(n, path, parse_duration, "50700 h");
     require_positive(mtbf.value(), n, path, "a mean time between failures");
     if (!(mtbf.value() >= limits::kMtbfMin)) {
-        throw ScenarioError(n.where,
-                            fmt::format("`{}` = {:g} s is beyond the supported range of mean times between "
-                                        "failures (limit at least {:g} s)", path, mtbf.value(), limits::kMtbfMin),
-                            "an MTBF per GPU or node is thousands of hours (e.g. \"50700 h\"); check the unit");
+        // A one-key mistake: the search for every mistake reads on with the hint's example (the class keeps its MTBF).
+        throw KeyError(n.where, n.where, false,
+                       fmt::format("`{}` = {:g} s is beyond the supported range of mean times between "
+                                   "failures (limit at least {:g} s)", path, mtbf.value(), limits::kMtbfMin),
+                       "an MTBF per GPU or node is thousands of hours (e.g. \"50700 h\"); check the unit",
+                       stand_in(n.where, Node::Kind::string, 0, 0.0, "50700 h"));
     }
     c.where = n.where;
     c.rate_per_unit_hour = 1.0 / in_hours(mtbf);

@@ -198,9 +198,12 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
         const Node* figure = sec != nullptr ? sec->find(key) : nullptr;
         if (figure == nullptr) return;
         const Node* source = figure->kind == Node::Kind::table ? figure->find("source") : nullptr;
+        // A source written in the scenario's [cluster.chip] is its own; the catalog's is named with its file.
+        const bool catalog = source != nullptr && source->where.file.ends_with(name + ".toml") && id != "inline";
         out.push_back({fmt::format("cluster.chip.{}.{}", section, key), value,
-                       source != nullptr && source->kind == Node::Kind::string ? fmt::format("{} ({})", source->text, origin)
-                                                                              : set_in_scenario(figure->where)});
+                       source == nullptr || source->kind != Node::Kind::string ? set_in_scenario(figure->where)
+                       : catalog                                                 ? fmt::format("{} ({})", source->text, origin)
+                                                                                 : source->text});
     };
     // The calibration figures the step rests on (GEMMs in the compute format, attention, HBM streaming, the links)
     // and the power the energy is counted at.
@@ -448,8 +451,25 @@ Scenario scenario_of_phase(const Scenario& s, const PhaseSpec& phase, int global
     copy.training = phase.training;
     if (global_batch > 0) copy.training.global_batch = global_batch;
     copy.parallel = phase.parallel;
-    // A written phase's rules (its memory fit) are about the phase: point at its [[phases]] table.
-    if (s.phases_given && phase.where.known()) copy.sources.parallelism = phase.where;
+    // A written phase's rules (its memory fit) are about the phase: point at its [[phases]] table, and at its own
+    // keys where it writes them ("phases[1].sequence_length" stands for training.sequence_length).
+    if (s.phases_given && phase.where.known()) {
+        copy.sources.parallelism = phase.where;
+        std::string prefix;
+        for (const auto& [key, where] : s.sources.keys) {
+            if (key.starts_with("phases[") && key.find('.') == std::string::npos && where.file == phase.where.file &&
+                where.line == phase.where.line && where.column == phase.where.column) {
+                prefix = key + ".";
+            }
+        }
+        if (!prefix.empty()) {
+            for (const auto& [key, where] : s.sources.keys) {
+                if (!key.starts_with(prefix)) continue;
+                const std::string rest = key.substr(prefix.size());
+                copy.sources.keys[rest.starts_with("parallelism.") ? rest : "training." + rest] = where;
+            }
+        }
+    }
     return copy;
 }
 
@@ -472,9 +492,17 @@ FitCheck fit_of(const Scenario& s) {
 void require_fit(const Scenario& s, const FitCheck& fit) {
     if (!fit.fits) {
         const auto largest = fit.breakdown.largest_term();
-        // At [parallelism], whose degrees shard the model; without one, at the model it names.
-        throw ScenarioError(s.sources.parallelism.known() ? s.sources.parallelism
-                                                          : (s.sources.model.known() ? s.sources.model : s.sources.file),
+        // At the key among those the memory rests on that the user wrote last (a child's micro_batch over the
+        // flagship: there); none written: at [parallelism], whose degrees shard the model, else at the model.
+        const SourceRef table = s.sources.parallelism.known() ? s.sources.parallelism
+                                                              : (s.sources.model.known() ? s.sources.model : s.sources.file);
+        throw ScenarioError(detail::latest_written(s,
+                                                   {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
+                                                    "parallelism.data", "parallelism.zero", "parallelism.micro_batch", "parallelism.recompute",
+                                                    "parallelism.virtual_stages", "training.sequence_length", "training.precision",
+                                                    "training.optimizer_state", "training.activations", "model", "cluster.chip",
+                                                    "cluster.chip.from"},
+                                                   table),
                             fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} but the {} has "
                                         "{}; the largest term is {} ({})",
                                         format_bytes(fit.breakdown.total()), fit.breakdown.stage,

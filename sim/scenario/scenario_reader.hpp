@@ -127,7 +127,8 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
 ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, const std::string& name = "parallelism");
 void validate_layout(const Scenario& s, bool data_given);
 // The source of a figure the scenario writes without one: "set in the scenario (FILE:LINE)", naming the file —
-// the scenario's own or one it extends — where it is written; "set in the scenario" when that is unknown.
+// the scenario's own or one it extends — where it is written; "set on the command line (--set …)" for an override;
+// "set in the scenario" when that is unknown.
 std::string set_in_scenario(const SourceRef& where);
 // The layer a position belongs to: 2 for a `--set` argument, 1 for the scenario file (s.sources.file), 0 for a
 // file it extends (directly or not).

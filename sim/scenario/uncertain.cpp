@@ -57,39 +57,42 @@ UncertainInput read_distribution(const Node& n, const std::string& path) {
     u.where = n.where;
     std::string dist;
     if (const Node* d = r.optional("dist")) dist = detail::as_string(*d, r.path_of("dist"));
+    if (const Node* source = r.optional("source")) (void)detail::as_string(*source, r.path_of("source"));  // kept by read_one
     std::vector<Parameter> params;
     auto param = [&](const char* key) {
         params.push_back(read_parameter(r.required(key), r.path_of(key)));
         return params.back().value;
     };
     if (dist.empty()) dist = r.has("mode") ? "triangular" : "uniform";
+    // The bounds are read first, their units compared, then their order: "200 Gb/s" to "50 GB" is a unit mistake,
+    // not an order one.
+    std::string order_error;  // the order rule the bounds break, when they do
+    double lo = 0, hi = 0;
     if (dist == "uniform") {
         u.distribution = Distribution::uniform;
         u.a = param("low");
         u.b = param("high");
+        if (!(u.a < u.b)) order_error = fmt::format("`{}` needs low < high", path);
     } else if (dist == "triangular") {
         u.distribution = Distribution::triangular;
         u.a = param("low");
         u.b = param("mode");
         u.c = param("high");
-        if (!(u.a <= u.b && u.b <= u.c)) throw ScenarioError(n.where, fmt::format("`{}` needs low ≤ mode ≤ high", path));
+        if (!(u.a <= u.b && u.b <= u.c)) order_error = fmt::format("`{}` needs low ≤ mode ≤ high", path);
     } else if (dist == "normal") {
         u.distribution = Distribution::normal;
         u.a = param("mean");
         u.b = param("sd");
-        if (!(u.b > 0)) throw ScenarioError(n.where, fmt::format("`{}.sd` must be positive", path));
+        if (!(u.b > 0)) order_error = fmt::format("`{}.sd` must be positive", path);
     } else if (dist == "lognormal") {
         u.distribution = Distribution::lognormal;
-        const double lo = param("low");
-        const double hi = param("high");
-        if (!(lo > 0 && hi > lo)) throw ScenarioError(n.where, fmt::format("`{}` needs 0 < low < high (its 5th and 95th percentiles)", path));
-        u.a = 0.5 * (std::log(lo) + std::log(hi));
-        u.b = (std::log(hi) - std::log(lo)) / (2.0 * kZ95);
+        lo = param("low");
+        hi = param("high");
+        if (!(lo > 0 && hi > lo)) order_error = fmt::format("`{}` needs 0 < low < high (its 5th and 95th percentiles)", path);
     } else {
         throw ScenarioError(r.table().find("dist")->where, fmt::format("`{}.dist` = \"{}\" is not a distribution", path, dist),
                             "use \"uniform\", \"triangular\", \"normal\" or \"lognormal\"");
     }
-    if (u.distribution == Distribution::uniform && !(u.a < u.b)) throw ScenarioError(n.where, fmt::format("`{}` needs low < high", path));
     r.finish();
     // The bounds' unit is the one most of them use (the first's on a tie); the first bound in another is named.
     const auto same_unit = [](const Parameter& a, const Parameter& b) { return a.prefix == b.prefix && a.suffix == b.suffix; };
@@ -105,6 +108,11 @@ UncertainInput read_distribution(const Node& n, const std::string& path) {
                                                      written(*reference)),
                                 "write every bound of a range in the same unit, e.g. low = \"$1.5\", high = \"$3.5\"");
         }
+    }
+    if (!order_error.empty()) throw ScenarioError(n.where, order_error);
+    if (u.distribution == Distribution::lognormal) {
+        u.a = 0.5 * (std::log(lo) + std::log(hi));
+        u.b = (std::log(hi) - std::log(lo)) / (2.0 * kZ95);
     }
     u.prefix = params.front().prefix;
     u.suffix = params.front().suffix;
@@ -131,6 +139,16 @@ void read_one(Node& value, const std::string& child, std::vector<UncertainInput>
         replacement.text = u.text(nominal);
     }
     replacement.where = value.where;
+    // A range with a `source` stands as the figure { value = nominal, source = "…" }, so that the assumptions list
+    // it with its source, as a [pricing], [reliability] or chip figure written that way.
+    if (const Node* source = value.find("source")) {
+        Node figure;
+        figure.kind = Node::Kind::table;
+        figure.where = value.where;
+        figure.set("value", std::move(replacement), value.where);
+        figure.set("source", *source, source->where);
+        replacement = std::move(figure);
+    }
     value = std::move(replacement);
     out.push_back(std::move(u));
 }
@@ -194,6 +212,7 @@ void set_value(Node& root, const UncertainInput& u, double value) {
         if (dot == std::string::npos) break;
         start = dot + 1;
     }
+    if (Node* figure_value = node->kind == Node::Kind::table ? node->find("value") : nullptr) node = figure_value;  // { value, source }
     if (u.prefix.empty() && u.suffix.empty()) {
         node->kind = Node::Kind::floating;
         node->floating = value;

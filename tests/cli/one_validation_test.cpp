@@ -136,13 +136,14 @@ TEST_CASE("a phase that does not fit is refused by check as by run, at the phase
     // The small run (25 lines) plus two phases: line 26 `[[phases]]` at its own 8,192 tokens (fits), line 29 the
     // second at 131,072 tokens per sequence. Without recomputation a Llama 3.1 8B layer keeps about
     // 34 × s × h / t = 34 × 131,072 × 4,096 / 2 bytes ≈ 9.1 GB of activations, 16 layers per stage: far past an
-    // H100's 80 GB. `check` used to test only the scenario's own [training] shape.
+    // H100's 80 GB. `check` used to test only the scenario's own [training] shape. Located at the key the memory rests
+    // on that was written last: the long phase's sequence_length (line 32, value at column 19).
     const TempDir dir("phase-fit");
     const auto file = gpuhours::test::write_small_run(dir.path);
     gpuhours::test::comment_out_tokens(file);  // [[phases]] give the tokens (line 12 stays, as a comment)
     std::ofstream(file, std::ios::app) << "[[phases]]\nname = \"short\"\ntokens = \"10B\"\n"
                                           "[[phases]]\nname = \"long\"\nsteps = 10\nsequence_length = 131072\n";
-    check_refused_by_both(file.string(), Case{"", file.string() + ":29:1", "the model does not fit"});
+    check_refused_by_both(file.string(), Case{"", file.string() + ":32:19", "the model does not fit"});
 }
 
 TEST_CASE("an uncertain input whose range reaches a value its key refuses is refused by check as by run") {

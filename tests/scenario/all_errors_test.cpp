@@ -186,3 +186,56 @@ TEST_CASE("a rule is held back only when the search changed a key it reads") {
     CHECK_THAT(what, Catch::Contains("child.toml:5:13: error: `parallelism.recompute` = \"selctive\" is not a known choice"));
     CHECK_THAT(what, Catch::Contains("child.toml:7:20: error: `cluster.oversubscription` = 0.5 must be at least 1"));
 }
+
+TEST_CASE("a second fresh-user round: units before order, an MTBF stand-in, a --set key, an unknown rule set") {
+    // A small standalone file (lines: 1 model, 2 [cluster], 3 chip, 4 gpus, 5 [training], 6 tokens, 7 sequence_length,
+    // 8 global_batch, 9 [reliability], 10 storage_bandwidth, 11 [[reliability.failures]], 12 name, 13 mtbf_per_gpu,
+    // 14 [[reliability.failures]], 15 name, 16 a misspelt mtbf_per_nod, 17 [whatif], 18 rule).
+    const std::string text = "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\n[training]\ntokens = \"1B\"\n"
+                             "sequence_length = 4096\nglobal_batch = 8\n[reliability]\n"
+                             "storage_bandwidth = { low = \"200 Gb/s\", high = \"50 GB\" }\n"
+                             "[[reliability.failures]]\nname = \"a\"\nmtbf_per_gpu = \"30 s\"\n"
+                             "[[reliability.failures]]\nname = \"b\"\nmtbf_per_nod = \"5000 h\"\n"
+                             "[whatif]\nrule = \"oct-2032\"\n";
+    LoadOptions options = catalog_options();
+    options.overrides = {"parallelism.tensr=2"};
+    const std::string what = test::scenario_error(text, options).what();
+    // "200 Gb/s" and "50 GB" are in different units (named at high, column 48), not "low < high" on bare numbers.
+    CHECK_THAT(what, Catch::Contains("test.toml:10:48: error: `reliability.storage_bandwidth.high` = \"50 GB\" is not in the unit of"));
+    CHECK_THAT(what, !Catch::Contains("needs low < high"));
+    // 30 s is under the MTBF floor; read on as 50700 h, the class keeps an MTBF (no "needs exactly one of" for it).
+    CHECK_THAT(what, Catch::Contains("test.toml:13:16: error: `reliability.failures[0].mtbf_per_gpu` = 30 s is beyond the supported range"));
+    CHECK_THAT(what, !Catch::Contains("failures[0] needs exactly one of"));
+    // The next class's misspelt key is in the same round.
+    CHECK_THAT(what, Catch::Contains("test.toml:16:1: error: unknown key `mtbf_per_nod`"));
+    // The rule set is checked by `check`, with a suggestion.
+    CHECK_THAT(what, Catch::Contains("test.toml:18:8: error: `whatif.rule` = \"oct-2032\" is not a rule set"));
+    // --set parallelism.tensr=2 without a [parallelism] table: the misspelt key is named, and nothing renames the
+    // table it creates ("unknown key `tensor` at the top level" was printed before).
+    CHECK_THAT(what, Catch::Contains("--set parallelism.tensr=2: error: unknown key `tensr`"));
+    CHECK_THAT(what, !Catch::Contains("at the top level"));
+}
+
+TEST_CASE("a child's change that makes the model not fit is located at the child's key") {
+    // A base file (Llama 3.1 8B on 16 H100, TP2 PP2 DP4, micro-batches of one 8,192-token sequence: it fits) and a
+    // child writing micro_batch = 16 (line 3, value at column 15): 16 sequences per micro-batch hold about
+    // 34 × 8,192 × 4,096 × 16 / 2 bytes ≈ 9.1 GB of activations per layer, 16 layers per stage: past the H100's
+    // 80 GB. Located at the child's key, not the base file's [parallelism] table.
+    test::TempDir dir("all-errors-fit");
+    std::ofstream(dir.path / "base.toml") << "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                                             "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\nmicro_batch = 1\n"
+                                             "[training]\ntokens = \"1T\"\nsequence_length = 8192\nglobal_batch = 64\n";
+    const auto child = dir.path / "child.toml";
+    std::ofstream(child) << "extends = \"base.toml\"\n[parallelism]\nmicro_batch = 16\n";
+    require_fit(load_scenario(dir.path / "base.toml", catalog_options()));  // the base fits
+    const Scenario s = load_scenario(child, catalog_options());
+    try {
+        require_fit(s);
+        FAIL("expected the model not to fit");
+    } catch (const ScenarioError& e) {
+        CHECK(std::filesystem::path(e.where().file).filename() == "child.toml");
+        CHECK(e.where().line == 3);
+        CHECK(e.where().column == 15);
+        CHECK_THAT(e.message(), Catch::Contains("the model does not fit"));
+    }
+}

@@ -44,6 +44,9 @@ std::string input_break_even_text(const InputBreakEven& b);
 // The claim's probabilities, each labelled: over every uncertain input (the headline), then the run's own
 // uncertainty and the economic assumptions' apart when both vary, and the verdict at the nominal inputs.
 std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v);
+// One criterion's share of runs it holds in ("54% of runs"), with the run's own and the economic assumptions'
+// apart when both vary ("54% of runs (100% over the run's own uncertainty, 55% over the economic assumptions)").
+std::string criterion_probability_text(const CriterionResult& c);
 
 // The cost ladder, one line per rung: "rung 1  the final run at rental prices  $5.62M  2,809,888 GPU-hours × $2".
 struct LadderLine {

@@ -78,6 +78,9 @@ struct CriterionResult {
     // (value − threshold)/threshold, within the smaller of the two against its bound.
     double margin = 0.0;
     double probability = 0.0;  // fraction of samples in which this criterion holds
+    // When both kinds of input vary (ClaimVerdict::probability_run / _economic): this criterion's probability over
+    // the run's own uncertainty (prices at nominal) and over the economic assumptions (the run at nominal).
+    std::optional<double> probability_run, probability_economic;
     // Cost criteria: the cost per GPU-hour at which the nominal run costs exactly the threshold, threshold /
     // the nominal run's GPU-hours ($ per GPU-hour). On a rental basis (cost = GPU-hours × price) it is the break-even
     // rental price: a `cost_below` claim holds at any price below it, a `cost_above` one at any price above it;
