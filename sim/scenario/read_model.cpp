@@ -47,10 +47,11 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
         if (at.kind == AttentionKind::gqa) {
             at.kv_heads = read_int(a, "kv_heads", 1, at.heads);
             if (at.heads % at.kv_heads != 0) {
-                throw ScenarioError(a.table().find("kv_heads")->where,
-                                    fmt::format("`{}` = {} does not divide heads = {}", a.path_of("kv_heads"),
-                                                at.kv_heads, at.heads),
-                                    "grouped-query attention needs heads to be a multiple of kv_heads");
+                // A rule between heads and kv_heads alone: held back only when the search changed one of them.
+                throw CoupledError(a.table().find("kv_heads")->where,
+                                   fmt::format("`{}` = {} does not divide heads = {}", a.path_of("kv_heads"), at.kv_heads, at.heads),
+                                   "grouped-query attention needs heads to be a multiple of kv_heads", nullptr,
+                                   {a.path_of("heads"), a.path_of("kv_heads")});
             }
         } else {
             at.kv_heads = at.heads;

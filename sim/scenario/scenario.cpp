@@ -264,6 +264,24 @@ void price_from_chip_catalog(Scenario& s) {
 
 }  // namespace
 
+namespace {
+
+// The top-level sections a scenario needs, all named at once when several are missing (an empty file); one missing
+// is left to the reader, whose message names it with its own hint.
+void require_sections(const Node& root, const SourceRef& file) {
+    std::vector<std::string> missing;
+    for (const char* key : {"model", "cluster", "training"}) {
+        if (root.find(key) == nullptr) missing.push_back(fmt::format("`{}`", key));
+    }
+    if (missing.size() > 1) {
+        throw ScenarioError(file, fmt::format("the scenario has no {}", fmt::join(missing, ", ")),
+                            "a scenario needs at least: model = \"llama-3.1-8b\"; [cluster] with chip and gpus; [training] with "
+                            "tokens, sequence_length and global_batch (docs/scenario-language.md has a complete example)");
+    }
+}
+
+}  // namespace
+
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
     const std::filesystem::path catalog_dir =
         options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
@@ -274,6 +292,7 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
     TableReader r(root, "");
     if (const Node* t = r.optional("title")) s.title = detail::as_string(*t, "title");
 
+    require_sections(root, s.sources.file);
     const Node& model_slot = r.required("model", "add `model = \"deepseek-v3\"` (a name from scenarios/models/) or a [model] table");
     s.sources.model = model_slot.where;
     {

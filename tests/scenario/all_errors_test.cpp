@@ -239,3 +239,11 @@ TEST_CASE("a child's change that makes the model not fit is located at the child
         CHECK_THAT(e.message(), Catch::Contains("the model does not fit"));
     }
 }
+
+TEST_CASE("a file missing several sections names them all at once") {
+    // An empty file lacks model, [cluster] and [training]: one message names the three (it used to take a round each).
+    const ScenarioError empty = test::scenario_error("", catalog_options());
+    CHECK_THAT(empty.message(), Catch::Contains("the scenario has no `model`, `cluster`, `training`"));
+    const ScenarioError model_only = test::scenario_error("model = \"llama-3.1-8b\"\n", catalog_options());
+    CHECK_THAT(model_only.message(), Catch::Contains("the scenario has no `cluster`, `training`"));
+}
