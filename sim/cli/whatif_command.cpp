@@ -153,9 +153,10 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     out << "\n";
     std::vector<std::string> header{"chip"};
     if (result.rule) header.push_back(fmt::format("class ({})", *result.rule));
-    for (const char* h : {"GPUs", "layout", "step", "MFU", "days", "GPU-hours", "steady-state", "$/GPU-h", "cost", "energy", "limited by", "claims"}) {
+    for (const char* h : {"GPUs", "layout", "step", "MFU", "days", "GPU-hours", "steady-state", "$/GPU-h", "cost", "energy", "limited by"}) {
         header.push_back(h);
     }
+    header.push_back(fmt::format("claims (verdict, share of {} runs)", eval.samples));
     // The deadline as written beside days, as a claim's threshold prints ("2 months (60.9 days)").
     const std::string deadline_text =
         !result.deadline ? std::string()

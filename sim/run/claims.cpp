@@ -47,6 +47,7 @@ struct Criterion {
     std::function<double(const RunMetrics&)> metric;
     std::function<std::string(double)> format;
     std::string written;  // the threshold as the scenario wrote it, when its unit differs from `format`'s
+    std::string written_low;  // a `within`'s low bound so (`written` is then its high bound's)
 
     [[nodiscard]] bool holds(const RunMetrics& m) const {
         const double v = metric(m);
@@ -68,15 +69,15 @@ struct Criterion {
         }
         return 0.0;
     }
-    [[nodiscard]] std::string bound_text(double value) const {
+    [[nodiscard]] std::string bound_text(double value, const std::string& as_written) const {
         const std::string formatted = format(value);
-        return written.empty() ? formatted : fmt::format("{} ({})", written, formatted);
+        return as_written.empty() ? formatted : fmt::format("{} ({})", as_written, formatted);
     }
     [[nodiscard]] std::string threshold_text() const {
         switch (bound) {
-            case ClaimBound::below: return "< " + bound_text(high);
-            case ClaimBound::above: return "> " + bound_text(low);
-            case ClaimBound::within: return fmt::format("within ({}, {})", format(low), format(high));
+            case ClaimBound::below: return "< " + bound_text(high, written);
+            case ClaimBound::above: return "> " + bound_text(low, written);
+            case ClaimBound::within: return fmt::format("within ({}, {})", bound_text(low, written_low), bound_text(high, written));
         }
         return {};
     }
@@ -127,12 +128,12 @@ void add_metric(std::vector<Criterion>& out, const ClaimThresholds& t, const std
     if (below) {
         const std::string key = stem + "_below";
         check(raw(*below), key);
-        out.push_back({name, key, ClaimBound::below, 0.0, raw(*below), metric, format, written_of(t, key, duration)});
+        out.push_back({name, key, ClaimBound::below, 0.0, raw(*below), metric, format, written_of(t, key, duration), {}});
     }
     if (above) {
         const std::string key = stem + "_above";
         check(raw(*above), key);
-        out.push_back({name, key, ClaimBound::above, raw(*above), 0.0, metric, format, written_of(t, key, duration)});
+        out.push_back({name, key, ClaimBound::above, raw(*above), 0.0, metric, format, written_of(t, key, duration), {}});
     }
     if (within) {
         const std::string key = stem + "_within";
@@ -142,7 +143,8 @@ void add_metric(std::vector<Criterion>& out, const ClaimThresholds& t, const std
             throw Error(fmt::format("claim threshold `{}` has its low bound at or above its high bound", key),
                         fmt::format("write `{} = [low, high]` with low < high", key));
         }
-        out.push_back({name, key, ClaimBound::within, raw(within->low), raw(within->high), metric, format, {}});
+        out.push_back({name, key, ClaimBound::within, raw(within->low), raw(within->high), metric, format,
+                       written_of(t, key + "[1]", duration), written_of(t, key + "[0]", duration)});
     }
 }
 

@@ -40,7 +40,12 @@ std::optional<Within<Q>> read_within(TableReader& r, std::string_view key, Read 
 
 // The text of a threshold as written (a string value), for printing beside its normalised value.
 void remember_written(ClaimThresholds& t, TableReader& r, std::string_view key) {
-    if (const Node* n = r.table().find(key); n != nullptr && n->kind == Node::Kind::string) t.written.emplace_back(std::string(key), n->text);
+    const Node* n = r.table().find(key);
+    if (n != nullptr && n->kind == Node::Kind::string) t.written.emplace_back(std::string(key), n->text);
+    // A `*_within` pair's bounds as `key[0]` and `key[1]`.
+    for (std::size_t i = 0; n != nullptr && n->kind == Node::Kind::array && i < n->items.size() && i < 2; ++i) {
+        if (n->items[i].kind == Node::Kind::string) t.written.emplace_back(fmt::format("{}[{}]", key, i), n->items[i].text);
+    }
 }
 
 }  // namespace
@@ -92,18 +97,23 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
     t.cost_below = one("cost_below", money);
     t.cost_above = one("cost_above", money);
     t.cost_within = read_within<Dollars>(r, "cost_within", money);
+    remember_written(t, r, "cost_within");
     t.wall_clock_below = one("wall_clock_below", duration);
     t.wall_clock_above = one("wall_clock_above", duration);
     t.wall_clock_within = read_within<Seconds>(r, "wall_clock_within", duration);
+    remember_written(t, r, "wall_clock_within");
     t.gpu_hours_below = one("gpu_hours_below", count);
     t.gpu_hours_above = one("gpu_hours_above", count);
     t.gpu_hours_within = read_within<double>(r, "gpu_hours_within", count);
+    remember_written(t, r, "gpu_hours_within");
     t.mfu_above = one("mfu_above", fraction);
     t.mfu_below = one("mfu_below", fraction);
     t.mfu_within = read_within<double>(r, "mfu_within", fraction);
+    remember_written(t, r, "mfu_within");
     t.energy_below = one("energy_below", energy);
     t.energy_above = one("energy_above", energy);
     t.energy_within = read_within<Joules>(r, "energy_within", energy);
+    remember_written(t, r, "energy_within");
     if (const Node* n = r.optional("rung")) {
         const std::string text = detail::as_string(*n, r.path_of("rung"));
         c.rung = cost_rung_from_string(text);
