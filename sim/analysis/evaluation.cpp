@@ -277,16 +277,19 @@ struct MonteCarlo {
     std::vector<PricingSpec> pricing;  // each sample's pricing
     double quoted_gpu_hours = 0;     // GPU-hours of quoted phases, outside the simulated run
     Seconds nominal_wall;            // the nominal run's allocated wall clock, quoted phases included (nominal_replay)
+    std::vector<double> step_factor; // each sample's headline step time over the nominal one (its MFU is the nominal / it)
 };
 
 // Sample i's seed: a function of the run seed and i only, so results do not depend on threads, and a replay of the
 // samples (the failure rates' break-even) draws the same interruptions.
 std::uint64_t sample_seed(std::uint64_t seed, std::size_t i) { return seed * 1'000'003ULL + i; }
 
-// The nominal run's interruptions are replayed over this many fixed seeds (sample_seed(seed, i), i < N), whatever
-// --samples is: the nominal figures are the run at every input's nominal value, not the median of the samples,
-// which also draw the uncertain inputs and move with their count. N is odd so that the median is one replay.
+// The nominal run's interruptions are replayed over this many fixed seeds (sample_seed(kNominalSeed, i), i < N),
+// whatever --samples and --seed are: the nominal figures are the run at every input's nominal value, not the median
+// of the samples, which also draw the uncertain inputs and move with their count and seed. N is odd so that the
+// median is one replay.
 constexpr std::size_t kNominalReplays = 201;
+constexpr std::uint64_t kNominalSeed = 0x6e6f6d696e616cULL;  // "nominal"
 
 // The median wall clock of `run` over the fixed replays (one replay when it has no failure class: nothing is drawn).
 // Throws the run's error when it cannot finish.
@@ -323,6 +326,7 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
     const int samples = options.samples > 0 ? options.samples : (ev.stochastic ? 200 : 1);
     ev.options.samples = samples;
     mc.runs.resize(static_cast<std::size_t>(samples));
+    mc.step_factor.assign(static_cast<std::size_t>(samples), 1.0);
     mc.pricing.assign(static_cast<std::size_t>(samples), s.pricing);
     std::atomic<int> done{0};
     parallel_for(static_cast<std::size_t>(samples), thread_count(options.threads, static_cast<std::size_t>(samples)),
@@ -340,11 +344,12 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
                      for (std::size_t k = 0; k < mine.segments.size(); ++k) {
                          mine.segments[k].step_time = mine.segments[k].step_time * sensitivities.factor(values, segment_keys[k]);
                      }
+                     mc.step_factor[i] = sensitivities.factor(values, ev.headline);
                      mc.runs[i] = simulate_run(mine, seed);
                      const int finished = ++done;
                      if (t == 0 && options.progress) options.progress(finished, samples);
                  });
-    mc.nominal_wall = median_replay(run, options.seed, options.threads) + hours(mc.quoted_gpu_hours / s.cluster.gpus);
+    mc.nominal_wall = median_replay(run, kNominalSeed, options.threads) + hours(mc.quoted_gpu_hours / s.cluster.gpus);
     if (options.progress) options.progress(samples, samples);
     return mc;
 }
@@ -450,10 +455,12 @@ Samples sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
     ev.priced = prices_run(s);
     const Seconds quoted_time = hours(mc.quoted_gpu_hours / s.cluster.gpus);
     Samples out;
+    // The nominal headline step's MFU, and each sample's: the same FLOPs over its own step time.
     const double mfu = ev.headline_step().mfu_bf16_full;
+    const auto sample_mfu = [&](std::size_t k) { return mfu / mc.step_factor[k]; };
     for (std::size_t k = 0; k < mc.runs.size(); ++k) {
         const Seconds wall = mc.runs[k].wall_clock + quoted_time;
-        const PricedRun run = priced_run(ev, wall, mc.pricing[k], mfu);
+        const PricedRun run = priced_run(ev, wall, mc.pricing[k], sample_mfu(k));
         const RunMetrics& m = run.metrics;
         out.all.push_back(run);
         ev.wall_clock_days.push_back(in_days(wall));
@@ -463,10 +470,10 @@ Samples sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
     }
     for (std::size_t k = 0; k < mc.runs.size(); ++k) {
         const Seconds steady_wall = mc.runs[k].productive + quoted_time;
-        const PricedRun run = priced_run(ev, steady_wall, mc.pricing[k], mfu);
+        const PricedRun run = priced_run(ev, steady_wall, mc.pricing[k], sample_mfu(k));
         out.steady_all.push_back(run);
         ev.steady_state_gpu_hours.push_back(run.metrics.gpu_hours);
-        out.steady_run_only.push_back(priced_run(ev, steady_wall, s.pricing, mfu));
+        out.steady_run_only.push_back(priced_run(ev, steady_wall, s.pricing, sample_mfu(k)));
         out.steady_economic_only.push_back(priced_run(ev, nominal_steady_wall(ev), mc.pricing[k], mfu));
     }
     ev.steady_state_gpu_hours_spread = spread_of(ev.steady_state_gpu_hours);
@@ -475,7 +482,7 @@ Samples sample_metrics(RunEvaluation& ev, const MonteCarlo& mc) {
     ev.cost_spread = spread_of(ev.cost_usd);
     ev.energy_spread = spread_of(ev.energy_mwh);
     for (std::size_t k = 0; k < mc.runs.size(); ++k) {
-        out.run_only.push_back(priced_run(ev, mc.runs[k].wall_clock + quoted_time, s.pricing, mfu));
+        out.run_only.push_back(priced_run(ev, mc.runs[k].wall_clock + quoted_time, s.pricing, sample_mfu(k)));
         out.economic_only.push_back(priced_run(ev, mc.nominal_wall, mc.pricing[k], mfu));
     }
     return out;
@@ -557,6 +564,11 @@ ClaimThresholds only_criterion(const ClaimSpec& claim, const std::string& key) {
     else if (key == "mfu_below") only.mfu_below = t.mfu_below;
     else if (key == "energy_below") only.energy_below = t.energy_below;
     else if (key == "energy_above") only.energy_above = t.energy_above;
+    else if (key == "cost_within") only.cost_within = t.cost_within;
+    else if (key == "wall_clock_within") only.wall_clock_within = t.wall_clock_within;
+    else if (key == "gpu_hours_within") only.gpu_hours_within = t.gpu_hours_within;
+    else if (key == "mfu_within") only.mfu_within = t.mfu_within;
+    else if (key == "energy_within") only.energy_within = t.energy_within;
     return only;
 }
 
@@ -727,7 +739,7 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         ev.nominal_ladder = cost_ladder(ladder_inputs(ev, nominal_wall, s.pricing));
     }
     check_claims_priced(s);  // read_scenario has checked it; a scenario built in code may not have been read
-    FailureScale failures(trial, ev.options.seed, ev.options.threads);
+    FailureScale failures(trial, kNominalSeed, ev.options.threads);
     for (const auto& claim : s.claims) {
         std::optional<CostRung> rung;
         if (claim.has_cost()) {

@@ -285,12 +285,15 @@ Node parse_document_file(const std::string& path, const SourceRef& referenced_fr
 
 bool is_distribution(const Node& n) {
     if (n.kind != Node::Kind::table || n.fields.empty()) return false;
+    static const std::vector<std::string> kBounds = {"low", "mode", "high", "mean", "sd"};
     int bounds = 0;
+    int misspelt = 0;  // keys a bound's name is suggested for (`hgih`), when the table also has a bound
     for (const auto& [k, v] : n.fields) {
         if (k == "dist") return true;
-        if (k == "low" || k == "mode" || k == "high" || k == "mean" || k == "sd") ++bounds;
+        if (std::find(kBounds.begin(), kBounds.end(), k) != kBounds.end()) ++bounds;
+        else if (k != "value" && k != "source" && suggest(k, kBounds)) ++misspelt;
     }
-    return bounds >= 2;
+    return bounds >= 2 || (bounds == 1 && misspelt >= 1);
 }
 
 void merge_into(Node& base, Node overlay) {

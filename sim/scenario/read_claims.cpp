@@ -56,6 +56,16 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
     c.where = node.where;
     TableReader r(detail::as_table(node, name), name);
     ClaimThresholds& t = c.thresholds;
+    if (node.kind == Node::Kind::table && node.find("text") == nullptr) {
+        // For the search for every mistake, the claim reads on with a stand-in text (its other mistakes show too).
+        auto with_text = std::make_shared<Node>(node);
+        Node text;
+        text.kind = Node::Kind::string;
+        text.text = name;
+        text.where = node.where;
+        with_text->set("text", std::move(text), node.where);
+        throw CoupledError(node.where, fmt::format("{} has no `text`", name), "add `text = \"…\"` quoting the claim", std::move(with_text));
+    }
     c.text = detail::as_string(r.required("text", "add `text = \"…\"` quoting the claim"), r.path_of("text"));
     // A bound on a cost, a duration, an energy or GPU-hours is positive: "-2 months" would hold or fail for every run.
     const auto money = [](const Node& n, const std::string& path) {

@@ -153,11 +153,13 @@ void throw_rule(const Scenario& s, std::initializer_list<std::string_view> keys,
                        std::vector<std::string>(keys.begin(), keys.end()));
 }
 
-// The keys the global batch's rules read (divisibility by data × micro_batch, the schedule's micro-batch shape,
-// the layer passes a step simulates), for CoupledError::involves; with `data` not written, what it is derived from.
-std::vector<std::string> batch_keys(const Scenario& s) {
-    std::vector<std::string> keys = {"training.global_batch", "parallelism.data",     "parallelism.micro_batch",
-                                     "parallelism.pipeline",  "parallelism.schedule", "parallelism.virtual_stages", "model"};
+// The keys the global batch's rules read, for CoupledError::involves: divisibility by data × micro_batch; with
+// `schedule`, also the schedule's micro-batch shape and the layer passes a step simulates; with `data` not
+// written, what it is derived from.
+std::vector<std::string> batch_keys(const Scenario& s, bool schedule = true) {
+    std::vector<std::string> keys = {"training.global_batch", "parallelism.data", "parallelism.micro_batch"};
+    // The schedule's shape and the layer passes read the pipeline's shape and the model too; divisibility does not.
+    if (schedule) keys.insert(keys.end(), {"parallelism.pipeline", "parallelism.schedule", "parallelism.virtual_stages", "model"});
     if (!s.sources.keys.contains("parallelism.data")) {
         keys.insert(keys.end(), {"parallelism.tensor", "parallelism.context", "cluster.gpus"});
     }
@@ -321,7 +323,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                                        s.training.global_batch, p.data, p.micro_batch, per_step),
                            fmt::format("use a global batch that is a multiple of {} (e.g. {})", per_step, next),
                            s.sources.keys.contains("training.global_batch") ? stand_in(batch_at, Node::Kind::integer, next) : nullptr,
-                           batch_keys(s));
+                           batch_keys(s, false));
     }
     check_schedule_shape(s, s.training.global_batch, s.sources.at("training.global_batch", s.sources.training.known() ? s.sources.training : at));
 }

@@ -54,7 +54,11 @@ public:
     // an internal error, where a located one belongs).
     double number_at_least(std::string_view key, double min, double fallback, std::string_view hint, double max = 1e6) {
         const Node* n = figure(key);
-        if (n == nullptr) return fallback;
+        if (n == nullptr) {
+            // The default the figures then rest on is an assumption too (energy at PUE 1 after `unset`).
+            out_.push_back({r_.path_of(key), fmt::format("{:g}", fallback), fmt::format("default, not written: {}", hint)});
+            return fallback;
+        }
         const double v = detail::as_number(*n, r_.path_of(key));
         if (!(v >= min)) throw ScenarioError(n->where, fmt::format("`{}` = {} must be at least {}", r_.path_of(key), v, min), std::string(hint));
         if (!(v <= max)) {

@@ -351,3 +351,42 @@ TEST_CASE("the nominal run does not depend on the number of samples") {
     REQUIRE(criteria_a.size() == criteria_b.size());
     for (std::size_t i = 0; i < criteria_a.size(); ++i) CHECK(criteria_a[i]["nominal"].string() == criteria_b[i]["nominal"].string());
 }
+
+TEST_CASE("MFU and two-sided claims are judged sample by sample, and the nominal run does not move with the seed") {
+    // The flagship's FP8 GEMM efficiency is triangular(0.477, 0.53, 0.583): each sample's step time, and so its MFU
+    // (the same FLOPs over its own step time), moves with it. A bound just below the nominal MFU (48.3%) holds in
+    // some samples and not others, so its share of runs lies strictly between 0 and 1 (it was 100% whatever the
+    // bound: every sample carried the nominal MFU). A one-criterion claim's split (run's own / economic) is its
+    // criterion's.
+    const auto dir = gpuhours::test::scratch_path("run-mfu-claims");
+    std::filesystem::create_directories(dir);
+    const auto file = dir / "mfu.toml";
+    std::ofstream(file) << "extends = \"" << kRoot << "/scenarios/deepseek-v3.toml\"\n"
+                        << "[[claims]]\ntext = \"mfu\"\nmfu_above = 0.482\n"
+                        << "[[claims]]\ntext = \"within\"\nwall_clock_within = [\"51 days\", \"54 days\"]\n";
+    const auto r = run_cli("run " + file.string() + " --json --samples 60 --seed 2");
+    REQUIRE(r.exit_code == 0);
+    const auto doc = gpuhours::test::parse_json(r.out);
+    const auto& mfu = doc["claims"].array().at(0);
+    CHECK(mfu["nominal_verdict"].string() == "HOLDS");
+    CHECK(mfu["probability"].number() > 0.0);
+    CHECK(mfu["probability"].number() < 1.0);
+    const auto& within = doc["claims"].array().at(1);
+    const auto& criterion = within["criteria"].array().at(0);
+    CHECK(criterion["probability_run"].number() == within["probability_run"].number());
+    CHECK(criterion["probability_economic"].number() == within["probability_economic"].number());
+    // Another seed draws other samples, but the nominal run's failure replays are fixed: the same headline.
+    const auto other = run_cli("run " + file.string() + " --json --samples 60 --seed 9");
+    REQUIRE(other.exit_code == 0);
+    CHECK(gpuhours::test::parse_json(other.out)["headline"]["gpu_hours"].number() == doc["headline"]["gpu_hours"].number());
+}
+
+TEST_CASE("a default the energy rests on is listed among the assumptions") {
+    // The small run's [pricing] writes gpu_hour only: the energy is at PUE 1, utilization 1 and no host power, the
+    // defaults, each listed as such.
+    const auto r = run_cli("run " + small_scenario().string() + " --samples 4");
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("pricing.pue = 1 (default, not written"));
+    CHECK_THAT(r.out, Catch::Contains("pricing.utilization = 1 (default, not written"));
+    CHECK_THAT(r.out, Catch::Contains("pricing.host_power_share = 0 (default, not written"));
+}

@@ -247,3 +247,20 @@ TEST_CASE("a file missing several sections names them all at once") {
     const ScenarioError model_only = test::scenario_error("model = \"llama-3.1-8b\"\n", catalog_options());
     CHECK_THAT(model_only.message(), Catch::Contains("the scenario has no `cluster`, `training`"));
 }
+
+TEST_CASE("a fourth fresh-user round: a claim without text, a schedule typo beside the batch, a two-bound range typo") {
+    // The child over the flagship (lines: 2 [parallelism], 3 schedule misspelt, 4 [training], 5 global_batch not a
+    // multiple of 128, 6 [cluster], 7 nic_bandwidth with `hgih` (key at column 37), 8 [[claims]] with no text (its
+    // header, 8:1), 9 an MFU bound above 1 (column 13)). The divisibility of the batch does not read the schedule, so
+    // the schedule's stand-in does not hold it back; the claim reads on with a stand-in text.
+    test::TempDir dir("all-errors-round4");
+    const std::string what = load_child_error(dir, "[parallelism]\nschedule = \"dual-pipe\"\n[training]\nglobal_batch = 15000\n"
+                                                   "[cluster]\nnic_bandwidth = { low = \"300 Gb/s\", hgih = \"400 Gb/s\" }\n"
+                                                   "[[claims]]\nmfu_above = 1.5\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:3:12: error: `parallelism.schedule` = \"dual-pipe\" is not a known choice"));
+    CHECK_THAT(what, Catch::Contains("child.toml:5:16: error: global_batch = 15000 is not divisible by data × micro_batch = 128 × 1 = 128"));
+    CHECK_THAT(what, Catch::Contains("child.toml:7:37: error: unknown key `hgih`"));
+    CHECK_THAT(what, Catch::Contains("child.toml:8:1: error: claims[0] has no `text`"));
+    CHECK_THAT(what, Catch::Contains("child.toml:9:13: error: `claims[0].mfu_above` is a fraction"));
+    CHECK_THAT(what, !Catch::Contains("check again"));
+}
