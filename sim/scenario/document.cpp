@@ -404,6 +404,7 @@ void apply_override(Node& root, const std::string& assignment) {
     if (target != nullptr && target->kind == Node::Kind::table && value.kind == Node::Kind::table) {
         merge_into(*target, std::move(value));
     } else {
+        if (target != nullptr) value.replaced = std::make_shared<const Node>(*target);
         table->set(keys.back(), std::move(value), where);
     }
 }

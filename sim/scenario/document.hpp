@@ -29,6 +29,9 @@ struct Node {
     std::vector<std::pair<std::string, Node>> fields;  // table fields in document order
     std::vector<SourceRef> key_sources;               // position of each field's key (parallel to fields)
     SourceRef where;                                  // position of the value (a table: its header)
+    // A `--set` value: the value it replaced (a file's), which the search for every mistake puts back when it takes
+    // the override out; null when the override added the key.
+    std::shared_ptr<const Node> replaced;
 
     [[nodiscard]] Node* find(std::string_view key);
     [[nodiscard]] const Node* find(std::string_view key) const;

@@ -55,6 +55,11 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
             table.fields[i].second = *replacement;
             return true;
         }
+        if (here && table.fields[i].second.replaced != nullptr) {
+            // An override taken out: the value it replaced applies again (a base file's phase degree).
+            table.fields[i].second = Node(*table.fields[i].second.replaced);
+            return true;
+        }
         if (here) {
             table.fields.erase(table.fields.begin() + static_cast<std::ptrdiff_t>(i));
             if (i < table.key_sources.size()) table.key_sources.erase(table.key_sources.begin() + static_cast<std::ptrdiff_t>(i));

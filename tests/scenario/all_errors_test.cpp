@@ -10,7 +10,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace gpuhours;
 
@@ -32,6 +35,19 @@ std::string load_child_error(const test::TempDir& dir, const std::string& text) 
     return {};
 }
 
+// The flagship as shipped with `overrides`: the error it is refused with.
+ScenarioError flagship_error(std::vector<std::string> overrides) {
+    LoadOptions options = catalog_options();
+    options.overrides = std::move(overrides);
+    try {
+        (void)load_scenario(kCatalog / "deepseek-v3.toml", options);
+    } catch (const ScenarioError& e) {
+        return e;
+    }
+    FAIL("expected a ScenarioError");
+    throw std::logic_error("unreachable");
+}
+
 }  // namespace
 
 TEST_CASE("a layout rule over a base file's degrees is located at the child's key, and the search reads past it") {
@@ -49,15 +65,9 @@ TEST_CASE("a layout rule over a base file's degrees is located at the child's ke
 
 TEST_CASE("a rule given by --set is located at the --set argument, over the files' keys") {
     // tensor = 3 over the flagship's 1 × 1 × 16 × 128 = 2048: 3 × 16 × 128 = 6144 ≠ 2048, at the argument.
-    LoadOptions options = catalog_options();
-    options.overrides = {"parallelism.tensor=3"};
-    try {
-        (void)load_scenario(kCatalog / "deepseek-v3.toml", options);
-        FAIL("expected a ScenarioError");
-    } catch (const ScenarioError& e) {
-        CHECK(e.where().file == "--set parallelism.tensor=3");
-        CHECK_THAT(e.message(), Catch::Contains("3 × 1 × 16 × 128 = 6144 ≠ gpus 2048"));
-    }
+    const ScenarioError e = flagship_error({"parallelism.tensor=3"});
+    CHECK(e.where().file == "--set parallelism.tensor=3");
+    CHECK_THAT(e.message(), Catch::Contains("3 × 1 × 16 × 128 = 6144 ≠ gpus 2048"));
 }
 
 TEST_CASE("a mistake in a distribution is reported with the rest of the file's mistakes, in file order") {
@@ -160,17 +170,10 @@ TEST_CASE("a child's range replaces the base file's whole, and its mistake is lo
 TEST_CASE("every mistaken --set argument is reported, with the file's mistakes") {
     // Three arguments each wrong on its own (a misspelt key, a price without its unit, a negative GPU count) and the
     // flagship as shipped: all three are reported in one message.
-    LoadOptions options = catalog_options();
-    options.overrides = {"parallelism.pipline=4", "pricing.gpu_hour=2", "cluster.gpus=-16"};
-    try {
-        (void)load_scenario(kCatalog / "deepseek-v3.toml", options);
-        FAIL("expected a ScenarioError");
-    } catch (const ScenarioError& e) {
-        const std::string what = e.what();
-        CHECK_THAT(what, Catch::Contains("--set parallelism.pipline=4: error: unknown key `pipline`"));
-        CHECK_THAT(what, Catch::Contains("--set pricing.gpu_hour=2: error: `pricing.gpu_hour` needs a unit"));
-        CHECK_THAT(what, Catch::Contains("--set cluster.gpus=-16: error: `cluster.gpus` = -16 is out of range"));
-    }
+    const std::string what = flagship_error({"parallelism.pipline=4", "pricing.gpu_hour=2", "cluster.gpus=-16"}).what();
+    CHECK_THAT(what, Catch::Contains("--set parallelism.pipline=4: error: unknown key `pipline`"));
+    CHECK_THAT(what, Catch::Contains("--set pricing.gpu_hour=2: error: `pricing.gpu_hour` needs a unit"));
+    CHECK_THAT(what, Catch::Contains("--set cluster.gpus=-16: error: `cluster.gpus` = -16 is out of range"));
 }
 
 TEST_CASE("a rule is held back only when the search changed a key it reads") {
@@ -263,4 +266,14 @@ TEST_CASE("a fourth fresh-user round: a claim without text, a schedule typo besi
     CHECK_THAT(what, Catch::Contains("child.toml:8:1: error: claims[0] has no `text`"));
     CHECK_THAT(what, Catch::Contains("child.toml:9:13: error: `claims[0].mfu_above` is a fraction"));
     CHECK_THAT(what, !Catch::Contains("check again"));
+}
+
+TEST_CASE("an override taken out by the search puts back the value it replaced") {
+    // --set phases.1.parallelism.context=3 on the flagship: its second phase (context 8, data 16 in the file) gets
+    // 1 × 3 × 16 × 16 = 768 ≠ 2048 GPUs, located at the argument. Taken out, the phase reads on with the file's
+    // context = 8, not the scenario's default of 1 (which made 1 × 1 × 16 × 16 = 256 ≠ 2048 an error in
+    // deepseek-v3.toml, a file the user did not touch).
+    const std::string what = flagship_error({"phases.1.parallelism.context=3"}).what();
+    CHECK_THAT(what, Catch::StartsWith("--set phases.1.parallelism.context=3: error: tensor × context × pipeline × data = 1 × 3 × 16 × 16 = 768 ≠ gpus 2048"));
+    CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:"));
 }
