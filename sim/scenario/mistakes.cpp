@@ -18,8 +18,6 @@ namespace gpuhours::detail {
 
 namespace {
 
-bool same_place(const SourceRef& a, const SourceRef& b) { return a.file == b.file && a.line == b.line && a.column == b.column; }
-
 // A value that is neither a table nor a list: a list's item of this kind can be taken out or replaced on its own.
 bool plain(const Node& n) { return n.kind != Node::Kind::table && n.kind != Node::Kind::array; }
 
@@ -157,8 +155,7 @@ std::optional<std::string> section_of(const Node& root, const SourceRef& at) {
 bool involved(std::string path, const std::vector<std::string>& involves) {
     if (path.starts_with("phases[")) {
         const std::size_t dot = path.find("].");
-        if (dot != std::string::npos) path = path.substr(dot + 2);
-        if (!path.starts_with("parallelism.")) path = "training." + path;
+        if (dot != std::string::npos) path = scenario_key_of_phase(path.substr(dot + 2));
     }
     return std::any_of(involves.begin(), involves.end(), [&](const std::string& k) {
         return path == k || path.starts_with(k + ".") || path.starts_with(k + "[");
@@ -179,7 +176,6 @@ struct Mistake {
     Found text;
     SourceRef node;       // the value (or, for an unknown key, the key) to take out
     bool unknown_key = false;
-    bool key_local = false;  // a KeyError: about this key alone, whatever the others hold
     std::optional<Node> placeholder;
 };
 
@@ -196,7 +192,6 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
     if (const auto* k = dynamic_cast<const detail::KeyError*>(&e)) {
         m.node = k->node();
         m.unknown_key = k->unknown_key();
-        m.key_local = true;
         if (k->placeholder() != nullptr) m.placeholder = *k->placeholder();
         return placed(m.node) ? std::optional<Mistake>(m) : std::nullopt;
     }
@@ -251,19 +246,18 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
 
 }  // namespace
 
-
-
-
-// Every mistake of the document that concerns one key, at once, in file order. A KeyError (an unknown key, a value
-// of the wrong type, range or unit, an unknown choice, chip or model) is about its key alone; another error located
-// at a value (a bound such as pue ≥ 1) is treated so too in the sections checked on their own (pricing,
-// reliability, claims, …), and in the coupled ones (model, cluster, parallelism, training, phases) while the
-// search has changed none of their values, since a changed value could be its cause. Each mistake is taken out of
-// a copy of the document and the document read again; a misspelt key is renamed to its suggestion instead
-// (`pipline = 2` reads on as `pipeline = 2`). When taking a value out makes the next read fail otherwise (a required
-// key now missing), the value is put back as the error's placeholder instead — a valid value of its kind. Another
-// error that a change of the search may have caused is not reported: its value is set aside (or set to the value a
-// CoupledError names) and the search goes on; one located at a table or nowhere ends it, and the message says more
+// Every mistake of the document at once, in file order. A KeyError (an unknown key, a value of the wrong type,
+// range or unit, an unknown choice, chip or model) is about its key alone. A rule that names the keys it reads
+// (CoupledError::involves) is reported unless the search changed one of them; another error located at a value (a
+// bound such as pue ≥ 1) is reported in the sections checked on their own (pricing, reliability, claims, …), and in
+// the coupled ones (model, cluster, parallelism, training, phases) while the search has changed none of their values,
+// since a changed value could be its cause (classify_mistake). Each mistake is taken out of a copy of the document
+// and the document read again; a misspelt key is renamed to its suggestion instead (`pipline = 2` reads on as
+// `pipeline = 2`), and an override taken out puts back the value it replaced. When taking a value out makes the next
+// read fail otherwise (a required key now missing), the value is put back as the error's placeholder instead — a
+// valid value of its kind. Another error that a change of the search may have caused is not reported: its value is
+// set aside (or set to the value a CoupledError names) and the search goes on; a mistake at a table (a phase with
+// neither tokens nor steps) is reported and ends it, one nowhere ends it unreported, and the message says more
 // may lie behind. Up to 5 × limits::kErrorsPerFile are looked for (in reading order) and the first
 // limits::kErrorsPerFile in the file are shown.
 [[noreturn]] void search_mistakes(const Node& root, const std::filesystem::path& file, const LoadOptions& options,

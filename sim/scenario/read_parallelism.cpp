@@ -127,6 +127,12 @@ std::string set_in_scenario(const SourceRef& where) {
     return fmt::format("set in the scenario ({}:{})", where.file, where.line);
 }
 
+bool same_place(const SourceRef& a, const SourceRef& b) { return a.file == b.file && a.line == b.line && a.column == b.column; }
+
+std::string scenario_key_of_phase(const std::string& phase_key) {
+    return phase_key.starts_with("parallelism.") ? phase_key : "training." + phase_key;
+}
+
 int layer_of(const Scenario& s, const SourceRef& where) {
     return where.file.starts_with("--set") ? 2 : where.file == s.sources.file.file ? 1 : 0;
 }
@@ -206,8 +212,7 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
     const bool whole = s.cluster.gpus % p.model_parallel_ranks() == 0;
     const auto is = [&](const char* key) {
         const auto it = s.sources.keys.find(key);
-        return it != s.sources.keys.end() && it->second.line > 0 && it->second.file == located.file &&
-               it->second.line == located.line && it->second.column == located.column;
+        return it != s.sources.keys.end() && it->second.line > 0 && same_place(it->second, located);
     };
     std::shared_ptr<const Node> fixed;
     if (is("parallelism.data") && whole) fixed = stand_in(located, Node::Kind::integer, s.cluster.gpus / p.model_parallel_ranks());

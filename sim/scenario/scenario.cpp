@@ -476,16 +476,14 @@ Scenario scenario_of_phase(const Scenario& s, const PhaseSpec& phase, int global
         copy.sources.parallelism = phase.where;
         std::string prefix;
         for (const auto& [key, where] : s.sources.keys) {
-            if (key.starts_with("phases[") && key.find('.') == std::string::npos && where.file == phase.where.file &&
-                where.line == phase.where.line && where.column == phase.where.column) {
+            if (key.starts_with("phases[") && key.find('.') == std::string::npos && detail::same_place(where, phase.where)) {
                 prefix = key + ".";
             }
         }
         if (!prefix.empty()) {
             for (const auto& [key, where] : s.sources.keys) {
                 if (!key.starts_with(prefix)) continue;
-                const std::string rest = key.substr(prefix.size());
-                copy.sources.keys[rest.starts_with("parallelism.") ? rest : "training." + rest] = where;
+                copy.sources.keys[detail::scenario_key_of_phase(key.substr(prefix.size()))] = where;
             }
         }
     }

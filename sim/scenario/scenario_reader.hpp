@@ -130,6 +130,11 @@ void validate_layout(const Scenario& s, bool data_given);
 // the scenario's own or one it extends — where it is written; "set on the command line (--set …)" for an override;
 // "set in the scenario" when that is unknown.
 std::string set_in_scenario(const SourceRef& where);
+// Whether two positions are the same place (file, line and column).
+bool same_place(const SourceRef& a, const SourceRef& b);
+// The scenario's key a phase's own key stands for: "parallelism.tensor" as it is, any other ("global_batch",
+// "sequence_length") under training.
+std::string scenario_key_of_phase(const std::string& phase_key);
 // The layer a position belongs to: 2 for a `--set` argument, 1 for the scenario file (s.sources.file), 0 for a
 // file it extends (directly or not).
 int layer_of(const Scenario& s, const SourceRef& where);

@@ -10,7 +10,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,26 +25,14 @@ const auto catalog_options = test::source_catalog;
 std::string load_child_error(const test::TempDir& dir, const std::string& text) {
     const auto child = dir.path / "child.toml";
     std::ofstream(child) << "extends = \"" << (kCatalog / "deepseek-v3.toml").string() << "\"\n" << text;
-    try {
-        (void)load_scenario(child, catalog_options());
-    } catch (const ScenarioError& e) {
-        return e.what();
-    }
-    FAIL("expected a ScenarioError");
-    return {};
+    return test::scenario_file_error(child, catalog_options()).what();
 }
 
 // The flagship as shipped with `overrides`: the error it is refused with.
 ScenarioError flagship_error(std::vector<std::string> overrides) {
     LoadOptions options = catalog_options();
     options.overrides = std::move(overrides);
-    try {
-        (void)load_scenario(kCatalog / "deepseek-v3.toml", options);
-    } catch (const ScenarioError& e) {
-        return e;
-    }
-    FAIL("expected a ScenarioError");
-    throw std::logic_error("unreachable");
+    return test::scenario_file_error(kCatalog / "deepseek-v3.toml", options);
 }
 
 }  // namespace

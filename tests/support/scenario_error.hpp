@@ -21,6 +21,17 @@ inline LoadOptions source_catalog() {
     return o;
 }
 
+// The ScenarioError scenario file `file` is refused with (the test fails when it loads).
+inline ScenarioError scenario_file_error(const std::filesystem::path& file, const LoadOptions& options) {
+    try {
+        (void)load_scenario(file, options);
+    } catch (const ScenarioError& e) {
+        return e;
+    }
+    FAIL("expected a ScenarioError");
+    throw std::logic_error("unreachable");
+}
+
 inline ScenarioError scenario_error(const std::string& text, const LoadOptions& options, const std::string& name = "test.toml") {
     try {
         (void)load_scenario_from_string(text, name, options);
