@@ -287,13 +287,16 @@ bool is_distribution(const Node& n) {
     if (n.kind != Node::Kind::table || n.fields.empty()) return false;
     static const std::vector<std::string> kBounds = {"low", "mode", "high", "mean", "sd"};
     int bounds = 0;
-    int misspelt = 0;  // keys a bound's name is suggested for (`hgih`), when the table also has a bound
     for (const auto& [k, v] : n.fields) {
         if (k == "dist") return true;
         if (std::find(kBounds.begin(), kBounds.end(), k) != kBounds.end()) ++bounds;
-        else if (k != "value" && k != "source" && suggest(k, kBounds)) ++misspelt;
     }
-    return bounds >= 2 || (bounds == 1 && misspelt >= 1);
+    if (bounds != 1) return bounds >= 2;
+    // One bound: a range still when another key is a bound's misspelling (`hgih`), which the reader then names.
+    return std::any_of(n.fields.begin(), n.fields.end(), [](const auto& f) {
+        return f.first != "value" && f.first != "source" && std::find(kBounds.begin(), kBounds.end(), f.first) == kBounds.end() &&
+               suggest(f.first, kBounds);
+    });
 }
 
 void merge_into(Node& base, Node overlay) {
