@@ -304,6 +304,9 @@ void merge_into(Node& base, Node overlay) {
         base = std::move(overlay);
         return;
     }
+    // A table both layers write is located at the later layer's header: a mistake about the table as a whole (a key
+    // it lacks) is the later file's to fix.
+    if (overlay.where.line > 0) base.where = overlay.where;
     for (std::size_t i = 0; i < overlay.fields.size(); ++i) {
         auto& [key, value] = overlay.fields[i];
         if (Node* existing = base.find(key)) {
@@ -361,6 +364,9 @@ void apply_override(Node& root, const std::string& assignment) {
         for (auto& ks : n.key_sources) ks = where;
     };
     relabel(value);
+    // A list's items get columns of their own (1, 2, …; not printed, as the line is 0) so that the search for every
+    // mistake can take out or replace one item of `--set 'whatif.chips=["h800","h1000"]'` and not the first.
+    for (std::size_t i = 0; i < value.items.size(); ++i) value.items[i].where.column = static_cast<int>(i) + 1;
 
     Node* table = &root;
     for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
@@ -437,6 +443,17 @@ void TableReader::name_misspelling_of(const std::vector<std::string>& keys) cons
         const std::string& written = table_.fields[i].first;
         if (std::find(known_.begin(), known_.end(), written) != known_.end()) continue;
         if (const auto meant = suggest(written, keys)) throw_unknown(i, fmt::format("did you mean `{}`?", *meant), *meant);
+        // A shortened key (`mtbf` for mtbf_per_gpu or mtbf_per_node): too far by edit distance, but the start of the
+        // key(s) it means; read on as the first of them.
+        std::vector<std::string> longer;
+        for (const auto& k : keys) {
+            if (written.size() >= 3 && k.size() > written.size() && k.starts_with(written)) longer.push_back(fmt::format("`{}`", k));
+        }
+        if (!longer.empty()) {
+            std::string options = longer.front();
+            for (std::size_t j = 1; j < longer.size(); ++j) options += (j + 1 == longer.size() ? " or " : ", ") + longer[j];
+            throw_unknown(i, fmt::format("did you mean {}?", options), longer.front().substr(1, longer.front().size() - 2));
+        }
     }
 }
 

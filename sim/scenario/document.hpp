@@ -69,6 +69,21 @@ private:
     std::shared_ptr<const Node> placeholder_;
 };
 
+// A table lacks a key it needs (a phase with neither tokens nor steps, a failure class with neither MTBF): the
+// error is located at the table (`where`), and the search for every mistake reads on with `key` = `placeholder`
+// added to that table — a valid value of the kind the key needs — so that the keys after it are still read.
+class MissingKeyError : public ScenarioError {
+public:
+    MissingKeyError(SourceRef where, std::string message, std::string hint, std::string key, std::shared_ptr<const Node> placeholder)
+        : ScenarioError(std::move(where), std::move(message), std::move(hint)), key_(std::move(key)), placeholder_(std::move(placeholder)) {}
+    [[nodiscard]] const std::string& key() const { return key_; }
+    [[nodiscard]] const Node& placeholder() const { return *placeholder_; }
+
+private:
+    std::string key_;
+    std::shared_ptr<const Node> placeholder_;
+};
+
 
 // Parses TOML text; syntax errors become ScenarioError at the reported position.
 Node parse_document(std::string_view text, const std::string& path);
@@ -99,8 +114,9 @@ public:
     // Marks a key as known without reading it (handled elsewhere, e.g. `extends`).
     void allow(std::string_view key);
     // For a key the table must have but lacks (required, or one of an either-or pair): a key written here that no
-    // reader has taken and that is a plausible misspelling of one of `keys` (`mtbf_per_gpus`) is the mistake —
-    // throws the unknown-key KeyError finish() would, suggesting the closest and read on as it. Else returns.
+    // reader has taken and that is a plausible misspelling of one of `keys` (`mtbf_per_gpus`), or the start of
+    // some of them (`mtbf`), is the mistake — throws the unknown-key KeyError finish() would, suggesting the closest
+    // (or those it starts) and read on as it (the first). Else returns.
     void name_misspelling_of(const std::vector<std::string>& keys) const;
 
     [[nodiscard]] const Node& table() const { return table_; }

@@ -46,7 +46,10 @@ bool erase_at(Node& table, const SourceRef& at, bool key, const Node* replacemen
         // A top-level table or array is a whole section ([cluster], [[phases]]): never taken out.
         const Node::Kind kind = table.fields[i].second.kind;
         const bool section = top && (kind == Node::Kind::table || kind == Node::Kind::array);
-        const bool kind_ok = !section && (kind != Node::Kind::table || any_value);
+        // A list of tables ([[reliability.failures]]) is never taken out whole: its position is its first entry's.
+        const bool tables = kind == Node::Kind::array && !table.fields[i].second.items.empty() &&
+                            table.fields[i].second.items.front().kind == Node::Kind::table;
+        const bool kind_ok = !section && !tables && (kind != Node::Kind::table || any_value);
         const bool here = key ? i < table.key_sources.size() && same_place(table.key_sources[i], at)
                               : same_place(table.fields[i].second.where, at) && kind_ok;
         if (here && replacement != nullptr) {
@@ -105,6 +108,20 @@ bool rename_key_at(Node& table, const SourceRef& at, const std::string& name) {
     return false;
 }
 
+// Adds `key` = `value` to the table whose header sits at `at` (a [[phases]] or [[reliability.failures]] entry, or
+// a table below the top level); false when no such table is there.
+bool add_key_at(Node& n, const SourceRef& at, const std::string& key, const Node& value, bool top = true) {
+    if (n.kind == Node::Kind::table && !top && same_place(n.where, at) && n.find(key) == nullptr) {
+        n.set(key, value, at);
+        return true;
+    }
+    if (n.kind == Node::Kind::array) {
+        return std::any_of(n.items.begin(), n.items.end(), [&](Node& item) { return add_key_at(item, at, key, value, false); });
+    }
+    if (n.kind != Node::Kind::table) return false;
+    return std::any_of(n.fields.begin(), n.fields.end(), [&](auto& field) { return add_key_at(field.second, at, key, value, false); });
+}
+
 struct Found {
     SourceRef where;
     std::string message;
@@ -118,8 +135,16 @@ struct Found {
 std::optional<std::string> path_at(const Node& root, const SourceRef& at) {
     if (at.file.starts_with("--set ")) {
         const std::string assignment = at.file.substr(6);
-        const std::string path = assignment.substr(0, assignment.find('='));
-        return root.find(path.substr(0, path.find('.'))) != nullptr ? std::optional<std::string>(path) : std::nullopt;
+        const std::string dotted = assignment.substr(0, assignment.find('='));
+        std::string path;  // an index written as a key (phases.1.tensor) as the document's paths write it: phases[1]
+        for (std::size_t start = 0; start <= dotted.size();) {
+            const std::size_t end = std::min(dotted.find('.', start), dotted.size());
+            const std::string part = dotted.substr(start, end - start);
+            const bool index = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+            path += index ? "[" + part + "]" : (path.empty() ? "" : ".") + part;
+            start = end + 1;
+        }
+        return root.find(path.substr(0, path.find_first_of(".["))) != nullptr ? std::optional<std::string>(path) : std::nullopt;
     }
     auto find = [&](auto&& self, const Node& n, const std::string& path, bool top) -> std::optional<std::string> {
         if (!top && same_place(n.where, at)) return path;
@@ -138,6 +163,14 @@ std::optional<std::string> path_at(const Node& root, const SourceRef& at) {
         if (auto found = find(find, value, key, value.kind == Node::Kind::table || value.kind == Node::Kind::array)) return found;
     }
     return std::nullopt;
+}
+
+// The name of the top-level table whose header sits at `at` ([whatif]); empty when none.
+std::string section_at(const Node& root, const SourceRef& at) {
+    for (const auto& [key, value] : root.fields) {
+        if (value.kind == Node::Kind::table && same_place(value.where, at)) return key;
+    }
+    return {};
 }
 
 // The top-level section ("cluster", "pricing", …) of a dotted path.
@@ -177,6 +210,7 @@ struct Mistake {
     SourceRef node;       // the value (or, for an unknown key, the key) to take out
     bool unknown_key = false;
     std::optional<Node> placeholder;
+    std::string add_key;  // a key the table at `node` lacks: added with `placeholder` (MissingKeyError)
 };
 
 // Where the search for every mistake stopped before reading the whole document: not at all; at a mistake it
@@ -195,13 +229,24 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
         if (k->placeholder() != nullptr) m.placeholder = *k->placeholder();
         return placed(m.node) ? std::optional<Mistake>(m) : std::nullopt;
     }
+    if (const auto* k = dynamic_cast<const MissingKeyError*>(&e)) {  // about its table alone
+        m.node = e.where();
+        m.add_key = k->key();
+        m.placeholder = k->placeholder();
+        return placed(m.node) ? std::optional<Mistake>(m) : std::nullopt;
+    }
     const auto section = placed(e.where()) ? section_of(doc, e.where()) : std::nullopt;
     if (!section) return std::nullopt;
     // Held back when a change of the search may have caused it: a rule that names its keys, when one of them
     // changed; another error of a coupled section, when any value of those sections changed.
     const auto* rule = dynamic_cast<const CoupledError*>(&e);
+    // A change in one phase does not touch another phase's rule, nor the scenario's own.
+    const auto in_scope = [&](const std::string& c) {
+        return !c.starts_with("phases[") || (!rule->phase().empty() && (c == rule->phase() || c.starts_with(rule->phase() + ".")));
+    };
     const bool touched = rule != nullptr && !rule->involves().empty()
-                             ? std::any_of(changed.begin(), changed.end(), [&](const std::string& c) { return involved(c, rule->involves()); })
+                             ? std::any_of(changed.begin(), changed.end(),
+                                           [&](const std::string& c) { return in_scope(c) && involved(c, rule->involves()); })
                              : coupled_section(*section) && std::any_of(changed.begin(), changed.end(), [&](const std::string& c) {
                                    return coupled_section(section_of_path(c));
                                });
@@ -218,7 +263,11 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
 // line, at most limits::kErrorsPerFile; `more`: the search reached its bound; `stop`: where it ended early;
 // `set_aside`: the errors it did not report, as they may follow from a stand-in.
 [[noreturn]] void throw_found(std::vector<Found> found, bool more, Stop stop, int set_aside) {
+    // The files' mistakes in file order, then the --set arguments' in the order found (the command line is read
+    // after the files).
     std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+        const bool a_set = a.where.file.starts_with("--set "), b_set = b.where.file.starts_with("--set ");
+        if (a_set || b_set) return !a_set && b_set;
         return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
     });
     std::string rest;
@@ -299,6 +348,12 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
         if (m.unknown_key && m.placeholder && m.placeholder->kind == Node::Kind::string &&
             rename_key_at(doc, m.node, m.placeholder->text)) {
             return true;  // `pipline = 16` reads on as `pipeline = 16`: its layout checks do not fail on a default
+        }
+        if (!m.add_key.empty()) {  // a phase with neither tokens nor steps reads on with the stand-in's
+            const auto path = path_at(doc, m.node);
+            changed.push_back((path ? *path : section_at(doc, m.node)) + "." + m.add_key);
+            placeholder.reset();
+            return add_key_at(doc, m.node, m.add_key, *m.placeholder);
         }
         const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m.node); });
         placeholder.reset();

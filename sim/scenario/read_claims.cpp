@@ -253,7 +253,13 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
     }
     r.finish();
     if (w.chips.empty() && w.rule.empty()) {
-        throw ScenarioError(node.where, "[whatif] needs chips or a rule", "e.g. chips = [\"h800\", \"h100\", \"h20\"] or rule = \"oct-2023\"");
+        // The search for every mistake reads on with one chip.
+        auto chips = std::make_shared<Node>();
+        chips->kind = Node::Kind::array;
+        chips->where = node.where;
+        chips->items.push_back(*stand_in(node.where, Node::Kind::string, 0, 0.0, "h100"));
+        throw MissingKeyError(node.where, "[whatif] needs chips or a rule",
+                              "e.g. chips = [\"h800\", \"h100\", \"h20\"] or rule = \"oct-2023\"", "chips", std::move(chips));
     }
     return w;
 }

@@ -194,38 +194,48 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
     auto fix = [&](long long gpus) {
         return gpus_at == s.sources.keys.end() ? nullptr : stand_in(gpus_at->second, Node::Kind::integer, gpus);
     };
-    if (!data_given && s.cluster.gpus % p.model_parallel_ranks() != 0) {
-        const long long mp = p.model_parallel_ranks();
-        throw CoupledError(latest_written(s, {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "cluster.gpus"}, at),
-                            fmt::format("tensor × context × pipeline = {} × {} × {} = {} does not divide gpus = {}",
-                                        p.tensor, p.context, p.pipeline, p.model_parallel_ranks(),
-                                        s.cluster.gpus),
-                            "change a parallel degree or cluster.gpus so that the GPUs split into whole "
-                            "data-parallel replicas",
-                            fix(mp * std::max<long long>(1, s.cluster.gpus / mp)),
-                            {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "cluster.gpus"});
+    // The GPUs do not split into whole model-parallel groups: a model-parallel degree or the GPU count is the key to
+    // change, never `data` (given or derived), so the rule is located at the one of those written last. For the
+    // search for every mistake: with data derived, cluster.gpus becomes whole replicas; with data given, the GPU
+    // count becomes the product when it is the key located, else the degree located is taken out (a phase's
+    // `context = 3` reads on with the scenario's).
+    const long long mp = p.model_parallel_ranks();
+    if (s.cluster.gpus % mp != 0) {
+        const SourceRef located = latest_written(s, {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "cluster.gpus"}, at);
+        const bool at_gpus = gpus_at != s.sources.keys.end() && gpus_at->second.line > 0 && same_place(gpus_at->second, located);
+        if (!data_given) {
+            throw CoupledError(located,
+                               fmt::format("tensor × context × pipeline = {} × {} × {} = {} does not divide gpus = {}", p.tensor,
+                                           p.context, p.pipeline, mp, s.cluster.gpus),
+                               "change a parallel degree or cluster.gpus so that the GPUs split into whole "
+                               "data-parallel replicas",
+                               fix(mp * std::max<long long>(1, s.cluster.gpus / mp)),
+                               {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "cluster.gpus"});
+        }
+        throw CoupledError(located,
+                           fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}", p.tensor, p.context,
+                                       p.pipeline, p.data, product, s.cluster.gpus),
+                           fmt::format("tensor × context × pipeline = {} does not divide gpus {}: change one of them, or "
+                                       "cluster.gpus to a multiple of {} (e.g. {} with data = {})",
+                                       mp, s.cluster.gpus, mp, product, p.data),
+                           at_gpus ? fix(product) : nullptr, std::vector<std::string>(degrees.begin(), degrees.end()));
     }
-    // For the search for every mistake, the key written last changes: `data` to gpus / (tensor × context ×
-    // pipeline) when the GPUs split into whole replicas, `cluster.gpus` to the product; another degree (a phase's
-    // `tensor = 3`) is taken out, so that the value below it (the scenario's, a base file's or the default) applies.
+    // The GPUs split into whole replicas. For the search for every mistake, the key written last changes: `data` to
+    // gpus / (tensor × context × pipeline), `cluster.gpus` to the product; another degree (a phase's `tensor = 2`)
+    // is taken out, so that the value below it (the scenario's, a base file's or the default) applies.
     const SourceRef located = latest_written(s, degrees, at);
-    const bool whole = s.cluster.gpus % p.model_parallel_ranks() == 0;
     const auto is = [&](const char* key) {
         const auto it = s.sources.keys.find(key);
         return it != s.sources.keys.end() && it->second.line > 0 && same_place(it->second, located);
     };
     std::shared_ptr<const Node> fixed;
-    if (is("parallelism.data") && whole) fixed = stand_in(located, Node::Kind::integer, s.cluster.gpus / p.model_parallel_ranks());
+    if (is("parallelism.data")) fixed = stand_in(located, Node::Kind::integer, s.cluster.gpus / mp);
     else if (is("cluster.gpus")) fixed = fix(product);
     throw CoupledError(located,
-                        fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}",
-                                    p.tensor, p.context, p.pipeline, p.data, product, s.cluster.gpus),
-                        whole ? fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus",
-                                            s.cluster.gpus / p.model_parallel_ranks())
-                              : fmt::format("tensor × context × pipeline = {} does not divide gpus {}: change one of them, or "
-                                            "cluster.gpus to a multiple of {} (e.g. {} with data = {})",
-                                            p.model_parallel_ranks(), s.cluster.gpus, p.model_parallel_ranks(), product, p.data),
-                        std::move(fixed), std::vector<std::string>(degrees.begin(), degrees.end()));
+                       fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}", p.tensor, p.context,
+                                   p.pipeline, p.data, product, s.cluster.gpus),
+                       fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus", s.cluster.gpus / mp),
+                       std::move(fixed), std::vector<std::string>(degrees.begin(), degrees.end()));
 }
 
 void validate_layout(const Scenario& s, bool data_given) {

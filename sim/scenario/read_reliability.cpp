@@ -77,11 +77,16 @@ FailureClass read_failure(const Node& item, const std::string& name, const Relia
     const Node* gpu = fr.optional("mtbf_per_gpu");
     const Node* node_mtbf = fr.optional("mtbf_per_node");
     if ((gpu == nullptr) == (node_mtbf == nullptr)) {
-        if (gpu == nullptr) fr.name_misspelling_of({"mtbf_per_gpu", "mtbf_per_node"});  // `mtbf_per_gpus = …`
+        const std::string message = fmt::format("{} needs exactly one of mtbf_per_gpu or mtbf_per_node", name);
+        const std::string hint = "e.g. mtbf_per_gpu = \"50700 h\": one interruption per 50,700 GPU-hours";
         // Both given: located at the second, the value the search for every mistake can take out and read on.
-        throw ScenarioError(gpu != nullptr ? node_mtbf->where : item.where,
-                            fmt::format("{} needs exactly one of mtbf_per_gpu or mtbf_per_node", name),
-                            "e.g. mtbf_per_gpu = \"50700 h\": one interruption per 50,700 GPU-hours");
+        if (gpu != nullptr) throw ScenarioError(node_mtbf->where, message, hint);
+        // Neither: a misspelt (`mtbf_per_gpus`) or shortened (`mtbf`) key is the mistake to name, or another
+        // unknown key; else the class reads on with the hint's MTBF for the search for every mistake.
+        fr.name_misspelling_of({"mtbf_per_gpu", "mtbf_per_node"});
+        fr.allow("source");
+        fr.finish();
+        throw MissingKeyError(item.where, message, hint, "mtbf_per_gpu", stand_in(item.where, Node::Kind::string, 0, 0.0, "50700 h"));
     }
     const Node& n = gpu ? *gpu : *node_mtbf;
     const std::string path = fr.path_of(gpu ? "mtbf_per_gpu" : "mtbf_per_node");

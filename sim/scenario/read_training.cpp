@@ -27,6 +27,43 @@ void read_phase_price(TableReader& r, PhaseSpec& ph) {
     }
 }
 
+// A phase's batch_ramp = { from, tokens } (at `path`), checked against the phase `ph` (named `name`).
+BatchRamp read_ramp(const Node& ramp, const std::string& path, const PhaseSpec& ph, const std::string& name) {
+    TableReader rr(detail::as_table(ramp, path), path);
+    BatchRamp b;
+    const Node& from = rr.required("from", "the global batch the ramp starts at");
+    b.from = detail::as_int(from, rr.path_of("from"), 1, kMaxInt);
+    const Node& rt = rr.required("tokens", "the tokens over which the batch grows");
+    b.tokens = detail::as_count(rt, rr.path_of("tokens"));
+    require_positive(b.tokens, rt, rr.path_of("tokens"), "a token count");
+    rr.finish();
+    const long long unit = 1LL * ph.parallel.data * ph.parallel.micro_batch;
+    // Rules between the ramp and the phase, located at the ramp's key; for the search for every mistake,
+    // a value that satisfies each (data × micro_batch; the phase's tokens), when there is one.
+    if (b.from >= ph.training.global_batch || b.from % unit != 0) {
+        throw CoupledError(from.where,
+                           fmt::format("{} = {} must be below global_batch = {} and a multiple of data × "
+                                       "micro_batch = {}", rr.path_of("from"), b.from, ph.training.global_batch, unit),
+                           "every batch of the ramp must split into whole micro-batches per replica",
+                           unit < ph.training.global_batch ? stand_in(from.where, Node::Kind::integer, unit) : nullptr,
+                           {"training.batch_ramp.from", "training.global_batch", "parallelism.data",
+                            "parallelism.micro_batch", "parallelism.tensor", "parallelism.context",
+                            "parallelism.pipeline", "cluster.gpus"})
+            .in_phase(name, false);
+    }
+    if (b.tokens > ph.tokens) {
+        throw CoupledError(rt.where,
+                           fmt::format("{}: the batch ramp ({} tokens) is longer than the phase ({} tokens)",
+                                       name, format_count(b.tokens), format_count(ph.tokens)),
+                           "make batch_ramp.tokens at most the phase's tokens",
+                           stand_in(rt.where, Node::Kind::floating, 0, ph.tokens),
+                           {"training.batch_ramp.tokens", "training.tokens", "training.steps",
+                            "training.global_batch", "training.sequence_length"})
+            .in_phase(name, false);
+    }
+    return b;
+}
+
 }  // namespace
 
 TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required, const std::string& name) {
@@ -134,7 +171,15 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
         // The phase's keys where it writes them, else the scenario's: rules name the value that made this phase.
         for (const auto& [key, value] : t.fields) copy.sources.keys["training." + key] = value.where;
         for (const auto& [key, value] : p.fields) copy.sources.keys["parallelism." + key] = value.where;
-        validate_layout(copy, data_given != 0 || parallel_node == nullptr);
+        try {  // the layout's rules for this phase name it
+            validate_layout(copy, data_given != 0 || parallel_node == nullptr);
+        } catch (const CoupledError& e) {
+            throw e.in_phase(name, true);
+        } catch (const KeyError&) {
+            throw;
+        } catch (const ScenarioError& e) {
+            throw ScenarioError(e.where(), name + ": " + e.message(), e.hint());
+        }
         ph.training = copy.training;
         ph.parallel = copy.parallel;
         const double tokens_per_step = static_cast<double>(ph.training.global_batch) * ph.training.sequence_length;
@@ -145,8 +190,11 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
                 r.allow("batch_ramp");
                 r.finish();
             }
-            throw ScenarioError(item.where, fmt::format("{} needs exactly one of tokens or steps", name),
-                                "e.g. tokens = \"14.8T\", or steps = 1000 (× global_batch × sequence_length tokens)");
+            const std::string message = fmt::format("{} needs exactly one of tokens or steps", name);
+            const std::string hint = "e.g. tokens = \"14.8T\", or steps = 1000 (× global_batch × sequence_length tokens)";
+            if (tokens != nullptr) throw ScenarioError(steps->where, message, hint);  // both: at the second, taken out
+            // Neither: the search for every mistake reads on with one step.
+            throw MissingKeyError(item.where, message, hint, "steps", stand_in(item.where, Node::Kind::integer, 1));
         }
         if (tokens != nullptr) {
             ph.tokens = detail::as_count(*tokens, r.path_of("tokens"));
@@ -161,27 +209,7 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
                            tokens == nullptr);
         require_within(ph.tokens, amount, tokens != nullptr ? r.path_of("tokens") : r.path_of("steps") + " × tokens per step",
                        "token counts", 0.0, limits::kTokensMax, "", kTokensHint);
-        if (const Node* ramp = r.optional("batch_ramp")) {
-            TableReader rr(detail::as_table(*ramp, r.path_of("batch_ramp")), r.path_of("batch_ramp"));
-            BatchRamp b;
-            b.from = detail::as_int(rr.required("from", "the global batch the ramp starts at"), rr.path_of("from"), 1, kMaxInt);
-            const Node& rt = rr.required("tokens", "the tokens over which the batch grows");
-            b.tokens = detail::as_count(rt, rr.path_of("tokens"));
-            require_positive(b.tokens, rt, rr.path_of("tokens"), "a token count");
-            rr.finish();
-            const long long unit = 1LL * ph.parallel.data * ph.parallel.micro_batch;
-            if (b.from >= ph.training.global_batch || b.from % unit != 0) {
-                throw ScenarioError(ramp->where,
-                                    fmt::format("batch_ramp.from = {} must be below global_batch = {} and a multiple of "
-                                                "data × micro_batch = {}", b.from, ph.training.global_batch, unit),
-                                    "every batch of the ramp must split into whole micro-batches per replica");
-            }
-            if (b.tokens > ph.tokens) {
-                throw ScenarioError(ramp->where, fmt::format("the batch ramp ({} tokens) is longer than the phase ({} tokens)",
-                                                             format_count(b.tokens), format_count(ph.tokens)));
-            }
-            ph.ramp = b;
-        }
+        if (const Node* ramp = r.optional("batch_ramp")) ph.ramp = read_ramp(*ramp, r.path_of("batch_ramp"), ph, name);
         r.finish();
         out.push_back(ph);
     }

@@ -73,6 +73,15 @@ public:
           involves_(std::move(involves)) {}
     [[nodiscard]] const Node* placeholder() const { return placeholder_.get(); }
     [[nodiscard]] const std::vector<std::string>& involves() const { return involves_; }
+    // The phase the rule was checked for ("phases[1]"; empty: the scenario's own rule): the search for every mistake
+    // holds it back for a change of `involves` in that phase or outside the phases, not in another phase.
+    [[nodiscard]] const std::string& phase() const { return phase_; }
+    // The same error checked for `phase`; `named`: its message starts with the phase's name ("phases[1]: …").
+    [[nodiscard]] CoupledError in_phase(const std::string& phase, bool named) const {
+        CoupledError e(where(), named ? phase + ": " + message() : message(), hint(), placeholder_, involves_);
+        e.phase_ = phase;
+        return e;
+    }
     // Where the placeholder goes: its own place when it has one, else the error's.
     [[nodiscard]] const SourceRef& fix_at() const {
         return placeholder_ != nullptr && placeholder_->where.line > 0 ? placeholder_->where : where();
@@ -81,6 +90,7 @@ public:
 private:
     std::shared_ptr<const Node> placeholder_;
     std::vector<std::string> involves_;
+    std::string phase_;
 };
 
 // A run or phase of `tokens` must train at least one step of `tokens_per_step`: "1.5" for "1.5T" would otherwise

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -261,6 +262,47 @@ TEST_CASE("an override taken out by the search puts back the value it replaced")
     // context = 8, not the scenario's default of 1 (which made 1 × 1 × 16 × 16 = 256 ≠ 2048 an error in
     // deepseek-v3.toml, a file the user did not touch).
     const std::string what = flagship_error({"phases.1.parallelism.context=3"}).what();
-    CHECK_THAT(what, Catch::StartsWith("--set phases.1.parallelism.context=3: error: tensor × context × pipeline × data = 1 × 3 × 16 × 16 = 768 ≠ gpus 2048"));
+    CHECK_THAT(what, Catch::StartsWith("--set phases.1.parallelism.context=3: error: phases[1]: tensor × context × pipeline × data = 1 × 3 × 16 × 16 = 768 ≠ gpus 2048"));
     CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:"));
+}
+
+TEST_CASE("a fifth fresh-user round: a shortened key, tables without a needed key, a --set list item, a ramp, two phases") {
+    test::TempDir dir("all-errors-round5");
+    // Child of the flagship (line 1 extends; line 2 unsets the base's what-if chips): failures[0] writes `mtbf`
+    // (line 5), the start of mtbf_per_gpu and mtbf_per_node, too far from either by edit distance, so it is named by
+    // prefix and read on as mtbf_per_gpu; failures[1]'s MTBF of 30 s (line 8, value at column 17) is under the 60 s
+    // floor; [whatif] (line 9) is left with a deadline but neither chips nor a rule, read on with a stand-in chip;
+    // pue = 0.5 (line 12, column 7). Four mistakes, one round, no "check again" line.
+    const std::string what = load_child_error(dir, "unset = [\"whatif.chips\"]\n"
+                                                   "[[reliability.failures]]\nname = \"GPU\"\nmtbf = \"100000 h\"\n"
+                                                   "[[reliability.failures]]\nname = \"net\"\nmtbf_per_node = \"30 s\"\n"
+                                                   "[whatif]\ndeadline = \"2 months\"\n[pricing]\npue = 0.5\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:5:1: error: unknown key `mtbf` in [reliability.failures[0]]\n"
+                                     "  did you mean `mtbf_per_gpu` or `mtbf_per_node`?"));
+    CHECK_THAT(what, Catch::Contains("child.toml:8:17: error: `reliability.failures[1].mtbf_per_node` = 30 s"));
+    CHECK_THAT(what, Catch::Contains("child.toml:9:1: error: [whatif] needs chips or a rule"));
+    CHECK_THAT(what, Catch::Contains("child.toml:12:7: error: `pricing.pue`"));
+    CHECK(std::count(what.begin(), what.end(), '\n') >= 4);
+    CHECK_THAT(what, !Catch::Contains("check again"));
+
+    // A ramp starting at 1,000 sequences (line 5, value at column 23: `batch_ramp = { from = ` is 22 characters),
+    // not a multiple of data × micro_batch = 128 × 1: located at `from`, read on with from = 128, so pue = 0.5 (line
+    // 7) is reported too.
+    const std::string ramp = load_child_error(dir, "[[phases]]\nname = \"a\"\ntokens = \"14T\"\n"
+                                                   "batch_ramp = { from = 1000, tokens = \"400B\" }\n[pricing]\npue = 0.5\n");
+    CHECK_THAT(ramp, Catch::StartsWith(dir.path.string() + "/child.toml:5:23: error: phases[0].batch_ramp.from = 1000 must be below"));
+    CHECK_THAT(ramp, Catch::Contains("child.toml:7:7: error: `pricing.pue`"));
+    CHECK_THAT(ramp, !Catch::Contains("check again"));
+
+    // On the flagship by --set: an unknown chip as the second item of a list (named as chips[1], not chips[0], and
+    // only it replaced), and two phases' degrees: phase 1's context = 3 gives 1 × 3 × 16 × 16 = 768 ≠ 2048, phase 2's
+    // data = 5 gives 1 × 32 × 16 × 5 = 2560 ≠ 2048 (the file's phase 2 has context 32). A change in phase 1 does not
+    // hold back phase 2's rule: three mistakes, each naming its phase, in the order of the arguments.
+    const std::string set = flagship_error({"whatif.chips=[\"h800\",\"h1000\",\"h20\"]", "phases.1.parallelism.context=3",
+                                            "phases.2.parallelism.data=5"}).what();
+    CHECK_THAT(set, Catch::Contains("--set whatif.chips=[\"h800\",\"h1000\",\"h20\"]: error: `whatif.chips[1]` = \"h1000\""));
+    CHECK_THAT(set, Catch::Contains("--set phases.1.parallelism.context=3: error: phases[1]: tensor × context × pipeline × data = 1 × 3 × 16 × 16 = 768"));
+    CHECK_THAT(set, Catch::Contains("--set phases.2.parallelism.data=5: error: phases[2]: tensor × context × pipeline × data = 1 × 32 × 16 × 5 = 2560"));
+    CHECK_THAT(set, !Catch::Contains("check again"));
+    CHECK_THAT(set, !Catch::Contains("deepseek-v3.toml:"));
 }

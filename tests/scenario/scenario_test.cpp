@@ -236,11 +236,14 @@ TEST_CASE("tokens in [training] beside [[phases]] of the same layer are refused 
     const Scenario s = load_scenario_from_string(kBase, "test.toml", later);
     CHECK(s.training.tokens == Approx(5'242'880.0));
     CHECK(std::any_of(s.assumptions.begin(), s.assumptions.end(), [](const Assumption& a) { return a.key == "training.tokens"; }));
-    // --set training.tokens over a file with [[phases]] is a later layer than the phases: refused at the flag.
+    // --set training.tokens over a file with [[phases]] is a later layer than the phases: refused at the flag. The
+    // file's own tokens beside its phases (line 13) are refused too, after the flag's are taken out (the value they
+    // replaced comes back): the file's error first, then the command line's.
     LoadOptions over = catalog_options();
     over.overrides = {"training.tokens=2T"};
-    const auto flag = load_error(kBase + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\n", over);
-    CHECK_THAT(flag.where().file, Catch::StartsWith("--set"));
+    const std::string flag = load_error(kBase + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\n", over).what();
+    CHECK_THAT(flag, Catch::StartsWith("test.toml:13:10: error: `training.tokens` would be ignored"));
+    CHECK_THAT(flag, Catch::Contains("\n--set training.tokens=2T: error: `training.tokens` would be ignored"));
 }
 
 TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistakes after it") {
@@ -264,17 +267,20 @@ TEST_CASE("a stand-in that breaks a check of its phase does not hide the mistake
     CHECK_THAT(what, !Catch::Contains("stopped"));  // the file reads cleanly once the four are taken out
     CHECK(error_count(what) == 4);
 
-    // Phase 0 writes `amount` (line 18), no key's misspelling, instead of tokens, and [pricing] breaks pue (line 24):
-    // once `amount` is taken out, phase 0 has neither tokens nor steps, an error at the phase's table (line 16) that
-    // nothing can stand in for. The search reports it with the others, stops there and says so; it never drops the
-    // phases to read on. (A misspelt `tokns` reads on as `tokens`, its suggestion, and hides nothing.)
+    // Phase 0 writes `amount` (line 18), no key's misspelling, instead of tokens; phase 1 writes a misspelt
+    // `tensr` in its [phases.parallelism] (line 23), and [pricing] breaks pue (line 26). Once `amount` is taken out,
+    // phase 0 has neither tokens nor steps, an error at the phase's table (line 16); the search reads on with a
+    // stand-in of one step added to that phase, so phase 1's misspelling and the PUE after it are reported too, and
+    // nothing else: four mistakes, in file order, with no "check again" line (the file reads cleanly without them).
     const std::string stops = phased_base() + "[[phases]]\nname = \"a\"\namount = \"1B\"\n[[phases]]\nname = \"b\"\nsteps = 1\n"
-                                      "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
+                                      "[phases.parallelism]\ntensr = 2\n[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n";
     const std::string stopped = load_error(stops).what();
     CHECK_THAT(stopped, Catch::StartsWith("test.toml:16:1: error: phases[0] needs exactly one of tokens or steps"));
     CHECK_THAT(stopped, Catch::Contains("test.toml:18:1: error: unknown key `amount`"));
-    CHECK_THAT(stopped, Catch::Contains("test.toml:24:7: error: `pricing.pue`"));
-    CHECK_THAT(stopped, Catch::EndsWith("fix them and check again, as more may lie behind it)"));
+    CHECK_THAT(stopped, Catch::Contains("test.toml:23:1: error: unknown key `tensr`"));
+    CHECK_THAT(stopped, Catch::Contains("test.toml:26:7: error: `pricing.pue`"));
+    CHECK(error_count(stopped) == 4);
+    CHECK_THAT(stopped, !Catch::Contains("check again"));
 }
 
 TEST_CASE("a mistake that may follow from a key taken out is left for the next run") {
@@ -796,13 +802,13 @@ TEST_CASE("a rule between the user's key and a base value is located at the user
     CHECK_THAT(heads, Catch::StartsWith("test.toml:8:10: error: tensor = 16 does not divide the model's 8 key/value heads"));
     CHECK_THAT(heads, Catch::Contains("test.toml:18:7: error: `pricing.pue`"));
     // The same rule given by --set is located at the argument, which the search takes out like a value, so the
-    // file's PUE after it is reported too (the --set error first: arguments sort before files).
+    // file's PUE after it is reported too (the file's error first: the command line is read after the files).
     LoadOptions set = catalog_options();
     set.overrides = {"parallelism.tensor=16"};
     const std::string from_set = load_error(replace(replace(replace(kBase, "pipeline = 2", "pipeline = 1"), "data = 4", "data = 1"),
                                                     "global_batch = 64", "global_batch = 8") +
                                                 "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n",
                                             set).what();
-    CHECK_THAT(from_set, Catch::StartsWith("--set parallelism.tensor=16: error: tensor = 16 does not divide the model's 8 key/value heads"));
-    CHECK_THAT(from_set, Catch::Contains("test.toml:18:7: error: `pricing.pue`"));
+    CHECK_THAT(from_set, Catch::StartsWith("test.toml:18:7: error: `pricing.pue`"));
+    CHECK_THAT(from_set, Catch::Contains("\n--set parallelism.tensor=16: error: tensor = 16 does not divide the model's 8 key/value heads"));
 }
