@@ -630,7 +630,8 @@ std::vector<InputBreakEven> input_break_evens(const Trial& trial, const ClaimSpe
         b.method = pricing ? "bisection over the cost model, re-priced exactly at each trial value"
                            : "bisection over the step times scaled by the sensitivity's interpolation (p05, nominal, p95 simulated)";
         if (*at_lo == *at_hi) {
-            b.value_text = fmt::format("none between {} and {}: the criterion {} across that range", input.text(lo), input.text(hi),
+            b.value_text = fmt::format("none between {} and {} (the input's 0.1st and 99.9th percentiles, the range searched): the "
+                                       "criterion {} across that range", input.text(lo), input.text(hi),
                                        *at_lo ? "holds" : "fails");
             out.push_back(b);
             continue;

@@ -238,7 +238,28 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
 // a chip without a catalog price and an unpriced scenario keep the scenario's. Says which in the row.
 void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const ChipProfile& profile, const WhatIfRequest& request) {
     const bool own = row.reference || row.chip == catalog_id(original.cluster.chip);
-    if (!original.pricing.gpu_hour) return;  // unpriced: nothing to say
+    if (!original.pricing.gpu_hour) {
+        // No rental price written (an ownership scenario): rung 1 is priced at each chip's catalog rental price. A
+        // chip without one is given the scenario chip's, said so, so that a claim about rung 1 stays priced.
+        const ChipProfile& from = original.cluster.chip;
+        if (!from.rental_gpu_hour) return;
+        if (own) {
+            row.price_gpu_hour = from.rental_gpu_hour->value();
+            row.price_note = "the chip's catalog price (rung 1 only: the cost column is the scenario's own basis, ownership at "
+                             "the scenario's figures for every chip)";
+            return;
+        }
+        const bool catalog = profile.rental_gpu_hour.has_value();
+        row.price_gpu_hour = catalog ? profile.rental_gpu_hour->value() : from.rental_gpu_hour->value();
+        row.price_note = catalog ? fmt::format("catalog: {} (rung 1 only)", profile.rental_source)
+                                 : fmt::format("the {}'s catalog price, as this chip has none (rung 1 only)", from.display_name);
+        if (!catalog) {
+            v.overrides.push_back(fmt::format("cluster.chip.price.rental_gpu_hour={{ value = \"${}\", source = \"the {}'s catalog "
+                                              "rental price: {} has none\" }}",
+                                              row.price_gpu_hour, from.display_name, profile.display_name));
+        }
+        return;
+    }
     row.price_gpu_hour = original.pricing.gpu_hour->value();
     if (own || request.same_price || !profile.rental_gpu_hour) {
         row.price_note = own ? "the scenario's" : request.same_price ? "the scenario's (--same-price)"

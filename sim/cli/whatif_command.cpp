@@ -29,7 +29,8 @@ std::string verdicts_text(const WhatIfRow& row) {
     std::string text;
     for (const auto& v : row.verdicts) {
         if (!text.empty()) text += ", ";
-        text += fmt::format("{} {:.0f}%", to_string(v.verdict), 100 * v.probability);
+        // The samples' verdict and share, then the nominal run's (the row's figures are the nominal run's).
+        text += fmt::format("{} {:.0f}% ({} at nominal)", to_string(v.verdict), 100 * v.probability, to_string(v.nominal_verdict));
     }
     return text.empty() ? "—" : text;
 }
@@ -168,7 +169,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         std::vector<std::string> row{r.chip + (modified ? "*" : "") + (r.reference ? " (scenario's own)" : "")};
         if (result.rule) row.push_back(r.classification);
         if (!r.feasible) {
-            row.push_back("cannot run: " + r.error);
+            row.push_back("cannot run (below)");  // the reason, often long, under the table
             while (row.size() < header.size()) row.push_back("");
             t.add_row(row);
             continue;
@@ -199,6 +200,13 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
                    fmt::format("{:.2f}", limiter_value(r, Limiter::bubble)), fmt::format("{:.2f}", r.step_time_s)});
     }
     out << b.render();
+    bool cannot = false;
+    for (const auto& r : result.rows) {
+        if (r.feasible) continue;
+        if (!cannot) out << "\ncannot run\n";
+        cannot = true;
+        out << fmt::format("  {}: {}\n", r.chip, r.error);
+    }
     bool notes = false;
     for (const auto& r : result.rows) {
         if (!r.feasible || r.layout_note.empty()) continue;

@@ -23,15 +23,16 @@ std::string layout_text(const ParallelLayout& p) {
 
 std::string cost_text(const CompareColumn& c) { return c.priced ? format_dollars(Dollars(c.figures.cost_usd)) : "—"; }
 std::string energy_text(const CompareColumn& c) {
-    const double e = c.figures.energy_mwh;
-    return c.priced ? fmt::format("{} MWh", with_commas(e, e < 10 ? 2 : e < 1000 ? 1 : 0)) : "—";
+    return c.priced ? format_energy(Joules(c.figures.energy_mwh * 3.6e9)) : "—";  // as `run` prints it (1.736 GWh)
 }
 
 std::string verdicts_text(const CompareColumn& c) {
     std::string out;
     for (std::size_t i = 0; i < c.figures.verdicts.size(); ++i) {
         const auto& v = c.figures.verdicts[i];
-        out += fmt::format("{}{} {:.0f}%", i ? "; " : "", to_string(v.verdict), 100 * v.probability);
+        // The samples' verdict and share, then the nominal run's, whose figures the column shows.
+        out += fmt::format("{}{} {:.0f}% ({} at nominal)", i ? "; " : "", to_string(v.verdict), 100 * v.probability,
+                           to_string(v.nominal_verdict));
     }
     return out.empty() ? "—" : out;
 }
@@ -50,8 +51,9 @@ std::vector<std::vector<std::string>> result_rows(const CompareResult& r) {
         {"layout", [](const CompareColumn& c) { return layout_text(c.figures.layout); }},
         {"tokens", [](const CompareColumn& c) { return format_count(c.tokens); }},
         {"step time", [](const CompareColumn& c) { return fmt::format("{:.3f} s", c.figures.step_time_s); }},
-        {"MFU (compute precision, causal)", [](const CompareColumn& c) { return fmt::format("{:.1f}%", 100 * c.mfu_causal); }},
+        // `run`'s basis first (BF16 peak, full-attention FLOPs), the other labelled beside it.
         {"MFU (BF16 peak, full attention)", [](const CompareColumn& c) { return fmt::format("{:.1f}%", 100 * c.figures.mfu_bf16); }},
+        {"MFU (compute precision's peak, causal)", [](const CompareColumn& c) { return fmt::format("{:.1f}%", 100 * c.mfu_causal); }},
         {"days", [](const CompareColumn& c) { return fmt::format("{:.1f}", c.figures.wall_clock_days); }},
         {"GPU-hours", [](const CompareColumn& c) { return with_commas(c.figures.gpu_hours); }},
         {"cost (nominal prices)", &cost_text},

@@ -565,8 +565,15 @@ std::string cost_section(const RunEvaluation& ev) {
             ladder.push_back({fmt::format("{}. {}", rung.number, rung.title), rung.cost, rung.detail, inputs});
         }
         out += "<h3>Cost ladder</h3>\n";
+        // The rung each cost claim of this scenario speaks of, in words (the flagship's: DeepSeek's $5.576M is rung 1).
+        std::string about;
+        for (const auto& v : ev.verdicts) {
+            const auto r = v.rung.empty() ? std::nullopt : cost_rung_from_string(v.rung);
+            if (!r) continue;
+            about += fmt::format(" The claim “{}” is about rung {}, {}.", v.text, rung_number(*r), rung_title(*r));
+        }
         out += paragraph("Each rung is its own figure (Epoch AI, Cottier et al. 2024, arXiv 2405.21015): a claim names the rung "
-                         "it speaks of. DeepSeek's $5.576M is rung 1, the final run at rental prices.");
+                         "it speaks of." + about);
         out += table({"rung", "cost", "made of", "inputs and sources"}, ladder, {1});
         out += paragraph(fmt::format("Energy: {} (facility, PUE {:g}; GPUs at {:.0f}% of TDP on average).", format_energy(c.energy),
                                      s.pricing.pue, 100 * s.pricing.utilization));

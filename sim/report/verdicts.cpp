@@ -92,9 +92,13 @@ BasisText basis_text(const RunEvaluation& ev) {
     t.steady_state = fmt::format("{} (steps × step time × GPUs, no failures or overheads){}", with_commas(ev.simulated_gpu_hours()),
                                  samples(st));
     t.allocated = fmt::format("{} (GPUs × wall clock: what the cluster is held for){}", with_commas(ev.nominal_gpu_hours), samples(al));
-    const double diff = al.mean - st.mean;
-    t.difference = fmt::format("{}{} GPU-hours ({:+.1f}%), means over the samples", diff < 0 ? "−" : "+", with_commas(std::abs(diff)),
-                               st.mean > 0 ? 100.0 * diff / st.mean : 0.0);
+    // The difference of the two nominal figures above it; its parts are expectations, means over the samples.
+    const double steady = ev.simulated_gpu_hours();
+    const double diff = ev.nominal_gpu_hours - steady;
+    const double mean_diff = al.mean - st.mean;
+    const auto signed_text = [](double x) { return fmt::format("{}{}", x < 0 ? "−" : "+", with_commas(std::abs(x))); };
+    t.difference = fmt::format("{} GPU-hours ({:+.1f}%) at the nominal inputs", signed_text(diff), steady > 0 ? 100.0 * diff / steady : 0.0);
+    if (ev.stochastic) t.difference += fmt::format("; its parts, means over the samples (which sum to {})", signed_text(mean_diff));
     for (const auto& term : ev.allocation_terms) {
         t.terms.push_back(fmt::format("{:<50} {:>12}  {:5.1f}% of steady-state", term.name, with_commas(term.gpu_hours),
                                       st.mean > 0 ? 100.0 * term.gpu_hours / st.mean : 0.0));

@@ -184,9 +184,9 @@ Node merge_document(Node root, const std::filesystem::path& file, const LoadOpti
 
 namespace {
 
-// The chip figures a run's time and rental cost rest on: the GEMM efficiency of its compute format (calibrated or
-// assumed, per the catalog's source) and the catalog's rental price, each with the catalog's source, or "set in
-// the scenario" where [cluster.chip] overrides it.
+// The chip figures a run's time and rental cost rest on: its peaks and bandwidths, the efficiencies (calibrated or
+// assumed, per the catalog's source), the TDP and the catalog's rental price, each with the catalog's source, or
+// "set in the scenario" where [cluster.chip] overrides it.
 std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slot, const std::filesystem::path& catalog_dir) {
     std::vector<Assumption> out;
     const auto [table, id] = resolve_slot(chip_slot, "chips", "cluster.chip", catalog_dir);
@@ -208,6 +208,17 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     // The calibration figures the step rests on (GEMMs in the compute format, attention, HBM streaming, the links)
     // and the power the energy is counted at.
     const ChipProfile& chip = s.cluster.chip;
+    // The peaks the step's compute time and every MFU rest on (BF16, the MFU basis; the compute format's), and the
+    // bandwidths the memory-bound kernels and the collectives run at.
+    const auto peak = [&](Precision p) {
+        const auto it = chip.peak_dense.find(p);
+        if (it != chip.peak_dense.end()) add("compute", std::string(to_string(p)), format_flops_rate(it->second));
+    };
+    peak(Precision::bf16);
+    if (s.training.precision.compute != Precision::bf16) peak(s.training.precision.compute);
+    add("memory", "bandwidth", format_bandwidth(chip.memory_bandwidth));
+    add("scale_up", "bandwidth", format_bandwidth(chip.scale_up_bandwidth));
+    add("scale_out", "nic_bandwidth", format_bandwidth(chip.nic_bandwidth));
     add("efficiency", fp8 ? "gemm_fp8" : "gemm", fmt::format("{:g}", fp8 ? chip.efficiency.gemm_fp8 : chip.efficiency.gemm));
     add("efficiency", "attention", fmt::format("{:g}", chip.efficiency.attention));
     add("efficiency", "memory", fmt::format("{:g}", chip.efficiency.memory));

@@ -380,3 +380,30 @@ TEST_CASE("the scenario's own chip, modified in [cluster.chip], is the headline 
     REQUIRE(table.exit_code == 0);
     CHECK_THAT(table.out, Catch::Contains("h100 (scenario's own)"));
 }
+
+TEST_CASE("under ownership pricing, a chip without a catalog rental price keeps the scenario chip's for rung 1", "[whatif]") {
+    // The tp8 layout on 16 H800 costed as an owned cluster (scenarios/pricing/h800-cluster-2024.toml, no
+    // pricing.gpu_hour): rung 1 is priced at each chip's catalog rental price. The H800's is $2.00; the H20 has none,
+    // so it is given the H800's $2.00, said so, and its claim about rung 1 is judged (it used to be a row that
+    // "cannot run" because the claim's rung had no price).
+    const std::string owned = "title = \"owned\"\nmodel = \"llama-3.1-8b\"\n"
+                              "[cluster]\nchip = \"h800\"\ngpus = 16\ngpus_per_node = 8\n"
+                              "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\nsequence_parallel = true\n"
+                              "[training]\ntokens = \"1B\"\nsequence_length = 8192\nglobal_batch = 16\n"
+                              "[pricing]\nfrom = \"h800-cluster-2024\"\n"
+                              "[[claims]]\ntext = \"under $1M at rental prices\"\ncost_below = \"$1M\"\nrung = \"rental\"\n";
+    const auto file = write_scenario("owned.toml", owned);
+    WhatIfRequest request;
+    request.chips = {"h800", "h20"};
+    const WhatIfResult r = run_whatif(file, catalog(), request, quick());
+    const WhatIfRow& h800 = row_of(r, "h800");
+    const WhatIfRow& h20 = row_of(r, "h20");
+    REQUIRE(h20.feasible);
+    CHECK(h800.price_gpu_hour == Approx(2.0));
+    CHECK_THAT(h800.price_note, Catch::StartsWith("the chip's catalog price (rung 1 only"));
+    CHECK(h20.price_gpu_hour == Approx(2.0));
+    CHECK_THAT(h20.price_note, Catch::StartsWith("the NVIDIA H800 SXM5's catalog price, as this chip has none"));
+    // A few hundred GPU-hours at $2 are far under $1M: the claim holds on both chips, at nominal too.
+    REQUIRE(h20.verdicts.size() == 1);
+    CHECK(h20.verdicts.front().nominal_verdict == Verdict::holds);
+}

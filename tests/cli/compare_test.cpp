@@ -52,6 +52,12 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     REQUIRE(text.exit_code == 0);
     CHECK_THAT(text.out, Catch::Contains("inputs that differ (2;"));
     CHECK_THAT(text.out, Catch::Contains("B against A: days ×1.000, GPU-hours ×1.000, cost ×2.000"));
+    // `run`'s MFU basis (BF16 peak, full attention) comes first, the other labelled after it.
+    const auto bf16 = text.out.find("MFU (BF16 peak, full attention)");
+    const auto other = text.out.find("MFU (compute precision's peak, causal)");
+    REQUIRE(bf16 != std::string::npos);
+    REQUIRE(other != std::string::npos);
+    CHECK(bf16 < other);
 
     const auto page = dir / "compare.html";
     const auto html = run_cli(args + " -o " + page.string());

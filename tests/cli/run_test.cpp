@@ -390,3 +390,25 @@ TEST_CASE("a default the energy rests on is listed among the assumptions") {
     CHECK_THAT(r.out, Catch::Contains("pricing.utilization = 1 (default, not written"));
     CHECK_THAT(r.out, Catch::Contains("pricing.host_power_share = 0 (default, not written"));
 }
+
+TEST_CASE("allocated − steady-state is the difference of the two nominal figures, and the chip's peaks are assumptions") {
+    // The small run (H100, one failure class): the line under the two GPU-hour figures gives their difference at
+    // the nominal inputs, allocated − steady-state, up to the rounding of each to a whole GPU-hour (±1); its parts
+    // are labelled as means over the samples. The H100's BF16 peak, 989.4 TFLOP/s in scenarios/chips/h100.toml, is
+    // listed among the assumptions with the catalog file, as the step's compute time and every MFU rest on it.
+    const auto r = run_cli("run " + small_scenario().string() + " --samples 16");
+    REQUIRE(r.exit_code == 0);
+    const auto number = [&](const std::string& pattern) {
+        std::smatch m;
+        REQUIRE(std::regex_search(r.out, m, std::regex(pattern)));
+        std::string digits = m[1].str();
+        digits.erase(std::remove(digits.begin(), digits.end(), ','), digits.end());
+        return std::stod(digits);
+    };
+    const double steady = number("steady-state ([0-9,]+) \\(steps");
+    const double allocated = number("allocated +([0-9,]+) \\(GPUs");
+    const double difference = number("allocated − steady-state = \\+([0-9,]+) GPU-hours \\([^)]*\\) at the nominal inputs; its parts, means");
+    CHECK(std::abs(difference - (allocated - steady)) <= 1.0);
+    CHECK_THAT(r.out, Catch::Contains("cluster.chip.compute.bf16 = 989.4 TFLOP/s ("));
+    CHECK_THAT(r.out, Catch::Contains("(scenarios/chips/h100.toml)"));
+}
