@@ -480,7 +480,14 @@ void TableReader::finish() const {
         if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
         std::string hint;
         std::optional<std::string> rename;  // the suggested key, when the table lacks it: read on as if it were written
-        if (auto best = suggest(key, known_)) {
+        // A shortened key (`init_per_gpu_sq`) means the one key it starts, before any closer by edit distance.
+        std::optional<std::string> best;
+        for (const auto& k : known_) {
+            if (key.size() >= 4 && k.size() > key.size() && k.starts_with(key)) best = best ? std::string() : k;
+        }
+        if (best && best->empty()) best.reset();  // the start of several: left to the edit distance
+        if (!best) best = suggest(key, known_);
+        if (best) {
             hint = fmt::format("did you mean `{}`?", *best);
             if (table_.find(*best) == nullptr) rename = *best;
         } else {

@@ -262,11 +262,16 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
 // The mistakes found, as one error: the first in file order, the others after it as a compiler prints them, one per
 // line, at most limits::kErrorsPerFile; `more`: the search reached its bound; `stop`: where it ended early;
 // `set_aside`: the errors it did not report, as they may follow from a stand-in.
-[[noreturn]] void throw_found(std::vector<Found> found, bool more, Stop stop, int set_aside) {
-    // The files' mistakes in file order, then the --set arguments' in the order found (the command line is read
-    // after the files).
-    std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+[[noreturn]] void throw_found(std::vector<Found> found, bool more, Stop stop, int set_aside, const std::vector<std::string>& overrides) {
+    // The files' mistakes in file order, then the --set arguments' in the order they were given (the command line
+    // is read after the files).
+    const auto argument = [&](const SourceRef& w) {
+        const auto it = std::find(overrides.begin(), overrides.end(), w.file.substr(6));
+        return static_cast<std::size_t>(it - overrides.begin());
+    };
+    std::stable_sort(found.begin(), found.end(), [&](const Found& a, const Found& b) {
         const bool a_set = a.where.file.starts_with("--set "), b_set = b.where.file.starts_with("--set ");
+        if (a_set && b_set) return argument(a.where) < argument(b.where);
         if (a_set || b_set) return !a_set && b_set;
         return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
     });
@@ -323,7 +328,7 @@ Scenario read_merged(const Node& root, const std::filesystem::path& file, const 
         search_mistakes(root, file, options, first_error, std::move(found));
     }
     if (found.size() == 1) throw prior.front();
-    throw_found(std::move(found), false, Stop::none, 0);
+    throw_found(std::move(found), false, Stop::none, 0, options.overrides);
 }
 
 // read_merged's search for every mistake after `first_error`, `found` the mistakes found before the search.
@@ -336,7 +341,7 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
     if (!first && found.empty()) throw_alone(first_error);
     if (!first) {  // after the distributions' mistakes: reported with them, and the search cannot go past it
         found.push_back(Found{first_error.where(), first_error.message(), first_error.hint()});
-        throw_found(std::move(found), false, Stop::at_reported, 0);
+        throw_found(std::move(found), false, Stop::at_reported, 0, options.overrides);
     }
     found.push_back(first->text);
     std::vector<SourceRef> replaced;  // values already replaced by a placeholder
@@ -431,7 +436,7 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
         if (!more) stop = Stop::at_reported;
     }
     if (found.size() == 1 && stop == Stop::none && set_aside == 0) throw;
-    throw_found(std::move(found), more, stop, set_aside);
+    throw_found(std::move(found), more, stop, set_aside, options.overrides);
 }
 
 }  // namespace gpuhours::detail

@@ -13,15 +13,36 @@ namespace gpuhours::detail {
 
 namespace {
 
-// The two bounds of `key = [low, high]`, each read by `read` (a quantity or a number) at its own position.
+// An example pair of bounds, [low, high]: strings with their unit, or numbers.
+struct WithinExample {
+    std::string low, high;
+    bool numbers = false;
+    [[nodiscard]] std::string text() const {
+        return numbers ? fmt::format("[{}, {}]", low, high) : fmt::format("[\"{}\", \"{}\"]", low, high);
+    }
+    // The pair as a value at `where`: the stand-in for the search for every mistake.
+    [[nodiscard]] std::shared_ptr<const Node> at(const SourceRef& where) const {
+        auto list = std::make_shared<Node>();
+        list->kind = Node::Kind::array;
+        list->where = where;
+        for (const std::string& v : {low, high}) {
+            list->items.push_back(numbers ? *stand_in(where, Node::Kind::floating, 0, std::stod(v))
+                                          : *stand_in(where, Node::Kind::string, 0, 0.0, v));
+        }
+        return list;
+    }
+};
+
+// The two bounds of `key = [low, high]`, each read by `read` (a quantity or a number) at its own position; a list
+// of another length is a mistake of this key alone, read on with `example`.
 template <class Q, class Read>
-std::optional<Within<Q>> read_within(TableReader& r, std::string_view key, Read read) {
+std::optional<Within<Q>> read_within(TableReader& r, std::string_view key, Read read, const WithinExample& example) {
     const Node* n = r.optional(key);
     if (n == nullptr) return std::nullopt;
     const std::string path = r.path_of(key);
     if (n->kind != Node::Kind::array || n->items.size() != 2) {
-        throw ScenarioError(n->where, fmt::format("`{}` must be a list of two bounds, [low, high]", path),
-                            fmt::format("e.g. {} = [\"$5M\", \"$7M\"]", key));
+        throw KeyError(n->where, n->where, false, fmt::format("`{}` must be a list of two bounds, [low, high]", path),
+                       fmt::format("e.g. {} = {}", key, example.text()), example.at(n->where));
     }
     Within<Q> w{read(n->items[0], path + "[0]"), read(n->items[1], path + "[1]")};
     const auto raw = [](const Q& q) {
@@ -106,23 +127,23 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
     };
     t.cost_below = one("cost_below", money);
     t.cost_above = one("cost_above", money);
-    t.cost_within = read_within<Dollars>(r, "cost_within", money);
+    t.cost_within = read_within<Dollars>(r, "cost_within", money, {"$5M", "$7M"});
     remember_written(t, r, "cost_within");
     t.wall_clock_below = one("wall_clock_below", duration);
     t.wall_clock_above = one("wall_clock_above", duration);
-    t.wall_clock_within = read_within<Seconds>(r, "wall_clock_within", duration);
+    t.wall_clock_within = read_within<Seconds>(r, "wall_clock_within", duration, {"1 month", "2 months"});
     remember_written(t, r, "wall_clock_within");
     t.gpu_hours_below = one("gpu_hours_below", count);
     t.gpu_hours_above = one("gpu_hours_above", count);
-    t.gpu_hours_within = read_within<double>(r, "gpu_hours_within", count);
+    t.gpu_hours_within = read_within<double>(r, "gpu_hours_within", count, {"2M", "3M"});
     remember_written(t, r, "gpu_hours_within");
     t.mfu_above = one("mfu_above", fraction);
     t.mfu_below = one("mfu_below", fraction);
-    t.mfu_within = read_within<double>(r, "mfu_within", fraction);
+    t.mfu_within = read_within<double>(r, "mfu_within", fraction, {"0.3", "0.5", true});
     remember_written(t, r, "mfu_within");
     t.energy_below = one("energy_below", energy);
     t.energy_above = one("energy_above", energy);
-    t.energy_within = read_within<Joules>(r, "energy_within", energy);
+    t.energy_within = read_within<Joules>(r, "energy_within", energy, {"1 GWh", "2 GWh"});
     remember_written(t, r, "energy_within");
     if (const Node* n = r.optional("rung")) {
         const std::string text = detail::as_string(*n, r.path_of("rung"));
@@ -131,7 +152,13 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
             throw ScenarioError(n->where, fmt::format("`{}` = \"{}\" is not a cost rung", r.path_of("rung"), text),
                                 std::string(kCostRungHint));
         }
-        if (!c.has_cost()) throw ScenarioError(n->where, fmt::format("`{}` names a cost rung but the claim states no cost bound", r.path_of("rung")), "add cost_below, cost_above or cost_within, or remove `rung`");
+        if (!c.has_cost()) {
+            // A misspelt cost bound (`cost_belwo`) is the mistake to name, read on as the bound it means.
+            r.allow("basis");
+            r.finish();
+            throw ScenarioError(n->where, fmt::format("`{}` names a cost rung but the claim states no cost bound", r.path_of("rung")),
+                                "add cost_below, cost_above or cost_within, or remove `rung`");
+        }
     }
     if (const Node* n = r.optional("basis")) {
         const std::string text = detail::as_string(*n, r.path_of("basis"));

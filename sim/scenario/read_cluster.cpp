@@ -36,8 +36,8 @@ double read_fraction(TableReader& r, std::string_view key) {
     const Node& value = detail::figure_value(r.required(key), path);
     const double v = detail::as_number(value, path);
     if (!(v > 0.0 && v <= 1.0)) {
-        throw ScenarioError(value.where, fmt::format("`{}` = {} must be a fraction in (0, 1]", path, v),
-                            "efficiencies are achieved / peak, e.g. 0.8");
+        throw KeyError(value.where, value.where, false, fmt::format("`{}` = {} must be a fraction in (0, 1]", path, v),
+                       "efficiencies are achieved / peak, e.g. 0.8", stand_in(value.where, Node::Kind::floating, 0, 0.8));
     }
     require_within(v, value, path, "efficiencies", limits::kEfficiencyMin, 1.0, "");
     return v;
@@ -199,7 +199,10 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     c.nic_latency = c.chip.nic_latency;
     if (const Node* n = r.optional("nic_latency")) {
         c.nic_latency = detail::as_quantity(*n, "cluster.nic_latency", parse_duration, "2.8 us");
-        if (c.nic_latency.value() < 0) throw ScenarioError(n->where, "`cluster.nic_latency` cannot be negative");
+        if (c.nic_latency.value() < 0) {
+            throw KeyError(n->where, n->where, false, "`cluster.nic_latency` cannot be negative", "e.g. `nic_latency = \"2.8 us\"`",
+                           stand_in(n->where, Node::Kind::string, 0, 0.0, "2.8 us"));
+        }
         require_within(c.nic_latency.value(), *n, "cluster.nic_latency", "latencies", 0.0, limits::kLatencyMax, "s");
     }
     if (const Node* o = r.optional("oversubscription")) {

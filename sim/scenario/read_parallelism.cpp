@@ -111,8 +111,11 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
     if (const Node* o = r.optional("order")) {
         p.order = detail::as_string(*o, "parallelism.order");
         if (!order_parts(p.order)) {
-            throw ScenarioError(o->where, fmt::format("`parallelism.order` = \"{}\" is not an ordering of tp, cp, ep, dp, pp", p.order),
-                                "list each of tp, cp, ep, dp, pp once, innermost first, e.g. \"tp-cp-ep-dp-pp\"");
+            // About this key alone: the search for every mistake reads on with the default order.
+            throw KeyError(o->where, o->where, false,
+                           fmt::format("`parallelism.order` = \"{}\" is not an ordering of tp, cp, ep, dp, pp", p.order),
+                           "list each of tp, cp, ep, dp, pp once, innermost first, e.g. \"tp-cp-ep-dp-pp\"",
+                           stand_in(o->where, Node::Kind::string, 0, 0.0, "tp-cp-ep-dp-pp"));
         }
     }
     r.finish();
@@ -234,7 +237,10 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
     throw CoupledError(located,
                        fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}", p.tensor, p.context,
                                    p.pipeline, p.data, product, s.cluster.gpus),
-                       fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus", s.cluster.gpus / mp),
+                       is("cluster.gpus")
+                           ? fmt::format("make cluster.gpus the product (e.g. gpus = {}), or change a degree (e.g. data = {})", product,
+                                         s.cluster.gpus / mp)
+                           : fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus", s.cluster.gpus / mp),
                        std::move(fixed), std::vector<std::string>(degrees.begin(), degrees.end()));
 }
 
@@ -390,14 +396,24 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
         if (p.virtual_stages > 1) where = s.sources.at("parallelism.virtual_stages", where);
         throw ScenarioError(where, error->message(), error->hint());
     }
-    // The batch that satisfies the schedule (for the search for every mistake): 2 × pipeline micro-batches, which
-    // the test above has just passed.
-    throw CoupledError(batch_where,
+    // Located at the key among the batch's and the schedule's written last (a child's `schedule = "interleaved"`
+    // over a base's batch is the child's to change). At the batch (or data, micro_batch): the batch that satisfies
+    // the schedule stands in for the search for every mistake, 2 × pipeline micro-batches, which the test above has
+    // just passed; at the schedule's keys, that key is taken out, so the value below it applies.
+    const SourceRef located = latest_written(s, {"training.global_batch", "parallelism.data", "parallelism.micro_batch", "parallelism.schedule",
+                                                 "parallelism.virtual_stages", "parallelism.pipeline"}, batch_where);
+    const auto written_at = [&](const char* key) {
+        const auto it = s.sources.keys.find(key);
+        return it != s.sources.keys.end() && it->second.known() && same_place(it->second, located);
+    };
+    const bool at_schedule = written_at("parallelism.schedule") || written_at("parallelism.virtual_stages") ||
+                             written_at("parallelism.pipeline");
+    throw CoupledError(at_schedule ? located : batch_where,
                        fmt::format("{} (global_batch = {} / (data {} × micro_batch {}) = {} micro-batches per replica)",
                                    error->message(), global_batch, p.data, p.micro_batch, micro_batches),
-                       error->hint().empty() ? std::string("change the global batch, or data or micro_batch")
-                                             : fmt::format("{}: change the global batch, or data or micro_batch", error->hint()),
-                       stand_in(batch_where, Node::Kind::integer, 2LL * p.pipeline * per_step), batch_keys(s));
+                       fmt::format("{}{}change the global batch, or data or micro_batch{}", error->hint(), error->hint().empty() ? "" : ": ",
+                                   at_schedule ? ", or the schedule" : ""),
+                       at_schedule ? nullptr : stand_in(batch_where, Node::Kind::integer, 2LL * p.pipeline * per_step), batch_keys(s));
 }
 
 }  // namespace gpuhours::detail

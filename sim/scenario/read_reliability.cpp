@@ -138,21 +138,28 @@ std::vector<OverheadSpec> read_overheads(const Node& node, const ReliabilityRead
         std::string source;
         if (const Node* src = o.optional("source")) source = detail::as_string(*src, o.path_of("source"));
         spec.source = rr.source_text(source, n->where);
-        if (const Node* f = o.optional("fraction")) {
+        const Node* f = o.optional("fraction");
+        if (k.key == "stragglers") {
+            // A fraction without the GPU count it was measured at, checked before the fraction's own range (taking a
+            // bad fraction out would hide it): located at the table that lacks it (the later layer's, when a
+            // scenario's table merges into the catalog's); the search for every mistake reads on with the hint's
+            // GPU count added.
+            const Node* g = o.optional("at_gpus");
+            if (f != nullptr && g == nullptr) {
+                throw MissingKeyError(n->where, fmt::format("`{}` needs at_gpus: the GPU count its fraction was measured at", path),
+                                      "e.g. stragglers = { fraction = 0.09, at_gpus = 65536, source = \"…\" }", "at_gpus",
+                                      stand_in(n->where, Node::Kind::integer, 65536));
+            }
+            if (g != nullptr) spec.n_ref = detail::as_int(*g, o.path_of("at_gpus"), 2, 10'000'000);
+        }
+        if (f != nullptr) {
             const double v = detail::as_number(*f, o.path_of("fraction"));
             if (!(v >= 0.0 && v <= 1.0)) {
-                throw ScenarioError(f->where, fmt::format("`{}` = {} must be a fraction of step time from 0 to 1", o.path_of("fraction"), v),
-                                    "e.g. 0.02 for 2% more time per step");
+                throw KeyError(f->where, f->where, false,
+                               fmt::format("`{}` = {} must be a fraction of step time from 0 to 1", o.path_of("fraction"), v),
+                               "e.g. 0.02 for 2% more time per step", stand_in(f->where, Node::Kind::floating, 0, 0.02));
             }
             spec.fraction = v;
-        }
-        if (k.key == "stragglers") {
-            if (const Node* g = o.optional("at_gpus")) spec.n_ref = detail::as_int(*g, o.path_of("at_gpus"), 2, 10'000'000);
-            if (spec.fraction && !spec.n_ref) {
-                // Located at the fraction that needs it (the user's line, not the catalog table it merged into).
-                throw ScenarioError(n->find("fraction")->where, fmt::format("`{}` needs at_gpus: the GPU count its fraction was measured at", path),
-                                    "e.g. stragglers = { fraction = 0.09, at_gpus = 65536, source = \"…\" }");
-            }
         }
         o.finish();
         out.push_back(std::move(spec));

@@ -95,8 +95,9 @@ int read_limited(TableReader& r, std::string_view key, int min, int limit, std::
 namespace {
 
 // `unset = ["pricing.gpu_hour", …]`: each dotted key removed from `base` before the including file is merged over
-// it (so the including file may set it again). A key the base does not set is an error at its array element.
-void apply_unset(Node& base, const Node& unset) {
+// it (so the including file may set it again). A key the base does not set is an error at its array element: added
+// to `mistakes` and skipped when given, else thrown.
+void apply_unset(Node& base, const Node& unset, std::vector<ScenarioError>* mistakes) {
     if (unset.kind != Node::Kind::array) {
         throw ScenarioError(unset.where, "`unset` must be an array of dotted keys", "e.g. unset = [\"pricing.gpu_hour\"]");
     }
@@ -116,9 +117,10 @@ void apply_unset(Node& base, const Node& unset) {
                 }
                 std::string hint = "name a key the base file sets, as a dotted path, e.g. \"pricing.gpu_hour\"";
                 if (auto best = detail::suggest(key, known)) hint = fmt::format("did you mean `{}`? ({})", *best, hint);
-                // `unset` is applied while the files are merged, before the rest is read: other mistakes may follow.
-                throw ScenarioError(item.where, fmt::format("`unset` names `{}`, which the base file does not set", path),
-                                    hint + "\n(unset is applied before the rest of the file is read: fix this and check again for other mistakes)");
+                ScenarioError e(item.where, fmt::format("`unset` names `{}`, which the base file does not set", path), hint);
+                if (mistakes == nullptr) throw e;
+                mistakes->push_back(std::move(e));  // nothing to remove: the merge goes on
+                break;
             }
             if (dot == std::string::npos) {
                 table->erase(key);
@@ -133,7 +135,7 @@ void apply_unset(Node& base, const Node& unset) {
 }  // namespace
 
 // `extends` and `--set` applied: the document the scenario is read from.
-Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options) {
+Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options, std::vector<ScenarioError>* mistakes) {
     // extends: deep merge, this file wins. Chains are followed; a cycle is an error.
     // The names as the file system resolves them (a name it cannot resolve, say one over-long, stays as written:
     // opening it then fails with a located message).
@@ -161,7 +163,7 @@ Node merge_document(Node root, const std::filesystem::path& file, const LoadOpti
         }
         Node base = detail::parse_document_file(base_path.string(), ext->where);
         if (const Node* unset = root.find("unset")) {
-            apply_unset(base, *unset);
+            apply_unset(base, *unset, mistakes);
             root.erase("unset");
         }
         root.erase("extends");
@@ -421,8 +423,8 @@ using detail::Node;
 namespace {
 
 Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadOptions& options) {
-    Node merged = detail::merge_document(std::move(root), file, options);
-    std::vector<ScenarioError> range_mistakes;
+    std::vector<ScenarioError> range_mistakes;  // an `unset` entry's and the ranges' mistakes, reported with the rest
+    Node merged = detail::merge_document(std::move(root), file, options, &range_mistakes);
     const auto inputs = detail::extract_uncertain(merged, range_mistakes);
     Scenario s = detail::read_merged(merged, file, options, range_mistakes);
     detail::check_uncertain_ranges(merged, inputs, file, options);

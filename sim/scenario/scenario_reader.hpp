@@ -118,9 +118,15 @@ Enum read_choice(TableReader& r, std::string_view key, const std::vector<std::pa
         names.emplace_back(name);
     }
     std::string hint = fmt::format("use one of {}", list);
-    if (auto best = detail::suggest(text, names)) hint = fmt::format("did you mean \"{}\"? ({})", *best, hint);
+    const auto best = detail::suggest(text, names);
+    if (best) hint = fmt::format("did you mean \"{}\"? ({})", *best, hint);
+    // The stand-in for the search for every mistake: the suggestion, else the default, else the first choice.
     auto known = std::make_shared<Node>(*node);
     known->text = std::string(choices.front().first);
+    for (const auto& [name, value] : choices) {
+        if (fallback && value == *fallback) known->text = std::string(name);
+    }
+    if (best) known->text = *best;
     throw detail::KeyError(node->where, node->where, false, fmt::format("`{}` = \"{}\" is not a known choice", path, text), hint,
                            std::move(known));
 }
@@ -183,8 +189,11 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
 
 // ---- loading (scenario.cpp, uncertain.cpp) --------------------------------------------------------------
 
-// `extends` and `--set` applied: the document the scenario is read from.
-Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options);
+// `extends` and `--set` applied: the document the scenario is read from. Given `mistakes`, an `unset` entry that
+// names a key the base does not set is added to them and skipped (reported with the rest of the file's mistakes,
+// read_merged's `prior`); without, it is thrown.
+Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options,
+                    std::vector<ScenarioError>* mistakes = nullptr);
 // The scenario of a merged document read once: the first mistake thrown as it is (scenario.cpp).
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
 // The scenario of a merged document: every section read, catalogs resolved, the layout validated; on a mistake,

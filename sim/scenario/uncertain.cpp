@@ -106,7 +106,7 @@ UncertainInput read_distribution(const Node& n, const std::string& path) {
         if (!same_unit(p, *reference)) {
             throw ScenarioError(p.where, fmt::format("`{}` = {} is not in the unit of `{}` = {}", p.path, written(p), reference->path,
                                                      written(*reference)),
-                                "write every bound of a range in the same unit, e.g. low = \"$1.5\", high = \"$3.5\"");
+                                fmt::format("write every bound of a range in one unit, as `{}` = {}", reference->path, written(*reference)));
         }
     }
     if (!order_error.empty()) throw ScenarioError(n.where, order_error);
@@ -154,11 +154,13 @@ void read_one(Node& value, const std::string& child, std::vector<UncertainInput>
 }
 
 // A value of a distribution's kind, to read the rest of the file with when the distribution has a mistake: its
-// first scalar bound as written (mode, mean, low, high, in that order of preference); nullopt when it has none.
-std::optional<Node> stand_in_for(const Node& distribution) {
+// first scalar bound as written (mode, mean, low, high, in that order of preference), other than the one the
+// mistake is at (`mistaken`: a mode in another unit would be reported again); nullopt when it has none.
+std::optional<Node> stand_in_for(const Node& distribution, const SourceRef& mistaken) {
     for (const char* key : {"mode", "mean", "low", "high"}) {
         const Node* n = distribution.find(key);
-        if (n != nullptr && (n->kind == Node::Kind::integer || n->kind == Node::Kind::floating || n->kind == Node::Kind::string)) {
+        if (n != nullptr && !same_place(n->where, mistaken) &&
+            (n->kind == Node::Kind::integer || n->kind == Node::Kind::floating || n->kind == Node::Kind::string)) {
             Node out = *n;
             out.where = distribution.where;
             return out;
@@ -177,7 +179,7 @@ void find_uncertain(Node& node, const std::string& path, std::vector<UncertainIn
             } catch (const ScenarioError& e) {
                 // Reported with the rest of the file's mistakes; the rest is read with a stand-in (or without the key).
                 mistakes.push_back(e);
-                if (auto standing = stand_in_for(value)) {
+                if (auto standing = stand_in_for(value, e.where())) {
                     value = std::move(*standing);
                 } else {
                     const std::string name = key;
@@ -309,8 +311,8 @@ std::string UncertainInput::describe() const {
 }
 
 ScenarioSampler::ScenarioSampler(const std::filesystem::path& file, const LoadOptions& options) : file_(file), options_(options) {
-    auto doc = std::make_shared<Node>(detail::merge_document(detail::parse_document_file(file.string()), file, options));
-    std::vector<ScenarioError> range_mistakes;
+    std::vector<ScenarioError> range_mistakes;  // an `unset` entry's and the ranges' mistakes, reported with the rest
+    auto doc = std::make_shared<Node>(detail::merge_document(detail::parse_document_file(file.string()), file, options, &range_mistakes));
     inputs_ = detail::extract_uncertain(*doc, range_mistakes);
     // The nominal scenario's own mistakes first (all of them, located, with the ranges'); then the ends of the ranges.
     (void)detail::read_merged(*doc, file, options, range_mistakes);

@@ -306,3 +306,36 @@ TEST_CASE("a fifth fresh-user round: a shortened key, tables without a needed ke
     CHECK_THAT(set, !Catch::Contains("check again"));
     CHECK_THAT(set, !Catch::Contains("deepseek-v3.toml:"));
 }
+
+TEST_CASE("a sixth fresh-user round: a child's schedule, one-key rules, a fraction without its GPU count, claims and ranges") {
+    test::TempDir dir("all-errors-round6");
+    // Child of the flagship, one mistake per line named below (columns: the value after `key = `):
+    //  4:18 schedule = "interleaved", virtual_stages = 2 (lines 3–4) over the base's batch of 120 micro-batches per
+    //       replica on 16 stages: located at the child's key written last, not at the base's global_batch;
+    //  5:9  order "tp-dp-pp", a rule of one key: reported although the search changed the layout before it;
+    //  7:1  init_per_gpu_sq, the start of init_per_gpu_squared: suggested that, not init_per_gpu (3 edits away);
+    //  9:14 stragglers without at_gpus, and 9:27 its fraction 1.5 > 1: both (taking the fraction out first hid the
+    //       missing GPU count);
+    //  11:35 a range's mode "2" without "$": once, at the mode, not again as the money it stands in for;
+    //  15:1 cost_belwo beside rung = "research": the misspelling, not "a rung without a cost bound";
+    //  18:21 wall_clock_within with one bound: read on with a duration pair (the example), not "states nothing".
+    const std::string what = load_child_error(dir, "[parallelism]\nschedule = \"interleaved\"\nvirtual_stages = 2\norder = \"tp-dp-pp\"\n"
+                                                   "[reliability]\ninit_per_gpu_sq = \"30 ns\"\n[reliability.overheads]\n"
+                                                   "stragglers = { fraction = 1.5, source = \"guess\" }\n"
+                                                   "[pricing]\ngpu_hour = { low = \"$1.5\", mode = \"2\", high = \"$3\" }\n"
+                                                   "[[claims]]\ntext = \"research\"\nrung = \"research\"\ncost_belwo = \"$20M\"\n"
+                                                   "[[claims]]\ntext = \"days\"\nwall_clock_within = [\"2 months\"]\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:4:18: error: the interleaved schedule needs micro-batches to be a multiple of pipeline stages"));
+    CHECK_THAT(what, Catch::Contains("child.toml:5:9: error: `parallelism.order`"));
+    CHECK_THAT(what, Catch::Contains("child.toml:7:1: error: unknown key `init_per_gpu_sq` in [reliability]\n  did you mean `init_per_gpu_squared`?"));
+    CHECK_THAT(what, Catch::Contains("child.toml:9:14: error: `reliability.overheads.stragglers` needs at_gpus"));
+    CHECK_THAT(what, Catch::Contains("child.toml:9:27: error: `reliability.overheads.stragglers.fraction` = 1.5"));
+    CHECK_THAT(what, Catch::Contains("child.toml:11:35: error: `pricing.gpu_hour.mode` = \"2\" is not in the unit"));
+    CHECK_THAT(what, !Catch::Contains("must start with \"$\""));
+    CHECK_THAT(what, Catch::Contains("child.toml:15:1: error: unknown key `cost_belwo` in [claims[0]]"));
+    CHECK_THAT(what, !Catch::Contains("names a cost rung"));
+    CHECK_THAT(what, Catch::Contains("child.toml:18:21: error: `claims[1].wall_clock_within` must be a list of two bounds"));
+    CHECK_THAT(what, Catch::Contains("e.g. wall_clock_within = [\"1 month\", \"2 months\"]"));
+    CHECK_THAT(what, !Catch::Contains("states nothing"));
+    CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:"));
+}

@@ -520,8 +520,15 @@ TEST_CASE("unset removes keys the base sets, and an unknown one is refused at it
         CHECK(e.where().column == 10);
         CHECK_THAT(e.what(), Catch::Contains("parallelism.tensr"));
         CHECK_THAT(e.hint(), Catch::Contains("tensor"));
-        // `unset` is applied while the files merge, before the search for every mistake: it says so.
-        CHECK_THAT(e.hint(), Catch::Contains("fix this and check again for other mistakes"));
+        // Reported with the rest of the file's mistakes (the entry is skipped and the merge goes on): nothing held back.
+        CHECK_THAT(std::string(e.what()), !Catch::Contains("check again"));
+    }
+    // With another mistake after it (pipeline = 0 on line 4, value at column 12), both are reported in one round.
+    const auto two = dir.write("two.toml", "extends = \"base.toml\"\nunset = [\"parallelism.tensr\"]\n[parallelism]\npipeline = 0\n");
+    {
+        const std::string what = gpuhours::test::scenario_file_error(two, catalog_options()).what();
+        CHECK_THAT(what, Catch::Contains("two.toml:2:10: error: `unset` names `parallelism.tensr`"));
+        CHECK_THAT(what, Catch::Contains("two.toml:4:12: error: `parallelism.pipeline`"));
     }
     const auto orphan = dir.write("orphan.toml", "unset = [\"parallelism.tensor\"]\n" + kBase);
     CHECK_THROWS_WITH(load_scenario(orphan, catalog_options()), Catch::Contains("no `extends`"));
