@@ -26,6 +26,10 @@ std::vector<std::pair<std::string, std::string>> resolved_inputs(const Scenario&
     for (const PhaseSpec& ph : s.phases) tokens += ph.quoted_gpu_hours ? 0.0 : ph.tokens;
     out.emplace_back("resolved.tokens", format_count(tokens));
     if (s.pricing.gpu_hour) out.emplace_back("resolved.gpu_hour", format_dollars(*s.pricing.gpu_hour));
+    else if (s.cluster.chip.rental_gpu_hour) {
+        // No rental price written (an ownership scenario): rung 1 is priced at the chip catalog's.
+        out.emplace_back("resolved.gpu_hour", format_dollars(*s.cluster.chip.rental_gpu_hour) + " (the chip catalog's, rung 1 only)");
+    }
     return out;
 }
 
@@ -62,6 +66,10 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
         for (const PhaseSpec& ph : ev.scenario.phases) c.tokens += ph.quoted_gpu_hours ? 0.0 : ph.tokens;
         c.mfu_causal = ev.headline_step().mfu_causal;
         c.priced = ev.priced;
+        if (ev.nominal_ladder) {
+            const CostRung base = ev.nominal_ladder->base;
+            c.cost_basis = fmt::format("rung {}, {}", rung_number(base), rung_title(base));
+        }
         c.figures.chip = catalog_id(ev.scenario.cluster.chip);
         c.figures.chip_name = c.chip;
         fill_whatif_row(c.figures, ev);

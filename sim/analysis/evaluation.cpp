@@ -572,6 +572,21 @@ ClaimThresholds only_criterion(const ClaimSpec& claim, const std::string& key) {
     return only;
 }
 
+// Criterion `key` of `claim` as one-sided criteria, each with its bound: itself for a `*_below` or `*_above`; for a
+// `*_within`, the criterion above its low and the one below its high (each flips at its own break-even).
+std::vector<std::pair<ClaimThresholds, ClaimBound>> one_sided(const ClaimSpec& claim, const CriterionResult& c) {
+    if (c.bound != ClaimBound::within) return {{only_criterion(claim, c.key), c.bound}};
+    const ClaimThresholds& t = claim.thresholds;
+    ClaimThresholds a, b;
+    a.written = b.written = t.written;
+    if (c.key == "cost_within") a.cost_above = t.cost_within->low, b.cost_below = t.cost_within->high;
+    else if (c.key == "wall_clock_within") a.wall_clock_above = t.wall_clock_within->low, b.wall_clock_below = t.wall_clock_within->high;
+    else if (c.key == "gpu_hours_within") a.gpu_hours_above = t.gpu_hours_within->low, b.gpu_hours_below = t.gpu_hours_within->high;
+    else if (c.key == "mfu_within") a.mfu_above = t.mfu_within->low, b.mfu_below = t.mfu_within->high;
+    else a.energy_above = t.energy_within->low, b.energy_below = t.energy_within->high;
+    return {{a, ClaimBound::above}, {b, ClaimBound::below}};
+}
+
 // The figure criterion `key` ("cost_below", "mfu_within", …) bounds, of one run.
 double criterion_figure(const std::string& key, const RunMetrics& m) {
     if (key.rfind("cost", 0) == 0) return m.cost.value();
@@ -603,24 +618,20 @@ std::vector<InputBreakEven> input_break_evens(const Trial& trial, const ClaimSpe
     std::vector<InputBreakEven> out;
     const auto& inputs = trial.sampler.inputs();
     const ClaimThresholds only = only_criterion(claim, c.key);  // so that holds() below judges it alone
+    const auto sides = one_sided(claim, c);                      // a two-sided bound: each side flips on its own
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         const UncertainInput& input = inputs[i];
         if (!enters(trial, i, claim, c, rung)) continue;
         InputBreakEven b;
         b.input = input.path;
-        if (c.bound == ClaimBound::within) {
-            b.value_text = "not derived for a two-sided bound";
-            out.push_back(b);
-            continue;
-        }
-        const auto holds = [&](double x) -> std::optional<bool> {
+        const auto holds = [&](const ClaimThresholds& t, double x) -> std::optional<bool> {
             const auto run = trial.at(i, x);
             if (!run) return std::nullopt;
-            return probability_met(only, on_rung({*run}, rung)) == 1.0;
+            return probability_met(t, on_rung({*run}, rung)) == 1.0;
         };
         // The range searched: the distribution's 0.1st to 99.9th percentile.
-        double lo = input.quantile(0.001), hi = input.quantile(0.999);
-        const auto at_lo = holds(lo), at_hi = holds(hi);
+        const double lo0 = input.quantile(0.001), hi0 = input.quantile(0.999);
+        const auto at_lo = holds(only, lo0), at_hi = holds(only, hi0);
         if (!at_lo || !at_hi) {
             b.value_text = "not derived: a reliability input's break-even needs the interruptions re-simulated per trial value";
             out.push_back(b);
@@ -629,23 +640,31 @@ std::vector<InputBreakEven> input_break_evens(const Trial& trial, const ClaimSpe
         const bool pricing = input.path.rfind("pricing.", 0) == 0;
         b.method = pricing ? "bisection over the cost model, re-priced exactly at each trial value"
                            : "bisection over the step times scaled by the sensitivity's interpolation (p05, nominal, p95 simulated)";
-        if (*at_lo == *at_hi) {
+        bool flipped = false;
+        for (const auto& [side, bound] : sides) {
+            double lo = lo0, hi = hi0;
+            const bool holds_low = *holds(side, lo);
+            if (holds_low == *holds(side, hi)) continue;  // this side does not flip in the range
+            for (int it = 0; it < 60; ++it) {
+                const double mid = 0.5 * (lo + hi);
+                if (*holds(side, mid) == holds_low) lo = mid;
+                else hi = mid;
+            }
+            InputBreakEven e = b;
+            e.value = 0.5 * (lo + hi);
+            e.value_text = input.text(*e.value);
+            e.side = holds_low ? "below it" : "above it";
+            // A two-sided bound's side: which of its bounds this value meets.
+            if (sides.size() > 1) e.side += bound == ClaimBound::above ? ", where the figure crosses the low bound" : ", where the figure crosses the high bound";
+            out.push_back(e);
+            flipped = true;
+        }
+        if (!flipped) {
             b.value_text = fmt::format("none between {} and {} (the input's 0.1st and 99.9th percentiles, the range searched): the "
-                                       "criterion {} across that range", input.text(lo), input.text(hi),
+                                       "criterion {} across that range", input.text(lo0), input.text(hi0),
                                        *at_lo ? "holds" : "fails");
             out.push_back(b);
-            continue;
         }
-        const bool holds_low = *at_lo;
-        for (int it = 0; it < 60; ++it) {
-            const double mid = 0.5 * (lo + hi);
-            if (*holds(mid) == holds_low) lo = mid;
-            else hi = mid;
-        }
-        b.value = 0.5 * (lo + hi);
-        b.value_text = input.text(*b.value);
-        b.side = holds_low ? "below it" : "above it";
-        out.push_back(b);
     }
     return out;
 }
@@ -659,42 +678,48 @@ class FailureScale {
 public:
     FailureScale(const Trial& trial, std::uint64_t seed, unsigned threads) : trial_(trial), seed_(seed), threads_(threads) {}
 
-    std::optional<InputBreakEven> break_even(const ClaimSpec& claim, const CriterionResult& c, std::optional<CostRung> rung) {
+    // The break-evens of criterion `c`: one for a one-sided bound, one per side that flips for a two-sided one (or
+    // one "none" when neither does); empty when failures do not enter it.
+    std::vector<InputBreakEven> break_evens(const ClaimSpec& claim, const CriterionResult& c, std::optional<CostRung> rung) {
         const MonteCarlo& mc = trial_.mc;
-        if (mc.run.reliability.classes.empty() || claim.basis != GpuHourBasis::allocated) return std::nullopt;
-        if (c.key.rfind("mfu", 0) == 0) return std::nullopt;
+        if (mc.run.reliability.classes.empty() || claim.basis != GpuHourBasis::allocated) return {};
+        if (c.key.rfind("mfu", 0) == 0) return {};
         InputBreakEven b;
         b.input = "reliability.failures (every class's rate × k)";
-        if (c.bound == ClaimBound::within) {
-            b.value_text = "not derived for a two-sided bound";
-            return b;
-        }
-        const ClaimThresholds only = only_criterion(claim, c.key);
-        const bool upper = c.bound == ClaimBound::below;
-        const auto holds = [&](double log_k) {
-            const auto wall = wall_at(log_k);
-            if (!wall) return !upper;  // a run that never finishes exceeds every upper bound
-            const double mfu = trial_.ev.headline_step().mfu_bf16_full;
-            return probability_met(only, on_rung({priced_run(trial_.ev, *wall, trial_.ev.scenario.pricing, mfu)}, rung)) == 1.0;
-        };
-        double lo = std::log(1e-3), hi = std::log(1e2);
-        const bool at_lo = holds(lo), at_hi = holds(hi);
         b.method = "bisection over the nominal run replayed with the rates scaled (same seeds)";
-        if (at_lo == at_hi) {
+        const auto holds = [&](const ClaimThresholds& t, ClaimBound bound, double log_k) {
+            const auto wall = wall_at(log_k);
+            if (!wall) return bound == ClaimBound::above;  // a run that never finishes exceeds every upper bound
+            const double mfu = trial_.ev.headline_step().mfu_bf16_full;
+            return probability_met(t, on_rung({priced_run(trial_.ev, *wall, trial_.ev.scenario.pricing, mfu)}, rung)) == 1.0;
+        };
+        const double lo0 = std::log(1e-3), hi0 = std::log(1e2);
+        const auto sides = one_sided(claim, c);
+        std::vector<InputBreakEven> out;
+        for (const auto& [side, bound] : sides) {
+            double lo = lo0, hi = hi0;
+            const bool at_lo = holds(side, bound, lo);
+            if (at_lo == holds(side, bound, hi)) continue;
+            for (int it = 0; it < 24; ++it) {
+                const double mid = 0.5 * (lo + hi);
+                if (holds(side, bound, mid) == at_lo) lo = mid;
+                else hi = mid;
+            }
+            InputBreakEven e = b;
+            const double k = std::exp(0.5 * (lo + hi));
+            e.value = k;
+            e.value_text = fmt::format("× {:.3g} the scenario's rates", k);
+            e.side = at_lo ? "below it" : "above it";
+            if (sides.size() > 1) e.side += bound == ClaimBound::above ? ", where the figure crosses the low bound" : ", where the figure crosses the high bound";
+            out.push_back(e);
+        }
+        if (out.empty()) {
+            const ClaimThresholds only = only_criterion(claim, c.key);
             b.value_text = fmt::format("none between × 0.001 and × 100 the scenario's rates: the criterion {} across that range",
-                                       at_lo ? "holds" : "fails");
-            return b;
+                                       holds(only, c.bound == ClaimBound::within ? ClaimBound::below : c.bound, lo0) ? "holds" : "fails");
+            out.push_back(b);
         }
-        for (int it = 0; it < 24; ++it) {
-            const double mid = 0.5 * (lo + hi);
-            if (holds(mid) == at_lo) lo = mid;
-            else hi = mid;
-        }
-        const double k = std::exp(0.5 * (lo + hi));
-        b.value = k;
-        b.value_text = fmt::format("× {:.3g} the scenario's rates", k);
-        b.side = at_lo ? "below it" : "above it";
-        return b;
+        return out;
     }
 
 private:
@@ -779,7 +804,7 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         on_basis.basis = claim.basis;
         for (auto& c : v.criteria) {
             c.input_break_evens = input_break_evens(on_basis, claim, c, rung);
-            if (auto f = failures.break_even(claim, c, rung)) c.input_break_evens.push_back(std::move(*f));
+            for (auto& f : failures.break_evens(claim, c, rung)) c.input_break_evens.push_back(std::move(f));
         }
         ev.verdicts.push_back(std::move(v));
     }

@@ -76,7 +76,8 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.end_object();
         j.key("claims").begin_array();
         for (const auto& v : r.verdicts) {
-            j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability).end_object();
+            j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability);
+            j.field("nominal_verdict", to_string(v.nominal_verdict)).end_object();
         }
         j.end_array();
         if (result.deadline) {
@@ -154,7 +155,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     out << "\n";
     std::vector<std::string> header{"chip"};
     if (result.rule) header.push_back(fmt::format("class ({})", *result.rule));
-    for (const char* h : {"GPUs", "layout", "step", "MFU", "days", "GPU-hours", "steady-state", "$/GPU-h", "cost", "energy", "limited by"}) {
+    for (const char* h : {"GPUs", "layout", "step", "MFU (BF16 peak)", "days", "GPU-hours", "steady-state", "$/GPU-h", "cost", "energy", "limited by"}) {
         header.push_back(h);
     }
     header.push_back(fmt::format("claims (verdict, share of {} runs)", eval.samples));

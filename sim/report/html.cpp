@@ -632,8 +632,13 @@ std::string cost_section(const RunEvaluation& ev) {
         if (!claim.thresholds.wall_clock_below) continue;
         const double v = in_days(*claim.thresholds.wall_clock_below);
         if (std::any_of(w.markers.begin(), w.markers.end(), [&](const svg::Marker& m) { return m.value == v; })) continue;
-        w.markers.push_back({v, fmt::format("claim: wall clock < {:.1f} days", v), "#B00020", false});
-        thresholds += fmt::format("; the claim's threshold of {:.1f} days is met in {:.0f}% of runs", v,
+        // The threshold as written beside its days, as the terminal prints it ("2 months (60.9 days)").
+        std::string as_written = fmt::format("{:.1f} days", v);
+        for (const auto& [key, text] : claim.thresholds.written) {
+            if (key == "wall_clock_below" && text.find("day") == std::string::npos) as_written = fmt::format("{} ({:.1f} days)", text, v);
+        }
+        w.markers.push_back({v, fmt::format("claim: wall clock < {}", as_written), "#B00020", false});
+        thresholds += fmt::format("; the claim's threshold of {} is met in {:.0f}% of runs", as_written,
                                   100.0 * static_cast<double>(std::count_if(ev.wall_clock_days.begin(), ev.wall_clock_days.end(),
                                                                             [&](double d) { return d < v; })) /
                                       static_cast<double>(ev.wall_clock_days.size()));
@@ -707,7 +712,8 @@ std::string chip_label(const WhatIfRow& row) {
     return (row.chip_name.empty() ? row.chip : row.chip_name) + (row.reference ? " (scenario's own)" : "");
 }
 
-std::string comparison_section(const WhatIfResult& w) {
+// `cost_basis`: the rung the scenario's cost is on ("rung 2, …"), every chip's row costed on it.
+std::string comparison_section(const WhatIfResult& w, const std::string& cost_basis) {
     std::string out = R"(<section id="comparison"><h2>Across chips</h2>)"
                       "\n";
     std::string context = fmt::format("The same scenario on each chip, same seed");
@@ -767,8 +773,8 @@ std::string comparison_section(const WhatIfResult& w) {
         std::string verdicts;
         for (std::size_t i = 0; i < row.verdicts.size(); ++i) {
             const auto& v = row.verdicts[i];
-            verdicts += fmt::format("{}{}{} {:.0f}%", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "",
-                                    to_string(v.verdict), 100 * v.probability);
+            verdicts += fmt::format("{}{}{} {:.0f}% ({} at nominal)", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "",
+                                    to_string(v.verdict), 100 * v.probability, to_string(v.nominal_verdict));
         }
         const std::string name = chip_label(row);
         if (!row.feasible) {
@@ -787,7 +793,8 @@ std::string comparison_section(const WhatIfResult& w) {
                         std::string(to_string(row.limiter)), verdicts, deadline});
     }
     const std::vector<std::string> head{"chip", "classification", "GPUs", "step time", "MFU (BF16)", "days", "GPU-hours",
-                                        "steady-state GPU-hours", "cost", "limited by", claim_texts.size() > 1 ? "claims" : "claim",
+                                        "steady-state GPU-hours", cost_basis.empty() ? "cost" : fmt::format("cost ({})", cost_basis),
+                                        "limited by", claim_texts.size() > 1 ? "claims (samples; nominal)" : "claim (samples; nominal)",
                                         "GPUs for the deadline"};
     const std::vector<std::size_t> numeric{2, 3, 4, 5, 6, 7, 8};
     // Only the columns with data: no classification without a rule, no cost unpriced, no deadline column without one.
@@ -802,6 +809,14 @@ std::string comparison_section(const WhatIfResult& w) {
         for (std::size_t r = 0; r < rows.size(); ++r) kept_rows[r].push_back(rows[r][c]);
     }
     out += table(kept_head, kept_rows, kept_numeric, "wide");
+    // Where each chip's price per GPU-hour comes from, as the terminal lists it.
+    for (const auto& row : w.rows) {
+        if (row.feasible && row.price_gpu_hour > 0) {
+            out += paragraph(fmt::format("Price per GPU-hour on {}: {}, {}.", row.chip_name.empty() ? row.chip : row.chip_name,
+                                         format_dollars(Dollars(row.price_gpu_hour)),
+                                         row.price_note), "note");
+        }
+    }
     if (claim_texts.size() == 1) out += paragraph(fmt::format("Claim: “{}”", claim_texts.front()), "note");
     for (std::size_t i = 0; claim_texts.size() > 1 && i < claim_texts.size(); ++i) {
         out += paragraph(fmt::format("Claim {}: “{}”", i + 1, claim_texts[i]), "note");
@@ -830,7 +845,12 @@ std::string html_report(const RunEvaluation& ev, const WhatIfResult* comparison)
     out += breakdown_section(ev);
     out += cost_section(ev);
     out += memory_section(ev);
-    if (comparison != nullptr) out += comparison_section(*comparison);
+    if (comparison != nullptr) {
+        const std::string basis = ev.nominal_ladder ? fmt::format("rung {}, {}", rung_number(ev.nominal_ladder->base),
+                                                                  rung_title(ev.nominal_ladder->base))
+                                                    : std::string();
+        out += comparison_section(*comparison, basis);
+    }
     out += "<footer>";
     out += paragraph(fmt::format("Made by gpuhours: {} simulation, {} network model, {} Monte Carlo runs, seed {}. The same "
                                  "scenario and seed give this page byte for byte.",

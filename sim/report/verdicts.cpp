@@ -94,7 +94,7 @@ BasisText basis_text(const RunEvaluation& ev) {
     t.allocated = fmt::format("{} (GPUs × wall clock: what the cluster is held for){}", with_commas(ev.nominal_gpu_hours), samples(al));
     // The difference of the two nominal figures above it; its parts are expectations, means over the samples.
     const double steady = ev.simulated_gpu_hours();
-    const double diff = ev.nominal_gpu_hours - steady;
+    const double diff = std::round(ev.nominal_gpu_hours) - std::round(steady);  // as the two figures print
     const double mean_diff = al.mean - st.mean;
     const auto signed_text = [](double x) { return fmt::format("{}{}", x < 0 ? "−" : "+", with_commas(std::abs(x))); };
     t.difference = fmt::format("{} GPU-hours ({:+.1f}%) at the nominal inputs", signed_text(diff), steady > 0 ? 100.0 * diff / steady : 0.0);

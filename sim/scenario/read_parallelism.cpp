@@ -269,11 +269,15 @@ void validate_layout(const Scenario& s, bool data_given) {
     if (p.expert > 1) {
         const long long carved = 1LL * p.data * p.context;
         if (carved % p.expert != 0) {
-            throw_rule(s, {"parallelism.expert", "parallelism.data", "parallelism.context", "cluster.gpus"}, at,
-                                fmt::format("expert = {} does not divide data × context = {} × {} = {}", p.expert,
-                                            p.data, p.context, carved),
-                                "expert-parallel ranks are carved out of the data × context ranks of a pipeline stage "
-                                "(Megatron-Core convention); use a divisor");
+            const std::string message = fmt::format("expert = {} does not divide data × context = {} × {} = {}", p.expert, p.data,
+                                                    p.context, carved);
+            const std::string hint = "expert-parallel ranks are carved out of the data × context ranks of a pipeline stage "
+                                     "(Megatron-Core convention); use a divisor";
+            // The GPU count enters only through a derived `data`.
+            if (s.sources.keys.contains("parallelism.data")) {
+                throw_rule(s, {"parallelism.expert", "parallelism.data", "parallelism.context"}, at, message, hint);
+            }
+            throw_rule(s, {"parallelism.expert", "parallelism.data", "parallelism.context", "cluster.gpus"}, at, message, hint);
         }
         if (m.moe->routed_experts % p.expert != 0) {
             throw_rule(s, {"parallelism.expert", "model"}, at,

@@ -39,7 +39,9 @@ public:
     const Node* figure(std::string_view key) {
         return note_figure(r_, key, out_, [&](const std::string& source, const SourceRef& where) {
             if (source.empty()) return set_in_scenario(where);
-            return catalog_.empty() ? source : fmt::format("{} (scenarios/pricing/{}.toml)", source, catalog_);
+            // The catalog's file is named only for a figure written there, not for one the scenario writes over it.
+            const bool from_catalog = !catalog_.empty() && where.file.ends_with(fmt::format("pricing/{}.toml", catalog_));
+            return from_catalog ? fmt::format("{} (scenarios/pricing/{}.toml)", source, catalog_) : source;
         });
     }
     template <class Q>

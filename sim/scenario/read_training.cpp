@@ -93,10 +93,15 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
         const Node* p = r.optional("precision");
         std::string supported;
         for (const auto& [format, rate] : chip.peak_dense) supported += (supported.empty() ? "" : ", ") + std::string(to_string(format));
-        throw ScenarioError(p ? p->where : node.where,
-                            fmt::format("chip \"{}\" has no {} peak, so it cannot compute in {}", chip.id,
-                                        to_string(t.precision.compute), to_string(t.precision.compute)),
-                            fmt::format("use one of the formats it supports: {}", supported));
+        // A rule between the precision and the chip: the search for every mistake reads on in BF16 when the chip
+        // has it.
+        const SourceRef at = p ? p->where : node.where;
+        throw CoupledError(at,
+                           fmt::format("chip \"{}\" has no {} peak, so it cannot compute in {}", chip.id,
+                                       to_string(t.precision.compute), to_string(t.precision.compute)),
+                           fmt::format("use one of the formats it supports: {}", supported),
+                           p && chip.peak_dense.contains(Precision::bf16) ? stand_in(at, Node::Kind::string, 0, 0.0, "bf16") : nullptr,
+                           {"training.precision", "cluster.chip"});
     }
     r.finish();
     return t;

@@ -176,11 +176,22 @@ Node merge_document(Node root, const std::filesystem::path& file, const LoadOpti
         if (base_ext) root.set("extends", base_ext_copy, base_ext_copy.where);
         current = base_path;
     }
+    // With `mistakes`, each of these is reported with the rest of the file's, and what it names is skipped.
     if (const Node* unset = root.find("unset")) {
-        throw ScenarioError(unset->where, "`unset` removes keys a base file sets, but this file has no `extends`",
-                            "add `extends = \"base.toml\"` or remove `unset`");
+        ScenarioError e(unset->where, "`unset` removes keys a base file sets, but this file has no `extends`",
+                        "add `extends = \"base.toml\"` or remove `unset`");
+        if (mistakes == nullptr) throw e;
+        mistakes->push_back(std::move(e));
+        root.erase("unset");
     }
-    for (const auto& assignment : options.overrides) detail::apply_override(root, assignment);
+    for (const auto& assignment : options.overrides) {
+        try {
+            detail::apply_override(root, assignment);
+        } catch (const ScenarioError& e) {  // an override that names no place in the document (phases.3 of 2)
+            if (mistakes == nullptr) throw;
+            mistakes->push_back(e);
+        }
+    }
     return root;
 }
 
@@ -218,10 +229,18 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     };
     peak(Precision::bf16);
     if (s.training.precision.compute != Precision::bf16) peak(s.training.precision.compute);
+    add("compute", "sm_count", fmt::format("{}", chip.sm_count));  // the kernels' wave quantisation, communication SMs
+    add("memory", "capacity", format_bytes(chip.memory_device));    // the memory fit
+    add("memory", "reserve", format_bytes(chip.memory_reserve));
     add("memory", "bandwidth", format_bandwidth(chip.memory_bandwidth));
     add("scale_up", "bandwidth", format_bandwidth(chip.scale_up_bandwidth));
+    add("scale_up", "domain", fmt::format("{}", chip.scale_up_domain));
+    add("scale_up", "latency", format_duration(chip.scale_up_latency));
     add("scale_out", "nic_bandwidth", format_bandwidth(chip.nic_bandwidth));
+    add("scale_out", "latency", format_duration(chip.nic_latency));
     add("efficiency", fp8 ? "gemm_fp8" : "gemm", fmt::format("{:g}", fp8 ? chip.efficiency.gemm_fp8 : chip.efficiency.gemm));
+    add("efficiency", "gemm_tile_m", fmt::format("{}", chip.efficiency.gemm_tile_m));
+    add("efficiency", "gemm_tile_n", fmt::format("{}", chip.efficiency.gemm_tile_n));
     add("efficiency", "attention", fmt::format("{:g}", chip.efficiency.attention));
     add("efficiency", "memory", fmt::format("{:g}", chip.efficiency.memory));
     add("efficiency", "scale_up_link", fmt::format("{:g}", chip.efficiency.scale_up_link));

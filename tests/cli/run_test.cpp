@@ -217,7 +217,8 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
     REQUIRE(own != std::string::npos);
     const std::string row = comparison.substr(own, comparison.find("</tr>", own) - own);
     for (const std::string& figure : {fmt::format(">{:.1f}<", headline["wall_clock_days"].number()), figures[1], figures[2],
-                                      fmt::format("{} {:.0f}%", claim["verdict"].string(), 100 * claim["probability"].number())}) {
+                                      fmt::format("{} {:.0f}% ({} at nominal)", claim["verdict"].string(), 100 * claim["probability"].number(),
+                                                  claim["nominal_verdict"].string())}) {
         INFO(figure);
         CHECK_THAT(row, Catch::Contains(figure));
     }
@@ -411,4 +412,30 @@ TEST_CASE("allocated − steady-state is the difference of the two nominal figur
     CHECK(std::abs(difference - (allocated - steady)) <= 1.0);
     CHECK_THAT(r.out, Catch::Contains("cluster.chip.compute.bf16 = 989.4 TFLOP/s ("));
     CHECK_THAT(r.out, Catch::Contains("(scenarios/chips/h100.toml)"));
+}
+
+TEST_CASE("a two-sided cost bound has a break-even price at each bound the price range crosses") {
+    // The small run (price $1.5–$3.5, nothing else priced): its cost is GPU-hours × price, so `cost_within = [L, H]`
+    // holds for prices between L / GPU-hours and H / GPU-hours. With L and H the costs at $2 and $3 (from the nominal
+    // run's GPU-hours G), the break-evens are $2 (the figure crosses the low bound; holds above it) and $3 (the high
+    // bound; holds below it), to the bisection's precision; both inside the range searched ($1.5–$3.5).
+    const auto dir = gpuhours::test::scratch_path("run-within");
+    const auto file = gpuhours::test::write_small_run(dir);
+    const auto first = run_cli("run " + file.string() + " --json --samples 4");
+    REQUIRE(first.exit_code == 0);
+    const double g = json_number(first.out, "gpu_hours", "\"headline\"");
+    std::ofstream(dir / "within.toml") << "extends = \"small.toml\"\n[[claims]]\ntext = \"between\"\n"
+                                       << fmt::format("cost_within = [\"${:.2f}\", \"${:.2f}\"]\n", 2.0 * g, 3.0 * g);
+    const auto r = run_cli("run " + (dir / "within.toml").string() + " --json --samples 4");
+    REQUIRE(r.exit_code == 0);
+    const auto doc = gpuhours::test::parse_json(r.out);
+    std::vector<std::pair<double, std::string>> prices;
+    for (const auto& b : doc["claims"].array().at(0)["criteria"].array().at(0)["input_break_evens"].array()) {
+        if (b["input"].string() == "pricing.gpu_hour") prices.emplace_back(b["value"].number(), b["holds"].string());
+    }
+    REQUIRE(prices.size() == 2);
+    CHECK(prices[0].first == Approx(2.0).epsilon(1e-3));
+    CHECK_THAT(prices[0].second, Catch::StartsWith("above it, where the figure crosses the low bound"));
+    CHECK(prices[1].first == Approx(3.0).epsilon(1e-3));
+    CHECK_THAT(prices[1].second, Catch::StartsWith("below it, where the figure crosses the high bound"));
 }

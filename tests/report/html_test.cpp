@@ -287,6 +287,7 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     claim.text = "under $20K";
     claim.verdict = gpuhours::Verdict::holds;
     claim.probability = 1.0;
+    claim.nominal_verdict = gpuhours::Verdict::holds;
     a.verdicts = {claim};
     gpuhours::WhatIfRow b = a;
     b.chip = "h20";
@@ -297,6 +298,7 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     b.limiter = gpuhours::Limiter::hbm;
     b.verdicts.front().verdict = gpuhours::Verdict::fails;
     b.verdicts.front().probability = 0.0;
+    b.verdicts.front().nominal_verdict = gpuhours::Verdict::fails;
     gpuhours::WhatIfRow c = a;
     c.chip = "tiny";
     c.chip_name = "Tiny";
@@ -318,12 +320,12 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     CHECK_THAT(page, Catch::Contains("30.0 days · HBM bandwidth-bound"));
     CHECK_THAT(page, Catch::Contains("infeasible: no layout fits in 16 GB"));
     // The table: no rule (no classification), no deadline, so neither column; the claim's text once, under it,
-    // and each row's verdict alone.
+    // and each row's verdict alone: over the samples, then at the nominal inputs (the row's figures).
     const std::size_t at = page.find("<table class=\"wide\">", page.find("id=\"comparison\""));
     REQUIRE(at != std::string::npos);
     const std::string comparison = page.substr(at, page.find("</section>", at) - at);
-    CHECK_THAT(comparison, Catch::Contains("<th>claim</th>") && Catch::Contains("<td>HOLDS 100%</td>") &&
-                               Catch::Contains("<td>FAILS 0%</td>"));
+    CHECK_THAT(comparison, Catch::Contains("<th>claim (samples; nominal)</th>") && Catch::Contains("<td>HOLDS 100% (HOLDS at nominal)</td>") &&
+                               Catch::Contains("<td>FAILS 0% (FAILS at nominal)</td>"));
     CHECK_THAT(comparison, !Catch::Contains("classification") && !Catch::Contains("deadline"));
     CHECK(count(comparison, "under $20K") == 1);
 }

@@ -339,3 +339,34 @@ TEST_CASE("a sixth fresh-user round: a child's schedule, one-key rules, a fracti
     CHECK_THAT(what, !Catch::Contains("states nothing"));
     CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:"));
 }
+
+TEST_CASE("a seventh fresh-user round: unset without extends, a --set at no index, rules that do not read what changed") {
+    test::TempDir dir("all-errors-round7");
+    // Child of the flagship (data = 128 written there): expert = 256 (line 3, column 10) does not divide data ×
+    // context = 128; gpus = -2048 (line 5, column 8) is out of range, read on as 2048. The expert rule reads
+    // expert, data and context, not the GPU count (data is written), so the search's change of gpus does not hold
+    // it back. precision = "fp4" (line 7, column 13): the H800 has no FP4 peak, a rule of precision and chip,
+    // reported too and read on in BF16.
+    const std::string what = load_child_error(dir, "[parallelism]\nexpert = 256\n[cluster]\ngpus = -2048\n[training]\nprecision = \"fp4\"\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:3:10: error: expert = 256 does not divide data × context = 128 × 1 = 128"));
+    CHECK_THAT(what, Catch::Contains("child.toml:5:8: error: `cluster.gpus` = -2048"));
+    CHECK_THAT(what, Catch::Contains("child.toml:7:13: error: chip \"h800"));
+    CHECK_THAT(what, Catch::Contains("has no fp4 peak"));
+    CHECK_THAT(what, !Catch::Contains("check again"));
+
+    // `unset` without `extends` (line 1, column 9) in a whole scenario (Llama 3.1 8B on 16 H100) whose pue = 0.5
+    // (line 8, column 7): both, in one round.
+    const auto orphan = dir.path / "orphan.toml";
+    std::ofstream(orphan) << "unset = [\"pricing.pue\"]\nmodel = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 16\n"
+                             "[pricing]\ngpu_hour = \"$2\"\npue = 0.5\n"
+                             "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 256\n[parallelism]\ntensor = 8\n";
+    const std::string alone = test::scenario_file_error(orphan, catalog_options()).what();
+    CHECK_THAT(alone, Catch::Contains("orphan.toml:1:9: error: `unset` removes keys a base file sets, but this file has no `extends`"));
+    CHECK_THAT(alone, Catch::Contains("orphan.toml:8:7: error: `pricing.pue`"));
+
+    // On the flagship (4 phases): --set phases.7.name names no phase; reported after the other argument's mistake,
+    // which is still found (pricing.pue=0.5), in the order given.
+    const std::string set = flagship_error({"pricing.pue=0.5", "phases.7.name=x"}).what();
+    CHECK_THAT(set, Catch::StartsWith("--set pricing.pue=0.5: error: `pricing.pue`"));
+    CHECK_THAT(set, Catch::Contains("\n--set phases.7.name=x: error: cannot set `phases.7.name`: `7` is not an index of the 4 entries"));
+}

@@ -98,9 +98,9 @@ TEST_CASE("tables nested past the limit are refused with a position, at any dept
         std::string key = "a";
         for (int i = 0; i < 100; ++i) key += ".a";
         o.overrides = {key + "=1"};
-        const ScenarioError e = load_error(with_layout("data = 4\n"), o);
-        CHECK(e.where().file == "--set " + key + "=1");
-        CHECK_THAT(e.message(), Catch::Contains("beyond the supported range (limit 64 levels)"));
+        // Reported at the argument, after the file's own mistake (data = 4 on 32 GPUs), and skipped.
+        const std::string what = load_error(with_layout("data = 4\n"), o).what();
+        CHECK_THAT(what, Catch::Contains("\n--set " + key + "=1: error: the key is nested beyond the supported range (limit 64 levels)"));
     }
 }
 
