@@ -66,13 +66,10 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
         for (const PhaseSpec& ph : ev.scenario.phases) c.tokens += ph.quoted_gpu_hours ? 0.0 : ph.tokens;
         c.mfu_causal = ev.headline_step().mfu_causal;
         c.priced = ev.priced;
-        if (ev.nominal_ladder) {
-            const CostRung base = ev.nominal_ladder->base;
-            c.cost_basis = fmt::format("rung {}, {}", rung_number(base), rung_title(base));
-        }
         c.figures.chip = catalog_id(ev.scenario.cluster.chip);
         c.figures.chip_name = c.chip;
         fill_whatif_row(c.figures, ev);
+        c.cost_basis = c.figures.cost_basis;
         result.columns.push_back(std::move(c));
         if (progress) progress(static_cast<int>(i + 1), static_cast<int>(n));
     }

@@ -318,6 +318,9 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
     const StepResult& step = ev.headline_step();
     row.gpus = s.cluster.gpus;
+    if (ev.nominal_ladder) {
+        row.cost_basis = fmt::format("rung {}, {}", rung_number(ev.nominal_ladder->base), rung_title(ev.nominal_ladder->base));
+    }
     const PhaseSpec* first = nullptr;
     for (const auto& ph : s.phases) {
         if (!ph.quoted_gpu_hours) {

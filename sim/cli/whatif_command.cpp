@@ -69,7 +69,7 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.field("wall_clock_days", r.wall_clock_days).field("gpu_hours", r.gpu_hours);
         j.field("steady_state_gpu_hours", r.steady_state_gpu_hours);
         j.field("price_gpu_hour_usd", r.price_gpu_hour).field("price_note", r.price_note);
-        j.field("cost_usd", r.cost_usd).field("energy_mwh", r.energy_mwh);
+        j.field("cost_usd", r.cost_usd).field("cost_basis", r.cost_basis).field("energy_mwh", r.energy_mwh);
         j.field("limiter", to_string(r.limiter));
         j.key("limiter_seconds").begin_object();
         for (const auto& [k, v] : r.limiter_seconds) j.field(to_string(k), v);
@@ -130,6 +130,29 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     return request;
 }
 
+namespace {
+
+// The table's columns up to the claims: the cost column names its rung when the rows share one (an ownership
+// scenario's is rung 2, beside rung 1's price per GPU-hour).
+std::vector<std::string> table_header(const WhatIfResult& result) {
+    std::vector<std::string> header{"chip"};
+    if (result.rule) header.push_back(fmt::format("class ({})", *result.rule));
+    std::string basis;
+    for (const auto& r : result.rows) {
+        if (r.feasible && !r.cost_basis.empty()) basis = basis.empty() || basis == r.cost_basis ? r.cost_basis : "mixed";
+    }
+    const std::string cost_head = basis.empty() || basis == "mixed" ? "cost" : fmt::format("cost ({})", basis.substr(0, basis.find(',')));
+    const std::string price_head = basis.starts_with("rung 1") || basis.empty() ? "$/GPU-h" : "$/GPU-h (rung 1)";
+    for (const std::string& h : {std::string("GPUs"), std::string("layout"), std::string("step"), std::string("MFU (BF16 peak, full attn)"),
+                                 std::string("days"), std::string("GPU-hours"), std::string("steady-state"), price_head, cost_head,
+                                 std::string("energy"), std::string("limited by")}) {
+        header.push_back(h);
+    }
+    return header;
+}
+
+}  // namespace
+
 int cmd_whatif(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "whatif");
     const std::string& file = single_positional(args, "whatif", "SCENARIO");
@@ -153,11 +176,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     out << fmt::format("{} — what if it ran on other chips\n", result.scenario_title);
     if (modified) out << fmt::format("every chip modified by: {}\n", fmt::join(options.overrides, " "));
     out << "\n";
-    std::vector<std::string> header{"chip"};
-    if (result.rule) header.push_back(fmt::format("class ({})", *result.rule));
-    for (const char* h : {"GPUs", "layout", "step", "MFU (BF16 peak)", "days", "GPU-hours", "steady-state", "$/GPU-h", "cost", "energy", "limited by"}) {
-        header.push_back(h);
-    }
+    std::vector<std::string> header = table_header(result);
     header.push_back(fmt::format("claims (verdict, share of {} runs)", eval.samples));
     // The deadline as written beside days, as a claim's threshold prints ("2 months (60.9 days)").
     const std::string deadline_text =

@@ -55,9 +55,10 @@ Node load_catalog_entry(const std::string& kind, const std::string& name, const 
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
         std::string hint;
-        const auto best = detail::suggest(name, known);
+        const auto meant = detail::meanings(name, known);
+        const std::optional<std::string> best = meant.empty() ? std::nullopt : std::optional<std::string>(meant.front());
         if (best) {
-            hint = fmt::format("did you mean \"{}\"? Known {}: {}", *best, kind_plural(kind), list);
+            hint = fmt::format("did you mean {}? Known {}: {}", detail::quoted(meant), kind_plural(kind), list);
         } else {
             hint = fmt::format("known {} ({}): {}", kind_plural(kind), (catalog_dir / kind).string(), list);
         }

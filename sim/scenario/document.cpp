@@ -631,4 +631,21 @@ std::optional<std::string> suggest(const std::string& word, const std::vector<st
     return std::nullopt;
 }
 
+std::vector<std::string> meanings(const std::string& word, const std::vector<std::string>& candidates) {
+    std::vector<std::string> out;
+    for (const auto& c : candidates) {
+        if (word.size() >= 3 && c.size() > word.size() && c.starts_with(word)) out.push_back(c);
+    }
+    if (out.empty()) {
+        if (auto best = suggest(word, candidates)) out.push_back(*best);
+    }
+    return out;
+}
+
+std::string quoted(const std::vector<std::string>& names) {
+    std::string out;
+    for (std::size_t i = 0; i < names.size(); ++i) out += fmt::format("{}\"{}\"", i == 0 ? "" : i + 1 == names.size() ? " or " : ", ", names[i]);
+    return out;
+}
+
 }  // namespace gpuhours::detail

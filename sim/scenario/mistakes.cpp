@@ -176,11 +176,6 @@ std::string section_at(const Node& root, const SourceRef& at) {
 // The top-level section ("cluster", "pricing", …) of a dotted path.
 std::string section_of_path(const std::string& path) { return path.substr(0, path.find_first_of(".[")); }
 
-// The top-level section holding the value at `at` (path_at).
-std::optional<std::string> section_of(const Node& root, const SourceRef& at) {
-    const auto path = path_at(root, at);
-    return path ? std::optional<std::string>(section_of_path(*path)) : std::nullopt;
-}
 
 // Whether a rule that reads `involves` (CoupledError::involves) reads the value at dotted `path`: the key itself or
 // a value below it. A phase's keys stand for the scenario's ("phases[1].parallelism.tensor" for parallelism.tensor,
@@ -211,6 +206,7 @@ struct Mistake {
     bool unknown_key = false;
     std::optional<Node> placeholder;
     std::string add_key;  // a key the table at `node` lacks: added with `placeholder` (MissingKeyError)
+    bool silent = false;  // a consequence of the search's own change: stood in for, not reported
 };
 
 // Where the search for every mistake stopped before reading the whole document: not at all; at a mistake it
@@ -233,22 +229,30 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
         m.node = e.where();
         m.add_key = k->key();
         m.placeholder = k->placeholder();
+        // The search took a key of that table out (a phase's mistaken tokens): the key is missing because of it.
+        const auto path = path_at(doc, m.node);
+        const std::string table = path ? *path : section_at(doc, m.node);
+        m.silent = std::any_of(changed.begin(), changed.end(), [&](const std::string& c) { return c.starts_with(table + "."); });
         return placed(m.node) ? std::optional<Mistake>(m) : std::nullopt;
     }
-    const auto section = placed(e.where()) ? section_of(doc, e.where()) : std::nullopt;
+    const auto error_path = placed(e.where()) ? path_at(doc, e.where()) : std::nullopt;
+    const auto section = error_path ? std::optional<std::string>(section_of_path(*error_path)) : std::nullopt;
     if (!section) return std::nullopt;
     // Held back when a change of the search may have caused it: a rule that names its keys, when one of them
     // changed; another error of a coupled section, when any value of those sections changed.
     const auto* rule = dynamic_cast<const CoupledError*>(&e);
-    // A change in one phase does not touch another phase's rule, nor the scenario's own.
-    const auto in_scope = [&](const std::string& c) {
-        return !c.starts_with("phases[") || (!rule->phase().empty() && (c == rule->phase() || c.starts_with(rule->phase() + ".")));
+    // A change in one phase does not touch another phase's mistakes, nor the scenario's own: `phase` is the phase
+    // the error is about ("phases[2]"; empty for the scenario's).
+    const auto phase_of = [](const std::string& path) {
+        return path.starts_with("phases[") ? path.substr(0, path.find(']') + 1) : std::string();
     };
+    const std::string phase = rule != nullptr ? rule->phase() : phase_of(*error_path);
+    const auto in_scope = [&](const std::string& c) { return !c.starts_with("phases[") || (!phase.empty() && phase_of(c) == phase); };
     const bool touched = rule != nullptr && !rule->involves().empty()
                              ? std::any_of(changed.begin(), changed.end(),
                                            [&](const std::string& c) { return in_scope(c) && involved(c, rule->involves()); })
                              : coupled_section(*section) && std::any_of(changed.begin(), changed.end(), [&](const std::string& c) {
-                                   return coupled_section(section_of_path(c));
+                                   return in_scope(c) && coupled_section(section_of_path(c));
                                });
     if (touched) return std::nullopt;
     m.node = e.where();
@@ -315,25 +319,28 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
 // may lie behind. Up to 5 × limits::kErrorsPerFile are looked for (in reading order) and the first
 // limits::kErrorsPerFile in the file are shown.
 [[noreturn]] void search_mistakes(const Node& root, const std::filesystem::path& file, const LoadOptions& options,
-                                  const ScenarioError& first_error, std::vector<Found> found);
+                                  const ScenarioError& first_error, std::vector<Found> found, const std::vector<UncertainInput>* inputs);
 
 Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options,
-                     const std::vector<ScenarioError>& prior) {
+                     const std::vector<ScenarioError>& prior, const std::vector<UncertainInput>* inputs) {
     std::vector<Found> found;
     for (const ScenarioError& e : prior) found.push_back(Found{e.where(), e.message(), e.hint()});
     try {
         Scenario s = read_merged_once(root, file, options);
+        if (inputs != nullptr) {
+            for (const ScenarioError& e : range_end_mistakes(root, *inputs, file, options)) found.push_back(Found{e.where(), e.message(), e.hint()});
+        }
         if (found.empty()) return s;
     } catch (const ScenarioError& first_error) {
-        search_mistakes(root, file, options, first_error, std::move(found));
+        search_mistakes(root, file, options, first_error, std::move(found), inputs);
     }
-    if (found.size() == 1) throw prior.front();
+    if (found.size() == 1) throw ScenarioError(found[0].where, found[0].message, found[0].hint);
     throw_found(std::move(found), false, Stop::none, 0, options.overrides);
 }
 
 // read_merged's search for every mistake after `first_error`, `found` the mistakes found before the search.
 void search_mistakes(const Node& root, const std::filesystem::path& file, const LoadOptions& options,
-                     const ScenarioError& first_error, std::vector<Found> found) {
+                     const ScenarioError& first_error, std::vector<Found> found, const std::vector<UncertainInput>* inputs) {
     Node doc = root;
     std::vector<std::string> changed;  // dotted paths of the values the search changed (taken out, stood in, set aside)
     const auto classify = [&](const ScenarioError& e) { return classify_mistake(doc, changed, e); };
@@ -431,9 +438,14 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
         // A placeholder that errs again at its own place is not a new mistake: taken out, not reported.
         const bool again = std::any_of(replaced.begin(), replaced.end(), [&](const SourceRef& r) { return same_place(r, m->node); });
         const auto same = [&](const Found& f) { return same_place(f.where, m->text.where) && f.message == m->text.message; };
-        if (!again && std::none_of(found.begin(), found.end(), same)) found.push_back(m->text);  // once each
+        if (!again && !m->silent && std::none_of(found.begin(), found.end(), same)) found.push_back(m->text);  // once each
         more = take_out(*m);
         if (!more) stop = Stop::at_reported;
+    }
+    // The rest read cleanly with the stand-ins in: the ranges' ends are checked on that document, so a range that
+    // reaches a value its key refuses is reported with the other mistakes.
+    if (!more && stop == Stop::none && inputs != nullptr) {
+        for (const ScenarioError& e : range_end_mistakes(doc, *inputs, file, options)) found.push_back(Found{e.where(), e.message(), e.hint()});
     }
     if (found.size() == 1 && stop == Stop::none && set_aside == 0) throw;
     throw_found(std::move(found), more, stop, set_aside, options.overrides);

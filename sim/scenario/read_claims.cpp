@@ -250,13 +250,13 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
             if (std::find(known.begin(), known.end(), id) == known.end()) {
                 // Its stand-in (for the search for every mistake) is the suggested chip, else the catalog's first: an
                 // item replaced, not taken out, so the later items keep their index in the messages.
-                const auto best = detail::suggest(id, known);
+                const auto meant = detail::meanings(id, known);
                 throw detail::KeyError(n->items[i].where, n->items[i].where, false,
                                        fmt::format("`{}` = \"{}\" is not a chip in the catalog", path, id),
-                                       best ? fmt::format("did you mean \"{}\"? (known chips: {})", *best, fmt::join(known, ", "))
-                                            : fmt::format("known chips: {}", fmt::join(known, ", ")),
+                                       !meant.empty() ? fmt::format("did you mean {}? (known chips: {})", detail::quoted(meant), fmt::join(known, ", "))
+                                                      : fmt::format("known chips: {}", fmt::join(known, ", ")),
                                        stand_in(n->items[i].where, Node::Kind::string, 0, 0.0,
-                                                best.value_or(known.empty() ? id : known.front())));
+                                                !meant.empty() ? meant.front() : known.empty() ? id : known.front()));
             }
             w.chips.push_back(id);
         }

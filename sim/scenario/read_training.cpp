@@ -23,7 +23,10 @@ Precision read_precision(TableReader& r, std::string_view key, Precision fallbac
 void read_phase_price(TableReader& r, PhaseSpec& ph) {
     if (const Node* n = r.optional("gpu_hour")) {
         ph.gpu_hour = detail::as_quantity(*n, r.path_of("gpu_hour"), parse_dollars, "$2");
-        if (ph.gpu_hour->value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r.path_of("gpu_hour")));
+        if (ph.gpu_hour->value() < 0) {
+            throw KeyError(n->where, n->where, false, fmt::format("`{}` cannot be negative", r.path_of("gpu_hour")), "e.g. gpu_hour = \"$2\"",
+                           stand_in(n->where, Node::Kind::string, 0, 0.0, "$2"));
+        }
     }
 }
 

@@ -252,25 +252,28 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
 
 }  // namespace
 
-void check_uncertain_ranges(const Node& document, const std::vector<UncertainInput>& inputs, const std::filesystem::path& file,
-                            const LoadOptions& options) {
+std::vector<ScenarioError> range_end_mistakes(const Node& document, const std::vector<UncertainInput>& inputs,
+                                              const std::filesystem::path& file, const LoadOptions& options) {
+    std::vector<ScenarioError> out;
     for (const UncertainInput& u : inputs) {
         const auto [low, high] = u.range();
         for (const double end : {low, high}) {
             Node doc = document;
-            set_value(doc, u, end);
+            if (!set_value(doc, u, end)) break;  // taken out by the search for every mistake: nothing to check
             try {
                 (void)read_merged_once(doc, file, options);
             } catch (const Error& e) {
                 const bool tail = u.distribution == Distribution::normal || u.distribution == Distribution::lognormal;
-                throw ScenarioError(u.where, fmt::format("{} reaches {}{}, which a draw would be refused for: {}", u.describe(), u.text(end),
-                                                         tail ? " (its range is tested at ± 4.75 sd, where draws are truncated)" : "",
-                                                         e.message()),
-                                    e.hint().empty() ? std::string("keep the range within what the key accepts")
-                                                     : fmt::format("keep the range within what the key accepts ({})", e.hint()));
+                out.emplace_back(u.where, fmt::format("{} reaches {}{}, which a draw would be refused for: {}", u.describe(), u.text(end),
+                                                      tail ? " (its range is tested at ± 4.75 sd, where draws are truncated)" : "",
+                                                      e.message()),
+                                 e.hint().empty() ? std::string("keep the range within what the key accepts")
+                                                  : fmt::format("keep the range within what the key accepts ({})", e.hint()));
+                break;  // one mistake per range
             }
         }
     }
+    return out;
 }
 
 namespace {
@@ -445,9 +448,7 @@ Scenario read_scenario(Node root, const std::filesystem::path& file, const LoadO
     std::vector<ScenarioError> range_mistakes;  // an `unset` entry's and the ranges' mistakes, reported with the rest
     Node merged = detail::merge_document(std::move(root), file, options, &range_mistakes);
     const auto inputs = detail::extract_uncertain(merged, range_mistakes);
-    Scenario s = detail::read_merged(merged, file, options, range_mistakes);
-    detail::check_uncertain_ranges(merged, inputs, file, options);
-    return s;
+    return detail::read_merged(merged, file, options, range_mistakes, &inputs);
 }
 
 }  // namespace

@@ -197,21 +197,24 @@ Node merge_document(Node root, const std::filesystem::path& file, const LoadOpti
 // The scenario of a merged document read once: the first mistake thrown as it is (scenario.cpp).
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options);
 // The scenario of a merged document: every section read, catalogs resolved, the layout validated; on a mistake,
-// every mistake of the document at once (mistakes.cpp). `prior`: mistakes
-// already found in the document (its distributions'), reported with the others in file order.
+// every mistake of the document at once (mistakes.cpp). `prior`: mistakes already found in the document (its
+// distributions', `unset`'s, `--set`'s), reported with the others in file order. `inputs`: the document's
+// uncertain inputs, whose range ends (range_end_mistakes) are checked once the rest reads cleanly — with the
+// search's stand-ins in place when there were other mistakes, so that they are reported with them.
 Scenario read_merged(const Node& root, const std::filesystem::path& file, const LoadOptions& options,
-                     const std::vector<ScenarioError>& prior = {});
+                     const std::vector<ScenarioError>& prior = {}, const std::vector<UncertainInput>* inputs = nullptr);
 // Replaces each distribution in the document by its nominal value and returns the uncertain inputs. A distribution
 // with a mistake is appended to `mistakes` and replaced by its first scalar bound (mode, mean, low, high), or taken
 // out when it has none, so that the rest of the file can be read and every mistake reported at once.
 std::vector<UncertainInput> extract_uncertain(Node& root, std::vector<ScenarioError>& mistakes);
-// Sets the node at dotted `path` to `value` written like the input's bounds.
-void set_value(Node& root, const UncertainInput& u, double value);
+// Sets the node at the input's dotted path to `value` written like the input's bounds; false when the document
+// has no value there (the search for every mistake took out the key that held it).
+bool set_value(Node& root, const UncertainInput& u, double value);
 // Both ends of every uncertain input's range (UncertainInput::range), each with the others at their nominal
-// values, read as a draw would be: a range that reaches a value the key refuses is an error located at the
-// distribution, so that `check` refuses what a run would fail on at a draw. `document`: merged, with the
+// values, read as a draw would be: a range that reaches a value the key refuses is a mistake located at the
+// distribution (one per input), so that `check` refuses what a run would fail on at a draw. `document`: merged, with the
 // uncertain inputs at their nominal values (extract_uncertain).
-void check_uncertain_ranges(const Node& document, const std::vector<UncertainInput>& inputs, const std::filesystem::path& file,
-                            const LoadOptions& options);
+std::vector<ScenarioError> range_end_mistakes(const Node& document, const std::vector<UncertainInput>& inputs,
+                                              const std::filesystem::path& file, const LoadOptions& options);
 
 }  // namespace gpuhours::detail

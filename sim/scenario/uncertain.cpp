@@ -203,14 +203,14 @@ std::vector<UncertainInput> extract_uncertain(Node& root, std::vector<ScenarioEr
 }
 
 // Sets the node at dotted `path` to `value` written like the input's bounds.
-void set_value(Node& root, const UncertainInput& u, double value) {
+bool set_value(Node& root, const UncertainInput& u, double value) {
     Node* node = &root;
     std::size_t start = 0;
     while (true) {
         const std::size_t dot = u.path.find('.', start);
         const std::string key = u.path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         node = node->find(key);
-        if (node == nullptr) throw std::logic_error("uncertain input path vanished: " + u.path);
+        if (node == nullptr) return false;
         if (dot == std::string::npos) break;
         start = dot + 1;
     }
@@ -223,6 +223,7 @@ void set_value(Node& root, const UncertainInput& u, double value) {
         node->kind = Node::Kind::string;
         node->text = u.text(value);
     }
+    return true;
 }
 
 }  // namespace gpuhours::detail
@@ -315,8 +316,7 @@ ScenarioSampler::ScenarioSampler(const std::filesystem::path& file, const LoadOp
     auto doc = std::make_shared<Node>(detail::merge_document(detail::parse_document_file(file.string()), file, options, &range_mistakes));
     inputs_ = detail::extract_uncertain(*doc, range_mistakes);
     // The nominal scenario's own mistakes first (all of them, located, with the ranges'); then the ends of the ranges.
-    (void)detail::read_merged(*doc, file, options, range_mistakes);
-    detail::check_uncertain_ranges(*doc, inputs_, file, options);
+    (void)detail::read_merged(*doc, file, options, range_mistakes, &inputs_);
     document_ = doc;
 }
 
@@ -336,7 +336,9 @@ std::vector<double> ScenarioSampler::draw(Random& rng) const {
 
 Scenario ScenarioSampler::with(const std::vector<double>& values) const {
     Node doc = *std::static_pointer_cast<const Node>(document_);
-    for (std::size_t i = 0; i < inputs_.size() && i < values.size(); ++i) detail::set_value(doc, inputs_[i], values[i]);
+    for (std::size_t i = 0; i < inputs_.size() && i < values.size(); ++i) {
+        if (!detail::set_value(doc, inputs_[i], values[i])) throw std::logic_error("uncertain input path vanished: " + inputs_[i].path);
+    }
     return detail::read_merged(doc, file_, options_);
 }
 

@@ -370,3 +370,26 @@ TEST_CASE("a seventh fresh-user round: unset without extends, a --set at no inde
     CHECK_THAT(set, Catch::StartsWith("--set pricing.pue=0.5: error: `pricing.pue`"));
     CHECK_THAT(set, Catch::Contains("\n--set phases.7.name=x: error: cannot set `phases.7.name`: `7` is not an index of the 4 entries"));
 }
+
+TEST_CASE("an eighth fresh-user round: a range end, another phase's one-key mistake, a name that starts several") {
+    test::TempDir dir("all-errors-round8");
+    // Child of the flagship: [cluster.chip] efficiency.attention = { low = 0.3, mode = 0.5, high = 1.2 } (line 3, the
+    // table at column 24: `efficiency.attention = ` is 23 characters) reaches 1.2, which a draw would be refused
+    // for (a fraction in (0, 1]); nic_link = 0 (line 4, column 23) is refused itself. Both in one round: the range's
+    // ends are checked on the document the search read cleanly. whatif.chips[1] = "a100" (line 6, column 18) is
+    // the start of two catalog chips: both suggested.
+    const std::string what = load_child_error(dir, "[cluster.chip]\nefficiency.attention = { low = 0.3, mode = 0.5, high = 1.2 }\n"
+                                                   "efficiency.nic_link = 0\n[whatif]\nchips = [\"h800\", \"a100\"]\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:3:24: error: cluster.chip.efficiency.attention ~ triangular(0.3, 0.5, 1.2) reaches 1.2"));
+    CHECK_THAT(what, Catch::Contains("child.toml:4:23: error: `cluster.chip.efficiency.nic_link` = 0 must be a fraction in (0, 1]"));
+    CHECK_THAT(what, Catch::Contains("child.toml:6:18: error: `whatif.chips[1]` = \"a100\" is not a chip in the catalog\n"
+                                     "  did you mean \"a100-40gb\" or \"a100-80gb\"?"));
+
+    // Phases: phases[1] (line 5) has neither tokens nor steps, read on with one step; phases[2]'s gpu_hour = "$-2"
+    // (line 10, column 12) is a mistake of its own, not held back by the change in phases[1].
+    const std::string phases = load_child_error(dir, "[[phases]]\nname = \"a\"\ntokens = \"14T\"\n[[phases]]\nname = \"b\"\n"
+                                                     "[[phases]]\nname = \"c\"\nsteps = 10\ngpu_hour = \"$-2\"\n");
+    CHECK_THAT(phases, Catch::Contains("child.toml:5:1: error: phases[1] needs exactly one of tokens or steps"));
+    CHECK_THAT(phases, Catch::Contains("child.toml:10:12: error: `phases[2].gpu_hour` cannot be negative"));
+    CHECK_THAT(phases, !Catch::Contains("check again"));
+}

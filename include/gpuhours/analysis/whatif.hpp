@@ -65,6 +65,7 @@ struct WhatIfRow {
     double price_gpu_hour = 0.0;       // the nominal rental price per GPU-hour the row is costed at; 0 when unpriced
     std::string price_note;            // where that price comes from: "catalog: <source>" or "the scenario's …"
     double cost_usd = 0.0;             // the nominal run's; 0 when unpriced
+    std::string cost_basis;            // the rung cost_usd is on: "rung 1, the final run at rental prices"; empty unpriced
     double energy_mwh = 0.0;           // at the median wall clock; 0 when unpriced
     Limiter limiter = Limiter::compute;
     std::vector<std::pair<Limiter, double>> limiter_seconds;  // the step time each bound accounts for, largest first
