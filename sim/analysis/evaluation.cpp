@@ -684,6 +684,7 @@ public:
         const MonteCarlo& mc = trial_.mc;
         if (mc.run.reliability.classes.empty() || claim.basis != GpuHourBasis::allocated) return {};
         if (c.key.rfind("mfu", 0) == 0) return {};
+        if (rung == CostRung::capital && c.key.rfind("cost", 0) == 0) return {};  // the capital outlay has no failures in it
         InputBreakEven b;
         b.input = "reliability.failures (every class's rate × k)";
         b.method = "bisection over the nominal run replayed with the rates scaled (same seeds)";

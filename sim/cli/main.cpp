@@ -46,8 +46,8 @@ commands:
   model NAME|SCENARIO   parameters (total, active), training FLOPs per token, memory per GPU with breakdown
   chips                 the chip catalog as a table; --rule NAME classifies each chip under an export-control
                         rule set (scenarios/policy/: oct-2022, oct-2023, dec-2024-hbm, jan-2026, …)
-  collective OP         simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast)
-                        over a cluster, like nccl-tests: time, algorithm and bus bandwidth per size
+  collective OP         simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast,
+                        send-recv) over a cluster, like nccl-tests: time, algorithm and bus bandwidth per size
   plan SCENARIO         search tensor, context, pipeline, data and expert degrees, micro-batch, recompute,
                         schedule and virtual stages for the fastest layouts that fit (docs/plan.md);
                         --top N (default 5), --fix AXIS=V1,V2 (e.g. tensor=8, schedule=1f1b,interleaved),

@@ -312,8 +312,9 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
 void print_claims(const RunEvaluation& ev, std::ostream& out) {
     if (!ev.verdicts.empty()) out << "\nclaims\n";
     for (const auto& v : ev.verdicts) {
-        out << fmt::format("  {} — \"{}\" ({}; judged on {} GPU-hours)\n", to_string(v.verdict), v.text,
-                           report::probability_text(ev, v), to_string(v.basis));
+        const std::string basis = report::basis_clause(v);
+        out << fmt::format("  {} — \"{}\" ({}{}{})\n", to_string(v.verdict), v.text, report::probability_text(ev, v),
+                           basis.empty() ? "" : "; ", basis);
         for (const auto& c : v.criteria) {
             out << fmt::format("    {} {}: nominal {}, margin {:+.1f}%, holds in {}\n", c.name, c.threshold, c.nominal,
                                100 * c.margin, report::criterion_probability_text(c));

@@ -141,10 +141,11 @@ std::string claims_section(const RunEvaluation& ev) {
         out += fmt::format(R"(<div class="verdict {}"><div class="badge">{}</div><div class="body">)", verdict_class(v.verdict),
                            escape(to_string(v.verdict)));
         out += fmt::format(R"(<p class="claim">“{}”</p>)", escape(v.text));
-        out += paragraph(fmt::format("Verdict over {}, judged on {} GPU-hours: {}. HOLDS needs the claim met in at least 90% of runs, "
+        const std::string basis = basis_clause(v);
+        out += paragraph(fmt::format("Verdict over {}{}{}: {}. HOLDS needs the claim met in at least 90% of runs, "
                                      "FAILS in at most 10%.",
                                      ev.stochastic ? fmt::format("{} Monte Carlo runs", ev.options.samples) : "the nominal run",
-                                     to_string(v.basis), probability_text(ev, v)),
+                                     basis.empty() ? "" : ", ", basis, probability_text(ev, v)),
                          "probability");
         std::vector<std::vector<std::string>> rows;
         for (const CriterionResult& c : v.criteria) {

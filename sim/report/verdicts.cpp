@@ -147,6 +147,12 @@ std::string criterion_probability_text(const CriterionResult& c) {
     return out;
 }
 
+std::string basis_clause(const ClaimVerdict& v) {
+    const bool capital_only = v.rung == to_string(CostRung::capital) &&
+                              std::all_of(v.criteria.begin(), v.criteria.end(), [](const CriterionResult& c) { return c.key.starts_with("cost"); });
+    return capital_only ? std::string() : fmt::format("judged on {} GPU-hours", to_string(v.basis));
+}
+
 std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v) {
     std::string out = ev.stochastic ? fmt::format("probability {:.0f}% over all the uncertain inputs", 100 * v.probability)
                                     : std::string("nothing uncertain: the nominal run decides");

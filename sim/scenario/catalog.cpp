@@ -51,7 +51,8 @@ Node load_catalog_entry(const std::string& kind, const std::string& name, const 
     std::error_code ec;
     if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
         !std::filesystem::is_regular_file(file, ec)) {
-        const std::vector<std::string> known = catalog_names(catalog_dir, kind);
+        std::vector<std::string> known = catalog_names(catalog_dir, kind);
+        if (kind == "reliability") known.insert(known.begin(), "none");  // reliability = "none": no failures modelled
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
         std::string hint;
@@ -67,7 +68,7 @@ Node load_catalog_entry(const std::string& kind, const std::string& name, const 
         if (!known.empty()) {
             auto n = std::make_shared<Node>();
             n->kind = Node::Kind::string;
-            n->text = best ? *best : known.front();
+            n->text = best ? *best : known.back();  // a catalog entry ("none" is first among the reliability names)
             n->where = referenced_from;
             stand_in = std::move(n);
         }

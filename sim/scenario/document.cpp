@@ -81,7 +81,10 @@ std::string describe(const Node& node) {
     switch (node.kind) {
         case Node::Kind::string: return fmt::format("the string \"{}\"", node.text);
         case Node::Kind::integer: return fmt::format("the integer {}", node.integer);
-        case Node::Kind::floating: return fmt::format("the number {}", node.floating);
+        case Node::Kind::floating:  // as TOML writes it: 1920.0 is a float, shown with its point
+            return std::isfinite(node.floating) && node.floating == std::trunc(node.floating) && std::abs(node.floating) < 1e15
+                       ? fmt::format("the float {:.1f}", node.floating)
+                       : fmt::format("the number {}", node.floating);
         case Node::Kind::boolean: return node.boolean ? "true" : "false";
         case Node::Kind::array: return "an array";
         case Node::Kind::table: return "a table";
@@ -387,6 +390,12 @@ void apply_override(Node& root, const std::string& assignment) {
         if (next != nullptr && next->kind == Node::Kind::array && i + 2 < keys.size()) {
             table = next;
             continue;
+        }
+        const std::string& following = keys[i + 1];
+        if (next == nullptr && !following.empty() && std::all_of(following.begin(), following.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            // An index into a list the document does not have (claims.0.text without [[claims]]).
+            throw ScenarioError(where, fmt::format("cannot set `{}`: the scenario has no `{}` list to index", path, keys[i]),
+                                fmt::format("write the [[{}]] table in the scenario file, or set the whole list: --set '{}=[{{…}}]'", keys[i], keys[i]));
         }
         if (next == nullptr) {
             Node fresh;

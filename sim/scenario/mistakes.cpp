@@ -381,7 +381,10 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
             placeholder = *m.placeholder;
             placeholder_at = m.node;
         }
-        return erase_at(doc, m.node, m.unknown_key);
+        if (erase_at(doc, m.node, m.unknown_key)) return true;
+        // A mistake about a table below the top as a whole (a key [pricing.staff] lacks): the table is taken out, so
+        // that the rest of the file is still read.
+        return !m.unknown_key && erase_at(doc, m.node, false, nullptr, true);
     };
     bool more = take_out(*first);
     const std::size_t search_bound = 5 * static_cast<std::size_t>(limits::kErrorsPerFile);

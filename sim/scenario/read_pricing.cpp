@@ -139,6 +139,13 @@ PricingSpec read_pricing(const Node& given, const std::filesystem::path& catalog
     if (s.utilization > 1.0) throw ScenarioError(r.table().find("utilization")->where, "`pricing.utilization` is a fraction of TDP, at most 1");
     s.host_power_share = p.number_at_least("host_power_share", 0.0, 0.0, "non-GPU IT power as a fraction of GPU power, e.g. 0.3");
     if (const Node* n = r.optional("includes")) s.includes = detail::as_string(*n, "pricing.includes");
+    if (r.has("research_multiplier") && r.has("research_runs")) {
+        // Checked before the multiplier's own range (taking a bad multiplier out would hide it); located at the
+        // multiplier, a value the search for every mistake can take out and read on with the runs.
+        throw ScenarioError(r.table().find("research_multiplier")->where,
+                            "the research compute is given both as `pricing.research_multiplier` and as `pricing.research_runs`",
+                            "give one of the two: a multiplier on the final run, or the list of extra runs");
+    }
     if (r.has("research_multiplier")) {
         s.research_multiplier = p.number_at_least("research_multiplier", 1.0, 1.0,
                                                   "total development compute / the final run's: 1 or more, e.g. 2.2 (Epoch AI's median)");
@@ -147,11 +154,6 @@ PricingSpec read_pricing(const Node& given, const std::filesystem::path& catalog
         if (runs->kind != Node::Kind::array || runs->items.empty()) {
             throw ScenarioError(runs->where, "`pricing.research_runs` must be a non-empty array of tables",
                                 "write each run as [[pricing.research_runs]] with name, gpu_hours and source");
-        }
-        if (s.research_multiplier) {
-            throw ScenarioError(runs->where, "the research compute is given both as `pricing.research_multiplier` and as "
-                                             "`pricing.research_runs`",
-                                "give one of the two: a multiplier on the final run, or the list of extra runs");
         }
         for (std::size_t i = 0; i < runs->items.size(); ++i) {
             const std::string name = fmt::format("pricing.research_runs[{}]", i);

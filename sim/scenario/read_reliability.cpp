@@ -245,7 +245,14 @@ ReliabilitySpec read_reliability(const Node* given, const std::filesystem::path&
     rr.noting = !s.restart_given;
     s.read_bandwidth = rr.bandwidth("read_bandwidth");
     rr.noting = true;
-    if (const Node* a = r.optional("async_checkpoint")) s.async_checkpoint = detail::as_bool(*a, "reliability.async_checkpoint");
+    if (const Node* a = r.optional("async_checkpoint")) {
+        s.async_checkpoint = detail::as_bool(*a, "reliability.async_checkpoint");
+        assumptions.push_back({"reliability.async_checkpoint", s.async_checkpoint ? "true" : "false",
+                               rr.from_catalog(a->where) ? fmt::format("scenarios/reliability/{}.toml", s.from) : set_in_scenario(a->where)});
+    } else {
+        assumptions.push_back({"reliability.async_checkpoint", "false",
+                               "default, not written: checkpoint writes block training for their duration"});
+    }
     if (r.has("checkpoint_interval")) {
         s.checkpoint_interval = rr.duration("checkpoint_interval", "30 min", Seconds(0));
         if (s.checkpoint_interval->value() <= 0) {

@@ -4,6 +4,7 @@
 #include "scenario_reader.hpp"
 
 #include <gpuhours/scenario/limits.hpp>
+#include <gpuhours/workload/workload.hpp>
 
 #include <fmt/format.h>
 
@@ -124,6 +125,9 @@ void apply_unset(Node& base, const Node& unset, std::vector<ScenarioError>* mist
             }
             if (dot == std::string::npos) {
                 table->erase(key);
+                // The table as this file leaves it: a mistake about it as a whole ([whatif] left with neither chips
+                // nor a rule) is located at the `unset` entry that changed it, not in the base file.
+                if (table != &base) table->where = item.where;
                 break;
             }
             table = next;
@@ -135,47 +139,49 @@ void apply_unset(Node& base, const Node& unset, std::vector<ScenarioError>* mist
 }  // namespace
 
 // `extends` and `--set` applied: the document the scenario is read from.
-Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options, std::vector<ScenarioError>* mistakes) {
-    // extends: deep merge, this file wins. Chains are followed; a cycle is an error.
-    // The names as the file system resolves them (a name it cannot resolve, say one over-long, stays as written:
-    // opening it then fails with a located message).
-    auto canonical_of = [](const std::filesystem::path& p) {
-        std::error_code ec;
-        std::filesystem::path c = std::filesystem::weakly_canonical(p, ec);
-        return ec ? p.lexically_normal().string() : c.string();
-    };
-    std::set<std::string> seen{canonical_of(file)};
-    std::filesystem::path current = file;
-    while (const Node* ext = root.find("extends")) {
-        const std::string name = detail::as_string(*ext, "extends");
-        if (name.empty()) throw ScenarioError(ext->where, "`extends` is empty", "name the scenario file this one builds on");
-        if (seen.size() > static_cast<std::size_t>(limits::kExtendsDepth)) {
-            throw ScenarioError(ext->where,
-                                fmt::format("the `extends` chain is beyond the supported range (limit {} files)",
-                                            limits::kExtendsDepth),
-                                "extend a file that holds more of the shared keys itself");
-        }
-        const std::filesystem::path base_path = current.parent_path() / name;
-        const std::string canonical = canonical_of(base_path);
-        if (!seen.insert(canonical).second) {
-            throw ScenarioError(ext->where, fmt::format("`extends` = \"{}\" forms a cycle", name),
-                                "remove the extends that leads back to a file already included");
-        }
-        Node base = detail::parse_document_file(base_path.string(), ext->where);
-        if (const Node* unset = root.find("unset")) {
-            apply_unset(base, *unset, mistakes);
-            root.erase("unset");
-        }
-        root.erase("extends");
-        const Node* base_ext = base.find("extends");
-        Node base_ext_copy;
-        if (base_ext) base_ext_copy = *base_ext;
-        base.erase("extends");
-        detail::merge_into(base, std::move(root));
-        root = std::move(base);
-        if (base_ext) root.set("extends", base_ext_copy, base_ext_copy.where);
-        current = base_path;
+namespace {
+
+// The name a file has once the file system resolves it (one it cannot resolve, say over-long, stays as written:
+// opening it then fails with a located message).
+std::string canonical_of(const std::filesystem::path& p) {
+    std::error_code ec;
+    std::filesystem::path c = std::filesystem::weakly_canonical(p, ec);
+    return ec ? p.lexically_normal().string() : c.string();
+}
+
+// `root`, the text of `file`, with the files it extends merged under it (deep merge, this file wins): the chain below
+// is resolved first, so that this file's `unset` sees every key the files below it set. `seen`: the files of the
+// chain so far (a cycle is an error).
+Node resolve_extends(Node root, const std::filesystem::path& file, std::set<std::string>& seen, std::vector<ScenarioError>* mistakes) {
+    const Node* ext = root.find("extends");
+    if (ext == nullptr) return root;
+    const std::string name = detail::as_string(*ext, "extends");
+    if (name.empty()) throw ScenarioError(ext->where, "`extends` is empty", "name the scenario file this one builds on");
+    if (seen.size() > static_cast<std::size_t>(limits::kExtendsDepth)) {
+        throw ScenarioError(ext->where,
+                            fmt::format("the `extends` chain is beyond the supported range (limit {} files)", limits::kExtendsDepth),
+                            "extend a file that holds more of the shared keys itself");
     }
+    const std::filesystem::path base_path = file.parent_path() / name;
+    if (!seen.insert(canonical_of(base_path)).second) {
+        throw ScenarioError(ext->where, fmt::format("`extends` = \"{}\" forms a cycle", name),
+                            "remove the extends that leads back to a file already included");
+    }
+    Node base = resolve_extends(detail::parse_document_file(base_path.string(), ext->where), base_path, seen, mistakes);
+    if (const Node* unset = root.find("unset")) {
+        apply_unset(base, *unset, mistakes);
+        root.erase("unset");
+    }
+    root.erase("extends");
+    detail::merge_into(base, std::move(root));
+    return base;
+}
+
+}  // namespace
+
+Node merge_document(Node root, const std::filesystem::path& file, const LoadOptions& options, std::vector<ScenarioError>* mistakes) {
+    std::set<std::string> seen{canonical_of(file)};
+    root = resolve_extends(std::move(root), file, seen, mistakes);
     // With `mistakes`, each of these is reported with the rest of the file's, and what it names is skipped.
     if (const Node* unset = root.find("unset")) {
         ScenarioError e(unset->where, "`unset` removes keys a base file sets, but this file has no `extends`",
@@ -317,6 +323,29 @@ void require_sections(const Node& root, const SourceRef& file) {
 
 }  // namespace
 
+namespace {
+
+// The run as the scenario defines it (model, GPUs, tokens, batch, sequence, precision), each where it is written.
+std::vector<Assumption> run_assumptions(const Scenario& s) {
+    const ParameterCount parameters = count_parameters(s.model);
+    const auto defined = [&](const std::string& key, const std::string& value) -> Assumption {
+        return {key, value, set_in_scenario(s.sources.at(key, s.sources.file))};
+    };
+    return {
+        defined("model", fmt::format("{} ({} total, {} active parameters)", s.model.display_name, format_count(parameters.total),
+                                     format_count(parameters.active))),
+        defined("cluster.gpus", fmt::format("{}", s.cluster.gpus)),
+        s.phases_given ? Assumption{"training.tokens", fmt::format("{} over {} phases", format_count(s.training.tokens), s.phases.size()),
+                                    "the [[phases]]' tokens and steps, " + set_in_scenario(s.phases.front().where)}
+                       : defined("training.tokens", format_count(s.training.tokens)),
+        defined("training.global_batch", fmt::format("{} sequences", s.training.global_batch)),
+        defined("training.sequence_length", fmt::format("{} tokens", s.training.sequence_length)),
+        defined("training.precision", std::string(to_string(s.training.precision.compute))),
+    };
+}
+
+}  // namespace
+
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
     const std::filesystem::path catalog_dir =
         options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
@@ -433,6 +462,8 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
     }
     if (root.find("pricing") != nullptr) price_from_chip_catalog(s);
     check_claims_priced(s);
+    const std::vector<Assumption> run = run_assumptions(s);  // first among the assumptions: every figure rests on these
+    s.assumptions.insert(s.assumptions.begin(), run.begin(), run.end());
     return s;
 }
 

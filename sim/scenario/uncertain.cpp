@@ -103,6 +103,11 @@ UncertainInput read_distribution(const Node& n, const std::string& path) {
     }
     const auto written = [](const Parameter& p) { return p.text.empty() ? fmt::format("{:g}", p.value) : fmt::format("\"{}\"", p.text); };
     for (const auto& p : params) {
+        // A bare number in quotes beside numbers ("0.583" beside 0.477): the key takes a number, as the others are.
+        if (!p.text.empty() && p.prefix.empty() && p.suffix.empty() && reference->text.empty()) {
+            throw ScenarioError(p.where, fmt::format("`{}` = \"{}\" is a string", p.path, p.text),
+                                fmt::format("write it as a number, without quotes ({:g}), as `{}` is", p.value, reference->path));
+        }
         if (!same_unit(p, *reference)) {
             throw ScenarioError(p.where, fmt::format("`{}` = {} is not in the unit of `{}` = {}", p.path, written(p), reference->path,
                                                      written(*reference)),

@@ -439,3 +439,32 @@ TEST_CASE("a two-sided cost bound has a break-even price at each bound the price
     CHECK(prices[1].first == Approx(3.0).epsilon(1e-3));
     CHECK_THAT(prices[1].second, Catch::StartsWith("below it, where the figure crosses the high bound"));
 }
+
+TEST_CASE("the run's own definition heads the assumptions, and a capital claim rests on no GPU-hours") {
+    // The small run: Llama 3.1 8B on 16 H100, 20B tokens, batch 64 × 8,192 (tests/support/scenarios.hpp: gpus on
+    // line 5, tokens on 12). Its model line gives the parameter counts (8.03B total for Llama 3.1 8B, within 1%).
+    const auto r = run_cli("run " + small_scenario().string() + " --samples 4");
+    REQUIRE(r.exit_code == 0);
+    const std::size_t at = r.out.find("assumptions the figures rest on\n");
+    REQUIRE(at != std::string::npos);
+    const std::string list = r.out.substr(at);
+    CHECK_THAT(list, Catch::Contains("  model = Llama 3.1 8B (8.03B total"));
+    CHECK_THAT(list, Catch::Contains("  cluster.gpus = 16 (set in the scenario (") && Catch::Contains("small.toml:5))"));
+    CHECK_THAT(list, Catch::Contains("  training.tokens = 20B (set in the scenario (") && Catch::Contains("small.toml:12))"));
+    CHECK_THAT(list, Catch::Contains("  training.global_batch = 64 sequences"));
+    CHECK_THAT(list, Catch::Contains("  reliability.async_checkpoint = false (default, not written"));
+    // A claim on rung 3 (the capital outlay) with only a cost bound: judged on that rung, but neither "judged on …
+    // GPU-hours" nor a failure rate's break-even, as the outlay depends on neither.
+    const auto dir = gpuhours::test::scratch_path("run-capital");
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "capital.toml") << "extends = \"" << kRoot << "/scenarios/deepseek-v3-ownership.toml\"\n"
+                                        << "[[claims]]\ntext = \"capital\"\ncost_below = \"$100M\"\nrung = \"capital\"\n";
+    const auto capital = run_cli("run " + (dir / "capital.toml").string() + " --samples 4");
+    REQUIRE(capital.exit_code == 0);
+    const std::size_t claim = capital.out.find("\"capital\" (");
+    REQUIRE(claim != std::string::npos);
+    const std::string block = capital.out.substr(claim, capital.out.find("\nassumptions", claim) - claim);
+    CHECK_THAT(block, Catch::Contains("cost judged on rung 3, the cluster's total capital outlay)"));
+    CHECK_THAT(block, !Catch::Contains("GPU-hours)"));
+    CHECK_THAT(block, !Catch::Contains("reliability.failures"));
+}

@@ -393,3 +393,35 @@ TEST_CASE("an eighth fresh-user round: a range end, another phase's one-key mist
     CHECK_THAT(phases, Catch::Contains("child.toml:10:12: error: `phases[2].gpu_hour` cannot be negative"));
     CHECK_THAT(phases, !Catch::Contains("check again"));
 }
+
+TEST_CASE("a ninth fresh-user round: unset through a chain, a table left wanting by unset, a string bound, two research sources") {
+    test::TempDir dir("all-errors-round9");
+    // child.toml extends the ownership variant, which extends the flagship: `unset` sees every key of the chain, so
+    // pricing.pue (written in the flagship, two files down) is removed and the file reads on (no error names it).
+    // It also unsets whatif.chips (line 2, the entry at column 25), which leaves the flagship's [whatif] with neither
+    // chips nor a rule: located at that entry, not at the flagship's [whatif]. research_multiplier = 2 beside
+    // [[pricing.research_runs]] (line 4, column 23) gives the research compute twice: located at the multiplier.
+    // [cluster.chip] efficiency.gemm_fp8.high = "0.583", a number in quotes beside numbers (line 10, column 58).
+    const auto child = dir.path / "child.toml";
+    std::ofstream(child) << "extends = \"" << (kCatalog / "deepseek-v3-ownership.toml").string() << "\"\n"
+                         << "unset = [\"pricing.pue\", \"whatif.chips\"]\n[pricing]\nresearch_multiplier = 2\n"
+                         << "[[pricing.research_runs]]\nname = \"ablations\"\ngpu_hours = \"500K\"\nsource = \"guess\"\n"
+                         << "[cluster.chip]\nefficiency.gemm_fp8 = { low = 0.477, mode = 0.53, high = \"0.583\" }\n";
+    const std::string what = test::scenario_file_error(child, catalog_options()).what();
+    CHECK_THAT(what, !Catch::Contains("pricing.pue"));
+    CHECK_THAT(what, Catch::Contains("child.toml:2:25: error: [whatif] needs chips or a rule"));
+    CHECK_THAT(what, Catch::Contains("child.toml:4:23: error: the research compute is given both as `pricing.research_multiplier`"));
+    CHECK_THAT(what, Catch::Contains("child.toml:10:58: error: `cluster.chip.efficiency.gemm_fp8.high` = \"0.583\" is a string"));
+    CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:"));
+
+    // --set claims.0.text on a scenario without [[claims]], and reliability = "nonee": a message about what the
+    // user wrote, and "none" suggested.
+    const auto plain = dir.path / "plain.toml";
+    std::ofstream(plain) << "model = \"llama-3.1-8b\"\nreliability = \"nonee\"\n[cluster]\nchip = \"h100\"\ngpus = 16\n"
+                         << "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 256\n[parallelism]\ntensor = 8\n";
+    LoadOptions options = catalog_options();
+    options.overrides = {"claims.0.text=x"};
+    const std::string set = test::scenario_file_error(plain, options).what();
+    CHECK_THAT(set, Catch::Contains("plain.toml:2:15: error: unknown reliability entry \"nonee\"\n  did you mean \"none\"?"));
+    CHECK_THAT(set, Catch::Contains("--set claims.0.text=x: error: cannot set `claims.0.text`: the scenario has no `claims` list to index"));
+}

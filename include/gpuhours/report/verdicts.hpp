@@ -44,6 +44,9 @@ std::string input_break_even_text(const InputBreakEven& b);
 // The claim's probabilities, each labelled: over every uncertain input (the headline), then the run's own
 // uncertainty and the economic assumptions' apart when both vary, and the verdict at the nominal inputs.
 std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v);
+// The GPU-hours the claim was judged on, as a clause ("judged on allocated GPU-hours"); empty for a claim whose
+// every criterion is a cost on rung 3 (the cluster's capital outlay does not depend on GPU-hours).
+std::string basis_clause(const ClaimVerdict& v);
 // One criterion's share of runs it holds in ("54% of runs"), with the run's own and the economic assumptions'
 // apart when both vary ("54% of runs (100% over the run's own uncertainty, 55% over the economic assumptions)").
 std::string criterion_probability_text(const CriterionResult& c);
