@@ -157,7 +157,9 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
         if (v.probability_run) j.field("probability_run", *v.probability_run);
         if (v.probability_economic) j.field("probability_economic", *v.probability_economic);
         if (!v.rung.empty()) j.field("rung", v.rung);
-        j.field("basis", to_string(v.basis));
+        // Null for a claim on the capital outlay alone, which rests on no GPU-hours (report::basis_clause).
+        if (report::basis_clause(v).empty()) j.key("basis").null();
+        else j.field("basis", to_string(v.basis));
         j.key("criteria").begin_array();
         for (const auto& c : v.criteria) {
             j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);

@@ -457,6 +457,10 @@ void TableReader::name_misspelling_of(const std::vector<std::string>& keys) cons
         std::vector<std::string> longer;
         for (const auto& k : keys) {
             if (written.size() >= 3 && k.size() > written.size() && k.starts_with(written)) longer.push_back(fmt::format("`{}`", k));
+            // Or the key it lengthens by a letter or two (`sdev` for sd; not gpus_per_node, another key, for gpus).
+            if (k.size() >= 2 && written.size() > k.size() && written.size() <= k.size() + 2 && written.starts_with(k)) {
+                longer.push_back(fmt::format("`{}`", k));
+            }
         }
         if (!longer.empty()) {
             std::string options = longer.front();

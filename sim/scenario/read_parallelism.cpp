@@ -75,8 +75,9 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
     if (const Node* o = r.optional("overlap_gradient_reduce")) {
         p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
         if (p.zero_stage >= 3 && !p.overlap_gradient_reduce) {
-            throw ScenarioError(o->where, "`parallelism.overlap_gradient_reduce = false` applies to ZeRO 0–2: ZeRO-3 reduce-scatters each unit's gradients as soon as its backward is done",
-                                "remove the key, or set parallelism.zero to 0, 1 or 2");
+            throw CoupledError(o->where, "`parallelism.overlap_gradient_reduce = false` applies to ZeRO 0–2: ZeRO-3 reduce-scatters each unit's gradients as soon as its backward is done",
+                               "remove the key, or set parallelism.zero to 0, 1 or 2", nullptr,
+                               {"parallelism.overlap_gradient_reduce", "parallelism.zero"});
         }
     }
     const Node* prefetch = r.optional("prefetch");
@@ -84,26 +85,28 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
     const Node* shard = r.optional("shard_group");
     for (const Node* n : {prefetch, reshard, shard}) {
         if (n != nullptr && p.zero_stage < 3) {
-            throw ScenarioError(n->where, fmt::format("`parallelism.{}` applies to ZeRO-3 / FSDP sharding only, but zero = {}",
-                                                      n == prefetch ? "prefetch" : n == reshard ? "reshard_after_forward" : "shard_group",
-                                                      p.zero_stage),
-                                "set parallelism.zero = 3 (FSDP full sharding), or remove the key");
+            // A rule of this key and `zero` (reported whatever else the search for every mistake changed).
+            const std::string key = n == prefetch ? "prefetch" : n == reshard ? "reshard_after_forward" : "shard_group";
+            throw CoupledError(n->where, fmt::format("`parallelism.{}` applies to ZeRO-3 / FSDP sharding only, but zero = {}", key, p.zero_stage),
+                               "set parallelism.zero = 3 (FSDP full sharding), or remove the key", nullptr,
+                               {"parallelism." + key, "parallelism.zero"});
         }
     }
     if (shard != nullptr) {
         p.shard_group = detail::as_int(*shard, "parallelism.shard_group", 1, kMaxInt);
         const long long dc = 1LL * p.data * p.context;
         if (dc % p.shard_group != 0) {
-            throw ScenarioError(shard->where, fmt::format("`parallelism.shard_group` = {} does not divide data × context = {} × {} = {}",
-                                                          p.shard_group, p.data, p.context, dc),
-                                "make shard_group a divisor of data × context (e.g. the GPUs per node when tensor = 1)");
+            throw CoupledError(shard->where, fmt::format("`parallelism.shard_group` = {} does not divide data × context = {} × {} = {}",
+                                                         p.shard_group, p.data, p.context, dc),
+                               "make shard_group a divisor of data × context (e.g. the GPUs per node when tensor = 1)", nullptr,
+                               {"parallelism.shard_group", "parallelism.data", "parallelism.context", "cluster.gpus"});
         }
     }
     if (const Node* b = r.optional("gradient_bucket")) {
         p.gradient_bucket = detail::as_integer(*b, "parallelism.gradient_bucket", 1, std::int64_t{1} << 50);
         if (p.zero_stage >= 3) {
-            throw ScenarioError(b->where, "`parallelism.gradient_bucket` applies to ZeRO 0–2: ZeRO-3 reduce-scatters each unit's gradients",
-                                "remove the key, or set parallelism.zero to 0, 1 or 2");
+            throw CoupledError(b->where, "`parallelism.gradient_bucket` applies to ZeRO 0–2: ZeRO-3 reduce-scatters each unit's gradients",
+                               "remove the key, or set parallelism.zero to 0, 1 or 2", nullptr, {"parallelism.gradient_bucket", "parallelism.zero"});
         }
     }
     if (prefetch != nullptr) p.prefetch = detail::as_int(*prefetch, "parallelism.prefetch", 0, 16);
@@ -319,9 +322,16 @@ void validate_layout(const Scenario& s, bool data_given) {
                             "sequence parallelism shards activations over the tensor-parallel group");
     }
     if (s.training.sequence_length % p.context != 0) {
-        throw_rule(s, {"training.sequence_length", "parallelism.context"}, s.sources.training.known() ? s.sources.training : at,
-                   fmt::format("sequence_length = {} is not divisible by context = {}", s.training.sequence_length, p.context),
-                   "context parallelism splits each sequence evenly over its ranks");
+        // For the search for every mistake: at the sequence length (a required key), the next multiple of context
+        // stands in; at context, the key is taken out.
+        const SourceRef located = latest_written(s, {"training.sequence_length", "parallelism.context"},
+                                                 s.sources.training.known() ? s.sources.training : at);
+        const bool at_sequence = same_place(located, s.sources.at("training.sequence_length", SourceRef{}));
+        const long long next = (1LL * s.training.sequence_length / p.context + 1) * p.context;
+        throw CoupledError(located, fmt::format("sequence_length = {} is not divisible by context = {}", s.training.sequence_length, p.context),
+                           "context parallelism splits each sequence evenly over its ranks",
+                           at_sequence ? stand_in(located, Node::Kind::integer, next) : nullptr,
+                           {"training.sequence_length", "parallelism.context"});
     }
     const long long per_step = 1LL * p.data * p.micro_batch;
     if (s.training.global_batch % per_step != 0) {
@@ -343,11 +353,16 @@ void validate_layout(const Scenario& s, bool data_given) {
         while (!schedule_accepts(next) && next < first + (2LL * p.pipeline + 2) * per_step) next += per_step;
         if (!schedule_accepts(next)) next = first;
         const SourceRef batch_at = s.sources.at("training.global_batch", s.sources.training.known() ? s.sources.training : at);
-        throw CoupledError(batch_at,
+        // Located at the key of the three written last (a child's micro_batch = 2 over a base's batch); at the batch,
+        // the search for every mistake reads on with the batch the hint names, else takes the key out.
+        const SourceRef located = latest_written(s, {"training.global_batch", "parallelism.data", "parallelism.micro_batch"}, batch_at);
+        const bool at_batch = same_place(located, batch_at);
+        throw CoupledError(located,
                            fmt::format("global_batch = {} is not divisible by data × micro_batch = {} × {} = {}",
                                        s.training.global_batch, p.data, p.micro_batch, per_step),
-                           fmt::format("use a global batch that is a multiple of {} (e.g. {})", per_step, next),
-                           s.sources.keys.contains("training.global_batch") ? stand_in(batch_at, Node::Kind::integer, next) : nullptr,
+                           fmt::format("use a global batch that is a multiple of {} (e.g. {}){}", per_step, next,
+                                       at_batch ? "" : ", or change data or micro_batch"),
+                           at_batch && s.sources.keys.contains("training.global_batch") ? stand_in(batch_at, Node::Kind::integer, next) : nullptr,
                            batch_keys(s, false));
     }
     check_schedule_shape(s, s.training.global_batch, s.sources.at("training.global_batch", s.sources.training.known() ? s.sources.training : at));

@@ -100,7 +100,10 @@ namespace {
 // to `mistakes` and skipped when given, else thrown.
 void apply_unset(Node& base, const Node& unset, std::vector<ScenarioError>* mistakes) {
     if (unset.kind != Node::Kind::array) {
-        throw ScenarioError(unset.where, "`unset` must be an array of dotted keys", "e.g. unset = [\"pricing.gpu_hour\"]");
+        ScenarioError e(unset.where, "`unset` must be an array of dotted keys", "e.g. unset = [\"pricing.gpu_hour\"]");
+        if (mistakes == nullptr) throw e;
+        mistakes->push_back(std::move(e));  // nothing removed: the merge goes on
+        return;
     }
     for (std::size_t i = 0; i < unset.items.size(); ++i) {
         const Node& item = unset.items[i];
@@ -325,9 +328,12 @@ void require_sections(const Node& root, const SourceRef& file) {
 
 namespace {
 
-// The run as the scenario defines it (model, GPUs, tokens, batch, sequence, precision), each where it is written.
+// The run as the scenario defines it (model, GPUs, tokens, batch, sequence, precision, layout, network), each where
+// it is written.
 std::vector<Assumption> run_assumptions(const Scenario& s) {
     const ParameterCount parameters = count_parameters(s.model);
+    const ParallelLayout& p = s.parallel;
+    const ClusterSpec& c = s.cluster;
     const auto defined = [&](const std::string& key, const std::string& value) -> Assumption {
         return {key, value, set_in_scenario(s.sources.at(key, s.sources.file))};
     };
@@ -341,6 +347,16 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
         defined("training.global_batch", fmt::format("{} sequences", s.training.global_batch)),
         defined("training.sequence_length", fmt::format("{} tokens", s.training.sequence_length)),
         defined("training.precision", std::string(to_string(s.training.precision.compute))),
+        // The layout and the network the step is simulated on.
+        Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
+                                              p.tensor, p.context, p.pipeline, p.data, p.expert, to_string(p.schedule), p.zero_stage,
+                                              to_string(p.recompute), p.micro_batch, p.communication_sms),
+                   set_in_scenario(s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file)},
+        Assumption{"cluster.fabric", fmt::format("{}, {} tiers, {} planes, oversubscription {:g}:1, NIC {} per GPU, NIC latency {}", to_string(c.fabric),
+                                                 c.tiers, c.planes, c.oversubscription, format_bandwidth(c.nic_bandwidth),
+                                                 format_duration(c.nic_latency)),
+                   set_in_scenario(latest_written(s, {"cluster.fabric", "cluster.tiers", "cluster.planes", "cluster.oversubscription",
+                                                      "cluster.nic_bandwidth", "cluster.nic_latency"}, s.sources.file))},
     };
 }
 

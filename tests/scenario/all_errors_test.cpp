@@ -425,3 +425,22 @@ TEST_CASE("a ninth fresh-user round: unset through a chain, a table left wanting
     CHECK_THAT(set, Catch::Contains("plain.toml:2:15: error: unknown reliability entry \"nonee\"\n  did you mean \"none\"?"));
     CHECK_THAT(set, Catch::Contains("--set claims.0.text=x: error: cannot set `claims.0.text`: the scenario has no `claims` list to index"));
 }
+
+TEST_CASE("a tenth fresh-user round: rules with zero, a child's micro_batch, a lengthened bound, unset not a list") {
+    test::TempDir dir("all-errors-round10");
+    // Child of the flagship: `unset = "pricing.pue"` (line 2, column 9) is not a list, reported and skipped;
+    // micro_batch = 7 (line 4, column 15) makes the base's global batch 15,360 not divisible by 128 × 7 = 896:
+    // located at the child's micro_batch, not the base's global_batch; prefetch = 2 (line 5, column 12) with the
+    // base's zero = 1, a rule of prefetch and zero, reported although the search changed micro_batch; precision =
+    // "fp4" (line 7, column 13) on the H800. In the price range, `sdev` (line 9) lengthens `sd` by two letters:
+    // named as its misspelling at the key (column 44), not "missing sd" at the range.
+    const std::string what = load_child_error(dir, "unset = \"pricing.pue\"\n[parallelism]\nmicro_batch = 7\nprefetch = 2\n"
+                                                   "[training]\nprecision = \"fp4\"\n[pricing]\n"
+                                                   "gpu_hour = { dist = \"normal\", mean = \"$2\", sdev = \"$0.3\" }\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:2:9: error: `unset` must be an array of dotted keys"));
+    CHECK_THAT(what, Catch::Contains("child.toml:4:15: error: global_batch = 15360 is not divisible by data × micro_batch = 128 × 7 = 896"));
+    CHECK_THAT(what, Catch::Contains("child.toml:5:12: error: `parallelism.prefetch` applies to ZeRO-3 / FSDP sharding only, but zero = 1"));
+    CHECK_THAT(what, Catch::Contains("child.toml:7:13: error: chip \"h800"));
+    CHECK_THAT(what, Catch::Contains("child.toml:9:44: error: unknown key `sdev` in [pricing.gpu_hour]\n  did you mean `sd`?"));
+    CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:"));
+}
