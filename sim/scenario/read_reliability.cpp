@@ -105,7 +105,8 @@ FailureClass read_failure(const Node& item, const std::string& name, const Relia
     c.per_node = node_mtbf != nullptr;
     std::string source;
     if (const Node* src = fr.optional("source")) source = detail::as_string(*src, fr.path_of("source"));
-    c.source = rr.source_text(source, item.where);
+    // A rate set on the command line over a catalog class is the user's, not the catalog source's.
+    c.source = n.where.file.starts_with("--set ") ? set_in_scenario(n.where) : rr.source_text(source, item.where);
     c.from_catalog = rr.from_catalog(item.where);
     fr.finish();
     return c;

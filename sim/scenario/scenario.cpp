@@ -245,8 +245,9 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     add("scale_up", "bandwidth", format_bandwidth(chip.scale_up_bandwidth));
     add("scale_up", "domain", fmt::format("{}", chip.scale_up_domain));
     add("scale_up", "latency", format_duration(chip.scale_up_latency));
-    add("scale_out", "nic_bandwidth", format_bandwidth(chip.nic_bandwidth));
-    add("scale_out", "latency", format_duration(chip.nic_latency));
+    // The chip's NIC figures, unless [cluster] writes its own (listed with the network).
+    if (!s.sources.keys.contains("cluster.nic_bandwidth")) add("scale_out", "nic_bandwidth", format_bandwidth(chip.nic_bandwidth));
+    if (!s.sources.keys.contains("cluster.nic_latency")) add("scale_out", "latency", format_duration(chip.nic_latency));
     add("efficiency", fp8 ? "gemm_fp8" : "gemm", fmt::format("{:g}", fp8 ? chip.efficiency.gemm_fp8 : chip.efficiency.gemm));
     add("efficiency", "gemm_tile_m", fmt::format("{}", chip.efficiency.gemm_tile_m));
     add("efficiency", "gemm_tile_n", fmt::format("{}", chip.efficiency.gemm_tile_n));
@@ -337,9 +338,20 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
     const auto defined = [&](const std::string& key, const std::string& value) -> Assumption {
         return {key, value, set_in_scenario(s.sources.at(key, s.sources.file))};
     };
-    return {
-        defined("model", fmt::format("{} ({} total, {} active parameters)", s.model.display_name, format_count(parameters.total),
-                                     format_count(parameters.active))),
+    // Where the keys under `prefix` were written last (a --set over the file's parallelism.schedule, say).
+    const auto latest_under = [&](const std::string& prefix, const SourceRef& fallback) {
+        SourceRef best = fallback;
+        for (const auto& [key, where] : s.sources.keys) {
+            if (!key.starts_with(prefix) || !where.known()) continue;
+            const int lw = layer_of(s, where), lb = layer_of(s, best);
+            if (lw > lb || (lw == lb && where.file == best.file && where.line > best.line)) best = where;
+        }
+        return best;
+    };
+    std::vector<Assumption> out = {
+        Assumption{"model", fmt::format("{} ({} total, {} active parameters)", s.model.display_name, format_count(parameters.total),
+                                        format_count(parameters.active)),
+                   set_in_scenario(latest_under("model", s.sources.at("model", s.sources.file)))},
         defined("cluster.gpus", fmt::format("{}", s.cluster.gpus)),
         s.phases_given ? Assumption{"training.tokens", fmt::format("{} over {} phases", format_count(s.training.tokens), s.phases.size()),
                                     "the [[phases]]' tokens and steps, " + set_in_scenario(s.phases.front().where)}
@@ -348,16 +360,28 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
         defined("training.sequence_length", fmt::format("{} tokens", s.training.sequence_length)),
         defined("training.precision", std::string(to_string(s.training.precision.compute))),
         // The layout and the network the step is simulated on.
-        Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
-                                              p.tensor, p.context, p.pipeline, p.data, p.expert, to_string(p.schedule), p.zero_stage,
-                                              to_string(p.recompute), p.micro_batch, p.communication_sms),
-                   set_in_scenario(s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file)},
-        Assumption{"cluster.fabric", fmt::format("{}, {} tiers, {} planes, oversubscription {:g}:1, NIC {} per GPU, NIC latency {}", to_string(c.fabric),
-                                                 c.tiers, c.planes, c.oversubscription, format_bandwidth(c.nic_bandwidth),
-                                                 format_duration(c.nic_latency)),
+        Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
+                                              p.tensor, p.context, p.pipeline, p.data, p.expert, p.sequence_parallel ? " with sequence parallelism" : "",
+                                              to_string(p.schedule), p.zero_stage, to_string(p.recompute), p.micro_batch, p.communication_sms),
+                   set_in_scenario(latest_under("parallelism.", s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file))},
+        Assumption{"cluster.fabric", fmt::format("{}, {} tiers, {} plane{}, oversubscription {:g}:1, NIC {} per GPU, NIC latency {}",
+                                                 to_string(c.fabric), c.tiers, c.planes, c.planes == 1 ? "" : "s", c.oversubscription,
+                                                 format_bandwidth(c.nic_bandwidth), format_duration(c.nic_latency)),
                    set_in_scenario(latest_written(s, {"cluster.fabric", "cluster.tiers", "cluster.planes", "cluster.oversubscription",
                                                       "cluster.nic_bandwidth", "cluster.nic_latency"}, s.sources.file))},
     };
+    // Each phase as it runs (its tokens, batch, sequence and layout), where its keys are written.
+    for (std::size_t i = 0; s.phases_given && i < s.phases.size(); ++i) {
+        const PhaseSpec& ph = s.phases[i];
+        if (ph.quoted_gpu_hours) continue;
+        const ParallelLayout& q = ph.parallel;
+        out.push_back({fmt::format("phases[{}]", i),
+                       fmt::format("\"{}\": {} tokens, batch {} × {}, TP{} CP{} PP{} DP{} EP{}, recompute {}{}", ph.name, format_count(ph.tokens),
+                                   ph.training.global_batch, ph.training.sequence_length, q.tensor, q.context, q.pipeline, q.data, q.expert,
+                                   to_string(q.recompute), ph.ramp ? fmt::format(", batch ramp from {}", ph.ramp->from) : ""),
+                       set_in_scenario(latest_under(fmt::format("phases[{}].", i), ph.where))});
+    }
+    return out;
 }
 
 }  // namespace

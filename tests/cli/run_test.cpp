@@ -453,6 +453,12 @@ TEST_CASE("the run's own definition heads the assumptions, and a capital claim r
     CHECK_THAT(list, Catch::Contains("  training.tokens = 20B (set in the scenario (") && Catch::Contains("small.toml:12))"));
     CHECK_THAT(list, Catch::Contains("  training.global_batch = 64 sequences"));
     CHECK_THAT(list, Catch::Contains("  reliability.async_checkpoint = false (default, not written"));
+    // The layout (TP2 PP2 DP4) and the network are listed; a layout key given on the command line is the line's source.
+    CHECK_THAT(list, Catch::Contains("  parallelism = TP2 CP1 PP2 DP4 EP1, "));
+    CHECK_THAT(list, Catch::Contains("  cluster.fabric = "));
+    const auto set = run_cli("run " + small_scenario().string() + " --samples 4 --set parallelism.recompute=full");
+    REQUIRE(set.exit_code == 0);
+    CHECK_THAT(set.out, Catch::Contains("recompute full, micro_batch 1, 0 communication SMs (set on the command line (--set parallelism.recompute=full))"));
     // A claim on rung 3 (the capital outlay) with only a cost bound: judged on that rung, but neither "judged on …
     // GPU-hours" nor a failure rate's break-even, as the outlay depends on neither.
     const auto dir = gpuhours::test::scratch_path("run-capital");
