@@ -335,6 +335,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
     const ParameterCount parameters = count_parameters(s.model);
     const ParallelLayout& p = s.parallel;
     const ClusterSpec& c = s.cluster;
+    const MixedPrecision& mp = s.training.precision;
     const auto defined = [&](const std::string& key, const std::string& value) -> Assumption {
         return {key, value, set_in_scenario(s.sources.at(key, s.sources.file))};
     };
@@ -358,7 +359,17 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                        : defined("training.tokens", format_count(s.training.tokens)),
         defined("training.global_batch", fmt::format("{} sequences", s.training.global_batch)),
         defined("training.sequence_length", fmt::format("{} tokens", s.training.sequence_length)),
-        defined("training.precision", std::string(to_string(s.training.precision.compute))),
+        // Every format the state is kept and moved in, sourced from the precision key written last.
+        Assumption{"training.precision",
+                   fmt::format("compute {}, parameters {}, master weights {}, optimizer state {}, gradients {}, activations {}, "
+                               "expert dispatch {}, combine {}", to_string(mp.compute), to_string(mp.parameters),
+                               to_string(mp.master_weights), to_string(mp.optimizer_state), to_string(mp.gradients),
+                               to_string(mp.activations), to_string(mp.dispatch.value_or(mp.activations)),
+                               to_string(mp.combine.value_or(mp.activations))),
+                   set_in_scenario(latest_written(s, {"training.precision", "training.parameters", "training.master_weights",
+                                                      "training.optimizer_state", "training.gradients", "training.activations",
+                                                      "training.dispatch_precision", "training.combine_precision"},
+                                                  s.sources.at("training.precision", s.sources.file)))},
         // The layout and the network the step is simulated on.
         Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
                                               p.tensor, p.context, p.pipeline, p.data, p.expert, p.sequence_parallel ? " with sequence parallelism" : "",

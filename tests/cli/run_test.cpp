@@ -456,6 +456,9 @@ TEST_CASE("the run's own definition heads the assumptions, and a capital claim r
     // The layout (TP2 PP2 DP4) and the network are listed; a layout key given on the command line is the line's source.
     CHECK_THAT(list, Catch::Contains("  parallelism = TP2 CP1 PP2 DP4 EP1, "));
     CHECK_THAT(list, Catch::Contains("  cluster.fabric = "));
+    // Every format the state is kept in: the small run writes none, so BF16 compute and the defaults.
+    CHECK_THAT(list, Catch::Contains("  training.precision = compute bf16, parameters bf16, master weights fp32, optimizer state fp32, "
+                                     "gradients fp32, activations bf16"));
     const auto set = run_cli("run " + small_scenario().string() + " --samples 4 --set parallelism.recompute=full");
     REQUIRE(set.exit_code == 0);
     CHECK_THAT(set.out, Catch::Contains("recompute full, micro_batch 1, 0 communication SMs (set on the command line (--set parallelism.recompute=full))"));
