@@ -7,8 +7,10 @@
 #include <gpuhours/workload/workload.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <functional>
 #include <cctype>
 #include <set>
 #include <tuple>
@@ -339,20 +341,31 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
     const auto defined = [&](const std::string& key, const std::string& value) -> Assumption {
         return {key, value, set_in_scenario(s.sources.at(key, s.sources.file))};
     };
-    // Where the keys under `prefix` were written last (a --set over the file's parallelism.schedule, say).
-    const auto latest_under = [&](const std::string& prefix, const SourceRef& fallback) {
-        SourceRef best = fallback;
+    // The source of a line that groups several keys (`in_group`): every --set among them, then where the others were
+    // written last ("set on the command line (--set a; --set b); the rest set in the scenario (file:line)").
+    const auto group_source = [&](const std::function<bool(const std::string&)>& in_group, const SourceRef& fallback) {
+        std::vector<std::string> flags;
+        SourceRef file = fallback;
         for (const auto& [key, where] : s.sources.keys) {
-            if (!key.starts_with(prefix) || !where.known()) continue;
-            const int lw = layer_of(s, where), lb = layer_of(s, best);
-            if (lw > lb || (lw == lb && where.file == best.file && where.line > best.line)) best = where;
+            if (!in_group(key) || !where.known()) continue;
+            if (where.file.starts_with("--set ")) {
+                if (std::find(flags.begin(), flags.end(), where.file) == flags.end()) flags.push_back(where.file);
+                continue;
+            }
+            const int lw = layer_of(s, where), lf = layer_of(s, file);
+            if (lw > lf || (lw == lf && where.file == file.file && where.line > file.line)) file = where;
         }
-        return best;
+        if (flags.empty()) return set_in_scenario(file);
+        return fmt::format("set on the command line ({}); the rest {}", fmt::join(flags, "; "), set_in_scenario(file));
+    };
+    const auto under = [](std::string prefix) { return [prefix](const std::string& key) { return key.starts_with(prefix); }; };
+    const auto among = [](std::vector<std::string> keys) {
+        return [keys](const std::string& key) { return std::find(keys.begin(), keys.end(), key) != keys.end(); };
     };
     std::vector<Assumption> out = {
         Assumption{"model", fmt::format("{} ({} total, {} active parameters)", s.model.display_name, format_count(parameters.total),
                                         format_count(parameters.active)),
-                   set_in_scenario(latest_under("model", s.sources.at("model", s.sources.file)))},
+                   group_source(under("model"), s.sources.at("model", s.sources.file))},
         defined("cluster.gpus", fmt::format("{}", s.cluster.gpus)),
         s.phases_given ? Assumption{"training.tokens", fmt::format("{} over {} phases", format_count(s.training.tokens), s.phases.size()),
                                     "the [[phases]]' tokens and steps, " + set_in_scenario(s.phases.front().where)}
@@ -366,20 +379,21 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                                to_string(mp.master_weights), to_string(mp.optimizer_state), to_string(mp.gradients),
                                to_string(mp.activations), to_string(mp.dispatch.value_or(mp.activations)),
                                to_string(mp.combine.value_or(mp.activations))),
-                   set_in_scenario(latest_written(s, {"training.precision", "training.parameters", "training.master_weights",
-                                                      "training.optimizer_state", "training.gradients", "training.activations",
-                                                      "training.dispatch_precision", "training.combine_precision"},
-                                                  s.sources.at("training.precision", s.sources.file)))},
+                   group_source(among({"training.precision", "training.parameters", "training.master_weights", "training.optimizer_state",
+                                       "training.gradients", "training.activations", "training.dispatch_precision",
+                                       "training.combine_precision"}),
+                                s.sources.at("training.precision", s.sources.file))},
         // The layout and the network the step is simulated on.
         Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
                                               p.tensor, p.context, p.pipeline, p.data, p.expert, p.sequence_parallel ? " with sequence parallelism" : "",
                                               to_string(p.schedule), p.zero_stage, to_string(p.recompute), p.micro_batch, p.communication_sms),
-                   set_in_scenario(latest_under("parallelism.", s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file))},
+                   group_source(under("parallelism."), s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file)},
         Assumption{"cluster.fabric", fmt::format("{}, {} tiers, {} plane{}, oversubscription {:g}:1, NIC {} per GPU, NIC latency {}",
                                                  to_string(c.fabric), c.tiers, c.planes, c.planes == 1 ? "" : "s", c.oversubscription,
                                                  format_bandwidth(c.nic_bandwidth), format_duration(c.nic_latency)),
-                   set_in_scenario(latest_written(s, {"cluster.fabric", "cluster.tiers", "cluster.planes", "cluster.oversubscription",
-                                                      "cluster.nic_bandwidth", "cluster.nic_latency"}, s.sources.file))},
+                   group_source(among({"cluster.fabric", "cluster.tiers", "cluster.planes", "cluster.oversubscription", "cluster.nic_bandwidth",
+                                       "cluster.nic_latency"}),
+                                s.sources.file)},
     };
     // Each phase as it runs (its tokens, batch, sequence and layout), where its keys are written.
     for (std::size_t i = 0; s.phases_given && i < s.phases.size(); ++i) {
@@ -390,7 +404,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                        fmt::format("\"{}\": {} tokens, batch {} × {}, TP{} CP{} PP{} DP{} EP{}, recompute {}{}", ph.name, format_count(ph.tokens),
                                    ph.training.global_batch, ph.training.sequence_length, q.tensor, q.context, q.pipeline, q.data, q.expert,
                                    to_string(q.recompute), ph.ramp ? fmt::format(", batch ramp from {}", ph.ramp->from) : ""),
-                       set_in_scenario(latest_under(fmt::format("phases[{}].", i), ph.where))});
+                       group_source(under(fmt::format("phases[{}].", i)), ph.where)});
     }
     return out;
 }

@@ -461,7 +461,12 @@ TEST_CASE("the run's own definition heads the assumptions, and a capital claim r
                                      "gradients fp32, activations bf16"));
     const auto set = run_cli("run " + small_scenario().string() + " --samples 4 --set parallelism.recompute=full");
     REQUIRE(set.exit_code == 0);
-    CHECK_THAT(set.out, Catch::Contains("recompute full, micro_batch 1, 0 communication SMs (set on the command line (--set parallelism.recompute=full))"));
+    CHECK_THAT(set.out, Catch::Contains("recompute full, micro_batch 1, 0 communication SMs (set on the command line (--set parallelism.recompute=full); "
+                                        "the rest set in the scenario ("));
+    // Two arguments on one line: both named.
+    const auto two = run_cli("run " + small_scenario().string() + " --samples 4 --set training.activations=fp32 --set training.gradients=bf16");
+    REQUIRE(two.exit_code == 0);
+    CHECK_THAT(two.out, Catch::Contains("(set on the command line (--set training.activations=fp32; --set training.gradients=bf16); the rest"));
     // A claim on rung 3 (the capital outlay) with only a cost bound: judged on that rung, but neither "judged on …
     // GPU-hours" nor a failure rate's break-even, as the outlay depends on neither.
     const auto dir = gpuhours::test::scratch_path("run-capital");
