@@ -69,7 +69,6 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
         c.figures.chip = catalog_id(ev.scenario.cluster.chip);
         c.figures.chip_name = c.chip;
         fill_whatif_row(c.figures, ev);
-        c.cost_basis = c.figures.cost_basis;
         result.columns.push_back(std::move(c));
         if (progress) progress(static_cast<int>(i + 1), static_cast<int>(n));
     }

@@ -24,7 +24,8 @@ std::string layout_text(const ParallelLayout& p) {
 // The nominal cost with the rung it is on (scenarios on different rungs are not the same cost).
 std::string cost_text(const CompareColumn& c) {
     if (!c.priced) return "—";
-    return format_dollars(Dollars(c.figures.cost_usd)) + (c.cost_basis.empty() ? "" : " (" + c.cost_basis.substr(0, c.cost_basis.find(',')) + ")");
+    const std::string& basis = c.figures.cost_basis;  // "rung 2, …": the rung's number
+    return format_dollars(Dollars(c.figures.cost_usd)) + (basis.empty() ? "" : " (" + basis.substr(0, basis.find(',')) + ")");
 }
 std::string energy_text(const CompareColumn& c) {
     return c.priced ? format_energy(Joules(c.figures.energy_mwh * 3.6e9)) : "—";  // as `run` prints it (1.736 GWh)
@@ -119,9 +120,9 @@ std::string compare_text(const CompareResult& r) {
         if (r.columns[i].priced && first.priced) {
             out += fmt::format(", cost {}, energy {}", ratio(f.cost_usd, first.figures.cost_usd),
                                ratio(f.energy_mwh, first.figures.energy_mwh));
-            if (r.columns[i].cost_basis != first.cost_basis) {
-                out += fmt::format(" (the costs are on different rungs: {} is {}, {} is {})", r.columns[i].label, r.columns[i].cost_basis,
-                                   first.label, first.cost_basis);
+            if (r.columns[i].figures.cost_basis != first.figures.cost_basis) {
+                out += fmt::format(" (the costs are on different rungs: {} is {}, {} is {})", r.columns[i].label, r.columns[i].figures.cost_basis,
+                                   first.label, first.figures.cost_basis);
             }
         }
     }
@@ -142,7 +143,7 @@ std::string compare_json(const CompareResult& r) {
         j.field("layout", layout_text(f.layout)).field("tokens", c.tokens).field("step_time_s", f.step_time_s);
         j.field("mfu_causal", c.mfu_causal).field("mfu_bf16", f.mfu_bf16);
         j.field("wall_clock_days", f.wall_clock_days).field("gpu_hours", f.gpu_hours);
-        if (c.priced) j.field("cost_usd", f.cost_usd).field("cost_basis", c.cost_basis).field("energy_mwh", f.energy_mwh);
+        if (c.priced) j.field("cost_usd", f.cost_usd).field("cost_basis", c.figures.cost_basis).field("energy_mwh", f.energy_mwh);
         else j.key("cost_usd").null().key("cost_basis").null().key("energy_mwh").null();
         j.field("limited_by", to_string(f.limiter));
         j.key("claims").begin_array();

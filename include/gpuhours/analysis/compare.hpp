@@ -34,7 +34,6 @@ struct CompareColumn {
     double tokens = 0.0;        // every simulated phase's tokens
     double mfu_causal = 0.0;    // headline step: causal-attention FLOPs against the compute precision's peak
     bool priced = false;
-    std::string cost_basis;     // the rung the cost is on: "rung 1, the final run at rental prices"; empty unpriced
     WhatIfRow figures;
 };
 
