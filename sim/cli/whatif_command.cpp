@@ -4,6 +4,7 @@
 #include "help.hpp"
 
 #include <gpuhours/report/schema.hpp>
+#include <gpuhours/report/verdicts.hpp>
 #include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
@@ -29,8 +30,7 @@ std::string verdicts_text(const WhatIfRow& row) {
     std::string text;
     for (const auto& v : row.verdicts) {
         if (!text.empty()) text += ", ";
-        // The samples' verdict and share, then the nominal run's (the row's figures are the nominal run's).
-        text += fmt::format("{} {:.0f}% ({} at nominal)", to_string(v.verdict), 100 * v.probability, to_string(v.nominal_verdict));
+        text += report::verdict_share_text(v);
     }
     return text.empty() ? "—" : text;
 }

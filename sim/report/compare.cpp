@@ -5,6 +5,7 @@
 #include "html_parts.hpp"
 
 #include <gpuhours/report/report.hpp>
+#include <gpuhours/report/verdicts.hpp>
 #include <gpuhours/report/svg.hpp>
 
 #include <fmt/format.h>
@@ -35,9 +36,7 @@ std::string verdicts_text(const CompareColumn& c) {
     std::string out;
     for (std::size_t i = 0; i < c.figures.verdicts.size(); ++i) {
         const auto& v = c.figures.verdicts[i];
-        // The samples' verdict and share, then the nominal run's, whose figures the column shows.
-        out += fmt::format("{}{} {:.0f}% ({} at nominal)", i ? "; " : "", to_string(v.verdict), 100 * v.probability,
-                           to_string(v.nominal_verdict));
+        out += (i ? "; " : "") + verdict_share_text(v);
     }
     return out.empty() ? "—" : out;
 }

@@ -774,8 +774,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
         std::string verdicts;
         for (std::size_t i = 0; i < row.verdicts.size(); ++i) {
             const auto& v = row.verdicts[i];
-            verdicts += fmt::format("{}{}{} {:.0f}% ({} at nominal)", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "",
-                                    to_string(v.verdict), 100 * v.probability, to_string(v.nominal_verdict));
+            verdicts += fmt::format("{}{}{}", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "", verdict_share_text(v));
         }
         const std::string name = chip_label(row);
         if (!row.feasible) {

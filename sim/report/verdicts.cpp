@@ -147,6 +147,10 @@ std::string criterion_probability_text(const CriterionResult& c) {
     return out;
 }
 
+std::string verdict_share_text(const ClaimVerdict& v) {
+    return fmt::format("{} {:.0f}% ({} at nominal)", to_string(v.verdict), 100 * v.probability, to_string(v.nominal_verdict));
+}
+
 std::string basis_clause(const ClaimVerdict& v) {
     const bool capital_only = v.rung == to_string(CostRung::capital) &&
                               std::all_of(v.criteria.begin(), v.criteria.end(), [](const CriterionResult& c) { return c.key.starts_with("cost"); });

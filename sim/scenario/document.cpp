@@ -456,17 +456,11 @@ void TableReader::name_misspelling_of(const std::vector<std::string>& keys) cons
         // key(s) it means; read on as the first of them.
         std::vector<std::string> longer;
         for (const auto& k : keys) {
-            if (written.size() >= 3 && k.size() > written.size() && k.starts_with(written)) longer.push_back(fmt::format("`{}`", k));
+            if (written.size() >= 3 && k.size() > written.size() && k.starts_with(written)) longer.push_back(k);
             // Or the key it lengthens by a letter or two (`sdev` for sd; not gpus_per_node, another key, for gpus).
-            if (k.size() >= 2 && written.size() > k.size() && written.size() <= k.size() + 2 && written.starts_with(k)) {
-                longer.push_back(fmt::format("`{}`", k));
-            }
+            if (k.size() >= 2 && written.size() > k.size() && written.size() <= k.size() + 2 && written.starts_with(k)) longer.push_back(k);
         }
-        if (!longer.empty()) {
-            std::string options = longer.front();
-            for (std::size_t j = 1; j < longer.size(); ++j) options += (j + 1 == longer.size() ? " or " : ", ") + longer[j];
-            throw_unknown(i, fmt::format("did you mean {}?", options), longer.front().substr(1, longer.front().size() - 2));
-        }
+        if (!longer.empty()) throw_unknown(i, fmt::format("did you mean {}?", quoted(longer, '`')), longer.front());
     }
 }
 
@@ -655,9 +649,11 @@ std::vector<std::string> meanings(const std::string& word, const std::vector<std
     return out;
 }
 
-std::string quoted(const std::vector<std::string>& names) {
+std::string quoted(const std::vector<std::string>& names, char quote) {
     std::string out;
-    for (std::size_t i = 0; i < names.size(); ++i) out += fmt::format("{}\"{}\"", i == 0 ? "" : i + 1 == names.size() ? " or " : ", ", names[i]);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        out += fmt::format("{}{}{}{}", i == 0 ? "" : i + 1 == names.size() ? " or " : ", ", quote, names[i], quote);
+    }
     return out;
 }
 

@@ -167,8 +167,8 @@ const Node& figure_value(const Node& node, std::string_view key_path, std::strin
 std::optional<std::string> suggest(const std::string& word, const std::vector<std::string>& candidates);
 // What `word` may mean among `candidates` for a "did you mean": every candidate it is the start of (3 characters or
 // more: "a100" for a100-40gb and a100-80gb), else suggest()'s, else none; `quoted`: as the message lists them,
-// "\"a100-40gb\" or \"a100-80gb\"".
+// "\"a100-40gb\" or \"a100-80gb\"" (`quote`: the mark around each, "`" for keys).
 std::vector<std::string> meanings(const std::string& word, const std::vector<std::string>& candidates);
-std::string quoted(const std::vector<std::string>& names);
+std::string quoted(const std::vector<std::string>& names, char quote = '"');
 
 }  // namespace gpuhours::detail

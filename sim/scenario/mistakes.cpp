@@ -173,6 +173,12 @@ std::string section_at(const Node& root, const SourceRef& at) {
     return {};
 }
 
+// The dotted path of the table whose header sits at `at`: a table below the top (path_at) or a section ([whatif]).
+std::string table_path_at(const Node& root, const SourceRef& at) {
+    const auto path = path_at(root, at);
+    return path ? *path : section_at(root, at);
+}
+
 // The top-level section ("cluster", "pricing", …) of a dotted path.
 std::string section_of_path(const std::string& path) { return path.substr(0, path.find_first_of(".[")); }
 
@@ -230,8 +236,7 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
         m.add_key = k->key();
         m.placeholder = k->placeholder();
         // The search took a key of that table out (a phase's mistaken tokens): the key is missing because of it.
-        const auto path = path_at(doc, m.node);
-        const std::string table = path ? *path : section_at(doc, m.node);
+        const std::string table = table_path_at(doc, m.node);
         m.silent = std::any_of(changed.begin(), changed.end(), [&](const std::string& c) { return c.starts_with(table + "."); });
         return placed(m.node) ? std::optional<Mistake>(m) : std::nullopt;
     }
@@ -362,8 +367,7 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
             return true;  // `pipline = 16` reads on as `pipeline = 16`: its layout checks do not fail on a default
         }
         if (!m.add_key.empty()) {  // a phase with neither tokens nor steps reads on with the stand-in's
-            const auto path = path_at(doc, m.node);
-            changed.push_back((path ? *path : section_at(doc, m.node)) + "." + m.add_key);
+            changed.push_back(table_path_at(doc, m.node) + "." + m.add_key);
             placeholder.reset();
             return add_key_at(doc, m.node, m.add_key, *m.placeholder);
         }

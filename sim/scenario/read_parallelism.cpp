@@ -143,18 +143,18 @@ int layer_of(const Scenario& s, const SourceRef& where) {
     return where.file.starts_with("--set") ? 2 : where.file == s.sources.file.file ? 1 : 0;
 }
 
+bool written_after(const Scenario& s, const SourceRef& a, const SourceRef& b) {
+    const int la = layer_of(s, a), lb = layer_of(s, b);
+    if (la != lb) return la > lb;
+    return a.file == b.file && (a.line > b.line || (a.line == b.line && a.column > b.column));
+}
+
 SourceRef latest_written(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback) {
-    // `a` written after `b`: in a later layer, or further down the same file (a phase's key below [parallelism]).
-    const auto later = [&](const SourceRef& a, const SourceRef& b) {
-        const int la = layer_of(s, a), lb = layer_of(s, b);
-        if (la != lb) return la > lb;
-        return a.file == b.file && (a.line > b.line || (a.line == b.line && a.column > b.column));
-    };
     const SourceRef* best = nullptr;
     for (const std::string_view key : keys) {
         const auto it = s.sources.keys.find(key);
         if (it == s.sources.keys.end() || !it->second.known()) continue;
-        if (best == nullptr || later(it->second, *best)) best = &it->second;
+        if (best == nullptr || written_after(s, it->second, *best)) best = &it->second;
     }
     return best != nullptr ? *best : fallback;
 }

@@ -352,8 +352,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                 if (std::find(flags.begin(), flags.end(), where.file) == flags.end()) flags.push_back(where.file);
                 continue;
             }
-            const int lw = layer_of(s, where), lf = layer_of(s, file);
-            if (lw > lf || (lw == lf && where.file == file.file && where.line > file.line)) file = where;
+            if (written_after(s, where, file)) file = where;
         }
         if (flags.empty()) return set_in_scenario(file);
         return fmt::format("set on the command line ({}); the rest {}", fmt::join(flags, "; "), set_in_scenario(file));
