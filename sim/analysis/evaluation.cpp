@@ -840,6 +840,14 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
     counter.step_inputs = static_cast<int>(std::count_if(sampler.inputs().begin(), sampler.inputs().end(), changes_steps));
     const StepTable table = simulate_distinct_steps(ev, *cache, counter, options);
     add_phase_outcomes(ev, table);
+    if (options.nominal_only) {
+        EvaluateOptions one = options;
+        one.samples = 1;
+        const MonteCarlo mc = run_monte_carlo(ev, sampler, StepSensitivities{}, one);
+        ev.nominal_wall_clock_days = in_days(mc.nominal_wall);
+        ev.nominal_gpu_hours = in_hours(mc.nominal_wall) * ev.scenario.cluster.gpus;
+        return ev;
+    }
     const StepSensitivities sensitivities = step_sensitivities(ev, sampler, table, *cache, counter, options);
     const MonteCarlo mc = run_monte_carlo(ev, sampler, sensitivities, options);
     const Samples samples = sample_metrics(ev, mc);

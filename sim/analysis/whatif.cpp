@@ -357,7 +357,13 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
     const std::vector<std::string> chips = chips_to_compare(original, base, request, reference);
     result.carried = original.sources.chip_overrides;
     const std::string own = catalog_id(original.cluster.chip);
+    // Progress in units of runs: one per chip, or with a deadline kDeadlineUnits per chip (its run, then one per
+    // deadline run up to the chip's share: the search's length is not known ahead).
+    constexpr int kDeadlineUnits = 40;
+    const int units = request.deadline ? kDeadlineUnits : 1;
+    const int total_units = static_cast<int>(chips.size()) * units;
     for (const std::string& chip : chips) {
+        const int done_units = static_cast<int>(result.rows.size()) * units;
         WhatIfRow row;
         row.chip = chip;
         // The scenario's own chip, [cluster.chip] table and all, is not swapped for the catalog's: its row is the
@@ -386,15 +392,21 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
                     std::vector<std::string> o = v.overrides;
                     o.insert(o.end(), scaled.begin(), scaled.end());
                     try {
-                        return evaluate_run(ScenarioSampler(file, with(base, o)), row_options).nominal_wall_clock_days;
+                        EvaluateOptions probe_options = row_options;
+                        probe_options.nominal_only = true;
+                        return evaluate_run(ScenarioSampler(file, with(base, o)), probe_options).nominal_wall_clock_days;
                     } catch (const Error& e) {
                         error = e.one_line();
                         return std::nullopt;
                     }
                 };
+                const auto runs_done = [&](int runs) {
+                    if (progress) progress(done_units + std::min(units - 1, 1 + runs), total_units);
+                };
+                runs_done(0);
                 const DeadlineAnswer found =
                     search_deadline(ev.scenario, ev.nominal_wall_clock_days, in_days(*request.deadline),
-                                            request.max_gpus, request.max_batch_tokens, probe);
+                                    request.max_gpus, request.max_batch_tokens, probe, runs_done);
                 if (found.plan) {
                     row.deadline_gpus = static_cast<int>(found.plan->gpus);
                     row.deadline_days = found.days;
@@ -408,7 +420,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
             row.error = e.what();
         }
         result.rows.push_back(std::move(row));
-        if (progress) progress(static_cast<int>(result.rows.size()), static_cast<int>(chips.size()));
+        if (progress) progress(static_cast<int>(result.rows.size()) * units, total_units);
     }
     return result;
 }

@@ -160,10 +160,10 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     const Scenario s = load_scenario(file, options);
     const WhatIfRequest request = whatif_request(args, s);
     EvaluateOptions eval = evaluate_options(args);
-    if (!args.has("--samples")) eval.samples = 100;  // per chip (and per deadline probe): enough for medians
+    if (!args.has("--samples")) eval.samples = 100;  // per chip: enough for medians (deadline runs take the nominal inputs only)
     WhatIfResult result;
     {
-        ProgressBar chips("chips", args);
+        ProgressBar chips(request.deadline ? "chips and deadline runs" : "chips", args);
         result = run_whatif(file, options, request, eval, [&](int done, int total) { chips.update(done, total); });
     }
     const bool modified = !options.overrides.empty();
@@ -253,7 +253,8 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     }
     if (result.deadline) {
         out << fmt::format("\nGPUs to finish within {} (the nominal run's wall clock; the data-parallel degree of every phase scaled; a batch "
-                           "grows only as far as --max-batch-tokens allows, by default not at all)\n",
+                           "grows only as far as --max-batch-tokens allows, by default not at all; where the scenario's schedule would "
+                           "need a larger batch, 1F1B and micro-batch 1 are tried too)\n",
                            deadline_text);
         for (const auto& r : result.rows) {
             if (r.feasible) out << fmt::format("  {}: {}\n", r.chip, r.deadline_note);

@@ -96,9 +96,14 @@ TEST_CASE("the deadline search finds the fewest GPUs for a known wall clock, in 
     // A probe whose wall clock is exactly inverse in the data degree: days(d) = 300 × 128 / d. For a deadline of
     // 61 days the degree needed is 128 × 300 / 61 = 629.5; the flagship's plans are at multiples of 64 (experts
     // divide the degree of every phase: d and d / 8 × 8), so the answer is data 640, 10,240 GPUs, 60.0 days.
+    // The other recipes (1F1B, alone or with the batch grown to the bound) do not fit in this probe.
     int runs = 0;
-    const DeadlineProbe probe = [&](const std::vector<std::string>& overrides, std::string&) -> std::optional<double> {
+    const DeadlineProbe probe = [&](const std::vector<std::string>& overrides, std::string& error) -> std::optional<double> {
         ++runs;
+        if (has(overrides, "parallelism.schedule=\"1f1b\"")) {
+            error = "1F1B does not fit";
+            return std::nullopt;
+        }
         for (const auto& o : overrides) {
             if (o.starts_with("phases.0.parallelism.data=")) return 300.0 * 128 / std::stod(o.substr(o.find('=') + 1));
         }
@@ -110,14 +115,17 @@ TEST_CASE("the deadline search finds the fewest GPUs for a known wall clock, in 
     CHECK(grown.plan->gpus == 10240);
     CHECK(*grown.days == Approx(60.0));
     // 2,048 plans (multiples of 64 up to 131,072 GPUs / 16): galloping from the estimate and bisecting takes a
-    // handful of runs, not thousands.
+    // handful of runs, not thousands. The other recipes are searched below data 640 only, from the plan nearest
+    // the estimate (576): the batch grown to the bound does not help this probe (576: 66.7 days, the last plan
+    // below 640), and 1F1B cannot run above the scenario's degree (a ceiling), so one run each.
     CHECK(grown.probes == runs);
-    CHECK(runs <= 12);
+    CHECK(runs <= 12 + 3);
 
     // Without a batch bound, data 640 would need 83.9M tokens per batch: the note says so and gives the flag.
     const DeadlineAnswer bounded = search_deadline(s, 300.0, 61.0, 1 << 17, std::nullopt, probe);
     CHECK_FALSE(bounded.plan);
-    CHECK_THAT(bounded.note, Catch::Contains("--max-batch-tokens 83.89M") && Catch::Contains("10,240 GPUs"));
+    CHECK_THAT(bounded.note, Catch::Contains("--max-batch-tokens 83.89M") && Catch::Contains("10,240 GPUs") &&
+                                 Catch::Contains("nor with schedule \"1f1b\""));
 
     // A count that cannot run above the scenario's own degree is a ceiling, and its reason is in the note.
     const DeadlineProbe failing = [&](const std::vector<std::string>& overrides, std::string& error) -> std::optional<double> {
@@ -135,6 +143,62 @@ TEST_CASE("the deadline search finds the fewest GPUs for a known wall clock, in 
     const DeadlineAnswer ceiling = search_deadline(s, 300.0, 61.0, 1 << 17, 1e9, failing);
     CHECK_FALSE(ceiling.plan);
     CHECK_THAT(ceiling.note, Catch::Contains("a made-up limit"));
+}
+
+TEST_CASE("the deadline search tries 1F1B where DualPipe would need a larger batch, and a batch grown to the bound", "[deadline]") {
+    const Scenario s = flagship();
+    // The flagship's layout (PP16, DualPipe: an even count of micro-batches per replica, at least 32) with a probe
+    // whose wall clock is a closed form in the data degree d and the pre-training batch B (m = B / d micro-batches
+    // per replica; B = 15,360 unless the plan writes phases.0.global_batch).
+    const auto degree = [](const std::vector<std::string>& overrides, const std::string& key, double otherwise) {
+        for (const auto& o : overrides) {
+            if (o.starts_with(key + "=")) return std::stod(o.substr(key.size() + 1));
+        }
+        return otherwise;
+    };
+    // (1) 1F1B: days = 12,800 / d + 12.5 (a bubble share of 15 × d / 15,360); DualPipe: 12,800 / d + 5. Deadline
+    // 25 days, no batch bound. DualPipe keeps the batch only up to d = 480 (15,360 / 480 = 32); the largest plan
+    // there, 448 (a multiple of 64), takes 33.6 days: not reached. 1F1B takes any count: 12,800 / d + 12.5 ≤ 25
+    // from d = 1,024 (exactly 25.0): 16,384 GPUs, batch 15,360 (15 micro-batches per replica).
+    const DeadlineProbe bubble = [&](const std::vector<std::string>& o, std::string&) -> std::optional<double> {
+        const double d = degree(o, "phases.0.parallelism.data", 128);
+        return 12800.0 / d + (has(o, "parallelism.schedule=\"1f1b\"") ? 12.5 : 5.0);
+    };
+    const DeadlineAnswer one = search_deadline(s, 105.0, 25.0, 1 << 17, std::nullopt, bubble);
+    REQUIRE(one.plan);
+    CHECK(one.plan->data == 1024);
+    CHECK(one.plan->gpus == 16384);
+    CHECK(*one.days == Approx(25.0));
+    CHECK(has(one.plan->overrides, "phases.0.parallelism.schedule=\"1f1b\""));
+    CHECK(std::none_of(one.plan->overrides.begin(), one.plan->overrides.end(), [](const std::string& x) { return x.find("global_batch") != std::string::npos; }));
+    CHECK_THAT(one.note, Catch::Contains("schedule \"1f1b\" instead of \"dualpipe\", which needs ≥ 32 micro-batches per replica"));
+    // DualPipe with a larger batch would need fewer GPUs: 12,800 / d + 5 ≤ 25 from d = 640 (10,240 GPUs, 25.0 days),
+    // with 32 × 640 = 20,480 sequences of 4,096 tokens (83.89M); the note gives that option and its flag.
+    CHECK_THAT(one.note, Catch::Contains("with --max-batch-tokens 83.89M and the scenario's schedule: 25.0 days on 10,240 GPUs"));
+
+    // (2) DualPipe whose bubble shrinks with m: days = (12,800 / d) × (1 + 16 / m); 1F1B does not fit. Bound
+    // 84,000,000 tokens (20,507 sequences of 4,096), deadline 40 days.
+    //   Batch grown only as the schedule needs: d = 512: 15,360 / 512 = 30 < 32 → m = 32, B = 16,384 (67.1M tokens,
+    //   within the bound): 25 × 1.5 = 37.5 days ✓; d = 448: 34.3 → m = 36, B = 16,128: 28.571 × 1.444 = 41.27 ✗.
+    //   Batch grown to the bound: d = 448: ⌊20,507.8 / 448⌋ = 45 → the even 44, B = 19,712: 28.571 × (1 + 16 / 44)
+    //   = 38.961 ✓; d = 384: ⌊53.4⌋ → 52: 33.333 × 1.3077 = 43.59 ✗. The answer: data 448, 7,168 GPUs.
+    const DeadlineProbe shrinking = [&](const std::vector<std::string>& o, std::string& error) -> std::optional<double> {
+        if (has(o, "parallelism.schedule=\"1f1b\"")) {
+            error = "1F1B does not fit";
+            return std::nullopt;
+        }
+        const double d = degree(o, "phases.0.parallelism.data", 128);
+        const double m = degree(o, "phases.0.global_batch", 15360) / d;
+        return 12800.0 / d * (1 + 16 / m);
+    };
+    const DeadlineAnswer grown = search_deadline(s, 12800.0 / 128 * (1 + 16.0 / 120), 40.0, 1 << 17, 84e6, shrinking);
+    REQUIRE(grown.plan);
+    CHECK(grown.plan->data == 448);
+    CHECK(grown.plan->gpus == 7168);
+    CHECK(*grown.days == Approx(12800.0 / 448 * (1 + 16.0 / 44)));
+    CHECK(has(grown.plan->overrides, "phases.0.global_batch=19712"));
+    CHECK(grown.plan->recipe.batch_to_bound);
+    CHECK_THAT(grown.note, Catch::Contains("batch grown to the bound"));
 }
 
 TEST_CASE("gpuhours whatif --deadline reports the GPUs, layout and fabric, and refuses a bad batch bound", "[deadline]") {

@@ -2,6 +2,7 @@
 // other GPU counts, and the fewest GPUs whose median wall clock meets a deadline.
 #pragma once
 #include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/workload/parallel.hpp>
 
 #include <functional>
 #include <optional>
@@ -19,6 +20,25 @@ namespace gpuhours {
 //     same fraction of the new batch, rounded up to whole micro-batches per replica;
 //   - the fabric gets the tiers (fat-tree) or the switch radix (two-tier multi-plane and rail-optimized fabrics,
 //     doubled from the scenario's) the GPU count needs.
+// A recipe other than the scenario's, which the deadline search tries beside it. A plan at more GPUs leaves fewer
+// micro-batches per replica, which a schedule may refuse (DualPipe: at least 2 × stages) unless the global batch
+// grows, and whose pipeline bubble grows: a smaller micro-batch or the 1F1B schedule (any count) keeps the batch
+// instead, and a batch grown to the bound (--max-batch-tokens) shrinks the bubble. Written to [parallelism] and
+// every simulated phase; 1F1B sets virtual_stages = 1.
+struct Recipe {
+    std::optional<Schedule> schedule;  // nullopt: each layout's own
+    std::optional<int> micro_batch;    // sequences per micro-batch; nullopt: each layout's own
+    // Every phase's batch grown to the largest the bound and the schedule allow (at least the smallest the
+    // schedule needs; never below its own); false: grown only as far as the schedule needs.
+    bool batch_to_bound = false;
+    bool operator==(const Recipe&) const = default;
+};
+
+// The recipes the search tries for a layout, the scenario's own ({}) first, then in this order: the batch grown
+// to the bound (when `batch_may_grow`: a bound above the phase's own tokens per batch), micro-batch 1 (when the
+// layout's is larger), 1F1B (when the layout runs DualPipe or the interleaved schedule), and their combinations.
+std::vector<Recipe> recipes_for(const ParallelLayout& p, bool batch_may_grow);
+
 struct ScaledPlan {
     int data = 0;                        // the first simulated phase's data-parallel degree
     long long gpus = 0;
@@ -27,11 +47,13 @@ struct ScaledPlan {
     // Set when the plan needs a phase's batch beyond the bound: the phase and the tokens per batch it needs.
     std::optional<std::string> blocked;
     double needed_batch_tokens = 0.0;
+    Recipe recipe;                       // {}: the scenario's schedule and micro-batch
 };
 
 // nullopt when `data` cannot be a scaled degree (a phase's degree would not be whole, or expert parallelism
-// would not divide it).
-std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<double> max_batch_tokens);
+// would not divide it). `recipe` replaces every layout's schedule and micro-batch (default: none replaced).
+std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<double> max_batch_tokens,
+                                     const Recipe& recipe = {});
 
 // `tokens` rounded up to four significant digits as format_count writes it (83,886,080 → "83.89M", never
 // "83.88M"): the --max-batch-tokens value that admits a batch of that many tokens.
@@ -50,8 +72,12 @@ using DeadlineProbe = std::function<std::optional<double>(const std::vector<std:
 
 // The fewest GPUs (data-parallel degrees up to max_gpus / model-parallel ranks) meeting `deadline_days`, given the
 // scenario's own median `own_days`. Assumes the wall clock does not rise with the GPU count (a stated
-// assumption): gallops from the linear estimate own_days / deadline_days, then bisects to the exact degree.
+// assumption): gallops from the linear estimate own_days / deadline_days, then bisects to the exact degree. Each
+// of recipes_for(first simulated phase's layout) is searched in turn, the others only below the fewest GPUs found
+// so far; on a tie the earlier recipe (the scenario's own first) is the answer. `progress`, when set, is called
+// after each run with the runs so far.
 DeadlineAnswer search_deadline(const Scenario& s, double own_days, double deadline_days, int max_gpus,
-                               std::optional<double> max_batch_tokens, const DeadlineProbe& probe);
+                               std::optional<double> max_batch_tokens, const DeadlineProbe& probe,
+                               const std::function<void(int runs)>& progress = {});
 
 }  // namespace gpuhours
