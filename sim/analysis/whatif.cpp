@@ -143,6 +143,10 @@ void scale_uncertain_efficiencies(const std::filesystem::path& file, const LoadO
         const auto nominal = efficiency_figure(original.cluster.chip.efficiency, name);
         const auto target = efficiency_figure(to.efficiency, name);
         if (!own || !nominal || !target || *own <= 0.0 || std::abs(*nominal - *own) > 1e-9 * *own) continue;
+        if (*target <= 0.0) {  // the chip has no such kernels (no FP8 peak): the range stays, drawn but never used
+            notes.push_back(fmt::format("{}: not used on the {}, which has no figure for it", key, to.display_name));
+            continue;
+        }
         if (inputs.empty()) inputs = scenario_inputs(file, base);
         const double factor = *target / *own;
         const std::string prefix = "cluster.chip." + key;

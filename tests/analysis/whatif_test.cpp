@@ -217,6 +217,40 @@ TEST_CASE("SMs reserved for communication move to another chip as the same share
     CHECK(r.carried.empty());  // a catalog name: nothing set on top of the chip
 }
 
+TEST_CASE("the flagship on the Ascend 910B and the H20 runs as the scenarios written for those chips", "[whatif]") {
+    // scenarios/deepseek-v3.toml (H800, 20 of 132 SMs for communication, FP8 with a ±10 % range around the H800's
+    // FP8 GEMM efficiency) swapped to each chip must give the step of the scenario written directly for it (±1 %):
+    //   Ascend 910B: 20 × 24 / 132 = 3.6 → 4 AI cores; no FP8 peak, so BF16 GEMMs and the FP8 range unused; the
+    //     pre-training layout needs about 77 GB per device against the 910B's 64 GB less its reserve, so full
+    //     recomputation (the first step of the re-derivation that fits);
+    //   H20: 20 × 78 / 132 = 11.8 → 12 SMs; the FP8 range re-centred on the H20's own catalog figure, which at
+    //     nominal is the catalog's (the direct scenario drops the override).
+    const std::filesystem::path flagship = kCatalog / "deepseek-v3.toml";
+    const auto ascend_file = write_scenario("flagship-910b.toml",
+                                            "extends = \"" + flagship.string() + "\"\nunset = [\"cluster.chip.efficiency.gemm_fp8\"]\n"
+                                            "[cluster.chip]\nfrom = \"ascend-910b\"\n"
+                                            "[parallelism]\ncommunication_sms = 4\nrecompute = \"full\"\n[training]\nprecision = \"bf16\"\n");
+    const auto h20_file = write_scenario("flagship-h20.toml",
+                                         "extends = \"" + flagship.string() + "\"\nunset = [\"cluster.chip.efficiency.gemm_fp8\"]\n"
+                                         "[cluster.chip]\nfrom = \"h20\"\n[parallelism]\ncommunication_sms = 12\n");
+    auto direct = [&](const std::filesystem::path& file) {
+        return evaluate_run(ScenarioSampler(file, catalog()), quick()).headline_step().step_time.value();
+    };
+    WhatIfRequest request;
+    request.chips = {"ascend-910b", "h20"};
+    const WhatIfResult r = run_whatif(flagship, catalog(), request, quick());
+    const WhatIfRow& ascend = row_of(r, "ascend-910b");
+    const WhatIfRow& h20 = row_of(r, "h20");
+    REQUIRE(ascend.feasible);
+    REQUIRE(h20.feasible);
+    CHECK(ascend.step_time_s == Approx(direct(ascend_file)).epsilon(0.01));
+    CHECK(h20.step_time_s == Approx(direct(h20_file)).epsilon(0.01));
+    CHECK_THAT(ascend.layout_note, Catch::Contains("efficiency.gemm_fp8: not used on the Huawei Ascend 910B") &&
+                                       Catch::Contains("4 of 24") && Catch::Contains("BF16 GEMMs") &&
+                                       Catch::Contains("parallelism.recompute=\"full\""));
+    CHECK_THAT(h20.layout_note, Catch::Contains("12 of 78"));
+}
+
 TEST_CASE("values a [cluster.chip] table sets on top of its chip are listed as carried to every chip", "[whatif]") {
     // `from = "h800"` plus a calibrated GEMM efficiency and a memory figure: a swap keeps both, and says so.
     const std::string text = "title = \"carried\"\nmodel = \"llama-3.1-8b\"\n"
