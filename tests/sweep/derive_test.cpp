@@ -163,3 +163,24 @@ TEST_CASE("zipped axes vary together: point i takes the i-th value of every axis
     const std::vector<gpuhours::SweepAxis> uneven{axes[0], gpuhours::parse_sweep_axis("parallelism.data=4,8")};
     CHECK_THROWS_AS(gpuhours::sweep_points(uneven, std::nullopt, 1, gpuhours::SweepCombine::zip), gpuhours::Error);
 }
+
+TEST_CASE("gpuhours sweep --zip runs point i with the i-th value of every axis, as run with both --set", "[sweep][zip]") {
+    const gpuhours::test::TempDir scratch("zip-end-to-end-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
+    const auto file = gpuhours::test::write_small_run(dir).string();
+    // The small run (TP2 PP2, 4 GPUs per replica): 8 GPUs with data 2 and 32 with data 8 are two points, not the
+    // grid's four (whose crossed pairs, 8 GPUs with data 8 and 32 with data 2, are not layouts at all).
+    const auto r = run_cli("sweep " + file + " --vary cluster.gpus=8,32 --vary parallelism.data=2,8 --zip --samples 2 -o " +
+                           (dir / "zip.json").string());
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const auto doc = gpuhours::test::JsonReader(gpuhours::test::read_text(dir / "zip.json")).document();
+    const auto& rows = doc["rows"].array();
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0]["layout"].string() == "TP2 CP1 PP2 DP2 EP1");
+    CHECK(rows[1]["layout"].string() == "TP2 CP1 PP2 DP8 EP1");
+    const auto run = run_cli("run " + file + " --set cluster.gpus=32 --set parallelism.data=8 --samples 2 --json");
+    REQUIRE(run.exit_code == 0);
+    const auto by_hand = gpuhours::test::JsonReader(run.out).document();
+    CHECK(rows[1]["wall_clock_days_p50"].number() == by_hand["run"]["wall_clock_days_p50"].number());
+}
