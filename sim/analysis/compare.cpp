@@ -61,6 +61,7 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
         c.label = in.label;
         c.file = in.file.string();
         c.title = ev.scenario.title;
+        c.overrides = in.load.overrides;
         c.chip = ev.scenario.cluster.chip.display_name;
         c.model = ev.scenario.model.display_name;
         for (const PhaseSpec& ph : ev.scenario.phases) c.tokens += ph.quoted_gpu_hours ? 0.0 : ph.tokens;

@@ -97,7 +97,20 @@ std::string ratio(double value, double first) { return first > 0 ? fmt::format("
 
 std::string compare_text(const CompareResult& r) {
     std::string out;
-    for (const auto& c : r.columns) out += fmt::format("{}  {} ({})\n", c.label, c.title, c.file);
+    std::vector<std::string> chip_set;  // columns whose chip a --set changes
+    for (const auto& c : r.columns) {
+        std::string sets;
+        for (const std::string& o : c.overrides) {
+            sets += fmt::format(", --set {}", o);
+            if (o.starts_with("cluster.chip=") || o.starts_with("cluster.chip.from=")) chip_set.push_back(c.label);
+        }
+        out += fmt::format("{}  {} ({}{})\n", c.label, c.title, c.file, sets);
+    }
+    if (!chip_set.empty()) {
+        out += fmt::format("\n{} {} its chip by --set: every other input stays as the scenario writes it (SMs reserved for\n"
+                           "communication, efficiency ranges, the price per GPU-hour); `gpuhours whatif` re-derives those for a chip swap\n",
+                           fmt::join(chip_set, ", "), chip_set.size() == 1 ? "sets" : "set");
+    }
     out += fmt::format("\ninputs that differ ({}; {} the same)\n", r.differences.size(), r.same_inputs);
     if (r.differences.empty()) {
         out += "  none\n";
@@ -138,6 +151,9 @@ std::string compare_json(const CompareResult& r) {
     for (const auto& c : r.columns) {
         const WhatIfRow& f = c.figures;
         j.begin_object().field("label", c.label).field("file", c.file).field("title", c.title);
+        j.key("set").begin_array();
+        for (const std::string& o : c.overrides) j.value(o);
+        j.end_array();
         j.field("chip", f.chip).field("chip_name", c.chip).field("model", c.model).field("gpus", f.gpus);
         j.field("layout", layout_text(f.layout)).field("tokens", c.tokens).field("step_time_s", f.step_time_s);
         j.field("mfu_causal", c.mfu_causal).field("mfu_bf16", f.mfu_bf16);

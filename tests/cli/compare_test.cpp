@@ -48,8 +48,13 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     CHECK(differences[1]["key"].string() == "resolved.gpu_hour");
     CHECK(doc["same_inputs"].number() > 10);
 
+    // Each column lists its own --set.
+    CHECK(a["set"].array().at(0).string() == "pricing.gpu_hour=$1.5");
+    CHECK(b["set"].array().at(0).string() == "pricing.gpu_hour=$3");
+
     const auto text = run_cli(args);
     REQUIRE(text.exit_code == 0);
+    CHECK_THAT(text.out, Catch::Contains("(" + file + ", --set pricing.gpu_hour=$3)"));
     CHECK_THAT(text.out, Catch::Contains("inputs that differ (2;"));
     CHECK_THAT(text.out, Catch::Contains("B against A: days ×1.000, GPU-hours ×1.000, cost ×2.000"));
     // `run`'s MFU basis (BF16 peak, full attention) comes first, the other labelled after it.
@@ -70,6 +75,19 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     // Same input and seed, same page.
     REQUIRE(run_cli(args + " -o " + (dir / "again.html").string()).exit_code == 0);
     CHECK(gpuhours::test::read_text(dir / "again.html") == content);
+}
+
+TEST_CASE("compare with a chip set by --set says that the chip's other inputs stay as written", "[cli][compare]") {
+    const gpuhours::test::TempDir scratch("compare-chip-" + std::to_string(::getpid()));
+    const auto file = gpuhours::test::write_small_run(scratch.path).string();
+    const auto r = run_cli("compare " + file + " " + file + " --set B:cluster.chip=h800 --samples 1");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("--set cluster.chip=h800)") && Catch::Contains("B sets its chip by --set") &&
+                          Catch::Contains("`gpuhours whatif` re-derives those"));
+    const auto same = run_cli("compare " + file + " " + file + " --set 'B:pricing.gpu_hour=$3' --samples 1");
+    REQUIRE(same.exit_code == 0);
+    CHECK_THAT(same.out, !Catch::Contains("sets its chip"));
 }
 
 TEST_CASE("compare's mistakes exit 2 naming the flag or the file, and write nothing", "[cli][compare]") {

@@ -29,6 +29,7 @@ struct CompareColumn {
     std::string label;
     std::string file;
     std::string title;
+    std::vector<std::string> overrides;  // the column's `--set` assignments (the ones for every column too), in order
     std::string chip;           // display name
     std::string model;          // display name
     double tokens = 0.0;        // every simulated phase's tokens
