@@ -314,6 +314,7 @@ std::string format_dollars(Dollars d) {
     if (a >= 1e9) return fmt::format("${}B", sig(v / 1e9));  // fmt: see flop_units
     if (a >= 1e6) return fmt::format("${}M", sig(v / 1e6));
     if (a >= 1e4) return fmt::format("${}K", sig(v / 1e3));
+    if (a >= 1e3) return fmt::format("{}${}", v < 0 ? "-" : "", with_commas(a, 0));  // "$3,190", not "$3189.84" beside "$60.13K"
     return fmt::format("${:.2f}", v);
 }
 std::string format_count(double n) {

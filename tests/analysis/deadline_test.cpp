@@ -91,6 +91,24 @@ TEST_CASE("a plan past a two-tier fabric's reach gets three tiers or larger swit
     CHECK(has(planes->overrides, "cluster.switch_radix=256"));
 }
 
+TEST_CASE("a plan past one node of a one-node scenario runs on a fat-tree, and says so", "[deadline]") {
+    // megatron-1.7b (TP1 PP1, micro-batch 4, batch 512) on 8 GPUs: one node, so its fabric is "single-node" by
+    // default. At data 32 (4 nodes: 512 / 32 = 16 sequences, 4 micro-batches per replica) the plan must name a
+    // fabric that connects nodes — the default one, a two-tier fat-tree of the scenario's 64-port switches
+    // (it holds 64 × 32 = 2,048 GPUs) — not "the scenario's fabric (one node)".
+    LoadOptions eight;
+    eight.overrides = {"cluster.gpus=8"};
+    const Scenario s = load_scenario(kSource / "scenarios" / "validation" / "megatron-1.7b.toml", eight);
+    REQUIRE(s.cluster.fabric == Fabric::single_node);
+    const auto plan = scale_plan(s, 32, std::nullopt);
+    REQUIRE(plan);
+    CHECK(has(plan->overrides, "cluster.fabric=\"fat-tree\""));
+    CHECK_THAT(plan->summary, Catch::Contains("a 2-tier fat-tree of 64-port switches (the scenario is one node)"));
+    LoadOptions at = eight;
+    at.overrides.insert(at.overrides.end(), plan->overrides.begin(), plan->overrides.end());
+    CHECK(load_scenario(kSource / "scenarios" / "validation" / "megatron-1.7b.toml", at).cluster.fabric == Fabric::fat_tree);
+}
+
 TEST_CASE("the deadline search finds the fewest GPUs for a known wall clock, in few runs", "[deadline]") {
     const Scenario s = flagship();
     // A probe whose wall clock is exactly inverse in the data degree: days(d) = 300 × 128 / d. For a deadline of

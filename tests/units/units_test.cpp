@@ -138,6 +138,10 @@ TEST_CASE("formatting carries the unit") {
     CHECK(format_bandwidth(parse_bandwidth("400 Gb/s")) == "50 GB/s");
     CHECK(format_bytes(parse_bytes("80 GB")) == "80 GB");
     CHECK(format_dollars(parse_dollars("$5.576M")) == "$5.576M");
+    // Below $10K: whole dollars with commas from $1,000 (four figures, like "$60.13K" above), cents below.
+    CHECK(format_dollars(Dollars(3189.84)) == "$3,190");
+    CHECK(format_dollars(Dollars(-3189.84)) == "-$3,190");
+    CHECK(format_dollars(Dollars(528.456)) == "$528.46");
     CHECK(format_count(671e9) == "671B");
     CHECK(format_duration(seconds(19.926)) == "19.93 s");
     CHECK(format_duration(days(54.2)) == "54.2 days");
