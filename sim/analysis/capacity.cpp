@@ -50,7 +50,9 @@ Probe evaluate_at(const std::filesystem::path& file, const LoadOptions& base, co
                   const std::string& key, double tokens, const EvaluateOptions& options) {
     std::vector<std::string> o = plan;
     o.push_back(fmt::format("{}={:.0f}", key, tokens));
-    const RunEvaluation ev = evaluate_run(ScenarioSampler(file, with(base, o)), options);
+    EvaluateOptions run_options = options;
+    run_options.judge_claims = false;
+    const RunEvaluation ev = evaluate_run(ScenarioSampler(file, with(base, o)), run_options);
     return {std::round(tokens), ev.wall_clock_days_spread.p50, ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0,
             ev.gpu_hours_spread.p50};
 }

@@ -766,6 +766,7 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         ev.nominal_ladder = cost_ladder(ladder_inputs(ev, nominal_wall, s.pricing));
     }
     check_claims_priced(s);  // read_scenario has checked it; a scenario built in code may not have been read
+    if (!ev.options.judge_claims) return;
     FailureScale failures(trial, kNominalSeed, ev.options.threads);
     for (const auto& claim : s.claims) {
         std::optional<CostRung> rung;
@@ -841,9 +842,7 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
     const StepTable table = simulate_distinct_steps(ev, *cache, counter, options);
     add_phase_outcomes(ev, table);
     if (options.nominal_only) {  // one Monte Carlo sample: the nominal wall clock is the fixed replays' median
-        const Seconds wall = run_monte_carlo(ev, sampler, StepSensitivities{}, options).nominal_wall;
-        ev.nominal_wall_clock_days = in_days(wall);
-        ev.nominal_gpu_hours = in_hours(wall) * ev.scenario.cluster.gpus;
+        ev.nominal_wall_clock_days = in_days(run_monte_carlo(ev, sampler, StepSensitivities{}, options).nominal_wall);
         return ev;
     }
     const StepSensitivities sensitivities = step_sensitivities(ev, sampler, table, *cache, counter, options);

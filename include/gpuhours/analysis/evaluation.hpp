@@ -43,10 +43,12 @@ struct EvaluateOptions {
     // Steps already simulated, shared by the evaluations of one question (sweep points, what-if variants and
     // deadline probes, validation cases) so that no step is simulated twice; null: a cache of this evaluation only.
     std::shared_ptr<StepCache> step_cache;
-    // Only the nominal run is wanted (the deadline search's probes): the distinct steps, the phases and
-    // nominal_wall_clock_days / nominal_gpu_hours are filled; no sensitivity steps, one Monte Carlo sample, no
-    // claims judged (a claim's break-evens replay the run many times over), no cost.
+    // Only the nominal wall clock is wanted (the deadline search's runs): the distinct steps, the phases and
+    // nominal_wall_clock_days are filled; no sensitivity steps, one Monte Carlo sample, no claims, no cost.
     bool nominal_only = false;
+    // false: the claims are not judged (RunEvaluation::verdicts empty); a search's runs need the run's figures only,
+    // and a claim's break-evens replay the run many times over.
+    bool judge_claims = true;
 };
 
 // One batch level of a phase: `steps` steps of the simulated step `step` (an index into RunEvaluation::steps).
