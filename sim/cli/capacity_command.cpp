@@ -19,11 +19,7 @@
 
 namespace gpuhours::cli {
 
-int cmd_capacity(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_command_args(raw, "capacity");
-    const std::string& file = single_positional(args, "capacity", "SCENARIO");
-    const LoadOptions load = load_options(args);
-    const Scenario s = load_scenario(file, load);
+CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
     CapacityRequest request;
     request.gpus = whole_number_option(args, "--gpus", s.cluster.gpus, 1, limits::kGpus);
     if (args.has("--deadline")) {
@@ -75,6 +71,15 @@ int cmd_capacity(const Args& raw, std::ostream& out) {
         request.tokens_per_parameter = v;
     }
     if (args.has("--tokens")) request.tokens = static_cast<double>(whole_number_option(args, "--tokens", 0, 1, 1LL << 62));
+    return request;
+}
+
+int cmd_capacity(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_command_args(raw, "capacity");
+    const std::string& file = single_positional(args, "capacity", "SCENARIO");
+    const LoadOptions load = load_options(args);
+    const Scenario s = load_scenario(file, load);
+    const CapacityRequest request = capacity_request(args, s);
     if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
     const std::string output = args.get("--output", args.get("-o"));
     const std::string flag = args.has("-o") ? "-o" : "--output";

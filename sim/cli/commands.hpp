@@ -4,6 +4,7 @@
 
 #include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/analysis/capacity.hpp>
 #include <gpuhours/analysis/whatif.hpp>
 #include <gpuhours/workload/workload.hpp>
 
@@ -57,6 +58,11 @@ EvaluateOptions evaluate_options(const ParsedArgs& args);
 
 // The what-if a command asked for: --chips, --rule, --deadline, --max-gpus, else the scenario's [whatif].
 WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s);
+
+// The capacity question a command asked for (`capacity`, `report --capacity`): --gpus (default the scenario's),
+// --deadline and --chips (default its [whatif]'s; a deadline is required), --budget, --max-batch-tokens,
+// --same-price, --family with --tokens-per-parameter or --tokens. Mistakes are Errors naming the flag.
+CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s);
 
 // How progress goes to stderr: `bar` (a terminal: one line redrawn in place), `lines` (a pipe or a file: a plain
 // line at each tenth of the work), `off` (--quiet). The environment variable GPUHOURS_PROGRESS (bar, lines or off)

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <optional>
+#include <string_view>
 #include <ostream>
 #include <string>
 
@@ -33,13 +34,25 @@ int cmd_report(const Args& raw, std::ostream& out) {
     // The comparison's flags are read now, before the run is evaluated: a mistaken value is an error then, not
     // after minutes; and --deadline or --max-gpus without a comparison to apply to would be silently ignored.
     std::optional<WhatIfRequest> request;
+    const bool capacity_asked = args.has("--capacity");
     if (sampler.nominal().whatif.requested() || args.has("--chips") || args.has("--rule")) {
         request = whatif_request(args, sampler.nominal());
     } else {
         for (const char* ignored : {"--deadline", "--max-gpus", "--max-batch-tokens"}) {
-            if (args.has(ignored)) {
+            if (args.has(ignored) && !(capacity_asked && std::string_view(ignored) != "--max-gpus")) {
                 throw Error(fmt::format("{} applies to a chip comparison, and this report has none", ignored),
                             fmt::format("add --chips or --rule (or a [whatif] table to the scenario), or drop {}", ignored));
+            }
+        }
+    }
+    std::optional<CapacityRequest> capacity;
+    if (capacity_asked) {
+        capacity = capacity_request(args, sampler.nominal());
+    } else {
+        for (const char* ignored : {"--gpus", "--budget", "--same-price", "--family", "--tokens-per-parameter", "--tokens"}) {
+            if (args.has(ignored)) {
+                throw Error(fmt::format("{} applies to the capacity section, which this report has not been asked for", ignored),
+                            fmt::format("add --capacity, or drop {}", ignored));
             }
         }
     }
@@ -62,8 +75,15 @@ int cmd_report(const Args& raw, std::ostream& out) {
                             [&](int done, int total) { chips.update(done, total); });
     }
     const WhatIfResult* comparison = whatif ? &*whatif : nullptr;
+    std::optional<CapacityResult> trains;
+    if (capacity) {
+        EvaluateOptions runs = evaluate_options(args);
+        if (!args.has("--samples")) runs.samples = 50;  // as gpuhours capacity
+        ProgressBar bar("capacity", args);
+        trains = run_capacity(file, load_options(args), *capacity, runs, [&](int done, int total) { bar.update(done, total); });
+    }
 
-    const std::string page = report::html_report(ev, comparison);
+    const std::string page = report::html_report(ev, comparison, trains ? &*trains : nullptr);
     report::write_file_atomically(output, page, flag);
     out << fmt::format("report: {} ({} KB; open it in a browser)\n", output, (page.size() + 512) / 1024);
     return 0;

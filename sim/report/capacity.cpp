@@ -156,15 +156,26 @@ std::string capacity_json(const CapacityResult& r) {
 
 std::string capacity_html(const CapacityResult& r) {
     using detail::paragraph;
-    using detail::table;
-    const Tables tables = tables_of(r);
     std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
     out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
     out += fmt::format("<title>{} — gpuhours capacity</title>\n", svg::escape(r.title));
     out += fmt::format("<style>{}</style>\n</head>\n<body>\n<main>\n", detail::kStyle);
     out += fmt::format("<header><h1>{}</h1>\n", svg::escape(r.title)) + paragraph(heading(r), "subtitle") + "</header>\n";
-    out += R"(<section id="capacity-tokens"><h2>The most tokens of the scenario's model</h2>)"
-           "\n";
+    out += capacity_sections(r);
+    out += "<footer>";
+    out += paragraph(fmt::format("Made by gpuhours capacity: {} simulation, {} network model, seed {}. The same scenario and seed "
+                                 "give this page byte for byte.",
+                                 to_string(r.options.mode), to_string(r.options.network), r.options.seed));
+    return out + "</footer>\n</main>\n</body>\n</html>\n";
+}
+
+std::string capacity_sections(const CapacityResult& r) {
+    using detail::paragraph;
+    using detail::table;
+    const Tables tables = tables_of(r);
+    std::string out = R"(<section id="capacity-tokens"><h2>The most tokens of the scenario's model</h2>)"
+                      "\n";
+    out += paragraph(heading(r), "note");
     out += table(tables.token_head, tables.tokens, {1, 3, 4, 5, 7}, "wide");
     svg::BarChart tokens;
     tokens.series.push_back({"most tokens", "#0072B2"});
@@ -200,11 +211,7 @@ std::string capacity_html(const CapacityResult& r) {
         out += svg::bar_chart(days);
         out += paragraph("Largest: " + tables.answers, "note") + "</section>\n";
     }
-    out += "<footer>";
-    out += paragraph(fmt::format("Made by gpuhours capacity: {} simulation, {} network model, seed {}. The same scenario and seed "
-                                 "give this page byte for byte.",
-                                 to_string(r.options.mode), to_string(r.options.network), r.options.seed));
-    return out + "</footer>\n</main>\n</body>\n</html>\n";
+    return out;
 }
 
 }  // namespace gpuhours::report

@@ -1,6 +1,7 @@
 // The HTML report (html.hpp). Sections mirror `gpuhours run` (sim/cli/run_command.cpp): same figures, same
 // wording, plus charts.
 #include <gpuhours/report/html.hpp>
+#include <gpuhours/report/capacity.hpp>
 
 #include "html_parts.hpp"
 
@@ -832,7 +833,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
 
 }  // namespace
 
-std::string html_report(const RunEvaluation& ev, const WhatIfResult* comparison) {
+std::string html_report(const RunEvaluation& ev, const WhatIfResult* comparison, const CapacityResult* capacity) {
     const Scenario& s = ev.scenario;
     std::string out;
     out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
@@ -856,6 +857,7 @@ std::string html_report(const RunEvaluation& ev, const WhatIfResult* comparison)
                                                     : std::string();
         out += comparison_section(*comparison, basis);
     }
+    if (capacity != nullptr) out += capacity_sections(*capacity);
     out += "<footer>";
     out += paragraph(fmt::format("Made by gpuhours: {} simulation, {} network model, {} Monte Carlo runs, seed {}. The same "
                                  "scenario and seed give this page byte for byte.",

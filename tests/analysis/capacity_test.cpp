@@ -184,3 +184,30 @@ TEST_CASE("Project ATOM: the largest Llama-like rung run forward meets two month
         CHECK(days_of(file, next["overrides"].array(), seed) > deadline);
     }
 }
+
+TEST_CASE("gpuhours report --capacity adds the capacity sections, the same as capacity's own page", "[capacity][report]") {
+    const gpuhours::test::TempDir scratch("capacity-report-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
+    const auto file = write_plain_run(dir).string();
+    const std::string flags = " --gpus 60 --deadline '1 day' --samples 4";
+    const auto report = run_cli("report " + file + flags + " --capacity -o " + (dir / "report.html").string());
+    INFO(report.out);
+    REQUIRE(report.exit_code == 0);
+    const auto page = run_cli("capacity " + file + flags + " -o " + (dir / "capacity.html").string());
+    REQUIRE(page.exit_code == 0);
+    // The report's capacity section is capacity's page's, byte for byte (same runs, seed and samples).
+    const auto section = [](const std::string& html) {
+        const auto from = html.find("<section id=\"capacity-tokens\">");
+        REQUIRE(from != std::string::npos);
+        return html.substr(from, html.find("</section>", from) - from);
+    };
+    const std::string in_report = gpuhours::test::read_text(dir / "report.html");
+    CHECK(section(in_report) == section(gpuhours::test::read_text(dir / "capacity.html")));
+    CHECK(in_report.find("<section id=\"memory\"") < in_report.find("<section id=\"capacity-tokens\">"));
+    // Capacity's own flags without --capacity are mistakes that say so, before anything runs.
+    const auto lone = run_cli("report " + file + " --family llama-dense -o " + (dir / "lone.html").string());
+    CHECK(lone.exit_code == 2);
+    CHECK_THAT(lone.out, Catch::Contains("--family applies to the capacity section") && Catch::Contains("add --capacity"));
+    CHECK_FALSE(std::filesystem::exists(dir / "lone.html"));
+}
+

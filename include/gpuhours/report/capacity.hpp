@@ -10,7 +10,8 @@
 //         largest (model id or null), rungs: [{model, model_name, parameters, tokens, ran, meets, gpus, layout,
 //         overrides, wall_clock_days_p50, cost_usd, note}]}]}), "seed", "samples".
 //   HTML  a self-contained page in the report's style: both tables, a bar chart of the most tokens by chip, and
-//         with a family one of each rung's wall clock by chip against the deadline.
+//         with a family one of each rung's wall clock by chip against the deadline; the same sections close the
+//         run's report when it is asked for (`gpuhours report --capacity`).
 #pragma once
 
 #include <gpuhours/analysis/capacity.hpp>
@@ -22,5 +23,8 @@ namespace gpuhours::report {
 std::string capacity_text(const CapacityResult& result);
 std::string capacity_json(const CapacityResult& result);
 std::string capacity_html(const CapacityResult& result);
+// The page's sections alone (<section id="capacity-tokens"> and, with a family, "capacity-family"), for the run's
+// report (`gpuhours report --capacity`).
+std::string capacity_sections(const CapacityResult& result);
 
 }  // namespace gpuhours::report
