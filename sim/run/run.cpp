@@ -242,6 +242,15 @@ Seconds expected_wall_clock(Seconds work, Seconds mttf, Seconds interval, Second
     return Seconds(per_piece * (work / interval));
 }
 
+Seconds expected_run_wall_clock(const RunInputs& inputs) {
+    validate_inputs(inputs);
+    const ReliabilityModel& model = inputs.reliability;
+    const auto mttf = job_mttf(model, inputs.gpus, inputs.gpus_per_node);
+    if (!mttf) return total_work(inputs);
+    return expected_wall_clock(total_work(inputs), *mttf, checkpoint_interval(inputs),
+                               model.async_checkpoint ? Seconds(0.0) : model.checkpoint_write, model.restart_time);
+}
+
 RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
     validate_inputs(inputs);
     const ReliabilityModel& model = inputs.reliability;

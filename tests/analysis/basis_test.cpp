@@ -90,6 +90,39 @@ TEST_CASE("the failure rates' break-even is the factor at which the claim flips,
     CHECK(evaluate_text(dir.path, with(1000 / (1.05 * k), claim)).verdicts[0].nominal_verdict == Verdict::fails);
 }
 
+TEST_CASE("a failure-rate break-even past 10^4 interruptions comes from the closed form, and still flips the claim", "[analysis][claims]") {
+    // The run above made 5,000 times longer (10T tokens: about 22,000 h of work with the 20 % overhead), so at the
+    // k where the claim flips (a wall clock 1.5 × the failure-free one: Daly's E[T]/W = M e^{R/M} (e^{(τ+C)/M} − 1)/τ
+    // reaches 1.5 near M = 62.5 h / k ≈ 2.5 h, k ≈ 25) the run has about 13,000 interruptions: the search takes the
+    // closed form's mean there instead of 201 replays (a search up to × 100 the rates on a large job would replay
+    // up to 10^7 interruptions 201 times per step of the bisection). The nominal verdicts re-run at 0.9 k and 1.1 k
+    // replay the run as always and must hold and fail.
+    const test::TempDir dir("failure-break-even-closed-form");
+    const auto with = [](double mtbf_hours, const std::string& claims) {
+        std::string text = small(claims);
+        text.replace(text.find("tokens = \"2B\""), std::string("tokens = \"2B\"").size(), "tokens = \"10T\"");
+        const std::string none = "[reliability]\nfailures = []\n";
+        text.replace(text.find(none), none.size(),
+                     fmt::format("[reliability]\nrestart_time = \"30 min\"\ncheckpoint_write = \"1 min\"\n"
+                                 "checkpoint_interval = \"20 min\"\n[[reliability.failures]]\nname = \"GPU\"\n"
+                                 "mtbf_per_gpu = \"{:.6f} h\"\nsource = \"test\"\n", mtbf_hours));
+        return text;
+    };
+    const RunEvaluation none = evaluate_text(dir.path, with(1e9, ""));
+    const double threshold_days = 1.5 * none.nominal_wall_clock_days;
+    const std::string claim = fmt::format("[[claims]]\ntext = \"fast\"\nwall_clock_below = \"{:.6f} days\"\n", threshold_days);
+    const RunEvaluation ev = evaluate_text(dir.path, with(1000, claim));
+    REQUIRE(ev.verdicts.size() == 1);
+    CHECK(ev.verdicts[0].nominal_verdict == Verdict::holds);
+    const InputBreakEven& f = ev.verdicts[0].criteria.at(0).input_break_evens.back();
+    REQUIRE(f.value.has_value());
+    const double k = *f.value;
+    CHECK(k > 10.0);
+    CHECK(k < 50.0);
+    CHECK(evaluate_text(dir.path, with(1000 / (0.9 * k), claim)).verdicts[0].nominal_verdict == Verdict::holds);
+    CHECK(evaluate_text(dir.path, with(1000 / (1.1 * k), claim)).verdicts[0].nominal_verdict == Verdict::fails);
+}
+
 TEST_CASE("a claim on rung 4 prints no rung-1 break-even price — the price's own break-even counts the research runs", "[analysis][claims]") {
     // Rented at $2 with one research run of G_r = 1,000 GPU-hours: rung 4 = $2 × (G + G_r) for the final run's G
     // GPU-hours (no failures: G = allocated). A bound of $2 × (G + G_r) × 1.1 flips at the price

@@ -100,6 +100,10 @@ Seconds checkpoint_interval(const RunInputs& inputs);
 // (MTTF M = 1/λ), checkpoint interval τ, checkpoint cost C (0 when asynchronous) and restart time R, failures
 // possible at any time (Daly 2006's model): E[T] = M · e^{R/M} · (e^{(τ+C)/M} − 1) · W / τ.
 Seconds expected_wall_clock(Seconds work, Seconds mttf, Seconds interval, Seconds checkpoint_cost, Seconds restart);
+// That closed form for a run's inputs: its work (overheads included), job MTTF, checkpoint interval, blocking write
+// (0 when asynchronous) and restart; the work alone when nothing fails. The mean of simulate_run's wall clock (but
+// for the write after the last piece, which simulate_run skips). Throws as simulate_run does on invalid inputs.
+Seconds expected_run_wall_clock(const RunInputs& inputs);
 
 // One Monte Carlo realisation of the run.
 struct RunSample {
