@@ -479,11 +479,15 @@ DeadlineAnswer search_deadline(const Scenario& s, double own_days, double deadli
         answer.note = fmt::format("not reached: {}", reached);
         if (!search.last_error.empty()) answer.note += fmt::format("; beyond: {}", search.last_error);
         answer.note += own.within.size() < own.all.size()
-                           ? fmt::format("; not with larger batches either, up to {} GPUs", with_commas(max_gpus))
+                           ? fmt::format("; nor with batches grown as far as the schedule needs, up to {} GPUs", with_commas(max_gpus))
                            : fmt::format("; searched up to {} GPUs", with_commas(max_gpus));
     }
     if (recipes.size() > 1) {
         answer.note += fmt::format("; nor with {}", other_recipes_text(recipes));
+    }
+    if (!batch_may_grow) {
+        // A larger batch leaves more micro-batches per replica (a smaller bubble) and fewer steps: say how to try it.
+        answer.note += "; a larger batch may reach it: --max-batch-tokens N lets the search grow every phase's batch up to N tokens";
     }
     return answer;
 }

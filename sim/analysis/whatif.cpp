@@ -134,10 +134,17 @@ std::optional<double> efficiency_figure(const KernelEfficiency& e, std::string_v
 // chip's figure: on another chip the same relative range is put around that chip's figure (the H20's 0.72 →
 // 0.648–0.72–0.792), instead of carrying the H800's numbers over. Other overrides are carried as they are.
 void scale_uncertain_efficiencies(const std::filesystem::path& file, const LoadOptions& base, const Scenario& original,
-                                  const ChipProfile& from, const ChipProfile& to, Variant& v, std::vector<std::string>& notes) {
+                                  const ChipProfile& from, const ChipProfile& to, const std::vector<std::string>& extra, Variant& v,
+                                  std::vector<std::string>& notes) {
     std::vector<std::pair<std::string, std::string>> inputs;
     for (const std::string& key : original.sources.chip_overrides) {
         if (key.rfind("efficiency.", 0) != 0) continue;
+        // A value a --set gives (the command's or the request's) is the user's figure for every chip: carried as given.
+        const std::string set = "cluster.chip." + key;
+        const auto sets = [&](const std::string& o) {
+            return o.rfind(set, 0) == 0 && (o.size() == set.size() || o[set.size()] == '=' || o[set.size()] == '.');
+        };
+        if (std::any_of(extra.begin(), extra.end(), sets) || std::any_of(base.overrides.begin(), base.overrides.end(), sets)) continue;
         const std::string name = key.substr(std::string("efficiency.").size());
         const auto own = efficiency_figure(from.efficiency, name);
         const auto nominal = efficiency_figure(original.cluster.chip.efficiency, name);
@@ -175,7 +182,7 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     std::vector<std::string> notes;
     if (const std::string from = catalog_id(original.cluster.chip);
         !original.sources.chip_overrides.empty() && from != "inline" && from != chip) {
-        scale_uncertain_efficiencies(file, base, original, load_chip(from, base.catalog_dir), profile, v, notes);
+        scale_uncertain_efficiencies(file, base, original, load_chip(from, base.catalog_dir), profile, extra, v, notes);
     }
     // SMs reserved for communication kernels are a share of the chip the scenario was written for (DeepSeek's 20
     // of the H800's 132): carried over as the same share of the target chip's SMs (at least one left for
@@ -201,6 +208,34 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
         v.overrides.push_back("training.precision=\"bf16\"");
         notes.push_back(fmt::format("no {} peak: BF16 GEMMs", to_string(original.training.precision.compute)));
         v.rederived = true;
+    }
+    // FP8 storage and all-to-all formats need FP8 casts the chip runs; without an FP8 peak (A800, Ascend 910B) a
+    // scenario written for the chip keeps them in BF16, as its GEMMs.
+    if (!profile.peak_dense.contains(Precision::fp8)) {
+        const MixedPrecision& mp = original.training.precision;
+        std::vector<std::string> moved;
+        for (const auto& [key, format] : {std::pair{"activations", std::optional(mp.activations)}, std::pair{"dispatch_precision", mp.dispatch},
+                                          std::pair{"combine_precision", mp.combine}}) {
+            if (format != Precision::fp8) continue;
+            v.overrides.push_back(fmt::format("training.{}=\"bf16\"", key));
+            moved.push_back(key);
+        }
+        if (!moved.empty()) notes.push_back(fmt::format("no FP8: {} in BF16", fmt::join(moved, ", ")));
+    }
+    // A [cluster] NIC equal to the scenario chip's catalog figure is that chip's server NIC (the flagship's 400 Gb/s
+    // CX7 per H800): the swapped chip gets its own catalog NIC. Another figure is the cluster's own and is kept.
+    if (const std::string from = catalog_id(original.cluster.chip); original.sources.keys.contains("cluster.nic_bandwidth") &&
+                                                                     from != "inline" && from != chip) {
+        const BytesPerSecond own = load_chip(from, base.catalog_dir).nic_bandwidth;
+        const BytesPerSecond written = original.cluster.nic_bandwidth;
+        if (std::abs(written.value() - own.value()) <= 1e-9 * own.value() && profile.nic_bandwidth.value() != own.value()) {
+            v.overrides.push_back(fmt::format("cluster.nic_bandwidth=\"{} Gb/s\"", profile.nic_bandwidth.value() * 8 / 1e9));
+            notes.push_back(fmt::format("NIC {:g} → {:g} Gb/s per GPU (each chip's catalog server NIC)", own.value() * 8 / 1e9,
+                                        profile.nic_bandwidth.value() * 8 / 1e9));
+        } else if (std::abs(written.value() - profile.nic_bandwidth.value()) > 1e-9 * written.value()) {
+            notes.push_back(fmt::format("NIC {:g} Gb/s per GPU kept (the scenario's cluster; the catalog gives the {} {:g})",
+                                        written.value() * 8 / 1e9, profile.display_name, profile.nic_bandwidth.value() * 8 / 1e9));
+        }
     }
     Scenario s = load_scenario(file, with(base, v.overrides));
     std::optional<std::string> why = misfit(s);
@@ -388,6 +423,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& ba
             price_variant(row, v, original, profile, request);
             row.layout_rederived = v.rederived;
             row.layout_note = v.note;
+            row.chip_overrides = v.overrides;
             const LoadOptions variant_options = with(base, v.overrides);
             const RunEvaluation ev = evaluate_run(ScenarioSampler(file, variant_options), row_options);
             fill_whatif_row(row, ev);

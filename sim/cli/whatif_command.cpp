@@ -65,6 +65,9 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         }
         j.field("gpus", r.gpus).field("layout", layout_text(r.layout)).field("layout_rederived", r.layout_rederived);
         j.field("layout_note", r.layout_note);
+        j.key("chip_set").begin_array();
+        for (const auto& o : r.chip_overrides) j.value(o);
+        j.end_array();
         j.field("step_time_s", r.step_time_s).field("mfu_bf16_full", r.mfu_bf16);
         j.field("wall_clock_days", r.wall_clock_days).field("gpu_hours", r.gpu_hours);
         j.field("steady_state_gpu_hours", r.steady_state_gpu_hours);

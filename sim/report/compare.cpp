@@ -107,8 +107,9 @@ std::string compare_text(const CompareResult& r) {
         out += fmt::format("{}  {} ({}{})\n", c.label, c.title, c.file, sets);
     }
     if (!chip_set.empty()) {
-        out += fmt::format("\n{} {} its chip by --set: every other input stays as the scenario writes it (SMs reserved for\n"
-                           "communication, efficiency ranges, the price per GPU-hour); `gpuhours whatif` re-derives those for a chip swap\n",
+        out += fmt::format("\n{} {} its chip by --set: the SMs reserved for communication, the NIC, the precisions and the price\n"
+                           "per GPU-hour stay as the scenario writes them, and `cluster.chip=` drops what its [cluster.chip] table sets\n"
+                           "(efficiency ranges; `cluster.chip.from=` keeps them); `gpuhours whatif` re-derives these for a chip swap\n",
                            fmt::join(chip_set, ", "), chip_set.size() == 1 ? "sets" : "set");
     }
     out += fmt::format("\ninputs that differ ({}; {} the same)\n", r.differences.size(), r.same_inputs);

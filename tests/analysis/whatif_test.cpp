@@ -220,16 +220,19 @@ TEST_CASE("SMs reserved for communication move to another chip as the same share
 TEST_CASE("the flagship on the Ascend 910B and the H20 runs as the scenarios written for those chips", "[whatif]") {
     // scenarios/deepseek-v3.toml (H800, 20 of 132 SMs for communication, FP8 with a ±10 % range around the H800's
     // FP8 GEMM efficiency) swapped to each chip must give the step of the scenario written directly for it (±1 %):
-    //   Ascend 910B: 20 × 24 / 132 = 3.6 → 4 AI cores; no FP8 peak, so BF16 GEMMs and the FP8 range unused; the
-    //     pre-training layout needs about 77 GB per device against the 910B's 64 GB less its reserve, so full
+    //   Ascend 910B: 20 × 24 / 132 = 3.6 → 4 AI cores; no FP8, so BF16 GEMMs, activations and dispatch, and the
+    //     FP8 range unused; the flagship's NIC is the H800 catalog's 400 Gb/s, so the 910B's own catalog NIC
+    //     (200 Gb/s); the pre-training layout no longer fits the 910B's 64 GB less its reserve, so full
     //     recomputation (the first step of the re-derivation that fits);
     //   H20: 20 × 78 / 132 = 11.8 → 12 SMs; the FP8 range re-centred on the H20's own catalog figure, which at
     //     nominal is the catalog's (the direct scenario drops the override).
     const std::filesystem::path flagship = kCatalog / "deepseek-v3.toml";
     const auto ascend_file = write_scenario("flagship-910b.toml",
-                                            "extends = \"" + flagship.string() + "\"\nunset = [\"cluster.chip.efficiency.gemm_fp8\"]\n"
+                                            "extends = \"" + flagship.string() + "\"\n"
+                                            "unset = [\"cluster.chip.efficiency.gemm_fp8\", \"cluster.nic_bandwidth\"]\n"
                                             "[cluster.chip]\nfrom = \"ascend-910b\"\n"
-                                            "[parallelism]\ncommunication_sms = 4\nrecompute = \"full\"\n[training]\nprecision = \"bf16\"\n");
+                                            "[parallelism]\ncommunication_sms = 4\nrecompute = \"full\"\n[training]\nprecision = \"bf16\"\n"
+                                            "activations = \"bf16\"\ndispatch_precision = \"bf16\"\n");
     const auto h20_file = write_scenario("flagship-h20.toml",
                                          "extends = \"" + flagship.string() + "\"\nunset = [\"cluster.chip.efficiency.gemm_fp8\"]\n"
                                          "[cluster.chip]\nfrom = \"h20\"\n[parallelism]\ncommunication_sms = 12\n");
@@ -247,7 +250,12 @@ TEST_CASE("the flagship on the Ascend 910B and the H20 runs as the scenarios wri
     CHECK(h20.step_time_s == Approx(direct(h20_file)).epsilon(0.01));
     CHECK_THAT(ascend.layout_note, Catch::Contains("efficiency.gemm_fp8: not used on the Huawei Ascend 910B") &&
                                        Catch::Contains("4 of 24") && Catch::Contains("BF16 GEMMs") &&
-                                       Catch::Contains("parallelism.recompute=\"full\""));
+                                       Catch::Contains("no FP8: activations, dispatch_precision in BF16") &&
+                                       Catch::Contains("NIC 400 → 200 Gb/s") && Catch::Contains("parallelism.recompute=\"full\""));
+    // The swap's assignments re-run the row: the scenario with them gives its step.
+    LoadOptions again = catalog();
+    again.overrides = ascend.chip_overrides;
+    CHECK(evaluate_run(ScenarioSampler(flagship, again), quick()).headline_step().step_time.value() == Approx(ascend.step_time_s).epsilon(1e-9));
     CHECK_THAT(h20.layout_note, Catch::Contains("12 of 78"));
 }
 
@@ -325,9 +333,12 @@ TEST_CASE("the deadline search finds the smallest GPU count that meets the deadl
     request.max_gpus = 64;
     const WhatIfResult none = run_whatif(file, catalog(), request, quick());
     CHECK_FALSE(none.rows.at(0).deadline_gpus.has_value());
-    // max_gpus 64 allows data up to 16 (× 4 model-parallel GPUs): the note names the largest count that ran, and
-    // that larger batches (data 3, 5, 6, … round the batch of 64 up) do not help either.
-    CHECK_THAT(none.rows.at(0).deadline_note, Catch::Contains("the most GPUs that ran, 64,") && Catch::Contains("larger batches"));
+    // max_gpus 64 allows data up to 16 (× 4 model-parallel GPUs): the note names the largest count that ran, that
+    // batches grown as far as the schedule needs (data 3, 5, 6, … round the batch of 64 up) do not help either, and
+    // how to let the search grow the batch further (no bound was given).
+    CHECK_THAT(none.rows.at(0).deadline_note, Catch::Contains("the most GPUs that ran, 64,") &&
+                                                  Catch::Contains("nor with batches grown as far as the schedule needs") &&
+                                                  Catch::Contains("--max-batch-tokens N lets the search grow"));
 }
 
 TEST_CASE("gpuhours whatif prints the comparison and refuses a request without chips", "[whatif]") {

@@ -84,7 +84,7 @@ TEST_CASE("compare with a chip set by --set says that the chip's other inputs st
     INFO(r.out);
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("--set cluster.chip=h800)") && Catch::Contains("B sets its chip by --set") &&
-                          Catch::Contains("`gpuhours whatif` re-derives those"));
+                          Catch::Contains("`gpuhours whatif` re-derives these for a chip swap"));
     const auto same = run_cli("compare " + file + " " + file + " --set 'B:pricing.gpu_hour=$3' --samples 1");
     REQUIRE(same.exit_code == 0);
     CHECK_THAT(same.out, !Catch::Contains("sets its chip"));

@@ -54,6 +54,9 @@ struct WhatIfRow {
     ParallelLayout layout;             // as simulated
     bool layout_rederived = false;     // the scenario's own layout did not fit; `layout_note` says what changed
     std::string layout_note;
+    // The `--set` assignments that make the scenario this chip's (the chip, what was re-derived for it); with the
+    // command's own --set they re-run the row: `gpuhours run SCENARIO --set …`. Empty for the scenario's own chip.
+    std::vector<std::string> chip_overrides;
     bool feasible = true;              // false: no layout fits or the run cannot be simulated; `error` says why
     std::string error;
     double step_time_s = 0.0;          // the headline step
