@@ -220,6 +220,11 @@ def compare(a: str | os.PathLike, b: str | os.PathLike, set_a: Mapping[str, Any]
     table = pd.DataFrame.from_dict(rows, orient="index", columns=names)
     table["b / a"] = [y / x if isinstance(x, (int, float)) and isinstance(y, (int, float)) and x else None
                       for x, y in zip(table[names[0]], table[names[1]])]
+    # Each scenario's compute-precision MFU is against its own peak (FP8 or BF16): a ratio of two only means
+    # something when both run the same precision.
+    precisions = {s.get("compute_precision") for s in doc["scenarios"]}
+    if len(precisions) != 1 or None in precisions:
+        table.loc["MFU, compute precision, causal", "b / a"] = None
     table.attrs["json"] = doc
     return table
 

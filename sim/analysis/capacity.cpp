@@ -219,8 +219,17 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
         CapacityPlan out;
         out.gpus = plan->gpus;
         out.layout = plan->summary;
-        out.overrides = std::move(swap.overrides);
-        out.overrides.insert(out.overrides.end(), plan->overrides.begin(), plan->overrides.end());
+        // The swap's assignments, then the plan's; a key written twice (a rung's starting cluster.gpus, then the
+        // plan's) keeps its last value, in the place of its first, so the list reads as the run it gives.
+        for (const std::vector<std::string>* list : {static_cast<const std::vector<std::string>*>(&swap.overrides), &plan->overrides}) {
+            for (const std::string& o : *list) {
+                const std::string key = o.substr(0, o.find('='));
+                const auto same = std::find_if(out.overrides.begin(), out.overrides.end(),
+                                               [&](const std::string& x) { return x.substr(0, x.find('=')) == key; });
+                if (same != out.overrides.end()) *same = o;
+                else out.overrides.push_back(o);
+            }
+        }
         out.chip_note = swap.note;
         return out;
     }

@@ -66,6 +66,7 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
         c.model = ev.scenario.model.display_name;
         for (const PhaseSpec& ph : ev.scenario.phases) c.tokens += ph.quoted_gpu_hours ? 0.0 : ph.tokens;
         c.mfu_causal = ev.headline_step().mfu_causal;
+        c.compute_precision = std::string(to_string(ev.scenario.training.precision.compute));
         c.priced = ev.priced;
         c.figures.chip = catalog_id(ev.scenario.cluster.chip);
         c.figures.chip_name = c.chip;

@@ -157,7 +157,7 @@ std::string compare_json(const CompareResult& r) {
         j.end_array();
         j.field("chip", f.chip).field("chip_name", c.chip).field("model", c.model).field("gpus", f.gpus);
         j.field("layout", layout_text(f.layout)).field("tokens", c.tokens).field("step_time_s", f.step_time_s);
-        j.field("mfu_causal", c.mfu_causal).field("mfu_bf16", f.mfu_bf16);
+        j.field("mfu_causal", c.mfu_causal).field("compute_precision", c.compute_precision).field("mfu_bf16", f.mfu_bf16);
         j.field("wall_clock_days", f.wall_clock_days).field("gpu_hours", f.gpu_hours);
         if (c.priced) j.field("cost_usd", f.cost_usd).field("cost_basis", c.figures.cost_basis).field("energy_mwh", f.energy_mwh);
         else j.key("cost_usd").null().key("cost_basis").null().key("energy_mwh").null();

@@ -535,6 +535,11 @@ std::string sweep_table(const SweepResult& r) {
             break;
         }
     }
+    // A chip varied as a plain key: nothing bound to the scenario's chip is re-derived (whatif is the chip swap).
+    if (std::any_of(r.axis_keys.begin(), r.axis_keys.end(), [](const std::string& k) { return k == "cluster.chip" || k == "cluster.chip.from"; })) {
+        out += "the chip is varied as a key: the SMs reserved for communication, the NIC, the precisions and the price stay as the\n"
+               "scenario writes them (cluster.chip also drops what its [cluster.chip] table sets); `gpuhours whatif` re-derives them\n";
+    }
     if (!errors.empty()) out += "\n" + errors;
     return out;
 }

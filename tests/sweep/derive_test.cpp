@@ -184,3 +184,15 @@ TEST_CASE("gpuhours sweep --zip runs point i with the i-th value of every axis, 
     const auto by_hand = gpuhours::test::JsonReader(run.out).document();
     CHECK(rows[1]["wall_clock_days_p50"].number() == by_hand["run"]["wall_clock_days_p50"].number());
 }
+
+TEST_CASE("a sweep that varies the chip as a key says what it does not re-derive", "[sweep]") {
+    const gpuhours::test::TempDir scratch("sweep-chip-" + std::to_string(::getpid()));
+    const auto file = gpuhours::test::write_small_run(scratch.path).string();
+    const auto chips = run_cli("sweep " + file + " --vary cluster.chip=h100,h800 --samples 1");
+    INFO(chips.out);
+    REQUIRE(chips.exit_code == 0);
+    CHECK_THAT(chips.out, Catch::Contains("the chip is varied as a key") && Catch::Contains("`gpuhours whatif` re-derives them"));
+    const auto gpus = run_cli("sweep " + file + " --vary cluster.gpus=8,16 --derive parallelism.data --samples 1");
+    REQUIRE(gpus.exit_code == 0);
+    CHECK_THAT(gpus.out, !Catch::Contains("the chip is varied"));
+}

@@ -34,6 +34,7 @@ struct CompareColumn {
     std::string model;          // display name
     double tokens = 0.0;        // every simulated phase's tokens
     double mfu_causal = 0.0;    // headline step: causal-attention FLOPs against the compute precision's peak
+    std::string compute_precision;  // that precision ("fp8", "bf16"): mfu_causal compares across columns only when equal
     bool priced = false;
     WhatIfRow figures;
 };
