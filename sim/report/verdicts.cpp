@@ -221,7 +221,7 @@ std::string mfu_text(const StepResult& r) {
     // MFU; the HFU counts causal FLOPs plus recomputation against the same peak. A step computed in another
     // format shows its own peak's figures after them, labelled.
     const std::string head = fmt::format("MFU {:.1f}% (BF16 peak, full-attention FLOPs: the basis used throughout; {:.1f}% "
-                                         "causal); HFU {:.1f}% (BF16 peak)",
+                                         "causal); HFU {:.1f}% (BF16 peak; the FLOPs executed: causal attention, recomputation)",
                                          100 * r.mfu_bf16_full, 100 * r.mfu_bf16_causal, 100 * r.hfu_bf16);
     if (r.compute_precision == Precision::bf16) return head;
     return fmt::format("{}; against the {} peak: MFU {:.1f}% ({:.1f}% causal), HFU {:.1f}%", head,
