@@ -184,6 +184,8 @@ std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace
                                 l.recompute = rc;
                                 l.schedule = schedule;
                                 l.virtual_stages = v;
+                                // The scenario's layer split holds for its own chunk count only; other counts split evenly.
+                                if (pp != s.parallel.pipeline || v != s.parallel.virtual_stages) l.layers_per_chunk.clear();
                                 l.sequence_parallel = s.parallel.sequence_parallel && tp > 1;
                                 out.push_back(l);
                             }
@@ -215,7 +217,7 @@ std::vector<ChunkCompute> chunk_compute(const StepSpec& spec, int chunks) {
     const MicroBatchShape shape{spec.sequence_length, layout.micro_batch, AttentionMask::causal};
     const std::vector<Block> blocks = model_ops(spec.model, layout, spec.precision, shape);
     const KernelContext kernel{spec.cluster.chip, spec.precision.compute, Precision::bf16, layout.communication_sms};
-    const auto layers = chunk_layers(spec.model, chunks);
+    const auto layers = chunk_layers(spec.model, chunks, layout.layers_per_chunk);
     std::vector<int> chunk_of_layer(static_cast<std::size_t>(spec.model.layers), 0);
     for (std::size_t c = 0; c < layers.size(); ++c) {
         for (int l : layers[c]) chunk_of_layer[static_cast<std::size_t>(l)] = static_cast<int>(c);

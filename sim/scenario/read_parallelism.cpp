@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <numeric>
 #include <cstdint>
 
 namespace gpuhours::detail {
@@ -72,6 +73,15 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
         Recompute::none);
     p.communication_sms = read_int(r, "communication_sms", 0, 100000, 0);
     p.vocab_divisible_by = read_int(r, "vocab_divisible_by", 1, limits::kVocabDivisibleBy, 128);
+    if (const Node* split = r.optional("layers_per_stage")) {
+        if (split->kind != Node::Kind::array || split->items.empty()) {
+            throw ScenarioError(split->where, fmt::format("`{}.layers_per_stage` must be a list of layer counts, one per pipeline chunk", name),
+                                "e.g. layers_per_stage = [15, 16, 16, 14] for 61 layers on 4 stages (rank 0's chunk first)");
+        }
+        for (std::size_t i = 0; i < split->items.size(); ++i) {
+            p.layers_per_chunk.push_back(detail::as_int(split->items[i], fmt::format("{}.layers_per_stage[{}]", name, i), 1, kMaxInt));
+        }
+    }
     if (const Node* o = r.optional("overlap_gradient_reduce")) {
         p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
         if (p.zero_stage >= 3 && !p.overlap_gradient_reduce) {
@@ -295,6 +305,16 @@ void validate_layout(const Scenario& s, bool data_given) {
                             fmt::format("pipeline × virtual_stages = {} × {} = {} exceeds the model's {} layers",
                                         p.pipeline, p.virtual_stages, chunks, m.layers),
                             "every pipeline chunk needs at least one layer; lower pipeline or virtual_stages");
+    }
+    if (!p.layers_per_chunk.empty()) {
+        const long long total = std::accumulate(p.layers_per_chunk.begin(), p.layers_per_chunk.end(), 0LL);
+        if (static_cast<long long>(p.layers_per_chunk.size()) != chunks || total != m.layers) {
+            throw_rule(s, {"parallelism.layers_per_stage", "parallelism.pipeline", "parallelism.virtual_stages", "model"}, at,
+                       fmt::format("layers_per_stage gives {} chunks summing to {} layers; the layout has pipeline × virtual_stages = {} "
+                                   "chunks and the model {} layers",
+                                   p.layers_per_chunk.size(), total, chunks, m.layers),
+                       fmt::format("give {} counts, rank 0's chunk first, that sum to {}", chunks, m.layers));
+        }
     }
     if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {
         throw_rule(s, {"parallelism.virtual_stages", "parallelism.schedule"}, at,

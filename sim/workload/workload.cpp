@@ -10,7 +10,10 @@
 
 #include "workload_detail.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <numeric>
 #include <string>
 #include <utility>
 
@@ -271,17 +274,24 @@ Flops training_flops_per_token(const ModelSpec& model, int sequence_length, Atte
 
 // ---- pipeline stages ----------------------------------------------------------------------------------------
 
-std::vector<std::vector<int>> chunk_layers(const ModelSpec& model, int chunks) {
+std::vector<std::vector<int>> chunk_layers(const ModelSpec& model, int chunks, const std::vector<int>& split) {
     validate(model);
     require(chunks >= 1, "the number of pipeline chunks must be positive");
     require(model.layers >= chunks, "model '" + model.id + "' has " + std::to_string(model.layers) +
                                         " layers, fewer than pipeline × virtual stages = " + std::to_string(chunks));
+    if (!split.empty()) {
+        require(split.size() == static_cast<std::size_t>(chunks),
+                fmt::format("layers_per_stage has {} entries for {} pipeline chunks", split.size(), chunks));
+        require(std::all_of(split.begin(), split.end(), [](int n) { return n >= 1; }) &&
+                    std::accumulate(split.begin(), split.end(), 0LL) == model.layers,
+                fmt::format("layers_per_stage must give every chunk at least one layer and sum to the model's {}", model.layers));
+    }
     const int base = model.layers / chunks;
     const int extra = model.layers % chunks;  // chunks 1..extra get one more layer
     std::vector<std::vector<int>> out(static_cast<std::size_t>(chunks));
     int next = 0;
     for (int chunk = 0; chunk < chunks; ++chunk) {
-        const int size = base + ((chunk >= 1 && chunk <= extra) ? 1 : 0);
+        const int size = split.empty() ? base + ((chunk >= 1 && chunk <= extra) ? 1 : 0) : split[static_cast<std::size_t>(chunk)];
         for (int i = 0; i < size; ++i) out[static_cast<std::size_t>(chunk)].push_back(next++);
     }
     return out;
@@ -291,7 +301,7 @@ std::vector<StageAssignment> assign_stages(const ModelSpec& model, const Paralle
     validate(model);
     validate(layout);
     const int p = layout.pipeline;
-    const auto chunks = chunk_layers(model, p * layout.virtual_stages);
+    const auto chunks = chunk_layers(model, p * layout.virtual_stages, layout.layers_per_chunk);
     std::vector<StageAssignment> stages(static_cast<std::size_t>(p));
     for (std::size_t chunk = 0; chunk < chunks.size(); ++chunk) {
         auto& stage = stages[chunk % static_cast<std::size_t>(p)];

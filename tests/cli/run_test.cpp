@@ -484,3 +484,28 @@ TEST_CASE("the run's own definition heads the assumptions, and a capital claim r
     CHECK_THAT(block, !Catch::Contains("GPU-hours)"));
     CHECK_THAT(block, !Catch::Contains("reliability.failures"));
 }
+
+TEST_CASE("an explicit layer split paces the pipeline by its heaviest stage, and a wrong one is refused where it is written") {
+    const gpuhours::test::TempDir scratch("layer-split-" + std::to_string(::getpid()));
+    const auto file = gpuhours::test::write_small_run(scratch.path).string();
+    const auto step = [&](const std::string& split) {
+        const auto r = run_cli("run " + file + " --samples 1 --json" + (split.empty() ? "" : " --set 'parallelism.layers_per_stage=" + split + "'"));
+        INFO(r.out);
+        REQUIRE(r.exit_code == 0);
+        return gpuhours::test::JsonReader(r.out).document()["step"]["step_time_s"].number();
+    };
+    // Llama 3.1 8B (32 layers) on PP2: the even split is [16, 16], the same step as no split at all.
+    const double even = step("");
+    CHECK(step("[16, 16]") == even);
+    // The last stage also holds the output head: 2 × 4,096 × 128,256 / TP2 = 525M FLOPs per token forward, against
+    // a layer's 2 × 218M / 2 = 218M — about 2.4 layers. [17, 15] weighs about 17 against 17.4 where [16, 16] weighs
+    // 16 against 18.4, so it is faster; [20, 12] (20 against 14.4) is slower than both.
+    CHECK(step("[17, 15]") < even);
+    CHECK(step("[20, 12]") > even);
+    // Counts that are not one per chunk summing to the layers are refused at the key, before anything runs.
+    std::ofstream(scratch.path / "bad.toml") << "extends = \"small.toml\"\n[parallelism]\nlayers_per_stage = [16, 15]\n";
+    const auto bad = run_cli("check " + (scratch.path / "bad.toml").string());
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.out, Catch::Contains("bad.toml:3:") && Catch::Contains("layers_per_stage gives 2 chunks summing to 31 layers") &&
+                            Catch::Contains("give 2 counts, rank 0's chunk first, that sum to 32"));
+}

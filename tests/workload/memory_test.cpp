@@ -206,6 +206,41 @@ TEST_CASE("Uneven pipeline stages give the remainder to the ranks after the firs
     CHECK_THROWS_AS(gh::assign_stages(gh::test::llama_3_1_405b(), p), gh::Error);
 }
 
+TEST_CASE("An explicit layer split puts the given layers on each chunk, in order", "[workload][memory]") {
+    gh::ParallelLayout p;
+    p.pipeline = 16;
+    // DeepSeek-V3's 61 layers on 16 stages with the last stage lighter (it also holds the output head and the MTP
+    // module): 15 stages of 4 layers would be 60, so [4 × 15, 1] sums to 61; rank 15 holds layer 60 alone.
+    p.layers_per_chunk = std::vector<int>(15, 4);
+    p.layers_per_chunk.push_back(1);
+    const auto v3 = gh::assign_stages(gh::test::deepseek_v3(), p);
+    REQUIRE(v3.size() == 16);
+    CHECK(v3[0].layers == std::vector<int>{0, 1, 2, 3});
+    CHECK(v3[14].layers == std::vector<int>{56, 57, 58, 59});
+    CHECK(v3[15].layers == std::vector<int>{60});
+    CHECK(v3[15].head);
+    // Interleaved, 2 virtual stages on 2 ranks of Llama 3.1 8B (32 layers): chunks [10, 6, 6, 10]; rank 0 holds
+    // chunks 0 and 2 (layers 0–9 and 16–21), rank 1 chunks 1 and 3 (10–15 and 22–31).
+    gh::ParallelLayout v;
+    v.pipeline = 2;
+    v.virtual_stages = 2;
+    v.schedule = gh::Schedule::interleaved;
+    v.layers_per_chunk = {10, 6, 6, 10};
+    const gh::ModelSpec m8 = gh::test::llama_like(32, 4096, 32, 8, 14336, 128256);  // Llama 3.1 8B (Table 3)
+    const auto eight = gh::assign_stages(m8, v);
+    CHECK(eight[0].layers.size() == 16);
+    CHECK(eight[0].layers.back() == 21);
+    CHECK(eight[1].layers.front() == 10);
+    CHECK(eight[1].layers.back() == 31);
+    // A split that does not fit the chunks or the model is an error, not a silent fallback.
+    v.layers_per_chunk = {10, 6, 16};
+    CHECK_THROWS_AS(gh::assign_stages(m8, v), gh::Error);
+    v.layers_per_chunk = {10, 6, 6, 11};
+    CHECK_THROWS_AS(gh::assign_stages(m8, v), gh::Error);
+    v.layers_per_chunk = {16, 0, 6, 10};
+    CHECK_THROWS_AS(gh::assign_stages(m8, v), gh::Error);
+}
+
 TEST_CASE("Each pipeline schedule keeps its stated number of micro-batches in flight", "[workload][memory]") {
     gh::ParallelLayout p;
     p.pipeline = 8;

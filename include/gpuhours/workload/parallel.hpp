@@ -70,6 +70,12 @@ struct ParallelLayout {
     // tensor-parallel rank holds an equal, aligned slice of the embedding and output head (Megatron-LM's
     // --make-vocab-size-divisible-by, default 128; 1 pads only as far as tensor parallelism needs).
     int vocab_divisible_by = 128;
+    // [parallelism] layers_per_stage: the transformer layers of each of the pipeline × virtual_stages model chunks,
+    // in chunk order (chunk c on pipeline rank c mod pipeline), summing to the model's layers; each at least 1. It
+    // generalises Megatron-LM's --decoder-first-pipeline-num-layers / --decoder-last-pipeline-num-layers: a stage
+    // that also holds the embedding, or the output head and MTP modules, can take fewer layers. Empty: the even
+    // split (chunk_layers in workload.hpp).
+    std::vector<int> layers_per_chunk;
 
     // Parameters per gradient bucket: gradient_bucket, or Megatron-Core's default max(40M, 1M × data × context).
     [[nodiscard]] double gradient_bucket_parameters() const;

@@ -195,8 +195,10 @@ struct StageAssignment {
     bool head = false;        // final norm + output head + loss (and MTP, which DeepSeek-V3 places there)
 };
 std::vector<StageAssignment> assign_stages(const ModelSpec& model, const ParallelLayout& layout);
-// The layers of each of `chunks` contiguous model chunks, by the rule above (chunk 0 never gets an extra layer).
-std::vector<std::vector<int>> chunk_layers(const ModelSpec& model, int chunks);
+// The layers of each of `chunks` contiguous model chunks, by the rule above (chunk 0 never gets an extra layer),
+// or by `split` when it is given (ParallelLayout::layers_per_chunk: `chunks` counts of at least 1 summing to the
+// model's layers; anything else throws Error).
+std::vector<std::vector<int>> chunk_layers(const ModelSpec& model, int chunks, const std::vector<int>& split = {});
 
 // ---- memory -------------------------------------------------------------------------------------------------
 
