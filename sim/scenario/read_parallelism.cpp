@@ -257,6 +257,30 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
                        std::move(fixed), std::vector<std::string>(degrees.begin(), degrees.end()));
 }
 
+// Pipeline chunks: at most one per layer, and an explicit layer split (layers_per_stage) one count per chunk
+// summing to the model's layers. Rules of the keys they couple, located at the one written last.
+void check_chunks(const Scenario& s, const SourceRef& at) {
+    const ParallelLayout& p = s.parallel;
+    const ModelSpec& m = s.model;
+    const long long chunks = 1LL * p.pipeline * p.virtual_stages;
+    if (chunks > m.layers) {
+        throw_rule(s, {"parallelism.pipeline", "parallelism.virtual_stages", "model"}, at,
+                            fmt::format("pipeline × virtual_stages = {} × {} = {} exceeds the model's {} layers",
+                                        p.pipeline, p.virtual_stages, chunks, m.layers),
+                            "every pipeline chunk needs at least one layer; lower pipeline or virtual_stages");
+    }
+    if (!p.layers_per_chunk.empty()) {
+        const long long total = std::accumulate(p.layers_per_chunk.begin(), p.layers_per_chunk.end(), 0LL);
+        if (static_cast<long long>(p.layers_per_chunk.size()) != chunks || total != m.layers) {
+            throw_rule(s, {"parallelism.layers_per_stage", "parallelism.pipeline", "parallelism.virtual_stages", "model"}, at,
+                       fmt::format("layers_per_stage gives {} chunks summing to {} layers; the layout has pipeline × virtual_stages = {} "
+                                   "chunks and the model {} layers",
+                                   p.layers_per_chunk.size(), total, chunks, m.layers),
+                       fmt::format("give {} counts, rank 0's chunk first, that sum to {}", chunks, m.layers));
+        }
+    }
+}
+
 void validate_layout(const Scenario& s, bool data_given) {
     const ParallelLayout& p = s.parallel;
     const ModelSpec& m = s.model;
@@ -299,23 +323,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                                 "each expert-parallel rank holds the same number of experts; use a divisor");
         }
     }
-    const long long chunks = 1LL * p.pipeline * p.virtual_stages;
-    if (chunks > m.layers) {
-        throw_rule(s, {"parallelism.pipeline", "parallelism.virtual_stages", "model"}, at,
-                            fmt::format("pipeline × virtual_stages = {} × {} = {} exceeds the model's {} layers",
-                                        p.pipeline, p.virtual_stages, chunks, m.layers),
-                            "every pipeline chunk needs at least one layer; lower pipeline or virtual_stages");
-    }
-    if (!p.layers_per_chunk.empty()) {
-        const long long total = std::accumulate(p.layers_per_chunk.begin(), p.layers_per_chunk.end(), 0LL);
-        if (static_cast<long long>(p.layers_per_chunk.size()) != chunks || total != m.layers) {
-            throw_rule(s, {"parallelism.layers_per_stage", "parallelism.pipeline", "parallelism.virtual_stages", "model"}, at,
-                       fmt::format("layers_per_stage gives {} chunks summing to {} layers; the layout has pipeline × virtual_stages = {} "
-                                   "chunks and the model {} layers",
-                                   p.layers_per_chunk.size(), total, chunks, m.layers),
-                       fmt::format("give {} counts, rank 0's chunk first, that sum to {}", chunks, m.layers));
-        }
-    }
+    check_chunks(s, at);
     if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {
         throw_rule(s, {"parallelism.virtual_stages", "parallelism.schedule"}, at,
                             fmt::format("virtual_stages = {} needs schedule = \"interleaved\" (got \"{}\")",
