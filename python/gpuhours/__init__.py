@@ -190,6 +190,7 @@ _COMPARED = [
     ("chip", "chip"),
     ("GPUs", "gpus"),
     ("layout", "layout"),
+    ("tokens", "tokens"),
     ("step time (s)", "step_time_s"),
     ("MFU, compute precision, causal", "mfu_causal"),
     ("MFU, BF16 peak, full attention", "mfu_bf16"),

@@ -8,6 +8,8 @@ import pathlib
 import stat
 import tempfile
 import unittest
+
+import pandas as pd
 from unittest import mock
 
 import gpuhours
@@ -112,6 +114,15 @@ class Results(unittest.TestCase):
         # GPU, nearly constant in n) and the optimizer (0.03 s) do not: (3.46 - 0.10)/2 + 0.10 = 1.78 s, ratio 0.51.
         self.assertGreater(ratio, 0.50)
         self.assertLess(ratio, 0.55)
+        # Both run the scenario's tokens (a row of its own), in the same precision, so the MFU ratio is given.
+        self.assertEqual(table.loc["tokens", "b / a"], 1.0)
+        self.assertIsNotNone(table.loc["MFU, compute precision, causal", "b / a"])
+
+    def test_compare_gives_no_mfu_ratio_across_precisions(self):
+        # megatron-1.7b computes in FP16; the same run in BF16 is against another peak.
+        table = gpuhours.compare(SMALL, SMALL, set_b={"training.precision": "bf16"})
+        self.assertTrue(pd.isna(table.loc["MFU, compute precision, causal", "b / a"]))
+        self.assertFalse(pd.isna(table.loc["MFU, BF16 peak, full attention", "b / a"]))
 
     def test_capacity_gives_tokens_that_run_forward_within_the_deadline(self):
         table = gpuhours.capacity(SMALL, deadline="1 day")

@@ -180,7 +180,13 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     if (modified) out << fmt::format("every chip modified by: {}\n", fmt::join(options.overrides, " "));
     out << "\n";
     std::vector<std::string> header = table_header(result);
-    header.push_back(fmt::format("claims (verdict, share of {} runs)", eval.samples));
+    // The scenario's own row is evaluated as `run` evaluates it, which may take another sample count: say so.
+    int own_runs = eval.samples;
+    for (const auto& r : result.rows) {
+        if (r.reference && r.feasible && r.samples != eval.samples) own_runs = r.samples;
+    }
+    header.push_back(own_runs == eval.samples ? fmt::format("claims (verdict, share of {} runs)", eval.samples)
+                                              : fmt::format("claims (verdict, share of {} runs; {} for the scenario's own)", eval.samples, own_runs));
     // The deadline as written beside days, as a claim's threshold prints ("2 months (60.9 days)").
     const std::string deadline_text =
         !result.deadline ? std::string()

@@ -57,6 +57,7 @@ struct WhatIfRow {
     // The `--set` assignments that make the scenario this chip's (the chip, what was re-derived for it); with the
     // command's own --set they re-run the row: `gpuhours run SCENARIO --set …`. Empty for the scenario's own chip.
     std::vector<std::string> chip_overrides;
+    int samples = 0;  // the Monte Carlo runs its claims' shares are over (the scenario's own row: as `run` takes them)
     bool feasible = true;              // false: no layout fits or the run cannot be simulated; `error` says why
     std::string error;
     double step_time_s = 0.0;          // the headline step
