@@ -17,6 +17,9 @@ namespace {
 
 std::string money(double usd, bool priced) { return priced ? format_dollars(Dollars(usd)) : "—"; }
 
+// Days to two decimals, or three significant figures under a day (a 1B model's run: "0.00431", not "0.00").
+std::string days_text(double days) { return days >= 1.0 ? fmt::format("{:.2f}", days) : fmt::format("{:.3g}", days); }
+
 // The answer's assignments: the plan's, then the tokens.
 std::vector<std::string> answer_overrides(const TokenCapacity& t) {
     std::vector<std::string> o = t.plan.overrides;
@@ -52,7 +55,7 @@ Tables tables_of(const CapacityResult& r) {
         }
         const std::string layout = row.plan.layout.substr(0, row.plan.layout.find(','));
         out.tokens.push_back({row.chip_name, with_commas(static_cast<double>(row.plan.gpus)), layout, format_count(row.tokens),
-                              fmt::format("{:.2f}", row.days), money(row.cost_usd, priced),
+                              days_text(row.days), money(row.cost_usd, priced),
                               row.tokens_over > 0 ? fmt::format("{}: {:.2f} days, over the {}", format_count(row.tokens_over),
                                                                 row.days_over, row.bound)
                                                   : "—",
@@ -66,7 +69,7 @@ Tables tables_of(const CapacityResult& r) {
             out.family.push_back({fam.chip_name, rung.model, rung.parameters > 0 ? format_count(rung.parameters) : "—",
                                   rung.tokens > 0 ? format_count(rung.tokens) : "—",
                                   rung.plan.gpus ? with_commas(static_cast<double>(rung.plan.gpus)) : "—",
-                                  rung.ran ? fmt::format("{:.2f}", rung.days) : "—", rung.ran ? money(rung.cost_usd, priced) : "—",
+                                  rung.ran ? days_text(rung.days) : "—", rung.ran ? money(rung.cost_usd, priced) : "—",
                                   rung.ran ? (rung.meets ? "yes" : "no: " + rung.note) : "did not run: " + rung.note});
         }
         if (!fam.largest) {
