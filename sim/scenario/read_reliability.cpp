@@ -260,6 +260,16 @@ ReliabilitySpec read_reliability(const Node* given, const std::filesystem::path&
             throw ScenarioError(r.table().find("checkpoint_interval")->where, "`reliability.checkpoint_interval` must be positive",
                                 "leave it out to use the Young/Daly optimum");
         }
+        if (s.checkpoint_interval->value() < limits::kCheckpointIntervalMin) {
+            // A one-key mistake: the search for every mistake reads on with the hint's example.
+            const SourceRef& where = r.table().find("checkpoint_interval")->where;
+            throw KeyError(where, where, false,
+                           fmt::format("`reliability.checkpoint_interval` = {:g} s is beyond the supported range of checkpoint "
+                                       "intervals (limit at least {:g} s): a checkpoint is taken at a step boundary",
+                                       s.checkpoint_interval->value(), limits::kCheckpointIntervalMin),
+                           "checkpoints are minutes apart (e.g. \"30 min\"); check the unit, or leave it out for the Young/Daly optimum",
+                           stand_in(where, Node::Kind::string, 0, 0.0, "30 min"));
+        }
     }
     if (const Node* f = r.optional("failures")) s.failures = read_failures(*f, rr);
     if (const Node* o = r.optional("overheads")) s.overheads = read_overheads(*o, rr);

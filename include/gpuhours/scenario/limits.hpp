@@ -61,6 +61,9 @@ inline constexpr double kLatencyMax = 1.0;
 inline constexpr double kTokensMax = 1e18;
 // reliability.restart_time, checkpoint_write and checkpoint_interval: up to 10 years, in seconds.
 inline constexpr double kReliabilityDurationMax = 10.0 * 365.25 * 86400.0;
+// reliability.checkpoint_interval: at least one second (a checkpoint is taken at a step boundary, and steps take
+// seconds); below it `check` passed an interval of nanoseconds that `run` then refused for its 10^15 checkpoints.
+inline constexpr double kCheckpointIntervalMin = 1.0;
 // A failure class's MTBF per GPU or per node: at least one minute (real ones are tens of thousands of hours); below
 // it the job's failure rate is beyond what a run can finish under, or not a finite number.
 inline constexpr double kMtbfMin = 60.0;
