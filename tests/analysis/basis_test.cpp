@@ -25,6 +25,17 @@ std::string small(const std::string& claims) {
            claims;
 }
 
+// `text` (the small run) with one failure class of `mtbf_hours` per GPU, a 30-minute restart, 1-minute blocking
+// writes and checkpoints every 20 minutes in place of its empty failure list.
+std::string with_failure_class(std::string text, double mtbf_hours) {
+    const std::string none = "[reliability]\nfailures = []\n";
+    text.replace(text.find(none), none.size(),
+                 fmt::format("[reliability]\nrestart_time = \"30 min\"\ncheckpoint_write = \"1 min\"\n"
+                             "checkpoint_interval = \"20 min\"\n[[reliability.failures]]\nname = \"GPU\"\n"
+                             "mtbf_per_gpu = \"{:.6f} h\"\nsource = \"test\"\n", mtbf_hours));
+    return text;
+}
+
 RunEvaluation evaluate_text(const std::filesystem::path& dir, const std::string& text) {
     const auto file = dir / "basis.toml";
     std::ofstream(file) << text;
@@ -65,12 +76,7 @@ TEST_CASE("the failure rates' break-even is the factor at which the claim flips,
     const test::TempDir dir("failure-break-even");
     const auto with = [](double mtbf_hours, const std::string& claims) {
         std::string text = small(claims);
-        const std::string none = "[reliability]\nfailures = []\n";
-        text.replace(text.find(none), none.size(),
-                     fmt::format("[reliability]\nrestart_time = \"30 min\"\ncheckpoint_write = \"1 min\"\n"
-                                 "checkpoint_interval = \"20 min\"\n[[reliability.failures]]\nname = \"GPU\"\n"
-                                 "mtbf_per_gpu = \"{:.6f} h\"\nsource = \"test\"\n", mtbf_hours));
-        return text;
+        return with_failure_class(text, mtbf_hours);
     };
     const RunEvaluation plain = evaluate_text(dir.path, small(""));
     const double threshold_days = 1.25 * plain.wall_clock_days_spread.p50;
@@ -101,12 +107,7 @@ TEST_CASE("a failure-rate break-even past 10^4 interruptions comes from the clos
     const auto with = [](double mtbf_hours, const std::string& claims) {
         std::string text = small(claims);
         text.replace(text.find("tokens = \"2B\""), std::string("tokens = \"2B\"").size(), "tokens = \"10T\"");
-        const std::string none = "[reliability]\nfailures = []\n";
-        text.replace(text.find(none), none.size(),
-                     fmt::format("[reliability]\nrestart_time = \"30 min\"\ncheckpoint_write = \"1 min\"\n"
-                                 "checkpoint_interval = \"20 min\"\n[[reliability.failures]]\nname = \"GPU\"\n"
-                                 "mtbf_per_gpu = \"{:.6f} h\"\nsource = \"test\"\n", mtbf_hours));
-        return text;
+        return with_failure_class(text, mtbf_hours);
     };
     const RunEvaluation none = evaluate_text(dir.path, with(1e9, ""));
     const double threshold_days = 1.5 * none.nominal_wall_clock_days;
