@@ -32,6 +32,88 @@ using detail::link_preference;
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
+// The links not yet saturated, as an indexed binary heap of local link indices: one entry per link, re-placed when
+// its share changes (no stale entries to pop). The order is the smallest share, then the lower reporting preference,
+// then the lower topology link id: strict and total, so the solver's result does not depend on insertion order.
+class LinkHeap {
+public:
+    // Starts a solve over `links` local links; `global` maps a local index to its topology link id.
+    void reset(std::size_t links, const std::vector<std::uint32_t>* global) {
+        global_ = global;
+        heap_.clear();
+        place_.assign(links, -1);
+        share_.resize(links);
+        preference_.resize(links);
+    }
+    // Adds link l with its share and preference (call heapify after the last add).
+    void add(std::uint32_t l, double share, int preference) {
+        share_[l] = share;
+        preference_[l] = preference;
+        place_[l] = static_cast<std::int32_t>(heap_.size());
+        heap_.push_back(l);
+    }
+    void heapify() {
+        for (std::size_t i = heap_.size() / 2; i-- > 0;) sift_down(i);
+    }
+    [[nodiscard]] bool empty() const { return heap_.empty(); }
+    [[nodiscard]] std::uint32_t top() const { return heap_.front(); }
+    [[nodiscard]] double share(std::uint32_t l) const { return share_[l]; }
+    [[nodiscard]] bool contains(std::uint32_t l) const { return place_[l] >= 0; }
+    // Link l (in the heap) has a new share.
+    void update(std::uint32_t l, double share) {
+        share_[l] = share;
+        sift_up(static_cast<std::size_t>(place_[l]));
+        sift_down(static_cast<std::size_t>(place_[l]));
+    }
+    void remove(std::uint32_t l) {
+        const auto i = static_cast<std::size_t>(place_[l]);
+        place_[l] = -1;
+        const std::uint32_t last = heap_.back();
+        heap_.pop_back();
+        if (i == heap_.size()) return;
+        set(i, last);
+        sift_up(i);
+        sift_down(static_cast<std::size_t>(place_[last]));
+    }
+
+private:
+    [[nodiscard]] bool before(std::uint32_t a, std::uint32_t b) const {
+        if (share_[a] != share_[b]) return share_[a] < share_[b];
+        if (preference_[a] != preference_[b]) return preference_[a] < preference_[b];
+        return (*global_)[a] < (*global_)[b];
+    }
+    void set(std::size_t i, std::uint32_t l) {
+        heap_[i] = l;
+        place_[l] = static_cast<std::int32_t>(i);
+    }
+    void sift_up(std::size_t i) {
+        const std::uint32_t l = heap_[i];
+        while (i > 0 && before(l, heap_[(i - 1) / 2])) {
+            set(i, heap_[(i - 1) / 2]);
+            i = (i - 1) / 2;
+        }
+        set(i, l);
+    }
+    void sift_down(std::size_t i) {
+        const std::uint32_t l = heap_[i];
+        for (;;) {
+            std::size_t c = 2 * i + 1;
+            if (c >= heap_.size()) break;
+            if (c + 1 < heap_.size() && before(heap_[c + 1], heap_[c])) ++c;
+            if (!before(heap_[c], l)) break;
+            set(i, heap_[c]);
+            i = c;
+        }
+        set(i, l);
+    }
+
+    const std::vector<std::uint32_t>* global_ = nullptr;
+    std::vector<std::uint32_t> heap_;
+    std::vector<std::int32_t> place_;  // per local link: its index in heap_, -1 when absent
+    std::vector<double> share_;        // per local link: its share when last placed
+    std::vector<int> preference_;
+};
+
 // Scratch for the max-min solver, kept between solves so that a solve costs time in the links its flows cross,
 // not in the links of the whole topology: `local_of` maps a topology link to its index among the links in use
 // (-1 when unused) and is reset after every solve.
@@ -44,8 +126,7 @@ struct MaxMinScratch {
     std::vector<char> frozen;
     std::vector<char> marked;                // links touched in the current round
     std::vector<std::uint32_t> touched;
-    using Entry = std::tuple<double, int, std::uint32_t, std::uint32_t>;  // share, preference, topology link, local
-    std::vector<Entry> heap;
+    LinkHeap heap;
 };
 
 // Flat max-min solver (progressive filling). Flow f crosses links flow_links[offsets[f] .. offsets[f+1]).
@@ -88,19 +169,17 @@ void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& p
     auto& remaining = w.remaining;
     auto share = [&](std::uint32_t l) { return std::max(0.0, remaining[l]) / static_cast<double>(count[l]); };
     auto pref = [&](std::uint32_t l) { return preference.empty() ? 0 : preference[w.global[l]]; };
-    auto push = [&](std::uint32_t l) {
-        w.heap.emplace_back(share(l), pref(l), w.global[l], l);
-        std::push_heap(w.heap.begin(), w.heap.end(), std::greater<>{});
-    };
-    w.heap.clear();
+    LinkHeap& heap = w.heap;
+    heap.reset(links, &w.global);
     for (std::uint32_t l = 0; l < links; ++l) {
-        if (count[l] > 0) push(l);
+        if (count[l] > 0) heap.add(l, share(l), pref(l));
     }
-    while (!w.heap.empty()) {
-        std::pop_heap(w.heap.begin(), w.heap.end(), std::greater<>{});
-        const auto [s, p, global, l] = w.heap.back();
-        w.heap.pop_back();
-        if (count[l] == 0 || share(l) != s) continue;  // stale entry
+    heap.heapify();
+    while (!heap.empty()) {
+        const std::uint32_t l = heap.top();
+        const double s = heap.share(l);
+        const std::uint32_t global = w.global[l];
+        heap.remove(l);
         // Freeze every flow of the saturated link at its share; each other link they cross gets one new heap
         // entry after the round (an entry per decrement would only add stale ones: an entry is used when its
         // share is the link's current share, and the round's last share is the one pushed either way).
@@ -124,7 +203,8 @@ void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& p
         count[l] = 0;
         for (const std::uint32_t other : w.touched) {
             w.marked[other] = 0;
-            if (count[other] > 0) push(other);
+            if (count[other] > 0) heap.update(other, share(other));
+            else if (heap.contains(other)) heap.remove(other);
         }
     }
     for (const std::uint32_t l : w.global) w.local_of[l] = -1;

@@ -110,10 +110,74 @@ void keep(MaxMinNetwork::PhaseMemo& memo, const std::vector<std::uint64_t>& key,
     memo.entries.emplace(key, entry);
 }
 
-// A phase of link-disjoint parts of one canonical form, answered by its first part (network.hpp), as the whole
-// phase's entry (labels and positions of the whole canonical form, in memo.link_of); nullopt when the phase is not
-// such parts.
-// `reused`: whether the part was found in the memo.
+namespace {
+
+// The entry of part `flows_of_part` (solved in its canonical form, or found in the memo) with its limiting link and
+// that link's reporting preference; `found`: whether it was in the memo.
+struct PartAnswer {
+    MaxMinNetwork::PhaseMemo::Entry entry;
+    LinkId link = 0;     // the limiting link (meaningful when entry.limiting_label >= 0)
+    int preference = 0;  // its reporting preference
+};
+
+PartAnswer solve_part(const Topology& topology, std::span<const FlowSpec> flows, const RouteTable& routes,
+                      std::span<const std::uint32_t> flows_of_part, MaxMinNetwork::PhaseMemo& memo, bool& found) {
+    canonical_form(topology, flows, routes, flows_of_part, memo, memo.other_key, memo.other_link_of, memo.other_labelled);
+    PartAnswer answer;
+    found = false;
+    if (const auto it = memo.entries.find(memo.other_key); it != memo.entries.end()) {
+        found = true;
+        answer.entry = it->second;
+    } else {
+        answer.entry = solve_canonical(topology, flows, routes, flows_of_part, memo.other_link_of, memo.other_labelled);
+        keep(memo, memo.other_key, answer.entry);
+    }
+    if (answer.entry.limiting_label >= 0) {
+        answer.link = memo.other_link_of[static_cast<std::size_t>(answer.entry.limiting_label)];
+        answer.preference = link_preference(topology.link(answer.link).kind);
+    }
+    return answer;
+}
+
+// The phase's entry from its parts solved one by one: the latest part's time; its limiting link (among parts that
+// end at that same instant: the lowest reporting preference, then the limited flow that comes first in the phase,
+// as the whole solve reports the flows of its last batch). `reused`: whether every part was in the memo.
+MaxMinNetwork::PhaseMemo::Entry solve_each_part(const Topology& topology, std::span<const FlowSpec> flows,
+                                                const RouteTable& routes, MaxMinNetwork::PhaseMemo& memo, bool& reused) {
+    const std::size_t parts = memo.part_begin.size() - 1;
+    reused = true;
+    bool have = false;
+    PartAnswer best;
+    std::uint32_t best_flow = 0;  // the best part's limited flow, in phase order
+    for (std::size_t p = 0; p < parts; ++p) {
+        const std::span<const std::uint32_t> part(memo.part_flows.data() + memo.part_begin[p],
+                                                  memo.part_begin[p + 1] - memo.part_begin[p]);
+        bool found = false;
+        const PartAnswer a = solve_part(topology, flows, routes, part, memo, found);
+        reused = reused && found;
+        const bool limited = a.entry.limiting_label >= 0;
+        const std::uint32_t flow = limited ? part[a.entry.limiting_position] : 0;
+        bool better = !have || a.entry.time > best.entry.time;
+        if (!better && a.entry.time == best.entry.time && limited) {
+            better = best.entry.limiting_label < 0 || a.preference < best.preference ||
+                     (a.preference == best.preference && flow < best_flow);
+        }
+        if (better) {
+            best = a;
+            best_flow = flow;
+            have = true;
+        }
+    }
+    if (best.entry.limiting_label < 0) return best.entry;
+    const auto whole_label = std::find(memo.link_of.begin(), memo.link_of.end(), best.link) - memo.link_of.begin();
+    return MaxMinNetwork::PhaseMemo::Entry{best.entry.time, whole_label, best_flow};
+}
+
+}  // namespace
+
+// A phase of link-disjoint parts, answered from its parts (network.hpp), as the whole phase's entry (labels and
+// positions of the whole canonical form, in memo.link_of); nullopt when the phase is one part. `reused`: whether
+// the parts were found in the memo.
 std::optional<MaxMinNetwork::PhaseMemo::Entry> solve_by_parts(const Topology& topology, std::span<const FlowSpec> flows,
                                                               const RouteTable& routes, MaxMinNetwork::PhaseMemo& memo,
                                                               bool& reused) {
@@ -126,12 +190,12 @@ std::optional<MaxMinNetwork::PhaseMemo::Entry> solve_by_parts(const Topology& to
     };
     if (parts < 2) return std::nullopt;
     for (std::size_t p = 1; p < parts; ++p) {
-        if (part(p).size() != part(0).size()) return std::nullopt;
+        if (part(p).size() != part(0).size()) return solve_each_part(topology, flows, routes, memo, reused);
     }
     canonical_form(topology, flows, routes, part(0), memo, memo.part_key, memo.part_link_of, memo.part_labelled);
     for (std::size_t p = 1; p < parts; ++p) {
         canonical_form(topology, flows, routes, part(p), memo, memo.other_key, memo.other_link_of, memo.other_labelled);
-        if (memo.other_key != memo.part_key) return std::nullopt;
+        if (memo.other_key != memo.part_key) return solve_each_part(topology, flows, routes, memo, reused);
     }
     PhaseMemo::Entry entry;
     reused = false;

@@ -259,7 +259,13 @@ private:
     // rates (progressive filling touches only the part's own links, whose labels keep their order) and bytes left
     // are those of the part alone, bit for bit. Its limiting link is the first part's link under the same label,
     // taking the part whose limited flow comes first in the phase, as the whole solve would. Parts of different forms
-    // are solved whole (their events interleave, which moves the last bits). Tested equal to the whole solve on
+    // are solved one by one (each solved or found in the memo) and the phase lasts as long as its latest part; its
+    // limiting link is that part's (among parts ending at one instant: the lower preference, then the limited flow
+    // first in the phase). That is each part's own fluid; the whole solve, whose events interleave the parts',
+    // advances every flow's bytes at the other parts' events too and can differ from it in the last bits (a
+    // picosecond's rounding). A solve costs events × flows of one part instead of the whole phase: a phase of 845
+    // parts of mixed forms (a ring step over 24,960 GPUs in nodes of 12) took 39 s whole, 2 s by parts. Tested
+    // equal to the whole solve, bit for bit where the parts are alike and to a relative 1e-9 where not, on
     // fat-trees of two and three tiers, multi-plane and rail-optimised fabrics (tests/network/phase_parts_test.cpp).
     std::unique_ptr<PhaseMemo> memo_;
     std::uint64_t phases_reused_ = 0;
