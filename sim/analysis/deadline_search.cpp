@@ -28,7 +28,7 @@ const PhaseSpec* first_simulated(const Scenario& s) {
 bool schedule_accepts(const ParallelLayout& p, long long m) {
     if (m < 1 || m > (1LL << 30)) return false;
     try {
-        check_pipeline_shape(p.schedule, p.pipeline, static_cast<int>(m), p.virtual_stages);
+        check_pipeline_shape(p.schedule, p.pipeline, static_cast<int>(m), p.virtual_stages, p.combined_1f1b);
     } catch (const Error&) {
         return false;
     }
@@ -93,6 +93,11 @@ void apply_recipe(const Recipe& recipe, Shape& sh, std::vector<std::string>& ove
         if (sh.layout.schedule != Schedule::interleaved && sh.layout.virtual_stages != 1) {
             sh.layout.virtual_stages = 1;
             overrides.push_back(prefix + "virtual_stages=1");
+        }
+        // Combined 1F1B pairs the interleaved order's rounds; plain 1F1B over several stages cannot take it.
+        if (sh.layout.combined_1f1b && sh.layout.schedule == Schedule::one_f_one_b && sh.layout.pipeline > 1) {
+            sh.layout.combined_1f1b = false;
+            overrides.push_back(prefix + "combined_1f1b=false");
         }
     }
     if (recipe.micro_batch && *recipe.micro_batch != sh.layout.micro_batch) {

@@ -349,7 +349,7 @@ void screen(PlanCandidate& c, Scenario& scratch) {
     c.micro_batches = gb % per_step == 0 ? static_cast<int>(gb / per_step) : 0;
     try {
         validate_layout(scratch);
-        check_pipeline_shape(l.schedule, l.pipeline, c.micro_batches, l.virtual_stages);
+        check_pipeline_shape(l.schedule, l.pipeline, c.micro_batches, l.virtual_stages, l.combined_1f1b);
     } catch (const Error& e) {
         c.fate = CandidateFate::rejected_by_rule;
         c.reason = e.message();

@@ -271,7 +271,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("context", p.context).field("sequence_parallel", p.sequence_parallel).field("zero", p.zero_stage);
     j.field("micro_batch", p.micro_batch).field("virtual_stages", p.virtual_stages);
     j.field("schedule", to_string(p.schedule)).field("recompute", to_string(p.recompute)).field("order", p.order);
-    j.field("overlap_gradient_reduce", p.overlap_gradient_reduce).field("vocab_divisible_by", p.vocab_divisible_by);
+    j.field("overlap_gradient_reduce", p.overlap_gradient_reduce).field("combined_1f1b", p.combined_1f1b).field("vocab_divisible_by", p.vocab_divisible_by);
     if (p.zero_stage >= 3) {
         j.field("prefetch", p.prefetch).field("reshard_after_forward", p.reshard_after_forward);
         j.field("shard_group", p.dense_shard_ranks());
@@ -335,7 +335,7 @@ int check_command(const Args& raw, std::ostream& out) {
         out << fmt::format("layout    tensor {} × context {} × pipeline {} × data {} = {} GPUs; expert {}; zero {}; "
                            "{} schedule{}; recompute {}\n",
                            p.tensor, p.context, p.pipeline, p.data, p.total_ranks(), p.expert, p.zero_stage,
-                           to_string(p.schedule),
+                           describe_schedule(p),
                            p.virtual_stages > 1 ? fmt::format(" ({} virtual stages)", p.virtual_stages) : "",
                            to_string(p.recompute));
         if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("          data parallel: {}\n", dp);
@@ -361,6 +361,10 @@ int check_command(const Args& raw, std::ostream& out) {
         if (p.schedule == Schedule::dualpipe) {
             out << "          DualPipe: rank r also holds the layers of rank p−1−r (two copies of the parameters) and "
                    "runs micro-batches from both ends\n";
+        }
+        if (p.combined_1f1b) {
+            out << "          combined 1F1B: each steady-state round runs one micro-batch's forward beside another's "
+                   "backward, their expert all-to-alls overlapping the other's compute\n";
         }
         const int micro = t.global_batch / (p.data * p.micro_batch);
         out << fmt::format("training  {} tokens, sequence {}, global batch {} ({} micro-batches of {} per replica), "

@@ -205,7 +205,7 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
     out << fmt::format("{}\n", s.title);
     out << fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}, {} schedule; {} simulation ({} GPU{} simulated), {} network model\n",
                        s.cluster.gpus, s.cluster.chip.display_name, p.tensor, p.context, p.pipeline, p.data, p.expert,
-                       to_string(p.schedule), to_string(r.mode), r.simulated_ranks, r.simulated_ranks == 1 ? "" : "s",
+                       describe_schedule(p), to_string(r.mode), r.simulated_ranks, r.simulated_ranks == 1 ? "" : "s",
                        to_string(ev.options.network));
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("data parallel: {}\n", dp);
     out << "\n";

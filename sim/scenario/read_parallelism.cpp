@@ -90,6 +90,7 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
                                {"parallelism.overlap_gradient_reduce", "parallelism.zero"});
         }
     }
+    if (const Node* c = r.optional("combined_1f1b")) p.combined_1f1b = detail::as_bool(*c, "parallelism.combined_1f1b");
     const Node* prefetch = r.optional("prefetch");
     const Node* reshard = r.optional("reshard_after_forward");
     const Node* shard = r.optional("shard_group");
@@ -281,6 +282,26 @@ void check_chunks(const Scenario& s, const SourceRef& at) {
     }
 }
 
+// Combined 1F1B (ParallelLayout::combined_1f1b): an expert all-to-all to overlap, and 1F1B rounds to pair.
+void check_combined_1f1b(const Scenario& s, const SourceRef& at) {
+    const ParallelLayout& p = s.parallel;
+    const ModelSpec& m = s.model;
+    if (p.combined_1f1b && (!m.moe || p.expert < 2)) {
+        throw_rule(s, {"parallelism.combined_1f1b", "parallelism.expert", "model"}, at,
+                   fmt::format("combined_1f1b = true overlaps the expert all-to-all, but {}", !m.moe ? fmt::format("model \"{}\" has no experts", m.id)
+                                                                                                       : std::string("expert = 1 sends none")),
+                   "set parallelism.expert > 1 on a MoE model (Megatron-Core asserts the same), or remove combined_1f1b");
+    }
+    if (p.combined_1f1b && !(p.schedule == Schedule::interleaved || (p.schedule == Schedule::one_f_one_b && p.pipeline == 1))) {
+        throw_rule(s, {"parallelism.combined_1f1b", "parallelism.schedule", "parallelism.pipeline"}, at,
+                   fmt::format("combined_1f1b = true pairs the forwards and backwards of the 1F1B order: it needs schedule = "
+                               "\"interleaved\", or \"1f1b\" with pipeline = 1 (got \"{}\" with pipeline = {})",
+                               to_string(p.schedule), p.pipeline),
+                   "Megatron-Core requires virtual pipeline stages when pipelining: set schedule = \"interleaved\" and "
+                   "virtual_stages ≥ 2, or remove combined_1f1b");
+    }
+}
+
 void validate_layout(const Scenario& s, bool data_given) {
     const ParallelLayout& p = s.parallel;
     const ModelSpec& m = s.model;
@@ -339,6 +360,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                             fmt::format("schedule = \"dualpipe\" needs an even pipeline degree (got {})", p.pipeline),
                             "DualPipe pairs stage i with stage pipeline−1−i; use an even pipeline degree");
     }
+    check_combined_1f1b(s, at);
     if (p.communication_sms >= s.cluster.chip.sm_count) {
         throw_rule(s, {"parallelism.communication_sms", "cluster.chip", "cluster.chip.from"}, at,
                             fmt::format("communication_sms = {} leaves no SM for compute on the {} ({} SMs)",

@@ -385,7 +385,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
         // The layout and the network the step is simulated on.
         Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
                                               p.tensor, p.context, p.pipeline, p.data, p.expert, p.sequence_parallel ? " with sequence parallelism" : "",
-                                              to_string(p.schedule), p.zero_stage, to_string(p.recompute), p.micro_batch, p.communication_sms),
+                                              describe_schedule(p), p.zero_stage, to_string(p.recompute), p.micro_batch, p.communication_sms),
                    group_source(under("parallelism."), s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file)},
         Assumption{"cluster.fabric", fmt::format("{}, {} tiers, {} plane{}, oversubscription {:g}:1, NIC {} per GPU, NIC latency {}",
                                                  to_string(c.fabric), c.tiers, c.planes, c.planes == 1 ? "" : "s", c.oversubscription,

@@ -178,6 +178,24 @@ PipelineOp single(PassKind kind, int micro_batch, int local_chunk = 0) {
     return PipelineOp{Pass{kind, micro_batch, local_chunk}, std::nullopt};
 }
 
+// One steady-state round of the 1F1B orders: F then B, or under combined 1F1B (Megatron-Core's
+// --overlap-moe-expert-parallel-comm, "1F1B A2A overlap"; core.pipeline_parallel.combined_1f1b) one F&B op, the
+// forward of one micro-batch beside the backward of another, so that one's expert all-to-all hides behind the
+// other's compute. Combined orders take one more warm-up forward per stage, so that no round pairs a backward
+// with the forward it needs (without it the last stage's rounds are F i, B i); with one pipeline stage the order
+// is F0, F1&B0, …, F(m−1)&B(m−2), B(m−1), that of combined_1f1b_schedule_for_no_pipelining. Only the rounds pair:
+// where the warm-up takes every forward (m·v at most the warm-up), nothing does.
+void steady_round(StageOps& ops, const PipelineOp& forward, const PipelineOp& backward, bool combined) {
+    if (!combined) {
+        ops.push_back(forward);
+        ops.push_back(backward);
+        return;
+    }
+    PipelineOp pair = forward;
+    pair.overlapped = backward.pass;
+    ops.push_back(pair);
+}
+
 // GPipe (Huang et al. 2019): every stage runs all forwards in micro-batch order, then all backwards in reverse
 // micro-batch order. All m activation sets are alive at the turn.
 std::vector<StageOps> gpipe_order(int p, int m) {
@@ -191,15 +209,15 @@ std::vector<StageOps> gpipe_order(int p, int m) {
 
 // 1F1B, PipeDream-Flush (Narayanan et al. 2021 §2.2.1; Megatron-LM forward_backward_pipelining_without_interleaving):
 // stage r runs w = min(p−r−1, m) warm-up forwards, then m−w rounds of (F, B), then the w outstanding backwards.
-std::vector<StageOps> one_f_one_b_order(int p, int m) {
+// `combined`: combined 1F1B (below).
+std::vector<StageOps> one_f_one_b_order(int p, int m, bool combined = false) {
     std::vector<StageOps> stages(static_cast<std::size_t>(p));
     for (int r = 0; r < p; ++r) {
         auto& ops = stages[static_cast<std::size_t>(r)];
-        const int warmup = std::min(p - r - 1, m);
+        const int warmup = std::min(p - r - 1 + (combined ? 1 : 0), m);
         for (int i = 0; i < warmup; ++i) ops.push_back(single(PassKind::forward, i));
         for (int i = 0; i < m - warmup; ++i) {
-            ops.push_back(single(PassKind::forward, warmup + i));
-            ops.push_back(single(PassKind::backward, i));
+            steady_round(ops, single(PassKind::forward, warmup + i), single(PassKind::backward, i), combined);
         }
         for (int i = m - warmup; i < m; ++i) ops.push_back(single(PassKind::backward, i));
     }
@@ -212,22 +230,19 @@ std::vector<StageOps> one_f_one_b_order(int p, int m) {
 // Backward number k visits chunks in reverse (v−1−that chunk). Warm-up: (p−r−1)·2 + (v−1)·p forwards, capped at
 // m·v; then rounds of (F, B); then the remaining backwards. Megatron runs everything as warm-up when m = p; this
 // plan keeps the general formula, which is also deadlock-free there (see the tests).
-std::vector<StageOps> interleaved_order(int p, int m, int v) {
+std::vector<StageOps> interleaved_order(int p, int m, int v, bool combined = false) {
     std::vector<StageOps> stages(static_cast<std::size_t>(p));
     const int total = m * v;
     auto micro_batch = [&](int k) { return (k / (p * v)) * p + k % p; };
     auto forward_chunk = [&](int k) { return (k % (p * v)) / p; };
     for (int r = 0; r < p; ++r) {
         auto& ops = stages[static_cast<std::size_t>(r)];
-        auto fwd = [&](int k) { ops.push_back(single(PassKind::forward, micro_batch(k), forward_chunk(k))); };
-        auto bwd = [&](int k) { ops.push_back(single(PassKind::backward, micro_batch(k), v - 1 - forward_chunk(k))); };
-        const int warmup = std::min((p - r - 1) * 2 + (v - 1) * p, total);
-        for (int k = 0; k < warmup; ++k) fwd(k);
-        for (int i = 0; i < total - warmup; ++i) {
-            fwd(warmup + i);
-            bwd(i);
-        }
-        for (int k = total - warmup; k < total; ++k) bwd(k);
+        auto fwd = [&](int k) { return single(PassKind::forward, micro_batch(k), forward_chunk(k)); };
+        auto bwd = [&](int k) { return single(PassKind::backward, micro_batch(k), v - 1 - forward_chunk(k)); };
+        const int warmup = std::min((p - r - 1) * 2 + (v - 1) * p + (combined ? 1 : 0), total);
+        for (int k = 0; k < warmup; ++k) ops.push_back(fwd(k));
+        for (int i = 0; i < total - warmup; ++i) steady_round(ops, fwd(warmup + i), bwd(i), combined);
+        for (int k = total - warmup; k < total; ++k) ops.push_back(bwd(k));
     }
     return stages;
 }
@@ -354,8 +369,14 @@ std::vector<StageOps> dualpipe_order(int p, int m) {
     return stages;
 }
 
-void check_arguments(Schedule schedule, int p, int m, int v) {
+void check_arguments(Schedule schedule, int p, int m, int v, bool combined) {
     const std::string name(to_string(schedule));
+    if (combined && !(schedule == Schedule::interleaved || (schedule == Schedule::one_f_one_b && p == 1)))
+        throw Error("combined 1F1B (expert all-to-all overlap) pairs the forwards and backwards of the 1F1B order: it "
+                    "needs the interleaved schedule, or 1f1b with one pipeline stage, not " + name + " on " +
+                        std::to_string(p) + " stage" + (p == 1 ? "" : "s") + " (Megatron-Core requires virtual pipeline "
+                        "stages when pipelining)",
+                    "use schedule = \"interleaved\" with virtual stages ≥ 2, or turn the overlap off");
     if (p < 1) throw Error("pipeline stages = " + std::to_string(p) + " must be at least 1");
     if (m < 1) throw Error("micro-batches = " + std::to_string(m) + " must be at least 1");
     if (v < 1) throw Error("virtual stages = " + std::to_string(v) + " must be at least 1");
@@ -386,17 +407,17 @@ void check_arguments(Schedule schedule, int p, int m, int v) {
 
 }  // namespace
 
-void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages) {
-    check_arguments(schedule, stages, micro_batches, virtual_stages);
+void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages, bool combined) {
+    check_arguments(schedule, stages, micro_batches, virtual_stages, combined);
 }
 
-PipelinePlan make_pipeline_plan(Schedule schedule, int stages, int micro_batches, int virtual_stages) {
-    check_arguments(schedule, stages, micro_batches, virtual_stages);
+PipelinePlan make_pipeline_plan(Schedule schedule, int stages, int micro_batches, int virtual_stages, bool combined) {
+    check_arguments(schedule, stages, micro_batches, virtual_stages, combined);
     std::vector<StageOps> ops;
     switch (schedule) {
         case Schedule::gpipe: ops = gpipe_order(stages, micro_batches); break;
-        case Schedule::one_f_one_b: ops = one_f_one_b_order(stages, micro_batches); break;
-        case Schedule::interleaved: ops = interleaved_order(stages, micro_batches, virtual_stages); break;
+        case Schedule::one_f_one_b: ops = one_f_one_b_order(stages, micro_batches, combined); break;
+        case Schedule::interleaved: ops = interleaved_order(stages, micro_batches, virtual_stages, combined); break;
         case Schedule::zero_bubble: ops = zb_h1_order(stages, micro_batches); break;
         case Schedule::dualpipe: ops = dualpipe_order(stages, micro_batches); break;
     }

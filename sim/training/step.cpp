@@ -51,7 +51,7 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
                     "raise the global batch, or lower data or micro_batch");
     }
     plan_ = std::make_unique<PipelinePlan>(
-        make_pipeline_plan(layout_.schedule, layout_.pipeline, micro_batches_, layout_.virtual_stages));
+        make_pipeline_plan(layout_.schedule, layout_.pipeline, micro_batches_, layout_.virtual_stages, layout_.combined_1f1b));
     shape_ = MicroBatchShape{spec.sequence_length, layout_.micro_batch, AttentionMask::causal};
     blocks_ = model_ops(spec.model, layout_, spec.precision, shape_);
     chunk_layers_ = chunk_layers(spec.model, plan_->model_chunks(), layout_.layers_per_chunk);

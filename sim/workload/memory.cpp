@@ -143,8 +143,11 @@ double in_flight_micro_batches(const ParallelLayout& layout, int rank, const Mem
     switch (layout.schedule) {
         case Schedule::gpipe: n = m; break;
         case Schedule::one_f_one_b:
-        case Schedule::zero_bubble: n = std::min(m, p - rank); break;
-        case Schedule::interleaved: n = std::min(m, std::max(1.0, p + (p - 1.0) / v - rank)); break;
+        case Schedule::zero_bubble: n = std::min(m, p - rank + (layout.combined_1f1b ? 1.0 : 0.0)); break;
+        // Combined 1F1B's extra warm-up forward holds one more chunk: 1/v of a micro-batch.
+        case Schedule::interleaved:
+            n = std::min(m, std::max(1.0, p + (p - 1.0) / v - rank) + (layout.combined_1f1b ? 1.0 / v : 0.0));
+            break;
         case Schedule::dualpipe: n = std::min(m, p + 1.0); break;
     }
     return std::max(1.0, n);

@@ -60,6 +60,10 @@ long long ParallelLayout::padded_vocab(int vocab) const {
     return (vocab + multiple - 1) / multiple * multiple;
 }
 
+std::string describe_schedule(const ParallelLayout& p) {
+    return std::string(to_string(p.schedule)) + (p.combined_1f1b ? " + combined 1F1B" : "");
+}
+
 std::string describe_data_parallel(const ParallelLayout& p) {
     const long long dc = 1LL * p.data * p.context;
     if (dc <= 1) return {};

@@ -819,3 +819,23 @@ TEST_CASE("a rule between the user's key and a base value is located at the user
     CHECK_THAT(from_set, Catch::StartsWith("test.toml:18:7: error: `pricing.pue`"));
     CHECK_THAT(from_set, Catch::Contains("\n--set parallelism.tensor=16: error: tensor = 16 does not divide the model's 8 key/value heads"));
 }
+
+TEST_CASE("combined 1F1B is refused without experts or without rounds to pair, at the key") {
+    // kBase's dense Llama 3.1 8B: combined_1f1b inserted after micro_batch (line 11) is line 12, its value at
+    // column 17 ("combined_1f1b = " is 16 characters).
+    const auto dense = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\ncombined_1f1b = true"));
+    CHECK(dense.where().line == 12);
+    CHECK(dense.where().column == 17);
+    CHECK_THAT(dense.message(), Catch::Contains("has no experts"));
+    // DeepSeek-V2-Lite (64 routed experts) on PP 2 × DP 8 with EP 8: plain 1F1B over two stages has no rounds to pair.
+    std::string moe = replace(replace(replace(kBase, "llama-3.1-8b", "deepseek-v2-lite"), "tensor = 2", "tensor = 1"), "data = 4", "data = 8");
+    moe = replace(moe, "micro_batch = 1", "micro_batch = 1\nexpert = 8\ncombined_1f1b = true");
+    const auto plain = load_error(moe);
+    CHECK(plain.where().line == 13);
+    CHECK_THAT(plain.message(), Catch::Contains("needs schedule = \"interleaved\", or \"1f1b\" with pipeline = 1"));
+    // Interleaved with 3 virtual stages: accepted (8 micro-batches per replica, a multiple of 2 stages).
+    const Scenario s = load_scenario_from_string(replace(moe, "expert = 8", "expert = 8\nschedule = \"interleaved\"\nvirtual_stages = 3"),
+                                                 "test.toml", catalog_options());
+    CHECK(s.parallel.combined_1f1b);
+    CHECK(s.parallel.schedule == Schedule::interleaved);
+}

@@ -381,3 +381,67 @@ TEST_CASE("schedule arguments that do not fit the schedule are errors that say w
     CHECK_THROWS_WITH(simulate_compute_only(plan, durations(1, 2, 3)), Contains("weight ≤ backward"));
     CHECK_THROWS_AS(simulate_compute_only(plan, PassDurations{us(-1), us(1), us(0), us(0), us(0)}), Error);
 }
+
+// ---- combined 1F1B ----------------------------------------------------------------------------------------------
+
+TEST_CASE("combined 1F1B runs each steady round's forward beside an earlier micro-batch's backward", "[schedule]") {
+    // One stage, m = 4 (Megatron-Core's combined_1f1b_schedule_for_no_pipelining): one warm-up forward, then
+    // F(i+1) & B(i), then the last backward.
+    CHECK(labels(make_pipeline_plan(Schedule::one_f_one_b, 1, 4, 1, true), 0) == "F0 F1&B0 F2&B1 F3&B2 B3");
+    // Interleaved, p = 2, v = 2, m = 4. Forward k runs micro-batch ⌊k/4⌋·2 + k mod 2 through local chunk
+    // ⌊(k mod 4)/2⌋: k = 0..7 → F0 F1 F0.c1 F1.c1 F2 F3 F2.c1 F3.c1; backward k the same micro-batch through the
+    // other chunk: B0.c1 B1.c1 B0 B1 B2.c1 B3.c1 B2 B3. Stage 1's warm-up (p − r − 1)·2 + (v − 1)·p = 2 forwards
+    // plus combined's one = 3; then forward 3 + i beside backward i for i = 0..4; then backwards 5..7.
+    CHECK(labels(make_pipeline_plan(Schedule::interleaved, 2, 4, 2, true), 1) ==
+          "F0 F1 F0.c1 F1.c1&B0.c1 F2&B1.c1 F3&B0 F2.c1&B1 F3.c1&B2.c1 B3.c1 B2 B3");
+    // Without the extra warm-up forward the last stage's first round would pair F0.c1 with B0.c1, the backward
+    // of the forward beside it.
+    CHECK(labels(make_pipeline_plan(Schedule::interleaved, 2, 4, 2), 1) ==
+          "F0 F1 F0.c1 B0.c1 F1.c1 B1.c1 F2 B0 F3 B1 F2.c1 B2.c1 F3.c1 B3.c1 B2 B3");
+}
+
+TEST_CASE("combined 1F1B plans run to completion without deadlock, and one stage takes F + (m-1)·F&B + B", "[schedule]") {
+    for (int p = 2; p <= 8; ++p) {
+        for (const int m : {p, 2 * p, 3 * p}) {
+            for (int v = 2; v <= 4; ++v) {
+                INFO("interleaved p=" << p << " m=" << m << " v=" << v);
+                const PipelinePlan plan = make_pipeline_plan(Schedule::interleaved, p, m, v, true);
+                CHECK(simulate_compute_only(plan, durations(3, 5, 2, 6, 1)).makespan > SimTime::zero());
+                // Every stage runs its steady rounds as pairs of two micro-batches.
+                for (int r = 0; r < p; ++r) {
+                    for (const PipelineOp& op : plan.ops(r)) {
+                        if (op.overlapped) CHECK(op.overlapped->micro_batch != op.pass.micro_batch);
+                    }
+                }
+            }
+        }
+    }
+    // One stage, serial: F0, then m − 1 pairs, then the last B. F = 3, B = 5, F&B = 6 µs, m = 4: 3 + 3·6 + 5 = 26.
+    const PipelinePlan one = make_pipeline_plan(Schedule::one_f_one_b, 1, 4, 1, true);
+    CHECK(simulate_compute_only(one, durations(3, 5, 0, 6)).makespan == us(26));
+    // m = 1 has no round to pair: F0 B0.
+    CHECK(labels(make_pipeline_plan(Schedule::one_f_one_b, 1, 1, 1, true), 0) == "F0 B0");
+}
+
+TEST_CASE("combined 1F1B holds one more chunk than its schedule", "[schedule]") {
+    // One stage: F(i+1) is allocated before B(i) frees its set, so 2 at the peak (plain 1F1B: 1).
+    CHECK(peak_activations(make_pipeline_plan(Schedule::one_f_one_b, 1, 8, 1, true), 0) == 2);
+    CHECK(peak_activations(make_pipeline_plan(Schedule::one_f_one_b, 1, 8), 0) == 1);
+    // Interleaved rank 0: warm-up (p − 1)·2 + (v − 1)·p + 1 forwards and the first pair's forward: v·p + p chunks,
+    // p + p/v micro-batches (in_flight_micro_batches: p + (p − 1)/v + 1/v).
+    for (const int p : {2, 4, 8}) {
+        for (const int v : {2, 3}) {
+            INFO("p=" << p << " v=" << v);
+            CHECK(peak_activations(make_pipeline_plan(Schedule::interleaved, p, 4 * p, v, true), 0) == v * p + p);
+            CHECK(peak_activations(make_pipeline_plan(Schedule::interleaved, p, 4 * p, v), 0) == v * p + p - 1);
+        }
+    }
+}
+
+TEST_CASE("combined 1F1B is refused where the 1F1B order has no rounds to pair", "[schedule]") {
+    CHECK_THROWS_AS(make_pipeline_plan(Schedule::one_f_one_b, 2, 8, 1, true), Error);
+    CHECK_THROWS_AS(make_pipeline_plan(Schedule::dualpipe, 2, 8, 1, true), Error);
+    CHECK_THROWS_AS(make_pipeline_plan(Schedule::gpipe, 1, 8, 1, true), Error);
+    CHECK_THROWS_AS(check_pipeline_shape(Schedule::zero_bubble, 1, 8, 1, true), Error);
+    CHECK_NOTHROW(check_pipeline_shape(Schedule::interleaved, 2, 8, 2, true));
+}

@@ -13,7 +13,8 @@
 // - W: weight-gradient pass of a Bi that ran earlier on the same stage.
 // - F&B: DualPipe's overlapped pair (DeepSeek-V3, arXiv 2412.19437, §3.2.1, Fig. 4–5): a forward of one direction
 //   and a full backward of the other direction, run as one op so that each half's communication can hide behind
-//   the other half's compute.
+//   the other half's compute. Combined 1F1B (below) pairs a forward and a backward of two micro-batches the same
+//   way.
 //
 // Model chunks. The model is cut into `model_chunks()` pieces that every micro-batch runs in order 0, 1, …:
 // - GPipe, 1F1B, ZB-H1: p chunks, chunk c on stage c (local chunk 0).
@@ -53,10 +54,10 @@ struct Pass {
 
 enum class PipelineOpKind { forward, backward, backward_input, backward_weight, forward_backward };
 
-// One entry of a stage's order: a single pass, or DualPipe's overlapped F&B pair.
+// One entry of a stage's order: a single pass, or an overlapped F&B pair (DualPipe, combined 1F1B).
 struct PipelineOp {
     Pass pass;                       // the forward, for an F&B pair
-    std::optional<Pass> overlapped;  // F&B only: the full backward (other direction) sharing this op
+    std::optional<Pass> overlapped;  // F&B only: the full backward (another micro-batch) sharing this op
 
     [[nodiscard]] PipelineOpKind kind() const;
     // "F3", "F3.c1" (local chunk shown when non-zero), "Bi3", "W3", "F3&B9.c1".
@@ -148,10 +149,17 @@ private:
 //   overlapped pairs, so they are busier and idle less. Elsewhere the expression is only an idealisation: with
 //   W heavier than F or Bi it understates the bubble (it can reach zero, yet the middle stages wait
 //   (p/2 − 1)·F for their first forward); with Bi heavier than W this order idles somewhat less than it says.
-PipelinePlan make_pipeline_plan(Schedule schedule, int stages, int micro_batches, int virtual_stages = 1);
+// - Combined 1F1B (`combined`; Megatron-Core's --overlap-moe-expert-parallel-comm, "1F1B A2A overlap"): the
+//   1F1B or interleaved order with one more warm-up forward per stage, whose steady rounds of (F, B) each run as
+//   one F&B op, the forward of one micro-batch beside the backward of another, so that one's expert all-to-all
+//   hides behind the other's compute. Needs the interleaved schedule, or 1F1B with one stage (Megatron-Core
+//   requires virtual pipeline stages when pipelining); the extra warm-up forward holds one more chunk's
+//   activations.
+PipelinePlan make_pipeline_plan(Schedule schedule, int stages, int micro_batches, int virtual_stages = 1,
+                                bool combined = false);
 // The argument checks of make_pipeline_plan alone (the rules listed above), without building the order: for
 // callers that screen many layouts (the layout search). Throws gpuhours::Error naming what to change.
-void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages = 1);
+void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages = 1, bool combined = false);
 
 // Peak number of activation sets (one micro-batch through one chunk) held at once on `stage`, counting a set from
 // the start of its F to the end of its B or W. An F&B op counts its forward before releasing its backward, and a

@@ -25,6 +25,8 @@ struct ParallelLayout;
 // reduce-scattered in buckets of 40M parameters during the backward", "ZeRO-3 / FSDP, per-layer gathers
 // (prefetch 1, resharded after forward, shard group 8 of 64)", …; empty without data parallelism.
 std::string describe_data_parallel(const ParallelLayout& p);
+// The schedule's name for headers: "1f1b", "interleaved", with " + combined 1F1B" after it when combined_1f1b.
+std::string describe_schedule(const ParallelLayout& p);
 
 // Degrees. Convention (Megatron-Core): tensor × context × pipeline × data = GPUs; expert parallelism is
 // carved out of the data × context ranks of one pipeline stage, so `expert` divides data × context and the
@@ -48,6 +50,11 @@ struct ParallelLayout {
     // overlapping the rest of the backward (Megatron-Core --overlap-grad-reduce, PyTorch DDP buckets). false:
     // after the whole backward, as Megatron-LM did in 2021.
     bool overlap_gradient_reduce = true;
+    // Combined 1F1B (Megatron-Core --overlap-moe-expert-parallel-comm, "1F1B A2A overlap"): the 1F1B order's steady
+    // rounds run the forward of one micro-batch beside the backward of another, so that each one's expert
+    // all-to-all hides behind the other's compute (schedule.hpp, make_pipeline_plan). Needs a MoE model with
+    // expert > 1, and the interleaved schedule or 1F1B with pipeline = 1.
+    bool combined_1f1b = false;
     // Parameters per gradient bucket when reductions overlap the backward (ZeRO 0–2): a bucket is reduced as soon
     // as the backward has produced all its gradients, in the order the backward produces them. 0: Megatron-Core's
     // default, max(40,000,000, 1,000,000 × data × context) (DistributedDataParallelConfig.bucket_size).

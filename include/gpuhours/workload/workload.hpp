@@ -239,6 +239,8 @@ Bytes layer_activation_bytes(const ModelSpec& model, int layer, const ParallelLa
 //   in flight; memory_per_stage() weighs each chunk's activations by its own count. [U] The table states the
 //   peak; that every rank reaches it, and that gradients and optimizer state double with the parameters, are
 //   our reading.
+//   Combined 1F1B (layout.combined_1f1b): one more warm-up forward, so one more chunk: + 1 for 1F1B, + 1/v
+//   interleaved (make_pipeline_plan's order; tests/training/schedule_test.cpp counts its peak).
 double in_flight_micro_batches(const ParallelLayout& layout, int rank, const MemoryOptions& options = {});
 
 // One GPU's memory. Named terms; `total()` is their sum.
