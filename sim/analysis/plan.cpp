@@ -36,8 +36,9 @@ LayoutKey layout_key(const ParallelLayout& l) {
 namespace {
 
 std::string schedule_text(const ParallelLayout& l) {
-    if (l.schedule == Schedule::interleaved) return fmt::format("interleaved×{}", l.virtual_stages);
-    return std::string(to_string(l.schedule));
+    const std::string combined = l.combined_1f1b ? " + combined 1F1B" : "";
+    if (l.schedule == Schedule::interleaved) return fmt::format("interleaved×{}{}", l.virtual_stages, combined);
+    return std::string(to_string(l.schedule)) + combined;
 }
 
 }  // namespace
@@ -187,6 +188,10 @@ std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace
                                 // The scenario's layer split holds for its own chunk count only; other counts split evenly.
                                 if (pp != s.parallel.pipeline || v != s.parallel.virtual_stages) l.layers_per_chunk.clear();
                                 l.sequence_parallel = s.parallel.sequence_parallel && tp > 1;
+                                // The scenario's combined 1F1B where the candidate can take it (an expert all-to-all,
+                                // and 1F1B rounds to pair: interleaved, or 1F1B on one stage); off elsewhere.
+                                l.combined_1f1b = s.parallel.combined_1f1b && ep > 1 &&
+                                                  (schedule == Schedule::interleaved || (schedule == Schedule::one_f_one_b && pp == 1));
                                 out.push_back(l);
                             }
                         }

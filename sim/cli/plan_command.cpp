@@ -64,7 +64,9 @@ void apply_fix(PlanSpace& space, const std::string& assignment) {
 }
 
 std::string schedule_cell(const ParallelLayout& l) {
-    return l.schedule == Schedule::interleaved ? fmt::format("interleaved×{}", l.virtual_stages) : std::string(to_string(l.schedule));
+    const std::string base =
+        l.schedule == Schedule::interleaved ? fmt::format("interleaved×{}", l.virtual_stages) : std::string(to_string(l.schedule));
+    return l.combined_1f1b ? base + "+combined" : base;
 }
 
 // Times in one unit per report: seconds, or milliseconds when the fastest step is under a second. Values that
@@ -102,6 +104,7 @@ void write_candidate_json(report::Json& j, const PlanCandidate& c) {
     j.field("tensor", l.tensor).field("context", l.context).field("pipeline", l.pipeline).field("data", l.data);
     j.field("expert", l.expert).field("micro_batch", l.micro_batch).field("schedule", to_string(l.schedule));
     j.field("virtual_stages", l.virtual_stages).field("recompute", to_string(l.recompute));
+    j.field("combined_1f1b", l.combined_1f1b);
     j.field("sequence_parallel", l.sequence_parallel).field("micro_batches_per_step", c.micro_batches);
     j.field("fate", to_string(c.fate));
     if (!c.reason.empty()) j.field("reason", c.reason);
@@ -185,10 +188,13 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
     const auto& p = s.parallel;
     out << fmt::format("layout search: {}\n", s.title);
     out << fmt::format("{} × {}, {}, sequence {}, global batch {}; kept from the scenario: ZeRO {}, {} compute, order {}, "
-                       "sequence parallel {}\n\n",
+                       "sequence parallel {}{}\n\n",
                        s.cluster.gpus, s.cluster.chip.display_name, s.model.display_name, s.training.sequence_length,
                        s.training.global_batch, p.zero_stage, to_string(s.training.precision.compute), p.order,
-                       p.sequence_parallel ? "on (off where tensor = 1)" : "off");
+                       p.sequence_parallel ? "on (off where tensor = 1)" : "off",
+                       p.combined_1f1b ? ", combined 1F1B (where the schedule takes it: interleaved, or 1F1B on one stage, "
+                                         "with expert > 1)"
+                                       : "");
     if (result.ranking.empty()) {
         out << "no layout in the search space passes the rules and fits in memory";
         if (n.failed_in_simulation > 0) out << fmt::format(" and simulates ({} failed in simulation)", n.failed_in_simulation);

@@ -297,8 +297,10 @@ void check_combined_1f1b(const Scenario& s, const SourceRef& at) {
                    fmt::format("combined_1f1b = true pairs the forwards and backwards of the 1F1B order: it needs schedule = "
                                "\"interleaved\", or \"1f1b\" with pipeline = 1 (got \"{}\" with pipeline = {})",
                                to_string(p.schedule), p.pipeline),
-                   "Megatron-Core requires virtual pipeline stages when pipelining: set schedule = \"interleaved\" and "
-                   "virtual_stages ≥ 2, or remove combined_1f1b");
+                   p.schedule == Schedule::dualpipe
+                       ? std::string("DualPipe already overlaps the expert all-to-all (its F&B pairs): remove combined_1f1b")
+                       : std::string("Megatron-Core requires virtual pipeline stages when pipelining: set schedule = \"interleaved\" "
+                                     "and virtual_stages ≥ 2, or remove combined_1f1b"));
     }
 }
 

@@ -644,7 +644,8 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
         throw ScenarioError(detail::latest_written(s,
                                                    {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
                                                     "parallelism.data", "parallelism.zero", "parallelism.micro_batch", "parallelism.recompute",
-                                                    "parallelism.virtual_stages", "training.sequence_length", "training.precision",
+                                                    "parallelism.virtual_stages", "parallelism.schedule", "parallelism.combined_1f1b",
+                                                    "training.sequence_length", "training.precision",
                                                     "training.optimizer_state", "training.activations", "model", "cluster.chip",
                                                     "cluster.chip.from"},
                                                    table),
@@ -653,8 +654,11 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
                                         format_bytes(fit.breakdown.total()), fit.breakdown.stage,
                                         s.cluster.chip.display_name, s.cluster.chip.memory_basis(), largest.name,
                                         format_bytes(largest.bytes)),
-                            "shard more: raise tensor or pipeline, use zero = 1..3, or recompute = \"selective\" / "
-                            "\"full\"; see `gpuhours model` for the whole breakdown");
+                            fmt::format("shard more: raise tensor or pipeline, use zero = 1..3, or recompute = \"selective\" / "
+                                        "\"full\"{}; see `gpuhours model` for the whole breakdown",
+                                        s.parallel.combined_1f1b ? ", or remove combined_1f1b (its extra warm-up forward holds one more "
+                                                                   "chunk of activations)"
+                                                                 : ""));
     }
 }
 

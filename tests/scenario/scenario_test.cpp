@@ -839,3 +839,37 @@ TEST_CASE("combined 1F1B is refused without experts or without rounds to pair, a
     CHECK(s.parallel.combined_1f1b);
     CHECK(s.parallel.schedule == Schedule::interleaved);
 }
+
+TEST_CASE("a layout that fits only without combined 1F1B's extra activations is refused at the key, naming it") {
+    // DeepSeek-V2-Lite on 16 H100, PP 1 × DP 16, EP 8, ZeRO 0, sequence 4,096: one micro-batch of activations
+    // fits (about 75 GB); combined 1F1B holds two (F(i+1) beside B(i)), about 94 GB, over the H100's 85 GB.
+    // combined_1f1b is the last key the fit rests on (line 15, value at column 17).
+    const std::string text = R"(title = "lite"
+model = "deepseek-v2-lite"
+[cluster]
+chip = "h100"
+gpus = 16
+gpus_per_node = 8
+[training]
+tokens = "100B"
+sequence_length = 4096
+global_batch = 256
+[parallelism]
+tensor = 1
+data = 16
+expert = 8
+combined_1f1b = true
+)";
+    CHECK_NOTHROW(require_fit(load_scenario_from_string(replace(text, "combined_1f1b = true", "combined_1f1b = false"), "t.toml",
+                                                        catalog_options())));
+    const Scenario s = load_scenario_from_string(text, "t.toml", catalog_options());
+    try {
+        require_fit(s);
+        FAIL("expected the layout not to fit");
+    } catch (const ScenarioError& e) {
+        CHECK(e.where().line == 15);
+        CHECK(e.where().column == 17);
+        CHECK_THAT(e.message(), Catch::Contains("does not fit"));
+        CHECK_THAT(e.hint(), Catch::Contains("remove combined_1f1b"));
+    }
+}
