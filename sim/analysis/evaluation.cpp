@@ -834,6 +834,26 @@ void summarize_reliability(RunEvaluation& ev, const MonteCarlo& mc) {
 
 }  // namespace
 
+void require_run_can_finish(const Scenario& s) {
+    RunInputs run;
+    run.gpus = s.cluster.gpus;
+    run.gpus_per_node = s.cluster.gpus_per_node;
+    run.reliability = reliability_of(s);
+    run.overheads = run_overheads_of(s);
+    for (const PhaseSpec& ph : s.phases) {
+        if (ph.quoted_gpu_hours) continue;
+        const int sequence = ph.training.sequence_length;
+        const double flops_per_token = training_flops_per_token(s.model, sequence, AttentionMask::causal).value();
+        const double peak = s.cluster.chip.peak(ph.training.precision.compute).value() * s.cluster.gpus;
+        for (const auto& [batch, tokens] : levels_of(ph)) {
+            if (tokens <= 0 || !(peak > 0.0)) continue;
+            const double tokens_per_step = static_cast<double>(batch) * sequence;
+            run.segments.push_back(RunSegment{ph.name, tokens / tokens_per_step, Seconds(tokens_per_step * flops_per_token / peak), tokens});
+        }
+    }
+    if (!run.segments.empty()) require_run_finishes(run);
+}
+
 RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions& options) {
     RunEvaluation ev;
     ev.scenario = sampler.nominal();

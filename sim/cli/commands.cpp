@@ -306,6 +306,8 @@ int check_command(const Args& raw, std::ostream& out) {
     for (const PhaseSpec& ph : s.phases) {
         if (s.phases_given && !ph.quoted_gpu_hours) require_fit(scenario_of_phase(s, ph, ph.training.global_batch));
     }
+    // A run that would practically never finish even at the steps' compute lower bound, as `run` refuses it.
+    require_run_can_finish(s);
     if (args.has("--json")) {
         report::Json j;
         j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("valid", true);

@@ -251,6 +251,29 @@ Seconds expected_run_wall_clock(const RunInputs& inputs) {
                                model.async_checkpoint ? Seconds(0.0) : model.checkpoint_write, model.restart_time);
 }
 
+// A run that would practically never finish (each piece or restart far longer than the time between
+// interruptions: e^{λ(τ+C+R)} attempts) is a mistake in the inputs, not something to play.
+void require_run_finishes(const RunInputs& inputs) {
+    validate_inputs(inputs);
+    const ReliabilityModel& model = inputs.reliability;
+    const double work = total_work(inputs).value();
+    const double rate = job_rate_per_second(model, inputs.gpus, inputs.gpus_per_node);
+    if (work <= 0.0 || rate <= 0.0) return;
+    const double tau = checkpoint_interval(inputs).value();
+    const double cost = model.async_checkpoint ? 0.0 : model.checkpoint_write.value();
+    const double restart = model.restart_time.value();
+    const double cycle = tau + cost;
+    const Seconds expected = expected_wall_clock(Seconds(work), Seconds(1.0 / rate), Seconds(tau), Seconds(cost), Seconds(restart));
+    if (!(rate * expected.value() <= 1e7)) {
+        throw Error(never_finishes_where(model, cycle, restart),
+                    fmt::format("the job is interrupted every {:.3g} s on average but needs {:.3g} s of checkpoint "
+                                "interval and {:.3g} s of restart without one; it would practically never finish ({} "
+                                "interruptions expected)",
+                                1.0 / rate, cycle, restart, count_text(rate * expected.value())),
+                    "shorten reliability.checkpoint_interval or the restart (reliability.restart_time, or its parts detect, replace, init_per_gpu, init_per_gpu_squared), or check the failure rates");
+    }
+}
+
 RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
     validate_inputs(inputs);
     const ReliabilityModel& model = inputs.reliability;
@@ -279,20 +302,7 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
     const double final_piece = work - static_cast<double>(pieces - 1) * tau;  // in (0, τ]
     const double cycle = tau + cost;
 
-    // A run that would practically never finish (each piece or restart far longer than the time between
-    // interruptions: e^{λ(τ+C+R)} attempts) is a mistake in the inputs, not something to play.
-    if (rate > 0.0) {
-        const Seconds expected = expected_wall_clock(Seconds(work), Seconds(1.0 / rate), Seconds(tau), Seconds(cost),
-                                                     Seconds(restart));
-        if (!(rate * expected.value() <= 1e7)) {
-            throw Error(never_finishes_where(model, cycle, restart),
-                        fmt::format("the job is interrupted every {:.3g} s on average but needs {:.3g} s of checkpoint "
-                                    "interval and {:.3g} s of restart without one; it would practically never finish ({} "
-                                    "interruptions expected)",
-                                    1.0 / rate, cycle, restart, count_text(rate * expected.value())),
-                        "shorten reliability.checkpoint_interval or the restart (reliability.restart_time, or its parts detect, replace, init_per_gpu, init_per_gpu_squared), or check the failure rates");
-        }
-    }
+    require_run_finishes(inputs);
 
     Random random(seed);
     const double never = std::numeric_limits<double>::infinity();

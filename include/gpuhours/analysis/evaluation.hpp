@@ -156,4 +156,11 @@ void check_run_figures(const RunEvaluation& ev);
 // Error (a schedule the layout cannot run).
 RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions& options = {});
 
+// `check`'s counterpart of the run's "practically never finishes" refusal (run.hpp, require_run_finishes), without
+// simulating a step: every simulated phase's steps at their compute lower bound, model FLOPs (causal attention) at
+// the chip's peak for the phase's compute precision on every GPU — no step is faster, and the expected interruptions
+// grow with the work and with the (computed) checkpoint interval, so a scenario refused here is refused by `run`
+// too. Throws Error located at the restart, interval or failure-class key.
+void require_run_can_finish(const Scenario& s);
+
 }  // namespace gpuhours

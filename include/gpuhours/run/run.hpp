@@ -105,6 +105,12 @@ Seconds expected_wall_clock(Seconds work, Seconds mttf, Seconds interval, Second
 // for the write after the last piece, which simulate_run skips). Throws as simulate_run does on invalid inputs.
 Seconds expected_run_wall_clock(const RunInputs& inputs);
 
+// Throws Error (located at the restart time when it is the longer stretch, else the given checkpoint interval, else
+// the most frequent failure class) when the run is expected to be interrupted more than 10^7 times under the
+// closed form above: it would practically never finish. simulate_run applies it; `check` applies it to the run at
+// its compute lower bound (analysis/evaluation.hpp, require_run_can_finish).
+void require_run_finishes(const RunInputs& inputs);
+
 // One Monte Carlo realisation of the run.
 struct RunSample {
     Seconds wall_clock;      // start to finish, interruptions included
