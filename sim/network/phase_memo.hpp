@@ -71,9 +71,10 @@ MaxMinNetwork::PhaseMemo::Entry solve_canonical(const Topology& topology, std::s
 // Keeps `entry` under `key` (the memo is cleared when full).
 void keep(MaxMinNetwork::PhaseMemo& memo, const std::vector<std::uint64_t>& key, const MaxMinNetwork::PhaseMemo::Entry& entry);
 
-// A phase of link-disjoint parts of one canonical form, answered by its first part (network.hpp), as the whole
-// phase's entry (labels and positions of the whole canonical form, which must be in memo.link_of); nullopt when
-// the phase is not such parts. `reused`: whether the part was found in the memo.
+// A phase of link-disjoint parts (network.hpp), as the whole phase's entry (labels and positions of the whole
+// canonical form, which must be in memo.link_of): parts of one canonical form answered by the first, parts of
+// different forms solved one by one (the latest part's time and limiting link); nullopt when the phase is one part.
+// `reused`: whether the part (every part) was found in the memo.
 std::optional<MaxMinNetwork::PhaseMemo::Entry> solve_by_parts(const Topology& topology, std::span<const FlowSpec> flows,
                                                               const RouteTable& routes, MaxMinNetwork::PhaseMemo& memo,
                                                               bool& reused);

@@ -209,7 +209,7 @@ std::vector<StageOps> gpipe_order(int p, int m) {
 
 // 1F1B, PipeDream-Flush (Narayanan et al. 2021 §2.2.1; Megatron-LM forward_backward_pipelining_without_interleaving):
 // stage r runs w = min(p−r−1, m) warm-up forwards, then m−w rounds of (F, B), then the w outstanding backwards.
-// `combined`: combined 1F1B (below).
+// `combined`: combined 1F1B (steady_round).
 std::vector<StageOps> one_f_one_b_order(int p, int m, bool combined = false) {
     std::vector<StageOps> stages(static_cast<std::size_t>(p));
     for (int r = 0; r < p; ++r) {
