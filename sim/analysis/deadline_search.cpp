@@ -94,8 +94,8 @@ void apply_recipe(const Recipe& recipe, Shape& sh, std::vector<std::string>& ove
             sh.layout.virtual_stages = 1;
             overrides.push_back(prefix + "virtual_stages=1");
         }
-        // Combined 1F1B pairs the interleaved order's rounds; plain 1F1B over several stages cannot take it.
-        if (sh.layout.combined_1f1b && sh.layout.schedule == Schedule::one_f_one_b && sh.layout.pipeline > 1) {
+        // Combined 1F1B where the new schedule can pair its rounds; off where it cannot (1F1B over several stages).
+        if (sh.layout.combined_1f1b && !combined_1f1b_pairs(sh.layout.schedule, sh.layout.pipeline)) {
             sh.layout.combined_1f1b = false;
             overrides.push_back(prefix + "combined_1f1b=false");
         }

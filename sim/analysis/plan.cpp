@@ -190,8 +190,7 @@ std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace
                                 l.sequence_parallel = s.parallel.sequence_parallel && tp > 1;
                                 // The scenario's combined 1F1B where the candidate can take it (an expert all-to-all,
                                 // and 1F1B rounds to pair: interleaved, or 1F1B on one stage); off elsewhere.
-                                l.combined_1f1b = s.parallel.combined_1f1b && ep > 1 &&
-                                                  (schedule == Schedule::interleaved || (schedule == Schedule::one_f_one_b && pp == 1));
+                                l.combined_1f1b = s.parallel.combined_1f1b && ep > 1 && combined_1f1b_pairs(schedule, pp);
                                 out.push_back(l);
                             }
                         }

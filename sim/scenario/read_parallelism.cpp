@@ -292,7 +292,7 @@ void check_combined_1f1b(const Scenario& s, const SourceRef& at) {
                                                                                                        : std::string("expert = 1 sends none")),
                    "set parallelism.expert > 1 on a MoE model (Megatron-Core asserts the same), or remove combined_1f1b");
     }
-    if (p.combined_1f1b && !(p.schedule == Schedule::interleaved || (p.schedule == Schedule::one_f_one_b && p.pipeline == 1))) {
+    if (p.combined_1f1b && !combined_1f1b_pairs(p.schedule, p.pipeline)) {
         throw_rule(s, {"parallelism.combined_1f1b", "parallelism.schedule", "parallelism.pipeline"}, at,
                    fmt::format("combined_1f1b = true pairs the forwards and backwards of the 1F1B order: it needs schedule = "
                                "\"interleaved\", or \"1f1b\" with pipeline = 1 (got \"{}\" with pipeline = {})",

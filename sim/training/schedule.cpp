@@ -371,7 +371,7 @@ std::vector<StageOps> dualpipe_order(int p, int m) {
 
 void check_arguments(Schedule schedule, int p, int m, int v, bool combined) {
     const std::string name(to_string(schedule));
-    if (combined && !(schedule == Schedule::interleaved || (schedule == Schedule::one_f_one_b && p == 1)))
+    if (combined && !combined_1f1b_pairs(schedule, p))
         throw Error("combined 1F1B (expert all-to-all overlap) pairs the forwards and backwards of the 1F1B order: it "
                     "needs the interleaved schedule, or 1f1b with one pipeline stage, not " + name + " on " +
                         std::to_string(p) + " stage" + (p == 1 ? "" : "s") + " (Megatron-Core requires virtual pipeline "
@@ -406,6 +406,10 @@ void check_arguments(Schedule schedule, int p, int m, int v, bool combined) {
 }
 
 }  // namespace
+
+bool combined_1f1b_pairs(Schedule schedule, int stages) {
+    return schedule == Schedule::interleaved || (schedule == Schedule::one_f_one_b && stages == 1);
+}
 
 void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages, bool combined) {
     check_arguments(schedule, stages, micro_batches, virtual_stages, combined);

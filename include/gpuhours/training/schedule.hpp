@@ -157,6 +157,10 @@ private:
 //   activations.
 PipelinePlan make_pipeline_plan(Schedule schedule, int stages, int micro_batches, int virtual_stages = 1,
                                 bool combined = false);
+// Whether combined 1F1B can pair the rounds of `schedule` on `stages` pipeline stages: the interleaved order, or
+// 1F1B on one stage (Megatron-Core requires virtual pipeline stages when pipelining). The one rule make_pipeline_plan,
+// the scenario's check, the layout search and the deadline search apply.
+[[nodiscard]] bool combined_1f1b_pairs(Schedule schedule, int stages);
 // The argument checks of make_pipeline_plan alone (the rules listed above), without building the order: for
 // callers that screen many layouts (the layout search). Throws gpuhours::Error naming what to change.
 void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages = 1, bool combined = false);
