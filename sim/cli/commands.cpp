@@ -402,17 +402,24 @@ std::string parameters_table(const ModelSpec& model, const ParameterCount& param
     t.add_row({"total", format_count(params.total), published(model.published_total_parameters)});
     // Model cards differ on whether "active" counts the input-embedding table (a lookup): DeepSeek does not (37B),
     // Meta's Llama 4 Maverick does (17B); both readings are shown so a published figure can be compared.
+    // MiniMax-01 counts neither table (45.9B).
     const bool with_embedding = model.published_active_counts_embedding;
-    t.add_row({"active per token", format_count(params.active), with_embedding ? "" : published(model.published_active_parameters)});
+    const bool without_head = !model.published_active_counts_head;
+    t.add_row({"active per token", format_count(params.active),
+               with_embedding || without_head ? "" : published(model.published_active_parameters)});
     t.add_row({"  with the input embedding", format_count(params.active_with_embedding),
                with_embedding ? published(model.published_active_parameters) : ""});
+    if (without_head) {
+        t.add_row({"  without the output head", format_count(params.active_without_head),
+                   published(model.published_active_parameters)});
+    }
     t.add_row({"embedding", format_count(params.embedding), ""});
     t.add_row({"output head", format_count(params.output_head), ""});
     if (model.mtp_depth > 0) t.add_row({"MTP modules (not in total)", format_count(params.mtp), ""});
     return t.render() + "\n";
 }
 
-// The model's layer pattern, when it has one: dense and MoE layers interleaved, sliding-window layers.
+// The model's layer pattern, when it has one: dense and MoE layers interleaved, linear and sliding-window layers.
 std::string layer_pattern_text(const ModelSpec& model, const ParameterCount& params) {
     std::string out;
     if (model.moe && params.dense_layers > 0) {
@@ -421,11 +428,17 @@ std::string layer_pattern_text(const ModelSpec& model, const ParameterCount& par
                                ? fmt::format(" (every {} after the first {})", model.moe->layer_frequency, model.moe->dense_layers)
                                : std::string());
     }
+    int linear = 0;
+    for (int l = 0; l < model.layers; ++l) linear += is_linear_attention_layer(model, l) ? 1 : 0;
+    if (model.attention.linear) {
+        out += fmt::format("attention: {} linear (lightning, blocks of {} tokens), {} softmax\n", linear,
+                           model.attention.linear_block, model.layers - linear);
+    }
     if (model.attention.sliding_window > 0) {
         int windowed = 0;
         for (int l = 0; l < model.layers; ++l) windowed += is_windowed_layer(model, l) ? 1 : 0;
         out += fmt::format("attention: {} layers through a sliding window of {} tokens, {} with full attention{}\n",
-                           windowed, model.attention.sliding_window, model.layers - windowed,
+                           windowed, model.attention.sliding_window, model.layers - linear - windowed,
                            model.attention.sinks ? "; attention sinks" : "");
     }
     return out.empty() ? out : out + "\n";
@@ -471,6 +484,7 @@ int model_command(const Args& raw, std::ostream& out) {
         j.field("vocab", model.vocab).field("vocab_padded", static_cast<std::int64_t>(padded_vocab));
         j.key("parameters").begin_object();
         j.field("total", params.total).field("active", params.active).field("active_with_embedding", params.active_with_embedding);
+        j.field("active_without_head", params.active_without_head);
         j.field("embedding", params.embedding).field("output_head", params.output_head).field("mtp", params.mtp);
         if (model.published_total_parameters) j.field("published_total", *model.published_total_parameters);
         if (model.published_active_parameters) j.field("published_active", *model.published_active_parameters);

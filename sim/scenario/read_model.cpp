@@ -8,6 +8,33 @@
 
 namespace gpuhours::detail {
 
+namespace {
+
+// [attention] linear = "lightning", softmax_every, linear_block (AttentionSpec: the linear-attention layers).
+void read_linear_attention(TableReader& a, int layers, AttentionSpec& at) {
+    if (const Node* linear = a.optional("linear")) {
+        (void)read_choice<int>(a, "linear", {{"lightning", 0}}, std::nullopt);
+        at.linear = true;
+        if (at.kind == AttentionKind::mla) {
+            throw ScenarioError(linear->where,
+                                fmt::format("`{}` is modelled beside softmax attention of kind \"mha\" or \"gqa\", not \"mla\"",
+                                            a.path_of("linear")),
+                                "set kind = \"gqa\" (or \"mha\") for the softmax layers, or remove `linear`");
+        }
+    }
+    for (const char* key : {"softmax_every", "linear_block"}) {
+        if (!at.linear && a.table().find(key) != nullptr) {
+            throw ScenarioError(a.table().find(key)->where,
+                                fmt::format("`{}` applies to linear-attention layers only", a.path_of(key)),
+                                "set `linear = \"lightning\"` in the same table, or remove it");
+        }
+    }
+    at.softmax_every = read_int(a, "softmax_every", 0, layers, 0);
+    at.linear_block = read_int(a, "linear_block", 1, 1'000'000, 256);
+}
+
+}  // namespace
+
 ModelSpec read_model(const Node& table, const std::string& id, const std::string& prefix) {
     ModelSpec m;
     m.id = id;
@@ -64,6 +91,7 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
                                 fmt::format("`{}` needs a sliding window", a.path_of("full_attention_every")),
                                 "set `sliding_window = …` (tokens), or remove full_attention_every");
         }
+        read_linear_attention(a, m.layers, at);
         if (at.kind == AttentionKind::mla) {
             at.q_lora_rank = read_int(a, "q_lora_rank", 0, 10'000'000, 0);
             at.kv_lora_rank = read_int(a, "kv_lora_rank", 1, 10'000'000);
@@ -105,6 +133,9 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
         }
         if (const Node* e = p.optional("active_counts_embedding")) {
             m.published_active_counts_embedding = detail::as_bool(*e, p.path_of("active_counts_embedding"));
+        }
+        if (const Node* e = p.optional("active_counts_head")) {
+            m.published_active_counts_head = detail::as_bool(*e, p.path_of("active_counts_head"));
         }
         p.finish();
     }

@@ -42,20 +42,24 @@ namespace {
 // Korthikanti §5, and a gated MLP's product (see below); full keeps only the layer input h·rep (Korthikanti's 2sbh per layer, sharded by SP).
 // Approximations: the residual stream is not stored separately (the norm input is it); the rotary inputs are
 // not stored (rotation is linear); bias gradients need nothing extra; MoE balance is perfect.
-double layer_activation_elements_bytes(const Context& c, int layer, const MemoryOptions& options) {
-    const ModelSpec& m = c.m;
-    const auto& at = m.attention;
-    const AttentionDims a = attention_dims(m);
-    const double h = m.hidden;
-    const double rep = c.sp ? 1.0 / c.t : 1.0;
-    const double e = c.e_act;
-    const double mask_byte = options.dropout ? 1.0 : 0.0;
-    const double T = c.tokens;
 
-    if (c.recompute == Recompute::full) return T * h * rep * e;
+// The widths every term above is written in.
+struct Widths {
+    double h;          // hidden
+    double rep;        // 1/t with SP, else 1
+    double e;          // bytes per activation element
+    double mask_byte;  // 1 with dropout
+};
+Widths widths(const Context& c, const MemoryOptions& options) {
+    return {static_cast<double>(c.m.hidden), c.sp ? 1.0 / c.t : 1.0, c.e_act, options.dropout ? 1.0 : 0.0};
+}
 
-    double per_token = 0.0;  // bytes
-    // attention block
+// The attention block's stored bytes per token of a softmax-attention layer (the list above).
+double softmax_attention_bytes_per_token(const Context& c, const MemoryOptions& options) {
+    const auto& at = c.m.attention;
+    const AttentionDims a = attention_dims(c.m);
+    const auto [h, rep, e, mask_byte] = widths(c, options);
+    double per_token = 0.0;
     // MLA under selective recompute (DeepSeek-V3 §3.3) keeps only the norms' inputs and the latents: the norm
     // outputs and the decompressed Q, K, V are rebuilt in backward.
     const bool mla_selective = at.kind == AttentionKind::mla && c.recompute == Recompute::selective;
@@ -78,7 +82,30 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
         core_per_token = a.heads / c.t * 4.0;
     }
     if (c.recompute == Recompute::none) per_token += core_per_token;
+    return per_token;
+}
 
+double layer_activation_elements_bytes(const Context& c, int layer, const MemoryOptions& options) {
+    const ModelSpec& m = c.m;
+    const auto& at = m.attention;
+    const AttentionDims a = attention_dims(m);
+    const auto [h, rep, e, mask_byte] = widths(c, options);
+    const double T = c.tokens;
+
+    if (c.recompute == Recompute::full) return T * h * rep * e;
+    const bool mla_selective = at.kind == AttentionKind::mla && c.recompute == Recompute::selective;
+
+    double per_token = 0.0;  // bytes
+    // attention block
+    if (is_linear_attention_layer(m, layer)) {
+        // Linear attention: norm input and projection input h·rep; Q, K, V after SiLU 3·H·d/t; the core's output
+        // (the out-norm's input), the gate's pre-activation and the out-projection input H·d/t each. The
+        // kernel keeps no per-block state: its backward rebuilds the states from K and V (Lightning
+        // Attention-2, arXiv 2401.04658 Alg. 2), so recompute has no core tensor to drop.
+        per_token += 2.0 * h * rep * e + 6.0 * a.heads * a.qk_dim / c.t * e + h * rep * mask_byte;
+    } else {
+        per_token += softmax_attention_bytes_per_token(c, options);
+    }
     // MLP / MoE block
     per_token += (mla_selective ? 1.0 : 2.0) * h * rep * e + h * rep * mask_byte;
     // Stored intermediate tensors per MLP. Under selective recompute a gated MLP keeps only the gate and up

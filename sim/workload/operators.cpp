@@ -109,6 +109,58 @@ Op attention_core(const Context& c, const AttentionDims& a, bool windowed) {
     return op;
 }
 
+// Σ over a sequence's blocks of (block length)² for `s` tokens in blocks of `block`: full blocks and the rest.
+double sum_of_squared_blocks(double s, double block) {
+    const double full = std::floor(s / block);
+    const double rest = s - full * block;
+    return full * block * block + rest * rest;
+}
+
+// The linear-attention core of one layer, block-wise (Lightning Attention-2, arXiv 2401.04658 Alg. 1; the
+// Hugging Face MiniMaxLightningAttention forward), per head with head dimension d and blocks of B tokens:
+//   inside a block of b tokens, (Q·Kᵀ ⊙ decay mask)·V: 2·b²·d + 2·b²·d, the masked products computed whole;
+//   between blocks, Q·state (2·d² per token) and the state update Kᵀ·V (2·d² per token).
+// So 4·d² + 4·d·Σb²/s per token (4·d² + 4·B·d when B divides s: MiniMax's d = 128, B = 256 give 12·d²) —
+// linear in s. The attention mask does not change it (no bidirectional variant is trained). Context parallel
+// splits each sequence into chunks of s/c tokens whose states are all-gathered (LASP-2, arXiv 2502.07563): each
+// GPU sends b sequences' H/t states of d × d.
+Op linear_attention_core(const Context& c, const AttentionDims& a) {
+    const double heads = a.heads / c.t;
+    const double d = a.qk_dim;
+    const double local = c.s / c.cp;  // tokens of one sequence on this GPU
+    const double block = c.m.attention.linear_block;
+    Op op;
+    op.name = "attn.linear_core";
+    op.kind = OpKind::attention;
+    op.forward = Flops(c.tokens * heads * (4.0 * d * d + 4.0 * d * sum_of_squared_blocks(local, block) / local));
+    op.backward = op.forward * 2.0;
+    op.read = Bytes(c.tokens * heads * 3.0 * d * c.e_act);
+    op.written = Bytes(c.tokens * heads * d * c.e_act);
+    if (c.cp > 1) op.before = comm(Collective::cp_exchange, c.b * heads * d * d * c.e_act);
+    return op;
+}
+
+// A linear-attention layer's attention block (AttentionSpec::linear): fused Q, K, V projection h → 3·H·d with
+// SiLU, the core above, RMSNorm over H·d, the output gate sigmoid(W_g·x) (h → H·d) multiplied in, and the output
+// projection H·d → h. Column-parallel projections, row-parallel output, as for softmax attention.
+void add_linear_attention(const Context& c, std::vector<Op>& ops) {
+    const ModelSpec& m = c.m;
+    const AttentionDims a = attention_dims(m);
+    const double h = m.hidden;
+    const double width = a.heads * a.qk_dim;  // H·d
+    ops.push_back(elementwise(c, "attn.norm", c.tokens_rep, h, h, norm_params(m, h)));
+    ops.push_back(gemm(c, "attn.qkv", h, 3.0 * width, Split::column, m.bias, c.tokens));
+    ops.back().before = tp_before(c);
+    ops.push_back(elementwise(c, "attn.qkv_act", c.tokens, 3.0 * width / c.t, 3.0 * width / c.t));
+    ops.push_back(linear_attention_core(c, a));
+    ops.push_back(elementwise(c, "attn.out_norm", c.tokens, width / c.t, width / c.t, norm_params(m, width) / c.t));
+    ops.push_back(gemm(c, "attn.gate", h, width, Split::column, m.bias, c.tokens));
+    ops.push_back(elementwise(c, "attn.gate_mul", c.tokens, 2.0 * width / c.t, width / c.t));
+    ops.push_back(gemm(c, "attn.out", width, h, Split::row, m.bias, c.tokens));
+    ops.back().after = tp_after(c, c.tokens);
+    ops.push_back(elementwise(c, "attn.residual", c.tokens_rep, 2.0 * h, h));
+}
+
 void add_attention(const Context& c, std::vector<Op>& ops, bool windowed) {
     const ModelSpec& m = c.m;
     const auto& at = m.attention;
@@ -272,7 +324,11 @@ Block transformer_block(const Context& c, int layer, BlockKind kind) {
     Block block;
     block.kind = kind;
     block.layer = layer;
-    add_attention(c, block.ops, is_windowed_layer(c.m, layer));
+    if (is_linear_attention_layer(c.m, layer)) {
+        add_linear_attention(c, block.ops);
+    } else {
+        add_attention(c, block.ops, is_windowed_layer(c.m, layer));
+    }
     if (is_moe_layer(c.m, layer)) {
         add_moe(c, block.ops);
     } else {

@@ -184,20 +184,6 @@ ParameterCount count_parameters(const ModelSpec& model) {
     p.embedding = embedding_block(c).parameters();
     p.output_head = model.tied_embeddings ? 0.0 : table;
     p.final_norm = norm_params(model, h);
-    int moe_layers = 0;
-    int first_dense = -1;
-    int last_moe = -1;
-    for (int l = 0; l < model.layers; ++l) {
-        if (is_moe_layer(model, l)) {
-            ++moe_layers;
-            last_moe = l;
-        } else if (first_dense < 0) {
-            first_dense = l;
-        }
-    }
-    p.moe_layers = moe_layers;
-    p.dense_layers = model.layers - moe_layers;
-
     auto inactive_experts = [&](const Block& b) {
         // Routed-expert parameters a token does not use: (E - k)/E of them.
         if (!model.moe) return 0.0;
@@ -207,26 +193,45 @@ ParameterCount count_parameters(const ModelSpec& model) {
         }
         return routed * (1.0 - static_cast<double>(model.moe->top_k) / model.moe->routed_experts);
     };
-    double attention = 0.0;
-    {
-        const Block first = transformer_block(c, 0, BlockKind::dense_layer);
-        for (const auto& op : first.ops) {
-            if (op.name.rfind("attn.", 0) == 0) attention += op.parameters;
+    // Layers differ in parameters only by their MLP (dense or MoE) and attention (softmax or linear): one block
+    // of each kind present is built and counted for every layer of that kind (a window changes work, not weights).
+    struct Kind {
+        double parameters = 0.0;
+        double active = 0.0;
+        bool built = false;
+    };
+    Kind kinds[2][2];
+    int moe_layers = 0;
+    p.total = p.embedding + p.final_norm + p.output_head;
+    p.active_with_embedding = p.total;
+    for (int l = 0; l < model.layers; ++l) {
+        const bool moe = is_moe_layer(model, l);
+        const bool linear = is_linear_attention_layer(model, l);
+        Kind& kind = kinds[moe ? 1 : 0][linear ? 1 : 0];
+        if (!kind.built) {
+            const Block b = transformer_block(c, l, moe ? BlockKind::moe_layer : BlockKind::dense_layer);
+            kind = {b.parameters(), b.parameters() - inactive_experts(b), true};
+            // The figures of one layer: the first of each kind (and its attention sub-block for the first layer).
+            if (moe && p.per_moe_layer == 0.0) {
+                p.per_moe_layer = kind.parameters;
+                p.per_moe_layer_active = kind.active;
+            }
+            if (!moe && p.per_dense_layer == 0.0) p.per_dense_layer = kind.parameters;
+            if (l == 0) {
+                for (const auto& op : b.ops) {
+                    if (op.name.rfind("attn.", 0) == 0) p.attention_per_layer += op.parameters;
+                }
+            }
         }
+        moe_layers += moe ? 1 : 0;
+        p.total += kind.parameters;
+        p.active_with_embedding += kind.active;
     }
-    p.attention_per_layer = attention;
-    // Every layer holds the same attention parameters (a window changes the work, not the weights).
-    if (p.dense_layers > 0) p.per_dense_layer = transformer_block(c, first_dense, BlockKind::dense_layer).parameters();
-    if (moe_layers > 0) {
-        const Block b = transformer_block(c, last_moe, BlockKind::moe_layer);
-        p.per_moe_layer = b.parameters();
-        p.per_moe_layer_active = p.per_moe_layer - inactive_experts(b);
-    }
-    p.total = p.embedding + p.per_dense_layer * p.dense_layers + p.per_moe_layer * moe_layers + p.final_norm +
-              p.output_head;
-    p.active_with_embedding = p.total - (p.per_moe_layer - p.per_moe_layer_active) * moe_layers;
+    p.moe_layers = moe_layers;
+    p.dense_layers = model.layers - moe_layers;
     // The head multiplies by V·h weights whether tied or not; the input table is a lookup.
     p.active = p.active_with_embedding - p.embedding + (model.tied_embeddings ? table : 0.0);
+    p.active_without_head = p.active - table;
 
     if (model.mtp_depth > 0) {
         const Block mtp = mtp_block(c, 0, 1);

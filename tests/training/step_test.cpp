@@ -224,6 +224,37 @@ TEST_CASE("a compute-only 1F1B step matches the pipeline closed form", "[step]")
     CHECK(r.breakdown.exposed_total().value() < 1e-5);
 }
 
+TEST_CASE("a step of a model with linear (lightning) attention layers runs their ops, its FLOPs in closed form (#15)", "[step]") {
+    // Two layers of hidden 1024 (8 query heads of 128, 2 KV heads, SwiGLU 4096), vocabulary 512; layer 0 linear,
+    // layer 1 softmax (softmax_every = 2); one GPU, 2 micro-batches of one 8,192-token sequence.
+    ModelSpec model = dense_model(2, 1024, 4096, 512);
+    model.attention.linear = true;
+    model.attention.softmax_every = 2;
+    const int m = 2;
+    const int s = 8192;
+    const StepSpec spec = spec_for(model, cluster(1, Fabric::single_node), layout(1, 1, 1), m, s);
+    const StepResult r = simulate_step(spec);
+    // Per token: GEMM weights 5·1024·1024 (linear layer: qkv 3, gate 1, out 1) + 1024·(1024 + 2·256) + 1024·1024
+    // (GQA q, k, v, o) + 2·3·1024·4096 (SwiGLU) + 512·1024 (head) = 33,554,432, forward 2× that = 67,108,864; the
+    // linear core 8 heads × (4·128² + 4·256·128) = 1,572,864; the causal softmax core 2·(s/2)·8·(128 + 128)
+    // = 16,777,216. Training = 3 × 85,458,944 = 256,376,832 FLOPs per token, × 2 sequences of 8,192 tokens.
+    CHECK(r.model_flops_causal.value() == Approx(256'376'832.0 * 2 * s).epsilon(1e-12));
+    // Nothing to communicate on one GPU: the step is m forward and backward passes of the model's ops from the
+    // kernel model, then the optimizer.
+    const StagePasses passes = stage_passes(spec, 0);
+    CHECK(r.step_time.value() ==
+          Approx(m * (passes.forward + passes.backward) + r.stages[0].breakdown.optimizer.value()).epsilon(1e-6));
+    // The same layers with softmax attention in both: layer 0 computes s/2 keys per query (16,777,216 instead of
+    // 1,572,864 forward per token) with GQA's 2,621,440 GEMM weights instead of 5,242,880: 15,204,352 − 2 ×
+    // 2,621,440 = 9,961,472 more forward FLOPs per token, × 3 × 16,384 tokens.
+    ModelSpec softmax = model;
+    softmax.attention.linear = false;
+    const StepResult all_softmax = simulate_step(spec_for(softmax, cluster(1, Fabric::single_node), layout(1, 1, 1), m, s));
+    CHECK(all_softmax.model_flops_causal.value() - r.model_flops_causal.value() ==
+          Approx(3.0 * 9'961'472.0 * 2 * s).epsilon(1e-12));
+    CHECK(all_softmax.step_time > r.step_time);
+}
+
 // ---- DualPipe --------------------------------------------------------------------------------------------------
 
 TEST_CASE("DualPipe exposes less all-to-all time than 1F1B on an MoE model with experts across nodes", "[step]") {

@@ -280,3 +280,20 @@ TEST_CASE("Selective recompute on an MLA model also rebuilds Q, K, V, the norm o
     CHECK(block.recompute().value() ==
           Approx(687'194'767'360.0 + 309'237'645'312.0 + 137'438'953'472.0).epsilon(1e-12));
 }
+
+TEST_CASE("A lightning (linear) attention layer stores its inputs, Q, K, V and three H·d tensors, no state (#15)",
+          "[workload][memory]") {
+    const gh::ModelSpec m = gh::test::minimax_text_01();
+    const gh::ParallelLayout p = gh::test::tensor_sequence_parallel(8);
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    // Per token, bf16, TP 8 with SP, no dropout, no recompute (h = 6144, H·d = 8192, 32 experts top 2 of 9216):
+    //   linear attention: 2·h/8·2 = 3,072 (norm and projection inputs) + 6·8192/8·2 = 12,288 → 15,360;
+    //   MoE block: 2·h/8·2 = 3,072, router probabilities 32/8·4 = 16, 2 slots × (2·6144 + 3·9216/8)·2 = 62,976
+    //   → 66,064. Layer 0: 81,424 B × 4096 tokens = 333,512,704 B.
+    CHECK(gh::layer_activation_bytes(m, 0, p, gh::MixedPrecision{}, shape).value() ==
+          Approx(333'512'704.0).epsilon(1e-12));
+    // Layer 7 (softmax, GQA 64/8, fused kernel): 3,072 + (64 + 8)·128/8·2 + 8·128/8·2 + 64·128/8·2 + LSE 64/8·4
+    //   = 3,072 + 2,304 + 256 + 2,048 + 32 = 7,712, + 66,064 = 73,776 B × 4096 = 302,186,496 B.
+    CHECK(gh::layer_activation_bytes(m, 7, p, gh::MixedPrecision{}, shape).value() ==
+          Approx(302'186'496.0).epsilon(1e-12));
+}

@@ -29,8 +29,10 @@ TEST_CASE("Every catalog model's parameter count matches its published total", "
         CHECK(count.total == Approx(published).margin(gh::test::published_tolerance(published)));
         if (model.published_active_parameters) {
             const double active = *model.published_active_parameters;
-            // The model card's convention (model.hpp): with or without the input-embedding table.
-            const double ours = model.published_active_counts_embedding ? count.active_with_embedding : count.active;
+            // The model card's convention (model.hpp): with or without the input-embedding table, the output head.
+            const double ours = !model.published_active_counts_head        ? count.active_without_head
+                                : model.published_active_counts_embedding ? count.active_with_embedding
+                                                                           : count.active;
             CHECK(ours == Approx(active).margin(gh::test::published_tolerance(active)));
         }
     }
@@ -85,4 +87,47 @@ TEST_CASE("Layer patterns: Llama 4 Maverick's interleaved MoE and gpt-oss's slid
         }
         // At 128K the windows matter: without them the 36 layers' attention is 36/18 × s/2 ÷ (s/2 + 127.94) ≈ 2×.
     }
+}
+
+TEST_CASE("Layer patterns: MiniMax-Text-01's lightning (linear) attention on 7 layers of 8, counted by hand (#15)",
+          "[workload][catalog]") {
+    const std::filesystem::path catalog = std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios";
+    const gh::ModelSpec m = gh::load_model("minimax-text-01", catalog);
+    CHECK(gh::is_linear_attention_layer(m, 0));
+    CHECK(gh::is_linear_attention_layer(m, 6));
+    CHECK_FALSE(gh::is_linear_attention_layer(m, 7));
+    CHECK_FALSE(gh::is_linear_attention_layer(m, 79));
+    // h = 6144, H·d = 64·128 = 8192. A lightning layer's attention: qkv 6144·3·8192 = 150,994,944, gate 6144·8192
+    // = 50,331,648, out 8192·6144 = 50,331,648 (GEMMs 251,658,240), its output RMSNorm 8,192, pre-norm 6,144:
+    // 251,672,576. A softmax layer's (GQA 64/8): q 6144·8192 + k, v 2·6144·1024 + o 8192·6144 = 113,246,208,
+    // pre-norm 6,144: 113,252,352. MoE per layer: 32 experts × 3·6144·9216 (169,869,312 each) = 5,435,817,984,
+    // router 6144·32 = 196,608, norm 6,144. Embedding and head 200,064·6144 = 1,229,193,216 each, final norm 6,144.
+    // Total = 70·251,672,576 + 10·113,252,352 + 80·5,436,020,736 + 2·1,229,193,216 + 6,144
+    //       = 17,617,080,320 + 1,132,523,520 + 434,881,658,880 + 2,458,386,432 + 6,144 = 456,089,655,296 (456B).
+    // Active: 30 idle experts per layer less (80·30·169,869,312 = 407,686,348,800): 48,403,306,496 with both
+    // tables; without the input embedding 47,174,113,280; without the head too 45,944,920,064 (the card's 45.9B).
+    const auto p = gh::count_parameters(m);
+    CHECK(p.total == Approx(456'089'655'296.0).epsilon(1e-12));
+    CHECK(p.active_with_embedding == Approx(48'403'306'496.0).epsilon(1e-12));
+    CHECK(p.active == Approx(47'174'113'280.0).epsilon(1e-12));
+    CHECK(p.active_without_head == Approx(45'944'920'064.0).epsilon(1e-12));
+    // Forward FLOPs per token. GEMMs: 2 × (70·251,658,240 + 10·113,246,208 + 80·(2·169,869,312 + 196,608)
+    // + 1,229,193,216) = 2 × 47,172,550,656 = 94,345,101,312. Lightning core (blocks of B = 256, d = 128, 64 heads):
+    // 64·(4·d² + 4·B·d) = 64·196,608 = 12,582,912 per layer whatever s (a multiple of B): 880,803,840 for 70.
+    // Softmax, causal: 2·(s/2)·64·(128 + 128) = 16,384·s per layer, 10 layers.
+    for (const int s : {4096, 131072}) {
+        CAPTURE(s);
+        const auto f = gh::training_flops_breakdown(m, s, gh::AttentionMask::causal);
+        CHECK(f.forward_matmul.value() == Approx(94'345'101'312.0).epsilon(1e-12));
+        CHECK(f.forward_attention.value() == Approx(880'803'840.0 + 10.0 * 16384.0 * s).epsilon(1e-12));
+        // 3 × forward: 287.69 GFLOP at 4K, 350.10 GFLOP at 128K.
+        CHECK(f.total.value() == Approx(3.0 * (94'345'101'312.0 + 880'803'840.0 + 163'840.0 * s)).epsilon(1e-12));
+    }
+    // Were all 80 layers softmax, attention at 128K would be 80·16,384·131,072 = 171.8 GFLOP forward against
+    // 22.36 GFLOP: the linear layers are what keeps a 1M-token context affordable.
+    // A block that does not divide the sequence: s = 300 in blocks of 256 → Σb² = 256² + 44² = 67,472;
+    // per head 4·128² + 4·128·67,472/300 = 65,536 + 115,152.2133… = 180,688.2133….
+    const double lightning300 = 64.0 * (65'536.0 + 4.0 * 128.0 * 67'472.0 / 300.0);
+    CHECK(gh::training_flops_breakdown(m, 300, gh::AttentionMask::causal).forward_attention.value() ==
+          Approx(70.0 * lightning300 + 10.0 * 16384.0 * 300.0).epsilon(1e-12));
 }

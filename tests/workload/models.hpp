@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gpuhours/workload/model.hpp>
+#include <gpuhours/workload/parallel.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -98,6 +99,27 @@ inline ModelSpec qwen3_235b_a22b() {
     m.attention.head_dim = 128;
     m.moe = MoeSpec{128, 0, 8, 1536, 0, 0};
     return m;
+}
+
+// MiniMax-Text-01 (arXiv 2501.08313; scenarios/models/minimax-text-01.toml): 80 layers, lightning attention on 7
+// of 8 (softmax GQA 64/8 × 128 on layers 7, 15, …), 32 experts top 2 of 9216, vocabulary 200,064.
+inline ModelSpec minimax_text_01() {
+    ModelSpec m = llama_like(80, 6144, 64, 8, 9216, 200064);
+    m.id = "minimax-text-01";
+    m.attention.head_dim = 128;
+    m.attention.linear = true;
+    m.attention.softmax_every = 8;
+    m.attention.linear_block = 256;
+    m.moe = MoeSpec{32, 0, 2, 9216, 0, 0};
+    return m;
+}
+
+// Tensor parallel `t` with sequence parallelism, nothing else.
+inline ParallelLayout tensor_sequence_parallel(int t) {
+    ParallelLayout p;
+    p.tensor = t;
+    p.sequence_parallel = true;
+    return p;
 }
 
 // A published size is quoted to a few significant digits ("1.7B", "671B"); the comparison allows 1% or half a

@@ -196,3 +196,43 @@ TEST_CASE("The vocabulary is padded to a multiple of 128 × TP, adding only the 
     CHECK(gh::training_flops_per_token(model, 2048, gh::AttentionMask::causal).value() <
           gh::training_flops_per_token(round, 2048, gh::AttentionMask::causal).value());
 }
+
+TEST_CASE("A lightning (linear) attention layer: Megatron's TP shapes, its block-wise core, its CP state exchange (#15)",
+          "[workload][ops]") {
+    const gh::ModelSpec m = gh::test::minimax_text_01();
+    const gh::ParallelLayout p = gh::test::tensor_sequence_parallel(8);
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    const auto block = gh::layer_ops(m, 0, p, gh::MixedPrecision{}, shape);
+    // h = 6144, H·d = 8192. QKV: m = 4096 tokens, n = 3·8192/8 = 3072, k = 6144; SP all-gathers the 512-token
+    // shard first (512·6144·2 B).
+    const auto& qkv = find(block, "attn.qkv");
+    REQUIRE(qkv.gemm);
+    CHECK(qkv.gemm->m == 4096);
+    CHECK(qkv.gemm->n == 3072);
+    CHECK(qkv.gemm->k == 6144);
+    CHECK(qkv.before.kind == gh::Collective::tp_all_gather);
+    CHECK(qkv.before.bytes.value() == Approx(512.0 * 6144 * 2));
+    // The gate h → H·d/8 = 1024 per GPU; the row-parallel output 1024 → 6144, reduce-scattered (4096·6144·2 B).
+    CHECK(find(block, "attn.gate").gemm->n == 1024);
+    const auto& out = find(block, "attn.out");
+    CHECK(out.gemm->k == 1024);
+    CHECK(out.after.kind == gh::Collective::tp_reduce_scatter);
+    CHECK(out.after.bytes.value() == Approx(4096.0 * 6144 * 2));
+    // Core: 4096 tokens × 64/8 heads × (4·128² + 4·256·128 = 196,608) = 6,442,450,944 FLOPs forward, 2× backward;
+    // no softmax-attention core in the layer.
+    const auto& core = find(block, "attn.linear_core");
+    CHECK(core.kind == gh::OpKind::attention);
+    CHECK(core.forward.value() == Approx(4096.0 * 8 * 196'608).epsilon(1e-12));
+    CHECK(core.backward.value() == Approx(2.0 * core.forward.value()));
+    for (const auto& op : block.ops) CHECK(op.name != "attn.core");
+    // Layer 7 keeps softmax attention (GQA 64/8): a fused qkv of (64 + 16)·128/8 = 1280 columns.
+    CHECK(find(gh::layer_ops(m, 7, p, gh::MixedPrecision{}, shape), "attn.qkv").gemm->n == 1280);
+    // Context parallel 2, no TP: each GPU has 2048 tokens of the sequence (8 blocks), the same 196,608 per head
+    // and token, and all-gathers its 64 heads' 128 × 128 states: 64·16,384·2 B = 2,097,152 B.
+    gh::ParallelLayout cp;
+    cp.context = 2;
+    const auto& cp_core = find(gh::layer_ops(m, 0, cp, gh::MixedPrecision{}, shape), "attn.linear_core");
+    CHECK(cp_core.forward.value() == Approx(2048.0 * 64 * 196'608).epsilon(1e-12));
+    CHECK(cp_core.before.kind == gh::Collective::cp_exchange);
+    CHECK(cp_core.before.bytes.value() == Approx(2'097'152.0));
+}

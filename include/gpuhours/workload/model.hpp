@@ -31,6 +31,18 @@ struct AttentionSpec {
     // Attention sinks (gpt-oss): one learned logit per head added to the softmax's denominator; `heads`
     // parameters per layer and no matrix work.
     bool sinks = false;
+    // Linear ("lightning") attention layers (MiniMax-01, arXiv 2501.08313 §2.1; the block-wise algorithm of
+    // Lightning Attention-2, arXiv 2401.04658): every layer attends linearly except every `softmax_every`-th
+    // (layers k−1, 2k−1, …; MiniMax-Text-01: 8, "a softmax attention after every 7 lightning attention layers"),
+    // which keeps the softmax attention `kind` describes; 0 = every layer linear. A linear layer projects the
+    // hidden state to queries, keys and values of all `heads` × `head_dim` (no grouping; SiLU applied), keeps a
+    // head_dim × head_dim state per head, normalises its output (RMSNorm over heads × head_dim), gates it with
+    // sigmoid(W_g·x) and projects it back (the Hugging Face MiniMaxLightningAttention module). The sequence is
+    // processed in blocks of `linear_block` tokens (MiniMax: block_size 256): products inside a block are masked
+    // ones, between blocks they go through the state.
+    bool linear = false;
+    int softmax_every = 0;
+    int linear_block = 256;
 
     friend bool operator==(const AttentionSpec&, const AttentionSpec&) = default;
 };
@@ -78,6 +90,9 @@ struct ModelSpec {
     // Whether the published active count includes the input-embedding table (Meta's Llama 4: yes; DeepSeek,
     // OpenAI's gpt-oss: no); compared with ParameterCount::active_with_embedding or ::active accordingly.
     bool published_active_counts_embedding = false;
+    // Whether it includes the output head (most cards: yes; MiniMax-01's 45.9B: no, neither table is counted);
+    // false compares ParameterCount::active_without_head.
+    bool published_active_counts_head = true;
 
     friend bool operator==(const ModelSpec&, const ModelSpec&) = default;
 };
@@ -88,9 +103,16 @@ inline bool is_moe_layer(const ModelSpec& m, int layer) {
     const int k = m.moe->layer_frequency > 0 ? m.moe->layer_frequency : 1;
     return (layer - m.moe->dense_layers) % k == k - 1;
 }
-// Whether layer `layer` attends through a sliding window (AttentionSpec: sliding_window, full_attention_every).
+// Whether layer `layer` attends linearly (AttentionSpec: linear, softmax_every).
+inline bool is_linear_attention_layer(const ModelSpec& m, int layer) {
+    if (!m.attention.linear) return false;
+    const int k = m.attention.softmax_every;
+    return k <= 0 || (layer + 1) % k != 0;
+}
+// Whether layer `layer` attends through a sliding window (AttentionSpec: sliding_window, full_attention_every);
+// a window applies to softmax attention only, never to a linear layer.
 inline bool is_windowed_layer(const ModelSpec& m, int layer) {
-    if (m.attention.sliding_window <= 0) return false;
+    if (m.attention.sliding_window <= 0 || is_linear_attention_layer(m, layer)) return false;
     const int k = m.attention.full_attention_every;
     return k <= 0 || (layer + 1) % k != 0;
 }

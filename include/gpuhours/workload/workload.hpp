@@ -47,15 +47,17 @@ struct ParameterCount {
     // ("21B"); counting the table too gives 37.6B and 21.4B, which round to neither.
     double active = 0.0;
     double active_with_embedding = 0.0;  // `active` + the input-embedding table (and learned positions)
+    double active_without_head = 0.0;    // `active` − the head's V·h weights (MiniMax-01's convention)
     double embedding = 0.0;    // input token-embedding table + learned position table
     double output_head = 0.0;  // the vocabulary projection; 0 when tied to the embedding
     double final_norm = 0.0;
     int dense_layers = 0;      // layers with the dense MLP
     int moe_layers = 0;        // layers with the MoE block
+    // One layer's figures: the first layer of each kind (layers with linear attention differ from softmax ones).
     double per_dense_layer = 0.0;       // one dense layer (attention + MLP + its norms)
     double per_moe_layer = 0.0;         // one MoE layer, all experts
     double per_moe_layer_active = 0.0;  // one MoE layer, shared + top_k routed experts + router
-    double attention_per_layer = 0.0;   // the attention sub-block of one layer (with its pre-norm)
+    double attention_per_layer = 0.0;   // the attention sub-block of layer 0 (with its pre-norm)
     // The MTP modules (DeepSeek-V3: mtp_depth = 1), excluding the embedding and output head they share with the
     // main model: per module one transformer layer (MoE if the model is), two RMSNorms, the 2h×h projection and
     // the head's norm. DeepSeek's published "14B" MTP figure also counts the copies of the embedding and head
@@ -74,7 +76,7 @@ ParameterCount count_parameters(const ModelSpec& model);
 // Model FLOPs of one training token (forward + backward, no recomputation) at `sequence_length`.
 struct FlopsPerToken {
     Flops forward_matmul;     // 2 × (active parameters in GEMMs), i.e. all GEMMs incl. router and head
-    Flops forward_attention;  // score + context products, halved for causal
+    Flops forward_attention;  // score + context products, halved for causal; linear layers' block-wise products
     Flops forward;            // forward_matmul + forward_attention
     Flops backward;           // 2 × forward
     Flops total;              // forward + backward = 3 × forward (excludes MTP)
