@@ -60,6 +60,15 @@ TEST_CASE("Layer patterns: Llama 4 Maverick's interleaved MoE and gpt-oss's slid
         CHECK(p.total == Approx(400'711'848'960.0).epsilon(1e-9));
         CHECK(p.active_with_embedding == Approx(17'184'691'200.0).epsilon(1e-9));
         CHECK(p.active == Approx(16'150'205'440.0).epsilon(1e-9));
+        // Forward FLOPs per token: GEMMs 2 × (the active count less its norms, 48·10,240 + 5,120 = 496,640)
+        // = 2 × 16,149,708,800; attention, causal, on every layer (the model file leaves Llama 4's chunked local
+        // attention out): 2·(s/2)·40·(128 + 128) = 10,240·s per layer.
+        for (const int s : {4096, 131072}) {
+            CAPTURE(s);
+            const auto f = gh::training_flops_breakdown(m, s, gh::AttentionMask::causal);
+            CHECK(f.forward_matmul.value() == Approx(32'299'417'600.0).epsilon(1e-12));
+            CHECK(f.forward_attention.value() == Approx(48.0 * 10240.0 * s).epsilon(1e-12));
+        }
     }
     SECTION("gpt-oss-120b: 116.83B / 5.13B, and attention FLOPs through 128-token windows on half the layers") {
         const gh::ModelSpec m = gh::load_model("gpt-oss-120b", catalog);
@@ -84,6 +93,11 @@ TEST_CASE("Layer patterns: Llama 4 Maverick's interleaved MoE and gpt-oss's slid
             CAPTURE(s);
             CHECK(gh::training_flops_breakdown(m, s, gh::AttentionMask::causal).forward_attention.value() ==
                   Approx(expected).epsilon(1e-9));
+            // GEMMs, 2 × the active weights without biases, norms and sinks: per layer q 2880·4096, k and v
+            // 2·2880·512, o 4096·2880 (26,542,080), 4 experts × (2880·5760 + 2880·2880) = 99,532,800, router
+            // 2880·128 = 368,640: 126,443,520 × 36 = 4,551,966,720, + head 579,133,440 = 5,131,100,160.
+            CHECK(gh::training_flops_breakdown(m, s, gh::AttentionMask::causal).forward_matmul.value() ==
+                  Approx(2.0 * 5'131'100'160.0).epsilon(1e-12));
         }
         // At 128K the windows matter: without them the 36 layers' attention is 36/18 × s/2 ÷ (s/2 + 127.94) ≈ 2×.
     }
