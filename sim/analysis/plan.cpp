@@ -188,6 +188,7 @@ std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace
                                 // The scenario's layer split holds for its own chunk count only; other counts split evenly.
                                 if (pp != s.parallel.pipeline || v != s.parallel.virtual_stages) l.layers_per_chunk.clear();
                                 l.sequence_parallel = s.parallel.sequence_parallel && tp > 1;
+                                l.tp_comm_overlap = s.parallel.tp_comm_overlap && l.sequence_parallel;
                                 // The scenario's combined 1F1B where the candidate can take it (an expert all-to-all,
                                 // and 1F1B rounds to pair: interleaved, or 1F1B on one stage); off elsewhere.
                                 l.combined_1f1b = s.parallel.combined_1f1b && ep > 1 && combined_1f1b_pairs(schedule, pp);

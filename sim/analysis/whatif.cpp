@@ -187,23 +187,30 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     // SMs reserved for communication kernels are a share of the chip the scenario was written for (DeepSeek's 20
     // of the H800's 132): carried over as the same share of the target chip's SMs (at least one left for
     // compute), not as the same count — 20 of the Ascend 910B's 24 AI cores would leave 4 for compute.
-    const int sms = original.parallel.communication_sms;
+    // The SMs a tensor-parallel overlap takes from its GEMMs likewise, within what the reservation leaves.
     const int from_sms = original.cluster.chip.sm_count;
-    auto share_of = [&](int reserved) {
-        return std::clamp(std::lround(static_cast<double>(reserved) * profile.sm_count / from_sms), 0L,
-                          static_cast<long>(profile.sm_count) - 1);
+    auto share_of = [&](int reserved, long cap) {
+        return std::clamp(std::lround(static_cast<double>(reserved) * profile.sm_count / from_sms), 0L, cap);
     };
-    if (sms > 0 && profile.sm_count != from_sms) {
-        v.overrides.push_back(fmt::format("parallelism.communication_sms={}", share_of(sms)));
+    auto carry_share = [&](const char* key, const char* what, auto reserved_of, auto cap_of) {
+        const int sms = reserved_of(original.parallel);
+        if (sms <= 0 || profile.sm_count == from_sms) return;
+        const long share = share_of(sms, cap_of(original.parallel));
+        v.overrides.push_back(fmt::format("parallelism.{}={}", key, share));
         for (std::size_t i = 0; i < original.phases.size() && original.phases_given; ++i) {
-            const int own = original.phases[i].parallel.communication_sms;  // a phase that sets its own
-            if (original.phases[i].quoted_gpu_hours || own == sms) continue;
-            v.overrides.push_back(fmt::format("phases.{}.parallelism.communication_sms={}", i, share_of(own)));
+            const int own = reserved_of(original.phases[i].parallel);  // a phase that sets its own
+            if (original.phases[i].quoted_gpu_hours || own == sms || own <= 0) continue;
+            v.overrides.push_back(fmt::format("phases.{}.parallelism.{}={}", i, key, share_of(own, cap_of(original.phases[i].parallel))));
         }
-        notes.push_back(fmt::format("communication SMs {} of {} → {} of {} (the scenario's share)", sms, from_sms, share_of(sms),
-                                    profile.sm_count));
+        notes.push_back(fmt::format("{} {} of {} → {} of {} (the scenario's share)", what, sms, from_sms, share, profile.sm_count));
         v.rederived = true;
-    }
+    };
+    const long last = static_cast<long>(profile.sm_count) - 1;
+    carry_share("communication_sms", "communication SMs", [](const ParallelLayout& p) { return p.communication_sms; },
+                [&](const ParallelLayout&) { return last; });
+    carry_share("tp_comm_overlap_sms", "TP-overlap SMs",
+                [](const ParallelLayout& p) { return p.tp_comm_overlap ? p.tp_comm_overlap_sms : 0; },
+                [&](const ParallelLayout& p) { return last - share_of(p.communication_sms, last); });
     if (!profile.peak_dense.contains(original.training.precision.compute)) {
         v.overrides.push_back("training.precision=\"bf16\"");
         notes.push_back(fmt::format("no {} peak: BF16 GEMMs", to_string(original.training.precision.compute)));

@@ -272,6 +272,8 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("micro_batch", p.micro_batch).field("virtual_stages", p.virtual_stages);
     j.field("schedule", to_string(p.schedule)).field("recompute", to_string(p.recompute)).field("order", p.order);
     j.field("overlap_gradient_reduce", p.overlap_gradient_reduce).field("combined_1f1b", p.combined_1f1b).field("vocab_divisible_by", p.vocab_divisible_by);
+    j.field("tp_comm_overlap", p.tp_comm_overlap);
+    if (p.tp_comm_overlap) j.field("tp_comm_overlap_sms", p.tp_comm_overlap_sms);
     if (p.zero_stage >= 3) {
         j.field("prefetch", p.prefetch).field("reshard_after_forward", p.reshard_after_forward);
         j.field("shard_group", p.dense_shard_ranks());
@@ -367,6 +369,11 @@ int check_command(const Args& raw, std::ostream& out) {
         if (p.combined_1f1b) {
             out << "          combined 1F1B: each steady-state round runs one micro-batch's forward beside another's "
                    "backward, their expert all-to-alls overlapping the other's compute\n";
+        }
+        if (p.tp_comm_overlap) {
+            out << fmt::format("          TP communication overlap: sequence parallelism's all-gathers and reduce-scatters run in "
+                               "chunks beside their GEMMs ({} SMs taken from the GEMMs they run beside)\n",
+                               p.tp_comm_overlap_sms);
         }
         const int micro = t.global_batch / (p.data * p.micro_batch);
         out << fmt::format("training  {} tokens, sequence {}, global batch {} ({} micro-batches of {} per replica), "

@@ -105,6 +105,7 @@ void write_candidate_json(report::Json& j, const PlanCandidate& c) {
     j.field("expert", l.expert).field("micro_batch", l.micro_batch).field("schedule", to_string(l.schedule));
     j.field("virtual_stages", l.virtual_stages).field("recompute", to_string(l.recompute));
     j.field("combined_1f1b", l.combined_1f1b);
+    j.field("tp_comm_overlap", l.tp_comm_overlap);
     j.field("sequence_parallel", l.sequence_parallel).field("micro_batches_per_step", c.micro_batches);
     j.field("fate", to_string(c.fate));
     if (!c.reason.empty()) j.field("reason", c.reason);
@@ -188,10 +189,12 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
     const auto& p = s.parallel;
     out << fmt::format("layout search: {}\n", s.title);
     out << fmt::format("{} × {}, {}, sequence {}, global batch {}; kept from the scenario: ZeRO {}, {} compute, order {}, "
-                       "sequence parallel {}{}\n\n",
+                       "sequence parallel {}{}{}\n\n",
                        s.cluster.gpus, s.cluster.chip.display_name, s.model.display_name, s.training.sequence_length,
                        s.training.global_batch, p.zero_stage, to_string(s.training.precision.compute), p.order,
                        p.sequence_parallel ? "on (off where tensor = 1)" : "off",
+                       p.tp_comm_overlap ? fmt::format(", TP communication overlap with {} SMs (where sequence parallel)", p.tp_comm_overlap_sms)
+                                         : std::string(),
                        p.combined_1f1b ? ", combined 1F1B (where the schedule takes it: interleaved, or 1F1B on one stage, "
                                          "with expert > 1)"
                                        : "");

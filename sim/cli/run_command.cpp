@@ -207,6 +207,7 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
                        s.cluster.gpus, s.cluster.chip.display_name, p.tensor, p.context, p.pipeline, p.data, p.expert,
                        describe_schedule(p), to_string(r.mode), r.simulated_ranks, r.simulated_ranks == 1 ? "" : "s",
                        to_string(ev.options.network));
+    if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out << fmt::format("tensor parallel: {}\n", tp);
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("data parallel: {}\n", dp);
     out << "\n";
 

@@ -225,6 +225,7 @@ std::string summary_section(const RunEvaluation& ev) {
                                  to_string(ev.options.network),
                                  ev.stochastic ? fmt::format("{} Monte Carlo runs, seed {}", ev.options.samples, ev.options.seed)
                                                : std::string("deterministic: one run")));
+    if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out += paragraph(fmt::format("Tensor parallel: {}.", tp));
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out += paragraph(fmt::format("Data parallel: {}.", dp));
 
     std::vector<std::vector<std::string>> rows;

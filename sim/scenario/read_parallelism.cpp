@@ -91,6 +91,15 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
         }
     }
     if (const Node* c = r.optional("combined_1f1b")) p.combined_1f1b = detail::as_bool(*c, "parallelism.combined_1f1b");
+    if (const Node* o = r.optional("tp_comm_overlap")) p.tp_comm_overlap = detail::as_bool(*o, "parallelism.tp_comm_overlap");
+    if (const Node* n = r.optional("tp_comm_overlap_sms")) {
+        if (!p.tp_comm_overlap) {
+            throw CoupledError(n->where, "`parallelism.tp_comm_overlap_sms` applies with tp_comm_overlap = true",
+                               "set parallelism.tp_comm_overlap = true, or remove the key", nullptr,
+                               {"parallelism.tp_comm_overlap_sms", "parallelism.tp_comm_overlap"});
+        }
+        p.tp_comm_overlap_sms = detail::as_int(*n, "parallelism.tp_comm_overlap_sms", 0, 100000);
+    }
     const Node* prefetch = r.optional("prefetch");
     const Node* reshard = r.optional("reshard_after_forward");
     const Node* shard = r.optional("shard_group");
@@ -304,6 +313,23 @@ void check_combined_1f1b(const Scenario& s, const SourceRef& at) {
     }
 }
 
+// Tensor-parallel communication overlap (ParallelLayout::tp_comm_overlap): sequence parallelism's collectives to
+// overlap, and SMs left for the GEMMs beside them.
+void check_tp_comm_overlap(const Scenario& s, const SourceRef& at) {
+    const ParallelLayout& p = s.parallel;
+    if (p.tp_comm_overlap && !p.sequence_parallel) {
+        throw_rule(s, {"parallelism.tp_comm_overlap", "parallelism.sequence_parallel", "parallelism.tensor"}, at,
+                   "tp_comm_overlap = true overlaps the all-gathers and reduce-scatters of sequence parallelism, which is off",
+                   "set sequence_parallel = true with tensor > 1 (Megatron-Core's --tp-comm-overlap requires it), or remove tp_comm_overlap");
+    }
+    if (p.tp_comm_overlap && p.communication_sms + p.tp_comm_overlap_sms >= s.cluster.chip.sm_count) {
+        throw_rule(s, {"parallelism.tp_comm_overlap_sms", "parallelism.communication_sms", "cluster.chip", "cluster.chip.from"}, at,
+                   fmt::format("communication_sms + tp_comm_overlap_sms = {} + {} leaves no SM for the overlapped GEMMs on the {} ({} SMs)",
+                               p.communication_sms, p.tp_comm_overlap_sms, s.cluster.chip.display_name, s.cluster.chip.sm_count),
+                   "give the overlapped collectives fewer SMs (NeMo's configurations use 24 of 132)");
+    }
+}
+
 void validate_layout(const Scenario& s, bool data_given) {
     const ParallelLayout& p = s.parallel;
     const ModelSpec& m = s.model;
@@ -369,6 +395,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                                         p.communication_sms, s.cluster.chip.display_name, s.cluster.chip.sm_count),
                             "reserve fewer SMs for communication kernels (DeepSeek-V3 reserves 20 of 132)");
     }
+    check_tp_comm_overlap(s, at);
     if (p.sequence_parallel && p.tensor == 1) {
         throw_rule(s, {"parallelism.sequence_parallel", "parallelism.tensor"}, at, "sequence_parallel = true needs tensor > 1",
                             "sequence parallelism shards activations over the tensor-parallel group");

@@ -46,7 +46,11 @@ struct CommSpec {
 // in the chain (the next segment waits for it). dp_comm: a collective on the data-parallel stream issued when the
 // chain reaches it, which the chain does not wait for (a ZeRO-3 parameter prefetch or gradient reduce-scatter, a
 // gradient bucket's reduction); wait: the chain waits for the pass's dp_comm of `slot`.
-enum class SegmentKind { compute, recompute, comm, dp_comm, wait };
+// comm: a collective the chain waits for; comm_async: one launched on the communication stream beside the chain's
+// next segments (tensor-parallel overlap), awaited by a later `wait` of the same slot; dp_comm: a data-parallel
+// collective on a stream of its own (a ZeRO-3 gather awaited by a wait, or a gradient reduction awaited by the
+// optimizer).
+enum class SegmentKind { compute, recompute, comm, comm_async, dp_comm, wait };
 
 struct Segment {
     SegmentKind kind = SegmentKind::compute;
@@ -54,7 +58,7 @@ struct Segment {
     CommSpec comm;     // comm, dp_comm
     std::string label;
     // dp_comm, wait: the unit whose parameters are gathered (a wait names the gather it needs); a dp_comm with
-    // slot -1 reduces gradients and is awaited only by the optimizer.
+    // slot -1 reduces gradients and is awaited only by the optimizer. comm_async and its wait: a slot below -1.
     int slot = -1;
     // comm, dp_comm in symmetric mode: the collective's time on stage `timed_stage` once add_segment has asked
     // symmetric_time for it (-1: not yet). A pass template serves every micro-batch of its chunk, so each later
@@ -164,6 +168,10 @@ private:
     std::optional<CommSpec> comm_spec(const Communication& c, bool backward) const;
     Seconds materialized_attention(const Op& op) const;
     ChunkPasses make_chunk(int chunk) const;
+    // One block's forward and backward segments (step_passes.cpp); `next_slot` numbers overlapped collectives.
+    Segments forward_segments(const Block& block, const std::string& name, int& next_slot) const;
+    Segments backward_segments(const Block& block, const Segments& fwd, const std::string& name, bool with_weight,
+                               int& next_slot) const;
     void assemble_passes(ChunkPasses& c) const;
     std::vector<Segment> shard_collectives(const ChunkPasses& c, std::size_t unit, bool gradients) const;
     const ChunkPasses& chunk(int c);
@@ -226,6 +234,7 @@ private:
     Topology topology_;
     std::unique_ptr<NetworkModel> network_;
     KernelContext kernel_;
+    KernelContext kernel_overlap_;  // the GEMMs beside an overlapped tensor-parallel collective: fewer SMs
     Engine engine_;
     std::unique_ptr<PipelinePlan> plan_;
     MicroBatchShape shape_;

@@ -158,7 +158,7 @@ void StepBuilder::time_collectives() {
         for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
             for (PassKind kind : {PassKind::forward, PassKind::backward, PassKind::backward_input}) {
                 for (const Segment& seg : segments(s, Pass{kind, 0, lc})) {
-                    if (seg.kind == SegmentKind::comm) (void)symmetric_time(seg.comm, rank);
+                    if (seg.kind == SegmentKind::comm || seg.kind == SegmentKind::comm_async) (void)symmetric_time(seg.comm, rank);
                 }
             }
         }

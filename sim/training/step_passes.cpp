@@ -91,81 +91,166 @@ Seconds StepBuilder::materialized_attention(const Op& op) const {
     return bytes / (spec_.cluster.chip.memory_bandwidth * spec_.cluster.chip.efficiency.memory);
 }
 
+namespace {
+
+// Ends the compute accumulated in `acc` as one segment of `kind`.
+void flush(Segments& segs, SimTime& acc, SegmentKind kind, const std::string& label) {
+    if (acc.picoseconds() > 0) segs.push_back(Segment{kind, acc, {}, label});
+    acc = SimTime::zero();
+}
+
+// Tensor-parallel communication overlap (ParallelLayout::tp_comm_overlap): whether `c`, one of `op`'s collectives,
+// runs beside its GEMM — sequence parallelism's gather into a column-parallel GEMM and reduce-scatter out of a
+// row-parallel one (not MLA's latent gather after a norm, which frameworks do not overlap).
+bool overlaps(const ParallelLayout& l, const Op& op, const Communication& c) {
+    if (!l.tp_comm_overlap || op.kind != OpKind::gemm) return false;
+    return (&c == &op.before && c.kind == Collective::tp_all_gather) || (&c == &op.after && c.kind == Collective::tp_reduce_scatter);
+}
+
+// A GEMM's time in t chunks: all but one chunk's share, and that one's.
+std::pair<SimTime, SimTime> split_last(SimTime whole, int t) {
+    const SimTime most = SimTime::from_picoseconds(whole.picoseconds() / t * (t - 1));
+    return {most, whole - most};
+}
+
+// The collective launched on the communication stream, `beside` of compute on the chain meanwhile, then a wait
+// for the collective (slots below -1, `next_slot` counting down, one per overlap in the chunk).
+void overlapped(Segments& segs, const CommSpec& c, const Communication& what, SimTime beside, const std::string& label,
+                int& next_slot) {
+    const int slot = next_slot--;
+    segs.push_back(Segment{SegmentKind::comm_async, {}, c, std::string(to_string(what.kind)) + " (overlapped)", slot});
+    if (beside.picoseconds() > 0) segs.push_back(Segment{SegmentKind::compute, beside, {}, label});
+    segs.push_back(Segment{SegmentKind::wait, {}, {}, "wait for " + std::string(to_string(what.kind)), slot});
+}
+
+}  // namespace
+
+// One block's forward: its ops' compute, split by the collectives they need (overlapped ones beside their GEMM).
+Segments StepBuilder::forward_segments(const Block& block, const std::string& name, int& next_slot) const {
+    Segments fwd;
+    SimTime acc;
+    const int t = layout_.tensor;
+    for (const Op& op : block.ops) {
+        const auto before = comm_spec(op.before, false);
+        const auto after = comm_spec(op.after, false);
+        const bool ring = before && overlaps(layout_, op, op.before);
+        const bool pipelined = after && overlaps(layout_, op, op.after);
+        const SimTime g = to_sim(time_op(op, pipelined ? kernel_overlap_ : kernel_).forward.time + materialized_attention(op));
+        if (ring) {
+            // Ring exchange: the GEMM's t chunks run as their shards arrive; the last chunk waits for the gather.
+            flush(fwd, acc, SegmentKind::compute, name);
+            const auto [most, last] = split_last(g, t);
+            overlapped(fwd, *before, op.before, most, name, next_slot);
+            acc += last;
+        } else {
+            if (before) {
+                flush(fwd, acc, SegmentKind::compute, name);
+                fwd.push_back(Segment{SegmentKind::comm, {}, *before, std::string(to_string(op.before.kind))});
+            }
+            if (!pipelined) acc += g;
+        }
+        if (pipelined) {
+            // Pipelined reduce-scatter: the first chunk's GEMM, then the other chunks' GEMMs beside the
+            // reduce-scatter of the chunks before them, then the last chunk's reduce-scatter alone.
+            const auto [rest, first] = split_last(g, t);
+            acc += first;
+            flush(fwd, acc, SegmentKind::compute, name);
+            CommSpec most = *after;
+            most.size = after->size * ((t - 1.0) / t);
+            overlapped(fwd, most, op.after, rest, name, next_slot);
+            CommSpec tail = *after;
+            tail.size = after->size - most.size;
+            fwd.push_back(Segment{SegmentKind::comm, {}, tail, std::string(to_string(op.after.kind))});
+        } else if (after) {
+            flush(fwd, acc, SegmentKind::compute, name);
+            fwd.push_back(Segment{SegmentKind::comm, {}, *after, std::string(to_string(op.after.kind))});
+        }
+    }
+    flush(fwd, acc, SegmentKind::compute, name);
+    return fwd;
+}
+
+// One block's backward, ops in reverse (`with_weight`: with the weight gradients; a zero-bubble input pass without),
+// after the recomputation it needs.
+Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd, const std::string& name, bool with_weight,
+                                        int& next_slot) const {
+    Segments bwd;
+    const int tensor = layout_.tensor;
+    SimTime recompute;
+    if (layout_.recompute == Recompute::full && block.kind != BlockKind::embedding && block.kind != BlockKind::head) {
+        // Full recomputation replays a layer's forward, collectives included. The embedding and the
+        // head (final norm, output projection, loss) are outside the checkpointed layers, as in
+        // Megatron-LM, and carry no recompute FLOPs in the workload (apply_recompute).
+        for (Segment s : fwd) {
+            if (s.kind == SegmentKind::compute) s.kind = SegmentKind::recompute;
+            bwd.push_back(s);
+        }
+    } else {
+        for (const Op& op : block.ops) {
+            recompute += to_sim(time_op(op, kernel_).recompute);
+            if (op.recompute.value() > 0) recompute += to_sim(materialized_attention(op));
+        }
+        if (recompute.picoseconds() > 0) bwd.push_back(Segment{SegmentKind::recompute, recompute, {}, name});
+    }
+    SimTime a;
+    for (auto it = block.ops.rbegin(); it != block.ops.rend(); ++it) {
+        const auto gather = comm_spec(it->after, true);   // the output gradient's (gathered, under SP)
+        const auto scatter = comm_spec(it->before, true);  // the input gradient's (reduce-scattered, under SP)
+        // Bulk overlap: the input gradient's reduce-scatter beside the weight-gradient GEMM.
+        const bool bulk = scatter && with_weight && overlaps(layout_, *it, it->before);
+        const OpTime t = time_op(*it, kernel_);
+        const SimTime input = to_sim(t.backward_input.time + materialized_attention(*it) * 2.0);
+        const SimTime weight = with_weight ? to_sim((bulk ? time_op(*it, kernel_overlap_) : t).backward_weight.time) : SimTime{};
+        if (gather && overlaps(layout_, *it, it->after)) {
+            // Ring exchange feeding the input-gradient GEMM, as in the forward.
+            flush(bwd, a, SegmentKind::compute, name);
+            const auto [most, last] = split_last(input, tensor);
+            overlapped(bwd, *gather, it->after, most, name, next_slot);
+            a += last;
+        } else {
+            if (gather) {
+                flush(bwd, a, SegmentKind::compute, name);
+                bwd.push_back(Segment{SegmentKind::comm, {}, *gather, std::string(to_string(it->after.kind))});
+            }
+            a += input;
+        }
+        if (bulk) {
+            flush(bwd, a, SegmentKind::compute, name);
+            overlapped(bwd, *scatter, it->before, weight, name, next_slot);
+            continue;
+        }
+        a += weight;
+        if (scatter) {
+            flush(bwd, a, SegmentKind::compute, name);
+            bwd.push_back(Segment{SegmentKind::comm, {}, *scatter, std::string(to_string(it->before.kind))});
+        }
+    }
+    flush(bwd, a, SegmentKind::compute, name);
+    return bwd;
+}
+
 // The passes of model chunk `chunk`, block by block, with each block's collectives where its ops need them. Each
 // block is a unit of ZeRO-3 / FSDP sharding (FSDP wraps each transformer layer; the embedding and the head are
 // units of their own), so its segments are kept per unit and assembled into passes by assemble_passes.
 StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
     ChunkPasses out;
-    const bool full_recompute = layout_.recompute == Recompute::full;
-    auto flush = [](Segments& segs, SimTime& acc, SegmentKind kind, const std::string& label) {
-        if (acc.picoseconds() > 0) segs.push_back(Segment{kind, acc, {}, label});
-        acc = SimTime::zero();
-    };
+    int next_slot = -2;  // the chunk's overlapped tensor-parallel collectives
     for (const Block* block : chunk_blocks(chunk)) {
         const std::string name =
             block->layer >= 0 ? fmt::format("{} {}", to_string(block->kind), block->layer) : std::string(to_string(block->kind));
-        // forward
-        Segments fwd;
-        SimTime acc;
+        Segments fwd = forward_segments(*block, name, next_slot);
         double dense = 0.0;
         double expert = 0.0;
         for (const Op& op : block->ops) {
-            if (auto c = comm_spec(op.before, false)) {
-                flush(fwd, acc, SegmentKind::compute, name);
-                fwd.push_back(Segment{SegmentKind::comm, {}, *c, std::string(to_string(op.before.kind))});
-            }
-            acc += to_sim(time_op(op, kernel_).forward.time + materialized_attention(op));
-            if (auto c = comm_spec(op.after, false)) {
-                flush(fwd, acc, SegmentKind::compute, name);
-                fwd.push_back(Segment{SegmentKind::comm, {}, *c, std::string(to_string(op.after.kind))});
-            }
             (op.expert ? expert : dense) += op.parameters;
             out.recompute_flops += op.recompute;
         }
-        flush(fwd, acc, SegmentKind::compute, name);
         out.dense_parameters += dense;
         out.expert_parameters += expert;
         out.unit_parameters.emplace_back(dense, expert);
         out.unit_names.push_back(name);
-
-        // backward (ops in reverse order), with and without the weight gradient
-        auto backward = [&](bool with_weight) {
-            Segments bwd;
-            SimTime recompute;
-            if (full_recompute && block->kind != BlockKind::embedding && block->kind != BlockKind::head) {
-                // Full recomputation replays a layer's forward, collectives included. The embedding and the
-                // head (final norm, output projection, loss) are outside the checkpointed layers, as in
-                // Megatron-LM, and carry no recompute FLOPs in the workload (apply_recompute).
-                for (Segment s : fwd) {
-                    if (s.kind == SegmentKind::compute) s.kind = SegmentKind::recompute;
-                    bwd.push_back(s);
-                }
-            } else {
-                for (const Op& op : block->ops) {
-                    recompute += to_sim(time_op(op, kernel_).recompute);
-                    if (op.recompute.value() > 0) recompute += to_sim(materialized_attention(op));
-                }
-                if (recompute.picoseconds() > 0) bwd.push_back(Segment{SegmentKind::recompute, recompute, {}, name});
-            }
-            SimTime a;
-            for (auto it = block->ops.rbegin(); it != block->ops.rend(); ++it) {
-                const OpTime t = time_op(*it, kernel_);
-                if (auto c = comm_spec(it->after, true)) {
-                    flush(bwd, a, SegmentKind::compute, name);
-                    bwd.push_back(Segment{SegmentKind::comm, {}, *c, std::string(to_string(it->after.kind))});
-                }
-                a += to_sim(t.backward_input.time + materialized_attention(*it) * 2.0);
-                if (with_weight) a += to_sim(t.backward_weight.time);
-                if (auto c = comm_spec(it->before, true)) {
-                    flush(bwd, a, SegmentKind::compute, name);
-                    bwd.push_back(Segment{SegmentKind::comm, {}, *c, std::string(to_string(it->before.kind))});
-                }
-            }
-            flush(bwd, a, SegmentKind::compute, name);
-            return bwd;
-        };
-        out.unit_backward.push_back(backward(true));
-        out.unit_backward_input.push_back(backward(false));
+        out.unit_backward.push_back(backward_segments(*block, fwd, name, true, next_slot));
+        out.unit_backward_input.push_back(backward_segments(*block, fwd, name, false, next_slot));
         out.unit_forward.push_back(std::move(fwd));  // after the backward passes, which replay it under full recompute
         SimTime w;
         for (const Op& op : block->ops) w += to_sim(time_op(op, kernel_).backward_weight.time);

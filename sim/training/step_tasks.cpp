@@ -220,6 +220,11 @@ void StepBuilder::add_op(OpRef ref, const std::multimap<int, int>& sync_after) {
             if (named) label = labels[pi] + " " + seg.label;
             if (seg.kind == SegmentKind::dp_comm) {
                 add_dp_segment(ref.stage, seg, label, after[pi], issued[pi]);
+            } else if (seg.kind == SegmentKind::comm_async) {
+                // On the communication stream once the chain so far is done; the chain goes on without it.
+                std::vector<std::vector<TaskId>> tasks = after[pi];
+                add_segment(ref.stage, seg, label, tasks);
+                issued[pi][seg.slot] = std::move(tasks);
             } else if (seg.kind == SegmentKind::wait) {
                 const auto& gathered = issued[pi].at(seg.slot);
                 for (std::size_t i = 0; i < ranks.size(); ++i) {

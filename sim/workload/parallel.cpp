@@ -60,6 +60,13 @@ long long ParallelLayout::padded_vocab(int vocab) const {
     return (vocab + multiple - 1) / multiple * multiple;
 }
 
+std::string describe_tensor_parallel(const ParallelLayout& p) {
+    if (p.tensor <= 1) return {};
+    if (!p.sequence_parallel) return "all-reduce after each row-parallel GEMM";
+    if (!p.tp_comm_overlap) return "sequence parallel, all-gathers and reduce-scatters between the GEMMs";
+    return fmt::format("sequence parallel, all-gathers and reduce-scatters overlapped with their GEMMs ({} SMs)", p.tp_comm_overlap_sms);
+}
+
 std::string describe_schedule(const ParallelLayout& p) {
     return std::string(to_string(p.schedule)) + (p.combined_1f1b ? " + combined 1F1B" : "");
 }

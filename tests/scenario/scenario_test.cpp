@@ -902,3 +902,26 @@ TEST_CASE("linear attention layers are read from [model.attention], and their mi
     CHECK(e.where().line == 18);
     CHECK_THAT(e.message(), Catch::Contains("not \"mla\""));
 }
+
+TEST_CASE("tensor-parallel communication overlap needs sequence parallelism and SMs to spare, located at its keys (#14)") {
+    // kBase: tensor = 2 on line 8, micro_batch = 1 on line 11; the keys go after it, from line 12 on.
+    const Scenario s = load_scenario_from_string(
+        replace(kBase, "micro_batch = 1", "micro_batch = 1\nsequence_parallel = true\ntp_comm_overlap = true"), "test.toml",
+        catalog_options());
+    CHECK(s.parallel.tp_comm_overlap);
+    CHECK(s.parallel.tp_comm_overlap_sms == 24);
+    const auto no_sp = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\ntp_comm_overlap = true"));
+    CHECK(no_sp.where().line == 12);
+    CHECK_THAT(no_sp.message(), Catch::Contains("sequence parallelism, which is off"));
+    CHECK_THAT(no_sp.hint(), Catch::Contains("sequence_parallel = true"));
+    const auto orphan = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\ntp_comm_overlap_sms = 16"));
+    CHECK(orphan.where().line == 12);
+    CHECK_THAT(orphan.message(), Catch::Contains("applies with tp_comm_overlap = true"));
+    // The H100's 132 SMs: 20 reserved for communication and 112 for the overlap leave none; located at the
+    // overlap's SMs (line 15), the key of the rule written last.
+    const auto sms = load_error(replace(kBase, "micro_batch = 1",
+                                        "micro_batch = 1\nsequence_parallel = true\ncommunication_sms = 20\ntp_comm_overlap = true\n"
+                                        "tp_comm_overlap_sms = 112"));
+    CHECK(sms.where().line == 15);
+    CHECK_THAT(sms.message(), Catch::Contains("20 + 112 leaves no SM"));
+}

@@ -255,6 +255,55 @@ TEST_CASE("a step of a model with linear (lightning) attention layers runs their
     CHECK(all_softmax.step_time > r.step_time);
 }
 
+TEST_CASE("tensor-parallel communication overlap hides each GEMM's share and charges its SMs (#14)", "[step]") {
+    // One node of 8 H100 (TP 8 with SP, nothing else), 2 layers of hidden 4096, one 4,096-token micro-batch. The
+    // NVLink is made slow (1 GB/s, 1 ns) so that every TP collective C outlasts the GEMM G beside it; then, per op
+    // (t = 8; primes: timed with 24 fewer SMs),
+    //   column-parallel GEMM after its all-gather, ring exchange:   C + G → max(C, G·7/8) + G/8 = C + G/8
+    //     its backward, the input gradient's reduce-scatter beside the weight gradient W (bulk): W + C → C
+    //   row-parallel GEMM before its reduce-scatter, pipelined:      G + C → G'/8 + C·7/8 + C/8
+    //     its backward, the output gradient's all-gather into the input-gradient GEMM D (ring): C + D → C + D/8
+    // so the step shortens by Σ G·7/8 + W (column) + Σ (G − G'/8) + D·7/8 (row), the collectives' split costing
+    // only latency (1 ns a step).
+    ClusterSpec cl = cluster(8, Fabric::single_node);
+    cl.chip.scale_up_bandwidth = BytesPerSecond(1e9);
+    cl.chip.scale_up_latency = Seconds(1e-9);
+    ParallelLayout l = layout(8, 1, 1);
+    l.sequence_parallel = true;
+    const StepSpec plain = spec_for(dense_model(2, 4096, 14336, 512), cl, l, 1, 4096);
+    StepSpec overlap = plain;
+    overlap.layout.tp_comm_overlap = true;
+    const StepResult a = simulate_step(plain);
+    const StepResult b = simulate_step(overlap);
+    const KernelContext full{cl.chip, Precision::bf16, Precision::bf16, 0};
+    const KernelContext fewer{cl.chip, Precision::bf16, Precision::bf16, 24};
+    double saving = 0.0;
+    double column = 0.0;
+    double row = 0.0;
+    for (const Block& block : model_ops(plain.model, l, plain.precision, MicroBatchShape{4096, 1, AttentionMask::causal})) {
+        for (const Op& op : block.ops) {
+            if (op.kind != OpKind::gemm) continue;
+            const OpTime t = time_op(op, full);
+            if (op.before.kind == Collective::tp_all_gather) {
+                saving += t.forward.time.value() * 7.0 / 8.0 + t.backward_weight.time.value();
+                ++column;
+            }
+            if (op.after.kind == Collective::tp_reduce_scatter) {
+                saving += t.forward.time.value() - time_op(op, fewer).forward.time.value() / 8.0 +
+                          t.backward_input.time.value() * 7.0 / 8.0;
+                ++row;
+            }
+        }
+    }
+    // qkv and fc1 of each layer and the head; out and fc2 of each layer.
+    CHECK(column == 5);
+    CHECK(row == 4);
+    CHECK(a.step_time.value() - b.step_time.value() == Approx(saving).epsilon(1e-4));
+    // The same bytes cross the links; what is exposed drops by the hidden compute.
+    CHECK(on_link(b.breakdown, CommAxis::tensor) == Approx(on_link(a.breakdown, CommAxis::tensor)).epsilon(1e-4));
+    CHECK(exposed(b.breakdown, CommAxis::tensor) < exposed(a.breakdown, CommAxis::tensor));
+}
+
 // ---- DualPipe --------------------------------------------------------------------------------------------------
 
 TEST_CASE("DualPipe exposes less all-to-all time than 1F1B on an MoE model with experts across nodes", "[step]") {

@@ -25,6 +25,9 @@ struct ParallelLayout;
 // reduce-scattered in buckets of 40M parameters during the backward", "ZeRO-3 / FSDP, per-layer gathers
 // (prefetch 1, resharded after forward, shard group 8 of 64)", …; empty without data parallelism.
 std::string describe_data_parallel(const ParallelLayout& p);
+// How the tensor-parallel traffic runs, for the run header: "sequence parallel, communication overlapped with the
+// GEMMs (24 SMs)", "sequence parallel", "all-reduce after each row-parallel GEMM"; empty without tensor parallelism.
+std::string describe_tensor_parallel(const ParallelLayout& p);
 // The schedule's name for headers: "1f1b", "interleaved", with " + combined 1F1B" after it when combined_1f1b.
 std::string describe_schedule(const ParallelLayout& p);
 
@@ -55,6 +58,15 @@ struct ParallelLayout {
     // all-to-all hides behind the other's compute (schedule.hpp, make_pipeline_plan). Needs a MoE model with
     // expert > 1, and the interleaved schedule or 1F1B with pipeline = 1.
     bool combined_1f1b = false;
+    // Tensor-parallel communication overlapped with the GEMMs beside it (Megatron-Core --tp-comm-overlap,
+    // Transformer Engine's userbuffers; NeMo's default on Hopper), sequence parallelism only: the all-gather before
+    // a column-parallel GEMM and the reduce-scatter after a row-parallel one run in chunks beside the GEMM's own
+    // chunks (ring exchange; pipelined reduce-scatter), and in the backward the input gradient's reduce-scatter
+    // runs beside the weight-gradient GEMM (bulk overlap). The pipelined and bulk overlaps take
+    // `tp_comm_overlap_sms` SMs from the GEMMs they run beside: 24, NeMo's userbuffer configurations for Llama 3
+    // 70B and 405B on H100 (proj_fprop and fc2_fprop pipelined, qkv_wgrad bulk, num_sm 24) [U].
+    bool tp_comm_overlap = false;
+    int tp_comm_overlap_sms = 24;
     // Parameters per gradient bucket when reductions overlap the backward (ZeRO 0–2): a bucket is reduced as soon
     // as the backward has produced all its gradients, in the order the backward produces them. 0: Megatron-Core's
     // default, max(40,000,000, 1,000,000 × data × context) (DistributedDataParallelConfig.bucket_size).
