@@ -6,10 +6,11 @@
 //   count checks the run model's arithmetic (rate × N × time, interruptions during restarts) rather than predicting
 //   it independently; the independent A100 research-cluster rates (arXiv 2410.21680) are printed beside it.
 //   DeepSeek-V3 (arXiv 2412.19437 Table 1): 2,664K H800 GPU-hours of pre-training, steady-state basis (±3%).
-//   Two targets are missed since the kernel efficiencies were re-derived from micro-benchmarks (issue 14): each is
-//   held instead to the accuracy of the step it multiplies (a whole run can be no closer than its step:
+//   One target is missed since the kernel efficiencies were re-derived from micro-benchmarks (issue 14): it is held
+//   instead to the accuracy of the step it multiplies (a whole run can be no closer than its step:
 //   tests/validation/validation_test.cpp), which still fails on a regression; the target prints beside it and the
-//   note names the mechanism the simulator lacks.
+//   note names the mechanism the simulator lacks. (The Llama run missed too, +12 %, until tensor-parallel
+//   communication overlap was modelled: +2.9 % since.)
 #include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 
@@ -39,7 +40,7 @@ double mean(const std::vector<double>& xs) {
 
 }  // namespace
 
-TEST_CASE("the Llama 3.1 405B run: interruptions within 15% of 466 in 54 days, GPU-hours within 15% of 30.84M (target 10%)", "[validation][run]") {
+TEST_CASE("the Llama 3.1 405B run: interruptions within 15% of 466 in 54 days, GPU-hours within 10% of 30.84M", "[validation][run]") {
     EvaluateOptions o;
     o.samples = 40;
     const RunEvaluation ev = evaluate_run(ScenarioSampler(kScenarios / "validation" / "runs" / "llama-3.1-405b-run.toml"), o);
@@ -54,11 +55,9 @@ TEST_CASE("the Llama 3.1 405B run: interruptions within 15% of 466 in 54 days, G
               << ", " << 100 * (rsc / 466 - 1) << "%); allocated GPU-hours " << allocated << " (reported 30.84M, "
               << 100 * (allocated / 30.84e6 - 1) << "%); steady-state " << steady << "; goodput " << ev.goodput_mean << "\n";
     CHECK(per_54_days == Approx(466).epsilon(0.15));
-    // Known miss: about 34.5M allocated (+12%) since the H100 GEMM efficiency is the measured 0.71 (was an assumed
-    // 0.75): the step is slow for want of tensor-parallel communication overlap, as in validation_test.cpp's Llama
-    // 3.1 405B cases, which are held to 15%. Target ±10%; back to it when that overlap is modelled.
-    if (std::abs(allocated / 30.84e6 - 1) > 0.10) std::cout << "  misses the ±10% target (a known miss)\n";
-    CHECK(allocated == Approx(30.84e6).epsilon(0.15));
+    // 31.7M allocated (+2.9%) with the step's tensor-parallel communication overlapped (the Table 4 scenarios'
+    // stated assumption); 34.5M (+12%) with it exposed.
+    CHECK(allocated == Approx(30.84e6).epsilon(0.10));
     // Steady state below allocated by exactly the terms (means over the same samples).
     CHECK(allocated - steady == Approx(sum_terms(ev)).epsilon(1e-9));
     // "> 90% effective training time": the model's goodput, productive / wall clock.
