@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace gpuhours {
@@ -78,18 +79,12 @@ namespace {
 
 // Ranks grouped by node, nodes in order of first appearance, ranks in given order within a node.
 std::vector<std::vector<VertexId>> by_node(const Topology& topology, const std::vector<VertexId>& ranks) {
-    std::vector<int> node_ids;
+    std::unordered_map<int, std::size_t> index_of;  // node → its group
     std::vector<std::vector<VertexId>> groups;
     for (const VertexId r : ranks) {
-        const int node = topology.vertex(r).node;
-        auto it = std::find(node_ids.begin(), node_ids.end(), node);
-        if (it == node_ids.end()) {
-            node_ids.push_back(node);
-            groups.emplace_back();
-            groups.back().push_back(r);
-        } else {
-            groups[static_cast<std::size_t>(it - node_ids.begin())].push_back(r);
-        }
+        const auto [it, added] = index_of.try_emplace(topology.vertex(r).node, groups.size());
+        if (added) groups.emplace_back();
+        groups[it->second].push_back(r);
     }
     return groups;
 }
@@ -162,6 +157,58 @@ int floor_log2(std::size_t n) {
     return d;
 }
 
+// The parent of node i ≥ 1 in an in-order binary tree over nodes 0..m−1 rooted at 0: with b the lowest set bit of
+// i, the node that clears b and sets 2b (its children are i ± b/2, so most edges join nearby nodes, which share
+// leaf switches), or i − b when that is past the end. Depth ⌈log₂ m⌉.
+std::size_t in_order_parent(std::size_t i, std::size_t m) {
+    const std::size_t b = i & (~i + 1);
+    const std::size_t up = (i ^ b) | (b << 1);
+    return up < m ? up : i ^ b;
+}
+
+// NCCL's tree all-reduce (ncclTopoCompute's tree pattern; Sanders et al.'s double binary tree) on ranks that sit k
+// per node on M ≥ 2 nodes: channel c of k reduces its share inside each node along a chain to local rank c, whose
+// NIC (rail c) carries it through two binary trees over the nodes — tree A in order (in_order_parent), tree B the
+// same over the nodes mirrored, so a node interior in one is a leaf of the other — each with half of the share, up (reduce) and down (broadcast), and back along the chain. NCCL pipelines
+// chunks through every stage at once, so the plan is one phase of concurrent flows: per node a ring of chain
+// traffic (each GPU sends and receives 2(k−1)/k of the buffer over NVLink, as k chains rotated through the node
+// do), and per rail and tree both directions of every edge with S/(2k); a chunk's round trip crosses 2(k−1) chain
+// hops and 2·⌊log₂ M⌋ tree hops. Each NIC then moves 2S/k each way — the two-level bound's bytes — with a
+// latency logarithmic in M (a ring's grows as 2(M−1)). False (nothing planned) on one node or uneven nodes.
+bool tree_over_nodes(const Topology& topology, const std::vector<VertexId>& ranks, Bytes size, CollectivePlan& plan) {
+    const auto groups = by_node(topology, ranks);
+    if (groups.size() < 2 || !uniform(groups)) return false;
+    const std::size_t k = groups.front().size();
+    const std::size_t m = groups.size();
+    const double kd = static_cast<double>(k);
+    FlowSet set;
+    if (k > 1) {
+        const Bytes chain = size * (2.0 * (kd - 1.0) / kd);
+        for (const auto& g : groups) {
+            for (std::size_t i = 0; i < k; ++i) set.flows.push_back(FlowSpec{g[i], g[(i + 1) % k], chain});
+        }
+    }
+    const Bytes half = size / kd / 2.0;
+    for (std::size_t c = 0; c < k; ++c) {
+        for (int tree = 0; tree < 2; ++tree) {
+            // Tree B is tree A on the nodes mirrored (M even) or shifted by one (M odd): A's leaves are B's interior.
+            auto at = [&](std::size_t pos) {
+                const std::size_t node = tree == 0 ? pos : (m % 2 == 0 ? m - 1 - pos : (pos + 1) % m);
+                return groups[node][c];
+            };
+            for (std::size_t i = 1; i < m; ++i) {
+                const std::size_t parent = in_order_parent(i, m);
+                set.flows.push_back(FlowSpec{at(i), at(parent), half});  // reduce
+                set.flows.push_back(FlowSpec{at(parent), at(i), half});  // broadcast
+            }
+        }
+    }
+    plan.channels = static_cast<int>(2 * k);
+    plan.phases.push_back(CollectivePhase{"chains in nodes + double binary trees over nodes (pipelined)", std::move(set), 1,
+                                          static_cast<int>(2 * (k - 1)) + 2 * floor_log2(m)});
+    return true;
+}
+
 }  // namespace
 
 CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest& request, CollectiveAlgorithm algorithm) {
@@ -184,6 +231,8 @@ CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest
                 plan.channels = static_cast<int>(rings.size());
                 const auto steps = static_cast<std::int64_t>(request.kind == CollectiveKind::all_reduce ? 2 * (n - 1) : n - 1);
                 plan.phases.push_back(CollectivePhase{"ring step", ring_step(rings, size / nd / static_cast<double>(rings.size())), steps, 1});
+            } else if (algorithm == CollectiveAlgorithm::tree && tree_over_nodes(topology, ranks, size, plan)) {
+                // NCCL's tree: chains inside the nodes, double binary trees between them (tree_over_nodes).
             } else if (algorithm == CollectiveAlgorithm::tree) {
                 FlowSet set;
                 const Bytes half = size / 2.0;

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+
 using namespace gpuhours;
 
 namespace {
@@ -241,6 +243,46 @@ TEST_CASE("Hierarchical and tree all-reduce run on two nodes and automatic choic
         const CollectiveResult chosen = simulate_collective(net, request(t, CollectiveKind::all_reduce, size, std::nullopt));
         CHECK(chosen.time == *best);
     }
+}
+
+TEST_CASE("NCCL's tree over nodes: every NIC moves 2S/k, and the latency grows with log M, not M (#14)") {
+    // 4 nodes of 8 GPUs under one leaf switch (radix 64: 32 NICs), NICs of 50 GB/s, NVLink 450 GB/s, efficiency 1.
+    // Per rail, tree A over nodes 0..3 in order: 1 → 2, 3 → 2, 2 → 0; tree B mirrored: 2 → 1, 0 → 1, 1 → 3. Each
+    // edge carries S/(2·8) up and down, so node 2's NIC receives 2 children's reduce + its parent's broadcast in A
+    // and a broadcast in B: 4 × S/16 = S/4 (node 1 likewise, the other tree); the bound 2·(S/8)/B = S/(4B).
+    // NVLink: 2·7/8·S per GPU at 450 GB/s, less. So the pipelined phase's flows end at S/(4B) = 5.369 ms plus
+    // their route's latency α (NIC to NIC, measured below by a 0-byte send), and a chunk's round trip adds
+    // 2·(8 − 1) chain hops + 2·⌊log₂ 4⌋ tree hops, 17 more hops of the phase's slowest route (NVLink's, 3 µs).
+    ChipFigures f;
+    const Topology t = build_topology(cluster(32, 8, f));
+    MaxMinNetwork net(t);
+    const CollectiveResult tree = simulate_collective(net, request(t, CollectiveKind::all_reduce, gibibytes(1), CollectiveAlgorithm::tree));
+    auto latency = [&](int from, int to) {
+        CollectiveRequest send;
+        send.kind = CollectiveKind::send_recv;
+        send.ranks = {t.gpu(from), t.gpu(to)};
+        return simulate_collective(net, send).time.value();
+    };
+    const double alpha = latency(0, 8);  // 2.8 µs
+    const double nvlink = latency(0, 1);  // 3 µs
+    CHECK(alpha == Approx(2.8e-6));
+    CHECK(nvlink == Approx(3e-6));
+    const double bound = 1073741824.0 / 4.0 / 5e10;
+    CHECK(tree.time.value() == Approx(bound + alpha + 17.0 * nvlink).epsilon(1e-9));
+    CHECK(tree.limiting_link_description.find("NIC") != std::string::npos);
+    // 256 nodes (2,048 GPUs, a two-tier fat-tree): the same bytes per NIC; the rings' latency is 2·255 steps,
+    // the tree's 2·7 + 2·8 = 30 hops. The tree stays within 1.5 × the two-level bound (issue #14's target) and
+    // beats the rings.
+    const Topology big = build_topology(cluster(2048, 8, f));
+    MaxMinNetwork big_net(big);
+    const auto time = [&](CollectiveAlgorithm a) {
+        return simulate_collective(big_net, request(big, CollectiveKind::all_reduce, gibibytes(1), a)).time.value();
+    };
+    const double big_tree = time(CollectiveAlgorithm::tree);
+    CHECK(big_tree >= bound);
+    CHECK(big_tree <= 1.5 * bound);
+    CHECK(big_tree < time(CollectiveAlgorithm::hierarchical));
+    CHECK(big_tree < time(CollectiveAlgorithm::ring));
 }
 
 TEST_CASE("Hierarchical all-reduce with one GPU per node equals the inter-node ring") {

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <variant>
 #include <vector>
@@ -102,9 +103,15 @@ CollectivePlan merged_plan(const Topology& t, const std::vector<std::vector<Vert
     return merged;
 }
 
-// Whether `a` (split) and `b` (whole) gave the same phase, bit for bit.
-void check_same(const PhaseResult& a, const PhaseResult& b) {
-    CHECK(a.time.value() == b.time.value());
+// Whether `a` (split) and `b` (whole) gave the same phase, bit for bit; or, `exact` false, to within 10 ps (the
+// simulated clock counts picoseconds): a phase whose parts take different forms is solved part by part
+// (phase_memo.hpp), each on its own fluid, whose events round to the picosecond apart from the whole solve's.
+void check_same(const PhaseResult& a, const PhaseResult& b, bool exact = true) {
+    if (exact) {
+        CHECK(a.time.value() == b.time.value());
+    } else {
+        CHECK(std::abs(a.time.value() - b.time.value()) <= 1e-11);
+    }
     CHECK(a.limiting_link == b.limiting_link);
     CHECK(a.max_latency.value() == b.max_latency.value());
 }
@@ -143,8 +150,11 @@ TEST_CASE("Concurrent groups' collectives answered from one link-disjoint part e
                             const auto& flows = std::get<FlowSet>(phase.traffic).flows;
                             MaxMinNetwork parts(t);  // a fresh memo: the phase is solved, by its parts where they are alike
                             const PhaseResult reference = whole.run_phase(flows);
-                            check_same(parts.run_phase(flows), reference);
-                            check_same(warm.run_phase(flows), reference);
+                            // NCCL's tree runs node-local chains (NVLink) beside the rails' trees (NICs) in one
+                            // phase: parts of two forms.
+                            const bool exact = c.algorithm != CollectiveAlgorithm::tree;
+                            check_same(parts.run_phase(flows), reference, exact);
+                            check_same(warm.run_phase(flows), reference, exact);
                             split += parts.phases_split();
                         }
                     }
