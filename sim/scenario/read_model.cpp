@@ -33,6 +33,57 @@ void read_linear_attention(TableReader& a, int layers, AttentionSpec& at) {
     at.linear_block = read_int(a, "linear_block", 1, 1'000'000, 256);
 }
 
+// [attention] of a model (AttentionSpec): the kind, heads, MLA ranks, windows, sinks and linear layers.
+void read_attention(TableReader& r, ModelSpec& m) {
+    const Node& node = detail::as_table(r.required("attention"), r.path_of("attention"));
+    TableReader a(node, r.path_of("attention"));
+    auto& at = m.attention;
+    at.kind = read_choice<AttentionKind>(
+        a, "kind", {{"mha", AttentionKind::mha}, {"gqa", AttentionKind::gqa}, {"mla", AttentionKind::mla}},
+        std::nullopt);
+    at.heads = read_int(a, "heads", 1, 1'000'000);
+    at.head_dim = read_int(a, "head_dim", 1, 1'000'000);
+    if (at.kind == AttentionKind::gqa) {
+        at.kv_heads = read_int(a, "kv_heads", 1, at.heads);
+        if (at.heads % at.kv_heads != 0) {
+            // A rule between heads and kv_heads alone: held back only when the search changed one of them.
+            throw CoupledError(a.table().find("kv_heads")->where,
+                               fmt::format("`{}` = {} does not divide heads = {}", a.path_of("kv_heads"), at.kv_heads, at.heads),
+                               "grouped-query attention needs heads to be a multiple of kv_heads", nullptr,
+                               {a.path_of("heads"), a.path_of("kv_heads")});
+        }
+    } else {
+        at.kv_heads = at.heads;
+    }
+    at.sliding_window = read_int(a, "sliding_window", 0, 100'000'000, 0);
+    at.full_attention_every = read_int(a, "full_attention_every", 0, m.layers, 0);
+    if (const Node* sinks = a.optional("sinks")) at.sinks = detail::as_bool(*sinks, a.path_of("sinks"));
+    if (at.sliding_window == 0 && at.full_attention_every > 0) {
+        throw ScenarioError(a.table().find("full_attention_every")->where,
+                            fmt::format("`{}` needs a sliding window", a.path_of("full_attention_every")),
+                            "set `sliding_window = …` (tokens), or remove full_attention_every");
+    }
+    read_linear_attention(a, m.layers, at);
+    if (at.sliding_window > 0) {
+        bool windowed = false;
+        for (int l = 0; l < m.layers && !windowed; ++l) windowed = is_windowed_layer(m, l);
+        if (!windowed) {
+            throw ScenarioError(a.table().find("sliding_window")->where,
+                                fmt::format("`{}` applies to no layer: every layer is linear or keeps full attention",
+                                            a.path_of("sliding_window")),
+                                "remove sliding_window, or change full_attention_every / softmax_every so that some "
+                                "softmax layer is windowed");
+        }
+    }
+    if (at.kind == AttentionKind::mla) {
+        at.q_lora_rank = read_int(a, "q_lora_rank", 0, 10'000'000, 0);
+        at.kv_lora_rank = read_int(a, "kv_lora_rank", 1, 10'000'000);
+        at.rope_head_dim = read_int(a, "rope_head_dim", 0, 1'000'000);
+        at.v_head_dim = read_int(a, "v_head_dim", 1, 1'000'000, at.head_dim);
+    }
+    a.finish();
+}
+
 }  // namespace
 
 ModelSpec read_model(const Node& table, const std::string& id, const std::string& prefix) {
@@ -62,44 +113,7 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
     }
     m.mtp_depth = read_int(r, "mtp_depth", 0, 64, 0);
 
-    {
-        const Node& node = detail::as_table(r.required("attention"), r.path_of("attention"));
-        TableReader a(node, r.path_of("attention"));
-        auto& at = m.attention;
-        at.kind = read_choice<AttentionKind>(
-            a, "kind", {{"mha", AttentionKind::mha}, {"gqa", AttentionKind::gqa}, {"mla", AttentionKind::mla}},
-            std::nullopt);
-        at.heads = read_int(a, "heads", 1, 1'000'000);
-        at.head_dim = read_int(a, "head_dim", 1, 1'000'000);
-        if (at.kind == AttentionKind::gqa) {
-            at.kv_heads = read_int(a, "kv_heads", 1, at.heads);
-            if (at.heads % at.kv_heads != 0) {
-                // A rule between heads and kv_heads alone: held back only when the search changed one of them.
-                throw CoupledError(a.table().find("kv_heads")->where,
-                                   fmt::format("`{}` = {} does not divide heads = {}", a.path_of("kv_heads"), at.kv_heads, at.heads),
-                                   "grouped-query attention needs heads to be a multiple of kv_heads", nullptr,
-                                   {a.path_of("heads"), a.path_of("kv_heads")});
-            }
-        } else {
-            at.kv_heads = at.heads;
-        }
-        at.sliding_window = read_int(a, "sliding_window", 0, 100'000'000, 0);
-        at.full_attention_every = read_int(a, "full_attention_every", 0, m.layers, 0);
-        if (const Node* sinks = a.optional("sinks")) at.sinks = detail::as_bool(*sinks, a.path_of("sinks"));
-        if (at.sliding_window == 0 && at.full_attention_every > 0) {
-            throw ScenarioError(a.table().find("full_attention_every")->where,
-                                fmt::format("`{}` needs a sliding window", a.path_of("full_attention_every")),
-                                "set `sliding_window = …` (tokens), or remove full_attention_every");
-        }
-        read_linear_attention(a, m.layers, at);
-        if (at.kind == AttentionKind::mla) {
-            at.q_lora_rank = read_int(a, "q_lora_rank", 0, 10'000'000, 0);
-            at.kv_lora_rank = read_int(a, "kv_lora_rank", 1, 10'000'000);
-            at.rope_head_dim = read_int(a, "rope_head_dim", 0, 1'000'000);
-            at.v_head_dim = read_int(a, "v_head_dim", 1, 1'000'000, at.head_dim);
-        }
-        a.finish();
-    }
+    read_attention(r, m);
     {
         TableReader p(detail::as_table(r.required("mlp"), r.path_of("mlp")), r.path_of("mlp"));
         m.mlp.kind = read_choice<MlpKind>(
@@ -138,6 +152,15 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
             m.published_active_counts_head = detail::as_bool(*e, p.path_of("active_counts_head"));
         }
         p.finish();
+        // A catalog model the scenario changes (id "NAME (modified)") is no longer the one its card describes: the
+        // catalog's published sizes are dropped, unless the scenario writes its own.
+        const std::string base = id.substr(0, id.find(" (modified)"));
+        auto from_catalog = [&](const char* key) {
+            const Node* n = p.table().find(key);
+            return base != id && n != nullptr && n->where.file.ends_with("models/" + base + ".toml");
+        };
+        if (from_catalog("total_parameters")) m.published_total_parameters.reset();
+        if (from_catalog("active_parameters")) m.published_active_parameters.reset();
     }
     r.finish();
     return m;

@@ -925,3 +925,20 @@ TEST_CASE("tensor-parallel communication overlap needs sequence parallelism and 
     CHECK(sms.where().line == 15);
     CHECK_THAT(sms.message(), Catch::Contains("20 + 112 leaves no SM"));
 }
+
+TEST_CASE("a window over no layer is refused at sliding_window, and a changed catalog model drops the card's sizes") {
+    const std::string base = replace(kBase, "model = \"llama-3.1-8b\"\n", "") + "[model]\nfrom = \"llama-3.1-8b\"\n";
+    // Every 4th layer softmax (3, 7, …) and every 2nd of all layers full (1, 3, 5, …): the softmax layers are all
+    // full, so the window (line 20 of the text: [model.attention] is line 17) covers none.
+    const auto none = load_error(base + "[model.attention]\nlinear = \"lightning\"\nsoftmax_every = 4\n"
+                                        "sliding_window = 1024\nfull_attention_every = 2\n");
+    CHECK(none.where().line == 20);
+    CHECK_THAT(none.message(), Catch::Contains("applies to no layer"));
+    // The catalog's Llama 3.1 8B quotes "8B"; 16 layers instead of 32 is another model.
+    const Scenario half = load_scenario_from_string(base + "layers = 16\n", "test.toml", catalog_options());
+    CHECK_FALSE(half.model.published_total_parameters.has_value());
+    const Scenario own = load_scenario_from_string(base + "layers = 16\n[model.published]\ntotal_parameters = { value = \"4.5B\", source = \"mine\" }\n",
+                                                   "test.toml", catalog_options());
+    REQUIRE(own.model.published_total_parameters.has_value());
+    CHECK(*own.model.published_total_parameters == Approx(4.5e9));
+}
