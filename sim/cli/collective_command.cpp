@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include <charconv>
 #include <ostream>
 
@@ -82,6 +84,35 @@ std::vector<Bytes> parse_size_range(const std::string& text) {
     }
 }
 
+// --algorithm: a collective algorithm, or nullopt for "auto" (the fastest).
+std::optional<CollectiveAlgorithm> algorithm_option(const std::string& a) {
+    if (a == "auto") return std::nullopt;
+    if (const auto algorithm = collective_algorithm_from_string(a)) return algorithm;
+    std::string hint = "use one of: ring, tree, hierarchical, direct, auto";
+    for (const char* known : {"ring", "tree", "hierarchical", "direct", "auto"}) {
+        if (edit_distance(a, known) <= 2) hint = fmt::format("did you mean \"{}\"? ({})", known, hint);
+    }
+    throw Error(fmt::format("unknown algorithm \"{}\"", a), hint);
+}
+
+// The cluster's topology; the fabric's rules name the scenario's keys, here the flags that set them.
+Topology topology_of(const ClusterSpec& spec) {
+    try {
+        return build_topology(spec);
+    } catch (const Error& e) {
+        std::string hint = e.hint();
+        for (const auto& [key, flag] : {std::pair{"cluster.switch_radix", "--switch-radix"}, std::pair{"cluster.tiers", "--tiers"},
+                                        std::pair{"cluster.planes", "--planes"}, std::pair{"cluster.gpus_per_node", "--gpus-per-node"}}) {
+            const std::string assigned = std::string(key) + " = ";
+            for (auto at = hint.find(assigned); at != std::string::npos; at = hint.find(assigned)) {
+                hint.replace(at, assigned.size(), std::string(flag) + " ");
+            }
+            for (auto at = hint.find(key); at != std::string::npos; at = hint.find(key)) hint.replace(at, std::strlen(key), flag);
+        }
+        throw Error(e.message(), hint);
+    }
+}
+
 }  // namespace
 
 int cmd_collective(const Args& raw, std::ostream& out) {
@@ -135,19 +166,13 @@ int cmd_collective(const Args& raw, std::ostream& out) {
         spec.tiers = 3;
     }
 
-    std::optional<CollectiveAlgorithm> algorithm;
-    if (const std::string a = args.get("--algorithm", "auto"); a != "auto") {
-        algorithm = collective_algorithm_from_string(a);
-        if (!algorithm) {
-            throw Error(fmt::format("unknown algorithm \"{}\"", a), "use one of: ring, tree, hierarchical, direct, auto");
-        }
-    }
+    const std::optional<CollectiveAlgorithm> algorithm = algorithm_option(args.get("--algorithm", "auto"));
     const std::string network_name = args.get("--network", "flow");
     const auto network_kind = network_kind_from_string(network_name);
     if (!network_kind) throw Error(fmt::format("unknown network model \"{}\"", network_name), "use flow or alpha-beta");
     const std::vector<Bytes> sizes = parse_sizes(args.get("--sizes", "1MiB:8GiB"));
 
-    const Topology topology = build_topology(spec);
+    const Topology topology = topology_of(spec);
     const auto network = make_network(*network_kind, topology);
     std::vector<CollectiveResult> results;
     for (const Bytes size : sizes) {

@@ -52,6 +52,16 @@ TEST_CASE("gpuhours collective rejects an unknown algorithm with the known ones"
     const auto r = run_cli("collective all-reduce --chip h100 --algorithm rings --catalog " + kCatalog);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("ring, tree, hierarchical"));
+    CHECK_THAT(r.out, Catch::Contains("did you mean \"ring\""));
+}
+
+TEST_CASE("gpuhours collective names its own flag where a fabric rule cannot hold the GPUs") {
+    // Three tiers of radix-64 switches hold 64³/4 = 65,536 GPUs: 131,072 need --switch-radix 128 (the scenario's
+    // cluster.switch_radix), refused before any topology is built.
+    const auto r = run_cli("collective all-reduce --chip h100 --gpus 131072 --sizes 1GiB --catalog " + kCatalog);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("--switch-radix 128"));
+    CHECK_THAT(r.out, !Catch::Contains("cluster.switch_radix"));
 }
 
 TEST_CASE("gpuhours collective --sizes takes a list, as its help says") {
