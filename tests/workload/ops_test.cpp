@@ -226,12 +226,14 @@ TEST_CASE("A lightning (linear) attention layer: Megatron's TP shapes, its block
     CHECK(core.backward.value() == Approx(2.0 * core.forward.value()));
     for (const auto& op : block.ops) CHECK(op.name != "attn.core");
     // Layer 7 keeps softmax attention (GQA 64/8): a fused qkv of (64 + 16)·128/8 = 1280 columns.
-    CHECK(find(gh::layer_ops(m, 7, p, gh::MixedPrecision{}, shape), "attn.qkv").gemm->n == 1280);
+    const auto softmax = gh::layer_ops(m, 7, p, gh::MixedPrecision{}, shape);
+    CHECK(find(softmax, "attn.qkv").gemm->n == 1280);
     // Context parallel 2, no TP: each GPU has 2048 tokens of the sequence (8 blocks), the same 196,608 per head
     // and token, and all-gathers its 64 heads' 128 × 128 states: 64·16,384·2 B = 2,097,152 B.
     gh::ParallelLayout cp;
     cp.context = 2;
-    const auto& cp_core = find(gh::layer_ops(m, 0, cp, gh::MixedPrecision{}, shape), "attn.linear_core");
+    const auto cp_block = gh::layer_ops(m, 0, cp, gh::MixedPrecision{}, shape);
+    const auto& cp_core = find(cp_block, "attn.linear_core");
     CHECK(cp_core.forward.value() == Approx(2048.0 * 64 * 196'608).epsilon(1e-12));
     CHECK(cp_core.before.kind == gh::Collective::cp_exchange);
     CHECK(cp_core.before.bytes.value() == Approx(2'097'152.0));
