@@ -169,8 +169,9 @@ std::size_t in_order_parent(std::size_t i, std::size_t m) {
 // NCCL's tree all-reduce (ncclTopoCompute's tree pattern; Sanders et al.'s double binary tree) on ranks that sit k
 // per node on M ≥ 2 nodes: channel c of k reduces its share inside each node along a chain to local rank c, whose
 // NIC (rail c) carries it through two binary trees over the nodes — tree A in order (in_order_parent), tree B the
-// same over the nodes mirrored, so a node interior in one is a leaf of the other — each with half of the share, up (reduce) and down (broadcast), and back along the chain. NCCL pipelines
-// chunks through every stage at once, so the plan is one phase of concurrent flows: per node a ring of chain
+// same over the nodes mirrored, so a node interior in one is a leaf of the other — each with half of the share,
+// up (reduce) and down (broadcast), and back along the chain. NCCL pipelines chunks through every stage at once,
+// so the plan is one phase of concurrent flows: per node a ring of chain
 // traffic (each GPU sends and receives 2(k−1)/k of the buffer over NVLink, as k chains rotated through the node
 // do), and per rail and tree both directions of every edge with S/(2k); a chunk's round trip crosses 2(k−1) chain
 // hops and 2·⌊log₂ M⌋ tree hops. Each NIC then moves 2S/k each way — the two-level bound's bytes — with a
@@ -191,7 +192,8 @@ bool tree_over_nodes(const Topology& topology, const std::vector<VertexId>& rank
     const Bytes half = size / kd / 2.0;
     for (std::size_t c = 0; c < k; ++c) {
         for (int tree = 0; tree < 2; ++tree) {
-            // Tree B is tree A on the nodes mirrored (M even) or shifted by one (M odd): A's leaves are B's interior.
+            // Tree B is tree A on the nodes mirrored (M even: A's leaves are B's interior nodes) or shifted by one
+            // (M odd: the same but for one node, interior in both).
             auto at = [&](std::size_t pos) {
                 const std::size_t node = tree == 0 ? pos : (m % 2 == 0 ? m - 1 - pos : (pos + 1) % m);
                 return groups[node][c];
