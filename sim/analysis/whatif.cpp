@@ -47,7 +47,8 @@ namespace {
 // The fraction of a step's kernel time spent in memory-bound passes, from the kernel model over the model's
 // operators (forward, both backward GEMMs, recompute at the forward's bound).
 double memory_bound_fraction(const Scenario& s) {
-    const KernelContext context{s.cluster.chip, s.training.precision.compute, Precision::bf16, s.parallel.communication_sms};
+    const KernelContext context{s.cluster.chip, s.training.precision.compute, Precision::bf16, s.parallel.communication_sms,
+                                s.training.precision.fp8_recipe};
     double memory = 0, total = 0;
     for (const Block& block : model_ops(s.model, s.parallel, s.training.precision, shape_of(s))) {
         for (const Op& op : block.ops) {
@@ -122,6 +123,9 @@ std::optional<std::string> misfit(const Scenario& s) {
 std::optional<double> efficiency_figure(const KernelEfficiency& e, std::string_view key) {
     if (key == "gemm") return e.gemm;
     if (key == "gemm_fp8") return e.gemm_fp8;
+    if (key == "gemm_fp8_rowwise") return e.gemm_fp8_rowwise;
+    if (key == "gemm_fp8_blockwise") return e.gemm_fp8_blockwise;
+    if (key == "gemm_mxfp8") return e.gemm_mxfp8;
     if (key == "attention") return e.attention;
     if (key == "memory") return e.memory;
     if (key == "scale_up_link") return e.scale_up_link;
@@ -211,9 +215,17 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     carry_share("tp_comm_overlap_sms", "TP-overlap SMs",
                 [](const ParallelLayout& p) { return p.tp_comm_overlap ? p.tp_comm_overlap_sms : 0; },
                 [&](const ParallelLayout& p) { return last - share_of(p.communication_sms, last); });
+    const Fp8Recipe recipe = original.training.precision.fp8_recipe;
     if (!profile.peak_dense.contains(original.training.precision.compute)) {
         v.overrides.push_back("training.precision=\"bf16\"");
+        if (recipe != Fp8Recipe::none) v.overrides.push_back("training.fp8_recipe=\"none\"");
         notes.push_back(fmt::format("no {} peak: BF16 GEMMs", to_string(original.training.precision.compute)));
+        v.rederived = true;
+    } else if (recipe != Fp8Recipe::none && !(profile.efficiency.fp8_gemm(recipe) > 0.0)) {
+        // The recipe's kernels are not in the chip's catalog entry (blockwise on a chip without DeepGEMM figures,
+        // MXFP8 before Blackwell): per-tensor scaling, which every FP8 chip has (gemm_fp8).
+        v.overrides.push_back("training.fp8_recipe=\"delayed\"");
+        notes.push_back(fmt::format("no {} FP8 figure: per-tensor (delayed) scaling", to_string(recipe)));
         v.rederived = true;
     }
     // FP8 storage and all-to-all formats need FP8 casts the chip runs; without an FP8 peak (A800, Ascend 910B) a

@@ -285,6 +285,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.key("training").begin_object();
     j.field("tokens", t.tokens).field("sequence_length", t.sequence_length).field("global_batch", t.global_batch);
     j.field("precision", to_string(t.precision.compute));
+    j.field("fp8_recipe", to_string(t.precision.fp8_recipe));
     j.field("micro_batches_per_step", t.global_batch / (p.data * p.micro_batch));
     j.field("steps", t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length));
     j.end_object();
@@ -379,7 +380,9 @@ int check_command(const Args& raw, std::ostream& out) {
         out << fmt::format("training  {} tokens, sequence {}, global batch {} ({} micro-batches of {} per replica), "
                            "{} compute; {} steps\n",
                            format_count(t.tokens), t.sequence_length, t.global_batch, micro, p.micro_batch,
-                           to_string(t.precision.compute),
+                           t.precision.fp8_recipe == Fp8Recipe::none
+                               ? std::string(to_string(t.precision.compute))
+                               : fmt::format("{} ({} scaling)", to_string(t.precision.compute), to_string(t.precision.fp8_recipe)),
                            report::with_commas(t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length)));
         if (s.reliability.from == "none") {
             out << "reliability none: no failures, restarts or run overheads modelled\n";

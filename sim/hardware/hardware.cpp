@@ -5,6 +5,30 @@
 
 namespace gpuhours {
 
+double KernelEfficiency::fp8_gemm(Fp8Recipe recipe) const {
+    switch (recipe) {
+        case Fp8Recipe::none: return gemm;
+        case Fp8Recipe::delayed:
+        case Fp8Recipe::tensorwise: return gemm_fp8;
+        case Fp8Recipe::rowwise: return gemm_fp8_rowwise;
+        case Fp8Recipe::blockwise: return gemm_fp8_blockwise;
+        case Fp8Recipe::mxfp8: return gemm_mxfp8;
+    }
+    return 0.0;
+}
+
+std::string_view fp8_efficiency_key(Fp8Recipe recipe) {
+    switch (recipe) {
+        case Fp8Recipe::none: return "gemm";
+        case Fp8Recipe::delayed:
+        case Fp8Recipe::tensorwise: return "gemm_fp8";
+        case Fp8Recipe::rowwise: return "gemm_fp8_rowwise";
+        case Fp8Recipe::blockwise: return "gemm_fp8_blockwise";
+        case Fp8Recipe::mxfp8: return "gemm_mxfp8";
+    }
+    return "gemm";
+}
+
 FlopsPerSecond ChipProfile::peak(Precision p) const {
     if (auto it = peak_dense.find(p); it != peak_dense.end()) return it->second;
     std::string supported;

@@ -161,6 +161,11 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         if (chip.peak_dense.contains(Precision::fp8) || e.has("gemm_fp8")) {
             chip.efficiency.gemm_fp8 = read_fraction(e, "gemm_fp8");
         }
+        // The other FP8 kernel families only where the catalog measured or derived them (a recipe without its
+        // figure is refused on the chip: read_training).
+        if (e.has("gemm_fp8_rowwise")) chip.efficiency.gemm_fp8_rowwise = read_fraction(e, "gemm_fp8_rowwise");
+        if (e.has("gemm_fp8_blockwise")) chip.efficiency.gemm_fp8_blockwise = read_fraction(e, "gemm_fp8_blockwise");
+        if (e.has("gemm_mxfp8")) chip.efficiency.gemm_mxfp8 = read_fraction(e, "gemm_mxfp8");
         chip.efficiency.attention = read_fraction(e, "attention");
         chip.efficiency.memory = read_fraction(e, "memory");
         chip.efficiency.scale_up_link = read_fraction(e, "scale_up_link");

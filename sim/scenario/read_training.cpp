@@ -67,6 +67,45 @@ BatchRamp read_ramp(const Node& ramp, const std::string& path, const PhaseSpec& 
     return b;
 }
 
+// `fp8_recipe`: with precision = "fp8" one of the FP8 recipes (default delayed, Megatron-Core's default), and
+// the chip must have that recipe's GEMM figure; with any other precision only "none" (the default).
+void read_fp8_recipe(TableReader& r, const Node& node, const ChipProfile& chip, MixedPrecision& p) {
+    const bool fp8 = p.compute == Precision::fp8;
+    std::vector<std::pair<std::string_view, Fp8Recipe>> choices;
+    for (Fp8Recipe recipe : kAllFp8Recipes) choices.emplace_back(to_string(recipe), recipe);
+    p.fp8_recipe = read_choice<Fp8Recipe>(r, "fp8_recipe", choices, fp8 ? Fp8Recipe::delayed : Fp8Recipe::none);
+    const Node* written = r.optional("fp8_recipe");
+    const SourceRef at = written ? written->where : node.where;
+    const auto placeholder = [&](std::string_view value) { return stand_in(at, Node::Kind::string, 0, 0.0, std::string(value)); };
+    if (!fp8 && p.fp8_recipe != Fp8Recipe::none) {
+        throw CoupledError(at,
+                           fmt::format("fp8_recipe = \"{}\" scales FP8 GEMMs, but precision is {}", to_string(p.fp8_recipe),
+                                       to_string(p.compute)),
+                           "set precision = \"fp8\", or remove fp8_recipe (or write fp8_recipe = \"none\")",
+                           placeholder("none"), {"training.precision", "training.fp8_recipe"});
+    }
+    if (fp8 && p.fp8_recipe == Fp8Recipe::none) {
+        throw CoupledError(at, "fp8_recipe = \"none\" with precision = \"fp8\": FP8 GEMMs need a scaling recipe",
+                           "write one of delayed, tensorwise, rowwise, blockwise, mxfp8, or set precision = \"bf16\"",
+                           placeholder("delayed"), {"training.precision", "training.fp8_recipe"});
+    }
+    if (fp8 && !(chip.efficiency.fp8_gemm(p.fp8_recipe) > 0.0)) {
+        std::string has;
+        for (Fp8Recipe recipe : kAllFp8Recipes) {
+            if (recipe != Fp8Recipe::none && chip.efficiency.fp8_gemm(recipe) > 0.0) {
+                has += (has.empty() ? "" : ", ") + std::string(to_string(recipe));
+            }
+        }
+        throw CoupledError(at,
+                           fmt::format("chip \"{}\" has no efficiency.{} figure, so it cannot run the {} FP8 recipe",
+                                       chip.id, fp8_efficiency_key(p.fp8_recipe), to_string(p.fp8_recipe)),
+                           fmt::format("use a recipe the chip's catalog entry measures ({}), or set efficiency.{} in "
+                                       "[cluster.chip]",
+                                       has.empty() ? "none" : has, fp8_efficiency_key(p.fp8_recipe)),
+                           placeholder("delayed"), {"training.fp8_recipe", "cluster.chip"});
+    }
+}
+
 }  // namespace
 
 TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool tokens_required, const std::string& name) {
@@ -106,6 +145,7 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
                            p && chip.peak_dense.contains(Precision::bf16) ? stand_in(at, Node::Kind::string, 0, 0.0, "bf16") : nullptr,
                            {"training.precision", "cluster.chip"});
     }
+    read_fp8_recipe(r, node, chip, t.precision);
     r.finish();
     return t;
 }

@@ -250,7 +250,8 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     // The chip's NIC figures, unless [cluster] writes its own (listed with the network).
     if (!s.sources.keys.contains("cluster.nic_bandwidth")) add("scale_out", "nic_bandwidth", format_bandwidth(chip.nic_bandwidth));
     if (!s.sources.keys.contains("cluster.nic_latency")) add("scale_out", "latency", format_duration(chip.nic_latency));
-    add("efficiency", fp8 ? "gemm_fp8" : "gemm", fmt::format("{:g}", fp8 ? chip.efficiency.gemm_fp8 : chip.efficiency.gemm));
+    const Fp8Recipe recipe = fp8 ? s.training.precision.fp8_recipe : Fp8Recipe::none;
+    add("efficiency", std::string(fp8_efficiency_key(recipe)), fmt::format("{:g}", chip.efficiency.fp8_gemm(recipe)));
     add("efficiency", "gemm_tile_m", fmt::format("{}", chip.efficiency.gemm_tile_m));
     add("efficiency", "gemm_tile_n", fmt::format("{}", chip.efficiency.gemm_tile_n));
     add("efficiency", "attention", fmt::format("{:g}", chip.efficiency.attention));

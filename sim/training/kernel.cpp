@@ -87,8 +87,10 @@ OpTime time_attention(const Op& op, const KernelContext& context) {
 OpTime time_memory_bound(const Op& op, const KernelContext& context) {
     OpTime t;
     t.forward = roofline(Seconds(0.0), op.read + op.written, context.chip);
-    // Backward reads dY (op.written) and the saved input X (op.read), writes dX (op.read).
-    t.backward_input = roofline(Seconds(0.0), op.read * 2.0 + op.written, context.chip);
+    // Backward reads dY (op.written) and the saved input X (op.read), writes dX (op.read) — unless the op says
+    // what it moves (an FP8 quantisation op: the cast of dY).
+    t.backward_input = roofline(Seconds(0.0), op.backward_bytes ? *op.backward_bytes : op.read * 2.0 + op.written,
+                                context.chip);
     return t;
 }
 
@@ -121,9 +123,11 @@ GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& cont
         throw Error(fmt::format("GEMM shape m = {}, n = {}, k = {}, count = {} has a dimension below 1", shape.m,
                                 shape.n, shape.k, shape.count));
     }
-    const bool fp8 = context.gemm_precision == Precision::fp8;
-    const double large_gemm = fp8 ? chip.efficiency.gemm_fp8 : chip.efficiency.gemm;
-    require_fraction(chip, large_gemm, fp8 ? "gemm_fp8" : "gemm");
+    const Fp8Recipe recipe = context.gemm_precision == Precision::fp8
+                                 ? (context.fp8_recipe == Fp8Recipe::none ? Fp8Recipe::delayed : context.fp8_recipe)
+                                 : Fp8Recipe::none;
+    const double large_gemm = chip.efficiency.fp8_gemm(recipe);
+    require_fraction(chip, large_gemm, fp8_efficiency_key(recipe));
     if (chip.efficiency.gemm_tile_m <= 0) throw missing_figure(chip, "gemm_tile_m", "128");
     if (chip.efficiency.gemm_tile_n <= 0) throw missing_figure(chip, "gemm_tile_n", "256");
     const long long tile_m = chip.efficiency.gemm_tile_m;

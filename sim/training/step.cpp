@@ -36,9 +36,11 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
       placement_(spec.layout, spec.cluster.gpus),
       topology_(build_topology(spec.cluster)),
       network_(make_network(spec.network, topology_)),
-      kernel_{spec.cluster.chip, spec.precision.compute, Precision::bf16, spec.layout.communication_sms},
+      kernel_{spec.cluster.chip, spec.precision.compute, Precision::bf16, spec.layout.communication_sms,
+              spec.precision.fp8_recipe},
       kernel_overlap_{spec.cluster.chip, spec.precision.compute, Precision::bf16,
-                      spec.layout.communication_sms + (spec.layout.tp_comm_overlap ? spec.layout.tp_comm_overlap_sms : 0)} {
+                      spec.layout.communication_sms + (spec.layout.tp_comm_overlap ? spec.layout.tp_comm_overlap_sms : 0),
+                      spec.precision.fp8_recipe} {
     const long long per_step = 1LL * layout_.data * layout_.micro_batch;
     if (spec.global_batch <= 0 || spec.global_batch % per_step != 0) {
         throw Error(fmt::format("global batch {} is not a multiple of data × micro_batch = {}", spec.global_batch,

@@ -152,6 +152,7 @@ private:
         bool holds_head = false;                                 // the model's last chunk (its last unit: the head)
         double dense_parameters = 0.0;   // this GPU's parameters in the chunk, excluding routed experts
         double expert_parameters = 0.0;  // routed-expert parameters on this GPU
+        double fp8_parameters = 0.0;     // weights of the chunk's FP8 GEMMs on this GPU (cast once per step)
         Flops recompute_flops;
     };
 

@@ -30,7 +30,8 @@ std::size_t bucket_of(const StepSpec& s) {
     mix(h, static_cast<std::size_t>(l.gradient_bucket));
     mix(h, std::hash<std::string>{}(s.cluster.chip.id));
     mix(h, std::hash<double>{}(s.cluster.chip.efficiency.gemm));
-    mix(h, std::hash<double>{}(s.cluster.chip.efficiency.gemm_fp8));
+    mix(h, std::hash<double>{}(s.cluster.chip.efficiency.fp8_gemm(s.precision.fp8_recipe)));
+    mix(h, static_cast<std::size_t>(s.precision.fp8_recipe));
     return h;
 }
 

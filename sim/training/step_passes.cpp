@@ -243,6 +243,7 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
         double expert = 0.0;
         for (const Op& op : block->ops) {
             (op.expert ? expert : dense) += op.parameters;
+            if (op.fp8) out.fp8_parameters += op.parameters;
             out.recompute_flops += op.recompute;
         }
         out.dense_parameters += dense;

@@ -86,10 +86,12 @@ void StepBuilder::add_optimizer(int stage) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     double dense = 0.0;
     double expert = 0.0;
+    double fp8 = 0.0;
     for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
         const ChunkPasses& c = chunk(plan_->model_chunk(stage, Pass{PassKind::backward, 0, lc}));
         dense += c.dense_parameters;
         expert += c.expert_parameters;
+        fp8 += c.fp8_parameters;
     }
     const double dense_group = static_cast<double>(layout_.data) * layout_.context;
     const double expert_group = dense_group / layout_.expert;
@@ -98,7 +100,11 @@ void StepBuilder::add_optimizer(int stage) {
     const auto& pr = spec_.precision;
     const double touched = bytes_per_element(pr.gradients) + 2.0 * bytes_per_element(pr.master_weights) +
                            4.0 * bytes_per_element(pr.optimizer_state) + bytes_per_element(pr.parameters);
-    const SimTime duration = to_sim(Bytes(local * touched) /
+    // FP8 GEMMs' weights are cast once per step by the recipe's kernels (fp8_quantisation_bytes), every weight
+    // the GPU's GEMMs use (Megatron's FP8 parameter gather, which casts the shard before gathering, is not modelled).
+    const QuantisationBytes cast = fp8_quantisation_bytes(pr.compute == Precision::fp8 ? pr.fp8_recipe : Fp8Recipe::none, true);
+    const double moved = local * touched + fp8 * (cast.read + cast.written);
+    const SimTime duration = to_sim(Bytes(moved) /
                                     (spec_.cluster.chip.memory_bandwidth * spec_.cluster.chip.efficiency.memory));
     std::vector<std::vector<TaskId>> after(ranks.size());
     for (std::size_t i = 0; i < ranks.size(); ++i) {

@@ -55,4 +55,37 @@ std::optional<Precision> precision_from_string(std::string_view name) {
     return std::nullopt;
 }
 
+std::string_view to_string(Fp8Recipe r) {
+    switch (r) {
+        case Fp8Recipe::none: return "none";
+        case Fp8Recipe::delayed: return "delayed";
+        case Fp8Recipe::tensorwise: return "tensorwise";
+        case Fp8Recipe::rowwise: return "rowwise";
+        case Fp8Recipe::blockwise: return "blockwise";
+        case Fp8Recipe::mxfp8: return "mxfp8";
+    }
+    return "?";
+}
+
+std::optional<Fp8Recipe> fp8_recipe_from_string(std::string_view name) {
+    for (Fp8Recipe r : kAllFp8Recipes) {
+        if (to_string(r) == name) return r;
+    }
+    return std::nullopt;
+}
+
+QuantisationBytes fp8_quantisation_bytes(Fp8Recipe recipe, bool weights) {
+    switch (recipe) {
+        case Fp8Recipe::none: return {0.0, 0.0};
+        case Fp8Recipe::delayed: return {2.0, 2.0};                 // one read; FP8 copy + transposed copy
+        case Fp8Recipe::tensorwise: return {4.0, 2.0};              // amax pass + cast pass
+        case Fp8Recipe::rowwise: return {4.0, 2.0};                 // a scaled pass per axis
+        case Fp8Recipe::blockwise:
+            if (weights) return {2.0 + 1.0, 1.0 + 4.0 / 16384.0 + 1.0};  // 128×128 blocks, then their transpose
+            return {2.0, 2.0 * (1.0 + 4.0 / 128.0)};                    // 1×128 and 128×1 copies
+        case Fp8Recipe::mxfp8: return {2.0, 2.0 * (1.0 + 1.0 / 32.0)};  // row- and column-wise 1×32 copies
+    }
+    return {0.0, 0.0};
+}
+
 }  // namespace gpuhours

@@ -33,6 +33,7 @@ Context make_context(const ModelSpec& m, const ParallelLayout& layout, const Mix
     c.e_w = bytes_per_element(precision.parameters);
     c.recompute = layout.recompute;
     c.fp8 = precision.compute == Precision::fp8;
+    c.fp8_recipe = c.fp8 && precision.fp8_recipe == Fp8Recipe::none ? Fp8Recipe::delayed : precision.fp8_recipe;
     return c;
 }
 
@@ -295,23 +296,30 @@ void apply_recompute(const Context& c, Block& block) {
     }
 }
 
-// FP8 training (DeepSeek-V3 §3.3) quantizes each GEMM's input activations to FP8 with fine-grained scales in a
-// kernel of its own: read the BF16 input (2 bytes), write 1 byte plus one FP32 scale per 128 elements.
-// Memory-bound; inserted before every GEMM and before the collective feeding it (DeepSeek dispatches FP8).
+// FP8 training quantizes each GEMM's BF16 inputs in kernels of their own (DeepSeek-V3 §3.3; Transformer
+// Engine's recipes): forward, the input activations A[m×k] (before the collective feeding the GEMM: DeepSeek
+// dispatches FP8); backward, the output gradient dY[m×n], for both backward GEMMs. The bytes per element are the
+// recipe's (fp8_quantisation_bytes: one or two reads, one or two FP8 copies with their scales). Memory-bound;
+// one op before every GEMM of a transformer layer, carrying both passes. The weights' per-step cast is counted
+// with the optimizer step (training/step_sync.cpp).
 void add_quantization(const Context& c, std::vector<Op>& ops) {
     if (!c.fp8) return;
+    const QuantisationBytes per = fp8_quantisation_bytes(c.fp8_recipe, false);
     std::vector<Op> out;
     out.reserve(ops.size() * 2);
     for (auto& op : ops) {
         if ((op.kind == OpKind::gemm || op.kind == OpKind::grouped_gemm) && op.gemm) {
-            const double elements = static_cast<double>(op.gemm->m) * static_cast<double>(op.gemm->k) *
-                                    static_cast<double>(op.gemm->count);
+            const double count = static_cast<double>(op.gemm->count);
+            const double inputs = static_cast<double>(op.gemm->m) * static_cast<double>(op.gemm->k) * count;
+            const double gradients = static_cast<double>(op.gemm->m) * static_cast<double>(op.gemm->n) * count;
             Op q;
             q.name = op.name + ".quant";
             q.kind = OpKind::elementwise;
-            q.read = Bytes(elements * 2.0);
-            q.written = Bytes(elements * (1.0 + 4.0 / 128.0));
+            q.read = Bytes(inputs * per.read);
+            q.written = Bytes(inputs * per.written);
+            q.backward_bytes = Bytes(gradients * (per.read + per.written));
             out.push_back(std::move(q));
+            op.fp8 = true;
         }
         out.push_back(std::move(op));
     }

@@ -79,6 +79,7 @@ struct Context {
     double e_w = 2;     // bytes per working weight element
     Recompute recompute = Recompute::none;
     bool fp8 = false;   // GEMMs in FP8: their inputs are quantized by separate kernels
+    Fp8Recipe fp8_recipe = Fp8Recipe::none;  // how (units/precision.hpp)
 };
 
 Context make_context(const ModelSpec& m, const ParallelLayout& layout, const MixedPrecision& precision,

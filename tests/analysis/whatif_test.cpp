@@ -229,12 +229,12 @@ TEST_CASE("the flagship on the Ascend 910B and the H20 runs as the scenarios wri
     const std::filesystem::path flagship = kCatalog / "deepseek-v3.toml";
     const auto ascend_file = write_scenario("flagship-910b.toml",
                                             "extends = \"" + flagship.string() + "\"\n"
-                                            "unset = [\"cluster.chip.efficiency.gemm_fp8\", \"cluster.nic_bandwidth\"]\n"
+                                            "unset = [\"cluster.chip.efficiency.gemm_fp8_blockwise\", \"cluster.nic_bandwidth\"]\n"
                                             "[cluster.chip]\nfrom = \"ascend-910b\"\n"
-                                            "[parallelism]\ncommunication_sms = 4\nrecompute = \"full\"\n[training]\nprecision = \"bf16\"\n"
+                                            "[parallelism]\ncommunication_sms = 4\nrecompute = \"full\"\n[training]\nprecision = \"bf16\"\nfp8_recipe = \"none\"\n"
                                             "activations = \"bf16\"\ndispatch_precision = \"bf16\"\n");
     const auto h20_file = write_scenario("flagship-h20.toml",
-                                         "extends = \"" + flagship.string() + "\"\nunset = [\"cluster.chip.efficiency.gemm_fp8\"]\n"
+                                         "extends = \"" + flagship.string() + "\"\nunset = [\"cluster.chip.efficiency.gemm_fp8_blockwise\"]\n"
                                          "[cluster.chip]\nfrom = \"h20\"\n[parallelism]\ncommunication_sms = 12\n");
     auto direct = [&](const std::filesystem::path& file) {
         return evaluate_run(ScenarioSampler(file, catalog()), quick()).headline_step().step_time.value();
@@ -248,7 +248,7 @@ TEST_CASE("the flagship on the Ascend 910B and the H20 runs as the scenarios wri
     REQUIRE(h20.feasible);
     CHECK(ascend.step_time_s == Approx(direct(ascend_file)).epsilon(0.01));
     CHECK(h20.step_time_s == Approx(direct(h20_file)).epsilon(0.01));
-    CHECK_THAT(ascend.layout_note, Catch::Contains("efficiency.gemm_fp8: not used on the Huawei Ascend 910B") &&
+    CHECK_THAT(ascend.layout_note, Catch::Contains("efficiency.gemm_fp8_blockwise: not used on the Huawei Ascend 910B") &&
                                        Catch::Contains("4 of 24") && Catch::Contains("BF16 GEMMs") &&
                                        Catch::Contains("no FP8: activations, dispatch_precision in BF16") &&
                                        Catch::Contains("NIC 400 → 200 Gb/s") && Catch::Contains("parallelism.recompute=\"full\""));
@@ -451,4 +451,17 @@ TEST_CASE("under ownership pricing, a chip without a catalog rental price keeps 
     // A few hundred GPU-hours at $2 are far under $1M: the claim holds on both chips, at nominal too.
     REQUIRE(h20.verdicts.size() == 1);
     CHECK(h20.verdicts.front().nominal_verdict == Verdict::holds);
+}
+
+TEST_CASE("a chip without the scenario's FP8 recipe runs per-tensor scaling and says so", "[whatif][fp8]") {
+    // The flagship's blockwise recipe (DeepGEMM's kernels) has a catalog figure on the H800 and B200 but not on the
+    // MI300X, which has an FP8 peak and per-tensor FP8 GEMMs (gemm_fp8): the MI300X runs delayed scaling and the
+    // note says why; the flagship's range around the H800's blockwise figure is unused there.
+    WhatIfRequest request;
+    request.chips = {"mi300x"};
+    const WhatIfResult r = run_whatif(kCatalog / "deepseek-v3.toml", catalog(), request, quick());
+    const WhatIfRow& mi = row_of(r, "mi300x");
+    REQUIRE(mi.feasible);
+    CHECK_THAT(mi.layout_note, Catch::Contains("no blockwise FP8 figure: per-tensor (delayed) scaling"));
+    CHECK_THAT(mi.layout_note, Catch::Contains("efficiency.gemm_fp8_blockwise: not used on the AMD Instinct MI300X"));
 }

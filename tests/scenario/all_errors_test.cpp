@@ -346,8 +346,10 @@ TEST_CASE("a seventh fresh-user round: unset without extends, a --set at no inde
     // context = 128; gpus = -2048 (line 5, column 8) is out of range, read on as 2048. The expert rule reads
     // expert, data and context, not the GPU count (data is written), so the search's change of gpus does not hold
     // it back. precision = "fp4" (line 7, column 13): the H800 has no FP4 peak, a rule of precision and chip,
-    // reported too and read on in BF16.
-    const std::string what = load_child_error(dir, "[parallelism]\nexpert = 256\n[cluster]\ngpus = -2048\n[training]\nprecision = \"fp4\"\n");
+    // reported too and read on in BF16 (fp8_recipe = "none" on line 8: the flagship's blockwise recipe would
+    // otherwise follow as a second rule of precision).
+    const std::string what = load_child_error(
+        dir, "[parallelism]\nexpert = 256\n[cluster]\ngpus = -2048\n[training]\nprecision = \"fp4\"\nfp8_recipe = \"none\"\n");
     CHECK_THAT(what, Catch::Contains("child.toml:3:10: error: expert = 256 does not divide data × context = 128 × 1 = 128"));
     CHECK_THAT(what, Catch::Contains("child.toml:5:8: error: `cluster.gpus` = -2048"));
     CHECK_THAT(what, Catch::Contains("child.toml:7:13: error: chip \"h800"));

@@ -942,3 +942,28 @@ TEST_CASE("a window over no layer is refused at sliding_window, and a changed ca
     REQUIRE(own.model.published_total_parameters.has_value());
     CHECK(*own.model.published_total_parameters == Approx(4.5e9));
 }
+
+TEST_CASE("fp8_recipe names the FP8 scaling recipe, checked against the precision and the chip", "[fp8]") {
+    // kBase is BF16: no recipe. precision = "fp8" alone takes Megatron-Core's default, delayed scaling.
+    CHECK(load_scenario_from_string(kBase, "test.toml", catalog_options()).training.precision.fp8_recipe == Fp8Recipe::none);
+    const std::string fp8 = replace(kBase, "global_batch = 64", "global_batch = 64\nprecision = \"fp8\"");  // line 16
+    CHECK(load_scenario_from_string(fp8, "test.toml", catalog_options()).training.precision.fp8_recipe == Fp8Recipe::delayed);
+    const Scenario block = load_scenario_from_string(fp8 + "fp8_recipe = \"blockwise\"\n", "test.toml", catalog_options());
+    CHECK(block.training.precision.fp8_recipe == Fp8Recipe::blockwise);
+    // A recipe with BF16 GEMMs (line 16, column 14) is refused, naming both keys' ways out.
+    const ScenarioError bf16 = load_error(kBase + "fp8_recipe = \"blockwise\"\n");
+    CHECK(bf16.where().line == 16);
+    CHECK(bf16.where().column == 14);
+    CHECK_THAT(bf16.what(), Catch::Contains("scales FP8 GEMMs, but precision is bf16"));
+    // "none" with FP8 GEMMs is refused too (line 17).
+    const ScenarioError none = load_error(fp8 + "fp8_recipe = \"none\"\n");
+    CHECK(none.where().line == 17);
+    CHECK_THAT(none.what(), Catch::Contains("FP8 GEMMs need a scaling recipe"));
+    // The H100's catalog has no MXFP8 figure (Blackwell's kernels): refused at the recipe, listing the chip's.
+    const ScenarioError mx = load_error(fp8 + "fp8_recipe = \"mxfp8\"\n");
+    CHECK(mx.where().line == 17);
+    CHECK_THAT(mx.what(), Catch::Contains("chip \"h100\" has no efficiency.gemm_mxfp8 figure"));
+    CHECK_THAT(mx.what(), Catch::Contains("delayed, tensorwise, rowwise, blockwise"));
+    // A misspelt recipe suggests the name.
+    CHECK_THAT(load_error(fp8 + "fp8_recipe = \"blockwis\"\n").what(), Catch::Contains("did you mean \"blockwise\""));
+}

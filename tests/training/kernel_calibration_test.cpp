@@ -33,10 +33,12 @@ Op measured_gemm(long long m, long long n, long long k, double input_bytes, long
 }
 
 // Model time of one measured GEMM launch: the forward pass of the op of the executed shape.
+// FP8 GEMMs run the kernels of `recipe` (delayed: cuBLAS's per-tensor scaling, gemm_fp8).
 double gemm_seconds(const ChipProfile& chip, Precision precision, long long m, long long n, long long k,
-                    long long count = 1) {
+                    long long count = 1, Fp8Recipe recipe = Fp8Recipe::delayed) {
     const double bytes = precision == Precision::fp8 ? 1.0 : 2.0;
-    return time_op(measured_gemm(m, n, k, bytes, count), KernelContext{chip, precision}).forward.time.value();
+    return time_op(measured_gemm(m, n, k, bytes, count), KernelContext{chip, precision, Precision::bf16, 0, recipe})
+        .forward.time.value();
 }
 
 // Causal attention, b × h × s² with head dims d_qk / d_v, in FlashAttention's count: forward
@@ -116,18 +118,18 @@ TEST_CASE("the shapes the kernel model misses are stated with the size of the mi
 
 TEST_CASE("deepgemm's published h800 grouped gemms at sustained power are timed within 12 percent",
           "[kernel][calibration]") {
-    // h800.toml gemm_fp8 0.53 = the median of these four rows through the model's quantisation (0.617) × 0.853, the
+    // h800.toml gemm_fp8_blockwise 0.53 (the blockwise recipe's kernels) = the median of these four rows through the model's quantisation (0.617) × 0.853, the
     // sustained / burst ratio measured for FP8 on the same GH100 compute (repeat.csv against gemm_fp8.csv). The
     // DeepGEMM README (Feb 2025, H800) rows are bursts, so each expected time is the row's rate × 0.853.
     const ChipProfile chip = load_chip("h800", kCatalog);
     // 4 groups × 8192 × 4096 × 7168: 1,297 TFLOP/s → 1,106.3 sustained; 9.6207e11 FLOPs → 0.86963 ms. Model:
     // 4 × 64 × 16 = 4096 tiles → 32 waves, 0.9697: 9.6207e11 / (1978.9e12 × 0.53 × 0.9697) = 0.94596 ms, +8.8 %.
     const double up = 2.0 * 4 * 8192 * 4096 * 7168.0;
-    CHECK(gemm_seconds(chip, Precision::fp8, 8192, 4096, 7168, 4) == Approx(up / (1297e12 * 0.853)).epsilon(0.12));
+    CHECK(gemm_seconds(chip, Precision::fp8, 8192, 4096, 7168, 4, Fp8Recipe::blockwise) == Approx(up / (1297e12 * 0.853)).epsilon(0.12));
     // 4 groups × 8192 × 7168 × 2048: 1,099 → 937.4 sustained; 4.8103e11 FLOPs → 0.51314 ms. Model: 7168 tiles →
     // 55 waves, 7168 / 7260 = 0.9873: 4.8103e11 / (1978.9e12 × 0.53 × 0.9873) = 0.46454 ms, −9.5 % (short K again).
     const double down = 2.0 * 4 * 8192 * 7168 * 2048.0;
-    CHECK(gemm_seconds(chip, Precision::fp8, 8192, 7168, 2048, 4) == Approx(down / (1099e12 * 0.853)).epsilon(0.12));
+    CHECK(gemm_seconds(chip, Precision::fp8, 8192, 7168, 2048, 4, Fp8Recipe::blockwise) == Approx(down / (1099e12 * 0.853)).epsilon(0.12));
 }
 
 TEST_CASE("cudnn causal attention measured on the h200 is timed within 10 percent forward plus backward",

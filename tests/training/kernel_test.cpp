@@ -384,3 +384,29 @@ TEST_CASE("every catalog chip times a large bf16 gemm", "[kernel]") {
         CHECK(t.forward.time.value() <= at_catalog * 2.0);
     }
 }
+
+TEST_CASE("an FP8 GEMM runs at its recipe's catalog efficiency", "[kernel][fp8]") {
+    const std::filesystem::path catalog = std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios";
+    // 8192³ on the H800: 64 × 32 = 2,048 tiles of 128 × 256 on 132 SMs, 16 waves (2,112 slots): the same
+    // quantisation for every recipe, so the times are in the inverse ratio of the catalog figures: per-tensor
+    // (delayed, tensorwise) 0.64, rowwise 0.62, blockwise (DeepGEMM) 0.53; compute-bound at 2 · 8192³ = 1.0995e12
+    // FLOPs: 1.0995e12 / (1978.9e12 × 0.64 × 2048/2112) = 0.8953 ms for delayed.
+    const ChipProfile h800 = load_chip("h800", catalog);
+    const Op op = gemm_op(8192, 8192, 8192);
+    const auto seconds = [&](Fp8Recipe recipe) {
+        return time_op(op, KernelContext{h800, Precision::fp8, Precision::bf16, 0, recipe}).forward.time.value();
+    };
+    CHECK(seconds(Fp8Recipe::delayed) == Approx(2.0 * 8192.0 * 8192 * 8192 / (1978.9e12 * 0.64 * 2048.0 / 2112.0)));
+    CHECK(seconds(Fp8Recipe::tensorwise) == Approx(seconds(Fp8Recipe::delayed)));
+    CHECK(seconds(Fp8Recipe::rowwise) == Approx(seconds(Fp8Recipe::delayed) * 0.64 / 0.62));
+    CHECK(seconds(Fp8Recipe::blockwise) == Approx(seconds(Fp8Recipe::delayed) * 0.64 / 0.53));
+    // The H800 has no MXFP8 kernels (Blackwell's): the kernel model names the missing figure.
+    CHECK_THROWS_WITH(seconds(Fp8Recipe::mxfp8), Catch::Contains("efficiency.gemm_mxfp8"));
+    // The B200 has them: 0.61 of its 4,500 TFLOP/s FP8 peak. 8192³: 2,048 tiles on 148 SMs, 14 waves (2,072 slots).
+    const ChipProfile b200 = load_chip("b200", catalog);
+    const double mx = time_op(op, KernelContext{b200, Precision::fp8, Precision::bf16, 0, Fp8Recipe::mxfp8}).forward.time.value();
+    CHECK(mx == Approx(2.0 * 8192.0 * 8192 * 8192 / (4500e12 * 0.61 * 2048.0 / 2072.0)));
+    // BF16 GEMMs ignore the recipe.
+    CHECK(time_op(op, KernelContext{h800, Precision::bf16, Precision::bf16, 0, Fp8Recipe::mxfp8}).forward.time.value() ==
+          Approx(time_op(op, KernelContext{h800}).forward.time.value()));
+}

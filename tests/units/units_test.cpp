@@ -1,4 +1,5 @@
 #include <gpuhours/units/error.hpp>
+#include <gpuhours/units/precision.hpp>
 #include <gpuhours/units/units.hpp>
 
 #include <catch2/catch.hpp>
@@ -175,4 +176,10 @@ TEST_CASE("the did-you-mean distance counts a swap of two adjacent letters as on
     CHECK(gpuhours::edit_distance("ca", "abc") == 3);
     CHECK(gpuhours::edit_distance("", "abc") == 3);
     CHECK(gpuhours::edit_distance("pipline", "pipeline") == 1);
+}
+
+TEST_CASE("FP8 recipes read and print by Megatron-Core's names") {
+    for (Fp8Recipe r : kAllFp8Recipes) CHECK(fp8_recipe_from_string(to_string(r)) == r);
+    CHECK(fp8_recipe_from_string("blockwise") == Fp8Recipe::blockwise);
+    CHECK_FALSE(fp8_recipe_from_string("block").has_value());
 }

@@ -238,3 +238,51 @@ TEST_CASE("A lightning (linear) attention layer: Megatron's TP shapes, its block
     CHECK(cp_core.before.kind == gh::Collective::cp_exchange);
     CHECK(cp_core.before.bytes.value() == Approx(2'097'152.0));
 }
+
+TEST_CASE("Each FP8 recipe's quantisation ops move the bytes its kernels read and write", "[workload][ops][fp8]") {
+    // Llama 3.1 405B layer with TP 8, 8,192 tokens: attn.qkv is A[8192 × 16384] · B[16384 × 2304] (the test above),
+    // so its quantisation op casts 8192 · 16384 = 134,217,728 input elements forward and the output gradient dY,
+    // 8192 · 2304 = 18,874,368 elements, backward.
+    gh::ParallelLayout p;
+    p.tensor = 8;
+    const double inputs = 8192.0 * 16384;
+    const double gradients = 8192.0 * 2304;
+    struct Case {
+        gh::Fp8Recipe recipe;
+        double read, written;  // bytes per element, derived from the kernels (units/precision.hpp)
+    };
+    const Case cases[] = {
+        {gh::Fp8Recipe::delayed, 2.0, 2.0},                  // one BF16 read; FP8 + transposed FP8 copy
+        {gh::Fp8Recipe::tensorwise, 4.0, 2.0},               // a second read for the tensor's amax
+        {gh::Fp8Recipe::rowwise, 4.0, 2.0},                  // a scaled pass per axis
+        {gh::Fp8Recipe::blockwise, 2.0, 2.0 * 1.03125},      // 1×128 and 128×1 copies, an FP32 scale per 128
+        {gh::Fp8Recipe::mxfp8, 2.0, 2.0 * 1.03125},          // 1×32 copies both ways, an E8M0 byte per 32
+    };
+    for (const Case& c : cases) {
+        INFO(gh::to_string(c.recipe));
+        gh::MixedPrecision mp;
+        mp.compute = gh::Precision::fp8;
+        mp.fp8_recipe = c.recipe;
+        const auto block = gh::layer_ops(gh::test::llama_3_1_405b(), 5, p, mp, {8192, 1, gh::AttentionMask::causal});
+        const auto& q = find(block, "attn.qkv.quant");
+        CHECK(q.kind == gh::OpKind::elementwise);
+        CHECK(q.read.value() == Approx(inputs * c.read));
+        CHECK(q.written.value() == Approx(inputs * c.written));
+        REQUIRE(q.backward_bytes);
+        CHECK(q.backward_bytes->value() == Approx(gradients * (c.read + c.written)));
+        CHECK(find(block, "attn.qkv").fp8);
+    }
+    // Weights, once per step: blockwise 128×128 blocks are cast once (2 B read, 1 B + 4 B per 16,384 written) and
+    // transposed (1 B each way): 3 B read, 2.000244 B written; the others as their activations.
+    const auto w = gh::fp8_quantisation_bytes(gh::Fp8Recipe::blockwise, true);
+    CHECK(w.read == Approx(3.0));
+    CHECK(w.written == Approx(2.0 + 4.0 / 16384.0));
+    CHECK(gh::fp8_quantisation_bytes(gh::Fp8Recipe::delayed, true).written == Approx(2.0));
+    // BF16 GEMMs have no quantisation ops and are not FP8.
+    const auto bf16 = gh::layer_ops(gh::test::llama_3_1_405b(), 5, p, gh::MixedPrecision{}, {8192, 1, gh::AttentionMask::causal});
+    for (const auto& op : bf16.ops) {
+        CHECK(op.name.find(".quant") == std::string::npos);
+        CHECK_FALSE(op.fp8);
+    }
+    CHECK(gh::fp8_quantisation_bytes(gh::Fp8Recipe::none, false).read == 0.0);
+}

@@ -16,9 +16,15 @@ namespace gpuhours {
 // figure with its source or rationale (measured, published, or an assumption stated as such).
 struct KernelEfficiency {
     double gemm = 0.0;           // large, well-shaped GEMMs: achieved / peak dense FLOP/s
-    // Large FP8 GEMMs as trained (fine-grained scaling, higher-precision accumulation): achieved / FP8 peak.
-    // Required for chips with an FP8 peak; 0 otherwise.
+    // Large FP8 GEMMs: achieved / FP8 peak, one figure per kernel family (Fp8Recipe, units/precision.hpp).
+    // gemm_fp8: one scale per tensor (cuBLAS; the delayed and tensorwise recipes), required for chips with an
+    // FP8 peak. The others are 0 where the catalog has no figure, and the recipe is then refused on the chip:
+    // gemm_fp8_rowwise (per-row scales, cuBLAS), gemm_fp8_blockwise (1×128 × 128×128 block scales: DeepGEMM on
+    // Hopper), gemm_mxfp8 (1×32 E8M0 scales in the tensor cores: Blackwell).
     double gemm_fp8 = 0.0;
+    double gemm_fp8_rowwise = 0.0;
+    double gemm_fp8_blockwise = 0.0;
+    double gemm_mxfp8 = 0.0;
     double attention = 0.0;      // fused attention kernels (FlashAttention-class): achieved / peak
     double memory = 0.0;         // memory-bound kernels: achieved / peak HBM bandwidth
     double scale_up_link = 0.0;  // NVLink-class collectives: bus bandwidth / per-direction link bandwidth
@@ -29,8 +35,15 @@ struct KernelEfficiency {
     int gemm_tile_m = 0;
     int gemm_tile_n = 0;
 
+    // The figure of `recipe`'s GEMMs (gemm for none); 0 where the catalog has none.
+    [[nodiscard]] double fp8_gemm(Fp8Recipe recipe) const;
+
     friend bool operator==(const KernelEfficiency&, const KernelEfficiency&) = default;
 };
+
+// The [efficiency] key of `recipe`'s GEMM figure: "gemm_fp8" (delayed, tensorwise), "gemm_fp8_rowwise",
+// "gemm_fp8_blockwise", "gemm_mxfp8"; "gemm" for none.
+std::string_view fp8_efficiency_key(Fp8Recipe recipe);
 
 struct ChipProfile {
     std::string id;            // catalog name: "h800", "a100-80gb"

@@ -31,6 +31,8 @@ struct KernelContext {
     Precision gemm_precision = Precision::bf16;       // GEMM inputs: fp8 for DeepSeek-V3
     Precision attention_precision = Precision::bf16;  // the attention core: bf16 even in FP8 training
     int reserved_sms = 0;  // SMs held by communication kernels (DeepSeek-V3: 20 of 132); never take GEMM tiles
+    // With FP8 GEMMs, the kernel family (and so the catalog efficiency) of the recipe; ignored otherwise.
+    Fp8Recipe fp8_recipe = Fp8Recipe::delayed;
 };
 
 // SMs a compute kernel can use: chip.sm_count - reserved_sms. Throws Error when reserved_sms is negative or

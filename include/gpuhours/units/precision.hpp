@@ -16,6 +16,48 @@ int bit_length(Precision p);
 std::string_view to_string(Precision p);
 // "bf16", "fp8", …; nullopt for an unknown name.
 std::optional<Precision> precision_from_string(std::string_view name);
+// How FP8 GEMM operands are scaled, by Megatron-Core's `--fp8-recipe` names (Transformer Engine's recipes) and
+// torchao's float8 rowwise recipe. Each sets the GEMM kernel the chip runs (its catalog efficiency) and the
+// quantisation kernels around it (fp8_quantisation_bytes).
+//   none        no FP8 GEMMs (the value with any precision other than fp8)
+//   delayed     one FP32 scale per tensor from an amax history (TE DelayedScaling; Megatron's default recipe)
+//   tensorwise  one FP32 scale per tensor from the tensor's own amax (TE Float8CurrentScaling)
+//   rowwise     one FP32 scale per row along the inner dimension (torchao Float8 "rowwise", torchtitan)
+//   blockwise   1×128 activation and gradient tiles, 128×128 weight blocks, FP32 scales (DeepSeek-V3 §3.3.2;
+//               TE Float8BlockScaling; DeepGEMM on Hopper)
+//   mxfp8       1×32 blocks with a power-of-two E8M0 scale, scaled by the tensor cores (OCP MX; Blackwell)
+enum class Fp8Recipe { none, delayed, tensorwise, rowwise, blockwise, mxfp8 };
+std::string_view to_string(Fp8Recipe r);
+std::optional<Fp8Recipe> fp8_recipe_from_string(std::string_view name);
+inline constexpr Fp8Recipe kAllFp8Recipes[] = {Fp8Recipe::none,    Fp8Recipe::delayed,   Fp8Recipe::tensorwise,
+                                               Fp8Recipe::rowwise, Fp8Recipe::blockwise, Fp8Recipe::mxfp8};
+
+// HBM bytes per element of a BF16 tensor that a recipe's quantisation kernels read and write to make the FP8
+// operands a forward GEMM and its two backward GEMMs need. Activations and output gradients: per use (each
+// micro-batch); weights: once per step (the FP8 copy is kept across a step's micro-batches: TE's
+// `is_first_microbatch`). Sources (Transformer Engine user guide, "Low precision training", 2025–26):
+//   - every GEMM input is read once in BF16 (2 B) to be cast; current scaling ("tensorwise") reads it twice,
+//     first for the amax (TE: "Quantization is a memory-bound operation that requires reading the tensor
+//     twice"); delayed scaling takes the scale from the amax history and finds the new amax in the same pass;
+//   - the backward GEMMs take the tensor along its other axis (wgrad = Xᵀ·dY contracts over tokens). Per-tensor
+//     FP8 on Hopper and Ada needs a physically transposed copy (TE "Transpose handling"; cuBLAS FP8 GEMMs are TN
+//     only), written in the same fused cast-transpose kernel: 1 + 1 B. (Blackwell takes either layout; the
+//     copy is counted there too, so per-tensor recipes on Blackwell are pessimistic by 1 B per element.)
+//   - 1-D block scales run along the contraction axis, so the row-wise and column-wise copies are quantised
+//     separately from the BF16 source (TE Float8BlockScaling: "Both versions must be quantized separately"),
+//     each 1 B plus its scales: blockwise one FP32 per 128 (4/128 B), mxfp8 one E8M0 byte per 32 (1/32 B);
+//     one kernel reads the source once and writes both. rowwise (torchao) scales each copy along its own inner
+//     axis, a pass per axis (two reads); its per-row scales are negligible.
+//   - blockwise weights use 128×128 blocks: one copy (one FP32 scale per 16,384 elements) whose column-wise
+//     form is its transpose (TE: "columnwise data can be created from rowwise data by transposing"): one more
+//     read and write of 1 B.
+struct QuantisationBytes {
+    double read = 0.0;
+    double written = 0.0;
+};
+// `weights`: the per-step cast of the weights; otherwise an activation or output gradient. none: {0, 0}.
+QuantisationBytes fp8_quantisation_bytes(Fp8Recipe recipe, bool weights);
+
 // Which format each kind of training state is kept in (mixed-precision training).
 struct MixedPrecision {
     Precision compute = Precision::bf16;          // GEMM inputs (fp8 for DeepSeek-V3)
@@ -29,6 +71,9 @@ struct MixedPrecision {
     // outputs back forward; the input gradients backward). nullopt: the activations' format.
     std::optional<Precision> dispatch;
     std::optional<Precision> combine;
+    // The FP8 recipe of the GEMMs: none unless compute is fp8; with fp8 the scenario's `fp8_recipe` (default
+    // delayed, as Megatron-Core's `--fp8-recipe`).
+    Fp8Recipe fp8_recipe = Fp8Recipe::none;
 
     friend bool operator==(const MixedPrecision&, const MixedPrecision&) = default;
 };
