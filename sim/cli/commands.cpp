@@ -271,6 +271,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("context", p.context).field("sequence_parallel", p.sequence_parallel).field("zero", p.zero_stage);
     j.field("micro_batch", p.micro_batch).field("virtual_stages", p.virtual_stages);
     j.field("schedule", to_string(p.schedule)).field("recompute", to_string(p.recompute)).field("order", p.order);
+    j.field("recompute_num_layers", p.recompute_num_layers).field("recompute_modules", describe_recompute_modules(p.recompute_modules));
     j.field("overlap_gradient_reduce", p.overlap_gradient_reduce).field("combined_1f1b", p.combined_1f1b).field("vocab_divisible_by", p.vocab_divisible_by);
     j.field("tp_comm_overlap", p.tp_comm_overlap);
     if (p.tp_comm_overlap) j.field("tp_comm_overlap_sms", p.tp_comm_overlap_sms);
@@ -342,7 +343,7 @@ int check_command(const Args& raw, std::ostream& out) {
                            p.tensor, p.context, p.pipeline, p.data, p.total_ranks(), p.expert, p.zero_stage,
                            describe_schedule(p),
                            p.virtual_stages > 1 ? fmt::format(" ({} virtual stages)", p.virtual_stages) : "",
-                           to_string(p.recompute));
+                           describe_recompute(p));
         if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("          data parallel: {}\n", dp);
         const auto stages = assign_stages(s.model, p);
         std::vector<std::size_t> sizes;
@@ -542,7 +543,7 @@ int model_command(const Args& raw, std::ostream& out) {
     out << fmt::format("memory per GPU on {} ({}), layout TP{} PP{} DP{} EP{} CP{}, ZeRO-{}, recompute {}:\n",
                        s.cluster.chip.display_name, s.cluster.chip.memory_basis(), s.parallel.tensor,
                        s.parallel.pipeline, s.parallel.data, s.parallel.expert, s.parallel.context,
-                       s.parallel.zero_stage, to_string(s.parallel.recompute));
+                       s.parallel.zero_stage, describe_recompute(s.parallel));
     std::vector<std::string> headers{"pipeline rank"};
     for (const auto& term : stages.front().terms()) headers.emplace_back(term.name);
     headers.emplace_back("total");

@@ -40,6 +40,57 @@ void check_degree_product(const Node& table, const ParallelLayout& p, bool with_
 
 }  // namespace
 
+namespace {
+
+// recompute, with recompute_num_layers (full) or recompute_modules (selective).
+void read_recompute(TableReader& r, ParallelLayout& p, const std::string& name) {
+    p.recompute = read_choice<Recompute>(
+        r, "recompute", {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}},
+        Recompute::none);
+    if (const Node* n = r.optional("recompute_num_layers")) {
+        p.recompute_num_layers = detail::as_int(*n, r.path_of("recompute_num_layers"), 1, kMaxInt);
+        if (p.recompute != Recompute::full) {
+            throw CoupledError(n->where,
+                               fmt::format("`{}.recompute_num_layers` applies to recompute = \"full\" (Megatron-Core's block "
+                                           "method), but recompute is \"{}\"",
+                                           name, to_string(p.recompute)),
+                               "set recompute = \"full\", or remove the key", nullptr,
+                               {"parallelism.recompute_num_layers", "parallelism.recompute"});
+        }
+    }
+    if (const Node* n = r.optional("recompute_modules")) {
+        std::vector<std::string> names;
+        for (RecomputeModule m : kAllRecomputeModules) names.emplace_back(to_string(m));
+        const std::string list = fmt::format("\"{}\"", fmt::join(names, "\", \""));
+        if (n->kind != Node::Kind::array || n->items.empty()) {
+            throw ScenarioError(n->where, fmt::format("`{}.recompute_modules` must be a non-empty list of module names", name),
+                                fmt::format("e.g. recompute_modules = [\"core_attn\", \"mlp\"]; the modules: {}", list));
+        }
+        for (std::size_t i = 0; i < n->items.size(); ++i) {
+            const Node& item = n->items[i];
+            const std::string path = fmt::format("{}.recompute_modules[{}]", name, i);
+            const std::string text = detail::as_string(item, path);
+            const auto m = recompute_module_from_string(text);
+            if (!m) {
+                const auto best = detail::suggest(text, names);
+                throw ScenarioError(item.where, fmt::format("`{}` = \"{}\" is not a recompute module", path, text),
+                                    best ? fmt::format("did you mean \"{}\"? (use one of {})", *best, list)
+                                         : fmt::format("use one of {} (Megatron-Core's --recompute-modules)", list));
+            }
+            p.recompute_modules |= static_cast<unsigned>(*m);
+        }
+        if (p.recompute != Recompute::selective) {
+            throw CoupledError(n->where,
+                               fmt::format("`{}.recompute_modules` applies to recompute = \"selective\", but recompute is \"{}\"",
+                                           name, to_string(p.recompute)),
+                               "set recompute = \"selective\", or remove the key", nullptr,
+                               {"parallelism.recompute_modules", "parallelism.recompute"});
+        }
+    }
+}
+
+}  // namespace
+
 ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, const std::string& name) {
     ParallelLayout p;
     TableReader r(node, name);
@@ -68,9 +119,7 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
                                         {"zero-bubble", Schedule::zero_bubble},
                                         {"dualpipe", Schedule::dualpipe}},
                                        p.virtual_stages > 1 ? Schedule::interleaved : Schedule::one_f_one_b);
-    p.recompute = read_choice<Recompute>(
-        r, "recompute", {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}},
-        Recompute::none);
+    read_recompute(r, p, name);
     p.communication_sms = read_int(r, "communication_sms", 0, 100000, 0);
     p.vocab_divisible_by = read_int(r, "vocab_divisible_by", 1, limits::kVocabDivisibleBy, 128);
     if (const Node* split = r.optional("layers_per_stage")) {
@@ -330,6 +379,34 @@ void check_tp_comm_overlap(const Scenario& s, const SourceRef& at) {
     }
 }
 
+namespace {
+
+// recompute_modules against the model: a module the model does not have would read as recomputation that is not
+// there.
+void check_recompute_modules(const Scenario& s, const SourceRef& at) {
+    const ParallelLayout& p = s.parallel;
+    const ModelSpec& m = s.model;
+    const auto has = [&](RecomputeModule module) { return (p.recompute_modules & static_cast<unsigned>(module)) != 0; };
+    if (has(RecomputeModule::mla_up_proj) && m.attention.kind != AttentionKind::mla) {
+        throw_rule(s, {"parallelism.recompute_modules", "model"}, at,
+                   fmt::format("recompute_modules lists \"mla_up_proj\", but model \"{}\" has no multi-head latent attention", m.id),
+                   "remove \"mla_up_proj\" from the list");
+    }
+    if ((has(RecomputeModule::moe_act) || has(RecomputeModule::shared_experts)) && !m.moe) {
+        throw_rule(s, {"parallelism.recompute_modules", "model"}, at,
+                   fmt::format("recompute_modules lists \"{}\", but model \"{}\" has no experts",
+                               has(RecomputeModule::moe_act) ? "moe_act" : "shared_experts", m.id),
+                   "for a dense model's MLP use \"mlp\"");
+    }
+    if (has(RecomputeModule::shared_experts) && m.moe && m.moe->shared_experts == 0) {
+        throw_rule(s, {"parallelism.recompute_modules", "model"}, at,
+                   fmt::format("recompute_modules lists \"shared_experts\", but model \"{}\" has no shared experts", m.id),
+                   "remove \"shared_experts\" from the list");
+    }
+}
+
+}  // namespace
+
 void validate_layout(const Scenario& s, bool data_given) {
     const ParallelLayout& p = s.parallel;
     const ModelSpec& m = s.model;
@@ -348,6 +425,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                                         m.attention.kv_heads),
                             "grouped-query attention shards whole KV groups over tensor ranks; use a divisor of kv_heads");
     }
+    check_recompute_modules(s, at);
     if (p.expert > 1 && !m.moe) {
         throw_rule(s, {"parallelism.expert", "model"}, at, fmt::format("expert = {} but model \"{}\" has no experts", p.expert, m.id),
                             "set expert = 1 for a dense model");

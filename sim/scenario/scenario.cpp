@@ -387,7 +387,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
         Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
                                               p.tensor, p.context, p.pipeline, p.data, p.expert, p.sequence_parallel ? " with sequence parallelism" : "",
                                               p.tp_comm_overlap ? fmt::format(" and TP communication overlap ({} SMs)", p.tp_comm_overlap_sms) : std::string(),
-                                              describe_schedule(p), p.zero_stage, to_string(p.recompute), p.micro_batch, p.communication_sms),
+                                              describe_schedule(p), p.zero_stage, describe_recompute(p), p.micro_batch, p.communication_sms),
                    group_source(under("parallelism."), s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file)},
         Assumption{"cluster.fabric", fmt::format("{}, {} tiers, {} plane{}, oversubscription {:g}:1, NIC {} per GPU, NIC latency {}",
                                                  to_string(c.fabric), c.tiers, c.planes, c.planes == 1 ? "" : "s", c.oversubscription,
@@ -404,7 +404,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
         out.push_back({fmt::format("phases[{}]", i),
                        fmt::format("\"{}\": {} tokens, batch {} × {}, TP{} CP{} PP{} DP{} EP{}, recompute {}{}", ph.name, format_count(ph.tokens),
                                    ph.training.global_batch, ph.training.sequence_length, q.tensor, q.context, q.pipeline, q.data, q.expert,
-                                   to_string(q.recompute), ph.ramp ? fmt::format(", batch ramp from {}", ph.ramp->from) : ""),
+                                   describe_recompute(q), ph.ramp ? fmt::format(", batch ramp from {}", ph.ramp->from) : ""),
                        group_source(under(fmt::format("phases[{}].", i)), ph.where)});
     }
     return out;

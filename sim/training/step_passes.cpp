@@ -177,7 +177,7 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
     Segments bwd;
     const int tensor = layout_.tensor;
     SimTime recompute;
-    if (layout_.recompute == Recompute::full && block.kind != BlockKind::embedding && block.kind != BlockKind::head) {
+    if (block.full_recompute) {
         // Full recomputation replays a layer's forward, collectives included. The embedding and the
         // head (final norm, output projection, loss) are outside the checkpointed layers, as in
         // Megatron-LM, and carry no recompute FLOPs in the workload (apply_recompute).

@@ -54,21 +54,22 @@ Widths widths(const Context& c, const MemoryOptions& options) {
     return {static_cast<double>(c.m.hidden), c.sp ? 1.0 / c.t : 1.0, c.e_act, options.dropout ? 1.0 : 0.0};
 }
 
-// The attention block's stored bytes per token of a softmax-attention layer (the list above).
-double softmax_attention_bytes_per_token(const Context& c, const MemoryOptions& options) {
+// The attention block's stored bytes per token of a softmax-attention layer (the list above), less what `r`
+// recomputes.
+double softmax_attention_bytes_per_token(const Context& c, const MemoryOptions& options, const LayerRecompute& r) {
     const auto& at = c.m.attention;
     const AttentionDims a = attention_dims(c.m);
     const auto [h, rep, e, mask_byte] = widths(c, options);
     double per_token = 0.0;
-    // MLA under selective recompute (DeepSeek-V3 §3.3) keeps only the norms' inputs and the latents: the norm
-    // outputs and the decompressed Q, K, V are rebuilt in backward.
-    const bool mla_selective = at.kind == AttentionKind::mla && c.recompute == Recompute::selective;
-    per_token += (mla_selective ? 1.0 : 2.0) * h * rep * e;
+    // The norm's input, and its output (the projection's input) unless layernorm is recomputed.
+    per_token += (r.layernorm ? 1.0 : 2.0) * h * rep * e;
     if (at.kind == AttentionKind::mla) {
-        const double kept = mla_selective ? 1.0 : 2.0;  // c_Q and c_KV, and (without recompute) their norms
+        // mla_up_proj (DeepSeek-V3 §3.3) keeps only the latents: their norm outputs and the decompressed Q, K, V
+        // are rebuilt in backward.
+        const double kept = r.mla_up_proj ? 1.0 : 2.0;  // c_Q and c_KV, and (without recompute) their norms
         per_token += kept * at.q_lora_rank * rep * e;
         per_token += (kept * at.kv_lora_rank + at.rope_head_dim) * rep * e;
-        if (!mla_selective) per_token += (2.0 * a.heads * a.qk_dim + a.heads * a.v_dim) / c.t * e;
+        if (!r.mla_up_proj) per_token += (2.0 * a.heads * a.qk_dim + a.heads * a.v_dim) / c.t * e;
     } else {
         per_token += (a.heads + a.kv_heads) * a.qk_dim / c.t * e + a.kv_heads * a.v_dim / c.t * e;
     }
@@ -81,19 +82,19 @@ double softmax_attention_bytes_per_token(const Context& c, const MemoryOptions& 
     } else {
         core_per_token = a.heads / c.t * 4.0;
     }
-    if (c.recompute == Recompute::none) per_token += core_per_token;
+    if (!r.core_attn) per_token += core_per_token;
     return per_token;
 }
 
-double layer_activation_elements_bytes(const Context& c, int layer, const MemoryOptions& options) {
+// `mtp`: the layer of an MTP module (outside the chunks' layers that the block method counts).
+double layer_activation_elements_bytes(const Context& c, int layer, const MemoryOptions& options, bool mtp = false) {
     const ModelSpec& m = c.m;
-    const auto& at = m.attention;
     const AttentionDims a = attention_dims(m);
     const auto [h, rep, e, mask_byte] = widths(c, options);
     const double T = c.tokens;
 
-    if (c.recompute == Recompute::full) return T * h * rep * e;
-    const bool mla_selective = at.kind == AttentionKind::mla && c.recompute == Recompute::selective;
+    const LayerRecompute r = layer_recompute(c, layer, mtp);
+    if (r.full) return T * h * rep * e;
 
     double per_token = 0.0;  // bytes
     // attention block
@@ -102,25 +103,25 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
         // (the out-norm's input), the gate's pre-activation and the out-projection input H·d/t each. The
         // kernel keeps no per-block state: its backward rebuilds the states from K and V (Lightning
         // Attention-2, arXiv 2401.04658 Alg. 2), so recompute has no core tensor to drop.
-        per_token += 2.0 * h * rep * e + 6.0 * a.heads * a.qk_dim / c.t * e + h * rep * mask_byte;
+        per_token += (r.layernorm ? 1.0 : 2.0) * h * rep * e + 6.0 * a.heads * a.qk_dim / c.t * e + h * rep * mask_byte;
     } else {
-        per_token += softmax_attention_bytes_per_token(c, options);
+        per_token += softmax_attention_bytes_per_token(c, options, r);
     }
-    // MLP / MoE block
-    per_token += (mla_selective ? 1.0 : 2.0) * h * rep * e + h * rep * mask_byte;
-    // Stored intermediate tensors per MLP. Under selective recompute a gated MLP keeps only the gate and up
-    // projections and recomputes their elementwise product in backward, as DeepSeek-V3 does ("cache the inputs
-    // of the SwiGLU operator and recompute its output", arXiv 2412.19437 §3.3.2) and Kimi K2's selective
-    // recompute of SwiGLU; Korthikanti's selective mode (GELU MLPs) is unchanged.
-    const double tensors =
-        gated(m.mlp.kind) ? (c.recompute == Recompute::selective ? 2.0 : 3.0) : 2.0;
+    // MLP / MoE block: the norm's input, its output unless layernorm is recomputed, the dropout mask.
+    per_token += (r.layernorm ? 1.0 : 2.0) * h * rep * e + h * rep * mask_byte;
+    // Stored intermediate tensors per MLP. A gated MLP whose product is recomputed keeps only the gate and up
+    // projections, as DeepSeek-V3 does ("cache the inputs of the SwiGLU operator and recompute its output",
+    // arXiv 2412.19437 §3.3.2) and Kimi K2's selective recompute of SwiGLU (the default selective set; moe_act for
+    // the experts); Korthikanti's selective mode (GELU MLPs) is unchanged. A recomputed MLP (mlp, shared_experts)
+    // keeps only its input, which the norm's output above already is.
+    const auto tensors = [&](bool product_dropped) { return gated(m.mlp.kind) ? (product_dropped ? 2.0 : 3.0) : 2.0; };
     if (is_moe_layer(m, layer)) {
         const MoeSpec& moe = *m.moe;
         per_token += moe.routed_experts * rep * 4.0;
-        per_token += moe.top_k * (2.0 * h + tensors * moe.expert_ffn_hidden / c.t) * e;
-        per_token += tensors * moe.shared_experts * moe.expert_ffn_hidden / c.t * e;
-    } else {
-        per_token += tensors * m.mlp.ffn_hidden / c.t * e;
+        per_token += moe.top_k * (2.0 * h + tensors(r.moe_act) * moe.expert_ffn_hidden / c.t) * e;
+        if (!r.shared_experts) per_token += tensors(r.moe_act) * moe.shared_experts * moe.expert_ffn_hidden / c.t * e;
+    } else if (!r.mlp) {
+        per_token += tensors(r.dense_product) * m.mlp.ffn_hidden / c.t * e;
     }
     return T * per_token;
 }
@@ -237,7 +238,7 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
         }
         if (stage.head) {
             for (int d = 0; d < model.mtp_depth; ++d) {
-                bytes += layer_activation_elements_bytes(c, model.layers - 1, options) + head_activation_bytes(c) +
+                bytes += layer_activation_elements_bytes(c, model.layers - 1, options, true) + head_activation_bytes(c) +
                          2.0 * c.tokens * model.hidden * c.e_act;
             }
             bytes += head_activation_bytes(c);

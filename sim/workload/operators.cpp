@@ -32,9 +32,47 @@ Context make_context(const ModelSpec& m, const ParallelLayout& layout, const Mix
     c.e_combine = all_to_all_bytes_per_element(precision.combine.value_or(precision.activations));
     c.e_w = bytes_per_element(precision.parameters);
     c.recompute = layout.recompute;
+    c.recompute_modules = layout.recompute_modules;
+    c.recompute_num_layers = layout.recompute_num_layers;
+    if (layout.recompute == Recompute::full && layout.recompute_num_layers > 0) {
+        c.chunk_position.assign(static_cast<std::size_t>(m.layers), 0);
+        for (const auto& chunk : chunk_layers(m, layout.pipeline * layout.virtual_stages, layout.layers_per_chunk)) {
+            for (std::size_t i = 0; i < chunk.size(); ++i) c.chunk_position[static_cast<std::size_t>(chunk[i])] = static_cast<int>(i);
+        }
+    }
     c.fp8 = precision.compute == Precision::fp8;
     c.fp8_recipe = c.fp8 && precision.fp8_recipe == Fp8Recipe::none ? Fp8Recipe::delayed : precision.fp8_recipe;
     return c;
+}
+
+LayerRecompute layer_recompute(const Context& c, int layer, bool mtp) {
+    LayerRecompute r;
+    if (c.recompute == Recompute::full) {
+        // The block method counts the chunk's transformer layers; an MTP module (outside them) replays only
+        // under the uniform method.
+        r.full = c.recompute_num_layers == 0 ||
+                 (!mtp && layer >= 0 && static_cast<std::size_t>(layer) < c.chunk_position.size() &&
+                  c.chunk_position[static_cast<std::size_t>(layer)] < c.recompute_num_layers);
+        return r;
+    }
+    if (c.recompute != Recompute::selective) return r;
+    const bool mla = c.m.attention.kind == AttentionKind::mla;
+    if (c.recompute_modules == 0) {  // the default set (ParallelLayout::recompute_modules)
+        r.core_attn = true;
+        r.mla_up_proj = mla;
+        r.layernorm = mla;
+        r.moe_act = true;
+        r.dense_product = true;
+        return r;
+    }
+    const auto has = [&](RecomputeModule m) { return (c.recompute_modules & static_cast<unsigned>(m)) != 0; };
+    r.core_attn = has(RecomputeModule::core_attn);
+    r.mla_up_proj = has(RecomputeModule::mla_up_proj) && mla;
+    r.layernorm = has(RecomputeModule::layernorm);
+    r.mlp = has(RecomputeModule::mlp);
+    r.moe_act = has(RecomputeModule::moe_act);
+    r.shared_experts = has(RecomputeModule::shared_experts);
+    return r;
 }
 
 namespace {
@@ -282,17 +320,20 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
     ops.push_back(elementwise(c, "moe.combine", c.tokens_rep, (k + 2.0) * h, h));
 }
 
-// Selective: the attention core (Korthikanti §5); for MLA also the up-projections that rebuild Q, K, V from the
-// stored latents, as DeepSeek-V3 does (arXiv 2412.19437 §3.3: "recomputation of RMSNorm and MLA
-// up-projection"; the norms carry no model FLOPs). Full: the whole layer's forward.
+// The FLOPs replayed in backward (layer_recompute): full, the whole layer's forward; selective, by module — the
+// attention core (Korthikanti §5), MLA's up-projections that rebuild Q, K, V from the stored latents (DeepSeek-V3,
+// arXiv 2412.19437 §3.3: "recomputation of RMSNorm and MLA up-projection"), a dense MLP's GEMMs, the shared
+// experts' GEMMs. Norms and activation functions carry no model FLOPs.
 void apply_recompute(const Context& c, Block& block) {
-    const bool mla = c.m.attention.kind == AttentionKind::mla;
+    const LayerRecompute r = layer_recompute(c, block.layer, block.kind == BlockKind::mtp);
+    block.full_recompute = r.full;
     for (auto& op : block.ops) {
-        if (c.recompute == Recompute::full) op.recompute = op.forward;
-        if (c.recompute == Recompute::selective) {
-            const bool up = op.name == "attn.q_up" || op.name == "attn.kv_up";
-            if (op.kind == OpKind::attention || (mla && up)) op.recompute = op.forward;
-        }
+        const std::string_view n = op.name;
+        const bool replay = r.full || (r.core_attn && op.kind == OpKind::attention) ||
+                            (r.mla_up_proj && (n == "attn.q_up" || n == "attn.kv_up")) ||
+                            (r.mlp && (n == "mlp.fc1" || n == "mlp.fc2")) ||
+                            (r.shared_experts && (n == "moe.shared.fc1" || n == "moe.shared.fc2"));
+        if (replay) op.recompute = op.forward;
     }
 }
 
@@ -420,6 +461,7 @@ Block mtp_block(const Context& c, int depth, int pipeline) {
     block.ops.push_back(elementwise(c, "mtp.norm_embed", c.tokens_rep, h, h, norm_params(m, h)));
     block.ops.push_back(gemm(c, "mtp.proj", 2.0 * h, h, Split::replicated, false, c.tokens_rep));
     Block layer = transformer_block(c, m.layers - 1, BlockKind::mtp);
+    block.full_recompute = layer.full_recompute;
     for (auto& op : layer.ops) {
         op.name = "mtp." + op.name;
         block.ops.push_back(std::move(op));

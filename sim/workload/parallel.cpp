@@ -35,6 +35,38 @@ std::optional<Recompute> recompute_from_string(std::string_view name) {
     return std::nullopt;
 }
 
+std::string_view to_string(RecomputeModule m) {
+    switch (m) {
+        case RecomputeModule::core_attn: return "core_attn";
+        case RecomputeModule::mla_up_proj: return "mla_up_proj";
+        case RecomputeModule::layernorm: return "layernorm";
+        case RecomputeModule::mlp: return "mlp";
+        case RecomputeModule::moe_act: return "moe_act";
+        case RecomputeModule::shared_experts: return "shared_experts";
+    }
+    return "?";
+}
+std::optional<RecomputeModule> recompute_module_from_string(std::string_view name) {
+    for (RecomputeModule m : kAllRecomputeModules) if (to_string(m) == name) return m;
+    return std::nullopt;
+}
+std::string describe_recompute_modules(unsigned modules) {
+    std::string out;
+    for (RecomputeModule m : kAllRecomputeModules) {
+        if ((modules & static_cast<unsigned>(m)) != 0) out += (out.empty() ? "" : ", ") + std::string(to_string(m));
+    }
+    return out;
+}
+std::string describe_recompute(const ParallelLayout& p) {
+    if (p.recompute == Recompute::selective && p.recompute_modules != 0) {
+        return fmt::format("selective ({})", describe_recompute_modules(p.recompute_modules));
+    }
+    if (p.recompute == Recompute::full && p.recompute_num_layers > 0) {
+        return fmt::format("full (first {} layer{} of each chunk)", p.recompute_num_layers, p.recompute_num_layers == 1 ? "" : "s");
+    }
+    return std::string(to_string(p.recompute));
+}
+
 std::optional<std::vector<std::string>> order_parts(std::string_view order) {
     std::vector<std::string> parts;
     std::size_t start = 0;

@@ -78,12 +78,30 @@ struct Context {
     double e_combine = 2;   // … in the combine direction
     double e_w = 2;     // bytes per working weight element
     Recompute recompute = Recompute::none;
+    unsigned recompute_modules = 0;      // ParallelLayout::recompute_modules
+    int recompute_num_layers = 0;        // ParallelLayout::recompute_num_layers
+    std::vector<int> chunk_position{};   // per layer, its index in its model chunk (the block method only)
     bool fp8 = false;   // GEMMs in FP8: their inputs are quantized by separate kernels
     Fp8Recipe fp8_recipe = Fp8Recipe::none;  // how (units/precision.hpp)
 };
 
 Context make_context(const ModelSpec& m, const ParallelLayout& layout, const MixedPrecision& precision,
                      const MicroBatchShape& shape);
+
+// What one layer recomputes (ParallelLayout::recompute, recompute_num_layers, recompute_modules): the whole layer,
+// or the selective modules (RecomputeModule). dense_product: a gated dense MLP's product, which only the default
+// selective set drops (as DeepSeek-V3 recomputes the SwiGLU output). `mtp`: an MTP module's layer.
+struct LayerRecompute {
+    bool full = false;
+    bool core_attn = false;
+    bool mla_up_proj = false;
+    bool layernorm = false;
+    bool mlp = false;
+    bool moe_act = false;
+    bool dense_product = false;
+    bool shared_experts = false;
+};
+LayerRecompute layer_recompute(const Context& c, int layer, bool mtp = false);
 
 // One transformer layer's ops (attention, then the MLP or MoE block), quantization and recompute applied.
 Block transformer_block(const Context& c, int layer, BlockKind kind);

@@ -967,3 +967,31 @@ TEST_CASE("fp8_recipe names the FP8 scaling recipe, checked against the precisio
     // A misspelt recipe suggests the name.
     CHECK_THAT(load_error(fp8 + "fp8_recipe = \"blockwis\"\n").what(), Catch::Contains("did you mean \"blockwise\""));
 }
+
+TEST_CASE("recompute_num_layers and recompute_modules are checked against recompute and the model") {
+    // kBase: Llama 3.1 8B, [parallelism] on lines 7–11; the keys go after micro_batch (line 11), on lines 12–13.
+    const auto with = [](const std::string& keys) { return replace(kBase, "micro_batch = 1", "micro_batch = 1\n" + keys); };
+    const Scenario block = load_scenario_from_string(with("recompute = \"full\"\nrecompute_num_layers = 2"), "test.toml",
+                                                     catalog_options());
+    CHECK(block.parallel.recompute_num_layers == 2);
+    const Scenario modules = load_scenario_from_string(with("recompute = \"selective\"\nrecompute_modules = [\"core_attn\", \"mlp\"]"),
+                                                       "test.toml", catalog_options());
+    CHECK(modules.parallel.recompute_modules ==
+          (static_cast<unsigned>(RecomputeModule::core_attn) | static_cast<unsigned>(RecomputeModule::mlp)));
+    CHECK(describe_recompute(modules.parallel) == "selective (core_attn, mlp)");
+    // Line 12 is the first added key, line 13 the second.
+    const ScenarioError wrong_mode = load_error(with("recompute = \"selective\"\nrecompute_num_layers = 2"));
+    CHECK(wrong_mode.where().line == 13);
+    CHECK_THAT(wrong_mode.what(), Catch::Contains("applies to recompute = \"full\""));
+    const ScenarioError full_modules = load_error(with("recompute = \"full\"\nrecompute_modules = [\"mlp\"]"));
+    CHECK(full_modules.where().line == 13);
+    CHECK_THAT(full_modules.what(), Catch::Contains("applies to recompute = \"selective\""));
+    const ScenarioError typo = load_error(with("recompute = \"selective\"\nrecompute_modules = [\"core_atn\"]"));
+    CHECK(typo.where().line == 13);
+    CHECK_THAT(typo.what(), Catch::Contains("did you mean \"core_attn\""));
+    // Llama has neither MLA nor experts.
+    CHECK_THAT(load_error(with("recompute = \"selective\"\nrecompute_modules = [\"mla_up_proj\"]")).what(),
+               Catch::Contains("has no multi-head latent attention"));
+    CHECK_THAT(load_error(with("recompute = \"selective\"\nrecompute_modules = [\"moe_act\"]")).what(),
+               Catch::Contains("has no experts"));
+}

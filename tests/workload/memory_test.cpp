@@ -297,3 +297,39 @@ TEST_CASE("A lightning (linear) attention layer stores its inputs, Q, K, V and t
     CHECK(gh::layer_activation_bytes(m, 7, p, gh::MixedPrecision{}, shape).value() ==
           Approx(302'186'496.0).epsilon(1e-12));
 }
+
+TEST_CASE("Recompute modules and the block method drop the activations Korthikanti's terms name", "[workload][memory]") {
+    // GPT-3 175B as in the test above, TP 8 + SP, the s×s softmax stored, dropout: no recompute 14.25·sbh per
+    // layer, of which the attention core is 80/8 = 10·sbh, the GELU MLP's fc1 output and activation output
+    // 2 × 4h/8 × 2 B = 2·sbh, the two norms' outputs 2 × h/8 × 2 B = 0.5·sbh.
+    const auto model = gh::test::gpt_3_175b();
+    const gh::MicroBatchShape shape{2048, 1, gh::AttentionMask::causal};
+    gh::MemoryOptions korthikanti;
+    korthikanti.attention_kernel = gh::AttentionKernel::materialized;
+    korthikanti.dropout = true;
+    const double sbh = 2048.0 * 12288.0;
+    gh::ParallelLayout p;
+    p.tensor = 8;
+    p.sequence_parallel = true;
+    auto per_layer = [&](int layer, unsigned modules) {
+        gh::ParallelLayout q = p;
+        q.recompute_modules = modules;
+        return gh::layer_activation_bytes(model, layer, q, gh::MixedPrecision{}, shape, korthikanti).value();
+    };
+    const auto bit = [](gh::RecomputeModule m) { return static_cast<unsigned>(m); };
+    p.recompute = gh::Recompute::selective;
+    CHECK(per_layer(0, bit(gh::RecomputeModule::core_attn)) == Approx(4.25 * sbh).epsilon(1e-12));  // eq. (6)
+    CHECK(per_layer(0, bit(gh::RecomputeModule::core_attn) | bit(gh::RecomputeModule::mlp)) == Approx(2.25 * sbh).epsilon(1e-12));
+    CHECK(per_layer(0, bit(gh::RecomputeModule::core_attn) | bit(gh::RecomputeModule::layernorm)) ==
+          Approx(3.75 * sbh).epsilon(1e-12));
+    CHECK(per_layer(0, bit(gh::RecomputeModule::mlp)) == Approx(12.25 * sbh).epsilon(1e-12));
+    // The block method: 96 layers on 8 stages = 12 per chunk; the first 3 of each chunk keep only their input
+    // (2·sbh/8), the others everything (14.25·sbh).
+    p.recompute = gh::Recompute::full;
+    p.pipeline = 8;
+    p.recompute_num_layers = 3;
+    CHECK(per_layer(2, 0) == Approx(0.25 * sbh).epsilon(1e-12));
+    CHECK(per_layer(3, 0) == Approx(14.25 * sbh).epsilon(1e-12));
+    CHECK(per_layer(12, 0) == Approx(0.25 * sbh).epsilon(1e-12));
+    CHECK(per_layer(23, 0) == Approx(14.25 * sbh).epsilon(1e-12));
+}

@@ -286,3 +286,37 @@ TEST_CASE("Each FP8 recipe's quantisation ops move the bytes its kernels read an
     }
     CHECK(gh::fp8_quantisation_bytes(gh::Fp8Recipe::none, false).read == 0.0);
 }
+
+TEST_CASE("Recompute modules replay their GEMMs, and the block method only a chunk's first layers", "[workload][ops]") {
+    const auto model = gh::test::gpt_3_175b();
+    const gh::MicroBatchShape shape{2048, 1, gh::AttentionMask::causal};
+    gh::ParallelLayout p;
+    p.recompute = gh::Recompute::selective;
+    p.recompute_modules = static_cast<unsigned>(gh::RecomputeModule::mlp);
+    const auto mlp = gh::layer_ops(model, 0, p, gh::MixedPrecision{}, shape);
+    // fc1 and fc2 of one 2,048-token sequence: 2 × 2·2048·12288·49152 = 4,947,802,324,992 FLOPs; no attention core.
+    CHECK(mlp.recompute().value() == Approx(2.0 * 2.0 * 2048 * 12288 * 49152.0).epsilon(1e-12));
+    CHECK(find(mlp, "attn.core").recompute.value() == 0.0);
+    CHECK_FALSE(mlp.full_recompute);
+    // Full by the block method, 96 layers on 8 stages (12 per chunk), 3 layers per chunk: layers 0–2 and 12–14
+    // replay their forward, 3 and 15 nothing.
+    p.recompute = gh::Recompute::full;
+    p.recompute_modules = 0;
+    p.pipeline = 8;
+    p.recompute_num_layers = 3;
+    const auto blocks = gh::model_ops(model, p, gh::MixedPrecision{}, shape);
+    const auto& b = [&](int layer) -> const gh::Block& { return blocks[static_cast<std::size_t>(layer + 1)]; };
+    for (int layer : {0, 2, 12, 14}) {
+        INFO("layer " << layer);
+        CHECK(b(layer).full_recompute);
+        CHECK(b(layer).recompute().value() == Approx(b(layer).forward().value()).epsilon(1e-12));
+    }
+    for (int layer : {3, 11, 15, 95}) {
+        INFO("layer " << layer);
+        CHECK_FALSE(b(layer).full_recompute);
+        CHECK(b(layer).recompute().value() == 0.0);
+    }
+    // The uniform method (no layer count) replays every layer.
+    p.recompute_num_layers = 0;
+    CHECK(gh::model_ops(model, p, gh::MixedPrecision{}, shape)[50].full_recompute);
+}

@@ -16,6 +16,34 @@ std::string_view to_string(Schedule s);
 std::optional<Schedule> schedule_from_string(std::string_view name);
 std::string_view to_string(Recompute r);
 std::optional<Recompute> recompute_from_string(std::string_view name);
+// Selective recomputation by module, Megatron-Core's --recompute-modules names (bits of
+// ParallelLayout::recompute_modules). What each drops from the stored activations and replays in backward:
+//   core_attn       the attention core's stored tensors (softmax output, or the fused kernel's log-sum-exp)
+//   mla_up_proj     MLA's decompressed Q, K, V and the latents' norm outputs (the up-projections replayed)
+//   layernorm       the norms' outputs (the projections' inputs), rebuilt from the norms' inputs
+//   mlp             a dense layer's MLP intermediates (fc1 and fc2 replayed from the MLP's input)
+//   moe_act         the experts' activation output (a gated MLP's product), rebuilt from fc1's output
+//   shared_experts  the shared experts' intermediates (their GEMMs replayed)
+// Norms and activations carry no model FLOPs: their replay is memory traffic the kernel model does not add.
+enum class RecomputeModule : unsigned {
+    core_attn = 1u << 0,
+    mla_up_proj = 1u << 1,
+    layernorm = 1u << 2,
+    mlp = 1u << 3,
+    moe_act = 1u << 4,
+    shared_experts = 1u << 5,
+};
+inline constexpr RecomputeModule kAllRecomputeModules[] = {RecomputeModule::core_attn, RecomputeModule::mla_up_proj,
+                                                           RecomputeModule::layernorm, RecomputeModule::mlp,
+                                                           RecomputeModule::moe_act,   RecomputeModule::shared_experts};
+std::string_view to_string(RecomputeModule m);
+std::optional<RecomputeModule> recompute_module_from_string(std::string_view name);
+// "core_attn, mlp" for a mask; "" for 0.
+std::string describe_recompute_modules(unsigned modules);
+struct ParallelLayout;
+// The recomputation in a few words for headers: "none", "selective", "selective (core_attn, mlp)", "full",
+// "full (first 2 layers of each chunk)".
+std::string describe_recompute(const ParallelLayout& p);
 // The parts of a rank order ("tp-cp-ep-dp-pp" → tp, cp, ep, dp, pp), or nullopt unless it lists each of tp, cp,
 // ep, dp and pp exactly once.
 std::optional<std::vector<std::string>> order_parts(std::string_view order);
@@ -47,6 +75,14 @@ struct ParallelLayout {
     int virtual_stages = 1;      // model chunks per pipeline rank (interleaved schedule)
     Schedule schedule = Schedule::one_f_one_b;
     Recompute recompute = Recompute::none;
+    // With recompute = full: 0 recomputes every transformer layer (Megatron-Core's uniform method, one layer per
+    // checkpoint); N > 0 only the first N layers of each model chunk, the others keeping every activation
+    // (--recompute-method block --recompute-num-layers N).
+    int recompute_num_layers = 0;
+    // With recompute = selective: the modules replayed (RecomputeModule bits). 0: the default set — core_attn;
+    // with MLA also mla_up_proj and layernorm (DeepSeek-V3 §3.3.2: "recomputation of RMSNorm and MLA
+    // up-projection"); and a gated MLP's product, dense or routed (DeepSeek-V3 recomputes the SwiGLU output).
+    unsigned recompute_modules = 0;
     std::string order = "tp-cp-ep-dp-pp";  // rank order, innermost first
     int communication_sms = 0;  // SMs each GPU reserves for communication kernels (DeepSeek-V3: 20 of 132)
     // Reduce gradients bucket by bucket as the backward of the micro-batch that completes them produces them,

@@ -158,6 +158,9 @@ struct Block {
     BlockKind kind = BlockKind::dense_layer;
     int layer = -1;
     std::vector<Op> ops;
+    // The backward replays the whole block's forward, collectives included (full recomputation of this layer or
+    // MTP module; ParallelLayout::recompute_num_layers may leave some layers out).
+    bool full_recompute = false;
 
     [[nodiscard]] Flops forward() const;
     [[nodiscard]] Flops backward() const;
