@@ -1,5 +1,7 @@
 #include <gpuhours/units/precision.hpp>
 
+#include <iterator>
+
 namespace gpuhours {
 
 double bytes_per_element(Precision p) {
@@ -56,15 +58,9 @@ std::optional<Precision> precision_from_string(std::string_view name) {
 }
 
 std::string_view to_string(Fp8Recipe r) {
-    switch (r) {
-        case Fp8Recipe::none: return "none";
-        case Fp8Recipe::delayed: return "delayed";
-        case Fp8Recipe::tensorwise: return "tensorwise";
-        case Fp8Recipe::rowwise: return "rowwise";
-        case Fp8Recipe::blockwise: return "blockwise";
-        case Fp8Recipe::mxfp8: return "mxfp8";
-    }
-    return "?";
+    constexpr std::string_view kNames[] = {"none", "delayed", "tensorwise", "rowwise", "blockwise", "mxfp8"};  // enum order
+    const auto i = static_cast<std::size_t>(r);
+    return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 std::optional<Fp8Recipe> fp8_recipe_from_string(std::string_view name) {

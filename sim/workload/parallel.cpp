@@ -36,14 +36,14 @@ std::optional<Recompute> recompute_from_string(std::string_view name) {
 }
 
 std::string_view to_string(RecomputeModule m) {
-    switch (m) {
-        case RecomputeModule::core_attn: return "core_attn";
-        case RecomputeModule::mla_up_proj: return "mla_up_proj";
-        case RecomputeModule::layernorm: return "layernorm";
-        case RecomputeModule::mlp: return "mlp";
-        case RecomputeModule::moe_act: return "moe_act";
-        case RecomputeModule::shared_experts: return "shared_experts";
-    }
+    constexpr std::array<std::pair<RecomputeModule, std::string_view>, 6> kModules{
+        {{RecomputeModule::core_attn, "core_attn"},
+         {RecomputeModule::mla_up_proj, "mla_up_proj"},
+         {RecomputeModule::layernorm, "layernorm"},
+         {RecomputeModule::mlp, "mlp"},
+         {RecomputeModule::moe_act, "moe_act"},
+         {RecomputeModule::shared_experts, "shared_experts"}}};
+    for (const auto& [value, name] : kModules) if (value == m) return name;
     return "?";
 }
 std::optional<RecomputeModule> recompute_module_from_string(std::string_view name) {
