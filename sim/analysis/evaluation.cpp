@@ -361,7 +361,10 @@ CostInputs cost_inputs(const RunEvaluation& ev, Seconds wall, const PricingSpec&
     CostInputs c;
     c.gpus = s.cluster.gpus;
     c.wall_clock = wall;
-    c.gpu_power = s.cluster.chip.tdp * pr.utilization;
+    // Under a power cap the board draws at most the cap.
+    const Watts board = s.cluster.power_cap && s.cluster.power_cap->value() < s.cluster.chip.tdp.value() ? *s.cluster.power_cap
+                                                                                                         : s.cluster.chip.tdp;
+    c.gpu_power = board * pr.utilization;
     c.pue = pr.pue;
     c.host_power_share = pr.host_power_share;
     c.electricity = pr.electricity;

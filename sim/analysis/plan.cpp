@@ -222,13 +222,17 @@ std::vector<ChunkCompute> chunk_compute(const StepSpec& spec, int chunks) {
     const MicroBatchShape shape{spec.sequence_length, layout.micro_batch, AttentionMask::causal};
     const std::vector<Block> blocks = model_ops(spec.model, layout, spec.precision, shape);
     const KernelContext kernel{spec.cluster.chip, spec.precision.compute, Precision::bf16, layout.communication_sms,
-                               spec.precision.fp8_recipe};
+                               spec.precision.fp8_recipe, spec.cluster.clock_factor()};
     const auto layers = chunk_layers(spec.model, chunks, layout.layers_per_chunk);
     std::vector<int> chunk_of_layer(static_cast<std::size_t>(spec.model.layers), 0);
     for (std::size_t c = 0; c < layers.size(); ++c) {
         for (int l : layers[c]) chunk_of_layer[static_cast<std::size_t>(l)] = static_cast<int>(c);
     }
-    const bool full = layout.recompute == Recompute::full;
+    // Kernel launches as the step builder times them (step_passes.cpp): a GPU gap per kernel, and a block's pass
+    // waits for the host when its kernels launch slower than they run.
+    const SimTime gap = to_sim(spec.cluster.chip.launch_gap);
+    const SimTime host = spec.cuda_graphs ? SimTime::zero() : to_sim(spec.cluster.chip.launch_host);
+    const auto launched = [&](SimTime busy, std::int64_t kernels) { return std::max(busy, host * kernels); };
     std::vector<ChunkCompute> out(static_cast<std::size_t>(chunks));
     for (const Block& block : blocks) {
         int chunk = 0;
@@ -240,19 +244,34 @@ std::vector<ChunkCompute> chunk_compute(const StepSpec& spec, int chunks) {
             case BlockKind::head: chunk = chunks - 1; break;
         }
         SimTime forward, backward, recompute;
+        std::int64_t backward_kernels = 0;
         for (const Op& op : block.ops) {
             const OpTime t = time_op(op, kernel);
-            forward += to_sim(t.forward.time);
-            backward += to_sim(t.backward_input.time);
-            backward += to_sim(t.backward_weight.time);
-            if (!full) recompute += to_sim(t.recompute);
+            forward += to_sim(t.forward.time) + gap;
+            backward += to_sim(t.backward_input.time) + gap;
+            ++backward_kernels;
+            if (t.backward_weight.time.value() > 0.0) {
+                backward += to_sim(t.backward_weight.time) + gap;
+                ++backward_kernels;
+            }
+            if (!block.full_recompute && op.recompute.value() > 0.0) {
+                recompute += to_sim(t.recompute) + gap;
+                ++backward_kernels;
+            }
         }
-        // Full recomputation replays the forward of every checkpointed block (all but the embedding and the
-        // head, as the step builder does); otherwise the ops' own recompute times (selective).
-        if (full && block.kind != BlockKind::embedding && block.kind != BlockKind::head) recompute = forward;
+        forward = launched(forward, static_cast<std::int64_t>(block.ops.size()));
+        // Full recomputation replays the block's forward (the layers the layout recomputes, as the step builder
+        // does); otherwise the ops' own recompute times (selective).
+        SimTime pass = launched(backward + recompute, backward_kernels);
+        if (block.full_recompute) {
+            recompute = forward;
+            pass = launched(backward, backward_kernels) + recompute;
+        } else {
+            recompute = pass - backward;  // a launch stall counted with the recomputation it precedes: a bound only
+        }
         ChunkCompute& c = out[static_cast<std::size_t>(chunk)];
         c.forward += forward;
-        c.backward += backward + recompute;
+        c.backward += pass;
         c.recompute += recompute;
     }
     return out;

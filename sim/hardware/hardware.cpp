@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 namespace gpuhours {
 
 double KernelEfficiency::fp8_gemm(Fp8Recipe recipe) const {
@@ -27,6 +29,14 @@ std::string_view fp8_efficiency_key(Fp8Recipe recipe) {
         case Fp8Recipe::mxfp8: return "gemm_mxfp8";
     }
     return "gemm";
+}
+
+double ClusterSpec::clock_factor() const {
+    if (!power_cap || !(power_cap->value() < chip.tdp.value())) return 1.0;
+    const double dynamic_at_tdp = chip.tdp.value() - chip.idle_power.value();
+    const double dynamic_at_cap = power_cap->value() - chip.idle_power.value();
+    if (!(dynamic_at_tdp > 0.0) || !(dynamic_at_cap > 0.0)) return 1.0;  // refused when read (read_cluster)
+    return std::cbrt(dynamic_at_cap / dynamic_at_tdp);
 }
 
 FlopsPerSecond ChipProfile::peak(Precision p) const {

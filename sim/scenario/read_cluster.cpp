@@ -62,6 +62,31 @@ Seconds read_latency(TableReader& r, std::string_view key, std::string_view exam
     return t;
 }
 
+// [power] (tdp, idle) and [launch] (host_per_kernel, gap_per_kernel) of a chip table.
+void read_power_and_launch(TableReader& r, ChipProfile& chip) {
+    {
+        TableReader p(detail::as_table(r.required("power"), r.path_of("power")), r.path_of("power"));
+        chip.tdp = read_figure(p, "tdp", parse_power, "700 W");
+        require_positive(chip.tdp.value(), p.table(), p.path_of("tdp"), "power");
+        if (p.has("idle")) {
+            chip.idle_power = read_figure(p, "idle", parse_power, "70 W");
+            if (!(chip.idle_power.value() >= 0.0 && chip.idle_power.value() < chip.tdp.value())) {
+                throw ScenarioError(detail::figure_value(*p.optional("idle"), p.path_of("idle")).where,
+                                    fmt::format("`{}` must be at least 0 W and below the TDP ({})", p.path_of("idle"),
+                                                format_power(chip.tdp)),
+                                    "give the board power with the GPU idle, e.g. idle = { value = \"70 W\", source = \"…\" }");
+            }
+        }
+        p.finish();
+    }
+    if (const Node* launch = r.optional("launch")) {
+        TableReader l(detail::as_table(*launch, r.path_of("launch")), r.path_of("launch"));
+        chip.launch_host = read_latency(l, "host_per_kernel", "10 us");
+        chip.launch_gap = read_latency(l, "gap_per_kernel", "1 us");
+        l.finish();
+    }
+}
+
 }  // namespace
 
 ChipProfile read_chip(const Node& table, const std::string& id, const std::string& prefix) {
@@ -127,12 +152,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         chip.nic_latency = read_latency(o, "latency", "2.8 us");
         o.finish();
     }
-    {
-        TableReader p(detail::as_table(r.required("power"), r.path_of("power")), r.path_of("power"));
-        chip.tdp = read_figure(p, "tdp", parse_power, "700 W");
-        require_positive(chip.tdp.value(), p.table(), p.path_of("tdp"), "power");
-        p.finish();
-    }
+    read_power_and_launch(r, chip);
     if (const Node* die = r.optional("die")) {
         TableReader d(detail::as_table(*die, r.path_of("die")), r.path_of("die"));
         if (d.has("area_mm2")) {
@@ -200,6 +220,27 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
         require_positive(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "a bandwidth");
         require_within(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "bandwidths", limits::kBandwidthMin,
                        limits::kBandwidthMax, "B/s");
+    }
+    if (const Node* n = r.optional("power_cap")) {
+        const Watts cap = detail::as_quantity(*n, "cluster.power_cap", parse_power, "500 W");
+        if (!(c.chip.idle_power.value() > 0.0)) {
+            throw CoupledError(n->where,
+                               fmt::format("`cluster.power_cap` needs the chip's idle board power, and chip \"{}\" has no [power] "
+                                           "idle figure",
+                                           c.chip.id),
+                               "set `idle = { value = \"… W\", source = \"…\" }` in the chip's [power] table, or remove power_cap",
+                               nullptr, {"cluster.power_cap", "cluster.chip"});
+        }
+        if (!(cap.value() > c.chip.idle_power.value() && cap.value() <= c.chip.tdp.value())) {
+            throw CoupledError(n->where,
+                               fmt::format("`cluster.power_cap` = {} is outside the chip's range: above its idle power ({}) and at "
+                                           "most its TDP ({})",
+                                           format_power(cap), format_power(c.chip.idle_power), format_power(c.chip.tdp)),
+                               fmt::format("give a cap between {} and {}", format_power(c.chip.idle_power), format_power(c.chip.tdp)),
+                               stand_in(n->where, Node::Kind::string, 0, 0.0, format_power(c.chip.tdp)),
+                               {"cluster.power_cap", "cluster.chip"});
+        }
+        c.power_cap = cap;
     }
     c.nic_latency = c.chip.nic_latency;
     if (const Node* n = r.optional("nic_latency")) {

@@ -131,6 +131,7 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
         r, "attention_kernel", {{"fused", AttentionKernel::fused}, {"materialized", AttentionKernel::materialized}},
         AttentionKernel::fused);
     if (const Node* d = r.optional("dropout")) t.dropout = detail::as_bool(*d, "training.dropout");
+    if (const Node* g = r.optional("cuda_graphs")) t.cuda_graphs = detail::as_bool(*g, "training.cuda_graphs");
     if (!chip.peak_dense.contains(t.precision.compute)) {
         const Node* p = r.optional("precision");
         std::string supported;

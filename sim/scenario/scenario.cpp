@@ -259,6 +259,9 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     add("efficiency", "scale_up_link", fmt::format("{:g}", chip.efficiency.scale_up_link));
     add("efficiency", "nic_link", fmt::format("{:g}", chip.efficiency.nic_link));
     add("power", "tdp", fmt::format("{:g} W", chip.tdp.value()));
+    if (s.cluster.power_cap) add("power", "idle", format_power(chip.idle_power));  // the power cap's clock model
+    if (!s.training.cuda_graphs) add("launch", "host_per_kernel", format_duration(chip.launch_host));
+    add("launch", "gap_per_kernel", format_duration(chip.launch_gap));
     if (!s.pricing.gpu_hour && s.cluster.chip.rental_gpu_hour) add("price", "rental_gpu_hour", format_dollars(*s.cluster.chip.rental_gpu_hour));
     return out;
 }
@@ -559,6 +562,7 @@ StepSpec step_spec_of(const Scenario& s) {
     StepSpec spec{s.model, s.cluster, s.parallel, s.training.precision, s.training.sequence_length, s.training.global_batch};
     spec.attention_kernel = s.training.attention_kernel;
     spec.dropout = s.training.dropout;
+    spec.cuda_graphs = s.training.cuda_graphs;
     return spec;
 }
 

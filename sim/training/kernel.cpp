@@ -32,14 +32,14 @@ void require_fraction(const ChipProfile& chip, double value, std::string_view ke
 
 long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
 
-PassTime roofline(Seconds compute, Bytes bytes, const ChipProfile& chip) {
+PassTime roofline(Seconds compute, Bytes bytes, const ChipProfile& chip, double clock_factor) {
     require_fraction(chip, chip.efficiency.memory, "memory");
     if (!(chip.memory_bandwidth.value() > 0.0)) {
         throw Error(fmt::format("chip \"{}\" has no memory bandwidth", chip.id),
                     "set [memory] bandwidth in its catalog entry");
     }
     PassTime pass;
-    pass.compute = compute;
+    pass.compute = compute / clock_factor;
     pass.memory = bytes / (chip.memory_bandwidth * chip.efficiency.memory);
     pass.bound = pass.compute > pass.memory ? Bound::compute : Bound::memory;  // a tie (0 = 0) is memory
     pass.time = std::max(pass.compute, pass.memory);
@@ -55,7 +55,7 @@ PassTime gemm_pass(const GemmShape& shape, Flops flops, Bytes bytes, const Kerne
                                static_cast<double>(shape.count);
         bytes += Bytes(2.0 * static_cast<double>(e.split_k) * outputs * kSplitKPartialBytes);
     }
-    return roofline(flops / rate, bytes, context.chip);
+    return roofline(flops / rate, bytes, context.chip, context.clock_factor);
 }
 
 OpTime time_gemm(const Op& op, const KernelContext& context) {
@@ -77,20 +77,20 @@ OpTime time_attention(const Op& op, const KernelContext& context) {
     require_fraction(chip, chip.efficiency.attention, "attention");
     const FlopsPerSecond rate = chip.peak(context.attention_precision) * chip.efficiency.attention;
     OpTime t;
-    t.forward = roofline(op.forward / rate, op.read + op.written, chip);
+    t.forward = roofline(op.forward / rate, op.read + op.written, chip, context.clock_factor);
     // Backward reads Q, K, V (op.read), O and dO (2 × op.written) and writes dQ, dK, dV (op.read).
     t.backward_input = roofline(op.backward * kAttentionBackwardExecutedPerModel / rate,
-                                op.read * 2.0 + op.written * 2.0, chip);
+                                op.read * 2.0 + op.written * 2.0, chip, context.clock_factor);
     return t;
 }
 
 OpTime time_memory_bound(const Op& op, const KernelContext& context) {
     OpTime t;
-    t.forward = roofline(Seconds(0.0), op.read + op.written, context.chip);
+    t.forward = roofline(Seconds(0.0), op.read + op.written, context.chip, 1.0);
     // Backward reads dY (op.written) and the saved input X (op.read), writes dX (op.read) — unless the op says
     // what it moves (an FP8 quantisation op: the cast of dY).
     t.backward_input = roofline(Seconds(0.0), op.backward_bytes ? *op.backward_bytes : op.read * 2.0 + op.written,
-                                context.chip);
+                                context.chip, 1.0);
     return t;
 }
 

@@ -37,10 +37,12 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
       topology_(build_topology(spec.cluster)),
       network_(make_network(spec.network, topology_)),
       kernel_{spec.cluster.chip, spec.precision.compute, Precision::bf16, spec.layout.communication_sms,
-              spec.precision.fp8_recipe},
+              spec.precision.fp8_recipe, spec.cluster.clock_factor()},
       kernel_overlap_{spec.cluster.chip, spec.precision.compute, Precision::bf16,
                       spec.layout.communication_sms + (spec.layout.tp_comm_overlap ? spec.layout.tp_comm_overlap_sms : 0),
-                      spec.precision.fp8_recipe} {
+                      spec.precision.fp8_recipe, spec.cluster.clock_factor()},
+      launch_gap_(to_sim(spec.cluster.chip.launch_gap)),
+      launch_host_(spec.cuda_graphs ? SimTime::zero() : to_sim(spec.cluster.chip.launch_host)) {
     const long long per_step = 1LL * layout_.data * layout_.micro_batch;
     if (spec.global_batch <= 0 || spec.global_batch % per_step != 0) {
         throw Error(fmt::format("global batch {} is not a multiple of data × micro_batch = {}", spec.global_batch,

@@ -171,6 +171,9 @@ private:
     ChunkPasses make_chunk(int chunk) const;
     // One block's forward and backward segments (step_passes.cpp); `next_slot` numbers overlapped collectives.
     Segments forward_segments(const Block& block, const std::string& name, int& next_slot) const;
+    // A block's pass of `kernels` kernels that keep the GPU busy for `busy`: when the host needs longer to launch
+    // them (kernels × launch_host_), the stream waits for the difference, put before the pass's first kernel.
+    void launch_bound(Segments& pass, SimTime busy, int kernels, const std::string& name) const;
     Segments backward_segments(const Block& block, const Segments& fwd, const std::string& name, bool with_weight,
                                int& next_slot) const;
     void assemble_passes(ChunkPasses& c) const;
@@ -236,6 +239,11 @@ private:
     std::unique_ptr<NetworkModel> network_;
     KernelContext kernel_;
     KernelContext kernel_overlap_;  // the GEMMs beside an overlapped tensor-parallel collective: fewer SMs
+    // Kernel launches (ChipProfile::launch_gap, launch_host): the GPU's idle time between two kernels of a
+    // stream, added to each kernel; the host's time per launch (0 under CUDA graphs), which stalls a block's pass
+    // when its kernels are launched more slowly than they run (launch_bound).
+    SimTime launch_gap_;
+    SimTime launch_host_;
     Engine engine_;
     std::unique_ptr<PipelinePlan> plan_;
     MicroBatchShape shape_;

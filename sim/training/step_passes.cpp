@@ -126,16 +126,24 @@ void overlapped(Segments& segs, const CommSpec& c, const Communication& what, Si
 }  // namespace
 
 // One block's forward: its ops' compute, split by the collectives they need (overlapped ones beside their GEMM).
+void StepBuilder::launch_bound(Segments& pass, SimTime busy, int kernels, const std::string& name) const {
+    const SimTime host = launch_host_ * static_cast<std::int64_t>(kernels);
+    if (host > busy) pass.insert(pass.begin(), Segment{SegmentKind::compute, host - busy, {}, name});
+}
+
 Segments StepBuilder::forward_segments(const Block& block, const std::string& name, int& next_slot) const {
     Segments fwd;
     SimTime acc;
+    SimTime busy;
     const int t = layout_.tensor;
     for (const Op& op : block.ops) {
         const auto before = comm_spec(op.before, false);
         const auto after = comm_spec(op.after, false);
         const bool ring = before && overlaps(layout_, op, op.before);
         const bool pipelined = after && overlaps(layout_, op, op.after);
-        const SimTime g = to_sim(time_op(op, pipelined ? kernel_overlap_ : kernel_).forward.time + materialized_attention(op));
+        const SimTime g =
+            to_sim(time_op(op, pipelined ? kernel_overlap_ : kernel_).forward.time + materialized_attention(op)) + launch_gap_;
+        busy += g;
         if (ring) {
             // Ring exchange: the GEMM's t chunks run as their shards arrive; the last chunk waits for the gather.
             flush(fwd, acc, SegmentKind::compute, name);
@@ -167,6 +175,7 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
         }
     }
     flush(fwd, acc, SegmentKind::compute, name);
+    launch_bound(fwd, busy, static_cast<int>(block.ops.size()), name);
     return fwd;
 }
 
@@ -177,6 +186,8 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
     Segments bwd;
     const int tensor = layout_.tensor;
     SimTime recompute;
+    SimTime busy;
+    int kernels = 0;
     if (block.full_recompute) {
         // Full recomputation replays a layer's forward, collectives included. The embedding and the
         // head (final norm, output projection, loss) are outside the checkpointed layers, as in
@@ -188,8 +199,12 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
     } else {
         for (const Op& op : block.ops) {
             recompute += to_sim(time_op(op, kernel_).recompute);
-            if (op.recompute.value() > 0) recompute += to_sim(materialized_attention(op));
+            if (op.recompute.value() > 0) {
+                recompute += to_sim(materialized_attention(op)) + launch_gap_;
+                ++kernels;
+            }
         }
+        busy += recompute;
         if (recompute.picoseconds() > 0) bwd.push_back(Segment{SegmentKind::recompute, recompute, {}, name});
     }
     SimTime a;
@@ -199,8 +214,12 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
         // Bulk overlap: the input gradient's reduce-scatter beside the weight-gradient GEMM.
         const bool bulk = scatter && with_weight && overlaps(layout_, *it, it->before);
         const OpTime t = time_op(*it, kernel_);
-        const SimTime input = to_sim(t.backward_input.time + materialized_attention(*it) * 2.0);
-        const SimTime weight = with_weight ? to_sim((bulk ? time_op(*it, kernel_overlap_) : t).backward_weight.time) : SimTime{};
+        const SimTime input = to_sim(t.backward_input.time + materialized_attention(*it) * 2.0) + launch_gap_;
+        const bool weight_kernel = with_weight && t.backward_weight.time.value() > 0.0;
+        const SimTime weight = weight_kernel ? to_sim((bulk ? time_op(*it, kernel_overlap_) : t).backward_weight.time) + launch_gap_
+                                             : SimTime{};
+        busy += input + weight;
+        kernels += weight_kernel ? 2 : 1;
         if (gather && overlaps(layout_, *it, it->after)) {
             // Ring exchange feeding the input-gradient GEMM, as in the forward.
             flush(bwd, a, SegmentKind::compute, name);
@@ -226,6 +245,8 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
         }
     }
     flush(bwd, a, SegmentKind::compute, name);
+    // Under full recomputation the replayed forward carries its own launch stall (forward_segments).
+    launch_bound(bwd, busy, kernels, name);
     return bwd;
 }
 

@@ -995,3 +995,22 @@ TEST_CASE("recompute_num_layers and recompute_modules are checked against recomp
     CHECK_THAT(load_error(with("recompute = \"selective\"\nrecompute_modules = [\"moe_act\"]")).what(),
                Catch::Contains("has no experts"));
 }
+
+TEST_CASE("a power cap is read against the chip's idle power and TDP, and cuda_graphs as a switch", "[power]") {
+    // kBase's [cluster] (lines 3–6): the cap goes after gpus_per_node, on line 7.
+    const auto capped = [](const std::string& cap) { return replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\npower_cap = " + cap); };
+    const Scenario s = load_scenario_from_string(capped("\"500 W\""), "test.toml", catalog_options());
+    REQUIRE(s.cluster.power_cap);
+    CHECK(s.cluster.power_cap->value() == 500.0);
+    // H100: idle 79.4 W ([U] as the H200's measurement), TDP 700 W: ((500 − 79.4) / 620.6)^(1/3) = 0.87836.
+    CHECK(s.cluster.clock_factor() == Approx(0.87836).epsilon(1e-4));
+    const ScenarioError high = load_error(capped("\"800 W\""));
+    CHECK(high.where().line == 7);
+    CHECK_THAT(high.what(), Catch::Contains("at most its TDP (700 W)"));
+    CHECK_THAT(load_error(capped("\"50 W\"")).what(), Catch::Contains("above its idle power"));
+    // The A100's catalog has no idle figure: refused, naming what to add.
+    CHECK_THAT(load_error(replace(capped("\"300 W\""), "chip = \"h100\"", "chip = \"a100-80gb\"")).what(),
+               Catch::Contains("has no [power] idle figure"));
+    CHECK(load_scenario_from_string(replace(kBase, "global_batch = 64", "global_batch = 64\ncuda_graphs = true"), "test.toml",
+                                    catalog_options()).training.cuda_graphs);
+}

@@ -65,6 +65,15 @@ struct ChipProfile {
     BytesPerSecond nic_bandwidth;        // typical scale-out NIC bandwidth per GPU, per direction
     Seconds nic_latency;                 // one hop, small message
     Watts tdp;
+    // Board power with the GPU idle at its clocks (no kernels running): the static part of the power model a
+    // power cap is read with (ClusterSpec::power_cap). 0 where the catalog has none: a cap is then refused.
+    Watts idle_power;
+    // Kernel launches ([launch] table; 0 where the catalog has none, and launches are then not modelled):
+    // launch_host, the CPU time an eager framework spends to launch one kernel (the stream starves when a block's
+    // kernels are launched more slowly than the GPU runs them); launch_gap, the GPU's idle time between two
+    // consecutive kernels of a stream.
+    Seconds launch_host;
+    Seconds launch_gap;
     std::optional<double> die_area_mm2;  // logic die area on a non-planar process; nullopt if unpublished
     int sm_count = 0;                    // streaming multiprocessors / compute units
     KernelEfficiency efficiency;
@@ -97,8 +106,17 @@ struct ClusterSpec {
     int tiers = 2;                  // switch tiers of the fat-tree (2 or 3)
     int planes = 1;                 // multi-plane fabrics: independent planes (DeepSeek: 8)
     int switch_radix = 64;          // ports per switch
+    // Board power limit per GPU (nvidia-smi -pl), below the chip's TDP; nullopt: the TDP.
+    std::optional<Watts> power_cap;
 
     [[nodiscard]] int nodes() const { return gpus / gpus_per_node; }
+    // The SM clock under power_cap as a fraction of the clock at the TDP (1 without a cap), by the dynamic
+    // power of CMOS logic, P = P_idle + C·V²·f with V ∝ f across the DVFS range (so the dynamic part ∝ f³):
+    //   f_cap / f_tdp = ((cap − idle) / (TDP − idle))^(1/3).
+    // Compute-bound kernels run at this fraction of their rate; memory-bound ones keep theirs (HBM clocks are
+    // not lowered). The catalog's efficiencies are at the TDP (H200: 675–687 W sustained at 700 W), so the
+    // model starts from there. [U]: the cube law is the textbook DVFS approximation, not a measured curve.
+    [[nodiscard]] double clock_factor() const;
 
     friend bool operator==(const ClusterSpec&, const ClusterSpec&) = default;
 };

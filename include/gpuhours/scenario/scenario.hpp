@@ -34,6 +34,9 @@ struct TrainingSpec {
     // How attention runs: FlashAttention-class fused kernels (default), or the s×s scores materialized in memory
     // (Megatron-LM 2021's fused softmax), which costs memory traffic and activation memory.
     AttentionKernel attention_kernel = AttentionKernel::fused;
+    // Kernels launched from CUDA graphs captured per layer (Transformer Engine's make_graphed_callables; Megatron
+    // --cuda-graph-impl): no per-kernel host launch cost. false: eager launches (the frameworks' default).
+    bool cuda_graphs = false;
     bool dropout = false;  // dropout layers (GPT-3 / Megatron 2021); Llama 3 and DeepSeek pre-train without
 };
 

@@ -33,6 +33,9 @@ struct KernelContext {
     int reserved_sms = 0;  // SMs held by communication kernels (DeepSeek-V3: 20 of 132); never take GEMM tiles
     // With FP8 GEMMs, the kernel family (and so the catalog efficiency) of the recipe; ignored otherwise.
     Fp8Recipe fp8_recipe = Fp8Recipe::delayed;
+    // The SM clock as a fraction of the clock the catalog's efficiencies hold at (ClusterSpec::clock_factor: a
+    // power cap): compute-bound passes take 1 / clock_factor as long; memory-bound passes are unchanged.
+    double clock_factor = 1.0;
 };
 
 // SMs a compute kernel can use: chip.sm_count - reserved_sms. Throws Error when reserved_sms is negative or

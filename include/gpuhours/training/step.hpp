@@ -59,6 +59,7 @@ struct StepSpec {
     int global_batch = 0;  // sequences per step
     AttentionKernel attention_kernel = AttentionKernel::fused;
     bool dropout = false;
+    bool cuda_graphs = false;  // TrainingSpec::cuda_graphs: kernel launches without host cost
     SimulationMode mode = SimulationMode::symmetric;
     NetworkKind network = NetworkKind::flow;
     bool record_trace = false;

@@ -1,0 +1,114 @@
+// Kernel launches (ChipProfile::launch_gap, launch_host; StepSpec::cuda_graphs) and the power cap's clock
+// (ClusterSpec::clock_factor) in the step. One GPU, so the step is its compute stream followed by the optimizer and
+// every expected number is a count of kernels times a figure, derived in the comment before its assertion.
+#include <gpuhours/analysis/plan.hpp>
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/kernel.hpp>
+#include <gpuhours/training/step.hpp>
+#include <gpuhours/workload/workload.hpp>
+
+#include "../workload/models.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+using namespace gpuhours;
+
+namespace {
+
+std::filesystem::path catalog() { return std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios"; }
+
+// A 2-layer Llama-like model (hidden 1024, FFN 4096, vocabulary 32,000) on one H100, 4 micro-batches of 512 tokens.
+StepSpec one_gpu(Seconds gap, Seconds host, bool graphs) {
+    StepSpec s;
+    s.model = test::llama_like(2, 1024, 8, 2, 4096, 32000);
+    s.cluster.chip = load_chip("h100", catalog());
+    s.cluster.chip.launch_gap = gap;
+    s.cluster.chip.launch_host = host;
+    s.cluster.gpus = 1;
+    s.cluster.gpus_per_node = 1;
+    s.cluster.fabric = Fabric::single_node;
+    s.cluster.nic_bandwidth = s.cluster.chip.nic_bandwidth;
+    s.cluster.nic_latency = s.cluster.chip.nic_latency;
+    s.sequence_length = 512;
+    s.global_batch = 4;
+    s.cuda_graphs = graphs;
+    return s;
+}
+
+// Kernels of one micro-batch: every op is one kernel forward and one backward (its input gradient); a GEMM adds its
+// weight-gradient kernel.
+struct Kernels {
+    long long forward = 0;
+    long long backward = 0;
+};
+Kernels count_kernels(const StepSpec& s) {
+    Kernels k;
+    const MicroBatchShape shape{s.sequence_length, 1, AttentionMask::causal};
+    for (const Block& b : model_ops(s.model, s.layout, s.precision, shape)) {
+        for (const Op& op : b.ops) {
+            ++k.forward;
+            k.backward += (op.kind == OpKind::gemm || op.kind == OpKind::grouped_gemm) ? 2 : 1;
+        }
+    }
+    return k;
+}
+
+}  // namespace
+
+TEST_CASE("each kernel adds the GPU's launch gap, and a pass launched slower than it runs waits for the host", "[step][launch]") {
+    const StepResult base = simulate_step(one_gpu(Seconds(0.0), Seconds(0.0), false));
+    const Kernels k = count_kernels(one_gpu(Seconds(0.0), Seconds(0.0), false));
+    REQUIRE(k.forward > 0);
+    // 1 µs per kernel: 4 micro-batches × (forward + backward kernels) µs more.
+    const StepResult gapped = simulate_step(one_gpu(Seconds(1e-6), Seconds(0.0), false));
+    CHECK(gapped.step_time.value() - base.step_time.value() == Approx(4.0 * static_cast<double>(k.forward + k.backward) * 1e-6).epsilon(1e-6));
+    // 1 ms of host time per kernel dwarfs every kernel of this model (each well under 1 ms), so every block's
+    // pass takes its kernels × 1 ms and the step is 4 × (forward + backward kernels) ms before the optimizer.
+    const StepResult host_bound = simulate_step(one_gpu(Seconds(0.0), Seconds(1e-3), false));
+    CHECK(host_bound.step_time.value() - host_bound.breakdown.optimizer.value() ==
+          Approx(4.0 * static_cast<double>(k.forward + k.backward) * 1e-3).epsilon(1e-6));
+    // CUDA graphs launch without host time: the step is the base one again.
+    const StepResult graphed = simulate_step(one_gpu(Seconds(0.0), Seconds(1e-3), true));
+    CHECK(graphed.step_time.value() == Approx(base.step_time.value()).epsilon(1e-12));
+    // The plan's bound keeps its identity with the simulated step on one GPU (tests/plan/plan_test.cpp): the step
+    // less its optimizer, with gaps and with a host-bound pass.
+    for (const StepSpec& s : {one_gpu(Seconds(1e-6), Seconds(0.0), false), one_gpu(Seconds(1e-6), Seconds(1e-3), false)}) {
+        const StepResult r = simulate_step(s);
+        CHECK(step_time_lower_bound(s).value() == Approx((r.step_time - r.breakdown.optimizer).value()).margin(1e-12));
+    }
+}
+
+TEST_CASE("a power cap slows compute-bound kernels by the cube root of the dynamic power", "[kernel][power]") {
+    // H200: TDP 700 W, idle 79.4 W (measured). A 400 W cap: ((400 − 79.4) / (700 − 79.4))^(1/3) = 0.51660^(1/3)
+    // = 0.80244.
+    ClusterSpec c;
+    c.chip = load_chip("h200", catalog());
+    CHECK(c.clock_factor() == 1.0);
+    c.power_cap = Watts(400.0);
+    const double factor = std::cbrt((400.0 - 79.4) / (700.0 - 79.4));
+    CHECK(c.clock_factor() == Approx(0.80244).epsilon(1e-4));
+    CHECK(c.clock_factor() == Approx(factor).epsilon(1e-12));
+    c.power_cap = Watts(700.0);  // at the TDP: no change
+    CHECK(c.clock_factor() == 1.0);
+    // A compute-bound 8192³ GEMM takes 1 / 0.80244 as long; a memory-bound op keeps its time.
+    Op gemm;
+    gemm.name = "gemm";
+    gemm.kind = OpKind::gemm;
+    gemm.gemm = GemmShape{8192, 8192, 8192, 1};
+    gemm.forward = Flops(2.0 * 8192.0 * 8192 * 8192);
+    gemm.backward = gemm.forward * 2.0;
+    gemm.read = Bytes(2.0 * 2 * 8192.0 * 8192);
+    gemm.written = Bytes(2.0 * 8192.0 * 8192);
+    Op copy;
+    copy.name = "copy";
+    copy.kind = OpKind::elementwise;
+    copy.read = Bytes(1e9);
+    copy.written = Bytes(1e9);
+    const KernelContext full{c.chip};
+    const KernelContext capped{c.chip, Precision::bf16, Precision::bf16, 0, Fp8Recipe::delayed, factor};
+    CHECK(time_op(gemm, capped).forward.time.value() == Approx(time_op(gemm, full).forward.time.value() / factor).epsilon(1e-9));
+    CHECK(time_op(copy, capped).forward.time.value() == Approx(time_op(copy, full).forward.time.value()).epsilon(1e-12));
+}
