@@ -71,6 +71,13 @@ void read_recompute(TableReader& r, ParallelLayout& p, const std::string& name) 
             const std::string path = fmt::format("{}.recompute_modules[{}]", name, i);
             const std::string text = detail::as_string(item, path);
             const auto m = recompute_module_from_string(text);
+            if (text == "moe") {  // Megatron-Core's name for the whole MoE layer
+                throw ScenarioError(item.where,
+                                    fmt::format("`{}` = \"moe\": recomputing the whole MoE layer (Megatron-Core's \"moe\") re-runs "
+                                                "its dispatch and combine all-to-alls, which is not modelled",
+                                                path),
+                                    "list \"moe_act\" and \"shared_experts\" for the experts' tensors, or use recompute = \"full\"");
+            }
             if (!m) {
                 const auto best = detail::suggest(text, names);
                 throw ScenarioError(item.where, fmt::format("`{}` = \"{}\" is not a recompute module", path, text),

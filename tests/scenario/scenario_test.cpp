@@ -989,6 +989,9 @@ TEST_CASE("recompute_num_layers and recompute_modules are checked against recomp
     const ScenarioError typo = load_error(with("recompute = \"selective\"\nrecompute_modules = [\"core_atn\"]"));
     CHECK(typo.where().line == 13);
     CHECK_THAT(typo.what(), Catch::Contains("did you mean \"core_attn\""));
+    // Megatron-Core's "moe" (the whole MoE layer, its all-to-alls re-run) is named and refused as not modelled.
+    CHECK_THAT(load_error(with("recompute = \"selective\"\nrecompute_modules = [\"moe\"]")).what(),
+               Catch::Contains("which is not modelled"));
     // Llama has neither MLA nor experts.
     CHECK_THAT(load_error(with("recompute = \"selective\"\nrecompute_modules = [\"mla_up_proj\"]")).what(),
                Catch::Contains("has no multi-head latent attention"));
