@@ -81,8 +81,16 @@ void read_power_and_launch(TableReader& r, ChipProfile& chip) {
     }
     if (const Node* launch = r.optional("launch")) {
         TableReader l(detail::as_table(*launch, r.path_of("launch")), r.path_of("launch"));
-        chip.launch_host = read_latency(l, "host_per_kernel", "10 us");
-        chip.launch_gap = read_latency(l, "gap_per_kernel", "1 us");
+        // Each within 0–1 ms: real launches take microseconds, and a second per kernel (a unit slip) would be
+        // multiplied by every kernel of a step.
+        const auto per_kernel = [&](std::string_view key, std::string_view example) {
+            const Seconds t = read_latency(l, key, example);
+            const std::string path = l.path_of(key);
+            require_within(t.value(), detail::figure_value(*l.optional(key), path), path, "kernel launch times", 0.0, 1e-3, "s");
+            return t;
+        };
+        chip.launch_host = per_kernel("host_per_kernel", "10 us");
+        chip.launch_gap = per_kernel("gap_per_kernel", "1 us");
         l.finish();
     }
 }

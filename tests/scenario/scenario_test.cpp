@@ -1016,4 +1016,8 @@ TEST_CASE("a power cap is read against the chip's idle power and TDP, and cuda_g
                Catch::Contains("has no [power] idle figure"));
     CHECK(load_scenario_from_string(replace(kBase, "global_batch = 64", "global_batch = 64\ncuda_graphs = true"), "test.toml",
                                     catalog_options()).training.cuda_graphs);
+    // A launch figure in seconds is a unit slip: refused at its place (0 to 1 ms).
+    const std::string slow = replace(kBase, "chip = \"h100\"", "chip = { from = \"h100\", launch.host_per_kernel = \"1 s\" }");
+    CHECK_THAT(load_error(slow).what(), Catch::Contains("host_per_kernel"));
+    CHECK_THAT(load_error(slow).what(), Catch::Contains("kernel launch times"));
 }
