@@ -226,22 +226,6 @@ const std::string& single_positional(const ParsedArgs& args, const char* command
 
 namespace {
 
-// How kernels are launched and what that costs, for the run header: "eager launches: 10 µs of host time and 1 µs of
-// GPU gap per kernel (a block's pass waits when its kernels launch slower than they run)", "CUDA graphs: …".
-std::string describe_launches(const Scenario& s) {
-    const ChipProfile& chip = s.cluster.chip;
-    if (chip.launch_host.value() <= 0.0 && chip.launch_gap.value() <= 0.0) {
-        return fmt::format("launch costs not modelled (chip \"{}\" has no [launch] figures)", chip.id);
-    }
-    if (s.training.cuda_graphs) {
-        return fmt::format("CUDA graphs (cuda_graphs = true): no host launch cost, {} of GPU gap per kernel",
-                           format_duration(chip.launch_gap));
-    }
-    return fmt::format("eager launches: {} of host time and {} of GPU gap per kernel (a block's pass waits when its kernels "
-                       "launch slower than they run; cuda_graphs = true removes the host time)",
-                       format_duration(chip.launch_host), format_duration(chip.launch_gap));
-}
-
 // "50257 (padded to 51200, a multiple of 128 × tensor 8)", or the vocabulary alone when padding adds nothing.
 std::string vocab_text(int vocab, const ParallelLayout& p) {
     const long long padded = p.padded_vocab(vocab);
@@ -397,16 +381,10 @@ int check_command(const Args& raw, std::ostream& out) {
         out << fmt::format("training  {} tokens, sequence {}, global batch {} ({} micro-batches of {} per replica), "
                            "{} compute; {} steps\n",
                            format_count(t.tokens), t.sequence_length, t.global_batch, micro, p.micro_batch,
-                           t.precision.fp8_recipe == Fp8Recipe::none
-                               ? std::string(to_string(t.precision.compute))
-                               : fmt::format("{} ({} scaling)", to_string(t.precision.compute), to_string(t.precision.fp8_recipe)),
+                           describe_compute_precision(t.precision),
                            report::with_commas(t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length)));
-        out << fmt::format("kernels   {}\n", describe_launches(s));
-        if (c.power_cap) {
-            out << fmt::format("power cap {} per GPU (TDP {}): SM clock × {:.3f} for compute-bound kernels (dynamic power ∝ f³ "
-                               "above the {} idle draw, an assumption), energy counted at the cap\n",
-                               format_power(*c.power_cap), format_power(c.chip.tdp), c.clock_factor(), format_power(c.chip.idle_power));
-        }
+        out << fmt::format("kernels   {}\n", describe_launches(c.chip, t.cuda_graphs));
+        if (c.power_cap) out << fmt::format("power     {}\n", c.describe_power_cap());
         if (s.reliability.from == "none") {
             out << "reliability none: no failures, restarts or run overheads modelled\n";
         } else {

@@ -60,8 +60,11 @@ void json_phases(report::Json& j, const RunEvaluation& ev) {
     j.end_array();
 }
 
-void json_step(report::Json& j, const StepResult& r) {
+void json_step(report::Json& j, const StepResult& r, const Scenario& s) {
     j.key("step").begin_object();
+    j.field("fp8_recipe", to_string(s.training.precision.fp8_recipe)).field("recompute", describe_recompute(s.parallel));
+    j.field("cuda_graphs", s.training.cuda_graphs).field("clock_factor", s.cluster.clock_factor());
+    if (s.cluster.power_cap) j.field("power_cap_w", s.cluster.power_cap->value());
     j.field("step_time_s", r.step_time.value()).field("micro_batches", r.micro_batches);
     j.field("simulated_ranks", r.simulated_ranks).field("tasks", static_cast<std::int64_t>(r.tasks));
     j.field("compute_s", r.breakdown.compute.value()).field("recompute_s", r.breakdown.recompute.value());
@@ -190,7 +193,7 @@ void write_json(const RunEvaluation& ev, std::ostream& out) {
     j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("title", s.title).field("seed", static_cast<std::int64_t>(ev.options.seed));
     j.field("samples", ev.options.samples).field("mode", to_string(ev.options.mode)).field("network", to_string(ev.options.network));
     json_phases(j, ev);
-    json_step(j, ev.headline_step());
+    json_step(j, ev.headline_step(), ev.scenario);
     json_run(j, ev);
     json_claims(j, ev);
     j.end_object();
@@ -209,6 +212,9 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
                        to_string(ev.options.network));
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out << fmt::format("tensor parallel: {}\n", tp);
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("data parallel: {}\n", dp);
+    out << fmt::format("compute: {} GEMMs, recompute {}; kernels: {}\n", describe_compute_precision(s.training.precision),
+                       describe_recompute(p), describe_launches(s.cluster.chip, s.training.cuda_graphs));
+    if (s.cluster.power_cap) out << fmt::format("{}\n", s.cluster.describe_power_cap());
     out << "\n";
 
     report::Table pt({"phase", "sequence", "global batch", "tokens", "steps", "step time", "days", "GPU-hours"});

@@ -31,6 +31,25 @@ std::string_view fp8_efficiency_key(Fp8Recipe recipe) {
     return "gemm";
 }
 
+std::string ClusterSpec::describe_power_cap() const {
+    if (!power_cap) return {};
+    return fmt::format("power cap {} per GPU (TDP {}): SM clock × {:.3f} for compute-bound kernels (dynamic power ∝ f³ above "
+                       "the {} idle draw, an assumption), energy counted at the cap",
+                       format_power(*power_cap), format_power(chip.tdp), clock_factor(), format_power(chip.idle_power));
+}
+
+std::string describe_launches(const ChipProfile& chip, bool cuda_graphs) {
+    if (chip.launch_host.value() <= 0.0 && chip.launch_gap.value() <= 0.0) {
+        return fmt::format("launch costs not modelled (chip \"{}\" has no [launch] figures)", chip.id);
+    }
+    if (cuda_graphs) {
+        return fmt::format("CUDA graphs (cuda_graphs = true): no host launch cost, {} of GPU gap per kernel",
+                           format_duration(chip.launch_gap));
+    }
+    return fmt::format("eager, {} of host time and {} of GPU gap per kernel (cuda_graphs = true removes the host time)",
+                       format_duration(chip.launch_host), format_duration(chip.launch_gap));
+}
+
 double ClusterSpec::clock_factor() const {
     if (!power_cap || !(power_cap->value() < chip.tdp.value())) return 1.0;
     const double dynamic_at_tdp = chip.tdp.value() - chip.idle_power.value();

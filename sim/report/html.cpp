@@ -227,6 +227,9 @@ std::string summary_section(const RunEvaluation& ev) {
                                                : std::string("deterministic: one run")));
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out += paragraph(fmt::format("Tensor parallel: {}.", tp));
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out += paragraph(fmt::format("Data parallel: {}.", dp));
+    out += paragraph(fmt::format("Compute: {} GEMMs, recompute {}; kernels: {}.", describe_compute_precision(s.training.precision),
+                                 describe_recompute(p), describe_launches(s.cluster.chip, s.training.cuda_graphs)));
+    if (s.cluster.power_cap) out += paragraph(s.cluster.describe_power_cap() + ".");
 
     std::vector<std::vector<std::string>> rows;
     double total_gpu_hours = 0;

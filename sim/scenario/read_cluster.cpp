@@ -77,6 +77,7 @@ void read_power_and_launch(TableReader& r, ChipProfile& chip) {
                                     "give the board power with the GPU idle, e.g. idle = { value = \"70 W\", source = \"…\" }");
             }
         }
+        if (p.has("min_cap")) chip.min_power_cap = read_figure(p, "min_cap", parse_power, "200 W");
         p.finish();
     }
     if (const Node* launch = r.optional("launch")) {
@@ -239,12 +240,15 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
                                "set `idle = { value = \"… W\", source = \"…\" }` in the chip's [power] table, or remove power_cap",
                                nullptr, {"cluster.power_cap", "cluster.chip"});
         }
-        if (!(cap.value() > c.chip.idle_power.value() && cap.value() <= c.chip.tdp.value())) {
+        // The lowest limit the driver accepts (nvidia-smi's Min Power Limit) where the catalog has it; else above idle.
+        const bool has_min = c.chip.min_power_cap.value() > 0.0;
+        const Watts low = has_min ? c.chip.min_power_cap : c.chip.idle_power;
+        if (!((has_min ? cap.value() >= low.value() : cap.value() > low.value()) && cap.value() <= c.chip.tdp.value())) {
             throw CoupledError(n->where,
-                               fmt::format("`cluster.power_cap` = {} is outside the chip's range: above its idle power ({}) and at "
-                                           "most its TDP ({})",
-                                           format_power(cap), format_power(c.chip.idle_power), format_power(c.chip.tdp)),
-                               fmt::format("give a cap between {} and {}", format_power(c.chip.idle_power), format_power(c.chip.tdp)),
+                               fmt::format("`cluster.power_cap` = {} is outside the chip's range: {} {} ({}) and at most its TDP ({})",
+                                           format_power(cap), has_min ? "at least" : "above", has_min ? "its lowest settable limit" : "its idle power",
+                                           format_power(low), format_power(c.chip.tdp)),
+                               fmt::format("give a cap between {} and {}", format_power(low), format_power(c.chip.tdp)),
                                stand_in(n->where, Node::Kind::string, 0, 0.0, format_power(c.chip.tdp)),
                                {"cluster.power_cap", "cluster.chip"});
         }

@@ -84,6 +84,10 @@ void read_recompute(TableReader& r, ParallelLayout& p, const std::string& name) 
                                     best ? fmt::format("did you mean \"{}\"? (use one of {})", *best, list)
                                          : fmt::format("use one of {} (Megatron-Core's --recompute-modules)", list));
             }
+            if ((p.recompute_modules & static_cast<unsigned>(*m)) != 0) {
+                throw ScenarioError(item.where, fmt::format("`{}` = \"{}\" is listed twice", path, text),
+                                    "list each module once");
+            }
             p.recompute_modules |= static_cast<unsigned>(*m);
         }
         if (p.recompute != Recompute::selective) {
@@ -393,6 +397,20 @@ namespace {
 void check_recompute_modules(const Scenario& s, const SourceRef& at) {
     const ParallelLayout& p = s.parallel;
     const ModelSpec& m = s.model;
+    // The block method's count against the layers of the largest model chunk: more would read as a layout that
+    // recomputes some layers and not others, where it recomputes all.
+    if (p.recompute_num_layers > 0) {
+        const long long chunks = 1LL * p.pipeline * p.virtual_stages;
+        long long most = (m.layers + chunks - 1) / std::max(1LL, chunks);
+        if (!p.layers_per_chunk.empty()) most = *std::max_element(p.layers_per_chunk.begin(), p.layers_per_chunk.end());
+        if (p.recompute_num_layers > most) {
+            throw_rule(s, {"parallelism.recompute_num_layers", "parallelism.pipeline", "model"}, at,
+                       fmt::format("recompute_num_layers = {} exceeds the {} layers of the largest model chunk ({} layers over {} "
+                                   "chunk{})",
+                                   p.recompute_num_layers, most, m.layers, chunks, chunks == 1 ? "" : "s"),
+                       fmt::format("use at most {}, or remove the key to recompute every layer", most));
+        }
+    }
     const auto has = [&](RecomputeModule module) { return (p.recompute_modules & static_cast<unsigned>(module)) != 0; };
     if (has(RecomputeModule::mla_up_proj) && m.attention.kind != AttentionKind::mla) {
         throw_rule(s, {"parallelism.recompute_modules", "model"}, at,

@@ -70,6 +70,12 @@ std::optional<Fp8Recipe> fp8_recipe_from_string(std::string_view name) {
     return std::nullopt;
 }
 
+std::string describe_compute_precision(const MixedPrecision& p) {
+    std::string out(to_string(p.compute));
+    if (p.fp8_recipe != Fp8Recipe::none) out += " (" + std::string(to_string(p.fp8_recipe)) + " scaling)";
+    return out;
+}
+
 QuantisationBytes fp8_quantisation_bytes(Fp8Recipe recipe, bool weights) {
     switch (recipe) {
         case Fp8Recipe::none: return {0.0, 0.0};

@@ -989,6 +989,13 @@ TEST_CASE("recompute_num_layers and recompute_modules are checked against recomp
     const ScenarioError typo = load_error(with("recompute = \"selective\"\nrecompute_modules = [\"core_atn\"]"));
     CHECK(typo.where().line == 13);
     CHECK_THAT(typo.what(), Catch::Contains("did you mean \"core_attn\""));
+    // A module listed twice, and more block-method layers than a chunk has (Llama 3.1 8B: 32 layers on PP2 = 16).
+    CHECK_THAT(load_error(with("recompute = \"selective\"\nrecompute_modules = [\"mlp\", \"mlp\"]")).what(),
+               Catch::Contains("is listed twice"));
+    CHECK_THAT(load_error(with("recompute = \"full\"\nrecompute_num_layers = 17")).what(),
+               Catch::Contains("exceeds the 16 layers of the largest model chunk"));
+    CHECK(load_scenario_from_string(with("recompute = \"full\"\nrecompute_num_layers = 16"), "test.toml", catalog_options())
+              .parallel.recompute_num_layers == 16);
     // Megatron-Core's "moe" (the whole MoE layer, its all-to-alls re-run) is named and refused as not modelled.
     CHECK_THAT(load_error(with("recompute = \"selective\"\nrecompute_modules = [\"moe\"]")).what(),
                Catch::Contains("which is not modelled"));
@@ -1010,7 +1017,9 @@ TEST_CASE("a power cap is read against the chip's idle power and TDP, and cuda_g
     const ScenarioError high = load_error(capped("\"800 W\""));
     CHECK(high.where().line == 7);
     CHECK_THAT(high.what(), Catch::Contains("at most its TDP (700 W)"));
-    CHECK_THAT(load_error(capped("\"50 W\"")).what(), Catch::Contains("above its idle power"));
+    // Below the driver's lowest settable limit (200 W, measured on the H200; the H100 as it) is refused too.
+    CHECK_THAT(load_error(capped("\"150 W\"")).what(), Catch::Contains("at least its lowest settable limit (200 W)"));
+    CHECK(load_scenario_from_string(capped("\"200 W\""), "test.toml", catalog_options()).cluster.power_cap.has_value());
     // The A100's catalog has no idle figure: refused, naming what to add.
     CHECK_THAT(load_error(replace(capped("\"300 W\""), "chip = \"h100\"", "chip = \"a100-80gb\"")).what(),
                Catch::Contains("has no [power] idle figure"));

@@ -68,6 +68,7 @@ struct ChipProfile {
     // Board power with the GPU idle at its clocks (no kernels running): the static part of the power model a
     // power cap is read with (ClusterSpec::power_cap). 0 where the catalog has none: a cap is then refused.
     Watts idle_power;
+    Watts min_power_cap;  // the lowest board power limit the driver accepts (nvidia-smi's Min Power Limit); 0: unknown
     // Kernel launches ([launch] table; 0 where the catalog has none, and launches are then not modelled):
     // launch_host, the CPU time an eager framework spends to launch one kernel (the stream starves when a block's
     // kernels are launched more slowly than the GPU runs them); launch_gap, the GPU's idle time between two
@@ -90,6 +91,10 @@ struct ChipProfile {
 
     friend bool operator==(const ChipProfile&, const ChipProfile&) = default;
 };
+
+// How kernels are launched and what that costs, for headers: "eager launches: 10 µs of host time and 1 µs of GPU
+// gap per kernel (…)", "CUDA graphs (cuda_graphs = true): …", or that the chip has no [launch] figures.
+std::string describe_launches(const ChipProfile& chip, bool cuda_graphs);
 
 enum class Fabric { single_node, fat_tree, rail_optimized, multi_plane };
 std::string_view to_string(Fabric f);
@@ -117,6 +122,9 @@ struct ClusterSpec {
     // not lowered). The catalog's efficiencies are at the TDP (H200: 675–687 W sustained at 700 W), so the
     // model starts from there. [U]: the cube law is the textbook DVFS approximation, not a measured curve.
     [[nodiscard]] double clock_factor() const;
+    // The cap for headers: "power cap 500 W per GPU (TDP 700 W): SM clock × 0.878 for compute-bound kernels (…)";
+    // empty without a cap.
+    [[nodiscard]] std::string describe_power_cap() const;
 
     friend bool operator==(const ClusterSpec&, const ClusterSpec&) = default;
 };

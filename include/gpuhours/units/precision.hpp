@@ -78,6 +78,9 @@ struct MixedPrecision {
     friend bool operator==(const MixedPrecision&, const MixedPrecision&) = default;
 };
 
+// The GEMM format for headers: "bf16", "fp8 (blockwise scaling)".
+std::string describe_compute_precision(const MixedPrecision& p);
+
 // Bytes per element an expert all-to-all moves in format `p`: bytes_per_element, plus for fp8 one fp32 scale per
 // 128 elements (DeepSeek-V3's 1×128 activation tiles, which DeepEP's FP8 dispatch carries: a 7,168-wide token is
 // 7,168 B + 56 × 4 B = 7,392 B, shared/reference/fleet-and-microbenchmarks.md) — 1.03125 B.
