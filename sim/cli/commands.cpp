@@ -334,9 +334,9 @@ int check_command(const Args& raw, std::ostream& out) {
                                                      s.model.moe->routed_experts, s.model.moe->shared_experts,
                                                      s.model.moe->top_k)
                                        : std::string());
-        out << fmt::format("cluster   {} × {} ({}), {} nodes of {}, {} fabric, NIC {} per GPU, scale-up {} per GPU "
+        out << fmt::format("cluster   {} × {} ({}), {} node{} of {}, {} fabric, NIC {} per GPU, scale-up {} per GPU "
                            "per direction\n",
-                           c.gpus, c.chip.display_name, c.chip.id, c.nodes(), c.gpus_per_node, to_string(c.fabric),
+                           c.gpus, c.chip.display_name, c.chip.id, c.nodes(), c.nodes() == 1 ? "" : "s", c.gpus_per_node, to_string(c.fabric),
                            format_bandwidth(c.nic_bandwidth), format_bandwidth(c.chip.scale_up_bandwidth));
         out << fmt::format("layout    tensor {} × context {} × pipeline {} × data {} = {} GPUs; expert {}; zero {}; "
                            "{} schedule{}; recompute {}\n",

@@ -8,6 +8,7 @@
 #include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <filesystem>
@@ -180,8 +181,11 @@ TEST_CASE("a case that informed a catalog figure is reported apart from the inde
     const auto r = run_cli("validate --dir " + dir.string());
     INFO(r.out);
     CHECK(r.exit_code == 0);
-    CHECK_THAT(r.out, Catch::Contains("independent (no catalog figure set on them): 1 published measurements of 1 runs"));
+    CHECK_THAT(r.out, Catch::Contains("independent (no catalog figure set on them): 1 published measurement of 1 run:"));
     CHECK_THAT(r.out, Catch::Contains("informed: chips/h100.toml efficiency.gemm"));
+    // The title names the directory read, and the independent line its median (one measurement: its own error).
+    CHECK_THAT(r.out, Catch::Contains("Predictions against published training runs (" + dir.string() + ";"));
+    CHECK_THAT(r.out, Catch::Contains(fmt::format("; median {:.1f}%", 100.0 * std::fabs(t - 1.0))));
     const auto j = run_cli("validate --dir " + dir.string() + " --json");
     CHECK_THAT(j.out, Catch::Contains("\"independent\": false"));
     CHECK_THAT(j.out, Catch::Contains("\"max_case\": \"a-independent\""));
