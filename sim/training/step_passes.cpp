@@ -125,12 +125,12 @@ void overlapped(Segments& segs, const CommSpec& c, const Communication& what, Si
 
 }  // namespace
 
-// One block's forward: its ops' compute, split by the collectives they need (overlapped ones beside their GEMM).
 void StepBuilder::launch_bound(Segments& pass, SimTime busy, int kernels, const std::string& name) const {
     const SimTime host = launch_host_ * static_cast<std::int64_t>(kernels);
     if (host > busy) pass.insert(pass.begin(), Segment{SegmentKind::compute, host - busy, {}, name + " (kernel launch wait)"});
 }
 
+// One block's forward: its ops' compute, split by the collectives they need (overlapped ones beside their GEMM).
 Segments StepBuilder::forward_segments(const Block& block, const std::string& name, int& next_slot) const {
     Segments fwd;
     SimTime acc;
