@@ -48,7 +48,7 @@ namespace {
 // operators (forward, both backward GEMMs, recompute at the forward's bound).
 double memory_bound_fraction(const Scenario& s) {
     const KernelContext context{s.cluster.chip, s.training.precision.compute, Precision::bf16, s.parallel.communication_sms,
-                                s.training.precision.fp8_recipe, s.cluster.clock_factor()};
+                                s.training.precision.gemm_recipe(), s.cluster.clock_factor()};
     double memory = 0, total = 0;
     for (const Block& block : model_ops(s.model, s.parallel, s.training.precision, shape_of(s))) {
         for (const Op& op : block.ops) {
@@ -121,11 +121,9 @@ std::optional<std::string> misfit(const Scenario& s) {
 
 // A chip efficiency by its [efficiency] key name; nullopt for the tile counts and unknown names.
 std::optional<double> efficiency_figure(const KernelEfficiency& e, std::string_view key) {
-    if (key == "gemm") return e.gemm;
-    if (key == "gemm_fp8") return e.gemm_fp8;
-    if (key == "gemm_fp8_rowwise") return e.gemm_fp8_rowwise;
-    if (key == "gemm_fp8_blockwise") return e.gemm_fp8_blockwise;
-    if (key == "gemm_mxfp8") return e.gemm_mxfp8;
+    for (Fp8Recipe recipe : kAllFp8Recipes) {  // gemm (none) and each recipe's GEMM figure, by its key
+        if (key == fp8_efficiency_key(recipe)) return e.fp8_gemm(recipe);
+    }
     if (key == "attention") return e.attention;
     if (key == "memory") return e.memory;
     if (key == "scale_up_link") return e.scale_up_link;
@@ -134,9 +132,9 @@ std::optional<double> efficiency_figure(const KernelEfficiency& e, std::string_v
 }
 
 // An efficiency the scenario's [cluster.chip] sets to its own chip's catalog figure at nominal (the flagship's
-// gemm_fp8 = { low = 0.477, mode = 0.53, high = 0.583 } around the H800's 0.53) only adds an uncertainty to that
-// chip's figure: on another chip the same relative range is put around that chip's figure (the H20's 0.72 →
-// 0.648–0.72–0.792), instead of carrying the H800's numbers over. Other overrides are carried as they are.
+// gemm_fp8_blockwise = { low = 0.477, mode = 0.53, high = 0.583 } around the H800's 0.53) only adds an uncertainty
+// to that chip's figure: on another chip the same relative range is put around that chip's figure (the H20's 0.60 →
+// 0.54–0.60–0.66), instead of carrying the H800's numbers over. Other overrides are carried as they are.
 void scale_uncertain_efficiencies(const std::filesystem::path& file, const LoadOptions& base, const Scenario& original,
                                   const ChipProfile& from, const ChipProfile& to, const std::vector<std::string>& extra, Variant& v,
                                   std::vector<std::string>& notes) {

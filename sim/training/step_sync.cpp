@@ -102,7 +102,7 @@ void StepBuilder::add_optimizer(int stage) {
                            4.0 * bytes_per_element(pr.optimizer_state) + bytes_per_element(pr.parameters);
     // FP8 GEMMs' weights are cast once per step by the recipe's kernels (fp8_quantisation_bytes), every weight
     // the GPU's GEMMs use (Megatron's FP8 parameter gather, which casts the shard before gathering, is not modelled).
-    const QuantisationBytes cast = fp8_quantisation_bytes(pr.compute == Precision::fp8 ? pr.fp8_recipe : Fp8Recipe::none, true);
+    const QuantisationBytes cast = fp8_quantisation_bytes(pr.gemm_recipe(), true);
     const double moved = local * touched + fp8 * (cast.read + cast.written);
     const SimTime duration = to_sim(Bytes(moved) /
                                     (spec_.cluster.chip.memory_bandwidth * spec_.cluster.chip.efficiency.memory));

@@ -41,7 +41,7 @@ Context make_context(const ModelSpec& m, const ParallelLayout& layout, const Mix
         }
     }
     c.fp8 = precision.compute == Precision::fp8;
-    c.fp8_recipe = c.fp8 && precision.fp8_recipe == Fp8Recipe::none ? Fp8Recipe::delayed : precision.fp8_recipe;
+    c.fp8_recipe = precision.gemm_recipe();
     return c;
 }
 

@@ -75,6 +75,13 @@ struct MixedPrecision {
     // delayed, as Megatron-Core's `--fp8-recipe`).
     Fp8Recipe fp8_recipe = Fp8Recipe::none;
 
+    // The recipe the GEMMs run: none unless compute is fp8; with fp8, fp8_recipe, or delayed where it is left at
+    // none (a MixedPrecision built in code; the scenario reader never leaves it so).
+    [[nodiscard]] Fp8Recipe gemm_recipe() const {
+        if (compute != Precision::fp8) return Fp8Recipe::none;
+        return fp8_recipe == Fp8Recipe::none ? Fp8Recipe::delayed : fp8_recipe;
+    }
+
     friend bool operator==(const MixedPrecision&, const MixedPrecision&) = default;
 };
 
