@@ -281,6 +281,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     } else {
         j.field("gradient_bucket_parameters", static_cast<std::int64_t>(p.gradient_bucket_parameters()));
     }
+    j.field("cp_comm_type", to_string(p.cp_comm_type)).field("context_parallel", describe_context_parallel(p));
     j.field("data_parallel", describe_data_parallel(p));
     j.end_object();
     j.key("training").begin_object();
@@ -344,6 +345,7 @@ int check_command(const Args& raw, std::ostream& out) {
                            describe_schedule(p),
                            p.virtual_stages > 1 ? fmt::format(" ({} virtual stages)", p.virtual_stages) : "",
                            describe_recompute(p));
+        if (const std::string cp = describe_context_parallel(p); !cp.empty()) out << fmt::format("          context parallel: {}\n", cp);
         if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("          data parallel: {}\n", dp);
         const auto stages = assign_stages(s.model, p);
         std::vector<std::size_t> sizes;

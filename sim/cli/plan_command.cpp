@@ -106,6 +106,7 @@ void write_candidate_json(report::Json& j, const PlanCandidate& c) {
     j.field("virtual_stages", l.virtual_stages).field("recompute", to_string(l.recompute));
     j.field("combined_1f1b", l.combined_1f1b);
     j.field("tp_comm_overlap", l.tp_comm_overlap);
+    if (l.context > 1) j.field("cp_comm_type", to_string(l.cp_comm_type));
     j.field("sequence_parallel", l.sequence_parallel).field("micro_batches_per_step", c.micro_batches);
     j.field("fate", to_string(c.fate));
     if (!c.reason.empty()) j.field("reason", c.reason);

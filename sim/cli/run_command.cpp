@@ -211,6 +211,7 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
                        describe_schedule(p), to_string(r.mode), r.simulated_ranks, r.simulated_ranks == 1 ? "" : "s",
                        to_string(ev.options.network));
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out << fmt::format("tensor parallel: {}\n", tp);
+    if (const std::string cp = describe_context_parallel(p); !cp.empty()) out << fmt::format("context parallel: {}\n", cp);
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("data parallel: {}\n", dp);
     out << fmt::format("compute: {} GEMMs, recompute {}; kernels: {}\n", describe_compute_precision(s.training.precision),
                        describe_recompute(p), describe_launches(s.cluster.chip, s.training.cuda_graphs));

@@ -226,6 +226,7 @@ std::string summary_section(const RunEvaluation& ev) {
                                  ev.stochastic ? fmt::format("{} Monte Carlo runs, seed {}", ev.options.samples, ev.options.seed)
                                                : std::string("deterministic: one run")));
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out += paragraph(fmt::format("Tensor parallel: {}.", tp));
+    if (const std::string cp = describe_context_parallel(p); !cp.empty()) out += paragraph(fmt::format("Context parallel: {}.", cp));
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out += paragraph(fmt::format("Data parallel: {}.", dp));
     out += paragraph(fmt::format("Compute: {} GEMMs, recompute {}; kernels: {}.", describe_compute_precision(s.training.precision),
                                  describe_recompute(p), describe_launches(s.cluster.chip, s.training.cuda_graphs)));

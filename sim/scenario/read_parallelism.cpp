@@ -160,6 +160,20 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
         }
         p.tp_comm_overlap_sms = detail::as_int(*n, "parallelism.tp_comm_overlap_sms", 0, 100000);
     }
+    if (const Node* cp = r.optional("cp_comm_type")) {
+        if (cp->kind == Node::Kind::string && (cp->text == "a2a" || cp->text == "a2a+p2p")) {
+            throw ScenarioError(cp->where,
+                                fmt::format("`parallelism.cp_comm_type` = \"{}\": Megatron-Core's all-to-all context parallelism "
+                                            "(DeepSpeed-Ulysses, scattering heads) is not modelled", cp->text),
+                                "use \"p2p\" (ring attention, Megatron-Core's default) or \"all_gather\"");
+        }
+        p.cp_comm_type = read_choice<CpCommType>(r, "cp_comm_type", {{"p2p", CpCommType::p2p}, {"all_gather", CpCommType::all_gather}},
+                                                 CpCommType::p2p);
+        if (p.context <= 1) {
+            throw CoupledError(cp->where, fmt::format("`parallelism.cp_comm_type` applies with context parallelism, but context = {}", p.context),
+                               "set parallelism.context > 1, or remove the key", nullptr, {"parallelism.cp_comm_type", "parallelism.context"});
+        }
+    }
     const Node* prefetch = r.optional("prefetch");
     const Node* reshard = r.optional("reshard_after_forward");
     const Node* shard = r.optional("shard_group");

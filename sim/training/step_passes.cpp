@@ -6,7 +6,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 namespace gpuhours::detail {
 
@@ -63,6 +65,7 @@ std::optional<CommSpec> StepBuilder::comm_spec(const Communication& c, bool back
             return CommSpec{backward ? CollectiveKind::all_gather : CollectiveKind::reduce_scatter,
                             GroupKind::tensor, c.bytes, CommAxis::tensor};
         case Collective::cp_exchange:
+        case Collective::cp_state_gather:
             if (layout_.context == 1) return std::nullopt;
             return CommSpec{backward ? CollectiveKind::reduce_scatter : CollectiveKind::all_gather,
                             GroupKind::context, c.bytes * cp, CommAxis::context};
@@ -113,14 +116,27 @@ std::pair<SimTime, SimTime> split_last(SimTime whole, int t) {
     return {most, whole - most};
 }
 
-// The collective launched on the communication stream, `beside` of compute on the chain meanwhile, then a wait
-// for the collective (slots below -1, `next_slot` counting down, one per overlap in the chunk).
+// The collectives launched on the communication stream (one after the other), `beside` of compute on the chain
+// meanwhile, then a wait for each (slots below -1, `next_slot` counting down, one per collective overlapped in the
+// chunk). `names`: each collective's name in the trace.
+void overlapped(Segments& segs, std::initializer_list<std::pair<CommSpec, std::string>> comms, SimTime beside,
+                const std::string& label, int& next_slot) {
+    const int first = next_slot;
+    for (const auto& [c, what] : comms) segs.push_back(Segment{SegmentKind::comm_async, {}, c, what + " (overlapped)", next_slot--});
+    if (beside.picoseconds() > 0) segs.push_back(Segment{SegmentKind::compute, beside, {}, label});
+    int slot = first;
+    for (const auto& [c, what] : comms) segs.push_back(Segment{SegmentKind::wait, {}, {}, "wait for " + what, slot--});
+}
+
 void overlapped(Segments& segs, const CommSpec& c, const Communication& what, SimTime beside, const std::string& label,
                 int& next_slot) {
-    const int slot = next_slot--;
-    segs.push_back(Segment{SegmentKind::comm_async, {}, c, std::string(to_string(what.kind)) + " (overlapped)", slot});
-    if (beside.picoseconds() > 0) segs.push_back(Segment{SegmentKind::compute, beside, {}, label});
-    segs.push_back(Segment{SegmentKind::wait, {}, {}, "wait for " + std::string(to_string(what.kind)), slot});
+    overlapped(segs, {{c, std::string(to_string(what.kind))}}, beside, label, next_slot);
+}
+
+// Ring attention (CpCommType::p2p): whether `op` exchanges its keys and values round the context-parallel ring
+// beside its own compute.
+bool cp_ring(const ParallelLayout& l, const Op& op) {
+    return l.context > 1 && l.cp_comm_type == CpCommType::p2p && op.before.kind == Collective::cp_exchange;
 }
 
 }  // namespace
@@ -139,15 +155,17 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
     for (const Op& op : block.ops) {
         const auto before = comm_spec(op.before, false);
         const auto after = comm_spec(op.after, false);
-        const bool ring = before && overlaps(layout_, op, op.before);
+        const bool kv_ring = before && cp_ring(layout_, op);
+        const bool ring = before && (overlaps(layout_, op, op.before) || kv_ring);
         const bool pipelined = after && overlaps(layout_, op, op.after);
         const SimTime g =
             to_sim(time_op(op, pipelined ? kernel_overlap_ : kernel_).forward.time + materialized_attention(op)) + launch_gap_;
         busy += g;
         if (ring) {
-            // Ring exchange: the GEMM's t chunks run as their shards arrive; the last chunk waits for the gather.
+            // Ring exchange: the GEMM's t chunks (ring attention: its cp steps, one per K/V chunk) run as their
+            // shards arrive; the last chunk waits for the gather.
             flush(fwd, acc, SegmentKind::compute, name);
-            const auto [most, last] = split_last(g, t);
+            const auto [most, last] = split_last(g, kv_ring ? layout_.context : t);
             overlapped(fwd, *before, op.before, most, name, next_slot);
             acc += last;
         } else {
@@ -220,6 +238,24 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
                                              : SimTime{};
         busy += input + weight;
         kernels += weight_kernel ? 2 : 1;
+        if (scatter && it->before.kind == Collective::cp_exchange) {
+            // Context parallel: the backward needs every key and value again (the forward kept its own chunk
+            // only) and returns dK, dV to their owners.
+            const CommSpec kv = *comm_spec(it->before, false);
+            flush(bwd, a, SegmentKind::compute, name);
+            if (cp_ring(layout_, *it)) {
+                // Ring: K, V and the partial dK, dV travel beside the cp − 1 steps before the last.
+                const auto [most, last] = split_last(input, layout_.context);
+                overlapped(bwd, {{kv, "cp-exchange K/V"}, {*scatter, "cp-exchange dK/dV"}}, most, name, next_slot);
+                a += last + weight;
+            } else {
+                bwd.push_back(Segment{SegmentKind::comm, {}, kv, "cp-exchange K/V"});
+                a += input + weight;
+                flush(bwd, a, SegmentKind::compute, name);
+                bwd.push_back(Segment{SegmentKind::comm, {}, *scatter, "cp-exchange dK/dV"});
+            }
+            continue;
+        }
         if (gather && overlaps(layout_, *it, it->after)) {
             // Ring exchange feeding the input-gradient GEMM, as in the forward.
             flush(bwd, a, SegmentKind::compute, name);

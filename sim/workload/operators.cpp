@@ -175,7 +175,7 @@ Op linear_attention_core(const Context& c, const AttentionDims& a) {
     op.backward = op.forward * 2.0;
     op.read = Bytes(c.tokens * heads * 3.0 * d * c.e_act);
     op.written = Bytes(c.tokens * heads * d * c.e_act);
-    if (c.cp > 1) op.before = comm(Collective::cp_exchange, c.b * heads * d * d * c.e_act);
+    if (c.cp > 1) op.before = comm(Collective::cp_state_gather, c.b * heads * d * d * c.e_act);
     return op;
 }
 

@@ -35,6 +35,8 @@ std::optional<Recompute> recompute_from_string(std::string_view name) {
     return std::nullopt;
 }
 
+std::string_view to_string(CpCommType c) { return c == CpCommType::p2p ? "p2p" : "all_gather"; }
+
 std::string_view to_string(RecomputeModule m) {
     constexpr std::array<std::pair<RecomputeModule, std::string_view>, 6> kModules{
         {{RecomputeModule::core_attn, "core_attn"},
@@ -97,6 +99,12 @@ std::string describe_tensor_parallel(const ParallelLayout& p) {
     if (!p.sequence_parallel) return "all-reduce after each row-parallel GEMM";
     if (!p.tp_comm_overlap) return "sequence parallel, all-gathers and reduce-scatters between the GEMMs";
     return fmt::format("sequence parallel, all-gathers and reduce-scatters overlapped with their GEMMs ({} SMs)", p.tp_comm_overlap_sms);
+}
+
+std::string describe_context_parallel(const ParallelLayout& p) {
+    if (p.context <= 1) return {};
+    if (p.cp_comm_type == CpCommType::p2p) return "K/V ring exchange (p2p) beside the attention core, forward and backward";
+    return "K/V all-gathered before attention and again for its backward, dK/dV reduce-scattered after it (exposed)";
 }
 
 std::string describe_schedule(const ParallelLayout& p) {

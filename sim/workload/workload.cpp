@@ -46,6 +46,7 @@ std::string_view to_string(Collective c) {
         case Collective::tp_all_gather: return "tp-all-gather";
         case Collective::tp_reduce_scatter: return "tp-reduce-scatter";
         case Collective::cp_exchange: return "cp-exchange";
+        case Collective::cp_state_gather: return "cp-state-gather";
         case Collective::ep_dispatch: return "ep-dispatch";
         case Collective::ep_combine: return "ep-combine";
         case Collective::pp_send: return "pp-send";

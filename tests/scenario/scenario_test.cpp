@@ -926,6 +926,27 @@ TEST_CASE("tensor-parallel communication overlap needs sequence parallelism and 
     CHECK_THAT(sms.message(), Catch::Contains("20 + 112 leaves no SM"));
 }
 
+TEST_CASE("cp_comm_type chooses ring or all-gather context parallelism, applies with context > 1, refuses a2a (#14)") {
+    // kBase with tensor 2, pipeline 2, data 4 on 16 GPUs: context 2 takes data to 2. Keys after micro_batch (line 11).
+    const auto with = [](const std::string& keys) {
+        return replace(replace(kBase, "data = 4", "data = 2\ncontext = 2"), "micro_batch = 1", "micro_batch = 1\n" + keys);
+    };
+    // Megatron-Core's default, ring attention, without the key; all_gather when written (line 13: data and context
+    // take lines 10–11, micro_batch 12).
+    CHECK(load_scenario_from_string(with(""), "test.toml", catalog_options()).parallel.cp_comm_type == CpCommType::p2p);
+    const Scenario ag = load_scenario_from_string(with("cp_comm_type = \"all_gather\""), "test.toml", catalog_options());
+    CHECK(ag.parallel.cp_comm_type == CpCommType::all_gather);
+    CHECK_THAT(describe_context_parallel(ag.parallel), Catch::Contains("all-gathered before attention and again for its backward"));
+    const ScenarioError ulysses = load_error(with("cp_comm_type = \"a2a\""));
+    CHECK(ulysses.where().line == 13);
+    CHECK_THAT(ulysses.what(), Catch::Contains("is not modelled"));
+    CHECK_THAT(load_error(with("cp_comm_type = \"allgather\"")).what(), Catch::Contains("did you mean \"all_gather\""));
+    // Without context parallelism the key does nothing: refused at it (line 12 of kBase with the key after micro_batch).
+    const ScenarioError orphan = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\ncp_comm_type = \"p2p\""));
+    CHECK(orphan.where().line == 12);
+    CHECK_THAT(orphan.what(), Catch::Contains("applies with context parallelism, but context = 1"));
+}
+
 TEST_CASE("a window over no layer is refused at sliding_window, and a changed catalog model drops the card's sizes") {
     const std::string base = replace(kBase, "model = \"llama-3.1-8b\"\n", "") + "[model]\nfrom = \"llama-3.1-8b\"\n";
     // Every 4th layer softmax (3, 7, …) and every 2nd of all layers full (1, 3, 5, …): the softmax layers are all

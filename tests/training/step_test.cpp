@@ -320,6 +320,50 @@ TEST_CASE("tensor-parallel communication overlap hides each GEMM's share and cha
     CHECK(exposed(b.breakdown, CommAxis::tensor) < exposed(a.breakdown, CommAxis::tensor));
 }
 
+TEST_CASE("ring context parallelism hides half the attention core behind a slow K/V exchange, all-gather exposes it (#14)", "[step]") {
+    // One node of 2 H100 (CP 2, nothing else), 2 layers of hidden 4096 (32 heads, 8 KV heads of 128), one
+    // 16,384-token sequence: 8,192 tokens per GPU. NVLink made slow (1 GB/s, 1 ns) so that each K/V collective
+    // C (a 64 MiB all-gather, below) outlasts the attention core beside it. Per layer, A = the core's forward
+    // time, B = its backward:
+    //   all_gather: forward C + A; backward C (K, V again) + B + C (dK, dV reduce-scatter)
+    //   p2p (ring, cp = 2 steps): forward max(C, A/2) + A/2 = C + A/2; backward both exchanges one after the
+    //   other on the communication stream beside B/2, then B/2: 2C + B/2
+    // so the ring's step is shorter by Σ over layers (A + B)/2, and both move the same bytes.
+    ClusterSpec cl = cluster(2, Fabric::single_node);
+    cl.chip.scale_up_bandwidth = BytesPerSecond(1e9);
+    cl.chip.scale_up_latency = Seconds(1e-9);
+    ParallelLayout l = layout(1, 1, 1);
+    l.context = 2;
+    l.cp_comm_type = CpCommType::all_gather;
+    // The context-parallel ranks hold the same weights: their gradients are reduced over data × context = 2, over
+    // the slow link too; after the whole backward (no overlap), so that the step ends a fixed time after it.
+    l.overlap_gradient_reduce = false;
+    const StepSpec gather = spec_for(dense_model(2, 4096, 14336, 512), cl, l, 1, 16384);
+    StepSpec ring = gather;
+    ring.layout.cp_comm_type = CpCommType::p2p;
+    const StepResult a = simulate_step(gather);
+    const StepResult b = simulate_step(ring);
+    const KernelContext context{cl.chip, Precision::bf16, Precision::bf16, 0};
+    double saving = 0.0;
+    int cores = 0;
+    for (const Block& block : model_ops(gather.model, l, gather.precision, MicroBatchShape{16384, 1, AttentionMask::causal})) {
+        for (const Op& op : block.ops) {
+            if (op.before.kind != Collective::cp_exchange) continue;
+            const OpTime t = time_op(op, context);
+            saving += (t.forward.time.value() + t.backward_input.time.value()) / 2.0;
+            ++cores;
+        }
+    }
+    CHECK(cores == 2);
+    CHECK(a.step_time.value() - b.step_time.value() == Approx(saving).epsilon(1e-4));
+    // Per layer: the forward all-gather, the backward's second all-gather and the dK/dV reduce-scatter, each of the
+    // whole gathered K and V, nccl-tests size: 16,384 tokens × 8 KV heads × (128 + 128) × 2 B = 64 MiB; 3 × 2
+    // layers × 64 MiB = 402,653,184 B per GPU either way.
+    CHECK(a.breakdown.volume[static_cast<std::size_t>(CommAxis::context)].value() == Approx(402'653'184.0));
+    CHECK(b.breakdown.volume[static_cast<std::size_t>(CommAxis::context)].value() == Approx(402'653'184.0));
+    CHECK(exposed(b.breakdown, CommAxis::context) < exposed(a.breakdown, CommAxis::context));
+}
+
 // ---- DualPipe --------------------------------------------------------------------------------------------------
 
 TEST_CASE("DualPipe exposes less all-to-all time than 1F1B on an MoE model with experts across nodes", "[step]") {

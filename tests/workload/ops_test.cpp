@@ -235,7 +235,7 @@ TEST_CASE("A lightning (linear) attention layer: Megatron's TP shapes, its block
     const auto cp_block = gh::layer_ops(m, 0, cp, gh::MixedPrecision{}, shape);
     const auto& cp_core = find(cp_block, "attn.linear_core");
     CHECK(cp_core.forward.value() == Approx(2048.0 * 64 * 196'608).epsilon(1e-12));
-    CHECK(cp_core.before.kind == gh::Collective::cp_exchange);
+    CHECK(cp_core.before.kind == gh::Collective::cp_state_gather);
     CHECK(cp_core.before.bytes.value() == Approx(2'097'152.0));
 }
 

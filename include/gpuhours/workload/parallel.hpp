@@ -11,11 +11,21 @@ namespace gpuhours {
 
 enum class Schedule { gpipe, one_f_one_b, interleaved, zero_bubble, dualpipe };
 enum class Recompute { none, selective, full };
+// How context parallelism moves each softmax-attention layer's keys and values (Megatron-Core --cp-comm-type):
+//   p2p         ring attention (Transformer Engine's AttnFuncWithCPAndKVP2P; Megatron's default): cp steps, each
+//               computing attention over one K/V chunk while the next travels to the neighbour, so the exchange
+//               runs beside (cp − 1)/cp of the attention core; backward sends K, V and the partial dK, dV round
+//               the ring beside the attention backward in the same way.
+//   all_gather  K and V all-gathered before attention (exposed), gathered again for the backward and dK, dV
+//               reduce-scattered after it (TE's AttnFuncWithCPAndKVAllGather; Llama 3, arXiv 2407.21783 §3.3.2).
+// Linear-attention layers all-gather their d × d states either way (LASP-2).
+enum class CpCommType { p2p, all_gather };
 
 std::string_view to_string(Schedule s);
 std::optional<Schedule> schedule_from_string(std::string_view name);
 std::string_view to_string(Recompute r);
 std::optional<Recompute> recompute_from_string(std::string_view name);
+std::string_view to_string(CpCommType c);
 // Selective recomputation by module, Megatron-Core's --recompute-modules names (bits of
 // ParallelLayout::recompute_modules). What each drops from the stored activations and replays in backward:
 //   core_attn       the attention core's stored tensors (softmax output, or the fused kernel's log-sum-exp)
@@ -56,6 +66,9 @@ std::string describe_data_parallel(const ParallelLayout& p);
 // How the tensor-parallel traffic runs, for the run header: "sequence parallel, communication overlapped with the
 // GEMMs (24 SMs)", "sequence parallel", "all-reduce after each row-parallel GEMM"; empty without tensor parallelism.
 std::string describe_tensor_parallel(const ParallelLayout& p);
+// How the context-parallel exchange runs, for the run header: "K/V ring exchange (p2p) beside the attention core",
+// "K/V all-gathered before attention and again for its backward, dK/dV reduce-scattered"; empty with context 1.
+std::string describe_context_parallel(const ParallelLayout& p);
 // The schedule's name for headers: "1f1b", "interleaved", with " + combined 1F1B" after it when combined_1f1b.
 std::string describe_schedule(const ParallelLayout& p);
 
@@ -103,6 +116,8 @@ struct ParallelLayout {
     // 70B and 405B on H100 (proj_fprop and fc2_fprop pipelined, qkv_wgrad bulk, num_sm 24) [U].
     bool tp_comm_overlap = false;
     int tp_comm_overlap_sms = 24;
+    // The context-parallel exchange of keys and values (CpCommType); applies with context > 1.
+    CpCommType cp_comm_type = CpCommType::p2p;
     // Parameters per gradient bucket when reductions overlap the backward (ZeRO 0–2): a bucket is reduced as soon
     // as the backward has produced all its gradients, in the order the backward produces them. 0: Megatron-Core's
     // default, max(40,000,000, 1,000,000 × data × context) (DistributedDataParallelConfig.bucket_size).

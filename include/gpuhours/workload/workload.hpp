@@ -106,7 +106,8 @@ enum class Collective {
     tp_all_reduce,      // tensor parallel without sequence parallelism: after the row-parallel GEMM
     tp_all_gather,      // sequence parallel: before the column-parallel GEMM
     tp_reduce_scatter,  // sequence parallel: after the row-parallel GEMM
-    cp_exchange,        // context parallel: keys and values around the ring (all-gather of K and V)
+    cp_exchange,        // context parallel: a softmax attention's keys and values (ring or all-gather: CpCommType)
+    cp_state_gather,    // context parallel: a linear attention's d × d states, all-gathered (LASP-2)
     ep_dispatch,        // all-to-all of routed tokens to the experts' GPUs
     ep_combine,         // all-to-all of expert outputs back to the tokens' GPUs
     pp_send,            // activations to the next pipeline stage (one per stage boundary)
