@@ -280,6 +280,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
         j.field("shard_group", p.dense_shard_ranks());
     } else {
         j.field("gradient_bucket_parameters", static_cast<std::int64_t>(p.gradient_bucket_parameters()));
+        j.field("overlap_param_gather", p.param_gather_overlaps());
     }
     j.field("cp_comm_type", to_string(p.cp_comm_type)).field("context_parallel", describe_context_parallel(p));
     j.field("data_parallel", describe_data_parallel(p));

@@ -100,6 +100,60 @@ void read_recompute(TableReader& r, ParallelLayout& p, const std::string& name) 
     }
 }
 
+// How communication overlaps compute: gradient reduction, ZeRO-1/2's parameter gather, combined 1F1B, tensor- and
+// context-parallel exchanges.
+void read_overlaps(TableReader& r, ParallelLayout& p) {
+    if (const Node* o = r.optional("overlap_gradient_reduce")) {
+        p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
+        if (p.zero_stage >= 3 && !p.overlap_gradient_reduce) {
+            throw CoupledError(o->where, "`parallelism.overlap_gradient_reduce = false` applies to ZeRO 0–2: ZeRO-3 reduce-scatters each unit's gradients as soon as its backward is done",
+                               "remove the key, or set parallelism.zero to 0, 1 or 2", nullptr,
+                               {"parallelism.overlap_gradient_reduce", "parallelism.zero"});
+        }
+    }
+    if (const Node* o = r.optional("overlap_param_gather")) {
+        p.overlap_param_gather = detail::as_bool(*o, "parallelism.overlap_param_gather");
+        if (p.zero_stage != 1 && p.zero_stage != 2) {
+            throw CoupledError(o->where,
+                               fmt::format("`parallelism.overlap_param_gather` applies to ZeRO-1/2 (the distributed optimizer's "
+                                           "parameter all-gather), but zero = {}", p.zero_stage),
+                               p.zero_stage >= 3 ? "remove the key: ZeRO-3 gathers each unit's parameters before its forward and backward (prefetch)"
+                                                 : "set parallelism.zero = 1 or 2, or remove the key",
+                               nullptr, {"parallelism.overlap_param_gather", "parallelism.zero"});
+        }
+        if (p.overlap_param_gather && !p.overlap_gradient_reduce) {
+            throw CoupledError(o->where, "`parallelism.overlap_param_gather = true` needs overlap_gradient_reduce = true (Megatron-Core's "
+                               "--overlap-param-gather requires --overlap-grad-reduce)",
+                               "set overlap_gradient_reduce = true, or overlap_param_gather = false", nullptr,
+                               {"parallelism.overlap_param_gather", "parallelism.overlap_gradient_reduce"});
+        }
+    }
+    if (const Node* c = r.optional("combined_1f1b")) p.combined_1f1b = detail::as_bool(*c, "parallelism.combined_1f1b");
+    if (const Node* o = r.optional("tp_comm_overlap")) p.tp_comm_overlap = detail::as_bool(*o, "parallelism.tp_comm_overlap");
+    if (const Node* n = r.optional("tp_comm_overlap_sms")) {
+        if (!p.tp_comm_overlap) {
+            throw CoupledError(n->where, "`parallelism.tp_comm_overlap_sms` applies with tp_comm_overlap = true",
+                               "set parallelism.tp_comm_overlap = true, or remove the key", nullptr,
+                               {"parallelism.tp_comm_overlap_sms", "parallelism.tp_comm_overlap"});
+        }
+        p.tp_comm_overlap_sms = detail::as_int(*n, "parallelism.tp_comm_overlap_sms", 0, 100000);
+    }
+    if (const Node* cp = r.optional("cp_comm_type")) {
+        if (cp->kind == Node::Kind::string && (cp->text == "a2a" || cp->text == "a2a+p2p")) {
+            throw ScenarioError(cp->where,
+                                fmt::format("`parallelism.cp_comm_type` = \"{}\": Megatron-Core's all-to-all context parallelism "
+                                            "(DeepSpeed-Ulysses, scattering heads) is not modelled", cp->text),
+                                "use \"p2p\" (ring attention, Megatron-Core's default) or \"all_gather\"");
+        }
+        p.cp_comm_type = read_choice<CpCommType>(r, "cp_comm_type", {{"p2p", CpCommType::p2p}, {"all_gather", CpCommType::all_gather}},
+                                                 CpCommType::p2p);
+        if (p.context <= 1) {
+            throw CoupledError(cp->where, fmt::format("`parallelism.cp_comm_type` applies with context parallelism, but context = {}", p.context),
+                               "set parallelism.context > 1, or remove the key", nullptr, {"parallelism.cp_comm_type", "parallelism.context"});
+        }
+    }
+}
+
 }  // namespace
 
 ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, const std::string& name) {
@@ -142,38 +196,7 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
             p.layers_per_chunk.push_back(detail::as_int(split->items[i], fmt::format("{}.layers_per_stage[{}]", name, i), 1, kMaxInt));
         }
     }
-    if (const Node* o = r.optional("overlap_gradient_reduce")) {
-        p.overlap_gradient_reduce = detail::as_bool(*o, "parallelism.overlap_gradient_reduce");
-        if (p.zero_stage >= 3 && !p.overlap_gradient_reduce) {
-            throw CoupledError(o->where, "`parallelism.overlap_gradient_reduce = false` applies to ZeRO 0–2: ZeRO-3 reduce-scatters each unit's gradients as soon as its backward is done",
-                               "remove the key, or set parallelism.zero to 0, 1 or 2", nullptr,
-                               {"parallelism.overlap_gradient_reduce", "parallelism.zero"});
-        }
-    }
-    if (const Node* c = r.optional("combined_1f1b")) p.combined_1f1b = detail::as_bool(*c, "parallelism.combined_1f1b");
-    if (const Node* o = r.optional("tp_comm_overlap")) p.tp_comm_overlap = detail::as_bool(*o, "parallelism.tp_comm_overlap");
-    if (const Node* n = r.optional("tp_comm_overlap_sms")) {
-        if (!p.tp_comm_overlap) {
-            throw CoupledError(n->where, "`parallelism.tp_comm_overlap_sms` applies with tp_comm_overlap = true",
-                               "set parallelism.tp_comm_overlap = true, or remove the key", nullptr,
-                               {"parallelism.tp_comm_overlap_sms", "parallelism.tp_comm_overlap"});
-        }
-        p.tp_comm_overlap_sms = detail::as_int(*n, "parallelism.tp_comm_overlap_sms", 0, 100000);
-    }
-    if (const Node* cp = r.optional("cp_comm_type")) {
-        if (cp->kind == Node::Kind::string && (cp->text == "a2a" || cp->text == "a2a+p2p")) {
-            throw ScenarioError(cp->where,
-                                fmt::format("`parallelism.cp_comm_type` = \"{}\": Megatron-Core's all-to-all context parallelism "
-                                            "(DeepSpeed-Ulysses, scattering heads) is not modelled", cp->text),
-                                "use \"p2p\" (ring attention, Megatron-Core's default) or \"all_gather\"");
-        }
-        p.cp_comm_type = read_choice<CpCommType>(r, "cp_comm_type", {{"p2p", CpCommType::p2p}, {"all_gather", CpCommType::all_gather}},
-                                                 CpCommType::p2p);
-        if (p.context <= 1) {
-            throw CoupledError(cp->where, fmt::format("`parallelism.cp_comm_type` applies with context parallelism, but context = {}", p.context),
-                               "set parallelism.context > 1, or remove the key", nullptr, {"parallelism.cp_comm_type", "parallelism.context"});
-        }
-    }
+    read_overlaps(r, p);
     const Node* prefetch = r.optional("prefetch");
     const Node* reshard = r.optional("reshard_after_forward");
     const Node* shard = r.optional("shard_group");

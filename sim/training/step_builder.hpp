@@ -60,6 +60,9 @@ struct Segment {
     // dp_comm, wait: the unit whose parameters are gathered (a wait names the gather it needs); a dp_comm with
     // slot -1 reduces gradients and is awaited only by the optimizer. comm_async and its wait: a slot below -1.
     int slot = -1;
+    // dp_comm: issued when the step starts (the previous step's optimizer done: overlap_param_gather's all-gathers)
+    // instead of after the chain's tasks so far.
+    bool at_step_start = false;
     // comm, dp_comm in symmetric mode: the collective's time on stage `timed_stage` once add_segment has asked
     // symmetric_time for it (-1: not yet). A pass template serves every micro-batch of its chunk, so each later
     // use reads it back instead of looking the collective up again.
@@ -145,6 +148,9 @@ private:
         // The backward and weight passes that complete the chunk's gradients in a step: with their gradient
         // buckets' reductions (ZeRO 0–2 with overlap_gradient_reduce; the same as backward and weight otherwise).
         Segments backward_reduce, weight_reduce;
+        // The step's first forward of the chunk on its stage under ParallelLayout::param_gather_overlaps(): the
+        // units' parameter all-gathers issued at the step's start, the forward waiting for them.
+        Segments forward_gather;
         // (no) ZeRO-3: the chunk's units' segments per pass, in the chunk's forward order.
         std::vector<Segments> unit_forward, unit_backward, unit_backward_input, unit_weight;
         std::vector<std::pair<double, double>> unit_parameters;  // per unit: (dense, routed-expert) on this GPU
@@ -179,8 +185,9 @@ private:
     void assemble_passes(ChunkPasses& c) const;
     std::vector<Segment> shard_collectives(const ChunkPasses& c, std::size_t unit, bool gradients) const;
     const ChunkPasses& chunk(int c);
-    // `reduce`: the variant that completes the chunk's gradients (ChunkPasses::backward_reduce, weight_reduce).
-    const Segments& segments(int stage, const Pass& pass, bool reduce = false);
+    // `reduce`: the variant that completes the chunk's gradients (ChunkPasses::backward_reduce, weight_reduce);
+    // `first`: the step's first forward of the chunk on the stage (ChunkPasses::forward_gather where it applies).
+    const Segments& segments(int stage, const Pass& pass, bool reduce = false, bool first = false);
     std::vector<Segment> bucket_collectives(double& pending_dense, double& pending_expert, bool flush) const;
     [[nodiscard]] bool buckets_overlap() const;
 
@@ -262,6 +269,7 @@ private:
     Stream last_comm_;
     // Per simulated rank: the last task of its data-parallel streams, one for parameter gathers and one for gradient
     // reductions (FSDP2 runs its all-gathers and reduce-scatters on separate CUDA streams).
+    std::map<std::pair<int, int>, bool> forward_seen_;  // (stage, local chunk): its first forward added
     Stream last_dp_comm_;
     Stream last_dp_reduce_;
     std::vector<std::array<Bytes, kCommAxes.size()>> volume_;  // per simulated rank: StepBreakdown::volume

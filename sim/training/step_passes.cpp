@@ -438,6 +438,30 @@ void StepBuilder::assemble_passes(ChunkPasses& c) const {
     const Reduce last = buckets_overlap() ? Reduce::buckets : grads;
     c.backward_reduce = pass(c.unit_backward, true, regather, last);
     c.weight_reduce = pass(c.unit_weight, true, false, last);
+    if (layout_.param_gather_overlaps()) {
+        // ZeRO-1/2's parameter all-gathers, every unit's issued in order at the step's start; each unit's forward
+        // waits for its own, or with pipeline parallelism the chunk's first unit for all of them (NeMo's
+        // granularity, ParallelLayout::overlap_param_gather).
+        Segments& out = c.forward_gather;
+        Segments waits;
+        for (std::size_t u = 0; u < n; ++u) {
+            const std::vector<Segment> gathers = shard_collectives(c, u, false);
+            for (Segment s : gathers) {
+                s.at_step_start = true;
+                out.push_back(std::move(s));
+            }
+            if (!gathers.empty()) waits.push_back(Segment{SegmentKind::wait, {}, {}, "wait for params", static_cast<int>(u)});
+        }
+        for (std::size_t u = 0; u < n; ++u) {
+            if (layout_.pipeline > 1 && u == 0) out.insert(out.end(), waits.begin(), waits.end());
+            if (layout_.pipeline == 1) {
+                for (const Segment& w : waits) {
+                    if (w.slot == static_cast<int>(u)) out.push_back(w);
+                }
+            }
+            out.insert(out.end(), c.unit_forward[u].begin(), c.unit_forward[u].end());
+        }
+    }
     // The passes are what the task graph reads; the units' parameters stay for the optimizer and the memory.
     c.unit_forward = {};
     c.unit_backward = {};
@@ -453,10 +477,10 @@ const StepBuilder::ChunkPasses& StepBuilder::chunk(int c) {
 }
 
 // The segments of `pass` on `stage`.
-const Segments& StepBuilder::segments(int stage, const Pass& pass, bool reduce) {
+const Segments& StepBuilder::segments(int stage, const Pass& pass, bool reduce, bool first) {
     const ChunkPasses& c = chunk(plan_->model_chunk(stage, pass));
     switch (pass.kind) {
-        case PassKind::forward: return c.forward;
+        case PassKind::forward: return first && !c.forward_gather.empty() ? c.forward_gather : c.forward;
         case PassKind::backward: return reduce ? c.backward_reduce : c.backward;
         case PassKind::backward_input: return c.backward_input;
         case PassKind::backward_weight: return reduce ? c.weight_reduce : c.weight;

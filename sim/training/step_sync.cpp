@@ -80,8 +80,8 @@ void StepBuilder::add_data_parallel_sync(int stage, int local_chunk, const std::
 }
 
 // The optimizer step (memory-bound: reads gradients, reads and writes the master weights and both Adam moments,
-// writes the working weights), then ZeRO's all-gather of the updated parameters. Megatron can overlap that
-// all-gather with the next step's forward; here it is counted inside the step (conservative).
+// writes the working weights), then ZeRO-1/2's all-gather of the updated parameters unless it overlaps the next
+// step's forward (ParallelLayout::param_gather_overlaps: the first forward passes gather, step_passes.cpp).
 void StepBuilder::add_optimizer(int stage) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     double dense = 0.0;
@@ -115,7 +115,7 @@ void StepBuilder::add_optimizer(int stage) {
         after[i] = {id};
     }
     // ZeRO-1 and -2 gather the updated parameters; ZeRO-3 keeps them sharded until each unit's next gather.
-    if (layout_.zero_stage >= 1 && layout_.zero_stage < 3) {
+    if (layout_.zero_stage >= 1 && layout_.zero_stage < 3 && !layout_.param_gather_overlaps()) {
         const double param_bytes = bytes_per_element(pr.parameters);
         if (dense_group > 1 && dense > 0) {
             add_segment(stage, Segment{SegmentKind::comm, {}, CommSpec{CollectiveKind::all_gather, GroupKind::data_context, Bytes(dense * param_bytes), CommAxis::data}, "param gather"},

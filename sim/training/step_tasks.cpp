@@ -122,7 +122,7 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
 void StepBuilder::add_dp_segment(int stage, const Segment& seg, const std::string& label,
                                  const std::vector<std::vector<TaskId>>& after, Issued& issued) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
-    std::vector<std::vector<TaskId>> tasks = after;
+    std::vector<std::vector<TaskId>> tasks = seg.at_step_start ? std::vector<std::vector<TaskId>>(ranks.size()) : after;
     add_segment(stage, seg, label, tasks, seg.slot >= 0 ? &last_dp_comm_ : &last_dp_reduce_);
     if (seg.slot >= 0) {
         auto& slot = issued[seg.slot];
@@ -203,8 +203,16 @@ void StepBuilder::add_op(OpRef ref, const std::multimap<int, int>& sync_after) {
         const auto [first, last] = sync_after.equal_range(ref.index);
         return std::any_of(first, last, [&](const auto& point) { return point.second == pass.local_chunk; });
     };
+    // The step's first forward of each chunk on this stage (the stage's ops are added in its own order).
+    auto first = [&](const Pass& pass) {
+        if (pass.kind != PassKind::forward) return false;
+        auto& seen = forward_seen_[{ref.stage, pass.local_chunk}];
+        if (seen) return false;
+        seen = true;
+        return true;
+    };
     for (const Pass& pass : passes) {
-        segs.push_back(&segments(ref.stage, pass, completes(pass)));
+        segs.push_back(&segments(ref.stage, pass, completes(pass), first(pass)));
         labels.push_back(named ? fmt::format("{}{}.c{}", to_string(pass.kind), pass.micro_batch,
                                              plan_->model_chunk(ref.stage, pass))
                                : std::string());

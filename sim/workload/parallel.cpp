@@ -123,9 +123,12 @@ std::string describe_data_parallel(const ParallelLayout& p) {
     }
     const char* reduce = p.zero_stage >= 1 ? "reduce-scattered" : "all-reduced";
     const std::string zero = p.zero_stage >= 1 ? fmt::format("ZeRO-{}, ", p.zero_stage) : std::string("no ZeRO, ");
-    if (!p.overlap_gradient_reduce) return fmt::format("{}gradients {} after the backward", zero, reduce);
-    return fmt::format("{}gradients {} in buckets of {:.0f}M parameters during the backward", zero, reduce,
-                       p.gradient_bucket_parameters() / 1e6);
+    const std::string params = p.zero_stage == 0             ? std::string()
+                               : p.param_gather_overlaps() ? "; parameters all-gathered layer by layer beside the next forward"
+                                                           : "; parameters all-gathered after the optimizer";
+    if (!p.overlap_gradient_reduce) return fmt::format("{}gradients {} after the backward{}", zero, reduce, params);
+    return fmt::format("{}gradients {} in buckets of {:.0f}M parameters during the backward{}", zero, reduce,
+                       p.gradient_bucket_parameters() / 1e6, params);
 }
 
 }  // namespace gpuhours

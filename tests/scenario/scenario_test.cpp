@@ -947,6 +947,28 @@ TEST_CASE("cp_comm_type chooses ring or all-gather context parallelism, applies 
     CHECK_THAT(orphan.what(), Catch::Contains("applies with context parallelism, but context = 1"));
 }
 
+TEST_CASE("overlap_param_gather applies to ZeRO-1/2 with overlapped gradient reduction, located at its key (#14)") {
+    // kBase has no zero key (ZeRO-0); keys go after micro_batch (line 11), from line 12 on.
+    const auto with = [](const std::string& keys) { return replace(kBase, "micro_batch = 1", "micro_batch = 1\n" + keys); };
+    // ZeRO-1 overlaps by default; written false, the gather follows the optimizer.
+    const Scenario on = load_scenario_from_string(with("zero = 1"), "test.toml", catalog_options());
+    CHECK(on.parallel.param_gather_overlaps());
+    CHECK_THAT(describe_data_parallel(on.parallel), Catch::Contains("parameters all-gathered layer by layer beside the next forward"));
+    const Scenario off = load_scenario_from_string(with("zero = 1\noverlap_param_gather = false"), "test.toml", catalog_options());
+    CHECK_FALSE(off.parallel.param_gather_overlaps());
+    CHECK_THAT(describe_data_parallel(off.parallel), Catch::Contains("parameters all-gathered after the optimizer"));
+    // Without overlapped gradient reduction the default does not overlap (Megatron-Core requires both).
+    CHECK_FALSE(load_scenario_from_string(with("zero = 1\noverlap_gradient_reduce = false"), "test.toml", catalog_options())
+                    .parallel.param_gather_overlaps());
+    const ScenarioError zero0 = load_error(with("overlap_param_gather = true"));
+    CHECK(zero0.where().line == 12);
+    CHECK_THAT(zero0.what(), Catch::Contains("applies to ZeRO-1/2"));
+    CHECK_THAT(load_error(with("zero = 3\noverlap_param_gather = true")).what(), Catch::Contains("ZeRO-3 gathers each unit"));
+    const ScenarioError grads = load_error(with("zero = 2\noverlap_gradient_reduce = false\noverlap_param_gather = true"));
+    CHECK(grads.where().line == 14);
+    CHECK_THAT(grads.what(), Catch::Contains("needs overlap_gradient_reduce = true"));
+}
+
 TEST_CASE("a window over no layer is refused at sliding_window, and a changed catalog model drops the card's sizes") {
     const std::string base = replace(kBase, "model = \"llama-3.1-8b\"\n", "") + "[model]\nfrom = \"llama-3.1-8b\"\n";
     // Every 4th layer softmax (3, 7, …) and every 2nd of all layers full (1, 3, 5, …): the softmax layers are all

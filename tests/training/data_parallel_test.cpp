@@ -278,3 +278,45 @@ TEST_CASE("gradient buckets overlap the backward — without overlap the whole r
     CHECK(data_exposed(overlapped) < 0.9 * data_exposed(after));
     CHECK(overlapped.step_time.value() < after.step_time.value());
 }
+
+TEST_CASE("ZeRO-1's parameter all-gather runs beside the next forward, each unit's forward after its own gather (#14)", "[step]") {
+    // ZeRO-1 on the 4-GPU node, 2 micro-batches. Without overlap_param_gather the updated parameters are
+    // all-gathered in one collective after the optimizer (2Ψ bytes, on the communication stream), and the step
+    // ends with it. With it (Megatron-Core --overlap-param-gather; NeMo's per-layer granularity) the 4 units'
+    // gathers (embedding, 2 layers, head: 2Ψ in all, the same volume) are issued in order on the data-parallel
+    // stream when the step starts, each unit's first forward starts no earlier than its own gather's end, the
+    // second micro-batch's forward waits for none, and the step ends with the optimizer. What changes is exposed
+    // data-parallel time only: the step shortens by exactly the exposed time it loses (the breakdown's identity).
+    StepSpec off = sharded_spec(2);
+    off.layout.zero_stage = 1;
+    off.layout.overlap_param_gather = false;
+    off.record_trace = true;
+    StepSpec on = off;
+    on.layout.overlap_param_gather = true;
+    const StepResult a = simulate_step(off);
+    const StepResult b = simulate_step(on);
+    CHECK(data_volume(a) == Approx(2.0 * 2.0 * kParameters).epsilon(1e-12));
+    CHECK(data_volume(b) == Approx(data_volume(a)).epsilon(1e-12));
+    // Off: the gather follows the optimizer and ends the step.
+    const auto comm = on_stream(a, "comm");
+    REQUIRE(!comm.empty());
+    CHECK(comm.back()->name.find("dp all-gather params") != std::string::npos);
+    CHECK(comm.back()->end.to_seconds().value() == Approx(a.step_time.value()).epsilon(1e-12));
+    // On: four gathers from t = 0, one after the other, each before its unit's first forward.
+    const auto gathers = on_stream(b, "dp");
+    REQUIRE(gathers.size() == 4);
+    CHECK(gathers.front()->start.picoseconds() == 0);
+    const char* units[] = {"embedding", "dense-layer 0", "dense-layer 1", "head"};
+    for (std::size_t u = 0; u < 4; ++u) {
+        CHECK(gathers[u]->name.ends_with(std::string("(") + units[u] + ")"));
+        if (u > 0) CHECK(gathers[u]->start >= gathers[u - 1]->end);
+        const auto compute = on_stream(b, "compute");
+        const auto first = std::find_if(compute.begin(), compute.end(),
+                                        [&](const TraceEvent* e) { return e->name == std::string("F0.c0 ") + units[u]; });
+        REQUIRE(first != compute.end());
+        CHECK((*first)->start >= gathers[u]->end);
+    }
+    for (const TraceEvent* e : on_stream(b, "comm")) CHECK(e->name.find("all-gather params") == std::string::npos);
+    CHECK(b.step_time.value() < a.step_time.value());
+    CHECK(a.step_time.value() - b.step_time.value() == Approx(data_exposed(a) - data_exposed(b)).epsilon(1e-6));
+}

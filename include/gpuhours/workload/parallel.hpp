@@ -102,6 +102,14 @@ struct ParallelLayout {
     // overlapping the rest of the backward (Megatron-Core --overlap-grad-reduce, PyTorch DDP buckets). false:
     // after the whole backward, as Megatron-LM did in 2021.
     bool overlap_gradient_reduce = true;
+    // ZeRO-1/2 (the distributed optimizer): the updated parameters' all-gather runs beside the next step's forward,
+    // one gather per unit (layer, embedding, head) issued in order when the previous step's optimizer is done, each
+    // unit's first forward of the step waiting for its own (Megatron-Core --overlap-param-gather; NeMo: "chunked by
+    // the granularity of a Transformer layer … exposes only one DP communication chunk"; with pipeline parallelism
+    // "the granularity … becomes the Transformer layers per virtual pipeline stage": each model chunk's first
+    // forward waits for all its units). false: the all-gather follows the optimizer inside the step. Takes effect
+    // with overlap_gradient_reduce (Megatron-Core requires it): param_gather_overlaps().
+    bool overlap_param_gather = true;
     // Combined 1F1B (Megatron-Core --overlap-moe-expert-parallel-comm, "1F1B A2A overlap"): the 1F1B order's steady
     // rounds run the forward of one micro-batch beside the backward of another, so that each one's expert
     // all-to-all hides behind the other's compute (schedule.hpp, make_pipeline_plan). Needs a MoE model with
@@ -155,6 +163,10 @@ struct ParallelLayout {
     // else all of them.
     [[nodiscard]] int dense_shard_ranks() const {
         return zero_stage >= 3 && shard_group > 0 ? shard_group : data * context;
+    }
+    // Whether ZeRO-1/2's parameter all-gather overlaps the next step's forward (overlap_param_gather above).
+    [[nodiscard]] bool param_gather_overlaps() const {
+        return overlap_param_gather && overlap_gradient_reduce && (zero_stage == 1 || zero_stage == 2);
     }
     [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
     [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }
