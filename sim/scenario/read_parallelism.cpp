@@ -410,6 +410,16 @@ void check_combined_1f1b(const Scenario& s, const SourceRef& at) {
     }
 }
 
+// FP8 parameter all-gather (MixedPrecision::fp8_param_gather): only where parameters are all-gathered.
+void check_fp8_param_gather(const Scenario& s, const SourceRef& at) {
+    const ParallelLayout& p = s.parallel;
+    if (s.training.precision.fp8_param_gather && (p.zero_stage == 0 || 1LL * p.data * p.context == 1)) {
+        throw_rule(s, {"training.fp8_param_gather", "parallelism.zero", "parallelism.data"}, at,
+                   fmt::format("fp8_param_gather = true, but {} gathers no parameters", p.zero_stage == 0 ? "ZeRO-0" : "a data × context group of one GPU"),
+                   "set parallelism.zero = 1, 2 or 3 with data parallelism (the distributed optimizer or FSDP), or remove fp8_param_gather");
+    }
+}
+
 // Tensor-parallel communication overlap (ParallelLayout::tp_comm_overlap): sequence parallelism's collectives to
 // overlap, and SMs left for the GEMMs beside them.
 void check_tp_comm_overlap(const Scenario& s, const SourceRef& at) {
@@ -536,6 +546,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                             "reserve fewer SMs for communication kernels (DeepSeek-V3 reserves 20 of 132)");
     }
     check_tp_comm_overlap(s, at);
+    check_fp8_param_gather(s, at);
     if (p.sequence_parallel && p.tensor == 1) {
         throw_rule(s, {"parallelism.sequence_parallel", "parallelism.tensor"}, at, "sequence_parallel = true needs tensor > 1",
                             "sequence parallelism shards activations over the tensor-parallel group");

@@ -104,6 +104,21 @@ void read_fp8_recipe(TableReader& r, const Node& node, const ChipProfile& chip, 
                                        has.empty() ? "none" : has, fp8_efficiency_key(p.fp8_recipe)),
                            placeholder("delayed"), {"training.fp8_recipe", "cluster.chip"});
     }
+    if (const Node* g = r.optional("fp8_param_gather")) {
+        p.fp8_param_gather = detail::as_bool(*g, r.path_of("fp8_param_gather"));
+        if (p.fp8_param_gather && !fp8) {
+            throw CoupledError(g->where, fmt::format("fp8_param_gather = true gathers the FP8 GEMMs' weights in FP8, but precision is {}",
+                                                     to_string(p.compute)),
+                               "set precision = \"fp8\", or remove fp8_param_gather", nullptr,
+                               {"training.fp8_param_gather", "training.precision"});
+        }
+        if (p.fp8_param_gather && p.fp8_recipe == Fp8Recipe::rowwise) {
+            throw CoupledError(g->where, "fp8_param_gather = true with fp8_recipe = \"rowwise\": no framework gathers row-wise scaled "
+                               "weights in FP8 (Megatron-Core has no row-wise recipe; torchao's float8 all-gather is tensor-wise)",
+                               "use fp8_recipe = \"tensorwise\" or \"delayed\", or remove fp8_param_gather", nullptr,
+                               {"training.fp8_param_gather", "training.fp8_recipe"});
+        }
+    }
 }
 
 }  // namespace

@@ -154,11 +154,11 @@ private:
         // (no) ZeRO-3: the chunk's units' segments per pass, in the chunk's forward order.
         std::vector<Segments> unit_forward, unit_backward, unit_backward_input, unit_weight;
         std::vector<std::pair<double, double>> unit_parameters;  // per unit: (dense, routed-expert) on this GPU
+        std::vector<std::pair<double, double>> unit_fp8;         // per unit: of those, the FP8 GEMMs' weights
         std::vector<std::string> unit_names;                     // per unit: "embedding", "dense-layer 3", …
         bool holds_head = false;                                 // the model's last chunk (its last unit: the head)
         double dense_parameters = 0.0;   // this GPU's parameters in the chunk, excluding routed experts
         double expert_parameters = 0.0;  // routed-expert parameters on this GPU
-        double fp8_parameters = 0.0;     // weights of the chunk's FP8 GEMMs on this GPU (cast once per step)
         Flops recompute_flops;
     };
 
@@ -184,6 +184,9 @@ private:
                                int& next_slot) const;
     void assemble_passes(ChunkPasses& c) const;
     std::vector<Segment> shard_collectives(const ChunkPasses& c, std::size_t unit, bool gradients) const;
+    // Bytes of an all-gather of `parameters` of which `fp8` are FP8 GEMMs' weights: the parameters' format, the
+    // FP8 weights at 1 B under MixedPrecision::fp8_param_gather.
+    [[nodiscard]] double param_gather_bytes(double parameters, double fp8) const;
     const ChunkPasses& chunk(int c);
     // `reduce`: the variant that completes the chunk's gradients (ChunkPasses::backward_reduce, weight_reduce);
     // `first`: the step's first forward of the chunk on the stage (ChunkPasses::forward_gather where it applies).

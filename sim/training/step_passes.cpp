@@ -298,14 +298,16 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
         Segments fwd = forward_segments(*block, name, next_slot);
         double dense = 0.0;
         double expert = 0.0;
+        std::pair<double, double> fp8{0.0, 0.0};
         for (const Op& op : block->ops) {
             (op.expert ? expert : dense) += op.parameters;
-            if (op.fp8) out.fp8_parameters += op.parameters;
+            if (op.fp8) (op.expert ? fp8.second : fp8.first) += op.parameters;
             out.recompute_flops += op.recompute;
         }
         out.dense_parameters += dense;
         out.expert_parameters += expert;
         out.unit_parameters.emplace_back(dense, expert);
+        out.unit_fp8.push_back(fp8);
         out.unit_names.push_back(name);
         out.unit_backward.push_back(backward_segments(*block, fwd, name, true, next_slot));
         out.unit_backward_input.push_back(backward_segments(*block, fwd, name, false, next_slot));
@@ -327,9 +329,12 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
 std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::size_t unit, bool gradients) const {
     std::vector<Segment> out;
     const auto [dense, expert] = c.unit_parameters[unit];
+    const auto [dense_fp8, expert_fp8] = c.unit_fp8[unit];
     const int dense_group = layout_.data * layout_.context;
     const int expert_group = dense_group / layout_.expert;
     const double e = bytes_per_element(gradients ? spec_.precision.gradients : spec_.precision.parameters);
+    const double dense_bytes = gradients ? dense * e : param_gather_bytes(dense, dense_fp8);
+    const double expert_bytes = gradients ? expert * e : param_gather_bytes(expert, expert_fp8);
     const CollectiveKind kind = gradients ? CollectiveKind::reduce_scatter : CollectiveKind::all_gather;
     const int slot = gradients ? -1 : static_cast<int>(unit);
     const std::string label = fmt::format("{} ({})", gradients ? "grad reduce-scatter" : "param all-gather", c.unit_names[unit]);
@@ -338,17 +343,23 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
     const int shard = layout_.dense_shard_ranks();
     const GroupKind within = shard == dense_group ? GroupKind::data_context : GroupKind::shard;
     if (shard > 1 && dense > 0) {
-        out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, within, Bytes(dense * e), CommAxis::data}, label, slot});
+        out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, within, Bytes(dense_bytes), CommAxis::data}, label, slot});
     }
     if (gradients && dense_group > shard && dense > 0) {
         out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{CollectiveKind::all_reduce, GroupKind::replica, Bytes(dense * e / shard), CommAxis::data},
                               fmt::format("grad replica all-reduce ({})", c.unit_names[unit]), slot});
     }
     if (expert_group > 1 && expert > 0) {
-        out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, GroupKind::expert_data, Bytes(expert * e), CommAxis::data},
+        out.push_back(Segment{SegmentKind::dp_comm, {}, CommSpec{kind, GroupKind::expert_data, Bytes(expert_bytes), CommAxis::data},
                               "expert " + label, slot});
     }
     return out;
+}
+
+double StepBuilder::param_gather_bytes(double parameters, double fp8) const {
+    const double e = bytes_per_element(spec_.precision.parameters);
+    if (!spec_.precision.fp8_param_gather) return parameters * e;
+    return (parameters - fp8) * e + fp8 * bytes_per_element(Precision::fp8);
 }
 
 // Whether gradient buckets are reduced during the backward (ZeRO 0–2 with overlap).

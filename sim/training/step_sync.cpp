@@ -86,12 +86,16 @@ void StepBuilder::add_optimizer(int stage) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
     double dense = 0.0;
     double expert = 0.0;
-    double fp8 = 0.0;
+    double dense_fp8 = 0.0;
+    double expert_fp8 = 0.0;
     for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
         const ChunkPasses& c = chunk(plan_->model_chunk(stage, Pass{PassKind::backward, 0, lc}));
         dense += c.dense_parameters;
         expert += c.expert_parameters;
-        fp8 += c.fp8_parameters;
+        for (const auto& [d, x] : c.unit_fp8) {
+            dense_fp8 += d;
+            expert_fp8 += x;
+        }
     }
     const double dense_group = static_cast<double>(layout_.data) * layout_.context;
     const double expert_group = dense_group / layout_.expert;
@@ -101,9 +105,14 @@ void StepBuilder::add_optimizer(int stage) {
     const double touched = bytes_per_element(pr.gradients) + 2.0 * bytes_per_element(pr.master_weights) +
                            4.0 * bytes_per_element(pr.optimizer_state) + bytes_per_element(pr.parameters);
     // FP8 GEMMs' weights are cast once per step by the recipe's kernels (fp8_quantisation_bytes), every weight
-    // the GPU's GEMMs use (Megatron's FP8 parameter gather, which casts the shard before gathering, is not modelled).
+    // the GPU's GEMMs use. Gathered in FP8 (fp8_param_gather) they are cast on this GPU's shard before the gather,
+    // and the gathered copy is re-laid out for the backward's transposed operand (1 B read, 1 B written per
+    // element) [U: TE builds that copy from the gathered FP8 data].
     const QuantisationBytes cast = fp8_quantisation_bytes(pr.gemm_recipe(), true);
-    const double moved = local * touched + fp8 * (cast.read + cast.written);
+    const double fp8 = dense_fp8 + expert_fp8;
+    const double cast_elements =
+        pr.fp8_param_gather ? dense_fp8 / layout_.dense_shard_ranks() + expert_fp8 / expert_group : fp8;
+    const double moved = local * touched + cast_elements * (cast.read + cast.written) + (pr.fp8_param_gather ? 2.0 * fp8 : 0.0);
     const SimTime duration = to_sim(Bytes(moved) /
                                     (spec_.cluster.chip.memory_bandwidth * spec_.cluster.chip.efficiency.memory));
     std::vector<std::vector<TaskId>> after(ranks.size());
@@ -116,13 +125,12 @@ void StepBuilder::add_optimizer(int stage) {
     }
     // ZeRO-1 and -2 gather the updated parameters; ZeRO-3 keeps them sharded until each unit's next gather.
     if (layout_.zero_stage >= 1 && layout_.zero_stage < 3 && !layout_.param_gather_overlaps()) {
-        const double param_bytes = bytes_per_element(pr.parameters);
         if (dense_group > 1 && dense > 0) {
-            add_segment(stage, Segment{SegmentKind::comm, {}, CommSpec{CollectiveKind::all_gather, GroupKind::data_context, Bytes(dense * param_bytes), CommAxis::data}, "param gather"},
+            add_segment(stage, Segment{SegmentKind::comm, {}, CommSpec{CollectiveKind::all_gather, GroupKind::data_context, Bytes(param_gather_bytes(dense, dense_fp8)), CommAxis::data}, "param gather"},
                         "dp all-gather params", after);
         }
         if (expert_group > 1 && expert > 0) {
-            add_segment(stage, Segment{SegmentKind::comm, {}, CommSpec{CollectiveKind::all_gather, GroupKind::expert_data, Bytes(expert * param_bytes), CommAxis::data}, "expert param gather"},
+            add_segment(stage, Segment{SegmentKind::comm, {}, CommSpec{CollectiveKind::all_gather, GroupKind::expert_data, Bytes(param_gather_bytes(expert, expert_fp8)), CommAxis::data}, "expert param gather"},
                         "expert-dp all-gather params", after);
         }
     }

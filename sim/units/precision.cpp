@@ -72,7 +72,9 @@ std::optional<Fp8Recipe> fp8_recipe_from_string(std::string_view name) {
 
 std::string describe_compute_precision(const MixedPrecision& p) {
     std::string out(to_string(p.compute));
-    if (p.fp8_recipe != Fp8Recipe::none) out += " (" + std::string(to_string(p.fp8_recipe)) + " scaling)";
+    if (p.fp8_recipe != Fp8Recipe::none) {
+        out += " (" + std::string(to_string(p.fp8_recipe)) + " scaling" + (p.fp8_param_gather ? ", weights all-gathered in FP8)" : ")");
+    }
     return out;
 }
 

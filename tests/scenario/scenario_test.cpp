@@ -1011,6 +1011,25 @@ TEST_CASE("fp8_recipe names the FP8 scaling recipe, checked against the precisio
     CHECK_THAT(load_error(fp8 + "fp8_recipe = \"blockwis\"\n").what(), Catch::Contains("did you mean \"blockwise\""));
 }
 
+TEST_CASE("fp8_param_gather needs FP8 GEMMs, a recipe frameworks gather and a parameter all-gather (#14)", "[fp8]") {
+    // kBase: ZeRO-0 on tensor 2, pipeline 2, data 4; [training] ends at global_batch (line 15).
+    const std::string fp8 = replace(kBase, "global_batch = 64", "global_batch = 64\nprecision = \"fp8\"");  // line 16
+    const std::string zero1 = replace(fp8, "micro_batch = 1", "micro_batch = 1\nzero = 1");                  // training from 13
+    const Scenario on = load_scenario_from_string(zero1 + "fp8_param_gather = true\n", "test.toml", catalog_options());
+    CHECK(on.training.precision.fp8_param_gather);
+    CHECK(describe_compute_precision(on.training.precision) == "fp8 (delayed scaling, weights all-gathered in FP8)");
+    // BF16 GEMMs (line 16 of kBase + the key).
+    const ScenarioError bf16 = load_error(kBase + "fp8_param_gather = true\n");
+    CHECK(bf16.where().line == 16);
+    CHECK_THAT(bf16.what(), Catch::Contains("but precision is bf16"));
+    CHECK_THAT(load_error(zero1 + "fp8_recipe = \"rowwise\"\nfp8_param_gather = true\n").what(),
+               Catch::Contains("no framework gathers row-wise scaled weights"));
+    // ZeRO-0 gathers no parameters: refused at the key written last (fp8_param_gather, line 17).
+    const ScenarioError zero0 = load_error(fp8 + "fp8_param_gather = true\n");
+    CHECK(zero0.where().line == 17);
+    CHECK_THAT(zero0.what(), Catch::Contains("ZeRO-0 gathers no parameters"));
+}
+
 TEST_CASE("recompute_num_layers and recompute_modules are checked against recompute and the model") {
     // kBase: Llama 3.1 8B, [parallelism] on lines 7–11; the keys go after micro_batch (line 11), on lines 12–13.
     const auto with = [](const std::string& keys) { return replace(kBase, "micro_batch = 1", "micro_batch = 1\n" + keys); };

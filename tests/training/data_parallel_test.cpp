@@ -320,3 +320,34 @@ TEST_CASE("ZeRO-1's parameter all-gather runs beside the next forward, each unit
     CHECK(b.step_time.value() < a.step_time.value());
     CHECK(a.step_time.value() - b.step_time.value() == Approx(data_exposed(a) - data_exposed(b)).epsilon(1e-6));
 }
+
+TEST_CASE("FP8 weights gathered in FP8 move 1 B per element and are cast on the shard (#14)", "[step][fp8]") {
+    // The 2-layer model with FP8 GEMMs (delayed scaling) on the 4-GPU node. Its FP8 GEMMs' weights are the layers'
+    // (the embedding and the head stay in BF16): per layer Q, O 2,097,152 + K, V 524,288 + MLP 12,582,912 =
+    // 15,204,352, so F = 30,408,704 on every GPU.
+    constexpr double kFp8Weights = 2.0 * 15'204'352.0;
+    auto spec = [](int zero, bool gather) {
+        StepSpec s = sharded_spec(2);
+        s.layout.zero_stage = zero;
+        s.precision.compute = Precision::fp8;
+        s.precision.fp8_recipe = Fp8Recipe::delayed;
+        s.precision.fp8_param_gather = gather;
+        return s;
+    };
+    // ZeRO-1: one parameter all-gather per step; F of its 2Ψ bytes go at 1 B instead of 2: F bytes fewer.
+    const StepResult z1 = simulate_step(spec(1, false));
+    const StepResult z1_fp8 = simulate_step(spec(1, true));
+    CHECK(data_volume(z1) - data_volume(z1_fp8) == Approx(kFp8Weights).epsilon(1e-9));
+    // The optimizer casts the GPU's shard F/4 (recipe's weight-cast bytes c each) and re-lays out the gathered
+    // copy (2 B each) instead of casting all F: its time changes by (F/4 · c + 2F − F · c) / (HBM × efficiency).
+    const QuantisationBytes cast = fp8_quantisation_bytes(Fp8Recipe::delayed, true);
+    const double c = cast.read + cast.written;
+    const ChipProfile chip = spec(1, false).cluster.chip;
+    const double bandwidth = chip.memory_bandwidth.value() * chip.efficiency.memory;
+    CHECK(z1_fp8.breakdown.optimizer.value() - z1.breakdown.optimizer.value() ==
+          Approx((kFp8Weights / 4.0 * c + 2.0 * kFp8Weights - kFp8Weights * c) / bandwidth).epsilon(1e-6));
+    // ZeRO-3 (resharding after forward): each micro-batch gathers every layer twice (forward and backward), 2
+    // micro-batches: 4F bytes fewer.
+    CHECK(data_volume(simulate_step(spec(3, false))) - data_volume(simulate_step(spec(3, true))) ==
+          Approx(4.0 * kFp8Weights).epsilon(1e-9));
+}

@@ -8,7 +8,9 @@
 // stages. In the backward that completes a chunk's gradients, each gradient bucket is reduced over the
 // data-parallel groups as soon as the backward has produced it, on the data-parallel stream (overlapping the rest
 // of the backward; without overlap_gradient_reduce, after the stage's whole backward on the communication
-// stream); then the optimizer step runs, then ZeRO-1/2's parameter all-gather. Under ZeRO-3 / FSDP
+// stream); then the optimizer step runs, then ZeRO-1/2's parameter all-gather — unless it overlaps the next
+// step's forward (ParallelLayout::overlap_param_gather: issued per unit on the data-parallel stream when the step
+// starts, each unit's first forward waiting for its own). Under ZeRO-3 / FSDP
 // (ParallelLayout::zero_stage 3) the data-parallel stream gathers each unit's (layer's) parameters ahead of its
 // forward and backward and reduce-scatters its gradients after its backward, every micro-batch; the compute
 // stream waits only for the gather it needs.

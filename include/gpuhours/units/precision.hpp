@@ -74,6 +74,11 @@ struct MixedPrecision {
     // The FP8 recipe of the GEMMs: none unless compute is fp8; with fp8 the scenario's `fp8_recipe` (default
     // delayed, as Megatron-Core's `--fp8-recipe`).
     Fp8Recipe fp8_recipe = Fp8Recipe::none;
+    // The FP8 GEMMs' weights all-gathered in FP8 (1 B per element) instead of the parameters' format: Megatron-Core's
+    // --fp8-param-gather under the distributed optimizer (NeMo: "reducing the all-gather overhead by half"), FSDP2's
+    // float8 all-gather (torchao's enable_fsdp_float8_all_gather). The weights are cast on the GPU's shard before
+    // the gather instead of whole after it. Only with compute fp8 and a parameter all-gather (ZeRO ≥ 1).
+    bool fp8_param_gather = false;
 
     // The recipe the GEMMs run: none unless compute is fp8; with fp8, fp8_recipe, or delayed where it is left at
     // none (a MixedPrecision built in code; the scenario reader never leaves it so).
@@ -85,7 +90,7 @@ struct MixedPrecision {
     friend bool operator==(const MixedPrecision&, const MixedPrecision&) = default;
 };
 
-// The GEMM format for headers: "bf16", "fp8 (blockwise scaling)".
+// The GEMM format for headers: "bf16", "fp8 (blockwise scaling)", "fp8 (delayed scaling, weights all-gathered in FP8)".
 std::string describe_compute_precision(const MixedPrecision& p);
 
 // Bytes per element an expert all-to-all moves in format `p`: bytes_per_element, plus for fp8 one fp32 scale per
