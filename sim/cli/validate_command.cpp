@@ -71,8 +71,8 @@ int cmd_validate(const Args& raw, std::ostream& out) {
                            s.measurements == 1 ? "" : "s", s.cases, s.cases == 1 ? "" : "s", 100.0 * s.mean_absolute_error,
                            100.0 * s.max_absolute_error, s.max_case, s.max_figure);
     };
-    out << "\neach published measurement counts once however many ways its paper states it (" << summary.figures_listed
-        << " figures listed)\n";
+    out << fmt::format("\neach published measurement counts once however many ways its paper states it ({} figure{} listed)\n",
+                       summary.figures_listed, summary.figures_listed == 1 ? "" : "s");
     // The median over the independent cases' counted figures (issue targets are stated as median and max).
     std::vector<double> errors;
     for (const auto& c : cases) {
@@ -88,8 +88,8 @@ int cmd_validate(const Args& raw, std::ostream& out) {
     out << "  independent (no catalog figure set on them): " << line(summary.independent)
         << (errors.empty() ? std::string() : fmt::format("; median {:.1f}%", 100.0 * median)) << "\n";
     out << "  informed a catalog figure (consistency checks): " << line(summary.informed) << "\n";
-    out << fmt::format("  all: mean absolute percentage error {:.1f}% over {} measurements of {} runs\n", 100.0 * summary.all.mean_absolute_error,
-                       summary.all.measurements, cases.size());
+    out << fmt::format("  all: mean absolute percentage error {:.1f}% over {} measurement{} of {} run{}\n", 100.0 * summary.all.mean_absolute_error,
+                       summary.all.measurements, summary.all.measurements == 1 ? "" : "s", cases.size(), cases.size() == 1 ? "" : "s");
     out << "\nsources\n";
     for (const auto& c : cases) {
         out << fmt::format("  {}: {}\n", c.id, c.source);

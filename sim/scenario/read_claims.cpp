@@ -6,7 +6,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
+#include <system_error>
 #include <type_traits>
 
 namespace gpuhours::detail {
@@ -190,7 +192,40 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
     return c;
 }
 
-PublishedSpec read_published(const Node& node) {
+namespace {
+
+// A `published.informed` entry: "<catalog file> <dotted key>", the file under the catalog directory and the key in
+// it (so that a misspelt figure is not silently counted as informed by nothing).
+void check_informed(const Node& item, const std::string& path, const std::string& figure, const std::filesystem::path& catalog_dir) {
+    const auto space = figure.find(' ');
+    const std::string file = figure.substr(0, space);
+    const std::string key = space == std::string::npos ? std::string() : figure.substr(space + 1);
+    const std::string hint = "write the catalog file and the figure's key, e.g. \"chips/a100-80gb.toml efficiency.gemm\"";
+    if (key.empty() || !file.ends_with(".toml")) {
+        throw ScenarioError(item.where, fmt::format("`{}` = \"{}\" is not \"<catalog file> <key>\"", path, figure), hint);
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(catalog_dir / file, ec)) {
+        throw ScenarioError(item.where, fmt::format("`{}`: no catalog file {}", path, (catalog_dir / file).string()), hint);
+    }
+    const Node root = detail::parse_document_file((catalog_dir / file).string(), item.where);
+    const Node* at = &root;
+    std::size_t from = 0;
+    while (at != nullptr && from <= key.size()) {
+        const auto dot = key.find('.', from);
+        const std::string part = key.substr(from, dot == std::string::npos ? std::string::npos : dot - from);
+        at = at->kind == Node::Kind::table ? at->find(part) : nullptr;
+        if (dot == std::string::npos) break;
+        from = dot + 1;
+    }
+    if (at == nullptr) {
+        throw ScenarioError(item.where, fmt::format("`{}`: {} has no key {}", path, file, key), hint);
+    }
+}
+
+}  // namespace
+
+PublishedSpec read_published(const Node& node, const std::filesystem::path& catalog_dir) {
     PublishedSpec p;
     TableReader r(node, "published");
     p.source = detail::as_string(r.required("source", "cite the paper and table the figures come from"), "published.source");
@@ -227,6 +262,7 @@ PublishedSpec read_published(const Node& node) {
             const std::string path = fmt::format("published.informed[{}]", i);
             std::string figure = detail::as_string(n->items[i], path);
             if (figure.empty()) throw ScenarioError(n->items[i].where, fmt::format("`{}` is empty", path), "name the catalog file and key, e.g. \"chips/a100-80gb.toml efficiency.gemm\"");
+            check_informed(n->items[i], path, figure, catalog_dir);
             p.informed.push_back(std::move(figure));
         }
     }

@@ -121,6 +121,11 @@ void read_overlaps(TableReader& r, ParallelLayout& p) {
                                                  : "set parallelism.zero = 1 or 2, or remove the key",
                                nullptr, {"parallelism.overlap_param_gather", "parallelism.zero"});
         }
+        if (p.overlap_param_gather && 1LL * p.data * p.context == 1) {
+            throw CoupledError(o->where, "`parallelism.overlap_param_gather = true`, but a data × context group of one GPU gathers no parameters",
+                               "remove the key, or use data parallelism (data > 1)", nullptr,
+                               {"parallelism.overlap_param_gather", "parallelism.data", "parallelism.context"});
+        }
         if (p.overlap_param_gather && !p.overlap_gradient_reduce) {
             throw CoupledError(o->where, "`parallelism.overlap_param_gather = true` needs overlap_gradient_reduce = true (Megatron-Core's "
                                "--overlap-param-gather requires --overlap-grad-reduce)",

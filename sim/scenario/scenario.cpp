@@ -491,7 +491,7 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
         }
         for (std::size_t i = 0; i < n->items.size(); ++i) s.claims.push_back(read_claim(n->items[i], i));
     }
-    if (const Node* n = r.optional("published")) s.published = read_published(detail::as_table(*n, "published"));
+    if (const Node* n = r.optional("published")) s.published = read_published(detail::as_table(*n, "published"), catalog_dir);
     if (const Node* n = r.optional("whatif")) s.whatif = read_whatif(detail::as_table(*n, "whatif"), catalog_dir);
     r.allow("phases");
     r.allow("extends");

@@ -186,7 +186,8 @@ const Node* note_figure(TableReader& r, std::string_view key, std::vector<Assump
 PricingSpec read_pricing(const Node& node, const std::filesystem::path& catalog_dir, std::vector<Assumption>& assumptions);
 // read_claims.cpp: [[claims]], [published] and [whatif].
 ClaimSpec read_claim(const Node& node, std::size_t index);
-PublishedSpec read_published(const Node& node);
+// `catalog_dir`: where `informed` entries ("chips/h800.toml efficiency.gemm_fp8") must name an existing file and key.
+PublishedSpec read_published(const Node& node, const std::filesystem::path& catalog_dir);
 WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_dir);
 
 // ---- loading (scenario.cpp, uncertain.cpp) --------------------------------------------------------------

@@ -199,4 +199,16 @@ TEST_CASE("published.informed must be an array of catalog figures", "[validate]"
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("bad.toml:18:"));
     CHECK_THAT(r.out, Catch::Contains("published.informed"));
+    // Each entry names an existing catalog file and key: a misspelt figure would otherwise make the case "informed"
+    // by nothing and drop it from the independent set. Refused at the entry (line 18).
+    for (const auto& [entry, message] : std::vector<std::pair<std::string, std::string>>{
+             {"chips/h100.toml efficiency.gemmm", "has no key efficiency.gemmm"},
+             {"chips/h1000.toml efficiency.gemm", "no catalog file"},
+             {"chips/h100.toml", "is not \"<catalog file> <key>\""}}) {
+        const auto bad = small_published_run(dir, "entry", "step_time = \"1 s\"\ninformed = [\"" + entry + "\"]\n");
+        const auto e = run_cli("check " + bad.string());
+        CHECK(e.exit_code == 2);
+        CHECK_THAT(e.out, Catch::Contains("entry.toml:18:") && Catch::Contains(message));
+    }
 }
+

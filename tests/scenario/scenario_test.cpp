@@ -964,6 +964,10 @@ TEST_CASE("overlap_param_gather applies to ZeRO-1/2 with overlapped gradient red
     CHECK(zero0.where().line == 12);
     CHECK_THAT(zero0.what(), Catch::Contains("applies to ZeRO-1/2"));
     CHECK_THAT(load_error(with("zero = 3\noverlap_param_gather = true")).what(), Catch::Contains("ZeRO-3 gathers each unit"));
+    // One GPU per data × context group (TP8 × PP2 on 16 GPUs) gathers nothing: refused, as fp8_param_gather is.
+    const ScenarioError alone = load_error(replace(replace(with("zero = 1\noverlap_param_gather = true"), "tensor = 2", "tensor = 8"),
+                                                   "data = 4", "data = 1"));
+    CHECK_THAT(alone.what(), Catch::Contains("a data × context group of one GPU gathers no parameters"));
     const ScenarioError grads = load_error(with("zero = 2\noverlap_gradient_reduce = false\noverlap_param_gather = true"));
     CHECK(grads.where().line == 14);
     CHECK_THAT(grads.what(), Catch::Contains("needs overlap_gradient_reduce = true"));
