@@ -110,9 +110,9 @@ void StepBuilder::add_optimizer(int stage) {
     // element) [U: TE builds that copy from the gathered FP8 data].
     const QuantisationBytes cast = fp8_quantisation_bytes(pr.gemm_recipe(), true);
     const double fp8 = dense_fp8 + expert_fp8;
-    const double cast_elements =
-        pr.fp8_param_gather ? dense_fp8 / layout_.dense_shard_ranks() + expert_fp8 / expert_group : fp8;
-    const double moved = local * touched + cast_elements * (cast.read + cast.written) + (pr.fp8_param_gather ? 2.0 * fp8 : 0.0);
+    const bool shard_cast = pr.fp8_param_gather && layout_.zero_stage >= 1;  // a phase may run ZeRO-0 without a gather
+    const double cast_elements = shard_cast ? dense_fp8 / layout_.dense_shard_ranks() + expert_fp8 / expert_group : fp8;
+    const double moved = local * touched + cast_elements * (cast.read + cast.written) + (shard_cast ? 2.0 * fp8 : 0.0);
     const SimTime duration = to_sim(Bytes(moved) /
                                     (spec_.cluster.chip.memory_bandwidth * spec_.cluster.chip.efficiency.memory));
     std::vector<std::vector<TaskId>> after(ranks.size());
