@@ -544,7 +544,10 @@ void record(const Options& o, const std::vector<Seed>& corpus, Job& job, Tally& 
         }
     }
     if (o.verbose) {
-        std::cerr << label << ": check " << check.exit_code << ", run " << run.exit_code << "\n    "
+        // Each command's wall seconds and peak resident MB, so that a sanitizer shard (run without a memory
+        // limit) names the mutants to replay in a normal build against --memory-mb.
+        std::cerr << label << ": check " << check.exit_code << " (" << check.seconds << " s, " << check.peak_mb
+                  << " MB), run " << run.exit_code << " (" << run.seconds << " s, " << run.peak_mb << " MB)\n    "
                   << first_line(check.err) << "\n";
     }
 }
