@@ -99,6 +99,11 @@ void apply_recipe(const Recipe& recipe, Shape& sh, std::vector<std::string>& ove
             sh.layout.combined_1f1b = false;
             overrides.push_back(prefix + "combined_1f1b=false");
         }
+        // DualPipe overlaps the all-to-all with the other direction's micro-batch; the shared experts' overlap goes.
+        if (sh.layout.moe_shared_expert_overlap && sh.layout.schedule == Schedule::dualpipe) {
+            sh.layout.moe_shared_expert_overlap = false;
+            overrides.push_back(prefix + "moe_shared_expert_overlap=false");
+        }
     }
     if (recipe.micro_batch && *recipe.micro_batch != sh.layout.micro_batch) {
         sh.layout.micro_batch = *recipe.micro_batch;

@@ -192,6 +192,10 @@ std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace
                                 // The scenario's combined 1F1B where the candidate can take it (an expert all-to-all,
                                 // and 1F1B rounds to pair: interleaved, or 1F1B on one stage); off elsewhere.
                                 l.combined_1f1b = s.parallel.combined_1f1b && ep > 1 && combined_1f1b_pairs(schedule, pp);
+                                // The scenario's shared-expert overlap where an all-to-all runs and no schedule
+                                // overlaps it with another micro-batch (DualPipe) instead.
+                                l.moe_shared_expert_overlap =
+                                    s.parallel.moe_shared_expert_overlap && ep > 1 && schedule != Schedule::dualpipe;
                                 out.push_back(l);
                             }
                         }

@@ -273,6 +273,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("schedule", to_string(p.schedule)).field("recompute", to_string(p.recompute)).field("order", p.order);
     j.field("recompute_num_layers", p.recompute_num_layers).field("recompute_modules", describe_recompute_modules(p.recompute_modules));
     j.field("overlap_gradient_reduce", p.overlap_gradient_reduce).field("combined_1f1b", p.combined_1f1b).field("vocab_divisible_by", p.vocab_divisible_by);
+    j.field("moe_shared_expert_overlap", p.moe_shared_expert_overlap);
     j.field("tp_comm_overlap", p.tp_comm_overlap);
     if (p.tp_comm_overlap) j.field("tp_comm_overlap_sms", p.tp_comm_overlap_sms);
     if (p.zero_stage >= 3) {
@@ -374,6 +375,10 @@ int check_command(const Args& raw, std::ostream& out) {
         if (p.combined_1f1b) {
             out << "          combined 1F1B: each steady-state round runs one micro-batch's forward beside another's "
                    "backward, their expert all-to-alls overlapping the other's compute\n";
+        }
+        if (p.moe_shared_expert_overlap) {
+            out << "          shared-expert overlap: each MoE layer's shared experts run beside its dispatch and combine "
+                   "all-to-alls (fc1 and the activation beside the dispatch, fc2 beside the combine; backward likewise)\n";
         }
         if (p.tp_comm_overlap) {
             out << fmt::format("          TP communication overlap: sequence parallelism's all-gathers and reduce-scatters run in "

@@ -105,6 +105,7 @@ void write_candidate_json(report::Json& j, const PlanCandidate& c) {
     j.field("expert", l.expert).field("micro_batch", l.micro_batch).field("schedule", to_string(l.schedule));
     j.field("virtual_stages", l.virtual_stages).field("recompute", to_string(l.recompute));
     j.field("combined_1f1b", l.combined_1f1b);
+    j.field("moe_shared_expert_overlap", l.moe_shared_expert_overlap);
     j.field("tp_comm_overlap", l.tp_comm_overlap);
     if (l.context > 1) j.field("cp_comm_type", to_string(l.cp_comm_type));
     j.field("sequence_parallel", l.sequence_parallel).field("micro_batches_per_step", c.micro_batches);
@@ -190,7 +191,7 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
     const auto& p = s.parallel;
     out << fmt::format("layout search: {}\n", s.title);
     out << fmt::format("{} × {}, {}, sequence {}, global batch {}; kept from the scenario: ZeRO {}, {} compute, order {}, "
-                       "sequence parallel {}{}{}\n\n",
+                       "sequence parallel {}{}{}{}\n\n",
                        s.cluster.gpus, s.cluster.chip.display_name, s.model.display_name, s.training.sequence_length,
                        s.training.global_batch, p.zero_stage, to_string(s.training.precision.compute), p.order,
                        p.sequence_parallel ? "on (off where tensor = 1)" : "off",
@@ -198,7 +199,8 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
                                          : std::string(),
                        p.combined_1f1b ? ", combined 1F1B (where the schedule takes it: interleaved, or 1F1B on one stage, "
                                          "with expert > 1)"
-                                       : "");
+                                       : "",
+                       p.moe_shared_expert_overlap ? ", shared experts beside the all-to-all (where expert > 1, not under DualPipe)" : "");
     if (result.ranking.empty()) {
         out << "no layout in the search space passes the rules and fits in memory";
         if (n.failed_in_simulation > 0) out << fmt::format(" and simulates ({} failed in simulation)", n.failed_in_simulation);

@@ -134,6 +134,9 @@ void read_overlaps(TableReader& r, ParallelLayout& p) {
         }
     }
     if (const Node* c = r.optional("combined_1f1b")) p.combined_1f1b = detail::as_bool(*c, "parallelism.combined_1f1b");
+    if (const Node* o = r.optional("moe_shared_expert_overlap")) {
+        p.moe_shared_expert_overlap = detail::as_bool(*o, "parallelism.moe_shared_expert_overlap");
+    }
     if (const Node* o = r.optional("tp_comm_overlap")) p.tp_comm_overlap = detail::as_bool(*o, "parallelism.tp_comm_overlap");
     if (const Node* n = r.optional("tp_comm_overlap_sms")) {
         if (!p.tp_comm_overlap) {
@@ -415,6 +418,31 @@ void check_combined_1f1b(const Scenario& s, const SourceRef& at) {
     }
 }
 
+// Shared-expert overlap (ParallelLayout::moe_shared_expert_overlap): shared experts, an expert all-to-all to run
+// them beside, and no other overlap of that all-to-all.
+void check_shared_expert_overlap(const Scenario& s, const SourceRef& at) {
+    const ParallelLayout& p = s.parallel;
+    const ModelSpec& m = s.model;
+    if (!p.moe_shared_expert_overlap) return;
+    if (!m.moe || m.moe->shared_experts == 0 || p.expert < 2) {
+        throw_rule(s, {"parallelism.moe_shared_expert_overlap", "parallelism.expert", "model"}, at,
+                   fmt::format("moe_shared_expert_overlap = true runs the shared experts beside the expert all-to-all, but {}",
+                               !m.moe                        ? fmt::format("model \"{}\" has no experts", m.id)
+                               : m.moe->shared_experts == 0 ? fmt::format("model \"{}\" has no shared experts", m.id)
+                                                            : std::string("expert = 1 sends none")),
+                   "use it on a MoE model with shared experts and parallelism.expert > 1, or remove moe_shared_expert_overlap");
+    }
+    if (p.combined_1f1b || p.schedule == Schedule::dualpipe) {
+        throw_rule(s, {"parallelism.moe_shared_expert_overlap", "parallelism.combined_1f1b", "parallelism.schedule"}, at,
+                   fmt::format("moe_shared_expert_overlap = true with {}, which already overlaps the expert all-to-all with "
+                               "another micro-batch's compute",
+                               p.combined_1f1b ? "combined_1f1b = true" : "schedule = \"dualpipe\""),
+                   p.combined_1f1b ? "remove one of the two (Megatron-Core refuses moe_shared_expert_overlap with "
+                                     "overlap_moe_expert_parallel_comm)"
+                                   : "remove moe_shared_expert_overlap, or use another schedule");
+    }
+}
+
 // FP8 parameter all-gather (MixedPrecision::fp8_param_gather): only where parameters are all-gathered.
 void check_fp8_param_gather(const Scenario& s, const SourceRef& at) {
     const ParallelLayout& p = s.parallel;
@@ -544,6 +572,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                             "DualPipe pairs stage i with stage pipeline−1−i; use an even pipeline degree");
     }
     check_combined_1f1b(s, at);
+    check_shared_expert_overlap(s, at);
     if (p.communication_sms >= s.cluster.chip.sm_count) {
         throw_rule(s, {"parallelism.communication_sms", "cluster.chip", "cluster.chip.from"}, at,
                             fmt::format("communication_sms = {} leaves no SM for compute on the {} ({} SMs)",

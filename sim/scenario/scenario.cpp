@@ -387,10 +387,11 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                                        "training.combine_precision"}),
                                 s.sources.at("training.precision", s.sources.file))},
         // The layout and the network the step is simulated on.
-        Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
+        Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}{}{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
                                               p.tensor, p.context, p.pipeline, p.data, p.expert, p.sequence_parallel ? " with sequence parallelism" : "",
                                               p.tp_comm_overlap ? fmt::format(" and TP communication overlap ({} SMs)", p.tp_comm_overlap_sms) : std::string(),
                                               p.context > 1 ? fmt::format(", CP exchange {}", to_string(p.cp_comm_type)) : std::string(),
+                                              p.moe_shared_expert_overlap ? ", shared experts beside the all-to-all" : "",
                                               describe_schedule(p), p.zero_stage, describe_recompute(p), p.micro_batch, p.communication_sms),
                    group_source(under("parallelism."), s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file)},
         Assumption{"cluster.fabric", fmt::format("{}, {} tiers, {} plane{}, oversubscription {:g}:1, NIC {} per GPU, NIC latency {}",

@@ -173,6 +173,9 @@ private:
     // ---- per-chunk pass templates (step_passes.cpp) -----------------------------------------------------
     std::vector<const Block*> chunk_blocks(int chunk) const;
     std::optional<CommSpec> comm_spec(const Communication& c, bool backward) const;
+    // Appends to `out`, as collectives the chain waits for, the `before` (else `after`) collectives of `ops` (the
+    // shared experts' own, under shared-expert overlap), forward or backward.
+    void append_collectives(Segments& out, const std::vector<const Op*>& ops, bool before, bool backward) const;
     Seconds materialized_attention(const Op& op) const;
     ChunkPasses make_chunk(int chunk) const;
     // One block's forward and backward segments (step_passes.cpp); `next_slot` numbers overlapped collectives.

@@ -139,7 +139,38 @@ bool cp_ring(const ParallelLayout& l, const Op& op) {
     return l.context > 1 && l.cp_comm_type == CpCommType::p2p && op.before.kind == Collective::cp_exchange;
 }
 
+// Shared-expert overlap (ParallelLayout::moe_shared_expert_overlap): a MoE block's shared-expert ops split where
+// Megatron-Core's SharedExpertMLP splits them — fc1 (after its FP8 quantisation, if any) and the activation
+// beside the dispatch (linear_fc1_forward_and_act), fc2 beside the combine (linear_fc2_forward). Empty when the
+// overlap is off, the block has no shared experts, or no all-to-all runs (expert = 1).
+bool is_shared_expert(const Op& op) { return op.name.starts_with("moe.shared."); }
+
+struct SharedSplit {
+    std::vector<const Op*> with_dispatch;
+    std::vector<const Op*> with_combine;
+    [[nodiscard]] bool on() const { return !with_dispatch.empty() && !with_combine.empty(); }
+};
+
+SharedSplit shared_split(const ParallelLayout& l, const Block& block) {
+    SharedSplit out;
+    if (!l.moe_shared_expert_overlap || l.expert < 2) return out;
+    bool past_act = false;
+    for (const Op& op : block.ops) {
+        if (!is_shared_expert(op)) continue;
+        (past_act ? out.with_combine : out.with_dispatch).push_back(&op);
+        past_act = past_act || op.name == "moe.shared.act";
+    }
+    return out;
+}
+
 }  // namespace
+
+void StepBuilder::append_collectives(Segments& out, const std::vector<const Op*>& ops, bool before, bool backward) const {
+    for (const Op* op : ops) {
+        const Communication& c = before ? op->before : op->after;
+        if (const auto spec = comm_spec(c, backward)) out.push_back(Segment{SegmentKind::comm, {}, *spec, std::string(to_string(c.kind))});
+    }
+}
 
 void StepBuilder::launch_bound(Segments& pass, SimTime busy, int kernels, const std::string& name) const {
     const SimTime host = launch_host_ * static_cast<std::int64_t>(kernels);
@@ -152,14 +183,26 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
     SimTime acc;
     SimTime busy;
     const int t = layout_.tensor;
+    auto forward_time = [&](const Op& op, const KernelContext& kernel) {
+        return to_sim(time_op(op, kernel).forward.time + materialized_attention(op)) + launch_gap_;
+    };
+    // Shared experts beside the all-to-alls: their compute leaves the chain, their own collectives stay on it.
+    const SharedSplit shared = shared_split(layout_, block);
+    SimTime beside_dispatch;
+    SimTime beside_combine;
+    if (shared.on()) {
+        for (const Op* op : shared.with_dispatch) beside_dispatch += forward_time(*op, kernel_);
+        for (const Op* op : shared.with_combine) beside_combine += forward_time(*op, kernel_);
+    }
+    busy += beside_dispatch + beside_combine;
     for (const Op& op : block.ops) {
+        if (shared.on() && is_shared_expert(op)) continue;
         const auto before = comm_spec(op.before, false);
         const auto after = comm_spec(op.after, false);
         const bool kv_ring = before && cp_ring(layout_, op);
         const bool ring = before && (overlaps(layout_, op, op.before) || kv_ring);
         const bool pipelined = after && overlaps(layout_, op, op.after);
-        const SimTime g =
-            to_sim(time_op(op, pipelined ? kernel_overlap_ : kernel_).forward.time + materialized_attention(op)) + launch_gap_;
+        const SimTime g = forward_time(op, pipelined ? kernel_overlap_ : kernel_);
         busy += g;
         if (ring) {
             // Ring exchange: the GEMM's t chunks (ring attention: its cp steps, one per K/V chunk) run as their
@@ -171,7 +214,13 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
         } else {
             if (before) {
                 flush(fwd, acc, SegmentKind::compute, name);
-                fwd.push_back(Segment{SegmentKind::comm, {}, *before, std::string(to_string(op.before.kind))});
+                if (shared.on() && op.before.kind == Collective::ep_dispatch) {
+                    // The shared experts' input gather (pre_forward_comm), then fc1 and the activation beside the dispatch.
+                    append_collectives(fwd, shared.with_dispatch, true, false);
+                    overlapped(fwd, *before, op.before, beside_dispatch, name, next_slot);
+                } else {
+                    fwd.push_back(Segment{SegmentKind::comm, {}, *before, std::string(to_string(op.before.kind))});
+                }
             }
             if (!pipelined) acc += g;
         }
@@ -189,7 +238,13 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
             fwd.push_back(Segment{SegmentKind::comm, {}, tail, std::string(to_string(op.after.kind))});
         } else if (after) {
             flush(fwd, acc, SegmentKind::compute, name);
-            fwd.push_back(Segment{SegmentKind::comm, {}, *after, std::string(to_string(op.after.kind))});
+            if (shared.on() && op.after.kind == Collective::ep_combine) {
+                // fc2 beside the combine, then the shared experts' output reduce-scatter (post_forward_comm).
+                overlapped(fwd, *after, op.after, beside_combine, name, next_slot);
+                append_collectives(fwd, shared.with_combine, false, false);
+            } else {
+                fwd.push_back(Segment{SegmentKind::comm, {}, *after, std::string(to_string(op.after.kind))});
+            }
         }
     }
     flush(fwd, acc, SegmentKind::compute, name);
@@ -225,8 +280,28 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
         busy += recompute;
         if (recompute.picoseconds() > 0) bwd.push_back(Segment{SegmentKind::recompute, recompute, {}, name});
     }
+    // Shared experts beside the all-to-alls' backward (the forward's split, reversed): fc2's gradients beside the
+    // combine's backward, the activation's and fc1's beside the dispatch's; their own collectives stay on the chain.
+    const SharedSplit shared = shared_split(layout_, block);
+    auto side = [&](const std::vector<const Op*>& ops) {
+        SimTime sum;
+        for (const Op* op : ops) {
+            const OpTime t = time_op(*op, kernel_);
+            sum += to_sim(t.backward_input.time + materialized_attention(*op) * 2.0) + launch_gap_;
+            ++kernels;
+            if (with_weight && t.backward_weight.time.value() > 0.0) {
+                sum += to_sim(t.backward_weight.time) + launch_gap_;
+                ++kernels;
+            }
+        }
+        return sum;
+    };
+    const SimTime beside_combine = shared.on() ? side(shared.with_combine) : SimTime{};
+    const SimTime beside_dispatch = shared.on() ? side(shared.with_dispatch) : SimTime{};
+    busy += beside_combine + beside_dispatch;
     SimTime a;
     for (auto it = block.ops.rbegin(); it != block.ops.rend(); ++it) {
+        if (shared.on() && is_shared_expert(*it)) continue;
         const auto gather = comm_spec(it->after, true);   // the output gradient's (gathered, under SP)
         const auto scatter = comm_spec(it->before, true);  // the input gradient's (reduce-scattered, under SP)
         // Bulk overlap: the input gradient's reduce-scatter beside the weight-gradient GEMM.
@@ -265,7 +340,12 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
         } else {
             if (gather) {
                 flush(bwd, a, SegmentKind::compute, name);
-                bwd.push_back(Segment{SegmentKind::comm, {}, *gather, std::string(to_string(it->after.kind))});
+                if (shared.on() && it->after.kind == Collective::ep_combine) {
+                    append_collectives(bwd, shared.with_combine, false, true);
+                    overlapped(bwd, *gather, it->after, beside_combine, name, next_slot);
+                } else {
+                    bwd.push_back(Segment{SegmentKind::comm, {}, *gather, std::string(to_string(it->after.kind))});
+                }
             }
             a += input;
         }
@@ -277,7 +357,12 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
         a += weight;
         if (scatter) {
             flush(bwd, a, SegmentKind::compute, name);
-            bwd.push_back(Segment{SegmentKind::comm, {}, *scatter, std::string(to_string(it->before.kind))});
+            if (shared.on() && it->before.kind == Collective::ep_dispatch) {
+                overlapped(bwd, *scatter, it->before, beside_dispatch, name, next_slot);
+                append_collectives(bwd, shared.with_dispatch, true, true);
+            } else {
+                bwd.push_back(Segment{SegmentKind::comm, {}, *scatter, std::string(to_string(it->before.kind))});
+            }
         }
     }
     flush(bwd, a, SegmentKind::compute, name);

@@ -347,11 +347,9 @@ TEST_CASE("gpuhours plan rejects a bad --top, --fix or scenario with exit code 2
     CHECK(missing.exit_code == 2);
 }
 
-TEST_CASE("the layout search keeps the scenario's combined 1F1B where a candidate can take it, and ranks the rest without it", "[plan]") {
-    // DeepSeek-V2-Lite (64 routed experts) on 16 H100, pipeline 1, EP 8, combined 1F1B. Every enumerated layout
-    // gets combined_1f1b exactly when it has an expert all-to-all (expert > 1) and 1F1B rounds to pair (1f1b on
-    // one stage, or interleaved): DualPipe, ZB-H1, GPipe and 1F1B over several stages are searched without it.
-    const std::string text = R"(title = "moe"
+// DeepSeek-V2-Lite (64 routed experts, 2 shared) on 16 H100, pipeline 1, EP 8, with `overlap` (a [parallelism] line).
+std::string moe_search(const std::string& overlap) {
+    return R"(title = "moe"
 model = "deepseek-v2-lite"
 [cluster]
 chip = "h100"
@@ -362,13 +360,19 @@ tensor = 1
 pipeline = 1
 data = 16
 expert = 8
-combined_1f1b = true
+)" + overlap + R"(
 [training]
 tokens = "1B"
 sequence_length = 4096
 global_batch = 64
 )";
-    const Scenario s = load_scenario_from_string(text, "moe.toml", catalog_options());
+}
+
+TEST_CASE("the layout search keeps the scenario's combined 1F1B where a candidate can take it, and ranks the rest without it", "[plan]") {
+    // With combined 1F1B, every enumerated layout gets combined_1f1b exactly when it has an expert all-to-all
+    // (expert > 1) and 1F1B rounds to pair (1f1b on one stage, or interleaved): DualPipe, ZB-H1, GPipe and 1F1B over
+    // several stages are searched without it.
+    const Scenario s = load_scenario_from_string(moe_search("combined_1f1b = true"), "moe.toml", catalog_options());
     REQUIRE(s.parallel.combined_1f1b);
     std::size_t on = 0;
     std::size_t off = 0;
@@ -377,6 +381,23 @@ global_batch = 64
                                             (l.schedule == Schedule::one_f_one_b && l.pipeline == 1));
         CHECK(l.combined_1f1b == takes);
         (l.combined_1f1b ? on : off) += 1;
+    }
+    CHECK(on > 0);
+    CHECK(off > 0);
+}
+
+TEST_CASE("the layout search keeps the scenario's shared-expert overlap where an all-to-all runs outside DualPipe (#15)", "[plan]") {
+    // With moe_shared_expert_overlap instead: every enumerated layout keeps it exactly when it has an expert
+    // all-to-all (expert > 1) and its schedule is not DualPipe (which overlaps the all-to-all with another
+    // micro-batch instead).
+    const Scenario s = load_scenario_from_string(moe_search("moe_shared_expert_overlap = true"), "moe.toml", catalog_options());
+    REQUIRE(s.parallel.moe_shared_expert_overlap);
+    std::size_t on = 0;
+    std::size_t off = 0;
+    for (const ParallelLayout& l : enumerate_layouts(s)) {
+        CHECK(l.moe_shared_expert_overlap == (l.expert > 1 && l.schedule != Schedule::dualpipe));
+        CHECK_FALSE(l.combined_1f1b);
+        (l.moe_shared_expert_overlap ? on : off) += 1;
     }
     CHECK(on > 0);
     CHECK(off > 0);

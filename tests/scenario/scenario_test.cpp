@@ -840,6 +840,41 @@ TEST_CASE("combined 1F1B is refused without experts or without rounds to pair, a
     CHECK(s.parallel.schedule == Schedule::interleaved);
 }
 
+TEST_CASE("shared-expert overlap is refused without shared experts or an all-to-all, and beside combined 1F1B or DualPipe, at the key (#15)") {
+    // kBase's dense Llama 3.1 8B: the key inserted after micro_batch (line 11) is line 12, its value at column 29
+    // ("moe_shared_expert_overlap = " is 28 characters).
+    const auto dense = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\nmoe_shared_expert_overlap = true"));
+    CHECK(dense.where().line == 12);
+    CHECK(dense.where().column == 29);
+    CHECK_THAT(dense.message(), Catch::Contains("has no experts"));
+    // PP 2 × DP 8 with TP 1 (16 GPUs); expert = 8 on line 12, the key on line 13.
+    const std::string tp1 = replace(replace(kBase, "tensor = 2", "tensor = 1"), "data = 4", "data = 8");
+    const std::string ep8 = replace(tp1, "micro_batch = 1", "micro_batch = 1\nexpert = 8\nmoe_shared_expert_overlap = true");
+    // Qwen3-235B-A22B: 128 routed experts, no shared one.
+    const auto qwen = load_error(replace(ep8, "llama-3.1-8b", "qwen3-235b-a22b"));
+    CHECK(qwen.where().line == 13);
+    CHECK_THAT(qwen.message(), Catch::Contains("has no shared experts"));
+    // DeepSeek-V2-Lite (2 shared experts) without expert parallelism: no all-to-all to run them beside.
+    const std::string lite = replace(tp1, "llama-3.1-8b", "deepseek-v2-lite");
+    const auto ep1 = load_error(replace(lite, "micro_batch = 1", "micro_batch = 1\nmoe_shared_expert_overlap = true"));
+    CHECK(ep1.where().line == 12);
+    CHECK_THAT(ep1.message(), Catch::Contains("expert = 1 sends none"));
+    // With EP 8 on plain 1F1B: accepted.
+    const std::string lite_ep8 = replace(ep8, "llama-3.1-8b", "deepseek-v2-lite");
+    CHECK(load_scenario_from_string(lite_ep8, "test.toml", catalog_options()).parallel.moe_shared_expert_overlap);
+    // Beside combined 1F1B (interleaved, 3 virtual stages: accepted alone in the test above), and under DualPipe (8
+    // micro-batches per replica: even and at least 2 × 2 stages): located at the key written last, line 16 / 14.
+    const auto combined = load_error(replace(lite, "micro_batch = 1",
+                                             "micro_batch = 1\nexpert = 8\nschedule = \"interleaved\"\nvirtual_stages = 3\n"
+                                             "combined_1f1b = true\nmoe_shared_expert_overlap = true"));
+    CHECK(combined.where().line == 16);
+    CHECK_THAT(combined.message(), Catch::Contains("with combined_1f1b = true"));
+    const auto dualpipe = load_error(replace(lite, "micro_batch = 1",
+                                             "micro_batch = 1\nexpert = 8\nschedule = \"dualpipe\"\nmoe_shared_expert_overlap = true"));
+    CHECK(dualpipe.where().line == 14);
+    CHECK_THAT(dualpipe.message(), Catch::Contains("with schedule = \"dualpipe\""));
+}
+
 TEST_CASE("a layout that fits only without combined 1F1B's extra activations is refused at the key, naming it") {
     // DeepSeek-V2-Lite on 16 H100, PP 1 × DP 16, EP 8, ZeRO 0, sequence 4,096: one micro-batch of activations
     // fits (about 75 GB); combined 1F1B holds two (F(i+1) beside B(i)), about 94 GB, over the H100's 85 GB.

@@ -96,6 +96,15 @@ ClusterSpec fast_node(int gpus) {
     return c;
 }
 
+// One node of `gpus` GPUs whose NVLink is made slow (1 GB/s, 1 ns): every collective over it outlasts the compute
+// overlapped with it, so an overlap saves exactly that compute.
+ClusterSpec slow_node(int gpus) {
+    ClusterSpec c = cluster(gpus, Fabric::single_node);
+    c.chip.scale_up_bandwidth = BytesPerSecond(1e9);
+    c.chip.scale_up_latency = Seconds(1e-9);
+    return c;
+}
+
 // Forward and backward time of one transformer layer of `model` on one GPU under `l`, from the kernel model.
 BlockTime layer_time(const StepSpec& s) {
     const MicroBatchShape shape{s.sequence_length, s.layout.micro_batch, AttentionMask::causal};
@@ -281,9 +290,7 @@ TEST_CASE("tensor-parallel communication overlap hides each GEMM's share and cha
     //     its backward, the output gradient's all-gather into the input-gradient GEMM D (ring): C + D → C + D/8
     // so the step shortens by Σ G·7/8 + W (column) + Σ (G − G'/8) + D·7/8 (row), the collectives' split costing
     // only latency (1 ns a step).
-    ClusterSpec cl = cluster(8, Fabric::single_node);
-    cl.chip.scale_up_bandwidth = BytesPerSecond(1e9);
-    cl.chip.scale_up_latency = Seconds(1e-9);
+    const ClusterSpec cl = slow_node(8);
     ParallelLayout l = layout(8, 1, 1);
     l.sequence_parallel = true;
     const StepSpec plain = spec_for(dense_model(2, 4096, 14336, 512), cl, l, 1, 4096);
@@ -329,9 +336,7 @@ TEST_CASE("ring context parallelism hides half the attention core behind a slow 
     //   p2p (ring, cp = 2 steps): forward max(C, A/2) + A/2 = C + A/2; backward both exchanges one after the
     //   other on the communication stream beside B/2, then B/2: 2C + B/2
     // so the ring's step is shorter by Σ over layers (A + B)/2, and both move the same bytes.
-    ClusterSpec cl = cluster(2, Fabric::single_node);
-    cl.chip.scale_up_bandwidth = BytesPerSecond(1e9);
-    cl.chip.scale_up_latency = Seconds(1e-9);
+    const ClusterSpec cl = slow_node(2);
     ParallelLayout l = layout(1, 1, 1);
     l.context = 2;
     l.cp_comm_type = CpCommType::all_gather;
@@ -362,6 +367,42 @@ TEST_CASE("ring context parallelism hides half the attention core behind a slow 
     CHECK(a.breakdown.volume[static_cast<std::size_t>(CommAxis::context)].value() == Approx(402'653'184.0));
     CHECK(b.breakdown.volume[static_cast<std::size_t>(CommAxis::context)].value() == Approx(402'653'184.0));
     CHECK(exposed(b.breakdown, CommAxis::context) < exposed(a.breakdown, CommAxis::context));
+}
+
+TEST_CASE("shared-expert overlap hides the shared experts' compute behind a slow all-to-all (#15)", "[step]") {
+    // One node of 8 H100 (EP 8 over DP 8, nothing else), the small MoE above (4 MoE layers of hidden 2,048, top-4
+    // of 16 routed experts, one shared expert of 1,024), 2 micro-batches of one 4,096-token sequence per GPU. NVLink
+    // made slow (1 GB/s, 1 ns), so that each all-to-all A (4,096 tokens × 4 slots × 2,048 × 2 B = 64 MiB per GPU,
+    // 7/8 of it leaving the GPU: about 59 ms) outlasts the shared experts' compute S beside it (fc1: 4,096 × 2,048 ×
+    // 2,048 × 2 ≈ 34 GFLOP, tens of µs). Per layer and micro-batch, with S1 = fc1 and the activation, S2 = fc2:
+    //   plain:      forward A_dispatch + S1 + A_combine + S2, backward A_combine' + S2' + A_dispatch' + S1'
+    //   overlapped: each pair max(A, S) = A   (S' = input- and weight-gradient time)
+    // so the step is shorter by 2 micro-batches × Σ over the layers' shared ops of forward + input-gradient +
+    // weight-gradient time, and the all-to-alls move the same bytes.
+    const ClusterSpec cl = slow_node(8);
+    ParallelLayout l = layout(1, 1, 8);
+    l.expert = 8;
+    l.overlap_gradient_reduce = false;  // the data-parallel all-reduce after the whole backward: a fixed tail
+    const StepSpec plain = spec_for(moe_model(), cl, l, 2, 4096);
+    StepSpec overlap = plain;
+    overlap.layout.moe_shared_expert_overlap = true;
+    const StepResult a = simulate_step(plain);
+    const StepResult b = simulate_step(overlap);
+    const KernelContext context{cl.chip, Precision::bf16, Precision::bf16, 0};
+    double shared = 0.0;
+    int ops = 0;
+    for (const Block& block : model_ops(plain.model, l, plain.precision, MicroBatchShape{4096, 1, AttentionMask::causal})) {
+        for (const Op& op : block.ops) {
+            if (!op.name.starts_with("moe.shared.")) continue;
+            const OpTime t = time_op(op, context);
+            shared += t.forward.time.value() + t.backward_input.time.value() + t.backward_weight.time.value();
+            ++ops;
+        }
+    }
+    CHECK(ops == 12);  // fc1, act, fc2 in each of the 4 layers
+    CHECK(a.step_time.value() - b.step_time.value() == Approx(2.0 * shared).epsilon(1e-4));
+    CHECK(on_link(b.breakdown, CommAxis::expert) == Approx(on_link(a.breakdown, CommAxis::expert)).epsilon(1e-9));
+    CHECK(exposed(b.breakdown, CommAxis::expert) < exposed(a.breakdown, CommAxis::expert));
 }
 
 // ---- DualPipe --------------------------------------------------------------------------------------------------

@@ -115,6 +115,15 @@ struct ParallelLayout {
     // all-to-all hides behind the other's compute (schedule.hpp, make_pipeline_plan). Needs a MoE model with
     // expert > 1, and the interleaved schedule or 1F1B with pipeline = 1.
     bool combined_1f1b = false;
+    // Shared-expert overlap (Megatron-Core --moe-shared-expert-overlap, SharedExpertMLP on its own CUDA stream): in
+    // a MoE layer the shared experts' first GEMM and activation run beside the dispatch all-to-all and their second
+    // GEMM beside the combine; in the backward, their second GEMM's gradients beside the combine's backward
+    // all-to-all and the rest beside the dispatch's. The shared experts' sequence-parallel gather and
+    // reduce-scatter stay on the layer's critical path (pre_forward_comm before the dispatch, post_forward_comm
+    // after the combine). The GEMMs beside the all-to-all run on the SMs `communication_sms` leaves them. Needs
+    // shared experts and expert > 1; not with combined_1f1b (Megatron-Core refuses the pair) or DualPipe, which
+    // overlap the all-to-all with another micro-batch's compute instead.
+    bool moe_shared_expert_overlap = false;
     // Tensor-parallel communication overlapped with the GEMMs beside it (Megatron-Core --tp-comm-overlap,
     // Transformer Engine's userbuffers; NeMo's default on Hopper), sequence parallelism only: the all-gather before
     // a column-parallel GEMM and the reduce-scatter after a row-parallel one run in chunks beside the GEMM's own
