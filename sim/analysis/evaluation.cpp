@@ -4,6 +4,7 @@
 #include <gpuhours/units/error.hpp>
 
 #include "parallel_for.hpp"
+#include "run_inputs.hpp"
 
 #include <fmt/format.h>
 
@@ -20,14 +21,11 @@
 namespace gpuhours {
 namespace {
 
+using detail::levels_of;
 using detail::parallel_for;
+using detail::reliability_of;
 using detail::thread_count;
 
-// Batch-ramp levels simulated per ramping phase: the ramp's tokens are split evenly over them, each level at the
-// batch reached at its midpoint, rounded down to whole micro-batches per replica, in the steps the pipeline schedule
-// takes them (DualPipe: an even count, at least 2 × pipeline; interleaved: a multiple of the stages), so a ramp
-// never makes a batch the schedule refuses (a documented approximation of a continuous ramp).
-constexpr int kRampLevels = 4;
 
 double percentile(std::vector<double> values, double q) {
     if (values.empty()) return 0.0;
@@ -36,43 +34,6 @@ double percentile(std::vector<double> values, double q) {
     const auto lo = static_cast<std::size_t>(std::floor(pos));
     const auto hi = std::min(values.size() - 1, lo + 1);
     return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
-}
-
-// (global batch, tokens) of each batch level of a simulated phase.
-std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
-    std::vector<std::pair<int, double>> levels;
-    double ramp_tokens = 0;
-    if (ph.ramp) {
-        const ParallelLayout& l = ph.parallel;
-        const long long per_replica = 1LL * l.data * l.micro_batch;
-        const int steps_of = l.schedule == Schedule::dualpipe ? 2 : l.schedule == Schedule::interleaved ? l.pipeline : 1;
-        const long long unit = per_replica * steps_of;
-        const long long least = l.schedule == Schedule::dualpipe ? per_replica * 2 * l.pipeline : unit;
-        ramp_tokens = ph.ramp->tokens;
-        for (int j = 0; j < kRampLevels; ++j) {
-            const double mid = ph.ramp->from + (ph.training.global_batch - ph.ramp->from) * (j + 0.5) / kRampLevels;
-            const long long rounded = std::max(least, static_cast<long long>(mid) / unit * unit);
-            // Never past the phase's own batch, which the scenario layer checked against the schedule.
-            const int batch = static_cast<int>(std::min<long long>(rounded, ph.training.global_batch));
-            levels.emplace_back(batch, ramp_tokens / kRampLevels);
-        }
-    }
-    levels.emplace_back(ph.training.global_batch, ph.tokens - ramp_tokens);
-    return levels;
-}
-
-ReliabilityModel reliability_of(const Scenario& s) {
-    ReliabilityModel model{s.reliability.failures, restart_time_of(s), checkpoint_write_time(s),
-                           s.reliability.async_checkpoint, s.reliability.checkpoint_interval, {}, {}, {}};
-    model.restart_where = s.sources.at("reliability.restart_time", {});
-    // A composed restart: the first of its parts the scenario writes (a catalog's own are not the user's to fix).
-    for (const char* key : {"reliability.detect", "reliability.replace", "reliability.init_per_gpu", "reliability.init_per_gpu_squared",
-                            "reliability.read_bandwidth"}) {
-        if (!model.restart_where.known()) model.restart_where = s.sources.at(key, {});
-    }
-    model.write_where = s.sources.at("reliability.checkpoint_write", s.sources.at("reliability.storage_bandwidth", {}));
-    model.interval_where = s.sources.at("reliability.checkpoint_interval", {});
-    return model;
 }
 
 }  // namespace
@@ -837,25 +798,22 @@ void summarize_reliability(RunEvaluation& ev, const MonteCarlo& mc) {
 
 }  // namespace
 
-void require_run_can_finish(const Scenario& s) {
-    RunInputs run;
-    run.gpus = s.cluster.gpus;
-    run.gpus_per_node = s.cluster.gpus_per_node;
-    run.reliability = reliability_of(s);
-    run.overheads = run_overheads_of(s);
-    for (const PhaseSpec& ph : s.phases) {
-        if (ph.quoted_gpu_hours) continue;
-        const int sequence = ph.training.sequence_length;
-        const double flops_per_token = training_flops_per_token(s.model, sequence, AttentionMask::causal).value();
-        const double peak = s.cluster.chip.peak(ph.training.precision.compute).value() * s.cluster.gpus;
-        for (const auto& [batch, tokens] : levels_of(ph)) {
-            if (tokens <= 0 || !(peak > 0.0)) continue;
-            const double tokens_per_step = static_cast<double>(batch) * sequence;
-            run.segments.push_back(RunSegment{ph.name, tokens / tokens_per_step, Seconds(tokens_per_step * flops_per_token / peak), tokens});
-        }
+namespace {
+
+// `f()`, with a step that outlasts simulated time (SimTimeRangeError, which has no position) reported at the keys
+// that set a step's length (step_length_source).
+template <class F>
+auto locating_step_length(const Scenario& s, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const SimTimeRangeError& e) {
+        throw ScenarioError(step_length_source(s), e.message() + " (the chip's figures, the model and the batch set a step's "
+                                                                 "length: located at one of them, the last the scenario writes)",
+                            e.hint());
     }
-    if (!run.segments.empty()) require_run_finishes(run);
 }
+
+}  // namespace
 
 RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions& options) {
     RunEvaluation ev;
@@ -867,13 +825,15 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
     const std::shared_ptr<StepCache> cache = options.step_cache ? options.step_cache : std::make_shared<StepCache>();
     StepCounter counter{options};
     counter.step_inputs = static_cast<int>(std::count_if(sampler.inputs().begin(), sampler.inputs().end(), changes_steps));
-    const StepTable table = simulate_distinct_steps(ev, *cache, counter, options);
+    require_run_can_finish(ev.scenario);  // what `check` refuses without simulating, refused the same way here
+    const StepTable table = locating_step_length(ev.scenario, [&] { return simulate_distinct_steps(ev, *cache, counter, options); });
     add_phase_outcomes(ev, table);
     if (options.nominal_only) {  // one Monte Carlo sample: the nominal wall clock is the fixed replays' median
         ev.nominal_wall_clock_days = in_days(run_monte_carlo(ev, sampler, StepSensitivities{}, options).nominal_wall);
         return ev;
     }
-    const StepSensitivities sensitivities = step_sensitivities(ev, sampler, table, *cache, counter, options);
+    const StepSensitivities sensitivities =
+        locating_step_length(ev.scenario, [&] { return step_sensitivities(ev, sampler, table, *cache, counter, options); });
     const MonteCarlo mc = run_monte_carlo(ev, sampler, sensitivities, options);
     const Samples samples = sample_metrics(ev, mc);
     ev.economic_uncertain = std::any_of(sampler.inputs().begin(), sampler.inputs().end(),

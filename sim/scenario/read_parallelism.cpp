@@ -705,4 +705,17 @@ namespace gpuhours {
 
 void validate_layout(const Scenario& s) { detail::validate_layout(s, true); }
 
+SourceRef step_length_source(const Scenario& s) {
+    auto sets_length = [](std::string_view k) {
+        return k.starts_with("cluster.chip") || k == "model" || k.starts_with("model.") || k == "cluster.gpus" ||
+               k == "cluster.power_cap" || k.ends_with("global_batch") || k.ends_with("sequence_length") || k.ends_with("micro_batch");
+    };
+    const SourceRef* best = nullptr;
+    for (const auto& [key, where] : s.sources.keys) {
+        if (!sets_length(key) || !where.known()) continue;
+        if (best == nullptr || detail::written_after(s, where, *best)) best = &where;
+    }
+    return best != nullptr ? *best : s.sources.file;
+}
+
 }  // namespace gpuhours

@@ -355,14 +355,14 @@ constexpr std::string_view kImplausibleHint =
 SimTime SimTime::from_seconds(Seconds s) {
     const double v = s.value();
     if (!std::isfinite(v)) {
-        throw Error(fmt::format("a simulated task lasts {} s, which is not a duration", v), std::string(kImplausibleHint));
+        throw SimTimeRangeError(fmt::format("a simulated task lasts {} s, which is not a duration", v), std::string(kImplausibleHint));
     }
     if (v < -0.5e-12) {
-        throw Error(fmt::format("a simulated task lasts {:g} s, a negative time", v), std::string(kImplausibleHint));
+        throw SimTimeRangeError(fmt::format("a simulated task lasts {:g} s, a negative time", v), std::string(kImplausibleHint));
     }
     // 2^63 ps is exactly representable; anything at or past it does not fit (llround would be undefined).
     if (v * 1e12 >= 9.223372036854775808e18) {
-        throw Error(fmt::format("a simulated task lasts {:g} s, beyond the supported range of simulated time "
+        throw SimTimeRangeError(fmt::format("a simulated task lasts {:g} s, beyond the supported range of simulated time "
                                 "(limit {:g} s, about 106 days)",
                                 v, kMaxSeconds),
                     std::string(kImplausibleHint));
@@ -371,7 +371,7 @@ SimTime SimTime::from_seconds(Seconds s) {
 }
 
 void SimTime::overflow() {
-    throw Error(fmt::format("simulated time beyond the supported range (limit {:g} s, about 106 days): a step's tasks "
+    throw SimTimeRangeError(fmt::format("simulated time beyond the supported range (limit {:g} s, about 106 days): a step's tasks "
                             "add up to longer than that",
                             kMaxSeconds),
                 std::string(kImplausibleHint));

@@ -306,6 +306,12 @@ Seconds restart_time_of(const Scenario& s);
 // straggler_slowdown); overheads not modelled are left out.
 std::vector<RunOverhead> run_overheads_of(const Scenario& s);
 
+// Where a step too long for simulated time (SimTime: about 106 days) is blamed: of the keys that set how much a step
+// computes and how fast — the chip's figures (cluster.chip, cluster.chip.*), the model (model, model.*), the GPU
+// count and power cap, the batch, micro-batch and sequence length of [training] or a phase — the one written last (a
+// `--set` argument, else the scenario file, else a file it extends); else the scenario file.
+SourceRef step_length_source(const Scenario& s);
+
 // Catalog access by name ("h800", "deepseek-v3"); unknown names list the known ones.
 ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir = {});
 ModelSpec load_model(const std::string& name, const std::filesystem::path& catalog_dir = {});

@@ -6,6 +6,8 @@
 // event order is reproducible.
 #pragma once
 
+#include <gpuhours/units/error.hpp>
+
 #include <cmath>
 #include <compare>
 #include <cstdint>
@@ -140,8 +142,16 @@ public:
 
 private:
     constexpr explicit SimTime(std::int64_t ps) : ps_(ps) {}
-    [[noreturn]] static void overflow();  // throws Error
+    [[noreturn]] static void overflow();  // throws SimTimeRangeError
     std::int64_t ps_ = 0;
+};
+
+// The Error SimTime throws for a time outside its range or not a duration. It has no position (SimTime cannot know
+// which input made a task that long); the analysis layer, which knows the scenario, rethrows it located at the
+// inputs that set a step's length (step_length_source, scenario/scenario.hpp).
+class SimTimeRangeError : public Error {
+public:
+    using Error::Error;
 };
 
 // A unit string that could not be read. `offset` is the 0-based character offset inside the string where the

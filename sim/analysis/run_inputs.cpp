@@ -1,0 +1,108 @@
+// What a run is made of (run_inputs.hpp), and the check that it can finish (analysis/evaluation.hpp,
+// require_run_can_finish).
+#include <gpuhours/analysis/evaluation.hpp>
+
+#include "run_inputs.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gpuhours {
+namespace detail {
+
+std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
+    std::vector<std::pair<int, double>> levels;
+    double ramp_tokens = 0;
+    if (ph.ramp) {
+        const ParallelLayout& l = ph.parallel;
+        const long long per_replica = 1LL * l.data * l.micro_batch;
+        const int steps_of = l.schedule == Schedule::dualpipe ? 2 : l.schedule == Schedule::interleaved ? l.pipeline : 1;
+        const long long unit = per_replica * steps_of;
+        const long long least = l.schedule == Schedule::dualpipe ? per_replica * 2 * l.pipeline : unit;
+        ramp_tokens = ph.ramp->tokens;
+        for (int j = 0; j < kRampLevels; ++j) {
+            const double mid = ph.ramp->from + (ph.training.global_batch - ph.ramp->from) * (j + 0.5) / kRampLevels;
+            const long long rounded = std::max(least, static_cast<long long>(mid) / unit * unit);
+            // Never past the phase's own batch, which the scenario layer checked against the schedule.
+            const int batch = static_cast<int>(std::min<long long>(rounded, ph.training.global_batch));
+            levels.emplace_back(batch, ramp_tokens / kRampLevels);
+        }
+    }
+    levels.emplace_back(ph.training.global_batch, ph.tokens - ramp_tokens);
+    return levels;
+}
+
+ReliabilityModel reliability_of(const Scenario& s) {
+    ReliabilityModel model{s.reliability.failures, restart_time_of(s), checkpoint_write_time(s),
+                           s.reliability.async_checkpoint, s.reliability.checkpoint_interval, {}, {}, {}};
+    model.restart_where = s.sources.at("reliability.restart_time", {});
+    // A composed restart: the first of its parts the scenario writes (a catalog's own are not the user's to fix).
+    for (const char* key : {"reliability.detect", "reliability.replace", "reliability.init_per_gpu", "reliability.init_per_gpu_squared",
+                            "reliability.read_bandwidth"}) {
+        if (!model.restart_where.known()) model.restart_where = s.sources.at(key, {});
+    }
+    model.write_where = s.sources.at("reliability.checkpoint_write", s.sources.at("reliability.storage_bandwidth", {}));
+    model.interval_where = s.sources.at("reliability.checkpoint_interval", {});
+    return model;
+}
+
+}  // namespace detail
+
+namespace {
+
+// A lower bound on one training token's compute time on one GPU, s: its GEMM FLOPs at the fastest GEMM rate the
+// chip has (BF16's peak times the GEMM efficiency, or the compute format's peak times its GEMM efficiency, for FP8
+// the recipe's), its attention FLOPs at the larger of the two peaks times the attention efficiency. The kernel model
+// never runs faster (training/kernel.hpp: tile and wave quantisation, SMs taken by communication, and power caps only
+// slow a kernel). 0 where a figure is missing (the kernel model refuses the chip then).
+double shortest_token_time(const ChipProfile& chip, const MixedPrecision& p, const FlopsPerToken& f) {
+    auto peak_of = [&](Precision q) {
+        const auto it = chip.peak_dense.find(q);
+        return it == chip.peak_dense.end() ? 0.0 : it->second.value();
+    };
+    const Fp8Recipe recipe =
+        p.compute == Precision::fp8 ? (p.fp8_recipe == Fp8Recipe::none ? Fp8Recipe::delayed : p.fp8_recipe) : Fp8Recipe::none;
+    const double gemm = std::max(peak_of(Precision::bf16) * chip.efficiency.gemm, peak_of(p.compute) * chip.efficiency.fp8_gemm(recipe));
+    const double attention = std::max(peak_of(Precision::bf16), peak_of(p.compute)) * chip.efficiency.attention;
+    if (!(gemm > 0.0) || !(attention > 0.0)) return 0.0;
+    return 3.0 * f.forward_matmul.value() / gemm + 3.0 * f.forward_attention.value() / attention;
+}
+
+}  // namespace
+
+void require_run_can_finish(const Scenario& s) {
+    RunInputs run;
+    run.gpus = s.cluster.gpus;
+    run.gpus_per_node = s.cluster.gpus_per_node;
+    run.reliability = detail::reliability_of(s);
+    run.overheads = run_overheads_of(s);
+    for (const PhaseSpec& ph : s.phases) {
+        if (ph.quoted_gpu_hours) continue;
+        const int sequence = ph.training.sequence_length;
+        const double flops_per_token = training_flops_per_token(s.model, sequence, AttentionMask::causal).value();
+        const double peak = s.cluster.chip.peak(ph.training.precision.compute).value() * s.cluster.gpus;
+        const double token_time =
+            shortest_token_time(s.cluster.chip, ph.training.precision, training_flops_breakdown(s.model, sequence, AttentionMask::causal));
+        for (const auto& [batch, tokens] : detail::levels_of(ph)) {
+            if (tokens <= 0 || !(peak > 0.0)) continue;
+            const double tokens_per_step = static_cast<double>(batch) * sequence;
+            // A step simulated on SimTime's picoseconds must last under about 106 days; this bound is what `check`
+            // can know without simulating it (a step between the bound and the limit fails in `run`, located the same).
+            const double shortest_step = tokens_per_step * token_time / s.cluster.gpus;
+            if (shortest_step >= SimTime::kMaxSeconds) {
+                throw ScenarioError(step_length_source(s),
+                                    fmt::format("a step{} ({} sequences of {} tokens) takes at least {:.3g} s on {} GPUs even at the chip's peaks times "
+                                                "its GEMM and attention efficiencies: beyond the supported range of simulated time (limit "
+                                                "{:g} s, about 106 days)",
+                                                s.phases_given ? fmt::format(" of phase \"{}\"", ph.name) : std::string(), batch,
+                                                sequence, shortest_step, s.cluster.gpus, SimTime::kMaxSeconds),
+                                    "check the chip's peaks and efficiencies, and the model and batch sizes, for a wrong unit or exponent");
+            }
+            run.segments.push_back(RunSegment{ph.name, tokens / tokens_per_step, Seconds(tokens_per_step * flops_per_token / peak), tokens});
+        }
+    }
+    if (!run.segments.empty()) require_run_finishes(run);
+}
+
+}  // namespace gpuhours

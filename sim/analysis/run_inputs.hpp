@@ -1,0 +1,23 @@
+// Internal to the analysis layer: what a run is made of, derived from a scenario — each phase's batch levels and the
+// reliability model — shared by the run evaluation (evaluation.cpp) and require_run_can_finish (run_inputs.cpp).
+#pragma once
+
+#include <gpuhours/scenario/scenario.hpp>
+
+#include <utility>
+#include <vector>
+
+namespace gpuhours::detail {
+
+// Batch-ramp levels simulated per ramping phase: the ramp's tokens are split evenly over them, each level at the
+// batch reached at its midpoint, rounded down to whole micro-batches per replica, in the steps the pipeline schedule
+// takes them (DualPipe: an even count, at least 2 × pipeline; interleaved: a multiple of the stages), so a ramp
+// never makes a batch the schedule refuses (a documented approximation of a continuous ramp).
+constexpr int kRampLevels = 4;
+
+// (global batch, tokens) of each batch level of a simulated phase.
+std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph);
+// The scenario's failure classes and restart, checkpoint write and interval, with where each is written.
+ReliabilityModel reliability_of(const Scenario& s);
+
+}  // namespace gpuhours::detail
