@@ -62,22 +62,41 @@ Seconds read_latency(TableReader& r, std::string_view key, std::string_view exam
     return t;
 }
 
-// [power] (tdp, idle) and [launch] (host_per_kernel, gap_per_kernel) of a chip table.
-void read_power_and_launch(TableReader& r, ChipProfile& chip) {
+// Where a rule between two values of a chip table is reported: at `second` when the user writes it (in `user_file`,
+// the scenario's [cluster.chip] table, or with `--set`) and `first` comes from the catalog entry, else at `first`. A
+// `[cluster.chip]` table with `from` is the catalog's table with the user's values merged in, each keeping its own
+// position.
+const SourceRef& coupled_at(const std::string& user_file, const Node& first, const Node& second) {
+    auto given = [&](const Node& n) { return n.where.file.starts_with("--set ") || (!user_file.empty() && n.where.file == user_file); };
+    return given(second) && !given(first) ? second.where : first.where;
+}
+
+// [power] (tdp, idle, min_cap) and [launch] (host_per_kernel, gap_per_kernel) of a chip table.
+void read_power_and_launch(TableReader& r, ChipProfile& chip, const std::string& user_file) {
     {
         TableReader p(detail::as_table(r.required("power"), r.path_of("power")), r.path_of("power"));
         chip.tdp = read_figure(p, "tdp", parse_power, "700 W");
         require_positive(chip.tdp.value(), p.table(), p.path_of("tdp"), "power");
+        const Node& tdp = detail::figure_value(*p.optional("tdp"), p.path_of("tdp"));
         if (p.has("idle")) {
             chip.idle_power = read_figure(p, "idle", parse_power, "70 W");
             if (!(chip.idle_power.value() >= 0.0 && chip.idle_power.value() < chip.tdp.value())) {
-                throw ScenarioError(detail::figure_value(*p.optional("idle"), p.path_of("idle")).where,
-                                    fmt::format("`{}` must be at least 0 W and below the TDP ({})", p.path_of("idle"),
-                                                format_power(chip.tdp)),
-                                    "give the board power with the GPU idle, e.g. idle = { value = \"70 W\", source = \"…\" }");
+                throw ScenarioError(coupled_at(user_file, detail::figure_value(*p.optional("idle"), p.path_of("idle")), tdp),
+                                    fmt::format("`{}` = {} must be at least 0 W and below `{}` ({})", p.path_of("idle"),
+                                                format_power(chip.idle_power), p.path_of("tdp"), format_power(chip.tdp)),
+                                    "give the board power with the GPU idle below its TDP, e.g. idle = { value = \"70 W\", source = \"…\" }");
             }
         }
-        if (p.has("min_cap")) chip.min_power_cap = read_figure(p, "min_cap", parse_power, "200 W");
+        if (p.has("min_cap")) {
+            chip.min_power_cap = read_figure(p, "min_cap", parse_power, "200 W");
+            if (!(chip.min_power_cap.value() > chip.idle_power.value() && chip.min_power_cap.value() <= chip.tdp.value())) {
+                throw ScenarioError(coupled_at(user_file, detail::figure_value(*p.optional("min_cap"), p.path_of("min_cap")), tdp),
+                                    fmt::format("`{}` = {} must lie above the idle power ({}) and at most `{}` ({})", p.path_of("min_cap"),
+                                                format_power(chip.min_power_cap), format_power(chip.idle_power), p.path_of("tdp"),
+                                                format_power(chip.tdp)),
+                                    "the lowest power cap the driver accepts (nvidia-smi -q -d POWER: Min Power Limit), e.g. \"200 W\"");
+            }
+        }
         p.finish();
     }
     if (const Node* launch = r.optional("launch")) {
@@ -98,7 +117,7 @@ void read_power_and_launch(TableReader& r, ChipProfile& chip) {
 
 }  // namespace
 
-ChipProfile read_chip(const Node& table, const std::string& id, const std::string& prefix) {
+ChipProfile read_chip(const Node& table, const std::string& id, const std::string& prefix, const std::string& user_file) {
     ChipProfile chip;
     chip.id = id;
     TableReader r(table, prefix);
@@ -138,7 +157,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
             const Node& value = detail::figure_value(*n, path);
             chip.memory_reserve = detail::as_quantity(value, path, parse_bytes, "3 GiB");
             if (!(chip.memory_reserve.value() >= 0.0 && chip.memory_reserve < chip.memory_device)) {
-                throw ScenarioError(value.where,
+                throw ScenarioError(coupled_at(user_file, value, detail::figure_value(*m.optional("capacity"), m.path_of("capacity"))),
                                     fmt::format("`{}` = {} must be at least 0 and below the capacity ({})", path,
                                                 format_bytes(chip.memory_reserve), format_bytes(chip.memory_device)),
                                     "the reserve is what the framework holds outside the model's tensors, e.g. \"3 GiB\"");
@@ -161,7 +180,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         chip.nic_latency = read_latency(o, "latency", "2.8 us");
         o.finish();
     }
-    read_power_and_launch(r, chip);
+    read_power_and_launch(r, chip, user_file);
     if (const Node* die = r.optional("die")) {
         TableReader d(detail::as_table(*die, r.path_of("die")), r.path_of("die"));
         if (d.has("area_mm2")) {
@@ -213,7 +232,7 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     const Node& chip_slot = r.required("chip", "add `chip = \"h800\"` (a name from scenarios/chips/) or a [cluster.chip] table");
     auto [chip_table, chip_id] = resolve_slot(chip_slot, "chips", "cluster.chip", catalog_dir);
     const bool from_catalog = chip_slot.kind == Node::Kind::string;
-    c.chip = read_chip(chip_table, chip_id, from_catalog ? std::string() : std::string("cluster.chip"));
+    c.chip = read_chip(chip_table, chip_id, from_catalog ? std::string() : std::string("cluster.chip"), chip_slot.where.file);
 
     c.gpus = read_limited(r, "gpus", 1, limits::kGpus, "GPU counts");
     c.gpus_per_node = read_int(r, "gpus_per_node", 1, 100'000, std::min(c.gpus, c.chip.scale_up_domain));

@@ -134,7 +134,9 @@ Enum read_choice(TableReader& r, std::string_view key, const std::vector<std::pa
 // ---- the sections ----------------------------------------------------------------------------------------
 
 // read_cluster.cpp: a chip (catalog entry or inline table, `prefix` its dotted path for messages) and [cluster].
-ChipProfile read_chip(const Node& table, const std::string& id, const std::string& prefix);
+// `user_file`: the file of the scenario's [cluster.chip] table, whose values (and `--set`s) are the user's own, so
+// that a rule between a catalog value and a user's is reported at the user's (empty: a catalog chip read alone).
+ChipProfile read_chip(const Node& table, const std::string& id, const std::string& prefix, const std::string& user_file = {});
 ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_dir);
 // read_model.cpp
 ModelSpec read_model(const Node& table, const std::string& id, const std::string& prefix);

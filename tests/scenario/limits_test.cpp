@@ -180,6 +180,34 @@ TEST_CASE("chip figures that would make simulated work outlast simulated time ar
     }
 }
 
+TEST_CASE("a rule between a catalog chip's value and the user's override is reported at the override (#12)") {
+    // The catalog H100 has idle 79.4 W, min_cap 200 W, TDP 700 W, memory 84.99 GB (79.15 GiB) with a 3 GiB reserve.
+    // Each override below breaks a rule with a value the user did not write; the error names the override (line 6
+    // of the scenario's [cluster.chip] table, or the --set), not the catalog's line.
+    struct Case {
+        std::string line, expected;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"power.tdp = \"1 W\"", "`cluster.chip.power.idle` = 79.4 W must be at least 0 W and below `cluster.chip.power.tdp` (1 W)"},
+             // 100 W lies above the idle power but below min_cap: the power-cap range would be empty.
+             {"power.tdp = \"100 W\"", "`cluster.chip.power.min_cap` = 200 W must lie above the idle power (79.4 W) and at most"},
+             {"memory.capacity = \"2 GiB\"", "must be at least 0 and below the capacity"},
+         }) {
+        INFO(c.line);
+        const ScenarioError e = load_error("model = \"llama-3.1-8b\"\n[cluster]\ngpus = 8\n[cluster.chip]\nfrom = \"h100\"\n" + c.line +
+                                           "\n[training]\ntokens = \"1T\"\nsequence_length = 8192\nglobal_batch = 64\n");
+        CHECK(e.where().file == "test.toml");
+        CHECK(e.where().line == 6);
+        CHECK_THAT(e.message(), Catch::Contains(c.expected));
+    }
+    SECTION("with --set over a catalog chip name, at the argument") {
+        LoadOptions o = catalog_options();
+        o.overrides = {"cluster.chip.power.tdp=\"100 W\""};
+        const ScenarioError e = load_error(with_layout("data = 4\ntensor = 8\n"), o);
+        CHECK(e.where().file == "--set cluster.chip.power.tdp=\"100 W\"");
+    }
+}
+
 TEST_CASE("a step with more micro-batches per replica than the limit is refused at the global batch") {
     // 32 GPUs of data 32 (the degrees default to data = gpus), micro-batch 1: a global batch of 2,097,184 =
     // 32 × 65,537 is 65,537 micro-batches per replica, one past limits::kMicroBatchesPerReplica (65,536); line 8
