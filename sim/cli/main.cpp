@@ -82,6 +82,20 @@ exit codes: 0 success, 2 a mistake in the input (the message names file:line:col
             1 an internal error.
 )";
 
+// Writes `text` to stdout (on the root rank) and returns `code`; 2, with a message, when it cannot be written (a full
+// disk, a closed pipe): the output is what was asked for, help and --version included, and lost is a failure.
+int emit(const std::string& text, int code, bool root) {
+    if (!root) return code;
+    std::cout << text;
+    std::cout.flush();
+    if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::cerr << "gpuhours: error: cannot write the output to stdout: " << std::strerror(errno) << "\n"
+                  << "  check where stdout goes (a full disk or a closed pipe), or write a file with -o where the command has it\n";
+        return 2;
+    }
+    return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,13 +112,9 @@ int main(int argc, char** argv) {
     if (args.size() >= 2 && (args[0] == "help" || gpuhours::cli::asks_for_help({args.begin() + 1, args.end()}))) {
         const std::string& name = args[0] == "help" ? args[1] : args[0];
         if (name == "help" || name == "--help" || name == "-h") {  // help on `help` itself: the global text says how
-            if (root) std::cout << kHelp;
-            return 0;
+            return emit(kHelp, 0, root);
         }
-        if (const gpuhours::cli::CommandHelp* c = gpuhours::cli::command_help(name)) {
-            if (root) std::cout << gpuhours::cli::render_help(*c);
-            return 0;
-        }
+        if (const gpuhours::cli::CommandHelp* c = gpuhours::cli::command_help(name)) return emit(gpuhours::cli::render_help(*c), 0, root);
         if (args[0] == "help") {
             if (root) std::cerr << fmt::format("gpuhours: error: no command `{}`\n  commands: {}\n", name, fmt::join(gpuhours::cli::command_names(), ", "));
             return 2;
@@ -112,24 +122,12 @@ int main(int argc, char** argv) {
     }
     // `gpuhours --help run`: as `gpuhours help run`.
     if (args.size() >= 2 && (args[0] == "--help" || args[0] == "-h")) {
-        if (const gpuhours::cli::CommandHelp* c = gpuhours::cli::command_help(args[1])) {
-            if (root) std::cout << gpuhours::cli::render_help(*c);
-            return 0;
-        }
+        if (const gpuhours::cli::CommandHelp* c = gpuhours::cli::command_help(args[1])) return emit(gpuhours::cli::render_help(*c), 0, root);
     }
-    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-        if (root) std::cout << kHelp;
-        return 0;
-    }
-    if (args[0] == "--version") {
-        if (root) std::cout << "gpuhours 0.1.0\n";
-        return 0;
-    }
-    if (args[0] == "--data-dir") {
-        // One line, the path alone, for scripts and the notebooks' first cell (python/gpuhours/__init__.py).
-        if (root) std::cout << gpuhours::data_dir().string() << "\n";
-        return 0;
-    }
+    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") return emit(kHelp, 0, root);
+    if (args[0] == "--version") return emit("gpuhours 0.1.0\n", 0, root);
+    // One line, the path alone, for scripts and the notebooks' first cell (python/gpuhours/__init__.py).
+    if (args[0] == "--data-dir") return emit(gpuhours::data_dir().string() + "\n", 0, root);
     const std::string command = args[0];
     args.erase(args.begin());
     std::ostringstream out;
@@ -155,17 +153,7 @@ int main(int argc, char** argv) {
             }
             throw gpuhours::Error(fmt::format("unknown command `{}`", command), hint);
         }
-        if (root) {
-            std::cout << out.str();
-            std::cout.flush();
-            // The output is the command's result: lost (a full disk, a closed pipe) is a failure, not a success.
-            if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
-                std::cerr << "gpuhours: error: cannot write the output to stdout: " << std::strerror(errno) << "\n"
-                          << "  check where stdout goes (a full disk or a closed pipe), or write a file with -o where the command has it\n";
-                return 2;
-            }
-        }
-        return code;
+        return emit(out.str(), code, root);
     } catch (const gpuhours::Error& e) {
         if (root) std::cerr << "gpuhours: " << e.what() << "\n";
         return 2;

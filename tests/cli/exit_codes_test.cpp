@@ -80,18 +80,22 @@ TEST_CASE("an output path that cannot be written is refused before any work, nam
 }
 
 TEST_CASE("output lost on stdout is exit 2 with a message") {
-    // /dev/full accepts the open and fails every write with ENOSPC: the table of `check` is lost.
-    const std::string command = std::string(GPUHOURS_TEST_CLI) + " check " + kFlagship + " 2>&1 >/dev/full";
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::string err;
-    char buffer[512];
-    for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) err.append(buffer, n);
-    const int status = pclose(pipe);
-    INFO(err);
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 2);
-    CHECK_THAT(err, Catch::Contains("cannot write the output to stdout"));
+    // /dev/full accepts the open and fails every write with ENOSPC: the table of `check` is lost; so are the help
+    // texts, the version and the data directory, which exited 0 (the fresh verifier's finding, session 18).
+    for (const std::string& args : {std::string("check ") + kFlagship, std::string("--help"), std::string("--version"),
+                                   std::string("--data-dir"), std::string("help run"), std::string("run --help")}) {
+        const std::string command = std::string(GPUHOURS_TEST_CLI) + " " + args + " 2>&1 >/dev/full";
+        FILE* pipe = popen(command.c_str(), "r");
+        REQUIRE(pipe != nullptr);
+        std::string err;
+        char buffer[512];
+        for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) err.append(buffer, n);
+        const int status = pclose(pipe);
+        INFO(args << ": " << err);
+        REQUIRE(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 2);
+        CHECK_THAT(err, Catch::Contains("cannot write the output to stdout"));
+    }
 }
 
 TEST_CASE("an over-long extends name is a located error, exit 2") {
