@@ -49,6 +49,13 @@ Node load_catalog_entry(const std::string& kind, const std::string& name, const 
                         const SourceRef& referenced_from) {
     const std::filesystem::path file = catalog_dir / kind / (name + ".toml");
     std::error_code ec;
+    // An entry of that name that is no regular file (a FIFO, a device, a link to one, a directory): named as such,
+    // not as an unknown name (a directory listing would offer the same name back).
+    if (!name.empty() && name.find('/') == std::string::npos && name.find('\\') == std::string::npos &&
+        std::filesystem::exists(file, ec) && !std::filesystem::is_regular_file(file, ec)) {
+        throw ScenarioError(referenced_from, fmt::format("the {} catalog entry {} is not a regular file", kind_singular(kind), file.string()),
+                            "catalog entries are TOML files: replace it with one, or name another catalog with --catalog");
+    }
     if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
         !std::filesystem::is_regular_file(file, ec)) {
         std::vector<std::string> known = catalog_names(catalog_dir, kind);
@@ -144,7 +151,7 @@ std::vector<std::string> catalog_names(const std::filesystem::path& catalog_dir,
     std::vector<std::string> names;
     std::error_code ec;
     for (std::filesystem::directory_iterator it(catalog_dir / kind, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it->path().extension() == ".toml") names.push_back(it->path().stem().string());
+        if (it->path().extension() == ".toml" && it->is_regular_file(ec)) names.push_back(it->path().stem().string());
     }
     std::sort(names.begin(), names.end());
     return names;

@@ -133,6 +133,26 @@ TEST_CASE("extends must name a regular file within the size limit, and reading n
     }
 }
 
+TEST_CASE("a catalog entry that is no regular file is refused as such, not as an unknown name (#12)") {
+    // A catalog whose chips/h100.toml is a FIFO, and one where it is a link to /dev/zero: reading either would block
+    // or never end; the name was reported unknown, with "did you mean \"h100\"?" offering it back.
+    const TempDir dir("limits-catalog");
+    for (const std::string& kind : {std::string("fifo"), std::string("link")}) {
+        const auto catalog = dir.path / kind;
+        std::filesystem::create_directories(catalog / "chips");
+        std::filesystem::copy(std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios" / "models", catalog / "models");
+        const auto entry = catalog / "chips" / "h100.toml";
+        if (kind == "fifo") REQUIRE(::mkfifo(entry.c_str(), 0600) == 0);
+        else std::filesystem::create_symlink("/dev/zero", entry);
+        LoadOptions o;
+        o.catalog_dir = catalog;
+        const ScenarioError e = load_error(with_layout("data = 4\ntensor = 8\n"), o);
+        INFO(kind);
+        CHECK(e.where().file == "test.toml");
+        CHECK_THAT(e.message(), Catch::Contains("the chip catalog entry " + entry.string() + " is not a regular file"));
+    }
+}
+
 TEST_CASE("the scenario file itself must be a regular file") {
     try {
         (void)load_scenario("/dev/zero", catalog_options());
