@@ -132,15 +132,24 @@ long long leaves_needed(const ClusterSpec& spec) {
 std::string too_big_hint(const ClusterSpec& spec) {
     const long long k = spec.switch_radix;
     // The smallest radix (doubling) that connects these GPUs with the fabric's tiers.
-    ClusterSpec larger = spec;
-    while (leaves_needed(larger) > larger.switch_radix && larger.switch_radix < (1 << 20)) larger.switch_radix *= 2;
+    auto smallest_radix = [](ClusterSpec c) {
+        while (leaves_needed(c) > c.switch_radix && c.switch_radix < (1 << 20)) c.switch_radix *= 2;
+        return c.switch_radix;
+    };
+    const int larger = smallest_radix(spec);
     if (spec.fabric == Fabric::fat_tree && spec.tiers == 2) {
+        // Three tiers only where they hold the GPUs at this radix; else with the radix three tiers need.
+        ClusterSpec three = spec;
+        three.tiers = 3;
+        const int three_radix = smallest_radix(three);
+        const std::string tiers = three_radix == k ? std::string("set cluster.tiers = 3")
+                                                   : fmt::format("set cluster.tiers = 3 with cluster.switch_radix = {}", three_radix);
         return fmt::format("with switch_radix = {} a two-tier fat-tree holds {} GPUs and a three-tier one {}; "
-                           "set cluster.tiers = 3 or cluster.switch_radix = {}",
-                           k, k * k / 2, k * k * k / 4, larger.switch_radix);
+                           "{}, or cluster.switch_radix = {}",
+                           k, k * k / 2, k * k * k / 4, tiers, larger);
     }
     return fmt::format("{} fabrics are {} here: set cluster.switch_radix = {} (or use fewer GPUs)", to_string(spec.fabric),
-                       spec.fabric == Fabric::fat_tree ? "three-tier at most" : "two-tier", larger.switch_radix);
+                       spec.fabric == Fabric::fat_tree ? "three-tier at most" : "two-tier", larger);
 }
 
 // Leaves (of switch_radix / 2 NICs) each two-tier set of the fabric needs, and for a three-tier fat-tree its pods.

@@ -158,6 +158,16 @@ TEST_CASE("A fabric too small for its GPUs names the switch radix that would con
         check_fabric_size(tree);
         FAIL("4,096 GPUs fit a radix-64 two-tier fat-tree");
     } catch (const Error& e) {
-        CHECK_THAT(e.hint(), Catch::Contains("cluster.tiers = 3") && Catch::Contains("cluster.switch_radix = 128"));
+        CHECK_THAT(e.hint(), Catch::Contains("set cluster.tiers = 3, or cluster.switch_radix = 128"));
+    }
+    // 1,048,576 GPUs: three tiers of radix 64 hold only 65,536, so the hint gives three tiers the radix they need
+    // (k³/4 ≥ 2^20: k = 256 → 4,194,304; k = 128 → 524,288 is too few), or two tiers of radix 2,048 (2,048² / 2 =
+    // 2,097,152; 1,024 → 524,288 is too few). It said "set cluster.tiers = 3", which is then refused.
+    tree.gpus = 1'048'576;
+    try {
+        check_fabric_size(tree);
+        FAIL("2^20 GPUs fit a radix-64 two-tier fat-tree");
+    } catch (const Error& e) {
+        CHECK_THAT(e.hint(), Catch::Contains("set cluster.tiers = 3 with cluster.switch_radix = 256, or cluster.switch_radix = 2048"));
     }
 }
