@@ -78,6 +78,7 @@ Node convert(const toml::node& source, const std::string& path, int depth) {
 }
 
 std::string describe(const Node& node) {
+    if (node.from_range) return "an uncertain range (its draws are real numbers: only real-valued figures and quantities take one)";
     switch (node.kind) {
         case Node::Kind::string: return fmt::format("the string \"{}\"", node.text);
         case Node::Kind::integer: return fmt::format("the integer {}", node.integer);

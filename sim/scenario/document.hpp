@@ -32,6 +32,9 @@ struct Node {
     // A `--set` value: the value it replaced (a file's), which the search for every mistake puts back when it takes
     // the override out; null when the override added the key.
     std::shared_ptr<const Node> replaced;
+    // The nominal value extract_uncertain put in place of a distribution ({ low, high } …): a key that reads it as
+    // another type says it was given a range, not the nominal number.
+    bool from_range = false;
 
     [[nodiscard]] Node* find(std::string_view key);
     [[nodiscard]] const Node* find(std::string_view key) const;

@@ -144,6 +144,7 @@ void read_one(Node& value, const std::string& child, std::vector<UncertainInput>
         replacement.text = u.text(nominal);
     }
     replacement.where = value.where;
+    replacement.from_range = true;
     // A range with a `source` stands as the figure { value = nominal, source = "…" }, so that the assumptions list
     // it with its source, as a [pricing], [reliability] or chip figure written that way.
     if (const Node* source = value.find("source")) {

@@ -615,6 +615,12 @@ TEST_CASE("ranges with different units or on token counts are refused") {
     CHECK(mixed.where().column == 35);
     const auto tokens = load_error(replace(kBase, "tokens = \"1T\"", "tokens = { low = \"1T\", high = \"2T\" }"));
     CHECK_THAT(tokens.message(), Catch::Contains("`training.tokens` cannot be uncertain"));
+    // A range where a string is read (the title, line 1, value at column 9): refused as a range, not as its
+    // nominal value ("must be a string, not the number 1.5", which the fresh verifier found misleading, #12).
+    const auto title = load_error(replace(kBase, "title = \"small\"", "title = { low = 1, high = 2 }"));
+    CHECK(title.where().line == 1);
+    CHECK(title.where().column == 9);
+    CHECK_THAT(title.message(), Catch::Contains("`title` must be a string, not an uncertain range"));
 }
 
 TEST_CASE("phases override training and parallelism and are validated like the scenario") {
