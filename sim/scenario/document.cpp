@@ -100,11 +100,16 @@ std::string describe(const Node& node) {
 // more than this many on one line is refused before parsing.
 constexpr int kMaxDotsPerLine = 16 * limits::kNestingDepth;
 
-// The first line with more than kMaxDotsPerLine dots outside strings and comments, if any.
+// The first line with more than kMaxDotsPerLine dots outside strings and comments, if any. A decimal point — a dot
+// between two digits where a value is written (after `=`, or in an array) — is not a key's dot: a line of a thousand
+// numbers is no deep key. Key positions: before `=` on a line, after `{` or a comma inside an inline table.
 std::optional<int> line_with_too_many_dots(std::string_view text) {
     enum class In { code, basic, literal, multi_basic, multi_literal, comment } in = In::code;
     int line = 1;
     int dots = 0;
+    bool value = false;        // at a value's position, not a key's
+    std::string brackets;      // the open `[` and `{` of the values being written (arrays span lines)
+    auto digit = [&](std::size_t k) { return k < text.size() && text[k] >= '0' && text[k] <= '9'; };
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
         const bool triple = (c == '"' || c == '\'') && text.substr(i, 3) == std::string(3, c);
@@ -112,6 +117,7 @@ std::optional<int> line_with_too_many_dots(std::string_view text) {
             ++line;
             dots = 0;
             if (in == In::comment || in == In::basic || in == In::literal) in = In::code;
+            if (brackets.empty()) value = false;
             continue;
         }
         switch (in) {
@@ -119,7 +125,16 @@ std::optional<int> line_with_too_many_dots(std::string_view text) {
                 if (c == '#') in = In::comment;
                 else if (c == '"') in = triple ? (i += 2, In::multi_basic) : In::basic;
                 else if (c == '\'') in = triple ? (i += 2, In::multi_literal) : In::literal;
-                else if (c == '.' && ++dots > kMaxDotsPerLine) return line;
+                else if (c == '=') value = true;
+                else if (value && (c == '[' || c == '{')) {
+                    brackets.push_back(c);
+                    value = c == '[';
+                } else if (value && c == ']' && !brackets.empty()) brackets.pop_back();
+                else if (c == '}' && !brackets.empty()) {
+                    brackets.pop_back();
+                    value = true;
+                } else if (c == ',' && !brackets.empty()) value = brackets.back() == '[';
+                else if (c == '.' && !(value && i > 0 && digit(i - 1) && digit(i + 1)) && ++dots > kMaxDotsPerLine) return line;
                 break;
             case In::basic:
                 if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;

@@ -11,7 +11,7 @@
 //   timeout      past --timeout seconds (or its CPU-time twin)
 //   memory       a peak resident size past --memory-mb (measured even when no limit is set)
 //   bad exit     an exit code other than 0 (done) and 2 (the user's mistake); 1 is an internal error
-//   unlocated    exit 2 without a file:line:column or a flag (--set …) in the message
+//   unlocated    exit 2 without a file:line:column or one of the command's --set arguments in the message
 //   disagreement check and run disagree on validity
 // The first five fail the run (exit 1); the last two are counted and printed, and fail it only with --strict. Each
 // such mutant is written to --save DIR with the commands that reproduce it. Same --seed and --mutants give the same mutants: mutant i is drawn from a generator
@@ -437,14 +437,16 @@ Outcome run_command(const Options& o, const std::vector<std::string>& args, cons
 enum class Kind { ok, crash, sanitizer, timeout, memory, bad_exit, unlocated };
 constexpr std::array<const char*, 7> kKindNames{"ok", "crash", "sanitizer", "timeout", "memory", "bad exit", "unlocated"};
 
-bool located(const std::string& err) {
-    // file:line:column, or a flag the user typed (--set, --samples, …).
+// An error's location: file:line:column, or one of the `--set` arguments the command was given ("--set key=value:
+// error: …"), quoted as given. Any other flag-like word does not count (the command's own flags, --quiet and
+// --samples 1, are never wrong).
+bool located(const std::string& err, const std::vector<std::string>& sets) {
     static const std::regex position(R"([^\s:]+:[0-9]+:[0-9]+)");
-    static const std::regex flag(R"((^|\s|`)--[a-z][a-z-]*)");
-    return std::regex_search(err, position) || std::regex_search(err, flag);
+    if (std::regex_search(err, position)) return true;
+    return std::any_of(sets.begin(), sets.end(), [&](const std::string& set) { return err.find("--set " + set) != std::string::npos; });
 }
 
-Kind classify(const Options& o, const Outcome& r) {
+Kind classify(const Options& o, const Outcome& r, const std::vector<std::string>& sets) {
     if (r.err.find("Sanitizer") != std::string::npos || r.err.find("runtime error:") != std::string::npos) {
         return Kind::sanitizer;
     }
@@ -452,7 +454,7 @@ Kind classify(const Options& o, const Outcome& r) {
     if (r.signalled) return Kind::crash;
     if (o.memory_mb > 0 && r.peak_mb > o.memory_mb) return Kind::memory;
     if (r.exit_code != 0 && r.exit_code != 2) return Kind::bad_exit;
-    if (r.exit_code == 2 && !located(r.err)) return Kind::unlocated;
+    if (r.exit_code == 2 && !located(r.err, sets)) return Kind::unlocated;
     return Kind::ok;
 }
 
@@ -507,7 +509,7 @@ void record(const Options& o, const std::vector<Seed>& corpus, Job& job, Tally& 
         ++t.commands;
         t.slowest = std::max(t.slowest, r.seconds);
         t.peak_mb = std::max(t.peak_mb, r.peak_mb);
-        const Kind k = classify(o, r);
+        const Kind k = classify(o, r, job.mutant.set);
         ++t.kinds[static_cast<std::size_t>(k)];
         if (k != Kind::ok) {
             why += std::string(kKindNames[static_cast<std::size_t>(k)]) + " in " + (c == 0 ? "check" : "run") + " (exit " +

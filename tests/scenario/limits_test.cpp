@@ -93,6 +93,21 @@ TEST_CASE("tables nested past the limit are refused with a position, at any dept
         const ScenarioError e = load_error("title = \"" + dots + "\" # " + dots + "\nmodel = \"llama-3.1-8b\"\n");
         CHECK_THAT(e.message(), !Catch::Contains("nested"));
     }
+    SECTION("decimal points are not keys' dots, in arrays and inline tables too") {
+        // 1,100 numbers of one decimal point each on one line (over the 1,024 dots a line may hold, 16 × 64), in an
+        // array and in an inline table's values: read, so the scenario fails for its real reason (no [cluster]).
+        // The fresh verifier's file of 1,100 floats was refused as "keys nested beyond the supported range" (#12).
+        std::string numbers;
+        for (int i = 0; i < 1100; ++i) numbers += (i ? ", " : "") + std::to_string(i) + ".5";
+        for (const std::string& line : {"x = [" + numbers + "]", "x = { a = [" + numbers + "], b.c = 2.5 }"}) {
+            const ScenarioError e = load_error("title = \"t\"\n" + line + "\nmodel = \"llama-3.1-8b\"\n");
+            CHECK_THAT(e.message(), !Catch::Contains("nested"));
+        }
+        // Keys' dots in an inline table's keys still count: 1,100 of them on one line are refused before parsing.
+        std::string deep = "a";
+        for (int i = 0; i < 1100; ++i) deep += ".1";
+        CHECK_THAT(load_error("x = { " + deep + " = 1.5 }\n").message(), Catch::Contains("nested beyond the supported range"));
+    }
     SECTION("a --set path past the limit") {
         LoadOptions o = catalog_options();
         std::string key = "a";
