@@ -26,7 +26,6 @@ using detail::parallel_for;
 using detail::reliability_of;
 using detail::thread_count;
 
-
 double percentile(std::vector<double> values, double q) {
     if (values.empty()) return 0.0;
     std::sort(values.begin(), values.end());

@@ -80,10 +80,10 @@ void require_run_can_finish(const Scenario& s) {
     for (const PhaseSpec& ph : s.phases) {
         if (ph.quoted_gpu_hours) continue;
         const int sequence = ph.training.sequence_length;
-        const double flops_per_token = training_flops_per_token(s.model, sequence, AttentionMask::causal).value();
+        const FlopsPerToken flops = training_flops_breakdown(s.model, sequence, AttentionMask::causal);
+        const double flops_per_token = flops.total.value();
         const double peak = s.cluster.chip.peak(ph.training.precision.compute).value() * s.cluster.gpus;
-        const double token_time =
-            shortest_token_time(s.cluster.chip, ph.training.precision, training_flops_breakdown(s.model, sequence, AttentionMask::causal));
+        const double token_time = shortest_token_time(s.cluster.chip, ph.training.precision, flops);
         for (const auto& [batch, tokens] : detail::levels_of(ph)) {
             if (tokens <= 0 || !(peak > 0.0)) continue;
             const double tokens_per_step = static_cast<double>(batch) * sequence;

@@ -49,15 +49,15 @@ Node load_catalog_entry(const std::string& kind, const std::string& name, const 
                         const SourceRef& referenced_from) {
     const std::filesystem::path file = catalog_dir / kind / (name + ".toml");
     std::error_code ec;
+    const bool plain_name = !name.empty() && name.find('/') == std::string::npos && name.find('\\') == std::string::npos;
+    const bool regular = plain_name && std::filesystem::is_regular_file(file, ec);
     // An entry of that name that is no regular file (a FIFO, a device, a link to one, a directory): named as such,
     // not as an unknown name (a directory listing would offer the same name back).
-    if (!name.empty() && name.find('/') == std::string::npos && name.find('\\') == std::string::npos &&
-        std::filesystem::exists(file, ec) && !std::filesystem::is_regular_file(file, ec)) {
+    if (plain_name && !regular && std::filesystem::exists(file, ec)) {
         throw ScenarioError(referenced_from, fmt::format("the {} catalog entry {} is not a regular file", kind_singular(kind), file.string()),
                             "catalog entries are TOML files: replace it with one, or name another catalog with --catalog");
     }
-    if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
-        !std::filesystem::is_regular_file(file, ec)) {
+    if (!regular) {
         std::vector<std::string> known = catalog_names(catalog_dir, kind);
         if (kind == "reliability") known.insert(known.begin(), "none");  // reliability = "none": no failures modelled
         std::string list;
