@@ -69,14 +69,16 @@ void split_parts(const RouteTable& routes, std::size_t links, MaxMinNetwork::Pha
 // positions). See PhaseMemo.
 void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, const RouteTable& routes,
                     std::span<const std::uint32_t> order, MaxMinNetwork::PhaseMemo& memo, std::vector<std::uint64_t>& key,
-                    std::vector<LinkId>& link_of, std::vector<LinkId>& labelled) {
+                    std::vector<LinkId>& link_of, std::vector<LinkId>& labelled, std::vector<std::uint32_t>* size_word) {
     const std::size_t count = order.empty() ? flows.size() : order.size();
     key.clear();
     key.reserve(count * 4 + routes.links.size() * 2);
     labelled.resize(routes.links.size());
     link_of.clear();
+    if (size_word != nullptr) size_word->resize(count);
     for (std::size_t n = 0; n < count; ++n) {
         const std::size_t i = order.empty() ? n : order[n];
+        if (size_word != nullptr) (*size_word)[n] = static_cast<std::uint32_t>(key.size());
         key.push_back(bits(flows[i].size.value()));
         key.push_back(bits(routes.latency[i].value()));
         key.push_back(routes.end[i] - routes.begin[i]);

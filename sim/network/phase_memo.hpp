@@ -39,6 +39,13 @@ struct MaxMinNetwork::PhaseMemo {
     RouteTable routes;
     std::vector<std::uint64_t> key;
     std::vector<LinkId> labelled;
+    // The (source, destination) of each flow of the last phase routed, and the position in `key` of each flow's
+    // size word. A phase with the same pairs in the same order (a collective's step timed again at another size:
+    // about 40 % of the flows of the DeepSeek-V3 step, issue #13) has the same routes, labels, `link_of` and
+    // `labelled`; only its size words differ, so it is neither routed nor put into canonical form again.
+    std::vector<std::pair<VertexId, VertexId>> routed_pairs;
+    std::vector<std::uint32_t> size_word;
+    bool routed = false;
     // The phase's link-disjoint parts (split_parts): part p's flows are part_flows[part_begin[p] .. part_begin[p+1])
     // in phase order, parts in the order of their first flow; and the scratch that finds them.
     std::vector<std::uint32_t> part_begin, part_flows;
@@ -57,10 +64,11 @@ int link_preference(LinkKind k);
 
 // The canonical form of the flows `order` (indices into flows and routes, in that order; empty: every flow) into
 // `key`, the link of each label into `link_of` and each route entry's label into `labelled` (at the routes'
-// positions). See PhaseMemo.
+// positions). See PhaseMemo. `size_word`, when given: each flow's size word's position in `key`, in `order`.
 void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, const RouteTable& routes,
                     std::span<const std::uint32_t> order, MaxMinNetwork::PhaseMemo& memo, std::vector<std::uint64_t>& key,
-                    std::vector<LinkId>& link_of, std::vector<LinkId>& labelled);
+                    std::vector<LinkId>& link_of, std::vector<LinkId>& labelled,
+                    std::vector<std::uint32_t>* size_word = nullptr);
 
 // The max-min fluid of the flows `order` in their canonical form (`link_of` and `labelled` from canonical_form):
 // links by label, so ties among equal shares break by label (network.cpp).
