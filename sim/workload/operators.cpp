@@ -3,9 +3,11 @@
 
 #include "workload_detail.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace gpuhours::detail {
 namespace {
@@ -506,9 +508,25 @@ std::vector<Block> model_ops(const ModelSpec& model, const ParallelLayout& layou
     std::vector<Block> blocks;
     blocks.reserve(static_cast<std::size_t>(model.layers + model.mtp_depth + 2));
     blocks.push_back(embedding_block(c));
+    // A transformer layer's ops depend on its index only through these four properties: a layer like one built
+    // already is that block copied (plan builds the ops of every layout it screens and simulates: issue #13).
+    struct Kind {
+        bool linear, windowed, moe, full_recompute;
+        bool operator==(const Kind&) const = default;
+    };
+    std::vector<std::pair<Kind, std::size_t>> built;  // each kind's first block, by its index in `blocks`
     for (int l = 0; l < model.layers; ++l) {
-        blocks.push_back(
-            transformer_block(c, l, is_moe_layer(model, l) ? BlockKind::moe_layer : BlockKind::dense_layer));
+        const Kind kind{is_linear_attention_layer(model, l), is_windowed_layer(model, l), is_moe_layer(model, l),
+                        layer_recompute(c, l, false).full};
+        const auto same = std::find_if(built.begin(), built.end(), [&](const auto& b) { return b.first == kind; });
+        if (same != built.end()) {
+            Block copy = blocks[same->second];
+            copy.layer = l;
+            blocks.push_back(std::move(copy));
+            continue;
+        }
+        built.emplace_back(kind, blocks.size());
+        blocks.push_back(transformer_block(c, l, kind.moe ? BlockKind::moe_layer : BlockKind::dense_layer));
     }
     for (int d = 0; d < model.mtp_depth; ++d) blocks.push_back(mtp_block(c, d, layout.pipeline));
     blocks.push_back(head_block(c, layout.pipeline));
