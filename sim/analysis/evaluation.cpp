@@ -807,7 +807,10 @@ auto locating_step_length(const Scenario& s, F&& f) -> decltype(f()) {
         return f();
     } catch (const SimTimeRangeError& e) {
         throw ScenarioError(step_length_source(s), e.message() + " (the chip's figures, the model and the batch set a step's "
-                                                                 "length: located at one of them, the last the scenario writes)",
+                                                                 "length: located at one of them, the last the scenario writes; "
+                                                                 "`check` bounds a step by its FLOPs at the chip's peaks only, and "
+                                                                 "knows a memory-bound or communication task's length only by "
+                                                                 "simulating the step, as `run` does)",
                             e.hint());
     }
 }

@@ -89,6 +89,7 @@ Node load_catalog_entry(const std::string& kind, const std::string& name, const 
 // overrides. Returns the merged table and the id to show for it.
 std::pair<Node, std::string> resolve_slot(const Node& slot, const std::string& kind, const std::string& key_path,
                                           const std::filesystem::path& catalog_dir) {
+    if (slot.from_range) (void)detail::as_string(slot, key_path);  // refused: a range is no catalog name
     if (slot.kind == Node::Kind::string) {
         return {load_catalog_entry(kind, slot.text, catalog_dir, slot.where), slot.text};
     }

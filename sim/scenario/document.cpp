@@ -525,7 +525,8 @@ void TableReader::finish() const {
 }
 
 std::string as_string(const Node& node, std::string_view key_path) {
-    if (node.kind != Node::Kind::string) type_error(node, key_path, "a string");
+    // A range of quantity strings stands as a string (its nominal draw, from_range): never text a key takes.
+    if (node.kind != Node::Kind::string || node.from_range) type_error(node, key_path, "a string");
     return node.text;
 }
 

@@ -510,6 +510,16 @@ void check_recompute_modules(const Scenario& s, const SourceRef& at) {
     }
 }
 
+// Megatron-LM asserts max_position_embeddings >= seq_length: a learned position table has no row past its length.
+void check_position_table(const Scenario& s, const SourceRef& at) {
+    const ModelSpec& m = s.model;
+    if (m.position != PositionKind::learned || s.training.sequence_length <= m.max_position_embeddings) return;
+    throw_rule(s, {"training.sequence_length", "model"}, s.sources.training.known() ? s.sources.training : at,
+               fmt::format("sequence_length = {} is longer than model \"{}\"'s learned position table ({} positions, "
+                           "max_position_embeddings)", s.training.sequence_length, m.id, m.max_position_embeddings),
+               fmt::format("use a sequence of at most {} tokens, or a model with more positions", m.max_position_embeddings));
+}
+
 }  // namespace
 
 void validate_layout(const Scenario& s, bool data_given) {
@@ -597,6 +607,7 @@ void validate_layout(const Scenario& s, bool data_given) {
                            at_sequence ? stand_in(located, Node::Kind::integer, next) : nullptr,
                            {"training.sequence_length", "parallelism.context"});
     }
+    check_position_table(s, at);
     const long long per_step = 1LL * p.data * p.micro_batch;
     if (s.training.global_batch % per_step != 0) {
         // Located at the global batch; the value that satisfies the rule (for the search for every mistake, when the

@@ -195,7 +195,7 @@ ReliabilitySpec read_reliability(const Node* given, const std::filesystem::path&
     ReliabilitySpec s;
     s.from = std::string(kDefaultReliability);
     SourceRef from_where;  // where the entry is named; unknown: the default
-    if (given != nullptr && given->kind == Node::Kind::string) {
+    if (given != nullptr && given->kind == Node::Kind::string && !given->from_range) {
         s.from = given->text;
         from_where = given->where;
     } else if (given != nullptr) {

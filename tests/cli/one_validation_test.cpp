@@ -97,6 +97,8 @@ TEST_CASE("a step that outlasts simulated time only once simulated is refused by
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::StartsWith("gpuhours: --set "));
     CHECK_THAT(r.out, Catch::Contains("simulated time beyond the supported range"));
+    // ... and says why check passed it (the issue: "run fails only for reasons check cannot know, and says which").
+    CHECK_THAT(r.out, Catch::Contains("`check` bounds a step by its FLOPs at the chip's peaks only"));
 }
 
 TEST_CASE("a phase's batch is checked against the schedule at the phase's own key") {

@@ -621,6 +621,39 @@ TEST_CASE("ranges with different units or on token counts are refused") {
     CHECK(title.where().line == 1);
     CHECK(title.where().column == 9);
     CHECK_THAT(title.message(), Catch::Contains("`title` must be a string, not an uncertain range"));
+    // The same for a range of quantity strings, which stands as a string (its midpoint, "$1.5"): refused where text,
+    // a choice or a catalog name is read, never read as that midpoint (a second fresh verifier, #12). Line 1
+    // column 9 for the title; line 2 column 9 for the model (`model = ` is 8 characters); line 7 for [parallelism]'s
+    // new key schedule at line 8 (inserted before `tensor`), column 12 (`schedule = ` is 11).
+    const auto quantity_title = load_error(replace(kBase, "title = \"small\"", "title = { low = \"$1\", high = \"$2\" }"));
+    CHECK(quantity_title.where().line == 1);
+    CHECK(quantity_title.where().column == 9);
+    CHECK_THAT(quantity_title.message(), Catch::Contains("`title` must be a string, not an uncertain range"));
+    const auto model = load_error(replace(kBase, "model = \"llama-3.1-8b\"", "model = { low = \"1 GB\", high = \"2 GB\" }"));
+    CHECK(model.where().line == 2);
+    CHECK(model.where().column == 9);
+    CHECK_THAT(model.message(), Catch::Contains("`model` must be a string, not an uncertain range"));
+    const auto choice = load_error(replace(kBase, "tensor = 2", "schedule = { low = \"1 s\", high = \"2 s\" }\ntensor = 2"));
+    CHECK(choice.where().line == 8);
+    CHECK(choice.where().column == 12);
+    CHECK_THAT(choice.message(), Catch::Contains("`parallelism.schedule` must be a string, not an uncertain range"));
+    CHECK_THAT(choice.message(), !Catch::Contains("1.5 s"));
+}
+
+TEST_CASE("a sequence longer than a learned position table is refused at the sequence length") {
+    // megatron-gpt-1.7b has position = "learned" with max_position_embeddings = 2048 (its catalog file); Megatron-LM
+    // asserts max_position_embeddings >= seq_length. kBase with that model (24 heads: TP 2 divides them): 2,048
+    // tokens load, 8,192 (kBase's, line 14, value at column 19: `sequence_length = ` is 18 characters) are refused
+    // there, the key the scenario writes last of the two.
+    const std::string gpt = replace(kBase, "model = \"llama-3.1-8b\"", "model = \"megatron-gpt-1.7b\"");
+    CHECK(load_scenario_from_string(replace(gpt, "sequence_length = 8192", "sequence_length = 2048"), "test.toml",
+                                    catalog_options())
+              .model.max_position_embeddings == 2048);
+    const auto e = load_error(gpt);
+    CHECK(e.where().line == 14);
+    CHECK(e.where().column == 19);
+    CHECK_THAT(e.message(), Catch::Contains("sequence_length = 8192 is longer than model \"megatron-gpt-1.7b\"'s learned "
+                                            "position table (2048 positions"));
 }
 
 TEST_CASE("phases override training and parallelism and are validated like the scenario") {
