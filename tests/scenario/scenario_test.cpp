@@ -615,29 +615,24 @@ TEST_CASE("ranges with different units or on token counts are refused") {
     CHECK(mixed.where().column == 35);
     const auto tokens = load_error(replace(kBase, "tokens = \"1T\"", "tokens = { low = \"1T\", high = \"2T\" }"));
     CHECK_THAT(tokens.message(), Catch::Contains("`training.tokens` cannot be uncertain"));
-    // A range where a string is read (the title, line 1, value at column 9): refused as a range, not as its
-    // nominal value ("must be a string, not the number 1.5", which the fresh verifier found misleading, #12).
-    const auto title = load_error(replace(kBase, "title = \"small\"", "title = { low = 1, high = 2 }"));
-    CHECK(title.where().line == 1);
-    CHECK(title.where().column == 9);
-    CHECK_THAT(title.message(), Catch::Contains("`title` must be a string, not an uncertain range"));
-    // The same for a range of quantity strings, which stands as a string (its midpoint, "$1.5"): refused where text,
-    // a choice or a catalog name is read, never read as that midpoint (a second fresh verifier, #12). Line 1
-    // column 9 for the title; line 2 column 9 for the model (`model = ` is 8 characters); line 7 for [parallelism]'s
-    // new key schedule at line 8 (inserted before `tensor`), column 12 (`schedule = ` is 11).
-    const auto quantity_title = load_error(replace(kBase, "title = \"small\"", "title = { low = \"$1\", high = \"$2\" }"));
-    CHECK(quantity_title.where().line == 1);
-    CHECK(quantity_title.where().column == 9);
-    CHECK_THAT(quantity_title.message(), Catch::Contains("`title` must be a string, not an uncertain range"));
-    const auto model = load_error(replace(kBase, "model = \"llama-3.1-8b\"", "model = { low = \"1 GB\", high = \"2 GB\" }"));
-    CHECK(model.where().line == 2);
-    CHECK(model.where().column == 9);
-    CHECK_THAT(model.message(), Catch::Contains("`model` must be a string, not an uncertain range"));
-    const auto choice = load_error(replace(kBase, "tensor = 2", "schedule = { low = \"1 s\", high = \"2 s\" }\ntensor = 2"));
-    CHECK(choice.where().line == 8);
-    CHECK(choice.where().column == 12);
-    CHECK_THAT(choice.message(), Catch::Contains("`parallelism.schedule` must be a string, not an uncertain range"));
-    CHECK_THAT(choice.message(), !Catch::Contains("1.5 s"));
+    // A range where a string is read: refused as a range at the value, not as its nominal value ("must be a string,
+    // not the number 1.5", which the fresh verifier found misleading, #12). A range of quantity strings stands as a
+    // string (its midpoint, "$1.5"): refused likewise where text, a choice or a catalog name is read, never read as
+    // that midpoint (a second fresh verifier, #12). Positions: the title at line 1 column 9 (`title = ` is 8
+    // characters); the model at line 2 column 9; schedule, inserted before `tensor`, at line 8 column 12.
+    const auto refused_at = [](const std::string& text, int line, int column, const std::string& message) {
+        const auto e = load_error(text);
+        CHECK(e.where().line == line);
+        CHECK(e.where().column == column);
+        CHECK_THAT(e.message(), Catch::Contains(message) && !Catch::Contains("1.5"));
+    };
+    refused_at(replace(kBase, "title = \"small\"", "title = { low = 1, high = 2 }"), 1, 9, "`title` must be a string, not an uncertain range");
+    refused_at(replace(kBase, "title = \"small\"", "title = { low = \"$1\", high = \"$2\" }"), 1, 9,
+               "`title` must be a string, not an uncertain range");
+    refused_at(replace(kBase, "model = \"llama-3.1-8b\"", "model = { low = \"1 GB\", high = \"2 GB\" }"), 2, 9,
+               "`model` must be a string, not an uncertain range");
+    refused_at(replace(kBase, "tensor = 2", "schedule = { low = \"1 s\", high = \"2 s\" }\ntensor = 2"), 8, 12,
+               "`parallelism.schedule` must be a string, not an uncertain range");
 }
 
 TEST_CASE("a sequence longer than a learned position table is refused at the sequence length") {
