@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -252,6 +254,14 @@ private:
     std::unique_ptr<NetworkModel> network_;
     KernelContext kernel_;
     KernelContext kernel_overlap_;  // the GEMMs beside an overlapped tensor-parallel collective: fewer SMs
+    // time_op(op, kernel_ or kernel_overlap_), kept by the op's timing inputs (kind, FLOPs, bytes, GEMM shape) and
+    // the context: every layer of a kind has the same ops, each timed in the forward, both backward passes and the
+    // weight gradient (issue #13). Other contexts are not kept.
+    struct OpTimeKeyHash {
+        std::size_t operator()(const std::array<std::uint64_t, 14>& k) const;
+    };
+    mutable std::unordered_map<std::array<std::uint64_t, 14>, OpTime, OpTimeKeyHash> op_times_;
+    OpTime op_time(const Op& op, const KernelContext& kernel) const;
     // Kernel launches (ChipProfile::launch_gap, launch_host): the GPU's idle time between two kernels of a
     // stream, added to each kernel; the host's time per launch (0 under CUDA graphs), which stalls a block's pass
     // when its kernels are launched more slowly than they run (launch_bound).

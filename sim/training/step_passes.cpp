@@ -6,11 +6,35 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <utility>
 
 namespace gpuhours::detail {
+
+std::size_t StepBuilder::OpTimeKeyHash::operator()(const std::array<std::uint64_t, 14>& k) const {
+    std::uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (const std::uint64_t w : k) h = (h ^ w) * 0x100000001B3ull + (h >> 29);
+    return static_cast<std::size_t>(h);
+}
+
+OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
+    const std::uint64_t context = &kernel == &kernel_ ? 1 : &kernel == &kernel_overlap_ ? 2 : 0;
+    if (context == 0) return time_op(op, kernel);
+    const auto word = [](double x) { return std::bit_cast<std::uint64_t>(x); };
+    const GemmShape g = op.gemm.value_or(GemmShape{-1, -1, -1, -1});
+    const std::array<std::uint64_t, 14> key{context, static_cast<std::uint64_t>(op.kind), word(op.forward.value()),
+                                            word(op.backward.value()), word(op.recompute.value()), word(op.read.value()),
+                                            word(op.written.value()), op.backward_bytes ? 1u : 0u,
+                                            word(op.backward_bytes.value_or(Bytes(0.0)).value()), op.gemm ? 1u : 0u,
+                                            static_cast<std::uint64_t>(g.m), static_cast<std::uint64_t>(g.n),
+                                            static_cast<std::uint64_t>(g.k), static_cast<std::uint64_t>(g.count)};
+    if (const auto it = op_times_.find(key); it != op_times_.end()) return it->second;
+    return op_times_.emplace(key, time_op(op, kernel)).first->second;
+}
 
 // Node-limited routing (DeepSeek-V3: each token to at most M nodes, forwarded inside the node over NVLink)
 // deduplicates a token's copies per node: it crosses the scale-out network at most min(M, k) times instead of k.
@@ -184,7 +208,7 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
     SimTime busy;
     const int t = layout_.tensor;
     auto forward_time = [&](const Op& op, const KernelContext& kernel) {
-        return to_sim(time_op(op, kernel).forward.time + materialized_attention(op)) + launch_gap_;
+        return to_sim(op_time(op, kernel).forward.time + materialized_attention(op)) + launch_gap_;
     };
     // Shared experts beside the all-to-alls: their compute leaves the chain, their own collectives stay on it.
     const SharedSplit shared = shared_split(layout_, block);
@@ -271,7 +295,7 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
         }
     } else {
         for (const Op& op : block.ops) {
-            recompute += to_sim(time_op(op, kernel_).recompute);
+            recompute += to_sim(op_time(op, kernel_).recompute);
             if (op.recompute.value() > 0) {
                 recompute += to_sim(materialized_attention(op)) + launch_gap_;
                 ++kernels;
@@ -286,7 +310,7 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
     auto side = [&](const std::vector<const Op*>& ops) {
         SimTime sum;
         for (const Op* op : ops) {
-            const OpTime t = time_op(*op, kernel_);
+            const OpTime t = op_time(*op, kernel_);
             sum += to_sim(t.backward_input.time + materialized_attention(*op) * 2.0) + launch_gap_;
             ++kernels;
             if (with_weight && t.backward_weight.time.value() > 0.0) {
@@ -306,10 +330,10 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
         const auto scatter = comm_spec(it->before, true);  // the input gradient's (reduce-scattered, under SP)
         // Bulk overlap: the input gradient's reduce-scatter beside the weight-gradient GEMM.
         const bool bulk = scatter && with_weight && overlaps(layout_, *it, it->before);
-        const OpTime t = time_op(*it, kernel_);
+        const OpTime t = op_time(*it, kernel_);
         const SimTime input = to_sim(t.backward_input.time + materialized_attention(*it) * 2.0) + launch_gap_;
         const bool weight_kernel = with_weight && t.backward_weight.time.value() > 0.0;
-        const SimTime weight = weight_kernel ? to_sim((bulk ? time_op(*it, kernel_overlap_) : t).backward_weight.time) + launch_gap_
+        const SimTime weight = weight_kernel ? to_sim((bulk ? op_time(*it, kernel_overlap_) : t).backward_weight.time) + launch_gap_
                                              : SimTime{};
         busy += input + weight;
         kernels += weight_kernel ? 2 : 1;
@@ -398,7 +422,7 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
         out.unit_backward_input.push_back(backward_segments(*block, fwd, name, false, next_slot));
         out.unit_forward.push_back(std::move(fwd));  // after the backward passes, which replay it under full recompute
         SimTime w;
-        for (const Op& op : block->ops) w += to_sim(time_op(op, kernel_).backward_weight.time);
+        for (const Op& op : block->ops) w += to_sim(op_time(op, kernel_).backward_weight.time);
         Segments weight;
         if (w.picoseconds() > 0) weight.push_back(Segment{SegmentKind::compute, w, {}, name + " W"});
         out.unit_weight.push_back(std::move(weight));
