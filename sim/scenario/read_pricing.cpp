@@ -50,6 +50,11 @@ public:
         if (n == nullptr) return std::nullopt;
         const Q q = detail::as_quantity(*n, r_.path_of(key), parse, example);
         if (q.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r_.path_of(key)));
+        if (!(q.value() <= limits::kPriceMax)) {
+            throw ScenarioError(n->where, fmt::format("`{}` = \"{}\" is beyond the supported range of prices (limit {:g} in its unit)",
+                                                      r_.path_of(key), n->text, limits::kPriceMax),
+                                fmt::format("check the unit and the exponent, e.g. `{} = \"{}\"`", key, example));
+        }
         return q;
     }
     // A number of at least `min` and at most `max` (a bound on a unit slip: a PUE of 10^300 made the energy infinite,
@@ -163,6 +168,7 @@ PricingSpec read_pricing(const Node& given, const std::filesystem::path& catalog
             const Node& gh = rr.required("gpu_hours", "the run's GPU-hours, e.g. \"200K\"");
             run.gpu_hours = detail::as_count(gh, rr.path_of("gpu_hours"));
             require_positive(run.gpu_hours, gh, rr.path_of("gpu_hours"), "GPU-hours");
+            require_within(run.gpu_hours, gh, rr.path_of("gpu_hours"), "quoted GPU-hours", 0.0, limits::kGpuHoursMax, "", "a quoted figure this large is a wrong unit or exponent (the largest published runs are tens of millions of GPU-hours)");
             run.source = detail::as_string(rr.required("source", "where the figure comes from"), rr.path_of("source"));
             rr.finish();
             assumptions.push_back(Assumption{rr.path_of("gpu_hours"), format_count(run.gpu_hours) + " GPU-hours (" + run.name + ")", run.source});

@@ -197,6 +197,7 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
         if (const Node* q = r.optional("gpu_hours")) {
             ph.quoted_gpu_hours = detail::as_count(*q, r.path_of("gpu_hours"));
             require_positive(*ph.quoted_gpu_hours, *q, r.path_of("gpu_hours"), "GPU-hours");
+            require_within(*ph.quoted_gpu_hours, *q, r.path_of("gpu_hours"), "quoted GPU-hours", 0.0, limits::kGpuHoursMax, "", "a quoted figure this large is a wrong unit or exponent (the largest published runs are tens of millions of GPU-hours)");
             ph.quoted_source = detail::as_string(r.required("source", "a phase that quotes GPU-hours must cite where they come from"),
                                                  r.path_of("source"));
             read_phase_price(r, ph);

@@ -43,13 +43,23 @@ void require_positive(double value, const Node& node, std::string_view path, std
 void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
                     double hi, std::string_view unit, std::string_view hint) {
     if (value >= lo && value <= hi) return;
+    // The search for every mistake reads on with the nearest value in range (a count string as a count string), so
+    // that a required key is not then reported missing; a quantity with a unit is taken out, as before.
+    const double nearest = value > hi ? hi : lo;
+    std::shared_ptr<const Node> within;
+    if (node.kind == Node::Kind::integer) within = detail::stand_in(node.where, Node::Kind::integer, static_cast<std::int64_t>(nearest));
+    if (node.kind == Node::Kind::floating) within = detail::stand_in(node.where, Node::Kind::floating, 0, nearest);
+    if (node.kind == Node::Kind::string && unit.empty()) {
+        within = detail::stand_in(node.where, Node::Kind::string, 0, 0.0, fmt::format("{:g}", nearest));
+    }
     throw detail::KeyError(node.where, node.where, false,
                         fmt::format("`{}` = {:g}{}{} is beyond the supported range of {} (limit {:g} to {:g}{}{})", path,
                                     value, unit.empty() ? "" : " ", unit, what, lo, hi, unit.empty() ? "" : " ",
                                     unit),
                         hint.empty() ? std::string("a figure this far from any real chip's is a wrong unit or exponent; "
                                                    "past the range, simulated work outlasts what the simulator's time can hold")
-                                     : std::string(hint));
+                                     : std::string(hint),
+                        std::move(within));
 }
 
 SourceRef key_where(const Node& table, std::string_view key) {

@@ -311,3 +311,33 @@ TEST_CASE("a PUE past the supported range is refused where it is written, not re
     ten.replace(ten.find("1e300"), 5, "10");
     CHECK_NOTHROW(load_scenario_from_string(ten, "test.toml", catalog_options()));
 }
+
+TEST_CASE("prices and quoted GPU-hours past the supported range are refused where they are written (#12)") {
+    // Lines 1–9 of with_layout, `data = 32` on line 10, [pricing] on 11, gpu_hour on 12 (its value at column 12,
+    // after `gpu_hour = `). "$1e306" made the run's cost infinite (exit 1, an internal error) and "$1e300" printed a
+    // cost of $8.9e294B with exit 0, both after `check` said valid; the limit is limits::kPriceMax = $10^9.
+    const std::string priced = with_layout("data = 32\n") + "[pricing]\ngpu_hour = \"$1e306\"\n";
+    const ScenarioError price = load_error(priced);
+    CHECK(price.where().to_string() == "test.toml:12:12");
+    CHECK_THAT(price.message(), Catch::Contains("`pricing.gpu_hour` = \"$1e306\" is beyond the supported range of prices (limit 1e+09"));
+    std::string at_limit = priced;
+    at_limit.replace(at_limit.find("$1e306"), 6, "$1e9");
+    CHECK_NOTHROW(load_scenario_from_string(at_limit, "test.toml", catalog_options()));
+    // A research run quoting 1.7e308 GPU-hours (line 13 the [[pricing.research_runs]] header; name 14, gpu_hours 15,
+    // its value at column 13): "$infB" with exit 0. limits::kGpuHoursMax = 10^12.
+    const ScenarioError run = load_error(with_layout("data = 32\n") +
+                                         "[pricing]\ngpu_hour = \"$2\"\n[[pricing.research_runs]]\nname = \"abl\"\n"
+                                         "gpu_hours = \"1.7e308\"\nsource = \"x\"\n");
+    // One error only: the search reads on with the limit in its place, so the required key is not also "missing".
+    CHECK(run.where().to_string() == "test.toml:15:13");
+    CHECK(std::string(run.what()).find("missing required key") == std::string::npos);
+    CHECK_THAT(run.message(), Catch::Contains("is beyond the supported range of quoted GPU-hours (limit 0 to 1e+12)"));
+    // A phase quoting 10^13 GPU-hours: line 10 `data = 32`, 11 [[phases]] (pre-training), 12 name, 13 tokens, 14
+    // [[phases]], 15 name, 16 gpu_hours (value at column 13); with_layout's [training] tokens give way to phases.
+    std::string phased = with_layout("data = 32\n");
+    phased.replace(phased.find("tokens = \"1T\""), 13, "# tokens: the phases'");
+    const ScenarioError phase = load_error(phased + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\n[[phases]]\nname = \"post\"\n"
+                                                    "gpu_hours = \"1e13\"\nsource = \"x\"\n");
+    CHECK(phase.where().to_string() == "test.toml:16:13");
+    CHECK_THAT(phase.message(), Catch::Contains("`phases[1].gpu_hours` = 1e+13 is beyond the supported range of quoted GPU-hours"));
+}

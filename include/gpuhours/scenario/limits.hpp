@@ -59,6 +59,12 @@ inline constexpr double kLatencyMax = 1.0;
 // Run figures. Training tokens of the whole run or of one phase: up to 10^18 (a million times the largest
 // published pre-training run); past it a run's work in seconds outgrows what checkpoint intervals can divide.
 inline constexpr double kTokensMax = 1e18;
+// GPU-hours quoted for a phase or a research run: up to 10^12 (over 10^4 times the largest published estimates,
+// tens of millions); past it a run's wall clock and cost are no longer finite numbers ("1.7e308" printed $inf).
+inline constexpr double kGpuHoursMax = 1e12;
+// A price in [pricing] (per GPU-hour, per kWh, per GPU bought, per person-year…), in its unit: up to 10^9 dollars;
+// `gpu_hour = "$1e306"` made the run's cost infinite (an internal error) and "$1e300" printed $8.9e294B.
+inline constexpr double kPriceMax = 1e9;
 // reliability.restart_time, checkpoint_write and checkpoint_interval: up to 10 years, in seconds.
 inline constexpr double kReliabilityDurationMax = 10.0 * 365.25 * 86400.0;
 // reliability.checkpoint_interval: at least one second (a checkpoint is taken at a step boundary, and steps take
