@@ -238,8 +238,10 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
                 blocked.empty() ? "give another GPU count" : "raise --max-batch-tokens");
 }
 
-CapacityResult run_capacity(const std::filesystem::path& file, const LoadOptions& base, const CapacityRequest& request,
+CapacityResult run_capacity(const std::filesystem::path& file, const LoadOptions& given_base, const CapacityRequest& request,
                             const EvaluateOptions& given, const std::function<void(int, int)>& progress) {
+    LoadOptions base = given_base;  // chips looked up where the scenario's own names are, as in run_whatif
+    if (base.catalog_dir.empty()) base.catalog_dir = find_catalog_dir(file);
     if (request.gpus < 1) throw Error("capacity needs a GPU count", "pass --gpus N");
     EvaluateOptions options = given;
     if (!options.step_cache) options.step_cache = std::make_shared<StepCache>();

@@ -24,6 +24,7 @@ namespace {
 using detail::levels_of;
 using detail::parallel_for;
 using detail::reliability_of;
+using detail::require_supported_interruptions;
 using detail::thread_count;
 
 double percentile(std::vector<double> values, double q) {
@@ -282,6 +283,7 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
             segment_keys.push_back(seg.step);
         }
     }
+    if (!run.segments.empty()) require_supported_interruptions(s, run);  // before any replay plays them one by one
     ev.stochastic = !s.reliability.failures.empty() || !sampler.inputs().empty();
     const int samples = options.nominal_only ? 1 : options.samples > 0 ? options.samples : (ev.stochastic ? 200 : 1);
     ev.options.samples = samples;

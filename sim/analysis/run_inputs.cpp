@@ -4,6 +4,8 @@
 
 #include "run_inputs.hpp"
 
+#include <gpuhours/scenario/limits.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -31,6 +33,18 @@ std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
     }
     levels.emplace_back(ph.training.global_batch, ph.tokens - ramp_tokens);
     return levels;
+}
+
+void require_supported_interruptions(const Scenario& s, const RunInputs& run) {
+    const Seconds wall = expected_run_wall_clock(run);
+    const double n = expected_interruptions(run.reliability, run.gpus, run.gpus_per_node, wall);
+    if (n <= limits::kInterruptionsMax) return;
+    throw ScenarioError(run_length_source(s),
+                        fmt::format("the run expects {:.3g} interruptions over {:.3g} days: beyond the supported range of "
+                                    "interruptions (limit {:g}; published runs have hundreds to thousands, and each is played "
+                                    "in every Monte Carlo sample and replay)",
+                                    n, wall.value() / 86400.0, limits::kInterruptionsMax),
+                        "check the training tokens for a wrong unit or exponent, and the failure rates");
 }
 
 ReliabilityModel reliability_of(const Scenario& s) {
@@ -102,7 +116,10 @@ void require_run_can_finish(const Scenario& s) {
             run.segments.push_back(RunSegment{ph.name, tokens / tokens_per_step, Seconds(tokens_per_step * flops_per_token / peak), tokens});
         }
     }
-    if (!run.segments.empty()) require_run_finishes(run);
+    if (!run.segments.empty()) {
+        require_run_finishes(run);
+        detail::require_supported_interruptions(s, run);
+    }
 }
 
 }  // namespace gpuhours

@@ -17,6 +17,9 @@ constexpr int kRampLevels = 4;
 
 // (global batch, tokens) of each batch level of a simulated phase.
 std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph);
+// Refuses (Error at run_length_source(s)) a run that expects more than limits::kInterruptionsMax interruptions over
+// its closed-form expected wall clock: each is played in every replay and sample.
+void require_supported_interruptions(const Scenario& s, const RunInputs& run);
 // The scenario's failure classes and restart, checkpoint write and interval, with where each is written.
 ReliabilityModel reliability_of(const Scenario& s);
 

@@ -400,8 +400,11 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
                                                                                                     : row.limiter_seconds.front().first;
 }
 
-WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& base, const WhatIfRequest& request,
+WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& given_base, const WhatIfRequest& request,
                         const EvaluateOptions& given, const std::function<void(int, int)>& progress) {
+    // The chips to compare are looked up where the scenario's own names are (`check` found them there).
+    LoadOptions base = given_base;
+    if (base.catalog_dir.empty()) base.catalog_dir = find_catalog_dir(file);
     // One step cache for every chip's variant and deadline probe (a probe that lands on a simulated count reuses it).
     EvaluateOptions options = given;
     if (!options.step_cache) options.step_cache = std::make_shared<StepCache>();

@@ -48,7 +48,7 @@ CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
     else request.chips = s.whatif.chips;
     for (const auto& c : request.chips) {
         if (c.empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips b200,h100");
-        (void)load_chip(c, catalog_dir(args));  // an unknown chip is a mistake, named now with the known ones
+        (void)for_flag("--chips", c, [&] { return load_chip(c, catalog_dir(args)); });  // unknown: named now, with the known ones
     }
     if (args.has("--max-batch-tokens")) {
         request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
@@ -60,7 +60,9 @@ CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
     if ((args.has("--tokens-per-parameter") || args.has("--tokens")) && !args.has("--family")) {
         throw Error("--tokens-per-parameter and --tokens set the token target of a model family's rungs", "add --family NAME (e.g. llama-dense)");
     }
-    if (args.has("--family")) request.family = load_model_family(args.get("--family"), catalog_dir(args));
+    if (args.has("--family")) {
+        request.family = for_flag("--family", args.get("--family"), [&] { return load_model_family(args.get("--family"), catalog_dir(args)); });
+    }
     if (args.has("--tokens-per-parameter")) {
         const std::string text = args.get("--tokens-per-parameter");
         char* end = nullptr;

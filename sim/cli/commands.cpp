@@ -205,14 +205,21 @@ void ProgressBar::update(int done, int total) {
 
 LoadOptions load_options(const ParsedArgs& args) {
     LoadOptions options;
-    options.catalog_dir = args.get("--catalog");
+    options.catalog_dir = args.get("--catalog");  // empty: the scenario's own (load_scenario, run_whatif, run_capacity)
     options.overrides = args.get_all("--set");
     return options;
 }
 
 std::filesystem::path catalog_dir(const ParsedArgs& args) {
     const std::string dir = args.get("--catalog");
-    return dir.empty() ? default_catalog_dir() : std::filesystem::path(dir);
+    if (!dir.empty()) return dir;
+    // The scenario's own catalog, as loading it uses: a chip, rule set or family a command names beside the scenario
+    // (whatif's chips, its [whatif] rule, capacity's --family) is looked up where `check` looked it up.
+    std::error_code ec;
+    if (!args.positional.empty() && std::filesystem::is_regular_file(args.positional.front(), ec)) {
+        return find_catalog_dir(args.positional.front());
+    }
+    return default_catalog_dir();
 }
 
 const std::string& single_positional(const ParsedArgs& args, const char* command, const char* what) {
@@ -586,7 +593,7 @@ int chips_command(const Args& raw, std::ostream& out) {
     const auto dir = catalog_dir(args);
     // --rule: classify every chip under an export-control rule set (scenarios/policy/<id>.toml).
     std::optional<RuleSet> rules;
-    if (args.has("--rule")) rules = load_rule_set(args.get("--rule"), dir);
+    if (args.has("--rule")) rules = for_flag("--rule", args.get("--rule"), [&] { return load_rule_set(args.get("--rule"), dir); });
     const auto names = catalog_names(dir, "chips");
     if (names.empty()) throw Error(fmt::format("no chips in {}", (dir / "chips").string()), "pass --catalog DIR");
     std::vector<ChipProfile> chips;

@@ -51,6 +51,17 @@ std::filesystem::path catalog_dir(const ParsedArgs& args);
 long long whole_number(const std::string& flag, const std::string& text, long long min, long long max);
 // A whole number given as `flag`, within [min, max]; `fallback` when absent. Throws Error otherwise.
 long long whole_number_option(const ParsedArgs& args, const std::string& flag, long long fallback, long long min, long long max);
+// `f()`, where a mistake in a flag's value is reported as that flag's ("--chips x: unknown chip \"x\""): an error
+// `f` throws without a position (a catalog lookup of the value) is rethrown with the flag and the value in front.
+template <class F>
+auto for_flag(const std::string& flag, const std::string& value, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const Error& e) {
+        if (e.where().known()) throw;
+        throw Error(flag + " " + value + ": " + e.message(), e.hint());
+    }
+}
 // "a,b,c" → {"a", "b", "c"} (empty items kept: callers say what an empty one means).
 std::vector<std::string> split_list(const std::string& text, char separator);
 // --mode, --network, --samples, --seed (the options every command that evaluates a run takes).

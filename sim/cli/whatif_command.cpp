@@ -105,12 +105,15 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     WhatIfRequest request;
     if (args.has("--chips")) {
         for (auto& chip : split_list(args.get("--chips"), ',')) {
-            if (!chip.empty()) request.chips.push_back(std::move(chip));
+            if (chip.empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips h800,h20");
+            (void)for_flag("--chips", chip, [&] { return load_chip(chip, catalog_dir(args)); });  // unknown: named now
+            request.chips.push_back(std::move(chip));
         }
     }
     else if (!args.has("--rule")) request.chips = s.whatif.chips;  // --rule alone: the chips it permits, not [whatif]'s
     const std::string rule = args.has("--rule") ? args.get("--rule") : s.whatif.rule;
-    if (!rule.empty()) request.rule = load_rule_set(rule, catalog_dir(args));
+    if (args.has("--rule")) request.rule = for_flag("--rule", rule, [&] { return load_rule_set(rule, catalog_dir(args)); });
+    else if (!rule.empty()) request.rule = load_rule_set(rule, catalog_dir(args));
     if (args.has("--deadline")) {
         try {
             request.deadline = parse_duration(args.get("--deadline"));

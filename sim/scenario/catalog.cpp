@@ -32,17 +32,6 @@ std::string kind_plural(const std::string& kind) {
 
 }  // namespace
 
-std::filesystem::path find_catalog_dir(const std::filesystem::path& scenario_file) {
-    std::error_code ec;
-    std::filesystem::path dir = std::filesystem::absolute(scenario_file, ec).parent_path();
-    while (!dir.empty()) {
-        if (is_catalog_dir(dir)) return dir;
-        if (is_catalog_dir(dir / "scenarios")) return dir / "scenarios";
-        if (dir == dir.parent_path()) break;
-        dir = dir.parent_path();
-    }
-    return default_catalog_dir();
-}
 
 // Loads the catalog entry `name` of `kind` ("chips" or "models"); unknown names list the known ones.
 Node load_catalog_entry(const std::string& kind, const std::string& name, const std::filesystem::path& catalog_dir,
@@ -113,6 +102,18 @@ std::pair<Node, std::string> resolve_slot(const Node& slot, const std::string& k
 }  // namespace gpuhours::detail
 
 namespace gpuhours {
+
+std::filesystem::path find_catalog_dir(const std::filesystem::path& scenario_file) {
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::absolute(scenario_file, ec).parent_path();
+    while (!dir.empty()) {
+        if (detail::is_catalog_dir(dir)) return dir;
+        if (detail::is_catalog_dir(dir / "scenarios")) return dir / "scenarios";
+        if (dir == dir.parent_path()) break;
+        dir = dir.parent_path();
+    }
+    return default_catalog_dir();
+}
 
 using detail::Node;
 

@@ -716,6 +716,16 @@ namespace gpuhours {
 
 void validate_layout(const Scenario& s) { detail::validate_layout(s, true); }
 
+SourceRef run_length_source(const Scenario& s) {
+    const SourceRef* best = nullptr;
+    for (const auto& [key, where] : s.sources.keys) {
+        const bool sets_work = key == "training.tokens" || (key.starts_with("phases") && (key.ends_with("tokens") || key.ends_with("steps")));
+        if (!sets_work || !where.known()) continue;
+        if (best == nullptr || detail::written_after(s, where, *best)) best = &where;
+    }
+    return best != nullptr ? *best : s.sources.file;
+}
+
 SourceRef step_length_source(const Scenario& s) {
     auto sets_length = [](std::string_view k) {
         return k.starts_with("cluster.chip") || k == "model" || k.starts_with("model.") || k == "cluster.gpus" ||

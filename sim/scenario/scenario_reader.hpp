@@ -25,9 +25,6 @@ inline constexpr int kMaxInt = std::numeric_limits<int>::max();
 
 // ---- catalog lookup (catalog.cpp) ------------------------------------------------------------------------
 
-// The catalog next to a scenario file: the nearest directory up that has chips/ and models/ (or scenarios/ that
-// has them), else the catalog installed with the source tree.
-std::filesystem::path find_catalog_dir(const std::filesystem::path& scenario_file);
 // Whether `dir` holds chips/ and models/.
 bool is_catalog_dir(const std::filesystem::path& dir);
 // Loads the catalog entry `name` of `kind` ("chips" or "models"); unknown names list the known ones.

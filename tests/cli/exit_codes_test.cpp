@@ -35,6 +35,15 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              // 10^6 samples ran for 20 minutes; the supported range is limits::kSamples = 100,000.
              {"run " + kFlagship + " --samples 1000000", "--samples 1000000 is beyond the supported range (limit 100000)"},
              {"report " + kFlagship + " -o /tmp/gpuhours-never.html --chips h100 --deadline abc", "--deadline abc"},
+             // A name a catalog lookup refuses, named as the flag's value (a second fresh verifier, #12: these said
+             // only `unknown chip "x"`, with no flag), and an empty item of a list refused, not dropped.
+             {"whatif " + kFlagship + " --chips nosuchchip", "--chips nosuchchip: unknown chip \"nosuchchip\""},
+             {"whatif " + kFlagship + " --chips h800,,h20", "--chips h800,,h20 has an empty name"},
+             {"whatif " + kFlagship + " --rule nosuchrule", "--rule nosuchrule: unknown rule set \"nosuchrule\""},
+             {"chips --rule nosuchrule", "--rule nosuchrule: unknown rule set"},
+             {"collective all-reduce --chip nosuchchip --gpus 16", "--chip nosuchchip: unknown chip"},
+             {"capacity " + kFlagship + " --gpus 2048 --deadline \"2 months\" --family nosuchfamily",
+              "--family nosuchfamily: unknown model family"},
          }) {
         const auto r = run_cli(c.arguments);
         INFO(c.arguments << "\n" << r.out);
@@ -140,4 +149,23 @@ TEST_CASE("an implausible chip figure exits 2 naming the --set, never printing a
         CHECK_THAT(r.out, Catch::Contains("beyond the supported range"));
         CHECK_THAT(r.out, !Catch::Contains("MFU"));
     }
+}
+
+TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") {
+    // A project directory with its own scenarios/ (chips/ and models/: find_catalog_dir's test; the shipped
+    // catalog's directories copied) holding one more chip, "myx", a copy of h100 under another name. `check` found it
+    // there; whatif and report looked in the shipped catalog and exited 2 with `unknown chip "myx"` unless --catalog
+    // was given (a second fresh verifier).
+    const TempDir dir("exit-codes-catalog");
+    const fs::path project = dir.path / "proj";
+    fs::create_directories(project);
+    fs::copy(kRoot + "/scenarios", project / "scenarios", fs::copy_options::recursive);
+    fs::copy_file(kRoot + "/scenarios/chips/h100.toml", project / "scenarios" / "chips" / "myx.toml");
+    const std::string file = gpuhours::test::write_small_run(project).string();
+    std::ofstream(file, std::ios::app) << "[whatif]\nchips = [\"myx\"]\n";
+    CHECK(run_cli("check " + file).exit_code == 0);
+    const auto r = run_cli("whatif " + file + " --samples 5");
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, !Catch::Contains("unknown chip"));
 }

@@ -311,6 +311,9 @@ std::vector<RunOverhead> run_overheads_of(const Scenario& s);
 // count and power cap, the batch, micro-batch and sequence length of [training] or a phase — the one written last (a
 // `--set` argument, else the scenario file, else a file it extends); else the scenario file.
 SourceRef step_length_source(const Scenario& s);
+// Where a run with too many interruptions is blamed: of the tokens keys ([training] tokens, a phase's tokens or
+// steps), the one written last, as step_length_source; else the scenario file.
+SourceRef run_length_source(const Scenario& s);
 
 // Catalog access by name ("h800", "deepseek-v3"); unknown names list the known ones.
 ChipProfile load_chip(const std::string& name, const std::filesystem::path& catalog_dir = {});
@@ -325,6 +328,11 @@ std::string catalog_id(const ChipProfile& chip);
 std::filesystem::path data_dir();
 // data_dir() / "scenarios": the catalog used when neither --catalog nor a scenarios/ beside the scenario names one.
 std::filesystem::path default_catalog_dir();
+
+// The catalog a scenario file's names resolve in when no directory is given (LoadOptions::catalog_dir empty): the
+// nearest directory at or above the file's that has chips/ and models/ (or a scenarios/ that has them), else
+// default_catalog_dir().
+std::filesystem::path find_catalog_dir(const std::filesystem::path& scenario_file);
 
 // Export-control rule sets, `<catalog_dir>/policy/<name>.toml` (schema: scenarios/policy/README.md). Unknown
 // names list the known ones; unknown keys are errors at file:line:col with a suggestion. Throws ScenarioError.
