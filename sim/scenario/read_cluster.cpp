@@ -142,6 +142,18 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
             }
         }
         chip.sm_count = read_figure_int(c, "sm_count", 1, 100000);
+        // MFU is reported against the BF16 peak throughout; an FP16 peak above it (no chip has one: the two formats
+        // share the tensor cores' rate) made a run's headline MFU pass 100 % (a second fresh verifier, #12).
+        const auto bf16 = chip.peak_dense.find(Precision::bf16);
+        const auto fp16 = chip.peak_dense.find(Precision::fp16);
+        if (bf16 != chip.peak_dense.end() && fp16 != chip.peak_dense.end() && bf16->second < fp16->second) {
+            const Node& b = detail::figure_value(*c.optional("bf16"), c.path_of("bf16"));
+            const Node& f = detail::figure_value(*c.optional("fp16"), c.path_of("fp16"));
+            throw ScenarioError(coupled_at(user_file, f, b),
+                                fmt::format("`{}` is below `{}`: the two formats run at one tensor-core rate on every chip, and "
+                                            "MFU, reported against the BF16 peak, would pass 100 %", c.path_of("bf16"), c.path_of("fp16")),
+                                "give the two peaks the same value");
+        }
         c.finish();
         if (chip.peak_dense.empty()) {
             throw ScenarioError(compute.where, fmt::format("[{}] lists no peak throughput", c.name()),

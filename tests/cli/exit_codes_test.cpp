@@ -149,6 +149,15 @@ TEST_CASE("an implausible chip figure exits 2 naming the --set, never printing a
         CHECK_THAT(r.out, Catch::Contains("beyond the supported range"));
         CHECK_THAT(r.out, !Catch::Contains("MFU"));
     }
+    // A BF16 peak below the FP16 one (each in range) on an FP16 run: MFU, against the BF16 peak, printed 575 % with
+    // exit 0 (a second fresh verifier); refused at the --set, which is the figure the user wrote.
+    const auto r = run_cli("run " + kRoot + "/scenarios/validation/megatron-1.7b.toml --quiet --samples 1 --set "
+                           "'cluster.chip.compute.bf16=\"1 TFLOPS\"'");
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::StartsWith("gpuhours: --set cluster.chip.compute.bf16="));
+    CHECK_THAT(r.out, Catch::Contains("is below `cluster.chip.compute.fp16`"));
+    CHECK_THAT(r.out, !Catch::Contains("MFU 5"));
 }
 
 TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") {

@@ -82,7 +82,9 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
              // 9.22e6 s): Llama 3.1 8B's step of 64 × 8,192 tokens is about 6 × 8e9 × 524,288 ≈ 2.5e16 FLOPs, at
              // 1 GFLOP/s × 0.001 on 16 GPUs at least 1.5e9 s even with every GEMM at its efficiency (the attention
              // efficiency is the catalog's). check passed it, run failed without a location (the fresh verifier's).
-             {"--set 'cluster.chip.compute.bf16=\"1 GFLOPS\"' --set cluster.chip.efficiency.gemm=0.001",
+             // (FP16 at the same peak: a BF16 peak below the FP16 one is refused on its own.)
+             {"--set 'cluster.chip.compute.bf16=\"1 GFLOPS\"' --set 'cluster.chip.compute.fp16=\"1 GFLOPS\"' "
+              "--set cluster.chip.efficiency.gemm=0.001",
               "--set cluster.chip.compute.bf16=\"1 GFLOPS\"", "beyond the supported range of simulated time"},
          }) {
         check_refused_by_both(file, c);
