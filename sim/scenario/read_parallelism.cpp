@@ -514,7 +514,8 @@ void check_recompute_modules(const Scenario& s, const SourceRef& at) {
 void check_position_table(const Scenario& s, const SourceRef& at) {
     const ModelSpec& m = s.model;
     if (m.position != PositionKind::learned || s.training.sequence_length <= m.max_position_embeddings) return;
-    throw_rule(s, {"training.sequence_length", "model"}, s.sources.training.known() ? s.sources.training : at,
+    throw_rule(s, {"training.sequence_length", "model", "model.max_position_embeddings", "model.position"},
+               s.sources.training.known() ? s.sources.training : at,
                fmt::format("sequence_length = {} is longer than model \"{}\"'s learned position table ({} positions, "
                            "max_position_embeddings)", s.training.sequence_length, m.id, m.max_position_embeddings),
                fmt::format("use a sequence of at most {} tokens, or a model with more positions", m.max_position_embeddings));

@@ -649,6 +649,11 @@ TEST_CASE("a sequence longer than a learned position table is refused at the seq
     CHECK(e.where().column == 19);
     CHECK_THAT(e.message(), Catch::Contains("sequence_length = 8192 is longer than model \"megatron-gpt-1.7b\"'s learned "
                                             "position table (2048 positions"));
+    // A table shortened with --set, the key written last, is named instead of the file's sequence length.
+    LoadOptions shorter = catalog_options();
+    shorter.overrides = {"model.max_position_embeddings=1024"};
+    const auto set = load_error(replace(gpt, "sequence_length = 8192", "sequence_length = 2048"), shorter);
+    CHECK_THAT(set.where().to_string(), Catch::StartsWith("--set model.max_position_embeddings=1024"));
 }
 
 TEST_CASE("phases override training and parallelism and are validated like the scenario") {
