@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <type_traits>
+
 namespace gpuhours::detail {
 
 const Node* note_figure(TableReader& r, std::string_view key, std::vector<Assumption>& out,
@@ -50,9 +52,15 @@ public:
         if (n == nullptr) return std::nullopt;
         const Q q = detail::as_quantity(*n, r_.path_of(key), parse, example);
         if (q.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r_.path_of(key)));
-        if (!(q.value() <= limits::kPriceMax)) {
-            throw ScenarioError(n->where, fmt::format("`{}` = \"{}\" is beyond the supported range of prices (limit {:g} in its unit)",
-                                                      r_.path_of(key), n->text, limits::kPriceMax),
+        // Prices only (a duration here is an amortisation or a staffing period): dollars, and an energy price in $/kWh.
+        double price = -1.0;
+        if constexpr (std::is_same_v<Q, Dollars>) price = q.value();
+        if constexpr (std::is_same_v<Q, EnergyPrice>) price = q.value() * 3.6e6;  // $/J → $/kWh
+        if (!(price <= limits::kPriceMax)) {
+            if (price == -1.0) return q;
+            throw ScenarioError(n->where, fmt::format("`{}` = \"{}\" is beyond the supported range of prices (limit {:g} {})",
+                                                      r_.path_of(key), n->text, limits::kPriceMax,
+                                                      std::is_same_v<Q, EnergyPrice> ? "$/kWh" : "$"),
                                 fmt::format("check the unit and the exponent, e.g. `{} = \"{}\"`", key, example));
         }
         return q;
@@ -100,6 +108,15 @@ Ownership read_ownership(const Node& node, std::vector<Assumption>& assumptions,
     const Node& amortisation = orr.required("amortisation", "the depreciation period, e.g. \"4 years\"");
     own.amortisation = *p.quantity("amortisation", parse_duration, "4 years");
     require_positive(own.amortisation.value(), amortisation, "pricing.ownership.amortisation", "an amortisation period");
+    // One day to a century: "1e-300 s" made the hourly cost infinite (an internal error in run, accepted by check).
+    if (!(own.amortisation.value() >= 86400.0 && own.amortisation.value() <= 100.0 * 365.25 * 86400.0)) {
+        const Node& value = detail::figure_value(amortisation, "pricing.ownership.amortisation");
+        throw detail::KeyError(value.where, value.where, false,
+                               fmt::format("`pricing.ownership.amortisation` = \"{}\" is beyond the supported range of "
+                                           "amortisation periods (limit 1 day to 100 years)", value.text),
+                               "hardware is written off over years, e.g. \"4 years\"",
+                               detail::stand_in(value.where, detail::Node::Kind::string, 0, 0.0, "4 years"));  // read on with it
+    }
     own.cost_of_capital = p.number_at_least("cost_of_capital", 0.0, 0.0, "an annual rate, e.g. 0.08 for 8% a year");
     own.residual_value = p.fraction_below_one("residual_value", "the share of the price the hardware fetches after amortisation, e.g. 0.28");
     orr.finish();

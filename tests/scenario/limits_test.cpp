@@ -323,6 +323,22 @@ TEST_CASE("prices and quoted GPU-hours past the supported range are refused wher
     std::string at_limit = priced;
     at_limit.replace(at_limit.find("$1e306"), 6, "$1e9");
     CHECK_NOTHROW(load_scenario_from_string(at_limit, "test.toml", catalog_options()));
+    // An energy price is held to the limit in $/kWh, not per joule (a third verifier: "$2e9/kWh" passed, 5.6e2 $/J);
+    // line 13, value at column 15 (`electricity = ` is 14 characters).
+    const ScenarioError energy = load_error(at_limit + "electricity = \"$2e9/kWh\"\n");
+    CHECK(energy.where().to_string() == "test.toml:13:15");
+    CHECK_THAT(energy.message(), Catch::Contains("(limit 1e+09 $/kWh)"));
+    // An amortisation period is a duration, not a price (40 years = 1.26e9 s loads), held to one day .. a century:
+    // "1e-300 s" made the hourly cost infinite (exit 1 in run after check said valid). [pricing.ownership] at line
+    // 13, amortisation at 15 (value at column 16).
+    const std::string owned = with_layout("data = 32\n") + "[pricing]\nelectricity = \"$0.1/kWh\"\n[pricing.ownership]\n"
+                                                          "gpu_price = \"$25K\"\namortisation = \"40 years\"\n";
+    CHECK_NOTHROW(load_scenario_from_string(owned, "test.toml", catalog_options()));
+    std::string tiny = owned;
+    tiny.replace(tiny.find("40 years"), 8, "1e-300 s");
+    const ScenarioError amortisation = load_error(tiny);
+    CHECK(amortisation.where().to_string() == "test.toml:15:16");
+    CHECK_THAT(amortisation.message(), Catch::Contains("beyond the supported range of amortisation periods"));
     // A research run quoting 1.7e308 GPU-hours (line 13 the [[pricing.research_runs]] header; name 14, gpu_hours 15,
     // its value at column 13): "$infB" with exit 0. limits::kGpuHoursMax = 10^12.
     const ScenarioError run = load_error(with_layout("data = 32\n") +
