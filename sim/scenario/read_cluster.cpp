@@ -71,6 +71,28 @@ const SourceRef& coupled_at(const std::string& user_file, const Node& first, con
     return given(second) && !given(first) ? second.where : first.where;
 }
 
+// The BF16 peak MFU is reported against: present, and not below the FP16 peak (read_chip's [compute]).
+void check_bf16_peak(TableReader& c, const ChipProfile& chip, const std::string& user_file) {
+    // MFU is reported against the BF16 peak: a chip without one passed `check` and failed in `run`, unlocated
+    // (a third fresh verifier, #12).
+    if (!chip.peak_dense.contains(Precision::bf16)) {
+        throw ScenarioError(c.table().where, fmt::format("[{}] lists no bf16 peak, which MFU is reported against", c.name()),
+                            "add `bf16 = { value = \"… TFLOPS\", source = \"…\" }`");
+    }
+    // MFU is reported against the BF16 peak throughout; an FP16 peak above it (no chip has one: the two formats
+    // share the tensor cores' rate) made a run's headline MFU pass 100 % (a second fresh verifier, #12).
+    const auto bf16 = chip.peak_dense.find(Precision::bf16);
+    const auto fp16 = chip.peak_dense.find(Precision::fp16);
+    if (bf16 != chip.peak_dense.end() && fp16 != chip.peak_dense.end() && bf16->second < fp16->second) {
+        const Node& b = detail::figure_value(*c.optional("bf16"), c.path_of("bf16"));
+        const Node& f = detail::figure_value(*c.optional("fp16"), c.path_of("fp16"));
+        throw ScenarioError(coupled_at(user_file, f, b),
+                            fmt::format("`{}` is below `{}`: the two formats run at one tensor-core rate on every chip, and "
+                                        "MFU, reported against the BF16 peak, would pass 100 %", c.path_of("bf16"), c.path_of("fp16")),
+                            "give the two peaks the same value");
+    }
+}
+
 // [power] (tdp, idle, min_cap) and [launch] (host_per_kernel, gap_per_kernel) of a chip table.
 void read_power_and_launch(TableReader& r, ChipProfile& chip, const std::string& user_file) {
     {
@@ -142,18 +164,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
             }
         }
         chip.sm_count = read_figure_int(c, "sm_count", 1, 100000);
-        // MFU is reported against the BF16 peak throughout; an FP16 peak above it (no chip has one: the two formats
-        // share the tensor cores' rate) made a run's headline MFU pass 100 % (a second fresh verifier, #12).
-        const auto bf16 = chip.peak_dense.find(Precision::bf16);
-        const auto fp16 = chip.peak_dense.find(Precision::fp16);
-        if (bf16 != chip.peak_dense.end() && fp16 != chip.peak_dense.end() && bf16->second < fp16->second) {
-            const Node& b = detail::figure_value(*c.optional("bf16"), c.path_of("bf16"));
-            const Node& f = detail::figure_value(*c.optional("fp16"), c.path_of("fp16"));
-            throw ScenarioError(coupled_at(user_file, f, b),
-                                fmt::format("`{}` is below `{}`: the two formats run at one tensor-core rate on every chip, and "
-                                            "MFU, reported against the BF16 peak, would pass 100 %", c.path_of("bf16"), c.path_of("fp16")),
-                                "give the two peaks the same value");
-        }
+        check_bf16_peak(c, chip, user_file);
         c.finish();
         if (chip.peak_dense.empty()) {
             throw ScenarioError(compute.where, fmt::format("[{}] lists no peak throughput", c.name()),

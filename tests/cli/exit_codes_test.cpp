@@ -178,3 +178,27 @@ TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") 
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.out, !Catch::Contains("unknown chip"));
 }
+
+TEST_CASE("a chip without a bf16 peak is refused when it is read, by check as by run") {
+    // A project catalog's chip "nobf": h100.toml without its bf16 line (line 7). MFU is reported against the BF16
+    // peak; `check` said valid and `run` exited 2 with "has no bf16 peak" and no location (a third fresh verifier).
+    // Now both refuse it at the chip file's [compute] header, line 5.
+    const TempDir dir("exit-codes-nobf");
+    const fs::path project = dir.path / "proj";
+    fs::create_directories(project);
+    fs::copy(kRoot + "/scenarios", project / "scenarios", fs::copy_options::recursive);
+    {
+        std::ifstream in(kRoot + "/scenarios/chips/h100.toml");
+        std::ofstream out(project / "scenarios" / "chips" / "nobf.toml");
+        for (std::string line; std::getline(in, line);) {
+            if (!line.starts_with("bf16 ")) out << line << '\n';
+        }
+    }
+    const std::string file = gpuhours::test::write_small_run(project).string();
+    for (const char* command : {"check ", "run --quiet --samples 1 "}) {
+        const auto r = run_cli(command + file + " --set cluster.chip=nobf");
+        INFO(r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains("nobf.toml:5:1: error: [compute] lists no bf16 peak"));
+    }
+}
