@@ -53,11 +53,10 @@ public:
         const Q q = detail::as_quantity(*n, r_.path_of(key), parse, example);
         if (q.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r_.path_of(key)));
         // Prices only (a duration here is an amortisation or a staffing period): dollars, and an energy price in $/kWh.
-        double price = -1.0;
+        double price = 0.0;  // a duration: no price limit
         if constexpr (std::is_same_v<Q, Dollars>) price = q.value();
         if constexpr (std::is_same_v<Q, EnergyPrice>) price = q.value() * 3.6e6;  // $/J → $/kWh
         if (!(price <= limits::kPriceMax)) {
-            if (price == -1.0) return q;
             throw ScenarioError(n->where, fmt::format("`{}` = \"{}\" is beyond the supported range of prices (limit {:g} {})",
                                                       r_.path_of(key), n->text, limits::kPriceMax,
                                                       std::is_same_v<Q, EnergyPrice> ? "$/kWh" : "$"),

@@ -21,6 +21,21 @@ const std::string kFlagship = kRoot + "/scenarios/deepseek-v3.toml";
 
 using gpuhours::test::TempDir;
 
+// A project directory `dir`/proj with its own scenarios/ (the shipped catalog copied, so find_catalog_dir finds it
+// next to a scenario there) and one more chip, `name`: h100.toml without the lines starting with `drop` (none when
+// empty). Returns the project directory.
+fs::path project_with_chip(const fs::path& dir, const std::string& name, const std::string& drop = {}) {
+    const fs::path project = dir / "proj";
+    fs::create_directories(project);
+    fs::copy(kRoot + "/scenarios", project / "scenarios", fs::copy_options::recursive);
+    std::ifstream in(kRoot + "/scenarios/chips/h100.toml");
+    std::ofstream out(project / "scenarios" / "chips" / (name + ".toml"));
+    for (std::string line; std::getline(in, line);) {
+        if (drop.empty() || !line.starts_with(drop)) out << line << '\n';
+    }
+    return project;
+}
+
 }  // namespace
 
 TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag") {
@@ -166,11 +181,7 @@ TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") 
     // there; whatif and report looked in the shipped catalog and exited 2 with `unknown chip "myx"` unless --catalog
     // was given (a second fresh verifier).
     const TempDir dir("exit-codes-catalog");
-    const fs::path project = dir.path / "proj";
-    fs::create_directories(project);
-    fs::copy(kRoot + "/scenarios", project / "scenarios", fs::copy_options::recursive);
-    fs::copy_file(kRoot + "/scenarios/chips/h100.toml", project / "scenarios" / "chips" / "myx.toml");
-    const std::string file = gpuhours::test::write_small_run(project).string();
+    const std::string file = gpuhours::test::write_small_run(project_with_chip(dir.path, "myx")).string();
     std::ofstream(file, std::ios::app) << "[whatif]\nchips = [\"myx\"]\n";
     CHECK(run_cli("check " + file).exit_code == 0);
     const auto r = run_cli("whatif " + file + " --samples 5");
@@ -184,17 +195,7 @@ TEST_CASE("a chip without a bf16 peak is refused when it is read, by check as by
     // peak; `check` said valid and `run` exited 2 with "has no bf16 peak" and no location (a third fresh verifier).
     // Now both refuse it at the chip file's [compute] header, line 5.
     const TempDir dir("exit-codes-nobf");
-    const fs::path project = dir.path / "proj";
-    fs::create_directories(project);
-    fs::copy(kRoot + "/scenarios", project / "scenarios", fs::copy_options::recursive);
-    {
-        std::ifstream in(kRoot + "/scenarios/chips/h100.toml");
-        std::ofstream out(project / "scenarios" / "chips" / "nobf.toml");
-        for (std::string line; std::getline(in, line);) {
-            if (!line.starts_with("bf16 ")) out << line << '\n';
-        }
-    }
-    const std::string file = gpuhours::test::write_small_run(project).string();
+    const std::string file = gpuhours::test::write_small_run(project_with_chip(dir.path, "nobf", "bf16 ")).string();
     for (const char* command : {"check ", "run --quiet --samples 1 "}) {
         const auto r = run_cli(command + file + " --set cluster.chip=nobf");
         INFO(r.out);
