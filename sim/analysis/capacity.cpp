@@ -4,6 +4,7 @@
 
 #include <gpuhours/analysis/deadline.hpp>
 #include <gpuhours/analysis/whatif.hpp>
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/workload/workload.hpp>
 
@@ -91,8 +92,10 @@ void search_tokens(TokenCapacity& row, const std::filesystem::path& file, const 
         }
         if (lo && hi && hi->tokens <= lo->tokens * (1 + precision)) break;
         if (!lo && hi && hi->tokens < own_tokens * 1e-6) break;  // not even a millionth of the scenario's tokens
+        if (lo && lo->tokens >= gpuhours::limits::kTokensMax) break;  // the supported range's end meets the limits
         tokens = std::round(next_tokens(probes, limits, lo, hi, precision));
         if (lo && tokens <= lo->tokens) tokens = lo->tokens + 1;
+        tokens = std::min(tokens, gpuhours::limits::kTokensMax);  // a run is not evaluated past the range (scenario/limits.hpp)
     }
     row.probes = static_cast<int>(probes.size());
     if (!lo) {
@@ -113,7 +116,11 @@ void search_tokens(TokenCapacity& row, const std::filesystem::path& file, const 
         row.cost_over_usd = hi->cost;
         row.bound = limits.bound(*hi);
     }
-    if (!hi || hi->tokens > lo->tokens * (1 + precision)) {
+    if (!hi && lo->tokens >= gpuhours::limits::kTokensMax) {
+        row.note = fmt::format("{} tokens, the end of the supported range of token counts, meet the {} already ({:.1f} days): "
+                               "the most is beyond what the simulator evaluates",
+                               format_count(lo->tokens), limits.budget ? "deadline and budget" : "deadline", lo->days);
+    } else if (!hi || hi->tokens > lo->tokens * (1 + precision)) {
         row.note = fmt::format("the search stopped after {} runs without closing within {:.0f}%", row.probes, 100 * precision);
     }
 }

@@ -1,6 +1,8 @@
 // The deadline search (include/gpuhours/analysis/deadline.hpp): re-planning at another GPU count, and the search for the fewest GPUs.
 #include <gpuhours/analysis/deadline.hpp>
 
+#include <gpuhours/analysis/evaluation.hpp>
+
 #include <gpuhours/hardware/topology.hpp>
 #include <gpuhours/training/schedule.hpp>
 #include <gpuhours/units/error.hpp>
@@ -444,6 +446,15 @@ DeadlineAnswer search_deadline(const Scenario& s, double own_days, double deadli
     }
     const long long mp = first->parallel.model_parallel_ranks();
     const long long max_data = max_gpus / mp;
+    // Out of reach at every count the search may try when even the run's compute lower bound on max_gpus GPUs
+    // passes the deadline: said at once, without simulating steps at the largest counts (minutes at 131,072 GPUs).
+    const double fastest_days = shortest_compute_seconds(s, max_gpus) / 86400.0;
+    if (fastest_days > deadline_days) {
+        answer.note = fmt::format("not reached: on {} GPUs (--max-gpus) the run's FLOPs alone take {:.1f} days at the chip's peaks "
+                                  "times its GEMM and attention efficiencies, with no communication, pipeline bubble or failure",
+                                  with_commas(static_cast<double>(max_gpus)), fastest_days);
+        return answer;
+    }
     DeadlineSearch search(s, own_days, deadline_days, max_batch_tokens, probe, progress, answer);
     const bool batch_may_grow = max_batch_tokens && *max_batch_tokens > static_cast<double>(first->training.global_batch) *
                                                                            first->training.sequence_length * (1 + 1e-12);

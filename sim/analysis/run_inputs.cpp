@@ -122,4 +122,15 @@ void require_run_can_finish(const Scenario& s) {
     }
 }
 
+double shortest_compute_seconds(const Scenario& s, long long gpus) {
+    double seconds = 0.0;
+    for (const PhaseSpec& ph : s.phases) {
+        if (ph.quoted_gpu_hours) continue;
+        const FlopsPerToken flops = training_flops_breakdown(s.model, ph.training.sequence_length, AttentionMask::causal);
+        const double token_time = shortest_token_time(s.cluster.chip, ph.training.precision, flops);
+        for (const auto& level : detail::levels_of(ph)) seconds += level.second * token_time;
+    }
+    return seconds / static_cast<double>(std::max(1LL, gpus));
+}
+
 }  // namespace gpuhours

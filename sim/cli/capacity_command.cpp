@@ -22,24 +22,15 @@ namespace gpuhours::cli {
 CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
     CapacityRequest request;
     request.gpus = whole_number_option(args, "--gpus", s.cluster.gpus, 1, limits::kGpus);
-    if (args.has("--deadline")) {
-        try {
-            request.deadline = parse_duration(args.get("--deadline"));
-        } catch (const UnitError& e) {
-            throw Error(fmt::format("--deadline {}: {}", args.get("--deadline"), e.what()), "e.g. --deadline \"2 months\"");
-        }
+    if (const auto d = deadline_option(args)) {
+        request.deadline = *d;
     } else if (s.whatif.deadline) {
         request.deadline = *s.whatif.deadline;
     } else {
         throw Error("capacity needs a deadline", "pass --deadline \"2 months\", or give the scenario [whatif] deadline = \"…\"");
     }
-    if (!(request.deadline.value() > 0)) throw Error(fmt::format("--deadline {} is not a positive duration", args.get("--deadline")));
-    if (args.has("--budget")) {
-        try {
-            request.budget = parse_dollars(args.get("--budget"));
-        } catch (const UnitError& e) {
-            throw Error(fmt::format("--budget {}: {}", args.get("--budget"), e.what()), "e.g. --budget '$500M'");
-        }
+    if (const auto b = budget_option(args)) {
+        request.budget = *b;
         if (!s.pricing.gpu_hour && !s.pricing.ownership) {
             throw Error("--budget needs a priced scenario, and this one has no [pricing]", "add [pricing] gpu_hour = \"$2\" (or ownership)");
         }

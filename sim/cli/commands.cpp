@@ -110,6 +110,39 @@ long long whole_number_option(const ParsedArgs& args, const std::string& flag, l
     return args.has(flag) ? whole_number(flag, args.get(flag), min, max) : fallback;
 }
 
+std::optional<Seconds> deadline_option(const ParsedArgs& args) {
+    if (!args.has("--deadline")) return std::nullopt;
+    const std::string text = args.get("--deadline");
+    Seconds d{0.0};
+    try {
+        d = parse_duration(text);
+    } catch (const UnitError& e) {
+        throw Error(fmt::format("--deadline {}: {}", text, e.what()), "write a duration, e.g. --deadline \"2 months\"");
+    }
+    if (!(d.value() >= limits::kDeadlineMin && d.value() <= limits::kDeadlineMax)) {
+        throw Error(fmt::format("--deadline {} is beyond the supported range of deadlines (limit 1 hour to 100 years)", text),
+                    "e.g. --deadline \"2 months\"");
+    }
+    return d;
+}
+
+std::optional<Dollars> budget_option(const ParsedArgs& args) {
+    if (!args.has("--budget")) return std::nullopt;
+    const std::string text = args.get("--budget");
+    Dollars b{0.0};
+    try {
+        b = parse_dollars(text);
+    } catch (const UnitError& e) {
+        throw Error(fmt::format("--budget {}: {}", text, e.what()), "e.g. --budget '$500M'");
+    }
+    if (!(b.value() > 0.0 && b.value() <= limits::kBudgetMax)) {
+        throw Error(fmt::format("--budget {} is beyond the supported range of budgets (limit above $0, at most ${:g})", text,
+                                limits::kBudgetMax),
+                    "e.g. --budget '$500M'");
+    }
+    return b;
+}
+
 std::vector<std::string> split_list(const std::string& text, char separator) {
     std::vector<std::string> out;
     std::size_t start = 0;

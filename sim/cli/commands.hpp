@@ -62,6 +62,11 @@ auto for_flag(const std::string& flag, const std::string& value, F&& f) -> declt
         throw Error(flag + " " + value + ": " + e.message(), e.hint());
     }
 }
+// --deadline as a duration within limits::kDeadlineMin to kDeadlineMax (one hour to 100 years); nullopt when the
+// flag is absent. A value without a unit, not positive or out of range is an Error naming the flag.
+std::optional<Seconds> deadline_option(const ParsedArgs& args);
+// --budget in dollars, above $0 and at most limits::kBudgetMax ($10^12); nullopt when the flag is absent.
+std::optional<Dollars> budget_option(const ParsedArgs& args);
 // "a,b,c" → {"a", "b", "c"} (empty items kept: callers say what an empty one means).
 std::vector<std::string> split_list(const std::string& text, char separator);
 // --mode, --network, --samples, --seed (the options every command that evaluates a run takes).

@@ -114,16 +114,8 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     const std::string rule = args.has("--rule") ? args.get("--rule") : s.whatif.rule;
     if (args.has("--rule")) request.rule = for_flag("--rule", rule, [&] { return load_rule_set(rule, catalog_dir(args)); });
     else if (!rule.empty()) request.rule = load_rule_set(rule, catalog_dir(args));
-    if (args.has("--deadline")) {
-        try {
-            request.deadline = parse_duration(args.get("--deadline"));
-        } catch (const UnitError& e) {
-            throw Error(fmt::format("--deadline {}: {}", args.get("--deadline"), e.what()), "write a duration, e.g. --deadline \"2 months\"");
-        }
-        if (request.deadline->value() <= 0) throw Error("--deadline must be positive", "e.g. --deadline \"2 months\"");
-    } else {
-        request.deadline = s.whatif.deadline;
-    }
+    request.deadline = deadline_option(args);
+    if (!request.deadline) request.deadline = s.whatif.deadline;
     request.max_gpus = static_cast<int>(whole_number_option(args, "--max-gpus", request.max_gpus, 1, limits::kGpus));
     if (args.has("--max-batch-tokens")) {
         request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));

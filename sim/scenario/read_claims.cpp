@@ -1,4 +1,5 @@
 // Reads the figures a scenario is checked against: [[claims]], [published] and the [whatif] comparison.
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 
 #include "scenario_reader.hpp"
@@ -313,6 +314,13 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
     if (const Node* n = r.optional("deadline")) {
         w.deadline = detail::as_quantity(*n, "whatif.deadline", parse_duration, "2 months");
         require_positive(w.deadline->value(), *n, "whatif.deadline", "a duration");
+        // As --deadline (limits.hpp): an hour to a century.
+        if (!(w.deadline->value() >= limits::kDeadlineMin && w.deadline->value() <= limits::kDeadlineMax)) {
+            throw detail::KeyError(n->where, n->where, false,
+                                   fmt::format("`whatif.deadline` = \"{}\" is beyond the supported range of deadlines (limit 1 hour to 100 years)",
+                                               n->text),
+                                   "e.g. deadline = \"2 months\"", stand_in(n->where, Node::Kind::string, 0, 0.0, "2 months"));
+        }
     }
     r.finish();
     if (w.chips.empty() && w.rule.empty()) {

@@ -80,6 +80,32 @@ TEST_CASE("the most tokens of a run without interruptions is the deadline over t
     CHECK(b["tokens"].number() >= best / 2 / 1.01);
 }
 
+TEST_CASE("capacity stops at the supported range of token counts, and says the most lies beyond it", "[capacity]") {
+    const gpuhours::test::TempDir scratch("capacity-range-" + std::to_string(::getpid()));
+    // A 2-layer, 256-wide model on 512 H100 (data parallel only), batch 4,096 × 1,024 tokens: a step takes
+    // milliseconds, so 10^18 tokens (limits::kTokensMax) — 10^18 / 4,194,304 = 2.38e11 steps — fit in 100 years.
+    const auto file = scratch.path / "tiny.toml";
+    std::ofstream(file) << "title = \"tiny\"\n[model]\nname = \"tiny\"\nlayers = 2\nhidden = 256\nvocab = 1024\n"
+                           "norm = \"rmsnorm\"\nposition = \"rope\"\n[model.attention]\nkind = \"mha\"\nheads = 4\nhead_dim = 64\n"
+                           "[model.mlp]\nkind = \"swiglu\"\nffn_hidden = 1024\n"
+                           "[cluster]\nchip = \"h100\"\ngpus = 512\ngpus_per_node = 8\nfabric = \"fat-tree\"\n"
+                           "[parallelism]\ndata = 512\n[training]\ntokens = \"1B\"\nsequence_length = 1024\nglobal_batch = 4096\n";
+    const auto run = json_of(run_cli("run " + file.string() + " --json"));
+    const double step_s = run["step"]["step_time_s"].number();
+    const double steps = 1e18 / (4096.0 * 1024);
+    REQUIRE(steps * step_s / 86400 < 36525);  // the premise: the end of the range meets the deadline
+    const auto doc = json_of(run_cli("capacity " + file.string() + " --chips h100 --deadline \"100 years\" --json"));
+    const auto& row = doc["tokens"].array().at(0);
+    CHECK(std::get<bool>(row["feasible"].v));
+    // The search probed the scenario's own tokens, then the range's end, and stopped: it never evaluates past it
+    // (before, it went on to 4e16 × … tokens and each chip's row was an error about `training.tokens`).
+    CHECK(row["tokens"].number() == 1e18);
+    CHECK(row["probes"].number() == 2);
+    // The wall clock is at least the steps' own time (failures and restarts only add to it).
+    CHECK(row["wall_clock_days_p50"].number() >= steps * step_s / 86400 * (1 - 1e-9));
+    CHECK_THAT(row["note"].string(), Catch::Contains("the end of the supported range of token counts, meet the deadline already"));
+}
+
 TEST_CASE("capacity re-plans to the most GPUs within the count given, and says why when there are too few", "[capacity]") {
     const gpuhours::test::TempDir scratch("capacity-plan-" + std::to_string(::getpid()));
     const auto& dir = scratch.path;

@@ -3,6 +3,7 @@
 #include "../support/cli.hpp"
 
 #include <gpuhours/analysis/deadline.hpp>
+#include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 
 #include <catch2/catch.hpp>
@@ -161,6 +162,34 @@ TEST_CASE("the deadline search finds the fewest GPUs for a known wall clock, in 
     const DeadlineAnswer ceiling = search_deadline(s, 300.0, 61.0, 1 << 17, 1e9, failing);
     CHECK_FALSE(ceiling.plan);
     CHECK_THAT(ceiling.note, Catch::Contains("a made-up limit"));
+}
+
+TEST_CASE("a deadline below the run's compute lower bound at --max-gpus is answered without a run", "[deadline]") {
+    const Scenario s = flagship();
+    // The flagship trains 14.8T tokens of 37B activated parameters in FP8 (blockwise recipe) on H800s: about
+    // 6 × 37e9 × 14.8e12 = 3.29e24 GEMM FLOPs, at 1,978.9 TFLOP/s × 0.53 (h800.toml's gemm_fp8_blockwise) on each
+    // of 131,072 GPUs: 3.29e24 / (131,072 × 1.049e15) = 23,900 s = 0.28 days; attention (BF16 peak × its efficiency)
+    // adds some. A 1-hour deadline (0.042 days) is out of reach at every GPU count the search may try, so no run
+    // is simulated (each would take seconds at 131,072 GPUs; `whatif --deadline "1 min"` took 20 s before).
+    int runs = 0;
+    const DeadlineProbe probe = [&](const std::vector<std::string>&, std::string&) -> std::optional<double> {
+        ++runs;
+        return 1.0;
+    };
+    const DeadlineAnswer hour = search_deadline(s, 51.5, 1.0 / 24, 1 << 17, std::nullopt, probe);
+    CHECK_FALSE(hour.plan);
+    CHECK(runs == 0);
+    CHECK_THAT(hour.note, Catch::StartsWith("not reached: on 131,072 GPUs (--max-gpus) the run's FLOPs alone take 0."));
+    const double days = shortest_compute_seconds(s, 1 << 17) / 86400.0;
+    CHECK(days > 0.28);
+    CHECK(days < 0.28 * 1.5);
+    // On 1,024 GPUs (--max-gpus 1024) the same bound is 128 times longer: 36 to 54 days, so a 30-day deadline is out
+    // of reach there too, and a 2-day deadline on 131,072 GPUs is not refused by the bound (the search runs).
+    const DeadlineAnswer small = search_deadline(s, 51.5, 30.0, 1024, std::nullopt, probe);
+    CHECK(runs == 0);
+    CHECK_THAT(small.note, Catch::Contains("on 1,024 GPUs"));
+    (void)search_deadline(s, 51.5, 2.0, 1 << 17, std::nullopt, probe);
+    CHECK(runs > 0);
 }
 
 TEST_CASE("the deadline search tries 1F1B where DualPipe would need a larger batch, and a batch grown to the bound", "[deadline]") {

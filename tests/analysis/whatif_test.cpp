@@ -328,9 +328,16 @@ TEST_CASE("the deadline search finds the smallest GPU count that meets the deadl
     const WhatIfResult r = run_whatif(file, catalog(), request, quick());
     REQUIRE(r.rows.at(0).deadline_gpus.has_value());
     CHECK(*r.rows.at(0).deadline_gpus == 32);
-    // A deadline no GPU count can meet (a millisecond) is reported, not an error.
+    // A deadline no GPU count can meet (a millisecond) is reported, not an error: below the run's compute lower
+    // bound on --max-gpus GPUs, said without a run.
     request.deadline = Seconds(1e-3);
     request.max_gpus = 64;
+    const WhatIfResult instant = run_whatif(file, catalog(), request, quick());
+    CHECK_FALSE(instant.rows.at(0).deadline_gpus.has_value());
+    CHECK_THAT(instant.rows.at(0).deadline_note, Catch::StartsWith("not reached: on 64 GPUs (--max-gpus) the run's FLOPs alone take"));
+    // Just above that bound (1 % over it: the simulated run adds communication, the bubble and restarts to it) the
+    // search runs, and reaches no count either.
+    request.deadline = Seconds(1.01 * shortest_compute_seconds(load_scenario(file, catalog()), 64));
     const WhatIfResult none = run_whatif(file, catalog(), request, quick());
     CHECK_FALSE(none.rows.at(0).deadline_gpus.has_value());
     // max_gpus 64 allows data up to 16 (× 4 model-parallel GPUs): the note names the largest count that ran, that

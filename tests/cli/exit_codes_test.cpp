@@ -59,6 +59,17 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              {"collective all-reduce --chip nosuchchip --gpus 16", "--chip nosuchchip: unknown chip"},
              {"capacity " + kFlagship + " --gpus 2048 --deadline \"2 months\" --family nosuchfamily",
               "--family nosuchfamily: unknown model family"},
+             // Deadlines and budgets have supported ranges as the scenario's keys do (limits::kDeadlineMin/Max,
+             // kBudgetMax; a third fresh verifier, #12): "1e300 years" printed a 300-digit day count, "$-5" was
+             // taken, "1e6 years" was blamed on training.tokens, "1 min" searched 131,072 GPUs for 20 s.
+             {"whatif " + kFlagship + " --chips h800 --deadline \"1e300 years\"",
+              "--deadline 1e300 years is beyond the supported range of deadlines (limit 1 hour to 100 years)"},
+             {"whatif " + kFlagship + " --chips h800 --deadline \"1 min\"", "--deadline 1 min is beyond the supported range"},
+             {"capacity " + kFlagship + " --deadline \"101 years\"", "--deadline 101 years is beyond the supported range"},
+             {"capacity " + kFlagship + " --deadline \"2 months\" --budget '$-5'", "--budget $-5 is beyond the supported range of budgets"},
+             {"capacity " + kFlagship + " --deadline \"2 months\" --budget '$2e12'", "--budget $2e12 is beyond the supported range"},
+             {"check " + kFlagship + " --set 'whatif.deadline=\"30 min\"'",
+              "--set whatif.deadline=\"30 min\": error: `whatif.deadline` = \"30 min\" is beyond the supported range of deadlines"},
          }) {
         const auto r = run_cli(c.arguments);
         INFO(c.arguments << "\n" << r.out);

@@ -163,4 +163,11 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
 // too. Throws Error located at the restart, interval or failure-class key.
 void require_run_can_finish(const Scenario& s);
 
+// A lower bound on the compute time of the scenario's simulated phases on `gpus` GPUs, in seconds: every token of
+// every phase (each batch-ramp level's) at its shortest time on one GPU — GEMM FLOPs at the chip's best GEMM rate
+// (a peak times its GEMM efficiency), attention FLOPs at the larger peak times the attention efficiency — divided
+// by `gpus`, with no communication, bubble, memory-bound kernel, optimizer or failure. No simulated run is faster.
+// The deadline search (deadline.hpp) answers a deadline below it without simulating a step.
+double shortest_compute_seconds(const Scenario& s, long long gpus);
+
 }  // namespace gpuhours

@@ -78,5 +78,14 @@ inline constexpr double kCheckpointIntervalMin = 1.0;
 // A failure class's MTBF per GPU or per node: at least one minute (real ones are tens of thousands of hours); below
 // it the job's failure rate is beyond what a run can finish under, or not a finite number.
 inline constexpr double kMtbfMin = 60.0;
+// A deadline (`[whatif] deadline`, the --deadline of whatif, capacity and report): one hour to 100 years, in
+// seconds. Below an hour no large run finishes (a restart alone takes minutes) and the deadline search would try
+// every GPU count up to --max-gpus; past a century the figure is a unit slip ("1e300 years" printed a 300-digit
+// day count).
+inline constexpr double kDeadlineMin = 3600.0;
+inline constexpr double kDeadlineMax = 100.0 * 365.25 * 86400.0;
+// A budget (--budget of capacity and report), in dollars: up to 10^12, thousands of times the largest published
+// estimates of one training run's cost (hundreds of millions of dollars).
+inline constexpr double kBudgetMax = 1e12;
 
 }  // namespace gpuhours::limits
