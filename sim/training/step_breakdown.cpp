@@ -3,10 +3,13 @@
 // FLOPs and utilisation (MFU, HFU), and memory per stage.
 #include "step_builder.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 namespace gpuhours::detail {
@@ -265,6 +268,16 @@ void StepBuilder::add_flops(StepResult& result) {
     result.mfu_bf16_full = (result.model_flops_full / t / gpus) / bf16;
     result.hfu = (result.hardware_flops / t / gpus) / peak;
     result.hfu_bf16 = (result.hardware_flops / t / gpus) / bf16;
+    // No kernel runs faster than its format's peak (training/kernel.hpp): GEMMs in the compute format, attention at
+    // most at the larger of that peak and BF16's. FLOPs executed faster than the larger peak are a bug in the step,
+    // never a figure to print (#12: MFU over 100 % is an internal check).
+    const double fastest = std::max(peak.value(), bf16.value());
+    const double executed = result.hardware_flops.value() / t.value() / gpus;
+    if (!(executed <= fastest * (1 + 1e-9)) || !(result.mfu_full >= 0.0)) {
+        throw std::logic_error(fmt::format("the step executed {:.4g} FLOP/s per GPU, above the chip's fastest peak used ({:.4g}): "
+                                           "HFU {:.1f}% against it",
+                                           executed, fastest, 100 * executed / fastest));
+    }
 }
 
 }  // namespace gpuhours::detail

@@ -175,15 +175,35 @@ TEST_CASE("an implausible chip figure exits 2 naming the --set, never printing a
         CHECK_THAT(r.out, Catch::Contains("beyond the supported range"));
         CHECK_THAT(r.out, !Catch::Contains("MFU"));
     }
-    // A BF16 peak below the FP16 one (each in range) on an FP16 run: MFU, against the BF16 peak, printed 575 % with
-    // exit 0 (a second fresh verifier); refused at the --set, which is the figure the user wrote.
-    const auto r = run_cli("run " + kRoot + "/scenarios/validation/megatron-1.7b.toml --quiet --samples 1 --set "
-                           "'cluster.chip.compute.bf16=\"1 TFLOPS\"'");
-    INFO(r.out);
-    CHECK(r.exit_code == 2);
-    CHECK_THAT(r.out, Catch::StartsWith("gpuhours: --set cluster.chip.compute.bf16="));
-    CHECK_THAT(r.out, Catch::Contains("is below `cluster.chip.compute.fp16`"));
-    CHECK_THAT(r.out, !Catch::Contains("MFU 5"));
+    // A format's peak past its multiple of the BF16 peak (each in range): MFU, against the BF16 peak, passed 100 %
+    // with exit 0. A BF16 peak of 1 TFLOPS under FP16's 312 printed 575 % (a second fresh verifier); an H100's FP8
+    // peak (1,978.9 TFLOPS) over a BF16 peak of 200 TFLOPS printed 116 %, a TF32 peak of 10^6 TFLOPS 480–500 % (the
+    // third). FP16 and TF32 may be at most BF16's rate, FP8 at most 2 × (with 5 % for datasheets' rounding: 2 × 200
+    // × 1.05 = 420 < 1,978.9). Refused at the figure the user wrote, the --set, by `run` as by `check`.
+    const std::string megatron = kRoot + "/scenarios/validation/megatron-1.7b.toml";
+    struct Case {
+        std::string sets, expected;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"--set 'cluster.chip.compute.bf16=\"1 TFLOPS\"'",
+              "gpuhours: --set cluster.chip.compute.bf16=\"1 TFLOPS\": error: `cluster.chip.compute.tf32` (156 TFLOPS) is above the "
+              "`cluster.chip.compute.bf16` peak (1 TFLOPS)"},
+             {"--set cluster.chip=h100 --set training.precision=fp8 --set 'cluster.chip.compute.bf16=\"200 TFLOPS\"' "
+              "--set 'cluster.chip.compute.fp16=\"200 TFLOPS\"' --set 'cluster.chip.compute.tf32=\"100 TFLOPS\"'",
+              "is above 2 × the `cluster.chip.compute.bf16` peak (200 TFLOPS): no chip runs fp8 faster than 2 × BF16"},
+             {"--set cluster.chip=h100 --set 'cluster.chip.compute.tf32=\"1e6 TFLOPS\"'",
+              "gpuhours: --set cluster.chip.compute.tf32=\"1e6 TFLOPS\": error: `cluster.chip.compute.tf32` (1e6 TFLOPS) is above the"},
+         }) {
+        for (const char* command : {"check ", "run --quiet --samples 1 "}) {
+            const auto r = run_cli(command + megatron + " " + c.sets);
+            INFO(r.out);
+            CHECK(r.exit_code == 2);
+            CHECK_THAT(r.out, Catch::Contains(c.expected));
+            CHECK_THAT(r.out, !Catch::Contains("(BF16 peak, full-attention FLOPs"));  // no step line printed
+        }
+    }
+    // The H100 as shipped: FP8 1,978.9 TFLOPS is 2 × 989.4 (+0.005 %, the datasheet's rounding), accepted.
+    CHECK(run_cli("check " + megatron + " --set cluster.chip=h100 --set training.precision=fp8").exit_code == 0);
 }
 
 TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") {

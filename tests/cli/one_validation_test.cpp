@@ -82,8 +82,10 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
              // 9.22e6 s): Llama 3.1 8B's step of 64 × 8,192 tokens is about 6 × 8e9 × 524,288 ≈ 2.5e16 FLOPs, at
              // 1 GFLOP/s × 0.001 on 16 GPUs at least 1.5e9 s even with every GEMM at its efficiency (the attention
              // efficiency is the catalog's). check passed it, run failed without a location (the fresh verifier's).
-             // (FP16 at the same peak: a BF16 peak below the FP16 one is refused on its own.)
+             // (FP16, TF32 and FP8 at most at the BF16 peak, or 2 × it: a format faster than its multiple of BF16 is
+             // refused on its own.)
              {"--set 'cluster.chip.compute.bf16=\"1 GFLOPS\"' --set 'cluster.chip.compute.fp16=\"1 GFLOPS\"' "
+              "--set 'cluster.chip.compute.tf32=\"1 GFLOPS\"' --set 'cluster.chip.compute.fp8=\"2 GFLOPS\"' "
               "--set cluster.chip.efficiency.gemm=0.001",
               "--set cluster.chip.compute.bf16=\"1 GFLOPS\"", "beyond the supported range of simulated time"},
          }) {

@@ -1,0 +1,35 @@
+// The MFU line every output heads with (report::mfu_text): the BF16 basis first, the compute format's peak beside
+// it, and a word when the BF16 figure passes 100 % because the compute format runs faster than BF16.
+#include <gpuhours/report/verdicts.hpp>
+#include <gpuhours/training/step.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace gpuhours;
+
+TEST_CASE("the MFU line says why a figure against BF16's peak passes 100 %", "[report]") {
+    StepResult r;
+    r.compute_precision = Precision::bf16;
+    r.mfu_bf16_full = 0.45;
+    r.mfu_bf16_causal = 0.40;
+    r.hfu_bf16 = 0.50;
+    const std::string bf16 = report::mfu_text(r);
+    CHECK_THAT(bf16, Catch::StartsWith("MFU 45.0% (BF16 peak, full-attention FLOPs"));
+    CHECK_THAT(bf16, !Catch::Contains("against the") && !Catch::Contains("over 100 %"));
+
+    // An FP8 step on a chip whose FP8 peak is 2 × BF16's, executing 1.2 × BF16's peak in FLOPs: 60 % of the FP8 peak.
+    r.compute_precision = Precision::fp8;
+    r.mfu_bf16_full = 1.1;
+    r.mfu_bf16_causal = 1.0;
+    r.hfu_bf16 = 1.2;
+    r.mfu_full = 0.55;
+    r.mfu_causal = 0.5;
+    r.hfu = 0.6;
+    const std::string fp8 = report::mfu_text(r);
+    CHECK_THAT(fp8, Catch::Contains("HFU 120.0% (BF16 peak; the FLOPs executed: causal attention, recomputation) "
+                                    "(over 100 % of BF16's peak: the fp8 GEMMs run faster than it); "
+                                    "against the fp8 peak: MFU 55.0% (50.0% causal), HFU 60.0%"));
+    // Below 100 % of BF16's peak there is nothing to explain.
+    r.hfu_bf16 = 0.9;
+    CHECK_THAT(report::mfu_text(r), !Catch::Contains("over 100 %"));
+}
