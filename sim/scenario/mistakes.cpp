@@ -423,7 +423,7 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
             if (placeholder) {  // the value taken out was needed: put its placeholder there instead
                 doc = std::move(before);
                 replaced.push_back(placeholder_at);
-                more = erase_at(doc, placeholder_at, false, &*placeholder);
+                more = erase_at(doc, placeholder_at, false, &*placeholder, true);  // a table value too (a range for a claim's text)
                 placeholder.reset();
                 continue;
             }

@@ -72,16 +72,10 @@ void remember_written(ClaimThresholds& t, TableReader& r, std::string_view key) 
     }
 }
 
-}  // namespace
-
-ClaimSpec read_claim(const Node& node, std::size_t index) {
-    const std::string name = fmt::format("claims[{}]", index);
-    ClaimSpec c;
-    c.where = node.where;
-    TableReader r(detail::as_table(node, name), name);
-    ClaimThresholds& t = c.thresholds;
+// A claim's `text`, quoting it. For the search for every mistake, a claim without one, or with one that is not a
+// string, reads on with a stand-in text (its other mistakes show too).
+std::string claim_text(const Node& node, TableReader& r, const std::string& name) {
     if (node.kind == Node::Kind::table && node.find("text") == nullptr) {
-        // For the search for every mistake, the claim reads on with a stand-in text (its other mistakes show too).
         auto with_text = std::make_shared<Node>(node);
         Node text;
         text.kind = Node::Kind::string;
@@ -90,7 +84,24 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
         with_text->set("text", std::move(text), node.where);
         throw CoupledError(node.where, fmt::format("{} has no `text`", name), "add `text = \"…\"` quoting the claim", std::move(with_text));
     }
-    c.text = detail::as_string(r.required("text", "add `text = \"…\"` quoting the claim"), r.path_of("text"));
+    const Node& text = r.required("text", "add `text = \"…\"` quoting the claim");
+    try {
+        return detail::as_string(text, r.path_of("text"));
+    } catch (const ScenarioError& e) {
+        // A table or range taken out made a spurious "has no `text`" come first (a third fresh verifier, #12).
+        throw detail::KeyError(e.where(), text.where, false, e.message(), e.hint(), stand_in(text.where, Node::Kind::string, 0, 0.0, name));
+    }
+}
+
+}  // namespace
+
+ClaimSpec read_claim(const Node& node, std::size_t index) {
+    const std::string name = fmt::format("claims[{}]", index);
+    ClaimSpec c;
+    c.where = node.where;
+    TableReader r(detail::as_table(node, name), name);
+    ClaimThresholds& t = c.thresholds;
+    c.text = claim_text(node, r, name);
     // A bound on a cost, a duration, an energy or GPU-hours is positive: "-2 months" would hold or fail for every run.
     const auto money = [](const Node& n, const std::string& path) {
         const Dollars v = detail::as_quantity(n, path, parse_dollars, "$6M");

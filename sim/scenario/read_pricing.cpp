@@ -51,16 +51,21 @@ public:
         const Node* n = figure(key);
         if (n == nullptr) return std::nullopt;
         const Q q = detail::as_quantity(*n, r_.path_of(key), parse, example);
-        if (q.value() < 0) throw ScenarioError(n->where, fmt::format("`{}` cannot be negative", r_.path_of(key)));
+        // Out of range, the search for every mistake reads on with `example` in the value's place (taking the value
+        // out of `{ value = …, source = … }` made a spurious "missing required key" first; a third fresh verifier).
+        const auto example_node = [&] { return detail::stand_in(n->where, detail::Node::Kind::string, 0, 0.0, std::string(example)); };
+        if (q.value() < 0) {
+            throw detail::KeyError(n->where, n->where, false, fmt::format("`{}` cannot be negative", r_.path_of(key)), {}, example_node());
+        }
         // Prices only (a duration here is an amortisation or a staffing period): dollars, and an energy price in $/kWh.
         double price = 0.0;  // a duration: no price limit
         if constexpr (std::is_same_v<Q, Dollars>) price = q.value();
         if constexpr (std::is_same_v<Q, EnergyPrice>) price = q.value() * 3.6e6;  // $/J → $/kWh
         if (!(price <= limits::kPriceMax)) {
-            throw ScenarioError(n->where, fmt::format("`{}` = \"{}\" is beyond the supported range of prices (limit {:g} {})",
-                                                      r_.path_of(key), n->text, limits::kPriceMax,
-                                                      std::is_same_v<Q, EnergyPrice> ? "$/kWh" : "$"),
-                                fmt::format("check the unit and the exponent, e.g. `{} = \"{}\"`", key, example));
+            throw detail::KeyError(n->where, n->where, false,
+                                   fmt::format("`{}` = \"{}\" is beyond the supported range of prices (limit {:g} {})", r_.path_of(key),
+                                               n->text, limits::kPriceMax, std::is_same_v<Q, EnergyPrice> ? "$/kWh" : "$"),
+                                   fmt::format("check the unit and the exponent, e.g. `{} = \"{}\"`", key, example), example_node());
         }
         return q;
     }
@@ -74,10 +79,15 @@ public:
             return fallback;
         }
         const double v = detail::as_number(*n, r_.path_of(key));
-        if (!(v >= min)) throw ScenarioError(n->where, fmt::format("`{}` = {} must be at least {}", r_.path_of(key), v, min), std::string(hint));
+        // Out of range: the nearest value in it stands in for the search for every mistake (see quantity()).
+        if (!(v >= min)) {
+            throw detail::KeyError(n->where, n->where, false, fmt::format("`{}` = {} must be at least {}", r_.path_of(key), v, min),
+                                   std::string(hint), detail::stand_in(n->where, detail::Node::Kind::floating, 0, min));
+        }
         if (!(v <= max)) {
-            throw ScenarioError(n->where, fmt::format("`{}` = {} is beyond the supported range (limit {})", r_.path_of(key), v, max),
-                                std::string(hint));
+            throw detail::KeyError(n->where, n->where, false,
+                                   fmt::format("`{}` = {} is beyond the supported range (limit {})", r_.path_of(key), v, max),
+                                   std::string(hint), detail::stand_in(n->where, detail::Node::Kind::floating, 0, max));
         }
         return v;
     }
@@ -85,7 +95,10 @@ public:
         const Node* n = figure(key);
         if (n == nullptr) return 0.0;
         const double v = detail::as_number(*n, r_.path_of(key));
-        if (!(v >= 0.0 && v < 1.0)) throw ScenarioError(n->where, fmt::format("`{}` = {} must be a fraction from 0 to below 1", r_.path_of(key), v), std::string(hint));
+        if (!(v >= 0.0 && v < 1.0)) {
+            throw detail::KeyError(n->where, n->where, false, fmt::format("`{}` = {} must be a fraction from 0 to below 1", r_.path_of(key), v),
+                                   std::string(hint), detail::stand_in(n->where, detail::Node::Kind::floating, 0, 0.0));
+        }
         return v;
     }
 

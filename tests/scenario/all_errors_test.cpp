@@ -155,6 +155,32 @@ TEST_CASE("a child's range replaces the base file's whole, and its mistake is lo
     CHECK(found);
 }
 
+TEST_CASE("a { value = … } figure past its range is reported once, not also as a missing value") {
+    // Taking the out-of-range value out of `{ value = …, source = … }` left the table without `value`, reported as
+    // "missing required key" before the real mistake (a third fresh verifier, #12). The search now reads on with a
+    // stand-in in range. The child (line 1 extends): [pricing] on line 2, gpu_hour on line 3 (its value at column 22),
+    // [pricing.staff] on line 4, headcount on line 5 (value at column 23): both past their ranges ($10^9, 10^6).
+    test::TempDir dir("all-errors-value-range");
+    const std::string what = load_child_error(
+        dir, "[pricing]\ngpu_hour = { value = \"$1e12\", source = \"x\" }\n[pricing.staff]\nheadcount = { value = 1e9, source = \"y\" }\n"
+             "cost_per_year = \"$500K\"\nduration = \"1 year\"\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:3:22: error: `pricing.gpu_hour` = \"$1e12\" is beyond the supported range of prices"));
+    CHECK_THAT(what, Catch::Contains("child.toml:5:23: error: `pricing.staff.headcount` = 1000000000 is beyond the supported range"));
+    CHECK_THAT(what, !Catch::Contains("missing required key"));
+}
+
+TEST_CASE("a claim's text given as a table or range is one mistake, not also a missing text") {
+    // The child's [[claims]] (line 2) with text = { low = "$1", high = "$3" } (line 3, column 8): reported once, at the
+    // value. Taking it out made "claims[0] has no `text`" come first (a third fresh verifier, #12); the stand-in text
+    // put in its place was not put into a table's place, so the ranges' ends were then each refused for it too.
+    test::TempDir dir("all-errors-claim-text");
+    const std::string what = load_child_error(dir, "[[claims]]\ntext = { low = \"$1\", high = \"$3\" }\ncost_below = \"$6M\"\n");
+    // (A child's [[claims]] replaces the base file's list: the claim is claims[0].)
+    CHECK_THAT(what, Catch::EndsWith("/child.toml:3:8: error: `claims[0].text` must be a string, not a table"));
+    CHECK_THAT(what, !Catch::Contains("has no `text`"));
+    CHECK_THAT(what, !Catch::Contains("which a draw would be refused for"));
+}
+
 TEST_CASE("every mistaken --set argument is reported, with the file's mistakes") {
     // Three arguments each wrong on its own (a misspelt key, a price without its unit, a negative GPU count) and the
     // flagship as shipped: all three are reported in one message.
