@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <csignal>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -105,6 +106,10 @@ int main(int argc, char** argv) {
     // in the heap up to these bounds, they are reused from step to step (16K page faults). Outputs are unchanged.
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    // A closed pipe on stdout (`gpuhours run … | true`) is a write error like a full disk: exit 2 with a message from
+    // emit(), not death by SIGPIPE (exit 141, which a script cannot tell from a crash; issue #12 asks 2 for a lost
+    // output). The process starts no other program, so nothing inherits the ignored signal.
+    std::signal(SIGPIPE, SIG_IGN);
     const gpuhours::cli::distributed::Session session(argc, argv);
     const bool root = gpuhours::cli::distributed::rank() == 0;
     std::vector<std::string> args(argv + 1, argv + argc);

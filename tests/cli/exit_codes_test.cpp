@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using gpuhours::test::run_cli;
@@ -131,6 +133,38 @@ TEST_CASE("output lost on stdout is exit 2 with a message") {
         CHECK(WEXITSTATUS(status) == 2);
         CHECK_THAT(err, Catch::Contains("cannot write the output to stdout"));
     }
+}
+
+TEST_CASE("a closed pipe on stdout is exit 2 with a message, not death by SIGPIPE") {
+    // `gpuhours --version | true` died by SIGPIPE (exit 141, which a script cannot tell from a crash; a third fresh
+    // verifier). Made deterministic here: the pipe's read end is closed before the child starts, so its one write
+    // fails with EPIPE.
+    int out[2];
+    int err[2];
+    REQUIRE(::pipe(out) == 0);
+    REQUIRE(::pipe(err) == 0);
+    ::close(out[0]);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::dup2(out[1], 1);
+        ::dup2(err[1], 2);
+        ::close(err[0]);
+        ::execl(GPUHOURS_TEST_CLI, GPUHOURS_TEST_CLI, "--version", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    ::close(err[1]);
+    std::string message;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(err[0], buffer, sizeof buffer)) > 0;) message.append(buffer, static_cast<std::size_t>(n));
+    ::close(err[0]);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    INFO(message);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 2);
+    CHECK_THAT(message, Catch::Contains("cannot write the output to stdout: Broken pipe"));
 }
 
 TEST_CASE("an over-long extends name is a located error, exit 2") {
