@@ -163,6 +163,22 @@ std::string sweep_fingerprint(const SweepPlan& plan) {
     return fmt::format("{:016x}", h);
 }
 
+// A point's error as the user wrote its cause: the scenario layer locates a point's value as the override it is
+// applied as ("--set cluster.gpus=48"); it is the --vary value that made the point (a user's own --set of the same
+// text keeps its name).
+std::string vary_located(std::string text, const SweepPlan& plan, const SweepPoint& point) {
+    for (const std::string& o : point.overrides()) {
+        if (std::find(plan.load.overrides.begin(), plan.load.overrides.end(), o) != plan.load.overrides.end()) continue;
+        const std::string set = "--set " + o;
+        for (std::size_t at = text.find(set); at != std::string::npos; at = text.find(set, at + 1)) {
+            const std::size_t end = at + set.size();
+            if (end < text.size() && text[end] != ':' && text[end] != ' ' && text[end] != ')' && text[end] != ',') continue;  // a longer value
+            text.replace(at, set.size(), "--vary " + o);
+        }
+    }
+    return text;
+}
+
 SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned threads) {
     SweepRow row;
     row.point = point.index;
@@ -206,7 +222,7 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
         failed.key = std::move(row.key);
         failed.values = std::move(row.values);
         failed.derived = std::move(row.derived);
-        failed.error = one_line(e.what());
+        failed.error = one_line(vary_located(e.what(), plan, point));
         return failed;
     }
     return row;

@@ -276,10 +276,17 @@ bool written_after(const Scenario& s, const SourceRef& a, const SourceRef& b) {
 
 SourceRef latest_written(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback) {
     const SourceRef* best = nullptr;
-    for (const std::string_view key : keys) {
+    const auto consider = [&](std::string_view key) {
         const auto it = s.sources.keys.find(key);
-        if (it == s.sources.keys.end() || !it->second.known()) continue;
+        if (it == s.sources.keys.end() || !it->second.known()) return;
         if (best == nullptr || written_after(s, it->second, *best)) best = &it->second;
+    };
+    for (const std::string_view key : keys) {
+        consider(key);
+        // A data degree not written is the GPU count over the model-parallel degrees: the count stands for it (a
+        // batch that 48 GPUs' data degree does not divide is located at `--set cluster.gpus=48`, or a sweep's
+        // `--vary` value, not at the batch written long before; session 19's fresh verifier).
+        if (key == "parallelism.data" && !s.sources.keys.contains("parallelism.data")) consider("cluster.gpus");
     }
     return best != nullptr ? *best : fallback;
 }

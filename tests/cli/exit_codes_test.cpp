@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -185,7 +186,13 @@ TEST_CASE("a sweep over a scenario with invalid points exits 2 after writing eve
     INFO(r.out);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("1 of 2 points is not a valid scenario"));
-    CHECK(fs::exists(dir.path / "out.csv"));
+    REQUIRE(fs::exists(dir.path / "out.csv"));
+    // The point's error names the --vary value that made it, as the user wrote it, not the `--set` the sweep
+    // applies it as (nor a scenario key written long before; session 19's fresh verifier).
+    std::ifstream csv(dir.path / "out.csv");
+    const std::string rows((std::istreambuf_iterator<char>(csv)), std::istreambuf_iterator<char>());
+    CHECK_THAT(rows, Catch::Contains("\"--vary cluster.gpus=32: error:"));
+    CHECK_THAT(rows, !Catch::Contains("--set cluster.gpus"));
     // A syntax error no point can repair: exit 2 before any point runs, so no output and no journal.
     std::ofstream(dir.path / "broken.toml") << "[cluster\n";
     const auto broken = run_cli("sweep " + (dir.path / "broken.toml").string() + " --vary cluster.gpus=16,32 -o " +

@@ -56,6 +56,14 @@ TEST_CASE("a rule given by --set is located at the --set argument, over the file
     const ScenarioError e = flagship_error({"parallelism.tensor=3"});
     CHECK(e.where().file == "--set parallelism.tensor=3");
     CHECK_THAT(e.message(), Catch::Contains("3 × 1 × 16 × 128 = 6144 ≠ gpus 2048"));
+    // A data degree not written is cluster.gpus over the model-parallel degrees, so a GPU count given by --set that
+    // makes the batch indivisible is located at the argument, not at the batch written in the file (Megatron 1.7B:
+    // TP1 PP1, micro-batch 4, batch 512; 48 GPUs: data 48, 48 × 4 = 192 does not divide 512).
+    LoadOptions options = catalog_options();
+    options.overrides = {"cluster.gpus=48"};
+    const ScenarioError derived = test::scenario_file_error(kCatalog / "validation" / "megatron-1.7b.toml", options);
+    CHECK(derived.where().file == "--set cluster.gpus=48");
+    CHECK_THAT(derived.message(), Catch::Contains("global_batch = 512 is not divisible by data × micro_batch = 48 × 4 = 192"));
 }
 
 TEST_CASE("a mistake in a distribution is reported with the rest of the file's mistakes, in file order") {
