@@ -89,24 +89,32 @@ bool list_item_at(const Node& n, const SourceRef& at) {
 }
 
 // Renames the key written at `at` to `name` (a misspelt key read on as its suggestion); false when no key is there.
-bool rename_key_at(Node& table, const SourceRef& at, const std::string& name) {
+// Renames the key at `at` to `name`, in the deepest table holding a key there; nothing when that table has a key
+// `name` already (a --set argument's `from` beside its misspelt `fromm`: the two share a position, and renaming
+// `from` to itself, or a parent's key, changed nothing the next read saw). nullopt: no key there.
+std::optional<bool> rename_key_in(Node& table, const SourceRef& at, const std::string& name) {
     if (table.kind == Node::Kind::array) {
-        return std::any_of(table.items.begin(), table.items.end(), [&](Node& item) { return rename_key_at(item, at, name); });
+        for (Node& item : table.items) {
+            if (const auto done = rename_key_in(item, at, name)) return done;
+        }
+        return std::nullopt;
     }
-    if (table.kind != Node::Kind::table) return false;
+    if (table.kind != Node::Kind::table) return std::nullopt;
     // The deepest key first: a --set argument gives every key it creates the same position (`--set
     // parallelism.tensr=2` without a [parallelism] table creates `parallelism` and `tensr`; `tensr` is the one).
     for (std::size_t i = 0; i < table.fields.size(); ++i) {
-        if (rename_key_at(table.fields[i].second, at, name)) return true;
+        if (const auto done = rename_key_in(table.fields[i].second, at, name)) return done;
     }
     for (std::size_t i = 0; i < table.fields.size() && i < table.key_sources.size(); ++i) {
-        if (same_place(table.key_sources[i], at)) {
-            table.fields[i].first = name;
-            return true;
-        }
+        if (!same_place(table.key_sources[i], at)) continue;
+        if (table.find(name) != nullptr) return false;
+        table.fields[i].first = name;
+        return true;
     }
-    return false;
+    return std::nullopt;
 }
+
+bool rename_key_at(Node& table, const SourceRef& at, const std::string& name) { return rename_key_in(table, at, name).value_or(false); }
 
 // Adds `key` = `value` to the table whose header sits at `at` (a [[phases]] or [[reliability.failures]] entry, or
 // a table below the top level); false when no such table is there.
@@ -396,7 +404,17 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
     // may lie behind it.
     Stop stop = more ? Stop::none : Stop::at_reported;
     int set_aside = 0;         // values taken out unreported (an error that a change of the search may cause)
-    while (more && found.size() < search_bound) {
+    // Every round changes the document (a value taken out, stood in or set aside), but a change that a read undoes
+    // (a --set argument's keys all share one position) could repeat without end: the rounds are bounded too, and
+    // past the bound the search stops and says more may lie behind (a --set of `{from = "h100", fromm = 1}` spun
+    // forever; a fresh verifier, #12). Each round is one read of the document: a few ms.
+    const std::size_t round_bound = 20 * search_bound;
+    for (std::size_t round = 0; more && found.size() < search_bound; ++round) {
+        if (round == round_bound) {
+            stop = Stop::at_unreported;
+            more = false;
+            break;
+        }
         std::optional<Mistake> m;
         std::optional<SourceRef> unreported_at;
         std::optional<Node> unreported_fix;  // a value that satisfies the unreported rule, when it names one

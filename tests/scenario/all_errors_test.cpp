@@ -189,6 +189,19 @@ TEST_CASE("a claim's text given as a table or range is one mistake, not also a m
     CHECK_THAT(what, !Catch::Contains("which a draw would be refused for"));
 }
 
+TEST_CASE("a --set table with `from` and a key misspelt like it ends, reporting the misspelt key") {
+    // Every key a --set argument creates shares its position: the search renamed `from` itself (or the table's key
+    // in its parent) to the suggestion `from`, read the same mistake again and spun forever (a fresh verifier, #12).
+    for (const std::string& set : {std::string("cluster.chip={from=\"h100\", from2=1}"),
+                                   std::string("pricing={from=\"h800-cluster-2024\", fromm=1}")}) {
+        const ScenarioError e = flagship_error({set});
+        INFO(e.what());
+        CHECK(e.where().file == "--set " + set);
+        CHECK_THAT(e.message(), Catch::StartsWith("unknown key `from"));
+        CHECK_THAT(std::string(e.what()), !Catch::Contains("at the top level"));
+    }
+}
+
 TEST_CASE("every mistaken --set argument is reported, with the file's mistakes") {
     // Three arguments each wrong on its own (a misspelt key, a price without its unit, a negative GPU count) and the
     // flagship as shipped: all three are reported in one message.
