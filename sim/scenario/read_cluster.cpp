@@ -115,13 +115,17 @@ void read_power_and_launch(TableReader& r, ChipProfile& chip, const std::string&
     {
         TableReader p(detail::as_table(r.required("power"), r.path_of("power")), r.path_of("power"));
         chip.tdp = read_figure(p, "tdp", parse_power, "700 W");
-        require_positive(chip.tdp.value(), p.table(), p.path_of("tdp"), "power");
         const Node& tdp = detail::figure_value(*p.optional("tdp"), p.path_of("tdp"));
+        // At the value (the user's --set or file, not the catalog's [power] header).
+        require_positive(chip.tdp.value(), tdp, p.path_of("tdp"), "power");
+        require_within(chip.tdp.value(), tdp, p.path_of("tdp"), "chip powers", limits::kPowerMin, limits::kPowerMax, "W",
+                       "accelerators draw 75 W to about 2.7 kW: check the unit and the exponent, e.g. \"700 W\"");
         if (p.has("idle")) {
             chip.idle_power = read_figure(p, "idle", parse_power, "70 W");
-            if (!(chip.idle_power.value() >= 0.0 && chip.idle_power.value() < chip.tdp.value())) {
+            // Above 0 W: a board draws power at idle, and 0 is how a chip without the figure reads (power_cap needs one).
+            if (!(chip.idle_power.value() > 0.0 && chip.idle_power.value() < chip.tdp.value())) {
                 throw ScenarioError(coupled_at(user_file, detail::figure_value(*p.optional("idle"), p.path_of("idle")), tdp),
-                                    fmt::format("`{}` = {} must be at least 0 W and below `{}` ({})", p.path_of("idle"),
+                                    fmt::format("`{}` = {} must be above 0 W and below `{}` ({})", p.path_of("idle"),
                                                 format_power(chip.idle_power), p.path_of("tdp"), format_power(chip.tdp)),
                                     "give the board power with the GPU idle below its TDP, e.g. idle = { value = \"70 W\", source = \"…\" }");
             }
@@ -129,7 +133,9 @@ void read_power_and_launch(TableReader& r, ChipProfile& chip, const std::string&
         if (p.has("min_cap")) {
             chip.min_power_cap = read_figure(p, "min_cap", parse_power, "200 W");
             if (!(chip.min_power_cap.value() > chip.idle_power.value() && chip.min_power_cap.value() <= chip.tdp.value())) {
-                throw ScenarioError(coupled_at(user_file, detail::figure_value(*p.optional("min_cap"), p.path_of("min_cap")), tdp),
+                // At the user's figure among the two the broken side couples: min_cap and idle, or min_cap and the TDP.
+                const Node& other = chip.min_power_cap.value() > chip.idle_power.value() ? tdp : detail::figure_value(*p.optional("idle"), p.path_of("idle"));
+                throw ScenarioError(coupled_at(user_file, detail::figure_value(*p.optional("min_cap"), p.path_of("min_cap")), other),
                                     fmt::format("`{}` = {} must lie above the idle power ({}) and at most `{}` ({})", p.path_of("min_cap"),
                                                 format_power(chip.min_power_cap), format_power(chip.idle_power), p.path_of("tdp"),
                                                 format_power(chip.tdp)),
@@ -191,7 +197,10 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     {
         TableReader m(detail::as_table(r.required("memory"), r.path_of("memory")), r.path_of("memory"));
         chip.memory_device = read_figure(m, "capacity", parse_bytes, "79.15 GiB");
-        require_positive(chip.memory_device.value(), m.table(), m.path_of("capacity"), "memory");
+        const Node& capacity = detail::figure_value(*m.optional("capacity"), m.path_of("capacity"));
+        require_positive(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory");
+        require_within(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory capacities", limits::kMemoryMin,
+                       limits::kMemoryMax, "B", "accelerators hold 16 to 288 GB: check the unit and the exponent, e.g. \"80 GiB\"");
         if (const Node* n = m.optional("reserve")) {
             const std::string path = m.path_of("reserve");
             const Node& value = detail::figure_value(*n, path);
@@ -225,7 +234,8 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         TableReader d(detail::as_table(*die, r.path_of("die")), r.path_of("die"));
         if (d.has("area_mm2")) {
             chip.die_area_mm2 = read_figure_number(d, "area_mm2");
-            require_positive(*chip.die_area_mm2, *die, d.path_of("area_mm2"), "an area");
+            require_positive(*chip.die_area_mm2, detail::figure_value(*d.optional("area_mm2"), d.path_of("area_mm2")), d.path_of("area_mm2"),
+                             "an area");
         }
         if (const Node* process = d.optional("process")) (void)detail::as_string(*process, d.path_of("process"));
         d.finish();

@@ -247,6 +247,37 @@ TEST_CASE("an implausible chip figure exits 2 naming the --set, never printing a
     CHECK(run_cli("check " + megatron + " --set cluster.chip=h100 --set training.precision=fp8").exit_code == 0);
 }
 
+TEST_CASE("a chip's power and memory figures are ranged and located at the figure the user wrote") {
+    // A fresh verifier (#12): tdp = "1e306 W" with pue 10 passed `check` and made `run` an internal error (an
+    // infinite energy; without pue the energy line silently vanished); a memory of "1e30 GiB" printed 1e21 EB per
+    // GPU; tdp = "0 W" and die.area_mm2 = 0 given by --set were blamed on the catalog file's [power] and [die]
+    // headers; an idle power above the catalog's min_cap was blamed on min_cap's line in h100.toml; idle = "0 W"
+    // read as "no idle figure". Ranges: TDP 1 W to 100 kW, memory 1 MiB to 1 PiB (limits.hpp); idle above 0 W.
+    const std::string megatron = kRoot + "/scenarios/validation/megatron-1.7b.toml";
+    struct Case {
+        std::string sets, expected;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"--set 'cluster.chip.power.tdp=\"1e306 W\"' --set pricing.pue=10",
+              "--set cluster.chip.power.tdp=\"1e306 W\": error: `cluster.chip.power.tdp` = 1e+306 W is beyond the supported range of chip powers"},
+             {"--set 'cluster.chip.memory.capacity=\"1e30 GiB\"'",
+              "--set cluster.chip.memory.capacity=\"1e30 GiB\": error: `cluster.chip.memory.capacity` = 1.07374e+39 B is beyond the supported range"},
+             {"--set 'cluster.chip.power.tdp=\"0 W\"'", "--set cluster.chip.power.tdp=\"0 W\": error: `cluster.chip.power.tdp` must be positive"},
+             {"--set cluster.chip.die.area_mm2=0", "--set cluster.chip.die.area_mm2=0: error: `cluster.chip.die.area_mm2` must be positive"},
+             {"--set cluster.chip=h100 --set 'cluster.chip.power.idle=\"699.9999 W\"' --set 'cluster.power_cap=\"700 W\"'",
+              "--set cluster.chip.power.idle=\"699.9999 W\": error: `cluster.chip.power.min_cap` = 200 W must lie above the idle power"},
+             {"--set 'cluster.chip.power.idle=\"0 W\"'", "--set cluster.chip.power.idle=\"0 W\": error: `cluster.chip.power.idle` = 0 W must be above 0 W"},
+         }) {
+        for (const char* command : {"check ", "run --quiet --samples 1 "}) {
+            const auto r = run_cli(command + megatron + " " + c.sets);
+            INFO(command << c.sets << "\n" << r.out);
+            CHECK(r.exit_code == 2);
+            CHECK_THAT(r.out, Catch::StartsWith("gpuhours: " + c.expected.substr(0, c.expected.find(": error:"))));
+            CHECK_THAT(r.out, Catch::Contains(c.expected));
+        }
+    }
+}
+
 TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") {
     // A project directory with its own scenarios/ (chips/ and models/: find_catalog_dir's test; the shipped
     // catalog's directories copied) holding one more chip, "myx", a copy of h100 under another name. `check` found it

@@ -55,6 +55,13 @@ inline constexpr double kBandwidthMin = 1e6;
 inline constexpr double kBandwidthMax = 1e15;
 // Link latencies, seconds: up to 1 s (real ones are a few microseconds).
 inline constexpr double kLatencyMax = 1.0;
+// A chip's TDP, W: 1 W to 100 kW (accelerators draw 75–2,700 W; a GB200 superchip about 2.7 kW). "1e306 W" made a
+// run's energy infinite: an internal error, or the energy line silently dropped.
+inline constexpr double kPowerMin = 1.0;
+inline constexpr double kPowerMax = 1e5;
+// A chip's memory capacity, bytes: 1 MiB to 1 PiB (HBM parts hold 16–288 GB); "1e30 GiB" printed 1e21 EB per GPU.
+inline constexpr double kMemoryMin = 1048576.0;
+inline constexpr double kMemoryMax = 1125899906842624.0;
 
 // Run figures. Training tokens of the whole run or of one phase: up to 10^18 (a million times the largest
 // published pre-training run); past it a run's work in seconds outgrows what checkpoint intervals can divide.
