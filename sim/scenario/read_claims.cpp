@@ -106,21 +106,25 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
     const auto money = [](const Node& n, const std::string& path) {
         const Dollars v = detail::as_quantity(n, path, parse_dollars, "$6M");
         require_positive(v.value(), n, path, "a cost bound");
+        require_within(v.value(), n, path, "cost bounds", 0.0, limits::kBudgetMax, "$", "a training run costs millions to billions of dollars: check the exponent");
         return v;
     };
     const auto duration = [](const Node& n, const std::string& path) {
         const Seconds v = detail::as_quantity(n, path, parse_duration, "2 months");
         require_positive(v.value(), n, path, "a duration bound");
+        require_within(v.value(), n, path, "wall-clock bounds", 0.0, limits::kDeadlineMax, "s", "at most 100 years: check the unit and the exponent");
         return v;
     };
     const auto energy = [](const Node& n, const std::string& path) {
         const Joules v = detail::as_quantity(n, path, parse_energy, "10 GWh");
         require_positive(v.value(), n, path, "an energy bound");
+        require_within(v.value(), n, path, "energy bounds", 0.0, limits::kEnergyMax, "J", "a training run draws GWh: check the unit and the exponent");
         return v;
     };
     const auto count = [](const Node& n, const std::string& path) {
         const double v = detail::as_count(n, path);
         require_positive(v, n, path, "a GPU-hour bound");
+        require_within(v, n, path, "GPU-hour bounds", 0.0, limits::kGpuHoursMax, "", "published runs take millions of GPU-hours: check the suffix");
         return v;
     };
     const auto fraction = [](const Node& n, const std::string& path) {

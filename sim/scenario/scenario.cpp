@@ -43,14 +43,18 @@ void require_positive(double value, const Node& node, std::string_view path, std
 void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
                     double hi, std::string_view unit, std::string_view hint) {
     if (value >= lo && value <= hi) return;
-    // The search for every mistake reads on with the nearest value in range (a count string as a count string), so
-    // that a required key is not then reported missing; a quantity with a unit is taken out, as before.
+    // The search for every mistake reads on with the nearest value in range (a count string as a count string, a
+    // quantity in `unit`), so that a required key is not then reported missing.
     const double nearest = value > hi ? hi : lo;
     std::shared_ptr<const Node> within;
     if (node.kind == Node::Kind::integer) within = detail::stand_in(node.where, Node::Kind::integer, static_cast<std::int64_t>(nearest));
     if (node.kind == Node::Kind::floating) within = detail::stand_in(node.where, Node::Kind::floating, 0, nearest);
-    if (node.kind == Node::Kind::string && unit.empty()) {
-        within = detail::stand_in(node.where, Node::Kind::string, 0, 0.0, fmt::format("{:g}", nearest));
+    if (node.kind == Node::Kind::string) {
+        // A quantity in its base unit ("3.6e+21 J", "$1e+12"), which its parser reads: taking it out made a claim
+        // "state nothing to check" or lack its text (a fresh verifier, #12).
+        const std::string number = fmt::format("{:g}", nearest);
+        within = detail::stand_in(node.where, Node::Kind::string, 0, 0.0,
+                                  unit.empty() ? number : unit == "$" ? "$" + number : number + " " + std::string(unit));
     }
     throw detail::KeyError(node.where, node.where, false,
                         fmt::format("`{}` = {:g}{}{} is beyond the supported range of {} (limit {:g} to {:g}{}{})", path,

@@ -278,6 +278,24 @@ TEST_CASE("a chip's power and memory figures are ranged and located at the figur
     }
 }
 
+TEST_CASE("a claim's bounds have ranges, refused by check as by run at the bound") {
+    // A fresh verifier (#12): energy_below = "1e300 GWh" passed `check`, and `run` refused it unlocated as infinite;
+    // wall_clock_below = "1e300 years" printed a 300-digit day count with exit 0. Ranges (limits.hpp): cost up to
+    // $10^12, wall clock up to 100 years (3.15576e9 s), GPU-hours up to 10^12, energy up to 3.6e21 J.
+    const std::string megatron = kRoot + "/scenarios/validation/megatron-1.7b.toml";
+    for (const std::string& bound : {std::string("energy_below=\"1e300 GWh\""), std::string("wall_clock_below=\"1e300 years\""),
+                                     std::string("gpu_hours_below=1e300"), std::string("wall_clock_above=\"101 years\"")}) {
+        const std::string set = "claims=[{text=\"x\", " + bound + "}]";
+        for (const char* command : {"check ", "run --quiet --samples 1 "}) {
+            const auto r = run_cli(command + megatron + " --set '" + set + "'");
+            INFO(command << set << "\n" << r.out);
+            CHECK(r.exit_code == 2);
+            CHECK_THAT(r.out, Catch::StartsWith("gpuhours: --set " + set + ": error: `claims[0]." + bound.substr(0, bound.find('='))));
+            CHECK_THAT(r.out, Catch::Contains("is beyond the supported range of"));
+        }
+    }
+}
+
 TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") {
     // A project directory with its own scenarios/ (chips/ and models/: find_catalog_dir's test; the shipped
     // catalog's directories copied) holding one more chip, "myx", a copy of h100 under another name. `check` found it

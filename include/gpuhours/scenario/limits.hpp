@@ -94,5 +94,10 @@ inline constexpr double kDeadlineMax = 100.0 * 365.25 * 86400.0;
 // A budget (--budget of capacity and report), in dollars: up to 10^12, thousands of times the largest published
 // estimates of one training run's cost (hundreds of millions of dollars).
 inline constexpr double kBudgetMax = 1e12;
+// A claim's bounds: a cost up to kBudgetMax, a wall clock up to kDeadlineMax, GPU-hours up to kGpuHoursMax, and an
+// energy up to 3.6e21 J (10^6 TWh, some forty times the world's yearly electricity). `energy_below = "1e300 GWh"`
+// passed `check` and `run` refused it, unlocated, as infinite; `wall_clock_below = "1e300 years"` printed a
+// 300-digit day count.
+inline constexpr double kEnergyMax = 3.6e21;
 
 }  // namespace gpuhours::limits
