@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace gpuhours::detail {
 namespace {
 
@@ -277,6 +279,12 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
         if (const Node* ramp = r.optional("batch_ramp")) ph.ramp = read_ramp(*ramp, r.path_of("batch_ramp"), ph, name);
         r.finish();
         out.push_back(ph);
+    }
+    // A run simulates at least one phase: `run` refused a scenario whose phases all quote GPU-hours, unlocated, after
+    // `check` said valid (a fresh verifier, #12).
+    if (std::all_of(out.begin(), out.end(), [](const PhaseSpec& ph) { return ph.quoted_gpu_hours.has_value(); })) {
+        throw ScenarioError(node.where, "every phase quotes its GPU-hours: there is no phase to simulate",
+                            "give at least one phase `tokens` or `steps`");
     }
     return out;
 }

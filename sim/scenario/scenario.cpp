@@ -546,6 +546,15 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
         s.phases.push_back(only);
     }
     if (root.find("pricing") != nullptr) price_from_chip_catalog(s);
+    // A phase's own rental price asks one of every phase, or of [pricing]: `run` refused the rest only when costing
+    // them, after `check` said valid (a fresh verifier, #12).
+    const bool phase_prices = std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+    for (const PhaseSpec& ph : s.phases) {
+        if (phase_prices && !ph.gpu_hour && !s.pricing.gpu_hour) {
+            throw ScenarioError(ph.where, fmt::format("phase \"{}\" has no rental price: other phases give gpu_hour but [pricing] does not", ph.name),
+                                "give this phase a gpu_hour, or set [pricing] gpu_hour for the phases without their own");
+        }
+    }
     check_claims_priced(s);
     const std::vector<Assumption> run = run_assumptions(s);  // first among the assumptions: every figure rests on these
     s.assumptions.insert(s.assumptions.begin(), run.begin(), run.end());

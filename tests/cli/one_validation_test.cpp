@@ -78,6 +78,10 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
              // than 10^15 checkpoints (the sanitizer fuzz shard's mutant 971: "30e-12 min"). At least one second.
              {"--set 'reliability.checkpoint_interval=\"1 us\"' --set training.tokens=1e17",
               "--set reliability.checkpoint_interval=\"1 us\"", "beyond the supported range of checkpoint intervals"},
+             // 7. phases that all quote GPU-hours: `run` refused it unlocated ("no phase to simulate") after `check`
+             // said valid (a fresh verifier, session 20).
+             {"--set 'phases=[{name=\"a\", gpu_hours=100, source=\"x\"}]'", "--set phases=",
+              "every phase quotes its GPU-hours: there is no phase to simulate"},
              // 6. a chip whose figures are each in range but together too slow for simulated time (int64 picoseconds:
              // 9.22e6 s): Llama 3.1 8B's step of 64 × 8,192 tokens is about 6 × 8e9 × 524,288 ≈ 2.5e16 FLOPs, at
              // 1 GFLOP/s × 0.001 on 16 GPUs at least 1.5e9 s even with every GEMM at its efficiency (the attention
@@ -195,4 +199,12 @@ TEST_CASE("an uncertain input whose range reaches a value its key refuses is ref
     // Within range at both ends: accepted by both ($1.5 and $3.5 are the small run's own range).
     CHECK(run_cli("check " + file).exit_code == 0);
     CHECK(run_cli("run --quiet --samples 4 " + file).exit_code == 0);
+}
+
+TEST_CASE("a phase's own price with another phase unpriced is refused by check as by run, at that phase") {
+    // Megatron 1.7B has no [pricing]: a quoted phase with its own gpu_hour leaves the simulated phase "s" without a
+    // price. `run` refused it when costing; `check` said valid (a fresh verifier, session 20).
+    const std::string file = std::string(GPUHOURS_TEST_SOURCE_DIR) + "/scenarios/validation/megatron-1.7b.toml";
+    check_refused_by_both(file, {"--set 'phases=[{name=\"s\", steps=10},{name=\"a\", gpu_hours=1000, source=\"x\", gpu_hour=\"$2\"}]'",
+                                 "--set phases=", "phase \"s\" has no rental price"});
 }
