@@ -408,13 +408,9 @@ void search_mistakes(const Node& root, const std::filesystem::path& file, const 
     // (a --set argument's keys all share one position) could repeat without end: the rounds are bounded too, and
     // past the bound the search stops and says more may lie behind (a --set of `{from = "h100", fromm = 1}` spun
     // forever; a fresh verifier, #12). Each round is one read of the document: a few ms.
-    const std::size_t round_bound = 20 * search_bound;
     for (std::size_t round = 0; more && found.size() < search_bound; ++round) {
-        if (round == round_bound) {
-            stop = Stop::at_unreported;
-            more = false;
-            break;
-        }
+        if (round == 20 * search_bound) std::tie(stop, more) = std::make_pair(Stop::at_unreported, false);
+        if (!more) break;
         std::optional<Mistake> m;
         std::optional<SourceRef> unreported_at;
         std::optional<Node> unreported_fix;  // a value that satisfies the unreported rule, when it names one

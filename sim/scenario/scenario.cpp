@@ -432,9 +432,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
 }  // namespace
 
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
-    const std::filesystem::path catalog_dir =
-        options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
-
+    const std::filesystem::path catalog_dir = options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
     Scenario s;
     s.sources.file = SourceRef{file.string(), 1, 1};
     record_positions(root, s.sources.keys);
@@ -546,15 +544,7 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
         s.phases.push_back(only);
     }
     if (root.find("pricing") != nullptr) price_from_chip_catalog(s);
-    // A phase's own rental price asks one of every phase, or of [pricing]: `run` refused the rest only when costing
-    // them, after `check` said valid (a fresh verifier, #12).
-    const bool phase_prices = std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
-    for (const PhaseSpec& ph : s.phases) {
-        if (phase_prices && !ph.gpu_hour && !s.pricing.gpu_hour) {
-            throw ScenarioError(ph.where, fmt::format("phase \"{}\" has no rental price: other phases give gpu_hour but [pricing] does not", ph.name),
-                                "give this phase a gpu_hour, or set [pricing] gpu_hour for the phases without their own");
-        }
-    }
+    check_phase_prices(s);
     check_claims_priced(s);
     const std::vector<Assumption> run = run_assumptions(s);  // first among the assumptions: every figure rests on these
     s.assumptions.insert(s.assumptions.begin(), run.begin(), run.end());
@@ -764,6 +754,18 @@ namespace gpuhours {
 bool prices_run(const Scenario& s) {
     return s.pricing.gpu_hour.has_value() || s.pricing.ownership.has_value() ||
            std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+}
+
+void check_phase_prices(const Scenario& s) {
+    // A phase's own rental price asks one of every phase, or of [pricing]: `run` refused the rest only when costing
+    // them, after `check` said valid (a fresh verifier, #12).
+    const bool phase_prices = std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+    for (const PhaseSpec& ph : s.phases) {
+        if (phase_prices && !ph.gpu_hour && !s.pricing.gpu_hour) {
+            throw ScenarioError(ph.where, fmt::format("phase \"{}\" has no rental price: other phases give gpu_hour but [pricing] does not", ph.name),
+                                "give this phase a gpu_hour, or set [pricing] gpu_hour for the phases without their own");
+        }
+    }
 }
 
 void check_claims_priced(const Scenario& s) {

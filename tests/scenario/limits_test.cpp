@@ -223,7 +223,7 @@ TEST_CASE("a rule between a catalog chip's value and the user's override is repo
         std::string line, expected;
     };
     for (const Case& c : std::vector<Case>{
-             {"power.tdp = \"1 W\"", "`cluster.chip.power.idle` = 79.4 W must be at least 0 W and below `cluster.chip.power.tdp` (1 W)"},
+             {"power.tdp = \"1 W\"", "`cluster.chip.power.idle` = 79.4 W must be above 0 W and below `cluster.chip.power.tdp` (1 W)"},
              // 100 W lies above the idle power but below min_cap: the power-cap range would be empty.
              {"power.tdp = \"100 W\"", "`cluster.chip.power.min_cap` = 200 W must lie above the idle power (79.4 W) and at most"},
              {"memory.capacity = \"2 GiB\"", "must be at least 0 and below the capacity"},

@@ -276,6 +276,9 @@ bool prices_run(const Scenario& s);
 // Throws ScenarioError at the first claim that states a cost when the scenario prices nothing (read_scenario calls
 // it, so `check` refuses what `run` would).
 void check_claims_priced(const Scenario& s);
+// Throws ScenarioError at the first phase without a rental price when another phase gives one and [pricing] does not
+// (the run could not cost it).
+void check_phase_prices(const Scenario& s);
 
 // The step of a scenario's [training] and [parallelism] (symmetric mode, flow network; callers change those).
 StepSpec step_spec_of(const Scenario& s);
