@@ -78,6 +78,11 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
              // than 10^15 checkpoints (the sanitizer fuzz shard's mutant 971: "30e-12 min"). At least one second.
              {"--set 'reliability.checkpoint_interval=\"1 us\"' --set training.tokens=1e17",
               "--set reliability.checkpoint_interval=\"1 us\"", "beyond the supported range of checkpoint intervals"},
+             // 8. a GPU count given by --set that is not whole nodes of the file's gpus_per_node (8): located at the
+             // --set, not at gpus_per_node's line; and an oversubscription past 1,024 (`run` blamed the batch for a
+             // task outlasting simulated time). A fresh verifier, session 20.
+             {"--set cluster.gpus=20", "--set cluster.gpus=20", "cluster.gpus = 20 is not a whole number of nodes of gpus_per_node = 8"},
+             {"--set cluster.oversubscription=1e300", "--set cluster.oversubscription=1e300", "must be from 1 to 1024"},
              // 7. phases that all quote GPU-hours: `run` refused it unlocated ("no phase to simulate") after `check`
              // said valid (a fresh verifier, session 20).
              {"--set 'phases=[{name=\"a\", gpu_hours=100, source=\"x\"}]'", "--set phases=",
