@@ -250,24 +250,43 @@ PublishedSpec read_published(const Node& node, const std::filesystem::path& cata
         if (a != "causal" && a != "full") throw ScenarioError(n->where, "`published.attention` must be \"causal\" or \"full\"", "say which attention FLOPs the paper counted");
         p.causal_attention_flops = a == "causal";
     }
-    if (const Node* n = r.optional("step_time")) p.step_time = detail::as_quantity(*n, "published.step_time", parse_duration, "19.926 s");
-    if (const Node* n = r.optional("model_tflops_per_gpu")) p.model_tflops_per_gpu = detail::as_number(*n, "published.model_tflops_per_gpu");
-    if (const Node* n = r.optional("hardware_tflops_per_gpu")) p.hardware_tflops_per_gpu = detail::as_number(*n, "published.hardware_tflops_per_gpu");
-    if (const Node* n = r.optional("mfu_bf16")) p.mfu_bf16 = detail::as_number(*n, "published.mfu_bf16");
+    // Each figure positive and within a range, as the scenario's own keys: `mfu_bf16 = 0` printed an error of +inf%,
+    // `step_time = "-1 s"` an error of −451 %, a TFLOP/s figure of 1e300 a 300-digit column, each with exit 0 (a fresh
+    // verifier, #12).
+    const auto ranged = [&](const Node& n, const std::string& path, double value, double hi, std::string_view what) {
+        require_positive(value, n, path, what);
+        require_within(value, n, path, what, 0.0, hi, "", "a published figure this large is a wrong unit or exponent");
+        return value;
+    };
+    if (const Node* n = r.optional("step_time")) {
+        p.step_time = detail::as_quantity(*n, "published.step_time", parse_duration, "19.926 s");
+        (void)ranged(*n, "published.step_time", p.step_time->value(), SimTime::kMaxSeconds, "step times (s)");
+    }
+    if (const Node* n = r.optional("model_tflops_per_gpu")) {
+        p.model_tflops_per_gpu = ranged(*n, "published.model_tflops_per_gpu", detail::as_number(*n, "published.model_tflops_per_gpu"),
+                                        limits::kPeakFlopsMax / 1e12, "TFLOP/s per GPU");
+    }
+    if (const Node* n = r.optional("hardware_tflops_per_gpu")) {
+        p.hardware_tflops_per_gpu = ranged(*n, "published.hardware_tflops_per_gpu", detail::as_number(*n, "published.hardware_tflops_per_gpu"),
+                                           limits::kPeakFlopsMax / 1e12, "TFLOP/s per GPU");
+    }
+    if (const Node* n = r.optional("mfu_bf16")) {
+        p.mfu_bf16 = ranged(*n, "published.mfu_bf16", detail::as_number(*n, "published.mfu_bf16"), 1.0, "MFU fractions");
+    }
     if (const Node* n = r.optional("phase_gpu_hours")) {
         const Node& t = detail::as_table(*n, "published.phase_gpu_hours");
         for (const auto& [name, value] : t.fields) {
             const std::string path = fmt::format("published.phase_gpu_hours.\"{}\"", name);
-            const double hours = detail::as_count(value, path);
-            require_positive(hours, value, path, "GPU-hours");
-            p.phase_gpu_hours.emplace_back(name, hours);
+            p.phase_gpu_hours.emplace_back(name, ranged(value, path, detail::as_count(value, path), limits::kGpuHoursMax, "GPU-hours"));
         }
     }
-    if (const Node* n = r.optional("gpu_hours_per_trillion_tokens")) p.gpu_hours_per_trillion_tokens = detail::as_count(*n, "published.gpu_hours_per_trillion_tokens");
+    if (const Node* n = r.optional("gpu_hours_per_trillion_tokens")) {
+        p.gpu_hours_per_trillion_tokens = ranged(*n, "published.gpu_hours_per_trillion_tokens",
+                                                 detail::as_count(*n, "published.gpu_hours_per_trillion_tokens"), limits::kGpuHoursMax, "GPU-hours");
+    }
     if (const Node* n = r.optional("tokens_per_second_per_gpu")) {
-        const double v = detail::as_number(*n, "published.tokens_per_second_per_gpu");
-        require_positive(v, *n, "published.tokens_per_second_per_gpu", "tokens per second");
-        p.tokens_per_second_per_gpu = v;
+        p.tokens_per_second_per_gpu = ranged(*n, "published.tokens_per_second_per_gpu",
+                                             detail::as_number(*n, "published.tokens_per_second_per_gpu"), 1e9, "tokens per second");
     }
     if (const Node* n = r.optional("informed")) {
         if (n->kind != Node::Kind::array) {

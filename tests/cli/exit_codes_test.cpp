@@ -296,6 +296,21 @@ TEST_CASE("a claim's bounds have ranges, refused by check as by run at the bound
     }
 }
 
+TEST_CASE("a [published] figure is positive and ranged, refused by check, validate and run alike") {
+    // A fresh verifier (#12): `validate` printed "error +inf%" for mfu_bf16 = 0, −451 % for step_time = "-1 s" and a
+    // 300-digit column for 1e300 TFLOP/s, each with exit 0 after `check` said valid.
+    const std::string megatron = kRoot + "/scenarios/validation/megatron-1.7b.toml";
+    for (const std::string& set : {std::string("published.mfu_bf16=0"), std::string("published.step_time=\"-1 s\""),
+                                   std::string("published.hardware_tflops_per_gpu=1e300"), std::string("published.mfu_bf16=1.5")}) {
+        for (const char* command : {"check ", "run --quiet --samples 1 "}) {
+            const auto r = run_cli(command + megatron + " --set '" + set + "'");
+            INFO(command << set << "\n" << r.out);
+            CHECK(r.exit_code == 2);
+            CHECK_THAT(r.out, Catch::StartsWith("gpuhours: --set " + set + ": error: `" + set.substr(0, set.find('=')) + "`"));
+        }
+    }
+}
+
 TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") {
     // A project directory with its own scenarios/ (chips/ and models/: find_catalog_dir's test; the shipped
     // catalog's directories copied) holding one more chip, "myx", a copy of h100 under another name. `check` found it
