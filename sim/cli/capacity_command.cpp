@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <ostream>
 #include <string>
 
@@ -96,8 +97,19 @@ int cmd_capacity(const Args& raw, std::ostream& out) {
         report::write_file_atomically(output, text, flag);
         out << fmt::format("capacity: {}{}\n", output, html ? " (open it in a browser)" : "");
     }
+    return capacity_exit_code(result, args);
+}
+
+int capacity_exit_code(const CapacityResult& result, const ParsedArgs& args) {
     const bool any = std::any_of(result.tokens.begin(), result.tokens.end(), [](const TokenCapacity& t) { return t.feasible; });
-    return any ? 0 : 2;
+    if (any) return 0;
+    // Exit 2 said on stderr too, naming the flags that set the question (`--gpus 7` exited 2 with only a note in the
+    // table; a fresh verifier, #12).
+    std::cerr << fmt::format("gpuhours: error: no chip trains the scenario's model on {} GPUs within the deadline (each chip's note "
+                             "says why)\n  change {} or --deadline{}\n",
+                             result.gpus, args.has("--gpus") ? "--gpus" : "the GPU count (--gpus)",
+                             result.budget ? ", or --budget" : "");
+    return 2;
 }
 
 }  // namespace gpuhours::cli

@@ -79,6 +79,9 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s);
 // --deadline and --chips (default its [whatif]'s; a deadline is required), --budget, --max-batch-tokens,
 // --same-price, --family with --tokens-per-parameter or --tokens. Mistakes are Errors naming the flag.
 CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s);
+// 0 when some chip answers the capacity question, else 2 with an error on stderr naming the flags to change
+// (`capacity`, and `report --capacity` after writing its page).
+int capacity_exit_code(const CapacityResult& result, const ParsedArgs& args);
 
 // How progress goes to stderr: `bar` (a terminal: one line redrawn in place), `lines` (a pipe or a file: a plain
 // line at each tenth of the work), `off` (--quiet). The environment variable GPUHOURS_PROGRESS (bar, lines or off)

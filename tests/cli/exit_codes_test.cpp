@@ -311,6 +311,15 @@ TEST_CASE("a [published] figure is positive and ranged, refused by check, valida
     }
 }
 
+TEST_CASE("capacity with no chip that can answer exits 2 with a message naming --gpus") {
+    // Megatron 1.7B needs whole nodes of 8 GPUs (TP1 PP1): no data degree re-plans it on 7. The exit was 2 with only
+    // a note in the table on stdout and nothing on stderr (a fresh verifier, #12).
+    const auto r = run_cli("capacity " + kRoot + "/scenarios/validation/megatron-1.7b.toml --quiet --samples 2 --deadline '2 months' --gpus 7");
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("gpuhours: error: no chip trains the scenario's model on 7 GPUs") && Catch::Contains("change --gpus"));
+}
+
 TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") {
     // A project directory with its own scenarios/ (chips/ and models/: find_catalog_dir's test; the shipped
     // catalog's directories copied) holding one more chip, "myx", a copy of h100 under another name. `check` found it

@@ -222,7 +222,7 @@ TEST_CASE("a rule is held back only when the search changed a key it reads") {
     CHECK_THAT(what, Catch::Contains("child.toml:3:10: error: expert = 3 does not divide data × context = 128 × 1 = 128"));
     CHECK_THAT(what, Catch::Contains("child.toml:4:15: error: `parallelism.micro_batch` = 0 is out of range"));
     CHECK_THAT(what, Catch::Contains("child.toml:5:13: error: `parallelism.recompute` = \"selctive\" is not a known choice"));
-    CHECK_THAT(what, Catch::Contains("child.toml:7:20: error: `cluster.oversubscription` = 0.5 must be at least 1"));
+    CHECK_THAT(what, Catch::Contains("child.toml:7:20: error: `cluster.oversubscription` = 0.5 must be from 1 to 1024"));
 }
 
 TEST_CASE("a second fresh-user round: units before order, an MTBF stand-in, a --set key, an unknown rule set") {
