@@ -59,12 +59,22 @@ CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
         const std::string text = args.get("--tokens-per-parameter");
         char* end = nullptr;
         const double v = std::strtod(text.c_str(), &end);
-        if (end == text.c_str() || *end != '\0' || !(v > 0) || v > 1e6) {
+        if (end == text.c_str() || *end != '\0' || !(v > 0)) {
             throw Error(fmt::format("--tokens-per-parameter {} is not a positive number", text), "e.g. --tokens-per-parameter 20 (Chinchilla)");
+        }
+        // 10^-3 to 10^6: Chinchilla is 20, Llama 3 8B about 1,900 (a fresh verifier, #12: 1e9 was "not positive",
+        // 1e-300 ran every rung to nothing).
+        if (!(v >= 1e-3 && v <= 1e6)) {
+            throw Error(fmt::format("--tokens-per-parameter {} is beyond the supported range (limit 0.001 to 1000000)", text),
+                        "e.g. --tokens-per-parameter 20 (Chinchilla)");
         }
         request.tokens_per_parameter = v;
     }
-    if (args.has("--tokens")) request.tokens = static_cast<double>(whole_number_option(args, "--tokens", 0, 1, 1LL << 62));
+    // Up to the token counts a scenario takes (limits::kTokensMax); at least a million (a run of fewer is not a
+    // training run: every rung failed with exit 0).
+    if (args.has("--tokens")) {
+        request.tokens = static_cast<double>(whole_number_option(args, "--tokens", 0, 1'000'000, static_cast<long long>(limits::kTokensMax)));
+    }
     return request;
 }
 

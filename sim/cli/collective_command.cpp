@@ -143,7 +143,12 @@ int cmd_collective(const Args& raw, std::ostream& out) {
         } catch (const UnitError& e) {
             throw Error(fmt::format("--nic-bandwidth {}: {}", args.get("--nic-bandwidth"), e.what()), "e.g. --nic-bandwidth \"400 Gb/s\"");
         }
-        if (!(spec.nic_bandwidth.value() > 0.0)) throw Error("--nic-bandwidth must be positive", "e.g. --nic-bandwidth \"400 Gb/s\"");
+        // The range of cluster.nic_bandwidth (limits.hpp), as the scenario key has it.
+        if (!(spec.nic_bandwidth.value() >= limits::kBandwidthMin && spec.nic_bandwidth.value() <= limits::kBandwidthMax)) {
+            throw Error(fmt::format("--nic-bandwidth {} is beyond the supported range of bandwidths (limit 1 MB/s to 1 PB/s)",
+                                    args.get("--nic-bandwidth")),
+                        "e.g. --nic-bandwidth \"400 Gb/s\"");
+        }
     }
     spec.nic_latency = chip.nic_latency;
     if (args.has("--fabric")) {
@@ -182,7 +187,13 @@ int cmd_collective(const Args& raw, std::ostream& out) {
         request.ranks = topology.gpus();
         if (*kind == CollectiveKind::send_recv) request.ranks = {topology.gpus().front(), topology.gpus().back()};
         request.algorithm = algorithm;
-        results.push_back(simulate_collective(*network, request));
+        try {
+            results.push_back(simulate_collective(*network, request));
+        } catch (const SimTimeRangeError& e) {
+            // Named at the flags that make a transfer that long (no scenario key is involved here).
+            throw Error(fmt::format("--sizes {}: {}", args.get("--sizes", "1MiB:8GiB"), e.message()),
+                        "give smaller --sizes, or check --nic-bandwidth and the chip's link figures for a wrong unit");
+        }
     }
 
     if (args.has("--json")) {

@@ -92,11 +92,12 @@ FailureClass read_failure(const Node& item, const std::string& name, const Relia
     const std::string path = fr.path_of(gpu ? "mtbf_per_gpu" : "mtbf_per_node");
     const Seconds mtbf = detail::as_quantity(n, path, parse_duration, "50700 h");
     require_positive(mtbf.value(), n, path, "a mean time between failures");
-    if (!(mtbf.value() >= limits::kMtbfMin)) {
+    if (!(mtbf.value() >= limits::kMtbfMin && mtbf.value() <= limits::kMtbfMax)) {
         // A one-key mistake: the search for every mistake reads on with the hint's example (the class keeps its MTBF).
         throw KeyError(n.where, n.where, false,
                        fmt::format("`{}` = {:g} s is beyond the supported range of mean times between "
-                                   "failures (limit at least {:g} s)", path, mtbf.value(), limits::kMtbfMin),
+                                   "failures (limit {:g} s to {:g} s: a minute to 10^9 hours)", path, mtbf.value(), limits::kMtbfMin,
+                                   limits::kMtbfMax),
                        "an MTBF per GPU or node is thousands of hours (e.g. \"50700 h\"); check the unit",
                        stand_in(n.where, Node::Kind::string, 0, 0.0, "50700 h"));
     }

@@ -429,6 +429,34 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
     return out;
 }
 
+// The run's phases: [[phases]] (their tokens summed into [training]'s), else one phase made of [training].
+void set_phases(Scenario& s, const Node& root, const Node& training, const Node* parallel_node) {
+    if (const Node* phases = root.find("phases")) {
+        s.phases = read_phases(*phases, s, training, parallel_node);
+        s.phases_given = true;
+        s.training.tokens = 0;
+        for (const auto& ph : s.phases) s.training.tokens += ph.tokens;
+        // The run's tokens within the range each phase's are held to (two phases of 9e17 ran 69,745,431 days).
+        if (!(s.training.tokens <= limits::kTokensMax)) {
+            throw ScenarioError(s.phases.back().where, fmt::format("the phases' tokens sum to {:g}, beyond the supported range of token counts (limit {:g})",
+                                                                   s.training.tokens, limits::kTokensMax),
+                                "the largest published pre-training runs are tens of trillions of tokens (\"15T\"); check the counts' suffixes");
+        }
+    } else {
+        PhaseSpec only;
+        only.name = "training";
+        only.tokens = s.training.tokens;
+        only.training = s.training;
+        only.parallel = s.parallel;
+        only.where = s.sources.training;
+        if (const Node* t = training.find("tokens")) {
+            require_whole_step(only.tokens, static_cast<double>(s.training.global_batch) * s.training.sequence_length, *t,
+                               "training.tokens", false);
+        }
+        s.phases.push_back(only);
+    }
+}
+
 }  // namespace
 
 Scenario read_merged_once(const Node& root, const std::filesystem::path& file, const LoadOptions& options) {
@@ -524,25 +552,8 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
     }
     validate_layout(s, data_given != 0);
     const Node* parallel_node = root.find("parallelism");
-    if (const Node* phases = root.find("phases")) {
-        (void)r.has("phases");
-        s.phases = read_phases(*phases, s, training, parallel_node);
-        s.phases_given = true;
-        s.training.tokens = 0;
-        for (const auto& ph : s.phases) s.training.tokens += ph.tokens;
-    } else {
-        PhaseSpec only;
-        only.name = "training";
-        only.tokens = s.training.tokens;
-        only.training = s.training;
-        only.parallel = s.parallel;
-        only.where = s.sources.training;
-        if (const Node* t = training.find("tokens")) {
-            require_whole_step(only.tokens, static_cast<double>(s.training.global_batch) * s.training.sequence_length, *t,
-                               "training.tokens", false);
-        }
-        s.phases.push_back(only);
-    }
+    if (root.find("phases") != nullptr) (void)r.has("phases");
+    set_phases(s, root, training, parallel_node);
     if (root.find("pricing") != nullptr) price_from_chip_catalog(s);
     check_phase_prices(s);
     check_claims_priced(s);

@@ -71,6 +71,20 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              {"capacity " + kFlagship + " --deadline \"101 years\"", "--deadline 101 years is beyond the supported range"},
              {"capacity " + kFlagship + " --deadline \"2 months\" --budget '$-5'", "--budget $-5 is beyond the supported range of budgets"},
              {"capacity " + kFlagship + " --deadline \"2 months\" --budget '$2e12'", "--budget $2e12 is beyond the supported range"},
+             // More flag and key ranges (a fresh verifier, session 20): collective's NIC bandwidth as
+             // cluster.nic_bandwidth (1 MB/s to 1 PB/s); a transfer outlasting simulated time named at --sizes;
+             // capacity's token targets within 10^6–10^18 and 0.001–10^6 per parameter.
+             {"collective all-reduce --chip h100 --gpus 16 --nic-bandwidth \"0.5 MB/s\"",
+              "--nic-bandwidth 0.5 MB/s is beyond the supported range of bandwidths"},
+             {"collective all-reduce --chip h100 --gpus 16 --sizes 1PiB --nic-bandwidth \"1 MB/s\"",
+              "--sizes 1PiB: a simulated task lasts"},
+             {"capacity " + kFlagship + " --deadline \"2 months\" --family llama-dense --tokens 2e18", "--tokens 2e18 is beyond the supported range"},
+             {"capacity " + kFlagship + " --deadline \"2 months\" --family llama-dense --tokens-per-parameter 1e9",
+              "--tokens-per-parameter 1e9 is beyond the supported range (limit 0.001 to 1000000)"},
+             {"check " + kRoot + "/scenarios/validation/megatron-1.7b.toml --set 'phases=[{name=\"a\", tokens=\"9e17\"},{name=\"b\", tokens=\"9e17\"}]'",
+              "the phases' tokens sum to 1.8e+18, beyond the supported range of token counts"},
+             {"check " + kFlagship + " --set 'reliability.failures=[{name=\"x\", mtbf_per_gpu=\"1e300 years\"}]'",
+              "is beyond the supported range of mean times between failures"},
              {"check " + kFlagship + " --set 'whatif.deadline=\"30 min\"'",
               "--set whatif.deadline=\"30 min\": error: `whatif.deadline` = \"30 min\" is beyond the supported range of deadlines"},
          }) {

@@ -85,6 +85,9 @@ inline constexpr double kCheckpointIntervalMin = 1.0;
 // A failure class's MTBF per GPU or per node: at least one minute (real ones are tens of thousands of hours); below
 // it the job's failure rate is beyond what a run can finish under, or not a finite number.
 inline constexpr double kMtbfMin = 60.0;
+// ... and at most 10^9 hours (114,000 years; real ones are 10^4 to 10^6 hours): "1e300 years" printed a job MTTF of
+// 1e301 days and a checkpoint interval of 1e147 days.
+inline constexpr double kMtbfMax = 1e9 * 3600.0;
 // A deadline (`[whatif] deadline`, the --deadline of whatif, capacity and report): one hour to 100 years, in
 // seconds. Below an hour no large run finishes (a restart alone takes minutes) and the deadline search would try
 // every GPU count up to --max-gpus; past a century the figure is a unit slip ("1e300 years" printed a 300-digit
