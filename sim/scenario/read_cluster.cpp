@@ -171,6 +171,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     if (const Node* v = r.optional("vendor")) chip.vendor = detail::as_string(*v, r.path_of("vendor"));
     if (const Node* n = r.optional("note")) (void)detail::as_string(*n, r.path_of("note"));
 
+    const Node* fp8_value = nullptr;  // the FP8 peak as written, which asks for an FP8 GEMM efficiency
     {
         const Node& compute = detail::as_table(r.required("compute"), r.path_of("compute"));
         TableReader c(compute, r.path_of("compute"));
@@ -184,6 +185,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
                 require_within(rate.value(), value, path, "peak throughputs", limits::kPeakFlopsMin,
                                limits::kPeakFlopsMax, "FLOP/s");
                 chip.peak_dense[p] = rate;
+                if (p == Precision::fp8) fp8_value = &value;
             }
         }
         chip.sm_count = read_figure_int(c, "sm_count", 1, 100000);
@@ -256,9 +258,15 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     {
         TableReader e(detail::as_table(r.required("efficiency"), r.path_of("efficiency")), r.path_of("efficiency"));
         chip.efficiency.gemm = read_fraction(e, "gemm");
-        if (chip.peak_dense.contains(Precision::fp8) || e.has("gemm_fp8")) {
-            chip.efficiency.gemm_fp8 = read_fraction(e, "gemm_fp8");
+        if (fp8_value != nullptr && !e.has("gemm_fp8")) {
+            // At the FP8 peak when the user wrote it over a catalog chip without FP8 kernels (`--set
+            // cluster.chip.compute.fp8=…` on an A100 was "missing required key" at the catalog's [efficiency]).
+            throw ScenarioError(coupled_at(user_file, e.table(), *fp8_value),
+                                fmt::format("[{}] has an fp8 peak but no `{}`, the FP8 GEMMs' efficiency", r.path_of("compute"),
+                                            e.path_of("gemm_fp8")),
+                                "add `gemm_fp8 = { value = …, source = \"…\" }` to the chip's [efficiency], or remove the fp8 peak");
         }
+        if (fp8_value != nullptr || e.has("gemm_fp8")) chip.efficiency.gemm_fp8 = read_fraction(e, "gemm_fp8");
         // The other FP8 kernel families only where the catalog measured or derived them (a recipe without its
         // figure is refused on the chip: read_training).
         if (e.has("gemm_fp8_rowwise")) chip.efficiency.gemm_fp8_rowwise = read_fraction(e, "gemm_fp8_rowwise");

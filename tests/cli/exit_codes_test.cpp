@@ -261,7 +261,7 @@ TEST_CASE("an implausible chip figure exits 2 naming the --set, never printing a
     CHECK(run_cli("check " + megatron + " --set cluster.chip=h100 --set training.precision=fp8").exit_code == 0);
 }
 
-TEST_CASE("a chip's power and memory figures are ranged and located at the figure the user wrote") {
+TEST_CASE("a chip's power, memory and FP8 figures are ranged and located at the figure the user wrote") {
     // A fresh verifier (#12): tdp = "1e306 W" with pue 10 passed `check` and made `run` an internal error (an
     // infinite energy; without pue the energy line silently vanished); a memory of "1e30 GiB" printed 1e21 EB per
     // GPU; tdp = "0 W" and die.area_mm2 = 0 given by --set were blamed on the catalog file's [power] and [die]
@@ -281,6 +281,10 @@ TEST_CASE("a chip's power and memory figures are ranged and located at the figur
              {"--set cluster.chip=h100 --set 'cluster.chip.power.idle=\"699.9999 W\"' --set 'cluster.power_cap=\"700 W\"'",
               "--set cluster.chip.power.idle=\"699.9999 W\": error: `cluster.chip.power.min_cap` = 200 W must lie above the idle power"},
              {"--set 'cluster.chip.power.idle=\"0 W\"'", "--set cluster.chip.power.idle=\"0 W\": error: `cluster.chip.power.idle` = 0 W must be above 0 W"},
+             // An FP8 peak given to the A100 (no FP8 kernels in its catalog file): at the --set, not "missing required
+             // key" at the catalog's [efficiency].
+             {"--set 'cluster.chip.compute.fp8=\"600 TFLOPS\"'",
+              "--set cluster.chip.compute.fp8=\"600 TFLOPS\": error: [cluster.chip.compute] has an fp8 peak but no `cluster.chip.efficiency.gemm_fp8`"},
          }) {
         for (const char* command : {"check ", "run --quiet --samples 1 "}) {
             const auto r = run_cli(command + megatron + " " + c.sets);
