@@ -242,7 +242,7 @@ SweepAxis parse_sweep_axis(std::string_view raw) {
 }
 
 std::string SweepPoint::key() const {
-    std::string k;
+    std::string k = drawn ? fmt::format("draw={}", index) : std::string();
     for (const auto& [name, value] : values) k += (k.empty() ? "" : ";") + name + "=" + value;
     return k;
 }
@@ -296,6 +296,7 @@ std::vector<SweepPoint> sweep_points(const std::vector<SweepAxis>& axes, std::op
         for (std::size_t p = 0; p < *random_count; ++p) {
             SweepPoint point;
             point.index = p;
+            point.drawn = true;
             for (const auto& axis : axes) {
                 const double u = rng.uniform();
                 std::string text;

@@ -160,6 +160,16 @@ void read_power_and_launch(TableReader& r, ChipProfile& chip, const std::string&
     }
 }
 
+// An FP8 peak asks for the FP8 GEMMs' efficiency: refused at the peak when the user wrote it over a catalog chip
+// without FP8 kernels (`--set cluster.chip.compute.fp8=…` on an A100 was "missing required key" at the catalog's
+// [efficiency]).
+void require_fp8_efficiency(TableReader& e, const Node& fp8_value, const std::string& compute_path, const std::string& user_file) {
+    if (e.has("gemm_fp8")) return;
+    throw ScenarioError(coupled_at(user_file, e.table(), fp8_value),
+                        fmt::format("[{}] has an fp8 peak but no `{}`, the FP8 GEMMs' efficiency", compute_path, e.path_of("gemm_fp8")),
+                        "add `gemm_fp8 = { value = …, source = \"…\" }` to the chip's [efficiency], or remove the fp8 peak");
+}
+
 }  // namespace
 
 ChipProfile read_chip(const Node& table, const std::string& id, const std::string& prefix, const std::string& user_file) {
@@ -258,14 +268,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     {
         TableReader e(detail::as_table(r.required("efficiency"), r.path_of("efficiency")), r.path_of("efficiency"));
         chip.efficiency.gemm = read_fraction(e, "gemm");
-        if (fp8_value != nullptr && !e.has("gemm_fp8")) {
-            // At the FP8 peak when the user wrote it over a catalog chip without FP8 kernels (`--set
-            // cluster.chip.compute.fp8=…` on an A100 was "missing required key" at the catalog's [efficiency]).
-            throw ScenarioError(coupled_at(user_file, e.table(), *fp8_value),
-                                fmt::format("[{}] has an fp8 peak but no `{}`, the FP8 GEMMs' efficiency", r.path_of("compute"),
-                                            e.path_of("gemm_fp8")),
-                                "add `gemm_fp8 = { value = …, source = \"…\" }` to the chip's [efficiency], or remove the fp8 peak");
-        }
+        if (fp8_value != nullptr) require_fp8_efficiency(e, *fp8_value, r.path_of("compute"), user_file);
         if (fp8_value != nullptr || e.has("gemm_fp8")) chip.efficiency.gemm_fp8 = read_fraction(e, "gemm_fp8");
         // The other FP8 kernel families only where the catalog measured or derived them (a recipe without its
         // figure is refused on the chip: read_training).

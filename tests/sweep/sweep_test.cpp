@@ -10,6 +10,7 @@
 #include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -158,6 +159,22 @@ TEST_CASE("random points are reproducible by seed, within bounds, and differ for
     std::size_t same = 0;
     for (std::size_t i = 0; i < a.size(); ++i) same += a[i].key() == c[i].key() ? 1 : 0;
     CHECK(same == 0);
+}
+
+TEST_CASE("equal random draws are distinct points, each its own row", "[sweep]") {
+    // Ten whole draws from {1, 2}: by the pigeonhole principle some repeat. Each is a sample of its own (the journal
+    // keyed points by their values, so `--random 5` over whole dollars gave 2 rows; a fresh verifier, #12).
+    const auto points = gpuhours::sweep_points({gpuhours::parse_sweep_axis("parallelism.micro_batch=1~2")}, 10, 3);
+    REQUIRE(points.size() == 10);
+    std::set<std::string> keys;
+    std::set<std::string> values;
+    for (const auto& p : points) {
+        keys.insert(p.key());
+        values.insert(p.values[0].second);
+        CHECK_THAT(p.key(), Catch::StartsWith(fmt::format("draw={};parallelism.micro_batch=", p.index)));
+    }
+    CHECK(keys.size() == 10);
+    CHECK(values.size() <= 2);
 }
 
 TEST_CASE("a malformed --vary spec is an error that says what to write", "[sweep]") {

@@ -50,7 +50,10 @@ SweepAxis parse_sweep_axis(std::string_view spec);
 struct SweepPoint {
     std::size_t index = 0;                                    // position in the sweep, from 0
     std::vector<std::pair<std::string, std::string>> values;  // (key, value text) in --vary order
-    [[nodiscard]] std::string key() const;                    // canonical id: "cluster.gpus=2048;cluster.chip=h800"
+    bool drawn = false;                                       // a --random draw: draws may repeat, so its index is in its key
+    // Canonical id: "cluster.gpus=2048;cluster.chip=h800"; a draw's with its index first, "draw=3;pricing.gpu_hour=$2"
+    // (two equal draws are two points: `--random 5` over whole dollars gave 2 rows).
+    [[nodiscard]] std::string key() const;
     [[nodiscard]] std::vector<std::string> overrides() const;  // "cluster.gpus=2048", …
 };
 
