@@ -129,7 +129,8 @@ int cmd_collective(const Args& raw, std::ostream& out) {
     }
     if (!args.has("--chip")) throw Error("`gpuhours collective` needs --chip", "e.g. --chip h100 (see `gpuhours chips`)");
 
-    const ChipProfile chip = for_flag("--chip", args.get("--chip"), [&] { return load_chip(args.get("--chip"), args.get("--catalog")); });
+    const std::filesystem::path catalog = args.has("--catalog") ? catalog_dir(args) : std::filesystem::path();  // "": the shipped one
+    const ChipProfile chip = for_flag("--chip", args.get("--chip"), [&] { return load_chip(args.get("--chip"), catalog); });
     ClusterSpec spec;
     spec.chip = chip;
     // The ranges of the scenario's [cluster] keys (sim/scenario/read_cluster.cpp).

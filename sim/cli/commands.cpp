@@ -236,15 +236,32 @@ void ProgressBar::update(int done, int total) {
     drawn_ = true;
 }
 
+namespace {
+
+// --catalog names a catalog directory: one holding chips/ and models/ (a missing or wrong one was blamed on the
+// scenario's `model` line, with an empty list of known models; a fresh verifier, #12).
+std::string catalog_option(const ParsedArgs& args) {
+    const std::string dir = args.get("--catalog");
+    std::error_code ec;
+    if (!dir.empty() && !(std::filesystem::is_directory(std::filesystem::path(dir) / "chips", ec) &&
+                          std::filesystem::is_directory(std::filesystem::path(dir) / "models", ec))) {
+        throw Error(fmt::format("--catalog {} is not a catalog directory: it has no chips/ and models/ directories", dir),
+                    "name the scenarios/ directory that holds chips/, models/, pricing/, … (e.g. --catalog scenarios)");
+    }
+    return dir;
+}
+
+}  // namespace
+
 LoadOptions load_options(const ParsedArgs& args) {
     LoadOptions options;
-    options.catalog_dir = args.get("--catalog");  // empty: the scenario's own (load_scenario, run_whatif, run_capacity)
+    options.catalog_dir = catalog_option(args);  // empty: the scenario's own (load_scenario, run_whatif, run_capacity)
     options.overrides = args.get_all("--set");
     return options;
 }
 
 std::filesystem::path catalog_dir(const ParsedArgs& args) {
-    const std::string dir = args.get("--catalog");
+    const std::string dir = catalog_option(args);
     if (!dir.empty()) return dir;
     // The scenario's own catalog, as loading it uses: a chip, rule set or family a command names beside the scenario
     // (whatif's chips, its [whatif] rule, capacity's --family) is looked up where `check` looked it up.

@@ -21,7 +21,7 @@ int cmd_validate(const Args& raw, std::ostream& out) {
     if (!args.positional.empty()) throw Error(fmt::format("validate takes no scenario (got `{}`)", args.positional.front()), "use --dir DIR for another directory");
     const std::filesystem::path dir = args.has("--dir") ? std::filesystem::path(args.get("--dir")) : default_catalog_dir() / "validation";
     LoadOptions options;
-    if (args.has("--catalog")) options.catalog_dir = args.get("--catalog");
+    if (args.has("--catalog")) options.catalog_dir = catalog_dir(args);
     const std::vector<ValidationCase> cases = validate_directory(dir, options);
     const ValidationSummary summary = summarize_validation(cases);
     if (args.has("--json")) {

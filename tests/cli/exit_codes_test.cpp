@@ -85,6 +85,8 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
               "the phases' tokens sum to 1.8e+18, beyond the supported range of token counts"},
              {"check " + kFlagship + " --set 'reliability.failures=[{name=\"x\", mtbf_per_gpu=\"1e300 years\"}]'",
               "is beyond the supported range of mean times between failures"},
+             // --catalog naming no catalog was blamed on the scenario's `model` line with no known models.
+             {"check " + kFlagship + " --catalog /etc", "--catalog /etc is not a catalog directory"},
              {"check " + kFlagship + " --set 'whatif.deadline=\"30 min\"'",
               "--set whatif.deadline=\"30 min\": error: `whatif.deadline` = \"30 min\" is beyond the supported range of deadlines"},
          }) {
