@@ -176,7 +176,7 @@ Node resolve_extends(Node root, const std::filesystem::path& file, std::set<std:
     if (ext == nullptr) return root;
     const std::string name = detail::as_string(*ext, "extends");
     if (name.empty()) throw ScenarioError(ext->where, "`extends` is empty", "name the scenario file this one builds on");
-    if (seen.size() > static_cast<std::size_t>(limits::kExtendsDepth)) {
+    if (seen.size() >= static_cast<std::size_t>(limits::kExtendsDepth)) {  // a 33rd file would be added
         throw ScenarioError(ext->where,
                             fmt::format("the `extends` chain is beyond the supported range (limit {} files)", limits::kExtendsDepth),
                             "extend a file that holds more of the shared keys itself");

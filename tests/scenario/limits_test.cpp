@@ -357,3 +357,21 @@ TEST_CASE("prices and quoted GPU-hours past the supported range are refused wher
     CHECK(phase.where().to_string() == "test.toml:16:13");
     CHECK_THAT(phase.message(), Catch::Contains("`phases[1].gpu_hours` = 1e+13 is beyond the supported range of quoted GPU-hours"));
 }
+
+TEST_CASE("an extends chain of 32 files loads and one of 33 is refused at the 32nd file's extends") {
+    // limits::kExtendsDepth = 32 files in one chain. base.toml is a whole scenario; link k (1 ≤ k ≤ n − 1) extends
+    // link k − 1 (link 0 is base.toml). A chain of n files is link n − 1 and the n − 1 files below it. Before, a
+    // chain of 33 was accepted (a fresh verifier, #12: the check counted the files so far with `>`).
+    const TempDir dir("limits-extends-chain");
+    std::ofstream(dir.path / "link0.toml") << with_layout("tensor = 2\npipeline = 2\ndata = 8\n");
+    for (int k = 1; k <= 32; ++k) {
+        std::ofstream(dir.path / ("link" + std::to_string(k) + ".toml")) << "extends = \"link" << k - 1 << ".toml\"\n";
+    }
+    const Scenario s = load_scenario(dir.path / "link31.toml", catalog_options());  // 32 files
+    CHECK(s.cluster.gpus == 32);
+    const ScenarioError e = test::scenario_file_error(dir.path / "link32.toml", catalog_options());  // 33 files
+    CHECK_THAT(e.message(), Catch::Contains("the `extends` chain is beyond the supported range (limit 32 files)"));
+    // Located at the `extends` of the 32nd file from the top (link1.toml, line 1), the one that would add a 33rd.
+    CHECK(std::filesystem::path(e.where().file).filename() == "link1.toml");
+    CHECK(e.where().line == 1);
+}
