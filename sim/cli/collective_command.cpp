@@ -134,7 +134,8 @@ int cmd_collective(const Args& raw, std::ostream& out) {
     ClusterSpec spec;
     spec.chip = chip;
     // The ranges of the scenario's [cluster] keys (sim/scenario/read_cluster.cpp).
-    spec.gpus = static_cast<int>(whole_number_option(args, "--gpus", 8, 1, limits::kGpus));
+    // At least two: a collective over one GPU moves nothing (it printed 0 s and 0 B/s; a fresh verifier, #12).
+    spec.gpus = static_cast<int>(whole_number_option(args, "--gpus", 8, 2, limits::kGpus));
     const int default_per_node = std::max(1, std::min(spec.gpus, chip.scale_up_domain));
     spec.gpus_per_node = static_cast<int>(whole_number_option(args, "--gpus-per-node", default_per_node, 1, 100'000));
     spec.nic_bandwidth = chip.nic_bandwidth;

@@ -148,7 +148,13 @@ std::vector<OverheadSpec> read_overheads(const Node& node, const ReliabilityRead
             // GPU count added.
             const Node* g = o.optional("at_gpus");
             if (f != nullptr && g == nullptr) {
-                throw MissingKeyError(n->where, fmt::format("`{}` needs at_gpus: the GPU count its fraction was measured at", path),
+                // At the fraction when it was written elsewhere than the table (a --set over the catalog's stragglers
+                // table was blamed on the catalog's line; a fresh verifier, #12): the search takes the fraction out.
+                const std::string message = fmt::format("`{}` needs at_gpus: the GPU count its fraction was measured at", path);
+                if (f->where.file != n->where.file) {
+                    throw ScenarioError(f->where, message, "e.g. stragglers = { fraction = 0.09, at_gpus = 65536, source = \"…\" }");
+                }
+                throw MissingKeyError(n->where, message,
                                       "e.g. stragglers = { fraction = 0.09, at_gpus = 65536, source = \"…\" }", "at_gpus",
                                       stand_in(n->where, Node::Kind::integer, 65536));
             }

@@ -30,10 +30,22 @@ Parameter read_parameter(const Node& n, const std::string& path) {
     std::size_t start = 0;
     while (start < text.size() && !(std::isdigit(static_cast<unsigned char>(text[start])) || text[start] == '.' || text[start] == '-')) ++start;
     std::size_t end = start;
-    while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.' || text[end] == 'e' ||
-                                 text[end] == 'E' || (end == start && text[end] == '-'))) {
-        if ((text[end] == 'e' || text[end] == 'E') && (end + 1 >= text.size() || !std::isdigit(static_cast<unsigned char>(text[end + 1])))) break;
-        ++end;
+    const auto digit = [&](std::size_t i) { return i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); };
+    while (end < text.size()) {
+        const char c = text[end];
+        if (digit(end) || c == '.' || (end == start && c == '-')) {
+            ++end;
+            continue;
+        }
+        // An exponent, signed or not ("$2e-1" was read as 2 with the unit "$…e-1": "not in the unit of" "$3").
+        if ((c == 'e' || c == 'E') && end > start) {
+            const std::size_t k = end + 1 + (end + 1 < text.size() && (text[end + 1] == '-' || text[end + 1] == '+') ? 1 : 0);
+            if (digit(k)) {
+                end = k + 1;
+                continue;
+            }
+        }
+        break;
     }
     if (end == start) throw ScenarioError(n.where, fmt::format("`{}` = \"{}\" has no number", path, text), "write e.g. \"$1.5\" or \"0.4\"");
     Parameter p;

@@ -85,6 +85,11 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
               "the phases' tokens sum to 1.8e+18, beyond the supported range of token counts"},
              {"check " + kFlagship + " --set 'reliability.failures=[{name=\"x\", mtbf_per_gpu=\"1e300 years\"}]'",
               "is beyond the supported range of mean times between failures"},
+             // A second fresh verifier (session 20): a collective over one GPU printed 0 s and 0 B/s; a stragglers
+             // fraction given by --set over the reliability catalog's table was blamed on the catalog's line.
+             {"collective all-reduce --chip h100 --gpus 1 --sizes 1MiB", "--gpus 1 must be a whole number from 2 to"},
+             {"check " + kRoot + "/scenarios/validation/megatron-1.7b.toml --set reliability.overheads.stragglers.fraction=0.1",
+              "gpuhours: --set reliability.overheads.stragglers.fraction=0.1: error: `reliability.overheads.stragglers` needs at_gpus"},
              // --catalog naming no catalog was blamed on the scenario's `model` line with no known models.
              {"check " + kFlagship + " --catalog /etc", "--catalog /etc is not a catalog directory"},
              {"check " + kFlagship + " --set 'whatif.deadline=\"30 min\"'",

@@ -202,6 +202,26 @@ TEST_CASE("a --set table with `from` and a key misspelt like it ends, reporting 
     }
 }
 
+TEST_CASE("a range's bounds written with negative exponents are in one unit") {
+    // "$2e-1" was read as the number 2 with the unit "$…e-1", so "$3" was "not in the unit of" it (a second fresh
+    // verifier, #12). Both are dollars: uniform($0.2, $3), whose nominal value is the midpoint, $1.6.
+    LoadOptions options = catalog_options();
+    options.overrides = {"pricing.gpu_hour={low=\"$2e-1\", high=\"$3\"}"};
+    const ScenarioSampler sampler(kCatalog / "deepseek-v3.toml", options);
+    bool found = false;
+    for (const auto& u : sampler.inputs()) {
+        if (u.path != "pricing.gpu_hour") continue;
+        found = true;
+        CHECK(u.a == Approx(0.2));
+        CHECK(u.b == Approx(3.0));
+        CHECK(u.nominal() == Approx(1.6));
+    }
+    CHECK(found);
+    // A bound in another unit is still refused.
+    const ScenarioError e = flagship_error({"pricing.gpu_hour={low=\"$2e-1\", high=\"3e0 s\"}"});
+    CHECK_THAT(e.message(), Catch::Contains("is not in the unit of"));
+}
+
 TEST_CASE("every mistaken --set argument is reported, with the file's mistakes") {
     // Three arguments each wrong on its own (a misspelt key, a price without its unit, a negative GPU count) and the
     // flagship as shipped: all three are reported in one message.
