@@ -35,15 +35,15 @@ std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
     return levels;
 }
 
-void require_supported_interruptions(const Scenario& s, const RunInputs& run) {
+void require_supported_interruptions(const Scenario& s, const RunInputs& run, std::string_view why) {
     const Seconds wall = expected_run_wall_clock(run);
     const double n = expected_interruptions(run.reliability, run.gpus, run.gpus_per_node, wall);
     if (n <= limits::kInterruptionsMax) return;
     throw ScenarioError(run_length_source(s),
                         fmt::format("the run expects {:.3g} interruptions over {:.3g} days: beyond the supported range of "
                                     "interruptions (limit {:g}; published runs have hundreds to thousands, and each is played "
-                                    "in every Monte Carlo sample and replay)",
-                                    n, wall.value() / 86400.0, limits::kInterruptionsMax),
+                                    "in every Monte Carlo sample and replay){}",
+                                    n, wall.value() / 86400.0, limits::kInterruptionsMax, why),
                         "check the training tokens for a wrong unit or exponent, and the failure rates");
 }
 

@@ -4,6 +4,7 @@
 
 #include <gpuhours/scenario/scenario.hpp>
 
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,7 +20,8 @@ constexpr int kRampLevels = 4;
 std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph);
 // Refuses (Error at run_length_source(s)) a run that expects more than limits::kInterruptionsMax interruptions over
 // its closed-form expected wall clock: each is played in every replay and sample.
-void require_supported_interruptions(const Scenario& s, const RunInputs& run);
+// `why`, appended to the message: why `check` passed it when `run`, with the simulated steps, refuses it.
+void require_supported_interruptions(const Scenario& s, const RunInputs& run, std::string_view why = {});
 // The scenario's failure classes and restart, checkpoint write and interval, with where each is written.
 ReliabilityModel reliability_of(const Scenario& s);
 
