@@ -110,37 +110,40 @@ long long whole_number_option(const ParsedArgs& args, const std::string& flag, l
     return args.has(flag) ? whole_number(flag, args.get(flag), min, max) : fallback;
 }
 
-std::optional<Seconds> deadline_option(const ParsedArgs& args) {
-    if (!args.has("--deadline")) return std::nullopt;
-    const std::string text = args.get("--deadline");
-    Seconds d{0.0};
+namespace {
+
+// `flag`'s value read by `parse` (a missing or wrong unit is an Error naming the flag, with `unit_hint`) and held to
+// the range `in_range` (else "FLAG VALUE is beyond the supported range of WHAT (limit RANGE)", with `hint`);
+// nullopt when the flag is absent.
+template <class Q>
+std::optional<Q> ranged_option(const ParsedArgs& args, const std::string& flag, Q (*parse)(std::string_view), bool (*in_range)(double),
+                               std::string_view what, std::string_view range, std::string_view unit_hint, std::string_view hint) {
+    if (!args.has(flag)) return std::nullopt;
+    const std::string text = args.get(flag);
+    std::optional<Q> q;
     try {
-        d = parse_duration(text);
+        q = parse(text);
     } catch (const UnitError& e) {
-        throw Error(fmt::format("--deadline {}: {}", text, e.what()), "write a duration, e.g. --deadline \"2 months\"");
+        throw Error(fmt::format("{} {}: {}", flag, text, e.what()), std::string(unit_hint));
     }
-    if (!(d.value() >= limits::kDeadlineMin && d.value() <= limits::kDeadlineMax)) {
-        throw Error(fmt::format("--deadline {} is beyond the supported range of deadlines (limit 1 hour to 100 years)", text),
-                    "e.g. --deadline \"2 months\"");
+    if (!in_range(q->value())) {
+        throw Error(fmt::format("{} {} is beyond the supported range of {} (limit {})", flag, text, what, range), std::string(hint));
     }
-    return d;
+    return q;
+}
+
+}  // namespace
+
+std::optional<Seconds> deadline_option(const ParsedArgs& args) {
+    return ranged_option<Seconds>(
+        args, "--deadline", parse_duration, [](double v) { return v >= limits::kDeadlineMin && v <= limits::kDeadlineMax; }, "deadlines",
+        "1 hour to 100 years", "write a duration, e.g. --deadline \"2 months\"", "e.g. --deadline \"2 months\"");
 }
 
 std::optional<Dollars> budget_option(const ParsedArgs& args) {
-    if (!args.has("--budget")) return std::nullopt;
-    const std::string text = args.get("--budget");
-    Dollars b{0.0};
-    try {
-        b = parse_dollars(text);
-    } catch (const UnitError& e) {
-        throw Error(fmt::format("--budget {}: {}", text, e.what()), "e.g. --budget '$500M'");
-    }
-    if (!(b.value() > 0.0 && b.value() <= limits::kBudgetMax)) {
-        throw Error(fmt::format("--budget {} is beyond the supported range of budgets (limit above $0, at most ${:g})", text,
-                                limits::kBudgetMax),
-                    "e.g. --budget '$500M'");
-    }
-    return b;
+    return ranged_option<Dollars>(
+        args, "--budget", parse_dollars, [](double v) { return v > 0.0 && v <= limits::kBudgetMax; }, "budgets",
+        fmt::format("above $0, at most ${:g}", limits::kBudgetMax), "e.g. --budget '$500M'", "e.g. --budget '$500M'");
 }
 
 std::vector<std::string> split_list(const std::string& text, char separator) {

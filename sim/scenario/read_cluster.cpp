@@ -71,7 +71,6 @@ const SourceRef& coupled_at(const std::string& user_file, const Node& first, con
     return given(second) && !given(first) ? second.where : first.where;
 }
 
-// The BF16 peak MFU is reported against: present, and not below the FP16 peak (read_chip's [compute]).
 // The most a format's dense peak may be, as a multiple of the same chip's BF16 peak: formats as wide or wider run
 // at most at BF16's rate (FP16 equals it on every chip; TF32 and FP32 are half of it or less); 8-bit formats at most
 // twice it (H100, H200, B200, MI300X: exactly 2×; Gaudi 3: 1×); FP4 at most 8 × (B200 4×, B300's NVFP4 about 6.7×).
@@ -84,6 +83,8 @@ double most_over_bf16(Precision p) {
     }
 }
 
+// The BF16 peak MFU is reported against: present, and every other format within its multiple of it (read_chip's
+// [compute]).
 void check_bf16_peak(TableReader& c, const ChipProfile& chip, const std::string& user_file) {
     // MFU is reported against the BF16 peak: a chip without one passed `check` and failed in `run`, unlocated
     // (a third fresh verifier, #12).
