@@ -29,12 +29,7 @@ const PhaseSpec* first_simulated(const Scenario& s) {
 // Whether `m` micro-batches per replica suit the layout's pipeline schedule (training/schedule.cpp's rules).
 bool schedule_accepts(const ParallelLayout& p, long long m) {
     if (m < 1 || m > (1LL << 30)) return false;
-    try {
-        check_pipeline_shape(p.schedule, p.pipeline, static_cast<int>(m), p.virtual_stages, p.combined_1f1b);
-    } catch (const Error&) {
-        return false;
-    }
-    return true;
+    return !pipeline_shape_error(p.schedule, p.pipeline, static_cast<int>(m), p.virtual_stages, p.combined_1f1b);
 }
 
 // The smallest micro-batch count of at least `m` that the schedule accepts (every schedule accepts some count

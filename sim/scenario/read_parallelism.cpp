@@ -623,13 +623,8 @@ void validate_layout(const Scenario& s, bool data_given) {
         // The next multiple the pipeline schedule also accepts (an even count of micro-batches for DualPipe, a
         // multiple of the stages when interleaved; within 2 × pipeline + 2 multiples), else the next multiple.
         const auto schedule_accepts = [&](long long batch) {
-            try {
-                check_pipeline_shape(p.schedule, p.pipeline, static_cast<int>(std::min<long long>(batch / per_step, kMaxInt)),
-                                     p.virtual_stages);
-                return true;
-            } catch (const Error&) {
-                return false;
-            }
+            return !pipeline_shape_error(p.schedule, p.pipeline, static_cast<int>(std::min<long long>(batch / per_step, kMaxInt)),
+                                         p.virtual_stages);
         };
         const long long first = (s.training.global_batch / per_step + 1) * per_step;
         long long next = first;
@@ -678,14 +673,7 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
                             stand_in(batch_where, Node::Kind::integer, std::max<long long>(1, limits::kLayerPassesPerStage / stage_layers) * per_step),
                             batch_keys(s));
     }
-    const auto shape_error = [&](int m) -> std::optional<Error> {
-        try {
-            check_pipeline_shape(p.schedule, p.pipeline, m, p.virtual_stages);
-        } catch (const Error& e) {
-            return e;
-        }
-        return std::nullopt;
-    };
+    const auto shape_error = [&](int m) { return pipeline_shape_error(p.schedule, p.pipeline, m, p.virtual_stages); };
     const auto error = shape_error(static_cast<int>(micro_batches));
     if (!error) return;
     // The schedule's rules (training/schedule.cpp), as the step would apply them. When the layout fails them with

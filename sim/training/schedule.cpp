@@ -369,40 +369,43 @@ std::vector<StageOps> dualpipe_order(int p, int m) {
     return stages;
 }
 
-void check_arguments(Schedule schedule, int p, int m, int v, bool combined) {
+// The first rule of make_pipeline_plan that the arguments break, or none. Returned, not thrown: the layout search
+// and the scenario's hints test many shapes, most of them refused.
+std::optional<Error> arguments_error(Schedule schedule, int p, int m, int v, bool combined) {
     const std::string name(to_string(schedule));
     if (combined && !combined_1f1b_pairs(schedule, p))
-        throw Error("combined 1F1B (expert all-to-all overlap) pairs the forwards and backwards of the 1F1B order: it "
-                    "needs the interleaved schedule, or 1f1b with one pipeline stage, not " + name + " on " +
-                        std::to_string(p) + " stage" + (p == 1 ? "" : "s") + " (Megatron-Core requires virtual pipeline "
-                        "stages when pipelining)",
-                    "use schedule = \"interleaved\" with virtual stages ≥ 2, or turn the overlap off");
-    if (p < 1) throw Error("pipeline stages = " + std::to_string(p) + " must be at least 1");
-    if (m < 1) throw Error("micro-batches = " + std::to_string(m) + " must be at least 1");
-    if (v < 1) throw Error("virtual stages = " + std::to_string(v) + " must be at least 1");
+        return Error("combined 1F1B (expert all-to-all overlap) pairs the forwards and backwards of the 1F1B order: it "
+                     "needs the interleaved schedule, or 1f1b with one pipeline stage, not " + name + " on " +
+                         std::to_string(p) + " stage" + (p == 1 ? "" : "s") + " (Megatron-Core requires virtual pipeline "
+                         "stages when pipelining)",
+                     "use schedule = \"interleaved\" with virtual stages ≥ 2, or turn the overlap off");
+    if (p < 1) return Error("pipeline stages = " + std::to_string(p) + " must be at least 1");
+    if (m < 1) return Error("micro-batches = " + std::to_string(m) + " must be at least 1");
+    if (v < 1) return Error("virtual stages = " + std::to_string(v) + " must be at least 1");
     if (schedule != Schedule::interleaved && v != 1)
-        throw Error("virtual stages = " + std::to_string(v) + " only applies to the interleaved schedule, not " + name,
-                    "set virtual stages to 1, or use schedule = \"interleaved\"");
+        return Error("virtual stages = " + std::to_string(v) + " only applies to the interleaved schedule, not " + name,
+                     "set virtual stages to 1, or use schedule = \"interleaved\"");
     if (schedule == Schedule::interleaved) {
         if (v < 2)
-            throw Error("the interleaved schedule needs at least 2 virtual stages per pipeline stage, got " +
-                            std::to_string(v),
-                        "set virtual stages ≥ 2, or use schedule = \"1f1b\"");
-        if (p < 2) throw Error("the interleaved schedule needs at least 2 pipeline stages, got 1");
+            return Error("the interleaved schedule needs at least 2 virtual stages per pipeline stage, got " +
+                             std::to_string(v),
+                         "set virtual stages ≥ 2, or use schedule = \"1f1b\"");
+        if (p < 2) return Error("the interleaved schedule needs at least 2 pipeline stages, got 1");
         if (m % p != 0)
-            throw Error("the interleaved schedule needs micro-batches to be a multiple of pipeline stages "
-                        "(Megatron-LM); got " + std::to_string(m) + " micro-batches on " + std::to_string(p) + " stages",
-                        "use " + std::to_string((m / p + 1) * p) + " micro-batches");
+            return Error("the interleaved schedule needs micro-batches to be a multiple of pipeline stages "
+                         "(Megatron-LM); got " + std::to_string(m) + " micro-batches on " + std::to_string(p) + " stages",
+                         "use " + std::to_string((m / p + 1) * p) + " micro-batches");
     }
     if (schedule == Schedule::dualpipe) {
         if (p % 2 != 0)
-            throw Error("DualPipe needs an even number of pipeline stages, got " + std::to_string(p),
-                        "use " + std::to_string(p + 1) + " stages");
+            return Error("DualPipe needs an even number of pipeline stages, got " + std::to_string(p),
+                         "use " + std::to_string(p + 1) + " stages");
         if (m % 2 != 0 || m < 2 * p)
-            throw Error("DualPipe needs an even number of micro-batches, at least twice the pipeline stages (half "
-                        "enter at each end); got " + std::to_string(m) + " on " + std::to_string(p) + " stages",
-                        "use at least " + std::to_string(std::max(2 * p, m + m % 2)) + " micro-batches");
+            return Error("DualPipe needs an even number of micro-batches, at least twice the pipeline stages (half "
+                         "enter at each end); got " + std::to_string(m) + " on " + std::to_string(p) + " stages",
+                         "use at least " + std::to_string(std::max(2 * p, m + m % 2)) + " micro-batches");
     }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -411,12 +414,17 @@ bool combined_1f1b_pairs(Schedule schedule, int stages) {
     return schedule == Schedule::interleaved || (schedule == Schedule::one_f_one_b && stages == 1);
 }
 
+std::optional<Error> pipeline_shape_error(Schedule schedule, int stages, int micro_batches, int virtual_stages,
+                                          bool combined) {
+    return arguments_error(schedule, stages, micro_batches, virtual_stages, combined);
+}
+
 void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages, bool combined) {
-    check_arguments(schedule, stages, micro_batches, virtual_stages, combined);
+    if (auto error = arguments_error(schedule, stages, micro_batches, virtual_stages, combined)) throw *error;
 }
 
 PipelinePlan make_pipeline_plan(Schedule schedule, int stages, int micro_batches, int virtual_stages, bool combined) {
-    check_arguments(schedule, stages, micro_batches, virtual_stages, combined);
+    check_pipeline_shape(schedule, stages, micro_batches, virtual_stages, combined);
     std::vector<StageOps> ops;
     switch (schedule) {
         case Schedule::gpipe: ops = gpipe_order(stages, micro_batches); break;

@@ -445,3 +445,24 @@ TEST_CASE("combined 1F1B is refused where the 1F1B order has no rounds to pair",
     CHECK_THROWS_AS(check_pipeline_shape(Schedule::zero_bubble, 1, 8, 1, true), Error);
     CHECK_NOTHROW(check_pipeline_shape(Schedule::interleaved, 2, 8, 2, true));
 }
+
+TEST_CASE("pipeline_shape_error returns the rule check_pipeline_shape throws, and nothing for an accepted shape",
+          "[schedule]") {
+    // Interleaved on 4 stages with 6 micro-batches: 6 is not a multiple of 4, the next multiple is 8.
+    const auto error = pipeline_shape_error(Schedule::interleaved, 4, 6, 2);
+    REQUIRE(error.has_value());
+    CHECK(error->message() == "the interleaved schedule needs micro-batches to be a multiple of pipeline stages "
+                              "(Megatron-LM); got 6 micro-batches on 4 stages");
+    CHECK(error->hint() == "use 8 micro-batches");
+    try {
+        check_pipeline_shape(Schedule::interleaved, 4, 6, 2);
+        FAIL("check_pipeline_shape accepted 6 micro-batches on 4 interleaved stages");
+    } catch (const Error& thrown) {
+        CHECK(thrown.message() == error->message());
+        CHECK(thrown.hint() == error->hint());
+    }
+    // DualPipe on 4 stages needs an even count of at least 8: 8 is accepted, 6 is not.
+    CHECK_FALSE(pipeline_shape_error(Schedule::dualpipe, 4, 8).has_value());
+    CHECK(pipeline_shape_error(Schedule::dualpipe, 4, 6).has_value());
+    CHECK_FALSE(pipeline_shape_error(Schedule::one_f_one_b, 1, 8, 1, true).has_value());
+}

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <gpuhours/workload/parallel.hpp>
+#include <gpuhours/units/error.hpp>
 #include <gpuhours/units/units.hpp>
 
 #include <optional>
@@ -164,6 +165,10 @@ PipelinePlan make_pipeline_plan(Schedule schedule, int stages, int micro_batches
 // The argument checks of make_pipeline_plan alone (the rules listed above), without building the order: for
 // callers that screen many layouts (the layout search). Throws gpuhours::Error naming what to change.
 void check_pipeline_shape(Schedule schedule, int stages, int micro_batches, int virtual_stages = 1, bool combined = false);
+// The same rules, the first one broken returned rather than thrown (std::nullopt when the shape is accepted): for
+// callers that test many shapes, most of them refused (the layout search, the scenario's hints).
+[[nodiscard]] std::optional<Error> pipeline_shape_error(Schedule schedule, int stages, int micro_batches,
+                                                        int virtual_stages = 1, bool combined = false);
 
 // Peak number of activation sets (one micro-batch through one chunk) held at once on `stage`, counting a set from
 // the start of its F to the end of its B or W. An F&B op counts its forward before releasing its backward, and a
