@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace gpuhours {
@@ -46,21 +47,23 @@ void Router::build_reversed_links() {
     }
 }
 
-std::vector<std::uint8_t> Router::search_distances_to(VertexId dst) {
-    const std::size_t n = topology_.vertex_count();
-    std::vector<std::uint8_t> dist(n, kUnreachable);
-    // BFS from dst over reversed links (hand-made graphs may have one-way links).
+std::vector<std::uint8_t> Router::search_distances_to(VertexId dst) { return search_from(std::span(&dst, 1)); }
+
+// Breadth-first search from `sources` (all at distance 0) over reversed links (hand-made graphs may have one-way
+// links); nothing is expanded at 254 hops, so 255 and beyond read as unreachable.
+std::vector<std::uint8_t> Router::search_from(std::span<const VertexId> sources) {
+    std::vector<std::uint8_t> dist(topology_.vertex_count(), kUnreachable);
     build_reversed_links();
-    const auto& in_offsets = in_offsets_;
-    const auto& in_from = in_from_;
     queue_.clear();
-    dist[dst] = 0;
-    queue_.push_back(static_cast<std::uint32_t>(dst));
+    for (const VertexId s : sources) {
+        dist[s] = 0;
+        queue_.push_back(static_cast<std::uint32_t>(s));
+    }
     for (std::size_t head = 0; head < queue_.size(); ++head) {
         const std::uint32_t v = queue_[head];
         if (dist[v] + 1 >= kUnreachable) continue;
-        for (std::uint32_t i = in_offsets[v]; i < in_offsets[v + 1]; ++i) {
-            const std::uint32_t u = in_from[i];
+        for (std::uint32_t i = in_offsets_[v]; i < in_offsets_[v + 1]; ++i) {
+            const std::uint32_t u = in_from_[i];
             if (dist[u] == kUnreachable) {
                 dist[u] = static_cast<std::uint8_t>(dist[v] + 1);
                 queue_.push_back(u);
@@ -70,9 +73,11 @@ std::vector<std::uint8_t> Router::search_distances_to(VertexId dst) {
     return dist;
 }
 
-// A network switch's distances, searched and kept; past 1 GB they are found again as needed (still exact).
+// A network switch's distances, derived with its attachment group's (derive_group_distances) or searched, and
+// kept; past 1 GB they are found again as needed (still exact).
 const std::vector<std::uint8_t>& Router::switch_distances_to(VertexId w) {
     if (auto it = switch_cache_.find(w); it != switch_cache_.end()) return it->second;
+    if (derive_group_distances(w)) return switch_cache_.at(w);
     const std::size_t n = topology_.vertex_count();
     std::vector<std::uint8_t> dist = search_distances_to(w);
     if (switch_cache_bytes_ + n > (std::size_t{1} << 30)) {
@@ -82,6 +87,237 @@ const std::vector<std::uint8_t>& Router::switch_distances_to(VertexId w) {
     }
     switch_cache_bytes_ += n;
     return switch_cache_[w] = std::move(dist);
+}
+
+std::size_t Router::IdsHash::operator()(const std::vector<VertexId>& ids) const {
+    std::size_t h = 0x9E3779B97F4A7C15ull ^ ids.size();
+    for (const VertexId v : ids) h = (h ^ v) * 0x100000001B3ull + (h >> 29);
+    return h;
+}
+
+// The hop distance from every vertex to the nearest of `sources` (kUnreachable where none), searched and kept.
+const std::vector<std::uint8_t>& Router::distances_to_set(const std::vector<VertexId>& sources) {
+    if (auto it = set_cache_.find(sources); it != set_cache_.end()) return it->second;
+    const std::size_t n = topology_.vertex_count();
+    if (set_cache_bytes_ + n > (std::size_t{256} << 20)) {
+        set_cache_.clear();
+        set_cache_bytes_ = 0;
+    }
+    std::vector<std::uint8_t> dist = search_from(sources);
+    set_cache_bytes_ += n;
+    return set_cache_[sources] = std::move(dist);
+}
+
+// min over the U sets of `sets` of the distance to each (distances_to_set), kept by `key` (the sets, each
+// preceded by its size).
+const std::vector<std::uint8_t>& Router::group_minimum(const std::vector<VertexId>& key,
+                                                       const std::vector<std::vector<VertexId>>& sets) {
+    if (auto it = minimum_cache_.find(key); it != minimum_cache_.end()) return it->second;
+    const std::size_t n = topology_.vertex_count();
+    if (minimum_cache_.size() >= 64) minimum_cache_.clear();
+    std::vector<std::uint8_t> minimum(n, kUnreachable);
+    for (const auto& set : sets) {
+        if (!set.empty()) min_plus(minimum.data(), distances_to_set(set).data(), n, 0);
+    }
+    return minimum_cache_[key] = std::move(minimum);
+}
+
+// Distances to the switches of w's attachment group, without a search per switch.
+//
+// The non-switch vertices form regions (a node: its GPUs, NVSwitch and NICs) attached to fabric switches. The
+// group of w: w, and every switch linked into a region from which a group member is reached without crossing a
+// switch, closed (one leaf of a fat-tree whose nodes hang from it alone; leaf i of every plane of a multi-plane or
+// every rail of a rail-optimised fabric, which share their nodes). A path from outside the group's regions into
+// them enters from a group member, so Bellman's equation over w's in-neighbours (the switches U_w linked into w,
+// and region vertices) reads, for v outside the regions:
+//   d(v, w) = min( 1 + D_{U_w}(v),  min_{e ≠ w} d(v, e) + t(e → w) )
+// with D_U(v) the distance from v to the nearest switch of U (one multi-source search per distinct U: all the
+// leaves of a plane or a pod share it) and t(e → w) the shortest path from e through the regions into w. Closing
+// t over the group (T*, Floyd–Warshall, T*(w → w) = 0) solves it: d(v, w) = min_e (1 + D_{U_e}(v) + T*(e → w)),
+// and at a member e itself d(e, w) = T*(e → w) enters too. Inside a region a path first meets a member e within
+// the region: d(y, w) = min_e r_e(y) + d(e, w), r_e the in-region distance. Exact: the same array as the search
+// (tests/network/network_test.cpp compares them on every fabric the builders make). One min-plus pass per member
+// and group member, where the search visits every link once per switch.
+// The attachment group of w (see derive_group_distances) and each member's backward in-region search; false when
+// it has more than kMaxGroup members or a region leads somewhere other than a member or another region vertex.
+bool Router::find_group(VertexId w, AttachmentGroup& g) {
+    constexpr std::size_t kMaxGroup = 16;
+    const auto& adj = topology_.adjacency();
+    const auto& links = topology_.links();
+    auto next_stamp = [&] {
+        if (++stamp_ == 0) {
+            std::fill(visited_.begin(), visited_.end(), 0);
+            stamp_ = 1;
+        }
+    };
+    std::vector<VertexId>& group = g.members;
+    group.assign(1, w);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        const VertexId e = group[i];
+        next_stamp();
+        visited_[e] = stamp_;
+        auto& r = g.reach.emplace_back();
+        r.emplace_back(e, 0);
+        for (std::size_t head = 0; head < r.size(); ++head) {
+            const auto [y, d] = r[head];
+            if (d + 1 >= kUnreachable) continue;
+            for (std::uint32_t k = in_offsets_[y]; k < in_offsets_[y + 1]; ++k) {
+                const VertexId z = in_from_[k];
+                if (is_fabric_switch(topology_.vertex(z).kind)) {
+                    // A switch linked into the region (not e's own switch-to-switch links: those are U_e).
+                    if (head > 0 && std::find(group.begin(), group.end(), z) == group.end()) {
+                        if (group.size() == kMaxGroup) return false;
+                        group.push_back(z);
+                    }
+                } else if (visited_[z] != stamp_) {
+                    visited_[z] = stamp_;
+                    r.emplace_back(z, static_cast<std::uint8_t>(d + 1));
+                }
+            }
+        }
+        r.erase(r.begin());  // e itself
+    }
+    // The equations need every way out of the regions to go to a member (true of cables, which run both ways;
+    // hand-made one-way links may break it: then search).
+    next_stamp();
+    for (const VertexId e : group) visited_[e] = stamp_;
+    for (const auto& r : g.reach) {
+        for (const auto& entry : r) visited_[entry.first] = stamp_;
+    }
+    for (const auto& r : g.reach) {
+        for (const auto& entry : r) {
+            for (std::uint32_t a = adj.offsets[entry.first]; a < adj.offsets[entry.first + 1]; ++a) {
+                if (visited_[links[adj.links[a]].to] != stamp_) return false;
+            }
+        }
+    }
+    return true;
+}
+
+// T*(e → f) at closure[e · k + f]: t(e → f), from e over one link into a region vertex y then r_f(y), closed by
+// Floyd–Warshall; 0 on the diagonal.
+void Router::close_transits(AttachmentGroup& g) {
+    constexpr int kFar = 1 << 20;  // beyond any hop count
+    const auto& adj = topology_.adjacency();
+    const auto& links = topology_.links();
+    const std::size_t k = g.members.size();
+    std::vector<int>& closure = g.closure;
+    closure.assign(k * k, kFar);
+    for (std::size_t f = 0; f < k; ++f) {
+        for (const auto& [y, d] : g.reach[f]) in_region_[y] = d;
+        for (std::size_t e = 0; e < k; ++e) {
+            int& t = closure[e * k + f];
+            if (e == f) {
+                t = 0;
+                continue;
+            }
+            for (std::uint32_t a = adj.offsets[g.members[e]]; a < adj.offsets[g.members[e] + 1]; ++a) {
+                const VertexId y = links[adj.links[a]].to;
+                if (in_region_[y] != kUnreachable) t = std::min(t, 1 + in_region_[y]);
+            }
+        }
+        for (const auto& [y, d] : g.reach[f]) in_region_[y] = kUnreachable;
+    }
+    for (std::size_t m = 0; m < k; ++m) {
+        for (std::size_t a = 0; a < k; ++a) {
+            for (std::size_t b = 0; b < k; ++b) closure[a * k + b] = std::min(closure[a * k + b], closure[a * k + m] + closure[m * k + b]);
+        }
+    }
+}
+
+bool Router::derive_group_distances(VertexId w) {
+    build_reversed_links();
+    const std::size_t n = topology_.vertex_count();
+    if (in_region_.size() != n) in_region_.assign(n, kUnreachable);
+    if (visited_.size() != n) visited_.assign(n, 0);
+    AttachmentGroup g;
+    if (!find_group(w, g)) return false;
+    close_transits(g);
+    const std::vector<VertexId>& group = g.members;
+    const auto& reach = g.reach;
+    const std::vector<int>& closure = g.closure;
+    const std::size_t k = group.size();
+    // D_{U_e} for each member: the switches with a link into it.
+    std::vector<std::vector<VertexId>> up_sets(k);
+    for (std::size_t e = 0; e < k; ++e) {
+        for (std::uint32_t a = in_offsets_[group[e]]; a < in_offsets_[group[e] + 1]; ++a) {
+            const VertexId u = in_from_[a];
+            if (is_fabric_switch(topology_.vertex(u).kind)) up_sets[e].push_back(u);
+        }
+        std::sort(up_sets[e].begin(), up_sets[e].end());
+        up_sets[e].erase(std::unique(up_sets[e].begin(), up_sets[e].end()), up_sets[e].end());
+    }
+    // When every other member is τ_f from f (the members of a multi-plane or rail group: 6 hops through a node),
+    // min_{e ≠ f} D_e + τ_f can use the minimum over all members, M = min_e D_e (τ_f ≥ 0, so e = f never wins
+    // there): out_f = min(1 + D_f, 1 + τ_f + M), two passes instead of one per member. M is kept by the group's
+    // U sets, which every group of a multi-plane fabric shares (one leaf per plane).
+    std::vector<VertexId> sets_key;
+    for (std::size_t e = 0; e < k; ++e) {
+        sets_key.push_back(up_sets[e].size());
+        sets_key.insert(sets_key.end(), up_sets[e].begin(), up_sets[e].end());
+    }
+    const auto uniform_column = [&](std::size_t f) -> std::optional<int> {
+        std::optional<int> tau;
+        for (std::size_t e = 0; e < k; ++e) {
+            if (e == f || up_sets[e].empty()) continue;
+            if (tau && *tau != closure[e * k + f]) return std::nullopt;
+            tau = closure[e * k + f];
+        }
+        return tau;
+    };
+    std::vector<std::vector<std::uint8_t>> arrays(k);
+    for (std::size_t f = 0; f < k; ++f) {
+        std::vector<std::uint8_t>& out = arrays[f];
+        out.assign(n, kUnreachable);
+        const std::optional<int> tau = k > 2 ? uniform_column(f) : std::nullopt;
+        if (tau && *tau + 1 < kUnreachable) {
+            min_plus(out.data(), group_minimum(sets_key, up_sets).data(), n, static_cast<std::uint8_t>(*tau + 1));
+            if (!up_sets[f].empty()) min_plus(out.data(), distances_to_set(up_sets[f]).data(), n, 1);
+        } else if (!tau) {
+            for (std::size_t e = 0; e < k; ++e) {
+                const int t = closure[e * k + f];
+                if (up_sets[e].empty() || t + 1 >= kUnreachable) continue;
+                // Fetched one at a time (a fetch may clear the set cache; nothing is held across it).
+                min_plus(out.data(), distances_to_set(up_sets[e]).data(), n, static_cast<std::uint8_t>(t + 1));
+            }
+        } else if (!up_sets[f].empty()) {
+            min_plus(out.data(), distances_to_set(up_sets[f]).data(), n, 1);  // the others are too far to count
+        }
+        for (std::size_t e = 0; e < k; ++e) {
+            const int t = closure[e * k + f];
+            if (t < kUnreachable) out[group[e]] = std::min<std::uint8_t>(out[group[e]], static_cast<std::uint8_t>(t));
+        }
+    }
+    // Region vertices: the first member met within the region, then on from there (in_region_ accumulates the
+    // minimum over members, then is written and cleared).
+    for (std::size_t f = 0; f < k; ++f) {
+        std::vector<std::uint8_t>& out = arrays[f];
+        for (std::size_t e = 0; e < k; ++e) {
+            const int base = out[group[e]];
+            for (const auto& [y, d] : reach[e]) {
+                in_region_[y] = static_cast<std::uint8_t>(std::min<int>({in_region_[y], base + d, kUnreachable}));
+            }
+        }
+        for (const auto& r : reach) {
+            for (const auto& entry : r) out[entry.first] = in_region_[entry.first];
+        }
+        for (const auto& r : reach) {
+            for (const auto& entry : r) in_region_[entry.first] = kUnreachable;
+        }
+    }
+    if (switch_cache_bytes_ + k * n > (std::size_t{1} << 30)) {
+        switch_cache_.clear();
+        switch_cache_bytes_ = 0;
+        current_valid_ = false;  // its array may have been one of these
+    }
+    for (std::size_t f = 0; f < k; ++f) {
+        auto [it, added] = switch_cache_.try_emplace(group[f]);
+        if (!added) continue;
+        it->second = std::move(arrays[f]);
+        switch_cache_bytes_ += n;
+        ++derived_switches_;
+    }
+    return true;
 }
 
 // Local part: a search from dst over reversed links through vertices other than network switches (a GPU's whole
@@ -145,6 +381,23 @@ const std::vector<std::uint8_t>* Router::shared_distances(const Via& via) {
     return &(shared_cache_[via] = std::move(dist));
 }
 
+void Router::drop_dominated(Via& via) {
+    if (via.size() < 2) return;
+    std::vector<char> dropped(via.size(), 0);
+    for (std::size_t i = 0; i < via.size(); ++i) {
+        // Read before the next fetch (a fetch may clear the switch cache).
+        const std::vector<std::uint8_t>& to_i = switch_distances_to(via[i].first);
+        for (std::size_t j = 0; j < via.size(); ++j) {
+            if (j != i && !dropped[j] && int{to_i[via[j].first]} + via[i].second <= via[j].second) dropped[j] = 1;
+        }
+    }
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < via.size(); ++i) {
+        if (!dropped[i]) via[kept++] = via[i];
+    }
+    via.resize(kept);
+}
+
 void Router::select(VertexId dst) {
     if (current_valid_ && current_ == dst) return;
     const std::size_t n = topology_.vertex_count();
@@ -161,6 +414,7 @@ void Router::select(VertexId dst) {
         generation_ = 1;
     }
     current_valid_ = false;
+    current_offset_ = 0;
     if (is_fabric_switch(topology_.vertex(dst).kind)) {
         current_shared_ = &switch_distances_to(dst);  // no local region: its own searched distances
     } else {
@@ -171,9 +425,17 @@ void Router::select(VertexId dst) {
             Region region;
             local_search(dst, region.local, region.via);
             std::sort(region.via.begin(), region.via.end());
+            drop_dominated(region.via);
             found = regions_.emplace(dst, std::move(region)).first;
         }
-        current_shared_ = shared_distances(found->second.via);
+        const Via& via = found->second.via;
+        if (via.size() == 1) {
+            // One switch: its own array, offset by c_w (no array of shared(v) is built).
+            current_shared_ = &switch_distances_to(via.front().first);
+            current_offset_ = static_cast<std::uint8_t>(std::min(via.front().second, 255));
+        } else {
+            current_shared_ = shared_distances(via);
+        }
         for (const auto& [v, d] : found->second.local) {
             local_stamp_[v] = generation_;
             local_value_[v] = d;
@@ -184,7 +446,9 @@ void Router::select(VertexId dst) {
 }
 
 std::uint8_t Router::current_distance(VertexId v) const {
-    const std::uint8_t shared = current_shared_ != nullptr ? (*current_shared_)[v] : kUnreachable;
+    // d(v, w) + c_w saturating at kUnreachable, as min_plus builds the shared arrays.
+    const unsigned sum = current_shared_ != nullptr ? unsigned{(*current_shared_)[v]} + current_offset_ : kUnreachable;
+    const auto shared = static_cast<std::uint8_t>(std::min<unsigned>(sum, kUnreachable));
     if (local_stamp_[v] != generation_) return shared;
     return std::min(shared, local_value_[v]);
 }

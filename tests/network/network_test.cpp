@@ -199,11 +199,22 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
         Fabric fabric;
         int gpus, gpus_per_node, tiers, planes, radix;
     };
+    // The switch arrays themselves are derived per attachment group (Router::derive_group_distances) where the
+    // group is small: a fat-tree leaf alone, leaf i of every rail or plane together; nodes that straddle two leaves
+    // (6 GPUs per node on leaves of 8 NICs) chain leaves into larger groups, and a partial last pod of 3 tiers has
+    // fewer leaves under its switches. Every case is compared with the search.
     for (const Case& c : {Case{"single node", Fabric::single_node, 8, 8, 2, 1, 64},
                           Case{"fat-tree, 2 tiers", Fabric::fat_tree, 64, 8, 2, 1, 16},
                           Case{"fat-tree, 3 tiers", Fabric::fat_tree, 128, 8, 3, 1, 8},
+                          Case{"fat-tree, 3 tiers, partial pod", Fabric::fat_tree, 88, 8, 3, 1, 8},
+                          Case{"fat-tree, one leaf", Fabric::fat_tree, 16, 8, 2, 1, 64},
+                          Case{"fat-tree, nodes straddle leaves", Fabric::fat_tree, 48, 6, 2, 1, 16},
+                          Case{"fat-tree, 3 tiers, nodes straddle leaves", Fabric::fat_tree, 96, 6, 3, 1, 8},
                           Case{"rail-optimized", Fabric::rail_optimized, 64, 8, 2, 1, 16},
-                          Case{"multi-plane", Fabric::multi_plane, 64, 8, 2, 8, 16}}) {
+                          Case{"rail-optimized, two leaves per rail", Fabric::rail_optimized, 128, 8, 2, 1, 16},
+                          Case{"multi-plane", Fabric::multi_plane, 64, 8, 2, 8, 16},
+                          Case{"multi-plane, 2 planes", Fabric::multi_plane, 64, 8, 2, 2, 16},
+                          Case{"multi-plane, 4 planes, one leaf each", Fabric::multi_plane, 32, 8, 2, 4, 16}}) {
         INFO(c.name);
         ClusterSpec spec;
         spec.chip = chip;
@@ -227,6 +238,8 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
             ++compared;
         }
         CHECK(compared == static_cast<int>(t.vertex_count()));
+        // Derived, not searched, wherever a group exists (every fabric but the single node has leaves).
+        if (c.fabric != Fabric::single_node) CHECK(derived.derived_switches() > 0);
         // Router::route evaluates the same distances per vertex (Router::Target) instead of building the array: its
         // routes must be those walked with the searched array, from every GPU to every vertex.
         Router walker(t);
@@ -258,6 +271,34 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
             REQUIRE(found.latency[i] == expected.latency);
         }
     }
+}
+
+TEST_CASE("Switch distances on a hand-made graph with one-way links equal the search", "[network][routing]") {
+    // leaf A and leaf B joined through spine S; GPU g hangs from A by a cable and also has a one-way link to a
+    // third switch C, which reaches B only. A's attachment group then has a region that leads to C, outside the
+    // group: the derivation must see it and search instead (d(g, B) = 2 through C, not 3 through A and S). The
+    // derived and searched arrays are compared for every vertex, and every switch is asked.
+    Topology t;
+    const LinkSpec spec{LinkKind::fabric, gigabytes_per_second(10), 1.0, Seconds(0.0)};
+    const VertexId a = t.add_vertex(VertexInfo{VertexKind::leaf_switch, -1, 0, -1});
+    const VertexId b = t.add_vertex(VertexInfo{VertexKind::leaf_switch, -1, 1, -1});
+    const VertexId spine = t.add_vertex(VertexInfo{VertexKind::spine_switch, -1, 0, -1});
+    const VertexId c = t.add_vertex(VertexInfo{VertexKind::leaf_switch, -1, 2, -1});
+    const VertexId g = t.add_vertex(VertexInfo{VertexKind::gpu, 0, 0, -1});
+    const VertexId h = t.add_vertex(VertexInfo{VertexKind::gpu, 1, 1, -1});
+    t.add_cable(a, spine, spec);
+    t.add_cable(b, spine, spec);
+    t.add_cable(g, a, spec);
+    t.add_cable(h, b, spec);
+    t.add_link(g, c, spec);
+    t.add_link(c, b, spec);
+    Router derived(t);
+    Router searched(t);
+    for (const VertexId dst : {a, b, spine, c, g, h}) {
+        INFO("destination " << t.describe(dst));
+        CHECK(derived.distances_to(dst) == searched.search_distances_to(dst));
+    }
+    CHECK(searched.search_distances_to(b)[g] == 2);
 }
 
 TEST_CASE("A phase that is another one with its links renamed is answered from the memo, with the same result", "[network][memo]") {

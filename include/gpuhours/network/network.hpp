@@ -107,19 +107,48 @@ public:
     // d(v, dst) = min(local(v), shared(v)) with shared(v) = min_w d(v, w) + c_w and local(v) the paths that stay in
     // the node. `shared` depends only on the list of (w, c_w), which destinations under the same switches share
     // (GPU i of every node on one leaf): it is built once per distinct list (O(vertices × its switches)) and kept;
-    // a destination then costs its node's local search. Exact: the same distances as the search.
+    // a destination then costs its node's local search. Entries that never give the minimum are dropped first
+    // (drop_dominated); a list of one switch uses that switch's array plus c_w, with no array of its own. The
+    // switches' arrays are derived per attachment group from a few multi-source searches
+    // (derive_group_distances). Exact: the same distances as the search.
     const std::vector<std::uint8_t>& distances_to(VertexId dst);
     // The breadth-first search itself, over reversed links (for tests and for switches).
     std::vector<std::uint8_t> search_distances_to(VertexId dst);
     // The link `v` forwards on toward `dst` (v ≠ dst, reachable); needs distances_to(dst).
     [[nodiscard]] LinkId next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t>& dist) const;
     [[nodiscard]] const Topology& topology() const { return topology_; }
+    // How many switches' distances were derived from their attachment group rather than searched (for tests).
+    [[nodiscard]] std::size_t derived_switches() const { return derived_switches_; }
 
     static constexpr std::uint8_t kUnreachable = 255;
 
 private:
     void build_reversed_links();
+    std::vector<std::uint8_t> search_from(std::span<const VertexId> sources);
     const std::vector<std::uint8_t>& switch_distances_to(VertexId w);
+    // Fills the switch cache with the distances to every switch of w's attachment group, derived from a few
+    // multi-source searches instead of one search per switch (routing.cpp explains the equations). False when the
+    // group is too large to be worth it; the caller then searches.
+    bool derive_group_distances(VertexId w);
+    struct AttachmentGroup {
+        std::vector<VertexId> members;                                       // w first
+        std::vector<std::vector<std::pair<VertexId, std::uint8_t>>> reach;  // per member: (region vertex y, r_e(y))
+        std::vector<int> closure;                                            // T*(e → f) at [e · k + f]
+    };
+    bool find_group(VertexId w, AttachmentGroup& g);
+    void close_transits(AttachmentGroup& g);
+    // Distance from every vertex to the nearest of `sources` (sorted), kept by that set (bounded like the arrays).
+    const std::vector<std::uint8_t>& distances_to_set(const std::vector<VertexId>& sources);
+    struct IdsHash {
+        std::size_t operator()(const std::vector<VertexId>& ids) const;
+    };
+    std::unordered_map<std::vector<VertexId>, std::vector<std::uint8_t>, IdsHash> set_cache_;
+    std::size_t set_cache_bytes_ = 0;
+    std::size_t derived_switches_ = 0;
+    const std::vector<std::uint8_t>& group_minimum(const std::vector<VertexId>& key,
+                                                   const std::vector<std::vector<VertexId>>& sets);
+    std::unordered_map<std::vector<VertexId>, std::vector<std::uint8_t>, IdsHash> minimum_cache_;
+    std::vector<std::uint8_t> in_region_;  // derive_group_distances' scratch: in-region distance, 255 elsewhere
     // The local search from dst: vertices reached without crossing a network switch (leaf, spine, core), and the
     // network switches met with their c_w.
     void local_search(VertexId dst, std::vector<std::pair<VertexId, std::uint8_t>>& local,
@@ -129,6 +158,10 @@ private:
     using Via = std::vector<std::pair<VertexId, int>>;  // (w, c_w), sorted by w
     // shared(v) for a list of (w, c_w) (see distances_to); null when the list is empty (nothing beyond the node).
     const std::vector<std::uint8_t>* shared_distances(const Via& via);
+    // Drops the entries of `via` that never give the minimum: (w', c') when another (w, c) has d(w', w) + c ≤ c'
+    // (then d(v, w) + c ≤ d(v, w') + c' at every v, by the triangle inequality). A rail-optimised node's NICs on
+    // the other rails' leaves (c = 4) lose to its own rail's leaf (c = 2, two hops away): one entry remains.
+    void drop_dominated(Via& via);
     // Makes `dst` the current destination: its shared array, its local region marked (local_stamp_), its next hops
     // forgotten (hop_stamp_). Nothing to do when it already is.
     void select(VertexId dst);
@@ -152,6 +185,7 @@ private:
     VertexId current_ = 0;
     bool current_valid_ = false;
     const std::vector<std::uint8_t>* current_shared_ = nullptr;
+    std::uint8_t current_offset_ = 0;  // added to current_shared_'s entries (a one-switch list: d(v, w) + c_w)
     std::vector<std::uint32_t> local_stamp_;  // v is in the current destination's local region when == generation_
     std::vector<std::uint8_t> local_value_;   // and local(v) is this
     // Appends the links of the route from src to dst (src ≠ dst) to `out`; returns its latency.
