@@ -402,8 +402,11 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
     ChunkPasses out;
     int next_slot = -2;  // the chunk's overlapped tensor-parallel collectives
     for (const Block* block : chunk_blocks(chunk)) {
-        const std::string name =
-            block->layer >= 0 ? fmt::format("{} {}", to_string(block->kind), block->layer) : std::string(to_string(block->kind));
+        // Segment labels are read only by the trace (step_tasks.cpp names tasks only then): without one they stay
+        // short (no string allocated per segment copy).
+        const std::string name = !spec_.record_trace ? std::string()
+                                 : block->layer >= 0 ? fmt::format("{} {}", to_string(block->kind), block->layer)
+                                                     : std::string(to_string(block->kind));
         Segments fwd = forward_segments(*block, name, next_slot);
         double dense = 0.0;
         double expert = 0.0;
