@@ -516,7 +516,18 @@ Route Router::route(VertexId src, VertexId dst) {
 
 Seconds Router::walk(VertexId src, VertexId dst, std::vector<LinkId>& out) {
     select(dst);
-    auto dist = [&](VertexId u) { return current_distance(u); };
+    if (current_shared_ != nullptr && current_offset_ == 0) {
+        // The common case read without the offset's saturating add (a walk evaluates every neighbour on its way).
+        const std::uint8_t* shared = current_shared_->data();
+        return walk_with(src, dst, out, [&](VertexId u) {
+            return local_stamp_[u] != generation_ ? shared[u] : std::min(shared[u], local_value_[u]);
+        });
+    }
+    return walk_with(src, dst, out, [&](VertexId u) { return current_distance(u); });
+}
+
+template <class Distance>
+Seconds Router::walk_with(VertexId src, VertexId dst, std::vector<LinkId>& out, const Distance& dist) {
     if (dist(src) == kUnreachable) {
         throw Error(fmt::format("no route from {} to {}", topology_.describe(src), topology_.describe(dst)),
                     "check that the fabric connects these GPUs");

@@ -190,6 +190,8 @@ private:
     std::vector<std::uint8_t> local_value_;   // and local(v) is this
     // Appends the links of the route from src to dst (src ≠ dst) to `out`; returns its latency.
     Seconds walk(VertexId src, VertexId dst, std::vector<LinkId>& out);
+    template <class Distance>
+    Seconds walk_with(VertexId src, VertexId dst, std::vector<LinkId>& out, const Distance& dist);
     std::vector<std::uint32_t> hop_stamp_;  // next hop of v toward the current destination known when == generation_
     std::vector<LinkId> hop_link_;
     std::uint32_t generation_ = 0;
