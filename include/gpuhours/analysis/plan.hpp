@@ -67,7 +67,8 @@ struct PlanOptions {
     PlanSpace space;
     int top = 5;            // candidates reported (and the N of the pruning threshold); ≥ 1
     unsigned threads = 0;   // simulation threads; 0: std::thread::hardware_concurrency()
-    int wave = 4;           // candidates simulated between threshold updates (fixed: results never depend on threads)
+    int wave = 4;           // with prune: candidates simulated between threshold updates (fixed: results never
+                            // depend on threads); without, every survivor runs in one wave
     bool prune = true;      // false: simulate every candidate that passes the rules and the memory check
     // Called (from the simulating thread) just before each simulate_step, with the layout about to be simulated;
     // must be thread-safe. For tests and progress display; leave empty otherwise.
