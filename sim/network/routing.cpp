@@ -74,19 +74,24 @@ std::vector<std::uint8_t> Router::search_from(std::span<const VertexId> sources)
 }
 
 // A network switch's distances, derived with its attachment group's (derive_group_distances) or searched, and
-// kept; past 1 GB they are found again as needed (still exact).
+// kept (make_switch_room).
 const std::vector<std::uint8_t>& Router::switch_distances_to(VertexId w) {
     if (auto it = switch_cache_.find(w); it != switch_cache_.end()) return it->second;
     if (derive_group_distances(w)) return switch_cache_.at(w);
     const std::size_t n = topology_.vertex_count();
     std::vector<std::uint8_t> dist = search_distances_to(w);
-    if (switch_cache_bytes_ + n > (std::size_t{1} << 30)) {
-        switch_cache_.clear();
-        switch_cache_bytes_ = 0;
-        current_valid_ = false;  // its array may have been one of these
-    }
+    make_switch_room(1);
     switch_cache_bytes_ += n;
     return switch_cache_[w] = std::move(dist);
+}
+
+// Room in the switch cache for `arrays` more arrays, made together so that none of them evicts another: past 1 GB
+// the cache is forgotten (its arrays are found again as needed; still exact).
+void Router::make_switch_room(std::size_t arrays) {
+    if (switch_cache_bytes_ + arrays * topology_.vertex_count() <= (std::size_t{1} << 30)) return;
+    switch_cache_.clear();
+    switch_cache_bytes_ = 0;
+    current_valid_ = false;  // its array may have been one of these
 }
 
 std::size_t Router::IdsHash::operator()(const std::vector<VertexId>& ids) const {
@@ -305,11 +310,7 @@ bool Router::derive_group_distances(VertexId w) {
             for (const auto& entry : r) in_region_[entry.first] = kUnreachable;
         }
     }
-    if (switch_cache_bytes_ + k * n > (std::size_t{1} << 30)) {
-        switch_cache_.clear();
-        switch_cache_bytes_ = 0;
-        current_valid_ = false;  // its array may have been one of these
-    }
+    make_switch_room(k);
     for (std::size_t f = 0; f < k; ++f) {
         auto [it, added] = switch_cache_.try_emplace(group[f]);
         if (!added) continue;

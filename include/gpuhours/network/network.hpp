@@ -126,6 +126,7 @@ private:
     void build_reversed_links();
     std::vector<std::uint8_t> search_from(std::span<const VertexId> sources);
     const std::vector<std::uint8_t>& switch_distances_to(VertexId w);
+    void make_switch_room(std::size_t arrays);
     // Fills the switch cache with the distances to every switch of w's attachment group, derived from a few
     // multi-source searches instead of one search per switch (routing.cpp explains the equations). False when the
     // group is too large to be worth it; the caller then searches.
