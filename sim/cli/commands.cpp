@@ -328,6 +328,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.end_object();
     j.key("parallelism").begin_object();
     j.field("tensor", p.tensor).field("pipeline", p.pipeline).field("data", p.data).field("expert", p.expert);
+    j.field("expert_tensor", p.expert_tensor_degree());
     j.field("context", p.context).field("sequence_parallel", p.sequence_parallel).field("zero", p.zero_stage);
     j.field("micro_batch", p.micro_batch).field("virtual_stages", p.virtual_stages);
     j.field("schedule", to_string(p.schedule)).field("recompute", to_string(p.recompute)).field("order", p.order);
@@ -401,9 +402,13 @@ int check_command(const Args& raw, std::ostream& out) {
                            "per direction\n",
                            c.gpus, c.chip.display_name, c.chip.id, c.nodes(), c.nodes() == 1 ? "" : "s", c.gpus_per_node, to_string(c.fabric),
                            format_bandwidth(c.nic_bandwidth), format_bandwidth(c.chip.scale_up_bandwidth));
-        out << fmt::format("layout    tensor {} × context {} × pipeline {} × data {} = {} GPUs; expert {}; zero {}; "
+        out << fmt::format("layout    tensor {} × context {} × pipeline {} × data {} = {} GPUs; expert {}{}; zero {}; "
                            "{} schedule{}; recompute {}\n",
-                           p.tensor, p.context, p.pipeline, p.data, p.total_ranks(), p.expert, p.zero_stage,
+                           p.tensor, p.context, p.pipeline, p.data, p.total_ranks(), p.expert,
+                           p.folds_experts() ? fmt::format(" × expert tensor {} (MoE parallel folding: {} expert-data ranks)",
+                                                           p.expert_tensor_degree(), p.expert_data_ranks())
+                                             : std::string(),
+                           p.zero_stage,
                            describe_schedule(p),
                            p.virtual_stages > 1 ? fmt::format(" ({} virtual stages)", p.virtual_stages) : "",
                            describe_recompute(p));

@@ -171,6 +171,7 @@ ParallelLayout read_parallelism(const Node& node, int gpus, int* data_given, con
     p.pipeline = read_int(r, "pipeline", 1, kMaxInt, 1);
     p.context = read_int(r, "context", 1, kMaxInt, 1);
     p.expert = read_int(r, "expert", 1, kMaxInt, 1);
+    p.expert_tensor = read_int(r, "expert_tensor", 1, kMaxInt, 0);
     if (const Node* d = r.optional("data")) {
         p.data = detail::as_int(*d, "parallelism.data", 1, kMaxInt);
         *data_given = 1;
@@ -528,6 +529,69 @@ void check_position_table(const Scenario& s, const SourceRef& at) {
                fmt::format("use a sequence of at most {} tokens, or a model with more positions", m.max_position_embeddings));
 }
 
+// Expert parallelism: carved out of data × context (Megatron-Core's convention), or folded over tensor × context ×
+// data with its own expert-tensor degree (ParallelLayout::folds_experts).
+void check_experts(const Scenario& s, const SourceRef& at) {
+    const ParallelLayout& p = s.parallel;
+    const ModelSpec& m = s.model;
+    const int et = p.expert_tensor_degree();
+    if (p.expert_tensor > 0 && !m.moe) {
+        throw_rule(s, {"parallelism.expert_tensor", "model"}, at,
+                   fmt::format("expert_tensor = {} but model \"{}\" has no experts", p.expert_tensor, m.id),
+                   "remove expert_tensor for a dense model");
+    }
+    if (p.expert == 1 && et == p.tensor) return;
+    if (et == p.tensor) {
+        const long long carved = 1LL * p.data * p.context;
+        if (carved % p.expert != 0) {
+            const std::string message = fmt::format("expert = {} does not divide data × context = {} × {} = {}", p.expert, p.data,
+                                                    p.context, carved);
+            const std::string hint = "expert-parallel ranks are carved out of the data × context ranks of a pipeline stage "
+                                     "(Megatron-Core convention); use a divisor, or set expert_tensor to fold them over "
+                                     "tensor × context × data";
+            // The GPU count enters only through a derived `data`.
+            if (s.sources.keys.contains("parallelism.data")) {
+                throw_rule(s, {"parallelism.expert", "parallelism.data", "parallelism.context"}, at, message, hint);
+            }
+            throw_rule(s, {"parallelism.expert", "parallelism.data", "parallelism.context", "cluster.gpus"}, at, message, hint);
+        }
+    } else {
+        const long long stage = 1LL * p.tensor * p.context * p.data;
+        if (stage % (1LL * p.expert * et) != 0) {
+            throw_rule(s, {"parallelism.expert", "parallelism.expert_tensor", "parallelism.tensor", "parallelism.data",
+                           "parallelism.context", "cluster.gpus"},
+                       at,
+                       fmt::format("expert × expert_tensor = {} × {} does not divide tensor × context × data = {} × {} × {} = {}",
+                                   p.expert, et, p.tensor, p.context, p.data, stage),
+                       "MoE parallel folding lays a stage's tensor × context × data ranks out as expert_tensor × expert × "
+                       "expert-data; choose degrees whose product divides it");
+        }
+        if (p.tensor > 1 && !p.sequence_parallel) {
+            throw_rule(s, {"parallelism.expert_tensor", "parallelism.sequence_parallel", "parallelism.tensor"}, at,
+                       fmt::format("expert_tensor = {} differs from tensor = {} without sequence parallelism: the MoE "
+                                   "layer's tokens are then copies on every tensor rank", et, p.tensor),
+                       "set sequence_parallel = true (Megatron-Core requires it for MoE with tensor parallelism), or "
+                       "expert_tensor = tensor");
+        }
+        const auto parts = order_parts(p.order);
+        if (parts && std::find(parts->begin(), parts->end(), "ep") > std::find(parts->begin(), parts->end(), "dp")) {
+            throw_rule(s, {"parallelism.order", "parallelism.expert_tensor"}, at,
+                       fmt::format("order \"{}\" puts ep after dp; folded expert groups are laid out tp-ep-dp", p.order),
+                       "put ep before dp in parallelism.order, or set expert_tensor = tensor");
+        }
+        if (m.moe->expert_ffn_hidden % et != 0) {
+            throw_rule(s, {"parallelism.expert_tensor", "model"}, at,
+                       fmt::format("expert_tensor = {} does not divide the experts' hidden size {}", et, m.moe->expert_ffn_hidden),
+                       "choose an expert-tensor degree that divides the model's expert_ffn_hidden");
+        }
+    }
+    if (m.moe->routed_experts % p.expert != 0) {
+        throw_rule(s, {"parallelism.expert", "model"}, at,
+                   fmt::format("expert = {} does not divide the model's {} routed experts", p.expert, m.moe->routed_experts),
+                   "each expert-parallel rank holds the same number of experts; use a divisor");
+    }
+}
+
 }  // namespace
 
 void validate_layout(const Scenario& s, bool data_given) {
@@ -553,26 +617,7 @@ void validate_layout(const Scenario& s, bool data_given) {
         throw_rule(s, {"parallelism.expert", "model"}, at, fmt::format("expert = {} but model \"{}\" has no experts", p.expert, m.id),
                             "set expert = 1 for a dense model");
     }
-    if (p.expert > 1) {
-        const long long carved = 1LL * p.data * p.context;
-        if (carved % p.expert != 0) {
-            const std::string message = fmt::format("expert = {} does not divide data × context = {} × {} = {}", p.expert, p.data,
-                                                    p.context, carved);
-            const std::string hint = "expert-parallel ranks are carved out of the data × context ranks of a pipeline stage "
-                                     "(Megatron-Core convention); use a divisor";
-            // The GPU count enters only through a derived `data`.
-            if (s.sources.keys.contains("parallelism.data")) {
-                throw_rule(s, {"parallelism.expert", "parallelism.data", "parallelism.context"}, at, message, hint);
-            }
-            throw_rule(s, {"parallelism.expert", "parallelism.data", "parallelism.context", "cluster.gpus"}, at, message, hint);
-        }
-        if (m.moe->routed_experts % p.expert != 0) {
-            throw_rule(s, {"parallelism.expert", "model"}, at,
-                                fmt::format("expert = {} does not divide the model's {} routed experts", p.expert,
-                                            m.moe->routed_experts),
-                                "each expert-parallel rank holds the same number of experts; use a divisor");
-        }
-    }
+    check_experts(s, at);
     check_chunks(s, at);
     if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {
         throw_rule(s, {"parallelism.virtual_stages", "parallelism.schedule"}, at,

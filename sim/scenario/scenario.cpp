@@ -401,8 +401,10 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                                        "training.combine_precision"}),
                                 s.sources.at("training.precision", s.sources.file))},
         // The layout and the network the step is simulated on.
-        Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}{}{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
-                                              p.tensor, p.context, p.pipeline, p.data, p.expert, p.sequence_parallel ? " with sequence parallelism" : "",
+        Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}{}{}{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
+                                              p.tensor, p.context, p.pipeline, p.data, p.expert,
+                                              p.folds_experts() ? fmt::format(" ETP{} (MoE parallel folding)", p.expert_tensor_degree()) : std::string(),
+                                              p.sequence_parallel ? " with sequence parallelism" : "",
                                               p.tp_comm_overlap ? fmt::format(" and TP communication overlap ({} SMs)", p.tp_comm_overlap_sms) : std::string(),
                                               p.context > 1 ? fmt::format(", CP exchange {}", to_string(p.cp_comm_type)) : std::string(),
                                               p.moe_shared_expert_overlap ? ", shared experts beside the all-to-all" : "",

@@ -13,6 +13,7 @@ std::string_view to_string(GroupKind g) {
         case GroupKind::context: return "context";
         case GroupKind::expert: return "expert";
         case GroupKind::expert_data: return "expert-data";
+        case GroupKind::expert_tensor: return "expert-tensor";
         case GroupKind::data: return "data";
         case GroupKind::pipeline: return "pipeline";
         case GroupKind::data_context: return "data×context";
@@ -52,6 +53,18 @@ Placement::Placement(const ParallelLayout& layout, int gpus) : layout_(layout) {
         stride *= degree[dim];
     }
     ep_before_dp_ = ep_pos < dp_pos;
+    if (layout.folds_experts()) {
+        const long long stage = 1LL * layout.tensor * layout.context * layout.data;
+        if (stage % (1LL * layout.expert * layout.expert_tensor_degree()) != 0) {
+            throw Error(fmt::format("expert × expert_tensor = {} × {} does not divide tensor × context × data = {}",
+                                    layout.expert, layout.expert_tensor_degree(), stage),
+                        "make parallelism.expert × parallelism.expert_tensor a divisor of tensor × context × data");
+        }
+        if (!ep_before_dp_) {
+            throw Error(fmt::format("order \"{}\" puts ep after dp; folded expert groups are laid out tp-ep-dp", layout.order),
+                        "put ep before dp in parallelism.order, or use expert_tensor = tensor with expert dividing data × context");
+        }
+    }
 }
 
 RankCoord Placement::coord(int rank) const {
@@ -63,6 +76,15 @@ RankCoord Placement::coord(int rank) const {
     c.cp = digits[1];
     c.dp = digits[2];
     c.pp = digits[3];
+    c.etp = c.tp;
+    if (layout_.folds_experts()) {
+        const int f = stage_index(c);
+        const int et = layout_.expert_tensor_degree();
+        c.etp = f % et;
+        c.ep = f / et % layout_.expert;
+        c.ep_group = f / et / layout_.expert;
+        return c;
+    }
     // Flattened data × context index, cp and dp in the order's relative order.
     const bool cp_inner = strides_[1] < strides_[2];
     const int flat = cp_inner ? c.cp + layout_.context * c.dp : c.dp + layout_.data * c.cp;
@@ -82,8 +104,51 @@ int Placement::rank_of(int tp, int cp, int dp, int pp) const {
     return tp * strides_[0] + cp * strides_[1] + dp * strides_[2] + pp * strides_[3];
 }
 
+int Placement::stage_index(const RankCoord& c) const {
+    const int digit[4] = {c.tp, c.cp, c.dp, c.pp};
+    const int degree[4] = {layout_.tensor, layout_.context, layout_.data, layout_.pipeline};
+    int f = 0;
+    int radix = 1;
+    for (const int dim : dense_order_) {
+        if (dim == 3) continue;
+        f += digit[dim] * radix;
+        radix *= degree[dim];
+    }
+    return f;
+}
+
+int Placement::rank_at(int f, int pp) const {
+    int digit[4] = {0, 0, 0, pp};
+    const int degree[4] = {layout_.tensor, layout_.context, layout_.data, layout_.pipeline};
+    for (const int dim : dense_order_) {
+        if (dim == 3) continue;
+        digit[dim] = f % degree[dim];
+        f /= degree[dim];
+    }
+    return rank_of(digit[0], digit[1], digit[2], digit[3]);
+}
+
+std::vector<int> Placement::folded_group(GroupKind kind, const RankCoord& c) const {
+    const int et = layout_.expert_tensor_degree();
+    const int ep = layout_.expert;
+    std::vector<int> out;
+    auto at = [&](int etp, int e, int edp) { out.push_back(rank_at(etp + et * (e + ep * edp), c.pp)); };
+    if (kind == GroupKind::expert) {
+        for (int i = 0; i < ep; ++i) at(c.etp, i, c.ep_group);
+    } else if (kind == GroupKind::expert_data) {
+        for (int g = 0; g < layout_.expert_data_ranks(); ++g) at(c.etp, c.ep, g);
+    } else {
+        for (int j = 0; j < et; ++j) at(j, c.ep, c.ep_group);
+    }
+    return out;
+}
+
 std::vector<int> Placement::group(GroupKind kind, int rank) const {
     const RankCoord c = coord(rank);
+    if (layout_.folds_experts() &&
+        (kind == GroupKind::expert || kind == GroupKind::expert_data || kind == GroupKind::expert_tensor)) {
+        return folded_group(kind, c);
+    }
     std::vector<int> out;
     const bool cp_inner = strides_[1] < strides_[2];
     auto from_flat = [&](int flat) {
@@ -98,6 +163,7 @@ std::vector<int> Placement::group(GroupKind kind, int rank) const {
     };
     switch (kind) {
         case GroupKind::tensor:
+        case GroupKind::expert_tensor:  // unfolded: the experts split over the tensor group
             for (int i = 0; i < layout_.tensor; ++i) out.push_back(rank_of(i, c.cp, c.dp, c.pp));
             break;
         case GroupKind::context:

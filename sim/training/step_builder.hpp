@@ -135,7 +135,7 @@ struct TaskInfo {
 };
 
 // Node-limited routing's scale on the expert all-to-all (step_passes.cpp).
-double dispatch_factor(const ModelSpec& model, const ParallelLayout& layout, int gpus_per_node);
+double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node);
 
 class StepBuilder {
 public:

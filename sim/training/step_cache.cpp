@@ -54,6 +54,7 @@ ParallelLayout CommTimeCache::Table::placement_of(const ParallelLayout& layout) 
     p.data = layout.data;
     p.pipeline = layout.pipeline;
     p.expert = layout.expert;
+    p.expert_tensor = layout.expert_tensor_degree();
     p.order = layout.order;
     p.shard_group = layout.dense_shard_ranks();
     return p;

@@ -39,9 +39,13 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
 // Node-limited routing (DeepSeek-V3: each token to at most M nodes, forwarded inside the node over NVLink)
 // deduplicates a token's copies per node: it crosses the scale-out network at most min(M, k) times instead of k.
 // Approximation: the whole all-to-all is scaled by min(M, k)/k when the expert group spans more nodes than M.
-double dispatch_factor(const ModelSpec& model, const ParallelLayout& layout, int gpus_per_node) {
+double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node) {
     if (!model.moe || model.moe->max_nodes_per_token <= 0) return 1.0;
-    const int nodes_spanned = (layout.expert + gpus_per_node - 1) / gpus_per_node;
+    // The nodes rank 0's expert group spans (its members are tensor ranks apart, or expert-tensor ranks folded).
+    std::vector<int> nodes;
+    for (const int r : placement.group(GroupKind::expert, 0)) nodes.push_back(r / gpus_per_node);
+    std::sort(nodes.begin(), nodes.end());
+    const int nodes_spanned = static_cast<int>(std::unique(nodes.begin(), nodes.end()) - nodes.begin());
     const int limit = model.moe->max_nodes_per_token;
     if (nodes_spanned <= limit) return 1.0;
     return static_cast<double>(std::min(limit, model.moe->top_k)) / model.moe->top_k;
@@ -98,6 +102,19 @@ std::optional<CommSpec> StepBuilder::comm_spec(const Communication& c, bool back
             if (layout_.expert == 1) return std::nullopt;
             return CommSpec{CollectiveKind::all_to_all, GroupKind::expert,
                             (backward ? c.backward_bytes.value_or(c.bytes) : c.bytes) * dispatch_factor_, CommAxis::expert};
+        case Collective::etp_all_gather:
+        case Collective::etp_reduce_scatter: {
+            // The transposed collective in backward moves the gradients' format (Communication::backward_bytes).
+            const int et = layout_.expert_tensor_degree();
+            if (et == 1) return std::nullopt;
+            const Bytes bytes = backward ? c.backward_bytes.value_or(c.bytes) : c.bytes;
+            if (c.kind == Collective::etp_all_gather) {
+                return CommSpec{backward ? CollectiveKind::reduce_scatter : CollectiveKind::all_gather, GroupKind::expert_tensor,
+                                bytes * static_cast<double>(et), CommAxis::tensor};
+            }
+            return CommSpec{backward ? CollectiveKind::all_gather : CollectiveKind::reduce_scatter, GroupKind::expert_tensor,
+                            bytes, CommAxis::tensor};
+        }
     }
     return std::nullopt;
 }
@@ -443,7 +460,7 @@ std::vector<Segment> StepBuilder::shard_collectives(const ChunkPasses& c, std::s
     const auto [dense, expert] = c.unit_parameters[unit];
     const auto [dense_fp8, expert_fp8] = c.unit_fp8[unit];
     const int dense_group = layout_.data * layout_.context;
-    const int expert_group = dense_group / layout_.expert;
+    const int expert_group = layout_.expert_data_ranks();
     const double e = bytes_per_element(gradients ? spec_.precision.gradients : spec_.precision.parameters);
     const double dense_bytes = gradients ? dense * e : param_gather_bytes(dense, dense_fp8);
     const double expert_bytes = gradients ? expert * e : param_gather_bytes(expert, expert_fp8);
@@ -489,7 +506,7 @@ std::vector<Segment> StepBuilder::bucket_collectives(double& pending_dense, doub
     const double e = bytes_per_element(spec_.precision.gradients);
     const CollectiveKind kind = layout_.zero_stage >= 1 ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
     const int dense_group = layout_.data * layout_.context;
-    const int expert_group = dense_group / layout_.expert;
+    const int expert_group = layout_.expert_data_ranks();
     auto launch = [&](double& pending, int group, GroupKind kind_of_group, const char* label) {
         if (group <= 1) {
             pending = 0.0;

@@ -64,7 +64,7 @@ void StepBuilder::add_data_parallel_sync(int stage, int local_chunk, const std::
     std::vector<std::vector<TaskId>> after(ranks.size());
     for (std::size_t i = 0; i < ranks.size(); ++i) after[i] = {after_ends.at(i)};
     const int dense_group = layout_.data * layout_.context;
-    const int expert_group = layout_.data * layout_.context / layout_.expert;
+    const int expert_group = layout_.expert_data_ranks();
     if (dense_group > 1 && c.dense_parameters > 0) {
         Segment seg{SegmentKind::comm, {}, CommSpec{kind, GroupKind::data_context, Bytes(c.dense_parameters * grad_bytes), CommAxis::data}, "grad sync"};
         add_segment(stage, seg, fmt::format("dp {} c{}", to_string(kind), local_chunk), after);
@@ -98,7 +98,7 @@ void StepBuilder::add_optimizer(int stage) {
         }
     }
     const double dense_group = static_cast<double>(layout_.data) * layout_.context;
-    const double expert_group = dense_group / layout_.expert;
+    const double expert_group = layout_.expert_data_ranks();
     // Under hybrid sharding each GPU updates its shard group's 1/S of the dense parameters.
     const double local = layout_.zero_stage >= 1 ? dense / layout_.dense_shard_ranks() + expert / expert_group : dense + expert;
     const auto& pr = spec_.precision;

@@ -208,10 +208,10 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
     const auto stages = assign_stages(model, layout);
 
     // ZeRO groups: dense parameters over data × context (over a shard group under hybrid sharding), routed
-    // experts over data × context / expert.
-    const double data_context = static_cast<double>(layout.data) * layout.context;
+    // experts over their expert-data group (data × context / expert; folded, tensor × context × data / (expert ×
+    // expert_tensor)).
     const double dp_dense = layout.dense_shard_ranks();
-    const double dp_expert = std::max(1.0, data_context / layout.expert);
+    const double dp_expert = std::max(1, layout.expert_data_ranks());
     const double param_bytes = bytes_per_element(precision.parameters);
     const double grad_bytes = bytes_per_element(precision.gradients);
     // Optimizer: the fp32 master copy (none when the working weights already are in that format) and Adam's

@@ -23,6 +23,7 @@ Context make_context(const ModelSpec& m, const ParallelLayout& layout, const Mix
     c.sp = layout.sequence_parallel && layout.tensor > 1;
     c.cp = layout.context;
     c.ep = layout.expert;
+    c.et = layout.expert_tensor_degree();
     c.b = shape.micro_batch;
     c.s = shape.sequence_length;
     c.tokens = c.b * c.s / c.cp;
@@ -83,9 +84,11 @@ long long whole(double x) { return std::llround(x); }
 
 // A weight GEMM on `tokens` rows: in → out features, split over TP as Megatron does (column: output features;
 // row: input features, partial sums reduced after; replicated: whole on every TP rank).
-Op gemm(const Context& c, std::string name, double in, double out, Split split, bool bias, double tokens) {
-    const double k = split == Split::row ? in / c.t : in;
-    const double n = split == Split::column ? out / c.t : out;
+// A GEMM of `tokens` rows, `in` → `out` features, split over `degree` ranks (the tensor group, or for routed
+// experts the expert-tensor group).
+Op gemm_over(const Context& c, std::string name, double in, double out, Split split, bool bias, double tokens, double degree) {
+    const double k = split == Split::row ? in / degree : in;
+    const double n = split == Split::column ? out / degree : out;
     Op op;
     op.name = std::move(name);
     op.kind = OpKind::gemm;
@@ -96,6 +99,10 @@ Op gemm(const Context& c, std::string name, double in, double out, Split split, 
     op.read = Bytes(op.parameters * c.e_w + tokens * k * c.e_act);
     op.written = Bytes(tokens * n * c.e_act);
     return op;
+}
+
+Op gemm(const Context& c, std::string name, double in, double out, Split split, bool bias, double tokens) {
+    return gemm_over(c, std::move(name), in, out, split, bias, tokens, c.t);
 }
 
 // Memory-bound op over `tokens` rows reading `in` and writing `out` features per row; `params` replicated.
@@ -290,10 +297,15 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
     ops.push_back(elementwise(c, "moe.permute", c.tokens_rep, h, k * h));
 
     const double local_experts = E / c.ep;
-    const double slots = c.tokens * k;
+    // Token-slots each GPU's experts compute: its own tokens' k slots (balanced routing), gathered over the
+    // expert-tensor group, whose ranks each hold 1/et of every local expert. Without sequence parallelism a tensor
+    // group's ranks hold copies of its tokens, and et = t (the scenario's rules): the t ranks split the T tokens'
+    // work as they split a dense MLP's.
+    const bool own_tokens = c.t == 1 || c.sp;
+    const double slots = own_tokens ? c.tokens_rep * k * c.et : c.tokens * k;
     const double up = gated(m.mlp.kind) ? 2.0 * fe : fe;
     auto grouped = [&](std::string name, double in, double out, Split split) {
-        Op op = gemm(c, std::move(name), in, out, split, m.bias, slots);
+        Op op = gemm_over(c, std::move(name), in, out, split, m.bias, slots, c.et);
         op.kind = OpKind::grouped_gemm;
         op.expert = true;
         op.read += Bytes(op.parameters * (local_experts - 1.0) * c.e_w);  // every local expert's weights
@@ -302,16 +314,40 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
         op.gemm->count = whole(local_experts);
         return op;
     };
-    Op fc1 = grouped("moe.routed.fc1", h, up, Split::column);
     // Dispatch sends tokens in the dispatch format; its backward returns their gradients in the combine format.
-    fc1.before = comm(Collective::ep_dispatch, c.tokens_rep * k * h * c.e_dispatch);
-    fc1.before.backward_bytes = Bytes(c.tokens_rep * k * h * c.e_combine);
-    ops.push_back(std::move(fc1));
-    ops.push_back(elementwise(c, "moe.routed.act", slots, up / c.t, fe / c.t));
+    const Communication dispatch{Collective::ep_dispatch, Bytes(c.tokens_rep * k * h * c.e_dispatch),
+                                 Bytes(c.tokens_rep * k * h * c.e_combine)};
+    const Communication combine{Collective::ep_combine, Bytes(c.tokens_rep * k * h * c.e_combine),
+                                Bytes(c.tokens_rep * k * h * c.e_dispatch)};
+    Op fc1 = grouped("moe.routed.fc1", h, up, Split::column);
     Op fc2 = grouped("moe.routed.fc2", fe, h, Split::row);
-    fc2.after = comm(Collective::ep_combine, c.tokens_rep * k * h * c.e_combine);
-    fc2.after.backward_bytes = Bytes(c.tokens_rep * k * h * c.e_dispatch);
-    ops.push_back(std::move(fc2));
+    const bool etp = own_tokens && c.et > 1;
+    if (etp) {
+        // Expert tensor parallelism (Megatron-Core's all-to-all dispatcher): after the all-to-all, the tokens are
+        // all-gathered over the expert-tensor group and sorted by local expert (sort_chunks_by_idxs); after fc2,
+        // unsorted and reduce-scattered back before the combine. The sort is the op between the two collectives
+        // (modelled after the dispatch and before the gather, over the gathered rows; no bytes with one local
+        // expert, which Megatron does not sort), its inverse likewise between the reduce-scatter and the combine.
+        const double sorted = local_experts > 1.0 ? slots : 0.0;
+        Op sort = elementwise(c, "moe.sort", sorted, h, h);
+        sort.before = dispatch;
+        sort.after = Communication{Collective::etp_all_gather, Bytes(c.tokens_rep * k * h * c.e_dispatch),
+                                   Bytes(c.tokens_rep * k * h * c.e_combine)};
+        ops.push_back(std::move(sort));
+        ops.push_back(std::move(fc1));
+        ops.push_back(elementwise(c, "moe.routed.act", slots, up / c.et, fe / c.et));
+        fc2.after = Communication{Collective::etp_reduce_scatter, Bytes(slots * h * c.e_combine), Bytes(slots * h * c.e_dispatch)};
+        ops.push_back(std::move(fc2));
+        Op unsort = elementwise(c, "moe.unsort", sorted, h, h);
+        unsort.after = combine;
+        ops.push_back(std::move(unsort));
+    } else {
+        fc1.before = dispatch;
+        ops.push_back(std::move(fc1));
+        ops.push_back(elementwise(c, "moe.routed.act", slots, up / c.et, fe / c.et));
+        fc2.after = combine;
+        ops.push_back(std::move(fc2));
+    }
     if (moe.shared_experts > 0) {
         // The S shared experts act as one MLP of intermediate size S·fe.
         const std::size_t first = ops.size();

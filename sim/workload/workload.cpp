@@ -49,6 +49,8 @@ std::string_view to_string(Collective c) {
         case Collective::cp_state_gather: return "cp-state-gather";
         case Collective::ep_dispatch: return "ep-dispatch";
         case Collective::ep_combine: return "ep-combine";
+        case Collective::etp_all_gather: return "etp-all-gather";
+        case Collective::etp_reduce_scatter: return "etp-reduce-scatter";
         case Collective::pp_send: return "pp-send";
     }
     return "?";
@@ -133,6 +135,9 @@ void validate(const ModelSpec& m) {
 void validate(const ParallelLayout& p) {
     require(p.tensor > 0 && p.pipeline > 0 && p.data > 0 && p.expert > 0 && p.context > 0 && p.virtual_stages > 0,
             "parallel degrees must be positive");
+    require(p.expert_tensor >= 0, "expert_tensor must be positive (0: the tensor degree)");
+    require((1LL * p.tensor * p.context * p.data) % (1LL * p.expert * p.expert_tensor_degree()) == 0,
+            "expert × expert_tensor must divide tensor × context × data");
     require(p.micro_batch > 0, "micro_batch must be positive");
     require(p.zero_stage >= 0 && p.zero_stage <= 3, "zero_stage must be 0, 1, 2 or 3");
 }

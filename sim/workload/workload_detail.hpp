@@ -67,6 +67,7 @@ struct Context {
     bool sp = false;    // sequence parallel (only meaningful with t > 1)
     double cp = 1;      // context parallel
     double ep = 1;      // expert parallel
+    double et = 1;      // expert tensor parallel (ParallelLayout::expert_tensor_degree)
     double b = 1;       // sequences per micro-batch
     double s = 0;       // full sequence length (keys each query may attend to)
     double tokens = 0;  // T = b·s/c: tokens inside the TP region on this GPU

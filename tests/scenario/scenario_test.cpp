@@ -390,6 +390,62 @@ TEST_CASE("the flagship's expert parallelism follows the Megatron convention") {
     }
 }
 
+TEST_CASE("expert_tensor folds the MoE layers' ranks, within Megatron-Core's rules") {
+    // Qwen3-235B-A22B on 2,048 H800 (bench/): TP 1 × PP 2 × DP 1,024, EP 64; 128 routed experts of 1,536.
+    const std::string path = (kSource / "bench" / "scenarios" / "qwen3-235b-a22b-2048-h800.toml").string();
+    LoadOptions o;
+    auto error_of = [&](const std::string& file, std::vector<std::string> overrides) {
+        o.overrides = std::move(overrides);
+        try {
+            (void)load_scenario(file, o);
+        } catch (const ScenarioError& e) {
+            return e;
+        }
+        FAIL("expected an error");
+        throw;
+    };
+    SECTION("folded, expert may exceed data × context") {
+        // TP 2 × DP 512 with EP 128 and expert_tensor 1 (whole experts under attention TP 2): folded, since
+        // expert_tensor ≠ tensor; 128 × 1 divides 2 × 512 = 1,024, expert-data groups of 1,024 / 128 = 8.
+        o.overrides = {"parallelism.tensor=2", "parallelism.data=512", "parallelism.expert=128", "parallelism.expert_tensor=1",
+                       "parallelism.sequence_parallel=true"};
+        const Scenario s = load_scenario(path, o);
+        CHECK(s.parallel.folds_experts());
+        CHECK(s.parallel.expert_data_ranks() == 8);
+        // TP 4 × PP 16 × DP 32 with EP 64: unfolded refused (64 does not divide data 32), folded with
+        // expert_tensor 1 accepted (64 · 1 divides 4 · 32 = 128; expert-data groups of 2).
+        o.overrides = {"parallelism.tensor=4", "parallelism.pipeline=16", "parallelism.data=32", "parallelism.expert=64",
+                       "parallelism.sequence_parallel=true"};
+        CHECK_THROWS_WITH(load_scenario(path, o), Catch::Contains("expert = 64 does not divide data × context = 32 × 1 = 32"));
+        o.overrides.push_back("parallelism.expert_tensor=1");
+        CHECK(load_scenario(path, o).parallel.expert_data_ranks() == 2);
+    }
+    SECTION("expert × expert_tensor must divide tensor × context × data") {
+        // 128 × 16 = 2,048 does not divide 1 · 1 · 1,024.
+        const auto e = error_of(path, {"parallelism.expert=128", "parallelism.expert_tensor=16"});
+        CHECK_THAT(e.message(),
+                   Catch::Contains("expert × expert_tensor = 128 × 16 does not divide tensor × context × data = 1 × 1 × 1024 = 1024"));
+        CHECK(e.where().file.starts_with("--set parallelism.expert"));
+    }
+    SECTION("another expert_tensor than tensor needs sequence parallelism") {
+        const auto e = error_of(path, {"parallelism.tensor=2", "parallelism.data=512", "parallelism.expert=64", "parallelism.expert_tensor=1"});
+        CHECK_THAT(e.message(), Catch::Contains("expert_tensor = 1 differs from tensor = 2 without sequence parallelism"));
+    }
+    SECTION("expert_tensor must divide the experts' hidden size") {
+        // 1,024 divides tensor × data = 1,024 but not the experts' 1,536.
+        const auto e = error_of(path, {"parallelism.expert=1", "parallelism.expert_tensor=1024"});
+        CHECK_THAT(e.message(), Catch::Contains("expert_tensor = 1024 does not divide the experts' hidden size 1536"));
+    }
+    SECTION("folding needs ep before dp in the order") {
+        const auto e = error_of(path, {"parallelism.expert=64", "parallelism.expert_tensor=2", "parallelism.order=\"tp-cp-dp-ep-pp\""});
+        CHECK_THAT(e.message(), Catch::Contains("puts ep after dp"));
+    }
+    SECTION("a dense model takes no expert_tensor") {
+        const auto e = error_of((kSource / "scenarios" / "validation" / "megatron-1.7b.toml").string(), {"parallelism.expert_tensor=1"});
+        CHECK_THAT(e.message(), Catch::Contains("has no experts"));
+    }
+}
+
 TEST_CASE("values with the wrong unit or sign are rejected at their position") {
     SECTION("a bandwidth without a unit") {
         const auto e = load_error(replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nnic_bandwidth = 400"));

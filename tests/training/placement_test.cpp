@@ -170,3 +170,62 @@ TEST_CASE("shard and replica groups cut the data-parallel ranks into blocks and 
     l.shard_group = 3;
     CHECK_THROWS_WITH(Placement(l, 16), Catch::Matchers::Contains("shard_group = 3 does not divide data × context = 8"));
 }
+
+TEST_CASE("MoE parallel folding lays a stage's tensor, context and data ranks out as expert-tensor, expert and "
+          "expert-data",
+          "[placement]") {
+    // TP 2 × DP 4 × PP 2 = 16 GPUs, EP 4 with expert_tensor 1 (≠ tensor 2, so the MoE layers fold). Default order: strides tp 1, dp 2, pp 8; a rank's index in its stage is
+    // f = tp + 2·dp = rank − 8·pp, laid out again as f = etp + 1·(ep + 4·edp): etp = 0, ep = f mod 4, edp = f / 4.
+    ParallelLayout l = layout(2, 1, 4, 2, 4);
+    l.expert_tensor = 1;
+    REQUIRE(l.folds_experts());
+    CHECK(l.expert_data_ranks() == 2);  // 2 · 1 · 4 / (4 · 1)
+    const Placement pl(l, 16);
+    // Rank 0: f 0 → expert group f 0..3 = ranks 0..3 (both tensor ranks of two data ranks: one node's worth);
+    // rank 13 (pp 1, f 5): ep 1, edp 1 → f 4..7 = ranks 12..15.
+    CHECK(pl.group(GroupKind::expert, 0) == Ranks{0, 1, 2, 3});
+    CHECK(pl.group(GroupKind::expert, 13) == Ranks{12, 13, 14, 15});
+    CHECK(pl.coord(13).ep == 1);
+    CHECK(pl.coord(13).ep_group == 1);
+    // Expert-data: same ep, edp 0..1 → f 0 and 4 for rank 0; f 1 and 5 (+ 8) for rank 13.
+    CHECK(pl.group(GroupKind::expert_data, 0) == Ranks{0, 4});
+    CHECK(pl.group(GroupKind::expert_data, 13) == Ranks{9, 13});
+    // Expert-tensor degree 1: the rank alone. Dense groups are untouched: tensor {0, 1}, data {0, 2, 4, 6}.
+    CHECK(pl.group(GroupKind::expert_tensor, 13) == Ranks{13});
+    CHECK(pl.group(GroupKind::tensor, 0) == Ranks{0, 1});
+    CHECK(pl.group(GroupKind::data, 0) == Ranks{0, 2, 4, 6});
+
+    // TP 1 × DP 8 × PP 1, EP 2, expert_tensor 2: f = dp = rank; etp = f mod 2, ep = f / 2 mod 2, edp = f / 4.
+    // Rank 5: etp 1, ep 0, edp 1 → expert-tensor f 4, 5; expert f = 1 + 2·(i + 2·1) = 5, 7; expert-data
+    // f = 1 + 2·(0 + 2·g) = 1, 5.
+    ParallelLayout m = layout(1, 1, 8, 1, 2);
+    m.expert_tensor = 2;
+    const Placement pm(m, 8);
+    CHECK(pm.group(GroupKind::expert_tensor, 5) == Ranks{4, 5});
+    CHECK(pm.group(GroupKind::expert, 5) == Ranks{5, 7});
+    CHECK(pm.group(GroupKind::expert_data, 5) == Ranks{1, 5});
+    CHECK(pm.coord(5).etp == 1);
+    // Every rank: its three groups meet only in itself, and expert-tensor × expert × expert-data (2 × 2 × 2)
+    // covers the stage's 8 ranks exactly once.
+    for (int r = 0; r < 8; ++r) {
+        INFO("rank " << r);
+        std::multiset<int> covered;
+        for (int d : pm.group(GroupKind::expert_data, r)) {
+            for (int e : pm.group(GroupKind::expert, d)) {
+                for (int t : pm.group(GroupKind::expert_tensor, e)) covered.insert(t);
+            }
+        }
+        CHECK(covered == std::multiset<int>{0, 1, 2, 3, 4, 5, 6, 7});
+    }
+    // Unfolded (expert_tensor = tensor), the expert-tensor group is the tensor group.
+    const Placement unfolded(layout(2, 2, 4, 2, 4), 32);
+    CHECK(unfolded.group(GroupKind::expert_tensor, 9) == unfolded.group(GroupKind::tensor, 9));
+    // Refused: expert × expert_tensor = 4 × 2 not dividing tensor × context × data = 4, and a folded layout whose
+    // order puts ep after dp.
+    ParallelLayout big = layout(1, 1, 4, 1, 4);
+    big.expert_tensor = 2;
+    CHECK_THROWS_AS(Placement(big, 4), Error);
+    ParallelLayout late = layout(1, 1, 8, 1, 2, "tp-cp-dp-ep-pp");
+    late.expert_tensor = 2;
+    CHECK_THROWS_AS(Placement(late, 8), Error);
+}

@@ -85,6 +85,54 @@ TEST_CASE("Tensor parallelism with SP divides an MLA layer's FLOPs by the TP deg
           Approx(11'274'289'152.0 / 8.0));
 }
 
+TEST_CASE("Expert tensor parallelism gathers the dispatched tokens and splits the experts' GEMMs over its ranks",
+          "[workload][ops]") {
+    // DeepSeek-V3 layer 10 (MoE: 256 routed experts of 2,048, top-8, hidden 7,168), one 4,096-token sequence,
+    // TP 4 with SP (1,024 tokens per GPU outside the TP region), EP 8: 32 local experts. BF16 throughout.
+    const auto model = gh::test::deepseek_v3();
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    gh::ParallelLayout l;
+    l.tensor = 4;
+    l.sequence_parallel = true;
+    l.expert = 8;
+    l.data = 8;
+    // expert_tensor = tensor (4, the default): each GPU dispatches its 1,024 tokens' 8 slots (1,024·8·7,168·2 B =
+    // 117,440,512 B), the expert-tensor group gathers them (117,440,512 B per GPU's shard), 32,768 slots are computed
+    // on 1/4 of each local expert (fc1: m = 32,768 / 32 = 1,024 rows per expert, n = 2·2,048 / 4 = 1,024), fc2's
+    // 32,768 × 7,168 partial outputs (469,762,048 B) are reduce-scattered, then combined.
+    const auto four = gh::layer_ops(model, 10, l, gh::MixedPrecision{}, shape);
+    const auto& sort = find(four, "moe.sort");
+    CHECK(sort.before.kind == gh::Collective::ep_dispatch);
+    CHECK(sort.before.bytes.value() == Approx(117'440'512.0));
+    CHECK(sort.after.kind == gh::Collective::etp_all_gather);
+    CHECK(sort.after.bytes.value() == Approx(117'440'512.0));
+    const auto& fc1 = find(four, "moe.routed.fc1");
+    REQUIRE(fc1.gemm);
+    CHECK(fc1.gemm->m == 1024);
+    CHECK(fc1.gemm->n == 1024);
+    CHECK(fc1.gemm->count == 32);
+    CHECK(fc1.before.kind == gh::Collective::none);
+    CHECK(find(four, "moe.routed.fc2").after.kind == gh::Collective::etp_reduce_scatter);
+    CHECK(find(four, "moe.routed.fc2").after.bytes.value() == Approx(32768.0 * 7168 * 2));
+    CHECK(find(four, "moe.unsort").after.kind == gh::Collective::ep_combine);
+    // expert_tensor = 1 (folded): 8,192 slots on whole experts (m = 256, n = 4,096), no gather, no sort.
+    l.expert_tensor = 1;
+    const auto one = gh::layer_ops(model, 10, l, gh::MixedPrecision{}, shape);
+    const auto& whole = find(one, "moe.routed.fc1");
+    REQUIRE(whole.gemm);
+    CHECK(whole.gemm->m == 256);
+    CHECK(whole.gemm->n == 4096);
+    CHECK(whole.before.kind == gh::Collective::ep_dispatch);
+    CHECK(whole.before.bytes.value() == Approx(117'440'512.0));
+    for (const auto& op : one.ops) CHECK(op.name != "moe.sort");
+    // The same FLOPs per GPU either way (2 · 8,192 · 7,168 · 4,096 = 481,036,337,152 for fc1), 4 × the routed
+    // parameters per GPU with whole experts: 32 · 7,168 · 4,096 = 939,524,096 for fc1.
+    CHECK(fc1.forward.value() == Approx(481'036'337'152.0));
+    CHECK(whole.forward.value() == Approx(481'036'337'152.0));
+    CHECK(whole.parameters == Approx(939'524'096.0));
+    CHECK(fc1.parameters == Approx(939'524'096.0 / 4.0));
+}
+
 TEST_CASE("Expert all-to-alls move the dispatch and combine formats each way, FP8 with its 1×128 scales",
           "[workload][ops]") {
     // DeepSeek-V3 §3.3.2 / DeepEP: 4,096 tokens × top-8 copies × hidden 7,168 per GPU and MoE layer.

@@ -8,6 +8,13 @@
 // ep precedes dp in the order (the default, keeping an expert group on as few nodes as possible), or into
 // stride-(dp·cp/expert) sets when ep comes after dp. The expert-data-parallel group (ranks holding the same
 // experts, which reduce their gradients together) is the complement within the same flattened set.
+//
+// MoE parallel folding (ParallelLayout::folds_experts: an expert_tensor degree other than tensor, or expert not
+// dividing data × context; Megatron-Core's expert RankGenerator, arXiv 2504.14960): the tensor × context × data
+// ranks of one stage, numbered f = 0 … t·c·d − 1 by their dense digits in the order (tp, cp, dp innermost first as
+// the order lists them), are laid out again as f = etp + ET·(ep + EP·edp): the expert-tensor group varies etp, the
+// expert group ep, the expert-data group edp. The order's `ep` must then come before `dp` (the expert grid's order
+// is Megatron's tp-ep-dp). Unfolded, the expert-tensor group is the tensor group.
 #pragma once
 
 #include <gpuhours/workload/parallel.hpp>
@@ -22,14 +29,15 @@ struct RankCoord {
     int dp = 0;
     int pp = 0;
     int ep = 0;         // position within its expert group
-    int ep_group = 0;   // which expert group of the stage (0 .. dp·cp/expert − 1)
+    int ep_group = 0;   // which expert group of the stage (0 .. dp·cp/expert − 1); folded: the expert-data index
+    int etp = 0;        // position within its expert-tensor group (folded; else tp)
 };
 
 // shard, replica: hybrid sharding (ParallelLayout::shard_group S): the data × context ranks, flattened as for
 // experts, cut into blocks of S consecutive ranks (a shard group: FSDP's intra-node shard) and the ranks at the
 // same position in every block (a replica group). S = data × context (full sharding): one shard group, replica
 // groups of one.
-enum class GroupKind { tensor, context, expert, expert_data, data, pipeline, data_context, shard, replica };
+enum class GroupKind { tensor, context, expert, expert_data, expert_tensor, data, pipeline, data_context, shard, replica };
 std::string_view to_string(GroupKind g);
 
 class Placement {
@@ -45,6 +53,11 @@ public:
     [[nodiscard]] std::vector<int> group(GroupKind kind, int rank) const;
 
 private:
+    // Folded experts: a rank's index f within its stage, and the rank of index f in stage `pp`.
+    [[nodiscard]] int stage_index(const RankCoord& c) const;
+    [[nodiscard]] int rank_at(int f, int pp) const;
+    [[nodiscard]] std::vector<int> folded_group(GroupKind kind, const RankCoord& c) const;
+
     ParallelLayout layout_;
     int ranks_ = 0;
     std::vector<char> order_;  // 't', 'c', 'e', 'd', 'p' innermost first

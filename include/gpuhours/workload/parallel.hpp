@@ -76,11 +76,17 @@ std::string describe_schedule(const ParallelLayout& p);
 // carved out of the data × context ranks of one pipeline stage, so `expert` divides data × context and the
 // routed experts divide by `expert`. Sequence parallelism shards the non-tensor-parallel activations over the
 // tensor-parallel group and has no degree of its own.
+// MoE parallel folding (Megatron-Core's --expert-tensor-parallel-size; arXiv 2504.14960): the MoE layers lay the
+// tensor × context × data ranks of a stage out again as expert_tensor × expert × expert-data, so that expert ×
+// expert_tensor divides tensor × context × data instead (training/placement.hpp gives the ranks).
 struct ParallelLayout {
     int tensor = 1;
     int pipeline = 1;
     int data = 1;
     int expert = 1;
+    // Expert tensor parallelism: the routed experts' GEMMs split over this many ranks; 0 = the attention's
+    // `tensor` (Megatron-Core's default). Read through expert_tensor_degree().
+    int expert_tensor = 0;
     int context = 1;
     bool sequence_parallel = false;
     int zero_stage = 0;          // 0 = replicated optimizer state; 1 shards optimizer; 2 + gradients; 3 + params
@@ -176,6 +182,17 @@ struct ParallelLayout {
     // Whether ZeRO-1/2's parameter all-gather overlaps the next step's forward (overlap_param_gather above).
     [[nodiscard]] bool param_gather_overlaps() const {
         return overlap_param_gather && overlap_gradient_reduce && (zero_stage == 1 || zero_stage == 2);
+    }
+    [[nodiscard]] int expert_tensor_degree() const { return expert_tensor > 0 ? expert_tensor : tensor; }
+    // Whether the MoE layers fold their ranks (above): an expert-tensor degree other than `tensor`, or `expert`
+    // not dividing data × context. Unfolded, the expert group is carved from data × context at one tensor rank.
+    [[nodiscard]] bool folds_experts() const {
+        return expert_tensor_degree() != tensor || (1LL * data * context) % expert != 0;
+    }
+    // Ranks holding the same experts' shards (they reduce those gradients together): tensor × context × data /
+    // (expert × expert_tensor), which is data × context / expert unfolded.
+    [[nodiscard]] int expert_data_ranks() const {
+        return static_cast<int>(1LL * tensor * context * data / (1LL * expert * expert_tensor_degree()));
     }
     [[nodiscard]] long long model_parallel_ranks() const { return 1LL * tensor * context * pipeline; }
     [[nodiscard]] long long total_ranks() const { return 1LL * tensor * context * pipeline * data; }

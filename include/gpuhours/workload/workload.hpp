@@ -110,6 +110,8 @@ enum class Collective {
     cp_state_gather,    // context parallel: a linear attention's d × d states, all-gathered (LASP-2)
     ep_dispatch,        // all-to-all of routed tokens to the experts' GPUs
     ep_combine,         // all-to-all of expert outputs back to the tokens' GPUs
+    etp_all_gather,     // expert tensor parallel: the dispatched tokens gathered over the expert-tensor group
+    etp_reduce_scatter, // expert tensor parallel: the experts' partial outputs reduce-scattered before the combine
     pp_send,            // activations to the next pipeline stage (one per stage boundary)
 };
 std::string_view to_string(Collective c);
