@@ -32,8 +32,9 @@ namespace {
 //   dropout mask h·rep, 1 byte               (sbh)
 // MoE block:
 //   norm input h·rep, router/dispatch input h·rep, router probabilities E·rep in fp32
-//   routed, per token k slots: the dispatched input h, the intermediate (as the MLP above, fe/t) and the expert
-//   output h (the combine's backward needs it for the gate-probability gradient)
+//   routed, per token k slots: the dispatched input h, the intermediate (as the MLP above, fe/et with et the
+//   expert-tensor degree) and the expert output h (the combine's backward needs it for the gate-probability
+//   gradient); with et ≠ t a GPU holds et/t slots per token and slot (its T/t tokens gathered over et ranks)
 //   shared experts: as a dense MLP of size S·fe (its input is the dispatch input, not counted again)
 //   dropout mask h·rep, 1 byte
 // With MHA, GELU, f = 4h, materialized attention, dropout, e = 2: 34·s·b·h + 5·a·s²·b without parallelism —
@@ -118,7 +119,10 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
     if (is_moe_layer(m, layer)) {
         const MoeSpec& moe = *m.moe;
         per_token += moe.routed_experts * rep * 4.0;
-        per_token += moe.top_k * (2.0 * h + tensors(r.moe_act) * moe.expert_ffn_hidden / c.t) * e;
+        // A GPU's expert token-slots per token of T and top-k slot (operators.cpp, add_moe): its own tokens
+        // (T/t under SP) gathered over the expert-tensor group, so et/t; T's copies without SP (et = t); et at t = 1.
+        const double slots = c.sp ? c.et / c.t : (c.t == 1 ? c.et : 1.0);
+        per_token += moe.top_k * slots * (2.0 * h + tensors(r.moe_act) * moe.expert_ffn_hidden / c.et) * e;
         if (!r.shared_experts) per_token += tensors(r.moe_act) * moe.shared_experts * moe.expert_ffn_hidden / c.t * e;
     } else if (!r.mlp) {
         per_token += tensors(r.dense_product) * m.mlp.ffn_hidden / c.t * e;

@@ -179,6 +179,26 @@ TEST_CASE("DeepSeek-V3's bf16 moments and expert parallelism shrink its optimize
     CHECK(stages[1].activations.value() == Approx((15.0 * 4.0 + 2.0 * 3.0) * layer).epsilon(1e-12));
 }
 
+TEST_CASE("Whole experts under tensor parallelism store a quarter of the gathered tokens", "[workload][memory]") {
+    // DeepSeek-V3 layer 10 (MoE, top-8, hidden 7,168, experts of 2,048), one 4,096-token sequence, TP 4 with SP,
+    // EP 8, BF16, no recomputation. Routed experts store per slot the dispatched input and the expert output
+    // (2h) and three fe/et tensors of the gated MLP. expert_tensor 4: the GPU's 1,024 tokens gathered over 4
+    // ranks, 4,096 · 8 slots of 2h + 3·fe/4; expert_tensor 1: its own 1,024 · 8 slots of 2h + 3·fe. Everything
+    // else is equal, so the difference is 2·7,168 · 2 B · (4,096 · 8 − 1,024 · 8) = 704,643,072 B (the fe terms
+    // cancel: 4,096 · 3fe/4 = 1,024 · 3fe).
+    const auto model = gh::test::deepseek_v3();
+    gh::ParallelLayout p;
+    p.tensor = 4;
+    p.sequence_parallel = true;
+    p.expert = 8;
+    p.data = 8;
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    const double split = gh::layer_activation_bytes(model, 10, p, gh::MixedPrecision{}, shape).value();
+    p.expert_tensor = 1;
+    const double whole = gh::layer_activation_bytes(model, 10, p, gh::MixedPrecision{}, shape).value();
+    CHECK(split - whole == Approx(704'643'072.0).epsilon(1e-9));
+}
+
 TEST_CASE("Uneven pipeline stages give the remainder to the ranks after the first", "[workload][memory]") {
     gh::ParallelLayout p;
     p.pipeline = 16;
