@@ -29,8 +29,8 @@ std::string_view to_string(CandidateFate f) {
 }
 
 LayoutKey layout_key(const ParallelLayout& l) {
-    return {l.tensor, l.context, l.pipeline, l.data, l.expert, l.micro_batch, static_cast<int>(l.schedule),
-            l.virtual_stages, static_cast<int>(l.recompute)};
+    return {l.tensor, l.context, l.pipeline, l.data, l.expert, l.expert_tensor_degree(), l.micro_batch,
+            static_cast<int>(l.schedule), l.virtual_stages, static_cast<int>(l.recompute)};
 }
 
 namespace {
@@ -44,8 +44,9 @@ std::string schedule_text(const ParallelLayout& l) {
 }  // namespace
 
 std::string describe_layout(const ParallelLayout& l) {
-    return fmt::format("TP{} CP{} PP{} DP{} EP{} mb{} {} recompute={}", l.tensor, l.context, l.pipeline, l.data,
-                       l.expert, l.micro_batch, schedule_text(l), to_string(l.recompute));
+    return fmt::format("TP{} CP{} PP{} DP{} EP{}{} mb{} {} recompute={}", l.tensor, l.context, l.pipeline, l.data, l.expert,
+                       l.folds_experts() ? fmt::format(" ETP{}", l.expert_tensor_degree()) : std::string(), l.micro_batch,
+                       schedule_text(l), to_string(l.recompute));
 }
 
 // ---- the search space ---------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ void require_positive(const std::vector<int>& values, const char* axis) {
 }
 
 struct Axes {
-    std::vector<int> tensor, context, pipeline, expert, micro_batch, virtual_stages;
+    std::vector<int> tensor, context, pipeline, expert, expert_tensor, micro_batch, virtual_stages;
     std::vector<Recompute> recompute;
     std::vector<Schedule> schedules;
 };
@@ -95,6 +96,9 @@ Axes axes_of(const Scenario& s, const PlanSpace& space) {
     if (!space.expert.empty()) a.expert = space.expert;
     else if (s.model.moe) a.expert = divisors(s.model.moe->routed_experts, s.model.moe->routed_experts);
     else a.expert = {1};
+    if (!s.model.moe) a.expert_tensor = {0};
+    else if (!space.expert_tensor.empty()) a.expert_tensor = space.expert_tensor;
+    else a.expert_tensor = {s.parallel.expert_tensor};
     if (!space.micro_batch.empty()) {
         a.micro_batch = space.micro_batch;
     } else {
@@ -111,7 +115,7 @@ Axes axes_of(const Scenario& s, const PlanSpace& space) {
                       ? std::vector<Schedule>{Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved,
                                               Schedule::zero_bubble, Schedule::dualpipe}
                       : space.schedules;
-    for (auto* axis : {&a.tensor, &a.context, &a.pipeline, &a.expert, &a.micro_batch, &a.virtual_stages}) {
+    for (auto* axis : {&a.tensor, &a.context, &a.pipeline, &a.expert, &a.expert_tensor, &a.micro_batch, &a.virtual_stages}) {
         std::sort(axis->begin(), axis->end());
         axis->erase(std::unique(axis->begin(), axis->end()), axis->end());
     }
@@ -119,6 +123,7 @@ Axes axes_of(const Scenario& s, const PlanSpace& space) {
     require_positive(a.context, "context");
     require_positive(a.pipeline, "pipeline");
     require_positive(a.expert, "expert");
+    if (!space.expert_tensor.empty() && s.model.moe) require_positive(a.expert_tensor, "expert_tensor");
     require_positive(a.micro_batch, "micro_batch");
     require_positive(a.virtual_stages, "virtual_stages");
     auto dedupe = [](auto& v) {
@@ -161,6 +166,25 @@ std::vector<std::pair<Schedule, int>> schedule_variants(const Axes& a, int pipel
 
 }  // namespace
 
+namespace {
+
+// The (expert, expert_tensor) pairs of a candidate with tensor degree `tp`: expert_tensor equal to tp is stored as 0
+// (unfolded), and a value list naming both tp and 0 gives that candidate once.
+std::vector<std::pair<int, int>> expert_pairs(const Axes& a, int tp) {
+    std::vector<int> ets;
+    for (const int et : a.expert_tensor) {
+        const int stored = et == tp ? 0 : et;
+        if (std::find(ets.begin(), ets.end(), stored) == ets.end()) ets.push_back(stored);
+    }
+    std::vector<std::pair<int, int>> out;
+    for (const int ep : a.expert) {
+        for (const int et : ets) out.emplace_back(ep, et);
+    }
+    return out;
+}
+
+}  // namespace
+
 std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace& space) {
     const Axes a = axes_of(s, space);
     std::vector<ParallelLayout> out;
@@ -171,7 +195,7 @@ std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace
                 const long long model_parallel = 1LL * tp * cp * pp;
                 if (gpus % model_parallel != 0) continue;  // no whole data degree
                 const auto variants = schedule_variants(a, pp, s.model.layers);
-                for (int ep : a.expert) {
+                for (const auto& [ep, et] : expert_pairs(a, tp)) {
                     for (int mb : a.micro_batch) {
                         for (Recompute rc : a.recompute) {
                             for (const auto& [schedule, v] : variants) {
@@ -181,6 +205,7 @@ std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace
                                 l.pipeline = pp;
                                 l.data = static_cast<int>(gpus / model_parallel);
                                 l.expert = ep;
+                                l.expert_tensor = et;
                                 l.micro_batch = mb;
                                 l.recompute = rc;
                                 l.schedule = schedule;
@@ -437,6 +462,7 @@ std::vector<std::string> layout_changes(const ParallelLayout& from, const Parall
     degree("pipeline", from.pipeline, to.pipeline);
     degree("data", from.data, to.data);
     degree("expert", from.expert, to.expert);
+    degree("expert tensor", from.expert_tensor_degree(), to.expert_tensor_degree());
     degree("micro-batch", from.micro_batch, to.micro_batch);
     if (from.schedule != to.schedule || from.virtual_stages != to.virtual_stages) {
         out.push_back(fmt::format("schedule {} → {}", schedule_text(from), schedule_text(to)));

@@ -24,7 +24,7 @@ namespace {
 // --fix AXIS=V1,V2,…: restricts one axis of the search space.
 void apply_fix(PlanSpace& space, const std::string& assignment) {
     const std::size_t eq = assignment.find('=');
-    const std::vector<std::string> axes{"tensor", "pipeline", "context", "expert", "micro_batch", "virtual_stages",
+    const std::vector<std::string> axes{"tensor", "pipeline", "context", "expert", "expert_tensor", "micro_batch", "virtual_stages",
                                         "schedule", "recompute"};
     if (eq == std::string::npos || eq == 0 || eq + 1 == assignment.size()) {
         throw Error(fmt::format("--fix {} is not AXIS=VALUES", assignment),
@@ -39,6 +39,7 @@ void apply_fix(PlanSpace& space, const std::string& assignment) {
     else if (axis == "pipeline") ints(space.pipeline);
     else if (axis == "context") ints(space.context);
     else if (axis == "expert") ints(space.expert);
+    else if (axis == "expert_tensor") ints(space.expert_tensor);
     else if (axis == "micro_batch") ints(space.micro_batch);
     else if (axis == "virtual_stages") ints(space.virtual_stages);
     else if (axis == "schedule") {
@@ -93,7 +94,8 @@ void add_row(report::Table& t, const std::string& rank, const PlanCandidate& c, 
     const StepResult& r = *c.step;
     const Seconds behind = r.step_time - best;
     t.add_row({rank, std::to_string(l.tensor), std::to_string(l.context), std::to_string(l.pipeline), std::to_string(l.data),
-               std::to_string(l.expert), std::to_string(l.micro_batch), schedule_cell(l), std::string(to_string(l.recompute)),
+               l.folds_experts() ? fmt::format("{} (ETP{})", l.expert, l.expert_tensor_degree()) : std::to_string(l.expert),
+               std::to_string(l.micro_batch), schedule_cell(l), std::string(to_string(l.recompute)),
                unit.text(r.step_time), behind.value() > 0 ? fmt::format("+{:.1f}%", 100.0 * (behind / best)) : "—",
                fmt::format("{:.1f}%", 100.0 * r.mfu_causal), format_bytes(c.fit->breakdown.total()),
                format_bytes(c.fit->headroom)});
@@ -102,7 +104,7 @@ void add_row(report::Table& t, const std::string& rank, const PlanCandidate& c, 
 void write_candidate_json(report::Json& j, const PlanCandidate& c) {
     const ParallelLayout& l = c.layout;
     j.field("tensor", l.tensor).field("context", l.context).field("pipeline", l.pipeline).field("data", l.data);
-    j.field("expert", l.expert).field("micro_batch", l.micro_batch).field("schedule", to_string(l.schedule));
+    j.field("expert", l.expert).field("expert_tensor", l.expert_tensor_degree()).field("micro_batch", l.micro_batch).field("schedule", to_string(l.schedule));
     j.field("virtual_stages", l.virtual_stages).field("recompute", to_string(l.recompute));
     j.field("combined_1f1b", l.combined_1f1b);
     j.field("moe_shared_expert_overlap", l.moe_shared_expert_overlap);

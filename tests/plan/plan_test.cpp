@@ -402,3 +402,41 @@ TEST_CASE("the layout search keeps the scenario's shared-expert overlap where an
     CHECK(on > 0);
     CHECK(off > 0);
 }
+
+TEST_CASE("the layout search tries each expert_tensor degree per candidate, the tensor degree's as the unfolded layout", "[plan]") {
+    // DeepSeek-V2-Lite on 16 H100 (2 nodes of 8), the scenario at TP 2 × DP 8 with sequence parallelism. With --fix expert_tensor=1,2 every
+    // candidate comes twice: once unfolded (the value equal to its tensor degree, stored as 0; for tensor 4 or 8
+    // neither value is, so both are folded) and once with the other value.
+    std::string text = moe_search("sequence_parallel = true");
+    text.replace(text.find("tensor = 1"), 10, "tensor = 2");
+    text.replace(text.find("data = 16"), 9, "data = 8");
+    const Scenario s = load_scenario_from_string(text, "moe.toml", catalog_options());
+    PlanSpace space;
+    const std::size_t plain = enumerate_layouts(s, space).size();
+    space.expert_tensor = {1, 2};
+    const std::vector<ParallelLayout> both = enumerate_layouts(s, space);
+    CHECK(both.size() == 2 * plain);
+    for (const ParallelLayout& l : both) {
+        if (l.tensor <= 2) CHECK((l.expert_tensor == 0 || l.expert_tensor == 3 - l.tensor));
+        else CHECK((l.expert_tensor == 1 || l.expert_tensor == 2));
+    }
+    // TP 2 × DP 8, EP 8, 1F1B on one stage: folded with expert_tensor 1, the expert group is a stage's 8 first
+    // ranks (one node); unfolded, it is carved from the data ranks at one tensor rank (stride 2: both nodes) and the
+    // experts add the expert-tensor gather and reduce-scatter. The same FLOPs: the folded layout ranks first.
+    PlanOptions o;
+    o.prune = false;
+    o.space = space;
+    o.space.tensor = {2};
+    o.space.pipeline = {1};
+    o.space.expert = {8};
+    o.space.micro_batch = {1};
+    o.space.recompute = {Recompute::none};
+    o.space.schedules = {Schedule::one_f_one_b};
+    const PlanResult r = plan_layouts(s, o);
+    CHECK(r.counts.simulated == 2);
+    REQUIRE(r.ranking.size() == 2);
+    const ParallelLayout& best = r.candidates[r.ranking[0]].layout;
+    CHECK(best.expert_tensor == 1);
+    CHECK(best.folds_experts());
+    CHECK(describe_layout(best) == "TP2 CP1 PP1 DP8 EP8 ETP1 mb1 1f1b recompute=none");
+}

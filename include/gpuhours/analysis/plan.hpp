@@ -41,6 +41,9 @@ namespace gpuhours {
 //   context:         {1}, and 2, 4, 8, 16 dividing the sequence when it is ≥ 16,384 tokens or the scenario
 //                    already uses context parallelism (then its own degree too);
 //   expert:          {1} for a dense model; for an MoE model the divisors of its routed experts;
+//   expert_tensor:   the scenario's own (ParallelLayout::expert_tensor; unset, each candidate's tensor degree);
+//                    given, each value per candidate (a value equal to the candidate's tensor is the candidate
+//                    unfolded, stored as 0); ignored for a dense model;
 //   micro_batch:     1, 2, 4, … up to max_micro_batch;
 //   recompute:       none, selective, full;
 //   schedules:       gpipe, 1f1b, zero-bubble, dualpipe (even pipeline only) and interleaved with each virtual
@@ -55,6 +58,7 @@ struct PlanSpace {
     std::vector<int> pipeline;
     std::vector<int> context;
     std::vector<int> expert;
+    std::vector<int> expert_tensor;
     std::vector<int> micro_batch;
     std::vector<Recompute> recompute;
     std::vector<Schedule> schedules;       // interleaved stands for every admissible virtual stage count
@@ -77,7 +81,7 @@ struct PlanOptions {
 
 // The searched coordinates of a layout, in the order used to break ties: tensor, context, pipeline, data, expert,
 // micro-batch, schedule, virtual stages, recompute.
-using LayoutKey = std::tuple<int, int, int, int, int, int, int, int, int>;
+using LayoutKey = std::tuple<int, int, int, int, int, int, int, int, int, int>;
 LayoutKey layout_key(const ParallelLayout& layout);
 // "TP8 CP1 PP8 DP24 EP1 mb1 interleaved×2 recompute=full"
 std::string describe_layout(const ParallelLayout& layout);
