@@ -132,6 +132,14 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
         moe.dense_layers = read_int(e, "dense_layers", 0, m.layers, 0);
         moe.max_nodes_per_token = read_int(e, "max_nodes_per_token", 0, 1'000'000, 0);
         moe.layer_frequency = read_int(e, "layer_frequency", 1, m.layers, 1);
+        if (const Node* cv = e.optional("load_cv")) {
+            moe.load_cv = detail::as_number(*cv, e.path_of("load_cv"));
+            if (!(moe.load_cv >= 0.0 && moe.load_cv <= 4.0)) {
+                throw ScenarioError(cv->where, fmt::format("`{}` = {} is outside 0–4", e.path_of("load_cv"), moe.load_cv),
+                                    "the coefficient of variation of the experts' token loads: 0 for balanced routing, "
+                                    "e.g. 0.3 for a router whose expert loads spread by 30 %");
+            }
+        }
         e.finish();
         m.moe = moe;
     }

@@ -121,6 +121,9 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
         per_token += moe.routed_experts * rep * 4.0;
         // A GPU's expert token-slots per token of T and top-k slot (operators.cpp, add_moe): its own tokens
         // (T/t under SP) gathered over the expert-tensor group, so et/t; T's copies without SP (et = t); et at t = 1.
+        // Mean loads under imbalance (MoeSpec::load_cv): each layer's fullest rank is another (the experts' loads
+        // are drawn per layer), so a rank's activations over its layers stay near the mean; the time follows the
+        // slowest rank of each layer instead (operators.cpp, add_moe).
         const double slots = c.sp ? c.et / c.t : (c.t == 1 ? c.et : 1.0);
         per_token += moe.top_k * slots * (2.0 * h + tensors(r.moe_act) * moe.expert_ffn_hidden / c.et) * e;
         if (!r.shared_experts) per_token += tensors(r.moe_act) * moe.shared_experts * moe.expert_ffn_hidden / c.t * e;

@@ -301,8 +301,11 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
     // expert-tensor group, whose ranks each hold 1/et of every local expert. Without sequence parallelism a tensor
     // group's ranks hold copies of its tokens, and et = t (the scenario's rules): the t ranks split the T tokens'
     // work as they split a dense MLP's.
+    // Under expert load imbalance (MoeSpec::load_cv) the slowest expert-parallel rank sets the layer's pace: its
+    // slots, and the all-to-all bytes it receives, are `hot` times the mean (expert_load_factor); 1 when balanced.
+    const double hot = expert_load_factor(moe.routed_experts, static_cast<int>(c.ep), moe.load_cv);
     const bool own_tokens = c.t == 1 || c.sp;
-    const double slots = own_tokens ? c.tokens_rep * k * c.et : c.tokens * k;
+    const double slots = (own_tokens ? c.tokens_rep * k * c.et : c.tokens * k) * hot;
     const double up = gated(m.mlp.kind) ? 2.0 * fe : fe;
     auto grouped = [&](std::string name, double in, double out, Split split) {
         Op op = gemm_over(c, std::move(name), in, out, split, m.bias, slots, c.et);
@@ -315,10 +318,9 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
         return op;
     };
     // Dispatch sends tokens in the dispatch format; its backward returns their gradients in the combine format.
-    const Communication dispatch{Collective::ep_dispatch, Bytes(c.tokens_rep * k * h * c.e_dispatch),
-                                 Bytes(c.tokens_rep * k * h * c.e_combine)};
-    const Communication combine{Collective::ep_combine, Bytes(c.tokens_rep * k * h * c.e_combine),
-                                Bytes(c.tokens_rep * k * h * c.e_dispatch)};
+    const double sent = c.tokens_rep * k * hot;  // token-slots per GPU in an all-to-all, at the slowest rank's load
+    const Communication dispatch{Collective::ep_dispatch, Bytes(sent * h * c.e_dispatch), Bytes(sent * h * c.e_combine)};
+    const Communication combine{Collective::ep_combine, Bytes(sent * h * c.e_combine), Bytes(sent * h * c.e_dispatch)};
     Op fc1 = grouped("moe.routed.fc1", h, up, Split::column);
     Op fc2 = grouped("moe.routed.fc2", fe, h, Split::row);
     const bool etp = own_tokens && c.et > 1;
@@ -331,8 +333,7 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
         const double sorted = local_experts > 1.0 ? slots : 0.0;
         Op sort = elementwise(c, "moe.sort", sorted, h, h);
         sort.before = dispatch;
-        sort.after = Communication{Collective::etp_all_gather, Bytes(c.tokens_rep * k * h * c.e_dispatch),
-                                   Bytes(c.tokens_rep * k * h * c.e_combine)};
+        sort.after = Communication{Collective::etp_all_gather, Bytes(sent * h * c.e_dispatch), Bytes(sent * h * c.e_combine)};
         ops.push_back(std::move(sort));
         ops.push_back(std::move(fc1));
         ops.push_back(elementwise(c, "moe.routed.act", slots, up / c.et, fe / c.et));

@@ -12,8 +12,13 @@
 
 #include <fmt/format.h>
 
+#include <boost/math/distributions/normal.hpp>
+
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <numeric>
+#include <tuple>
 #include <string>
 #include <utility>
 
@@ -126,6 +131,7 @@ void validate(const ModelSpec& m) {
                 who + ": moe top_k must be between 1 and routed_experts");
         require(m.moe->shared_experts >= 0, who + ": moe shared_experts must be >= 0");
         require(m.moe->expert_ffn_hidden > 0, who + ": moe expert_ffn_hidden must be positive");
+        require(m.moe->load_cv >= 0.0 && m.moe->load_cv <= 4.0, who + ": moe load_cv must be between 0 and 4");
     }
     if (m.position == PositionKind::learned) {
         require(m.max_position_embeddings > 0, who + ": learned positions need max_position_embeddings > 0");
@@ -150,6 +156,27 @@ void validate(const MicroBatchShape& s) {
 }  // namespace gpuhours::detail
 
 namespace gpuhours {
+
+double expert_load_factor(int routed_experts, int expert_parallel, double load_cv) {
+    if (load_cv <= 0.0 || expert_parallel <= 1) return 1.0;
+    // Kept per thread: every layout's MoE layers ask again (plan, sweeps), and 4,096 quantiles cost about a ms.
+    thread_local std::map<std::tuple<int, int, double>, double> known;
+    const auto key = std::make_tuple(routed_experts, expert_parallel, load_cv);
+    if (const auto it = known.find(key); it != known.end()) return it->second;
+    const double n = static_cast<double>(routed_experts) / expert_parallel;
+    const double sigma2 = std::log1p(load_cv * load_cv / n);
+    const double sigma = std::sqrt(sigma2);
+    const boost::math::normal standard;
+    constexpr int kPoints = 4096;
+    double sum = 0.0;
+    for (int i = 0; i < kPoints; ++i) {
+        const double v = (i + 0.5) / kPoints;
+        const double u = std::pow(v, 1.0 / expert_parallel);  // the max of N draws is at quantile v^(1/N)
+        sum += std::exp(-0.5 * sigma2 + sigma * boost::math::quantile(standard, u));
+    }
+    if (known.size() > 4096) known.clear();
+    return known[key] = sum / kPoints;
+}
 
 using detail::Context;
 using detail::embedding_block;

@@ -446,6 +446,22 @@ TEST_CASE("expert_tensor folds the MoE layers' ranks, within Megatron-Core's rul
     }
 }
 
+TEST_CASE("a model's expert load imbalance is read, ranged and located") {
+    const std::string path = (kSource / "scenarios" / "deepseek-v3.toml").string();
+    LoadOptions o;
+    o.overrides = {"model.moe.load_cv=0.3"};
+    CHECK(load_scenario(path, o).model.moe->load_cv == 0.3);
+    CHECK(load_scenario(path, {}).model.moe->load_cv == 0.0);  // the catalog's DeepSeek-V3: balanced
+    o.overrides = {"model.moe.load_cv=5"};
+    try {
+        (void)load_scenario(path, o);
+        FAIL("expected an error");
+    } catch (const ScenarioError& e) {
+        CHECK_THAT(e.message(), Catch::Contains("`model.moe.load_cv` = 5 is outside 0–4"));
+        CHECK(e.where().file == "--set model.moe.load_cv=5");
+    }
+}
+
 TEST_CASE("values with the wrong unit or sign are rejected at their position") {
     SECTION("a bandwidth without a unit") {
         const auto e = load_error(replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nnic_bandwidth = 400"));

@@ -6,7 +6,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
 #include <string>
+#include <tuple>
 
 namespace gh = gpuhours;
 
@@ -131,6 +135,62 @@ TEST_CASE("Expert tensor parallelism gathers the dispatched tokens and splits th
     CHECK(whole.forward.value() == Approx(481'036'337'152.0));
     CHECK(whole.parameters == Approx(939'524'096.0));
     CHECK(fc1.parameters == Approx(939'524'096.0 / 4.0));
+}
+
+TEST_CASE("The slowest expert-parallel rank's load factor matches a Monte Carlo of log-normal expert loads",
+          "[workload][ops]") {
+    // Balanced routing or a single expert-parallel rank: exactly 1 (the figures of a balanced model do not move).
+    CHECK(gh::expert_load_factor(256, 64, 0.0) == 1.0);
+    CHECK(gh::expert_load_factor(256, 1, 0.5) == 1.0);
+    // Against the definition: E experts' loads log-normal with mean 1 and coefficient of variation c (σ² = ln(1 + c²),
+    // μ = −σ²/2), summed over each rank's E/EP experts; the largest rank sum over its mean E/EP, averaged over 4,000
+    // draws (sampling error about 0.3 %). The Fenton–Wilkinson approximation is within 2.5 % for c ≤ 1 at 4–16
+    // experts per rank (checked separately with 20,000 draws: 256/64 at c 0.5: 1.737 vs 1.738; c 1.0: 2.839 vs
+    // 2.768), so 3 % here.
+    auto monte_carlo = [](int experts, int ep, double c) {
+        std::mt19937_64 rng(12345);
+        const double s2 = std::log1p(c * c);
+        std::lognormal_distribution<double> load(-0.5 * s2, std::sqrt(s2));
+        const int per_rank = experts / ep;
+        double sum = 0.0;
+        constexpr int kDraws = 4000;
+        for (int d = 0; d < kDraws; ++d) {
+            double largest = 0.0;
+            for (int r = 0; r < ep; ++r) {
+                double rank = 0.0;
+                for (int e = 0; e < per_rank; ++e) rank += load(rng);
+                largest = std::max(largest, rank);
+            }
+            sum += largest / per_rank;
+        }
+        return sum / kDraws;
+    };
+    for (const auto& [experts, ep, c] : {std::tuple{256, 64, 0.3}, std::tuple{256, 64, 0.5}, std::tuple{128, 32, 1.0},
+                                          std::tuple{64, 8, 0.5}, std::tuple{16, 8, 1.0}}) {
+        INFO(experts << " experts over " << ep << " ranks, c = " << c);
+        CHECK(gh::expert_load_factor(experts, ep, c) == Approx(monte_carlo(experts, ep, c)).epsilon(0.03));
+    }
+    // More spread or fewer experts per rank: a slower slowest rank.
+    CHECK(gh::expert_load_factor(256, 64, 0.5) > gh::expert_load_factor(256, 64, 0.3));
+    CHECK(gh::expert_load_factor(256, 64, 0.5) > gh::expert_load_factor(256, 8, 0.5));
+    // In the ops: DeepSeek-V3 at EP 64 with c = 0.5 (factor f ≈ 1.74): the routed GEMMs' FLOPs and the all-to-all
+    // bytes are f times the balanced ones; the attention's are unchanged.
+    auto model = gh::test::deepseek_v3();
+    gh::ParallelLayout ep;
+    ep.expert = 64;
+    ep.data = 64;
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    const auto balanced = gh::layer_ops(model, 10, ep, gh::MixedPrecision{}, shape);
+    model.moe->load_cv = 0.5;
+    const auto skewed = gh::layer_ops(model, 10, ep, gh::MixedPrecision{}, shape);
+    const double f = gh::expert_load_factor(256, 64, 0.5);
+    CHECK(f == Approx(1.74).epsilon(0.02));
+    CHECK(find(skewed, "moe.routed.fc1").forward.value() == Approx(f * find(balanced, "moe.routed.fc1").forward.value()).epsilon(1e-12));
+    CHECK(find(skewed, "moe.routed.fc1").before.bytes.value() ==
+          Approx(f * find(balanced, "moe.routed.fc1").before.bytes.value()).epsilon(1e-12));
+    CHECK(find(skewed, "moe.routed.fc2").after.bytes.value() ==
+          Approx(f * find(balanced, "moe.routed.fc2").after.bytes.value()).epsilon(1e-12));
+    CHECK(find(skewed, "attn.core").forward.value() == find(balanced, "attn.core").forward.value());
 }
 
 TEST_CASE("Expert all-to-alls move the dispatch and combine formats each way, FP8 with its 1×128 scales",

@@ -65,6 +65,9 @@ struct MoeSpec {
     int dense_layers = 0;        // leading layers that stay dense
     int max_nodes_per_token = 0; // node-limited routing (DeepSeek-V3: 4); 0 = unlimited
     int layer_frequency = 1;     // every k-th layer after the dense ones is MoE (Llama 4 Maverick: 2)
+    // Expert load imbalance: the coefficient of variation (sd / mean) of the routed experts' token loads within a
+    // step, loads log-normal; 0 = balanced (every expert T·k/E slots). See expert_load_factor (workload.hpp).
+    double load_cv = 0.0;
 
     friend bool operator==(const MoeSpec&, const MoeSpec&) = default;
 };
