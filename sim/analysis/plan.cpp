@@ -44,9 +44,7 @@ std::string schedule_text(const ParallelLayout& l) {
 }  // namespace
 
 std::string describe_layout(const ParallelLayout& l) {
-    return fmt::format("TP{} CP{} PP{} DP{} EP{}{} mb{} {} recompute={}", l.tensor, l.context, l.pipeline, l.data, l.expert,
-                       l.folds_experts() ? fmt::format(" ETP{}", l.expert_tensor_degree()) : std::string(), l.micro_batch,
-                       schedule_text(l), to_string(l.recompute));
+    return fmt::format("{} mb{} {} recompute={}", describe_degrees(l), l.micro_batch, schedule_text(l), to_string(l.recompute));
 }
 
 // ---- the search space ---------------------------------------------------------------------------------------

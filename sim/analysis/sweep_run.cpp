@@ -200,7 +200,7 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
         row.chip = catalog_id(s.cluster.chip);
         row.chip_modified = fmt::format("{}", fmt::join(s.sources.chip_overrides, ";"));
         row.gpus = s.cluster.gpus;
-        row.layout = fmt::format("TP{} CP{} PP{} DP{} EP{}", p.tensor, p.context, p.pipeline, p.data, p.expert);
+        row.layout = describe_degrees(p);
         row.step_time_s = step.step_time.value();
         row.mfu_causal = step.mfu_causal;
         row.wall_clock_days_p05 = ev.wall_clock_days_spread.p05;

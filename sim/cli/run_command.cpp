@@ -206,9 +206,8 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
     const auto& p = s.parallel;
     const StepResult& r = ev.headline_step();
     out << fmt::format("{}\n", s.title);
-    out << fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}{}, {} schedule; {} simulation ({} GPU{} simulated), {} network model\n",
-                       s.cluster.gpus, s.cluster.chip.display_name, p.tensor, p.context, p.pipeline, p.data, p.expert,
-                       p.folds_experts() ? fmt::format(" ETP{}", p.expert_tensor_degree()) : std::string(),
+    out << fmt::format("{} × {}, {}, {} schedule; {} simulation ({} GPU{} simulated), {} network model\n",
+                       s.cluster.gpus, s.cluster.chip.display_name, describe_degrees(p),
                        describe_schedule(p), to_string(r.mode), r.simulated_ranks, r.simulated_ranks == 1 ? "" : "s",
                        to_string(ev.options.network));
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out << fmt::format("tensor parallel: {}\n", tp);

@@ -23,6 +23,7 @@ std::string layout_text(const ParallelLayout& p) {
     std::string text = fmt::format("TP{} PP{} DP{}", p.tensor, p.pipeline, p.data);
     if (p.context > 1) text += fmt::format(" CP{}", p.context);
     if (p.expert > 1) text += fmt::format(" EP{}", p.expert);
+    if (p.folds_experts()) text += fmt::format(" ETP{}", p.expert_tensor_degree());
     return text;
 }
 

@@ -19,7 +19,7 @@ namespace gpuhours::report {
 namespace {
 
 std::string layout_text(const ParallelLayout& p) {
-    return fmt::format("TP{} CP{} PP{} DP{} EP{}", p.tensor, p.context, p.pipeline, p.data, p.expert);
+    return describe_degrees(p);
 }
 
 // The nominal cost with the rung it is on (scenarios on different rungs are not the same cost).

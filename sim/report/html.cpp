@@ -217,10 +217,9 @@ std::string summary_section(const RunEvaluation& ev) {
     }
 
     const auto& p = s.parallel;
-    out += paragraph(fmt::format("{} × {}, TP{} CP{} PP{} DP{} EP{}, {} schedule; {} simulation ({} GPU{} simulated), {} "
+    out += paragraph(fmt::format("{} × {}, {}, {} schedule; {} simulation ({} GPU{} simulated), {} "
                                  "network model; {}.",
-                                 s.cluster.gpus, s.cluster.chip.display_name, p.tensor, p.context, p.pipeline, p.data,
-                                 p.expert, describe_schedule(p), to_string(r.mode), r.simulated_ranks,
+                                 s.cluster.gpus, s.cluster.chip.display_name, describe_degrees(p), describe_schedule(p), to_string(r.mode), r.simulated_ranks,
                                  r.simulated_ranks == 1 ? "" : "s",
                                  to_string(ev.options.network),
                                  ev.stochastic ? fmt::format("{} Monte Carlo runs, seed {}", ev.options.samples, ev.options.seed)

@@ -279,9 +279,9 @@ void add_dense_mlp(const Context& c, std::vector<Op>& ops) {
 }
 
 // MoE block (DeepSeekMoE): router logits h → E on every token, top-k selection, k routed experts per token,
-// S shared experts on every token. Experts are split over TP like the dense MLP (expert-TP = TP) and over EP
-// by whole experts; with perfect balance each GPU processes T·k routed token-slots, E/e experts each receiving
-// T·k·e/E of them.
+// S shared experts on every token. Routed experts are split over the expert-tensor group (et ranks; et = t by
+// default) and over EP by whole experts; with balanced routing each GPU processes T·k routed token-slots (T/t·k·et
+// under SP), its E/e experts each receiving an equal share; under imbalance the slowest rank's load (below).
 void add_moe(const Context& c, std::vector<Op>& ops) {
     const ModelSpec& m = c.m;
     const MoeSpec& moe = *m.moe;

@@ -111,6 +111,12 @@ std::string describe_schedule(const ParallelLayout& p) {
     return std::string(to_string(p.schedule)) + (p.combined_1f1b ? " + combined 1F1B" : "");
 }
 
+std::string describe_degrees(const ParallelLayout& p) {
+    std::string text = fmt::format("TP{} CP{} PP{} DP{} EP{}", p.tensor, p.context, p.pipeline, p.data, p.expert);
+    if (p.folds_experts()) text += fmt::format(" ETP{}", p.expert_tensor_degree());
+    return text;
+}
+
 std::string describe_data_parallel(const ParallelLayout& p) {
     const long long dc = 1LL * p.data * p.context;
     if (dc <= 1) return {};

@@ -71,6 +71,9 @@ std::string describe_tensor_parallel(const ParallelLayout& p);
 std::string describe_context_parallel(const ParallelLayout& p);
 // The schedule's name for headers: "1f1b", "interleaved", with " + combined 1F1B" after it when combined_1f1b.
 std::string describe_schedule(const ParallelLayout& p);
+// The degrees for headers and tables: "TP2 CP1 PP2 DP512 EP32", with " ETP1" after it when the MoE layers fold
+// (ParallelLayout::folds_experts).
+std::string describe_degrees(const ParallelLayout& p);
 
 // Degrees. Convention (Megatron-Core): tensor × context × pipeline × data = GPUs; expert parallelism is
 // carved out of the data × context ranks of one pipeline stage, so `expert` divides data × context and the
