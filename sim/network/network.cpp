@@ -211,19 +211,19 @@ void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& p
     for (const std::uint32_t l : w.global) w.local_of[l] = -1;
 }
 
-SimTime ceil_time(double seconds) {
+// Whether a flow of `size` bytes with `remaining` left counts as delivered: equal flows whose rates differ in
+// the last bits of a double must end together, or a phase of n equal flows would take n events.
+bool delivered(double remaining, double size) { return remaining <= 1e-9 * size + 1e-6; }
+
+}  // namespace
+
+SimTime detail::ceil_time(double seconds) {
     if (!(seconds > 0.0)) return SimTime::zero();
     const double ps = std::ceil(seconds * 1e12);
     // Past SimTime's range (about 106 days) the checked conversion reports it (throws) instead of a wrapped cast.
     if (!(ps < 9.2e18)) return SimTime::from_seconds(Seconds(seconds));
     return SimTime::from_picoseconds(static_cast<std::int64_t>(ps));
 }
-
-// Whether a flow of `size` bytes with `remaining` left counts as delivered: equal flows whose rates differ in
-// the last bits of a double must end together, or a phase of n equal flows would take n events.
-bool delivered(double remaining, double size) { return remaining <= 1e-9 * size + 1e-6; }
-
-}  // namespace
 
 MaxMinSolution solve_max_min(const MaxMinProblem& problem) {
     std::vector<double> capacity;
@@ -261,11 +261,7 @@ std::optional<NetworkKind> network_kind_from_string(std::string_view name) {
 
 // ---- shared helpers for large all-to-all --------------------------------------------------------------
 
-namespace {
-
-// Vertices reachable toward `dst`, by decreasing hop distance (farthest first), so that pushing each
-// source's bytes one hop at a time visits a vertex only after everything upstream of it.
-std::vector<std::uint32_t> by_distance_desc(const std::vector<std::uint8_t>& dist) {
+std::vector<std::uint32_t> detail::by_distance_desc(const std::vector<std::uint8_t>& dist) {
     std::vector<std::uint32_t> count(256, 0);
     for (const std::uint8_t d : dist) ++count[d];
     std::vector<std::uint32_t> cursor(256, 0);
@@ -281,7 +277,6 @@ std::vector<std::uint32_t> by_distance_desc(const std::vector<std::uint8_t>& dis
     return order;
 }
 
-}  // namespace
 
 // ---- max-min fluid ------------------------------------------------------------------------------------------
 
@@ -336,6 +331,7 @@ public:
     }
     std::uint64_t add(SimTime now, std::span<const LinkId> links, Seconds latency, Bytes size, FlowCallback on_done) {
         progress_to(now);
+        if (route_pool_.size() > kCompactRoutesFrom) compact_routes();
         Flow f;
         f.route_begin = static_cast<std::uint32_t>(route_pool_.size());
         for (const LinkId l : links) route_pool_.push_back(static_cast<std::uint32_t>(l));
@@ -344,10 +340,25 @@ public:
         f.remaining = size.value();
         f.transmit_from = now + SimTime::from_seconds(latency);
         f.on_done = std::move(on_done);
-        flows_.push_back(std::move(f));
-        active_.push_back(static_cast<std::uint32_t>(flows_.size() - 1));
-        if (flows_.back().transmit_from == now) dirty_ = true;
-        return flows_.size() - 1;
+        const bool now_sending = f.transmit_from == now;
+        std::uint32_t slot = 0;
+        if (free_.empty()) {
+            slot = static_cast<std::uint32_t>(flows_.size());
+            flows_.push_back(std::move(f));
+        } else {
+            slot = free_.back();
+            free_.pop_back();
+            flows_[slot] = std::move(f);
+        }
+        active_.push_back(slot);
+        if (now_sending) dirty_ = true;
+        return slot;
+    }
+    // Gives a finished flow's slot back for a later add() (the network's own flows, once their callback has run:
+    // memory then follows the flows in flight, not every flow of the step). Standalone phase fluids keep theirs.
+    void release(std::uint32_t i) {
+        flows_[i] = Flow{};
+        free_.push_back(i);
     }
 
     std::optional<SimTime> next_event() {
@@ -391,6 +402,7 @@ public:
     }
 
     Flow& flow(std::uint32_t i) { return flows_[i]; }
+    [[nodiscard]] std::size_t slots() const { return flows_.size(); }
     // Room for `n` more flows and `links` more route entries (a phase adds all its flows at once).
     void reserve(std::size_t n, std::size_t links) {
         flows_.reserve(flows_.size() + n);
@@ -400,6 +412,24 @@ public:
     [[nodiscard]] bool idle() const { return active_.empty(); }
 
 private:
+    // The route pool past this many entries is rebuilt from the flows in flight when they hold under a quarter of it.
+    static constexpr std::size_t kCompactRoutesFrom = std::size_t{1} << 20;
+    void compact_routes() {
+        std::size_t live = 0;
+        for (const std::uint32_t i : active_) live += flows_[i].route_end - flows_[i].route_begin;
+        if (4 * live > route_pool_.size()) return;
+        std::vector<std::uint32_t> pool;
+        pool.reserve(2 * live + 1024);
+        for (const std::uint32_t i : active_) {
+            Flow& f = flows_[i];
+            const auto begin = static_cast<std::uint32_t>(pool.size());
+            pool.insert(pool.end(), route_pool_.begin() + f.route_begin, route_pool_.begin() + f.route_end);
+            f.route_begin = begin;
+            f.route_end = static_cast<std::uint32_t>(pool.size());
+        }
+        route_pool_.swap(pool);
+    }
+
     void progress_to(SimTime t) {
         if (t <= now_) return;
         const double dt = (t - now_).to_seconds().value();
@@ -429,7 +459,7 @@ private:
             Flow& f = flows_[sending[k]];
             f.rate = rates_[k];
             f.bottleneck = bottlenecks_[k];
-            f.finish = std::isfinite(f.rate) ? now_ + ceil_time(f.remaining / f.rate) : now_;
+            f.finish = std::isfinite(f.rate) ? now_ + detail::ceil_time(f.remaining / f.rate) : now_;
         }
     }
 
@@ -438,6 +468,7 @@ private:
     std::shared_ptr<LinkTable> tables_;
     std::vector<Flow> flows_;
     std::vector<std::uint32_t> active_;
+    std::vector<std::uint32_t> free_;  // released slots, reused last-released first
     std::vector<std::uint32_t> route_pool_;
     SimTime now_ = SimTime::zero();
     bool dirty_ = false;
@@ -465,13 +496,12 @@ void MaxMinNetwork::advance_to(SimTime t) {
         // Move the callback out first: it may start flows, which can reallocate the flow table.
         FlowCallback callback = std::move(fluid_->flow(i).on_done);
         if (callback) callback(FlowId{i}, t);
+        fluid_->release(i);
     }
 }
 
-namespace {
-
 // Congestion bound over explicit routes: max link load / capacity + max latency.
-PhaseResult congestion_bound(const Topology& topology, const std::vector<double>& load, Seconds max_latency) {
+PhaseResult detail::congestion_bound(const Topology& topology, const std::vector<double>& load, Seconds max_latency) {
     PhaseResult result;
     result.max_latency = max_latency;
     double worst = 0.0;
@@ -489,8 +519,6 @@ PhaseResult congestion_bound(const Topology& topology, const std::vector<double>
     result.time = Seconds(worst) + max_latency;
     return result;
 }
-
-}  // namespace
 
 MaxMinNetwork::PhaseMemo::Entry detail::solve_canonical(const Topology& topology, std::span<const FlowSpec> flows,
                                                 const RouteTable& routes, std::span<const std::uint32_t> order,
@@ -545,7 +573,7 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
             for (const LinkId l : routes.links_of(i)) load[l] += flows[i].size.value();
             max_latency = std::max(max_latency, routes.latency[i]);
         }
-        return congestion_bound(topology(), load, max_latency);
+        return detail::congestion_bound(topology(), load, max_latency);
     }
     for (std::size_t i = 0; i < flows.size(); ++i) result.max_latency = std::max(result.max_latency, routes.latency[i]);
     const std::span<const std::uint32_t> every;  // empty: every flow, in phase order
@@ -598,7 +626,7 @@ PhaseResult MaxMinNetwork::run_all_to_all(std::span<const VertexId> ranks, Bytes
     double max_latency = 0.0;
     for (const VertexId dst : ranks) {
         const auto& dist = router().distances_to(dst);
-        const std::vector<std::uint32_t> order = by_distance_desc(dist);
+        const std::vector<std::uint32_t> order = detail::by_distance_desc(dist);
         for (const VertexId s : ranks) {
             if (s != dst) mass[s] += bytes_per_pair.value();
         }
@@ -621,231 +649,7 @@ PhaseResult MaxMinNetwork::run_all_to_all(std::span<const VertexId> ranks, Bytes
             if (is_rank[v]) max_latency = std::max(max_latency, latency[v]);
         }
     }
-    return congestion_bound(topology(), load, Seconds(max_latency));
-}
-
-// ---- α–β ------------------------------------------------------------------------------------------------------
-
-AlphaBetaNetwork::AlphaBetaNetwork(const Topology& topology) : NetworkModel(topology) {}
-
-namespace {
-
-struct AlphaBetaTime {
-    Seconds time;
-    std::optional<LinkId> slowest;
-};
-
-AlphaBetaTime alpha_beta_time(const Topology& topology, const Route& route, Bytes size) {
-    AlphaBetaTime out;
-    out.time = route.latency;
-    for (const LinkId l : route.links) {
-        const LinkInfo& link = topology.link(l);
-        if (!out.slowest || link.effective_bandwidth() < topology.link(*out.slowest).effective_bandwidth() ||
-            (link.effective_bandwidth() == topology.link(*out.slowest).effective_bandwidth() &&
-             link_preference(link.kind) < link_preference(topology.link(*out.slowest).kind))) {
-            out.slowest = l;
-        }
-    }
-    if (out.slowest && size.value() > 0.0) out.time += size / topology.link(*out.slowest).effective_bandwidth();
-    return out;
-}
-
-}  // namespace
-
-namespace {
-
-// Serialized endpoints (network.hpp): per endpoint link, the sum of its flows' bytes / bottleneck rates and the
-// longest latency among them.
-struct EndpointLoad {
-    double seconds = 0.0;
-    Seconds latency;
-    LinkId link = 0;
-};
-
-// The phase's time once endpoint serialization is counted: each endpoint link's serialized flows against the
-// longest single flow already in `result`.
-void apply_endpoints(std::vector<EndpointLoad>& loads, PhaseResult& result) {
-    std::sort(loads.begin(), loads.end(), [](const EndpointLoad& a, const EndpointLoad& b) { return a.link < b.link; });
-    for (std::size_t i = 0; i < loads.size();) {
-        EndpointLoad sum{0.0, Seconds(0.0), loads[i].link};
-        std::size_t j = i;
-        for (; j < loads.size() && loads[j].link == loads[i].link; ++j) {
-            sum.seconds += loads[j].seconds;
-            sum.latency = std::max(sum.latency, loads[j].latency);
-        }
-        const Seconds t = sum.latency + Seconds(sum.seconds);
-        if (j - i > 1 && t > result.time) {
-            result.time = t;
-            result.limiting_link = sum.link;
-        }
-        i = j;
-    }
-}
-
-}  // namespace
-
-FlowId AlphaBetaNetwork::start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) {
-    const Route route = router().route(flow.src, flow.dst);
-    const AlphaBetaTime t = alpha_beta_time(topology(), route, flow.size);
-    const std::uint64_t id = next_id_++;
-    SimTime done = now + ceil_time(t.time.value());
-    if (!route.links.empty()) {
-        // First come, first served on the endpoint links: sending starts when both are free.
-        SimTime& out = busy_until_[route.links.front()];
-        SimTime& in = busy_until_[route.links.back()];
-        const SimTime start = std::max({now, out, in});
-        const SimTime sent = start + ceil_time((t.time - route.latency).value());
-        out = sent;
-        in = sent;
-        done = sent + ceil_time(route.latency.value());
-    }
-    heap_.push_back(Pending{done, id});
-    std::push_heap(heap_.begin(), heap_.end());
-    callbacks_.emplace(id, std::move(on_done));
-    return FlowId{id};
-}
-
-std::optional<SimTime> AlphaBetaNetwork::next_event_time() const {
-    if (heap_.empty()) return std::nullopt;
-    return heap_.front().at;
-}
-
-void AlphaBetaNetwork::advance_to(SimTime t) {
-    while (!heap_.empty() && heap_.front().at <= t) {
-        std::pop_heap(heap_.begin(), heap_.end());
-        const Pending p = heap_.back();
-        heap_.pop_back();
-        auto it = callbacks_.find(p.id);
-        FlowCallback callback = std::move(it->second);
-        callbacks_.erase(it);
-        if (callback) callback(FlowId{p.id}, t);
-    }
-}
-
-PhaseResult AlphaBetaNetwork::run_phase(std::span<const FlowSpec> flows) {
-    PhaseResult result;
-    bool first = true;
-    std::vector<EndpointLoad> endpoints;
-    std::vector<double> load(topology().links().size(), 0.0);  // bytes per link, for the congestion bound below
-    for (const FlowSpec& f : flows) {
-        const Route r = router().route(f.src, f.dst);
-        for (const LinkId l : r.links) load[l] += f.size.value();
-        const AlphaBetaTime t = alpha_beta_time(topology(), r, f.size);
-        result.max_latency = std::max(result.max_latency, r.latency);
-        if (first || t.time > result.time) {
-            result.time = t.time;
-            result.limiting_link = f.size.value() > 0.0 ? t.slowest : std::nullopt;
-            first = false;
-        }
-        if (r.links.empty() || f.size.value() <= 0.0) continue;
-        const double sending = (t.time - r.latency).value();
-        endpoints.push_back(EndpointLoad{sending, r.latency, r.links.front()});
-        if (r.links.back() != r.links.front()) endpoints.push_back(EndpointLoad{sending, r.latency, r.links.back()});
-    }
-    apply_endpoints(endpoints, result);
-    // Flows that share a link inside the fabric share its rate: the phase lasts at least the most loaded link's
-    // bytes over its rate plus the longest latency (the congestion bound; see run_all_to_all).
-    const PhaseResult congested = congestion_bound(topology(), load, result.max_latency);
-    if (congested.time > result.time) {
-        result.time = congested.time;
-        result.limiting_link = congested.limiting_link;
-    }
-    return result;
-}
-
-PhaseResult AlphaBetaNetwork::run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) {
-    // Per destination: mark the route tree of all sources (farthest first), then compute each vertex's route
-    // latency and slowest link nearest first. O(V) per destination instead of O(n) routes.
-    // An all-to-all loads every link it crosses with many flows at once, which per-flow α–β times cannot see
-    // (issue 14: on a multi-plane fabric the spine uplinks, not the NICs, bound DeepSeek-V3's dispatch, and the
-    // flagship's step came out 11 % fast). So the result is also at least the congestion bound: the bytes each link
-    // carries (every source's bytes pushed down the destination's route tree) over its rate, plus the longest
-    // route latency, the same bound the flow model reports for an all-to-all too large to solve flow by flow.
-    PhaseResult result;
-    std::vector<double> load(topology().links().size(), 0.0);
-    std::vector<double> mass(topology().vertex_count(), 0.0);
-    const std::size_t vertices = topology().vertex_count();
-    std::vector<double> latency(vertices, 0.0);
-    std::vector<std::int64_t> slowest(vertices, -1);
-    std::vector<std::int64_t> next(vertices, -1);
-    std::vector<char> on_tree(vertices, 0);
-    std::vector<char> is_rank(vertices, 0);
-    for (const VertexId r : ranks) is_rank[r] = 1;
-    std::vector<std::int64_t> last(vertices, -1);  // the last link of v's route to dst
-    // Serialized endpoints: per link, the sending seconds of the flows that leave or arrive by it.
-    std::vector<double> endpoint_seconds(topology().links().size(), 0.0);
-    std::vector<double> endpoint_latency(topology().links().size(), 0.0);
-    std::vector<std::uint32_t> endpoint_flows(topology().links().size(), 0);
-    auto endpoint = [&](LinkId l, double seconds, double lat) {
-        endpoint_seconds[l] += seconds;
-        endpoint_latency[l] = std::max(endpoint_latency[l], lat);
-        ++endpoint_flows[l];
-    };
-    for (const VertexId dst : ranks) {
-        const auto& dist = router().distances_to(dst);
-        const std::vector<std::uint32_t> order = by_distance_desc(dist);
-        std::fill(next.begin(), next.end(), -1);
-        std::fill(on_tree.begin(), on_tree.end(), 0);
-        for (const VertexId s : ranks) {
-            on_tree[s] = s != dst;
-            if (s != dst) mass[s] += bytes_per_pair.value();
-        }
-        for (const std::uint32_t v : order) {
-            if (!on_tree[v] || v == dst) continue;
-            const LinkId l = router().next_hop(v, dst, dist);
-            next[v] = static_cast<std::int64_t>(l);
-            on_tree[topology().link(l).to] = 1;
-            load[l] += mass[v];  // farthest first: everything routed through v has reached it
-            mass[topology().link(l).to] += mass[v];
-            mass[v] = 0.0;
-        }
-        mass[dst] = 0.0;
-        latency[dst] = 0.0;
-        slowest[dst] = -1;
-        for (auto it = order.rbegin(); it != order.rend(); ++it) {
-            const std::uint32_t v = *it;
-            if (next[v] < 0) continue;
-            const auto l = static_cast<LinkId>(next[v]);
-            const LinkInfo& link = topology().link(l);
-            latency[v] = link.latency.value() + latency[link.to];
-            const std::int64_t down = slowest[link.to];
-            bool take = down < 0;
-            if (!take) {
-                const LinkInfo& other = topology().link(static_cast<LinkId>(down));
-                take = link.effective_bandwidth() < other.effective_bandwidth() ||
-                       (link.effective_bandwidth() == other.effective_bandwidth() &&
-                        link_preference(link.kind) < link_preference(other.kind));
-            }
-            slowest[v] = take ? static_cast<std::int64_t>(l) : down;
-            last[v] = link.to == dst ? static_cast<std::int64_t>(l) : last[link.to];
-            if (!is_rank[v]) continue;
-            const auto worst = static_cast<LinkId>(slowest[v]);
-            const Seconds sending = bytes_per_pair / topology().link(worst).effective_bandwidth();
-            const Seconds t = Seconds(latency[v]) + sending;
-            if (bytes_per_pair.value() > 0.0) {
-                endpoint(l, sending.value(), latency[v]);
-                if (last[v] != static_cast<std::int64_t>(l)) endpoint(static_cast<LinkId>(last[v]), sending.value(), latency[v]);
-            }
-            result.max_latency = std::max(result.max_latency, Seconds(latency[v]));
-            if (t > result.time) {
-                result.time = t;
-                result.limiting_link = worst;
-            }
-        }
-    }
-    for (LinkId l = 0; l < endpoint_flows.size(); ++l) {
-        const Seconds t = Seconds(endpoint_latency[l] + endpoint_seconds[l]);
-        if (endpoint_flows[l] > 1 && t > result.time) {
-            result.time = t;
-            result.limiting_link = l;
-        }
-    }
-    const PhaseResult congested = congestion_bound(topology(), load, result.max_latency);
-    if (congested.time > result.time) {
-        result.time = congested.time;
-        result.limiting_link = congested.limiting_link;
-    }
-    return result;
+    return detail::congestion_bound(topology(), load, Seconds(max_latency));
 }
 
 std::unique_ptr<NetworkModel> make_network(NetworkKind kind, const Topology& topology) {

@@ -62,6 +62,17 @@ namespace detail {
 // attachment, NVLink before the fabric (lower first).
 int link_preference(LinkKind k);
 
+// Seconds rounded up to whole picoseconds (SimTime); zero for non-positive times.
+SimTime ceil_time(double seconds);
+
+// Congestion bound over explicit routes: max over links of load (bytes) / capacity, plus `max_latency`; the limiting
+// link is the most loaded one (ties by link_preference).
+PhaseResult congestion_bound(const Topology& topology, const std::vector<double>& load, Seconds max_latency);
+
+// Vertices reachable toward a destination, by decreasing hop distance `dist` (farthest first), so that pushing each
+// source's bytes one hop at a time visits a vertex only after everything upstream of it.
+std::vector<std::uint32_t> by_distance_desc(const std::vector<std::uint8_t>& dist);
+
 // The canonical form of the flows `order` (indices into flows and routes, in that order; empty: every flow) into
 // `key`, the link of each label into `link_of` and each route entry's label into `labelled` (at the routes'
 // positions). See PhaseMemo. `size_word`, when given: each flow's size word's position in `key`, in `order`.
