@@ -331,7 +331,7 @@ public:
     }
     std::uint64_t add(SimTime now, std::span<const LinkId> links, Seconds latency, Bytes size, FlowCallback on_done) {
         progress_to(now);
-        if (route_pool_.size() > kCompactRoutesFrom) compact_routes();
+        if (route_pool_.size() >= compact_at_) compact_routes();
         Flow f;
         f.route_begin = static_cast<std::uint32_t>(route_pool_.size());
         for (const LinkId l : links) route_pool_.push_back(static_cast<std::uint32_t>(l));
@@ -412,11 +412,13 @@ public:
     [[nodiscard]] bool idle() const { return active_.empty(); }
 
 private:
-    // The route pool past this many entries is rebuilt from the flows in flight when they hold under a quarter of it.
+    // The route pool past compact_at_ entries (at least 2^20) is rebuilt from the flows in flight when they hold under
+    // a quarter of it; the next look is when it has doubled again (amortised O(1) per flow).
     static constexpr std::size_t kCompactRoutesFrom = std::size_t{1} << 20;
     void compact_routes() {
         std::size_t live = 0;
         for (const std::uint32_t i : active_) live += flows_[i].route_end - flows_[i].route_begin;
+        compact_at_ = std::max(kCompactRoutesFrom, 2 * route_pool_.size());
         if (4 * live > route_pool_.size()) return;
         std::vector<std::uint32_t> pool;
         pool.reserve(2 * live + 1024);
@@ -428,6 +430,7 @@ private:
             f.route_end = static_cast<std::uint32_t>(pool.size());
         }
         route_pool_.swap(pool);
+        compact_at_ = std::max(kCompactRoutesFrom, 2 * route_pool_.size());
     }
 
     void progress_to(SimTime t) {
@@ -470,6 +473,7 @@ private:
     std::vector<std::uint32_t> active_;
     std::vector<std::uint32_t> free_;  // released slots, reused last-released first
     std::vector<std::uint32_t> route_pool_;
+    std::size_t compact_at_ = kCompactRoutesFrom;
     SimTime now_ = SimTime::zero();
     bool dirty_ = false;
     // scratch
