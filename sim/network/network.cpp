@@ -312,6 +312,7 @@ public:
         SimTime finish;  // valid while transmitting
         FlowCallback on_done;
         SimTime ended;
+        std::uint32_t serial = 0;  // tells a slot's flows apart in link_flows_ (slots are reused)
     };
 
     // A fluid over `links` only, relabelled 0, 1, …: link `i` of the fluid is topology link links[i] (a phase
@@ -340,6 +341,7 @@ public:
         f.remaining = size.value();
         f.transmit_from = now + SimTime::from_seconds(latency);
         f.on_done = std::move(on_done);
+        f.serial = ++next_serial_;
         const bool now_sending = f.transmit_from == now;
         std::uint32_t slot = 0;
         if (free_.empty()) {
@@ -385,12 +387,17 @@ public:
                 f.transmitting = true;
                 f.finish = SimTime::from_picoseconds(std::numeric_limits<std::int64_t>::max());  // until solved
                 dirty_ = true;
+                if (incremental_) started(i);
             }
             if (f.transmitting && (delivered(f.remaining, f.size) || f.finish <= t)) {
                 f.done = true;
                 f.ended = t;
                 completed.push_back(i);
                 dirty_ = true;
+                if (incremental_) {
+                    --transmitting_;
+                    changed_links_.insert(changed_links_.end(), route_pool_.begin() + f.route_begin, route_pool_.begin() + f.route_end);
+                }
             } else {
                 still.push_back(i);
             }
@@ -410,6 +417,14 @@ public:
         route_pool_.reserve(route_pool_.size() + links);
     }
     [[nodiscard]] bool idle() const { return active_.empty(); }
+    // Re-solve only the flows linked (through shared links, transitively) to those that started or ended since the
+    // last solve: the rest keep their rates. Exact: progressive filling treats link-disjoint parts independently,
+    // and the affected flows keep their relative order (every finish is recomputed, as in the whole solve).
+    void set_incremental(bool on) {
+        incremental_ = on;
+        link_flows_.resize(tables_->capacity.size());
+        link_seen_.assign(tables_->capacity.size(), 0);
+    }
 
 private:
     // The route pool past compact_at_ entries (at least 2^20) is rebuilt from the flows in flight when they hold under
@@ -444,15 +459,80 @@ private:
         now_ = t;
     }
 
+    void started(std::uint32_t i) {
+        const Flow& f = flows_[i];
+        ++transmitting_;
+        started_.push_back(i);
+        for (std::uint32_t r = f.route_begin; r < f.route_end; ++r) {
+            link_flows_[route_pool_[r]].emplace_back(i, f.serial);
+            changed_links_.push_back(route_pool_[r]);
+        }
+    }
+
+    // Marks (flow_seen_ == stamp_) the flows linked to the changes; false when they are more than half of those
+    // transmitting (then the whole solve is cheaper). Drops the stale entries of the link lists it reads.
+    bool mark_affected() {
+        if (++stamp_ == 0) {
+            std::fill(link_seen_.begin(), link_seen_.end(), 0);
+            std::fill(flow_seen_.begin(), flow_seen_.end(), 0);
+            stamp_ = 1;
+        }
+        if (flow_seen_.size() < flows_.size()) flow_seen_.resize(flows_.size(), 0);
+        std::vector<std::uint32_t>& queue = queue_;
+        queue.clear();
+        auto visit_links = [&](const Flow& f) {
+            for (std::uint32_t r = f.route_begin; r < f.route_end; ++r) {
+                const std::uint32_t l = route_pool_[r];
+                if (link_seen_[l] != stamp_) {
+                    link_seen_[l] = stamp_;
+                    queue.push_back(l);
+                }
+            }
+        };
+        std::size_t affected = 0;
+        for (const std::uint32_t i : started_) {
+            const Flow& f = flows_[i];
+            if (f.done || flow_seen_[i] == stamp_) continue;
+            flow_seen_[i] = stamp_;
+            ++affected;
+            visit_links(f);
+        }
+        for (const std::uint32_t l : changed_links_) {
+            if (link_seen_[l] != stamp_) {
+                link_seen_[l] = stamp_;
+                queue.push_back(l);
+            }
+        }
+        started_.clear();
+        changed_links_.clear();
+        for (std::size_t q = 0; q < queue.size(); ++q) {
+            auto& list = link_flows_[queue[q]];
+            std::size_t keep = 0;
+            for (const auto& [slot, serial] : list) {
+                const Flow& f = flows_[slot];
+                if (f.serial != serial || f.done) continue;
+                list[keep++] = {slot, serial};
+                if (flow_seen_[slot] == stamp_) continue;
+                flow_seen_[slot] = stamp_;
+                ++affected;
+                visit_links(f);
+            }
+            list.resize(keep);
+            if (2 * affected > transmitting_) return false;
+        }
+        return true;
+    }
+
     void solve_if_dirty() {
         if (!dirty_) return;
         dirty_ = false;
+        const bool part = incremental_ && mark_affected();
         offsets_.assign(1, 0);
         links_.clear();
         std::vector<std::uint32_t> sending;
         for (const std::uint32_t i : active_) {
             const Flow& f = flows_[i];
-            if (!f.transmitting) continue;
+            if (!f.transmitting || (part && flow_seen_[i] != stamp_)) continue;
             sending.push_back(i);
             links_.insert(links_.end(), route_pool_.begin() + f.route_begin, route_pool_.begin() + f.route_end);
             offsets_.push_back(static_cast<std::uint32_t>(links_.size()));
@@ -462,7 +542,10 @@ private:
             Flow& f = flows_[sending[k]];
             f.rate = rates_[k];
             f.bottleneck = bottlenecks_[k];
-            f.finish = std::isfinite(f.rate) ? now_ + detail::ceil_time(f.remaining / f.rate) : now_;
+        }
+        for (const std::uint32_t i : active_) {
+            Flow& f = flows_[i];
+            if (f.transmitting) f.finish = std::isfinite(f.rate) ? now_ + detail::ceil_time(f.remaining / f.rate) : now_;
         }
     }
 
@@ -474,6 +557,15 @@ private:
     std::vector<std::uint32_t> free_;  // released slots, reused last-released first
     std::vector<std::uint32_t> route_pool_;
     std::size_t compact_at_ = kCompactRoutesFrom;
+    // set_incremental: per link, its transmitting flows as (slot, serial), stale entries dropped when read; the
+    // changes since the last solve; visit stamps.
+    bool incremental_ = false;
+    std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> link_flows_;
+    std::vector<std::uint32_t> started_, changed_links_, queue_;
+    std::vector<std::uint32_t> link_seen_, flow_seen_;
+    std::uint32_t stamp_ = 0;
+    std::uint32_t next_serial_ = 0;
+    std::size_t transmitting_ = 0;
     SimTime now_ = SimTime::zero();
     bool dirty_ = false;
     // scratch
@@ -485,6 +577,7 @@ private:
 MaxMinNetwork::MaxMinNetwork(const Topology& topology)
     : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)), memo_(std::make_unique<PhaseMemo>()) {
     memo_->label_of.assign(topology.links().size(), -1);
+    fluid_->set_incremental(true);
 }
 
 MaxMinNetwork::~MaxMinNetwork() = default;
