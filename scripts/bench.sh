@@ -118,7 +118,7 @@ if [ "$long" = 1 ]; then
   bench "step: flagship layout at 16,384 GPUs" "131,072 within 2× of 2,048" "$step" "$flagship" $(scaled 16384)
   # shellcheck disable=SC2046
   bench --limit 600 "step: flagship layout at 131,072 GPUs" "within 2× of 2,048" "$step" "$flagship" $(scaled 131072)
-  bench --limit 300 "step: flagship, 2,048 H800, full mode" "≤ 60 s, ≤ 4 GB" "$step" "$flagship" --mode full
+  bench --limit 600 "step: flagship, 2,048 H800, full mode" "≤ 60 s, ≤ 4 GB" "$step" "$flagship" --mode full
 fi
 
 # ---- commands on the flagship ------------------------------------------------------------------------------
