@@ -162,21 +162,12 @@ std::vector<std::pair<Schedule, int>> schedule_variants(const Axes& a, int pipel
     return out;
 }
 
-}  // namespace
-
-namespace {
-
 // The (expert, expert_tensor) pairs of a candidate with tensor degree `tp`: expert_tensor equal to tp is stored as 0
-// (unfolded), and a value list naming both tp and 0 gives that candidate once.
+// (unfolded). The axis holds distinct values, none 0 but the scenario's own default, so no two pairs coincide.
 std::vector<std::pair<int, int>> expert_pairs(const Axes& a, int tp) {
-    std::vector<int> ets;
-    for (const int et : a.expert_tensor) {
-        const int stored = et == tp ? 0 : et;
-        if (std::find(ets.begin(), ets.end(), stored) == ets.end()) ets.push_back(stored);
-    }
     std::vector<std::pair<int, int>> out;
     for (const int ep : a.expert) {
-        for (const int et : ets) out.emplace_back(ep, et);
+        for (const int et : a.expert_tensor) out.emplace_back(ep, et == tp ? 0 : et);
     }
     return out;
 }

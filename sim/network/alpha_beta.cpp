@@ -46,10 +46,6 @@ AlphaBetaTime alpha_beta_time(const Topology& topology, const Route& route, Byte
     return out;
 }
 
-}  // namespace
-
-namespace {
-
 // Serialized endpoints (network.hpp): per endpoint link, the sum of its flows' bytes / bottleneck rates and the
 // longest latency among them.
 struct EndpointLoad {

@@ -409,7 +409,6 @@ public:
     }
 
     Flow& flow(std::uint32_t i) { return flows_[i]; }
-    [[nodiscard]] std::size_t slots() const { return flows_.size(); }
     // Room for `n` more flows and `links` more route entries (a phase adds all its flows at once).
     void reserve(std::size_t n, std::size_t links) {
         flows_.reserve(flows_.size() + n);
@@ -478,16 +477,15 @@ private:
             stamp_ = 1;
         }
         if (flow_seen_.size() < flows_.size()) flow_seen_.resize(flows_.size(), 0);
-        std::vector<std::uint32_t>& queue = queue_;
-        queue.clear();
-        auto visit_links = [&](const Flow& f) {
-            for (std::uint32_t r = f.route_begin; r < f.route_end; ++r) {
-                const std::uint32_t l = route_pool_[r];
-                if (link_seen_[l] != stamp_) {
-                    link_seen_[l] = stamp_;
-                    queue.push_back(l);
-                }
+        queue_.clear();
+        auto visit_link = [&](std::uint32_t l) {
+            if (link_seen_[l] != stamp_) {
+                link_seen_[l] = stamp_;
+                queue_.push_back(l);
             }
+        };
+        auto visit_links = [&](const Flow& f) {
+            for (std::uint32_t r = f.route_begin; r < f.route_end; ++r) visit_link(route_pool_[r]);
         };
         std::size_t affected = 0;
         for (const std::uint32_t i : started_) {
@@ -497,16 +495,11 @@ private:
             ++affected;
             visit_links(f);
         }
-        for (const std::uint32_t l : changed_links_) {
-            if (link_seen_[l] != stamp_) {
-                link_seen_[l] = stamp_;
-                queue.push_back(l);
-            }
-        }
+        for (const std::uint32_t l : changed_links_) visit_link(l);
         started_.clear();
         changed_links_.clear();
-        for (std::size_t q = 0; q < queue.size(); ++q) {
-            auto& list = link_flows_[queue[q]];
+        for (std::size_t q = 0; q < queue_.size(); ++q) {
+            auto& list = link_flows_[queue_[q]];
             std::size_t keep = 0;
             for (const auto& [slot, serial] : list) {
                 const Flow& f = flows_[slot];

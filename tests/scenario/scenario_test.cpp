@@ -396,13 +396,7 @@ TEST_CASE("expert_tensor folds the MoE layers' ranks, within Megatron-Core's rul
     LoadOptions o;
     auto error_of = [&](const std::string& file, std::vector<std::string> overrides) {
         o.overrides = std::move(overrides);
-        try {
-            (void)load_scenario(file, o);
-        } catch (const ScenarioError& e) {
-            return e;
-        }
-        FAIL("expected an error");
-        throw;
+        return gpuhours::test::scenario_file_error(file, o);
     };
     SECTION("folded, expert may exceed data × context") {
         // TP 2 × DP 512 with EP 128 and expert_tensor 1 (whole experts under attention TP 2): folded, since
@@ -453,13 +447,9 @@ TEST_CASE("a model's expert load imbalance is read, ranged and located") {
     CHECK(load_scenario(path, o).model.moe->load_cv == 0.3);
     CHECK(load_scenario(path, {}).model.moe->load_cv == 0.0);  // the catalog's DeepSeek-V3: balanced
     o.overrides = {"model.moe.load_cv=5"};
-    try {
-        (void)load_scenario(path, o);
-        FAIL("expected an error");
-    } catch (const ScenarioError& e) {
-        CHECK_THAT(e.message(), Catch::Contains("`model.moe.load_cv` = 5 is outside 0–4"));
-        CHECK(e.where().file == "--set model.moe.load_cv=5");
-    }
+    const ScenarioError e = gpuhours::test::scenario_file_error(path, o);
+    CHECK_THAT(e.message(), Catch::Contains("`model.moe.load_cv` = 5 is outside 0–4"));
+    CHECK(e.where().file == "--set model.moe.load_cv=5");
 }
 
 TEST_CASE("values with the wrong unit or sign are rejected at their position") {
