@@ -30,9 +30,9 @@ void bench(const std::filesystem::path& file, gpuhours::SimulationMode mode, con
     const gpuhours::StepResult r = gpuhours::simulate_step(spec);
     const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
     const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-    fmt::print("{:<45} {:>9} mode: {:>6} GPUs, {:>5} simulated, {:>9} tasks, step {:.3f} s simulated in {:.3f} s wall, "
-               "{:.3f} s CPU\n",
-               file.filename().string(), to_string(mode), s.cluster.gpus, r.simulated_ranks, r.tasks,
+    fmt::print("{:<45} {:>9} mode: {:>6} GPUs, {:>5} simulated, {:>9} tasks ({} engine tasks), step {:.3f} s simulated in "
+               "{:.3f} s wall, {:.3f} s CPU\n",
+               file.filename().string(), to_string(mode), s.cluster.gpus, r.simulated_ranks, r.tasks, r.engine_tasks,
                r.step_time.value(), wall, cpu);
 }
 

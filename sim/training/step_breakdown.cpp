@@ -143,7 +143,8 @@ StepResult StepBuilder::collect(SimTime makespan) {
     result.step_time = makespan.to_seconds();
     result.micro_batches = micro_batches_;
     result.simulated_ranks = static_cast<int>(simulated_.size());
-    result.tasks = engine_.task_count();
+    result.tasks = engine_.task_count() + merged_away_;
+    result.engine_tasks = engine_.task_count();
     result.mode = spec_.mode;
     result.compute_precision = spec_.precision.compute;
 
@@ -185,6 +186,13 @@ std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::v
     std::vector<std::size_t> fill(n * lane_count + 1, 0);  // counts, then each lane's next free place
     for (std::uint32_t i = 0; i < tasks; ++i) {
         const TaskInfo& t = info_[i];
+        if (t.run >= 0) {  // a merged run: one span per segment (add_merged)
+            const Run& run = runs_[static_cast<std::size_t>(t.run)];
+            for (std::uint32_t j = run.first; j < run.first + run.count; ++j) {
+                ++fill[slot_of(t.rank) * lane_count + lane_of(run_segments_[j].role) + 1];
+            }
+            continue;
+        }
         if (t.group < 0) {
             if (t.rank >= 0) ++fill[slot_of(t.rank) * lane_count + lane_of(t.role) + 1];
             continue;
@@ -195,6 +203,19 @@ std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::v
     const std::vector<std::size_t> begin = fill;
     std::vector<Interval> spans(fill.back());
     std::vector<StepBreakdown> per_rank(n);
+    // Spans are numbered in task order, a merged task's segments in theirs (sorted_union's ties read it).
+    std::uint32_t order = 0;
+    auto add_time = [](StepBreakdown& b, TaskRole role, CommAxis axis, Seconds d) {
+        switch (role) {
+            case TaskRole::compute: b.compute += d; break;
+            case TaskRole::recompute: b.recompute += d; break;
+            case TaskRole::optimizer: b.optimizer += d; break;
+            case TaskRole::comm:
+            case TaskRole::dp_comm:
+            case TaskRole::dp_reduce:
+            case TaskRole::p2p: b.on_link[axis_index(axis)] += d; break;
+        }
+    };
     for (std::uint32_t i = 0; i < tasks; ++i) {
         const TaskId id{i};
         const auto start = engine_.start_time(id);
@@ -202,6 +223,22 @@ std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::v
         if (!start || !end) continue;
         const TaskInfo& t = info_[i];
         if (t.rank < 0 && t.group < 0) continue;  // no rank's (a pass's end marker)
+        if (t.run >= 0) {  // its segments one after the other from its start, as their own tasks ran
+            const Run& run = runs_[static_cast<std::size_t>(t.run)];
+            const std::size_t k = slot_of(t.rank);
+            std::int64_t at = start->picoseconds();
+            for (std::uint32_t j = run.first; j < run.first + run.count; ++j) {
+                const RunSegment& seg = run_segments_[j];
+                const Lane lane = lane_of(seg.role);
+                add_time(per_rank[k], seg.role, seg.axis, seg.duration.to_seconds());
+                const std::int64_t to = at + seg.duration.picoseconds();
+                spans[fill[k * lane_count + lane]++] =
+                    Interval{at, to, static_cast<std::uint32_t>(lane == compute_lane ? 0 : axis_index(seg.axis)), order++};
+                at = to;
+            }
+            continue;
+        }
+        const std::uint32_t index = order++;
         const Seconds d = (*end - *start).to_seconds();
         const Lane lane = lane_of(t.role);
         const auto axis = static_cast<std::uint32_t>(lane == compute_lane ? 0 : axis_index(t.axis));
@@ -209,17 +246,8 @@ std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::v
         const std::span<const int> ranks = t.group < 0 ? std::span<const int>(&t.rank, 1) : ranks_of(t);
         for (int r : ranks) {
             const std::size_t k = slot_of(r);
-            StepBreakdown& b = per_rank[k];
-            switch (t.role) {
-                case TaskRole::compute: b.compute += d; break;
-                case TaskRole::recompute: b.recompute += d; break;
-                case TaskRole::optimizer: b.optimizer += d; break;
-                case TaskRole::comm:
-                case TaskRole::dp_comm:
-                case TaskRole::dp_reduce:
-                case TaskRole::p2p: b.on_link[axis_index(t.axis)] += d; break;
-            }
-            spans[fill[k * lane_count + lane]++] = Interval{start->picoseconds(), end->picoseconds(), axis, i};
+            add_time(per_rank[k], t.role, t.axis, d);
+            spans[fill[k * lane_count + lane]++] = Interval{start->picoseconds(), end->picoseconds(), axis, index};
             if (spec_.record_trace) {
                 const char* stream = t.role == TaskRole::comm        ? "comm"
                                      : t.role == TaskRole::dp_comm   ? "dp"

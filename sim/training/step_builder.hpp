@@ -132,6 +132,7 @@ struct TaskInfo {
     int rank = -1;   // the one rank, or -1
     int group = -1;  // index in task_groups_, or -1
     int from_stage = -1;  // a p2p transfer: the stage it comes from; -1 otherwise
+    int run = -1;         // a run of segments added as one task (StepBuilder::add_run): its index in runs_; -1 otherwise
 };
 
 // Node-limited routing's scale on the expert all-to-all (step_passes.cpp).
@@ -231,6 +232,11 @@ private:
                            const std::vector<std::vector<TaskId>>& after, Issued& issued);
     std::vector<TaskId> add_p2p(int from_stage, int to_stage, const std::vector<TaskId>& producer_ends,
                                 const std::string& label);
+    // Symmetric mode, a pass alone on its streams, no trace: the run of compute, recompute and comm segments of
+    // `segs` from index `k`, added as few tasks as keep it exact; returns the index past the run (step_tasks.cpp).
+    std::size_t add_run(int stage, const Segments& segs, std::size_t k, std::vector<std::vector<TaskId>>& after);
+    // Segments [a, b) of a run as one task on each rank of `stage` (add_run).
+    void add_merged(int stage, const Segments& segs, std::size_t a, std::size_t b, std::vector<std::vector<TaskId>>& after);
     void add_op(OpRef ref, const std::multimap<int, int>& sync_after);
     void add_pipeline_ops(const SyncPoints& sync_after);
 
@@ -292,6 +298,19 @@ private:
     std::vector<std::vector<TaskId>> grad_sync_;  // per simulated rank: the data-parallel reductions of its chunks
     std::map<std::pair<int, int>, Added> added_;    // (stage, op index)
     std::vector<TaskInfo> info_;                 // per engine task
+    // A merged task's segments (add_merged), in order: what the breakdown expands it into.
+    struct RunSegment {
+        SimTime duration;
+        TaskRole role = TaskRole::compute;
+        CommAxis axis = CommAxis::tensor;
+    };
+    struct Run {
+        std::uint32_t first = 0;  // in run_segments_
+        std::uint32_t count = 0;
+    };
+    std::vector<Run> runs_;
+    std::vector<RunSegment> run_segments_;
+    std::size_t merged_away_ = 0;  // segments added inside merged tasks, less those tasks: operations − tasks
     std::vector<std::vector<int>> task_groups_;  // the groups of full-mode collective tasks
     std::map<int, ChunkPasses> chunks_;
     std::map<CommTimeCache::Table::CollectiveKey, SimTime> comm_cache_;

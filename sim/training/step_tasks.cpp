@@ -115,6 +115,88 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
     }
 }
 
+// Symmetric mode merges the middle of a run of in-chain segments (compute, recompute, comm) into one task: exact,
+// because the run is a chain and its streams are first-in first-out. Once the run's first compute segment has
+// started, every compute task added before it has finished; once its first comm segment has started, every
+// collective on the communication stream before it has. Past both (the head), each segment starts when the one
+// before it ends, so the middle's segments follow one another from the middle's start. The last segment of each
+// kind (the tail) stays a task of its own, so each stream is free again exactly when its last segment ends. The
+// merged task holds the compute stream when it has a compute segment and is the communication stream's last task
+// when it has a collective; the breakdown expands it into its segments (rank_breakdowns). A run of one kind
+// merges everything after its first segment.
+namespace {
+bool in_chain(const Segment& seg) {
+    return seg.kind == SegmentKind::compute || seg.kind == SegmentKind::recompute || seg.kind == SegmentKind::comm;
+}
+bool on_compute(const Segment& seg) { return seg.kind != SegmentKind::comm; }
+}  // namespace
+
+std::size_t StepBuilder::add_run(int stage, const Segments& segs, std::size_t k, std::vector<std::vector<TaskId>>& after) {
+    std::size_t end = k;
+    std::optional<std::size_t> first_compute, first_comm, last_compute, last_comm;
+    while (end < segs.size() && in_chain(segs[end])) {
+        auto& first = on_compute(segs[end]) ? first_compute : first_comm;
+        if (!first) first = end;
+        (on_compute(segs[end]) ? last_compute : last_comm) = end;
+        ++end;
+    }
+    std::size_t head_end = k + 1;  // [k, head_end) one task each
+    std::size_t tail = end;        // [tail, end) one task each
+    if (first_compute && first_comm) {
+        head_end = std::max(*first_compute, *first_comm) + 1;
+        tail = std::min(*last_compute, *last_comm);
+    }
+    static const std::string unnamed;
+    if (tail < head_end + 2) {  // nothing worth merging
+        for (std::size_t i = k; i < end; ++i) add_segment(stage, segs[i], unnamed, after);
+        return end;
+    }
+    for (std::size_t i = k; i < head_end; ++i) add_segment(stage, segs[i], unnamed, after);
+    add_merged(stage, segs, head_end, tail, after);
+    for (std::size_t i = tail; i < end; ++i) add_segment(stage, segs[i], unnamed, after);
+    return end;
+}
+
+void StepBuilder::add_merged(int stage, const Segments& segs, std::size_t a, std::size_t b,
+                             std::vector<std::vector<TaskId>>& after) {
+    const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
+    const bool computes = std::any_of(segs.begin() + static_cast<std::ptrdiff_t>(a), segs.begin() + static_cast<std::ptrdiff_t>(b), on_compute);
+    const bool communicates = !std::all_of(segs.begin() + static_cast<std::ptrdiff_t>(a), segs.begin() + static_cast<std::ptrdiff_t>(b), on_compute);
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+        const int r = ranks[i];
+        const std::size_t k = slot_of(r);
+        const auto first = static_cast<std::uint32_t>(run_segments_.size());
+        SimTime total = SimTime::zero();
+        for (std::size_t j = a; j < b; ++j) {
+            const Segment& seg = segs[j];
+            if (on_compute(seg)) {
+                run_segments_.push_back({seg.duration, seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
+                                         CommAxis::tensor});
+                total += seg.duration;
+                continue;
+            }
+            volume_[k][axis_index(seg.comm.axis)] += seg.comm.size;
+            if (seg.timed_stage != stage) {
+                seg.timed = symmetric_time(seg.comm, r);
+                seg.timed_stage = stage;
+            }
+            run_segments_.push_back({seg.timed, TaskRole::comm, seg.comm.axis});
+            total += seg.timed;
+        }
+        std::vector<TaskId>& deps = after[i];  // replaced below by the task (its buffer reused)
+        if (communicates) {
+            if (const auto last = last_comm_[k]) deps.push_back(*last);
+        }
+        const TaskId id = add_fixed(deps, computes ? std::optional<ResourceId>(compute_[k]) : std::nullopt, total, {},
+                                    TaskRole::compute, CommAxis::tensor, r);
+        info_[id.index].run = static_cast<int>(runs_.size());
+        runs_.push_back(Run{first, static_cast<std::uint32_t>(b - a)});
+        merged_away_ += b - a - 1;
+        if (communicates) last_comm_[k] = id;
+        deps.assign(1, id);
+    }
+}
+
 // A data-parallel collective (SegmentKind::dp_comm), starting once the chain's tasks so far (`after`) are done,
 // without the chain waiting for it: a ZeRO-3 gather goes on the gather stream and is recorded in `issued` under its
 // unit for the pass's wait; a gradient reduction (ZeRO-3's per unit, a bucket's) goes on the reduction stream and
@@ -221,7 +303,13 @@ void StepBuilder::add_op(OpRef ref, const std::multimap<int, int>& sync_after) {
     for (const auto* s : segs) longest = std::max(longest, s->size());
     std::vector<Issued> issued(passes.size());
     std::string label;  // a segment's task name: empty unless named
+    // One pass alone on its streams, in symmetric mode and without a trace: runs of in-chain segments merged.
+    const bool merge = passes.size() == 1 && spec_.mode == SimulationMode::symmetric && !named;
     for (std::size_t k = 0; k < longest; ++k) {
+        if (merge && in_chain((*segs[0])[k])) {
+            k = add_run(ref.stage, *segs[0], k, after[0]) - 1;
+            continue;
+        }
         for (std::size_t pi = 0; pi < passes.size(); ++pi) {
             if (k >= segs[pi]->size()) continue;
             const Segment& seg = (*segs[pi])[k];

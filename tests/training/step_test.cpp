@@ -693,6 +693,49 @@ TEST_CASE("two runs of the same step give the same step time and the same trace"
     CHECK(differing == 0);
 }
 
+TEST_CASE("merging a pass's chained segments into one task changes nothing in the step", "[step]") {
+    // Symmetric mode without a trace adds the middle of each run of chained compute and tensor-parallel segments
+    // as one engine task (StepBuilder::add_run); with a trace every segment is a task of its own. Both must give
+    // the same schedule to the picosecond, so every figure of the breakdown is equal bit for bit, on schedules
+    // whose passes wait on other stages (1F1B, GPipe), with recomputation and with gradient buckets.
+    struct Case {
+        const char* name;
+        Schedule schedule;
+        Recompute recompute;
+        int data;
+    };
+    for (const Case& c : {Case{"1f1b", Schedule::one_f_one_b, Recompute::selective, 1},
+                          Case{"gpipe", Schedule::gpipe, Recompute::full, 1},
+                          Case{"1f1b, buckets", Schedule::one_f_one_b, Recompute::none, 2}}) {
+        INFO(c.name);
+        ParallelLayout l = layout(4, 2, c.data);
+        l.schedule = c.schedule;
+        l.recompute = c.recompute;
+        l.sequence_parallel = true;
+        StepSpec spec = spec_for(dense_model(4, 2048, 8192, 32000), cluster(8 * c.data), l, 6);
+        const StepResult merged = simulate_step(spec);
+        spec.record_trace = true;
+        const StepResult each = simulate_step(spec);
+        CHECK(each.engine_tasks == each.tasks);     // traced: one task per operation
+        CHECK(merged.engine_tasks < merged.tasks);  // untraced: some runs merged
+        CHECK(merged.tasks == each.tasks);
+        CHECK(merged.step_time.value() == each.step_time.value());
+        REQUIRE(merged.stages.size() == each.stages.size());
+        for (std::size_t s = 0; s < merged.stages.size(); ++s) {
+            const StepBreakdown& a = merged.stages[s].breakdown;
+            const StepBreakdown& b = each.stages[s].breakdown;
+            CHECK(a.compute.value() == b.compute.value());
+            CHECK(a.recompute.value() == b.recompute.value());
+            CHECK(a.bubble.value() == b.bubble.value());
+            for (std::size_t x = 0; x < kCommAxes.size(); ++x) {
+                CHECK(a.exposed[x].value() == b.exposed[x].value());
+                CHECK(a.on_link[x].value() == b.on_link[x].value());
+                CHECK(a.volume[x].value() == b.volume[x].value());
+            }
+        }
+    }
+}
+
 // ---- errors ------------------------------------------------------------------------------------------------------
 
 TEST_CASE("DualPipe with fewer than twice as many micro-batches as stages is refused with the numbers", "[step]") {

@@ -108,7 +108,8 @@ struct StepResult {
     Seconds step_time;
     int micro_batches = 0;      // per pipeline replica per step
     int simulated_ranks = 0;
-    std::size_t tasks = 0;
+    std::size_t tasks = 0;         // operations simulated: each segment of a pass on each simulated GPU, sends, markers
+    std::size_t engine_tasks = 0;  // the engine tasks they took (symmetric mode merges runs of chained operations)
     SimulationMode mode = SimulationMode::symmetric;
     StepBreakdown breakdown;         // mean over the simulated GPUs
     std::vector<StageStep> stages;   // one per pipeline stage (its representative GPU)
