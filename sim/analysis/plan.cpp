@@ -96,6 +96,10 @@ Axes axes_of(const Scenario& s, const PlanSpace& space) {
     else a.expert = {1};
     if (!s.model.moe) a.expert_tensor = {0};
     else if (!space.expert_tensor.empty()) a.expert_tensor = space.expert_tensor;
+    // The scenario's, and ETP 1 (folded wherever tensor > 1) when the scenario has sequence parallelism, which a
+    // folded layout with tensor > 1 needs (the candidates keep the scenario's choice; without it the rules would
+    // refuse every folded candidate).
+    else if (s.parallel.sequence_parallel) a.expert_tensor = {s.parallel.expert_tensor, 1};
     else a.expert_tensor = {s.parallel.expert_tensor};
     if (!space.micro_batch.empty()) {
         a.micro_batch = space.micro_batch;
@@ -163,11 +167,14 @@ std::vector<std::pair<Schedule, int>> schedule_variants(const Axes& a, int pipel
 }
 
 // The (expert, expert_tensor) pairs of a candidate with tensor degree `tp`: expert_tensor equal to tp is stored as 0
-// (unfolded). The axis holds distinct values, none 0 but the scenario's own default, so no two pairs coincide.
+// (unfolded), once (the default axis {0, 1} gives the unfolded layout twice when tp is 1).
 std::vector<std::pair<int, int>> expert_pairs(const Axes& a, int tp) {
     std::vector<std::pair<int, int>> out;
     for (const int ep : a.expert) {
-        for (const int et : a.expert_tensor) out.emplace_back(ep, et == tp ? 0 : et);
+        for (const int et : a.expert_tensor) {
+            const std::pair<int, int> pair{ep, et == tp ? 0 : et};
+            if (std::find(out.begin(), out.end(), pair) == out.end()) out.push_back(pair);
+        }
     }
     return out;
 }

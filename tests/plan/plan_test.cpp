@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -406,20 +407,33 @@ TEST_CASE("the layout search keeps the scenario's shared-expert overlap where an
 TEST_CASE("the layout search tries each expert_tensor degree per candidate, the tensor degree's as the unfolded layout", "[plan]") {
     // DeepSeek-V2-Lite on 16 H100 (2 nodes of 8), the scenario at TP 2 × DP 8 with sequence parallelism. With --fix expert_tensor=1,2 every
     // candidate comes twice: once unfolded (the value equal to its tensor degree, stored as 0; for tensor 4 or 8
-    // neither value is, so both are folded) and once with the other value.
+    // neither value is, so both are folded) and once with the other value. By default, with sequence parallelism, the
+    // axis is {the scenario's (0: unfolded), 1}: twice for tensor > 1 (unfolded, and folded at ETP 1), once for tensor 1 (both unfolded).
     std::string text = moe_search("sequence_parallel = true");
     text.replace(text.find("tensor = 1"), 10, "tensor = 2");
     text.replace(text.find("data = 16"), 9, "data = 8");
     const Scenario s = load_scenario_from_string(text, "moe.toml", catalog_options());
     PlanSpace space;
-    const std::size_t plain = enumerate_layouts(s, space).size();
+    const std::vector<ParallelLayout> plain = enumerate_layouts(s, space);
     space.expert_tensor = {1, 2};
     const std::vector<ParallelLayout> both = enumerate_layouts(s, space);
-    CHECK(both.size() == 2 * plain);
+    std::map<int, std::size_t> plain_by_tp, both_by_tp;
+    for (const ParallelLayout& l : plain) {
+        ++plain_by_tp[l.tensor];
+        CHECK((l.expert_tensor == 0 || (l.expert_tensor == 1 && l.tensor > 1)));
+    }
     for (const ParallelLayout& l : both) {
+        ++both_by_tp[l.tensor];
         if (l.tensor <= 2) CHECK((l.expert_tensor == 0 || l.expert_tensor == 3 - l.tensor));
         else CHECK((l.expert_tensor == 1 || l.expert_tensor == 2));
     }
+    REQUIRE(both_by_tp.size() == 4);  // tensor 1, 2, 4, 8
+    REQUIRE(plain_by_tp.size() == 4);
+    for (const auto& [tp, n] : both_by_tp) CHECK(plain_by_tp[tp] * (tp == 1 ? 2 : 1) == n);
+    // Without sequence parallelism a folded candidate with tensor > 1 is refused by rule, so the default axis is
+    // the scenario's alone: every candidate unfolded.
+    const Scenario no_sp = load_scenario_from_string(moe_search(""), "moe.toml", catalog_options());
+    for (const ParallelLayout& l : enumerate_layouts(no_sp, PlanSpace{})) CHECK(l.expert_tensor == 0);
     // TP 2 × DP 8, EP 8, 1F1B on one stage: folded with expert_tensor 1, the expert group is a stage's 8 first
     // ranks (one node); unfolded, it is carved from the data ranks at one tensor rank (stride 2: both nodes) and the
     // experts add the expert-tensor gather and reduce-scatter. The same FLOPs: the folded layout ranks first.
