@@ -159,11 +159,15 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
         const ParallelLayout& p = original.phases[index].parallel;
         // The rung's model and degrees at the smallest data degree to re-plan from: whole nodes (a multiple of
         // gpus_per_node / gcd(gpus_per_node, ranks per replica)) that the experts divide (a multiple of
-        // expert / gcd(expert, context)), with [training]'s batch rounded up to whole micro-batches per replica.
-        // The phases share [parallelism] (a phase with its own degrees keeps them).
+        // expert / gcd(expert, context); folded, expert × expert_tensor must divide tensor × context × data: a
+        // multiple of that product / gcd(it, tensor × context)), with [training]'s batch rounded up to whole
+        // micro-batches per replica. The phases share [parallelism] (a phase with its own degrees keeps them).
         const long long ranks = 1LL * p.context * rung.tensor * rung.pipeline;
         const long long gpn = original.cluster.gpus_per_node;
-        const long long data = std::lcm(gpn / std::gcd(gpn, ranks), rung.expert / std::gcd<long long>(rung.expert, p.context));
+        const bool folded = rung.expert_tensor > 0 && rung.expert_tensor != rung.tensor;
+        const long long experts = folded ? 1LL * rung.expert * rung.expert_tensor : rung.expert;
+        const long long beside = folded ? 1LL * rung.tensor * p.context : p.context;
+        const long long data = std::lcm(gpn / std::gcd(gpn, ranks), experts / std::gcd(experts, beside));
         const long long unit = data * p.micro_batch;
         const long long batch = (original.training.global_batch + unit - 1) / unit * unit;
         std::vector<std::string> extra = request.overrides;
@@ -171,6 +175,7 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
         extra.push_back(fmt::format("parallelism.tensor={}", rung.tensor));
         extra.push_back(fmt::format("parallelism.pipeline={}", rung.pipeline));
         extra.push_back(fmt::format("parallelism.expert={}", rung.expert));
+        if (rung.expert_tensor > 0) extra.push_back(fmt::format("parallelism.expert_tensor={}", rung.expert_tensor));
         if (rung.tensor == 1) extra.push_back("parallelism.sequence_parallel=false");  // it shards over the TP group
         extra.push_back(fmt::format("parallelism.data={}", data));
         extra.push_back(fmt::format("cluster.gpus={}", data * ranks));

@@ -19,7 +19,7 @@ std::vector<std::pair<std::string, std::string>> resolved_inputs(const Scenario&
         {"resolved.chip", s.cluster.chip.display_name},
         {"resolved.model", s.model.display_name},
         {"resolved.gpus", fmt::format("{}", s.cluster.gpus)},
-        {"resolved.layout", fmt::format("TP{} CP{} PP{} DP{} EP{}", p.tensor, p.context, p.pipeline, p.data, p.expert)},
+        {"resolved.layout", describe_degrees(p)},
         {"resolved.global_batch", fmt::format("{}", s.training.global_batch)},
     };
     double tokens = 0.0;

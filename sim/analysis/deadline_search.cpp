@@ -301,8 +301,9 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
     std::string fabric;
     if (!derive_fabric(s, plan.gpus, plan.overrides, fabric)) return std::nullopt;
     const ParallelLayout& p = first->parallel;
-    plan.summary = fmt::format("TP{} CP{} PP{} DP{} EP{}{}, {}", p.tensor, p.context, p.pipeline, data, p.expert,
-                               recipe_text(recipe, p), first_batch);
+    ParallelLayout degrees = p;
+    degrees.data = static_cast<int>(data);
+    plan.summary = fmt::format("{}{}, {}", describe_degrees(degrees), recipe_text(recipe, p), first_batch);
     plan.summary += ", " + (fabric.empty() ? fmt::format("the scenario's fabric ({})", fabric_text(s.cluster)) : fabric);
     return plan;
 }

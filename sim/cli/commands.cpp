@@ -613,9 +613,10 @@ int model_command(const Args& raw, std::ostream& out) {
         return 0;
     }
     const Scenario& s = *scenario;
-    out << fmt::format("memory per GPU on {} ({}), layout TP{} PP{} DP{} EP{} CP{}, ZeRO-{}, recompute {}:\n",
+    out << fmt::format("memory per GPU on {} ({}), layout TP{} PP{} DP{} EP{} CP{}{}, ZeRO-{}, recompute {}:\n",
                        s.cluster.chip.display_name, s.cluster.chip.memory_basis(), s.parallel.tensor,
                        s.parallel.pipeline, s.parallel.data, s.parallel.expert, s.parallel.context,
+                       s.parallel.folds_experts() ? fmt::format(" ETP{}", s.parallel.expert_tensor_degree()) : std::string(),
                        s.parallel.zero_stage, describe_recompute(s.parallel));
     std::vector<std::string> headers{"pipeline rank"};
     for (const auto& term : stages.front().terms()) headers.emplace_back(term.name);

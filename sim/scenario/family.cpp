@@ -54,6 +54,8 @@ ModelFamily load_model_family(const std::string& name, const std::filesystem::pa
         rung.tensor = degree("tensor");
         rung.pipeline = degree("pipeline");
         rung.expert = degree("expert");
+        const Node* expert_tensor = rr.optional("expert_tensor");
+        if (expert_tensor != nullptr) rung.expert_tensor = degree("expert_tensor");
         if (const Node* note = rr.optional("note")) rung.note = detail::as_string(*note, path + ".note");
         rr.finish();
         const ModelSpec spec = [&] {
@@ -63,6 +65,10 @@ ModelFamily load_model_family(const std::string& name, const std::filesystem::pa
                 throw ScenarioError(rung.where, e.message(), e.hint());
             }
         }();
+        if (expert_tensor != nullptr && !spec.moe) {
+            throw ScenarioError(expert_tensor->where, fmt::format("{}.expert_tensor: {} has no routed experts", path, rung.model),
+                                "remove expert_tensor from this rung (it applies to MoE models)");
+        }
         const double total = count_parameters(spec).total;
         if (total <= previous) {
             throw ScenarioError(rung.where,

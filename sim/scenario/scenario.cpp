@@ -423,8 +423,8 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
         if (ph.quoted_gpu_hours) continue;
         const ParallelLayout& q = ph.parallel;
         out.push_back({fmt::format("phases[{}]", i),
-                       fmt::format("\"{}\": {} tokens, batch {} × {}, TP{} CP{} PP{} DP{} EP{}, recompute {}{}", ph.name, format_count(ph.tokens),
-                                   ph.training.global_batch, ph.training.sequence_length, q.tensor, q.context, q.pipeline, q.data, q.expert,
+                       fmt::format("\"{}\": {} tokens, batch {} × {}, {}, recompute {}{}", ph.name, format_count(ph.tokens),
+                                   ph.training.global_batch, ph.training.sequence_length, describe_degrees(q),
                                    describe_recompute(q), ph.ramp ? fmt::format(", batch ramp from {}", ph.ramp->from) : ""),
                        group_source(under(fmt::format("phases[{}].", i)), ph.where)});
     }

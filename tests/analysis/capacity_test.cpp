@@ -161,6 +161,43 @@ TEST_CASE("a model family's rungs are catalog models, smallest first", "[capacit
     }
 }
 
+TEST_CASE("a family rung can fold its experts: expert_tensor reaches the run, and a dense rung refuses it", "[capacity][catalog]") {
+    const gpuhours::test::TempDir scratch("capacity-folded-" + std::to_string(::getpid()));
+    const auto& dir = scratch.path;
+    std::ofstream(dir / "dense.toml") << "name = \"x\"\nsource = \"y\"\n[[rungs]]\nmodel = \"llama-3.1-8b\"\nexpert_tensor = 1\n";
+    try {
+        (void)gpuhours::load_model_family((dir / "dense.toml").string(), kSource / "scenarios");
+        FAIL("expert_tensor on a dense rung was accepted");
+    } catch (const gpuhours::ScenarioError& e) {
+        CHECK_THAT(std::string(e.what()), Catch::Contains("dense.toml:5:17") && Catch::Contains("no routed experts"));
+    }
+    std::ofstream(dir / "folded.toml") << "name = \"x\"\nsource = \"y\"\n[[rungs]]\nmodel = \"deepseek-v2-lite\"\n"
+                                          "tensor = 2\nexpert = 8\nexpert_tensor = 1\n";
+    const auto family = gpuhours::load_model_family((dir / "folded.toml").string(), kSource / "scenarios");
+    REQUIRE(family.rungs.size() == 1);
+    CHECK(family.rungs[0].expert_tensor == 1);
+    // TP 2 with sequence parallelism; the rung folds EP 8 × ETP 1 over each stage's tensor × data ranks. Its
+    // smallest data degree: whole nodes, 8 / gcd(8, TP 2) = 4, and EP × ETP = 8 dividing TP × DP: 8 / gcd(8, 2) = 4.
+    const auto file = dir / "moe.toml";
+    std::ofstream(file) << "title = \"moe\"\nmodel = \"deepseek-v2-lite\"\n"
+                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                           "[parallelism]\ntensor = 2\ndata = 8\nexpert = 8\nsequence_parallel = true\n"
+                           "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 64\n"
+                           "[pricing]\ngpu_hour = \"$2\"\n";
+    const std::string seed = "--samples 4 --seed 1";
+    const auto doc = json_of(run_cli("capacity " + file.string() + " --gpus 16 --deadline '30 days' --family " +
+                                     (dir / "folded.toml").string() + " " + seed + " --json"));
+    const auto& rungs = doc["family"]["chips"].array().at(0)["rungs"].array();
+    REQUIRE(rungs.size() == 1);
+    const auto& sets = rungs[0]["overrides"].array();
+    std::string all;
+    for (const auto& set : sets) all += set.string() + " ";
+    INFO(all);
+    CHECK_THAT(all, Catch::Contains("parallelism.expert_tensor=1"));
+    CHECK(std::get<bool>(rungs[0]["ran"].v));
+    CHECK(days_of(file.string(), sets, seed) > 0.0);
+}
+
 TEST_CASE("Project ATOM: each chip's most tokens finish within two months, and 5 % more do not", "[capacity][atom]") {
     const std::string file = (kSource / "scenarios" / "project-atom.toml").string();
     const std::string seed = "--samples 20 --seed 1";

@@ -8,6 +8,8 @@
 //   tensor = 1
 //   pipeline = 1
 //   expert = 1                      # optional, default 1
+//   expert_tensor = 1               # optional, MoE only: the routed experts' tensor degree (default: tensor);
+//                                   # another value folds the experts over the stage's ranks (docs/moe.md)
 //   note = "…"                      # optional: where the layout comes from
 #pragma once
 
@@ -22,6 +24,7 @@ namespace gpuhours {
 struct FamilyRung {
     std::string model;  // catalog id
     int tensor = 1, pipeline = 1, expert = 1;
+    int expert_tensor = 0;  // 0: unset (the tensor degree)
     std::string note;
     SourceRef where;
 };
@@ -32,8 +35,8 @@ struct ModelFamily {
 };
 
 // Reads scenarios/families/<name>.toml under `catalog_dir` (default: default_catalog_dir()), or a path to a file.
-// Throws ScenarioError at file:line:column for an unknown key, a missing model, a degree below 1, or rungs not
-// ordered by total parameters; an unknown family names the known ones.
+// Throws ScenarioError at file:line:column for an unknown key, a missing model, a degree below 1, expert_tensor on
+// a dense model, or rungs not ordered by total parameters; an unknown family names the known ones.
 ModelFamily load_model_family(const std::string& name, const std::filesystem::path& catalog_dir = {});
 
 }  // namespace gpuhours
