@@ -303,13 +303,19 @@ private:
         SimTime duration;
         TaskRole role = TaskRole::compute;
         CommAxis axis = CommAxis::tensor;
+        Bytes bytes;  // a collective's size (StepBreakdown::volume); 0 for compute
     };
+    // One merged run of a pass template on a stage, shared by every micro-batch's task of it.
     struct Run {
         std::uint32_t first = 0;  // in run_segments_
         std::uint32_t count = 0;
+        SimTime total;              // the merged task's duration
+        bool computes = false;      // has a compute or recompute segment: holds the compute stream
+        bool communicates = false;  // has a collective: the communication stream's last task
     };
     std::vector<Run> runs_;
     std::vector<RunSegment> run_segments_;
+    std::map<std::tuple<const Segment*, std::size_t, int>, std::size_t> run_of_;  // (first segment, count, stage) → runs_
     std::size_t merged_away_ = 0;  // segments added inside merged tasks, less those tasks: operations − tasks
     std::vector<std::vector<int>> task_groups_;  // the groups of full-mode collective tasks
     std::map<int, ChunkPasses> chunks_;

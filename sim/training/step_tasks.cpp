@@ -160,39 +160,50 @@ std::size_t StepBuilder::add_run(int stage, const Segments& segs, std::size_t k,
 void StepBuilder::add_merged(int stage, const Segments& segs, std::size_t a, std::size_t b,
                              std::vector<std::vector<TaskId>>& after) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
-    const bool computes = std::any_of(segs.begin() + static_cast<std::ptrdiff_t>(a), segs.begin() + static_cast<std::ptrdiff_t>(b), on_compute);
-    const bool communicates = !std::all_of(segs.begin() + static_cast<std::ptrdiff_t>(a), segs.begin() + static_cast<std::ptrdiff_t>(b), on_compute);
-    for (std::size_t i = 0; i < ranks.size(); ++i) {
-        const int r = ranks[i];
-        const std::size_t k = slot_of(r);
-        const auto first = static_cast<std::uint32_t>(run_segments_.size());
-        SimTime total = SimTime::zero();
+    // The run's segments and duration, found once per pass template and stage (symmetric mode: one rank per stage,
+    // every micro-batch the same run).
+    auto [found, added] = run_of_.try_emplace({&segs[a], b - a, stage}, runs_.size());
+    if (added) {
+        Run run;
+        run.first = static_cast<std::uint32_t>(run_segments_.size());
+        run.count = static_cast<std::uint32_t>(b - a);
         for (std::size_t j = a; j < b; ++j) {
             const Segment& seg = segs[j];
             if (on_compute(seg)) {
                 run_segments_.push_back({seg.duration, seg.kind == SegmentKind::recompute ? TaskRole::recompute : TaskRole::compute,
-                                         CommAxis::tensor});
-                total += seg.duration;
+                                         CommAxis::tensor, Bytes(0.0)});
+                run.total += seg.duration;
+                run.computes = true;
                 continue;
             }
-            volume_[k][axis_index(seg.comm.axis)] += seg.comm.size;
             if (seg.timed_stage != stage) {
-                seg.timed = symmetric_time(seg.comm, r);
+                seg.timed = symmetric_time(seg.comm, ranks.front());
                 seg.timed_stage = stage;
             }
-            run_segments_.push_back({seg.timed, TaskRole::comm, seg.comm.axis});
-            total += seg.timed;
+            run_segments_.push_back({seg.timed, TaskRole::comm, seg.comm.axis, seg.comm.size});
+            run.total += seg.timed;
+            run.communicates = true;
+        }
+        runs_.push_back(run);
+    }
+    const std::size_t index = found->second;
+    const Run& run = runs_[index];
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+        const int r = ranks[i];
+        const std::size_t k = slot_of(r);
+        for (std::uint32_t j = run.first; j < run.first + run.count; ++j) {
+            const RunSegment& seg = run_segments_[j];
+            if (seg.role == TaskRole::comm) volume_[k][axis_index(seg.axis)] += seg.bytes;
         }
         std::vector<TaskId>& deps = after[i];  // replaced below by the task (its buffer reused)
-        if (communicates) {
+        if (run.communicates) {
             if (const auto last = last_comm_[k]) deps.push_back(*last);
         }
-        const TaskId id = add_fixed(deps, computes ? std::optional<ResourceId>(compute_[k]) : std::nullopt, total, {},
+        const TaskId id = add_fixed(deps, run.computes ? std::optional<ResourceId>(compute_[k]) : std::nullopt, run.total, {},
                                     TaskRole::compute, CommAxis::tensor, r);
-        info_[id.index].run = static_cast<int>(runs_.size());
-        runs_.push_back(Run{first, static_cast<std::uint32_t>(b - a)});
-        merged_away_ += b - a - 1;
-        if (communicates) last_comm_[k] = id;
+        info_[id.index].run = static_cast<int>(index);
+        merged_away_ += run.count - 1;
+        if (run.communicates) last_comm_[k] = id;
         deps.assign(1, id);
     }
 }
