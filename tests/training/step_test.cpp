@@ -699,7 +699,7 @@ TEST_CASE("merging a pass's chained segments into one task changes nothing in th
     // the same schedule to the picosecond, so every figure of the breakdown is equal bit for bit, on schedules
     // whose passes wait on other stages (1F1B, GPipe), with recomputation and with gradient buckets. The breakdown
     // takes a merged run as one compute span whose inner gaps its own collectives fill, or segment by segment where
-    // a pipeline send is in flight at one of them: the 1F1B cases meet both (20 runs as spans, 4 laid out).
+    // a pipeline send is in flight at one of them: two of the three cases meet both (20 runs as spans, 4 laid out).
     struct Case {
         const char* name;
         Schedule schedule;
