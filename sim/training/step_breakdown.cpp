@@ -16,16 +16,14 @@ namespace gpuhours::detail {
 
 namespace {
 
-// A busy span of a stream, in picoseconds; a collective's axis (axis_index), 0 on the compute stream (kMerged for a
-// merged run's compute, `task` then the run's index); the task's place in the order the spans were collected (task
-// order, a merged run's segments numbered in theirs).
+// A busy span of a stream, in picoseconds; a collective's axis (axis_index), 0 on the compute stream; the task's
+// place in the order the spans were collected (task order, a merged run's segments numbered in theirs).
 struct Interval {
     std::int64_t start;
     std::int64_t end;
     std::uint32_t axis;
     std::uint32_t task;
 };
-constexpr std::uint32_t kMerged = 0xFFFFFFFFu;
 
 // By start, ties in task order.
 bool before(const Interval& x, const Interval& y) { return x.start != y.start ? x.start < y.start : x.task < y.task; }
@@ -97,12 +95,16 @@ struct Totals {
             case TaskRole::p2p: on_link[axis_index(axis)] += d; break;
         }
     }
-    // A merged run's sums but its exposure (account_idle adds that where the run's span is met).
-    void add_all(const Totals& o) {
+    // Another's sums (a merged run's, laid out as one span: its inner exposure included).
+    void add(const Totals& o) {
         compute += o.compute;
         recompute += o.recompute;
         optimizer += o.optimizer;
-        for (std::size_t a = 0; a < kCommAxes.size(); ++a) on_link[a] += o.on_link[a];
+        bubble += o.bubble;
+        for (std::size_t a = 0; a < kCommAxes.size(); ++a) {
+            exposed[a] += o.exposed[a];
+            on_link[a] += o.on_link[a];
+        }
     }
     void into(StepBreakdown& b) const {
         auto s = [](std::int64_t ps) { return SimTime::from_picoseconds(ps).to_seconds(); };
@@ -241,11 +243,10 @@ struct IdleScratch {
 // line (the communication stream and pipeline sends) → exposed on that axis; what they leave uncovered but the
 // data-parallel streams' collectives cover (ZeRO-3 gathers, gradient buckets, which the compute stream waits for
 // only at a gather or at the optimizer) → exposed on theirs; the rest → bubble. `lanes`: the rank's spans by Lane.
-// A merged run's compute span (axis kMerged) holds gaps that its own collectives fill exactly and that nothing else
-// in line reaches (rank_breakdowns checks it): `inside(run)` adds their exposure.
-template <class Inside>
+// A merged run's compute span holds gaps that its own collectives fill exactly and that nothing else in line
+// reaches (rank_breakdowns checks it, and counts their exposure with the run's sums).
 void account_idle(Totals& totals, std::array<std::span<Interval>, lane_count> lanes, IdleScratch& scratch,
-                  std::int64_t makespan, Inside&& inside) {
+                  std::int64_t makespan) {
     std::span<Interval> intervals = lanes[compute_lane];
     sort_by_start(intervals);
     sorted_union(lanes[comm_lane], lanes[p2p_lane], scratch.in_line);
@@ -258,7 +259,6 @@ void account_idle(Totals& totals, std::array<std::span<Interval>, lane_count> la
     for (const auto& iv : intervals) {
         in_line.account(totals, t, iv.start, hole);
         t = std::max(t, iv.end);
-        if (iv.axis == kMerged) inside(iv.task);
     }
     in_line.account(totals, t, makespan, hole);
 }
@@ -378,10 +378,10 @@ std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::v
                 return at + seg.duration.picoseconds();
             };
             if (as_span[i]) {  // the collectives before its compute span, the span, the collectives after it
-                totals[k].add_all(sh.sums);
+                totals[k].add(sh.sums);
                 std::int64_t at = s0;
                 for (std::uint32_t j = 0; j < sh.first_compute; ++j) at = comm_span(j, at);
-                spans[fill[k * lane_count + compute_lane]++] = Interval{s0 + sh.begin, s0 + sh.end, kMerged, static_cast<std::uint32_t>(t.run)};
+                spans[fill[k * lane_count + compute_lane]++] = Interval{s0 + sh.begin, s0 + sh.end, 0, base + sh.first_compute};
                 at = s0 + sh.end;
                 for (std::uint32_t j = sh.last_compute + 1; j < run.count; ++j) at = comm_span(j, at);
                 continue;
@@ -419,9 +419,7 @@ std::vector<StepBreakdown> StepBuilder::rank_breakdowns(SimTime makespan, std::v
             const std::size_t j = k * lane_count + l;
             lanes[l] = std::span<Interval>(spans).subspan(begin[j], fill[j] - begin[j]);
         }
-        account_idle(totals[k], lanes, scratch, makespan.picoseconds(), [&](std::uint32_t run) {
-            for (std::size_t a = 0; a < kCommAxes.size(); ++a) totals[k].exposed[a] += shapes[run].sums.exposed[a];
-        });
+        account_idle(totals[k], lanes, scratch, makespan.picoseconds());
         totals[k].into(per_rank[k]);
         per_rank[k].volume = volume_[k];
     }
