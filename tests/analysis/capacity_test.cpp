@@ -178,6 +178,7 @@ TEST_CASE("a family rung can fold its experts: expert_tensor reaches the run, an
     CHECK(family.rungs[0].expert_tensor == 1);
     // TP 2 with sequence parallelism; the rung folds EP 8 × ETP 1 over each stage's tensor × data ranks. Its
     // smallest data degree: whole nodes, 8 / gcd(8, TP 2) = 4, and EP × ETP = 8 dividing TP × DP: 8 / gcd(8, 2) = 4.
+    // Re-planned to the 16 GPUs asked for: DP = 16 / (TP 2 × PP 1) = 8, and 8 still divides TP × DP = 16.
     const auto file = dir / "moe.toml";
     std::ofstream(file) << "title = \"moe\"\nmodel = \"deepseek-v2-lite\"\n"
                            "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
@@ -194,6 +195,7 @@ TEST_CASE("a family rung can fold its experts: expert_tensor reaches the run, an
     for (const auto& set : sets) all += set.string() + " ";
     INFO(all);
     CHECK_THAT(all, Catch::Contains("parallelism.expert_tensor=1"));
+    CHECK_THAT(all, Catch::Contains("parallelism.data=8 ") && Catch::Contains("cluster.gpus=16 "));
     CHECK(std::get<bool>(rungs[0]["ran"].v));
     CHECK(days_of(file.string(), sets, seed) > 0.0);
 }
