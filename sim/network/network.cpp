@@ -2,6 +2,7 @@
 #include <gpuhours/network/network.hpp>
 
 #include "phase_memo.hpp"
+#include "relabel.hpp"
 
 #include <fmt/format.h>
 
@@ -568,12 +569,19 @@ private:
 };
 
 MaxMinNetwork::MaxMinNetwork(const Topology& topology)
-    : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)), memo_(std::make_unique<PhaseMemo>()) {
+    : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)), memo_(std::make_unique<PhaseMemo>()),
+      relabel_(std::make_unique<detail::PhaseRelabeller>(topology)) {
     memo_->label_of.assign(topology.links().size(), -1);
     fluid_->set_incremental(true);
 }
 
 MaxMinNetwork::~MaxMinNetwork() = default;
+
+void MaxMinNetwork::set_relabel(bool on, bool every_phase) {
+    relabel_on_ = on;
+    relabel_->try_every_phase(every_phase);
+    memo_->routed = false;  // the next phase is routed, so its choices are logged (or not) as this says
+}
 
 FlowId MaxMinNetwork::start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) {
     return FlowId{fluid_->add(now, router().route(flow.src, flow.dst), flow.size, std::move(on_done))};
@@ -650,9 +658,25 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         memo.routed && memo.routed_pairs.size() == flows.size() &&
         std::equal(flows.begin(), flows.end(), memo.routed_pairs.begin(),
                    [](const FlowSpec& f, const std::pair<VertexId, VertexId>& p) { return f.src == p.first && f.dst == p.second; });
+    const bool relabel = relabel_on_ && flows.size() <= kExactFlowLimit;
+    if (relabel && !same_routes) {
+        if (const std::optional<PhaseResult> found = relabel_->find(router(), flows)) {
+            ++phases_reused_;
+            ++phases_relabelled_;
+            return *found;
+        }
+    }
     if (!same_routes) {
         memo.routed = false;  // until the routes, the key's words and size_word below all belong to these flows
-        router().routes(flows, routes);
+        memo.choices.clear();
+        router().log_choices(relabel ? &memo.choices : nullptr);
+        try {
+            router().routes(flows, routes);
+        } catch (...) {
+            router().log_choices(nullptr);
+            throw;
+        }
+        router().log_choices(nullptr);
         memo.routed_pairs.resize(flows.size());
         for (std::size_t i = 0; i < flows.size(); ++i) memo.routed_pairs[i] = {flows[i].src, flows[i].dst};
     }
@@ -689,6 +713,8 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     }
     result.time = entry.time;
     if (entry.limiting_label >= 0) result.limiting_link = memo.link_of[static_cast<std::size_t>(entry.limiting_label)];
+    // The choices of the routing these flows' routes came from; find() signed them unless the routes were reused.
+    if (relabel) relabel_->keep(flows, memo.choices, result, !same_routes);
     return result;
 }
 

@@ -44,6 +44,7 @@ struct MaxMinNetwork::PhaseMemo {
     // about 40 % of the flows of the DeepSeek-V3 step, issue #13) has the same routes, labels, `link_of` and
     // `labelled`; only its size words differ, so it is neither routed nor put into canonical form again.
     std::vector<std::pair<VertexId, VertexId>> routed_pairs;
+    Router::ChoiceLog choices;  // the choices made routing them (when relabelling is on; relabel.hpp)
     std::vector<std::uint32_t> size_word;
     bool routed = false;
     // The phase's link-disjoint parts (split_parts): part p's flows are part_flows[part_begin[p] .. part_begin[p+1])

@@ -472,9 +472,9 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
     const auto& adj = topology_.adjacency();
     const auto& links = topology_.links();
     const std::uint8_t here = dist(v);
-    // Equal-cost next hops, in adjacency order (at most 64 are remembered; more are counted and found again).
+    // Equal-cost next hops, in adjacency order (64 kept on the stack; more are gathered again into a vector).
     std::uint32_t candidates = 0;
-    std::uint32_t first[64];
+    LinkId first[64];
     for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
         if (dist(links[adj.links[i]].to) + 1 == here) {
             if (candidates < 64) first[candidates] = adj.links[i];
@@ -482,27 +482,41 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
         }
     }
     assert(candidates > 0);
+    std::span<const LinkId> among(first, std::min<std::uint32_t>(candidates, 64));
+    if (candidates > 64) {
+        wide_.clear();
+        for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
+            if (dist(links[adj.links[i]].to) + 1 == here) wide_.push_back(adj.links[i]);
+        }
+        among = wide_;
+    }
+    const LinkId chosen = choose(v, dst, among);
+    if (choice_log_ != nullptr && candidates > ChoiceLog::kMaxCandidates) choice_log_->complete = false;
+    if (choice_log_ != nullptr && candidates > 1 && choice_log_->complete) {
+        choice_log_->vertex.push_back(v);
+        choice_log_->destination.push_back(dst);
+        choice_log_->chosen.push_back(chosen);
+        choice_log_->candidates.insert(choice_log_->candidates.end(), among.begin(), among.end());
+        choice_log_->begin.push_back(static_cast<std::uint32_t>(choice_log_->candidates.size()));
+    }
+    return chosen;
+}
+
+LinkId Router::choose(VertexId v, VertexId dst, std::span<const LinkId> candidates) const {
     // PXN: at a GPU whose NVLink and NIC ports both lead on a shortest path (a destination on another node reached
     // through the rail or plane of another local GPU), the data crosses NVLink first, to the local GPU on the
     // destination's rail, and leaves by that GPU's NIC: NCCL's PXN and DeepEP's dispatch route so, and it spreads
     // an all-to-all's bytes evenly over the node's NICs (by D-mod-k, half the destinations went out by the
     // sender's own NIC and the NICs of odd rails carried 1.5× their share; issue #15).
-    if (candidates > 1 && topology_.vertex(v).kind == VertexKind::gpu) {
-        for (std::uint32_t c = 0; c < std::min<std::uint32_t>(candidates, 64); ++c) {
-            if (links[first[c]].kind == LinkKind::scale_up) return first[c];
+    const auto& links = topology_.links();
+    if (candidates.size() > 1 && topology_.vertex(v).kind == VertexKind::gpu) {
+        for (std::size_t c = 0; c < std::min<std::size_t>(candidates.size(), 64); ++c) {
+            if (links[candidates[c]].kind == LinkKind::scale_up) return candidates[c];
         }
     }
     const int key_index = topology_.vertex(dst).index;
     const std::size_t key = key_index >= 0 ? static_cast<std::size_t>(key_index) : dst;
-    std::uint32_t pick = static_cast<std::uint32_t>((key + v) % candidates);
-    if (pick < 64) return first[pick];
-    for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
-        if (dist(links[adj.links[i]].to) + 1 == here) {
-            if (pick == 0) return adj.links[i];
-            --pick;
-        }
-    }
-    return adj.links[adj.offsets[v]];  // unreachable
+    return candidates[(key + v) % candidates.size()];
 }
 
 LinkId Router::next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t>& dist) const {

@@ -45,6 +45,17 @@ Topology one_gpu_nodes_fat_tree(int gpus) {
     return build_topology(spec);
 }
 
+// Four GPUs (vertices 0–3) in two pairs, each pair joined by one cable: 100 GB/s for 0–1, `second_gbps` GB/s for
+// 2–3, 2 µs, efficiency 1. Links 0 and 1 are the first cable's directions, 2 and 3 the second's.
+Topology two_pairs(double second_gbps) {
+    Topology t;
+    VertexId v[4];
+    for (int i = 0; i < 4; ++i) v[i] = t.add_vertex(VertexInfo{VertexKind::gpu, i, i, -1});
+    t.add_cable(v[0], v[1], LinkSpec{LinkKind::nic, gigabytes_per_second(100), 1.0, microseconds(2)});
+    t.add_cable(v[2], v[3], LinkSpec{LinkKind::nic, gigabytes_per_second(second_gbps), 1.0, microseconds(2)});
+    return t;
+}
+
 // Runs `flows[0]` then `flows[1]` as two engine tasks on `live` (registered here); their finish times, in seconds.
 std::pair<double, double> finish_times(NetworkModel& live, const std::vector<FlowSpec>& flows) {
     Engine engine;
@@ -305,11 +316,8 @@ TEST_CASE("A phase that is another one with its links renamed is answered from t
     // Two separate GPU pairs joined by identical cables: a flow on pair 2 is the flow on pair 1 with its link
     // renamed, so the second phase is not solved again. Its time is still 1 GB / 100 GB/s + 2 µs = 10.002 ms, and
     // its limiting link is pair 2's own cable (link 2, the a→b direction of the second cable).
-    Topology t;
-    VertexId v[4];
-    for (int i = 0; i < 4; ++i) v[i] = t.add_vertex(VertexInfo{VertexKind::gpu, i, i, -1});
-    t.add_cable(v[0], v[1], LinkSpec{LinkKind::nic, gigabytes_per_second(100), 1.0, microseconds(2)});
-    t.add_cable(v[2], v[3], LinkSpec{LinkKind::nic, gigabytes_per_second(100), 1.0, microseconds(2)});
+    const Topology t = two_pairs(100);
+    const VertexId v[4] = {0, 1, 2, 3};
     MaxMinNetwork net(t);
     const FlowSpec first{v[0], v[1], gigabytes(1)};
     const FlowSpec second{v[2], v[3], gigabytes(1)};
@@ -326,6 +334,57 @@ TEST_CASE("A phase that is another one with its links renamed is answered from t
     const FlowSpec bigger{v[2], v[3], gigabytes(2)};
     CHECK(net.run_phase(std::span(&bigger, 1)).time.value() == Approx(20.002e-3).epsilon(1e-9));
     CHECK(net.phases_reused() == 1);
+}
+
+TEST_CASE("A phase is answered as a relabelling of an earlier one only where the automorphism and the choices are proven", "[network][relabel]") {
+    // Two separate GPU pairs joined by identical cables: swapping the pairs (GPU 0 ↔ 2, 1 ↔ 3) maps every link to a
+    // link of the same kind, bandwidth and latency, and the one route has no choice to make. So the second
+    // phase is the first relabelled, answered before any routing: 1 GB / 100 GB/s + 2 µs = 10.002 ms, limiting
+    // link the second cable's a→b direction (link 2). With the second cable at 50 GB/s there is no automorphism
+    // (the cables differ): the phase is routed and solved, 1 GB / 50 GB/s + 2 µs = 20.002 ms, limiting link 2 too.
+    for (const double second_gbps : {100.0, 50.0}) {
+        INFO("second cable " << second_gbps << " GB/s");
+        const Topology t = two_pairs(second_gbps);
+        MaxMinNetwork net(t);
+        net.set_relabel(true, true);  // one-flow phases: tried only on request
+        const FlowSpec first{0, 1, gigabytes(1)};
+        const FlowSpec second{2, 3, gigabytes(1)};
+        (void)net.run_phase(std::span(&first, 1));
+        const PhaseResult b = net.run_phase(std::span(&second, 1));
+        CHECK(net.phases_relabelled() == (second_gbps == 100.0 ? 1u : 0u));
+        CHECK(b.time.value() == Approx(1.0 / second_gbps + 2e-6).epsilon(1e-9));
+        CHECK(b.limiting_link == std::optional<LinkId>(2));
+        CHECK(b.max_latency.value() == Approx(2e-6).epsilon(1e-12));
+    }
+    // A fat-tree of one-GPU nodes, leaves of 4 NICs and 4 spines. GPU 0 → 1 and GPU 4 → 5 stay on their leaf (no
+    // choice on the way): swapping nodes 0–3 with 4–7 and leaf 0 with leaf 1 (spines fixed) is an automorphism,
+    // so the second is relabelled. GPU 0 → 4 and GPU 1 → 5 cross the spines: the swap (0 ↔ 1, 4 ↔ 5, both
+    // leaves fixed) is an automorphism, but leaf 0 spreads destinations 4 and 5 over two different spines
+    // ((destination index + leaf) mod 4 differs by one), so the choice does not map and the phase is routed.
+    // Either way the answer is the routed one, from a network that never relabels.
+    {
+        const Topology t = one_gpu_nodes_fat_tree(16);
+        MaxMinNetwork net(t);
+        net.set_relabel(true, true);  // one-flow phases: tried only on request
+        MaxMinNetwork routed(t);
+        routed.set_relabel(false);
+        const auto phase = [&](int src, int dst) { return std::vector<FlowSpec>{FlowSpec{t.gpu(src), t.gpu(dst), gigabytes(1)}}; };
+        (void)net.run_phase(phase(0, 1));
+        const PhaseResult intra = net.run_phase(phase(4, 5));
+        CHECK(net.phases_relabelled() == 1);
+        const PhaseResult intra_routed = routed.run_phase(phase(4, 5));
+        CHECK(intra.time == intra_routed.time);
+        CHECK(intra.limiting_link == intra_routed.limiting_link);
+        (void)net.run_phase(phase(0, 4));
+        const PhaseResult across = net.run_phase(phase(1, 5));
+        CHECK(net.phases_relabelled() == 1);
+        const PhaseResult across_routed = routed.run_phase(phase(1, 5));
+        CHECK(across.time == across_routed.time);
+        CHECK(across.limiting_link == across_routed.limiting_link);
+        // One flow on 50 GB/s NICs (efficiency 1): 1 GB / 50 GB/s plus four hops of 2 µs (NIC latency on the
+        // GPU–leaf and leaf–spine cables; the test fabric's switch links carry the NIC latency too).
+        CHECK(across.time.value() == Approx(0.02 + across.max_latency.value()).epsilon(1e-9));
+    }
 }
 
 TEST_CASE("On a fat-tree, a translated phase reuses the first one's solution and equals solving it afresh", "[network][memo]") {

@@ -125,6 +125,7 @@ TEST_CASE("Concurrent groups' collectives answered from one link-disjoint part e
         const int gpn = spec.gpus_per_node;
         MaxMinNetwork whole(t);
         whole.set_split_parts(false);
+        whole.set_relabel(false);
         MaxMinNetwork warm(t);  // one memo for every phase of the fabric: later phases answered from earlier ones' parts
         struct Case {
             CollectiveKind kind;
@@ -173,6 +174,7 @@ TEST_CASE("Every replica's pipeline sends answered from one part equal the whole
         const int n = static_cast<int>(t.gpus().size());
         MaxMinNetwork whole(t);
         whole.set_split_parts(false);
+        whole.set_relabel(false);
         MaxMinNetwork warm(t);  // one memo for every phase of the fabric: later phases answered from earlier ones' parts
         // Stages of n / stages consecutive GPUs; every GPU of stage s sends to the same position in stage s + 1
         // (and back), as symmetric mode's p2p_time does.
@@ -212,6 +214,7 @@ TEST_CASE("Parts of different forms are solved each alone: the latest part's tim
     CHECK(r.time.value() == Approx(2e9 / 45e9 + 2e-6).epsilon(1e-9));
     MaxMinNetwork whole(t);
     whole.set_split_parts(false);
+    whole.set_relabel(false);
     CHECK(r.limiting_link == whole.run_phase(flows).limiting_link);
     // The same sizes: one form, answered from the first part; the same time as 1 GB alone.
     const std::vector<FlowSpec> same{{t.gpu(0), t.gpu(1), gigabytes(1)}, {t.gpu(2), t.gpu(3), gigabytes(1)}};
@@ -239,6 +242,7 @@ TEST_CASE("Concurrent groups of different sizes, solved part by part, agree with
         }
         MaxMinNetwork whole(t);
         whole.set_split_parts(false);
+        whole.set_relabel(false);
         for (const CollectiveKind kind : {CollectiveKind::all_reduce, CollectiveKind::all_gather, CollectiveKind::all_to_all}) {
             const CollectiveAlgorithm algorithm =
                 kind == CollectiveKind::all_to_all ? CollectiveAlgorithm::direct : CollectiveAlgorithm::ring;
@@ -261,4 +265,68 @@ TEST_CASE("Concurrent groups of different sizes, solved part by part, agree with
         }
     }
     CHECK(split > 15);  // 21 when written
+}
+
+TEST_CASE("A pipeline stage's phases answered as a relabelling of stage 0's equal routing them", "[network][relabel]") {
+    // Symmetric mode times each stage's collectives with the stage's concurrent groups; here the stages are four
+    // blocks of n/4 GPUs, each stage's GPUs in groups of two nodes (and strided, one GPU per node), every case of
+    // the test above, then every replica's send from stage s to s + 1 and back. One network (`warm`) answers the
+    // stages one after the other, as a step does: a stage's phase that is stage 0's (or an earlier stage's) under
+    // an automorphism it can prove, choices included, is answered without routing (relabel.hpp). The expectation is
+    // derived, not written: each phase routed and solved on a fresh network with relabelling off. Time, limiting
+    // link and latency must be identical, bit for bit.
+    std::uint64_t relabelled = 0;
+    for (const auto& [name, spec] : fabrics()) {
+        const Topology t = build_topology(spec);
+        const int gpn = spec.gpus_per_node;
+        const int n = static_cast<int>(t.gpus().size());
+        const int stage = n / 4;
+        MaxMinNetwork warm(t);
+        warm.set_relabel(true, true);  // every phase tried: these fabrics' phases are below the size that pays
+        const auto check_phase = [&](const std::vector<FlowSpec>& flows) {
+            MaxMinNetwork routed(t);
+            routed.set_relabel(false);
+            const PhaseResult reference = routed.run_phase(flows);
+            check_same(warm.run_phase(flows), reference);
+        };
+        for (const bool strided : {false, true}) {
+            const int size = strided ? stage / gpn : gpn * 2;
+            if (size < 2) continue;
+            for (const auto& [kind, algorithm] : std::vector<std::pair<CollectiveKind, CollectiveAlgorithm>>{
+                     {CollectiveKind::all_reduce, CollectiveAlgorithm::ring},
+                     {CollectiveKind::all_reduce, CollectiveAlgorithm::hierarchical},
+                     {CollectiveKind::all_gather, CollectiveAlgorithm::ring},
+                     {CollectiveKind::all_to_all, CollectiveAlgorithm::direct}}) {
+                if (algorithm == CollectiveAlgorithm::hierarchical && (strided || gpn == 1)) continue;
+                for (int s = 0; s < 4; ++s) {
+                    // Stage s's groups: blocks of `size` GPUs, or sets of one GPU per node strided over the stage.
+                    std::vector<std::vector<VertexId>> gs;
+                    const int count = stage / size;
+                    for (int g = 0; g < count; ++g) {
+                        gs.emplace_back();
+                        for (int j = 0; j < size; ++j) gs.back().push_back(t.gpu(s * stage + (strided ? g + j * count : g * size + j)));
+                    }
+                    INFO(name << ", " << to_string(kind) << " " << to_string(algorithm) << (strided ? ", strided" : "") << ", stage " << s);
+                    for (const CollectivePhase& phase : merged_plan(t, gs, kind, algorithm, gigabytes(0.064)).phases) {
+                        check_phase(std::get<FlowSet>(phase.traffic).flows);
+                    }
+                }
+            }
+        }
+        for (int s = 0; s + 1 < 4; ++s) {
+            for (const int direction : {1, -1}) {
+                INFO(name << ", sends from stage " << s << (direction > 0 ? " forward" : " back"));
+                std::vector<FlowSpec> flows;
+                const int from = direction > 0 ? s : s + 1;
+                for (int i = 0; i < stage; ++i) {
+                    flows.push_back(FlowSpec{t.gpu(from * stage + i), t.gpu((from + direction) * stage + i), gigabytes(0.032)});
+                }
+                check_phase(flows);
+            }
+        }
+        INFO(name);
+        CHECK(warm.phases_relabelled() > 0);  // every fabric relabels some stage's phases
+        relabelled += warm.phases_relabelled();
+    }
+    CHECK(relabelled > 100);  // 172 when written
 }

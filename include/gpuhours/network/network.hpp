@@ -120,6 +120,40 @@ public:
     // How many switches' distances were derived from their attachment group rather than searched (for tests).
     [[nodiscard]] std::size_t derived_switches() const { return derived_switches_; }
 
+    // The rule among the equal-cost next hops of `v` toward `dst`, `candidates` in v's adjacency order (at least
+    // one): at a GPU with more than one, the first NVLink (scale-up) link among the first 64 (PXN, see
+    // pick_next_hop); otherwise candidates[(k + v) mod |candidates|], k the destination's GPU (or NIC) index, or
+    // its vertex id for a switch (destination-based spreading, NCCL's and the fabric's ECMP alike).
+    [[nodiscard]] LinkId choose(VertexId v, VertexId dst, std::span<const LinkId> candidates) const;
+
+    // The choices a routing made where it had more than one equal-cost next hop, as the relabelling of a phase
+    // (relabel.hpp) must check them: choice i was made at vertex[i] toward destination[i] among
+    // candidates[begin[i] .. begin[i+1]) (adjacency order) and took chosen[i].
+    // A choice among more than kMaxCandidates (a leaf of a radix-256 fabric choosing among 128 spines) is not
+    // logged; the log is then marked incomplete and proves nothing.
+    struct ChoiceLog {
+        static constexpr std::size_t kMaxCandidates = 64;
+        std::vector<VertexId> vertex, destination;
+        std::vector<LinkId> chosen, candidates;
+        std::vector<std::uint32_t> begin{0};
+        bool complete = true;
+        void clear() {
+            complete = true;
+            vertex.clear();
+            destination.clear();
+            chosen.clear();
+            candidates.clear();
+            begin.assign(1, 0);
+        }
+        [[nodiscard]] std::size_t size() const { return vertex.size(); }
+    };
+    // From now on, every next hop the router chooses among more than one is appended to `log` (null: none). Next
+    // hops remembered from before are forgotten, so every choice of the routes that follow is logged.
+    void log_choices(ChoiceLog* log) {
+        choice_log_ = log;
+        current_valid_ = false;
+    }
+
     static constexpr std::uint8_t kUnreachable = 255;
 
 private:
@@ -169,6 +203,8 @@ private:
     [[nodiscard]] std::uint8_t current_distance(VertexId v) const;  // d(v, current destination)
 
     const Topology& topology_;
+    ChoiceLog* choice_log_ = nullptr;
+    mutable std::vector<LinkId> wide_;  // pick_next_hop's candidates when there are more than 64
     std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;  // distances_to's arrays
     std::unordered_map<VertexId, std::vector<std::uint8_t>> switch_cache_;  // distances to each switch, kept
     std::size_t switch_cache_bytes_ = 0;
@@ -203,6 +239,10 @@ private:
     std::vector<std::uint32_t> in_offsets_;  // reversed adjacency, built on first use
     std::vector<std::uint32_t> in_from_;
 };
+
+namespace detail {
+class PhaseRelabeller;  // sim/network/relabel.hpp
+}
 
 // ---- network models -----------------------------------------------------------------------------------------
 
@@ -276,6 +316,12 @@ public:
     [[nodiscard]] std::uint64_t phases_split() const { return phases_split_; }
     // Off: every phase is solved whole, never from one of its parts (the reference the tests compare with).
     void set_split_parts(bool on) { split_parts_ = on; }
+    // Standalone phases answered as a relabelling of an earlier one, proven before routing (counted in
+    // phases_reused too; see relabel_ below).
+    [[nodiscard]] std::uint64_t phases_relabelled() const { return phases_relabelled_; }
+    // Off: every phase is routed (the reference the tests compare with). `every_phase`: tried on every phase, not
+    // only on those of many flows per GPU where the proof costs less than routing (tests, on small fabrics).
+    void set_relabel(bool on, bool every_phase = false);
 
 private:
     std::unique_ptr<Fluid> fluid_;
@@ -308,6 +354,14 @@ private:
     std::uint64_t phases_reused_ = 0;
     std::uint64_t phases_split_ = 0;
     bool split_parts_ = true;
+    // Before routing a phase (of at most kExactFlowLimit flows), `run_phase` looks for a phase it routed before
+    // whose flows this one's are under an automorphism of the topology that it can prove, with every equal-cost
+    // choice the router made mapping too (sim/network/relabel.hpp has the argument and the search). Then the
+    // routes are that phase's renamed and so is the answer: its time and latency, and the image of its limiting
+    // link. Another pipeline stage's collectives on a regular fabric are found so, without routing them.
+    std::unique_ptr<detail::PhaseRelabeller> relabel_;
+    std::uint64_t phases_relabelled_ = 0;
+    bool relabel_on_ = true;
 };
 
 class AlphaBetaNetwork final : public NetworkModel {

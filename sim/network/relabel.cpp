@@ -1,0 +1,346 @@
+// Phases answered as relabellings of earlier ones, proven before routing (relabel.hpp has the argument).
+#include "relabel.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <map>
+#include <tuple>
+
+namespace gpuhours::detail {
+
+SwapClosure::SwapClosure(const Topology& topology) : topology_(topology) {}
+
+bool SwapClosure::alike(std::uint32_t a, std::uint32_t b) const { return class_[a] == class_[b]; }
+
+bool SwapClosure::fix(VertexId v) {
+    if (state_[v] == State::fixed) return true;
+    if (state_[v] == State::swapped) return false;
+    state_[v] = State::fixed;
+    touched_.push_back(static_cast<std::uint32_t>(v));
+    return true;
+}
+
+bool SwapClosure::swap(VertexId a, VertexId b) {
+    if (state_[a] == State::swapped && image_[a] == b) return true;
+    if (a == b || state_[a] != State::free || state_[b] != State::free) return false;
+    const VertexInfo& x = topology_.vertex(a);
+    const VertexInfo& y = topology_.vertex(b);
+    if (x.kind != y.kind || x.group != y.group) return false;
+    image_[a] = static_cast<std::uint32_t>(b);
+    image_[b] = static_cast<std::uint32_t>(a);
+    state_[a] = state_[b] = State::swapped;
+    touched_.push_back(static_cast<std::uint32_t>(a));
+    touched_.push_back(static_cast<std::uint32_t>(b));
+    queue_.push_back(static_cast<std::uint32_t>(std::min(a, b)));
+    return true;
+}
+
+bool SwapClosure::match_in_order(std::span<const std::uint32_t> a_links, std::span<const std::uint32_t> b_links, bool out) {
+    // First without touching anything: does pairing the i-th link with the i-th hold? (Builders add a node's, a
+    // leaf's or a plane's links in one order, so it mostly does.) Far ends newly swapped must be distinct.
+    const std::size_t n = a_links.size();
+    ++stamp_;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t a = a_links[i];
+        const std::uint32_t b = b_links[i];
+        if (!alike(a, b) || (link_image_[a] != a && link_image_[a] != b)) return false;
+        const VertexId w = far_end(a, out);
+        const VertexId x = far_end(b, out);
+        if (state_[w] != State::free) {
+            if (image_[w] != x) return false;
+        } else if (w != x) {
+            if (state_[x] != State::free || seen_[w] == stamp_ || seen_[x] == stamp_) return false;
+            seen_[w] = seen_[x] = stamp_;
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t a = a_links[i];
+        const std::uint32_t b = b_links[i];
+        const VertexId w = far_end(a, out);
+        const VertexId x = far_end(b, out);
+        if (state_[w] == State::free && !(w == x ? fix(w) : swap(w, x))) return false;
+        if (link_image_[a] == a) {
+            link_image_[a] = b;
+            link_image_[b] = a;
+            touched_links_.push_back(a);
+            touched_links_.push_back(b);
+        }
+    }
+    return true;
+}
+
+bool SwapClosure::match(std::span<const std::uint32_t> a_links, std::span<const std::uint32_t> b_links, bool out) {
+    const std::size_t n = a_links.size();
+    if (b_links.size() != n) return false;
+    if (match_in_order(a_links, b_links, out)) return true;
+    // u''s links chained by far end (chain_head_ per vertex, chain_next_ per position), so a far end's links are
+    // found without a scan.
+    used_.assign(n, 0);
+    chain_next_.resize(n);
+    for (std::size_t j = n; j-- > 0;) {
+        std::uint32_t& head = chain_head_[far_end(b_links[j], out)];
+        chain_next_[j] = head;
+        head = static_cast<std::uint32_t>(j + 1);
+    }
+    // A link between two swapped vertices is matched twice (from each end): the second time it must get the same
+    // image (parallel links could otherwise be paired two ways, and π on links would not be a bijection).
+    const auto pair_up = [&](std::size_t i, std::size_t j) {
+        used_[j] = 1;
+        const std::uint32_t a = a_links[i];
+        const std::uint32_t b = b_links[j];
+        if (link_image_[a] != a || link_image_[b] != b) return link_image_[a] == b && link_image_[b] == a;
+        link_image_[a] = b;
+        link_image_[b] = a;
+        touched_links_.push_back(a);
+        touched_links_.push_back(b);
+        return true;
+    };
+    // The first unused b link, alike to a, whose far end is `end` (a's image if it has one already); n when none.
+    const auto find_at = [&](std::uint32_t a, VertexId end) {
+        for (std::uint32_t k = chain_head_[end]; k != 0; k = chain_next_[k - 1]) {
+            const std::uint32_t b = b_links[k - 1];
+            if (!used_[k - 1] && alike(a, b) && (link_image_[a] == a || link_image_[a] == b)) return static_cast<std::size_t>(k - 1);
+        }
+        return n;
+    };
+    bool ok = true;
+    std::vector<std::uint32_t>& rest = rest_;  // a links left for the third pass
+    rest.clear();
+    // Far ends already placed must go where π sends them; far ends common to both are fixed.
+    for (std::size_t i = 0; i < n && ok; ++i) {
+        const VertexId w = far_end(a_links[i], out);
+        if (state_[w] != State::free) {
+            const std::size_t j = find_at(a_links[i], image_[w]);
+            ok = j != n && pair_up(i, j);
+        } else {
+            rest.push_back(static_cast<std::uint32_t>(i));
+        }
+    }
+    std::size_t kept = 0;
+    for (std::size_t r = 0; r < rest.size() && ok; ++r) {
+        const std::size_t i = rest[r];
+        const VertexId w = far_end(a_links[i], out);
+        if (state_[w] != State::free) {  // placed since (an earlier link to the same vertex)
+            const std::size_t j = find_at(a_links[i], image_[w]);
+            ok = j != n && pair_up(i, j);
+            continue;
+        }
+        const std::size_t j = find_at(a_links[i], w);
+        if (j == n) {
+            rest[kept++] = static_cast<std::uint32_t>(i);
+            continue;
+        }
+        ok = fix(w) && pair_up(i, j);
+    }
+    rest.resize(ok ? kept : 0);
+    // The rest in adjacency order, each with the first unused alike b link; their far ends swapped.
+    std::size_t start = 0;
+    for (const std::uint32_t i : rest) {
+        while (start < n && used_[start]) ++start;
+        std::size_t j = start;
+        while (j < n && (used_[j] || !alike(a_links[i], b_links[j]))) ++j;
+        if (j == n || !swap(far_end(a_links[i], out), far_end(b_links[j], out)) || !pair_up(i, j)) {
+            ok = false;
+            break;
+        }
+    }
+    for (std::size_t j = 0; j < n; ++j) chain_head_[far_end(b_links[j], out)] = 0;
+    return ok;
+}
+
+bool SwapClosure::close(std::span<const VertexId> from, std::span<const VertexId> to) {
+    const std::size_t vertices = topology_.vertex_count();
+    if (image_.size() != vertices) {
+        image_.resize(vertices);
+        for (std::size_t v = 0; v < vertices; ++v) image_[v] = static_cast<std::uint32_t>(v);
+        state_.assign(vertices, State::free);
+        seen_.assign(vertices, 0);
+        chain_head_.assign(vertices, 0);
+        const auto& links = topology_.links();
+        link_image_.resize(links.size());
+        for (std::size_t l = 0; l < links.size(); ++l) link_image_[l] = static_cast<std::uint32_t>(l);
+        in_offsets_.assign(vertices + 1, 0);
+        for (const LinkInfo& link : links) ++in_offsets_[link.to + 1];
+        for (std::size_t v = 0; v < vertices; ++v) in_offsets_[v + 1] += in_offsets_[v];
+        in_links_.resize(links.size());
+        std::vector<std::uint32_t> cursor(in_offsets_.begin(), in_offsets_.end() - 1);
+        for (std::size_t l = 0; l < links.size(); ++l) in_links_[cursor[links[l].to]++] = static_cast<std::uint32_t>(l);
+        // Links numbered by class: kind, bandwidth, efficiency and latency alike.
+        std::map<std::tuple<int, double, double, double>, std::uint32_t> classes;
+        class_.resize(links.size());
+        for (std::size_t l = 0; l < links.size(); ++l) {
+            const LinkInfo& k = links[l];
+            const auto key = std::make_tuple(static_cast<int>(k.kind), k.bandwidth.value(), k.efficiency, k.latency.value());
+            class_[l] = classes.try_emplace(key, static_cast<std::uint32_t>(classes.size())).first->second;
+        }
+    }
+    for (std::size_t i = 0; i < from.size(); ++i) {
+        if (!(from[i] == to[i] ? fix(from[i]) : swap(from[i], to[i]))) return false;
+    }
+    const auto& adj = topology_.adjacency();
+    const auto span_of = [](const std::vector<std::uint32_t>& offsets, const std::vector<std::uint32_t>& ids, VertexId v) {
+        return std::span<const std::uint32_t>(ids.data() + offsets[v], offsets[v + 1] - offsets[v]);
+    };
+    for (std::size_t head = 0; head < queue_.size(); ++head) {
+        const VertexId u = queue_[head];
+        const VertexId v = image_[u];
+        if (!match(span_of(adj.offsets, adj.links, u), span_of(adj.offsets, adj.links, v), true)) return false;
+        if (!match(span_of(in_offsets_, in_links_, u), span_of(in_offsets_, in_links_, v), false)) return false;
+    }
+    return true;
+}
+
+SwapClosure::Snapshot SwapClosure::save() const {
+    Snapshot snapshot;
+    for (const std::uint32_t v : touched_) snapshot.vertices.emplace_back(v, image_[v], static_cast<std::uint8_t>(state_[v]));
+    std::sort(snapshot.vertices.begin(), snapshot.vertices.end());
+    for (const std::uint32_t l : touched_links_) snapshot.links.emplace_back(l, link_image_[l]);
+    snapshot.pairs = queue_.size();
+    return snapshot;
+}
+
+VertexId SwapClosure::Snapshot::image(VertexId v) const {
+    const auto it = std::lower_bound(vertices.begin(), vertices.end(), std::make_tuple(static_cast<std::uint32_t>(v), 0u, std::uint8_t{0}));
+    return it != vertices.end() && std::get<0>(*it) == v ? std::get<1>(*it) : v;
+}
+
+void SwapClosure::load(const Snapshot& snapshot) {
+    reset();
+    for (const auto& [v, image, state] : snapshot.vertices) {
+        image_[v] = image;
+        state_[v] = static_cast<State>(state);
+        touched_.push_back(v);
+    }
+    for (const auto& [l, image] : snapshot.links) {
+        link_image_[l] = image;
+        touched_links_.push_back(l);
+    }
+    queue_.resize(snapshot.pairs);  // only its size is read (swapped())
+}
+
+void SwapClosure::reset() {
+    for (const std::uint32_t v : touched_) {
+        image_[v] = v;
+        state_[v] = State::free;
+    }
+    for (const std::uint32_t l : touched_links_) link_image_[l] = l;
+    touched_.clear();
+    touched_links_.clear();
+    queue_.clear();
+}
+
+void PhaseRelabeller::sign(std::span<const FlowSpec> flows) {
+    if (label_of_.size() != topology_.vertex_count()) label_of_.assign(topology_.vertex_count(), 0);
+    signature_.clear();
+    vertices_.clear();
+    const auto label = [&](VertexId v) {
+        std::uint32_t& l = label_of_[v];
+        if (l == 0) {
+            vertices_.push_back(v);
+            l = static_cast<std::uint32_t>(vertices_.size());
+        }
+        return static_cast<std::uint64_t>(l - 1);
+    };
+    std::uint64_t h = 0x9E3779B97F4A7C15ull ^ flows.size();
+    for (const FlowSpec& f : flows) {
+        for (const std::uint64_t w : {std::bit_cast<std::uint64_t>(f.size.value()), label(f.src), label(f.dst)}) {
+            signature_.push_back(w);
+            h = (h ^ w) * 0x100000001B3ull + (h >> 29);
+        }
+    }
+    for (const VertexId v : vertices_) label_of_[v] = 0;
+    hash_ = h;
+}
+
+bool PhaseRelabeller::choices_hold(const Router& router, const Router::ChoiceLog& log) {
+    const auto& adj = topology_.adjacency();
+    if (marked_.size() != topology_.links().size()) marked_.assign(topology_.links().size(), 0);
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        const VertexId v = closure_.vertex(log.vertex[i]);
+        // The image candidates in v's adjacency order.
+        for (std::uint32_t k = log.begin[i]; k < log.begin[i + 1]; ++k) marked_[closure_.link(log.candidates[k])] = 1;
+        ordered_.clear();
+        for (std::uint32_t k = adj.offsets[v]; k < adj.offsets[v + 1]; ++k) {
+            if (marked_[adj.links[k]]) ordered_.push_back(adj.links[k]);
+        }
+        for (std::uint32_t k = log.begin[i]; k < log.begin[i + 1]; ++k) marked_[closure_.link(log.candidates[k])] = 0;
+        if (ordered_.size() != log.begin[i + 1] - log.begin[i]) return false;
+        if (router.choose(v, closure_.vertex(log.destination[i]), ordered_) != closure_.link(log.chosen[i])) return false;
+    }
+    return true;
+}
+
+std::optional<PhaseResult> PhaseRelabeller::find(const Router& router, std::span<const FlowSpec> flows) {
+    if (!every_phase_ && flows.size() < kMinFlows) return std::nullopt;  // routed (below worth_it whatever its vertices)
+    sign(flows);
+    if (!worth_it(flows)) return std::nullopt;
+    const auto it = by_hash_.find(hash_);
+    if (it == by_hash_.end()) return std::nullopt;
+    for (const std::uint32_t r : it->second) {
+        Record& record = records_[r];
+        // A record that never served after kTries attempts is not tried again (traffic across the spines, whose
+        // destination-based choices rarely map from one stage to another; a failed attempt costs a closure).
+        if (record.wins == 0 && record.tries >= kTries) continue;
+        if (record.signature != signature_) continue;
+        ++record.tries;
+        // The automorphism loaded, or one of the last proven, serves when it maps the phase's vertices alike
+        // (checked in time of the vertices); otherwise one is closed from them.
+        const auto maps = [&] {
+            return std::equal(record.vertices.begin(), record.vertices.end(), vertices_.begin(),
+                              [&](VertexId a, VertexId b) { return closure_.vertex(a) == b; });
+        };
+        bool proven = closed_ && maps();
+        for (std::size_t k = snapshots_.size(); !proven && k-- > 0;) {
+            if (k == loaded_) continue;
+            const SwapClosure::Snapshot& snapshot = snapshots_[k];
+            if (!std::equal(record.vertices.begin(), record.vertices.end(), vertices_.begin(),
+                            [&](VertexId a, VertexId b) { return snapshot.image(a) == b; })) {
+                continue;
+            }
+            closure_.load(snapshot);
+            loaded_ = k;
+            closed_ = true;
+            proven = maps();
+        }
+        if (!proven) {
+            closure_.reset();
+            closed_ = proven = closure_.close(record.vertices, vertices_);
+            loaded_ = kNone;
+            if (proven) {
+                // Kept: an automorphism of the topology serves every later phase whose vertices it maps alike.
+                if (snapshots_.size() >= kSnapshots) snapshots_.erase(snapshots_.begin());
+                snapshots_.push_back(closure_.save());
+                loaded_ = snapshots_.size() - 1;
+            }
+        }
+        const bool held = proven && choices_hold(router, record.choices);
+        if (held) {
+            ++record.wins;
+            PhaseResult found = record.result;
+            if (found.limiting_link) found.limiting_link = closure_.link(*found.limiting_link);
+            return found;
+        }
+    }
+    return std::nullopt;
+}
+
+void PhaseRelabeller::keep(std::span<const FlowSpec> flows, const Router::ChoiceLog& log, const PhaseResult& result,
+                           bool signed_already) {
+    if (!log.complete || (!every_phase_ && flows.size() < kMinFlows)) return;
+    if (!signed_already) sign(flows);
+    if (!worth_it(flows)) return;  // never tried (find), so never kept
+    std::vector<std::uint32_t>& kept = by_hash_[hash_];
+    if (kept.size() >= kPerSignature) return;
+    const std::size_t words = signature_.size() + vertices_.size() + log.size() * 4 + log.candidates.size();
+    if (words_ + words > kMaxWords) {
+        records_.clear();
+        by_hash_.clear();
+        words_ = 0;
+        if (words > kMaxWords) return;
+    }
+    by_hash_[hash_].push_back(static_cast<std::uint32_t>(records_.size()));
+    records_.push_back(Record{signature_, vertices_, log, result, 0, 0});
+    words_ += words;
+}
+
+}  // namespace gpuhours::detail
