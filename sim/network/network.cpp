@@ -669,6 +669,7 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     if (!same_routes) {
         memo.routed = false;  // until the routes, the key's words and size_word below all belong to these flows
         memo.choices.clear();
+        memo.choices.routing = ++routings_;
         router().log_choices(relabel ? &memo.choices : nullptr);
         try {
             router().routes(flows, routes);

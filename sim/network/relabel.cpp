@@ -298,12 +298,14 @@ std::optional<PhaseResult> PhaseRelabeller::find(const Router& router, std::span
                 continue;
             }
             closure_.load(snapshot);
+            ++closure_version_;
             loaded_ = k;
             closed_ = true;
             proven = maps();
         }
         if (!proven) {
             closure_.reset();
+            ++closure_version_;
             closed_ = proven = closure_.close(record.vertices, vertices_);
             loaded_ = kNone;
             if (proven) {
@@ -313,7 +315,14 @@ std::optional<PhaseResult> PhaseRelabeller::find(const Router& router, std::span
                 loaded_ = snapshots_.size() - 1;
             }
         }
-        const bool held = proven && choices_hold(router, record.choices);
+        // A record routed like the one last checked under this very automorphism holds as it did (the dispatch
+        // and combine of one all-to-all: one routing at two sizes).
+        const bool checked = proven && record.choices.routing == checked_routing_ && closure_version_ == checked_version_;
+        const bool held = proven && (checked || choices_hold(router, record.choices));
+        if (held) {
+            checked_routing_ = record.choices.routing;
+            checked_version_ = closure_version_;
+        }
         if (held) {
             ++record.wins;
             PhaseResult found = record.result;

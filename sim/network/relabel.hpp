@@ -134,6 +134,8 @@ private:
     static constexpr std::size_t kNone = ~std::size_t{0};
     std::vector<SwapClosure::Snapshot> snapshots_;
     std::size_t loaded_ = kNone;
+    std::uint64_t closure_version_ = 0;                 // changes whenever closure_ does
+    std::uint64_t checked_routing_ = 0, checked_version_ = 0;  // the last choice log found to hold, and under which
     std::vector<Record> records_;
     std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> by_hash_;
     std::size_t words_ = 0;

@@ -137,6 +137,7 @@ public:
         std::vector<LinkId> chosen, candidates;
         std::vector<std::uint32_t> begin{0};
         bool complete = true;
+        std::uint64_t routing = 0;  // which routing made it (its owner numbers them; equal logs, equal numbers)
         void clear() {
             complete = true;
             vertex.clear();
@@ -361,6 +362,7 @@ private:
     // link. Another pipeline stage's collectives on a regular fabric are found so, without routing them.
     std::unique_ptr<detail::PhaseRelabeller> relabel_;
     std::uint64_t phases_relabelled_ = 0;
+    std::uint64_t routings_ = 0;  // phases routed (numbers their choice logs)
     bool relabel_on_ = true;
 };
 
