@@ -87,6 +87,13 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
             CollectivePlan merged = plans.front();
             for (std::size_t i = 0; i < merged.phases.size(); ++i) {
                 FlowSet all;
+                std::size_t count = 0;
+                for (const auto& plan : plans) {
+                    const auto& phase = plan.phases.at(i);
+                    if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) count += set->flows.size();
+                    else count += std::get<AllPairs>(phase.traffic).ranks.size() * std::get<AllPairs>(phase.traffic).ranks.size();
+                }
+                all.flows.reserve(count);
                 for (const auto& plan : plans) {
                     const auto& phase = plan.phases.at(i);
                     if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) {
