@@ -658,17 +658,19 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         memo.routed && memo.routed_pairs.size() == flows.size() &&
         std::equal(flows.begin(), flows.end(), memo.routed_pairs.begin(),
                    [](const FlowSpec& f, const std::pair<VertexId, VertexId>& p) { return f.src == p.first && f.dst == p.second; });
-    const bool relabel = relabel_on_ && flows.size() <= kExactFlowLimit;
+    bool relabel = relabel_on_ && flows.size() <= kExactFlowLimit;
     if (relabel && !same_routes) {
         if (const std::optional<PhaseResult> found = relabel_->find(router(), flows)) {
             ++phases_reused_;
             ++phases_relabelled_;
             return *found;
         }
+        relabel = relabel_->wanted();  // a phase it would never try again is not kept, nor its choices logged
     }
     if (!same_routes) {
         memo.routed = false;  // until the routes, the key's words and size_word below all belong to these flows
         memo.choices.clear();
+        memo.choices.complete = relabel;  // a routing not logged proves nothing, whatever phase reuses its routes
         memo.choices.routing = ++routings_;
         router().log_choices(relabel ? &memo.choices : nullptr);
         try {

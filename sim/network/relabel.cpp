@@ -271,9 +271,11 @@ bool PhaseRelabeller::choices_hold(const Router& router, const Router::ChoiceLog
 }
 
 std::optional<PhaseResult> PhaseRelabeller::find(const Router& router, std::span<const FlowSpec> flows) {
+    wanted_ = false;
     if (!every_phase_ && flows.size() < kMinFlows) return std::nullopt;  // routed (below worth_it whatever its vertices)
     sign(flows);
     if (!worth_it(flows)) return std::nullopt;
+    wanted_ = true;
     const auto it = by_hash_.find(hash_);
     if (it == by_hash_.end()) return std::nullopt;
     for (const std::uint32_t r : it->second) {

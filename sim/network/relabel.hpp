@@ -98,6 +98,8 @@ public:
     void keep(std::span<const FlowSpec> flows, const Router::ChoiceLog& log, const PhaseResult& result, bool signed_already);
     // Every phase tried, however few its flows (tests: the proof is exercised on small fabrics).
     void try_every_phase(bool on) { every_phase_ = on; }
+    // Whether the phase of the last find() is one to keep (so its routing's choices are worth logging).
+    [[nodiscard]] bool wanted() const { return wanted_; }
 
     static constexpr std::size_t kMaxWords = std::size_t{1} << 23;  // 64 MiB
     static constexpr std::size_t kPerSignature = 4;                 // phases kept under one signature
@@ -127,6 +129,7 @@ private:
     const Topology& topology_;
     SwapClosure closure_;
     bool every_phase_ = false;
+    bool wanted_ = false;
     bool closed_ = false;  // closure_ holds a proven automorphism
     // The last kSnapshots automorphisms proven (one pipeline stage's phases map to stage 0's under one swap, and
     // the stages' timing interleaves with the sends between them); loaded_ is the one closure_ holds.
