@@ -38,19 +38,34 @@ bool SwapClosure::swap(VertexId a, VertexId b) {
 bool SwapClosure::match_in_order(std::span<const std::uint32_t> a_links, std::span<const std::uint32_t> b_links, bool out) {
     // First without touching anything: does pairing the i-th link with the i-th hold? (Builders add a node's, a
     // leaf's or a plane's links in one order, so it mostly does.) Far ends newly swapped must be distinct.
+    // The check must be complete: once the second loop starts, every step of it succeeds. seen_ marks the far
+    // ends this list would swap (swapping) or fix (fixing).
     const std::size_t n = a_links.size();
-    ++stamp_;
+    stamp_ += 2;
+    if (stamp_ < 2) {  // wrapped: old marks could read as this call's
+        std::fill(seen_.begin(), seen_.end(), 0);
+        stamp_ = 2;
+    }
+    const std::uint32_t swapping = stamp_, fixing = stamp_ + 1;
+    const auto marked = [&](VertexId v) { return seen_[v] == swapping || seen_[v] == fixing; };
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint32_t a = a_links[i];
         const std::uint32_t b = b_links[i];
-        if (!alike(a, b) || (link_image_[a] != a && link_image_[a] != b)) return false;
+        if (!alike(a, b) || (link_image_[a] != a && link_image_[a] != b) || (link_image_[b] != b && link_image_[b] != a)) {
+            return false;
+        }
         const VertexId w = far_end(a, out);
         const VertexId x = far_end(b, out);
         if (state_[w] != State::free) {
             if (image_[w] != x) return false;
-        } else if (w != x) {
-            if (state_[x] != State::free || seen_[w] == stamp_ || seen_[x] == stamp_) return false;
-            seen_[w] = seen_[x] = stamp_;
+        } else if (w == x) {
+            if (seen_[w] == swapping) return false;
+            seen_[w] = fixing;
+        } else {
+            const VertexInfo& p = topology_.vertex(w);
+            const VertexInfo& q = topology_.vertex(x);
+            if (state_[x] != State::free || marked(w) || marked(x) || p.kind != q.kind || p.group != q.group) return false;
+            seen_[w] = seen_[x] = swapping;
         }
     }
     for (std::size_t i = 0; i < n; ++i) {
