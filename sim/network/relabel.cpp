@@ -1,6 +1,8 @@
 // Phases answered as relabellings of earlier ones, proven before routing (relabel.hpp has the argument).
 #include "relabel.hpp"
 
+#include "phase_memo.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <map>
@@ -256,15 +258,13 @@ void PhaseRelabeller::sign(std::span<const FlowSpec> flows) {
         }
         return static_cast<std::uint64_t>(l - 1);
     };
-    std::uint64_t h = 0x9E3779B97F4A7C15ull ^ flows.size();
     for (const FlowSpec& f : flows) {
-        for (const std::uint64_t w : {std::bit_cast<std::uint64_t>(f.size.value()), label(f.src), label(f.dst)}) {
-            signature_.push_back(w);
-            h = (h ^ w) * 0x100000001B3ull + (h >> 29);
-        }
+        signature_.push_back(std::bit_cast<std::uint64_t>(f.size.value()));
+        signature_.push_back(label(f.src));
+        signature_.push_back(label(f.dst));
     }
     for (const VertexId v : vertices_) label_of_[v] = 0;
-    hash_ = h;
+    hash_ = MaxMinNetwork::PhaseMemo::Hash{}(signature_);  // the phase memo's hash of word sequences
 }
 
 bool PhaseRelabeller::choices_hold(const Router& router, const Router::ChoiceLog& log) {
@@ -302,23 +302,17 @@ std::optional<PhaseResult> PhaseRelabeller::find(const Router& router, std::span
         ++record.tries;
         // The automorphism loaded, or one of the last proven, serves when it maps the phase's vertices alike
         // (checked in time of the vertices); otherwise one is closed from them.
-        const auto maps = [&] {
+        const auto maps = [&](const auto& image) {
             return std::equal(record.vertices.begin(), record.vertices.end(), vertices_.begin(),
-                              [&](VertexId a, VertexId b) { return closure_.vertex(a) == b; });
+                              [&](VertexId a, VertexId b) { return image(a) == b; });
         };
-        bool proven = closed_ && maps();
+        bool proven = closed_ && maps([&](VertexId v) { return closure_.vertex(v); });
         for (std::size_t k = snapshots_.size(); !proven && k-- > 0;) {
-            if (k == loaded_) continue;
-            const SwapClosure::Snapshot& snapshot = snapshots_[k];
-            if (!std::equal(record.vertices.begin(), record.vertices.end(), vertices_.begin(),
-                            [&](VertexId a, VertexId b) { return snapshot.image(a) == b; })) {
-                continue;
-            }
-            closure_.load(snapshot);
+            if (k == loaded_ || !maps([&](VertexId v) { return snapshots_[k].image(v); })) continue;
+            closure_.load(snapshots_[k]);
             ++closure_version_;
             loaded_ = k;
-            closed_ = true;
-            proven = maps();
+            closed_ = proven = true;
         }
         if (!proven) {
             closure_.reset();
@@ -335,12 +329,9 @@ std::optional<PhaseResult> PhaseRelabeller::find(const Router& router, std::span
         // A record routed like the one last checked under this very automorphism holds as it did (the dispatch
         // and combine of one all-to-all: one routing at two sizes).
         const bool checked = proven && record.choices.routing == checked_routing_ && closure_version_ == checked_version_;
-        const bool held = proven && (checked || choices_hold(router, record.choices));
-        if (held) {
+        if (proven && (checked || choices_hold(router, record.choices))) {
             checked_routing_ = record.choices.routing;
             checked_version_ = closure_version_;
-        }
-        if (held) {
             ++record.wins;
             PhaseResult found = record.result;
             if (found.limiting_link) found.limiting_link = closure_.link(*found.limiting_link);
