@@ -381,9 +381,11 @@ TEST_CASE("A phase is answered as a relabelling of an earlier one only where the
         const PhaseResult across_routed = routed.run_phase(phase(1, 5));
         CHECK(across.time == across_routed.time);
         CHECK(across.limiting_link == across_routed.limiting_link);
-        // One flow on 50 GB/s NICs (efficiency 1): 1 GB / 50 GB/s plus four hops of 2 µs (NIC latency on the
-        // GPU–leaf and leaf–spine cables; the test fabric's switch links carry the NIC latency too).
-        CHECK(across.time.value() == Approx(0.02 + across.max_latency.value()).epsilon(1e-9));
+        // One flow on 50 GB/s NICs (efficiency 1): 1 GB / 50 GB/s plus the route's latency. The builder gives a
+        // NIC–leaf cable half the 2 µs NIC latency, a leaf–spine cable a sixth and the GPU–NIC (PCIe) cable none:
+        // GPU → NIC → leaf → spine → leaf → NIC → GPU is 1 + 1/3 + 1/3 + 1 = 8/3 µs.
+        CHECK(across.max_latency.value() == Approx(8e-6 / 3).epsilon(1e-12));
+        CHECK(across.time.value() == Approx(0.02 + 8e-6 / 3).epsilon(1e-9));
     }
 }
 
