@@ -36,6 +36,7 @@ std::string_view to_string(LinkKind k) {
 
 VertexId Topology::add_vertex(VertexInfo info) {
     adjacency_valid_ = false;
+    geometry_valid_ = false;
     // add_vertex without a property, then assign: the property overload trips a false -Wuninitialized inside
     // Boost's named_graph under the sanitizer build.
     const VertexId v = boost::add_vertex(graph_);
@@ -64,6 +65,7 @@ LinkId Topology::add_link(VertexId from, VertexId to, const LinkSpec& spec) {
     }
     assert(from < vertex_count() && to < vertex_count());
     adjacency_valid_ = false;
+    geometry_valid_ = false;
     const LinkId id = links_.size();
     links_.push_back(LinkInfo{from, to, spec.kind, spec.bandwidth, spec.efficiency, spec.latency});
     boost::add_edge(from, to, id, graph_);
@@ -271,6 +273,49 @@ std::vector<std::vector<VertexId>> chunk(const std::vector<VertexId>& nics, int 
     return out;
 }
 
+// The structure the builders made (FabricGeometry), read back from the graph: each NIC's leaf, and each network
+// switch's component, tier and, in three tiers, pod and slot. `planes`: a switch's group is its component (the
+// planes of a multi-plane fabric); otherwise all switches form one. Node vertices were all added before the first
+// switch (build_nodes); a graph where they were not is left without a geometry (routed by search).
+void set_structure(Topology& topo, const ClusterSpec& spec, bool planes) {
+    FabricGeometry g;
+    const std::size_t n = topo.vertex_count();
+    const auto is_switch = [&](VertexId v) {
+        const VertexKind k = topo.vertex(v).kind;
+        return k == VertexKind::leaf_switch || k == VertexKind::spine_switch || k == VertexKind::core_switch;
+    };
+    g.first_switch = n;
+    for (VertexId v = 0; v < n; ++v) {
+        if (is_switch(v)) {
+            g.first_switch = v;
+            break;
+        }
+    }
+    for (VertexId v = g.first_switch; v < n; ++v) {
+        if (!is_switch(v)) return;
+        g.three_tier = g.three_tier || topo.vertex(v).kind == VertexKind::core_switch;
+    }
+    const int half = spec.switch_radix / 2;
+    for (VertexId v = g.first_switch; v < n; ++v) {
+        const VertexInfo& info = topo.vertex(v);
+        FabricGeometry::Place place;
+        place.component = planes ? info.group : 0;
+        place.tier = info.kind == VertexKind::leaf_switch ? 0 : info.kind == VertexKind::spine_switch ? 1 : 2;
+        if (g.three_tier) {
+            if (place.tier < 2) place.pod = info.group;
+            if (place.tier == 1) place.slot = info.index - info.group * half;
+            if (place.tier == 2) place.slot = info.index / half;
+        }
+        g.switches.push_back(place);
+    }
+    for (const LinkInfo& link : topo.links()) {
+        if (link.kind != LinkKind::nic || topo.vertex(link.from).kind != VertexKind::nic) continue;
+        if (g.nic_leaf.empty()) g.nic_leaf.assign(topo.gpus().size(), 0);
+        g.nic_leaf[static_cast<std::size_t>(topo.vertex(link.from).index)] = link.to;
+    }
+    topo.set_geometry(std::move(g));
+}
+
 }  // namespace
 
 Topology build_single_node(const ClusterSpec& spec) {
@@ -281,6 +326,7 @@ Topology build_single_node(const ClusterSpec& spec) {
     Topology topo;
     topo.fabric = "single-node";
     build_nodes(topo, spec, false);
+    set_structure(topo, spec, false);
     return topo;
 }
 
@@ -293,6 +339,7 @@ Topology build_fat_tree(const ClusterSpec& spec) {
     const auto members = chunk(nics, half);
     if (spec.tiers == 2 || static_cast<int>(members.size()) <= half) {
         two_tier(topo, spec, members, std::vector<int>(members.size(), -1), -1);
+        set_structure(topo, spec, false);
         return topo;
     }
     // Three tiers: pods of `half` leaves and `half` aggregation switches; core groups of `half` switches.
@@ -319,6 +366,7 @@ Topology build_fat_tree(const ClusterSpec& spec) {
                                                           fabric_link(spec, pod_up / static_cast<double>(half)));
         }
     }
+    set_structure(topo, spec, false);
     return topo;
 }
 
@@ -339,6 +387,7 @@ Topology build_rail_optimized(const ClusterSpec& spec) {
         }
     }
     two_tier(topo, spec, members, groups, -1);
+    set_structure(topo, spec, false);
     return topo;
 }
 
@@ -359,6 +408,7 @@ Topology build_multi_plane(const ClusterSpec& spec) {
         const auto members = chunk(plane_nics, half);
         two_tier(topo, spec, members, std::vector<int>(members.size(), plane), plane);
     }
+    set_structure(topo, spec, true);
     return topo;
 }
 

@@ -3,6 +3,8 @@
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/network/network.hpp>
 
+#include "structure.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,7 +17,19 @@ namespace gpuhours {
 
 // ---- routing ----------------------------------------------------------------------------------------------
 
-Router::Router(const Topology& topology) : topology_(topology) {}
+Router::Router(const Topology& topology) : topology_(topology) { set_structure(true); }
+
+Router::~Router() = default;
+
+void Router::set_structure(bool on) {
+    structure_.reset();
+    if (on && topology_.geometry() != nullptr) structure_ = std::make_unique<detail::StructuralDistance>(topology_);
+    current_valid_ = false;
+}
+
+bool Router::structural(VertexId dst) const {
+    return structure_ != nullptr && topology_.vertex(dst).kind == VertexKind::gpu;
+}
 
 namespace {
 
@@ -399,8 +413,9 @@ void Router::drop_dominated(Via& via) {
     via.resize(kept);
 }
 
-void Router::select(VertexId dst) {
-    if (current_valid_ && current_ == dst) return;
+void Router::select(VertexId dst, bool by_structure) {
+    by_structure = by_structure && structural(dst);
+    if (current_valid_ && current_ == dst && current_structural_ == by_structure) return;
     const std::size_t n = topology_.vertex_count();
     if (hop_stamp_.size() != n) {
         hop_stamp_.assign(n, 0);
@@ -416,7 +431,10 @@ void Router::select(VertexId dst) {
     }
     current_valid_ = false;
     current_offset_ = 0;
-    if (is_fabric_switch(topology_.vertex(dst).kind)) {
+    current_structural_ = by_structure;
+    if (current_structural_) {
+        structure_->select(dst);  // no array and no local region: the structure gives every distance
+    } else if (is_fabric_switch(topology_.vertex(dst).kind)) {
         current_shared_ = &switch_distances_to(dst);  // no local region: its own searched distances
     } else {
         // The destination's local region and its list of (w, c_w), found once and kept (bounded like the arrays).
@@ -447,6 +465,7 @@ void Router::select(VertexId dst) {
 }
 
 std::uint8_t Router::current_distance(VertexId v) const {
+    if (current_structural_) return (*structure_)(v);
     // d(v, w) + c_w saturating at kUnreachable, as min_plus builds the shared arrays.
     const unsigned sum = current_shared_ != nullptr ? unsigned{(*current_shared_)[v]} + current_offset_ : kUnreachable;
     const auto shared = static_cast<std::uint8_t>(std::min<unsigned>(sum, kUnreachable));
@@ -460,7 +479,7 @@ const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
     // Bounded cache: forget everything past 64 MB of distance arrays (found again as needed, not wrong).
     const std::size_t n = topology_.vertex_count();
     if ((cache_.size() + 1) * n > (std::size_t{64} << 20)) cache_.clear();
-    select(dst);
+    select(dst, false);  // the arrays: filling one from the structure costs more per vertex
     std::vector<std::uint8_t>& dist = cache_[dst];
     dist.resize(n);
     for (VertexId v = 0; v < n; ++v) dist[v] = current_distance(v);
@@ -529,8 +548,14 @@ Route Router::route(VertexId src, VertexId dst) {
     return route;
 }
 
+std::uint8_t Router::distance(VertexId v, VertexId dst) {
+    select(dst, true);
+    return current_distance(v);
+}
+
 Seconds Router::walk(VertexId src, VertexId dst, std::vector<LinkId>& out) {
-    select(dst);
+    select(dst, true);
+    if (current_structural_) return walk_with(src, dst, out, [&](VertexId u) { return (*structure_)(u); });
     if (current_shared_ != nullptr && current_offset_ == 0) {
         // The common case read without the offset's saturating add (a walk evaluates every neighbour on its way).
         const std::uint8_t* shared = current_shared_->data();

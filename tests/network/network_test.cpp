@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/fabrics.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -199,47 +201,18 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
     // Router::distances_to combines the searched distances of the switches next to a non-switch destination
     // (d(v, dst) = min(local(v), min_w d(v, w) + c_w)); by the shortest-path equation it must equal the search
     // itself at every vertex, for every destination, on every fabric the builders make.
-    ChipProfile chip;
-    chip.id = "test";
-    chip.efficiency.nic_link = 1.0;
-    chip.efficiency.scale_up_link = 1.0;
-    chip.scale_up_bandwidth = gigabytes_per_second(450);
-    chip.scale_up_latency = microseconds(3);
-    struct Case {
-        const char* name;
-        Fabric fabric;
-        int gpus, gpus_per_node, tiers, planes, radix;
-    };
     // The switch arrays themselves are derived per attachment group (Router::derive_group_distances) where the
     // group is small: a fat-tree leaf alone, leaf i of every rail or plane together; nodes that straddle two leaves
     // (6 GPUs per node on leaves of 8 NICs) chain leaves into larger groups, and a partial last pod of 3 tiers has
-    // fewer leaves under its switches. Every case is compared with the search.
-    for (const Case& c : {Case{"single node", Fabric::single_node, 8, 8, 2, 1, 64},
-                          Case{"fat-tree, 2 tiers", Fabric::fat_tree, 64, 8, 2, 1, 16},
-                          Case{"fat-tree, 3 tiers", Fabric::fat_tree, 128, 8, 3, 1, 8},
-                          Case{"fat-tree, 3 tiers, partial pod", Fabric::fat_tree, 88, 8, 3, 1, 8},
-                          Case{"fat-tree, one leaf", Fabric::fat_tree, 16, 8, 2, 1, 64},
-                          Case{"fat-tree, nodes straddle leaves", Fabric::fat_tree, 48, 6, 2, 1, 16},
-                          Case{"fat-tree, 3 tiers, nodes straddle leaves", Fabric::fat_tree, 96, 6, 3, 1, 8},
-                          Case{"rail-optimized", Fabric::rail_optimized, 64, 8, 2, 1, 16},
-                          Case{"rail-optimized, two leaves per rail", Fabric::rail_optimized, 128, 8, 2, 1, 16},
-                          Case{"multi-plane", Fabric::multi_plane, 64, 8, 2, 8, 16},
-                          Case{"multi-plane, 2 planes", Fabric::multi_plane, 64, 8, 2, 2, 16},
-                          Case{"multi-plane, 4 planes, one leaf each", Fabric::multi_plane, 32, 8, 2, 4, 16}}) {
+    // fewer leaves under its switches. Every case is compared with the search. Routing by structure is off here
+    // (structure_test.cpp compares it with the search): these are the derived arrays' own routes.
+    for (const test::FabricCase& c : test::builder_fabrics()) {
         INFO(c.name);
-        ClusterSpec spec;
-        spec.chip = chip;
-        spec.gpus = c.gpus;
-        spec.gpus_per_node = c.gpus_per_node;
-        spec.fabric = c.fabric;
-        spec.tiers = c.tiers;
-        spec.planes = c.planes;
-        spec.switch_radix = c.radix;
-        spec.nic_bandwidth = gigabytes_per_second(50);
-        spec.nic_latency = microseconds(2);
-        const Topology t = build_topology(spec);
+        const Topology t = test::build_fabric(c);
         Router derived(t);
         Router searched(t);
+        derived.set_structure(false);
+        searched.set_structure(false);
         int compared = 0;
         for (VertexId dst = 0; dst < t.vertex_count(); ++dst) {
             const std::vector<std::uint8_t> expected = searched.search_distances_to(dst);
@@ -254,6 +227,7 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
         // Router::route evaluates the same distances per vertex (Router::Target) instead of building the array: its
         // routes must be those walked with the searched array, from every GPU to every vertex.
         Router walker(t);
+        walker.set_structure(false);
         int routes = 0;
         for (VertexId dst = 0; dst < t.vertex_count(); ++dst) {
             const std::vector<std::uint8_t> dist = searched.search_distances_to(dst);
@@ -274,6 +248,7 @@ TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal
             for (const VertexId dst : t.gpus()) pairs.push_back(FlowSpec{src, dst, Bytes(1)});
         }
         Router grouped(t);
+        grouped.set_structure(false);
         const RouteTable found = grouped.routes(pairs);
         REQUIRE(found.size() == pairs.size());
         for (std::size_t i = 0; i < pairs.size(); ++i) {

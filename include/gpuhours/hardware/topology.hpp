@@ -37,6 +37,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gpuhours {
@@ -80,6 +81,29 @@ struct LinkSpec {
     Seconds latency;  // per direction
 };
 
+// What a builder knows of the graph it made, so that hop distances can be read from the structure instead of
+// searched (Router; tests/network/structure_test.cpp compares the two on every builder's fabrics):
+// - every node alike: gpus_per_node GPUs, one NVSwitch cabled to each when gpus_per_node > 1, and (unless the
+//   fabric is single-node) one NIC per GPU, cabled to its GPU and to exactly one leaf (`nic_leaf`);
+// - the network switches in components joined only through nodes (the planes of a multi-plane fabric; one
+//   component otherwise), each a two-tier fat-tree (every leaf of the component cabled to every spine of it; no
+//   spine when it has one leaf) or, with `three_tier`, a three-tier one (a leaf cabled to every aggregation switch
+//   of its pod; aggregation switch `slot` of every pod cabled to every core of group `slot`).
+// Node vertices come first and network switches after them (`first_switch`). Any change to the graph after
+// building drops it (a hand-changed fabric is routed by search).
+struct FabricGeometry {
+    struct Place {
+        int component = 0;  // which switches are joined by switches alone
+        int tier = 0;       // 0 leaf, 1 spine (aggregation switch in three tiers), 2 core
+        int pod = 0;        // three tiers: the pod of a leaf or aggregation switch
+        int slot = 0;       // three tiers: an aggregation switch's index in its pod; a core's group
+    };
+    bool three_tier = false;
+    std::vector<VertexId> nic_leaf;  // by global GPU index: the leaf its NIC is cabled to (empty: no NICs)
+    VertexId first_switch = 0;
+    std::vector<Place> switches;  // by vertex − first_switch
+};
+
 class Topology {
 public:
     using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, VertexInfo, LinkId>;
@@ -119,6 +143,12 @@ public:
 
     // Set by builders: which fabric produced the graph ("single-node", "fat-tree", …).
     std::string fabric;
+    // The builder's structure (see FabricGeometry); null for a hand-made graph or once the graph was changed.
+    [[nodiscard]] const FabricGeometry* geometry() const { return geometry_valid_ ? &geometry_ : nullptr; }
+    void set_geometry(FabricGeometry geometry) {
+        geometry_ = std::move(geometry);
+        geometry_valid_ = true;
+    }
 
 private:
     Graph graph_;
@@ -127,6 +157,8 @@ private:
     int gpus_per_node_ = 0;
     mutable Adjacency adjacency_;
     mutable bool adjacency_valid_ = false;
+    FabricGeometry geometry_;
+    bool geometry_valid_ = false;
 };
 
 // Builds the graph `spec.fabric` names. Throws gpuhours::Error naming the field to change on invalid input

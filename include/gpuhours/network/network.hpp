@@ -64,6 +64,10 @@ MaxMinSolution solve_max_min(const MaxMinProblem& problem);
 
 // ---- routing ----------------------------------------------------------------------------------------------
 
+namespace detail {
+class StructuralDistance;  // sim/network/structure.hpp
+}
+
 struct FlowSpec {
     VertexId src = 0;
     VertexId dst = 0;
@@ -93,13 +97,17 @@ struct RouteTable {
 class Router {
 public:
     explicit Router(const Topology& topology);
+    ~Router();
+    Router(const Router&) = delete;
+    Router& operator=(const Router&) = delete;
     [[nodiscard]] Route route(VertexId src, VertexId dst);
     // The routes of `flows`, in their order, found grouped by destination (each destination's distances and
     // next hops are then found once for all its flows). The same routes as route() one by one.
     [[nodiscard]] RouteTable routes(std::span<const FlowSpec> flows);
     // The same into `out` (its storage reused: a caller routing phase after phase allocates once).
     void routes(std::span<const FlowSpec> flows, RouteTable& out);
-    // Hop distance from every vertex to `dst` (kUnreachable where none); valid until the next call.
+    // Hop distance from every vertex to `dst` (kUnreachable where none), from the arrays below (also where routes
+    // read the structure: for every vertex at once they cost less); valid until the next call.
     // For a destination that is not a network switch (a GPU, a NIC, an NVSwitch) it is derived from the distances
     // to the few network switches next to it rather than searched: with S the network switches (leaf, spine, core)
     // and c_w the length of the shortest path from switch w to dst through non-switch vertices only (dst's node:
@@ -119,6 +127,14 @@ public:
     [[nodiscard]] const Topology& topology() const { return topology_; }
     // How many switches' distances were derived from their attachment group rather than searched (for tests).
     [[nodiscard]] std::size_t derived_switches() const { return derived_switches_; }
+    // Routes to a GPU on a builder's fabric (Topology::geometry()) read their distances from its structure
+    // (structure.hpp: the same distances, nothing per vertex per destination) unless this is turned off (the
+    // reference the tests compare with). Off as well for a hand-made graph and for destinations that are not GPUs.
+    void set_structure(bool on);
+    // Whether routes to `dst` use the structure.
+    [[nodiscard]] bool structural(VertexId dst) const;
+    // d(v, dst) as routes see it: from the structure where structural(dst), else from the arrays.
+    [[nodiscard]] std::uint8_t distance(VertexId v, VertexId dst);
 
     // The rule among the equal-cost next hops of `v` toward `dst`, `candidates` in v's adjacency order (at least
     // one): at a GPU with more than one, the first NVLink (scale-up) link among the first 64 (PXN, see
@@ -198,12 +214,15 @@ private:
     // (then d(v, w) + c ≤ d(v, w') + c' at every v, by the triangle inequality). A rail-optimised node's NICs on
     // the other rails' leaves (c = 4) lose to its own rail's leaf (c = 2, two hops away): one entry remains.
     void drop_dominated(Via& via);
-    // Makes `dst` the current destination: its shared array, its local region marked (local_stamp_), its next hops
-    // forgotten (hop_stamp_). Nothing to do when it already is.
-    void select(VertexId dst);
+    // Makes `dst` the current destination: read from the structure when `by_structure` and structural(dst); else its
+    // shared array and its local region marked (local_stamp_). Its next hops are forgotten (hop_stamp_). Nothing
+    // to do when it already is, the same way.
+    void select(VertexId dst, bool by_structure);
     [[nodiscard]] std::uint8_t current_distance(VertexId v) const;  // d(v, current destination)
 
     const Topology& topology_;
+    std::unique_ptr<detail::StructuralDistance> structure_;  // null: no geometry, or turned off
+    bool current_structural_ = false;  // the current destination's distances come from structure_
     ChoiceLog* choice_log_ = nullptr;
     mutable std::vector<LinkId> wide_;  // pick_next_hop's candidates when there are more than 64
     std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;  // distances_to's arrays

@@ -1,0 +1,120 @@
+// Hop distances from the fabric's structure (structure.hpp gives the argument).
+#include "structure.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace gpuhours::detail {
+
+StructuralDistance::StructuralDistance(const Topology& topology)
+    : topology_(topology), geometry_(*topology.geometry()), gpus_per_node_(std::max(1, topology.gpus_per_node())) {
+    stamp_.assign(geometry_.switches.size(), 0);
+    value_.assign(geometry_.switches.size(), 0);
+    for (const FabricGeometry::Place& p : geometry_.switches) components_ = std::max(components_, p.component + 1);
+    nodes_.resize(geometry_.first_switch);
+    for (VertexId v = 0; v < geometry_.first_switch; ++v) {
+        const VertexInfo& info = topology.vertex(v);
+        const int local = info.kind == VertexKind::nvswitch ? -1 : info.index % gpus_per_node_;
+        nodes_[v] = NodeVertex{info.node, static_cast<std::int16_t>(local), static_cast<std::uint8_t>(info.kind)};
+    }
+}
+
+void StructuralDistance::select(VertexId dst) {
+    const VertexInfo& info = topology_.vertex(dst);
+    assert(info.kind == VertexKind::gpu);
+    node_ = info.node;
+    local_ = info.index % gpus_per_node_;
+    previous_.swap(via_);
+    via_.clear();
+    via_min_ = kFar;
+    if (!geometry_.nic_leaf.empty()) {
+        for (int j = 0; j < gpus_per_node_; ++j) {
+            const VertexId leaf = geometry_.nic_leaf[static_cast<std::size_t>(node_ * gpus_per_node_ + j)];
+            const int c = local_distance({VertexKind::nic, j}, {VertexKind::gpu, local_}) + 1;
+            auto same = std::find_if(via_.begin(), via_.end(), [&](const auto& e) { return e.first == leaf; });
+            if (same == via_.end()) via_.emplace_back(leaf, c);
+            else same->second = std::min(same->second, c);
+            via_min_ = std::min(via_min_, c);
+        }
+    }
+    // Grouped by component: a switch looks only at its own component's leaves (D is infinite across).
+    const auto component = [&](VertexId w) { return geometry_.switches[w - geometry_.first_switch].component; };
+    std::sort(via_.begin(), via_.end(), [&](const auto& a, const auto& b) {
+        return std::pair(component(a.first), a.first) < std::pair(component(b.first), b.first);
+    });
+    via_begin_.assign(static_cast<std::size_t>(components_) + 1, 0);
+    for (const auto& e : via_) ++via_begin_[static_cast<std::size_t>(component(e.first)) + 1];
+    for (std::size_t k = 0; k + 1 < via_begin_.size(); ++k) via_begin_[k + 1] += via_begin_[k];
+    // A switch's distance depends on the leaves and their c_j alone: destinations that share them (GPU i of every
+    // node under the same leaves) keep the memo.
+    if (via_ == previous_ && generation_ != 0) return;
+    if (++generation_ == 0) {
+        std::fill(stamp_.begin(), stamp_.end(), 0);
+        generation_ = 1;
+    }
+}
+
+int StructuralDistance::local_distance(Position a, Position b) const {
+    if (a.kind == b.kind && a.local == b.local) return 0;
+    if (a.kind == VertexKind::nvswitch) std::swap(a, b);  // the NVSwitch second
+    if (a.kind == VertexKind::nic && b.kind == VertexKind::gpu) std::swap(a, b);  // a GPU before a NIC
+    if (a.kind == VertexKind::gpu) {
+        if (b.kind == VertexKind::nvswitch) return 1;
+        if (b.kind == VertexKind::gpu) return 2;
+        return a.local == b.local ? 1 : 3;  // its own NIC, or through the NVSwitch and the other GPU
+    }
+    return b.kind == VertexKind::nvswitch ? 2 : 4;  // NIC–NVSwitch, NIC–NIC
+}
+
+int StructuralDistance::to_leaf(VertexId u, VertexId leaf) const {
+    if (u == leaf) return 0;
+    const FabricGeometry::Place& a = geometry_.switches[u - geometry_.first_switch];
+    const FabricGeometry::Place& b = geometry_.switches[leaf - geometry_.first_switch];
+    if (a.component != b.component) return kFar;
+    if (!geometry_.three_tier) return a.tier == 0 ? 2 : 1;  // another leaf through a spine; a spine is cabled to it
+    // Three tiers: leaf (0) – aggregation switch (1) – core (2). A pod's leaves are cabled to every aggregation
+    // switch of the pod, and aggregation switch j of every pod to every core of group j.
+    if (a.tier == 0) return a.pod == b.pod ? 2 : 4;  // through an aggregation switch, or up to a core and down
+    if (a.tier == 1) return a.pod == b.pod ? 1 : 3;  // cabled, or through a core to the leaf's pod
+    return 2;                                         // a core: down to the leaf's pod and to the leaf
+}
+
+int StructuralDistance::from_switch(VertexId u) {
+    const std::size_t s = u - geometry_.first_switch;
+    if (stamp_[s] == generation_) return value_[s];
+    int best = kFar;
+    const auto k = static_cast<std::size_t>(geometry_.switches[s].component);
+    for (std::uint32_t i = via_begin_[k]; i < via_begin_[k + 1]; ++i) {
+        best = std::min(best, to_leaf(u, via_[i].first) + via_[i].second);
+    }
+    best = std::min(best, kFar);
+    stamp_[s] = generation_;
+    value_[s] = static_cast<std::uint8_t>(best);
+    return best;
+}
+
+std::uint8_t StructuralDistance::operator()(VertexId v) {
+    if (v >= geometry_.first_switch) return static_cast<std::uint8_t>(from_switch(v));
+    const NodeVertex info = nodes_[v];
+    const Position here{static_cast<VertexKind>(info.kind), info.local};
+    int best = info.node == node_ ? local_distance(here, {VertexKind::gpu, local_}) : kFar;
+    if (geometry_.nic_leaf.empty()) return static_cast<std::uint8_t>(best);
+    const std::size_t first = static_cast<std::size_t>(info.node) * static_cast<std::size_t>(gpus_per_node_);
+    // Leave by the vertex's own NIC first (the cheapest exit of a GPU or NIC); the others cost the same as each
+    // other and are tried only when they could still be shorter (their exit cost + the least c_j).
+    int others = 3;  // the NVSwitch: every NIC at 2, its leaf at 3
+    if (here.local >= 0) {
+        const int own = here.kind == VertexKind::nic ? 1 : 2;
+        best = std::min(best, own + from_switch(geometry_.nic_leaf[first + static_cast<std::size_t>(here.local)]));
+        others = here.kind == VertexKind::nic ? 5 : 4;
+    }
+    if (others + via_min_ < best) {
+        for (int j = 0; j < gpus_per_node_; ++j) {
+            if (j == here.local) continue;
+            best = std::min(best, others + from_switch(geometry_.nic_leaf[first + static_cast<std::size_t>(j)]));
+        }
+    }
+    return static_cast<std::uint8_t>(std::min(best, kFar));
+}
+
+}  // namespace gpuhours::detail

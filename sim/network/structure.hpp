@@ -1,0 +1,76 @@
+// Hop distances to a GPU read from the fabric's structure (FabricGeometry, topology.hpp) instead of searched
+// (Router::walk; issue #13). The search keeps an array over every vertex per destination class: at 131,072 GPUs,
+// 280,576 vertices per array, and the arrays' set-up (first touches, filling, minimum over a node's leaves) was
+// two thirds of the flagship's step. Here a destination costs its node's leaves, and a vertex's distance is read
+// on demand in O(gpus_per_node).
+//
+// The argument (every builder's fabric; tests/network/structure_test.cpp checks it against the search for every
+// vertex and every GPU of each builder's fabrics, both tier counts, one or several planes, partial leaves and
+// pods). Let t be the destination GPU, on node n_t.
+// - Inside a node the distances are fixed by its wiring: GPU–NVSwitch 1, GPU–GPU 2 (through the NVSwitch), GPU–own
+//   NIC 1, GPU–another GPU's NIC 3, NIC–NVSwitch 2, NIC–NIC 4 (gpus_per_node = 1: no NVSwitch, GPU–NIC 1).
+// - Nodes are joined only through network switches, and non-switch vertices lie in one node. So a shortest path
+//   from a vertex v outside n_t leaves v's node by some NIC j to its leaf, at cost e_j = local(v, NIC j) + 1, and
+//   d(v, t) = min_j e_j + d(leaf_j, t); for v inside n_t the path that stays inside (local(v, t)) is a candidate
+//   too.
+// - A shortest path from a switch u to t enters n_t last from some leaf w = leaf of n_t's NIC j, at cost
+//   c_j = local(NIC j, t) + 1, so d(u, t) = min_j D(u, w_j) + c_j with D the switch-to-switch distance.
+// - D(u, w) is needed for leaves w only, and is the fat-tree's closed form inside a component (two tiers: spine–leaf
+//   1, leaf–leaf 2; three tiers: see to_leaf). Across components D is taken as infinite: a path between components
+//   crosses some node x (6 hops from leaf to leaf through x's NICs, GPUs and NVSwitch), and every node has a NIC in
+//   every component, so entering n_t through u's own component costs at most D(u, leaf of x) + 4 (the leaf
+//   diameter) + c, which is never more than the path through x (its c on the far side is at least 2 less). Inside a
+//   component a path through a node (6 hops) never beats the switches (at most 4).
+#pragma once
+
+#include <gpuhours/hardware/topology.hpp>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace gpuhours::detail {
+
+class StructuralDistance {
+public:
+    // `topology` must carry a geometry (Topology::geometry()) and outlive this.
+    explicit StructuralDistance(const Topology& topology);
+    // Makes the GPU `dst` the destination: its node's leaves and their costs c_j; the switches' memo forgotten.
+    void select(VertexId dst);
+    // d(v, destination) in hops (255: none; never on a builder's fabric). O(gpus_per_node) for a node vertex, the
+    // first time O(gpus_per_node) for a switch and then memoised until the next select.
+    [[nodiscard]] std::uint8_t operator()(VertexId v);
+
+private:
+    struct Position {
+        VertexKind kind = VertexKind::gpu;
+        int local = 0;  // a GPU's or NIC's index in its node; −1 for the NVSwitch
+    };
+    struct NodeVertex {  // a node vertex's place, packed (read for every neighbour a walk looks at)
+        std::int32_t node = 0;
+        std::int16_t local = 0;
+        std::uint8_t kind = 0;
+    };
+    [[nodiscard]] int local_distance(Position a, Position b) const;
+    [[nodiscard]] int to_leaf(VertexId u, VertexId leaf) const;  // D(u, leaf) for a switch u; kFar across components
+    int from_switch(VertexId u);                                         // d(u, destination), memoised
+
+    static constexpr int kFar = 255;
+    const Topology& topology_;
+    const FabricGeometry& geometry_;
+    int gpus_per_node_ = 1;
+    // The destination: its node and local index, and its node's leaves with c_j (one entry per leaf, lowest c).
+    int node_ = 0;
+    int local_ = 0;
+    std::vector<std::pair<VertexId, int>> via_;  // sorted by the leaf's component
+    std::vector<std::pair<VertexId, int>> previous_;  // the previous destination's
+    std::vector<std::uint32_t> via_begin_;       // component k's entries: via_[via_begin_[k] .. via_begin_[k + 1])
+    int via_min_ = kFar;  // the least c_j: no path from a switch is shorter
+    std::vector<NodeVertex> nodes_;  // by vertex, below first_switch
+    std::vector<std::uint32_t> stamp_;  // per switch (vertex − first_switch): value_ holds d when == generation_
+    std::vector<std::uint8_t> value_;
+    std::uint32_t generation_ = 0;
+    int components_ = 0;
+};
+
+}  // namespace gpuhours::detail
