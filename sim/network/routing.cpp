@@ -42,6 +42,13 @@ namespace {
     }
 }
 
+// The structure's distances as pick_next_hop reads them, with its test for neighbours off every shortest path.
+struct ByStructure {
+    detail::StructuralDistance* structure;
+    std::uint8_t operator()(VertexId u) const { return (*structure)(u); }
+    [[nodiscard]] bool off_path(VertexId v, VertexId u, std::uint8_t here) const { return structure->off_path(v, u, here); }
+};
+
 bool is_fabric_switch(VertexKind k) {
     return k == VertexKind::leaf_switch || k == VertexKind::spine_switch || k == VertexKind::core_switch;
 }
@@ -491,11 +498,18 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
     const auto& adj = topology_.adjacency();
     const auto& links = topology_.links();
     const std::uint8_t here = dist(v);
+    // A neighbour that the distance proves off every shortest path is not evaluated (StructuralDistance::off_path).
+    const auto next = [&](VertexId u) {
+        if constexpr (requires { dist.off_path(v, u, here); }) {
+            if (dist.off_path(v, u, here)) return false;
+        }
+        return dist(u) + 1 == here;
+    };
     // Equal-cost next hops, in adjacency order (64 kept on the stack; more are gathered again into a vector).
     std::uint32_t candidates = 0;
     LinkId first[64];
     for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
-        if (dist(links[adj.links[i]].to) + 1 == here) {
+        if (next(links[adj.links[i]].to)) {
             if (candidates < 64) first[candidates] = adj.links[i];
             ++candidates;
         }
@@ -505,7 +519,7 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
     if (candidates > 64) {
         wide_.clear();
         for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
-            if (dist(links[adj.links[i]].to) + 1 == here) wide_.push_back(adj.links[i]);
+            if (next(links[adj.links[i]].to)) wide_.push_back(adj.links[i]);
         }
         among = wide_;
     }
@@ -555,7 +569,7 @@ std::uint8_t Router::distance(VertexId v, VertexId dst) {
 
 Seconds Router::walk(VertexId src, VertexId dst, std::vector<LinkId>& out) {
     select(dst, true);
-    if (current_structural_) return walk_with(src, dst, out, [&](VertexId u) { return (*structure_)(u); });
+    if (current_structural_) return walk_with(src, dst, out, ByStructure{structure_.get()});
     if (current_shared_ != nullptr && current_offset_ == 0) {
         // The common case read without the offset's saturating add (a walk evaluates every neighbour on its way).
         const std::uint8_t* shared = current_shared_->data();

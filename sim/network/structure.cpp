@@ -7,7 +7,10 @@
 namespace gpuhours::detail {
 
 StructuralDistance::StructuralDistance(const Topology& topology)
-    : topology_(topology), geometry_(*topology.geometry()), gpus_per_node_(std::max(1, topology.gpus_per_node())) {
+    : topology_(topology),
+      geometry_(*topology.geometry()),
+      first_switch_(geometry_.first_switch),
+      gpus_per_node_(std::max(1, topology.gpus_per_node())) {
     stamp_.assign(geometry_.switches.size(), 0);
     value_.assign(geometry_.switches.size(), 0);
     for (const FabricGeometry::Place& p : geometry_.switches) components_ = std::max(components_, p.component + 1);
@@ -54,7 +57,7 @@ void StructuralDistance::select(VertexId dst) {
     }
 }
 
-int StructuralDistance::local_distance(Position a, Position b) const {
+int StructuralDistance::local_distance(Position a, Position b) {
     if (a.kind == b.kind && a.local == b.local) return 0;
     if (a.kind == VertexKind::nvswitch) std::swap(a, b);  // the NVSwitch second
     if (a.kind == VertexKind::nic && b.kind == VertexKind::gpu) std::swap(a, b);  // a GPU before a NIC
@@ -79,9 +82,8 @@ int StructuralDistance::to_leaf(VertexId u, VertexId leaf) const {
     return 2;                                         // a core: down to the leaf's pod and to the leaf
 }
 
-int StructuralDistance::from_switch(VertexId u) {
-    const std::size_t s = u - geometry_.first_switch;
-    if (stamp_[s] == generation_) return value_[s];
+int StructuralDistance::fill_switch(std::size_t s) {
+    const VertexId u = first_switch_ + s;
     int best = kFar;
     const auto k = static_cast<std::size_t>(geometry_.switches[s].component);
     for (std::uint32_t i = via_begin_[k]; i < via_begin_[k + 1]; ++i) {
@@ -93,8 +95,7 @@ int StructuralDistance::from_switch(VertexId u) {
     return best;
 }
 
-std::uint8_t StructuralDistance::operator()(VertexId v) {
-    if (v >= geometry_.first_switch) return static_cast<std::uint8_t>(from_switch(v));
+std::uint8_t StructuralDistance::node_distance(VertexId v) {
     const NodeVertex info = nodes_[v];
     const Position here{static_cast<VertexKind>(info.kind), info.local};
     int best = info.node == node_ ? local_distance(here, {VertexKind::gpu, local_}) : kFar;

@@ -39,7 +39,17 @@ public:
     void select(VertexId dst);
     // d(v, destination) in hops (255: none; never on a builder's fabric). O(gpus_per_node) for a node vertex, the
     // first time O(gpus_per_node) for a switch and then memoised until the next select.
-    [[nodiscard]] std::uint8_t operator()(VertexId v);
+    [[nodiscard]] std::uint8_t operator()(VertexId v) {
+        if (v >= first_switch_) return static_cast<std::uint8_t>(from_switch(v));
+        return node_distance(v);
+    }
+    // True when the NIC `u` below switch `v` (d(v) = here) cannot be on a shortest path from v, without working
+    // out d(u): outside the destination's node, u leaves its node by v (d = here + 1) or by another of its node's
+    // NICs (5 hops to that NIC's leaf, then at least the least c_j), so d(u) = here − 1 needs here ≥ 6 + that c.
+    // A leaf's NICs are half its links, and only those of the destination's node can be next hops.
+    [[nodiscard]] bool off_path(VertexId v, VertexId u, int here) const {
+        return v >= first_switch_ && u < first_switch_ && nodes_[u].node != node_ && here < 6 + via_min_;
+    }
 
 private:
     struct Position {
@@ -51,13 +61,20 @@ private:
         std::int16_t local = 0;
         std::uint8_t kind = 0;
     };
-    [[nodiscard]] int local_distance(Position a, Position b) const;
+    [[nodiscard]] static int local_distance(Position a, Position b);
     [[nodiscard]] int to_leaf(VertexId u, VertexId leaf) const;  // D(u, leaf) for a switch u; kFar across components
-    int from_switch(VertexId u);                                         // d(u, destination), memoised
+    // d(u, destination) for a switch u, memoised (the walk reads it for every neighbour it looks at).
+    int from_switch(VertexId u) {
+        const std::size_t s = u - first_switch_;
+        return stamp_[s] == generation_ ? value_[s] : fill_switch(s);
+    }
+    int fill_switch(std::size_t s);
+    [[nodiscard]] std::uint8_t node_distance(VertexId v);
 
     static constexpr int kFar = 255;
     const Topology& topology_;
     const FabricGeometry& geometry_;
+    VertexId first_switch_ = 0;
     int gpus_per_node_ = 1;
     // The destination: its node and local index, and its node's leaves with c_j (one entry per leaf, lowest c).
     int node_ = 0;
