@@ -11,8 +11,6 @@ StructuralDistance::StructuralDistance(const Topology& topology)
       geometry_(*topology.geometry()),
       first_switch_(geometry_.first_switch),
       gpus_per_node_(std::max(1, topology.gpus_per_node())) {
-    stamp_.assign(geometry_.switches.size(), 0);
-    value_.assign(geometry_.switches.size(), 0);
     for (const FabricGeometry::Place& p : geometry_.switches) components_ = std::max(components_, p.component + 1);
     nodes_.resize(geometry_.first_switch);
     for (VertexId v = 0; v < geometry_.first_switch; ++v) {
@@ -27,7 +25,6 @@ void StructuralDistance::select(VertexId dst) {
     assert(info.kind == VertexKind::gpu);
     node_ = info.node;
     local_ = info.index % gpus_per_node_;
-    previous_.swap(via_);
     via_.clear();
     via_min_ = kFar;
     if (!geometry_.nic_leaf.empty()) {
@@ -48,13 +45,23 @@ void StructuralDistance::select(VertexId dst) {
     via_begin_.assign(static_cast<std::size_t>(components_) + 1, 0);
     for (const auto& e : via_) ++via_begin_[static_cast<std::size_t>(component(e.first)) + 1];
     for (std::size_t k = 0; k + 1 < via_begin_.size(); ++k) via_begin_[k + 1] += via_begin_[k];
-    // A switch's distance depends on the leaves and their c_j alone: destinations that share them (GPU i of every
-    // node under the same leaves) keep the memo.
-    if (via_ == previous_ && generation_ != 0) return;
-    if (++generation_ == 0) {
-        std::fill(stamp_.begin(), stamp_.end(), 0);
-        generation_ = 1;
+    auto found = memos_.find(via_);
+    if (found == memos_.end()) {
+        const std::size_t bytes = geometry_.switches.size();
+        if (memo_bytes_ + bytes > (std::size_t{64} << 20)) {
+            memos_.clear();
+            memo_bytes_ = 0;
+        }
+        found = memos_.emplace(via_, std::vector<std::uint8_t>(bytes, 0)).first;
+        memo_bytes_ += bytes;
     }
+    memo_ = found->second.data();
+}
+
+std::size_t StructuralDistance::ViaHash::operator()(const std::vector<std::pair<VertexId, int>>& via) const {
+    std::size_t h = via.size();
+    for (const auto& [w, c] : via) h = (h ^ (w * 0x9e3779b97f4a7c15ULL + static_cast<std::size_t>(c))) * 0x100000001b3ULL;
+    return h;
 }
 
 int StructuralDistance::local_distance(Position a, Position b) {
@@ -90,8 +97,8 @@ int StructuralDistance::fill_switch(std::size_t s) {
         best = std::min(best, to_leaf(u, via_[i].first) + via_[i].second);
     }
     best = std::min(best, kFar);
-    stamp_[s] = generation_;
-    value_[s] = static_cast<std::uint8_t>(best);
+    assert(best >= 2);
+    memo_[s] = static_cast<std::uint8_t>(best);
     return best;
 }
 

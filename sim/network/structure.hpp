@@ -26,6 +26,7 @@
 #include <gpuhours/hardware/topology.hpp>
 
 #include <cstdint>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -66,7 +67,7 @@ private:
     // d(u, destination) for a switch u, memoised (the walk reads it for every neighbour it looks at).
     int from_switch(VertexId u) {
         const std::size_t s = u - first_switch_;
-        return stamp_[s] == generation_ ? value_[s] : fill_switch(s);
+        return memo_[s] != 0 ? memo_[s] : fill_switch(s);
     }
     int fill_switch(std::size_t s);
     [[nodiscard]] std::uint8_t node_distance(VertexId v);
@@ -80,13 +81,19 @@ private:
     int node_ = 0;
     int local_ = 0;
     std::vector<std::pair<VertexId, int>> via_;  // sorted by the leaf's component
-    std::vector<std::pair<VertexId, int>> previous_;  // the previous destination's
     std::vector<std::uint32_t> via_begin_;       // component k's entries: via_[via_begin_[k] .. via_begin_[k + 1])
     int via_min_ = kFar;  // the least c_j: no path from a switch is shorter
     std::vector<NodeVertex> nodes_;  // by vertex, below first_switch
-    std::vector<std::uint32_t> stamp_;  // per switch (vertex − first_switch): value_ holds d when == generation_
-    std::vector<std::uint8_t> value_;
-    std::uint32_t generation_ = 0;
+    // A switch's distance depends on the destination's leaves and their c_j alone, which every GPU i of the nodes
+    // under the same leaves shares: one memo per such list, d per switch (vertex − first_switch), 0 where not yet
+    // worked out (a switch is at least 2 hops from a GPU). Bounded: all forgotten past 64 MB (found again, not
+    // wrong).
+    struct ViaHash {
+        std::size_t operator()(const std::vector<std::pair<VertexId, int>>& via) const;
+    };
+    std::unordered_map<std::vector<std::pair<VertexId, int>>, std::vector<std::uint8_t>, ViaHash> memos_;
+    std::size_t memo_bytes_ = 0;
+    std::uint8_t* memo_ = nullptr;  // the current destination's
     int components_ = 0;
 };
 
