@@ -105,6 +105,8 @@ const Topology::Adjacency& Topology::adjacency() const {
     adjacency_.links.assign(links_.size(), 0);
     std::vector<std::uint32_t> cursor(adjacency_.offsets.begin(), adjacency_.offsets.end() - 1);
     for (std::size_t l = 0; l < links_.size(); ++l) adjacency_.links[cursor[links_[l].from]++] = static_cast<std::uint32_t>(l);
+    adjacency_.to.resize(links_.size());
+    for (std::size_t i = 0; i < links_.size(); ++i) adjacency_.to[i] = static_cast<std::uint32_t>(links_[adjacency_.links[i]].to);
     adjacency_valid_ = true;
     return adjacency_;
 }

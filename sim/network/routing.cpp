@@ -46,7 +46,7 @@ namespace {
 struct ByStructure {
     detail::StructuralDistance* structure;
     std::uint8_t operator()(VertexId u) const { return (*structure)(u); }
-    [[nodiscard]] bool off_path(VertexId v, VertexId u, std::uint8_t here) const { return structure->off_path(v, u, here); }
+    [[nodiscard]] bool off_path(VertexId v, std::uint32_t i, std::uint8_t here) const { return structure->off_path(v, i, here); }
 };
 
 bool is_fabric_switch(VertexKind k) {
@@ -496,20 +496,20 @@ const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
 template <class Distance>
 LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) const {
     const auto& adj = topology_.adjacency();
-    const auto& links = topology_.links();
     const std::uint8_t here = dist(v);
-    // A neighbour that the distance proves off every shortest path is not evaluated (StructuralDistance::off_path).
-    const auto next = [&](VertexId u) {
-        if constexpr (requires { dist.off_path(v, u, here); }) {
-            if (dist.off_path(v, u, here)) return false;
+    // A neighbour that the distance proves off every shortest path is not evaluated (StructuralDistance::off_path,
+    // asked by the link's place in the adjacency).
+    const auto next = [&](std::uint32_t i) {
+        if constexpr (requires { dist.off_path(v, i, here); }) {
+            if (dist.off_path(v, i, here)) return false;
         }
-        return dist(u) + 1 == here;
+        return dist(adj.to[i]) + 1 == here;
     };
     // Equal-cost next hops, in adjacency order (64 kept on the stack; more are gathered again into a vector).
     std::uint32_t candidates = 0;
     LinkId first[64];
     for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
-        if (next(links[adj.links[i]].to)) {
+        if (next(i)) {
             if (candidates < 64) first[candidates] = adj.links[i];
             ++candidates;
         }
@@ -519,7 +519,7 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
     if (candidates > 64) {
         wide_.clear();
         for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
-            if (next(links[adj.links[i]].to)) wide_.push_back(adj.links[i]);
+            if (next(i)) wide_.push_back(adj.links[i]);
         }
         among = wide_;
     }

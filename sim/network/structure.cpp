@@ -18,6 +18,9 @@ StructuralDistance::StructuralDistance(const Topology& topology)
         const int local = info.kind == VertexKind::nvswitch ? -1 : info.index % gpus_per_node_;
         nodes_[v] = NodeVertex{info.node, static_cast<std::int16_t>(local), static_cast<std::uint8_t>(info.kind)};
     }
+    const Topology::Adjacency& adj = topology.adjacency();
+    far_node_.resize(adj.to.size());
+    for (std::size_t i = 0; i < adj.to.size(); ++i) far_node_[i] = adj.to[i] < first_switch_ ? nodes_[adj.to[i]].node : -1;
 }
 
 void StructuralDistance::select(VertexId dst) {

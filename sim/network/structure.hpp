@@ -44,12 +44,13 @@ public:
         if (v >= first_switch_) return static_cast<std::uint8_t>(from_switch(v));
         return node_distance(v);
     }
-    // True when the NIC `u` below switch `v` (d(v) = here) cannot be on a shortest path from v, without working
-    // out d(u): outside the destination's node, u leaves its node by v (d = here + 1) or by another of its node's
-    // NICs (5 hops to that NIC's leaf, then at least the least c_j), so d(u) = here − 1 needs here ≥ 6 + that c.
-    // A leaf's NICs are half its links, and only those of the destination's node can be next hops.
-    [[nodiscard]] bool off_path(VertexId v, VertexId u, int here) const {
-        return v >= first_switch_ && u < first_switch_ && nodes_[u].node != node_ && here < 6 + via_min_;
+    // True when the far end u of v's out-link at adjacency position i (Topology::Adjacency) is a NIC below switch v
+    // (d(v) = here) that cannot be on a shortest path from v, without working out d(u): outside the destination's
+    // node, u leaves its node by v (d = here + 1) or by another of its node's NICs (5 hops to that NIC's leaf, then
+    // at least the least c_j), so d(u) = here − 1 needs here ≥ 6 + that c. A leaf's NICs are half its links, and
+    // only those of the destination's node can be next hops.
+    [[nodiscard]] bool off_path(VertexId v, std::uint32_t i, int here) const {
+        return v >= first_switch_ && far_node_[i] >= 0 && far_node_[i] != node_ && here < 6 + via_min_;
     }
 
 private:
@@ -84,6 +85,7 @@ private:
     std::vector<std::uint32_t> via_begin_;       // component k's entries: via_[via_begin_[k] .. via_begin_[k + 1])
     int via_min_ = kFar;  // the least c_j: no path from a switch is shorter
     std::vector<NodeVertex> nodes_;  // by vertex, below first_switch
+    std::vector<std::int32_t> far_node_;  // by adjacency position: the node of the link's far end, −1 for a switch
     // A switch's distance depends on the destination's leaves and their c_j alone, which every GPU i of the nodes
     // under the same leaves shares: one memo per such list, d per switch (vertex − first_switch), 0 where not yet
     // worked out (a switch is at least 2 hops from a GPU). Bounded: all forgotten past 64 MB (found again, not

@@ -138,6 +138,7 @@ public:
     struct Adjacency {
         std::vector<std::uint32_t> offsets;  // vertex v's out-links are links[offsets[v] .. offsets[v+1])
         std::vector<std::uint32_t> links;    // link ids, in insertion order (deterministic)
+        std::vector<std::uint32_t> to;       // each one's far end (links[i]'s `to`), read in order by routing
     };
     [[nodiscard]] const Adjacency& adjacency() const;
 
