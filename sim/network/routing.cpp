@@ -47,6 +47,9 @@ struct ByStructure {
     detail::StructuralDistance* structure;
     std::uint8_t operator()(VertexId u) const { return (*structure)(u); }
     [[nodiscard]] bool off_path(VertexId v, std::uint32_t i, std::uint8_t here) const { return structure->off_path(v, i, here); }
+    bool switch_next_hops(VertexId v, std::uint8_t here, std::vector<LinkId>& out) const {
+        return structure->switch_next_hops(v, here, out);
+    }
 };
 
 bool is_fabric_switch(VertexKind k) {
@@ -505,18 +508,29 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
         }
         return dist(adj.to[i]) + 1 == here;
     };
-    // Equal-cost next hops, in adjacency order (64 kept on the stack; more are gathered again into a vector).
-    std::uint32_t candidates = 0;
+    // Equal-cost next hops, in adjacency order (64 kept on the stack; more are gathered again into a vector). A
+    // distance that can list a switch's next hops by runs of alike links does (StructuralDistance::switch_next_hops).
+    std::size_t candidates = 0;
     LinkId first[64];
-    for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
-        if (next(i)) {
-            if (candidates < 64) first[candidates] = adj.links[i];
-            ++candidates;
+    std::span<const LinkId> among;
+    bool listed = false;
+    if constexpr (requires { dist.switch_next_hops(v, here, wide_); }) {
+        wide_.clear();
+        listed = dist.switch_next_hops(v, here, wide_);
+        candidates = wide_.size();
+        among = wide_;
+    }
+    if (!listed) {
+        for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
+            if (next(i)) {
+                if (candidates < 64) first[candidates] = adj.links[i];
+                ++candidates;
+            }
         }
+        among = std::span<const LinkId>(first, std::min<std::size_t>(candidates, 64));
     }
     assert(candidates > 0);
-    std::span<const LinkId> among(first, std::min<std::uint32_t>(candidates, 64));
-    if (candidates > 64) {
+    if (!listed && candidates > 64) {
         wide_.clear();
         for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
             if (next(i)) wide_.push_back(adj.links[i]);

@@ -21,6 +21,86 @@ StructuralDistance::StructuralDistance(const Topology& topology)
     const Topology::Adjacency& adj = topology.adjacency();
     far_node_.resize(adj.to.size());
     for (std::size_t i = 0; i < adj.to.size(); ++i) far_node_[i] = adj.to[i] < first_switch_ ? nodes_[adj.to[i]].node : -1;
+    build_runs();
+}
+
+void StructuralDistance::build_runs() {
+    const Topology::Adjacency& adj = topology_.adjacency();
+    const auto same_class = [&](std::uint32_t a, std::uint32_t b) {
+        if ((adj.to[a] < first_switch_) != (adj.to[b] < first_switch_)) return false;
+        if (adj.to[a] < first_switch_) return true;  // node vertices: one run
+        const FabricGeometry::Place& x = geometry_.switches[adj.to[a] - first_switch_];
+        const FabricGeometry::Place& y = geometry_.switches[adj.to[b] - first_switch_];
+        return x.component == y.component && x.tier == y.tier && x.pod == y.pod;
+    };
+    run_begin_.assign(geometry_.switches.size() + 1, 0);
+    for (std::size_t s = 0; s < geometry_.switches.size(); ++s) {
+        const VertexId v = first_switch_ + s;
+        for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1];) {
+            Run run{i, i + 1, adj.to[i] < first_switch_, true};
+            while (run.end < adj.offsets[v + 1] && same_class(i, run.end)) {
+                run.sorted = run.sorted && adj.to[run.end - 1] < adj.to[run.end];
+                ++run.end;
+            }
+            runs_.push_back(run);
+            i = run.end;
+        }
+        run_begin_[s + 1] = static_cast<std::uint32_t>(runs_.size());
+    }
+}
+
+bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<LinkId>& out) {
+    if (v < first_switch_ || here >= 6 + via_min_) return false;
+    const Topology::Adjacency& adj = topology_.adjacency();
+    const std::size_t s = v - first_switch_;
+    const bool above_destination = std::any_of(via_.begin(), via_.end(), [&](const auto& e) { return e.first == v; });
+    const auto take = [&](std::uint32_t i) {
+        if ((*this)(adj.to[i]) + 1 == here) out.push_back(adj.links[i]);
+    };
+    for (std::uint32_t r = run_begin_[s]; r < run_begin_[s + 1]; ++r) {
+        const Run& run = runs_[r];
+        if (run.nics) {
+            // Only the destination's node's NICs can be next hops (off_path), and they hang below its leaves alone.
+            if (!above_destination) continue;
+            for (std::uint32_t i = run.begin; i < run.end; ++i) {
+                if (far_node_[i] == node_) take(i);
+            }
+            continue;
+        }
+        // The destination's leaves among this run's far ends (ascending positions), read one by one; the others
+        // share the class's distance, read at a far end that is not one of them.
+        std::uint32_t own[16];
+        std::size_t owned = 0;
+        const auto is_via = [&](VertexId u) {
+            return std::any_of(via_.begin(), via_.end(), [&](const auto& e) { return e.first == u; });
+        };
+        bool scan = !run.sorted;
+        for (const auto& [w, c] : via_) {
+            if (scan) break;
+            const auto* lo = adj.to.data() + run.begin;
+            const auto* hi = adj.to.data() + run.end;
+            const auto* at = std::lower_bound(lo, hi, static_cast<std::uint32_t>(w));
+            if (at == hi || *at != w) continue;
+            if (owned == std::size(own)) scan = true;
+            else own[owned++] = static_cast<std::uint32_t>(at - adj.to.data());
+        }
+        if (scan) {
+            for (std::uint32_t i = run.begin; i < run.end; ++i) take(i);
+            continue;
+        }
+        std::sort(own, own + owned);
+        std::uint32_t rep = run.begin;
+        while (rep < run.end && is_via(adj.to[rep])) ++rep;
+        const bool class_in = rep < run.end && from_switch(adj.to[rep]) + 1 == here;
+        std::uint32_t i = run.begin;
+        for (std::size_t k = 0; k <= owned; ++k) {
+            const std::uint32_t stop = k < owned ? own[k] : run.end;
+            if (class_in) out.insert(out.end(), adj.links.begin() + i, adj.links.begin() + stop);
+            if (k < owned) take(stop);
+            i = stop + 1;
+        }
+    }
+    return true;
 }
 
 void StructuralDistance::select(VertexId dst) {

@@ -53,6 +53,16 @@ public:
         return v >= first_switch_ && far_node_[i] >= 0 && far_node_[i] != node_ && here < 6 + via_min_;
     }
 
+    // The equal-cost next hops of switch v toward the destination (d(v) = here), in v's adjacency order, appended
+    // to `out` as link ids — what a scan of every out-link with off_path and this distance would give — without
+    // looking at every out-link: v's adjacency is kept as runs of consecutive links whose far ends are switches of
+    // one class (component, tier, pod) or node vertices. The switches of a class that are not among the
+    // destination's leaves are all at one distance (to_leaf reads only the class), so such a run is in or out
+    // whole; the destination's leaves in it are found by binary search and read one by one; a run of NICs matters
+    // only below one of the destination's leaves (off_path). False, `out` untouched, where the test of off_path
+    // does not hold (never on a builder's fabric): the caller then scans.
+    bool switch_next_hops(VertexId v, int here, std::vector<LinkId>& out);
+
 private:
     struct Position {
         VertexKind kind = VertexKind::gpu;
@@ -86,6 +96,14 @@ private:
     int via_min_ = kFar;  // the least c_j: no path from a switch is shorter
     std::vector<NodeVertex> nodes_;  // by vertex, below first_switch
     std::vector<std::int32_t> far_node_;  // by adjacency position: the node of the link's far end, −1 for a switch
+    struct Run {
+        std::uint32_t begin = 0, end = 0;  // adjacency positions
+        bool nics = false;                 // far ends are node vertices; else switches of one class
+        bool sorted = false;               // far ends ascending (the destination's leaves are found by binary search)
+    };
+    std::vector<Run> runs_;                 // every switch's runs, in adjacency order
+    std::vector<std::uint32_t> run_begin_;  // switch s's runs: runs_[run_begin_[s] .. run_begin_[s + 1])
+    void build_runs();
     // A switch's distance depends on the destination's leaves and their c_j alone, which every GPU i of the nodes
     // under the same leaves shares: one memo per such list, d per switch (vertex − first_switch), 0 where not yet
     // worked out (a switch is at least 2 hops from a GPU). Bounded: all forgotten past 64 MB (found again, not
