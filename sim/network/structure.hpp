@@ -36,10 +36,11 @@ class StructuralDistance {
 public:
     // `topology` must carry a geometry (Topology::geometry()) and outlive this.
     explicit StructuralDistance(const Topology& topology);
-    // Makes the GPU `dst` the destination: its node's leaves and their costs c_j; the switches' memo forgotten.
+    // Makes the GPU `dst` the destination: its node's leaves and their costs c_j, and the memo of switch distances
+    // kept for that list (see memos_).
     void select(VertexId dst);
-    // d(v, destination) in hops (255: none; never on a builder's fabric). O(gpus_per_node) for a node vertex, the
-    // first time O(gpus_per_node) for a switch and then memoised until the next select.
+    // d(v, destination) in hops (255: none; never on a builder's fabric). O(gpus_per_node) for a node vertex; for a
+    // switch O(the destination's leaves in its component) the first time for a list of leaves, then memoised.
     [[nodiscard]] std::uint8_t operator()(VertexId v) {
         if (v >= first_switch_) return static_cast<std::uint8_t>(from_switch(v));
         return node_distance(v);
