@@ -24,6 +24,10 @@ std::string_view to_string(VertexKind k) {
     return "?";
 }
 
+bool is_network_switch(VertexKind k) {
+    return k == VertexKind::leaf_switch || k == VertexKind::spine_switch || k == VertexKind::core_switch;
+}
+
 std::string_view to_string(LinkKind k) {
     switch (k) {
         case LinkKind::scale_up: return "NVLink";
@@ -282,10 +286,7 @@ std::vector<std::vector<VertexId>> chunk(const std::vector<VertexId>& nics, int 
 void set_structure(Topology& topo, const ClusterSpec& spec, bool planes) {
     FabricGeometry g;
     const std::size_t n = topo.vertex_count();
-    const auto is_switch = [&](VertexId v) {
-        const VertexKind k = topo.vertex(v).kind;
-        return k == VertexKind::leaf_switch || k == VertexKind::spine_switch || k == VertexKind::core_switch;
-    };
+    const auto is_switch = [&](VertexId v) { return is_network_switch(topo.vertex(v).kind); };
     g.first_switch = n;
     for (VertexId v = 0; v < n; ++v) {
         if (is_switch(v)) {

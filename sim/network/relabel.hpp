@@ -119,9 +119,10 @@ private:
     void sign(std::span<const FlowSpec> flows);
     // Worth proving rather than routing (after sign): a closure visits every link of the nodes it swaps (some
     // hundred per node), routing a few per flow, so only phases of several flows per GPU gain. Measured on the
-    // DeepSeek-V3 step (callgrind): from 8 flows per GPU and 1,024 flows (its all-to-alls and expert-data
-    // collectives) 423 M instructions, from 32 (the all-to-alls alone) 432 M, every phase of 64 flows or more
-    // (pipeline sends too, a flow per GPU) 441 M, none 495 M.
+    // DeepSeek-V3 step (callgrind), with routes read from the fabric's structure (session 25): from 8 flows per GPU
+    // and 1,024 flows (its all-to-alls and expert-data collectives) 408 M instructions, from 16 or 32 441 M, none
+    // 579 M. With the earlier distance arrays (session 24): 423 M, 432 M from 32, 441 M for every phase of 64 flows
+    // or more (pipeline sends too, a flow per GPU), 495 M none.
     [[nodiscard]] bool worth_it(std::span<const FlowSpec> flows) const {
         return every_phase_ || flows.size() >= kFlowsPerVertex * vertices_.size();
     }

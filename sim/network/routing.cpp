@@ -22,14 +22,12 @@ Router::Router(const Topology& topology) : topology_(topology) { set_structure(t
 Router::~Router() = default;
 
 void Router::set_structure(bool on) {
-    structure_.reset();
-    if (on && topology_.geometry() != nullptr) structure_ = std::make_unique<detail::StructuralDistance>(topology_);
+    structure_.reset();  // built at the first route that reads it (a network whose phases all come from a cache
+    use_structure_ = on && topology_.geometry() != nullptr;  // never pays for its tables)
     current_valid_ = false;
 }
 
-bool Router::structural(VertexId dst) const {
-    return structure_ != nullptr && topology_.vertex(dst).kind == VertexKind::gpu;
-}
+bool Router::structural(VertexId dst) const { return use_structure_ && topology_.vertex(dst).kind == VertexKind::gpu; }
 
 namespace {
 
@@ -51,10 +49,6 @@ struct ByStructure {
         return structure->switch_next_hops(v, here, out);
     }
 };
-
-bool is_fabric_switch(VertexKind k) {
-    return k == VertexKind::leaf_switch || k == VertexKind::spine_switch || k == VertexKind::core_switch;
-}
 
 }  // namespace
 
@@ -192,7 +186,7 @@ bool Router::find_group(VertexId w, AttachmentGroup& g) {
             if (d + 1 >= kUnreachable) continue;
             for (std::uint32_t k = in_offsets_[y]; k < in_offsets_[y + 1]; ++k) {
                 const VertexId z = in_from_[k];
-                if (is_fabric_switch(topology_.vertex(z).kind)) {
+                if (is_network_switch(topology_.vertex(z).kind)) {
                     // A switch linked into the region (not e's own switch-to-switch links: those are U_e).
                     if (head > 0 && std::find(group.begin(), group.end(), z) == group.end()) {
                         if (group.size() == kMaxGroup) return false;
@@ -271,7 +265,7 @@ bool Router::derive_group_distances(VertexId w) {
     for (std::size_t e = 0; e < k; ++e) {
         for (std::uint32_t a = in_offsets_[group[e]]; a < in_offsets_[group[e] + 1]; ++a) {
             const VertexId u = in_from_[a];
-            if (is_fabric_switch(topology_.vertex(u).kind)) up_sets[e].push_back(u);
+            if (is_network_switch(topology_.vertex(u).kind)) up_sets[e].push_back(u);
         }
         std::sort(up_sets[e].begin(), up_sets[e].end());
         up_sets[e].erase(std::unique(up_sets[e].begin(), up_sets[e].end()), up_sets[e].end());
@@ -365,7 +359,7 @@ void Router::local_search(VertexId dst, std::vector<std::pair<VertexId, std::uin
         for (std::uint32_t i = in_offsets_[v]; i < in_offsets_[v + 1]; ++i) {
             const VertexId u = in_from_[i];
             const VertexKind kind = topology_.vertex(u).kind;
-            if (is_fabric_switch(kind)) {
+            if (is_network_switch(kind)) {
                 auto it = std::find_if(via.begin(), via.end(), [&](const auto& e) { return e.first == u; });
                 if (it == via.end()) via.emplace_back(u, d + 1);
                 else it->second = std::min(it->second, d + 1);
@@ -377,7 +371,7 @@ void Router::local_search(VertexId dst, std::vector<std::pair<VertexId, std::uin
     }
 }
 
-std::size_t Router::ViaHash::operator()(const Via& via) const {
+std::size_t detail::EntryListHash::operator()(const EntryList& via) const {
     std::size_t h = 0x9E3779B97F4A7C15ull ^ via.size();
     for (const auto& [w, c] : via) h = (h ^ (w * 256 + static_cast<std::size_t>(c))) * 0x100000001B3ull + (h >> 29);
     return h;
@@ -443,8 +437,9 @@ void Router::select(VertexId dst, bool by_structure) {
     current_offset_ = 0;
     current_structural_ = by_structure;
     if (current_structural_) {
+        if (structure_ == nullptr) structure_ = std::make_unique<detail::StructuralDistance>(topology_);
         structure_->select(dst);  // no array and no local region: the structure gives every distance
-    } else if (is_fabric_switch(topology_.vertex(dst).kind)) {
+    } else if (is_network_switch(topology_.vertex(dst).kind)) {
         current_shared_ = &switch_distances_to(dst);  // no local region: its own searched distances
     } else {
         // The destination's local region and its list of (w, c_w), found once and kept (bounded like the arrays).
@@ -484,7 +479,7 @@ std::uint8_t Router::current_distance(VertexId v) const {
 }
 
 const std::vector<std::uint8_t>& Router::distances_to(VertexId dst) {
-    if (is_fabric_switch(topology_.vertex(dst).kind)) return switch_distances_to(dst);
+    if (is_network_switch(topology_.vertex(dst).kind)) return switch_distances_to(dst);
     if (auto it = cache_.find(dst); it != cache_.end()) return it->second;
     // Bounded cache: forget everything past 64 MB of distance arrays (found again as needed, not wrong).
     const std::size_t n = topology_.vertex_count();

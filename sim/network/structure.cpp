@@ -50,10 +50,10 @@ void StructuralDistance::build_runs() {
 }
 
 bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<LinkId>& out) {
-    if (v < first_switch_ || here >= 6 + via_min_) return false;
+    if (v < first_switch_ || !only_destination_nics(here)) return false;
     const Topology::Adjacency& adj = topology_.adjacency();
     const std::size_t s = v - first_switch_;
-    const bool above_destination = std::any_of(via_.begin(), via_.end(), [&](const auto& e) { return e.first == v; });
+    const bool above_destination = entry_leaf(v);
     const auto take = [&](std::uint32_t i) {
         if ((*this)(adj.to[i]) + 1 == here) out.push_back(adj.links[i]);
     };
@@ -71,9 +71,6 @@ bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<Link
         // share the class's distance, read at a far end that is not one of them.
         std::uint32_t own[16];
         std::size_t owned = 0;
-        const auto is_via = [&](VertexId u) {
-            return std::any_of(via_.begin(), via_.end(), [&](const auto& e) { return e.first == u; });
-        };
         bool scan = !run.sorted;
         for (const auto& [w, c] : via_) {
             if (scan) break;
@@ -90,7 +87,7 @@ bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<Link
         }
         std::sort(own, own + owned);
         std::uint32_t rep = run.begin;
-        while (rep < run.end && is_via(adj.to[rep])) ++rep;
+        while (rep < run.end && entry_leaf(adj.to[rep])) ++rep;
         const bool class_in = rep < run.end && from_switch(adj.to[rep]) + 1 == here;
         std::uint32_t i = run.begin;
         for (std::size_t k = 0; k <= owned; ++k) {
@@ -139,12 +136,6 @@ void StructuralDistance::select(VertexId dst) {
         memo_bytes_ += bytes;
     }
     memo_ = found->second.data();
-}
-
-std::size_t StructuralDistance::ViaHash::operator()(const std::vector<std::pair<VertexId, int>>& via) const {
-    std::size_t h = via.size();
-    for (const auto& [w, c] : via) h = (h ^ (w * 0x9e3779b97f4a7c15ULL + static_cast<std::size_t>(c))) * 0x100000001b3ULL;
-    return h;
 }
 
 int StructuralDistance::local_distance(Position a, Position b) {

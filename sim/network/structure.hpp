@@ -24,7 +24,9 @@
 #pragma once
 
 #include <gpuhours/hardware/topology.hpp>
+#include <gpuhours/network/network.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 #include <utility>
@@ -51,7 +53,7 @@ public:
     // at least the least c_j), so d(u) = here − 1 needs here ≥ 6 + that c. A leaf's NICs are half its links, and
     // only those of the destination's node can be next hops.
     [[nodiscard]] bool off_path(VertexId v, std::uint32_t i, int here) const {
-        return v >= first_switch_ && far_node_[i] >= 0 && far_node_[i] != node_ && here < 6 + via_min_;
+        return v >= first_switch_ && far_node_[i] >= 0 && far_node_[i] != node_ && only_destination_nics(here);
     }
 
     // The equal-cost next hops of switch v toward the destination (d(v) = here), in v's adjacency order, appended
@@ -65,6 +67,13 @@ public:
     bool switch_next_hops(VertexId v, int here, std::vector<LinkId>& out);
 
 private:
+    // At a switch `here` hops from the destination, no NIC outside the destination's node is a next hop (the bound
+    // of off_path).
+    [[nodiscard]] bool only_destination_nics(int here) const { return here < 6 + via_min_; }
+    // Whether switch u is one of the destination's entry leaves.
+    [[nodiscard]] bool entry_leaf(VertexId u) const {
+        return std::any_of(via_.begin(), via_.end(), [&](const auto& e) { return e.first == u; });
+    }
     struct Position {
         VertexKind kind = VertexKind::gpu;
         int local = 0;  // a GPU's or NIC's index in its node; −1 for the NVSwitch
@@ -92,7 +101,7 @@ private:
     // The destination: its node and local index, and its node's leaves with c_j (one entry per leaf, lowest c).
     int node_ = 0;
     int local_ = 0;
-    std::vector<std::pair<VertexId, int>> via_;  // sorted by the leaf's component
+    EntryList via_;  // sorted by the leaf's component
     std::vector<std::uint32_t> via_begin_;       // component k's entries: via_[via_begin_[k] .. via_begin_[k + 1])
     int via_min_ = kFar;  // the least c_j: no path from a switch is shorter
     std::vector<NodeVertex> nodes_;  // by vertex, below first_switch
@@ -109,10 +118,7 @@ private:
     // under the same leaves shares: one memo per such list, d per switch (vertex − first_switch), 0 where not yet
     // worked out (a switch is at least 2 hops from a GPU). Bounded: all forgotten past 64 MB (found again, not
     // wrong).
-    struct ViaHash {
-        std::size_t operator()(const std::vector<std::pair<VertexId, int>>& via) const;
-    };
-    std::unordered_map<std::vector<std::pair<VertexId, int>>, std::vector<std::uint8_t>, ViaHash> memos_;
+    std::unordered_map<EntryList, std::vector<std::uint8_t>, EntryListHash> memos_;
     std::size_t memo_bytes_ = 0;
     std::uint8_t* memo_ = nullptr;  // the current destination's
     int components_ = 0;

@@ -49,6 +49,8 @@ enum class VertexKind { gpu, nvswitch, nic, leaf_switch, spine_switch, core_swit
 enum class LinkKind { scale_up, host, nic, fabric };
 
 std::string_view to_string(VertexKind k);
+// A leaf, spine (aggregation) or core switch: the vertices that join nodes.
+[[nodiscard]] bool is_network_switch(VertexKind k);
 // "NVLink", "PCIe", "NIC", "fabric".
 std::string_view to_string(LinkKind k);
 

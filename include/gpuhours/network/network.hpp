@@ -66,7 +66,13 @@ MaxMinSolution solve_max_min(const MaxMinProblem& problem);
 
 namespace detail {
 class StructuralDistance;  // sim/network/structure.hpp
-}
+// A destination's entry switches with their hop counts to it, (w, c_w), and the hash that keys what is kept per
+// such list: Router's shared arrays and StructuralDistance's switch memos.
+using EntryList = std::vector<std::pair<VertexId, int>>;
+struct EntryListHash {
+    std::size_t operator()(const EntryList& entries) const;
+};
+}  // namespace detail
 
 struct FlowSpec {
     VertexId src = 0;
@@ -207,7 +213,7 @@ private:
                       std::vector<std::pair<VertexId, int>>& via);
     template <class Distance>
     [[nodiscard]] LinkId pick_next_hop(VertexId v, VertexId dst, const Distance& dist) const;
-    using Via = std::vector<std::pair<VertexId, int>>;  // (w, c_w), sorted by w
+    using Via = detail::EntryList;  // (w, c_w), sorted by w
     // shared(v) for a list of (w, c_w) (see distances_to); null when the list is empty (nothing beyond the node).
     const std::vector<std::uint8_t>* shared_distances(const Via& via);
     // Drops the entries of `via` that never give the minimum: (w', c') when another (w, c) has d(w', w) + c ≤ c'
@@ -221,17 +227,15 @@ private:
     [[nodiscard]] std::uint8_t current_distance(VertexId v) const;  // d(v, current destination)
 
     const Topology& topology_;
-    std::unique_ptr<detail::StructuralDistance> structure_;  // null: no geometry, or turned off
+    bool use_structure_ = false;  // set_structure: on, and the topology has a geometry
+    std::unique_ptr<detail::StructuralDistance> structure_;  // built at its first use
     bool current_structural_ = false;  // the current destination's distances come from structure_
     ChoiceLog* choice_log_ = nullptr;
     mutable std::vector<LinkId> wide_;  // pick_next_hop's candidates when there are more than 64
     std::unordered_map<VertexId, std::vector<std::uint8_t>> cache_;  // distances_to's arrays
     std::unordered_map<VertexId, std::vector<std::uint8_t>> switch_cache_;  // distances to each switch, kept
     std::size_t switch_cache_bytes_ = 0;
-    struct ViaHash {
-        std::size_t operator()(const Via& via) const;
-    };
-    std::unordered_map<Via, std::vector<std::uint8_t>, ViaHash> shared_cache_;  // shared(·) by (w, c_w) list
+    std::unordered_map<Via, std::vector<std::uint8_t>, detail::EntryListHash> shared_cache_;  // shared(·) by (w, c_w) list
     std::size_t shared_cache_bytes_ = 0;
     struct Region {
         std::vector<std::pair<VertexId, std::uint8_t>> local;  // vertices reached without a network switch, and d
