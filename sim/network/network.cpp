@@ -15,6 +15,7 @@
 #include <memory>
 #include <queue>
 #include <tuple>
+#include <unordered_map>
 
 namespace gpuhours {
 
@@ -568,8 +569,19 @@ private:
     std::vector<std::int64_t> bottlenecks_;
 };
 
+struct MaxMinNetwork::RouteCache {
+    static constexpr std::size_t kMaxLinks = std::size_t{1} << 23;  // 64 MiB of link ids
+    struct Entry {
+        std::uint32_t begin = 0, end = 0;  // links[begin .. end)
+        Seconds latency;
+    };
+    std::unordered_map<std::uint64_t, Entry> entries;  // by source × 2^32 + destination
+    std::vector<LinkId> links;
+};
+
 MaxMinNetwork::MaxMinNetwork(const Topology& topology)
-    : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)), memo_(std::make_unique<PhaseMemo>()),
+    : NetworkModel(topology), fluid_(std::make_unique<Fluid>(topology)), route_cache_(std::make_unique<RouteCache>()),
+      memo_(std::make_unique<PhaseMemo>()),
       relabel_(std::make_unique<detail::PhaseRelabeller>(topology)) {
     memo_->label_of.assign(topology.links().size(), -1);
     fluid_->set_incremental(true);
@@ -584,7 +596,23 @@ void MaxMinNetwork::set_relabel(bool on, bool every_phase) {
 }
 
 FlowId MaxMinNetwork::start_flow(SimTime now, const FlowSpec& flow, FlowCallback on_done) {
-    return FlowId{fluid_->add(now, router().route(flow.src, flow.dst), flow.size, std::move(on_done))};
+    RouteCache& cache = *route_cache_;
+    const std::uint64_t key = (static_cast<std::uint64_t>(flow.src) << 32) | flow.dst;
+    auto it = cache.entries.find(key);
+    if (it == cache.entries.end()) {
+        Route route = router().route(flow.src, flow.dst);
+        if (cache.links.size() + route.links.size() > RouteCache::kMaxLinks) {
+            cache.entries.clear();
+            cache.links.clear();
+        }
+        RouteCache::Entry entry{static_cast<std::uint32_t>(cache.links.size()), 0, route.latency};
+        cache.links.insert(cache.links.end(), route.links.begin(), route.links.end());
+        entry.end = static_cast<std::uint32_t>(cache.links.size());
+        it = cache.entries.emplace(key, entry).first;
+    }
+    const RouteCache::Entry& e = it->second;
+    return FlowId{fluid_->add(now, std::span<const LinkId>(cache.links.data() + e.begin, e.end - e.begin), e.latency,
+                              flow.size, std::move(on_done))};
 }
 
 std::optional<SimTime> MaxMinNetwork::next_event_time() const { return fluid_->next_event(); }

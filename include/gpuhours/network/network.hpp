@@ -349,6 +349,11 @@ public:
 
 private:
     std::unique_ptr<Fluid> fluid_;
+    // Engine mode's routes by (source, destination): a route is a function of the topology and its two ends alone
+    // (Router::route; next hops by distance and Router::choose), and full mode starts the same pairs' flows every
+    // micro-batch and layer, so each pair is routed once. Bounded (kRouteCacheLinks links, cleared when full).
+    struct RouteCache;
+    std::unique_ptr<RouteCache> route_cache_;
     // `run_phase` keeps the result of each phase it solves under the phase's canonical form: its flows in order,
     // each with its size, its route latency and its links relabelled by first appearance, each link described
     // at its first appearance by its capacity and reporting preference. A phase with the same form is the same
