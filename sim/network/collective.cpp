@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <memory>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace gpuhours {
 
@@ -78,13 +77,28 @@ double bus_bandwidth_factor(CollectiveKind kind, std::size_t ranks) {
 namespace {
 
 // Ranks grouped by node, nodes in order of first appearance, ranks in given order within a node.
+// A group's node is looked up among the groups' nodes in order while they are few (symmetric mode plans thousands
+// of small groups per step, and a hash map cost more than the scan), by hash past kScanNodes.
 std::vector<std::vector<VertexId>> by_node(const Topology& topology, const std::vector<VertexId>& ranks) {
-    std::unordered_map<int, std::size_t> index_of;  // node → its group
+    constexpr std::size_t kScanNodes = 16;
+    std::vector<int> nodes;                         // each group's node
+    std::unordered_map<int, std::size_t> index_of;  // node → its group, once there are more than kScanNodes
     std::vector<std::vector<VertexId>> groups;
     for (const VertexId r : ranks) {
-        const auto [it, added] = index_of.try_emplace(topology.vertex(r).node, groups.size());
-        if (added) groups.emplace_back();
-        groups[it->second].push_back(r);
+        const int node = topology.vertex(r).node;
+        std::size_t g = 0;
+        if (index_of.empty()) {
+            g = static_cast<std::size_t>(std::find(nodes.begin(), nodes.end(), node) - nodes.begin());
+            if (g == nodes.size() && nodes.size() == kScanNodes) {
+                for (std::size_t i = 0; i < nodes.size(); ++i) index_of.emplace(nodes[i], i);
+            }
+        }
+        if (!index_of.empty()) g = index_of.try_emplace(node, groups.size()).first->second;
+        if (g == groups.size()) {
+            groups.emplace_back();
+            nodes.push_back(node);
+        }
+        groups[g].push_back(r);
     }
     return groups;
 }
@@ -123,15 +137,16 @@ FlowSet ring_step(const std::vector<std::vector<VertexId>>& rings, Bytes bytes_p
 
 void validate(const Topology& topology, const CollectiveRequest& request, CollectiveAlgorithm algorithm) {
     if (request.ranks.empty()) throw Error(fmt::format("{} needs at least one rank", to_string(request.kind)), "add ranks to the group");
-    std::unordered_set<VertexId> seen;
     for (const VertexId r : request.ranks) {
         if (r >= topology.vertex_count() || topology.vertex(r).kind != VertexKind::gpu) {
             throw Error(fmt::format("rank vertex {} of a {} is not a GPU", r, to_string(request.kind)),
                         "use Topology::gpu(index) to name ranks");
         }
-        if (!seen.insert(r).second) {
-            throw Error(fmt::format("{} lists {} twice", to_string(request.kind), topology.describe(r)), "list each GPU once");
-        }
+    }
+    std::vector<VertexId> sorted = request.ranks;
+    std::sort(sorted.begin(), sorted.end());
+    if (const auto twice = std::adjacent_find(sorted.begin(), sorted.end()); twice != sorted.end()) {
+        throw Error(fmt::format("{} lists {} twice", to_string(request.kind), topology.describe(*twice)), "list each GPU once");
     }
     if (request.size.value() < 0.0) throw Error(fmt::format("{} size is negative", to_string(request.kind)), "use a size of 0 B or more");
     const auto supported = supported_algorithms(request.kind);

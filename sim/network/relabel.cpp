@@ -321,8 +321,14 @@ std::optional<PhaseResult> PhaseRelabeller::find(const Router& router, std::span
             loaded_ = kNone;
             if (proven) {
                 // Kept: an automorphism of the topology serves every later phase whose vertices it maps alike.
-                if (snapshots_.size() >= kSnapshots) snapshots_.erase(snapshots_.begin());
-                snapshots_.push_back(closure_.save());
+                SwapClosure::Snapshot snapshot = closure_.save();
+                const auto entries = [](const SwapClosure::Snapshot& s) { return s.vertices.size() + s.links.size(); };
+                snapshot_entries_ += entries(snapshot);
+                while (!snapshots_.empty() && (snapshots_.size() >= kSnapshots || snapshot_entries_ > kSnapshotEntries)) {
+                    snapshot_entries_ -= entries(snapshots_.front());
+                    snapshots_.erase(snapshots_.begin());
+                }
+                snapshots_.push_back(std::move(snapshot));
                 loaded_ = snapshots_.size() - 1;
             }
         }
