@@ -282,8 +282,7 @@ std::vector<std::uint32_t> detail::by_distance_desc(const std::vector<std::uint8
 
 // ---- max-min fluid ------------------------------------------------------------------------------------------
 
-// What every fluid of one network shares: link capacities (B/s) and reporting preferences, built once per
-// topology, and the solver's scratch (fluids of one network never solve at the same time).
+// A fluid's links: capacities (B/s) and reporting preferences, and the solver's scratch.
 struct LinkTable {
     std::vector<double> capacity;
     std::vector<int> preference;
@@ -292,14 +291,10 @@ struct LinkTable {
 
 class MaxMinNetwork::Fluid {
 public:
-    explicit Fluid(const Topology& topology) : tables_(std::make_shared<LinkTable>()) {
-        for (const LinkInfo& l : topology.links()) {
-            tables_->capacity.push_back(l.effective_bandwidth().value());
-            tables_->preference.push_back(link_preference(l.kind));
-        }
-    }
-    // A fluid sharing `other`'s link tables (a phase solved on its own, beside the network's running flows).
-    static Fluid sharing_tables_of(const Fluid& other) { return Fluid(other.tables_); }
+    // A fluid over every link of `topology` (the network's own, engine mode): its link tables are filled at the first
+    // flow that transmits or the first solve, so a network whose flows all come as standalone phases never pays for
+    // them.
+    explicit Fluid(const Topology& topology) : unfilled_(&topology) {}
 
     struct Flow {
         std::uint32_t route_begin = 0;
@@ -320,14 +315,16 @@ public:
     // A fluid over `links` only, relabelled 0, 1, …: link `i` of the fluid is topology link links[i] (a phase
     // solved in its canonical form, so that its result does not depend on the links' names).
     static Fluid over(const Topology& topology, std::span<const LinkId> links) {
-        auto tables = std::make_shared<LinkTable>();
+        LinkTable tables;
+        tables.capacity.reserve(links.size());
+        tables.preference.reserve(links.size());
         for (const LinkId l : links) {
-            tables->capacity.push_back(topology.link(l).effective_bandwidth().value());
-            tables->preference.push_back(link_preference(topology.link(l).kind));
+            tables.capacity.push_back(topology.link(l).effective_bandwidth().value());
+            tables.preference.push_back(link_preference(topology.link(l).kind));
         }
         return Fluid(std::move(tables));
     }
-    [[nodiscard]] int preference(std::int64_t link) const { return tables_->preference[static_cast<std::size_t>(link)]; }
+    [[nodiscard]] int preference(std::int64_t link) const { return tables_.preference[static_cast<std::size_t>(link)]; }
 
     std::uint64_t add(SimTime now, const Route& route, Bytes size, FlowCallback on_done) {
         return add(now, route.links, route.latency, size, std::move(on_done));
@@ -421,11 +418,9 @@ public:
     // Re-solve only the flows linked (through shared links, transitively) to those that started or ended since the
     // last solve: the rest keep their rates. Exact: progressive filling treats link-disjoint parts independently,
     // and the affected flows keep their relative order (every finish is recomputed, as in the whole solve).
-    void set_incremental(bool on) {
-        incremental_ = on;
-        link_flows_.resize(tables_->capacity.size());
-        link_seen_.assign(tables_->capacity.size(), 0);
-    }
+    // Its per-link tables are sized at the first flow that transmits: a network whose flows all come as standalone
+    // phases (symmetric mode) never pays for them (24 bytes per link: 25 MB at 131,072 GPUs).
+    void set_incremental(bool on) { incremental_ = on; }
 
 private:
     // The route pool past compact_at_ entries (at least 2^20) is rebuilt from the flows in flight when they hold under
@@ -460,7 +455,15 @@ private:
         now_ = t;
     }
 
+    void size_link_tables() {
+        const std::size_t links = tables().capacity.size();
+        if (link_flows_.size() == links) return;
+        link_flows_.resize(links);
+        link_seen_.assign(links, 0);
+    }
+
     void started(std::uint32_t i) {
+        size_link_tables();
         const Flow& f = flows_[i];
         ++transmitting_;
         started_.push_back(i);
@@ -473,6 +476,7 @@ private:
     // Marks (flow_seen_ == stamp_) the flows linked to the changes; false when they are more than half of those
     // transmitting (then the whole solve is cheaper). Drops the stale entries of the link lists it reads.
     bool mark_affected() {
+        size_link_tables();
         if (++stamp_ == 0) {
             std::fill(link_seen_.begin(), link_seen_.end(), 0);
             std::fill(flow_seen_.begin(), flow_seen_.end(), 0);
@@ -532,7 +536,8 @@ private:
             links_.insert(links_.end(), route_pool_.begin() + f.route_begin, route_pool_.begin() + f.route_end);
             offsets_.push_back(static_cast<std::uint32_t>(links_.size()));
         }
-        max_min_flat(tables_->capacity, tables_->preference, offsets_, links_, rates_, bottlenecks_, tables_->scratch);
+        LinkTable& t = tables();
+        max_min_flat(t.capacity, t.preference, offsets_, links_, rates_, bottlenecks_, t.scratch);
         for (std::size_t k = 0; k < sending.size(); ++k) {
             Flow& f = flows_[sending[k]];
             f.rate = rates_[k];
@@ -544,9 +549,24 @@ private:
         }
     }
 
-    explicit Fluid(std::shared_ptr<LinkTable> tables) : tables_(std::move(tables)) {}
+    explicit Fluid(LinkTable tables) : tables_(std::move(tables)) {}
 
-    std::shared_ptr<LinkTable> tables_;
+    LinkTable& tables() {
+        if (unfilled_ != nullptr) {
+            const auto& links = unfilled_->links();
+            tables_.capacity.reserve(links.size());
+            tables_.preference.reserve(links.size());
+            for (const LinkInfo& l : links) {
+                tables_.capacity.push_back(l.effective_bandwidth().value());
+                tables_.preference.push_back(link_preference(l.kind));
+            }
+            unfilled_ = nullptr;
+        }
+        return tables_;
+    }
+
+    LinkTable tables_;
+    const Topology* unfilled_ = nullptr;  // the topology whose links tables_ is still to hold (null: filled)
     std::vector<Flow> flows_;
     std::vector<std::uint32_t> active_;
     std::vector<std::uint32_t> free_;  // released slots, reused last-released first

@@ -3,11 +3,13 @@
 // and uncertain inputs → cost and energy → claim verdicts. `gpuhours run`, `whatif`, `sweep` and `report` all
 // print or compare RunEvaluations; none of them re-implements a part of it.
 //
-// Uncertain inputs that change the step (chip, model, layout, training) are handled by one-at-a-time
-// sensitivity: each is simulated at its 5th and 95th percentiles with every other input nominal, and a sample's
-// step time is the nominal one times, for each such input, the ratio interpolated piecewise-linearly through
-// (p05, r05), (nominal, 1), (p95, r95). Documented approximation: effects combine multiplicatively and
-// interactions are ignored. Pricing and reliability inputs are drawn per sample exactly.
+// Uncertain inputs that change the step (chip, model, layout, training) are simulated one at a time on a grid: each
+// at its 5th, 25th, 75th and 95th percentiles with every other input nominal (every distinct step shape at each),
+// and a sample's step time is the nominal one times, for each such input, the step-time ratio interpolated
+// piecewise-linearly through the grid's points and (nominal, 1) — issue #13 item 4's grid; below the 5th or above
+// the 95th percentile, along the end segment. Documented approximation: effects combine
+// multiplicatively and interactions between step inputs are ignored (a joint grid would cost the grid's size to the
+// power of their number). Pricing and reliability inputs are drawn per sample exactly.
 #pragma once
 
 #include <gpuhours/run/claims.hpp>
