@@ -1,6 +1,7 @@
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/network/network.hpp>
 
+#include "max_min.hpp"
 #include "phase_memo.hpp"
 #include "relabel.hpp"
 
@@ -29,195 +30,10 @@ int detail::link_preference(LinkKind k) {
     return 4;
 }
 
-namespace {
-
+using detail::delivered;
 using detail::link_preference;
-
-constexpr double kInfinity = std::numeric_limits<double>::infinity();
-
-// The links not yet saturated, as an indexed binary heap of local link indices: one entry per link, re-placed when
-// its share changes (no stale entries to pop). The order is the smallest share, then the lower reporting preference,
-// then the lower topology link id: strict and total, so the solver's result does not depend on insertion order.
-class LinkHeap {
-public:
-    // Starts a solve over `links` local links; `global` maps a local index to its topology link id.
-    void reset(std::size_t links, const std::vector<std::uint32_t>* global) {
-        global_ = global;
-        heap_.clear();
-        place_.assign(links, -1);
-        share_.resize(links);
-        preference_.resize(links);
-    }
-    // Adds link l with its share and preference (call heapify after the last add).
-    void add(std::uint32_t l, double share, int preference) {
-        share_[l] = share;
-        preference_[l] = preference;
-        place_[l] = static_cast<std::int32_t>(heap_.size());
-        heap_.push_back(l);
-    }
-    void heapify() {
-        for (std::size_t i = heap_.size() / 2; i-- > 0;) sift_down(i);
-    }
-    [[nodiscard]] bool empty() const { return heap_.empty(); }
-    [[nodiscard]] std::uint32_t top() const { return heap_.front(); }
-    [[nodiscard]] double share(std::uint32_t l) const { return share_[l]; }
-    [[nodiscard]] bool contains(std::uint32_t l) const { return place_[l] >= 0; }
-    // Link l (in the heap) has a new share.
-    void update(std::uint32_t l, double share) {
-        share_[l] = share;
-        sift_up(static_cast<std::size_t>(place_[l]));
-        sift_down(static_cast<std::size_t>(place_[l]));
-    }
-    void remove(std::uint32_t l) {
-        const auto i = static_cast<std::size_t>(place_[l]);
-        place_[l] = -1;
-        const std::uint32_t last = heap_.back();
-        heap_.pop_back();
-        if (i == heap_.size()) return;
-        set(i, last);
-        sift_up(i);
-        sift_down(static_cast<std::size_t>(place_[last]));
-    }
-
-private:
-    [[nodiscard]] bool before(std::uint32_t a, std::uint32_t b) const {
-        if (share_[a] != share_[b]) return share_[a] < share_[b];
-        if (preference_[a] != preference_[b]) return preference_[a] < preference_[b];
-        return (*global_)[a] < (*global_)[b];
-    }
-    void set(std::size_t i, std::uint32_t l) {
-        heap_[i] = l;
-        place_[l] = static_cast<std::int32_t>(i);
-    }
-    void sift_up(std::size_t i) {
-        const std::uint32_t l = heap_[i];
-        while (i > 0 && before(l, heap_[(i - 1) / 2])) {
-            set(i, heap_[(i - 1) / 2]);
-            i = (i - 1) / 2;
-        }
-        set(i, l);
-    }
-    void sift_down(std::size_t i) {
-        const std::uint32_t l = heap_[i];
-        for (;;) {
-            std::size_t c = 2 * i + 1;
-            if (c >= heap_.size()) break;
-            if (c + 1 < heap_.size() && before(heap_[c + 1], heap_[c])) ++c;
-            if (!before(heap_[c], l)) break;
-            set(i, heap_[c]);
-            i = c;
-        }
-        set(i, l);
-    }
-
-    const std::vector<std::uint32_t>* global_ = nullptr;
-    std::vector<std::uint32_t> heap_;
-    std::vector<std::int32_t> place_;  // per local link: its index in heap_, -1 when absent
-    std::vector<double> share_;        // per local link: its share when last placed
-    std::vector<int> preference_;
-};
-
-// Scratch for the max-min solver, kept between solves so that a solve costs time in the links its flows cross,
-// not in the links of the whole topology: `local_of` maps a topology link to its index among the links in use
-// (-1 when unused) and is reset after every solve.
-struct MaxMinScratch {
-    std::vector<std::int32_t> local_of;      // topology link → local index, or -1
-    std::vector<std::uint32_t> global;       // local index → topology link
-    std::vector<std::uint32_t> local_links;  // the flows' links as local indices (CSR by flow, as the input)
-    std::vector<std::uint32_t> count, link_offsets, link_flows, cursor;
-    std::vector<double> remaining;
-    std::vector<char> frozen;
-    std::vector<char> marked;                // links touched in the current round
-    std::vector<std::uint32_t> touched;
-    LinkHeap heap;
-};
-
-// Flat max-min solver (progressive filling). Flow f crosses links flow_links[offsets[f] .. offsets[f+1]).
-// Writes rates (B/s, +inf when unconstrained) and bottleneck link (-1 when none). The link that saturates first
-// is the one with the smallest fair share; ties go to the lower preference, then the lower link id, so the result
-// does not depend on the order links are met.
-void max_min_flat(const std::vector<double>& capacity, const std::vector<int>& preference,
-                  const std::vector<std::uint32_t>& offsets, const std::vector<std::uint32_t>& flow_links,
-                  std::vector<double>& rate, std::vector<std::int64_t>& bottleneck, MaxMinScratch& w) {
-    const std::size_t flows = offsets.empty() ? 0 : offsets.size() - 1;
-    rate.assign(flows, kInfinity);
-    bottleneck.assign(flows, -1);
-    if (w.local_of.size() != capacity.size()) w.local_of.assign(capacity.size(), -1);
-    w.global.clear();
-    w.local_links.resize(flow_links.size());
-    for (std::size_t i = 0; i < flow_links.size(); ++i) {
-        std::int32_t& local = w.local_of[flow_links[i]];
-        if (local < 0) {
-            local = static_cast<std::int32_t>(w.global.size());
-            w.global.push_back(flow_links[i]);
-        }
-        w.local_links[i] = static_cast<std::uint32_t>(local);
-    }
-    const std::size_t links = w.global.size();
-    // Flows per link (CSR).
-    w.count.assign(links, 0);
-    for (const std::uint32_t l : w.local_links) ++w.count[l];
-    w.link_offsets.assign(links + 1, 0);
-    for (std::size_t l = 0; l < links; ++l) w.link_offsets[l + 1] = w.link_offsets[l] + w.count[l];
-    w.link_flows.resize(flow_links.size());
-    w.cursor.assign(w.link_offsets.begin(), w.link_offsets.end() - 1);
-    for (std::size_t f = 0; f < flows; ++f) {
-        for (std::uint32_t i = offsets[f]; i < offsets[f + 1]; ++i) w.link_flows[w.cursor[w.local_links[i]]++] = static_cast<std::uint32_t>(f);
-    }
-    w.remaining.resize(links);
-    for (std::size_t l = 0; l < links; ++l) w.remaining[l] = capacity[w.global[l]];
-    w.frozen.assign(flows, 0);
-    w.marked.assign(links, 0);
-    auto& count = w.count;
-    auto& remaining = w.remaining;
-    auto share = [&](std::uint32_t l) { return std::max(0.0, remaining[l]) / static_cast<double>(count[l]); };
-    auto pref = [&](std::uint32_t l) { return preference.empty() ? 0 : preference[w.global[l]]; };
-    LinkHeap& heap = w.heap;
-    heap.reset(links, &w.global);
-    for (std::uint32_t l = 0; l < links; ++l) {
-        if (count[l] > 0) heap.add(l, share(l), pref(l));
-    }
-    heap.heapify();
-    while (!heap.empty()) {
-        const std::uint32_t l = heap.top();
-        const double s = heap.share(l);
-        const std::uint32_t global = w.global[l];
-        heap.remove(l);
-        // Freeze every flow of the saturated link at its share; each other link they cross gets one new heap
-        // entry after the round (an entry per decrement would only add stale ones: an entry is used when its
-        // share is the link's current share, and the round's last share is the one pushed either way).
-        w.touched.clear();
-        for (std::uint32_t i = w.link_offsets[l]; i < w.link_offsets[l + 1]; ++i) {
-            const std::uint32_t f = w.link_flows[i];
-            if (w.frozen[f]) continue;
-            w.frozen[f] = 1;
-            rate[f] = s;
-            bottleneck[f] = global;
-            for (std::uint32_t j = offsets[f]; j < offsets[f + 1]; ++j) {
-                const std::uint32_t other = w.local_links[j];
-                remaining[other] -= s;
-                --count[other];
-                if (other != l && !w.marked[other]) {
-                    w.marked[other] = 1;
-                    w.touched.push_back(other);
-                }
-            }
-        }
-        count[l] = 0;
-        for (const std::uint32_t other : w.touched) {
-            w.marked[other] = 0;
-            if (count[other] > 0) heap.update(other, share(other));
-            else if (heap.contains(other)) heap.remove(other);
-        }
-    }
-    for (const std::uint32_t l : w.global) w.local_of[l] = -1;
-}
-
-// Whether a flow of `size` bytes with `remaining` left counts as delivered: equal flows whose rates differ in
-// the last bits of a double must end together, or a phase of n equal flows would take n events.
-bool delivered(double remaining, double size) { return remaining <= 1e-9 * size + 1e-6; }
-
-}  // namespace
+using detail::max_min_flat;
+using detail::MaxMinScratch;
 
 SimTime detail::ceil_time(double seconds) {
     if (!(seconds > 0.0)) return SimTime::zero();
@@ -225,32 +41,6 @@ SimTime detail::ceil_time(double seconds) {
     // Past SimTime's range (about 106 days) the checked conversion reports it (throws) instead of a wrapped cast.
     if (!(ps < 9.2e18)) return SimTime::from_seconds(Seconds(seconds));
     return SimTime::from_picoseconds(static_cast<std::int64_t>(ps));
-}
-
-MaxMinSolution solve_max_min(const MaxMinProblem& problem) {
-    std::vector<double> capacity;
-    capacity.reserve(problem.capacities.size());
-    for (const BytesPerSecond c : problem.capacities) capacity.push_back(c.value());
-    std::vector<std::uint32_t> offsets{0};
-    std::vector<std::uint32_t> links;
-    for (const auto& flow : problem.flow_links) {
-        for (const std::size_t l : flow) {
-            assert(l < capacity.size());
-            links.push_back(static_cast<std::uint32_t>(l));
-        }
-        offsets.push_back(static_cast<std::uint32_t>(links.size()));
-    }
-    assert(problem.link_preference.empty() || problem.link_preference.size() == capacity.size());
-    std::vector<double> rate;
-    std::vector<std::int64_t> bottleneck;
-    MaxMinScratch scratch;
-    max_min_flat(capacity, problem.link_preference, offsets, links, rate, bottleneck, scratch);
-    MaxMinSolution solution;
-    for (std::size_t f = 0; f < rate.size(); ++f) {
-        solution.rates.emplace_back(rate[f]);
-        solution.bottleneck.push_back(bottleneck[f] < 0 ? std::nullopt : std::optional<std::size_t>(static_cast<std::size_t>(bottleneck[f])));
-    }
-    return solution;
 }
 
 std::string_view to_string(NetworkKind k) { return k == NetworkKind::flow ? "flow" : "alpha-beta"; }
