@@ -351,7 +351,7 @@ private:
     std::unique_ptr<Fluid> fluid_;
     // Engine mode's routes by (source, destination): a route is a function of the topology and its two ends alone
     // (Router::route; next hops by distance and Router::choose), and full mode starts the same pairs' flows every
-    // micro-batch and layer, so each pair is routed once. Bounded (kRouteCacheLinks links, cleared when full).
+    // micro-batch and layer, so each pair is routed once. Bounded (RouteCache::kMaxLinks link ids, cleared when full).
     struct RouteCache;
     std::unique_ptr<RouteCache> route_cache_;
     // `run_phase` keeps the result of each phase it solves under the phase's canonical form: its flows in order,
