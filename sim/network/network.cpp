@@ -77,6 +77,16 @@ struct LinkTable {
     std::vector<double> capacity;
     std::vector<int> preference;
     MaxMinScratch scratch;
+
+    // Room for n links, then each appended: fluid link i is the i-th added.
+    void reserve(std::size_t n) {
+        capacity.reserve(n);
+        preference.reserve(n);
+    }
+    void add(const LinkInfo& l) {
+        capacity.push_back(l.effective_bandwidth().value());
+        preference.push_back(link_preference(l.kind));
+    }
 };
 
 class MaxMinNetwork::Fluid {
@@ -106,12 +116,8 @@ public:
     // solved in its canonical form, so that its result does not depend on the links' names).
     static Fluid over(const Topology& topology, std::span<const LinkId> links) {
         LinkTable tables;
-        tables.capacity.reserve(links.size());
-        tables.preference.reserve(links.size());
-        for (const LinkId l : links) {
-            tables.capacity.push_back(topology.link(l).effective_bandwidth().value());
-            tables.preference.push_back(link_preference(topology.link(l).kind));
-        }
+        tables.reserve(links.size());
+        for (const LinkId l : links) tables.add(topology.link(l));
         return Fluid(std::move(tables));
     }
     [[nodiscard]] int preference(std::int64_t link) const { return tables_.preference[static_cast<std::size_t>(link)]; }
@@ -343,13 +349,8 @@ private:
 
     LinkTable& tables() {
         if (unfilled_ != nullptr) {
-            const auto& links = unfilled_->links();
-            tables_.capacity.reserve(links.size());
-            tables_.preference.reserve(links.size());
-            for (const LinkInfo& l : links) {
-                tables_.capacity.push_back(l.effective_bandwidth().value());
-                tables_.preference.push_back(link_preference(l.kind));
-            }
+            tables_.reserve(unfilled_->links().size());
+            for (const LinkInfo& l : unfilled_->links()) tables_.add(l);
             unfilled_ = nullptr;
         }
         return tables_;
