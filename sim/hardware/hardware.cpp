@@ -7,6 +7,41 @@
 
 namespace gpuhours {
 
+namespace {
+
+// Where `x` falls between the ascending points `at`: the index of the lower one and the weight of the upper (0 at
+// or below the first point, 1 at or above the last, so the ends are held).
+std::pair<std::size_t, double> bracket(const std::vector<double>& at, double x) {
+    if (at.size() < 2 || x <= at.front()) return {0, 0.0};
+    if (x >= at.back()) return {at.size() - 2, 1.0};
+    std::size_t i = 0;
+    while (at[i + 1] < x) ++i;
+    return {i, (x - at[i]) / (at[i + 1] - at[i])};
+}
+
+}  // namespace
+
+double AttentionShapeTable::factor(double kernel_sequence, int head_dim) const {
+    if (rows.empty()) return 1.0;
+    if (!(kernel_sequence > 0.0) || head_dim <= 0) {
+        throw Error(fmt::format("attention kernel shape {} tokens × head dim {} is not positive", kernel_sequence, head_dim),
+                    "the workload gives every softmax attention core its sequence and head dimension");
+    }
+    std::vector<double> logs;
+    logs.reserve(sequence.size());
+    for (const double s : sequence) logs.push_back(std::log2(s));
+    const auto [si, sw] = bracket(logs, std::log2(kernel_sequence));
+    const auto along = [&](const std::vector<double>& f) {
+        return f.size() < 2 ? f.front() : f[si] + sw * (f[si + 1] - f[si]);
+    };
+    std::vector<double> dims;
+    dims.reserve(rows.size());
+    for (const auto& row : rows) dims.push_back(row.first);
+    const auto [di, dw] = bracket(dims, head_dim);
+    const double low = along(rows[di].second);
+    return rows.size() < 2 ? low : low + dw * (along(rows[di + 1].second) - low);
+}
+
 double KernelEfficiency::fp8_gemm(Fp8Recipe recipe) const {
     switch (recipe) {
         case Fp8Recipe::none: return gemm;

@@ -318,8 +318,15 @@ bool is_distribution(const Node& n) {
     });
 }
 
+bool is_lookup_table(const Node& n) {
+    if (n.kind != Node::Kind::table) return false;
+    const Node* sequence = n.find("sequence");
+    return sequence != nullptr && sequence->kind == Node::Kind::array;
+}
+
 void merge_into(Node& base, Node overlay) {
-    if (base.kind != Node::Kind::table || overlay.kind != Node::Kind::table || is_distribution(overlay) || is_distribution(base)) {
+    if (base.kind != Node::Kind::table || overlay.kind != Node::Kind::table || is_distribution(overlay) || is_distribution(base) ||
+        is_lookup_table(overlay)) {
         base = std::move(overlay);
         return;
     }

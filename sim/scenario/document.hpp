@@ -142,6 +142,10 @@ private:
 // two of low, mode, high, mean, sd — so `{ low = 1, mode = 2, hgih = 3 }` is one, whose stray key is then named.
 // A layer's distribution replaces the one below it whole (merge_into), never key by key.
 bool is_distribution(const Node& n);
+// Whether table `n` is a lookup table by sequence length (`[efficiency] attention_shape`: a `sequence` list and rows
+// of the same length): a layer's replaces the one below it whole (merge_into), as a mixed table's rows would not
+// match its sequences.
+bool is_lookup_table(const Node& n);
 
 // A value of `kind` at `where`: the search for every mistake's stand-in for a mistaken value (KeyError's
 // placeholder) or the value that satisfies a coupled rule (CoupledError's).

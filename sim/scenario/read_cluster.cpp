@@ -43,6 +43,69 @@ double read_fraction(TableReader& r, std::string_view key) {
     return v;
 }
 
+// `[efficiency] attention_shape` (AttentionShapeTable): { sequence = [ascending kernel sequence lengths],
+// head_dim_D = [a factor in (0, 1] per sequence] for each measured head dimension D, source = "…" }.
+AttentionShapeTable read_attention_shape(const Node& node, const std::string& path) {
+    const std::string form = "attention_shape = { sequence = [1024, 4096], head_dim_128 = [0.68, 0.94], source = \"…\" }";
+    if (node.kind != Node::Kind::table) {
+        throw ScenarioError(node.where, fmt::format("`{}` must be a table of factors by sequence length and head dimension", path), form);
+    }
+    TableReader t(node, path);
+    AttentionShapeTable table;
+    const Node& seq = t.required("sequence", form);
+    if (seq.kind != Node::Kind::array || seq.items.empty()) {
+        throw ScenarioError(seq.where, fmt::format("`{}.sequence` must be a list of kernel sequence lengths", path), form);
+    }
+    for (std::size_t i = 0; i < seq.items.size(); ++i) {
+        const std::string at = fmt::format("{}.sequence[{}]", path, i);
+        const double v = as_number(seq.items[i], at);
+        if (!(v >= 1.0 && v <= limits::kSequenceLength) || (!table.sequence.empty() && !(v > table.sequence.back()))) {
+            throw ScenarioError(seq.items[i].where, fmt::format("`{}` = {} must exceed the length before it and lie in [1, {}] tokens", at, v, limits::kSequenceLength),
+                                "list the measured sequence lengths in ascending order");
+        }
+        table.sequence.push_back(v);
+    }
+    for (const auto& [key, value] : node.fields) {
+        if (!key.starts_with("head_dim_")) continue;
+        const std::string at = fmt::format("{}.{}", path, key);
+        const std::string digits = key.substr(9);
+        const bool numeric = !digits.empty() && digits.size() <= 4 &&
+                             std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+        const int dim = numeric ? std::stoi(digits) : 0;
+        if (dim < 1) {
+            throw ScenarioError(value.where, fmt::format("`{}`: the head dimension after head_dim_ must be a whole number from 1 to 9999", at),
+                                "name each row by its query/key head dimension, e.g. head_dim_128");
+        }
+        (void)t.required(key);
+        if (value.kind != Node::Kind::array || value.items.size() != table.sequence.size()) {
+            throw ScenarioError(value.where, fmt::format("`{}` must list one factor per sequence length ({})", at, table.sequence.size()), form);
+        }
+        std::vector<double> factors;
+        for (std::size_t i = 0; i < value.items.size(); ++i) {
+            const std::string item = fmt::format("{}[{}]", at, i);
+            const double f = as_number(value.items[i], item);
+            if (!(f >= limits::kEfficiencyMin && f <= 1.0)) {
+                throw ScenarioError(value.items[i].where, fmt::format("`{}` = {} must be a factor in [{}, 1]", item, f, limits::kEfficiencyMin),
+                                    "factors are relative to `attention`, the figure at the reference shape, which no shape exceeds");
+            }
+            factors.push_back(f);
+        }
+        table.rows.emplace_back(dim, std::move(factors));
+    }
+    if (table.rows.empty()) throw ScenarioError(node.where, fmt::format("`{}` has no head_dim_… row", path), form);
+    std::sort(table.rows.begin(), table.rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 1; i < table.rows.size(); ++i) {
+        if (table.rows[i].first == table.rows[i - 1].first) {
+            throw ScenarioError(node.where, fmt::format("`{}` has two rows for head dimension {}", path, table.rows[i].first),
+                                "keep one head_dim_ row per head dimension");
+        }
+    }
+    if (const Node* src = t.optional("source")) (void)as_string(*src, t.path_of("source"));
+    if (const Node* note = t.optional("note")) (void)as_string(*note, t.path_of("note"));
+    t.finish();
+    return table;
+}
+
 // A bandwidth given as `key` of `r`, positive and within limits.hpp's range.
 BytesPerSecond read_bandwidth(TableReader& r, std::string_view key, std::string_view example) {
     const std::string path = r.path_of(key);
@@ -277,6 +340,9 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         if (e.has("gemm_fp8_blockwise")) chip.efficiency.gemm_fp8_blockwise = read_fraction(e, "gemm_fp8_blockwise");
         if (e.has("gemm_mxfp8")) chip.efficiency.gemm_mxfp8 = read_fraction(e, "gemm_mxfp8");
         chip.efficiency.attention = read_fraction(e, "attention");
+        if (const Node* shape = e.optional("attention_shape")) {
+            chip.efficiency.attention_shape = read_attention_shape(*shape, e.path_of("attention_shape"));
+        }
         chip.efficiency.memory = read_fraction(e, "memory");
         chip.efficiency.scale_up_link = read_fraction(e, "scale_up_link");
         chip.efficiency.nic_link = read_fraction(e, "nic_link");

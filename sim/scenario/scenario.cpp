@@ -269,6 +269,27 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     add("efficiency", "gemm_tile_m", fmt::format("{}", chip.efficiency.gemm_tile_m));
     add("efficiency", "gemm_tile_n", fmt::format("{}", chip.efficiency.gemm_tile_n));
     add("efficiency", "attention", fmt::format("{:g}", chip.efficiency.attention));
+    if (!chip.efficiency.attention_shape.empty()) {
+        // The factor at this run's attention kernel: the first softmax attention core of the model's layers.
+        std::string at = "no softmax attention in this model";
+        for (int layer = 0; layer < s.model.layers; ++layer) {
+            Block block;
+            try {
+                block = layer_ops(s.model, layer, s.parallel, s.training.precision, shape_of(s));
+            } catch (const Error&) {
+                at.clear();  // a layout the workload refuses: the scenario's checks report it, located
+                break;
+            }
+            const auto core = std::find_if(block.ops.begin(), block.ops.end(), [](const Op& op) { return op.attention_shape.has_value(); });
+            if (core == block.ops.end()) continue;
+            const AttentionKernelShape& k = *core->attention_shape;
+            at = fmt::format("× {:.3g} at this run's attention kernel ({:g} tokens per call, head dim {}): {:.3g}",
+                             chip.efficiency.attention_shape.factor(k.sequence, k.head_dim), k.sequence, k.head_dim,
+                             chip.efficiency.attention * chip.efficiency.attention_shape.factor(k.sequence, k.head_dim));
+            break;
+        }
+        if (!at.empty()) add("efficiency", "attention_shape", at);
+    }
     add("efficiency", "memory", fmt::format("{:g}", chip.efficiency.memory));
     add("efficiency", "scale_up_link", fmt::format("{:g}", chip.efficiency.scale_up_link));
     add("efficiency", "nic_link", fmt::format("{:g}", chip.efficiency.nic_link));

@@ -75,7 +75,11 @@ OpTime time_gemm(const Op& op, const KernelContext& context) {
 OpTime time_attention(const Op& op, const KernelContext& context) {
     const ChipProfile& chip = context.chip;
     require_fraction(chip, chip.efficiency.attention, "attention");
-    const FlopsPerSecond rate = chip.peak(context.attention_precision) * chip.efficiency.attention;
+    // The catalog's figure at its reference shape, times the measured shape dependence at this call's shape.
+    const double shape = op.attention_shape ? chip.efficiency.attention_shape.factor(op.attention_shape->sequence,
+                                                                                       op.attention_shape->head_dim)
+                                            : 1.0;
+    const FlopsPerSecond rate = chip.peak(context.attention_precision) * (chip.efficiency.attention * shape);
     OpTime t;
     t.forward = roofline(op.forward / rate, op.read + op.written, chip, context.clock_factor);
     // Backward reads Q, K, V (op.read), O and dO (2 × op.written) and writes dQ, dK, dV (op.read).

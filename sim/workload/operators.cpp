@@ -22,6 +22,7 @@ Context make_context(const ModelSpec& m, const ParallelLayout& layout, const Mix
     c.t = layout.tensor;
     c.sp = layout.sequence_parallel && layout.tensor > 1;
     c.cp = layout.context;
+    c.cp_ring = layout.cp_comm_type == CpCommType::p2p;
     c.ep = layout.expert;
     c.et = layout.expert_tensor_degree();
     c.b = shape.micro_batch;
@@ -154,6 +155,11 @@ Op attention_core(const Context& c, const AttentionDims& a, bool windowed) {
     op.read = Bytes((c.tokens * heads * a.qk_dim + c.b * c.s * kv_heads * (a.qk_dim + a.v_dim)) * c.e_act);
     op.written = Bytes(c.tokens * heads * a.v_dim * c.e_act);
     if (c.cp > 1) op.before = comm(Collective::cp_exchange, c.tokens * kv_heads * (a.qk_dim + a.v_dim) * c.e_act);
+    // One kernel call's keys: the ring's steps each pair the local queries with s/cp keys; gathered keys are walked
+    // whole; a shorter sliding window bounds either.
+    const double keys = c.cp > 1 && c.cp_ring ? c.s / c.cp : c.s;
+    const double w = c.m.attention.sliding_window;
+    op.attention_shape = AttentionKernelShape{windowed && w > 0 && w < keys ? w : keys, static_cast<int>(a.qk_dim)};
     return op;
 }
 

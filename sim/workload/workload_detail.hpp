@@ -66,6 +66,7 @@ struct Context {
     double t = 1;       // tensor parallel
     bool sp = false;    // sequence parallel (only meaningful with t > 1)
     double cp = 1;      // context parallel
+    bool cp_ring = true;  // its keys and values exchanged round a ring (CpCommType::p2p) rather than all-gathered
     double ep = 1;      // expert parallel
     double et = 1;      // expert tensor parallel (ParallelLayout::expert_tensor_degree)
     double b = 1;       // sequences per micro-batch

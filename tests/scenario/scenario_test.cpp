@@ -452,6 +452,37 @@ TEST_CASE("a model's expert load imbalance is read, ranged and located") {
     CHECK(e.where().file == "--set model.moe.load_cv=5");
 }
 
+TEST_CASE("a chip's attention shape table is read from the catalog and refused, located, when malformed") {
+    // The shipped H100: head dims 64, 128 and 192 at five sequence lengths; MLA's 192 at 4,096 tokens is 0.814.
+    const Scenario ok = load_scenario_from_string(kBase, "ok.toml", catalog_options());
+    const AttentionShapeTable& t = ok.cluster.chip.efficiency.attention_shape;
+    REQUIRE(t.rows.size() == 3);
+    CHECK(t.sequence == std::vector<double>{1024, 2048, 4096, 8192, 16384});
+    CHECK(t.factor(4096, 192) == Approx(0.814));
+    const auto with_table = [](const std::string& table) {
+        return replace(kBase, "chip = \"h100\"", "chip = { from = \"h100\", efficiency.attention_shape = " + table + " }");
+    };
+    SECTION("sequences out of order, located") {
+        const auto e = load_error(with_table("{ sequence = [4096, 1024], head_dim_128 = [1.0, 0.5], source = \"x\" }"));
+        CHECK(e.where().line == 4);
+        CHECK_THAT(e.message(), Catch::Contains("`cluster.chip.efficiency.attention_shape.sequence[1]` = 1024 must exceed the length before it"));
+    }
+    // Each malformed table and the words of its message.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"{ sequence = [1024, 4096], head_dim_128 = [1.0], source = \"x\" }",
+         "`cluster.chip.efficiency.attention_shape.head_dim_128` must list one factor per sequence length (2)"},
+        {"{ sequence = [1024, 4096], head_dim_128 = [0.5, 1.2], source = \"x\" }",
+         "`cluster.chip.efficiency.attention_shape.head_dim_128[1]` = 1.2 must be a factor in [0.001, 1]"},
+        {"{ sequence = [1024], head_dim_x = [0.5], source = \"x\" }", "the head dimension after head_dim_ must be a whole number"},
+        {"{ sequence = [1024], source = \"x\" }", "has no head_dim_… row"},
+        {"{ sequence = [1024], head_dim_128 = [0.5], sequnce = 1, source = \"x\" }", "sequnce"},
+    };
+    for (const auto& [table, message] : cases) {
+        INFO(table);
+        CHECK_THAT(load_error(with_table(table)).message(), Catch::Contains(message));
+    }
+}
+
 TEST_CASE("values with the wrong unit or sign are rejected at their position") {
     SECTION("a bandwidth without a unit") {
         const auto e = load_error(replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nnic_bandwidth = 400"));

@@ -313,6 +313,43 @@ TEST_CASE("fused attention runs at the attention efficiency and its backward rec
     CHECK(t.total().value() == Approx((1.0 + 2.5 + 1.0) * op.forward.value() / (kBf16 * 0.55)).epsilon(1e-12));
 }
 
+TEST_CASE("fused attention's shape table scales the reference efficiency, interpolated in log sequence and head dim", "[kernel]") {
+    // A two-by-two table: head dims 64 and 128, sequences 1,024 and 4,096; factors (64) 0.4, 0.6 and (128) 0.6, 1.0.
+    AttentionShapeTable table;
+    table.sequence = {1024, 4096};
+    table.rows = {{64, {0.4, 0.6}}, {128, {0.6, 1.0}}};
+    // At a measured point, its factor.
+    CHECK(table.factor(4096, 128) == Approx(1.0).epsilon(1e-12));
+    CHECK(table.factor(1024, 64) == Approx(0.4).epsilon(1e-12));
+    // 2,048 tokens lie halfway between 1,024 and 4,096 in log2 (10, 11, 12): 0.6 + (1.0 − 0.6) / 2 = 0.8 at head dim 128.
+    CHECK(table.factor(2048, 128) == Approx(0.8).epsilon(1e-12));
+    // Head dim 96 lies halfway between 64 and 128: at 2,048 tokens (0.5 + 0.8) / 2 = 0.65.
+    CHECK(table.factor(2048, 96) == Approx(0.65).epsilon(1e-12));
+    // Outside the measured range the nearest end holds: 512 tokens as 1,024, 65,536 as 4,096, head dim 256 as 128.
+    CHECK(table.factor(512, 128) == Approx(0.6).epsilon(1e-12));
+    CHECK(table.factor(65536, 64) == Approx(0.6).epsilon(1e-12));
+    CHECK(table.factor(4096, 256) == Approx(1.0).epsilon(1e-12));
+    CHECK(AttentionShapeTable{}.factor(2048, 128) == 1.0);
+    CHECK_THROWS_AS(table.factor(0, 128), Error);
+
+    // The kernel runs at attention × factor: the 8B-like core of the case above at 2,048 tokens per call and head dim
+    // 128 takes 1 / 0.8 as long as at the reference; an op without a shape (linear attention) keeps the reference.
+    ChipProfile chip = h100_like();
+    chip.efficiency.attention_shape = table;
+    Op op;
+    op.name = "attn.core";
+    op.kind = OpKind::attention;
+    op.forward = Flops(2.0 * 8192 * 8192 * 0.5 * 32 * 256);
+    op.backward = op.forward * 2.0;
+    op.read = Bytes((8192.0 * 32 * 128 + 8192.0 * 8 * 256) * 2);
+    op.written = Bytes(8192.0 * 32 * 128 * 2);
+    const double reference = time_op(op, KernelContext{chip}).forward.time.value();
+    CHECK(reference == Approx(op.forward.value() / (kBf16 * 0.55)).epsilon(1e-12));
+    op.attention_shape = AttentionKernelShape{2048, 128};
+    CHECK(time_op(op, KernelContext{chip}).forward.time.value() == Approx(reference / 0.8).epsilon(1e-12));
+    CHECK(time_op(op, KernelContext{chip}).backward_input.time.value() == Approx(2.5 * reference / 0.8).epsilon(1e-12));
+}
+
 TEST_CASE("bad kernel inputs are errors that name the fix", "[kernel]") {
     const ChipProfile chip = h100_like();
     CHECK_THROWS_AS(available_sms(KernelContext{chip, Precision::bf16, Precision::bf16, 132}), Error);

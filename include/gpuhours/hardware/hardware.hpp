@@ -9,8 +9,29 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace gpuhours {
+
+// How a fused attention kernel's efficiency varies with its shape, relative to KernelEfficiency::attention (the
+// catalog's figure at its reference shape): a factor per measured kernel sequence length (tokens: the keys one
+// kernel call walks per query block) for each measured head dimension (d_qk), read off a micro-benchmark's rows
+// (scenarios/chips/, `[efficiency] attention_shape`). Between sequence lengths the factor is interpolated linearly in
+// log2(sequence), between head dimensions linearly in the head dimension; outside the measured range it is held at
+// the nearest end. Every factor lies in (0, 1], so no shape runs faster than the reference (plan's lower bound and
+// `check`'s step-length bound rely on that).
+struct AttentionShapeTable {
+    std::vector<double> sequence;                          // ascending kernel sequence lengths, tokens
+    std::vector<std::pair<int, std::vector<double>>> rows;  // ascending head dims, each with a factor per sequence
+
+    [[nodiscard]] bool empty() const { return rows.empty(); }
+    // The factor at `kernel_sequence` tokens and head dimension `head_dim`; 1 for an empty table. Throws Error for
+    // a non-positive sequence or head dimension.
+    [[nodiscard]] double factor(double kernel_sequence, int head_dim) const;
+
+    friend bool operator==(const AttentionShapeTable&, const AttentionShapeTable&) = default;
+};
 
 // Achievable fractions of peak, used by the step simulator's operator and link timing. Each is a catalog
 // figure with its source or rationale (measured, published, or an assumption stated as such).
@@ -26,6 +47,7 @@ struct KernelEfficiency {
     double gemm_fp8_blockwise = 0.0;
     double gemm_mxfp8 = 0.0;
     double attention = 0.0;      // fused attention kernels (FlashAttention-class): achieved / peak
+    AttentionShapeTable attention_shape;  // its shape dependence; empty where the catalog measured none (factor 1)
     double memory = 0.0;         // memory-bound kernels: achieved / peak HBM bandwidth
     double scale_up_link = 0.0;  // NVLink-class collectives: bus bandwidth / per-direction link bandwidth
     double nic_link = 0.0;       // scale-out collectives: bus bandwidth / per-direction NIC bandwidth

@@ -7,7 +7,8 @@
 //     output's gemm_tile_m × gemm_tile_n tiling over the SMs left free by communication kernels (NVIDIA, Matrix
 //     Multiplication Background User's Guide §3, "tile" and "wave quantization"). Fewer tiles than free SMs are
 //     split along the inner dimension (split-K), as cuBLAS does for small outputs with long inner dimensions.
-//   - attention (OpKind::attention): a fused FlashAttention-class kernel at efficiency.attention of the
+//   - attention (OpKind::attention): a fused FlashAttention-class kernel at efficiency.attention × the chip's
+//     attention_shape factor at the op's AttentionKernelShape (1 without a table or shape) of the
 //     attention precision's peak; its backward executes 2.5 × the forward FLOPs (5 matrix products against the
 //     forward's 2: it recomputes the scores), i.e. 1.25 × the workload's model backward FLOPs.
 //   - elementwise, embedding, loss: memory-bound at efficiency.memory × HBM bandwidth.

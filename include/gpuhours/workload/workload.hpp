@@ -144,6 +144,17 @@ struct GemmShape {
 };
 
 // One operator of one layer, for one micro-batch on one GPU (after TP, SP, CP and EP sharding).
+// The shape one fused softmax-attention kernel call works on, where kernel timing reads the chip's attention
+// efficiency by shape (hardware/hardware.hpp, AttentionShapeTable): `sequence` is the keys a query block walks per
+// call — the sequence length, s/cp per step of ring context parallelism (each step pairs the local queries with one
+// chunk of keys), or the sliding window when shorter — and `head_dim` the query/key head dimension (MLA: d + r).
+struct AttentionKernelShape {
+    double sequence = 0.0;  // tokens
+    int head_dim = 0;
+
+    friend bool operator==(const AttentionKernelShape&, const AttentionKernelShape&) = default;
+};
+
 struct Op {
     std::string name;  // "attn.q_up", "moe.routed.fc1", …, unique within its block
     OpKind kind = OpKind::elementwise;
@@ -159,6 +170,7 @@ struct Op {
     // bytes the backward pass moves (an FP8 quantisation op: casting the output gradient dY of its GEMM).
     std::optional<Bytes> backward_bytes;
     std::optional<GemmShape> gemm;
+    std::optional<AttentionKernelShape> attention_shape;  // softmax attention cores (not linear attention)
     Communication before;
     Communication after;
 };
