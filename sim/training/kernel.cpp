@@ -65,10 +65,14 @@ OpTime time_gemm(const Op& op, const KernelContext& context) {
     }
     const GemmShape& shape = *op.gemm;
     const Bytes bytes = op.read + op.written;  // each of the three GEMMs touches A, B and C once
+    // A GEMM the FP8 recipe leaves in BF16 (op.fp8 false in an FP8 step: the output head, which DeepSeek-V3 keeps
+    // in BF16, arXiv 2412.19437 §3.3.1, as Megatron-Core's non-TE output layer does) runs at BF16's peak and figure.
+    KernelContext own = context;
+    if (context.gemm_precision == Precision::fp8 && !op.fp8) own.gemm_precision = Precision::bf16;
     OpTime t;
-    t.forward = gemm_pass(shape, op.forward, bytes, context);
-    t.backward_input = gemm_pass(input_gradient_shape(shape), op.backward * 0.5, bytes, context);
-    t.backward_weight = gemm_pass(weight_gradient_shape(shape), op.backward * 0.5, bytes, context);
+    t.forward = gemm_pass(shape, op.forward, bytes, own);
+    t.backward_input = gemm_pass(input_gradient_shape(shape), op.backward * 0.5, bytes, own);
+    t.backward_weight = gemm_pass(weight_gradient_shape(shape), op.backward * 0.5, bytes, own);
     return t;
 }
 

@@ -27,7 +27,7 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
     const auto word = [](double x) { return std::bit_cast<std::uint64_t>(x); };
     const GemmShape g = op.gemm.value_or(GemmShape{-1, -1, -1, -1});
     const AttentionKernelShape a = op.attention_shape.value_or(AttentionKernelShape{-1.0, -1});
-    const std::array<std::uint64_t, 16> key{context, static_cast<std::uint64_t>(op.kind), word(op.forward.value()),
+    const std::array<std::uint64_t, 16> key{context, static_cast<std::uint64_t>(op.kind) | (op.fp8 ? 0x100u : 0u), word(op.forward.value()),
                                             word(op.backward.value()), word(op.recompute.value()), word(op.read.value()),
                                             word(op.written.value()), op.backward_bytes ? 1u : 0u,
                                             word(op.backward_bytes.value_or(Bytes(0.0)).value()), op.gemm ? 1u : 0u,

@@ -504,7 +504,11 @@ Block mtp_block(const Context& c, int depth, int pipeline) {
     block.ops.push_back(std::move(lookup));
     block.ops.push_back(elementwise(c, "mtp.norm_hidden", c.tokens_rep, h, h, norm_params(m, h)));
     block.ops.push_back(elementwise(c, "mtp.norm_embed", c.tokens_rep, h, h, norm_params(m, h)));
-    block.ops.push_back(gemm(c, "mtp.proj", 2.0 * h, h, Split::replicated, false, c.tokens_rep));
+    // The projection is a linear layer like the transformer's (FP8 in an FP8 step: DeepSeek-V3 §3.3.1 keeps only the
+    // embedding, the output head, gating, norms and attention in BF16); the shared head after the layer stays BF16.
+    std::vector<Op> projection{gemm(c, "mtp.proj", 2.0 * h, h, Split::replicated, false, c.tokens_rep)};
+    add_quantization(c, projection);
+    for (auto& op : projection) block.ops.push_back(std::move(op));
     Block layer = transformer_block(c, m.layers - 1, BlockKind::mtp);
     block.full_recompute = layer.full_recompute;
     for (auto& op : layer.ops) {

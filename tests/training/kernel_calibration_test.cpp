@@ -29,6 +29,7 @@ Op measured_gemm(long long m, long long n, long long k, double input_bytes, long
     op.backward = op.forward * 2.0;
     op.read = Bytes((md * kd + kd * nd) * input_bytes * c);
     op.written = Bytes(md * nd * 2.0 * c);
+    op.fp8 = true;  // quantized when the step runs FP8 (a layer's GEMM; the output head is not)
     return op;
 }
 

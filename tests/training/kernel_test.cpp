@@ -58,6 +58,7 @@ Op gemm_op(long long m, long long n, long long k, long long count = 1) {
     op.read = Bytes((kd * nd + md * kd) * 2.0 * c);
     op.written = Bytes(md * nd * 2.0 * c);
     op.parameters = kd * nd * c;
+    op.fp8 = true;  // quantized when the step runs FP8 (a layer's GEMM; the output head is not)
     return op;
 }
 
@@ -195,6 +196,13 @@ TEST_CASE("fp8 halves a compute-bound gemm and a chip without fp8 refuses it", "
     const ChipProfile a100 = a100_like();
     CHECK_THROWS_AS(time_op(op, KernelContext{a100, Precision::fp8}), Error);
     CHECK_NOTHROW(time_op(op, KernelContext{a100, Precision::bf16}));
+
+    // A GEMM the recipe leaves in BF16 (op.fp8 false in an FP8 step: the output head) runs at the BF16 peak and
+    // figure however the step's GEMMs run: the same 8192³ takes t_bf16 in either context.
+    Op head = op;
+    head.fp8 = false;
+    CHECK(time_op(head, fp8).forward.time.value() == Approx(t_bf16.forward.time.value()).epsilon(1e-12));
+    CHECK(time_op(head, fp8).backward().value() == Approx(t_bf16.backward().value()).epsilon(1e-12));
 }
 
 TEST_CASE("a memory-bound elementwise op streams its bytes at the catalog share of hbm bandwidth", "[kernel]") {
