@@ -351,6 +351,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("tokens", t.tokens).field("sequence_length", t.sequence_length).field("global_batch", t.global_batch);
     j.field("precision", to_string(t.precision.compute));
     j.field("fp8_recipe", to_string(t.precision.fp8_recipe)).field("fp8_param_gather", t.precision.fp8_param_gather);
+    j.field("bf16_layers_at_start", t.precision.bf16_layers_at_start).field("bf16_layers_at_end", t.precision.bf16_layers_at_end);
     j.field("micro_batches_per_step", t.global_batch / (p.data * p.micro_batch));
     j.field("steps", t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length));
     j.end_object();

@@ -69,6 +69,34 @@ BatchRamp read_ramp(const Node& ramp, const std::string& path, const PhaseSpec& 
     return b;
 }
 
+// `first_last_layers_bf16` (with precision = "fp8"): the first and last transformer layers in BF16, as many as
+// `num_layers_at_start_in_bf16` and `num_layers_at_end_in_bf16` say (each 1 unless written; Megatron-Core's flags).
+void read_bf16_layers(TableReader& r, bool fp8, MixedPrecision& p) {
+    const Node* flag = r.optional("first_last_layers_bf16");
+    const bool on = flag != nullptr && detail::as_bool(*flag, r.path_of("first_last_layers_bf16"));
+    if (on && !fp8) {
+        throw CoupledError(flag->where, fmt::format("first_last_layers_bf16 = true keeps layers of an FP8 step in BF16, but precision is {}",
+                                                    to_string(p.compute)),
+                           "set precision = \"fp8\", or remove first_last_layers_bf16", nullptr,
+                           {"training.first_last_layers_bf16", "training.precision"});
+    }
+    for (const char* key : {"num_layers_at_start_in_bf16", "num_layers_at_end_in_bf16"}) {
+        const Node* n = r.optional(key);
+        const bool start = std::string_view(key) == "num_layers_at_start_in_bf16";
+        int& count = start ? p.bf16_layers_at_start : p.bf16_layers_at_end;
+        if (n == nullptr) {
+            count = on ? 1 : 0;
+            continue;
+        }
+        if (!on) {
+            throw CoupledError(n->where, fmt::format("{} counts the layers first_last_layers_bf16 keeps in BF16, which is not set", key),
+                               "add first_last_layers_bf16 = true (with precision = \"fp8\"), or remove the count", nullptr,
+                               {std::string("training.") + key, "training.first_last_layers_bf16"});
+        }
+        count = detail::as_int(*n, r.path_of(key), 0, limits::kLayers);
+    }
+}
+
 // `fp8_recipe`: with precision = "fp8" one of the FP8 recipes (default delayed, Megatron-Core's default), and
 // the chip must have that recipe's GEMM figure; with any other precision only "none" (the default).
 void read_fp8_recipe(TableReader& r, const Node& node, const ChipProfile& chip, MixedPrecision& p) {
@@ -106,6 +134,7 @@ void read_fp8_recipe(TableReader& r, const Node& node, const ChipProfile& chip, 
                                        has.empty() ? "none" : has, fp8_efficiency_key(p.fp8_recipe)),
                            placeholder("delayed"), {"training.fp8_recipe", "cluster.chip"});
     }
+    read_bf16_layers(r, fp8, p);
     if (const Node* g = r.optional("fp8_param_gather")) {
         p.fp8_param_gather = detail::as_bool(*g, r.path_of("fp8_param_gather"));
         if (p.fp8_param_gather && !fp8) {

@@ -73,7 +73,12 @@ std::optional<Fp8Recipe> fp8_recipe_from_string(std::string_view name) {
 std::string describe_compute_precision(const MixedPrecision& p) {
     std::string out(to_string(p.compute));
     if (p.fp8_recipe != Fp8Recipe::none) {
-        out += " (" + std::string(to_string(p.fp8_recipe)) + " scaling" + (p.fp8_param_gather ? ", weights all-gathered in FP8)" : ")");
+        out += " (" + std::string(to_string(p.fp8_recipe)) + " scaling" + (p.fp8_param_gather ? ", weights all-gathered in FP8" : "");
+        if (p.bf16_layers_at_start > 0 || p.bf16_layers_at_end > 0) {
+            out += ", the first " + std::to_string(p.bf16_layers_at_start) + " and last " + std::to_string(p.bf16_layers_at_end) +
+                   " layers in BF16";
+        }
+        out += ")";
     }
     return out;
 }

@@ -45,6 +45,8 @@ Context make_context(const ModelSpec& m, const ParallelLayout& layout, const Mix
         }
     }
     c.fp8 = precision.compute == Precision::fp8;
+    c.bf16_start = precision.bf16_layers_at_start;
+    c.bf16_end = precision.bf16_layers_at_end;
     c.fp8_recipe = precision.gemm_recipe();
     return c;
 }
@@ -414,6 +416,8 @@ void add_quantization(const Context& c, std::vector<Op>& ops) {
 
 }  // namespace
 
+bool kept_in_bf16(const Context& c, int layer) { return c.fp8 && (layer < c.bf16_start || layer >= c.m.layers - c.bf16_end); }
+
 Block transformer_block(const Context& c, int layer, BlockKind kind) {
     Block block;
     block.kind = kind;
@@ -428,7 +432,8 @@ Block transformer_block(const Context& c, int layer, BlockKind kind) {
     } else {
         add_dense_mlp(c, block.ops);
     }
-    add_quantization(c, block.ops);
+    // The first and last layers an FP8 recipe keeps in BF16 (MTP modules are not among the decoder's layers).
+    if (kind == BlockKind::mtp || !kept_in_bf16(c, layer)) add_quantization(c, block.ops);
     apply_recompute(c, block);
     return block;
 }
@@ -555,16 +560,16 @@ std::vector<Block> model_ops(const ModelSpec& model, const ParallelLayout& layou
     std::vector<Block> blocks;
     blocks.reserve(static_cast<std::size_t>(model.layers + model.mtp_depth + 2));
     blocks.push_back(embedding_block(c));
-    // A transformer layer's ops depend on its index only through these four properties: a layer like one built
+    // A transformer layer's ops depend on its index only through these five properties: a layer like one built
     // already is that block copied (plan builds the ops of every layout it screens and simulates: issue #13).
     struct Kind {
-        bool linear, windowed, moe, full_recompute;
+        bool linear, windowed, moe, full_recompute, bf16;
         bool operator==(const Kind&) const = default;
     };
     std::vector<std::pair<Kind, std::size_t>> built;  // each kind's first block, by its index in `blocks`
     for (int l = 0; l < model.layers; ++l) {
         const Kind kind{is_linear_attention_layer(model, l), is_windowed_layer(model, l), is_moe_layer(model, l),
-                        layer_recompute(c, l, false).full};
+                        layer_recompute(c, l, false).full, kept_in_bf16(c, l)};
         const auto same = std::find_if(built.begin(), built.end(), [&](const auto& b) { return b.first == kind; });
         if (same != built.end()) {
             Block copy = blocks[same->second];

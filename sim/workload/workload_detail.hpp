@@ -84,11 +84,16 @@ struct Context {
     int recompute_num_layers = 0;        // ParallelLayout::recompute_num_layers
     std::vector<int> chunk_position{};   // per layer, its index in its model chunk (the block method only)
     bool fp8 = false;   // GEMMs in FP8: their inputs are quantized by separate kernels
+    int bf16_start = 0;  // … except the first bf16_start and the last bf16_end transformer layers
+    int bf16_end = 0;    //   (MixedPrecision::bf16_layers_at_start / _at_end)
     Fp8Recipe fp8_recipe = Fp8Recipe::none;  // how (units/precision.hpp)
 };
 
 Context make_context(const ModelSpec& m, const ParallelLayout& layout, const MixedPrecision& precision,
                      const MicroBatchShape& shape);
+
+// Whether transformer layer `layer` of an FP8 step is one its recipe keeps in BF16 (Context::bf16_start, bf16_end).
+bool kept_in_bf16(const Context& c, int layer);
 
 // What one layer recomputes (ParallelLayout::recompute, recompute_num_layers, recompute_modules): the whole layer,
 // or the selective modules (RecomputeModule). dense_product: a gated dense MLP's product, which only the default

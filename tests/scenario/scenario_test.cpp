@@ -1201,6 +1201,27 @@ TEST_CASE("fp8_param_gather needs FP8 GEMMs, a recipe frameworks gather and a pa
     CHECK_THAT(zero0.what(), Catch::Contains("ZeRO-0 gathers no parameters"));
 }
 
+TEST_CASE("first_last_layers_bf16 keeps Megatron-Core's counts, and needs FP8 GEMMs (#14)", "[fp8]") {
+    // kBase's [training] ends at global_batch (line 15); the keys go on lines 16 onward.
+    const std::string fp8 = replace(kBase, "global_batch = 64", "global_batch = 64\nprecision = \"fp8\"\nfp8_recipe = \"tensorwise\"");
+    const Scenario one = load_scenario_from_string(fp8 + "first_last_layers_bf16 = true\n", "test.toml", catalog_options());
+    CHECK(one.training.precision.bf16_layers_at_start == 1);  // Megatron-Core's defaults, 1 and 1
+    CHECK(one.training.precision.bf16_layers_at_end == 1);
+    CHECK(describe_compute_precision(one.training.precision) == "fp8 (tensorwise scaling, the first 1 and last 1 layers in BF16)");
+    const Scenario two = load_scenario_from_string(fp8 + "first_last_layers_bf16 = true\nnum_layers_at_end_in_bf16 = 2\n", "test.toml",
+                                                   catalog_options());
+    CHECK(two.training.precision.bf16_layers_at_end == 2);
+    CHECK(load_scenario_from_string(fp8, "test.toml", catalog_options()).training.precision.bf16_layers_at_start == 0);
+    // BF16 GEMMs (line 16): nothing to keep in BF16.
+    const ScenarioError bf16 = load_error(kBase + "first_last_layers_bf16 = true\n");
+    CHECK(bf16.where().line == 16);
+    CHECK_THAT(bf16.what(), Catch::Contains("keeps layers of an FP8 step in BF16, but precision is bf16"));
+    // A count without the flag (line 18).
+    const ScenarioError count = load_error(fp8 + "num_layers_at_start_in_bf16 = 2\n");
+    CHECK(count.where().line == 18);
+    CHECK_THAT(count.what(), Catch::Contains("counts the layers first_last_layers_bf16 keeps in BF16, which is not set"));
+}
+
 TEST_CASE("recompute_num_layers and recompute_modules are checked against recompute and the model") {
     // kBase: Llama 3.1 8B, [parallelism] on lines 7–11; the keys go after micro_batch (line 11), on lines 12–13.
     const auto with = [](const std::string& keys) { return replace(kBase, "micro_batch = 1", "micro_batch = 1\n" + keys); };

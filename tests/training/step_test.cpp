@@ -597,6 +597,38 @@ TEST_CASE("full recomputation adds one forward of every layer to the time and th
     }
 }
 
+TEST_CASE("first_last_layers_bf16 runs an FP8 step's first and last layers at BF16's rate without quantisation (#14)", "[step]") {
+    // One fast H100 node of 1 GPU (no collectives), 4 layers of hidden 4096, per-tensor FP8 (delayed), 2 micro-batches.
+    // Kept in BF16, layers 0 and 3 lose their quantisation kernels and run their GEMMs at the BF16 peak and gemm
+    // figure: each of them, per micro-batch, takes (F + B) of the layer as built under the recipe with the flag
+    // (layer 0's ops) instead of (F + B) of an FP8 layer (layer 1's), so the compute stream grows by
+    // 2 micro-batches × 2 layers × the difference. The launch figures are zero (h100() above).
+    const int m = 2;
+    StepSpec fp8 = spec_for(dense_model(4, 4096, 14336, 512), fast_node(1), layout(1, 1, 1), m);
+    fp8.precision.compute = Precision::fp8;
+    fp8.precision.fp8_recipe = Fp8Recipe::delayed;
+    StepSpec kept = fp8;
+    kept.precision.bf16_layers_at_start = 1;
+    kept.precision.bf16_layers_at_end = 1;
+    const MicroBatchShape shape{kept.sequence_length, 1, AttentionMask::causal};
+    const KernelContext context{kept.cluster.chip, Precision::fp8, Precision::bf16, 0, Fp8Recipe::delayed};
+    const Block bf16_layer = layer_ops(kept.model, 0, kept.layout, kept.precision, shape);
+    const Block fp8_layer = layer_ops(kept.model, 1, kept.layout, kept.precision, shape);
+    const auto quantisation = [](const Block& b) {
+        return std::count_if(b.ops.begin(), b.ops.end(), [](const Op& op) { return op.name.ends_with(".quant"); });
+    };
+    CHECK(quantisation(bf16_layer) == 0);
+    CHECK(quantisation(fp8_layer) > 0);
+    CHECK(layer_ops(kept.model, 3, kept.layout, kept.precision, shape).ops.size() == bf16_layer.ops.size());
+    const BlockTime b16 = time_block(bf16_layer, context);
+    const BlockTime f8 = time_block(fp8_layer, context);
+    const double delta = (b16.forward + b16.backward()).value() - (f8.forward + f8.backward()).value();
+    CHECK(delta > 0.0);  // BF16 GEMMs at half the FP8 peak outweigh the quantisation kernels they drop
+    const StepResult a = simulate_step(fp8);
+    const StepResult b = simulate_step(kept);
+    CHECK(b.breakdown.compute.value() - a.breakdown.compute.value() == Approx(m * 2 * delta).epsilon(1e-6));
+}
+
 // ---- FLOPs and MFU -----------------------------------------------------------------------------------------------
 
 TEST_CASE("MFU is model FLOPs over peak times GPUs times step time", "[step]") {

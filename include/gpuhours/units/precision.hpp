@@ -79,6 +79,12 @@ struct MixedPrecision {
     // float8 all-gather (torchao's enable_fsdp_float8_all_gather). The weights are cast on the GPU's shard before
     // the gather instead of whole after it. Only with compute fp8 and a parameter all-gather (ZeRO ≥ 1).
     bool fp8_param_gather = false;
+    // FP8 steps: the first and the last transformer layers kept in BF16 — Megatron-Core's --first-last-layers-bf16
+    // with --num-layers-at-start-in-bf16 and --num-layers-at-end-in-bf16, which the FP8 current-scaling preset of
+    // NeMo and Megatron-Bridge sets to 1 and 1 (bf16_with_fp8_current_scaling_mixed). Their GEMMs run at BF16's
+    // rate without quantisation kernels; their weights are cast and gathered in the parameters' format. 0: none.
+    int bf16_layers_at_start = 0;
+    int bf16_layers_at_end = 0;
 
     // The recipe the GEMMs run: none unless compute is fp8; with fp8, fp8_recipe, or delayed where it is left at
     // none (a MixedPrecision built in code; the scenario reader never leaves it so).
