@@ -116,3 +116,43 @@ TEST_CASE("The DeepSeek-V3 step and GPU-hours per trillion tokens are within 12 
     CHECK(o.step.step_time.value() == Approx(pub.step_time->value()).epsilon(0.10));
     CHECK(per_trillion == Approx(*pub.gpu_hours_per_trillion_tokens).epsilon(0.10));
 }
+
+namespace {
+
+// Tokens per second per GPU, as Megatron-Bridge's performance summary states it: global batch × sequence / step
+// time / GPUs.
+double tokens_per_second_per_gpu(const Outcome& o) {
+    const double tokens = static_cast<double>(o.scenario.training.global_batch) * o.scenario.training.sequence_length;
+    return tokens / o.step.step_time.value() / o.scenario.cluster.gpus;
+}
+
+double check_megatron_bridge(const std::string& name, double tolerance) {
+    const Outcome o = simulate(name);
+    REQUIRE(o.scenario.published.has_value());
+    const double reported = *o.scenario.published->tokens_per_second_per_gpu;
+    const double predicted = tokens_per_second_per_gpu(o);
+    WARN(name << ": predicted " << predicted << " tokens/s per GPU, reported " << reported << " ("
+              << o.scenario.published->source << "), error " << 100.0 * (predicted / reported - 1.0) << "%");
+    CHECK(predicted == Approx(reported).epsilon(tolerance));
+    return predicted / reported - 1.0;
+}
+
+}  // namespace
+
+// NVIDIA's published FP8 current-scaling recipes (Megatron-Bridge's performance summary, DGX-H100 and DGX-B200), each
+// scenario the recipe's layout as its header gives it; #14's target for independent dense cases is 5 % median and
+// 12 % max, #15's for MoE 6 % median and 15 % max. First measured 2026-12-03: Llama 3 8B H100 +1.8 %, 70B H100
+// −1.4 %, 8B B200 −1.7 %, Llama 3.1 405B B200 +1.9 %, DeepSeek-V3 H100 (force-balanced routing) −4.0 %; Llama 3.1
+// 405B H100 (TP8 CP2 PP8 VP8) +17.1 %, the one miss, held to a 20 % guard so that a regression still fails. Its B200
+// counterpart (TP4) is +1.9 %. Not yet explained: what differs is TP8's communication on NVLink4 beside FP8 GEMMs that
+// take half the BF16 time; timing Transformer Engine's overlapped GEMMs as the chunks it runs (M/t rows each, not
+// modelled) closed about 5 of the 17 points in a trial, and moved the Llama 3 BF16 cases 7 points low.
+TEST_CASE("Megatron-Bridge's FP8 recipes on H100 and B200 are within 5 percent in tokens per second, but one", "[validation]") {
+    (void)check_megatron_bridge("megatron-bridge-llama3-8b-fp8-h100", 0.05);
+    (void)check_megatron_bridge("megatron-bridge-llama3-70b-fp8-h100", 0.05);
+    (void)check_megatron_bridge("megatron-bridge-llama3-8b-fp8-b200", 0.05);
+    (void)check_megatron_bridge("megatron-bridge-llama3.1-405b-fp8-b200", 0.05);
+    (void)check_megatron_bridge("megatron-bridge-deepseek-v3-fp8-h100", 0.06);
+    // The miss, stated: when a change brings it inside 10 %, this line says so and the guard can tighten.
+    CHECK(check_megatron_bridge("megatron-bridge-llama3.1-405b-fp8-h100", 0.20) > 0.10);
+}
