@@ -9,14 +9,15 @@ namespace gpuhours {
 
 namespace {
 
-// Where `x` falls between the ascending points `at`: the index of the lower one and the weight of the upper (0 at
-// or below the first point, 1 at or above the last, so the ends are held).
-std::pair<std::size_t, double> bracket(const std::vector<double>& at, double x) {
-    if (at.size() < 2 || x <= at.front()) return {0, 0.0};
-    if (x >= at.back()) return {at.size() - 2, 1.0};
+// Where `x` falls between the ascending points at(0) … at(n − 1): the index of the lower one and the weight of the
+// upper (0 at or below the first point, 1 at or above the last, so the ends are held).
+template <typename At>
+std::pair<std::size_t, double> bracket(std::size_t n, At at, double x) {
+    if (n < 2 || x <= at(0)) return {0, 0.0};
+    if (x >= at(n - 1)) return {n - 2, 1.0};
     std::size_t i = 0;
-    while (at[i + 1] < x) ++i;
-    return {i, (x - at[i]) / (at[i + 1] - at[i])};
+    while (at(i + 1) < x) ++i;
+    return {i, (x - at(i)) / (at(i + 1) - at(i))};
 }
 
 }  // namespace
@@ -27,17 +28,9 @@ double AttentionShapeTable::factor(double kernel_sequence, int head_dim) const {
         throw Error(fmt::format("attention kernel shape {} tokens × head dim {} is not positive", kernel_sequence, head_dim),
                     "the workload gives every softmax attention core its sequence and head dimension");
     }
-    std::vector<double> logs;
-    logs.reserve(sequence.size());
-    for (const double s : sequence) logs.push_back(std::log2(s));
-    const auto [si, sw] = bracket(logs, std::log2(kernel_sequence));
-    const auto along = [&](const std::vector<double>& f) {
-        return f.size() < 2 ? f.front() : f[si] + sw * (f[si + 1] - f[si]);
-    };
-    std::vector<double> dims;
-    dims.reserve(rows.size());
-    for (const auto& row : rows) dims.push_back(row.first);
-    const auto [di, dw] = bracket(dims, head_dim);
+    const auto [si, sw] = bracket(sequence.size(), [&](std::size_t i) { return std::log2(sequence[i]); }, std::log2(kernel_sequence));
+    const auto along = [&](const std::vector<double>& f) { return f.size() < 2 ? f.front() : f[si] + sw * (f[si + 1] - f[si]); };
+    const auto [di, dw] = bracket(rows.size(), [&](std::size_t i) { return static_cast<double>(rows[i].first); }, head_dim);
     const double low = along(rows[di].second);
     return rows.size() < 2 ? low : low + dw * (along(rows[di + 1].second) - low);
 }
