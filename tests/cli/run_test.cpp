@@ -58,8 +58,8 @@ TEST_CASE("the flagship run reports DeepSeek-V3's phases with their GPU-hours") 
     // The claim's verdict and its probability are reported.
     CHECK_THAT(r.out, Catch::Contains("\"verdict\": \""));
     CHECK_THAT(r.out, Catch::Contains("\"text\": \"DeepSeek-V3's final training run cost under $6M and took under two months\""));
-    // The cost criterion's break-even price: $6M / the nominal run's GPU-hours (the headline's): about 2.58M allocated
-    // GPU-hours, so about $2.32 — above DeepSeek's own $2, so at that price the cost criterion holds; the rental
+    // The cost criterion's break-even price: $6M / the nominal run's GPU-hours (the headline's): about 2.82M allocated
+    // GPU-hours, so about $2.13 — above DeepSeek's own $2, so at that price the cost criterion holds; the rental
     // line is GPU-hours × $2, below $6M.
     const double gpu_hours = json_number(r.out, "gpu_hours", "\"headline\"");
     const double break_even = json_number(r.out, "break_even_usd_per_gpu_hour");
