@@ -143,7 +143,6 @@ struct GemmShape {
     long long count = 1;
 };
 
-// One operator of one layer, for one micro-batch on one GPU (after TP, SP, CP and EP sharding).
 // The shape one fused softmax-attention kernel call works on, where kernel timing reads the chip's attention
 // efficiency by shape (hardware/hardware.hpp, AttentionShapeTable): `sequence` is the keys a query block walks per
 // call — the sequence length, s/cp per step of ring context parallelism (each step pairs the local queries with one
@@ -155,6 +154,7 @@ struct AttentionKernelShape {
     friend bool operator==(const AttentionKernelShape&, const AttentionKernelShape&) = default;
 };
 
+// One operator of one layer, for one micro-batch on one GPU (after TP, SP, CP and EP sharding).
 struct Op {
     std::string name;  // "attn.q_up", "moe.routed.fc1", …, unique within its block
     OpKind kind = OpKind::elementwise;
