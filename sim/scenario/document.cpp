@@ -326,7 +326,7 @@ bool is_lookup_table(const Node& n) {
 
 void merge_into(Node& base, Node overlay) {
     if (base.kind != Node::Kind::table || overlay.kind != Node::Kind::table || is_distribution(overlay) || is_distribution(base) ||
-        is_lookup_table(overlay)) {
+        is_lookup_table(overlay) || is_lookup_table(base)) {
         base = std::move(overlay);
         return;
     }

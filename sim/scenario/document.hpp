@@ -143,8 +143,8 @@ private:
 // A layer's distribution replaces the one below it whole (merge_into), never key by key.
 bool is_distribution(const Node& n);
 // Whether table `n` is a lookup table by sequence length (`[efficiency] attention_shape`: a `sequence` list and rows
-// of the same length): a layer's replaces the one below it whole (merge_into), as a mixed table's rows would not
-// match its sequences.
+// of the same length): a layer's table replaces the one below it whole (merge_into), either being one, so that a
+// row written over a catalog's table is not credited to the catalog's measurement and rows always match sequences.
 bool is_lookup_table(const Node& n);
 
 // A value of `kind` at `where`: the search for every mistake's stand-in for a mistaken value (KeyError's

@@ -77,6 +77,10 @@ AttentionShapeTable read_attention_shape(const Node& node, const std::string& pa
                                 "name each row by its query/key head dimension, e.g. head_dim_128");
         }
         (void)t.required(key);
+        if (std::any_of(table.rows.begin(), table.rows.end(), [&](const auto& row) { return row.first == dim; })) {
+            throw ScenarioError(value.where, fmt::format("`{}` is a second row for head dimension {}", at, dim),
+                                "keep one head_dim_ row per head dimension");
+        }
         if (value.kind != Node::Kind::array || value.items.size() != table.sequence.size()) {
             throw ScenarioError(value.where, fmt::format("`{}` must list one factor per sequence length ({})", at, table.sequence.size()), form);
         }
@@ -94,12 +98,6 @@ AttentionShapeTable read_attention_shape(const Node& node, const std::string& pa
     }
     if (table.rows.empty()) throw ScenarioError(node.where, fmt::format("`{}` has no head_dim_… row", path), form);
     std::sort(table.rows.begin(), table.rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (std::size_t i = 1; i < table.rows.size(); ++i) {
-        if (table.rows[i].first == table.rows[i - 1].first) {
-            throw ScenarioError(node.where, fmt::format("`{}` has two rows for head dimension {}", path, table.rows[i].first),
-                                "keep one head_dim_ row per head dimension");
-        }
-    }
     if (const Node* src = t.optional("source")) (void)as_string(*src, t.path_of("source"));
     if (const Node* note = t.optional("note")) (void)as_string(*note, t.path_of("note"));
     t.finish();

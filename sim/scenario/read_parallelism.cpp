@@ -461,6 +461,18 @@ void check_fp8_param_gather(const Scenario& s, const SourceRef& at) {
     }
 }
 
+// The layers first_last_layers_bf16 keeps in BF16 (MixedPrecision::bf16_layers_at_start / _at_end): no more than the
+// model has.
+void check_bf16_layers(const Scenario& s, const SourceRef& at) {
+    const MixedPrecision& pr = s.training.precision;
+    if (pr.bf16_layers_at_start + pr.bf16_layers_at_end > s.model.layers) {
+        throw_rule(s, {"training.num_layers_at_start_in_bf16", "training.num_layers_at_end_in_bf16", "training.first_last_layers_bf16", "model"}, at,
+                   fmt::format("{} first and {} last layers in BF16 exceed the model's {} layers", pr.bf16_layers_at_start,
+                               pr.bf16_layers_at_end, s.model.layers),
+                   fmt::format("keep at most {} layers in BF16 in all (num_layers_at_start_in_bf16 + num_layers_at_end_in_bf16)", s.model.layers));
+    }
+}
+
 // Tensor-parallel communication overlap (ParallelLayout::tp_comm_overlap): sequence parallelism's collectives to
 // overlap, and SMs left for the GEMMs beside them.
 void check_tp_comm_overlap(const Scenario& s, const SourceRef& at) {
@@ -644,6 +656,7 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
     check_tp_comm_overlap(s, at);
     check_fp8_param_gather(s, at);
+    check_bf16_layers(s, at);
     if (p.sequence_parallel && p.tensor == 1) {
         throw_rule(s, {"parallelism.sequence_parallel", "parallelism.tensor"}, at, "sequence_parallel = true needs tensor > 1",
                             "sequence parallelism shards activations over the tensor-parallel group");

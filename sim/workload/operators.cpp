@@ -396,7 +396,8 @@ void add_quantization(const Context& c, std::vector<Op>& ops) {
     std::vector<Op> out;
     out.reserve(ops.size() * 2);
     for (auto& op : ops) {
-        if ((op.kind == OpKind::gemm || op.kind == OpKind::grouped_gemm) && op.gemm) {
+        // The MoE router (gating) stays in BF16, as DeepSeek-V3 keeps it (arXiv 2412.19437 §3.3.1).
+        if ((op.kind == OpKind::gemm || op.kind == OpKind::grouped_gemm) && op.gemm && op.name != "moe.router") {
             const double count = static_cast<double>(op.gemm->count);
             const double inputs = static_cast<double>(op.gemm->m) * static_cast<double>(op.gemm->k) * count;
             const double gradients = static_cast<double>(op.gemm->m) * static_cast<double>(op.gemm->n) * count;

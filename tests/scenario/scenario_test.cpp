@@ -467,6 +467,10 @@ TEST_CASE("a chip's attention shape table is read from the catalog and refused, 
         CHECK(e.where().line == 4);
         CHECK_THAT(e.message(), Catch::Contains("`cluster.chip.efficiency.attention_shape.sequence[1]` = 1024 must exceed the length before it"));
     }
+    // A row written over the catalog's table replaces the table whole (never merged into the measured rows, whose
+    // source would then be credited with it): without its sequences it is refused.
+    CHECK_THAT(load_error(with_table("{ head_dim_128 = [0.5, 0.6, 0.7, 0.8, 0.9], source = \"x\" }")).message(),
+               Catch::Contains("attention_shape.sequence"));
     // Each malformed table and the words of its message.
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"{ sequence = [1024, 4096], head_dim_128 = [1.0], source = \"x\" }",
@@ -476,6 +480,8 @@ TEST_CASE("a chip's attention shape table is read from the catalog and refused, 
         {"{ sequence = [1024], head_dim_x = [0.5], source = \"x\" }", "the head dimension after head_dim_ must be a whole number"},
         {"{ sequence = [1024], source = \"x\" }", "has no head_dim_… row"},
         {"{ sequence = [1024], head_dim_128 = [0.5], sequnce = 1, source = \"x\" }", "sequnce"},
+        {"{ sequence = [1024], head_dim_128 = [0.5], head_dim_0128 = [0.6], source = \"x\" }",
+         "is a second row for head dimension 128"},
     };
     for (const auto& [table, message] : cases) {
         INFO(table);
@@ -1216,6 +1222,10 @@ TEST_CASE("first_last_layers_bf16 keeps Megatron-Core's counts, and needs FP8 GE
     const ScenarioError bf16 = load_error(kBase + "first_last_layers_bf16 = true\n");
     CHECK(bf16.where().line == 16);
     CHECK_THAT(bf16.what(), Catch::Contains("keeps layers of an FP8 step in BF16, but precision is bf16"));
+    // More layers than the model's 32 (line 19: the count, written last).
+    const ScenarioError many = load_error(fp8 + "first_last_layers_bf16 = true\nnum_layers_at_start_in_bf16 = 32\n");
+    CHECK(many.where().line == 19);
+    CHECK_THAT(many.what(), Catch::Contains("32 first and 1 last layers in BF16 exceed the model's 32 layers"));
     // A count without the flag (line 18).
     const ScenarioError count = load_error(fp8 + "num_layers_at_start_in_bf16 = 2\n");
     CHECK(count.where().line == 18);

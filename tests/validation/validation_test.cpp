@@ -89,7 +89,7 @@ TEST_CASE("Llama 3.1 405B on 16384 H100 at 128K with context parallelism is with
     check_llama("llama-3.1-405b-128k-16384");
 }
 
-TEST_CASE("The DeepSeek-V3 step and GPU-hours per trillion tokens are within 12 percent of the measured run",
+TEST_CASE("The DeepSeek-V3 step and GPU-hours per trillion tokens are within 10 percent of the measured run",
           "[validation]") {
     const Outcome o = simulate("deepseek-v3");
     REQUIRE(o.scenario.published.has_value());
@@ -109,7 +109,7 @@ TEST_CASE("The DeepSeek-V3 step and GPU-hours per trillion tokens are within 12 
     // (attention 0.548 × attention_shape 0.814; with one 0.53 for every shape the step was 17.91 s, −10.1 %), the
     // output heads in BF16 as DeepSeek-V3 §3.3.1 keeps them (at the FP8 rate: 18.41 s). The heads load DualPipe's
     // end ranks (15.2 s of compute against 11.9 s): the step rests on the default pipeline split, DeepSeek's being
-    // unpublished. Not modelled, all on the side of a slower step: expert load imbalance (the step waits for the
+    // unpublished; other splits give 16.50–21.19 s (−17 % to +6 %), a wider spread than this check's. Not modelled, all on the side of a slower step: expert load imbalance (the step waits for the
     // busiest expert rank; no sourced default, docs/moe.md), the 20 communication SMs' effect on non-GEMM kernels.
     // This check holds the project's ±10 % (it was held at 12 % from session 17 until the attention shapes were
     // measured).
@@ -142,17 +142,17 @@ double check_megatron_bridge(const std::string& name, double tolerance) {
 // NVIDIA's published FP8 current-scaling recipes (Megatron-Bridge's performance summary, DGX-H100 and DGX-B200), each
 // scenario the recipe's layout as its header gives it; #14's target for independent dense cases is 5 % median and
 // 12 % max, #15's for MoE 6 % median and 15 % max. First measured 2026-12-03: Llama 3 8B H100 +1.8 %, 70B H100
-// −1.4 %, 8B B200 −1.7 %, Llama 3.1 405B B200 +1.9 %, DeepSeek-V3 H100 (force-balanced routing) −4.0 %; Llama 3.1
+// −1.4 %, 8B B200 −1.7 %, Llama 3.1 405B B200 +1.9 %, DeepSeek-V3 H100 (force-balanced routing) −3.9 %; Llama 3.1
 // 405B H100 (TP8 CP2 PP8 VP8) +17.1 %, the one miss, held to a 20 % guard so that a regression still fails. Its B200
 // counterpart (TP4) is +1.9 %. Not yet explained: what differs is TP8's communication on NVLink4 beside FP8 GEMMs that
 // take half the BF16 time; timing Transformer Engine's overlapped GEMMs as the chunks it runs (M/t rows each, not
 // modelled) closed about 5 of the 17 points in a trial, and moved the Llama 3 BF16 cases 7 points low.
-TEST_CASE("Megatron-Bridge's FP8 recipes on H100 and B200 are within 5 percent in tokens per second, but one", "[validation]") {
+TEST_CASE("Megatron-Bridge's FP8 recipes are within 5 percent in tokens per second (DeepSeek-V3 6), but one", "[validation]") {
     (void)check_megatron_bridge("megatron-bridge-llama3-8b-fp8-h100", 0.05);
     (void)check_megatron_bridge("megatron-bridge-llama3-70b-fp8-h100", 0.05);
     (void)check_megatron_bridge("megatron-bridge-llama3-8b-fp8-b200", 0.05);
     (void)check_megatron_bridge("megatron-bridge-llama3.1-405b-fp8-b200", 0.05);
     (void)check_megatron_bridge("megatron-bridge-deepseek-v3-fp8-h100", 0.06);
-    // The miss, stated: when a change brings it inside 10 %, this line says so and the guard can tighten.
+    // The miss, stated as a band (+10 % to +20 %): a change that moves it out either way fails here and says so.
     CHECK(check_megatron_bridge("megatron-bridge-llama3.1-405b-fp8-h100", 0.20) > 0.10);
 }
