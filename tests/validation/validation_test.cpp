@@ -102,7 +102,7 @@ TEST_CASE("The DeepSeek-V3 step and GPU-hours per trillion tokens are within 10 
                                         << " s; GPU-hours per trillion tokens " << per_trillion << " vs "
                                         << *pub.gpu_hours_per_trillion_tokens << "; BF16 MFU (full attention) "
                                         << 100.0 * o.step.mfu_bf16_full << "% vs " << 100.0 * *pub.mfu_bf16 << "%");
-    // 19.93 s predicted against 19.926 s (+0.0 %). No figure is fitted to this step: the H800's block-scaled FP8
+    // 19.93 s predicted against 19.926 s (−0.0 %). No figure is fitted to this step: the H800's block-scaled FP8
     // GEMM efficiency is DeepGEMM's published kernel rate at sustained power (0.53; 0.45 fitted to this step gave
     // 19.9 s), its NVLink the part's own 160 GB/s, its NICs nccl-tests' 48–49 GB/s per 400 Gb/s CX-7 (0.97 of line
     // rate), MLA's attention core (head dims 192 / 128, 4,096-token calls) the measured 0.446 of peak
