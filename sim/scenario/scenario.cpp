@@ -283,9 +283,9 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
             const auto core = std::find_if(block.ops.begin(), block.ops.end(), [](const Op& op) { return op.attention_shape.has_value(); });
             if (core == block.ops.end()) continue;
             const AttentionKernelShape& k = *core->attention_shape;
-            at = fmt::format("× {:.3g} at this run's attention kernel ({:g} tokens per call, head dim {}): {:.3g}",
-                             chip.efficiency.attention_shape.factor(k.sequence, k.head_dim), k.sequence, k.head_dim,
-                             chip.efficiency.attention * chip.efficiency.attention_shape.factor(k.sequence, k.head_dim));
+            const double factor = chip.efficiency.attention_shape.factor(k.sequence, k.head_dim);
+            at = fmt::format("× {:.3g} at this run's attention kernel ({:g} tokens per call, head dim {}): {:.3g}", factor,
+                             k.sequence, k.head_dim, chip.efficiency.attention * factor);
             break;
         }
         if (!at.empty()) add("efficiency", "attention_shape", at);

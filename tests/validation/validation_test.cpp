@@ -39,14 +39,34 @@ double megatron_tflops(const Outcome& o) {
     return o.step.model_flops_full.value() * factor / o.step.step_time.value() / o.scenario.cluster.gpus / 1e12;
 }
 
+// Tokens per second per GPU, as Megatron-Bridge's performance summary states it: global batch × sequence / step
+// time / GPUs.
+double tokens_per_second_per_gpu(const Outcome& o) {
+    const double tokens = static_cast<double>(o.scenario.training.global_batch) * o.scenario.training.sequence_length;
+    return tokens / o.step.step_time.value() / o.scenario.cluster.gpus;
+}
+
+// Prints predicted beside reported (`unit`, the case's source) and checks them within `tolerance` relative; returns
+// the relative error.
+double check_relative(const std::string& name, const Outcome& o, double predicted, double reported, const char* unit,
+                      double tolerance) {
+    WARN(name << ": predicted " << predicted << " " << unit << ", reported " << reported << " ("
+              << o.scenario.published->source << "), error " << 100.0 * (predicted / reported - 1.0) << "%");
+    CHECK(predicted == Approx(reported).epsilon(tolerance));
+    return predicted / reported - 1.0;
+}
+
 void check_megatron(const std::string& name) {
     const Outcome o = simulate(name);
     REQUIRE(o.scenario.published.has_value());
-    const double reported = *o.scenario.published->hardware_tflops_per_gpu;
-    const double predicted = megatron_tflops(o);
-    WARN(name << ": predicted " << predicted << " TFLOP/s per GPU, reported " << reported << " ("
-              << o.scenario.published->source << "), error " << 100.0 * (predicted / reported - 1.0) << "%");
-    CHECK(predicted == Approx(reported).epsilon(0.10));
+    (void)check_relative(name, o, megatron_tflops(o), *o.scenario.published->hardware_tflops_per_gpu, "TFLOP/s per GPU", 0.10);
+}
+
+double check_megatron_bridge(const std::string& name, double tolerance) {
+    const Outcome o = simulate(name);
+    REQUIRE(o.scenario.published.has_value());
+    return check_relative(name, o, tokens_per_second_per_gpu(o), *o.scenario.published->tokens_per_second_per_gpu,
+                          "tokens/s per GPU", tolerance);
 }
 
 void check_llama(const std::string& name) {
@@ -116,28 +136,6 @@ TEST_CASE("The DeepSeek-V3 step and GPU-hours per trillion tokens are within 10 
     CHECK(o.step.step_time.value() == Approx(pub.step_time->value()).epsilon(0.10));
     CHECK(per_trillion == Approx(*pub.gpu_hours_per_trillion_tokens).epsilon(0.10));
 }
-
-namespace {
-
-// Tokens per second per GPU, as Megatron-Bridge's performance summary states it: global batch × sequence / step
-// time / GPUs.
-double tokens_per_second_per_gpu(const Outcome& o) {
-    const double tokens = static_cast<double>(o.scenario.training.global_batch) * o.scenario.training.sequence_length;
-    return tokens / o.step.step_time.value() / o.scenario.cluster.gpus;
-}
-
-double check_megatron_bridge(const std::string& name, double tolerance) {
-    const Outcome o = simulate(name);
-    REQUIRE(o.scenario.published.has_value());
-    const double reported = *o.scenario.published->tokens_per_second_per_gpu;
-    const double predicted = tokens_per_second_per_gpu(o);
-    WARN(name << ": predicted " << predicted << " tokens/s per GPU, reported " << reported << " ("
-              << o.scenario.published->source << "), error " << 100.0 * (predicted / reported - 1.0) << "%");
-    CHECK(predicted == Approx(reported).epsilon(tolerance));
-    return predicted / reported - 1.0;
-}
-
-}  // namespace
 
 // NVIDIA's published FP8 current-scaling recipes (Megatron-Bridge's performance summary, DGX-H100 and DGX-B200), each
 // scenario the recipe's layout as its header gives it; #14's target for independent dense cases is 5 % median and
