@@ -3,6 +3,8 @@
 
 #include "phase_memo.hpp"
 
+#include <gpuhours/network/automorphism.hpp>
+
 #include <algorithm>
 #include <bit>
 #include <map>
@@ -216,6 +218,20 @@ SwapClosure::Snapshot SwapClosure::save() const {
     return snapshot;
 }
 
+void SwapClosure::moved(std::vector<std::pair<std::uint32_t, std::uint32_t>>& vertices,
+                        std::vector<std::pair<std::uint32_t, std::uint32_t>>& links) const {
+    // Read off the dense images in id order (sorted without a sort: one pass over each table).
+    vertices.clear();
+    links.clear();
+    if (touched_.empty()) return;
+    for (std::uint32_t v = 0; v < image_.size(); ++v) {
+        if (image_[v] != v) vertices.emplace_back(v, image_[v]);
+    }
+    for (std::uint32_t l = 0; l < link_image_.size(); ++l) {
+        if (link_image_[l] != l) links.emplace_back(l, link_image_[l]);
+    }
+}
+
 VertexId SwapClosure::Snapshot::image(VertexId v) const {
     const auto it = std::lower_bound(vertices.begin(), vertices.end(), std::make_tuple(static_cast<std::uint32_t>(v), 0u, std::uint8_t{0}));
     return it != vertices.end() && std::get<0>(*it) == v ? std::get<1>(*it) : v;
@@ -267,22 +283,49 @@ void PhaseRelabeller::sign(std::span<const FlowSpec> flows) {
     hash_ = MaxMinNetwork::PhaseMemo::Hash{}(signature_);  // the phase memo's hash of word sequences
 }
 
-bool PhaseRelabeller::choices_hold(const Router& router, const Router::ChoiceLog& log) {
-    const auto& adj = topology_.adjacency();
-    if (marked_.size() != topology_.links().size()) marked_.assign(topology_.links().size(), 0);
+// A GPU with one scale-up link that chose it maps by itself under every automorphism π: Router::choose takes a
+// GPU's first scale-up candidate, the candidates at π(u) are the images of u's (distances are kept), and π(u)'s one
+// scale-up link is the image of u's (π keeps links' kinds and ends). PXN's choices, most of an all-to-all's, are
+// of this kind.
+bool maps_by_itself(const Topology& topology, const Router::ChoiceLog& log, std::size_t i) {
+    const auto& links = topology.links();
+    const VertexId u = log.vertex[i];
+    if (links[log.chosen[i]].kind != LinkKind::scale_up || topology.vertex(u).kind != VertexKind::gpu) return false;
+    const auto& adj = topology.adjacency();
+    int scale_up = 0;
+    for (std::uint32_t k = adj.offsets[u]; k < adj.offsets[u + 1]; ++k) scale_up += links[adj.links[k]].kind == LinkKind::scale_up;
+    return scale_up == 1;
+}
+
+// Whether every choice of `log` maps under the vertex and link images given (see PhaseRelabeller and
+// choices_map). `marked` is per-link scratch, left all 0.
+template <class VertexImage, class LinkImage>
+bool choices_hold_under(const Topology& topology, const Router& router, const Router::ChoiceLog& log,
+                        const VertexImage& vertex, const LinkImage& link, std::vector<char>& marked,
+                        std::vector<LinkId>& ordered) {
+    const auto& adj = topology.adjacency();
+    const auto& links = topology.links();
+    if (marked.size() != links.size()) marked.assign(links.size(), 0);
     for (std::size_t i = 0; i < log.size(); ++i) {
-        const VertexId v = closure_.vertex(log.vertex[i]);
+        if (maps_by_itself(topology, log, i)) continue;
+        const VertexId v = vertex(log.vertex[i]);
         // The image candidates in v's adjacency order.
-        for (std::uint32_t k = log.begin[i]; k < log.begin[i + 1]; ++k) marked_[closure_.link(log.candidates[k])] = 1;
-        ordered_.clear();
+        for (std::uint32_t k = log.begin[i]; k < log.begin[i + 1]; ++k) marked[link(log.candidates[k])] = 1;
+        ordered.clear();
         for (std::uint32_t k = adj.offsets[v]; k < adj.offsets[v + 1]; ++k) {
-            if (marked_[adj.links[k]]) ordered_.push_back(adj.links[k]);
+            if (marked[adj.links[k]]) ordered.push_back(adj.links[k]);
         }
-        for (std::uint32_t k = log.begin[i]; k < log.begin[i + 1]; ++k) marked_[closure_.link(log.candidates[k])] = 0;
-        if (ordered_.size() != log.begin[i + 1] - log.begin[i]) return false;
-        if (router.choose(v, closure_.vertex(log.destination[i]), ordered_) != closure_.link(log.chosen[i])) return false;
+        for (std::uint32_t k = log.begin[i]; k < log.begin[i + 1]; ++k) marked[link(log.candidates[k])] = 0;
+        if (ordered.size() != log.begin[i + 1] - log.begin[i]) return false;
+        if (router.choose(v, vertex(log.destination[i]), ordered) != link(log.chosen[i])) return false;
     }
     return true;
+}
+
+bool PhaseRelabeller::choices_hold(const Router& router, const Router::ChoiceLog& log) {
+    return choices_hold_under(
+        topology_, router, log, [&](VertexId v) { return closure_.vertex(v); }, [&](LinkId l) { return closure_.link(l); },
+        marked_, ordered_);
 }
 
 std::optional<PhaseResult> PhaseRelabeller::find(const Router& router, std::span<const FlowSpec> flows) {
@@ -367,3 +410,92 @@ void PhaseRelabeller::keep(std::span<const FlowSpec> flows, const Router::Choice
 }
 
 }  // namespace gpuhours::detail
+
+namespace gpuhours {
+
+VertexId Automorphism::vertex(VertexId v) const {
+    const auto it = std::lower_bound(vertices_.begin(), vertices_.end(), std::make_pair(static_cast<std::uint32_t>(v), 0u));
+    return it != vertices_.end() && it->first == v ? it->second : v;
+}
+
+LinkId Automorphism::link(LinkId l) const {
+    const auto it = std::lower_bound(links_.begin(), links_.end(), std::make_pair(static_cast<std::uint32_t>(l), 0u));
+    return it != links_.end() && it->first == l ? it->second : l;
+}
+
+AutomorphismProver::AutomorphismProver(const Topology& topology)
+    : topology_(topology), closure_(std::make_unique<detail::SwapClosure>(topology)) {}
+
+AutomorphismProver::~AutomorphismProver() = default;
+
+std::optional<Automorphism> AutomorphismProver::prove_swap(std::span<const VertexId> from, std::span<const VertexId> to) {
+    if (from.size() != to.size()) throw Error("prove_swap needs as many vertices to swap to as from", "pass spans of one length");
+    closure_->reset();
+    const bool proven = closure_->close(from, to);
+    std::optional<Automorphism> result;
+    if (proven) {
+        Automorphism a;
+        closure_->moved(a.vertices_, a.links_);
+        result = std::move(a);
+    }
+    closure_->reset();
+    return result;
+}
+
+void AutomorphismProver::drop_self_mapping(Router::ChoiceLog& log) const {
+    Router::ChoiceLog kept;
+    kept.complete = log.complete;
+    kept.routing = log.routing;
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        if (detail::maps_by_itself(topology_, log, i)) continue;
+        kept.vertex.push_back(log.vertex[i]);
+        kept.destination.push_back(log.destination[i]);
+        kept.chosen.push_back(log.chosen[i]);
+        kept.candidates.insert(kept.candidates.end(), log.candidates.begin() + log.begin[i], log.candidates.begin() + log.begin[i + 1]);
+        kept.begin.push_back(static_cast<std::uint32_t>(kept.candidates.size()));
+    }
+    log = std::move(kept);
+}
+
+bool AutomorphismProver::choices_map(const Router& router, const Router::ChoiceLog& log, const Automorphism& first,
+                                     const Automorphism* then) {
+    if (!log.complete) return false;
+    if (log.size() == 0) return true;  // no choice among several: every route maps by distances alone
+    // π = then ∘ first written into dense images (identity elsewhere) over the vertices and links either moves, so
+    // that each choice reads them directly; put back after.
+    if (vertex_image_.size() != topology_.vertex_count()) {
+        vertex_image_.resize(topology_.vertex_count());
+        for (std::size_t v = 0; v < vertex_image_.size(); ++v) vertex_image_[v] = static_cast<std::uint32_t>(v);
+        link_image_.resize(topology_.links().size());
+        for (std::size_t l = 0; l < link_image_.size(); ++l) link_image_[l] = static_cast<std::uint32_t>(l);
+    }
+    // then's images first, then first's composed with then (where first moves x, π x = then(first x)).
+    const auto write = [](const auto& moved, std::vector<std::uint32_t>& image, const auto& map) {
+        for (const auto& [x, y] : moved) image[x] = static_cast<std::uint32_t>(map(y));
+    };
+    const auto as_is = [](std::uint32_t y) { return y; };
+    if (then) {
+        write(then->vertices_, vertex_image_, as_is);
+        write(then->links_, link_image_, as_is);
+        write(first.vertices_, vertex_image_, [&](std::uint32_t y) { return then->vertex(y); });
+        write(first.links_, link_image_, [&](std::uint32_t y) { return then->link(y); });
+    } else {
+        write(first.vertices_, vertex_image_, as_is);
+        write(first.links_, link_image_, as_is);
+    }
+    const bool holds = detail::choices_hold_under(
+        topology_, router, log, [&](VertexId v) { return static_cast<VertexId>(vertex_image_[v]); },
+        [&](LinkId l) { return static_cast<LinkId>(link_image_[l]); }, marked_, ordered_);
+    const auto restore = [](const auto& moved, std::vector<std::uint32_t>& image) {
+        for (const auto& [x, ignored] : moved) image[x] = x;
+    };
+    restore(first.vertices_, vertex_image_);
+    restore(first.links_, link_image_);
+    if (then) {
+        restore(then->vertices_, vertex_image_);
+        restore(then->links_, link_image_);
+    }
+    return holds;
+}
+
+}  // namespace gpuhours

@@ -57,6 +57,9 @@ public:
     };
     [[nodiscard]] Snapshot save() const;
     void load(const Snapshot& snapshot);
+    // The vertices and links the closure moves, each with its image, sorted (AutomorphismProver).
+    void moved(std::vector<std::pair<std::uint32_t, std::uint32_t>>& vertices,
+               std::vector<std::pair<std::uint32_t, std::uint32_t>>& links) const;
 
 private:
     enum class State : std::uint8_t { free, fixed, swapped };

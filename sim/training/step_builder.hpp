@@ -10,6 +10,7 @@
 
 #include <gpuhours/engine/engine.hpp>
 #include <gpuhours/hardware/topology.hpp>
+#include <gpuhours/network/automorphism.hpp>
 #include <gpuhours/network/collective.hpp>
 #include <gpuhours/training/kernel.hpp>
 #include <gpuhours/training/placement.hpp>
@@ -22,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -212,6 +214,46 @@ private:
     CollectiveAlgorithm algorithm_for(const CollectiveRequest& request, const std::vector<int>& group);
     void time_collectives();
 
+    // ---- stage translation (step_translation.cpp) -------------------------------------------------------
+    // What a symmetric_time answer depends on besides the collective: the representative group, then (when it
+    // crosses nodes) every group of its kind in the stage, in the order symmetric_time plans them; as GPU vertices.
+    struct CommGroups {
+        std::vector<VertexId> vertices;
+        std::vector<std::uint32_t> offsets{0};  // group i: vertices[offsets[i] .. offsets[i + 1])
+        bool crosses = false;                   // the representative spans nodes (the stage's groups follow)
+        void add(const std::vector<VertexId>& group);
+        [[nodiscard]] std::size_t size() const { return offsets.size() - 1; }
+        [[nodiscard]] std::vector<VertexId> at(std::size_t i) const {
+            return {vertices.begin() + offsets[i], vertices.begin() + offsets[i + 1]};
+        }
+    };
+    CommGroups comm_groups(const CommSpec& c, int rank);
+    // A stage's place among the stages: its class's canonical stage c (the first stage found alike) and the
+    // automorphism swapping c's GPUs with its own, rank by rank of equal (tensor, context, data) coordinates.
+    struct StageImage {
+        int canonical = -1;  // -1: not yet proven
+        Automorphism map;    // identity for a canonical stage
+    };
+    const StageImage& stage_image(int stage);
+    // The time of `c` at `stage` carried from the same collective timed at another stage of its class, when the
+    // groups map and the routing's choices do (step_translation.cpp has the argument); nullopt otherwise.
+    std::optional<SimTime> translated_time(const CommSpec& c, int stage, const CommGroups& groups);
+    // `algorithm`: the one the stage's groups were planned with (symmetric_time).
+    void remember_translation(const CommSpec& c, int stage, CommGroups groups, CollectiveAlgorithm algorithm, SimTime time);
+    struct Timed {  // a symmetric_time answer kept for translation
+        SimTime time;
+        int stage = 0;
+        CommGroups groups;
+        std::size_t log = 0;  // choice_logs_ index + 1 (0: not routed yet)
+        CollectiveKind kind = CollectiveKind::all_reduce;
+        Bytes size;
+        CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;  // the stage's groups' (groups 1, 2, …)
+    };
+    std::vector<std::uint64_t> routed_pairs(const Timed& timed) const;
+    Router::ChoiceLog route_logged(std::span<const std::uint64_t> pairs);
+    bool carries(Timed& timed, int stage, const Automorphism& first, const Automorphism& then);
+    AutomorphismProver& prover();
+
     // ---- task creation (step_tasks.cpp) -----------------------------------------------------------------
     // An engine task and its role; `rank` -1 for a task of no rank (a pass's end marker).
     TaskId add(TaskSpec spec, TaskRole role, CommAxis axis, int rank);
@@ -323,6 +365,17 @@ private:
     std::map<std::tuple<int, double, int, int>, CollectiveAlgorithm> algorithm_cache_;
     std::map<CommTimeCache::Table::SendKey, SimTime> p2p_cache_;
     std::shared_ptr<CommTimeCache::Table> shared_times_;  // kept across steps (null: none)
+    // Stage translation: per stage its image; the canonical stages found so far; the prover; the answers kept by
+    // (kind, size, group kind); the routing choice logs by their sorted (source, destination) pairs; which (log,
+    // from stage, to stage) checks held; the (kind, group kind) found not to carry.
+    std::vector<StageImage> stage_images_;
+    std::vector<int> canonical_stages_;
+    std::unique_ptr<AutomorphismProver> prover_;
+    std::map<std::tuple<int, double, int>, std::vector<Timed>> timed_;
+    std::set<std::pair<int, int>> untranslatable_;
+    std::vector<Router::ChoiceLog> choice_logs_;
+    std::map<std::vector<std::uint64_t>, std::size_t> log_of_pairs_;  // by source × 2^32 + destination
+    std::map<std::tuple<std::size_t, int, int>, bool> log_checks_;
 };
 
 }  // namespace gpuhours::detail

@@ -40,17 +40,23 @@ const std::vector<int>& StepBuilder::all_ranks_of_stage(int stage) {
 }
 
 // Symmetric mode: the time of `c` for the group of `rank`, with every group of the same kind in the stage
-// running at once when the groups cross nodes (they may share NICs and switches); cached.
+// running at once when the groups cross nodes (they may share NICs and switches); cached, and carried to the
+// stage's class (step_translation.cpp).
 SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
-    const auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group),
-                                     placement_.coord(rank).pp);
+    const int stage = placement_.coord(rank).pp;
+    const auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), stage);
     if (auto it = comm_cache_.find(key); it != comm_cache_.end()) return it->second;
     if (shared_times_) {
         if (const auto t = shared_times_->find(shared_times_->collectives, key)) return comm_cache_[key] = *t;
     }
-    const std::vector<int> group = placement_.group(c.group, rank);
-    CollectiveRequest request{c.kind, c.size, vertices(group), std::nullopt, 0};
-    const bool crosses = spans_nodes(group);
+    CommGroups groups = comm_groups(c, rank);
+    if (const auto t = translated_time(c, stage, groups)) {
+        comm_cache_.emplace(key, *t);
+        if (shared_times_) shared_times_->keep(shared_times_->collectives, key, *t);
+        return *t;
+    }
+    CollectiveRequest request{c.kind, c.size, groups.at(0), std::nullopt, 0};
+    const bool crosses = groups.crosses;
     // A collective with a single algorithm that crosses nodes is timed with its concurrent groups only
     // (the representative alone would be discarded: the concurrent time is never shorter).
     const auto algorithms = supported_algorithms(c.kind);
@@ -60,29 +66,19 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     SimTime time = alone_result ? to_sim(alone_result->time) : SimTime::zero();
     bool merged_done = false;
     if (crosses) {
-        // Every group of this kind in the stage, planned with the algorithm chosen for the representative.
-        // Each group once: a rank already in a group found earlier is skipped before its group is built (building
-        // every member's group would cost the stage's size times the group's).
-        covered_.resize(static_cast<std::size_t>(placement_.ranks()), 0);
+        // Every group of this kind in the stage (comm_groups: groups 1, 2, …), planned with the algorithm chosen
+        // for the representative.
         std::vector<CollectivePlan> plans;
         std::size_t flows = 0;
-        const std::vector<int>& stage_ranks = all_ranks_of_stage(placement_.coord(rank).pp);
-        std::vector<int> marked;  // the ranks covered_ marks, cleared after
-        for (const int r : stage_ranks) {
-            if (covered_[static_cast<std::size_t>(r)]) continue;
-            const auto g = placement_.group(c.group, r);
-            for (const int member : g) {
-                covered_[static_cast<std::size_t>(member)] = 1;
-                marked.push_back(member);
-            }
-            CollectiveRequest req{c.kind, c.size, vertices(g), algorithm, 0};
+        for (std::size_t i = 1; i < groups.size(); ++i) {
+            CollectiveRequest req{c.kind, c.size, groups.at(i), algorithm, 0};
             plans.push_back(plan_collective(topology_, req, algorithm));
+            const std::size_t n = req.ranks.size();
             for (const auto& phase : plans.back().phases) {
                 if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) flows += set->flows.size();
-                else flows += g.size() * (g.size() - 1);
+                else flows += n * (n - 1);
             }
         }
-        for (const int r : marked) covered_[static_cast<std::size_t>(r)] = 0;
         if (plans.size() > 1 && flows <= MaxMinNetwork::kExactFlowLimit) {
             CollectivePlan merged = plans.front();
             for (std::size_t i = 0; i < merged.phases.size(); ++i) {
@@ -116,6 +112,7 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     if (!alone_result && !merged_done) time = to_sim(simulate_collective(*network_, request).time);
     comm_cache_.emplace(key, time);
     if (shared_times_) shared_times_->keep(shared_times_->collectives, key, time);
+    remember_translation(c, stage, std::move(groups), algorithm, time);
     return time;
 }
 

@@ -161,6 +161,18 @@ StepResult simulate_step(const StepSpec& spec, CommTimeCache* comm_times = nullp
 
 }  // namespace gpuhours
 
+namespace gpuhours::detail {
+
+// Symmetric mode's stage translation (sim/training/step_translation.cpp): a collective timed at one pipeline stage
+// answers it at another when an automorphism of the topology proves the two alike. On by default; tests turn it
+// off on their thread to time every stage on the network, the reference it is tested against. Returns the
+// previous setting.
+bool set_stage_translation(bool on);
+// How many collectives this thread's steps answered so, in all (tests).
+std::size_t stage_translations();
+
+}  // namespace gpuhours
+
 namespace gpuhours {
 
 // Step results by specification. A step's result is a pure function of its StepSpec (the engine orders events

@@ -1,0 +1,77 @@
+// Automorphisms of a cluster topology, proven, and the routings they carry over (issue #13: symmetric mode times
+// a pipeline stage's collectives once per class of stages that the fabric's symmetry proves alike).
+//
+// An automorphism π is a permutation of the vertices and links that maps every link to a link of the same kind,
+// bandwidth, efficiency and latency, and keeps each vertex's kind and group. Hop distances are kept
+// (d(π u, π v) = d(u, v)), so the equal-cost next hops of π(v) toward π(dst) are the images of those of v toward
+// dst. The router's pick among them (Router::choose) reads the candidates' adjacency order and the destination's
+// index, which π need not keep, so a routing carries over only where every choice it made among more than one
+// candidate is checked at its image (choices_map). When it holds, every route between the images of two ends is
+// the image of the route between them, link by link, so any phase of flows between images is the image phase: the
+// same max-min answer to the last bit (its canonical form is the same; sim/network/relabel.hpp has the argument in
+// full, and proves automorphisms the same way, as swap closures).
+#pragma once
+
+#include <gpuhours/network/network.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+namespace gpuhours {
+
+namespace detail {
+class SwapClosure;  // sim/network/relabel.hpp
+}
+
+// A proven automorphism, kept as the vertices and links it moves (sorted, with their images); identity elsewhere.
+class Automorphism {
+public:
+    [[nodiscard]] VertexId vertex(VertexId v) const;
+    [[nodiscard]] LinkId link(LinkId l) const;
+    [[nodiscard]] std::size_t vertices_moved() const { return vertices_.size(); }
+
+private:
+    friend class AutomorphismProver;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> vertices_;  // (vertex, image), vertex increasing
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> links_;     // (link, image), link increasing
+};
+
+// Proves automorphisms of one topology (which must not change afterwards) as swap closures: the seeds from[i] ↔
+// to[i] extended over the graph, each swapped pair's links matched with each other's (relabel.hpp). Its scratch
+// is sized to the topology at the first proof (about 20 bytes per vertex and link).
+class AutomorphismProver {
+public:
+    explicit AutomorphismProver(const Topology& topology);
+    ~AutomorphismProver();
+    AutomorphismProver(const AutomorphismProver&) = delete;
+    AutomorphismProver& operator=(const AutomorphismProver&) = delete;
+
+    // The involution that swaps from[i] with to[i] (fixes it where the two are equal) and extends them to the whole
+    // graph; nullopt when the closure finds none (a conflict, or a link without a match). `from` and `to` have the
+    // same length.
+    std::optional<Automorphism> prove_swap(std::span<const VertexId> from, std::span<const VertexId> to);
+
+    // Whether every choice in `log` (made by a routing on this topology; Router::log_choices) maps under
+    // π = then ∘ first (first applied first; `then` may be null): at π of the choice's vertex, toward π of its
+    // destination, among the images of its candidates put in that vertex's adjacency order, Router::choose picks π
+    // of the link chosen. False for an incomplete log (a choice among more than ChoiceLog::kMaxCandidates was not
+    // logged, so nothing is proven).
+    bool choices_map(const Router& router, const Router::ChoiceLog& log, const Automorphism& first,
+                     const Automorphism* then);
+    // Drops from `log` the choices every automorphism maps (a GPU with a single scale-up link that took it: PXN),
+    // so that checks read only the others; choices_map skips them anyway.
+    void drop_self_mapping(Router::ChoiceLog& log) const;
+
+private:
+    const Topology& topology_;
+    std::unique_ptr<detail::SwapClosure> closure_;
+    std::vector<char> marked_;  // choices_map's scratch, per link, left all 0
+    std::vector<LinkId> ordered_;
+    std::vector<std::uint32_t> vertex_image_, link_image_;  // choices_map's π, dense, left the identity
+};
+
+}  // namespace gpuhours

@@ -1,0 +1,271 @@
+// Stage translation (issue #13): symmetric mode times each collective once per class of pipeline stages that the
+// fabric's symmetry proves alike, instead of once per stage.
+//
+// The argument. Let c be a stage and s another, and π an automorphism of the topology (network/automorphism.hpp)
+// that sends the GPU of c's rank with coordinates (tensor, context, data) to the GPU of s's rank with the same
+// coordinates, proven as a swap closure seeded with those pairs. symmetric_time's answer for a collective at a
+// stage is a function of (a) the lists of GPUs it plans over — the representative group, and when that crosses
+// nodes every group of its kind in the stage, in order (CommGroups) — (b) which of those GPUs share a node (the only
+// thing plan_collective reads of the topology besides the GPUs: by_node groups ranks by node, nodes in order of
+// first appearance) and (c) the max-min answers of the phases of flows the plans make. Take an answer timed at
+// stage t and the same collective asked at stage s, both in c's class, and π = π_s ∘ π_t (each π an involution
+// between c and its stage, so π sends t's GPUs to s's, coordinate by coordinate). If
+//   1. s's lists are π of t's, element by element (checked: a vertex comparison per GPU listed),
+//   2. π keeps which GPUs share a node (checked for each stage image over c's GPUs: node(u) = node(w) exactly when
+//      node(π u) = node(π w)), so every plan at s is π of the plan at t, flow by flow, in the same order, and
+//   3. every choice the router made among equal-cost next hops on the routes of those plans' flows maps under π
+//      (checked on a log of routing every (source, destination) pair of every plan of every algorithm tried at t:
+//      AutomorphismProver::choices_map),
+// then every route at s is π of the route at t, link by link, so each phase at s has the canonical form of the
+// phase at t and the same max-min answer to the last bit (relabel.hpp), and so the same collective time, the same
+// algorithm chosen, and the same answer. Any check that fails leaves the collective to be timed at s as before:
+// the translation only ever skips work whose answer it has proven, and symmetric mode's results do not change.
+#include "step_builder.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace gpuhours::detail {
+
+namespace {
+
+thread_local bool translation_on = true;
+thread_local std::size_t translations = 0;
+
+// The canonical stages a new stage is tried against, at most (each try costs a swap closure).
+constexpr std::size_t kCanonicalTries = 4;
+// Answers kept per collective (from different stages: where the first stage's class differs from a later one's).
+// Where the fabric's symmetry does not carry a collective (its routes cross switches whose destination-based
+// spreading the swap does not commute with), it does not carry the other sizes of that kind over that group
+// either: after one failed check the kind is timed stage by stage without further logs or checks (each costs
+// about a routing of its pairs).
+constexpr std::size_t kKept = 2;
+// Stages of more GPUs than this are timed each on its own: a swap closure of two such stages (some hundred thousand
+// links) and its checks cost about what timing the stage's collectives does (the flagship's layout at 131,072 GPUs,
+// 8,192 per stage: 10.9 G instructions with translation, 10.4 G without; at 16,384 GPUs, 1,024 per stage: 1.86 G
+// against 2.00 G; at 2,048, 128 per stage: 0.25 G against 0.33 G).
+constexpr std::size_t kMaxStageGpus = 4096;
+// The pairs routed for carries()'s sampled check before a full log.
+constexpr std::size_t kSamplePairs = 512;
+// A timed collective whose plans have more distinct (source, destination) pairs than this is not kept: logging
+// their routing costs about as much as timing the collective again at another stage.
+constexpr std::size_t kMaxLoggedPairs = std::size_t{1} << 17;
+
+}  // namespace
+
+bool set_stage_translation(bool on) {
+    const bool was = translation_on;
+    translation_on = on;
+    return was;
+}
+
+std::size_t stage_translations() { return translations; }
+
+void StepBuilder::CommGroups::add(const std::vector<VertexId>& group) {
+    vertices.insert(vertices.end(), group.begin(), group.end());
+    offsets.push_back(static_cast<std::uint32_t>(vertices.size()));
+}
+
+// The representative group of `rank`, then, when it crosses nodes, each group of the kind in the stage once, in
+// the order of their smallest rank: a rank already in a group found earlier is skipped before its group is built
+// (building every member's group would cost the stage's size times the group's).
+StepBuilder::CommGroups StepBuilder::comm_groups(const CommSpec& c, int rank) {
+    CommGroups groups;
+    const std::vector<int> group = placement_.group(c.group, rank);
+    groups.add(vertices(group));
+    groups.crosses = spans_nodes(group);
+    if (!groups.crosses) return groups;
+    covered_.resize(static_cast<std::size_t>(placement_.ranks()), 0);
+    std::vector<int> marked;  // the ranks covered_ marks, cleared after
+    for (const int r : all_ranks_of_stage(placement_.coord(rank).pp)) {
+        if (covered_[static_cast<std::size_t>(r)]) continue;
+        const auto g = placement_.group(c.group, r);
+        for (const int member : g) {
+            covered_[static_cast<std::size_t>(member)] = 1;
+            marked.push_back(member);
+        }
+        groups.add(vertices(g));
+    }
+    for (const int r : marked) covered_[static_cast<std::size_t>(r)] = 0;
+    return groups;
+}
+
+const StepBuilder::StageImage& StepBuilder::stage_image(int stage) {
+    if (stage_images_.empty()) stage_images_.resize(static_cast<std::size_t>(layout_.pipeline));
+    StageImage& image = stage_images_[static_cast<std::size_t>(stage)];
+    if (image.canonical >= 0) return image;
+    // The stage's GPUs by (tensor, context, data) coordinates, as all_ranks_of_stage enumerates them before sorting.
+    const auto gpus_of = [&](int s) {
+        std::vector<VertexId> gpus;
+        for (int tp = 0; tp < layout_.tensor; ++tp) {
+            for (int cp = 0; cp < layout_.context; ++cp) {
+                for (int dp = 0; dp < layout_.data; ++dp) gpus.push_back(topology_.gpu(placement_.rank_of(tp, cp, dp, s)));
+            }
+        }
+        return gpus;
+    };
+    const std::vector<VertexId> mine = gpus_of(stage);
+    for (std::size_t k = 0; k < std::min(canonical_stages_.size(), kCanonicalTries); ++k) {
+        const int c = canonical_stages_[k];
+        const std::vector<VertexId> theirs = gpus_of(c);
+        std::optional<Automorphism> map = prover().prove_swap(theirs, mine);
+        if (!map) continue;
+        // π keeps which GPUs share a node: node(u) ↦ node(π u) is a function and one-to-one over c's GPUs.
+        std::unordered_map<int, int> image_of, preimage_of;
+        bool keeps = true;
+        for (const VertexId u : theirs) {
+            const int a = topology_.vertex(u).node;
+            const int b = topology_.vertex(map->vertex(u)).node;
+            keeps = image_of.try_emplace(a, b).first->second == b && preimage_of.try_emplace(b, a).first->second == a;
+            if (!keeps) break;
+        }
+        if (!keeps) continue;
+        image.canonical = c;
+        image.map = std::move(*map);
+        return image;
+    }
+    image.canonical = stage;
+    canonical_stages_.push_back(stage);
+    return image;
+}
+
+// Every (source, destination) pair the plans of `timed` route, sorted, as source × 2^32 + destination: the
+// representative with every algorithm simulate_collective may try (those its group cannot run throw, and it skips
+// them too), the stage's groups with the one they were planned with. A superset of what symmetric_time ran where it
+// ran fewer: more choices only make the check stricter.
+std::vector<std::uint64_t> StepBuilder::routed_pairs(const Timed& timed) const {
+    std::vector<std::uint64_t> pairs;
+    const auto pair = [](VertexId a, VertexId b) { return static_cast<std::uint64_t>(a) << 32 | b; };
+    const auto add_plan = [&](const CollectivePlan& plan) {
+        for (const auto& phase : plan.phases) {
+            if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) {
+                for (const FlowSpec& f : set->flows) {
+                    if (f.src != f.dst) pairs.push_back(pair(f.src, f.dst));
+                }
+            } else {
+                const auto& all = std::get<AllPairs>(phase.traffic);
+                for (const VertexId a : all.ranks) {
+                    for (const VertexId b : all.ranks) {
+                        if (a != b) pairs.push_back(pair(a, b));
+                    }
+                }
+            }
+        }
+    };
+    for (std::size_t i = 0; i < timed.groups.size(); ++i) {
+        const CollectiveRequest request{timed.kind, timed.size, timed.groups.at(i), std::nullopt, 0};
+        for (const CollectiveAlgorithm a : supported_algorithms(timed.kind)) {
+            if (i > 0 && a != timed.algorithm) continue;
+            try {
+                add_plan(plan_collective(topology_, request, a));
+            } catch (const Error&) {
+            }
+        }
+    }
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    return pairs;
+}
+
+// The choices of routing `pairs` (every choice that maps by itself dropped: drop_self_mapping).
+Router::ChoiceLog StepBuilder::route_logged(std::span<const std::uint64_t> pairs) {
+    std::vector<FlowSpec> flows;
+    flows.reserve(pairs.size());
+    for (const std::uint64_t p : pairs) flows.push_back(FlowSpec{p >> 32, p & 0xffffffffu, Bytes(1.0)});
+    Router::ChoiceLog log;
+    Router& router = network_->router();
+    router.log_choices(&log);
+    try {
+        (void)router.routes(flows);
+    } catch (...) {
+        router.log_choices(nullptr);
+        throw;
+    }
+    router.log_choices(nullptr);
+    prover().drop_self_mapping(log);
+    return log;
+}
+
+AutomorphismProver& StepBuilder::prover() {
+    if (!prover_) prover_ = std::make_unique<AutomorphismProver>(topology_);
+    return *prover_;
+}
+
+// Whether `timed` carries to `stage` under π = then ∘ first (its groups already found to map): every choice of
+// routing its pairs maps. The routing is logged once per pair set (logs are shared by equal sets: an all-gather
+// and a reduce-scatter over one group, a dispatch and its combine) and each check is kept. Before the first full
+// log of a pair set, a strided sample of at most kSamplePairs of its pairs is routed and checked: where the
+// symmetry fails, it mostly fails on every leaf boundary the pairs cross, so the sample finds it for a fraction of
+// the routing.
+bool StepBuilder::carries(Timed& timed, int stage, const Automorphism& first, const Automorphism& then) {
+    if (timed.log == 0) {
+        std::vector<std::uint64_t> pairs = routed_pairs(timed);
+        auto it = log_of_pairs_.find(pairs);
+        if (it == log_of_pairs_.end()) {
+            if (pairs.size() > kSamplePairs) {
+                std::vector<std::uint64_t> sample;
+                const std::size_t stride = (pairs.size() + kSamplePairs - 1) / kSamplePairs;
+                for (std::size_t i = 0; i < pairs.size(); i += stride) sample.push_back(pairs[i]);
+                if (!prover().choices_map(network_->router(), route_logged(sample), first, &then)) return false;
+            }
+            Router::ChoiceLog log = route_logged(pairs);
+            it = log_of_pairs_.emplace(std::move(pairs), choice_logs_.size()).first;
+            choice_logs_.push_back(std::move(log));
+        }
+        timed.log = it->second + 1;
+    }
+    const std::size_t log = timed.log - 1;
+    const auto check = std::make_tuple(log, timed.stage, stage);
+    auto held = log_checks_.find(check);
+    if (held == log_checks_.end()) {
+        held = log_checks_.emplace(check, prover().choices_map(network_->router(), choice_logs_[log], first, &then)).first;
+    }
+    return held->second;
+}
+
+std::optional<SimTime> StepBuilder::translated_time(const CommSpec& c, int stage, const CommGroups& groups) {
+    if (!translation_on || network_->kind() != NetworkKind::flow) return std::nullopt;
+    if (untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)))) return std::nullopt;
+    const auto found = timed_.find(std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group)));
+    if (found == timed_.end()) return std::nullopt;  // timed at no stage yet (and no closure spent on it)
+    for (Timed& timed : found->second) {
+        if (timed.groups.offsets != groups.offsets || timed.groups.crosses != groups.crosses) continue;
+        // Stage images are proven only here, when an answer could be carried.
+        const StageImage& to = stage_image(stage);
+        const StageImage& from = stage_image(timed.stage);
+        if (from.canonical != to.canonical) continue;
+        const Automorphism& first = from.map;  // t → c (identity when t is c)
+        const Automorphism& then = to.map;     // c → s (identity when s is c)
+        bool maps = true;
+        for (std::size_t i = 0; i < groups.vertices.size() && maps; ++i) {
+            maps = then.vertex(first.vertex(timed.groups.vertices[i])) == groups.vertices[i];
+        }
+        if (!maps) continue;
+        if (!carries(timed, stage, first, then)) {
+            untranslatable_.emplace(static_cast<int>(c.kind), static_cast<int>(c.group));
+            return std::nullopt;
+        }
+        ++translations;
+        return timed.time;
+    }
+    return std::nullopt;
+}
+
+void StepBuilder::remember_translation(const CommSpec& c, int stage, CommGroups groups, CollectiveAlgorithm algorithm,
+                                       SimTime time) {
+    if (!translation_on || network_->kind() != NetworkKind::flow || layout_.pipeline < 2) return;
+    if (static_cast<std::size_t>(placement_.ranks() / layout_.pipeline) > kMaxStageGpus) return;
+    if (untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)))) return;
+    // The pairs its plans route, at most (an all-to-all's n(n−1) per group; a ring's n per channel).
+    std::size_t pairs = 0;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const std::size_t n = groups.offsets[i + 1] - groups.offsets[i];
+        pairs += c.kind == CollectiveKind::all_to_all ? n * (n - 1) : 4 * n;
+    }
+    if (pairs > kMaxLoggedPairs) return;
+    std::vector<Timed>& kept = timed_[std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group))];
+    if (kept.size() >= kKept) return;
+    kept.push_back(Timed{time, stage, std::move(groups), 0, c.kind, c.size, algorithm});
+}
+
+}  // namespace gpuhours::detail

@@ -1,0 +1,130 @@
+// Symmetric mode's stage translation (sim/training/step_translation.cpp): a collective timed at one pipeline stage
+// answers the same collective at another when an automorphism of the fabric proves the stages alike. The reference
+// is the same step with the translation off (every stage's collectives timed on the network): the two must agree
+// to the last bit, on regular fabrics where stages are carried and on irregular ones where proofs fail.
+#include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/training/step.hpp>
+
+#include "../workload/models.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+
+using namespace gpuhours;
+
+namespace {
+
+std::filesystem::path catalog() { return std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios"; }
+
+// The catalog's H100 on `fabric`: `gpus` GPUs, `per_node` per node, switches of `radix` ports, `tiers` tiers.
+ClusterSpec cluster(int gpus, int per_node, Fabric fabric, int radix, int planes = 1, int tiers = 2) {
+    ClusterSpec c;
+    c.chip = load_chip("h100", catalog());
+    c.gpus = gpus;
+    c.gpus_per_node = per_node;
+    c.fabric = fabric;
+    c.switch_radix = radix;
+    c.planes = planes;
+    c.tiers = tiers;
+    c.nic_bandwidth = c.chip.nic_bandwidth;
+    c.nic_latency = c.chip.nic_latency;
+    return c;
+}
+
+// A small MoE (4 layers, 16 routed experts of which 4 per token, one shared) on PP 4 × DP (the rest), EP 8, so each
+// stage has its expert all-to-alls and its data-parallel reductions; 8 micro-batches per replica.
+StepSpec moe_step(ClusterSpec cl) {
+    StepSpec s;
+    s.model = test::llama_like(4, 2048, 16, 16, 8192, 32000);
+    s.model.moe = MoeSpec{16, 1, 4, 1024, 0, 0};
+    s.layout.pipeline = 4;
+    s.layout.data = cl.gpus / 4;
+    s.layout.expert = 8;
+    s.cluster = std::move(cl);
+    s.sequence_length = 2048;
+    s.global_batch = s.layout.data * 8;
+    return s;
+}
+
+// A dense model (8 layers) on TP 2 × PP 4 × DP (the rest) with ZeRO-1: tensor all-reduces inside nodes and
+// data-parallel reduce-scatters and all-gathers across them, per stage.
+StepSpec dense_step(ClusterSpec cl) {
+    StepSpec s;
+    s.model = test::llama_like(8, 2048, 16, 4, 8192, 32000);
+    s.layout.tensor = 2;
+    s.layout.pipeline = 4;
+    s.layout.data = cl.gpus / 8;
+    s.layout.zero_stage = 1;
+    s.cluster = std::move(cl);
+    s.sequence_length = 2048;
+    s.global_batch = s.layout.data * 8;
+    return s;
+}
+
+// Both runs of `spec`, translation off then on; every figure of the result must be equal. Returns how many
+// collectives the run with it on carried from another stage.
+std::size_t require_same(const StepSpec& spec) {
+    const bool was = detail::set_stage_translation(false);
+    const StepResult reference = simulate_step(spec);
+    detail::set_stage_translation(true);
+    const std::size_t before = detail::stage_translations();
+    const StepResult translated = simulate_step(spec);
+    const std::size_t carried = detail::stage_translations() - before;
+    detail::set_stage_translation(was);
+    REQUIRE(translated.step_time.value() == reference.step_time.value());
+    REQUIRE(translated.stages.size() == reference.stages.size());
+    for (std::size_t s = 0; s < reference.stages.size(); ++s) {
+        const StepBreakdown& a = reference.stages[s].breakdown;
+        const StepBreakdown& b = translated.stages[s].breakdown;
+        CHECK(b.compute.value() == a.compute.value());
+        CHECK(b.bubble.value() == a.bubble.value());
+        for (std::size_t k = 0; k < a.exposed.size(); ++k) {
+            CHECK(b.exposed[k].value() == a.exposed[k].value());
+            CHECK(b.on_link[k].value() == a.on_link[k].value());
+        }
+    }
+    return carried;
+}
+
+}  // namespace
+
+TEST_CASE("Stage translation changes no figure of a step, and carries stages on regular fabrics", "[step][translation]") {
+    struct Case {
+        const char* name;
+        ClusterSpec cluster;
+        bool moe;
+        bool carries;  // a regular fabric: at least one collective must be carried
+    };
+    const Case cases[] = {
+        // 64 GPUs, 8 per node, leaves of 32 NICs (radix 64): a stage is 2 nodes, two stages per leaf; the swap of
+        // two stages is a symmetry and their collectives stay inside a leaf (no choice among spines).
+        {"fat-tree", cluster(64, 8, Fabric::fat_tree, 64), true, true},
+        {"fat-tree, dense TP 2", cluster(64, 8, Fabric::fat_tree, 64), false, true},
+        {"multi-plane, 8 planes", cluster(64, 8, Fabric::multi_plane, 16, 8), true, true},
+        {"rail-optimized", cluster(64, 8, Fabric::rail_optimized, 16), true, true},
+        // Leaves of 8 NICs (radix 16): a stage spans two leaves and its all-to-alls cross the spines, where
+        // destination-based spreading need not commute with the swap: whatever is carried must still be exact.
+        {"fat-tree, small leaves", cluster(64, 8, Fabric::fat_tree, 16), true, false},
+        {"fat-tree, 3 tiers", cluster(128, 8, Fabric::fat_tree, 8, 1, 3), true, false},
+        // Nodes of 6 GPUs straddling leaves of 8 NICs: stages sit differently on the leaves.
+        {"fat-tree, nodes straddle leaves", cluster(96, 6, Fabric::fat_tree, 16), true, false},
+    };
+    for (const Case& c : cases) {
+        INFO(c.name);
+        const StepSpec spec = c.moe ? moe_step(c.cluster) : dense_step(c.cluster);
+        const std::size_t carried = require_same(spec);
+        if (c.carries) CHECK(carried > 0);
+    }
+}
+
+TEST_CASE("The flagship's stages are carried, and its step is unchanged", "[step][translation]") {
+    // DeepSeek-V3 on 2,048 H800 (scenarios/deepseek-v3.toml): 16 DualPipe stages of 128 GPUs (16 nodes, half a
+    // multi-plane leaf); each stage's expert all-to-alls and data-parallel reductions are stage 1's moved along the
+    // leaves, so most stages' collectives are carried rather than timed.
+    const Scenario s = load_scenario(catalog() / "deepseek-v3.toml");
+    const StepSpec spec = step_spec_of(s);
+    const std::size_t carried = require_same(spec);
+    CHECK(carried >= 100);
+}
