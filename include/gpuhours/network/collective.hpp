@@ -111,6 +111,9 @@ struct CollectiveResult {
 // Expands `request` with `algorithm` into phases. Throws Error on a bad request: fewer than 1 rank, a rank that
 // is not a GPU vertex, a repeated rank, a negative size, an algorithm `kind` does not support, send/recv without
 // exactly 2 ranks, a root out of range, hierarchical without the same number of ranks on ≥ 2 nodes.
+// Of the topology it reads only which ranks share a node (VertexInfo::node): the step's stage translation
+// (sim/training/step_translation.cpp) relies on it, so a plan that read more (a GPU's index, a vertex id) would have
+// to be checked there too.
 CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest& request, CollectiveAlgorithm algorithm);
 
 // Times a plan on `network` (standalone phases).
