@@ -11,8 +11,9 @@
 // stage t and the same collective asked at stage s, both in c's class, and π = π_s ∘ π_t (each π an involution
 // between c and its stage, so π sends t's GPUs to s's, coordinate by coordinate). If
 //   1. s's lists are π of t's, element by element (checked: a vertex comparison per GPU listed),
-//   2. π keeps which GPUs share a node (checked for each stage image over c's GPUs: node(u) = node(w) exactly when
-//      node(π u) = node(π w)), so every plan at s is π of the plan at t, flow by flow, in the same order, and
+//   2. π keeps which of those GPUs share a node (checked over the GPUs listed, and for each stage image over c's
+//      GPUs: node(u) = node(w) exactly when node(π u) = node(π w)), so every plan at s is π of the plan at t, flow
+//      by flow, in the same order, and
 //   3. every choice the router made among equal-cost next hops on the routes of those plans' flows maps under π
 //      (checked on a log of routing every (source, destination) pair of every plan of every algorithm tried at t:
 //      AutomorphismProver::choices_map),
@@ -236,9 +237,18 @@ std::optional<SimTime> StepBuilder::translated_time(const CommSpec& c, int stage
         if (from.canonical != to.canonical) continue;
         const Automorphism& first = from.map;  // t → c (identity when t is c)
         const Automorphism& then = to.map;     // c → s (identity when s is c)
+        // The lists map element by element, and π keeps which of their GPUs share a node: node(u) ↦ node(π u) is a
+        // function and one-to-one over them (stage_image checked it over the stages' GPUs; a group reaching outside
+        // the stage is covered here).
         bool maps = true;
+        std::unordered_map<int, int> image_of, preimage_of;
         for (std::size_t i = 0; i < groups.vertices.size() && maps; ++i) {
-            maps = then.vertex(first.vertex(timed.groups.vertices[i])) == groups.vertices[i];
+            const VertexId u = timed.groups.vertices[i];
+            const VertexId w = groups.vertices[i];
+            const int a = topology_.vertex(u).node;
+            const int b = topology_.vertex(w).node;
+            maps = then.vertex(first.vertex(u)) == w && image_of.try_emplace(a, b).first->second == b &&
+                   preimage_of.try_emplace(b, a).first->second == a;
         }
         if (!maps) continue;
         if (!carries(timed, stage, first, then)) {
