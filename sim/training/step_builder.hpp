@@ -249,7 +249,7 @@ private:
         Bytes size;
         CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;  // the stage's groups' (groups 1, 2, …)
     };
-    std::vector<std::uint64_t> routed_pairs(const Timed& timed) const;
+    std::optional<std::vector<std::uint64_t>> routed_pairs(const Timed& timed) const;
     Router::ChoiceLog route_logged(std::span<const std::uint64_t> pairs);
     bool carries(Timed& timed, int stage, const Automorphism& first, const Automorphism& then);
     AutomorphismProver& prover();

@@ -5,9 +5,11 @@
 // that sends the GPU of c's rank with coordinates (tensor, context, data) to the GPU of s's rank with the same
 // coordinates, proven as a swap closure seeded with those pairs. symmetric_time's answer for a collective at a
 // stage is a function of (a) the lists of GPUs it plans over — the representative group, and when that crosses
-// nodes every group of its kind in the stage, in order (CommGroups) — (b) which of those GPUs share a node (the only
-// thing plan_collective reads of the topology besides the GPUs: by_node groups ranks by node, nodes in order of
-// first appearance) and (c) the max-min answers of the phases of flows the plans make. Take an answer timed at
+// nodes (by rank arithmetic: CommGroups::crosses, compared) every group of its kind in the stage, in order — (b)
+// which of those GPUs share a node (the only thing plan_collective reads of the topology besides the GPUs: by_node
+// groups ranks by node, nodes in order of first appearance) and (c) the max-min answers of the phases of flows the
+// plans make (each phase of at most MaxMinNetwork::kExactFlowLimit flows, checked in routed_pairs: above it the
+// network answers with a bound whose ties go by link id). Take an answer timed at
 // stage t and the same collective asked at stage s, both in c's class, and π = π_s ∘ π_t (each π an involution
 // between c and its stage, so π sends t's GPUs to s's, coordinate by coordinate). If
 //   1. s's lists are π of t's, element by element (checked: a vertex comparison per GPU listed),
@@ -131,20 +133,27 @@ const StepBuilder::StageImage& StepBuilder::stage_image(int stage) {
 }
 
 // Every (source, destination) pair the plans of `timed` route, sorted, as source × 2^32 + destination: the
-// representative with every algorithm simulate_collective may try (those its group cannot run throw, and it skips
-// them too), the stage's groups with the one they were planned with. A superset of what symmetric_time ran where it
-// ran fewer: more choices only make the check stricter.
-std::vector<std::uint64_t> StepBuilder::routed_pairs(const Timed& timed) const {
+// representative with every algorithm plan_collective gives it (a superset of those simulate_collective tries: it
+// skips trees on one node, and hierarchical on uneven nodes, which throws), the stage's groups with the one they
+// were planned with. More pairs than symmetric_time ran only make the check stricter. nullopt when a phase of the
+// representative's plans has more than MaxMinNetwork::kExactFlowLimit flows: the network answers those with a
+// congestion bound or aggregated routing trees, whose ties and sums go by link and vertex id, which an automorphism
+// need not keep (the stage's groups' merged phases are run only below it).
+std::optional<std::vector<std::uint64_t>> StepBuilder::routed_pairs(const Timed& timed) const {
     std::vector<std::uint64_t> pairs;
     const auto pair = [](VertexId a, VertexId b) { return static_cast<std::uint64_t>(a) << 32 | b; };
-    const auto add_plan = [&](const CollectivePlan& plan) {
+    bool exact = true;
+    const auto add_plan = [&](const CollectivePlan& plan, bool representative) {
         for (const auto& phase : plan.phases) {
             if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) {
+                exact = exact && (!representative || set->flows.size() <= MaxMinNetwork::kExactFlowLimit);
                 for (const FlowSpec& f : set->flows) {
                     if (f.src != f.dst) pairs.push_back(pair(f.src, f.dst));
                 }
             } else {
                 const auto& all = std::get<AllPairs>(phase.traffic);
+                const std::size_t n = all.ranks.size();
+                exact = exact && (!representative || n * (n - 1) <= MaxMinNetwork::kExactFlowLimit);
                 for (const VertexId a : all.ranks) {
                     for (const VertexId b : all.ranks) {
                         if (a != b) pairs.push_back(pair(a, b));
@@ -158,11 +167,12 @@ std::vector<std::uint64_t> StepBuilder::routed_pairs(const Timed& timed) const {
         for (const CollectiveAlgorithm a : supported_algorithms(timed.kind)) {
             if (i > 0 && a != timed.algorithm) continue;
             try {
-                add_plan(plan_collective(topology_, request, a));
+                add_plan(plan_collective(topology_, request, a), i == 0);
             } catch (const Error&) {
             }
         }
     }
+    if (!exact) return std::nullopt;
     std::sort(pairs.begin(), pairs.end());
     pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
     return pairs;
@@ -200,7 +210,9 @@ AutomorphismProver& StepBuilder::prover() {
 // the routing.
 bool StepBuilder::carries(Timed& timed, int stage, const Automorphism& first, const Automorphism& then) {
     if (timed.log == 0) {
-        std::vector<std::uint64_t> pairs = routed_pairs(timed);
+        std::optional<std::vector<std::uint64_t>> routed = routed_pairs(timed);
+        if (!routed) return false;
+        std::vector<std::uint64_t>& pairs = *routed;
         auto it = log_of_pairs_.find(pairs);
         if (it == log_of_pairs_.end()) {
             if (pairs.size() > kSamplePairs) {
@@ -266,7 +278,7 @@ void StepBuilder::remember_translation(const CommSpec& c, int stage, CommGroups 
     if (!translation_on || network_->kind() != NetworkKind::flow || layout_.pipeline < 2) return;
     if (static_cast<std::size_t>(placement_.ranks() / layout_.pipeline) > kMaxStageGpus) return;
     if (untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)))) return;
-    // The pairs its plans route, at most (an all-to-all's n(n−1) per group; a ring's n per channel).
+    // An estimate of the pairs its plans route (an all-to-all's n(n−1) per group; about 4n for rings and trees).
     std::size_t pairs = 0;
     for (std::size_t i = 0; i < groups.size(); ++i) {
         const std::size_t n = groups.offsets[i + 1] - groups.offsets[i];

@@ -119,7 +119,9 @@ CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest
 // Times a plan on `network` (standalone phases).
 CollectiveResult run_plan(NetworkModel& network, const CollectivePlan& plan, const CollectiveRequest& request);
 
-// Plans (choosing the algorithm when the request leaves it open) and times the collective.
+// Plans (choosing the algorithm when the request leaves it open) and times the collective. Left open, it tries every
+// algorithm plan_collective accepts, but trees and hierarchical on one node; the step's stage translation logs the
+// routes of all of them (sim/training/step_translation.cpp, routed_pairs), so trying more here must be mirrored there.
 CollectiveResult simulate_collective(NetworkModel& network, const CollectiveRequest& request);
 
 // Engine mode: a task that runs the plan's phases in order, each repetition starting its flows on `network` when

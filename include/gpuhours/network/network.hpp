@@ -146,6 +146,9 @@ public:
     // one): at a GPU with more than one, the first NVLink (scale-up) link among the first 64 (PXN, see
     // pick_next_hop); otherwise candidates[(k + v) mod |candidates|], k the destination's GPU (or NIC) index, or
     // its vertex id for a switch (destination-based spreading, NCCL's and the fabric's ECMP alike).
+    // The phase relabelling and the step's stage translation check every logged choice under an automorphism, but
+    // take a GPU's choice of its one scale-up link as mapping by itself (maps_by_itself, sim/network/relabel.cpp):
+    // a change to the GPU rule must change that too.
     [[nodiscard]] LinkId choose(VertexId v, VertexId dst, std::span<const LinkId> candidates) const;
 
     // The choices a routing made where it had more than one equal-cost next hop, as the relabelling of a phase
