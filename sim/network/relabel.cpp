@@ -431,6 +431,10 @@ AutomorphismProver::~AutomorphismProver() = default;
 
 std::optional<Automorphism> AutomorphismProver::prove_swap(std::span<const VertexId> from, std::span<const VertexId> to) {
     if (from.size() != to.size()) throw Error("prove_swap needs as many vertices to swap to as from", "pass spans of one length");
+    const auto outside = [&](VertexId v) { return v >= topology_.vertex_count(); };
+    if (std::any_of(from.begin(), from.end(), outside) || std::any_of(to.begin(), to.end(), outside)) {
+        throw Error("prove_swap names a vertex the topology does not have", "pass vertices of the prover's topology");
+    }
     closure_->reset();
     const bool proven = closure_->close(from, to);
     std::optional<Automorphism> result;

@@ -3,6 +3,7 @@
 // checked link by link against its definition, and "the routing's choices map" against routing the images of the
 // pairs and comparing with the images of the routes.
 #include <gpuhours/network/automorphism.hpp>
+#include <gpuhours/units/error.hpp>
 
 #include "../support/fabrics.hpp"
 
@@ -77,7 +78,7 @@ TEST_CASE("A swap of two nodes' GPUs closes to an automorphism on every regular 
     }
 }
 
-TEST_CASE("A swap that no automorphism extends is refused", "[network][automorphism]") {
+TEST_CASE("A swap that no automorphism extends is refused, and a malformed one is an error", "[network][automorphism]") {
     const Topology t = test::build_fabric(test::builder_fabrics().at(1));  // fat-tree, 2 tiers, 64 GPUs
     AutomorphismProver prover(t);
     // A GPU cannot go to a NIC (kinds differ), nor GPU 0 to GPU 1 while GPU 1 goes to GPU 2 (not a swap).
@@ -91,6 +92,8 @@ TEST_CASE("A swap that no automorphism extends is refused", "[network][automorph
     const std::vector<VertexId> from{t.gpu(0), t.gpu(1)}, to{t.gpu(1), t.gpu(2)};
     CHECK_FALSE(prover.prove_swap(from, to).has_value());
     CHECK_THROWS_AS(prover.prove_swap(from, gpu), Error);
+    const std::vector<VertexId> beyond{t.vertex_count()};
+    CHECK_THROWS_AS(prover.prove_swap(gpu, beyond), Error);
 }
 
 TEST_CASE("choices_map holds exactly when every route of the logged pairs maps to the route between the images",

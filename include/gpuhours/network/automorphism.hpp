@@ -28,6 +28,7 @@ class SwapClosure;  // sim/network/relabel.hpp
 }
 
 // A proven automorphism, kept as the vertices and links it moves (sorted, with their images); identity elsewhere.
+// Default-constructed: the identity.
 class Automorphism {
 public:
     [[nodiscard]] VertexId vertex(VertexId v) const;
@@ -42,7 +43,7 @@ private:
 
 // Proves automorphisms of one topology (which must not change afterwards) as swap closures: the seeds from[i] ↔
 // to[i] extended over the graph, each swapped pair's links matched with each other's (relabel.hpp). Its scratch
-// is sized to the topology at the first proof (about 20 bytes per vertex and link).
+// is sized to the topology at the first proof (some 30 bytes per vertex and link).
 class AutomorphismProver {
 public:
     explicit AutomorphismProver(const Topology& topology);
@@ -51,8 +52,8 @@ public:
     AutomorphismProver& operator=(const AutomorphismProver&) = delete;
 
     // The involution that swaps from[i] with to[i] (fixes it where the two are equal) and extends them to the whole
-    // graph; nullopt when the closure finds none (a conflict, or a link without a match). `from` and `to` have the
-    // same length.
+    // graph; nullopt when the closure finds none (a conflict, or a link without a match). Throws Error when `from`
+    // and `to` differ in length or name a vertex the topology does not have.
     std::optional<Automorphism> prove_swap(std::span<const VertexId> from, std::span<const VertexId> to);
 
     // Whether every choice in `log` (made by a routing on this topology; Router::log_choices) maps under
