@@ -283,11 +283,12 @@ void PhaseRelabeller::sign(std::span<const FlowSpec> flows) {
     hash_ = MaxMinNetwork::PhaseMemo::Hash{}(signature_);  // the phase memo's hash of word sequences
 }
 
+namespace {
+
 // A GPU with one scale-up link that chose it maps by itself under every automorphism π: Router::choose takes a
 // GPU's first scale-up candidate among its first 64 (a logged choice has at most ChoiceLog::kMaxCandidates = 64, so
 // all of them), the candidates at π(u) are the images of u's (distances are kept), and π(u)'s one scale-up link is
-// the image of u's (π keeps links' kinds and ends). PXN's choices, most of an all-to-all's, are
-// of this kind.
+// the image of u's (π keeps links' kinds and ends). PXN's choices, most of an all-to-all's, are of this kind.
 bool maps_by_itself(const Topology& topology, const Router::ChoiceLog& log, std::size_t i) {
     const auto& links = topology.links();
     const VertexId u = log.vertex[i];
@@ -322,6 +323,8 @@ bool choices_hold_under(const Topology& topology, const Router& router, const Ro
     }
     return true;
 }
+
+}  // namespace
 
 bool PhaseRelabeller::choices_hold(const Router& router, const Router::ChoiceLog& log) {
     return choices_hold_under(
