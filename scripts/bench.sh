@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # The simulator's own speed, as docs/performance.md records it: each figure's wall time, CPU time (user + system,
 # all threads) and peak memory, beside the target of issue #13. Prints a table and writes JSON.
-# Usage: scripts/bench.sh [--long] [--json FILE]
-#   --long   also the slow cases (flagship at 16,384 and 131,072 GPUs, full mode at 2,048, megatron-39.1b at batch
-#            24,576, what-if --deadline, plan for Qwen3-235B-A22B)
-#   --json   where to write the figures (default BUILD/bench/results.json)
+# Usage: scripts/bench.sh [--long] [--instructions] [--json FILE]
+#   --long          also the slow cases (flagship at 16,384 and 131,072 GPUs, full mode at 2,048, megatron-39.1b at
+#                   batch 24,576, what-if --deadline, plan for Qwen3-235B-A22B)
+#   --instructions  also each step row's instructions in simulate_step, counted by valgrind's callgrind (apt install
+#                   valgrind): a figure the machine's load does not move, where single timings here vary by 10–30 %
+#                   (about 50 times slower to take than the step)
+#   --json          where to write the figures (default BUILD/bench/results.json)
 # Needs a build in build/, or in $GPUHOURS_BUILD_DIR (scripts/setup.sh); benchmarks are built with it unless
 # GPUHOURS_BENCH=OFF. Benchmark-only scenarios live in bench/scenarios/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 long=0
+instructions=0
 build=${GPUHOURS_BUILD_DIR:-build}
 json=$build/bench/results.json
 while [ $# -gt 0 ]; do
   case "$1" in
     --long) long=1 ;;
+    --instructions) instructions=1 ;;
     --json) json="$2"; shift ;;
-    *) echo "bench.sh: unknown argument $1 (use --long or --json FILE)" >&2; exit 2 ;;
+    *) echo "bench.sh: unknown argument $1 (use --long, --instructions or --json FILE)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -27,6 +32,10 @@ for b in "$gpuhours" "$step"; do
   [ -x "$b" ] || { echo "bench.sh: $b is missing: run scripts/setup.sh first" >&2; exit 2; }
 done
 command -v /usr/bin/time >/dev/null || { echo "bench.sh: needs GNU time (apt install time)" >&2; exit 2; }
+if [ "$instructions" = 1 ]; then
+  command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null ||
+    { echo "bench.sh: --instructions needs valgrind (apt install valgrind)" >&2; exit 2; }
+fi
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -73,8 +82,18 @@ bench() {
     rate=$(awk -v n="$simulated" -v a="$t0" -v b="$t1" 'BEGIN { s = b - a; printf "%.0f", (s > 0) ? n / s : 0 }')
     extra=", \"simulated_layouts\": $simulated, \"simulated_layouts_per_s\": $rate"
   fi
+  if [ "$instructions" = 1 ] && [ "$1" = "$step" ] && [ "$finished" = true ]; then
+    # The step's own instructions: simulate_step's inclusive count (loading the scenario left out, as step CPU).
+    valgrind --tool=callgrind --callgrind-out-file="$scratch/callgrind" "$@" > /dev/null 2>&1
+    local counted
+    counted=$(callgrind_annotate --inclusive=yes "$scratch/callgrind" 2>/dev/null |
+              awk '/gpuhours::simulate_step\(/ && !found { gsub(",", "", $1); print $1; found = 1 }')
+    rm -f "$scratch/callgrind"
+    [ -z "$counted" ] || extra="$extra, \"step_instructions\": $counted"
+  fi
   printf "%-44s %8s %8.2f %9s %8d   %s\n" "$name" "$shown_wall" "$cpu" "${step_cpu:-—}" "$mb" "$target"
   [ -z "$simulated" ] || printf "%-44s %s\n" "" "→ $simulated layouts simulated, $rate per second (wall)"
+  [ -z "${counted:-}" ] || printf "%-44s %s\n" "" "→ $(awk -v n="$counted" 'BEGIN { printf "%.1f", n / 1e6 }') M instructions in simulate_step (callgrind)"
   rows+=("{\"name\": \"$name\", \"wall_s\": $wall, \"finished\": $finished, \"cpu_s\": $cpu, \"step_cpu_s\": ${step_cpu:-null}, \"max_rss_mb\": $mb, \"target\": \"$target\"$extra}")
 }
 
