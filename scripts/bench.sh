@@ -33,8 +33,10 @@ for b in "$gpuhours" "$step"; do
 done
 command -v /usr/bin/time >/dev/null || { echo "bench.sh: needs GNU time (apt install time)" >&2; exit 2; }
 if [ "$instructions" = 1 ]; then
-  command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null ||
-    { echo "bench.sh: --instructions needs valgrind (apt install valgrind)" >&2; exit 2; }
+  if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/null; then
+    echo "bench.sh: --instructions needs valgrind (apt install valgrind)" >&2
+    exit 2
+  fi
 fi
 
 scratch=$(mktemp -d)
