@@ -208,6 +208,10 @@ private:
     // Every rank of pipeline stage `stage`, in increasing order (symmetric mode times a collective with all of
     // them); kept per stage.
     const std::vector<int>& all_ranks_of_stage(int stage);
+    // The same ranks by (tensor, context, data) coordinates, unsorted: stage s's i-th is stage t's i-th moved.
+    std::vector<int> ranks_by_coordinates(int stage) const;
+    // Whether u_i ↦ w_i keeps which GPUs share a node: node(u_i) ↦ node(w_i) a function and one-to-one.
+    bool keeps_nodes(std::span<const VertexId> u, std::span<const VertexId> w) const;
     SimTime symmetric_time(const CommSpec& c, int rank);
     SimTime p2p_time(int from_stage, int to_stage, Bytes bytes);
     Bytes activation_bytes() const;

@@ -26,14 +26,21 @@ bool StepBuilder::spans_nodes(const std::vector<int>& ranks) const {
     return false;
 }
 
+std::vector<int> StepBuilder::ranks_by_coordinates(int stage) const {
+    std::vector<int> ranks;
+    ranks.reserve(static_cast<std::size_t>(layout_.tensor) * layout_.context * layout_.data);
+    for (int tp = 0; tp < layout_.tensor; ++tp) {
+        for (int cp = 0; cp < layout_.context; ++cp) {
+            for (int dp = 0; dp < layout_.data; ++dp) ranks.push_back(placement_.rank_of(tp, cp, dp, stage));
+        }
+    }
+    return ranks;
+}
+
 const std::vector<int>& StepBuilder::all_ranks_of_stage(int stage) {
     auto [it, added] = all_stage_ranks_.try_emplace(stage);
     if (added) {
-        for (int tp = 0; tp < layout_.tensor; ++tp) {
-            for (int cp = 0; cp < layout_.context; ++cp) {
-                for (int dp = 0; dp < layout_.data; ++dp) it->second.push_back(placement_.rank_of(tp, cp, dp, stage));
-            }
-        }
+        it->second = ranks_by_coordinates(stage);
         std::sort(it->second.begin(), it->second.end());
     }
     return it->second;

@@ -93,36 +93,27 @@ StepBuilder::CommGroups StepBuilder::comm_groups(const CommSpec& c, int rank) {
     return groups;
 }
 
+bool StepBuilder::keeps_nodes(std::span<const VertexId> u, std::span<const VertexId> w) const {
+    std::unordered_map<int, int> image_of, preimage_of;
+    for (std::size_t i = 0; i < u.size(); ++i) {
+        const int a = topology_.vertex(u[i]).node;
+        const int b = topology_.vertex(w[i]).node;
+        if (image_of.try_emplace(a, b).first->second != b || preimage_of.try_emplace(b, a).first->second != a) return false;
+    }
+    return true;
+}
+
 const StepBuilder::StageImage& StepBuilder::stage_image(int stage) {
     if (stage_images_.empty()) stage_images_.resize(static_cast<std::size_t>(layout_.pipeline));
     StageImage& image = stage_images_[static_cast<std::size_t>(stage)];
     if (image.canonical >= 0) return image;
-    // The stage's GPUs by (tensor, context, data) coordinates, as all_ranks_of_stage enumerates them before sorting.
-    const auto gpus_of = [&](int s) {
-        std::vector<VertexId> gpus;
-        for (int tp = 0; tp < layout_.tensor; ++tp) {
-            for (int cp = 0; cp < layout_.context; ++cp) {
-                for (int dp = 0; dp < layout_.data; ++dp) gpus.push_back(topology_.gpu(placement_.rank_of(tp, cp, dp, s)));
-            }
-        }
-        return gpus;
-    };
+    const auto gpus_of = [&](int s) { return vertices(ranks_by_coordinates(s)); };
     const std::vector<VertexId> mine = gpus_of(stage);
     for (std::size_t k = 0; k < std::min(canonical_stages_.size(), kCanonicalTries); ++k) {
         const int c = canonical_stages_[k];
         const std::vector<VertexId> theirs = gpus_of(c);
         std::optional<Automorphism> map = prover().prove_swap(theirs, mine);
-        if (!map) continue;
-        // π keeps which GPUs share a node: node(u) ↦ node(π u) is a function and one-to-one over c's GPUs.
-        std::unordered_map<int, int> image_of, preimage_of;
-        bool keeps = true;
-        for (const VertexId u : theirs) {
-            const int a = topology_.vertex(u).node;
-            const int b = topology_.vertex(map->vertex(u)).node;
-            keeps = image_of.try_emplace(a, b).first->second == b && preimage_of.try_emplace(b, a).first->second == a;
-            if (!keeps) break;
-        }
-        if (!keeps) continue;
+        if (!map || !keeps_nodes(theirs, mine)) continue;
         image.canonical = c;
         image.map = std::move(*map);
         return image;
@@ -249,20 +240,13 @@ std::optional<SimTime> StepBuilder::translated_time(const CommSpec& c, int stage
         if (from.canonical != to.canonical) continue;
         const Automorphism& first = from.map;  // t → c (identity when t is c)
         const Automorphism& then = to.map;     // c → s (identity when s is c)
-        // The lists map element by element, and π keeps which of their GPUs share a node: node(u) ↦ node(π u) is a
-        // function and one-to-one over them (stage_image checked it over the stages' GPUs; a group reaching outside
-        // the stage is covered here).
+        // The lists map element by element, and π keeps which of their GPUs share a node (stage_image checked it
+        // over the stages' GPUs; a group reaching outside the stage is covered here).
         bool maps = true;
-        std::unordered_map<int, int> image_of, preimage_of;
         for (std::size_t i = 0; i < groups.vertices.size() && maps; ++i) {
-            const VertexId u = timed.groups.vertices[i];
-            const VertexId w = groups.vertices[i];
-            const int a = topology_.vertex(u).node;
-            const int b = topology_.vertex(w).node;
-            maps = then.vertex(first.vertex(u)) == w && image_of.try_emplace(a, b).first->second == b &&
-                   preimage_of.try_emplace(b, a).first->second == a;
+            maps = then.vertex(first.vertex(timed.groups.vertices[i])) == groups.vertices[i];
         }
-        if (!maps) continue;
+        if (!maps || !keeps_nodes(timed.groups.vertices, groups.vertices)) continue;
         if (!carries(timed, stage, first, then)) {
             untranslatable_.emplace(static_cast<int>(c.kind), static_cast<int>(c.group));
             return std::nullopt;

@@ -34,33 +34,34 @@ ClusterSpec cluster(int gpus, int per_node, Fabric fabric, int radix, int planes
     return c;
 }
 
-// A small MoE (4 layers, 16 routed experts of which 4 per token, one shared) on PP 4 × DP (the rest), EP 8, so each
-// stage has its expert all-to-alls and its data-parallel reductions; 8 micro-batches per replica.
-StepSpec moe_step(ClusterSpec cl) {
+// `model` on TP `tensor` × PP 4 × DP (the rest) of `cl`, sequences of 2,048 tokens, 8 micro-batches per replica.
+StepSpec pipelined_step(ModelSpec model, ClusterSpec cl, int tensor) {
     StepSpec s;
-    s.model = test::llama_like(4, 2048, 16, 16, 8192, 32000);
-    s.model.moe = MoeSpec{16, 1, 4, 1024, 0, 0};
+    s.model = std::move(model);
+    s.layout.tensor = tensor;
     s.layout.pipeline = 4;
-    s.layout.data = cl.gpus / 4;
-    s.layout.expert = 8;
+    s.layout.data = cl.gpus / (4 * tensor);
     s.cluster = std::move(cl);
     s.sequence_length = 2048;
     s.global_batch = s.layout.data * 8;
     return s;
 }
 
+// A small MoE (4 layers, 16 routed experts of which 4 per token, one shared) on PP 4 × DP (the rest), EP 8, so each
+// stage has its expert all-to-alls and its data-parallel reductions.
+StepSpec moe_step(ClusterSpec cl) {
+    ModelSpec model = test::llama_like(4, 2048, 16, 16, 8192, 32000);
+    model.moe = MoeSpec{16, 1, 4, 1024, 0, 0};
+    StepSpec s = pipelined_step(std::move(model), std::move(cl), 1);
+    s.layout.expert = 8;
+    return s;
+}
+
 // A dense model (8 layers) on TP 2 × PP 4 × DP (the rest) with ZeRO-1: tensor all-reduces inside nodes and
 // data-parallel reduce-scatters and all-gathers across them, per stage.
 StepSpec dense_step(ClusterSpec cl) {
-    StepSpec s;
-    s.model = test::llama_like(8, 2048, 16, 4, 8192, 32000);
-    s.layout.tensor = 2;
-    s.layout.pipeline = 4;
-    s.layout.data = cl.gpus / 8;
+    StepSpec s = pipelined_step(test::llama_like(8, 2048, 16, 4, 8192, 32000), std::move(cl), 2);
     s.layout.zero_stage = 1;
-    s.cluster = std::move(cl);
-    s.sequence_length = 2048;
-    s.global_batch = s.layout.data * 8;
     return s;
 }
 
