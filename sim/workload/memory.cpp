@@ -32,9 +32,12 @@ namespace {
 //   dropout mask h·rep, 1 byte               (sbh)
 // MoE block:
 //   norm input h·rep, router/dispatch input h·rep, router probabilities E·rep in fp32
-//   routed, per token k slots: the dispatched input h, the intermediate (as the MLP above, fe/et with et the
-//   expert-tensor degree) and the expert output h (the combine's backward needs it for the gate-probability
-//   gradient); with et ≠ t a GPU holds et/t slots per token and slot (its T/t tokens gathered over et ranks)
+//   routed, per token k slots: the dispatched input h (fc1's input) and the intermediate (as the MLP above, fe/et
+//   with et the expert-tensor degree); with et ≠ t a GPU holds et/t slots per token and slot (its T/t tokens
+//   gathered over et ranks). Not the expert output: Megatron-Core weights each slot by its gate probability inside
+//   the experts, on the activation output before fc2 (experts.py, `activation_func_with_probs`), so the combine
+//   un-permutes a plain sum whose backward is a gather and stores nothing (token_dispatcher.py: `unpermute`
+//   without probabilities); the probability gradient reads fc1's output, already counted
 //   shared experts: as a dense MLP of size S·fe (its input is the dispatch input, not counted again)
 //   dropout mask h·rep, 1 byte
 // With MHA, GELU, f = 4h, materialized attention, dropout, e = 2: 34·s·b·h + 5·a·s²·b without parallelism —
@@ -125,7 +128,7 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
         // are drawn per layer), so a rank's activations over its layers stay near the mean; the time follows the
         // slowest rank of each layer instead (operators.cpp, add_moe).
         const double slots = c.sp ? c.et / c.t : (c.t == 1 ? c.et : 1.0);
-        per_token += moe.top_k * slots * (2.0 * h + tensors(r.moe_act) * moe.expert_ffn_hidden / c.et) * e;
+        per_token += moe.top_k * slots * (h + tensors(r.moe_act) * moe.expert_ffn_hidden / c.et) * e;
         if (!r.shared_experts) per_token += tensors(r.moe_act) * moe.shared_experts * moe.expert_ffn_hidden / c.t * e;
     } else if (!r.mlp) {
         per_token += tensors(r.dense_product) * m.mlp.ffn_hidden / c.t * e;

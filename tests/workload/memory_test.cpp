@@ -181,11 +181,12 @@ TEST_CASE("DeepSeek-V3's bf16 moments and expert parallelism shrink its optimize
 
 TEST_CASE("Whole experts under tensor parallelism store a quarter of the gathered tokens", "[workload][memory]") {
     // DeepSeek-V3 layer 10 (MoE, top-8, hidden 7,168, experts of 2,048), one 4,096-token sequence, TP 4 with SP,
-    // EP 8, BF16, no recomputation. Routed experts store per slot the dispatched input and the expert output
-    // (2h) and three fe/et tensors of the gated MLP. expert_tensor 4: the GPU's 1,024 tokens gathered over 4
-    // ranks, 4,096 · 8 slots of 2h + 3·fe/4; expert_tensor 1: its own 1,024 · 8 slots of 2h + 3·fe. Everything
-    // else is equal, so the difference is 2·7,168 · 2 B · (4,096 · 8 − 1,024 · 8) = 704,643,072 B (the fe terms
-    // cancel: 4,096 · 3fe/4 = 1,024 · 3fe).
+    // EP 8, BF16, no recomputation. Routed experts store per slot the dispatched input (h; not the expert output:
+    // Megatron-Core applies the gate probability before fc2, so the combine stores nothing) and three fe/et
+    // tensors of the gated MLP. expert_tensor 4: the GPU's 1,024 tokens gathered over 4 ranks, 4,096 · 8 slots of
+    // h + 3·fe/4; expert_tensor 1: its own 1,024 · 8 slots of h + 3·fe. Everything else is equal, so the
+    // difference is 7,168 · 2 B · (4,096 · 8 − 1,024 · 8) = 352,321,536 B (the fe terms cancel: 4,096 · 3fe/4 =
+    // 1,024 · 3fe).
     const auto model = gh::test::deepseek_v3();
     gh::ParallelLayout p;
     p.tensor = 4;
@@ -196,7 +197,7 @@ TEST_CASE("Whole experts under tensor parallelism store a quarter of the gathere
     const double split = gh::layer_activation_bytes(model, 10, p, gh::MixedPrecision{}, shape).value();
     p.expert_tensor = 1;
     const double whole = gh::layer_activation_bytes(model, 10, p, gh::MixedPrecision{}, shape).value();
-    CHECK(split - whole == Approx(704'643'072.0).epsilon(1e-9));
+    CHECK(split - whole == Approx(352'321'536.0).epsilon(1e-9));
 }
 
 TEST_CASE("Uneven pipeline stages give the remainder to the ranks after the first", "[workload][memory]") {
@@ -308,14 +309,15 @@ TEST_CASE("A lightning (linear) attention layer stores its inputs, Q, K, V and t
     const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
     // Per token, bf16, TP 8 with SP, no dropout, no recompute (h = 6144, H·d = 8192, 32 experts top 2 of 9216):
     //   linear attention: 2·h/8·2 = 3,072 (norm and projection inputs) + 6·8192/8·2 = 12,288 → 15,360;
-    //   MoE block: 2·h/8·2 = 3,072, router probabilities 32/8·4 = 16, 2 slots × (2·6144 + 3·9216/8)·2 = 62,976
-    //   → 66,064. Layer 0: 81,424 B × 4096 tokens = 333,512,704 B.
+    //   MoE block: 2·h/8·2 = 3,072, router probabilities 32/8·4 = 16, 2 slots × (6144 + 3·9216/8)·2 = 38,400
+    //   (per slot the dispatched input and the gated MLP's three tensors) → 41,488.
+    //   Layer 0: 56,848 B × 4096 tokens = 232,849,408 B.
     CHECK(gh::layer_activation_bytes(m, 0, p, gh::MixedPrecision{}, shape).value() ==
-          Approx(333'512'704.0).epsilon(1e-12));
+          Approx(232'849'408.0).epsilon(1e-12));
     // Layer 7 (softmax, GQA 64/8, fused kernel): 3,072 + (64 + 8)·128/8·2 + 8·128/8·2 + 64·128/8·2 + LSE 64/8·4
-    //   = 3,072 + 2,304 + 256 + 2,048 + 32 = 7,712, + 66,064 = 73,776 B × 4096 = 302,186,496 B.
+    //   = 3,072 + 2,304 + 256 + 2,048 + 32 = 7,712, + 41,488 = 49,200 B × 4096 = 201,523,200 B.
     CHECK(gh::layer_activation_bytes(m, 7, p, gh::MixedPrecision{}, shape).value() ==
-          Approx(302'186'496.0).epsilon(1e-12));
+          Approx(201'523'200.0).epsilon(1e-12));
 }
 
 TEST_CASE("Recompute modules and the block method drop the activations Korthikanti's terms name", "[workload][memory]") {
