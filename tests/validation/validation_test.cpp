@@ -154,3 +154,33 @@ TEST_CASE("Megatron-Bridge's FP8 recipes are within 5 percent in tokens per seco
     // The miss, stated as a band (+10 % to +20 %): a change that moves it out either way fails here and says so.
     CHECK(check_megatron_bridge("megatron-bridge-llama3.1-405b-fp8-h100", 0.20) > 0.10);
 }
+
+// The MoE rows of the same summary (force-balanced routing, no imbalance in them), each scenario the recipe's layout
+// as its header gives it. First measured 2026-12-03 (session 29), all fast, and far outside #15's 6 % median and 15 %
+// max: Qwen3-235B FP8 on 256 H100 (TP2 PP8 VP4 EP32) +22.2 % (+2.7 % without the recipe's all-to-all overlap,
+// combined_1f1b, whose effect under FP8 is [U]); DeepSeek-V3 MXFP8 on 256 B200 (PP16 EP8) +18.3 %; gpt-oss-120b BF16
+// on 64 H100 (PP4 EP8) +81.3 %; gpt-oss-120b BF16 on 64 B200 (EP8) +131.9 %; Qwen3-235B MXFP8 on 64 B200 (PP8 VP2
+// EP8) +103.5 %. The real runs reach 10-12 % of the FP8 peak (233-557 model TFLOP/s), the H100 and the B200 alike,
+// where the model's GEMMs alone run at 0.51-0.71 of it; what the runs spend the rest on (kernel launches and host
+// synchronisation with many small expert GEMMs, per-expert waves, the non-GEMM MoE kernels) is not measured here
+// (docs/moe.md, "Known misses"). Each is held to a band around its first figure, so that a change that moves one
+// either way fails here and says so, and a fix shows.
+TEST_CASE("Megatron-Bridge's MoE recipes: the known misses, each held to its band", "[validation]") {
+    // Each band is the first figure ± about a quarter of it.
+    const auto band = [](const std::string& name, double low, double high) {
+        const Outcome o = simulate(name);
+        REQUIRE(o.scenario.published.has_value());
+        const double reported = *o.scenario.published->tokens_per_second_per_gpu;
+        const double error = tokens_per_second_per_gpu(o) / reported - 1.0;
+        WARN(name << ": predicted " << tokens_per_second_per_gpu(o) << " tokens/s per GPU, reported " << reported
+                  << ", error " << 100.0 * error << "% (the known miss, held to " << 100.0 * low << "% to "
+                  << 100.0 * high << "%)");
+        CHECK(error > low);
+        CHECK(error < high);
+    };
+    band("megatron-bridge-qwen3-235b-fp8-h100", 0.15, 0.30);
+    band("megatron-bridge-deepseek-v3-mxfp8-b200", 0.12, 0.25);
+    band("megatron-bridge-gpt-oss-120b-bf16-h100", 0.60, 1.00);
+    band("megatron-bridge-gpt-oss-120b-bf16-b200", 1.00, 1.60);
+    band("megatron-bridge-qwen3-235b-mxfp8-b200", 0.80, 1.30);
+}
