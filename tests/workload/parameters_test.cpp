@@ -90,6 +90,28 @@ TEST_CASE("The shipped Qwen3-235B-A22B model file is the architecture of its con
     CHECK(file == expected);
 }
 
+TEST_CASE("The shipped Qwen3-30B-A3B counts 30.5B parameters, 29.9B outside the embeddings, 3.04B active",
+          "[workload][parameters][catalog]") {
+    const gh::ModelSpec m =
+        gh::load_model("qwen3-30b-a3b", std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios");
+    const auto p = gh::count_parameters(m);
+    // Layer (h = 2048, 32 query heads and 4 KV heads of 128): Q and O 2·2048·4096 = 16,777,216, K and V
+    //   2·2048·512 = 2,097,152, two RMSNorms 4,096 → 18,878,464; router 2048·128 = 262,144; 128 experts of
+    //   3·2048·768 = 4,718,592 → 603,979,776. Per layer 623,120,384; ×48 = 29,909,778,432.
+    //   + embedding and head 2·151936·2048 = 622,329,856 + final norm 2048 = 30,532,110,336 (the card's "30.5B").
+    CHECK(p.per_moe_layer == Approx(623'120'384.0).epsilon(1e-12));
+    CHECK(p.total == Approx(30'532'110'336.0).epsilon(1e-12));
+    CHECK(p.total == Approx(30.5e9).margin(published_tolerance(30.5e9)));
+    // The card's "29.9B" non-embedding parameters: the total less the input table and the head, 29,909,780,480.
+    CHECK(p.total - p.embedding - p.output_head == Approx(29.9e9).margin(published_tolerance(29.9e9)));
+    // Active layer, 8 of 128 experts: 18,878,464 + 262,144 + 8·4,718,592 = 56,889,344; ×48 = 2,730,688,512
+    //   + head 311,164,928 + final norm 2048 = 3,041,855,488; with the input table 3,353,020,416, which the card
+    //   writes "3.3B" (its last digit cut, not rounded).
+    CHECK(p.per_moe_layer_active == Approx(56'889'344.0).epsilon(1e-12));
+    CHECK(p.active == Approx(3'041'855'488.0).epsilon(1e-12));
+    CHECK(p.active_with_embedding == Approx(3'353'020'416.0).epsilon(1e-12));
+}
+
 TEST_CASE("Llama 3.1 405B counts 405.9B parameters", "[workload][parameters]") {
     const auto p = gh::count_parameters(gh::test::llama_3_1_405b());
     // Layer: Q and O 2·16384² = 536,870,912; K and V 2·16384·1024 = 33,554,432; SwiGLU 3·16384·53248
