@@ -277,8 +277,11 @@ void StepBuilder::add_op(OpRef ref, const std::multimap<int, int>& sync_after) {
             if (slot < 0) continue;
             const auto& ends = done.ends[slot];
             if (dep.cross_stage) {
+                // Named for the trace only, as the tasks below (no string per send without one).
                 const auto p2p = add_p2p(dep.op.stage, ref.stage, ends,
-                                         fmt::format("pp {}→{} mb{}", dep.op.stage, ref.stage, passes[pi].micro_batch));
+                                         spec_.record_trace ? fmt::format("pp {}→{} mb{}", dep.op.stage, ref.stage,
+                                                                          passes[pi].micro_batch)
+                                                            : std::string());
                 for (std::size_t i = 0; i < ranks.size(); ++i) after[pi][i].push_back(p2p[i]);
             } else {
                 for (std::size_t i = 0; i < ranks.size(); ++i) after[pi][i].push_back(ends.at(i));
