@@ -35,8 +35,8 @@ namespace {
 //   routed, per token k slots: the dispatched input h (fc1's input) and the intermediate (as the MLP above, fe/et
 //   with et the expert-tensor degree); with et ≠ t a GPU holds et/t slots per token and slot (its T/t tokens
 //   gathered over et ranks). Not the expert output: Megatron-Core since early 2025 (Transformer Engine PR 1468 moved
-//   the probabilities into the expert MLP "to avoid saving huge input tensor of unpermute") weights each slot by its
-//   gate probability inside the experts, on the activation before fc2 (experts.py: TEGroupedMLP's fused weighted
+//   the probabilities into the expert MLP, so that the un-permutation's large input need not be kept) weights each
+//   slot by its gate probability inside the experts, on the activation before fc2 (experts.py: TEGroupedMLP's fused weighted
 //   bias-activation kernels, GroupedMLP's `activation_func_with_probs`, SequentialMLP's per-token scale), so every
 //   dispatcher un-permutes a plain sum whose backward is a gather and stores nothing (token_dispatcher.py:
 //   `unpermute` without probabilities); the fused kernels' probability gradient reads fc1's output, already counted.
