@@ -32,16 +32,16 @@ namespace {
 //   dropout mask h·rep, 1 byte               (sbh)
 // MoE block:
 //   norm input h·rep, router/dispatch input h·rep, router probabilities E·rep in fp32
-//   routed, per token k slots: the dispatched input h (fc1's input) and the intermediate (as the MLP above, fe/et with
-//   et the expert-tensor degree); with et ≠ t a GPU holds et/t slots per token and slot (its T/t tokens gathered over et
-//   ranks). Not the expert output: Megatron-Core since early 2025 (Transformer Engine PR 1468 moved the probabilities
-//   into the expert MLP, so that the un-permutation's large input need not be kept) weights each slot by its gate
-//   probability inside the experts, on the activation before fc2 (experts.py: TEGroupedMLP's fused weighted
-//   bias-activation kernels, GroupedMLP's `activation_func_with_probs`, SequentialMLP's per-token scale), so every
-//   dispatcher un-permutes a plain sum whose backward is a gather and stores nothing (token_dispatcher.py: `unpermute`
-//   without probabilities); the fused kernels' probability gradient reads fc1's output, already counted. Not modelled:
-//   the older combine that multiplied the un-permuted outputs (it stored them, h per slot), `moe_apply_probs_on_input`
-//   (top-1: the unscaled input kept as well), and an unfused act·p, which keeps act(x)
+//   routed, per token k slots: the dispatched input h (fc1's input) and the intermediate (as the MLP above, fe/et
+//   with et the expert-tensor degree); with et ≠ t a GPU holds et/t slots per token and slot (its T/t tokens
+//   gathered over et ranks). Not the expert output: Megatron-Core since early 2025 (Transformer Engine PR 1468 moved
+//   the probabilities into the expert MLP, so that the un-permutation's large input need not be kept) weights each
+//   slot by its gate probability inside the experts, on the activation before fc2 (experts.py: TEGroupedMLP's fused
+//   weighted bias-activation kernels, GroupedMLP's `activation_func_with_probs`, SequentialMLP's per-token scale),
+//   so every dispatcher un-permutes a plain sum whose backward is a gather and stores nothing (token_dispatcher.py:
+//   `unpermute` without probabilities); the fused kernels' probability gradient reads fc1's output, already counted.
+//   Not modelled: the older combine that multiplied the un-permuted outputs (it stored them, h per slot),
+//   `moe_apply_probs_on_input` (top-1: the unscaled input kept as well), and an unfused act·p, which keeps act(x)
 //   shared experts: as a dense MLP of size S·fe (its input is the dispatch input, not counted again)
 //   dropout mask h·rep, 1 byte
 // With MHA, GELU, f = 4h, materialized attention, dropout, e = 2: 34·s·b·h + 5·a·s²·b without parallelism —
