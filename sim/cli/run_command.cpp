@@ -244,16 +244,16 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
 }
 
 // A caveat the validation earns (docs/moe.md, "Known misses"): an MoE step whose expert group stays inside one node
-// (its all-to-all on NVLink; Rank r runs on GPU r, nodes numbered in order) is the kind of step that six runs NVIDIA
-// published with Megatron-Bridge came out 61-264 % faster in the model than measured (scenarios/validation/
-// megatron-bridge-*). Empty for dense models and for expert groups that cross nodes.
+// (its all-to-all on NVLink, or none with EP 1; rank r runs on GPU r, nodes numbered in order) is the kind of step
+// that six runs NVIDIA published with Megatron-Bridge came out 61-264 % faster in the model than measured
+// (scenarios/validation/ megatron-bridge-*). Empty for dense models and for expert groups that cross nodes.
 std::string moe_caveat(const Scenario& s) {
     const ParallelLayout& layout = s.phases.front().parallel;
     if (!s.model.moe || s.cluster.gpus_per_node <= 0) return {};
     const std::vector<int> group = Placement(layout, s.cluster.gpus).group(GroupKind::expert, 0);
     const auto node = [&](int rank) { return rank / s.cluster.gpus_per_node; };
     if (std::any_of(group.begin(), group.end(), [&](int r) { return node(r) != node(group.front()); })) return {};
-    return "note: the expert all-to-all stays inside a node. Six MoE runs of that kind that NVIDIA published "
+    return "note: the expert-parallel group stays inside one node. Six MoE runs of that kind that NVIDIA published "
            "(Megatron-Bridge; scenarios/validation/) came out 61-264 % faster here than measured: read this step time "
            "as optimistic (docs/moe.md, \"Known misses\")\n";
 }

@@ -125,9 +125,9 @@ TEST_CASE("run notes that an MoE step with its expert group inside a node came o
     const Result inside = run("run " + kRoot + "/scenarios/validation/megatron-bridge-qwen3-30b-mxfp8-b200.toml --samples 1");
     INFO(inside.out);
     CHECK(inside.exit_code == 0);
-    CHECK_THAT(inside.out, Catch::Contains("note: the expert all-to-all stays inside a node"));
+    CHECK_THAT(inside.out, Catch::Contains("note: the expert-parallel group stays inside one node"));
     CHECK_THAT(inside.out, Catch::Contains("read this step time as optimistic"));
     const Result across = run("run " + kFlagship + " --samples 1");
     CHECK(across.exit_code == 0);
-    CHECK_THAT(across.out, !Catch::Contains("note: the expert all-to-all"));
+    CHECK_THAT(across.out, !Catch::Contains("note: the expert-parallel group"));
 }
