@@ -246,7 +246,7 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
 // A caveat the validation earns (docs/moe.md, "Known misses"): an MoE step whose expert group stays inside one node
 // (its all-to-all on NVLink, or none with EP 1; rank r runs on GPU r, nodes numbered in order) is the kind of step
 // that six runs NVIDIA published with Megatron-Bridge came out 61-264 % faster in the model than measured
-// (scenarios/validation/ megatron-bridge-*). Empty for dense models and for expert groups that cross nodes.
+// (scenarios/validation/megatron-bridge-*). Empty for dense models and for expert groups that cross nodes.
 std::string moe_caveat(const Scenario& s) {
     const ParallelLayout& layout = s.phases.front().parallel;
     if (!s.model.moe || s.cluster.gpus_per_node <= 0) return {};
