@@ -16,7 +16,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <ostream>
 
 namespace gpuhours::cli {
@@ -250,9 +249,7 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
 std::string moe_caveat(const Scenario& s) {
     const ParallelLayout& layout = s.phases.front().parallel;
     if (!s.model.moe || s.cluster.gpus_per_node <= 0) return {};
-    const std::vector<int> group = Placement(layout, s.cluster.gpus).group(GroupKind::expert, 0);
-    const auto node = [&](int rank) { return rank / s.cluster.gpus_per_node; };
-    if (std::any_of(group.begin(), group.end(), [&](int r) { return node(r) != node(group.front()); })) return {};
+    if (spans_nodes(Placement(layout, s.cluster.gpus).group(GroupKind::expert, 0), s.cluster.gpus_per_node)) return {};
     return "note: the expert-parallel group stays inside one node. Six MoE runs of that kind that NVIDIA published "
            "(Megatron-Bridge; scenarios/validation/) came out 61-264 % faster here than measured: read this step time "
            "as optimistic (docs/moe.md, \"Known misses\")\n";

@@ -200,4 +200,9 @@ std::vector<int> Placement::group(GroupKind kind, int rank) const {
     return out;
 }
 
+bool spans_nodes(const std::vector<int>& ranks, int gpus_per_node) {
+    return std::any_of(ranks.begin(), ranks.end(),
+                       [&](int r) { return r / gpus_per_node != ranks.front() / gpus_per_node; });
+}
+
 }  // namespace gpuhours

@@ -19,11 +19,7 @@ std::vector<VertexId> StepBuilder::vertices(const std::vector<int>& ranks) const
 
 // Whether `ranks` are on more than one node.
 bool StepBuilder::spans_nodes(const std::vector<int>& ranks) const {
-    const int gpn = spec_.cluster.gpus_per_node;
-    for (int r : ranks) {
-        if (r / gpn != ranks.front() / gpn) return true;
-    }
-    return false;
+    return gpuhours::spans_nodes(ranks, spec_.cluster.gpus_per_node);
 }
 
 std::vector<int> StepBuilder::ranks_by_coordinates(int stage) const {

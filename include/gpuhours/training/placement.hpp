@@ -66,4 +66,8 @@ private:
     std::vector<int> strides_;      // stride of tp, cp, dp, pp
 };
 
+// Whether `ranks` lie on more than one node of `gpus_per_node` GPUs (rank r on GPU r, nodes numbered in order).
+// False for an empty list; `gpus_per_node` must be positive.
+[[nodiscard]] bool spans_nodes(const std::vector<int>& ranks, int gpus_per_node);
+
 }  // namespace gpuhours
