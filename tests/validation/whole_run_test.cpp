@@ -91,3 +91,50 @@ TEST_CASE("the flagship's steady-state pre-training stays within 10% of DeepSeek
     REQUIRE(ev.allocation_terms.size() >= 3);
     CHECK(ev.allocation_terms[2].gpu_hours == 0.0);
 }
+
+// Published whole runs of other teams, each judged on the basis its authors used (docs/reliability-model.md,
+// "Published whole runs"). The reported figures and their bases, from each scenario's header:
+//   BLOOM 176B, 384 A100: 1,082,990 GPU-hours, the cluster held for 117.5 days (allocated).
+//   OPT-175B, 992 A100: November 11 – January 6 = 56 days × 992 × 24 = 1,333,248 GPU-hours held (allocated) [D].
+//   LLaMA 65B, 2,048 A100: 1,022,362 GPU-hours = 1.4T tokens at 380 tokens/s per GPU (steady-state).
+//   DeepSeek-V2, H800: 172.8K GPU-hours per trillion tokens × 8.1T = 1,399,680 (steady-state) [D].
+//   Falcon-180B, 4,096 A100-40GB: "~7,000,000 GPU hours" [S: Hugging Face's blog; basis unstated, taken allocated].
+// None is a target the model meets (the issue's is a 12 % mean absolute error): these are the first measurement,
+// held in bands around it so that a fix or a regression shows. What each miss is made of, measured with `gpuhours
+// run` (the docs' table): BLOOM's step is 13.6 % fast against its logged 104.70 s (the validate row
+// bloom-176b-384) and its allocated − steady-state +1.8 % against the reported ~11 %; OPT's steady state is 17.5 %
+// under LLaMA's "34 days on 992" and the model knows nothing of OPT's ~105 restarts and rollbacks; LLaMA's layout is
+// unpublished (plan's); DeepSeek-V2 keeps its expert group inside a node, the kind of MoE step that comes out fast
+// (docs/moe.md, "Known misses"); Falcon's figure and GPU count are uncertain.
+TEST_CASE("published whole runs on their own basis: the first measurement, held in bands", "[validation][run]") {
+    struct Case {
+        const char* file;
+        bool allocated;   // the basis the authors used
+        double reported;  // GPU-hours
+        double low, high; // band on model / reported − 1
+    };
+    const Case cases[] = {
+        {"bloom-176b-run.toml", true, 1082990, -0.25, -0.15},
+        {"opt-175b-run.toml", true, 1333248, -0.55, -0.44},
+        {"llama-65b-run.toml", false, 1022362, -0.18, -0.09},
+        {"deepseek-v2-run.toml", false, 1399680, -0.32, -0.21},
+        {"falcon-180b-run.toml", true, 7.0e6, 0.38, 0.52},
+    };
+    double sum_abs = 0;
+    for (const Case& c : cases) {
+        EvaluateOptions o;
+        o.samples = 40;
+        const RunEvaluation ev = evaluate_run(ScenarioSampler(kScenarios / "validation" / "runs" / c.file), o);
+        const double model = c.allocated ? ev.gpu_hours_spread.mean : ev.steady_state_gpu_hours_spread.mean;
+        const double error = model / c.reported - 1;
+        sum_abs += std::abs(error);
+        std::cout << c.file << ": " << (c.allocated ? "allocated " : "steady-state ") << model << " GPU-hours (reported "
+                  << c.reported << ", " << 100 * error << "%); steady-state " << ev.steady_state_gpu_hours_spread.mean
+                  << ", allocated " << ev.gpu_hours_spread.mean << "\n";
+        INFO(c.file << ": " << 100 * error << "%");
+        CHECK(error > c.low);
+        CHECK(error < c.high);
+    }
+    std::cout << "mean absolute error over these " << std::size(cases) << " runs: " << 100 * sum_abs / std::size(cases)
+              << "% (target 12%)\n";
+}
