@@ -48,7 +48,8 @@ namespace {
 // operators (forward, both backward GEMMs, recompute at the forward's bound).
 double memory_bound_fraction(const Scenario& s) {
     const KernelContext context{s.cluster.chip, s.training.precision.compute, Precision::bf16, s.parallel.communication_sms,
-                                s.training.precision.gemm_recipe(), s.cluster.clock_factor()};
+                                s.training.precision.gemm_recipe(), s.cluster.clock_factor(),
+                                accumulation_bytes_per_parameter(s.training.gradient_accumulation, s.training.precision)};
     double memory = 0, total = 0;
     for (const Block& block : model_ops(s.model, s.parallel, s.training.precision, shape_of(s))) {
         for (const Op& op : block.ops) {

@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/training/kernel.hpp>
 #include <gpuhours/report/schema.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/evaluation.hpp>
@@ -65,6 +66,7 @@ void json_step(report::Json& j, const StepResult& r, const Scenario& s) {
     j.key("step").begin_object();
     j.field("fp8_recipe", to_string(s.training.precision.fp8_recipe)).field("recompute", describe_recompute(s.parallel));
     j.field("cuda_graphs", s.training.cuda_graphs).field("clock_factor", s.cluster.clock_factor());
+    j.field("gradient_accumulation", to_string(s.training.gradient_accumulation));
     if (s.cluster.power_cap) j.field("power_cap_w", s.cluster.power_cap->value());
     j.field("step_time_s", r.step_time.value()).field("micro_batches", r.micro_batches);
     j.field("simulated_ranks", r.simulated_ranks).field("tasks", static_cast<std::int64_t>(r.tasks));
@@ -214,8 +216,10 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out << fmt::format("tensor parallel: {}\n", tp);
     if (const std::string cp = describe_context_parallel(p); !cp.empty()) out << fmt::format("context parallel: {}\n", cp);
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("data parallel: {}\n", dp);
-    out << fmt::format("compute: {} GEMMs, recompute {}; kernels: {}\n", describe_compute_precision(s.training.precision),
-                       describe_recompute(p), describe_launches(s.cluster.chip, s.training.cuda_graphs));
+    out << fmt::format("compute: {} GEMMs, recompute {}{}; kernels: {}\n", describe_compute_precision(s.training.precision),
+                       describe_recompute(p),
+                       describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision),
+                       describe_launches(s.cluster.chip, s.training.cuda_graphs));
     if (s.cluster.power_cap) out << fmt::format("{}\n", s.cluster.describe_power_cap());
     out << "\n";
 

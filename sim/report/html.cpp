@@ -1,5 +1,6 @@
 // The HTML report (html.hpp). Sections mirror `gpuhours run` (sim/cli/run_command.cpp): same figures, same
 // wording, plus charts.
+#include <gpuhours/training/kernel.hpp>
 #include <gpuhours/report/html.hpp>
 #include <gpuhours/report/capacity.hpp>
 
@@ -227,8 +228,10 @@ std::string summary_section(const RunEvaluation& ev) {
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out += paragraph(fmt::format("Tensor parallel: {}.", tp));
     if (const std::string cp = describe_context_parallel(p); !cp.empty()) out += paragraph(fmt::format("Context parallel: {}.", cp));
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out += paragraph(fmt::format("Data parallel: {}.", dp));
-    out += paragraph(fmt::format("Compute: {} GEMMs, recompute {}; kernels: {}.", describe_compute_precision(s.training.precision),
-                                 describe_recompute(p), describe_launches(s.cluster.chip, s.training.cuda_graphs)));
+    out += paragraph(fmt::format("Compute: {} GEMMs, recompute {}{}; kernels: {}.", describe_compute_precision(s.training.precision),
+                                 describe_recompute(p),
+                                 describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision),
+                                 describe_launches(s.cluster.chip, s.training.cuda_graphs)));
     if (s.cluster.power_cap) out += paragraph(s.cluster.describe_power_cap() + ".");
 
     std::vector<std::vector<std::string>> rows;

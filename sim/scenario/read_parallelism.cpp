@@ -451,6 +451,19 @@ void check_shared_expert_overlap(const Scenario& s, const SourceRef& at) {
     }
 }
 
+// Gradient accumulation in kernels of its own (TrainingSpec::gradient_accumulation) is modelled for an unsharded
+// buffer (ZeRO 0–2, the buffer whole on each rank until the reduction); ZeRO-3 / FSDP reduce-scatters every
+// micro-batch's gradients and accumulates the shards, which is not.
+void check_gradient_accumulation(const Scenario& s, const SourceRef& at) {
+    if (s.training.gradient_accumulation != GradientAccumulation::fused && s.parallel.zero_stage == 3) {
+        throw_rule(s, {"training.gradient_accumulation", "parallelism.zero"}, at,
+                   fmt::format("gradient_accumulation = \"{}\" is modelled for ZeRO 0-2 only: ZeRO-3 / FSDP accumulates "
+                               "its gradients' shards after each micro-batch's reduce-scatter",
+                               to_string(s.training.gradient_accumulation)),
+                   "remove gradient_accumulation (fused, the default), or use parallelism.zero = 0, 1 or 2");
+    }
+}
+
 // FP8 parameter all-gather (MixedPrecision::fp8_param_gather): only where parameters are all-gathered.
 void check_fp8_param_gather(const Scenario& s, const SourceRef& at) {
     const ParallelLayout& p = s.parallel;
@@ -656,6 +669,7 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
     check_tp_comm_overlap(s, at);
     check_fp8_param_gather(s, at);
+    check_gradient_accumulation(s, at);
     check_bf16_layers(s, at);
     if (p.sequence_parallel && p.tensor == 1) {
         throw_rule(s, {"parallelism.sequence_parallel", "parallelism.tensor"}, at, "sequence_parallel = true needs tensor > 1",

@@ -178,6 +178,10 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
         AttentionKernel::fused);
     if (const Node* d = r.optional("dropout")) t.dropout = detail::as_bool(*d, "training.dropout");
     if (const Node* g = r.optional("cuda_graphs")) t.cuda_graphs = detail::as_bool(*g, "training.cuda_graphs");
+    t.gradient_accumulation = read_choice<GradientAccumulation>(
+        r, "gradient_accumulation",
+        {{"fused", GradientAccumulation::fused}, {"add", GradientAccumulation::add}, {"cast-add", GradientAccumulation::cast_add}},
+        GradientAccumulation::fused);
     if (!chip.peak_dense.contains(t.precision.compute)) {
         const Node* p = r.optional("precision");
         std::string supported;

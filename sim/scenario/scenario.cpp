@@ -612,6 +612,7 @@ StepSpec step_spec_of(const Scenario& s) {
     spec.attention_kernel = s.training.attention_kernel;
     spec.dropout = s.training.dropout;
     spec.cuda_graphs = s.training.cuda_graphs;
+    spec.gradient_accumulation = s.training.gradient_accumulation;
     return spec;
 }
 

@@ -166,6 +166,32 @@ std::string_view to_string(Bound b) {
     return "?";
 }
 
+std::string_view to_string(GradientAccumulation g) {
+    switch (g) {
+        case GradientAccumulation::fused: return "fused";
+        case GradientAccumulation::add: return "add";
+        case GradientAccumulation::cast_add: return "cast-add";
+    }
+    return "?";
+}
+
+double accumulation_bytes_per_parameter(GradientAccumulation g, const MixedPrecision& precision) {
+    const double p = bytes_per_element(precision.parameters);
+    const double b = bytes_per_element(precision.gradients);
+    switch (g) {
+        case GradientAccumulation::fused: return 0.0;
+        case GradientAccumulation::add: return p + 2.0 * b;
+        case GradientAccumulation::cast_add: return p + 2.0 * b + (precision.parameters != precision.gradients ? 2.0 * b : 0.0);
+    }
+    return 0.0;
+}
+
+std::string describe_gradient_accumulation(GradientAccumulation g, const MixedPrecision& precision) {
+    if (g == GradientAccumulation::fused) return "";
+    return fmt::format("; gradients accumulated by {} kernels after each micro-batch, {:g} B per parameter", to_string(g),
+                       accumulation_bytes_per_parameter(g, precision));
+}
+
 OpTime time_op(const Op& op, const KernelContext& context) {
     OpTime t;
     switch (op.kind) {
@@ -177,6 +203,15 @@ OpTime time_op(const Op& op, const KernelContext& context) {
         case OpKind::loss: t = time_memory_bound(op, context); break;
     }
     if (op.forward.value() > 0.0) t.recompute = t.forward.time * (op.recompute / op.forward);
+    if (context.accumulation_bytes_per_parameter > 0.0 && op.parameters > 0.0) {
+        // The accumulation kernel after the op's gradient: its own memory-bound pass, added to the pass that
+        // produces the gradient (the weight-gradient GEMM's, else the op's backward).
+        const PassTime add = roofline(Seconds(0.0), Bytes(op.parameters * context.accumulation_bytes_per_parameter),
+                                      context.chip, 1.0);
+        PassTime& into = t.backward_weight.time.value() > 0.0 ? t.backward_weight : t.backward_input;
+        into.time += add.time;
+        into.memory += add.memory;
+    }
     return t;
 }
 

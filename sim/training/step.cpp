@@ -37,10 +37,12 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
       topology_(build_topology(spec.cluster)),
       network_(make_network(spec.network, topology_)),
       kernel_{spec.cluster.chip, spec.precision.compute, Precision::bf16, spec.layout.communication_sms,
-              spec.precision.gemm_recipe(), spec.cluster.clock_factor()},
+              spec.precision.gemm_recipe(), spec.cluster.clock_factor(),
+              accumulation_bytes_per_parameter(spec.gradient_accumulation, spec.precision)},
       kernel_overlap_{spec.cluster.chip, spec.precision.compute, Precision::bf16,
                       spec.layout.communication_sms + (spec.layout.tp_comm_overlap ? spec.layout.tp_comm_overlap_sms : 0),
-                      spec.precision.gemm_recipe(), spec.cluster.clock_factor()},
+                      spec.precision.gemm_recipe(), spec.cluster.clock_factor(),
+                      accumulation_bytes_per_parameter(spec.gradient_accumulation, spec.precision)},
       launch_gap_(to_sim(spec.cluster.chip.launch_gap)),
       launch_host_(spec.cuda_graphs ? SimTime::zero() : to_sim(spec.cluster.chip.launch_host)) {
     const long long per_step = 1LL * layout_.data * layout_.micro_batch;

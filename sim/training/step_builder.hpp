@@ -310,9 +310,9 @@ private:
     // the context: every layer of a kind has the same ops, each timed in the forward, both backward passes and the
     // weight gradient (issue #13). Other contexts are not kept.
     struct OpTimeKeyHash {
-        std::size_t operator()(const std::array<std::uint64_t, 16>& k) const;
+        std::size_t operator()(const std::array<std::uint64_t, 17>& k) const;
     };
-    mutable std::unordered_map<std::array<std::uint64_t, 16>, OpTime, OpTimeKeyHash> op_times_;
+    mutable std::unordered_map<std::array<std::uint64_t, 17>, OpTime, OpTimeKeyHash> op_times_;
     OpTime op_time(const Op& op, const KernelContext& kernel) const;
     // Kernel launches (ChipProfile::launch_gap, launch_host): the GPU's idle time between two kernels of a
     // stream, added to each kernel; the host's time per launch (0 under CUDA graphs), which stalls a block's pass

@@ -15,7 +15,7 @@
 
 namespace gpuhours::detail {
 
-std::size_t StepBuilder::OpTimeKeyHash::operator()(const std::array<std::uint64_t, 16>& k) const {
+std::size_t StepBuilder::OpTimeKeyHash::operator()(const std::array<std::uint64_t, 17>& k) const {
     std::uint64_t h = 0x9E3779B97F4A7C15ull;
     for (const std::uint64_t w : k) h = (h ^ w) * 0x100000001B3ull + (h >> 29);
     return static_cast<std::size_t>(h);
@@ -27,13 +27,14 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
     const auto word = [](double x) { return std::bit_cast<std::uint64_t>(x); };
     const GemmShape g = op.gemm.value_or(GemmShape{-1, -1, -1, -1});
     const AttentionKernelShape a = op.attention_shape.value_or(AttentionKernelShape{-1.0, -1});
-    const std::array<std::uint64_t, 16> key{context, static_cast<std::uint64_t>(op.kind) | (op.fp8 ? 0x100u : 0u), word(op.forward.value()),
+    const std::array<std::uint64_t, 17> key{context, static_cast<std::uint64_t>(op.kind) | (op.fp8 ? 0x100u : 0u), word(op.forward.value()),
                                             word(op.backward.value()), word(op.recompute.value()), word(op.read.value()),
                                             word(op.written.value()), op.backward_bytes ? 1u : 0u,
                                             word(op.backward_bytes.value_or(Bytes(0.0)).value()), op.gemm ? 1u : 0u,
                                             static_cast<std::uint64_t>(g.m), static_cast<std::uint64_t>(g.n),
                                             static_cast<std::uint64_t>(g.k), static_cast<std::uint64_t>(g.count),
-                                            word(a.sequence), static_cast<std::uint64_t>(a.head_dim)};
+                                            word(a.sequence), static_cast<std::uint64_t>(a.head_dim),
+                                            word(op.parameters)};  // the gradient accumulation's bytes
     if (const auto it = op_times_.find(key); it != op_times_.end()) return it->second;
     return op_times_.emplace(key, time_op(op, kernel)).first->second;
 }

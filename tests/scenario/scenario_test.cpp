@@ -1294,3 +1294,24 @@ TEST_CASE("a power cap is read against the chip's idle power and TDP, and cuda_g
     CHECK_THAT(load_error(slow).what(), Catch::Contains("host_per_kernel"));
     CHECK_THAT(load_error(slow).what(), Catch::Contains("kernel launch times"));
 }
+
+TEST_CASE("gradient_accumulation is read by name, its mistakes located, and refused under ZeRO-3", "[training]") {
+    // kBase's [training] ends with global_batch on line 15: the key goes on line 16.
+    const auto with = [](const std::string& value) {
+        return replace(kBase, "global_batch = 64", "global_batch = 64\ngradient_accumulation = " + value);
+    };
+    CHECK(load_scenario_from_string(kBase, "test.toml", catalog_options()).training.gradient_accumulation ==
+          GradientAccumulation::fused);
+    CHECK(load_scenario_from_string(with("\"cast-add\""), "test.toml", catalog_options()).training.gradient_accumulation ==
+          GradientAccumulation::cast_add);
+    const Scenario add = load_scenario_from_string(with("\"add\""), "test.toml", catalog_options());
+    CHECK(add.training.gradient_accumulation == GradientAccumulation::add);
+    CHECK(step_spec_of(add).gradient_accumulation == GradientAccumulation::add);
+    // A misspelt value: at its place, with the choices.
+    const ScenarioError bad = load_error(with("\"unfused\""));
+    CHECK(bad.where().line == 16);
+    CHECK_THAT(bad.what(), Catch::Contains("cast-add"));
+    // ZeRO-3 accumulates its shards after each reduce-scatter, which the option does not describe: refused.
+    const std::string sharded = replace(with("\"add\""), "micro_batch = 1", "micro_batch = 1\nzero = 3");
+    CHECK_THAT(load_error(sharded).what(), Catch::Contains("ZeRO-3 / FSDP accumulates"));
+}

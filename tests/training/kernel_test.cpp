@@ -455,3 +455,44 @@ TEST_CASE("an FP8 GEMM runs at its recipe's catalog efficiency", "[kernel][fp8]"
     CHECK(time_op(op, KernelContext{h800, Precision::bf16, Precision::bf16, 0, Fp8Recipe::mxfp8}).forward.time.value() ==
           Approx(time_op(op, KernelContext{h800}).forward.time.value()));
 }
+
+TEST_CASE("gradient accumulation outside the GEMM adds its bytes per parameter to the weight-gradient pass", "[kernel]") {
+    // Bytes per parameter per micro-batch, BF16 parameters (p = 2) and an FP32 buffer (g = 4):
+    //   add = p + 2g = 2 + 8 = 10; cast-add = p + 2g + 2g = 18 (the .to() temporary written and read back);
+    //   with BF16 gradients (g = 2) the cast is a no-op: cast-add = add = 2 + 4 = 6.
+    MixedPrecision mixed;  // bf16 parameters, fp32 gradients
+    CHECK(accumulation_bytes_per_parameter(GradientAccumulation::fused, mixed) == 0.0);
+    CHECK(accumulation_bytes_per_parameter(GradientAccumulation::add, mixed) == 10.0);
+    CHECK(accumulation_bytes_per_parameter(GradientAccumulation::cast_add, mixed) == 18.0);
+    MixedPrecision bf16_grads;
+    bf16_grads.gradients = Precision::bf16;
+    CHECK(accumulation_bytes_per_parameter(GradientAccumulation::cast_add, bf16_grads) == 6.0);
+    CHECK(to_string(GradientAccumulation::cast_add) == "cast-add");
+
+    // A 4096 × 4096 × 4096 GEMM holds k·n = 16,777,216 parameters. Under cast-add its weight-gradient pass gains
+    // 16,777,216 × 18 B / (3.35e12 B/s × 0.85) = 106.05 µs; forward and input gradient are unchanged.
+    const ChipProfile chip = h100_like();
+    const KernelContext fused{chip};
+    KernelContext unfused{chip};
+    unfused.accumulation_bytes_per_parameter = 18.0;
+    const Op op = gemm_op(4096, 4096, 4096);
+    const OpTime a = time_op(op, fused);
+    const OpTime b = time_op(op, unfused);
+    CHECK((b.backward_weight.time - a.backward_weight.time).value() == Approx(16777216.0 * 18 / (3.35e12 * 0.85)).epsilon(1e-9));
+    CHECK((b.backward_weight.time - a.backward_weight.time).value() == Approx(106.05e-6).epsilon(1e-3));
+    CHECK(b.forward.time.value() == a.forward.time.value());
+    CHECK(b.backward_input.time.value() == a.backward_input.time.value());
+
+    // An op without a weight-gradient GEMM (a norm with h = 4,096 gains) adds to its backward: 4,096 × 18 B at
+    // the same rate = 25.89 ns; an op without parameters adds nothing.
+    Op norm;
+    norm.name = "test.norm";
+    norm.kind = OpKind::elementwise;
+    norm.read = Bytes(4096.0 * 4096 * 2);
+    norm.written = Bytes(4096.0 * 4096 * 2);
+    norm.parameters = 4096;
+    CHECK((time_op(norm, unfused).backward_input.time - time_op(norm, fused).backward_input.time).value() ==
+          Approx(4096.0 * 18 / (3.35e12 * 0.85)).epsilon(1e-9));
+    norm.parameters = 0;
+    CHECK(time_op(norm, unfused).backward_input.time.value() == time_op(norm, fused).backward_input.time.value());
+}

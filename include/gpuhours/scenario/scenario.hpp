@@ -38,6 +38,9 @@ struct TrainingSpec {
     // --cuda-graph-impl): no per-kernel host launch cost. false: eager launches (the frameworks' default).
     bool cuda_graphs = false;
     bool dropout = false;  // dropout layers (GPT-3 / Megatron 2021); Llama 3 and DeepSeek pre-train without
+    // How weight gradients accumulate over micro-batches (training/kernel.hpp): fused in the weight-gradient GEMM
+    // (Megatron's default), or added by kernels of their own (`add`; DeepSpeed's BF16 optimizer: `cast-add`).
+    GradientAccumulation gradient_accumulation = GradientAccumulation::fused;
 };
 
 // A named run overhead as read ([reliability.overheads]): a fraction of step time, or not modelled.

@@ -12,8 +12,14 @@
 //     attention precision's peak; its backward executes 2.5 × the forward FLOPs (5 matrix products against the
 //     forward's 2: it recomputes the scores), i.e. 1.25 × the workload's model backward FLOPs.
 //   - elementwise, embedding, loss: memory-bound at efficiency.memory × HBM bandwidth.
-// Not modelled: kernel launch latency, power/clock throttling beyond what the catalog efficiencies imply, L2
-// reuse between kernels, and the FP32 gradient-accumulation traffic of wgrad (main_grad += dW).
+//   - gradient accumulation (KernelContext::accumulation_bytes_per_parameter, GradientAccumulation): where the
+//     framework adds each micro-batch's weight gradients into the accumulation buffer in kernels of their own,
+//     every op's parameters on this GPU move that many bytes per micro-batch at efficiency.memory × HBM
+//     bandwidth, after the weight-gradient GEMM (GEMMs) or in the op's backward (the embedding, norms).
+// Not modelled: kernel launch latency (the step adds it: StepSpec::cuda_graphs), power/clock throttling beyond what
+// the catalog efficiencies imply, L2 reuse between kernels, and the gradient-accumulation traffic inside a fused
+// weight-gradient GEMM (it reads and writes its FP32 output once: under 1 % of the GEMM's time at a few thousand
+// tokens per micro-batch).
 #pragma once
 
 #include <gpuhours/hardware/hardware.hpp>
@@ -21,10 +27,31 @@
 #include <gpuhours/units/units.hpp>
 #include <gpuhours/workload/workload.hpp>
 
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace gpuhours {
+
+// How each micro-batch's weight gradients reach the buffer they accumulate in (MixedPrecision::gradients) until the
+// optimizer step. Bytes per parameter on this GPU per micro-batch, p and g the bytes of the parameters' and the
+// gradients' formats (accumulation_bytes_per_parameter):
+//   fused     0: the weight-gradient GEMM accumulates into the buffer in place (Megatron-LM's
+//             --gradient-accumulation-fusion, on by default; Transformer Engine's fuse_wgrad_accumulation; what
+//             Megatron-Core runs).
+//   add       p + 2g: the GEMM writes the gradient in the parameters' format, then one kernel reads it and reads and
+//             writes the buffer (Megatron-LM's `main_grad.add_(grad)` without the fusion; PyTorch's accumulation of
+//             .grad over backward calls).
+//   cast_add  p + 2g, plus 2g when the formats differ: the gradient is first cast into a temporary of the buffer's
+//             format, written and read back (DeepSpeed's BF16 optimizer, deepspeed/runtime/bf16_optimizer.py
+//             update_hp_grads: `hp_grad.add_(lp.grad.to(hp_grad.dtype))` after every micro-batch's backward).
+// BLOOM's BF16 parameters and FP32 buffer: add 10 B, cast_add 18 B.
+enum class GradientAccumulation { fused, add, cast_add };
+std::string_view to_string(GradientAccumulation g);  // "fused", "add", "cast-add"
+double accumulation_bytes_per_parameter(GradientAccumulation g, const MixedPrecision& precision);
+// For the run header: "" when fused, else what the kernels move ("; gradients accumulated by add kernels after each
+// micro-batch, 10 B per parameter").
+std::string describe_gradient_accumulation(GradientAccumulation g, const MixedPrecision& precision);
 
 // What an operator runs on and in which formats.
 struct KernelContext {
@@ -37,6 +64,9 @@ struct KernelContext {
     // The SM clock as a fraction of the clock the catalog's efficiencies hold at (ClusterSpec::clock_factor: a
     // power cap): compute-bound passes take 1 / clock_factor as long; memory-bound passes are unchanged.
     double clock_factor = 1.0;
+    // Bytes each parameter of an op moves per micro-batch to accumulate its gradient outside the weight-gradient
+    // GEMM (accumulation_bytes_per_parameter; 0: fused).
+    double accumulation_bytes_per_parameter = 0.0;
 };
 
 // SMs a compute kernel can use: chip.sm_count - reserved_sms. Throws Error when reserved_sms is negative or

@@ -29,6 +29,7 @@
 #include <gpuhours/hardware/hardware.hpp>
 #include <gpuhours/workload/model.hpp>
 #include <gpuhours/network/network.hpp>
+#include <gpuhours/training/kernel.hpp>
 #include <gpuhours/workload/parallel.hpp>
 #include <gpuhours/units/precision.hpp>
 #include <gpuhours/units/units.hpp>
@@ -62,6 +63,8 @@ struct StepSpec {
     AttentionKernel attention_kernel = AttentionKernel::fused;
     bool dropout = false;
     bool cuda_graphs = false;  // TrainingSpec::cuda_graphs: kernel launches without host cost
+    // How weight gradients accumulate over the micro-batches (kernel.hpp; TrainingSpec::gradient_accumulation).
+    GradientAccumulation gradient_accumulation = GradientAccumulation::fused;
     SimulationMode mode = SimulationMode::symmetric;
     NetworkKind network = NetworkKind::flow;
     bool record_trace = false;
