@@ -194,3 +194,32 @@ TEST_CASE("Megatron-Bridge's MoE recipes: the known misses, each held to its ban
     band("megatron-bridge-qwen3-30b-fp8-h100", 1.60, 2.60);
     band("megatron-bridge-qwen3-30b-mxfp8-b200", 2.00, 3.30);
 }
+
+// Two more dense steps that no catalog figure was set on (session 30), each a miss held to a band around its first
+// figure so that a fix or a regression shows (step time, model against reported):
+//   BLOOM 176B on 384 A100 (BigScience's tr11-176B-ml README, iteration 85,376: 104.70 s), Megatron-DeepSpeed with
+//   its unoverlapped gradient reduction and unfused BF16-optimizer accumulation (gradient_accumulation = "cast-add",
+//   about 5.4 s of the model's step): 96.18 s, −8.1 %.
+//   Nemotron-4 340B on 1,536 / 3,072 / 6,144 H100 (arXiv 2406.11704 Table 2: 10.3 / 10.3 / 8.0 s): 8.997 / 9.005 /
+//   7.001 s, −12.6 / −12.6 / −12.5 %, with the report's TP8 PP12 and the scenario's unpublished choices (2
+//   interleaved chunks, TP communication overlapped; 4 or 8 chunks shorten the step 5–9 %, no overlap lengthens it
+//   8 %). With the Llama 3.1 405B FP8 row on 1,024 H100 above (+20.9 % in tokens/s), the largest NVIDIA-run H100
+//   steps come out 12–17 % short, where 8B and 70B are within 5 %: the cost the model misses grows with the model
+//   or its pipeline (#14).
+TEST_CASE("BLOOM's and Nemotron-4 340B's steps: misses held to their bands", "[validation]") {
+    const auto band = [](const std::string& name, double low, double high) {
+        const Outcome o = simulate(name);
+        REQUIRE(o.scenario.published.has_value());
+        REQUIRE(o.scenario.published->step_time.has_value());
+        const double reported = o.scenario.published->step_time->value();
+        const double error = o.step.step_time.value() / reported - 1.0;
+        WARN(name << ": predicted step " << o.step.step_time.value() << " s, reported " << reported << " s, error "
+                  << 100.0 * error << "% (held to " << 100.0 * low << "% to " << 100.0 * high << "%)");
+        CHECK(error > low);
+        CHECK(error < high);
+    };
+    band("bloom-176b-384", -0.13, -0.03);
+    band("nemotron-4-340b-1536", -0.18, -0.07);
+    band("nemotron-4-340b-3072", -0.18, -0.07);
+    band("nemotron-4-340b-6144", -0.18, -0.07);
+}
