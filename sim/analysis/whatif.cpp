@@ -58,6 +58,9 @@ double memory_bound_fraction(const Scenario& s) {
                 total += p->time.value();
                 if (p->bound == Bound::memory) memory += p->time.value();
             }
+            // The gradient-accumulation kernel inside a compute-bound pass is memory-bound time of its own.
+            const PassTime& carrier = t.backward_weight.time.value() > 0.0 ? t.backward_weight : t.backward_input;
+            if (carrier.bound != Bound::memory) memory += t.accumulation.value();
             total += t.recompute.value();
             if (t.forward.bound == Bound::memory) memory += t.recompute.value();
         }

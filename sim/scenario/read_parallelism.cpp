@@ -451,16 +451,16 @@ void check_shared_expert_overlap(const Scenario& s, const SourceRef& at) {
     }
 }
 
-// Gradient accumulation in kernels of its own (TrainingSpec::gradient_accumulation) is modelled for an unsharded
-// buffer (ZeRO 0–2, the buffer whole on each rank until the reduction); ZeRO-3 / FSDP reduce-scatters every
-// micro-batch's gradients and accumulates the shards, which is not.
+// Gradient accumulation in kernels of its own (TrainingSpec::gradient_accumulation) is modelled for a whole buffer
+// on each rank until the reduction (ZeRO 0–1: memory.cpp keeps gradients unsharded below ZeRO-2). ZeRO-2 and ZeRO-3
+// / FSDP reduce-scatter every micro-batch's gradients and accumulate the shards, which is not.
 void check_gradient_accumulation(const Scenario& s, const SourceRef& at) {
-    if (s.training.gradient_accumulation != GradientAccumulation::fused && s.parallel.zero_stage == 3) {
+    if (s.training.gradient_accumulation != GradientAccumulation::fused && s.parallel.zero_stage >= 2) {
         throw_rule(s, {"training.gradient_accumulation", "parallelism.zero"}, at,
-                   fmt::format("gradient_accumulation = \"{}\" is modelled for ZeRO 0-2 only: ZeRO-3 / FSDP accumulates "
-                               "its gradients' shards after each micro-batch's reduce-scatter",
-                               to_string(s.training.gradient_accumulation)),
-                   "remove gradient_accumulation (fused, the default), or use parallelism.zero = 0, 1 or 2");
+                   fmt::format("gradient_accumulation = \"{}\" is modelled for ZeRO 0-1 only: ZeRO-{} reduce-scatters "
+                               "each micro-batch's gradients and accumulates their shards",
+                               to_string(s.training.gradient_accumulation), s.parallel.zero_stage),
+                   "remove gradient_accumulation (fused, the default), or use parallelism.zero = 0 or 1");
     }
 }
 

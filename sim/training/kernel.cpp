@@ -211,6 +211,7 @@ OpTime time_op(const Op& op, const KernelContext& context) {
         PassTime& into = t.backward_weight.time.value() > 0.0 ? t.backward_weight : t.backward_input;
         into.time += add.time;
         into.memory += add.memory;
+        t.accumulation = add.time;
     }
     return t;
 }

@@ -1295,7 +1295,7 @@ TEST_CASE("a power cap is read against the chip's idle power and TDP, and cuda_g
     CHECK_THAT(load_error(slow).what(), Catch::Contains("kernel launch times"));
 }
 
-TEST_CASE("gradient_accumulation is read by name, its mistakes located, and refused under ZeRO-3", "[training]") {
+TEST_CASE("gradient_accumulation is read by name, its mistakes located, and refused under ZeRO-2 and ZeRO-3", "[training]") {
     // kBase's [training] ends with global_batch on line 15: the key goes on line 16.
     const auto with = [](const std::string& value) {
         return replace(kBase, "global_batch = 64", "global_batch = 64\ngradient_accumulation = " + value);
@@ -1311,7 +1311,16 @@ TEST_CASE("gradient_accumulation is read by name, its mistakes located, and refu
     const ScenarioError bad = load_error(with("\"unfused\""));
     CHECK(bad.where().line == 16);
     CHECK_THAT(bad.what(), Catch::Contains("cast-add"));
-    // ZeRO-3 accumulates its shards after each reduce-scatter, which the option does not describe: refused.
-    const std::string sharded = replace(with("\"add\""), "micro_batch = 1", "micro_batch = 1\nzero = 3");
-    CHECK_THAT(load_error(sharded).what(), Catch::Contains("ZeRO-3 / FSDP accumulates"));
+    // ZeRO-2 and ZeRO-3 reduce-scatter every micro-batch and accumulate the shards, which the option does not
+    // describe: refused at the key's place (line 17: the zero line inserted after micro_batch moves it down one),
+    // saying what to change.
+    for (const char* stage : {"2", "3"}) {
+        const std::string sharded = replace(with("\"add\""), "micro_batch = 1", std::string("micro_batch = 1\nzero = ") + stage);
+        const ScenarioError e = load_error(sharded);
+        CHECK(e.where().line == 17);
+        CHECK_THAT(e.what(), Catch::Contains(std::string("ZeRO-") + stage + " reduce-scatters"));
+        CHECK_THAT(e.what(), Catch::Contains("parallelism.zero = 0 or 1"));
+    }
+    CHECK(load_scenario_from_string(replace(with("\"add\""), "micro_batch = 1", "micro_batch = 1\nzero = 1"), "test.toml",
+                                    catalog_options()).training.gradient_accumulation == GradientAccumulation::add);
 }

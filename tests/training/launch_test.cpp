@@ -1,5 +1,5 @@
-// Kernel launches (ChipProfile::launch_gap, launch_host; StepSpec::cuda_graphs) and the power cap's clock
-// (ClusterSpec::clock_factor) in the step. One GPU, so the step is its compute stream followed by the optimizer and
+// Kernel launches (ChipProfile::launch_gap, launch_host; StepSpec::cuda_graphs), the power cap's clock
+// (ClusterSpec::clock_factor) and gradient accumulation outside the GEMMs (StepSpec::gradient_accumulation) in the step. One GPU, so the step is its compute stream followed by the optimizer and
 // every expected number is a count of kernels times a figure, derived in the comment before its assertion.
 #include <gpuhours/analysis/plan.hpp>
 #include <gpuhours/scenario/scenario.hpp>
@@ -111,4 +111,24 @@ TEST_CASE("a power cap slows compute-bound kernels by the cube root of the dynam
     const KernelContext capped{c.chip, Precision::bf16, Precision::bf16, 0, Fp8Recipe::delayed, factor};
     CHECK(time_op(gemm, capped).forward.time.value() == Approx(time_op(gemm, full).forward.time.value() / factor).epsilon(1e-9));
     CHECK(time_op(copy, capped).forward.time.value() == Approx(time_op(copy, full).forward.time.value()).epsilon(1e-12));
+}
+
+TEST_CASE("gradient accumulation outside the GEMMs costs every parameter its bytes once per micro-batch", "[step][kernel]") {
+    // One GPU, 4 micro-batches, BF16 parameters and FP32 gradients: cast-add moves 18 B per parameter per
+    // micro-batch (2 read, 4 written and read back, 4 + 4 read and written), add 10 B. Every parameter of the model
+    // is on this GPU (count_parameters' total, the embedding and the untied head included), so the step grows by
+    // 4 × P × B / (HBM bandwidth × memory efficiency), the chip's catalog figures.
+    StepSpec fused = one_gpu(Seconds(0.0), Seconds(0.0), true);
+    StepSpec cast_add = fused;
+    cast_add.gradient_accumulation = GradientAccumulation::cast_add;
+    StepSpec add = fused;
+    add.gradient_accumulation = GradientAccumulation::add;
+    const double p = count_parameters(fused.model).total;
+    const double rate = fused.cluster.chip.memory_bandwidth.value() * fused.cluster.chip.efficiency.memory;
+    const double base = simulate_step(fused).step_time.value();
+    CHECK(simulate_step(cast_add).step_time.value() - base == Approx(4.0 * p * 18.0 / rate).epsilon(1e-6));
+    CHECK(simulate_step(add).step_time.value() - base == Approx(4.0 * p * 10.0 / rate).epsilon(1e-6));
+    // The plan's bound still equals the step less its optimizer on one GPU.
+    const StepResult r = simulate_step(cast_add);
+    CHECK(step_time_lower_bound(cast_add).value() == Approx((r.step_time - r.breakdown.optimizer).value()).margin(1e-12));
 }

@@ -198,8 +198,8 @@ TEST_CASE("Megatron-Bridge's MoE recipes: the known misses, each held to its ban
 // Two more dense steps that no catalog figure was set on (session 30), each a miss held to a band around its first
 // figure so that a fix or a regression shows (step time, model against reported):
 //   BLOOM 176B on 384 A100 (BigScience's tr11-176B-ml README, iteration 85,376: 104.70 s), Megatron-DeepSpeed with
-//   its unoverlapped gradient reduction and unfused BF16-optimizer accumulation (gradient_accumulation = "cast-add",
-//   about 5.4 s of the model's step): 96.18 s, −8.1 %.
+//   its inherited dropout, unoverlapped gradient reduction and unfused BF16-optimizer accumulation
+//   (gradient_accumulation = "cast-add", about 5.4 s of the model's step): 98.42 s, −6.0 %.
 //   Nemotron-4 340B on 1,536 / 3,072 / 6,144 H100 (arXiv 2406.11704 Table 2: 10.3 / 10.3 / 8.0 s): 8.997 / 9.005 /
 //   7.001 s, −12.6 / −12.6 / −12.5 %, with the report's TP8 PP12 and the scenario's unpublished choices (2
 //   interleaved chunks, TP communication overlapped; 4 or 8 chunks shorten the step 5–9 %, no overlap lengthens it

@@ -102,10 +102,10 @@ TEST_CASE("the flagship's steady-state pre-training stays within 10% of DeepSeek
 //   Falcon-180B, 4,096 A100-40GB: "~7,000,000 GPU hours" [S: Hugging Face's blog; basis unstated, taken allocated].
 // None is a target the model meets (the issue's is a 12 % mean absolute error): these are the first measurement,
 // held in bands around it so that a fix or a regression shows. What each miss is made of, measured with `gpuhours
-// run` (the docs' table): BLOOM's step is 8.1 % fast against its logged 104.70 s (the validate row
+// run` (the docs' table): BLOOM's step is 6.0 % fast against its logged 104.70 s (the validate row
 // bloom-176b-384, with DeepSpeed's unfused gradient accumulation) and its allocated − steady-state +1.9 % against
 // the reported ~11 %; OPT's steady state is 17.5 %
-// under LLaMA's "34 days on 992" and the model knows nothing of OPT's ~105 restarts and rollbacks; LLaMA's layout is
+// under LLaMA's "34 days on 992" and the model knows nothing of OPT's 90–105 restarts and rollbacks; LLaMA's layout is
 // unpublished (plan's); DeepSeek-V2 keeps its expert group inside a node, the kind of MoE step that comes out fast
 // (docs/moe.md, "Known misses"); Falcon's figure and GPU count are uncertain.
 TEST_CASE("published whole runs on their own basis: the first measurement, held in bands", "[validation][run]") {

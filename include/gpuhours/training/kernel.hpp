@@ -15,7 +15,9 @@
 //   - gradient accumulation (KernelContext::accumulation_bytes_per_parameter, GradientAccumulation): where the
 //     framework adds each micro-batch's weight gradients into the accumulation buffer in kernels of their own,
 //     every op's parameters on this GPU move that many bytes per micro-batch at efficiency.memory × HBM
-//     bandwidth, after the weight-gradient GEMM (GEMMs) or in the op's backward (the embedding, norms).
+//     bandwidth, after the weight-gradient GEMM (GEMMs) or in the op's backward (the embedding, norms)
+//     (OpTime::accumulation). Its kernel launches (DeepSpeed: a cast and an add per parameter tensor) are not
+//     counted: a few per layer against tens of the layer's own.
 // Not modelled: kernel launch latency (the step adds it: StepSpec::cuda_graphs), power/clock throttling beyond what
 // the catalog efficiencies imply, L2 reuse between kernels, and the gradient-accumulation traffic inside a fused
 // weight-gradient GEMM (it reads and writes its FP32 output once: under 1 % of the GEMM's time at a few thousand
@@ -45,7 +47,8 @@ namespace gpuhours {
 //   cast_add  p + 2g, plus 2g when the formats differ: the gradient is first cast into a temporary of the buffer's
 //             format, written and read back (DeepSpeed's BF16 optimizer, deepspeed/runtime/bf16_optimizer.py
 //             update_hp_grads: `hp_grad.add_(lp.grad.to(hp_grad.dtype))` after every micro-batch's backward).
-// BLOOM's BF16 parameters and FP32 buffer: add 10 B, cast_add 18 B.
+// BLOOM's BF16 parameters and FP32 buffer: add 10 B, cast_add 18 B. The buffer is whole on each rank: the scenario
+// reader refuses add and cast_add with ZeRO-2 and ZeRO-3, which reduce-scatter every micro-batch.
 enum class GradientAccumulation { fused, add, cast_add };
 std::string_view to_string(GradientAccumulation g);  // "fused", "add", "cast-add"
 double accumulation_bytes_per_parameter(GradientAccumulation g, const MixedPrecision& precision);
@@ -124,6 +127,10 @@ struct OpTime {
     PassTime backward_input;   // dgrad (attention: the whole backward kernel; memory-bound ops: all backward)
     PassTime backward_weight;  // wgrad; zero for ops without a GEMM
     Seconds recompute;
+    // The gradient-accumulation kernel's memory-bound time (KernelContext::accumulation_bytes_per_parameter),
+    // already inside backward_weight (GEMMs) or backward_input (other ops with parameters), whose `bound` still
+    // describes the op's own kernel.
+    Seconds accumulation;
 
     [[nodiscard]] Seconds backward() const { return backward_input.time + backward_weight.time; }
     // forward + recompute + backward
