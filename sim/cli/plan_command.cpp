@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "help.hpp"
 
+#include <gpuhours/training/kernel.hpp>
 #include <gpuhours/report/schema.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/plan.hpp>
@@ -193,7 +194,7 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
     const auto& p = s.parallel;
     out << fmt::format("layout search: {}\n", s.title);
     out << fmt::format("{} × {}, {}, sequence {}, global batch {}; kept from the scenario: ZeRO {}, {} compute, order {}, "
-                       "sequence parallel {}{}{}{}\n\n",
+                       "sequence parallel {}{}{}{}{}\n\n",
                        s.cluster.gpus, s.cluster.chip.display_name, s.model.display_name, s.training.sequence_length,
                        s.training.global_batch, p.zero_stage, to_string(s.training.precision.compute), p.order,
                        p.sequence_parallel ? "on (off where tensor = 1)" : "off",
@@ -202,7 +203,10 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
                        p.combined_1f1b ? ", combined 1F1B (where the schedule takes it: interleaved, or 1F1B on one stage, "
                                          "with expert > 1)"
                                        : "",
-                       p.moe_shared_expert_overlap ? ", shared experts beside the all-to-all (where expert > 1, not under DualPipe)" : "");
+                       p.moe_shared_expert_overlap ? ", shared experts beside the all-to-all (where expert > 1, not under DualPipe)" : "",
+                       s.training.gradient_accumulation == GradientAccumulation::fused
+                           ? std::string()
+                           : fmt::format(", gradients accumulated by {} kernels", to_string(s.training.gradient_accumulation)));
     if (result.ranking.empty()) {
         out << "no layout in the search space passes the rules and fits in memory";
         if (n.failed_in_simulation > 0) out << fmt::format(" and simulates ({} failed in simulation)", n.failed_in_simulation);
