@@ -3,6 +3,7 @@
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/training/placement.hpp>
 
 #include "parallel_for.hpp"
 
@@ -138,6 +139,18 @@ ValidationSummary summarize_validation(const std::vector<ValidationCase>& cases)
 
 double mean_absolute_percentage_error(const std::vector<ValidationCase>& cases) {
     return summarize_validation(cases).all.mean_absolute_error;
+}
+
+std::vector<std::string> step_caveats(const Scenario& s) {
+    std::vector<std::string> out;
+    const ParallelLayout& layout = s.phases.front().parallel;
+    if (s.model.moe && s.cluster.gpus_per_node > 0 &&
+        !spans_nodes(Placement(layout, s.cluster.gpus).group(GroupKind::expert, 0), s.cluster.gpus_per_node)) {
+        out.push_back("the expert-parallel group stays inside one node. Six MoE runs of that kind that NVIDIA published "
+                      "(Megatron-Bridge; scenarios/validation/) came out 61-264 % faster here than measured: read this "
+                      "step time as optimistic (docs/moe.md, \"Known misses\")");
+    }
+    return out;
 }
 
 }  // namespace gpuhours

@@ -8,11 +8,11 @@
 #include <gpuhours/report/schema.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/analysis/validation.hpp>
 #include <gpuhours/report/output_file.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/report/verdicts.hpp>
 #include <gpuhours/scenario/scenario.hpp>
-#include <gpuhours/training/placement.hpp>
 #include <gpuhours/training/step.hpp>
 
 #include <fmt/format.h>
@@ -67,6 +67,9 @@ void json_step(report::Json& j, const StepResult& r, const Scenario& s) {
     j.field("fp8_recipe", to_string(s.training.precision.fp8_recipe)).field("recompute", describe_recompute(s.parallel));
     j.field("cuda_graphs", s.training.cuda_graphs).field("clock_factor", s.cluster.clock_factor());
     j.field("gradient_accumulation", to_string(s.training.gradient_accumulation));
+    j.key("caveats").begin_array();
+    for (const std::string& c : step_caveats(s)) j.value(c);
+    j.end_array();
     if (s.cluster.power_cap) j.field("power_cap_w", s.cluster.power_cap->value());
     j.field("step_time_s", r.step_time.value()).field("micro_batches", r.micro_batches);
     j.field("simulated_ranks", r.simulated_ranks).field("tasks", static_cast<std::int64_t>(r.tasks));
@@ -246,19 +249,6 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
     }
 }
 
-// A caveat the validation earns (docs/moe.md, "Known misses"): an MoE step whose expert group stays inside one node
-// (its all-to-all on NVLink, or none with EP 1; rank r runs on GPU r, nodes numbered in order) is the kind of step
-// that six runs NVIDIA published with Megatron-Bridge came out 61-264 % faster in the model than measured
-// (scenarios/validation/megatron-bridge-*). Empty for dense models and for expert groups that cross nodes.
-std::string moe_caveat(const Scenario& s) {
-    const ParallelLayout& layout = s.phases.front().parallel;
-    if (!s.model.moe || s.cluster.gpus_per_node <= 0) return {};
-    if (spans_nodes(Placement(layout, s.cluster.gpus).group(GroupKind::expert, 0), s.cluster.gpus_per_node)) return {};
-    return "note: the expert-parallel group stays inside one node. Six MoE runs of that kind that NVIDIA published "
-           "(Megatron-Bridge; scenarios/validation/) came out 61-264 % faster here than measured: read this step time "
-           "as optimistic (docs/moe.md, \"Known misses\")\n";
-}
-
 // The headline step: MFU/HFU, where its time goes, and with --stages one row per pipeline stage.
 void print_step(const RunEvaluation& ev, bool stages, std::ostream& out) {
     const Scenario& s = ev.scenario;
@@ -278,7 +268,7 @@ void print_step(const RunEvaluation& ev, bool stages, std::ostream& out) {
     }
     b.add_row({"pipeline bubble", seconds_text(r.breakdown.bubble), share(r.breakdown.bubble, t)});
     out << b.render();
-    out << moe_caveat(s);
+    for (const std::string& c : step_caveats(s)) out << "note: " << c << "\n";
     if (!stages) return;
     report::Table st({"stage", "compute s", "recompute s", "exposed comm s", "bubble s", "memory", "fits"});
     for (const auto& stage : r.stages) {

@@ -2,6 +2,7 @@
 // wording, plus charts.
 #include <gpuhours/training/kernel.hpp>
 #include <gpuhours/report/html.hpp>
+#include <gpuhours/analysis/validation.hpp>
 #include <gpuhours/report/capacity.hpp>
 
 #include "html_parts.hpp"
@@ -524,6 +525,7 @@ std::string breakdown_section(const RunEvaluation& ev) {
     }
     rows.push_back({"pipeline bubble", seconds_text(r.breakdown.bubble), share(r.breakdown.bubble, t)});
     out += table({"where the step goes (mean per GPU)", "seconds", "share"}, rows, {1, 2});
+    for (const std::string& c : step_caveats(ev.scenario)) out += paragraph("Note: " + c + ".", "note");
 
     svg::BarChart per_stage;
     for (const Part& p : parts) per_stage.series.push_back({p.name, p.colour});

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <sys/wait.h>
 
@@ -130,4 +131,16 @@ TEST_CASE("run notes that an MoE step with its expert group inside a node came o
     const Result across = run("run " + kFlagship + " --samples 1");
     CHECK(across.exit_code == 0);
     CHECK_THAT(across.out, !Catch::Contains("note: the expert-parallel group"));
+    // The same caveat in the JSON (step.caveats) and in the HTML report's breakdown; an empty list for the flagship.
+    const std::string qwen = kRoot + "/scenarios/validation/megatron-bridge-qwen3-30b-mxfp8-b200.toml";
+    const Result json = run("run " + qwen + " --samples 1 --json");
+    CHECK_THAT(json.out, Catch::Contains("\"caveats\": [\n      \"the expert-parallel group stays inside one node"));
+    CHECK_THAT(run("run " + kFlagship + " --samples 1 --json").out, Catch::Contains("\"caveats\": []"));
+    const gpuhours::test::TempDir dir("cli-caveat-report");
+    const std::filesystem::path html = dir.path / "report.html";
+    const Result report = run("report " + qwen + " --samples 1 -o " + html.string());
+    REQUIRE(report.exit_code == 0);
+    std::ifstream in(html);
+    const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_THAT(page, Catch::Contains("<p class=\"note\">Note: the expert-parallel group stays inside one node"));
 }

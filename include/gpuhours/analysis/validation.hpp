@@ -77,4 +77,11 @@ std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir,
 // percentage error, as a fraction): summarize_validation(cases).all.mean_absolute_error.
 double mean_absolute_percentage_error(const std::vector<ValidationCase>& cases);
 
+// What the validation says about a scenario's step before anyone reads its time: the known misses a step of its kind
+// fell into (docs/moe.md, "Known misses"), one sentence each, for `run`, `report` and their JSON. Today one: an MoE
+// step whose expert-parallel group stays inside one node (rank r on GPU r, nodes numbered in order; EP 1 included),
+// the kind six runs NVIDIA published with Megatron-Bridge came out 61-264 % faster in the model than measured
+// (scenarios/validation/megatron-bridge-*). Empty for dense models and expert groups that cross nodes.
+std::vector<std::string> step_caveats(const Scenario& s);
+
 }  // namespace gpuhours
