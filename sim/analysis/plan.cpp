@@ -246,9 +246,7 @@ std::vector<ChunkCompute> chunk_compute(const StepSpec& spec, int chunks) {
     const ParallelLayout& layout = spec.layout;
     const MicroBatchShape shape{spec.sequence_length, layout.micro_batch, AttentionMask::causal};
     const std::vector<Block> blocks = model_ops(spec.model, layout, spec.precision, shape);
-    const KernelContext kernel{spec.cluster.chip, spec.precision.compute, Precision::bf16, layout.communication_sms,
-                               spec.precision.gemm_recipe(), spec.cluster.clock_factor(),
-                               accumulation_bytes_per_parameter(spec.gradient_accumulation, spec.precision)};
+    const KernelContext kernel = kernel_context(spec, layout.communication_sms);
     const auto layers = chunk_layers(spec.model, chunks, layout.layers_per_chunk);
     std::vector<int> chunk_of_layer(static_cast<std::size_t>(spec.model.layers), 0);
     for (std::size_t c = 0; c < layers.size(); ++c) {

@@ -47,9 +47,8 @@ namespace {
 // The fraction of a step's kernel time spent in memory-bound passes, from the kernel model over the model's
 // operators (forward, both backward GEMMs, recompute at the forward's bound).
 double memory_bound_fraction(const Scenario& s) {
-    const KernelContext context{s.cluster.chip, s.training.precision.compute, Precision::bf16, s.parallel.communication_sms,
-                                s.training.precision.gemm_recipe(), s.cluster.clock_factor(),
-                                accumulation_bytes_per_parameter(s.training.gradient_accumulation, s.training.precision)};
+    const StepSpec spec = step_spec_of(s);
+    const KernelContext context = kernel_context(spec, spec.layout.communication_sms);
     double memory = 0, total = 0;
     for (const Block& block : model_ops(s.model, s.parallel, s.training.precision, shape_of(s))) {
         for (const Op& op : block.ops) {
@@ -59,8 +58,7 @@ double memory_bound_fraction(const Scenario& s) {
                 if (p->bound == Bound::memory) memory += p->time.value();
             }
             // The gradient-accumulation kernel inside a compute-bound pass is memory-bound time of its own.
-            const PassTime& carrier = t.backward_weight.time.value() > 0.0 ? t.backward_weight : t.backward_input;
-            if (carrier.bound != Bound::memory) memory += t.accumulation.value();
+            if (t.gradient_pass().bound != Bound::memory) memory += t.accumulation.value();
             total += t.recompute.value();
             if (t.forward.bound == Bound::memory) memory += t.recompute.value();
         }

@@ -459,7 +459,7 @@ int check_command(const Args& raw, std::ostream& out) {
                            describe_compute_precision(t.precision),
                            report::with_commas(t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length)));
         out << fmt::format("kernels   {}{}\n", describe_launches(c.chip, t.cuda_graphs),
-                           describe_gradient_accumulation(t.gradient_accumulation, t.precision));
+                           describe_gradient_accumulation(t.gradient_accumulation, t.precision, "; "));
         if (c.power_cap) out << fmt::format("power     {}\n", c.describe_power_cap());
         if (s.reliability.from == "none") {
             out << "reliability none: no failures, restarts or run overheads modelled\n";

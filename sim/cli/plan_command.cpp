@@ -204,9 +204,7 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
                                          "with expert > 1)"
                                        : "",
                        p.moe_shared_expert_overlap ? ", shared experts beside the all-to-all (where expert > 1, not under DualPipe)" : "",
-                       s.training.gradient_accumulation == GradientAccumulation::fused
-                           ? std::string()
-                           : fmt::format(", gradients accumulated by {} kernels", to_string(s.training.gradient_accumulation)));
+                       describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision, ", "));
     if (result.ranking.empty()) {
         out << "no layout in the search space passes the rules and fits in memory";
         if (n.failed_in_simulation > 0) out << fmt::format(" and simulates ({} failed in simulation)", n.failed_in_simulation);

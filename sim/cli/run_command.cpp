@@ -221,7 +221,7 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("data parallel: {}\n", dp);
     out << fmt::format("compute: {} GEMMs, recompute {}{}; kernels: {}\n", describe_compute_precision(s.training.precision),
                        describe_recompute(p),
-                       describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision),
+                       describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision, "; "),
                        describe_launches(s.cluster.chip, s.training.cuda_graphs));
     if (s.cluster.power_cap) out << fmt::format("{}\n", s.cluster.describe_power_cap());
     out << "\n";

@@ -231,7 +231,7 @@ std::string summary_section(const RunEvaluation& ev) {
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out += paragraph(fmt::format("Data parallel: {}.", dp));
     out += paragraph(fmt::format("Compute: {} GEMMs, recompute {}{}; kernels: {}.", describe_compute_precision(s.training.precision),
                                  describe_recompute(p),
-                                 describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision),
+                                 describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision, "; "),
                                  describe_launches(s.cluster.chip, s.training.cuda_graphs)));
     if (s.cluster.power_cap) out += paragraph(s.cluster.describe_power_cap() + ".");
 

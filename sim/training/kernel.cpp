@@ -186,10 +186,11 @@ double accumulation_bytes_per_parameter(GradientAccumulation g, const MixedPreci
     return 0.0;
 }
 
-std::string describe_gradient_accumulation(GradientAccumulation g, const MixedPrecision& precision) {
+std::string describe_gradient_accumulation(GradientAccumulation g, const MixedPrecision& precision,
+                                           std::string_view separator) {
     if (g == GradientAccumulation::fused) return "";
-    return fmt::format("; gradients accumulated by {} kernels after each micro-batch, {:g} B per parameter", to_string(g),
-                       accumulation_bytes_per_parameter(g, precision));
+    return fmt::format("{}gradients accumulated by {} kernels after each micro-batch, {:g} B per parameter", separator,
+                       to_string(g), accumulation_bytes_per_parameter(g, precision));
 }
 
 OpTime time_op(const Op& op, const KernelContext& context) {
@@ -208,7 +209,7 @@ OpTime time_op(const Op& op, const KernelContext& context) {
         // produces the gradient (the weight-gradient GEMM's, else the op's backward).
         const PassTime add = roofline(Seconds(0.0), Bytes(op.parameters * context.accumulation_bytes_per_parameter),
                                       context.chip, 1.0);
-        PassTime& into = t.backward_weight.time.value() > 0.0 ? t.backward_weight : t.backward_input;
+        PassTime& into = t.gradient_pass();
         into.time += add.time;
         into.memory += add.memory;
         t.accumulation = add.time;

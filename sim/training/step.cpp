@@ -28,6 +28,12 @@ Seconds StepBreakdown::exposed_total() const {
     return total;
 }
 
+KernelContext kernel_context(const StepSpec& spec, int reserved_sms) {
+    return KernelContext{spec.cluster.chip, spec.precision.compute, Precision::bf16, reserved_sms,
+                         spec.precision.gemm_recipe(), spec.cluster.clock_factor(),
+                         accumulation_bytes_per_parameter(spec.gradient_accumulation, spec.precision)};
+}
+
 namespace detail {
 
 StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
@@ -36,13 +42,9 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
       placement_(spec.layout, spec.cluster.gpus),
       topology_(build_topology(spec.cluster)),
       network_(make_network(spec.network, topology_)),
-      kernel_{spec.cluster.chip, spec.precision.compute, Precision::bf16, spec.layout.communication_sms,
-              spec.precision.gemm_recipe(), spec.cluster.clock_factor(),
-              accumulation_bytes_per_parameter(spec.gradient_accumulation, spec.precision)},
-      kernel_overlap_{spec.cluster.chip, spec.precision.compute, Precision::bf16,
-                      spec.layout.communication_sms + (spec.layout.tp_comm_overlap ? spec.layout.tp_comm_overlap_sms : 0),
-                      spec.precision.gemm_recipe(), spec.cluster.clock_factor(),
-                      accumulation_bytes_per_parameter(spec.gradient_accumulation, spec.precision)},
+      kernel_(kernel_context(spec, spec.layout.communication_sms)),
+      kernel_overlap_(kernel_context(spec, spec.layout.communication_sms +
+                                               (spec.layout.tp_comm_overlap ? spec.layout.tp_comm_overlap_sms : 0))),
       launch_gap_(to_sim(spec.cluster.chip.launch_gap)),
       launch_host_(spec.cuda_graphs ? SimTime::zero() : to_sim(spec.cluster.chip.launch_host)) {
     const long long per_step = 1LL * layout_.data * layout_.micro_batch;

@@ -52,9 +52,10 @@ namespace gpuhours {
 enum class GradientAccumulation { fused, add, cast_add };
 std::string_view to_string(GradientAccumulation g);  // "fused", "add", "cast-add"
 double accumulation_bytes_per_parameter(GradientAccumulation g, const MixedPrecision& precision);
-// For the run header: "" when fused, else what the kernels move ("; gradients accumulated by add kernels after each
-// micro-batch, 10 B per parameter").
-std::string describe_gradient_accumulation(GradientAccumulation g, const MixedPrecision& precision);
+// For the output headers: "" when fused, else `separator` and what the kernels move ("; gradients accumulated by add
+// kernels after each micro-batch, 10 B per parameter" with separator "; ").
+std::string describe_gradient_accumulation(GradientAccumulation g, const MixedPrecision& precision,
+                                           std::string_view separator);
 
 // What an operator runs on and in which formats.
 struct KernelContext {
@@ -132,6 +133,12 @@ struct OpTime {
     // describes the op's own kernel.
     Seconds accumulation;
 
+    // The pass that produces the op's weight gradient, which carries `accumulation`: the weight-gradient GEMM's,
+    // else (no GEMM) the op's backward.
+    [[nodiscard]] PassTime& gradient_pass() { return backward_weight.time.value() > 0.0 ? backward_weight : backward_input; }
+    [[nodiscard]] const PassTime& gradient_pass() const {
+        return backward_weight.time.value() > 0.0 ? backward_weight : backward_input;
+    }
     [[nodiscard]] Seconds backward() const { return backward_input.time + backward_weight.time; }
     // forward + recompute + backward
     [[nodiscard]] Seconds total() const { return forward.time + recompute + backward(); }

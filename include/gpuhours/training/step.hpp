@@ -72,6 +72,11 @@ struct StepSpec {
     friend bool operator==(const StepSpec&, const StepSpec&) = default;
 };
 
+// The kernel model's context for `spec`'s operators (kernel.hpp) with `reserved_sms` held by communication kernels:
+// its chip, compute precision and FP8 recipe, power-cap clock and gradient-accumulation bytes. The context refers to
+// spec.cluster.chip, so `spec` must outlive it.
+KernelContext kernel_context(const StepSpec& spec, int reserved_sms);
+
 // Where the time of one GPU's step goes. compute + recompute + optimizer + exposed communication + bubble =
 // step time. "Exposed" communication is time the compute stream waits while a collective of that axis is in
 // flight; "on link" is the collectives' total duration, hidden or not.
