@@ -14,6 +14,7 @@
 #include <gpuhours/analysis/whatif.hpp>
 
 #include <gpuhours/analysis/deadline.hpp>
+#include <gpuhours/analysis/validation.hpp>
 
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/training/kernel.hpp>
@@ -396,6 +397,7 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     row.cost_usd = ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0;
     row.energy_mwh = ev.nominal_cost ? ev.nominal_cost->energy.value() / 3.6e9 : 0.0;
     row.verdicts = ev.verdicts;
+    row.caveats = step_caveats(s);
     row.samples = ev.options.samples;
     row.limiter_seconds = limiter_seconds(scenario_of_phase(s, *first), step);
     row.limiter = row.layout_rederived && row.layout_note.find("does not fit") != std::string::npos ? Limiter::memory_capacity

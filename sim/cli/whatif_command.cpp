@@ -75,6 +75,9 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.field("price_gpu_hour_usd", r.price_gpu_hour).field("price_note", r.price_note);
         j.field("cost_usd", r.cost_usd).field("cost_basis", r.cost_basis).field("energy_mwh", r.energy_mwh);
         j.field("limiter", to_string(r.limiter));
+        j.key("caveats").begin_array();
+        for (const auto& c : r.caveats) j.value(c);
+        j.end_array();
         j.key("limiter_seconds").begin_object();
         for (const auto& [k, v] : r.limiter_seconds) j.field(to_string(k), v);
         j.end_object();
@@ -238,6 +241,15 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         if (!notes) out << "\n";
         notes = true;
         out << fmt::format("† {}: {}\n", r.chip, r.layout_note);
+    }
+    bool caveats = false;
+    for (const auto& r : result.rows) {
+        if (!r.feasible) continue;
+        for (const auto& c : r.caveats) {
+            if (!caveats) out << "\n";
+            caveats = true;
+            out << fmt::format("note ({}): {}.\n", r.chip, c);
+        }
     }
     bool priced = false;
     for (const auto& r : result.rows) priced = priced || (r.feasible && r.price_gpu_hour > 0);

@@ -143,4 +143,15 @@ TEST_CASE("run notes that an MoE step with its expert group inside a node came o
     std::ifstream in(html);
     const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     CHECK_THAT(page, Catch::Contains("<p class=\"note\">Note: the expert-parallel group stays inside one node"));
+    // whatif says it per chip: Qwen3-30B-A3B moved to 8 H100 keeps EP8 on GPUs 0-7, one node of 8; the flagship
+    // on H20 (8 per node) keeps EP64 over 8 nodes: an empty list.
+    const Result whatif = run("whatif " + qwen + " --chips h100 --samples 1");
+    INFO(whatif.out);
+    CHECK(whatif.exit_code == 0);
+    CHECK_THAT(whatif.out, Catch::Contains("note (h100): the expert-parallel group stays inside one node"));
+    CHECK_THAT(run("whatif " + qwen + " --chips h100 --samples 1 --json").out,
+               Catch::Contains("\"caveats\": [\n        \"the expert-parallel group stays inside one node"));
+    const Result flagship_h20 = run("whatif " + kFlagship + " --chips h20 --samples 1 --json");
+    CHECK_THAT(flagship_h20.out, Catch::Contains("\"caveats\": []"));
+    CHECK_THAT(flagship_h20.out, !Catch::Contains("stays inside one node"));
 }

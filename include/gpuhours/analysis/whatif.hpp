@@ -74,6 +74,9 @@ struct WhatIfRow {
     Limiter limiter = Limiter::compute;
     std::vector<std::pair<Limiter, double>> limiter_seconds;  // the step time each bound accounts for, largest first
     std::vector<ClaimVerdict> verdicts;
+    // Where the step model is known to be optimistic for this chip's run (step_caveats, analysis/validation.hpp):
+    // a chip with a larger scale-up domain can bring an expert-parallel group inside one node.
+    std::vector<std::string> caveats;
     std::optional<int> deadline_gpus;  // GPUs needed to meet the deadline; nullopt: not reachable (see deadline_note)
     std::optional<double> deadline_days;        // their median wall clock, days
     std::string deadline_layout;                // their layout, batch and fabric, in words
