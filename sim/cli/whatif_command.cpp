@@ -153,6 +153,34 @@ std::vector<std::string> table_header(const WhatIfResult& result) {
     return header;
 }
 
+// Under the split table: the chips that cannot run and why, each re-derivation's † note, and each chip's known
+// misses (step_caveats) as `note (chip):` lines.
+void print_row_notes(const WhatIfResult& result, std::ostream& out) {
+    bool cannot = false;
+    for (const auto& r : result.rows) {
+        if (r.feasible) continue;
+        if (!cannot) out << "\ncannot run\n";
+        cannot = true;
+        out << fmt::format("  {}: {}\n", r.chip, r.error);
+    }
+    bool notes = false;
+    for (const auto& r : result.rows) {
+        if (!r.feasible || r.layout_note.empty()) continue;
+        if (!notes) out << "\n";
+        notes = true;
+        out << fmt::format("† {}: {}\n", r.chip, r.layout_note);
+    }
+    bool caveats = false;
+    for (const auto& r : result.rows) {
+        if (!r.feasible) continue;
+        for (const auto& c : r.caveats) {
+            if (!caveats) out << "\n";
+            caveats = true;
+            out << fmt::format("note ({}): {}.\n", r.chip, c);
+        }
+    }
+}
+
 }  // namespace
 
 int cmd_whatif(const Args& raw, std::ostream& out) {
@@ -228,29 +256,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
                    fmt::format("{:.2f}", limiter_value(r, Limiter::bubble)), fmt::format("{:.2f}", r.step_time_s)});
     }
     out << b.render();
-    bool cannot = false;
-    for (const auto& r : result.rows) {
-        if (r.feasible) continue;
-        if (!cannot) out << "\ncannot run\n";
-        cannot = true;
-        out << fmt::format("  {}: {}\n", r.chip, r.error);
-    }
-    bool notes = false;
-    for (const auto& r : result.rows) {
-        if (!r.feasible || r.layout_note.empty()) continue;
-        if (!notes) out << "\n";
-        notes = true;
-        out << fmt::format("† {}: {}\n", r.chip, r.layout_note);
-    }
-    bool caveats = false;
-    for (const auto& r : result.rows) {
-        if (!r.feasible) continue;
-        for (const auto& c : r.caveats) {
-            if (!caveats) out << "\n";
-            caveats = true;
-            out << fmt::format("note ({}): {}.\n", r.chip, c);
-        }
-    }
+    print_row_notes(result, out);
     bool priced = false;
     for (const auto& r : result.rows) priced = priced || (r.feasible && r.price_gpu_hour > 0);
     if (priced) {
