@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 
 namespace gpuhours {
 
@@ -279,11 +280,28 @@ std::vector<std::vector<VertexId>> chunk(const std::vector<VertexId>& nics, int 
     return out;
 }
 
+// Topology::destination_key for every GPU with a NIC: leaves numbered in building order within their component
+// (a plane of a multi-plane fabric; the whole fabric otherwise), NICs in the order they were cabled to their leaf.
+void set_destination_keys(Topology& topo, const ClusterSpec& spec, bool planes) {
+    const int half = spec.switch_radix / 2;
+    std::vector<int> keys(topo.gpus().size(), -1);
+    std::vector<int> leaf_number(topo.vertex_count(), -1);  // by leaf: its number within its component
+    std::vector<int> cabled(topo.vertex_count(), 0);        // by leaf: NICs cabled to it so far
+    std::map<int, int> leaves_in;                           // component → leaves numbered so far
+    for (const LinkInfo& link : topo.links()) {
+        if (link.kind != LinkKind::nic || topo.vertex(link.from).kind != VertexKind::nic) continue;
+        if (leaf_number[link.to] < 0) leaf_number[link.to] = leaves_in[planes ? topo.vertex(link.to).group : 0]++;
+        keys[static_cast<std::size_t>(topo.vertex(link.from).index)] = leaf_number[link.to] * half + cabled[link.to]++;
+    }
+    if (std::find(keys.begin(), keys.end(), -1) == keys.end()) topo.set_destination_keys(std::move(keys));
+}
+
 // The structure the builders made (FabricGeometry), read back from the graph: each NIC's leaf, and each network
 // switch's component, tier and, in three tiers, pod and slot. `planes`: a switch's group is its component (the
 // planes of a multi-plane fabric); otherwise all switches form one. Node vertices were all added before the first
 // switch (build_nodes); a graph where they were not is left without a geometry (routed by search).
 void set_structure(Topology& topo, const ClusterSpec& spec, bool planes) {
+    set_destination_keys(topo, spec, planes);
     FabricGeometry g;
     const std::size_t n = topo.vertex_count();
     const auto is_switch = [&](VertexId v) { return is_network_switch(topo.vertex(v).kind); };

@@ -556,7 +556,9 @@ LinkId Router::choose(VertexId v, VertexId dst, std::span<const LinkId> candidat
             if (links[candidates[c]].kind == LinkKind::scale_up) return candidates[c];
         }
     }
-    const int key_index = topology_.vertex(dst).index;
+    const VertexInfo& to = topology_.vertex(dst);
+    const bool gpu_or_nic = to.index >= 0 && (to.kind == VertexKind::gpu || to.kind == VertexKind::nic);
+    const int key_index = gpu_or_nic ? topology_.destination_key(to.index) : to.index;
     const std::size_t key = key_index >= 0 ? static_cast<std::size_t>(key_index) : dst;
     return candidates[(key + v) % candidates.size()];
 }

@@ -29,6 +29,27 @@ Topology two_gpus(BytesPerSecond bandwidth, Seconds latency) {
     return t;
 }
 
+// An H800-like cluster of `gpus` GPUs, 8 per node, on `fabric` (8 planes where multi-plane): 200 GB/s NVLink at 0.8,
+// 3.33 µs; 50 GB/s NICs at 0.9, 2.8 µs; the builder's default tiers and radix unless the caller changes them.
+ClusterSpec h800_like_cluster(int gpus, Fabric fabric) {
+    ChipProfile chip;
+    chip.id = "test";
+    chip.scale_up_bandwidth = gigabytes_per_second(200);
+    chip.scale_up_domain = 8;
+    chip.scale_up_latency = microseconds(3.33);
+    chip.efficiency.nic_link = 0.9;
+    chip.efficiency.scale_up_link = 0.8;
+    ClusterSpec spec;
+    spec.chip = chip;
+    spec.gpus = gpus;
+    spec.gpus_per_node = 8;
+    spec.fabric = fabric;
+    spec.planes = 8;
+    spec.nic_bandwidth = gigabytes_per_second(50);
+    spec.nic_latency = microseconds(2.8);
+    return spec;
+}
+
 // A two-tier fat-tree of `gpus` one-GPU nodes, switch radix 8 (leaves of 4 NICs, 4 spines), 50 GB/s NICs, 2 µs NIC
 // latency, every efficiency 1.
 Topology one_gpu_nodes_fat_tree(int gpus) {
@@ -195,6 +216,27 @@ TEST_CASE("Equal-cost routes are spread by destination and are the same every ti
         CHECK(r.latency.value() == Approx(2e-6 + 2e-6 / 3.0));
     }
     CHECK(spines.size() == 4);
+}
+
+TEST_CASE("A shift from one leaf to another is congestion-free on fat-tree, rail-optimized and multi-plane fabrics", "[network][routing]") {
+    // 128 GPUs, 8 per node, radix 16: leaves of 8 NICs and 8 spines (per plane on a multi-plane fabric). Every GPU of
+    // nodes 0–7 sends 1 GB to the same local GPU of node + 8, whose NIC sits on another leaf of the same plane or
+    // rail (a pipeline send between stages). With the destinations numbered leaf by leaf in their own fabric, the
+    // eight flows out of a leaf take eight different spines, so each runs at its NIC's effective rate, 50 GB/s × 0.9
+    // = 45 GB/s, after its route latency, 2.8 µs × (1/2 + 1/6 + 1/6 + 1/2) = 3.733 µs:
+    // 1e9 / 45e9 s + 3.733 µs = 22.2259 ms. Numbered by GPU index, the destinations of one plane or rail step by 8 and
+    // all eight flows out of a leaf took one spine (8× longer).
+    for (const Fabric fabric : {Fabric::fat_tree, Fabric::rail_optimized, Fabric::multi_plane}) {
+        ClusterSpec spec = h800_like_cluster(128, fabric);
+        spec.tiers = 2;
+        spec.switch_radix = 16;
+        const Topology t = build_topology(spec);
+        std::vector<FlowSpec> flows;
+        for (int g = 0; g < 64; ++g) flows.push_back(FlowSpec{t.gpu(g), t.gpu(g + 64), gigabytes(1)});
+        MaxMinNetwork network(t);
+        INFO(t.fabric);
+        CHECK(network.run_phase(flows).time.value() == Approx(1e9 / 45e9 + 2.8e-6 * 4.0 / 3.0).epsilon(1e-9));
+    }
 }
 
 TEST_CASE("Distances to GPUs and NICs derived from the switches' distances equal a breadth-first search", "[network][routing]") {
@@ -423,21 +465,7 @@ TEST_CASE("The alpha-beta model bounds a phase by the bytes of its most loaded l
 TEST_CASE("On a multi-plane fabric the alpha-beta all-to-all is within 10 percent of the flow model") {
     // #14: per-flow α–β times missed the spine congestion of an all-to-all on DeepSeek-V3's 8-plane fabric and came
     // out 3.7 times fast at 512 GPUs (3.68 ms against 13.43 ms). 512 H800-like GPUs, 8 per node, 8 planes.
-    ChipProfile chip;
-    chip.id = "test";
-    chip.scale_up_bandwidth = gigabytes_per_second(200);
-    chip.scale_up_domain = 8;
-    chip.scale_up_latency = microseconds(3.33);
-    chip.efficiency.nic_link = 0.9;
-    chip.efficiency.scale_up_link = 0.8;
-    ClusterSpec spec;
-    spec.chip = chip;
-    spec.gpus = 512;
-    spec.gpus_per_node = 8;
-    spec.fabric = Fabric::multi_plane;
-    spec.planes = 8;
-    spec.nic_bandwidth = gigabytes_per_second(50);
-    spec.nic_latency = microseconds(2.8);
+    const ClusterSpec spec = h800_like_cluster(512, Fabric::multi_plane);
     const Topology t = build_topology(spec);
     std::vector<VertexId> ranks;
     for (int g = 0; g < spec.gpus; ++g) ranks.push_back(t.gpu(g));

@@ -130,6 +130,20 @@ public:
     [[nodiscard]] VertexId gpu(int index) const { return gpus_.at(static_cast<std::size_t>(index)); }
     [[nodiscard]] int gpus_per_node() const { return gpus_per_node_; }
     void set_gpus_per_node(int n) { gpus_per_node_ = n; }
+    // The number a GPU's NIC has in its own fabric, leaf by leaf (the ECMP key of Router::choose): the NICs of a
+    // plane (multi-plane) or of the whole switched fabric (fat-tree, rail-optimized) numbered leaf after leaf in
+    // building order, `switch_radix / 2` numbers per leaf, so the n-th NIC cabled to leaf l gets l × radix/2 + n.
+    // A subnet manager's fat-tree routing numbers its compute nodes so, and spreading routes by that number makes
+    // a shift pattern (every NIC of one leaf to the matching NIC of another) congestion-free (OpenSM's
+    // doc/current-routing.txt: "optimizes routing of fat-trees for congestion-free \"shift\" communication
+    // pattern"). On a fat-tree it equals the GPU index; on a multi-plane fabric it is the index within the plane
+    // (GPU index / planes), where the GPU index would step by the plane count and send a leaf's destinations to
+    // 1/planes of the spines. Builders set it; without it (a hand-made graph, a single node) the GPU index.
+    [[nodiscard]] int destination_key(int gpu_index) const {
+        const auto i = static_cast<std::size_t>(gpu_index);
+        return i < destination_keys_.size() ? destination_keys_[i] : gpu_index;
+    }
+    void set_destination_keys(std::vector<int> keys) { destination_keys_ = std::move(keys); }
 
     // "gpu12", "nic12", "nvswitch1", "leaf3", "spine0", "core7" (with "plane2/" or "rail2/" where it applies).
     [[nodiscard]] std::string describe(VertexId v) const;
@@ -158,6 +172,7 @@ private:
     std::vector<LinkInfo> links_;
     std::vector<VertexId> gpus_;
     int gpus_per_node_ = 0;
+    std::vector<int> destination_keys_;  // by GPU index (destination_key)
     mutable Adjacency adjacency_;
     mutable bool adjacency_valid_ = false;
     FabricGeometry geometry_;

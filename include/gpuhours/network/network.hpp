@@ -144,8 +144,9 @@ public:
 
     // The rule among the equal-cost next hops of `v` toward `dst`, `candidates` in v's adjacency order (at least
     // one): at a GPU with more than one, the first NVLink (scale-up) link among the first 64 (PXN, see
-    // pick_next_hop); otherwise candidates[(k + v) mod |candidates|], k the destination's GPU (or NIC) index, or
-    // its vertex id for a switch (destination-based spreading, NCCL's and the fabric's ECMP alike).
+    // pick_next_hop); otherwise candidates[(k + v) mod |candidates|], k the number of the destination's NIC in its
+    // fabric, leaf by leaf (Topology::destination_key of its GPU; for a GPU or NIC), or a switch's index within its
+    // kind (destination-based spreading as a subnet manager's fat-tree routing sets it: a shift is congestion-free).
     // The phase relabelling and the step's stage translation check every logged choice under an automorphism, but
     // take a GPU's choice of its one scale-up link as mapping by itself (maps_by_itself, sim/network/relabel.cpp):
     // a change to the GPU rule must change that too.
