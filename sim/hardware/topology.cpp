@@ -231,6 +231,9 @@ LinkSpec fabric_link(const ClusterSpec& spec, BytesPerSecond bandwidth) {
 // GPUs (and their NVSwitch) of every node; NICs when `with_nics`. Returns NIC vertices by global GPU index.
 std::vector<VertexId> build_nodes(Topology& topo, const ClusterSpec& spec, bool with_nics) {
     std::vector<VertexId> nics;
+    // Per GPU: its NVSwitch cable and its NIC's two (host and leaf), two directions each, and about as many again
+    // for the switches above (a two-tier non-blocking fabric has one uplink per NIC, a three-tier one two).
+    topo.reserve_links(static_cast<std::size_t>(spec.gpus) * (with_nics ? 12 : 2));
     for (int node = 0; node < spec.nodes(); ++node) {
         std::optional<VertexId> nvswitch;
         if (spec.gpus_per_node > 1) nvswitch = topo.add_vertex(VertexInfo{VertexKind::nvswitch, node, node, -1});

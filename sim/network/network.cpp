@@ -490,6 +490,14 @@ MaxMinNetwork::PhaseMemo::Entry detail::solve_canonical(const Topology& topology
 }
 
 PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
+    if (split_parts_ && flows.size() <= kExactFlowLimit) {
+        // Nodes alike, each with the same flows: solve_by_parts would answer by the first node's (phase_memo.hpp).
+        std::vector<FlowSpec> first;
+        if (detail::first_node_flows(topology(), flows, first)) {
+            ++phases_split_;
+            return run_phase(first);
+        }
+    }
     PhaseResult result;
     PhaseMemo& memo = *memo_;
     RouteTable& routes = memo.routes;  // scratch, reused phase after phase (large phases would page-fault anew)

@@ -221,4 +221,57 @@ std::optional<MaxMinNetwork::PhaseMemo::Entry> solve_by_parts(const Topology& to
     return PhaseMemo::Entry{entry.time, whole_label, part(first)[entry.limiting_position]};
 }
 
+bool first_node_flows(const Topology& topology, std::span<const FlowSpec> flows, std::vector<FlowSpec>& first) {
+    if (flows.size() < 2 || topology.geometry() == nullptr || topology.gpus_per_node() < 1) return false;
+    const auto node_of = [&](const FlowSpec& f) {
+        const VertexInfo& s = topology.vertex(f.src);
+        const VertexInfo& d = topology.vertex(f.dst);
+        const bool inside = s.kind == VertexKind::gpu && d.kind == VertexKind::gpu && s.node == d.node && s.node >= 0;
+        return inside ? s.node : -1;
+    };
+    const int node0 = node_of(flows[0]);
+    if (node0 < 0) return false;
+    bool several = false;
+    for (const FlowSpec& f : flows) {
+        const int n = node_of(f);
+        if (n < 0) return false;
+        several = several || n != node0;
+    }
+    if (!several) return false;
+    // Each flow's node numbered by first appearance (`group`) and its position among that node's flows.
+    const std::size_t nodes = topology.gpus().size() / static_cast<std::size_t>(topology.gpus_per_node()) + 1;
+    std::vector<std::int32_t> group_of(nodes, -1);
+    std::vector<std::uint32_t> count;
+    std::vector<std::uint32_t> group(flows.size()), position(flows.size());
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+        const auto n = static_cast<std::size_t>(node_of(flows[i]));
+        if (n >= nodes) return false;
+        if (group_of[n] < 0) {
+            group_of[n] = static_cast<std::int32_t>(count.size());
+            count.push_back(0);
+        }
+        group[i] = static_cast<std::uint32_t>(group_of[n]);
+        position[i] = count[group[i]]++;
+    }
+    const std::uint32_t m = count[0];
+    if (std::any_of(count.begin(), count.end(), [&](std::uint32_t c) { return c != m; })) return false;
+    std::vector<std::uint32_t> at(flows.size());  // at[g × m + k]: the k-th flow of node g
+    for (std::size_t i = 0; i < flows.size(); ++i) at[std::size_t{group[i]} * m + position[i]] = static_cast<std::uint32_t>(i);
+    const auto local = [&](VertexId v) {
+        const VertexInfo& info = topology.vertex(v);
+        return info.index - info.node * topology.gpus_per_node();
+    };
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+        if (group[i] == 0) continue;
+        const std::uint32_t k = position[i];
+        const FlowSpec& f = flows[at[k]];
+        const bool same = local(flows[i].src) == local(f.src) && local(flows[i].dst) == local(f.dst) &&
+                          flows[i].size.value() == f.size.value();
+        if (!same || at[std::size_t{group[i] - 1} * m + k] > i) return false;
+    }
+    first.clear();
+    for (std::uint32_t k = 0; k < m; ++k) first.push_back(flows[at[k]]);
+    return true;
+}
+
 }  // namespace gpuhours::detail

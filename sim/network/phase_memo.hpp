@@ -99,5 +99,14 @@ std::optional<MaxMinNetwork::PhaseMemo::Entry> solve_by_parts(const Topology& to
                                                               const RouteTable& routes, MaxMinNetwork::PhaseMemo& memo,
                                                               bool& reused);
 
+// A phase whose flows all run inside nodes (a GPU to a GPU of its own node, at least two nodes), node after node
+// the same: every node has as many flows as the first node met, its k-th flow goes between the same local GPUs with
+// the same size as the first node's k-th, and comes later in the phase than the k-th of every node met before it.
+// Then the nodes are link-disjoint parts of one canonical form (a node's routes stay on its own NVSwitch), and
+// solve_by_parts answers the whole phase by the first node's flows alone, naming a link of the first node; those
+// flows go into `first` and the answer is true. Only on a topology with its builder's geometry (nodes alike).
+// O(flows); false at the first flow that leaves its node, which makes it cheap for every other phase.
+bool first_node_flows(const Topology& topology, std::span<const FlowSpec> flows, std::vector<FlowSpec>& first);
+
 }  // namespace detail
 }  // namespace gpuhours

@@ -226,6 +226,59 @@ TEST_CASE("Parts of different forms are solved each alone: the latest part's tim
     CHECK(s.time.value() == Approx(1e9 / 45e9 + 2e-6).epsilon(1e-9));
 }
 
+TEST_CASE("A phase inside nodes, alike node by node, is answered by the first node's flows as the whole solve is", "[network][parts]") {
+    // Every node runs a ring over its own GPUs, hop k (local GPU k to k + 1) of (k + 1) × 16 MB: every hop is a part of
+    // its own (GPU k's NVSwitch uplink, GPU k + 1's downlink), the last hop is the largest and limits. Alone on its
+    // links at 400 GB/s × 0.8 = 320 GB/s: gpn × 16 MB / 320 GB/s plus the route latency, 1 µs (two NVLink traversals
+    // of 0.5 µs). The run_phase shortcut (phase_memo.hpp, first_node_flows) solves the first node's flows when every
+    // node's k-th flow comes after the k-th of the nodes met before it; then phases_split counts the whole phase and
+    // the first node's sub-phase (2), otherwise the whole phase only (1). Every order gives the whole solve's answer.
+    for (const auto& [name, spec] : fabrics()) {
+        const int gpn = spec.gpus_per_node;
+        if (gpn < 2) continue;
+        const Topology t = build_topology(spec);
+        const int nodes = static_cast<int>(t.gpus().size()) / gpn;
+        const auto hop = [&](int node, int k, double extra) {
+            return FlowSpec{t.gpu(node * gpn + k), t.gpu(node * gpn + (k + 1) % gpn), Bytes((k + 1) * 16e6 + extra)};
+        };
+        struct Order {
+            const char* name;
+            bool shortcut;
+        };
+        for (const Order order : {Order{"node by node", true}, Order{"hop by hop", true},
+                                  Order{"hop by hop, nodes reversed at odd hops", false},
+                                  Order{"node by node, the last node's first hop 1 byte larger", false}}) {
+            const std::string o = order.name;
+            std::vector<FlowSpec> flows;
+            if (o.starts_with("node by node")) {
+                for (int p = 0; p < nodes; ++p) {
+                    for (int k = 0; k < gpn; ++k) flows.push_back(hop(p, k, p == nodes - 1 && k == 0 && o.ends_with("larger") ? 1.0 : 0.0));
+                }
+            } else {
+                for (int k = 0; k < gpn; ++k) {
+                    for (int q = 0; q < nodes; ++q) flows.push_back(hop(k % 2 == 1 && o.ends_with("odd hops") ? nodes - 1 - q : q, k, 0.0));
+                }
+            }
+            INFO(name << ", " << o);
+            MaxMinNetwork net(t);
+            MaxMinNetwork whole(t);
+            whole.set_split_parts(false);
+            whole.set_relabel(false);
+            const PhaseResult r = net.run_phase(flows);
+            // The hops are parts of different sizes, solved each alone (to within 10 ps of the whole solve).
+            check_same(r, whole.run_phase(flows), false);
+            CHECK(net.phases_split() == (order.shortcut ? 2u : 1u));
+            CHECK(r.time.value() == Approx(gpn * 16e6 / 320e9 + 1e-6).epsilon(1e-9));
+            // The limiting link is a last hop's, in the node whose last hop comes first in the phase, as the whole
+            // solve names it: node 0's, or the last node's where the odd hops (the last one: gpn is even) are reversed.
+            REQUIRE(r.limiting_link);
+            const LinkInfo& link = t.link(*r.limiting_link);
+            CHECK(t.vertex(link.kind == LinkKind::scale_up && t.vertex(link.from).kind == VertexKind::gpu ? link.from : link.to).node ==
+                  (o.ends_with("odd hops") ? nodes - 1 : 0));
+        }
+    }
+}
+
 TEST_CASE("Concurrent groups of different sizes, solved part by part, agree with the whole solve", "[network][parts]") {
     // Groups of two and of four nodes side by side (a block of two, then a block of four, …): their collectives'
     // phases fall into link-disjoint parts of different forms, solved one by one. The whole solve advances every

@@ -114,6 +114,8 @@ public:
 
     // Building blocks (builders below use these; tests may build small hand-made graphs).
     VertexId add_vertex(VertexInfo info);
+    // Room for `links` directed links, so that a builder's graph of 10^6 links is not copied as it grows.
+    void reserve_links(std::size_t links) { links_.reserve(links); }
     // One cable: two directed edges. Returns the id of the a→b direction; b→a is that id + 1.
     // Throws Error on a non-positive bandwidth, an efficiency outside (0, 1] or a negative latency.
     LinkId add_cable(VertexId a, VertexId b, const LinkSpec& spec);

@@ -383,6 +383,11 @@ private:
     // parts of mixed forms (a ring step over 24,960 GPUs in nodes of 12) took 39 s whole, 2 s by parts. Tested
     // equal to the whole solve, bit for bit where the parts are alike and to a relative 1e-9 where not, on
     // fat-trees of two and three tiers, multi-plane and rail-optimised fabrics (tests/network/phase_parts_test.cpp).
+    // A phase whose flows all stay inside nodes, every node's flows the first node's moved (same local GPUs and
+    // sizes, in an order that keeps each node's k-th flow after the k-th of the nodes before it), is answered by the
+    // first node's flows before anything is routed: those are the parts solve_by_parts would answer from, and the
+    // limiting link it would name (detail::first_node_flows, sim/network/phase_memo.hpp; the intra-node phases of
+    // hierarchical collectives, 12 % of a 65,536-GPU hierarchical all-reduce's CPU).
     std::unique_ptr<PhaseMemo> memo_;
     std::uint64_t phases_reused_ = 0;
     std::uint64_t phases_split_ = 0;
