@@ -578,7 +578,32 @@ std::uint8_t Router::distance(VertexId v, VertexId dst) {
     return current_distance(v);
 }
 
+std::optional<Seconds> Router::walk_in_node(VertexId src, VertexId dst, std::vector<LinkId>& out) const {
+    const VertexInfo& a = topology_.vertex(src);
+    const VertexInfo& b = topology_.vertex(dst);
+    if (a.kind != VertexKind::gpu || b.kind != VertexKind::gpu || a.node != b.node || a.node < 0 ||
+        topology_.geometry() == nullptr) {
+        return std::nullopt;
+    }
+    const auto& adj = topology_.adjacency();
+    const auto& links = topology_.links();
+    const auto out_link = [&](VertexId v, auto&& wanted) -> std::optional<LinkId> {
+        for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1]; ++i) {
+            if (wanted(links[adj.links[i]])) return adj.links[i];
+        }
+        return std::nullopt;
+    };
+    const std::optional<LinkId> up = out_link(src, [](const LinkInfo& l) { return l.kind == LinkKind::scale_up; });
+    if (!up || topology_.vertex(links[*up].to).kind != VertexKind::nvswitch) return std::nullopt;
+    const std::optional<LinkId> down = out_link(links[*up].to, [&](const LinkInfo& l) { return l.to == dst; });
+    if (!down) return std::nullopt;
+    out.push_back(*up);
+    out.push_back(*down);
+    return links[*up].latency + links[*down].latency;
+}
+
 Seconds Router::walk(VertexId src, VertexId dst, std::vector<LinkId>& out) {
+    if (const std::optional<Seconds> in_node = walk_in_node(src, dst, out)) return *in_node;
     select(dst, true);
     if (current_structural_) return walk_with(src, dst, out, ByStructure{structure_.get()});
     if (current_shared_ != nullptr && current_offset_ == 0) {

@@ -255,6 +255,10 @@ private:
     std::vector<std::uint8_t> local_value_;   // and local(v) is this
     // Appends the links of the route from src to dst (src ≠ dst) to `out`; returns its latency.
     Seconds walk(VertexId src, VertexId dst, std::vector<LinkId>& out);
+    // The route between two GPUs of one node on a builder's topology: up to the node's NVSwitch and down, the only
+    // path of two hops (through the NICs it takes four), so pick_next_hop would find one candidate at each and log
+    // no choice. Appends it and returns its latency; nullopt for any other pair (walked as usual).
+    std::optional<Seconds> walk_in_node(VertexId src, VertexId dst, std::vector<LinkId>& out) const;
     template <class Distance>
     Seconds walk_with(VertexId src, VertexId dst, std::vector<LinkId>& out, const Distance& dist);
     std::vector<std::uint32_t> hop_stamp_;  // next hop of v toward the current destination known when == generation_
