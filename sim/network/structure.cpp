@@ -39,7 +39,10 @@ void StructuralDistance::build_runs() {
         for (std::uint32_t i = adj.offsets[v]; i < adj.offsets[v + 1];) {
             Run run{i, i + 1, adj.to[i] < first_switch_, true};
             while (run.end < adj.offsets[v + 1] && same_class(i, run.end)) {
-                run.sorted = run.sorted && adj.to[run.end - 1] < adj.to[run.end];
+                // A run of NICs is "sorted" when their nodes do not decrease (switch_next_hops finds the
+                // destination's node's NICs by binary search), a run of switches when the far ends ascend.
+                run.sorted = run.sorted && (run.nics ? far_node_[run.end - 1] <= far_node_[run.end]
+                                                     : adj.to[run.end - 1] < adj.to[run.end]);
                 ++run.end;
             }
             runs_.push_back(run);
@@ -62,7 +65,13 @@ bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<Link
         if (run.nics) {
             // Only the destination's node's NICs can be next hops (off_path), and they hang below its leaves alone.
             if (!above_destination) continue;
-            for (std::uint32_t i = run.begin; i < run.end; ++i) {
+            std::uint32_t lo = run.begin, hi = run.end;
+            if (run.sorted) {  // a leaf of a multi-plane fabric holds 128 nodes' NICs at radix 256, one of them wanted
+                const std::int32_t* at = far_node_.data();
+                lo = static_cast<std::uint32_t>(std::lower_bound(at + lo, at + hi, node_) - at);
+                hi = static_cast<std::uint32_t>(std::upper_bound(at + lo, at + hi, node_) - at);
+            }
+            for (std::uint32_t i = lo; i < hi; ++i) {
                 if (far_node_[i] == node_) take(i);
             }
             continue;
