@@ -81,7 +81,10 @@ bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<Link
         std::uint32_t own[16];
         std::size_t owned = 0;
         bool scan = !run.sorted;
-        for (const auto& [w, c] : via_) {
+        // The run's far ends are switches of one component: only that component's entry leaves can be among them.
+        const auto comp = static_cast<std::size_t>(geometry_.switches[adj.to[run.begin] - first_switch_].component);
+        for (std::uint32_t e = via_begin_[comp]; e < via_begin_[comp + 1]; ++e) {
+            const VertexId w = via_[e].first;
             if (scan) break;
             const auto* lo = adj.to.data() + run.begin;
             const auto* hi = adj.to.data() + run.end;
