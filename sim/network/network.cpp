@@ -514,7 +514,10 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
         }
         relabel = relabel_->wanted();  // a phase it would never try again is not kept, nor its choices logged
     }
-    if (!same_routes) {
+    // A routing of these pairs kept from before other phases came between (PhaseMemo::earlier), with its log.
+    const bool recalled = !same_routes && flows.size() <= kExactFlowLimit && detail::recall(memo, flows);
+    if (!same_routes && !recalled) {
+        if (flows.size() <= kExactFlowLimit) detail::stash(memo);
         memo.routed = false;  // until the routes, the key's words and size_word below all belong to these flows
         memo.choices.clear();
         memo.choices.complete = relabel;  // a routing not logged proves nothing, whatever phase reuses its routes

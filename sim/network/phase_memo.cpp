@@ -103,6 +103,96 @@ void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, c
 }
 
 // Keeps `entry` under `key` (the memo is cleared when full).
+namespace {
+
+template <class Pairs>
+std::uint64_t pairs_hash(const Pairs& pairs) {
+    std::uint64_t h = 0x9E3779B97F4A7C15ull ^ pairs.size();
+    for (const auto& p : pairs) {
+        h = (h ^ static_cast<std::uint64_t>(p.first)) * 0x100000001B3ull + (h >> 29);
+        h = (h ^ static_cast<std::uint64_t>(p.second)) * 0x100000001B3ull + (h >> 29);
+    }
+    return h;
+}
+
+struct FlowEnds {  // a flow's (source, destination) as pairs_hash reads them
+    std::span<const FlowSpec> flows;
+    struct Iterator {
+        const FlowSpec* f;
+        std::pair<VertexId, VertexId> operator*() const { return {f->src, f->dst}; }
+        Iterator& operator++() {
+            ++f;
+            return *this;
+        }
+        bool operator!=(const Iterator& o) const { return f != o.f; }
+    };
+    [[nodiscard]] std::size_t size() const { return flows.size(); }
+    [[nodiscard]] Iterator begin() const { return {flows.data()}; }
+    [[nodiscard]] Iterator end() const { return {flows.data() + flows.size()}; }
+};
+
+std::size_t routing_bytes(const MaxMinNetwork::PhaseMemo::Routing& r) {
+    const RouteTable& t = r.routes;
+    const Router::ChoiceLog& c = r.choices;
+    return r.pairs.size() * sizeof(r.pairs[0]) + t.links.size() * sizeof(LinkId) +
+           (t.begin.size() + t.end.size()) * sizeof(std::uint32_t) + t.latency.size() * sizeof(Seconds) +
+           (c.vertex.size() + c.destination.size() + c.chosen.size() + c.candidates.size()) * 8 + c.begin.size() * 4;
+}
+
+void swap_scratch(MaxMinNetwork::PhaseMemo& memo, MaxMinNetwork::PhaseMemo::Routing& r) {
+    std::swap(memo.routed_pairs, r.pairs);
+    std::swap(memo.routes, r.routes);
+    std::swap(memo.choices, r.choices);
+}
+
+}  // namespace
+
+void stash(MaxMinNetwork::PhaseMemo& memo) {
+    using Routing = MaxMinNetwork::PhaseMemo::Routing;
+    if (!memo.routed) return;
+    Routing kept;
+    swap_scratch(memo, kept);
+    kept.bytes = routing_bytes(kept);
+    memo.routed = false;
+    if (kept.bytes > MaxMinNetwork::PhaseMemo::kRecallBytes / 4) {  // too large to keep: the scratch keeps its buffers
+        swap_scratch(memo, kept);
+        return;
+    }
+    kept.hash = pairs_hash(kept.pairs);
+    std::size_t drop = 0;
+    while (drop < memo.earlier.size() && memo.earlier_bytes + kept.bytes > MaxMinNetwork::PhaseMemo::kRecallBytes) {
+        memo.earlier_bytes -= memo.earlier[drop++].bytes;
+    }
+    if (drop > 0) {
+        swap_scratch(memo, memo.earlier[drop - 1]);  // the scratch reuses a dropped routing's buffers
+        memo.earlier.erase(memo.earlier.begin(), memo.earlier.begin() + static_cast<std::ptrdiff_t>(drop));
+    }
+    memo.earlier_bytes += kept.bytes;
+    memo.earlier.push_back(std::move(kept));
+}
+
+bool recall(MaxMinNetwork::PhaseMemo& memo, std::span<const FlowSpec> flows) {
+    using Routing = MaxMinNetwork::PhaseMemo::Routing;
+    if (memo.earlier.empty()) return false;
+    const std::uint64_t hash = pairs_hash(FlowEnds{flows});
+    for (std::size_t i = memo.earlier.size(); i-- > 0;) {
+        Routing& r = memo.earlier[i];
+        if (r.hash != hash || r.pairs.size() != flows.size() ||
+            !std::equal(flows.begin(), flows.end(), r.pairs.begin(),
+                        [](const FlowSpec& f, const std::pair<VertexId, VertexId>& p) { return f.src == p.first && f.dst == p.second; })) {
+            continue;
+        }
+        Routing found = std::move(r);
+        memo.earlier.erase(memo.earlier.begin() + static_cast<std::ptrdiff_t>(i));
+        memo.earlier_bytes -= found.bytes;
+        stash(memo);  // the scratch's routing, when it is one, among the kept
+        swap_scratch(memo, found);
+        memo.routed = false;  // the canonical form is still the previous phase's
+        return true;
+    }
+    return false;
+}
+
 void keep(MaxMinNetwork::PhaseMemo& memo, const std::vector<std::uint64_t>& key, const MaxMinNetwork::PhaseMemo::Entry& entry) {
     if (memo.words + key.size() > MaxMinNetwork::PhaseMemo::kMemoWords) {
         memo.entries.clear();

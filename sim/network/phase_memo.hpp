@@ -47,6 +47,22 @@ struct MaxMinNetwork::PhaseMemo {
     Router::ChoiceLog choices;  // the choices made routing them (when relabelling is on; relabel.hpp)
     std::vector<std::uint32_t> size_word;
     bool routed = false;
+    // Routings of earlier phases, for a phase whose pairs, in order, come back after other phases came between (a
+    // data-parallel ring timed at five sizes, 15–30 phases apart, at 131,072 GPUs; issue #13): its routes and the
+    // choices logged routing them are taken from here (detail::recall) instead of routing it again. A route is a
+    // function of the topology and its flow's two ends (Router), so these are the routes a new routing would give,
+    // and the log is the one it would make. The canonical form is built again (sizes and labels are the new
+    // phase's). Most recently used last; at most kRecallBytes of pairs, routes and logs, the oldest dropped first.
+    struct Routing {
+        std::uint64_t hash = 0;  // of `pairs` (pairs_hash)
+        std::vector<std::pair<VertexId, VertexId>> pairs;
+        RouteTable routes;
+        Router::ChoiceLog choices;
+        std::size_t bytes = 0;
+    };
+    static constexpr std::size_t kRecallBytes = std::size_t{128} << 20;
+    std::vector<Routing> earlier;
+    std::size_t earlier_bytes = 0;
     // The phase's link-disjoint parts (split_parts): part p's flows are part_flows[part_begin[p] .. part_begin[p+1])
     // in phase order, parts in the order of their first flow; and the scratch that finds them.
     std::vector<std::uint32_t> part_begin, part_flows;
@@ -87,6 +103,14 @@ void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, c
 MaxMinNetwork::PhaseMemo::Entry solve_canonical(const Topology& topology, std::span<const FlowSpec> flows,
                                                 const RouteTable& routes, std::span<const std::uint32_t> order,
                                                 const std::vector<LinkId>& link_of, const std::vector<LinkId>& labelled);
+
+// Keeps the routing in memo's scratch (routed_pairs, routes, choices; when memo.routed) among memo.earlier, making
+// room by dropping the oldest; the scratch is left to be routed into (its buffers may be an older routing's).
+void stash(MaxMinNetwork::PhaseMemo& memo);
+// When memo.earlier holds a routing of `flows`' (source, destination) pairs in their order: swaps it into memo's
+// scratch (routed_pairs, routes, choices; memo.routed false until the canonical form is built again), the scratch's
+// routing taking its place when it was one (memo.routed), and true. False, nothing changed, otherwise.
+bool recall(MaxMinNetwork::PhaseMemo& memo, std::span<const FlowSpec> flows);
 
 // Keeps `entry` under `key` (the memo is cleared when full).
 void keep(MaxMinNetwork::PhaseMemo& memo, const std::vector<std::uint64_t>& key, const MaxMinNetwork::PhaseMemo::Entry& entry);

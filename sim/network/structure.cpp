@@ -84,7 +84,7 @@ bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<Link
         // The run's far ends are switches of one component: only that component's entry leaves can be among them.
         const auto comp = static_cast<std::size_t>(geometry_.switches[adj.to[run.begin] - first_switch_].component);
         for (std::uint32_t e = via_begin_[comp]; e < via_begin_[comp + 1]; ++e) {
-            const VertexId w = via_[e].first;
+            const VertexId w = (*via_)[e].first;
             if (scan) break;
             const auto* lo = adj.to.data() + run.begin;
             const auto* hi = adj.to.data() + run.end;
@@ -117,37 +117,51 @@ void StructuralDistance::select(VertexId dst) {
     assert(info.kind == VertexKind::gpu);
     node_ = info.node;
     local_ = info.index % gpus_per_node_;
-    via_.clear();
-    via_min_ = kFar;
-    if (!geometry_.nic_leaf.empty()) {
-        for (int j = 0; j < gpus_per_node_; ++j) {
-            const VertexId leaf = geometry_.nic_leaf[static_cast<std::size_t>(node_ * gpus_per_node_ + j)];
-            const int c = local_distance({VertexKind::nic, j}, {VertexKind::gpu, local_}) + 1;
-            auto same = std::find_if(via_.begin(), via_.end(), [&](const auto& e) { return e.first == leaf; });
-            if (same == via_.end()) via_.emplace_back(leaf, c);
-            else same->second = std::min(same->second, c);
-            via_min_ = std::min(via_min_, c);
+    if (memo_of_gpu_.size() != first_switch_) memo_of_gpu_.assign(first_switch_, nullptr);
+    auto* found = memo_of_gpu_[dst];
+    if (found == nullptr) {
+        EntryList& via = scratch_;
+        via.clear();
+        if (!geometry_.nic_leaf.empty()) {
+            for (int j = 0; j < gpus_per_node_; ++j) {
+                const VertexId leaf = geometry_.nic_leaf[static_cast<std::size_t>(node_ * gpus_per_node_ + j)];
+                const int c = local_distance({VertexKind::nic, j}, {VertexKind::gpu, local_}) + 1;
+                auto same = std::find_if(via.begin(), via.end(), [&](const auto& e) { return e.first == leaf; });
+                if (same == via.end()) via.emplace_back(leaf, c);
+                else same->second = std::min(same->second, c);
+            }
         }
-    }
-    // Grouped by component: a switch looks only at its own component's leaves (D is infinite across).
-    const auto component = [&](VertexId w) { return geometry_.switches[w - geometry_.first_switch].component; };
-    std::sort(via_.begin(), via_.end(), [&](const auto& a, const auto& b) {
-        return std::pair(component(a.first), a.first) < std::pair(component(b.first), b.first);
-    });
-    via_begin_.assign(static_cast<std::size_t>(components_) + 1, 0);
-    for (const auto& e : via_) ++via_begin_[static_cast<std::size_t>(component(e.first)) + 1];
-    for (std::size_t k = 0; k + 1 < via_begin_.size(); ++k) via_begin_[k + 1] += via_begin_[k];
-    auto found = memos_.find(via_);
-    if (found == memos_.end()) {
-        const std::size_t bytes = geometry_.switches.size();
-        if (memo_bytes_ + bytes > (std::size_t{64} << 20)) {
-            memos_.clear();
-            memo_bytes_ = 0;
+        // Grouped by component: a switch looks only at its own component's leaves (D is infinite across).
+        const auto component = [&](VertexId w) { return geometry_.switches[w - geometry_.first_switch].component; };
+        std::sort(via.begin(), via.end(), [&](const auto& a, const auto& b) {
+            return std::pair(component(a.first), a.first) < std::pair(component(b.first), b.first);
+        });
+        auto it = memos_.find(via);
+        if (it == memos_.end()) {
+            const std::size_t bytes = geometry_.switches.size();
+            if (memo_bytes_ + bytes > (std::size_t{64} << 20)) {
+                memos_.clear();
+                memo_bytes_ = 0;
+                std::fill(memo_of_gpu_.begin(), memo_of_gpu_.end(), nullptr);
+            }
+            Memo memo;
+            memo.distance.assign(bytes, 0);
+            memo.via_begin.assign(static_cast<std::size_t>(components_) + 1, 0);
+            for (const auto& e : via) {
+                ++memo.via_begin[static_cast<std::size_t>(component(e.first)) + 1];
+                memo.via_min = std::min(memo.via_min, e.second);
+            }
+            for (std::size_t k = 0; k + 1 < memo.via_begin.size(); ++k) memo.via_begin[k + 1] += memo.via_begin[k];
+            it = memos_.emplace(via, std::move(memo)).first;
+            memo_bytes_ += bytes;
         }
-        found = memos_.emplace(via_, std::vector<std::uint8_t>(bytes, 0)).first;
-        memo_bytes_ += bytes;
+        found = &*it;  // unordered_map nodes stay put until erased
+        memo_of_gpu_[dst] = found;
     }
-    memo_ = found->second.data();
+    via_ = &found->first;
+    via_begin_ = found->second.via_begin.data();
+    via_min_ = found->second.via_min;
+    memo_ = found->second.distance.data();
 }
 
 int StructuralDistance::local_distance(Position a, Position b) {
@@ -180,7 +194,7 @@ int StructuralDistance::fill_switch(std::size_t s) {
     int best = kFar;
     const auto k = static_cast<std::size_t>(geometry_.switches[s].component);
     for (std::uint32_t i = via_begin_[k]; i < via_begin_[k + 1]; ++i) {
-        best = std::min(best, to_leaf(u, via_[i].first) + via_[i].second);
+        best = std::min(best, to_leaf(u, (*via_)[i].first) + (*via_)[i].second);
     }
     best = std::min(best, kFar);
     assert(best >= 2);

@@ -72,7 +72,7 @@ private:
     [[nodiscard]] bool only_destination_nics(int here) const { return here < 6 + via_min_; }
     // Whether switch u is one of the destination's entry leaves.
     [[nodiscard]] bool entry_leaf(VertexId u) const {
-        return std::any_of(via_.begin(), via_.end(), [&](const auto& e) { return e.first == u; });
+        return std::any_of(via_->begin(), via_->end(), [&](const auto& e) { return e.first == u; });
     }
     struct Position {
         VertexKind kind = VertexKind::gpu;
@@ -101,8 +101,8 @@ private:
     // The destination: its node and local index, and its node's leaves with c_j (one entry per leaf, lowest c).
     int node_ = 0;
     int local_ = 0;
-    EntryList via_;  // sorted by the leaf's component
-    std::vector<std::uint32_t> via_begin_;       // component k's entries: via_[via_begin_[k] .. via_begin_[k + 1])
+    const EntryList* via_ = nullptr;  // sorted by the leaf's component (a key of memos_)
+    const std::uint32_t* via_begin_ = nullptr;  // component k's entries: via_[via_begin_[k] .. via_begin_[k + 1])
     int via_min_ = kFar;  // the least c_j: no path from a switch is shorter
     std::vector<NodeVertex> nodes_;  // by vertex, below first_switch
     std::vector<std::int32_t> far_node_;  // by adjacency position: the node of the link's far end, −1 for a switch
@@ -118,9 +118,19 @@ private:
     // under the same leaves shares: one memo per such list, d per switch (vertex − first_switch), 0 where not yet
     // worked out (a switch is at least 2 hops from a GPU). Bounded: all forgotten past 64 MB (found again, not
     // wrong).
-    std::unordered_map<EntryList, std::vector<std::uint8_t>, EntryListHash> memos_;
+    struct Memo {
+        std::vector<std::uint8_t> distance;   // per switch
+        std::vector<std::uint32_t> via_begin;  // the list's entries by component (via_begin_)
+        int via_min = kFar;
+    };
+    std::unordered_map<EntryList, Memo, EntryListHash> memos_;
     std::size_t memo_bytes_ = 0;
     std::uint8_t* memo_ = nullptr;  // the current destination's
+    // Per GPU vertex: its list's entry in memos_ once selected (null: not yet, or forgotten with the memos), so that
+    // selecting a GPU again costs a lookup (the flows of a ring phase have a destination each: at 131,072 GPUs the
+    // list's rebuilding and hashing was 12 % of the step).
+    std::vector<std::pair<const EntryList, Memo>*> memo_of_gpu_;
+    EntryList scratch_;  // the list being built
     int components_ = 0;
 };
 

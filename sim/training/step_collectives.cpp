@@ -81,6 +81,7 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
                 if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) flows += set->flows.size();
                 else flows += n * (n - 1);
             }
+            if (flows > MaxMinNetwork::kExactFlowLimit) break;  // not merged (below): the other groups need no plan
         }
         if (plans.size() > 1 && flows <= MaxMinNetwork::kExactFlowLimit) {
             CollectivePlan merged = plans.front();

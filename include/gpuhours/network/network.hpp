@@ -346,6 +346,9 @@ public:
     [[nodiscard]] std::uint64_t phases_reused() const { return phases_reused_; }
     // Standalone phases answered from one of their link-disjoint parts (see memo_ below; for tests and benchmarks).
     [[nodiscard]] std::uint64_t phases_split() const { return phases_split_; }
+    // Standalone phases routed (neither the last phase's pairs again, nor a routing kept from before, nor a
+    // relabelling; for tests and benchmarks).
+    [[nodiscard]] std::uint64_t phases_routed() const { return routings_; }
     // Off: every phase is solved whole, never from one of its parts (the reference the tests compare with).
     void set_split_parts(bool on) { split_parts_ = on; }
     // Standalone phases answered as a relabelling of an earlier one, proven before routing (counted in
