@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <memory>
-#include <unordered_map>
+#include <span>
 
 namespace gpuhours {
 
@@ -76,35 +76,79 @@ double bus_bandwidth_factor(CollectiveKind kind, std::size_t ranks) {
 
 namespace {
 
-// Ranks grouped by node, nodes in order of first appearance, ranks in given order within a node.
-// A group's node is looked up among the groups' nodes in order while they are few (symmetric mode plans thousands
-// of small groups per step, and a hash map cost more than the scan), by hash past kScanNodes.
-std::vector<std::vector<VertexId>> by_node(const Topology& topology, const std::vector<VertexId>& ranks) {
-    constexpr std::size_t kScanNodes = 16;
-    std::vector<int> nodes;                         // each group's node
-    std::unordered_map<int, std::size_t> index_of;  // node → its group, once there are more than kScanNodes
-    std::vector<std::vector<VertexId>> groups;
-    for (const VertexId r : ranks) {
-        const int node = topology.vertex(r).node;
-        std::size_t g = 0;
-        if (index_of.empty()) {
-            g = static_cast<std::size_t>(std::find(nodes.begin(), nodes.end(), node) - nodes.begin());
-            if (g == nodes.size() && nodes.size() == kScanNodes) {
-                for (std::size_t i = 0; i < nodes.size(); ++i) index_of.emplace(nodes[i], i);
-            }
-        }
-        if (!index_of.empty()) g = index_of.try_emplace(node, groups.size()).first->second;
-        if (g == groups.size()) {
-            groups.emplace_back();
-            nodes.push_back(node);
-        }
-        groups[g].push_back(r);
+// Ranks grouped by node, nodes in order of first appearance, ranks in given order within a node: group g is
+// ranks[begin[g] .. begin[g + 1]). Flat (symmetric mode plans thousands of groups per step, a strided one with a
+// node per rank: a vector per node cost more than the plan's flows).
+class NodeGroups {
+public:
+    [[nodiscard]] std::size_t size() const { return begin_.size() - 1; }
+    [[nodiscard]] std::span<const VertexId> operator[](std::size_t g) const {
+        return {ranks_.data() + begin_[g], static_cast<std::size_t>(begin_[g + 1] - begin_[g])};
     }
-    return groups;
-}
+    [[nodiscard]] std::span<const VertexId> front() const { return (*this)[0]; }
+    struct Iterator {
+        const NodeGroups* groups;
+        std::size_t g;
+        std::span<const VertexId> operator*() const { return (*groups)[g]; }
+        Iterator& operator++() {
+            ++g;
+            return *this;
+        }
+        bool operator!=(const Iterator& o) const { return g != o.g; }
+    };
+    [[nodiscard]] Iterator begin() const { return {this, 0}; }
+    [[nodiscard]] Iterator end() const { return {this, size()}; }
 
-bool uniform(const std::vector<std::vector<VertexId>>& groups) {
-    return std::all_of(groups.begin(), groups.end(), [&](const auto& g) { return g.size() == groups.front().size(); });
+    NodeGroups(const Topology& topology, const std::vector<VertexId>& ranks) {
+        // A node's group in this call: slot[node] where stamp[node] is this call's (no map, no clearing).
+        thread_local std::vector<std::uint32_t> stamp, slot;
+        thread_local std::uint32_t now = 0;
+        if (++now == 0) {
+            std::fill(stamp.begin(), stamp.end(), 0);
+            now = 1;
+        }
+        std::vector<std::uint32_t> group_of(ranks.size());
+        std::vector<std::uint32_t> count;
+        for (std::size_t i = 0; i < ranks.size(); ++i) {
+            const int node = topology.vertex(ranks[i]).node;
+            if (node < 0) {  // not in a node (never a GPU of a builder's fabric): a group of its own
+                group_of[i] = static_cast<std::uint32_t>(count.size());
+                count.push_back(1);
+                continue;
+            }
+            const auto at = static_cast<std::size_t>(node);
+            if (at >= stamp.size()) {
+                stamp.resize(std::max(at + 1, 2 * stamp.size()), 0);
+                slot.resize(stamp.size(), 0);
+            }
+            if (stamp[at] != now) {
+                stamp[at] = now;
+                slot[at] = static_cast<std::uint32_t>(count.size());
+                count.push_back(0);
+            }
+            group_of[i] = slot[at];
+            ++count[slot[at]];
+        }
+        begin_.assign(count.size() + 1, 0);
+        for (std::size_t g = 0; g < count.size(); ++g) begin_[g + 1] = begin_[g] + count[g];
+        ranks_.resize(ranks.size());
+        std::vector<std::uint32_t> next(begin_.begin(), begin_.end() - 1);
+        for (std::size_t i = 0; i < ranks.size(); ++i) ranks_[next[group_of[i]]++] = ranks[i];
+    }
+
+private:
+    std::vector<VertexId> ranks_;
+    std::vector<std::uint32_t> begin_;
+};
+
+NodeGroups by_node(const Topology& topology, const std::vector<VertexId>& ranks) { return NodeGroups(topology, ranks); }
+
+template <class Groups>
+bool uniform(const Groups& groups) {
+    for (const auto& g : groups) {
+        if (g.size() != groups.front().size()) return false;
+    }
+    return true;
 }
 
 // NCCL-style rings (see collective.hpp): k rail-aligned rings on ≥ 2 nodes of k ranks each, else one ring.
@@ -113,9 +157,11 @@ std::vector<std::vector<VertexId>> make_rings(const Topology& topology, const st
     const std::size_t k = groups.front().size();
     if (groups.size() < 2 || k < 2 || !uniform(groups)) return {ranks};
     std::vector<std::vector<VertexId>> rings;
+    rings.reserve(k);
     const auto ki = static_cast<long>(k);
     for (long c = 0; c < ki; ++c) {
         std::vector<VertexId> ring;
+        ring.reserve(ranks.size());
         for (std::size_t m = 0; m < groups.size(); ++m) {
             const long first = ((c - static_cast<long>(m)) % ki + ki) % ki;
             for (long j = 0; j < ki; ++j) ring.push_back(groups[m][static_cast<std::size_t>((first + j) % ki)]);
@@ -126,8 +172,12 @@ std::vector<std::vector<VertexId>> make_rings(const Topology& topology, const st
 }
 
 // One step of every ring: each rank sends `bytes_per_ring` to its successor.
-FlowSet ring_step(const std::vector<std::vector<VertexId>>& rings, Bytes bytes_per_ring) {
+template <class Rings>
+FlowSet ring_step(const Rings& rings, Bytes bytes_per_ring) {
     FlowSet set;
+    std::size_t flows = 0;
+    for (const auto& ring : rings) flows += ring.size() < 2 ? 0 : ring.size();
+    set.flows.reserve(flows);
     for (const auto& ring : rings) {
         if (ring.size() < 2) continue;
         for (std::size_t i = 0; i < ring.size(); ++i) set.flows.push_back(FlowSpec{ring[i], ring[(i + 1) % ring.size()], bytes_per_ring});
