@@ -42,12 +42,10 @@ std::string_view to_string(LinkKind k) {
 VertexId Topology::add_vertex(VertexInfo info) {
     adjacency_valid_ = false;
     geometry_valid_ = false;
-    // add_vertex without a property, then assign: the property overload trips a false -Wuninitialized inside
-    // Boost's named_graph under the sanitizer build.
-    const VertexId v = boost::add_vertex(graph_);
-    graph_[v] = info;
+    const VertexId v = vertices_.size();
+    vertices_.push_back(info);
     if (info.kind == VertexKind::gpu) {
-        if (info.index < 0) graph_[v].index = static_cast<int>(gpus_.size());
+        if (info.index < 0) vertices_[v].index = static_cast<int>(gpus_.size());
         gpus_.push_back(v);
     }
     return v;
@@ -73,8 +71,19 @@ LinkId Topology::add_link(VertexId from, VertexId to, const LinkSpec& spec) {
     geometry_valid_ = false;
     const LinkId id = links_.size();
     links_.push_back(LinkInfo{from, to, spec.kind, spec.bandwidth, spec.efficiency, spec.latency});
-    boost::add_edge(from, to, id, graph_);
     return id;
+}
+
+Topology::Graph Topology::graph() const {
+    Graph g;
+    for (VertexId v = 0; v < vertices_.size(); ++v) {
+        // add_vertex without a property, then assign: the property overload trips a false -Wuninitialized inside
+        // Boost's named_graph under the sanitizer build.
+        boost::add_vertex(g);
+        g[v] = vertices_[v];
+    }
+    for (LinkId l = 0; l < links_.size(); ++l) boost::add_edge(links_[l].from, links_[l].to, l, g);
+    return g;
 }
 
 LinkId Topology::add_cable(VertexId a, VertexId b, const LinkSpec& spec) {
@@ -84,7 +93,7 @@ LinkId Topology::add_cable(VertexId a, VertexId b, const LinkSpec& spec) {
 }
 
 std::string Topology::describe(VertexId v) const {
-    const VertexInfo& info = graph_[v];
+    const VertexInfo& info = vertices_[v];
     std::string prefix;
     if (info.group >= 0 && info.kind != VertexKind::gpu) {
         if (fabric == "multi-plane") prefix = fmt::format("plane{}/", info.group);
@@ -97,8 +106,8 @@ std::string Topology::describe(VertexId v) const {
 
 std::string Topology::describe_link(LinkId l) const {
     const LinkInfo& link = links_.at(l);
-    return fmt::format("{} ({}→{}) {}", to_string(link.kind), to_string(graph_[link.from].kind),
-                       to_string(graph_[link.to].kind), format_bandwidth(link.effective_bandwidth()));
+    return fmt::format("{} ({}→{}) {}", to_string(link.kind), to_string(vertices_[link.from].kind),
+                       to_string(vertices_[link.to].kind), format_bandwidth(link.effective_bandwidth()));
 }
 
 const Topology::Adjacency& Topology::adjacency() const {

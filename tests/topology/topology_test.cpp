@@ -57,6 +57,30 @@ TEST_CASE("A single node joins its GPUs through one NVSwitch with two directed l
     CHECK(bisection_bandwidth(t).value() == Approx(1800e9));
 }
 
+TEST_CASE("graph() is the topology as a Boost.Graph: every vertex with its info, every link an edge carrying its id") {
+    // Two nodes of 4 GPUs on a fat-tree: the Boost graph must hold exactly the topology's vertices, each with its
+    // info, and one edge per directed link from its `from` to its `to`, a vertex's edges in link order.
+    const Topology t = build_topology(cluster(8, 4, Fabric::fat_tree));
+    const Topology::Graph g = t.graph();
+    REQUIRE(boost::num_vertices(g) == t.vertex_count());
+    REQUIRE(boost::num_edges(g) == t.links().size());
+    for (VertexId v = 0; v < t.vertex_count(); ++v) {
+        CHECK(g[v].kind == t.vertex(v).kind);
+        CHECK(g[v].index == t.vertex(v).index);
+        CHECK(g[v].node == t.vertex(v).node);
+        LinkId previous = 0;
+        bool first = true;
+        for (const auto e : boost::make_iterator_range(boost::out_edges(v, g))) {
+            const LinkId l = g[e];
+            CHECK(t.link(l).from == v);
+            CHECK(t.link(l).to == boost::target(e, g));
+            CHECK((first || l > previous));  // a vertex's edges in link order
+            previous = l;
+            first = false;
+        }
+    }
+}
+
 TEST_CASE("Two nodes on a fat-tree have a bisection of one NIC per GPU on one side") {
     const Topology t = build_topology(cluster(16, 8, Fabric::fat_tree));
     CHECK(count(t, VertexKind::nic) == 16);

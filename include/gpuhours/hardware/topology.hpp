@@ -1,8 +1,12 @@
 // The cluster as a graph: GPUs, NVSwitches, NICs and leaf/spine/core switches joined by links.
 //
-// Representation: a Boost.Graph adjacency_list whose vertices carry `VertexInfo` and whose edges carry the index
-// of a `LinkInfo`. Every physical cable is two directed edges, one per direction, each with its own bandwidth,
-// so contention in one direction never slows the other (full-duplex links).
+// Representation: vertices (`VertexInfo`) and directed links (`LinkInfo`) in arrays, with a compressed
+// out-adjacency for routing; `graph()` gives the same as a Boost.Graph adjacency_list (vertices carrying
+// `VertexInfo`, edges the index of their `LinkInfo`) for Boost's algorithms. The Boost graph is built on demand,
+// not kept: a directed adjacency_list allocates each edge's property on the heap, and at 131,072 GPUs building and
+// freeing those 607,232 edges was 13 % of a step that never read them (issue #13). Every physical cable is two
+// directed edges, one per direction, each with its own bandwidth, so contention in one direction never slows the
+// other (full-duplex links).
 //
 // Link figures (per direction):
 // - gpu ↔ nvswitch ("scale_up"): the chip's scale_up_bandwidth; latency scale_up_latency / 2 per edge, so a
@@ -122,9 +126,11 @@ public:
     // One direction only.
     LinkId add_link(VertexId from, VertexId to, const LinkSpec& spec);
 
-    [[nodiscard]] const Graph& graph() const { return graph_; }
-    [[nodiscard]] std::size_t vertex_count() const { return boost::num_vertices(graph_); }
-    [[nodiscard]] const VertexInfo& vertex(VertexId v) const { return graph_[v]; }
+    // The topology as a Boost.Graph: vertex v is vertex v, with its VertexInfo; link l is an edge from its `from`
+    // to its `to` carrying l, the edges of a vertex in link order. Built anew at each call, O(vertices + links).
+    [[nodiscard]] Graph graph() const;
+    [[nodiscard]] std::size_t vertex_count() const { return vertices_.size(); }
+    [[nodiscard]] const VertexInfo& vertex(VertexId v) const { return vertices_[v]; }
     [[nodiscard]] const LinkInfo& link(LinkId l) const { return links_.at(l); }
     [[nodiscard]] const std::vector<LinkInfo>& links() const { return links_; }
     // GPU vertices by global GPU index.
@@ -170,7 +176,7 @@ public:
     }
 
 private:
-    Graph graph_;
+    std::vector<VertexInfo> vertices_;
     std::vector<LinkInfo> links_;
     std::vector<VertexId> gpus_;
     int gpus_per_node_ = 0;
