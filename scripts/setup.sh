@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake g++ ninja-build libtomlplusplus-dev libfmt-dev libboost-graph-dev catch2 time
+  # the executables' allocator (CMakeLists.txt: mimalloc on transparent huge pages)
+  libmimalloc-dev
   # the size rule of docs/architecture.md (scripts/source-size.sh)
   universal-ctags
   # the report's browser test, the notebooks, and the optional MPI sweep (tests skip what is missing)
