@@ -40,13 +40,22 @@ namespace {
     }
 }
 
+// The number destination-based spreading keys `dst` by (Router::choose): a GPU's or NIC's destination key, else
+// its index, else the vertex.
+std::size_t ecmp_key(const Topology& topology, VertexId dst) {
+    const VertexInfo& to = topology.vertex(dst);
+    const bool gpu_or_nic = to.index >= 0 && (to.kind == VertexKind::gpu || to.kind == VertexKind::nic);
+    const int key_index = gpu_or_nic ? topology.destination_key(to.index) : to.index;
+    return key_index >= 0 ? static_cast<std::size_t>(key_index) : dst;
+}
+
 // The structure's distances as pick_next_hop reads them, with its test for neighbours off every shortest path.
 struct ByStructure {
     detail::StructuralDistance* structure;
     std::uint8_t operator()(VertexId u) const { return (*structure)(u); }
     [[nodiscard]] bool off_path(VertexId v, std::uint32_t i, std::uint8_t here) const { return structure->off_path(v, i, here); }
-    bool switch_next_hops(VertexId v, std::uint8_t here, std::vector<LinkId>& out) const {
-        return structure->switch_next_hops(v, here, out);
+    bool switch_next_hops(VertexId v, std::uint8_t here, std::vector<LinkId>& out, std::span<const std::uint32_t>* run) const {
+        return structure->switch_next_hops(v, here, out, run);
     }
 };
 
@@ -509,9 +518,18 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
     LinkId first[64];
     std::span<const LinkId> among;
     bool listed = false;
-    if constexpr (requires { dist.switch_next_hops(v, here, wide_); }) {
+    if constexpr (requires { dist.switch_next_hops(v, here, wide_, nullptr); }) {
         wide_.clear();
-        listed = dist.switch_next_hops(v, here, wide_);
+        std::span<const std::uint32_t> run;
+        listed = dist.switch_next_hops(v, here, wide_, &run);
+        if (!run.empty()) {
+            // One run of alike links (a leaf's uplinks to every spine of its plane): chosen from the adjacency's
+            // own array when no log wants the list (the same index `choose` takes: v is a switch, so no PXN).
+            if (choice_log_ != nullptr && run.size() > ChoiceLog::kMaxCandidates) choice_log_->complete = false;
+            const bool logged = choice_log_ != nullptr && run.size() > 1 && choice_log_->complete;
+            if (!logged) return run[(ecmp_key(topology_, dst) + v) % run.size()];
+            wide_.assign(run.begin(), run.end());
+        }
         candidates = wide_.size();
         among = wide_;
     }
@@ -556,11 +574,7 @@ LinkId Router::choose(VertexId v, VertexId dst, std::span<const LinkId> candidat
             if (links[candidates[c]].kind == LinkKind::scale_up) return candidates[c];
         }
     }
-    const VertexInfo& to = topology_.vertex(dst);
-    const bool gpu_or_nic = to.index >= 0 && (to.kind == VertexKind::gpu || to.kind == VertexKind::nic);
-    const int key_index = gpu_or_nic ? topology_.destination_key(to.index) : to.index;
-    const std::size_t key = key_index >= 0 ? static_cast<std::size_t>(key_index) : dst;
-    return candidates[(key + v) % candidates.size()];
+    return candidates[(ecmp_key(topology_, dst) + v) % candidates.size()];
 }
 
 LinkId Router::next_hop(VertexId v, VertexId dst, const std::vector<std::uint8_t>& dist) const {

@@ -52,13 +52,25 @@ void StructuralDistance::build_runs() {
     }
 }
 
-bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<LinkId>& out) {
+bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<LinkId>& out, std::span<const std::uint32_t>* whole_run) {
+    if (whole_run != nullptr) *whole_run = {};
     if (v < first_switch_ || !only_destination_nics(here)) return false;
     const Topology::Adjacency& adj = topology_.adjacency();
+    const std::size_t out_before = out.size();
+    // A whole run of next hops found first is held as a span (not copied) until anything else is found: then it is
+    // copied into `out` ahead of the rest, keeping the adjacency order.
+    std::span<const std::uint32_t> held;
+    const auto flush = [&] {
+        out.insert(out.end(), held.begin(), held.end());
+        held = {};
+    };
     const std::size_t s = v - first_switch_;
     const bool above_destination = entry_leaf(v);
     const auto take = [&](std::uint32_t i) {
-        if ((*this)(adj.to[i]) + 1 == here) out.push_back(adj.links[i]);
+        if ((*this)(adj.to[i]) + 1 == here) {
+            flush();
+            out.push_back(adj.links[i]);
+        }
     };
     for (std::uint32_t r = run_begin_[s]; r < run_begin_[s + 1]; ++r) {
         const Run& run = runs_[r];
@@ -101,14 +113,22 @@ bool StructuralDistance::switch_next_hops(VertexId v, int here, std::vector<Link
         std::uint32_t rep = run.begin;
         while (rep < run.end && entry_leaf(adj.to[rep])) ++rep;
         const bool class_in = rep < run.end && from_switch(adj.to[rep]) + 1 == here;
+        if (whole_run != nullptr && class_in && owned == 0 && out.size() == out_before && held.empty()) {
+            held = std::span<const std::uint32_t>(adj.links.data() + run.begin, run.end - run.begin);
+            continue;
+        }
         std::uint32_t i = run.begin;
         for (std::size_t k = 0; k <= owned; ++k) {
             const std::uint32_t stop = k < owned ? own[k] : run.end;
-            if (class_in) out.insert(out.end(), adj.links.begin() + i, adj.links.begin() + stop);
+            if (class_in && stop > i) {
+                flush();
+                out.insert(out.end(), adj.links.begin() + i, adj.links.begin() + stop);
+            }
             if (k < owned) take(stop);
             i = stop + 1;
         }
     }
+    if (whole_run != nullptr) *whole_run = held;  // non-empty only when nothing else was found
     return true;
 }
 

@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <span>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -64,7 +65,10 @@ public:
     // whole; the destination's leaves in it are found by binary search and read one by one; a run of NICs matters
     // only below one of the destination's leaves (off_path). False, `out` untouched, where the test of off_path
     // does not hold (never on a builder's fabric): the caller then scans.
-    bool switch_next_hops(VertexId v, int here, std::vector<LinkId>& out);
+    // With `whole_run` given, next hops that are exactly one run of consecutive adjacency positions (a leaf's
+    // uplinks toward another leaf: every spine of its plane) are not copied: *whole_run is set to them (link ids in
+    // the adjacency's own array) and `out` is left untouched; otherwise *whole_run is empty.
+    bool switch_next_hops(VertexId v, int here, std::vector<LinkId>& out, std::span<const std::uint32_t>* whole_run = nullptr);
 
 private:
     // At a switch `here` hops from the destination, no NIC outside the destination's node is a next hop (the bound
