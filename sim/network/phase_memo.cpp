@@ -102,7 +102,6 @@ void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, c
     for (const LinkId l : link_of) memo.label_of[l] = -1;
 }
 
-// Keeps `entry` under `key` (the memo is cleared when full).
 namespace {
 
 template <class Pairs>
@@ -193,6 +192,7 @@ bool recall(MaxMinNetwork::PhaseMemo& memo, std::span<const FlowSpec> flows) {
     return false;
 }
 
+// Keeps `entry` under `key` (the memo is cleared when full).
 void keep(MaxMinNetwork::PhaseMemo& memo, const std::vector<std::uint64_t>& key, const MaxMinNetwork::PhaseMemo::Entry& entry) {
     if (memo.words + key.size() > MaxMinNetwork::PhaseMemo::kMemoWords) {
         memo.entries.clear();
