@@ -501,10 +501,7 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
     PhaseResult result;
     PhaseMemo& memo = *memo_;
     RouteTable& routes = memo.routes;  // scratch, reused phase after phase (large phases would page-fault anew)
-    const bool same_routes =
-        memo.routed && memo.routed_pairs.size() == flows.size() &&
-        std::equal(flows.begin(), flows.end(), memo.routed_pairs.begin(),
-                   [](const FlowSpec& f, const std::pair<VertexId, VertexId>& p) { return f.src == p.first && f.dst == p.second; });
+    const bool same_routes = memo.routed && detail::same_pairs(flows, memo.routed_pairs);
     bool relabel = relabel_on_ && flows.size() <= kExactFlowLimit;
     if (relabel && !same_routes) {
         if (const std::optional<PhaseResult> found = relabel_->find(router(), flows)) {

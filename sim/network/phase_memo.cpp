@@ -104,36 +104,21 @@ void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, c
 
 namespace {
 
-template <class Pairs>
-std::uint64_t pairs_hash(const Pairs& pairs) {
-    std::uint64_t h = 0x9E3779B97F4A7C15ull ^ pairs.size();
-    for (const auto& p : pairs) {
-        h = (h ^ static_cast<std::uint64_t>(p.first)) * 0x100000001B3ull + (h >> 29);
-        h = (h ^ static_cast<std::uint64_t>(p.second)) * 0x100000001B3ull + (h >> 29);
+// A hash of n (source, destination) pairs, pair i read as ends(i).
+template <class Ends>
+std::uint64_t pairs_hash(std::size_t n, Ends ends) {
+    std::uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto [src, dst] = ends(i);
+        h = (h ^ static_cast<std::uint64_t>(src)) * 0x100000001B3ull + (h >> 29);
+        h = (h ^ static_cast<std::uint64_t>(dst)) * 0x100000001B3ull + (h >> 29);
     }
     return h;
 }
 
-struct FlowEnds {  // a flow's (source, destination) as pairs_hash reads them
-    std::span<const FlowSpec> flows;
-    struct Iterator {
-        const FlowSpec* f;
-        std::pair<VertexId, VertexId> operator*() const { return {f->src, f->dst}; }
-        Iterator& operator++() {
-            ++f;
-            return *this;
-        }
-        bool operator!=(const Iterator& o) const { return f != o.f; }
-    };
-    [[nodiscard]] std::size_t size() const { return flows.size(); }
-    [[nodiscard]] Iterator begin() const { return {flows.data()}; }
-    [[nodiscard]] Iterator end() const { return {flows.data() + flows.size()}; }
-};
-
-std::size_t routing_bytes(const MaxMinNetwork::PhaseMemo::Routing& r) {
-    const RouteTable& t = r.routes;
-    const Router::ChoiceLog& c = r.choices;
-    return r.pairs.size() * sizeof(r.pairs[0]) + t.links.size() * sizeof(LinkId) +
+std::size_t routing_bytes(const std::vector<std::pair<VertexId, VertexId>>& pairs, const RouteTable& t,
+                          const Router::ChoiceLog& c) {
+    return pairs.size() * sizeof(pairs[0]) + t.links.size() * sizeof(LinkId) +
            (t.begin.size() + t.end.size()) * sizeof(std::uint32_t) + t.latency.size() * sizeof(Seconds) +
            (c.vertex.size() + c.destination.size() + c.chosen.size() + c.candidates.size()) * 8 + c.begin.size() * 4;
 }
@@ -146,18 +131,22 @@ void swap_scratch(MaxMinNetwork::PhaseMemo& memo, MaxMinNetwork::PhaseMemo::Rout
 
 }  // namespace
 
+bool same_pairs(std::span<const FlowSpec> flows, const std::vector<std::pair<VertexId, VertexId>>& pairs) {
+    return flows.size() == pairs.size() &&
+           std::equal(flows.begin(), flows.end(), pairs.begin(),
+                      [](const FlowSpec& f, const std::pair<VertexId, VertexId>& p) { return f.src == p.first && f.dst == p.second; });
+}
+
 void stash(MaxMinNetwork::PhaseMemo& memo) {
     using Routing = MaxMinNetwork::PhaseMemo::Routing;
     if (!memo.routed) return;
+    memo.routed = false;
+    const std::size_t bytes = routing_bytes(memo.routed_pairs, memo.routes, memo.choices);
+    if (bytes > MaxMinNetwork::PhaseMemo::kRecallBytes / 4) return;  // too large to keep: the scratch keeps its buffers
     Routing kept;
     swap_scratch(memo, kept);
-    kept.bytes = routing_bytes(kept);
-    memo.routed = false;
-    if (kept.bytes > MaxMinNetwork::PhaseMemo::kRecallBytes / 4) {  // too large to keep: the scratch keeps its buffers
-        swap_scratch(memo, kept);
-        return;
-    }
-    kept.hash = pairs_hash(kept.pairs);
+    kept.bytes = bytes;
+    kept.hash = pairs_hash(kept.pairs.size(), [&](std::size_t i) { return kept.pairs[i]; });
     std::size_t drop = 0;
     while (drop < memo.earlier.size() && memo.earlier_bytes + kept.bytes > MaxMinNetwork::PhaseMemo::kRecallBytes) {
         memo.earlier_bytes -= memo.earlier[drop++].bytes;
@@ -173,14 +162,10 @@ void stash(MaxMinNetwork::PhaseMemo& memo) {
 bool recall(MaxMinNetwork::PhaseMemo& memo, std::span<const FlowSpec> flows) {
     using Routing = MaxMinNetwork::PhaseMemo::Routing;
     if (memo.earlier.empty()) return false;
-    const std::uint64_t hash = pairs_hash(FlowEnds{flows});
+    const std::uint64_t hash = pairs_hash(flows.size(), [&](std::size_t i) { return std::pair(flows[i].src, flows[i].dst); });
     for (std::size_t i = memo.earlier.size(); i-- > 0;) {
         Routing& r = memo.earlier[i];
-        if (r.hash != hash || r.pairs.size() != flows.size() ||
-            !std::equal(flows.begin(), flows.end(), r.pairs.begin(),
-                        [](const FlowSpec& f, const std::pair<VertexId, VertexId>& p) { return f.src == p.first && f.dst == p.second; })) {
-            continue;
-        }
+        if (r.hash != hash || !same_pairs(flows, r.pairs)) continue;
         Routing found = std::move(r);
         memo.earlier.erase(memo.earlier.begin() + static_cast<std::ptrdiff_t>(i));
         memo.earlier_bytes -= found.bytes;

@@ -104,6 +104,9 @@ MaxMinNetwork::PhaseMemo::Entry solve_canonical(const Topology& topology, std::s
                                                 const RouteTable& routes, std::span<const std::uint32_t> order,
                                                 const std::vector<LinkId>& link_of, const std::vector<LinkId>& labelled);
 
+// Whether `flows` go between the same (source, destination) pairs as `pairs`, in the same order.
+bool same_pairs(std::span<const FlowSpec> flows, const std::vector<std::pair<VertexId, VertexId>>& pairs);
+
 // Keeps the routing in memo's scratch (routed_pairs, routes, choices; when memo.routed) among memo.earlier, making
 // room by dropping the oldest; the scratch is left to be routed into (its buffers may be an older routing's).
 void stash(MaxMinNetwork::PhaseMemo& memo);

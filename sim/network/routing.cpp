@@ -49,6 +49,13 @@ std::size_t ecmp_key(const Topology& topology, VertexId dst) {
     return key_index >= 0 ? static_cast<std::size_t>(key_index) : dst;
 }
 
+// Whether a choice among `count` candidates goes into `log`: a log that met more than it keeps
+// (ChoiceLog::kMaxCandidates) is incomplete from then on and takes nothing more; a single candidate is no choice.
+bool logs_choice(Router::ChoiceLog* log, std::size_t count) {
+    if (log != nullptr && count > Router::ChoiceLog::kMaxCandidates) log->complete = false;
+    return log != nullptr && count > 1 && log->complete;
+}
+
 // The structure's distances as pick_next_hop reads them, with its test for neighbours off every shortest path.
 struct ByStructure {
     detail::StructuralDistance* structure;
@@ -525,9 +532,7 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
         if (!run.empty()) {
             // One run of alike links (a leaf's uplinks to every spine of its plane): chosen from the adjacency's
             // own array when no log wants the list (the same index `choose` takes: v is a switch, so no PXN).
-            if (choice_log_ != nullptr && run.size() > ChoiceLog::kMaxCandidates) choice_log_->complete = false;
-            const bool logged = choice_log_ != nullptr && run.size() > 1 && choice_log_->complete;
-            if (!logged) return run[(ecmp_key(topology_, dst) + v) % run.size()];
+            if (!logs_choice(choice_log_, run.size())) return run[(ecmp_key(topology_, dst) + v) % run.size()];
             wide_.assign(run.begin(), run.end());
         }
         candidates = wide_.size();
@@ -551,8 +556,7 @@ LinkId Router::pick_next_hop(VertexId v, VertexId dst, const Distance& dist) con
         among = wide_;
     }
     const LinkId chosen = choose(v, dst, among);
-    if (choice_log_ != nullptr && candidates > ChoiceLog::kMaxCandidates) choice_log_->complete = false;
-    if (choice_log_ != nullptr && candidates > 1 && choice_log_->complete) {
+    if (logs_choice(choice_log_, candidates)) {
         choice_log_->vertex.push_back(v);
         choice_log_->destination.push_back(dst);
         choice_log_->chosen.push_back(chosen);
