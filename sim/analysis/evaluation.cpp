@@ -4,6 +4,7 @@
 #include <gpuhours/units/error.hpp>
 
 #include "parallel_for.hpp"
+#include "step_counter.hpp"
 #include "run_inputs.hpp"
 
 #include <fmt/format.h>
@@ -24,6 +25,7 @@ namespace {
 using detail::levels_of;
 using detail::parallel_for;
 using detail::reliability_of;
+using detail::StepCounter;
 using detail::require_supported_interruptions;
 using detail::thread_count;
 
@@ -74,20 +76,6 @@ struct StepTable {
     }
 };
 
-// Finished step simulations, reported to EvaluateOptions::step_progress: the distinct steps, then for each
-// uncertain step input a shifted copy of each per grid quantile (see step_sensitivities).
-struct StepCounter {
-    const EvaluateOptions& options;
-    int step_inputs = 0;  // uncertain inputs that change a step (not pricing or reliability)
-    int total = 0;
-    std::atomic<int> done{0};
-
-    void finished() {
-        const int d = ++done;
-        if (options.step_progress) options.step_progress(d, total);
-    }
-};
-
 bool changes_steps(const UncertainInput& input) {
     return input.path.rfind("pricing.", 0) != 0 && input.path.rfind("reliability.", 0) != 0;
 }
@@ -123,8 +111,8 @@ StepTable simulate_distinct_steps(RunEvaluation& ev, StepCache& cache, StepCount
     table.first_simulated = *first_simulated;
     counter.total = static_cast<int>(specs.size()) * (1 + static_cast<int>(kGridQuantiles.size()) * counter.step_inputs);
     ev.steps.resize(specs.size());
-    parallel_for(specs.size(), thread_count(options.threads, specs.size()), [&](std::size_t i, unsigned) {
-        ev.steps[i] = cache.simulate(specs[i]);
+    parallel_for(specs.size(), thread_count(options.threads, specs.size()), [&](std::size_t i, unsigned thread) {
+        ev.steps[i] = counter.simulate(cache, specs[i], thread);
         check_step_figures(ev.steps[i]);
         counter.finished();
     });
@@ -239,8 +227,8 @@ StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& s
         }
         std::vector<StepResult> shifted_steps(shifted_specs.size());
         parallel_for(shifted_specs.size(), thread_count(options.threads, shifted_specs.size()),
-                     [&](std::size_t k, unsigned) {
-                         shifted_steps[k] = cache.simulate(shifted_specs[k]);
+                     [&](std::size_t k, unsigned thread) {
+                         shifted_steps[k] = counter.simulate(cache, shifted_specs[k], thread);
                          check_step_figures(shifted_steps[k]);
                          counter.finished();
                      });

@@ -202,7 +202,7 @@ void ProgressBar::clear() {
     drawn_ = false;
 }
 
-void ProgressBar::update(int done, int total) {
+void ProgressBar::update(double done, int total) {
     if (style_ == ProgressStyle::off || total <= 1) return;
     std::lock_guard lock(mutex_);
     if (done >= total) {
@@ -211,31 +211,32 @@ void ProgressBar::update(int done, int total) {
     }
     using std::chrono::duration;
     const auto now = std::chrono::steady_clock::now();
-    if (first_done_ < 0) {
+    if (first_done_ < 0.0) {
         first_ = now;
         first_done_ = done;
     }
     if (duration<double>(now - made_).count() < 1.0) return;
-    const int tenths = static_cast<int>(10LL * done / total);
+    const int tenths = static_cast<int>(10.0 * done / total);
     if (style_ == ProgressStyle::lines ? tenths <= tenths_shown_ : drawn_ && duration<double>(now - drawn_at_).count() < 0.1) return;
     drawn_at_ = now;
     const double elapsed = duration<double>(now - made_).count();
     const double measured = duration<double>(now - first_).count();
-    const int progressed = done - first_done_;
-    const double remaining = progressed > 0 && measured > 0.0 ? measured * (total - done) / progressed : -1.0;
+    const double progressed = done - first_done_;
+    const double remaining = progressed > 0.0 && measured > 0.0 ? measured * (total - done) / progressed : -1.0;
     const std::string left = remaining < 0.0   ? ""
                              : remaining < 0.5 ? ", under a second left"
                                                : fmt::format(", about {:.0f} s left", remaining);
+    const std::string count = done == std::floor(done) ? fmt::format("{:.0f}/{}", done, total) : fmt::format("{:.1f}/{}", done, total);
     if (style_ == ProgressStyle::lines) {
         tenths_shown_ = tenths;
-        std::fprintf(stderr, "%s: %d %% (%d/%d), %.0f s%s\n", label_.c_str(), 10 * tenths, done, total, elapsed, left.c_str());
+        std::fprintf(stderr, "%s: %d %% (%s), %.0f s%s\n", label_.c_str(), 10 * tenths, count.c_str(), elapsed, left.c_str());
         std::fflush(stderr);
         return;
     }
     const int width = 30;
-    const int filled = std::clamp(done * width / total, 0, width);
-    std::fprintf(stderr, "\r%s [%s%s] %d/%d, %.0f s%s  ", label_.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                 std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), done, total, elapsed, left.c_str());
+    const int filled = std::clamp(static_cast<int>(done * width / total), 0, width);
+    std::fprintf(stderr, "\r%s [%s%s] %s, %.0f s%s  ", label_.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                 std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), count.c_str(), elapsed, left.c_str());
     std::fflush(stderr);
     drawn_ = true;
 }

@@ -101,7 +101,8 @@ public:
     ~ProgressBar();
     ProgressBar(const ProgressBar&) = delete;
     ProgressBar& operator=(const ProgressBar&) = delete;
-    void update(int done, int total);
+    // `done` of `total` units of work (steps, samples, points); a fractional `done` is shown to one decimal.
+    void update(double done, int total);
 
 private:
     void clear();
@@ -112,7 +113,7 @@ private:
     int tenths_shown_ = 0;  // lines: the last tenth of the work a line was printed for
     std::chrono::steady_clock::time_point made_;   // the bar shows from one second after this
     std::chrono::steady_clock::time_point first_;  // the first update: the rate is measured from here
-    int first_done_ = -1;                          // work done at the first update (-1: no update yet)
+    double first_done_ = -1.0;                     // work done at the first update (negative: no update yet)
     std::chrono::steady_clock::time_point drawn_at_;
 };
 

@@ -59,7 +59,7 @@ int cmd_report(const Args& raw, std::ostream& out) {
     options.record_trace = true;  // the step timeline
     options.step_cache = std::make_shared<StepCache>();  // the what-if's own chip reuses the run's steps
     ProgressBar steps("simulating steps", args);
-    options.step_progress = [&](int done, int total) { steps.update(done, total); };
+    options.step_progress = [&](double done, int total) { steps.update(done, total); };
     ProgressBar progress("Monte Carlo", args);
     options.progress = [&](int done, int total) { progress.update(done, total); };
     const RunEvaluation ev = evaluate_run(sampler, options);

@@ -356,7 +356,7 @@ int cmd_run(const Args& raw, std::ostream& out) {
     const std::string trace_path = args.get("--trace");
     options.record_trace = !trace_path.empty();
     ProgressBar steps("simulating steps", args);
-    options.step_progress = [&](int done, int total) { steps.update(done, total); };
+    options.step_progress = [&](double done, int total) { steps.update(done, total); };
     ProgressBar progress("Monte Carlo", args);
     options.progress = [&](int done, int total) { progress.update(done, total); };
     const RunEvaluation ev = evaluate_run(sampler, options);

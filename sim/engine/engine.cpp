@@ -288,6 +288,9 @@ SimTime Engine::run() {
                 case EventKind::start_task: begin(TaskId{event.payload}); break;
                 case EventKind::finish_task: complete(TaskId{event.payload}); break;
             }
+            if (progress_ && events_processed_ % kProgressEvents == 0 && tasks_.size() > 0) {
+                progress_(static_cast<double>(finished_count_) / static_cast<double>(tasks_.size()));
+            }
         }
     }
     if (finished_count_ != tasks_.size()) {

@@ -105,11 +105,24 @@ StepResult StepBuilder::run() {
     if (spec_.mode == SimulationMode::symmetric) time_collectives();
     add_pipeline_ops(sync_after);
     for (int s = 0; s < layout_.pipeline; ++s) add_optimizer(s);
+    if (const auto* report = StepProgressScope::current()) engine_.set_progress(*report);
     const SimTime makespan = engine_.run();
     return collect(makespan);
 }
 
 }  // namespace detail
+
+namespace {
+thread_local const StepProgressScope* t_progress = nullptr;
+}  // namespace
+
+StepProgressScope::StepProgressScope(std::function<void(double)> report) : report_(std::move(report)), outer_(t_progress) {
+    t_progress = this;
+}
+
+StepProgressScope::~StepProgressScope() { t_progress = outer_; }
+
+const std::function<void(double)>* StepProgressScope::current() { return t_progress != nullptr ? &t_progress->report_ : nullptr; }
 
 StepResult simulate_step(const StepSpec& spec, CommTimeCache* comm_times) {
     detail::StepBuilder builder(spec, comm_times);

@@ -255,3 +255,31 @@ TEST_CASE("Tasks added after a one-pass run start at its end when their dependen
     CHECK(engine.start_time(d) == ps(18));
     CHECK(engine.finish_time(d) == ps(20));
 }
+
+TEST_CASE("The event loop reports the share of tasks finished every kProgressEvents events") {
+    // A chain of 70,000 tasks of 1 ps each, every one waiting for the one before; an observer keeps run() on the
+    // event loop. Each task takes two events, its start then its finish (a dependent starts through an event), so
+    // event 2k + 2 is the finish of task k (from 0). kProgressEvents = 65,536: the reports come after events 65,536
+    // (task 32,767 finished: 32,768 of 70,000 done) and 131,072 (65,536 done); there are 140,000 events in all.
+    REQUIRE(Engine::kProgressEvents == 65536);
+    Engine engine;
+    const int n = 70000;
+    std::vector<TaskId> previous;
+    for (int i = 0; i < n; ++i) previous = {engine.add_fixed_task(previous, std::nullopt, ps(1))};
+    engine.subscribe([](const TaskEvent&) {});
+    std::vector<double> reports;
+    engine.set_progress([&](double share) { reports.push_back(share); });
+    CHECK(engine.run() == ps(n));
+    CHECK(engine.events_processed() == 2u * n);
+    REQUIRE(reports.size() == 2);
+    CHECK(reports[0] == 32768.0 / n);
+    CHECK(reports[1] == 65536.0 / n);
+    // A run computed in one pass (no observer) reports nothing.
+    Engine one_pass;
+    previous.clear();
+    for (int i = 0; i < n; ++i) previous = {one_pass.add_fixed_task(previous, std::nullopt, ps(1))};
+    bool reported = false;
+    one_pass.set_progress([&](double) { reported = true; });
+    CHECK(one_pass.run() == ps(n));
+    CHECK_FALSE(reported);
+}

@@ -3,6 +3,7 @@
 // determinism and errors. Models are small (4–8 layers, hidden 1024–4096) so every case runs in milliseconds;
 // the chip is the catalog's H100 SXM5 (scenarios/chips/h100.toml). Every expected number or relation is derived
 // in the comment before its assertion.
+#include <gpuhours/engine/engine.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/training/kernel.hpp>
 #include <gpuhours/scenario/scenario.hpp>
@@ -194,6 +195,41 @@ TEST_CASE("symmetric and full modes agree within 1% with data parallelism across
     // reduce-scatter and the all-gather) is at least 10% of the step in both modes.
     CHECK(exposed(sym.breakdown, CommAxis::data) > 0.1 * sym.step_time.value());
     CHECK(exposed(full.breakdown, CommAxis::data) == Approx(exposed(sym.breakdown, CommAxis::data)).epsilon(0.01));
+}
+
+TEST_CASE("A full-mode step reports its progress to the thread's StepProgressScope and is not changed by it", "[step]") {
+    // The 64-GPU layout of the first case above in full mode with 32 micro-batches per replica: each engine task
+    // takes a start and a finish event, so 2 × tasks ≥ Engine::kProgressEvents (65,536) events mean at least one
+    // report. Each report is the share of tasks finished at that moment: in (0, 1), never
+    // falling. The result does not depend on being watched; without a scope nothing is reported, and a nested scope
+    // reports in place of the outer one until it ends.
+    ParallelLayout l = layout(8, 2, 4);
+    l.sequence_parallel = true;
+    StepSpec spec = spec_for(dense_model(4, 4096, 14336, 32000), cluster(64), l, 32);
+    spec.mode = SimulationMode::full;
+    CHECK(StepProgressScope::current() == nullptr);
+    const StepResult alone = simulate_step(spec);
+    std::vector<double> outer_reports, inner_reports;
+    StepResult watched;
+    {
+        const StepProgressScope outer([&](double share) { outer_reports.push_back(share); });
+        {
+            const StepProgressScope inner([&](double share) { inner_reports.push_back(share); });
+            watched = simulate_step(spec);
+        }
+        REQUIRE(StepProgressScope::current() != nullptr);
+        CHECK(outer_reports.empty());
+        (void)simulate_step(spec);
+    }
+    CHECK(StepProgressScope::current() == nullptr);
+    CHECK(watched.step_time == alone.step_time);
+    CHECK(watched.breakdown.compute == alone.breakdown.compute);
+    REQUIRE(2 * alone.engine_tasks >= Engine::kProgressEvents);
+    REQUIRE_FALSE(inner_reports.empty());
+    CHECK(outer_reports == inner_reports);  // the same step, the same events
+    CHECK(std::is_sorted(inner_reports.begin(), inner_reports.end()));
+    CHECK(inner_reports.front() > 0.0);
+    CHECK(inner_reports.back() < 1.0);
 }
 
 // ---- compute-only pipeline ---------------------------------------------------------------------------------------

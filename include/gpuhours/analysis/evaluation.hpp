@@ -39,9 +39,10 @@ struct EvaluateOptions {
     unsigned threads = 0;         // 0: all cores. Results never depend on it.
     // Called as samples finish (done, total), from one thread; for a progress bar.
     std::function<void(int, int)> progress;
-    // Called as step simulations finish (done, total: the distinct steps and the sensitivity steps), from the
-    // worker threads (the callee synchronises); for a progress bar.
-    std::function<void(int, int)> step_progress;
+    // Called as step simulations progress (done, total: the distinct steps and the sensitivity steps; `done` counts
+    // the finished ones whole and adds each one under way's share of its events, so it can be fractional and grows
+    // while a long step runs), from the worker threads (the callee synchronises); for a progress bar.
+    std::function<void(double, int)> step_progress;
     // Steps already simulated, shared by the evaluations of one question (sweep points, what-if variants and
     // deadline probes, validation cases) so that no step is simulated twice; null: a cache of this evaluation only.
     std::shared_ptr<StepCache> step_cache;

@@ -109,6 +109,11 @@ public:
     // Completes a running Driven task at now(). Calling it for a task that is not a running Driven task is a
     // programmer error.
     void finish(TaskId task);
+    // Reports how far run() has come — the share of the tasks added so far that have finished, 0 to 1 — to
+    // `report` after every kProgressEvents events of the event loop (a run computed in one pass over the tasks
+    // reports nothing). For progress bars: `report` must not add tasks or events.
+    void set_progress(std::function<void(double)> report) { progress_ = std::move(report); }
+    static constexpr std::uint64_t kProgressEvents = std::uint64_t{1} << 16;
 
     // Processes events until none are left; returns the time of the last one. Throws std::logic_error when
     // tasks remain unfinished (a Driven task nobody finished). When only fixed-duration tasks were added (no
@@ -232,6 +237,7 @@ private:
     SimTime now_ = SimTime::zero();
     std::uint64_t next_sequence_ = 0;
     std::uint64_t events_processed_ = 0;
+    std::function<void(double)> progress_;
     std::size_t finished_count_ = 0;
 };
 

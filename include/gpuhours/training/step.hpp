@@ -36,6 +36,7 @@
 #include <gpuhours/workload/workload.hpp>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -166,6 +167,24 @@ private:
 // Simulates one step. Throws Error on a layout the schedule cannot run (e.g. DualPipe with too few
 // micro-batches), naming what to change. `comm_times`: collective times kept across steps (none: this step's own).
 StepResult simulate_step(const StepSpec& spec, CommTimeCache* comm_times = nullptr);
+
+// How far the step being simulated on the calling thread has come, for a command's progress bar (a full-mode step
+// of thousands of GPUs runs for minutes): while a scope is alive, simulate_step on its thread reports the share of
+// its event loop's tasks finished, 0 to 1, to `report` every Engine::kProgressEvents events (a step whose times
+// follow from its graph in one pass reports nothing). Never part of a result. Scopes nest; the innermost reports.
+class StepProgressScope {
+public:
+    explicit StepProgressScope(std::function<void(double)> report);
+    ~StepProgressScope();
+    StepProgressScope(const StepProgressScope&) = delete;
+    StepProgressScope& operator=(const StepProgressScope&) = delete;
+    // The innermost live scope's `report` on this thread, or null.
+    static const std::function<void(double)>* current();
+
+private:
+    std::function<void(double)> report_;
+    const StepProgressScope* outer_;
+};
 
 }  // namespace gpuhours
 
