@@ -219,6 +219,10 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out << fmt::format("tensor parallel: {}\n", tp);
     if (const std::string cp = describe_context_parallel(p); !cp.empty()) out << fmt::format("context parallel: {}\n", cp);
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("data parallel: {}\n", dp);
+    if (const std::string ep = describe_expert_dispatch(p, s.model.moe.has_value(), s.model.moe ? s.model.moe->max_nodes_per_token : 0);
+        !ep.empty()) {
+        out << fmt::format("expert parallel: {}\n", ep);
+    }
     out << fmt::format("compute: {} GEMMs, recompute {}{}; kernels: {}\n", describe_compute_precision(s.training.precision),
                        describe_recompute(p),
                        describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision, "; "),

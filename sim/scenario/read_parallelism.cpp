@@ -160,6 +160,21 @@ void read_overlaps(TableReader& r, ParallelLayout& p) {
                                "set parallelism.context > 1, or remove the key", nullptr, {"parallelism.cp_comm_type", "parallelism.context"});
         }
     }
+    if (const Node* d = r.optional("moe_token_dispatcher")) {
+        if (d->kind == Node::Kind::string && d->text == "allgather") {
+            throw ScenarioError(d->where, "`parallelism.moe_token_dispatcher` = \"allgather\": Megatron-Core's allgather dispatcher is not modelled",
+                                "use \"alltoall\" (one copy of a token per routed expert) or \"deepep\" (one per destination node)");
+        }
+        if (d->kind == Node::Kind::string && (d->text == "flex" || d->text == "hybridep")) {
+            throw ScenarioError(d->where,
+                                fmt::format("`parallelism.moe_token_dispatcher` = \"{}\" is Megatron-Core's name; the dispatchers here are named "
+                                            "by how they send a token: \"alltoall\" or \"deepep\"", d->text),
+                                "write \"deepep\": the flex dispatcher, with DeepEP or HybridEP, sends a token once per destination node");
+        }
+        p.moe_dispatcher = read_choice<MoeDispatcher>(r, "moe_token_dispatcher",
+                                                      {{"alltoall", MoeDispatcher::alltoall}, {"deepep", MoeDispatcher::deepep}},
+                                                      MoeDispatcher::automatic);
+    }
 }
 
 }  // namespace
@@ -451,6 +466,15 @@ void check_shared_expert_overlap(const Scenario& s, const SourceRef& at) {
     }
 }
 
+// The token dispatcher names how an expert all-to-all runs: a model with experts, and expert parallelism to send.
+void check_moe_dispatcher(const Scenario& s, const SourceRef& at) {
+    if (s.parallel.moe_dispatcher == MoeDispatcher::automatic || (s.model.moe && s.parallel.expert > 1)) return;
+    throw_rule(s, {"parallelism.moe_token_dispatcher", "parallelism.expert", "model"}, at,
+               fmt::format("moe_token_dispatcher = \"{}\" sets how tokens reach their experts, but {}", to_string(s.parallel.moe_dispatcher),
+                           s.model.moe ? std::string("expert = 1 sends none") : fmt::format("model \"{}\" has no experts", s.model.id)),
+               "use it with a MoE model and parallelism.expert > 1, or remove moe_token_dispatcher");
+}
+
 // Gradient accumulation in kernels of its own (TrainingSpec::gradient_accumulation) is modelled for a whole buffer
 // on each rank until the reduction (ZeRO 0–1: memory.cpp keeps gradients unsharded below ZeRO-2). ZeRO-2 and ZeRO-3
 // / FSDP reduce-scatter every micro-batch's gradients and accumulate the shards, which is not.
@@ -661,6 +685,7 @@ void validate_layout(const Scenario& s, bool data_given) {
     }
     check_combined_1f1b(s, at);
     check_shared_expert_overlap(s, at);
+    check_moe_dispatcher(s, at);
     if (p.communication_sms >= s.cluster.chip.sm_count) {
         throw_rule(s, {"parallelism.communication_sms", "cluster.chip", "cluster.chip.from"}, at,
                             fmt::format("communication_sms = {} leaves no SM for compute on the {} ({} SMs)",

@@ -65,7 +65,7 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
     shape_ = MicroBatchShape{spec.sequence_length, layout_.micro_batch, AttentionMask::causal};
     blocks_ = model_ops(spec.model, layout_, spec.precision, shape_);
     chunk_layers_ = chunk_layers(spec.model, plan_->model_chunks(), layout_.layers_per_chunk);
-    dispatch_factor_ = dispatch_factor(spec.model, placement_, spec.cluster.gpus_per_node);
+    dispatch_factor_ = dispatch_factor(spec.model, placement_, spec.cluster.gpus_per_node, spec.layout.moe_dispatcher);
     engine_.add_model(*network_);
     if (comm_times != nullptr && spec.mode == SimulationMode::symmetric) shared_times_ = comm_times->table_for(spec, topology_);
 

@@ -137,8 +137,8 @@ struct TaskInfo {
     int run = -1;         // a run of segments added as one task (StepBuilder::add_run): its index in runs_; -1 otherwise
 };
 
-// Node-limited routing's scale on the expert all-to-all (step_passes.cpp).
-double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node);
+// The share of a token's expert copies the expert all-to-all carries under `dispatcher` (step_passes.cpp).
+double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node, MoeDispatcher dispatcher);
 
 class StepBuilder {
 public:

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -39,19 +40,37 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
     return op_times_.emplace(key, time_op(op, kernel)).first->second;
 }
 
-// Node-limited routing (DeepSeek-V3: each token to at most M nodes, forwarded inside the node over NVLink)
-// deduplicates a token's copies per node: it crosses the scale-out network at most min(M, k) times instead of k.
-// Approximation: the whole all-to-all is scaled by min(M, k)/k when the expert group spans more nodes than M.
-double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node) {
-    if (!model.moe || model.moe->max_nodes_per_token <= 0) return 1.0;
-    // The nodes rank 0's expert group spans (its members are tensor ranks apart, or expert-tensor ranks folded).
-    std::vector<int> nodes;
-    for (const int r : placement.group(GroupKind::expert, 0)) nodes.push_back(r / gpus_per_node);
-    std::sort(nodes.begin(), nodes.end());
-    const int nodes_spanned = static_cast<int>(std::unique(nodes.begin(), nodes.end()) - nodes.begin());
+// The share of a token's k expert copies that the expert all-to-all carries (ParallelLayout::moe_dispatcher).
+// The alltoall dispatcher sends every copy: 1. DeepEP's kernels send a token once to each node holding one of its
+// experts and forward it over NVLink inside the node, so a token crosses the scale-out network once per distinct
+// remote node. With node-limited routing over more nodes than the limit M (DeepSeek-V3: M = 4), a token goes to
+// its M best nodes, each chosen for its experts: min(M, k) nodes. Otherwise, with routing uniform over the E
+// experts, node j holding e_j of them is hit unless all k experts come from the other E − e_j:
+// D = Σ_j (1 − C(E − e_j, k) / C(E, k)) nodes per token. The whole all-to-all is scaled by D / k: its bytes across
+// nodes are then exactly the expected merged ones (a token's own node is hit with the same probability as any, so
+// the (n − 1)/n of the uniform pairs that cross nodes carry D (n − 1)/n copies, the remote distinct nodes), while
+// the NVLink forwarding inside a node is approximated the same way. A group inside one node keeps every copy:
+// DeepEP's intranode kernels send a token once per GPU, not modelled.
+double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node, MoeDispatcher dispatcher) {
+    if (!model.moe || resolve(dispatcher, model.moe->max_nodes_per_token) != MoeDispatcher::deepep) return 1.0;
+    // Rank 0's expert group's members per node (its members are tensor ranks apart, or expert-tensor ranks folded).
+    const std::vector<int> group = placement.group(GroupKind::expert, 0);
+    std::map<int, int> members;
+    for (const int r : group) ++members[r / gpus_per_node];
+    const int nodes = static_cast<int>(members.size());
+    if (nodes <= 1) return 1.0;
+    const int k = model.moe->top_k;
     const int limit = model.moe->max_nodes_per_token;
-    if (nodes_spanned <= limit) return 1.0;
-    return static_cast<double>(std::min(limit, model.moe->top_k)) / model.moe->top_k;
+    if (limit > 0 && nodes > limit) return static_cast<double>(std::min(limit, k)) / k;
+    const double experts = model.moe->routed_experts;
+    double distinct = 0.0;
+    for (const auto& [node, count] : members) {
+        const double held = experts * count / static_cast<double>(group.size());
+        double missed = 1.0;  // C(E − e, k) / C(E, k) = Π_{i<k} (E − e − i) / (E − i)
+        for (int i = 0; i < k; ++i) missed *= std::max(0.0, experts - held - i) / (experts - i);
+        distinct += 1.0 - missed;
+    }
+    return distinct / k;
 }
 
 // The blocks of model chunk `chunk`: its layers, the embedding in the first chunk, MTP and the head in the last.

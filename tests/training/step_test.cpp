@@ -232,6 +232,42 @@ TEST_CASE("A full-mode step reports its progress to the thread's StepProgressSco
     CHECK(inner_reports.back() < 1.0);
 }
 
+TEST_CASE("DeepEP-style dispatch sends a token once per node its experts sit on: the all-to-all carries the expected "
+          "distinct nodes per token (#15)", "[step]") {
+    // 32 H100s = 4 nodes of 8, TP 1 × PP 1 × DP 32 with EP 16: rank order tp-cp-ep-dp-pp puts rank 0's expert group
+    // on ranks 0–15, nodes 0 and 1, 8 of the model's 16 routed experts on each; top-4 routing, no node limit.
+    // alltoall sends a token's 4 copies. DeepEP-style, node j is missed only when all 4 experts come from the other
+    // node's 8: C(8, 4) / C(16, 4) = 70 / 1820; distinct nodes per token D = 2 × (1 − 70/1820) = 1.923077, so the
+    // all-to-all carries D / 4 = 0.4807692 of the copies (every dispatch and combine, forward and backward).
+    ParallelLayout l = layout(1, 1, 32);
+    l.expert = 16;
+    StepSpec spec = spec_for(moe_model(), cluster(32), l, 2);
+    const auto expert_volume = [](const StepResult& r) { return r.breakdown.volume[static_cast<std::size_t>(CommAxis::expert)].value(); };
+    const StepResult automatic = simulate_step(spec);  // no node limit: alltoall
+    spec.layout.moe_dispatcher = MoeDispatcher::alltoall;
+    const StepResult alltoall = simulate_step(spec);
+    spec.layout.moe_dispatcher = MoeDispatcher::deepep;
+    const StepResult deepep = simulate_step(spec);
+    REQUIRE(expert_volume(alltoall) > 0.0);
+    CHECK(expert_volume(automatic) == expert_volume(alltoall));
+    CHECK(expert_volume(deepep) == Approx(expert_volume(alltoall) * 2.0 * (1.0 - 70.0 / 1820.0) / 4.0).epsilon(1e-12));
+    CHECK(deepep.step_time < alltoall.step_time);
+    // Node-limited routing to one node (M = 1 < 2 nodes): a token reaches the M nodes chosen for their experts,
+    // min(M, k) / k = 1/4 of the copies; automatic resolves to deepep for such a model, alltoall keeps them all.
+    spec.model.moe->max_nodes_per_token = 1;
+    spec.layout.moe_dispatcher = MoeDispatcher::automatic;
+    CHECK(expert_volume(simulate_step(spec)) == Approx(expert_volume(alltoall) / 4.0).epsilon(1e-12));
+    spec.layout.moe_dispatcher = MoeDispatcher::alltoall;
+    CHECK(expert_volume(simulate_step(spec)) == expert_volume(alltoall));
+    // EP 8 keeps each group inside one node: no copy crosses the network, and every one is kept.
+    spec.model.moe->max_nodes_per_token = 0;
+    spec.layout.expert = 8;
+    spec.layout.moe_dispatcher = MoeDispatcher::alltoall;
+    const double in_node = expert_volume(simulate_step(spec));
+    spec.layout.moe_dispatcher = MoeDispatcher::deepep;
+    CHECK(expert_volume(simulate_step(spec)) == in_node);
+}
+
 // ---- compute-only pipeline ---------------------------------------------------------------------------------------
 
 TEST_CASE("a compute-only 1F1B step matches the pipeline closed form", "[step]") {

@@ -20,12 +20,25 @@ enum class Recompute { none, selective, full };
 //               reduce-scattered after it (TE's AttnFuncWithCPAndKVAllGather; Llama 3, arXiv 2407.21783 §3.3.2).
 // Linear-attention layers all-gather their d × d states either way (LASP-2).
 enum class CpCommType { p2p, all_gather };
+// How an MoE layer's tokens reach their experts' GPUs (Megatron-Core --moe-token-dispatcher-type):
+//   alltoall   one copy of a token per routed expert, whichever node the experts sit on (the alltoall dispatcher:
+//              an NCCL all-to-all of the tokens permuted per expert)
+//   deepep     one copy per destination node, forwarded over NVLink to that node's experts (DeepEP's normal
+//              kernels and HybridEP: Megatron-Core's flex dispatcher, DeepSeek-V3's own training, arXiv 2412.19437
+//              §3.2.2): k copies across nodes become the token's distinct nodes (dispatch_factor, step_passes.cpp)
+//   automatic  deepep for a model with node-limited routing (max_nodes_per_token: DeepSeek's, designed with those
+//              kernels), alltoall otherwise
+enum class MoeDispatcher { automatic, alltoall, deepep };
 
 std::string_view to_string(Schedule s);
 std::optional<Schedule> schedule_from_string(std::string_view name);
 std::string_view to_string(Recompute r);
 std::optional<Recompute> recompute_from_string(std::string_view name);
 std::string_view to_string(CpCommType c);
+std::string_view to_string(MoeDispatcher d);
+// The dispatcher a layout runs: `d` itself, or for automatic what it resolves to given the model's
+// max_nodes_per_token (0: unlimited routing).
+MoeDispatcher resolve(MoeDispatcher d, int max_nodes_per_token);
 // Selective recomputation by module, Megatron-Core's --recompute-modules names (bits of
 // ParallelLayout::recompute_modules). What each drops from the stored activations and replays in backward:
 //   core_attn       the attention core's stored tensors (softmax output, or the fused kernel's log-sum-exp)
@@ -69,6 +82,9 @@ std::string describe_tensor_parallel(const ParallelLayout& p);
 // How the context-parallel exchange runs, for the run header: "K/V ring exchange (p2p) beside the attention core",
 // "K/V all-gathered before attention and again for its backward, dK/dV reduce-scattered"; empty with context 1.
 std::string describe_context_parallel(const ParallelLayout& p);
+// The expert all-to-all's dispatcher for headers: "" without experts or expert parallelism, else e.g. "DeepEP-style:
+// a token sent once per destination node, forwarded over NVLink inside it (automatic: node-limited routing)".
+std::string describe_expert_dispatch(const ParallelLayout& p, bool moe, int max_nodes_per_token);
 // The schedule's name for headers: "1f1b", "interleaved", with " + combined 1F1B" after it when combined_1f1b.
 std::string describe_schedule(const ParallelLayout& p);
 // The degrees for headers and tables: "TP2 CP1 PP2 DP512 EP32", with " ETP1" after it when the MoE layers fold
@@ -144,6 +160,8 @@ struct ParallelLayout {
     int tp_comm_overlap_sms = 24;
     // The context-parallel exchange of keys and values (CpCommType); applies with context > 1.
     CpCommType cp_comm_type = CpCommType::p2p;
+    // How the expert all-to-all carries a token's copies (MoeDispatcher); applies to MoE models.
+    MoeDispatcher moe_dispatcher = MoeDispatcher::automatic;
     // Parameters per gradient bucket when reductions overlap the backward (ZeRO 0–2): a bucket is reduced as soon
     // as the backward has produced all its gradients, in the order the backward produces them. 0: Megatron-Core's
     // default, max(40,000,000, 1,000,000 × data × context) (DistributedDataParallelConfig.bucket_size).
