@@ -337,7 +337,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("recompute_num_layers", p.recompute_num_layers).field("recompute_modules", describe_recompute_modules(p.recompute_modules));
     j.field("overlap_gradient_reduce", p.overlap_gradient_reduce).field("combined_1f1b", p.combined_1f1b).field("vocab_divisible_by", p.vocab_divisible_by);
     j.field("moe_shared_expert_overlap", p.moe_shared_expert_overlap);
-    j.field("moe_token_dispatcher", to_string(resolve(p.moe_dispatcher, s.model.moe ? s.model.moe->max_nodes_per_token : 0)));
+    j.field("moe_token_dispatcher", to_string(p.moe_dispatcher));
     j.field("tp_comm_overlap", p.tp_comm_overlap);
     if (p.tp_comm_overlap) j.field("tp_comm_overlap_sms", p.tp_comm_overlap_sms);
     if (p.zero_stage >= 3) {
@@ -418,7 +418,7 @@ int check_command(const Args& raw, std::ostream& out) {
                            describe_recompute(p));
         if (const std::string cp = describe_context_parallel(p); !cp.empty()) out << fmt::format("          context parallel: {}\n", cp);
         if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("          data parallel: {}\n", dp);
-        if (const std::string ep = describe_expert_dispatch(p, s.model.moe.has_value(), s.model.moe ? s.model.moe->max_nodes_per_token : 0);
+        if (const std::string ep = describe_expert_dispatch(p, s.model.moe.has_value());
             !ep.empty()) {
             out << fmt::format("          expert parallel: {}\n", ep);
         }

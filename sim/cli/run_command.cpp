@@ -219,7 +219,7 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out << fmt::format("tensor parallel: {}\n", tp);
     if (const std::string cp = describe_context_parallel(p); !cp.empty()) out << fmt::format("context parallel: {}\n", cp);
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out << fmt::format("data parallel: {}\n", dp);
-    if (const std::string ep = describe_expert_dispatch(p, s.model.moe.has_value(), s.model.moe ? s.model.moe->max_nodes_per_token : 0);
+    if (const std::string ep = describe_expert_dispatch(p, s.model.moe.has_value());
         !ep.empty()) {
         out << fmt::format("expert parallel: {}\n", ep);
     }

@@ -229,7 +229,7 @@ std::string summary_section(const RunEvaluation& ev) {
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out += paragraph(fmt::format("Tensor parallel: {}.", tp));
     if (const std::string cp = describe_context_parallel(p); !cp.empty()) out += paragraph(fmt::format("Context parallel: {}.", cp));
     if (const std::string dp = describe_data_parallel(p); !dp.empty()) out += paragraph(fmt::format("Data parallel: {}.", dp));
-    if (const std::string ep = describe_expert_dispatch(p, s.model.moe.has_value(), s.model.moe ? s.model.moe->max_nodes_per_token : 0);
+    if (const std::string ep = describe_expert_dispatch(p, s.model.moe.has_value());
         !ep.empty()) {
         out += paragraph(fmt::format("Expert parallel: {}.", ep));
     }

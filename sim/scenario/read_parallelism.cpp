@@ -173,7 +173,7 @@ void read_overlaps(TableReader& r, ParallelLayout& p) {
         }
         p.moe_dispatcher = read_choice<MoeDispatcher>(r, "moe_token_dispatcher",
                                                       {{"alltoall", MoeDispatcher::alltoall}, {"deepep", MoeDispatcher::deepep}},
-                                                      MoeDispatcher::automatic);
+                                                      MoeDispatcher::deepep);
     }
 }
 
@@ -466,13 +466,14 @@ void check_shared_expert_overlap(const Scenario& s, const SourceRef& at) {
     }
 }
 
-// The token dispatcher names how an expert all-to-all runs: a model with experts, and expert parallelism to send.
+// The token dispatcher, written, names how a MoE model's all-to-all runs: refused with a dense model. With expert = 1
+// it is kept (nothing to send; a plan or what-if variant of an expert-parallel scenario may have one).
 void check_moe_dispatcher(const Scenario& s, const SourceRef& at) {
-    if (s.parallel.moe_dispatcher == MoeDispatcher::automatic || (s.model.moe && s.parallel.expert > 1)) return;
-    throw_rule(s, {"parallelism.moe_token_dispatcher", "parallelism.expert", "model"}, at,
-               fmt::format("moe_token_dispatcher = \"{}\" sets how tokens reach their experts, but {}", to_string(s.parallel.moe_dispatcher),
-                           s.model.moe ? std::string("expert = 1 sends none") : fmt::format("model \"{}\" has no experts", s.model.id)),
-               "use it with a MoE model and parallelism.expert > 1, or remove moe_token_dispatcher");
+    if (!s.sources.keys.contains("parallelism.moe_token_dispatcher") || s.model.moe) return;
+    throw_rule(s, {"parallelism.moe_token_dispatcher", "model"}, at,
+               fmt::format("moe_token_dispatcher = \"{}\" sets how tokens reach their experts, but model \"{}\" has no experts",
+                           to_string(s.parallel.moe_dispatcher), s.model.id),
+               "remove moe_token_dispatcher, or use a MoE model");
 }
 
 // Gradient accumulation in kernels of its own (TrainingSpec::gradient_accumulation) is modelled for a whole buffer

@@ -52,7 +52,7 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
 // the NVLink forwarding inside a node is approximated the same way. A group inside one node keeps every copy:
 // DeepEP's intranode kernels send a token once per GPU, not modelled.
 double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node, MoeDispatcher dispatcher) {
-    if (!model.moe || resolve(dispatcher, model.moe->max_nodes_per_token) != MoeDispatcher::deepep) return 1.0;
+    if (!model.moe || dispatcher != MoeDispatcher::deepep) return 1.0;
     // Rank 0's expert group's members per node (its members are tensor ranks apart, or expert-tensor ranks folded).
     const std::vector<int> group = placement.group(GroupKind::expert, 0);
     std::map<int, int> members;

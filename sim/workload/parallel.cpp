@@ -37,19 +37,7 @@ std::optional<Recompute> recompute_from_string(std::string_view name) {
 
 std::string_view to_string(CpCommType c) { return c == CpCommType::p2p ? "p2p" : "all_gather"; }
 
-std::string_view to_string(MoeDispatcher d) {
-    switch (d) {
-        case MoeDispatcher::automatic: return "automatic";
-        case MoeDispatcher::alltoall: return "alltoall";
-        case MoeDispatcher::deepep: return "deepep";
-    }
-    return "?";
-}
-
-MoeDispatcher resolve(MoeDispatcher d, int max_nodes_per_token) {
-    if (d != MoeDispatcher::automatic) return d;
-    return max_nodes_per_token > 0 ? MoeDispatcher::deepep : MoeDispatcher::alltoall;
-}
+std::string_view to_string(MoeDispatcher d) { return d == MoeDispatcher::alltoall ? "alltoall" : "deepep"; }
 
 std::string_view to_string(RecomputeModule m) {
     constexpr std::array<std::pair<RecomputeModule, std::string_view>, 6> kModules{
@@ -121,14 +109,10 @@ std::string describe_context_parallel(const ParallelLayout& p) {
     return "K/V all-gathered before attention and again for its backward, dK/dV reduce-scattered after it (exposed)";
 }
 
-std::string describe_expert_dispatch(const ParallelLayout& p, bool moe, int max_nodes_per_token) {
+std::string describe_expert_dispatch(const ParallelLayout& p, bool moe) {
     if (!moe || p.expert <= 1) return {};
-    const MoeDispatcher d = resolve(p.moe_dispatcher, max_nodes_per_token);
-    const std::string how = d == MoeDispatcher::deepep
-                                ? "DeepEP-style: a token sent once per destination node, forwarded over NVLink inside it"
-                                : "alltoall: one copy of a token per routed expert";
-    if (p.moe_dispatcher != MoeDispatcher::automatic) return how;
-    return how + (d == MoeDispatcher::deepep ? " (automatic: node-limited routing)" : " (automatic)");
+    return p.moe_dispatcher == MoeDispatcher::deepep ? "DeepEP-style: a token sent once per destination node, forwarded over NVLink inside it"
+                                                     : "alltoall: one copy of a token per routed expert";
 }
 
 std::string describe_schedule(const ParallelLayout& p) {

@@ -1120,40 +1120,42 @@ TEST_CASE("cp_comm_type chooses ring or all-gather context parallelism, applies 
     CHECK_THAT(orphan.what(), Catch::Contains("applies with context parallelism, but context = 1"));
 }
 
-TEST_CASE("moe_token_dispatcher chooses how tokens reach their experts, resolves automatically from node-limited routing, "
-          "and is refused where no all-to-all runs (#15)") {
+TEST_CASE("moe_token_dispatcher chooses how tokens reach their experts, DeepEP's way unless written, and is refused "
+          "with a dense model (#15)") {
     // PP 2 × DP 8 with TP 1 on kBase's 16 GPUs; expert = 8 after micro_batch (line 11) is line 12, the key line 13.
     const std::string tp1 = replace(replace(kBase, "tensor = 2", "tensor = 1"), "data = 4", "data = 8");
     const auto moe = [&](const std::string& model, const std::string& keys) {
         return replace(replace(tp1, "llama-3.1-8b", model), "micro_batch = 1", "micro_batch = 1\nexpert = 8\n" + keys);
     };
-    // Unwritten: automatic, resolved by the model's routing. Qwen3-235B-A22B routes over every expert (alltoall);
-    // DeepSeek-V3 limits a token to 4 nodes, the routing DeepEP's kernels were built for (deepep).
+    // Unwritten: deepep, whatever the model's routing; alltoall when written.
     const Scenario qwen = load_scenario_from_string(moe("qwen3-235b-a22b", ""), "test.toml", catalog_options());
-    CHECK(qwen.parallel.moe_dispatcher == MoeDispatcher::automatic);
-    CHECK(resolve(qwen.parallel.moe_dispatcher, qwen.model.moe->max_nodes_per_token) == MoeDispatcher::alltoall);
-    CHECK(describe_expert_dispatch(qwen.parallel, true, 0) == "alltoall: one copy of a token per routed expert (automatic)");
-    CHECK(resolve(MoeDispatcher::automatic, 4) == MoeDispatcher::deepep);
-    const Scenario deepep = load_scenario_from_string(moe("qwen3-235b-a22b", "moe_token_dispatcher = \"deepep\""), "test.toml",
-                                                      catalog_options());
-    CHECK(deepep.parallel.moe_dispatcher == MoeDispatcher::deepep);
-    CHECK(describe_expert_dispatch(deepep.parallel, true, 0) ==
+    CHECK(qwen.parallel.moe_dispatcher == MoeDispatcher::deepep);
+    CHECK(describe_expert_dispatch(qwen.parallel, true) ==
           "DeepEP-style: a token sent once per destination node, forwarded over NVLink inside it");
-    CHECK(resolve(MoeDispatcher::alltoall, 4) == MoeDispatcher::alltoall);
+    const Scenario alltoall = load_scenario_from_string(moe("qwen3-235b-a22b", "moe_token_dispatcher = \"alltoall\""), "test.toml",
+                                                        catalog_options());
+    CHECK(alltoall.parallel.moe_dispatcher == MoeDispatcher::alltoall);
+    CHECK(describe_expert_dispatch(alltoall.parallel, true) == "alltoall: one copy of a token per routed expert");
+    CHECK(describe_expert_dispatch(alltoall.parallel, false).empty());
     // Megatron-Core's other names: flex (and its HybridEP backend) is written deepep; allgather is not modelled.
     const ScenarioError flex = load_error(moe("qwen3-235b-a22b", "moe_token_dispatcher = \"flex\""));
     CHECK(flex.where().line == 13);
     CHECK_THAT(flex.what(), Catch::Contains("write \"deepep\""));
     CHECK_THAT(load_error(moe("qwen3-235b-a22b", "moe_token_dispatcher = \"allgather\"")).what(), Catch::Contains("not modelled"));
-    // A dense model, and a MoE model without expert parallelism, send no all-to-all: refused at the key (line 12 of
-    // kBase with the key after micro_batch; column 24 after "moe_token_dispatcher = ", 23 characters).
+    // A dense model has no all-to-all to run: refused at the key (line 12 of kBase with the key after micro_batch;
+    // column 24 after "moe_token_dispatcher = ", 23 characters).
     const ScenarioError dense = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\nmoe_token_dispatcher = \"deepep\""));
     CHECK(dense.where().line == 12);
     CHECK(dense.where().column == 24);
     CHECK_THAT(dense.message(), Catch::Contains("has no experts"));
-    const ScenarioError ep1 = load_error(replace(replace(tp1, "llama-3.1-8b", "qwen3-235b-a22b"), "micro_batch = 1",
-                                                 "micro_batch = 1\nmoe_token_dispatcher = \"alltoall\""));
-    CHECK_THAT(ep1.message(), Catch::Contains("expert = 1 sends none"));
+    // A MoE model without expert parallelism keeps it (a plan or what-if variant of an expert-parallel scenario may
+    // have expert = 1; nothing is sent).
+    CHECK(load_scenario_from_string(replace(replace(tp1, "llama-3.1-8b", "qwen3-235b-a22b"), "micro_batch = 1",
+                                            "micro_batch = 1\nmoe_token_dispatcher = \"alltoall\""),
+                                    "test.toml", catalog_options())
+              .parallel.moe_dispatcher == MoeDispatcher::alltoall);
+    // Unwritten, the default is no rule's concern: the dense kBase loads.
+    CHECK(load_scenario_from_string(kBase, "test.toml", catalog_options()).parallel.moe_dispatcher == MoeDispatcher::deepep);
 }
 
 TEST_CASE("overlap_param_gather applies to ZeRO-1/2 with overlapped gradient reduction, located at its key (#14)") {

@@ -243,19 +243,17 @@ TEST_CASE("DeepEP-style dispatch sends a token once per node its experts sit on:
     l.expert = 16;
     StepSpec spec = spec_for(moe_model(), cluster(32), l, 2);
     const auto expert_volume = [](const StepResult& r) { return r.breakdown.volume[static_cast<std::size_t>(CommAxis::expert)].value(); };
-    const StepResult automatic = simulate_step(spec);  // no node limit: alltoall
+    REQUIRE(spec.layout.moe_dispatcher == MoeDispatcher::deepep);  // the default
+    const StepResult deepep = simulate_step(spec);
     spec.layout.moe_dispatcher = MoeDispatcher::alltoall;
     const StepResult alltoall = simulate_step(spec);
-    spec.layout.moe_dispatcher = MoeDispatcher::deepep;
-    const StepResult deepep = simulate_step(spec);
     REQUIRE(expert_volume(alltoall) > 0.0);
-    CHECK(expert_volume(automatic) == expert_volume(alltoall));
     CHECK(expert_volume(deepep) == Approx(expert_volume(alltoall) * 2.0 * (1.0 - 70.0 / 1820.0) / 4.0).epsilon(1e-12));
     CHECK(deepep.step_time < alltoall.step_time);
     // Node-limited routing to one node (M = 1 < 2 nodes): a token reaches the M nodes chosen for their experts,
-    // min(M, k) / k = 1/4 of the copies; automatic resolves to deepep for such a model, alltoall keeps them all.
+    // min(M, k) / k = 1/4 of the copies under deepep; alltoall keeps them all.
     spec.model.moe->max_nodes_per_token = 1;
-    spec.layout.moe_dispatcher = MoeDispatcher::automatic;
+    spec.layout.moe_dispatcher = MoeDispatcher::deepep;
     CHECK(expert_volume(simulate_step(spec)) == Approx(expert_volume(alltoall) / 4.0).epsilon(1e-12));
     spec.layout.moe_dispatcher = MoeDispatcher::alltoall;
     CHECK(expert_volume(simulate_step(spec)) == expert_volume(alltoall));

@@ -25,10 +25,11 @@ enum class CpCommType { p2p, all_gather };
 //              an NCCL all-to-all of the tokens permuted per expert)
 //   deepep     one copy per destination node, forwarded over NVLink to that node's experts (DeepEP's normal
 //              kernels and HybridEP: Megatron-Core's flex dispatcher, DeepSeek-V3's own training, arXiv 2412.19437
-//              §3.2.2): k copies across nodes become the token's distinct nodes (dispatch_factor, step_passes.cpp)
-//   automatic  deepep for a model with node-limited routing (max_nodes_per_token: DeepSeek's, designed with those
-//              kernels), alltoall otherwise
-enum class MoeDispatcher { automatic, alltoall, deepep };
+//              §3.2.2): k copies across nodes become the token's distinct nodes (dispatch_factor, step_passes.cpp).
+//              The default: issue #15 takes dispatch as DeepEP runs it, and Megatron-Bridge's recipes run it for
+//              most MoE models (DeepSeek-V3, Kimi K2, Qwen3-30B-A3B); its Qwen3-235B-A22B recipes on H100 and B200
+//              name alltoall.
+enum class MoeDispatcher { alltoall, deepep };
 
 std::string_view to_string(Schedule s);
 std::optional<Schedule> schedule_from_string(std::string_view name);
@@ -36,9 +37,6 @@ std::string_view to_string(Recompute r);
 std::optional<Recompute> recompute_from_string(std::string_view name);
 std::string_view to_string(CpCommType c);
 std::string_view to_string(MoeDispatcher d);
-// The dispatcher a layout runs: `d` itself, or for automatic what it resolves to given the model's
-// max_nodes_per_token (0: unlimited routing).
-MoeDispatcher resolve(MoeDispatcher d, int max_nodes_per_token);
 // Selective recomputation by module, Megatron-Core's --recompute-modules names (bits of
 // ParallelLayout::recompute_modules). What each drops from the stored activations and replays in backward:
 //   core_attn       the attention core's stored tensors (softmax output, or the fused kernel's log-sum-exp)
@@ -83,8 +81,8 @@ std::string describe_tensor_parallel(const ParallelLayout& p);
 // "K/V all-gathered before attention and again for its backward, dK/dV reduce-scattered"; empty with context 1.
 std::string describe_context_parallel(const ParallelLayout& p);
 // The expert all-to-all's dispatcher for headers: "" without experts or expert parallelism, else e.g. "DeepEP-style:
-// a token sent once per destination node, forwarded over NVLink inside it (automatic: node-limited routing)".
-std::string describe_expert_dispatch(const ParallelLayout& p, bool moe, int max_nodes_per_token);
+// a token sent once per destination node, forwarded over NVLink inside it".
+std::string describe_expert_dispatch(const ParallelLayout& p, bool moe);
 // The schedule's name for headers: "1f1b", "interleaved", with " + combined 1F1B" after it when combined_1f1b.
 std::string describe_schedule(const ParallelLayout& p);
 // The degrees for headers and tables: "TP2 CP1 PP2 DP512 EP32", with " ETP1" after it when the MoE layers fold
@@ -161,7 +159,7 @@ struct ParallelLayout {
     // The context-parallel exchange of keys and values (CpCommType); applies with context > 1.
     CpCommType cp_comm_type = CpCommType::p2p;
     // How the expert all-to-all carries a token's copies (MoeDispatcher); applies to MoE models.
-    MoeDispatcher moe_dispatcher = MoeDispatcher::automatic;
+    MoeDispatcher moe_dispatcher = MoeDispatcher::deepep;
     // Parameters per gradient bucket when reductions overlap the backward (ZeRO 0–2): a bucket is reduced as soon
     // as the backward has produced all its gradients, in the order the backward produces them. 0: Megatron-Core's
     // default, max(40,000,000, 1,000,000 × data × context) (DistributedDataParallelConfig.bucket_size).
