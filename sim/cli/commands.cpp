@@ -203,7 +203,8 @@ void ProgressBar::clear() {
 }
 
 void ProgressBar::update(double done, int total) {
-    if (style_ == ProgressStyle::off || total <= 1) return;
+    // One unit is worth a bar when it reports its own progress (a single full-mode step): fractional counts.
+    if (style_ == ProgressStyle::off || total < 1) return;
     std::lock_guard lock(mutex_);
     if (done >= total) {
         clear();

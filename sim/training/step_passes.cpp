@@ -6,11 +6,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
 #include <array>
 #include <bit>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -43,14 +43,16 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
 // The share of a token's k expert copies that the expert all-to-all carries (ParallelLayout::moe_dispatcher).
 // The alltoall dispatcher sends every copy: 1. DeepEP's kernels send a token once to each node holding one of its
 // experts and forward it over NVLink inside the node, so a token crosses the scale-out network once per distinct
-// remote node. With node-limited routing over more nodes than the limit M (DeepSeek-V3: M = 4), a token goes to
-// its M best nodes, each chosen for its experts: min(M, k) nodes. Otherwise, with routing uniform over the E
-// experts, node j holding e_j of them is hit unless all k experts come from the other E − e_j:
-// D = Σ_j (1 − C(E − e_j, k) / C(E, k)) nodes per token. The whole all-to-all is scaled by D / k: its bytes across
-// nodes are then exactly the expected merged ones (a token's own node is hit with the same probability as any, so
-// the (n − 1)/n of the uniform pairs that cross nodes carry D (n − 1)/n copies, the remote distinct nodes), while
-// the NVLink forwarding inside a node is approximated the same way. A group inside one node keeps every copy:
-// DeepEP's intranode kernels send a token once per GPU, not modelled.
+// remote node. Node i, holding c_i of the group's G GPUs and so e_i = E · c_i / G of the E experts, is hit unless all
+// k experts come from the others: P_i = 1 − C(E − e_i, k) / C(E, k) under routing uniform over the experts. With
+// node-limited routing over more nodes than the limit M (DeepSeek-V3: M = 4), a token goes to the M nodes chosen for
+// their experts instead: min(M, k) nodes, each hit. The all-to-all's pairs are uniform, so one factor f scales them
+// all; it is chosen so that the bytes crossing nodes are the merged expectation: a source on node j sends
+// k (1 − c_j / G) copies across nodes where DeepEP sends Σ_{i≠j} P_i, so
+// f = Σ_j (c_j/G) Σ_{i≠j} P_i / (k Σ_j (c_j/G)(1 − c_j/G)), which is D / k (D = Σ_i P_i) when the nodes hold equal
+// shares. The NVLink forwarding inside each node is scaled alike, which undercounts it (DeepEP forwards every copy a
+// node receives to its experts' GPUs). A group inside one node keeps every copy: DeepEP's intranode kernels send a
+// token once per GPU, not modelled.
 double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node, MoeDispatcher dispatcher) {
     if (!model.moe || dispatcher != MoeDispatcher::deepep) return 1.0;
     // Rank 0's expert group's members per node (its members are tensor ranks apart, or expert-tensor ranks folded).
@@ -63,14 +65,22 @@ double dispatch_factor(const ModelSpec& model, const Placement& placement, int g
     const int limit = model.moe->max_nodes_per_token;
     if (limit > 0 && nodes > limit) return static_cast<double>(std::min(limit, k)) / k;
     const double experts = model.moe->routed_experts;
-    double distinct = 0.0;
+    const double size = static_cast<double>(group.size());
+    std::vector<std::pair<double, double>> share_hit;  // per node: c_i / G, P_i
+    double hits = 0.0;
     for (const auto& [node, count] : members) {
-        const double held = experts * count / static_cast<double>(group.size());
+        const double share = count / size;
         double missed = 1.0;  // C(E − e, k) / C(E, k) = Π_{i<k} (E − e − i) / (E − i)
-        for (int i = 0; i < k; ++i) missed *= std::max(0.0, experts - held - i) / (experts - i);
-        distinct += 1.0 - missed;
+        for (int i = 0; i < k; ++i) missed *= std::max(0.0, experts - experts * share - i) / (experts - i);
+        share_hit.emplace_back(share, 1.0 - missed);
+        hits += 1.0 - missed;
     }
-    return distinct / k;
+    double merged = 0.0, copies = 0.0;
+    for (const auto& [share, hit] : share_hit) {
+        merged += share * (hits - hit);
+        copies += share * (1.0 - share);
+    }
+    return merged / (k * copies);
 }
 
 // The blocks of model chunk `chunk`: its layers, the embedding in the first chunk, MTP and the head in the last.

@@ -9,9 +9,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace gpuhours;
 
@@ -59,4 +62,31 @@ TEST_CASE("a step input's break-even lands on a grid percentile where the run's 
     REQUIRE(evens[0].value.has_value());
     CHECK(*evens[0].value == Approx(p25).epsilon(1e-6));
     CHECK(evens[0].side == "above it");
+}
+
+TEST_CASE("a run's step progress counts a full-mode step under way by its share of events, up to the total", "[analysis]") {
+    // The small scenario above in full mode: one distinct step (one phase, one batch, nothing uncertain), so the
+    // total is 1. Its 16 GPUs × 16 micro-batches of 16 layers per stage come to well over 32,768 engine tasks, so
+    // the engine reports at least once while the step runs (Engine::kProgressEvents = 65,536 events, two per task):
+    // a fractional count in (0, 1). The last report is the finished step, 1 of 1; none exceeds the total.
+    const test::TempDir dir("step-progress");
+    const auto file = dir.path / "grid.toml";
+    std::ofstream(file) << small("0.7", "");
+    EvaluateOptions options;
+    options.mode = SimulationMode::full;
+    options.threads = 1;
+    std::vector<std::pair<double, int>> reports;
+    options.step_progress = [&](double done, int total) { reports.emplace_back(done, total); };
+    const RunEvaluation ev = evaluate_run(ScenarioSampler(file), options);
+    REQUIRE(ev.headline_step().engine_tasks >= 32768);
+    REQUIRE(reports.size() >= 2);
+    for (const auto& [done, total] : reports) {
+        CHECK(total == 1);
+        CHECK(done >= 0.0);
+        CHECK(done <= 1.0);
+    }
+    CHECK(reports.front().first > 0.0);
+    CHECK(reports.front().first < 1.0);
+    CHECK(reports.back().first == 1.0);
+    CHECK(std::is_sorted(reports.begin(), reports.end()));
 }

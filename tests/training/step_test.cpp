@@ -257,6 +257,39 @@ TEST_CASE("DeepEP-style dispatch sends a token once per node its experts sit on:
     CHECK(expert_volume(simulate_step(spec)) == Approx(expert_volume(alltoall) / 4.0).epsilon(1e-12));
     spec.layout.moe_dispatcher = MoeDispatcher::alltoall;
     CHECK(expert_volume(simulate_step(spec)) == expert_volume(alltoall));
+    // A limit the group does not exceed (M = 2 on its 2 nodes) leaves routing over every expert: the uniform figure.
+    spec.model.moe->max_nodes_per_token = 2;
+    spec.layout.moe_dispatcher = MoeDispatcher::deepep;
+    CHECK(expert_volume(simulate_step(spec)) == Approx(expert_volume(deepep)).epsilon(1e-12));
+    spec.model.moe->max_nodes_per_token = 0;
+    // 64 routed experts on the same 16 GPUs: 32 per node, e_j ≠ the node's GPUs. D = 2 (1 − C(32, 4) / C(64, 4)) =
+    // 2 (1 − 35,960 / 635,376); the all-to-all carries D / 4 = 0.4717018 of what alltoall sends with the same model.
+    {
+        StepSpec wide = spec;
+        wide.model.moe->routed_experts = 64;
+        wide.layout.moe_dispatcher = MoeDispatcher::alltoall;
+        const double all = expert_volume(simulate_step(wide));
+        wide.layout.moe_dispatcher = MoeDispatcher::deepep;
+        CHECK(expert_volume(simulate_step(wide)) == Approx(all * 2.0 * (1.0 - 35960.0 / 635376.0) / 4.0).epsilon(1e-12));
+    }
+    // A group unevenly over its nodes: 24 GPUs (3 nodes), DP 24 with EP 12 puts rank 0's group on 8 GPUs of node 0
+    // and 4 of node 1 (c = 8, 4 of G = 12), holding e = 32 and 16 of 48 experts. Node 0 is hit with
+    // P_0 = 1 − C(16, 4)/C(48, 4) = 1 − 1,820/194,580, node 1 with P_1 = 1 − C(32, 4)/C(48, 4) = 1 − 35,960/194,580.
+    // A source on node 0 (share 2/3) sends 4 · 1/3 copies across nodes with alltoall and P_1 with DeepEP; one on
+    // node 1 (1/3) sends 4 · 2/3 and P_0. The factor keeping the bytes across nodes: (2/3 · P_1 + 1/3 · P_0) /
+    // (4 · (2/3 · 1/3 + 1/3 · 2/3)) = 0.4914431.
+    {
+        StepSpec uneven = spec_for(moe_model(), cluster(24), layout(1, 1, 24), 2);
+        uneven.model.moe->routed_experts = 48;
+        uneven.layout.expert = 12;
+        uneven.layout.moe_dispatcher = MoeDispatcher::alltoall;
+        const double all = expert_volume(simulate_step(uneven));
+        uneven.layout.moe_dispatcher = MoeDispatcher::deepep;
+        const double p0 = 1.0 - 1820.0 / 194580.0, p1 = 1.0 - 35960.0 / 194580.0;
+        const double factor = (2.0 / 3.0 * p1 + 1.0 / 3.0 * p0) / (4.0 * (2.0 / 3.0 * 1.0 / 3.0 + 1.0 / 3.0 * 2.0 / 3.0));
+        CHECK(factor == Approx(0.4914431).epsilon(1e-6));
+        CHECK(expert_volume(simulate_step(uneven)) == Approx(all * factor).epsilon(1e-12));
+    }
     // EP 8 keeps each group inside one node: no copy crosses the network, and every one is kept.
     spec.model.moe->max_nodes_per_token = 0;
     spec.layout.expert = 8;
