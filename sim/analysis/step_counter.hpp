@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <vector>
 
 namespace gpuhours::detail {
@@ -21,7 +22,7 @@ struct StepCounter {
     int step_inputs = 0;  // uncertain inputs that change a step (not pricing or reliability)
     int total = 0;
     std::atomic<int> done{0};
-    std::vector<std::atomic<double>> running = std::vector<std::atomic<double>>(thread_count(options.threads, 1u << 16));
+    std::vector<std::atomic<double>> running = std::vector<std::atomic<double>>(thread_count(options.threads, std::numeric_limits<std::size_t>::max()));
 
     // cache.simulate(spec) on worker thread `thread` (parallel_for's), reporting its progress.
     StepResult simulate(StepCache& cache, const StepSpec& spec, unsigned thread) {

@@ -206,7 +206,12 @@ void ProgressBar::update(double done, int total) {
     // One unit is worth a bar when it reports its own progress (a single full-mode step): fractional counts.
     if (style_ == ProgressStyle::off || total < 1) return;
     std::lock_guard lock(mutex_);
+    // Updates from several threads can arrive out of order: one computed before the last step finished, or while a
+    // finished step's share is handed over to the count of finished ones, is not drawn.
+    if (finished_ || done < last_done_) return;
+    last_done_ = done;
     if (done >= total) {
+        finished_ = true;
         clear();
         return;
     }

@@ -114,6 +114,8 @@ private:
     std::chrono::steady_clock::time_point made_;   // the bar shows from one second after this
     std::chrono::steady_clock::time_point first_;  // the first update: the rate is measured from here
     double first_done_ = -1.0;                     // work done at the first update (negative: no update yet)
+    double last_done_ = 0.0;                       // the most work reported so far: a smaller count is not drawn
+    bool finished_ = false;                        // the work is done and the bar cleared: later updates are late
     std::chrono::steady_clock::time_point drawn_at_;
 };
 
