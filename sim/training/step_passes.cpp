@@ -64,23 +64,19 @@ double dispatch_factor(const ModelSpec& model, const Placement& placement, int g
     const int k = model.moe->top_k;
     const int limit = model.moe->max_nodes_per_token;
     if (limit > 0 && nodes > limit) return static_cast<double>(std::min(limit, k)) / k;
+    // With Σ_j c_j/G = 1: the numerator is D − Σ_j (c_j/G) P_j, the denominator k (1 − Σ_j (c_j/G)²).
     const double experts = model.moe->routed_experts;
     const double size = static_cast<double>(group.size());
-    std::vector<std::pair<double, double>> share_hit;  // per node: c_i / G, P_i
-    double hits = 0.0;
+    double hits = 0.0, own_hits = 0.0, own_share = 0.0;  // D, Σ (c_j/G) P_j, Σ (c_j/G)²
     for (const auto& [node, count] : members) {
         const double share = count / size;
         double missed = 1.0;  // C(E − e, k) / C(E, k) = Π_{i<k} (E − e − i) / (E − i)
         for (int i = 0; i < k; ++i) missed *= std::max(0.0, experts - experts * share - i) / (experts - i);
-        share_hit.emplace_back(share, 1.0 - missed);
         hits += 1.0 - missed;
+        own_hits += share * (1.0 - missed);
+        own_share += share * share;
     }
-    double merged = 0.0, copies = 0.0;
-    for (const auto& [share, hit] : share_hit) {
-        merged += share * (hits - hit);
-        copies += share * (1.0 - share);
-    }
-    return merged / (k * copies);
+    return (hits - own_hits) / (k * (1.0 - own_share));
 }
 
 // The blocks of model chunk `chunk`: its layers, the embedding in the first chunk, MTP and the head in the last.
