@@ -88,8 +88,8 @@ std::vector<Bytes> parse_size_range(const std::string& text) {
 std::optional<CollectiveAlgorithm> algorithm_option(const std::string& a) {
     if (a == "auto") return std::nullopt;
     if (const auto algorithm = collective_algorithm_from_string(a)) return algorithm;
-    std::string hint = "use one of: ring, tree, hierarchical, direct, auto";
-    for (const char* known : {"ring", "tree", "hierarchical", "direct", "auto"}) {
+    std::string hint = "use one of: ring, tree, hierarchical, direct, node-forwarded, auto";
+    for (const char* known : {"ring", "tree", "hierarchical", "direct", "node-forwarded", "auto"}) {
         if (edit_distance(a, known) <= 2) hint = fmt::format("did you mean \"{}\"? ({})", known, hint);
     }
     throw Error(fmt::format("unknown algorithm \"{}\"", a), hint);

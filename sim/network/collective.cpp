@@ -27,6 +27,7 @@ std::string_view to_string(CollectiveAlgorithm a) {
         case CollectiveAlgorithm::tree: return "tree";
         case CollectiveAlgorithm::hierarchical: return "hierarchical";
         case CollectiveAlgorithm::direct: return "direct";
+        case CollectiveAlgorithm::node_forwarded: return "node-forwarded";
     }
     return "?";
 }
@@ -41,7 +42,7 @@ std::optional<CollectiveKind> collective_kind_from_string(std::string_view name)
 
 std::optional<CollectiveAlgorithm> collective_algorithm_from_string(std::string_view name) {
     for (CollectiveAlgorithm a : {CollectiveAlgorithm::ring, CollectiveAlgorithm::tree, CollectiveAlgorithm::hierarchical,
-                                  CollectiveAlgorithm::direct}) {
+                                  CollectiveAlgorithm::direct, CollectiveAlgorithm::node_forwarded}) {
         if (to_string(a) == name) return a;
     }
     return std::nullopt;
@@ -199,7 +200,8 @@ void validate(const Topology& topology, const CollectiveRequest& request, Collec
         throw Error(fmt::format("{} lists {} twice", to_string(request.kind), topology.describe(*twice)), "list each GPU once");
     }
     if (request.size.value() < 0.0) throw Error(fmt::format("{} size is negative", to_string(request.kind)), "use a size of 0 B or more");
-    const auto supported = supported_algorithms(request.kind);
+    auto supported = supported_algorithms(request.kind);
+    if (request.kind == CollectiveKind::all_to_all) supported.push_back(CollectiveAlgorithm::node_forwarded);
     if (std::find(supported.begin(), supported.end(), algorithm) == supported.end()) {
         std::string list;
         for (const auto a : supported) list += (list.empty() ? "" : ", ") + std::string(to_string(a));
@@ -209,6 +211,10 @@ void validate(const Topology& topology, const CollectiveRequest& request, Collec
     if (request.kind == CollectiveKind::send_recv && request.ranks.size() != 2) {
         throw Error(fmt::format("send-recv needs exactly 2 ranks (sender, receiver), got {}", request.ranks.size()),
                     "pass the sender then the receiver");
+    }
+    if (!(request.node_merge > 0.0 && request.node_merge <= 1.0)) {
+        throw Error(fmt::format("{} node merge {} is outside (0, 1]", to_string(request.kind), request.node_merge),
+                    "give the share of a token's copies sent to a node, 1 for every copy");
     }
     if (request.root >= request.ranks.size()) {
         throw Error(fmt::format("root {} is out of range for {} ranks", request.root, request.ranks.size()),
@@ -273,6 +279,36 @@ bool tree_over_nodes(const Topology& topology, const std::vector<VertexId>& rank
     plan.channels = static_cast<int>(2 * k);
     plan.phases.push_back(CollectivePhase{"chains in nodes + double binary trees over nodes (pipelined)", std::move(set), 1,
                                           static_cast<int>(2 * (k - 1)) + 2 * floor_log2(m)});
+    return true;
+}
+
+// DeepEP's node-forwarded all-to-all (see the header): one phase of RDMA flows, rank i of each node to rank i of
+// every other, node_merge × g × S/n each, and NVLink flows between every two ranks of a node, M × S/n each.
+// False (nothing planned) on one node or uneven nodes.
+bool node_forwarded(const Topology& topology, const CollectiveRequest& request, CollectivePlan& plan) {
+    const auto groups = by_node(topology, request.ranks);
+    if (groups.size() < 2 || !uniform(groups)) return false;
+    const std::size_t g = groups.front().size();
+    const std::size_t m = groups.size();
+    const double n = static_cast<double>(request.ranks.size());
+    const Bytes rdma = request.size * (request.node_merge * static_cast<double>(g) / n);
+    const Bytes relay = request.size * (static_cast<double>(m) / n);
+    FlowSet set;
+    set.flows.reserve(m * g * (m - 1 + g - 1));
+    for (std::size_t a = 0; a < m; ++a) {
+        for (std::size_t i = 0; i < g; ++i) {
+            for (std::size_t b = 0; b < m; ++b) {
+                if (b != a) set.flows.push_back(FlowSpec{groups[a][i], groups[b][i], rdma});
+            }
+            for (std::size_t j = 0; j < g; ++j) {
+                if (j != i) set.flows.push_back(FlowSpec{groups[a][i], groups[a][j], relay});
+            }
+        }
+    }
+    plan.channels = static_cast<int>(g);
+    // A token crosses two routes (RDMA, then NVLink), pipelined: one more route latency than a single hop.
+    plan.phases.push_back(CollectivePhase{"once per node to the same position (RDMA), forwarded in the node (NVLink)",
+                                          std::move(set), 1, 2});
     return true;
 }
 
@@ -344,7 +380,10 @@ CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest
             break;
         }
         case CollectiveKind::all_to_all:
-            plan.phases.push_back(CollectivePhase{"all pairs", AllPairs{ranks, size / nd}, 1, 1});
+            if (algorithm != CollectiveAlgorithm::node_forwarded || !node_forwarded(topology, request, plan)) {
+                const double merge = algorithm == CollectiveAlgorithm::node_forwarded ? request.node_merge : 1.0;
+                plan.phases.push_back(CollectivePhase{"all pairs", AllPairs{ranks, size * merge / nd}, 1, 1});
+            }
             break;
         case CollectiveKind::broadcast: {
             std::vector<VertexId> rotated(ranks.begin() + static_cast<std::ptrdiff_t>(request.root), ranks.end());

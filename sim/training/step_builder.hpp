@@ -42,8 +42,11 @@ inline SimTime to_sim(Seconds s) { return SimTime::from_seconds(s); }
 struct CommSpec {
     CollectiveKind kind = CollectiveKind::all_reduce;
     GroupKind group = GroupKind::tensor;
-    Bytes size;
+    Bytes size;  // what each rank sends (an expert all-to-all: after DeepEP's merge, S × node_merge)
     CommAxis axis = CommAxis::tensor;
+    // > 0: an expert all-to-all run as DeepEP runs it across nodes (CollectiveAlgorithm::node_forwarded) with this
+    // merge (the dispatch factor); 0: the collective as NCCL runs it.
+    double node_merge = 0.0;
 };
 
 // compute, recompute: on the compute stream, in the pass's chain. comm: a collective on the communication stream,
@@ -81,9 +84,9 @@ using Segments = std::vector<Segment>;
 namespace gpuhours {
 
 // One placement's times (step.hpp, CommTimeCache). Keys as StepBuilder's own caches: collectives by (kind, size in
-// bytes, group kind, stage), sends by (from stage, to stage, bytes).
+// bytes, group kind, stage, node merge), sends by (from stage, to stage, bytes).
 struct CommTimeCache::Table {
-    using CollectiveKey = std::tuple<int, double, int, int>;
+    using CollectiveKey = std::tuple<int, double, int, int, double>;
     using SendKey = std::tuple<int, int, double>;
     // A topology as the network sees it: every vertex and link with its properties, in order, and the GPUs.
     struct Graph {
@@ -212,6 +215,10 @@ private:
     std::vector<int> ranks_by_coordinates(int stage) const;
     // Whether u_i ↦ w_i keeps which GPUs share a node: node(u_i) ↦ node(w_i) a function and one-to-one.
     bool keeps_nodes(std::span<const VertexId> u, std::span<const VertexId> w) const;
+    // The request for `c` on `ranks` (a node-forwarded all-to-all: the unmerged size, its merge and algorithm), and
+    // the algorithms `c` may be planned with (node-forwarded alone for one, supported_algorithms otherwise).
+    static CollectiveRequest request_for(const CommSpec& c, std::vector<VertexId> ranks);
+    static std::vector<CollectiveAlgorithm> algorithms_for(const CommSpec& c);
     SimTime symmetric_time(const CommSpec& c, int rank);
     SimTime p2p_time(int from_stage, int to_stage, Bytes bytes);
     Bytes activation_bytes() const;
@@ -252,6 +259,7 @@ private:
         CollectiveKind kind = CollectiveKind::all_reduce;
         Bytes size;
         CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;  // the stage's groups' (groups 1, 2, …)
+        double node_merge = 0.0;                                    // CommSpec::node_merge
     };
     std::optional<std::vector<std::uint64_t>> routed_pairs(const Timed& timed) const;
     Router::ChoiceLog route_logged(std::span<const std::uint64_t> pairs);
@@ -325,6 +333,9 @@ private:
     std::vector<Block> blocks_;
     std::vector<std::vector<int>> chunk_layers_;
     double dispatch_factor_ = 1.0;
+    // The expert all-to-all's node merge (CommSpec::node_merge): the dispatch factor under the deepep dispatcher
+    // when the expert group spans nodes, else 0.
+    double node_merge_ = 0.0;
     int micro_batches_ = 0;
 
     std::vector<std::vector<int>> stage_ranks_;
@@ -375,7 +386,7 @@ private:
     std::vector<StageImage> stage_images_;
     std::vector<int> canonical_stages_;
     std::unique_ptr<AutomorphismProver> prover_;
-    std::map<std::tuple<int, double, int>, std::vector<Timed>> timed_;
+    std::map<std::tuple<int, double, int, double>, std::vector<Timed>> timed_;
     std::set<std::pair<int, int>> untranslatable_;
     std::vector<Router::ChoiceLog> choice_logs_;
     std::map<std::vector<std::uint64_t>, std::size_t> log_of_pairs_;  // by source × 2^32 + destination

@@ -42,12 +42,27 @@ const std::vector<int>& StepBuilder::all_ranks_of_stage(int stage) {
     return it->second;
 }
 
+CollectiveRequest StepBuilder::request_for(const CommSpec& c, std::vector<VertexId> ranks) {
+    CollectiveRequest request{c.kind, c.size, std::move(ranks), std::nullopt, 0};
+    if (c.node_merge > 0.0) {
+        request.size = c.size / c.node_merge;
+        request.node_merge = c.node_merge;
+        request.algorithm = CollectiveAlgorithm::node_forwarded;
+    }
+    return request;
+}
+
+std::vector<CollectiveAlgorithm> StepBuilder::algorithms_for(const CommSpec& c) {
+    if (c.node_merge > 0.0) return {CollectiveAlgorithm::node_forwarded};
+    return supported_algorithms(c.kind);
+}
+
 // Symmetric mode: the time of `c` for the group of `rank`, with every group of the same kind in the stage
 // running at once when the groups cross nodes (they may share NICs and switches); cached, and carried to the
 // stage's class (step_translation.cpp).
 SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     const int stage = placement_.coord(rank).pp;
-    const auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), stage);
+    const auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), stage, c.node_merge);
     if (auto it = comm_cache_.find(key); it != comm_cache_.end()) return it->second;
     if (shared_times_) {
         if (const auto t = shared_times_->find(shared_times_->collectives, key)) return comm_cache_[key] = *t;
@@ -58,11 +73,11 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
         if (shared_times_) shared_times_->keep(shared_times_->collectives, key, *t);
         return *t;
     }
-    CollectiveRequest request{c.kind, c.size, groups.at(0), std::nullopt, 0};
+    const CollectiveRequest request = request_for(c, groups.at(0));
     const bool crosses = groups.crosses;
     // A collective with a single algorithm that crosses nodes is timed with its concurrent groups only
     // (the representative alone would be discarded: the concurrent time is never shorter).
-    const auto algorithms = supported_algorithms(c.kind);
+    const auto algorithms = algorithms_for(c);
     std::optional<CollectiveResult> alone_result;
     if (!crosses || algorithms.size() > 1) alone_result = simulate_collective(*network_, request);
     const CollectiveAlgorithm algorithm = alone_result ? alone_result->algorithm : algorithms.front();
@@ -74,7 +89,7 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
         std::vector<CollectivePlan> plans;
         std::size_t flows = 0;
         for (std::size_t i = 1; i < groups.size(); ++i) {
-            CollectiveRequest req{c.kind, c.size, groups.at(i), algorithm, 0};
+            const CollectiveRequest req = request_for(c, groups.at(i));
             plans.push_back(plan_collective(topology_, req, algorithm));
             const std::size_t n = req.ranks.size();
             for (const auto& phase : plans.back().phases) {

@@ -46,13 +46,13 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
 // remote node. Node i, holding c_i of the group's G GPUs and so e_i = E · c_i / G of the E experts, is hit unless all
 // k experts come from the others: P_i = 1 − C(E − e_i, k) / C(E, k) under routing uniform over the experts. With
 // node-limited routing over more nodes than the limit M (DeepSeek-V3: M = 4), a token goes to the M nodes chosen for
-// their experts instead: min(M, k) nodes, each hit. The all-to-all's pairs are uniform, so one factor f scales them
-// all; it is chosen so that the bytes crossing nodes are the merged expectation: a source on node j sends
-// k (1 − c_j / G) copies across nodes where DeepEP sends Σ_{i≠j} P_i, so
-// f = Σ_j (c_j/G) Σ_{i≠j} P_i / (k Σ_j (c_j/G)(1 − c_j/G)), which is D / k (D = Σ_i P_i) when the nodes hold equal
-// shares. The NVLink forwarding inside each node is scaled alike, which undercounts it (DeepEP forwards every copy a
-// node receives to its experts' GPUs). A group inside one node keeps every copy: DeepEP's intranode kernels send a
-// token once per GPU, not modelled.
+// their experts instead: min(M, k) nodes, each hit. One factor f is chosen so that the bytes crossing nodes are the
+// merged expectation: a source on node j sends k (1 − c_j / G) copies across nodes where DeepEP sends Σ_{i≠j} P_i,
+// so f = Σ_j (c_j/G) Σ_{i≠j} P_i / (k Σ_j (c_j/G)(1 − c_j/G)), which is D / k (D = Σ_i P_i) when the nodes hold
+// equal shares. On equal nodes the all-to-all runs node-forwarded (collective.hpp): f × g × S/n to each other node's
+// rank at the sender's position, whose NVLink relay carries every copy on. On uneven nodes its pairs are uniform,
+// each scaled by f, the relay inside each node undercounted alike. A group inside one node keeps every copy:
+// DeepEP's intranode kernels send a token once per GPU, not modelled.
 double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node, MoeDispatcher dispatcher) {
     if (!model.moe || dispatcher != MoeDispatcher::deepep) return 1.0;
     // Rank 0's expert group's members per node (its members are tensor ranks apart, or expert-tensor ranks folded).
@@ -129,7 +129,8 @@ std::optional<CommSpec> StepBuilder::comm_spec(const Communication& c, bool back
         case Collective::ep_combine:
             if (layout_.expert == 1) return std::nullopt;
             return CommSpec{CollectiveKind::all_to_all, GroupKind::expert,
-                            (backward ? c.backward_bytes.value_or(c.bytes) : c.bytes) * dispatch_factor_, CommAxis::expert};
+                            (backward ? c.backward_bytes.value_or(c.bytes) : c.bytes) * dispatch_factor_, CommAxis::expert,
+                            node_merge_};
         case Collective::etp_all_gather:
         case Collective::etp_reduce_scatter: {
             // The transposed collective in backward moves the gradients' format (Communication::backward_bytes).

@@ -99,8 +99,8 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
         }
         std::sort(deps.begin(), deps.end());
         deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
-        CollectiveRequest request{seg.comm.kind, seg.comm.size, vertices(group), std::nullopt, 0};
-        const auto algorithm = algorithm_for(request, group);
+        const CollectiveRequest request = request_for(seg.comm, vertices(group));
+        const auto algorithm = request.algorithm ? *request.algorithm : algorithm_for(request, group);
         CollectivePlan plan = plan_collective(topology_, request, algorithm);
         TaskSpec t{label, std::nullopt, deps, FixedDuration{}};
         const TaskId placeholder = add_collective_task(engine_, *network_, std::move(plan), std::move(t));

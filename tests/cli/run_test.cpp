@@ -179,7 +179,7 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
     CHECK(break_even == Approx(6e6 / headline["gpu_hours"].number()).epsilon(1e-9));
 
     // As printed: days to one decimal; GPU-hours whole, with thousands separators; the cost (between $1M and $10M
-    // here) in millions to three decimals; MFU and probability as percentages (one decimal, none); the break-even
+    // here) in millions to four significant digits, a trailing zero dropped ($5.63M for 5.6296e6); MFU and probability as percentages (one decimal, none); the break-even
     // price in cents.
     const auto commas = [](double v) {
         std::string digits = std::to_string(std::llround(v));
@@ -192,7 +192,7 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
     const std::vector<std::string> figures{
         fmt::format("{:.1f} days", headline["wall_clock_days"].number()),
         commas(headline["gpu_hours"].number()),
-        fmt::format("${:.3f}M", cost / 1e6),
+        fmt::format("${:.4g}M", cost / 1e6),
         fmt::format("MFU {:.1f}% (BF16 peak", 100 * doc["step"]["mfu"].number()),
         fmt::format("{} — ", claim["verdict"].string()),
         fmt::format("probability {:.0f}% over all the uncertain inputs", 100 * claim["probability"].number()),

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <string>
 
 using namespace gpuhours;
@@ -385,6 +387,9 @@ TEST_CASE("DeepSeek-V3's EP64 dispatch and combine take DeepEP's measured times 
     // BF16 combine at 2 B: dispatch 121,110,528 B, combine 234,881,024 B, spread over the 64 ranks.
     // Expected with the H800 catalog's NIC (50 GB/s × 0.90 = 45 GB/s): 7/8 of each buffer leaves the node, so
     // dispatch = 121.1 MB × 7/8 / 45 GB/s = 2.35 ms, combine = 234.9 MB × 7/8 / 45 GB/s = 4.57 ms (+ latency).
+    // The step runs it node-forwarded (S unmerged, node_merge 4/8): the same NIC bytes, 0.5 × 8 × S/64 to each of 7
+    // nodes; its NVLink relay moves 7 × 8 × S/64 = 7S/8 per GPU at 200 × 0.80 = 160 GB/s, 1.3 and 2.6 ms, under
+    // the NIC's times: the same figures.
     ChipFigures f;
     f.nvlink_gbps = 200;
     f.scale_up_efficiency = 0.80;
@@ -394,13 +399,78 @@ TEST_CASE("DeepSeek-V3's EP64 dispatch and combine take DeepEP's measured times 
     const Topology t = build_topology(spec);
     MaxMinNetwork net(t);
     const double copies = 4096.0 * 8 * 7168 * 4.0 / 8.0;
-    const double dispatch = net.run_all_to_all(t.gpus(), Bytes(copies * 1.03125 / 64)).time.value();
-    const double combine = net.run_all_to_all(t.gpus(), Bytes(copies * 2.0 / 64)).time.value();
-    INFO("dispatch " << dispatch * 1e3 << " ms, combine " << combine * 1e3 << " ms");
-    CHECK(dispatch == Approx(2.35e-3).epsilon(0.02));
-    CHECK(combine == Approx(4.57e-3).epsilon(0.02));
-    CHECK(dispatch > 2.1e-3);
-    CHECK(dispatch < 2.4e-3);
-    CHECK(combine > 4.1e-3);
-    CHECK(combine < 4.7e-3);
+    const double pairs_dispatch = net.run_all_to_all(t.gpus(), Bytes(copies * 1.03125 / 64)).time.value();
+    const double pairs_combine = net.run_all_to_all(t.gpus(), Bytes(copies * 2.0 / 64)).time.value();
+    CollectiveRequest r = request(t, CollectiveKind::all_to_all, Bytes(copies * 2.0 * 1.03125), CollectiveAlgorithm::node_forwarded);
+    r.node_merge = 0.5;
+    const double dispatch = simulate_collective(net, r).time.value();
+    r.size = Bytes(copies * 2.0 * 2.0);
+    const double combine = simulate_collective(net, r).time.value();
+    INFO("dispatch " << dispatch * 1e3 << " ms, combine " << combine * 1e3 << " ms (uniform pairs: " << pairs_dispatch * 1e3
+                     << ", " << pairs_combine * 1e3 << " ms)");
+    for (const double d : {dispatch, pairs_dispatch}) {
+        CHECK(d == Approx(2.35e-3).epsilon(0.02));
+        CHECK(d > 2.1e-3);
+        CHECK(d < 2.4e-3);
+    }
+    for (const double c : {combine, pairs_combine}) {
+        CHECK(c == Approx(4.57e-3).epsilon(0.02));
+        CHECK(c > 4.1e-3);
+        CHECK(c < 4.7e-3);
+    }
+}
+
+TEST_CASE("A node-forwarded all-to-all sends once per node over RDMA and relays over NVLink (DeepEP's normal kernels)") {
+    // 2 nodes × 4 GPUs (n = 8, M = 2, g = 4), S = 8 GB per rank, merge f = 0.5. Plan: rank i of each node sends
+    // f·g·S/n = 0.5 · 4 · 1 GB = 2 GB to rank i of the other node (8 flows) and M·S/n = 2 GB to each other rank of
+    // its own node (4 × 3 = 12 flows per node, 24): 32 flows, one phase.
+    ChipFigures f;
+    f.nvlink_gbps = 100;
+    const Topology t = build_topology(cluster(8, 4, f));
+    CollectiveRequest r = request(t, CollectiveKind::all_to_all, gigabytes(8), CollectiveAlgorithm::node_forwarded);
+    r.node_merge = 0.5;
+    const CollectivePlan plan = plan_collective(t, r, CollectiveAlgorithm::node_forwarded);
+    REQUIRE(plan.phases.size() == 1);
+    const auto& flows = std::get<FlowSet>(plan.phases[0].traffic).flows;
+    REQUIRE(flows.size() == 32);
+    int remote = 0;
+    for (const FlowSpec& flow : flows) {
+        const int a = t.vertex(flow.src).node, b = t.vertex(flow.dst).node;
+        CHECK(flow.size.value() == Approx(2e9));
+        if (a != b) {
+            ++remote;
+            // The same position in the other node: GPU index + 4 or − 4.
+            const auto at = [&](VertexId v) { return std::find(t.gpus().begin(), t.gpus().end(), v) - t.gpus().begin(); };
+            CHECK(std::abs(at(flow.src) - at(flow.dst)) == 4);
+        }
+    }
+    CHECK(remote == 8);
+    // Timing. Each GPU's NIC (50 GB/s) carries 2 GB out: 40 ms; its NVLink port (100 GB/s) 3 × 2 GB = 6 GB: 60 ms,
+    // the bound. Plus two route latencies (the relay's hop; pipeline_hops 2), the longest route GPU–NIC–leaf–NIC–GPU
+    // being a few µs: 60 ms within 0.1 %.
+    MaxMinNetwork net(t);
+    const CollectiveResult res = simulate_collective(net, r);
+    CHECK(res.algorithm == CollectiveAlgorithm::node_forwarded);
+    CHECK(res.time.value() == Approx(0.060).epsilon(0.001));
+    // With NVLink at 450 GB/s the NIC bounds it: 2 GB / 50 GB/s = 40 ms; direct with every pair scaled by f moves
+    // the same NIC bytes (4 remote peers × f · S/n = 2 GB), so the same time.
+    const Topology fast = build_topology(cluster(8, 4, ChipFigures{}));
+    MaxMinNetwork fast_net(fast);
+    r.ranks = fast.gpus();
+    CHECK(simulate_collective(fast_net, r).time.value() == Approx(0.040).epsilon(0.001));
+    CHECK(fast_net.run_all_to_all(fast.gpus(), Bytes(8e9 * 0.5 / 8)).time.value() == Approx(0.040).epsilon(0.001));
+    // One node: every pair at once with S/n × f (nothing to forward).
+    const Topology one = build_topology(cluster(4, 4, f));
+    r.ranks = one.gpus();
+    const CollectivePlan inside = plan_collective(one, r, CollectiveAlgorithm::node_forwarded);
+    REQUIRE(inside.phases.size() == 1);
+    CHECK(std::get<AllPairs>(inside.phases[0].traffic).bytes_per_pair.value() == Approx(8e9 * 0.5 / 4));
+    // The merge is a share of copies.
+    r.node_merge = 0.0;
+    CHECK_THROWS_WITH(plan_collective(one, r, CollectiveAlgorithm::node_forwarded), Catch::Contains("outside (0, 1]"));
+    r.node_merge = 1.5;
+    CHECK_THROWS_WITH(plan_collective(one, r, CollectiveAlgorithm::node_forwarded), Catch::Contains("outside (0, 1]"));
+    r.kind = CollectiveKind::all_reduce;
+    r.node_merge = 1.0;
+    CHECK_THROWS_WITH(plan_collective(one, r, CollectiveAlgorithm::node_forwarded), Catch::Contains("has no node-forwarded"));
 }

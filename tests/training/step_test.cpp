@@ -525,11 +525,14 @@ TEST_CASE("a folded MoE layout (expert_tensor 1 under TP 2) agrees between symme
     const StepResult full = simulate_step(spec);
     CHECK(full.simulated_ranks == 32);
     // Full mode runs every group on the ranks placement gives it; symmetric mode times one stage's groups together
-    // and each pipeline send alone. Measured: full 1.3% longer, expert all-to-all on the link 1.0% longer — as
-    // unfolded layouts whose all-to-alls cross the NICs (TP 1 × DP 16 with EP 16: 1.2% and 1.2%; TP 2 with
-    // EP 8 over data: 1.8% and 1.5%): in full mode the sends between stages share NICs with the all-to-alls.
-    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(0.02));
-    CHECK(on_link(full.breakdown, CommAxis::expert) == Approx(on_link(sym.breakdown, CommAxis::expert)).epsilon(0.02));
+    // and each pipeline send alone. Measured with the default (deepep, node-forwarded) dispatcher: full 2.1% longer,
+    // expert all-to-all on the link 2.1% longer — as unfolded layouts whose all-to-alls cross the NICs (TP 1 × DP 16
+    // with EP 16: 2.5% and 4.2%; TP 2 with EP 8 over data: 2.0% and 1.5%); with the alltoall dispatcher (uniform
+    // pairs) 1.3% and 1.0% (1.2/1.2, 1.8/1.5). In full mode the sends between stages share NICs with the
+    // all-to-alls, and DeepEP's NVLink relay shares the NVSwitch ports with the tensor and data-parallel
+    // collectives running beside it, which symmetric mode times apart.
+    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(0.03));
+    CHECK(on_link(full.breakdown, CommAxis::expert) == Approx(on_link(sym.breakdown, CommAxis::expert)).epsilon(0.03));
     CHECK(full.step_time > sym.step_time);
     // The same layout with the experts split over the tensor pair (expert_tensor = tensor = 2, unfolded: EP 16 over
     // data 8 is then refused, so EP 8): it adds the expert-tensor gather and reduce-scatter to the tensor axis.

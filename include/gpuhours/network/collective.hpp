@@ -29,12 +29,22 @@
 //   each S/k shard among the same-local-index ranks of every node (k rings at once, rail-aligned), intra-node
 //   ring all-gather. Needs the same number of ranks on every node.
 // - direct: all-to-all (every pair at once) and send/recv (one flow).
+// - node-forwarded all-to-all (DeepEP's normal kernels, arXiv 2412.19437 §3.2.2 and deepseek-ai/DeepEP's
+//   internode dispatch; taken only when asked for): on ranks g per node over M ≥ 2 nodes (n = gM), each rank sends
+//   the tokens bound for node B once, over RDMA, to the rank of B at its own position in the node (the same rail),
+//   which forwards them over NVLink to B's other ranks; one phase of concurrent flows, as the kernels pipeline the
+//   two hops. Rank i of node A sends node_merge × g × S/n to rank i of every other node (node_merge: the share of
+//   a token's copies to a node left after sending it once there, DeepEP's merge; 1 sends every copy), and every
+//   rank sends M × S/n to each other rank of its node: the S/n it sends them directly and the (M − 1) × S/n it
+//   relays from the other nodes' ranks at its position (every copy, DeepEP's merge of a token's copies for one GPU
+//   not modelled). NIC bytes equal direct's with every pair scaled by node_merge; NVLink carries the relay. On one
+//   node or uneven nodes: every pair at once, each S/n × node_merge.
 // Broadcast uses the rings as pipelined chains from the root (bandwidth S/B, latency n−1 hops).
 //
 // Automatic choice (`algorithm` = nullopt), like NCCL's tuner which predicts each algorithm's time and takes the
 // fastest: all-reduce on ≥ 2 nodes evaluates ring, tree and (where it applies) hierarchical with the given
 // network model and keeps the fastest (ties: ring, hierarchical, tree); on one node it is ring (NVSwitch, no
-// NVLS modelled). Other collectives have one algorithm.
+// NVLS modelled). Other collectives have one algorithm (node-forwarded all-to-all only when asked for).
 //
 // Link efficiency comes from the topology's links (chip catalog), never from here.
 #pragma once
@@ -53,13 +63,14 @@
 namespace gpuhours {
 
 enum class CollectiveKind { all_reduce, reduce_scatter, all_gather, all_to_all, broadcast, send_recv };
-enum class CollectiveAlgorithm { ring, tree, hierarchical, direct };
+enum class CollectiveAlgorithm { ring, tree, hierarchical, direct, node_forwarded };
 
 std::string_view to_string(CollectiveKind k);       // "all-reduce", "reduce-scatter", …, "send-recv"
-std::string_view to_string(CollectiveAlgorithm a);  // "ring", "tree", "hierarchical", "direct"
+std::string_view to_string(CollectiveAlgorithm a);  // "ring", "tree", "hierarchical", "direct", "node-forwarded"
 std::optional<CollectiveKind> collective_kind_from_string(std::string_view name);
 std::optional<CollectiveAlgorithm> collective_algorithm_from_string(std::string_view name);
-// The algorithms `kind` can use, in tie-break order.
+// The algorithms the automatic choice tries for `kind`, in tie-break order (plan_collective also accepts
+// node-forwarded for all-to-all).
 std::vector<CollectiveAlgorithm> supported_algorithms(CollectiveKind kind);
 // NCCL's bus-bandwidth factor for `ranks` ranks (see the file comment).
 double bus_bandwidth_factor(CollectiveKind kind, std::size_t ranks);
@@ -70,6 +81,9 @@ struct CollectiveRequest {
     std::vector<VertexId> ranks;                   // GPU vertices of the group, in rank order
     std::optional<CollectiveAlgorithm> algorithm;  // nullopt: automatic choice
     std::size_t root = 0;                          // broadcast root, as an index into `ranks`
+    // Node-forwarded all-to-all: the share of a token's copies to a node sent once there (DeepEP's merge), in
+    // (0, 1]; 1 sends every copy. Other algorithms ignore it.
+    double node_merge = 1.0;
 };
 
 struct FlowSet {
@@ -110,7 +124,8 @@ struct CollectiveResult {
 
 // Expands `request` with `algorithm` into phases. Throws Error on a bad request: fewer than 1 rank, a rank that
 // is not a GPU vertex, a repeated rank, a negative size, an algorithm `kind` does not support, send/recv without
-// exactly 2 ranks, a root out of range, hierarchical without the same number of ranks on ≥ 2 nodes.
+// exactly 2 ranks, a root out of range, hierarchical without the same number of ranks on ≥ 2 nodes, a node_merge
+// outside (0, 1].
 // Of the topology it reads only which ranks share a node (VertexInfo::node): the step's stage translation
 // (sim/training/step_translation.cpp) relies on it, so a plan that read more (a GPU's index, a vertex id) would have
 // to be checked there too.
