@@ -147,7 +147,7 @@ std::vector<std::string> step_caveats(const Scenario& s) {
     if (s.model.moe && s.cluster.gpus_per_node > 0 &&
         !spans_nodes(Placement(layout, s.cluster.gpus).group(GroupKind::expert, 0), s.cluster.gpus_per_node)) {
         out.push_back("the expert-parallel group stays inside one node. Six MoE runs of that kind that NVIDIA published "
-                      "(Megatron-Bridge; scenarios/validation/) came out 61-264 % faster here than measured: read this "
+                      "(Megatron-Bridge; scenarios/validation/) came out 65-300 % faster here than measured: read this "
                       "step time as optimistic (docs/moe.md, \"Known misses\")");
     }
     return out;

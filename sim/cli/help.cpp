@@ -126,7 +126,7 @@ std::vector<CommandHelp> make_table() {
          {kJson, {"--chip", "ID", "the catalog chip (required)"}, {"--gpus", "N", "GPUs in the collective (default 8)"},
           {"--gpus-per-node", "N", "GPUs per node (default: the chip's scale-up domain, at most --gpus)"},
           {"--sizes", "SIZES", "message sizes: a list (1MiB,1GiB) or a doubling range START:STOP (default 1MiB:8GiB)"},
-          {"--algorithm", "NAME", "ring, tree, hierarchical, direct, node-forwarded (all-to-all as DeepEP: once per node, forwarded over NVLink) or auto (default: the fastest)"},
+          {"--algorithm", "NAME", "ring, tree, hierarchical, direct, node-forwarded (all-to-all as DeepEP routes it: RDMA to the same position on each node, relayed over NVLink; every copy sent) or auto (default: the fastest)"},
           {"--fabric", "NAME", "single-node, fat-tree, rail-optimized or multi-plane (default: fat-tree across nodes)"},
           kNetwork, kCatalog, {"--oversubscription", "RATIO", "leaf uplink oversubscription, e.g. 2:1 (default 1:1)"},
           {"--tiers", "N", "fat-tree tiers, 2 or 3 (default: 3 when two cannot hold the GPUs)"},

@@ -212,9 +212,11 @@ void validate(const Topology& topology, const CollectiveRequest& request, Collec
         throw Error(fmt::format("send-recv needs exactly 2 ranks (sender, receiver), got {}", request.ranks.size()),
                     "pass the sender then the receiver");
     }
-    if (!(request.node_merge > 0.0 && request.node_merge <= 1.0)) {
-        throw Error(fmt::format("{} node merge {} is outside (0, 1]", to_string(request.kind), request.node_merge),
-                    "give the share of a token's copies sent to a node, 1 for every copy");
+    for (const auto& [merge, what] : {std::pair{request.node_merge, "node"}, std::pair{request.gpu_merge, "GPU"}}) {
+        if (!(merge > 0.0 && merge <= 1.0)) {
+            throw Error(fmt::format("{} {} merge {} is outside (0, 1]", to_string(request.kind), what, merge),
+                        fmt::format("give the share of a token's copies sent to a {}, 1 for every copy", what));
+        }
     }
     if (request.root >= request.ranks.size()) {
         throw Error(fmt::format("root {} is out of range for {} ranks", request.root, request.ranks.size()),
@@ -283,7 +285,8 @@ bool tree_over_nodes(const Topology& topology, const std::vector<VertexId>& rank
 }
 
 // DeepEP's node-forwarded all-to-all (see the header): one phase of RDMA flows, rank i of each node to rank i of
-// every other, node_merge × g × S/n each, and NVLink flows between every two ranks of a node, M × S/n each.
+// every other, node_merge × g × S/n each, and NVLink flows between every two ranks of a node, M × gpu_merge × S/n
+// each.
 // False (nothing planned) on one node or uneven nodes.
 bool node_forwarded(const Topology& topology, const CollectiveRequest& request, CollectivePlan& plan) {
     const auto groups = by_node(topology, request.ranks);
@@ -292,7 +295,7 @@ bool node_forwarded(const Topology& topology, const CollectiveRequest& request, 
     const std::size_t m = groups.size();
     const double n = static_cast<double>(request.ranks.size());
     const Bytes rdma = request.size * (request.node_merge * static_cast<double>(g) / n);
-    const Bytes relay = request.size * (static_cast<double>(m) / n);
+    const Bytes relay = request.size * (static_cast<double>(m) * request.gpu_merge / n);
     FlowSet set;
     set.flows.reserve(m * g * (m - 1 + g - 1));
     for (std::size_t a = 0; a < m; ++a) {
@@ -381,7 +384,11 @@ CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest
         }
         case CollectiveKind::all_to_all:
             if (algorithm != CollectiveAlgorithm::node_forwarded || !node_forwarded(topology, request, plan)) {
-                const double merge = algorithm == CollectiveAlgorithm::node_forwarded ? request.node_merge : 1.0;
+                // Forwarded on one node: DeepEP's intranode kernels, once per GPU; on uneven nodes, pairs scaled alike.
+                const bool one_node = algorithm == CollectiveAlgorithm::node_forwarded && by_node(topology, ranks).size() < 2;
+                const double merge = algorithm != CollectiveAlgorithm::node_forwarded ? 1.0
+                                     : one_node                                       ? request.gpu_merge
+                                                                                      : request.node_merge;
                 plan.phases.push_back(CollectivePhase{"all pairs", AllPairs{ranks, size * merge / nd}, 1, 1});
             }
             break;

@@ -44,9 +44,11 @@ struct CommSpec {
     GroupKind group = GroupKind::tensor;
     Bytes size;  // what each rank sends (an expert all-to-all: after DeepEP's merge, S × node_merge)
     CommAxis axis = CommAxis::tensor;
-    // > 0: an expert all-to-all run as DeepEP runs it across nodes (CollectiveAlgorithm::node_forwarded) with this
-    // merge (the dispatch factor); 0: the collective as NCCL runs it.
+    // > 0: an expert all-to-all run as DeepEP runs it (CollectiveAlgorithm::node_forwarded) with this node merge
+    // (the dispatch factor; 1 inside one node) and GPU merge (gpu_merge, step_passes.cpp); 0: the collective as
+    // NCCL runs it.
     double node_merge = 0.0;
+    double gpu_merge = 1.0;
 };
 
 // compute, recompute: on the compute stream, in the pass's chain. comm: a collective on the communication stream,
@@ -84,9 +86,9 @@ using Segments = std::vector<Segment>;
 namespace gpuhours {
 
 // One placement's times (step.hpp, CommTimeCache). Keys as StepBuilder's own caches: collectives by (kind, size in
-// bytes, group kind, stage, node merge), sends by (from stage, to stage, bytes).
+// bytes, group kind, stage, node merge, GPU merge), sends by (from stage, to stage, bytes).
 struct CommTimeCache::Table {
-    using CollectiveKey = std::tuple<int, double, int, int, double>;
+    using CollectiveKey = std::tuple<int, double, int, int, double, double>;
     using SendKey = std::tuple<int, int, double>;
     // A topology as the network sees it: every vertex and link with its properties, in order, and the GPUs.
     struct Graph {
@@ -142,6 +144,8 @@ struct TaskInfo {
 
 // The share of a token's expert copies the expert all-to-all carries under `dispatcher` (step_passes.cpp).
 double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node, MoeDispatcher dispatcher);
+// The share of a token's copies to one GPU of the expert group left when DeepEP sends it once per GPU (step_passes.cpp).
+double gpu_merge(const ModelSpec& model, const Placement& placement, int gpus_per_node, MoeDispatcher dispatcher);
 
 class StepBuilder {
 public:
@@ -260,6 +264,7 @@ private:
         Bytes size;
         CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;  // the stage's groups' (groups 1, 2, …)
         double node_merge = 0.0;                                    // CommSpec::node_merge
+        double gpu_merge = 1.0;                                     // CommSpec::gpu_merge
     };
     std::optional<std::vector<std::uint64_t>> routed_pairs(const Timed& timed) const;
     Router::ChoiceLog route_logged(std::span<const std::uint64_t> pairs);
@@ -333,9 +338,10 @@ private:
     std::vector<Block> blocks_;
     std::vector<std::vector<int>> chunk_layers_;
     double dispatch_factor_ = 1.0;
-    // The expert all-to-all's node merge (CommSpec::node_merge): the dispatch factor under the deepep dispatcher
-    // when the expert group spans nodes, else 0.
+    // The expert all-to-all's merges (CommSpec::node_merge, gpu_merge): under the deepep dispatcher the dispatch
+    // factor (1 inside one node) and gpu_merge; 0 and 1 otherwise.
     double node_merge_ = 0.0;
+    double gpu_merge_ = 1.0;
     int micro_batches_ = 0;
 
     std::vector<std::vector<int>> stage_ranks_;
@@ -386,7 +392,7 @@ private:
     std::vector<StageImage> stage_images_;
     std::vector<int> canonical_stages_;
     std::unique_ptr<AutomorphismProver> prover_;
-    std::map<std::tuple<int, double, int, double>, std::vector<Timed>> timed_;
+    std::map<std::tuple<int, double, int, double, double>, std::vector<Timed>> timed_;
     std::set<std::pair<int, int>> untranslatable_;
     std::vector<Router::ChoiceLog> choice_logs_;
     std::map<std::vector<std::uint64_t>, std::size_t> log_of_pairs_;  // by source × 2^32 + destination

@@ -47,6 +47,7 @@ CollectiveRequest StepBuilder::request_for(const CommSpec& c, std::vector<Vertex
     if (c.node_merge > 0.0) {
         request.size = c.size / c.node_merge;
         request.node_merge = c.node_merge;
+        request.gpu_merge = c.gpu_merge;
         request.algorithm = CollectiveAlgorithm::node_forwarded;
     }
     return request;
@@ -62,7 +63,7 @@ std::vector<CollectiveAlgorithm> StepBuilder::algorithms_for(const CommSpec& c) 
 // stage's class (step_translation.cpp).
 SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     const int stage = placement_.coord(rank).pp;
-    const auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), stage, c.node_merge);
+    const auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), stage, c.node_merge, c.gpu_merge);
     if (auto it = comm_cache_.find(key); it != comm_cache_.end()) return it->second;
     if (shared_times_) {
         if (const auto t = shared_times_->find(shared_times_->collectives, key)) return comm_cache_[key] = *t;

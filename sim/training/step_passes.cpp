@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -40,6 +41,16 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
     return op_times_.emplace(key, time_op(op, kernel)).first->second;
 }
 
+namespace {
+// C(pool − held, k) / C(pool, k) = Π_{i<k} (pool − held − i) / (pool − i): the chance that none of a token's k
+// experts, drawn uniformly without repeats from `pool` of them, is among `held`.
+double all_missed(double pool, double held, int k) {
+    double missed = 1.0;
+    for (int i = 0; i < k; ++i) missed *= std::max(0.0, pool - held - i) / (pool - i);
+    return missed;
+}
+}  // namespace
+
 // The share of a token's k expert copies that the expert all-to-all carries (ParallelLayout::moe_dispatcher).
 // The alltoall dispatcher sends every copy: 1. DeepEP's kernels send a token once to each node holding one of its
 // experts and forward it over NVLink inside the node, so a token crosses the scale-out network once per distinct
@@ -50,9 +61,9 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
 // merged expectation: a source on node j sends k (1 − c_j / G) copies across nodes where DeepEP sends Σ_{i≠j} P_i,
 // so f = Σ_j (c_j/G) Σ_{i≠j} P_i / (k Σ_j (c_j/G)(1 − c_j/G)), which is D / k (D = Σ_i P_i) when the nodes hold
 // equal shares. On equal nodes the all-to-all runs node-forwarded (collective.hpp): f × g × S/n to each other node's
-// rank at the sender's position, whose NVLink relay carries every copy on. On uneven nodes its pairs are uniform,
-// each scaled by f, the relay inside each node undercounted alike. A group inside one node keeps every copy:
-// DeepEP's intranode kernels send a token once per GPU, not modelled.
+// rank at the sender's position, whose NVLink relay sends a token once per GPU (gpu_merge). On uneven nodes its
+// pairs are uniform, each scaled by f, the relay inside each node undercounted alike. A group inside one node: 1
+// (its pairs carry gpu_merge, DeepEP's intranode kernels).
 double dispatch_factor(const ModelSpec& model, const Placement& placement, int gpus_per_node, MoeDispatcher dispatcher) {
     if (!model.moe || dispatcher != MoeDispatcher::deepep) return 1.0;
     // Rank 0's expert group's members per node (its members are tensor ranks apart, or expert-tensor ranks folded).
@@ -70,13 +81,33 @@ double dispatch_factor(const ModelSpec& model, const Placement& placement, int g
     double hits = 0.0, own_hits = 0.0, own_share = 0.0;  // D, Σ (c_j/G) P_j, Σ (c_j/G)²
     for (const auto& [node, count] : members) {
         const double share = count / size;
-        double missed = 1.0;  // C(E − e, k) / C(E, k) = Π_{i<k} (E − e − i) / (E − i)
-        for (int i = 0; i < k; ++i) missed *= std::max(0.0, experts - experts * share - i) / (experts - i);
+        const double missed = all_missed(experts, experts * share, k);
         hits += 1.0 - missed;
         own_hits += share * (1.0 - missed);
         own_share += share * share;
     }
     return (hits - own_hits) / (k * (1.0 - own_share));
+}
+
+// DeepEP's kernels send a token once to each GPU holding one of its experts (the intranode kernels, and the NVLink
+// relay of the internode ones) where the alltoall dispatcher sends every copy. A GPU of the group's G holds e = E/G
+// experts and receives k/G copies of a token on average; routing uniform over the experts hits it with
+// P = 1 − C(E − e, k) / C(E, k), so the share of copies left is P · G / k. Under node-limited routing over more than M
+// of the group's N nodes, a token draws its k experts from the M · E / N of its chosen nodes, and a GPU is hit with
+// P = (M / N) (1 − C(ME/N − e, k) / C(ME/N, k)). 1 for the alltoall dispatcher.
+double gpu_merge(const ModelSpec& model, const Placement& placement, int gpus_per_node, MoeDispatcher dispatcher) {
+    if (!model.moe || dispatcher != MoeDispatcher::deepep) return 1.0;
+    const std::vector<int> group = placement.group(GroupKind::expert, 0);
+    std::set<int> nodes;
+    for (const int r : group) nodes.insert(r / gpus_per_node);
+    const double size = static_cast<double>(group.size());
+    const double experts = model.moe->routed_experts;
+    const int k = model.moe->top_k;
+    const int limit = model.moe->max_nodes_per_token;
+    const double spanned = static_cast<double>(nodes.size());
+    const double reach = limit > 0 && spanned > limit ? limit / spanned : 1.0;  // the share of nodes a token reaches
+    const double hit = reach * (1.0 - all_missed(experts * reach, experts / size, k));
+    return std::min(1.0, hit * size / k);
 }
 
 // The blocks of model chunk `chunk`: its layers, the embedding in the first chunk, MTP and the head in the last.
@@ -130,7 +161,7 @@ std::optional<CommSpec> StepBuilder::comm_spec(const Communication& c, bool back
             if (layout_.expert == 1) return std::nullopt;
             return CommSpec{CollectiveKind::all_to_all, GroupKind::expert,
                             (backward ? c.backward_bytes.value_or(c.bytes) : c.bytes) * dispatch_factor_, CommAxis::expert,
-                            node_merge_};
+                            node_merge_, gpu_merge_};
         case Collective::etp_all_gather:
         case Collective::etp_reduce_scatter: {
             // The transposed collective in backward moves the gradients' format (Communication::backward_bytes).

@@ -154,7 +154,7 @@ std::optional<std::vector<std::uint64_t>> StepBuilder::routed_pairs(const Timed&
         }
     };
     for (std::size_t i = 0; i < timed.groups.size(); ++i) {
-        const CommSpec c{timed.kind, GroupKind::tensor, timed.size, CommAxis::tensor, timed.node_merge};
+        const CommSpec c{timed.kind, GroupKind::tensor, timed.size, CommAxis::tensor, timed.node_merge, timed.gpu_merge};
         const CollectiveRequest request = request_for(c, timed.groups.at(i));
         for (const CollectiveAlgorithm a : algorithms_for(c)) {
             if (i > 0 && a != timed.algorithm) continue;
@@ -231,7 +231,7 @@ bool StepBuilder::carries(Timed& timed, int stage, const Automorphism& first, co
 std::optional<SimTime> StepBuilder::translated_time(const CommSpec& c, int stage, const CommGroups& groups) {
     if (!translation_on || network_->kind() != NetworkKind::flow) return std::nullopt;
     if (untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)))) return std::nullopt;
-    const auto found = timed_.find(std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge));
+    const auto found = timed_.find(std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge, c.gpu_merge));
     if (found == timed_.end()) return std::nullopt;  // timed at no stage yet (and no closure spent on it)
     for (Timed& timed : found->second) {
         if (timed.groups.offsets != groups.offsets || timed.groups.crosses != groups.crosses) continue;
@@ -270,9 +270,9 @@ void StepBuilder::remember_translation(const CommSpec& c, int stage, CommGroups 
         pairs += c.kind == CollectiveKind::all_to_all ? n * (n - 1) : 4 * n;
     }
     if (pairs > kMaxLoggedPairs) return;
-    std::vector<Timed>& kept = timed_[std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge)];
+    std::vector<Timed>& kept = timed_[std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge, c.gpu_merge)];
     if (kept.size() >= kKept) return;
-    kept.push_back(Timed{time, stage, std::move(groups), 0, c.kind, c.size, algorithm, c.node_merge});
+    kept.push_back(Timed{time, stage, std::move(groups), 0, c.kind, c.size, algorithm, c.node_merge, c.gpu_merge});
 }
 
 }  // namespace gpuhours::detail

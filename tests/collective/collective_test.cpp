@@ -385,7 +385,8 @@ TEST_CASE("DeepSeek-V3's EP64 dispatch and combine take DeepEP's measured times 
     // Bytes per GPU as the step sends them: 4096 × 8 copies × 7,168, deduplicated per node — at most 4 nodes of 8
     // copies: × 4/8 (step_passes.cpp, dispatch_factor) — FP8 dispatch at 1.03125 B per element (ops_test),
     // BF16 combine at 2 B: dispatch 121,110,528 B, combine 234,881,024 B, spread over the 64 ranks.
-    // Expected with the H800 catalog's NIC (50 GB/s × 0.90 = 45 GB/s): 7/8 of each buffer leaves the node, so
+    // Expected with a NIC of 50 GB/s × 0.90 = 45 GB/s (the H800 catalog's efficiency until session 17; today's 0.97
+    // gives 2.18 and 4.24 ms, also inside DeepEP's ranges): 7/8 of each buffer leaves the node, so
     // dispatch = 121.1 MB × 7/8 / 45 GB/s = 2.35 ms, combine = 234.9 MB × 7/8 / 45 GB/s = 4.57 ms (+ latency).
     // The step runs it node-forwarded (S unmerged, node_merge 4/8): the same NIC bytes, 0.5 × 8 × S/64 to each of 7
     // nodes; its NVLink relay moves 7 × 8 × S/64 = 7S/8 per GPU at 200 × 0.80 = 160 GB/s, 1.3 and 2.6 ms, under
@@ -421,14 +422,14 @@ TEST_CASE("DeepSeek-V3's EP64 dispatch and combine take DeepEP's measured times 
 }
 
 TEST_CASE("A node-forwarded all-to-all sends once per node over RDMA and relays over NVLink (DeepEP's normal kernels)") {
-    // 2 nodes × 4 GPUs (n = 8, M = 2, g = 4), S = 8 GB per rank, merge f = 0.5. Plan: rank i of each node sends
-    // f·g·S/n = 0.5 · 4 · 1 GB = 2 GB to rank i of the other node (8 flows) and M·S/n = 2 GB to each other rank of
+    // 2 nodes × 4 GPUs (n = 8, M = 2, g = 4), S = 8 GB per rank, merge f = 0.25. Plan: rank i of each node sends
+    // f·g·S/n = 0.25 · 4 · 1 GB = 1 GB to rank i of the other node (8 flows) and M·S/n = 2 GB to each other rank of
     // its own node (4 × 3 = 12 flows per node, 24): 32 flows, one phase.
     ChipFigures f;
     f.nvlink_gbps = 100;
     const Topology t = build_topology(cluster(8, 4, f));
     CollectiveRequest r = request(t, CollectiveKind::all_to_all, gigabytes(8), CollectiveAlgorithm::node_forwarded);
-    r.node_merge = 0.5;
+    r.node_merge = 0.25;
     const CollectivePlan plan = plan_collective(t, r, CollectiveAlgorithm::node_forwarded);
     REQUIRE(plan.phases.size() == 1);
     const auto& flows = std::get<FlowSet>(plan.phases[0].traffic).flows;
@@ -436,7 +437,7 @@ TEST_CASE("A node-forwarded all-to-all sends once per node over RDMA and relays 
     int remote = 0;
     for (const FlowSpec& flow : flows) {
         const int a = t.vertex(flow.src).node, b = t.vertex(flow.dst).node;
-        CHECK(flow.size.value() == Approx(2e9));
+        CHECK(flow.size.value() == Approx(a != b ? 1e9 : 2e9));
         if (a != b) {
             ++remote;
             // The same position in the other node: GPU index + 4 or − 4.
@@ -445,31 +446,46 @@ TEST_CASE("A node-forwarded all-to-all sends once per node over RDMA and relays 
         }
     }
     CHECK(remote == 8);
-    // Timing. Each GPU's NIC (50 GB/s) carries 2 GB out: 40 ms; its NVLink port (100 GB/s) 3 × 2 GB = 6 GB: 60 ms,
+    // Timing. Each GPU's NIC (50 GB/s) carries 1 GB out: 20 ms; its NVLink port (100 GB/s) 3 × 2 GB = 6 GB: 60 ms,
     // the bound. Plus two route latencies (the relay's hop; pipeline_hops 2), the longest route GPU–NIC–leaf–NIC–GPU
     // being a few µs: 60 ms within 0.1 %.
     MaxMinNetwork net(t);
     const CollectiveResult res = simulate_collective(net, r);
     CHECK(res.algorithm == CollectiveAlgorithm::node_forwarded);
     CHECK(res.time.value() == Approx(0.060).epsilon(0.001));
-    // With NVLink at 450 GB/s the NIC bounds it: 2 GB / 50 GB/s = 40 ms; direct with every pair scaled by f moves
-    // the same NIC bytes (4 remote peers × f · S/n = 2 GB), so the same time.
+    // With NVLink at 450 GB/s (6 GB: 13.3 ms) the NIC bounds it: 1 GB / 50 GB/s = 20 ms; direct with every pair
+    // scaled by f moves the same NIC bytes (4 remote peers × f · S/n = 1 GB), so the same time.
     const Topology fast = build_topology(cluster(8, 4, ChipFigures{}));
     MaxMinNetwork fast_net(fast);
     r.ranks = fast.gpus();
-    CHECK(simulate_collective(fast_net, r).time.value() == Approx(0.040).epsilon(0.001));
-    CHECK(fast_net.run_all_to_all(fast.gpus(), Bytes(8e9 * 0.5 / 8)).time.value() == Approx(0.040).epsilon(0.001));
-    // One node: every pair at once with S/n × f (nothing to forward).
+    CHECK(simulate_collective(fast_net, r).time.value() == Approx(0.020).epsilon(0.001));
+    CHECK(fast_net.run_all_to_all(fast.gpus(), Bytes(8e9 * 0.25 / 8)).time.value() == Approx(0.020).epsilon(0.001));
+    // Sent once per GPU (gpu_merge 0.75): the relay carries M × 0.75 × S/n = 1.5 GB to each peer, 4.5 GB per NVLink
+    // port at 100 GB/s: 45 ms, still above the NIC's 20 ms; the RDMA flows keep their 1 GB.
+    r.ranks = t.gpus();
+    r.gpu_merge = 0.75;
+    const CollectivePlan merged = plan_collective(t, r, CollectiveAlgorithm::node_forwarded);
+    for (const FlowSpec& flow : std::get<FlowSet>(merged.phases[0].traffic).flows) {
+        CHECK(flow.size.value() == Approx(t.vertex(flow.src).node != t.vertex(flow.dst).node ? 1e9 : 1.5e9));
+    }
+    CHECK(simulate_collective(net, r).time.value() == Approx(0.045).epsilon(0.001));
+    r.gpu_merge = 0.25;
+    // One node: every pair at once with S/n × gpu_merge (DeepEP's intranode kernels; nothing to forward).
     const Topology one = build_topology(cluster(4, 4, f));
     r.ranks = one.gpus();
     const CollectivePlan inside = plan_collective(one, r, CollectiveAlgorithm::node_forwarded);
     REQUIRE(inside.phases.size() == 1);
-    CHECK(std::get<AllPairs>(inside.phases[0].traffic).bytes_per_pair.value() == Approx(8e9 * 0.5 / 4));
+    CHECK(std::get<AllPairs>(inside.phases[0].traffic).bytes_per_pair.value() == Approx(8e9 * 0.25 / 4));
+    r.gpu_merge = 1.0;
     // The merge is a share of copies.
     r.node_merge = 0.0;
     CHECK_THROWS_WITH(plan_collective(one, r, CollectiveAlgorithm::node_forwarded), Catch::Contains("outside (0, 1]"));
     r.node_merge = 1.5;
     CHECK_THROWS_WITH(plan_collective(one, r, CollectiveAlgorithm::node_forwarded), Catch::Contains("outside (0, 1]"));
+    r.node_merge = 1.0;
+    r.gpu_merge = -0.5;
+    CHECK_THROWS_WITH(plan_collective(one, r, CollectiveAlgorithm::node_forwarded), Catch::Contains("GPU merge -0.5 is outside (0, 1]"));
+    r.gpu_merge = 1.0;
     r.kind = CollectiveKind::all_reduce;
     r.node_merge = 1.0;
     CHECK_THROWS_WITH(plan_collective(one, r, CollectiveAlgorithm::node_forwarded), Catch::Contains("has no node-forwarded"));

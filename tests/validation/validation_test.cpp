@@ -168,6 +168,9 @@ TEST_CASE("Megatron-Bridge's FP8 recipes are within 5 percent in tokens per seco
 // recipes build on a BF16 model); DeepSeek-V3 MXFP8 on 256 B200 (PP16 EP8, the recipe's layer split) +61.0 %;
 // gpt-oss-120b BF16 on 64 H100 (PP4 EP8) +81.3 %; gpt-oss-120b BF16 on 64 B200 (EP8) +131.9 %; Qwen3-235B MXFP8 on 64 B200 (PP8 VP2
 // EP8) +103.5 %; Qwen3-30B-A3B FP8 on 16 H100 (PP2 VP24 EP8, MBS 2) +212.2 % and MXFP8 on 8 B200 (EP8, MBS 1) +264.0 %.
+// Since session 35 the deepep dispatcher sends a token once per GPU inside the node, as DeepEP's kernels do (fewer
+// NVLink bytes, so faster still): DeepSeek-V3 B200 +65.1 %, gpt-oss H100 +84.0 %, B200 +133.4 %, Qwen3-30B-A3B H100
+// +240.0 %, B200 +299.8 %; the Qwen3-235B rows are pinned to the alltoall dispatcher and did not move.
 // The real runs reach 5-12 % of the FP8 peak (121-557 model TFLOP/s), the H100 and the B200 alike,
 // where the model's GEMMs alone run at 0.51-0.71 of it; what the runs spend the rest on (kernel launches and host
 // synchronisation with many small expert GEMMs, per-expert waves, the non-GEMM MoE kernels) is not measured here

@@ -35,10 +35,11 @@
 //   which forwards them over NVLink to B's other ranks; one phase of concurrent flows, as the kernels pipeline the
 //   two hops. Rank i of node A sends node_merge × g × S/n to rank i of every other node (node_merge: the share of
 //   a token's copies to a node left after sending it once there, DeepEP's merge; 1 sends every copy), and every
-//   rank sends M × S/n to each other rank of its node: the S/n it sends them directly and the (M − 1) × S/n it
-//   relays from the other nodes' ranks at its position (every copy, DeepEP's merge of a token's copies for one GPU
-//   not modelled). NIC bytes equal direct's with every pair scaled by node_merge; NVLink carries the relay. On one
-//   node or uneven nodes: every pair at once, each S/n × node_merge.
+//   rank sends M × gpu_merge × S/n to each other rank of its node: what it sends them directly and what it relays
+//   from the M − 1 other nodes' ranks at its position, gpu_merge × S/n from each (gpu_merge: the share of a token's
+//   copies to a GPU left after sending it once there, as DeepEP's NVLink kernels do; 1 sends every copy). NIC bytes
+//   equal direct's with every pair scaled by node_merge; NVLink carries the relay. On one node: every pair at once,
+//   each S/n × gpu_merge (DeepEP's intranode kernels); on uneven nodes: every pair at once, each S/n × node_merge.
 // Broadcast uses the rings as pipelined chains from the root (bandwidth S/B, latency n−1 hops).
 //
 // Automatic choice (`algorithm` = nullopt), like NCCL's tuner which predicts each algorithm's time and takes the
@@ -81,9 +82,10 @@ struct CollectiveRequest {
     std::vector<VertexId> ranks;                   // GPU vertices of the group, in rank order
     std::optional<CollectiveAlgorithm> algorithm;  // nullopt: automatic choice
     std::size_t root = 0;                          // broadcast root, as an index into `ranks`
-    // Node-forwarded all-to-all: the share of a token's copies to a node sent once there (DeepEP's merge), in
-    // (0, 1]; 1 sends every copy. Other algorithms ignore it.
+    // Node-forwarded all-to-all: the share of a token's copies to a node, and to a GPU, left when it is sent once
+    // there (DeepEP's merges), each in (0, 1]; 1 sends every copy. Other algorithms ignore them.
     double node_merge = 1.0;
+    double gpu_merge = 1.0;
 };
 
 struct FlowSet {
@@ -125,7 +127,7 @@ struct CollectiveResult {
 // Expands `request` with `algorithm` into phases. Throws Error on a bad request: fewer than 1 rank, a rank that
 // is not a GPU vertex, a repeated rank, a negative size, an algorithm `kind` does not support, send/recv without
 // exactly 2 ranks, a root out of range, hierarchical without the same number of ranks on ≥ 2 nodes, a node_merge
-// outside (0, 1].
+// or gpu_merge outside (0, 1].
 // Of the topology it reads only which ranks share a node (VertexInfo::node): the step's stage translation
 // (sim/training/step_translation.cpp) relies on it, so a plan that read more (a GPU's index, a vertex id) would have
 // to be checked there too.
