@@ -43,10 +43,14 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
 
 namespace {
 // C(pool − held, k) / C(pool, k) = Π_{i<k} (pool − held − i) / (pool − i): the chance that none of a token's k
-// experts, drawn uniformly without repeats from `pool` of them, is among `held`.
+// experts, drawn uniformly without repeats from `pool` of them, is among `held`. A pool of fewer than k (node-limited
+// routing to nodes holding fewer than k experts, which no router can fill) takes every expert: 0 when any is held.
 double all_missed(double pool, double held, int k) {
     double missed = 1.0;
-    for (int i = 0; i < k; ++i) missed *= std::max(0.0, pool - held - i) / (pool - i);
+    for (int i = 0; i < k; ++i) {
+        if (pool - i <= 0.0) return held > 0.0 ? 0.0 : 1.0;
+        missed *= std::max(0.0, pool - held - i) / (pool - i);
+    }
     return missed;
 }
 }  // namespace

@@ -15,6 +15,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -307,6 +309,18 @@ TEST_CASE("DeepEP-style dispatch sends a token once per node its experts sit on:
         const double forwarded_time = on_link(simulate_step(slow).breakdown, CommAxis::expert);
         INFO("expert time on the link with slow NVLink, deepep / alltoall: " << forwarded_time / pairs_time);
         CHECK(forwarded_time / pairs_time == Approx(2.0).epsilon(0.05));
+    }
+    // Node-limited routing to nodes holding fewer experts than a token needs: TP 4 puts the EP-16 group's members 4
+    // ranks apart, 2 per node over 8 nodes (128 GPUs), 2 experts per node; with M = 1 a token's 4 experts cannot
+    // come from one node's 2. The GPU merge then takes every expert of the reached node (its 2 GPUs hit, P = 1/8
+    // each, f_GPU = 1/8 × 16/4 = 0.5) instead of dividing by zero: the step stays finite.
+    {
+        StepSpec sparse = spec_for(moe_model(), cluster(128), layout(4, 1, 32), 2);
+        sparse.layout.expert = 16;
+        sparse.model.moe->max_nodes_per_token = 1;
+        const StepResult r = simulate_step(sparse);
+        CHECK(std::isfinite(r.step_time.value()));
+        CHECK(on_link(r.breakdown, CommAxis::expert) > 0.0);
     }
     // EP 8 keeps each group inside one node: no copy crosses the network, and the volume (a rank's buffer) is
     // alltoall's. DeepEP's intranode kernels send a token once per GPU: each of the 8 GPUs holds e = 2 of the 16

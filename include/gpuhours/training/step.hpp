@@ -91,9 +91,9 @@ struct StepBreakdown {
     // Communication volume: the sizes of the collectives this GPU took part in, summed per axis, in the nccl-tests
     // convention of CollectiveRequest::size (an all-gather's or reduce-scatter's whole buffer, an all-reduce's
     // buffer; an expert all-to-all under the deepep dispatcher: a rank's buffer after the per-node merge, S × the
-    // dispatch factor, CollectiveRequest::node_merge). Pipeline sends are not collectives and are not counted. ZeRO-3 / FSDP moves 2 × parameter bytes
-    // (gathered before forward and before backward) + gradient bytes (reduce-scattered) per micro-batch over the
-    // data axis; ZeRO-1/2 gradient bytes + parameter bytes per step.
+    // dispatch factor, CollectiveRequest::node_merge). Pipeline sends are not collectives and are not counted.
+    // ZeRO-3 / FSDP moves 2 × parameter bytes (gathered before forward and before backward) + gradient bytes
+    // (reduce-scattered) per micro-batch over the data axis; ZeRO-1/2 gradient bytes + parameter bytes per step.
     std::array<Bytes, kCommAxes.size()> volume{};
 
     [[nodiscard]] Seconds exposed_total() const;
