@@ -95,6 +95,25 @@ std::optional<CollectiveAlgorithm> algorithm_option(const std::string& a) {
     throw Error(fmt::format("unknown algorithm \"{}\"", a), hint);
 }
 
+// --node-merge, --gpu-merge: a share of a token's copies in (0, 1] (CollectiveRequest), for the node-forwarded
+// all-to-all only; 1 when not given.
+double merge_option(const ParsedArgs& args, const std::string& flag, const std::optional<CollectiveAlgorithm>& algorithm) {
+    if (!args.has(flag)) return 1.0;
+    if (algorithm != CollectiveAlgorithm::node_forwarded) {
+        throw Error(fmt::format("{} applies to the node-forwarded all-to-all only", flag),
+                    fmt::format("add --algorithm node-forwarded, or drop {}", flag));
+    }
+    const std::string text = args.get(flag);
+    double value = 0.0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || !(value > 0.0 && value <= 1.0)) {
+        throw Error(fmt::format("{} {} is not a share in (0, 1]", flag, text),
+                    fmt::format("e.g. {} 0.5: the share of a token's copies to a {} left when it is sent once there", flag,
+                                flag == "--node-merge" ? "node" : "GPU"));
+    }
+    return value;
+}
+
 // The cluster's topology; the fabric's rules name the scenario's keys, here the flags that set them.
 Topology topology_of(const ClusterSpec& spec) {
     try {
@@ -174,6 +193,8 @@ int cmd_collective(const Args& raw, std::ostream& out) {
     }
 
     const std::optional<CollectiveAlgorithm> algorithm = algorithm_option(args.get("--algorithm", "auto"));
+    const double node_merge = merge_option(args, "--node-merge", algorithm);
+    const double gpu_merge = merge_option(args, "--gpu-merge", algorithm);
     const std::string network_name = args.get("--network", "flow");
     const auto network_kind = network_kind_from_string(network_name);
     if (!network_kind) throw Error(fmt::format("unknown network model \"{}\"", network_name), "use flow or alpha-beta");
@@ -189,6 +210,8 @@ int cmd_collective(const Args& raw, std::ostream& out) {
         request.ranks = topology.gpus();
         if (*kind == CollectiveKind::send_recv) request.ranks = {topology.gpus().front(), topology.gpus().back()};
         request.algorithm = algorithm;
+        request.node_merge = node_merge;
+        request.gpu_merge = gpu_merge;
         try {
             results.push_back(simulate_collective(*network, request));
         } catch (const SimTimeRangeError& e) {

@@ -85,3 +85,41 @@ TEST_CASE("gpuhours collective --sizes takes a list, as its help says") {
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.out, Catch::Contains("empty item"));
 }
+
+TEST_CASE("gpuhours collective reproduces DeepEP's EP64 dispatch and combine with the node-forwarded all-to-all (#15)") {
+    if (!have_chip("h800")) {
+        WARN("scenarios/chips/h800.toml not found; skipped");
+        return;
+    }
+    // DeepSeek-V3's MoE layer on 64 H800 (8 nodes, multi-plane), 4,096 tokens per GPU, top-8 over at most 4 nodes:
+    // a rank's unmerged buffer is 4,096 × 8 × 7,168 elements, 242,221,056 B in FP8 with its scales (1.03125 B per
+    // element) and 469,762,048 B in BF16. Sent once per node: node merge min(4, 8)/8 = 0.5; once per GPU: 0.92
+    // (4 experts per GPU, docs/moe.md). Each NIC carries 7 nodes × 0.5 × 8 × S/64 = 0.4375 S at the catalog's
+    // 50 GB/s × 0.97 = 48.5 GB/s: dispatch 105,971,712 B → 2.185 ms, combine 205,520,896 B → 4.238 ms (+ two route
+    // latencies, µs). NVLink relays 7 × 8 × 0.92 × S/64 = 0.805 S at 160 GB/s: 1.22 and 2.36 ms, below the NIC's.
+    // DeepEP's published 51 and 50 GB/s of RDMA bottleneck bandwidth give 2.1–2.4 and 4.1–4.7 ms (shared/reference).
+    const auto time_of = [](const std::string& size) {
+        const auto r = run_cli("collective all-to-all --chip h800 --gpus 64 --fabric multi-plane --algorithm node-forwarded "
+                               "--node-merge 0.5 --gpu-merge 0.92 --json --sizes " + size + " --catalog " + kCatalog);
+        INFO(r.out);
+        REQUIRE(r.exit_code == 0);
+        const auto at = r.out.find("\"time_s\": ");
+        REQUIRE(at != std::string::npos);
+        return std::stod(r.out.substr(at + 10));
+    };
+    const double dispatch = time_of("242221056B");
+    const double combine = time_of("469762048B");
+    CHECK(dispatch == Approx(105971712.0 / 48.5e9).epsilon(0.01));
+    CHECK(combine == Approx(205520896.0 / 48.5e9).epsilon(0.01));
+    CHECK(dispatch > 2.1e-3);
+    CHECK(dispatch < 2.4e-3);
+    CHECK(combine > 4.1e-3);
+    CHECK(combine < 4.7e-3);
+    // The merges belong to the node-forwarded algorithm and are shares.
+    auto r = run_cli("collective all-to-all --chip h800 --gpus 64 --node-merge 0.5 --catalog " + kCatalog);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("--node-merge applies to the node-forwarded all-to-all only"));
+    r = run_cli("collective all-to-all --chip h800 --gpus 64 --algorithm node-forwarded --gpu-merge 1.5 --catalog " + kCatalog);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("--gpu-merge 1.5 is not a share in (0, 1]"));
+}
