@@ -284,16 +284,22 @@ bool tree_over_nodes(const Topology& topology, const std::vector<VertexId>& rank
     return true;
 }
 
-// DeepEP's node-forwarded all-to-all (see the header): one phase of RDMA flows, rank i of each node to rank i of
-// every other, node_merge × g × S/n each, and NVLink flows between every two ranks of a node, M × gpu_merge × S/n
-// each.
-// False (nothing planned) on one node or uneven nodes.
-bool node_forwarded(const Topology& topology, const CollectiveRequest& request, CollectivePlan& plan) {
+// An all-to-all (see the header). Direct: every pair at once with S/n. Node-forwarded (DeepEP's): one phase of RDMA
+// flows, rank i of each node to rank i of every other, node_merge × g × S/n each, and NVLink flows between every
+// two ranks of a node, M × gpu_merge × S/n each; on one node the pairs with S/n × gpu_merge, on uneven nodes with
+// S/n × node_merge.
+void plan_all_to_all(const Topology& topology, const CollectiveRequest& request, CollectiveAlgorithm algorithm,
+                     CollectivePlan& plan) {
+    const double n = static_cast<double>(request.ranks.size());
+    const auto pairs = [&](double merge) {
+        plan.phases.push_back(CollectivePhase{"all pairs", AllPairs{request.ranks, request.size * merge / n}, 1, 1});
+    };
+    if (algorithm != CollectiveAlgorithm::node_forwarded) return pairs(1.0);
     const auto groups = by_node(topology, request.ranks);
-    if (groups.size() < 2 || !uniform(groups)) return false;
+    if (groups.size() < 2) return pairs(request.gpu_merge);
+    if (!uniform(groups)) return pairs(request.node_merge);
     const std::size_t g = groups.front().size();
     const std::size_t m = groups.size();
-    const double n = static_cast<double>(request.ranks.size());
     const Bytes rdma = request.size * (request.node_merge * static_cast<double>(g) / n);
     const Bytes relay = request.size * (static_cast<double>(m) * request.gpu_merge / n);
     FlowSet set;
@@ -312,7 +318,6 @@ bool node_forwarded(const Topology& topology, const CollectiveRequest& request, 
     // A token crosses two routes (RDMA, then NVLink), pipelined: one more route latency than a single hop.
     plan.phases.push_back(CollectivePhase{"once per node to the same position (RDMA), forwarded in the node (NVLink)",
                                           std::move(set), 1, 2});
-    return true;
 }
 
 }  // namespace
@@ -382,16 +387,7 @@ CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest
             }
             break;
         }
-        case CollectiveKind::all_to_all:
-            if (algorithm != CollectiveAlgorithm::node_forwarded || !node_forwarded(topology, request, plan)) {
-                // Forwarded on one node: DeepEP's intranode kernels, once per GPU; on uneven nodes, pairs scaled alike.
-                const bool one_node = algorithm == CollectiveAlgorithm::node_forwarded && by_node(topology, ranks).size() < 2;
-                const double merge = algorithm != CollectiveAlgorithm::node_forwarded ? 1.0
-                                     : one_node                                       ? request.gpu_merge
-                                                                                      : request.node_merge;
-                plan.phases.push_back(CollectivePhase{"all pairs", AllPairs{ranks, size * merge / nd}, 1, 1});
-            }
-            break;
+        case CollectiveKind::all_to_all: plan_all_to_all(topology, request, algorithm, plan); break;
         case CollectiveKind::broadcast: {
             std::vector<VertexId> rotated(ranks.begin() + static_cast<std::ptrdiff_t>(request.root), ranks.end());
             rotated.insert(rotated.end(), ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(request.root));

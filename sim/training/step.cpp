@@ -66,10 +66,7 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
     blocks_ = model_ops(spec.model, layout_, spec.precision, shape_);
     chunk_layers_ = chunk_layers(spec.model, plan_->model_chunks(), layout_.layers_per_chunk);
     dispatch_factor_ = dispatch_factor(spec.model, placement_, spec.cluster.gpus_per_node, spec.layout.moe_dispatcher);
-    if (spec.model.moe && spec.layout.moe_dispatcher == MoeDispatcher::deepep) {
-        node_merge_ = dispatch_factor_;
-        gpu_merge_ = gpu_merge(spec.model, placement_, spec.cluster.gpus_per_node, spec.layout.moe_dispatcher);
-    }
+    gpu_merge_ = gpu_merge(spec.model, placement_, spec.cluster.gpus_per_node, spec.layout.moe_dispatcher);
     engine_.add_model(*network_);
     if (comm_times != nullptr && spec.mode == SimulationMode::symmetric) shared_times_ = comm_times->table_for(spec, topology_);
 

@@ -260,11 +260,8 @@ private:
         int stage = 0;
         CommGroups groups;
         std::size_t log = 0;  // choice_logs_ index + 1 (0: not routed yet)
-        CollectiveKind kind = CollectiveKind::all_reduce;
-        Bytes size;
+        CommSpec comm;
         CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;  // the stage's groups' (groups 1, 2, …)
-        double node_merge = 0.0;                                    // CommSpec::node_merge
-        double gpu_merge = 1.0;                                     // CommSpec::gpu_merge
     };
     std::optional<std::vector<std::uint64_t>> routed_pairs(const Timed& timed) const;
     Router::ChoiceLog route_logged(std::span<const std::uint64_t> pairs);
@@ -338,10 +335,7 @@ private:
     std::vector<Block> blocks_;
     std::vector<std::vector<int>> chunk_layers_;
     double dispatch_factor_ = 1.0;
-    // The expert all-to-all's merges (CommSpec::node_merge, gpu_merge): under the deepep dispatcher the dispatch
-    // factor (1 inside one node) and gpu_merge; 0 and 1 otherwise.
-    double node_merge_ = 0.0;
-    double gpu_merge_ = 1.0;
+    double gpu_merge_ = 1.0;  // gpu_merge (1 but under the deepep dispatcher)
     int micro_batches_ = 0;
 
     std::vector<std::vector<int>> stage_ranks_;

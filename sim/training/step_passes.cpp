@@ -162,10 +162,12 @@ std::optional<CommSpec> StepBuilder::comm_spec(const Communication& c, bool back
                             GroupKind::context, c.bytes * cp, CommAxis::context};
         case Collective::ep_dispatch:
         case Collective::ep_combine:
+            // Under the deepep dispatcher, node-forwarded with the dispatch factor as its node merge (CommSpec).
             if (layout_.expert == 1) return std::nullopt;
             return CommSpec{CollectiveKind::all_to_all, GroupKind::expert,
                             (backward ? c.backward_bytes.value_or(c.bytes) : c.bytes) * dispatch_factor_, CommAxis::expert,
-                            node_merge_, gpu_merge_};
+                            layout_.moe_dispatcher == MoeDispatcher::deepep ? dispatch_factor_ : 0.0,
+                            gpu_merge_};
         case Collective::etp_all_gather:
         case Collective::etp_reduce_scatter: {
             // The transposed collective in backward moves the gradients' format (Communication::backward_bytes).

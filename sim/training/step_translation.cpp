@@ -154,9 +154,8 @@ std::optional<std::vector<std::uint64_t>> StepBuilder::routed_pairs(const Timed&
         }
     };
     for (std::size_t i = 0; i < timed.groups.size(); ++i) {
-        const CommSpec c{timed.kind, GroupKind::tensor, timed.size, CommAxis::tensor, timed.node_merge, timed.gpu_merge};
-        const CollectiveRequest request = request_for(c, timed.groups.at(i));
-        for (const CollectiveAlgorithm a : algorithms_for(c)) {
+        const CollectiveRequest request = request_for(timed.comm, timed.groups.at(i));
+        for (const CollectiveAlgorithm a : algorithms_for(timed.comm)) {
             if (i > 0 && a != timed.algorithm) continue;
             try {
                 add_plan(plan_collective(topology_, request, a), i == 0);
@@ -272,7 +271,7 @@ void StepBuilder::remember_translation(const CommSpec& c, int stage, CommGroups 
     if (pairs > kMaxLoggedPairs) return;
     std::vector<Timed>& kept = timed_[std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge, c.gpu_merge)];
     if (kept.size() >= kKept) return;
-    kept.push_back(Timed{time, stage, std::move(groups), 0, c.kind, c.size, algorithm, c.node_merge, c.gpu_merge});
+    kept.push_back(Timed{time, stage, std::move(groups), 0, c, algorithm});
 }
 
 }  // namespace gpuhours::detail
