@@ -4,12 +4,15 @@
 
 #include "scenario_reader.hpp"
 
+#include <gpuhours/training/placement.hpp>
 #include <gpuhours/training/schedule.hpp>
 #include <gpuhours/units/checked.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <numeric>
 #include <cstdint>
 
@@ -579,6 +582,39 @@ void check_position_table(const Scenario& s, const SourceRef& at) {
                fmt::format("use a sequence of at most {} tokens, or a model with more positions", m.max_position_embeddings));
 }
 
+// Node-limited routing ([moe] max_nodes_per_token = M): a token's k experts come from at most M of the nodes its
+// expert group spans, so the M nodes holding the most of the group's experts must hold k between them. Node i holds
+// E · c_i / G of the E experts (c_i of the group's G ranks on it; rank 0's group, as the step takes it). With fewer,
+// no router can fill a token's k slots (the step's dispatch and once-per-GPU shares, step_passes.cpp, assume it can).
+void check_node_limit(const Scenario& s, const SourceRef& at) {
+    const ParallelLayout& p = s.parallel;
+    const ModelSpec& m = s.model;
+    const int limit = m.moe ? m.moe->max_nodes_per_token : 0;
+    if (limit <= 0 || p.expert <= 1 || s.cluster.gpus_per_node <= 0) return;
+    const auto product = checked_product({p.tensor, p.context, p.pipeline, p.data});
+    if (!product || *product != s.cluster.gpus) return;  // check_layout_product names that mistake
+    const std::vector<int> group = Placement(p, s.cluster.gpus).group(GroupKind::expert, 0);
+    std::map<int, int> members;  // node → the group's ranks on it
+    for (const int r : group) ++members[r / s.cluster.gpus_per_node];
+    if (static_cast<int>(members.size()) <= limit) return;
+    std::vector<int> counts;
+    for (const auto& [node, count] : members) counts.push_back(count);
+    std::sort(counts.begin(), counts.end(), std::greater<>());
+    const long long held = std::accumulate(counts.begin(), counts.begin() + limit, 0LL);  // ranks on the M fullest nodes
+    const long long experts = held * m.moe->routed_experts / static_cast<long long>(group.size());
+    if (experts >= m.moe->top_k) return;
+    throw_rule(s, {"parallelism.expert", "parallelism.expert_tensor", "parallelism.order", "cluster.gpus_per_node", "model",
+                   "model.moe.max_nodes_per_token"},
+               at,
+               fmt::format("node-limited routing cannot fill a token's {} experts: model \"{}\" draws them from at most "
+                           "{} node{} (max_nodes_per_token), and its expert group of {} ranks spans {} nodes, so at most {} "
+                           "of the {} routed experts lie on {} of them",
+                           m.moe->top_k, m.id, limit, limit == 1 ? "" : "s", group.size(), members.size(), experts,
+                           m.moe->routed_experts, limit),
+               "lay the expert group over fewer nodes (a smaller expert degree, or more GPUs per node), or raise the "
+               "model's max_nodes_per_token (--set model.moe.max_nodes_per_token=N)");
+}
+
 // Expert parallelism: carved out of data × context (Megatron-Core's convention), or folded over tensor × context ×
 // data with its own expert-tensor degree (ParallelLayout::folds_experts).
 void check_experts(const Scenario& s, const SourceRef& at) {
@@ -640,6 +676,7 @@ void check_experts(const Scenario& s, const SourceRef& at) {
                    fmt::format("expert = {} does not divide the model's {} routed experts", p.expert, m.moe->routed_experts),
                    "each expert-parallel rank holds the same number of experts; use a divisor");
     }
+    check_node_limit(s, at);
 }
 
 }  // namespace

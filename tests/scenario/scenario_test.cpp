@@ -388,6 +388,25 @@ TEST_CASE("the flagship's expert parallelism follows the Megatron convention") {
         o.overrides = {"parallelism.expert=3"};
         CHECK_THROWS_AS(load_scenario(path, o), ScenarioError);
     }
+    SECTION("node-limited routing must be able to fill a token's experts") {
+        // One GPU per node (one plane): EP 64 spans 64 nodes, each holding 256 / 64 = 4 experts. A token's top-8 drawn
+        // from at most M nodes needs 4·M ≥ 8: M = 1 holds 4 (refused, `check` and `run` alike, exit 2), M = 2 holds 8.
+        o.overrides = {"cluster.gpus_per_node=1", "cluster.planes=1", "model.moe.max_nodes_per_token=1"};
+        try {
+            (void)load_scenario(path, o);
+            FAIL("expected an error");
+        } catch (const ScenarioError& e) {
+            CHECK_THAT(e.message(), Catch::Contains("cannot fill a token's 8 experts"));
+            CHECK_THAT(e.message(), Catch::Contains("at most 1 node (max_nodes_per_token)"));
+            CHECK_THAT(e.message(), Catch::Contains("group of 64 ranks spans 64 nodes, so at most 4 of the 256 routed "
+                                                    "experts lie on 1 of them"));
+        }
+        o.overrides = {"cluster.gpus_per_node=1", "cluster.planes=1", "model.moe.max_nodes_per_token=2"};
+        CHECK_NOTHROW(load_scenario(path, o));
+        // The flagship as published: EP 64 over 8 nodes of 8, each holding 32 experts; M = 4 reaches 128 ≥ 8.
+        o.overrides = {};
+        CHECK_NOTHROW(load_scenario(path, o));
+    }
 }
 
 TEST_CASE("expert_tensor folds the MoE layers' ranks, within Megatron-Core's rules") {
