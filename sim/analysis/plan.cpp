@@ -535,6 +535,10 @@ void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOp
     }
 
     std::vector<Seconds> times;  // simulated step times so far, for the threshold
+    // Collective and send times kept across the candidates (a pure function of the cluster, the network model and
+    // the ranks; CommTimeCache): candidates on one placement time each collective once, and those that differ only
+    // in their expert degrees share the sends and the groups without experts.
+    CommTimeCache comm_times;
     auto threshold = [&] {
         if (!options.prune || times.size() < static_cast<std::size_t>(options.top)) {
             return Seconds(std::numeric_limits<double>::infinity());
@@ -564,7 +568,7 @@ void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOp
             PlanCandidate& c = result.candidates[wave[k]];
             if (options.on_simulate) options.on_simulate(c.layout);
             try {
-                c.step = simulate_step(spec_for(s, c.layout));
+                c.step = simulate_step(spec_for(s, c.layout), &comm_times);
                 check_step_figures(*c.step);
                 c.fate = CandidateFate::simulated;
             } catch (const Error& e) {

@@ -68,7 +68,11 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
     dispatch_factor_ = dispatch_factor(spec.model, placement_, spec.cluster.gpus_per_node, spec.layout.moe_dispatcher);
     gpu_merge_ = gpu_merge(spec.model, placement_, spec.cluster.gpus_per_node, spec.layout.moe_dispatcher);
     engine_.add_model(*network_);
-    if (comm_times != nullptr && spec.mode == SimulationMode::symmetric) shared_times_ = comm_times->table_for(spec, topology_);
+    if (comm_times != nullptr && spec.mode == SimulationMode::symmetric) {
+        auto tables = comm_times->tables_for(spec, topology_);
+        shared_times_ = std::move(tables.all);
+        shared_dense_times_ = std::move(tables.dense);
+    }
 
     const int p = layout_.pipeline;
     stage_ranks_.resize(static_cast<std::size_t>(p));

@@ -107,8 +107,9 @@ struct CommTimeCache::Table {
     std::map<CollectiveKey, SimTime> collectives;
     std::map<SendKey, SimTime> sends;
 
-    // The layout's fields that decide which ranks form each group.
-    static ParallelLayout placement_of(const ParallelLayout& layout);
+    // The layout's fields that decide which ranks form each group; `dense`: each group without experts and the
+    // pipeline sends (the expert degrees reset: expert 1, expert_tensor the tensor degree).
+    static ParallelLayout placement_of(const ParallelLayout& layout, bool dense = false);
     template <class Key>
     std::optional<SimTime> find(const std::map<Key, SimTime>& times, const Key& key) {
         std::lock_guard lock(mutex);
@@ -380,6 +381,9 @@ private:
     std::map<std::tuple<int, double, int, int>, CollectiveAlgorithm> algorithm_cache_;
     std::map<CommTimeCache::Table::SendKey, SimTime> p2p_cache_;
     std::shared_ptr<CommTimeCache::Table> shared_times_;  // kept across steps (null: none)
+    std::shared_ptr<CommTimeCache::Table> shared_dense_times_;  // the same for sends and groups without experts
+    // The table kept across steps that holds collectives of `group`'s kind (null: none).
+    [[nodiscard]] CommTimeCache::Table* shared_table(GroupKind group) const;
     // Stage translation: per stage its image; the canonical stages found so far; the prover; the answers kept by
     // (kind, size, group kind); the routing choice logs by their sorted (source, destination) pairs; which (log,
     // from stage, to stage) checks held; the (kind, group kind) found not to carry.

@@ -47,14 +47,16 @@ bool answers(const StepSpec& cached, const StepSpec& wanted) {
 
 }  // namespace
 
-ParallelLayout CommTimeCache::Table::placement_of(const ParallelLayout& layout) {
+ParallelLayout CommTimeCache::Table::placement_of(const ParallelLayout& layout, bool dense) {
     ParallelLayout p;
     p.tensor = layout.tensor;
     p.context = layout.context;
     p.data = layout.data;
     p.pipeline = layout.pipeline;
-    p.expert = layout.expert;
-    p.expert_tensor = layout.expert_tensor_degree();
+    // Placement::rank_of and the dense groups read the tensor, context, data and pipeline degrees and the order's
+    // dense dimensions; only the expert groups read the expert degrees (placement.cpp).
+    p.expert = dense ? 1 : layout.expert;
+    p.expert_tensor = dense ? layout.tensor : layout.expert_tensor_degree();
     p.order = layout.order;
     p.shard_group = layout.dense_shard_ranks();
     return p;
@@ -67,28 +69,37 @@ CommTimeCache::Table::Graph::Graph(const Topology& t)
 }
 
 std::shared_ptr<CommTimeCache::Table> CommTimeCache::table_for(const StepSpec& spec, const Topology& topology) {
-    const ParallelLayout placement = Table::placement_of(spec.layout);
+    return tables_for(spec, topology).all;
+}
+
+CommTimeCache::Tables CommTimeCache::tables_for(const StepSpec& spec, const Topology& topology) {
     auto graph = std::make_shared<const Table::Graph>(topology);
     std::lock_guard lock(mutex_);
     for (const auto& first : topologies_) {
         if (*first->graph == *graph) graph = first->graph;
     }
-    for (const auto& t : tables_) {
-        if (t->graph == graph && t->network == spec.network && t->placement == placement) return t;
-    }
-    if (tables_.size() >= kMaxTables || topologies_.size() >= kMaxTopologies) {
+    if (tables_.size() + 2 > kMaxTables || topologies_.size() >= kMaxTopologies) {
         tables_.clear();  // steps running keep theirs
         topologies_.clear();
     }
-    auto table = std::make_shared<Table>();
-    table->graph = graph;
-    table->network = spec.network;
-    table->placement = placement;
-    tables_.push_back(table);
-    if (std::none_of(topologies_.begin(), topologies_.end(), [&](const auto& t) { return t->graph == graph; })) {
-        topologies_.push_back(table);
-    }
-    return table;
+    const auto find_or_add = [&](const ParallelLayout& placement) {
+        for (const auto& t : tables_) {
+            if (t->graph == graph && t->network == spec.network && t->placement == placement) return t;
+        }
+        auto table = std::make_shared<Table>();
+        table->graph = graph;
+        table->network = spec.network;
+        table->placement = placement;
+        tables_.push_back(table);
+        if (std::none_of(topologies_.begin(), topologies_.end(), [&](const auto& t) { return t->graph == graph; })) {
+            topologies_.push_back(table);
+        }
+        return table;
+    };
+    Tables out;
+    out.all = find_or_add(Table::placement_of(spec.layout));
+    out.dense = find_or_add(Table::placement_of(spec.layout, true));
+    return out;
 }
 
 StepResult StepCache::simulate(const StepSpec& spec) {

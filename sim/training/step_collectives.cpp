@@ -58,6 +58,22 @@ std::vector<CollectiveAlgorithm> StepBuilder::algorithms_for(const CommSpec& c) 
     return supported_algorithms(c.kind);
 }
 
+CommTimeCache::Table* StepBuilder::shared_table(GroupKind group) const {
+    switch (group) {
+        case GroupKind::expert:
+        case GroupKind::expert_data:
+        case GroupKind::expert_tensor: return shared_times_.get();
+        case GroupKind::tensor:
+        case GroupKind::context:
+        case GroupKind::data:
+        case GroupKind::pipeline:
+        case GroupKind::data_context:
+        case GroupKind::shard:
+        case GroupKind::replica: return shared_dense_times_.get();
+    }
+    return shared_times_.get();
+}
+
 // Symmetric mode: the time of `c` for the group of `rank`, with every group of the same kind in the stage
 // running at once when the groups cross nodes (they may share NICs and switches); cached, and carried to the
 // stage's class (step_translation.cpp).
@@ -65,13 +81,14 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     const int stage = placement_.coord(rank).pp;
     const auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), stage, c.node_merge, c.gpu_merge);
     if (auto it = comm_cache_.find(key); it != comm_cache_.end()) return it->second;
-    if (shared_times_) {
-        if (const auto t = shared_times_->find(shared_times_->collectives, key)) return comm_cache_[key] = *t;
+    CommTimeCache::Table* shared = shared_table(c.group);
+    if (shared) {
+        if (const auto t = shared->find(shared->collectives, key)) return comm_cache_[key] = *t;
     }
     CommGroups groups = comm_groups(c, rank);
     if (const auto t = translated_time(c, stage, groups)) {
         comm_cache_.emplace(key, *t);
-        if (shared_times_) shared_times_->keep(shared_times_->collectives, key, *t);
+        if (shared) shared->keep(shared->collectives, key, *t);
         return *t;
     }
     const CollectiveRequest request = request_for(c, groups.at(0));
@@ -131,7 +148,7 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     }
     if (!alone_result && !merged_done) time = to_sim(simulate_collective(*network_, request).time);
     comm_cache_.emplace(key, time);
-    if (shared_times_) shared_times_->keep(shared_times_->collectives, key, time);
+    if (shared) shared->keep(shared->collectives, key, time);
     remember_translation(c, stage, std::move(groups), algorithm, time);
     return time;
 }
@@ -140,8 +157,8 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
 SimTime StepBuilder::p2p_time(int from_stage, int to_stage, Bytes bytes) {
     const auto key = std::make_tuple(from_stage, to_stage, bytes.value());
     if (auto it = p2p_cache_.find(key); it != p2p_cache_.end()) return it->second;
-    if (shared_times_) {
-        if (const auto t = shared_times_->find(shared_times_->sends, key)) return p2p_cache_[key] = *t;
+    if (shared_dense_times_) {
+        if (const auto t = shared_dense_times_->find(shared_dense_times_->sends, key)) return p2p_cache_[key] = *t;
     }
     // Every replica's pipeline sends at once: one flow per (tensor, context, data) rank of the stage.
     std::vector<FlowSpec> flows;
@@ -152,7 +169,7 @@ SimTime StepBuilder::p2p_time(int from_stage, int to_stage, Bytes bytes) {
     }
     const SimTime t = to_sim(network_->run_phase(flows).time);
     p2p_cache_.emplace(key, t);
-    if (shared_times_) shared_times_->keep(shared_times_->sends, key, t);
+    if (shared_dense_times_) shared_dense_times_->keep(shared_dense_times_->sends, key, t);
     return t;
 }
 

@@ -149,3 +149,53 @@ TEST_CASE("collective times kept across steps answer only steps of the same clus
     }
     CHECK(simulate_step(slower).step_time != simulate_step(a).step_time);
 }
+
+TEST_CASE("layouts that differ only in expert parallelism share the times of their sends and groups without experts",
+          "[step][cache]") {
+    // A small MoE (4 layers, 16 routed experts, top-4, one shared) on 32 H100 (4 nodes of 8): PP 2 × DP 16 with EP
+    // 2, 4 or 16 (each divides data × context = 16); a stage is 2 nodes, so its data ring and EP 16 cross them. The
+    // data, pipeline and tensor groups and the pipeline sends are the same ranks in all three (Placement::rank_of
+    // reads no expert degree), the expert all-to-alls are not.
+    StepSpec ep2 = small_spec();
+    ep2.model.moe = MoeSpec{16, 1, 4, 1024, 0, 0};
+    ep2.cluster.gpus = 32;
+    ep2.layout.tensor = 1;
+    ep2.layout.data = 16;
+    ep2.layout.expert = 2;
+    ep2.global_batch = 16 * 4;
+    StepSpec ep16 = ep2;
+    ep16.layout.expert = 16;
+    StepSpec ep4 = ep2;
+    ep4.layout.expert = 4;
+    StepSpec more_data = ep2;  // PP 1 × DP 32: other data groups and no sends; must not share
+    more_data.layout.pipeline = 1;
+    more_data.layout.data = 32;
+    more_data.global_batch = 32 * 4;
+    StepSpec reordered = ep2;  // data innermost: the data groups are other ranks; must not share
+    reordered.layout.order = "dp-tp-cp-ep-pp";
+
+    CommTimeCache times;
+    const auto tables = [&](const StepSpec& s) { return times.tables_for(s, build_topology(s.cluster)); };
+    CHECK(tables(ep2).dense == tables(ep16).dense);
+    CHECK(tables(ep2).dense == tables(ep4).dense);
+    CHECK(tables(ep2).all != tables(ep16).all);
+    CHECK(tables(ep2).dense != tables(more_data).dense);
+    CHECK(tables(ep2).dense != tables(reordered).dense);
+    // Without experts the two tables are one: the full placement is the dense one.
+    const StepSpec dense = small_spec();
+    CHECK(tables(dense).all == tables(dense).dense);
+
+    // Every step through the one cache, in an order where each finds the others' times, equals its own simulation
+    // to the last bit: a time kept under too coarse a key (an all-to-all under the dense key, or another data group)
+    // would differ.
+    for (const StepSpec* s : std::vector<const StepSpec*>{&ep2, &ep16, &ep4, &more_data, &reordered, &ep2}) {
+        const StepResult shared = simulate_step(*s, &times);
+        const StepResult own = simulate_step(*s);
+        CHECK(shared.step_time == own.step_time);
+        CHECK(shared.breakdown.exposed == own.breakdown.exposed);
+        CHECK(shared.breakdown.on_link == own.breakdown.on_link);
+    }
+    // The layouts' expert all-to-alls do differ (EP 2 inside a node, EP 16 over two), so the shared dense times did
+    // not make them equal.
+    CHECK(simulate_step(ep2).breakdown.on_link != simulate_step(ep16).breakdown.on_link);
+}

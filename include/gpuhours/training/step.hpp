@@ -158,6 +158,15 @@ public:
     // The table for `spec`'s network model and placement on `topology` (built from spec.cluster); empty the first
     // time.
     std::shared_ptr<Table> table_for(const StepSpec& spec, const Topology& topology);
+    // The same table, and the one for the pipeline sends and the groups without experts (tensor, context, data,
+    // pipeline, data × context, shard, replica), whose ranks and concurrent groups do not depend on the expert
+    // degrees: keyed by the placement without them, so layouts that differ only in expert parallelism (`plan`'s
+    // candidates) time those once. For a layout without experts both are one table.
+    struct Tables {
+        std::shared_ptr<Table> all;
+        std::shared_ptr<Table> dense;
+    };
+    Tables tables_for(const StepSpec& spec, const Topology& topology);
 
 private:
     std::mutex mutex_;
