@@ -502,6 +502,11 @@ DeadlineAnswer search_deadline(const Scenario& s, double own_days, double deadli
     if (recipes.size() > 1) {
         answer.note += fmt::format("; nor with {}", other_recipes_text(recipes));
     }
+    // The most GPUs that ran were the most --max-gpus allows: more GPUs are the first thing to try.
+    if (most && (most->first + 1) * mp > max_gpus) {
+        answer.note += fmt::format("; more GPUs may reach it: raise --max-gpus (the search stopped at {})",
+                                   with_commas(static_cast<double>(max_gpus)));
+    }
     if (!batch_may_grow) {
         // A larger batch leaves more micro-batches per replica (a smaller bubble) and fewer steps: say how to try it.
         answer.note += "; a larger batch may reach it: --max-batch-tokens N lets the search grow every phase's batch up to N tokens";

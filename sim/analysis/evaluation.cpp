@@ -762,11 +762,7 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
         if (claim.has_cost()) {
             rung = claim.rung.value_or(ev.nominal_ladder->base);
             const RungCost& priced_rung = ev.nominal_ladder->at(*rung);
-            if (!priced_rung.cost) {
-                throw ScenarioError(claim.where, fmt::format("the claim is about rung {} ({}), which the scenario does not price: {}",
-                                                             rung_number(*rung), rung_title(*rung), priced_rung.missing),
-                                    "give the rung its inputs, or set the claim's `rung` to one that is priced");
-            }
+            if (!priced_rung.cost) throw unpriced_rung_error(claim, *rung, priced_rung.missing);
         }
         const std::vector<RunMetrics> all = on_rung(samples.of(claim.basis, 0), rung);
         const PricedRun& nominal_run = claim.basis == GpuHourBasis::steady_state ? nominal_steady : nominal;

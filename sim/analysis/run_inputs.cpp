@@ -35,6 +35,21 @@ std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
     return levels;
 }
 
+}  // namespace detail
+
+double planned_steps(const Scenario& s) {
+    double steps = 0.0;
+    for (const PhaseSpec& ph : s.phases) {
+        if (ph.quoted_gpu_hours) continue;
+        for (const auto& [batch, tokens] : detail::levels_of(ph)) {
+            if (tokens > 0) steps += tokens / (static_cast<double>(batch) * ph.training.sequence_length);
+        }
+    }
+    return steps;
+}
+
+namespace detail {
+
 void require_supported_interruptions(const Scenario& s, const RunInputs& run, std::string_view why) {
     const Seconds wall = expected_run_wall_clock(run);
     const double n = expected_interruptions(run.reliability, run.gpus, run.gpus_per_node, wall);

@@ -28,6 +28,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 namespace gpuhours {
 
@@ -175,6 +176,95 @@ void scale_uncertain_efficiencies(const std::filesystem::path& file, const LoadO
     }
 }
 
+// The compute precision and FP8 recipe the chip can run: BF16 (and what only an FP8 step has, off) without a peak for
+// the scenario's format, per-tensor scaling without the recipe's kernels, BF16 storage and all-to-all formats
+// without FP8 casts.
+void carry_precision(const Scenario& original, const ChipProfile& profile, Variant& v, std::vector<std::string>& notes) {
+    const Fp8Recipe recipe = original.training.precision.fp8_recipe;
+    if (!profile.peak_dense.contains(original.training.precision.compute)) {
+        v.overrides.push_back("training.precision=\"bf16\"");
+        if (recipe != Fp8Recipe::none) v.overrides.push_back("training.fp8_recipe=\"none\"");
+        // What only an FP8 step has goes with it (the scenario layer refuses either beside BF16).
+        std::string also;
+        if (original.training.precision.fp8_param_gather) {
+            v.overrides.push_back("training.fp8_param_gather=false");
+            also += ", weights gathered in BF16";
+        }
+        if (original.sources.keys.contains("training.first_last_layers_bf16")) {
+            v.overrides.push_back("training.first_last_layers_bf16=false");
+        }
+        notes.push_back(fmt::format("no {} peak: BF16 GEMMs{}", to_string(original.training.precision.compute), also));
+        v.rederived = true;
+    } else if (recipe != Fp8Recipe::none && !(profile.efficiency.fp8_gemm(recipe) > 0.0)) {
+        // The recipe's kernels are not in the chip's catalog entry (blockwise on a chip without DeepGEMM figures,
+        // MXFP8 before Blackwell): per-tensor scaling, which every FP8 chip has (gemm_fp8).
+        v.overrides.push_back("training.fp8_recipe=\"delayed\"");
+        notes.push_back(fmt::format("no {} FP8 figure: per-tensor (delayed) scaling", to_string(recipe)));
+        v.rederived = true;
+    }
+    // FP8 storage and all-to-all formats need FP8 casts the chip runs; without an FP8 peak (A800, Ascend 910B) a
+    // scenario written for the chip keeps them in BF16, as its GEMMs.
+    if (!profile.peak_dense.contains(Precision::fp8)) {
+        const MixedPrecision& mp = original.training.precision;
+        std::vector<std::string> moved;
+        for (const auto& [key, format] : {std::pair{"activations", std::optional(mp.activations)}, std::pair{"dispatch_precision", mp.dispatch},
+                                          std::pair{"combine_precision", mp.combine}}) {
+            if (format != Precision::fp8) continue;
+            v.overrides.push_back(fmt::format("training.{}=\"bf16\"", key));
+            moved.push_back(key);
+        }
+        if (!moved.empty()) notes.push_back(fmt::format("no FP8: {} in BF16", fmt::join(moved, ", ")));
+    }
+}
+
+// A node of the scenario chip's scale-up domain (written or by default: the flagship's 8 H800 on NVSwitch) is that
+// chip's node: the swapped chip gets its own domain (an H100 PCIe's bridged pair, a GB200 NVL72 rack), else a
+// node would join GPUs by a scale-up link they do not have. The node takes the largest size within the domain that
+// divides the GPU count (2,048 GPUs in 64-GPU nodes on a GB200, for racks of 72) and, on a multi-plane fabric, that
+// the planes divide; when none does and the planes were the node's GPUs (a NIC per GPU, each on its own plane),
+// the planes follow the node down. A node the scenario sized otherwise, or one node written as the whole
+// (single-node) fabric, is the cluster's own and is kept.
+void carry_node(const Scenario& original, const LoadOptions& base, const std::string& chip, const ChipProfile& profile,
+                Variant& v, std::vector<std::string>& notes) {
+    if (const std::string from = catalog_id(original.cluster.chip); from != "inline" && from != chip) {
+        const ClusterSpec& c = original.cluster;
+        const int own = load_chip(from, base.catalog_dir).scale_up_domain;
+        const int target = profile.scale_up_domain;
+        const bool single_written = c.fabric == Fabric::single_node && original.sources.keys.contains("cluster.fabric");
+        if (own != target && c.gpus_per_node == std::min(c.gpus, own) && !single_written) {
+            const bool multi_plane = c.fabric == Fabric::multi_plane;
+            const auto largest = [&](bool planes_divide) {
+                for (int d = std::min(c.gpus, std::max(1, target)); d >= 1; --d) {
+                    if (c.gpus % d == 0 && (!planes_divide || d % c.planes == 0)) return d;
+                }
+                return 0;
+            };
+            int node = largest(multi_plane);
+            const bool planes_follow = node == 0 && multi_plane && c.planes == c.gpus_per_node;
+            if (planes_follow) node = largest(false);
+            if (node > 0 && node != c.gpus_per_node) {
+                v.overrides.push_back(fmt::format("cluster.gpus_per_node={}", node));
+                if (planes_follow) v.overrides.push_back(fmt::format("cluster.planes={}", node));
+                notes.push_back(fmt::format("nodes of {} → {} GPUs ({}'s scale-up domain {}{})", c.gpus_per_node, node,
+                                            profile.display_name, target,
+                                            node == std::min(c.gpus, target) ? "" : fmt::format(", the largest node that divides {} GPUs", c.gpus)));
+                v.rederived = true;
+            }
+        }
+    }
+}
+
+// Under ownership pricing (no rental price written), rung 1 is priced at each chip's catalog rental price; a chip
+// without one is given the scenario chip's, as this override (loaded with the variant, so that a claim about rung 1
+// stays priced when the scenario is read). nullopt: nothing to borrow.
+std::optional<std::string> borrowed_rental(const Scenario& original, const ChipProfile& profile) {
+    const ChipProfile& from = original.cluster.chip;
+    if (original.pricing.gpu_hour || !from.rental_gpu_hour || profile.rental_gpu_hour) return std::nullopt;
+    return fmt::format("cluster.chip.price.rental_gpu_hour={{ value = \"${}\", source = \"the {}'s catalog rental price: {} has "
+                       "none\" }}",
+                       from.rental_gpu_hour->value(), from.display_name, profile.display_name);
+}
+
 // The scenario on `chip`, re-derived until it can run (see the file comment). Throws ScenarioError when nothing
 // fits, naming what was tried.
 Variant derive_variant(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
@@ -184,6 +274,7 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     v.overrides.insert(v.overrides.end(), extra.begin(), extra.end());
     const Scenario original = load_scenario(file, base);
     const ChipProfile profile = load_chip(chip, base.catalog_dir);
+    if (const auto rental = borrowed_rental(original, profile)) v.overrides.push_back(*rental);
     std::vector<std::string> notes;
     if (const std::string from = catalog_id(original.cluster.chip);
         !original.sources.chip_overrides.empty() && from != "inline" && from != chip) {
@@ -216,32 +307,8 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     carry_share("tp_comm_overlap_sms", "TP-overlap SMs",
                 [](const ParallelLayout& p) { return p.tp_comm_overlap ? p.tp_comm_overlap_sms : 0; },
                 [&](const ParallelLayout& p) { return last - share_of(p.communication_sms, last); });
-    const Fp8Recipe recipe = original.training.precision.fp8_recipe;
-    if (!profile.peak_dense.contains(original.training.precision.compute)) {
-        v.overrides.push_back("training.precision=\"bf16\"");
-        if (recipe != Fp8Recipe::none) v.overrides.push_back("training.fp8_recipe=\"none\"");
-        notes.push_back(fmt::format("no {} peak: BF16 GEMMs", to_string(original.training.precision.compute)));
-        v.rederived = true;
-    } else if (recipe != Fp8Recipe::none && !(profile.efficiency.fp8_gemm(recipe) > 0.0)) {
-        // The recipe's kernels are not in the chip's catalog entry (blockwise on a chip without DeepGEMM figures,
-        // MXFP8 before Blackwell): per-tensor scaling, which every FP8 chip has (gemm_fp8).
-        v.overrides.push_back("training.fp8_recipe=\"delayed\"");
-        notes.push_back(fmt::format("no {} FP8 figure: per-tensor (delayed) scaling", to_string(recipe)));
-        v.rederived = true;
-    }
-    // FP8 storage and all-to-all formats need FP8 casts the chip runs; without an FP8 peak (A800, Ascend 910B) a
-    // scenario written for the chip keeps them in BF16, as its GEMMs.
-    if (!profile.peak_dense.contains(Precision::fp8)) {
-        const MixedPrecision& mp = original.training.precision;
-        std::vector<std::string> moved;
-        for (const auto& [key, format] : {std::pair{"activations", std::optional(mp.activations)}, std::pair{"dispatch_precision", mp.dispatch},
-                                          std::pair{"combine_precision", mp.combine}}) {
-            if (format != Precision::fp8) continue;
-            v.overrides.push_back(fmt::format("training.{}=\"bf16\"", key));
-            moved.push_back(key);
-        }
-        if (!moved.empty()) notes.push_back(fmt::format("no FP8: {} in BF16", fmt::join(moved, ", ")));
-    }
+    carry_precision(original, profile, v, notes);
+    carry_node(original, base, chip, profile, v, notes);
     // A [cluster] NIC equal to the scenario chip's catalog figure is that chip's server NIC (the flagship's 400 Gb/s
     // CX7 per H800): the swapped chip gets its own catalog NIC. Another figure is the cluster's own and is kept.
     if (const std::string from = catalog_id(original.cluster.chip); original.sources.keys.contains("cluster.nic_bandwidth") &&
@@ -312,11 +379,7 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
         row.price_gpu_hour = catalog ? profile.rental_gpu_hour->value() : from.rental_gpu_hour->value();
         row.price_note = catalog ? fmt::format("catalog: {} (rung 1 only)", profile.rental_source)
                                  : fmt::format("the {}'s catalog price, as this chip has none (rung 1 only)", from.display_name);
-        if (!catalog) {
-            v.overrides.push_back(fmt::format("cluster.chip.price.rental_gpu_hour={{ value = \"${}\", source = \"the {}'s catalog "
-                                              "rental price: {} has none\" }}",
-                                              row.price_gpu_hour, from.display_name, profile.display_name));
-        }
+        // derive_variant has loaded the variant with borrowed_rental's override.
         return;
     }
     row.price_gpu_hour = original.pricing.gpu_hour->value();

@@ -362,7 +362,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("fp8_recipe", to_string(t.precision.fp8_recipe)).field("fp8_param_gather", t.precision.fp8_param_gather);
     j.field("bf16_layers_at_start", t.precision.bf16_layers_at_start).field("bf16_layers_at_end", t.precision.bf16_layers_at_end);
     j.field("micro_batches_per_step", t.global_batch / (p.data * p.micro_batch));
-    j.field("steps", t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length));
+    j.field("steps", planned_steps(s));
     j.end_object();
     j.key("reliability").begin_object();
     j.field("from", s.reliability.from).field("failure_classes", static_cast<std::int64_t>(s.reliability.failures.size()));
@@ -465,11 +465,13 @@ int check_command(const Args& raw, std::ostream& out) {
                                p.tp_comm_overlap_sms);
         }
         const int micro = t.global_batch / (p.data * p.micro_batch);
+        const std::size_t simulated = static_cast<std::size_t>(
+            std::count_if(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return !ph.quoted_gpu_hours; }));
         out << fmt::format("training  {} tokens, sequence {}, global batch {} ({} micro-batches of {} per replica), "
-                           "{} compute; {} steps\n",
+                           "{} compute; {} steps{}\n",
                            format_count(t.tokens), t.sequence_length, t.global_batch, micro, p.micro_batch,
-                           describe_compute_precision(t.precision),
-                           report::with_commas(t.tokens / (static_cast<double>(t.global_batch) * t.sequence_length)));
+                           describe_compute_precision(t.precision), report::with_commas(planned_steps(s)),
+                           simulated > 1 ? fmt::format(" over its {} simulated phases (batch ramps included)", simulated) : "");
         out << fmt::format("kernels   {}{}\n", describe_launches(c.chip, t.cuda_graphs),
                            describe_gradient_accumulation(t.gradient_accumulation, t.precision, "; "));
         if (c.power_cap) out << fmt::format("power     {}\n", c.describe_power_cap());
@@ -680,6 +682,7 @@ int chips_command(const Args& raw, std::ostream& out) {
         const auto it = c.peak_dense.find(p);
         return it == c.peak_dense.end() ? std::string("—") : fmt::format("{:g}", it->second.value() / 1e12);
     };
+    if (args.has("--json") && args.has("--csv")) throw Error("give either --json or --csv, not both", "each writes the whole table in its own format");
     if (args.has("--json")) {
         report::Json j;
         j.begin_object().field("schema_version", report::kJsonSchemaVersion);

@@ -353,6 +353,7 @@ void print_claims(const RunEvaluation& ev, std::ostream& out) {
 
 int cmd_run(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "run");
+    if (args.has("--json") && args.has("--csv")) throw Error("give either --json or --csv, not both", "each writes the whole output in its own format");
     if (args.has("--trace")) report::check_output_path(args.get("--trace"), "--trace");  // before any work
     const std::string& file = single_positional(args, "run", "SCENARIO");
     const ScenarioSampler sampler(file, load_options(args));

@@ -157,6 +157,18 @@ std::optional<CostRung> cost_rung_from_string(std::string_view name) {
 
 const RungCost& CostLadder::at(CostRung r) const { return rungs.at(static_cast<std::size_t>(r)); }
 
+std::string rung_missing(CostRung rung, bool rental_price, bool ownership, bool research_compute, bool staff) {
+    switch (rung) {
+        case CostRung::rental: return rental_price ? "" : "no rental price: set pricing.gpu_hour (the chip's catalog has none)";
+        case CostRung::ownership:
+        case CostRung::capital: return ownership ? "" : "no ownership figures: add [pricing.ownership]";
+        case CostRung::research:
+            return research_compute ? "" : "no research compute: set pricing.research_multiplier or [[pricing.research_runs]]";
+        case CostRung::staff: return staff ? "" : "no staff figures: add [pricing.staff]";
+    }
+    return "";
+}
+
 namespace {
 
 RungCost priced(CostRung rung, const CostBreakdown& b) { return RungCost{rung, b.total, b.lines, {}}; }
@@ -175,7 +187,7 @@ CostLadder cost_ladder(const LadderInputs& in) {
     if (!rented) rental.gpu_hour = in.catalog_rental;
     out.rungs.push_back(rental.gpu_hour || !rental.rental_shares.empty()
                             ? priced(CostRung::rental, cost_of(rental))
-                            : unpriced(CostRung::rental, "no rental price: set pricing.gpu_hour (the chip's catalog has none)"));
+                            : unpriced(CostRung::rental, rung_missing(CostRung::rental, false, false, false, false)));
 
     if (in.run.ownership) {
         CostInputs owned = in.run;
@@ -191,8 +203,9 @@ CostLadder cost_ladder(const LadderInputs& in) {
                          {{"GPUs", gpu_capex}, {"servers", server_capex}, {"networking", network_capex}}, {}};
         out.rungs.push_back(capital);
     } else {
-        out.rungs.push_back(unpriced(CostRung::ownership, "no ownership figures: add [pricing.ownership]"));
-        out.rungs.push_back(unpriced(CostRung::capital, "no ownership figures: add [pricing.ownership]"));
+        const std::string missing = rung_missing(CostRung::ownership, false, false, false, false);
+        out.rungs.push_back(unpriced(CostRung::ownership, missing));
+        out.rungs.push_back(unpriced(CostRung::capital, missing));
     }
 
     const RungCost& base = out.rungs[static_cast<std::size_t>(out.base)];
@@ -225,7 +238,7 @@ CostLadder cost_ladder(const LadderInputs& in) {
                                       {fmt::format("research and ablation compute (× {:g} − 1)", m), *base.cost * (m - 1.0)}},
                                      {}});
     } else {
-        out.rungs.push_back(unpriced(CostRung::research, base.cost ? "no research compute: set pricing.research_multiplier or [[pricing.research_runs]]"
+        out.rungs.push_back(unpriced(CostRung::research, base.cost ? rung_missing(CostRung::research, true, true, false, true)
                                                                    : base.missing));
     }
 
@@ -241,7 +254,7 @@ CostLadder cost_ladder(const LadderInputs& in) {
                                       {"R&D staff", staff}},
                                      {}});
     } else {
-        out.rungs.push_back(unpriced(CostRung::staff, below.cost ? "no staff figures: add [pricing.staff]" : below.missing));
+        out.rungs.push_back(unpriced(CostRung::staff, below.cost ? rung_missing(CostRung::staff, true, true, true, false) : below.missing));
     }
     return out;
 }

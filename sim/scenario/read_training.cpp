@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 
 namespace gpuhours::detail {
 namespace {
@@ -300,7 +302,14 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
             ph.tokens = detail::as_count(*tokens, r.path_of("tokens"));
             require_positive(ph.tokens, *tokens, r.path_of("tokens"), "a token count");
         } else {
-            ph.tokens = detail::as_count(*steps, r.path_of("steps")) * tokens_per_step;
+            const double count = detail::as_count(*steps, r.path_of("steps"));
+            if (std::isfinite(count) && count != std::floor(count)) {
+                throw KeyError(steps->where, steps->where, false,
+                               fmt::format("`{}` = {:g} is not a whole number of steps", r.path_of("steps"), count),
+                               fmt::format("a run trains whole steps: write {:g} or {:g}", std::floor(count), std::ceil(count)),
+                               stand_in(steps->where, Node::Kind::integer, static_cast<std::int64_t>(std::max(1.0, std::ceil(count)))));
+            }
+            ph.tokens = count * tokens_per_step;
             ph.by_steps = true;
             require_positive(ph.tokens, *steps, r.path_of("steps"), "a step count");
         }

@@ -803,13 +803,36 @@ void check_phase_prices(const Scenario& s) {
     }
 }
 
+ScenarioError unpriced_rung_error(const ClaimSpec& claim, CostRung rung, std::string_view missing) {
+    return ScenarioError(claim.where,
+                         fmt::format("the claim is about rung {} ({}), which the scenario does not price: {}",
+                                     rung_number(rung), rung_title(rung), missing),
+                         "give the rung its inputs, or set the claim's `rung` to one that is priced");
+}
+
 void check_claims_priced(const Scenario& s) {
-    if (prices_run(s)) return;
+    const bool priced = prices_run(s);
+    const PricingSpec& p = s.pricing;
+    const bool rental = p.gpu_hour || s.cluster.chip.rental_gpu_hour ||
+                        std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
     for (const ClaimSpec& claim : s.claims) {
-        if (claim.has_cost()) {
+        const ClaimThresholds& t = claim.thresholds;
+        if (!priced && claim.has_cost()) {
             throw ScenarioError(claim.where, "the claim states a cost but the scenario has no [pricing]",
                                 "add [pricing] gpu_hour = \"$2\" (rental) or [pricing.ownership]");
         }
+        if (!priced && (t.energy_below || t.energy_above || t.energy_within)) {
+            // Energy comes from the same inputs as the cost (PUE, utilisation, host power); unpriced, it would be
+            // judged as 0 kWh.
+            throw ScenarioError(claim.where, "the claim states an energy but the scenario prices nothing: energy is "
+                                             "reported only for a priced run",
+                                "add [pricing] with its pue (e.g. 1.2) and gpu_hour = \"$2\" (or [pricing.ownership])");
+        }
+        if (!claim.has_cost() || !claim.rung) continue;
+        const std::string missing = rung_missing(*claim.rung, rental, p.ownership.has_value(),
+                                                 p.research_multiplier.has_value() || !p.research_runs.empty(),
+                                                 p.staff.has_value());
+        if (!missing.empty()) throw unpriced_rung_error(claim, *claim.rung, missing);
     }
 }
 

@@ -472,3 +472,36 @@ TEST_CASE("a chip without the scenario's FP8 recipe runs per-tensor scaling and 
     CHECK_THAT(mi.layout_note, Catch::Contains("no blockwise FP8 figure: per-tensor (delayed) scaling"));
     CHECK_THAT(mi.layout_note, Catch::Contains("efficiency.gemm_fp8_blockwise: not used on the AMD Instinct MI300X"));
 }
+
+TEST_CASE("a node of the scenario chip's scale-up domain becomes the swapped chip's own domain", "[whatif]") {
+    // kTensor8's nodes of 8 are the H100's NVSwitch domain. The H100 PCIe joins GPUs by NVLink bridges in pairs
+    // (catalog domain 2): TP 8 over nodes of 8 gave it 8-GPU NVLink at the bridge's rate. Its row now runs nodes of 2,
+    // which is the scenario written for the chip by hand (chip and node changed, everything else as written: its NIC
+    // is the catalog's by default). The H200 has the H100's domain: nothing moves and nothing is said.
+    WhatIfRequest request;
+    request.chips = {"h100-pcie", "h200"};
+    const WhatIfResult r = run_whatif(write_scenario("tp8.toml", kTensor8), catalog(), request, quick());
+    const WhatIfRow& pcie = row_of(r, "h100-pcie");
+    REQUIRE(pcie.feasible);
+    CHECK_THAT(pcie.layout_note, Catch::Contains("nodes of 8 → 2 GPUs (NVIDIA H100 PCIe's scale-up domain 2)"));
+    std::string by_hand = kTensor8;
+    by_hand.replace(by_hand.find("chip = \"h100\""), 13, "chip = \"h100-pcie\"");
+    by_hand.replace(by_hand.find("gpus_per_node = 8"), 17, "gpus_per_node = 2");
+    const double expected =
+        evaluate_run(ScenarioSampler(write_scenario("tp8-pcie.toml", by_hand), catalog()), quick()).headline_step().step_time.value();
+    CHECK(pcie.step_time_s == Approx(expected).epsilon(1e-12));
+    CHECK_THAT(row_of(r, "h200").layout_note, !Catch::Contains("nodes of"));
+}
+
+TEST_CASE("a chip without an FP8 peak runs BF16 and gathers its weights in BF16", "[whatif][fp8]") {
+    // Megatron-Bridge's Llama 3 8B FP8 recipe gathers its weights in FP8 (fp8_param_gather = true), which the
+    // scenario layer refuses beside BF16. On the A100 (no FP8 peak) the swap to BF16 left it set, and the row failed
+    // naming the scenario's line, though the file is valid.
+    WhatIfRequest request;
+    request.chips = {"a100-80gb"};
+    const WhatIfResult r = run_whatif(kCatalog / "validation" / "megatron-bridge-llama3-8b-fp8-h100.toml", catalog(), request, quick());
+    const WhatIfRow& a100 = row_of(r, "a100-80gb");
+    INFO(a100.error);
+    REQUIRE(a100.feasible);
+    CHECK_THAT(a100.layout_note, Catch::Contains("no fp8 peak: BF16 GEMMs, weights gathered in BF16"));
+}

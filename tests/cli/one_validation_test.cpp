@@ -229,3 +229,57 @@ TEST_CASE("a run whose interruptions pass the limit only at its simulated step s
     CHECK_THAT(r.out, Catch::Contains("beyond the supported range of interruptions") &&
                           Catch::Contains("`check` counts them with every step at its compute lower bound"));
 }
+
+TEST_CASE("an energy claim in an unpriced scenario, and a claim on a rung the scenario does not price, are refused by check as by run") {
+    // The small run without its [pricing] table (lines 21-22), its claim stating an energy instead of a cost: the
+    // [[claims]] header is then line 21. Unpriced, the run has no energy figure (it comes with the cost's PUE,
+    // utilisation and host power), and the claim was judged against 0 kWh: "under 1 MWh" held, "over 1 MWh" failed.
+    const TempDir dir("energy-claim");
+    std::string text = gpuhours::test::read_text(gpuhours::test::write_small_run(dir.path));
+    const auto pricing = text.find("[pricing]");
+    REQUIRE(pricing != std::string::npos);
+    text.erase(pricing, text.find("[[claims]]") - pricing);
+    const std::string cost = "cost_below = \"$10K\"";
+    const std::string energy = text;
+    const auto file = dir.path / "energy.toml";
+    std::ofstream(file) << std::string(energy).replace(energy.find(cost), cost.size(), "energy_below = \"1 MWh\"");
+    check_refused_by_both(file.string(), Case{"", file.string() + ":21:1", "the claim states an energy but the scenario prices nothing"});
+    // The small run as written (priced by rental) with its cost claim on rung 3, the capital outlay, which needs
+    // [pricing.ownership]: `check` passed it and `run` refused it. The [[claims]] header is line 23.
+    const std::string small = gpuhours::test::read_text(gpuhours::test::write_small_run(dir.path));
+    const auto capital = dir.path / "capital.toml";
+    std::ofstream(capital) << small << "rung = \"capital\"\n";
+    check_refused_by_both(capital.string(),
+                          Case{"", capital.string() + ":23:1",
+                               "the claim is about rung 3 (the cluster's total capital outlay), which the scenario does not "
+                               "price: no ownership figures: add [pricing.ownership]"});
+}
+
+TEST_CASE("a phase of a fractional number of steps is refused at its steps") {
+    // A run trains whole steps; 1.5 steps were simulated as 1.5 (its GPU-hours) and printed as 2.
+    const TempDir dir("fractional-steps");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    check_refused_by_both(file + " --set 'phases=[{name=\"short\", steps=1.5}]'",
+                          Case{"", "--set phases=", "is not a whole number of steps"});
+}
+
+TEST_CASE("check counts the steps of every phase as run does, and run takes one output format") {
+    // The small run: 20B tokens / (64 × 8,192 tokens a step) = 38,146.97 steps, printed 38,147. With two phases of 10
+    // steps and of 5 steps at batch 32 (the file's tokens made a comment), 10 + 5 = 15 over its 2 simulated phases;
+    // check used to divide the scenario's tokens by its last batch.
+    const TempDir dir("check-steps");
+    const auto file = gpuhours::test::write_small_run(dir.path);
+    const auto one = run_cli("check " + file.string());
+    CHECK(one.exit_code == 0);
+    CHECK_THAT(one.out, Catch::Contains("; 38,147 steps\n"));
+    gpuhours::test::comment_out_tokens(file);
+    const std::string phases = " --set 'phases=[{name=\"a\", steps=10}, {name=\"b\", steps=5, global_batch=32}]'";
+    const auto two = run_cli("check " + file.string() + phases);
+    INFO(two.out);
+    CHECK(two.exit_code == 0);
+    CHECK_THAT(two.out, Catch::Contains("; 15 steps over its 2 simulated phases (batch ramps included)\n"));
+    CHECK_THAT(run_cli("check --json " + file.string() + phases).out, Catch::Contains("\"steps\": 15"));
+    const auto both = run_cli("run --json --csv --quiet " + file.string() + phases);
+    CHECK(both.exit_code == 2);
+    CHECK_THAT(both.out, Catch::Contains("give either --json or --csv, not both"));
+}

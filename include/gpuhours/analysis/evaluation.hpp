@@ -166,6 +166,11 @@ RunEvaluation evaluate_run(const ScenarioSampler& sampler, const EvaluateOptions
 // too. Throws Error located at the restart, interval or failure-class key.
 void require_run_can_finish(const Scenario& s);
 
+// The steps a run of `s` trains, as `run` counts them: over its simulated phases (a quoted phase has none), each
+// batch-ramp level's tokens / (its global batch × the phase's sequence length). Fractional where a phase given in
+// tokens ends inside a step.
+double planned_steps(const Scenario& s);
+
 // A lower bound on the compute time of the scenario's simulated phases on `gpus` GPUs, in seconds: every token of
 // every phase (each batch-ramp level's) at its shortest time on one GPU — GEMM FLOPs at the chip's best GEMM rate
 // (a peak times its GEMM efficiency), attention FLOPs at the larger peak times the attention efficiency — divided

@@ -276,9 +276,13 @@ void validate_layout(const Scenario& s);
 
 // Whether the scenario prices its run: a rental price, ownership figures, or a phase's own price.
 bool prices_run(const Scenario& s);
-// Throws ScenarioError at the first claim that states a cost when the scenario prices nothing (read_scenario calls
-// it, so `check` refuses what `run` would).
+// Throws ScenarioError at the first claim that states a cost or an energy when the scenario prices nothing (energy
+// is reported only for a priced run), or that names a cost rung the scenario does not price (rung_missing; the
+// unnamed rung is the scenario's own basis, priced whenever the run is). read_scenario calls it, so `check` refuses
+// what `run` would.
 void check_claims_priced(const Scenario& s);
+// The error for `claim`, about `rung`, which the scenario does not price: `missing` says what the rung lacks.
+ScenarioError unpriced_rung_error(const ClaimSpec& claim, CostRung rung, std::string_view missing);
 // Throws ScenarioError at the first phase without a rental price when another phase gives one and [pricing] does not
 // (the run could not cost it).
 void check_phase_prices(const Scenario& s);
