@@ -346,6 +346,12 @@ TEST_CASE("gpuhours plan rejects a bad --top, --fix or scenario with exit code 2
     }
     const auto missing = test::run_cli("plan /nonexistent/scenario.toml");
     CHECK(missing.exit_code == 2);
+    // A --fix that no layout of the GPU count can have empties the space: refused at the flag, where it printed
+    // "rank 1 of 0 feasible layouts" and exit 0. 3 divides no power of two.
+    const auto empty = test::run_cli("plan " + file + catalog + " --fix tensor=3");
+    INFO(empty.out);
+    CHECK(empty.exit_code == 2);
+    CHECK_THAT(empty.out, Catch::Contains("gpuhours: error: --fix tensor=3: no layout of "));
 }
 
 // DeepSeek-V2-Lite (64 routed experts, 2 shared) on 16 H100, pipeline 1, EP 8, with `overlap` (a [parallelism] line).
