@@ -45,6 +45,12 @@ struct Limits {
     [[nodiscard]] double load(const Probe& p) const { return std::max(p.days / days, budget ? p.cost / *budget : 0.0); }
     [[nodiscard]] bool meets(const Probe& p) const { return load(p) <= 1.0; }
     [[nodiscard]] std::string bound(const Probe& p) const { return budget && p.cost / *budget > p.days / days ? "budget" : "deadline"; }
+    // The limits `p` passes: "deadline", "budget" or both.
+    [[nodiscard]] std::string exceeded(const Probe& p) const {
+        const bool late = p.days > days;
+        const bool dear = budget && p.cost > *budget;
+        return late && dear ? "deadline and the budget" : dear ? "budget" : "deadline";
+    }
 };
 
 Probe evaluate_at(const std::filesystem::path& file, const LoadOptions& base, const std::vector<std::string>& plan,
@@ -193,7 +199,7 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
         out.days = probe.days;
         out.cost_usd = probe.cost;
         out.meets = limits.meets(probe);
-        if (!out.meets) out.note = fmt::format("over the {}", limits.bound(probe));
+        if (!out.meets) out.note = fmt::format("over the {}", limits.exceeded(probe));
     } catch (const Error& e) {
         out.note = e.one_line();
     }

@@ -259,7 +259,7 @@ void carry_node(const Scenario& original, const LoadOptions& base, const std::st
 // stays priced when the scenario is read). nullopt: nothing to borrow.
 std::optional<std::string> borrowed_rental(const Scenario& original, const ChipProfile& profile) {
     const ChipProfile& from = original.cluster.chip;
-    if (original.pricing.gpu_hour || !from.rental_gpu_hour || profile.rental_gpu_hour) return std::nullopt;
+    if (original.pricing.gpu_hour || !original.pricing.ownership || !from.rental_gpu_hour || profile.rental_gpu_hour) return std::nullopt;
     return fmt::format("cluster.chip.price.rental_gpu_hour={{ value = \"${}\", source = \"the {}'s catalog rental price: {} has "
                        "none\" }}",
                        from.rental_gpu_hour->value(), from.display_name, profile.display_name);
@@ -364,6 +364,7 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
 // a chip without a catalog price and an unpriced scenario keep the scenario's. Says which in the row.
 void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const ChipProfile& profile, const WhatIfRequest& request) {
     const bool own = row.reference || row.chip == catalog_id(original.cluster.chip);
+    if (!prices_run(original)) return;  // unpriced: no cost column, no price
     if (!original.pricing.gpu_hour) {
         // No rental price written (an ownership scenario): rung 1 is priced at each chip's catalog rental price. A
         // chip without one is given the scenario chip's, said so, so that a claim about rung 1 stays priced.
