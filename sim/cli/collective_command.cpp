@@ -114,21 +114,30 @@ double merge_option(const ParsedArgs& args, const std::string& flag, const std::
     return value;
 }
 
+// `text` with the scenario's cluster keys named as the flags that set them ("cluster.gpus = 12" → "--gpus 12"). The
+// longer keys first, so that cluster.gpus_per_node is not read as cluster.gpus.
+std::string with_flags(std::string text) {
+    for (const auto& [key, flag] : {std::pair{"cluster.switch_radix", "--switch-radix"}, std::pair{"cluster.tiers", "--tiers"},
+                                    std::pair{"cluster.planes", "--planes"}, std::pair{"cluster.gpus_per_node", "--gpus-per-node"},
+                                    std::pair{"cluster.gpus", "--gpus"}, std::pair{"gpus_per_node", "--gpus-per-node"}}) {
+        // "gpus_per_node = 8" becomes "--gpus-per-node 8", but not inside a chain ("planes = gpus_per_node = 8").
+        const std::string assigned = std::string(key) + " = ";
+        for (auto at = text.find(assigned); at != std::string::npos; at = text.find(assigned, at + 1)) {
+            if (at < 2 || text.compare(at - 2, 2, "= ") != 0) text.replace(at, assigned.size(), std::string(flag) + " ");
+        }
+        for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+            if (at < 2 || text.compare(at - 2, 2, "= ") != 0) text.replace(at, std::strlen(key), flag);
+        }
+    }
+    return text;
+}
+
 // The cluster's topology; the fabric's rules name the scenario's keys, here the flags that set them.
 Topology topology_of(const ClusterSpec& spec) {
     try {
         return build_topology(spec);
     } catch (const Error& e) {
-        std::string hint = e.hint();
-        for (const auto& [key, flag] : {std::pair{"cluster.switch_radix", "--switch-radix"}, std::pair{"cluster.tiers", "--tiers"},
-                                        std::pair{"cluster.planes", "--planes"}, std::pair{"cluster.gpus_per_node", "--gpus-per-node"}}) {
-            const std::string assigned = std::string(key) + " = ";
-            for (auto at = hint.find(assigned); at != std::string::npos; at = hint.find(assigned)) {
-                hint.replace(at, assigned.size(), std::string(flag) + " ");
-            }
-            for (auto at = hint.find(key); at != std::string::npos; at = hint.find(key)) hint.replace(at, std::strlen(key), flag);
-        }
-        throw Error(e.message(), hint);
+        throw Error(with_flags(e.message()), with_flags(e.hint()));
     }
 }
 

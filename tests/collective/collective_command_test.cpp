@@ -62,6 +62,13 @@ TEST_CASE("gpuhours collective names its own flag where a fabric rule cannot hol
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("--switch-radix 128"));
     CHECK_THAT(r.out, !Catch::Contains("cluster.switch_radix"));
+    // 12 GPUs in the H100's nodes of 8: the message named cluster.gpus and gpus_per_node, scenario keys this command
+    // does not take; now its flags, in the message and the hint.
+    const auto partial = run_cli("collective all-reduce --chip h100 --gpus 12 --catalog " + kCatalog);
+    CHECK(partial.exit_code == 2);
+    CHECK_THAT(partial.out, Catch::Contains("error: --gpus 12 is not a multiple of --gpus-per-node 8"));
+    CHECK_THAT(partial.out, Catch::Contains("or change --gpus-per-node"));
+    CHECK_THAT(partial.out, !Catch::Contains("cluster."));
 }
 
 TEST_CASE("gpuhours collective --sizes takes a list, as its help says") {
