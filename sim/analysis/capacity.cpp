@@ -154,6 +154,27 @@ TokenCapacity tokens_for_chip(const std::filesystem::path& file, const LoadOptio
     return row;
 }
 
+// The other simulated phases of `original` on the rung's GPUs: a phase with its own data and context degrees (the
+// flagship's context extensions, context × data = 8 × 16 and 32 × 4 beside pre-training's 1 × 128) keeps its
+// context and takes the data degree that gives the first phase's context × data (`ranks`), its batch rounded up to
+// whole micro-batches per replica; a context that does not divide it is cut to their greatest common divisor.
+void rung_phases(const Scenario& original, std::size_t first, long long ranks, std::vector<std::string>& extra) {
+    if (!original.phases_given) return;
+    for (std::size_t i = 0; i < original.phases.size(); ++i) {
+        const PhaseSpec& ph = original.phases[i];
+        if (i == first || ph.quoted_gpu_hours) continue;
+        const ParallelLayout& l = ph.parallel;
+        if (l.data == original.parallel.data && l.context == original.parallel.context) continue;  // [parallelism]'s
+        const long long context = std::gcd(static_cast<long long>(l.context), ranks);
+        const long long data = ranks / context;
+        if (context != l.context) extra.push_back(fmt::format("phases.{}.parallelism.context={}", i, context));
+        extra.push_back(fmt::format("phases.{}.parallelism.data={}", i, data));
+        const long long unit = data * l.micro_batch;
+        const long long batch = (ph.training.global_batch + unit - 1) / unit * unit;
+        if (batch != ph.training.global_batch) extra.push_back(fmt::format("phases.{}.global_batch={}", i, batch));
+    }
+}
+
 RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& base, const CapacityRequest& request,
                           const std::string& chip, const FamilyRung& rung, const Limits& limits, const EvaluateOptions& options) {
     RungCapacity out;
@@ -186,6 +207,13 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
         extra.push_back(fmt::format("parallelism.data={}", data));
         extra.push_back(fmt::format("cluster.gpus={}", data * ranks));
         if (batch != original.training.global_batch) extra.push_back(fmt::format("training.global_batch={}", batch));
+        // A schedule that needs stages (DualPipe pairs them; interleaving splits them) runs 1F1B on the rung's one.
+        if (rung.pipeline == 1 && (p.schedule == Schedule::dualpipe || p.schedule == Schedule::interleaved)) {
+            extra.push_back("parallelism.schedule=\"1f1b\"");
+            if (p.virtual_stages != 1) extra.push_back("parallelism.virtual_stages=1");
+            if (p.combined_1f1b) extra.push_back("parallelism.combined_1f1b=false");
+        }
+        rung_phases(original, index, 1LL * p.context * data, extra);
         out.plan = plan_capacity(file, base, chip, request.gpus, extra, request.max_batch_tokens, request.same_price);
         const Scenario s = load_scenario(file, with(base, out.plan.overrides));
         out.model_name = s.model.display_name;
@@ -193,6 +221,11 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
         out.tokens = request.tokens ? *request.tokens : std::round(request.tokens_per_parameter * out.parameters);
         if (first_simulated(s, index) == nullptr) throw Error("every phase quotes its GPU-hours: there is nothing to train");
         const std::string key = s.phases_given ? fmt::format("phases.{}.tokens", index) : "training.tokens";
+        // A batch ramp keeps its share of the phase when the rung's tokens are fewer than the ramp's (the flagship's
+        // 469B-token ramp of 14.8T, for DeepSeek-V2-Lite's 314B).
+        if (const PhaseSpec& ph = s.phases[index]; ph.ramp && ph.ramp->tokens >= out.tokens && ph.tokens > 0) {
+            out.plan.overrides.push_back(fmt::format("phases.{}.batch_ramp.tokens={:.0f}", index, ph.ramp->tokens * out.tokens / ph.tokens));
+        }
         const Probe probe = evaluate_at(file, base, out.plan.overrides, key, out.tokens, options);
         out.plan.overrides.push_back(fmt::format("{}={:.0f}", key, out.tokens));  // the run as evaluated
         out.ran = true;

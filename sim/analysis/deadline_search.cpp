@@ -286,7 +286,10 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
         const bool top = sh->batch_key == "training.global_batch";
         if (batch != sh->global_batch || (!top && batch_grows)) plan.overrides.push_back(fmt::format("{}={}", sh->batch_key, batch));
         if (!sh->steps_key.empty() && batch != sh->global_batch) {
-            plan.overrides.push_back(fmt::format("{}={}", sh->steps_key, sh->tokens / (static_cast<double>(batch) * sh->sequence_length)));
+            // The whole step count nearest the phase's tokens (a run trains whole steps: the tokens move by under half a
+            // step), at least one.
+            const double steps = std::max(1.0, std::round(sh->tokens / (static_cast<double>(batch) * sh->sequence_length)));
+            plan.overrides.push_back(fmt::format("{}={:.0f}", sh->steps_key, steps));
         }
         if (sh->ramp && !sh->ramp_key.empty() && ramp_from != sh->ramp->from) {
             plan.overrides.push_back(fmt::format("{}={}", sh->ramp_key, ramp_from));

@@ -250,6 +250,28 @@ TEST_CASE("Project ATOM: the largest Llama-like rung run forward meets two month
     }
 }
 
+TEST_CASE("the DeepSeek-like family runs on the flagship's phases: its context extensions and ramp follow each rung", "[capacity][catalog]") {
+    // The flagship has a batch ramp over its first 469B tokens and two context extensions with their own degrees
+    // (context × data = 8 × 16 and 32 × 4 beside pre-training's 1 × 128). Every rung of deepseek-moe (V2-Lite at
+    // pipeline 1, V2 and V3 at 16) failed: DualPipe on one stage, the extensions' 2,048 GPUs against the rung's, then
+    // their steps rewritten to fractions, then V2-Lite's 314B tokens shorter than the ramp. Each now runs, and its
+    // target is 20 tokens per parameter; DeepSeek-V3's 13.42T tokens (20 × 671B) on the flagship's own 2,048 GPUs
+    // meet two months, as part (a) says 15.57T do.
+    const std::string file = (kSource / "scenarios" / "deepseek-v3.toml").string();
+    const std::string seed = "--samples 4 --seed 1";
+    const auto doc = json_of(run_cli("capacity " + file + " --chips h800 --deadline '2 months' --family deepseek-moe " + seed + " --json"));
+    const auto& rungs = doc["family"]["chips"].array().at(0)["rungs"].array();
+    REQUIRE(rungs.size() == 3);
+    for (const auto& rung : rungs) {
+        INFO(rung["model"].string());
+        CHECK(std::get<bool>(rung["ran"].v));
+        CHECK(rung["tokens"].number() == Approx(20 * rung["parameters"].number()).epsilon(1e-9));
+    }
+    CHECK(rungs[2]["model"].string() == "deepseek-v3");
+    CHECK(std::get<bool>(rungs[2]["meets"].v));
+    CHECK(days_of(file, rungs[2]["overrides"].array(), seed) <= doc["deadline_days"].number());
+}
+
 TEST_CASE("gpuhours report --capacity adds the capacity sections, the same as capacity's own page", "[capacity][report]") {
     const gpuhours::test::TempDir scratch("capacity-report-" + std::to_string(::getpid()));
     const auto& dir = scratch.path;
