@@ -221,9 +221,9 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
         out.tokens = request.tokens ? *request.tokens : std::round(request.tokens_per_parameter * out.parameters);
         if (first_simulated(s, index) == nullptr) throw Error("every phase quotes its GPU-hours: there is nothing to train");
         const std::string key = s.phases_given ? fmt::format("phases.{}.tokens", index) : "training.tokens";
-        // A batch ramp keeps its share of the phase when the rung's tokens are fewer than the ramp's (the flagship's
-        // 469B-token ramp of 14.8T, for DeepSeek-V2-Lite's 314B).
-        if (const PhaseSpec& ph = s.phases[index]; ph.ramp && ph.ramp->tokens >= out.tokens && ph.tokens > 0) {
+        // A batch ramp keeps its share of the phase (the flagship's 469B-token ramp of 14.8T is 3.2 %: 10.0B of
+        // DeepSeek-V2-Lite's 314B), so that it never outlasts a smaller rung's tokens.
+        if (const PhaseSpec& ph = s.phases[index]; ph.ramp && ph.tokens > 0 && out.tokens != ph.tokens) {
             out.plan.overrides.push_back(fmt::format("phases.{}.batch_ramp.tokens={:.0f}", index, ph.ramp->tokens * out.tokens / ph.tokens));
         }
         const Probe probe = evaluate_at(file, base, out.plan.overrides, key, out.tokens, options);

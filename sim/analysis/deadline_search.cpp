@@ -334,7 +334,12 @@ public:
     // `past_bound` also searches the plans whose batch is past the bound when none within it meets the deadline.
     RecipeOutcome run(int index, const Recipe& recipe, long long max_data, long long below, bool past_bound) {
         RecipeOutcome out;
+        // Whole nodes only: a count the fabric cannot build would end the search as "not reached" (a what-if chip's
+        // own nodes can be 2 or 64 GPUs, so most counts are not whole nodes).
+        const long long mp = first_simulated(s_)->parallel.model_parallel_ranks();
+        const long long gpn = std::max(1, s_.cluster.gpus_per_node);
         for (long long d = 1; d <= max_data && d < below; ++d) {
+            if ((d * mp) % gpn != 0) continue;
             if (auto plan = scale_plan(s_, static_cast<int>(d), max_batch_tokens_, recipe)) out.all.push_back(std::move(*plan));
         }
         std::vector<const ScaledPlan*> every;

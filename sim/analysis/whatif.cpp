@@ -272,7 +272,8 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     Variant v;
     v.overrides.push_back(fmt::format("cluster.chip.from=\"{}\"", chip));
     v.overrides.insert(v.overrides.end(), extra.begin(), extra.end());
-    const Scenario original = load_scenario(file, base);
+    // On its own chip, as `extra` makes it (a capacity rung's GPUs and degrees): what the swap carries is read from it.
+    const Scenario original = load_scenario(file, with(base, extra));
     const ChipProfile profile = load_chip(chip, base.catalog_dir);
     if (const auto rental = borrowed_rental(original, profile)) v.overrides.push_back(*rental);
     std::vector<std::string> notes;

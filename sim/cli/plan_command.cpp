@@ -300,11 +300,11 @@ int cmd_plan(const Args& raw, std::ostream& out) {
     if (progress && simulations > 0) std::fprintf(stderr, "\r%*s\r", 40, "");
     if (const auto fixes = args.get_all("--fix"); result.counts.enumerated == 0 && !fixes.empty()) {
         // The --fix values emptied the space (unrestricted, it holds at least the all-data layout): a mistake in them.
-        throw Error(fmt::format("{}: no layout of {} GPUs has {} (tensor × context × pipeline × data must make the GPU "
-                                "count, and each degree divide what the model allows)",
+        throw Error(fmt::format("{}: the layout search holds no layout of {} GPUs with {}",
                                 fmt::format("--fix {}", fmt::join(fixes, " --fix ")), s.cluster.gpus,
                                 fixes.size() == 1 ? "that value" : "those values together"),
-                    "fix degrees that divide the GPU count (and the model's heads, layers and experts), or fewer axes");
+                    "fix degrees whose product can make the GPU count and that divide the model's heads, layers and "
+                    "experts, a schedule the pipeline degree allows (interleaved and DualPipe need stages), or fewer axes");
     }
     if (args.has("--json")) {
         write_json(s, result, out);

@@ -78,13 +78,13 @@ CommTimeCache::Tables CommTimeCache::tables_for(const StepSpec& spec, const Topo
     for (const auto& first : topologies_) {
         if (*first->graph == *graph) graph = first->graph;
     }
-    if (tables_.size() + 2 > kMaxTables || topologies_.size() >= kMaxTopologies) {
-        tables_.clear();  // steps running keep theirs
-        topologies_.clear();
-    }
     const auto find_or_add = [&](const ParallelLayout& placement) {
         for (const auto& t : tables_) {
             if (t->graph == graph && t->network == spec.network && t->placement == placement) return t;
+        }
+        if (tables_.size() >= kMaxTables || topologies_.size() >= kMaxTopologies) {
+            tables_.clear();  // steps running keep theirs
+            topologies_.clear();
         }
         auto table = std::make_shared<Table>();
         table->graph = graph;

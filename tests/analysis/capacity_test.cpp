@@ -298,3 +298,18 @@ TEST_CASE("gpuhours report --capacity adds the capacity sections, the same as ca
     CHECK_FALSE(std::filesystem::exists(dir / "lone.html"));
 }
 
+
+TEST_CASE("a family on another chip sizes each rung's nodes from the rung's own GPUs", "[capacity][catalog]") {
+    // Project ATOM (H100, nodes of 8) on the GB200 (NVL72): the what-if swap sized the node from the scenario's
+    // 9,984 GPUs (64) while each rung starts from a few nodes of 8 (8 or 32 GPUs), so the four smallest Llama rungs
+    // "did not run: cluster.gpus = 8 is not a whole number of nodes of gpus_per_node = 64". Every rung runs now.
+    const std::string file = (kSource / "scenarios" / "project-atom.toml").string();
+    const auto doc = json_of(run_cli("capacity " + file + " --gpus 10000 --deadline '2 months' --family llama-dense --chips gb200 "
+                                     "--samples 1 --seed 1 --json"));
+    const auto& rungs = doc["family"]["chips"].array().at(0)["rungs"].array();
+    REQUIRE(rungs.size() >= 4);
+    for (const auto& rung : rungs) {
+        INFO(rung["model"].string());
+        CHECK(std::get<bool>(rung["ran"].v));
+    }
+}

@@ -505,3 +505,24 @@ TEST_CASE("a chip without an FP8 peak runs BF16 and gathers its weights in BF16"
     REQUIRE(a100.feasible);
     CHECK_THAT(a100.layout_note, Catch::Contains("no fp8 peak: BF16 GEMMs, weights gathered in BF16"));
 }
+
+TEST_CASE("the deadline search on a chip of small nodes tries only whole nodes", "[whatif]") {
+    // Megatron's 1.7B (TP1 PP1, 32 A100) on the H100 PCIe runs in its bridged pairs (nodes of 2). The search took data
+    // degree 93 (93 GPUs, not whole nodes of 2), failed to build the fabric and reported "not reached", though an even
+    // count meets 3 days. Now every count it tries is whole nodes: the answer is even, and the run it names, re-run,
+    // meets the deadline.
+    WhatIfRequest request;
+    request.chips = {"h100-pcie"};
+    request.deadline = days(3.0);
+    request.max_batch_tokens = 16e6;
+    const auto file = kCatalog / "validation" / "megatron-1.7b.toml";
+    const WhatIfResult r = run_whatif(file, catalog(), request, quick());
+    const WhatIfRow& pcie = row_of(r, "h100-pcie");
+    INFO(pcie.deadline_note);
+    REQUIRE(pcie.deadline_gpus.has_value());
+    CHECK(*pcie.deadline_gpus % 2 == 0);
+    LoadOptions at = catalog();
+    at.overrides = {"cluster.chip.from=\"h100-pcie\"", "cluster.gpus_per_node=2"};
+    at.overrides.insert(at.overrides.end(), pcie.deadline_overrides.begin(), pcie.deadline_overrides.end());
+    CHECK(evaluate_run(ScenarioSampler(file, at), quick()).wall_clock_days_spread.p50 <= 3.0);
+}

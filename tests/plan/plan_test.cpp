@@ -351,7 +351,7 @@ TEST_CASE("gpuhours plan rejects a bad --top, --fix or scenario with exit code 2
     const auto empty = test::run_cli("plan " + file + catalog + " --fix tensor=3");
     INFO(empty.out);
     CHECK(empty.exit_code == 2);
-    CHECK_THAT(empty.out, Catch::Contains("gpuhours: error: --fix tensor=3: no layout of "));
+    CHECK_THAT(empty.out, Catch::Contains("gpuhours: error: --fix tensor=3: the layout search holds no layout of "));
 }
 
 // DeepSeek-V2-Lite (64 routed experts, 2 shared) on 16 H100, pipeline 1, EP 8, with `overlap` (a [parallelism] line).

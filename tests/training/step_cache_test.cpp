@@ -171,7 +171,14 @@ TEST_CASE("layouts that differ only in expert parallelism share the times of the
     more_data.layout.pipeline = 1;
     more_data.layout.data = 32;
     more_data.global_batch = 32 * 4;
-    StepSpec reordered = ep2;  // data innermost: the data groups are other ranks; must not share
+    // TP 2 × DP 8 with data innermost: the data groups are other ranks than under the default order (data strided
+    // by the tensor degree); the two must not share.
+    StepSpec tp2 = ep2;
+    tp2.layout.tensor = 2;
+    tp2.layout.data = 8;
+    tp2.layout.sequence_parallel = true;
+    tp2.global_batch = 8 * 4;
+    StepSpec reordered = tp2;
     reordered.layout.order = "dp-tp-cp-ep-pp";
 
     CommTimeCache times;
@@ -180,7 +187,7 @@ TEST_CASE("layouts that differ only in expert parallelism share the times of the
     CHECK(tables(ep2).dense == tables(ep4).dense);
     CHECK(tables(ep2).all != tables(ep16).all);
     CHECK(tables(ep2).dense != tables(more_data).dense);
-    CHECK(tables(ep2).dense != tables(reordered).dense);
+    CHECK(tables(tp2).dense != tables(reordered).dense);
     // Without experts the two tables are one: the full placement is the dense one.
     const StepSpec dense = small_spec();
     CHECK(tables(dense).all == tables(dense).dense);
@@ -188,7 +195,7 @@ TEST_CASE("layouts that differ only in expert parallelism share the times of the
     // Every step through the one cache, in an order where each finds the others' times, equals its own simulation
     // to the last bit: a time kept under too coarse a key (an all-to-all under the dense key, or another data group)
     // would differ.
-    for (const StepSpec* s : std::vector<const StepSpec*>{&ep2, &ep16, &ep4, &more_data, &reordered, &ep2}) {
+    for (const StepSpec* s : std::vector<const StepSpec*>{&ep2, &ep16, &ep4, &more_data, &tp2, &reordered, &ep2}) {
         const StepResult shared = simulate_step(*s, &times);
         const StepResult own = simulate_step(*s);
         CHECK(shared.step_time == own.step_time);
@@ -198,4 +205,7 @@ TEST_CASE("layouts that differ only in expert parallelism share the times of the
     // The layouts' expert all-to-alls do differ (EP 2 inside a node, EP 16 over two), so the shared dense times did
     // not make them equal.
     CHECK(simulate_step(ep2).breakdown.on_link != simulate_step(ep16).breakdown.on_link);
+    // Nor are the reordered data groups the same traffic (8 ranks strided over the stage's two nodes, against one
+    // node's 8), so a dense key without the order would have been caught above.
+    CHECK(simulate_step(tp2).breakdown.on_link != simulate_step(reordered).breakdown.on_link);
 }
