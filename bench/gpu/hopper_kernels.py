@@ -24,6 +24,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from gpu_timing import graph_seconds, open_csv
+
 out = sys.argv[1] if len(sys.argv) > 1 else "."
 quick = "--quick" in sys.argv
 os.makedirs(out, exist_ok=True)
@@ -67,37 +69,11 @@ def bench(fn, flops_or_bytes, target_s=0.02):
     torch.cuda.synchronize()
     est = max(time.perf_counter() - t, 1e-6)
     reps = int(max(1, min(200, target_s / est)))
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for _ in range(2):
-            fn()
-    torch.cuda.current_stream().wait_stream(s)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for _ in range(reps):
-            fn()
-    g.replay()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(5):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        g.replay()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) / 1e3 / reps)
-    times.sort()
-    del g
-    return times[len(times) // 2]
+    return graph_seconds(fn, reps)
 
 
 def csv(name, header):
-    f = open(os.path.join(out, name), "w")
-    f.write(header + "\n")
-    f.flush()
-    return f
+    return open_csv(out, name, header)
 
 
 # ---------------------------------------------------------------- GEMM, BF16

@@ -35,6 +35,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from gpu_timing import graph_seconds, open_csv
+
 out = sys.argv[1] if len(sys.argv) > 1 else "."
 quick = "--quick" in sys.argv
 os.makedirs(out, exist_ok=True)
@@ -54,10 +56,7 @@ def over_budget():
 
 
 def csv(name, header):
-    f = open(os.path.join(out, name), "w")
-    f.write(header + "\n")
-    f.flush()
-    return f
+    return open_csv(out, name, header)
 
 
 with open(os.path.join(out, "env.txt"), "w") as f:
@@ -89,34 +88,6 @@ def wall_seconds(fn, calls):
         fn()
     torch.cuda.synchronize()
     return (time.perf_counter() - t) / calls
-
-
-def graph_seconds(fn, reps):
-    """GPU seconds per call of fn from a CUDA graph of `reps` calls (no host time), median of 5 replays."""
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for _ in range(2):
-            fn()
-    torch.cuda.current_stream().wait_stream(s)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for _ in range(reps):
-            fn()
-    g.replay()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(5):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        g.replay()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) / 1e3 / reps)
-    times.sort()
-    del g
-    return times[len(times) // 2]
 
 
 # ---------------------------------------------------------------- host time per eager call
