@@ -157,14 +157,13 @@ std::optional<CostRung> cost_rung_from_string(std::string_view name) {
 
 const RungCost& CostLadder::at(CostRung r) const { return rungs.at(static_cast<std::size_t>(r)); }
 
-std::string rung_missing(CostRung rung, bool rental_price, bool ownership, bool research_compute, bool staff) {
+std::string_view rung_needs(CostRung rung) {
     switch (rung) {
-        case CostRung::rental: return rental_price ? "" : "no rental price: set pricing.gpu_hour (the chip's catalog has none)";
+        case CostRung::rental: return "no rental price: set pricing.gpu_hour (the chip's catalog has none)";
         case CostRung::ownership:
-        case CostRung::capital: return ownership ? "" : "no ownership figures: add [pricing.ownership]";
-        case CostRung::research:
-            return research_compute ? "" : "no research compute: set pricing.research_multiplier or [[pricing.research_runs]]";
-        case CostRung::staff: return staff ? "" : "no staff figures: add [pricing.staff]";
+        case CostRung::capital: return "no ownership figures: add [pricing.ownership]";
+        case CostRung::research: return "no research compute: set pricing.research_multiplier or [[pricing.research_runs]]";
+        case CostRung::staff: return "no staff figures: add [pricing.staff]";
     }
     return "";
 }
@@ -187,7 +186,7 @@ CostLadder cost_ladder(const LadderInputs& in) {
     if (!rented) rental.gpu_hour = in.catalog_rental;
     out.rungs.push_back(rental.gpu_hour || !rental.rental_shares.empty()
                             ? priced(CostRung::rental, cost_of(rental))
-                            : unpriced(CostRung::rental, rung_missing(CostRung::rental, false, false, false, false)));
+                            : unpriced(CostRung::rental, std::string(rung_needs(CostRung::rental))));
 
     if (in.run.ownership) {
         CostInputs owned = in.run;
@@ -203,7 +202,7 @@ CostLadder cost_ladder(const LadderInputs& in) {
                          {{"GPUs", gpu_capex}, {"servers", server_capex}, {"networking", network_capex}}, {}};
         out.rungs.push_back(capital);
     } else {
-        const std::string missing = rung_missing(CostRung::ownership, false, false, false, false);
+        const std::string missing(rung_needs(CostRung::ownership));
         out.rungs.push_back(unpriced(CostRung::ownership, missing));
         out.rungs.push_back(unpriced(CostRung::capital, missing));
     }
@@ -238,7 +237,7 @@ CostLadder cost_ladder(const LadderInputs& in) {
                                       {fmt::format("research and ablation compute (× {:g} − 1)", m), *base.cost * (m - 1.0)}},
                                      {}});
     } else {
-        out.rungs.push_back(unpriced(CostRung::research, base.cost ? rung_missing(CostRung::research, true, true, false, true)
+        out.rungs.push_back(unpriced(CostRung::research, base.cost ? std::string(rung_needs(CostRung::research))
                                                                    : base.missing));
     }
 
@@ -254,7 +253,7 @@ CostLadder cost_ladder(const LadderInputs& in) {
                                       {"R&D staff", staff}},
                                      {}});
     } else {
-        out.rungs.push_back(unpriced(CostRung::staff, below.cost ? rung_missing(CostRung::staff, true, true, true, false) : below.missing));
+        out.rungs.push_back(unpriced(CostRung::staff, below.cost ? std::string(rung_needs(CostRung::staff)) : below.missing));
     }
     return out;
 }

@@ -829,10 +829,15 @@ void check_claims_priced(const Scenario& s) {
                                 "add [pricing] with its pue (e.g. 1.2) and gpu_hour = \"$2\" (or [pricing.ownership])");
         }
         if (!claim.has_cost() || !claim.rung) continue;
-        const std::string missing = rung_missing(*claim.rung, rental, p.ownership.has_value(),
-                                                 p.research_multiplier.has_value() || !p.research_runs.empty(),
-                                                 p.staff.has_value());
-        if (!missing.empty()) throw unpriced_rung_error(claim, *claim.rung, missing);
+        bool given = false;  // the rung's inputs (the base rung is priced: prices_run)
+        switch (*claim.rung) {
+            case CostRung::rental: given = rental; break;
+            case CostRung::ownership:
+            case CostRung::capital: given = p.ownership.has_value(); break;
+            case CostRung::research: given = p.research_multiplier.has_value() || !p.research_runs.empty(); break;
+            case CostRung::staff: given = p.staff.has_value(); break;
+        }
+        if (!given) throw unpriced_rung_error(claim, *claim.rung, rung_needs(*claim.rung));
     }
 }
 

@@ -79,10 +79,10 @@ std::string_view to_string(CostRung r);  // "rental", "ownership", "capital", "r
 int rung_number(CostRung r);              // 1–5
 std::string_view rung_title(CostRung r);  // "the final run at rental prices", …
 std::optional<CostRung> cost_rung_from_string(std::string_view name);
-// What `rung` lacks to be priced (cost_ladder's `RungCost::missing`), or "" when its inputs are given: rung 1 a
-// rental price (the run's, a phase's or the chip catalog's), rungs 2 and 3 ownership figures, rung 4 research compute
-// (a multiplier or a list of runs), rung 5 staff figures. Rungs 4 and 5 also need the run priced at its base rung.
-std::string rung_missing(CostRung rung, bool rental_price, bool ownership, bool research_compute, bool staff);
+// What `rung` needs to be priced, said as cost_ladder's `RungCost::missing` says it when absent: rung 1 a rental
+// price (the run's, a phase's or the chip catalog's), rungs 2 and 3 ownership figures, rung 4 research compute (a
+// multiplier or a list of runs), rung 5 staff figures. Rungs 4 and 5 also need the run priced at its base rung.
+std::string_view rung_needs(CostRung rung);
 inline constexpr std::string_view kCostRungHint =
     "use one of \"rental\" (rung 1: the final run at rental prices), \"ownership\" (2: the final run at amortised "
     "ownership plus energy), \"capital\" (3: the cluster's total capital outlay), \"research\" (4: the run plus "
