@@ -35,16 +35,31 @@ double AttentionShapeTable::factor(double kernel_sequence, int head_dim) const {
     return rows.size() < 2 ? low : low + dw * (along(rows[di + 1].second) - low);
 }
 
-double KernelEfficiency::fp8_gemm(Fp8Recipe recipe) const {
+namespace {
+
+// The figure of `recipe`'s GEMM kernel family among one per family (none: BF16/FP16 GEMMs; delayed and tensorwise
+// share cuBLAS's per-tensor kernels).
+template <typename T>
+T of_family(Fp8Recipe recipe, const T& none, const T& per_tensor, const T& rowwise, const T& blockwise, const T& mxfp8) {
     switch (recipe) {
-        case Fp8Recipe::none: return gemm;
+        case Fp8Recipe::none: return none;
         case Fp8Recipe::delayed:
-        case Fp8Recipe::tensorwise: return gemm_fp8;
-        case Fp8Recipe::rowwise: return gemm_fp8_rowwise;
-        case Fp8Recipe::blockwise: return gemm_fp8_blockwise;
-        case Fp8Recipe::mxfp8: return gemm_mxfp8;
+        case Fp8Recipe::tensorwise: return per_tensor;
+        case Fp8Recipe::rowwise: return rowwise;
+        case Fp8Recipe::blockwise: return blockwise;
+        case Fp8Recipe::mxfp8: return mxfp8;
     }
-    return 0.0;
+    return none;
+}
+
+}  // namespace
+
+double KernelEfficiency::fp8_gemm(Fp8Recipe recipe) const {
+    return of_family(recipe, gemm, gemm_fp8, gemm_fp8_rowwise, gemm_fp8_blockwise, gemm_mxfp8);
+}
+
+Seconds GemmTileOverhead::of(Fp8Recipe recipe) const {
+    return of_family(recipe, gemm, gemm_fp8, gemm_fp8_rowwise, gemm_fp8_blockwise, gemm_mxfp8);
 }
 
 std::string_view fp8_efficiency_key(Fp8Recipe recipe) {

@@ -123,6 +123,39 @@ Seconds read_latency(TableReader& r, std::string_view key, std::string_view exam
     return t;
 }
 
+// `[efficiency] gemm_tile_overhead` (GemmTileOverhead): { gemm = "1.1 us", gemm_fp8 = "2.2 us", …, source = "…" }, a
+// fixed time per output tile for each GEMM family named by its efficiency key. Each family must have its figure in
+// the same [efficiency] table; each time lies in [0, 100 µs] (measured ones are microseconds; a unit slip would
+// multiply every tile of a step).
+GemmTileOverhead read_tile_overhead(TableReader& e, const std::string& path) {
+    const std::string form = "gemm_tile_overhead = { gemm = \"1.1 us\", gemm_fp8 = \"2.2 us\", source = \"…\" }";
+    const Node& node = *e.optional("gemm_tile_overhead");
+    if (node.kind != Node::Kind::table) {
+        throw ScenarioError(node.where, fmt::format("`{}` must be a table of times per tile by GEMM family", path), form);
+    }
+    TableReader t(node, path);
+    GemmTileOverhead o;
+    const auto read = [&](std::string_view key, Seconds& into) {
+        if (!t.has(key)) return;
+        if (!e.has(key)) {
+            throw ScenarioError(t.optional(key)->where, fmt::format("`{}` has no GEMM figure `{}` in the same table", t.path_of(key), key),
+                                fmt::format("add `{} = {{ value = 0.7, source = \"…\" }}` to the [efficiency] table, or remove this time", key));
+        }
+        into = read_latency(t, key, "2 us");
+        require_within(into.value(), detail::figure_value(*t.optional(key), t.path_of(key)), t.path_of(key), "times per GEMM tile",
+                       0.0, 1e-4, "s");
+    };
+    read("gemm", o.gemm);
+    read("gemm_fp8", o.gemm_fp8);
+    read("gemm_fp8_rowwise", o.gemm_fp8_rowwise);
+    read("gemm_fp8_blockwise", o.gemm_fp8_blockwise);
+    read("gemm_mxfp8", o.gemm_mxfp8);
+    if (const Node* src = t.optional("source")) (void)as_string(*src, t.path_of("source"));
+    if (const Node* note = t.optional("note")) (void)as_string(*note, t.path_of("note"));
+    t.finish();
+    return o;
+}
+
 // Where a rule between two values of a chip table is reported: at `second` when the user writes it (in `user_file`,
 // the scenario's [cluster.chip] table, or with `--set`) and `first` comes from the catalog entry, else at `first`. A
 // `[cluster.chip]` table with `from` is the catalog's table with the user's values merged in, each keeping its own
@@ -346,6 +379,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         chip.efficiency.nic_link = read_fraction(e, "nic_link");
         chip.efficiency.gemm_tile_m = read_figure_int(e, "gemm_tile_m", 1, 4096);
         chip.efficiency.gemm_tile_n = read_figure_int(e, "gemm_tile_n", 1, 4096);
+        if (e.has("gemm_tile_overhead")) chip.efficiency.gemm_tile_overhead = read_tile_overhead(e, e.path_of("gemm_tile_overhead"));
         e.finish();
     }
     r.finish();

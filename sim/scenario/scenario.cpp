@@ -266,6 +266,13 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     if (!s.sources.keys.contains("cluster.nic_latency")) add("scale_out", "latency", format_duration(chip.nic_latency));
     const Fp8Recipe recipe = fp8 ? s.training.precision.fp8_recipe : Fp8Recipe::none;
     add("efficiency", std::string(fp8_efficiency_key(recipe)), fmt::format("{:g}", chip.efficiency.fp8_gemm(recipe)));
+    // The fixed time per GEMM tile of the run's kernel families (the GEMMs an FP8 recipe leaves in BF16 run gemm's).
+    std::string overheads;
+    for (const Fp8Recipe r : recipe == Fp8Recipe::none ? std::vector{recipe} : std::vector{recipe, Fp8Recipe::none}) {
+        const Seconds t = chip.efficiency.gemm_tile_overhead.of(r);
+        if (t.value() > 0.0) overheads += fmt::format("{}{} {}", overheads.empty() ? "" : ", ", fp8_efficiency_key(r), format_duration(t));
+    }
+    if (!overheads.empty()) add("efficiency", "gemm_tile_overhead", overheads + " per tile");
     add("efficiency", "gemm_tile_m", fmt::format("{}", chip.efficiency.gemm_tile_m));
     add("efficiency", "gemm_tile_n", fmt::format("{}", chip.efficiency.gemm_tile_n));
     add("efficiency", "attention", fmt::format("{:g}", chip.efficiency.attention));

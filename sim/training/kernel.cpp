@@ -155,6 +155,16 @@ GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& cont
     e.waves = ceil_div(units, e.sms);
     e.wave_fraction = static_cast<double>(units) / (static_cast<double>(e.waves) * chip.sm_count);
     e.total = large_gemm * e.tile_fraction * e.wave_fraction;
+    // The family's fixed time per tile (GemmTileOverhead) beside the tile's main loop over its K slice, which runs
+    // at the family's figure on one SM: 2 · tile_m · tile_n · (K / split_k) / (peak × figure / SMs).
+    const Seconds overhead = chip.efficiency.gemm_tile_overhead.of(recipe);
+    if (overhead.value() > 0.0) {
+        const double per_sm = chip.peak(context.gemm_precision).value() * large_gemm / static_cast<double>(chip.sm_count);
+        const double slice = static_cast<double>(shape.k) / static_cast<double>(e.split_k);
+        const double main_loop = 2.0 * static_cast<double>(tile_m * tile_n) * slice / per_sm;
+        e.main_loop_fraction = main_loop / (main_loop + overhead.value());
+        e.total *= e.main_loop_fraction;
+    }
     return e;
 }
 

@@ -33,6 +33,26 @@ struct AttentionShapeTable {
     friend bool operator==(const AttentionShapeTable&, const AttentionShapeTable&) = default;
 };
 
+// A GEMM kernel's fixed time per output tile beyond its main loop (prologue and pipeline fill, epilogue: the tile's
+// scaling and store), one figure per kernel family as KernelEfficiency's GEMM figures (`gemm`, `gemm_fp8`, …), each the
+// time one SM spends per tile (per split-K slice) whatever the inner dimension K. The kernel model
+// (include/gpuhours/training/kernel.hpp) adds it to each tile's main loop, so a GEMM of short K runs below the
+// family's figure: on an H200, cuBLAS's FP8 GEMMs with one scale per tensor run at 0.50 of the FP8 peak at K = 1,024
+// and 0.65 at K = 16,384 (bench/gpu/results/h200-2026-11-30/gemm_fp8.csv). Zero where the catalog measured none
+// (scenarios/chips/, `[efficiency] gemm_tile_overhead`): the family's figure then holds at every K.
+struct GemmTileOverhead {
+    Seconds gemm;
+    Seconds gemm_fp8;
+    Seconds gemm_fp8_rowwise;
+    Seconds gemm_fp8_blockwise;
+    Seconds gemm_mxfp8;
+
+    // The figure of `recipe`'s kernels (gemm for none), as KernelEfficiency::fp8_gemm.
+    [[nodiscard]] Seconds of(Fp8Recipe recipe) const;
+
+    friend bool operator==(const GemmTileOverhead&, const GemmTileOverhead&) = default;
+};
+
 // Achievable fractions of peak, used by the step simulator's operator and link timing. Each is a catalog
 // figure with its source or rationale (measured, published, or an assumption stated as such).
 struct KernelEfficiency {
@@ -56,6 +76,7 @@ struct KernelEfficiency {
     // SMs) in the kernel model (include/gpuhours/training/kernel.hpp). Counts, not fractions.
     int gemm_tile_m = 0;
     int gemm_tile_n = 0;
+    GemmTileOverhead gemm_tile_overhead;  // the fixed time per tile of each GEMM family; zero where none was measured
 
     // The figure of `recipe`'s GEMMs (gemm for none); 0 where the catalog has none.
     [[nodiscard]] double fp8_gemm(Fp8Recipe recipe) const;

@@ -85,7 +85,8 @@ GemmShape input_gradient_shape(const GemmShape& forward);
 GemmShape weight_gradient_shape(const GemmShape& forward);
 
 // How well one GEMM kernel (output shape.m × shape.n, inner shape.k, shape.count products in one grouped
-// launch) uses the chip. Fractions multiply: total = chip.efficiency.gemm × tile_fraction × wave_fraction.
+// launch) uses the chip. Fractions multiply: total = chip.efficiency.gemm × tile_fraction × wave_fraction ×
+// main_loop_fraction (the figure of the precision's kernel family: KernelEfficiency::fp8_gemm).
 struct GemmEfficiency {
     long long tiles = 0;       // count × ceil(m / tile_m) × ceil(n / tile_n)
     long long split_k = 1;     // inner-dimension slices per tile (> 1 only when tiles < free SMs)
@@ -95,6 +96,9 @@ struct GemmEfficiency {
     // tiles × split_k / (waves × chip.sm_count): the share of the whole chip's SM time doing tiles; the SMs
     // reserved for communication count as idle, so reserving them slows every GEMM.
     double wave_fraction = 0;
+    // main loop / (main loop + the family's fixed time per tile, GemmTileOverhead): a tile's main loop over its K
+    // slice takes 2 · tile_m · tile_n · K / split_k FLOPs at peak × figure / sm_count per SM; 1 without an overhead.
+    double main_loop_fraction = 1.0;
     double total = 0;          // achieved / peak dense FLOP/s of the precision
 };
 // Throws Error for a non-positive dimension or count, or a chip whose catalog tile or gemm efficiency is unset.
