@@ -266,13 +266,26 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     if (!s.sources.keys.contains("cluster.nic_latency")) add("scale_out", "latency", format_duration(chip.nic_latency));
     const Fp8Recipe recipe = fp8 ? s.training.precision.fp8_recipe : Fp8Recipe::none;
     add("efficiency", std::string(fp8_efficiency_key(recipe)), fmt::format("{:g}", chip.efficiency.fp8_gemm(recipe)));
-    // The fixed time per GEMM tile of the run's kernel families (the GEMMs an FP8 recipe leaves in BF16 run gemm's).
-    std::string overheads;
-    for (const Fp8Recipe r : recipe == Fp8Recipe::none ? std::vector{recipe} : std::vector{recipe, Fp8Recipe::none}) {
-        const Seconds t = chip.efficiency.gemm_tile_overhead.of(r);
-        if (t.value() > 0.0) overheads += fmt::format("{}{} {}", overheads.empty() ? "" : ", ", fp8_efficiency_key(r), format_duration(t));
+    // The fixed time per GEMM tile of each of the run's kernel families (the GEMMs an FP8 recipe leaves in BF16 run
+    // gemm's), one line each: a family's time written in the scenario or with --set is the user's (never credited to
+    // the catalog's source), and is listed even at zero.
+    if (const Node* eff = table.find("efficiency"); eff != nullptr) {
+        if (const Node* overheads = eff->find("gemm_tile_overhead"); overheads != nullptr && overheads->kind == Node::Kind::table) {
+            const Node* source = overheads->find("source");
+            for (const Fp8Recipe r : recipe == Fp8Recipe::none ? std::vector{recipe} : std::vector{recipe, Fp8Recipe::none}) {
+                const std::string key(fp8_efficiency_key(r));
+                const Node* t = overheads->find(key);
+                if (t == nullptr) continue;
+                // The table's source speaks for the times written beside it (in the same file); a time another layer
+                // wrote is located where it was written.
+                const bool sourced = source != nullptr && source->kind == Node::Kind::string && source->where.file == t->where.file;
+                const bool catalog = sourced && id != "inline" && source->where.file.ends_with(name + ".toml");
+                out.push_back({fmt::format("cluster.chip.efficiency.gemm_tile_overhead.{}", key),
+                               format_duration(chip.efficiency.gemm_tile_overhead.of(r)) + " per tile",
+                               !sourced ? set_in_scenario(t->where) : catalog ? fmt::format("{} ({})", source->text, origin) : source->text});
+            }
+        }
     }
-    if (!overheads.empty()) add("efficiency", "gemm_tile_overhead", overheads + " per tile");
     add("efficiency", "gemm_tile_m", fmt::format("{}", chip.efficiency.gemm_tile_m));
     add("efficiency", "gemm_tile_n", fmt::format("{}", chip.efficiency.gemm_tile_n));
     add("efficiency", "attention", fmt::format("{:g}", chip.efficiency.attention));

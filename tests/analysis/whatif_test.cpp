@@ -102,10 +102,10 @@ TEST_CASE("H800 against H100 differs by the NVLink time of tensor parallelism", 
 }
 
 TEST_CASE("the H20 is compute-bound and slower in proportion to its achieved FLOP/s", "[whatif]") {
-    // H20: 148 dense BF16 TFLOP/s at GEMM efficiency 0.80 = 118.4 achieved; H100: 989.4 × 0.72 = 712.4 (less its
-    // 1.1 µs per tile at this model's K of 4,096–14,336: 1–2 %). Compute seconds should scale by about 712.4 / 118.4
-    // = 6.0 (tile and wave quantisation differ with the H20's 78 SMs against 132, and attention runs at its own
-    // efficiency, hence ±20%).
+    // H20: 148 dense BF16 TFLOP/s at GEMM efficiency 0.80 = 118.4 achieved; H100: 989.4 × 0.725 = 717.3 (less its
+    // 1.4 µs per tile, about 2 % at this TP8 layout's inner dimensions of 512–8,192; the H20 has none). Compute seconds
+    // should scale by about 717.3 / 118.4 = 6.06, taken as 6.0 (tile and wave quantisation differ with the H20's 78
+    // SMs against 132, and attention runs at its own efficiency, hence ±20%).
     WhatIfRequest request;
     request.chips = {"h100", "h20"};
     const WhatIfResult r = run_whatif(write_scenario("tp8.toml", kTensor8), catalog(), request, quick());
@@ -279,13 +279,13 @@ TEST_CASE("values a [cluster.chip] table sets on top of its chip are listed as c
 }
 
 TEST_CASE("a range set around the scenario's own chip's efficiency is re-centred on each other chip's", "[whatif]") {
-    // The scenario puts ±10 % around the H800's catalog BF16 GEMM efficiency (0.72): an uncertainty on that chip's
+    // The scenario puts ±10 % around the H800's catalog BF16 GEMM efficiency (0.725): an uncertainty on that chip's
     // figure, not a figure for other chips. On the A100 80 GB (catalog 0.76) the same relative range is
     // 0.684–0.76–0.836, so the swapped row's nominal step must equal the scenario written directly for the A100
-    // with no override (±0.1 %), and differ from carrying 0.72 over (the A100's GEMMs 0.76/0.72 = 5.6 % faster).
+    // with no override (±0.1 %), and differ from carrying 0.725 over (the A100's GEMMs 0.76/0.725 = 4.8 % faster).
     const std::string text = "title = \"recentred\"\nmodel = \"llama-3.1-8b\"\n"
                              "[cluster]\ngpus = 16\ngpus_per_node = 8\n"
-                             "[cluster.chip]\nfrom = \"h800\"\nefficiency.gemm = { low = 0.648, mode = 0.72, high = 0.792 }\n"
+                             "[cluster.chip]\nfrom = \"h800\"\nefficiency.gemm = { low = 0.6525, mode = 0.725, high = 0.7975 }\n"
                              "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\nsequence_parallel = true\n"
                              "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 16\n";
     const auto file = write_scenario("recentred.toml", text);
@@ -300,10 +300,10 @@ TEST_CASE("a range set around the scenario's own chip's efficiency is re-centred
     const WhatIfRow& a100 = row_of(r, "a100-80gb");
     REQUIRE(a100.feasible);
     const double own = direct({"cluster.chip=\"a100-80gb\""});
-    const double carried = direct({"cluster.chip.from=\"a100-80gb\"", "cluster.chip.efficiency.gemm=0.72"});
+    const double carried = direct({"cluster.chip.from=\"a100-80gb\"", "cluster.chip.efficiency.gemm=0.725"});
     CHECK(a100.step_time_s == Approx(own).epsilon(0.001));
     CHECK(carried > 1.01 * own);
-    CHECK_THAT(a100.layout_note, Catch::Contains("efficiency.gemm: the scenario's range around the NVIDIA H800 SXM5's 0.72"));
+    CHECK_THAT(a100.layout_note, Catch::Contains("efficiency.gemm: the scenario's range around the NVIDIA H800 SXM5's 0.725"));
 }
 
 TEST_CASE("the deadline search finds the smallest GPU count that meets the deadline", "[whatif]") {

@@ -70,7 +70,7 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
              {"--set training.tokens=1e19", "--set training.tokens=1e19", "beyond the supported range of token counts"},
              // ... and the most tokens in range, 10^18, whose run expects over 10^6 interruptions: the small run's job
              // MTTF is 2,000 h / 16 GPUs = 125 h, and 10^18 tokens are 1.9 × 10^12 steps of 524,288 tokens, about
-             // 0.5 s each even at the compute lower bound (6 × 8e9 × 524,288 FLOPs at 16 × 989 TFLOP/s × 0.72): some
+             // 0.5 s each even at the compute lower bound (6 × 8e9 × 524,288 FLOPs at 16 × 989 TFLOP/s × 0.725): some
              // 10^9 h, about 7 × 10^6 interruptions. Each is played in every replay: the sanitizer fuzz's mutant 18880
              // (Llama 3 405B at 1.56e17 tokens, 4.7 × 10^6) ran past 30 s.
              {"--set training.tokens=1e18", "--set training.tokens=1e18", "beyond the supported range of interruptions"},

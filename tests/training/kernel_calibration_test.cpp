@@ -59,35 +59,35 @@ double attention_seconds(const ChipProfile& chip, double b, double h, double s, 
 
 }  // namespace
 
-// h200.toml: gemm 0.72 with gemm_tile_overhead 1.1 µs, gemm_fp8 0.67 with 2.2 µs, gemm_fp8_rowwise 0.65 with 2.7 µs;
+// h200.toml: gemm 0.725 with gemm_tile_overhead 1.4 µs, gemm_fp8 0.67 with 2.2 µs, gemm_fp8_rowwise 0.65 with 2.7 µs;
 // 989.4 / 1,978.9 TFLOP/s, 132 SMs, 128 × 256 tiles. A shape whose tiles fill w waves of 132 SMs with t tiles runs
 // at figure × t / (132 · w) × L / (L + overhead), L the main loop of one tile: 2 · 128 · 256 · K FLOPs at
-// peak × figure / 132 per SM (BF16: K × 12.14 ns; FP8 tensor-wise K × 6.524 ns; row-wise K × 6.725 ns).
+// peak × figure / 132 per SM (BF16: K × 12.060 ns; FP8 tensor-wise K × 6.524 ns; row-wise K × 6.725 ns).
 TEST_CASE("large bf16 gemms measured on the h200 are timed within 6 percent", "[kernel][calibration]") {
     const ChipProfile chip = load_chip("h200", kCatalog);
     const auto bf16 = Precision::bf16;
     // gemm.csv fwd 8192 × 16384 × 8192: 3.2376 ms (679.2 TFLOP/s). 64 × 64 = 4096 tiles = 31.03 → 32 waves,
-    // 4096 / 4224 = 0.9697; L = 99.48 µs, 99.48 / 100.58 = 0.98906:
-    // 2.1990e12 / (989.4e12 × 0.72 × 0.9697 × 0.98906) = 3.2176 ms, −0.6 %.
+    // 4096 / 4224 = 0.9697; L = 98.80 µs, 98.80 / 100.20 = 0.98603:
+    // 2.1990e12 / (989.4e12 × 0.725 × 0.9697 × 0.98603) = 3.2062 ms, −1.0 %.
     CHECK(gemm_seconds(chip, bf16, 8192, 16384, 8192) == Approx(3.2376e-3).epsilon(0.06));
     // fwd 16384 × 24576 × 16384: 18.748 ms (703.8). 128 × 96 = 12288 tiles → 94 waves, 12288 / 12408 = 0.9903;
-    // L = 198.96 µs, 0.99450: 1.3194e13 / (989.4e12 × 0.72 × 0.9903 × 0.99450) = 18.807 ms, +0.3 %.
+    // L = 197.59 µs, 0.99296: 1.3194e13 / (989.4e12 × 0.725 × 0.9903 × 0.99296) = 18.705 ms, −0.2 %.
     CHECK(gemm_seconds(chip, bf16, 16384, 24576, 16384) == Approx(18.748e-3).epsilon(0.06));
-    // fwd 2048 × 6144 × 12288: 0.45554 ms (678.8). 16 × 24 = 384 tiles → 3 waves, 0.9697; L = 149.22 µs, 0.99268:
-    // 3.0924e11 / (989.4e12 × 0.72 × 0.9697 × 0.99268) = 0.45085 ms, −1.0 %.
+    // fwd 2048 × 6144 × 12288: 0.45554 ms (678.8). 16 × 24 = 384 tiles → 3 waves, 0.9697; L = 148.19 µs, 0.99064:
+    // 3.0924e11 / (989.4e12 × 0.725 × 0.9697 × 0.99064) = 0.44878 ms, −1.5 %.
     CHECK(gemm_seconds(chip, bf16, 2048, 6144, 12288) == Approx(0.45554e-3).epsilon(0.06));
     // dgrad of 8192 × 16384 × 4096 (dY·W: output 8192 × 4096, inner 16384): 1.5804 ms (695.7). 64 × 16 = 1024
-    // tiles → 8 waves, 0.9697; L = 198.96 µs, 0.99450: 1.0995e12 / (989.4e12 × 0.72 × 0.9697 × 0.99450) = 1.6006 ms,
-    // +1.3 %.
+    // tiles → 8 waves, 0.9697; L = 197.59 µs, 0.99296: 1.0995e12 / (989.4e12 × 0.725 × 0.9697 × 0.99296) = 1.5919 ms,
+    // +0.7 %.
     CHECK(gemm_seconds(chip, bf16, 8192, 4096, 16384) == Approx(1.5804e-3).epsilon(0.06));
     // wgrad (dYᵀ·X: output 16384 × 4096, inner 8192): 1.6127 ms (681.8). 128 × 16 = 2048 tiles → 16 waves, 0.9697,
-    // 0.98906: 1.6094 ms, −0.2 %.
+    // 0.98603: 1.6031 ms, −0.6 %.
     CHECK(gemm_seconds(chip, bf16, 16384, 4096, 8192) == Approx(1.6127e-3).epsilon(0.06));
     // Short K: fwd 4096 × 7168 × 2048: 186.69 µs (644.2). 32 × 28 = 896 tiles → 7 waves, 896 / 924 = 0.9697;
-    // L = 24.87 µs, 24.87 / 25.97 = 0.95764: 1.2026e11 / (989.4e12 × 0.72 × 0.9697 × 0.95764) = 181.79 µs, −2.6 %.
+    // L = 24.70 µs, 24.70 / 26.10 = 0.94636: 1.2026e11 / (989.4e12 × 0.725 × 0.9697 × 0.94636) = 182.69 µs, −2.1 %.
     CHECK(gemm_seconds(chip, bf16, 4096, 7168, 2048) == Approx(186.69e-6).epsilon(0.06));
-    // Shorter: fwd 4096 × 7168 × 1024: 94.655 µs (635.2); L = 12.435 µs, 0.91873: 6.0130e10 / (989.4e12 × 0.72 ×
-    // 0.9697 × 0.91873) = 94.75 µs, +0.1 % (without the tile overhead 87.1 µs, −8.0 %).
+    // Shorter: fwd 4096 × 7168 × 1024: 94.655 µs (635.2); L = 12.349 µs, 0.89818: 6.0130e10 / (989.4e12 × 0.725 ×
+    // 0.9697 × 0.89818) = 96.25 µs, +1.7 % (without the tile overhead, at the former 0.71: 87.1 µs, −8.0 %).
     CHECK(gemm_seconds(chip, bf16, 4096, 7168, 1024) == Approx(94.655e-6).epsilon(0.06));
 }
 
@@ -119,16 +119,16 @@ TEST_CASE("fp8 gemms measured on the h200 are timed within 6 percent at every in
 TEST_CASE("the shapes the kernel model misses are stated with the size of the miss", "[kernel][calibration]") {
     const ChipProfile chip = load_chip("h200", kCatalog);
     // Small M in one wave: fwd 1024 × 4096 × 4096 measured 47.926 µs (716.9). 8 × 16 = 128 tiles, split-K
-    // 132 / 128 = 1, one wave of 128 / 132; L = 49.74 µs, 0.97836: 3.4360e10 / (989.4e12 × 0.72 × 0.9697 × 0.97836)
-    // = 50.84 µs, +6.1 %: the one wave's tiles run faster than the large shapes' median. Within 10 %.
+    // 132 / 128 = 1, one wave of 128 / 132; L = 49.40 µs, 0.97244: 3.4360e10 / (989.4e12 × 0.725 × 0.9697 × 0.97244)
+    // = 50.80 µs, +6.0 %: the one wave's tiles run faster than the large shapes' median. Within 10 %.
     CHECK(gemm_seconds(chip, Precision::bf16, 1024, 4096, 4096) == Approx(47.926e-6).epsilon(0.10));
     // M = 256 with few tiles: fwd 256 × 4096 × 4096 measured 14.953 µs (574.5). 2 × 16 = 32 tiles, split-K
-    // 132 / 32 = 4 → one wave of 128 / 132; compute 13.54 µs (slices of K = 1,024: L = 12.435 µs, 0.91873), but the
+    // 132 / 32 = 4 → one wave of 128 / 132; compute 13.75 µs (slices of K = 1,024: L = 12.349 µs, 0.89818), but the
     // model's split-K writes and reads 2 × 4 × 256 × 4096 FP32 partial sums (33.6 MB) on top of A, B and C (37.7 MB):
     // 71.3 MB / (4.8e12 × 0.89) = 16.69 µs, memory-bound and 11.6 % slow (cuBLAS reduces the slices in L2 or
     // does not split as far). Within 20 %.
     CHECK(gemm_seconds(chip, Precision::bf16, 256, 4096, 4096) == Approx(14.953e-6).epsilon(0.20));
-    // Small square: fwd 1024³ measured 6.910 µs (310.8). 8 × 4 = 32 tiles, split-K 4; compute 4.21 µs, bytes
+    // Small square: fwd 1024³ measured 6.910 µs (310.8). 8 × 4 = 32 tiles, split-K 4; compute 4.49 µs, bytes
     // 6.3 MB + 2 × 4 × 1024² × 4 = 33.6 MB of partial sums: 39.8 MB / 4.272e12 = 9.33 µs, 35 % slow. Within 40 %.
     CHECK(gemm_seconds(chip, Precision::bf16, 1024, 1024, 1024) == Approx(6.910e-6).epsilon(0.40));
 }

@@ -296,6 +296,36 @@ TEST_CASE("a grouped gemm spreads the tiles of all its experts over the SMs in o
           Approx(3.0 * 2 * 896 * 4864 * 8192.0 / (kBf16 * 0.75 * 399.0 / 528.0)).epsilon(1e-9));
 }
 
+TEST_CASE("a fixed time per tile shares each tile with its main loop: split-K slices, grouped experts, reserved SMs", "[kernel]") {
+    ChipProfile chip = h100_like();
+    chip.efficiency.gemm_tile_overhead.gemm = Seconds(1.4e-6);
+    // One SM's main-loop rate at the figure: 989.4e12 × 0.75 / 132 = 5.6216e12 FLOP/s; a 128 × 256 tile does
+    // 2 · 128 · 256 = 65,536 FLOPs per unit of K.
+    const double per_sm = 989.4e12 * 0.75 / 132.0;
+    // 8192³: 2,048 tiles in 16 waves (2,048 / 2,112), no split; L = 65,536 × 8,192 / 5.6216e12 = 95.50 µs, so the main
+    // loop keeps 95.50 / 96.90 = 0.98555 of each tile's time.
+    const double l_full = 65536.0 * 8192.0 / per_sm;
+    const GemmEfficiency full = gemm_efficiency(GemmShape{8192, 8192, 8192, 1}, KernelContext{chip});
+    CHECK(full.main_loop_fraction == Approx(l_full / (l_full + 1.4e-6)).epsilon(1e-12));
+    CHECK(full.total == Approx(0.75 * 2048.0 / 2112.0 * l_full / (l_full + 1.4e-6)).epsilon(1e-12));
+    // 4 experts of 256 × 512 × 4096 with 20 of 132 SMs reserved: 4 × 2 × 2 = 16 tiles on 112 free SMs, split-K
+    // min(112 / 16, 4096 / 128) = 7 slices of 4096 / 7 = 585.14 K each, 112 units in one wave (112 / 132 of the chip).
+    // Each slice pays the overhead: L = 65,536 × 585.14 / 5.6216e12 = 6.822 µs, fraction 6.822 / 8.222 = 0.8297.
+    const GemmEfficiency split = gemm_efficiency(GemmShape{256, 512, 4096, 4}, KernelContext{chip, Precision::bf16, Precision::bf16, 20});
+    REQUIRE(split.split_k == 7);
+    const double l_slice = 65536.0 * (4096.0 / 7.0) / per_sm;
+    CHECK(split.main_loop_fraction == Approx(l_slice / (l_slice + 1.4e-6)).epsilon(1e-12));
+    CHECK(split.total == Approx(0.75 * 112.0 / 132.0 * l_slice / (l_slice + 1.4e-6)).epsilon(1e-12));
+    // The overhead belongs to the BF16 family only: the FP8 GEMMs (gemm_fp8, no time set) keep their figure.
+    CHECK(gemm_efficiency(GemmShape{8192, 8192, 8192, 1}, KernelContext{chip, Precision::fp8}).main_loop_fraction == 1.0);
+    // Under a power cap the whole tile (main loop and overhead) runs at the capped clock: 8192³'s forward takes
+    // 2 · 8192³ / (989.4e12 × total) / 0.8 at clock factor 0.8.
+    KernelContext capped{chip};
+    capped.clock_factor = 0.8;
+    CHECK(time_op(gemm_op(8192, 8192, 8192), capped).forward.time.value() ==
+          Approx(2.0 * 8192.0 * 8192 * 8192 / (kBf16 * full.total) / 0.8).epsilon(1e-9));
+}
+
 TEST_CASE("fused attention runs at the attention efficiency and its backward recomputes the scores", "[kernel]") {
     const ChipProfile chip = h100_like();
     // FP8 GEMMs but BF16 attention, as DeepSeek-V3 trains.

@@ -172,7 +172,7 @@ TEST_CASE("Megatron-Bridge's FP8 recipes are within 5 percent in tokens per seco
 // NVLink bytes, so faster still): DeepSeek-V3 B200 +65.1 %, gpt-oss H100 +84.0 %, B200 +133.4 %, Qwen3-30B-A3B H100
 // +240.0 %, B200 +299.8 %; the Qwen3-235B rows are pinned to the alltoall dispatcher and did not move.
 // Since session 37 Hopper's GEMMs carry a fixed time per tile (h200.toml, gemm_tile_overhead): short-K expert GEMMs
-// run slower on the H100, gpt-oss +81.5 %, Qwen3-30B-A3B +232.0 %, Qwen3-235B-A22B +21.7 %; the B200 rows did not move.
+// run slower on the H100, gpt-oss +81.2 %, Qwen3-30B-A3B +232.1 %, Qwen3-235B-A22B +21.7 %; the B200 rows did not move.
 // The real runs reach 5-12 % of the FP8 peak (121-557 model TFLOP/s), the H100 and the B200 alike,
 // where the model's GEMMs alone run at 0.51-0.71 of it; what the runs spend the rest on (kernel launches and host
 // synchronisation with many small expert GEMMs, per-expert waves, the non-GEMM MoE kernels) is not measured here

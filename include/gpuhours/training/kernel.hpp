@@ -5,8 +5,10 @@
 // efficiency.memory)), every efficiency a chip-catalog figure (scenarios/chips/, KernelEfficiency).
 //   - GEMMs (OpKind::gemm, grouped_gemm): efficiency = efficiency.gemm × tile fraction × wave fraction of the
 //     output's gemm_tile_m × gemm_tile_n tiling over the SMs left free by communication kernels (NVIDIA, Matrix
-//     Multiplication Background User's Guide §3, "tile" and "wave quantization"). Fewer tiles than free SMs are
-//     split along the inner dimension (split-K), as cuBLAS does for small outputs with long inner dimensions.
+//     Multiplication Background User's Guide §3, "tile" and "wave quantization") × main-loop fraction (the
+//     family's fixed time per tile, efficiency.gemm_tile_overhead, beside the tile's main loop over its K slice;
+//     measured on the H200, scenarios/chips/h200.toml). Fewer tiles than free SMs are split along the inner
+//     dimension (split-K), as cuBLAS does for small outputs with long inner dimensions.
 //   - attention (OpKind::attention): a fused FlashAttention-class kernel at efficiency.attention × the chip's
 //     attention_shape factor at the op's AttentionKernelShape (1 without a table or shape) of the
 //     attention precision's peak; its backward executes 2.5 × the forward FLOPs (5 matrix products against the
