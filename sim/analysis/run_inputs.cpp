@@ -132,7 +132,21 @@ void require_run_can_finish(const Scenario& s) {
         }
     }
     if (!run.segments.empty()) {
-        require_run_finishes(run);
+        try {
+            require_run_finishes(run);
+        } catch (const Error& e) {
+            // The rule couples the restart, the checkpoint interval and the failure rates: located at the one of them
+            // the user wrote last (a --set failure class over a base file's restart time is the --set's mistake).
+            const ReliabilityModel& m = run.reliability;
+            SourceRef at = e.where();
+            const auto consider = [&](const SourceRef& w) {
+                if (w.known() && (!at.known() || written_after(s, w, at))) at = w;
+            };
+            consider(m.restart_where);
+            if (m.checkpoint_interval) consider(m.interval_where);
+            for (const FailureClass& c : m.classes) consider(c.where);
+            throw Error(at, e.message(), e.hint());
+        }
         detail::require_supported_interruptions(s, run);
     }
 }

@@ -171,7 +171,7 @@ std::vector<std::string> expand_range(std::string_view spec, const std::vector<s
     const double d = step.value;
     if (d == 0 || (b - a) * d < 0) {
         throw spec_error(spec, fmt::format("the step {} does not go from {} to {}", trim(parts[2]), trim(parts[0]), trim(parts[1])),
-                         "e.g. pricing.gpu_hour=1.5:3.5:0.5 (1.5, 2, 2.5, 3, 3.5); the step's sign is the direction");
+                         "e.g. pricing.gpu_hour='$1.5:$3.5:$0.5' ($1.5, $2, $2.5, $3, $3.5); the step's sign is the direction");
     }
     const double count = std::floor((b - a) / d + 1e-9) + 1;
     if (count > static_cast<double>(kMaxAxisValues)) throw spec_error(spec, fmt::format("more than {} values", kMaxAxisValues));
@@ -231,7 +231,7 @@ SweepAxis parse_sweep_axis(std::string_view raw) {
         const auto parts = split_top_level(values, ':');
         if (parts.size() != 3) {
             throw spec_error(spec, "a range is START:STOP:STEP or START:STOP:*FACTOR",
-                             "e.g. pricing.gpu_hour=1.5:3.5:0.5 or cluster.gpus=1024:8192:*2; quote a value that "
+                             "e.g. pricing.gpu_hour='$1.5:$3.5:$0.5' or cluster.gpus=1024:8192:*2; quote a value that "
                              "contains a colon");
         }
         axis.values = expand_range(spec, parts);

@@ -9,6 +9,7 @@
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/scenario/scenario.hpp>
+#include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/analysis/whatif.hpp>
 
 #include <fmt/format.h>
@@ -124,6 +125,13 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     if (args.has("--max-batch-tokens")) {
         request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
     }
+    // Both bound the deadline search alone: without a deadline they would be read and never used.
+    for (const char* flag : {"--max-gpus", "--max-batch-tokens"}) {
+        if (args.has(flag) && !request.deadline) {
+            throw Error(fmt::format("{} bounds the deadline search, and this what-if has no deadline", flag),
+                        fmt::format("add --deadline \"2 months\" (or a deadline in the scenario's [whatif] table), or leave {} out", flag));
+        }
+    }
     request.same_price = args.has("--same-price");
     request.own_samples = evaluate_options(args).samples;  // the scenario's own chip as `run` evaluates it
     if (request.chips.empty() && !request.rule) {
@@ -188,6 +196,8 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     const std::string& file = single_positional(args, "whatif", "SCENARIO");
     const LoadOptions options = load_options(args);
     const Scenario s = load_scenario(file, options);
+    // A scenario that would practically never finish is refused as `check` and `run` refuse it, before any chip runs.
+    require_run_can_finish(s);
     const WhatIfRequest request = whatif_request(args, s);
     EvaluateOptions eval = evaluate_options(args);
     if (!args.has("--samples")) eval.samples = 100;  // per chip: enough for medians (deadline runs take the nominal inputs only)

@@ -613,7 +613,17 @@ std::optional<Seconds> Router::walk_in_node(VertexId src, VertexId dst, std::vec
     };
     const std::optional<LinkId> up = out_link(src, [](const LinkInfo& l) { return l.kind == LinkKind::scale_up; });
     if (!up || topology_.vertex(links[*up].to).kind != VertexKind::nvswitch) return std::nullopt;
-    const std::optional<LinkId> down = out_link(links[*up].to, [&](const LinkInfo& l) { return l.to == dst; });
+    // The NVSwitch's link down to dst: its adjacency lists the node's vertices in the order the builder added them
+    // (ascending), so a binary search finds it in a node of thousands of GPUs (a TPU pod's); a scan where not.
+    const VertexId nvswitch = links[*up].to;
+    std::optional<LinkId> down;
+    const auto first = adj.to.begin() + adj.offsets[nvswitch];
+    const auto last = adj.to.begin() + adj.offsets[nvswitch + 1];
+    if (const auto at = std::lower_bound(first, last, dst); at != last && *at == dst) {
+        down = adj.links[static_cast<std::size_t>(at - adj.to.begin())];
+    } else {
+        down = out_link(nvswitch, [&](const LinkInfo& l) { return l.to == dst; });
+    }
     if (!down) return std::nullopt;
     out.push_back(*up);
     out.push_back(*down);

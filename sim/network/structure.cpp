@@ -142,7 +142,22 @@ void StructuralDistance::select(VertexId dst) {
     if (found == nullptr) {
         EntryList& via = scratch_;
         via.clear();
-        if (!geometry_.nic_leaf.empty()) {
+        // Grouped by component: a switch looks only at its own component's leaves (D is infinite across).
+        const auto component = [&](VertexId w) { return geometry_.switches[w - geometry_.first_switch].component; };
+        const auto by_component = [&](VertexId a, VertexId b) { return std::pair(component(a), a) < std::pair(component(b), b); };
+        if (!geometry_.nic_leaf.empty() && gpus_per_node_ >= kWideNode) {
+            // A wide node: its leaves once (sorted, each once), then c = 2 by the destination's own NIC (NIC–GPU 1,
+            // + 1) and 4 by any other (GPU–another GPU's NIC 3, + 1), as local_distance gives.
+            if (leaves_node_ != node_) {
+                const auto first = geometry_.nic_leaf.begin() + static_cast<std::ptrdiff_t>(node_) * gpus_per_node_;
+                node_leaves_.assign(first, first + gpus_per_node_);
+                std::sort(node_leaves_.begin(), node_leaves_.end(), by_component);
+                node_leaves_.erase(std::unique(node_leaves_.begin(), node_leaves_.end()), node_leaves_.end());
+                leaves_node_ = node_;
+            }
+            const VertexId own = geometry_.nic_leaf[static_cast<std::size_t>(node_ * gpus_per_node_ + local_)];
+            for (const VertexId leaf : node_leaves_) via.emplace_back(leaf, leaf == own ? 2 : 4);
+        } else if (!geometry_.nic_leaf.empty()) {
             for (int j = 0; j < gpus_per_node_; ++j) {
                 const VertexId leaf = geometry_.nic_leaf[static_cast<std::size_t>(node_ * gpus_per_node_ + j)];
                 const int c = local_distance({VertexKind::nic, j}, {VertexKind::gpu, local_}) + 1;
@@ -150,12 +165,8 @@ void StructuralDistance::select(VertexId dst) {
                 if (same == via.end()) via.emplace_back(leaf, c);
                 else same->second = std::min(same->second, c);
             }
+            std::sort(via.begin(), via.end(), [&](const auto& a, const auto& b) { return by_component(a.first, b.first); });
         }
-        // Grouped by component: a switch looks only at its own component's leaves (D is infinite across).
-        const auto component = [&](VertexId w) { return geometry_.switches[w - geometry_.first_switch].component; };
-        std::sort(via.begin(), via.end(), [&](const auto& a, const auto& b) {
-            return std::pair(component(a.first), a.first) < std::pair(component(b.first), b.first);
-        });
         auto it = memos_.find(via);
         if (it == memos_.end()) {
             const std::size_t bytes = geometry_.switches.size();
@@ -182,6 +193,27 @@ void StructuralDistance::select(VertexId dst) {
     via_begin_ = found->second.via_begin.data();
     via_min_ = found->second.via_min;
     memo_ = found->second.distance.data();
+    ++exits_stamp_;  // a node's exits depend on the destination's leaves (from_switch)
+}
+
+const StructuralDistance::NodeExits& StructuralDistance::exits_of(int node) {
+    if (exits_.empty()) exits_.resize(topology_.gpus().size() / static_cast<std::size_t>(gpus_per_node_) + 1);
+    NodeExits& e = exits_[static_cast<std::size_t>(node)];
+    if (e.stamp == exits_stamp_ && exits_stamp_ != 0) return e;
+    e = NodeExits{};
+    e.stamp = exits_stamp_;
+    const std::size_t first = static_cast<std::size_t>(node) * static_cast<std::size_t>(gpus_per_node_);
+    for (int j = 0; j < gpus_per_node_; ++j) {
+        const int c = from_switch(geometry_.nic_leaf[first + static_cast<std::size_t>(j)]);
+        if (c < e.least) {
+            e.second = e.least;
+            e.least = static_cast<std::uint8_t>(c);
+            e.at = j;
+        } else if (c < e.second) {
+            e.second = static_cast<std::uint8_t>(c);
+        }
+    }
+    return e;
 }
 
 int StructuralDistance::local_distance(Position a, Position b) {
@@ -237,9 +269,16 @@ std::uint8_t StructuralDistance::node_distance(VertexId v) {
         others = here.kind == VertexKind::nic ? 5 : 4;
     }
     if (others + via_min_ < best) {
-        for (int j = 0; j < gpus_per_node_; ++j) {
-            if (j == here.local) continue;
-            best = std::min(best, others + from_switch(geometry_.nic_leaf[first + static_cast<std::size_t>(j)]));
+        if (gpus_per_node_ >= kWideNode) {
+            // The least exit over the node's NICs other than the vertex's own: the second least where its own NIC
+            // gives the least (ties leave second = least).
+            const NodeExits& e = exits_of(info.node);
+            best = std::min(best, others + (here.local >= 0 && e.at == here.local ? e.second : e.least));
+        } else {
+            for (int j = 0; j < gpus_per_node_; ++j) {
+                if (j == here.local) continue;
+                best = std::min(best, others + from_switch(geometry_.nic_leaf[first + static_cast<std::size_t>(j)]));
+            }
         }
     }
     return static_cast<std::uint8_t>(std::min(best, kFar));

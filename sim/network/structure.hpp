@@ -136,6 +136,25 @@ private:
     std::vector<std::pair<const EntryList, Memo>*> memo_of_gpu_;
     EntryList scratch_;  // the list being built
     int components_ = 0;
+    // Nodes of many GPUs (kWideNode or more: a TPU pod's or a large NVLink domain's thousands) keep, per node and
+    // destination, the least and second-least cost of leaving by one of their NICs (from_switch of its leaf) and the
+    // NIC of the least, so that node_distance's minimum over a vertex's other NICs is O(1) after the node's first
+    // vertex instead of O(gpus_per_node) per vertex: a route through a 4,992-GPU node's NVSwitch reads the distance
+    // of its 9,984 neighbours (95 % of a step on such a node was this loop). Valid while `stamp` equals
+    // exits_stamp_, which select() advances.
+    static constexpr int kWideNode = 32;
+    struct NodeExits {
+        std::uint32_t stamp = 0;
+        std::uint8_t least = kFar;
+        std::uint8_t second = kFar;
+        std::int32_t at = -1;  // the local index of a NIC with the least cost
+    };
+    std::vector<NodeExits> exits_;  // by node, only for wide nodes
+    // A wide node's leaves, each once, in the order of a destination's list (select), for the node last selected.
+    std::vector<VertexId> node_leaves_;
+    int leaves_node_ = -1;
+    std::uint32_t exits_stamp_ = 0;
+    const NodeExits& exits_of(int node);
 };
 
 }  // namespace gpuhours::detail

@@ -372,6 +372,13 @@ void apply_override(Node& root, const std::string& assignment) {
         start = dot + 1;
     }
 
+    // `extends` and `unset` shape the file layers before any override applies (resolve_extends): as overrides they
+    // would be read after that and dropped, silently.
+    if (keys.size() == 1 && (keys[0] == "extends" || keys[0] == "unset")) {
+        throw ScenarioError(SourceRef{origin, 0, 0}, fmt::format("`{}` cannot be given with --set: it is read from the scenario files before any override applies", keys[0]),
+                            keys[0] == "extends" ? "write `extends = \"base.toml\"` at the top of a scenario file (a child file of the scenario) and run that file"
+                                                 : "write `unset = [...]` in a child scenario file that extends this one, or --set the keys to the values wanted");
+    }
     const SourceRef where{origin, 0, 0};
     Node value;
     if (line_with_too_many_dots(value_text)) too_many_dots(where);

@@ -287,12 +287,6 @@ int layer_of(const Scenario& s, const SourceRef& where) {
     return where.file.starts_with("--set") ? 2 : where.file == s.sources.file.file ? 1 : 0;
 }
 
-bool written_after(const Scenario& s, const SourceRef& a, const SourceRef& b) {
-    const int la = layer_of(s, a), lb = layer_of(s, b);
-    if (la != lb) return la > lb;
-    return a.file == b.file && (a.line > b.line || (a.line == b.line && a.column > b.column));
-}
-
 SourceRef latest_written(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback) {
     const SourceRef* best = nullptr;
     const auto consider = [&](std::string_view key) {
@@ -845,6 +839,12 @@ void check_schedule_shape(const Scenario& s, int global_batch, const SourceRef& 
 
 namespace gpuhours {
 
+bool written_after(const Scenario& s, const SourceRef& a, const SourceRef& b) {
+    const int la = detail::layer_of(s, a), lb = detail::layer_of(s, b);
+    if (la != lb) return la > lb;
+    return a.file == b.file && (a.line > b.line || (a.line == b.line && a.column > b.column));
+}
+
 void validate_layout(const Scenario& s) { detail::validate_layout(s, true); }
 
 SourceRef run_length_source(const Scenario& s) {
@@ -852,7 +852,7 @@ SourceRef run_length_source(const Scenario& s) {
     for (const auto& [key, where] : s.sources.keys) {
         const bool sets_work = key == "training.tokens" || (key.starts_with("phases") && (key.ends_with("tokens") || key.ends_with("steps")));
         if (!sets_work || !where.known()) continue;
-        if (best == nullptr || detail::written_after(s, where, *best)) best = &where;
+        if (best == nullptr || written_after(s, where, *best)) best = &where;
     }
     return best != nullptr ? *best : s.sources.file;
 }
@@ -865,7 +865,7 @@ SourceRef step_length_source(const Scenario& s) {
     const SourceRef* best = nullptr;
     for (const auto& [key, where] : s.sources.keys) {
         if (!sets_length(key) || !where.known()) continue;
-        if (best == nullptr || detail::written_after(s, where, *best)) best = &where;
+        if (best == nullptr || written_after(s, where, *best)) best = &where;
     }
     return best != nullptr ? *best : s.sources.file;
 }

@@ -153,8 +153,7 @@ std::string scenario_key_of_phase(const std::string& phase_key);
 // The layer a position belongs to: 2 for a `--set` argument, 1 for the scenario file (s.sources.file), 0 for a
 // file it extends (directly or not).
 int layer_of(const Scenario& s, const SourceRef& where);
-// Whether `a` was written after `b`: in a later layer, or further down the same file.
-bool written_after(const Scenario& s, const SourceRef& a, const SourceRef& b);
+// written_after (a later layer, or further down the same file): include/gpuhours/scenario/scenario.hpp.
 // Of the dotted `keys`, where the one written in the latest layer is (layer_of; a tie goes to the earlier in the
 // list); `fallback` when none is written. A rule between keys is located there: at the value the user changed last.
 SourceRef latest_written(const Scenario& s, std::initializer_list<std::string_view> keys, const SourceRef& fallback);

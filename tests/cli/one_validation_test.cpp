@@ -68,6 +68,12 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
              {"--set 'reliability.failures=[{name=\"GPU\", mtbf_per_gpu=\"1 s\"}]'", "--set reliability.failures=",
               "beyond the supported range of mean times between failures"},
              {"--set training.tokens=1e19", "--set training.tokens=1e19", "beyond the supported range of token counts"},
+             // ... and a failure class in range whose run never finishes: one interruption per GPU-minute on 16 GPUs is
+             // one every 3.75 s against the default 14-minute restart. The rule couples the restart, the interval and
+             // the rates; it is the --set's, written last, not the restart's (a fresh user's hunt, session 37: it was
+             // located at the restart time, which nobody had written).
+             {"--set 'reliability.failures=[{name=\"x\", mtbf_per_gpu=\"1 min\"}]'", "--set reliability.failures=",
+              "it would practically never finish"},
              // ... and the most tokens in range, 10^18, whose run expects over 10^6 interruptions: the small run's job
              // MTTF is 2,000 h / 16 GPUs = 125 h, and 10^18 tokens are 1.9 × 10^12 steps of 524,288 tokens, about
              // 0.5 s each even at the compute lower bound (6 × 8e9 × 524,288 FLOPs at 16 × 989 TFLOP/s × 0.725): some
@@ -282,4 +288,35 @@ TEST_CASE("check counts the steps of every phase as run does, and run takes one 
     const auto both = run_cli("run --json --csv --quiet " + file.string() + phases);
     CHECK(both.exit_code == 2);
     CHECK_THAT(both.out, Catch::Contains("give either --json or --csv, not both"));
+}
+
+TEST_CASE("whatif refuses what check refuses before any chip runs, and flags it would not use") {
+    const TempDir dir("one-validation-whatif");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    // A run that would practically never finish: whatif printed a table of "cannot run" rows and exited 0.
+    const auto never = run_cli("whatif " + file + " --chips h100 --set 'reliability.failures=[{name=\"x\", mtbf_per_gpu=\"1 min\"}]'");
+    INFO(never.out);
+    CHECK(never.exit_code == 2);
+    CHECK_THAT(never.out, Catch::StartsWith("gpuhours: --set reliability.failures="));
+    CHECK_THAT(never.out, Catch::Contains("it would practically never finish"));
+    // The deadline search's bounds without a deadline were read and never used.
+    for (const std::string flag : {"--max-gpus 4096", "--max-batch-tokens 100M"}) {
+        const auto r = run_cli("whatif " + file + " --chips h100 " + flag);
+        INFO(flag << "\n" << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains(flag.substr(0, flag.find(' ')) + " bounds the deadline search, and this what-if has no deadline"));
+    }
+}
+
+TEST_CASE("extends and unset cannot be given with --set, which applies after the files are layered") {
+    const TempDir dir("one-validation-extends");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    // `--set extends=…` was read after the files were layered and dropped: a file that does not exist was "valid".
+    for (const std::string key : {"extends", "unset"}) {
+        const auto r = run_cli("check " + file + " --set '" + key + (key == "extends" ? "=\"nonexistent.toml\"'" : "=[]'"));
+        INFO(r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::StartsWith("gpuhours: --set " + key + "="));
+        CHECK_THAT(r.out, Catch::Contains("`" + key + "` cannot be given with --set"));
+    }
 }

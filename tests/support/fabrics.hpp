@@ -35,6 +35,11 @@ inline const std::vector<FabricCase>& builder_fabrics() {
         {"multi-plane, 4 planes, one leaf each", Fabric::multi_plane, 32, 8, 2, 4, 16},
         {"multi-plane, one plane", Fabric::multi_plane, 48, 8, 2, 1, 16},
         {"multi-plane, 16 GPUs per node, 2 NICs per plane", Fabric::multi_plane, 64, 16, 2, 8, 8},
+        // Wide nodes (StructuralDistance's per-node exits and leaf lists, kWideNode = 32 GPUs and more; the routes'
+        // binary search in a large NVSwitch's adjacency): a TPU pod's or an NVL domain's thousands, scaled down.
+        {"fat-tree, nodes of 32 GPUs over four leaves", Fabric::fat_tree, 64, 32, 2, 1, 16},
+        {"fat-tree, 3 tiers, nodes of 40 GPUs straddling leaves", Fabric::fat_tree, 120, 40, 3, 1, 16},
+        {"rail-optimized, nodes of 32 GPUs", Fabric::rail_optimized, 64, 32, 2, 1, 32},
     };
     return all;
 }

@@ -321,6 +321,10 @@ std::vector<RunOverhead> run_overheads_of(const Scenario& s);
 // count and power cap, the batch, micro-batch and sequence length of [training] or a phase — the one written last (a
 // `--set` argument, else the scenario file, else a file it extends); else the scenario file.
 SourceRef step_length_source(const Scenario& s);
+// Whether position `a` was written after `b` among the scenario's layers: a `--set` argument after the scenario file,
+// the scenario file after a file it extends (or a catalog entry), and further down within one file. A rule between
+// keys is located at the one written last: the value the user changed last.
+bool written_after(const Scenario& s, const SourceRef& a, const SourceRef& b);
 // Where a run with too many interruptions is blamed: of the tokens keys ([training] tokens, a phase's tokens or
 // steps), the one written last, as step_length_source; else the scenario file.
 SourceRef run_length_source(const Scenario& s);
