@@ -38,9 +38,12 @@ CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
     }
     if (args.has("--chips")) request.chips = split_list(args.get("--chips"), ',');
     else request.chips = s.whatif.chips;
-    for (const auto& c : request.chips) {
-        if (c.empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips b200,h100");
-        (void)for_flag("--chips", c, [&] { return load_chip(c, catalog_dir(args)); });  // unknown: named now, with the known ones
+    for (auto c = request.chips.begin(); c != request.chips.end(); ++c) {
+        if (c->empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips b200,h100");
+        if (std::find(request.chips.begin(), c, *c) != c) {
+            throw Error(fmt::format("--chips {} names {} twice", args.get("--chips"), *c), "name each chip once");
+        }
+        (void)for_flag("--chips", *c, [&] { return load_chip(*c, catalog_dir(args)); });  // unknown: named now, with the known ones
     }
     if (args.has("--max-batch-tokens")) {
         request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));

@@ -129,6 +129,14 @@ std::string with_flags(std::string text) {
             if (at < 2 || text.compare(at - 2, 2, "= ") != 0) text.replace(at, std::strlen(key), flag);
         }
     }
+    // `fabric = "fat-tree"` (a hint in scenario terms) becomes `--fabric fat-tree`.
+    const std::string fabric = "fabric = \"";
+    for (auto at = text.find(fabric); at != std::string::npos; at = text.find(fabric, at + 1)) {
+        const auto close = text.find('"', at + fabric.size());
+        if (close == std::string::npos) break;
+        const std::string name = text.substr(at + fabric.size(), close - at - fabric.size());
+        text.replace(at, close + 1 - at, "--fabric " + name);
+    }
     return text;
 }
 

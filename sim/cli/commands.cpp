@@ -91,18 +91,20 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
 }
 
 long long whole_number(const std::string& flag, const std::string& text, long long min, long long max) {
+    // "--gpus 12", but "--fix micro_batch=0" for an assignment's value.
+    const std::string given = flag.ends_with('=') ? flag + text : flag + " " + text;
     double v = 0;
     try {
         v = parse_count(text);
     } catch (const UnitError&) {
-        throw Error(fmt::format("{} {} is not a whole number", flag, text), fmt::format("use a whole number from {} to {}", min, max));
+        throw Error(fmt::format("{} is not a whole number", given), fmt::format("use a whole number from {} to {}", min, max));
     }
     if (v > static_cast<double>(max)) {
-        throw Error(fmt::format("{} {} is beyond the supported range (limit {})", flag, text, max),
+        throw Error(fmt::format("{} is beyond the supported range (limit {})", given, max),
                     fmt::format("use a whole number from {} to {}", min, max));
     }
     if (v != std::floor(v) || v < static_cast<double>(min)) {
-        throw Error(fmt::format("{} {} must be a whole number from {} to {}", flag, text, min, max));
+        throw Error(fmt::format("{} must be a whole number from {} to {}", given, min, max));
     }
     return static_cast<long long>(v);
 }
@@ -663,6 +665,29 @@ int model_command(const Args& raw, std::ostream& out) {
 
 // ---- chips --------------------------------------------------------------------------------------------
 
+// The width `chips` wraps its notes at.
+constexpr std::size_t kWidth = 120;
+
+// What the chips table's columns mean, and the rule set's source and notes under it (`narrow`: the table without its
+// wide columns, prices among them).
+void print_chips_legend(std::ostream& out, const RuleSet* rules, bool narrow) {
+    if (narrow) {
+        out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published.\n";  // no price column here
+    } else {
+        out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published; $/GPU-h: market rental price\n"
+               "(sources and dates in scenarios/chips/<chip>.toml [price]; — where the reference has none).\n";
+    }
+    if (rules) {
+        out << report::wrap_text(fmt::format("Rule set {}: {}", rules->id, rules->title), kWidth, 2);
+        out << report::wrap_text("Source: " + rules->source, kWidth, 2);
+        out << report::wrap_text("TPP = max over formats of dense TFLOP/s × bit length (dense reading, chips-and-rules.md "
+                                 "§3.1); PD = TPP / die mm²; I/O = scale-up per direction × 2.",
+                                 kWidth, 2);
+        if (!rules->note.empty()) out << report::wrap_text("Note: " + rules->note, kWidth, 2);
+        if (narrow) out << "Name, HBM, domain, NIC, TDP, die area and price columns, and the reasons in the table: --wide.\n";
+    }
+}
+
 int chips_command(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "chips");
     if (!args.positional.empty()) throw Error("`gpuhours chips` takes no positional arguments");
@@ -761,24 +786,13 @@ int chips_command(const Args& raw, std::ostream& out) {
     }
     out << (args.has("--csv") ? t.render_csv() : t.render());
     if (args.has("--csv")) return 0;
-    constexpr std::size_t kWidth = 120;
     if (narrow) {
         out << "\nwhy\n";
         for (std::size_t i = 0; i < chips.size(); ++i) {
             out << report::wrap_text(classes[i].why(), kWidth, 15, fmt::format("  {:<13}", chips[i].id));
         }
     }
-    out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published; $/GPU-h: market rental price\n"
-           "(sources and dates in scenarios/chips/<chip>.toml [price]; — where the reference has none).\n";
-    if (rules) {
-        out << report::wrap_text(fmt::format("Rule set {}: {}", rules->id, rules->title), kWidth, 2);
-        out << report::wrap_text("Source: " + rules->source, kWidth, 2);
-        out << report::wrap_text("TPP = max over formats of dense TFLOP/s × bit length (dense reading, chips-and-rules.md "
-                                 "§3.1); PD = TPP / die mm²; I/O = scale-up per direction × 2.",
-                                 kWidth, 2);
-        if (!rules->note.empty()) out << report::wrap_text("Note: " + rules->note, kWidth, 2);
-        if (narrow) out << "Name, HBM, domain, NIC, TDP, die area and price columns, and the reasons in the table: --wide.\n";
-    }
+    print_chips_legend(out, rules ? &*rules : nullptr, narrow);
     return 0;
 }
 

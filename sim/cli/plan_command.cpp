@@ -53,7 +53,7 @@ void apply_fix(PlanSpace& space, const std::string& assignment) {
     } else if (axis == "recompute") {
         for (const auto& v : values) {
             const auto rc = recompute_from_string(v);
-            if (!rc) throw Error(fmt::format("--fix recompute=…: `{}` is not a recompute mode", v), "modes: none, selective, full");
+            if (!rc) throw Error(fmt::format("--fix recompute={}: `{}` is not a recompute mode", values.size() == 1 ? v : assignment.substr(eq + 1), v), "modes: none, selective, full");
             space.recompute.push_back(*rc);
         }
     } else {

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <ostream>
 
 namespace gpuhours::cli {
@@ -48,8 +49,11 @@ double limiter_value(const WhatIfRow& row, Limiter l) {
 std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) {
     report::Json j;
     j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("title", result.scenario_title);
+    // Every key always present (null where it does not apply), so that a reader indexing a row never misses one.
     if (result.rule) j.field("rule", *result.rule);
+    else j.key("rule").null();
     if (result.deadline) j.field("deadline_days", in_days(*result.deadline));
+    else j.key("deadline_days").null();
     j.key("overrides").begin_array();
     for (const auto& o : options.overrides) j.value(o);
     j.end_array();
@@ -61,10 +65,12 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.begin_object().field("chip", r.chip).field("chip_name", r.chip_name).field("reference", r.reference);
         j.field("feasible", r.feasible);
         if (!r.classification.empty()) j.field("class", r.classification).field("class_reason", r.classification_reason);
+        else j.key("class").null().key("class_reason").null();
         if (!r.feasible) {
             j.field("error", r.error).end_object();
             continue;
         }
+        j.key("error").null();
         j.field("gpus", r.gpus).field("layout", layout_text(r.layout)).field("layout_rederived", r.layout_rederived);
         j.field("layout_note", r.layout_note);
         j.key("chip_set").begin_array();
@@ -88,16 +94,17 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
             j.field("nominal_verdict", to_string(v.nominal_verdict)).end_object();
         }
         j.end_array();
-        if (result.deadline) {
-            if (r.deadline_gpus) {
-                j.field("deadline_gpus", *r.deadline_gpus).field("deadline_days", *r.deadline_days);
-                j.field("deadline_layout", r.deadline_layout);
-                j.key("deadline_set").begin_array();
-                for (const auto& o : r.deadline_overrides) j.value(o);
-                j.end_array();
-            }
-            j.field("deadline_note", r.deadline_note);
+        if (result.deadline && r.deadline_gpus) {
+            j.field("deadline_gpus", *r.deadline_gpus).field("deadline_days", *r.deadline_days);
+            j.field("deadline_layout", r.deadline_layout);
+            j.key("deadline_set").begin_array();
+            for (const auto& o : r.deadline_overrides) j.value(o);
+            j.end_array();
+        } else {
+            j.key("deadline_gpus").null().key("deadline_days").null().key("deadline_layout").null().key("deadline_set").null();
         }
+        if (result.deadline) j.field("deadline_note", r.deadline_note);
+        else j.key("deadline_note").null();
         j.end_object();
     }
     j.end_array().end_object();
@@ -111,6 +118,9 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     if (args.has("--chips")) {
         for (auto& chip : split_list(args.get("--chips"), ',')) {
             if (chip.empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips h800,h20");
+            if (std::find(request.chips.begin(), request.chips.end(), chip) != request.chips.end()) {
+                throw Error(fmt::format("--chips {} names {} twice", args.get("--chips"), chip), "name each chip once");
+            }
             (void)for_flag("--chips", chip, [&] { return load_chip(chip, catalog_dir(args)); });  // unknown: named now
             request.chips.push_back(std::move(chip));
         }

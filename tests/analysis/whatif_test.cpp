@@ -360,6 +360,16 @@ TEST_CASE("gpuhours whatif prints the comparison and refuses a request without c
     CHECK(json.exit_code == 0);
     CHECK_THAT(json.out, Catch::Contains("\"schema_version\": 2"));
     CHECK_THAT(json.out, Catch::Contains("\"step_time_s\": "));
+    // Keys that do not apply are null, never missing (a notebook's row["deadline_gpus"] raised KeyError): no rule,
+    // no deadline, a feasible row.
+    for (const char* key : {"\"rule\": null", "\"deadline_days\": null", "\"class\": null", "\"class_reason\": null",
+                            "\"error\": null", "\"deadline_gpus\": null", "\"deadline_set\": null", "\"deadline_note\": null"}) {
+        CHECK_THAT(json.out, Catch::Contains(key));
+    }
+    // Each chip once: a duplicate gave the same row twice.
+    const auto twice = run_cli("whatif " + file.string() + " --chips h100,h800,h100 --samples 1");
+    CHECK(twice.exit_code == 2);
+    CHECK_THAT(twice.out, Catch::Contains("--chips h100,h800,h100 names h100 twice"));
     const auto none = run_cli("whatif " + file.string());
     CHECK(none.exit_code == 2);
     CHECK_THAT(none.out, Catch::Contains("--chips"));

@@ -57,6 +57,13 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              // only `unknown chip "x"`, with no flag), and an empty item of a list refused, not dropped.
              {"whatif " + kFlagship + " --chips nosuchchip", "--chips nosuchchip: unknown chip \"nosuchchip\""},
              {"whatif " + kFlagship + " --chips h800,,h20", "--chips h800,,h20 has an empty name"},
+             // An assignment's value named as written ("--fix micro_batch= 0", "--fix recompute=…" before), and a
+             // fabric hint in flags, not scenario keys (a fresh user's hunt, session 37).
+             {"plan " + kFlagship + " --fix micro_batch=0", "--fix micro_batch=0 must be a whole number from 1 to"},
+             {"plan " + kFlagship + " --fix recompute=partial", "--fix recompute=partial: `partial` is not a recompute mode"},
+             {"collective all-reduce --chip h100 --fabric single-node --gpus 64", "choose --fabric fat-tree for several nodes"},
+             // ... and a chip named twice (it gave the same row twice; a fresh user's hunt, session 37).
+             {"capacity " + kFlagship + " --gpus 2048 --deadline \"2 months\" --chips h100,h100", "--chips h100,h100 names h100 twice"},
              {"whatif " + kFlagship + " --rule nosuchrule", "--rule nosuchrule: unknown rule set \"nosuchrule\""},
              {"chips --rule nosuchrule", "--rule nosuchrule: unknown rule set"},
              {"collective all-reduce --chip nosuchchip --gpus 16", "--chip nosuchchip: unknown chip"},
