@@ -26,8 +26,9 @@ std::vector<std::pair<std::string, std::string>> resolved_inputs(const Scenario&
     for (const PhaseSpec& ph : s.phases) tokens += ph.quoted_gpu_hours ? 0.0 : ph.tokens;
     out.emplace_back("resolved.tokens", format_count(tokens));
     if (s.pricing.gpu_hour) out.emplace_back("resolved.gpu_hour", format_dollars(*s.pricing.gpu_hour));
-    else if (s.cluster.chip.rental_gpu_hour) {
-        // No rental price written (an ownership scenario): rung 1 is priced at the chip catalog's.
+    else if (s.pricing.ownership && s.cluster.chip.rental_gpu_hour) {
+        // No rental price written in an ownership scenario: rung 1 is priced at the chip catalog's. (An unpriced
+        // scenario prices nothing: no price is shown.)
         out.emplace_back("resolved.gpu_hour", format_dollars(*s.cluster.chip.rental_gpu_hour) + " (the chip catalog's, rung 1 only)");
     }
     return out;

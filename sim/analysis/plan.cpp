@@ -601,18 +601,26 @@ void count_fates(PlanResult& result) {
 // candidate's bound leaves room to be faster than it.
 void rank_candidates(PlanResult& result) {
     for (std::size_t i = 0; i < result.candidates.size(); ++i) {
+        // The scenario's layout outside the search space is compared, not counted: it takes no rank from the others.
+        if (!result.scenario_in_space && i == result.scenario_index) continue;
         if (result.candidates[i].step) result.ranking.push_back(i);
     }
-    std::sort(result.ranking.begin(), result.ranking.end(), [&](std::size_t a, std::size_t b) {
+    const auto faster = [&](std::size_t a, std::size_t b) {
         const auto& x = result.candidates[a];
         const auto& y = result.candidates[b];
         if (x.step->step_time != y.step->step_time) return x.step->step_time < y.step->step_time;
         return layout_key(x.layout) < layout_key(y.layout);
-    });
+    };
+    std::sort(result.ranking.begin(), result.ranking.end(), faster);
     const PlanCandidate& mine = result.candidates[result.scenario_index];
     if (mine.step) {
+        // Its place among the ranked: itself when inside the space, else where it would stand.
         const auto pos = static_cast<std::size_t>(
-            std::find(result.ranking.begin(), result.ranking.end(), result.scenario_index) - result.ranking.begin());
+            result.scenario_in_space
+                ? std::find(result.ranking.begin(), result.ranking.end(), result.scenario_index) - result.ranking.begin()
+                : std::partition_point(result.ranking.begin(), result.ranking.end(),
+                                       [&](std::size_t i) { return faster(i, result.scenario_index); }) -
+                      result.ranking.begin());
         std::size_t could_be_faster = 0;
         for (const auto& c : result.candidates) {
             if (c.fate == CandidateFate::pruned_by_bound && c.lower_bound <= mine.step->step_time) ++could_be_faster;

@@ -222,7 +222,9 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
         if (own.step) {
             const std::string rank = result.scenario_rank ? fmt::format("{}", *result.scenario_rank)
                                                           : fmt::format("≥{}", result.scenario_rank_at_least);
-            if (!result.scenario_rank || *result.scenario_rank > static_cast<std::size_t>(result.top)) {
+            if (!result.scenario_in_space) {
+                add_row(t, fmt::format("{} (scenario, outside the space)", rank), own, best, unit);
+            } else if (!result.scenario_rank || *result.scenario_rank > static_cast<std::size_t>(result.top)) {
                 add_row(t, fmt::format("{} (scenario)", rank), own, best, unit);
             }
         }
@@ -233,7 +235,8 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
     const TimeUnit unit(result.ranking.empty() ? Seconds(1.0) : result.best().step->step_time);
     out << fmt::format("\nscenario's layout ({}{}): ", describe_layout(own.layout), result.scenario_in_space ? "" : ", outside the search space");
     if (own.step) {
-        if (result.scenario_rank) out << fmt::format("rank {} of {} feasible layouts, {}\n", *result.scenario_rank,
+        if (result.scenario_rank) out << fmt::format("{} {} {} {} feasible layouts, {}\n", result.scenario_in_space ? "rank" : "would rank",
+                                                     *result.scenario_rank, result.scenario_in_space ? "of" : "among the",
                                                      n.simulated + n.pruned_by_bound, unit.text(own.step->step_time));
         else out << fmt::format("rank {} or lower, {}\n", result.scenario_rank_at_least, unit.text(own.step->step_time));
     } else {

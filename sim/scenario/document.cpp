@@ -541,6 +541,15 @@ void TableReader::finish() const {
 std::string as_string(const Node& node, std::string_view key_path) {
     // A range of quantity strings stands as a string (its nominal draw, from_range): never text a key takes.
     if (node.kind != Node::Kind::string || node.from_range) type_error(node, key_path, "a string");
+    // Text is printed to terminals and into the HTML report: a control character other than a tab or a line break
+    // (an ESC starting a terminal sequence, a NUL) is refused, not passed through.
+    for (const char c : node.text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7f) {
+            throw ScenarioError(node.where, fmt::format("`{}` contains the control character U+{:04X}", key_path, static_cast<unsigned>(u)),
+                                "remove it: text may hold tabs and line breaks, not terminal or NUL characters");
+        }
+    }
     return node.text;
 }
 

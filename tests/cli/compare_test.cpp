@@ -90,6 +90,17 @@ TEST_CASE("compare with a chip set by --set says that the chip's other inputs st
     CHECK_THAT(same.out, !Catch::Contains("sets its chip"));
 }
 
+TEST_CASE("compare of unpriced scenarios shows no price", "[cli][compare]") {
+    // An unpriced scenario prices nothing, but compare listed the chip catalog's rental price among its resolved
+    // inputs ("(the chip catalog's, rung 1 only)"), which applies to an ownership scenario's rung 1 only (a fresh
+    // user's hunt, session 37).
+    const std::string file = std::string(GPUHOURS_TEST_SOURCE_DIR) + "/scenarios/validation/megatron-1.7b.toml";
+    const auto r = run_cli("compare " + file + " " + file + " --set B:training.global_batch=256 --samples 1");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, !Catch::Contains("resolved.gpu_hour") && !Catch::Contains("rung 1 only"));
+}
+
 TEST_CASE("compare's mistakes exit 2 naming the flag or the file, and write nothing", "[cli][compare]") {
     const gpuhours::test::TempDir scratch("compare-mistakes-" + std::to_string(::getpid()));
     const auto& dir = scratch.path;

@@ -112,9 +112,18 @@ TEST_CASE("the search space of a tiny scenario has the number of layouts counted
     CHECK(r.counts.rejected_by_memory == 0);
     CHECK(r.counts.pruned_by_bound == 0);
     CHECK(r.counts.simulated == 12);
-    // The scenario's TP2 layout is outside this space: appended, evaluated, and not counted.
+    // The scenario's TP2 layout is outside this space: appended, evaluated, and not counted: the ranking holds the
+    // 12 simulated candidates of the space only, and the scenario's rank is where it would stand among them (it
+    // took a rank of its own before, pushing the candidates after it down by one: a fresh user's hunt, session 37).
     CHECK_FALSE(r.scenario_in_space);
     CHECK(r.scenario().step.has_value());
+    CHECK(r.ranking.size() == 12);
+    CHECK(std::find(r.ranking.begin(), r.ranking.end(), r.scenario_index) == r.ranking.end());
+    REQUIRE(r.scenario_rank.has_value());
+    const Seconds mine = r.scenario().step->step_time;
+    const auto faster = std::count_if(r.ranking.begin(), r.ranking.end(),
+                                      [&](std::size_t i) { return r.candidates[i].step->step_time < mine; });
+    CHECK(*r.scenario_rank == static_cast<std::size_t>(faster) + 1);
 }
 
 TEST_CASE("a layout that does not fit in memory is never simulated", "[plan]") {

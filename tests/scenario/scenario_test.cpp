@@ -545,6 +545,20 @@ TEST_CASE("a chip's fixed time per GEMM tile is read by kernel family and refuse
     }
 }
 
+TEST_CASE("text with a terminal escape or a NUL is refused at its position, tabs and line breaks kept") {
+    // A title is printed to terminals and into the HTML report: an ESC ("\u001b[31m" colours the terminal) or a NUL
+    // passed through raw (a fresh user's hunt, session 37).
+    for (const auto& [title, code] : std::vector<std::pair<std::string, std::string>>{{"a\\u001b[31mred", "U+001B"},
+                                                                                      {"a\\u0000b", "U+0000"},
+                                                                                      {"a\\u007fb", "U+007F"}}) {
+        const auto e = load_error(replace(kBase, "title = \"small\"", "title = \"" + title + "\""));
+        CHECK(e.where().line == 1);
+        CHECK_THAT(e.message(), Catch::Contains("`title` contains the control character " + code));
+    }
+    const Scenario ok = load_scenario_from_string(replace(kBase, "title = \"small\"", "title = \"a\\tb\""), "ok.toml", catalog_options());
+    CHECK(ok.title == "a\tb");
+}
+
 TEST_CASE("values with the wrong unit or sign are rejected at their position") {
     SECTION("a bandwidth without a unit") {
         const auto e = load_error(replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nnic_bandwidth = 400"));

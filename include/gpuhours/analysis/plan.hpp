@@ -137,7 +137,9 @@ struct PlanResult {
     // Every candidate in enumeration order; the scenario's own layout is among them (appended at the end when
     // outside the search space). Its simulation is never pruned, so it can be compared.
     std::vector<PlanCandidate> candidates;
-    std::vector<std::size_t> ranking;   // indices of simulated candidates, fastest first (ties: LayoutKey)
+    // Indices of the search space's simulated candidates, fastest first (ties: LayoutKey); the scenario's layout is
+    // among them only when inside the space (outside, it is compared, not counted: scenario_rank is where it would stand).
+    std::vector<std::size_t> ranking;
     std::size_t scenario_index = 0;     // index of the scenario's layout in `candidates`
     bool scenario_in_space = false;     // whether the search space contains the scenario's layout
     // The scenario layout's 1-based rank among all feasible candidates, when it is known exactly (it was
