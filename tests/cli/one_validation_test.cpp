@@ -84,6 +84,10 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
              // than 10^15 checkpoints (the sanitizer fuzz shard's mutant 971: "30e-12 min"). At least one second.
              {"--set 'reliability.checkpoint_interval=\"1 us\"' --set training.tokens=1e17",
               "--set reliability.checkpoint_interval=\"1 us\"", "beyond the supported range of checkpoint intervals"},
+             // ... and a range's bound given by --set over the file's range: the rules between the bounds and the key's
+             // own range are located at that --set, not at the file's range (a fresh user's hunt, session 37).
+             // (The small run prices at { low = "$1.5", high = "$3.5" }.)
+             {"--set 'pricing.gpu_hour.low=\"$4\"'", "--set pricing.gpu_hour.low=\"$4\"", "needs low < high"},
              // 8. a GPU count given by --set that is not whole nodes of the file's gpus_per_node (8): located at the
              // --set, not at gpus_per_node's line; and an oversubscription past 1,024 (`run` blamed the batch for a
              // task outlasting simulated time). A fresh verifier, session 20.
