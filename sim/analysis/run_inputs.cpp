@@ -135,12 +135,14 @@ void require_run_can_finish(const Scenario& s) {
         try {
             require_run_finishes(run);
         } catch (const Error& e) {
-            // The rule couples the restart, the checkpoint interval and the failure rates: located at the one of them
-            // the user wrote last (a --set failure class over a base file's restart time is the --set's mistake).
+            // The rule couples the restart, the checkpoint interval and the failure rates. The run's own choice
+            // (the restart when it is the longer stretch, else the interval, else the worst class) stands within one
+            // file; a key of a later layer moves it there (a --set failure class over a base file's restart time is
+            // the --set's mistake).
             const ReliabilityModel& m = run.reliability;
             SourceRef at = e.where();
             const auto consider = [&](const SourceRef& w) {
-                if (w.known() && (!at.known() || written_after(s, w, at))) at = w;
+                if (w.known() && (!at.known() || (w.file != at.file && written_after(s, w, at)))) at = w;
             };
             consider(m.restart_where);
             if (m.checkpoint_interval) consider(m.interval_where);

@@ -38,11 +38,9 @@ CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
     }
     if (args.has("--chips")) request.chips = split_list(args.get("--chips"), ',');
     else request.chips = s.whatif.chips;
+    require_distinct_chips(request.chips, args, s);
     for (auto c = request.chips.begin(); c != request.chips.end(); ++c) {
         if (c->empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips b200,h100");
-        if (std::find(request.chips.begin(), c, *c) != c) {
-            throw Error(fmt::format("--chips {} names {} twice", args.get("--chips"), *c), "name each chip once");
-        }
         (void)for_flag("--chips", *c, [&] { return load_chip(*c, catalog_dir(args)); });  // unknown: named now, with the known ones
     }
     if (args.has("--max-batch-tokens")) {

@@ -74,6 +74,9 @@ EvaluateOptions evaluate_options(const ParsedArgs& args);
 
 // The what-if a command asked for: --chips, --rule, --deadline, --max-gpus, else the scenario's [whatif].
 WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s);
+// Refuses a chip named twice (a what-if or capacity row each): in --chips, naming the flag, else in the scenario's
+// [whatif] chips, at that table.
+void require_distinct_chips(const std::vector<std::string>& chips, const ParsedArgs& args, const Scenario& s);
 
 // The capacity question a command asked for (`capacity`, `report --capacity`): --gpus (default the scenario's),
 // --deadline and --chips (default its [whatif]'s; a deadline is required), --budget, --max-batch-tokens,

@@ -235,10 +235,15 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
     const TimeUnit unit(result.ranking.empty() ? Seconds(1.0) : result.best().step->step_time);
     out << fmt::format("\nscenario's layout ({}{}): ", describe_layout(own.layout), result.scenario_in_space ? "" : ", outside the search space");
     if (own.step) {
-        if (result.scenario_rank) out << fmt::format("{} {} {} {} feasible layouts, {}\n", result.scenario_in_space ? "rank" : "would rank",
-                                                     *result.scenario_rank, result.scenario_in_space ? "of" : "among the",
-                                                     n.simulated + n.pruned_by_bound, unit.text(own.step->step_time));
-        else out << fmt::format("rank {} or lower, {}\n", result.scenario_rank_at_least, unit.text(own.step->step_time));
+        const char* verb = result.scenario_in_space ? "rank" : "would rank";
+        if (!result.scenario_in_space && result.ranking.empty()) {
+            out << fmt::format("no feasible layout of the search space to rank it among, {}\n", unit.text(own.step->step_time));
+        } else if (result.scenario_rank) {
+            out << fmt::format("{} {} {} {} feasible layouts, {}\n", verb, *result.scenario_rank, result.scenario_in_space ? "of" : "among the",
+                               n.simulated + n.pruned_by_bound, unit.text(own.step->step_time));
+        } else {
+            out << fmt::format("{} {} or lower, {}\n", verb, result.scenario_rank_at_least, unit.text(own.step->step_time));
+        }
     } else {
         out << fmt::format("{}: {}\n", own.fate == CandidateFate::failed_in_simulation ? "fails in simulation" : "infeasible", own.reason);
     }

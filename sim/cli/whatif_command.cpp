@@ -113,19 +113,25 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
 
 }  // namespace
 
+void require_distinct_chips(const std::vector<std::string>& chips, const ParsedArgs& args, const Scenario& s) {
+    for (auto c = chips.begin(); c != chips.end(); ++c) {
+        if (std::find(chips.begin(), c, *c) == c) continue;
+        if (args.has("--chips")) throw Error(fmt::format("--chips {} names {} twice", args.get("--chips"), *c), "name each chip once");
+        throw ScenarioError(s.whatif.where, fmt::format("`whatif.chips` names \"{}\" twice", *c), "name each chip once: a row per chip");
+    }
+}
+
 WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     WhatIfRequest request;
     if (args.has("--chips")) {
         for (auto& chip : split_list(args.get("--chips"), ',')) {
             if (chip.empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips h800,h20");
-            if (std::find(request.chips.begin(), request.chips.end(), chip) != request.chips.end()) {
-                throw Error(fmt::format("--chips {} names {} twice", args.get("--chips"), chip), "name each chip once");
-            }
             (void)for_flag("--chips", chip, [&] { return load_chip(chip, catalog_dir(args)); });  // unknown: named now
             request.chips.push_back(std::move(chip));
         }
     }
     else if (!args.has("--rule")) request.chips = s.whatif.chips;  // --rule alone: the chips it permits, not [whatif]'s
+    require_distinct_chips(request.chips, args, s);
     const std::string rule = args.has("--rule") ? args.get("--rule") : s.whatif.rule;
     if (args.has("--rule")) request.rule = for_flag("--rule", rule, [&] { return load_rule_set(rule, catalog_dir(args)); });
     else if (!rule.empty()) request.rule = load_rule_set(rule, catalog_dir(args));

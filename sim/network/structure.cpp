@@ -16,7 +16,7 @@ StructuralDistance::StructuralDistance(const Topology& topology)
     for (VertexId v = 0; v < geometry_.first_switch; ++v) {
         const VertexInfo& info = topology.vertex(v);
         const int local = info.kind == VertexKind::nvswitch ? -1 : info.index % gpus_per_node_;
-        nodes_[v] = NodeVertex{info.node, static_cast<std::int16_t>(local), static_cast<std::uint8_t>(info.kind)};
+        nodes_[v] = NodeVertex{info.node, static_cast<std::int32_t>(local), static_cast<std::uint8_t>(info.kind)};
     }
     const Topology::Adjacency& adj = topology.adjacency();
     far_node_.resize(adj.to.size());

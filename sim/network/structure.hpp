@@ -84,7 +84,7 @@ private:
     };
     struct NodeVertex {  // a node vertex's place, packed (read for every neighbour a walk looks at)
         std::int32_t node = 0;
-        std::int16_t local = 0;
+        std::int32_t local = 0;  // a node may hold more than 32,767 GPUs (gpus_per_node up to 100,000)
         std::uint8_t kind = 0;
     };
     [[nodiscard]] static int local_distance(Position a, Position b);

@@ -33,6 +33,32 @@ SourceRef to_ref(const toml::source_region& region, const std::string& fallback_
                         "flatten the keys: gpuhours reads at most a few levels ([cluster.chip.efficiency])");
 }
 
+// Text is printed to terminals and into the HTML report: a C0 control character other than a tab or a line break
+// (an ESC starting a terminal sequence, a NUL), DEL, or a C1 control (U+0080–U+009F: the 8-bit CSI) in a key or a
+// string is refused at its position, not passed through.
+// The part of `text` before its first control character (so that a message never prints one).
+std::string printable_prefix(std::string_view text) {
+    std::size_t n = 0;
+    while (n < text.size() && static_cast<unsigned char>(text[n]) >= 0x20 && text[n] != 0x7f && static_cast<unsigned char>(text[n]) != 0xc2) ++n;
+    return std::string(text.substr(0, n)) + (n < text.size() ? "…" : "");
+}
+
+void require_printable(std::string_view text, const SourceRef& where, std::string_view what) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto u = static_cast<unsigned char>(text[i]);
+        unsigned code = 0x20;
+        if ((u < 0x20 && u != '\t' && u != '\n' && u != '\r') || u == 0x7f) code = u;
+        else if (u == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                 static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+            code = static_cast<unsigned char>(text[i + 1]);
+        }
+        if (code != 0x20) {
+            throw ScenarioError(where, fmt::format("{} contains the control character U+{:04X}", what, code),
+                                "remove it: text may hold tabs and line breaks, not terminal or NUL characters");
+        }
+    }
+}
+
 // `depth`: the tables and arrays around `source` (0 for the document). The walk is recursive, so the depth is
 // bounded before the stack is.
 Node convert(const toml::node& source, const std::string& path, int depth) {
@@ -43,6 +69,10 @@ Node convert(const toml::node& source, const std::string& path, int depth) {
         case toml::node_type::table: {
             out.kind = Node::Kind::table;
             for (auto&& [key, value] : *source.as_table()) {
+                require_printable(key.str(), to_ref(key.source(), path), fmt::format("the key \"{}\"", printable_prefix(key.str())));
+                if (const auto* text = value.as_string()) {
+                    require_printable(text->get(), to_ref(value.source(), path), fmt::format("`{}`", key.str()));
+                }
                 out.fields.emplace_back(std::string(key.str()), convert(value, path, depth + 1));
                 out.key_sources.push_back(to_ref(key.source(), path));
             }
@@ -55,6 +85,7 @@ Node convert(const toml::node& source, const std::string& path, int depth) {
         case toml::node_type::string:
             out.kind = Node::Kind::string;
             out.text = source.as_string()->get();
+            require_printable(out.text, out.where, "a string");  // an array's item (a table's were checked by key)
             break;
         case toml::node_type::integer:
             out.kind = Node::Kind::integer;
@@ -374,7 +405,7 @@ void apply_override(Node& root, const std::string& assignment) {
 
     // `extends` and `unset` shape the file layers before any override applies (resolve_extends): as overrides they
     // would be read after that and dropped, silently.
-    if (keys.size() == 1 && (keys[0] == "extends" || keys[0] == "unset")) {
+    if (keys[0] == "extends" || keys[0] == "unset") {  // `extends.x`, `unset.0` too
         throw ScenarioError(SourceRef{origin, 0, 0}, fmt::format("`{}` cannot be given with --set: it is read from the scenario files before any override applies", keys[0]),
                             keys[0] == "extends" ? "write `extends = \"base.toml\"` at the top of a scenario file (a child file of the scenario) and run that file"
                                                  : "write `unset = [...]` in a child scenario file that extends this one, or --set the keys to the values wanted");
@@ -541,15 +572,8 @@ void TableReader::finish() const {
 std::string as_string(const Node& node, std::string_view key_path) {
     // A range of quantity strings stands as a string (its nominal draw, from_range): never text a key takes.
     if (node.kind != Node::Kind::string || node.from_range) type_error(node, key_path, "a string");
-    // Text is printed to terminals and into the HTML report: a control character other than a tab or a line break
-    // (an ESC starting a terminal sequence, a NUL) is refused, not passed through.
-    for (const char c : node.text) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7f) {
-            throw ScenarioError(node.where, fmt::format("`{}` contains the control character U+{:04X}", key_path, static_cast<unsigned>(u)),
-                                "remove it: text may hold tabs and line breaks, not terminal or NUL characters");
-        }
-    }
+    // A --set value read as a plain string (not valid TOML) never passed convert's check.
+    require_printable(node.text, node.where, fmt::format("`{}`", key_path));
     return node.text;
 }
 

@@ -370,6 +370,10 @@ TEST_CASE("gpuhours whatif prints the comparison and refuses a request without c
     const auto twice = run_cli("whatif " + file.string() + " --chips h100,h800,h100 --samples 1");
     CHECK(twice.exit_code == 2);
     CHECK_THAT(twice.out, Catch::Contains("--chips h100,h800,h100 names h100 twice"));
+    // ... and in the scenario's [whatif] chips, located there.
+    const auto listed = run_cli("whatif " + file.string() + " --samples 1 --set 'whatif.chips=[\"h100\", \"h100\"]'");
+    CHECK(listed.exit_code == 2);
+    CHECK_THAT(listed.out, Catch::Contains("error: `whatif.chips` names \"h100\" twice"));
     const auto none = run_cli("whatif " + file.string());
     CHECK(none.exit_code == 2);
     CHECK_THAT(none.out, Catch::Contains("--chips"));

@@ -130,3 +130,19 @@ TEST_CASE("gpuhours collective reproduces DeepEP's EP64 dispatch and combine wit
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("--gpu-merge 1.5 is not a share in (0, 1]"));
 }
+
+TEST_CASE("gpuhours collective runs on nodes of more than 32,767 GPUs") {
+    if (!have_chip("h100")) {
+        WARN("scenarios/chips/h100.toml not found; skipped");
+        return;
+    }
+    // Two nodes of 32,769 GPUs (gpus_per_node may reach 100,000): a GPU's index in its node was kept in 16 bits for
+    // routing, went negative past 32,767 and the router divided by zero (SIGFPE; a reviewer, session 37). A send
+    // between the nodes' first GPUs crosses one NIC each way: 1 MiB at the NIC's 50 GB/s × 0.97 = 48.5 GB/s is
+    // 21.6 µs of transfer, the NIC the limit.
+    const auto r = run_cli("collective send-recv --chip h100 --gpus 65538 --gpus-per-node 32769 --switch-radix 128 "
+                           "--sizes 1MiB --catalog " + kCatalog);
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("NIC (nic→leaf) 48.5 GB/s"));
+}

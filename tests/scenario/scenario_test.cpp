@@ -557,6 +557,16 @@ TEST_CASE("text with a terminal escape or a NUL is refused at its position, tabs
     }
     const Scenario ok = load_scenario_from_string(replace(kBase, "title = \"small\"", "title = \"a\\tb\""), "ok.toml", catalog_options());
     CHECK(ok.title == "a\tb");
+    // Every key and string of the file, not only those read as text: a catalog name (echoed by "unknown model"), a
+    // quoted key (echoed by "unknown key"), an item of a list, and a C1 control (U+009B, the 8-bit CSI).
+    const auto model = load_error(replace(kBase, "model = \"llama-3.1-8b\"", "model = \"x\\u001b[2Jy\""));
+    CHECK(model.where().line == 2);
+    CHECK_THAT(model.message(), Catch::Contains("`model` contains the control character U+001B"));
+    const auto key = load_error(kBase + "\n\"a\\u001b[31mred\" = 1\n");
+    CHECK_THAT(key.message(), Catch::Contains("the key \"a…\" contains the control character U+001B"));
+    CHECK_THAT(key.message(), !Catch::Contains("\x1b"));
+    const auto item = load_error(kBase + "[whatif]\nchips = [\"h100\", \"a\\u009bb\"]\n");
+    CHECK_THAT(item.message(), Catch::Contains("a string contains the control character U+009B"));
 }
 
 TEST_CASE("values with the wrong unit or sign are rejected at their position") {
