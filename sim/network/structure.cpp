@@ -146,8 +146,8 @@ void StructuralDistance::select(VertexId dst) {
         const auto component = [&](VertexId w) { return geometry_.switches[w - geometry_.first_switch].component; };
         const auto by_component = [&](VertexId a, VertexId b) { return std::pair(component(a), a) < std::pair(component(b), b); };
         if (!geometry_.nic_leaf.empty() && gpus_per_node_ >= kWideNode) {
-            // A wide node: its leaves once (sorted, each once), then c = 2 by the destination's own NIC (NIC–GPU 1,
-            // + 1) and 4 by any other (GPU–another GPU's NIC 3, + 1), as local_distance gives.
+            // A wide node: its leaves once (sorted, each once), each at c = local_distance + 1 by the destination's own
+            // NIC or by any other (all others at one distance from the GPU).
             if (leaves_node_ != node_) {
                 const auto first = geometry_.nic_leaf.begin() + static_cast<std::ptrdiff_t>(node_) * gpus_per_node_;
                 node_leaves_.assign(first, first + gpus_per_node_);
@@ -156,7 +156,9 @@ void StructuralDistance::select(VertexId dst) {
                 leaves_node_ = node_;
             }
             const VertexId own = geometry_.nic_leaf[static_cast<std::size_t>(node_ * gpus_per_node_ + local_)];
-            for (const VertexId leaf : node_leaves_) via.emplace_back(leaf, leaf == own ? 2 : 4);
+            const int by_own = local_distance({VertexKind::nic, local_}, {VertexKind::gpu, local_}) + 1;
+            const int by_other = local_distance({VertexKind::nic, local_ == 0 ? 1 : 0}, {VertexKind::gpu, local_}) + 1;
+            for (const VertexId leaf : node_leaves_) via.emplace_back(leaf, leaf == own ? by_own : by_other);
         } else if (!geometry_.nic_leaf.empty()) {
             for (int j = 0; j < gpus_per_node_; ++j) {
                 const VertexId leaf = geometry_.nic_leaf[static_cast<std::size_t>(node_ * gpus_per_node_ + j)];

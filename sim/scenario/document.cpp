@@ -33,9 +33,6 @@ SourceRef to_ref(const toml::source_region& region, const std::string& fallback_
                         "flatten the keys: gpuhours reads at most a few levels ([cluster.chip.efficiency])");
 }
 
-// Text is printed to terminals and into the HTML report: a C0 control character other than a tab or a line break
-// (an ESC starting a terminal sequence, a NUL), DEL, or a C1 control (U+0080–U+009F: the 8-bit CSI) in a key or a
-// string is refused at its position, not passed through.
 // The part of `text` before its first control character (so that a message never prints one).
 std::string printable_prefix(std::string_view text) {
     std::size_t n = 0;
@@ -43,6 +40,9 @@ std::string printable_prefix(std::string_view text) {
     return std::string(text.substr(0, n)) + (n < text.size() ? "…" : "");
 }
 
+// Text is printed to terminals and into the HTML report: a C0 control character other than a tab or a line break
+// (an ESC starting a terminal sequence, a NUL), DEL, or a C1 control (U+0080–U+009F: the 8-bit CSI) in a key or a
+// string (`what`, for the message) is refused at its position, not passed through.
 void require_printable(std::string_view text, const SourceRef& where, std::string_view what) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         const auto u = static_cast<unsigned char>(text[i]);
@@ -60,8 +60,8 @@ void require_printable(std::string_view text, const SourceRef& where, std::strin
 }
 
 // `depth`: the tables and arrays around `source` (0 for the document). The walk is recursive, so the depth is
-// bounded before the stack is.
-Node convert(const toml::node& source, const std::string& path, int depth) {
+// bounded before the stack is. `name`: what a string value is called in a message (its key, else "a string").
+Node convert(const toml::node& source, const std::string& path, int depth, std::string_view name = "a string") {
     Node out;
     out.where = to_ref(source.source(), path);
     if (depth > limits::kNestingDepth) too_deep(out.where);
@@ -70,10 +70,7 @@ Node convert(const toml::node& source, const std::string& path, int depth) {
             out.kind = Node::Kind::table;
             for (auto&& [key, value] : *source.as_table()) {
                 require_printable(key.str(), to_ref(key.source(), path), fmt::format("the key \"{}\"", printable_prefix(key.str())));
-                if (const auto* text = value.as_string()) {
-                    require_printable(text->get(), to_ref(value.source(), path), fmt::format("`{}`", key.str()));
-                }
-                out.fields.emplace_back(std::string(key.str()), convert(value, path, depth + 1));
+                out.fields.emplace_back(std::string(key.str()), convert(value, path, depth + 1, fmt::format("`{}`", key.str())));
                 out.key_sources.push_back(to_ref(key.source(), path));
             }
             break;
@@ -85,7 +82,7 @@ Node convert(const toml::node& source, const std::string& path, int depth) {
         case toml::node_type::string:
             out.kind = Node::Kind::string;
             out.text = source.as_string()->get();
-            require_printable(out.text, out.where, "a string");  // an array's item (a table's were checked by key)
+            require_printable(out.text, out.where, name);
             break;
         case toml::node_type::integer:
             out.kind = Node::Kind::integer;
@@ -419,6 +416,7 @@ void apply_override(Node& root, const std::string& assignment) {
     } catch (const toml::parse_error&) {
         value.kind = Node::Kind::string;
         value.text = value_text;
+        require_printable(value.text, where, fmt::format("`{}`", printable_prefix(path)));  // convert checks the rest
     }
     // Positions inside a one-line override are not meaningful to the user; point at the flag itself.
     std::function<void(Node&)> relabel = [&](Node& n) {
@@ -572,8 +570,6 @@ void TableReader::finish() const {
 std::string as_string(const Node& node, std::string_view key_path) {
     // A range of quantity strings stands as a string (its nominal draw, from_range): never text a key takes.
     if (node.kind != Node::Kind::string || node.from_range) type_error(node, key_path, "a string");
-    // A --set value read as a plain string (not valid TOML) never passed convert's check.
-    require_printable(node.text, node.where, fmt::format("`{}`", key_path));
     return node.text;
 }
 

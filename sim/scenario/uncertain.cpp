@@ -129,9 +129,9 @@ UncertainInput read_distribution(const Node& n, const std::string& path) {
     // A rule between the bounds, or a bound the key refuses, is located at a bound given by --set over the file's
     // range: that --set is the change (a fresh user's hunt, session 37: `--set …gemm_fp8_blockwise.high=1.5` was the
     // file's line). With several bounds given by --set the arguments cannot be ordered here: the range's place stays.
-    const auto by_set = std::count_if(params.begin(), params.end(), [](const Parameter& p) { return p.where.file.starts_with("--set"); });
-    if (by_set == 1) {
-        u.where = std::find_if(params.begin(), params.end(), [](const Parameter& p) { return p.where.file.starts_with("--set"); })->where;
+    const auto given_by_set = [](const Parameter& p) { return p.where.file.starts_with("--set"); };
+    if (std::count_if(params.begin(), params.end(), given_by_set) == 1) {
+        u.where = std::find_if(params.begin(), params.end(), given_by_set)->where;
     }
     if (!order_error.empty()) throw ScenarioError(u.where, order_error);
     if (u.distribution == Distribution::lognormal) {

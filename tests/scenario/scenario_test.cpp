@@ -567,6 +567,16 @@ TEST_CASE("text with a terminal escape or a NUL is refused at its position, tabs
     CHECK_THAT(key.message(), !Catch::Contains("\x1b"));
     const auto item = load_error(kBase + "[whatif]\nchips = [\"h100\", \"a\\u009bb\"]\n");
     CHECK_THAT(item.message(), Catch::Contains("a string contains the control character U+009B"));
+    // A --set value that is not TOML is taken as a plain string: refused the same way, at the flag.
+    LoadOptions o;
+    o.overrides = {"title=a\x1b[31mred"};
+    try {
+        (void)load_scenario((kSource / "scenarios" / "deepseek-v3.toml").string(), o);
+        FAIL("expected an error");
+    } catch (const ScenarioError& e) {
+        CHECK(e.where().file == "--set title=a\x1b[31mred");
+        CHECK_THAT(e.message(), Catch::Contains("`title` contains the control character U+001B"));
+    }
 }
 
 TEST_CASE("values with the wrong unit or sign are rejected at their position") {
