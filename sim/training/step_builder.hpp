@@ -251,6 +251,11 @@ private:
         Automorphism map;    // identity for a canonical stage
     };
     const StageImage& stage_image(int stage);
+    // The time of `c` when the stage's groups are proven link-disjoint copies of the representative from the
+    // fabric's structure (leaf_local_copies, network/automorphism.hpp): the representative's time alone with its best
+    // algorithm, which the merged plans of every group would give; kept by the representative's pattern, so one
+    // timing answers every stage (counted in stage_translations). nullopt otherwise, and with the translation off.
+    std::optional<SimTime> copies_time(const CommSpec& c, const CommGroups& groups);
     // The time of `c` at `stage` carried from the same collective timed at another stage of its class, when the
     // groups map and the routing's choices do (step_translation.cpp has the argument); nullopt otherwise.
     std::optional<SimTime> translated_time(const CommSpec& c, int stage, const CommGroups& groups);
@@ -378,6 +383,8 @@ private:
     std::vector<std::vector<int>> task_groups_;  // the groups of full-mode collective tasks
     std::map<int, ChunkPasses> chunks_;
     std::map<CommTimeCache::Table::CollectiveKey, SimTime> comm_cache_;
+    // copies_time's answers by (kind, size, group kind, node merge, GPU merge, the representative's pattern).
+    std::map<std::tuple<int, double, int, double, double, std::vector<int>>, SimTime> local_copies_;
     std::map<std::tuple<int, double, int, int>, CollectiveAlgorithm> algorithm_cache_;
     std::map<CommTimeCache::Table::SendKey, SimTime> p2p_cache_;
     std::shared_ptr<CommTimeCache::Table> shared_times_;  // kept across steps (null: none)

@@ -86,6 +86,11 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
         if (const auto t = shared->find(shared->collectives, key)) return comm_cache_[key] = *t;
     }
     CommGroups groups = comm_groups(c, rank);
+    if (const auto t = copies_time(c, groups)) {
+        comm_cache_.emplace(key, *t);
+        if (shared) shared->keep(shared->collectives, key, *t);
+        return *t;
+    }
     if (const auto t = translated_time(c, stage, groups)) {
         comm_cache_.emplace(key, *t);
         if (shared) shared->keep(shared->collectives, key, *t);

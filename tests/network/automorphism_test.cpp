@@ -3,12 +3,16 @@
 // checked link by link against its definition, and "the routing's choices map" against routing the images of the
 // pairs and comparing with the images of the routes.
 #include <gpuhours/network/automorphism.hpp>
+#include <gpuhours/network/collective.hpp>
 #include <gpuhours/units/error.hpp>
 
 #include "../support/fabrics.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <string>
+#include <variant>
 #include <vector>
 
 using namespace gpuhours;
@@ -173,4 +177,142 @@ TEST_CASE("choices_map composes two automorphisms, the first applied first", "[n
         }
     }
     CHECK(prover.choices_map(router, log, *sigma, &*tau) == every_route_maps);
+}
+
+namespace {
+
+// Groups of `nodes_per_group` consecutive nodes (or the first `gpus_per_group_node` GPUs of each of its nodes),
+// as leaf_local_copies reads them: group 0 the first block, then blocks 0 … count − 1 running at once.
+struct Groups {
+    std::vector<VertexId> vertices;
+    std::vector<std::uint32_t> offsets{0};
+    std::vector<std::vector<VertexId>> list;  // blocks 0 … count − 1
+};
+
+Groups node_blocks(const Topology& t, int nodes_per_group, int count, int gpus_per_group_node) {
+    Groups g;
+    const int gpn = t.gpus_per_node();
+    for (int b = 0; b < count; ++b) {
+        std::vector<VertexId> members;
+        for (int n = b * nodes_per_group; n < (b + 1) * nodes_per_group; ++n) {
+            for (int k = 0; k < gpus_per_group_node; ++k) members.push_back(t.gpu(n * gpn + k));
+        }
+        g.list.push_back(members);
+    }
+    const auto add = [&](const std::vector<VertexId>& members) {
+        g.vertices.insert(g.vertices.end(), members.begin(), members.end());
+        g.offsets.push_back(static_cast<std::uint32_t>(g.vertices.size()));
+    };
+    add(g.list.front());
+    for (const auto& members : g.list) add(members);
+    return g;
+}
+
+// Every group's plan of `request` with `algorithm` run at once, phase by phase (as symmetric mode merges a stage's
+// groups): the flows of each phase of every group start together.
+Seconds merged_time(const Topology& t, const std::vector<std::vector<VertexId>>& groups, CollectiveRequest request,
+                    CollectiveAlgorithm algorithm) {
+    std::vector<CollectivePlan> plans;
+    for (const auto& members : groups) {
+        request.ranks = members;
+        plans.push_back(plan_collective(t, request, algorithm));
+    }
+    CollectivePlan merged = plans.front();
+    for (std::size_t i = 0; i < merged.phases.size(); ++i) {
+        FlowSet all;
+        for (const auto& plan : plans) {
+            const auto& traffic = plan.phases.at(i).traffic;
+            if (const auto* set = std::get_if<FlowSet>(&traffic)) {
+                all.flows.insert(all.flows.end(), set->flows.begin(), set->flows.end());
+            } else {
+                const auto& pairs = std::get<AllPairs>(traffic);
+                for (VertexId a : pairs.ranks) {
+                    for (VertexId b : pairs.ranks) {
+                        if (a != b) all.flows.push_back(FlowSpec{a, b, pairs.bytes_per_pair});
+                    }
+                }
+            }
+        }
+        merged.phases[i].traffic = std::move(all);
+    }
+    MaxMinNetwork network(t);
+    request.ranks = groups.front();
+    return run_plan(network, merged, request).time;
+}
+
+}  // namespace
+
+TEST_CASE("Groups proven leaf-local copies take, all at once, exactly the representative's time alone",
+          "[network][automorphism]") {
+    // The claim (automorphism.hpp, leaf_local_copies): where the structural conditions hold, the groups' flows share
+    // no link and each group's phases are the representative's renamed, so the merged flow solution of every group
+    // at once equals the representative's alone, phase by phase. Checked with the flow model itself on every
+    // builder's fabric, for the all-to-all (direct and node-forwarded) and the ring all-reduce.
+    int proven = 0;
+    for (const auto& c : test::builder_fabrics()) {
+        const Topology t = test::build_fabric(c);
+        const int nodes = c.gpus / c.gpus_per_node;
+        for (const int per_group : {1, 2}) {
+            const int count = std::min(nodes / per_group, 4);
+            if (count < 2 || per_group * c.gpus_per_node < 2) continue;  // one GPU has nothing to send
+            const Groups g = node_blocks(t, per_group, count, c.gpus_per_node);
+            const auto pattern = leaf_local_copies(t, g.vertices, g.offsets);
+            if (!pattern) continue;
+            ++proven;
+            INFO(c.name << ", " << per_group << " nodes per group");
+            REQUIRE(pattern->size() == 2 * g.list.front().size());
+            struct Case {
+                CollectiveKind kind;
+                CollectiveAlgorithm algorithm;
+                double node_merge;
+            };
+            for (const Case k : {Case{CollectiveKind::all_to_all, CollectiveAlgorithm::direct, 1.0},
+                                 Case{CollectiveKind::all_to_all, CollectiveAlgorithm::node_forwarded, 0.5},
+                                 Case{CollectiveKind::all_reduce, CollectiveAlgorithm::ring, 1.0}}) {
+                if (k.algorithm == CollectiveAlgorithm::node_forwarded && per_group < 2) continue;
+                CollectiveRequest request{k.kind, bytes(64e6), g.list.front(), k.algorithm, 0};
+                request.node_merge = k.node_merge;
+                MaxMinNetwork network(t);
+                const Seconds alone = run_plan(network, plan_collective(t, request, k.algorithm), request).time;
+                REQUIRE(alone.value() > 0.0);
+                REQUIRE(merged_time(t, g.list, request, k.algorithm).value() == Approx(alone.value()).epsilon(1e-12));
+            }
+        }
+    }
+    // Multi-plane fabrics keep a plane's NICs of up to eight 8-GPU nodes on one leaf of radix 16: those cases hold.
+    REQUIRE(proven >= 4);
+}
+
+TEST_CASE("Groups that share a node, straddle leaves or differ in pattern are not proven copies", "[network][automorphism]") {
+    // Fat-tree of radix 16: a leaf serves 8 NICs, one 8-GPU node; two nodes' NICs of one local index sit on two
+    // leaves, so a group of two nodes crosses a spine (condition 2).
+    const auto& all = test::builder_fabrics();
+    const auto find = [&](const char* name) {
+        return *std::find_if(all.begin(), all.end(), [&](const auto& c) { return std::string(c.name) == name; });
+    };
+    const Topology fat = test::build_fabric(find("fat-tree, 2 tiers"));
+    const Groups across = node_blocks(fat, 2, 4, 8);
+    CHECK_FALSE(leaf_local_copies(fat, across.vertices, across.offsets));
+    // Multi-plane, 8 planes of radix 16: all 8 nodes' NICs of one index on one leaf; one-node groups are copies.
+    const Topology planes = test::build_fabric(find("multi-plane"));
+    const Groups whole = node_blocks(planes, 2, 4, 8);
+    REQUIRE(leaf_local_copies(planes, whole.vertices, whole.offsets));
+    // Two groups on the same nodes (each half of every node, as tensor × expert layouts place them): condition 1.
+    Groups halves;
+    std::vector<VertexId> low, high;
+    for (int n = 0; n < 2; ++n) {
+        for (int k = 0; k < 4; ++k) low.push_back(planes.gpu(n * 8 + k));
+        for (int k = 4; k < 8; ++k) high.push_back(planes.gpu(n * 8 + k));
+    }
+    for (const auto* members : {&low, &low, &high}) {
+        halves.vertices.insert(halves.vertices.end(), members->begin(), members->end());
+        halves.offsets.push_back(static_cast<std::uint32_t>(halves.vertices.size()));
+    }
+    CHECK_FALSE(leaf_local_copies(planes, halves.vertices, halves.offsets));
+    // A group whose members come in another order than the representative's (condition 3).
+    Groups reordered = whole;
+    std::reverse(reordered.vertices.begin() + reordered.offsets[2], reordered.vertices.begin() + reordered.offsets[3]);
+    CHECK_FALSE(leaf_local_copies(planes, reordered.vertices, reordered.offsets));
+    // A hand-made graph has no builder's geometry.
+    CHECK_FALSE(leaf_local_copies(Topology{}, {}, std::vector<std::uint32_t>{0, 0}));
 }

@@ -75,4 +75,29 @@ private:
     std::vector<std::uint32_t> vertex_image_, link_image_;  // choices_map's π, dense, left the identity
 };
 
+// Groups of GPUs that run one collective at once, proven to be link-disjoint copies of one another from the
+// fabric's structure alone, before any flow is listed or routed (issue #13: a stage's concurrent expert groups
+// cost one group's simulation however many there are).
+//
+// `vertices` lists GPU vertices group after group: group i is vertices[offsets[i] .. offsets[i + 1]). Group 0 is
+// the representative; groups 1, 2, … are those that run at once (the representative's own group among them).
+// Returns the representative's pattern — per member, in order, the index of its node among the group's nodes
+// (by first appearance) and its local index on the node — when
+//   (1) no node holds members of two of the groups 1, 2, …;
+//   (2) on each group's nodes, the NICs of one local index are all cabled to one leaf (FabricGeometry::nic_leaf);
+//   (3) every group has the representative's pattern.
+// Then a route between two members of a group never leaves their nodes and the leaf of the destination's local
+// index: to a GPU of another node it goes out by the NIC of the destination's local index — the source's own NIC
+// when that one is on the same leaf (4 hops, shorter than any other path), else by NVLink first to the local GPU on
+// that index (Router's tie rule: a path through another leaf is at least as long). So no two groups' flows share a
+// link (nodes are disjoint, and each NIC cable belongs to one node), and each group's flows are the
+// representative's renamed node for node and leaf for leaf; every node is alike and every NIC cable alike on a
+// builder's fabric, so each group's phases have the representative's max-min answer, the concurrent phase its
+// answer too, and that answer depends on the pattern alone, not on which nodes or leaves hold the group.
+// nullopt when any condition fails, and on a fabric without a builder's geometry or NICs (Topology::geometry()).
+// Cost O(nodes + members × nodes per group). Tested against the merged flow solution on every builder's fabrics
+// (tests/network/automorphism_test.cpp).
+std::optional<std::vector<int>> leaf_local_copies(const Topology& topology, std::span<const VertexId> vertices,
+                                                  std::span<const std::uint32_t> offsets);
+
 }  // namespace gpuhours

@@ -201,11 +201,12 @@ private:
 namespace gpuhours::detail {
 
 // Symmetric mode's stage translation (sim/training/step_translation.cpp): a collective timed at one pipeline stage
-// answers it at another when an automorphism of the topology proves the two alike. On by default; tests turn it
-// off on their thread to time every stage on the network, the reference it is tested against. Returns the
-// previous setting.
+// answers it at another when an automorphism of the topology proves the two alike, or when each stage's groups
+// are proven link-disjoint copies of one pattern (network/automorphism.hpp, leaf_local_copies: one group timed
+// alone answers every stage). On by default; tests turn it off on their thread to time every stage's groups
+// together on the network, the reference it is tested against. Returns the previous setting.
 bool set_stage_translation(bool on);
-// How many collectives this thread's steps answered so, in all (tests).
+// How many collectives this thread's steps answered from another stage's timing, in all (tests).
 std::size_t stage_translations();
 
 }  // namespace gpuhours
