@@ -83,12 +83,15 @@ double next_tokens(const std::vector<Probe>& probes, const Limits& limits, const
     return target;
 }
 
+// `step_tokens`: one step of the first phase (global batch × sequence length), the fewest tokens a run trains: no
+// probe goes below it (the scenario would refuse it, and the search would report that refusal as its answer).
 void search_tokens(TokenCapacity& row, const std::filesystem::path& file, const LoadOptions& base, const Limits& limits,
-                   double own_tokens, double precision, const EvaluateOptions& options) {
+                   double own_tokens, double step_tokens, double precision, const EvaluateOptions& options) {
     std::vector<Probe> probes;
     std::optional<Probe> lo, hi;  // the most tokens that meet, the fewest that do not
     double tokens = own_tokens;
     for (int i = 0; i < 40; ++i) {
+        tokens = std::max(tokens, step_tokens);
         const Probe p = evaluate_at(file, base, row.plan.overrides, row.tokens_key, tokens, options);
         probes.push_back(p);
         if (limits.meets(p)) {
@@ -98,6 +101,7 @@ void search_tokens(TokenCapacity& row, const std::filesystem::path& file, const 
         }
         if (lo && hi && hi->tokens <= lo->tokens * (1 + precision)) break;
         if (!lo && hi && hi->tokens < own_tokens * 1e-6) break;  // not even a millionth of the scenario's tokens
+        if (!lo && hi && hi->tokens <= step_tokens) break;       // not even one step
         if (lo && lo->tokens >= gpuhours::limits::kTokensMax) break;  // the supported range's end meets the limits
         tokens = std::round(next_tokens(probes, limits, lo, hi, precision));
         if (lo && tokens <= lo->tokens) tokens = lo->tokens + 1;
@@ -105,8 +109,9 @@ void search_tokens(TokenCapacity& row, const std::filesystem::path& file, const 
     }
     row.probes = static_cast<int>(probes.size());
     if (!lo) {
-        row.note = fmt::format("not even {} tokens meet the {}: {:.1f} days, ${}", format_count(hi->tokens),
-                               limits.bound(*hi), hi->days, with_commas(hi->cost));
+        row.note = fmt::format("not even {} tokens{} meet the {}: {:.1f} days, ${}", format_count(hi->tokens),
+                               hi->tokens <= step_tokens ? " (one step of the first phase)" : "", limits.bound(*hi),
+                               hi->days, hi->cost >= 100 ? with_commas(hi->cost) : fmt::format("{:.2f}", hi->cost));
         return;
     }
     row.feasible = true;
@@ -146,7 +151,8 @@ TokenCapacity tokens_for_chip(const std::filesystem::path& file, const LoadOptio
                         "give it `tokens` so that capacity can vary them");
         }
         row.tokens_key = s.phases_given ? fmt::format("phases.{}.tokens", index) : "training.tokens";
-        search_tokens(row, file, base, limits, first->tokens, request.precision, options);
+        const double step_tokens = static_cast<double>(first->training.global_batch) * first->training.sequence_length;
+        search_tokens(row, file, base, limits, first->tokens, step_tokens, request.precision, options);
     } catch (const Error& e) {
         row.feasible = false;
         row.note = e.one_line();

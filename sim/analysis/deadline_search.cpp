@@ -140,7 +140,7 @@ bool derive_fabric(const Scenario& s, long long gpus, std::vector<std::string>& 
         // One node (the default for a scenario of one node's GPUs) becomes the default fabric of more: a fat-tree.
         c.fabric = Fabric::fat_tree;
         overrides.push_back("cluster.fabric=\"fat-tree\"");
-        summary = fmt::format("a {}-tier fat-tree of {}-port switches (the scenario is one node)", c.tiers, c.switch_radix);
+        summary = fmt::format("a {}-tier fat-tree of {}-port switches (the default fabric of more than one node)", c.tiers, c.switch_radix);
         if (holds()) return true;
     }
     if (holds()) return true;

@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
 #include <ostream>
 #include <string>
@@ -85,28 +84,17 @@ int cmd_capacity(const Args& raw, std::ostream& out) {
     const LoadOptions load = load_options(args);
     const Scenario s = load_scenario(file, load);
     const CapacityRequest request = capacity_request(args, s);
-    if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
-    const std::string output = args.get("--output", args.get("-o"));
-    const std::string flag = args.has("-o") ? "-o" : "--output";
-    bool html = false;
-    if (!output.empty()) {
-        const std::string ext = std::filesystem::path(output).extension().string();
-        if (ext == ".html") html = true;
-        else if (ext != ".json") {
-            throw Error(fmt::format("{} {}: cannot tell the format from the extension", flag, output), "name the file .html (a page) or .json");
-        }
-        report::check_output_path(output, flag);  // before the runs, not after
-    }
+    const PageOrJson output = page_or_json_output(args);  // before the runs, not after
     EvaluateOptions options = evaluate_options(args);
     if (!args.has("--samples")) options.samples = 50;
     ProgressBar progress("capacity", args);
     const CapacityResult result = run_capacity(file, load, request, options, [&](int done, int total) { progress.update(done, total); });
-    if (output.empty()) {
+    if (output.path.empty()) {
         out << (args.has("--json") ? report::capacity_json(result) : report::capacity_text(result));
     } else {
-        const std::string text = html ? report::capacity_html(result) : report::capacity_json(result);
-        report::write_file_atomically(output, text, flag);
-        out << fmt::format("capacity: {}{}\n", output, html ? " (open it in a browser)" : "");
+        const std::string text = output.html ? report::capacity_html(result) : report::capacity_json(result);
+        report::write_file_atomically(output.path, text, output.flag);
+        out << fmt::format("capacity: {}{}\n", output.path, output.html ? " (open it in a browser)" : "");
     }
     return capacity_exit_code(result, args);
 }

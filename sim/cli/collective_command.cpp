@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include <cstring>
 
 #include <charconv>
@@ -71,6 +73,12 @@ std::vector<Bytes> parse_size_range(const std::string& text) {
         const Bytes high = colon == std::string::npos ? low : parse_bytes(text.substr(colon + 1));
         if (!(low.value() > 0.0) || high < low) {
             throw Error(fmt::format("--sizes \"{}\" needs 0 < low ≤ high", text), "e.g. --sizes 1MiB:8GiB");
+        }
+        for (const Bytes b : {low, high}) {  // a message is whole bytes (0.125 B, "1b", is one bit)
+            if (b.value() < 1.0 || std::floor(b.value()) != b.value()) {
+                throw Error(fmt::format("--sizes \"{}\": {} B is not a whole number of bytes", text, b.value()),
+                            "give sizes of 1 B or more in whole bytes (B, KB, KiB, MB, …; a lowercase b is a bit)");
+            }
         }
         std::vector<Bytes> sizes;
         for (Bytes s = low; s.value() <= high.value() * (1 + 1e-12); s *= 2.0) {

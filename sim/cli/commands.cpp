@@ -5,6 +5,7 @@
 #include <gpuhours/training/kernel.hpp>
 #include <gpuhours/report/schema.hpp>
 #include <gpuhours/units/error.hpp>
+#include <gpuhours/report/output_file.hpp>
 #include <gpuhours/report/report.hpp>
 #include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/scenario/scenario.hpp>
@@ -801,5 +802,21 @@ int chips_command(const Args& raw, std::ostream& out) {
 int cmd_check(const Args& args, std::ostream& out) { return check_command(args, out); }
 int cmd_model(const Args& args, std::ostream& out) { return model_command(args, out); }
 int cmd_chips(const Args& args, std::ostream& out) { return chips_command(args, out); }
+
+PageOrJson page_or_json_output(const ParsedArgs& args) {
+    if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
+    PageOrJson o;
+    if (!args.has("-o") && !args.has("--output")) return o;
+    o.flag = args.has("-o") ? "-o" : "--output";
+    o.path = args.get(o.flag);
+    report::check_output_path(o.path, o.flag);  // an empty name is refused here, not taken for "no file"
+    const std::string ext = std::filesystem::path(o.path).extension().string();
+    if (ext == ".html") o.html = true;
+    else if (ext != ".json") {
+        throw Error(fmt::format("{} {}: cannot tell the format from the extension", o.flag, o.path),
+                    "name the file .html (a page) or .json");
+    }
+    return o;
+}
 
 }  // namespace gpuhours::cli

@@ -124,4 +124,14 @@ private:
 
 const std::string& single_positional(const ParsedArgs& args, const char* command, const char* what);
 
+// `compare` and `capacity`'s -o / --output: the file named (empty when neither flag is given), the flag as typed,
+// and whether it is a page (.html) or JSON (.json). Refused before any run: both flags, an empty or directory
+// name (report::check_output_path), another extension.
+struct PageOrJson {
+    std::string path;
+    std::string flag;
+    bool html = false;
+};
+PageOrJson page_or_json_output(const ParsedArgs& args);
+
 }  // namespace gpuhours::cli

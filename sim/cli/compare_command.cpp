@@ -43,6 +43,12 @@ std::vector<CompareInput> inputs_of(const ParsedArgs& args) {
     std::vector<std::vector<std::string>> own(files.size());
     for (const std::string& set : args.get_all("--set")) {
         const bool targeted = set.size() > 2 && set[1] == ':' && set[0] >= 'A' && set[0] <= 'Z';
+        if (set.size() > 2 && set[1] == ':' && set[0] >= 'a' && set[0] <= 'z') {  // no key starts "x:"
+            const char upper = static_cast<char>(set[0] - 'a' + 'A');
+            throw Error(fmt::format("--set {}: scenario letters are capitals", set),
+                        fmt::format("write --set {}{} for scenario {} alone, or --set {} for every scenario", upper,
+                                    set.substr(1), upper, set.substr(2)));
+        }
         if (!targeted) {
             for (auto& in : inputs) in.load.overrides.push_back(set);
             continue;
@@ -65,31 +71,20 @@ std::vector<CompareInput> inputs_of(const ParsedArgs& args) {
 
 int cmd_compare(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "compare");
-    if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
-    const std::string output = args.get("--output", args.get("-o"));
-    const std::string flag = args.has("-o") ? "-o" : "--output";
+    const PageOrJson output = page_or_json_output(args);  // before the runs, not after
     const std::vector<CompareInput> inputs = inputs_of(args);
-    bool html = false;
-    if (!output.empty()) {
-        const std::string ext = std::filesystem::path(output).extension().string();
-        if (ext == ".html") html = true;
-        else if (ext != ".json") {
-            throw Error(fmt::format("{} {}: cannot tell the format from the extension", flag, output),
-                        "name the file .html (a page) or .json");
-        }
-        report::check_output_path(output, flag);  // before the runs, not after
-    }
     // Every document first (TOML, extends, --set), so that a typo in the last file stops before any run.
     for (const auto& in : inputs) check_scenario_document(in.file, in.load);
     ProgressBar progress("compare", args);
     const CompareResult result = run_compare(inputs, evaluate_options(args), [&](int done, int total) { progress.update(done, total); });
-    if (output.empty()) {
+    if (output.path.empty()) {
         out << (args.has("--json") ? report::compare_json(result) : report::compare_text(result));
         return 0;
     }
-    const std::string text = html ? report::compare_html(result) : report::compare_json(result);
-    report::write_file_atomically(output, text, flag);
-    out << fmt::format("compare: {} ({} scenarios{})\n", output, result.columns.size(), html ? "; open it in a browser" : "");
+    const std::string text = output.html ? report::compare_html(result) : report::compare_json(result);
+    report::write_file_atomically(output.path, text, output.flag);
+    out << fmt::format("compare: {} ({} scenarios{})\n", output.path, result.columns.size(),
+                       output.html ? "; open it in a browser" : "");
     return 0;
 }
 

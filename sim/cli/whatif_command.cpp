@@ -79,8 +79,13 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.field("step_time_s", r.step_time_s).field("mfu_bf16_full", r.mfu_bf16);
         j.field("wall_clock_days", r.wall_clock_days).field("gpu_hours", r.gpu_hours);
         j.field("steady_state_gpu_hours", r.steady_state_gpu_hours);
-        j.field("price_gpu_hour_usd", r.price_gpu_hour).field("price_note", r.price_note);
-        j.field("cost_usd", r.cost_usd).field("cost_basis", r.cost_basis).field("energy_mwh", r.energy_mwh);
+        if (!r.cost_basis.empty()) {
+            j.field("price_gpu_hour_usd", r.price_gpu_hour).field("price_note", r.price_note);
+            j.field("cost_usd", r.cost_usd).field("cost_basis", r.cost_basis).field("energy_mwh", r.energy_mwh);
+        } else {  // unpriced: null, as compare and run write it (a notebook would otherwise sum $0)
+            j.key("price_gpu_hour_usd").null().key("price_note").null();
+            j.key("cost_usd").null().key("cost_basis").null().key("energy_mwh").null();
+        }
         j.field("limiter", to_string(r.limiter));
         j.key("caveats").begin_array();
         for (const auto& c : r.caveats) j.value(c);

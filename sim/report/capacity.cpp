@@ -41,10 +41,15 @@ struct Tables {
     std::string notes, answers;  // lines, each beginning with two spaces and ending in '\n'
 };
 
+// Whether the answers carry a cost: a budget was asked, or some chip's answer has one (the scenario is priced).
+bool priced_of(const CapacityResult& r) {
+    return r.budget.has_value() ||
+           std::any_of(r.tokens.begin(), r.tokens.end(), [](const TokenCapacity& t) { return t.cost_usd > 0; });
+}
+
 Tables tables_of(const CapacityResult& r) {
     Tables out;
-    const bool priced = r.budget.has_value() ||
-                        std::any_of(r.tokens.begin(), r.tokens.end(), [](const TokenCapacity& t) { return t.cost_usd > 0; });
+    const bool priced = priced_of(r);
     for (const auto& row : r.tokens) {
         if (!row.feasible) {
             out.tokens.push_back({row.chip_name.empty() ? row.chip : row.chip_name,
@@ -119,15 +124,32 @@ std::string capacity_json(const CapacityResult& r) {
     j.field("seed", static_cast<std::int64_t>(r.options.seed));
     if (r.options.samples > 0) j.field("samples", r.options.samples);
     else j.key("samples").null();
+    const bool priced = priced_of(r);
+    // A figure that does not exist is null, never 0 (0 tokens in 0 days for $0 reads as an answer): an infeasible
+    // chip's, and the cost of an unpriced scenario.
+    const auto number = [&j](const char* key, double value, bool exists) {
+        if (exists) j.field(key, value);
+        else j.key(key).null();
+    };
     j.key("tokens").begin_array();
     for (const auto& t : r.tokens) {
+        const bool ok = t.feasible;
         j.begin_object().field("chip", t.chip).field("chip_name", t.chip_name).field("feasible", t.feasible);
-        j.field("gpus", static_cast<std::int64_t>(t.plan.gpus)).field("layout", t.plan.layout);
+        if (ok) j.field("gpus", static_cast<std::int64_t>(t.plan.gpus)).field("layout", t.plan.layout);
+        else j.key("gpus").null().key("layout").null();
         overrides_json(j, answer_overrides(t));
-        j.field("tokens_key", t.tokens_key).field("tokens", t.tokens).field("wall_clock_days_p50", t.days);
-        j.field("cost_usd", t.cost_usd).field("gpu_hours_p50", t.gpu_hours).field("bound", t.bound);
-        j.field("tokens_over", t.tokens_over).field("wall_clock_days_over", t.days_over);
-        j.field("probes", t.probes).field("linearity", t.linearity).field("chip_note", t.plan.chip_note).field("note", t.note);
+        j.field("tokens_key", t.tokens_key);
+        number("tokens", t.tokens, ok);
+        number("wall_clock_days_p50", t.days, ok);
+        number("cost_usd", t.cost_usd, ok && priced);
+        number("gpu_hours_p50", t.gpu_hours, ok);
+        if (ok) j.field("bound", t.bound);
+        else j.key("bound").null();
+        number("tokens_over", t.tokens_over, ok);
+        number("wall_clock_days_over", t.days_over, ok);
+        j.field("probes", t.probes);
+        number("linearity", t.linearity, ok);
+        j.field("chip_note", t.plan.chip_note).field("note", t.note);
         j.end_object();
     }
     j.end_array();
@@ -149,7 +171,9 @@ std::string capacity_json(const CapacityResult& r) {
             j.field("tokens", rung.tokens).field("ran", rung.ran).field("meets", rung.meets);
             j.field("gpus", static_cast<std::int64_t>(rung.plan.gpus)).field("layout", rung.plan.layout);
             overrides_json(j, rung.plan.overrides);
-            j.field("wall_clock_days_p50", rung.days).field("cost_usd", rung.cost_usd).field("note", rung.note).end_object();
+            number("wall_clock_days_p50", rung.days, rung.ran);
+            number("cost_usd", rung.cost_usd, rung.ran && priced);
+            j.field("note", rung.note).end_object();
         }
         j.end_array().end_object();
     }
@@ -186,7 +210,8 @@ std::string capacity_sections(const CapacityResult& r) {
     std::string described;
     for (const auto& row : r.tokens) {
         const std::string name = row.chip_name.empty() ? row.chip : row.chip_name;
-        tokens.bars.push_back({name, {row.feasible ? row.tokens : 0.0}, row.feasible ? format_count(row.tokens) : "none", {}});
+        const std::string most = row.feasible ? format_count(row.tokens) + " tokens" : "none";
+        tokens.bars.push_back({name, {row.feasible ? row.tokens : 0.0}, most, {fmt::format("{}: {}", name, most)}});
         described += fmt::format("{}{}: {}", described.empty() ? "" : "; ", name, row.feasible ? format_count(row.tokens) : "none");
     }
     tokens.frame = {"capacity-tokens-chart", "Most tokens by chip", fmt::format("The most tokens each chip trains: {}.", described),
@@ -205,7 +230,8 @@ std::string capacity_sections(const CapacityResult& r) {
             for (const auto& rung : fam.rungs) {
                 if (!rung.ran) continue;
                 const std::string label = fmt::format("{} · {}", fam.chip, rung.model);
-                days.bars.push_back({label, {rung.days}, fmt::format("{:.1f} days{}", rung.days, rung.meets ? "" : " (over)"), {}});
+                const std::string days_text = fmt::format("{:.1f} days{}", rung.days, rung.meets ? "" : " (over)");
+                days.bars.push_back({label, {rung.days}, days_text, {fmt::format("{}: {}", label, days_text)}});
                 rungs += fmt::format("{}{}: {:.1f} days", rungs.empty() ? "" : "; ", label, rung.days);
             }
         }

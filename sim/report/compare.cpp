@@ -229,7 +229,8 @@ std::string compare_html(const CompareResult& r) {
             const double v = c.figures.*ch.field;
             const std::string value = ch.money ? format_dollars(Dollars(v)) : fmt::format("{:.1f} days", v);
             described += fmt::format("{}{}: {}", described.empty() ? "" : "; ", c.label, value);
-            b.bars.push_back({c.label, {v}, fmt::format("{} · {}-bound", value, to_string(c.figures.limiter)), {}});
+            b.bars.push_back({c.label, {v}, fmt::format("{} · {}-bound", value, to_string(c.figures.limiter)),
+                              {fmt::format("{}: {}", c.label, value)}});
         }
         b.frame = {ch.id, std::string(ch.title) + " by scenario", fmt::format("{} of each scenario: {}.", ch.title, described),
                    ch.axis, "scenario", detail::kChartWidth};

@@ -641,7 +641,11 @@ std::string cost_section(const RunEvaluation& ev) {
     svg::Histogram w;
     w.samples = ev.wall_clock_days;
     w.colour = "#009E73";
-    w.bin_format = [](double v) { return fmt::format("{:.1f} days", v); };
+    w.bin_edge_format = [](double v, double width) {  // one decimal more than the bins' width needs, at least one
+        int decimals = 1;
+        while (decimals < 6 && width < 2.0 * std::pow(10.0, -decimals)) ++decimals;
+        return fmt::format("{:.{}f} days", v, decimals);
+    };
     std::string thresholds;
     for (const ClaimSpec& claim : s.claims) {
         if (!claim.thresholds.wall_clock_below) continue;

@@ -296,7 +296,8 @@ std::string histogram(const Histogram& c) {
     body += fmt::format(R"svg(<text transform="rotate(-90)" x="{}" y="16" text-anchor="middle">{}</text>)svg",
                         px(-(plot_top + plot_bottom) / 2.0), escape(f.y_label));
     x_axis(body, x, ticks, plot_top, plot_bottom, c.tick_format, f.x_label);
-    const TickFormat& edge = c.bin_format ? c.bin_format : c.tick_format;
+    const TickFormat& plain = c.bin_format ? c.bin_format : c.tick_format;
+    const auto edge = [&](double v) { return c.bin_edge_format ? c.bin_edge_format(v, bin_width) : plain(v); };
     for (std::size_t k = 0; k < counts.size(); ++k) {
         if (counts[k] == 0) continue;
         const double a = bin_lo + bin_width * static_cast<double>(k);

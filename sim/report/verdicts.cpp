@@ -122,15 +122,22 @@ Headline headline_of(const RunEvaluation& ev) {
     return h;
 }
 
+namespace {
+// A price per GPU-hour in cents, or to three significant digits below ten cents ($0.000112 is not "$0.00").
+std::string hourly_price(double dollars) {
+    return dollars == 0.0 || std::abs(dollars) >= 0.1 ? fmt::format("${:.2f}", dollars) : fmt::format("${:.3g}", dollars);
+}
+}  // namespace
+
 std::string break_even_text(const CriterionResult& c) {
     if (!c.break_even_per_gpu_hour) return {};
     if (c.bound == ClaimBound::within && c.break_even_low_per_gpu_hour) {
-        return fmt::format("break-even prices ${:.2f} and ${:.2f} per GPU-hour: any all-in price per GPU-hour between them "
+        return fmt::format("break-even prices {} and {} per GPU-hour: any all-in price per GPU-hour between them "
                            "meets the bounds",
-                           *c.break_even_low_per_gpu_hour, *c.break_even_per_gpu_hour);
+                           hourly_price(*c.break_even_low_per_gpu_hour), hourly_price(*c.break_even_per_gpu_hour));
     }
-    return fmt::format("break-even price ${:.2f} per GPU-hour: any all-in price per GPU-hour {} meets the threshold",
-                       *c.break_even_per_gpu_hour, c.bound == ClaimBound::above ? "above it" : "below it");
+    return fmt::format("break-even price {} per GPU-hour: any all-in price per GPU-hour {} meets the threshold",
+                       hourly_price(*c.break_even_per_gpu_hour), c.bound == ClaimBound::above ? "above it" : "below it");
 }
 
 std::string input_break_even_text(const InputBreakEven& b) {

@@ -401,18 +401,21 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
         return {key, value, set_in_scenario(s.sources.at(key, s.sources.file))};
     };
     // The source of a line that groups several keys (`in_group`): every --set among them, then where the others were
-    // written last ("set on the command line (--set a; --set b); the rest set in the scenario (file:line)").
+    // written last ("set on the command line (--set a; --set b); the rest set in the scenario (file:line)"), or
+    // `fallback` when no file writes any of them (a scenario that extends another and writes none of the keys is
+    // not where they come from: the base's line is).
     const auto group_source = [&](const std::function<bool(const std::string&)>& in_group, const SourceRef& fallback) {
         std::vector<std::string> flags;
-        SourceRef file = fallback;
+        std::optional<SourceRef> latest;
         for (const auto& [key, where] : s.sources.keys) {
             if (!in_group(key) || !where.known()) continue;
             if (where.file.starts_with("--set ")) {
                 if (std::find(flags.begin(), flags.end(), where.file) == flags.end()) flags.push_back(where.file);
                 continue;
             }
-            if (written_after(s, where, file)) file = where;
+            if (!latest || written_after(s, where, *latest)) latest = where;
         }
+        const SourceRef file = latest.value_or(fallback);
         if (flags.empty()) return set_in_scenario(file);
         return fmt::format("set on the command line ({}); the rest {}", fmt::join(flags, "; "), set_in_scenario(file));
     };

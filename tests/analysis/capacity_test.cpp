@@ -78,6 +78,37 @@ TEST_CASE("the most tokens of a run without interruptions is the deadline over t
     CHECK(b["bound"].string() == "budget");
     CHECK(b["tokens"].number() <= best / 2 * (1 + 1e-9));
     CHECK(b["tokens"].number() >= best / 2 / 1.01);
+    // A budget below one step's cost ($2 × 16 GPUs × the step time, halved): no run fits, and the note says one
+    // step does not (the search's probes never go below one step; before, a probe's refusal of its own token count
+    // was the note, telling the user to write `training.tokens` with a suffix).
+    const double half_step_usd = 2.0 * 16 * step_s / 3600 / 2;
+    const auto tiny_file = dir / "tiny.json";
+    const auto tiny_run = run_cli(fmt::format("capacity {} --deadline '1 day' --budget '${:.6f}' -o {}", file, half_step_usd,
+                                              tiny_file.string()));
+    INFO(tiny_run.out);
+    CHECK(tiny_run.exit_code == 2);  // no chip answers (docs/capacity.md), the document written all the same
+    const auto tiny = gpuhours::test::JsonReader(gpuhours::test::read_text(tiny_file)).document();
+    const auto& t = tiny["tokens"].array().at(0);
+    CHECK_FALSE(std::get<bool>(t["feasible"].v));
+    CHECK_THAT(t["note"].string(), Catch::StartsWith("not even 524.3K tokens (one step of the first phase) meet the budget"));
+    // Figures that do not exist are null, not 0.
+    for (const char* key : {"gpus", "layout", "tokens", "wall_clock_days_p50", "cost_usd", "gpu_hours_p50", "tokens_over", "linearity"}) {
+        INFO(key);
+        CHECK(std::holds_alternative<std::nullptr_t>(t[key].v));
+    }
+}
+
+TEST_CASE("capacity of an unpriced scenario has no cost in JSON, and -o needs a file name", "[capacity]") {
+    // megatron-1.7b has no [pricing]: the text prints "—" for its cost, and the JSON null (it wrote 0.0).
+    const std::string file = std::string(GPUHOURS_TEST_SOURCE_DIR) + "/scenarios/validation/megatron-1.7b.toml";
+    const auto doc = json_of(run_cli("capacity " + file + " --deadline '1 day' --samples 1 --json"));
+    const auto& row = doc["tokens"].array().at(0);
+    REQUIRE(std::get<bool>(row["feasible"].v));
+    CHECK(row["tokens"].number() > 0);
+    CHECK(std::holds_alternative<std::nullptr_t>(row["cost_usd"].v));
+    const auto empty = run_cli("capacity " + file + " --deadline '1 day' -o ''");
+    CHECK(empty.exit_code == 2);
+    CHECK_THAT(empty.out, Catch::Contains("-o needs a file name"));
 }
 
 TEST_CASE("capacity stops at the supported range of token counts, and says the most lies beyond it", "[capacity]") {

@@ -104,7 +104,7 @@ TEST_CASE("a plan past one node of a one-node scenario runs on a fat-tree, and s
     const auto plan = scale_plan(s, 32, std::nullopt);
     REQUIRE(plan);
     CHECK(has(plan->overrides, "cluster.fabric=\"fat-tree\""));
-    CHECK_THAT(plan->summary, Catch::Contains("a 2-tier fat-tree of 64-port switches (the scenario is one node)"));
+    CHECK_THAT(plan->summary, Catch::Contains("a 2-tier fat-tree of 64-port switches (the default fabric of more than one node)"));
     LoadOptions at = eight;
     at.overrides.insert(at.overrides.end(), plan->overrides.begin(), plan->overrides.end());
     CHECK(load_scenario(kSource / "scenarios" / "validation" / "megatron-1.7b.toml", at).cluster.fabric == Fabric::fat_tree);

@@ -72,6 +72,9 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     CHECK_THAT(content, Catch::StartsWith("<!DOCTYPE html>") && Catch::EndsWith("</html>\n"));
     CHECK_THAT(content, Catch::Contains("<section id=\"compare\">") && Catch::Contains("pricing.gpu_hour"));
     CHECK_THAT(content, Catch::Contains("Cost (nominal prices) by scenario"));
+    // Each bar's hover text is the figure as the table prints it, with its scenario (it was the raw double).
+    const auto days_a = fmt::format("<title>A: {:.1f} days</title>", a["wall_clock_days"].number());
+    CHECK_THAT(content, Catch::Contains(days_a));
     // Same input and seed, same page.
     REQUIRE(run_cli(args + " -o " + (dir / "again.html").string()).exit_code == 0);
     CHECK(gpuhours::test::read_text(dir / "again.html") == content);
@@ -114,6 +117,11 @@ TEST_CASE("compare's mistakes exit 2 naming the flag or the file, and write noth
         {file + " " + file + " -o " + (dir / "out.txt").string(), "cannot tell the format"},
         {file + " " + (dir / "missing.toml").string(), "missing.toml"},
         {file + " " + file + " --set B:parallelism.pipelin=2", "pipelin"},
+        // An empty -o (a script's unset variable) is not "no file": it was taken for one and the table printed.
+        {file + " " + file + " -o ''", "-o needs a file name"},
+        // A lowercase letter is not a key ("unknown key `b:pricing`, did you mean `pricing`?" pointed at every
+        // scenario's key instead).
+        {file + " " + file + " --set b:pricing.gpu_hour=1", "scenario letters are capitals"},
     };
     for (const auto& c : cases) {
         const auto r = run_cli("compare " + c.args);

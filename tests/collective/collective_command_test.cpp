@@ -2,6 +2,7 @@
 #include "../support/cli.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <array>
 #include <cstdio>
@@ -91,6 +92,13 @@ TEST_CASE("gpuhours collective --sizes takes a list, as its help says") {
     const auto bad = run_cli("collective all-reduce --chip h800 --gpus 16 --sizes 1MiB,,1GiB --catalog " + kCatalog);
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.out, Catch::Contains("empty item"));
+    // A message is whole bytes: "1b" (a bit, 0.125 B) and 0.5 B are refused, as 0 B is (they ran as "0.125 B").
+    for (const char* size : {"1b", "0.5B", "2B:2.5B"}) {
+        const auto part = run_cli(fmt::format("collective all-reduce --chip h800 --gpus 16 --sizes {} --catalog {}", size, kCatalog));
+        INFO(size << "\n" << part.out);
+        CHECK(part.exit_code == 2);
+        CHECK_THAT(part.out, Catch::Contains("is not a whole number of bytes"));
+    }
 }
 
 TEST_CASE("gpuhours collective reproduces DeepEP's EP64 dispatch and combine with the node-forwarded all-to-all (#15)") {

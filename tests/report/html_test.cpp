@@ -345,6 +345,15 @@ TEST_CASE("gpuhours report writes one self-contained page with the verdict and t
     CHECK(count(page, "<svg ") == 6);
     // Hover texts print figures as the page does ($, days, separators): no raw double with six or more decimals.
     CHECK_FALSE(std::regex_search(page, std::regex(R"(<title>[^<]*[0-9]\.[0-9]{6,}[^<]*</title>)")));
+    // Each wall-clock bin's edges read apart however narrow the bins are (every bin read "11.6 days to 11.6 days"
+    // where the runs spread less than 0.05 days).
+    const std::string days = chart(page, "wall-clock-histogram");
+    const std::regex bin(R"(<title>([0-9.]+) days to ([0-9.]+) days: )");
+    int bins = 0;
+    for (auto it = std::sregex_iterator(days.begin(), days.end(), bin); it != std::sregex_iterator(); ++it, ++bins) {
+        CHECK((*it)[1].str() != (*it)[2].str());
+    }
+    CHECK(bins >= 1);
     for (const char* id : {"timeline", "breakdown", "breakdown-stages", "cost-histogram", "wall-clock-histogram", "memory"}) {
         CHECK_THAT(page, Catch::Contains(std::string("<svg class=\"chart\" id=\"") + id + "\""));
     }

@@ -33,3 +33,19 @@ TEST_CASE("the MFU line says why a figure against BF16's peak passes 100 %", "[r
     r.hfu_bf16 = 0.9;
     CHECK_THAT(report::mfu_text(r), !Catch::Contains("over 100 %"));
 }
+
+TEST_CASE("a break-even price below ten cents keeps three significant digits", "[report]") {
+    // A $1 cost claim over 8,928 GPU-hours breaks even at $1 / 8,928 = $0.000112 per GPU-hour: "$0.00" read as
+    // zero, and "any price below $0.00" contradicted a nominal $0.00 that holds.
+    CriterionResult c;
+    c.bound = ClaimBound::below;
+    c.break_even_per_gpu_hour = 1.0 / 8928.0;
+    CHECK(report::break_even_text(c) == "break-even price $0.000112 per GPU-hour: any all-in price per GPU-hour below it "
+                                        "meets the threshold");
+    // Ten cents and above in cents, as before.
+    c.break_even_per_gpu_hour = 2.1249;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even price $2.12 per GPU-hour"));
+    c.bound = ClaimBound::within;
+    c.break_even_low_per_gpu_hour = 0.05;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.05 and $2.12 per GPU-hour"));
+}

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -671,6 +672,17 @@ TEST_CASE("extends deep-merges a base file, and the including file wins") {
     CHECK(s.cluster.chip.id == "h100");  // kept from the base
     CHECK(s.parallel.tensor == 2);       // kept from the base
     CHECK(s.parallel.data == 8);
+
+    SECTION("a line of grouped keys is located where the base writes them, not at the including file's top") {
+        // kBase with the NIC's bandwidth on line 7: the only key of the fabric's group (fabric, tiers, planes,
+        // oversubscription, NIC bandwidth and latency) written anywhere; the child writes cluster.gpus, not of it.
+        dir.write("base.toml", replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nnic_bandwidth = \"400 Gb/s\""));
+        const Scenario with_nic = load_scenario(child, catalog_options());
+        const auto fabric = std::find_if(with_nic.assumptions.begin(), with_nic.assumptions.end(),
+                                         [](const Assumption& a) { return a.key == "cluster.fabric"; });
+        REQUIRE(fabric != with_nic.assumptions.end());
+        CHECK_THAT(fabric->source, Catch::EndsWith("base.toml:7)"));
+    }
 
     SECTION("an error in the base names the base file") {
         dir.write("base.toml", replace(kBase, "pipeline = 2", "pipeline = \"two\""));

@@ -85,6 +85,9 @@ struct Histogram {
     std::string colour = "#56B4E9";
     TickFormat tick_format = default_tick;
     TickFormat bin_format;  // a bin's edges in its hover text (not round numbers, unlike ticks); empty: tick_format
+    // The same given the bins' width too, so that two edges never read alike ("11.62 to 11.63 days", not "11.6 to
+    // 11.6"); used instead of bin_format when set.
+    std::function<std::string(double value, double bin_width)> bin_edge_format;
 };
 std::string histogram(const Histogram& chart);
 
