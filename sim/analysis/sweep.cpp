@@ -67,6 +67,11 @@ std::optional<AffixedNumber> affixed_number(std::string_view text) {
     if (ec != std::errc() || ptr != number_end || !std::isfinite(n.value)) return std::nullopt;
     n.whole = std::string_view(begin, static_cast<std::size_t>(number_end - begin)).find_first_of(".eE") == std::string_view::npos;
     n.suffix = std::string(text.substr(static_cast<std::size_t>(number_end - text.data())));
+    // A sign before a prefix ("-$1", as amounts are written) is the number's: "$" and −1, as "$-1" reads.
+    if ((n.prefix.size() > 1 && n.prefix.front() == '-') || (n.prefix.size() > 1 && n.prefix.front() == '+')) {
+        if (n.prefix.front() == '-') n.value = -n.value;
+        n.prefix.erase(0, 1);
+    }
     return n;
 }
 
@@ -224,7 +229,10 @@ SweepAxis parse_sweep_axis(std::string_view raw) {
         if (!(low.value < high.value)) {
             throw spec_error(spec, fmt::format("the low bound {} is not below the high bound {}", trim(parts[0]), trim(parts[1])));
         }
-        axis.uniform = SweepAxis::Uniform{low.value, high.value, low.whole && high.whole, prefix, suffix};
+        // Whole draws for bare whole numbers only (a count: cluster.gpus=1024~4096); with a unit the number is a
+        // quantity in it ("1T~2T" tokens, "$1~$3"), drawn continuously: whole draws gave only 1T and 2T.
+        const bool count = low.whole && high.whole && prefix.empty() && suffix.empty();
+        axis.uniform = SweepAxis::Uniform{low.value, high.value, count, prefix, suffix};
         return axis;
     }
     if (has_top_level(values, ':') && values.front() != '"' && values.front() != '\'') {  // a range

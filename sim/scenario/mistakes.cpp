@@ -301,7 +301,9 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
     } else if (stop == Stop::at_reported) {
         rest += "\n(the search cannot read past the last of these it found: fix them and check again, as more may lie behind it)";
     } else if (stop == Stop::at_unreported) {
-        rest += "\n(these are the mistakes found before one that depends on them; fix them and check again)";
+        rest += found.size() == 1 ? "\n(the search stopped at a mistake that may follow from this one, not shown: fix this and "
+                                    "check again)"
+                                  : "\n(these are the mistakes found before one that depends on them; fix them and check again)";
     } else if (set_aside > 0) {
         rest += fmt::format("\n(and {} more that may follow from these, not shown: fix these and check again)", set_aside);
     }

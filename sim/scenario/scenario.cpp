@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <functional>
 #include <cctype>
+#include <cmath>
 #include <set>
 #include <tuple>
 
@@ -56,10 +57,18 @@ void require_within(double value, const Node& node, std::string_view path, std::
         within = detail::stand_in(node.where, Node::Kind::string, 0, 0.0,
                                   unit.empty() ? number : unit == "$" ? "$" + number : number + " " + std::string(unit));
     }
+    // Durations as written ("11 years", "2 us"), not in seconds ("3.47134e+08 s"); other quantities in their unit.
+    const auto text = [&](double v) {
+        if (unit != "s") return fmt::format("{:g}{}{}", v, unit.empty() ? "" : " ", unit);
+        if (std::fabs(v) >= 2 * 365.25 * 86400.0) return fmt::format("{:.4g} years", v / (365.25 * 86400.0));
+        return format_duration(Seconds(v));
+    };
     throw detail::KeyError(node.where, node.where, false,
-                        fmt::format("`{}` = {:g}{}{} is beyond the supported range of {} (limit {:g} to {:g}{}{})", path,
-                                    value, unit.empty() ? "" : " ", unit, what, lo, hi, unit.empty() ? "" : " ",
-                                    unit),
+                        unit == "s" ? fmt::format("`{}` = {} is beyond the supported range of {} (limit {} to {})", path,
+                                                  text(value), what, text(lo), text(hi))
+                                    : fmt::format("`{}` = {:g}{}{} is beyond the supported range of {} (limit {:g} to {:g}{}{})",
+                                                  path, value, unit.empty() ? "" : " ", unit, what, lo, hi,
+                                                  unit.empty() ? "" : " ", unit),
                         hint.empty() ? std::string("a figure this far from any real chip's is a wrong unit or exponent; "
                                                    "past the range, simulated work outlasts what the simulator's time can hold")
                                      : std::string(hint),
@@ -94,17 +103,18 @@ int read_int(TableReader& r, std::string_view key, int min, int max, std::option
 
 int read_limited(TableReader& r, std::string_view key, int min, int limit, std::string_view what,
                  std::optional<int> fallback) {
-    const int value = read_int(r, key, min, kMaxInt, fallback);
-    if (value > limit) {  // written (every fallback is within its limit)
-        const Node* node = r.optional(key);
+    // A whole number past the limit, however large (past 32 bits too: it was "out of range, use a value from 1 to
+    // 2147483647", a range the limit then refused): said as beyond the supported range, with the range that works.
+    // Every fallback is within its limit.
+    if (const Node* node = r.optional(key); node != nullptr && node->kind == Node::Kind::integer && node->integer > limit) {
         auto within = std::make_shared<Node>(*node);
         within->integer = limit;
         throw detail::KeyError(node->where, node->where, false,
                                fmt::format("`{}` = {} is beyond the supported range of {} (limit {})", r.path_of(key),
-                                           value, what, limit),
-                               "see include/gpuhours/scenario/limits.hpp for what each limit bounds", std::move(within));
+                                           node->integer, what, limit),
+                               fmt::format("use a value from {} to {}", min, limit), std::move(within));
     }
-    return value;
+    return read_int(r, key, min, limit, fallback);
 }
 
 // ---- the document --------------------------------------------------------------------------------------
@@ -713,6 +723,28 @@ FitCheck fit_of(const Scenario& s) {
     return check_fit(s.model, s.parallel, s.training.precision, shape_of(s), s.cluster.chip.memory_capacity, memory_options_of(s));
 }
 
+namespace {
+// What would shrink the largest term, from what the layout does not do yet: activations shrink with tensor (with
+// sequence parallelism) or pipeline degrees, context parallelism, recomputation and a smaller micro-batch, not with
+// ZeRO; parameters, gradients and optimizer state with tensor, pipeline or expert degrees and a higher ZeRO stage.
+std::string fit_hint(const Scenario& s, std::string_view largest) {
+    const ParallelLayout& p = s.parallel;
+    std::vector<std::string> ways{"raise tensor or pipeline"};
+    if (largest == "activations") {
+        ways.emplace_back("raise context (context parallelism splits each sequence)");
+        if (p.recompute == Recompute::none) ways.emplace_back("recompute = \"selective\" or \"full\"");
+        else if (p.recompute == Recompute::selective) ways.emplace_back("recompute = \"full\"");
+        if (p.micro_batch > 1) ways.emplace_back("a smaller micro_batch");
+    } else if (largest != "buffers") {
+        if (s.model.moe) ways.front() = "raise tensor, pipeline or expert";
+        if (p.zero_stage < 3) ways.emplace_back(fmt::format("zero = {}", p.zero_stage == 2 ? "3" : fmt::format("{}..3", p.zero_stage + 1)));
+    }
+    std::string text = ways.front();
+    for (std::size_t i = 1; i < ways.size(); ++i) text += (i + 1 == ways.size() ? ", or " : ", ") + ways[i];
+    return text;
+}
+}  // namespace
+
 void require_fit(const Scenario& s, const FitCheck& fit) {
     if (!fit.fits) {
         const auto largest = fit.breakdown.largest_term();
@@ -733,8 +765,7 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
                                         format_bytes(fit.breakdown.total()), fit.breakdown.stage,
                                         s.cluster.chip.display_name, s.cluster.chip.memory_basis(), largest.name,
                                         format_bytes(largest.bytes)),
-                            fmt::format("shard more: raise tensor or pipeline, use zero = 1..3, or recompute = \"selective\" / "
-                                        "\"full\"{}; see `gpuhours model` for the whole breakdown",
+                            fmt::format("shard more: {}{}; see `gpuhours model` for the whole breakdown", fit_hint(s, largest.name),
                                         s.parallel.combined_1f1b ? ", or remove combined_1f1b (its extra warm-up forward holds one more "
                                                                    "chunk of activations)"
                                                                  : ""));

@@ -136,6 +136,10 @@ TEST_CASE("run notes that an MoE step with its expert group inside a node came o
     const Result json = run("run " + qwen + " --samples 1 --json");
     CHECK_THAT(json.out, Catch::Contains("\"caveats\": [\n      \"the expert-parallel group stays inside one node"));
     CHECK_THAT(run("run " + kFlagship + " --samples 1 --json").out, Catch::Contains("\"caveats\": []"));
+    // With expert = 1 there is no expert-parallel group: the note says what the step is instead.
+    const Result ep1 = run("run " + qwen + " --samples 1 --set parallelism.expert=1 --set parallelism.zero=3");
+    INFO(ep1.out);
+    CHECK_THAT(ep1.out, Catch::Contains("note: every GPU holds all the experts (expert = 1)"));
     const gpuhours::test::TempDir dir("cli-caveat-report");
     const std::filesystem::path html = dir.path / "report.html";
     const Result report = run("report " + qwen + " --samples 1 -o " + html.string());

@@ -193,9 +193,15 @@ TEST_CASE("chip figures that would make simulated work outlast simulated time ar
               "= 1e-18 FLOP/s is beyond the supported range of peak throughputs (limit 1e+09 to 1e+18 FLOP/s)"},
              {"cluster.chip.memory.bandwidth=\"1 B/s\"", "beyond the supported range of bandwidths (limit 1e+06 to 1e+15 B/s)"},
              {"cluster.nic_bandwidth=\"1e20 GB/s\"", "`cluster.nic_bandwidth` = 1e+29 B/s is beyond the supported range"},
-             {"cluster.chip.scale_up.latency=\"1 h\"", "beyond the supported range of latencies (limit 0 to 1 s)"},
+             {"cluster.chip.scale_up.latency=\"1 h\"", "beyond the supported range of latencies (limit 0 s to 1 s)"},
              // A negative latency was accepted by check and failed in run, blaming a key the user did not write.
-             {"cluster.chip.scale_out.latency=\"-2 us\"", "`cluster.chip.scale_out.latency` = -2e-06 s is beyond"},
+             {"cluster.chip.scale_out.latency=\"-2 us\"", "`cluster.chip.scale_out.latency` = -2 us is beyond"},
+             // Durations as written, not in seconds (it was "= 3.15576e+08 s").
+             {"cluster.nic_latency=\"10 years\"", "`cluster.nic_latency` = 10 years is beyond the supported range of latencies (limit 0 s to 1 s)"},
+             // A GPU count past 32 bits is beyond the supported range too, not "out of range, use a value from 1 to
+             // 2147483647" (a range the limit then refused at 2147483647).
+             {"cluster.gpus=2147483648", "`cluster.gpus` = 2147483648 is beyond the supported range of GPU counts (limit 1048576)"},
+             {"cluster.gpus=2147483647", "`cluster.gpus` = 2147483647 is beyond the supported range of GPU counts (limit 1048576)"},
          }) {
         INFO(c.set);
         LoadOptions o = catalog_options();

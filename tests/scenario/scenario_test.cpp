@@ -1464,3 +1464,37 @@ TEST_CASE("gradient_accumulation is read by name, its mistakes located, and refu
     CHECK(load_scenario_from_string(replace(with("\"add\""), "micro_batch = 1", "micro_batch = 1\nzero = 1"), "test.toml",
                                     catalog_options()).training.gradient_accumulation == GradientAccumulation::add);
 }
+
+TEST_CASE("a layout that does not fit gets a hint for its largest term, without what it already does") {
+    // Llama 3.1 8B, TP2 PP2 DP4, recompute full and ZeRO-3, at a 1M-token sequence: activations are the largest
+    // term (stored per layer input at full recomputation: 2^20 tokens × 4,096 × 2 B / TP2 = 4.3 GB per layer), which
+    // ZeRO does not shrink and full recomputation already takes as far as it goes: the hint names context
+    // parallelism and neither ZeRO nor recompute (it said "use zero = 1..3, or recompute" whatever was set).
+    std::string text = replace(kBase, "micro_batch = 1", "micro_batch = 1\nzero = 3\nrecompute = \"full\"");
+    text = replace(text, "sequence_length = 8192", "sequence_length = 1048576");
+    text = replace(text, "global_batch = 64", "global_batch = 4");
+    const Scenario s = load_scenario_from_string(text, "t.toml", catalog_options());
+    try {
+        require_fit(s);
+        FAIL("expected the layout not to fit");
+    } catch (const ScenarioError& e) {
+        CHECK_THAT(e.message(), Catch::Contains("the largest term is activations"));
+        CHECK_THAT(e.hint(), Catch::StartsWith("shard more: raise tensor or pipeline, or raise context"));
+        CHECK_THAT(e.hint(), !Catch::Contains("zero =") && !Catch::Contains("recompute ="));
+    }
+    // The same model's state on one GPU at ZeRO-1 (no data parallelism to shard over, so it only helps with more
+    // ranks; the hint is about the term): 8B parameters × 16 B of BF16 weights, FP32 master and moments and gradients
+    // exceed 80 GB; the largest term is the optimizer state, and the hint offers the ZeRO stages above 1.
+    std::string state = replace(kBase, "gpus = 16", "gpus = 1\ngpus_per_node = 1");
+    state = replace(state, "gpus_per_node = 8\n", "");
+    state = replace(state, "tensor = 2\npipeline = 2\ndata = 4", "data = 1\nzero = 1");
+    state = replace(state, "global_batch = 64", "global_batch = 1");
+    const Scenario one = load_scenario_from_string(state, "t.toml", catalog_options());
+    try {
+        require_fit(one);
+        FAIL("expected the layout not to fit");
+    } catch (const ScenarioError& e) {
+        CHECK_THAT(e.message(), Catch::Contains("the largest term is optimizer state"));
+        CHECK_THAT(e.hint(), Catch::StartsWith("shard more: raise tensor or pipeline, or zero = 2..3"));
+    }
+}

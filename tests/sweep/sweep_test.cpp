@@ -161,6 +161,33 @@ TEST_CASE("random points are reproducible by seed, within bounds, and differ for
     CHECK(same == 0);
 }
 
+TEST_CASE("a negative money step may carry its sign before the dollar", "[sweep]") {
+    // "-$1" is how an amount is written; it was refused as a different unit from "$3" ("$-1" worked).
+    const auto points = gpuhours::sweep_points({gpuhours::parse_sweep_axis("pricing.gpu_hour=$3:$1:-$1")}, std::nullopt, 1);
+    std::vector<std::string> values;
+    for (const auto& p : points) values.push_back(p.values[0].second);
+    CHECK(values == std::vector<std::string>{"$3", "$2", "$1"});
+}
+
+TEST_CASE("a random range with a unit is drawn continuously, whole bounds or not", "[sweep]") {
+    // "1T~2T" tokens and "$1~$3" have whole mantissas but are quantities: whole draws gave only 1T and 2T (203 and 197
+    // of 400) and whole dollars. Twenty continuous draws are pairwise distinct with probability 1, and lie within.
+    for (const char* spec : {"training.tokens=1T~2T", "pricing.gpu_hour=$1~$3"}) {
+        INFO(spec);
+        const auto points = gpuhours::sweep_points({gpuhours::parse_sweep_axis(spec)}, 20, 5);
+        std::set<std::string> values;
+        for (const auto& p : points) values.insert(p.values[0].second);
+        CHECK(values.size() == 20);
+    }
+    const auto tokens = gpuhours::sweep_points({gpuhours::parse_sweep_axis("training.tokens=1T~2T")}, 20, 5);
+    for (const auto& p : tokens) {
+        const std::string& v = p.values[0].second;
+        REQUIRE(v.back() == 'T');
+        CHECK(std::stod(v.substr(0, v.size() - 1)) >= 1.0);
+        CHECK(std::stod(v.substr(0, v.size() - 1)) <= 2.0);
+    }
+}
+
 TEST_CASE("equal random draws are distinct points, each its own row", "[sweep]") {
     // Ten whole draws from {1, 2}: by the pigeonhole principle some repeat. Each is a sample of its own (the journal
     // keyed points by their values, so `--random 5` over whole dollars gave 2 rows; a fresh verifier, #12).
