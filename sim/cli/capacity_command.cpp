@@ -45,6 +45,7 @@ CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
     if (args.has("--max-batch-tokens")) {
         request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
     }
+    require_price_for_same_price(args, s);
     request.same_price = args.has("--same-price");
     if (args.has("--tokens-per-parameter") && args.has("--tokens")) {
         throw Error("give either --tokens-per-parameter or --tokens, not both");

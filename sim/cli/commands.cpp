@@ -803,6 +803,16 @@ int cmd_check(const Args& args, std::ostream& out) { return check_command(args, 
 int cmd_model(const Args& args, std::ostream& out) { return model_command(args, out); }
 int cmd_chips(const Args& args, std::ostream& out) { return chips_command(args, out); }
 
+void require_price_for_same_price(const ParsedArgs& args, const Scenario& s) {
+    if (!args.has("--same-price")) return;
+    const bool priced = s.pricing.gpu_hour || s.pricing.ownership ||
+                        std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& p) { return p.gpu_hour.has_value(); });
+    if (!priced) {
+        throw Error("--same-price keeps the scenario's GPU-hour price for every chip, and this scenario has no [pricing]",
+                    "add [pricing] gpu_hour = \"$2\" to the scenario, or leave --same-price out");
+    }
+}
+
 PageOrJson page_or_json_output(const ParsedArgs& args) {
     if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
     PageOrJson o;

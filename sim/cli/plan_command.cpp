@@ -293,7 +293,16 @@ int cmd_plan(const Args& raw, std::ostream& out) {
         throw Error("--prune and --exhaustive contradict each other", "give one: --exhaustive is the default");
     }
     options.prune = args.has("--prune");
-    for (const auto& fix : args.get_all("--fix")) apply_fix(options.space, fix);
+    std::vector<std::string> fixed;  // one --fix per axis: a second was added to the first's values silently
+    for (const auto& fix : args.get_all("--fix")) {
+        const std::string axis = fix.substr(0, fix.find('='));
+        if (std::find(fixed.begin(), fixed.end(), axis) != fixed.end()) {
+            throw Error(fmt::format("--fix {}: {} is fixed twice", fix, axis),
+                        fmt::format("give each axis one --fix with all its values: --fix {}=V1,V2", axis));
+        }
+        fixed.push_back(axis);
+        apply_fix(options.space, fix);
+    }
     const Scenario s = load_scenario(file, load_options(args));
     // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
     std::atomic<int> simulations{0};

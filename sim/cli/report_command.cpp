@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include <optional>
 #include <string_view>
 #include <ostream>
@@ -29,6 +31,11 @@ int cmd_report(const Args& raw, std::ostream& out) {
     }
     const std::string flag = args.has("-o") ? "-o" : "--output";
     report::check_output_path(output, flag);  // before minutes of simulation, not after
+    // The report is a page: a name that promises data would hold HTML (a script reading FILE.json got a page).
+    if (const std::string ext = std::filesystem::path(output).extension().string(); ext == ".json" || ext == ".csv") {
+        throw Error(fmt::format("{} {}: gpuhours report writes an HTML page, not {}", flag, output, ext.substr(1)),
+                    fmt::format("name it .html; for the figures as data use gpuhours run {} --json (or --csv)", file));
+    }
     const ScenarioSampler sampler(file, load_options(args));
     EvaluateOptions options = evaluate_options(args);
     // The comparison's flags are read now, before the run is evaluated: a mistaken value is an error then, not

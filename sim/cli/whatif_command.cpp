@@ -153,6 +153,7 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
                         fmt::format("add --deadline \"2 months\" (or a deadline in the scenario's [whatif] table), or leave {} out", flag));
         }
     }
+    require_price_for_same_price(args, s);
     request.same_price = args.has("--same-price");
     request.own_samples = evaluate_options(args).samples;  // the scenario's own chip as `run` evaluates it
     if (request.chips.empty() && !request.rule) {

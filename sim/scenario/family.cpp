@@ -25,7 +25,15 @@ ModelFamily load_model_family(const std::string& name, const std::filesystem::pa
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
         std::string hint = fmt::format("known families ({}): {}", (dir / "families").string(), list);
-        if (auto best = detail::suggest(name, known)) hint = fmt::format("did you mean \"{}\"? {}", *best, hint);
+        // A near miss or the start of one name ("llama": llama-dense), as chips and keys are suggested.
+        const std::vector<std::string> meant = detail::meanings(name, known);
+        if (!meant.empty()) {
+            std::string names;
+            for (std::size_t i = 0; i < meant.size(); ++i) {
+                names += fmt::format("{}\"{}\"", i == 0 ? "" : i + 1 == meant.size() ? " or " : ", ", meant[i]);
+            }
+            hint = fmt::format("did you mean {}? {}", names, hint);
+        }
         throw Error(fmt::format("unknown model family \"{}\"", name), hint);
     }
     const Node root = detail::parse_document_file(file.string());

@@ -21,6 +21,7 @@ namespace {
 
 const std::string kRoot = GPUHOURS_TEST_SOURCE_DIR;
 const std::string kFlagship = kRoot + "/scenarios/deepseek-v3.toml";
+const std::string kUnpriced = kRoot + "/scenarios/validation/megatron-1.7b.toml";  // no [pricing]
 
 using gpuhours::test::TempDir;
 
@@ -72,6 +73,14 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              {"collective all-reduce --chip nosuchchip --gpus 16", "--chip nosuchchip: unknown chip"},
              {"capacity " + kFlagship + " --gpus 2048 --deadline \"2 months\" --family nosuchfamily",
               "--family nosuchfamily: unknown model family"},
+             // The start of a family's name is suggested as a near miss is (a third fresh user's hunt, session 38),
+             // an axis fixed twice is refused (its values were added together), --same-price without a price to keep
+             // is refused (it was ignored), and a report named .json is refused (it held HTML).
+             {"capacity " + kFlagship + " --gpus 2048 --deadline \"2 months\" --family llama", "did you mean \"llama-dense\"?"},
+             {"plan " + kFlagship + " --fix tensor=1 --fix tensor=2", "--fix tensor=2: tensor is fixed twice"},
+             {"whatif " + kUnpriced + " --chips h100 --same-price", "--same-price keeps the scenario's GPU-hour price for every chip, "
+                                                                    "and this scenario has no [pricing]"},
+             {"report " + kFlagship + " -o /tmp/gpuhours-never.json", "gpuhours report writes an HTML page, not json"},
              // Deadlines and budgets have supported ranges as the scenario's keys do (limits::kDeadlineMin/Max,
              // kBudgetMax; a third fresh verifier, #12): "1e300 years" printed a 300-digit day count, "$-5" was
              // taken, "1e6 years" was blamed on training.tokens, "1 min" searched 131,072 GPUs for 20 s.
