@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <map>
 #include <memory>
 
@@ -75,6 +77,9 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
         result.columns.push_back(std::move(c));
         if (progress) progress(static_cast<int>(i + 1), static_cast<int>(n));
     }
+    // Inputs as written first, then what they resolve to: a key only a later column writes came after the first
+    // column's resolved rows (first-seen order alone).
+    std::stable_partition(order.begin(), order.end(), [](const std::string& key) { return !key.starts_with("resolved."); });
     for (const std::string& key : order) {
         const auto& v = values.at(key);
         bool same = true;

@@ -24,7 +24,7 @@ std::string label_of(std::size_t i) { return std::string(1, static_cast<char>('A
 
 // The columns: one per positional scenario, labelled A, B, …; `--set KEY=VALUE` applies to every one,
 // `--set B:KEY=VALUE` to column B only (after the shared ones).
-std::vector<CompareInput> inputs_of(const ParsedArgs& args) {
+std::vector<CompareInput> inputs_of(const ParsedArgs& args, std::vector<std::vector<std::string>>& own) {
     const auto& files = args.positional;
     if (files.size() < 2) {
         throw Error(fmt::format("compare needs at least two scenarios, and got {}", files.size()),
@@ -40,7 +40,7 @@ std::vector<CompareInput> inputs_of(const ParsedArgs& args) {
         inputs[i].label = label_of(i);
         inputs[i].load.catalog_dir = catalog;
     }
-    std::vector<std::vector<std::string>> own(files.size());
+    own.assign(files.size(), {});
     for (const std::string& set : args.get_all("--set")) {
         const bool targeted = set.size() > 2 && set[1] == ':' && set[0] >= 'A' && set[0] <= 'Z';
         if (set.size() > 2 && set[1] == ':' && set[0] >= 'a' && set[0] <= 'z') {  // no key starts "x:"
@@ -62,9 +62,29 @@ std::vector<CompareInput> inputs_of(const ParsedArgs& args) {
         own[column].push_back(set.substr(2));
     }
     for (std::size_t i = 0; i < files.size(); ++i) {
-        for (auto& o : own[i]) inputs[i].load.overrides.push_back(std::move(o));
+        for (const auto& o : own[i]) inputs[i].load.overrides.push_back(o);
     }
     return inputs;
+}
+
+// A mistake in a column's own --set named as the user typed it ("--set B:cluster.gpu=64"), not as the loader
+// read it, without its letter: the location and every line of the hint that names it (the loader lists a file's
+// other mistakes there). A --set given the same way to two columns keeps the first column's letter.
+ScenarioError with_letters(const Error& e, const std::vector<CompareInput>& inputs,
+                           const std::vector<std::vector<std::string>>& own) {
+    SourceRef where = e.where();
+    std::string hint = e.hint();
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        for (const std::string& o : own[i]) {
+            const std::string seen = "--set " + o;
+            const std::string typed = "--set " + inputs[i].label + ":" + o;
+            if (where.file == seen) where.file = typed;
+            for (std::size_t at = hint.find(seen + ":"); at != std::string::npos; at = hint.find(seen + ":", at + typed.size())) {
+                hint.replace(at, seen.size(), typed);
+            }
+        }
+    }
+    return ScenarioError(where, e.message(), hint);
 }
 
 }  // namespace
@@ -72,11 +92,18 @@ std::vector<CompareInput> inputs_of(const ParsedArgs& args) {
 int cmd_compare(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "compare");
     const PageOrJson output = page_or_json_output(args);  // before the runs, not after
-    const std::vector<CompareInput> inputs = inputs_of(args);
+    std::vector<std::vector<std::string>> own;  // each column's own --set, without its letter
+    const std::vector<CompareInput> inputs = inputs_of(args, own);
     // Every document first (TOML, extends, --set), so that a typo in the last file stops before any run.
-    for (const auto& in : inputs) check_scenario_document(in.file, in.load);
-    ProgressBar progress("compare", args);
-    const CompareResult result = run_compare(inputs, evaluate_options(args), [&](int done, int total) { progress.update(done, total); });
+    CompareResult result;
+    try {
+        for (const auto& in : inputs) check_scenario_document(in.file, in.load);
+        ProgressBar progress("compare", args);
+        result = run_compare(inputs, evaluate_options(args), [&](int done, int total) { progress.update(done, total); });
+    } catch (const Error& e) {
+        if (!e.where().file.starts_with("--set ")) throw;
+        throw with_letters(e, inputs, own);
+    }
     if (output.path.empty()) {
         out << (args.has("--json") ? report::compare_json(result) : report::compare_text(result));
         return 0;

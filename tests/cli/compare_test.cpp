@@ -93,6 +93,27 @@ TEST_CASE("compare with a chip set by --set says that the chip's other inputs st
     CHECK_THAT(same.out, !Catch::Contains("sets its chip"));
 }
 
+TEST_CASE("compare lists the inputs as written before what they resolve to", "[cli][compare]") {
+    // A key only B writes (its --set) was seen after A's resolved rows, and listed among them (a fresh user's hunt,
+    // session 38): every input key comes first, then the resolved.* rows.
+    const gpuhours::test::TempDir scratch("compare-order-" + std::to_string(::getpid()));
+    const auto file = gpuhours::test::write_small_run(scratch.path).string();
+    const auto r = run_cli("compare " + file + " " + file + " --set B:training.dropout=true --set B:cluster.chip=h800 --samples 1 --json");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const auto doc = gpuhours::test::JsonReader(r.out).document();
+    bool resolved_seen = false;
+    int inputs = 0, resolved = 0;
+    for (const auto& d : doc["differences"].array()) {
+        const bool is_resolved = d["key"].string().rfind("resolved.", 0) == 0;
+        CHECK_FALSE((resolved_seen && !is_resolved));
+        resolved_seen = resolved_seen || is_resolved;
+        (is_resolved ? resolved : inputs) += 1;
+    }
+    CHECK(inputs >= 2);    // training.dropout, cluster.chip
+    CHECK(resolved >= 1);  // resolved.chip
+}
+
 TEST_CASE("compare of unpriced scenarios shows no price", "[cli][compare]") {
     // An unpriced scenario prices nothing, but compare listed the chip catalog's rental price among its resolved
     // inputs ("(the chip catalog's, rung 1 only)"), which applies to an ownership scenario's rung 1 only (a fresh
@@ -116,7 +137,8 @@ TEST_CASE("compare's mistakes exit 2 naming the flag or the file, and write noth
         {file + " " + file + " --set C:pricing.gpu_hour=1", "names scenario C, and there are 2 (A to B)"},
         {file + " " + file + " -o " + (dir / "out.txt").string(), "cannot tell the format"},
         {file + " " + (dir / "missing.toml").string(), "missing.toml"},
-        {file + " " + file + " --set B:parallelism.pipelin=2", "pipelin"},
+        // Named as typed, with its letter (it read "--set parallelism.pipelin=2", an argument never given).
+        {file + " " + file + " --set B:parallelism.pipelin=2", "--set B:parallelism.pipelin=2: error: unknown key `pipelin`"},
         // An empty -o (a script's unset variable) is not "no file": it was taken for one and the table printed.
         {file + " " + file + " -o ''", "-o needs a file name"},
         // A lowercase letter is not a key ("unknown key `b:pricing`, did you mean `pricing`?" pointed at every
