@@ -35,7 +35,7 @@ import pandas as pd
 __all__ = ["BinaryNotFound", "CommandError", "binary", "data_dir", "scenario_path", "cli", "json", "run", "whatif",
            "sweep", "compare", "chips", "validate"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _HERE = pathlib.Path(__file__).resolve().parent
 
 

@@ -97,7 +97,7 @@ class Results(unittest.TestCase):
         table = gpuhours.whatif(SMALL, chips=["a100-80gb", "h100"], samples=1)
         self.assertLessEqual({"a100-80gb", "h100"}, set(table["chip"]))
         self.assertIn("limiter_seconds.compute", table.columns)
-        self.assertEqual(table.attrs["json"]["schema_version"], 2)
+        self.assertEqual(table.attrs["json"]["schema_version"], 3)
 
     def test_compare_sets_two_runs_side_by_side(self):
         table = gpuhours.compare(SMALL, SMALL, set_b={"cluster.gpus": 64})

@@ -309,6 +309,7 @@ CapacityResult run_capacity(const std::filesystem::path& file, const LoadOptions
     result.gpus = request.gpus;
     result.deadline = request.deadline;
     result.budget = request.budget;
+    result.priced = prices_run(original);
     result.options = given;
     std::vector<std::string> chips = request.chips;
     if (chips.empty()) chips.push_back(catalog_id(original.cluster.chip));

@@ -157,24 +157,9 @@ Topology topology_of(const ClusterSpec& spec) {
     }
 }
 
-}  // namespace
-
-int cmd_collective(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_command_args(raw, "collective");
-    if (args.positional.size() != 1) {
-        throw Error("`gpuhours collective` needs one collective",
-                    "e.g. gpuhours collective all-reduce --chip h800 --gpus 16 (collectives: all-reduce, reduce-scatter, "
-                    "all-gather, all-to-all, broadcast, send-recv)");
-    }
-    const auto kind = collective_kind_from_string(args.positional[0]);
-    if (!kind) {
-        throw Error(fmt::format("unknown collective \"{}\"", args.positional[0]),
-                    "use one of: all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv");
-    }
-    if (!args.has("--chip")) throw Error("`gpuhours collective` needs --chip", "e.g. --chip h100 (see `gpuhours chips`)");
-
-    const std::filesystem::path catalog = args.has("--catalog") ? catalog_dir(args) : std::filesystem::path();  // "": the shipped one
-    const ChipProfile chip = for_flag("--chip", args.get("--chip"), [&] { return load_chip(args.get("--chip"), catalog); });
+// The cluster of --gpus, --gpus-per-node, the NIC and the fabric's flags around `chip`, each flag's range as the
+// scenario key's (sim/scenario/read_cluster.cpp).
+ClusterSpec cluster_of(const ParsedArgs& args, const ChipProfile& chip) {
     ClusterSpec spec;
     spec.chip = chip;
     // The ranges of the scenario's [cluster] keys (sim/scenario/read_cluster.cpp).
@@ -211,11 +196,37 @@ int cmd_collective(const Args& raw, std::ostream& out) {
     spec.tiers = static_cast<int>(whole_number_option(args, "--tiers", spec.tiers, 2, 3));
     spec.switch_radix = static_cast<int>(whole_number_option(args, "--switch-radix", spec.switch_radix, 4, 4096));
     spec.planes = static_cast<int>(whole_number_option(args, "--planes", spec.fabric == Fabric::multi_plane ? spec.gpus_per_node : 1, 1, 64));
+    if (spec.fabric != Fabric::multi_plane && spec.planes != 1) {  // read and never used, as a scenario's planes
+        throw Error(fmt::format("--planes {} applies to the multi-plane fabric only, and this one is {}", spec.planes, to_string(spec.fabric)),
+                    "add --fabric multi-plane, or leave --planes out");
+    }
     // A cluster beyond two tiers' reach gets a third tier unless the user chose.
     if (!args.has("--tiers") && spec.fabric == Fabric::fat_tree && spec.switch_radix > 0 &&
         static_cast<long>(spec.gpus) > static_cast<long>(spec.switch_radix) * spec.switch_radix / 2) {
         spec.tiers = 3;
     }
+    return spec;
+}
+
+}  // namespace
+
+int cmd_collective(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_command_args(raw, "collective");
+    if (args.positional.size() != 1) {
+        throw Error("`gpuhours collective` needs one collective",
+                    "e.g. gpuhours collective all-reduce --chip h800 --gpus 16 (collectives: all-reduce, reduce-scatter, "
+                    "all-gather, all-to-all, broadcast, send-recv)");
+    }
+    const auto kind = collective_kind_from_string(args.positional[0]);
+    if (!kind) {
+        throw Error(fmt::format("unknown collective \"{}\"", args.positional[0]),
+                    "use one of: all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv");
+    }
+    if (!args.has("--chip")) throw Error("`gpuhours collective` needs --chip", "e.g. --chip h100 (see `gpuhours chips`)");
+
+    const std::filesystem::path catalog = args.has("--catalog") ? catalog_dir(args) : std::filesystem::path();  // "": the shipped one
+    const ChipProfile chip = for_flag("--chip", args.get("--chip"), [&] { return load_chip(args.get("--chip"), catalog); });
+    const ClusterSpec spec = cluster_of(args, chip);
 
     const std::optional<CollectiveAlgorithm> algorithm = algorithm_option(args.get("--algorithm", "auto"));
     const double node_merge = merge_option(args, "--node-merge", algorithm);

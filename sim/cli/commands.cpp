@@ -804,13 +804,13 @@ int cmd_model(const Args& args, std::ostream& out) { return model_command(args, 
 int cmd_chips(const Args& args, std::ostream& out) { return chips_command(args, out); }
 
 void require_price_for_same_price(const ParsedArgs& args, const Scenario& s) {
-    if (!args.has("--same-price")) return;
-    const bool priced = s.pricing.gpu_hour || s.pricing.ownership ||
-                        std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& p) { return p.gpu_hour.has_value(); });
-    if (!priced) {
-        throw Error("--same-price keeps the scenario's GPU-hour price for every chip, and this scenario has no [pricing]",
-                    "add [pricing] gpu_hour = \"$2\" to the scenario, or leave --same-price out");
-    }
+    if (!args.has("--same-price") || s.pricing.gpu_hour) return;
+    // Only [pricing] gpu_hour is kept (whatif.cpp, price_variant): an ownership scenario's rung 1 and a phase's own
+    // price follow each chip's catalog whatever the flag says.
+    throw Error("--same-price keeps the scenario's rental price per GPU-hour for every chip, and this scenario has none "
+                "([pricing] gpu_hour)",
+                s.pricing.ownership ? "an ownership scenario's cost stays on its own basis for every chip; leave --same-price out"
+                                    : "add [pricing] gpu_hour = \"$2\" to the scenario, or leave --same-price out");
 }
 
 PageOrJson page_or_json_output(const ParsedArgs& args) {

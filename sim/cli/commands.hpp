@@ -124,8 +124,8 @@ private:
 
 const std::string& single_positional(const ParsedArgs& args, const char* command, const char* what);
 
-// --same-price keeps the scenario's GPU-hour price for every chip: refused (naming the flag) when the scenario has
-// none, neither [pricing] gpu_hour nor ownership nor a phase's own price, as it would be ignored without a word.
+// --same-price keeps the scenario's [pricing] gpu_hour for every chip: refused (naming the flag) when the scenario
+// has none (an ownership scenario, or none at all), as it would be ignored without a word.
 void require_price_for_same_price(const ParsedArgs& args, const Scenario& s);
 
 // `compare` and `capacity`'s -o / --output: the file named (empty when neither flag is given), the flag as typed,

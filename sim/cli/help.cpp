@@ -11,7 +11,7 @@
 namespace gpuhours::cli {
 namespace {
 
-const OptionHelp kJson{"--json", "", "machine-readable output (field names carry units; schema_version 2)"};
+const OptionHelp kJson{"--json", "", "machine-readable output (field names carry units; schema_version 3)"};
 const OptionHelp kSet{"--set", "KEY=VALUE", "override a scenario key; repeatable (e.g. --set cluster.gpus=4096)"};
 const OptionHelp kCatalog{"--catalog", "DIR", "directory with chips/ and models/ (default: the scenarios/ next to the scenario, else the shipped one: `gpuhours --data-dir`/scenarios)"};
 const OptionHelp kMode{"--mode", "MODE", "symmetric (default: one rank per pipeline stage) or full (every rank)"};
@@ -51,7 +51,7 @@ std::vector<CommandHelp> make_table() {
           {"--capacity", "", "add what the cluster trains by the deadline (as gpuhours capacity; its flags below)"},
           {"--gpus", "N", "with --capacity: GPUs available (default: the scenario's)"},
           {"--budget", "DOLLARS", "with --capacity: cost to stay within"},
-          {"--same-price", "", "with --capacity: the scenario's GPU-hour price for every chip"},
+          {"--same-price", "", "the scenario's GPU-hour price for every chip (the chip comparison and --capacity)"},
           {"--family", "NAME", "with --capacity: the largest rung of a model family (llama-dense, deepseek-moe)"},
           {"--tokens-per-parameter", "R", "with --capacity --family: each rung's token target per parameter (default 20)"},
           {"--tokens", "N", "with --capacity --family: one token target for every rung"}},

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <filesystem>
 
 #include <optional>
@@ -32,7 +33,9 @@ int cmd_report(const Args& raw, std::ostream& out) {
     const std::string flag = args.has("-o") ? "-o" : "--output";
     report::check_output_path(output, flag);  // before minutes of simulation, not after
     // The report is a page: a name that promises data would hold HTML (a script reading FILE.json got a page).
-    if (const std::string ext = std::filesystem::path(output).extension().string(); ext == ".json" || ext == ".csv") {
+    std::string ext = std::filesystem::path(output).extension().string();
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));  // x.JSON too
+    if (ext == ".json" || ext == ".csv") {
         throw Error(fmt::format("{} {}: gpuhours report writes an HTML page, not {}", flag, output, ext.substr(1)),
                     fmt::format("name it .html; for the figures as data use gpuhours run {} --json (or --csv)", file));
     }
@@ -57,7 +60,8 @@ int cmd_report(const Args& raw, std::ostream& out) {
         capacity = capacity_request(args, sampler.nominal());
     } else {
         for (const char* ignored : {"--gpus", "--budget", "--same-price", "--family", "--tokens-per-parameter", "--tokens"}) {
-            if (args.has(ignored)) {
+            // --same-price prices the chip comparison too (whatif_request reads it): refused only without either.
+            if (args.has(ignored) && !(request && std::string_view(ignored) == "--same-price")) {
                 throw Error(fmt::format("{} applies to the capacity section, which this report has not been asked for", ignored),
                             fmt::format("add --capacity, or drop {}", ignored));
             }

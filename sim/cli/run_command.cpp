@@ -192,7 +192,7 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
     j.end_array();
 }
 
-// --json: the schema of docs/schemas.md (schema_version 2).
+// --json: the schema of docs/schemas.md (schema_version 3).
 void write_json(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
     report::Json j;

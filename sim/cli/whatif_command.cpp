@@ -45,7 +45,7 @@ double limiter_value(const WhatIfRow& row, Limiter l) {
     return 0.0;
 }
 
-// The comparison as JSON (schema_version 2).
+// The comparison as JSON (schema_version 3).
 std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) {
     report::Json j;
     j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("title", result.scenario_title);

@@ -37,7 +37,14 @@ std::optional<std::vector<int>> leaf_local_copies(const Topology& topology, std:
                 return false;
             }
         }
-        return true;
+        // Condition 4: on its nodes (alike by condition 2) every NIC on one leaf, or each on a leaf of its own. Between
+        // the two, a GPU relaying to another leaf would be one of several on it, picked by vertex id (Router::choose):
+        // routes of two groups would then differ by more than a renaming.
+        std::vector<VertexId> leaves;
+        for (int k = 0; k < per_node; ++k) leaves.push_back(geometry->nic_leaf[static_cast<std::size_t>(nodes.front() * per_node + k)]);
+        std::sort(leaves.begin(), leaves.end());
+        const auto distinct = static_cast<std::size_t>(std::unique(leaves.begin(), leaves.end()) - leaves.begin());
+        return distinct == 1 || distinct == static_cast<std::size_t>(per_node);
     };
     std::vector<int> pattern, nodes, theirs;
     if (!read(0, pattern, nodes)) return std::nullopt;

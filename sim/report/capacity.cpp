@@ -41,11 +41,8 @@ struct Tables {
     std::string notes, answers;  // lines, each beginning with two spaces and ending in '\n'
 };
 
-// Whether the answers carry a cost: a budget was asked, or some chip's answer has one (the scenario is priced).
-bool priced_of(const CapacityResult& r) {
-    return r.budget.has_value() ||
-           std::any_of(r.tokens.begin(), r.tokens.end(), [](const TokenCapacity& t) { return t.cost_usd > 0; });
-}
+// Whether the answers carry a cost: the scenario prices its runs, or a budget was asked (which needs a price).
+bool priced_of(const CapacityResult& r) { return r.priced || r.budget.has_value(); }
 
 Tables tables_of(const CapacityResult& r) {
     Tables out;

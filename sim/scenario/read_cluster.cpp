@@ -384,6 +384,40 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     return chip;
 }
 
+namespace {
+// The fabric's shape rules over the read cluster `c` of table `node`: one node for single-node, planes for
+// multi-plane only and dividing its nodes.
+void check_fabric_shape(const Node& node, const ClusterSpec& c) {
+    // Located at the key that sets the fabric's shape (written: the defaults satisfy these rules).
+    const auto at_key = [&](std::initializer_list<const char*> keys) {
+        for (const char* key : keys) {
+            if (const Node* n = node.find(key)) return n->where;
+        }
+        return node.where;
+    };
+    if (c.fabric == Fabric::single_node && c.gpus > c.gpus_per_node) {
+        throw ScenarioError(at_key({"fabric", "gpus"}),
+                            fmt::format("fabric = \"single-node\" but gpus = {} exceeds gpus_per_node = {}", c.gpus,
+                                        c.gpus_per_node),
+                            "use fabric = \"fat-tree\", \"rail-optimized\" or \"multi-plane\" for several nodes");
+    }
+    if (c.fabric != Fabric::multi_plane && c.planes != 1) {  // read and never used: an analyst's fabric it is not
+        // At the fabric when a --set changed it (the file's planes were right for the file's fabric), else at planes.
+        const Node* fabric = node.find("fabric");
+        const bool fabric_set = fabric != nullptr && fabric->where.file.starts_with("--set ");
+        throw ScenarioError(fabric_set ? fabric->where : at_key({"planes", "fabric"}),
+                            fmt::format("planes = {} applies to the multi-plane fabric only, and this cluster's is {}", c.planes,
+                                        to_string(c.fabric)),
+                            "set fabric = \"multi-plane\" for separate network planes, or planes = 1");
+    }
+    if (c.fabric == Fabric::multi_plane && c.gpus_per_node % c.planes != 0) {
+        throw ScenarioError(at_key({"planes", "gpus_per_node"}),
+                            fmt::format("planes = {} does not divide gpus_per_node = {}", c.planes, c.gpus_per_node),
+                            "each plane connects the same NIC index of every node; use a divisor of gpus_per_node");
+    }
+}
+}  // namespace
+
 ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_dir) {
     ClusterSpec c;
     TableReader r(node, "cluster");
@@ -482,24 +516,7 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
                                                     c.gpus, c.gpus_per_node),
                             stand_in(gpus->where, Node::Kind::integer, below > 0 ? below : c.gpus_per_node));
     }
-    // Located at the key that sets the fabric's shape (written: the defaults satisfy these rules).
-    const auto at_key = [&](std::initializer_list<const char*> keys) {
-        for (const char* key : keys) {
-            if (const Node* n = node.find(key)) return n->where;
-        }
-        return node.where;
-    };
-    if (c.fabric == Fabric::single_node && c.gpus > c.gpus_per_node) {
-        throw ScenarioError(at_key({"fabric", "gpus"}),
-                            fmt::format("fabric = \"single-node\" but gpus = {} exceeds gpus_per_node = {}", c.gpus,
-                                        c.gpus_per_node),
-                            "use fabric = \"fat-tree\", \"rail-optimized\" or \"multi-plane\" for several nodes");
-    }
-    if (c.fabric == Fabric::multi_plane && c.gpus_per_node % c.planes != 0) {
-        throw ScenarioError(at_key({"planes", "gpus_per_node"}),
-                            fmt::format("planes = {} does not divide gpus_per_node = {}", c.planes, c.gpus_per_node),
-                            "each plane connects the same NIC index of every node; use a divisor of gpus_per_node");
-    }
+    check_fabric_shape(node, c);
     return c;
 }
 

@@ -90,6 +90,7 @@ TEST_CASE("the most tokens of a run without interruptions is the deadline over t
     const auto tiny = gpuhours::test::JsonReader(gpuhours::test::read_text(tiny_file)).document();
     const auto& t = tiny["tokens"].array().at(0);
     CHECK_FALSE(std::get<bool>(t["feasible"].v));
+    // One step is the plain run's global batch × sequence = 64 × 8,192 = 524,288 tokens, printed "524.3K".
     CHECK_THAT(t["note"].string(), Catch::StartsWith("not even 524.3K tokens (one step of the first phase) meet the budget"));
     // Figures that do not exist are null, not 0.
     for (const char* key : {"gpus", "layout", "tokens", "wall_clock_days_p50", "cost_usd", "gpu_hours_p50", "tokens_over", "linearity"}) {

@@ -78,9 +78,12 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              // is refused (it was ignored), and a report named .json is refused (it held HTML).
              {"capacity " + kFlagship + " --gpus 2048 --deadline \"2 months\" --family llama", "did you mean \"llama-dense\"?"},
              {"plan " + kFlagship + " --fix tensor=1 --fix tensor=2", "--fix tensor=2: tensor is fixed twice"},
-             {"whatif " + kUnpriced + " --chips h100 --same-price", "--same-price keeps the scenario's GPU-hour price for every chip, "
-                                                                    "and this scenario has no [pricing]"},
+             {"whatif " + kUnpriced + " --chips h100 --same-price", "--same-price keeps the scenario's rental price per GPU-hour for "
+                                                                    "every chip, and this scenario has none"},
+             {"whatif " + kRoot + "/scenarios/deepseek-v3-ownership.toml --chips h100 --same-price",
+              "an ownership scenario's cost stays on its own basis"},
              {"report " + kFlagship + " -o /tmp/gpuhours-never.json", "gpuhours report writes an HTML page, not json"},
+             {"collective all-reduce --chip h100 --gpus 16 --planes 2", "--planes 2 applies to the multi-plane fabric only"},
              // Deadlines and budgets have supported ranges as the scenario's keys do (limits::kDeadlineMin/Max,
              // kBudgetMax; a third fresh verifier, #12): "1e300 years" printed a 300-digit day count, "$-5" was
              // taken, "1e6 years" was blamed on training.tokens, "1 min" searched 131,072 GPUs for 20 s.

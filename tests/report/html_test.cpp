@@ -412,6 +412,22 @@ TEST_CASE("report without -o, or with a path it cannot write, exits 2 and leaves
     CHECK(std::filesystem::is_directory(dir));
     CHECK(std::filesystem::is_empty(dir));
     CHECK(!std::filesystem::exists(dir.string() + ".tmp"));
+
+    // A name that promises data is refused, whatever its case (a page was written into it).
+    const auto json = run_cli("report " + kSmall + kCatalog + " --samples 4 -o " + scratch("r.JSON").string());
+    CHECK(json.exit_code == 2);
+    CHECK_THAT(json.out, Catch::Contains("gpuhours report writes an HTML page, not json"));
+    CHECK(!std::filesystem::exists(scratch("r.JSON")));
+}
+
+TEST_CASE("report --same-price applies to its chip comparison without --capacity", "[report]") {
+    // whatif_request reads it for the comparison; it was refused as "applies to the capacity section" (a reviewer,
+    // session 38). The small run is priced ($ per GPU-hour), so there is a price to keep.
+    const auto out = scratch("same-price.html");
+    const auto r = run_cli("report " + kSmall + kCatalog + " --samples 4 --chips b200 --same-price -o " + out.string());
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(slurp(out), Catch::Contains("the scenario&#39;s (--same-price)") || Catch::Contains("the scenario's (--same-price)"));
 }
 
 TEST_CASE("axis ticks of large whole numbers carry thousands separators", "[report]") {

@@ -1482,19 +1482,52 @@ TEST_CASE("a layout that does not fit gets a hint for its largest term, without 
         CHECK_THAT(e.hint(), Catch::StartsWith("shard more: raise tensor or pipeline, or raise context"));
         CHECK_THAT(e.hint(), !Catch::Contains("zero =") && !Catch::Contains("recompute ="));
     }
-    // The same model's state on one GPU at ZeRO-1 (no data parallelism to shard over, so it only helps with more
-    // ranks; the hint is about the term): 8B parameters × 16 B of BF16 weights, FP32 master and moments and gradients
-    // exceed 80 GB; the largest term is the optimizer state, and the hint offers the ZeRO stages above 1.
-    std::string state = replace(kBase, "gpus = 16", "gpus = 1\ngpus_per_node = 1");
+    // The model's state on two GPUs, data parallel 2 at ZeRO-0: 8.03B parameters × 12 B of FP32 master weights and
+    // Adam moments (96 GB) is the largest term, above the FP32 gradients (32 GB) and BF16 weights (16 GB); ZeRO-1
+    // shards it over the two ranks, so the hint offers stages 1 to 3.
+    std::string state = replace(kBase, "gpus = 16", "gpus = 2\ngpus_per_node = 2");
     state = replace(state, "gpus_per_node = 8\n", "");
-    state = replace(state, "tensor = 2\npipeline = 2\ndata = 4", "data = 1\nzero = 1");
-    state = replace(state, "global_batch = 64", "global_batch = 1");
-    const Scenario one = load_scenario_from_string(state, "t.toml", catalog_options());
-    try {
-        require_fit(one);
+    state = replace(state, "tensor = 2\npipeline = 2\ndata = 4", "data = 2");
+    state = replace(state, "global_batch = 64", "global_batch = 2");
+    const auto hint_of = [](const std::string& scenario) {
+        try {
+            require_fit(load_scenario_from_string(scenario, "t.toml", catalog_options()));
+        } catch (const ScenarioError& e) {
+            CHECK_THAT(e.message(), Catch::Contains("the largest term is optimizer state"));
+            return e.hint();
+        }
         FAIL("expected the layout not to fit");
+        return std::string();
+    };
+    CHECK_THAT(hint_of(state), Catch::StartsWith("shard more: raise tensor or pipeline, or zero = 1..3;"));
+    // At ZeRO-1 the optimizer state is sharded already, and with one rank there is nothing to shard it over: no ZeRO
+    // stage is offered in either case (the hint said "zero = 1..3" or "zero = 2..3" whatever they would change).
+    CHECK_THAT(hint_of(replace(state, "data = 2", "data = 2\nzero = 1")), Catch::StartsWith("shard more: raise tensor or pipeline;"));
+    std::string one = replace(state, "gpus = 2\ngpus_per_node = 2", "gpus = 1\ngpus_per_node = 1");
+    one = replace(replace(one, "data = 2", "data = 1"), "global_batch = 2", "global_batch = 1");
+    CHECK_THAT(hint_of(one), Catch::StartsWith("shard more: raise tensor or pipeline;"));
+}
+
+TEST_CASE("planes on a fabric other than multi-plane is refused where it was written, or where the fabric was changed") {
+    // kBase is a fat-tree (two nodes, fabric not written): planes = 2 was read and never used, the step unchanged.
+    try {
+        (void)load_scenario_from_string(replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nplanes = 2"), "t.toml", catalog_options());
+        FAIL("expected planes to be refused");
     } catch (const ScenarioError& e) {
-        CHECK_THAT(e.message(), Catch::Contains("the largest term is optimizer state"));
-        CHECK_THAT(e.hint(), Catch::StartsWith("shard more: raise tensor or pipeline, or zero = 2..3"));
+        CHECK(e.where().line == 7);  // the inserted planes line
+        CHECK_THAT(e.message(), Catch::Contains("planes = 2 applies to the multi-plane fabric only, and this cluster's is fat-tree"));
     }
+    // A multi-plane file whose fabric a --set changes: located at that --set, and planes = 1 beside it is accepted.
+    const std::string planes = replace(kBase, "gpus_per_node = 8", "gpus_per_node = 8\nfabric = \"multi-plane\"\nplanes = 8");
+    CHECK_NOTHROW(load_scenario_from_string(planes, "t.toml", catalog_options()));
+    LoadOptions o = catalog_options();
+    o.overrides = {"cluster.fabric=\"fat-tree\""};
+    try {
+        (void)load_scenario_from_string(planes, "t.toml", o);
+        FAIL("expected planes to be refused");
+    } catch (const ScenarioError& e) {
+        CHECK(e.where().file == "--set cluster.fabric=\"fat-tree\"");
+    }
+    o.overrides.push_back("cluster.planes=1");
+    CHECK_NOTHROW(load_scenario_from_string(planes, "t.toml", o));
 }

@@ -275,7 +275,7 @@ TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[s
                                       "mfu_causal,wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
                                       "gpu_hours_p50,steady_state_gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
                                       "claim_1_verdict,claim_1_probability,error\n"));
-    CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 2"));
+    CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 3"));
 }
 
 TEST_CASE("the chip column is the catalog id, and a changed figure is named in chip_modified", "[sweep]") {

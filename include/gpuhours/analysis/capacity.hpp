@@ -94,6 +94,7 @@ struct CapacityResult {
     long long gpus = 0;
     Seconds deadline;
     std::optional<Dollars> budget;
+    bool priced = false;                 // the scenario prices its runs (prices_run): the answers carry a cost
     std::vector<TokenCapacity> tokens;   // one per chip
     std::string family_name;             // empty: no (b)
     double tokens_per_parameter = 0.0;

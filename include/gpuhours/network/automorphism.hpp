@@ -85,15 +85,19 @@ private:
 // (by first appearance) and its local index on the node — when
 //   (1) no node holds members of two of the groups 1, 2, …;
 //   (2) on each group's nodes, the NICs of one local index are all cabled to one leaf (FabricGeometry::nic_leaf);
-//   (3) every group has the representative's pattern.
+//   (3) every group has the representative's pattern;
+//   (4) on each group's nodes, all NICs are cabled to one leaf, or each to a leaf of its own (one plane or rail per
+//       local index: not a multi-plane fabric with fewer planes than GPUs per node, nor nodes straddling leaves).
 // Then a route between two members of a group never leaves their nodes and the leaf of the destination's local
-// index: to a GPU of another node it goes out by the NIC of the destination's local index — the source's own NIC
-// when that one is on the same leaf (4 hops, shorter than any other path), else by NVLink first to the local GPU on
-// that index (Router's tie rule: a path through another leaf is at least as long). So no two groups' flows share a
-// link (nodes are disjoint, and each NIC cable belongs to one node), and each group's flows are the
-// representative's renamed node for node and leaf for leaf; every node is alike and every NIC cable alike on a
-// builder's fabric, so each group's phases have the representative's max-min answer, the concurrent phase its
-// answer too, and that answer depends on the pattern alone, not on which nodes or leaves hold the group.
+// index, and makes no choice among equal-cost hops: to a GPU of another node it goes out by the source's own NIC
+// when every NIC is on one leaf (4 hops, shorter than any other path), else by NVLink first (Router's tie rule) to
+// the one local GPU whose NIC is on the destination's leaf. (With several GPUs on that leaf the relay would be
+// picked by vertex id, which differs from node to node: the counterexample that condition 4 excludes, 12-GPU nodes
+// on 4 planes.) So no two groups' flows share a link (nodes are disjoint, and each NIC cable belongs to one node),
+// and each group's flows are the representative's renamed node for node and leaf for leaf; every node is alike and
+// every NIC cable alike on a builder's fabric, so each group's phases have the representative's max-min answer, the
+// concurrent phase its answer too, and that answer depends on the pattern alone, not on which nodes or leaves hold
+// the group.
 // nullopt when any condition fails, and on a fabric without a builder's geometry or NICs (Topology::geometry()).
 // Cost O(nodes + members × nodes per group). Tested against the merged flow solution on every builder's fabrics
 // (tests/network/automorphism_test.cpp).

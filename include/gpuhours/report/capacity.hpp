@@ -3,12 +3,13 @@
 //         days and cost, the tokens just past it that do not (and which limit they break), runs and linearity;
 //         the chip swap's notes under the table. (b) one row per chip and rung: model, parameters, token target,
 //         days, cost, meets; the largest rung per chip under it.
-//   JSON  schema_version 2: "scenario", "gpus", "deadline_days", "budget_usd" (null), "tokens" ([{chip, chip_name,
+//   JSON  schema_version 3: "scenario", "gpus", "deadline_days", "budget_usd" (null), "tokens" ([{chip, chip_name,
 //         feasible, gpus, layout, overrides (the --set assignments of the answer, tokens included), tokens_key,
 //         tokens, wall_clock_days_p50, cost_usd, gpu_hours_p50, bound, tokens_over, wall_clock_days_over, probes,
 //         linearity, note}]), "family" (null, or {name, tokens_per_parameter, tokens (null), chips: [{chip,
 //         largest (model id or null), rungs: [{model, model_name, parameters, tokens, ran, meets, gpus, layout,
-//         overrides, wall_clock_days_p50, cost_usd, note}]}]}), "seed", "samples".
+//         overrides, wall_clock_days_p50, cost_usd, note}]}]}), "seed", "samples"; a figure that does not exist
+//         (an infeasible chip's, a rung not run, the cost of an unpriced scenario) is null.
 //   HTML  a self-contained page in the report's style: both tables, a bar chart of the most tokens by chip, and
 //         with a family one of each rung's wall clock by chip against the deadline; the same sections close the
 //         run's report when it is asked for (`gpuhours report --capacity`).

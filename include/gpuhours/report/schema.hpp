@@ -8,6 +8,6 @@
 
 namespace gpuhours::report {
 
-inline constexpr int kJsonSchemaVersion = 2;
+inline constexpr int kJsonSchemaVersion = 3;
 
 }  // namespace gpuhours::report

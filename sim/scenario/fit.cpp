@@ -1,0 +1,90 @@
+// A scenario's memory fit: the micro-batch shape and options its memory model reads, the check, and the refusal
+// with a hint built from the largest term and what the layout does not do yet.
+#include <gpuhours/scenario/scenario.hpp>
+
+#include "scenario_reader.hpp"
+
+#include <gpuhours/workload/workload.hpp>
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gpuhours {
+
+MicroBatchShape shape_of(const Scenario& s) {
+    return MicroBatchShape{s.training.sequence_length, s.parallel.micro_batch, AttentionMask::causal};
+}
+
+MemoryOptions memory_options_of(const Scenario& s) {
+    MemoryOptions options;
+    options.micro_batches = s.training.global_batch / (s.parallel.data * s.parallel.micro_batch);
+    options.attention_kernel = s.training.attention_kernel;
+    options.dropout = s.training.dropout;
+    return options;
+}
+
+FitCheck fit_of(const Scenario& s) {
+    return check_fit(s.model, s.parallel, s.training.precision, shape_of(s), s.cluster.chip.memory_capacity, memory_options_of(s));
+}
+
+namespace {
+// What would shrink the largest term, from what the layout does not do yet: activations shrink with tensor (with
+// sequence parallelism) or pipeline degrees, context parallelism, recomputation and a smaller micro-batch, not with
+// ZeRO; parameters, gradients and optimizer state with tensor, pipeline or expert degrees and a higher ZeRO stage.
+std::string fit_hint(const Scenario& s, std::string_view largest) {
+    const ParallelLayout& p = s.parallel;
+    std::vector<std::string> ways{"raise tensor or pipeline"};
+    if (largest == "activations") {
+        ways.emplace_back("raise context (context parallelism splits each sequence)");
+        if (p.recompute == Recompute::none) ways.emplace_back("recompute = \"selective\" or \"full\"");
+        else if (p.recompute == Recompute::selective) ways.emplace_back("recompute = \"full\"");
+        if (p.micro_batch > 1) ways.emplace_back("a smaller micro_batch");
+    } else if (largest == "buffers") {
+        if (p.zero_stage == 3 && p.prefetch > 0) ways.emplace_back("a smaller prefetch (each unit gathered ahead holds its parameters)");
+    } else {
+        if (s.model.moe) ways.front() = "raise tensor, pipeline or expert";
+        // The ZeRO stage that first shards the term (1: optimizer state, 2: gradients, 3: parameters), when the layout
+        // is below it and has data-parallel ranks to shard over; above it, ZeRO has nothing more to give that term.
+        const int shards = largest == "optimizer state" ? 1 : largest == "gradients" ? 2 : 3;
+        const bool ranks = p.dense_shard_ranks() > 1 || (s.model.moe && p.expert_data_ranks() > 1);
+        if (ranks && p.zero_stage < shards) ways.emplace_back(fmt::format("zero = {}", shards == 3 ? "3" : fmt::format("{}..3", shards)));
+    }
+    std::string text = ways.front();
+    for (std::size_t i = 1; i < ways.size(); ++i) text += (i + 1 == ways.size() ? ", or " : ", ") + ways[i];
+    return text;
+}
+}  // namespace
+
+void require_fit(const Scenario& s, const FitCheck& fit) {
+    if (!fit.fits) {
+        const auto largest = fit.breakdown.largest_term();
+        // At the key among those the memory rests on that the user wrote last (a child's micro_batch over the
+        // flagship: there); none written: at [parallelism], whose degrees shard the model, else at the model.
+        const SourceRef table = s.sources.parallelism.known() ? s.sources.parallelism
+                                                              : (s.sources.model.known() ? s.sources.model : s.sources.file);
+        throw ScenarioError(detail::latest_written(s,
+                                                   {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
+                                                    "parallelism.data", "parallelism.zero", "parallelism.micro_batch", "parallelism.recompute",
+                                                    "parallelism.virtual_stages", "parallelism.schedule", "parallelism.combined_1f1b",
+                                                    "training.sequence_length", "training.precision",
+                                                    "training.optimizer_state", "training.activations", "model", "cluster.chip",
+                                                    "cluster.chip.from"},
+                                                   table),
+                            fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} but the {} has "
+                                        "{}; the largest term is {} ({})",
+                                        format_bytes(fit.breakdown.total()), fit.breakdown.stage,
+                                        s.cluster.chip.display_name, s.cluster.chip.memory_basis(), largest.name,
+                                        format_bytes(largest.bytes)),
+                            fmt::format("shard more: {}{}; see `gpuhours model` for the whole breakdown", fit_hint(s, largest.name),
+                                        s.parallel.combined_1f1b ? ", or remove combined_1f1b (its extra warm-up forward holds one more "
+                                                                   "chunk of activations)"
+                                                                 : ""));
+    }
+}
+
+void require_fit(const Scenario& s) { require_fit(s, fit_of(s)); }
+
+}  // namespace gpuhours
