@@ -265,8 +265,10 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
                     "give more GPUs, or a layout with fewer model-parallel ranks");
     }
     std::string blocked;
+    bool whole_nodes = false;  // some degree up to `most` fills whole nodes
     for (long long d = most; d >= 1; --d) {  // scale_plan is arithmetic: microseconds a degree
         if ((d * mp) % s.cluster.gpus_per_node != 0) continue;
+        whole_nodes = true;
         const auto plan = scale_plan(s, static_cast<int>(d), bound);
         if (!plan) continue;
         if (plan->blocked) {
@@ -290,8 +292,15 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
         out.chip_note = swap.note;
         return out;
     }
-    throw Error(fmt::format("no data-parallel degree up to {} ({} GPUs) re-plans the scenario{}", most,
-                            with_commas(static_cast<double>(most * mp)), blocked.empty() ? "" : ": " + blocked),
+    const auto gpus_text = [](long long n) { return fmt::format("{} GPU{}", with_commas(static_cast<double>(n)), n == 1 ? "" : "s"); };
+    if (!whole_nodes) {  // the node, not the layout, is what does not fit (a replica of 1 GPU on nodes of 8 at --gpus 7)
+        throw Error(fmt::format("{} do not make a whole node of {} with replicas of {} (TP{} CP{} PP{})", gpus_text(gpus),
+                                s.cluster.gpus_per_node, gpus_text(mp), first->parallel.tensor, first->parallel.context,
+                                first->parallel.pipeline),
+                    fmt::format("give at least {} (one node), in whole nodes", gpus_text(std::lcm(mp, static_cast<long long>(s.cluster.gpus_per_node)))));
+    }
+    throw Error(fmt::format("no data-parallel degree up to {} ({}) re-plans the scenario{}", most, gpus_text(most * mp),
+                            blocked.empty() ? "" : ": " + blocked),
                 blocked.empty() ? "give another GPU count" : "raise --max-batch-tokens");
 }
 

@@ -105,9 +105,9 @@ int capacity_exit_code(const CapacityResult& result, const ParsedArgs& args) {
     if (any) return 0;
     // Exit 2 said on stderr too, naming the flags that set the question (`--gpus 7` exited 2 with only a note in the
     // table; a fresh verifier, #12).
-    std::cerr << fmt::format("gpuhours: error: no chip trains the scenario's model on {} GPUs within the deadline (each chip's note "
+    std::cerr << fmt::format("gpuhours: error: no chip trains the scenario's model on {} GPU{} within the deadline (each chip's note "
                              "says why)\n  change {} or --deadline{}\n",
-                             result.gpus, args.has("--gpus") ? "--gpus" : "the GPU count (--gpus)",
+                             result.gpus, result.gpus == 1 ? "" : "s", args.has("--gpus") ? "--gpus" : "the GPU count (--gpus)",
                              result.budget ? ", or --budget" : "");
     return 2;
 }

@@ -163,6 +163,12 @@ TEST_CASE("capacity re-plans to the most GPUs within the count given, and says w
     const auto few = run_cli("capacity " + file + " --gpus 3 --deadline '1 day'");
     CHECK(few.exit_code == 2);
     CHECK_THAT(few.out, Catch::Contains("3 GPUs are fewer than one replica of the layout (4 GPUs"));
+    // Enough for a replica (4 GPUs) but not a whole node of 8: the node is said, with the count that works, lcm(4, 8)
+    // = 8 (it read "no data-parallel degree up to 1 (4 GPUs) re-plans the scenario").
+    const auto part = run_cli("capacity " + file + " --gpus 7 --deadline '1 day'");
+    CHECK(part.exit_code == 2);
+    CHECK_THAT(part.out, Catch::Contains("7 GPUs do not make a whole node of 8 with replicas of 4 GPUs (TP2 CP1 PP2)") &&
+                             Catch::Contains("give at least 8 GPUs (one node)"));
     const auto no_deadline = run_cli("capacity " + file);
     CHECK(no_deadline.exit_code == 2);
     CHECK_THAT(no_deadline.out, Catch::Contains("capacity needs a deadline"));
