@@ -548,6 +548,19 @@ std::string layer_pattern_text(const ModelSpec& model, const ParameterCount& par
     return out.empty() ? out : out + "\n";
 }
 
+// `model`'s sequence: --sequence-length (the range of training.sequence_length, read_training.cpp) or `fallback`. A
+// learned position table has no row past its length, refused as check_position_table refuses the scenario key.
+int sequence_of(const ParsedArgs& args, const ModelSpec& model, int fallback) {
+    if (!args.has("--sequence-length")) return fallback;
+    const int n = static_cast<int>(whole_number("--sequence-length", args.get("--sequence-length"), 1, 100'000'000));
+    if (model.position == PositionKind::learned && n > model.max_position_embeddings) {
+        throw Error(fmt::format("--sequence-length {} is longer than model \"{}\"'s learned position table ({} positions, "
+                                "max_position_embeddings)", n, model.id, model.max_position_embeddings),
+                    fmt::format("use at most {} tokens, or a model with more positions", model.max_position_embeddings));
+    }
+    return n;
+}
+
 int model_command(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "model");
     const std::string& target = single_positional(args, "model", "NAME|SCENARIO");
@@ -560,11 +573,7 @@ int model_command(const Args& raw, std::ostream& out) {
         if (args.has("--set")) throw Error("--set applies to a scenario file, not a catalog model name");
         model = load_model(target, catalog_dir(args));
     }
-    int sequence_length = scenario ? scenario->training.sequence_length : 4096;
-    if (args.has("--sequence-length")) {
-        // The range of training.sequence_length in a scenario (read_training.cpp).
-        sequence_length = static_cast<int>(whole_number("--sequence-length", args.get("--sequence-length"), 1, 100'000'000));
-    }
+    const int sequence_length = sequence_of(args, model, scenario ? scenario->training.sequence_length : 4096);
     const ParameterCount params = count_parameters(model);
     // The vocabulary as the scenario's layout trains it; a catalog name alone: one GPU at the default multiple.
     const ParallelLayout layout = scenario ? scenario->parallel : ParallelLayout{};
@@ -633,11 +642,16 @@ int model_command(const Args& raw, std::ostream& out) {
         return 0;
     }
     const Scenario& s = *scenario;
-    out << fmt::format("memory per GPU on {} ({}), layout TP{} PP{} DP{} EP{} CP{}{}, ZeRO-{}, recompute {}:\n",
+    // The memory is the scenario's, at its own sequence: said when --sequence-length gave the FLOPs another.
+    const std::string at_sequence = sequence_length == s.training.sequence_length
+                                        ? std::string()
+                                        : fmt::format(", at the scenario's sequence {} (--sequence-length sets the FLOPs only)",
+                                                      s.training.sequence_length);
+    out << fmt::format("memory per GPU on {} ({}), layout TP{} PP{} DP{} EP{} CP{}{}, ZeRO-{}, recompute {}{}:\n",
                        s.cluster.chip.display_name, s.cluster.chip.memory_basis(), s.parallel.tensor,
                        s.parallel.pipeline, s.parallel.data, s.parallel.expert, s.parallel.context,
                        s.parallel.folds_experts() ? fmt::format(" ETP{}", s.parallel.expert_tensor_degree()) : std::string(),
-                       s.parallel.zero_stage, describe_recompute(s.parallel));
+                       s.parallel.zero_stage, describe_recompute(s.parallel), at_sequence);
     std::vector<std::string> headers{"pipeline rank"};
     for (const auto& term : stages.front().terms()) headers.emplace_back(term.name);
     headers.emplace_back("total");

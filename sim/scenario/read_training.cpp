@@ -172,7 +172,10 @@ TrainingSpec read_training(const Node& node, const ChipProfile& chip, bool token
     t.precision.master_weights = read_precision(r, "master_weights", Precision::fp32);
     t.precision.optimizer_state = read_precision(r, "optimizer_state", Precision::fp32);
     t.precision.gradients = read_precision(r, "gradients", Precision::fp32);
-    t.precision.activations = read_precision(r, "activations", Precision::bf16);
+    // Activations are kept in the 16-bit format the step computes in: FP16 for an FP16 run (Megatron-LM 2021, GPT-3
+    // era), BF16 otherwise (FP8 runs keep BF16 activations between their GEMMs). Both are 2 B.
+    t.precision.activations =
+        read_precision(r, "activations", t.precision.compute == Precision::fp16 ? Precision::fp16 : Precision::bf16);
     if (r.has("dispatch_precision")) t.precision.dispatch = read_precision(r, "dispatch_precision", Precision::bf16);
     if (r.has("combine_precision")) t.precision.combine = read_precision(r, "combine_precision", Precision::bf16);
     t.attention_kernel = read_choice<AttentionKernel>(

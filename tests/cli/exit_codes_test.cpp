@@ -48,6 +48,9 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
     };
     for (const Case& c : std::vector<Case>{
              {"model deepseek-v3 --sequence-length abc", "--sequence-length abc is not a whole number"},
+             // A learned position table has no row past its length, as a scenario's sequence_length is refused.
+             {"model megatron-gpt-1.7b --sequence-length 4096", "--sequence-length 4096 is longer than model \"megatron-gpt-1.7b\"'s "
+                                                                "learned position table (2048 positions"},
              {"collective all-reduce --chip h100 --nic-bandwidth 400", "--nic-bandwidth 400"},
              {"collective all-reduce --chip h100 --gpus -8", "--gpus -8 must be a whole number"},
              {"collective all-reduce --chip h100 --oversubscription nan", "--oversubscription nan"},

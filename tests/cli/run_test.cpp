@@ -463,6 +463,10 @@ TEST_CASE("the run's own definition heads the assumptions, and a capital claim r
     // Every format the state is kept in: the small run writes none, so BF16 compute and the defaults.
     CHECK_THAT(list, Catch::Contains("  training.precision = compute bf16, parameters bf16, master weights fp32, optimizer state fp32, "
                                      "gradients fp32, activations bf16"));
+    // An FP16 run keeps FP16 activations by default (the same 2 B; the label read bf16 under fp16 compute).
+    const auto fp16 = run_cli("run " + small_scenario().string() + " --samples 1 --set training.precision=\"fp16\"");
+    CHECK_THAT(fp16.out, Catch::Contains("training.precision = compute fp16, parameters bf16, master weights fp32, optimizer state "
+                                         "fp32, gradients fp32, activations fp16"));
     const auto set = run_cli("run " + small_scenario().string() + " --samples 4 --set parallelism.recompute=full");
     REQUIRE(set.exit_code == 0);
     CHECK_THAT(set.out, Catch::Contains("recompute full, micro_batch 1, 0 communication SMs (set on the command line (--set parallelism.recompute=full); "
