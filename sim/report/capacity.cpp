@@ -140,10 +140,12 @@ std::string capacity_json(const CapacityResult& r) {
         number("wall_clock_days_p50", t.days, ok);
         number("cost_usd", t.cost_usd, ok && priced);
         number("gpu_hours_p50", t.gpu_hours, ok);
-        if (ok) j.field("bound", t.bound);
+        // No count over the limits when the search stopped at the end of the supported range (`note` says so).
+        const bool over = ok && !t.bound.empty();
+        if (over) j.field("bound", t.bound);
         else j.key("bound").null();
-        number("tokens_over", t.tokens_over, ok);
-        number("wall_clock_days_over", t.days_over, ok);
+        number("tokens_over", t.tokens_over, over);
+        number("wall_clock_days_over", t.days_over, over);
         j.field("probes", t.probes);
         number("linearity", t.linearity, ok);
         j.field("chip_note", t.plan.chip_note).field("note", t.note);

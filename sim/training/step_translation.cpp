@@ -26,9 +26,10 @@
 //
 // Before any of this, copies_time tries a cheaper proof that needs no automorphism and no routing: a stage's groups
 // that are link-disjoint copies of one pattern (network/automorphism.hpp, leaf_local_copies: each on nodes of its
-// own, under one leaf per local index). Their merged plans then give the representative's time alone, and that
-// time depends on the pattern only, so one timing answers every stage whose groups have it (the expert groups of
-// the flagship's layout at any scale: 129 groups per stage at 131,072 GPUs).
+// own, under one leaf per local index, a node's NICs on one leaf or each on its own). Their merged plans then give
+// the representative's time alone, and that time depends on the pattern only, so one timing answers every stage
+// whose groups have it (the expert groups of the flagship's layout at any scale: 129 groups per stage at 131,072
+// GPUs).
 #include "step_builder.hpp"
 
 #include <algorithm>

@@ -136,6 +136,9 @@ TEST_CASE("capacity stops at the supported range of token counts, and says the m
     // The wall clock is at least the steps' own time (failures and restarts only add to it).
     CHECK(row["wall_clock_days_p50"].number() >= steps * step_s / 86400 * (1 - 1e-9));
     CHECK_THAT(row["note"].string(), Catch::Contains("the end of the supported range of token counts, meet the deadline already"));
+    // Nothing over the limits was found: no bound and no count over them (they read "" and 0 before).
+    CHECK(std::holds_alternative<std::nullptr_t>(row["bound"].v));
+    CHECK(std::holds_alternative<std::nullptr_t>(row["tokens_over"].v));
 }
 
 TEST_CASE("capacity re-plans to the most GPUs within the count given, and says why when there are too few", "[capacity]") {
