@@ -271,6 +271,7 @@ int cmd_collective(const Args& raw, std::ostream& out) {
             j.field("algbw_bytes_per_s", r.algorithm_bandwidth.value()).field("busbw_bytes_per_s", r.bus_bandwidth.value());
             if (r.limiting_link_description.empty()) j.key("limiting_link").null();
             else j.field("limiting_link", r.limiting_link_description);
+            j.field("latency_s", r.latency.value());
             j.end_object();
         }
         j.end_array().end_object();
@@ -281,9 +282,13 @@ int cmd_collective(const Args& raw, std::ostream& out) {
                        spec.gpus_per_node, to_string(spec.fabric), to_string(*network_kind));
     report::Table table({"size", "algorithm", "time", "algbw", "busbw", "limited by"});
     for (const auto& r : results) {
+        // Mostly route latency (a small message): the latency bounds it, not the bandwidth of the link its flows met.
+        const bool latency_bound = r.time.value() > 0.0 && r.latency.value() >= 0.5 * r.time.value();
+        const std::string limit = latency_bound ? fmt::format("latency ({:.0f}% of the time)", 100.0 * r.latency.value() / r.time.value())
+                                  : r.limiting_link_description.empty() ? std::string("—")
+                                                                        : r.limiting_link_description;
         table.add_row({format_bytes(r.size), std::string(to_string(r.algorithm)), format_duration(r.time),
-                       format_bandwidth(r.algorithm_bandwidth), format_bandwidth(r.bus_bandwidth),
-                       r.limiting_link_description.empty() ? std::string("—") : r.limiting_link_description});
+                       format_bandwidth(r.algorithm_bandwidth), format_bandwidth(r.bus_bandwidth), limit});
     }
     out << table.render();
     out << "\nalgbw = size / time; busbw = algbw × NCCL's factor; link bandwidths are effective (nominal × the "

@@ -429,6 +429,7 @@ CollectiveResult run_plan(NetworkModel& network, const CollectivePlan& plan, con
         const Seconds once = r.time + r.max_latency * static_cast<double>(phase.pipeline_hops - 1);
         const Seconds total = once * static_cast<double>(phase.repeat);
         result.time += total;
+        result.latency += std::min(once, r.max_latency * static_cast<double>(phase.pipeline_hops)) * static_cast<double>(phase.repeat);
         if (r.limiting_link && (total > worst_phase || !result.limiting_link)) {
             worst_phase = total;
             result.limiting_link = r.limiting_link;

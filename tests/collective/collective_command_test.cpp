@@ -101,6 +101,24 @@ TEST_CASE("gpuhours collective --sizes takes a list, as its help says") {
     }
 }
 
+TEST_CASE("gpuhours collective says latency bounds a small message, and a link a large one") {
+    // A ring all-reduce of 1 B on 8 H100 of one node: 2 × 7 steps of NVLink latency (3.33 µs each at the catalog's
+    // figure) and no bytes to speak of, so nearly all of its time is latency; 1 GiB moves 2 × 7/8 GiB through each
+    // GPU's NVLink port at 450 × 0.82 = 369 GB/s, about 5 ms against 47 µs of latency: the link bounds it. The
+    // row named the NVLink link for both (a fresh user's hunt, session 38).
+    const auto r = run_cli("collective all-reduce --chip h100 --gpus 8 --algorithm ring --sizes 1B,1GiB --catalog " + kCatalog);
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const auto small = r.out.find("1 B ");
+    const auto large = r.out.find("1.074 GB ");
+    REQUIRE(small != std::string::npos);
+    REQUIRE(large != std::string::npos);
+    const std::string small_row = r.out.substr(small, r.out.find('\n', small) - small);
+    const std::string large_row = r.out.substr(large, r.out.find('\n', large) - large);
+    CHECK_THAT(small_row, Catch::Contains("latency (100% of the time)") || Catch::Contains("latency (99% of the time)"));
+    CHECK_THAT(large_row, Catch::Contains("NVLink") && !Catch::Contains("latency"));
+}
+
 TEST_CASE("gpuhours collective reproduces DeepEP's EP64 dispatch and combine with the node-forwarded all-to-all (#15)") {
     if (!have_chip("h800")) {
         WARN("scenarios/chips/h800.toml not found; skipped");

@@ -122,6 +122,10 @@ struct CollectiveResult {
     // The link that limited the phase contributing most time; nullopt when nothing moved.
     std::optional<LinkId> limiting_link;
     std::string limiting_link_description;  // "NIC (nic→leaf) 45 GB/s", or "" when none
+    // Of `time`, the part spent waiting on route latency: each phase's longest route latency × its pipeline hops ×
+    // its repetitions (a phase's flows start after their route's latency), seconds, ≤ time. Most of the time for a
+    // small message: then latency, not a link's bandwidth, bounds the collective.
+    Seconds latency;
 };
 
 // Expands `request` with `algorithm` into phases. Throws Error on a bad request: fewer than 1 rank, a rank that
