@@ -68,7 +68,7 @@ std::optional<AffixedNumber> affixed_number(std::string_view text) {
     n.whole = std::string_view(begin, static_cast<std::size_t>(number_end - begin)).find_first_of(".eE") == std::string_view::npos;
     n.suffix = std::string(text.substr(static_cast<std::size_t>(number_end - text.data())));
     // A sign before a prefix ("-$1", as amounts are written) is the number's: "$" and −1, as "$-1" reads.
-    if ((n.prefix.size() > 1 && n.prefix.front() == '-') || (n.prefix.size() > 1 && n.prefix.front() == '+')) {
+    if (n.prefix.size() > 1 && (n.prefix.front() == '-' || n.prefix.front() == '+')) {
         if (n.prefix.front() == '-') n.value = -n.value;
         n.prefix.erase(0, 1);
     }
