@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <ostream>
 #include <unistd.h>
 
@@ -375,12 +376,11 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.end_array();
 }
 
-int check_command(const Args& raw, std::ostream& out) {
-    const ParsedArgs args = parse_command_args(raw, "check");
-    const std::string& file = single_positional(args, "check", "SCENARIO");
-    const Scenario s = load_scenario(file, load_options(args));
-    const FitCheck fit = check_fit(s.model, s.parallel, s.training.precision, shape_of(s),
-                                   s.cluster.chip.memory_capacity, memory_options_of(s));
+// The scenario as `run` would accept it: loaded, its memory fit (into `fit`) and every written phase's, and a run
+// that can finish. Throws the first mistake.
+Scenario checked_scenario(const ParsedArgs& args, const std::string& file, FitCheck& fit) {
+    Scenario s = load_scenario(file, load_options(args));
+    fit = check_fit(s.model, s.parallel, s.training.precision, shape_of(s), s.cluster.chip.memory_capacity, memory_options_of(s));
     require_fit(s, fit);
     // Every written phase must fit too, as `run` requires: at its own batch, the most micro-batches in flight (a
     // batch ramp's smaller levels hold no more). Without [[phases]] the one phase is the scenario checked above.
@@ -389,6 +389,35 @@ int check_command(const Args& raw, std::ostream& out) {
     }
     // A run that would practically never finish even at the steps' compute lower bound, as `run` refuses it.
     require_run_can_finish(s);
+    return s;
+}
+
+// `check --json`'s verdict on an invalid scenario: the first mistake, located (line and column 0 when unknown); the
+// others follow in its hint, as printed.
+std::string invalid_json(const Error& e) {
+    report::Json j;
+    j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("valid", false);
+    j.key("error").begin_object().field("file", e.where().file).field("line", e.where().line);
+    j.field("column", e.where().column).field("message", e.message()).field("hint", e.hint()).end_object();
+    return j.end_object().str();
+}
+
+int check_command(const Args& raw, std::ostream& out) {
+    const ParsedArgs args = parse_command_args(raw, "check");
+    const std::string& file = single_positional(args, "check", "SCENARIO");
+    std::optional<Scenario> loaded;
+    FitCheck fit;
+    try {
+        loaded = checked_scenario(args, file, fit);
+    } catch (const Error& e) {
+        // --json: the verdict as JSON on stdout too (a notebook reads "valid": false and where), then the message on
+        // stderr and exit 2 as without it.
+        if (!args.has("--json")) throw;
+        out << invalid_json(e);
+        std::cerr << "gpuhours: " << e.what() << "\n";  // as main prints a mistake (capacity_exit_code does alike)
+        return 2;
+    }
+    const Scenario& s = *loaded;
     if (args.has("--json")) {
         report::Json j;
         j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("valid", true);

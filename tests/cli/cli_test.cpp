@@ -1,5 +1,6 @@
 // The command-line front end as a user meets it: exit codes, messages on stderr, output on stdout.
 #include "../support/cli.hpp"
+#include "../support/json.hpp"
 
 #include "../support/temp_dir.hpp"
 
@@ -22,6 +23,27 @@ const std::string kRoot = GPUHOURS_TEST_SOURCE_DIR;
 const std::string kFlagship = kRoot + "/scenarios/deepseek-v3.toml";
 
 }  // namespace
+
+TEST_CASE("check --json of an invalid scenario says so in JSON, where the mistake is, and exits 2") {
+    // A notebook validating with `check --json` got nothing on stdout for an invalid file (a fresh user's hunt,
+    // session 38): now "valid": false and the first mistake, located (line 5 holds the misspelt key, the file's
+    // only mistake).
+    const std::string dir = (gpuhours::test::scratch_path("cli-check-json")).string();
+    std::filesystem::create_directories(dir);
+    const std::string file = dir + "/typo.toml";
+    std::ofstream(file) << "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\nnic_bandwith = \"400 Gb/s\"\n"
+                           "[parallelism]\ndata = 8\n[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 8\n";
+    const Result r = run("check --json " + file + " --catalog " + kRoot + "/scenarios");
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    const auto at = r.out.find("{\n");  // stdout, after the message on stderr
+    REQUIRE(at != std::string::npos);
+    const auto doc = gpuhours::test::JsonReader(r.out.substr(at)).document();
+    CHECK_FALSE(std::get<bool>(doc["valid"].v));
+    CHECK(doc["error"]["line"].number() == 5);
+    CHECK_THAT(doc["error"]["message"].string(), Catch::Contains("unknown key `nic_bandwith`"));
+    std::filesystem::remove_all(dir);
+}
 
 TEST_CASE("gpuhours alone prints help and succeeds") {
     const Result r = run("");
