@@ -385,6 +385,9 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
 }
 
 namespace {
+// Whether `n` (a key of the table, or null) was given by --set: the one a rule between it and a file's key blames.
+bool given_by_set(const Node* n) { return n != nullptr && n->where.file.starts_with("--set "); }
+
 // The fabric's shape rules over the read cluster `c` of table `node`: one node for single-node, planes for
 // multi-plane only and dividing its nodes.
 void check_fabric_shape(const Node& node, const ClusterSpec& c) {
@@ -404,8 +407,7 @@ void check_fabric_shape(const Node& node, const ClusterSpec& c) {
     if (c.fabric != Fabric::multi_plane && c.planes != 1) {  // read and never used: an analyst's fabric it is not
         // At the fabric when a --set changed it (the file's planes were right for the file's fabric), else at planes.
         const Node* fabric = node.find("fabric");
-        const bool fabric_set = fabric != nullptr && fabric->where.file.starts_with("--set ");
-        throw ScenarioError(fabric_set ? fabric->where : at_key({"planes", "fabric"}),
+        throw ScenarioError(given_by_set(fabric) ? fabric->where : at_key({"planes", "fabric"}),
                             fmt::format("planes = {} applies to the multi-plane fabric only, and this cluster's is {}", c.planes,
                                         to_string(c.fabric)),
                             "set fabric = \"multi-plane\" for separate network planes, or planes = 1");
@@ -505,8 +507,7 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
         // one node (gpus = 0 read on as 1 is not a node of 8).
         const Node* gpus = node.find("gpus");
         // A --set of gpus over the file's gpus_per_node is the one to change (`--set cluster.gpus=57`; a fresh verifier).
-        const auto by_set = [](const Node* n) { return n != nullptr && n->where.file.starts_with("--set "); };
-        const bool at_per_node = per_node != nullptr && (by_set(per_node) || !by_set(gpus));
+        const bool at_per_node = per_node != nullptr && (given_by_set(per_node) || !given_by_set(gpus));
         throw CoupledError(at_per_node ? per_node->where : gpus->where,
                             fmt::format("cluster.gpus = {} is not a whole number of nodes of gpus_per_node = {}",
                                         c.gpus, c.gpus_per_node),
