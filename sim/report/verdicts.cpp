@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <string_view>
 
 namespace gpuhours::report {
@@ -123,9 +124,12 @@ Headline headline_of(const RunEvaluation& ev) {
 }
 
 namespace {
-// A price per GPU-hour in cents, or to three significant digits below ten cents ($0.000112 is not "$0.00").
+// A price per GPU-hour in cents, or to three significant digits below ten cents ($0.000112 is not "$0.00"); a price
+// that three digits round up to ten cents is printed in cents ($0.09996 as "$0.10", not "$0.1").
 std::string hourly_price(double dollars) {
-    return dollars == 0.0 || std::abs(dollars) >= 0.1 ? fmt::format("${:.2f}", dollars) : fmt::format("${:.3g}", dollars);
+    if (dollars == 0.0 || std::abs(dollars) >= 0.1) return fmt::format("${:.2f}", dollars);
+    const std::string digits = fmt::format("{:.3g}", dollars);
+    return std::abs(std::stod(digits)) >= 0.1 ? fmt::format("${:.2f}", dollars) : "$" + digits;
 }
 }  // namespace
 

@@ -48,4 +48,11 @@ TEST_CASE("a break-even price below ten cents keeps three significant digits", "
     c.bound = ClaimBound::within;
     c.break_even_low_per_gpu_hour = 0.05;
     CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.05 and $2.12 per GPU-hour"));
+    // $0.09996 to three significant digits is 0.1000: printed in cents as $0.10, like every price from ten cents
+    // up, not as "$0.1".
+    c.break_even_low_per_gpu_hour = 0.09996;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.10 and $2.12 per GPU-hour"));
+    // Just below the rounding: $0.09994 keeps three significant digits, $0.0999.
+    c.break_even_low_per_gpu_hour = 0.09994;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.0999 and $2.12 per GPU-hour"));
 }
