@@ -471,6 +471,15 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                                        "cluster.nic_latency"}),
                                 s.sources.file)},
     };
+    // A node wider than the chip's scale-up domain is a machine the chip is not built into: said, not refused (a
+    // what-if on a larger NVLink domain is a fair question).
+    if (c.gpus_per_node > c.chip.scale_up_domain) {
+        out.push_back(defined("cluster.gpus_per_node",
+                              fmt::format("{} GPUs, above the {}'s scale-up domain of {}: simulated as one scale-up domain of {} "
+                                          "at the chip's {} per GPU, a hypothetical node",
+                                          c.gpus_per_node, c.chip.display_name, c.chip.scale_up_domain, c.gpus_per_node,
+                                          format_bandwidth(c.chip.scale_up_bandwidth))));
+    }
     // Each phase as it runs (its tokens, batch, sequence and layout), where its keys are written.
     for (std::size_t i = 0; s.phases_given && i < s.phases.size(); ++i) {
         const PhaseSpec& ph = s.phases[i];

@@ -661,6 +661,25 @@ TEST_CASE("command-line overrides go through the same validation as the file") {
     }
 }
 
+TEST_CASE("a node wider than the chip's scale-up domain is said among the assumptions, where it is written") {
+    TempDir dir;
+    const auto has_line = [](const Scenario& s) {
+        return std::find_if(s.assumptions.begin(), s.assumptions.end(),
+                            [](const Assumption& a) { return a.key == "cluster.gpus_per_node"; });
+    };
+    // kBase: 8 GPUs per node on the H100, whose catalog domain is 8 (scenarios/chips/h100.toml): nothing to say.
+    const Scenario usual = load_scenario(dir.write("usual.toml", kBase), catalog_options());
+    CHECK(has_line(usual) == usual.assumptions.end());
+    // 16 per node (line 6) is twice the domain: a hypothetical node, located at its key.
+    const Scenario wide = load_scenario(dir.write("wide.toml", replace(kBase, "gpus_per_node = 8", "gpus_per_node = 16")),
+                                        catalog_options());
+    const auto line = has_line(wide);
+    REQUIRE(line != wide.assumptions.end());
+    CHECK_THAT(line->value, Catch::StartsWith("16 GPUs, above the NVIDIA H100 SXM5's scale-up domain of 8"));
+    CHECK_THAT(line->value, Catch::EndsWith("a hypothetical node"));
+    CHECK_THAT(line->source, Catch::EndsWith("wide.toml:6)"));
+}
+
 TEST_CASE("extends deep-merges a base file, and the including file wins") {
     TempDir dir;
     dir.write("base.toml", kBase);
