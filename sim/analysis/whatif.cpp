@@ -135,6 +135,15 @@ std::optional<double> efficiency_figure(const KernelEfficiency& e, std::string_v
     return std::nullopt;
 }
 
+// Whether a --set, the command's (`base`) or the request's (`extra`), writes `key` or a key below it: the user's
+// figure for every chip, which a swap never re-derives.
+bool set_by_user(const std::string& key, const LoadOptions& base, const std::vector<std::string>& extra) {
+    const auto sets = [&](const std::string& o) {
+        return o.rfind(key, 0) == 0 && (o.size() == key.size() || o[key.size()] == '=' || o[key.size()] == '.');
+    };
+    return std::any_of(extra.begin(), extra.end(), sets) || std::any_of(base.overrides.begin(), base.overrides.end(), sets);
+}
+
 // An efficiency the scenario's [cluster.chip] sets to its own chip's catalog figure at nominal (the flagship's
 // gemm_fp8_blockwise = { low = 0.477, mode = 0.53, high = 0.583 } around the H800's 0.53) only adds an uncertainty
 // to that chip's figure: on another chip the same relative range is put around that chip's figure (the H20's 0.60 →
@@ -146,11 +155,7 @@ void scale_uncertain_efficiencies(const std::filesystem::path& file, const LoadO
     for (const std::string& key : original.sources.chip_overrides) {
         if (key.rfind("efficiency.", 0) != 0) continue;
         // A value a --set gives (the command's or the request's) is the user's figure for every chip: carried as given.
-        const std::string set = "cluster.chip." + key;
-        const auto sets = [&](const std::string& o) {
-            return o.rfind(set, 0) == 0 && (o.size() == set.size() || o[set.size()] == '=' || o[set.size()] == '.');
-        };
-        if (std::any_of(extra.begin(), extra.end(), sets) || std::any_of(base.overrides.begin(), base.overrides.end(), sets)) continue;
+        if (set_by_user("cluster.chip." + key, base, extra)) continue;
         const std::string name = key.substr(std::string("efficiency.").size());
         const auto own = efficiency_figure(from.efficiency, name);
         const auto nominal = efficiency_figure(original.cluster.chip.efficiency, name);
@@ -222,10 +227,11 @@ void carry_precision(const Scenario& original, const ChipProfile& profile, Varia
 // node would join GPUs by a scale-up link they do not have. The node takes the largest size within the domain that
 // divides the GPU count (2,048 GPUs in 64-GPU nodes on a GB200, for racks of 72) and, on a multi-plane fabric, that
 // the planes divide; when none does and the planes were the node's GPUs (a NIC per GPU, each on its own plane),
-// the planes follow the node down. A node the scenario sized otherwise, or one node written as the whole
-// (single-node) fabric, is the cluster's own and is kept.
-void carry_node(const Scenario& original, const LoadOptions& base, const std::string& chip, const ChipProfile& profile,
-                Variant& v, std::vector<std::string>& notes) {
+// the planes follow the node down. A node the scenario sized otherwise, one node written as the whole (single-node)
+// fabric, or a node size or plane count given by --set, is the cluster's own and is kept.
+void carry_node(const Scenario& original, const LoadOptions& base, const std::vector<std::string>& extra, const std::string& chip,
+                const ChipProfile& profile, Variant& v, std::vector<std::string>& notes) {
+    if (set_by_user("cluster.gpus_per_node", base, extra) || set_by_user("cluster.planes", base, extra)) return;  // the user's node
     if (const std::string from = catalog_id(original.cluster.chip); from != "inline" && from != chip) {
         const ClusterSpec& c = original.cluster;
         const int own = load_chip(from, base.catalog_dir).scale_up_domain;
@@ -289,16 +295,20 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     auto share_of = [&](int reserved, long cap) {
         return std::clamp(std::lround(static_cast<double>(reserved) * profile.sm_count / from_sms), 0L, cap);
     };
+    // A count the user gave by --set is kept as given (set_by_user), for the run and for each phase.
     auto carry_share = [&](const char* key, const char* what, auto reserved_of, auto cap_of) {
         const int sms = reserved_of(original.parallel);
         if (sms <= 0 || profile.sm_count == from_sms) return;
         const long share = share_of(sms, cap_of(original.parallel));
-        v.overrides.push_back(fmt::format("parallelism.{}={}", key, share));
+        const bool given = set_by_user(fmt::format("parallelism.{}", key), base, extra);
+        if (!given) v.overrides.push_back(fmt::format("parallelism.{}={}", key, share));
         for (std::size_t i = 0; i < original.phases.size() && original.phases_given; ++i) {
             const int own = reserved_of(original.phases[i].parallel);  // a phase that sets its own
             if (original.phases[i].quoted_gpu_hours || own == sms || own <= 0) continue;
+            if (set_by_user(fmt::format("phases.{}.parallelism.{}", i, key), base, extra)) continue;
             v.overrides.push_back(fmt::format("phases.{}.parallelism.{}={}", i, key, share_of(own, cap_of(original.phases[i].parallel))));
         }
+        if (given) return;
         notes.push_back(fmt::format("{} {} of {} → {} of {} (the scenario's share)", what, sms, from_sms, share, profile.sm_count));
         v.rederived = true;
     };
@@ -309,10 +319,12 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
                 [](const ParallelLayout& p) { return p.tp_comm_overlap ? p.tp_comm_overlap_sms : 0; },
                 [&](const ParallelLayout& p) { return last - share_of(p.communication_sms, last); });
     carry_precision(original, profile, v, notes);
-    carry_node(original, base, chip, profile, v, notes);
+    carry_node(original, base, extra, chip, profile, v, notes);
     // A [cluster] NIC equal to the scenario chip's catalog figure is that chip's server NIC (the flagship's 400 Gb/s
     // CX7 per H800): the swapped chip gets its own catalog NIC. Another figure is the cluster's own and is kept.
+    // A NIC given by --set is the user's, kept as given.
     if (const std::string from = catalog_id(original.cluster.chip); original.sources.keys.contains("cluster.nic_bandwidth") &&
+                                                                     !set_by_user("cluster.nic_bandwidth", base, extra) &&
                                                                      from != "inline" && from != chip) {
         const BytesPerSecond own = load_chip(from, base.catalog_dir).nic_bandwidth;
         const BytesPerSecond written = original.cluster.nic_bandwidth;

@@ -292,7 +292,8 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     bool priced = false;
     for (const auto& r : result.rows) priced = priced || (r.feasible && r.price_gpu_hour > 0);
     if (priced) {
-        out << "\nprice per GPU-hour (nominal; the scenario's range, if any, applies to its own price only)\n";
+        out << "\nprice per GPU-hour (nominal; a catalog price is one figure, while a row at the scenario's price keeps "
+               "its range, if any)\n";
         for (const auto& r : result.rows) {
             if (r.feasible && r.price_gpu_hour > 0) out << fmt::format("  {}: ${:.2f}, {}\n", r.chip, r.price_gpu_hour, r.price_note);
         }

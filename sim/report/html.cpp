@@ -828,10 +828,12 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
     }
     out += table(kept_head, kept_rows, kept_numeric, "wide");
     // The claims' probabilities are not comparable across chips when the scenario prices its own chip over a range:
-    // a swapped chip is priced at one catalog figure.
-    out += paragraph("A claim's probability weighs each row's own uncertain inputs: the scenario's ranges (its price per "
-                     "GPU-hour, say) apply to its own chip, while another chip is priced at one catalog figure, so a share "
-                     "near 100% or 0% there may reflect a fixed price rather than a safer or riskier run.", "note");
+    // a chip at its catalog price is priced at one figure, a chip at the scenario's price (no catalog price, or
+    // --same-price) keeps the range.
+    out += paragraph("A claim's probability weighs each row's own uncertain inputs: a row at the scenario's price per "
+                     "GPU-hour (its own chip, a chip without a catalog price, every chip under --same-price) keeps the "
+                     "scenario's range, while a row at its catalog price is priced at one figure, so a share near 100% or "
+                     "0% there may reflect a fixed price rather than a safer or riskier run.", "note");
     // Where each chip's price per GPU-hour comes from, as the terminal lists it.
     for (const auto& row : w.rows) {
         if (row.feasible && row.price_gpu_hour > 0) {

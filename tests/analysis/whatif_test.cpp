@@ -218,6 +218,61 @@ TEST_CASE("SMs reserved for communication move to another chip as the same share
     CHECK(r.carried.empty());  // a catalog name: nothing set on top of the chip
 }
 
+TEST_CASE("a figure the user gives by --set is kept on every chip, not re-derived by the swap", "[whatif]") {
+    // The same scenario as above (20 of the H800's 132 SMs for communication, 8 GPUs per node, the H800 catalog's
+    // 400 Gb/s NIC written in [cluster]). Asked with --set parallelism.communication_sms=20, the H20's row must keep
+    // 20 (not the share 12), so its step equals the scenario written for the H20 with 20, and not the one with 12;
+    // likewise --set cluster.nic_bandwidth="400 Gb/s" on the A800, whose catalog NIC (200 Gb/s) the swap would
+    // otherwise put in its place, and --set cluster.gpus_per_node=4 on the GB200, whose rack the swap would give.
+    const std::string text = "title = \"sms\"\nmodel = \"llama-3.1-8b\"\n"
+                             "[cluster]\nchip = \"h800\"\ngpus = 16\ngpus_per_node = 8\nnic_bandwidth = \"400 Gb/s\"\n"
+                             "[parallelism]\ntensor = 4\npipeline = 1\ndata = 4\nsequence_parallel = true\n"
+                             "recompute = \"full\"\ncommunication_sms = 20\n"
+                             "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 16\n";
+    const auto file = write_scenario("user-set.toml", text);
+    auto direct = [&](std::vector<std::string> overrides) {
+        LoadOptions o = catalog();
+        o.overrides = std::move(overrides);
+        return evaluate_run(ScenarioSampler(file, o), quick()).headline_step().step_time.value();
+    };
+    const auto has = [](const std::vector<std::string>& list, const std::string& x) {
+        return std::find(list.begin(), list.end(), x) != list.end();
+    };
+    WhatIfRequest request;
+    request.chips = {"h20"};
+    request.overrides = {"parallelism.communication_sms=20"};
+    const WhatIfRow h20 = row_of(run_whatif(file, catalog(), request, quick()), "h20");
+    REQUIRE(h20.feasible);
+    CHECK_FALSE(has(h20.chip_overrides, "parallelism.communication_sms=12"));
+    CHECK_THAT(h20.layout_note, !Catch::Contains("communication SMs"));
+    const double with20 = direct({"cluster.chip.from=\"h20\"", "parallelism.communication_sms=20"});
+    const double with12 = direct({"cluster.chip.from=\"h20\"", "parallelism.communication_sms=12"});
+    CHECK(h20.step_time_s == Approx(with20).epsilon(1e-9));
+    CHECK(with20 != Approx(with12).epsilon(1e-6));  // the check above can tell the two apart
+
+    request.chips = {"a800-80gb"};
+    request.overrides = {"cluster.nic_bandwidth=\"400 Gb/s\""};
+    const WhatIfRow a800 = row_of(run_whatif(file, catalog(), request, quick()), "a800-80gb");
+    REQUIRE(a800.feasible);
+    CHECK_FALSE(has(a800.chip_overrides, "cluster.nic_bandwidth=\"200 Gb/s\""));
+    CHECK_THAT(a800.layout_note, !Catch::Contains("NIC 400 → 200"));
+
+    request.chips = {"gb200"};
+    request.overrides = {"cluster.gpus_per_node=4"};
+    const WhatIfRow gb200 = row_of(run_whatif(file, catalog(), request, quick()), "gb200");
+    REQUIRE(gb200.feasible);
+    CHECK_FALSE(std::any_of(gb200.chip_overrides.begin(), gb200.chip_overrides.end(),
+                            [](const std::string& o) { return o.starts_with("cluster.gpus_per_node=") && o != "cluster.gpus_per_node=4"; }));
+    CHECK_THAT(gb200.layout_note, !Catch::Contains("nodes of"));
+    // Without the --set the swap does re-derive each (what the three checks above rule out).
+    request.overrides = {};
+    request.chips = {"h20", "a800-80gb", "gb200"};
+    const WhatIfResult swapped = run_whatif(file, catalog(), request, quick());
+    CHECK(has(row_of(swapped, "h20").chip_overrides, "parallelism.communication_sms=12"));
+    CHECK(has(row_of(swapped, "a800-80gb").chip_overrides, "cluster.nic_bandwidth=\"200 Gb/s\""));
+    CHECK_THAT(row_of(swapped, "gb200").layout_note, Catch::Contains("nodes of 8 →"));
+}
+
 TEST_CASE("the flagship on the Ascend 910B and the H20 runs as the scenarios written for those chips", "[whatif]") {
     // scenarios/deepseek-v3.toml (H800, 20 of 132 SMs for communication, FP8 with a ±10 % range around the H800's
     // FP8 GEMM efficiency) swapped to each chip must give the step of the scenario written directly for it (±1 %):
