@@ -127,8 +127,15 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
         for (const auto& line : cost.lines) j.field(line.item, line.cost.value());
         j.end_object();
         j.field("cost_usd", cost.total.value()).field("cost_statistic", "nominal");
+    } else {
+        // Unpriced: every cost and energy key present and null (docs/schemas.md, version 3), as whatif and compare.
+        for (const char* key : {"cost_usd_p05", "cost_usd_p50", "cost_usd_p95", "cost_basis", "cost_includes", "energy_mwh_p50",
+                                "cost_lines_usd", "cost_usd", "cost_statistic"}) {
+            j.key(key).null();
+        }
     }
     j.end_object();
+    if (!ev.nominal_ladder) j.key("cost_ladder").null();
     if (ev.nominal_ladder) {
         j.key("cost_ladder").begin_array();
         for (const auto& rung : ev.nominal_ladder->rungs) {
@@ -148,6 +155,8 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
     if (ev.nominal_cost) {
         j.field("cost_usd", ev.nominal_cost->total.value()).field("cost_text", h.cost).field("cost_label", h.cost_label);
         j.field("energy_mwh", ev.nominal_cost->energy.value() / 3.6e9).field("energy_text", h.energy);
+    } else {
+        for (const char* key : {"cost_usd", "cost_text", "cost_label", "energy_mwh", "energy_text"}) j.key(key).null();
     }
     j.end_object();
     j.key("assumptions").begin_array();

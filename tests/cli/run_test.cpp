@@ -515,3 +515,27 @@ TEST_CASE("an explicit layer split paces the pipeline by its heaviest stage, and
     CHECK_THAT(bad.out, Catch::Contains("bad.toml:3:") && Catch::Contains("layers_per_stage gives 2 chunks summing to 31 layers") &&
                             Catch::Contains("give 2 counts, rank 0's chunk first, that sum to 32"));
 }
+
+TEST_CASE("an unpriced run's JSON has every cost and energy key, null, as whatif's and compare's") {
+    // scenarios/validation/megatron-1.7b.toml has no [pricing]: nothing to cost. A notebook reading
+    // headline.cost_usd must find the key with null (docs/schemas.md, version 3), not a missing key.
+    const auto out = run_cli("run " + kRoot + "/scenarios/validation/megatron-1.7b.toml --json --samples 4");
+    REQUIRE(out.exit_code == 0);
+    const auto doc = gpuhours::test::parse_json(out.out);
+    const auto is_null = [](const gpuhours::test::JsonValue& v) { return std::holds_alternative<std::nullptr_t>(v.v); };
+    for (const char* key : {"cost_usd", "cost_text", "cost_label", "energy_mwh", "energy_text"}) {
+        INFO(key);
+        REQUIRE(doc["headline"].has(key));
+        CHECK(is_null(doc["headline"][key]));
+    }
+    for (const char* key : {"cost_usd", "cost_usd_p05", "cost_usd_p50", "cost_usd_p95", "cost_basis", "energy_mwh_p50", "cost_lines_usd"}) {
+        INFO(key);
+        REQUIRE(doc["run"].has(key));
+        CHECK(is_null(doc["run"][key]));
+    }
+    REQUIRE(doc.has("cost_ladder"));
+    CHECK(is_null(doc["cost_ladder"]));
+    // A priced run still writes numbers there (the small run prices its GPU-hours).
+    const auto priced = gpuhours::test::parse_json(run_cli("run " + small_scenario().string() + " --json --samples 4").out);
+    CHECK(priced["headline"]["cost_usd"].number() > 0.0);
+}
