@@ -21,7 +21,7 @@ using Args = std::vector<std::string>;
 
 int cmd_check(const Args& args, std::ostream& out);
 int cmd_model(const Args& args, std::ostream& out);
-int cmd_chips(const Args& args, std::ostream& out);
+int cmd_chips(const Args& args, std::ostream& out);       // sim/cli/chips_command.cpp
 int cmd_run(const Args& args, std::ostream& out);
 int cmd_collective(const Args& args, std::ostream& out);  // sim/cli/collective_command.cpp
 int cmd_whatif(const Args& args, std::ostream& out);      // sim/cli/whatif_command.cpp

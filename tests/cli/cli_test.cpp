@@ -7,12 +7,17 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <sys/wait.h>
+#include <variant>
+#include <vector>
 
 namespace {
 
@@ -21,6 +26,54 @@ Result run(const std::string& arguments) { return gpuhours::test::run_cli(argume
 
 const std::string kRoot = GPUHOURS_TEST_SOURCE_DIR;
 const std::string kFlagship = kRoot + "/scenarios/deepseek-v3.toml";
+
+// RFC 4180 CSV: rows of cells; a quoted cell may hold commas, doubled quotes and newlines.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+    std::vector<std::vector<std::string>> rows(1);
+    std::string cell;
+    bool quoted = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') cell += text[++i];
+            else if (c == '"') quoted = false;
+            else cell += c;
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            rows.back().push_back(std::move(cell));
+            cell.clear();
+        } else if (c == '\n') {
+            rows.back().push_back(std::move(cell));
+            cell.clear();
+            rows.emplace_back();
+        } else {
+            cell += c;
+        }
+    }
+    if (rows.back().empty()) rows.pop_back();  // the newline ending the last row
+    return rows;
+}
+
+// `chips --csv`'s rows by chip id, each a map from column name to cell; REQUIREs a rectangular table.
+std::map<std::string, std::map<std::string, std::string>> chips_by_id(const std::vector<std::vector<std::string>>& rows) {
+    std::map<std::string, std::map<std::string, std::string>> out;
+    REQUIRE(!rows.empty());
+    for (std::size_t r = 1; r < rows.size(); ++r) {
+        REQUIRE(rows[r].size() == rows[0].size());
+        auto& row = out[rows[r][0]];
+        for (std::size_t c = 0; c < rows[0].size(); ++c) row[rows[0][c]] = rows[r][c];
+    }
+    return out;
+}
+
+// A cell a notebook reads as a number: the whole cell is one (no unit, no thousands separator, no spaces).
+bool plain_number(const std::string& cell) {
+    if (cell.empty() || cell.find_first_of(", ") != std::string::npos) return false;
+    char* end = nullptr;
+    std::strtod(cell.c_str(), &end);
+    return end == cell.c_str() + cell.size();
+}
 
 }  // namespace
 
@@ -100,6 +153,130 @@ TEST_CASE("chips lists the catalog") {
     const Result r = run("chips");
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("h800") && Catch::Contains("NVIDIA H800 SXM5") && Catch::Contains("200 GB/s"));
+}
+
+TEST_CASE("chips --csv is a data file: the JSON's field names and units, plain numbers, empty cells where a figure is missing") {
+    // A user loading `chips --csv` into pandas found the text table with commas: "42.41 GB", "1 kW", "$1.84", "—",
+    // "4,992", and display headers ("HBM", "$/GPU-h").
+    const Result r = run("chips --csv");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const auto rows = parse_csv(r.out);
+    REQUIRE(rows.size() > 1);
+    const std::vector<std::string> header = {
+        "id", "name", "vendor", "peak_dense_fp64_flop_per_s", "peak_dense_fp32_flop_per_s", "peak_dense_tf32_flop_per_s",
+        "peak_dense_bf16_flop_per_s", "peak_dense_fp16_flop_per_s", "peak_dense_fp8_flop_per_s",
+        "peak_dense_int8_flop_per_s", "peak_dense_fp4_flop_per_s", "memory_bytes", "memory_reserve_bytes",
+        "memory_usable_bytes", "memory_bandwidth_bytes_per_s", "scale_up_bandwidth_bytes_per_s", "scale_up_domain",
+        "nic_bandwidth_bytes_per_s", "tdp_w", "sm_count", "die_area_mm2", "rental_gpu_hour_usd", "rental_source"};
+    CHECK(rows[0] == header);
+    const auto chips = chips_by_id(rows);
+    REQUIRE(chips.count("h100") == 1);
+    const auto& h100 = chips.at("h100");
+    // scenarios/chips/h100.toml: [compute] bf16 = "989.4 TFLOPS" → 989.4 × 10¹² FLOP/s; fp8 = "1978.9 TFLOPS";
+    // no fp64 figure → an empty cell.
+    CHECK(std::stod(h100.at("peak_dense_bf16_flop_per_s")) == Approx(989.4e12));
+    CHECK(std::stod(h100.at("peak_dense_fp8_flop_per_s")) == Approx(1978.9e12));
+    CHECK(h100.at("peak_dense_fp64_flop_per_s").empty());
+    // [memory] bandwidth = "3.35 TB/s" → 3.35 × 10¹² B/s; [scale_up] bandwidth = "450 GB/s" → 4.5 × 10¹¹ B/s;
+    // [scale_out] nic_bandwidth = "400 Gb/s" → 400 × 10⁹ / 8 = 5 × 10¹⁰ B/s.
+    CHECK(std::stod(h100.at("memory_bandwidth_bytes_per_s")) == Approx(3.35e12));
+    CHECK(std::stod(h100.at("scale_up_bandwidth_bytes_per_s")) == Approx(450e9));
+    CHECK(std::stod(h100.at("nic_bandwidth_bytes_per_s")) == Approx(50e9));
+    // [memory] capacity = "79.15 GiB" = 79.15 × 2³⁰ = 84,986,665,369.6 B → 84,986,665,370 whole bytes; reserve
+    // = "3 GiB" = 3,221,225,472; usable = 84,986,665,370 − 3,221,225,472 = 81,765,439,898.
+    CHECK(h100.at("memory_bytes") == "84986665370");
+    CHECK(h100.at("memory_reserve_bytes") == "3221225472");
+    CHECK(h100.at("memory_usable_bytes") == "81765439898");
+    // [power] tdp = "700 W"; [die] area_mm2 = 814; [price] rental_gpu_hour = "$2.35"; 132 SMs in 8-GPU domains.
+    CHECK(std::stod(h100.at("tdp_w")) == Approx(700));
+    CHECK(std::stod(h100.at("die_area_mm2")) == Approx(814));
+    CHECK(std::stod(h100.at("rental_gpu_hour_usd")) == Approx(2.35));
+    CHECK(h100.at("sm_count") == "132");
+    CHECK(h100.at("scale_up_domain") == "8");
+    CHECK_THAT(h100.at("rental_source"), Catch::Contains("SemiAnalysis"));
+    // Missing figures are empty cells: h20.toml has no [price], b200.toml no [die] area.
+    REQUIRE(chips.count("h20") == 1);
+    CHECK(chips.at("h20").at("rental_gpu_hour_usd").empty());
+    CHECK(chips.at("h20").at("rental_source").empty());
+    REQUIRE(chips.count("b200") == 1);
+    CHECK(chips.at("b200").at("die_area_mm2").empty());
+    // Every figure column holds plain numbers or nothing: no unit, no thousands separator, no "—" or "n/p".
+    for (const auto& [id, row] : chips) {
+        for (const auto& [column, cell] : row) {
+            INFO(id << " " << column << " = \"" << cell << "\"");
+            CHECK(cell != "—");
+            CHECK(cell != "n/p");
+            const bool text = column == "id" || column == "name" || column == "vendor" || column == "rental_source";
+            if (!text && !cell.empty()) CHECK(plain_number(cell));
+        }
+    }
+}
+
+TEST_CASE("chips --rule --csv adds the classification as the JSON's policy fields") {
+    const Result r = run("chips --rule oct-2023 --csv");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const auto rows = parse_csv(r.out);
+    REQUIRE(rows.size() > 1);
+    const std::vector<std::string> policy = {"policy_tpp", "policy_tpp_basis", "policy_performance_density",
+                                             "policy_interconnect_bidirectional_gb_s", "policy_memory_bandwidth_gb_s",
+                                             "policy_class", "policy_determined", "policy_why"};
+    REQUIRE(rows[0].size() > policy.size());
+    CHECK(std::vector<std::string>(rows[0].end() - static_cast<long>(policy.size()), rows[0].end()) == policy);
+    const auto chips = chips_by_id(rows);
+    const auto& h100 = chips.at("h100");
+    // h100.toml: TPP = FP8 1,978.9 dense TFLOP/s × 8 bits = 15,831.2; PD = 15,831.2 / 814 mm² = 19.449;
+    // I/O = 450 GB/s × 2 = 900 GB/s. Oct 2023: TPP ≥ 4,800 → 3A090.a.
+    CHECK(std::stod(h100.at("policy_tpp")) == Approx(15831.2));
+    CHECK(std::stod(h100.at("policy_performance_density")) == Approx(15831.2 / 814));
+    CHECK(std::stod(h100.at("policy_interconnect_bidirectional_gb_s")) == Approx(900));
+    CHECK(h100.at("policy_class") == "3A090.a");
+    CHECK(h100.at("policy_determined") == "true");
+    CHECK_THAT(h100.at("policy_why"), Catch::Contains("TPP 15,831 ≥ 4,800"));
+    CHECK(chips.at("b200").at("policy_performance_density").empty());  // no die area
+    for (const auto& [id, row] : chips) {
+        for (const char* column : {"policy_tpp", "policy_interconnect_bidirectional_gb_s", "policy_memory_bandwidth_gb_s"}) {
+            INFO(id << " " << column << " = \"" << row.at(column) << "\"");
+            CHECK(plain_number(row.at(column)));
+        }
+    }
+}
+
+TEST_CASE("chips --json writes null for a missing rule and price source, and whole bytes") {
+    const Result r = run("chips --json");
+    REQUIRE(r.exit_code == 0);
+    const auto doc = gpuhours::test::parse_json(r.out);
+    // null without --rule, as whatif --json has it (the key was missing)
+    CHECK((doc.has("rule") && std::holds_alternative<std::nullptr_t>(doc["rule"].v)));
+    int unpriced = 0;
+    for (const auto& chip : doc["chips"].array()) {
+        INFO(chip["id"].string());
+        const bool priced = !std::holds_alternative<std::nullptr_t>(chip["rental_gpu_hour_usd"].v);
+        // A string beside a price, null without one (the key was missing).
+        CHECK(chip.has("rental_source"));
+        if (chip.has("rental_source")) CHECK(std::holds_alternative<std::nullptr_t>(chip["rental_source"].v) == !priced);
+        if (!priced) ++unpriced;
+        for (const char* key : {"memory_bytes", "memory_reserve_bytes", "memory_usable_bytes"}) {
+            INFO(key);
+            const double bytes = chip[key].number();
+            CHECK(bytes == std::floor(bytes));
+        }
+        CHECK(chip["memory_usable_bytes"].number() == chip["memory_bytes"].number() - chip["memory_reserve_bytes"].number());
+        if (chip["id"].string() == "h100") CHECK(chip["memory_bytes"].number() == 84986665370.0);  // 79.15 GiB, as above
+    }
+    CHECK(unpriced > 0);  // h20, l40s, …: the case the fix is about
+    // Every byte count is written as an integer: digits only after the key.
+    for (std::size_t at = r.out.find("_bytes\": "); at != std::string::npos; at = r.out.find("_bytes\": ", at + 1)) {
+        const std::size_t start = at + 9;
+        const std::size_t end = r.out.find_first_of(",\n", start);
+        const std::string token = r.out.substr(start, end - start);
+        INFO(token);
+        CHECK(token.find_first_not_of("0123456789") == std::string::npos);
+    }
+    const Result ruled = run("chips --rule jan-2026 --json");
+    REQUIRE(ruled.exit_code == 0);
+    CHECK(gpuhours::test::parse_json(ruled.out)["rule"]["id"].string() == "jan-2026");
 }
 
 TEST_CASE("the same command gives byte-identical JSON") {
