@@ -9,33 +9,68 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
 namespace gpuhours {
 namespace detail {
+
+namespace {
+
+// The batch-ramp levels of a ramping phase as planned (the batch at each level's midpoint) and as run (rounded down
+// to the schedule's steps, at least the least batch it takes, at most the phase's own), with that least batch.
+struct RampLevels {
+    std::vector<std::pair<double, int>> planned_and_run;
+    long long least = 0;
+};
+
+RampLevels ramp_levels(const PhaseSpec& ph) {
+    RampLevels out;
+    const ParallelLayout& l = ph.parallel;
+    const long long per_replica = 1LL * l.data * l.micro_batch;
+    const int steps_of = l.schedule == Schedule::dualpipe ? 2 : l.schedule == Schedule::interleaved ? l.pipeline : 1;
+    const long long unit = per_replica * steps_of;
+    out.least = l.schedule == Schedule::dualpipe ? per_replica * 2 * l.pipeline : unit;
+    for (int j = 0; j < kRampLevels; ++j) {
+        const double mid = ph.ramp->from + (ph.training.global_batch - ph.ramp->from) * (j + 0.5) / kRampLevels;
+        const long long rounded = std::max(out.least, static_cast<long long>(mid) / unit * unit);
+        // Never past the phase's own batch, which the scenario layer checked against the schedule.
+        out.planned_and_run.emplace_back(mid, static_cast<int>(std::min<long long>(rounded, ph.training.global_batch)));
+    }
+    return out;
+}
+
+}  // namespace
 
 std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph) {
     std::vector<std::pair<int, double>> levels;
     double ramp_tokens = 0;
     if (ph.ramp) {
-        const ParallelLayout& l = ph.parallel;
-        const long long per_replica = 1LL * l.data * l.micro_batch;
-        const int steps_of = l.schedule == Schedule::dualpipe ? 2 : l.schedule == Schedule::interleaved ? l.pipeline : 1;
-        const long long unit = per_replica * steps_of;
-        const long long least = l.schedule == Schedule::dualpipe ? per_replica * 2 * l.pipeline : unit;
         ramp_tokens = ph.ramp->tokens;
-        for (int j = 0; j < kRampLevels; ++j) {
-            const double mid = ph.ramp->from + (ph.training.global_batch - ph.ramp->from) * (j + 0.5) / kRampLevels;
-            const long long rounded = std::max(least, static_cast<long long>(mid) / unit * unit);
-            // Never past the phase's own batch, which the scenario layer checked against the schedule.
-            const int batch = static_cast<int>(std::min<long long>(rounded, ph.training.global_batch));
-            levels.emplace_back(batch, ramp_tokens / kRampLevels);
-        }
+        for (const auto& [planned, batch] : ramp_levels(ph).planned_and_run) levels.emplace_back(batch, ramp_tokens / kRampLevels);
     }
     levels.emplace_back(ph.training.global_batch, ph.tokens - ramp_tokens);
     return levels;
 }
 
 }  // namespace detail
+
+std::optional<std::string> raised_ramp_note(const PhaseSpec& ph) {
+    if (!ph.ramp || ph.quoted_gpu_hours) return std::nullopt;
+    const detail::RampLevels r = detail::ramp_levels(ph);
+    std::vector<std::string> raised;
+    for (const auto& [planned, batch] : r.planned_and_run) {
+        if (planned < static_cast<double>(r.least) && batch == r.least) raised.push_back(fmt::format("{:.0f}", planned));
+    }
+    if (raised.empty()) return std::nullopt;
+    const ParallelLayout& l = ph.parallel;
+    return fmt::format("{}: the batch ramp's level{} at {} sequences {} below the least batch the {} schedule takes with data = {} "
+                       "and micro_batch = {} ({}{}), so {} at {}",
+                       ph.name, raised.size() == 1 ? "" : "s", fmt::join(raised, ", "), raised.size() == 1 ? "is" : "are",
+                       to_string(l.schedule), l.data, l.micro_batch, r.least,
+                       l.schedule == Schedule::dualpipe ? fmt::format(": 2 × pipeline = {} micro-batches per replica", 2 * l.pipeline) : "",
+                       raised.size() == 1 ? "it runs" : "they run", r.least);
+}
 
 double planned_steps(const Scenario& s) {
     double steps = 0.0;

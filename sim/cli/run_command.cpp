@@ -260,6 +260,9 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
     for (const auto& ph : ev.phases) {
         if (ph.quoted) out << fmt::format("{}: GPU-hours quoted, not simulated ({})\n", ph.name, ph.quoted_source);
     }
+    for (const PhaseSpec& ph : s.phases) {
+        if (const auto note = raised_ramp_note(ph)) out << *note << "\n";
+    }
 }
 
 // The headline step: MFU/HFU, where its time goes, and with --stages one row per pipeline stage.

@@ -63,11 +63,12 @@ void require_within(double value, const Node& node, std::string_view path, std::
         if (std::fabs(v) >= 2 * 365.25 * 86400.0) return fmt::format("{:.4g} years", v / (365.25 * 86400.0));
         return format_duration(Seconds(v));
     };
+    const char* side = value > hi ? "beyond" : "below";  // a value under the range is not "beyond" it
     throw detail::KeyError(node.where, node.where, false,
-                        unit == "s" ? fmt::format("`{}` = {} is beyond the supported range of {} (limit {} to {})", path,
-                                                  text(value), what, text(lo), text(hi))
-                                    : fmt::format("`{}` = {:g}{}{} is beyond the supported range of {} (limit {:g} to {:g}{}{})",
-                                                  path, value, unit.empty() ? "" : " ", unit, what, lo, hi,
+                        unit == "s" ? fmt::format("`{}` = {} is {} the supported range of {} (limit {} to {})", path,
+                                                  text(value), side, what, text(lo), text(hi))
+                                    : fmt::format("`{}` = {:g}{}{} is {} the supported range of {} (limit {:g} to {:g}{}{})",
+                                                  path, value, unit.empty() ? "" : " ", unit, side, what, lo, hi,
                                                   unit.empty() ? "" : " ", unit),
                         hint.empty() ? std::string("a figure this far from any real chip's is a wrong unit or exponent; "
                                                    "past the range, simulated work outlasts what the simulator's time can hold")

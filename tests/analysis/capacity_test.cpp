@@ -172,6 +172,16 @@ TEST_CASE("capacity re-plans to the most GPUs within the count given, and says w
     CHECK(part.exit_code == 2);
     CHECK_THAT(part.out, Catch::Contains("7 GPUs do not make a whole node of 8 with replicas of 4 GPUs (TP2 CP1 PP2)") &&
                              Catch::Contains("give at least 8 GPUs (one node)"));
+    // The flagship (TP1 CP1 PP16, EP64) at 20 GPUs: one replica of 16 on two whole nodes, but data = 1 is not a
+    // multiple of the expert degree 64. The row names what the degree must satisfy and the first count that meets it:
+    // data = 64, 64 × 16 = 1,024 GPUs (it read "no data-parallel degree up to 1 (16 GPUs) re-plans the scenario;
+    // give another GPU count").
+    const auto ep = run_cli("capacity " + (kSource / "scenarios" / "deepseek-v3.toml").string() +
+                            " --gpus 20 --chips h800 --deadline '2 months' --samples 2");
+    CHECK_THAT(ep.out, Catch::Contains("no data-parallel degree up to 1 (16 GPUs) re-plans the scenario (each replica takes "
+                                       "TP1 × CP1 × PP16 = 16 GPUs on whole nodes of 8; every phase's data degree scales with "
+                                       "the first's and expert parallelism 64 must divide it); give more GPUs; the fewest GPUs "
+                                       "above that do: 1,024 GPUs"));
     const auto no_deadline = run_cli("capacity " + file);
     CHECK(no_deadline.exit_code == 2);
     CHECK_THAT(no_deadline.out, Catch::Contains("capacity needs a deadline"));

@@ -118,7 +118,7 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              // --catalog naming no catalog was blamed on the scenario's `model` line with no known models.
              {"check " + kFlagship + " --catalog /etc", "--catalog /etc is not a catalog directory"},
              {"check " + kFlagship + " --set 'whatif.deadline=\"30 min\"'",
-              "--set whatif.deadline=\"30 min\": error: `whatif.deadline` = \"30 min\" is beyond the supported range of deadlines"},
+              "--set whatif.deadline=\"30 min\": error: `whatif.deadline` = \"30 min\" is below the supported range of deadlines"},
          }) {
         const auto r = run_cli(c.arguments);
         INFO(c.arguments << "\n" << r.out);
@@ -259,7 +259,7 @@ TEST_CASE("an implausible chip figure exits 2 naming the --set, never printing a
         INFO(r.out);
         CHECK(r.exit_code == 2);
         CHECK_THAT(r.out, Catch::Contains("--set cluster.chip."));
-        CHECK_THAT(r.out, Catch::Contains("beyond the supported range"));
+        CHECK_THAT(r.out, Catch::Contains("is below the supported range"));
         CHECK_THAT(r.out, !Catch::Contains("MFU"));
     }
     // A format's peak past its multiple of the BF16 peak (each in range): MFU, against the BF16 peak, passed 100 %

@@ -539,3 +539,21 @@ TEST_CASE("an unpriced run's JSON has every cost and energy key, null, as whatif
     const auto priced = gpuhours::test::parse_json(run_cli("run " + small_scenario().string() + " --json --samples 4").out);
     CHECK(priced["headline"]["cost_usd"].number() > 0.0);
 }
+
+TEST_CASE("batch-ramp levels raised to the least batch the schedule takes are said under the phases table") {
+    // The flagship on 4,096 GPUs (data 256): its ramp from 3,072 to 15,360 sequences has four levels at the
+    // midpoints 3,072 + 12,288 × (0.125, 0.375, 0.625, 0.875) = 4,608, 7,680, 10,752 and 13,824. DualPipe takes at
+    // least 2 × pipeline = 32 micro-batches per replica: 256 × 1 × 32 = 8,192 sequences, so the first two run at
+    // 8,192 (two table rows alike) and the others at their own (multiples of 2 × 256 = 512: 10,752 = 21 × 512).
+    const std::string flagship = kRoot + "/scenarios/deepseek-v3.toml";
+    const auto wide = run_cli("run " + flagship + " --samples 2 --set cluster.gpus=4096 --set parallelism.data=256 "
+                              "--set phases.1.parallelism.data=32 --set phases.2.parallelism.data=8");
+    REQUIRE(wide.exit_code == 0);
+    CHECK_THAT(wide.out, Catch::Contains("pre-training: the batch ramp's levels at 4608, 7680 sequences are below the least batch "
+                                         "the dualpipe schedule takes with data = 256 and micro_batch = 1 (8192: 2 × pipeline = 32 "
+                                         "micro-batches per replica), so they run at 8192"));
+    // On its own 2,048 GPUs (data 128) the least is 128 × 32 = 4,096, below the first midpoint: nothing to say.
+    const auto own = run_cli("run " + flagship + " --samples 2");
+    REQUIRE(own.exit_code == 0);
+    CHECK_THAT(own.out, !Catch::Contains("batch ramp's level"));
+}

@@ -187,15 +187,15 @@ TEST_CASE("chip figures that would make simulated work outlast simulated time ar
     for (const Case& c : std::vector<Case>{
              // 1e-300 is in (0, 1], but a GEMM at that fraction of its peak takes ~1e290 s.
              {"cluster.chip.efficiency.gemm=1e-300",
-              "`cluster.chip.efficiency.gemm` = 1e-300 is beyond the supported range of efficiencies (limit 0.001 to 1)"},
+              "`cluster.chip.efficiency.gemm` = 1e-300 is below the supported range of efficiencies (limit 0.001 to 1)"},
              // 1e-30 TFLOPS = 1e-18 FLOP/s, 27 orders of magnitude below limits::kPeakFlopsMin = 1 GFLOP/s.
              {"cluster.chip.compute.bf16=\"1e-30 TFLOPS\"",
-              "= 1e-18 FLOP/s is beyond the supported range of peak throughputs (limit 1e+09 to 1e+18 FLOP/s)"},
-             {"cluster.chip.memory.bandwidth=\"1 B/s\"", "beyond the supported range of bandwidths (limit 1e+06 to 1e+15 B/s)"},
+              "= 1e-18 FLOP/s is below the supported range of peak throughputs (limit 1e+09 to 1e+18 FLOP/s)"},
+             {"cluster.chip.memory.bandwidth=\"1 B/s\"", "below the supported range of bandwidths (limit 1e+06 to 1e+15 B/s)"},
              {"cluster.nic_bandwidth=\"1e20 GB/s\"", "`cluster.nic_bandwidth` = 1e+29 B/s is beyond the supported range"},
              {"cluster.chip.scale_up.latency=\"1 h\"", "beyond the supported range of latencies (limit 0 s to 1 s)"},
              // A negative latency was accepted by check and failed in run, blaming a key the user did not write.
-             {"cluster.chip.scale_out.latency=\"-2 us\"", "`cluster.chip.scale_out.latency` = -2 us is beyond"},
+             {"cluster.chip.scale_out.latency=\"-2 us\"", "`cluster.chip.scale_out.latency` = -2 us is below"},
              // Durations as written, not in seconds (it was "= 3.15576e+08 s").
              {"cluster.nic_latency=\"10 years\"", "`cluster.nic_latency` = 10 years is beyond the supported range of latencies (limit 0 s to 1 s)"},
              // A GPU count past 32 bits is beyond the supported range too, not "out of range, use a value from 1 to
@@ -217,7 +217,7 @@ TEST_CASE("chip figures that would make simulated work outlast simulated time ar
             "[training]\ntokens = \"1T\"\nsequence_length = 8192\nglobal_batch = 64\n");
         CHECK(e.where().file == "test.toml");
         CHECK(e.where().line == 6);
-        CHECK_THAT(e.message(), Catch::Contains("= 1e-05 is beyond the supported range of efficiencies"));
+        CHECK_THAT(e.message(), Catch::Contains("= 1e-05 is below the supported range of efficiencies"));
     }
 }
 

@@ -536,7 +536,7 @@ TEST_CASE("a chip's fixed time per GEMM tile is read by kernel family and refuse
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"\"2 us\"", "`cluster.chip.efficiency.gemm_tile_overhead` must be a table of times per tile by GEMM family"},
         {"{ gemm = \"1 ms\" }", "beyond the supported range of times per GEMM tile"},
-        {"{ gemm = \"-1 us\" }", "beyond the supported range of times per GEMM tile"},
+        {"{ gemm = \"-1 us\" }", "below the supported range of times per GEMM tile"},
         {"{ gemm = 2 }", "gemm_tile_overhead.gemm"},
         {"{ gemm_fp9 = \"2 us\" }", "unknown key `gemm_fp9` in [cluster.chip.efficiency.gemm_tile_overhead]"},
     };

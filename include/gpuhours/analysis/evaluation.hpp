@@ -171,6 +171,12 @@ void require_run_can_finish(const Scenario& s);
 // tokens ends inside a step.
 double planned_steps(const Scenario& s);
 
+// A sentence naming the batch-ramp levels of `ph` that run at a larger batch than their midpoint's, raised to the
+// least batch the phase's schedule takes with its data degree and micro-batch (DualPipe: 2 × pipeline micro-batches
+// per replica; the flagship's ramp from 3,072 on 256 replicas runs its first two levels at 8,192), for the output to
+// say so; nullopt when none is raised (a quoted phase, or a phase without a ramp, has none).
+std::optional<std::string> raised_ramp_note(const PhaseSpec& ph);
+
 // A lower bound on the compute time of the scenario's simulated phases on `gpus` GPUs, in seconds: every token of
 // every phase (each batch-ramp level's) at its shortest time on one GPU — GEMM FLOPs at the chip's best GEMM rate
 // (a peak times its GEMM efficiency), attention FLOPs at the larger peak times the attention efficiency — divided
