@@ -169,7 +169,7 @@ bool derive_fabric(const Scenario& s, long long gpus, std::vector<std::string>& 
 std::string fabric_text(const ClusterSpec& c) {
     if (c.fabric == Fabric::single_node) return "one node";
     return fmt::format("{}-tier {}{}, {}-port switches", c.fabric == Fabric::fat_tree ? c.tiers : 2, to_string(c.fabric),
-                       c.fabric == Fabric::multi_plane ? fmt::format(" of {} planes", c.planes) : std::string(), c.switch_radix);
+                       c.fabric == Fabric::multi_plane ? fmt::format(" of {} plane{}", c.planes, c.planes == 1 ? "" : "s") : std::string(), c.switch_radix);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -118,11 +119,12 @@ long long whole_number_option(const ParsedArgs& args, const std::string& flag, l
 namespace {
 
 // `flag`'s value read by `parse` (a missing or wrong unit is an Error naming the flag, with `unit_hint`) and held to
-// the range `in_range` (else "FLAG VALUE is beyond the supported range of WHAT (limit RANGE)", with `hint`);
-// nullopt when the flag is absent.
+// the range `in_range` (else "FLAG VALUE is below (beyond) the supported range of WHAT (limit RANGE)", with `hint`:
+// below when `low` is itself out of range and the value is under it); nullopt when the flag is absent.
 template <class Q>
 std::optional<Q> ranged_option(const ParsedArgs& args, const std::string& flag, Q (*parse)(std::string_view), bool (*in_range)(double),
-                               std::string_view what, std::string_view range, std::string_view unit_hint, std::string_view hint) {
+                               std::string_view what, std::string_view range, std::string_view unit_hint, std::string_view hint,
+                               double low) {
     if (!args.has(flag)) return std::nullopt;
     const std::string text = args.get(flag);
     std::optional<Q> q;
@@ -132,7 +134,9 @@ std::optional<Q> ranged_option(const ParsedArgs& args, const std::string& flag, 
         throw Error(fmt::format("{} {}: {}", flag, text, e.what()), std::string(unit_hint));
     }
     if (!in_range(q->value())) {
-        throw Error(fmt::format("{} {} is beyond the supported range of {} (limit {})", flag, text, what, range), std::string(hint));
+        throw Error(fmt::format("{} {} is {} the supported range of {} (limit {})", flag, text, q->value() < low ? "below" : "beyond",
+                                what, range),
+                    std::string(hint));
     }
     return q;
 }
@@ -142,13 +146,14 @@ std::optional<Q> ranged_option(const ParsedArgs& args, const std::string& flag, 
 std::optional<Seconds> deadline_option(const ParsedArgs& args) {
     return ranged_option<Seconds>(
         args, "--deadline", parse_duration, [](double v) { return v >= limits::kDeadlineMin && v <= limits::kDeadlineMax; }, "deadlines",
-        "1 hour to 100 years", "write a duration, e.g. --deadline \"2 months\"", "e.g. --deadline \"2 months\"");
+        "1 hour to 100 years", "write a duration, e.g. --deadline \"2 months\"", "e.g. --deadline \"2 months\"", limits::kDeadlineMin);
 }
 
 std::optional<Dollars> budget_option(const ParsedArgs& args) {
     return ranged_option<Dollars>(
         args, "--budget", parse_dollars, [](double v) { return v > 0.0 && v <= limits::kBudgetMax; }, "budgets",
-        fmt::format("above $0, at most ${:g}", limits::kBudgetMax), "e.g. --budget '$500M'", "e.g. --budget '$500M'");
+        fmt::format("above $0, at most ${:g}", limits::kBudgetMax), "e.g. --budget '$500M'", "e.g. --budget '$500M'",
+        std::numeric_limits<double>::min());
 }
 
 std::vector<std::string> split_list(const std::string& text, char separator) {
@@ -156,7 +161,11 @@ std::vector<std::string> split_list(const std::string& text, char separator) {
     std::size_t start = 0;
     while (true) {
         const std::size_t end = text.find(separator, start);
-        out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        std::string item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        // Spaces around an item are not part of it ("h100, h800" names two chips, not " h800").
+        const std::size_t first = item.find_first_not_of(" \t");
+        item = first == std::string::npos ? std::string() : item.substr(first, item.find_last_not_of(" \t") - first + 1);
+        out.push_back(std::move(item));
         if (end == std::string::npos) return out;
         start = end + 1;
     }

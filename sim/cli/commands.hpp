@@ -67,7 +67,8 @@ auto for_flag(const std::string& flag, const std::string& value, F&& f) -> declt
 std::optional<Seconds> deadline_option(const ParsedArgs& args);
 // --budget in dollars, above $0 and at most limits::kBudgetMax ($10^12); nullopt when the flag is absent.
 std::optional<Dollars> budget_option(const ParsedArgs& args);
-// "a,b,c" → {"a", "b", "c"} (empty items kept: callers say what an empty one means).
+// "a,b,c" → {"a", "b", "c"}; "a, b" → {"a", "b"} (spaces around an item dropped; empty items kept: callers say
+// what an empty one means).
 std::vector<std::string> split_list(const std::string& text, char separator);
 // --mode, --network, --samples, --seed (the options every command that evaluates a run takes).
 EvaluateOptions evaluate_options(const ParsedArgs& args);

@@ -185,6 +185,12 @@ TEST_CASE("a rule given with --rule compares what it permits even when the scena
     REQUIRE(listed.exit_code == 0);
     CHECK_THAT(listed.out, Catch::Contains("\"chip\": \"h100\""));
     CHECK_THAT(listed.out, Catch::Contains("\"chip\": \"a100-80gb\""));
+    // A space after the comma is not part of the name: "h100, a100-80gb" names the same two chips (it was refused as
+    // an unknown chip " a100-80gb").
+    const auto spaced = run_cli("whatif " + file.string() + " --chips 'h100, a100-80gb' --samples 1 --json");
+    INFO(spaced.out);
+    REQUIRE(spaced.exit_code == 0);
+    CHECK_THAT(spaced.out, Catch::Contains("\"chip\": \"h100\"") && Catch::Contains("\"chip\": \"a100-80gb\""));
 }
 
 TEST_CASE("SMs reserved for communication move to another chip as the same share of its SMs", "[whatif]") {

@@ -92,15 +92,15 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              // taken, "1e6 years" was blamed on training.tokens, "1 min" searched 131,072 GPUs for 20 s.
              {"whatif " + kFlagship + " --chips h800 --deadline \"1e300 years\"",
               "--deadline 1e300 years is beyond the supported range of deadlines (limit 1 hour to 100 years)"},
-             {"whatif " + kFlagship + " --chips h800 --deadline \"1 min\"", "--deadline 1 min is beyond the supported range"},
+             {"whatif " + kFlagship + " --chips h800 --deadline \"1 min\"", "--deadline 1 min is below the supported range"},
              {"capacity " + kFlagship + " --deadline \"101 years\"", "--deadline 101 years is beyond the supported range"},
-             {"capacity " + kFlagship + " --deadline \"2 months\" --budget '$-5'", "--budget $-5 is beyond the supported range of budgets"},
+             {"capacity " + kFlagship + " --deadline \"2 months\" --budget '$-5'", "--budget $-5 is below the supported range of budgets"},
              {"capacity " + kFlagship + " --deadline \"2 months\" --budget '$2e12'", "--budget $2e12 is beyond the supported range"},
              // More flag and key ranges (a fresh verifier, session 20): collective's NIC bandwidth as
              // cluster.nic_bandwidth (1 MB/s to 1 PB/s); a transfer outlasting simulated time named at --sizes;
              // capacity's token targets within 10^6–10^18 and 0.001–10^6 per parameter.
              {"collective all-reduce --chip h100 --gpus 16 --nic-bandwidth \"0.5 MB/s\"",
-              "--nic-bandwidth 0.5 MB/s is beyond the supported range of bandwidths"},
+              "--nic-bandwidth 0.5 MB/s is below the supported range of bandwidths"},
              {"collective all-reduce --chip h100 --gpus 16 --sizes 1PiB --nic-bandwidth \"1 MB/s\"",
               "--sizes 1PiB: a simulated task lasts"},
              {"capacity " + kFlagship + " --deadline \"2 months\" --family llama-dense --tokens 2e18", "--tokens 2e18 is beyond the supported range"},
