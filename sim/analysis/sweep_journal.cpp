@@ -268,6 +268,12 @@ std::string journal_line(const SweepRow& row, std::string_view fingerprint) {
     number("cost_usd_p50", row.cost_usd_p50);
     number("cost_usd_p95", row.cost_usd_p95);
     number("energy_mwh_p50", row.energy_mwh_p50);
+    // The nominal run's figures (absent from journals written before them: read back as NaN, shown empty).
+    for (const auto& [name, v] : {std::pair{"mfu_bf16", row.mfu_bf16}, std::pair{"wall_clock_days", row.wall_clock_days},
+                                  std::pair{"gpu_hours", row.gpu_hours}, std::pair{"cost_usd", row.cost_usd},
+                                  std::pair{"energy_mwh", row.energy_mwh}}) {
+        if (std::isfinite(v)) number(name, v);
+    }
     if (!row.derived.empty()) {  // only in derived sweeps, so that other journals read as before
         out += ",\"derived\":";
         put_string(out, row.derived);
@@ -306,6 +312,12 @@ std::optional<JournalEntry> parse_journal_line(std::string_view line) {
               get(doc, "cost_usd_p50", r.cost_usd_p50) && get(doc, "cost_usd_p95", r.cost_usd_p95) &&
               get(doc, "energy_mwh_p50", r.energy_mwh_p50) &&
               (doc.find("derived") == nullptr || get(doc, "derived", r.derived));
+    // The nominal run's figures: each absent (an older journal's row, or an unpriced row's cost) stays NaN.
+    for (const auto& [name, field] : {std::pair{"mfu_bf16", &r.mfu_bf16}, std::pair{"wall_clock_days", &r.wall_clock_days},
+                                      std::pair{"gpu_hours", &r.gpu_hours}, std::pair{"cost_usd", &r.cost_usd},
+                                      std::pair{"energy_mwh", &r.energy_mwh}}) {
+        ok = ok && (doc.find(name) == nullptr || get(doc, name, *field));
+    }
     if (!ok) return std::nullopt;
     const JsonNode* values = doc.find("values");
     const JsonNode* claims = doc.find("claims");

@@ -215,6 +215,13 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
             row.cost_usd_p95 = ev.cost_spread.p95;
             row.energy_mwh_p50 = ev.energy_spread.p50;
         }
+        row.mfu_bf16 = step.mfu_bf16_full;
+        row.wall_clock_days = ev.nominal_wall_clock_days;
+        row.gpu_hours = ev.nominal_gpu_hours;
+        if (ev.priced && ev.nominal_cost) {
+            row.cost_usd = ev.nominal_cost->total.value();
+            row.energy_mwh = ev.nominal_cost->energy.value() / 3.6e9;
+        }
         for (const auto& v : ev.verdicts) row.claims.push_back({v.text, std::string(to_string(v.verdict)), v.probability});
     } catch (const Error& e) {
         SweepRow failed;

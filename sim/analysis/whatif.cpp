@@ -173,7 +173,9 @@ void scale_uncertain_efficiencies(const std::filesystem::path& file, const LoadO
             char* end = nullptr;
             const double x = std::strtod(text.c_str(), &end);
             if (end == text.c_str() || *end != '\0') continue;  // `source` and other text
-            v.overrides.push_back(fmt::format("{}={}", path, std::min(1.0, x * factor)));
+            // Twelve significant digits: the product's last-bit noise (0.6599999999999999 for 0.6 × 1.1) is not a figure
+            // anyone wrote, and the assignment is meant to be pasted into --set.
+            v.overrides.push_back(fmt::format("{}={:.12g}", path, std::min(1.0, x * factor)));
         }
         notes.push_back(fmt::format("{}: the scenario's range around the {}'s {:g} put around the {}'s {:g}", key, from.display_name,
                                     *own, to.display_name, *target));

@@ -377,7 +377,12 @@ struct SweepFigure {
 };
 constexpr SweepFigure kSweepFigures[] = {
     {"step_time_s", &SweepRow::step_time_s, false},
+    {"mfu_bf16", &SweepRow::mfu_bf16, false},
     {"mfu_causal", &SweepRow::mfu_causal, false},
+    {"wall_clock_days", &SweepRow::wall_clock_days, false},
+    {"gpu_hours", &SweepRow::gpu_hours, false},
+    {"cost_usd", &SweepRow::cost_usd, true},
+    {"energy_mwh", &SweepRow::energy_mwh, true},
     {"wall_clock_days_p05", &SweepRow::wall_clock_days_p05, false},
     {"wall_clock_days_p50", &SweepRow::wall_clock_days_p50, false},
     {"wall_clock_days_p95", &SweepRow::wall_clock_days_p95, false},
@@ -389,7 +394,10 @@ constexpr SweepFigure kSweepFigures[] = {
     {"energy_mwh_p50", &SweepRow::energy_mwh_p50, true},
 };
 
-bool has_figure(const SweepRow& row, const SweepFigure& f) { return row.ok && (!f.needs_pricing || row.priced); }
+// NaN: a nominal figure a row resumed from an older journal does not have (SweepRow).
+bool has_figure(const SweepRow& row, const SweepFigure& f) {
+    return row.ok && (!f.needs_pricing || row.priced) && std::isfinite(row.*f.field);
+}
 
 // A value as it was applied: a plain number as a JSON number, a quoted TOML string without its quotes, anything
 // else as its text.

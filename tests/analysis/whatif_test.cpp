@@ -319,6 +319,14 @@ TEST_CASE("the flagship on the Ascend 910B and the H20 runs as the scenarios wri
     again.overrides = ascend.chip_overrides;
     CHECK(evaluate_run(ScenarioSampler(flagship, again), quick()).headline_step().step_time.value() == Approx(ascend.step_time_s).epsilon(1e-9));
     CHECK_THAT(h20.layout_note, Catch::Contains("12 of 78"));
+    // The re-centred range as assignments to paste into --set: 0.477 and 0.583 around the H800's 0.53 are ±10 %, so
+    // around the H20's 0.60 they are 0.54 and 0.66, written so (not 0.5399999999999999 and 0.6599999999999999, the
+    // products' last bits).
+    const auto has = [&](const std::string& x) {
+        return std::find(h20.chip_overrides.begin(), h20.chip_overrides.end(), x) != h20.chip_overrides.end();
+    };
+    CHECK(has("cluster.chip.efficiency.gemm_fp8_blockwise.low=0.54"));
+    CHECK(has("cluster.chip.efficiency.gemm_fp8_blockwise.high=0.66"));
 }
 
 TEST_CASE("values a [cluster.chip] table sets on top of its chip are listed as carried to every chip", "[whatif]") {

@@ -1,6 +1,7 @@
 // Sweeps: --vary specs and the points they give, rows independent of threads and completion order, the journal
 // and resume, error rows, and the `gpuhours sweep` command end to end.
 #include "../support/cli.hpp"
+#include "../support/json.hpp"
 #include "../support/scenarios.hpp"
 
 #include <gpuhours/units/error.hpp>
@@ -272,10 +273,45 @@ TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[s
     const std::string csv = read_text(dir / "one.csv");
     CHECK(std::count(csv.begin(), csv.end(), '\n') == 7);
     CHECK_THAT(csv, Catch::StartsWith("point,pricing.gpu_hour,training.tokens,status,chip,chip_modified,gpus,layout,step_time_s,"
-                                      "mfu_causal,wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
+                                      "mfu_bf16,mfu_causal,wall_clock_days,gpu_hours,cost_usd,energy_mwh,"
+                                      "wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
                                       "gpu_hours_p50,steady_state_gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
                                       "claim_1_verdict,claim_1_probability,error\n"));
     CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 3"));
+}
+
+TEST_CASE("a sweep's nominal columns are the run's headline figures for the same point", "[sweep]") {
+    // The medians over the samples differ from the nominal run wherever an input's range is skewed (the flagship's
+    // price: a $6.56M median cost against the $5.623M every other command prints); the nominal columns must be what
+    // `run --json`'s headline gives for the scenario with the point's value set, to the last digit written.
+    const auto dir = test_dir("nominal");
+    const auto file = small_scenario(dir).string();
+    const auto r = run_cli("sweep " + file + " --vary 'training.tokens=10B' --samples 8 -o " + (dir / "n.csv").string());
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const std::string csv = read_text(dir / "n.csv");
+    const auto cells = [](const std::string& line) {
+        std::vector<std::string> out;
+        std::size_t from = 0;
+        for (std::size_t comma; (comma = line.find(',', from)) != std::string::npos; from = comma + 1) out.push_back(line.substr(from, comma - from));
+        out.push_back(line.substr(from));
+        return out;
+    };
+    const std::size_t eol = csv.find('\n');
+    const auto header = cells(csv.substr(0, eol));
+    const auto row = cells(csv.substr(eol + 1, csv.find('\n', eol + 1) - eol - 1));
+    const auto column = [&](const std::string& name) {
+        const auto at = std::find(header.begin(), header.end(), name);
+        REQUIRE(at != header.end());
+        return std::stod(row.at(static_cast<std::size_t>(at - header.begin())));
+    };
+    const auto run = gpuhours::test::parse_json(run_cli("run " + file + " --set training.tokens=10B --samples 8 --json").out);
+    const auto& headline = run["headline"];
+    CHECK(column("wall_clock_days") == Approx(headline["wall_clock_days"].number()).epsilon(1e-12));
+    CHECK(column("gpu_hours") == Approx(headline["gpu_hours"].number()).epsilon(1e-12));
+    CHECK(column("cost_usd") == Approx(headline["cost_usd"].number()).epsilon(1e-12));
+    CHECK(column("energy_mwh") == Approx(headline["energy_mwh"].number()).epsilon(1e-12));
+    CHECK(column("mfu_bf16") == Approx(run["step"]["mfu_bf16_full"].number()).epsilon(1e-12));
 }
 
 TEST_CASE("the chip column is the catalog id, and a changed figure is named in chip_modified", "[sweep]") {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -97,6 +98,14 @@ struct SweepRow {
     bool priced = false;  // cost and energy are meaningful only when the scenario has [pricing]
     double cost_usd_p05 = 0.0, cost_usd_p50 = 0.0, cost_usd_p95 = 0.0;
     double energy_mwh_p50 = 0.0;
+    // The nominal run's figures, as `run`'s headline, `whatif`, `compare` and `report` give them (every uncertain
+    // input at its nominal value: RunEvaluation::nominal_*); the _p50 columns are the Monte Carlo samples' medians.
+    // NaN where unknown: a row resumed from a journal written before these existed.
+    double mfu_bf16 = std::numeric_limits<double>::quiet_NaN();         // headline step, BF16 peak, full attention
+    double wall_clock_days = std::numeric_limits<double>::quiet_NaN();
+    double gpu_hours = std::numeric_limits<double>::quiet_NaN();        // allocated
+    double cost_usd = std::numeric_limits<double>::quiet_NaN();         // when priced
+    double energy_mwh = std::numeric_limits<double>::quiet_NaN();       // when priced
     std::vector<SweepClaim> claims;  // in the scenario's [[claims]] order
     // With SweepPlan::derive_data: the `--set` assignments the point's cluster.gpus was re-planned with
     // (scale_plan, deadline.hpp), ";"-separated ("cluster.gpus=1024;phases.0.parallelism.data=64;…"); else empty.
