@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <ostream>
+#include <utility>
 
 namespace gpuhours::cli {
 namespace {
@@ -164,6 +165,16 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
     j.end_array();
 }
 
+// A claim criterion's unit in JSON field names, and the factor from its SI figure (CriterionResult::nominal_value)
+// to it: cost in dollars (usd), wall clock in days, GPU-hours, MFU as a fraction (mfu), energy in megawatt-hours.
+std::pair<std::string, double> criterion_unit(const std::string& key) {
+    if (key.starts_with("wall_clock")) return {"days", 1.0 / 86400.0};
+    if (key.starts_with("gpu_hours")) return {"gpu_hours", 1.0};
+    if (key.starts_with("mfu")) return {"mfu", 1.0};
+    if (key.starts_with("energy")) return {"mwh", 1.0 / 3.6e9};
+    return {"usd", 1.0};  // cost_below, cost_above, cost_within
+}
+
 void json_claims(report::Json& j, const RunEvaluation& ev) {
     j.key("uncertain_inputs").begin_array();
     for (const auto& u : ev.uncertain_inputs) j.value(u);
@@ -181,6 +192,12 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
         j.key("criteria").begin_array();
         for (const auto& c : v.criteria) {
             j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);
+            // The same as numbers, named with their unit (docs/schemas.md): nominal_<unit>, threshold_low_<unit> and
+            // threshold_high_<unit> (the bounds the criterion has).
+            const auto [unit, scale] = criterion_unit(c.key);
+            j.field("nominal_" + unit, c.nominal_value * scale);
+            if (c.low) j.field("threshold_low_" + unit, *c.low * scale);
+            if (c.high) j.field("threshold_high_" + unit, *c.high * scale);
             j.field("margin", c.margin).field("probability", c.probability);
             if (c.probability_run) j.field("probability_run", *c.probability_run);
             if (c.probability_economic) j.field("probability_economic", *c.probability_economic);

@@ -195,6 +195,9 @@ ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresho
         r.bound = c.bound;
         r.threshold = c.threshold_text();
         r.nominal = c.format(c.metric(nominal));
+        r.nominal_value = c.metric(nominal);
+        if (c.bound != ClaimBound::below) r.low = c.low;
+        if (c.bound != ClaimBound::above) r.high = c.high;
         r.margin = c.margin(nominal);
         if (c.name == "cost" && nominal.gpu_hours > 0.0) {
             // Cost = GPU-hours × price per GPU-hour, so the price that meets a bound exactly is bound / GPU-hours.

@@ -557,3 +557,23 @@ TEST_CASE("batch-ramp levels raised to the least batch the schedule takes are sa
     REQUIRE(own.exit_code == 0);
     CHECK_THAT(own.out, !Catch::Contains("batch ramp's level"));
 }
+
+TEST_CASE("a claim criterion's threshold and nominal value are in the JSON as numbers named with their unit") {
+    // The flagship's claim: cost_below = "$6M" and wall_clock_below = "2 months". The numbers beside the texts:
+    // threshold_high_usd = 6e6; 2 months = 2 × 365.25 / 12 days (parse_duration's month, a twelfth of a Julian year)
+    // = 60.875 days; the nominal values are the headline's cost and wall clock (the same nominal run).
+    const auto out = run_cli("run " + kRoot + "/scenarios/deepseek-v3.toml --json --samples 4");
+    REQUIRE(out.exit_code == 0);
+    const auto doc = gpuhours::test::parse_json(out.out);
+    const auto& criteria = doc["claims"].array().at(0)["criteria"].array();
+    REQUIRE(criteria.size() == 2);
+    const auto& cost = criteria.at(0);
+    REQUIRE(cost["key"].string() == "cost_below");
+    CHECK(cost["threshold_high_usd"].number() == Approx(6e6));
+    CHECK_FALSE(cost.has("threshold_low_usd"));
+    CHECK(cost["nominal_usd"].number() == Approx(doc["headline"]["cost_usd"].number()).epsilon(1e-12));
+    const auto& wall = criteria.at(1);
+    REQUIRE(wall["key"].string() == "wall_clock_below");
+    CHECK(wall["threshold_high_days"].number() == Approx(60.875).epsilon(1e-12));
+    CHECK(wall["nominal_days"].number() == Approx(doc["headline"]["wall_clock_days"].number()).epsilon(1e-12));
+}

@@ -74,6 +74,10 @@ struct CriterionResult {
     ClaimBound bound = ClaimBound::below;
     std::string threshold;   // "< $6M", "> 2 months (60.9 days)", "within [$5M, $7M]"
     std::string nominal;     // the nominal run's value, with unit
+    // The same as numbers, in the metric's SI unit (dollars, seconds, GPU-hours, a fraction, joules): the nominal
+    // run's value, and the bounds the criterion has (below: high; above: low; within: both; nullopt otherwise).
+    double nominal_value = 0.0;
+    std::optional<double> low, high;
     // Relative headroom of the nominal run (> 0 holds): below (threshold − value)/threshold, above
     // (value − threshold)/threshold, within the smaller of the two against its bound.
     double margin = 0.0;
