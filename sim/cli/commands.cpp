@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <cmath>
 #include <cstdio>
@@ -117,6 +118,20 @@ long long whole_number_option(const ParsedArgs& args, const std::string& flag, l
 }
 
 namespace {
+
+// A chip's memory as the JSON writes it: whole bytes (the catalog's figures are exact in GiB, not in bytes: "79.15 GiB"
+// is 84,986,665,369.6 B), device and reserve rounded and usable their difference, as `chips --json` has them.
+void memory_bytes_json(report::Json& j, const ChipProfile& chip) {
+    const auto device = static_cast<std::int64_t>(std::llround(chip.memory_device.value()));
+    const auto reserve = static_cast<std::int64_t>(std::llround(chip.memory_reserve.value()));
+    j.field("capacity_bytes", device - reserve).field("device_bytes", device).field("reserve_bytes", reserve);
+}
+
+// The chip as sweep and whatif name it: its catalog id, and the figures the scenario sets on top of it
+// (";"-separated; empty for the catalog chip as it is).
+void chip_json(report::Json& j, const Scenario& s) {
+    j.field("chip", catalog_id(s.cluster.chip)).field("chip_modified", fmt::format("{}", fmt::join(s.sources.chip_overrides, ";")));
+}
 
 // `flag`'s value read by `parse` (a missing or wrong unit is an Error naming the flag, with `unit_hint`) and held to
 // the range `in_range` (else "FLAG VALUE is below (beyond) the supported range of WHAT (limit RANGE)", with `hint`:
@@ -341,7 +356,8 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     j.field("vocab_padded", static_cast<std::int64_t>(s.parallel.padded_vocab(s.model.vocab)));
     j.end_object();
     j.key("cluster").begin_object();
-    j.field("chip", c.chip.id).field("chip_name", c.chip.display_name).field("gpus", c.gpus);
+    chip_json(j, s);
+    j.field("chip_name", c.chip.display_name).field("gpus", c.gpus);
     j.field("gpus_per_node", c.gpus_per_node).field("nodes", c.nodes()).field("fabric", to_string(c.fabric));
     j.field("nic_bandwidth_bytes_per_s", c.nic_bandwidth.value());
     j.field("scale_up_bandwidth_bytes_per_s", c.chip.scale_up_bandwidth.value());
@@ -433,8 +449,8 @@ int check_command(const Args& raw, std::ostream& out) {
         write_scenario_json(j, s);
         j.key("memory").begin_object();
         j.field("fits", fit.fits).field("peak_bytes", fit.breakdown.total().value());
-        j.field("capacity_bytes", fit.capacity.value()).field("device_bytes", s.cluster.chip.memory_device.value());
-        j.field("reserve_bytes", s.cluster.chip.memory_reserve.value()).end_object();
+        memory_bytes_json(j, s.cluster.chip);
+        j.end_object();
         j.end_object();
         out << j.str();
     } else {
@@ -648,15 +664,23 @@ int model_command(const Args& raw, std::ostream& out) {
         j.end_object();
         if (fit) {
             j.key("memory").begin_object();
-            j.field("chip", scenario->cluster.chip.id).field("capacity_bytes", fit->capacity.value());
-            j.field("device_bytes", scenario->cluster.chip.memory_device.value());
-            j.field("reserve_bytes", scenario->cluster.chip.memory_reserve.value());
+            chip_json(j, *scenario);
+            memory_bytes_json(j, scenario->cluster.chip);
             j.field("fits", fit->fits).field("worst_stage", fit->breakdown.stage);
             j.field("largest_term", fit->breakdown.largest_term().name);
             j.key("worst_stage_bytes").begin_object();
             for (const auto& term : fit->breakdown.terms()) j.field(term.name, term.bytes.value());
             j.field("total", fit->breakdown.total().value());
             j.end_object();
+            // Every pipeline rank, as the text's table lists them.
+            j.key("stages").begin_array();
+            for (const auto& st : stages) {
+                j.begin_object().field("stage", st.stage).key("bytes").begin_object();
+                for (const auto& term : st.terms()) j.field(term.name, term.bytes.value());
+                j.field("total", st.total().value()).end_object();
+                j.field("fits", st.total() <= fit->capacity).end_object();
+            }
+            j.end_array();
             j.end_object();
         }
         j.end_object();

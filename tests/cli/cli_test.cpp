@@ -358,3 +358,32 @@ TEST_CASE("run notes that an MoE step with its expert group inside a node came o
     CHECK_THAT(flagship_h20.out, Catch::Contains("\"caveats\": []"));
     CHECK_THAT(flagship_h20.out, !Catch::Contains("stays inside one node"));
 }
+
+TEST_CASE("model --json lists every pipeline rank's memory, and check and model name the chip by its catalog id") {
+    // The flagship: 16 pipeline stages on H800s, whose [cluster.chip] table (from = "h800") sets the FP8 GEMM
+    // efficiency range on top of the catalog chip. The text lists 16 ranks; the JSON must too, the worst of them
+    // being worst_stage with the same bytes, and the chip must read "h800" with what the scenario changes beside it
+    // (it read "h800 (modified)"). Memory in whole bytes: the H800's 79.15 GiB = 84,986,665,369.6 B → 84,986,665,370,
+    // less the 3 GiB reserve (3,221,225,472) = 81,765,439,898.
+    const auto model = gpuhours::test::parse_json(run("model " + kFlagship + " --json").out);
+    const auto& memory = model["memory"];
+    CHECK(memory["chip"].string() == "h800");
+    CHECK(memory["chip_modified"].string() == "efficiency.gemm_fp8_blockwise");
+    CHECK(memory["device_bytes"].number() == 84986665370.0);
+    CHECK(memory["capacity_bytes"].number() == 81765439898.0);
+    const auto& stages = memory["stages"].array();
+    REQUIRE(stages.size() == 16);
+    const auto worst = static_cast<std::size_t>(memory["worst_stage"].number());
+    REQUIRE(worst < stages.size());
+    double largest = 0.0;
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        CHECK(stages[i]["stage"].number() == static_cast<double>(i));
+        largest = std::max(largest, stages[i]["bytes"]["total"].number());
+    }
+    CHECK(stages[worst]["bytes"]["total"].number() == largest);
+    CHECK(memory["worst_stage_bytes"]["total"].number() == largest);
+    const auto check = gpuhours::test::parse_json(run("check " + kFlagship + " --json").out);
+    CHECK(check["cluster"]["chip"].string() == "h800");
+    CHECK(check["cluster"]["chip_modified"].string() == "efficiency.gemm_fp8_blockwise");
+    CHECK(check["memory"]["capacity_bytes"].number() == 81765439898.0);
+}
