@@ -615,6 +615,33 @@ int sequence_of(const ParsedArgs& args, const ModelSpec& model, int fallback) {
     return n;
 }
 
+namespace {
+
+// `model --json`'s memory: the chip, its memory in whole bytes, the fit, the worst pipeline rank's terms and every
+// rank's, as the text's table lists them.
+void model_memory_json(report::Json& j, const Scenario& s, const FitCheck& fit, const std::vector<MemoryBreakdown>& stages) {
+    j.key("memory").begin_object();
+    chip_json(j, s);
+    memory_bytes_json(j, s.cluster.chip);
+    j.field("fits", fit.fits).field("worst_stage", fit.breakdown.stage);
+    j.field("largest_term", fit.breakdown.largest_term().name);
+    j.key("worst_stage_bytes").begin_object();
+    for (const auto& term : fit.breakdown.terms()) j.field(term.name, term.bytes.value());
+    j.field("total", fit.breakdown.total().value());
+    j.end_object();
+    j.key("stages").begin_array();
+    for (const auto& st : stages) {
+        j.begin_object().field("stage", st.stage).key("bytes").begin_object();
+        for (const auto& term : st.terms()) j.field(term.name, term.bytes.value());
+        j.field("total", st.total().value()).end_object();
+        j.field("fits", st.total() <= fit.capacity).end_object();
+    }
+    j.end_array();
+    j.end_object();
+}
+
+}  // namespace
+
 int model_command(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "model");
     const std::string& target = single_positional(args, "model", "NAME|SCENARIO");
@@ -662,27 +689,7 @@ int model_command(const Args& raw, std::ostream& out) {
         j.field("forward_matmul_flop", causal.forward_matmul.value());
         j.field("six_n_active_flop", 6.0 * params.active);
         j.end_object();
-        if (fit) {
-            j.key("memory").begin_object();
-            chip_json(j, *scenario);
-            memory_bytes_json(j, scenario->cluster.chip);
-            j.field("fits", fit->fits).field("worst_stage", fit->breakdown.stage);
-            j.field("largest_term", fit->breakdown.largest_term().name);
-            j.key("worst_stage_bytes").begin_object();
-            for (const auto& term : fit->breakdown.terms()) j.field(term.name, term.bytes.value());
-            j.field("total", fit->breakdown.total().value());
-            j.end_object();
-            // Every pipeline rank, as the text's table lists them.
-            j.key("stages").begin_array();
-            for (const auto& st : stages) {
-                j.begin_object().field("stage", st.stage).key("bytes").begin_object();
-                for (const auto& term : st.terms()) j.field(term.name, term.bytes.value());
-                j.field("total", st.total().value()).end_object();
-                j.field("fits", st.total() <= fit->capacity).end_object();
-            }
-            j.end_array();
-            j.end_object();
-        }
+        if (fit) model_memory_json(j, *scenario, *fit, stages);
         j.end_object();
         out << j.str();
         return 0;
