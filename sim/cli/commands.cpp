@@ -751,6 +751,7 @@ int model_command(const Args& raw, std::ostream& out) {
 
 int cmd_check(const Args& args, std::ostream& out) { return check_command(args, out); }
 int cmd_model(const Args& args, std::ostream& out) { return model_command(args, out); }
+std::string mistake_json(const Error& e) { return invalid_json(e); }
 
 void require_price_for_same_price(const ParsedArgs& args, const Scenario& s) {
     if (!args.has("--same-price") || s.pricing.gpu_hour) return;

@@ -20,6 +20,10 @@ namespace gpuhours::cli {
 using Args = std::vector<std::string>;
 
 int cmd_check(const Args& args, std::ostream& out);
+// The document a command asked for --json writes on stdout when it stops at a mistake (exit 2, the message on stderr
+// as always): {"schema_version", "valid": false, "error": {file, line, column, message, hint}}, as `check --json` of
+// an invalid scenario (docs/schemas.md).
+std::string mistake_json(const Error& e);
 int cmd_model(const Args& args, std::ostream& out);
 int cmd_chips(const Args& args, std::ostream& out);       // sim/cli/chips_command.cpp
 int cmd_run(const Args& args, std::ostream& out);

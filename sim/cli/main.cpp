@@ -14,6 +14,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <csignal>
@@ -160,7 +161,15 @@ int main(int argc, char** argv) {
         }
         return emit(out.str(), code, root);
     } catch (const gpuhours::Error& e) {
+        // A command that takes --json and was asked for it writes the mistake as JSON on stdout too, so that a
+        // notebook parsing stdout reads "valid": false and where (check --json does the same for a scenario).
+        const gpuhours::cli::CommandHelp* help = gpuhours::cli::command_help(command);
+        const bool takes_json = help != nullptr && std::any_of(help->options.begin(), help->options.end(),
+                                                               [](const auto& o) { return o.name == "--json"; });
         if (root) std::cerr << "gpuhours: " << e.what() << "\n";
+        if (root && takes_json && std::find(args.begin(), args.end(), "--json") != args.end()) {
+            (void)emit(gpuhours::cli::mistake_json(e), 2, root);
+        }
         return 2;
     } catch (const gpuhours::UnitError& e) {
         // A unit string the command did not catch and locate itself: still the user's input, so exit 2.

@@ -98,6 +98,34 @@ TEST_CASE("check --json of an invalid scenario says so in JSON, where the mistak
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("run, whatif and model asked for --json write a mistake as JSON on stdout too, as check does") {
+    // The same file as above (line 5: a misspelt key). A notebook parsing stdout got nothing from these commands (a
+    // fresh user's hunt, session 39); each now writes "valid": false with the mistake located, and still exits 2.
+    const std::string dir = (gpuhours::test::scratch_path("cli-json-mistake")).string();
+    std::filesystem::create_directories(dir);
+    const std::string file = dir + "/typo.toml";
+    std::ofstream(file) << "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\nnic_bandwith = \"400 Gb/s\"\n"
+                           "[parallelism]\ndata = 8\n[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 8\n";
+    for (const std::string command : {"run", "whatif --chips h100", "model"}) {
+        INFO(command);
+        const Result r = run(command.substr(0, command.find(' ')) + " " + file + (command.find(' ') == std::string::npos ? "" : command.substr(command.find(' '))) +
+                             " --json --catalog " + kRoot + "/scenarios");
+        INFO(r.out);
+        CHECK(r.exit_code == 2);
+        const auto at = r.out.find("{\n");
+        REQUIRE(at != std::string::npos);
+        const auto doc = gpuhours::test::JsonReader(r.out.substr(at)).document();
+        CHECK_FALSE(std::get<bool>(doc["valid"].v));
+        CHECK(doc["error"]["line"].number() == 5);
+        CHECK_THAT(doc["error"]["message"].string(), Catch::Contains("unknown key `nic_bandwith`"));
+    }
+    // Without --json, nothing but the message (on stderr).
+    const Result plain = run("run " + file + " --catalog " + kRoot + "/scenarios");
+    CHECK(plain.exit_code == 2);
+    CHECK(plain.out.find("\"valid\"") == std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("gpuhours alone prints help and succeeds") {
     const Result r = run("");
     CHECK(r.exit_code == 0);
