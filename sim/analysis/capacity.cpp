@@ -306,8 +306,8 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
     // What the degree must satisfy, as sweep --derive says it, and the nearest count above that does (scale_plan is
     // arithmetic: a few thousand degrees cost microseconds each).
     const ParallelLayout& p = first->parallel;
-    std::string above;
-    for (long long d = most + 1; d <= 4 * most + 4096; ++d) {
+    std::string above = fmt::format("; no count up to {} does", gpus_text(limits::kGpus / mp * mp));
+    for (long long d = most + 1; d <= std::min(4 * most + 4096, static_cast<long long>(limits::kGpus) / mp); ++d) {
         if ((d * mp) % s.cluster.gpus_per_node != 0) continue;
         if (const auto plan = scale_plan(s, static_cast<int>(d), bound); plan && !plan->blocked) {
             above = fmt::format("; the fewest GPUs above that do: {}", gpus_text(d * mp));
@@ -317,7 +317,7 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
     throw Error(fmt::format("no data-parallel degree up to {} ({}) re-plans the scenario (each replica takes TP{} × CP{} × PP{} = {} "
                             "on whole nodes of {}; every phase's data degree scales with the first's{})",
                             most, gpus_text(most * mp), p.tensor, p.context, p.pipeline, gpus_text(mp), s.cluster.gpus_per_node,
-                            p.expert > 1 ? fmt::format(" and expert parallelism {} must divide it", p.expert) : ""),
+                            p.expert > 1 ? fmt::format(" and expert parallelism {} must divide data × context in every phase", p.expert) : ""),
                 fmt::format("give more GPUs{}", above));
 }
 

@@ -60,16 +60,16 @@ std::optional<std::string> raised_ramp_note(const PhaseSpec& ph) {
     const detail::RampLevels r = detail::ramp_levels(ph);
     std::vector<std::string> raised;
     for (const auto& [planned, batch] : r.planned_and_run) {
-        if (planned < static_cast<double>(r.least) && batch == r.least) raised.push_back(fmt::format("{:.0f}", planned));
+        if (planned < static_cast<double>(r.least) && batch == r.least) raised.push_back(with_commas(planned));
     }
     if (raised.empty()) return std::nullopt;
     const ParallelLayout& l = ph.parallel;
     return fmt::format("{}: the batch ramp's level{} at {} sequences {} below the least batch the {} schedule takes with data = {} "
                        "and micro_batch = {} ({}{}), so {} at {}",
                        ph.name, raised.size() == 1 ? "" : "s", fmt::join(raised, ", "), raised.size() == 1 ? "is" : "are",
-                       to_string(l.schedule), l.data, l.micro_batch, r.least,
+                       to_string(l.schedule), with_commas(l.data), l.micro_batch, with_commas(static_cast<double>(r.least)),
                        l.schedule == Schedule::dualpipe ? fmt::format(": 2 × pipeline = {} micro-batches per replica", 2 * l.pipeline) : "",
-                       raised.size() == 1 ? "it runs" : "they run", r.least);
+                       raised.size() == 1 ? "it runs" : "they run", with_commas(static_cast<double>(r.least)));
 }
 
 double planned_steps(const Scenario& s) {

@@ -372,6 +372,9 @@ std::vector<SweepRow> read_journal(const std::filesystem::path& path, std::strin
                                     "to start over",
                                     path.string()));
         }
+        // A row of a journal written before the nominal run's figures were kept (SweepRow::wall_clock_days) is
+        // evaluated again rather than resumed with empty cells: --resume writes what an uninterrupted sweep writes.
+        if (entry->row.ok && !std::isfinite(entry->row.wall_clock_days)) continue;
         if (seen.emplace(entry->row.key, true).second) rows.push_back(std::move(entry->row));
     }
     return rows;

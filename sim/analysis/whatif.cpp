@@ -230,10 +230,20 @@ void carry_precision(const Scenario& original, const ChipProfile& profile, Varia
 // divides the GPU count (2,048 GPUs in 64-GPU nodes on a GB200, for racks of 72) and, on a multi-plane fabric, that
 // the planes divide; when none does and the planes were the node's GPUs (a NIC per GPU, each on its own plane),
 // the planes follow the node down. A node the scenario sized otherwise, one node written as the whole (single-node)
-// fabric, or a node size or plane count given by --set, is the cluster's own and is kept.
+// fabric, or a node size given by --set, is the cluster's own and is kept (a plane count given alone is not a node
+// size: the node still follows the chip where the planes divide it).
 void carry_node(const Scenario& original, const LoadOptions& base, const std::vector<std::string>& extra, const std::string& chip,
                 const ChipProfile& profile, Variant& v, std::vector<std::string>& notes) {
-    if (set_by_user("cluster.gpus_per_node", base, extra) || set_by_user("cluster.planes", base, extra)) return;  // the user's node
+    // A node kept wider than the target chip's scale-up domain (the scenario's own size, or the user's) is a machine
+    // that chip is not built into: said in the row's note, as `run` lists it among its assumptions.
+    const auto say_if_wider = [&] {
+        const int node = original.cluster.gpus_per_node;
+        if (node > profile.scale_up_domain) {
+            notes.push_back(fmt::format("nodes of {} kept, above the {}'s scale-up domain of {}: a hypothetical node", node,
+                                        profile.display_name, profile.scale_up_domain));
+        }
+    };
+    if (set_by_user("cluster.gpus_per_node", base, extra)) return say_if_wider();  // the user's node
     if (const std::string from = catalog_id(original.cluster.chip); from != "inline" && from != chip) {
         const ClusterSpec& c = original.cluster;
         const int own = load_chip(from, base.catalog_dir).scale_up_domain;
@@ -257,9 +267,11 @@ void carry_node(const Scenario& original, const LoadOptions& base, const std::ve
                                             profile.display_name, target,
                                             node == std::min(c.gpus, target) ? "" : fmt::format(", the largest node that divides {} GPUs", c.gpus)));
                 v.rederived = true;
+                return;
             }
         }
     }
+    say_if_wider();  // the node kept as the scenario (or a plane count it cannot follow) has it
 }
 
 // Under ownership pricing (no rental price written), rung 1 is priced at each chip's catalog rental price; a chip
@@ -297,22 +309,30 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
     auto share_of = [&](int reserved, long cap) {
         return std::clamp(std::lround(static_cast<double>(reserved) * profile.sm_count / from_sms), 0L, cap);
     };
-    // A count the user gave by --set is kept as given (set_by_user), for the run and for each phase.
+    // A count the user gave by --set is kept as given (set_by_user), for the run and for each phase; a phase's own
+    // count the scenario writes is still carried as its share, and said so.
     auto carry_share = [&](const char* key, const char* what, auto reserved_of, auto cap_of) {
         const int sms = reserved_of(original.parallel);
         if (sms <= 0 || profile.sm_count == from_sms) return;
         const long share = share_of(sms, cap_of(original.parallel));
         const bool given = set_by_user(fmt::format("parallelism.{}", key), base, extra);
-        if (!given) v.overrides.push_back(fmt::format("parallelism.{}={}", key, share));
+        if (!given) {
+            v.overrides.push_back(fmt::format("parallelism.{}={}", key, share));
+            notes.push_back(fmt::format("{} {} of {} → {} of {} (the scenario's share)", what, sms, from_sms, share, profile.sm_count));
+            v.rederived = true;
+        }
         for (std::size_t i = 0; i < original.phases.size() && original.phases_given; ++i) {
             const int own = reserved_of(original.phases[i].parallel);  // a phase that sets its own
             if (original.phases[i].quoted_gpu_hours || own == sms || own <= 0) continue;
             if (set_by_user(fmt::format("phases.{}.parallelism.{}", i, key), base, extra)) continue;
-            v.overrides.push_back(fmt::format("phases.{}.parallelism.{}={}", i, key, share_of(own, cap_of(original.phases[i].parallel))));
+            const long phase_share = share_of(own, cap_of(original.phases[i].parallel));
+            v.overrides.push_back(fmt::format("phases.{}.parallelism.{}={}", i, key, phase_share));
+            if (given) {  // the run's note above is not there to cover it
+                notes.push_back(fmt::format("phase \"{}\": {} {} of {} → {} of {} (the scenario's share)", original.phases[i].name,
+                                            what, own, from_sms, phase_share, profile.sm_count));
+                v.rederived = true;
+            }
         }
-        if (given) return;
-        notes.push_back(fmt::format("{} {} of {} → {} of {} (the scenario's share)", what, sms, from_sms, share, profile.sm_count));
-        v.rederived = true;
     };
     const long last = static_cast<long>(profile.sm_count) - 1;
     carry_share("communication_sms", "communication SMs", [](const ParallelLayout& p) { return p.communication_sms; },

@@ -66,7 +66,8 @@ CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
         // 10^-3 to 10^6: Chinchilla is 20, Llama 3 8B about 1,900 (a fresh verifier, #12: 1e9 was "not positive",
         // 1e-300 ran every rung to nothing).
         if (!(v >= 1e-3 && v <= 1e6)) {
-            throw Error(fmt::format("--tokens-per-parameter {} is beyond the supported range (limit 0.001 to 1000000)", text),
+            throw Error(fmt::format("--tokens-per-parameter {} is {} the supported range (limit 0.001 to 1000000)", text,
+                                    limits::range_side(v, 1e6)),
                         "e.g. --tokens-per-parameter 20 (Chinchilla)");
         }
         request.tokens_per_parameter = v;

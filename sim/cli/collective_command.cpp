@@ -177,7 +177,7 @@ ClusterSpec cluster_of(const ParsedArgs& args, const ChipProfile& chip) {
         // The range of cluster.nic_bandwidth (limits.hpp), as the scenario key has it.
         if (!(spec.nic_bandwidth.value() >= limits::kBandwidthMin && spec.nic_bandwidth.value() <= limits::kBandwidthMax)) {
             throw Error(fmt::format("--nic-bandwidth {} is {} the supported range of bandwidths (limit 1 MB/s to 1 PB/s)",
-                                    args.get("--nic-bandwidth"), spec.nic_bandwidth.value() > limits::kBandwidthMax ? "beyond" : "below"),
+                                    args.get("--nic-bandwidth"), limits::range_side(spec.nic_bandwidth.value(), limits::kBandwidthMax)),
                         "e.g. --nic-bandwidth \"400 Gb/s\"");
         }
     }

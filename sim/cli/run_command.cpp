@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <ostream>
+#include <stdexcept>
 #include <utility>
 
 namespace gpuhours::cli {
@@ -165,14 +166,17 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
     j.end_array();
 }
 
-// A claim criterion's unit in JSON field names, and the factor from its SI figure (CriterionResult::nominal_value)
-// to it: cost in dollars (usd), wall clock in days, GPU-hours, MFU as a fraction (mfu), energy in megawatt-hours.
+// A claim criterion's unit in JSON field names, and the divisor from its SI figure (CriterionResult::nominal_value)
+// to it, the one the headline divides by (so the two agree to the last bit): cost in dollars (usd), wall clock in
+// days, GPU-hours, MFU as a fraction (mfu), energy in megawatt-hours. A criterion of another metric is not written
+// under a wrong unit: an internal error until it is listed here.
 std::pair<std::string, double> criterion_unit(const std::string& key) {
-    if (key.starts_with("wall_clock")) return {"days", 1.0 / 86400.0};
+    if (key.starts_with("cost")) return {"usd", 1.0};
+    if (key.starts_with("wall_clock")) return {"days", 86400.0};
     if (key.starts_with("gpu_hours")) return {"gpu_hours", 1.0};
     if (key.starts_with("mfu")) return {"mfu", 1.0};
-    if (key.starts_with("energy")) return {"mwh", 1.0 / 3.6e9};
-    return {"usd", 1.0};  // cost_below, cost_above, cost_within
+    if (key.starts_with("energy")) return {"mwh", 3.6e9};
+    throw std::logic_error("claim criterion " + key + " has no unit for its JSON fields (run_command.cpp, criterion_unit)");
 }
 
 void json_claims(report::Json& j, const RunEvaluation& ev) {
@@ -194,10 +198,10 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
             j.begin_object().field("name", c.name).field("threshold", c.threshold).field("nominal", c.nominal);
             // The same as numbers, named with their unit (docs/schemas.md): nominal_<unit>, threshold_low_<unit> and
             // threshold_high_<unit> (the bounds the criterion has).
-            const auto [unit, scale] = criterion_unit(c.key);
-            j.field("nominal_" + unit, c.nominal_value * scale);
-            if (c.low) j.field("threshold_low_" + unit, *c.low * scale);
-            if (c.high) j.field("threshold_high_" + unit, *c.high * scale);
+            const auto [unit, divisor] = criterion_unit(c.key);
+            j.field("nominal_" + unit, c.nominal_value / divisor);
+            if (c.low) j.field("threshold_low_" + unit, *c.low / divisor);
+            if (c.high) j.field("threshold_high_" + unit, *c.high / divisor);
             j.field("margin", c.margin).field("probability", c.probability);
             if (c.probability_run) j.field("probability_run", *c.probability_run);
             if (c.probability_economic) j.field("probability_economic", *c.probability_economic);

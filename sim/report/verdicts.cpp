@@ -128,8 +128,13 @@ namespace {
 // that three digits round up to ten cents is printed in cents ($0.09996 as "$0.10", not "$0.1").
 std::string hourly_price(double dollars) {
     if (dollars == 0.0 || std::abs(dollars) >= 0.1) return fmt::format("${:.2f}", dollars);
-    const std::string digits = fmt::format("{:.3g}", dollars);
-    return std::abs(std::stod(digits)) >= 0.1 ? fmt::format("${:.2f}", dollars) : "$" + digits;
+    // Three significant digits in fixed notation ($0.0000112, not $1.12e-05).
+    const int decimals = 2 - static_cast<int>(std::floor(std::log10(std::abs(dollars))));
+    std::string digits = fmt::format("{:.{}f}", dollars, decimals);
+    if (std::abs(std::stod(digits)) >= 0.1) return fmt::format("${:.2f}", dollars);
+    digits.erase(digits.find_last_not_of('0') + 1);  // as {:.3g} wrote them: $0.05, not $0.0500
+    if (digits.back() == '.') digits.pop_back();
+    return "$" + digits;
 }
 }  // namespace
 

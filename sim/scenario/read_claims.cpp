@@ -352,7 +352,7 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
         if (!(w.deadline->value() >= limits::kDeadlineMin && w.deadline->value() <= limits::kDeadlineMax)) {
             throw detail::KeyError(n->where, n->where, false,
                                    fmt::format("`whatif.deadline` = \"{}\" is {} the supported range of deadlines (limit 1 hour to 100 years)",
-                                               n->text, w.deadline->value() > limits::kDeadlineMax ? "beyond" : "below"),
+                                               n->text, limits::range_side(w.deadline->value(), limits::kDeadlineMax)),
                                    "e.g. deadline = \"2 months\"", stand_in(n->where, Node::Kind::string, 0, 0.0, "2 months"));
         }
     }

@@ -124,8 +124,9 @@ Ownership read_ownership(const Node& node, std::vector<Assumption>& assumptions,
     if (!(own.amortisation.value() >= 86400.0 && own.amortisation.value() <= 100.0 * 365.25 * 86400.0)) {
         const Node& value = detail::figure_value(amortisation, "pricing.ownership.amortisation");
         throw detail::KeyError(value.where, value.where, false,
-                               fmt::format("`pricing.ownership.amortisation` = \"{}\" is beyond the supported range of "
-                                           "amortisation periods (limit 1 day to 100 years)", value.text),
+                               fmt::format("`pricing.ownership.amortisation` = \"{}\" is {} the supported range of "
+                                           "amortisation periods (limit 1 day to 100 years)", value.text,
+                                           limits::range_side(own.amortisation.value(), 100.0 * 365.25 * 86400.0)),
                                "hardware is written off over years, e.g. \"4 years\"",
                                detail::stand_in(value.where, detail::Node::Kind::string, 0, 0.0, "4 years"));  // read on with it
     }

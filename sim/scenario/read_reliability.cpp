@@ -95,9 +95,9 @@ FailureClass read_failure(const Node& item, const std::string& name, const Relia
     if (!(mtbf.value() >= limits::kMtbfMin && mtbf.value() <= limits::kMtbfMax)) {
         // A one-key mistake: the search for every mistake reads on with the hint's example (the class keeps its MTBF).
         throw KeyError(n.where, n.where, false,
-                       fmt::format("`{}` = {:g} s is beyond the supported range of mean times between "
-                                   "failures (limit {:g} s to {:g} s: a minute to 10^9 hours)", path, mtbf.value(), limits::kMtbfMin,
-                                   limits::kMtbfMax),
+                       fmt::format("`{}` = {:g} s is {} the supported range of mean times between "
+                                   "failures (limit {:g} s to {:g} s: a minute to 10^9 hours)", path, mtbf.value(),
+                                   limits::range_side(mtbf.value(), limits::kMtbfMax), limits::kMtbfMin, limits::kMtbfMax),
                        "an MTBF per GPU or node is thousands of hours (e.g. \"50700 h\"); check the unit",
                        stand_in(n.where, Node::Kind::string, 0, 0.0, "50700 h"));
     }
@@ -271,7 +271,7 @@ ReliabilitySpec read_reliability(const Node* given, const std::filesystem::path&
             // A one-key mistake: the search for every mistake reads on with the hint's example.
             const SourceRef& where = r.table().find("checkpoint_interval")->where;
             throw KeyError(where, where, false,
-                           fmt::format("`reliability.checkpoint_interval` = {:g} s is beyond the supported range of checkpoint "
+                           fmt::format("`reliability.checkpoint_interval` = {:g} s is below the supported range of checkpoint "
                                        "intervals (limit at least {:g} s): a checkpoint is taken at a step boundary",
                                        s.checkpoint_interval->value(), limits::kCheckpointIntervalMin),
                            "checkpoints are minutes apart (e.g. \"30 min\"); check the unit, or leave it out for the Young/Daly optimum",

@@ -63,7 +63,7 @@ void require_within(double value, const Node& node, std::string_view path, std::
         if (std::fabs(v) >= 2 * 365.25 * 86400.0) return fmt::format("{:.4g} years", v / (365.25 * 86400.0));
         return format_duration(Seconds(v));
     };
-    const char* side = value > hi ? "beyond" : "below";  // a value under the range is not "beyond" it
+    const char* side = limits::range_side(value, hi);
     throw detail::KeyError(node.where, node.where, false,
                         unit == "s" ? fmt::format("`{}` = {} is {} the supported range of {} (limit {} to {})", path,
                                                   text(value), side, what, text(lo), text(hi))

@@ -180,7 +180,7 @@ TEST_CASE("capacity re-plans to the most GPUs within the count given, and says w
                             " --gpus 20 --chips h800 --deadline '2 months' --samples 2");
     CHECK_THAT(ep.out, Catch::Contains("no data-parallel degree up to 1 (16 GPUs) re-plans the scenario (each replica takes "
                                        "TP1 × CP1 × PP16 = 16 GPUs on whole nodes of 8; every phase's data degree scales with "
-                                       "the first's and expert parallelism 64 must divide it); give more GPUs; the fewest GPUs "
+                                       "the first's and expert parallelism 64 must divide data × context in every phase); give more GPUs; the fewest GPUs "
                                        "above that do: 1,024 GPUs"));
     const auto no_deadline = run_cli("capacity " + file);
     CHECK(no_deadline.exit_code == 2);

@@ -263,13 +263,20 @@ TEST_CASE("a figure the user gives by --set is kept on every chip, not re-derive
     CHECK_FALSE(has(a800.chip_overrides, "cluster.nic_bandwidth=\"200 Gb/s\""));
     CHECK_THAT(a800.layout_note, !Catch::Contains("NIC 400 → 200"));
 
+    // The node: the scenario's 8 is the H800's domain, which the swap would widen to the GB200's 16 of 16 GPUs (its
+    // domain is 72); the user's --set of the same 8 keeps it.
     request.chips = {"gb200"};
-    request.overrides = {"cluster.gpus_per_node=4"};
+    request.overrides = {"cluster.gpus_per_node=8"};
     const WhatIfRow gb200 = row_of(run_whatif(file, catalog(), request, quick()), "gb200");
     REQUIRE(gb200.feasible);
-    CHECK_FALSE(std::any_of(gb200.chip_overrides.begin(), gb200.chip_overrides.end(),
-                            [](const std::string& o) { return o.starts_with("cluster.gpus_per_node=") && o != "cluster.gpus_per_node=4"; }));
+    CHECK_FALSE(has(gb200.chip_overrides, "cluster.gpus_per_node=16"));
     CHECK_THAT(gb200.layout_note, !Catch::Contains("nodes of"));
+    // Kept on the H100 PCIe, whose NVLink bridges pairs (domain 2), the same node is one the chip is not built into:
+    // the row says so.
+    request.chips = {"h100-pcie"};
+    const WhatIfRow pcie = row_of(run_whatif(file, catalog(), request, quick()), "h100-pcie");
+    REQUIRE(pcie.feasible);
+    CHECK_THAT(pcie.layout_note, Catch::Contains("nodes of 8 kept, above the NVIDIA H100 PCIe's scale-up domain of 2: a hypothetical node"));
     // Without the --set the swap does re-derive each (what the three checks above rule out).
     request.overrides = {};
     request.chips = {"h20", "a800-80gb", "gb200"};

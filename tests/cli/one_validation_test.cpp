@@ -66,7 +66,7 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
              {"--set 'reliability.restart_time=\"20 years\"'", "--set reliability.restart_time=\"20 years\"",
               "beyond the supported range of reliability durations"},
              {"--set 'reliability.failures=[{name=\"GPU\", mtbf_per_gpu=\"1 s\"}]'", "--set reliability.failures=",
-              "beyond the supported range of mean times between failures"},
+              "below the supported range of mean times between failures"},
              {"--set training.tokens=1e19", "--set training.tokens=1e19", "beyond the supported range of token counts"},
              // ... and a failure class in range whose run never finishes: one interruption per GPU-minute on 16 GPUs is
              // one every 3.75 s against the default 14-minute restart. The rule couples the restart, the interval and
@@ -83,7 +83,7 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
              // ... and a checkpoint every microsecond: check passed it, run refused 10^17 tokens' work for its more
              // than 10^15 checkpoints (the sanitizer fuzz shard's mutant 971: "30e-12 min"). At least one second.
              {"--set 'reliability.checkpoint_interval=\"1 us\"' --set training.tokens=1e17",
-              "--set reliability.checkpoint_interval=\"1 us\"", "beyond the supported range of checkpoint intervals"},
+              "--set reliability.checkpoint_interval=\"1 us\"", "below the supported range of checkpoint intervals"},
              // ... and a range's bound given by --set over the file's range: the rules between the bounds and the key's
              // own range are located at that --set, not at the file's range (a fresh user's hunt, session 37).
              // (The small run prices at { low = "$1.5", high = "$3.5" }.)

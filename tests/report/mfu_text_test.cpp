@@ -55,4 +55,7 @@ TEST_CASE("a break-even price below ten cents keeps three significant digits", "
     // Just below the rounding: $0.09994 keeps three significant digits, $0.0999.
     c.break_even_low_per_gpu_hour = 0.09994;
     CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.0999 and $2.12 per GPU-hour"));
+    // A hundredth of a cent and less in fixed notation: $1 / 89,286 GPU-hours = $0.0000112 (not "$1.12e-05").
+    c.break_even_low_per_gpu_hour = 1.0 / 89286.0;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.0000112 and $2.12 per GPU-hour"));
 }

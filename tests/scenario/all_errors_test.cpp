@@ -262,7 +262,7 @@ TEST_CASE("a second fresh-user round: units before order, an MTBF stand-in, a --
     CHECK_THAT(what, Catch::Contains("test.toml:10:48: error: `reliability.storage_bandwidth.high` = \"50 GB\" is not in the unit of"));
     CHECK_THAT(what, !Catch::Contains("needs low < high"));
     // 30 s is under the MTBF floor; read on as 50700 h, the class keeps an MTBF (no "needs exactly one of" for it).
-    CHECK_THAT(what, Catch::Contains("test.toml:13:16: error: `reliability.failures[0].mtbf_per_gpu` = 30 s is beyond the supported range"));
+    CHECK_THAT(what, Catch::Contains("test.toml:13:16: error: `reliability.failures[0].mtbf_per_gpu` = 30 s is below the supported range"));
     CHECK_THAT(what, !Catch::Contains("failures[0] needs exactly one of"));
     // The next class's misspelt key is in the same round.
     CHECK_THAT(what, Catch::Contains("test.toml:16:1: error: unknown key `mtbf_per_nod`"));

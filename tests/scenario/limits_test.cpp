@@ -344,7 +344,7 @@ TEST_CASE("prices and quoted GPU-hours past the supported range are refused wher
     tiny.replace(tiny.find("40 years"), 8, "1e-300 s");
     const ScenarioError amortisation = load_error(tiny);
     CHECK(amortisation.where().to_string() == "test.toml:15:16");
-    CHECK_THAT(amortisation.message(), Catch::Contains("beyond the supported range of amortisation periods"));
+    CHECK_THAT(amortisation.message(), Catch::Contains("below the supported range of amortisation periods"));
     // A research run quoting 1.7e308 GPU-hours (line 13 the [[pricing.research_runs]] header; name 14, gpu_hours 15,
     // its value at column 13): "$infB" with exit 0. limits::kGpuHoursMax = 10^12.
     const ScenarioError run = load_error(with_layout("data = 32\n") +

@@ -84,6 +84,11 @@ gpuhours::SweepRow sample_row() {
     r.cost_usd_p50 = 5.328e6;
     r.cost_usd_p95 = 5.9e6;
     r.energy_mwh_p50 = std::nan("");  // non-finite travels as null
+    r.mfu_bf16 = 0.4391;
+    r.wall_clock_days = 57.2;
+    r.gpu_hours = 2.81e6;
+    r.cost_usd = 5.623e6;
+    r.energy_mwh = 1889.5;
     r.claims = {{"under $6M", "HOLDS", 0.93}, {"two months, \"strict\"", "UNCERTAIN", 0.5}};
     return r;
 }
@@ -405,6 +410,33 @@ TEST_CASE("opening a journal drops a cut-short last line, and reading one ignore
     const auto rows = gpuhours::read_journal(path, "f");
     REQUIRE(rows.size() == 2);
     CHECK(rows[1].key == "a=2");
+}
+
+TEST_CASE("a journal row without the nominal run's figures is evaluated again, not resumed with empty cells", "[sweep]") {
+    // A journal written before the nominal columns existed has no "wall_clock_days" (nor the others) in its rows:
+    // read back, such a row would give empty cells where an uninterrupted sweep writes numbers, so read_journal
+    // leaves it out (its point runs again). A row with them reads back with them.
+    const auto dir = test_dir("journal-old");
+    const auto path = dir / "out.csv.partial";
+    gpuhours::SweepRow fresh = sample_row();
+    fresh.key = "a=1";
+    gpuhours::SweepRow old = sample_row();
+    old.key = "a=2";
+    std::string old_line = gpuhours::journal_line(old, "f");
+    for (const char* key : {"mfu_bf16", "wall_clock_days", "gpu_hours", "cost_usd", "energy_mwh"}) {
+        const std::string field = std::string(",\"") + key + "\":";
+        const auto at = old_line.find(field);
+        REQUIRE(at != std::string::npos);
+        old_line.erase(at, old_line.find(',', at + 1) - at);
+    }
+    REQUIRE(old_line.find("wall_clock_days\":") == std::string::npos);
+    REQUIRE(gpuhours::parse_journal_line(std::string_view(old_line).substr(0, old_line.size() - 1)));  // still a valid line
+    std::ofstream(path, std::ios::binary) << gpuhours::journal_line(fresh, "f") << old_line;
+    const auto rows = gpuhours::read_journal(path, "f");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].key == "a=1");
+    CHECK(rows[0].wall_clock_days == 57.2);
+    CHECK(rows[0].cost_usd == 5.623e6);
 }
 
 TEST_CASE("resuming evaluates only the unfinished points and writes what an uninterrupted sweep writes", "[sweep]") {

@@ -9,6 +9,10 @@ namespace gpuhours::limits {
 
 // Tables within tables in a scenario or catalog file: [a.b.c] headers, dotted keys a.b.c = …, inline tables and
 // arrays, and --set paths. The document is walked recursively, so this bounds the stack.
+// How a value outside its supported range [lo, hi] stands to it, for the message that refuses it: "beyond" above
+// `hi`, "below" under the range ("--deadline 1 min is below the supported range", not "beyond").
+constexpr const char* range_side(double value, double hi) { return value > hi ? "beyond" : "below"; }
+
 inline constexpr int kNestingDepth = 64;
 // A scenario, `extends` or catalog file, in bytes: the largest shipped file is a few KB.
 inline constexpr std::int64_t kInputFileBytes = std::int64_t{16} << 20;
