@@ -432,8 +432,8 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
     }
 }
 
-// The request's chips; with a rule and none: the chips it permits, after the scenario's own chip as it is (the
-// reference row, set in `reference`) when the rule does not permit that one.
+// The request's chips; with a rule and none: the chips it permits, the scenario's own chip first as the reference row
+// (added, and set in `reference`, when the rule does not permit it).
 std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOptions& base, const WhatIfRequest& request,
                                           std::optional<std::string>& reference) {
     std::vector<std::string> chips = request.chips;
@@ -444,9 +444,11 @@ std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOp
     }
     if (chips.empty()) throw Error(fmt::format("rule set {} permits no catalog chip", request.rule->id), "name chips with --chips");
     const std::string own = catalog_id(original.cluster.chip);
-    if (std::find(chips.begin(), chips.end(), own) == chips.end()) {
+    if (const auto at = std::find(chips.begin(), chips.end(), own); at == chips.end()) {
         reference = own;
         chips.insert(chips.begin(), own);
+    } else {
+        std::rotate(chips.begin(), at, at + 1);  // first, as the help says, not in the catalog's order
     }
     return chips;
 }

@@ -86,7 +86,7 @@ std::vector<CommandHelp> make_table() {
           {"-o", "FILE", "write FILE.html (a page with charts) or FILE.json, whole or not at all"},
           {"--output", "FILE", "the same as -o"}},
          "gpuhours compare scenarios/deepseek-v3.toml scenarios/deepseek-v3.toml --set 'B:pricing.gpu_hour=$3'"},
-        {"capacity", "gpuhours capacity SCENARIO --gpus N --deadline DURATION [options]",
+        {"capacity", "gpuhours capacity SCENARIO [--gpus N] [--deadline DURATION] [options]",
          "what a cluster trains by a deadline: the most tokens of the scenario's model on each chip, and with --family "
          "the largest model of a family trained to a token target (docs/capacity.md)",
          {kJson, kQuiet, kSet, kCatalog, kMode, kNetwork,

@@ -181,6 +181,14 @@ TEST_CASE("a rule given with --rule compares what it permits even when the scena
     CHECK_THAT(ruled.out, Catch::Contains("\"chip\": \"l20\""));
     CHECK_FALSE(ruled.out.find("\"chip\": \"h100\"") != std::string::npos);
     CHECK_FALSE(ruled.out.find("\"chip\": \"a100-80gb\"") != std::string::npos);
+    // A scenario whose chip the rule permits (the L20 under oct-2023, beside the H20) has it first, as the reference,
+    // not in the catalog's order among the others (the H20 came first).
+    const auto permitted = run_cli("whatif " + file.string() + " --rule oct-2023 --samples 1 --json --set 'cluster.chip=\"l20\"'");
+    INFO(permitted.out);
+    REQUIRE(permitted.exit_code == 0);
+    const auto first_chip = permitted.out.find("\"chip\": \"");
+    REQUIRE(first_chip != std::string::npos);
+    CHECK(permitted.out.compare(first_chip, 13, "\"chip\": \"l20\"") == 0);
     const auto listed = run_cli("whatif " + file.string() + " --samples 1 --json");
     REQUIRE(listed.exit_code == 0);
     CHECK_THAT(listed.out, Catch::Contains("\"chip\": \"h100\""));
