@@ -306,8 +306,9 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
     // What the degree must satisfy, as sweep --derive says it, and the nearest count above that does (scale_plan is
     // arithmetic: a few thousand degrees cost microseconds each).
     const ParallelLayout& p = first->parallel;
-    std::string above = fmt::format("; no count up to {} does", gpus_text(limits::kGpus / mp * mp));
-    for (long long d = most + 1; d <= std::min(4 * most + 4096, static_cast<long long>(limits::kGpus) / mp); ++d) {
+    const long long last = std::min(4 * most + 4096, static_cast<long long>(limits::kGpus) / mp);  // searched up to
+    std::string above = fmt::format("; none up to {} does", gpus_text(last * mp));
+    for (long long d = most + 1; d <= last; ++d) {
         if ((d * mp) % s.cluster.gpus_per_node != 0) continue;
         if (const auto plan = scale_plan(s, static_cast<int>(d), bound); plan && !plan->blocked) {
             above = fmt::format("; the fewest GPUs above that do: {}", gpus_text(d * mp));
