@@ -268,7 +268,7 @@ std::string journal_line(const SweepRow& row, std::string_view fingerprint) {
     number("cost_usd_p50", row.cost_usd_p50);
     number("cost_usd_p95", row.cost_usd_p95);
     number("energy_mwh_p50", row.energy_mwh_p50);
-    // The nominal run's figures (absent from journals written before them: read back as NaN, shown empty).
+    // The nominal run's figures (a journal written before them lacks them: read_journal evaluates such a row again).
     for (const auto& [name, v] : {std::pair{"mfu_bf16", row.mfu_bf16}, std::pair{"wall_clock_days", row.wall_clock_days},
                                   std::pair{"gpu_hours", row.gpu_hours}, std::pair{"cost_usd", row.cost_usd},
                                   std::pair{"energy_mwh", row.energy_mwh}}) {

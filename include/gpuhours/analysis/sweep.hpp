@@ -100,7 +100,8 @@ struct SweepRow {
     double energy_mwh_p50 = 0.0;
     // The nominal run's figures, as `run`'s headline, `whatif`, `compare` and `report` give them (every uncertain
     // input at its nominal value: RunEvaluation::nominal_*); the _p50 columns are the Monte Carlo samples' medians.
-    // NaN where unknown: a row resumed from a journal written before these existed.
+    // NaN where unknown: an error row, or an ok row read from a journal written before these existed (read_journal
+    // leaves those out, so that their points are evaluated again).
     double mfu_bf16 = std::numeric_limits<double>::quiet_NaN();         // headline step, BF16 peak, full attention
     double wall_clock_days = std::numeric_limits<double>::quiet_NaN();
     double gpu_hours = std::numeric_limits<double>::quiet_NaN();        // allocated
