@@ -33,22 +33,6 @@ struct ChipListing {
     std::vector<Classification> classes;
 };
 
-// The byte counts of a chip as written (JSON and CSV): whole bytes. The catalog's figures are exact in their own
-// unit, not in bytes ("79.15 GiB" is 84,986,665,369.6 B), so device and reserve are rounded to the nearest byte and
-// usable is their difference, so that usable = device − reserve holds exactly in the output too.
-struct WholeBytes {
-    std::int64_t device = 0;
-    std::int64_t reserve = 0;
-    std::int64_t usable = 0;
-};
-WholeBytes whole_bytes(const ChipProfile& c) {
-    WholeBytes b;
-    b.device = static_cast<std::int64_t>(std::llround(c.memory_device.value()));
-    b.reserve = static_cast<std::int64_t>(std::llround(c.memory_reserve.value()));
-    b.usable = b.device - b.reserve;
-    return b;
-}
-
 // What the chips table's columns mean, and the rule set's source and notes under it (`narrow`: the table without its
 // wide columns, prices among them).
 void print_chips_legend(std::ostream& out, const RuleSet* rules, bool narrow) {
@@ -117,10 +101,8 @@ void write_chips_json(const ChipListing& l, std::ostream& out) {
     out << j.str();
 }
 
-// A CSV cell of a figure: the shortest text that reads back as the same double (as JSON writes it, without JSON's
-// ".0" on whole numbers); empty where the figure does not exist.
-std::string number_cell(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
-std::string number_cell(const std::optional<double>& v) { return v ? number_cell(*v) : std::string(); }
+// A CSV cell of an optional figure (report::csv_number; empty where there is none).
+std::string number_cell(const std::optional<double>& v) { return v ? report::csv_number(*v) : std::string(); }
 
 // --csv (docs/schemas.md): a data file, one row per chip, the JSON's fields under the JSON's names and units. A
 // nested object's fields are columns of their own: a peak per format of kAllPrecisions (the same columns whatever
@@ -143,14 +125,14 @@ void write_chips_csv(const ChipListing& l, std::ostream& out) {
         std::vector<std::string> row{c.id, c.display_name, c.vendor};
         for (Precision p : kAllPrecisions) {
             const auto it = c.peak_dense.find(p);
-            row.push_back(it == c.peak_dense.end() ? std::string() : number_cell(it->second.value()));
+            row.push_back(it == c.peak_dense.end() ? std::string() : report::csv_number(it->second.value()));
         }
         const WholeBytes bytes = whole_bytes(c);
-        const std::string price = c.rental_gpu_hour ? number_cell(c.rental_gpu_hour->value()) : std::string();
+        const std::string price = c.rental_gpu_hour ? report::csv_number(c.rental_gpu_hour->value()) : std::string();
         row.insert(row.end(), {fmt::format("{}", bytes.device), fmt::format("{}", bytes.reserve),
-                               fmt::format("{}", bytes.usable), number_cell(c.memory_bandwidth.value()),
-                               number_cell(c.scale_up_bandwidth.value()), fmt::format("{}", c.scale_up_domain),
-                               number_cell(c.nic_bandwidth.value()), number_cell(c.tdp.value()),
+                               fmt::format("{}", bytes.usable), report::csv_number(c.memory_bandwidth.value()),
+                               report::csv_number(c.scale_up_bandwidth.value()), fmt::format("{}", c.scale_up_domain),
+                               report::csv_number(c.nic_bandwidth.value()), report::csv_number(c.tdp.value()),
                                fmt::format("{}", c.sm_count), number_cell(c.die_area_mm2), price,
                                c.rental_gpu_hour ? c.rental_source : std::string()});
         if (l.rules) {

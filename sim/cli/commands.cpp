@@ -119,12 +119,10 @@ long long whole_number_option(const ParsedArgs& args, const std::string& flag, l
 
 namespace {
 
-// A chip's memory as the JSON writes it: whole bytes (the catalog's figures are exact in GiB, not in bytes: "79.15 GiB"
-// is 84,986,665,369.6 B), device and reserve rounded and usable their difference, as `chips --json` has them.
+// A chip's memory in check's and model's JSON, in whole bytes as `chips --json` has it (whole_bytes).
 void memory_bytes_json(report::Json& j, const ChipProfile& chip) {
-    const auto device = static_cast<std::int64_t>(std::llround(chip.memory_device.value()));
-    const auto reserve = static_cast<std::int64_t>(std::llround(chip.memory_reserve.value()));
-    j.field("capacity_bytes", device - reserve).field("device_bytes", device).field("reserve_bytes", reserve);
+    const WholeBytes b = whole_bytes(chip);
+    j.field("capacity_bytes", b.usable).field("device_bytes", b.device).field("reserve_bytes", b.reserve);
 }
 
 // The chip as sweep and whatif name it: its catalog id, and the figures the scenario sets on top of it
@@ -752,6 +750,14 @@ int model_command(const Args& raw, std::ostream& out) {
 int cmd_check(const Args& args, std::ostream& out) { return check_command(args, out); }
 int cmd_model(const Args& args, std::ostream& out) { return model_command(args, out); }
 std::string mistake_json(const Error& e) { return invalid_json(e); }
+
+WholeBytes whole_bytes(const ChipProfile& chip) {
+    WholeBytes b;
+    b.device = static_cast<std::int64_t>(std::llround(chip.memory_device.value()));
+    b.reserve = static_cast<std::int64_t>(std::llround(chip.memory_reserve.value()));
+    b.usable = b.device - b.reserve;
+    return b;
+}
 
 void require_price_for_same_price(const ParsedArgs& args, const Scenario& s) {
     if (!args.has("--same-price") || s.pricing.gpu_hour) return;

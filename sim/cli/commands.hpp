@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iosfwd>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -24,6 +25,15 @@ int cmd_check(const Args& args, std::ostream& out);
 // as always): {"schema_version", "valid": false, "error": {file, line, column, message, hint}}, as `check --json` of
 // an invalid scenario (docs/schemas.md).
 std::string mistake_json(const Error& e);
+// A chip's memory as the JSON and CSV write it (chips, check, model): whole bytes. The catalog's figures are exact in
+// their own unit, not in bytes ("79.15 GiB" is 84,986,665,369.6 B), so device and reserve are rounded to the nearest
+// byte and usable is their difference, so that usable = device − reserve holds exactly in the output too.
+struct WholeBytes {
+    std::int64_t device = 0;
+    std::int64_t reserve = 0;
+    std::int64_t usable = 0;
+};
+WholeBytes whole_bytes(const ChipProfile& chip);
 int cmd_model(const Args& args, std::ostream& out);
 int cmd_chips(const Args& args, std::ostream& out);       // sim/cli/chips_command.cpp
 int cmd_run(const Args& args, std::ostream& out);

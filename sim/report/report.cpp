@@ -346,9 +346,9 @@ std::string wrap_text(std::string_view text, std::size_t width, std::size_t inde
 
 // ---- sweeps -----------------------------------------------------------------------------------------------
 
-namespace {
+std::string csv_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
 
-std::string number_cell(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
+namespace {
 
 std::size_t claim_columns(const SweepResult& r) {
     std::size_t n = 0;
@@ -434,11 +434,11 @@ std::string sweep_csv(const SweepResult& r) {
         std::vector<std::string> cells = point_cells(r, row);
         cells.insert(cells.end(), {row.ok ? "ok" : "error", row.chip, row.chip_modified,
                                    row.ok ? std::to_string(row.gpus) : "", row.layout});
-        for (const auto& f : kSweepFigures) cells.push_back(has_figure(row, f) ? number_cell(row.*f.field) : "");
+        for (const auto& f : kSweepFigures) cells.push_back(has_figure(row, f) ? csv_number(row.*f.field) : "");
         for (std::size_t c = 0; c < claims; ++c) {
             const bool has = c < row.claims.size();
             cells.push_back(has ? row.claims[c].verdict : "");
-            cells.push_back(has ? number_cell(row.claims[c].probability) : "");
+            cells.push_back(has ? csv_number(row.claims[c].probability) : "");
         }
         if (r.derive_data) cells.push_back(row.derived);
         cells.push_back(row.error);

@@ -17,6 +17,7 @@
 #include <string>
 #include <sys/wait.h>
 #include <variant>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -75,6 +76,26 @@ bool plain_number(const std::string& cell) {
     return end == cell.c_str() + cell.size();
 }
 
+// A scenario whose only mistake is the misspelt key `nic_bandwith` on line 5, written as DIR/typo.toml.
+std::string write_typo_scenario(const std::string& dir) {
+    const std::string file = dir + "/typo.toml";
+    std::ofstream(file) << "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\nnic_bandwith = \"400 Gb/s\"\n"
+                           "[parallelism]\ndata = 8\n[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 8\n";
+    return file;
+}
+
+// What a command asked for --json gives for that scenario: exit 2 and, on stdout after the message on stderr,
+// "valid": false with the mistake located at line 5.
+void check_typo_mistake(const Result& r) {
+    CHECK(r.exit_code == 2);
+    const auto at = r.out.find("{\n");
+    REQUIRE(at != std::string::npos);
+    const auto doc = gpuhours::test::JsonReader(r.out.substr(at)).document();
+    CHECK_FALSE(std::get<bool>(doc["valid"].v));
+    CHECK(doc["error"]["line"].number() == 5);
+    CHECK_THAT(doc["error"]["message"].string(), Catch::Contains("unknown key `nic_bandwith`"));
+}
+
 }  // namespace
 
 TEST_CASE("check --json of an invalid scenario says so in JSON, where the mistake is, and exits 2") {
@@ -83,18 +104,10 @@ TEST_CASE("check --json of an invalid scenario says so in JSON, where the mistak
     // only mistake).
     const std::string dir = (gpuhours::test::scratch_path("cli-check-json")).string();
     std::filesystem::create_directories(dir);
-    const std::string file = dir + "/typo.toml";
-    std::ofstream(file) << "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\nnic_bandwith = \"400 Gb/s\"\n"
-                           "[parallelism]\ndata = 8\n[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 8\n";
+    const std::string file = write_typo_scenario(dir);
     const Result r = run("check --json " + file + " --catalog " + kRoot + "/scenarios");
     INFO(r.out);
-    CHECK(r.exit_code == 2);
-    const auto at = r.out.find("{\n");  // stdout, after the message on stderr
-    REQUIRE(at != std::string::npos);
-    const auto doc = gpuhours::test::JsonReader(r.out.substr(at)).document();
-    CHECK_FALSE(std::get<bool>(doc["valid"].v));
-    CHECK(doc["error"]["line"].number() == 5);
-    CHECK_THAT(doc["error"]["message"].string(), Catch::Contains("unknown key `nic_bandwith`"));
+    check_typo_mistake(r);
     std::filesystem::remove_all(dir);
 }
 
@@ -103,21 +116,12 @@ TEST_CASE("run, whatif and model asked for --json write a mistake as JSON on std
     // fresh user's hunt, session 39); each now writes "valid": false with the mistake located, and still exits 2.
     const std::string dir = (gpuhours::test::scratch_path("cli-json-mistake")).string();
     std::filesystem::create_directories(dir);
-    const std::string file = dir + "/typo.toml";
-    std::ofstream(file) << "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\nnic_bandwith = \"400 Gb/s\"\n"
-                           "[parallelism]\ndata = 8\n[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 8\n";
-    for (const std::string command : {"run", "whatif --chips h100", "model"}) {
+    const std::string file = write_typo_scenario(dir);
+    for (const auto& [command, flags] : {std::pair{"run", ""}, std::pair{"whatif", " --chips h100"}, std::pair{"model", ""}}) {
         INFO(command);
-        const Result r = run(command.substr(0, command.find(' ')) + " " + file + (command.find(' ') == std::string::npos ? "" : command.substr(command.find(' '))) +
-                             " --json --catalog " + kRoot + "/scenarios");
+        const Result r = run(std::string(command) + " " + file + flags + " --json --catalog " + kRoot + "/scenarios");
         INFO(r.out);
-        CHECK(r.exit_code == 2);
-        const auto at = r.out.find("{\n");
-        REQUIRE(at != std::string::npos);
-        const auto doc = gpuhours::test::JsonReader(r.out.substr(at)).document();
-        CHECK_FALSE(std::get<bool>(doc["valid"].v));
-        CHECK(doc["error"]["line"].number() == 5);
-        CHECK_THAT(doc["error"]["message"].string(), Catch::Contains("unknown key `nic_bandwith`"));
+        check_typo_mistake(r);
     }
     // Without --json, nothing but the message (on stderr).
     const Result plain = run("run " + file + " --catalog " + kRoot + "/scenarios");

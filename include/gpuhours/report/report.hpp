@@ -18,7 +18,7 @@ public:
     explicit Table(std::vector<std::string> headers);
     void add_row(std::vector<std::string> cells);  // must have as many cells as headers
     [[nodiscard]] std::string render() const;
-    [[nodiscard]] std::string render_csv() const;
+    [[nodiscard]] std::string render_csv() const;  // cells as given: figures in them through csv_number
     [[nodiscard]] const std::vector<std::string>& headers() const { return headers_; }
     [[nodiscard]] const std::vector<std::vector<std::string>>& rows() const { return rows_; }
 
@@ -26,6 +26,10 @@ private:
     std::vector<std::string> headers_;
     std::vector<std::vector<std::string>> rows_;
 };
+
+// A CSV cell of a figure: the shortest text that reads back as the same double (as JSON writes it, without JSON's
+// ".0" on whole numbers); empty where the figure does not exist (not finite). Sweep and chips CSV cells.
+std::string csv_number(double v);
 
 // A streaming JSON writer with two-space indentation. Misuse (a value where a key is due) is a programmer
 // error and asserts.
