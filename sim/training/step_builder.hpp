@@ -268,7 +268,15 @@ private:
         std::size_t log = 0;  // choice_logs_ index + 1 (0: not routed yet)
         CommSpec comm;
         CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;  // the stage's groups' (groups 1, 2, …)
+        bool loggable = true;  // false: kept for stage_shift alone (a stage or pair set too large to log and check)
     };
+    // The translation by one pipeline stage's nodes (NodeTranslation, network/automorphism.hpp), proven at the first
+    // call; null when the stages are not whole nodes or the proof fails, and with the translation off.
+    const NodeTranslation* stage_shift();
+    // The time of the pipeline sends `flows` carried from sends timed earlier that they are a translation of
+    // (stage_shift); nullopt otherwise.
+    std::optional<SimTime> translated_sends(std::span<const FlowSpec> flows);
+    void remember_sends(std::span<const FlowSpec> flows, SimTime time);
     std::optional<std::vector<std::uint64_t>> routed_pairs(const Timed& timed) const;
     Router::ChoiceLog route_logged(std::span<const std::uint64_t> pairs);
     bool carries(Timed& timed, int stage, const Automorphism& first, const Automorphism& then);
@@ -402,6 +410,16 @@ private:
     std::vector<Router::ChoiceLog> choice_logs_;
     std::map<std::vector<std::uint64_t>, std::size_t> log_of_pairs_;  // by source × 2^32 + destination
     std::map<std::tuple<std::size_t, int, int>, bool> log_checks_;
+    std::optional<NodeTranslation> stage_shift_;
+    bool stage_shift_tried_ = false;
+    // Pipeline sends timed on the network, kept for translated_sends: their ends (source, destination, …), sizes
+    // and time.
+    struct TimedSends {
+        std::vector<VertexId> ends;
+        std::vector<double> sizes;
+        SimTime time;
+    };
+    std::vector<TimedSends> timed_sends_;
 };
 
 }  // namespace gpuhours::detail

@@ -61,6 +61,19 @@ constexpr std::size_t kSamplePairs = 512;
 // their routing costs about as much as timing the collective again at another stage.
 constexpr std::size_t kMaxLoggedPairs = std::size_t{1} << 17;
 
+// Whether a collective's answer is carried by any automorphism, without logs: every phase of its plans is a max-min
+// solve or a congestion bound over flows in their listed order, both functions of the routes alone. Not an
+// all-to-all too large for flows (n(n − 1) pairs above MaxMinNetwork::kExactFlowLimit): the network aggregates
+// those by destination trees, summing in an order of vertices.
+bool geometric_answer_exact(const CommSpec& c, std::span<const std::uint32_t> offsets) {
+    if (c.kind != CollectiveKind::all_to_all) return true;
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+        const std::size_t n = offsets[i + 1] - offsets[i];
+        if (n * (n - 1) > MaxMinNetwork::kExactFlowLimit) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 bool set_stage_translation(bool on) {
@@ -255,8 +268,16 @@ std::optional<SimTime> StepBuilder::translated_time(const CommSpec& c, int stage
     if (untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)))) return std::nullopt;
     const auto found = timed_.find(std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge, c.gpu_merge));
     if (found == timed_.end()) return std::nullopt;  // timed at no stage yet (and no closure spent on it)
+    const NodeTranslation* shift = stage_shift();
     for (Timed& timed : found->second) {
         if (timed.groups.offsets != groups.offsets || timed.groups.crosses != groups.crosses) continue;
+        // First the translation by whole stages, proven once from the fabric's geometry: no closure, no routing.
+        if (shift != nullptr && geometric_answer_exact(c, groups.offsets) &&
+            shift->maps(topology_, timed.groups.vertices, groups.vertices)) {
+            ++translations;
+            return timed.time;
+        }
+        if (!timed.loggable) continue;
         // Stage images are proven only here, when an answer could be carried.
         const StageImage& to = stage_image(stage);
         const StageImage& from = stage_image(timed.stage);
@@ -280,21 +301,69 @@ std::optional<SimTime> StepBuilder::translated_time(const CommSpec& c, int stage
     return std::nullopt;
 }
 
+const NodeTranslation* StepBuilder::stage_shift() {
+    if (!translation_on || network_->kind() != NetworkKind::flow) return nullptr;
+    if (!stage_shift_tried_) {
+        stage_shift_tried_ = true;
+        const int per_node = topology_.gpus_per_node();
+        const int stage_gpus = layout_.pipeline > 1 ? placement_.ranks() / layout_.pipeline : 0;
+        if (per_node > 0 && stage_gpus > 0 && stage_gpus % per_node == 0) {
+            stage_shift_ = NodeTranslation::prove(topology_, stage_gpus / per_node);
+        }
+    }
+    return stage_shift_ ? &*stage_shift_ : nullptr;
+}
+
+std::optional<SimTime> StepBuilder::translated_sends(std::span<const FlowSpec> flows) {
+    const NodeTranslation* shift = stage_shift();
+    if (shift == nullptr) return std::nullopt;
+    std::vector<VertexId> ends;
+    ends.reserve(2 * flows.size());
+    for (const FlowSpec& f : flows) {
+        ends.push_back(f.src);
+        ends.push_back(f.dst);
+    }
+    for (const TimedSends& timed : timed_sends_) {
+        if (timed.sizes.size() != flows.size()) continue;
+        bool sizes = true;
+        for (std::size_t i = 0; i < flows.size() && sizes; ++i) sizes = timed.sizes[i] == flows[i].size.value();
+        if (sizes && shift->maps(topology_, timed.ends, ends)) {
+            ++translations;
+            return timed.time;
+        }
+    }
+    return std::nullopt;
+}
+
+void StepBuilder::remember_sends(std::span<const FlowSpec> flows, SimTime time) {
+    if (stage_shift() == nullptr || timed_sends_.size() >= kKept) return;
+    TimedSends timed;
+    for (const FlowSpec& f : flows) {
+        timed.ends.push_back(f.src);
+        timed.ends.push_back(f.dst);
+        timed.sizes.push_back(f.size.value());
+    }
+    timed.time = time;
+    timed_sends_.push_back(std::move(timed));
+}
+
 void StepBuilder::remember_translation(const CommSpec& c, int stage, CommGroups groups, CollectiveAlgorithm algorithm,
                                        SimTime time) {
     if (!translation_on || network_->kind() != NetworkKind::flow || layout_.pipeline < 2) return;
-    if (static_cast<std::size_t>(placement_.ranks() / layout_.pipeline) > kMaxStageGpus) return;
-    if (untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)))) return;
+    const bool by_shift = stage_shift() != nullptr && geometric_answer_exact(c, groups.offsets);
+    bool loggable = static_cast<std::size_t>(placement_.ranks() / layout_.pipeline) <= kMaxStageGpus &&
+                    !untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)));
     // An estimate of the pairs its plans route (an all-to-all's n(n−1) per group; about 4n for rings and trees).
     std::size_t pairs = 0;
     for (std::size_t i = 0; i < groups.size(); ++i) {
         const std::size_t n = groups.offsets[i + 1] - groups.offsets[i];
         pairs += c.kind == CollectiveKind::all_to_all ? n * (n - 1) : 4 * n;
     }
-    if (pairs > kMaxLoggedPairs) return;
+    loggable = loggable && pairs <= kMaxLoggedPairs;
+    if (!loggable && !by_shift) return;
     std::vector<Timed>& kept = timed_[std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge, c.gpu_merge)];
     if (kept.size() >= kKept) return;
-    kept.push_back(Timed{time, stage, std::move(groups), 0, c, algorithm});
+    kept.push_back(Timed{time, stage, std::move(groups), 0, c, algorithm, loggable});
 }
 
 }  // namespace gpuhours::detail

@@ -118,8 +118,9 @@ TEST_CASE("Stage translation changes no figure of a step, and carries stages on 
         {"multi-plane, 8 planes", cluster(64, 8, Fabric::multi_plane, 16, 8), true, true},
         {"rail-optimized", cluster(64, 8, Fabric::rail_optimized, 16), true, true},
         // Leaves of 8 NICs (radix 16): a stage spans two leaves and its all-to-alls cross the spines, where
-        // destination-based spreading need not commute with the swap: whatever is carried must still be exact.
-        {"fat-tree, small leaves", cluster(64, 8, Fabric::fat_tree, 16), true, false},
+        // destination-based spreading need not commute with the swap; the translation by one stage's nodes (two
+        // leaves of the 8, under 8 spines: NodeTranslation) rotates the spines as the spreading does, and carries.
+        {"fat-tree, small leaves", cluster(64, 8, Fabric::fat_tree, 16), true, true},
         {"fat-tree, 3 tiers", cluster(128, 8, Fabric::fat_tree, 8, 1, 3), true, false},
         // Nodes of 6 GPUs straddling leaves of 8 NICs: stages sit differently on the leaves.
         {"fat-tree, nodes straddle leaves", cluster(96, 6, Fabric::fat_tree, 16), true, false},
@@ -146,14 +147,16 @@ TEST_CASE("Stage translation changes no figure over a grid of layouts and fabric
     // Every layout below on every fabric below, with the translation off and on: the step's every figure equal.
     // The layouts reach each kind of group symmetric_time times (tensor, context ring and all-gather, data under
     // ZeRO-1 and ZeRO-3 with hybrid sharding, expert and expert-data, folded experts) and each schedule; the fabrics
-    // each builder, nodes straddling leaves and 4-GPU nodes. A layout a fabric cannot hold is skipped (counted).
+    // each builder, nodes straddling leaves and 4-GPU nodes, and 8 planes of 4 leaves of 4 nodes (a stage a whole
+    // leaf: the translation by whole stages, NodeTranslation, proven on the fabric's geometry). A layout a fabric
+    // cannot hold is skipped (counted).
     struct Fabric_ {
         Fabric fabric;
         int per_node, radix, planes, tiers;
     };
     const Fabric_ fabrics[] = {{Fabric::fat_tree, 8, 16, 1, 2}, {Fabric::fat_tree, 8, 64, 1, 2}, {Fabric::fat_tree, 4, 8, 1, 3},
                                {Fabric::fat_tree, 6, 16, 1, 2}, {Fabric::rail_optimized, 8, 16, 1, 2},
-                               {Fabric::multi_plane, 8, 16, 2, 2}};
+                               {Fabric::multi_plane, 8, 16, 2, 2}, {Fabric::multi_plane, 8, 8, 8, 2}};
     std::size_t compared = 0, carried = 0, skipped = 0;
     for (const Fabric_& f : fabrics) {
         const int gpus = 16 * f.per_node;  // 16 nodes

@@ -105,3 +105,54 @@ std::optional<std::vector<int>> leaf_local_copies(const Topology& topology, std:
                                                   std::span<const std::uint32_t> offsets);
 
 }  // namespace gpuhours
+
+namespace gpuhours {
+
+// A translation of the cluster by whole nodes — GPU g ↦ g + shift (mod the GPU count), every vertex of a node onto
+// the same vertex of the node `node_shift` further, each leaf onto its image NIC's leaf, each spine onto a spine —
+// proven from the builder's geometry to be an automorphism that carries every routing choice (issue #13: a pipeline
+// stage of thousands of GPUs answered as another stage moved along the fabric, without routing its flows).
+//
+// The argument. π is built from the GPUs (and their neighbours, in adjacency order) and the NICs' leaves, then
+// checked to be a bijection of the vertices that keeps each vertex's kind and group and maps every link to a link
+// of the same kind, bandwidth, efficiency and latency (a node's vertices with their links in the same order; a
+// switch's links as a set, with no two links from one switch to one vertex). Hop distances are then kept. Of the
+// router's choices among equal-cost next hops (Router::choose: candidates in adjacency order, the one at (key(dst)
+// + v) mod count), only a leaf's, among its uplinks, can have several candidates: a spine has one link down to each
+// leaf; a NIC one way up and one down; a GPU picks its NVLink first (PXN) and has one other link; and a node's
+// switch meets a destination on another node only when the node's NICs lie each in a component (plane) of their
+// own, through the one GPU whose NIC is in the destination's — which is required: every node has its NICs all on
+// one leaf, or no two in one component. So an uplink taken at leaf ℓ for destination d has index i = (key(d) + ℓ)
+// mod S and its image must be the uplink at π(ℓ) with index (key(π d) + π(ℓ)) mod S = i + ρ_ℓ, where ρ_ℓ = δ +
+// π(ℓ) − ℓ (mod S) and δ = key(π d) − key(d) (mod S), required the same for every GPU. π is defined on the spines
+// by exactly that rotation of each leaf's uplinks (U(ℓ)[i] ↦ U(π ℓ)[(i + ρ_ℓ) mod S]), which must give each spine
+// one image whatever leaf it is reached from. Then every route between the images of two GPUs is the image of the
+// route between them, link by link, and so every phase of flows between images is the image phase: the same
+// canonical form (sim/network/relabel.hpp) and the same max-min answer to the last bit, and the same congestion
+// bound (the loads of its image links summed in the same flow order). π^k is then proven too: any shift by a
+// multiple of `node_shift` nodes.
+//
+// Refused (nullopt): a fabric without a builder's geometry or NICs, three tiers, a shift that is not a whole number
+// of nodes in (0, nodes), leaves of different uplink counts, any check above failing — e.g. a shift by part of a
+// leaf (the flagship's stage at 2,048 GPUs is 16 nodes, half a leaf of 32), a last leaf partly filled, a leaf count
+// per component that is not a multiple of S (the leaf that wraps round would need another rotation: 6 leaves under
+// 4 spines), nodes straddling leaves. Cost O(vertices + links), some 12 bytes per vertex while proving (the
+// flagship's layout at 131,072 GPUs: about 3 % of its step).
+class NodeTranslation {
+public:
+    static std::optional<NodeTranslation> prove(const Topology& topology, int node_shift);
+
+    // The shift in GPUs (node_shift × GPUs per node) and the GPU count it wraps at.
+    [[nodiscard]] std::size_t gpu_shift() const { return shift_; }
+    [[nodiscard]] std::size_t gpus() const { return gpus_; }
+    // Whether `to` is π^k of `from` element by element (both GPU vertices of `topology`) for one k ≥ 0: every GPU
+    // index moved by the same multiple of gpu_shift(), modulo gpus(). False for lists of different lengths or a
+    // vertex that is not a GPU. O(elements).
+    [[nodiscard]] bool maps(const Topology& topology, std::span<const VertexId> from, std::span<const VertexId> to) const;
+
+private:
+    std::size_t shift_ = 0;
+    std::size_t gpus_ = 0;
+};
+
+}  // namespace gpuhours

@@ -1,0 +1,190 @@
+// NodeTranslation (include/gpuhours/network/automorphism.hpp): a translation by whole nodes proven from the
+// builder's geometry, with the rotation of the spines that carries the leaves' destination-based spreading.
+#include <gpuhours/network/automorphism.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace gpuhours {
+
+namespace {
+
+constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+
+bool same_figures(const LinkInfo& a, const LinkInfo& b) {
+    return a.kind == b.kind && a.bandwidth.value() == b.bandwidth.value() && a.efficiency == b.efficiency &&
+           a.latency.value() == b.latency.value();
+}
+
+// The vertex map being built: image and preimage, each vertex given one image and each image one preimage.
+class Bijection {
+public:
+    explicit Bijection(std::size_t n) : image_(n, kNone), preimage_(n, kNone) {}
+    bool map(VertexId v, VertexId w) {
+        if (image_[v] == kNone) {
+            if (preimage_[w] != kNone) return false;
+            image_[v] = static_cast<std::uint32_t>(w);
+            preimage_[w] = static_cast<std::uint32_t>(v);
+            return true;
+        }
+        return image_[v] == w;
+    }
+    [[nodiscard]] std::uint32_t operator[](VertexId v) const { return image_[v]; }
+
+private:
+    std::vector<std::uint32_t> image_, preimage_;
+};
+
+// Every node has its NICs all on one leaf, or no two of them in one component of the switches (the header's
+// argument: a node's switch then never chooses among relay GPUs).
+bool nics_placed_alike(const Topology& topology, const FabricGeometry& geometry) {
+    const std::size_t per_node = static_cast<std::size_t>(topology.gpus_per_node());
+    std::vector<int> components;
+    for (std::size_t first = 0; first < geometry.nic_leaf.size(); first += per_node) {
+        const VertexId leaf = geometry.nic_leaf[first];
+        bool one_leaf = true;
+        components.clear();
+        for (std::size_t g = first; g < first + per_node; ++g) {
+            one_leaf = one_leaf && geometry.nic_leaf[g] == leaf;
+            components.push_back(geometry.switches[geometry.nic_leaf[g] - geometry.first_switch].component);
+        }
+        if (one_leaf) continue;
+        std::sort(components.begin(), components.end());
+        if (std::adjacent_find(components.begin(), components.end()) != components.end()) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, int node_shift) {
+    const FabricGeometry* geometry = topology.geometry();
+    if (geometry == nullptr || geometry->three_tier || geometry->nic_leaf.empty()) return std::nullopt;
+    const std::size_t gpus = topology.gpus().size();
+    const int per_node = topology.gpus_per_node();
+    if (per_node <= 0 || gpus == 0 || gpus % static_cast<std::size_t>(per_node) != 0 || geometry->nic_leaf.size() != gpus) {
+        return std::nullopt;
+    }
+    const std::size_t nodes = gpus / static_cast<std::size_t>(per_node);
+    if (node_shift <= 0 || static_cast<std::size_t>(node_shift) >= nodes) return std::nullopt;
+    if (topology.vertex_count() >= kNone || !nics_placed_alike(topology, *geometry)) return std::nullopt;
+    const std::size_t shift = static_cast<std::size_t>(node_shift) * static_cast<std::size_t>(per_node);
+    const Topology::Adjacency& adj = topology.adjacency();
+    const auto& links = topology.links();
+    const std::size_t n = topology.vertex_count();
+    const auto degree = [&](VertexId v) { return adj.offsets[v + 1] - adj.offsets[v]; };
+    const auto is_switch = [&](VertexId v) { return is_network_switch(topology.vertex(v).kind); };
+    Bijection pi(n);
+
+    // 1. Each GPU onto the GPU `shift` further, its neighbours (its node's switch and NIC) in adjacency order onto the
+    //    image's, and its NIC's leaf onto the image NIC's leaf.
+    for (std::size_t g = 0; g < gpus; ++g) {
+        const std::size_t h = (g + shift) % gpus;
+        const VertexId v = topology.gpus()[g];
+        const VertexId w = topology.gpus()[h];
+        if (!pi.map(v, w) || degree(v) != degree(w)) return std::nullopt;
+        int other = 0;  // links that are not NVLink: one at most, so that a choice at a GPU is PXN's or none
+        for (std::uint32_t i = 0; i < degree(v); ++i) {
+            const VertexId a = adj.to[adj.offsets[v] + i];
+            other += links[adj.links[adj.offsets[v] + i]].kind == LinkKind::scale_up ? 0 : 1;
+            if (other > 1 || is_switch(a) || !pi.map(a, adj.to[adj.offsets[w] + i])) return std::nullopt;
+        }
+        if (!pi.map(geometry->nic_leaf[g], geometry->nic_leaf[h])) return std::nullopt;
+    }
+
+    // 2. The leaves' uplinks (links to switches), in adjacency order: one count S for every leaf, and the key step δ.
+    const auto uplinks = [&](VertexId leaf, std::vector<std::uint32_t>& out) {
+        out.clear();
+        for (std::uint32_t i = adj.offsets[leaf]; i < adj.offsets[leaf + 1]; ++i) {
+            if (is_switch(adj.to[i])) out.push_back(adj.links[i]);
+        }
+    };
+    std::vector<VertexId> leaves;
+    for (VertexId v = geometry->first_switch; v < n; ++v) {
+        if (topology.vertex(v).kind == VertexKind::leaf_switch) leaves.push_back(v);
+    }
+    std::vector<std::uint32_t> up, up_image;
+    std::size_t s = 0;
+    for (std::size_t k = 0; k < leaves.size(); ++k) {
+        uplinks(leaves[k], up);
+        if (k == 0) s = up.size();
+        if (up.size() != s) return std::nullopt;
+    }
+    std::size_t delta = 0;
+    if (s > 1) {
+        const auto key = [&](std::size_t g) { return static_cast<std::size_t>(topology.destination_key(static_cast<int>(g))) % s; };
+        delta = (key(shift % gpus) + s - key(0)) % s;
+        for (std::size_t g = 0; g < gpus; ++g) {
+            if ((key(g) + delta) % s != key((g + shift) % gpus)) return std::nullopt;
+        }
+    }
+
+    // 3. Each leaf's uplinks onto its image's, rotated by ρ = δ + π(ℓ) − ℓ (mod S): the spines' images.
+    for (const VertexId leaf : leaves) {
+        const std::uint32_t image = pi[leaf];
+        if (image == kNone || s == 0) continue;  // a leaf without NICs is found unmapped below
+        uplinks(leaf, up);
+        uplinks(image, up_image);
+        const std::size_t rho = (delta + image % s + s - leaf % s) % s;
+        for (std::size_t i = 0; i < s; ++i) {
+            const LinkInfo& a = links[up[i]];
+            const LinkInfo& b = links[up_image[(i + rho) % s]];
+            if (!same_figures(a, b) || !pi.map(a.to, b.to)) return std::nullopt;
+        }
+    }
+
+    // 4. A bijection of every vertex (one image each, injective: onto), keeping kinds and groups, whose every link is
+    //    a link of the same figures: a node's vertices' links in the same order, a switch's as a set.
+    std::vector<std::uint32_t> link_to(n, kNone);  // per far end, the link from the image switch to it
+    for (VertexId v = 0; v < n; ++v) {
+        const std::uint32_t w = pi[v];
+        if (w == kNone) return std::nullopt;
+        const VertexInfo& a = topology.vertex(v);
+        const VertexInfo& b = topology.vertex(w);
+        if (a.kind != b.kind || a.group != b.group || degree(v) != degree(w)) return std::nullopt;
+        if (!is_switch(v)) {
+            for (std::uint32_t i = 0; i < degree(v); ++i) {
+                const std::uint32_t l = adj.offsets[v] + i, m = adj.offsets[w] + i;
+                if (adj.to[m] != pi[adj.to[l]] || !same_figures(links[adj.links[l]], links[adj.links[m]])) return std::nullopt;
+            }
+            continue;
+        }
+        bool ok = true;
+        for (std::uint32_t m = adj.offsets[w]; m < adj.offsets[w + 1]; ++m) {
+            ok = ok && link_to[adj.to[m]] == kNone;  // two links from one switch to one vertex: refused
+            link_to[adj.to[m]] = adj.links[m];
+        }
+        for (std::uint32_t l = adj.offsets[v]; l < adj.offsets[v + 1] && ok; ++l) {
+            const std::uint32_t m = link_to[pi[adj.to[l]]];
+            ok = m != kNone && same_figures(links[adj.links[l]], links[m]);
+        }
+        for (std::uint32_t m = adj.offsets[w]; m < adj.offsets[w + 1]; ++m) link_to[adj.to[m]] = kNone;
+        if (!ok) return std::nullopt;
+    }
+    NodeTranslation t;
+    t.shift_ = shift;
+    t.gpus_ = gpus;
+    return t;
+}
+
+bool NodeTranslation::maps(const Topology& topology, std::span<const VertexId> from, std::span<const VertexId> to) const {
+    if (from.size() != to.size() || gpus_ == 0) return false;
+    if (from.empty()) return true;
+    const auto index = [&](VertexId v) -> std::size_t {
+        const VertexInfo& info = topology.vertex(v);
+        return info.kind == VertexKind::gpu && info.index >= 0 ? static_cast<std::size_t>(info.index) : gpus_;
+    };
+    const std::size_t first = index(from[0]), first_image = index(to[0]);
+    if (first >= gpus_ || first_image >= gpus_) return false;
+    const std::size_t d = (first_image + gpus_ - first) % gpus_;
+    if (d % shift_ != 0) return false;
+    for (std::size_t i = 0; i < from.size(); ++i) {
+        const std::size_t g = index(from[i]);
+        if (g >= gpus_ || index(to[i]) != (g + d) % gpus_) return false;
+    }
+    return true;
+}
+
+}  // namespace gpuhours
