@@ -75,7 +75,9 @@ std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, 
     const auto& links = topology.links();
     const std::size_t n = topology.vertex_count();
     const auto degree = [&](VertexId v) { return adj.offsets[v + 1] - adj.offsets[v]; };
-    const auto is_switch = [&](VertexId v) { return is_network_switch(topology.vertex(v).kind); };
+    // Node vertices come first and network switches after them (FabricGeometry).
+    const VertexId first_switch = geometry->first_switch;
+    const auto is_switch = [first_switch](VertexId v) { return v >= first_switch; };
     Bijection pi(n);
 
     // 1. Each GPU onto the GPU `shift` further, its neighbours (its node's switch and NIC) in adjacency order onto the

@@ -269,13 +269,25 @@ private:
         CommSpec comm;
         CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;  // the stage's groups' (groups 1, 2, …)
         bool loggable = true;  // false: kept for stage_shift alone (a stage or pair set too large to log and check)
+        bool exact = false;    // phases_exact over the representative: stage_shift may carry it
     };
+    // Whether every phase that timing `c` over `group` runs (each plan of each algorithm tried) has at most
+    // MaxMinNetwork::kExactFlowLimit flows. Above it the network answers with a congestion bound whose near-ties go
+    // by link id, or (an all-to-all) with routing trees summed in an order of vertices, neither of which a
+    // translation keeps to the last bit; below it the max-min answer is a function of the phase's canonical form.
+    // The count does not depend on the size, so the answer holds for every size over the same group.
+    bool phases_exact(const CommSpec& c, const std::vector<VertexId>& group) const;
     // The translation by one pipeline stage's nodes (NodeTranslation, network/automorphism.hpp), proven at the first
     // call; null when the stages are not whole nodes or the proof fails, and with the translation off.
     const NodeTranslation* stage_shift();
     // The time of the pipeline sends `flows` carried from sends timed earlier that they are a translation of
     // (stage_shift); nullopt otherwise.
     std::optional<SimTime> translated_sends(std::span<const FlowSpec> flows);
+    // When `groups` are, under stage_shift, the groups of a stage where a collective of c's kind and group kind was
+    // timed at another size: replaces them by those and returns that stage. Timing c there gives the answer it has
+    // here (the translation carries every plan, route and phase), and finds the phases' routings kept from that
+    // timing (PhaseMemo::earlier) instead of routing them. nullopt (groups unchanged) otherwise.
+    std::optional<int> move_to_timed_stage(const CommSpec& c, CommGroups& groups);
     void remember_sends(std::span<const FlowSpec> flows, SimTime time);
     std::optional<std::vector<std::uint64_t>> routed_pairs(const Timed& timed) const;
     Router::ChoiceLog route_logged(std::span<const std::uint64_t> pairs);

@@ -96,6 +96,8 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
         if (shared) shared->keep(shared->collectives, key, *t);
         return *t;
     }
+    // Timed where the same groups were timed before at another size, when the translation proves the stages alike.
+    const int timed_stage = move_to_timed_stage(c, groups).value_or(stage);
     const CollectiveRequest request = request_for(c, groups.at(0));
     const bool crosses = groups.crosses;
     // A collective with a single algorithm that crosses nodes is timed with its concurrent groups only
@@ -154,7 +156,7 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     if (!alone_result && !merged_done) time = to_sim(simulate_collective(*network_, request).time);
     comm_cache_.emplace(key, time);
     if (shared) shared->keep(shared->collectives, key, time);
-    remember_translation(c, stage, std::move(groups), algorithm, time);
+    remember_translation(c, timed_stage, std::move(groups), algorithm, time);
     return time;
 }
 

@@ -30,6 +30,15 @@
 // the representative's time alone, and that time depends on the pattern only, so one timing answers every stage
 // whose groups have it (the expert groups of the flagship's layout at any scale: 129 groups per stage at 131,072
 // GPUs).
+//
+// On a two-tier fabric whose stages are whole leaves, a third proof needs neither closures nor logs: the translation
+// by one stage's nodes, proven once from the fabric's geometry with the rotation of the spines that carries the
+// leaves' destination-based spreading (stage_shift; NodeTranslation, network/automorphism.hpp). Then every plan,
+// route and phase at stage s is π^k of those at t, and the answer is t's when its lists map element by element and
+// every phase the representative's plans run has at most MaxMinNetwork::kExactFlowLimit flows (phases_exact: the
+// network's answer above it need not be kept by π to the last bit). It answers a stage's collectives
+// (translated_time), its pipeline sends (translated_sends), and a collective of a new size over groups timed before
+// at another stage, timed on those groups to find their routings kept (move_to_timed_stage).
 #include "step_builder.hpp"
 
 #include <algorithm>
@@ -60,19 +69,6 @@ constexpr std::size_t kSamplePairs = 512;
 // A timed collective whose plans have more distinct (source, destination) pairs than this is not kept: logging
 // their routing costs about as much as timing the collective again at another stage.
 constexpr std::size_t kMaxLoggedPairs = std::size_t{1} << 17;
-
-// Whether a collective's answer is carried by any automorphism, without logs: every phase of its plans is a max-min
-// solve or a congestion bound over flows in their listed order, both functions of the routes alone. Not an
-// all-to-all too large for flows (n(n − 1) pairs above MaxMinNetwork::kExactFlowLimit): the network aggregates
-// those by destination trees, summing in an order of vertices.
-bool geometric_answer_exact(const CommSpec& c, std::span<const std::uint32_t> offsets) {
-    if (c.kind != CollectiveKind::all_to_all) return true;
-    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
-        const std::size_t n = offsets[i + 1] - offsets[i];
-        if (n * (n - 1) > MaxMinNetwork::kExactFlowLimit) return false;
-    }
-    return true;
-}
 
 }  // namespace
 
@@ -265,19 +261,21 @@ bool StepBuilder::carries(Timed& timed, int stage, const Automorphism& first, co
 
 std::optional<SimTime> StepBuilder::translated_time(const CommSpec& c, int stage, const CommGroups& groups) {
     if (!translation_on || network_->kind() != NetworkKind::flow) return std::nullopt;
-    if (untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)))) return std::nullopt;
     const auto found = timed_.find(std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge, c.gpu_merge));
     if (found == timed_.end()) return std::nullopt;  // timed at no stage yet (and no closure spent on it)
-    const NodeTranslation* shift = stage_shift();
-    for (Timed& timed : found->second) {
-        if (timed.groups.offsets != groups.offsets || timed.groups.crosses != groups.crosses) continue;
-        // First the translation by whole stages, proven once from the fabric's geometry: no closure, no routing.
-        if (shift != nullptr && geometric_answer_exact(c, groups.offsets) &&
-            shift->maps(topology_, timed.groups.vertices, groups.vertices)) {
-            ++translations;
-            return timed.time;
+    // First the translation by whole stages, proven once from the fabric's geometry: no closure, no routing.
+    if (const NodeTranslation* shift = stage_shift()) {
+        for (const Timed& timed : found->second) {
+            if (timed.exact && timed.groups.offsets == groups.offsets && timed.groups.crosses == groups.crosses &&
+                shift->maps(topology_, timed.groups.vertices, groups.vertices)) {
+                ++translations;
+                return timed.time;
+            }
         }
-        if (!timed.loggable) continue;
+    }
+    if (untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)))) return std::nullopt;
+    for (Timed& timed : found->second) {
+        if (!timed.loggable || timed.groups.offsets != groups.offsets || timed.groups.crosses != groups.crosses) continue;
         // Stage images are proven only here, when an answer could be carried.
         const StageImage& to = stage_image(stage);
         const StageImage& from = stage_image(timed.stage);
@@ -301,6 +299,29 @@ std::optional<SimTime> StepBuilder::translated_time(const CommSpec& c, int stage
     return std::nullopt;
 }
 
+bool StepBuilder::phases_exact(const CommSpec& c, const std::vector<VertexId>& group) const {
+    const CollectiveRequest request = request_for(c, group);
+    for (const CollectiveAlgorithm a : algorithms_for(c)) {
+        CollectivePlan plan;
+        try {
+            plan = plan_collective(topology_, request, a);
+        } catch (const Error&) {
+            continue;  // not run either (simulate_collective skips an algorithm that cannot plan)
+        }
+        for (const auto& phase : plan.phases) {
+            std::size_t flows = 0;
+            if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) {
+                flows = set->flows.size();
+            } else {
+                const std::size_t n = std::get<AllPairs>(phase.traffic).ranks.size();
+                flows = n * (n - 1);
+            }
+            if (flows > MaxMinNetwork::kExactFlowLimit) return false;
+        }
+    }
+    return true;
+}
+
 const NodeTranslation* StepBuilder::stage_shift() {
     if (!translation_on || network_->kind() != NetworkKind::flow) return nullptr;
     if (!stage_shift_tried_) {
@@ -316,7 +337,7 @@ const NodeTranslation* StepBuilder::stage_shift() {
 
 std::optional<SimTime> StepBuilder::translated_sends(std::span<const FlowSpec> flows) {
     const NodeTranslation* shift = stage_shift();
-    if (shift == nullptr) return std::nullopt;
+    if (shift == nullptr || flows.size() > MaxMinNetwork::kExactFlowLimit) return std::nullopt;
     std::vector<VertexId> ends;
     ends.reserve(2 * flows.size());
     for (const FlowSpec& f : flows) {
@@ -335,8 +356,26 @@ std::optional<SimTime> StepBuilder::translated_sends(std::span<const FlowSpec> f
     return std::nullopt;
 }
 
+std::optional<int> StepBuilder::move_to_timed_stage(const CommSpec& c, CommGroups& groups) {
+    const NodeTranslation* shift = stage_shift();
+    if (shift == nullptr) return std::nullopt;
+    for (const auto& [key, kept] : timed_) {
+        if (std::get<0>(key) != static_cast<int>(c.kind) || std::get<2>(key) != static_cast<int>(c.group) ||
+            std::get<3>(key) != c.node_merge || std::get<4>(key) != c.gpu_merge) {
+            continue;
+        }
+        for (const Timed& timed : kept) {
+            if (!timed.exact || timed.groups.offsets != groups.offsets || timed.groups.crosses != groups.crosses) continue;
+            if (!shift->maps(topology_, timed.groups.vertices, groups.vertices)) continue;
+            groups = timed.groups;
+            return timed.stage;
+        }
+    }
+    return std::nullopt;
+}
+
 void StepBuilder::remember_sends(std::span<const FlowSpec> flows, SimTime time) {
-    if (stage_shift() == nullptr || timed_sends_.size() >= kKept) return;
+    if (stage_shift() == nullptr || timed_sends_.size() >= kKept || flows.size() > MaxMinNetwork::kExactFlowLimit) return;
     TimedSends timed;
     for (const FlowSpec& f : flows) {
         timed.ends.push_back(f.src);
@@ -350,7 +389,7 @@ void StepBuilder::remember_sends(std::span<const FlowSpec> flows, SimTime time) 
 void StepBuilder::remember_translation(const CommSpec& c, int stage, CommGroups groups, CollectiveAlgorithm algorithm,
                                        SimTime time) {
     if (!translation_on || network_->kind() != NetworkKind::flow || layout_.pipeline < 2) return;
-    const bool by_shift = stage_shift() != nullptr && geometric_answer_exact(c, groups.offsets);
+    const bool by_shift = stage_shift() != nullptr && phases_exact(c, groups.at(0));
     bool loggable = static_cast<std::size_t>(placement_.ranks() / layout_.pipeline) <= kMaxStageGpus &&
                     !untranslatable_.contains(std::make_pair(static_cast<int>(c.kind), static_cast<int>(c.group)));
     // An estimate of the pairs its plans route (an all-to-all's n(n−1) per group; about 4n for rings and trees).
@@ -363,7 +402,7 @@ void StepBuilder::remember_translation(const CommSpec& c, int stage, CommGroups 
     if (!loggable && !by_shift) return;
     std::vector<Timed>& kept = timed_[std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge, c.gpu_merge)];
     if (kept.size() >= kKept) return;
-    kept.push_back(Timed{time, stage, std::move(groups), 0, c, algorithm, loggable});
+    kept.push_back(Timed{time, stage, std::move(groups), 0, c, algorithm, loggable, by_shift});
 }
 
 }  // namespace gpuhours::detail

@@ -128,9 +128,9 @@ namespace gpuhours {
 // by exactly that rotation of each leaf's uplinks (U(ℓ)[i] ↦ U(π ℓ)[(i + ρ_ℓ) mod S]), which must give each spine
 // one image whatever leaf it is reached from. Then every route between the images of two GPUs is the image of the
 // route between them, link by link, and so every phase of flows between images is the image phase: the same
-// canonical form (sim/network/relabel.hpp) and the same max-min answer to the last bit, and the same congestion
-// bound (the loads of its image links summed in the same flow order). π^k is then proven too: any shift by a
-// multiple of `node_shift` nodes.
+// canonical form (sim/network/relabel.hpp) and the same max-min answer to the last bit, for a phase of at most
+// MaxMinNetwork::kExactFlowLimit flows (above it the network's congestion bound breaks near-ties by link id, which π
+// reorders: callers keep to the limit). π^k is then proven too: any shift by a multiple of `node_shift` nodes.
 //
 // Refused (nullopt): a fabric without a builder's geometry or NICs, three tiers, a shift that is not a whole number
 // of nodes in (0, nodes), leaves of different uplink counts, any check above failing — e.g. a shift by part of a
