@@ -237,13 +237,17 @@ private:
         std::vector<VertexId> vertices;
         std::vector<std::uint32_t> offsets{0};  // group i: vertices[offsets[i] .. offsets[i + 1])
         bool crosses = false;                   // the representative spans nodes (the stage's groups follow)
+        std::optional<std::vector<int>> copies;  // leaf_local_copies of them, when they cross (comm_groups)
         void add(const std::vector<VertexId>& group);
         [[nodiscard]] std::size_t size() const { return offsets.size() - 1; }
         [[nodiscard]] std::vector<VertexId> at(std::size_t i) const {
             return {vertices.begin() + offsets[i], vertices.begin() + offsets[i + 1]};
         }
     };
+    // comm_groups lists them once per (group kind, rank) and keeps them (with their copies pattern); list_groups
+    // lists them.
     CommGroups comm_groups(const CommSpec& c, int rank);
+    CommGroups list_groups(const CommSpec& c, int rank);
     // A stage's place among the stages: its class's canonical stage c (the first stage found alike) and the
     // automorphism swapping c's GPUs with its own, rank by rank of equal (tensor, context, data) coordinates.
     struct StageImage {
@@ -276,7 +280,7 @@ private:
     // by link id, or (an all-to-all) with routing trees summed in an order of vertices, neither of which a
     // translation keeps to the last bit; below it the max-min answer is a function of the phase's canonical form.
     // The count does not depend on the size, so the answer holds for every size over the same group.
-    bool phases_exact(const CommSpec& c, const std::vector<VertexId>& group) const;
+    bool phases_exact(const CommSpec& c, const std::vector<VertexId>& group);
     // The translation by one pipeline stage's nodes (NodeTranslation, network/automorphism.hpp), proven at the first
     // call; null when the stages are not whole nodes or the proof fails, and with the translation off.
     const NodeTranslation* stage_shift();
@@ -422,6 +426,8 @@ private:
     std::vector<Router::ChoiceLog> choice_logs_;
     std::map<std::vector<std::uint64_t>, std::size_t> log_of_pairs_;  // by source × 2^32 + destination
     std::map<std::tuple<std::size_t, int, int>, bool> log_checks_;
+    std::map<std::pair<int, int>, CommGroups> groups_of_;  // comm_groups by (group kind, rank)
+    std::map<std::tuple<int, bool, std::vector<VertexId>>, bool> exact_phases_;  // phases_exact's answers
     std::optional<NodeTranslation> stage_shift_;
     bool stage_shift_tried_ = false;
     // Pipeline sends timed on the network, kept for translated_sends: their ends (source, destination, …), sizes

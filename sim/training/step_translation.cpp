@@ -89,6 +89,15 @@ void StepBuilder::CommGroups::add(const std::vector<VertexId>& group) {
 // the order of their smallest rank: a rank already in a group found earlier is skipped before its group is built
 // (building every member's group would cost the stage's size times the group's).
 StepBuilder::CommGroups StepBuilder::comm_groups(const CommSpec& c, int rank) {
+    const auto key = std::make_pair(static_cast<int>(c.group), rank);
+    if (const auto it = groups_of_.find(key); it != groups_of_.end()) return it->second;
+    CommGroups groups = list_groups(c, rank);
+    if (groups.crosses) groups.copies = leaf_local_copies(topology_, groups.vertices, groups.offsets);
+    groups_of_.emplace(key, groups);
+    return groups;
+}
+
+StepBuilder::CommGroups StepBuilder::list_groups(const CommSpec& c, int rank) {
     CommGroups groups;
     const std::vector<int> group = placement_.group(c.group, rank);
     groups.add(vertices(group));
@@ -111,7 +120,8 @@ StepBuilder::CommGroups StepBuilder::comm_groups(const CommSpec& c, int rank) {
 
 std::optional<SimTime> StepBuilder::copies_time(const CommSpec& c, const CommGroups& groups) {
     if (!translation_on || !groups.crosses) return std::nullopt;
-    std::optional<std::vector<int>> pattern = leaf_local_copies(topology_, groups.vertices, groups.offsets);
+    // Found when the groups were listed (list_groups): it depends on them alone.
+    std::optional<std::vector<int>> pattern = groups.copies;
     if (!pattern) return std::nullopt;
     auto key = std::make_tuple(static_cast<int>(c.kind), c.size.value(), static_cast<int>(c.group), c.node_merge,
                                c.gpu_merge, std::move(*pattern));
@@ -299,7 +309,10 @@ std::optional<SimTime> StepBuilder::translated_time(const CommSpec& c, int stage
     return std::nullopt;
 }
 
-bool StepBuilder::phases_exact(const CommSpec& c, const std::vector<VertexId>& group) const {
+bool StepBuilder::phases_exact(const CommSpec& c, const std::vector<VertexId>& group) {
+    // The plans' flow counts depend on the kind, the algorithms tried (node-forwarded when merged) and the group.
+    auto key = std::make_tuple(static_cast<int>(c.kind), c.node_merge > 0.0, group);
+    if (const auto it = exact_phases_.find(key); it != exact_phases_.end()) return it->second;
     const CollectiveRequest request = request_for(c, group);
     for (const CollectiveAlgorithm a : algorithms_for(c)) {
         CollectivePlan plan;
@@ -316,10 +329,10 @@ bool StepBuilder::phases_exact(const CommSpec& c, const std::vector<VertexId>& g
                 const std::size_t n = std::get<AllPairs>(phase.traffic).ranks.size();
                 flows = n * (n - 1);
             }
-            if (flows > MaxMinNetwork::kExactFlowLimit) return false;
+            if (flows > MaxMinNetwork::kExactFlowLimit) return exact_phases_[std::move(key)] = false;
         }
     }
-    return true;
+    return exact_phases_[std::move(key)] = true;
 }
 
 const NodeTranslation* StepBuilder::stage_shift() {
