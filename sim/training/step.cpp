@@ -40,7 +40,9 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
     : spec_(spec),
       layout_(spec.layout),
       placement_(spec.layout, spec.cluster.gpus),
-      topology_(build_topology(spec.cluster)),
+      built_topology_(comm_times != nullptr ? comm_times->topology_for(spec.cluster)
+                                            : std::make_shared<const Topology>(build_topology(spec.cluster))),
+      topology_(*built_topology_),
       network_(make_network(spec.network, topology_)),
       kernel_(kernel_context(spec, spec.layout.communication_sms)),
       kernel_overlap_(kernel_context(spec, spec.layout.communication_sms +

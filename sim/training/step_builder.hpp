@@ -342,7 +342,8 @@ private:
     const StepSpec& spec_;
     ParallelLayout layout_;
     Placement placement_;
-    Topology topology_;
+    std::shared_ptr<const Topology> built_topology_;  // shared with the steps of one CommTimeCache (topology_for)
+    const Topology& topology_;
     std::unique_ptr<NetworkModel> network_;
     KernelContext kernel_;
     KernelContext kernel_overlap_;  // the GEMMs beside an overlapped tensor-parallel collective: fewer SMs

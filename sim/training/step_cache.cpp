@@ -72,11 +72,83 @@ std::shared_ptr<CommTimeCache::Table> CommTimeCache::table_for(const StepSpec& s
     return tables_for(spec, topology).all;
 }
 
-CommTimeCache::Tables CommTimeCache::tables_for(const StepSpec& spec, const Topology& topology) {
-    auto graph = std::make_shared<const Table::Graph>(topology);
+namespace {
+
+// Whether two topologies are the same to everything that reads one (the network, the router, the planners).
+bool same_topology(const Topology& a, const Topology& b) {
+    if (a.vertex_count() != b.vertex_count() || a.links() != b.links() || a.gpus() != b.gpus() ||
+        a.gpus_per_node() != b.gpus_per_node() || a.fabric != b.fabric) {
+        return false;
+    }
+    for (VertexId v = 0; v < a.vertex_count(); ++v) {
+        if (!(a.vertex(v) == b.vertex(v))) return false;
+    }
+    for (std::size_t g = 0; g < a.gpus().size(); ++g) {
+        if (a.destination_key(static_cast<int>(g)) != b.destination_key(static_cast<int>(g))) return false;
+    }
+    const FabricGeometry* x = a.geometry();
+    const FabricGeometry* y = b.geometry();
+    if ((x == nullptr) != (y == nullptr)) return false;
+    if (x == nullptr) return true;
+    if (x->three_tier != y->three_tier || x->nic_leaf != y->nic_leaf || x->first_switch != y->first_switch ||
+        x->switches.size() != y->switches.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < x->switches.size(); ++i) {
+        const FabricGeometry::Place& p = x->switches[i];
+        const FabricGeometry::Place& q = y->switches[i];
+        if (p.component != q.component || p.tier != q.tier || p.pod != q.pod || p.slot != q.slot) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::shared_ptr<const Topology> CommTimeCache::topology_for(const ClusterSpec& cluster) {
+    const auto use = [&](std::size_t i) {  // the most recently used last
+        std::rotate(built_.begin() + static_cast<std::ptrdiff_t>(i), built_.begin() + static_cast<std::ptrdiff_t>(i) + 1, built_.end());
+        return built_.back().topology;
+    };
+    {
+        std::lock_guard lock(mutex_);
+        for (std::size_t i = built_.size(); i-- > 0;) {
+            const auto& c = built_[i].clusters;
+            if (std::find(c.begin(), c.end(), cluster) != c.end()) return use(i);
+        }
+    }
+    auto topology = std::make_shared<const Topology>(build_topology(cluster));  // outside the lock: steps build in parallel
     std::lock_guard lock(mutex_);
-    for (const auto& first : topologies_) {
-        if (*first->graph == *graph) graph = first->graph;
+    for (std::size_t i = built_.size(); i-- > 0;) {
+        if (!same_topology(*built_[i].topology, *topology)) continue;
+        auto& c = built_[i].clusters;
+        if (c.size() >= kMaxBuilt) c.erase(c.begin());
+        c.push_back(cluster);
+        return use(i);
+    }
+    (void)topology->adjacency();  // before any other thread can read it
+    if (built_.size() >= kMaxBuilt) built_.erase(built_.begin());
+    built_.push_back(Built{{cluster}, topology, nullptr});
+    return topology;
+}
+
+CommTimeCache::Tables CommTimeCache::tables_for(const StepSpec& spec, const Topology& topology) {
+    std::shared_ptr<const Table::Graph> graph;
+    {
+        std::lock_guard lock(mutex_);
+        for (const Built& b : built_) {
+            if (b.topology.get() == &topology && b.graph) graph = std::static_pointer_cast<const Table::Graph>(b.graph);
+        }
+    }
+    const bool known = graph != nullptr;
+    if (!known) graph = std::make_shared<const Table::Graph>(topology);
+    std::lock_guard lock(mutex_);
+    if (!known) {
+        for (const auto& first : topologies_) {
+            if (*first->graph == *graph) graph = first->graph;
+        }
+        for (Built& b : built_) {
+            if (b.topology.get() == &topology) b.graph = graph;
+        }
     }
     const auto find_or_add = [&](const ParallelLayout& placement) {
         for (const auto& t : tables_) {

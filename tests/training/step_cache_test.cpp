@@ -209,3 +209,35 @@ TEST_CASE("layouts that differ only in expert parallelism share the times of the
     // node's 8), so a dense key without the order would have been caught above.
     CHECK(simulate_step(tp2).breakdown.on_link != simulate_step(reordered).breakdown.on_link);
 }
+
+TEST_CASE("steps through one cache share the topology of their cluster, built once and kept by content", "[step][cache]") {
+    const StepSpec a = small_spec();
+    StepSpec efficient = a;  // a GEMM efficiency: not read by the topology's builder, so the same graph
+    efficient.cluster.chip.efficiency.gemm *= 0.9;
+    StepSpec slower = a;  // NICs of half the bandwidth: other links
+    slower.cluster.nic_bandwidth = a.cluster.nic_bandwidth * 0.5;
+
+    CommTimeCache times;
+    const std::shared_ptr<const Topology> first = times.topology_for(a.cluster);
+    REQUIRE(first != nullptr);
+    CHECK(times.topology_for(a.cluster) == first);          // asked again: the one built
+    CHECK(times.topology_for(efficient.cluster) == first);  // another cluster, the same graph: kept once
+    const std::shared_ptr<const Topology> other = times.topology_for(slower.cluster);
+    CHECK(other != first);
+    CHECK(other->links() != first->links());  // its NIC cables at half the bandwidth
+    // The shared topology is the builder's own, link for link (16 GPUs: 2 nodes of 8 with their NVSwitch and NICs).
+    const Topology fresh = build_topology(a.cluster);
+    CHECK(first->links() == fresh.links());
+    CHECK(first->vertex_count() == fresh.vertex_count());
+    // Past kMaxBuilt other topologies, the first is built anew (a different object, equal in content).
+    for (std::size_t k = 1; k <= CommTimeCache::kMaxBuilt; ++k) {
+        StepSpec s = a;
+        s.cluster.nic_bandwidth = a.cluster.nic_bandwidth * (1.0 + 0.1 * static_cast<double>(k));
+        (void)times.topology_for(s.cluster);
+    }
+    const std::shared_ptr<const Topology> again = times.topology_for(a.cluster);
+    CHECK(again != first);
+    CHECK(again->links() == first->links());
+    // And a step through the cache equals its own simulation.
+    CHECK(simulate_step(efficient, &times).step_time == simulate_step(efficient).step_time);
+}

@@ -167,8 +167,22 @@ public:
         std::shared_ptr<Table> dense;
     };
     Tables tables_for(const StepSpec& spec, const Topology& topology);
+    // The topology build_topology(cluster) gives (a pure function of the cluster), kept for the last kMaxBuilt
+    // distinct topologies asked and shared by the steps that ask for it: the steps of one run, its batch ramp's
+    // shapes, and its Monte Carlo draws of a chip figure the fabric does not read (a new cluster's topology is built
+    // and compared in full with those kept: every vertex, link, GPU, destination key and the builder's geometry).
+    // Its adjacency is built before it is shared, so that threads only read it; tables_for finds its graph without
+    // copying or comparing it again. Throws Error as build_topology does.
+    std::shared_ptr<const Topology> topology_for(const ClusterSpec& cluster);
+    static constexpr std::size_t kMaxBuilt = 4;
 
 private:
+    struct Built {
+        std::vector<ClusterSpec> clusters;  // those found to build it (at most kMaxBuilt kept)
+        std::shared_ptr<const Topology> topology;
+        std::shared_ptr<const void> graph;  // Table::Graph of it, made at its first tables_for
+    };
+    std::vector<Built> built_;  // most recently asked last
     std::mutex mutex_;
     std::vector<std::shared_ptr<const Table>> topologies_;  // the first table of each topology (its graph)
     std::vector<std::shared_ptr<Table>> tables_;
