@@ -40,6 +40,7 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
     : spec_(spec),
       layout_(spec.layout),
       placement_(spec.layout, spec.cluster.gpus),
+      comm_times_(comm_times),
       built_topology_(comm_times != nullptr ? comm_times->topology_for(spec.cluster)
                                             : std::make_shared<const Topology>(build_topology(spec.cluster))),
       topology_(*built_topology_),

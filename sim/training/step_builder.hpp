@@ -342,6 +342,7 @@ private:
     const StepSpec& spec_;
     ParallelLayout layout_;
     Placement placement_;
+    CommTimeCache* comm_times_ = nullptr;  // kept across steps (null: none)
     std::shared_ptr<const Topology> built_topology_;  // shared with the steps of one CommTimeCache (topology_for)
     const Topology& topology_;
     std::unique_ptr<NetworkModel> network_;

@@ -127,8 +127,29 @@ std::shared_ptr<const Topology> CommTimeCache::topology_for(const ClusterSpec& c
     }
     (void)topology->adjacency();  // before any other thread can read it
     if (built_.size() >= kMaxBuilt) built_.erase(built_.begin());
-    built_.push_back(Built{{cluster}, topology, nullptr});
+    built_.push_back(Built{{cluster}, topology, nullptr, {}});
     return topology;
+}
+
+std::optional<NodeTranslation> CommTimeCache::node_translation(const Topology& topology, int node_shift) {
+    const auto kept = [&]() -> Built* {
+        for (Built& b : built_) {
+            if (b.topology.get() == &topology) return &b;
+        }
+        return nullptr;
+    };
+    {
+        std::lock_guard lock(mutex_);
+        if (Built* b = kept()) {
+            for (const auto& [shift, proof] : b->shifts) {
+                if (shift == node_shift) return proof;
+            }
+        }
+    }
+    std::optional<NodeTranslation> proof = NodeTranslation::prove(topology, node_shift);  // outside the lock
+    std::lock_guard lock(mutex_);
+    if (Built* b = kept()) b->shifts.emplace_back(node_shift, proof);
+    return proof;
 }
 
 CommTimeCache::Tables CommTimeCache::tables_for(const StepSpec& spec, const Topology& topology) {

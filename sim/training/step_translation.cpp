@@ -342,7 +342,8 @@ const NodeTranslation* StepBuilder::stage_shift() {
         const int per_node = topology_.gpus_per_node();
         const int stage_gpus = layout_.pipeline > 1 ? placement_.ranks() / layout_.pipeline : 0;
         if (per_node > 0 && stage_gpus > 0 && stage_gpus % per_node == 0) {
-            stage_shift_ = NodeTranslation::prove(topology_, stage_gpus / per_node);
+            stage_shift_ = comm_times_ != nullptr ? comm_times_->node_translation(topology_, stage_gpus / per_node)
+                                                  : NodeTranslation::prove(topology_, stage_gpus / per_node);
         }
     }
     return stage_shift_ ? &*stage_shift_ : nullptr;

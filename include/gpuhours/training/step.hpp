@@ -28,6 +28,7 @@
 
 #include <gpuhours/hardware/hardware.hpp>
 #include <gpuhours/workload/model.hpp>
+#include <gpuhours/network/automorphism.hpp>
 #include <gpuhours/network/network.hpp>
 #include <gpuhours/training/kernel.hpp>
 #include <gpuhours/workload/parallel.hpp>
@@ -175,12 +176,16 @@ public:
     // copying or comparing it again. Throws Error as build_topology does.
     std::shared_ptr<const Topology> topology_for(const ClusterSpec& cluster);
     static constexpr std::size_t kMaxBuilt = 4;
+    // NodeTranslation::prove(topology, node_shift), proven once for a topology topology_for gave (kept with it);
+    // proven on the spot for any other.
+    std::optional<NodeTranslation> node_translation(const Topology& topology, int node_shift);
 
 private:
     struct Built {
         std::vector<ClusterSpec> clusters;  // those found to build it (at most kMaxBuilt kept)
         std::shared_ptr<const Topology> topology;
         std::shared_ptr<const void> graph;  // Table::Graph of it, made at its first tables_for
+        std::vector<std::pair<int, std::optional<NodeTranslation>>> shifts;  // node_translation's, by node shift
     };
     std::vector<Built> built_;  // most recently asked last
     std::mutex mutex_;
