@@ -59,10 +59,11 @@ constexpr std::size_t kCanonicalTries = 4;
 // either: after one failed check the kind is timed stage by stage without further logs or checks (each costs
 // about a routing of its pairs).
 constexpr std::size_t kKept = 2;
-// Stages of more GPUs than this are timed each on its own: a swap closure of two such stages (some hundred thousand
-// links) and its checks cost about what timing the stage's collectives does (the flagship's layout at 131,072 GPUs,
-// 8,192 per stage: 10.9 G instructions with translation, 10.4 G without; at 16,384 GPUs, 1,024 per stage: 1.86 G
-// against 2.00 G; at 2,048, 128 per stage: 0.25 G against 0.33 G).
+// Stages of more GPUs than this are not tried by swap closures: a swap closure of two such stages (some hundred
+// thousand links) and its checks cost about what timing the stage's collectives does (the flagship's layout at
+// 131,072 GPUs, 8,192 per stage: 10.9 G instructions with translation, 10.4 G without; at 16,384 GPUs, 1,024 per
+// stage: 1.86 G against 2.00 G; at 2,048, 128 per stage: 0.25 G against 0.33 G; session 24). The translation by
+// whole stages (stage_shift) has no such bound: it is proven once, in O(vertices + links).
 constexpr std::size_t kMaxStageGpus = 4096;
 // The pairs routed for carries()'s sampled check before a full log.
 constexpr std::size_t kSamplePairs = 512;
