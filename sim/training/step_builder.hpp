@@ -284,15 +284,14 @@ private:
     // The translation by one pipeline stage's nodes (NodeTranslation, network/automorphism.hpp), proven at the first
     // call; null when the stages are not whole nodes or the proof fails, and with the translation off.
     const NodeTranslation* stage_shift();
-    // The time of the pipeline sends `flows` carried from sends timed earlier that they are a translation of
-    // (stage_shift); nullopt otherwise.
-    std::optional<SimTime> translated_sends(std::span<const FlowSpec> flows);
+    // The time of the pipeline sends `flows` (one phase): carried from sends timed earlier that they are a
+    // translation of (stage_shift), else run on the network and kept for the next ones.
+    SimTime sends_time(std::span<const FlowSpec> flows);
     // When `groups` are, under stage_shift, the groups of a stage where a collective of c's kind and group kind was
     // timed at another size: replaces them by those and returns that stage. Timing c there gives the answer it has
     // here (the translation carries every plan, route and phase), and finds the phases' routings kept from that
     // timing (PhaseMemo::earlier) instead of routing them. nullopt (groups unchanged) otherwise.
     std::optional<int> move_to_timed_stage(const CommSpec& c, CommGroups& groups);
-    void remember_sends(std::span<const FlowSpec> flows, SimTime time);
     std::optional<std::vector<std::uint64_t>> routed_pairs(const Timed& timed) const;
     Router::ChoiceLog route_logged(std::span<const std::uint64_t> pairs);
     bool carries(Timed& timed, int stage, const Automorphism& first, const Automorphism& then);
@@ -432,7 +431,7 @@ private:
     std::map<std::tuple<int, bool, std::vector<VertexId>>, bool> exact_phases_;  // phases_exact's answers
     std::optional<NodeTranslation> stage_shift_;
     bool stage_shift_tried_ = false;
-    // Pipeline sends timed on the network, kept for translated_sends: their ends (source, destination, …), sizes
+    // Pipeline sends timed on the network, kept for sends_time: their ends (source, destination, …), sizes
     // and time.
     struct TimedSends {
         std::vector<VertexId> ends;

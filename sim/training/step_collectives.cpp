@@ -174,9 +174,7 @@ SimTime StepBuilder::p2p_time(int from_stage, int to_stage, Bytes bytes) {
         flows.push_back(FlowSpec{topology_.gpu(r), topology_.gpu(placement_.rank_of(c.tp, c.cp, c.dp, to_stage)),
                                  bytes});
     }
-    const std::optional<SimTime> carried = translated_sends(flows);
-    const SimTime t = carried ? *carried : to_sim(network_->run_phase(flows).time);
-    if (!carried) remember_sends(flows, t);
+    const SimTime t = sends_time(flows);
     p2p_cache_.emplace(key, t);
     if (shared_dense_times_) shared_dense_times_->keep(shared_dense_times_->sends, key, t);
     return t;

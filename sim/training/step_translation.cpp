@@ -37,7 +37,7 @@
 // route and phase at stage s is π^k of those at t, and the answer is t's when its lists map element by element and
 // every phase the representative's plans run has at most MaxMinNetwork::kExactFlowLimit flows (phases_exact: the
 // network's answer above it need not be kept by π to the last bit). It answers a stage's collectives
-// (translated_time), its pipeline sends (translated_sends), and a collective of a new size over groups timed before
+// (translated_time), its pipeline sends (sends_time), and a collective of a new size over groups timed before
 // at another stage, timed on those groups to find their routings kept (move_to_timed_stage).
 #include "step_builder.hpp"
 
@@ -350,25 +350,33 @@ const NodeTranslation* StepBuilder::stage_shift() {
     return stage_shift_ ? &*stage_shift_ : nullptr;
 }
 
-std::optional<SimTime> StepBuilder::translated_sends(std::span<const FlowSpec> flows) {
-    const NodeTranslation* shift = stage_shift();
-    if (shift == nullptr || flows.size() > MaxMinNetwork::kExactFlowLimit) return std::nullopt;
-    std::vector<VertexId> ends;
-    ends.reserve(2 * flows.size());
-    for (const FlowSpec& f : flows) {
-        ends.push_back(f.src);
-        ends.push_back(f.dst);
-    }
-    for (const TimedSends& timed : timed_sends_) {
-        if (timed.sizes.size() != flows.size()) continue;
-        bool sizes = true;
-        for (std::size_t i = 0; i < flows.size() && sizes; ++i) sizes = timed.sizes[i] == flows[i].size.value();
-        if (sizes && shift->maps(topology_, timed.ends, ends)) {
-            ++translations;
-            return timed.time;
+SimTime StepBuilder::sends_time(std::span<const FlowSpec> flows) {
+    const NodeTranslation* shift = flows.size() <= MaxMinNetwork::kExactFlowLimit ? stage_shift() : nullptr;
+    std::vector<VertexId> ends;  // source, destination, … (for NodeTranslation::maps)
+    if (shift != nullptr) {
+        ends.reserve(2 * flows.size());
+        for (const FlowSpec& f : flows) {
+            ends.push_back(f.src);
+            ends.push_back(f.dst);
+        }
+        for (const TimedSends& timed : timed_sends_) {
+            if (timed.sizes.size() != flows.size()) continue;
+            bool sizes = true;
+            for (std::size_t i = 0; i < flows.size() && sizes; ++i) sizes = timed.sizes[i] == flows[i].size.value();
+            if (sizes && shift->maps(topology_, timed.ends, ends)) {
+                ++translations;
+                return timed.time;
+            }
         }
     }
-    return std::nullopt;
+    const SimTime time = to_sim(network_->run_phase(flows).time);
+    if (shift != nullptr && timed_sends_.size() < kKept) {
+        std::vector<double> sizes;
+        sizes.reserve(flows.size());
+        for (const FlowSpec& f : flows) sizes.push_back(f.size.value());
+        timed_sends_.push_back(TimedSends{std::move(ends), std::move(sizes), time});
+    }
+    return time;
 }
 
 std::optional<int> StepBuilder::move_to_timed_stage(const CommSpec& c, CommGroups& groups) {
@@ -387,18 +395,6 @@ std::optional<int> StepBuilder::move_to_timed_stage(const CommSpec& c, CommGroup
         }
     }
     return std::nullopt;
-}
-
-void StepBuilder::remember_sends(std::span<const FlowSpec> flows, SimTime time) {
-    if (stage_shift() == nullptr || timed_sends_.size() >= kKept || flows.size() > MaxMinNetwork::kExactFlowLimit) return;
-    TimedSends timed;
-    for (const FlowSpec& f : flows) {
-        timed.ends.push_back(f.src);
-        timed.ends.push_back(f.dst);
-        timed.sizes.push_back(f.size.value());
-    }
-    timed.time = time;
-    timed_sends_.push_back(std::move(timed));
 }
 
 void StepBuilder::remember_translation(const CommSpec& c, int stage, CommGroups groups, CollectiveAlgorithm algorithm,
