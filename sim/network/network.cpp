@@ -498,6 +498,9 @@ PhaseResult MaxMinNetwork::run_phase(std::span<const FlowSpec> flows) {
             return run_phase(first);
         }
     }
+    if (translation_ && !in_blocks_ && split_parts_ && flows.size() >= kMinBlockFlows && flows.size() <= kExactFlowLimit) {
+        if (std::optional<PhaseResult> by_blocks = run_phase_by_blocks(flows)) return *by_blocks;
+    }
     PhaseResult result;
     PhaseMemo& memo = *memo_;
     RouteTable& routes = memo.routes;  // scratch, reused phase after phase (large phases would page-fault anew)

@@ -74,6 +74,29 @@ struct MaxMinNetwork::PhaseMemo {
 };
 
 namespace detail {
+// One of run_phase_by_blocks's disjointness checks (sim/network/phase_blocks.cpp), a function of the pairs solved and
+// the copies' shifts: whether the copies were link-disjoint, and whether the block shares a link with the blocks that
+// differ.
+struct BlockCheck {
+    std::uint64_t hash = 0;
+    std::vector<std::pair<VertexId, VertexId>> pairs;  // of the flows solved (the block's and the others')
+    std::vector<std::uint32_t> shifts;                 // the copies', in blocks
+    bool disjoint = false;
+    bool shared = false;
+};
+}  // namespace detail
+
+// The checks made (at most kKept, the oldest dropped first), and scratch, -1 where unset.
+struct MaxMinNetwork::BlockChecks {
+    using Check = detail::BlockCheck;
+    static constexpr std::size_t kKept = 32;
+    std::vector<Check> checks;
+    std::vector<std::int32_t> owner;  // by link id
+    std::vector<std::int32_t> slot;   // by block: its place among the phase's blocks, -1 where none
+    RouteTable routes;
+};
+
+namespace detail {
 
 // Preference for reporting a bottleneck among links that saturate together: the NIC port before its PCIe
 // attachment, NVLink before the fabric (lower first).

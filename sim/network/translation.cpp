@@ -140,6 +140,7 @@ std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, 
     // 4. A bijection of every vertex (one image each, injective: onto), keeping kinds and groups, whose every link is
     //    a link of the same figures: a node's vertices' links in the same order, a switch's as a set.
     std::vector<std::uint32_t> link_to(n, kNone);  // per far end, the link from the image switch to it
+    std::vector<std::uint32_t> link_image(links.size(), kNone);  // each link is one vertex's out-link: all set below
     for (VertexId v = 0; v < n; ++v) {
         const std::uint32_t w = pi[v];
         if (w == kNone) return std::nullopt;
@@ -150,6 +151,7 @@ std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, 
             for (std::uint32_t i = 0; i < degree(v); ++i) {
                 const std::uint32_t l = adj.offsets[v] + i, m = adj.offsets[w] + i;
                 if (adj.to[m] != pi[adj.to[l]] || !same_figures(links[adj.links[l]], links[adj.links[m]])) return std::nullopt;
+                link_image[adj.links[l]] = static_cast<std::uint32_t>(adj.links[m]);
             }
             continue;
         }
@@ -161,14 +163,30 @@ std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, 
         for (std::uint32_t l = adj.offsets[v]; l < adj.offsets[v + 1] && ok; ++l) {
             const std::uint32_t m = link_to[pi[adj.to[l]]];
             ok = m != kNone && same_figures(links[adj.links[l]], links[m]);
+            if (ok) link_image[adj.links[l]] = m;
         }
         for (std::uint32_t m = adj.offsets[w]; m < adj.offsets[w + 1]; ++m) link_to[adj.to[m]] = kNone;
         if (!ok) return std::nullopt;
     }
+    if (std::find(link_image.begin(), link_image.end(), kNone) != link_image.end()) return std::nullopt;  // not a link's out-link
     NodeTranslation t;
     t.shift_ = shift;
     t.gpus_ = gpus;
+    t.link_image_ = std::move(link_image);
     return t;
+}
+
+int NodeTranslation::nodes_per_leaf(const Topology& topology) {
+    const FabricGeometry* geometry = topology.geometry();
+    const int per_node = topology.gpus_per_node();
+    if (geometry == nullptr || geometry->nic_leaf.empty() || per_node <= 0 ||
+        geometry->nic_leaf.size() < static_cast<std::size_t>(per_node)) {
+        return 0;
+    }
+    const VertexId leaf = geometry->nic_leaf.front();
+    const auto on_leaf = std::count(geometry->nic_leaf.begin(), geometry->nic_leaf.end(), leaf);
+    const auto of_first_node = std::count(geometry->nic_leaf.begin(), geometry->nic_leaf.begin() + per_node, leaf);
+    return on_leaf % of_first_node == 0 ? static_cast<int>(on_leaf / of_first_node) : 0;
 }
 
 bool NodeTranslation::maps(const Topology& topology, std::span<const VertexId> from, std::span<const VertexId> to) const {

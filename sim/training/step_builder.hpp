@@ -281,8 +281,11 @@ private:
     // translation keeps to the last bit; below it the max-min answer is a function of the phase's canonical form.
     // The count does not depend on the size, so the answer holds for every size over the same group.
     bool phases_exact(const CommSpec& c, const std::vector<VertexId>& group);
-    // The translation by one pipeline stage's nodes (NodeTranslation, network/automorphism.hpp), proven at the first
-    // call; null when the stages are not whole nodes or the proof fails, and with the translation off.
+    // A translation whose powers include the shift by one pipeline stage's nodes (NodeTranslation,
+    // network/automorphism.hpp), proven at the first call: the shift by one leaf's nodes when a stage is several
+    // whole leaves (the network then also answers a stage-wide phase from one leaf's flows,
+    // MaxMinNetwork::use_translation), else by the stage's. Null when the stages are not whole nodes or the proof
+    // fails, and with the translation off.
     const NodeTranslation* stage_shift();
     // The time of the pipeline sends `flows` (one phase): carried from sends timed earlier that they are a
     // translation of (stage_shift), else run on the network and kept for the next ones.
@@ -429,7 +432,7 @@ private:
     std::map<std::tuple<std::size_t, int, int>, bool> log_checks_;
     std::map<std::pair<int, int>, CommGroups> groups_of_;  // comm_groups by (group kind, rank)
     std::map<std::tuple<int, bool, std::vector<VertexId>>, bool> exact_phases_;  // phases_exact's answers
-    std::optional<NodeTranslation> stage_shift_;
+    std::shared_ptr<const NodeTranslation> stage_shift_;
     bool stage_shift_tried_ = false;
     // Pipeline sends timed on the network, kept for sends_time: their ends (source, destination, …), sizes
     // and time.

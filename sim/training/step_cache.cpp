@@ -131,7 +131,7 @@ std::shared_ptr<const Topology> CommTimeCache::topology_for(const ClusterSpec& c
     return topology;
 }
 
-std::optional<NodeTranslation> CommTimeCache::node_translation(const Topology& topology, int node_shift) {
+std::shared_ptr<const NodeTranslation> CommTimeCache::node_translation(const Topology& topology, int node_shift) {
     const auto kept = [&]() -> Built* {
         for (Built& b : built_) {
             if (b.topology.get() == &topology) return &b;
@@ -146,7 +146,10 @@ std::optional<NodeTranslation> CommTimeCache::node_translation(const Topology& t
             }
         }
     }
-    std::optional<NodeTranslation> proof = NodeTranslation::prove(topology, node_shift);  // outside the lock
+    std::shared_ptr<const NodeTranslation> proof;
+    if (auto proven = NodeTranslation::prove(topology, node_shift)) {  // outside the lock
+        proof = std::make_shared<const NodeTranslation>(std::move(*proven));
+    }
     std::lock_guard lock(mutex_);
     if (Built* b = kept()) b->shifts.emplace_back(node_shift, proof);
     return proof;

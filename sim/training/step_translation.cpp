@@ -343,11 +343,19 @@ const NodeTranslation* StepBuilder::stage_shift() {
         const int per_node = topology_.gpus_per_node();
         const int stage_gpus = layout_.pipeline > 1 ? placement_.ranks() / layout_.pipeline : 0;
         if (per_node > 0 && stage_gpus > 0 && stage_gpus % per_node == 0) {
-            stage_shift_ = comm_times_ != nullptr ? comm_times_->node_translation(topology_, stage_gpus / per_node)
-                                                  : NodeTranslation::prove(topology_, stage_gpus / per_node);
+            const auto prove = [&](int nodes) -> std::shared_ptr<const NodeTranslation> {
+                if (comm_times_ != nullptr) return comm_times_->node_translation(topology_, nodes);
+                auto proof = NodeTranslation::prove(topology_, nodes);
+                return proof ? std::make_shared<const NodeTranslation>(std::move(*proof)) : nullptr;
+            };
+            const int stage_nodes = stage_gpus / per_node;
+            const int leaf_nodes = NodeTranslation::nodes_per_leaf(topology_);
+            if (leaf_nodes > 0 && leaf_nodes < stage_nodes && stage_nodes % leaf_nodes == 0) stage_shift_ = prove(leaf_nodes);
+            if (!stage_shift_) stage_shift_ = prove(stage_nodes);
+            network_->use_translation(stage_shift_);
         }
     }
-    return stage_shift_ ? &*stage_shift_ : nullptr;
+    return stage_shift_.get();
 }
 
 SimTime StepBuilder::sends_time(std::span<const FlowSpec> flows) {

@@ -149,10 +149,17 @@ public:
     // index moved by the same multiple of gpu_shift(), modulo gpus(). False for lists of different lengths or a
     // vertex that is not a GPU. O(elements).
     [[nodiscard]] bool maps(const Topology& topology, std::span<const VertexId> from, std::span<const VertexId> to) const;
+    // The image of link `l` under π (one shift): a link of the same kind and figures. Every link of the topology
+    // has one, and no two the same (π is a bijection of the vertices and of the links). O(1).
+    [[nodiscard]] LinkId link_image(LinkId l) const { return link_image_[l]; }
+    // The nodes whose NICs share the first GPU's leaf, one per NIC of the node on it (the nodes under one leaf; 0
+    // without a builder's geometry or NICs): the shortest translation prove() can accept, and a candidate for it.
+    static int nodes_per_leaf(const Topology& topology);
 
 private:
     std::size_t shift_ = 0;
     std::size_t gpus_ = 0;
+    std::vector<std::uint32_t> link_image_;  // by link id (4 bytes a link: 4 MB at 131,072 GPUs)
 };
 
 }  // namespace gpuhours

@@ -272,6 +272,8 @@ private:
     std::vector<std::uint32_t> in_from_;
 };
 
+class NodeTranslation;  // network/automorphism.hpp
+
 namespace detail {
 class PhaseRelabeller;  // sim/network/relabel.hpp
 }
@@ -315,6 +317,10 @@ public:
     // Standalone: every rank sends `bytes_per_pair` to every other rank at once. Equivalent to run_phase over
     // the n(n−1) flows; large cases use aggregated per-destination routing trees (see implementations).
     virtual PhaseResult run_all_to_all(std::span<const VertexId> ranks, Bytes bytes_per_pair) = 0;
+    // A translation of this model's topology (network/automorphism.hpp) that standalone phases may be answered by
+    // (MaxMinNetwork: one leaf's flows for a stage-wide phase); null: none, the default. Ignored by models that
+    // have no use for it.
+    virtual void use_translation(std::shared_ptr<const NodeTranslation> translation) { (void)translation; }
 
 private:
     Router router_;
@@ -346,6 +352,17 @@ public:
     [[nodiscard]] std::uint64_t phases_reused() const { return phases_reused_; }
     // Standalone phases answered from one of their link-disjoint parts (see memo_ below; for tests and benchmarks).
     [[nodiscard]] std::uint64_t phases_split() const { return phases_split_; }
+    // A phase of at least kMinBlockFlows flows whose blocks of GPUs (translation->gpu_shift() consecutive GPUs: the
+    // nodes under one leaf, as the step proves it) mostly repeat one block's flows moved along, is answered from that
+    // block and the blocks that differ, when the moved copies are proven link-disjoint from them and from each other
+    // (sim/network/phase_blocks.cpp has the argument): the same time and latency to the last bit as the whole
+    // phase, whose max-min answer is its parts' latest (see memo_ below), each copy a part of the proven block's
+    // forms. The limiting link is one that limits as long: a copy's may be named for the block's, or the block's
+    // own where the whole solve would name a copy's (links of the same kind and figures). Only with split parts on
+    // (set_split_parts). A stage of 8,192 GPUs on 8 leaves: 2 blocks routed and solved instead of 8.
+    void use_translation(std::shared_ptr<const NodeTranslation> translation) override;
+    static constexpr std::size_t kMinBlockFlows = 512;
+    [[nodiscard]] std::uint64_t phases_by_blocks() const { return phases_by_blocks_; }
     // Standalone phases routed (neither the last phase's pairs again, nor a routing kept from before, nor a
     // relabelling; for tests and benchmarks).
     [[nodiscard]] std::uint64_t phases_routed() const { return routings_; }
@@ -408,6 +425,14 @@ private:
     std::uint64_t phases_relabelled_ = 0;
     std::uint64_t routings_ = 0;  // phases routed (numbers their choice logs)
     bool relabel_on_ = true;
+    // use_translation's: the translation, the disjointness checks made (by the pairs of the flows solved and the
+    // copies' shifts; phase_blocks.cpp), and whether run_phase is answering a phase by blocks (not tried again inside).
+    std::optional<PhaseResult> run_phase_by_blocks(std::span<const FlowSpec> flows);
+    std::shared_ptr<const NodeTranslation> translation_;
+    struct BlockChecks;
+    std::unique_ptr<BlockChecks> block_checks_;
+    std::uint64_t phases_by_blocks_ = 0;
+    bool in_blocks_ = false;
 };
 
 class AlphaBetaNetwork final : public NetworkModel {

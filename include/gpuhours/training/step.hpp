@@ -177,15 +177,15 @@ public:
     std::shared_ptr<const Topology> topology_for(const ClusterSpec& cluster);
     static constexpr std::size_t kMaxBuilt = 4;
     // NodeTranslation::prove(topology, node_shift), proven once for a topology topology_for gave (kept with it);
-    // proven on the spot for any other.
-    std::optional<NodeTranslation> node_translation(const Topology& topology, int node_shift);
+    // proven on the spot for any other. Null when refused.
+    std::shared_ptr<const NodeTranslation> node_translation(const Topology& topology, int node_shift);
 
 private:
     struct Built {
         std::vector<ClusterSpec> clusters;  // those found to build it (at most kMaxBuilt kept)
         std::shared_ptr<const Topology> topology;
         std::shared_ptr<const void> graph;  // Table::Graph of it, made at its first tables_for
-        std::vector<std::pair<int, std::optional<NodeTranslation>>> shifts;  // node_translation's, by node shift
+        std::vector<std::pair<int, std::shared_ptr<const NodeTranslation>>> shifts;  // node_translation's, by node shift
     };
     std::vector<Built> built_;  // most recently asked last
     std::mutex mutex_;

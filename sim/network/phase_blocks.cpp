@@ -1,0 +1,255 @@
+// MaxMinNetwork::run_phase_by_blocks: a stage-wide phase answered from one block of its flows and the blocks that
+// differ, under a translation the step proved (issue #13: a pipeline stage of 8,192 GPUs spans 8 leaves, and its
+// collectives' phases repeat one leaf's flows 7 times).
+//
+// The argument. T is a NodeTranslation (network/automorphism.hpp): GPU g ↦ g + s (mod G), an automorphism of the
+// topology that carries every route, link by link (the route of T(f) is T of f's route). The phase's flows are
+// grouped by the block of their source (s consecutive GPUs); each block's flows, moved back by their block's start,
+// form a multiset (ends and size); the blocks of the most common one are copies of the first of them in phase order,
+// B0: the copy d blocks further is T^d(B0), flow for flow. Every other block's flows form R, and P = B0 ∪ R (in
+// phase order). When the links that each copy's routes cross, T^d(L(B0)), are disjoint from L(P) and from every
+// other copy's, no link is crossed by flows of two of P, T^d1(B0), T^d2(B0), …: the phase's link-disjoint parts are
+// P's parts and each copy's, and a copy's parts are T^d of B0's own parts, of the same canonical forms (T keeps the
+// links' figures and their order along each route). MaxMinNetwork answers a phase of several parts with its latest
+// part's time, each part solved in its canonical form (phase_memo.cpp, solve_by_parts), so the phase lasts
+// max(time(P), time(B0)), to the last bit; time(B0) is needed only when B0 shares a link with R (otherwise B0's parts
+// are among P's). Its longest route latency is P's: a copy's routes are of the same links' figures as B0's.
+// The disjointness is a function of P's pairs and the copies' shifts, checked once (routing P, mapping L(B0) d
+// times by NodeTranslation::link_image) and kept.
+#include <gpuhours/network/automorphism.hpp>
+#include <gpuhours/network/network.hpp>
+
+#include "phase_memo.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <vector>
+
+namespace gpuhours {
+
+void MaxMinNetwork::use_translation(std::shared_ptr<const NodeTranslation> translation) {
+    translation_ = std::move(translation);
+    if (translation_ && !block_checks_) block_checks_ = std::make_unique<BlockChecks>();
+}
+
+namespace {
+
+// A flow moved back by its source's block: GPU indices and size bits.
+struct Moved {
+    std::size_t src = 0, dst = 0;
+    std::uint64_t size = 0;
+    bool operator==(const Moved&) const = default;
+};
+
+// One block's flows, in phase order (positions in the phase), and their hash moved back.
+struct Block {
+    std::size_t block = 0;
+    std::vector<std::uint32_t> flows;
+    std::uint64_t hash = 0x9E3779B97F4A7C15ull;
+};
+
+// The phase split: P = B0 ∪ R and B0 in phase order, B0's positions in P, and the copies' shifts d (ascending).
+struct Split {
+    std::vector<FlowSpec> p_flows, b0_flows;
+    std::vector<std::uint32_t> b0_in_p;
+    std::vector<std::uint32_t> shifts;
+    std::size_t block_count = 0;
+};
+
+void mix(std::uint64_t& h, std::uint64_t w) { h = (h ^ w) * 0x100000001B3ull + (h >> 29); }
+
+// The flows by block of s GPUs, in phase order (blocks in the order of their first flow), each moved back to block 0;
+// `slot`: scratch by block, all -1 (left so). Empty when a flow's end is not a GPU.
+std::vector<Block> blocks_of(const Topology& t, std::span<const FlowSpec> flows, std::size_t s,
+                             std::vector<std::int32_t>& slot, std::vector<Moved>& moved, std::vector<std::size_t>& block_of) {
+    const std::size_t g = t.gpus().size();
+    std::vector<Block> blocks;
+    moved.resize(flows.size());
+    block_of.resize(flows.size());
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+        const VertexInfo& a = t.vertex(flows[i].src);
+        const VertexInfo& b = t.vertex(flows[i].dst);
+        if (a.kind != VertexKind::gpu || b.kind != VertexKind::gpu || a.index < 0 || b.index < 0) {
+            for (const Block& x : blocks) slot[x.block] = -1;
+            return {};
+        }
+        const auto src = static_cast<std::size_t>(a.index), dst = static_cast<std::size_t>(b.index);
+        const std::size_t block = src / s;
+        moved[i] = Moved{src - block * s, (dst + g - block * s) % g, std::bit_cast<std::uint64_t>(flows[i].size.value())};
+        std::int32_t& k = slot[block];
+        if (k < 0) {
+            k = static_cast<std::int32_t>(blocks.size());
+            blocks.push_back(Block{block, {}, 0x9E3779B97F4A7C15ull});
+        }
+        block_of[i] = static_cast<std::size_t>(k);
+        Block& into = blocks[block_of[i]];
+        into.flows.push_back(static_cast<std::uint32_t>(i));
+        mix(into.hash, moved[i].src);
+        mix(into.hash, moved[i].dst);
+        mix(into.hash, moved[i].size);
+    }
+    for (const Block& x : blocks) slot[x.block] = -1;
+    return blocks;
+}
+
+// Splits the phase (argument above): the blocks of the most common sequence of moved flows (ties: the one seen
+// first), B0 the first of them. A block holding B0's flows in another order is not taken for a copy (it is answered
+// among the others, as exactly). nullopt when no sequence repeats.
+std::optional<Split> split(const Topology& t, std::span<const FlowSpec> flows, std::size_t s, std::vector<std::int32_t>& slot) {
+    std::vector<Moved> moved;
+    std::vector<std::size_t> block_of;
+    const std::vector<Block> blocks = blocks_of(t, flows, s, slot, moved, block_of);
+    if (blocks.size() < 2) return std::nullopt;
+    const auto same = [&](const Block& a, const Block& b) {
+        return a.hash == b.hash && a.flows.size() == b.flows.size() &&
+               std::equal(a.flows.begin(), a.flows.end(), b.flows.begin(), [&](std::uint32_t x, std::uint32_t y) { return moved[x] == moved[y]; });
+    };
+    std::vector<std::size_t> pattern_of(blocks.size());  // by block: the first block of its sequence
+    std::vector<std::size_t> count(blocks.size(), 0);
+    for (std::size_t k = 0; k < blocks.size(); ++k) {
+        std::size_t p = k;
+        for (std::size_t q = 0; q < k && p == k; ++q) {
+            if (pattern_of[q] == q && same(blocks[q], blocks[k])) p = q;
+        }
+        pattern_of[k] = p;
+        ++count[p];
+    }
+    const std::size_t best = static_cast<std::size_t>(std::max_element(count.begin(), count.end()) - count.begin());
+    if (count[best] < 2) return std::nullopt;
+    Split out;
+    out.block_count = t.gpus().size() / s;
+    std::vector<char> is_copy(blocks.size(), 0);
+    for (std::size_t k = 0; k < blocks.size(); ++k) {
+        if (k == best || pattern_of[k] != best) continue;
+        is_copy[k] = 1;
+        out.shifts.push_back(static_cast<std::uint32_t>((blocks[k].block + out.block_count - blocks[best].block) % out.block_count));
+    }
+    std::sort(out.shifts.begin(), out.shifts.end());
+    out.p_flows.reserve(flows.size() - blocks[best].flows.size() * out.shifts.size());
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+        if (is_copy[block_of[i]]) continue;
+        if (block_of[i] == best) {
+            out.b0_in_p.push_back(static_cast<std::uint32_t>(out.p_flows.size()));
+            out.b0_flows.push_back(flows[i]);
+        }
+        out.p_flows.push_back(flows[i]);
+    }
+    return out;
+}
+
+// Whether every copy's links, T^d(L(B0)), miss L(P) and every other copy's; and whether B0 shares a link with R.
+// `routes`: P's. `owner`: scratch by link id, all -1 (left so).
+void check_copies(const NodeTranslation& translation, const Split& split, const RouteTable& routes,
+                  std::vector<std::int32_t>& owner, detail::BlockCheck& check) {
+    std::vector<LinkId> touched;
+    const auto mark = [&](LinkId l, std::int32_t who) {
+        if (owner[l] < 0) touched.push_back(l);
+        owner[l] = who;
+    };
+    const auto r_mark = static_cast<std::int32_t>(split.block_count);  // no copy's shift
+    std::vector<char> in_b0(split.p_flows.size(), 0);
+    for (const std::uint32_t i : split.b0_in_p) in_b0[i] = 1;
+    std::vector<LinkId> links;  // L(B0), each once
+    for (std::size_t i = 0; i < split.p_flows.size(); ++i) {
+        for (const LinkId l : routes.links_of(i)) {
+            if (in_b0[i]) links.push_back(l);
+            else mark(l, r_mark);
+        }
+    }
+    std::sort(links.begin(), links.end());
+    links.erase(std::unique(links.begin(), links.end()), links.end());
+    check.shared = std::any_of(links.begin(), links.end(), [&](LinkId l) { return owner[l] == r_mark; });
+    for (const LinkId l : links) mark(l, 0);
+    check.disjoint = true;
+    std::size_t next = 0;
+    for (std::uint32_t d = 1; check.disjoint && next < split.shifts.size(); ++d) {
+        for (LinkId& l : links) l = translation.link_image(l);  // now T^d(L(B0))
+        if (split.shifts[next] != d) continue;
+        ++next;
+        for (const LinkId l : links) {
+            if (owner[l] >= 0) {
+                check.disjoint = false;
+                break;
+            }
+            mark(l, static_cast<std::int32_t>(d));
+        }
+    }
+    for (const LinkId l : touched) owner[l] = -1;
+}
+
+// Clears in_blocks_ however the answer ends.
+struct Inside {
+    bool& flag;
+    explicit Inside(bool& f) : flag(f) { flag = true; }
+    ~Inside() { flag = false; }
+    Inside(const Inside&) = delete;
+    Inside& operator=(const Inside&) = delete;
+};
+
+}  // namespace
+
+std::optional<PhaseResult> MaxMinNetwork::run_phase_by_blocks(std::span<const FlowSpec> flows) {
+    const Topology& t = topology();
+    const std::size_t s = translation_->gpu_shift(), g = translation_->gpus();
+    if (s == 0 || g % s != 0 || g != t.gpus().size()) return std::nullopt;
+    BlockChecks& checks = *block_checks_;
+    if (checks.slot.size() != g / s) checks.slot.assign(g / s, -1);
+    const std::optional<Split> parts = split(t, flows, s, checks.slot);
+    if (!parts) return std::nullopt;
+
+    // The copies' disjointness is a function of P's pairs and the shifts: checked once.
+    std::uint64_t hash = 0xCBF29CE484222325ull ^ parts->p_flows.size();
+    for (const FlowSpec& f : parts->p_flows) {
+        mix(hash, f.src);
+        mix(hash, f.dst);
+    }
+    for (const std::uint32_t d : parts->shifts) mix(hash, d);
+    const auto matches = [&](const detail::BlockCheck& c) {
+        return c.hash == hash && c.shifts == parts->shifts && detail::same_pairs(parts->p_flows, c.pairs);
+    };
+    auto found = std::find_if(checks.checks.begin(), checks.checks.end(), matches);
+    if (found != checks.checks.end() && !found->disjoint) return std::nullopt;
+
+    // P solved first, so that a first check reads the routes its solve found.
+    const Inside inside(in_blocks_);
+    PhaseResult result = run_phase(parts->p_flows);
+    if (found == checks.checks.end()) {
+        const RouteTable* routes = &memo_->routes;
+        if (!memo_->routed || !detail::same_pairs(parts->p_flows, memo_->routed_pairs)) {  // answered by a relabelling
+            router().routes(parts->p_flows, checks.routes);
+            routes = &checks.routes;
+        }
+        detail::BlockCheck check;
+        check.hash = hash;
+        check.shifts = parts->shifts;
+        check.pairs.reserve(parts->p_flows.size());
+        for (const FlowSpec& f : parts->p_flows) check.pairs.emplace_back(f.src, f.dst);
+        if (checks.owner.size() != t.links().size()) checks.owner.assign(t.links().size(), -1);
+        check_copies(*translation_, *parts, *routes, checks.owner, check);
+        if (checks.checks.size() >= BlockChecks::kKept) checks.checks.erase(checks.checks.begin());
+        checks.checks.push_back(std::move(check));
+        found = checks.checks.end() - 1;
+        if (!found->disjoint) return std::nullopt;  // the whole phase is solved (P's answer is not its)
+    }
+    // B0 alone when it shares links with R: its copies' parts are B0's own, which P's solve merged with R's.
+    if (found->shared) {
+        const PhaseResult alone = run_phase(parts->b0_flows);
+        if (alone.time > result.time) {
+            result.time = alone.time;
+            result.limiting_link = alone.limiting_link;
+            if (result.limiting_link) {  // the first copy's: B0's own link may not limit in the whole phase
+                for (std::uint32_t d = 0; d < parts->shifts.front(); ++d) result.limiting_link = translation_->link_image(*result.limiting_link);
+            }
+        }
+        result.max_latency = std::max(result.max_latency, alone.max_latency);
+    }
+    ++phases_by_blocks_;
+    return result;
+}
+
+}  // namespace gpuhours
