@@ -34,17 +34,13 @@ namespace gpuhours {
 
 void MaxMinNetwork::use_translation(std::shared_ptr<const NodeTranslation> translation) {
     translation_ = std::move(translation);
-    if (translation_ && !block_checks_) block_checks_ = std::make_unique<BlockChecks>();
+    block_checks_.reset();  // a check counts shifts in the translation's blocks
+    if (translation_) block_checks_ = std::make_unique<BlockChecks>();
 }
 
 namespace {
 
-// A flow moved back by its source's block: GPU indices and size bits.
-struct Moved {
-    std::size_t src = 0, dst = 0;
-    std::uint64_t size = 0;
-    bool operator==(const Moved&) const = default;
-};
+using Moved = detail::MovedFlow;
 
 // One block's flows, in phase order (positions in the phase), and their hash moved back.
 struct Block {
@@ -53,8 +49,10 @@ struct Block {
     std::uint64_t hash = 0x9E3779B97F4A7C15ull;
 };
 
-// The phase split: P = B0 ∪ R and B0 in phase order, B0's positions in P, and the copies' shifts d (ascending).
+// The phase split: P = B0 ∪ R and B0 in phase order, B0's positions in P and block, and the copies' shifts d
+// (ascending).
 struct Split {
+    std::size_t b0 = 0;
     std::vector<FlowSpec> p_flows, b0_flows;
     std::vector<std::uint32_t> b0_in_p;
     std::vector<std::uint32_t> shifts;
@@ -100,10 +98,10 @@ std::vector<Block> blocks_of(const Topology& t, std::span<const FlowSpec> flows,
 // Splits the phase (argument above): the blocks of the most common sequence of moved flows (ties: the one seen
 // first), B0 the first of them. A block holding B0's flows in another order is not taken for a copy (it is answered
 // among the others, as exactly). nullopt when no sequence repeats.
-std::optional<Split> split(const Topology& t, std::span<const FlowSpec> flows, std::size_t s, std::vector<std::int32_t>& slot) {
-    std::vector<Moved> moved;
-    std::vector<std::size_t> block_of;
-    const std::vector<Block> blocks = blocks_of(t, flows, s, slot, moved, block_of);
+std::optional<Split> split(const Topology& t, std::span<const FlowSpec> flows, std::size_t s, MaxMinNetwork::BlockChecks& scratch) {
+    std::vector<Moved>& moved = scratch.moved;  // kept: a phase of 65,536 flows would fault 2 MB in anew
+    std::vector<std::size_t>& block_of = scratch.block_of;
+    const std::vector<Block> blocks = blocks_of(t, flows, s, scratch.slot, moved, block_of);
     if (blocks.size() < 2) return std::nullopt;
     const auto same = [&](const Block& a, const Block& b) {
         return a.hash == b.hash && a.flows.size() == b.flows.size() &&
@@ -122,6 +120,7 @@ std::optional<Split> split(const Topology& t, std::span<const FlowSpec> flows, s
     const std::size_t best = static_cast<std::size_t>(std::max_element(count.begin(), count.end()) - count.begin());
     if (count[best] < 2) return std::nullopt;
     Split out;
+    out.b0 = blocks[best].block;
     out.block_count = t.gpus().size() / s;
     std::vector<char> is_copy(blocks.size(), 0);
     for (std::size_t k = 0; k < blocks.size(); ++k) {
@@ -196,21 +195,23 @@ struct Inside {
 std::optional<PhaseResult> MaxMinNetwork::run_phase_by_blocks(std::span<const FlowSpec> flows) {
     const Topology& t = topology();
     const std::size_t s = translation_->gpu_shift(), g = translation_->gpus();
-    if (s == 0 || g % s != 0 || g != t.gpus().size()) return std::nullopt;
+    if (s == 0 || g % s != 0 || g != t.gpus().size() || translation_->links() != t.links().size()) return std::nullopt;
     BlockChecks& checks = *block_checks_;
     if (checks.slot.size() != g / s) checks.slot.assign(g / s, -1);
-    const std::optional<Split> parts = split(t, flows, s, checks.slot);
+    const std::optional<Split> parts = split(t, flows, s, checks);
     if (!parts) return std::nullopt;
 
-    // The copies' disjointness is a function of P's pairs and the shifts: checked once.
+    // The copies' disjointness is a function of P's pairs, which of them are B0's (those from B0's block: the sizes
+    // chose it) and the shifts: checked once.
     std::uint64_t hash = 0xCBF29CE484222325ull ^ parts->p_flows.size();
+    mix(hash, parts->b0);
     for (const FlowSpec& f : parts->p_flows) {
         mix(hash, f.src);
         mix(hash, f.dst);
     }
     for (const std::uint32_t d : parts->shifts) mix(hash, d);
     const auto matches = [&](const detail::BlockCheck& c) {
-        return c.hash == hash && c.shifts == parts->shifts && detail::same_pairs(parts->p_flows, c.pairs);
+        return c.hash == hash && c.b0 == parts->b0 && c.shifts == parts->shifts && detail::same_pairs(parts->p_flows, c.pairs);
     };
     auto found = std::find_if(checks.checks.begin(), checks.checks.end(), matches);
     if (found != checks.checks.end() && !found->disjoint) return std::nullopt;
@@ -226,6 +227,7 @@ std::optional<PhaseResult> MaxMinNetwork::run_phase_by_blocks(std::span<const Fl
         }
         detail::BlockCheck check;
         check.hash = hash;
+        check.b0 = parts->b0;
         check.shifts = parts->shifts;
         check.pairs.reserve(parts->p_flows.size());
         for (const FlowSpec& f : parts->p_flows) check.pairs.emplace_back(f.src, f.dst);

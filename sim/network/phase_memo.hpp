@@ -74,11 +74,19 @@ struct MaxMinNetwork::PhaseMemo {
 };
 
 namespace detail {
-// One of run_phase_by_blocks's disjointness checks (sim/network/phase_blocks.cpp), a function of the pairs solved and
-// the copies' shifts: whether the copies were link-disjoint, and whether the block shares a link with the blocks that
-// differ.
+// A flow moved back by its source's block (run_phase_by_blocks): GPU indices and size bits.
+struct MovedFlow {
+    std::size_t src = 0, dst = 0;
+    std::uint64_t size = 0;
+    bool operator==(const MovedFlow&) const = default;
+};
+
+// One of run_phase_by_blocks's disjointness checks (sim/network/phase_blocks.cpp), a function of the pairs solved,
+// which block's flows among them are B0's and the copies' shifts: whether the copies were link-disjoint, and whether
+// B0 shares a link with the blocks that differ.
 struct BlockCheck {
     std::uint64_t hash = 0;
+    std::size_t b0 = 0;                                // B0's block
     std::vector<std::pair<VertexId, VertexId>> pairs;  // of the flows solved (the block's and the others')
     std::vector<std::uint32_t> shifts;                 // the copies', in blocks
     bool disjoint = false;
@@ -93,6 +101,8 @@ struct MaxMinNetwork::BlockChecks {
     std::vector<Check> checks;
     std::vector<std::int32_t> owner;  // by link id
     std::vector<std::int32_t> slot;   // by block: its place among the phase's blocks, -1 where none
+    std::vector<detail::MovedFlow> moved;  // by flow of the phase being split, and its block's place
+    std::vector<std::size_t> block_of;
     RouteTable routes;
 };
 

@@ -152,6 +152,8 @@ public:
     // The image of link `l` under π (one shift): a link of the same kind and figures. Every link of the topology
     // has one, and no two the same (π is a bijection of the vertices and of the links). O(1).
     [[nodiscard]] LinkId link_image(LinkId l) const { return link_image_[l]; }
+    // The link count of the topology it was proven on (a user checks it is that topology's).
+    [[nodiscard]] std::size_t links() const { return link_image_.size(); }
     // The nodes whose NICs share the first GPU's leaf, one per NIC of the node on it (the nodes under one leaf; 0
     // without a builder's geometry or NICs): the shortest translation prove() can accept, and a candidate for it.
     static int nodes_per_leaf(const Topology& topology);

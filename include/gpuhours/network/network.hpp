@@ -347,6 +347,7 @@ public:
 
     class Fluid;       // the fluid state machine (network.cpp)
     struct PhaseMemo;  // standalone phases already solved, by canonical form (network.cpp)
+    struct BlockChecks;  // run_phase_by_blocks's checks and scratch (sim/network/phase_memo.hpp)
 
     // Standalone phases answered from the memo instead of solved (for tests and benchmarks).
     [[nodiscard]] std::uint64_t phases_reused() const { return phases_reused_; }
@@ -358,8 +359,9 @@ public:
     // (sim/network/phase_blocks.cpp has the argument): the same time and latency to the last bit as the whole
     // phase, whose max-min answer is its parts' latest (see memo_ below), each copy a part of the proven block's
     // forms. The limiting link is one that limits as long: a copy's may be named for the block's, or the block's
-    // own where the whole solve would name a copy's (links of the same kind and figures). Only with split parts on
-    // (set_split_parts). A stage of 8,192 GPUs on 8 leaves: 2 blocks routed and solved instead of 8.
+    // own where the whole solve would name a copy's, or, among parts ending together, another part's. Only with split
+    // parts on (set_split_parts), and only a translation proven on this topology (link counts compared; another
+    // is ignored). A stage of 8,192 GPUs on 8 leaves: 2 blocks routed and solved instead of 8.
     void use_translation(std::shared_ptr<const NodeTranslation> translation) override;
     static constexpr std::size_t kMinBlockFlows = 512;
     [[nodiscard]] std::uint64_t phases_by_blocks() const { return phases_by_blocks_; }
@@ -425,11 +427,11 @@ private:
     std::uint64_t phases_relabelled_ = 0;
     std::uint64_t routings_ = 0;  // phases routed (numbers their choice logs)
     bool relabel_on_ = true;
-    // use_translation's: the translation, the disjointness checks made (by the pairs of the flows solved and the
-    // copies' shifts; phase_blocks.cpp), and whether run_phase is answering a phase by blocks (not tried again inside).
+    // use_translation's: the translation, the disjointness checks made (by the pairs of the flows solved, B0's block
+    // and the copies' shifts; phase_blocks.cpp), and whether run_phase is answering a phase by blocks (not tried
+    // again inside).
     std::optional<PhaseResult> run_phase_by_blocks(std::span<const FlowSpec> flows);
     std::shared_ptr<const NodeTranslation> translation_;
-    struct BlockChecks;
     std::unique_ptr<BlockChecks> block_checks_;
     std::uint64_t phases_by_blocks_ = 0;
     bool in_blocks_ = false;
