@@ -5,8 +5,8 @@
 // The argument. T is a NodeTranslation (network/automorphism.hpp): GPU g ↦ g + s (mod G), an automorphism of the
 // topology that carries every route, link by link (the route of T(f) is T of f's route). The phase's flows are
 // grouped by the block of their source (s consecutive GPUs); each block's flows, moved back by their block's start,
-// form a multiset (ends and size); the blocks of the most common one are copies of the first of them in phase order,
-// B0: the copy d blocks further is T^d(B0), flow for flow. Every other block's flows form R, and P = B0 ∪ R (in
+// form a sequence (ends and size, in phase order); the blocks of the most common one are copies of the first of
+// them in phase order, B0: the copy d blocks further is T^d(B0), flow for flow. Every other block's flows form R, and P = B0 ∪ R (in
 // phase order). When the links that each copy's routes cross, T^d(L(B0)), are disjoint from L(P) and from every
 // other copy's, no link is crossed by flows of two of P, T^d1(B0), T^d2(B0), …: the phase's link-disjoint parts are
 // P's parts and each copy's, and a copy's parts are T^d of B0's own parts, of the same canonical forms (T keeps the
@@ -14,8 +14,8 @@
 // part's time, each part solved in its canonical form (phase_memo.cpp, solve_by_parts), so the phase lasts
 // max(time(P), time(B0)), to the last bit; time(B0) is needed only when B0 shares a link with R (otherwise B0's parts
 // are among P's). Its longest route latency is P's: a copy's routes are of the same links' figures as B0's.
-// The disjointness is a function of P's pairs and the copies' shifts, checked once (routing P, mapping L(B0) d
-// times by NodeTranslation::link_image) and kept.
+// The disjointness is a function of P's pairs, B0's block (which of P's flows are B0's) and the copies' shifts,
+// checked once (on the routes P's solve found, mapping L(B0) d times by NodeTranslation::link_image) and kept.
 #include <gpuhours/network/automorphism.hpp>
 #include <gpuhours/network/network.hpp>
 

@@ -136,8 +136,9 @@ namespace gpuhours {
 // of nodes in (0, nodes), leaves of different uplink counts, any check above failing — e.g. a shift by part of a
 // leaf (the flagship's stage at 2,048 GPUs is 16 nodes, half a leaf of 32), a last leaf partly filled, a leaf count
 // per component that is not a multiple of S (the leaf that wraps round would need another rotation: 6 leaves under
-// 4 spines), nodes straddling leaves. Cost O(vertices + links), some 12 bytes per vertex while proving (the
-// flagship's layout at 131,072 GPUs: about 110 M instructions besides the adjacency, under a tenth of its step).
+// 4 spines), nodes straddling leaves. Cost O(vertices + links), some 12 bytes per vertex while proving and 4 bytes
+// per link kept (link_image); the flagship's layout at 131,072 GPUs: about 140 M instructions besides the adjacency,
+// a seventh of its step.
 class NodeTranslation {
 public:
     static std::optional<NodeTranslation> prove(const Topology& topology, int node_shift);
