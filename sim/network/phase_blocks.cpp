@@ -28,6 +28,7 @@
 #include <optional>
 #include <span>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace gpuhours {
@@ -59,8 +60,6 @@ struct Split {
     std::size_t block_count = 0;
 };
 
-void mix(std::uint64_t& h, std::uint64_t w) { h = (h ^ w) * 0x100000001B3ull + (h >> 29); }
-
 // The flows by block of s GPUs, in phase order (blocks in the order of their first flow), each moved back to block 0;
 // `slot`: scratch by block, all -1 (left so). Empty when a flow's end is not a GPU.
 std::vector<Block> blocks_of(const Topology& t, std::span<const FlowSpec> flows, std::size_t s,
@@ -87,9 +86,9 @@ std::vector<Block> blocks_of(const Topology& t, std::span<const FlowSpec> flows,
         block_of[i] = static_cast<std::size_t>(k);
         Block& into = blocks[block_of[i]];
         into.flows.push_back(static_cast<std::uint32_t>(i));
-        mix(into.hash, moved[i].src);
-        mix(into.hash, moved[i].dst);
-        mix(into.hash, moved[i].size);
+        detail::hash_word(into.hash, moved[i].src);
+        detail::hash_word(into.hash, moved[i].dst);
+        detail::hash_word(into.hash, moved[i].size);
     }
     for (const Block& x : blocks) slot[x.block] = -1;
     return blocks;
@@ -203,13 +202,10 @@ std::optional<PhaseResult> MaxMinNetwork::run_phase_by_blocks(std::span<const Fl
 
     // The copies' disjointness is a function of P's pairs, which of them are B0's (those from B0's block: the sizes
     // chose it) and the shifts: checked once.
-    std::uint64_t hash = 0xCBF29CE484222325ull ^ parts->p_flows.size();
-    mix(hash, parts->b0);
-    for (const FlowSpec& f : parts->p_flows) {
-        mix(hash, f.src);
-        mix(hash, f.dst);
-    }
-    for (const std::uint32_t d : parts->shifts) mix(hash, d);
+    const std::vector<FlowSpec>& p = parts->p_flows;
+    std::uint64_t hash = detail::pairs_hash(p.size(), [&](std::size_t i) { return std::pair(p[i].src, p[i].dst); });
+    detail::hash_word(hash, parts->b0);
+    for (const std::uint32_t d : parts->shifts) detail::hash_word(hash, d);
     const auto matches = [&](const detail::BlockCheck& c) {
         return c.hash == hash && c.b0 == parts->b0 && c.shifts == parts->shifts && detail::same_pairs(parts->p_flows, c.pairs);
     };

@@ -104,18 +104,6 @@ void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, c
 
 namespace {
 
-// A hash of n (source, destination) pairs, pair i read as ends(i).
-template <class Ends>
-std::uint64_t pairs_hash(std::size_t n, Ends ends) {
-    std::uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto [src, dst] = ends(i);
-        h = (h ^ static_cast<std::uint64_t>(src)) * 0x100000001B3ull + (h >> 29);
-        h = (h ^ static_cast<std::uint64_t>(dst)) * 0x100000001B3ull + (h >> 29);
-    }
-    return h;
-}
-
 std::size_t routing_bytes(const std::vector<std::pair<VertexId, VertexId>>& pairs, const RouteTable& t,
                           const Router::ChoiceLog& c) {
     return pairs.size() * sizeof(pairs[0]) + t.links.size() * sizeof(LinkId) +

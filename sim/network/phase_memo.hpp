@@ -12,6 +12,23 @@
 
 namespace gpuhours {
 
+namespace detail {
+// One 64-bit word mixed into a hash (the memo's keys, routings' pairs, run_phase_by_blocks's checks).
+inline void hash_word(std::uint64_t& h, std::uint64_t w) { h = (h ^ w) * 0x100000001B3ull + (h >> 29); }
+
+// A hash of n (source, destination) pairs, pair i read as ends(i).
+template <class Ends>
+std::uint64_t pairs_hash(std::size_t n, Ends ends) {
+    std::uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto [src, dst] = ends(i);
+        hash_word(h, static_cast<std::uint64_t>(src));
+        hash_word(h, static_cast<std::uint64_t>(dst));
+    }
+    return h;
+}
+}  // namespace detail
+
 // Phases solved so far, by canonical form (see network.hpp). A key is a sequence of 64-bit words:
 // per flow [size bits, route latency bits, link count, labels…], and after a label's first use the link's
 // [capacity bits, preference]. Labels are first-appearance indices, so the form is the same for two phases
@@ -20,7 +37,7 @@ struct MaxMinNetwork::PhaseMemo {
     struct Hash {
         std::size_t operator()(const std::vector<std::uint64_t>& words) const {
             std::uint64_t h = 0x9E3779B97F4A7C15ull ^ words.size();
-            for (const std::uint64_t w : words) h = (h ^ w) * 0x100000001B3ull + (h >> 29);
+            for (const std::uint64_t w : words) detail::hash_word(h, w);
             return static_cast<std::size_t>(h);
         }
     };
