@@ -4,7 +4,8 @@ read through the kernel model of sim/training/kernel.cpp, and prints how well ea
 the inner dimension K each kernel executes. Needs no GPU: python3 bench/gpu/fit_gemm_tile_overhead.py [RESULTS_DIR]
 
 The model of one GEMM kernel C[m×n] = A[m×k]·B[k×n] (kernel.hpp): 128 × 256 output tiles on 132 SMs, split-K when
-there are fewer tiles than SMs (slices of at least 128 of K), tiles in waves; efficiency = figure × tile fraction ×
+there are fewer tiles than SMs (slices of at least 128 of K), tiles in waves, or 128 × 128 tiles (gemm_tile_n_narrow)
+where those need no split-K and give the higher efficiency; efficiency = figure × tile fraction ×
 wave fraction × L / (L + c), L = 2 · 128 · 256 · (K / split_k) / (peak × figure / 132) the main loop of one tile, c
 the family's fixed time per tile; the time is the larger of FLOPs at that rate and bytes at 0.89 of 4.8 TB/s.
 A gradient row of gemm.csv names its forward shape (m, n, k): dgrad runs m × k over n, wgrad k × n over m.
@@ -12,7 +13,8 @@ A gradient row of gemm.csv names its forward shape (m, n, k): dgrad runs m × k 
 The fit takes the rows with M ≥ 2,048 and N ≥ 4,096 (the shapes the figure describes), searches c on a 0.1 µs grid
 with the figure at the median of the rows' asymptotic efficiency, and keeps the c whose median error is flattest in
 K. It prints that fit, then the catalog's pair (a near-flat fit of the same rows, chosen for its smaller median
-error) and the model without a tile overhead, each with its errors by K."""
+error) and the model without a tile overhead, each with its errors by K; then the catalog's pair on the shorter
+outputs (M = 256 and 1,024), with the narrow tile and without it."""
 import csv
 import math
 import os
@@ -21,6 +23,7 @@ import sys
 
 PEAK = {"bf16": 989.4e12, "fp8": 1978.9e12}
 SMS, TILE_M, TILE_N = 132, 128, 256
+TILE_N_NARROW = 128  # gemm_tile_n_narrow (scenarios/chips/h200.toml)
 HBM = 4.8e12 * 0.89
 
 
@@ -35,21 +38,31 @@ def executed(row):
     return m, n, k
 
 
-def efficiency_parts(m, n, k, peak, figure, c):
-    """Quantisation (tile × wave fraction) and main-loop fraction, as gemm_efficiency in kernel.cpp."""
-    tiles = math.ceil(m / TILE_M) * math.ceil(n / TILE_N)
+def tiled_parts(m, n, k, peak, figure, c, tile_n):
+    """Quantisation (tile × wave fraction), main-loop fraction and split-K of one tiling, TILE_M × tile_n."""
+    tiles = math.ceil(m / TILE_M) * math.ceil(n / tile_n)
     split = 1
     if tiles < SMS:
         split = max(1, min(SMS // tiles, max(1, k // TILE_M)))
     units = tiles * split
     waves = math.ceil(units / SMS)
-    tile_fraction = (m / (math.ceil(m / TILE_M) * TILE_M)) * (n / (math.ceil(n / TILE_N) * TILE_N))
-    main = 2 * TILE_M * TILE_N * (k / split) / (peak * figure / SMS)
+    tile_fraction = (m / (math.ceil(m / TILE_M) * TILE_M)) * (n / (math.ceil(n / tile_n) * tile_n))
+    main = 2 * TILE_M * tile_n * (k / split) / (peak * figure / SMS)
     return tile_fraction * units / (waves * SMS), main / (main + c * 1e-6), split
 
 
-def model_seconds(m, n, k, peak, figure, c, input_bytes):
-    quantised, main, split = efficiency_parts(m, n, k, peak, figure, c)
+def efficiency_parts(m, n, k, peak, figure, c, narrow=TILE_N_NARROW):
+    """As gemm_efficiency in kernel.cpp: the wide tiling, or the narrow one (gemm_tile_n_narrow; 0 for none) where it
+    needs no split-K and its quantisation × main-loop fraction is higher."""
+    wide = tiled_parts(m, n, k, peak, figure, c, TILE_N)
+    if not narrow:
+        return wide
+    thin = tiled_parts(m, n, k, peak, figure, c, narrow)
+    return thin if thin[2] == 1 and thin[0] * thin[1] > wide[0] * wide[1] else wide
+
+
+def model_seconds(m, n, k, peak, figure, c, input_bytes, narrow=TILE_N_NARROW):
+    quantised, main, split = efficiency_parts(m, n, k, peak, figure, c, narrow)
     compute = 2 * m * n * k / (peak * figure * quantised * main)
     moved = (m * k + k * n) * input_bytes + m * n * 2 + (2 * split * m * n * 4 if split > 1 else 0)
     return max(compute, moved / HBM)
@@ -108,6 +121,17 @@ def report(key, rows, precision, input_bytes):
     describe(f"catalog {cat_figure}, {cat_c} us", errors_by_k(rows, precision, input_bytes, cat_figure, cat_c))
     describe("without a tile overhead (figure at K >= 4096's median)",
              errors_by_k(rows, precision, input_bytes, {"gemm": 0.71, "gemm_fp8": 0.64, "gemm_fp8_rowwise": 0.62}[key], 0.0))
+    # Outside the fit: the shorter outputs (M = 256 and 1,024, N >= 4,096), where the tiling decides, with the
+    # catalog's pair, the narrow tile on and off.
+    for narrow in (TILE_N_NARROW, 0):
+        by_m = {}
+        for (m, n, k, tflops) in rows:
+            if m < 2048 and n >= 4096:
+                seconds = 2 * m * n * k / (tflops * 1e12)
+                by_m.setdefault(m, []).append(model_seconds(m, n, k, PEAK[precision], cat_figure, cat_c, input_bytes, narrow) / seconds - 1)
+        print(f"  M < 2048, N >= 4096, catalog pair, {'narrow tile ' + str(narrow) if narrow else 'wide tile only'}: " +
+              "; ".join(f"M = {m}: median {statistics.median(v):+.1%}, 90th percentile |error| "
+                        f"{sorted(abs(e) for e in v)[int(0.9 * len(v))]:.1%} ({len(v)} rows)" for m, v in sorted(by_m.items())))
 
 
 def main():

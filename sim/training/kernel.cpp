@@ -125,23 +125,15 @@ GemmShape weight_gradient_shape(const GemmShape& forward) {
     return GemmShape{forward.k, forward.n, forward.m, forward.count};
 }
 
-GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& context) {
-    const ChipProfile& chip = context.chip;
-    if (shape.m <= 0 || shape.n <= 0 || shape.k <= 0 || shape.count <= 0) {
-        throw Error(fmt::format("GEMM shape m = {}, n = {}, k = {}, count = {} has a dimension below 1", shape.m,
-                                shape.n, shape.k, shape.count));
-    }
-    const Fp8Recipe recipe = context.gemm_precision == Precision::fp8
-                                 ? (context.fp8_recipe == Fp8Recipe::none ? Fp8Recipe::delayed : context.fp8_recipe)
-                                 : Fp8Recipe::none;
-    const double large_gemm = chip.efficiency.fp8_gemm(recipe);
-    require_fraction(chip, large_gemm, fp8_efficiency_key(recipe));
-    if (chip.efficiency.gemm_tile_m <= 0) throw missing_figure(chip, "gemm_tile_m", "128");
-    if (chip.efficiency.gemm_tile_n <= 0) throw missing_figure(chip, "gemm_tile_n", "256");
-    const long long tile_m = chip.efficiency.gemm_tile_m;
-    const long long tile_n = chip.efficiency.gemm_tile_n;
+namespace {
 
+// The efficiency of `shape` tiled tile_m × tile_n (gemm_efficiency's model, one tiling); `large_gemm` the family's
+// figure, `overhead` its fixed time per tile.
+GemmEfficiency tiled_efficiency(const GemmShape& shape, const KernelContext& context, long long tile_m, long long tile_n,
+                                double large_gemm, Seconds overhead) {
+    const ChipProfile& chip = context.chip;
     GemmEfficiency e;
+    e.tile_n = tile_n;
     e.sms = available_sms(context);
     const long long rows = ceil_div(shape.m, tile_m);
     const long long cols = ceil_div(shape.n, tile_n);
@@ -157,7 +149,6 @@ GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& cont
     e.total = large_gemm * e.tile_fraction * e.wave_fraction;
     // The family's fixed time per tile (GemmTileOverhead) beside the tile's main loop over its K slice, which runs
     // at the family's figure on one SM: 2 · tile_m · tile_n · (K / split_k) / (peak × figure / SMs).
-    const Seconds overhead = chip.efficiency.gemm_tile_overhead.of(recipe);
     if (overhead.value() > 0.0) {
         const double per_sm = chip.peak(context.gemm_precision).value() * large_gemm / static_cast<double>(chip.sm_count);
         const double slice = static_cast<double>(shape.k) / static_cast<double>(e.split_k);
@@ -166,6 +157,30 @@ GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& cont
         e.total *= e.main_loop_fraction;
     }
     return e;
+}
+
+}  // namespace
+
+GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& context) {
+    const ChipProfile& chip = context.chip;
+    if (shape.m <= 0 || shape.n <= 0 || shape.k <= 0 || shape.count <= 0) {
+        throw Error(fmt::format("GEMM shape m = {}, n = {}, k = {}, count = {} has a dimension below 1", shape.m,
+                                shape.n, shape.k, shape.count));
+    }
+    const Fp8Recipe recipe = context.gemm_precision == Precision::fp8
+                                 ? (context.fp8_recipe == Fp8Recipe::none ? Fp8Recipe::delayed : context.fp8_recipe)
+                                 : Fp8Recipe::none;
+    const double large_gemm = chip.efficiency.fp8_gemm(recipe);
+    require_fraction(chip, large_gemm, fp8_efficiency_key(recipe));
+    if (chip.efficiency.gemm_tile_m <= 0) throw missing_figure(chip, "gemm_tile_m", "128");
+    if (chip.efficiency.gemm_tile_n <= 0) throw missing_figure(chip, "gemm_tile_n", "256");
+    const Seconds overhead = chip.efficiency.gemm_tile_overhead.of(recipe);
+    const GemmEfficiency wide = tiled_efficiency(shape, context, chip.efficiency.gemm_tile_m, chip.efficiency.gemm_tile_n,
+                                                 large_gemm, overhead);
+    if (chip.efficiency.gemm_tile_n_narrow <= 0) return wide;
+    const GemmEfficiency narrow = tiled_efficiency(shape, context, chip.efficiency.gemm_tile_m,
+                                                   chip.efficiency.gemm_tile_n_narrow, large_gemm, overhead);
+    return narrow.split_k == 1 && narrow.total > wide.total ? narrow : wide;
 }
 
 std::string_view to_string(Bound b) {

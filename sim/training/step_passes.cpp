@@ -42,6 +42,32 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
 }
 
 namespace {
+// One of the `chunks` GEMMs that tensor-parallel communication overlap runs in place of `op` (Transformer Engine's
+// userbuffers, te/pytorch/module/base.py and comm_gemm_overlap: the ring exchange multiplies each rank's shard of
+// the gathered input as it arrives, t GEMMs of M / t rows; the pipelined reduce-scatter splits the output rows
+// into chunks, each its own GEMM). Each chunk is timed at its own shape by the kernel model, so its tiles and waves
+// are counted on ⌈M / chunks⌉ rows; FLOPs and bytes are the whole op's over `chunks` (the weight, read by every
+// chunk, is counted once: the chunks are compute-bound at the shapes that overlap serves).
+Op chunked_gemm(const Op& op, int chunks) {
+    Op c = op;
+    const double n = static_cast<double>(chunks);
+    c.gemm->m = (op.gemm->m + chunks - 1) / chunks;
+    c.forward = op.forward / n;
+    c.backward = op.backward / n;
+    c.recompute = op.recompute / n;
+    c.read = op.read / n;
+    c.written = op.written / n;
+    c.parameters = 0.0;  // the gradient accumulation follows the weight-gradient GEMM, which is not chunked
+    return c;
+}
+}  // namespace
+
+OpTime StepBuilder::chunk_time(const Op& op, const KernelContext& kernel, int chunks) const {
+    if (!op.gemm || chunks <= 1) return op_time(op, kernel);
+    return op_time(chunked_gemm(op, chunks), kernel);
+}
+
+namespace {
 // C(pool − held, k) / C(pool, k) = Π_{i<k} (pool − held − i) / (pool − i): the chance that none of a token's k
 // experts, drawn uniformly without repeats from `pool` of them, is among `held`. A pool of fewer than k (node-limited
 // routing to nodes holding fewer than k experts, which no router can fill) takes every expert: 0 when any is held.
@@ -289,6 +315,7 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
     Segments fwd;
     SimTime acc;
     SimTime busy;
+    int kernels = 0;
     const int t = layout_.tensor;
     auto forward_time = [&](const Op& op, const KernelContext& kernel) {
         return to_sim(op_time(op, kernel).forward.time + materialized_attention(op)) + launch_gap_;
@@ -309,8 +336,13 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
         const bool kv_ring = before && cp_ring(layout_, op);
         const bool ring = before && (overlaps(layout_, op, op.before) || kv_ring);
         const bool pipelined = after && overlaps(layout_, op, op.after);
-        const SimTime g = forward_time(op, pipelined ? kernel_overlap_ : kernel_);
+        const KernelContext& kernel = pipelined ? kernel_overlap_ : kernel_;
+        // Overlapped with its tensor-parallel collective, the GEMM runs as t chunks (chunked_gemm).
+        const bool chunks = op.gemm && t > 1 && ((ring && !kv_ring) || pipelined);
+        const SimTime g = chunks ? (to_sim(chunk_time(op, kernel, t).forward.time) + launch_gap_) * static_cast<std::int64_t>(t)
+                                 : forward_time(op, kernel);
         busy += g;
+        kernels += chunks ? t : 1;
         if (ring) {
             // Ring exchange: the GEMM's t chunks (ring attention: its cp steps, one per K/V chunk) run as their
             // shards arrive; the last chunk waits for the gather.
@@ -355,7 +387,7 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
         }
     }
     flush(fwd, acc, SegmentKind::compute, name);
-    launch_bound(fwd, busy, static_cast<int>(block.ops.size()), name);
+    launch_bound(fwd, busy, kernels + (shared.on() ? static_cast<int>(shared.with_dispatch.size() + shared.with_combine.size()) : 0), name);
     return fwd;
 }
 
@@ -414,12 +446,16 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
         // Bulk overlap: the input gradient's reduce-scatter beside the weight-gradient GEMM.
         const bool bulk = scatter && with_weight && overlaps(layout_, *it, it->before);
         const OpTime t = op_time(*it, kernel_);
-        const SimTime input = to_sim(t.backward_input.time + materialized_attention(*it) * 2.0) + launch_gap_;
+        // Fed by a ring exchange, the input-gradient GEMM runs as `tensor` chunks, as in the forward.
+        const bool ring_in = gather && overlaps(layout_, *it, it->after) && it->gemm && tensor > 1;
+        const SimTime input = ring_in ? (to_sim(chunk_time(*it, kernel_, tensor).backward_input.time) + launch_gap_) *
+                                            static_cast<std::int64_t>(tensor)
+                                      : to_sim(t.backward_input.time + materialized_attention(*it) * 2.0) + launch_gap_;
         const bool weight_kernel = with_weight && t.backward_weight.time.value() > 0.0;
         const SimTime weight = weight_kernel ? to_sim((bulk ? op_time(*it, kernel_overlap_) : t).backward_weight.time) + launch_gap_
                                              : SimTime{};
         busy += input + weight;
-        kernels += weight_kernel ? 2 : 1;
+        kernels += (weight_kernel ? 1 : 0) + (ring_in ? tensor : 1);
         if (scatter && it->before.kind == Collective::cp_exchange) {
             // Context parallel: the backward needs every key and value again (the forward kept its own chunk
             // only) and returns dK, dV to their owners.

@@ -546,6 +546,21 @@ TEST_CASE("a chip's fixed time per GEMM tile is read by kernel family and refuse
     }
 }
 
+TEST_CASE("a chip's narrower second GEMM tile is read, 0 turns it off, and one not narrower is refused where written") {
+    // The shipped H100 (as h200.toml): 128 × 256 tiles and a 128-column narrow one.
+    const Scenario ok = load_scenario_from_string(kBase, "ok.toml", catalog_options());
+    CHECK(ok.cluster.chip.efficiency.gemm_tile_n == 256);
+    CHECK(ok.cluster.chip.efficiency.gemm_tile_n_narrow == 128);
+    const auto with = [](const std::string& value) {
+        return replace(kBase, "chip = \"h100\"", "chip = { from = \"h100\", efficiency.gemm_tile_n_narrow = " + value + " }");
+    };
+    CHECK(load_scenario_from_string(with("0"), "off.toml", catalog_options()).cluster.chip.efficiency.gemm_tile_n_narrow == 0);
+    const auto wide = load_error(with("256"));
+    CHECK_THAT(wide.message(), Catch::Contains("`cluster.chip.efficiency.gemm_tile_n_narrow` = 256 must be narrower than gemm_tile_n = 256"));
+    CHECK(wide.where().line == load_error(with("-1")).where().line);
+    CHECK_THAT(load_error(with("-1")).message(), Catch::Contains("gemm_tile_n_narrow"));
+}
+
 TEST_CASE("text with a terminal escape or a NUL is refused at its position, tabs and line breaks kept") {
     // A title is printed to terminals and into the HTML report: an ESC ("\u001b[31m" colours the terminal) or a NUL
     // passed through raw (a fresh user's hunt, session 37).

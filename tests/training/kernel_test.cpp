@@ -326,6 +326,37 @@ TEST_CASE("a fixed time per tile shares each tile with its main loop: split-K sl
           Approx(2.0 * 8192.0 * 8192 * 8192 / (kBf16 * full.total) / 0.8).epsilon(1e-9));
 }
 
+TEST_CASE("a narrower second tile is taken where it fills the waves better, never where it needs split-K", "[kernel]") {
+    ChipProfile chip = h100_like();
+    chip.efficiency.gemm_tile_n_narrow = 128;
+    const KernelContext context{chip};
+    // 1,024 × 6,144 × 8,192 (no tile overhead): 128 × 256 tiles 8 × 24 = 192, two waves of 132, wave fraction
+    // 192 / 264 = 0.72727; 128 × 128 tiles 8 × 48 = 384, three waves, 384 / 396 = 0.96970: the narrow one, at
+    // 0.75 × 384 / 396 (the measured H200 rows of this shape run at 0.96 of the large shapes' rate, h200.toml).
+    const GemmEfficiency narrow = gemm_efficiency(GemmShape{1024, 6144, 8192, 1}, context);
+    CHECK(narrow.tile_n == 128);
+    CHECK(narrow.tiles == 384);
+    CHECK(narrow.waves == 3);
+    CHECK(narrow.total == Approx(0.75 * 384.0 / 396.0).epsilon(1e-12));
+    // Without the narrow tile the same shape keeps the wide tiling: 0.75 × 192 / 264.
+    CHECK(gemm_efficiency(GemmShape{1024, 6144, 8192, 1}, KernelContext{h100_like()}).total == Approx(0.75 * 192.0 / 264.0).epsilon(1e-12));
+    // 256 × 4,096 × 8,192: wide 2 × 16 = 32 tiles, split-K min(132 / 32, 8,192 / 128) = 4, 128 units in one wave
+    // (128 / 132); narrow 2 × 32 = 64 tiles would need split-K too, so it is not a candidate: the wide tiling.
+    const GemmEfficiency small = gemm_efficiency(GemmShape{256, 4096, 8192, 1}, context);
+    CHECK(small.tile_n == 256);
+    CHECK(small.split_k == 4);
+    CHECK(small.total == Approx(0.75 * 128.0 / 132.0).epsilon(1e-12));
+    // Equal wave fractions: 4,096 × 4,096 × 1,024 with 1.4 µs per tile. Wide 32 × 16 = 512 tiles, 4 waves (512 /
+    // 528); narrow 1,024 tiles, 8 waves (1,024 / 1,056, the same fraction), but each narrow tile's main loop is half
+    // as long beside the same fixed time: L = 65,536 × 1,024 / (989.4e12 × 0.75 / 132) = 11.94 µs wide, 5.97 µs
+    // narrow, fractions 0.895 against 0.810: the wide tiling.
+    chip.efficiency.gemm_tile_overhead.gemm = Seconds(1.4e-6);
+    const double l_wide = 65536.0 * 1024.0 / (989.4e12 * 0.75 / 132.0);
+    const GemmEfficiency even = gemm_efficiency(GemmShape{4096, 4096, 1024, 1}, KernelContext{chip});
+    CHECK(even.tile_n == 256);
+    CHECK(even.total == Approx(0.75 * 512.0 / 528.0 * l_wide / (l_wide + 1.4e-6)).epsilon(1e-12));
+}
+
 TEST_CASE("fused attention runs at the attention efficiency and its backward recomputes the scores", "[kernel]") {
     const ChipProfile chip = h100_like();
     // FP8 GEMMs but BF16 attention, as DeepSeek-V3 trains.

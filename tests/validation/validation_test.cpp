@@ -144,21 +144,23 @@ TEST_CASE("The DeepSeek-V3 step and GPU-hours per trillion tokens are within 10 
 // ("fp8_cs")), and with every layer in FP8 (session 29): Llama 3 8B H100 +4.3 % (+1.8 before), 70B H100 +2.9 %
 // (−1.4), 8B B200 +0.7 % (−1.7), Llama 3.1 405B B200 +5.9 % (+1.9), DeepSeek-V3 H100 (force-balanced routing)
 // −2.2 % (−3.9); Llama 3.1 405B H100 (TP8 CP2 PP8 VP8) +20.9 % (+17.1), the one miss, held to a band so that a
-// regression or a fix still shows. Its B200 counterpart (TP4) is +5.9 %, so 405B B200 is held at 7 %. Not yet
-// explained: what differs is TP8's communication on NVLink4 beside FP8 GEMMs that take half the BF16 time; timing
-// Transformer Engine's overlapped GEMMs as the chunks it runs (M/t rows each, not modelled) closed about 5 of the 17
-// points in a trial, and moved the Llama 3 BF16 cases 7 points low. All five dense rows moved 2.5–4 points fast when
-// their last BF16 layers went to FP8. The quantisation kernels are not what is missing (kernel_calibration_test: TE's
+// regression or a fix still shows. Its B200 counterpart (TP4) is +5.9 %, so 405B B200 was held at 7 %. Since session
+// 42 the GEMMs beside an overlapped TP collective run as the t chunks of M/t rows Transformer Engine runs
+// (step_passes.cpp, chunked_gemm), and Hopper's kernel model may take a 128 × 128 tile (h200.toml,
+// gemm_tile_n_narrow, from the measured M = 1,024 rows): 405B H100 +14.7 % (its chunks are 4,096 / 8 = 512 rows),
+// 405B B200 +3.2 % (1,024-row chunks), 70B H100 +2.4 %, DeepSeek-V3 H100 −3.1 %; the 8B rows have no TP and did not
+// move. The band of the miss moved with it (+10 % to +20 %); 405B B200 and DeepSeek-V3 are now held at 5 %. All five
+// dense rows moved 2.5–4 points fast when their last BF16 layers went to FP8. The quantisation kernels are not what is missing (kernel_calibration_test: TE's
 // measured current-scaling cast overhead on the H200 within 0.4 %); the FP8 GEMMs at these shapes or the layers'
 // other costs may be (#14, a Hopper TE measurement).
-TEST_CASE("Megatron-Bridge's FP8 recipes are within 5 percent in tokens per second (405B B200 7, DeepSeek-V3 6), but one", "[validation]") {
+TEST_CASE("Megatron-Bridge's FP8 recipes are within 5 percent in tokens per second, but one", "[validation]") {
     (void)check_megatron_bridge("megatron-bridge-llama3-8b-fp8-h100", 0.05);
     (void)check_megatron_bridge("megatron-bridge-llama3-70b-fp8-h100", 0.05);
     (void)check_megatron_bridge("megatron-bridge-llama3-8b-fp8-b200", 0.05);
-    (void)check_megatron_bridge("megatron-bridge-llama3.1-405b-fp8-b200", 0.07);
-    (void)check_megatron_bridge("megatron-bridge-deepseek-v3-fp8-h100", 0.06);
-    // The miss, stated as a band (+15 % to +25 %): a change that moves it out either way fails here and says so.
-    CHECK(check_megatron_bridge("megatron-bridge-llama3.1-405b-fp8-h100", 0.25) > 0.15);
+    (void)check_megatron_bridge("megatron-bridge-llama3.1-405b-fp8-b200", 0.05);
+    (void)check_megatron_bridge("megatron-bridge-deepseek-v3-fp8-h100", 0.05);
+    // The miss, stated as a band (+10 % to +20 %): a change that moves it out either way fails here and says so.
+    CHECK(check_megatron_bridge("megatron-bridge-llama3.1-405b-fp8-h100", 0.20) > 0.10);
 }
 
 // The MoE rows of the same summary (force-balanced routing, no imbalance in them), each scenario the recipe's layout
@@ -209,8 +211,9 @@ TEST_CASE("Megatron-Bridge's MoE recipes: the known misses, each held to its ban
 //   7.001 s, −12.6 / −12.6 / −12.5 %, with the report's TP8 PP12 and the scenario's unpublished choices (2
 //   interleaved chunks, TP communication overlapped; 4 or 8 chunks shorten the step 5–9 %, no overlap lengthens it
 //   8 %). With the Llama 3.1 405B FP8 row on 1,024 H100 above (+20.9 % in tokens/s), the largest NVIDIA-run H100
-//   steps come out 12–17 % short, where 8B and 70B are within 5 %: the cost the model misses grows with the model
-//   or its pipeline (#14).
+//   steps came out 12–17 % short, where 8B and 70B are within 5 %. Since session 42 (the overlapped GEMMs as
+//   Transformer Engine's t chunks, Hopper's narrow tile; see above): 9.615 / 9.622 / 7.480 s, −6.7 / −6.6 / −6.5 %,
+//   held to −12 % to −2 %; BLOOM (A100, no TP overlap) did not move.
 TEST_CASE("BLOOM's and Nemotron-4 340B's steps: misses held to their bands", "[validation]") {
     const auto band = [](const std::string& name, double low, double high) {
         const Outcome o = simulate(name);
@@ -224,7 +227,7 @@ TEST_CASE("BLOOM's and Nemotron-4 340B's steps: misses held to their bands", "[v
         CHECK(error < high);
     };
     band("bloom-176b-384", -0.13, -0.03);
-    band("nemotron-4-340b-1536", -0.18, -0.07);
-    band("nemotron-4-340b-3072", -0.18, -0.07);
-    band("nemotron-4-340b-6144", -0.18, -0.07);
+    band("nemotron-4-340b-1536", -0.12, -0.02);
+    band("nemotron-4-340b-3072", -0.12, -0.02);
+    band("nemotron-4-340b-6144", -0.12, -0.02);
 }

@@ -76,6 +76,10 @@ struct KernelEfficiency {
     // SMs) in the kernel model (include/gpuhours/training/kernel.hpp). Counts, not fractions.
     int gemm_tile_m = 0;
     int gemm_tile_n = 0;
+    // A second, narrower tile gemm_tile_m × gemm_tile_n_narrow that the library may pick instead (cuBLAS chooses a
+    // tile per shape): the kernel model takes the tiling of the higher efficiency among the two, the narrow one only
+    // where it needs no split-K. 0: one tile only (every chip whose catalog measured no second one).
+    int gemm_tile_n_narrow = 0;
     GemmTileOverhead gemm_tile_overhead;  // the fixed time per tile of each GEMM family; zero where none was measured
 
     // The figure of `recipe`'s GEMMs (gemm for none); 0 where the catalog has none.

@@ -8,7 +8,10 @@
 //     Multiplication Background User's Guide §3, "tile" and "wave quantization") × main-loop fraction (the
 //     family's fixed time per tile, efficiency.gemm_tile_overhead, beside the tile's main loop over its K slice;
 //     measured on the H200, scenarios/chips/h200.toml). Fewer tiles than free SMs are split along the inner
-//     dimension (split-K), as cuBLAS does for small outputs with long inner dimensions.
+//     dimension (split-K), as cuBLAS does for small outputs with long inner dimensions. Where the chip lists a
+//     narrower tile (gemm_tile_n_narrow), the tiling of the higher efficiency is taken, the narrow one only
+//     without split-K: cuBLAS picks a tile per shape, and a narrower tile fills the waves of an output whose
+//     wide tiles leave most of a wave idle (H200, M = 1,024: bench/gpu/results/h200-2026-11-30/gemm.csv).
 //   - attention (OpKind::attention): a fused FlashAttention-class kernel at efficiency.attention × the chip's
 //     attention_shape factor at the op's AttentionKernelShape (1 without a table or shape) of the
 //     attention precision's peak; its backward executes 2.5 × the forward FLOPs (5 matrix products against the
@@ -90,6 +93,7 @@ GemmShape weight_gradient_shape(const GemmShape& forward);
 // launch) uses the chip. Fractions multiply: total = chip.efficiency.gemm × tile_fraction × wave_fraction ×
 // main_loop_fraction (the figure of the precision's kernel family: KernelEfficiency::fp8_gemm).
 struct GemmEfficiency {
+    long long tile_n = 0;      // the tiling's columns: gemm_tile_n, or gemm_tile_n_narrow where that one is faster
     long long tiles = 0;       // count × ceil(m / tile_m) × ceil(n / tile_n)
     long long split_k = 1;     // inner-dimension slices per tile (> 1 only when tiles < free SMs)
     long long waves = 0;       // ceil(tiles × split_k / free SMs)
