@@ -242,11 +242,35 @@ struct ChunkCompute {
     SimTime recompute;  // the part of `backward` spent recomputing
 };
 
+// Under tensor-parallel communication overlap the step runs a GEMM beside a TP collective as several
+// (step_passes.cpp: t of M / t rows, or kPipelineSplits of N / kPipelineSplits columns beside a pipelined
+// reduce-scatter), which may take less
+// time than the whole GEMM (a chunk of few tiles is split along K and fills the waves better): the least of the two
+// splits' forward and input-gradient times, the chunks together, for any GEMM next to a TP collective, so that the
+// bound stays below whichever the step uses, on either SM count (`overlap`: with the SMs the pipelined
+// reduce-scatter takes). `whole`: otherwise.
+OpTime overlap_split(const StepSpec& spec, const Op& op, const KernelContext& kernel, const KernelContext& overlap,
+                     const OpTime& whole) {
+    const int t = spec.layout.tensor;
+    const bool beside = op.before.kind == Collective::tp_all_gather || op.after.kind == Collective::tp_reduce_scatter;
+    if (!spec.layout.tp_comm_overlap || op.kind != OpKind::gemm || !op.gemm || t < 2 || !beside) return whole;
+    OpTime least = whole;
+    for (const KernelContext* context : {&kernel, &overlap}) {
+        for (const auto& [chunks, split] : {std::pair{t, GemmSplit::rows}, std::pair{kPipelineSplits, GemmSplit::columns}}) {
+            const OpTime one = time_op(gemm_chunk(op, chunks, split), *context);
+            least.forward.time = std::min(least.forward.time, one.forward.time * static_cast<double>(chunks));
+            least.backward_input.time = std::min(least.backward_input.time, one.backward_input.time * static_cast<double>(chunks));
+        }
+    }
+    return least;
+}
+
 std::vector<ChunkCompute> chunk_compute(const StepSpec& spec, int chunks) {
     const ParallelLayout& layout = spec.layout;
     const MicroBatchShape shape{spec.sequence_length, layout.micro_batch, AttentionMask::causal};
     const std::vector<Block> blocks = model_ops(spec.model, layout, spec.precision, shape);
     const KernelContext kernel = kernel_context(spec, layout.communication_sms);
+    const KernelContext overlap = kernel_context(spec, layout.communication_sms + (layout.tp_comm_overlap ? layout.tp_comm_overlap_sms : 0));
     const auto layers = chunk_layers(spec.model, chunks, layout.layers_per_chunk);
     std::vector<int> chunk_of_layer(static_cast<std::size_t>(spec.model.layers), 0);
     for (std::size_t c = 0; c < layers.size(); ++c) {
@@ -271,8 +295,9 @@ std::vector<ChunkCompute> chunk_compute(const StepSpec& spec, int chunks) {
         std::int64_t backward_kernels = 0;
         for (const Op& op : block.ops) {
             const OpTime t = time_op(op, kernel);
-            forward += to_sim(t.forward.time) + gap;
-            backward += to_sim(t.backward_input.time) + gap;
+            const OpTime split = overlap_split(spec, op, kernel, overlap, t);
+            forward += to_sim(std::min(t.forward.time, split.forward.time)) + gap;
+            backward += to_sim(std::min(t.backward_input.time, split.backward_input.time)) + gap;
             ++backward_kernels;
             if (t.backward_weight.time.value() > 0.0) {
                 backward += to_sim(t.backward_weight.time) + gap;

@@ -31,18 +31,6 @@ int read_figure_int(TableReader& r, std::string_view key, int min, int max) {
     return detail::as_int(detail::figure_value(r.required(key), path), path, min, max);
 }
 
-// `[efficiency] gemm_tile_n_narrow`: a second tile's columns, narrower than gemm_tile_n = `wide`; 0 for none.
-int read_narrow_tile(TableReader& e, int wide) {
-    const int narrow = read_figure_int(e, "gemm_tile_n_narrow", 0, 4096);
-    if (narrow >= wide) {
-        const std::string path = e.path_of("gemm_tile_n_narrow");
-        throw ScenarioError(detail::figure_value(*e.optional("gemm_tile_n_narrow"), path).where,
-                            fmt::format("`{}` = {} must be narrower than gemm_tile_n = {}", path, narrow, wide),
-                            "set it below gemm_tile_n (the Hopper catalogs: 128 beside 256), or 0 for one tile only");
-    }
-    return narrow;
-}
-
 double read_fraction(TableReader& r, std::string_view key) {
     const std::string path = r.path_of(key);
     const Node& value = detail::figure_value(r.required(key), path);
@@ -389,7 +377,8 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         chip.efficiency.nic_link = read_fraction(e, "nic_link");
         chip.efficiency.gemm_tile_m = read_figure_int(e, "gemm_tile_m", 1, 4096);
         chip.efficiency.gemm_tile_n = read_figure_int(e, "gemm_tile_n", 1, 4096);
-        if (e.has("gemm_tile_n_narrow")) chip.efficiency.gemm_tile_n_narrow = read_narrow_tile(e, chip.efficiency.gemm_tile_n);
+        // One not narrower than gemm_tile_n is read and unused (the kernel model then has one tile; the assumptions say so).
+        if (e.has("gemm_tile_n_narrow")) chip.efficiency.gemm_tile_n_narrow = read_figure_int(e, "gemm_tile_n_narrow", 0, 4096);
         if (e.has("gemm_tile_overhead")) chip.efficiency.gemm_tile_overhead = read_tile_overhead(e, e.path_of("gemm_tile_overhead"));
         e.finish();
     }

@@ -299,7 +299,13 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     }
     add("efficiency", "gemm_tile_m", fmt::format("{}", chip.efficiency.gemm_tile_m));
     add("efficiency", "gemm_tile_n", fmt::format("{}", chip.efficiency.gemm_tile_n));
-    if (chip.efficiency.gemm_tile_n_narrow > 0) add("efficiency", "gemm_tile_n_narrow", fmt::format("{}", chip.efficiency.gemm_tile_n_narrow));
+    if (const int narrow = chip.efficiency.gemm_tile_n_narrow; narrow > 0 || s.sources.keys.contains("cluster.chip.efficiency.gemm_tile_n_narrow")) {
+        add("efficiency", "gemm_tile_n_narrow",
+            narrow <= 0                             ? std::string("0 (one tile only)")
+            : narrow >= chip.efficiency.gemm_tile_n ? fmt::format("{} (not narrower than gemm_tile_n = {}: unused, one tile only)", narrow,
+                                                                  chip.efficiency.gemm_tile_n)
+                                                    : fmt::format("{}", narrow));
+    }
     add("efficiency", "attention", fmt::format("{:g}", chip.efficiency.attention));
     if (!chip.efficiency.attention_shape.empty()) {
         // The factor at this run's attention kernel: the first softmax attention core of the model's layers.

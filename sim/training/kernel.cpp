@@ -177,7 +177,7 @@ GemmEfficiency gemm_efficiency(const GemmShape& shape, const KernelContext& cont
     const Seconds overhead = chip.efficiency.gemm_tile_overhead.of(recipe);
     const GemmEfficiency wide = tiled_efficiency(shape, context, chip.efficiency.gemm_tile_m, chip.efficiency.gemm_tile_n,
                                                  large_gemm, overhead);
-    if (chip.efficiency.gemm_tile_n_narrow <= 0) return wide;
+    if (chip.efficiency.gemm_tile_n_narrow <= 0 || chip.efficiency.gemm_tile_n_narrow >= chip.efficiency.gemm_tile_n) return wide;
     const GemmEfficiency narrow = tiled_efficiency(shape, context, chip.efficiency.gemm_tile_m,
                                                    chip.efficiency.gemm_tile_n_narrow, large_gemm, overhead);
     return narrow.split_k == 1 && narrow.total > wide.total ? narrow : wide;
@@ -240,6 +240,30 @@ OpTime time_op(const Op& op, const KernelContext& context) {
         t.accumulation = add.time;
     }
     return t;
+}
+
+Op gemm_chunk(const Op& op, int chunks, GemmSplit split) {
+    if (!op.gemm || chunks < 1) {
+        throw Error(fmt::format("operator \"{}\" cannot be split into {} GEMMs", op.name, chunks),
+                    "split a GEMM with a shape into one or more chunks");
+    }
+    Op c = op;
+    const double n = static_cast<double>(chunks);
+    const double m_rows = static_cast<double>(op.gemm->m), n_cols = static_cast<double>(op.gemm->n);
+    const double activations = m_rows / (m_rows + n_cols);  // of op.read: A[m×k] against B[k×n]
+    if (split == GemmSplit::rows) {
+        c.gemm->m = ceil_div(op.gemm->m, chunks);
+        c.read = op.read * ((1.0 - activations) + activations / n);
+    } else {
+        c.gemm->n = ceil_div(op.gemm->n, chunks);
+        c.read = op.read * (activations + (1.0 - activations) / n);
+    }
+    c.written = op.written / n;
+    c.forward = op.forward / n;
+    c.backward = op.backward / n;
+    c.recompute = op.recompute / n;
+    c.parameters = 0.0;
+    return c;
 }
 
 BlockTime time_block(const Block& block, const KernelContext& context) {

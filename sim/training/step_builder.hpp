@@ -358,9 +358,9 @@ private:
     };
     mutable std::unordered_map<std::array<std::uint64_t, 17>, OpTime, OpTimeKeyHash> op_times_;
     OpTime op_time(const Op& op, const KernelContext& kernel) const;
-    // A GEMM run beside an overlapped tensor-parallel collective as `chunks` kernels of ⌈M / chunks⌉ rows each
-    // (chunked_gemm, step_passes.cpp): its times are op_time of one such chunk; the caller counts the chunks.
-    OpTime chunk_time(const Op& op, const KernelContext& kernel, int chunks) const;
+    // A GEMM run beside an overlapped tensor-parallel collective as `chunks` kernels split along `split`
+    // (gemm_chunk, training/kernel.hpp): its times are op_time of one such chunk; the caller counts the chunks.
+    OpTime chunk_time(const Op& op, const KernelContext& kernel, int chunks, GemmSplit split) const;
     // Kernel launches (ChipProfile::launch_gap, launch_host): the GPU's idle time between two kernels of a
     // stream, added to each kernel; the host's time per launch (0 under CUDA graphs), which stalls a block's pass
     // when its kernels are launched more slowly than they run (launch_bound).

@@ -41,30 +41,9 @@ OpTime StepBuilder::op_time(const Op& op, const KernelContext& kernel) const {
     return op_times_.emplace(key, time_op(op, kernel)).first->second;
 }
 
-namespace {
-// One of the `chunks` GEMMs that tensor-parallel communication overlap runs in place of `op` (Transformer Engine's
-// userbuffers, te/pytorch/module/base.py and comm_gemm_overlap: the ring exchange multiplies each rank's shard of
-// the gathered input as it arrives, t GEMMs of M / t rows; the pipelined reduce-scatter splits the output rows
-// into chunks, each its own GEMM). Each chunk is timed at its own shape by the kernel model, so its tiles and waves
-// are counted on ⌈M / chunks⌉ rows; FLOPs and bytes are the whole op's over `chunks` (the weight, read by every
-// chunk, is counted once: the chunks are compute-bound at the shapes that overlap serves).
-Op chunked_gemm(const Op& op, int chunks) {
-    Op c = op;
-    const double n = static_cast<double>(chunks);
-    c.gemm->m = (op.gemm->m + chunks - 1) / chunks;
-    c.forward = op.forward / n;
-    c.backward = op.backward / n;
-    c.recompute = op.recompute / n;
-    c.read = op.read / n;
-    c.written = op.written / n;
-    c.parameters = 0.0;  // the gradient accumulation follows the weight-gradient GEMM, which is not chunked
-    return c;
-}
-}  // namespace
-
-OpTime StepBuilder::chunk_time(const Op& op, const KernelContext& kernel, int chunks) const {
+OpTime StepBuilder::chunk_time(const Op& op, const KernelContext& kernel, int chunks, GemmSplit split) const {
     if (!op.gemm || chunks <= 1) return op_time(op, kernel);
-    return op_time(chunked_gemm(op, chunks), kernel);
+    return op_time(gemm_chunk(op, chunks, split), kernel);
 }
 
 namespace {
@@ -337,12 +316,15 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
         const bool ring = before && (overlaps(layout_, op, op.before) || kv_ring);
         const bool pipelined = after && overlaps(layout_, op, op.after);
         const KernelContext& kernel = pipelined ? kernel_overlap_ : kernel_;
-        // Overlapped with its tensor-parallel collective, the GEMM runs as t chunks (chunked_gemm).
-        const bool chunks = op.gemm && t > 1 && ((ring && !kv_ring) || pipelined);
-        const SimTime g = chunks ? (to_sim(chunk_time(op, kernel, t).forward.time) + launch_gap_) * static_cast<std::int64_t>(t)
-                                 : forward_time(op, kernel);
+        // Overlapped with its tensor-parallel collective, the GEMM runs as several (gemm_chunk, kernel.hpp): t of
+        // M / t rows beside a ring exchange, kPipelineSplits of N / kPipelineSplits columns beside a pipelined
+        // reduce-scatter.
+        const int chunks = !op.gemm || t < 2 ? 1 : pipelined ? kPipelineSplits : ring && !kv_ring ? t : 1;
+        const SimTime g = chunks > 1 ? (to_sim(chunk_time(op, kernel, chunks, pipelined ? GemmSplit::columns : GemmSplit::rows).forward.time) +
+                                        launch_gap_) * static_cast<std::int64_t>(chunks)
+                                     : forward_time(op, kernel);
         busy += g;
-        kernels += chunks ? t : 1;
+        kernels += chunks;
         if (ring) {
             // Ring exchange: the GEMM's t chunks (ring attention: its cp steps, one per K/V chunk) run as their
             // shards arrive; the last chunk waits for the gather.
@@ -366,11 +348,12 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
         if (pipelined) {
             // Pipelined reduce-scatter: the first chunk's GEMM, then the other chunks' GEMMs beside the
             // reduce-scatter of the chunks before them, then the last chunk's reduce-scatter alone.
-            const auto [rest, first] = split_last(g, t);
+            const int s = chunks > 1 ? chunks : kPipelineSplits;
+            const auto [rest, first] = split_last(g, s);
             acc += first;
             flush(fwd, acc, SegmentKind::compute, name);
             CommSpec most = *after;
-            most.size = after->size * ((t - 1.0) / t);
+            most.size = after->size * ((s - 1.0) / s);
             overlapped(fwd, most, op.after, rest, name, next_slot);
             CommSpec tail = *after;
             tail.size = after->size - most.size;
@@ -448,7 +431,7 @@ Segments StepBuilder::backward_segments(const Block& block, const Segments& fwd,
         const OpTime t = op_time(*it, kernel_);
         // Fed by a ring exchange, the input-gradient GEMM runs as `tensor` chunks, as in the forward.
         const bool ring_in = gather && overlaps(layout_, *it, it->after) && it->gemm && tensor > 1;
-        const SimTime input = ring_in ? (to_sim(chunk_time(*it, kernel_, tensor).backward_input.time) + launch_gap_) *
+        const SimTime input = ring_in ? (to_sim(chunk_time(*it, kernel_, tensor, GemmSplit::rows).backward_input.time) + launch_gap_) *
                                             static_cast<std::int64_t>(tensor)
                                       : to_sim(t.backward_input.time + materialized_attention(*it) * 2.0) + launch_gap_;
         const bool weight_kernel = with_weight && t.backward_weight.time.value() > 0.0;

@@ -338,8 +338,15 @@ TEST_CASE("a narrower second tile is taken where it fills the waves better, neve
     CHECK(narrow.tiles == 384);
     CHECK(narrow.waves == 3);
     CHECK(narrow.total == Approx(0.75 * 384.0 / 396.0).epsilon(1e-12));
-    // Without the narrow tile the same shape keeps the wide tiling: 0.75 × 192 / 264.
+    // Without the narrow tile the same shape keeps the wide tiling: 0.75 × 192 / 264; so with a "narrow" tile not
+    // narrower than the wide one (unused): 128 × 128 wide tiles, 384 of them in 3 waves, 0.75 × 384 / 396.
     CHECK(gemm_efficiency(GemmShape{1024, 6144, 8192, 1}, KernelContext{h100_like()}).total == Approx(0.75 * 192.0 / 264.0).epsilon(1e-12));
+    ChipProfile same = h100_like();
+    same.efficiency.gemm_tile_n = 128;
+    same.efficiency.gemm_tile_n_narrow = 128;
+    const GemmEfficiency one_tile = gemm_efficiency(GemmShape{1024, 6144, 8192, 1}, KernelContext{same});
+    CHECK(one_tile.tile_n == 128);
+    CHECK(one_tile.total == Approx(0.75 * 384.0 / 396.0).epsilon(1e-12));
     // 256 × 4,096 × 8,192: wide 2 × 16 = 32 tiles, split-K min(132 / 32, 8,192 / 128) = 4, 128 units in one wave
     // (128 / 132); narrow 2 × 32 = 64 tiles would need split-K too, so it is not a candidate: the wide tiling.
     const GemmEfficiency small = gemm_efficiency(GemmShape{256, 4096, 8192, 1}, context);

@@ -78,7 +78,8 @@ struct KernelEfficiency {
     int gemm_tile_n = 0;
     // A second, narrower tile gemm_tile_m × gemm_tile_n_narrow that the library may pick instead (cuBLAS chooses a
     // tile per shape): the kernel model takes the tiling of the higher efficiency among the two, the narrow one only
-    // where it needs no split-K. 0: one tile only (every chip whose catalog measured no second one).
+    // where it needs no split-K. 0, or not narrower than gemm_tile_n: one tile only (every chip whose catalog
+    // measured no second one).
     int gemm_tile_n_narrow = 0;
     GemmTileOverhead gemm_tile_overhead;  // the fixed time per tile of each GEMM family; zero where none was measured
 

@@ -157,6 +157,24 @@ struct OpTime {
 // op needs is unset (zero).
 OpTime time_op(const Op& op, const KernelContext& context);
 
+// Tensor-parallel communication overlap runs a GEMM as several GEMMs (Transformer Engine's userbuffers,
+// transformer_engine/common/comm_gemm_overlap/comm_gemm_overlap.cpp):
+//   rows     the ring exchange (split_overlap_ag_p2p, split_overlap_rs_p2p) multiplies each rank's shard of the
+//            sequence as it arrives: `chunks` = t GEMMs of ⌈M / t⌉ rows, each reading the whole weight;
+//   columns  the pipelined reduce-scatter (split_overlap_rs) splits the weight's output features into num_splits
+//            (TE's default 4): GEMMs of ⌈N / chunks⌉ columns, each reading the whole input.
+// One such GEMM of `op` (a GEMM with a shape): its shape, FLOPs (1 / chunks of op's), bytes (the operand it is not
+// split along read whole, the other and the output 1 / chunks; op.read's split between activations and weights
+// taken as M : N, as for equal element sizes) and no parameters (the gradient accumulation follows the weight
+// gradient, which is not split). Time it with time_op; `chunks` of them take chunks × that time. Throws Error for
+// an op without a GEMM shape or chunks < 1.
+enum class GemmSplit { rows, columns };
+Op gemm_chunk(const Op& op, int chunks, GemmSplit split);
+// The pipelined reduce-scatter's GEMMs: Transformer Engine's num_splits for its `pipeline` method by default
+// (transformer_engine/pytorch/module/base.py, initialize_ub: `"num_splits": tp_size if method == "ring_exchange"
+// else 4`), which NeMo's H100 userbuffer configurations keep for proj_fprop and fc2_fprop.
+inline constexpr int kPipelineSplits = 4;
+
 // Sums over a block's ops, and each op's times in block order (for traces and breakdowns).
 struct BlockTime {
     Seconds forward;
