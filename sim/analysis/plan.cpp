@@ -244,11 +244,10 @@ struct ChunkCompute {
 
 // Under tensor-parallel communication overlap the step runs a GEMM beside a TP collective as several
 // (step_passes.cpp: t of M / t rows, or kPipelineSplits of N / kPipelineSplits columns beside a pipelined
-// reduce-scatter), which may take less
-// time than the whole GEMM (a chunk of few tiles is split along K and fills the waves better): the least of the two
-// splits' forward and input-gradient times, the chunks together, for any GEMM next to a TP collective, so that the
-// bound stays below whichever the step uses, on either SM count (`overlap`: with the SMs the pipelined
-// reduce-scatter takes). `whole`: otherwise.
+// reduce-scatter), which may take less time than the whole GEMM (a chunk of few tiles is split along K and fills the
+// waves better). For any GEMM next to a TP collective: the least of the whole GEMM's and the two splits' forward and
+// input-gradient times (the chunks together, their launch gaps left out), on either SM count (`overlap`: with the
+// SMs the pipelined reduce-scatter takes), so that the bound stays below whichever the step uses. `whole` otherwise.
 OpTime overlap_split(const StepSpec& spec, const Op& op, const KernelContext& kernel, const KernelContext& overlap,
                      const OpTime& whole) {
     const int t = spec.layout.tensor;
