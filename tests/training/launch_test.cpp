@@ -132,3 +132,37 @@ TEST_CASE("gradient accumulation outside the GEMMs costs every parameter its byt
     const StepResult r = simulate_step(cast_add);
     CHECK(step_time_lower_bound(cast_add).value() == Approx((r.step_time - r.breakdown.optimizer).value()).margin(1e-12));
 }
+
+TEST_CASE("under tensor-parallel overlap each GEMM chunk is a kernel the host launches", "[step][launch]") {
+    // The model above on 2 H100 (TP 2, sequence parallel, overlap on), NVLink made free (1,000 TB/s, 1 ns) and 1 ms of
+    // host time per kernel, so every block's pass takes its kernels × 1 ms. Overlapped, a GEMM after its all-gather
+    // (ring exchange) runs as t = 2 kernels forward, one before its reduce-scatter (pipelined) as 4, and the latter's
+    // input gradient (fed by a ring exchange) as 2: per micro-batch 1 more kernel forward for each GEMM after an
+    // all-gather, 3 more forward and 1 more backward for each GEMM before a reduce-scatter.
+    StepSpec s = one_gpu(Seconds(0.0), Seconds(1e-3), false);
+    s.cluster.gpus = 2;
+    s.cluster.gpus_per_node = 2;
+    s.cluster.chip.scale_up_bandwidth = BytesPerSecond(1e15);
+    s.cluster.chip.scale_up_latency = Seconds(1e-9);
+    s.layout.tensor = 2;
+    s.layout.sequence_parallel = true;
+    s.layout.tp_comm_overlap = true;
+    Kernels k = count_kernels(s);
+    long long gathered = 0, scattered = 0;
+    const MicroBatchShape shape{s.sequence_length, 1, AttentionMask::causal};
+    for (const Block& b : model_ops(s.model, s.layout, s.precision, shape)) {
+        for (const Op& op : b.ops) {
+            if (op.kind != OpKind::gemm) continue;
+            gathered += op.before.kind == Collective::tp_all_gather ? 1 : 0;
+            scattered += op.after.kind == Collective::tp_reduce_scatter ? 1 : 0;
+        }
+    }
+    REQUIRE(gathered == 5);   // qkv and fc1 of each layer, the head
+    REQUIRE(scattered == 4);  // out and fc2 of each layer
+    k.forward += gathered + 3 * scattered;
+    k.backward += scattered;
+    const StepResult r = simulate_step(s);
+    // 4 micro-batches; the TP collectives' latencies (1 ns a step) are all that is added, under 1e-5 of the step.
+    CHECK(r.step_time.value() - r.breakdown.optimizer.value() ==
+          Approx(4.0 * static_cast<double>(k.forward + k.backward) * 1e-3).epsilon(1e-5));
+}
