@@ -294,9 +294,9 @@ std::vector<ChunkCompute> chunk_compute(const StepSpec& spec, int chunks) {
         std::int64_t backward_kernels = 0;
         for (const Op& op : block.ops) {
             const OpTime t = time_op(op, kernel);
-            const OpTime split = overlap_split(spec, op, kernel, overlap, t);
-            forward += to_sim(std::min(t.forward.time, split.forward.time)) + gap;
-            backward += to_sim(std::min(t.backward_input.time, split.backward_input.time)) + gap;
+            const OpTime least = overlap_split(spec, op, kernel, overlap, t);  // never above t
+            forward += to_sim(least.forward.time) + gap;
+            backward += to_sim(least.backward_input.time) + gap;
             ++backward_kernels;
             if (t.backward_weight.time.value() > 0.0) {
                 backward += to_sim(t.backward_weight.time) + gap;

@@ -348,7 +348,7 @@ Segments StepBuilder::forward_segments(const Block& block, const std::string& na
         if (pipelined) {
             // Pipelined reduce-scatter: the first chunk's GEMM, then the other chunks' GEMMs beside the
             // reduce-scatter of the chunks before them, then the last chunk's reduce-scatter alone.
-            const int s = chunks > 1 ? chunks : kPipelineSplits;
+            const int s = kPipelineSplits;  // the chunks g was timed as
             const auto [rest, first] = split_last(g, s);
             acc += first;
             flush(fwd, acc, SegmentKind::compute, name);
