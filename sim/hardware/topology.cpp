@@ -312,9 +312,11 @@ void set_destination_keys(Topology& topo, const ClusterSpec& spec, bool planes) 
 // switch's component, tier and, in three tiers, pod and slot. `planes`: a switch's group is its component (the
 // planes of a multi-plane fabric); otherwise all switches form one. Node vertices were all added before the first
 // switch (build_nodes); a graph where they were not is left without a geometry (routed by search).
-void set_structure(Topology& topo, const ClusterSpec& spec, bool planes) {
+// `uniform_two_tier`: the caller is one of the two-tier builders FabricGeometry::uniform_two_tier names.
+void set_structure(Topology& topo, const ClusterSpec& spec, bool planes, bool uniform_two_tier) {
     set_destination_keys(topo, spec, planes);
     FabricGeometry g;
+    g.uniform_two_tier = uniform_two_tier;
     const std::size_t n = topo.vertex_count();
     const auto is_switch = [&](VertexId v) { return is_network_switch(topo.vertex(v).kind); };
     g.first_switch = n;
@@ -359,7 +361,7 @@ Topology build_single_node(const ClusterSpec& spec) {
     Topology topo;
     topo.fabric = "single-node";
     build_nodes(topo, spec, false);
-    set_structure(topo, spec, false);
+    set_structure(topo, spec, false, false);
     return topo;
 }
 
@@ -372,7 +374,7 @@ Topology build_fat_tree(const ClusterSpec& spec) {
     const auto members = chunk(nics, half);
     if (spec.tiers == 2 || static_cast<int>(members.size()) <= half) {
         two_tier(topo, spec, members, std::vector<int>(members.size(), -1), -1);
-        set_structure(topo, spec, false);
+        set_structure(topo, spec, false, true);
         return topo;
     }
     // Three tiers: pods of `half` leaves and `half` aggregation switches; core groups of `half` switches.
@@ -399,7 +401,7 @@ Topology build_fat_tree(const ClusterSpec& spec) {
                                                           fabric_link(spec, pod_up / static_cast<double>(half)));
         }
     }
-    set_structure(topo, spec, false);
+    set_structure(topo, spec, false, false);
     return topo;
 }
 
@@ -420,7 +422,7 @@ Topology build_rail_optimized(const ClusterSpec& spec) {
         }
     }
     two_tier(topo, spec, members, groups, -1);
-    set_structure(topo, spec, false);
+    set_structure(topo, spec, false, true);
     return topo;
 }
 
@@ -441,7 +443,7 @@ Topology build_multi_plane(const ClusterSpec& spec) {
         const auto members = chunk(plane_nics, half);
         two_tier(topo, spec, members, std::vector<int>(members.size(), plane), plane);
     }
-    set_structure(topo, spec, true);
+    set_structure(topo, spec, true, true);
     return topo;
 }
 

@@ -141,8 +141,8 @@ std::optional<Split> split(const Topology& t, std::span<const FlowSpec> flows, s
 }
 
 // Whether every copy's links, T^d(L(B0)), miss L(P) and every other copy's; and whether B0 shares a link with R.
-// `routes`: P's. `owner`: scratch by link id, all -1 (left so).
-void check_copies(const NodeTranslation& translation, const Split& split, const RouteTable& routes,
+// `routes`: P's. `owner`: scratch by link id, all -1 (left so). `t`: the topology the translation was proven on.
+void check_copies(const Topology& t, const NodeTranslation& translation, const Split& split, const RouteTable& routes,
                   std::vector<std::int32_t>& owner, detail::BlockCheck& check) {
     std::vector<LinkId> touched;
     const auto mark = [&](LinkId l, std::int32_t who) {
@@ -166,7 +166,7 @@ void check_copies(const NodeTranslation& translation, const Split& split, const 
     check.disjoint = true;
     std::size_t next = 0;
     for (std::uint32_t d = 1; check.disjoint && next < split.shifts.size(); ++d) {
-        for (LinkId& l : links) l = translation.link_image(l);  // now T^d(L(B0))
+        for (LinkId& l : links) l = translation.link_image(t, l);  // now T^d(L(B0))
         if (split.shifts[next] != d) continue;
         ++next;
         for (const LinkId l : links) {
@@ -194,7 +194,7 @@ struct Inside {
 std::optional<PhaseResult> MaxMinNetwork::run_phase_by_blocks(std::span<const FlowSpec> flows) {
     const Topology& t = topology();
     const std::size_t s = translation_->gpu_shift(), g = translation_->gpus();
-    if (s == 0 || g % s != 0 || g != t.gpus().size() || translation_->links() != t.links().size()) return std::nullopt;
+    if (s == 0 || g % s != 0 || g != t.gpus().size() || !translation_->proven_on(t)) return std::nullopt;
     BlockChecks& checks = *block_checks_;
     if (checks.slot.size() != g / s) checks.slot.assign(g / s, -1);
     const std::optional<Split> parts = split(t, flows, s, checks);
@@ -228,7 +228,7 @@ std::optional<PhaseResult> MaxMinNetwork::run_phase_by_blocks(std::span<const Fl
         check.pairs.reserve(parts->p_flows.size());
         for (const FlowSpec& f : parts->p_flows) check.pairs.emplace_back(f.src, f.dst);
         if (checks.owner.size() != t.links().size()) checks.owner.assign(t.links().size(), -1);
-        check_copies(*translation_, *parts, *routes, checks.owner, check);
+        check_copies(t, *translation_, *parts, *routes, checks.owner, check);
         if (checks.checks.size() >= BlockChecks::kKept) checks.checks.erase(checks.checks.begin());
         checks.checks.push_back(std::move(check));
         found = checks.checks.end() - 1;
@@ -241,7 +241,7 @@ std::optional<PhaseResult> MaxMinNetwork::run_phase_by_blocks(std::span<const Fl
             result.time = alone.time;
             result.limiting_link = alone.limiting_link;
             if (result.limiting_link) {  // the first copy's: B0's own link may not limit in the whole phase
-                for (std::uint32_t d = 0; d < parts->shifts.front(); ++d) result.limiting_link = translation_->link_image(*result.limiting_link);
+                for (std::uint32_t d = 0; d < parts->shifts.front(); ++d) result.limiting_link = translation_->link_image(t, *result.limiting_link);
             }
         }
         result.max_latency = std::max(result.max_latency, alone.max_latency);

@@ -1,10 +1,14 @@
 // NodeTranslation (include/gpuhours/network/automorphism.hpp): a translation by whole nodes proven from the
 // builder's geometry, with the rotation of the spines that carries the leaves' destination-based spreading.
 #include <gpuhours/network/automorphism.hpp>
+#include <gpuhours/units/error.hpp>
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <vector>
 
 namespace gpuhours {
@@ -57,9 +61,15 @@ bool nics_placed_alike(const Topology& topology, const FabricGeometry& geometry)
     return true;
 }
 
-}  // namespace
+// What both proofs require before any map (the header's refusals): a builder's two-tier geometry with NICs, whole
+// nodes, a shift in (0, nodes), and NICs placed alike. The GPU count, node count and the shift in GPUs.
+struct Frame {
+    std::size_t gpus = 0;
+    std::size_t nodes = 0;
+    std::size_t shift = 0;
+};
 
-std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, int node_shift) {
+std::optional<Frame> frame_of(const Topology& topology, int node_shift) {
     const FabricGeometry* geometry = topology.geometry();
     if (geometry == nullptr || geometry->three_tier || geometry->nic_leaf.empty()) return std::nullopt;
     const std::size_t gpus = topology.gpus().size();
@@ -70,7 +80,148 @@ std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, 
     const std::size_t nodes = gpus / static_cast<std::size_t>(per_node);
     if (node_shift <= 0 || static_cast<std::size_t>(node_shift) >= nodes) return std::nullopt;
     if (topology.vertex_count() >= kNone || !nics_placed_alike(topology, *geometry)) return std::nullopt;
-    const std::size_t shift = static_cast<std::size_t>(node_shift) * static_cast<std::size_t>(per_node);
+    return Frame{gpus, nodes, static_cast<std::size_t>(node_shift) * static_cast<std::size_t>(per_node)};
+}
+
+// A leaf's uplinks (links to switches), in adjacency order.
+void uplinks_of(const Topology::Adjacency& adj, VertexId first_switch, VertexId leaf, std::vector<std::uint32_t>& out) {
+    out.clear();
+    for (std::uint32_t i = adj.offsets[leaf]; i < adj.offsets[leaf + 1]; ++i) {
+        if (adj.to[i] >= first_switch) out.push_back(adj.links[i]);
+    }
+}
+
+// The leaves (by vertex) and the one uplink count S of all of them; nullopt when the counts differ.
+std::optional<std::size_t> uplink_count(const Topology& topology, const FabricGeometry& geometry, std::vector<VertexId>& leaves) {
+    const Topology::Adjacency& adj = topology.adjacency();
+    leaves.clear();
+    for (VertexId v = geometry.first_switch; v < topology.vertex_count(); ++v) {
+        if (topology.vertex(v).kind == VertexKind::leaf_switch) leaves.push_back(v);
+    }
+    std::vector<std::uint32_t> up;
+    std::size_t s = 0;
+    for (std::size_t k = 0; k < leaves.size(); ++k) {
+        uplinks_of(adj, geometry.first_switch, leaves[k], up);
+        if (k == 0) s = up.size();
+        if (up.size() != s) return std::nullopt;
+    }
+    return s;
+}
+
+// The step δ (mod S) that every GPU's destination key moves by under the shift; nullopt when it is not one step.
+std::optional<std::size_t> key_step(const Topology& topology, const Frame& f, std::size_t s) {
+    if (s <= 1) return std::size_t{0};
+    const auto key = [&](std::size_t g) { return static_cast<std::size_t>(topology.destination_key(static_cast<int>(g))) % s; };
+    const std::size_t delta = (key(f.shift % f.gpus) + s - key(0)) % s;
+    for (std::size_t g = 0; g < f.gpus; ++g) {
+        if ((key(g) + delta) % s != key((g + f.shift) % f.gpus)) return std::nullopt;
+    }
+    return delta;
+}
+
+// Each leaf's uplinks onto its image's, rotated by ρ = δ + π(ℓ) − ℓ (mod S), of the same figures: the spines'
+// images. False when a spine would get two images, or (with `every_leaf_mapped`) a leaf has none; otherwise a leaf
+// without an image (no NICs) is left for the caller to find unmapped.
+bool map_spines(const Topology& topology, const FabricGeometry& geometry, const std::vector<VertexId>& leaves,
+                std::size_t s, std::size_t delta, Bijection& pi, bool every_leaf_mapped) {
+    const Topology::Adjacency& adj = topology.adjacency();
+    std::vector<std::uint32_t> up, up_image;
+    for (const VertexId leaf : leaves) {
+        const std::uint32_t image = pi[leaf];
+        if (image == kNone) {
+            if (every_leaf_mapped) return false;
+            continue;
+        }
+        if (s == 0) continue;
+        uplinks_of(adj, geometry.first_switch, leaf, up);
+        uplinks_of(adj, geometry.first_switch, image, up_image);
+        const std::size_t rho = (delta + image % s + s - leaf % s) % s;
+        for (std::size_t i = 0; i < s; ++i) {
+            const LinkInfo& a = topology.link(up[i]);
+            const LinkInfo& b = topology.link(up_image[(i + rho) % s]);
+            if (!same_figures(a, b) || !pi.map(a.to, b.to)) return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, int node_shift) {
+    const FabricGeometry* geometry = topology.geometry();
+    if (geometry == nullptr || !geometry->uniform_two_tier) return prove_link_by_link(topology, node_shift);
+    const std::optional<Frame> f = frame_of(topology, node_shift);
+    if (!f) return std::nullopt;
+    const std::size_t n = topology.vertex_count();
+    const VertexId first_switch = geometry->first_switch;
+    // The builder's nodes are blocks of vertices of one size, in node order (build_nodes): π moves them by whole
+    // blocks. Checked on every node vertex's kind and on the GPUs (each onto the GPU `shift` further).
+    if (first_switch == 0 || first_switch % f->nodes != 0) return std::nullopt;
+    const std::size_t vertex_shift = static_cast<std::size_t>(node_shift) * (first_switch / f->nodes);
+    for (VertexId v = 0; v < first_switch; ++v) {
+        if (topology.vertex(v).kind != topology.vertex((v + vertex_shift) % first_switch).kind) return std::nullopt;
+    }
+    Bijection pi(n);  // the switches' images; node vertices are not entered
+    for (std::size_t g = 0; g < f->gpus; ++g) {
+        const std::size_t h = (g + f->shift) % f->gpus;
+        if ((topology.gpus()[g] + vertex_shift) % first_switch != topology.gpus()[h]) return std::nullopt;
+        if (!pi.map(geometry->nic_leaf[g], geometry->nic_leaf[h])) return std::nullopt;
+    }
+    std::vector<VertexId> leaves;
+    const std::optional<std::size_t> s = uplink_count(topology, *geometry, leaves);
+    if (!s) return std::nullopt;
+    const std::optional<std::size_t> delta = key_step(topology, *f, *s);
+    if (!delta || !map_spines(topology, *geometry, leaves, *s, *delta, pi, true)) return std::nullopt;
+    // Every switch onto one of its kind and group with as many links: injective on the switches, so onto them.
+    const Topology::Adjacency& adj = topology.adjacency();
+    const auto degree = [&](VertexId v) { return adj.offsets[v + 1] - adj.offsets[v]; };
+    NodeTranslation t;
+    t.switch_image_.resize(n - first_switch);
+    for (VertexId v = first_switch; v < n; ++v) {
+        const std::uint32_t w = pi[v];
+        if (w == kNone || w < first_switch) return std::nullopt;
+        const VertexInfo& a = topology.vertex(v);
+        const VertexInfo& b = topology.vertex(w);
+        if (a.kind != b.kind || a.group != b.group || degree(v) != degree(w)) return std::nullopt;
+        t.switch_image_[v - first_switch] = w;
+    }
+    t.topology_ = &topology;
+    t.shift_ = f->shift;
+    t.gpus_ = f->gpus;
+    t.links_ = topology.links().size();
+    t.node_vertices_ = first_switch;
+    t.vertex_shift_ = vertex_shift;
+    return t;
+}
+
+LinkId NodeTranslation::link_image(const Topology& topology, LinkId l) const {
+    if (!link_image_.empty()) return link_image_[l];
+    const LinkInfo& link = topology.link(l);
+    const Topology::Adjacency& adj = topology.adjacency();
+    const VertexId from = vertex_image(link.from);
+    if (link.from < node_vertices_) {  // a node's vertex: the link at the same place among its image's out-links
+        for (std::uint32_t i = adj.offsets[link.from]; i < adj.offsets[link.from + 1]; ++i) {
+            if (adj.links[i] == l) return adj.links[adj.offsets[from] + (i - adj.offsets[link.from])];
+        }
+    }
+    // A switch's: its image's one link to the far end's image. The builders cable a switch's neighbours in vertex
+    // order (a leaf's NICs, then its spines; a spine's leaves), so its far ends are found by bisection; by a scan
+    // where they are not in order.
+    const auto to = static_cast<std::uint32_t>(vertex_image(link.to));
+    const auto first = adj.to.begin() + adj.offsets[from], last = adj.to.begin() + adj.offsets[from + 1];
+    if (const auto it = std::lower_bound(first, last, to); it != last && *it == to) return adj.links[static_cast<std::size_t>(it - adj.to.begin())];
+    for (auto it = first; it != last; ++it) {
+        if (*it == to) return adj.links[static_cast<std::size_t>(it - adj.to.begin())];
+    }
+    throw Error(fmt::format("internal: link {} has no image under a proven node translation", l));
+}
+
+std::optional<NodeTranslation> NodeTranslation::prove_link_by_link(const Topology& topology, int node_shift) {
+    const std::optional<Frame> f = frame_of(topology, node_shift);
+    if (!f) return std::nullopt;
+    const FabricGeometry* geometry = topology.geometry();
+    const std::size_t gpus = f->gpus;
+    const std::size_t shift = f->shift;
     const Topology::Adjacency& adj = topology.adjacency();
     const auto& links = topology.links();
     const std::size_t n = topology.vertex_count();
@@ -97,45 +248,12 @@ std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, 
     }
 
     // 2. The leaves' uplinks (links to switches), in adjacency order: one count S for every leaf, and the key step δ.
-    const auto uplinks = [&](VertexId leaf, std::vector<std::uint32_t>& out) {
-        out.clear();
-        for (std::uint32_t i = adj.offsets[leaf]; i < adj.offsets[leaf + 1]; ++i) {
-            if (is_switch(adj.to[i])) out.push_back(adj.links[i]);
-        }
-    };
-    std::vector<VertexId> leaves;
-    for (VertexId v = geometry->first_switch; v < n; ++v) {
-        if (topology.vertex(v).kind == VertexKind::leaf_switch) leaves.push_back(v);
-    }
-    std::vector<std::uint32_t> up, up_image;
-    std::size_t s = 0;
-    for (std::size_t k = 0; k < leaves.size(); ++k) {
-        uplinks(leaves[k], up);
-        if (k == 0) s = up.size();
-        if (up.size() != s) return std::nullopt;
-    }
-    std::size_t delta = 0;
-    if (s > 1) {
-        const auto key = [&](std::size_t g) { return static_cast<std::size_t>(topology.destination_key(static_cast<int>(g))) % s; };
-        delta = (key(shift % gpus) + s - key(0)) % s;
-        for (std::size_t g = 0; g < gpus; ++g) {
-            if ((key(g) + delta) % s != key((g + shift) % gpus)) return std::nullopt;
-        }
-    }
-
     // 3. Each leaf's uplinks onto its image's, rotated by ρ = δ + π(ℓ) − ℓ (mod S): the spines' images.
-    for (const VertexId leaf : leaves) {
-        const std::uint32_t image = pi[leaf];
-        if (image == kNone || s == 0) continue;  // a leaf without NICs is found unmapped below
-        uplinks(leaf, up);
-        uplinks(image, up_image);
-        const std::size_t rho = (delta + image % s + s - leaf % s) % s;
-        for (std::size_t i = 0; i < s; ++i) {
-            const LinkInfo& a = links[up[i]];
-            const LinkInfo& b = links[up_image[(i + rho) % s]];
-            if (!same_figures(a, b) || !pi.map(a.to, b.to)) return std::nullopt;
-        }
-    }
+    std::vector<VertexId> leaves;
+    const std::optional<std::size_t> s = uplink_count(topology, *geometry, leaves);
+    if (!s) return std::nullopt;
+    const std::optional<std::size_t> delta = key_step(topology, *f, *s);
+    if (!delta || !map_spines(topology, *geometry, leaves, *s, *delta, pi, false)) return std::nullopt;
 
     // 4. A bijection of every vertex (one image each, injective: onto), keeping kinds and groups, whose every link is
     //    a link of the same figures: a node's vertices' links in the same order, a switch's as a set.
@@ -170,8 +288,10 @@ std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, 
     }
     if (std::find(link_image.begin(), link_image.end(), kNone) != link_image.end()) return std::nullopt;  // not a link's out-link
     NodeTranslation t;
+    t.topology_ = &topology;
     t.shift_ = shift;
     t.gpus_ = gpus;
+    t.links_ = link_image.size();
     t.link_image_ = std::move(link_image);
     return t;
 }

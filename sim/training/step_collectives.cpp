@@ -74,6 +74,26 @@ CommTimeCache::Table* StepBuilder::shared_table(GroupKind group) const {
     return shared_times_.get();
 }
 
+// The plan of one of a stage's concurrent groups with the algorithm chosen for the representative; a group that
+// cannot run it gets the first of the kind's algorithms that plans for it, as NCCL picks per communicator (a
+// hierarchical all-reduce needs as many ranks on every node, and the groups of a stage straddle nodes unevenly
+// when gpus_per_node is not a multiple of their stride: BLOOM's layout on 3-GPU nodes). Throws the first plan's
+// Error when none plans.
+CollectivePlan StepBuilder::plan_for_group(const CommSpec& c, const CollectiveRequest& request, CollectiveAlgorithm algorithm) const {
+    try {
+        return plan_collective(topology_, request, algorithm);
+    } catch (const Error&) {
+        for (const CollectiveAlgorithm other : algorithms_for(c)) {
+            if (other == algorithm) continue;
+            try {
+                return plan_collective(topology_, request, other);
+            } catch (const Error&) {
+            }
+        }
+        throw;
+    }
+}
+
 // Symmetric mode: the time of `c` for the group of `rank`, with every group of the same kind in the stage
 // running at once when the groups cross nodes (they may share NICs and switches); cached, and carried to the
 // stage's class (step_translation.cpp).
@@ -113,9 +133,11 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
         // for the representative.
         std::vector<CollectivePlan> plans;
         std::size_t flows = 0;
+        bool alike = true;  // every group planned with the representative's algorithm (phase for phase: mergeable)
         for (std::size_t i = 1; i < groups.size(); ++i) {
             const CollectiveRequest req = request_for(c, groups.at(i));
-            plans.push_back(plan_collective(topology_, req, algorithm));
+            plans.push_back(plan_for_group(c, req, algorithm));
+            alike = alike && plans.back().algorithm == algorithm;
             const std::size_t n = req.ranks.size();
             for (const auto& phase : plans.back().phases) {
                 if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) flows += set->flows.size();
@@ -123,7 +145,9 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
             }
             if (flows > MaxMinNetwork::kExactFlowLimit) break;  // not merged (below): the other groups need no plan
         }
-        if (plans.size() > 1 && flows <= MaxMinNetwork::kExactFlowLimit) {
+        // Groups of other algorithms (plan_for_group) are not merged phase by phase: the representative is timed
+        // as when the merged phases would exceed the flow limit.
+        if (plans.size() > 1 && flows <= MaxMinNetwork::kExactFlowLimit && alike) {
             CollectivePlan merged = plans.front();
             for (std::size_t i = 0; i < merged.phases.size(); ++i) {
                 FlowSet all;

@@ -151,3 +151,38 @@ TEST_CASE("Node translations are proven by whole leaves, and refused where the s
     CHECK_FALSE(NodeTranslation::prove(planes, 0));
     CHECK_FALSE(NodeTranslation::prove(planes, 16));
 }
+
+TEST_CASE("The attested node translation accepts what the link-by-link proof accepts, and maps every link alike", "[network][translation]") {
+    // NodeTranslation::prove takes the nodes, NIC cables and leaf-to-spine cabling of a two-tier builder's fabric
+    // from the builder (FabricGeometry::uniform_two_tier) and checks the rest; prove_link_by_link checks every vertex
+    // and link. The expected answer is the link-by-link proof's, on every builder's fabric and every shift: the same
+    // shifts proven, and each link's image the same link. Besides the shared cases, fabrics where whole-leaf
+    // shifts hold (as in the first test case), an oversubscribed one (uplinks narrower than the NICs) and one with a
+    // partly filled last leaf (its uplinks narrower: refused by both).
+    std::vector<test::FabricCase> cases = test::builder_fabrics();
+    cases.push_back(fabric("multi-plane, 4 leaves of 4 per plane", Fabric::multi_plane, 128, 8, 8, 8));
+    cases.push_back(fabric("fat-tree, two nodes per leaf, 16 leaves", Fabric::fat_tree, 128, 4, 1, 16));
+    cases.push_back(fabric("rail-optimized, 4 leaves per rail", Fabric::rail_optimized, 128, 4, 1, 16));
+    cases.push_back(fabric("fat-tree, partly filled last leaf", Fabric::fat_tree, 72, 4, 1, 16));
+    std::size_t attested = 0, compared = 0;
+    for (const test::FabricCase& c : cases) {
+        for (const double oversubscription : {1.0, 2.0}) {
+            const Topology t = test::build_fabric(c, oversubscription);
+            const int nodes = static_cast<int>(t.gpus().size()) / t.gpus_per_node();
+            for (int shift = 0; shift <= nodes; ++shift) {
+                INFO(c.name << ", oversubscription " << oversubscription << ", shift by " << shift << " nodes");
+                const std::optional<NodeTranslation> fast = NodeTranslation::prove(t, shift);
+                const std::optional<NodeTranslation> full = NodeTranslation::prove_link_by_link(t, shift);
+                REQUIRE(fast.has_value() == full.has_value());
+                ++compared;
+                if (!fast) continue;
+                attested += t.geometry()->uniform_two_tier ? 1 : 0;
+                REQUIRE(fast->gpu_shift() == full->gpu_shift());
+                REQUIRE(fast->links() == full->links());
+                for (LinkId l = 0; l < t.links().size(); ++l) REQUIRE(fast->link_image(t, l) == full->link_image(t, l));
+            }
+        }
+    }
+    CHECK(attested >= 10);
+    CHECK(compared > 500);
+}

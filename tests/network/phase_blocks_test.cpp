@@ -139,7 +139,7 @@ TEST_CASE("A node translation's link images are a bijection onto links of the sa
     REQUIRE(shift);
     std::vector<char> hit(t.links().size(), 0);
     for (LinkId l = 0; l < t.links().size(); ++l) {
-        const LinkId m = shift->link_image(l);
+        const LinkId m = shift->link_image(t, l);
         REQUIRE(m < t.links().size());
         REQUIRE_FALSE(hit[m]);
         hit[m] = 1;
@@ -150,7 +150,7 @@ TEST_CASE("A node translation's link images are a bijection onto links of the sa
     // A GPU's NVLink to its node's switch maps onto the same link of the GPU 64 further (8 nodes of 8).
     for (LinkId l = 0; l < t.links().size(); ++l) {
         if (t.link(l).from != t.gpu(3) || t.link(l).kind != LinkKind::scale_up) continue;
-        CHECK(t.link(shift->link_image(l)).from == t.gpu(67));
+        CHECK(t.link(shift->link_image(t, l)).from == t.gpu(67));
     }
 }
 
@@ -183,7 +183,7 @@ TEST_CASE("A kept disjointness check is the one of the same block: another block
     net.use_translation(shift);
     CHECK(answered_alike(t, net, f1));
     CHECK_FALSE(answered_alike(t, net, f2));
-    // A translation proven on another topology (another link count) is not used.
+    // A translation proven on another topology (here of the same link count, 4,096) is not used.
     const Topology other = test::build_fabric({"multi-plane", Fabric::multi_plane, 512, 8, 2, 8, 16});
     MaxMinNetwork elsewhere(other);
     elsewhere.use_translation(shift);

@@ -44,8 +44,9 @@ inline const std::vector<FabricCase>& builder_fabrics() {
     return all;
 }
 
-// The case's fabric: 50 GB/s NICs at 2 µs, 450 GB/s NVLink at 3 µs, efficiencies 0.9 (NIC) and 0.8 (NVLink).
-inline Topology build_fabric(const FabricCase& c) {
+// The case's fabric: 50 GB/s NICs at 2 µs, 450 GB/s NVLink at 3 µs, efficiencies 0.9 (NIC) and 0.8 (NVLink);
+// leaves' uplinks `oversubscription` times narrower than their NICs.
+inline Topology build_fabric(const FabricCase& c, double oversubscription = 1.0) {
     ChipProfile chip;
     chip.id = "test";
     chip.efficiency.nic_link = 0.9;
@@ -62,6 +63,7 @@ inline Topology build_fabric(const FabricCase& c) {
     spec.switch_radix = c.radix;
     spec.nic_bandwidth = gigabytes_per_second(50);
     spec.nic_latency = microseconds(2);
+    spec.oversubscription = oversubscription;
     return build_topology(spec);
 }
 

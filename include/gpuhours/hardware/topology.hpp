@@ -105,6 +105,12 @@ struct FabricGeometry {
         int slot = 0;       // three tiers: an aggregation switch's index in its pod; a core's group
     };
     bool three_tier = false;
+    // Set by the two-tier builders (fat-tree within two tiers, rail-optimized, multi-plane), which make every node
+    // alike (its vertices in one block, in the same order, with their links in the same order and of the same
+    // figures), cable each NIC to its leaf with one LinkSpec, and cable every leaf of a switch component to every
+    // spine of it in spine order, each uplink and its reverse of the bandwidth the leaf's NIC count gives: what
+    // NodeTranslation::prove then takes from the builder instead of checking link by link.
+    bool uniform_two_tier = false;
     std::vector<VertexId> nic_leaf;  // by global GPU index: the leaf its NIC is cabled to (empty: no NICs)
     VertexId first_switch = 0;
     std::vector<Place> switches;  // by vertex − first_switch

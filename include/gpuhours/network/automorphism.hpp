@@ -136,12 +136,22 @@ namespace gpuhours {
 // of nodes in (0, nodes), leaves of different uplink counts, any check above failing — e.g. a shift by part of a
 // leaf (the flagship's stage at 2,048 GPUs is 16 nodes, half a leaf of 32), a last leaf partly filled, a leaf count
 // per component that is not a multiple of S (the leaf that wraps round would need another rotation: 6 leaves under
-// 4 spines), nodes straddling leaves. Cost O(vertices + links), some 12 bytes per vertex while proving and 4 bytes
-// per link kept (link_image); the flagship's layout at 131,072 GPUs: about 140 M instructions besides the adjacency,
-// a seventh of its step.
+// 4 spines), nodes straddling leaves.
+//
+// Two ways to the same answer. prove_link_by_link checks every vertex and link as above: O(vertices + links), some
+// 12 bytes per vertex while proving and 4 bytes per link kept (link_image); the flagship's layout at 131,072 GPUs:
+// about 140 M instructions besides the adjacency, a seventh of its step. prove() does that on any fabric but a
+// two-tier builder's (FabricGeometry::uniform_two_tier), whose nodes, NIC cables and leaf-to-spine cabling are alike
+// by construction: there it checks what the builder does not fix — the GPUs onto their images' vertices, the NICs'
+// leaves one onto one, the destination keys' step δ, each leaf's uplinks onto its image's rotated by ρ (one image
+// per spine), and every switch mapped onto one of its kind, group and degree — in O(GPUs + leaves × S), and finds a
+// link's image when asked (link_image: the node vertices moved by whole nodes, the switches by the map it kept).
+// tests/network/node_translation_test.cpp requires the two to accept the same shifts and give every link the same
+// image on every builder's fabrics.
 class NodeTranslation {
 public:
     static std::optional<NodeTranslation> prove(const Topology& topology, int node_shift);
+    static std::optional<NodeTranslation> prove_link_by_link(const Topology& topology, int node_shift);
 
     // The shift in GPUs (node_shift × GPUs per node) and the GPU count it wraps at.
     [[nodiscard]] std::size_t gpu_shift() const { return shift_; }
@@ -150,19 +160,37 @@ public:
     // index moved by the same multiple of gpu_shift(), modulo gpus(). False for lists of different lengths or a
     // vertex that is not a GPU. O(elements).
     [[nodiscard]] bool maps(const Topology& topology, std::span<const VertexId> from, std::span<const VertexId> to) const;
-    // The image of link `l` under π (one shift): a link of the same kind and figures. Every link of the topology
-    // has one, and no two the same (π is a bijection of the vertices and of the links). O(1).
-    [[nodiscard]] LinkId link_image(LinkId l) const { return link_image_[l]; }
-    // The link count of the topology it was proven on (a user checks it is that topology's).
-    [[nodiscard]] std::size_t links() const { return link_image_.size(); }
+    // The image of link `l` of `topology` (the one it was proven on) under π (one shift): a link of the same kind and
+    // figures. Every link of the topology has one, and no two the same (π is a bijection of the vertices and of the
+    // links). O(1) after prove_link_by_link; O(degree) of the link's end after an attested proof (the link's place
+    // among its source's out-links, or the image source's link to the image of its far end).
+    [[nodiscard]] LinkId link_image(const Topology& topology, LinkId l) const;
+    // The link count of the topology it was proven on.
+    [[nodiscard]] std::size_t links() const { return links_; }
+    // Whether `topology` is the object it was proven on (its address, and the same link count): what a user checks
+    // before asking link_image, which reads the topology it is given.
+    [[nodiscard]] bool proven_on(const Topology& topology) const {
+        return &topology == topology_ && topology.links().size() == links_;
+    }
     // The nodes whose NICs share the first GPU's leaf, one per NIC of the node on it (the nodes under one leaf; 0
     // without a builder's geometry or NICs): the shortest translation prove() can accept, and a candidate for it.
     static int nodes_per_leaf(const Topology& topology);
 
 private:
+    [[nodiscard]] VertexId vertex_image(VertexId v) const {
+        return v < node_vertices_ ? (v + vertex_shift_) % node_vertices_ : switch_image_[v - node_vertices_];
+    }
+
+    const Topology* topology_ = nullptr;  // the one it was proven on: compared, never read (proven_on)
     std::size_t shift_ = 0;
     std::size_t gpus_ = 0;
-    std::vector<std::uint32_t> link_image_;  // by link id (4 bytes a link: 4 MB at 131,072 GPUs)
+    std::size_t links_ = 0;
+    std::vector<std::uint32_t> link_image_;  // prove_link_by_link: by link id (4 bytes a link: 4 MB at 131,072 GPUs)
+    // Attested (link_image_ empty): the nodes' vertices [0, node_vertices_), moved by vertex_shift_ (node_shift ×
+    // vertices per node) modulo node_vertices_; each switch's image, by vertex − node_vertices_.
+    VertexId node_vertices_ = 0;
+    std::size_t vertex_shift_ = 0;
+    std::vector<std::uint32_t> switch_image_;
 };
 
 }  // namespace gpuhours
