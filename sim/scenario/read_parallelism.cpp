@@ -744,6 +744,24 @@ void validate_layout(const Scenario& s, bool data_given) {
                            at_sequence ? stand_in(located, Node::Kind::integer, next) : nullptr,
                            {"training.sequence_length", "parallelism.context"});
     }
+    if (p.sequence_parallel && (s.training.sequence_length / p.context) % p.tensor != 0) {
+        // Megatron-Core's sequence-parallel regions scatter each context shard's tokens over the tensor group (the
+        // reduce-scatter's first dimension must divide evenly). At the sequence length the next multiple of
+        // context × tensor stands in; at tensor, the key is taken out.
+        const SourceRef located = latest_written(s, {"training.sequence_length", "parallelism.tensor", "parallelism.sequence_parallel"},
+                                                 s.sources.training.known() ? s.sources.training : at);
+        const bool at_sequence = same_place(located, s.sources.at("training.sequence_length", SourceRef{}));
+        const long long unit = 1LL * p.context * p.tensor;
+        const long long next = (1LL * s.training.sequence_length / unit + 1) * unit;
+        throw CoupledError(located,
+                           fmt::format("sequence_length = {} gives {} tokens per context rank, not divisible by tensor = {} "
+                                       "with sequence_parallel = true", s.training.sequence_length,
+                                       s.training.sequence_length / p.context, p.tensor),
+                           "sequence parallelism splits each context rank's tokens evenly over the tensor-parallel group: "
+                           "use a sequence_length that is a multiple of context × tensor, or sequence_parallel = false",
+                           at_sequence ? stand_in(located, Node::Kind::integer, next) : nullptr,
+                           {"training.sequence_length", "parallelism.tensor", "parallelism.sequence_parallel"});
+    }
     check_position_table(s, at);
     const long long per_step = 1LL * p.data * p.micro_batch;
     if (s.training.global_batch % per_step != 0) {

@@ -321,8 +321,16 @@ void add_moe(const Context& c, std::vector<Op>& ops) {
         op.expert = true;
         op.read += Bytes(op.parameters * (local_experts - 1.0) * c.e_w);  // every local expert's weights
         op.parameters *= local_experts;
-        op.gemm->m = whole(slots / local_experts);
-        op.gemm->count = whole(local_experts);
+        // Balanced routing spreads the slots evenly over the local experts. With fewer slots than local experts (a
+        // few tokens per micro-batch), the grouped GEMM runs one row for each expert that received a slot and skips
+        // the others: count = the slots (at least one), m = 1.
+        if (slots >= local_experts) {
+            op.gemm->m = whole(slots / local_experts);
+            op.gemm->count = whole(local_experts);
+        } else {
+            op.gemm->m = 1;
+            op.gemm->count = std::max(1LL, whole(slots));
+        }
         return op;
     };
     // Dispatch sends tokens in the dispatch format; its backward returns their gradients in the combine format.

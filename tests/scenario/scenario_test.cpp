@@ -1077,6 +1077,19 @@ TEST_CASE("an unknown chip in a list, an either-or key misspelt and a range's st
     CHECK_THAT(range.hint(), Catch::Contains("did you mean `mode`?"));
 }
 
+TEST_CASE("sequence parallelism needs each context rank's tokens divisible by tensor, checked before any step") {
+    // kBase (TP 2) with `sequence_parallel = true` inserted as line 9, so sequence_length is line 15 (its value at
+    // column 19). 8,191 tokens do not split over 2 tensor ranks: refused at the sequence length, the next multiple of
+    // context × tensor (8,192) named by the rule. A step used to fail instead (a 1-token sequence under TP 8:
+    // "GEMM shape m = 0 …", found by a --set sweep of gpt-4-rumoured.toml). 8,190 tokens do split: loaded.
+    const std::string sp = replace(kBase, "tensor = 2", "tensor = 2\nsequence_parallel = true");
+    const std::string what = load_error(replace(sp, "sequence_length = 8192", "sequence_length = 8191")).what();
+    CHECK_THAT(what, Catch::StartsWith("test.toml:15:19: error: sequence_length = 8191 gives 8191 tokens per context rank, "
+                                       "not divisible by tensor = 2 with sequence_parallel = true"));
+    CHECK_THAT(what, Catch::Contains("multiple of context × tensor"));
+    CHECK_NOTHROW(load_scenario_from_string(replace(sp, "sequence_length = 8192", "sequence_length = 8190"), "test.toml", catalog_options()));
+}
+
 TEST_CASE("a rule between the user's key and a base value is located at the user's key, and one from --set at the argument") {
     // kBase with tensor = 1, `sequence_parallel = true` inserted as line 9 (its value at column 21) and data = 8
     // (so 1 × 2 × 8 = 16 GPUs), then [pricing] at line 17 with pue = 0.5 at line 19, column 7. The rule used to be

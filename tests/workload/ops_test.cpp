@@ -89,6 +89,25 @@ TEST_CASE("Tensor parallelism with SP divides an MLA layer's FLOPs by the TP deg
           Approx(11'274'289'152.0 / 8.0));
 }
 
+TEST_CASE("A grouped GEMM with fewer token-slots than local experts runs one row per slot", "[workload][ops]") {
+    // DeepSeek-V3 layer 10 (256 routed experts, top-8), no expert parallelism: 256 local experts. 16 tokens give
+    // 16 · 8 = 128 slots, half a row per expert: the grouped GEMM runs 128 experts of one row (the other 128 get no
+    // token); 4 tokens give 32 experts of one row; 64 tokens give 512 slots, 2 rows for each of the 256 experts.
+    // (Before, 128 slots rounded to 0 rows per expert and the step failed: "GEMM shape m = 0 …".)
+    const auto model = gh::test::deepseek_v3();
+    const gh::ParallelLayout l;
+    const auto shape_of = [&](int tokens) {
+        const auto ops = gh::layer_ops(model, 10, l, gh::MixedPrecision{}, gh::MicroBatchShape{tokens, 1, gh::AttentionMask::causal});
+        return *find(ops, "moe.routed.fc1").gemm;
+    };
+    CHECK(shape_of(16).m == 1);
+    CHECK(shape_of(16).count == 128);
+    CHECK(shape_of(4).m == 1);
+    CHECK(shape_of(4).count == 32);
+    CHECK(shape_of(64).m == 2);
+    CHECK(shape_of(64).count == 256);
+}
+
 TEST_CASE("Expert tensor parallelism gathers the dispatched tokens and splits the experts' GEMMs over its ranks",
           "[workload][ops]") {
     // DeepSeek-V3 layer 10 (MoE: 256 routed experts of 2,048, top-8, hidden 7,168), one 4,096-token sequence,
