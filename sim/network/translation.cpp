@@ -199,10 +199,12 @@ LinkId NodeTranslation::link_image(const Topology& topology, LinkId l) const {
     const LinkInfo& link = topology.link(l);
     const Topology::Adjacency& adj = topology.adjacency();
     const VertexId from = vertex_image(link.from);
-    if (link.from < node_vertices_) {  // a node's vertex: the link at the same place among its image's out-links
-        for (std::uint32_t i = adj.offsets[link.from]; i < adj.offsets[link.from + 1]; ++i) {
-            if (adj.links[i] == l) return adj.links[adj.offsets[from] + (i - adj.offsets[link.from])];
-        }
+    if (link.from < node_vertices_) {
+        // A node's vertex: the link at the same place among its image's out-links (a vertex's out-links are in
+        // link-id order: bisection).
+        const auto first = adj.links.begin() + adj.offsets[link.from], last = adj.links.begin() + adj.offsets[link.from + 1];
+        const auto it = std::lower_bound(first, last, static_cast<std::uint32_t>(l));
+        if (it != last && *it == l) return adj.links[adj.offsets[from] + static_cast<std::size_t>(it - first)];
     }
     // A switch's: its image's one link to the far end's image. The builders cable a switch's neighbours in vertex
     // order (a leaf's NICs, then its spines; a spine's leaves), so its far ends are found by bisection; by a scan

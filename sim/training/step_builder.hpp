@@ -224,9 +224,6 @@ private:
     // the algorithms `c` may be planned with (node-forwarded alone for one, supported_algorithms otherwise).
     static CollectiveRequest request_for(const CommSpec& c, std::vector<VertexId> ranks);
     static std::vector<CollectiveAlgorithm> algorithms_for(const CommSpec& c);
-    // One concurrent group's plan with the representative's algorithm, or the first of algorithms_for(c) that
-    // plans for it (step_collectives.cpp).
-    CollectivePlan plan_for_group(const CommSpec& c, const CollectiveRequest& request, CollectiveAlgorithm algorithm) const;
     SimTime symmetric_time(const CommSpec& c, int rank);
     SimTime p2p_time(int from_stage, int to_stage, Bytes bytes);
     Bytes activation_bytes() const;

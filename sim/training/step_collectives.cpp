@@ -5,6 +5,7 @@
 #include "step_builder.hpp"
 
 #include <algorithm>
+#include <span>
 #include <variant>
 
 namespace gpuhours::detail {
@@ -74,26 +75,6 @@ CommTimeCache::Table* StepBuilder::shared_table(GroupKind group) const {
     return shared_times_.get();
 }
 
-// The plan of one of a stage's concurrent groups with the algorithm chosen for the representative; a group that
-// cannot run it gets the first of the kind's algorithms that plans for it, as NCCL picks per communicator (a
-// hierarchical all-reduce needs as many ranks on every node, and the groups of a stage straddle nodes unevenly
-// when gpus_per_node is not a multiple of their stride: BLOOM's layout on 3-GPU nodes). Throws the first plan's
-// Error when none plans.
-CollectivePlan StepBuilder::plan_for_group(const CommSpec& c, const CollectiveRequest& request, CollectiveAlgorithm algorithm) const {
-    try {
-        return plan_collective(topology_, request, algorithm);
-    } catch (const Error&) {
-        for (const CollectiveAlgorithm other : algorithms_for(c)) {
-            if (other == algorithm) continue;
-            try {
-                return plan_collective(topology_, request, other);
-            } catch (const Error&) {
-            }
-        }
-        throw;
-    }
-}
-
 // Symmetric mode: the time of `c` for the group of `rank`, with every group of the same kind in the stage
 // running at once when the groups cross nodes (they may share NICs and switches); cached, and carried to the
 // stage's class (step_translation.cpp).
@@ -131,13 +112,38 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
     if (crosses) {
         // Every group of this kind in the stage (comm_groups: groups 1, 2, …), planned with the algorithm chosen
         // for the representative.
+        // A group that cannot run that algorithm (a hierarchical all-reduce needs as many ranks on every node; a
+        // stage's groups straddle nodes unevenly when gpus_per_node is not a multiple of their stride: BLOOM's layout
+        // on 3-GPU nodes), or whose plan has other phases, is left out of the merge: its contention with the others is
+        // not modelled (the merged time is still at least the representative's alone).
+        // The representative's own plan (it is among groups 1, 2, …) gives the phases the others must match.
+        std::optional<std::size_t> own;
+        const auto members = [&](std::size_t i) {
+            return std::span<const VertexId>(groups.vertices).subspan(groups.offsets[i], groups.offsets[i + 1] - groups.offsets[i]);
+        };
+        for (std::size_t i = 1; i < groups.size() && !own; ++i) {
+            if (std::ranges::equal(members(i), members(0))) own = i;
+        }
+        std::optional<CollectivePlan> own_plan;
+        if (own) own_plan = plan_collective(topology_, request_for(c, groups.at(*own)), algorithm);
+        const bool has_own = own_plan.has_value();
+        const std::size_t own_phases = has_own ? own_plan->phases.size() : 0;
         std::vector<CollectivePlan> plans;
         std::size_t flows = 0;
-        bool alike = true;  // every group planned with the representative's algorithm (phase for phase: mergeable)
         for (std::size_t i = 1; i < groups.size(); ++i) {
             const CollectiveRequest req = request_for(c, groups.at(i));
-            plans.push_back(plan_for_group(c, req, algorithm));
-            alike = alike && plans.back().algorithm == algorithm;
+            if (own && i == *own) {
+                plans.push_back(std::move(*own_plan));
+            } else {
+                try {
+                    CollectivePlan plan = plan_collective(topology_, req, algorithm);
+                    const std::size_t phases = has_own ? own_phases : plans.empty() ? plan.phases.size() : plans.front().phases.size();
+                    if (plan.phases.size() != phases) continue;
+                    plans.push_back(std::move(plan));
+                } catch (const Error&) {
+                    continue;
+                }
+            }
             const std::size_t n = req.ranks.size();
             for (const auto& phase : plans.back().phases) {
                 if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) flows += set->flows.size();
@@ -145,9 +151,7 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
             }
             if (flows > MaxMinNetwork::kExactFlowLimit) break;  // not merged (below): the other groups need no plan
         }
-        // Groups of other algorithms (plan_for_group) are not merged phase by phase: the representative is timed
-        // as when the merged phases would exceed the flow limit.
-        if (plans.size() > 1 && flows <= MaxMinNetwork::kExactFlowLimit && alike) {
+        if (plans.size() > 1 && flows <= MaxMinNetwork::kExactFlowLimit) {
             CollectivePlan merged = plans.front();
             for (std::size_t i = 0; i < merged.phases.size(); ++i) {
                 FlowSet all;

@@ -7,6 +7,7 @@
 // built to have them).
 #include <gpuhours/network/automorphism.hpp>
 #include <gpuhours/network/network.hpp>
+#include <gpuhours/units/error.hpp>
 
 #include "../support/fabrics.hpp"
 
@@ -185,4 +186,58 @@ TEST_CASE("The attested node translation accepts what the link-by-link proof acc
     }
     CHECK(attested >= 10);
     CHECK(compared > 500);
+}
+
+TEST_CASE("The attested node translation agrees with the link-by-link proof over a generated sweep of builder fabrics", "[network][translation]") {
+    // Every two-tier builder (fat-tree, rail-optimized, multi-plane with every plane count dividing the node),
+    // switch radix 4, 8 and 16, 1, 2, 3, 4, 6 and 8 GPUs per node, 1 to 24 nodes (partial last leaves, single
+    // leaves without spines, leaf counts that are and are not multiples of the uplinks), oversubscription 1 and 2,
+    // every shift from −1 to nodes + 1. The expected answer is the link-by-link proof's: the same shifts accepted,
+    // every link the same image; and where the builder attests its fabric, prove() must have taken the attested
+    // path (attested()), so that the comparison is of the two methods, not of one with itself.
+    const auto build = [](Fabric f, int nodes, int per_node, int planes, int radix, double oversubscription) {
+        test::FabricCase c{"", f, nodes * per_node, per_node, 2, planes, radix};
+        return test::build_fabric(c, oversubscription);
+    };
+    std::size_t topologies = 0, accepted = 0, accepted_one_gpu = 0;
+    for (const Fabric f : {Fabric::fat_tree, Fabric::rail_optimized, Fabric::multi_plane}) {
+        for (const int radix : {4, 8, 16}) {
+            for (const int per_node : {1, 2, 3, 4, 6, 8}) {
+                for (int planes = 1; planes <= per_node; ++planes) {
+                    if ((f != Fabric::multi_plane && planes > 1) || per_node % planes != 0) continue;
+                    for (int nodes = 1; nodes <= 24; ++nodes) {
+                        for (const double oversubscription : {1.0, 2.0}) {
+                            Topology t;
+                            try {
+                                t = build(f, nodes, per_node, planes, radix, oversubscription);
+                            } catch (const Error&) {
+                                continue;  // too big for the radix
+                            }
+                            REQUIRE(t.geometry() != nullptr);
+                            REQUIRE(t.geometry()->uniform_two_tier);
+                            ++topologies;
+                            for (int shift = -1; shift <= nodes + 1; ++shift) {
+                                INFO("fabric " << static_cast<int>(f) << ", radix " << radix << ", " << per_node << " GPUs per node, "
+                                               << planes << " planes, " << nodes << " nodes, oversubscription " << oversubscription
+                                               << ", shift " << shift);
+                                const std::optional<NodeTranslation> fast = NodeTranslation::prove(t, shift);
+                                const std::optional<NodeTranslation> full = NodeTranslation::prove_link_by_link(t, shift);
+                                REQUIRE(fast.has_value() == full.has_value());
+                                if (!fast) continue;
+                                REQUIRE(fast->attested());
+                                REQUIRE_FALSE(full->attested());
+                                ++accepted;
+                                accepted_one_gpu += per_node == 1 ? 1 : 0;
+                                for (LinkId l = 0; l < t.links().size(); ++l) REQUIRE(fast->link_image(t, l) == full->link_image(t, l));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The sweep reaches accepted shifts of every kind it is meant to compare.
+    CHECK(topologies > 1000);
+    CHECK(accepted > 300);
+    CHECK(accepted_one_gpu > 0);
 }

@@ -162,11 +162,13 @@ public:
     [[nodiscard]] bool maps(const Topology& topology, std::span<const VertexId> from, std::span<const VertexId> to) const;
     // The image of link `l` of `topology` (the one it was proven on) under π (one shift): a link of the same kind and
     // figures. Every link of the topology has one, and no two the same (π is a bijection of the vertices and of the
-    // links). O(1) after prove_link_by_link; O(degree) of the link's end after an attested proof (the link's place
-    // among its source's out-links, or the image source's link to the image of its far end).
+    // links). O(1) after prove_link_by_link; O(log degree) of the link's source after an attested proof (the link's
+    // place among its source's out-links, or the image source's link to the image of its far end).
     [[nodiscard]] LinkId link_image(const Topology& topology, LinkId l) const;
     // The link count of the topology it was proven on.
     [[nodiscard]] std::size_t links() const { return links_; }
+    // Whether prove() took the builder's attestation (link images found when asked) rather than checking link by link.
+    [[nodiscard]] bool attested() const { return link_image_.empty(); }
     // Whether `topology` is the object it was proven on (its address, and the same link count): what a user checks
     // before asking link_image, which reads the topology it is given.
     [[nodiscard]] bool proven_on(const Topology& topology) const {
