@@ -90,7 +90,8 @@ bool same_topology(const Topology& a, const Topology& b) {
     const FabricGeometry* y = b.geometry();
     if ((x == nullptr) != (y == nullptr)) return false;
     if (x == nullptr) return true;
-    if (x->three_tier != y->three_tier || x->nic_leaf != y->nic_leaf || x->first_switch != y->first_switch ||
+    if (x->three_tier != y->three_tier || x->uniform_two_tier != y->uniform_two_tier || x->nic_leaf != y->nic_leaf ||
+        x->first_switch != y->first_switch ||
         x->switches.size() != y->switches.size()) {
         return false;
     }
