@@ -145,6 +145,17 @@ bool map_spines(const Topology& topology, const FabricGeometry& geometry, const 
     return true;
 }
 
+// Steps 2 and 3 of the argument, as both proofs take them: the leaves' one uplink count S, the destination keys'
+// step δ, and the spines' images (map_spines). False when any of them refuses.
+bool map_spines_from_leaves(const Topology& topology, const FabricGeometry& geometry, const Frame& f, Bijection& pi,
+                            bool every_leaf_mapped) {
+    std::vector<VertexId> leaves;
+    const std::optional<std::size_t> s = uplink_count(topology, geometry, leaves);
+    if (!s) return false;
+    const std::optional<std::size_t> delta = key_step(topology, f, *s);
+    return delta && map_spines(topology, geometry, leaves, *s, *delta, pi, every_leaf_mapped);
+}
+
 }  // namespace
 
 std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, int node_shift) {
@@ -167,11 +178,7 @@ std::optional<NodeTranslation> NodeTranslation::prove(const Topology& topology, 
         if ((topology.gpus()[g] + vertex_shift) % first_switch != topology.gpus()[h]) return std::nullopt;
         if (!pi.map(geometry->nic_leaf[g], geometry->nic_leaf[h])) return std::nullopt;
     }
-    std::vector<VertexId> leaves;
-    const std::optional<std::size_t> s = uplink_count(topology, *geometry, leaves);
-    if (!s) return std::nullopt;
-    const std::optional<std::size_t> delta = key_step(topology, *f, *s);
-    if (!delta || !map_spines(topology, *geometry, leaves, *s, *delta, pi, true)) return std::nullopt;
+    if (!map_spines_from_leaves(topology, *geometry, *f, pi, true)) return std::nullopt;
     // Every switch onto one of its kind and group with as many links: injective on the switches, so onto them.
     const Topology::Adjacency& adj = topology.adjacency();
     const auto degree = [&](VertexId v) { return adj.offsets[v + 1] - adj.offsets[v]; };
@@ -251,11 +258,7 @@ std::optional<NodeTranslation> NodeTranslation::prove_link_by_link(const Topolog
 
     // 2. The leaves' uplinks (links to switches), in adjacency order: one count S for every leaf, and the key step δ.
     // 3. Each leaf's uplinks onto its image's, rotated by ρ = δ + π(ℓ) − ℓ (mod S): the spines' images.
-    std::vector<VertexId> leaves;
-    const std::optional<std::size_t> s = uplink_count(topology, *geometry, leaves);
-    if (!s) return std::nullopt;
-    const std::optional<std::size_t> delta = key_step(topology, *f, *s);
-    if (!delta || !map_spines(topology, *geometry, leaves, *s, *delta, pi, false)) return std::nullopt;
+    if (!map_spines_from_leaves(topology, *geometry, *f, pi, false)) return std::nullopt;
 
     // 4. A bijection of every vertex (one image each, injective: onto), keeping kinds and groups, whose every link is
     //    a link of the same figures: a node's vertices' links in the same order, a switch's as a set.
