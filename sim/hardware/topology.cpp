@@ -436,9 +436,13 @@ Topology build_multi_plane(const ClusterSpec& spec) {
     const std::vector<VertexId> nics = build_nodes(topo, spec, true);
     const int half = spec.switch_radix / 2;
     for (int plane = 0; plane < spec.planes; ++plane) {
+        // The NICs of local indices plane, plane + planes, … of every node, in GPU order.
         std::vector<VertexId> plane_nics;
-        for (std::size_t g = 0; g < nics.size(); ++g) {
-            if (static_cast<int>(g) % spec.gpus_per_node % spec.planes == plane) plane_nics.push_back(nics[g]);
+        plane_nics.reserve(nics.size() / static_cast<std::size_t>(spec.planes));
+        for (int node = 0; node < spec.nodes(); ++node) {
+            for (int local = plane; local < spec.gpus_per_node; local += spec.planes) {
+                plane_nics.push_back(nics[static_cast<std::size_t>(node * spec.gpus_per_node + local)]);
+            }
         }
         const auto members = chunk(plane_nics, half);
         two_tier(topo, spec, members, std::vector<int>(members.size(), plane), plane);

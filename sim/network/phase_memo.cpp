@@ -185,17 +185,27 @@ struct PartAnswer {
     int preference = 0;  // its reporting preference
 };
 
+// `previous`: the canonical form and entry of the part solved just before, if any: a part of the same form (the common
+// case: a phase's parts mostly repeat) takes its entry without a lookup (it was found or kept under that form).
 PartAnswer solve_part(const Topology& topology, std::span<const FlowSpec> flows, const RouteTable& routes,
-                      std::span<const std::uint32_t> flows_of_part, MaxMinNetwork::PhaseMemo& memo, bool& found) {
+                      std::span<const std::uint32_t> flows_of_part, MaxMinNetwork::PhaseMemo& memo, bool& found,
+                      std::vector<std::uint64_t>& previous_key, std::optional<MaxMinNetwork::PhaseMemo::Entry>& previous) {
     canonical_form(topology, flows, routes, flows_of_part, memo, memo.other_key, memo.other_link_of, memo.other_labelled);
     PartAnswer answer;
     found = false;
-    if (const auto it = memo.entries.find(memo.other_key); it != memo.entries.end()) {
+    if (previous && previous_key == memo.other_key) {
+        found = true;
+        answer.entry = *previous;
+    } else if (const auto it = memo.entries.find(memo.other_key); it != memo.entries.end()) {
         found = true;
         answer.entry = it->second;
     } else {
         answer.entry = solve_canonical(topology, flows, routes, flows_of_part, memo.other_link_of, memo.other_labelled);
         keep(memo, memo.other_key, answer.entry);
+    }
+    if (!previous || previous_key != memo.other_key) {
+        previous_key = memo.other_key;
+        previous = answer.entry;
     }
     if (answer.entry.limiting_label >= 0) {
         answer.link = memo.other_link_of[static_cast<std::size_t>(answer.entry.limiting_label)];
@@ -214,11 +224,13 @@ MaxMinNetwork::PhaseMemo::Entry solve_each_part(const Topology& topology, std::s
     bool have = false;
     PartAnswer best;
     std::uint32_t best_flow = 0;  // the best part's limited flow, in phase order
+    std::vector<std::uint64_t> previous_key;
+    std::optional<MaxMinNetwork::PhaseMemo::Entry> previous;
     for (std::size_t p = 0; p < parts; ++p) {
         const std::span<const std::uint32_t> part(memo.part_flows.data() + memo.part_begin[p],
                                                   memo.part_begin[p + 1] - memo.part_begin[p]);
         bool found = false;
-        const PartAnswer a = solve_part(topology, flows, routes, part, memo, found);
+        const PartAnswer a = solve_part(topology, flows, routes, part, memo, found, previous_key, previous);
         reused = reused && found;
         const bool limited = a.entry.limiting_label >= 0;
         const std::uint32_t flow = limited ? part[a.entry.limiting_position] : 0;

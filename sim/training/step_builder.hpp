@@ -434,6 +434,14 @@ private:
     std::map<std::vector<std::uint64_t>, std::size_t> log_of_pairs_;  // by source × 2^32 + destination
     std::map<std::tuple<std::size_t, int, int>, bool> log_checks_;
     std::map<std::pair<int, int>, CommGroups> groups_of_;  // comm_groups by (group kind, rank)
+    // list_groups' first listing of a stage's groups of each kind that crosses nodes, as ranks (group i:
+    // ranks[offsets[i] .. offsets[i + 1])), and the stage it was listed at; by group kind.
+    struct ListedStage {
+        int stage = -1;
+        std::vector<int> ranks;
+        std::vector<std::uint32_t> offsets{0};
+    };
+    std::map<int, ListedStage> listed_stages_;
     std::map<std::tuple<int, bool, std::vector<VertexId>>, bool> exact_phases_;  // phases_exact's answers
     std::shared_ptr<const NodeTranslation> stage_shift_;
     bool stage_shift_tried_ = false;

@@ -196,12 +196,13 @@ SimTime StepBuilder::p2p_time(int from_stage, int to_stage, Bytes bytes) {
         if (const auto t = shared_dense_times_->find(shared_dense_times_->sends, key)) return p2p_cache_[key] = *t;
     }
     // Every replica's pipeline sends at once: one flow per (tensor, context, data) rank of the stage.
+    // Rank numbers are linear in the coordinates (Placement::rank_of), so a rank's peer at `to_stage` is the rank
+    // one whole pipeline distance away.
+    const int to_peer = placement_.rank_of(0, 0, 0, to_stage) - placement_.rank_of(0, 0, 0, from_stage);
+    const std::vector<int>& ranks = all_ranks_of_stage(from_stage);
     std::vector<FlowSpec> flows;
-    for (const int r : all_ranks_of_stage(from_stage)) {
-        const RankCoord c = placement_.coord(r);
-        flows.push_back(FlowSpec{topology_.gpu(r), topology_.gpu(placement_.rank_of(c.tp, c.cp, c.dp, to_stage)),
-                                 bytes});
-    }
+    flows.reserve(ranks.size());
+    for (const int r : ranks) flows.push_back(FlowSpec{topology_.gpu(r), topology_.gpu(r + to_peer), bytes});
     const SimTime t = sends_time(flows);
     p2p_cache_.emplace(key, t);
     if (shared_dense_times_) shared_dense_times_->keep(shared_dense_times_->sends, key, t);

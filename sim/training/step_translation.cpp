@@ -104,9 +104,26 @@ StepBuilder::CommGroups StepBuilder::list_groups(const CommSpec& c, int rank) {
     groups.add(vertices(group));
     groups.crosses = spans_nodes(group);
     if (!groups.crosses) return groups;
+    const int stage = placement_.coord(rank).pp;
+    // Every group of a kind but the pipeline's keeps its ranks' stage, and rank numbers are linear in the coordinates
+    // (Placement::rank_of): stage s's groups, in the order listed below, are stage t's with every rank moved by
+    // rank_of(0, 0, 0, s) − rank_of(0, 0, 0, t). So a kind's groups are listed once and moved.
+    ListedStage* listed = nullptr;
+    if (c.group != GroupKind::pipeline) {
+        listed = &listed_stages_[static_cast<int>(c.group)];
+        if (listed->stage >= 0) {
+            const int move = placement_.rank_of(0, 0, 0, stage) - placement_.rank_of(0, 0, 0, listed->stage);
+            groups.vertices.reserve(groups.vertices.size() + listed->ranks.size());
+            for (std::size_t i = 0; i + 1 < listed->offsets.size(); ++i) {
+                for (std::uint32_t k = listed->offsets[i]; k < listed->offsets[i + 1]; ++k) groups.vertices.push_back(topology_.gpu(listed->ranks[k] + move));
+                groups.offsets.push_back(static_cast<std::uint32_t>(groups.vertices.size()));
+            }
+            return groups;
+        }
+    }
     covered_.resize(static_cast<std::size_t>(placement_.ranks()), 0);
     std::vector<int> marked;  // the ranks covered_ marks, cleared after
-    for (const int r : all_ranks_of_stage(placement_.coord(rank).pp)) {
+    for (const int r : all_ranks_of_stage(stage)) {
         if (covered_[static_cast<std::size_t>(r)]) continue;
         const auto g = placement_.group(c.group, r);
         for (const int member : g) {
@@ -114,8 +131,13 @@ StepBuilder::CommGroups StepBuilder::list_groups(const CommSpec& c, int rank) {
             marked.push_back(member);
         }
         groups.add(vertices(g));
+        if (listed != nullptr) {
+            listed->ranks.insert(listed->ranks.end(), g.begin(), g.end());
+            listed->offsets.push_back(static_cast<std::uint32_t>(listed->ranks.size()));
+        }
     }
     for (const int r : marked) covered_[static_cast<std::size_t>(r)] = 0;
+    if (listed != nullptr) listed->stage = stage;
     return groups;
 }
 

@@ -229,3 +229,45 @@ TEST_CASE("MoE parallel folding lays a stage's tensor, context and data ranks ou
     late.expert_tensor = 2;
     CHECK_THROWS_AS(Placement(late, 8), Error);
 }
+
+TEST_CASE("every group but the pipeline's is another stage's group moved by whole pipeline distances", "[placement]") {
+    // Rank numbers are rank_of(tp, cp, dp, pp) = tp·s_tp + cp·s_cp + dp·s_dp + pp·s_pp (a mixed radix), and every
+    // group kind but the pipeline's holds one stage's ranks chosen by the non-pipeline coordinates. So the group of
+    // the rank at (tp, cp, dp, s) is the group of (tp, cp, dp, 0) with every member moved by s·s_pp =
+    // rank_of(0, 0, 0, s) − rank_of(0, 0, 0, 0): what the step's list_groups relies on (sim/training/
+    // step_translation.cpp) to list a stage's groups once and move them to the other stages.
+    std::vector<std::pair<ParallelLayout, int>> layouts;
+    layouts.emplace_back(layout(2, 2, 4, 3, 4), 48);                    // the default order
+    layouts.emplace_back(layout(2, 2, 4, 3, 4, "tp-cp-ep-pp-dp"), 48);  // pipeline inside data
+    layouts.emplace_back(layout(2, 1, 8, 2, 4, "tp-cp-dp-ep-pp"), 32);  // expert after data
+    ParallelLayout folded = layout(2, 1, 4, 3, 4);
+    folded.expert_tensor = 1;
+    layouts.emplace_back(folded, 24);
+    ParallelLayout sharded = layout(2, 1, 8, 3, 1);
+    sharded.zero_stage = 3;
+    sharded.shard_group = 4;
+    layouts.emplace_back(sharded, 48);
+    const GroupKind kinds[] = {GroupKind::tensor,      GroupKind::context,      GroupKind::expert, GroupKind::expert_data,
+                               GroupKind::expert_tensor, GroupKind::data,       GroupKind::data_context,
+                               GroupKind::shard,       GroupKind::replica};
+    for (const auto& [l, gpus] : layouts) {
+        const Placement p(l, gpus);
+        for (int s = 1; s < l.pipeline; ++s) {
+            const int move = p.rank_of(0, 0, 0, s) - p.rank_of(0, 0, 0, 0);
+            for (int r = 0; r < gpus; ++r) {
+                const RankCoord c = p.coord(r);
+                if (c.pp != 0) continue;
+                const int there = p.rank_of(c.tp, c.cp, c.dp, s);
+                CHECK(there == r + move);
+                for (const GroupKind kind : kinds) {
+                    INFO("order " << l.order << ", stage " << s << ", rank " << r << ", kind " << to_string(kind));
+                    Ranks moved = p.group(kind, r);
+                    for (int& m : moved) m += move;
+                    CHECK(p.group(kind, there) == moved);
+                }
+            }
+        }
+        // The pipeline's group is the same set at every stage, not a moved one.
+        CHECK(p.group(GroupKind::pipeline, p.rank_of(0, 0, 0, 1)) == p.group(GroupKind::pipeline, 0));
+    }
+}
