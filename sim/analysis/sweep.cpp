@@ -137,6 +137,12 @@ std::pair<std::string, std::string> common_unit(std::string_view spec, const std
 AffixedNumber range_number(std::string_view spec, const std::string& part, const char* what) {
     const auto n = affixed_number(trim(part));
     if (!n) throw spec_error(spec, fmt::format("the {} \"{}\" of the range is not a number", what, trim(part)));
+    // A number may follow a currency sign ("$1.5"); letters before it make a name ("h100", "a100-80gb"), and a range
+    // over names would count through names that do not exist (h100, h101, …, h800).
+    if (!n->prefix.empty() && n->prefix != "$") {
+        throw spec_error(spec, fmt::format("the {} \"{}\" of the range is a name, not a number", what, trim(part)),
+                         "list names one by one: e.g. cluster.chip=h100,h800,h20");
+    }
     return *n;
 }
 
@@ -216,6 +222,9 @@ SweepAxis parse_sweep_axis(std::string_view raw) {
         for (const auto& part : split_top_level(values, ',')) {
             std::string v = trim(part);
             if (v.empty()) throw spec_error(spec, "an empty value in the list", "separate values by single commas: cluster.gpus=1024,2048,4096");
+            if (std::find(axis.values.begin(), axis.values.end(), v) != axis.values.end()) {
+                throw spec_error(spec, fmt::format("the value {} is listed twice", v), "list each value once");
+            }
             axis.values.push_back(std::move(v));
         }
         return axis;

@@ -385,7 +385,10 @@ SweepJournal::SweepJournal(const std::filesystem::path& path, std::string finger
     // Never through a symbolic link planted at the journal's name, never a FIFO or device (O_NONBLOCK: opening
     // one does not wait; fstat then refuses it).
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-    if (fd_ < 0) throw Error(fmt::format("cannot open the sweep journal {}: {}", path.string(), std::strerror(errno)));
+    if (fd_ < 0) {
+        throw Error(fmt::format("cannot open the sweep journal {} (the -o file's, written beside it as points finish): {}", path.string(), std::strerror(errno)),
+                    "write the -o file in a directory you can create files in");
+    }
     struct stat st {};
     if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd_);

@@ -89,7 +89,7 @@ ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOp
 
 std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir, const LoadOptions& options) {
     if (!std::filesystem::is_directory(dir)) {
-        throw Error(fmt::format("{} is not a directory", dir.string()), "point --dir at a directory of validation scenarios, e.g. scenarios/validation");
+        throw Error(fmt::format("the validation directory \"{}\" is not a directory", dir.string()), "point --dir at a directory of validation scenarios, e.g. scenarios/validation");
     }
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {

@@ -42,9 +42,7 @@ CapacityRequest capacity_request(const ParsedArgs& args, const Scenario& s) {
         if (c->empty()) throw Error(fmt::format("--chips {} has an empty name", args.get("--chips")), "e.g. --chips b200,h100");
         (void)for_flag("--chips", *c, [&] { return load_chip(*c, catalog_dir(args)); });  // unknown: named now, with the known ones
     }
-    if (args.has("--max-batch-tokens")) {
-        request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
-    }
+    request.max_batch_tokens = max_batch_tokens_option(args, s);
     require_price_for_same_price(args, s);
     request.same_price = args.has("--same-price");
     if (args.has("--tokens-per-parameter") && args.has("--tokens")) {

@@ -211,6 +211,10 @@ int cmd_chips(const Args& raw, std::ostream& out) {
         for (const auto& c : l.chips) l.classes.push_back(classify(c, *l.rules));
     }
     if (args.has("--json") && args.has("--csv")) throw Error("give either --json or --csv, not both", "each writes the whole table in its own format");
+    if (args.has("--wide") && (!l.rules || args.has("--json") || args.has("--csv"))) {  // read and never used otherwise
+        throw Error("--wide widens the table of a classification (--rule NAME), printed as text",
+                    "add --rule NAME (e.g. --rule oct-2023), or leave --wide out");
+    }
     if (args.has("--json")) write_chips_json(l, out);
     else if (args.has("--csv")) write_chips_csv(l, out);
     else print_chips_table(l, args.has("--wide"), out);

@@ -92,6 +92,9 @@ std::vector<Bytes> parse_size_range(const std::string& text) {
     }
 }
 
+// The largest all-to-all the command times (cmd_collective).
+constexpr int kMaxAllToAllGpus = 16'384;
+
 // --algorithm: a collective algorithm, or nullopt for "auto" (the fastest).
 std::optional<CollectiveAlgorithm> algorithm_option(const std::string& a) {
     if (a == "auto") return std::nullopt;
@@ -100,7 +103,7 @@ std::optional<CollectiveAlgorithm> algorithm_option(const std::string& a) {
     for (const char* known : {"ring", "tree", "hierarchical", "direct", "node-forwarded", "auto"}) {
         if (edit_distance(a, known) <= 2) hint = fmt::format("did you mean \"{}\"? ({})", known, hint);
     }
-    throw Error(fmt::format("unknown algorithm \"{}\"", a), hint);
+    throw Error(fmt::format("--algorithm {} is not a collective algorithm", a), hint);
 }
 
 // --node-merge, --gpu-merge: a share of a token's copies in (0, 1] (CollectiveRequest), for the node-forwarded
@@ -185,7 +188,7 @@ ClusterSpec cluster_of(const ParsedArgs& args, const ChipProfile& chip) {
     if (args.has("--fabric")) {
         const auto fabric = fabric_from_string(args.get("--fabric"));
         if (!fabric) {
-            throw Error(fmt::format("unknown fabric \"{}\"", args.get("--fabric")),
+            throw Error(fmt::format("--fabric {} is not a fabric", args.get("--fabric")),
                         "use one of: " + names_of({"single-node", "fat-tree", "rail-optimized", "multi-plane"}));
         }
         spec.fabric = *fabric;
@@ -199,6 +202,19 @@ ClusterSpec cluster_of(const ParsedArgs& args, const ChipProfile& chip) {
     if (spec.fabric != Fabric::multi_plane && spec.planes != 1) {  // read and never used, as a scenario's planes
         throw Error(fmt::format("--planes {} applies to the multi-plane fabric only, and this one is {}", spec.planes, to_string(spec.fabric)),
                     "add --fabric multi-plane, or leave --planes out");
+    }
+    // The other fabric flags, where the fabric has nothing they describe: one node has no switches, and only the
+    // fat-tree has a third tier (rail-optimized and multi-plane fabrics are built in two).
+    for (const char* flag : {"--tiers", "--switch-radix", "--oversubscription"}) {
+        if (spec.fabric == Fabric::single_node && args.has(flag)) {
+            throw Error(fmt::format("{} describes the switches between nodes, and this cluster is one node ({} GPUs, single-node fabric)", flag,
+                                    spec.gpus),
+                        fmt::format("leave {} out, or give more GPUs than --gpus-per-node {}", flag, spec.gpus_per_node));
+        }
+    }
+    if (args.has("--tiers") && (spec.fabric == Fabric::rail_optimized || spec.fabric == Fabric::multi_plane)) {
+        throw Error(fmt::format("--tiers applies to the fat-tree fabric only; the {} fabric is built in two tiers", to_string(spec.fabric)),
+                    "leave --tiers out, or use --fabric fat-tree");
     }
     // A cluster beyond two tiers' reach gets a third tier unless the user chose.
     if (!args.has("--tiers") && spec.fabric == Fabric::fat_tree && spec.switch_radix > 0 &&
@@ -233,13 +249,23 @@ int cmd_collective(const Args& raw, std::ostream& out) {
     const double gpu_merge = merge_option(args, "--gpu-merge", algorithm);
     const std::string network_name = args.get("--network", "flow");
     const auto network_kind = network_kind_from_string(network_name);
-    if (!network_kind) throw Error(fmt::format("unknown network model \"{}\"", network_name), "use flow or alpha-beta");
+    if (!network_kind) throw Error(fmt::format("--network {} is not a network model", network_name), "use --network flow or --network alpha-beta");
     const std::vector<Bytes> sizes = parse_sizes(args.get("--sizes", "1MiB:8GiB"));
 
+    // An all-to-all lists every ordered pair of GPUs: 268M at 16,384 GPUs (about 20 s per size on 2 cores), 4.3G at
+    // 65,536 (hours). Its per-GPU rate on a fabric that carries it changes little with N beyond that (one NIC's rate
+    // × N/(N − 1), docs/moe.md), so larger groups are refused rather than left running.
+    if (*kind == CollectiveKind::all_to_all && spec.gpus > kMaxAllToAllGpus) {
+        throw Error(fmt::format("--gpus {}: an all-to-all over {} GPUs has {:.3g} ordered pairs to route, beyond what this command times "
+                                "(at most {} GPUs)", spec.gpus, spec.gpus, static_cast<double>(spec.gpus) * (spec.gpus - 1), kMaxAllToAllGpus),
+                    fmt::format("give --gpus {} or fewer", kMaxAllToAllGpus));
+    }
     const Topology topology = topology_of(spec);
     const auto network = make_network(*network_kind, topology);
     std::vector<CollectiveResult> results;
+    ProgressBar progress("collective sizes", args);
     for (const Bytes size : sizes) {
+        progress.update(static_cast<double>(results.size()), static_cast<int>(sizes.size()));
         CollectiveRequest request;
         request.kind = *kind;
         request.size = size;

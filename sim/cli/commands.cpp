@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <cmath>
@@ -48,6 +49,20 @@ std::vector<std::string> ParsedArgs::get_all(const std::string& name) const {
     return values;
 }
 
+namespace {
+
+// The options that may be given more than once (each occurrence adds one): every other valued option is given once,
+// so that `-o a.html -o b.html` is not read as b.html alone.
+bool repeatable(const std::string& name) { return name == "--set" || name == "--fix" || name == "--vary"; }
+
+// An argument that is an option rather than a value: "-" and then not a digit or a point ("-1", "-0.5" and "-" are
+// values). A value that begins with '-' is written OPTION=VALUE.
+bool looks_like_option(const std::string& arg) {
+    return arg.size() >= 2 && arg[0] == '-' && !(std::isdigit(static_cast<unsigned char>(arg[1])) != 0 || arg[1] == '.');
+}
+
+}  // namespace
+
 ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, const std::vector<std::string>& valued) {
     ParsedArgs parsed;
     auto known_list = [&] {
@@ -74,8 +89,18 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
         } else if (std::find(valued.begin(), valued.end(), name) != valued.end()) {
             if (!value) {
                 if (i + 1 >= args.size()) throw Error(fmt::format("option {} needs a value", name));
+                if (looks_like_option(args[i + 1])) {
+                    throw Error(fmt::format("option {} needs a value, but the next argument is the option {}", name, args[i + 1]),
+                                fmt::format("write {} VALUE; a value that begins with '-' as {}=VALUE", name, name));
+                }
                 value = args[++i];
             }
+            if (!repeatable(name) && parsed.has(name)) {
+                throw Error(fmt::format("option {} is given twice ({} and {})", name, parsed.get(name), *value),
+                            fmt::format("give {} once", name));
+            }
+            const std::string alias = name == "-o" ? "--output" : name == "--output" ? "-o" : "";
+            if (!alias.empty() && parsed.has(alias)) throw Error("give either -o or --output, not both");
             parsed.options.emplace_back(name, *value);
         } else {
             std::vector<std::string> all = flags;
@@ -169,6 +194,23 @@ std::optional<Dollars> budget_option(const ParsedArgs& args) {
         std::numeric_limits<double>::min());
 }
 
+std::optional<double> max_batch_tokens_option(const ParsedArgs& args, const Scenario& s) {
+    if (!args.has("--max-batch-tokens")) return std::nullopt;
+    const auto tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
+    std::optional<double> smallest;  // the smallest simulated phase's own global batch, in tokens
+    for (const PhaseSpec& ph : s.phases) {
+        if (ph.quoted_gpu_hours) continue;
+        const double own = static_cast<double>(ph.training.global_batch) * ph.training.sequence_length;
+        smallest = smallest ? std::min(*smallest, own) : own;
+    }
+    if (smallest && tokens < *smallest) {
+        throw Error(fmt::format("--max-batch-tokens {} is below the scenario's own global batch ({} tokens): it bounds how far a "
+                                "batch may grow, and no batch is shrunk", args.get("--max-batch-tokens"), report::with_commas(*smallest)),
+                    fmt::format("give at least {}, or leave --max-batch-tokens out (the batches stay the scenario's)", report::with_commas(*smallest)));
+    }
+    return tokens;
+}
+
 std::vector<std::string> split_list(const std::string& text, char separator) {
     std::vector<std::string> out;
     std::size_t start = 0;
@@ -205,6 +247,11 @@ ProgressStyle progress_style(const ParsedArgs& args) {
         if (f == "off") return ProgressStyle::off;
         if (f == "lines") return ProgressStyle::lines;
         if (f == "bar") return ProgressStyle::bar;
+        // An empty value is as if unset; another is a mistake, not a silent fallback (the Error names the variable).
+        if (!f.empty()) {
+            throw Error(fmt::format("the environment variable GPUHOURS_PROGRESS={} is not a progress style", f),
+                        "set GPUHOURS_PROGRESS to bar, lines or off, or unset it");
+        }
     }
     return isatty(STDERR_FILENO) != 0 ? ProgressStyle::bar : ProgressStyle::lines;
 }
@@ -279,6 +326,9 @@ namespace {
 // scenario's `model` line, with an empty list of known models; a fresh verifier, #12).
 std::string catalog_option(const ParsedArgs& args) {
     const std::string dir = args.get("--catalog");
+    if (args.has("--catalog") && dir.empty()) {  // an empty name is a mistake, not "the default catalog"
+        throw Error("--catalog needs a directory, got an empty name", "name the scenarios/ directory that holds chips/ and models/, or leave --catalog out");
+    }
     std::error_code ec;
     if (!dir.empty() && !(std::filesystem::is_directory(std::filesystem::path(dir) / "chips", ec) &&
                           std::filesystem::is_directory(std::filesystem::path(dir) / "models", ec))) {
@@ -652,7 +702,12 @@ int model_command(const Args& raw, std::ostream& out) {
         if (args.has("--set")) throw Error("--set applies to a scenario file, not a catalog model name");
         model = load_model(target, catalog_dir(args));
     }
-    const int sequence_length = sequence_of(args, model, scenario ? scenario->training.sequence_length : 4096);
+    // A catalog name alone: 4,096 tokens, or a learned position table's length when it is shorter (GPT-2/3-style
+    // models, 2,048), as the scenario key would have to be.
+    const int default_sequence = model.position == PositionKind::learned && model.max_position_embeddings > 0
+                                     ? std::min(4096, model.max_position_embeddings)
+                                     : 4096;
+    const int sequence_length = sequence_of(args, model, scenario ? scenario->training.sequence_length : default_sequence);
     const ParameterCount params = count_parameters(model);
     // The vocabulary as the scenario's layout trains it; a catalog name alone: one GPU at the default multiple.
     const ParallelLayout layout = scenario ? scenario->parallel : ParallelLayout{};
@@ -770,14 +825,18 @@ void require_price_for_same_price(const ParsedArgs& args, const Scenario& s) {
 }
 
 PageOrJson page_or_json_output(const ParsedArgs& args) {
-    if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
     PageOrJson o;
     if (!args.has("-o") && !args.has("--output")) return o;
     o.flag = args.has("-o") ? "-o" : "--output";
     o.path = args.get(o.flag);
     report::check_output_path(o.path, o.flag);  // an empty name is refused here, not taken for "no file"
-    const std::string ext = std::filesystem::path(o.path).extension().string();
-    if (ext == ".html") o.html = true;
+    if (args.has("--json")) {  // the file's extension chooses its format; --json would be silently dropped
+        throw Error(fmt::format("--json prints to stdout, and {} {} writes a file: give one of them", o.flag, o.path),
+                    fmt::format("for the data in a file name it .json ({} result.json); for it on stdout leave {} out", o.flag, o.flag));
+    }
+    std::string ext = std::filesystem::path(o.path).extension().string();
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));  // x.HTML too
+    if (ext == ".html" || ext == ".htm") o.html = true;
     else if (ext != ".json") {
         throw Error(fmt::format("{} {}: cannot tell the format from the extension", o.flag, o.path),
                     "name the file .html (a page) or .json");

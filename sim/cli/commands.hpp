@@ -81,6 +81,9 @@ auto for_flag(const std::string& flag, const std::string& value, F&& f) -> declt
 std::optional<Seconds> deadline_option(const ParsedArgs& args);
 // --budget in dollars, above $0 and at most limits::kBudgetMax ($10^12); nullopt when the flag is absent.
 std::optional<Dollars> budget_option(const ParsedArgs& args);
+// --max-batch-tokens: the largest global batch, in tokens, that a phase may grow to (nullopt when absent); refused
+// below every simulated phase's own batch, where it could bound nothing (a batch is never shrunk).
+std::optional<double> max_batch_tokens_option(const ParsedArgs& args, const Scenario& s);
 // "a,b,c" → {"a", "b", "c"}; "a, b" → {"a", "b"} (spaces around an item dropped; empty items kept: callers say
 // what an empty one means).
 std::vector<std::string> split_list(const std::string& text, char separator);

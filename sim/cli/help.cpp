@@ -111,7 +111,7 @@ std::vector<CommandHelp> make_table() {
          {kJson, kSet, kCatalog}, "gpuhours check scenarios/deepseek-v3.toml"},
         {"model", "gpuhours model NAME|SCENARIO [options]",
          "parameters (total, active), training FLOPs per token, memory per GPU with its breakdown",
-         {kJson, kSet, kCatalog, {"--sequence-length", "N", "tokens per sequence for the FLOPs (default: the scenario's, else 4096)"}},
+         {kJson, kSet, kCatalog, {"--sequence-length", "N", "tokens per sequence for the FLOPs (default: the scenario's, else 4096, or a learned position table's length when shorter)"}},
          "gpuhours model deepseek-v3"},
         {"chips", "gpuhours chips [options]",
          "the chip catalog: peaks, HBM, bandwidths per direction, TDP, die area, rental price",
@@ -123,7 +123,7 @@ std::vector<CommandHelp> make_table() {
         {"collective", "gpuhours collective OP --chip ID [options]",
          "simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv) over a "
          "cluster, like nccl-tests: time, algorithm and bus bandwidth per size",
-         {kJson, {"--chip", "ID", "the catalog chip (required)"}, {"--gpus", "N", "GPUs in the collective (default 8)"},
+         {kJson, kQuiet, {"--chip", "ID", "the catalog chip (required)"}, {"--gpus", "N", "GPUs in the collective (default 8; all-to-all at most 16,384)"},
           {"--gpus-per-node", "N", "GPUs per node (default: the chip's scale-up domain, at most --gpus)"},
           {"--sizes", "SIZES", "message sizes: a list (1MiB,1GiB) or a doubling range START:STOP (default 1MiB:8GiB)"},
           {"--algorithm", "NAME", "ring, tree, hierarchical, direct, node-forwarded (all-to-all as DeepEP routes it: RDMA to the same position on each node, relayed over NVLink) or auto (default: the fastest)"},

@@ -23,6 +23,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -98,6 +99,45 @@ int emit(const std::string& text, int code, bool root) {
     return code;
 }
 
+// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF). Names
+// and values from the command line end up in JSON, CSV and HTML, which must stay valid.
+bool valid_utf8(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+        const unsigned char c = byte(i);
+        std::size_t n = 0;
+        unsigned min = 0;
+        unsigned code = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            min = 0x80;
+            code = c & 0x1Fu;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            min = 0x800;
+            code = c & 0x0Fu;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            min = 0x10000;
+            code = c & 0x07u;
+        } else {
+            return false;
+        }
+        for (std::size_t k = 1; k <= n; ++k) {
+            if (i + k >= text.size() || (byte(i + k) & 0xC0u) != 0x80u) return false;
+            code = (code << 6) | (byte(i + k) & 0x3Fu);
+        }
+        if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+        i += n + 1;
+    }
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,6 +171,10 @@ int main(int argc, char** argv) {
         if (const gpuhours::cli::CommandHelp* c = gpuhours::cli::command_help(args[1])) return emit(gpuhours::cli::render_help(*c), 0, root);
     }
     if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") return emit(kHelp, 0, root);
+    if ((args[0] == "--version" || args[0] == "--data-dir") && args.size() > 1) {
+        if (root) std::cerr << fmt::format("gpuhours: error: {} takes no arguments, got {}\n  run gpuhours {} alone\n", args[0], args.size() - 1, args[0]);
+        return 2;
+    }
     if (args[0] == "--version") return emit("gpuhours 0.1.0\n", 0, root);
     // One line, the path alone, for scripts and the notebooks' first cell (python/gpuhours/__init__.py).
     if (args[0] == "--data-dir") return emit(gpuhours::data_dir().string() + "\n", 0, root);
@@ -138,6 +182,14 @@ int main(int argc, char** argv) {
     args.erase(args.begin());
     std::ostringstream out;
     try {
+        // The command's own arguments (the command name is checked with the others before it is named anywhere).
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            if (!valid_utf8(args[i])) {
+                throw gpuhours::Error(fmt::format("argument {} of the command line is not valid UTF-8 text", i + 2),
+                                      "write names, values and paths in UTF-8");
+            }
+        }
+        if (!valid_utf8(command)) throw gpuhours::Error("the command name is not valid UTF-8 text", "name a command: gpuhours help");
         int code = 0;
         if (command == "check") code = gpuhours::cli::cmd_check(args, out);
         else if (command == "model") code = gpuhours::cli::cmd_model(args, out);

@@ -33,6 +33,11 @@ void apply_fix(PlanSpace& space, const std::string& assignment) {
     }
     const std::string axis = assignment.substr(0, eq);
     const std::vector<std::string> values = split_list(assignment.substr(eq + 1), ',');
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (std::find(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(i), values[i]) != values.begin() + static_cast<std::ptrdiff_t>(i)) {
+            throw Error(fmt::format("--fix {}: {} is listed twice", assignment, values[i]), "list each value once");
+        }
+    }
     auto ints = [&](std::vector<int>& into) {
         for (const auto& v : values) into.push_back(static_cast<int>(whole_number("--fix " + axis + "=", v, 1, 1 << 20)));
     };
@@ -62,6 +67,33 @@ void apply_fix(PlanSpace& space, const std::string& assignment) {
             if (edit_distance(axis, known) <= 2) hint = fmt::format("did you mean `{}`? ({})", known, hint);
         }
         throw Error(fmt::format("--fix: `{}` is not an axis of the layout search", axis), hint);
+    }
+}
+
+// Fixes that the search would read and never use, or that no layout of this model can take: refused by name rather
+// than answered with the unrestricted ranking or with "no layout passes the rules".
+void check_fixes(const Scenario& s, const PlanSpace& space) {
+    const auto beyond_one = [](const std::vector<int>& v) { return std::any_of(v.begin(), v.end(), [](int x) { return x > 1; }); };
+    if (!s.model.moe) {
+        if (beyond_one(space.expert)) {
+            throw Error(fmt::format("--fix expert={}: {} has no routed experts to spread", fmt::join(space.expert, ","), s.model.display_name),
+                        "leave --fix expert out (a dense model's expert degree is 1)");
+        }
+        if (!space.expert_tensor.empty()) {
+            throw Error(fmt::format("--fix expert_tensor={}: {} has no routed experts", fmt::join(space.expert_tensor, ","), s.model.display_name),
+                        "leave --fix expert_tensor out");
+        }
+    }
+    if (beyond_one(space.virtual_stages)) {
+        const bool one_stage = !space.pipeline.empty() && !beyond_one(space.pipeline);
+        const bool no_interleaving = !space.schedules.empty() &&
+                                     std::none_of(space.schedules.begin(), space.schedules.end(), [](Schedule x) { return x == Schedule::interleaved; });
+        if (one_stage || no_interleaving) {
+            throw Error(fmt::format("--fix virtual_stages={}: virtual stages split an interleaved schedule's pipeline stages, and {}",
+                                    fmt::join(space.virtual_stages, ","),
+                                    one_stage ? "--fix pipeline leaves one stage" : "--fix schedule leaves out interleaved"),
+                        "leave --fix virtual_stages out, or fix a pipeline above 1 and a schedule that includes interleaved");
+        }
     }
 }
 
@@ -304,6 +336,7 @@ int cmd_plan(const Args& raw, std::ostream& out) {
         apply_fix(options.space, fix);
     }
     const Scenario s = load_scenario(file, load_options(args));
+    check_fixes(s, options.space);
     // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
     std::atomic<int> simulations{0};
     const bool progress = progress_wanted(args);

@@ -26,7 +26,6 @@ int cmd_report(const Args& raw, std::ostream& out) {
     const std::string& file = single_positional(args, "report", "SCENARIO");
     // -o is required: a report never silently overwrites a file the user did not name.
     std::string output = args.get("--output", args.get("-o"));
-    if (args.has("-o") && args.has("--output")) throw Error("give either -o or --output, not both");
     if (output.empty()) {
         throw Error("gpuhours report needs the file to write", "add -o FILE, e.g. gpuhours report " + file + " -o report.html");
     }
@@ -38,6 +37,10 @@ int cmd_report(const Args& raw, std::ostream& out) {
     if (ext == ".json" || ext == ".csv") {
         throw Error(fmt::format("{} {}: gpuhours report writes an HTML page, not {}", flag, output, ext.substr(1)),
                     fmt::format("name it .html; for the figures as data use gpuhours run {} --json (or --csv)", file));
+    }
+    if (ext != ".html" && ext != ".htm") {  // as compare and capacity name their pages
+        throw Error(fmt::format("{} {}: gpuhours report writes an HTML page; the name should say so", flag, output),
+                    "name the file .html");
     }
     const ScenarioSampler sampler(file, load_options(args));
     EvaluateOptions options = evaluate_options(args);

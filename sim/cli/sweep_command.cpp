@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <iostream>
 #include <ostream>
+#include <cctype>
 #include <system_error>
 
 namespace gpuhours::cli {
@@ -26,11 +27,18 @@ enum class Format { csv, json, table };
 
 Format format_of(const ParsedArgs& args, const std::string& output) {
     std::string name = args.get("--format");
+    if (args.has("--format") && name.empty()) throw Error("--format needs a format, got an empty one", "use --format csv, json or table");
+    std::string ext = std::filesystem::path(output).extension().string();
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string by_name = ext == ".csv" ? "csv" : ext == ".json" ? "json" : "";
+    // A file named for one format and asked in the other would hold what its name does not say.
+    if (!output.empty() && !by_name.empty() && (name == "csv" || name == "json") && name != by_name) {
+        throw Error(fmt::format("--format {} and the file {} name two formats", name, output),
+                    fmt::format("name the file .{} or leave --format out", name));
+    }
     if (name.empty() && !output.empty()) {
-        const std::string ext = std::filesystem::path(output).extension().string();
-        if (ext == ".csv") name = "csv";
-        else if (ext == ".json") name = "json";
-        else {
+        name = by_name;
+        if (name.empty()) {
             throw Error(fmt::format("cannot tell the format of {} from its extension", output),
                         "name the file .csv or .json, or pass --format csv|json");
         }
@@ -56,11 +64,11 @@ Output output_of(const ParsedArgs& args) {
     o.path = args.get("--output");
     if (args.has("-o")) o.path = args.get("-o");
     o.flag = args.has("-o") ? "-o" : "--output";
-    o.format = format_of(args, o.path);
-    if (args.has("-o") || args.has("--output")) {
+    if (args.has("-o") || args.has("--output")) {  // a directory or a missing one said as such, before its format
         report::check_output_path(o.path, o.flag);
         report::check_output_path(journal_path(o.path), fmt::format("{} (its journal)", o.flag));
     }
+    o.format = format_of(args, o.path);
     return o;
 }
 

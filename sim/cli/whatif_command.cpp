@@ -143,9 +143,7 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     request.deadline = deadline_option(args);
     if (!request.deadline) request.deadline = s.whatif.deadline;
     request.max_gpus = static_cast<int>(whole_number_option(args, "--max-gpus", request.max_gpus, 1, limits::kGpus));
-    if (args.has("--max-batch-tokens")) {
-        request.max_batch_tokens = static_cast<double>(whole_number_option(args, "--max-batch-tokens", 0, 1, 1LL << 50));
-    }
+    request.max_batch_tokens = max_batch_tokens_option(args, s);
     // Both bound the deadline search alone: without a deadline they would be read and never used.
     for (const char* flag : {"--max-gpus", "--max-batch-tokens"}) {
         if (args.has(flag) && !request.deadline) {

@@ -196,8 +196,10 @@ void validate(const ClusterSpec& spec) {
             "set cluster.gpus_per_node (8 for HGX/DGX nodes)");
     require(spec.gpus % spec.gpus_per_node == 0,
             fmt::format("cluster.gpus = {} is not a multiple of gpus_per_node = {}", spec.gpus, spec.gpus_per_node),
-            fmt::format("use {} or {} GPUs, or change gpus_per_node", spec.gpus / spec.gpus_per_node * spec.gpus_per_node,
-                        (spec.gpus / spec.gpus_per_node + 1) * spec.gpus_per_node));
+            spec.gpus < spec.gpus_per_node  // no whole node below: the one multiple above, or smaller nodes
+                ? fmt::format("use {} GPUs (one node), or change gpus_per_node to a divisor of {}", spec.gpus_per_node, spec.gpus)
+                : fmt::format("use {} or {} GPUs, or change gpus_per_node", spec.gpus / spec.gpus_per_node * spec.gpus_per_node,
+                              (spec.gpus / spec.gpus_per_node + 1) * spec.gpus_per_node));
     if (spec.gpus_per_node > 1) {
         require(spec.chip.scale_up_bandwidth.value() > 0.0,
                 fmt::format("chip \"{}\" has no positive scale_up_bandwidth, needed for {} GPUs per node", spec.chip.id,

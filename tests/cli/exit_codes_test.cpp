@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -40,13 +41,25 @@ fs::path project_with_chip(const fs::path& dir, const std::string& name, const s
     return project;
 }
 
+// A command line and what its message must contain.
+struct ExitCase {
+    std::string arguments, expected;
+};
+
+// Each command line exits 2 with its message.
+void check_exit_2(const std::vector<ExitCase>& cases) {
+    for (const ExitCase& c : cases) {
+        const auto r = run_cli(c.arguments);
+        INFO(c.arguments << "\n" << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains(c.expected));
+    }
+}
+
 }  // namespace
 
 TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag") {
-    struct Case {
-        std::string arguments, expected;
-    };
-    for (const Case& c : std::vector<Case>{
+    check_exit_2({
              {"model deepseek-v3 --sequence-length abc", "--sequence-length abc is not a whole number"},
              // A learned position table has no row past its length, as a scenario's sequence_length is refused.
              {"model megatron-gpt-1.7b --sequence-length 4096", "--sequence-length 4096 is longer than model \"megatron-gpt-1.7b\"'s "
@@ -119,12 +132,69 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              {"check " + kFlagship + " --catalog /etc", "--catalog /etc is not a catalog directory"},
              {"check " + kFlagship + " --set 'whatif.deadline=\"30 min\"'",
               "--set whatif.deadline=\"30 min\": error: `whatif.deadline` = \"30 min\" is below the supported range of deadlines"},
-         }) {
-        const auto r = run_cli(c.arguments);
-        INFO(c.arguments << "\n" << r.out);
-        CHECK(r.exit_code == 2);
-        CHECK_THAT(r.out, Catch::Contains(c.expected));
-    }
+    });
+}
+
+TEST_CASE("command lines that were read wrongly or in part exit 2 naming what to change") {
+    // A hunt over every command's flags (session 44): each of these exited 0 having read the line otherwise than
+    // written, or wrote output that was not what was asked.
+    const TempDir dir("cli-hunt-44");
+    const std::string out = (dir.path / "x").string();
+    check_exit_2({
+             // An option taken as the previous option's value (`-o --json` wrote a file named --json).
+             {"report " + kUnpriced + " -o --json", "option -o needs a value, but the next argument is the option --json"},
+             {"run " + kUnpriced + " --trace --json", "option --trace needs a value, but the next argument is the option --json"},
+             // A second value of a single-valued option (the first was dropped) and -o beside --output.
+             {"report " + kUnpriced + " -o " + out + "a.html -o " + out + "b.html", "option -o is given twice"},
+             {"whatif " + kFlagship + " --chips h100 --deadline \"2 months\" --deadline \"1 hour\"", "option --deadline is given twice"},
+             {"sweep " + kUnpriced + " --vary cluster.gpus=32 -o " + out + "e.csv --output " + out + "f.csv", "give either -o or --output, not both"},
+             // Bytes that are not UTF-8 went into the JSON, which no parser could then read.
+             {"run " + kUnpriced + " --json --set \"title=$(printf '\\377\\376')\"", "argument 5 of the command line is not valid UTF-8 text"},
+             // Arguments after --version were ignored.
+             {"--version extra", "--version takes no arguments, got 1"},
+             // An all-to-all of 65,536 GPUs (4.3 × 10^9 ordered pairs) ran for hours with no output.
+             {"collective all-to-all --chip h100 --gpus 65536 --sizes 1MiB", "give --gpus 16384 or fewer"},
+             // Fabric flags with nothing to describe, read and never used.
+             {"collective all-reduce --chip h100 --gpus 8 --tiers 3", "--tiers describes the switches between nodes, and this cluster is one node"},
+             {"collective all-reduce --chip h100 --gpus 64 --fabric rail-optimized --tiers 3", "--tiers applies to the fat-tree fabric only"},
+             // Fewer GPUs than one node: 0 was offered as a GPU count.
+             {"collective all-reduce --chip h100 --gpus 16 --gpus-per-node 72", "use 72 GPUs (one node), or change --gpus-per-node to a divisor of 16"},
+             {"collective all-reduce --chip h100 --gpus 16 --algorithm bogus", "--algorithm bogus is not a collective algorithm"},
+             // A format named twice and differently, an empty one, a doubled value and a range over names.
+             {"sweep " + kUnpriced + " --vary cluster.gpus=32 -o " + out + "c.csv --format json", "--format json and the file " + out + "c.csv name two formats"},
+             {"sweep " + kUnpriced + " --vary cluster.gpus=32 --format ''", "--format needs a format, got an empty one"},
+             {"sweep " + kUnpriced + " --vary cluster.gpus=32,64,32", "the value 32 is listed twice"},
+             {"sweep " + kUnpriced + " --vary cluster.chip=h100:h800:1", "the start \"h100\" of the range is a name, not a number"},
+             // --fix values the search would read and never use, or no layout of a dense model can take.
+             {"plan " + kUnpriced + " --fix expert=2", "--fix expert=2: Megatron GPT 1.7B has no routed experts to spread"},
+             {"plan " + kUnpriced + " --fix expert_tensor=2", "--fix expert_tensor=2: Megatron GPT 1.7B has no routed experts"},
+             {"plan " + kUnpriced + " --fix pipeline=1 --fix virtual_stages=2", "--fix pipeline leaves one stage"},
+             {"plan " + kUnpriced + " --fix tensor=1,1", "--fix tensor=1,1: 1 is listed twice"},
+             // A growth bound below the scenario's own batch bounded nothing (17,252,352 tokens: 2,106 × 8,192 in
+             // project-atom.toml; its batch was used as it is).
+             {"capacity " + kRoot + "/scenarios/project-atom.toml --gpus 1024 --deadline \"2 months\" --max-batch-tokens 1",
+              "--max-batch-tokens 1 is below the scenario's own global batch (17,252,352 tokens)"},
+             // --json beside a file (dropped), --wide without a classification (ignored), an empty catalog name (the
+             // default taken), a page named .txt (written as HTML).
+             {"compare " + kUnpriced + " " + kUnpriced + " -o " + out + ".html --json", "--json prints to stdout, and -o " + out + ".html writes a file"},
+             {"chips --wide", "--wide widens the table of a classification (--rule NAME)"},
+             {"run " + kUnpriced + " --catalog ''", "--catalog needs a directory, got an empty name"},
+             {"report " + kUnpriced + " -o " + out + ".txt", "gpuhours report writes an HTML page; the name should say so"},
+    });
+    // None of them wrote a file.
+    CHECK(fs::is_empty(dir.path));
+    // A progress style that is not one was ignored (the automatic choice taken).
+    const std::string bogus = std::string("GPUHOURS_PROGRESS=bogus ") + GPUHOURS_TEST_CLI + " run " + kUnpriced + " >/dev/null 2>&1";
+    const int status = std::system(bogus.c_str());
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 2);
+    // A value that begins with '-' is still taken where it is a number, or written OPTION=VALUE.
+    CHECK_THAT(run_cli("run " + kUnpriced + " --seed -1").out, Catch::Contains("--seed -1 must be a whole number from 0"));
+    // And the default sequence of a model with a learned position table of 2,048 is 2,048 (it was 4,096, which
+    // --sequence-length 4096 itself is refused for).
+    const auto model = run_cli("model megatron-gpt-1.7b");
+    CHECK(model.exit_code == 0);
+    CHECK_THAT(model.out, Catch::Contains("training FLOPs per token at sequence 2048"));
 }
 
 TEST_CASE("a flag that would be ignored is an error, not a silent success") {
