@@ -499,6 +499,26 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     row.energy_mwh = ev.nominal_cost ? ev.nominal_cost->energy.value() / 3.6e9 : 0.0;
     row.verdicts = ev.verdicts;
     row.caveats = step_caveats(s);
+    // A kernel figure that sets the chip's speed and is an assumption ([U]) taken at one value: the row's step and
+    // verdicts rest on it with none of its uncertainty (a range, as the flagship gives its FP8 figure, is drawn).
+    std::vector<std::string> assumed;  // "gemm_fp8 (0.54)", …
+    for (const Assumption& a : s.assumptions) {
+        constexpr std::string_view kPrefix = "cluster.chip.efficiency.";
+        if (!a.key.starts_with(kPrefix) || !a.source.starts_with("[U]")) continue;
+        const std::string_view figure = std::string_view(a.key).substr(kPrefix.size());
+        if (!figure.starts_with("gemm") && figure != "attention") continue;
+        if (figure.starts_with("gemm_tile")) continue;  // the tile's grain, not a rate
+        const bool drawn = std::any_of(ev.uncertain_inputs.begin(), ev.uncertain_inputs.end(),
+                                       [&](const std::string& u) { return u.starts_with(a.key + " "); });
+        if (!drawn) assumed.push_back(fmt::format("{} ({})", figure, a.value));
+    }
+    if (!assumed.empty()) {
+        const bool one = assumed.size() == 1;
+        row.caveats.push_back(fmt::format("its kernel efficienc{} {} {} ([U] in the chip's catalog entry), taken at one value: its "
+                                          "step, days and claims' shares carry none of that uncertainty",
+                                          one ? "y" : "ies", fmt::join(assumed, " and "),
+                                          one ? "is an assumption, not a measurement" : "are assumptions, not measurements"));
+    }
     row.samples = ev.options.samples;
     row.limiter_seconds = limiter_seconds(scenario_of_phase(s, *first), step);
     row.limiter = row.layout_rederived && row.layout_note.find("does not fit") != std::string::npos ? Limiter::memory_capacity

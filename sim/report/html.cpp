@@ -715,9 +715,12 @@ std::string memory_section(const RunEvaluation& ev) {
                "memory per GPU (GB, 10⁹ bytes)",
                "pipeline rank",
                kChartWidth};
-    out += paragraph(over == 0 ? "Every rank fits in the chip's memory. Not modelled: framework and CUDA-context overhead, "
-                                 "allocator fragmentation, transient workspaces."
-                               : fmt::format("{} ranks do not fit in the chip's memory.", over),
+    // The capacity is what is left for the model's tensors (ChipProfile::memory_basis: the device's bytes less the
+    // framework reserve), as `model` and `check` state it.
+    const std::string basis = fmt::format("Capacity: {}. Not modelled apart: transient workspaces beyond the reserve.",
+                                          s.cluster.chip.memory_basis());
+    out += paragraph(over == 0 ? "Every rank fits in the chip's memory. " + basis
+                               : fmt::format("{} ranks do not fit in the chip's memory. {}", over, basis),
                      over == 0 ? "" : "warning");
     out += svg::bar_chart(c);
     return out + "\n</section>\n";
