@@ -210,11 +210,12 @@ std::string capacity_sections(const CapacityResult& r) {
     for (const auto& row : r.tokens) {
         const std::string name = row.chip_name.empty() ? row.chip : row.chip_name;
         const std::string most = row.feasible ? format_count(row.tokens) + " tokens" : "none";
-        tokens.bars.push_back({name, {row.feasible ? row.tokens : 0.0}, most, {fmt::format("{}: {}", name, most)}});
+        // In trillions: the axis's ticks read 14, not 14,000,000,000,000.
+        tokens.bars.push_back({name, {row.feasible ? row.tokens / 1e12 : 0.0}, most, {fmt::format("{}: {}", name, most)}});
         described += fmt::format("{}{}: {}", described.empty() ? "" : "; ", name, row.feasible ? format_count(row.tokens) : "none");
     }
     tokens.frame = {"capacity-tokens-chart", "Most tokens by chip", fmt::format("The most tokens each chip trains: {}.", described),
-                    "tokens", "chip", detail::kChartWidth};
+                    "tokens (trillions, 10¹²)", "chip", detail::kChartWidth};
     out += svg::bar_chart(tokens);
     out += paragraph(tables.notes, "note") + "</section>\n";
     if (!r.family_name.empty()) {

@@ -541,9 +541,11 @@ std::string breakdown_section(const RunEvaluation& ev) {
             b.tips.push_back(fmt::format("stage {} {}: {:.3f} s ({})", st.stage, parts[i].name, v[i], share(Seconds(v[i]), t)));
         }
         b.note = fmt::format("bubble {}", share(st.breakdown.bubble, t));
-        stage_text += fmt::format("{}stage {}: compute {:.3f} s, exposed communication {:.3f} s, bubble {:.3f} s",
-                                  stage_text.empty() ? "" : "; ", st.stage, st.breakdown.compute.value(),
-                                  st.breakdown.exposed_total().value(), st.breakdown.bubble.value());
+        // Every part of the bar, so that the text sums to the stage's step as the bar does.
+        stage_text += fmt::format("{}stage {}: compute {:.3f} s, recompute {:.3f} s, optimizer {:.3f} s, exposed communication {:.3f} s, "
+                                  "bubble {:.3f} s",
+                                  stage_text.empty() ? "" : "; ", st.stage, st.breakdown.compute.value(), st.breakdown.recompute.value(),
+                                  st.breakdown.optimizer.value(), st.breakdown.exposed_total().value(), st.breakdown.bubble.value());
         per_stage.bars.push_back(std::move(b));
     }
     per_stage.frame = {"breakdown-stages",
