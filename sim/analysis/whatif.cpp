@@ -44,6 +44,11 @@ std::string_view to_string(Limiter l) {
     return "?";
 }
 
+std::string limiter_label(const WhatIfRow& row) {
+    if (row.limiter != Limiter::memory_capacity || row.limiter_seconds.empty()) return std::string(to_string(row.limiter));
+    return fmt::format("{}, then {}", to_string(row.limiter), to_string(row.limiter_seconds.front().first));
+}
+
 namespace {
 
 // The fraction of a step's kernel time spent in memory-bound passes, from the kernel model over the model's

@@ -270,7 +270,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         row.push_back(r.price_gpu_hour > 0 ? fmt::format("${:.2f}", r.price_gpu_hour) : "—");
         row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) : "—");
         row.push_back(r.energy_mwh > 0 ? format_energy(Joules(r.energy_mwh * 3.6e9)) : "—");
-        row.push_back(std::string(to_string(r.limiter)));
+        row.push_back(limiter_label(r));
         row.push_back(verdicts_text(r));
         if (result.deadline) row.push_back(r.deadline_gpus ? report::with_commas(*r.deadline_gpus) : "not reached");
         t.add_row(row);

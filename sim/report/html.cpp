@@ -774,7 +774,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
                                                                       : with_commas(v);
                 b.values.push_back(v);
                 b.tips.push_back(fmt::format("{}: {}", m.title, value));  // as the page prints it, not the raw double
-                b.note = fmt::format("{} · {}-bound", value, to_string(row.limiter));
+                b.note = fmt::format("{} · step limited by {}", value, limiter_label(row));
             } else {
                 value = "infeasible";
                 b.note = "infeasible";
@@ -813,7 +813,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
                         std::to_string(row.gpus), fmt::format("{:.3f} s", row.step_time_s), percent(row.mfu_bf16),
                         fmt::format("{:.1f}", row.wall_clock_days), with_commas(row.gpu_hours),
                         with_commas(row.steady_state_gpu_hours), row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) : "—",
-                        std::string(to_string(row.limiter)), verdicts, deadline});
+                        limiter_label(row), verdicts, deadline});
     }
     const std::vector<std::string> head{"chip", "classification", "GPUs", "step time", "MFU (BF16)", "days", "GPU-hours",
                                         "steady-state GPU-hours", cost_basis.empty() ? "cost" : fmt::format("cost ({})", cost_basis),

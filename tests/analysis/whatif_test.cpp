@@ -138,6 +138,11 @@ TEST_CASE("a layout that does not fit on a smaller chip gets more recomputation 
     CHECK(a100.layout.recompute != Recompute::none);
     CHECK_THAT(a100.layout_note, Catch::Contains("does not fit"));
     CHECK(a100.limiter == Limiter::memory_capacity);
+    // Printed with what bounds the re-derived step (an analyst read "memory capacity" on a step that is mostly
+    // compute as the whole story): the largest of its limiter seconds.
+    REQUIRE_FALSE(a100.limiter_seconds.empty());
+    CHECK(limiter_label(a100) == "memory capacity, then " + std::string(to_string(a100.limiter_seconds.front().first)));
+    CHECK(limiter_label(row_of(r, "h100")) == std::string(to_string(row_of(r, "h100").limiter)));
 }
 
 TEST_CASE("a rule without chips compares the chips it permits, after the scenario's own as the reference", "[whatif]") {

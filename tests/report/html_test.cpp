@@ -317,7 +317,7 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
         REQUIRE(widths.size() == 2);
         CHECK(widths[1] == Approx(3.0 * widths[0]).margin(0.2));  // coordinates are printed to 0.1 px
     }
-    CHECK_THAT(page, Catch::Contains("30.0 days · HBM bandwidth-bound"));
+    CHECK_THAT(page, Catch::Contains("30.0 days · step limited by HBM bandwidth"));
     CHECK_THAT(page, Catch::Contains("infeasible: no layout fits in 16 GB"));
     // The table: no rule (no classification), no deadline, so neither column; the claim's text once, under it,
     // and each row's verdict alone: over the samples, then at the nominal inputs (the row's figures).

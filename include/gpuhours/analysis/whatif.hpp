@@ -84,6 +84,10 @@ struct WhatIfRow {
     std::string deadline_note;                  // one line: the answer, or why there is none and what to change
 };
 
+// The row's limiter as printed: its name, and for "memory capacity" (the layout had to change to fit) also what
+// bounds the re-derived step, the largest share of limiter_seconds: "memory capacity, then compute".
+std::string limiter_label(const WhatIfRow& row);
+
 struct WhatIfResult {
     std::string scenario_title;
     std::optional<std::string> rule;   // rule set id
