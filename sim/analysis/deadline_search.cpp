@@ -493,7 +493,7 @@ DeadlineAnswer search_deadline(const Scenario& s, double own_days, double deadli
         const auto d = search.known(0, p->data);
         if (d && *d && (!most || p->data > most->first)) most = std::make_pair(p->data, **d);
     }
-    const std::string reached = most ? fmt::format("the most GPUs that ran, {}, take {:.1f} days",
+    const std::string reached = most ? fmt::format("the most GPUs that ran with the scenario's schedule, {}, take {:.1f} days",
                                                    with_commas(static_cast<double>(most->first * mp)), most->second)
                                      : std::string("no GPU count that was tried could run");
     if (own.beyond != nullptr) {
@@ -515,7 +515,7 @@ DeadlineAnswer search_deadline(const Scenario& s, double own_days, double deadli
         answer.note += fmt::format("; more GPUs may reach it: raise --max-gpus (the search stopped at {})",
                                    with_commas(static_cast<double>(max_gpus)));
     }
-    if (!batch_may_grow) {
+    if (!batch_may_grow && own.beyond == nullptr) {  // (with `beyond`, the note above already gives the batch that does)
         // A larger batch leaves more micro-batches per replica (a smaller bubble) and fewer steps: say how to try it.
         answer.note += "; a larger batch may reach it: --max-batch-tokens N lets the search grow every phase's batch up to N tokens";
     }

@@ -433,7 +433,7 @@ TEST_CASE("the deadline search finds the smallest GPU count that meets the deadl
     // max_gpus 64 allows data up to 16 (× 4 model-parallel GPUs): the note names the largest count that ran, that
     // batches grown as far as the schedule needs (data 3, 5, 6, … round the batch of 64 up) do not help either, and
     // how to let the search grow the batch further (no bound was given).
-    CHECK_THAT(none.rows.at(0).deadline_note, Catch::Contains("the most GPUs that ran, 64,") &&
+    CHECK_THAT(none.rows.at(0).deadline_note, Catch::Contains("the most GPUs that ran with the scenario's schedule, 64,") &&
                                                   Catch::Contains("nor with batches grown as far as the schedule needs") &&
                                                   Catch::Contains("--max-batch-tokens N lets the search grow"));
 }
