@@ -139,7 +139,12 @@ AffixedNumber range_number(std::string_view spec, const std::string& part, const
     if (!n) throw spec_error(spec, fmt::format("the {} \"{}\" of the range is not a number", what, trim(part)));
     // A number may follow a currency sign ("$1.5"); letters before it make a name ("h100", "a100-80gb"), and a range
     // over names would count through names that do not exist (h100, h101, …, h800).
-    if (!n->prefix.empty() && n->prefix != "$") {
+    // (spaces and quotes around the sign are the writing's: "$ 1", "\"10T\"")
+    std::string sign;
+    for (const char ch : n->prefix) {
+        if (ch != ' ' && ch != '"' && ch != '\'') sign += ch;
+    }
+    if (!sign.empty() && sign != "$") {
         throw spec_error(spec, fmt::format("the {} \"{}\" of the range is a name, not a number", what, trim(part)),
                          "list names one by one: e.g. cluster.chip=h100,h800,h20");
     }
@@ -222,9 +227,6 @@ SweepAxis parse_sweep_axis(std::string_view raw) {
         for (const auto& part : split_top_level(values, ',')) {
             std::string v = trim(part);
             if (v.empty()) throw spec_error(spec, "an empty value in the list", "separate values by single commas: cluster.gpus=1024,2048,4096");
-            if (std::find(axis.values.begin(), axis.values.end(), v) != axis.values.end()) {
-                throw spec_error(spec, fmt::format("the value {} is listed twice", v), "list each value once");
-            }
             axis.values.push_back(std::move(v));
         }
         return axis;
@@ -306,6 +308,19 @@ std::vector<SweepPoint> sweep_points(const std::vector<SweepAxis>& axes, std::op
     std::vector<SweepPoint> points;
     if (axes.empty()) return points;
     if (combine == SweepCombine::zip) return zipped_points(axes, random_count);
+    // In a grid a value listed twice gives every point it is in twice (they were merged in silence); zipped axes
+    // repeat values to hold a key while another moves, and a random list weights its values by repetition.
+    if (!random_count) {
+        for (const auto& axis : axes) {
+            for (std::size_t i = 0; i < axis.values.size(); ++i) {
+                const auto first = axis.values.begin() + static_cast<std::ptrdiff_t>(i);
+                if (std::find(axis.values.begin(), first, axis.values[i]) != first) {
+                    throw spec_error(axis.spec, fmt::format("the value {} is listed twice", axis.values[i]),
+                                     "list each value once (a grid takes every combination of the axes' values)");
+                }
+            }
+        }
+    }
     if (random_count) {
         if (*random_count > kMaxPoints) throw Error(fmt::format("--random {} is more than {} points", *random_count, kMaxPoints));
         // Its own stream, so the points do not share draws with the Monte Carlo samples of the same seed.

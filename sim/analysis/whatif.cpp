@@ -519,10 +519,11 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     }
     if (!assumed.empty()) {
         const bool one = assumed.size() == 1;
-        row.caveats.push_back(fmt::format("its kernel efficienc{} {} {} ([U] in the chip's catalog entry), taken at one value: its "
+        row.caveats.push_back(fmt::format("its kernel efficienc{} {} {} (marked [U] at {} source), taken at one value: its "
                                           "step, days and claims' shares carry none of that uncertainty",
                                           one ? "y" : "ies", fmt::join(assumed, " and "),
-                                          one ? "is an assumption, not a measurement" : "are assumptions, not measurements"));
+                                          one ? "is an assumption, not a measurement" : "are assumptions, not measurements",
+                                          one ? "its" : "their"));
     }
     row.samples = ev.options.samples;
     row.limiter_seconds = limiter_seconds(scenario_of_phase(s, *first), step);

@@ -212,7 +212,7 @@ ClusterSpec cluster_of(const ParsedArgs& args, const ChipProfile& chip) {
                         fmt::format("leave {} out, or give more GPUs than --gpus-per-node {}", flag, spec.gpus_per_node));
         }
     }
-    if (args.has("--tiers") && (spec.fabric == Fabric::rail_optimized || spec.fabric == Fabric::multi_plane)) {
+    if (spec.tiers == 3 && args.has("--tiers") && (spec.fabric == Fabric::rail_optimized || spec.fabric == Fabric::multi_plane)) {
         throw Error(fmt::format("--tiers applies to the fat-tree fabric only; the {} fabric is built in two tiers", to_string(spec.fabric)),
                     "leave --tiers out, or use --fabric fat-tree");
     }

@@ -241,18 +241,23 @@ EvaluateOptions evaluate_options(const ParsedArgs& args) {
 }
 
 ProgressStyle progress_style(const ParsedArgs& args) {
-    if (args.has("--quiet")) return ProgressStyle::off;
+    std::optional<ProgressStyle> forced_style;
     if (const char* forced = std::getenv("GPUHOURS_PROGRESS"); forced != nullptr) {
         const std::string_view f = forced;
-        if (f == "off") return ProgressStyle::off;
-        if (f == "lines") return ProgressStyle::lines;
-        if (f == "bar") return ProgressStyle::bar;
-        // An empty value is as if unset; another is a mistake, not a silent fallback (the Error names the variable).
-        if (!f.empty()) {
-            throw Error(fmt::format("the environment variable GPUHOURS_PROGRESS={} is not a progress style", f),
+        if (f == "off") forced_style = ProgressStyle::off;
+        else if (f == "lines") forced_style = ProgressStyle::lines;
+        else if (f == "bar") forced_style = ProgressStyle::bar;
+        else if (!f.empty()) {
+            // An empty value is as if unset; another is a mistake, not a silent fallback, --quiet or not. Its bytes are
+            // echoed only when printable ASCII (the message may go into a JSON document).
+            const bool plain = std::all_of(f.begin(), f.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+            throw Error(plain ? fmt::format("the environment variable GPUHOURS_PROGRESS={} is not a progress style", f)
+                              : std::string("the environment variable GPUHOURS_PROGRESS is not a progress style"),
                         "set GPUHOURS_PROGRESS to bar, lines or off, or unset it");
         }
     }
+    if (args.has("--quiet")) return ProgressStyle::off;
+    if (forced_style) return *forced_style;
     return isatty(STDERR_FILENO) != 0 ? ProgressStyle::bar : ProgressStyle::lines;
 }
 

@@ -143,7 +143,6 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     request.deadline = deadline_option(args);
     if (!request.deadline) request.deadline = s.whatif.deadline;
     request.max_gpus = static_cast<int>(whole_number_option(args, "--max-gpus", request.max_gpus, 1, limits::kGpus));
-    request.max_batch_tokens = max_batch_tokens_option(args, s);
     // Both bound the deadline search alone: without a deadline they would be read and never used.
     for (const char* flag : {"--max-gpus", "--max-batch-tokens"}) {
         if (args.has(flag) && !request.deadline) {
@@ -151,6 +150,7 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
                         fmt::format("add --deadline \"2 months\" (or a deadline in the scenario's [whatif] table), or leave {} out", flag));
         }
     }
+    request.max_batch_tokens = max_batch_tokens_option(args, s);
     require_price_for_same_price(args, s);
     request.same_price = args.has("--same-price");
     request.own_samples = evaluate_options(args).samples;  // the scenario's own chip as `run` evaluates it

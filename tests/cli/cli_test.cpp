@@ -392,7 +392,7 @@ TEST_CASE("run notes that an MoE step with its expert group inside a node came o
     // "100%" verdict on an assumed efficiency as settled): the H20's attention, 0.60 [U] in h20.toml. Its FP8 GEMM
     // figure is the scenario's range, drawn, and so not named: the row's one caveat.
     CHECK_THAT(flagship_h20.out, Catch::Contains("\"caveats\": [\n        \"its kernel efficiency attention (0.6) is an assumption, "
-                                                 "not a measurement ([U] in the chip's catalog entry), taken at one value: its step, "
+                                                 "not a measurement (marked [U] at its source), taken at one value: its step, "
                                                  "days and claims' shares carry none of that uncertainty\"\n      ]"));
     CHECK_THAT(flagship_h20.out, !Catch::Contains("gemm_fp8_blockwise (0.53) is an assumption"));
 }

@@ -164,6 +164,7 @@ TEST_CASE("command lines that were read wrongly or in part exit 2 naming what to
              {"sweep " + kUnpriced + " --vary cluster.gpus=32 -o " + out + "c.csv --format json", "--format json and the file " + out + "c.csv name two formats"},
              {"sweep " + kUnpriced + " --vary cluster.gpus=32 --format ''", "--format needs a format, got an empty one"},
              {"sweep " + kUnpriced + " --vary cluster.gpus=32,64,32", "the value 32 is listed twice"},
+             {"sweep " + kUnpriced + " --vary 'pricing.gpu_hour=$1:$2:$0.5' --vary cluster.gpus=32,32", "the value 32 is listed twice"},
              {"sweep " + kUnpriced + " --vary cluster.chip=h100:h800:1", "the start \"h100\" of the range is a name, not a number"},
              // --fix values the search would read and never use, or no layout of a dense model can take.
              {"plan " + kUnpriced + " --fix expert=2", "--fix expert=2: Megatron GPT 1.7B has no routed experts to spread"},
@@ -188,6 +189,21 @@ TEST_CASE("command lines that were read wrongly or in part exit 2 naming what to
     const int status = std::system(bogus.c_str());
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 2);
+    // Zipped axes repeat a value to hold a key while another moves, and a random list weights by repetition: both
+    // still run (a reviewer's catch: the grid's rule first refused them too). Three zipped points of 32, 32 and 64
+    // GPUs at data 32, 32, 64 and micro-batch 2, 4, 2 (megatron-1.7b: TP1 PP1, one GPU per data rank).
+    const auto zipped = run_cli("sweep " + kUnpriced + " --vary cluster.gpus=32,32,64 --vary parallelism.data=32,32,64 "
+                                "--vary parallelism.micro_batch=2,4,2 --zip --samples 1");
+    INFO(zipped.out);
+    CHECK(zipped.exit_code == 0);
+    std::size_t ok_rows = 0;  // the table's status column
+    for (std::size_t at = zipped.out.find("  ok  "); at != std::string::npos; at = zipped.out.find("  ok  ", at + 1)) ++ok_rows;
+    CHECK(ok_rows == 3);
+    // A bad progress style is refused under --quiet too, and bytes that are not printable ASCII are not echoed.
+    const std::string quiet = std::string("GPUHOURS_PROGRESS=bogus ") + GPUHOURS_TEST_CLI + " run " + kUnpriced + " --quiet >/dev/null 2>&1";
+    const int quiet_status = std::system(quiet.c_str());
+    CHECK(WIFEXITED(quiet_status));
+    CHECK(WEXITSTATUS(quiet_status) == 2);
     // A value that begins with '-' is still taken where it is a number, or written OPTION=VALUE.
     CHECK_THAT(run_cli("run " + kUnpriced + " --seed -1").out, Catch::Contains("--seed -1 must be a whole number from 0"));
     // And the default sequence of a model with a learned position table of 2,048 is 2,048 (it was 4,096, which
