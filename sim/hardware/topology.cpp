@@ -265,7 +265,7 @@ std::vector<VertexId> build_nodes(Topology& topo, const ClusterSpec& spec, bool 
 
 
 // Leaves over `leaf_members` (NIC lists), each leaf wired to `spines` (created here, shared by all leaves),
-// uplink capacity per leaf = members × NIC bandwidth / oversubscription.
+// every uplink at a port's rate, NIC bandwidth / oversubscription (a full leaf's uplinks: its NICs' / oversubscription).
 void two_tier(Topology& topo, const ClusterSpec& spec, const std::vector<std::vector<VertexId>>& leaf_members,
               const std::vector<int>& leaf_group, int spine_group) {
     const int half = spec.switch_radix / 2;
@@ -280,7 +280,9 @@ void two_tier(Topology& topo, const ClusterSpec& spec, const std::vector<std::ve
     std::vector<VertexId> spines;
     for (int s = 0; s < half; ++s) spines.push_back(topo.add_vertex(VertexInfo{VertexKind::spine_switch, -1, s, spine_group}));
     for (std::size_t i = 0; i < leaves.size(); ++i) {
-        const BytesPerSecond up = spec.nic_bandwidth * static_cast<double>(leaf_members[i].size()) / (spec.oversubscription * half);
+        // Every uplink at a port's rate (a NIC's, over the oversubscription), whatever the leaf's fill: a partly filled
+        // leaf has ports to spare, not slower ones (its links at members/half of that made one flow leaving it crawl).
+        const BytesPerSecond up = spec.nic_bandwidth / spec.oversubscription;
         for (const VertexId spine : spines) topo.add_cable(leaves[i], spine, fabric_link(spec, up));
     }
 }
@@ -387,20 +389,19 @@ Topology build_fat_tree(const ClusterSpec& spec) {
     for (int pod = 0; pod < pods; ++pod) {
         std::vector<VertexId> aggs;
         for (int a = 0; a < half; ++a) aggs.push_back(topo.add_vertex(VertexInfo{VertexKind::spine_switch, -1, pod * half + a, pod}));
-        BytesPerSecond pod_up{0.0};
+        // Every switch-to-switch link at a port's rate (a NIC's, over the oversubscription), as in two_tier: a partly
+        // filled leaf or pod has ports to spare, not slower ones.
+        const BytesPerSecond up = spec.nic_bandwidth / spec.oversubscription;
         for (int l = 0; l < half; ++l) {
             const std::size_t i = static_cast<std::size_t>(pod * half + l);
             if (i >= members.size()) break;
             const VertexId leaf = topo.add_vertex(VertexInfo{VertexKind::leaf_switch, -1, static_cast<int>(i), pod});
             for (const VertexId nic : members[i]) topo.add_cable(nic, leaf, nic_link(spec));
-            const BytesPerSecond up = spec.nic_bandwidth * static_cast<double>(members[i].size()) / (spec.oversubscription * half);
             for (const VertexId agg : aggs) topo.add_cable(leaf, agg, fabric_link(spec, up));
-            pod_up += up;  // what each aggregation switch receives from this pod's leaves
         }
         for (int a = 0; a < half; ++a) {
             for (int c = 0; c < half; ++c) topo.add_cable(aggs[static_cast<std::size_t>(a)],
-                                                          cores[static_cast<std::size_t>(a * half + c)],
-                                                          fabric_link(spec, pod_up / static_cast<double>(half)));
+                                                          cores[static_cast<std::size_t>(a * half + c)], fabric_link(spec, up));
         }
     }
     set_structure(topo, spec, false, false);

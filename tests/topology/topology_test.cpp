@@ -115,6 +115,39 @@ TEST_CASE("A three-tier fat-tree keeps full bisection across pods") {
     CHECK(bisection_bandwidth(t).value() == Approx(1600e9));
 }
 
+TEST_CASE("A partly filled leaf or pod has switch links at a port's rate, so one flow leaving it runs at a NIC's") {
+    // Two tiers, radix 8 ⇒ 4 NICs per leaf and 4 spines; 10 GPUs, 2 per node ⇒ leaves of 4, 4 and 2 NICs. Every
+    // leaf-to-spine link runs at a port's rate, 50 GB/s (1:1), the last leaf's too: it has ports to spare, not
+    // slower ones (they were 50 × 2 / 4 = 25 GB/s, which held one flow leaving it to half a NIC). So 1 GB from GPU 9
+    // (the last leaf) to GPU 0 (the first) takes 1 / 50 = 20 ms plus the route's microseconds of latency.
+    ClusterSpec two = cluster(10, 2, Fabric::fat_tree);
+    two.switch_radix = 8;
+    const Topology t = build_topology(two);
+    REQUIRE(count(t, VertexKind::leaf_switch) == 3);
+    for (const LinkInfo& l : t.links()) {
+        if (t.vertex(l.from).kind == VertexKind::leaf_switch && t.vertex(l.to).kind == VertexKind::spine_switch) {
+            CHECK(l.bandwidth.value() == Approx(50e9));
+        }
+    }
+    MaxMinNetwork network(t);
+    const std::vector<FlowSpec> one{FlowSpec{t.gpu(9), t.gpu(0), gigabytes(1)}};
+    CHECK(network.run_phase(one).time.value() == Approx(0.020).margin(1e-4));
+    // Three tiers, radix 8 ⇒ pods of 4 leaves × 4 NICs; 40 GPUs, 4 per node ⇒ 10 leaves in pods of 4, 4 and 2. The
+    // last pod's aggregation-to-core links run at 50 GB/s too (they were 2 leaves × 50 / 4 = 25 GB/s), so 1 GB from
+    // GPU 39 (the last pod) to GPU 0 (the first), through a core switch, also takes 20 ms.
+    ClusterSpec three = cluster(40, 4, Fabric::fat_tree);
+    three.switch_radix = 8;
+    three.tiers = 3;
+    const Topology u = build_topology(three);
+    REQUIRE(count(u, VertexKind::core_switch) == 16);
+    for (const LinkInfo& l : u.links()) {
+        if (l.kind == LinkKind::fabric) CHECK(l.bandwidth.value() == Approx(50e9));
+    }
+    MaxMinNetwork across(u);
+    const std::vector<FlowSpec> far{FlowSpec{u.gpu(39), u.gpu(0), gigabytes(1)}};
+    CHECK(across.run_phase(far).time.value() == Approx(0.020).margin(1e-4));
+}
+
 TEST_CASE("A rail-optimised fabric puts GPU i of every node on rail i's leaf") {
     const Topology t = build_topology(cluster(32, 8, Fabric::rail_optimized));
     CHECK(count(t, VertexKind::leaf_switch) == 8);

@@ -20,10 +20,12 @@
 // Achievable fractions (`LinkInfo::efficiency`) come from the chip catalog: scale_up_link on NVLink edges,
 // nic_link on every scale-out edge (host, nic, fabric). Nothing here has a built-in physical figure.
 //
-// Fat-tree sizing (switch_radix = k): a leaf serves k/2 NICs. Oversubscription o is modelled by scaling the
-// leaf uplink capacity to (NICs on the leaf × NIC bandwidth / o), spread evenly over its uplinks, not by
-// changing port counts — so 2:1 is exactly half the uplink capacity (trade-off: integer port counts of a real
-// 2:1 build, e.g. 43 down / 21 up on a 64-port leaf, are not reproduced). Two tiers: k/2 spines, each leaf
+// Fat-tree sizing (switch_radix = k): a leaf serves k/2 NICs. Oversubscription o is modelled by running every
+// switch-to-switch link at a port's rate over o (NIC bandwidth / o), not by changing port counts — so a full leaf's
+// 2:1 uplinks are exactly half its NICs' capacity (trade-off: integer port counts of a real 2:1 build, e.g. 43 down /
+// 21 up on a 64-port leaf, are not reproduced). A partly filled leaf or pod keeps every uplink at that rate (ports
+// to spare, not slower ones: until session 44 its links were scaled by its fill, which held one flow leaving a
+// quarter-filled leaf to a quarter of a NIC). Two tiers: k/2 spines, each leaf
 // wired to every spine, at most k leaves (k²/2 GPUs). Three tiers: pods of k/2 leaves and k/2 aggregation
 // switches, aggregation switch j of every pod wired to the k/2 core switches of group j, at most k pods
 // (k³/4 GPUs); the aggregation tier is not oversubscribed.
@@ -108,7 +110,7 @@ struct FabricGeometry {
     // Set by the two-tier builders (fat-tree within two tiers, rail-optimized, multi-plane), which make every node
     // alike (its vertices in one block, in the same order, with their links in the same order and of the same
     // figures), cable each NIC to its leaf with one LinkSpec, and cable every leaf of a switch component to every
-    // spine of it in spine order, each uplink and its reverse of the bandwidth the leaf's NIC count gives: what
+    // spine of it in spine order, each uplink and its reverse at a port's rate (NIC bandwidth / oversubscription): what
     // NodeTranslation::prove then takes from the builder instead of checking link by link.
     bool uniform_two_tier = false;
     std::vector<VertexId> nic_leaf;  // by global GPU index: the leaf its NIC is cabled to (empty: no NICs)
