@@ -40,7 +40,10 @@ void print_chips_legend(std::ostream& out, const RuleSet* rules, bool narrow) {
         out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published.\n";  // no price column here
     } else {
         out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published; $/GPU-h: market rental price\n"
-               "(sources and dates in scenarios/chips/<chip>.toml [price]; — where the reference has none).\n";
+               "(sources and dates in scenarios/chips/<chip>.toml [price]; — where the reference has none).\n"
+               "HBM: the bytes the device exposes to software (CUDA's or ROCm's total), what memory fits are checked\n"
+               "against less a framework reserve; * the published figure, where what the device exposes is not published\n"
+               "(on the parts where both are known the exposed bytes lie 6-7 % above the nameplate GB).\n";
     }
     if (rules) {
         out << report::wrap_text(fmt::format("Rule set {}: {}", rules->id, rules->title), kWidth, 2);
@@ -73,6 +76,7 @@ void write_chips_json(const ChipListing& l, std::ostream& out) {
         const WholeBytes bytes = whole_bytes(c);
         j.field("memory_bytes", bytes.device).field("memory_reserve_bytes", bytes.reserve);
         j.field("memory_usable_bytes", bytes.usable);
+        j.field("memory_basis", c.memory_nameplate ? "nameplate" : "exposed");
         j.field("memory_bandwidth_bytes_per_s", c.memory_bandwidth.value());
         j.field("scale_up_bandwidth_bytes_per_s", c.scale_up_bandwidth.value());
         j.field("scale_up_domain", c.scale_up_domain);
@@ -111,7 +115,8 @@ std::string number_cell(const std::optional<double>& v) { return v ? report::csv
 void write_chips_csv(const ChipListing& l, std::ostream& out) {
     std::vector<std::string> header{"id", "name", "vendor"};
     for (Precision p : kAllPrecisions) header.push_back(fmt::format("peak_dense_{}_flop_per_s", to_string(p)));
-    header.insert(header.end(), {"memory_bytes", "memory_reserve_bytes", "memory_usable_bytes", "memory_bandwidth_bytes_per_s",
+    header.insert(header.end(), {"memory_bytes", "memory_reserve_bytes", "memory_usable_bytes", "memory_basis",
+                                 "memory_bandwidth_bytes_per_s",
                                  "scale_up_bandwidth_bytes_per_s", "scale_up_domain", "nic_bandwidth_bytes_per_s", "tdp_w",
                                  "sm_count", "die_area_mm2", "rental_gpu_hour_usd", "rental_source"});
     if (l.rules) {
@@ -130,7 +135,8 @@ void write_chips_csv(const ChipListing& l, std::ostream& out) {
         const WholeBytes bytes = whole_bytes(c);
         const std::string price = c.rental_gpu_hour ? report::csv_number(c.rental_gpu_hour->value()) : std::string();
         row.insert(row.end(), {fmt::format("{}", bytes.device), fmt::format("{}", bytes.reserve),
-                               fmt::format("{}", bytes.usable), report::csv_number(c.memory_bandwidth.value()),
+                               fmt::format("{}", bytes.usable), c.memory_nameplate ? "nameplate" : "exposed",
+                               report::csv_number(c.memory_bandwidth.value()),
                                report::csv_number(c.scale_up_bandwidth.value()), fmt::format("{}", c.scale_up_domain),
                                report::csv_number(c.nic_bandwidth.value()), report::csv_number(c.tdp.value()),
                                fmt::format("{}", c.sm_count), number_cell(c.die_area_mm2), price,
@@ -171,7 +177,8 @@ void print_chips_table(const ChipListing& l, bool wide, std::ostream& out) {
             narrow ? std::vector<std::string>{c.id, peak(c, Precision::bf16), peak(c, Precision::fp8),
                                               format_bandwidth(c.memory_bandwidth), format_bandwidth(c.scale_up_bandwidth)}
                    : std::vector<std::string>{c.id, c.display_name, peak(c, Precision::bf16), peak(c, Precision::fp8),
-                                              format_bytes(c.memory_device), format_bandwidth(c.memory_bandwidth),
+                                              format_bytes(c.memory_device) + (c.memory_nameplate ? "*" : ""),
+                                              format_bandwidth(c.memory_bandwidth),
                                               format_bandwidth(c.scale_up_bandwidth), std::to_string(c.scale_up_domain),
                                               format_bandwidth(c.nic_bandwidth), format_power(c.tdp), die,
                                               c.rental_gpu_hour ? fmt::format("${:.2f}", c.rental_gpu_hour->value()) : std::string("—")};

@@ -364,6 +364,12 @@ std::filesystem::path catalog_dir(const ParsedArgs& args) {
     return default_catalog_dir();
 }
 
+std::string lowercase_extension(const std::string& path) {
+    std::string ext = std::filesystem::path(path).extension().string();
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return ext;
+}
+
 const std::string& single_positional(const ParsedArgs& args, const char* command, const char* what) {
     if (args.positional.size() != 1) {
         throw Error(fmt::format("`gpuhours {}` takes one {}, got {}", command, what, args.positional.size()),
@@ -839,8 +845,7 @@ PageOrJson page_or_json_output(const ParsedArgs& args) {
         throw Error(fmt::format("--json prints to stdout, and {} {} writes a file: give one of them", o.flag, o.path),
                     fmt::format("for the data in a file name it .json ({} result.json); for it on stdout leave {} out", o.flag, o.flag));
     }
-    std::string ext = std::filesystem::path(o.path).extension().string();
-    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));  // x.HTML too
+    const std::string ext = lowercase_extension(o.path);  // x.HTML too
     if (ext == ".html" || ext == ".htm") o.html = true;
     else if (ext != ".json") {
         throw Error(fmt::format("{} {}: cannot tell the format from the extension", o.flag, o.path),

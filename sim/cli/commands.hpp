@@ -61,6 +61,8 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
 // Shared by the commands (commands.cpp).
 LoadOptions load_options(const ParsedArgs& args);                 // --catalog, --set
 std::filesystem::path catalog_dir(const ParsedArgs& args);
+// A path's extension in lower case ("out.HTML" → ".html"; "" without one): what names an output file's format.
+std::string lowercase_extension(const std::string& path);
 // `text`, the value of `flag`, as a whole number within [min, max]; throws Error naming the flag otherwise.
 long long whole_number(const std::string& flag, const std::string& text, long long min, long long max);
 // A whole number given as `flag`, within [min, max]; `fallback` when absent. Throws Error otherwise.

@@ -11,8 +11,6 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
-#include <filesystem>
 
 #include <optional>
 #include <string_view>
@@ -32,8 +30,7 @@ int cmd_report(const Args& raw, std::ostream& out) {
     const std::string flag = args.has("-o") ? "-o" : "--output";
     report::check_output_path(output, flag);  // before minutes of simulation, not after
     // The report is a page: a name that promises data would hold HTML (a script reading FILE.json got a page).
-    std::string ext = std::filesystem::path(output).extension().string();
-    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));  // x.JSON too
+    const std::string ext = lowercase_extension(output);  // x.JSON too
     if (ext == ".json" || ext == ".csv") {
         throw Error(fmt::format("{} {}: gpuhours report writes an HTML page, not {}", flag, output, ext.substr(1)),
                     fmt::format("name it .html; for the figures as data use gpuhours run {} --json (or --csv)", file));

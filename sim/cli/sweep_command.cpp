@@ -17,7 +17,6 @@
 #include <filesystem>
 #include <iostream>
 #include <ostream>
-#include <cctype>
 #include <system_error>
 
 namespace gpuhours::cli {
@@ -28,8 +27,7 @@ enum class Format { csv, json, table };
 Format format_of(const ParsedArgs& args, const std::string& output) {
     std::string name = args.get("--format");
     if (args.has("--format") && name.empty()) throw Error("--format needs a format, got an empty one", "use --format csv, json or table");
-    std::string ext = std::filesystem::path(output).extension().string();
-    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string ext = lowercase_extension(output);
     const std::string by_name = ext == ".csv" ? "csv" : ext == ".json" ? "json" : "";
     // A file named for one format and asked in the other would hold what its name does not say.
     if (!output.empty() && !by_name.empty() && (name == "csv" || name == "json") && name != by_name) {

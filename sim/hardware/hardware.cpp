@@ -114,13 +114,17 @@ FlopsPerSecond ChipProfile::peak(Precision p) const {
 }
 
 std::string ChipProfile::memory_basis() const {
+    const std::string device = memory_nameplate
+                                   ? fmt::format("{} as published (what the device exposes is not published)",
+                                                 format_bytes(memory_device))
+                                   : fmt::format("{} as the device reports it", format_bytes(memory_device));
     if (memory_reserve.value() <= 0.0) {
-        return fmt::format("{} usable: the device's {} (no framework reserve in the chip's catalog entry)",
-                           format_bytes(memory_capacity), format_bytes(memory_device));
+        return fmt::format("{} usable: {} (no framework reserve in the chip's catalog entry)",
+                           format_bytes(memory_capacity), device);
     }
-    return fmt::format("{} usable: {} as the device reports it less a {} framework reserve (CUDA context, NCCL "
-                       "buffers, allocator fragmentation)",
-                       format_bytes(memory_capacity), format_bytes(memory_device), format_bytes(memory_reserve));
+    return fmt::format("{} usable: {} less a {} framework reserve (CUDA context, NCCL buffers, allocator "
+                       "fragmentation)",
+                       format_bytes(memory_capacity), device, format_bytes(memory_reserve));
 }
 
 std::string_view to_string(Fabric f) {

@@ -263,6 +263,41 @@ void require_fp8_efficiency(TableReader& e, const Node& fp8_value, const std::st
                         "add `gemm_fp8 = { value = …, source = \"…\" }` to the chip's [efficiency], or remove the fp8 peak");
 }
 
+// [memory]: the bytes the device exposes (capacity), their basis, the framework reserve below them, the bandwidth.
+void read_memory(TableReader& r, ChipProfile& chip, const std::string& user_file) {
+    TableReader m(detail::as_table(r.required("memory"), r.path_of("memory")), r.path_of("memory"));
+    chip.memory_device = read_figure(m, "capacity", parse_bytes, "79.15 GiB");
+    const Node& capacity = detail::figure_value(*m.optional("capacity"), m.path_of("capacity"));
+    require_positive(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory");
+    require_within(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory capacities", limits::kMemoryMin,
+                   limits::kMemoryMax, "B", "accelerators hold 16 to 288 GB: check the unit and the exponent, e.g. \"80 GiB\"");
+    if (const Node* n = m.optional("reserve")) {
+        const std::string path = m.path_of("reserve");
+        const Node& value = detail::figure_value(*n, path);
+        chip.memory_reserve = detail::as_quantity(value, path, parse_bytes, "3 GiB");
+        if (!(chip.memory_reserve.value() >= 0.0 && chip.memory_reserve < chip.memory_device)) {
+            throw ScenarioError(coupled_at(user_file, value, detail::figure_value(*m.optional("capacity"), m.path_of("capacity"))),
+                                fmt::format("`{}` = {} must be at least 0 and below the capacity ({})", path,
+                                            format_bytes(chip.memory_reserve), format_bytes(chip.memory_device)),
+                                "the reserve is what the framework holds outside the model's tensors, e.g. \"3 GiB\"");
+        }
+    }
+    if (const Node* n = m.optional("basis")) {
+        const std::string path = m.path_of("basis");
+        const Node& value = detail::figure_value(*n, path);
+        const std::string basis = detail::as_string(value, path);
+        if (basis != "exposed" && basis != "nameplate") {
+            throw ScenarioError(value.where, fmt::format("`{}` = \"{}\" is not a capacity basis", path, basis),
+                                "write \"exposed\" (the bytes the device exposes to software, the default) or "
+                                "\"nameplate\" (the published figure, when what the device exposes is not known)");
+        }
+        chip.memory_nameplate = basis == "nameplate";
+    }
+    chip.memory_capacity = chip.memory_device - chip.memory_reserve;
+    chip.memory_bandwidth = read_bandwidth(m, "bandwidth", "3.35 TB/s");
+    m.finish();
+}
+
 }  // namespace
 
 ChipProfile read_chip(const Node& table, const std::string& id, const std::string& prefix, const std::string& user_file) {
@@ -299,28 +334,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
                                 "add at least `bf16 = { value = \"… TFLOPS\", source = \"…\" }`");
         }
     }
-    {
-        TableReader m(detail::as_table(r.required("memory"), r.path_of("memory")), r.path_of("memory"));
-        chip.memory_device = read_figure(m, "capacity", parse_bytes, "79.15 GiB");
-        const Node& capacity = detail::figure_value(*m.optional("capacity"), m.path_of("capacity"));
-        require_positive(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory");
-        require_within(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory capacities", limits::kMemoryMin,
-                       limits::kMemoryMax, "B", "accelerators hold 16 to 288 GB: check the unit and the exponent, e.g. \"80 GiB\"");
-        if (const Node* n = m.optional("reserve")) {
-            const std::string path = m.path_of("reserve");
-            const Node& value = detail::figure_value(*n, path);
-            chip.memory_reserve = detail::as_quantity(value, path, parse_bytes, "3 GiB");
-            if (!(chip.memory_reserve.value() >= 0.0 && chip.memory_reserve < chip.memory_device)) {
-                throw ScenarioError(coupled_at(user_file, value, detail::figure_value(*m.optional("capacity"), m.path_of("capacity"))),
-                                    fmt::format("`{}` = {} must be at least 0 and below the capacity ({})", path,
-                                                format_bytes(chip.memory_reserve), format_bytes(chip.memory_device)),
-                                    "the reserve is what the framework holds outside the model's tensors, e.g. \"3 GiB\"");
-            }
-        }
-        chip.memory_capacity = chip.memory_device - chip.memory_reserve;
-        chip.memory_bandwidth = read_bandwidth(m, "bandwidth", "3.35 TB/s");
-        m.finish();
-    }
+    read_memory(r, chip, user_file);
     {
         TableReader s(detail::as_table(r.required("scale_up"), r.path_of("scale_up")), r.path_of("scale_up"));
         chip.scale_up_bandwidth = read_bandwidth(s, "bandwidth", "450 GB/s");

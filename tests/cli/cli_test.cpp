@@ -199,7 +199,7 @@ TEST_CASE("chips --csv is a data file: the JSON's field names and units, plain n
         "id", "name", "vendor", "peak_dense_fp64_flop_per_s", "peak_dense_fp32_flop_per_s", "peak_dense_tf32_flop_per_s",
         "peak_dense_bf16_flop_per_s", "peak_dense_fp16_flop_per_s", "peak_dense_fp8_flop_per_s",
         "peak_dense_int8_flop_per_s", "peak_dense_fp4_flop_per_s", "memory_bytes", "memory_reserve_bytes",
-        "memory_usable_bytes", "memory_bandwidth_bytes_per_s", "scale_up_bandwidth_bytes_per_s", "scale_up_domain",
+        "memory_usable_bytes", "memory_basis", "memory_bandwidth_bytes_per_s", "scale_up_bandwidth_bytes_per_s", "scale_up_domain",
         "nic_bandwidth_bytes_per_s", "tdp_w", "sm_count", "die_area_mm2", "rental_gpu_hour_usd", "rental_source"};
     CHECK(rows[0] == header);
     const auto chips = chips_by_id(rows);
@@ -220,6 +220,11 @@ TEST_CASE("chips --csv is a data file: the JSON's field names and units, plain n
     CHECK(h100.at("memory_bytes") == "84986665370");
     CHECK(h100.at("memory_reserve_bytes") == "3221225472");
     CHECK(h100.at("memory_usable_bytes") == "81765439898");
+    // h100.toml's capacity is what CUDA exposes (no [memory] basis: "exposed"); ascend-910b.toml says basis =
+    // "nameplate" (its 64 GB as published).
+    CHECK(h100.at("memory_basis") == "exposed");
+    REQUIRE(chips.count("ascend-910b") == 1);
+    CHECK(chips.at("ascend-910b").at("memory_basis") == "nameplate");
     // [power] tdp = "700 W"; [die] area_mm2 = 814; [price] rental_gpu_hour = "$2.35"; 132 SMs in 8-GPU domains.
     CHECK(std::stod(h100.at("tdp_w")) == Approx(700));
     CHECK(std::stod(h100.at("die_area_mm2")) == Approx(814));
@@ -239,7 +244,8 @@ TEST_CASE("chips --csv is a data file: the JSON's field names and units, plain n
             INFO(id << " " << column << " = \"" << cell << "\"");
             CHECK(cell != "—");
             CHECK(cell != "n/p");
-            const bool text = column == "id" || column == "name" || column == "vendor" || column == "rental_source";
+            const bool text = column == "id" || column == "name" || column == "vendor" || column == "rental_source" ||
+                              column == "memory_basis";
             if (!text && !cell.empty()) CHECK(plain_number(cell));
         }
     }
@@ -296,6 +302,13 @@ TEST_CASE("chips --json writes null for a missing rule and price source, and who
         }
         CHECK(chip["memory_usable_bytes"].number() == chip["memory_bytes"].number() - chip["memory_reserve_bytes"].number());
         if (chip["id"].string() == "h100") CHECK(chip["memory_bytes"].number() == 84986665370.0);  // 79.15 GiB, as above
+        // h20.toml: "97362 MiB" = 97,362 × 2²⁰ = 102,091,456,512 B, what CUDA exposes (nvidia-smi's 97,871 MiB less
+        // the H100's 509 MiB gap); "nameplate" only where the exposed bytes are not published.
+        if (chip["id"].string() == "h20") {
+            CHECK(chip["memory_bytes"].number() == 102091456512.0);
+            CHECK(chip["memory_basis"].string() == "exposed");
+        }
+        if (chip["id"].string() == "tpu-v5p") CHECK(chip["memory_basis"].string() == "nameplate");
     }
     CHECK(unpriced > 0);  // h20, l40s, …: the case the fix is about
     // Every byte count is written as an integer: digits only after the key.

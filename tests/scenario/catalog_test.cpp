@@ -73,12 +73,15 @@ TEST_CASE("catalog figures match the reference table") {
     // Same compute: the H800 cut only NVLink and FP64.
     CHECK(h800.peak(Precision::bf16) == h100.peak(Precision::bf16));
     CHECK(h800.peak(Precision::fp8).value() == Approx(1978.9e12));
-    // H20: 148 dense BF16 TFLOP/s, 96 GB at 4.0 TB/s, full 900 GB/s NVLink; fits use 96 GB less the 3 GiB
-    // framework reserve = 96e9 − 3 × 2^30 = 92,778,774,528 B.
+    // H20: 148 dense BF16 TFLOP/s, 96 GB at 4.0 TB/s, full 900 GB/s NVLink. The device exposes nvidia-smi's 97,871
+    // MiB less the H100's driver share (81,559 MiB − 79.15 GiB = 81,559 − 81,049.6 ≈ 509 MiB): 97,362 MiB =
+    // 97,362 × 2^20 = 102,091,456,512 B (6.3 % above the nameplate 96 × 10^9); fits use that less the 3 GiB
+    // framework reserve = 102,091,456,512 − 3,221,225,472 = 98,870,231,040 B.
     CHECK(h20.peak(Precision::bf16).value() == Approx(148e12));
-    CHECK(h20.memory_device.value() == 96e9);
+    CHECK(h20.memory_device.value() == 102'091'456'512.0);
     CHECK(h20.memory_reserve.value() == 3.0 * 1073741824.0);
-    CHECK(h20.memory_capacity.value() == 92'778'774'528.0);
+    CHECK(h20.memory_capacity.value() == 98'870'231'040.0);
+    CHECK_FALSE(h20.memory_nameplate);
     // H100 as CUDA exposes it: 79.15 GiB = 79.15 × 2^30 = 84,986,665,369.6 B; usable 76.15 GiB.
     CHECK(h100.memory_device.value() == Approx(84'986'665'369.6).epsilon(1e-12));
     CHECK(h100.memory_capacity.value() == Approx(76.15 * 1073741824.0).epsilon(1e-12));

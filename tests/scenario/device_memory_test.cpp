@@ -71,3 +71,26 @@ TEST_CASE("a reserve as large as the capacity is refused where it is written", "
     CHECK_THAT(e.what(), Catch::Contains("memory.toml:9:"));
     CHECK_THAT(e.what(), Catch::Contains("reserve"));
 }
+
+TEST_CASE("a capacity published but not measured says so, and an unknown basis is refused where it is written", "[memory]") {
+    // basis = "nameplate": the same bytes and fit (80e9 − 3 × 2^30 = 76,778,774,528 B usable), the text says that
+    // the figure is the published one.
+    const Scenario s = load_scenario_from_string(
+        run_with_memory("memory.capacity = { value = \"80 GB\", source = \"t\" }\n"
+                        "memory.basis = { value = \"nameplate\", source = \"t\" }\n"),
+        "memory.toml", catalog());
+    CHECK(s.cluster.chip.memory_nameplate);
+    CHECK(s.cluster.chip.memory_capacity.value() == 76'778'774'528.0);
+    CHECK_THAT(s.cluster.chip.memory_basis(),
+               Catch::Contains("76.78 GB usable: 80 GB as published (what the device exposes is not published) less a "
+                               "3.221 GB framework reserve"));
+    // The catalog's Ascend 910B is one such part; the H100 is not.
+    LoadOptions o = catalog();
+    CHECK(load_chip("ascend-910b", o.catalog_dir).memory_nameplate);
+    CHECK_FALSE(load_chip("h100", o.catalog_dir).memory_nameplate);
+    const ScenarioError e = test::scenario_error(
+        run_with_memory("memory.basis = { value = \"datasheet\", source = \"t\" }\n"), catalog(), "memory.toml");
+    CHECK_THAT(e.what(), Catch::Contains("memory.toml:8:"));
+    CHECK_THAT(e.what(), Catch::Contains("is not a capacity basis"));
+    CHECK_THAT(e.what(), Catch::Contains("\"nameplate\""));
+}

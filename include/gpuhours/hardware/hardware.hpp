@@ -103,9 +103,13 @@ struct ChipProfile {
     // what the framework holds outside the model's tensors (CUDA context and kernel images, NCCL buffers, the
     // caching allocator's fragmentation). memory_capacity = memory_device − memory_reserve is what parameters,
     // gradients, optimizer state and activations may use: every fit check compares against it.
+    // memory_nameplate: memory_device is the published figure (read in 10⁹ B) because what the device exposes is
+    // not published for the part ([memory] basis = "nameplate"); on the NVIDIA and AMD parts whose exposed bytes are
+    // known, these lie 6–7 % above the nameplate GB, so a fit on such a part is that much pessimistic.
     Bytes memory_capacity;
     Bytes memory_device;
     Bytes memory_reserve;
+    bool memory_nameplate = false;
     BytesPerSecond memory_bandwidth;
     BytesPerSecond scale_up_bandwidth;   // per GPU, per direction (NVLink 900 GB/s bidirectional = 450)
     int scale_up_domain = 1;             // GPUs in one scale-up (NVLink/NVSwitch) domain in the usual node
