@@ -44,6 +44,10 @@ std::string_view to_string(Limiter l) {
     return "?";
 }
 
+std::string class_label(const WhatIfRow& row) {
+    return row.subject || row.classification.empty() ? row.classification : row.classification + " (not subject)";
+}
+
 std::string limiter_label(const WhatIfRow& row) {
     if (row.limiter != Limiter::memory_capacity || row.limiter_seconds.empty()) return std::string(to_string(row.limiter));
     return fmt::format("{}, then {}", to_string(row.limiter), to_string(row.limiter_seconds.front().first));
@@ -444,6 +448,7 @@ std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOp
     std::vector<std::string> chips = request.chips;
     if (!chips.empty()) return chips;
     if (!request.rule) throw Error("a what-if needs chips or a rule", "give --chips h100,h800,h20 or --rule oct-2023");
+    if (request.rule->memory_scope) throw Error(memory_scope_refusal(*request.rule), memory_scope_hint(*request.rule));
     for (const auto& id : catalog_names(base.catalog_dir.empty() ? default_catalog_dir() : base.catalog_dir, "chips")) {
         if (permitted(classify(load_chip(id, base.catalog_dir), *request.rule), *request.rule)) chips.push_back(id);
     }
@@ -543,7 +548,10 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
     const Scenario original = load_scenario(file, with(base, request.overrides));
     result.scenario_title = original.title;
     result.deadline = request.deadline;
-    if (request.rule) result.rule = request.rule->id;
+    if (request.rule) {
+        result.rule = request.rule->id;
+        result.rule_set = *request.rule;
+    }
     std::optional<std::string> reference;
     const std::vector<std::string> chips = chips_to_compare(original, base, request, reference);
     result.carried = original.sources.chip_overrides;
@@ -568,6 +576,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
             const Classification c = classify(profile, *request.rule);
             row.classification = c.class_name;
             row.classification_reason = c.why();
+            row.subject = c.subject;
         }
         try {
             Variant v = row.reference ? Variant{request.overrides, "", false}

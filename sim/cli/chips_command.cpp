@@ -12,6 +12,7 @@
 #include <gpuhours/units/units.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <cstdint>
@@ -52,6 +53,16 @@ void print_chips_legend(std::ostream& out, const RuleSet* rules, bool narrow) {
                                  "§3.1); PD = TPP / die mm²; I/O = scale-up per direction × 2.",
                                  kWidth, 2);
         if (!rules->note.empty()) out << report::wrap_text("Note: " + rules->note, kWidth, 2);
+        if (!rules->not_subject_vendors.empty()) {
+            out << report::wrap_text(fmt::format("† not subject to the rule, whatever its class: a part of {} ({})",
+                                                 fmt::format("{}", fmt::join(rules->not_subject_vendors, ", ")),
+                                                 rules->not_subject_source),
+                                     kWidth, 2);
+        }
+        if (rules->memory_scope) {
+            out << report::wrap_text("Scope: this rule classifies the memory on a package, not the chip (whatif cannot choose chips by it).",
+                                     kWidth, 2);
+        }
         if (narrow) out << "Name, HBM, domain, NIC, TDP, die area and price columns, and the reasons in the table: --wide.\n";
     }
 }
@@ -94,7 +105,7 @@ void write_chips_json(const ChipListing& l, std::ostream& out) {
             else j.key("performance_density").null();
             j.field("interconnect_bidirectional_gb_s", k.metrics.interconnect_bidirectional_gb_s);
             j.field("memory_bandwidth_gb_s", k.metrics.memory_bandwidth_gb_s);
-            j.field("class", k.class_name).field("determined", k.determined);
+            j.field("class", k.class_name).field("determined", k.determined).field("subject", k.subject);
             j.key("why").begin_array();
             for (const auto& reason : k.reasons) j.value(reason);
             j.end_array().end_object();
@@ -122,7 +133,7 @@ void write_chips_csv(const ChipListing& l, std::ostream& out) {
     if (l.rules) {
         header.insert(header.end(), {"policy_tpp", "policy_tpp_basis", "policy_performance_density",
                                      "policy_interconnect_bidirectional_gb_s", "policy_memory_bandwidth_gb_s",
-                                     "policy_class", "policy_determined", "policy_why"});
+                                     "policy_class", "policy_determined", "policy_subject", "policy_why"});
     }
     report::Table t(header);
     for (std::size_t i = 0; i < l.chips.size(); ++i) {
@@ -147,7 +158,7 @@ void write_chips_csv(const ChipListing& l, std::ostream& out) {
                                    number_cell(k.metrics.performance_density),
                                    number_cell(k.metrics.interconnect_bidirectional_gb_s),
                                    number_cell(k.metrics.memory_bandwidth_gb_s), k.class_name,
-                                   k.determined ? "true" : "false", k.why()});
+                                   k.determined ? "true" : "false", k.subject ? "true" : "false", k.why()});
         }
         t.add_row(std::move(row));
     }
@@ -187,7 +198,7 @@ void print_chips_table(const ChipListing& l, bool wide, std::ostream& out) {
             row.insert(row.end(), {format_policy_number(k.metrics.tpp),
                                    k.metrics.performance_density ? format_policy_number(*k.metrics.performance_density)
                                                                  : std::string("n/p"),
-                                   k.class_name});
+                                   k.subject ? k.class_name : k.class_name + " †"});
             if (!narrow) row.push_back(k.why());
         }
         t.add_row(row);

@@ -64,8 +64,10 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
     for (const auto& r : result.rows) {
         j.begin_object().field("chip", r.chip).field("chip_name", r.chip_name).field("reference", r.reference);
         j.field("feasible", r.feasible);
-        if (!r.classification.empty()) j.field("class", r.classification).field("class_reason", r.classification_reason);
-        else j.key("class").null().key("class_reason").null();
+        if (!r.classification.empty()) {
+            j.field("class", r.classification).field("class_reason", r.classification_reason).field("subject", r.subject);
+        }
+        else j.key("class").null().key("class_reason").null().key("subject").null();
         if (!r.feasible) {
             j.field("error", r.error).end_object();
             continue;
@@ -156,6 +158,9 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     request.own_samples = evaluate_options(args).samples;  // the scenario's own chip as `run` evaluates it
     if (request.chips.empty() && !request.rule) {
         throw Error("nothing to compare", "give --chips h100,h800,h20 or --rule oct-2023 (or a [whatif] table in the scenario)");
+    }
+    if (request.chips.empty() && request.rule && request.rule->memory_scope && args.has("--rule")) {
+        throw Error(fmt::format("--rule {}: {}", rule, memory_scope_refusal(*request.rule)), memory_scope_hint(*request.rule));
     }
     return request;
 }
@@ -253,7 +258,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     report::Table t(header);
     for (const auto& r : result.rows) {
         std::vector<std::string> row{r.chip + (modified ? "*" : "") + (r.reference ? " (scenario's own)" : "")};
-        if (result.rule) row.push_back(r.classification);
+        if (result.rule) row.push_back(class_label(r));
         if (!r.feasible) {
             row.push_back("cannot run (below)");  // the reason, often long, under the table
             while (row.size() < header.size()) row.push_back("");
@@ -305,6 +310,17 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     if (result.rule) {
         out << "\nclassification\n";
         for (const auto& r : result.rows) out << fmt::format("  {}: {} — {}\n", r.chip, r.classification, r.classification_reason);
+        if (result.rule_set) {  // what the rule is and what it leaves out: its note names what is not modelled
+            const RuleSet& rs = *result.rule_set;
+            out << report::wrap_text(fmt::format("Rule set {}: {}", rs.id, rs.title), 120, 2);
+            out << report::wrap_text("Source: " + rs.source, 120, 2);
+            if (!rs.note.empty()) out << report::wrap_text("Note: " + rs.note, 120, 2);
+            if (!rs.not_subject_vendors.empty()) {
+                out << report::wrap_text(fmt::format("Not subject: {} parts, whatever their class ({})",
+                                                     fmt::join(rs.not_subject_vendors, ", "), rs.not_subject_source),
+                                         120, 2);
+            }
+        }
     }
     if (result.deadline) {
         out << fmt::format("\nGPUs to finish within {} (the nominal run's wall clock; the data-parallel degree of every phase scaled; a batch "

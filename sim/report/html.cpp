@@ -742,6 +742,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
                       "\n";
     std::string context = fmt::format("The same scenario on each chip, same seed");
     if (w.rule) context += fmt::format("; classified under the rule set {}", *w.rule);
+    if (w.rule_set) context += fmt::format(" ({}; {})", w.rule_set->title, w.rule_set->note.empty() ? w.rule_set->source : w.rule_set->note);
     if (w.deadline) context += fmt::format("; deadline {}", format_duration(*w.deadline));
     out += paragraph(context + ".");
     struct Metric {
@@ -801,7 +802,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
         }
         const std::string name = chip_label(row);
         if (!row.feasible) {
-            rows.push_back({name, row.classification, std::to_string(row.gpus), "—", "—", "—", "—", "—", "—", "infeasible: " + row.error, "", ""});
+            rows.push_back({name, class_label(row), std::to_string(row.gpus), "—", "—", "—", "—", "—", "—", "infeasible: " + row.error, "", ""});
             continue;
         }
         std::string deadline;
@@ -809,7 +810,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
         if (!row.deadline_note.empty()) deadline += (deadline.empty() ? "" : " — ") + row.deadline_note;
         // The note says what was carried over or changed for this chip (efficiencies re-centred, communication SMs,
         // precision, and the layout only when it did not fit): shown as it is, not always as a layout change.
-        rows.push_back({name + (row.layout_rederived && !row.layout_note.empty() ? " (" + row.layout_note + ")" : ""), row.classification,
+        rows.push_back({name + (row.layout_rederived && !row.layout_note.empty() ? " (" + row.layout_note + ")" : ""), class_label(row),
                         std::to_string(row.gpus), fmt::format("{:.3f} s", row.step_time_s), percent(row.mfu_bf16),
                         fmt::format("{:.1f}", row.wall_clock_days), with_commas(row.gpu_hours),
                         with_commas(row.steady_state_gpu_hours), row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) : "—",

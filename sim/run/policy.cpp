@@ -166,6 +166,8 @@ ChipMetrics metrics_of(const ChipProfile& chip) {
 
 std::string Classification::why() const { return join(reasons, "; "); }
 
+std::string Classification::label() const { return subject ? class_name : class_name + " (not subject)"; }
+
 Classification classify(const ChipMetrics& metrics, const RuleSet& rules) {
     Classification out;
     out.chip_id = metrics.chip_id;
@@ -204,15 +206,36 @@ Classification classify(const ChipMetrics& metrics, const RuleSet& rules) {
     return out;
 }
 
-Classification classify(const ChipProfile& chip, const RuleSet& rules) { return classify(metrics_of(chip), rules); }
+Classification classify(const ChipProfile& chip, const RuleSet& rules) {
+    Classification c = classify(metrics_of(chip), rules);
+    const auto& vendors = rules.not_subject_vendors;
+    if (!chip.vendor.empty() && std::find(vendors.begin(), vendors.end(), chip.vendor) != vendors.end()) {
+        c.subject = false;
+        c.reasons.push_back(fmt::format("not subject to the rule: a {} part (the rule set's not_subject says why)", chip.vendor));
+    }
+    return c;
+}
 
 bool permitted(const Classification& c, const RuleSet& rules) {
+    if (!c.subject) return true;
     if (!c.determined) return false;
     if (c.class_name == rules.fallback.name) return rules.fallback.permitted;
     for (const auto& k : rules.classes) {
         if (k.name == c.class_name) return k.permitted;
     }
     return false;
+}
+
+std::string memory_scope_refusal(const RuleSet& rules) {
+    return fmt::format("rule set {} classifies the memory on a package, not the chip: it cannot say which chips may be "
+                       "shipped, so it cannot choose a what-if's chips",
+                       rules.id);
+}
+
+std::string memory_scope_hint(const RuleSet& rules) {
+    return fmt::format("see how it classifies each chip with `gpuhours chips --rule {}`, or name the chips (--chips) to show "
+                       "its class beside them; for the chips an export rule permits use a chip rule (oct-2023, jan-2026)",
+                       rules.id);
 }
 
 std::string format_policy_number(double v) {

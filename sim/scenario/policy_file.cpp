@@ -128,6 +128,21 @@ RuleClass read_class(const Node& node, std::size_t index) {
     return c;
 }
 
+// `not_subject = { vendors = ["Huawei"], source = "…" }`: vendors whose parts the rule does not reach.
+void read_not_subject(const Node& node, RuleSet& rules) {
+    TableReader t(detail::as_table(node, "not_subject"), "not_subject");
+    const Node& vendors = t.required("vendors", "add `vendors = [\"…\"]`, the chips' `vendor` as the catalog writes it");
+    rules.not_subject_source = detail::as_string(t.required("source", "cite why the rule does not reach them"), "not_subject.source");
+    t.finish();
+    if (vendors.kind != Node::Kind::array || vendors.items.empty()) {
+        throw ScenarioError(vendors.where, "`not_subject.vendors` must be a non-empty list of vendor names",
+                            "e.g. vendors = [\"Huawei\"], as the chips' `vendor` key writes them");
+    }
+    for (std::size_t i = 0; i < vendors.items.size(); ++i) {
+        rules.not_subject_vendors.push_back(detail::as_string(vendors.items[i], fmt::format("not_subject.vendors[{}]", i)));
+    }
+}
+
 RuleSet read_rule_set(const Node& root, const std::string& id) {
     TableReader r(root, "");
     RuleSet rules;
@@ -135,6 +150,15 @@ RuleSet read_rule_set(const Node& root, const std::string& id) {
     rules.title = detail::as_string(r.required("title", "add `title = \"…\"` naming the rule"), "title");
     rules.source = detail::as_string(r.required("source", "cite the rule: FR citation, [U] where unverified"), "source");
     if (const Node* n = r.optional("note")) rules.note = detail::as_string(*n, "note");
+    if (const Node* n = r.optional("scope")) {
+        const std::string scope = detail::as_string(*n, "scope");
+        if (scope != "chip" && scope != "memory") {
+            throw ScenarioError(n->where, fmt::format("`scope` = \"{}\" is not what a rule set classifies", scope),
+                                "write \"chip\" (the accelerator, the default) or \"memory\" (the memory on a package, as 3A090.c)");
+        }
+        rules.memory_scope = scope == "memory";
+    }
+    if (const Node* n = r.optional("not_subject")) read_not_subject(*n, rules);
     const Node& classes = r.required("classes", "add one [[classes]] block per class, checked in order");
     const Node& fallback = r.required("default", "add [default] with the class that applies when none does");
     r.finish();

@@ -344,6 +344,15 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
                                         : fmt::format("known rule sets: {}", fmt::join(known, ", ")),
                                    known.empty() ? nullptr : stand_in(n->where, Node::Kind::string, 0, 0.0, best.value_or(known.front())));
         }
+        // A rule of memory scope cannot choose the chips (whatif_request refuses it there too): refused where it is
+        // written when the table names no chips for it to classify.
+        if (w.chips.empty()) {
+            const RuleSet rules = load_rule_set(w.rule, catalog_dir);
+            if (rules.memory_scope) {
+                throw detail::KeyError(n->where, n->where, false, "`whatif.rule`: " + memory_scope_refusal(rules),
+                                       memory_scope_hint(rules), stand_in(n->where, Node::Kind::string, 0, 0.0, "oct-2023"));
+            }
+        }
     }
     if (const Node* n = r.optional("deadline")) {
         w.deadline = detail::as_quantity(*n, "whatif.deadline", parse_duration, "2 months");

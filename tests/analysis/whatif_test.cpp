@@ -151,17 +151,22 @@ TEST_CASE("a rule without chips compares the chips it permits, after the scenari
     WhatIfRequest request;
     request.rule = load_rule_set("oct-2023", kCatalog);
     const WhatIfResult r = run_whatif(write_scenario("tp8.toml", kTensor8), catalog(), request, quick());
-    REQUIRE(r.rows.size() == 3);
+    // The Ascend parts are 3A090.a by their figures (TPP 6,016 and 12,480 ≥ 4,800) but PRC-origin, which the rule
+    // does not reach (oct-2023.toml's not_subject): kept, in catalog order, marked not subject.
+    REQUIRE(r.rows.size() == 5);
     CHECK(r.rows[0].chip == "h100");
     CHECK(r.rows[0].reference);
     CHECK(r.rows[0].classification == "3A090.a");
     CHECK(r.rows[0].step_time_s ==
           Approx(evaluate_run(ScenarioSampler(write_scenario("tp8.toml", kTensor8), catalog()), quick()).headline_step().step_time.value()));
-    CHECK(r.rows[1].chip == "h20");
-    CHECK(r.rows[2].chip == "l20");
+    CHECK(r.rows[1].chip == "ascend-910b");
+    CHECK(r.rows[2].chip == "ascend-910c");
+    CHECK(r.rows[3].chip == "h20");
+    CHECK(r.rows[4].chip == "l20");
     for (std::size_t i = 1; i < r.rows.size(); ++i) {
         CHECK_FALSE(r.rows[i].reference);
-        CHECK(r.rows[i].classification == "not controlled");
+        CHECK(r.rows[i].subject == (i >= 3));
+        CHECK(class_label(r.rows[i]) == (i >= 3 ? "not controlled" : "3A090.a (not subject)"));
     }
 }
 

@@ -259,7 +259,7 @@ TEST_CASE("chips --rule --csv adds the classification as the JSON's policy field
     REQUIRE(rows.size() > 1);
     const std::vector<std::string> policy = {"policy_tpp", "policy_tpp_basis", "policy_performance_density",
                                              "policy_interconnect_bidirectional_gb_s", "policy_memory_bandwidth_gb_s",
-                                             "policy_class", "policy_determined", "policy_why"};
+                                             "policy_class", "policy_determined", "policy_subject", "policy_why"};
     REQUIRE(rows[0].size() > policy.size());
     CHECK(std::vector<std::string>(rows[0].end() - static_cast<long>(policy.size()), rows[0].end()) == policy);
     const auto chips = chips_by_id(rows);
@@ -271,6 +271,10 @@ TEST_CASE("chips --rule --csv adds the classification as the JSON's policy field
     CHECK(std::stod(h100.at("policy_interconnect_bidirectional_gb_s")) == Approx(900));
     CHECK(h100.at("policy_class") == "3A090.a");
     CHECK(h100.at("policy_determined") == "true");
+    CHECK(h100.at("policy_subject") == "true");
+    // ascend-910b: TPP 376 × 16 = 6,016 ≥ 4,800 → 3A090.a, but a Huawei part, which oct-2023.toml's not_subject names.
+    CHECK(chips.at("ascend-910b").at("policy_class") == "3A090.a");
+    CHECK(chips.at("ascend-910b").at("policy_subject") == "false");
     CHECK_THAT(h100.at("policy_why"), Catch::Contains("TPP 15,831 ≥ 4,800"));
     CHECK(chips.at("b200").at("policy_performance_density").empty());  // no die area
     for (const auto& [id, row] : chips) {

@@ -4,6 +4,7 @@
 #include <gpuhours/scenario/scenario.hpp>
 
 #include "../support/cli.hpp"
+#include "../support/scenario_error.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -311,4 +312,78 @@ TEST_CASE("a rule set says which of its classes are permitted", "[policy]") {
     undetermined.determined = false;
     undetermined.class_name = std::string(kUndetermined);
     CHECK_FALSE(permitted(undetermined, oct2023));
+}
+
+TEST_CASE("a PRC-origin part keeps its class but is not subject to a US export rule, so a what-if keeps it", "[policy]") {
+    // chips-and-rules.md §3.7: Ascend 910B TPP 376 × 16 = 6,016 ≥ 4,800 ⇒ "3A090.a-class", Jan 2026 eligibility
+    // "n/a (PRC-origin)": a Huawei part sold in China is not a US export. Each chip rule file says so
+    // (not_subject.vendors = ["Huawei"]).
+    for (const char* rule : {"oct-2022", "oct-2023", "jan-2026", "hypothetical-nvlink-cap"}) {
+        INFO(rule);
+        const RuleSet rules = load_rule_set(rule, kCatalog);
+        const Classification ascend = classify(load_chip("ascend-910b", kCatalog), rules);
+        CHECK_FALSE(ascend.subject);
+        CHECK(permitted(ascend, rules));
+        CHECK_THAT(ascend.why(), Catch::Contains("not subject to the rule: a Huawei part"));
+        CHECK(ascend.label() == ascend.class_name + " (not subject)");
+        // An NVIDIA part is subject: the H800 stays 3A090.a and not permitted under Oct 2023.
+        CHECK(classify(load_chip("h800", kCatalog), rules).subject);
+    }
+    const RuleSet oct2023 = load_rule_set("oct-2023", kCatalog);
+    const Classification ascend = classify(load_chip("ascend-910b", kCatalog), oct2023);
+    CHECK(ascend.class_name == "3A090.a");  // the technical class is kept: TPP 6,016 ≥ 4,800
+    CHECK_FALSE(permitted(classify(load_chip("h800", kCatalog), oct2023), oct2023));
+    // The memory rule reaches no vendor in particular; it classifies memory, not chips.
+    const RuleSet hbm = load_rule_set("dec-2024-hbm", kCatalog);
+    CHECK(hbm.memory_scope);
+    CHECK_FALSE(oct2023.memory_scope);
+    CHECK(classify(load_chip("ascend-910b", kCatalog), hbm).subject);
+}
+
+TEST_CASE("a rule file's scope and not_subject table are read and their mistakes located", "[policy]") {
+    const std::string head = "title = \"t\"\nsource = \"s\"\n";
+    const std::string tail = "[[classes]]\nname = \"a\"\nsource = \"s\"\nall = [{ metric = \"tpp\", at_least = 1 }]\n"
+                             "[default]\nname = \"b\"\n";
+    CHECK(load_rule_set_from_string(head + "scope = \"memory\"\n" + tail, "r.toml").memory_scope);
+    CHECK_FALSE(load_rule_set_from_string(head + "scope = \"chip\"\n" + tail, "r.toml").memory_scope);
+    CHECK_THROWS_WITH(load_rule_set_from_string(head + "scope = \"package\"\n" + tail, "r.toml"),
+                      Catch::Contains("r.toml:3:") && Catch::Contains("is not what a rule set classifies"));
+    const RuleSet r = load_rule_set_from_string(
+        head + "not_subject = { vendors = [\"Huawei\", \"Cambricon\"], source = \"x\" }\n" + tail, "r.toml");
+    CHECK(r.not_subject_vendors == std::vector<std::string>{"Huawei", "Cambricon"});
+    CHECK(r.not_subject_source == "x");
+    CHECK_THROWS_WITH(load_rule_set_from_string(head + "not_subject = { vendors = [], source = \"x\" }\n" + tail, "r.toml"),
+                      Catch::Contains("r.toml:3:") && Catch::Contains("non-empty list"));
+    CHECK_THROWS_WITH(load_rule_set_from_string(head + "not_subject = { vendors = [\"Huawei\"] }\n" + tail, "r.toml"),
+                      Catch::Contains("source"));
+}
+
+TEST_CASE("whatif refuses a memory rule as the chooser of its chips, and shows the rule it classifies by", "[policy]") {
+    // dec-2024-hbm classifies the HBM on a package (3A090.c), not whether the chip may ship: `whatif --rule` alone
+    // would have kept the two GDDR parts as "permitted" (an analyst's read).
+    const auto r = test::run_cli("whatif " + (kCatalog / "deepseek-v3.toml").string() + " --rule dec-2024-hbm --quiet");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("--rule dec-2024-hbm") && Catch::Contains("classifies the memory on a package"));
+    CHECK_THAT(r.out, Catch::Contains("gpuhours chips --rule dec-2024-hbm"));
+    // With chips named it only classifies them, and prints the rule's title, source and note.
+    const auto named = test::run_cli("whatif " + (kCatalog / "deepseek-v3.toml").string() +
+                                     " --rule jan-2026 --chips h800,ascend-910b --samples 20 --quiet");
+    INFO(named.out);
+    CHECK(named.exit_code == 0);
+    CHECK_THAT(named.out, Catch::Contains("eligible for case-by-case review (not subject)"));
+    CHECK_THAT(named.out, Catch::Contains("Rule set jan-2026: January 15, 2026 rule"));
+    CHECK_THAT(named.out, Catch::Contains("Note: Only the technical test is modelled."));
+}
+
+TEST_CASE("a scenario's [whatif] rule of memory scope without chips is refused where it is written", "[policy]") {
+    // Llama 3.1 8B on 16 H100; line 16 holds the rule.
+    const std::string base = "title = \"t\"\nmodel = \"llama-3.1-8b\"\n[cluster]\ngpus = 16\ngpus_per_node = 8\n"
+                             "chip = \"h100\"\n[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
+                             "[training]\ntokens = \"1B\"\nsequence_length = 8192\nglobal_batch = 64\n[whatif]\n";
+    const ScenarioError e = test::scenario_error(base + "rule = \"dec-2024-hbm\"\n", test::source_catalog(), "w.toml");
+    CHECK_THAT(e.what(), Catch::Contains("w.toml:16:") && Catch::Contains("classifies the memory on a package"));
+    // With chips it only classifies them; a chip rule alone chooses them.
+    CHECK_NOTHROW(load_scenario_from_string(base + "chips = [\"h100\", \"h20\"]\nrule = \"dec-2024-hbm\"\n", "w.toml",
+                                            test::source_catalog()));
+    CHECK_NOTHROW(load_scenario_from_string(base + "rule = \"oct-2023\"\n", "w.toml", test::source_catalog()));
 }

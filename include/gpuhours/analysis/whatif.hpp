@@ -50,6 +50,7 @@ struct WhatIfRow {
     bool reference = false;
     std::string classification;        // under the rule: "not controlled", "licence required", …; empty without a rule
     std::string classification_reason;
+    bool subject = true;               // false: the rule does not reach the chip's vendor (permitted whatever its class)
     int gpus = 0;
     ParallelLayout layout;             // as simulated
     bool layout_rederived = false;     // the scenario's own layout did not fit; `layout_note` says what changed
@@ -87,10 +88,14 @@ struct WhatIfRow {
 // The row's limiter as printed: its name, and for "memory capacity" (the layout had to change to fit) also what
 // bounds the re-derived step, the largest share of limiter_seconds: "memory capacity, then compute".
 std::string limiter_label(const WhatIfRow& row);
+// The row's class as tables print it: "3A090.a", or "3A090.a (not subject)" where the rule does not reach the chip's
+// vendor (WhatIfRow::subject); empty without a rule.
+std::string class_label(const WhatIfRow& row);
 
 struct WhatIfResult {
     std::string scenario_title;
     std::optional<std::string> rule;   // rule set id
+    std::optional<RuleSet> rule_set;   // the rule set itself (title, source, note) when there is one
     std::optional<Seconds> deadline;
     std::vector<WhatIfRow> rows;       // in the order of the request's chips (catalog order for a rule)
     // What every swapped chip keeps from the scenario's [cluster.chip] table (ScenarioSources::chip_overrides):

@@ -89,6 +89,15 @@ struct RuleSet {
     std::string note;         // approximations, scope
     std::vector<RuleClass> classes;  // checked in order
     RuleClass fallback;              // applies when no class does
+    // What the rule classifies (`scope`): "chip", the accelerator, so that `whatif --rule` can keep the chips it
+    // permits; or "memory", the memory on a package (3A090.c HBM), which says nothing of whether the chip itself
+    // may be shipped: `whatif --rule` and a scenario's [whatif] rule refuse such a rule set, `chips --rule` shows it.
+    bool memory_scope = false;
+    // Vendors whose parts the rule does not reach (`not_subject = { vendors = [...], source = "…" }`): PRC-origin
+    // parts are not US exports ("n/a (PRC-origin)", shared/reference/chips-and-rules.md §3.7). Such a chip keeps
+    // its technical class but counts as permitted, and its classification says why.
+    std::vector<std::string> not_subject_vendors;
+    std::string not_subject_source;
 };
 
 // Three-valued: a condition on an unknown metric is unknown unless the rest decides it.
@@ -100,8 +109,13 @@ struct Classification {
     bool determined = true;     // false: an earlier class depends on an unknown metric (die area)
     std::vector<std::string> reasons;  // "TPP 15,831 ≥ 4,800", "not 3A090.a: TPP 2,368 < 4,800; …"
     ChipMetrics metrics;
+    // false: the chip's vendor is one the rule does not reach (RuleSet::not_subject_vendors); the chip is then
+    // permitted whatever its class, and the last reason says so.
+    bool subject = true;
 
     [[nodiscard]] std::string why() const;  // reasons joined with "; "
+    // The class as tables print it: "3A090.a", or "3A090.a (not subject)" for a chip the rule does not reach.
+    [[nodiscard]] std::string label() const;
 };
 
 inline constexpr std::string_view kUndetermined = "depends on die area (not published)";
@@ -109,9 +123,17 @@ inline constexpr std::string_view kUndetermined = "depends on die area (not publ
 // Checks the rule set's classes in order. Never guesses an unknown performance density: if a class's condition
 // is unknown before any class holds, the result is undetermined and names the classes it could be.
 Classification classify(const ChipMetrics& metrics, const RuleSet& rules);
-// Whether the class a classification names is a permitted one (false while undetermined).
+// Whether the class a classification names is a permitted one (false while undetermined); true for a chip the
+// rule does not reach (Classification::subject false).
 bool permitted(const Classification& c, const RuleSet& rules);
+// As classify(metrics_of(chip), rules), and `subject` false when the chip's vendor is among the rule's
+// not_subject_vendors.
 Classification classify(const ChipProfile& chip, const RuleSet& rules);
+
+// Why a rule set of memory scope cannot choose the chips of a what-if, and what to use instead (whatif --rule, a
+// scenario's [whatif] rule without chips).
+std::string memory_scope_refusal(const RuleSet& rules);
+std::string memory_scope_hint(const RuleSet& rules);
 
 // A number as the rules print it: thousands grouped and integral at ≥ 100 ("15,831"), else two decimals
 // trimmed ("5.92", "2.91", "1.6").
