@@ -60,7 +60,9 @@ Probe evaluate_at(const std::filesystem::path& file, const LoadOptions& base, co
     EvaluateOptions run_options = options;
     run_options.judge_claims = false;
     const RunEvaluation ev = evaluate_run(ScenarioSampler(file, with(base, o)), run_options);
-    return {std::round(tokens), ev.wall_clock_days_spread.p50, ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0,
+    // Days and cost both on the samples' median, so that a deadline and a budget are judged on one basis (the cost
+    // was the nominal run's: a "$5M" answer whose median run cost $5.9M, an analyst's read).
+    return {std::round(tokens), ev.wall_clock_days_spread.p50, ev.nominal_cost ? ev.cost_spread.p50 : 0.0,
             ev.gpu_hours_spread.p50};
 }
 

@@ -93,7 +93,7 @@ std::vector<CommandHelp> make_table() {
           {"--samples", "N", "Monte Carlo samples per run (default 50)"}, kSeed,
           {"--gpus", "N", "GPUs available (default: the scenario's); the largest count the layout reaches within them is used"},
           {"--deadline", "DURATION", "median wall clock to finish within, e.g. \"2 months\" (default: the scenario's [whatif] deadline)"},
-          {"--budget", "DOLLARS", "cost at the nominal prices to stay within, e.g. '$500M' (default: none)"},
+          {"--budget", "DOLLARS", "median cost to stay within (as the deadline, over the Monte Carlo samples), e.g. '$500M' (default: none)"},
           {"--chips", "ID,ID,…", "catalog chips (default: the scenario's [whatif] chips, else its own)"},
           {"--same-price", "", "keep the scenario's GPU-hour price for every chip (default: each chip's catalog price)"},
           {"--max-batch-tokens", "N", "largest global batch in tokens a phase may grow to when re-planned (default: 1.25 × its own)"},

@@ -86,8 +86,9 @@ Tables tables_of(const CapacityResult& r) {
 }
 
 std::string heading(const CapacityResult& r) {
-    return fmt::format("{} GPUs, deadline {:.2f} days (median wall clock){}", with_commas(static_cast<double>(r.gpus)),
-                       in_days(r.deadline), r.budget ? fmt::format(", budget {}", format_dollars(*r.budget)) : "");
+    return fmt::format("{} GPUs, deadline {:.2f} days{}; days{} are the medians of each run's Monte Carlo samples",
+                       with_commas(static_cast<double>(r.gpus)), in_days(r.deadline),
+                       r.budget ? fmt::format(", budget {}", format_dollars(*r.budget)) : "", priced_of(r) ? " and cost" : "");
 }
 
 std::string family_heading(const CapacityResult& r) {
