@@ -752,6 +752,7 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
     const PricedRun nominal_steady = priced_run(ev, nominal_steady_wall(ev), s.pricing, mfu);
     if (ev.priced) {
         ev.nominal_cost = cost_of(cost_inputs(ev, nominal_wall, s.pricing));
+        ev.nominal_steady_cost = cost_of(cost_inputs(ev, nominal_steady_wall(ev), s.pricing));
         ev.nominal_ladder = cost_ladder(ladder_inputs(ev, nominal_wall, s.pricing));
     }
     check_claims_priced(s);  // read_scenario has checked it; a scenario built in code may not have been read

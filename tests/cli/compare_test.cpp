@@ -59,10 +59,12 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     CHECK_THAT(text.out, Catch::Contains("B against A: days ×1.000, GPU-hours ×1.000, cost ×2.000"));
     // `run`'s MFU basis (BF16 peak, full attention) comes first, the other labelled after it.
     const auto bf16 = text.out.find("MFU (BF16 peak, full attention)");
-    const auto other = text.out.find("MFU (compute precision's peak, causal)");
+    const auto other = text.out.find("MFU (own compute precision's peak, causal)");
     REQUIRE(bf16 != std::string::npos);
     REQUIRE(other != std::string::npos);
     CHECK(bf16 < other);
+    // Each figure names the peak it is of (the small run computes in BF16, the default).
+    CHECK_THAT(text.out.substr(other, text.out.find('\n', other) - other), Catch::Contains("% of the bf16 peak"));
 
     const auto page = dir / "compare.html";
     const auto html = run_cli(args + " -o " + page.string());

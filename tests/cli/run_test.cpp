@@ -95,6 +95,32 @@ TEST_CASE("run prints phases cost interruptions and the claim verdict") {
     CHECK(std::regex_search(r.out, std::regex("(HOLDS|FAILS|UNCERTAIN) — \"under \\$10K\"")));
 }
 
+TEST_CASE("the cost is also given on steady-state GPU-hours, the basis of a reported GPU-hours × price") {
+    // The priced phases below with the default reliability (failures on): the cost is on allocated GPU-hours (GPUs ×
+    // wall clock, restarts and lost work included), and cost_usd_steady_state puts the same prices on the phases'
+    // own GPU-hours (steps × step time × GPUs): exactly $2 × main + $5 × long, below the allocated cost.
+    const auto dir = gpuhours::test::scratch_path("run-test");
+    std::filesystem::create_directories(dir);
+    const auto file = dir / "steady-cost.toml";
+    std::ofstream(file) << "title = \"steady cost\"\nmodel = \"llama-3.1-8b\"\n"
+                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                           "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
+                           "[training]\nsequence_length = 8192\nglobal_batch = 64\n"
+                           "[[phases]]\nname = \"main\"\ntokens = \"10B\"\n"
+                           "[[phases]]\nname = \"long\"\nsteps = 100\nsequence_length = 16384\nglobal_batch = 32\nparallelism = { recompute = \"full\" }\ngpu_hour = \"$5\"\n"
+                           "[pricing]\ngpu_hour = \"$2\"\n";
+    const auto r = run_cli("run " + file.string() + " --json --samples 20");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const double main_hours = json_number(r.out, "gpu_hours", "\"name\": \"main\"");
+    const double long_hours = json_number(r.out, "gpu_hours", "\"name\": \"long\"");
+    const double steady = json_number(r.out, "cost_usd_steady_state");
+    CHECK(steady == Approx(2.0 * main_hours + 5.0 * long_hours).epsilon(1e-9));
+    CHECK(json_number(r.out, "cost_usd") > steady);
+    const auto text = run_cli("run " + file.string() + " --samples 20");
+    CHECK_THAT(text.out, Catch::Contains("steady-state $") && Catch::Contains("the basis of a reported GPU-hours × price"));
+}
+
 TEST_CASE("a phase with its own price is charged apart from the others") {
     // Two phases without interruptions (reliability = "none": failures are on by default) or uncertain inputs, so the
     // run is deterministic and its cost is exactly Σ phase GPU-hours × phase price: "main" at the [pricing] $2,

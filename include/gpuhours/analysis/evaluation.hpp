@@ -126,6 +126,9 @@ struct RunEvaluation {
     // The headline cost: the scenario's own basis (rental, else ownership) of the nominal run (wall clock
     // nominal_wall_clock_days, every input at its nominal value). The samples' median and interval are labelled apart wherever they are shown.
     std::optional<CostBreakdown> nominal_cost;
+    // The same prices on the nominal run's steady-state GPU-hours (simulated_gpu_hours: no failures or overheads),
+    // the basis of a reported "GPU-hours × price" such as DeepSeek-V3's 2.788M × $2 = $5.576M; set with nominal_cost.
+    std::optional<CostBreakdown> nominal_steady_cost;
     std::optional<CostLadder> nominal_ladder;   // every rung of the cost ladder, as nominal_cost
     // Where the samples' uncertainty comes from: the run's own (step inputs, reliability inputs, interruptions)
     // and the economic assumptions' (uncertain [pricing] inputs). ClaimVerdict::probability_run / _economic
