@@ -214,6 +214,24 @@ void print_row_notes(const WhatIfResult& result, std::ostream& out) {
     }
 }
 
+// A claim's cost criterion judged on another rung than the cost column's (the claim's `rung`, e.g. rental on an
+// ownership scenario): said under the table, so that a cost below the claim's threshold beside FAILS reads right (an
+// analyst's read of the ownership scenario: H100 $3.853M on rung 2, FAILS on rung 1 at $6.574M).
+void print_rung_mismatch(const WhatIfResult& result, std::ostream& out) {
+    std::vector<std::string> said;
+    for (const auto& r : result.rows) {
+        if (!r.feasible || r.cost_basis.empty()) continue;
+        for (const auto& v : r.verdicts) {
+            const std::optional<CostRung> rung = cost_rung_from_string(v.rung);
+            if (!rung || r.cost_basis.starts_with(fmt::format("rung {},", rung_number(*rung)))) continue;
+            const std::string line = fmt::format("\"{}\": its cost is judged on rung {} ({}), not on the cost column's {}", v.text,
+                                                 rung_number(*rung), rung_title(*rung), r.cost_basis);
+            if (std::find(said.begin(), said.end(), line) == said.end()) said.push_back(line);
+        }
+    }
+    for (const auto& line : said) out << report::wrap_text("claim " + line, 120, 2);
+}
+
 }  // namespace
 
 int cmd_whatif(const Args& raw, std::ostream& out) {
@@ -281,6 +299,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         t.add_row(row);
     }
     out << t.render();
+    print_rung_mismatch(result, out);
 
     out << "\nwhere each chip's step goes (seconds per GPU; communication counted where it is exposed)\n";
     report::Table b({"chip", "compute", "HBM-bound", "NVLink", "network", "bubble", "step"});

@@ -603,3 +603,17 @@ TEST_CASE("a claim criterion's threshold and nominal value are in the JSON as nu
     CHECK(wall["threshold_high_days"].number() == Approx(60.875).epsilon(1e-12));
     CHECK(wall["nominal_days"].number() == doc["headline"]["wall_clock_days"].number());
 }
+
+TEST_CASE("whatif says when a claim's cost is judged on another rung than its cost column") {
+    // deepseek-v3-ownership.toml costs its run on rung 2 (amortised ownership) while its claim says rung = "rental":
+    // the H100's rung-2 cost sits under the claim's $6M beside FAILS, judged on rung 1 (an analyst's read).
+    const auto r = run_cli("whatif " + kRoot + "/scenarios/deepseek-v3-ownership.toml --chips h800,h100 --samples 10 --quiet");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("its cost is judged on rung 1 (the") &&
+                          Catch::Contains("not on the cost column's rung 2"));
+    // The rental scenario's claim is on its own cost column's rung: no such line.
+    const auto rental = run_cli("whatif " + kRoot + "/scenarios/deepseek-v3.toml --chips h800,h100 --samples 10 --quiet");
+    REQUIRE(rental.exit_code == 0);
+    CHECK_THAT(rental.out, !Catch::Contains("its cost is judged on rung"));
+}
