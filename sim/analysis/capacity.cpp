@@ -340,6 +340,11 @@ CapacityResult run_capacity(const std::filesystem::path& file, const LoadOptions
     result.budget = request.budget;
     result.priced = prices_run(original);
     result.options = given;
+    std::size_t searched = 0;
+    if (original.phases_given && first_simulated(original, searched) != nullptr) {
+        result.searched_phase = original.phases[searched].name;
+        result.other_phases = original.phases.size() - 1;
+    }
     std::vector<std::string> chips = request.chips;
     if (chips.empty()) chips.push_back(catalog_id(original.cluster.chip));
     const Limits limits{in_days(request.deadline), request.budget ? std::optional<double>(request.budget->value()) : std::nullopt};

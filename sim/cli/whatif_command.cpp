@@ -214,6 +214,19 @@ void print_row_notes(const WhatIfResult& result, std::ostream& out) {
     }
 }
 
+// Where each chip's step goes: the limiter table's seconds, one row per chip that ran.
+void print_step_table(const WhatIfResult& result, std::ostream& out) {
+    out << "\nwhere each chip's step goes (seconds per GPU; communication counted where it is exposed)\n";
+    report::Table b({"chip", "compute", "HBM-bound", "NVLink", "network", "bubble", "step"});
+    for (const auto& r : result.rows) {
+        if (!r.feasible) continue;
+        b.add_row({r.chip, fmt::format("{:.2f}", limiter_value(r, Limiter::compute)), fmt::format("{:.2f}", limiter_value(r, Limiter::hbm)),
+                   fmt::format("{:.2f}", limiter_value(r, Limiter::nvlink)), fmt::format("{:.2f}", limiter_value(r, Limiter::network)),
+                   fmt::format("{:.2f}", limiter_value(r, Limiter::bubble)), fmt::format("{:.2f}", r.step_time_s)});
+    }
+    out << b.render();
+}
+
 // A claim's cost criterion judged on another rung than the cost column's (the claim's `rung`, e.g. rental on an
 // ownership scenario): said under the table, so that a cost below the claim's threshold beside FAILS reads right (an
 // analyst's read of the ownership scenario: H100 $3.853M on rung 2, FAILS on rung 1 at $6.574M).
@@ -301,15 +314,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     out << t.render();
     print_rung_mismatch(result, out);
 
-    out << "\nwhere each chip's step goes (seconds per GPU; communication counted where it is exposed)\n";
-    report::Table b({"chip", "compute", "HBM-bound", "NVLink", "network", "bubble", "step"});
-    for (const auto& r : result.rows) {
-        if (!r.feasible) continue;
-        b.add_row({r.chip, fmt::format("{:.2f}", limiter_value(r, Limiter::compute)), fmt::format("{:.2f}", limiter_value(r, Limiter::hbm)),
-                   fmt::format("{:.2f}", limiter_value(r, Limiter::nvlink)), fmt::format("{:.2f}", limiter_value(r, Limiter::network)),
-                   fmt::format("{:.2f}", limiter_value(r, Limiter::bubble)), fmt::format("{:.2f}", r.step_time_s)});
-    }
-    out << b.render();
+    print_step_table(result, out);
     print_row_notes(result, out);
     bool priced = false;
     for (const auto& r : result.rows) priced = priced || (r.feasible && r.price_gpu_hour > 0);

@@ -91,6 +91,16 @@ std::string heading(const CapacityResult& r) {
                        r.budget ? fmt::format(", budget {}", format_dollars(*r.budget)) : "", priced_of(r) ? " and cost" : "");
 }
 
+// (a)'s table heading: which tokens are searched, where the scenario has several phases (an analyst read the
+// flagship's 15.72T as the whole run's, which adds 125.8B tokens of context extension).
+std::string token_heading(const CapacityResult& r) {
+    if (r.searched_phase.empty()) return "the most tokens of the scenario's model";
+    return fmt::format("the most tokens of the scenario's model in its phase \"{}\"{}", r.searched_phase,
+                       r.other_phases == 0 ? std::string()
+                       : r.other_phases == 1 ? std::string(", its other phase run as written")
+                                             : fmt::format(", its {} other phases run as written", r.other_phases));
+}
+
 std::string family_heading(const CapacityResult& r) {
     return fmt::format("the largest {} model trained to {}", r.family_name,
                        r.family_tokens ? format_count(*r.family_tokens) + " tokens"
@@ -102,7 +112,7 @@ std::string family_heading(const CapacityResult& r) {
 std::string capacity_text(const CapacityResult& r) {
     std::string out = fmt::format("{}\n{}\n\n", r.title, heading(r));
     const Tables tables = tables_of(r);
-    out += "the most tokens of the scenario's model\n";
+    out += token_heading(r) + "\n";
     Table t(tables.token_head);
     for (const auto& row : tables.tokens) t.add_row(row);
     out += t.render() + tables.notes;
@@ -202,7 +212,7 @@ std::string capacity_sections(const CapacityResult& r) {
     const Tables tables = tables_of(r);
     std::string out = R"(<section id="capacity-tokens"><h2>The most tokens of the scenario's model</h2>)"
                       "\n";
-    out += paragraph(heading(r), "note");
+    out += paragraph(heading(r) + (r.searched_phase.empty() ? "" : "; " + token_heading(r)), "note");
     out += table(tables.token_head, tables.tokens, {1, 3, 4, 5, 7}, "wide");
     svg::BarChart tokens;
     tokens.series.push_back({"most tokens", "#0072B2"});

@@ -323,6 +323,18 @@ TEST_CASE("the DeepSeek-like family runs on the flagship's phases: its context e
     CHECK(days_of(file, rungs[2]["overrides"].array(), seed) <= doc["deadline_days"].number());
 }
 
+TEST_CASE("capacity says which phase's tokens it searched when the scenario has several", "[capacity]") {
+    // The flagship's phases: pre-training (searched: the first simulated one), two context extensions given in steps
+    // and quoted post-training, which run as written (an analyst read the answer as the whole run's tokens).
+    const std::string file = (kSource / "scenarios" / "deepseek-v3.toml").string();
+    const auto r = run_cli("capacity " + file + " --chips h800 --deadline '2 months' --samples 4 --seed 1");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("the most tokens of the scenario's model in its phase \"pre-training\", its 3 other "
+                                      "phases run as written"));
+    CHECK_THAT(r.out, Catch::Contains("days and cost are the medians of each run's Monte Carlo samples"));
+}
+
 TEST_CASE("gpuhours report --capacity adds the capacity sections, the same as capacity's own page", "[capacity][report]") {
     const gpuhours::test::TempDir scratch("capacity-report-" + std::to_string(::getpid()));
     const auto& dir = scratch.path;

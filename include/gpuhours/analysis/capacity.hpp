@@ -95,6 +95,10 @@ struct CapacityResult {
     Seconds deadline;
     std::optional<Dollars> budget;
     bool priced = false;                 // the scenario prices its runs (prices_run): the answers carry a cost
+    // The phase whose tokens (a) searches, when the scenario has [[phases]]: its name, and how many other phases
+    // run as written beside it (the flagship: "pre-training", 3: two context extensions and quoted post-training).
+    std::string searched_phase;
+    std::size_t other_phases = 0;
     std::vector<TokenCapacity> tokens;   // one per chip
     std::string family_name;             // empty: no (b)
     double tokens_per_parameter = 0.0;
