@@ -103,9 +103,11 @@ TEST_CASE("an unknown chip name lists the catalog") {
 
 TEST_CASE("catalog rental prices are the reference's, and absent where it has none") {
     // shared/reference/chips-and-rules.md §2.3: DeepSeek's $2.00 per H800-hour; the SemiAnalysis H100 index at $2.35
-    // (Mar 2026); AWS Capacity Blocks at $1.844 per A100-40GB-hour (Jan 2025); Google's $4.20 per TPU v5p chip-hour;
-    // the B200 at the midpoint of $3.75–6.03 = $4.89. The H20 has no rental price there.
-    const std::pair<const char*, double> expected[] = {{"h800", 2.00}, {"h100", 2.35}, {"a100-40gb", 1.844}, {"tpu-v5p", 4.20},
+    // (Mar 2026); both A100s at the midpoint of the 2026 A100 range $0.8–1.5 = $1.15 (one date and market: AWS's Jan
+    // 2025 $1.844 for the 40 GB part made it cost 60 % more than the 80 GB one); Google's $4.20 per TPU v5p
+    // chip-hour; the B200 at the midpoint of $3.75–6.03 = $4.89. The H20 has no rental price there.
+    const std::pair<const char*, double> expected[] = {{"h800", 2.00}, {"h100", 2.35}, {"a100-40gb", (0.8 + 1.5) / 2},
+                                                       {"a100-80gb", (0.8 + 1.5) / 2}, {"tpu-v5p", 4.20},
                                                        {"b200", (3.75 + 6.03) / 2}};
     for (const auto& [name, price] : expected) {
         INFO(name);
