@@ -207,6 +207,7 @@ StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& s
     const auto& keys = table.keys;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         ev.uncertain_inputs.push_back(inputs[i].describe());
+        ev.uncertain_nominal_basis.push_back(inputs[i].nominal_basis());
         if (!changes_steps(inputs[i])) {
             out.sample_scenarios = true;
             continue;

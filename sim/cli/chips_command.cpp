@@ -44,7 +44,7 @@ void print_chips_legend(std::ostream& out, const RuleSet* rules, bool narrow) {
                "(sources and dates in scenarios/chips/<chip>.toml [price]; — where the reference has none).\n"
                "HBM: the bytes the device exposes to software (CUDA's or ROCm's total), what memory fits are checked\n"
                "against less a framework reserve; * the published figure, where what the device exposes is not published\n"
-               "(on the parts where both are known the exposed bytes lie 6-7 % above the nameplate GB).\n";
+               "(on the HBM parts where both are known the exposed bytes lie 6-7 % above the nameplate GB).\n";
     }
     if (rules) {
         out << report::wrap_text(fmt::format("Rule set {}: {}", rules->id, rules->title), kWidth, 2);
@@ -72,8 +72,8 @@ void write_chips_json(const ChipListing& l, std::ostream& out) {
     report::Json j;
     j.begin_object().field("schema_version", report::kJsonSchemaVersion);
     if (l.rules) {
-        j.key("rule").begin_object().field("id", l.rules->id).field("title", l.rules->title);
-        j.field("source", l.rules->source).end_object();
+        j.key("rule");
+        write_rule_set_json(j, *l.rules);
     } else {
         j.key("rule").null();
     }

@@ -148,6 +148,7 @@ namespace {
 void memory_bytes_json(report::Json& j, const ChipProfile& chip) {
     const WholeBytes b = whole_bytes(chip);
     j.field("capacity_bytes", b.usable).field("device_bytes", b.device).field("reserve_bytes", b.reserve);
+    j.field("device_basis", chip.memory_nameplate ? "nameplate" : "exposed");
 }
 
 // The chip as sweep and whatif name it: its catalog id, and the figures the scenario sets on top of it
@@ -362,6 +363,21 @@ std::filesystem::path catalog_dir(const ParsedArgs& args) {
         return find_catalog_dir(args.positional.front());
     }
     return default_catalog_dir();
+}
+
+void write_rule_set_json(report::Json& j, const RuleSet& rules) {
+    j.begin_object().field("id", rules.id).field("title", rules.title).field("source", rules.source);
+    if (rules.note.empty()) j.key("note").null();
+    else j.field("note", rules.note);
+    j.field("scope", rules.memory_scope ? "memory" : "chip");
+    if (rules.not_subject_vendors.empty()) {
+        j.key("not_subject").null();
+    } else {
+        j.key("not_subject").begin_object().key("vendors").begin_array();
+        for (const auto& v : rules.not_subject_vendors) j.value(v);
+        j.end_array().field("source", rules.not_subject_source).end_object();
+    }
+    j.end_object();
 }
 
 std::string lowercase_extension(const std::string& path) {

@@ -6,6 +6,7 @@
 #include <gpuhours/scenario/scenario.hpp>
 #include <gpuhours/analysis/capacity.hpp>
 #include <gpuhours/analysis/whatif.hpp>
+#include <gpuhours/report/report.hpp>
 #include <gpuhours/workload/workload.hpp>
 
 #include <filesystem>
@@ -61,6 +62,9 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
 // Shared by the commands (commands.cpp).
 LoadOptions load_options(const ParsedArgs& args);                 // --catalog, --set
 std::filesystem::path catalog_dir(const ParsedArgs& args);
+// A rule set as JSON (chips --json's and whatif --json's `rule_set`): id, title, source, note (null when none),
+// scope ("chip" or "memory") and not_subject ({vendors, source}, null when none).
+void write_rule_set_json(report::Json& j, const RuleSet& rules);
 // A path's extension in lower case ("out.HTML" → ".html"; "" without one): what names an output file's format.
 std::string lowercase_extension(const std::string& path);
 // `text`, the value of `flag`, as a whole number within [min, max]; throws Error naming the flag otherwise.

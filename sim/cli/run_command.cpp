@@ -124,7 +124,8 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
         const auto& cost = *ev.nominal_cost;
         j.field("cost_usd_p05", ev.cost_spread.p05).field("cost_usd_p50", ev.cost_spread.p50);
         j.field("cost_usd_p95", ev.cost_spread.p95).field("cost_basis", cost.basis);
-        j.field("cost_usd_steady_state", ev.nominal_steady_cost ? ev.nominal_steady_cost->total.value() : cost.total.value());
+        if (ev.nominal_steady_cost) j.field("cost_usd_steady_state", ev.nominal_steady_cost->total.value());
+        else j.key("cost_usd_steady_state").null();
         j.field("cost_includes", s.pricing.includes).field("energy_mwh_p50", ev.energy_spread.p50);
         j.key("cost_lines_usd").begin_object();
         for (const auto& line : cost.lines) j.field(line.item, line.cost.value());
@@ -353,14 +354,15 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
                                format_dollars(Dollars(ev.cost_spread.p05)), format_dollars(Dollars(ev.cost_spread.p95)));
         }
         out << "\n";
-        if (ev.nominal_steady_cost) {
+        // Not repeated where the two bases agree (reliability = "none": allocated = steady-state).
+        if (ev.nominal_steady_cost && format_dollars(ev.nominal_steady_cost->total) != h.cost) {
             out << fmt::format("                 steady-state {} (the same prices on the steady-state GPU-hours: the basis of a "
                                "reported GPU-hours × price; the figure above is on allocated GPU-hours)\n",
                                format_dollars(ev.nominal_steady_cost->total));
         }
         for (const auto& line : cost.lines) out << fmt::format("    {:<28} {}\n", line.item, format_dollars(line.cost));
-        out << fmt::format("  energy         {} (facility, PUE {:g}; GPUs at {:.0f}% of TDP on average; nominal inputs)\n", h.energy,
-                           s.pricing.pue, 100 * s.pricing.utilization);
+        out << fmt::format("  energy         {} (facility, PUE {:g}; {}; nominal inputs)\n", h.energy, s.pricing.pue,
+                           report::gpu_power_basis(s));
         out << "\ncost ladder (each rung its own figure; Epoch AI, arXiv 2405.21015)\n";
         for (const auto& rung : report::ladder_lines(ev)) {
             out << fmt::format("  rung {}  {:<52} {:>12}  {}\n", rung.number, rung.title, rung.cost, rung.detail);

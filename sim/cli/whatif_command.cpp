@@ -52,6 +52,9 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
     // Every key always present (null where it does not apply), so that a reader indexing a row never misses one.
     if (result.rule) j.field("rule", *result.rule);
     else j.key("rule").null();
+    j.key("rule_set");
+    if (result.rule_set) write_rule_set_json(j, *result.rule_set);
+    else j.null();
     if (result.deadline) j.field("deadline_days", in_days(*result.deadline));
     else j.key("deadline_days").null();
     j.key("overrides").begin_array();

@@ -592,8 +592,8 @@ std::string cost_section(const RunEvaluation& ev) {
         out += paragraph("Each rung is its own figure (Epoch AI, Cottier et al. 2024, arXiv 2405.21015): a claim names the rung "
                          "it speaks of." + about);
         out += table({"rung", "cost", "made of", "inputs and sources"}, ladder, {1});
-        out += paragraph(fmt::format("Energy: {} (facility, PUE {:g}; GPUs at {:.0f}% of TDP on average).", format_energy(c.energy),
-                                     s.pricing.pue, 100 * s.pricing.utilization));
+        out += paragraph(fmt::format("Energy: {} (facility, PUE {:g}; {}).", format_energy(c.energy), s.pricing.pue,
+                                     gpu_power_basis(s)));
     } else {
         out += paragraph("No [pricing] given: cost and energy are not computed.", "note");
     }

@@ -31,8 +31,11 @@ std::vector<std::string_view> rung_keys(CostRung r) {
 
 // "key = value (source)", or "key ~ distribution" for an uncertain input.
 std::string assumption_text(const RunEvaluation& ev, const Assumption& a) {
-    for (const auto& u : ev.uncertain_inputs) {
-        if (starts_with(u, a.key + " ~")) return fmt::format("{} (uncertain; nominal {}; {})", u, a.value, a.source);
+    for (std::size_t i = 0; i < ev.uncertain_inputs.size(); ++i) {
+        const std::string& u = ev.uncertain_inputs[i];
+        if (!starts_with(u, a.key + " ~")) continue;
+        const std::string basis = i < ev.uncertain_nominal_basis.size() ? ", " + ev.uncertain_nominal_basis[i] : "";
+        return fmt::format("{} (uncertain; nominal {}{}; {})", u, a.value, basis, a.source);
     }
     return fmt::format("{} = {} ({})", a.key, a.value, a.source);
 }
@@ -247,6 +250,13 @@ std::string mfu_text(const StepResult& r) {
                                                : std::string();
     return fmt::format("{}{}; against the {} peak: MFU {:.1f}% ({:.1f}% causal), HFU {:.1f}%", head, over,
                        to_string(r.compute_precision), 100 * r.mfu_full, 100 * r.mfu_causal, 100 * r.hfu);
+}
+
+std::string gpu_power_basis(const Scenario& s) {
+    const bool capped = s.cluster.power_cap && s.cluster.power_cap->value() < s.cluster.chip.tdp.value();
+    if (!capped) return fmt::format("GPUs at {:.0f}% of TDP on average", 100 * s.pricing.utilization);
+    return fmt::format("GPUs at {:.0f}% of their {} power cap on average", 100 * s.pricing.utilization,
+                       format_power(*s.cluster.power_cap));
 }
 
 }  // namespace gpuhours::report

@@ -166,7 +166,6 @@ ChipMetrics metrics_of(const ChipProfile& chip) {
 
 std::string Classification::why() const { return join(reasons, "; "); }
 
-std::string Classification::label() const { return subject ? class_name : class_name + " (not subject)"; }
 
 Classification classify(const ChipMetrics& metrics, const RuleSet& rules) {
     Classification out;

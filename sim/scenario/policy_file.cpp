@@ -132,14 +132,22 @@ RuleClass read_class(const Node& node, std::size_t index) {
 void read_not_subject(const Node& node, RuleSet& rules) {
     TableReader t(detail::as_table(node, "not_subject"), "not_subject");
     const Node& vendors = t.required("vendors", "add `vendors = [\"…\"]`, the chips' `vendor` as the catalog writes it");
-    rules.not_subject_source = detail::as_string(t.required("source", "cite why the rule does not reach them"), "not_subject.source");
+    const Node& source = t.required("source", "cite why the rule does not reach them");
+    rules.not_subject_source = detail::as_string(source, "not_subject.source");
     t.finish();
+    if (rules.not_subject_source.empty()) {
+        throw ScenarioError(source.where, "`not_subject.source` is empty", "cite why the rule does not reach these vendors' parts");
+    }
     if (vendors.kind != Node::Kind::array || vendors.items.empty()) {
         throw ScenarioError(vendors.where, "`not_subject.vendors` must be a non-empty list of vendor names",
                             "e.g. vendors = [\"Huawei\"], as the chips' `vendor` key writes them");
     }
     for (std::size_t i = 0; i < vendors.items.size(); ++i) {
-        rules.not_subject_vendors.push_back(detail::as_string(vendors.items[i], fmt::format("not_subject.vendors[{}]", i)));
+        const std::string path = fmt::format("not_subject.vendors[{}]", i);
+        const std::string vendor = detail::as_string(vendors.items[i], path);
+        if (vendor.empty()) throw ScenarioError(vendors.items[i].where, fmt::format("`{}` is empty", path), "write a vendor as the chips' `vendor` key does, e.g. \"Huawei\"");
+        rules.not_subject_vendors.push_back(vendor);
+        rules.not_subject_where.push_back(vendors.items[i].where);
     }
 }
 
@@ -184,6 +192,26 @@ RuleSet read_rule_set(const Node& root, const std::string& id) {
     return rules;
 }
 
+// A not_subject vendor no catalog chip has would reach nothing (a case or spelling slip: "huawei"): refused at its
+// position, with the nearest vendor the catalog has.
+void require_known_vendors(const RuleSet& rules, const std::filesystem::path& catalog_dir) {
+    if (rules.not_subject_vendors.empty()) return;
+    std::vector<std::string> known;
+    const std::filesystem::path dir = catalog_dir.empty() ? default_catalog_dir() : catalog_dir;
+    for (const auto& id : catalog_names(dir, "chips")) {
+        const std::string vendor = load_chip(id, catalog_dir).vendor;
+        if (!vendor.empty() && std::find(known.begin(), known.end(), vendor) == known.end()) known.push_back(vendor);
+    }
+    for (std::size_t i = 0; i < rules.not_subject_vendors.size(); ++i) {
+        const std::string& v = rules.not_subject_vendors[i];
+        if (std::find(known.begin(), known.end(), v) != known.end()) continue;
+        const auto best = detail::suggest(v, known);
+        throw ScenarioError(rules.not_subject_where[i], fmt::format("`not_subject.vendors[{}]` = \"{}\" is no catalog chip's vendor", i, v),
+                            best ? fmt::format("did you mean \"{}\"? (the chips' vendors: {})", *best, list_of(known))
+                                 : fmt::format("the chips' vendors: {}", list_of(known)));
+    }
+}
+
 }  // namespace
 
 std::vector<std::string> rule_set_names(const std::filesystem::path& catalog_dir) {
@@ -203,7 +231,9 @@ RuleSet load_rule_set(const std::string& name, const std::filesystem::path& cata
         }
         throw ScenarioError(fmt::format("unknown rule set \"{}\"", name), hint);
     }
-    return read_rule_set(detail::parse_document_file(file.string()), name);
+    RuleSet rules = read_rule_set(detail::parse_document_file(file.string()), name);
+    require_known_vendors(rules, catalog_dir);
+    return rules;
 }
 
 RuleSet load_rule_set_from_string(std::string_view text, const std::string& name) {

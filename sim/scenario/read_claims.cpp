@@ -5,6 +5,7 @@
 #include "scenario_reader.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -349,8 +350,16 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
         if (w.chips.empty()) {
             const RuleSet rules = load_rule_set(w.rule, catalog_dir);
             if (rules.memory_scope) {
-                throw detail::KeyError(n->where, n->where, false, "`whatif.rule`: " + memory_scope_refusal(rules),
-                                       memory_scope_hint(rules), stand_in(n->where, Node::Kind::string, 0, 0.0, "oct-2023"));
+                std::vector<std::string> chip_rules;  // the catalog's rule sets that can choose chips: the stand-in and hint
+                for (const auto& name : known) {
+                    if (!load_rule_set(name, catalog_dir).memory_scope) chip_rules.push_back(name);
+                }
+                throw detail::KeyError(
+                    n->where, n->where, false, "`whatif.rule`: " + memory_scope_refusal(rules),
+                    fmt::format("add `chips = [\"…\"]` to [whatif] for it to classify them{}",
+                                chip_rules.empty() ? std::string()
+                                                   : fmt::format(", or name a rule set that classifies chips ({})", fmt::join(chip_rules, ", "))),
+                    chip_rules.empty() ? nullptr : stand_in(n->where, Node::Kind::string, 0, 0.0, chip_rules.front()));
             }
         }
     }

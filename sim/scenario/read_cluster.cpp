@@ -154,13 +154,17 @@ GemmTileOverhead read_tile_overhead(TableReader& e, const std::string& path) {
     return o;
 }
 
+// Whether `n` is the user's (the scenario's file or a --set) rather than the catalog entry's.
+bool user_given(const std::string& user_file, const Node& n) {
+    return n.where.file.starts_with("--set ") || (!user_file.empty() && n.where.file == user_file);
+}
+
 // Where a rule between two values of a chip table is reported: at `second` when the user writes it (in `user_file`,
 // the scenario's [cluster.chip] table, or with `--set`) and `first` comes from the catalog entry, else at `first`. A
 // `[cluster.chip]` table with `from` is the catalog's table with the user's values merged in, each keeping its own
 // position.
 const SourceRef& coupled_at(const std::string& user_file, const Node& first, const Node& second) {
-    auto given = [&](const Node& n) { return n.where.file.starts_with("--set ") || (!user_file.empty() && n.where.file == user_file); };
-    return given(second) && !given(first) ? second.where : first.where;
+    return user_given(user_file, second) && !user_given(user_file, first) ? second.where : first.where;
 }
 
 // The most a format's dense peak may be, as a multiple of the same chip's BF16 peak: formats as wide or wider run
@@ -291,7 +295,9 @@ void read_memory(TableReader& r, ChipProfile& chip, const std::string& user_file
                                 "write \"exposed\" (the bytes the device exposes to software, the default) or "
                                 "\"nameplate\" (the published figure, when what the device exposes is not known)");
         }
-        chip.memory_nameplate = basis == "nameplate";
+        // A capacity the user gives over a catalog chip's nameplate figure is the user's own (often measured) figure:
+        // it keeps the nameplate basis only where the user says so too.
+        chip.memory_nameplate = basis == "nameplate" && (!user_given(user_file, capacity) || user_given(user_file, value));
     }
     chip.memory_capacity = chip.memory_device - chip.memory_reserve;
     chip.memory_bandwidth = read_bandwidth(m, "bandwidth", "3.35 TB/s");

@@ -336,6 +336,17 @@ std::string UncertainInput::describe() const {
     return path;
 }
 
+std::string UncertainInput::nominal_basis() const {
+    switch (distribution) {
+        case Distribution::uniform: return "the midpoint";
+        case Distribution::triangular:
+            return fmt::format("the mode; {:.0f}% of draws lie below it", c > a ? 100.0 * (b - a) / (c - a) : 50.0);
+        case Distribution::normal: return "the mean";
+        case Distribution::lognormal: return "the median";
+    }
+    return "the nominal value";
+}
+
 ScenarioSampler::ScenarioSampler(const std::filesystem::path& file, const LoadOptions& options) : file_(file), options_(options) {
     std::vector<ScenarioError> range_mistakes;  // an `unset` entry's and the ranges' mistakes, reported with the rest
     auto doc = std::make_shared<Node>(detail::merge_document(detail::parse_document_file(file.string()), file, options, &range_mistakes));

@@ -3,6 +3,7 @@
 // forward simulation (the answer finishes within the deadline; 5 % more does not).
 #include "../support/cli.hpp"
 #include "../support/json.hpp"
+#include "../support/scenarios.hpp"
 #include "../support/temp_dir.hpp"
 
 #include <gpuhours/scenario/family.hpp>
@@ -321,6 +322,27 @@ TEST_CASE("the DeepSeek-like family runs on the flagship's phases: its context e
     CHECK(rungs[2]["model"].string() == "deepseek-v3");
     CHECK(std::get<bool>(rungs[2]["meets"].v));
     CHECK(days_of(file, rungs[2]["overrides"].array(), seed) <= doc["deadline_days"].number());
+}
+
+TEST_CASE("capacity judges a budget on the median cost, as run prints it for the answer's run", "[capacity]") {
+    // The small run's price is uniform $1.5–$3.5 (nominal $2.5, the midpoint) and it has a failure class, so the
+    // median of the samples' cost (price × allocated GPU-hours, each drawn) is not the nominal run's cost. The answer
+    // re-run forward with `run` and the same samples and seed has cost_usd_p50 equal to capacity's cost_usd, within
+    // the budget, and a nominal cost_usd that differs from it.
+    const gpuhours::test::TempDir scratch("capacity-median-" + std::to_string(::getpid()));
+    const std::string file = gpuhours::test::write_small_run(scratch.path).string();
+    const std::string seed = " --samples 10 --seed 1";
+    const auto doc = json_of(run_cli("capacity " + file + " --deadline '3 days' --budget '$2K' --json" + seed));
+    const auto& row = doc["tokens"].array().at(0);
+    REQUIRE(std::get<bool>(row["feasible"].v));
+    CHECK(row["bound"].string() == "budget");
+    const double cost = row["cost_usd"].number();
+    CHECK(cost <= 2000.0);
+    std::string sets;
+    for (const auto& o : row["overrides"].array()) sets += " --set '" + o.string() + "'";
+    const auto run = json_of(run_cli("run " + file + sets + " --json" + seed));
+    CHECK(run["run"]["cost_usd_p50"].number() == Approx(cost).epsilon(1e-12));
+    CHECK(run["run"]["cost_usd"].number() != Approx(cost).epsilon(1e-3));
 }
 
 TEST_CASE("capacity says which phase's tokens it searched when the scenario has several", "[capacity]") {

@@ -5,11 +5,14 @@
 
 #include "../support/cli.hpp"
 #include "../support/scenario_error.hpp"
+#include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 #include <map>
 #include <string>
@@ -325,10 +328,14 @@ TEST_CASE("a PRC-origin part keeps its class but is not subject to a US export r
         CHECK_FALSE(ascend.subject);
         CHECK(permitted(ascend, rules));
         CHECK_THAT(ascend.why(), Catch::Contains("not subject to the rule: a Huawei part"));
-        CHECK(ascend.label() == ascend.class_name + " (not subject)");
         // An NVIDIA part is subject: the H800 stays 3A090.a and not permitted under Oct 2023.
         CHECK(classify(load_chip("h800", kCatalog), rules).subject);
     }
+    // The chips table marks them † and says why under it.
+    const auto table = test::run_cli("chips --rule oct-2023");
+    INFO(table.out);
+    CHECK(std::count(table.out.begin(), table.out.end(), '\n') > 17);
+    CHECK_THAT(table.out, Catch::Contains("3A090.a †") && Catch::Contains("† not subject to the rule, whatever its class: a part of Huawei"));
     const RuleSet oct2023 = load_rule_set("oct-2023", kCatalog);
     const Classification ascend = classify(load_chip("ascend-910b", kCatalog), oct2023);
     CHECK(ascend.class_name == "3A090.a");  // the technical class is kept: TPP 6,016 ≥ 4,800
@@ -386,4 +393,18 @@ TEST_CASE("a scenario's [whatif] rule of memory scope without chips is refused w
     CHECK_NOTHROW(load_scenario_from_string(base + "chips = [\"h100\", \"h20\"]\nrule = \"dec-2024-hbm\"\n", "w.toml",
                                             test::source_catalog()));
     CHECK_NOTHROW(load_scenario_from_string(base + "rule = \"oct-2023\"\n", "w.toml", test::source_catalog()));
+}
+
+TEST_CASE("a not_subject vendor no catalog chip has is refused where it is written, with the nearest one", "[policy]") {
+    // "huawei" matches no chip's `vendor` ("Huawei"): it would reach nothing.
+    const gpuhours::test::TempDir dir("rule-vendor-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir.path / "policy");
+    std::filesystem::copy(kCatalog / "chips", dir.path / "chips", std::filesystem::copy_options::recursive);
+    std::ofstream(dir.path / "policy" / "t.toml") << "title = \"t\"\nsource = \"s\"\n"
+                                                   "not_subject = { vendors = [\"huawei\"], source = \"x\" }\n"
+                                                   "[[classes]]\nname = \"a\"\nsource = \"s\"\nall = [{ metric = \"tpp\", at_least = 1 }]\n"
+                                                   "[default]\nname = \"b\"\n";
+    CHECK_THROWS_WITH(load_rule_set("t", dir.path),
+                      Catch::Contains("t.toml:3:") && Catch::Contains("\"huawei\" is no catalog chip's vendor") &&
+                          Catch::Contains("did you mean \"Huawei\"?"));
 }

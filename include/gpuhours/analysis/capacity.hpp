@@ -32,7 +32,7 @@ struct CapacityRequest {
     std::vector<std::string> chips;          // catalog ids; empty: the scenario's own chip
     long long gpus = 0;                      // GPUs available
     Seconds deadline;                        // median wall clock must be at most this
-    std::optional<Dollars> budget;           // cost at the nominal prices and the median wall clock, at most this
+    std::optional<Dollars> budget;           // the samples' median cost, at most this (as the median wall clock the deadline)
     // The largest global batch, in tokens, a phase may grow to when the GPU count leaves it too few micro-batches
     // or splits it unevenly (scale_plan); nullopt: 1.25 × the phase's own.
     std::optional<double> max_batch_tokens;
@@ -61,7 +61,7 @@ struct TokenCapacity {
     std::string tokens_key;       // "training.tokens" or "phases.N.tokens": the key the search sets
     double tokens = 0.0;          // the most tokens found that meet the deadline (and budget)
     double days = 0.0;            // its median wall clock
-    double cost_usd = 0.0;        // its cost at the nominal prices (0 unpriced)
+    double cost_usd = 0.0;        // its cost, the samples' median (0 unpriced)
     double gpu_hours = 0.0;
     std::string bound;            // "deadline" or "budget": which one the next tokens would break
     double tokens_over = 0.0;     // the fewest tokens found that do not meet it (≤ tokens × (1 + precision))
@@ -79,7 +79,7 @@ struct RungCapacity {
     bool ran = false;             // false: `note` says why (does not fit, no count reaches)
     bool meets = false;
     CapacityPlan plan;
-    double days = 0.0, cost_usd = 0.0;
+    double days = 0.0, cost_usd = 0.0;  // medians over the samples, as TokenCapacity's
     std::string note;
 };
 

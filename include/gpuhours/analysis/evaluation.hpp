@@ -87,6 +87,7 @@ struct RunEvaluation {
     std::vector<PhaseOutcome> phases;
     bool stochastic = false;           // interruptions or uncertain inputs: the figures are distributions
     std::vector<std::string> uncertain_inputs;  // UncertainInput::describe() of each
+    std::vector<std::string> uncertain_nominal_basis;  // UncertainInput::nominal_basis() of each, in the same order
 
     // Per Monte Carlo sample, in sample order (byte-identical for a seed).
     std::vector<double> wall_clock_days;

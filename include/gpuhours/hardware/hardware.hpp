@@ -104,8 +104,9 @@ struct ChipProfile {
     // caching allocator's fragmentation). memory_capacity = memory_device − memory_reserve is what parameters,
     // gradients, optimizer state and activations may use: every fit check compares against it.
     // memory_nameplate: memory_device is the published figure (read in 10⁹ B) because what the device exposes is
-    // not published for the part ([memory] basis = "nameplate"); on the NVIDIA and AMD parts whose exposed bytes are
-    // known, these lie 6–7 % above the nameplate GB, so a fit on such a part is that much pessimistic.
+    // not published for the part ([memory] basis = "nameplate"); on the HBM parts whose exposed bytes are known (H100,
+    // H20, B200, GB200, MI300X) these lie 6–7 % above the nameplate GB, so a fit on such a part may be that much
+    // pessimistic (the GDDR parts' ECC keeps theirs near the nameplate: L40S 47.77 against 48 GB).
     Bytes memory_capacity;
     Bytes memory_device;
     Bytes memory_reserve;

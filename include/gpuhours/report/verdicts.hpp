@@ -20,6 +20,9 @@ struct Headline {
     std::string cost_label;  // "nominal inputs, rental: the final run at rental prices"
 };
 Headline headline_of(const RunEvaluation& ev);
+// The GPUs' power the energy is counted at, as cost_inputs takes it: "GPUs at 80% of TDP on average", or under a
+// power cap below the TDP "GPUs at 80% of their 400 W power cap on average".
+std::string gpu_power_basis(const Scenario& s);
 
 // The two bases and how the run gets from one to the other, in words shared by the terminal and the report:
 // `reliability` — the catalog entry or "none" and the restart per interruption with its parts; `steady_state` and

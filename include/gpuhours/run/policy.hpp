@@ -97,6 +97,7 @@ struct RuleSet {
     // parts are not US exports ("n/a (PRC-origin)", shared/reference/chips-and-rules.md §3.7). Such a chip keeps
     // its technical class but counts as permitted, and its classification says why.
     std::vector<std::string> not_subject_vendors;
+    std::vector<SourceRef> not_subject_where;  // each vendor's position in the file (load_rule_set checks the names)
     std::string not_subject_source;
 };
 
@@ -114,8 +115,6 @@ struct Classification {
     bool subject = true;
 
     [[nodiscard]] std::string why() const;  // reasons joined with "; "
-    // The class as tables print it: "3A090.a", or "3A090.a (not subject)" for a chip the rule does not reach.
-    [[nodiscard]] std::string label() const;
 };
 
 inline constexpr std::string_view kUndetermined = "depends on die area (not published)";

@@ -225,6 +225,10 @@ struct UncertainInput {
     [[nodiscard]] std::pair<double, double> range() const;
     [[nodiscard]] double draw(Random& rng) const;
     [[nodiscard]] std::string describe() const;     // "pricing.gpu_hour ~ uniform($1.5, $3.5)"
+    // Which value of the distribution nominal() is, and where it lies in it when that is not the middle: "the
+    // midpoint", "the mean", "the median", or for a triangle "the mode; 25% of draws lie below it" ((mode − low) /
+    // (high − low), the triangle's CDF at its mode).
+    [[nodiscard]] std::string nominal_basis() const;
     [[nodiscard]] std::string text(double value) const;  // the value with its unit, as the file would write it
 };
 
