@@ -97,6 +97,29 @@ std::vector<std::vector<std::string>> difference_rows(const CompareResult& r) {
 // "×1.50" of column c's figure to the first column's; "—" when the first's is 0.
 std::string ratio(double value, double first) { return first > 0 ? fmt::format("×{:.3f}", value / first) : "—"; }
 
+// Each scenario after the first against the first: "B against A: days ×1.398, GPU-hours ×11.182, cost …", with the
+// rungs named where the costs are on different ones (the text and the page both end with these).
+std::vector<std::string> ratio_lines(const CompareResult& r) {
+    std::vector<std::string> lines;
+    const CompareColumn& first = r.columns.front();
+    for (std::size_t i = 1; i < r.columns.size(); ++i) {
+        const auto& f = r.columns[i].figures;
+        std::string line = fmt::format("{} against {}: days {}, GPU-hours {}", r.columns[i].label, first.label,
+                                       ratio(f.wall_clock_days, first.figures.wall_clock_days),
+                                       ratio(f.gpu_hours, first.figures.gpu_hours));
+        if (r.columns[i].priced && first.priced) {
+            line += fmt::format(", cost {}, energy {}", ratio(f.cost_usd, first.figures.cost_usd),
+                                ratio(f.energy_mwh, first.figures.energy_mwh));
+            if (f.cost_basis != first.figures.cost_basis) {
+                line += fmt::format(" (the costs are on different rungs: {} is {}, {} is {})", r.columns[i].label, f.cost_basis,
+                                    first.label, first.figures.cost_basis);
+            }
+        }
+        lines.push_back(std::move(line));
+    }
+    return lines;
+}
+
 }  // namespace
 
 std::string compare_text(const CompareResult& r) {
@@ -128,21 +151,7 @@ std::string compare_text(const CompareResult& r) {
     Table results(header(r, "figure"));
     for (auto& row : result_rows(r)) results.add_row(std::move(row));
     out += results.render();
-    const CompareColumn& first = r.columns.front();
-    for (std::size_t i = 1; i < r.columns.size(); ++i) {
-        const auto& f = r.columns[i].figures;
-        out += fmt::format("\n{} against {}: days {}, GPU-hours {}", r.columns[i].label, first.label,
-                           ratio(f.wall_clock_days, first.figures.wall_clock_days),
-                           ratio(f.gpu_hours, first.figures.gpu_hours));
-        if (r.columns[i].priced && first.priced) {
-            out += fmt::format(", cost {}, energy {}", ratio(f.cost_usd, first.figures.cost_usd),
-                               ratio(f.energy_mwh, first.figures.energy_mwh));
-            if (r.columns[i].figures.cost_basis != first.figures.cost_basis) {
-                out += fmt::format(" (the costs are on different rungs: {} is {}, {} is {})", r.columns[i].label, r.columns[i].figures.cost_basis,
-                                   first.label, first.figures.cost_basis);
-            }
-        }
-    }
+    for (const auto& line : ratio_lines(r)) out += "\n" + line;
     return out + "\n";
 }
 
@@ -207,6 +216,7 @@ std::string compare_html(const CompareResult& r) {
     std::vector<std::size_t> numeric;
     for (std::size_t i = 1; i <= r.columns.size(); ++i) numeric.push_back(i);
     out += table(header(r, "figure"), result_rows(r), numeric, "wide");
+    for (const auto& line : ratio_lines(r)) out += paragraph(line);
     struct Chart {
         const char* id;
         const char* title;

@@ -74,6 +74,8 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     CHECK_THAT(content, Catch::StartsWith("<!DOCTYPE html>") && Catch::EndsWith("</html>\n"));
     CHECK_THAT(content, Catch::Contains("<section id=\"compare\">") && Catch::Contains("pricing.gpu_hour"));
     CHECK_THAT(content, Catch::Contains("Cost (nominal prices) by scenario"));
+    // The page ends its comparison with the text's ratio line too (it had only the tables and charts).
+    CHECK_THAT(content, Catch::Contains("<p>B against A: days ×1.000, GPU-hours ×1.000, cost ×2.000"));
     // Each bar's hover text is the figure as the table prints it, with its scenario (it was the raw double).
     const auto days_a = fmt::format("<title>A: {:.1f} days</title>", a["wall_clock_days"].number());
     CHECK_THAT(content, Catch::Contains(days_a));
