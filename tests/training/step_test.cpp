@@ -757,7 +757,15 @@ TEST_CASE("full recomputation adds one forward of every layer to the time and th
     // GPUs of a stage (t·d) and the micro-batches.
     ParallelLayout sharded = layout(2, 2, 2);
     sharded.recompute = Recompute::full;
-    for (const StepSpec& s : {spec, spec_for(spec.model, cluster(8, Fabric::single_node), sharded, 4)}) {
+    // And under schedules whose stages hold several chunks: DualPipe (stage s holds chunks s and p−1−s: summing the
+    // stages' local chunks counted every layer's recomputation twice) and interleaving (v = 2, 1 layer per chunk).
+    ParallelLayout dual = l;
+    dual.schedule = Schedule::dualpipe;
+    ParallelLayout interleaved = l;
+    interleaved.schedule = Schedule::interleaved;
+    interleaved.virtual_stages = 2;
+    for (const StepSpec& s : {spec, spec_for(spec.model, cluster(8, Fabric::single_node), sharded, 4),
+                              spec_for(spec.model, fast_node(p), dual, m), spec_for(spec.model, fast_node(p), interleaved, m)}) {
         const StepResult x = simulate_step(s);
         const double tokens = static_cast<double>(s.global_batch) * s.sequence_length;
         const FlopsPerToken f = training_flops_breakdown(s.model, s.sequence_length, AttentionMask::causal);
