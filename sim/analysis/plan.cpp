@@ -204,6 +204,11 @@ std::vector<ParallelLayout> enumerate_layouts(const Scenario& s, const PlanSpace
                                 l.expert_tensor = et;
                                 l.micro_batch = mb;
                                 l.recompute = rc;
+                                // The scenario's recompute refinements apply to their own mode only: its
+                                // recompute_num_layers to full, its recompute_modules to selective (a candidate without
+                                // recomputation kept N and was refused by rule: a researcher's read).
+                                if (rc != Recompute::full) l.recompute_num_layers = 0;
+                                if (rc != Recompute::selective) l.recompute_modules = 0;
                                 l.schedule = schedule;
                                 l.virtual_stages = v;
                                 // The scenario's layer split holds for its own chunk count only; other counts split evenly.

@@ -226,7 +226,7 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
     const auto& p = s.parallel;
     out << fmt::format("layout search: {}\n", s.title);
     out << fmt::format("{} × {}, {}, sequence {}, global batch {}; kept from the scenario: ZeRO {}, {} compute, order {}, "
-                       "sequence parallel {}{}{}{}{}{}\n\n",
+                       "sequence parallel {}{}{}{}{}{}{}\n\n",
                        s.cluster.gpus, s.cluster.chip.display_name, s.model.display_name, s.training.sequence_length,
                        s.training.global_batch, p.zero_stage, to_string(s.training.precision.compute), p.order,
                        p.sequence_parallel ? "on (off where tensor = 1)" : "off",
@@ -237,7 +237,11 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
                                        : "",
                        p.moe_shared_expert_overlap ? ", shared experts beside the all-to-all (where expert > 1, not under DualPipe)" : "",
                        s.model.moe ? fmt::format(", the {} token dispatcher", to_string(p.moe_dispatcher)) : std::string(),
-                       describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision, ", "));
+                       describe_gradient_accumulation(s.training.gradient_accumulation, s.training.precision, ", "),
+                       p.recompute_num_layers > 0
+                           ? fmt::format(", full recomputation of the first {} layer{} of each chunk (where recompute = full)",
+                                         p.recompute_num_layers, p.recompute_num_layers == 1 ? "" : "s")
+                           : std::string());
     if (result.ranking.empty()) {
         out << "no layout in the search space passes the rules and fits in memory";
         if (n.failed_in_simulation > 0) out << fmt::format(" and simulates ({} failed in simulation)", n.failed_in_simulation);

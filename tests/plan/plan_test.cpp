@@ -128,6 +128,29 @@ TEST_CASE("the search space of a tiny scenario has the number of layouts counted
     CHECK(*r.scenario_rank == static_cast<std::size_t>(faster) + 1);
 }
 
+TEST_CASE("the scenario's recompute refinements reach only the candidates of their own mode", "[plan]") {
+    // The tiny scenario with full recomputation of the first layer of each chunk (recompute_num_layers = 1) and a
+    // selective module set: the none candidates must run without either (the rules refuse recompute_num_layers
+    // without full recomputation: every none and selective candidate was refused, a researcher's read), so the
+    // space restricted to tensor 1, pipeline 2 and recompute none counts as the plain scenario's: 8 of 20 refused.
+    Scenario s = tiny();
+    s.parallel.recompute = Recompute::full;
+    s.parallel.recompute_num_layers = 1;
+    PlanOptions o;
+    o.prune = false;
+    o.space.tensor = {1};
+    o.space.pipeline = {2};
+    o.space.recompute = {Recompute::none};
+    const PlanResult r = plan_layouts(s, o);
+    CHECK(r.counts.enumerated == 20);
+    CHECK(r.counts.rejected_by_rule == 8);
+    CHECK(r.counts.simulated == 12);
+    for (const std::size_t i : r.ranking) {
+        CHECK(r.candidates[i].layout.recompute_num_layers == 0);
+        CHECK(r.candidates[i].layout.recompute_modules == 0u);
+    }
+}
+
 TEST_CASE("a layout that does not fit in memory is never simulated", "[plan]") {
     Scenario s = tiny();
     PlanOptions o;
