@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 
@@ -72,12 +73,14 @@ std::optional<std::string> raised_ramp_note(const PhaseSpec& ph) {
                        raised.size() == 1 ? "it runs" : "they run", with_commas(static_cast<double>(r.least)));
 }
 
-double planned_steps(const Scenario& s) {
+double planned_steps(const Scenario& s, bool rounded) {
     double steps = 0.0;
     for (const PhaseSpec& ph : s.phases) {
         if (ph.quoted_gpu_hours) continue;
         for (const auto& [batch, tokens] : detail::levels_of(ph)) {
-            if (tokens > 0) steps += tokens / (static_cast<double>(batch) * ph.training.sequence_length);
+            if (tokens <= 0) continue;
+            const double level = tokens / (static_cast<double>(batch) * ph.training.sequence_length);
+            steps += rounded ? std::round(level) : level;
         }
     }
     return steps;

@@ -602,7 +602,7 @@ int check_command(const Args& raw, std::ostream& out) {
         out << fmt::format("training  {} tokens, sequence {}, global batch {} ({} micro-batches of {} per replica), "
                            "{} compute; {} steps{}\n",
                            format_count(t.tokens), t.sequence_length, t.global_batch, micro, p.micro_batch,
-                           describe_compute_precision(t.precision), report::with_commas(planned_steps(s)),
+                           describe_compute_precision(t.precision), report::with_commas(planned_steps(s, true)),
                            simulated > 1 ? fmt::format(" over its {} simulated phases (batch ramps included)", simulated) : "");
         out << fmt::format("kernels   {}{}\n", describe_launches(c.chip, t.cuda_graphs),
                            describe_gradient_accumulation(t.gradient_accumulation, t.precision, "; "));

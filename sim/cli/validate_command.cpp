@@ -27,6 +27,11 @@ int cmd_validate(const Args& raw, std::ostream& out) {
     if (args.has("--json")) {
         auto stats = [](report::Json& j, const char* key, const ValidationStats& s) {
             j.key(key).begin_object().field("measurements", s.measurements).field("cases", s.cases);
+            if (s.measurements == 0) {  // no measurement: no error to state (it read 0.0: a researcher's read)
+                j.key("mean_absolute_percentage_error").null().key("max_absolute_percentage_error").null();
+                j.key("max_case").null().key("max_figure").null().end_object();
+                return;
+            }
             j.field("mean_absolute_percentage_error", 100.0 * s.mean_absolute_error);
             j.field("max_absolute_percentage_error", 100.0 * s.max_absolute_error);
             j.field("max_case", s.max_case).field("max_figure", s.max_figure).end_object();

@@ -6,12 +6,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <iterator>
 #include <map>
 #include <string>
@@ -441,4 +443,45 @@ TEST_CASE("model --json lists every pipeline rank's memory, and check and model 
     CHECK(check["cluster"]["chip"].string() == "h800");
     CHECK(check["cluster"]["chip_modified"].string() == "efficiency.gemm_fp8_blockwise");
     CHECK(check["memory"]["capacity_bytes"].number() == 81765439898.0);
+}
+
+TEST_CASE("validate --json states no error for a group without measurements") {
+    // No shipped validation case informs a catalog figure ("informed: none" in the text): the informed group has 0
+    // measurements, so its errors are null (they read 0.0, a perfect score for nothing measured).
+    const Result r = run("validate --json");
+    REQUIRE(r.exit_code == 0);
+    const auto doc = gpuhours::test::parse_json(r.out);
+    CHECK(doc["informed"]["measurements"].number() == 0.0);
+    CHECK(std::holds_alternative<std::nullptr_t>(doc["informed"]["mean_absolute_percentage_error"].v));
+    CHECK(std::holds_alternative<std::nullptr_t>(doc["informed"]["max_case"].v));
+    CHECK(doc["independent"]["measurements"].number() > 0.0);
+    CHECK(doc["independent"]["mean_absolute_percentage_error"].number() > 0.0);
+}
+
+TEST_CASE("check's step count is the sum of run's phase rows") {
+    // The flagship's batch ramp ends its levels inside a step: run's table prints each level's count rounded
+    // (6,212 + 3,727 + 2,662 + 2,071 + 227,785, then 1,000 and 1,000), and check printed the rounded sum of the
+    // fractional counts, 244,458, one more than the rows' 244,457 (a researcher's read).
+    const std::string file = std::string(GPUHOURS_TEST_SOURCE_DIR) + "/scenarios/deepseek-v3.toml";
+    const Result table = run("run " + file + " --samples 2");
+    REQUIRE(table.exit_code == 0);
+    long long rows = 0;
+    std::istringstream lines(table.out.substr(0, table.out.find("total (")));
+    for (std::string line; std::getline(lines, line);) {
+        // A phase row: "name  sequence  batch  tokens  steps  step time …"; the steps column is the 5th field from
+        // the end of the first six ("… 117.2B  6,212    6.927 s …"): the number before the step time's "s".
+        const auto at = line.find(" s ");
+        if (at == std::string::npos || line.find("quoted") != std::string::npos) continue;
+        std::istringstream fields(line.substr(0, at));
+        std::vector<std::string> f;
+        for (std::string w; fields >> w;) f.push_back(w);
+        if (f.size() < 3) continue;
+        std::string digits;
+        for (char ch : f[f.size() - 2]) if (ch != ',') digits += ch;
+        if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
+        rows += std::stoll(digits);
+    }
+    CHECK(rows == 244457);
+    const Result check = run("check " + file);
+    CHECK_THAT(check.out, Catch::Contains("; 244,457 steps over its 3 simulated phases"));
 }

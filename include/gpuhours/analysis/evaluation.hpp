@@ -172,8 +172,9 @@ void require_run_can_finish(const Scenario& s);
 
 // The steps a run of `s` trains, as `run` counts them: over its simulated phases (a quoted phase has none), each
 // batch-ramp level's tokens / (its global batch × the phase's sequence length). Fractional where a phase given in
-// tokens ends inside a step.
-double planned_steps(const Scenario& s);
+// tokens ends inside a step. `rounded`: each level's count rounded as run's phase table prints it, so that a total
+// printed beside that table is the sum of its rows (check printed 244,458 beside rows summing to 244,457).
+double planned_steps(const Scenario& s, bool rounded = false);
 
 // A sentence naming the batch-ramp levels of `ph` that run at a larger batch than their midpoint's, raised to the
 // least batch the phase's schedule takes with its data degree and micro-batch (DualPipe: 2 × pipeline micro-batches
