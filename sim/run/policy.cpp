@@ -166,7 +166,6 @@ ChipMetrics metrics_of(const ChipProfile& chip) {
 
 std::string Classification::why() const { return join(reasons, "; "); }
 
-
 Classification classify(const ChipMetrics& metrics, const RuleSet& rules) {
     Classification out;
     out.chip_id = metrics.chip_id;
