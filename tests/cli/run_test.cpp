@@ -95,20 +95,31 @@ TEST_CASE("run prints phases cost interruptions and the claim verdict") {
     CHECK(std::regex_search(r.out, std::regex("(HOLDS|FAILS|UNCERTAIN) — \"under \\$10K\"")));
 }
 
-TEST_CASE("the cost is also given on steady-state GPU-hours, the basis of a reported GPU-hours × price") {
-    // The priced phases below with the default reliability (failures on): the cost is on allocated GPU-hours (GPUs ×
-    // wall clock, restarts and lost work included), and cost_usd_steady_state puts the same prices on the phases'
-    // own GPU-hours (steps × step time × GPUs): exactly $2 × main + $5 × long, below the allocated cost.
+namespace {
+
+// Llama 3.1 8B on 16 H100 in two phases: "main" (10B tokens) at the [pricing] $2 per GPU-hour and "long" (100 steps
+// at 16K, full recomputation) at its own $5. `reliability`: a line after the model's, e.g. reliability = "none".
+std::filesystem::path write_priced_phases(const std::string& name, const std::string& reliability) {
     const auto dir = gpuhours::test::scratch_path("run-test");
     std::filesystem::create_directories(dir);
-    const auto file = dir / "steady-cost.toml";
-    std::ofstream(file) << "title = \"steady cost\"\nmodel = \"llama-3.1-8b\"\n"
-                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+    const auto file = dir / name;
+    std::ofstream(file) << "title = \"priced phases\"\nmodel = \"llama-3.1-8b\"\n" << reliability
+                        << "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
                            "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
                            "[training]\nsequence_length = 8192\nglobal_batch = 64\n"
                            "[[phases]]\nname = \"main\"\ntokens = \"10B\"\n"
                            "[[phases]]\nname = \"long\"\nsteps = 100\nsequence_length = 16384\nglobal_batch = 32\nparallelism = { recompute = \"full\" }\ngpu_hour = \"$5\"\n"
                            "[pricing]\ngpu_hour = \"$2\"\n";
+    return file;
+}
+
+}  // namespace
+
+TEST_CASE("the cost is also given on steady-state GPU-hours, the basis of a reported GPU-hours × price") {
+    // The priced phases below with the default reliability (failures on): the cost is on allocated GPU-hours (GPUs ×
+    // wall clock, restarts and lost work included), and cost_usd_steady_state puts the same prices on the phases'
+    // own GPU-hours (steps × step time × GPUs): exactly $2 × main + $5 × long, below the allocated cost.
+    const auto file = write_priced_phases("steady-cost.toml", "");
     const auto r = run_cli("run " + file.string() + " --json --samples 20");
     INFO(r.out);
     REQUIRE(r.exit_code == 0);
@@ -125,16 +136,7 @@ TEST_CASE("a phase with its own price is charged apart from the others") {
     // Two phases without interruptions (reliability = "none": failures are on by default) or uncertain inputs, so the
     // run is deterministic and its cost is exactly Σ phase GPU-hours × phase price: "main" at the [pricing] $2,
     // "long" at its own $5.
-    const auto dir = gpuhours::test::scratch_path("run-test");
-    std::filesystem::create_directories(dir);
-    const auto file = dir / "priced-phases.toml";
-    std::ofstream(file) << "title = \"priced phases\"\nmodel = \"llama-3.1-8b\"\nreliability = \"none\"\n"
-                           "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
-                           "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
-                           "[training]\nsequence_length = 8192\nglobal_batch = 64\n"
-                           "[[phases]]\nname = \"main\"\ntokens = \"10B\"\n"
-                           "[[phases]]\nname = \"long\"\nsteps = 100\nsequence_length = 16384\nglobal_batch = 32\nparallelism = { recompute = \"full\" }\ngpu_hour = \"$5\"\n"
-                           "[pricing]\ngpu_hour = \"$2\"\n";
+    const auto file = write_priced_phases("priced-phases.toml", "reliability = \"none\"\n");
     const auto r = run_cli("run " + file.string() + " --json");
     INFO(r.out);
     REQUIRE(r.exit_code == 0);

@@ -85,6 +85,17 @@ std::vector<LayoutKey> top_keys(const PlanResult& r, std::size_t n) {
     return keys;
 }
 
+// The tiny scenario's space cut to tensor 1, pipeline 2 and no recomputation, unpruned: 4 micro-batch sizes × 5
+// schedules = 20 candidates.
+PlanOptions tp1_pp2_none() {
+    PlanOptions o;
+    o.prune = false;
+    o.space.tensor = {1};
+    o.space.pipeline = {2};
+    o.space.recompute = {Recompute::none};
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("the search space of a tiny scenario has the number of layouts counted by hand", "[plan]") {
@@ -98,12 +109,7 @@ TEST_CASE("the search space of a tiny scenario has the number of layouts counted
     // Per tensor degree: t = 1: 1 + 5 + 4 = 10; t = 2: 10; t = 4: 1 + 5 = 6 → 26 (layout, schedule) pairs,
     // × 4 micro-batches × 3 recompute modes = 312.
     CHECK(enumerate_layouts(s).size() == 312);
-    PlanOptions o;
-    o.prune = false;
-    o.space.tensor = {1};
-    o.space.pipeline = {2};
-    o.space.recompute = {Recompute::none};
-    const PlanResult r = plan_layouts(s, o);
+    const PlanResult r = plan_layouts(s, tp1_pp2_none());
     // tensor 1, pipeline 2 ⇒ data 4; 4 micro-batch sizes × 5 schedules = 20 candidates. Rules, with m = 16 /
     // (4 · mb) micro-batches: mb = 8 → 16 is not divisible by 32: 5 rejected; interleaved needs m % 2 = 0:
     // m = 1 (mb 4) rejected; DualPipe needs m even and ≥ 2·2: m = 2 and m = 1 rejected → 5 + 1 + 2 = 8.
@@ -130,18 +136,14 @@ TEST_CASE("the search space of a tiny scenario has the number of layouts counted
 
 TEST_CASE("the scenario's recompute refinements reach only the candidates of their own mode", "[plan]") {
     // The tiny scenario with full recomputation of the first layer of each chunk (recompute_num_layers = 1) and a
-    // selective module set: the none candidates must run without either (the rules refuse recompute_num_layers
+    // selective module set (core_attn, which only selective recomputation reads): the none candidates must run without either (the rules refuse recompute_num_layers
     // without full recomputation: every none and selective candidate was refused, a researcher's read), so the
     // space restricted to tensor 1, pipeline 2 and recompute none counts as the plain scenario's: 8 of 20 refused.
     Scenario s = tiny();
     s.parallel.recompute = Recompute::full;
     s.parallel.recompute_num_layers = 1;
-    PlanOptions o;
-    o.prune = false;
-    o.space.tensor = {1};
-    o.space.pipeline = {2};
-    o.space.recompute = {Recompute::none};
-    const PlanResult r = plan_layouts(s, o);
+    s.parallel.recompute_modules = static_cast<unsigned>(RecomputeModule::core_attn);
+    const PlanResult r = plan_layouts(s, tp1_pp2_none());
     CHECK(r.counts.enumerated == 20);
     CHECK(r.counts.rejected_by_rule == 8);
     CHECK(r.counts.simulated == 12);
