@@ -371,6 +371,20 @@ void merge_into(Node& base, Node overlay) {
     }
 }
 
+namespace {
+// Two scalars of one kind with one value (a string, integer, floating or boolean; never a list or a table).
+bool same_scalar(const Node& a, const Node& b) {
+    if (a.kind != b.kind || a.from_range) return false;
+    switch (a.kind) {
+        case Node::Kind::string: return a.text == b.text;
+        case Node::Kind::integer: return a.integer == b.integer;
+        case Node::Kind::floating: return a.floating == b.floating;
+        case Node::Kind::boolean: return a.boolean == b.boolean;
+        default: return false;
+    }
+}
+}  // namespace
+
 void apply_override(Node& root, const std::string& assignment) {
     const std::string origin = "--set " + assignment;
     const std::size_t eq = assignment.find('=');
@@ -478,6 +492,9 @@ void apply_override(Node& root, const std::string& assignment) {
         table = next;
     }
     Node* target = table->find(keys.back());
+    // An override that restates the value a file wrote changes nothing: the file's key keeps its position, so that a
+    // rule that value breaks is located where it was written, not at a flag that did not move it.
+    if (target != nullptr && same_scalar(*target, value)) return;
     if (target != nullptr && target->kind == Node::Kind::table && value.kind == Node::Kind::table) {
         merge_into(*target, std::move(value));
     } else {

@@ -73,9 +73,10 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
                                                     "training.optimizer_state", "training.activations", "model", "cluster.chip",
                                                     "cluster.chip.from"},
                                                    table),
-                            fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} but the {} has "
+                            fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} ({} over) but the {} has "
                                         "{}; the largest term is {} ({})",
                                         format_bytes(fit.breakdown.total()), fit.breakdown.stage,
+                                        format_bytes(fit.breakdown.total() - fit.capacity),
                                         s.cluster.chip.display_name, s.cluster.chip.memory_basis(), largest.name,
                                         format_bytes(largest.bytes)),
                             fmt::format("shard more: {}{}; see `gpuhours model` for the whole breakdown", fit_hint(s, largest.name),

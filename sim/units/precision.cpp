@@ -97,4 +97,16 @@ QuantisationBytes fp8_quantisation_bytes(Fp8Recipe recipe, bool weights) {
     return {0.0, 0.0};
 }
 
+std::optional<double> fp8_saved_input_bytes(Fp8Recipe recipe) {
+    switch (recipe) {
+        case Fp8Recipe::none:
+        case Fp8Recipe::rowwise: return std::nullopt;
+        case Fp8Recipe::delayed:
+        case Fp8Recipe::tensorwise: return 1.0;
+        case Fp8Recipe::blockwise: return 1.0 + 4.0 / 128.0;
+        case Fp8Recipe::mxfp8: return 1.0 + 1.0 / 32.0;
+    }
+    return std::nullopt;
+}
+
 }  // namespace gpuhours

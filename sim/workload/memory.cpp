@@ -57,31 +57,44 @@ struct Widths {
     double rep;        // 1/t with SP, else 1
     double e;          // bytes per activation element
     double mask_byte;  // 1 with dropout
+    double g;          // bytes per element of a GEMM input kept only for its weight gradient (e, or less under FP8)
 };
-Widths widths(const Context& c, const MemoryOptions& options) {
-    return {static_cast<double>(c.m.hidden), c.sp ? 1.0 / c.t : 1.0, c.e_act, options.dropout ? 1.0 : 0.0};
+// FP8 GEMMs keep their inputs as the recipe's framework saves them (fp8_saved_input_bytes, units/precision.hpp):
+// a norm's output before its projection, a gated product or activation before the down-projection, the attention
+// output before the out-projection, an expert's dispatched input. A tensor that another operator keeps too (the
+// attention output, which the attention core's backward reads in the activations' format) is then stored twice.
+// The layers an FP8 step keeps in BF16 (kept_in_bf16) and the BF16 head keep e.
+Widths widths(const Context& c, const MemoryOptions& options, int layer) {
+    double g = c.e_act;
+    if (c.fp8 && !kept_in_bf16(c, layer)) {
+        if (const auto saved = fp8_saved_input_bytes(c.fp8_recipe)) g = std::min(c.e_act, *saved);
+    }
+    return {static_cast<double>(c.m.hidden), c.sp ? 1.0 / c.t : 1.0, c.e_act, options.dropout ? 1.0 : 0.0, g};
 }
 
 // The attention block's stored bytes per token of a softmax-attention layer (the list above), less what `r`
 // recomputes.
-double softmax_attention_bytes_per_token(const Context& c, const MemoryOptions& options, const LayerRecompute& r) {
+double softmax_attention_bytes_per_token(const Context& c, const Widths& w, const MemoryOptions& options,
+                                         const LayerRecompute& r) {
     const auto& at = c.m.attention;
     const AttentionDims a = attention_dims(c.m);
-    const auto [h, rep, e, mask_byte] = widths(c, options);
+    const auto [h, rep, e, mask_byte, g] = w;
     double per_token = 0.0;
     // The norm's input, and its output (the projection's input) unless layernorm is recomputed.
-    per_token += (r.layernorm ? 1.0 : 2.0) * h * rep * e;
+    per_token += h * rep * e + (r.layernorm ? 0.0 : h * rep * g);
     if (at.kind == AttentionKind::mla) {
-        // mla_up_proj (DeepSeek-V3 §3.3) keeps only the latents: their norm outputs and the decompressed Q, K, V
-        // are rebuilt in backward.
-        const double kept = r.mla_up_proj ? 1.0 : 2.0;  // c_Q and c_KV, and (without recompute) their norms
-        per_token += kept * at.q_lora_rank * rep * e;
-        per_token += (kept * at.kv_lora_rank + at.rope_head_dim) * rep * e;
+        // mla_up_proj (DeepSeek-V3 §3.3) keeps only the latents: their norm outputs (the up-projections' inputs)
+        // and the decompressed Q, K, V are rebuilt in backward.
+        const double norms = r.mla_up_proj ? 0.0 : 1.0;
+        per_token += (at.q_lora_rank + at.kv_lora_rank + at.rope_head_dim) * rep * e;
+        per_token += norms * (at.q_lora_rank + at.kv_lora_rank) * rep * g;
         if (!r.mla_up_proj) per_token += (2.0 * a.heads * a.qk_dim + a.heads * a.v_dim) / c.t * e;
     } else {
         per_token += (a.heads + a.kv_heads) * a.qk_dim / c.t * e + a.kv_heads * a.v_dim / c.t * e;
     }
-    per_token += a.heads * a.v_dim / c.t * e;
+    // The attention output: the core's backward reads it, and the out-projection keeps its own copy when that is
+    // narrower.
+    per_token += a.heads * a.v_dim / c.t * (e + (g < e ? g : 0.0));
     per_token += h * rep * mask_byte;
     double core_per_token = 0.0;
     if (options.attention_kernel == AttentionKernel::materialized) {
@@ -98,7 +111,8 @@ double softmax_attention_bytes_per_token(const Context& c, const MemoryOptions& 
 double layer_activation_elements_bytes(const Context& c, int layer, const MemoryOptions& options, bool mtp = false) {
     const ModelSpec& m = c.m;
     const AttentionDims a = attention_dims(m);
-    const auto [h, rep, e, mask_byte] = widths(c, options);
+    const Widths w = widths(c, options, layer);
+    const auto [h, rep, e, mask_byte, g] = w;
     const double T = c.tokens;
 
     const LayerRecompute r = layer_recompute(c, layer, mtp);
@@ -111,18 +125,23 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
         // (the out-norm's input), the gate's pre-activation and the out-projection input H·d/t each. The
         // kernel keeps no per-block state: its backward rebuilds the states from K and V (Lightning
         // Attention-2, arXiv 2401.04658 Alg. 2), so recompute has no core tensor to drop.
-        per_token += (r.layernorm ? 1.0 : 2.0) * h * rep * e + 6.0 * a.heads * a.qk_dim / c.t * e + h * rep * mask_byte;
+        per_token += h * rep * e + (r.layernorm ? 0.0 : h * rep * g) + 5.0 * a.heads * a.qk_dim / c.t * e +
+                     a.heads * a.qk_dim / c.t * g + h * rep * mask_byte;
     } else {
-        per_token += softmax_attention_bytes_per_token(c, options, r);
+        per_token += softmax_attention_bytes_per_token(c, w, options, r);
     }
-    // MLP / MoE block: the norm's input, its output unless layernorm is recomputed, the dropout mask.
-    per_token += (r.layernorm ? 1.0 : 2.0) * h * rep * e + h * rep * mask_byte;
+    // MLP / MoE block: the norm's input, its output (fc1's input) unless layernorm is recomputed, the dropout mask.
+    per_token += h * rep * e + (r.layernorm ? 0.0 : h * rep * g) + h * rep * mask_byte;
     // Stored intermediate tensors per MLP. A gated MLP whose product is recomputed keeps only the gate and up
     // projections, as DeepSeek-V3 does ("cache the inputs of the SwiGLU operator and recompute its output",
     // arXiv 2412.19437 §3.3.2) and Kimi K2's selective recompute of SwiGLU (the default selective set; moe_act for
     // the experts); Korthikanti's selective mode (GELU MLPs) is unchanged. A recomputed MLP (mlp, shared_experts)
     // keeps only its input, which the norm's output above already is.
-    const auto tensors = [&](bool product_dropped) { return gated(m.mlp.kind) ? (product_dropped ? 2.0 : 3.0) : 2.0; };
+    // Bytes per intermediate element: the gate and up outputs (or fc1's output) in e for the activation's backward,
+    // the product (or activation output) as the down-projection's input, g.
+    const auto tensors = [&](bool product_dropped) {
+        return gated(m.mlp.kind) ? 2.0 * e + (product_dropped ? 0.0 : g) : e + g;
+    };
     if (is_moe_layer(m, layer)) {
         const MoeSpec& moe = *m.moe;
         per_token += moe.routed_experts * rep * 4.0;
@@ -132,10 +151,10 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
         // are drawn per layer), so a rank's activations over its layers stay near the mean; the time follows the
         // slowest rank of each layer instead (operators.cpp, add_moe).
         const double slots = c.sp ? c.et / c.t : (c.t == 1 ? c.et : 1.0);
-        per_token += moe.top_k * slots * (h + tensors(r.moe_act) * moe.expert_ffn_hidden / c.et) * e;
-        if (!r.shared_experts) per_token += tensors(r.moe_act) * moe.shared_experts * moe.expert_ffn_hidden / c.t * e;
+        per_token += moe.top_k * slots * (h * g + tensors(r.moe_act) * moe.expert_ffn_hidden / c.et);
+        if (!r.shared_experts) per_token += tensors(r.moe_act) * moe.shared_experts * moe.expert_ffn_hidden / c.t;
     } else if (!r.mlp) {
-        per_token += tensors(r.dense_product) * m.mlp.ffn_hidden / c.t * e;
+        per_token += tensors(r.dense_product) * m.mlp.ffn_hidden / c.t;
     }
     return T * per_token;
 }
@@ -147,6 +166,21 @@ double head_activation_bytes(const Context& c) {
     return c.tokens * (2.0 * c.m.hidden * rep * c.e_act + c.V / c.t * 4.0);
 }
 
+// Interleaved: the p·v model chunks, each as the StageAssignment of the rank that holds it (local chunk j of rank r
+// is model chunk j·p + r); the embedding on chunk 0, the head on the last.
+std::vector<StageAssignment> interleaved_chunks(const ModelSpec& model, const ParallelLayout& layout) {
+    const int p = layout.pipeline;
+    const auto layers = chunk_layers(model, p * layout.virtual_stages, layout.layers_per_chunk);
+    std::vector<StageAssignment> out(layers.size());
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        out[i].rank = static_cast<int>(i) % p;
+        out[i].layers = layers[i];
+    }
+    out.front().embedding = true;
+    out.back().head = true;
+    return out;
+}
+
 }  // namespace
 }  // namespace gpuhours::detail
 
@@ -154,6 +188,7 @@ namespace gpuhours {
 
 using detail::Context;
 using detail::head_activation_bytes;
+using detail::interleaved_chunks;
 using detail::layer_activation_elements_bytes;
 using detail::make_context;
 using detail::require;
@@ -172,7 +207,7 @@ Bytes layer_activation_bytes(const ModelSpec& model, int layer, const ParallelLa
     return Bytes(layer_activation_elements_bytes(c, layer, options));
 }
 
-double in_flight_micro_batches(const ParallelLayout& layout, int rank, const MemoryOptions& options) {
+std::vector<double> chunk_in_flight(const ParallelLayout& layout, int rank, const MemoryOptions& options) {
     validate(layout);
     require(rank >= 0 && rank < layout.pipeline, "pipeline rank out of range");
     require(options.micro_batches >= 0, "micro_batches must be >= 0");
@@ -180,18 +215,36 @@ double in_flight_micro_batches(const ParallelLayout& layout, int rank, const Mem
     // Unknown m: GPipe keeps p (the fewest that fill its pipeline); the others are not limited by m.
     const bool known = options.micro_batches > 0;
     const double m = known ? options.micro_batches : (layout.schedule == Schedule::gpipe ? p : 1e300);
-    const double v = layout.virtual_stages;
-    double n = 0.0;
+    const double combined = layout.combined_1f1b ? 1.0 : 0.0;
     switch (layout.schedule) {
-        case Schedule::gpipe: n = m; break;
+        case Schedule::gpipe: return {m};
         case Schedule::one_f_one_b:
-        case Schedule::zero_bubble: n = std::min(m, p - rank + (layout.combined_1f1b ? 1.0 : 0.0)); break;
-        // Combined 1F1B's extra warm-up forward holds one more chunk: 1/v of a micro-batch.
-        case Schedule::interleaved:
-            n = std::min(m, std::max(1.0, p + (p - 1.0) / v - rank) + (layout.combined_1f1b ? 1.0 / v : 0.0));
-            break;
-        case Schedule::dualpipe: n = std::min(m, p + 1.0); break;
+        case Schedule::zero_bubble: return {std::max(1.0, std::min(m, p - rank + combined))};
+        case Schedule::interleaved: {
+            // Forward k runs local chunk ⌊(k mod p·v)/p⌋ (interleaved_order, sim/training/schedule.cpp); the peak
+            // follows the warm-up's 2(p−r−1) + (v−1)p forwards (one more combined) and the first round's forward.
+            const int v = layout.virtual_stages;
+            const double round = p * v;
+            const double n = std::min(2.0 * (p - rank - 1.0) + (v - 1.0) * p + 1.0 + combined, m * v);
+            const double full = std::floor(n / round);
+            const double rest = n - full * round;
+            std::vector<double> out(static_cast<std::size_t>(v));
+            for (int j = 0; j < v; ++j) out[static_cast<std::size_t>(j)] = full * p + std::clamp(rest - j * p, 0.0, p);
+            return out;
+        }
+        case Schedule::dualpipe:
+            if (layout.pipeline == 1) return {std::min(m, 2.0)};
+            return {p - rank, rank + 1.0};
     }
+    return {1.0};
+}
+
+double in_flight_micro_batches(const ParallelLayout& layout, int rank, const MemoryOptions& options) {
+    const auto chunks = chunk_in_flight(layout, rank, options);
+    double n = 0.0;
+    for (double c : chunks) n += c;
+    if (layout.schedule == Schedule::interleaved) n /= layout.virtual_stages;
+    if (layout.schedule == Schedule::dualpipe && options.micro_batches > 0) n = std::min<double>(n, options.micro_batches);
     return std::max(1.0, n);
 }
 
@@ -260,12 +313,21 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
         return bytes;
     };
 
+    const int v = layout.virtual_stages;
+    const std::vector<StageAssignment> model_chunks =
+        layout.schedule == Schedule::interleaved ? interleaved_chunks(model, layout) : std::vector<StageAssignment>{};
+
     for (const auto& own : stages) {
-        // The chunks this rank holds and the micro-batches each keeps in flight.
+        // The chunks this rank holds and the micro-batches each keeps in flight (chunk_in_flight).
+        const auto counts = chunk_in_flight(layout, own.rank, options);
         std::vector<std::pair<const StageAssignment*, double>> chunks;
         if (dual && p > 1) {
-            chunks.emplace_back(&own, p - own.rank);
-            chunks.emplace_back(&stages[static_cast<std::size_t>(p - 1 - own.rank)], own.rank + 1.0);
+            chunks.emplace_back(&own, counts[0]);
+            chunks.emplace_back(&stages[static_cast<std::size_t>(p - 1 - own.rank)], counts[1]);
+        } else if (!model_chunks.empty()) {
+            for (int j = 0; j < v; ++j) {
+                chunks.emplace_back(&model_chunks[static_cast<std::size_t>(j * p + own.rank)], counts[static_cast<std::size_t>(j)]);
+            }
         } else {
             chunks.emplace_back(&own, in_flight_micro_batches(layout, own.rank, options));
         }

@@ -1204,7 +1204,30 @@ combined_1f1b = true
         CHECK(e.where().line == 15);
         CHECK(e.where().column == 17);
         CHECK_THAT(e.message(), Catch::Contains("does not fit"));
+        // The shortfall is printed, so that a need and a capacity that round alike still read apart.
+        const FitCheck fit = fit_of(s);
+        CHECK_THAT(e.message(), Catch::Contains("(" + format_bytes(fit.breakdown.total() - fit.capacity) + " over)"));
         CHECK_THAT(e.hint(), Catch::Contains("remove combined_1f1b"));
+    }
+    // A --set that restates a value the file wrote moves nothing, so the rule stays located at the file's key
+    // (combined_1f1b, line 15); one that changes a value the fit rests on is the last change, and takes it
+    // (micro_batch 2: twice the activations, still not fitting).
+    LoadOptions restated = catalog_options();
+    restated.overrides = {"parallelism.data=16", "training.sequence_length=4096"};
+    try {
+        require_fit(load_scenario_from_string(text, "t.toml", restated));
+        FAIL("expected the layout not to fit");
+    } catch (const ScenarioError& e) {
+        CHECK(e.where().file == "t.toml");
+        CHECK(e.where().line == 15);
+    }
+    LoadOptions changed = catalog_options();
+    changed.overrides = {"parallelism.micro_batch=2"};
+    try {
+        require_fit(load_scenario_from_string(text, "t.toml", changed));
+        FAIL("expected the layout not to fit");
+    } catch (const ScenarioError& e) {
+        CHECK(e.where().file == "--set parallelism.micro_batch=2");
     }
 }
 

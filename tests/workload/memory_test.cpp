@@ -1,6 +1,7 @@
-// Memory per GPU: Korthikanti et al.'s activation formulas, ZeRO, pipeline stages, and the fit check.
+// Memory per GPU: Korthikanti et al.'s activation formulas, FP8 storage, ZeRO, pipeline stages (per chunk), and the fit check.
 #include "models.hpp"
 
+#include <gpuhours/training/schedule.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/workload/workload.hpp>
 
@@ -354,4 +355,123 @@ TEST_CASE("Recompute modules and the block method drop the activations Korthikan
     CHECK(per_layer(3, 0) == Approx(14.25 * sbh).epsilon(1e-12));
     CHECK(per_layer(12, 0) == Approx(0.25 * sbh).epsilon(1e-12));
     CHECK(per_layer(23, 0) == Approx(14.25 * sbh).epsilon(1e-12));
+}
+
+namespace {
+gh::ParallelLayout interleaved_layout(int pipeline, int virtual_stages, bool combined = false) {
+    gh::ParallelLayout p;
+    p.pipeline = pipeline;
+    p.virtual_stages = virtual_stages;
+    p.schedule = gh::Schedule::interleaved;
+    p.combined_1f1b = combined;
+    return p;
+}
+}  // namespace
+
+TEST_CASE("Interleaved ranks hold Megatron's warm-up forwards and one more, chunk by chunk as the plan runs them",
+          "[workload][memory]") {
+    const gh::ParallelLayout p = interleaved_layout(8, 4);
+    gh::MemoryOptions opts;
+    opts.micro_batches = 32;
+    // Rank 3: N = 2(p − r − 1) + (v − 1)p + 1 = 2·4 + 3·8 + 1 = 33 chunk-micro-batches; 33/v = 8.25 micro-batches
+    // (the rank-minus approximation gave 8 + 7/4 − 3 = 6.75). The forwards run groups of p = 8 per local chunk:
+    // 32 fill chunks 0–3 with 8 each, the 33rd starts chunk 0 again: {9, 8, 8, 8}.
+    CHECK(gh::in_flight_micro_batches(p, 3, opts) == 8.25);
+    CHECK(gh::chunk_in_flight(p, 3, opts) == std::vector<double>{9, 8, 8, 8});
+    // The last rank: N = 0 + 24 + 1 = 25: {8, 8, 8, 1}; 25/4 = 6.25.
+    CHECK(gh::chunk_in_flight(p, 7, opts) == std::vector<double>{8, 8, 8, 1});
+    // Few micro-batches cap N at m·v: m = 8 gives 32 on rank 0 (N would be 39): every forward before a backward.
+    opts.micro_batches = 8;
+    CHECK(gh::chunk_in_flight(p, 0, opts) == std::vector<double>{8, 8, 8, 8});
+
+    // Against the plan's own order (make_pipeline_plan): walk each rank's ops, counting sets per local chunk; at the
+    // first moment the count reaches its peak (peak_activations), the per-chunk composition must be chunk_in_flight.
+    for (const int pp : {2, 4, 8}) {
+        for (const int v : {2, 3, 4}) {
+            for (const int m : {pp, 2 * pp, 4 * pp}) {
+                for (const bool combined : {false, true}) {
+                    if (combined && m * v <= 2 * (pp - 1) + (v - 1) * pp + 1) continue;  // no round to pair
+                    INFO("p=" << pp << " v=" << v << " m=" << m << " combined=" << combined);
+                    const gh::PipelinePlan plan = gh::make_pipeline_plan(gh::Schedule::interleaved, pp, m, v, combined);
+                    const gh::ParallelLayout layout = interleaved_layout(pp, v, combined);
+                    gh::MemoryOptions o;
+                    o.micro_batches = m;
+                    for (int r = 0; r < pp; ++r) {
+                        const int peak = gh::peak_activations(plan, r);
+                        std::vector<double> held(static_cast<std::size_t>(v), 0.0);
+                        std::vector<double> at_peak;
+                        int total = 0;
+                        for (const gh::PipelineOp& op : plan.ops(r)) {
+                            if (op.pass.kind == gh::PassKind::forward) {
+                                held[static_cast<std::size_t>(op.pass.local_chunk)] += 1;
+                                if (++total == peak && at_peak.empty()) at_peak = held;
+                            } else {
+                                held[static_cast<std::size_t>(op.pass.local_chunk)] -= 1;
+                                --total;
+                            }
+                            if (op.overlapped && op.overlapped->kind != gh::PassKind::forward) {
+                                held[static_cast<std::size_t>(op.overlapped->local_chunk)] -= 1;
+                                --total;
+                            }
+                        }
+                        CHECK(gh::chunk_in_flight(layout, r, o) == at_peak);
+                        CHECK(gh::in_flight_micro_batches(layout, r, o) == Approx(peak / static_cast<double>(v)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("Interleaved memory weighs each chunk's layers, embedding and head by the sets it holds", "[workload][memory]") {
+    // 8 layers, p = 2, v = 2: model chunks {0,1} {2,3} {4,5} {6,7}; rank 1 holds chunks 1 and 3 (the head's).
+    // m = 4: rank 1's N = 0 + 2 + 1 = 3 → {2, 1}: two sets of chunk 1, one of chunk 3. Activations =
+    // 2·(layers 2, 3) + 1·(layers 6, 7 + head). With every layer alike (A bytes) and the head H:
+    // 4A + 2A + H = 6A + H; the old whole-stage count (p + (p − 1)/v − r = 1.5 micro-batches of 4A + H) gave 6A + 1.5H.
+    const auto model = gh::test::llama_like(8, 1024, 8, 8, 4096, 32000);
+    const gh::ParallelLayout p = interleaved_layout(2, 2);
+    gh::MemoryOptions opts;
+    opts.micro_batches = 4;
+    const gh::MicroBatchShape shape{2048, 1, gh::AttentionMask::causal};
+    const double A = gh::layer_activation_bytes(model, 2, p, gh::MixedPrecision{}, shape, opts).value();
+    // The head: final norm input and projection input h·2 B, fp32 logits V·4 B, per token (head_activation_bytes).
+    const double H = 2048.0 * (2.0 * 1024 * 2 + 32000.0 * 4.0);
+    const auto stages = gh::memory_per_stage(model, p, gh::MixedPrecision{}, shape, opts);
+    CHECK(stages[1].activations.value() == Approx(6.0 * A + H).epsilon(1e-12));
+    CHECK(stages[1].micro_batches_in_flight == 1.5);
+}
+
+TEST_CASE("FP8 GEMMs keep their weight-gradient inputs in FP8, and the attention output twice", "[workload][memory]") {
+    // Llama 3 8B (h 4,096, 32 heads of 128, GQA 8, SwiGLU 14,336), TP 1, BF16 activations. Under FP8 (Transformer
+    // Engine) the inputs only wgrad reads drop from 2 B to the recipe's saved bytes g: the attention norm's output
+    // and the MLP norm's output (h each), the SwiGLU product (f); the attention output gains an FP8 copy (H·d) beside
+    // the core's BF16 one. Per token: Δ = (g − 2)·(2h + f) + g·H·d.
+    //   delayed (g = 1):      −(8,192 + 14,336) + 4,096 = −18,432 B
+    //   mxfp8 (g = 1 + 1/32): −0.96875·22,528 + 1.03125·4,096 = −21,824 + 4,224 = −17,600 B
+    //   rowwise (torchao saves the BF16 input): 0; a layer kept in BF16: 0.
+    const auto model = gh::test::llama_like(32, 4096, 32, 8, 14336, 128256);
+    const gh::ParallelLayout p;
+    const gh::MicroBatchShape shape{8192, 1, gh::AttentionMask::causal};
+    const double tokens = 8192.0;
+    gh::MixedPrecision bf16;
+    const double base = gh::layer_activation_bytes(model, 5, p, bf16, shape).value();
+    gh::MixedPrecision fp8;
+    fp8.compute = gh::Precision::fp8;
+    fp8.fp8_recipe = gh::Fp8Recipe::delayed;
+    CHECK(gh::layer_activation_bytes(model, 5, p, fp8, shape).value() - base == Approx(-18'432.0 * tokens).epsilon(1e-12));
+    fp8.fp8_recipe = gh::Fp8Recipe::mxfp8;
+    CHECK(gh::layer_activation_bytes(model, 5, p, fp8, shape).value() - base == Approx(-17'600.0 * tokens).epsilon(1e-12));
+    fp8.fp8_recipe = gh::Fp8Recipe::rowwise;
+    CHECK(gh::layer_activation_bytes(model, 5, p, fp8, shape).value() == Approx(base).epsilon(1e-12));
+    fp8.fp8_recipe = gh::Fp8Recipe::delayed;
+    fp8.bf16_layers_at_start = 1;
+    CHECK(gh::layer_activation_bytes(model, 0, p, fp8, shape).value() == Approx(base).epsilon(1e-12));
+    CHECK(gh::layer_activation_bytes(model, 1, p, fp8, shape).value() - base == Approx(-18'432.0 * tokens).epsilon(1e-12));
+    // Activations already stored in FP8 (DeepSeek-V3's `activations = "fp8"`): one copy each, nothing moves.
+    fp8.bf16_layers_at_start = 0;
+    fp8.activations = gh::Precision::fp8;
+    gh::MixedPrecision bf16_compute_fp8_store;
+    bf16_compute_fp8_store.activations = gh::Precision::fp8;
+    CHECK(gh::layer_activation_bytes(model, 5, p, fp8, shape).value() ==
+          Approx(gh::layer_activation_bytes(model, 5, p, bf16_compute_fp8_store, shape).value()).epsilon(1e-12));
 }

@@ -58,6 +58,16 @@ struct QuantisationBytes {
 // `weights`: the per-step cast of the weights; otherwise an activation or output gradient. none: {0, 0}.
 QuantisationBytes fp8_quantisation_bytes(Fp8Recipe recipe, bool weights);
 
+// Bytes per element of an FP8 GEMM's input as the recipe's framework keeps it for the backward (the weight-gradient
+// GEMM's operand). Transformer Engine (delayed, tensorwise, blockwise, mxfp8) saves the quantized input and drops
+// its row-wise copy, keeping the column-wise one that wgrad reads (pytorch/module/linear.py: `inputmat.update_usage(
+// rowwise_usage=False)` before `saved_inputmat = inputmat`; layernorm_linear.py the same for the norm's output; the
+// grouped linear of the experts for each expert's input): 1 B plus its scales — blockwise one FP32 per 128 (4/128 B),
+// mxfp8 one E8M0 byte per 32 (1/32 B), the per-tensor recipes one scale per tensor (0). torchao's rowwise recipe
+// saves the high-precision input (float8/float8_linear.py: `ctx.save_for_backward(input_hp, weight_hp_t)`):
+// nullopt, as for none (not an FP8 GEMM).
+std::optional<double> fp8_saved_input_bytes(Fp8Recipe recipe);
+
 // Which format each kind of training state is kept in (mixed-precision training).
 struct MixedPrecision {
     Precision compute = Precision::bf16;          // GEMM inputs (fp8 for DeepSeek-V3)

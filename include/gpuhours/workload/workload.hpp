@@ -258,15 +258,19 @@ struct MemoryOptions {
 // dropout, MHA, a GELU 4h MLP and 16-bit activations this is exactly Korthikanti et al. 2022 (arXiv
 // 2205.05198) eqs. (1)–(5): s·b·h·(34 + 5·a·s/h) without parallelism, s·b·h·(10 + 24/t + 5·a·s/(h·t)) with
 // TP t, s·b·h·(34/t + 5·a·s/(h·t)) with TP and SP, s·b·h·34/t selective with SP, 2·s·b·h full (2·s·b·h/t
-// with SP, whose layer input is sequence-sharded). Generalisations are derived in sim/workload/workload.cpp.
+// with SP, whose layer input is sequence-sharded). Generalisations are derived in sim/workload/memory.cpp. FP8
+// GEMMs (precision.compute fp8) keep the inputs that only a weight-gradient GEMM reads as their framework saves
+// them (fp8_saved_input_bytes, units/precision.hpp: 1 B plus scales under Transformer Engine's recipes), and the
+// attention output then twice (the core's copy in precision.activations, the out-projection's in FP8).
 Bytes layer_activation_bytes(const ModelSpec& model, int layer, const ParallelLayout& layout,
                              const MixedPrecision& precision, const MicroBatchShape& shape,
                              const MemoryOptions& options = {});
 
 // Micro-batches whose activations a pipeline rank holds at its peak.
-//   GPipe: all m.  1F1B: p - rank (rank 0 holds p), at most m.  Interleaved 1F1B (v chunks): rank 0 holds
-//   p + (p - 1)/v micro-batches of its L/p layers (Korthikanti §4.2.3: L·(1 + (p-1)/(p·v)) layers' worth);
-//   later ranks are approximated as that minus rank (at least 1).
+//   GPipe: all m.  1F1B: p - rank (rank 0 holds p), at most m.  Interleaved 1F1B (v chunks): rank r holds
+//   N = 2(p − r − 1) + (v − 1)p + 1 chunk-micro-batches (Megatron-LM's warm-up forwards and the first round's
+//   forward; at most m·v), N/v micro-batches of its L/p layers: rank 0 p + (p − 1)/v (Korthikanti §4.2.3:
+//   L·(1 + (p-1)/(p·v)) layers' worth), each later rank 2/v fewer.
 //   Zero bubble: ZB-H1 of Qi et al. 2023 (arXiv 2401.10241), same peak as 1F1B: p - rank.
 //   DualPipe: p + 1 for every rank (DeepSeek-V3 report, arXiv 2412.19437 Table 2: activation "PP + 1" vs
 //   1F1B's "PP", parameters "2×"): rank r holds stage chunks r and p - 1 - r, with p - r and r + 1 micro-batches
@@ -276,6 +280,14 @@ Bytes layer_activation_bytes(const ModelSpec& model, int layer, const ParallelLa
 //   Combined 1F1B (layout.combined_1f1b): one more warm-up forward, so one more chunk: + 1 for 1F1B, + 1/v
 //   interleaved (make_pipeline_plan's order; tests/training/schedule_test.cpp counts its peak).
 double in_flight_micro_batches(const ParallelLayout& layout, int rank, const MemoryOptions& options = {});
+// The same peak per local chunk, in micro-batches through that one chunk (index = local chunk):
+//   interleaved: forwards visit local chunk ⌊(k mod p·v)/p⌋ (groups of p micro-batches per chunk), so of N,
+//   chunk j holds ⌊N/(p·v)⌋·p + min(p, max(0, N mod (p·v) − j·p)); the sum over chunks is v·in_flight_micro_batches.
+//   The composition is the first peak's; later 1F1B rounds keep the total and can move a set between chunks
+//   (exact for the last rank, whose rounds free the chunk they fill; other ranks' chunks differ only by a
+//   layer of an uneven split or the embedding).
+//   DualPipe (p > 1): {p − r, r + 1} for chunks r and p − 1 − r.  The others: one chunk, in_flight_micro_batches.
+std::vector<double> chunk_in_flight(const ParallelLayout& layout, int rank, const MemoryOptions& options = {});
 
 // One GPU's memory. Named terms; `total()` is their sum.
 struct MemoryBreakdown {
