@@ -9,8 +9,9 @@
 //      stage 3); degrees are kept, so the comparison stays about the chip. No fit after that: the row says so.
 // The deadline search (analysis/deadline.hpp) scales the data-parallel degree of every phase by one factor
 // (cluster.gpus with it), grows a batch that no longer feeds the schedule within --max-batch-tokens, derives the
-// fabric the count needs, and takes the fewest GPUs whose median wall clock meets the deadline: a stated
-// assumption that the wall clock does not rise with more GPUs.
+// fabric the count needs, and takes the fewest GPUs whose nominal run's wall clock (every input nominal, as the
+// row's other figures) meets the deadline: a stated assumption that the wall clock does not rise with more GPUs.
+// (`capacity`, which answers in tokens, judges its deadline and budget on the samples' medians instead.)
 #include <gpuhours/analysis/whatif.hpp>
 
 #include <gpuhours/analysis/deadline.hpp>
