@@ -4,6 +4,8 @@
 #include "workload_detail.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <span>
 #include <utility>
 
 namespace gpuhours::detail {
@@ -61,12 +63,16 @@ struct Widths {
 };
 // FP8 GEMMs keep their inputs as the recipe's framework saves them (fp8_saved_input_bytes, units/precision.hpp):
 // a norm's output before its projection, a gated product or activation before the down-projection, the attention
-// output before the out-projection, an expert's dispatched input. A tensor that another operator keeps too (the
-// attention output, which the attention core's backward reads in the activations' format) is then stored twice.
-// The layers an FP8 step keeps in BF16 (kept_in_bf16) and the BF16 head keep e.
-Widths widths(const Context& c, const MemoryOptions& options, int layer) {
+// output before the out-projection, an expert's dispatched input. Each GEMM saves its own copy (Megatron-Core's
+// Transformer Engine layers: a norm fused with its projection, TELayerNormColumnParallelLinear, saves its output
+// once; MLA's separate q and kv down-projections each save one), and a tensor another operator keeps too (the
+// attention output, which a fused attention core's backward reads; the MoE norm's output, which the router saves
+// for its weight gradient, megatron/core/transformer/moe/router.py) is kept in the activations' format beside it.
+// The layers an FP8 step keeps in BF16 (kept_in_bf16; never an MTP module's, operators.cpp) and the BF16 head
+// keep e.
+Widths widths(const Context& c, const MemoryOptions& options, int layer, bool mtp) {
     double g = c.e_act;
-    if (c.fp8 && !kept_in_bf16(c, layer)) {
+    if (c.fp8 && (mtp || !kept_in_bf16(c, layer))) {
         if (const auto saved = fp8_saved_input_bytes(c.fp8_recipe)) g = std::min(c.e_act, *saved);
     }
     return {static_cast<double>(c.m.hidden), c.sp ? 1.0 / c.t : 1.0, c.e_act, options.dropout ? 1.0 : 0.0, g};
@@ -80,8 +86,10 @@ double softmax_attention_bytes_per_token(const Context& c, const Widths& w, cons
     const AttentionDims a = attention_dims(c.m);
     const auto [h, rep, e, mask_byte, g] = w;
     double per_token = 0.0;
-    // The norm's input, and its output (the projection's input) unless layernorm is recomputed.
-    per_token += h * rep * e + (r.layernorm ? 0.0 : h * rep * g);
+    // The norm's input, and its output (the projection's input) unless layernorm is recomputed: one copy shared
+    // by every projection in the activations' format, one per projection when narrower (MLA: q and kv down).
+    const double projections = at.kind == AttentionKind::mla && g < e ? 2.0 : 1.0;
+    per_token += h * rep * e + (r.layernorm ? 0.0 : projections * h * rep * g);
     if (at.kind == AttentionKind::mla) {
         // mla_up_proj (DeepSeek-V3 §3.3) keeps only the latents: their norm outputs (the up-projections' inputs)
         // and the decompressed Q, K, V are rebuilt in backward.
@@ -92,9 +100,11 @@ double softmax_attention_bytes_per_token(const Context& c, const Widths& w, cons
     } else {
         per_token += (a.heads + a.kv_heads) * a.qk_dim / c.t * e + a.kv_heads * a.v_dim / c.t * e;
     }
-    // The attention output: the core's backward reads it, and the out-projection keeps its own copy when that is
-    // narrower.
-    per_token += a.heads * a.v_dim / c.t * (e + (g < e ? g : 0.0));
+    // The attention output: a fused core's backward reads it (unless the core is recomputed: its checkpoint keeps
+    // Q, K and V), a materialized one's reads the probabilities and V; the out-projection keeps its own copy when
+    // that is narrower.
+    const bool core_keeps_output = options.attention_kernel == AttentionKernel::fused && !r.core_attn;
+    per_token += a.heads * a.v_dim / c.t * (core_keeps_output ? e + (g < e ? g : 0.0) : g);
     per_token += h * rep * mask_byte;
     double core_per_token = 0.0;
     if (options.attention_kernel == AttentionKernel::materialized) {
@@ -111,7 +121,7 @@ double softmax_attention_bytes_per_token(const Context& c, const Widths& w, cons
 double layer_activation_elements_bytes(const Context& c, int layer, const MemoryOptions& options, bool mtp = false) {
     const ModelSpec& m = c.m;
     const AttentionDims a = attention_dims(m);
-    const Widths w = widths(c, options, layer);
+    const Widths w = widths(c, options, layer, mtp);
     const auto [h, rep, e, mask_byte, g] = w;
     const double T = c.tokens;
 
@@ -130,8 +140,13 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
     } else {
         per_token += softmax_attention_bytes_per_token(c, w, options, r);
     }
-    // MLP / MoE block: the norm's input, its output (fc1's input) unless layernorm is recomputed, the dropout mask.
-    per_token += h * rep * e + (r.layernorm ? 0.0 : h * rep * g) + h * rep * mask_byte;
+    // MLP / MoE block: the norm's input, its output unless layernorm is recomputed (a dense MLP's fc1 input; in an
+    // MoE layer the router's input in e, and the shared experts' fc1 input beside it when narrower), the dropout
+    // mask.
+    const bool moe_layer = is_moe_layer(m, layer);
+    double norm_output = g;
+    if (moe_layer) norm_output = e + (g < e && m.moe->shared_experts > 0 && !r.shared_experts ? g : 0.0);
+    per_token += h * rep * e + (r.layernorm ? 0.0 : h * rep * norm_output) + h * rep * mask_byte;
     // Stored intermediate tensors per MLP. A gated MLP whose product is recomputed keeps only the gate and up
     // projections, as DeepSeek-V3 does ("cache the inputs of the SwiGLU operator and recompute its output",
     // arXiv 2412.19437 §3.3.2) and Kimi K2's selective recompute of SwiGLU (the default selective set; moe_act for
@@ -142,7 +157,7 @@ double layer_activation_elements_bytes(const Context& c, int layer, const Memory
     const auto tensors = [&](bool product_dropped) {
         return gated(m.mlp.kind) ? 2.0 * e + (product_dropped ? 0.0 : g) : e + g;
     };
-    if (is_moe_layer(m, layer)) {
+    if (moe_layer) {
         const MoeSpec& moe = *m.moe;
         per_token += moe.routed_experts * rep * 4.0;
         // A GPU's expert token-slots per token of T and top-k slot (operators.cpp, add_moe): its own tokens
@@ -207,7 +222,8 @@ Bytes layer_activation_bytes(const ModelSpec& model, int layer, const ParallelLa
     return Bytes(layer_activation_elements_bytes(c, layer, options));
 }
 
-std::vector<double> chunk_in_flight(const ParallelLayout& layout, int rank, const MemoryOptions& options) {
+std::vector<double> chunk_in_flight(const ParallelLayout& layout, int rank, const MemoryOptions& options,
+                                    std::span<const double> chunk_bytes) {
     validate(layout);
     require(rank >= 0 && rank < layout.pipeline, "pipeline rank out of range");
     require(options.micro_batches >= 0, "micro_batches must be >= 0");
@@ -221,16 +237,41 @@ std::vector<double> chunk_in_flight(const ParallelLayout& layout, int rank, cons
         case Schedule::one_f_one_b:
         case Schedule::zero_bubble: return {std::max(1.0, std::min(m, p - rank + combined))};
         case Schedule::interleaved: {
-            // Forward k runs local chunk ⌊(k mod p·v)/p⌋ (interleaved_order, sim/training/schedule.cpp); the peak
-            // follows the warm-up's 2(p−r−1) + (v−1)p forwards (one more combined) and the first round's forward.
+            // Forward k runs local chunk ⌊(k mod p·v)/p⌋ and backward k frees local chunk v − 1 − that
+            // (interleaved_order, sim/training/schedule.cpp). Of the first n forwards, F(j, n) ran chunk j.
             const int v = layout.virtual_stages;
-            const double round = p * v;
-            const double n = std::min(2.0 * (p - rank - 1.0) + (v - 1.0) * p + 1.0 + combined, m * v);
-            const double full = std::floor(n / round);
-            const double rest = n - full * round;
-            std::vector<double> out(static_cast<std::size_t>(v));
-            for (int j = 0; j < v; ++j) out[static_cast<std::size_t>(j)] = full * p + std::clamp(rest - j * p, 0.0, p);
-            return out;
+            const double period = p * v;
+            const auto F = [&](int j, double n) {
+                const double full = std::floor(n / period);
+                return full * p + std::clamp(n - full * period - j * p, 0.0, p);
+            };
+            const double total = m * v;
+            const double warmup = std::min(2.0 * (p - rank - 1.0) + (v - 1.0) * p + combined, total);
+            std::vector<double> best(static_cast<std::size_t>(v));
+            // Every forward before any backward (the warm-up takes them all): one peak, every set.
+            if (warmup >= total) {
+                for (int j = 0; j < v; ++j) best[static_cast<std::size_t>(j)] = F(j, total);
+                return best;
+            }
+            // A peak follows each round's forward, before its backward: forwards 0..warmup + i run, backwards
+            // 0..i − 1. Its composition repeats with the period p·v in i (each chunk gains p forwards and loses p
+            // backwards per period), so one period holds every composition; the heaviest by chunk_bytes is kept.
+            double best_weight = -1.0;
+            const double rounds = std::min(total - warmup, period);
+            std::vector<double> held(static_cast<std::size_t>(v));
+            for (double i = 0; i < rounds; ++i) {
+                double weight = 0.0;
+                for (int j = 0; j < v; ++j) {
+                    held[static_cast<std::size_t>(j)] = F(j, warmup + i + 1.0) - F(v - 1 - j, i);
+                    weight += held[static_cast<std::size_t>(j)] *
+                              (chunk_bytes.empty() ? 1.0 : chunk_bytes[static_cast<std::size_t>(j)]);
+                }
+                if (weight > best_weight) {
+                    best_weight = weight;
+                    best = held;
+                }
+            }
+            return best;
         }
         case Schedule::dualpipe:
             if (layout.pipeline == 1) return {std::min(m, 2.0)};
@@ -325,8 +366,11 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
             chunks.emplace_back(&own, counts[0]);
             chunks.emplace_back(&stages[static_cast<std::size_t>(p - 1 - own.rank)], counts[1]);
         } else if (!model_chunks.empty()) {
+            std::vector<double> bytes(static_cast<std::size_t>(v));
+            for (int j = 0; j < v; ++j) bytes[static_cast<std::size_t>(j)] = activation_bytes(model_chunks[static_cast<std::size_t>(j * p + own.rank)]);
+            const auto heaviest = chunk_in_flight(layout, own.rank, options, bytes);
             for (int j = 0; j < v; ++j) {
-                chunks.emplace_back(&model_chunks[static_cast<std::size_t>(j * p + own.rank)], counts[static_cast<std::size_t>(j)]);
+                chunks.emplace_back(&model_chunks[static_cast<std::size_t>(j * p + own.rank)], heaviest[static_cast<std::size_t>(j)]);
             }
         } else {
             chunks.emplace_back(&own, in_flight_micro_batches(layout, own.rank, options));

@@ -467,6 +467,20 @@ TEST_CASE("FP8 GEMMs keep their weight-gradient inputs in FP8, and the attention
     fp8.bf16_layers_at_start = 1;
     CHECK(gh::layer_activation_bytes(model, 0, p, fp8, shape).value() == Approx(base).epsilon(1e-12));
     CHECK(gh::layer_activation_bytes(model, 1, p, fp8, shape).value() - base == Approx(-18'432.0 * tokens).epsilon(1e-12));
+    // Without a fused core keeping the output (materialized scores: P·V's backward reads P and V; or the core
+    // recomputed from its checkpointed Q, K, V), the attention output is the out-projection's FP8 copy alone:
+    // Δ = (g − 2)·(2h + f + H·d) = −(8,192 + 14,336 + 4,096) = −26,624 B. Selective recompute's default set also
+    // drops the SwiGLU product (f): Δ = −(8,192 + 4,096) = −12,288 B.
+    gh::MemoryOptions materialized;
+    materialized.attention_kernel = gh::AttentionKernel::materialized;
+    CHECK(gh::layer_activation_bytes(model, 5, p, fp8, shape, materialized).value() -
+              gh::layer_activation_bytes(model, 5, p, bf16, shape, materialized).value() ==
+          Approx(-26'624.0 * tokens).epsilon(1e-12));
+    gh::ParallelLayout selective;
+    selective.recompute = gh::Recompute::selective;
+    CHECK(gh::layer_activation_bytes(model, 5, selective, fp8, shape).value() -
+              gh::layer_activation_bytes(model, 5, selective, bf16, shape).value() ==
+          Approx(-12'288.0 * tokens).epsilon(1e-12));
     // Activations already stored in FP8 (DeepSeek-V3's `activations = "fp8"`): one copy each, nothing moves.
     fp8.bf16_layers_at_start = 0;
     fp8.activations = gh::Precision::fp8;
@@ -474,4 +488,69 @@ TEST_CASE("FP8 GEMMs keep their weight-gradient inputs in FP8, and the attention
     bf16_compute_fp8_store.activations = gh::Precision::fp8;
     CHECK(gh::layer_activation_bytes(model, 5, p, fp8, shape).value() ==
           Approx(gh::layer_activation_bytes(model, 5, p, bf16_compute_fp8_store, shape).value()).epsilon(1e-12));
+}
+
+TEST_CASE("FP8 MLA and MoE layers keep a copy per projection and the router's BF16 input", "[workload][memory]") {
+    // DeepSeek-V3 layer 10 (MLA, MoE with one shared expert), TP 1, fused attention, no recompute, BF16 activations,
+    // FP8 delayed (g = 1, e = 2). Per token, against BF16 compute:
+    //   attention norm output: q-down and kv-down each save an FP8 copy: 2·h·1 against one BF16 copy h·2: 0
+    //   the latents' norm outputs (q and kv up-projections' inputs): (1,536 + 512)·(1 − 2) = −2,048
+    //   attention output: the core's BF16 copy stays, the out-projection adds H·v·1 = 128·128 = +16,384
+    //   MoE norm output: the router saves it in BF16, the shared expert's fc1 adds an FP8 copy: +7,168
+    //   routed slots: top-8 × (dispatched input h + SwiGLU product 2,048) × (1 − 2) = 8·(−9,216) = −73,728
+    //   shared expert's product: 2,048·(1 − 2) = −2,048
+    //   Δ = −2,048 + 16,384 + 7,168 − 73,728 − 2,048 = −54,272 B
+    const auto model = gh::test::deepseek_v3();
+    const gh::ParallelLayout p;
+    const gh::MicroBatchShape shape{4096, 1, gh::AttentionMask::causal};
+    gh::MixedPrecision fp8;
+    fp8.compute = gh::Precision::fp8;
+    fp8.fp8_recipe = gh::Fp8Recipe::delayed;
+    CHECK(gh::layer_activation_bytes(model, 10, p, fp8, shape).value() -
+              gh::layer_activation_bytes(model, 10, p, gh::MixedPrecision{}, shape).value() ==
+          Approx(-54'272.0 * 4096.0).epsilon(1e-12));
+}
+
+TEST_CASE("Interleaved memory takes the heaviest composition the 1F1B rounds reach", "[workload][memory]") {
+    // With chunks of unequal bytes, the sets held after each round's forward move between chunks; walk the plan's
+    // own order (make_pipeline_plan) and keep the largest Σ bytes_j · held_j after any forward: chunk_in_flight
+    // with those bytes must give a composition of exactly that weight, with the peak's count of sets.
+    for (const int pp : {2, 4, 8}) {
+        for (const int v : {2, 3, 4}) {
+            for (const int m : {pp, 2 * pp, 4 * pp}) {
+                INFO("p=" << pp << " v=" << v << " m=" << m);
+                const gh::PipelinePlan plan = gh::make_pipeline_plan(gh::Schedule::interleaved, pp, m, v);
+                const gh::ParallelLayout layout = interleaved_layout(pp, v);
+                gh::MemoryOptions o;
+                o.micro_batches = m;
+                std::vector<double> bytes(static_cast<std::size_t>(v));
+                for (int j = 0; j < v; ++j) bytes[static_cast<std::size_t>(j)] = 1.0 + 3.0 * j * j;  // 1, 4, 13, 28
+                for (int r = 0; r < pp; ++r) {
+                    std::vector<double> held(static_cast<std::size_t>(v), 0.0);
+                    double heaviest = 0.0;
+                    for (const gh::PipelineOp& op : plan.ops(r)) {
+                        const auto j = static_cast<std::size_t>(op.pass.local_chunk);
+                        held[j] += op.pass.kind == gh::PassKind::forward ? 1.0 : -1.0;
+                        double weight = 0.0;
+                        for (std::size_t k = 0; k < held.size(); ++k) weight += held[k] * bytes[k];
+                        heaviest = std::max(heaviest, weight);
+                    }
+                    const auto got = gh::chunk_in_flight(layout, r, o, bytes);
+                    double weight = 0.0, sets = 0.0;
+                    for (std::size_t k = 0; k < got.size(); ++k) {
+                        weight += got[k] * bytes[k];
+                        sets += got[k];
+                    }
+                    CHECK(weight == heaviest);
+                    CHECK(sets == gh::peak_activations(plan, r));
+                }
+            }
+        }
+    }
+    // By hand, p = 2, v = 2, m = 4, rank 1 (N = 3): round 0 holds {2, 1}; round 1 (F of k = 3, chunk 1; B 0 freed
+    // chunk 1) {2, 1}; round 2 (F k = 4, chunk 0; B 1 freed chunk 1) {3, 0}. With chunk 0 the heavier, {3, 0}.
+    const std::vector<double> heavy_first{2.0, 1.0};
+    gh::MemoryOptions four;
+    four.micro_batches = 4;
+    CHECK(gh::chunk_in_flight(interleaved_layout(2, 2), 1, four, heavy_first) == std::vector<double>{3, 0});
 }

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <span>
 #include <vector>
 
 namespace gpuhours {
@@ -281,13 +282,15 @@ Bytes layer_activation_bytes(const ModelSpec& model, int layer, const ParallelLa
 //   interleaved (make_pipeline_plan's order; tests/training/schedule_test.cpp counts its peak).
 double in_flight_micro_batches(const ParallelLayout& layout, int rank, const MemoryOptions& options = {});
 // The same peak per local chunk, in micro-batches through that one chunk (index = local chunk):
-//   interleaved: forwards visit local chunk ⌊(k mod p·v)/p⌋ (groups of p micro-batches per chunk), so of N,
-//   chunk j holds ⌊N/(p·v)⌋·p + min(p, max(0, N mod (p·v) − j·p)); the sum over chunks is v·in_flight_micro_batches.
-//   The composition is the first peak's; later 1F1B rounds keep the total and can move a set between chunks
-//   (exact for the last rank, whose rounds free the chunk they fill; other ranks' chunks differ only by a
-//   layer of an uneven split or the embedding).
+//   interleaved: forward k visits local chunk ⌊(k mod p·v)/p⌋ (groups of p micro-batches per chunk) and backward k
+//   frees chunk v − 1 − that, so the N sets held after each 1F1B round's forward move between chunks from round to
+//   round, repeating every p·v rounds. Returned: the composition whose Σ count_j · chunk_bytes[j] is largest over
+//   that period (chunk_bytes empty: every chunk alike, so the first round's: of N, chunk j holds ⌊N/(p·v)⌋·p +
+//   min(p, max(0, N mod (p·v) − j·p))); every set when the warm-up runs every forward. The sum over chunks is
+//   v·in_flight_micro_batches. chunk_bytes, when given, has v entries (one micro-batch's activations per chunk).
 //   DualPipe (p > 1): {p − r, r + 1} for chunks r and p − 1 − r.  The others: one chunk, in_flight_micro_batches.
-std::vector<double> chunk_in_flight(const ParallelLayout& layout, int rank, const MemoryOptions& options = {});
+std::vector<double> chunk_in_flight(const ParallelLayout& layout, int rank, const MemoryOptions& options = {},
+                                    std::span<const double> chunk_bytes = {});
 
 // One GPU's memory. Named terms; `total()` is their sum.
 struct MemoryBreakdown {
