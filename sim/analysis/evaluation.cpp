@@ -314,8 +314,7 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
     parallel_for(static_cast<std::size_t>(samples), thread_count(options.threads, static_cast<std::size_t>(samples)),
                  [&](std::size_t i, unsigned t) {
                      const std::uint64_t seed = sample_seed(options.seed, i);
-                     Random rng(seed ^ 0x9e3779b97f4a7c15ULL);
-                     const std::vector<double> values = sampler.draw(rng);
+                     const std::vector<double> values = sampler.draw(seed ^ 0x9e3779b97f4a7c15ULL);
                      RunInputs mine = run;
                      if (sensitivities.sample_scenarios) {
                          const Scenario drawn = sampler.with(values);

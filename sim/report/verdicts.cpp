@@ -176,8 +176,19 @@ std::string basis_clause(const ClaimVerdict& v) {
     return capital_only ? std::string() : fmt::format("judged on {} GPU-hours", to_string(v.basis));
 }
 
+namespace {
+// A share of n Monte Carlo samples with its sampling error: one binomial standard error, √(p(1 − p)/n) (the spread
+// another seed would give); at 0 or 1, how many samples say so.
+std::string share_of_samples(double p, int n) {
+    if (p <= 0.0 || p >= 1.0) return fmt::format("{:.0f}% ({} of {} samples)", 100 * p, p <= 0.0 ? "none" : "all", n);
+    return fmt::format("{:.0f}% ± {:.1f}% (one standard error over {} samples)", 100 * p,
+                       100 * std::sqrt(p * (1.0 - p) / std::max(1, n)), n);
+}
+}  // namespace
+
 std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v) {
-    std::string out = ev.stochastic ? fmt::format("probability {:.0f}% over all the uncertain inputs", 100 * v.probability)
+    std::string out = ev.stochastic ? fmt::format("probability {} over all the uncertain inputs",
+                                                  share_of_samples(v.probability, ev.options.samples))
                                     : std::string("nothing uncertain: the nominal run decides");
     if (v.probability_run && v.probability_economic) {
         out += fmt::format(" ({:.0f}% over the run's own uncertainty with prices at nominal, {:.0f}% over the economic "

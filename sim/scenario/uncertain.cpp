@@ -364,9 +364,15 @@ std::vector<double> ScenarioSampler::nominal_values() const {
     return v;
 }
 
-std::vector<double> ScenarioSampler::draw(Random& rng) const {
+std::vector<double> ScenarioSampler::draw(std::uint64_t seed) const {
     std::vector<double> v;
-    for (const auto& u : inputs_) v.push_back(u.draw(rng));
+    v.reserve(inputs_.size());
+    for (const auto& u : inputs_) {
+        std::uint64_t stream = 0xcbf29ce484222325ULL;  // FNV-1a over the path
+        for (const unsigned char ch : u.path) stream = (stream ^ ch) * 0x100000001b3ULL;
+        Random rng(seed ^ stream);
+        v.push_back(u.draw(rng));
+    }
     return v;
 }
 

@@ -223,7 +223,10 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
         fmt::format("${:.4g}M", cost / 1e6),
         fmt::format("MFU {:.1f}% (BF16 peak", 100 * doc["step"]["mfu"].number()),
         fmt::format("{} — ", claim["verdict"].string()),
-        fmt::format("probability {:.0f}% over all the uncertain inputs", 100 * claim["probability"].number()),
+        // With its sampling error: one binomial standard error √(p(1 − p)/n) over the 32 samples.
+        fmt::format("probability {:.0f}% ± {:.1f}% (one standard error over 32 samples) over all the uncertain inputs",
+                    100 * claim["probability"].number(),
+                    100 * std::sqrt(claim["probability"].number() * (1 - claim["probability"].number()) / 32.0)),
         fmt::format("break-even price ${:.2f} per GPU-hour", break_even),
     };
     for (const std::string& figure : figures) {

@@ -44,7 +44,8 @@ BasisText basis_text(const RunEvaluation& ev);
 std::string break_even_text(const CriterionResult& c);
 // One uncertain input's break-even ("pricing.gpu_hour flips it at $2.13 (holds below it; closed form …)").
 std::string input_break_even_text(const InputBreakEven& b);
-// The claim's probabilities, each labelled: over every uncertain input (the headline), then the run's own
+// The claim's probabilities, each labelled: over every uncertain input (the headline, with one binomial standard
+// error, √(p(1 − p)/n) over the n samples, or "all"/"none of n"), then the run's own
 // uncertainty and the economic assumptions' apart when both vary, and the verdict at the nominal inputs.
 std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v);
 // A claim's verdict over the samples with its share, then the nominal run's: "UNCERTAIN 45% (HOLDS at nominal)"

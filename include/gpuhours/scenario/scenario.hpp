@@ -242,7 +242,11 @@ public:
     [[nodiscard]] Scenario nominal() const;
     [[nodiscard]] Scenario with(const std::vector<double>& values) const;
     [[nodiscard]] std::vector<double> nominal_values() const;
-    [[nodiscard]] std::vector<double> draw(Random& rng) const;
+    // One Monte Carlo sample's values. Common random numbers: input k's value depends on `seed` and k's path only
+    // (each input draws from its own stream, Random(seed mixed with a hash of the path)), so that fixing, adding or
+    // removing another input leaves it unchanged: two scenarios that differ in one input compare sample by sample on
+    // the same draws of the rest (compare's columns, a what-if's rows).
+    [[nodiscard]] std::vector<double> draw(std::uint64_t seed) const;
 
 private:
     std::filesystem::path file_;
