@@ -297,6 +297,11 @@ std::optional<std::string> borrowed_rental(const Scenario& original, const ChipP
 
 // The scenario on `chip`, re-derived until it can run (see the file comment). Throws ScenarioError when nothing
 // fits, naming what was tried.
+// A variant whose layout does not fit gets more recomputation (selective, then full), then more ZeRO sharding (up to
+// stage 3), degrees unchanged; says so in `notes` (then v.note) and sets v.rederived. None fits: ScenarioError.
+void fit_variant(const std::filesystem::path& file, const LoadOptions& base, const ChipProfile& profile, Variant& v,
+                 std::vector<std::string>& notes);
+
 Variant derive_variant(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
                        const std::vector<std::string>& extra) {
     Variant v;
@@ -369,11 +374,28 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
                                         written.value() * 8 / 1e9, profile.display_name, profile.nic_bandwidth.value() * 8 / 1e9));
         }
     }
+    fit_variant(file, base, profile, v, notes);
+    return v;
+}
+
+// The reference row: the scenario on its own chip with the request's overrides, re-fitted as a swapped chip is when
+// those overrides leave its layout without room (a capped HBM capacity, an analyst's read: the scenario's own chip
+// was the one row that "could not run" under a cap the others were re-fitted to).
+Variant reference_variant(const std::filesystem::path& file, const LoadOptions& base, const ChipProfile& profile,
+                          const std::vector<std::string>& overrides) {
+    Variant v{overrides, "", false};
+    std::vector<std::string> notes;
+    fit_variant(file, base, profile, v, notes);
+    return v;
+}
+
+void fit_variant(const std::filesystem::path& file, const LoadOptions& base, const ChipProfile& profile, Variant& v,
+                 std::vector<std::string>& notes) {
     Scenario s = load_scenario(file, with(base, v.overrides));
     std::optional<std::string> why = misfit(s);
     if (!why) {
         v.note = fmt::format("{}", fmt::join(notes, "; "));
-        return v;
+        return;
     }
     const std::string first_misfit = *why;
     // More recomputation, then more ZeRO sharding; degrees unchanged.
@@ -395,7 +417,7 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
             notes.push_back(fmt::format("{} (the scenario's layout does not fit: {})", fmt::join(step, ", "), first_misfit));
             v.note = fmt::format("{}", fmt::join(notes, "; "));
             v.rederived = true;
-            return v;
+            return;
         }
     }
     throw ScenarioError(s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file,
@@ -555,7 +577,11 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
     }
     std::optional<std::string> reference;
     const std::vector<std::string> chips = chips_to_compare(original, base, request, reference);
-    result.carried = original.sources.chip_overrides;
+    // What the scenario's file writes for its own chip; a key the command's --set gives is the user's figure for
+    // every chip, listed with the overrides instead.
+    for (const std::string& key : original.sources.chip_overrides) {
+        if (!set_by_user("cluster.chip." + key, base, request.overrides)) result.carried.push_back(key);
+    }
     const std::string own = catalog_id(original.cluster.chip);
     // Progress in units of runs: one per chip, or with a deadline kDeadlineUnits per chip (its run, then one per
     // deadline run up to the chip's share: the search's length is not known ahead).
@@ -580,7 +606,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
             row.subject = c.subject;
         }
         try {
-            Variant v = row.reference ? Variant{request.overrides, "", false}
+            Variant v = row.reference ? reference_variant(file, base, profile, request.overrides)
                                       : derive_variant(file, base, chip, request.overrides);
             price_variant(row, v, original, profile, request);
             row.layout_rederived = v.rederived;

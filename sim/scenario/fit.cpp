@@ -71,7 +71,7 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
                                                     "parallelism.virtual_stages", "parallelism.schedule", "parallelism.combined_1f1b",
                                                     "training.sequence_length", "training.precision",
                                                     "training.optimizer_state", "training.activations", "model", "cluster.chip",
-                                                    "cluster.chip.from"},
+                                                    "cluster.chip.from", "cluster.chip.memory.capacity", "cluster.chip.memory.reserve"},
                                                    table),
                             fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} ({} over) but the {} has "
                                         "{}; the largest term is {} ({})",

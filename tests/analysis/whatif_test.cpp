@@ -143,6 +143,24 @@ TEST_CASE("a layout that does not fit on a smaller chip gets more recomputation 
     REQUIRE_FALSE(a100.limiter_seconds.empty());
     CHECK(limiter_label(a100) == "memory capacity, then " + std::string(to_string(a100.limiter_seconds.front().first)));
     CHECK(limiter_label(row_of(r, "h100")) == std::string(to_string(row_of(r, "h100").limiter)));
+
+    // The scenario's own chip with its HBM capped by the command's --set (40 GB, as the A100's) no longer fits
+    // either: its row is re-derived the same way, not left as the one chip that "cannot run" under the cap.
+    WhatIfRequest capped = request;
+    capped.overrides = {"cluster.chip.memory.capacity=\"40 GB\""};
+    LoadOptions capped_options = catalog();
+    capped_options.overrides = capped.overrides;
+    REQUIRE_FALSE(fit_of(load_scenario(file, capped_options)).fits);
+    const WhatIfResult c = run_whatif(file, catalog(), capped, quick());
+    const WhatIfRow& own = row_of(c, "h100");
+    REQUIRE(own.feasible);
+    CHECK(own.reference);
+    CHECK(own.layout_rederived);
+    CHECK(own.layout.recompute != Recompute::none);
+    CHECK_THAT(own.layout_note, Catch::Contains("does not fit"));
+    CHECK(own.limiter == Limiter::memory_capacity);
+    // The cap is the command's, so it is not listed as carried from the scenario's [cluster.chip].
+    CHECK(c.carried.empty());
 }
 
 TEST_CASE("a rule without chips compares the chips it permits, after the scenario's own as the reference", "[whatif]") {
@@ -370,6 +388,10 @@ TEST_CASE("values a [cluster.chip] table sets on top of its chip are listed as c
     CHECK(r.carried == std::vector<std::string>{"efficiency.gemm", "memory.capacity"});
     const auto cli = run_cli("whatif " + file.string() + " --chips h100 --samples 1");
     CHECK_THAT(cli.out, Catch::Contains("carried from the scenario's [cluster.chip] to every chip: efficiency.gemm, memory.capacity"));
+    // A key the command's --set gives is the user's figure for every chip, listed as the table's modification, not
+    // as carried from the scenario (an analyst read a --set NVLink cap as "carried from the scenario's").
+    request.overrides = {"cluster.chip.memory.capacity=\"70 GB\""};
+    CHECK(run_whatif(file, catalog(), request, quick()).carried == std::vector<std::string>{"efficiency.gemm"});
 }
 
 TEST_CASE("a range set around the scenario's own chip's efficiency is re-centred on each other chip's", "[whatif]") {

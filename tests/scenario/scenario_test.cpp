@@ -1237,6 +1237,15 @@ combined_1f1b = true
     } catch (const ScenarioError& e) {
         CHECK(e.where().file == "--set parallelism.micro_batch=2");
     }
+    // A capacity the command caps is a key the fit rests on too (it was located at the file's last layout key).
+    LoadOptions capped = catalog_options();
+    capped.overrides = {"cluster.chip.memory.capacity=\"40 GB\""};
+    try {
+        require_fit(load_scenario_from_string(replace(text, "combined_1f1b = true", "combined_1f1b = false"), "t.toml", capped));
+        FAIL("expected the layout not to fit in 40 GB");
+    } catch (const ScenarioError& e) {
+        CHECK(e.where().file == "--set cluster.chip.memory.capacity=\"40 GB\"");
+    }
 }
 
 TEST_CASE("linear attention layers are read from [model.attention], and their mistakes located at the key (#15)") {

@@ -99,7 +99,8 @@ struct WhatIfResult {
     std::optional<Seconds> deadline;
     std::vector<WhatIfRow> rows;       // in the order of the request's chips (catalog order for a rule)
     // What every swapped chip keeps from the scenario's [cluster.chip] table (ScenarioSources::chip_overrides):
-    // values written for the scenario's own chip, such as a calibrated efficiency, carried to the others.
+    // values written for the scenario's own chip, such as a calibrated efficiency, carried to the others. Not the
+    // keys a --set gives (the command's overrides, which apply to every chip as given).
     std::vector<std::string> carried;
 };
 
