@@ -62,7 +62,8 @@ Tables tables_of(const CapacityResult& r) {
                                                                 row.days_over, row.bound)
                                                   : "—",
                               std::to_string(row.probes)});
-        out.notes += fmt::format("  {}: {}; wall clock per token {:.3f}× the scenario's own{}{}\n", row.chip, row.plan.layout,
+        out.notes += fmt::format("  {}: {}; wall clock per token {:.3f}× this layout's at the scenario's own tokens{}{}\n",
+                                 row.chip, row.plan.layout,
                                  row.linearity, row.plan.chip_note.empty() ? "" : "; " + row.plan.chip_note,
                                  row.note.empty() ? "" : "; " + row.note);
     }

@@ -52,6 +52,22 @@ double days_of(const std::string& file, const gpuhours::test::JsonValue::Array& 
 
 }  // namespace
 
+TEST_CASE("a row at the scenario's price names the price's range and median, as its cost is a median", "[capacity]") {
+    // The plain run priced at triangular($1.5, $2, $3.5): its median is b − √((b − a)(b − c)/2) (the mode lies below
+    // it: (c − a)/(b − a) = 25 %) = 3.5 − √1.5 = $2.2753, printed $2.28, where the nominal is $2.
+    const gpuhours::test::TempDir scratch("capacity-price-range-" + std::to_string(::getpid()));
+    const auto file = write_plain_run(scratch.path);
+    std::string text = gpuhours::test::read_text(file);
+    text = text.substr(0, text.find("[pricing]")) + "[pricing]\ngpu_hour = { low = \"$1.5\", mode = \"$2\", high = \"$3.5\" }\n";
+    std::ofstream(file, std::ios::trunc) << text;
+    const auto r = run_cli("capacity " + file.string() + " --deadline '1 day' --samples 20");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("price $2/GPU-hour (the scenario's: nominal of triangular($1.5, $2, $3.5), which each "
+                                      "sample draws (median $2.28))"));
+    CHECK_THAT(r.out, Catch::Contains("× this layout's at the scenario's own tokens"));
+}
+
 TEST_CASE("the most tokens of a run without interruptions is the deadline over the step time, in batches", "[capacity]") {
     const gpuhours::test::TempDir scratch("capacity-closed-form-" + std::to_string(::getpid()));
     const auto& dir = scratch.path;
