@@ -292,6 +292,13 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
             }
         }
         out.chip_note = swap.note;
+        if (!blocked.empty()) {
+            out.gpus_note = fmt::format("{} of the {} GPUs: more replicas are refused by the batch bound of {} tokens "
+                                        "(--max-batch-tokens; default 1.25× the first phase's batch): with the most the GPUs "
+                                        "hold, {}",
+                                        with_commas(static_cast<double>(out.gpus)), with_commas(static_cast<double>(gpus)),
+                                        max_batch_tokens_text(bound), blocked);
+        }
         return out;
     }
     const auto gpus_text = [](long long n) { return fmt::format("{} GPU{}", with_commas(static_cast<double>(n)), n == 1 ? "" : "s"); };

@@ -38,7 +38,7 @@ struct Tables {
     std::vector<std::string> token_head{"chip", "GPUs", "layout", "most tokens", "days", "cost", "fewest over", "runs"};
     std::vector<std::string> family_head{"chip", "model", "parameters", "tokens", "GPUs", "days", "cost", "meets"};
     std::vector<std::vector<std::string>> tokens, family;
-    std::string notes, answers;  // lines, each beginning with two spaces and ending in '\n'
+    std::string notes, family_notes, answers;  // lines, each beginning with two spaces and ending in '\n'
 };
 
 // Whether the answers carry a cost: the scenario prices its runs, or a budget was asked (which needs a price).
@@ -62,10 +62,10 @@ Tables tables_of(const CapacityResult& r) {
                                                                 row.days_over, row.bound)
                                                   : "—",
                               std::to_string(row.probes)});
-        out.notes += fmt::format("  {}: {}; wall clock per token {:.3f}× this layout's at the scenario's own tokens{}{}\n",
+        out.notes += fmt::format("  {}: {}; wall clock per token {:.3f}× this layout's at the scenario's own tokens{}{}{}\n",
                                  row.chip, row.plan.layout,
-                                 row.linearity, row.plan.chip_note.empty() ? "" : "; " + row.plan.chip_note,
-                                 row.note.empty() ? "" : "; " + row.note);
+                                 row.linearity, row.plan.gpus_note.empty() ? "" : "; " + row.plan.gpus_note,
+                                 row.plan.chip_note.empty() ? "" : "; " + row.plan.chip_note, row.note.empty() ? "" : "; " + row.note);
     }
     for (const auto& fam : r.family) {
         for (const auto& rung : fam.rungs) {
@@ -74,6 +74,9 @@ Tables tables_of(const CapacityResult& r) {
                                   rung.plan.gpus ? with_commas(static_cast<double>(rung.plan.gpus)) : "—",
                                   rung.ran ? days_text(rung.days) : "—", rung.ran ? money(rung.cost_usd, priced) : "—",
                                   rung.ran ? (rung.meets ? "yes" : "no: " + rung.note) : "did not run: " + rung.note});
+            if (rung.ran && !rung.plan.gpus_note.empty()) {
+                out.family_notes += fmt::format("  {} on {}: {}\n", rung.model, fam.chip, rung.plan.gpus_note);
+            }
         }
         if (!fam.largest) {
             out.answers += fmt::format("  {}: no rung of the family meets it\n", fam.chip_name);
@@ -121,7 +124,7 @@ std::string capacity_text(const CapacityResult& r) {
     out += fmt::format("\n{}\n", family_heading(r));
     Table f(tables.family_head);
     for (const auto& row : tables.family) f.add_row(row);
-    return out + f.render() + "largest:\n" + tables.answers;
+    return out + f.render() + tables.family_notes + "largest:\n" + tables.answers;
 }
 
 std::string capacity_json(const CapacityResult& r) {
@@ -160,7 +163,7 @@ std::string capacity_json(const CapacityResult& r) {
         number("wall_clock_days_over", t.days_over, over);
         j.field("probes", t.probes);
         number("linearity", t.linearity, ok);
-        j.field("chip_note", t.plan.chip_note).field("note", t.note);
+        j.field("chip_note", t.plan.chip_note).field("gpus_note", t.plan.gpus_note).field("note", t.note);
         j.end_object();
     }
     j.end_array();
@@ -184,7 +187,7 @@ std::string capacity_json(const CapacityResult& r) {
             overrides_json(j, rung.plan.overrides);
             number("wall_clock_days_p50", rung.days, rung.ran);
             number("cost_usd", rung.cost_usd, rung.ran && priced);
-            j.field("note", rung.note).end_object();
+            j.field("gpus_note", rung.plan.gpus_note).field("note", rung.note).end_object();
         }
         j.end_array().end_object();
     }
@@ -250,6 +253,7 @@ std::string capacity_sections(const CapacityResult& r) {
         days.frame = {"capacity-family-chart", "Wall clock of each rung", fmt::format("Median wall clock of each rung against the deadline: {}.", rungs),
                       "wall clock (days)", "chip · model", detail::kChartWidth};
         out += svg::bar_chart(days);
+        if (!tables.family_notes.empty()) out += paragraph(tables.family_notes, "note");
         out += paragraph("Largest: " + tables.answers, "note") + "</section>\n";
     }
     return out;

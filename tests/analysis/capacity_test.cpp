@@ -8,6 +8,7 @@
 
 #include <gpuhours/scenario/family.hpp>
 #include <gpuhours/units/error.hpp>
+#include <gpuhours/units/units.hpp>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -338,6 +339,27 @@ TEST_CASE("the DeepSeek-like family runs on the flagship's phases: its context e
     CHECK(rungs[2]["model"].string() == "deepseek-v3");
     CHECK(std::get<bool>(rungs[2]["meets"].v));
     CHECK(days_of(file, rungs[2]["overrides"].array(), seed) <= doc["deadline_days"].number());
+}
+
+TEST_CASE("a rung re-planned to fewer GPUs than asked says which batch the bound refused", "[capacity][catalog]") {
+    // On 10,000 H800, DeepSeek-V2 (PP16 EP8) cannot take 625 replicas: its 128K context extension keeps context 8
+    // (the gcd with the rung's ranks), so more replicas need more of its 480 sequences than the batch bound allows,
+    // 1.25 × the first phase's 15,360 × 4,096 = 78,643,200 tokens ("78.65M"). The GPU count it got was unexplained.
+    const std::string file = (kSource / "scenarios" / "deepseek-v3.toml").string();
+    const auto doc = json_of(run_cli("capacity " + file + " --chips h800 --gpus 10000 --deadline '2 months' --family deepseek-moe "
+                                     "--samples 4 --seed 1 --json"));
+    const auto& rungs = doc["family"]["chips"].array().at(0)["rungs"].array();
+    REQUIRE(rungs.size() == 3);
+    const auto& v2 = rungs[1];
+    REQUIRE(v2["model"].string() == "deepseek-v2");
+    REQUIRE(v2["gpus"].number() < 10000);
+    const std::string note = v2["gpus_note"].string();
+    CHECK_THAT(note, Catch::StartsWith(fmt::format("{} of the 10,000 GPUs: more replicas are refused by the batch bound of 78.65M tokens",
+                                                   gpuhours::with_commas(v2["gpus"].number()))));
+    CHECK_THAT(note, Catch::Contains("phase \"context extension 128K\" needs a global batch of"));
+    // The same in the text output, under the family's table.
+    const auto text = run_cli("capacity " + file + " --chips h800 --gpus 10000 --deadline '2 months' --family deepseek-moe --samples 4 --seed 1");
+    CHECK_THAT(text.out, Catch::Contains("  deepseek-v2 on h800: " + note));
 }
 
 TEST_CASE("capacity judges a budget on the median cost, as run prints it for the answer's run", "[capacity]") {

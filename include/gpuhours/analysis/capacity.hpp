@@ -51,6 +51,9 @@ struct CapacityPlan {
     std::string layout;                   // scale_plan's summary: "TP8 CP1 PP16 DP78 EP1, global batch 2,106 (grown…)…"
     std::vector<std::string> overrides;   // chip swap, then the re-plan (without the tokens)
     std::string chip_note;                // what the chip swap re-derived, and the price
+    // Why fewer GPUs than asked, when a larger data degree was refused by the batch bound: "2,304 of the 10,000
+    // GPUs: more replicas would need …"; empty when the count is the most whole nodes of replicas that fit.
+    std::string gpus_note;
 };
 
 // (a) for one chip.
