@@ -58,7 +58,8 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
     for (std::size_t i = 0; i < n; ++i) {
         const CompareInput& in = inputs[i];
         for (const auto& [key, value] : scenario_inputs(in.file, in.load)) note(i, key, value);
-        const RunEvaluation ev = evaluate_run(ScenarioSampler(in.file, in.load), shared);
+        const ScenarioSampler sampler(in.file, in.load);
+        const RunEvaluation ev = evaluate_run(sampler, shared);
         for (const auto& [key, value] : resolved_inputs(ev.scenario)) note(i, key, value);
         CompareColumn c;
         c.label = in.label;
@@ -71,6 +72,9 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
         c.mfu_causal = ev.headline_step().mfu_causal;
         c.compute_precision = std::string(to_string(ev.scenario.training.precision.compute));
         c.priced = ev.priced;
+        for (const UncertainInput& u : sampler.inputs()) {
+            if (u.path == "pricing.gpu_hour") c.price_range = u.describe().substr(u.describe().find('~') + 2);
+        }
         c.figures.chip = catalog_id(ev.scenario.cluster.chip);
         c.figures.chip_name = c.chip;
         fill_whatif_row(c.figures, ev);

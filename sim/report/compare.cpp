@@ -117,6 +117,20 @@ std::vector<std::string> ratio_lines(const CompareResult& r) {
         }
         lines.push_back(std::move(line));
     }
+    // A claim's share over the samples weighs the price's range where a column has one; where another column prices
+    // the GPU-hour at one figure (an ownership scenario's rung 1 at the catalog's price), its share carries no price
+    // uncertainty, and a HOLDS 100% beside an UNCERTAIN may say only that (an analyst's read).
+    const auto has_claims = [](const CompareColumn& c) { return !c.figures.verdicts.empty(); };
+    const bool some_range = std::any_of(r.columns.begin(), r.columns.end(), [](const CompareColumn& c) { return c.price_range.has_value(); });
+    if (some_range && std::any_of(r.columns.begin(), r.columns.end(), has_claims)) {
+        std::vector<std::string> parts;
+        for (const CompareColumn& c : r.columns) {
+            if (!c.priced) continue;
+            parts.push_back(c.price_range ? fmt::format("{} draws its price per GPU-hour from {}", c.label, *c.price_range)
+                                          : fmt::format("{} prices it at one figure (no price uncertainty in its share)", c.label));
+        }
+        if (parts.size() > 1) lines.push_back(fmt::format("claims' shares: {}", fmt::join(parts, "; ")));
+    }
     return lines;
 }
 
@@ -174,6 +188,8 @@ std::string compare_json(const CompareResult& r) {
         j.field("wall_clock_days", f.wall_clock_days).field("gpu_hours", f.gpu_hours);
         if (c.priced) j.field("cost_usd", f.cost_usd).field("cost_basis", c.figures.cost_basis).field("energy_mwh", f.energy_mwh);
         else j.key("cost_usd").null().key("cost_basis").null().key("energy_mwh").null();
+        if (c.price_range) j.field("price_range", *c.price_range);
+        else j.key("price_range").null();
         j.field("limited_by", to_string(f.limiter));
         j.key("claims").begin_array();
         for (const auto& v : f.verdicts) {

@@ -19,6 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+const std::string kRoot = GPUHOURS_TEST_SOURCE_DIR;
+
 }  // namespace
 
 TEST_CASE("compare of one scenario at two prices: only the price differs, and the cost ratio is the price ratio", "[cli][compare]") {
@@ -82,6 +84,22 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     // Same input and seed, same page.
     REQUIRE(run_cli(args + " -o " + (dir / "again.html").string()).exit_code == 0);
     CHECK(gpuhours::test::read_text(dir / "again.html") == content);
+}
+
+TEST_CASE("compare says which columns' claim shares weigh a price range and which a price of one figure", "[cli][compare]") {
+    // The flagship draws its rental price from triangular($1.5, $2, $3.5); its ownership twin prices rung 1 at the
+    // chip catalog's one figure. Its claim's HOLDS 100% beside the flagship's UNCERTAIN carries no price uncertainty
+    // (an analyst read it as ownership making the claim hold); the line under the table says so.
+    const std::string a = kRoot + "/scenarios/deepseek-v3.toml";
+    const std::string b = kRoot + "/scenarios/deepseek-v3-ownership.toml";
+    const auto r = run_cli("compare " + a + " " + b + " --samples 4");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("claims' shares: A draws its price per GPU-hour from triangular($1.5, $2, $3.5); B prices it at "
+                                      "one figure (no price uncertainty in its share)"));
+    const auto doc = gpuhours::test::JsonReader(run_cli("compare " + a + " " + b + " --samples 4 --json").out).document();
+    CHECK(doc["scenarios"].array().at(0)["price_range"].string() == "triangular($1.5, $2, $3.5)");
+    CHECK(std::holds_alternative<std::nullptr_t>(doc["scenarios"].array().at(1)["price_range"].v));
 }
 
 TEST_CASE("compare with a chip set by --set says that the chip's other inputs stay as written", "[cli][compare]") {

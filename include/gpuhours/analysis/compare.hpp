@@ -36,6 +36,9 @@ struct CompareColumn {
     double mfu_causal = 0.0;    // headline step: causal-attention FLOPs against the compute precision's peak
     std::string compute_precision;  // that precision ("fp8", "bf16"): mfu_causal compares across columns only when equal
     bool priced = false;
+    // The rental price per GPU-hour's distribution when the scenario gives it as a range ("triangular($1.5, $2,
+    // $3.5)"); nullopt when it is one figure (a claim's share on rung 1 then carries no price uncertainty).
+    std::optional<std::string> price_range;
     WhatIfRow figures;
 };
 
