@@ -58,8 +58,8 @@ TEST_CASE("TPP and performance density of every catalog chip match the reference
         {"b200", 36000},       // BF16 2,250 × 16
         {"gb200", 40000},      // BF16 2,500 × 16
         {"l40s", 5864},        // FP8 733 × 8
-        {"l20", 1914},         // table: BF16 119.5 × 16 = 1,912, but the catalog's TF32 is rounded up to 59.8
-                               // (= 119.5 / 2 = 59.75 on the datasheet), and 59.8 × 32 = 1,913.6 sets the max
+        {"l20", 1912},         // table: BF16 119.5 × 16 = FP8 239 × 8 = 1,912; the catalog's TF32 is the exact
+                               // 119.5 / 2 = 59.75 (59.75 × 32 = 1,912), not the spec table's rounded 59.8 (1,913.6)
         {"ascend-910b", 6016}, // FP16 376 × 16, the top of the table's 5,120–6,016 range (catalog SKU)
         {"ascend-910c", 12480},// BF16 780 × 16
         {"mi300x", 20919},     // FP8 2,614.9 × 8 = 20,919.2 (BF16 1,307.4 × 16 = 20,918.4)
@@ -122,7 +122,7 @@ TEST_CASE("the October 2023 rule catches H800 and A800 but not H20 or L20", "[po
         {"ascend-910b", "3A090.a"}, {"ascend-910c", "3A090.a"}, {"mi300x", "3A090.a"}, {"gaudi3", "3A090.a"},
         {"tpu-v5p", "3A090.a"},  // TPP ≥ 4,800 decides it even where PD is unknown
         {"h20", "not controlled"},  // TPP 2,368 < 2,400 and PD 2.91 < 3.2
-        {"l20", "not controlled"},  // TPP 1,914 < 2,400 and PD 3.1448 < 3.2 (by a hair; table: 1,912 / 3.14)
+        {"l20", "not controlled"},  // TPP 1,912 < 2,400 and PD 1,912 / 608.5 = 3.142 < 3.2 (by a hair; table: 3.14)
     });
 }
 
@@ -140,7 +140,7 @@ TEST_CASE("the explanation of a classification quotes the numbers that decided i
     const Classification h20 = classify(load_chip("h20", kCatalog), oct2023);
     CHECK(h20.why() == "not 3A090.a: TPP 2,368 < 4,800; PD 2.91 < 5.92; not 3A090.b: TPP 2,368 < 2,400; PD 2.91 < 3.2");
     const Classification l20 = classify(load_chip("l20", kCatalog), oct2023);
-    CHECK(l20.why() == "not 3A090.a: TPP 1,914 < 4,800; PD 3.14 < 5.92; not 3A090.b: TPP 1,914 < 2,400; PD 3.14 < 3.2");
+    CHECK(l20.why() == "not 3A090.a: TPP 1,912 < 4,800; PD 3.14 < 5.92; not 3A090.b: TPP 1,912 < 2,400; PD 3.14 < 3.2");
     const Classification h100 = classify(load_chip("h100", kCatalog), oct2022);
     CHECK(h100.class_name == "3A090.a");
     CHECK(h100.why() == "TPP 15,831 ≥ 4,800; I/O 900 GB/s ≥ 600 GB/s");
