@@ -267,6 +267,7 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
                     "give more GPUs, or a layout with fewer model-parallel ranks");
     }
     std::string blocked;
+    long long blocked_gpus = 0;  // the GPUs of the largest degree the batch bound refused
     bool whole_nodes = false;  // some degree up to `most` fills whole nodes
     for (long long d = most; d >= 1; --d) {  // scale_plan is arithmetic: microseconds a degree
         if ((d * mp) % s.cluster.gpus_per_node != 0) continue;
@@ -274,7 +275,10 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
         const auto plan = scale_plan(s, static_cast<int>(d), bound);
         if (!plan) continue;
         if (plan->blocked) {
-            if (blocked.empty()) blocked = *plan->blocked;
+            if (blocked.empty()) {
+                blocked = *plan->blocked;
+                blocked_gpus = d * mp;
+            }
             continue;
         }
         CapacityPlan out;
@@ -294,10 +298,9 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
         out.chip_note = swap.note;
         if (!blocked.empty()) {
             out.gpus_note = fmt::format("{} of the {} GPUs: more replicas are refused by the batch bound of {} tokens "
-                                        "(--max-batch-tokens; default 1.25× the first phase's batch): with the most the GPUs "
-                                        "hold, {}",
+                                        "(--max-batch-tokens; default 1.25× the first phase's batch): at {} GPUs, {}",
                                         with_commas(static_cast<double>(out.gpus)), with_commas(static_cast<double>(gpus)),
-                                        max_batch_tokens_text(bound), blocked);
+                                        max_batch_tokens_text(bound), with_commas(static_cast<double>(blocked_gpus)), blocked);
         }
         return out;
     }

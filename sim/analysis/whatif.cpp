@@ -298,9 +298,10 @@ std::optional<std::string> borrowed_rental(const Scenario& original, const ChipP
 // The scenario on `chip`, re-derived until it can run (see the file comment). Throws ScenarioError when nothing
 // fits, naming what was tried.
 // A variant whose layout does not fit gets more recomputation (selective, then full), then more ZeRO sharding (up to
-// stage 3), degrees unchanged; says so in `notes` (then v.note) and sets v.rederived. None fits: ScenarioError.
-void fit_variant(const std::filesystem::path& file, const LoadOptions& base, const ChipProfile& profile, Variant& v,
-                 std::vector<std::string>& notes);
+// stage 3), degrees unchanged — but never a recompute or ZeRO stage the user gave by --set (in `base` or `extra`);
+// says so in `notes` (then v.note) and sets v.rederived. None fits: ScenarioError.
+void fit_variant(const std::filesystem::path& file, const LoadOptions& base, const std::vector<std::string>& extra,
+                 const ChipProfile& profile, Variant& v, std::vector<std::string>& notes);
 
 Variant derive_variant(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
                        const std::vector<std::string>& extra) {
@@ -374,23 +375,28 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
                                         written.value() * 8 / 1e9, profile.display_name, profile.nic_bandwidth.value() * 8 / 1e9));
         }
     }
-    fit_variant(file, base, profile, v, notes);
+    fit_variant(file, base, extra, profile, v, notes);
     return v;
 }
 
-// The reference row: the scenario on its own chip with the request's overrides, re-fitted as a swapped chip is when
-// those overrides leave its layout without room (a capped HBM capacity, an analyst's read: the scenario's own chip
-// was the one row that "could not run" under a cap the others were re-fitted to).
+// The reference row: the scenario on its own chip with the overrides, re-fitted as a swapped chip is when the
+// overrides (the command's --set, a capacity rung's degrees) leave a layout that fits as written without room (a
+// capped HBM capacity, an analyst's read: the scenario's own chip was the one row that "could not run" under a cap
+// the others were re-fitted to). A scenario that does not fit as written is left as written: its row fails as `run`
+// refuses it, rather than showing another layout as the scenario's own.
 Variant reference_variant(const std::filesystem::path& file, const LoadOptions& base, const ChipProfile& profile,
                           const std::vector<std::string>& overrides) {
     Variant v{overrides, "", false};
+    LoadOptions as_written = base;
+    as_written.overrides.clear();
+    if (misfit(load_scenario(file, as_written))) return v;
     std::vector<std::string> notes;
-    fit_variant(file, base, profile, v, notes);
+    fit_variant(file, base, overrides, profile, v, notes);
     return v;
 }
 
-void fit_variant(const std::filesystem::path& file, const LoadOptions& base, const ChipProfile& profile, Variant& v,
-                 std::vector<std::string>& notes) {
+void fit_variant(const std::filesystem::path& file, const LoadOptions& base, const std::vector<std::string>& extra,
+                 const ChipProfile& profile, Variant& v, std::vector<std::string>& notes) {
     Scenario s = load_scenario(file, with(base, v.overrides));
     std::optional<std::string> why = misfit(s);
     if (!why) {
@@ -398,12 +404,19 @@ void fit_variant(const std::filesystem::path& file, const LoadOptions& base, con
         return;
     }
     const std::string first_misfit = *why;
-    // More recomputation, then more ZeRO sharding; degrees unchanged.
+    // More recomputation, then more ZeRO sharding; degrees unchanged, and what the user set kept.
+    const bool recompute_free = !set_by_user("parallelism.recompute", base, extra);
+    const bool zero_free = !set_by_user("parallelism.zero", base, extra);
     std::vector<std::vector<std::string>> steps;
     const Recompute r = s.parallel.recompute;
-    if (r == Recompute::none) steps.push_back({"parallelism.recompute=\"selective\""});
-    if (r != Recompute::full) steps.push_back({"parallelism.recompute=\"full\""});
-    for (int z = s.parallel.zero_stage + 1; z <= 3; ++z) steps.push_back({"parallelism.recompute=\"full\"", fmt::format("parallelism.zero={}", z)});
+    if (recompute_free && r == Recompute::none) steps.push_back({"parallelism.recompute=\"selective\""});
+    if (recompute_free && r != Recompute::full) steps.push_back({"parallelism.recompute=\"full\""});
+    for (int z = s.parallel.zero_stage + 1; zero_free && z <= 3; ++z) {
+        std::vector<std::string> step;
+        if (recompute_free) step.push_back("parallelism.recompute=\"full\"");
+        step.push_back(fmt::format("parallelism.zero={}", z));
+        steps.push_back(std::move(step));
+    }
     for (const auto& step : steps) {
         std::vector<std::string> tried = v.overrides;
         tried.insert(tried.end(), step.begin(), step.end());
@@ -420,8 +433,12 @@ void fit_variant(const std::filesystem::path& file, const LoadOptions& base, con
             return;
         }
     }
+    const std::string tried = recompute_free && zero_free ? "even with full recomputation and ZeRO-3"
+                              : recompute_free             ? "even with full recomputation (ZeRO as given by --set)"
+                              : zero_free                  ? "even with ZeRO-3 (recomputation as given by --set)"
+                                                           : "with the recomputation and ZeRO stage given by --set";
     throw ScenarioError(s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file,
-                        fmt::format("no layout fits on {}: {}, even with full recomputation and ZeRO-3", profile.display_name, first_misfit),
+                        fmt::format("no layout fits on {}: {}, {}", profile.display_name, first_misfit, tried),
                         "raise tensor or pipeline for this chip (gpuhours plan searches layouts), or use more GPUs");
 }
 
@@ -495,7 +512,7 @@ ChipSwap chip_swap(const std::filesystem::path& file, const LoadOptions& base, c
     row.chip = chip;
     const bool own = chip == catalog_id(original.cluster.chip);
     row.reference = own;
-    Variant v = own ? Variant{extra, "", false} : derive_variant(file, base, chip, extra);
+    Variant v = own ? reference_variant(file, base, original.cluster.chip, extra) : derive_variant(file, base, chip, extra);
     WhatIfRequest request;
     request.same_price = same_price;
     price_variant(row, v, original, own ? original.cluster.chip : load_chip(chip, base.catalog_dir), request);

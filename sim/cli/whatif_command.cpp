@@ -33,7 +33,7 @@ std::string verdicts_text(const WhatIfRow& row) {
     std::string text;
     for (const auto& v : row.verdicts) {
         if (!text.empty()) text += ", ";
-        text += report::verdict_share_text(v);
+        text += report::verdict_share_text(v, row.samples);
     }
     return text.empty() ? "—" : text;
 }

@@ -36,7 +36,7 @@ std::string verdicts_text(const CompareColumn& c) {
     std::string out;
     for (std::size_t i = 0; i < c.figures.verdicts.size(); ++i) {
         const auto& v = c.figures.verdicts[i];
-        out += (i ? "; " : "") + verdict_share_text(v);
+        out += (i ? "; " : "") + verdict_share_text(v, c.figures.samples);
     }
     return out.empty() ? "—" : out;
 }
@@ -120,16 +120,23 @@ std::vector<std::string> ratio_lines(const CompareResult& r) {
     // A claim's share over the samples weighs the price's range where a column has one; where another column prices
     // the GPU-hour at one figure (an ownership scenario's rung 1 at the catalog's price), its share carries no price
     // uncertainty, and a HOLDS 100% beside an UNCERTAIN may say only that (an analyst's read).
-    const auto has_claims = [](const CompareColumn& c) { return !c.figures.verdicts.empty(); };
-    const bool some_range = std::any_of(r.columns.begin(), r.columns.end(), [](const CompareColumn& c) { return c.price_range.has_value(); });
-    if (some_range && std::any_of(r.columns.begin(), r.columns.end(), has_claims)) {
+    // Only where a claim is judged on a rung-1 (rental) cost and the priced columns differ in having a range.
+    const auto rental_claim = [](const CompareColumn& c) {
+        return std::any_of(c.figures.verdicts.begin(), c.figures.verdicts.end(),
+                           [](const ClaimVerdict& v) { return v.rung == to_string(CostRung::rental); });
+    };
+    const auto priced_with = [&](bool range) {
+        return std::any_of(r.columns.begin(), r.columns.end(),
+                           [&](const CompareColumn& c) { return c.priced && c.price_range.has_value() == range; });
+    };
+    if (priced_with(true) && priced_with(false) && std::any_of(r.columns.begin(), r.columns.end(), rental_claim)) {
         std::vector<std::string> parts;
         for (const CompareColumn& c : r.columns) {
             if (!c.priced) continue;
             parts.push_back(c.price_range ? fmt::format("{} draws its price per GPU-hour from {}", c.label, *c.price_range)
                                           : fmt::format("{} prices it at one figure (no price uncertainty in its share)", c.label));
         }
-        if (parts.size() > 1) lines.push_back(fmt::format("claims' shares: {}", fmt::join(parts, "; ")));
+        lines.push_back(fmt::format("claims' shares: {}", fmt::join(parts, "; ")));
     }
     return lines;
 }

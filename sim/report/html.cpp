@@ -798,7 +798,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
         std::string verdicts;
         for (std::size_t i = 0; i < row.verdicts.size(); ++i) {
             const auto& v = row.verdicts[i];
-            verdicts += fmt::format("{}{}{}", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "", verdict_share_text(v));
+            verdicts += fmt::format("{}{}{}", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "", verdict_share_text(v, row.samples));
         }
         const std::string name = chip_label(row);
         if (!row.feasible) {

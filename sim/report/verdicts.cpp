@@ -166,8 +166,10 @@ std::string criterion_probability_text(const CriterionResult& c) {
     return out;
 }
 
-std::string verdict_share_text(const ClaimVerdict& v) {
-    return fmt::format("{} {:.0f}% ({} at nominal)", to_string(v.verdict), 100 * v.probability, to_string(v.nominal_verdict));
+std::string verdict_share_text(const ClaimVerdict& v, int samples) {
+    const double p = v.probability;
+    const std::string error = samples > 1 && p > 0.0 && p < 1.0 ? fmt::format(" ± {:.1f}%", 100 * std::sqrt(p * (1.0 - p) / samples)) : "";
+    return fmt::format("{} {:.0f}%{} ({} at nominal)", to_string(v.verdict), 100 * p, error, to_string(v.nominal_verdict));
 }
 
 std::string basis_clause(const ClaimVerdict& v) {
@@ -180,6 +182,7 @@ namespace {
 // A share of n Monte Carlo samples with its sampling error: one binomial standard error, √(p(1 − p)/n) (the spread
 // another seed would give); at 0 or 1, how many samples say so.
 std::string share_of_samples(double p, int n) {
+    if (n <= 1) return fmt::format("{:.0f}% (one sample)", 100 * p);
     if (p <= 0.0 || p >= 1.0) return fmt::format("{:.0f}% ({} of {} samples)", 100 * p, p <= 0.0 ? "none" : "all", n);
     return fmt::format("{:.0f}% ± {:.1f}% (one standard error over {} samples)", 100 * p,
                        100 * std::sqrt(p * (1.0 - p) / std::max(1, n)), n);

@@ -54,8 +54,9 @@ double days_of(const std::string& file, const gpuhours::test::JsonValue::Array& 
 }  // namespace
 
 TEST_CASE("a row at the scenario's price names the price's range and median, as its cost is a median", "[capacity]") {
-    // The plain run priced at triangular($1.5, $2, $3.5): its median is b − √((b − a)(b − c)/2) (the mode lies below
-    // it: (c − a)/(b − a) = 25 %) = 3.5 − √1.5 = $2.2753, printed $2.28, where the nominal is $2.
+    // The plain run priced at triangular(low a = $1.5, mode c = $2, high b = $3.5): the mode's CDF is (c − a)/(b − a)
+    // = 25 % < 50 %, so the median lies above it, at b − √((b − a)(b − c)/2) = 3.5 − √1.5 = $2.2753, printed $2.28,
+    // where the nominal is $2.
     const gpuhours::test::TempDir scratch("capacity-price-range-" + std::to_string(::getpid()));
     const auto file = write_plain_run(scratch.path);
     std::string text = gpuhours::test::read_text(file);
@@ -67,6 +68,23 @@ TEST_CASE("a row at the scenario's price names the price's range and median, as 
     CHECK_THAT(r.out, Catch::Contains("price $2/GPU-hour (the scenario's: nominal of triangular($1.5, $2, $3.5), which each "
                                       "sample draws (median $2.28))"));
     CHECK_THAT(r.out, Catch::Contains("× this layout's at the scenario's own tokens"));
+}
+
+TEST_CASE("capacity re-fits the scenario's own chip under a capped capability, as it does a swapped one", "[capacity]") {
+    // The plain run (TP2 PP2 DP4, 8K, no recomputation) fits an H100 as written; with its HBM capped at 40 GB by
+    // --set it does not (checked by `check`), and the H100 row is re-fitted with more recomputation, as the A100
+    // 40 GB row is, instead of reporting that the layout does not fit (a reviewer's read).
+    const gpuhours::test::TempDir scratch("capacity-capped-" + std::to_string(::getpid()));
+    const auto file = write_plain_run(scratch.path).string();
+    const std::string cap = " --set 'cluster.chip.memory.capacity=\"40 GB\"'";
+    REQUIRE(run_cli("check " + file).exit_code == 0);
+    REQUIRE(run_cli("check " + file + cap).exit_code == 2);
+    const auto doc = json_of(run_cli("capacity " + file + " --chips h100,a100-40gb --deadline '1 day' --samples 4 --json" + cap));
+    for (const auto& row : doc["tokens"].array()) {
+        INFO(row["chip"].string());
+        CHECK(std::get<bool>(row["feasible"].v));
+        CHECK_THAT(row["chip_note"].string(), Catch::Contains("parallelism.recompute=") && Catch::Contains("does not fit"));
+    }
 }
 
 TEST_CASE("the most tokens of a run without interruptions is the deadline over the step time, in batches", "[capacity]") {

@@ -161,6 +161,26 @@ TEST_CASE("a layout that does not fit on a smaller chip gets more recomputation 
     CHECK(own.limiter == Limiter::memory_capacity);
     // The cap is the command's, so it is not listed as carried from the scenario's [cluster.chip].
     CHECK(c.carried.empty());
+    // A recomputation the command gives is kept: under the same cap with recompute "none", only ZeRO moves.
+    WhatIfRequest kept = capped;
+    kept.overrides.push_back("parallelism.recompute=\"none\"");
+    const WhatIfResult k = run_whatif(file, catalog(), kept, quick());
+    const WhatIfRow& none = row_of(k, "h100");
+    REQUIRE(none.feasible);
+    CHECK(none.layout.recompute == Recompute::none);
+    CHECK(none.layout.zero_stage > 0);
+    CHECK_THAT(none.layout_note, Catch::Contains("parallelism.zero=") && !Catch::Contains("recompute"));
+
+    // A scenario that does not fit as written is not re-fitted on its own row: that row fails as `run` refuses it,
+    // rather than showing another layout as the scenario's own (a reviewer's read); a swapped chip still is.
+    std::string written = text;
+    written.replace(written.find("chip = \"h100\""), std::string("chip = \"h100\"").size(), "chip = \"a100-40gb\"");
+    const auto nofit = write_scenario("nofit.toml", written);
+    REQUIRE_FALSE(fit_of(load_scenario(nofit, catalog())).fits);
+    const WhatIfResult n = run_whatif(nofit, catalog(), request, quick());
+    CHECK_FALSE(row_of(n, "a100-40gb").feasible);
+    CHECK_THAT(row_of(n, "a100-40gb").error, Catch::Contains("does not fit"));
+    CHECK(row_of(n, "h100").feasible);
 }
 
 TEST_CASE("a rule without chips compares the chips it permits, after the scenario's own as the reference", "[whatif]") {

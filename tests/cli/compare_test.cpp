@@ -100,6 +100,10 @@ TEST_CASE("compare says which columns' claim shares weigh a price range and whic
     const auto doc = gpuhours::test::JsonReader(run_cli("compare " + a + " " + b + " --samples 4 --json").out).document();
     CHECK(doc["scenarios"].array().at(0)["price_range"].string() == "triangular($1.5, $2, $3.5)");
     CHECK(std::holds_alternative<std::nullptr_t>(doc["scenarios"].array().at(1)["price_range"].v));
+    // Both columns drawing the price from a range: nothing to say.
+    const auto same = run_cli("compare " + a + " " + a + " --set 'B:cluster.chip.efficiency.gemm_fp8_blockwise=0.53' --samples 4");
+    REQUIRE(same.exit_code == 0);
+    CHECK_THAT(same.out, !Catch::Contains("claims' shares"));
 }
 
 TEST_CASE("compare with a chip set by --set says that the chip's other inputs stay as written", "[cli][compare]") {

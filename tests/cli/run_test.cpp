@@ -250,7 +250,10 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
     REQUIRE(own != std::string::npos);
     const std::string row = comparison.substr(own, comparison.find("</tr>", own) - own);
     for (const std::string& figure : {fmt::format(">{:.1f}<", headline["wall_clock_days"].number()), figures[1], figures[2],
-                                      fmt::format("{} {:.0f}% ({} at nominal)", claim["verdict"].string(), 100 * claim["probability"].number(),
+                                      // with one binomial standard error over the 32 samples
+                                      fmt::format("{} {:.0f}% ± {:.1f}% ({} at nominal)", claim["verdict"].string(),
+                                                  100 * claim["probability"].number(),
+                                                  100 * std::sqrt(claim["probability"].number() * (1 - claim["probability"].number()) / 32.0),
                                                   claim["nominal_verdict"].string())}) {
         INFO(figure);
         CHECK_THAT(row, Catch::Contains(figure));

@@ -48,9 +48,10 @@ std::string input_break_even_text(const InputBreakEven& b);
 // error, √(p(1 − p)/n) over the n samples, or "all"/"none of n"), then the run's own
 // uncertainty and the economic assumptions' apart when both vary, and the verdict at the nominal inputs.
 std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v);
-// A claim's verdict over the samples with its share, then the nominal run's: "UNCERTAIN 45% (HOLDS at nominal)"
+// A claim's verdict over the samples with its share and one binomial standard error √(p(1 − p)/n) over the n
+// `samples` (none at 0 %, 100 % or one sample), then the nominal run's: "UNCERTAIN 45% ± 3.5% (HOLDS at nominal)"
 // (what-if, compare and the report's across-chips rows, whose figures are the nominal run's).
-std::string verdict_share_text(const ClaimVerdict& v);
+std::string verdict_share_text(const ClaimVerdict& v, int samples);
 // The GPU-hours the claim was judged on, as a clause ("judged on allocated GPU-hours"); empty for a claim whose
 // every criterion is a cost on rung 3 (the cluster's capital outlay does not depend on GPU-hours).
 std::string basis_clause(const ClaimVerdict& v);
