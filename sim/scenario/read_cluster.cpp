@@ -105,6 +105,12 @@ AttentionShapeTable read_attention_shape(const Node& node, const std::string& pa
 }
 
 // A bandwidth given as `key` of `r`, positive and within limits.hpp's range.
+// A NIC past kNicBandwidthMax: most often bytes written for bits ("400 GB/s" for a 400 Gb/s NIC).
+std::string nic_hint(BytesPerSecond b) {
+    return fmt::format("{:g} GB/s is {:g} Tb/s per GPU, above any NIC; a NIC's rate is usually in bits: \"{:g} Gb/s\" is {:g} GB/s",
+                       b.value() / 1e9, b.value() * 8 / 1e12, b.value() / 1e9, b.value() / 8e9);
+}
+
 BytesPerSecond read_bandwidth(TableReader& r, std::string_view key, std::string_view example) {
     const std::string path = r.path_of(key);
     const Node& value = detail::figure_value(r.required(key), path);
@@ -270,7 +276,7 @@ void require_fp8_efficiency(TableReader& e, const Node& fp8_value, const std::st
 // [memory]: the bytes the device exposes (capacity), their basis, the framework reserve below them, the bandwidth.
 void read_memory(TableReader& r, ChipProfile& chip, const std::string& user_file) {
     TableReader m(detail::as_table(r.required("memory"), r.path_of("memory")), r.path_of("memory"));
-    chip.memory_device = read_figure(m, "capacity", parse_bytes, "79.15 GiB");
+    chip.memory_device = read_figure(m, "capacity", parse_memory_size, "79.15 GiB");
     const Node& capacity = detail::figure_value(*m.optional("capacity"), m.path_of("capacity"));
     require_positive(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory");
     require_within(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory capacities", limits::kMemoryMin,
@@ -278,7 +284,7 @@ void read_memory(TableReader& r, ChipProfile& chip, const std::string& user_file
     if (const Node* n = m.optional("reserve")) {
         const std::string path = m.path_of("reserve");
         const Node& value = detail::figure_value(*n, path);
-        chip.memory_reserve = detail::as_quantity(value, path, parse_bytes, "3 GiB");
+        chip.memory_reserve = detail::as_quantity(value, path, parse_memory_size, "3 GiB");
         if (!(chip.memory_reserve.value() >= 0.0 && chip.memory_reserve < chip.memory_device)) {
             throw ScenarioError(coupled_at(user_file, value, detail::figure_value(*m.optional("capacity"), m.path_of("capacity"))),
                                 fmt::format("`{}` = {} must be at least 0 and below the capacity ({})", path,
@@ -351,6 +357,9 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     {
         TableReader o(detail::as_table(r.required("scale_out"), r.path_of("scale_out")), r.path_of("scale_out"));
         chip.nic_bandwidth = read_bandwidth(o, "nic_bandwidth", "400 Gb/s");
+        const Node& nic = detail::figure_value(*o.optional("nic_bandwidth"), o.path_of("nic_bandwidth"));
+        require_within(chip.nic_bandwidth.value(), nic, o.path_of("nic_bandwidth"), "NIC bandwidths per GPU", limits::kBandwidthMin,
+                       limits::kNicBandwidthMax, "B/s", nic_hint(chip.nic_bandwidth));
         chip.nic_latency = read_latency(o, "latency", "2.8 us");
         o.finish();
     }
@@ -462,8 +471,8 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     if (const Node* n = r.optional("nic_bandwidth")) {
         c.nic_bandwidth = detail::as_quantity(*n, "cluster.nic_bandwidth", parse_bandwidth, "400 Gb/s");
         require_positive(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "a bandwidth");
-        require_within(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "bandwidths", limits::kBandwidthMin,
-                       limits::kBandwidthMax, "B/s");
+        require_within(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "NIC bandwidths per GPU", limits::kBandwidthMin,
+                       limits::kNicBandwidthMax, "B/s", nic_hint(c.nic_bandwidth));
     }
     if (const Node* n = r.optional("power_cap")) {
         const Watts cap = detail::as_quantity(*n, "cluster.power_cap", parse_power, "500 W");

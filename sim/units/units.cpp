@@ -244,6 +244,25 @@ std::string scaled(double value, std::string_view unit, const std::array<Prefix,
 
 Seconds parse_duration(std::string_view text) { return Seconds(parse_with_units(text, duration_table(), "a duration")); }
 Bytes parse_bytes(std::string_view text) { return Bytes(parse_with_units(text, bytes_table(), "a size")); }
+Bytes parse_memory_size(std::string_view text) {
+    static const std::vector<UnitEntry> bytes_only = [] {
+        std::vector<UnitEntry> t;
+        for (const UnitEntry& u : bytes_table()) {
+            if (!u.symbol.ends_with('b') && !u.symbol.ends_with("bit")) t.push_back(u);
+        }
+        return t;
+    }();
+    try {
+        return Bytes(parse_with_units(text, bytes_only, "a memory size"));
+    } catch (const UnitError&) {
+        (void)parse_bytes(text);  // not a size at all: that error
+        // A size in bits ("3 Gb"): a slip for bytes, never meant of memory.
+        const std::string_view unit = text.ends_with("bit") ? text.substr(0, text.size() - 3) : text.substr(0, text.size() - 1);
+        throw UnitError(fmt::format("a memory size is in bytes; \"{}\" is in bits (an eighth of that in bytes): write \"{}B\"",
+                                    text, unit),
+                        unit.size());
+    }
+}
 BytesPerSecond parse_bandwidth(std::string_view text) {
     return BytesPerSecond(parse_with_units(text, bandwidth_table(), "a bandwidth"));
 }

@@ -412,7 +412,10 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
         mb.gradients = Bytes(sharded(grad_bytes, layout.zero_stage >= 2));
         mb.optimizer_state = Bytes(sharded(optimizer_bytes, layout.zero_stage >= 1));
         // ZeRO-3 gathers one unit's weights to compute it and `prefetch` more ahead of it.
-        if (params_sharded) mb.buffers = Bytes((1.0 + layout.prefetch) * largest_block * param_bytes);
+        // FP8 parameter gathers (fp8_param_gather: FSDP2's float8 all-gather, Megatron's --fp8-param-gather) bring the
+        // unit in 1 B per element, not the parameters' format.
+        const double gathered_bytes = precision.fp8_param_gather && precision.compute == Precision::fp8 ? 1.0 : param_bytes;
+        if (params_sharded) mb.buffers = Bytes((1.0 + layout.prefetch) * largest_block * gathered_bytes);
 
         double activations = 0.0;
         for (const auto& [stage_ptr, in_flight] : chunks) activations += activation_bytes(*stage_ptr) * in_flight;

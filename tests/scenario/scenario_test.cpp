@@ -1644,3 +1644,18 @@ TEST_CASE("planes on a fabric other than multi-plane is refused where it was wri
     o.overrides.push_back("cluster.planes=1");
     CHECK_NOTHROW(load_scenario_from_string(planes, "t.toml", o));
 }
+
+TEST_CASE("unit slips that parse are refused: a NIC in bytes for bits, a memory size in bits") {
+    // "400 GB/s" per GPU is 3.2 Tb/s, above any NIC (the limit is 250 GB/s = 2 Tb/s); written for a 400 Gb/s NIC it
+    // ran the flagship 7 % fast. Line 7 (after kBase's gpus_per_node on line 6), the value at column 17.
+    const auto nic = load_error(replace(kBase, "gpus_per_node = 8\n", "gpus_per_node = 8\nnic_bandwidth = \"400 GB/s\"\n"));
+    CHECK(nic.where().line == 7);
+    CHECK(nic.where().column == 17);
+    CHECK_THAT(nic.message(), Catch::Contains("beyond the supported range of NIC bandwidths per GPU"));
+    CHECK_THAT(nic.hint(), Catch::Contains("\"400 Gb/s\" is 50 GB/s"));
+    CHECK_NOTHROW(load_scenario_from_string(replace(kBase, "gpus_per_node = 8\n", "gpus_per_node = 8\nnic_bandwidth = \"800 Gb/s\"\n"),
+                                            "test.toml", catalog_options()));
+    // A reserve of "3 Gb" was 375 MB: refused, naming the byte unit.
+    const auto reserve = load_error(replace(kBase, "chip = \"h100\"\n", "") + "[cluster.chip]\nfrom = \"h100\"\nmemory.reserve = \"3 Gb\"\n");
+    CHECK_THAT(reserve.message(), Catch::Contains("is in bits (an eighth of that in bytes): write \"3 GB\""));
+}

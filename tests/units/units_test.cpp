@@ -28,6 +28,23 @@ TEST_CASE("a lower-case b is a bit and an upper-case B a byte") {
     CHECK(parse_bytes("8 Gb").value() == 1e9);
 }
 
+TEST_CASE("a memory size is in bytes: bits are refused as a slip, naming the byte unit") {
+    // 3 GiB = 3 × 2^30 = 3,221,225,472 B; "3 Gb" would be 375 MB, a reserve nobody means.
+    CHECK(parse_memory_size("3 GiB").value() == 3'221'225'472.0);
+    CHECK(parse_memory_size("80 GB").value() == 80e9);
+    for (const char* bits : {"3 Gb", "3 Gbit", "24 Mib"}) {
+        INFO(bits);
+        CHECK_THROWS_AS(parse_memory_size(bits), UnitError);
+    }
+    try {
+        (void)parse_memory_size("3 Gb");
+    } catch (const UnitError& e) {
+        CHECK(std::string(e.what()) == "a memory size is in bytes; \"3 Gb\" is in bits (an eighth of that in bytes): write \"3 GB\"");
+    }
+    // Not a size at all: the size parser's own message.
+    CHECK_THROWS_WITH(parse_memory_size("3 Gx"), Catch::Contains("unknown unit \"Gx\""));
+}
+
 TEST_CASE("compute rates and FLOP counts read datasheet spellings") {
     CHECK(parse_flops_rate("989 TFLOPS").value() == 989e12);
     CHECK(parse_flops_rate("989.4 TFLOP/s").value() == Approx(989.4e12).epsilon(1e-15));

@@ -146,6 +146,12 @@ TEST_CASE("ZeRO stages shard optimizer state, then gradients, then parameters ov
     // + the final norm's 4096.
     CHECK(by_stage[3].buffers.value() == Approx(2.0 * 2.0 * (128256.0 * 4096.0 + 4096.0)).epsilon(1e-12));
     CHECK(by_stage[0].buffers.value() == 0.0);
+    // With FP8 compute and FP8 parameter gathers (FSDP2's float8 all-gather) the gathered units are 1 B per element:
+    // half the BF16 buffers.
+    gh::MixedPrecision fp8;
+    fp8.compute = gh::Precision::fp8;
+    fp8.fp8_param_gather = true;
+    CHECK(gh::memory_per_gpu(model, p, fp8, shape).buffers.value() == Approx(2.0 * 1.0 * (128256.0 * 4096.0 + 4096.0)).epsilon(1e-12));
 }
 
 TEST_CASE("DeepSeek-V3's bf16 moments and expert parallelism shrink its optimizer state",

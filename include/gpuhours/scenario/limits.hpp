@@ -57,6 +57,9 @@ inline constexpr double kPeakFlopsMax = 1e18;
 // Bandwidths (HBM, scale-up, NIC), B/s: 1 MB/s to 1 PB/s (HBM3e is 8e12 B/s, a 400 Gb/s NIC 5e10 B/s).
 inline constexpr double kBandwidthMin = 1e6;
 inline constexpr double kBandwidthMax = 1e15;
+// A NIC per GPU, B/s: at most 250 GB/s (2 Tb/s), above the fastest shipping (ConnectX-9, 1.6 Tb/s = 200 GB/s): the
+// common slip "400 GB/s" for a 400 Gb/s NIC (3.2 Tb/s, faster than NVLink on an H800) ran silently 7 % fast.
+inline constexpr double kNicBandwidthMax = 250e9;
 // Link latencies, seconds: up to 1 s (real ones are a few microseconds).
 inline constexpr double kLatencyMax = 1.0;
 // A chip's TDP, W: 1 W to 100 kW (accelerators draw 75–2,700 W; a GB200 superchip about 2.7 kW). "1e306 W" made a

@@ -170,6 +170,9 @@ private:
 // A missing or unknown unit throws UnitError listing the accepted ones.
 Seconds parse_duration(std::string_view text);       // ps ns us µs ms s min h day(s) week(s) month(s) year(s)
 Bytes parse_bytes(std::string_view text);            // B KB MB GB TB PB KiB MiB GiB TiB PiB, bits: b Kb Mb Gb Tb
+// The same without the bit units: a memory capacity or reserve written in bits ("3 Gb") is a slip for bytes, refused
+// with UnitError naming it (a reserve of "3 Gb" was read as 375 MB).
+Bytes parse_memory_size(std::string_view text);
 BytesPerSecond parse_bandwidth(std::string_view text);  // any byte/bit unit followed by /s, or Gbps-style
 Flops parse_flops(std::string_view text);            // FLOP, GFLOP, TFLOP, PFLOP, EFLOP (also FLOPs)
 FlopsPerSecond parse_flops_rate(std::string_view text);  // FLOPS, FLOP/s with k M G T P E prefixes

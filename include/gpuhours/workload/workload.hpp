@@ -298,7 +298,8 @@ struct MemoryBreakdown {
     Bytes gradients;        // precision.gradients (÷ DP under ZeRO ≥ 2)
     Bytes optimizer_state;  // master weights + Adam's two moments (÷ DP under ZeRO ≥ 1)
     Bytes activations;      // stored activations of the micro-batches in flight, + the last stage's logits
-    Bytes buffers;          // ZeRO-3's gathered copies of the layer being computed and the next one (prefetch)
+    Bytes buffers;          // ZeRO-3's gathered copies of the layer being computed and the next one (prefetch), in the
+                            // parameters' format, or 1 B per element with fp8_param_gather under FP8 compute
     int stage = 0;          // the pipeline rank this breakdown is for
     double parameter_count = 0.0;  // parameters on this GPU before ZeRO-3 sharding
     double micro_batches_in_flight = 0.0;
