@@ -77,6 +77,7 @@ void json_step(report::Json& j, const StepResult& r, const Scenario& s) {
     j.field("simulated_ranks", r.simulated_ranks).field("tasks", static_cast<std::int64_t>(r.tasks));
     j.field("compute_s", r.breakdown.compute.value()).field("recompute_s", r.breakdown.recompute.value());
     j.field("optimizer_s", r.breakdown.optimizer.value()).field("bubble_s", r.breakdown.bubble.value());
+    j.field("stage_imbalance_s", report::stage_imbalance(r).value());
     j.key("exposed_communication_s").begin_object();
     for (CommAxis a : kCommAxes) j.field(to_string(a), r.breakdown.exposed[static_cast<std::size_t>(a)].value());
     j.end_object();
@@ -308,6 +309,9 @@ void print_step(const RunEvaluation& ev, bool stages, std::ostream& out) {
     b.add_row({"pipeline bubble", seconds_text(r.breakdown.bubble), share(r.breakdown.bubble, t)});
     out << b.render();
     for (const std::string& c : step_caveats(s)) out << "note: " << c << "\n";
+    if (const auto note = report::stage_imbalance_note(r, s.phases.front().parallel.pipeline, s.phases.front().parallel.schedule)) {
+        out << "note: " << *note << "\n";
+    }
     if (!stages) return;
     report::Table st({"stage", "compute s", "recompute s", "exposed comm s", "bubble s", "memory", "fits"});
     for (const auto& stage : r.stages) {

@@ -249,6 +249,37 @@ std::vector<std::string> assumption_lines(const RunEvaluation& ev) {
     return out;
 }
 
+namespace {
+Seconds busy(const StepBreakdown& b) { return b.compute + b.recompute + b.optimizer + b.exposed_total(); }
+std::string three_decimals(Seconds t) { return fmt::format("{:.3f}", t.value()); }
+}  // namespace
+
+Seconds stage_imbalance(const StepResult& r) {
+    if (r.stages.size() < 2) return Seconds(0);
+    Seconds most(0), sum(0);
+    for (const StageStep& st : r.stages) {
+        most = std::max(most, busy(st.breakdown));
+        sum = sum + busy(st.breakdown);
+    }
+    return most - sum / static_cast<double>(r.stages.size());
+}
+
+std::optional<std::string> stage_imbalance_note(const StepResult& r, int pipeline, Schedule schedule) {
+    const Seconds wait = stage_imbalance(r);
+    if (!(wait.value() >= 0.01 * r.step_time.value() && wait.value() >= 0.25 * r.breakdown.bubble.value())) return std::nullopt;
+    const auto busiest = std::max_element(r.stages.begin(), r.stages.end(),
+                                          [](const StageStep& a, const StageStep& b) { return busy(a.breakdown) < busy(b.breakdown); });
+    const std::string holds = schedule == Schedule::dualpipe ? ""
+                              : busiest->stage == pipeline - 1 ? "; it also runs the output head and loss"
+                              : busiest->stage == 0            ? "; it also runs the embedding"
+                                                               : "";
+    return fmt::format("stage imbalance: stage {} is busy {} s (compute, recompute, optimizer, exposed communication), the "
+                       "stages' mean {} s, so {} s of the {} s bubble is the other stages waiting for it and the rest is the "
+                       "schedule's fill and drain{} (layers_per_stage moves layers between stages)",
+                       busiest->stage, three_decimals(busy(busiest->breakdown)), three_decimals(busy(busiest->breakdown) - wait),
+                       three_decimals(wait), three_decimals(r.breakdown.bubble), holds);
+}
+
 std::string mfu_text(const StepResult& r) {
     // One basis heads every output: the BF16 peak (what DeepSeek and Llama quote), full-attention FLOPs for the
     // MFU; the HFU counts causal FLOPs plus recomputation against the same peak. A step computed in another

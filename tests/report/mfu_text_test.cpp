@@ -59,3 +59,29 @@ TEST_CASE("a break-even price below ten cents keeps three significant digits", "
     c.break_even_low_per_gpu_hour = 1.0 / 89286.0;
     CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.0000112 and $2.12 per GPU-hour"));
 }
+
+TEST_CASE("the pipeline bubble's share that is stages waiting for the busiest is named", "[report]") {
+    // Three stages of a 10 s step: busy 8, 8 and 9.5 s (bubbles 2, 2, 0.5; mean bubble 1.5 s). The mean busy is
+    // 8.5 s, so 9.5 − 8.5 = 1.0 s of the 1.5 s bubble is waiting for stage 2 (the last: the output head); with
+    // every stage as busy as it, the bubble would be its own 0.5 s.
+    StepResult r;
+    r.step_time = Seconds(10);
+    r.breakdown.bubble = Seconds(1.5);
+    for (const double compute : {8.0, 8.0, 9.5}) {
+        StageStep st;
+        st.stage = static_cast<int>(r.stages.size());
+        st.breakdown.compute = Seconds(compute);
+        st.breakdown.bubble = Seconds(10 - compute);
+        r.stages.push_back(st);
+    }
+    CHECK(report::stage_imbalance(r).value() == Approx(1.0).epsilon(1e-12));
+    const auto note = report::stage_imbalance_note(r, 3, Schedule::one_f_one_b);
+    REQUIRE(note.has_value());
+    CHECK(*note == "stage imbalance: stage 2 is busy 9.500 s (compute, recompute, optimizer, exposed communication), the "
+                   "stages' mean 8.500 s, so 1.000 s of the 1.500 s bubble is the other stages waiting for it and the rest "
+                   "is the schedule's fill and drain; it also runs the output head and loss (layers_per_stage moves layers "
+                   "between stages)");
+    // Balanced stages: nothing to say.
+    r.stages[2].breakdown.compute = Seconds(8.0);
+    CHECK_FALSE(report::stage_imbalance_note(r, 3, Schedule::one_f_one_b).has_value());
+}

@@ -77,4 +77,14 @@ std::vector<std::string> assumption_lines(const RunEvaluation& ev);
 // of DeepSeek's and Llama 3's reports), with the compute format's peak beside it, labelled.
 std::string mfu_text(const StepResult& r);
 
+// How much of the step's mean pipeline bubble is the stages waiting for the busiest one. A stage's busy time is its
+// compute, recompute, optimizer and exposed communication (the rest of the step is its bubble), so the mean bubble
+// is step − mean busy, of which max busy − mean busy is waiting for the busiest stage (its own bubble being the
+// schedule's fill and drain). 0 with one stage.
+Seconds stage_imbalance(const StepResult& r);
+// A note when that wait is at least 1 % of the step and a quarter of the bubble: "stage 7 is busy 9.771 s …, the
+// stages' mean 8.640 s: 1.131 s of the 1.348 s bubble is the other stages waiting for it …", naming the embedding or
+// the output head where the busiest stage holds it (`pipeline` stages, `schedule`); nullopt otherwise.
+std::optional<std::string> stage_imbalance_note(const StepResult& r, int pipeline, Schedule schedule);
+
 }  // namespace gpuhours::report
