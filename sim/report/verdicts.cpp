@@ -285,8 +285,9 @@ std::string mfu_text(const StepResult& r) {
     // MFU; the HFU counts causal FLOPs plus recomputation against the same peak. A step computed in another
     // format shows its own peak's figures after them, labelled.
     const std::string head = fmt::format("MFU {:.1f}% (BF16 peak, full-attention FLOPs: the basis used throughout; {:.1f}% "
-                                         "causal); HFU {:.1f}% (BF16 peak; the FLOPs executed: causal attention, recomputation)",
-                                         100 * r.mfu_bf16_full, 100 * r.mfu_bf16_causal, 100 * r.hfu_bf16);
+                                         "causal); HFU {:.1f}% (BF16 peak; the FLOPs executed: {} attention, recomputation)",
+                                         100 * r.mfu_bf16_full, 100 * r.mfu_bf16_causal, 100 * r.hfu_bf16,
+                                         r.full_square_attention ? "full-square (materialized scores)" : "causal");
     if (r.compute_precision == Precision::bf16) return head;
     // Against BF16's peak a faster format (FP8 at up to 2 × it: scenario chip rules) may pass 100 %; the step's own
     // check keeps the FLOPs executed within the faster peak (step_breakdown.cpp), and the reader is told which.

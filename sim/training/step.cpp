@@ -65,7 +65,10 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
     }
     plan_ = std::make_unique<PipelinePlan>(
         make_pipeline_plan(layout_.schedule, layout_.pipeline, micro_batches_, layout_.virtual_stages, layout_.combined_1f1b));
-    shape_ = MicroBatchShape{spec.sequence_length, layout_.micro_batch, AttentionMask::causal};
+    // Causal training. A fused kernel skips the masked half of the s×s products; one that materializes the scores
+    // (Megatron-LM 2021's baddbmm and bmm around a fused scale-mask-softmax) computes the whole square.
+    shape_ = MicroBatchShape{spec.sequence_length, layout_.micro_batch,
+                             spec.attention_kernel == AttentionKernel::materialized ? AttentionMask::full : AttentionMask::causal};
     blocks_ = model_ops(spec.model, layout_, spec.precision, shape_);
     chunk_layers_ = chunk_layers(spec.model, plan_->model_chunks(), layout_.layers_per_chunk);
     dispatch_factor_ = dispatch_factor(spec.model, placement_, spec.cluster.gpus_per_node, spec.layout.moe_dispatcher);

@@ -439,7 +439,9 @@ void StepBuilder::add_flops(StepResult& result) {
     for (int c = 0; c < plan_->model_chunks(); ++c) recompute += chunk(c).recompute_flops;
     // Per-GPU recomputation per micro-batch, summed over the chunks, × micro-batches × GPUs per stage.
     const double per_stage_gpus = gpus / layout_.pipeline;
-    result.hardware_flops = result.model_flops_causal + recompute * (micro_batches_ * per_stage_gpus);
+    result.full_square_attention = spec_.attention_kernel == AttentionKernel::materialized;
+    result.hardware_flops = (result.full_square_attention ? result.model_flops_full : result.model_flops_causal) +
+                            recompute * (micro_batches_ * per_stage_gpus);
     const Seconds t = result.step_time;
     const FlopsPerSecond peak = spec_.cluster.chip.peak(spec_.precision.compute);
     const FlopsPerSecond bf16 = spec_.cluster.chip.peak(Precision::bf16);

@@ -844,6 +844,16 @@ TEST_CASE("MFU is model FLOPs over peak times GPUs times step time", "[step]") {
     // Without recomputation hardware FLOPs are the model FLOPs, and HFU is the causal MFU.
     CHECK(r.hardware_flops.value() == Approx(r.model_flops_causal.value()).epsilon(1e-12));
     CHECK(r.hfu == Approx(r.mfu_causal).epsilon(1e-12));
+    CHECK_FALSE(r.full_square_attention);
+
+    // Scores materialized (Megatron-LM 2021: baddbmm and bmm over the whole s × s square around a fused
+    // scale-mask-softmax): the kernels execute the full count, so hardware FLOPs are the full-attention model
+    // FLOPs (before, the causal ones: the masked half was neither timed nor counted).
+    StepSpec square = spec;
+    square.attention_kernel = AttentionKernel::materialized;
+    const StepResult m = simulate_step(square);
+    CHECK(m.full_square_attention);
+    CHECK(m.hardware_flops.value() == Approx(m.model_flops_full.value()).epsilon(1e-12));
 }
 
 // ---- trace and determinism -------------------------------------------------------------------------------------

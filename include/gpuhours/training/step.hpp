@@ -125,10 +125,12 @@ struct StepResult {
     StepBreakdown breakdown;         // mean over the simulated GPUs
     std::vector<StageStep> stages;   // one per pipeline stage (its representative GPU)
     // FLOPs of the whole step over all GPUs: model FLOPs (PaLM's definition) with causal attention and with
-    // full (non-causal) attention, and hardware FLOPs (model + recomputation, causal).
+    // full (non-causal) attention, and hardware FLOPs (model + recomputation, with the attention the kernels
+    // execute: causal for fused ones, the whole s×s square where the scores are materialized).
     Flops model_flops_causal;
     Flops model_flops_full;
     Flops hardware_flops;
+    bool full_square_attention = false;  // the attention kernels compute the whole s×s square (materialized scores)
     FlopsPerSecond model_flops_per_gpu;  // causal model FLOPs / (step time × GPUs)
     // MFU against the compute format's peak and against the BF16 peak (DeepSeek and Llama quote BF16), each
     // with causal and full-attention FLOPs; HFU adds recomputation (causal FLOPs), against either peak. Outputs
