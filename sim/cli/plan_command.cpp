@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <ostream>
 
 namespace gpuhours::cli {
@@ -220,6 +221,45 @@ void write_json(const Scenario& s, const PlanResult& result, std::ostream& out) 
 }
 
 // The text report: the ranking table, the scenario's own layout and the candidate counts.
+// Why candidates were refused (a researcher's read: "45 rejected by rule, 63 by memory" named neither): the rules
+// broken most often, counted over their wording with the numbers taken out, each with one candidate's own message;
+// and the candidate that came closest to fitting, with what it needs.
+void print_refusals(const PlanResult& result, std::ostream& out) {
+    std::map<std::string, std::pair<int, std::string>> rules;  // wording without numbers → count, an example
+    const PlanCandidate* closest = nullptr;
+    for (const PlanCandidate& c : result.candidates) {
+        if (c.scenario_layout && !result.scenario_in_space) continue;
+        if (c.fate == CandidateFate::rejected_by_rule) {
+            std::string key;
+            for (std::size_t i = 0; i < c.reason.size(); ++i) {
+                const bool digit = c.reason[i] >= '0' && c.reason[i] <= '9';
+                if (!digit) key += c.reason[i];
+                else if (key.empty() || key.back() != '#') key += '#';
+            }
+            auto& [count, example] = rules[key];
+            if (count++ == 0) example = c.reason;
+        } else if (c.fate == CandidateFate::rejected_by_memory && c.fit) {
+            const auto over = [](const PlanCandidate& x) { return x.fit->breakdown.total() - x.fit->capacity; };
+            if (closest == nullptr || over(c) < over(*closest)) closest = &c;
+        }
+    }
+    std::vector<std::pair<int, std::string>> by_count;
+    for (const auto& [key, entry] : rules) by_count.emplace_back(entry.first, entry.second);
+    std::stable_sort(by_count.begin(), by_count.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (std::size_t i = 0; i < by_count.size() && i < 3; ++i) {
+        out << fmt::format("  refused by rule ({} {}): {}\n", by_count[i].first, by_count[i].first == 1 ? "layout" : "layouts",
+                           by_count[i].second);
+    }
+    if (by_count.size() > 3) out << fmt::format("  … and {} other rules\n", by_count.size() - 3);
+    if (closest != nullptr) {
+        const MemoryBreakdown& m = closest->fit->breakdown;
+        const auto largest = m.largest_term();
+        out << fmt::format("  closest to fitting: {} needs {} per GPU on pipeline rank {} ({} over; largest term {}, {})\n",
+                           describe_layout(closest->layout), format_bytes(m.total()), m.stage,
+                           format_bytes(m.total() - closest->fit->capacity), largest.name, format_bytes(largest.bytes));
+    }
+}
+
 void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& out) {
     const PlanCounts& n = result.counts;
     const PlanCandidate& own = result.scenario();
@@ -286,6 +326,7 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
     out << fmt::format("candidates: {} enumerated; {} rejected by rule, {} by memory; {} pruned by bound; {} simulated{}\n",
                        n.enumerated, n.rejected_by_rule, n.rejected_by_memory, n.pruned_by_bound, n.simulated,
                        n.failed_in_simulation > 0 ? fmt::format(" ({} failed in simulation)", n.failed_in_simulation) : "");
+    print_refusals(result, out);
 }
 
 // Why the runner-up loses: the step-time terms of the two best layouts side by side.

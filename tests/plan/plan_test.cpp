@@ -16,6 +16,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -532,4 +534,24 @@ TEST_CASE("the layout search tries each expert_tensor degree per candidate, the 
     CHECK(best.expert_tensor == 1);
     CHECK(best.folds_experts());
     CHECK(describe_layout(best) == "TP2 CP1 PP1 DP8 EP8 ETP1 mb1 1f1b recompute=none");
+}
+
+TEST_CASE("gpuhours plan names the rules it refused layouts by and the layout closest to fitting", "[plan]") {
+    // Megatron 39.1B on 512 A100 with TP2 PP2 fixed: DP 128, global batch 1,536. No layout passes (a researcher read
+    // "45 rejected by rule, 63 by memory" with neither named). A micro-batch of 8 needs 128 × 8 = 1,024 to divide
+    // 1,536, the most common refusal; the closest to fitting is printed with its need and shortfall, whose
+    // difference is the A100's usable 81.77 GB.
+    const std::string file = (kRoot / "scenarios" / "validation" / "megatron-39.1b.toml").string();
+    const auto r = test::run_cli("plan " + file + " --prune --fix tensor=2 --fix pipeline=2");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("refused by rule (") &&
+                          Catch::Contains("layouts): global_batch = 1536 is not divisible by data × micro_batch = 128 × 8 = 1024"));
+    const auto at = r.out.find("closest to fitting: TP2 CP1 PP2 DP128");
+    REQUIRE(at != std::string::npos);
+    const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+    double need = 0, over = 0;
+    REQUIRE(std::sscanf(line.c_str() + line.find(" needs ") + 7, "%lf", &need) == 1);
+    REQUIRE(std::sscanf(line.c_str() + line.find(" (") + 2, "%lf", &over) == 1);
+    CHECK(need - over == Approx(81.77).margin(0.01));  // GB, as printed to four digits
 }
