@@ -502,6 +502,15 @@ std::string invalid_json(const Error& e) {
     return j.end_object().str();
 }
 
+// A node wider than the chip's scale-up domain, said where check describes the cluster (not only among run's
+// assumptions, where a researcher found it).
+void print_node_note(const ClusterSpec& c, std::ostream& out) {
+    if (c.gpus_per_node <= c.chip.scale_up_domain) return;
+    out << fmt::format("          nodes of {} are above the {}'s scale-up domain of {}: a hypothetical node, simulated as one "
+                       "scale-up domain of {} at the chip's rate\n",
+                       c.gpus_per_node, c.chip.display_name, c.chip.scale_up_domain, c.gpus_per_node);
+}
+
 int check_command(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "check");
     const std::string& file = single_positional(args, "check", "SCENARIO");
@@ -544,6 +553,7 @@ int check_command(const Args& raw, std::ostream& out) {
                            "per direction\n",
                            c.gpus, c.chip.display_name, c.chip.id, c.nodes(), c.nodes() == 1 ? "" : "s", c.gpus_per_node, to_string(c.fabric),
                            format_bandwidth(c.nic_bandwidth), format_bandwidth(c.chip.scale_up_bandwidth));
+        print_node_note(c, out);
         out << fmt::format("layout    tensor {} × context {} × pipeline {} × data {} = {} GPUs; expert {}{}; zero {}; "
                            "{} schedule{}; recompute {}\n",
                            p.tensor, p.context, p.pipeline, p.data, p.total_ranks(), p.expert,

@@ -131,7 +131,7 @@ void add_row(report::Table& t, const std::string& rank, const PlanCandidate& c, 
                l.folds_experts() ? fmt::format("{} (ETP{})", l.expert, l.expert_tensor_degree()) : std::to_string(l.expert),
                std::to_string(l.micro_batch), schedule_cell(l), std::string(to_string(l.recompute)),
                unit.text(r.step_time), behind.value() > 0 ? fmt::format("+{:.1f}%", 100.0 * (behind / best)) : "—",
-               fmt::format("{:.1f}%", 100.0 * r.mfu_causal), format_bytes(c.fit->breakdown.total()),
+               fmt::format("{:.1f}%", 100.0 * r.mfu_bf16_full), format_bytes(c.fit->breakdown.total()),
                format_bytes(c.fit->headroom)});
 }
 
@@ -305,7 +305,8 @@ void print_ranking(const Scenario& s, const PlanResult& result, std::ostream& ou
             }
         }
         out << t.render();
-        out << fmt::format("MFU: causal model FLOPs over the {} peak; memory: the worst pipeline rank, of {} per GPU\n",
+        out << fmt::format("MFU: full-attention model FLOPs over the BF16 peak, as run's headline (--json also has it causal, "
+                           "`mfu_causal`, over the {} peak); memory: the worst pipeline rank, of {} per GPU\n",
                            to_string(s.training.precision.compute), format_bytes(s.cluster.chip.memory_capacity));
     }
     const TimeUnit unit(result.ranking.empty() ? Seconds(1.0) : result.best().step->step_time);

@@ -152,6 +152,12 @@ TEST_CASE("check validates the flagship and prints the resolved layout") {
     CHECK_THAT(r.out, Catch::Contains("tensor 1 × context 1 × pipeline 16 × data 128 = 2048 GPUs"));
     // 61 layers over 16 stages: floor 3, remainder 13, so stages hold 3 or 4 layers.
     CHECK_THAT(r.out, Catch::Contains("uneven: 3 to 4 layers"));
+    CHECK_THAT(r.out, !Catch::Contains("hypothetical node"));
+    // Nodes of 16 H800 (an 8-GPU NVLink domain) are valid, and said to be a hypothetical node where check describes
+    // the cluster (a researcher found it only among run's assumptions).
+    const Result wide = run("check " + kFlagship + " --set cluster.gpus_per_node=16");
+    CHECK(wide.exit_code == 0);
+    CHECK_THAT(wide.out, Catch::Contains("nodes of 16 are above the NVIDIA H800 SXM5's scale-up domain of 8: a hypothetical node"));
 }
 
 TEST_CASE("a misspelt key exits 2 naming file:line:column and the right key") {

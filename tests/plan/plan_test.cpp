@@ -10,11 +10,13 @@
 #include <gpuhours/workload/workload.hpp>
 
 #include "../support/cli.hpp"
+#include "../support/json.hpp"
 #include "../workload/models.hpp"
 
 #include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <cstdio>
 
@@ -408,6 +410,12 @@ TEST_CASE("gpuhours plan prints the top layouts, the counts and the runner-up", 
     const auto two = test::run_cli("plan " + file + catalog + " --top 2 --json --threads 2");
     CHECK(one.out == two.out);
     CHECK(one.out == j.out);
+    // The table's MFU is on run's headline basis (full-attention FLOPs over the BF16 peak), the best row's figure
+    // the JSON's mfu_bf16_full of the first layout (it was causal FLOPs over the compute format's peak).
+    CHECK_THAT(r.out, Catch::Contains("MFU: full-attention model FLOPs over the BF16 peak, as run's headline"));
+    const auto doc = test::JsonReader(j.out).document();
+    const double best_mfu = doc["top"].array().at(0)["mfu_bf16_full"].number();
+    CHECK_THAT(r.out, Catch::Contains(fmt::format("{:.1f}%", 100 * best_mfu)));
 }
 
 TEST_CASE("gpuhours plan rejects a bad --top, --fix or scenario with exit code 2", "[plan]") {
