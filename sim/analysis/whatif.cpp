@@ -358,6 +358,15 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
                 [&](const ParallelLayout& p) { return last - share_of(p.communication_sms, last); });
     carry_precision(original, profile, v, notes);
     carry_node(original, base, extra, chip, profile, v, notes);
+    // A scale-up bandwidth the user caps for every chip leaves each chip's own link efficiency (its catalog's share of
+    // the line rate that NCCL reaches): rows at one capped rate still differ by it (an analyst's read: the H100 and
+    // H800 at 100 GB/s took 20.20 and 20.29 s with nothing said).
+    if (set_by_user("cluster.chip.scale_up.bandwidth", base, extra) && !set_by_user("cluster.chip.efficiency.scale_up_link", base, extra) &&
+        profile.efficiency.scale_up_link != original.cluster.chip.efficiency.scale_up_link) {
+        notes.push_back(fmt::format("scale-up link efficiency {:g} (its catalog's; the {}'s {:g}) at the capped rate",
+                                    profile.efficiency.scale_up_link, original.cluster.chip.display_name,
+                                    original.cluster.chip.efficiency.scale_up_link));
+    }
     // A [cluster] NIC equal to the scenario chip's catalog figure is that chip's server NIC (the flagship's 400 Gb/s
     // CX7 per H800): the swapped chip gets its own catalog NIC. Another figure is the cluster's own and is kept.
     // A NIC given by --set is the user's, kept as given.

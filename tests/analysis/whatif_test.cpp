@@ -677,3 +677,23 @@ TEST_CASE("the deadline search on a chip of small nodes tries only whole nodes",
     at.overrides.insert(at.overrides.end(), pcie.deadline_overrides.begin(), pcie.deadline_overrides.end());
     CHECK(evaluate_run(ScenarioSampler(file, at), quick()).wall_clock_days_spread.p50 <= 3.0);
 }
+
+TEST_CASE("a scale-up bandwidth capped for every chip leaves each its own link efficiency, and the row says so", "[whatif]") {
+    // The H800's catalog reaches 0.80 of its NVLink line rate (DeepSeek's 160 of 200 GB/s), the H100's 0.82 (NCCL's
+    // 370 of 450): at one capped 100 GB/s the rows still differ by that, which the H100's row now names.
+    const std::string text = "title = \"nvlink cap\"\nmodel = \"llama-3.1-8b\"\n"
+                             "[cluster]\nchip = \"h800\"\ngpus = 16\ngpus_per_node = 8\n"
+                             "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\n"
+                             "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 16\n";
+    const auto file = write_scenario("nvlink_cap.toml", text);
+    WhatIfRequest request;
+    request.chips = {"h800", "h100"};
+    request.overrides = {"cluster.chip.scale_up.bandwidth=\"100 GB/s\""};
+    const WhatIfResult r = run_whatif(file, catalog(), request, quick());
+    CHECK_THAT(row_of(r, "h100").layout_note, Catch::Contains("scale-up link efficiency 0.82 (its catalog's; the NVIDIA H800 SXM5's 0.8)"));
+    CHECK_THAT(row_of(r, "h800").layout_note, !Catch::Contains("scale-up link efficiency"));
+    // Without the cap, nothing is said (each chip's own bandwidth and efficiency are its catalog's anyway).
+    request.overrides.clear();
+    const WhatIfResult plain = run_whatif(file, catalog(), request, quick());
+    CHECK_THAT(row_of(plain, "h100").layout_note, !Catch::Contains("scale-up link efficiency"));
+}
