@@ -398,7 +398,13 @@ Variant reference_variant(const std::filesystem::path& file, const LoadOptions& 
     Variant v{overrides, "", false};
     LoadOptions as_written = base;
     as_written.overrides.clear();
-    if (misfit(load_scenario(file, as_written))) return v;
+    bool fits_as_written = true;
+    try {
+        fits_as_written = !misfit(load_scenario(file, as_written));
+    } catch (const Error&) {
+        // The file reads only with the overrides (a key they supply): judged with them, as a swapped chip is.
+    }
+    if (!fits_as_written) return v;
     std::vector<std::string> notes;
     fit_variant(file, base, overrides, profile, v, notes);
     return v;

@@ -697,3 +697,21 @@ TEST_CASE("a scale-up bandwidth capped for every chip leaves each its own link e
     const WhatIfResult plain = run_whatif(file, catalog(), request, quick());
     CHECK_THAT(row_of(plain, "h100").layout_note, !Catch::Contains("scale-up link efficiency"));
 }
+
+TEST_CASE("a scenario that reads only with the command's --set still gets its own row", "[whatif]") {
+    // The file lacks cluster.gpus, which the command's --set supplies: the reference row's check of the file as
+    // written (does it fit without the overrides?) cannot read it, and judges it with them instead of failing.
+    const std::string text = "title = \"needs a set\"\nmodel = \"llama-3.1-8b\"\n"
+                             "[cluster]\nchip = \"h100\"\ngpus_per_node = 8\n"
+                             "[parallelism]\ntensor = 2\npipeline = 2\ndata = 4\n"
+                             "[training]\ntokens = \"1B\"\nsequence_length = 8192\nglobal_batch = 64\n";
+    const auto file = write_scenario("needs_set.toml", text);
+    CHECK_THROWS_AS(load_scenario(file, catalog()), ScenarioError);
+    LoadOptions with_gpus = catalog();
+    with_gpus.overrides = {"cluster.gpus=16"};
+    WhatIfRequest request;
+    request.chips = {"h100"};
+    const WhatIfResult r = run_whatif(file, with_gpus, request, quick());
+    CHECK(row_of(r, "h100").feasible);
+    CHECK(row_of(r, "h100").reference);
+}
