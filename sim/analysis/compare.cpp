@@ -72,9 +72,7 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
         c.mfu_causal = ev.headline_step().mfu_causal;
         c.compute_precision = std::string(to_string(ev.scenario.training.precision.compute));
         c.priced = ev.priced;
-        for (const UncertainInput& u : sampler.inputs()) {
-            if (u.path == "pricing.gpu_hour") c.price_range = u.describe().substr(u.describe().find('~') + 2);
-        }
+        if (const UncertainInput* price = sampler.input("pricing.gpu_hour")) c.price_range = price->distribution_text();
         c.figures.chip = catalog_id(ev.scenario.cluster.chip);
         c.figures.chip_name = c.chip;
         fill_whatif_row(c.figures, ev);

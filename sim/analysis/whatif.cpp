@@ -540,10 +540,9 @@ ChipSwap chip_swap(const std::filesystem::path& file, const LoadOptions& base, c
         // range's median, not the nominal printed (an analyst's read: $2/GPU-hour beside a cost at $2.37).
         if (!row.price_note.starts_with("catalog")) {
             const ScenarioSampler sampler(file, with(base, swap.overrides));
-            for (const UncertainInput& u : sampler.inputs()) {
-                if (u.path != "pricing.gpu_hour") continue;
-                range = fmt::format(": nominal of {}, which each sample draws (median ${:.2f})",
-                                    u.describe().substr(u.describe().find('~') + 2), u.quantile(0.5));
+            if (const UncertainInput* price = sampler.input("pricing.gpu_hour")) {
+                range = fmt::format(": nominal of {}, which each sample draws (median ${:.2f})", price->distribution_text(),
+                                    price->quantile(0.5));
             }
         }
         swap.note += fmt::format("{}price ${}/GPU-hour ({}{})", swap.note.empty() ? "" : "; ", row.price_gpu_hour, row.price_note, range);

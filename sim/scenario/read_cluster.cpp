@@ -105,10 +105,12 @@ AttentionShapeTable read_attention_shape(const Node& node, const std::string& pa
 }
 
 // A bandwidth given as `key` of `r`, positive and within limits.hpp's range.
-// A NIC past kNicBandwidthMax: most often bytes written for bits ("400 GB/s" for a 400 Gb/s NIC).
-std::string nic_hint(BytesPerSecond b) {
-    return fmt::format("{:g} GB/s is {:g} Tb/s per GPU, above any NIC; a NIC's rate is usually in bits: \"{:g} Gb/s\" is {:g} GB/s",
-                       b.value() / 1e9, b.value() * 8 / 1e12, b.value() / 1e9, b.value() / 8e9);
+// A NIC per GPU within kNicBandwidthMax; past it, most often bytes written for bits ("400 GB/s" for a 400 Gb/s NIC),
+// which the hint says.
+void require_nic_bandwidth(BytesPerSecond b, const Node& value, std::string_view path) {
+    require_within(b.value(), value, path, "NIC bandwidths per GPU", limits::kBandwidthMin, limits::kNicBandwidthMax, "B/s",
+                   fmt::format("{:g} GB/s is {:g} Tb/s per GPU, above any NIC; a NIC's rate is usually in bits: \"{:g} Gb/s\" is {:g} GB/s",
+                               b.value() / 1e9, b.value() * 8 / 1e12, b.value() / 1e9, b.value() / 8e9));
 }
 
 BytesPerSecond read_bandwidth(TableReader& r, std::string_view key, std::string_view example) {
@@ -358,8 +360,7 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         TableReader o(detail::as_table(r.required("scale_out"), r.path_of("scale_out")), r.path_of("scale_out"));
         chip.nic_bandwidth = read_bandwidth(o, "nic_bandwidth", "400 Gb/s");
         const Node& nic = detail::figure_value(*o.optional("nic_bandwidth"), o.path_of("nic_bandwidth"));
-        require_within(chip.nic_bandwidth.value(), nic, o.path_of("nic_bandwidth"), "NIC bandwidths per GPU", limits::kBandwidthMin,
-                       limits::kNicBandwidthMax, "B/s", nic_hint(chip.nic_bandwidth));
+        require_nic_bandwidth(chip.nic_bandwidth, nic, o.path_of("nic_bandwidth"));
         chip.nic_latency = read_latency(o, "latency", "2.8 us");
         o.finish();
     }
@@ -471,8 +472,7 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     if (const Node* n = r.optional("nic_bandwidth")) {
         c.nic_bandwidth = detail::as_quantity(*n, "cluster.nic_bandwidth", parse_bandwidth, "400 Gb/s");
         require_positive(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "a bandwidth");
-        require_within(c.nic_bandwidth.value(), *n, "cluster.nic_bandwidth", "NIC bandwidths per GPU", limits::kBandwidthMin,
-                       limits::kNicBandwidthMax, "B/s", nic_hint(c.nic_bandwidth));
+        require_nic_bandwidth(c.nic_bandwidth, *n, "cluster.nic_bandwidth");
     }
     if (const Node* n = r.optional("power_cap")) {
         const Watts cap = detail::as_quantity(*n, "cluster.power_cap", parse_power, "500 W");

@@ -325,15 +325,21 @@ std::string UncertainInput::text(double value) const {
     return prefix + fmt::format("{:.6g}", value) + suffix;
 }
 
-std::string UncertainInput::describe() const {
+std::string UncertainInput::distribution_text() const {
     switch (distribution) {
-        case Distribution::uniform: return fmt::format("{} ~ uniform({}, {})", path, text(a), text(b));
-        case Distribution::triangular: return fmt::format("{} ~ triangular({}, {}, {})", path, text(a), text(b), text(c));
-        case Distribution::normal: return fmt::format("{} ~ normal(mean {}, sd {})", path, text(a), text(b));
-        case Distribution::lognormal:
-            return fmt::format("{} ~ lognormal(90% in {}–{})", path, text(quantile(0.05)), text(quantile(0.95)));
+        case Distribution::uniform: return fmt::format("uniform({}, {})", text(a), text(b));
+        case Distribution::triangular: return fmt::format("triangular({}, {}, {})", text(a), text(b), text(c));
+        case Distribution::normal: return fmt::format("normal(mean {}, sd {})", text(a), text(b));
+        case Distribution::lognormal: return fmt::format("lognormal(90% in {}–{})", text(quantile(0.05)), text(quantile(0.95)));
     }
-    return path;
+    return {};
+}
+
+std::string UncertainInput::describe() const { return fmt::format("{} ~ {}", path, distribution_text()); }
+
+const UncertainInput* ScenarioSampler::input(std::string_view path) const {
+    const auto it = std::find_if(inputs_.begin(), inputs_.end(), [&](const UncertainInput& u) { return u.path == path; });
+    return it == inputs_.end() ? nullptr : &*it;
 }
 
 std::string UncertainInput::nominal_basis() const {

@@ -181,18 +181,41 @@ double head_activation_bytes(const Context& c) {
     return c.tokens * (2.0 * c.m.hidden * rep * c.e_act + c.V / c.t * 4.0);
 }
 
-// Interleaved: the p·v model chunks, each as the StageAssignment of the rank that holds it (local chunk j of rank r
-// is model chunk j·p + r); the embedding on chunk 0, the head on the last.
-std::vector<StageAssignment> interleaved_chunks(const ModelSpec& model, const ParallelLayout& layout) {
-    const int p = layout.pipeline;
-    const auto layers = chunk_layers(model, p * layout.virtual_stages, layout.layers_per_chunk);
-    std::vector<StageAssignment> out(layers.size());
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-        out[i].rank = static_cast<int>(i) % p;
-        out[i].layers = layers[i];
+// One chunk a rank holds: its layers, the micro-batches it keeps in flight (chunk_in_flight) and the activation bytes
+// of one of them.
+struct Held {
+    const StageAssignment* stage;
+    double in_flight;
+    double bytes;
+};
+
+// The parameters of the blocks `chunks` hold (blocks: model_ops' embedding, layers, MTP modules, head), dense and
+// routed-expert apart, and the largest block's (ZeRO-3's gathered unit).
+struct HeldParameters {
+    double dense = 0.0;
+    double expert = 0.0;
+    double largest_block = 0.0;
+};
+HeldParameters held_parameters(const ModelSpec& model, const std::vector<Block>& blocks, const std::vector<Held>& chunks) {
+    std::vector<const Block*> held;
+    for (const Held& h : chunks) {
+        const StageAssignment& stage = *h.stage;
+        if (stage.embedding) held.push_back(&blocks.front());
+        for (int l : stage.layers) held.push_back(&blocks[static_cast<std::size_t>(l + 1)]);
+        if (stage.head) {
+            for (int d = 0; d < model.mtp_depth; ++d) held.push_back(&blocks[static_cast<std::size_t>(model.layers + 1 + d)]);
+            held.push_back(&blocks.back());
+        }
     }
-    out.front().embedding = true;
-    out.back().head = true;
+    HeldParameters out;
+    for (const Block* b : held) {
+        double in_block = 0.0;
+        for (const auto& op : b->ops) {
+            (op.expert ? out.expert : out.dense) += op.parameters;
+            in_block += op.parameters;
+        }
+        out.largest_block = std::max(out.largest_block, in_block);
+    }
     return out;
 }
 
@@ -203,7 +226,9 @@ namespace gpuhours {
 
 using detail::Context;
 using detail::head_activation_bytes;
-using detail::interleaved_chunks;
+using detail::chunk_assignments;
+using detail::Held;
+using detail::held_parameters;
 using detail::layer_activation_elements_bytes;
 using detail::make_context;
 using detail::require;
@@ -334,8 +359,6 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
     const bool dual = layout.schedule == Schedule::dualpipe;
     const int p = layout.pipeline;
 
-    auto block_of_layer = [&](int layer) -> const Block& { return blocks[static_cast<std::size_t>(layer + 1)]; };
-
     std::vector<MemoryBreakdown> out;
     out.reserve(stages.size());
     auto activation_bytes = [&](const StageAssignment& stage) {
@@ -356,48 +379,27 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
 
     const int v = layout.virtual_stages;
     const std::vector<StageAssignment> model_chunks =
-        layout.schedule == Schedule::interleaved ? interleaved_chunks(model, layout) : std::vector<StageAssignment>{};
+        layout.schedule == Schedule::interleaved ? chunk_assignments(model, layout) : std::vector<StageAssignment>{};
 
     for (const auto& own : stages) {
-        // The chunks this rank holds and the micro-batches each keeps in flight (chunk_in_flight).
-        const auto counts = chunk_in_flight(layout, own.rank, options);
-        std::vector<std::pair<const StageAssignment*, double>> chunks;
+        std::vector<Held> chunks;
         if (dual && p > 1) {
-            chunks.emplace_back(&own, counts[0]);
-            chunks.emplace_back(&stages[static_cast<std::size_t>(p - 1 - own.rank)], counts[1]);
+            const auto counts = chunk_in_flight(layout, own.rank, options);
+            const StageAssignment& mirror = stages[static_cast<std::size_t>(p - 1 - own.rank)];
+            chunks.push_back({&own, counts[0], activation_bytes(own)});
+            chunks.push_back({&mirror, counts[1], activation_bytes(mirror)});
         } else if (!model_chunks.empty()) {
             std::vector<double> bytes(static_cast<std::size_t>(v));
             for (int j = 0; j < v; ++j) bytes[static_cast<std::size_t>(j)] = activation_bytes(model_chunks[static_cast<std::size_t>(j * p + own.rank)]);
             const auto heaviest = chunk_in_flight(layout, own.rank, options, bytes);
             for (int j = 0; j < v; ++j) {
-                chunks.emplace_back(&model_chunks[static_cast<std::size_t>(j * p + own.rank)], heaviest[static_cast<std::size_t>(j)]);
+                const auto k = static_cast<std::size_t>(j);
+                chunks.push_back({&model_chunks[k * static_cast<std::size_t>(p) + static_cast<std::size_t>(own.rank)], heaviest[k], bytes[k]});
             }
         } else {
-            chunks.emplace_back(&own, in_flight_micro_batches(layout, own.rank, options));
+            chunks.push_back({&own, in_flight_micro_batches(layout, own.rank, options), activation_bytes(own)});
         }
-        std::vector<const Block*> held;
-        for (const auto& [stage_ptr, unused] : chunks) {
-            const StageAssignment& stage = *stage_ptr;
-            if (stage.embedding) held.push_back(&blocks.front());
-            for (int l : stage.layers) held.push_back(&block_of_layer(l));
-            if (stage.head) {
-                for (int d = 0; d < model.mtp_depth; ++d) {
-                    held.push_back(&blocks[static_cast<std::size_t>(model.layers + 1 + d)]);
-                }
-                held.push_back(&blocks.back());
-            }
-        }
-        double dense = 0.0;
-        double expert = 0.0;
-        double largest_block = 0.0;
-        for (const Block* b : held) {
-            double in_block = 0.0;
-            for (const auto& op : b->ops) {
-                (op.expert ? expert : dense) += op.parameters;
-                in_block += op.parameters;
-            }
-            largest_block = std::max(largest_block, in_block);
-        }
+        const auto [dense, expert, largest_block] = held_parameters(model, blocks, chunks);
 
         MemoryBreakdown mb;
         mb.stage = own.rank;
@@ -418,7 +420,7 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
         if (params_sharded) mb.buffers = Bytes((1.0 + layout.prefetch) * largest_block * gathered_bytes);
 
         double activations = 0.0;
-        for (const auto& [stage_ptr, in_flight] : chunks) activations += activation_bytes(*stage_ptr) * in_flight;
+        for (const Held& h : chunks) activations += h.bytes * h.in_flight;
         mb.micro_batches_in_flight = in_flight_micro_batches(layout, own.rank, options);
         mb.activations = Bytes(activations);
         out.push_back(mb);

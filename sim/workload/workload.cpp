@@ -312,6 +312,21 @@ Flops training_flops_per_token(const ModelSpec& model, int sequence_length, Atte
 
 // ---- pipeline stages ----------------------------------------------------------------------------------------
 
+namespace detail {
+std::vector<StageAssignment> chunk_assignments(const ModelSpec& model, const ParallelLayout& layout) {
+    const int p = layout.pipeline;
+    const auto layers = chunk_layers(model, p * layout.virtual_stages, layout.layers_per_chunk);
+    std::vector<StageAssignment> out(layers.size());
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        out[i].rank = static_cast<int>(i) % p;
+        out[i].layers = layers[i];
+    }
+    out.front().embedding = true;
+    out.back().head = true;
+    return out;
+}
+}  // namespace detail
+
 std::vector<std::vector<int>> chunk_layers(const ModelSpec& model, int chunks, const std::vector<int>& split) {
     validate(model);
     require(chunks >= 1, "the number of pipeline chunks must be positive");
@@ -338,20 +353,15 @@ std::vector<std::vector<int>> chunk_layers(const ModelSpec& model, int chunks, c
 std::vector<StageAssignment> assign_stages(const ModelSpec& model, const ParallelLayout& layout) {
     validate(model);
     validate(layout);
-    const int p = layout.pipeline;
-    const auto chunks = chunk_layers(model, p * layout.virtual_stages, layout.layers_per_chunk);
-    std::vector<StageAssignment> stages(static_cast<std::size_t>(p));
-    for (std::size_t chunk = 0; chunk < chunks.size(); ++chunk) {
-        auto& stage = stages[chunk % static_cast<std::size_t>(p)];
-        stage.layers.insert(stage.layers.end(), chunks[chunk].begin(), chunks[chunk].end());
+    std::vector<StageAssignment> stages(static_cast<std::size_t>(layout.pipeline));
+    for (int r = 0; r < layout.pipeline; ++r) stages[static_cast<std::size_t>(r)].rank = r;
+    for (const StageAssignment& chunk : detail::chunk_assignments(model, layout)) {
+        auto& stage = stages[static_cast<std::size_t>(chunk.rank)];
+        stage.layers.insert(stage.layers.end(), chunk.layers.begin(), chunk.layers.end());
+        stage.embedding = stage.embedding || chunk.embedding;
+        stage.head = stage.head || chunk.head;
     }
-    for (int r = 0; r < p; ++r) {
-        auto& stage = stages[static_cast<std::size_t>(r)];
-        stage.rank = r;
-        std::sort(stage.layers.begin(), stage.layers.end());
-    }
-    stages.front().embedding = true;
-    stages.back().head = true;
+    for (auto& stage : stages) std::sort(stage.layers.begin(), stage.layers.end());
     return stages;
 }
 

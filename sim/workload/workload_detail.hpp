@@ -58,6 +58,13 @@ inline AttentionDims attention_dims(const ModelSpec& m) {
     return d;
 }
 
+// ---- pipeline chunks (workload.cpp) ------------------------------------------------------------------------
+
+// The p·v model chunks (ParallelLayout::pipeline × virtual_stages) in model order, each as the StageAssignment of
+// the rank that holds it (model chunk i on rank i mod p: local chunk j of rank r is model chunk j·p + r); the
+// embedding on the first, the head on the last. assign_stages merges them by rank.
+std::vector<StageAssignment> chunk_assignments(const ModelSpec& model, const ParallelLayout& layout);
+
 // ---- operator construction (operators.cpp) ----------------------------------------------------------------
 
 // Everything one GPU's share of a micro-batch needs.

@@ -225,6 +225,7 @@ struct UncertainInput {
     [[nodiscard]] std::pair<double, double> range() const;
     [[nodiscard]] double draw(Random& rng) const;
     [[nodiscard]] std::string describe() const;     // "pricing.gpu_hour ~ uniform($1.5, $3.5)"
+    [[nodiscard]] std::string distribution_text() const;  // the same without the path: "uniform($1.5, $3.5)"
     // Which value of the distribution nominal() is, and where it lies in it when that is not the middle: "the
     // midpoint", "the mean", "the median", or for a triangle "the mode; 25% of draws lie below it" ((mode − low) /
     // (high − low), the triangle's CDF at its mode).
@@ -239,6 +240,8 @@ class ScenarioSampler {
 public:
     ScenarioSampler(const std::filesystem::path& file, const LoadOptions& options = {});
     [[nodiscard]] const std::vector<UncertainInput>& inputs() const { return inputs_; }
+    // The input at `path` ("pricing.gpu_hour"); nullptr when that key is not uncertain here.
+    [[nodiscard]] const UncertainInput* input(std::string_view path) const;
     [[nodiscard]] Scenario nominal() const;
     [[nodiscard]] Scenario with(const std::vector<double>& values) const;
     [[nodiscard]] std::vector<double> nominal_values() const;
