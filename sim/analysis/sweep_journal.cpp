@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <sys/stat.h>
@@ -216,7 +217,10 @@ bool get(const JsonNode& o, std::string_view k, bool& out) {
 template <class Int>
 bool get_whole(const JsonNode& o, std::string_view k, Int& out) {
     double d = 0;
-    if (!get(o, k, d) || !(d >= 0) || d != std::floor(d) || d > 9e15) return false;
+    if (!get(o, k, d) || !(d >= 0) || d != std::floor(d) || d > 9e15 ||
+        d > static_cast<double>(std::numeric_limits<Int>::max())) {
+        return false;
+    }
     out = static_cast<Int>(d);
     return true;
 }
@@ -274,6 +278,7 @@ std::string journal_line(const SweepRow& row, std::string_view fingerprint) {
                                   std::pair{"energy_mwh", row.energy_mwh}}) {
         if (std::isfinite(v)) number(name, v);
     }
+    if (row.samples > 0) out += fmt::format(",\"samples\":{}", row.samples);
     if (!row.derived.empty()) {  // only in derived sweeps, so that other journals read as before
         out += ",\"derived\":";
         put_string(out, row.derived);
@@ -311,7 +316,9 @@ std::optional<JournalEntry> parse_journal_line(std::string_view line) {
               get(doc, "priced", r.priced) && get(doc, "cost_usd_p05", r.cost_usd_p05) &&
               get(doc, "cost_usd_p50", r.cost_usd_p50) && get(doc, "cost_usd_p95", r.cost_usd_p95) &&
               get(doc, "energy_mwh_p50", r.energy_mwh_p50) &&
-              (doc.find("derived") == nullptr || get(doc, "derived", r.derived));
+              (doc.find("derived") == nullptr || get(doc, "derived", r.derived)) &&
+              // samples: absent from journals written before it existed (then 0: unknown)
+              (doc.find("samples") == nullptr || get_whole(doc, "samples", r.samples));
     // The nominal run's figures: each absent (an older journal's row, or an unpriced row's cost) stays NaN.
     for (const auto& [name, field] : {std::pair{"mfu_bf16", &r.mfu_bf16}, std::pair{"wall_clock_days", &r.wall_clock_days},
                                       std::pair{"gpu_hours", &r.gpu_hours}, std::pair{"cost_usd", &r.cost_usd},

@@ -223,6 +223,7 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
             row.energy_mwh = ev.nominal_cost->energy.value() / 3.6e9;
         }
         for (const auto& v : ev.verdicts) row.claims.push_back({v.text, std::string(to_string(v.verdict)), v.probability});
+        row.samples = ev.options.samples;
     } catch (const Error& e) {
         SweepRow failed;
         failed.point = row.point;

@@ -1,5 +1,6 @@
 #include <gpuhours/report/schema.hpp>
 #include <gpuhours/report/report.hpp>
+#include <gpuhours/report/verdicts.hpp>
 
 #include <fmt/format.h>
 
@@ -423,9 +424,11 @@ std::string sweep_csv(const SweepResult& r) {
     headers.insert(headers.end(), {"status", "chip", "chip_modified", "gpus", "layout"});
     for (const auto& f : kSweepFigures) headers.emplace_back(f.name);
     const std::size_t claims = claim_columns(r);
+    if (claims > 0) headers.emplace_back("samples");
     for (std::size_t c = 1; c <= claims; ++c) {
         headers.push_back(fmt::format("claim_{}_verdict", c));
         headers.push_back(fmt::format("claim_{}_probability", c));
+        headers.push_back(fmt::format("claim_{}_probability_se", c));
     }
     if (r.derive_data) headers.emplace_back("derived");
     headers.emplace_back("error");
@@ -435,10 +438,12 @@ std::string sweep_csv(const SweepResult& r) {
         cells.insert(cells.end(), {row.ok ? "ok" : "error", row.chip, row.chip_modified,
                                    row.ok ? std::to_string(row.gpus) : "", row.layout});
         for (const auto& f : kSweepFigures) cells.push_back(has_figure(row, f) ? csv_number(row.*f.field) : "");
+        if (claims > 0) cells.push_back(row.samples > 0 ? std::to_string(row.samples) : "");
         for (std::size_t c = 0; c < claims; ++c) {
             const bool has = c < row.claims.size();
             cells.push_back(has ? row.claims[c].verdict : "");
             cells.push_back(has ? csv_number(row.claims[c].probability) : "");
+            cells.push_back(has && row.samples > 0 ? csv_number(share_standard_error(row.claims[c].probability, row.samples)) : "");
         }
         if (r.derive_data) cells.push_back(row.derived);
         cells.push_back(row.error);
@@ -494,9 +499,14 @@ std::string sweep_json(const SweepResult& r) {
             if (has_figure(row, f)) j.value(row.*f.field);
             else j.null();
         }
+        if (row.samples > 0) j.field("samples", row.samples);
+        else j.key("samples").null();
         j.key("claims").begin_array();
         for (const auto& c : row.claims) {
-            j.begin_object().field("verdict", c.verdict).field("probability", c.probability).end_object();
+            j.begin_object().field("verdict", c.verdict).field("probability", c.probability);
+            if (row.samples > 0) j.field("standard_error", share_standard_error(c.probability, row.samples));
+            else j.key("standard_error").null();
+            j.end_object();
         }
         j.end_array();
         j.end_object();
@@ -525,9 +535,16 @@ std::string sweep_table(const SweepResult& r) {
                                        fmt::format("{:.1f}", row.wall_clock_days_p50), with_commas(row.gpu_hours_p50),
                                        with_commas(row.steady_state_gpu_hours_p50), row.priced ? "$" + with_commas(row.cost_usd_p50) : "—"});
             for (std::size_t c = 0; c < claims; ++c) {
-                cells.push_back(c < row.claims.size()
-                                    ? fmt::format("{} ({:.0f}%)", row.claims[c].verdict, 100 * row.claims[c].probability)
-                                    : "—");
+                if (c >= row.claims.size()) {
+                    cells.emplace_back("—");
+                    continue;
+                }
+                // With one binomial standard error where the share is neither 0 nor 1 (verdict_share_text's form).
+                const double p = row.claims[c].probability;
+                const std::string se = row.samples > 1 && p > 0.0 && p < 1.0
+                                           ? fmt::format(" ± {:.1f}%", 100 * share_standard_error(p, row.samples))
+                                           : "";
+                cells.push_back(fmt::format("{} ({:.0f}%{})", row.claims[c].verdict, 100 * p, se));
             }
         }
         t.add_row(std::move(cells));

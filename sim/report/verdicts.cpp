@@ -166,14 +166,11 @@ std::string criterion_probability_text(const CriterionResult& c) {
     return out;
 }
 
-namespace {
-// One binomial standard error of a share p of n samples, √(p(1 − p)/n): the spread another seed would give.
-double standard_error(double p, int n) { return std::sqrt(p * (1.0 - p) / std::max(1, n)); }
-}  // namespace
+double share_standard_error(double p, int n) { return std::sqrt(std::max(0.0, p * (1.0 - p)) / std::max(1, n)); }
 
 std::string verdict_share_text(const ClaimVerdict& v, int samples) {
     const double p = v.probability;
-    const std::string error = samples > 1 && p > 0.0 && p < 1.0 ? fmt::format(" ± {:.1f}%", 100 * standard_error(p, samples)) : "";
+    const std::string error = samples > 1 && p > 0.0 && p < 1.0 ? fmt::format(" ± {:.1f}%", 100 * share_standard_error(p, samples)) : "";
     return fmt::format("{} {:.0f}%{} ({} at nominal)", to_string(v.verdict), 100 * p, error, to_string(v.nominal_verdict));
 }
 
@@ -188,7 +185,7 @@ namespace {
 std::string share_of_samples(double p, int n) {
     if (n <= 1) return fmt::format("{:.0f}% (one sample)", 100 * p);
     if (p <= 0.0 || p >= 1.0) return fmt::format("{:.0f}% ({} of {} samples)", 100 * p, p <= 0.0 ? "none" : "all", n);
-    return fmt::format("{:.0f}% ± {:.1f}% (one standard error over {} samples)", 100 * p, 100 * standard_error(p, n), n);
+    return fmt::format("{:.0f}% ± {:.1f}% (one standard error over {} samples)", 100 * p, 100 * share_standard_error(p, n), n);
 }
 }  // namespace
 

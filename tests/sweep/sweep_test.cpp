@@ -90,6 +90,7 @@ gpuhours::SweepRow sample_row() {
     r.cost_usd = 5.623e6;
     r.energy_mwh = 1889.5;
     r.claims = {{"under $6M", "HOLDS", 0.93}, {"two months, \"strict\"", "UNCERTAIN", 0.5}};
+    r.samples = 40;
     return r;
 }
 
@@ -281,7 +282,7 @@ TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[s
                                       "mfu_bf16,mfu_causal,wall_clock_days,gpu_hours,cost_usd,energy_mwh,"
                                       "wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
                                       "gpu_hours_p50,steady_state_gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
-                                      "claim_1_verdict,claim_1_probability,error\n"));
+                                      "samples,claim_1_verdict,claim_1_probability,claim_1_probability_se,error\n"));
     CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 3"));
 }
 
@@ -317,6 +318,42 @@ TEST_CASE("a sweep's nominal columns are the run's headline figures for the same
     CHECK(column("cost_usd") == Approx(headline["cost_usd"].number()).epsilon(1e-12));
     CHECK(column("energy_mwh") == Approx(headline["energy_mwh"].number()).epsilon(1e-12));
     CHECK(column("mfu_bf16") == Approx(run["step"]["mfu_bf16_full"].number()).epsilon(1e-12));
+}
+
+TEST_CASE("a claim's share carries its samples and one binomial standard error, as run prints it", "[sweep]") {
+    // CSV and JSON: --samples 8 gives samples = 8 on every row, and each share p has the standard error
+    // √(p(1 − p)/8) (p = k/8: 0 at k = 0 or 8, √(0.25/8) = 0.1768 at k = 4).
+    const auto dir = test_dir("share-error");
+    const auto file = small_scenario(dir).string();
+    const auto r = run_cli("sweep " + file + " --vary 'pricing.gpu_hour=$1.5,$3.5' --samples 8 -o " + (dir / "s.json").string());
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const auto doc = gpuhours::test::parse_json(read_text(dir / "s.json"));
+    REQUIRE(doc["rows"].array().size() == 2);
+    for (const auto& row : doc["rows"].array()) {
+        CHECK(row["samples"].number() == 8);
+        REQUIRE(row["claims"].array().size() == 1);
+        const auto& claim = row["claims"].array()[0];
+        const double p = claim["probability"].number();
+        CHECK(p * 8 == Approx(std::round(p * 8)).margin(1e-9));  // a share of 8 samples
+        CHECK(claim["standard_error"].number() == Approx(std::sqrt(p * (1 - p) / 8)).margin(1e-12));
+    }
+    // The table: a share of 41 % over 1,000 samples is 41% ± 1.6% (√(0.41 × 0.59 / 1,000) = 0.01555); none at 100 %,
+    // and none where the samples are unknown (a row resumed from an older journal).
+    gpuhours::SweepResult result;
+    result.rows = {sample_row(), sample_row(), sample_row()};
+    result.rows[0].claims = {{"c", "UNCERTAIN", 0.41}};
+    result.rows[0].samples = 1000;
+    result.rows[1].claims = {{"c", "HOLDS", 1.0}};
+    result.rows[1].samples = 1000;
+    result.rows[2].claims = {{"c", "UNCERTAIN", 0.41}};
+    result.rows[2].samples = 0;
+    const std::string table = gpuhours::report::sweep_table(result);
+    CHECK_THAT(table, Catch::Contains("UNCERTAIN (41% ± 1.6%)"));
+    CHECK_THAT(table, Catch::Contains("HOLDS (100%)"));
+    CHECK_THAT(table, Catch::Contains("UNCERTAIN (41%)"));
+    const std::string csv = gpuhours::report::sweep_csv(result);
+    CHECK_THAT(csv, Catch::Contains(",1000,UNCERTAIN,0.41,0.015553"));
 }
 
 TEST_CASE("the chip column is the catalog id, and a changed figure is named in chip_modified", "[sweep]") {
@@ -382,6 +419,7 @@ TEST_CASE("a journal line reads back as the row it was written from, and any cut
     // Writing the parsed row again gives the same bytes: every field, exact doubles included, survived.
     CHECK(gpuhours::journal_line(entry->row, "0123456789abcdef") == line);
     CHECK(entry->row.step_time_s == row.step_time_s);
+    CHECK(entry->row.samples == 40);
     CHECK(entry->row.error == row.error);
     CHECK(std::isnan(entry->row.energy_mwh_p50));
     // A JSON object is complete only with its closing brace: every shorter prefix is refused.

@@ -48,6 +48,9 @@ std::string input_break_even_text(const InputBreakEven& b);
 // error, √(p(1 − p)/n) over the n samples, or "all"/"none of n"), then the run's own
 // uncertainty and the economic assumptions' apart when both vary, and the verdict at the nominal inputs.
 std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v);
+// One binomial standard error of a share p (0..1) of n Monte Carlo samples, √(p(1 − p)/n): the spread another seed
+// would give (0 at p = 0 or 1; n < 1 is taken as 1).
+[[nodiscard]] double share_standard_error(double p, int n);
 // A claim's verdict over the samples with its share and one binomial standard error √(p(1 − p)/n) over the n
 // `samples` (none at 0 %, 100 % or one sample), then the nominal run's: "UNCERTAIN 45% ± 3.5% (HOLDS at nominal)"
 // (what-if, compare and the report's across-chips rows, whose figures are the nominal run's).
