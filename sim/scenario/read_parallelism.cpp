@@ -323,6 +323,25 @@ std::vector<std::string> batch_keys(const Scenario& s, bool schedule = true) {
     return keys;
 }
 
+// The one model-parallel degree written that by itself does not divide the GPU count (`tensor = 3` of 16 GPUs):
+// whatever else changes, it must (or the GPU count), so a product rule is located there rather than at the degree
+// written last. Null when none or several do.
+namespace {
+const SourceRef* sole_non_divisor(const Scenario& s) {
+    const ParallelLayout& p = s.parallel;
+    const SourceRef* found = nullptr;
+    int count = 0;
+    for (const auto& [key, degree] : {std::pair{"parallelism.tensor", p.tensor}, std::pair{"parallelism.pipeline", p.pipeline},
+                                      std::pair{"parallelism.context", p.context}}) {
+        if (degree <= 0 || s.cluster.gpus % degree == 0) continue;
+        ++count;
+        const auto it = s.sources.keys.find(key);
+        if (it != s.sources.keys.end() && it->second.known()) found = &it->second;
+    }
+    return count == 1 ? found : nullptr;
+}
+}  // namespace
+
 // tensor × context × pipeline × data = cluster.gpus (or, with data derived, whole data-parallel replicas).
 void check_layout_product(const Scenario& s, bool data_given, const SourceRef& at) {
     const ParallelLayout& p = s.parallel;
@@ -352,7 +371,10 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
     // `context = 3` reads on with the scenario's).
     const long long mp = p.model_parallel_ranks();
     if (s.cluster.gpus % mp != 0) {
-        const SourceRef located = latest_written(s, {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "cluster.gpus"}, at);
+        const SourceRef* sole = sole_non_divisor(s);
+        const SourceRef located = sole != nullptr ? *sole
+                                                  : latest_written(s, {"parallelism.tensor", "parallelism.pipeline",
+                                                                       "parallelism.context", "cluster.gpus"}, at);
         const bool at_gpus = gpus_at != s.sources.keys.end() && gpus_at->second.line > 0 && same_place(gpus_at->second, located);
         if (!data_given) {
             throw CoupledError(located,

@@ -303,6 +303,19 @@ TEST_CASE("a layout whose degrees do not multiply to the GPU count names the num
     CHECK_THAT(e.hint(), Catch::Contains("data = 4"));
 }
 
+TEST_CASE("a layout product is located at the one degree that alone does not divide the GPU count") {
+    // tensor = 3 of 16 GPUs: 3 ∤ 16 while pipeline 2 and data 4 do, so `tensor` (line 8, value at column 10) must
+    // change whatever else does; the degree written last would be `data` (line 10). 3 × 1 × 2 × 4 = 24 ≠ 16.
+    ScenarioError e = load_error(replace(kBase, "tensor = 2", "tensor = 3"));
+    CHECK(e.where().line == 8);
+    CHECK(e.where().column == 10);
+    CHECK_THAT(e.message(), Catch::Contains("3 × 1 × 2 × 4 = 24 ≠ gpus 16"));
+    // tensor = 3 and pipeline = 3: two degrees alone fail to divide, so neither is singled out and the rule stays at
+    // the model-parallel degree written last (`pipeline`, line 9; `data` is never the key to change here).
+    e = load_error(replace(replace(kBase, "tensor = 2", "tensor = 3"), "pipeline = 2", "pipeline = 3"));
+    CHECK(e.where().line == 9);
+}
+
 TEST_CASE("ZeRO-3's prefetch and reshard_after_forward, and the gradient bucket, are refused under the wrong ZeRO stage, at the key") {
     // kBase has no `zero` (0); line 12 becomes the prefetch.
     ScenarioError e = load_error(replace(kBase, "micro_batch = 1\n", "micro_batch = 1\nprefetch = 2\n"));
