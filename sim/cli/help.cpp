@@ -3,6 +3,7 @@
 #include "help.hpp"
 
 #include <gpuhours/units/error.hpp>
+#include <gpuhours/units/input_files.hpp>
 
 #include <fmt/format.h>
 
@@ -174,7 +175,11 @@ ParsedArgs parse_command_args(const Args& raw, std::string_view command) {
     if (c == nullptr) throw Error(fmt::format("no option table for command `{}`", command));
     std::vector<std::string> flags, valued;
     for (const OptionHelp& o : c->options) (o.value.empty() ? flags : valued).push_back(o.name);
-    return parse_args(raw, flags, valued);
+    ParsedArgs parsed = parse_args(raw, flags, valued);
+    // A positional argument that names a file is an input before it is read: an output option checked before any
+    // work (run --trace, report -o, sweep -o) is then refused on it too (units/input_files.hpp).
+    for (const std::string& p : parsed.positional) note_input_path(p);
+    return parsed;
 }
 
 bool asks_for_help(const Args& args) {

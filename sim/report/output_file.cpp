@@ -2,6 +2,7 @@
 #include <gpuhours/report/output_file.hpp>
 
 #include <gpuhours/units/error.hpp>
+#include <gpuhours/units/input_files.hpp>
 
 #include <fmt/format.h>
 
@@ -141,6 +142,11 @@ void check_output_path(const std::filesystem::path& path, std::string_view flag)
         throw Error(fmt::format("{} needs a file name, got \"{}\"", flag, path.string()), fmt::format("e.g. {} out.json", flag));
     }
     check_target(path, flag);
+    if (is_input_file(path)) {
+        throw Error(fmt::format("{} \"{}\" is a file this command reads (a scenario, a base it extends or a catalog): "
+                                "writing it would replace that input", flag, path.string()),
+                    "write the output to another file");
+    }
     const std::filesystem::path dir = directory_of(path);
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

@@ -1,6 +1,7 @@
 #include "document.hpp"
 
 #include <gpuhours/scenario/limits.hpp>
+#include <gpuhours/units/input_files.hpp>
 
 #include <fmt/format.h>
 
@@ -305,6 +306,7 @@ std::string read_input_file(const std::string& path, const SourceRef& referenced
                              "a scenario or catalog file is a few KB; check that this is the file you meant");
     };
     if (st.st_size > limits::kInputFileBytes) throw too_large();
+    note_input_file(st.st_dev, st.st_ino);  // no output option may overwrite it (units/input_files.hpp)
     std::string text(static_cast<std::size_t>(st.st_size), '\0');
     std::size_t got = 0;
     while (true) {  // to the end of the file, which may have grown since fstat (never past the limit)

@@ -249,6 +249,35 @@ TEST_CASE("an output path that cannot be written is refused before any work, nam
     }
 }
 
+TEST_CASE("no output option overwrites a file the command reads: the scenario, another spelling of it, or a catalog") {
+    // An auditor's read: `run victim.toml --trace victim.toml` exited 0 and left the scenario a Chrome trace, and
+    // `--trace chips/h100.toml` replaced the chip catalog; `sweep … --format csv -o victim.toml` did the same. Each
+    // is refused with exit 2 and the file is left byte for byte as it was.
+    const TempDir dir("exit-input-output");
+    const fs::path project = project_with_chip(dir.path, "spare");
+    const fs::path file = gpuhours::test::write_small_run(project);
+    const fs::path chip = project / "scenarios" / "chips" / "h100.toml";
+    fs::create_symlink(file, project / "link.toml");
+    const auto read = [](const fs::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::string scenario_text = read(file), chip_text = read(chip);
+    for (const std::string& arguments : {
+             "run " + file.string() + " --samples 2 --trace " + file.string(),
+             "run " + (project / "link.toml").string() + " --samples 2 --trace " + file.string(),  // the same file by a link
+             "run " + file.string() + " --samples 2 --trace " + chip.string(),                      // a catalog the run reads
+             "sweep " + file.string() + " --samples 2 --vary training.tokens=10B --format csv -o " + file.string(),
+         }) {
+        const auto r = run_cli(arguments);
+        INFO(arguments << "\n" << r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains("is a file this command reads"));
+        CHECK(read(file) == scenario_text);
+        CHECK(read(chip) == chip_text);
+    }
+}
+
 TEST_CASE("output lost on stdout is exit 2 with a message") {
     // /dev/full accepts the open and fails every write with ENOSPC: the table of `check` is lost; so are the help
     // texts, the version and the data directory, which exited 0 (the fresh verifier's finding, session 18).

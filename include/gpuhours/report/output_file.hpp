@@ -10,7 +10,8 @@ namespace gpuhours::report {
 
 // Checks that the file `path`, given by the option `flag` ("-o", "--trace"), can be written, before the command
 // computes anything: its directory exists and is writable, and the path is absent or a regular file — a
-// directory, a device, a FIFO, a socket or a symbolic link is refused. Throws gpuhours::Error naming the flag.
+// directory, a device, a FIFO, a socket or a symbolic link is refused, and so is a file the command has read as
+// input (units/input_files.hpp: the scenario, its bases, the catalogs). Throws gpuhours::Error naming the flag.
 void check_output_path(const std::filesystem::path& path, std::string_view flag);
 
 // Writes `content` to `path` whole or not at all: a uniquely named temporary in the same directory, created with
