@@ -252,7 +252,10 @@ RungCapacity rung_on_chip(const std::filesystem::path& file, const LoadOptions& 
 CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
                            long long gpus, const std::vector<std::string>& extra, std::optional<double> max_batch_tokens,
                            bool same_price) {
-    ChipSwap swap = chip_swap(file, base, chip, extra, same_price);
+    // The swap without its memory fit: the fit depends on the data degree (ZeRO shards over it), which is chosen
+    // below, so it is judged there (a helper's read: a rung fitted at its starting degree, data 1, kept full
+    // recomputation at data 78, where the layout fits without: Llama 3.1 405B on 9,984 H100 in 95.0 days, not 70.8).
+    ChipSwap swap = chip_swap(file, base, chip, extra, same_price, /*fit=*/false);
     const Scenario s = load_scenario(file, with(base, swap.overrides));
     std::size_t index = 0;
     const PhaseSpec* first = first_simulated(s, index);
@@ -295,7 +298,9 @@ CapacityPlan plan_capacity(const std::filesystem::path& file, const LoadOptions&
                 else out.overrides.push_back(o);
             }
         }
-        out.chip_note = swap.note;
+        MemoryFit fitted = fit_swapped(file, base, chip, extra, out.overrides);
+        out.overrides = std::move(fitted.overrides);
+        out.chip_note = fitted.note.empty() ? swap.note : swap.note.empty() ? fitted.note : fitted.note + "; " + swap.note;
         if (!blocked.empty()) {
             out.gpus_note = fmt::format("{} of the {} GPUs: more replicas are refused by the batch bound of {} tokens "
                                         "(--max-batch-tokens; default 1.25× the first phase's batch): at {} GPUs, {}",

@@ -303,8 +303,9 @@ std::optional<std::string> borrowed_rental(const Scenario& original, const ChipP
 void fit_variant(const std::filesystem::path& file, const LoadOptions& base, const std::vector<std::string>& extra,
                  const ChipProfile& profile, Variant& v, std::vector<std::string>& notes);
 
+// `fit`: false leaves the memory fit to the caller (capacity fits at the data degree it re-plans to).
 Variant derive_variant(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
-                       const std::vector<std::string>& extra) {
+                       const std::vector<std::string>& extra, bool fit = true) {
     Variant v;
     v.overrides.push_back(fmt::format("cluster.chip.from=\"{}\"", chip));
     v.overrides.insert(v.overrides.end(), extra.begin(), extra.end());
@@ -384,7 +385,8 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
                                         written.value() * 8 / 1e9, profile.display_name, profile.nic_bandwidth.value() * 8 / 1e9));
         }
     }
-    fit_variant(file, base, extra, profile, v, notes);
+    if (fit) fit_variant(file, base, extra, profile, v, notes);
+    else v.note = fmt::format("{}", fmt::join(notes, "; "));
     return v;
 }
 
@@ -521,13 +523,14 @@ std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOp
 }  // namespace
 
 ChipSwap chip_swap(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
-                   const std::vector<std::string>& extra, bool same_price) {
+                   const std::vector<std::string>& extra, bool same_price, bool fit) {
     const Scenario original = load_scenario(file, with(base, extra));
     WhatIfRow row;
     row.chip = chip;
     const bool own = chip == catalog_id(original.cluster.chip);
     row.reference = own;
-    Variant v = own ? reference_variant(file, base, original.cluster.chip, extra) : derive_variant(file, base, chip, extra);
+    Variant v = own ? (fit ? reference_variant(file, base, original.cluster.chip, extra) : Variant{extra, "", false})
+                    : derive_variant(file, base, chip, extra, fit);
     WhatIfRequest request;
     request.same_price = same_price;
     price_variant(row, v, original, own ? original.cluster.chip : load_chip(chip, base.catalog_dir), request);
@@ -549,6 +552,19 @@ ChipSwap chip_swap(const std::filesystem::path& file, const LoadOptions& base, c
     }
     swap.price_gpu_hour = row.price_gpu_hour;
     return swap;
+}
+
+MemoryFit fit_swapped(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
+                      const std::vector<std::string>& extra, const std::vector<std::string>& overrides) {
+    const Scenario original = load_scenario(file, with(base, extra));
+    Variant v{overrides, "", false};
+    if (chip == catalog_id(original.cluster.chip)) {
+        v = reference_variant(file, base, original.cluster.chip, overrides);
+    } else {
+        std::vector<std::string> notes;
+        fit_variant(file, base, extra, load_chip(chip, base.catalog_dir), v, notes);
+    }
+    return {std::move(v.overrides), std::move(v.note)};
 }
 
 void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
@@ -660,10 +676,19 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
             const RunEvaluation ev = evaluate_run(ScenarioSampler(file, variant_options), row_options);
             fill_whatif_row(row, ev);
             if (request.deadline) {
+                // Each probe's memory is judged at its own data degree (ZeRO shards over it): the swap without its
+                // fit, priced as the row, then the probe's degrees, then fit_swapped; the row's own fit held at a
+                // probe (more recomputation than a larger degree needs, or less than a smaller one's) misjudged it.
+                Variant bare = row.reference ? Variant{request.overrides, "", false}
+                                             : derive_variant(file, base, chip, request.overrides, /*fit=*/false);
+                WhatIfRow priced = row;
+                price_variant(priced, bare, original, profile, request);
+                const std::string fit_chip = row.reference ? catalog_id(original.cluster.chip) : chip;
                 const auto probe = [&](const std::vector<std::string>& scaled, std::string& error) -> std::optional<double> {
-                    std::vector<std::string> o = v.overrides;
+                    std::vector<std::string> o = bare.overrides;
                     o.insert(o.end(), scaled.begin(), scaled.end());
                     try {
+                        o = fit_swapped(file, base, fit_chip, request.overrides, o).overrides;
                         EvaluateOptions probe_options = row_options;
                         probe_options.nominal_only = true;
                         return evaluate_run(ScenarioSampler(file, with(base, o)), probe_options).nominal_wall_clock_days;
@@ -684,6 +709,17 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
                     row.deadline_days = found.days;
                     row.deadline_layout = found.plan->summary;
                     row.deadline_overrides = found.plan->overrides;
+                    // The answer's own memory fit, where it differs from the row's, so that chip_set + deadline_set
+                    // re-run what the probe ran (a larger degree may need less recomputation, a smaller one more).
+                    std::vector<std::string> o = bare.overrides;
+                    o.insert(o.end(), found.plan->overrides.begin(), found.plan->overrides.end());
+                    const Scenario at = load_scenario(file, with(base, fit_swapped(file, base, fit_chip, request.overrides, o).overrides));
+                    if (at.parallel.recompute != ev.scenario.parallel.recompute) {
+                        row.deadline_overrides.push_back(fmt::format("parallelism.recompute=\"{}\"", to_string(at.parallel.recompute)));
+                    }
+                    if (at.parallel.zero_stage != ev.scenario.parallel.zero_stage) {
+                        row.deadline_overrides.push_back(fmt::format("parallelism.zero={}", at.parallel.zero_stage));
+                    }
                 }
                 row.deadline_note = found.note;
             }

@@ -6,6 +6,7 @@
 #include "../support/scenarios.hpp"
 #include "../support/temp_dir.hpp"
 
+#include <gpuhours/analysis/capacity.hpp>
 #include <gpuhours/scenario/family.hpp>
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/units/units.hpp>
@@ -13,6 +14,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -312,6 +314,38 @@ TEST_CASE("Project ATOM: each chip's most tokens finish within two months, and 5
     }
     // The B200 trains more than the H100 in the same time.
     CHECK(rows[0]["tokens"].number() > rows[1]["tokens"].number());
+}
+
+TEST_CASE("capacity judges a layout's memory at the data degree it re-plans to, not the one it starts from", "[capacity]") {
+    // Project ATOM on H100 (81.77 GB usable: 84.99 GB less the 3.221 GB reserve). `gpuhours check` gives the worst
+    // rank's memory of TP8 PP16, ZeRO-2 (which shards over the data-parallel ranks):
+    //   Llama 3.1 405B: 121.4 GB at data 1, 71.01 GB at data 78 (no recomputation);
+    //   the scenario's own model at data 4 (512 GPUs): 83.11 GB without recomputation, 69.96 GB with selective.
+    // A family rung starts from data 1 (one node's worth of replicas): it must come out at 9,984 GPUs (78 replicas)
+    // without recomputation; a helper's read found full recomputation kept from data 1 (95.0 days, not 70.8).
+    const fs::path file = kSource / "scenarios" / "project-atom.toml";
+    const gpuhours::LoadOptions base;
+    const auto has = [](const std::vector<std::string>& overrides, const std::string& text) {
+        return std::any_of(overrides.begin(), overrides.end(), [&](const std::string& o) { return o == text; });
+    };
+    const auto keyed = [](const std::vector<std::string>& overrides, const std::string& key) {
+        return std::any_of(overrides.begin(), overrides.end(), [&](const std::string& o) { return o.starts_with(key + "="); });
+    };
+    const std::vector<std::string> rung = {"model=\"llama-3.1-405b\"", "parallelism.tensor=8", "parallelism.pipeline=16",
+                                           "parallelism.data=1", "cluster.gpus=128"};
+    const gpuhours::CapacityPlan up = gpuhours::plan_capacity(file, base, "h100", 10000, rung, std::nullopt, false);
+    INFO(fmt::format("{}", fmt::join(up.overrides, " ")));
+    CHECK(up.gpus == 9984);
+    CHECK(has(up.overrides, "parallelism.data=78"));
+    CHECK_FALSE(keyed(up.overrides, "parallelism.recompute"));
+    // The other way: fitted as written (data 78) and then scaled down to 512 GPUs (data 4), where it needs
+    // selective recomputation (83.11 > 81.77 GB; 69.96 fits); it was infeasible, "does not fit: 83.11 GB".
+    const gpuhours::CapacityPlan down = gpuhours::plan_capacity(file, base, "h100", 512, {}, std::nullopt, false);
+    INFO(fmt::format("{}", fmt::join(down.overrides, " ")));
+    CHECK(down.gpus == 512);
+    CHECK(has(down.overrides, "parallelism.data=4"));
+    CHECK(has(down.overrides, "parallelism.recompute=\"selective\""));
+    CHECK_THAT(down.chip_note, Catch::Contains("83.11 GB"));
 }
 
 TEST_CASE("Project ATOM: the largest Llama-like rung run forward meets two months, the next one does not", "[capacity][atom]") {

@@ -485,6 +485,33 @@ TEST_CASE("the deadline search finds the smallest GPU count that meets the deadl
                                                   Catch::Contains("--max-batch-tokens N lets the search grow"));
 }
 
+TEST_CASE("the deadline search judges each GPU count's memory at its own data degree", "[whatif]") {
+    // Project ATOM (Llama 3.1 405B, TP8 PP16, ZeRO-2 over the data-parallel ranks) on 512 H100 (data 4, batch 2,108):
+    // without recomputation the worst rank needs 83.11 GB of the H100's 81.77 (`gpuhours check`), so the row takes
+    // selective recomputation (69.96 GB). At the deadline's larger degree the optimizer state is sharded 17 times
+    // finer and no recomputation is needed (data 68: 71.11 GB); the answer runs without it, says so in
+    // deadline_overrides, and the row's overrides with those re-run the answer's days exactly.
+    const auto file = kCatalog / "project-atom.toml";
+    LoadOptions base = catalog();
+    base.overrides = {"parallelism.data=4", "cluster.gpus=512", "training.global_batch=2108"};
+    WhatIfRequest request;
+    request.chips = {"h100"};
+    request.deadline = days(152.0);
+    const WhatIfResult r = run_whatif(file, base, request, quick());
+    const WhatIfRow& row = r.rows.at(0);
+    INFO(row.error << row.deadline_note);
+    REQUIRE(row.deadline_gpus.has_value());
+    CHECK(std::find(row.chip_overrides.begin(), row.chip_overrides.end(), "parallelism.recompute=\"selective\"") != row.chip_overrides.end());
+    const auto& set = row.deadline_overrides;
+    CHECK(std::find(set.begin(), set.end(), "parallelism.recompute=\"none\"") != set.end());
+    LoadOptions again = base;
+    again.overrides.insert(again.overrides.end(), row.chip_overrides.begin(), row.chip_overrides.end());
+    again.overrides.insert(again.overrides.end(), set.begin(), set.end());
+    EvaluateOptions nominal = quick();
+    nominal.nominal_only = true;
+    CHECK(evaluate_run(ScenarioSampler(file, again), nominal).nominal_wall_clock_days == Approx(*row.deadline_days).epsilon(1e-12));
+}
+
 TEST_CASE("gpuhours whatif prints the comparison and refuses a request without chips", "[whatif]") {
     const auto file = write_scenario("tp8.toml", kTensor8);
     const auto r = run_cli("whatif " + file.string() + " --chips h100,h800 --samples 1");

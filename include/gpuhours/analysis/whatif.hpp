@@ -115,13 +115,27 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev);
 // no peak for the compute precision, more recomputation or ZeRO where the layout does not fit, and the chip's
 // catalog rental price unless `same_price` (or the chip has none, or is the scenario's own: then only `extra`).
 // `note` says what was re-derived and where the price comes from. Throws ScenarioError when no layout fits.
+// With `fit` false the memory fit is left out (no recomputation or ZeRO added): for a caller that changes the data
+// degree after the swap and fits there (fit_swapped), since the memory a layout needs depends on it (ZeRO shards
+// over the data-parallel ranks: Llama 3.1 405B TP8 PP16 on H100 needs 121.4 GB at data 1, 71.01 GB at data 78).
 struct ChipSwap {
     std::vector<std::string> overrides;
     std::string note;
     double price_gpu_hour = 0.0;  // 0: unpriced
 };
 ChipSwap chip_swap(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
-                   const std::vector<std::string>& extra, bool same_price = false);
+                   const std::vector<std::string>& extra, bool same_price = false, bool fit = true);
+
+// The memory fit chip_swap leaves out with `fit` false, at `overrides` (the swap's, then the caller's degrees):
+// more recomputation, then more ZeRO, where the layout does not fit on `chip` (never a recompute or ZeRO stage
+// `extra` or `base` sets); on the scenario's own chip only when its file fits as written. `note` names what was
+// added (empty when nothing). Throws ScenarioError when no layout fits.
+struct MemoryFit {
+    std::vector<std::string> overrides;
+    std::string note;
+};
+MemoryFit fit_swapped(const std::filesystem::path& file, const LoadOptions& base, const std::string& chip,
+                      const std::vector<std::string>& extra, const std::vector<std::string>& overrides);
 
 // Evaluates `file` once per chip. Options (mode, network, samples, seed) as for evaluate_run; each variant uses
 // the same seed, so rows differ only by the chip. `progress(done, total)` is called after each chip's row.
