@@ -151,9 +151,23 @@ TEST_CASE("a run that would never finish is refused by check as by run, at the r
              // The fuzzer's mutant 3925 in kind: a restart 123 times the job MTTF (e^123 attempts each).
              {"--set 'reliability.restart_time=\"15375 h\"'", "--set reliability.restart_time=\"15375 h\"",
               "it would practically never finish"},
+             // Asynchronous checkpoints every 30 s, each a 1-minute write: two writes would be in flight at once.
+             {"--set reliability.async_checkpoint=true --set 'reliability.checkpoint_write=\"1 min\"' "
+              "--set 'reliability.checkpoint_interval=\"30 s\"'",
+              "--set reliability.checkpoint_interval=\"30 s\"", "an asynchronous checkpoint every 30 s is shorter than its write, 60 s"},
          }) {
         check_refused_by_both(file, c);
     }
+}
+
+TEST_CASE("an asynchronous checkpoint interval of one write time is accepted") {
+    // The boundary of the rule above: writes back to back (interval = write) run.
+    const TempDir dir("one-validation-async");
+    const std::string file = gpuhours::test::write_small_run(dir.path).string();
+    const auto r = run_cli("check " + file + " --set reliability.async_checkpoint=true --set 'reliability.checkpoint_write=\"1 min\"' "
+                           "--set 'reliability.checkpoint_interval=\"1 min\"'");
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
 }
 
 TEST_CASE("a batch ramp under DualPipe only simulates batches the schedule takes") {
