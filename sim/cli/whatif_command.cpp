@@ -127,7 +127,9 @@ void require_distinct_chips(const std::vector<std::string>& chips, const ParsedA
     for (auto c = chips.begin(); c != chips.end(); ++c) {
         if (std::find(chips.begin(), c, *c) == c) continue;
         if (args.has("--chips")) throw Error(fmt::format("--chips {} names {} twice", args.get("--chips"), *c), "name each chip once");
-        throw ScenarioError(s.whatif.where, fmt::format("`whatif.chips` names \"{}\" twice", *c), "name each chip once: a row per chip");
+        const auto i = static_cast<std::size_t>(c - chips.begin());
+        throw ScenarioError(i < s.whatif.chip_where.size() ? s.whatif.chip_where[i] : s.whatif.where,
+                            fmt::format("`whatif.chips[{}]` names \"{}\" twice", i, *c), "name each chip once: a row per chip");
     }
 }
 

@@ -331,6 +331,7 @@ WhatIfSpec read_whatif(const Node& node, const std::filesystem::path& catalog_di
                                                 !meant.empty() ? meant.front() : known.empty() ? id : known.front()));
             }
             w.chips.push_back(id);
+            w.chip_where.push_back(n->items[i].where);
         }
     }
     if (const Node* n = r.optional("rule")) {

@@ -536,7 +536,7 @@ TEST_CASE("gpuhours whatif prints the comparison and refuses a request without c
     // ... and in the scenario's [whatif] chips, located there.
     const auto listed = run_cli("whatif " + file.string() + " --samples 1 --set 'whatif.chips=[\"h100\", \"h100\"]'");
     CHECK(listed.exit_code == 2);
-    CHECK_THAT(listed.out, Catch::Contains("error: `whatif.chips` names \"h100\" twice"));
+    CHECK_THAT(listed.out, Catch::Contains("error: `whatif.chips[1]` names \"h100\" twice"));
     const auto none = run_cli("whatif " + file.string());
     CHECK(none.exit_code == 2);
     CHECK_THAT(none.out, Catch::Contains("--chips"));

@@ -5,7 +5,9 @@
 #include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -483,6 +485,33 @@ TEST_CASE("capacity with no chip that can answer exits 2 with a message naming -
     INFO(r.out);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("gpuhours: error: no chip trains the scenario's model on 7 GPUs") && Catch::Contains("change --gpus"));
+}
+
+TEST_CASE("check refuses the [whatif] chips that whatif and report would: a repeat, at the item, and a broken catalog entry") {
+    // An auditor's read: chips = ["h100", "h100"] and a [whatif] chip whose catalog file does not read both passed
+    // check and run, and whatif, report and capacity exited 2 (the repeat located at the [whatif] header).
+    const TempDir dir("exit-codes-whatif-chips");
+    const fs::path project = project_with_chip(dir.path, "nobf", "bf16 ");  // h100.toml without its bf16 line
+    const std::string file = gpuhours::test::write_small_run(project).string();
+    std::ifstream in(file);
+    const long lines = std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+    const std::string text = [&] {
+        std::ifstream f(file);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    }();
+    // The repeat: line lines + 2 (after "[whatif]"), the second "h100" at column 18, its opening quote (`chips = ["h100", "h100"]`).
+    std::ofstream(file) << text << "[whatif]\nchips = [\"h100\", \"h100\"]\n";
+    auto r = run_cli("check " + file);
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains(fmt::format("{}:{}:18: error: `whatif.chips[1]` names \"h100\" twice", file, lines + 2)));
+    // The broken entry: refused by check at the chip's own file, as whatif refuses it.
+    std::ofstream(file) << text << "[whatif]\nchips = [\"h100\", \"nobf\"]\n";
+    r = run_cli("check " + file);
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("nobf.toml"));
+    CHECK(run_cli("whatif --quiet --samples 2 " + file).exit_code == 2);
 }
 
 TEST_CASE("whatif looks chips up in the scenario's own catalog, as check does") {

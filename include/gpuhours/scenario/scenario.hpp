@@ -153,6 +153,7 @@ struct PublishedSpec {
 // [whatif]: the chips (or the rule set) and deadline a what-if compares, for `whatif` and `report`.
 struct WhatIfSpec {
     std::vector<std::string> chips;
+    std::vector<SourceRef> chip_where;  // each chip's item in the list (a repeat is refused there)
     std::string rule;                 // rule set id; empty: none
     std::optional<Seconds> deadline;
     SourceRef where;
