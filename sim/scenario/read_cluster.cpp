@@ -107,10 +107,18 @@ AttentionShapeTable read_attention_shape(const Node& node, const std::string& pa
 // A bandwidth given as `key` of `r`, positive and within limits.hpp's range.
 // A NIC per GPU within kNicBandwidthMax; past it, most often bytes written for bits ("400 GB/s" for a 400 Gb/s NIC),
 // which the hint says.
+// Below kNicBandwidthMin the hint asks for the unit instead (an auditor's read: "100 Kb/s" was told it was "above
+// any NIC" and to write bits, which it was written in).
 void require_nic_bandwidth(BytesPerSecond b, const Node& value, std::string_view path) {
-    require_within(b.value(), value, path, "NIC bandwidths per GPU", limits::kBandwidthMin, limits::kNicBandwidthMax, "B/s",
-                   fmt::format("{:g} GB/s is {:g} Tb/s per GPU, above any NIC; a NIC's rate is usually in bits: \"{:g} Gb/s\" is {:g} GB/s",
-                               b.value() / 1e9, b.value() * 8 / 1e12, b.value() / 1e9, b.value() / 8e9));
+    const double v = b.value();
+    const std::string hint =
+        v > limits::kNicBandwidthMax
+            ? fmt::format("{:g} GB/s is {:g} Tb/s per GPU, above any NIC; a NIC's rate is usually in bits: \"{:g} Gb/s\" is {:g} GB/s",
+                          v / 1e9, v * 8 / 1e12, v / 1e9, v / 8e9)
+            : fmt::format("{:g} Gb/s per GPU is below any training cluster's network (1 Gb/s Ethernet is the slowest port sold); "
+                          "check the unit: a NIC is e.g. \"400 Gb/s\" (= \"50 GB/s\")",
+                          v * 8 / 1e9);
+    require_within(v, value, path, "NIC bandwidths per GPU", limits::kNicBandwidthMin, limits::kNicBandwidthMax, "B/s", hint);
 }
 
 BytesPerSecond read_bandwidth(TableReader& r, std::string_view key, std::string_view example) {

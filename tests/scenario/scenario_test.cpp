@@ -1668,6 +1668,14 @@ TEST_CASE("unit slips that parse are refused: a NIC in bytes for bits, a memory 
     CHECK_THAT(nic.hint(), Catch::Contains("\"400 Gb/s\" is 50 GB/s"));
     CHECK_NOTHROW(load_scenario_from_string(replace(kBase, "gpus_per_node = 8\n", "gpus_per_node = 8\nnic_bandwidth = \"800 Gb/s\"\n"),
                                             "test.toml", catalog_options()));
+    // Below 1 Gb/s (125 MB/s, the slowest Ethernet port) is refused too, with a hint for that side: "100 Mb/s" is
+    // 12.5 MB/s, 0.1 Gb/s; it was accepted and the run it gave was out of every supported range. 1 Gb/s is accepted.
+    const auto slow = load_error(replace(kBase, "gpus_per_node = 8\n", "gpus_per_node = 8\nnic_bandwidth = \"100 Mb/s\"\n"));
+    CHECK(slow.where().line == 7);
+    CHECK_THAT(slow.message(), Catch::Contains("= 1.25e+07 B/s is below the supported range of NIC bandwidths per GPU"));
+    CHECK_THAT(slow.hint(), Catch::Contains("0.1 Gb/s per GPU is below any training cluster's network") && !Catch::Contains("above any NIC"));
+    CHECK_NOTHROW(load_scenario_from_string(replace(kBase, "gpus_per_node = 8\n", "gpus_per_node = 8\nnic_bandwidth = \"1 Gb/s\"\n"),
+                                            "test.toml", catalog_options()));
     // A reserve of "3 Gb" was 375 MB: refused, naming the byte unit.
     const auto reserve = load_error(replace(kBase, "chip = \"h100\"\n", "") + "[cluster.chip]\nfrom = \"h100\"\nmemory.reserve = \"3 Gb\"\n");
     CHECK_THAT(reserve.message(), Catch::Contains("is in bits (an eighth of that in bytes): write \"3 GB\""));

@@ -60,6 +60,10 @@ inline constexpr double kBandwidthMax = 1e15;
 // A NIC per GPU, B/s: at most 250 GB/s (2 Tb/s), above the fastest shipping (ConnectX-9, 1.6 Tb/s = 200 GB/s): the
 // common slip "400 GB/s" for a 400 Gb/s NIC (3.2 Tb/s, faster than NVLink on an H800) ran silently 7 % fast.
 inline constexpr double kNicBandwidthMax = 250e9;
+// And at least 125 MB/s (1 Gb/s, the slowest Ethernet port sold): below it a run's length is out of every supported
+// range, which `check` cannot see without simulating a step (an auditor's read: "8 Mb/s" passed check, and run then
+// refused 2.2 million interruptions at the training tokens).
+inline constexpr double kNicBandwidthMin = 125e6;
 // Link latencies, seconds: up to 1 s (real ones are a few microseconds).
 inline constexpr double kLatencyMax = 1.0;
 // A chip's TDP, W: 1 W to 100 kW (accelerators draw 75–2,700 W; a GB200 superchip about 2.7 kW). "1e306 W" made a
