@@ -61,6 +61,13 @@ public:
         double price = 0.0;  // a duration: no price limit
         if constexpr (std::is_same_v<Q, Dollars>) price = q.value();
         if constexpr (std::is_same_v<Q, EnergyPrice>) price = q.value() * 3.6e6;  // $/J → $/kWh
+        if (key == "gpu_hour" && !(price <= limits::kGpuHourPriceMax)) {
+            throw detail::KeyError(n->where, n->where, false,
+                                   fmt::format("`{}` = \"{}\" is beyond the supported range of prices per GPU-hour (limit ${:g})",
+                                               r_.path_of(key), n->text, limits::kGpuHourPriceMax),
+                                   "a GPU-hour rents for dollars (an H100 about $2–3): check the suffix, e.g. `gpu_hour = \"$2.35\"`",
+                                   example_node());
+        }
         if (!(price <= limits::kPriceMax)) {
             throw detail::KeyError(n->where, n->where, false,
                                    fmt::format("`{}` = \"{}\" is beyond the supported range of prices (limit {:g} {})", r_.path_of(key),

@@ -31,6 +31,13 @@ void read_phase_price(TableReader& r, PhaseSpec& ph) {
             throw KeyError(n->where, n->where, false, fmt::format("`{}` cannot be negative", r.path_of("gpu_hour")), "e.g. gpu_hour = \"$2\"",
                            stand_in(n->where, Node::Kind::string, 0, 0.0, "$2"));
         }
+        if (!(ph.gpu_hour->value() <= limits::kGpuHourPriceMax)) {
+            throw KeyError(n->where, n->where, false,
+                           fmt::format("`{}` = \"{}\" is beyond the supported range of prices per GPU-hour (limit ${:g})",
+                                       r.path_of("gpu_hour"), n->text, limits::kGpuHourPriceMax),
+                           "a GPU-hour rents for dollars (an H100 about $2–3): check the suffix, e.g. gpu_hour = \"$2.35\"",
+                           stand_in(n->where, Node::Kind::string, 0, 0.0, "$2"));
+        }
     }
 }
 

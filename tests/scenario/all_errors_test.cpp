@@ -172,7 +172,7 @@ TEST_CASE("a { value = … } figure past its range is reported once, not also as
     const std::string what = load_child_error(
         dir, "[pricing]\ngpu_hour = { value = \"$1e12\", source = \"x\" }\n[pricing.staff]\nheadcount = { value = 1e9, source = \"y\" }\n"
              "cost_per_year = \"$500K\"\nduration = \"1 year\"\n");
-    CHECK_THAT(what, Catch::Contains("child.toml:3:22: error: `pricing.gpu_hour` = \"$1e12\" is beyond the supported range of prices"));
+    CHECK_THAT(what, Catch::Contains("child.toml:3:22: error: `pricing.gpu_hour` = \"$1e12\" is beyond the supported range of prices per GPU-hour"));
     CHECK_THAT(what, Catch::Contains("child.toml:5:23: error: `pricing.staff.headcount` = 1000000000 is beyond the supported range"));
     CHECK_THAT(what, !Catch::Contains("missing required key"));
 }

@@ -321,14 +321,23 @@ TEST_CASE("a PUE past the supported range is refused where it is written, not re
 TEST_CASE("prices and quoted GPU-hours past the supported range are refused where they are written (#12)") {
     // Lines 1–9 of with_layout, `data = 32` on line 10, [pricing] on 11, gpu_hour on 12 (its value at column 12,
     // after `gpu_hour = `). "$1e306" made the run's cost infinite (exit 1, an internal error) and "$1e300" printed a
-    // cost of $8.9e294B with exit 0, both after `check` said valid; the limit is limits::kPriceMax = $10^9.
+    // cost of $8.9e294B with exit 0, both after `check` said valid. A GPU-hour's limit is limits::kGpuHourPriceMax =
+    // $1,000 (an auditor's read: "$6M" and "$2.35K" ran; other prices keep limits::kPriceMax = $10^9).
     const std::string priced = with_layout("data = 32\n") + "[pricing]\ngpu_hour = \"$1e306\"\n";
     const ScenarioError price = load_error(priced);
     CHECK(price.where().to_string() == "test.toml:12:12");
-    CHECK_THAT(price.message(), Catch::Contains("`pricing.gpu_hour` = \"$1e306\" is beyond the supported range of prices (limit 1e+09"));
+    CHECK_THAT(price.message(), Catch::Contains("`pricing.gpu_hour` = \"$1e306\" is beyond the supported range of prices per GPU-hour (limit $1000)"));
+    std::string slip = priced;
+    slip.replace(slip.find("$1e306"), 6, "$6M");
+    CHECK_THAT(load_error(slip).message(), Catch::Contains("`pricing.gpu_hour` = \"$6M\" is beyond the supported range of prices per GPU-hour"));
     std::string at_limit = priced;
-    at_limit.replace(at_limit.find("$1e306"), 6, "$1e9");
+    at_limit.replace(at_limit.find("$1e306"), 6, "$1000");
     CHECK_NOTHROW(load_scenario_from_string(at_limit, "test.toml", catalog_options()));
+    // A phase's own price is held to the same limit.
+    std::string phases_only = with_layout("data = 32\n");
+    phases_only.replace(phases_only.find("tokens = \"1T\""), 13, "# tokens: the phases'");
+    const ScenarioError phase_price = load_error(phases_only + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\ngpu_hour = \"$2.35K\"\n");
+    CHECK_THAT(phase_price.message(), Catch::Contains("gpu_hour` = \"$2.35K\" is beyond the supported range of prices per GPU-hour"));
     // An energy price is held to the limit in $/kWh, not per joule (a third verifier: "$2e9/kWh" passed, 5.6e2 $/J);
     // line 13, value at column 15 (`electricity = ` is 14 characters).
     const ScenarioError energy = load_error(at_limit + "electricity = \"$2e9/kWh\"\n");

@@ -83,6 +83,10 @@ inline constexpr double kGpuHoursMax = 1e12;
 // A price in [pricing] (per GPU-hour, per kWh, per GPU bought, per person-year…), in its unit: up to 10^9 dollars;
 // `gpu_hour = "$1e306"` made the run's cost infinite (an internal error) and "$1e300" printed $8.9e294B.
 inline constexpr double kPriceMax = 1e9;
+// A rental price per GPU-hour ([pricing] or a phase's gpu_hour): up to $1,000, some 70 times the dearest on-demand
+// listing (hyperscalers' $8–14 for a B200-class GPU, shared/reference chips-and-rules §2.3); past it, a suffix slip
+// ("$6M", "$2.35K" for $2.35), which ran silently and printed a cost of $1.957e+05B.
+inline constexpr double kGpuHourPriceMax = 1000.0;
 // Interruptions a run expects (its closed-form wall clock over the job's MTTF): up to 10^6 (published runs have
 // hundreds to thousands). The run is played once per interruption in each of 201 nominal replays and every sample;
 // 4.7 million (a Llama 3 405B run's tokens × 10^4, the sanitizer fuzz's mutant 18880) took 24 s with one sample, and
