@@ -46,8 +46,12 @@ void read_attention(TableReader& r, ModelSpec& m) {
     if (at.kind == AttentionKind::gqa) {
         at.kv_heads = read_int(a, "kv_heads", 1, at.heads);
         if (at.heads % at.kv_heads != 0) {
-            // A rule between heads and kv_heads alone: held back only when the search changed one of them.
-            throw CoupledError(a.table().find("kv_heads")->where,
+            // A rule between heads and kv_heads alone: held back only when the search changed one of them. Located at
+            // kv_heads, or at heads when only heads was given by --set (the key written last).
+            const SourceRef& heads_at = a.table().find("heads")->where;
+            const SourceRef& kv_at = a.table().find("kv_heads")->where;
+            const bool heads_set = heads_at.file.starts_with("--set") && !kv_at.file.starts_with("--set");
+            throw CoupledError(heads_set ? heads_at : kv_at,
                                fmt::format("`{}` = {} does not divide heads = {}", a.path_of("kv_heads"), at.kv_heads, at.heads),
                                "grouped-query attention needs heads to be a multiple of kv_heads", nullptr,
                                {a.path_of("heads"), a.path_of("kv_heads")});

@@ -382,7 +382,7 @@ void check_chunks(const Scenario& s, const SourceRef& at) {
     const ModelSpec& m = s.model;
     const long long chunks = 1LL * p.pipeline * p.virtual_stages;
     if (chunks > m.layers) {
-        throw_rule(s, {"parallelism.pipeline", "parallelism.virtual_stages", "model"}, at,
+        throw_rule(s, {"parallelism.pipeline", "parallelism.virtual_stages", "model", "model.layers"}, at,
                             fmt::format("pipeline × virtual_stages = {} × {} = {} exceeds the model's {} layers",
                                         p.pipeline, p.virtual_stages, chunks, m.layers),
                             "every pipeline chunk needs at least one layer; lower pipeline or virtual_stages");
@@ -390,7 +390,7 @@ void check_chunks(const Scenario& s, const SourceRef& at) {
     if (!p.layers_per_chunk.empty()) {
         const long long total = std::accumulate(p.layers_per_chunk.begin(), p.layers_per_chunk.end(), 0LL);
         if (static_cast<long long>(p.layers_per_chunk.size()) != chunks || total != m.layers) {
-            throw_rule(s, {"parallelism.layers_per_stage", "parallelism.pipeline", "parallelism.virtual_stages", "model"}, at,
+            throw_rule(s, {"parallelism.layers_per_stage", "parallelism.pipeline", "parallelism.virtual_stages", "model", "model.layers"}, at,
                        fmt::format("layers_per_stage gives {} chunks summing to {} layers; the layout has pipeline × virtual_stages = {} "
                                    "chunks and the model {} layers",
                                    p.layers_per_chunk.size(), total, chunks, m.layers),
@@ -599,7 +599,7 @@ void check_experts(const Scenario& s, const SourceRef& at) {
     const ModelSpec& m = s.model;
     const int et = p.expert_tensor_degree();
     if (p.expert_tensor > 0 && !m.moe) {
-        throw_rule(s, {"parallelism.expert_tensor", "model"}, at,
+        throw_rule(s, {"parallelism.expert_tensor", "model", "model.moe.expert_ffn_hidden"}, at,
                    fmt::format("expert_tensor = {} but model \"{}\" has no experts", p.expert_tensor, m.id),
                    "remove expert_tensor for a dense model");
     }
@@ -649,7 +649,7 @@ void check_experts(const Scenario& s, const SourceRef& at) {
         }
     }
     if (m.moe->routed_experts % p.expert != 0) {
-        throw_rule(s, {"parallelism.expert", "model"}, at,
+        throw_rule(s, {"parallelism.expert", "model", "model.moe.routed_experts"}, at,
                    fmt::format("expert = {} does not divide the model's {} routed experts", p.expert, m.moe->routed_experts),
                    "each expert-parallel rank holds the same number of experts; use a divisor");
     }
@@ -666,12 +666,12 @@ void validate_layout(const Scenario& s, bool data_given) {
     // Each rule is located at the key among those it couples that the user wrote last (throw_rule, latest_written).
     const int heads = m.attention.heads;
     if (heads % p.tensor != 0) {
-        throw_rule(s, {"parallelism.tensor", "model"}, at,
+        throw_rule(s, {"parallelism.tensor", "model", "model.attention.heads"}, at,
                             fmt::format("tensor = {} does not divide the model's {} attention heads", p.tensor, heads),
                             "choose a tensor-parallel degree that divides the head count");
     }
     if (m.attention.kind == AttentionKind::gqa && m.attention.kv_heads % p.tensor != 0) {
-        throw_rule(s, {"parallelism.tensor", "model"}, at,
+        throw_rule(s, {"parallelism.tensor", "model", "model.attention.kv_heads"}, at,
                             fmt::format("tensor = {} does not divide the model's {} key/value heads", p.tensor,
                                         m.attention.kv_heads),
                             "grouped-query attention shards whole KV groups over tensor ranks; use a divisor of kv_heads");

@@ -303,6 +303,23 @@ TEST_CASE("a layout whose degrees do not multiply to the GPU count names the num
     CHECK_THAT(e.hint(), Catch::Contains("data = 4"));
 }
 
+TEST_CASE("a layout rule broken by a --set of a model field is located at that --set") {
+    // An auditor's read: `--set model.attention.kv_heads=4` (tensor 8) and `--set model.moe.routed_experts=200` were
+    // located at the scenario's parallelism line, though a --set is the key written last. kBase: Llama 3.1 8B
+    // (8 KV heads, 32 layers), tensor 2, pipeline 2.
+    for (const std::string set : {"model.attention.kv_heads=3", "model.attention.heads=33", "model.layers=1"}) {
+        INFO(set);
+        auto o = catalog_options();
+        o.overrides.push_back(set);
+        try {
+            (void)load_scenario_from_string(kBase, "t.toml", o);
+            FAIL("accepted");
+        } catch (const ScenarioError& e) {
+            CHECK(e.where().file == "--set " + set);
+        }
+    }
+}
+
 TEST_CASE("a layout product is located at the one degree that alone does not divide the GPU count") {
     // tensor = 3 of 16 GPUs: 3 ∤ 16 while pipeline 2 and data 4 do, so `tensor` (line 8, value at column 10) must
     // change whatever else does; the degree written last would be `data` (line 10). 3 × 1 × 2 × 4 = 24 ≠ 16.
