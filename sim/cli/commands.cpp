@@ -505,6 +505,16 @@ std::string invalid_json(const Error& e) {
     j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("valid", false);
     j.key("error").begin_object().field("file", e.where().file).field("line", e.where().line);
     j.field("column", e.where().column).field("message", e.message()).field("hint", e.hint()).end_object();
+    // Every mistake found, each with its own position and hint (the first's hint without the others' text).
+    j.key("errors").begin_array();
+    const auto* scenario = dynamic_cast<const ScenarioError*>(&e);
+    std::vector<ScenarioError::Mistake> mistakes = scenario != nullptr ? scenario->mistakes() : std::vector<ScenarioError::Mistake>{};
+    if (mistakes.empty()) mistakes.push_back({e.where(), e.message(), e.hint()});
+    for (const auto& m : mistakes) {
+        j.begin_object().field("file", m.where.file).field("line", m.where.line).field("column", m.where.column);
+        j.field("message", m.message).field("hint", m.hint).end_object();
+    }
+    j.end_array();
     return j.end_object().str();
 }
 

@@ -307,8 +307,12 @@ std::optional<Mistake> classify_mistake(const Node& doc, const std::vector<std::
     } else if (set_aside > 0) {
         rest += fmt::format("\n(and {} more that may follow from these, not shown: fix these and check again)", set_aside);
     }
-    if (found[0].hint.empty()) throw ScenarioError(found[0].where, found[0].message + rest);
-    throw ScenarioError(found[0].where, found[0].message, found[0].hint + rest);
+    std::vector<ScenarioError::Mistake> mistakes;
+    for (std::size_t i = 0; i < shown; ++i) mistakes.push_back({found[i].where, found[i].message, found[i].hint});
+    ScenarioError e = found[0].hint.empty() ? ScenarioError(found[0].where, found[0].message + rest)
+                                            : ScenarioError(found[0].where, found[0].message, found[0].hint + rest);
+    e.set_mistakes(std::move(mistakes));
+    throw e;
 }
 
 // A first mistake located at a table or nowhere: nothing to take out, so the search cannot go past it; it says so.

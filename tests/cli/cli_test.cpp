@@ -113,6 +113,33 @@ TEST_CASE("check --json of an invalid scenario says so in JSON, where the mistak
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("check --json lists every mistake found, each with its own position and hint") {
+    // An auditor's read: with several mistakes the JSON had one `error` whose hint held the others as printed text,
+    // so a machine reader could not get their lines. Three unknown keys on lines 3, 4 and 9: `errors` has three
+    // entries in that order, each hint only its own ("known keys here: …"), the first equal to `error`'s position.
+    const std::string dir = (gpuhours::test::scratch_path("cli-check-json-all")).string();
+    std::filesystem::create_directories(dir);
+    const std::string file = dir + "/many.toml";
+    std::ofstream(file) << "title=\"x\"\nmodel=\"llama-3.1-8b\"\nfoo=1\nbar=2\n[cluster]\nchip=\"h100\"\ngpus=16\n"
+                           "gpus_per_node=8\nbaz=3\n[training]\ntokens=\"1T\"\nsequence_length=4096\nglobal_batch=64\n";
+    const Result r = run("check --json " + file + " --catalog " + kRoot + "/scenarios");
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    const auto doc = gpuhours::test::JsonReader(r.out.substr(r.out.find("{\n"))).document();
+    const auto& errors = doc["errors"].array();
+    REQUIRE(errors.size() == 3);
+    const int lines[] = {3, 4, 9};
+    const char* keys[] = {"`foo`", "`bar`", "`baz`"};
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(errors[i]["line"].number() == lines[i]);
+        CHECK(errors[i]["column"].number() == 1);
+        CHECK_THAT(errors[i]["message"].string(), Catch::Contains(keys[i]));
+        CHECK_THAT(errors[i]["hint"].string(), Catch::StartsWith("known keys here:") && !Catch::Contains("\n"));
+    }
+    CHECK(doc["error"]["line"].number() == 3);
+    std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("run, whatif and model asked for --json write a mistake as JSON on stdout too, as check does") {
     // The same file as above (line 5: a misspelt key). A notebook parsing stdout got nothing from these commands (a
     // fresh user's hunt, session 39); each now writes "valid": false with the mistake located, and still exits 2.

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace gpuhours {
 
@@ -42,6 +44,18 @@ private:
 class ScenarioError : public Error {
 public:
     using Error::Error;
+    // One mistake of the files, as the search for every mistake found it: its own position, message and hint.
+    struct Mistake {
+        SourceRef where;
+        std::string message, hint;
+    };
+    // Every mistake reported, this one first (the others' text follows this one's hint, as printed), each with its
+    // own hint; empty when the error was not built from the search. For a machine reader (`check --json`'s `errors`).
+    [[nodiscard]] const std::vector<Mistake>& mistakes() const { return mistakes_; }
+    void set_mistakes(std::vector<Mistake> mistakes) { mistakes_ = std::move(mistakes); }
+
+private:
+    std::vector<Mistake> mistakes_;
 };
 
 // The edit distance used for "did you mean" suggestions: optimal string alignment (Levenshtein plus a
