@@ -363,15 +363,25 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
         return it != s.sources.keys.end() && it->second.line > 0 && same_place(it->second, located);
     };
     std::shared_ptr<const Node> fixed;
-    if (is("parallelism.data")) fixed = stand_in(located, Node::Kind::integer, s.cluster.gpus / mp);
+    const long long d = s.cluster.gpus / mp;
+    if (is("parallelism.data")) fixed = stand_in(located, Node::Kind::integer, d);
     else if (is("cluster.gpus")) fixed = fix(product);
+    // data = gpus / (tensor × context × pipeline) is suggested only where the rules it meets next hold: expert ×
+    // expert_tensor dividing tensor × context × data, and whole micro-batches per replica (an analyst's read: "e.g.
+    // data = 125" for the flagship at 2,000 GPUs, which EP64 and the batch of 15,360 both refuse).
+    std::string why_not;
+    if (const long long ranks = 1LL * p.expert * p.expert_tensor_degree(); p.expert > 1 && (1LL * p.tensor * p.context * d) % ranks != 0) {
+        why_not = fmt::format("data = {} would not hold expert = {} within tensor × context × data", d, p.expert);
+    } else if (s.training.global_batch % (d * p.micro_batch) != 0) {
+        why_not = fmt::format("data = {} would not divide global_batch = {} into whole micro-batches", d, s.training.global_batch);
+    }
+    const std::string data_hint = why_not.empty() ? fmt::format("e.g. data = {}", d) : why_not;
     throw CoupledError(located,
                        fmt::format("tensor × context × pipeline × data = {} × {} × {} × {} = {} ≠ gpus {}", p.tensor, p.context,
                                    p.pipeline, p.data, product, s.cluster.gpus),
-                       is("cluster.gpus")
-                           ? fmt::format("make cluster.gpus the product (e.g. gpus = {}), or change a degree (e.g. data = {})", product,
-                                         s.cluster.gpus / mp)
-                           : fmt::format("make the product equal cluster.gpus (e.g. data = {}), or change cluster.gpus", s.cluster.gpus / mp),
+                       is("cluster.gpus") || !why_not.empty()
+                           ? fmt::format("make cluster.gpus the product (e.g. gpus = {}), or change a degree ({})", product, data_hint)
+                           : fmt::format("make the product equal cluster.gpus ({}), or change cluster.gpus", data_hint),
                        std::move(fixed), std::vector<std::string>(degrees.begin(), degrees.end()));
 }
 

@@ -301,6 +301,11 @@ TEST_CASE("a layout whose degrees do not multiply to the GPU count names the num
     // 2 × 1 × 2 × 3 = 12, not 16.
     CHECK_THAT(e.message(), Catch::Contains("2 × 1 × 2 × 3 = 12 ≠ gpus 16"));
     CHECK_THAT(e.hint(), Catch::Contains("data = 4"));
+    // gpus = 24: data = 24 / (2 × 2) = 6 would leave 64 / 6 micro-batches per replica, so it is not suggested as
+    // the fix; the product, 16, is (an analyst's read: "e.g. data = 125" for the flagship at 2,000 GPUs).
+    const ScenarioError odd = load_error(replace(kBase, "gpus = 16", "gpus = 24"));
+    CHECK_THAT(odd.hint(), Catch::Contains("gpus = 16") && Catch::Contains("data = 6 would not divide global_batch = 64"));
+    CHECK_THAT(odd.hint(), !Catch::Contains("e.g. data = 6"));
 }
 
 TEST_CASE("a layout rule broken by a --set of a model field is located at that --set") {
