@@ -250,7 +250,7 @@ void print_refusals(const PlanResult& result, std::ostream& out) {
         out << fmt::format("  refused by rule ({} {}): {}\n", by_count[i].first, by_count[i].first == 1 ? "layout" : "layouts",
                            by_count[i].second);
     }
-    if (by_count.size() > 3) out << fmt::format("  … and {} other rules\n", by_count.size() - 3);
+    if (by_count.size() > 3) out << fmt::format("  … and {} other rule{}\n", by_count.size() - 3, by_count.size() == 4 ? "" : "s");
     if (closest != nullptr) {
         const MemoryBreakdown& m = closest->fit->breakdown;
         const auto largest = m.largest_term();

@@ -335,9 +335,9 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
                            ev.interruptions_mean, ev.job_mttf ? format_duration(*ev.job_mttf) : "∞", format_duration(ev.checkpoint_interval),
                            s.reliability.checkpoint_interval ? "given" : "Young/Daly", 100 * ev.goodput_mean);
         out << fmt::format("  wall clock     {:.1f} days (nominal inputs); over the samples: median {:.1f}, 90% interval {:.1f}–{:.1f} days "
-                           "({} Monte Carlo runs, seed {})\n",
+                           "({} Monte Carlo run{}, seed {})\n",
                            ev.nominal_wall_clock_days, ev.wall_clock_days_spread.p50, ev.wall_clock_days_spread.p05,
-                           ev.wall_clock_days_spread.p95, ev.options.samples, ev.options.seed);
+                           ev.wall_clock_days_spread.p95, ev.options.samples, ev.options.samples == 1 ? "" : "s", ev.options.seed);
     } else {
         out << fmt::format("  wall clock     {:.1f} days (nothing stochastic: no failure classes and no uncertain inputs)\n",
                            ev.wall_clock_days_spread.p50);

@@ -147,7 +147,7 @@ std::string claims_section(const RunEvaluation& ev) {
         const std::string basis = basis_clause(v);
         out += paragraph(fmt::format("Verdict over {}{}{}: {}. HOLDS needs the claim met in at least 90% of runs, "
                                      "FAILS in at most 10%.",
-                                     ev.stochastic ? fmt::format("{} Monte Carlo runs", ev.options.samples) : "the nominal run",
+                                     ev.stochastic ? fmt::format("{} Monte Carlo run{}", ev.options.samples, ev.options.samples == 1 ? "" : "s") : "the nominal run",
                                      basis.empty() ? "" : ", ", basis, probability_text(ev, v)),
                          "probability");
         std::vector<std::vector<std::string>> rows;
@@ -224,7 +224,7 @@ std::string summary_section(const RunEvaluation& ev) {
                                  s.cluster.gpus, s.cluster.chip.display_name, describe_degrees(p), describe_schedule(p), to_string(r.mode), r.simulated_ranks,
                                  r.simulated_ranks == 1 ? "" : "s",
                                  to_string(ev.options.network),
-                                 ev.stochastic ? fmt::format("{} Monte Carlo runs, seed {}", ev.options.samples, ev.options.seed)
+                                 ev.stochastic ? fmt::format("{} Monte Carlo run{}, seed {}", ev.options.samples, ev.options.samples == 1 ? "" : "s", ev.options.seed)
                                                : std::string("deterministic: one run")));
     if (const std::string tp = describe_tensor_parallel(p); !tp.empty()) out += paragraph(fmt::format("Tensor parallel: {}.", tp));
     if (const std::string cp = describe_context_parallel(p); !cp.empty()) out += paragraph(fmt::format("Context parallel: {}.", cp));
@@ -607,7 +607,7 @@ std::string cost_section(const RunEvaluation& ev) {
                          "note");
         return out + "</section>\n";
     }
-    out += fmt::format("<h3>Spread over {} Monte Carlo runs (seed {})</h3>\n", ev.options.samples, ev.options.seed);
+    out += fmt::format("<h3>Spread over {} Monte Carlo run{} (seed {})</h3>\n", ev.options.samples, ev.options.samples == 1 ? "" : "s", ev.options.seed);
     if (ev.nominal_cost) {
         svg::Histogram h;
         h.samples = ev.cost_usd;
