@@ -478,11 +478,13 @@ void apply_override(Node& root, const std::string& assignment) {
             fresh.where = where;
             next = &table->set(keys[i], std::move(fresh), where);
         } else if (next->kind != Node::Kind::table) {
-            // A catalog name ("h800") overridden field-wise becomes a table that extends it.
+            // A catalog name ("h800") overridden field-wise becomes a table that extends it. The table is the
+            // override's: a key that takes no table (`--set training.tokens.x=5`) is refused at the --set, not at
+            // the string it extended (an auditor's read).
             if (next->kind == Node::Kind::string) {
                 Node extended;
                 extended.kind = Node::Kind::table;
-                extended.where = next->where;
+                extended.where = where;
                 extended.set("from", *next, next->where);
                 *next = std::move(extended);
             } else {

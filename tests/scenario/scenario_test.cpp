@@ -325,6 +325,23 @@ TEST_CASE("a layout rule broken by a --set of a model field is located at that -
     }
 }
 
+TEST_CASE("a --set that makes a table of a string key is refused at the --set") {
+    // `--set training.tokens.x=5` turned "1T" into a table extending it; the refusal ("must be a number, not a table")
+    // was located at the file's tokens line, which the user did not touch (an auditor's read).
+    for (const std::string set : {"training.tokens.x=5", "title.x=1"}) {
+        INFO(set);
+        auto o = catalog_options();
+        o.overrides.push_back(set);
+        try {
+            (void)load_scenario_from_string(kBase, "t.toml", o);
+            FAIL("accepted");
+        } catch (const ScenarioError& e) {
+            CHECK(e.where().file == "--set " + set);
+            CHECK_THAT(e.message(), Catch::Contains("not a table"));
+        }
+    }
+}
+
 TEST_CASE("a layout product is located at the one degree that alone does not divide the GPU count") {
     // tensor = 3 of 16 GPUs: 3 ∤ 16 while pipeline 2 and data 4 do, so `tensor` (line 8, value at column 10) must
     // change whatever else does; the degree written last would be `data` (line 10). 3 × 1 × 2 × 4 = 24 ≠ 16.
