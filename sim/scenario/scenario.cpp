@@ -132,9 +132,19 @@ void apply_unset(Node& base, const Node& unset, std::vector<ScenarioError>* mist
         mistakes->push_back(std::move(e));  // nothing removed: the merge goes on
         return;
     }
+    std::vector<std::string> named;
     for (std::size_t i = 0; i < unset.items.size(); ++i) {
         const Node& item = unset.items[i];
         const std::string path = detail::as_string(item, fmt::format("unset[{}]", i));
+        // A key named twice: the second is said as such (it read "which the base file does not set", an auditor's
+        // read, though the base does set it: the first took it out).
+        if (std::find(named.begin(), named.end(), path) != named.end()) {
+            ScenarioError e(item.where, fmt::format("`unset` names `{}` twice", path), "name each key once");
+            if (mistakes == nullptr) throw e;
+            mistakes->push_back(std::move(e));
+            continue;
+        }
+        named.push_back(path);
         Node* table = &base;
         std::size_t start = 0;
         while (true) {

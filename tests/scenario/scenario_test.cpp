@@ -822,6 +822,16 @@ TEST_CASE("unset removes keys the base sets, and an unknown one is refused at it
         // Reported with the rest of the file's mistakes (the entry is skipped and the merge goes on): nothing held back.
         CHECK_THAT(std::string(e.what()), !Catch::Contains("check again"));
     }
+    // A key named twice: the second entry (line 2; `unset = ["parallelism.micro_batch", ` is 36 characters, so its
+    // string opens at column 37) is refused as a repeat, not as a key the base does not set (the first took it out).
+    // micro_batch = 1 is the default, so taking it out breaks nothing else.
+    const auto twice = dir.write("twice.toml", "extends = \"base.toml\"\nunset = [\"parallelism.micro_batch\", \"parallelism.micro_batch\"]\n");
+    {
+        const ScenarioError e = gpuhours::test::scenario_file_error(twice, catalog_options());
+        CHECK(e.where().line == 2);
+        CHECK(e.where().column == 37);
+        CHECK_THAT(e.message(), Catch::Contains("`unset` names `parallelism.micro_batch` twice"));
+    }
     // With another mistake after it (pipeline = 0 on line 4, value at column 12), both are reported in one round.
     const auto two = dir.write("two.toml", "extends = \"base.toml\"\nunset = [\"parallelism.tensr\"]\n[parallelism]\npipeline = 0\n");
     {
