@@ -693,8 +693,17 @@ double as_count(const Node& node, std::string_view key_path) {
 
 const Node& figure_value(const Node& node, std::string_view key_path, std::string* source) {
     if (node.kind != Node::Kind::table) return node;
+    // One bound and no value, or an empty table: most likely a range left half-written (`{ low = "$1.5" }`), so that
+    // is said beside the figure's form (an auditor's read: only the figure's form was named).
+    static const std::vector<std::string> kBounds = {"low", "mode", "high", "mean", "sd"};
+    const bool bound_only = node.find("value") == nullptr &&
+                            (node.fields.empty() || std::all_of(node.fields.begin(), node.fields.end(), [](const auto& f) {
+                                 return std::find(kBounds.begin(), kBounds.end(), f.first) != kBounds.end();
+                             }));
     TableReader reader(node, std::string(key_path));
-    const Node& value = reader.required("value", "a catalog figure is written { value = …, source = \"…\" }");
+    const Node& value = reader.required("value", bound_only ? "a range needs two bounds, { low = …, high = … } (or mean and sd; docs/scenario-language.md "
+                                                              "\"Ranges\"); a single figure is written as a value, or { value = …, source = \"…\" }"
+                                                            : "a catalog figure is written { value = …, source = \"…\" }");
     if (const Node* s = reader.optional("source")) {
         const std::string text = as_string(*s, reader.path_of("source"));
         if (source != nullptr) *source = text;

@@ -325,6 +325,19 @@ TEST_CASE("a layout rule broken by a --set of a model field is located at that -
     }
 }
 
+TEST_CASE("a range left with one bound is named as a range in the hint") {
+    // `gpu_hour = { low = "$1.5" }` was answered with the catalog figure's form only ({ value = …, source = … }); the
+    // user meant a range and lacks its `high` (an auditor's read).
+    auto o = catalog_options();
+    o.overrides.push_back("pricing.gpu_hour={low=\"$1.5\"}");
+    try {
+        (void)load_scenario_from_string(kBase, "t.toml", o);
+        FAIL("accepted");
+    } catch (const ScenarioError& e) {
+        CHECK_THAT(e.hint(), Catch::Contains("a range needs two bounds, { low = …, high = … }"));
+    }
+}
+
 TEST_CASE("a --set that makes a table of a string key is refused at the --set") {
     // `--set training.tokens.x=5` turned "1T" into a table extending it; the refusal ("must be a number, not a table")
     // was located at the file's tokens line, which the user did not touch (an auditor's read).
