@@ -73,6 +73,10 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
+        if (arg == "--") {  // the end of the options (POSIX): what follows is positional, a file named "-x" too
+            parsed.positional.insert(parsed.positional.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+            break;
+        }
         if (arg.size() < 2 || arg[0] != '-' || arg == "-") {
             parsed.positional.push_back(arg);
             continue;

@@ -76,7 +76,7 @@ std::vector<CommandHelp> make_table() {
           {"--derive", "KEY", "parallelism.data: re-plan every phase's data degree (and batches, fabric) from each point's cluster.gpus"},
           {"--max-batch-tokens", "N", "with --derive: largest global batch in tokens a phase may grow to, e.g. 84M (default: its own)"},
           {"-o", "FILE", "write FILE.csv or FILE.json (default: a table on stdout)"}, {"--output", "FILE", "the same as -o"},
-          {"--format", "FORMAT", "csv or json (default: from the -o extension)"},
+          {"--format", "FORMAT", "csv, json, or table (stdout only; the default without -o); with -o: from its extension"},
           {"--threads", "N", "worker threads (default: every core)"}, kSet, kCatalog, kMode, kNetwork, kSamples, kSeed},
          "gpuhours sweep scenarios/deepseek-v3.toml --vary cluster.gpus=2048,4096,6144 --derive parallelism.data"},
         {"compare", "gpuhours compare A.toml B.toml [C.toml …] [options]",

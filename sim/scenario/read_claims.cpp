@@ -86,12 +86,20 @@ std::string claim_text(const Node& node, TableReader& r, const std::string& name
         throw CoupledError(node.where, fmt::format("{} has no `text`", name), "add `text = \"…\"` quoting the claim", std::move(with_text));
     }
     const Node& text = r.required("text", "add `text = \"…\"` quoting the claim");
+    std::string quoted;
     try {
-        return detail::as_string(text, r.path_of("text"));
+        quoted = detail::as_string(text, r.path_of("text"));
     } catch (const ScenarioError& e) {
         // A table or range taken out made a spurious "has no `text`" come first (a third fresh verifier, #12).
         throw detail::KeyError(e.where(), text.where, false, e.message(), e.hint(), stand_in(text.where, Node::Kind::string, 0, 0.0, name));
     }
+    // An empty text is refused as a missing one is (an auditor's read): every verdict quotes it.
+    if (quoted.find_first_not_of(" \t") == std::string::npos) {
+        throw detail::KeyError(text.where, text.where, false, fmt::format("`{}` is empty", r.path_of("text")),
+                               "quote the claim being judged, e.g. text = \"trained for under $6M\"",
+                               stand_in(text.where, Node::Kind::string, 0, 0.0, name));
+    }
+    return quoted;
 }
 
 }  // namespace

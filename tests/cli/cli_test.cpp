@@ -159,6 +159,17 @@ TEST_CASE("run, whatif and model asked for --json write a mistake as JSON on std
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("-- ends the options: what follows is the scenario, as POSIX utilities take it") {
+    // `run -- FILE` was refused with "unknown option --" (an auditor's read). After it, a name that begins with '-'
+    // is a file name, not an option.
+    const Result r = run("check -- " + kRoot + "/scenarios/validation/megatron-1.7b.toml");
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+    const Result dash = run("check -- --no-such.toml");
+    CHECK(dash.exit_code == 2);
+    CHECK_THAT(dash.out, Catch::Contains("cannot open \"--no-such.toml\""));
+}
+
 TEST_CASE("gpuhours alone prints help and succeeds") {
     const Result r = run("");
     CHECK(r.exit_code == 0);

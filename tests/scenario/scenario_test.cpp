@@ -325,6 +325,17 @@ TEST_CASE("a layout rule broken by a --set of a model field is located at that -
     }
 }
 
+TEST_CASE("a claim with an empty text is refused as one without") {
+    // `text = ""` was accepted (an auditor's read), and every verdict quotes the text.
+    try {
+        (void)load_scenario_from_string(kBase + "[[claims]]\ntext = \"  \"\ngpu_hours_below = \"1M\"\n", "t.toml", catalog_options());
+        FAIL("accepted");
+    } catch (const ScenarioError& e) {
+        CHECK_THAT(e.message(), Catch::Contains("`claims[0].text` is empty"));
+        CHECK(e.where().line == 17);  // kBase's 15 lines, [[claims]] on 16, text on 17
+    }
+}
+
 TEST_CASE("a range left with one bound is named as a range in the hint") {
     // `gpu_hour = { low = "$1.5" }` was answered with the catalog figure's form only ({ value = …, source = … }); the
     // user meant a range and lacks its `high` (an auditor's read).
