@@ -493,12 +493,7 @@ Scenario checked_scenario(const ParsedArgs& args, const std::string& file, FitCh
     }
     // A run that would practically never finish even at the steps' compute lower bound, as `run` refuses it.
     require_run_can_finish(s);
-    // The [whatif] chips' catalog entries, which `whatif` and `report` read (an auditor's read: a broken b200.toml
-    // passed check and run, and failed whatif).
-    require_distinct_chips(s.whatif.chips, ParsedArgs{}, s);
-    const LoadOptions options = load_options(args);
-    const std::filesystem::path dir = options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
-    for (const std::string& chip : s.whatif.chips) (void)load_chip(chip, dir);
+    require_whatif_chips(s, args, file);
     return s;
 }
 

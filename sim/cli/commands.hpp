@@ -101,6 +101,9 @@ WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s);
 // Refuses a chip named twice (a what-if or capacity row each): in --chips, naming the flag, else in the scenario's
 // [whatif] chips, at that table.
 void require_distinct_chips(const std::vector<std::string>& chips, const ParsedArgs& args, const Scenario& s);
+// The scenario's [whatif] chips as `whatif` and `report` would read them, for `check`: no chip twice (located at
+// its item) and each catalog entry readable (an auditor's read: a broken b200.toml passed check and run).
+void require_whatif_chips(const Scenario& s, const ParsedArgs& args, const std::string& file);
 
 // The capacity question a command asked for (`capacity`, `report --capacity`): --gpus (default the scenario's),
 // --deadline and --chips (default its [whatif]'s; a deadline is required), --budget, --max-batch-tokens,

@@ -133,6 +133,13 @@ void require_distinct_chips(const std::vector<std::string>& chips, const ParsedA
     }
 }
 
+void require_whatif_chips(const Scenario& s, const ParsedArgs& args, const std::string& file) {
+    require_distinct_chips(s.whatif.chips, ParsedArgs{}, s);
+    const LoadOptions options = load_options(args);
+    const std::filesystem::path dir = options.catalog_dir.empty() ? find_catalog_dir(file) : options.catalog_dir;
+    for (const std::string& chip : s.whatif.chips) (void)load_chip(chip, dir);
+}
+
 WhatIfRequest whatif_request(const ParsedArgs& args, const Scenario& s) {
     WhatIfRequest request;
     if (args.has("--chips")) {

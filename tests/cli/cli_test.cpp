@@ -159,7 +159,7 @@ TEST_CASE("run, whatif and model asked for --json write a mistake as JSON on std
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("-- ends the options: what follows is the scenario, as POSIX utilities take it") {
+TEST_CASE("a double dash ends the options: what follows is the scenario, as POSIX utilities take it") {
     // `run -- FILE` was refused with "unknown option --" (an auditor's read). After it, a name that begins with '-'
     // is a file name, not an option.
     const Result r = run("check -- " + kRoot + "/scenarios/validation/megatron-1.7b.toml");
