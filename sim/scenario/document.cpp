@@ -269,7 +269,24 @@ Node parse_document(std::string_view text, const std::string& path) {
         root.where = SourceRef{path, 1, 1};
         return root;
     } catch (const toml::parse_error& e) {
-        throw ScenarioError(to_ref(e.source(), path), fmt::format("invalid TOML: {}", e.description()),
+        SourceRef at = to_ref(e.source(), path);
+        // toml++ places some errors one past the line's end (an integer too large for 64 bits: `gpus =
+        // 99999999999999999999` at column 28 of a 27-character line, an auditor's read): such a position is moved to
+        // the value, the first character after `=` that is not a blank, on that line.
+        std::size_t begin = 0;
+        for (int l = 1; l < at.line && begin != std::string_view::npos; ++l) {
+            begin = text.find('\n', begin);
+            if (begin != std::string_view::npos) ++begin;
+        }
+        if (begin != std::string_view::npos && at.line > 0) {
+            const std::string_view line = text.substr(begin, text.find('\n', begin) - begin);
+            const std::size_t eq = line.find('=');
+            if (at.column > static_cast<int>(line.size()) && eq != std::string_view::npos) {
+                const std::size_t value = line.find_first_not_of(" \t", eq + 1);
+                at.column = static_cast<int>(value == std::string_view::npos ? line.size() : value + 1);
+            }
+        }
+        throw ScenarioError(at, fmt::format("invalid TOML: {}", e.description()),
                             "fix the syntax at this position (TOML 1.0: key = value, [table], [[array of tables]])");
     }
 }

@@ -325,6 +325,19 @@ TEST_CASE("a layout rule broken by a --set of a model field is located at that -
     }
 }
 
+TEST_CASE("a TOML error that the parser places past the line's end is located at the value") {
+    // toml++ reported an integer beyond 64 bits one past the line's end (column 28 of `gpus = 99999999999999999999`,
+    // 27 characters; an auditor's read); the value starts at column 8.
+    try {
+        (void)load_scenario_from_string(replace(kBase, "gpus = 16", "gpus = 99999999999999999999"), "t.toml", catalog_options());
+        FAIL("accepted");
+    } catch (const ScenarioError& e) {
+        CHECK(e.where().line == 5);
+        CHECK(e.where().column == 8);
+        CHECK_THAT(e.message(), Catch::Contains("not representable in 64 bits"));
+    }
+}
+
 TEST_CASE("a claim with an empty text is refused as one without") {
     // `text = ""` was accepted (an auditor's read), and every verdict quotes the text.
     try {
