@@ -74,17 +74,24 @@ ScenarioError with_letters(const Error& e, const std::vector<CompareInput>& inpu
                            const std::vector<std::vector<std::string>>& own) {
     SourceRef where = e.where();
     std::string hint = e.hint();
+    const auto* scenario = dynamic_cast<const ScenarioError*>(&e);
+    std::vector<ScenarioError::Mistake> mistakes = scenario != nullptr ? scenario->mistakes() : std::vector<ScenarioError::Mistake>{};
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         for (const std::string& o : own[i]) {
             const std::string seen = "--set " + o;
             const std::string typed = "--set " + inputs[i].label + ":" + o;
             if (where.file == seen) where.file = typed;
+            for (auto& m : mistakes) {
+                if (m.where.file == seen) m.where.file = typed;
+            }
             for (std::size_t at = hint.find(seen + ":"); at != std::string::npos; at = hint.find(seen + ":", at + typed.size())) {
                 hint.replace(at, seen.size(), typed);
             }
         }
     }
-    return ScenarioError(where, e.message(), hint);
+    ScenarioError relabelled(where, e.message(), hint);
+    relabelled.set_mistakes(std::move(mistakes));  // check --json's `errors`, each with its letter (a reviewer's read)
+    return relabelled;
 }
 
 }  // namespace

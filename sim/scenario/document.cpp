@@ -194,7 +194,18 @@ std::optional<int> line_with_too_many_dots(std::string_view text) {
 
 [[noreturn]] void type_error(const Node& node, std::string_view key_path, std::string_view expected,
                              std::shared_ptr<const Node> placeholder = nullptr) {
-    throw KeyError(node.where, node.where, false, fmt::format("`{}` must be {}, not {}", key_path, expected, describe(node)), {},
+    // A table a --set made of a file's string (`--set training.tokens.x=5`: { from = "1T", x = 5 }) is the --set's
+    // mistake: located at its field (an auditor's read: it was located at the file's line).
+    SourceRef at = node.where;
+    if (node.kind == Node::Kind::table && !at.file.starts_with("--set")) {
+        for (const auto& [k, v] : node.fields) {
+            if (v.where.file.starts_with("--set")) {
+                at = v.where;
+                break;
+            }
+        }
+    }
+    throw KeyError(at, node.where, false, fmt::format("`{}` must be {}, not {}", key_path, expected, describe(node)), {},
                    std::move(placeholder));
 }
 
@@ -279,7 +290,8 @@ Node parse_document(std::string_view text, const std::string& path) {
             if (begin != std::string_view::npos) ++begin;
         }
         if (begin != std::string_view::npos && at.line > 0) {
-            const std::string_view line = text.substr(begin, text.find('\n', begin) - begin);
+            std::string_view line = text.substr(begin, text.find('\n', begin) - begin);
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // a CRLF file's line ends before its \r
             const std::size_t eq = line.find('=');
             if (at.column > static_cast<int>(line.size()) && eq != std::string_view::npos) {
                 const std::size_t value = line.find_first_not_of(" \t", eq + 1);
@@ -495,13 +507,13 @@ void apply_override(Node& root, const std::string& assignment) {
             fresh.where = where;
             next = &table->set(keys[i], std::move(fresh), where);
         } else if (next->kind != Node::Kind::table) {
-            // A catalog name ("h800") overridden field-wise becomes a table that extends it. The table is the
-            // override's: a key that takes no table (`--set training.tokens.x=5`) is refused at the --set, not at
-            // the string it extended (an auditor's read).
+            // A catalog name ("h800") overridden field-wise becomes a table that extends it (keeping the name's
+            // position: rules that read the whole model or chip stay located where it was written; a key that takes
+            // no table is refused at the --set that made one, type_error).
             if (next->kind == Node::Kind::string) {
                 Node extended;
                 extended.kind = Node::Kind::table;
-                extended.where = where;
+                extended.where = next->where;
                 extended.set("from", *next, next->where);
                 *next = std::move(extended);
             } else {

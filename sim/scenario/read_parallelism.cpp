@@ -332,7 +332,12 @@ void check_layout_product(const Scenario& s, bool data_given, const SourceRef& a
     // `context = 3` reads on with the scenario's).
     const long long mp = p.model_parallel_ranks();
     if (s.cluster.gpus % mp != 0) {
+        // The sole non-divisor unless the GPU count was written after it (a child file's or a --set's gpus, a
+        // sweep's --vary: the key to change is then the count, as the rule written last says; a reviewer's read).
         const SourceRef* sole = sole_non_divisor(s);
+        if (sole != nullptr && gpus_at != s.sources.keys.end() && gpus_at->second.known() && written_after(s, gpus_at->second, *sole)) {
+            sole = nullptr;
+        }
         const SourceRef located = sole != nullptr ? *sole
                                                   : latest_written(s, {"parallelism.tensor", "parallelism.pipeline",
                                                                        "parallelism.context", "cluster.gpus"}, at);
@@ -609,7 +614,7 @@ void check_experts(const Scenario& s, const SourceRef& at) {
     const ModelSpec& m = s.model;
     const int et = p.expert_tensor_degree();
     if (p.expert_tensor > 0 && !m.moe) {
-        throw_rule(s, {"parallelism.expert_tensor", "model", "model.moe.expert_ffn_hidden"}, at,
+        throw_rule(s, {"parallelism.expert_tensor", "model"}, at,
                    fmt::format("expert_tensor = {} but model \"{}\" has no experts", p.expert_tensor, m.id),
                    "remove expert_tensor for a dense model");
     }
@@ -653,7 +658,7 @@ void check_experts(const Scenario& s, const SourceRef& at) {
                        "put ep before dp in parallelism.order, or set expert_tensor = tensor");
         }
         if (m.moe->expert_ffn_hidden % et != 0) {
-            throw_rule(s, {"parallelism.expert_tensor", "model"}, at,
+            throw_rule(s, {"parallelism.expert_tensor", "model", "model.moe.expert_ffn_hidden"}, at,
                        fmt::format("expert_tensor = {} does not divide the experts' hidden size {}", et, m.moe->expert_ffn_hidden),
                        "choose an expert-tensor degree that divides the model's expert_ffn_hidden");
         }

@@ -270,6 +270,8 @@ TEST_CASE("no output option overwrites a file the command reads: the scenario, a
              "run " + (project / "link.toml").string() + " --samples 2 --trace " + file.string(),  // the same file by a link
              "run " + file.string() + " --samples 2 --trace " + chip.string(),                      // a catalog the run reads
              "sweep " + file.string() + " --samples 2 --vary training.tokens=10B --format csv -o " + file.string(),
+             // A catalog the sweep reads: refused before any point runs, with no journal left beside it.
+             "sweep " + file.string() + " --samples 2 --vary training.tokens=10B --format csv -o " + chip.string(),
          }) {
         const auto r = run_cli(arguments);
         INFO(arguments << "\n" << r.out);
@@ -277,6 +279,7 @@ TEST_CASE("no output option overwrites a file the command reads: the scenario, a
         CHECK_THAT(r.out, Catch::Contains("is a file this command reads"));
         CHECK(read(file) == scenario_text);
         CHECK(read(chip) == chip_text);
+        CHECK_FALSE(fs::exists(chip.string() + ".partial"));
     }
 }
 

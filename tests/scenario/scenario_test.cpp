@@ -312,6 +312,20 @@ TEST_CASE("a layout rule broken by a --set of a model field is located at that -
     // An auditor's read: `--set model.attention.kv_heads=4` (tensor 8) and `--set model.moe.routed_experts=200` were
     // located at the scenario's parallelism line, though a --set is the key written last. kBase: Llama 3.1 8B
     // (8 KV heads, 32 layers), tensor 2, pipeline 2.
+    // A --set of a field the rule does not read leaves it where the file put it: tensor = 3 (line 8) does not divide
+    // the 32 heads whatever the model's name (a reviewer's read: the whole model was re-dated to the --set).
+    {
+        auto o = catalog_options();
+        o.overrides.push_back("model.name=\"My 8B\"");
+        try {
+            (void)load_scenario_from_string(replace(replace(kBase, "tensor = 2", "tensor = 3"), "gpus = 16", "gpus = 24"), "t.toml", o);
+            FAIL("accepted");
+        } catch (const ScenarioError& e) {
+            INFO(e.what());
+            CHECK(e.where().file == "t.toml");
+            CHECK(e.where().line == 8);
+        }
+    }
     for (const std::string set : {"model.attention.kv_heads=3", "model.attention.heads=33", "model.layers=1"}) {
         INFO(set);
         auto o = catalog_options();
@@ -386,6 +400,18 @@ TEST_CASE("a layout product is located at the one degree that alone does not div
     CHECK(e.where().line == 8);
     CHECK(e.where().column == 10);
     CHECK_THAT(e.message(), Catch::Contains("3 × 1 × 2 × 4 = 24 ≠ gpus 16"));
+    // A GPU count written after it (a --set, a child file, a sweep's --vary) is the key written last and keeps the
+    // rule: tensor = 3 with --set cluster.gpus=20 (3 ∤ 20, 2 | 20) is located at the --set (a reviewer's read).
+    {
+        auto o = catalog_options();
+        o.overrides.push_back("cluster.gpus=20");
+        try {
+            (void)load_scenario_from_string(replace(kBase, "tensor = 2", "tensor = 3"), "t.toml", o);
+            FAIL("accepted");
+        } catch (const ScenarioError& later) {
+            CHECK(later.where().file == "--set cluster.gpus=20");
+        }
+    }
     // tensor = 3 and pipeline = 3: two degrees alone fail to divide, so neither is singled out and the rule stays at
     // the model-parallel degree written last (`pipeline`, line 9; `data` is never the key to change here).
     e = load_error(replace(replace(kBase, "tensor = 2", "tensor = 3"), "pipeline = 2", "pipeline = 3"));

@@ -108,7 +108,7 @@ struct SweepRow {
     double cost_usd = std::numeric_limits<double>::quiet_NaN();         // when priced
     double energy_mwh = std::numeric_limits<double>::quiet_NaN();       // when priced
     std::vector<SweepClaim> claims;  // in the scenario's [[claims]] order
-    // The Monte Carlo samples the point's run took (1 when nothing is uncertain), which a claim's probability is a
+    // The Monte Carlo samples the point's run took (EvaluateOptions::samples, or its default), which a claim's probability is a
     // share of; 0 where unknown (an error row, or an ok row read from a journal written before it existed).
     int samples = 0;
     // With SweepPlan::derive_data: the `--set` assignments the point's cluster.gpus was re-planned with
