@@ -84,6 +84,17 @@ void json_step(report::Json& j, const StepResult& r, const Scenario& s) {
     j.key("communication_on_link_s").begin_object();
     for (CommAxis a : kCommAxes) j.field(to_string(a), r.breakdown.on_link[static_cast<std::size_t>(a)].value());
     j.end_object();
+    // One object per simulated pipeline stage, as `--stages` prints them (a researcher's read: a notebook had no
+    // per-stage figures but the text table): seconds per GPU of that stage, and its memory against the usable capacity.
+    j.key("stages").begin_array();
+    for (const auto& stage : r.stages) {
+        const auto& m = r.memory.at(static_cast<std::size_t>(stage.stage));
+        j.begin_object().field("stage", stage.stage).field("compute_s", stage.breakdown.compute.value());
+        j.field("recompute_s", stage.breakdown.recompute.value()).field("optimizer_s", stage.breakdown.optimizer.value());
+        j.field("exposed_communication_s", stage.breakdown.exposed_total().value()).field("bubble_s", stage.breakdown.bubble.value());
+        j.field("memory_bytes", m.total().value()).field("fits", m.total() <= s.cluster.chip.memory_capacity).end_object();
+    }
+    j.end_array();
     j.field("model_flop_per_s_per_gpu", r.model_flops_per_gpu.value());
     // The terminal's basis heads (mfu, hfu: BF16 peak; the MFU with full-attention FLOPs); the compute format's
     // peak beside it under names that carry the format, when it is not BF16.
@@ -313,12 +324,12 @@ void print_step(const RunEvaluation& ev, bool stages, std::ostream& out) {
         out << "note: " << *note << "\n";
     }
     if (!stages) return;
-    report::Table st({"stage", "compute s", "recompute s", "exposed comm s", "bubble s", "memory", "fits"});
+    report::Table st({"stage", "compute s", "recompute s", "optimizer s", "exposed comm s", "bubble s", "memory", "fits"});
     for (const auto& stage : r.stages) {
         const auto& m = r.memory.at(static_cast<std::size_t>(stage.stage));
         st.add_row({std::to_string(stage.stage), seconds_text(stage.breakdown.compute), seconds_text(stage.breakdown.recompute),
-                    seconds_text(stage.breakdown.exposed_total()), seconds_text(stage.breakdown.bubble), format_bytes(m.total()),
-                    m.total() <= s.cluster.chip.memory_capacity ? "yes" : "NO"});
+                    seconds_text(stage.breakdown.optimizer), seconds_text(stage.breakdown.exposed_total()),
+                    seconds_text(stage.breakdown.bubble), format_bytes(m.total()), m.total() <= s.cluster.chip.memory_capacity ? "yes" : "NO"});
     }
     out << "\n" << st.render();
 }

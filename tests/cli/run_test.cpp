@@ -308,6 +308,32 @@ TEST_CASE("a run's JSON heads its MFU and HFU with the terminal's basis and labe
     CHECK_THAT(text.out, Catch::Contains(fmt::format("against the fp8 peak: MFU {:.1f}%", 100 * step["mfu_fp8_peak_full"].number())));
 }
 
+TEST_CASE("a run's JSON has every pipeline stage's breakdown and memory, which --stages prints") {
+    // The flagship's 16 pipeline stages (PP16): each stage is busy or waiting for the whole step, so its compute,
+    // recomputation, optimizer, exposed communication and bubble add up to the step time; the mean of the stages'
+    // compute is the step's compute (the breakdown's mean per GPU). Its memory is check's per-rank figure (stage 0:
+    // 61.00 GB, below the H800's 81.77 GB usable).
+    const auto r = run_cli("run " + kRoot + "/scenarios/deepseek-v3.toml --json --samples 1");
+    REQUIRE(r.exit_code == 0);
+    const auto step = gpuhours::test::parse_json(r.out)["step"];
+    const auto& stages = step["stages"].array();
+    REQUIRE(stages.size() == 16);
+    double compute = 0;
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        const auto& st = stages[i];
+        CHECK(st["stage"].number() == static_cast<double>(i));
+        const double sum = st["compute_s"].number() + st["recompute_s"].number() + st["optimizer_s"].number() +
+                           st["exposed_communication_s"].number() + st["bubble_s"].number();
+        CHECK(sum == Approx(step["step_time_s"].number()).epsilon(1e-6));
+        CHECK(std::get<bool>(st["fits"].v));
+        compute += st["compute_s"].number() / 16;
+    }
+    CHECK(compute == Approx(step["compute_s"].number()).epsilon(1e-9));
+    CHECK(stages[0]["memory_bytes"].number() == Approx(61.0e9).epsilon(0.001));
+    // The text table has the optimizer's column, so that its rows add up too.
+    CHECK_THAT(run_cli("run " + kRoot + "/scenarios/deepseek-v3.toml --stages --samples 1").out, Catch::Contains("optimizer s"));
+}
+
 TEST_CASE("a scenario that unsets the rental price is costed at the chip catalog's, and says so") {
     // The small run extended with unset = ["pricing.gpu_hour"]: [pricing] stays (its other keys) but prices
     // nothing, so rung 1 falls back to the H100 catalog's rental price, $2.35 per GPU-hour
