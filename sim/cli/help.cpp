@@ -183,7 +183,9 @@ ParsedArgs parse_command_args(const Args& raw, std::string_view command) {
 }
 
 bool asks_for_help(const Args& args) {
-    return std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "--help" || a == "-h"; });
+    // Options end at "--" (parse_args): a file named "--help" after it is a file.
+    const auto end = std::find(args.begin(), args.end(), "--");
+    return std::any_of(args.begin(), end, [](const std::string& a) { return a == "--help" || a == "-h"; });
 }
 
 }  // namespace gpuhours::cli

@@ -168,6 +168,10 @@ TEST_CASE("a double dash ends the options: what follows is the scenario, as POSI
     const Result dash = run("check -- --no-such.toml");
     CHECK(dash.exit_code == 2);
     CHECK_THAT(dash.out, Catch::Contains("cannot open \"--no-such.toml\""));
+    // --help and --json after it are file names too (a reviewer's read: `check -- --help` printed the help).
+    const Result help = run("check -- --help");
+    CHECK(help.exit_code == 2);
+    CHECK_THAT(help.out, Catch::Contains("cannot open \"--help\"") && !Catch::Contains("usage:"));
 }
 
 TEST_CASE("gpuhours alone prints help and succeeds") {
