@@ -182,10 +182,11 @@ ParsedArgs parse_command_args(const Args& raw, std::string_view command) {
     return parsed;
 }
 
+Args::const_iterator options_end(const Args& args) { return std::find(args.begin(), args.end(), "--"); }
+
 bool asks_for_help(const Args& args) {
-    // Options end at "--" (parse_args): a file named "--help" after it is a file.
-    const auto end = std::find(args.begin(), args.end(), "--");
-    return std::any_of(args.begin(), end, [](const std::string& a) { return a == "--help" || a == "-h"; });
+    // A file named "--help" after "--" is a file.
+    return std::any_of(args.begin(), options_end(args), [](const std::string& a) { return a == "--help" || a == "-h"; });
 }
 
 }  // namespace gpuhours::cli

@@ -34,5 +34,7 @@ std::string render_help(const CommandHelp& c);
 ParsedArgs parse_command_args(const Args& raw, std::string_view command);
 // Whether the arguments after a command ask for its help (--help or -h).
 bool asks_for_help(const Args& args);
+// Where the options end: at "--" (POSIX; parse_args makes what follows positional), else the end of `args`.
+Args::const_iterator options_end(const Args& args);
 
 }  // namespace gpuhours::cli

@@ -219,8 +219,8 @@ int main(int argc, char** argv) {
         const bool takes_json = help != nullptr && std::any_of(help->options.begin(), help->options.end(),
                                                                [](const auto& o) { return o.name == "--json"; });
         if (root) std::cerr << "gpuhours: " << e.what() << "\n";
-        const auto options_end = std::find(args.begin(), args.end(), "--");  // what follows "--" is positional
-        if (root && takes_json && std::find(args.begin(), options_end, "--json") != options_end) {
+        const auto end = gpuhours::cli::options_end(args);  // what follows "--" is positional
+        if (root && takes_json && std::find(args.cbegin(), end, "--json") != end) {
             (void)emit(gpuhours::cli::mistake_json(e), 2, root);
         }
         return 2;

@@ -539,12 +539,8 @@ std::string sweep_table(const SweepResult& r) {
                     cells.emplace_back("—");
                     continue;
                 }
-                // With one binomial standard error where the share is neither 0 nor 1 (verdict_share_text's form).
                 const double p = row.claims[c].probability;
-                const std::string se = row.samples > 1 && p > 0.0 && p < 1.0
-                                           ? fmt::format(" ± {:.1f}%", 100 * share_standard_error(p, row.samples))
-                                           : "";
-                cells.push_back(fmt::format("{} ({:.0f}%{})", row.claims[c].verdict, 100 * p, se));
+                cells.push_back(fmt::format("{} ({:.0f}%{})", row.claims[c].verdict, 100 * p, share_error_suffix(p, row.samples)));
             }
         }
         t.add_row(std::move(cells));

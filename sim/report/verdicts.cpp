@@ -168,10 +168,13 @@ std::string criterion_probability_text(const CriterionResult& c) {
 
 double share_standard_error(double p, int n) { return std::sqrt(std::max(0.0, p * (1.0 - p)) / std::max(1, n)); }
 
+std::string share_error_suffix(double p, int n) {
+    return n > 1 && p > 0.0 && p < 1.0 ? fmt::format(" ± {:.1f}%", 100 * share_standard_error(p, n)) : "";
+}
+
 std::string verdict_share_text(const ClaimVerdict& v, int samples) {
-    const double p = v.probability;
-    const std::string error = samples > 1 && p > 0.0 && p < 1.0 ? fmt::format(" ± {:.1f}%", 100 * share_standard_error(p, samples)) : "";
-    return fmt::format("{} {:.0f}%{} ({} at nominal)", to_string(v.verdict), 100 * p, error, to_string(v.nominal_verdict));
+    return fmt::format("{} {:.0f}%{} ({} at nominal)", to_string(v.verdict), 100 * v.probability, share_error_suffix(v.probability, samples),
+                       to_string(v.nominal_verdict));
 }
 
 std::string basis_clause(const ClaimVerdict& v) {

@@ -361,9 +361,17 @@ Node parse_document_file(const std::string& path, const SourceRef& referenced_fr
     return parse_document(read_input_file(path, referenced_from), path);
 }
 
+namespace {
+// The keys that bound a range (docs/scenario-language.md, "Ranges: uncertain inputs").
+const std::vector<std::string>& range_bounds() {
+    static const std::vector<std::string> bounds = {"low", "mode", "high", "mean", "sd"};
+    return bounds;
+}
+}  // namespace
+
 bool is_distribution(const Node& n) {
     if (n.kind != Node::Kind::table || n.fields.empty()) return false;
-    static const std::vector<std::string> kBounds = {"low", "mode", "high", "mean", "sd"};
+    const std::vector<std::string>& kBounds = range_bounds();
     int bounds = 0;
     for (const auto& [k, v] : n.fields) {
         if (k == "dist") return true;
@@ -371,7 +379,7 @@ bool is_distribution(const Node& n) {
     }
     if (bounds != 1) return bounds >= 2;
     // One bound: a range still when another key is a bound's misspelling (`hgih`), which the reader then names.
-    return std::any_of(n.fields.begin(), n.fields.end(), [](const auto& f) {
+    return std::any_of(n.fields.begin(), n.fields.end(), [&](const auto& f) {
         return f.first != "value" && f.first != "source" && std::find(kBounds.begin(), kBounds.end(), f.first) == kBounds.end() &&
                suggest(f.first, kBounds);
     });
@@ -724,10 +732,10 @@ const Node& figure_value(const Node& node, std::string_view key_path, std::strin
     if (node.kind != Node::Kind::table) return node;
     // One bound and no value, or an empty table: most likely a range left half-written (`{ low = "$1.5" }`), so that
     // is said beside the figure's form (an auditor's read: only the figure's form was named).
-    static const std::vector<std::string> kBounds = {"low", "mode", "high", "mean", "sd"};
+    const std::vector<std::string>& bounds = range_bounds();
     const bool bound_only = node.find("value") == nullptr &&
-                            (node.fields.empty() || std::all_of(node.fields.begin(), node.fields.end(), [](const auto& f) {
-                                 return std::find(kBounds.begin(), kBounds.end(), f.first) != kBounds.end();
+                            (node.fields.empty() || std::all_of(node.fields.begin(), node.fields.end(), [&](const auto& f) {
+                                 return std::find(bounds.begin(), bounds.end(), f.first) != bounds.end();
                              }));
     TableReader reader(node, std::string(key_path));
     const Node& value = reader.required("value", bound_only ? "a range needs two bounds, { low = …, high = … } (or mean and sd; docs/scenario-language.md "

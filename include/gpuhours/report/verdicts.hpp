@@ -51,6 +51,8 @@ std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v);
 // One binomial standard error of a share p (0..1) of n Monte Carlo samples, √(p(1 − p)/n): the spread another seed
 // would give (0 at p = 0 or 1; n < 1 is taken as 1).
 [[nodiscard]] double share_standard_error(double p, int n);
+// That error as a suffix of a printed share, " ± 3.5%"; empty at 0 %, 100 % or one sample (nothing to spread).
+[[nodiscard]] std::string share_error_suffix(double p, int n);
 // A claim's verdict over the samples with its share and one binomial standard error √(p(1 − p)/n) over the n
 // `samples` (none at 0 %, 100 % or one sample), then the nominal run's: "UNCERTAIN 45% ± 3.5% (HOLDS at nominal)"
 // (what-if, compare and the report's across-chips rows, whose figures are the nominal run's).
