@@ -43,6 +43,9 @@ VertexId Topology::add_vertex(VertexInfo info) {
     adjacency_valid_ = false;
     geometry_valid_ = false;
     const VertexId v = vertices_.size();
+    if (v >= std::numeric_limits<std::uint32_t>::max()) {  // LinkRecord keeps a link's ends in 32 bits
+        throw Error("a topology holds at most 4,294,967,294 vertices", "simulate fewer GPUs");
+    }
     vertices_.push_back(info);
     if (info.kind == VertexKind::gpu) {
         if (info.index < 0) vertices_[v].index = static_cast<int>(gpus_.size());
@@ -51,7 +54,12 @@ VertexId Topology::add_vertex(VertexInfo info) {
     return v;
 }
 
-LinkId Topology::add_link(VertexId from, VertexId to, const LinkSpec& spec) {
+std::uint32_t Topology::figures_index(const LinkSpec& spec) {
+    // Most links repeat the figures of the link before them, and a fabric has a handful of distinct ones, each
+    // checked when first seen.
+    if (!links_.empty() && link_specs_[links_.back().spec] == spec) return links_.back().spec;
+    const auto found = std::find(link_specs_.begin(), link_specs_.end(), spec);
+    if (found != link_specs_.end()) return static_cast<std::uint32_t>(found - link_specs_.begin());
     if (!(spec.bandwidth.value() > 0.0) || !std::isfinite(spec.bandwidth.value())) {
         throw Error(fmt::format("a {} link needs a positive bandwidth, got {} B/s", to_string(spec.kind),
                                 spec.bandwidth.value()),
@@ -66,12 +74,21 @@ LinkId Topology::add_link(VertexId from, VertexId to, const LinkSpec& spec) {
         throw Error(fmt::format("a {} link cannot have a negative latency", to_string(spec.kind)),
                     "set scale_up_latency / nic_latency to zero or more");
     }
+    link_specs_.push_back(spec);
+    return static_cast<std::uint32_t>(link_specs_.size() - 1);
+}
+
+LinkId Topology::push_link(VertexId from, VertexId to, std::uint32_t figures) {
     assert(from < vertex_count() && to < vertex_count());
     adjacency_valid_ = false;
     geometry_valid_ = false;
     const LinkId id = links_.size();
-    links_.push_back(LinkInfo{from, to, spec.kind, spec.bandwidth, spec.efficiency, spec.latency});
+    links_.push_back(LinkRecord{static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(to), figures});
     return id;
+}
+
+LinkId Topology::add_link(VertexId from, VertexId to, const LinkSpec& spec) {
+    return push_link(from, to, figures_index(spec));
 }
 
 Topology::Graph Topology::graph() const {
@@ -87,8 +104,9 @@ Topology::Graph Topology::graph() const {
 }
 
 LinkId Topology::add_cable(VertexId a, VertexId b, const LinkSpec& spec) {
-    const LinkId forward = add_link(a, b, spec);
-    add_link(b, a, spec);
+    const std::uint32_t figures = figures_index(spec);
+    const LinkId forward = push_link(a, b, figures);
+    push_link(b, a, figures);
     return forward;
 }
 
@@ -105,7 +123,7 @@ std::string Topology::describe(VertexId v) const {
 }
 
 std::string Topology::describe_link(LinkId l) const {
-    const LinkInfo& link = links_.at(l);
+    const LinkInfo link = this->link(l);
     return fmt::format("{} ({}→{}) {}", to_string(link.kind), to_string(vertices_[link.from].kind),
                        to_string(vertices_[link.to].kind), format_bandwidth(link.effective_bandwidth()));
 }
@@ -114,7 +132,7 @@ const Topology::Adjacency& Topology::adjacency() const {
     if (adjacency_valid_) return adjacency_;
     const std::size_t n = vertex_count();
     adjacency_.offsets.assign(n + 1, 0);
-    for (const LinkInfo& link : links_) ++adjacency_.offsets[link.from + 1];
+    for (const LinkRecord& link : links_) ++adjacency_.offsets[link.from + 1];
     for (std::size_t v = 0; v < n; ++v) adjacency_.offsets[v + 1] += adjacency_.offsets[v];
     adjacency_.links.assign(links_.size(), 0);
     std::vector<std::uint32_t> cursor(adjacency_.offsets.begin(), adjacency_.offsets.end() - 1);
@@ -245,6 +263,10 @@ std::vector<VertexId> build_nodes(Topology& topo, const ClusterSpec& spec, bool 
     // Per GPU: its NVSwitch cable and its NIC's two (host and leaf), two directions each, and about as many again
     // for the switches above (a two-tier non-blocking fabric has one uplink per NIC, a three-tier one two).
     topo.reserve_links(static_cast<std::size_t>(spec.gpus) * (with_nics ? 12 : 2));
+    // Per node its GPUs, NVSwitch and NICs; and about a switch per 8 NICs above them (a two-tier leaf of radix 16
+    // serves 8 NICs and adds as many spines between leaves).
+    const auto gpus = static_cast<std::size_t>(spec.gpus);
+    topo.reserve_vertices(gpus * (with_nics ? 2 : 1) + static_cast<std::size_t>(spec.nodes()) + (with_nics ? gpus / 8 : 0));
     for (int node = 0; node < spec.nodes(); ++node) {
         std::optional<VertexId> nvswitch;
         if (spec.gpus_per_node > 1) nvswitch = topo.add_vertex(VertexInfo{VertexKind::nvswitch, node, node, -1});
@@ -304,8 +326,9 @@ void set_destination_keys(Topology& topo, const ClusterSpec& spec, bool planes) 
     std::vector<int> leaf_number(topo.vertex_count(), -1);  // by leaf: its number within its component
     std::vector<int> cabled(topo.vertex_count(), 0);        // by leaf: NICs cabled to it so far
     std::map<int, int> leaves_in;                           // component → leaves numbered so far
-    for (const LinkInfo& link : topo.links()) {
-        if (link.kind != LinkKind::nic || topo.vertex(link.from).kind != VertexKind::nic) continue;
+    const std::vector<LinkSpec>& figures = topo.link_specs();
+    for (const LinkRecord& link : topo.link_records()) {
+        if (figures[link.spec].kind != LinkKind::nic || topo.vertex(link.from).kind != VertexKind::nic) continue;
         if (leaf_number[link.to] < 0) leaf_number[link.to] = leaves_in[planes ? topo.vertex(link.to).group : 0]++;
         keys[static_cast<std::size_t>(topo.vertex(link.from).index)] = leaf_number[link.to] * half + cabled[link.to]++;
     }
@@ -347,8 +370,9 @@ void set_structure(Topology& topo, const ClusterSpec& spec, bool planes, bool un
         }
         g.switches.push_back(place);
     }
-    for (const LinkInfo& link : topo.links()) {
-        if (link.kind != LinkKind::nic || topo.vertex(link.from).kind != VertexKind::nic) continue;
+    const std::vector<LinkSpec>& figures = topo.link_specs();
+    for (const LinkRecord& link : topo.link_records()) {
+        if (figures[link.spec].kind != LinkKind::nic || topo.vertex(link.from).kind != VertexKind::nic) continue;
         if (g.nic_leaf.empty()) g.nic_leaf.assign(topo.gpus().size(), 0);
         g.nic_leaf[static_cast<std::size_t>(topo.vertex(link.from).index)] = link.to;
     }

@@ -31,9 +31,9 @@ void split_parts(const RouteTable& routes, std::size_t links, MaxMinNetwork::Pha
     if (memo.flow_on_link.size() != links) memo.flow_on_link.assign(links, -1);
     for (std::size_t i = 0; i < n; ++i) {
         for (const LinkId l : routes.links_of(i)) {
-            std::int64_t& other = memo.flow_on_link[l];
+            std::int32_t& other = memo.flow_on_link[l];
             if (other < 0) {
-                other = static_cast<std::int64_t>(i);
+                other = static_cast<std::int32_t>(i);
                 continue;
             }
             const std::uint32_t a = find(static_cast<std::uint32_t>(i));
@@ -84,10 +84,10 @@ void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, c
         key.push_back(routes.end[i] - routes.begin[i]);
         for (std::uint32_t k = routes.begin[i]; k < routes.end[i]; ++k) {
             const LinkId l = routes.links[k];
-            std::int64_t& label = memo.label_of[l];
+            std::int32_t& label = memo.label_of[l];
             const bool first = label < 0;
             if (first) {
-                label = static_cast<std::int64_t>(link_of.size());
+                label = static_cast<std::int32_t>(link_of.size());
                 link_of.push_back(l);
             }
             key.push_back(static_cast<std::uint64_t>(label));

@@ -50,7 +50,7 @@ struct MaxMinNetwork::PhaseMemo {
 
     std::unordered_map<std::vector<std::uint64_t>, Entry, Hash> entries;
     std::size_t words = 0;
-    std::vector<std::int64_t> label_of;  // per link id: its label in the key being built, -1 when unseen
+    std::vector<std::int32_t> label_of;  // per link id: its label in the key being built, -1 when unseen
     std::vector<LinkId> link_of;         // per label: the link id
     // Scratch of run_phase, kept between phases: the routes, the key being built, the routes by label.
     RouteTable routes;
@@ -84,7 +84,7 @@ struct MaxMinNetwork::PhaseMemo {
     // in phase order, parts in the order of their first flow; and the scratch that finds them.
     std::vector<std::uint32_t> part_begin, part_flows;
     std::vector<std::uint32_t> parent;        // union-find over flows
-    std::vector<std::int64_t> flow_on_link;   // per link id: a flow crossing it, -1 when none
+    std::vector<std::int32_t> flow_on_link;   // per link id: a flow crossing it, -1 when none
     std::vector<std::uint64_t> part_key, other_key;  // the first part's canonical form, and another's compared with it
     std::vector<LinkId> part_link_of, other_link_of;  // their links by label
     std::vector<LinkId> part_labelled, other_labelled;  // their routes by label

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <map>
 #include <tuple>
 
 namespace gpuhours::detail {
@@ -175,22 +174,24 @@ bool SwapClosure::close(std::span<const VertexId> from, std::span<const VertexId
         state_.assign(vertices, State::free);
         seen_.assign(vertices, 0);
         chain_head_.assign(vertices, 0);
-        const auto& links = topology_.links();
+        const std::vector<LinkRecord>& links = topology_.link_records();
         link_image_.resize(links.size());
         for (std::size_t l = 0; l < links.size(); ++l) link_image_[l] = static_cast<std::uint32_t>(l);
         in_offsets_.assign(vertices + 1, 0);
-        for (const LinkInfo& link : links) ++in_offsets_[link.to + 1];
+        for (const LinkRecord& link : links) ++in_offsets_[link.to + 1];
         for (std::size_t v = 0; v < vertices; ++v) in_offsets_[v + 1] += in_offsets_[v];
         in_links_.resize(links.size());
         std::vector<std::uint32_t> cursor(in_offsets_.begin(), in_offsets_.end() - 1);
         for (std::size_t l = 0; l < links.size(); ++l) in_links_[cursor[links[l].to]++] = static_cast<std::uint32_t>(l);
-        // Links numbered by class: kind, bandwidth, efficiency and latency alike.
-        std::map<std::tuple<int, double, double, double>, std::uint32_t> classes;
+        // Links numbered by class, kind, bandwidth, efficiency and latency alike, in order of first use: a class is
+        // one of the topology's distinct figures (Topology::link_specs, equal in all four only when the same entry).
         class_.resize(links.size());
+        std::vector<std::int64_t> number(topology_.link_specs().size(), -1);
+        std::uint32_t next = 0;
         for (std::size_t l = 0; l < links.size(); ++l) {
-            const LinkInfo& k = links[l];
-            const auto key = std::make_tuple(static_cast<int>(k.kind), k.bandwidth.value(), k.efficiency, k.latency.value());
-            class_[l] = classes.try_emplace(key, static_cast<std::uint32_t>(classes.size())).first->second;
+            std::int64_t& n = number[links[l].spec];
+            if (n < 0) n = next++;
+            class_[l] = static_cast<std::uint32_t>(n);
         }
     }
     for (std::size_t i = 0; i < from.size(); ++i) {

@@ -70,14 +70,14 @@ struct ByStructure {
 
 void Router::build_reversed_links() {
     const std::size_t n = topology_.vertex_count();
-    const auto& links = topology_.links();
+    const std::vector<LinkRecord>& links = topology_.link_records();
     if (in_offsets_.size() != n + 1 || in_from_.size() != links.size()) {
         in_offsets_.assign(n + 1, 0);
-        for (const LinkInfo& l : links) ++in_offsets_[l.to + 1];
+        for (const LinkRecord& l : links) ++in_offsets_[l.to + 1];
         for (std::size_t v = 0; v < n; ++v) in_offsets_[v + 1] += in_offsets_[v];
         in_from_.assign(links.size(), 0);
         std::vector<std::uint32_t> cursor(in_offsets_.begin(), in_offsets_.end() - 1);
-        for (const LinkInfo& l : links) in_from_[cursor[l.to]++] = static_cast<std::uint32_t>(l.from);
+        for (const LinkRecord& l : links) in_from_[cursor[l.to]++] = static_cast<std::uint32_t>(l.from);
     }
 }
 

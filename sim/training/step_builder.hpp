@@ -93,7 +93,8 @@ struct CommTimeCache::Table {
     // A topology as the network sees it: every vertex and link with its properties, in order, and the GPUs.
     struct Graph {
         std::vector<VertexInfo> vertices;
-        std::vector<LinkInfo> links;
+        std::vector<LinkRecord> links;     // Topology::link_records()
+        std::vector<LinkSpec> link_specs;  // Topology::link_specs()
         std::vector<VertexId> gpus;
         int gpus_per_node = 0;
         std::string fabric;

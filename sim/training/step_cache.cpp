@@ -63,7 +63,7 @@ ParallelLayout CommTimeCache::Table::placement_of(const ParallelLayout& layout, 
 }
 
 CommTimeCache::Table::Graph::Graph(const Topology& t)
-    : links(t.links()), gpus(t.gpus()), gpus_per_node(t.gpus_per_node()), fabric(t.fabric) {
+    : links(t.link_records()), link_specs(t.link_specs()), gpus(t.gpus()), gpus_per_node(t.gpus_per_node()), fabric(t.fabric) {
     vertices.reserve(t.vertex_count());
     for (VertexId v = 0; v < t.vertex_count(); ++v) vertices.push_back(t.vertex(v));
 }
@@ -76,7 +76,7 @@ namespace {
 
 // Whether two topologies are the same to everything that reads one (the network, the router, the planners).
 bool same_topology(const Topology& a, const Topology& b) {
-    if (a.vertex_count() != b.vertex_count() || a.links() != b.links() || a.gpus() != b.gpus() ||
+    if (a.vertex_count() != b.vertex_count() || a.link_records() != b.link_records() || a.link_specs() != b.link_specs() || a.gpus() != b.gpus() ||
         a.gpus_per_node() != b.gpus_per_node() || a.fabric != b.fabric) {
         return false;
     }

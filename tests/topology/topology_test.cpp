@@ -228,3 +228,37 @@ TEST_CASE("A fabric too small for its GPUs names the switch radix that would con
         CHECK_THAT(e.hint(), Catch::Contains("set cluster.tiers = 3 with cluster.switch_radix = 256, or cluster.switch_radix = 2048"));
     }
 }
+
+TEST_CASE("A fabric's links are stored as their ends and one of a handful of figures, and read back whole") {
+    // 32 GPUs, 8 per node, on a multi-plane fabric of 8 planes, radix 8: per GPU an NVLink cable (450 GB/s, 1.5 µs
+    // a direction), a PCIe cable to its NIC (50 GB/s, no latency), a NIC cable to its plane's leaf (50 GB/s,
+    // 1.4 µs) — each plane has 4 NICs, so one leaf and no spine. Three distinct figures, so three table entries,
+    // whatever the link count: 32 GPUs × 3 cables × 2 directions = 192 links.
+    ClusterSpec narrow = cluster(32, 8, Fabric::multi_plane);
+    narrow.planes = 8;
+    narrow.switch_radix = 8;
+    const Topology t = build_topology(narrow);
+    REQUIRE(t.link_count() == 192);
+    CHECK(t.link_specs().size() == 3);
+    // The same on 1:1 with spines: 64 GPUs in 8 planes of 8 NICs at radix 8 (two leaves of 4 and 4 spines a plane);
+    // the uplinks at a port's rate (50 GB/s) with 2.8 / 6 µs of latency are a fourth figure.
+    ClusterSpec wide = cluster(64, 8, Fabric::multi_plane);
+    wide.planes = 8;
+    wide.switch_radix = 8;
+    const Topology u = build_topology(wide);
+    CHECK(u.link_specs().size() == 4);
+    // Every link read back carries its kind's figures, in the view, the iterator and link(l) alike.
+    for (LinkId l = 0; l < u.link_count(); ++l) {
+        const LinkInfo a = u.link(l);
+        const LinkInfo b = u.links()[l];
+        CHECK(a == b);
+        const double expected = a.kind == LinkKind::scale_up ? 450e9 : 50e9;
+        CHECK(a.bandwidth.value() == Approx(expected));
+        if (a.kind == LinkKind::fabric) CHECK(a.latency.value() == Approx(2.8e-6 / 6.0));
+        if (a.kind == LinkKind::nic) CHECK(a.latency.value() == Approx(1.4e-6));
+    }
+    std::size_t walked = 0;
+    for (const LinkInfo& l : u.links()) CHECK(l == u.link(walked++));
+    CHECK(walked == u.link_count());
+    CHECK_THROWS_AS(u.link(u.link_count()), std::out_of_range);
+}

@@ -1,7 +1,9 @@
 // The cluster as a graph: GPUs, NVSwitches, NICs and leaf/spine/core switches joined by links.
 //
-// Representation: vertices (`VertexInfo`) and directed links (`LinkInfo`) in arrays, with a compressed
-// out-adjacency for routing; `graph()` gives the same as a Boost.Graph adjacency_list (vertices carrying
+// Representation: vertices (`VertexInfo`) and directed links in arrays, with a compressed out-adjacency for
+// routing. A link is stored as its two ends and the index of its figures in a table of the distinct figures the
+// graph has (`LinkRecord`, 12 bytes; a fabric has a handful of kinds of link), and read back whole as a `LinkInfo`;
+// at 131,072 GPUs the 1,048,576 links of a multi-plane fabric took 48 MB as LinkInfo (issue #13); `graph()` gives the same as a Boost.Graph adjacency_list (vertices carrying
 // `VertexInfo`, edges the index of their `LinkInfo`) for Boost's algorithms. The Boost graph is built on demand,
 // not kept: a directed adjacency_list allocates each edge's property on the heap, and at 131,072 GPUs building and
 // freeing those 607,232 edges was 13 % of a step that never read them (issue #13). Every physical cable is two
@@ -39,6 +41,7 @@
 
 #include <boost/graph/adjacency_list.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -87,6 +90,59 @@ struct LinkSpec {
     BytesPerSecond bandwidth;  // per direction
     double efficiency = 1.0;
     Seconds latency;  // per direction
+
+    friend bool operator==(const LinkSpec&, const LinkSpec&) = default;
+};
+
+// One directed link as Topology stores it: its ends (vertex ids) and its figures' index in Topology::link_specs().
+struct LinkRecord {
+    std::uint32_t from = 0;
+    std::uint32_t to = 0;
+    std::uint32_t spec = 0;
+
+    friend bool operator==(const LinkRecord&, const LinkRecord&) = default;
+};
+
+class Topology;
+
+// Every link of a topology in id order, each read as a LinkInfo (by value): `links()[l]`, `links().size()`, and a
+// range-for over `const LinkInfo&`. A view: valid while its topology lives and gains no link.
+class LinkList {
+public:
+    class iterator {
+    public:
+        using value_type = LinkInfo;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        iterator(const Topology* t, LinkId l) : t_(t), l_(l) {}
+        LinkInfo operator*() const;
+        iterator& operator++() {
+            ++l_;
+            return *this;
+        }
+        iterator operator++(int) {
+            iterator before = *this;
+            ++l_;
+            return before;
+        }
+        friend bool operator==(const iterator& a, const iterator& b) { return a.l_ == b.l_; }
+
+    private:
+        const Topology* t_ = nullptr;
+        LinkId l_ = 0;
+    };
+
+    explicit LinkList(const Topology& t) : t_(&t) {}
+    [[nodiscard]] LinkInfo operator[](LinkId l) const;  // unchecked, as a vector's (Topology::link checks)
+    [[nodiscard]] std::size_t size() const;
+    [[nodiscard]] bool empty() const { return size() == 0; }
+    [[nodiscard]] iterator begin() const { return iterator(t_, 0); }
+    [[nodiscard]] iterator end() const { return iterator(t_, size()); }
+    // Same length and every link equal (ends and figures).
+    friend bool operator==(const LinkList& a, const LinkList& b);
+
+private:
+    const Topology* t_;
 };
 
 // What a builder knows of the graph it made, so that hop distances can be read from the structure instead of
@@ -128,6 +184,8 @@ public:
     VertexId add_vertex(VertexInfo info);
     // Room for `links` directed links, so that a builder's graph of 10^6 links is not copied as it grows.
     void reserve_links(std::size_t links) { links_.reserve(links); }
+    // Room for `vertices` vertices (the same, for the 10^5 vertices of a large cluster).
+    void reserve_vertices(std::size_t vertices) { vertices_.reserve(vertices); }
     // One cable: two directed edges. Returns the id of the a→b direction; b→a is that id + 1.
     // Throws Error on a non-positive bandwidth, an efficiency outside (0, 1] or a negative latency.
     LinkId add_cable(VertexId a, VertexId b, const LinkSpec& spec);
@@ -139,8 +197,19 @@ public:
     [[nodiscard]] Graph graph() const;
     [[nodiscard]] std::size_t vertex_count() const { return vertices_.size(); }
     [[nodiscard]] const VertexInfo& vertex(VertexId v) const { return vertices_[v]; }
-    [[nodiscard]] const LinkInfo& link(LinkId l) const { return links_.at(l); }
-    [[nodiscard]] const std::vector<LinkInfo>& links() const { return links_; }
+    // Link l whole; throws std::out_of_range past the last link.
+    [[nodiscard]] LinkInfo link(LinkId l) const {
+        const LinkRecord& r = links_.at(l);
+        const LinkSpec& s = link_specs_[r.spec];
+        return LinkInfo{r.from, r.to, s.kind, s.bandwidth, s.efficiency, s.latency};
+    }
+    [[nodiscard]] LinkList links() const { return LinkList(*this); }
+    [[nodiscard]] std::size_t link_count() const { return links_.size(); }
+    // The far end of link l (a routing loop's read, without the figures).
+    [[nodiscard]] VertexId link_to(LinkId l) const { return links_[l].to; }
+    // The stored form: each link's ends and figures' index, and the distinct figures in order of first use.
+    [[nodiscard]] const std::vector<LinkRecord>& link_records() const { return links_; }
+    [[nodiscard]] const std::vector<LinkSpec>& link_specs() const { return link_specs_; }
     // GPU vertices by global GPU index.
     [[nodiscard]] const std::vector<VertexId>& gpus() const { return gpus_; }
     [[nodiscard]] VertexId gpu(int index) const { return gpus_.at(static_cast<std::size_t>(index)); }
@@ -184,8 +253,13 @@ public:
     }
 
 private:
+    // The index of `spec` in link_specs_, added (and checked: Error as add_link's) when new.
+    std::uint32_t figures_index(const LinkSpec& spec);
+    LinkId push_link(VertexId from, VertexId to, std::uint32_t figures);
+
     std::vector<VertexInfo> vertices_;
-    std::vector<LinkInfo> links_;
+    std::vector<LinkRecord> links_;
+    std::vector<LinkSpec> link_specs_;  // distinct figures, in order of first use (checked once each)
     std::vector<VertexId> gpus_;
     int gpus_per_node_ = 0;
     std::vector<int> destination_keys_;  // by GPU index (destination_key)
@@ -194,6 +268,25 @@ private:
     FabricGeometry geometry_;
     bool geometry_valid_ = false;
 };
+
+namespace detail {
+inline LinkInfo read_link(const Topology& t, LinkId l) {  // unchecked: l < t.link_count()
+    const LinkRecord& r = t.link_records()[l];
+    const LinkSpec& s = t.link_specs()[r.spec];
+    return LinkInfo{r.from, r.to, s.kind, s.bandwidth, s.efficiency, s.latency};
+}
+}  // namespace detail
+
+inline LinkInfo LinkList::iterator::operator*() const { return detail::read_link(*t_, l_); }
+inline LinkInfo LinkList::operator[](LinkId l) const { return detail::read_link(*t_, l); }
+inline std::size_t LinkList::size() const { return t_->link_count(); }
+inline bool operator==(const LinkList& a, const LinkList& b) {
+    if (a.size() != b.size()) return false;
+    for (LinkId l = 0; l < a.size(); ++l) {
+        if (!(a[l] == b[l])) return false;
+    }
+    return true;
+}
 
 // Builds the graph `spec.fabric` names. Throws gpuhours::Error naming the field to change on invalid input
 // (non-positive counts, gpus not divisible by gpus_per_node, missing or negative bandwidth, a cluster too big
