@@ -48,7 +48,7 @@ commands:
   check SCENARIO        validate a scenario and print it resolved (catalogs, derived degrees, stages, memory fit)
   model NAME|SCENARIO   parameters (total, active), training FLOPs per token, memory per GPU with breakdown
   chips                 the chip catalog as a table; --rule NAME classifies each chip under an export-control
-                        rule set (scenarios/policy/: oct-2022, oct-2023, dec-2024-hbm, jan-2026, …)
+                        rule set (scenarios/policy/: oct-2022, oct-2023, dec-2024-hbm, apr-2025-h20, jan-2026, …)
   collective OP         simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast,
                         send-recv) over a cluster, like nccl-tests: time, algorithm and bus bandwidth per size
   plan SCENARIO         search tensor, context, pipeline, data and expert degrees, micro-batch, recompute,

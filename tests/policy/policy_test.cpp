@@ -126,6 +126,32 @@ TEST_CASE("the October 2023 rule catches H800 and A800 but not H20 or L20", "[po
     });
 }
 
+TEST_CASE("the April 2025 H20 letter keeps the October 2023 classes and catches the H20 by its bandwidth", "[policy]") {
+    // apr-2025-h20.toml: the Oct 2023 classes first (every chip but H20 and L20 is 3A090.a, as in the case above), then
+    // "licence required (Apr 2025)" for memory bandwidth ≥ 4,000 GB/s or bidirectional interconnect ≥ 900 GB/s (the
+    // H20's own figures, chips-and-rules.md §3.6), else not controlled.
+    check_table(classify_catalog("apr-2025-h20"), {
+        {"h100", "3A090.a"},  {"h100-pcie", "3A090.a"}, {"h800", "3A090.a"},   // TPP 15,831 / 12,104 ≥ 4,800
+        {"a100-40gb", "3A090.a"}, {"a100-80gb", "3A090.a"}, {"a800-80gb", "3A090.a"},  // 4,992 ≥ 4,800
+        {"h200", "3A090.a"},  {"b200", "3A090.a"},      {"gb200", "3A090.a"},
+        {"l40s", "3A090.a"},  // 5,864
+        {"ascend-910b", "3A090.a"}, {"ascend-910c", "3A090.a"}, {"mi300x", "3A090.a"}, {"gaudi3", "3A090.a"},
+        {"tpu-v5p", "3A090.a"},
+        {"h20", "licence required (Apr 2025)"},  // TPP 2,368, PD 2.91: outside 3A090; DRAM 4.0 TB/s ≥ 4,000 GB/s
+        {"l20", "not controlled"},               // outside 3A090; DRAM 864 GB/s < 4,000, PCIe 32 × 2 = 64 GB/s < 900
+    });
+    const RuleSet rules = load_rule_set("apr-2025-h20", kCatalog);
+    const Classification h20 = classify(load_chip("h20", kCatalog), rules);
+    CHECK_FALSE(permitted(h20, rules));  // none licensed before about August 2025
+    CHECK_THAT(h20.why(), Catch::Contains("DRAM BW 4,000 GB/s ≥ 4,000 GB/s"));
+    // The interconnect prong alone: an H20 whose memory were an L20's (864 GB/s) is still caught by its NVLink,
+    // 450 × 2 = 900 GB/s ≥ 900.
+    ChipProfile narrow = load_chip("h20", kCatalog);
+    narrow.memory_bandwidth = load_chip("l20", kCatalog).memory_bandwidth;
+    CHECK(classify(narrow, rules).class_name == "licence required (Apr 2025)");
+    CHECK(permitted(classify(load_chip("l20", kCatalog), rules), rules));
+}
+
 TEST_CASE("the explanation of a classification quotes the numbers that decided it", "[policy]") {
     const RuleSet oct2022 = load_rule_set("oct-2022", kCatalog);
     const RuleSet oct2023 = load_rule_set("oct-2023", kCatalog);
@@ -202,7 +228,7 @@ TEST_CASE("a chip without a published die area is undetermined when only density
 
 TEST_CASE("every rule file loads and cites its source", "[policy]") {
     const auto names = rule_set_names(kCatalog);
-    for (const char* required : {"oct-2022", "oct-2023", "dec-2024-hbm", "jan-2026", "hypothetical-nvlink-cap"}) {
+    for (const char* required : {"oct-2022", "oct-2023", "dec-2024-hbm", "apr-2025-h20", "jan-2026", "hypothetical-nvlink-cap"}) {
         INFO(required);
         CHECK(std::find(names.begin(), names.end(), required) != names.end());
     }
@@ -262,7 +288,7 @@ TEST_CASE("gpuhours chips --rule keeps to 120 columns, and --wide gives every co
     auto columns = [](const std::string& line) {
         return std::count_if(line.begin(), line.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
     };
-    for (const char* rule : {"oct-2022", "oct-2023", "dec-2024-hbm", "jan-2026"}) {
+    for (const char* rule : {"oct-2022", "oct-2023", "dec-2024-hbm", "apr-2025-h20", "jan-2026"}) {
         const auto r = gpuhours::test::run_cli(std::string("chips --rule ") + rule);
         INFO(r.out);
         REQUIRE(r.exit_code == 0);
@@ -321,7 +347,7 @@ TEST_CASE("a PRC-origin part keeps its class but is not subject to a US export r
     // chips-and-rules.md §3.7: Ascend 910B TPP 376 × 16 = 6,016 ≥ 4,800 ⇒ "3A090.a-class", Jan 2026 eligibility
     // "n/a (PRC-origin)": a Huawei part sold in China is not a US export. Each chip rule file says so
     // (not_subject.vendors = ["Huawei"]).
-    for (const char* rule : {"oct-2022", "oct-2023", "jan-2026", "hypothetical-nvlink-cap"}) {
+    for (const char* rule : {"oct-2022", "oct-2023", "apr-2025-h20", "jan-2026", "hypothetical-nvlink-cap"}) {
         INFO(rule);
         const RuleSet rules = load_rule_set(rule, kCatalog);
         const Classification ascend = classify(load_chip("ascend-910b", kCatalog), rules);
