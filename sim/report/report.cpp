@@ -518,7 +518,7 @@ std::string sweep_json(const SweepResult& r) {
 std::string sweep_table(const SweepResult& r) {
     std::vector<std::string> headers{"point"};
     headers.insert(headers.end(), r.axis_keys.begin(), r.axis_keys.end());
-    headers.insert(headers.end(), {"status", "layout", "step s", "MFU*", "days p50", "GPU-hours p50", "steady-state", "cost p50"});
+    headers.insert(headers.end(), {"status", "layout", "step s", "MFU*", "days p50", "GPU-hours p50", "steady-state p50", "cost p50"});
     const std::size_t claims = claim_columns(r);
     for (std::size_t c = 1; c <= claims; ++c) headers.push_back(fmt::format("claim {}", c));
     Table t(headers);

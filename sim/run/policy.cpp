@@ -152,7 +152,9 @@ ChipMetrics metrics_of(const ChipProfile& chip) {
     for (const auto& [format, rate] : chip.peak_dense) {
         if (format == Precision::fp64) continue;
         const double tpp = rate.value() / 1e12 * bit_length(format);
-        if (tpp > m.tpp) {
+        // A tie goes to the narrower format: TF32 at half the BF16 rate gives the same TPP, and the reference reads
+        // TPP from the 8- and 16-bit figures (chips-and-rules.md §3.1), so TF32 is never named where they reach it.
+        if (tpp > m.tpp || (tpp == m.tpp && bit_length(format) < bit_length(m.tpp_basis))) {
             m.tpp = tpp;
             m.tpp_basis = format;
         }

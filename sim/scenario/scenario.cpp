@@ -287,6 +287,10 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     if (!s.sources.keys.contains("cluster.nic_latency")) add("scale_out", "latency", format_duration(chip.nic_latency));
     const Fp8Recipe recipe = fp8 ? s.training.precision.fp8_recipe : Fp8Recipe::none;
     add("efficiency", std::string(fp8_efficiency_key(recipe)), fmt::format("{:g}", chip.efficiency.fp8_gemm(recipe)));
+    // The GEMMs an FP8 recipe leaves in BF16 (the output head, and whatever the recipe keeps out of FP8) run at gemm's.
+    if (recipe != Fp8Recipe::none) {
+        add("efficiency", std::string(fp8_efficiency_key(Fp8Recipe::none)), fmt::format("{:g}", chip.efficiency.fp8_gemm(Fp8Recipe::none)));
+    }
     // The fixed time per GEMM tile of each of the run's kernel families (the GEMMs an FP8 recipe leaves in BF16 run
     // gemm's), one line each: a family's time written in the scenario or with --set is the user's (never credited to
     // the catalog's source), and is listed even at zero.

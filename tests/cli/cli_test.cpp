@@ -456,11 +456,12 @@ TEST_CASE("run notes that an MoE step with its expert group inside a node came o
     const Result flagship_h20 = run("whatif " + kFlagship + " --chips h20 --samples 1 --json");
     CHECK_THAT(flagship_h20.out, !Catch::Contains("stays inside one node"));
     // A kernel figure that is an assumption taken at one value is said per chip (session 44: an analyst read a
-    // "100%" verdict on an assumed efficiency as settled): the H20's attention, 0.60 [U] in h20.toml. Its FP8 GEMM
-    // figure is the scenario's range, drawn, and so not named: the row's one caveat.
-    CHECK_THAT(flagship_h20.out, Catch::Contains("\"caveats\": [\n        \"its kernel efficiency attention (0.6) is an assumption, "
-                                                 "not a measurement (marked [U] at its source), taken at one value: its step, "
-                                                 "days and claims' shares carry none of that uncertainty\"\n      ]"));
+    // "100%" verdict on an assumed efficiency as settled): the H20's BF16 GEMMs, 0.80 [U] in h20.toml (an FP8 recipe
+    // leaves the output head in BF16, so the step rests on it: a cross-command audit found it missing from the list),
+    // and its attention, 0.60 [U]. Its FP8 GEMM figure is the scenario's range, drawn, and so not named.
+    CHECK_THAT(flagship_h20.out, Catch::Contains("\"caveats\": [\n        \"its kernel efficiencies gemm (0.8) and attention (0.6) are "
+                                                 "assumptions, not measurements (marked [U] at their source), taken at one value: "
+                                                 "its step, days and claims' shares carry none of that uncertainty\"\n      ]"));
     CHECK_THAT(flagship_h20.out, !Catch::Contains("gemm_fp8_blockwise (0.53) is an assumption"));
 }
 

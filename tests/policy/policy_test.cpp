@@ -152,6 +152,18 @@ TEST_CASE("the April 2025 H20 letter keeps the October 2023 classes and catches 
     CHECK(permitted(classify(load_chip("l20", kCatalog), rules), rules));
 }
 
+TEST_CASE("a TPP that TF32 ties is named by the narrowest format that reaches it", "[policy]") {
+    // A100: TF32 156 TFLOP/s × 32 = 4,992 = BF16 312 × 16 = INT8 624 TOPS × 8 (chips-and-rules.md §3.7 reads it from
+    // FP16; the catalog's INT8 figure ties it too), so INT8 is named, the narrowest; the H20: FP8 296 × 8 = INT8 296 × 8
+    // = BF16 148 × 16 = TF32 74 × 32 = 2,368, FP8 named (of two 8-bit formats, the first in the catalog's order).
+    const ChipMetrics a100 = metrics_of(load_chip("a100-80gb", kCatalog));
+    CHECK(a100.tpp == Approx(4992.0));
+    CHECK(to_string(a100.tpp_basis) == "int8");
+    const ChipMetrics h20 = metrics_of(load_chip("h20", kCatalog));
+    CHECK(h20.tpp == Approx(2368.0));
+    CHECK(to_string(h20.tpp_basis) == "fp8");
+}
+
 TEST_CASE("the explanation of a classification quotes the numbers that decided it", "[policy]") {
     const RuleSet oct2022 = load_rule_set("oct-2022", kCatalog);
     const RuleSet oct2023 = load_rule_set("oct-2023", kCatalog);

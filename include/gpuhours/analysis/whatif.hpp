@@ -53,7 +53,9 @@ struct WhatIfRow {
     bool subject = true;               // false: the rule does not reach the chip's vendor (permitted whatever its class)
     int gpus = 0;
     ParallelLayout layout;             // as simulated
-    bool layout_rederived = false;     // the scenario's own layout did not fit; `layout_note` says what changed
+    // The scenario's setup was changed for this chip (the text's †): its layout did not fit, or an efficiency, the
+    // communication SMs, a precision, the NIC or the node size was carried over or re-derived; `layout_note` says what.
+    bool layout_rederived = false;
     std::string layout_note;
     // The `--set` assignments that make the scenario this chip's (the chip, what was re-derived for it); with the
     // command's own --set they re-run the row: `gpuhours run SCENARIO --set …`. Empty for the scenario's own chip.
