@@ -158,7 +158,9 @@ std::vector<std::pair<Schedule, int>> schedule_variants(const Axes& a, int pipel
                 break;
             case Schedule::interleaved:
                 for (int v : a.virtual_stages) {
-                    if (v >= 2 && layers % (1LL * pipeline * v) == 0) out.emplace_back(sch, v);
+                    // At least one layer per chunk; chunks that do not divide the layers split them as run does
+                    // (the default split, within one layer of each other: Llama 3 405B's 126 layers on PP16 × 2).
+                    if (v >= 2 && 1LL * pipeline * v <= layers) out.emplace_back(sch, v);
                 }
                 break;
         }

@@ -364,9 +364,10 @@ TEST_CASE("the layout search beats or equals Megatron-LM's published 145.6B layo
     o.space.micro_batch = {1};
     o.space.pipeline = {8, 16};
     const PlanResult r = plan_layouts(s, o);
-    // Schedules: p = 8: gpipe, 1f1b, zero-bubble, dualpipe, interleaved with v ∈ {2, 5} (80 % 8v = 0) → 6;
-    // p = 16: the four plain ones and v = 5 (80 % 16v = 0) → 5. 11 candidates.
-    CHECK(r.counts.enumerated == 11);
+    // Schedules: p = 8: gpipe, 1f1b, zero-bubble, dualpipe, interleaved with v ∈ 2..8 (8v ≤ 80 layers: at least one
+    // per chunk, uneven chunks split as run splits them) → 11; p = 16: the four plain ones and v ∈ 2..5 (16v ≤ 80)
+    // → 8. 19 candidates.
+    CHECK(r.counts.enumerated == 19);
     // The published layout (TP8 PP8 DP24, interleaved with 2 virtual stages) is in the space and simulated.
     REQUIRE(r.scenario_in_space);
     REQUIRE(r.scenario().fate == CandidateFate::simulated);

@@ -47,8 +47,10 @@ namespace gpuhours {
 //   micro_batch:     1, 2, 4, … up to max_micro_batch;
 //   recompute:       none, selective, full;
 //   schedules:       gpipe, 1f1b, zero-bubble, dualpipe (even pipeline only) and interleaved with each virtual
-//                    stage count v in 2..max_virtual_stages for which pipeline × v divides the layers (Megatron's
-//                    even chunks). With pipeline = 1 every schedule is the same: only 1f1b is enumerated.
+//                    stage count v in 2..max_virtual_stages for which pipeline × v ≤ the layers (chunks that do not
+//                    divide them split them as `run` does, within one layer of each other, as Megatron-Core's
+//                    pipeline layout allows: Llama 3 405B ran 126 layers on PP16 × 2). With pipeline = 1 every
+//                    schedule is the same: only 1f1b is enumerated.
 // data = gpus / (tensor × context × pipeline); a (tensor, context, pipeline) whose product does not divide the
 // GPUs has no data degree and is not enumerated. Everything else (heads divisible by tensor, expert dividing
 // data × context, global batch divisible by data × micro_batch, interleaved micro-batches a multiple of the
