@@ -276,6 +276,17 @@ ProgressBar::ProgressBar(std::string label, const ParsedArgs& args)
 ProgressBar::~ProgressBar() {
     std::lock_guard lock(mutex_);
     clear();
+    finish_lines();
+}
+
+// Lines: once any line was printed, a last one when the work ends, whether its count reached the total or the total
+// was an over-estimate (a deadline search stops before its share), so that a log does not look cut off.
+void ProgressBar::finish_lines() {
+    if (style_ != ProgressStyle::lines || tenths_shown_ == 0 || lines_finished_) return;
+    lines_finished_ = true;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - made_).count();
+    std::fprintf(stderr, "%s: done, %.0f s\n", label_.c_str(), elapsed);
+    std::fflush(stderr);
 }
 
 void ProgressBar::clear() {
@@ -296,6 +307,7 @@ void ProgressBar::update(double done, int total) {
     if (done >= total) {
         finished_ = true;
         clear();
+        finish_lines();
         return;
     }
     using std::chrono::duration;

@@ -123,8 +123,9 @@ bool progress_wanted(const ParsedArgs& args);
 
 // Progress on stderr with the time elapsed and an estimate of the time left (at the rate measured since the first
 // update), shown from the first update one second or more after the bar was made: as a bar redrawn at most ten
-// times a second, or as a plain line each time the work done passes another tenth (progress_style). Thread-safe:
-// workers may report their own completions. The bar is cleared when the work is done or the bar is destroyed.
+// times a second, or as a plain line each time the work done passes another tenth (progress_style), and then a
+// closing "done" line. Thread-safe: workers may report their own completions. The bar is cleared when the work is
+// done or the bar is destroyed.
 class ProgressBar {
 public:
     ProgressBar(std::string label, const ParsedArgs& args);
@@ -136,11 +137,13 @@ public:
 
 private:
     void clear();
+    void finish_lines();
     std::mutex mutex_;
     std::string label_;
     ProgressStyle style_;
     bool drawn_ = false;
     int tenths_shown_ = 0;  // lines: the last tenth of the work a line was printed for
+    bool lines_finished_ = false;  // lines: the closing line was printed
     std::chrono::steady_clock::time_point made_;   // the bar shows from one second after this
     std::chrono::steady_clock::time_point first_;  // the first update: the rate is measured from here
     double first_done_ = -1.0;                     // work done at the first update (negative: no update yet)
