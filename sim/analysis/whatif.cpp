@@ -501,13 +501,16 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
 // The request's chips; with a rule and none: the chips it permits, the scenario's own chip first as the reference row
 // (added, and set in `reference`, when the rule does not permit it).
 std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOptions& base, const WhatIfRequest& request,
-                                          std::optional<std::string>& reference) {
+                                          std::optional<std::string>& reference,
+                                          std::vector<std::pair<std::string, std::string>>& not_permitted) {
     std::vector<std::string> chips = request.chips;
     if (!chips.empty()) return chips;
     if (!request.rule) throw Error("a what-if needs chips or a rule", "give --chips h100,h800,h20 or --rule oct-2023");
     if (request.rule->memory_scope) throw Error(memory_scope_refusal(*request.rule), memory_scope_hint(*request.rule));
     for (const auto& id : catalog_names(base.catalog_dir.empty() ? default_catalog_dir() : base.catalog_dir, "chips")) {
-        if (permitted(classify(load_chip(id, base.catalog_dir), *request.rule), *request.rule)) chips.push_back(id);
+        const Classification c = classify(load_chip(id, base.catalog_dir), *request.rule);
+        if (permitted(c, *request.rule)) chips.push_back(id);
+        else if (id != catalog_id(original.cluster.chip)) not_permitted.emplace_back(id, c.class_name);
     }
     if (chips.empty()) throw Error(fmt::format("rule set {} permits no catalog chip", request.rule->id), "name chips with --chips");
     const std::string own = catalog_id(original.cluster.chip);
@@ -636,7 +639,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
         result.rule_set = *request.rule;
     }
     std::optional<std::string> reference;
-    const std::vector<std::string> chips = chips_to_compare(original, base, request, reference);
+    const std::vector<std::string> chips = chips_to_compare(original, base, request, reference, result.not_permitted);
     // What the scenario's file writes for its own chip; a key the command's --set gives is the user's figure for
     // every chip, listed with the overrides instead.
     for (const std::string& key : original.sources.chip_overrides) {
@@ -664,6 +667,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
             row.classification = c.class_name;
             row.classification_reason = c.why();
             row.subject = c.subject;
+            row.permitted = permitted(c, *request.rule);
         }
         try {
             Variant v = row.reference ? reference_variant(file, base, profile, request.overrides)

@@ -195,8 +195,12 @@ std::optional<Seconds> deadline_option(const ParsedArgs& args) {
 std::optional<Dollars> budget_option(const ParsedArgs& args) {
     return ranged_option<Dollars>(
         args, "--budget", parse_dollars, [](double v) { return v > 0.0 && v <= limits::kBudgetMax; }, "budgets",
-        fmt::format("above $0, at most ${:g}", limits::kBudgetMax), "e.g. --budget '$500M'", "e.g. --budget '$500M'",
-        std::numeric_limits<double>::min());
+        fmt::format("above $0, at most ${:g}", limits::kBudgetMax),
+        args.has("--budget") && args.get("--budget").find('$') == std::string::npos
+            ? "e.g. --budget '$500M', in single quotes: unquoted, the shell replaces $5 (or $1, …) with its own variable "
+              "before gpuhours sees it"
+            : "e.g. --budget '$500M'",
+        "e.g. --budget '$500M'", std::numeric_limits<double>::min());
 }
 
 std::optional<double> max_batch_tokens_option(const ParsedArgs& args, const Scenario& s) {

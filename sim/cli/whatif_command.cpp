@@ -63,14 +63,18 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
     j.key("carried_from_scenario_chip").begin_array();
     for (const auto& c : result.carried) j.value(c);
     j.end_array();
+    j.key("not_permitted").begin_array();
+    for (const auto& [chip, cls] : result.not_permitted) j.begin_object().field("chip", chip).field("class", cls).end_object();
+    j.end_array();
     j.key("rows").begin_array();
     for (const auto& r : result.rows) {
         j.begin_object().field("chip", r.chip).field("chip_name", r.chip_name).field("reference", r.reference);
         j.field("feasible", r.feasible);
         if (!r.classification.empty()) {
             j.field("class", r.classification).field("class_reason", r.classification_reason).field("subject", r.subject);
+            j.field("permitted", r.permitted);
         }
-        else j.key("class").null().key("class_reason").null().key("subject").null();
+        else j.key("class").null().key("class_reason").null().key("subject").null().key("permitted").null();
         if (!r.feasible) {
             j.field("error", r.error).end_object();
             continue;
@@ -257,6 +261,35 @@ void print_rung_mismatch(const WhatIfResult& result, std::ostream& out) {
     for (const auto& line : said) out << report::wrap_text("claim " + line, 120, 2);
 }
 
+// Each row's class under the rule (and whether the rule permits it), the catalog chips it leaves out, and the rule
+// set's title, source, note and the vendors it does not reach.
+void print_classification(const WhatIfResult& result, std::ostream& out) {
+    if (!result.rule) return;
+    out << "\nclassification\n";
+    for (const auto& r : result.rows) {
+        out << fmt::format("  {}: {} — {}{}\n", r.chip, r.classification, r.classification_reason,
+                           r.permitted ? ""
+                           : r.reference ? "; not permitted under this rule: the scenario's own chip, run as written as the reference row"
+                                         : "; not permitted under this rule");
+    }
+    if (!result.not_permitted.empty()) {
+        std::vector<std::string> left;
+        for (const auto& [chip, cls] : result.not_permitted) left.push_back(fmt::format("{} ({})", chip, cls));
+        out << report::wrap_text(fmt::format("Not permitted under {}, so not compared: {}", *result.rule, fmt::join(left, ", ")), 120, 2);
+    }
+    if (result.rule_set) {  // what the rule is and what it leaves out: its note names what is not modelled
+        const RuleSet& rs = *result.rule_set;
+        out << report::wrap_text(fmt::format("Rule set {}: {}", rs.id, rs.title), 120, 2);
+        out << report::wrap_text("Source: " + rs.source, 120, 2);
+        if (!rs.note.empty()) out << report::wrap_text("Note: " + rs.note, 120, 2);
+        if (!rs.not_subject_vendors.empty()) {
+            out << report::wrap_text(fmt::format("Not subject: {} parts, whatever their class ({})",
+                                                 fmt::join(rs.not_subject_vendors, ", "), rs.not_subject_source),
+                                     120, 2);
+        }
+    }
+}
+
 }  // namespace
 
 int cmd_whatif(const Args& raw, std::ostream& out) {
@@ -343,21 +376,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
                            "chip, kept as they are unless a † note re-centres a range on a chip's own figure)\n",
                            fmt::join(result.carried, ", "));
     }
-    if (result.rule) {
-        out << "\nclassification\n";
-        for (const auto& r : result.rows) out << fmt::format("  {}: {} — {}\n", r.chip, r.classification, r.classification_reason);
-        if (result.rule_set) {  // what the rule is and what it leaves out: its note names what is not modelled
-            const RuleSet& rs = *result.rule_set;
-            out << report::wrap_text(fmt::format("Rule set {}: {}", rs.id, rs.title), 120, 2);
-            out << report::wrap_text("Source: " + rs.source, 120, 2);
-            if (!rs.note.empty()) out << report::wrap_text("Note: " + rs.note, 120, 2);
-            if (!rs.not_subject_vendors.empty()) {
-                out << report::wrap_text(fmt::format("Not subject: {} parts, whatever their class ({})",
-                                                     fmt::join(rs.not_subject_vendors, ", "), rs.not_subject_source),
-                                         120, 2);
-            }
-        }
-    }
+    print_classification(result, out);
     if (result.deadline) {
         out << fmt::format("\nGPUs to finish within {} (the nominal run's wall clock; the data-parallel degree of every phase scaled; a batch "
                            "grows only as far as --max-batch-tokens allows, by default not at all; where the scenario's schedule would "

@@ -234,7 +234,7 @@ std::string memory_scope_refusal(const RuleSet& rules) {
 
 std::string memory_scope_hint(const RuleSet& rules) {
     return fmt::format("see how it classifies each chip with `gpuhours chips --rule {}`, or name the chips (--chips) to show "
-                       "its class beside them; for the chips an export rule permits use a chip rule (oct-2023, jan-2026)",
+                       "its class beside them; for the chips an export rule permits use a chip rule (oct-2023, apr-2025-h20, jan-2026)",
                        rules.id);
 }
 

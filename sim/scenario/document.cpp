@@ -311,8 +311,10 @@ std::string read_input_file(const std::string& path, const SourceRef& referenced
         const int err = errno;
         if (err == ENOENT || err == ENOTDIR) {
             throw ScenarioError(referenced_from, fmt::format("cannot open \"{}\"", path),
-                                "check the path (relative paths are resolved against the directory of the file that "
-                                "names them)");
+                                referenced_from.known() ? "check the path (relative paths are resolved against the directory of "
+                                                          "the file that names them)"
+                                                        : "check the path (a relative path is resolved against the current "
+                                                          "directory)");
         }
         throw ScenarioError(at, fmt::format("cannot open \"{}\": {}", path, std::strerror(err)),
                             err == ENAMETOOLONG ? "use a shorter path" : "check the path and its permissions");

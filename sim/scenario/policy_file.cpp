@@ -229,6 +229,14 @@ RuleSet load_rule_set(const std::string& name, const std::filesystem::path& cata
         if (auto best = detail::suggest(name, known)) {
             hint = fmt::format("did you mean \"{}\"? Known rule sets: {}", *best, list_of(known));
         }
+        if (name.find('/') != std::string::npos || name.find('\\') != std::string::npos || name.ends_with(".toml")) {
+            // A path: a rule set is named by its id, the file's name without .toml, in the catalog's policy/.
+            const std::string id = std::filesystem::path(name).stem().string();
+            hint = fmt::format("name a rule set by its id, the file name without .toml (\"{}\"), not a path; rule sets are "
+                               "read from {} (put your own there, or pass --catalog DIR for a catalog with a policy/ of its "
+                               "own). Known rule sets: {}",
+                               id, dir.string(), list_of(known));
+        }
         throw ScenarioError(fmt::format("unknown rule set \"{}\"", name), hint);
     }
     RuleSet rules = read_rule_set(detail::parse_document_file(file.string()), name);

@@ -201,11 +201,20 @@ TEST_CASE("a rule without chips compares the chips it permits, after the scenari
     CHECK(r.rows[2].chip == "ascend-910c");
     CHECK(r.rows[3].chip == "h20");
     CHECK(r.rows[4].chip == "l20");
+    CHECK_FALSE(r.rows[0].permitted);
     for (std::size_t i = 1; i < r.rows.size(); ++i) {
         CHECK_FALSE(r.rows[i].reference);
+        CHECK(r.rows[i].permitted);
         CHECK(r.rows[i].subject == (i >= 3));
         CHECK(class_label(r.rows[i]) == (i >= 3 ? "not controlled" : "3A090.a (not subject)"));
     }
+    // The rest of the catalog is 3A090.a and subject (policy_test's table): said to be left out, in catalog order,
+    // the scenario's own H100 (the reference row) not among them.
+    const std::vector<std::pair<std::string, std::string>> left = {
+        {"a100-40gb", "3A090.a"}, {"a100-80gb", "3A090.a"}, {"a800-80gb", "3A090.a"}, {"b200", "3A090.a"},
+        {"gaudi3", "3A090.a"},    {"gb200", "3A090.a"},     {"h100-pcie", "3A090.a"}, {"h200", "3A090.a"},
+        {"h800", "3A090.a"},      {"l40s", "3A090.a"},      {"mi300x", "3A090.a"},    {"tpu-v5p", "3A090.a"}};
+    CHECK(r.not_permitted == left);
 }
 
 TEST_CASE("a rule given with --rule compares what it permits even when the scenario's [whatif] lists other chips", "[whatif]") {
@@ -216,9 +225,14 @@ TEST_CASE("a rule given with --rule compares what it permits even when the scena
                                                     "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\n"
                                                     "[training]\ntokens = \"1B\"\nsequence_length = 8192\nglobal_batch = 16\n"
                                                     "[whatif]\nchips = [\"h100\", \"a100-80gb\"]\n");
-    const auto ruled = run_cli("whatif " + file.string() + " --rule oct-2023 --samples 1 --json");
-    INFO(ruled.out);
-    REQUIRE(ruled.exit_code == 0);
+    const auto ruled_all = run_cli("whatif " + file.string() + " --rule oct-2023 --samples 1 --json");
+    INFO(ruled_all.out);
+    REQUIRE(ruled_all.exit_code == 0);
+    // The chips the rule leaves out are listed before the rows (not_permitted): read the rows alone.
+    CHECK_THAT(ruled_all.out, Catch::Contains("\"not_permitted\": [\n    {\n      \"chip\": \"a100-40gb\",\n      \"class\": \"3A090.a\""));
+    const auto rows_at = ruled_all.out.find("\"rows\": [");
+    REQUIRE(rows_at != std::string::npos);
+    const test::CliResult ruled{ruled_all.exit_code, ruled_all.out.substr(rows_at)};
     // One reference row, the H800, first.
     const auto reference = ruled.out.find("\"reference\": true");
     REQUIRE(reference != std::string::npos);
@@ -234,7 +248,7 @@ TEST_CASE("a rule given with --rule compares what it permits even when the scena
     const auto permitted = run_cli("whatif " + file.string() + " --rule oct-2023 --samples 1 --json --set 'cluster.chip=\"l20\"'");
     INFO(permitted.out);
     REQUIRE(permitted.exit_code == 0);
-    const auto first_chip = permitted.out.find("\"chip\": \"");
+    const auto first_chip = permitted.out.find("\"chip\": \"", permitted.out.find("\"rows\": ["));
     REQUIRE(first_chip != std::string::npos);
     CHECK(permitted.out.compare(first_chip, 13, "\"chip\": \"l20\"") == 0);
     const auto listed = run_cli("whatif " + file.string() + " --samples 1 --json");

@@ -87,6 +87,11 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              // ... and a chip named twice (it gave the same row twice; a fresh user's hunt, session 37).
              {"capacity " + kFlagship + " --gpus 2048 --deadline \"2 months\" --chips h100,h100", "--chips h100,h100 names h100 twice"},
              {"whatif " + kFlagship + " --rule nosuchrule", "--rule nosuchrule: unknown rule set \"nosuchrule\""},
+             // A path where an id belongs, and a budget whose $ the shell took (unquoted $10M reaches us as "0M"): each
+             // hint says what happened (a new user's read).
+             {"whatif " + kFlagship + " --rule scenarios/policy/oct-2023.toml", "name a rule set by its id, the file name without .toml (\"oct-2023\")"},
+             {"capacity " + kFlagship + " --chips h800 --deadline \"2 months\" --budget 0M", "in single quotes: unquoted, the shell replaces"},
+             {"run no-such-dir/no-such-file.toml", "a relative path is resolved against the current directory"},
              {"chips --rule nosuchrule", "--rule nosuchrule: unknown rule set"},
              {"collective all-reduce --chip nosuchchip --gpus 16", "--chip nosuchchip: unknown chip"},
              {"capacity " + kFlagship + " --gpus 2048 --deadline \"2 months\" --family nosuchfamily",

@@ -51,6 +51,7 @@ struct WhatIfRow {
     std::string classification;        // under the rule: "not controlled", "licence required", …; empty without a rule
     std::string classification_reason;
     bool subject = true;               // false: the rule does not reach the chip's vendor (permitted whatever its class)
+    bool permitted = true;             // under the rule (always true without one): false for the reference row only
     int gpus = 0;
     ParallelLayout layout;             // as simulated
     // The scenario's setup was changed for this chip (the text's †): its layout did not fit, or an efficiency, the
@@ -100,6 +101,9 @@ struct WhatIfResult {
     std::optional<RuleSet> rule_set;   // the rule set itself (title, source, note) when there is one
     std::optional<Seconds> deadline;
     std::vector<WhatIfRow> rows;       // in the order of the request's chips (catalog order for a rule)
+    // With a rule choosing the chips (no --chips): the catalog chips it does not permit, left out, each with its
+    // class, in catalog order (the scenario's own chip, run as the reference row, not among them).
+    std::vector<std::pair<std::string, std::string>> not_permitted;
     // What every swapped chip keeps from the scenario's [cluster.chip] table (ScenarioSources::chip_overrides):
     // values written for the scenario's own chip, such as a calibrated efficiency, carried to the others. Not the
     // keys a --set gives (the command's overrides, which apply to every chip as given).
