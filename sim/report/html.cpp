@@ -852,6 +852,11 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
                                          row.price_note), "note");
         }
     }
+    // Where a row's step is known to be optimistic or rests on an assumed figure, as `whatif` notes it under its table.
+    for (const auto& row : w.rows) {
+        if (!row.feasible) continue;
+        for (const std::string& c : row.caveats) out += paragraph(fmt::format("Note ({}): {}.", row.chip, c), "note");
+    }
     if (claim_texts.size() == 1) out += paragraph(fmt::format("Claim: “{}”", claim_texts.front()), "note");
     for (std::size_t i = 0; claim_texts.size() > 1 && i < claim_texts.size(); ++i) {
         out += paragraph(fmt::format("Claim {}: “{}”", i + 1, claim_texts[i]), "note");

@@ -299,6 +299,7 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     b.verdicts.front().verdict = gpuhours::Verdict::fails;
     b.verdicts.front().probability = 0.0;
     b.verdicts.front().nominal_verdict = gpuhours::Verdict::fails;
+    b.caveats = {"its kernel efficiency attention (0.6) is an assumption"};
     gpuhours::WhatIfRow c = a;
     c.chip = "tiny";
     c.chip_name = "Tiny";
@@ -328,6 +329,10 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
                                Catch::Contains("<td>FAILS 0% (FAILS at nominal)</td>"));
     CHECK_THAT(comparison, !Catch::Contains("classification") && !Catch::Contains("deadline"));
     CHECK(count(comparison, "under $20K") == 1);
+    // A row's caveat is said under the table, as `whatif` says it under its own (a new user found the report without
+    // the H20's [U] note): once, for that chip only.
+    CHECK(count(comparison, "Note (h20): its kernel efficiency attention (0.6) is an assumption.") == 1);
+    CHECK_THAT(comparison, !Catch::Contains("Note (h100)"));
 }
 
 TEST_CASE("gpuhours report writes one self-contained page with the verdict and the charts", "[report]") {
