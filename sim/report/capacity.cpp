@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace gpuhours::report {
@@ -62,9 +63,15 @@ Tables tables_of(const CapacityResult& r) {
                                                                 row.days_over, row.bound)
                                                   : "—",
                               std::to_string(row.probes)});
-        out.notes += fmt::format("  {}: {}; wall clock per token {:.3f}× this layout's at the scenario's own tokens{}{}{}\n",
-                                 row.chip, row.plan.layout,
-                                 row.linearity, row.plan.gpus_note.empty() ? "" : "; " + row.plan.gpus_note,
+        // Far from 1, say why: what does not scale with the searched phase's tokens weighs more (or less) there.
+        const std::string why_not_linear =
+            std::abs(row.linearity - 1.0) <= 0.05 ? ""
+            : fmt::format(" (what does not scale with the searched tokens — other phases given in steps or tokens, a batch "
+                          "ramp, quoted phases — weighs {} at {} tokens)",
+                          row.linearity > 1.0 ? "more" : "less", format_count(row.tokens));
+        out.notes += fmt::format("  {}: {}; wall clock per token {:.3f}× this layout's at the scenario's own tokens{}{}{}{}\n",
+                                 row.chip, row.plan.layout, row.linearity, why_not_linear,
+                                 row.plan.gpus_note.empty() ? "" : "; " + row.plan.gpus_note,
                                  row.plan.chip_note.empty() ? "" : "; " + row.plan.chip_note, row.note.empty() ? "" : "; " + row.note);
     }
     for (const auto& fam : r.family) {
