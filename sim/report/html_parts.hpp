@@ -4,6 +4,10 @@
 
 #include <gpuhours/report/svg.hpp>
 
+namespace gpuhours {
+struct WhatIfResult;
+}
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -23,5 +27,10 @@ std::string paragraph(std::string_view text, std::string_view css_class = {});
 std::string figure(std::string_view label, std::string_view value, std::string_view note);
 // Axis ticks of money, scaled to the largest value shown: "$5.5M".
 svg::TickFormat dollar_ticks(double largest);
+// A fraction as a percentage to one decimal: "44.0%".
+std::string percent(double fraction);
+// The "Across chips" section: a chart per figure (days, cost, GPU-hours), the table, and the notes under it
+// (html_comparison.cpp). `cost_basis`: the rung the cost column is on.
+std::string comparison_section(const WhatIfResult& w, const std::string& cost_basis);
 
 }  // namespace gpuhours::report::detail

@@ -418,6 +418,10 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
         // unit in 1 B per element, not the parameters' format.
         const double gathered_bytes = precision.fp8_param_gather && precision.compute == Precision::fp8 ? 1.0 : param_bytes;
         if (params_sharded) mb.buffers = Bytes((1.0 + layout.prefetch) * largest_block * gathered_bytes);
+        // And each unit's gradients are produced whole, in the gradients' format, and held until its reduce-scatter
+        // (FSDP2's reduce-scatter input, DeepSpeed's ZeRO-3 gradient bucket): at the peak, the start of the backward
+        // with every activation still stored, the head's (a researcher's read: 2.1 GB for Llama 3.1 8B's head in FP32).
+        if (layout.zero_stage >= 3) mb.buffers += Bytes(largest_block * grad_bytes);
 
         double activations = 0.0;
         for (const Held& h : chunks) activations += h.bytes * h.in_flight;

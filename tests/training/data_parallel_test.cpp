@@ -173,19 +173,20 @@ TEST_CASE("without prefetch every ZeRO-3 gather is exposed — prefetching one u
 
 TEST_CASE("ZeRO-3 memory holds the prefetched units and, without resharding, every unit's weights", "[step][zero3]") {
     // The largest unit is the embedding or the head, 32,768,000 (+1,024 for the head's norm) parameters; BF16.
-    // prefetch 2: the unit computing and 2 ahead, 3 × 32,769,024 × 2 B = 196,614,144 B of buffers; the sharded
-    // parameters Ψ × 2 B / 4.
+    // prefetch 2: the unit computing and 2 ahead, 3 × 32,769,024 × 2 B of gather buffers, and that unit's whole
+    // gradients (BF16 here) waiting for its reduce-scatter, 32,769,024 × 2 B: 4 × 32,769,024 × 2 = 262,152,192 B;
+    // the sharded parameters Ψ × 2 B / 4.
     const MicroBatchShape shape{2048, 1, AttentionMask::causal};
     StepSpec s = sharded_spec(1, 2);
     MemoryBreakdown m = memory_per_gpu(s.model, s.layout, s.precision, shape);
-    CHECK(m.buffers.value() == Approx(3.0 * 32'769'024.0 * 2.0));
+    CHECK(m.buffers.value() == Approx(4.0 * 32'769'024.0 * 2.0));
     CHECK(m.parameters.value() == Approx(kParameters * 2.0 / 4.0));
     // reshard_after_forward = false keeps each unit's gathered weights until its backward: at the end of the
-    // forward every unit is whole, Ψ × 2 B, and no gather buffer is counted apart.
+    // forward every unit is whole, Ψ × 2 B, and no gather buffer is counted apart; the gradients' buffer stays.
     s = sharded_spec(1, 1, false);
     m = memory_per_gpu(s.model, s.layout, s.precision, shape);
     CHECK(m.parameters.value() == Approx(kParameters * 2.0));
-    CHECK(m.buffers.value() == 0.0);
+    CHECK(m.buffers.value() == Approx(32'769'024.0 * 2.0));
 }
 
 TEST_CASE("symmetric and full modes agree on a ZeRO-3 step across nodes", "[step][zero3]") {

@@ -143,15 +143,17 @@ TEST_CASE("ZeRO stages shard optimizer state, then gradients, then parameters ov
     CHECK(by_stage[2].parameters.value() == Approx(2.0 * n));
     CHECK(by_stage[3].parameters.value() == Approx(2.0 * n / 8.0));
     // ZeRO-3 gathers two blocks at a time, in bf16; the largest block here is the head: 128256·4096 weights
-    // + the final norm's 4096.
-    CHECK(by_stage[3].buffers.value() == Approx(2.0 * 2.0 * (128256.0 * 4096.0 + 4096.0)).epsilon(1e-12));
+    // + the final norm's 4096. And that unit's whole gradients, 4 B (FP32) each, wait for its reduce-scatter:
+    // 2 × 2 + 4 = 8 B per element of the head.
+    const double head = 128256.0 * 4096.0 + 4096.0;
+    CHECK(by_stage[3].buffers.value() == Approx((2.0 * 2.0 + 4.0) * head).epsilon(1e-12));
     CHECK(by_stage[0].buffers.value() == 0.0);
     // With FP8 compute and FP8 parameter gathers (FSDP2's float8 all-gather) the gathered units are 1 B per element:
-    // half the BF16 buffers.
+    // half the BF16 gather buffers, the gradients' as before.
     gh::MixedPrecision fp8;
     fp8.compute = gh::Precision::fp8;
     fp8.fp8_param_gather = true;
-    CHECK(gh::memory_per_gpu(model, p, fp8, shape).buffers.value() == Approx(2.0 * 1.0 * (128256.0 * 4096.0 + 4096.0)).epsilon(1e-12));
+    CHECK(gh::memory_per_gpu(model, p, fp8, shape).buffers.value() == Approx((2.0 * 1.0 + 4.0) * head).epsilon(1e-12));
 }
 
 TEST_CASE("DeepSeek-V3's bf16 moments and expert parallelism shrink its optimizer state",

@@ -299,7 +299,8 @@ struct MemoryBreakdown {
     Bytes optimizer_state;  // master weights + Adam's two moments (÷ DP under ZeRO ≥ 1)
     Bytes activations;      // stored activations of the micro-batches in flight, + the last stage's logits
     Bytes buffers;          // ZeRO-3's gathered copies of the layer being computed and the next one (prefetch), in the
-                            // parameters' format, or 1 B per element with fp8_param_gather under FP8 compute
+                            // parameters' format, or 1 B per element with fp8_param_gather under FP8 compute; and the
+                            // largest unit's whole gradients in the gradients' format, held until its reduce-scatter
     int stage = 0;          // the pipeline rank this breakdown is for
     double parameter_count = 0.0;  // parameters on this GPU before ZeRO-3 sharding
     double micro_batches_in_flight = 0.0;
@@ -317,7 +318,8 @@ struct MemoryBreakdown {
 // data × context ranks (Megatron's distributed optimizer spans DP × CP); routed experts over
 // data × context / expert (the expert-data-parallel group). Not counted here: the CUDA context, NCCL buffers and
 // allocator fragmentation, which the chip's framework reserve takes off the capacity (ChipProfile::memory_reserve,
-// hardware.hpp); not modelled at all: transient workspaces, communication buckets, activation gradients in flight.
+// hardware.hpp); not modelled at all: transient workspaces, communication buckets (but for ZeRO-3's gathered units and
+// one unit's whole gradients, `buffers`), activation gradients in flight.
 std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const ParallelLayout& layout,
                                               const MixedPrecision& precision, const MicroBatchShape& shape,
                                               const MemoryOptions& options = {});
