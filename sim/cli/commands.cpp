@@ -197,8 +197,8 @@ std::optional<Dollars> budget_option(const ParsedArgs& args) {
         args, "--budget", parse_dollars, [](double v) { return v > 0.0 && v <= limits::kBudgetMax; }, "budgets",
         fmt::format("above $0, at most ${:g}", limits::kBudgetMax),
         args.has("--budget") && args.get("--budget").find('$') == std::string::npos
-            ? "e.g. --budget '$500M', in single quotes: unquoted, the shell replaces $5 (or $1, …) with its own variable "
-              "before gpuhours sees it"
+            ? "e.g. --budget '$500M'; if you typed a $, quote it: unquoted, the shell replaces $5 (or $1, …) with its "
+              "own variable before gpuhours sees it"
             : "e.g. --budget '$500M'",
         "e.g. --budget '$500M'", std::numeric_limits<double>::min());
 }

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,7 +49,7 @@ ProgressBar::ProgressBar(std::string label, const ParsedArgs& args)
 ProgressBar::~ProgressBar() {
     std::lock_guard lock(mutex_);
     clear();
-    finish_lines();
+    if (std::uncaught_exceptions() == 0) finish_lines();  // not "done" on the way out of an error
 }
 
 // Lines: once any line was printed, a last one when the work ends, whether its count reached the total or the total

@@ -44,7 +44,7 @@ VertexId Topology::add_vertex(VertexInfo info) {
     geometry_valid_ = false;
     const VertexId v = vertices_.size();
     if (v >= std::numeric_limits<std::uint32_t>::max()) {  // LinkRecord keeps a link's ends in 32 bits
-        throw Error("a topology holds at most 4,294,967,294 vertices", "simulate fewer GPUs");
+        throw Error("a topology holds at most 4,294,967,295 vertices", "simulate fewer GPUs");
     }
     vertices_.push_back(info);
     if (info.kind == VertexKind::gpu) {

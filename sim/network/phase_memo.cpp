@@ -3,6 +3,8 @@
 #include "phase_memo.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <cassert>
 #include <cstring>
 
 namespace gpuhours::detail {
@@ -33,6 +35,7 @@ void split_parts(const RouteTable& routes, std::size_t links, MaxMinNetwork::Pha
         for (const LinkId l : routes.links_of(i)) {
             std::int32_t& other = memo.flow_on_link[l];
             if (other < 0) {
+                assert(i <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()));
                 other = static_cast<std::int32_t>(i);
                 continue;
             }
@@ -87,6 +90,7 @@ void canonical_form(const Topology& topology, std::span<const FlowSpec> flows, c
             std::int32_t& label = memo.label_of[l];
             const bool first = label < 0;
             if (first) {
+                assert(link_of.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()));
                 label = static_cast<std::int32_t>(link_of.size());
                 link_of.push_back(l);
             }

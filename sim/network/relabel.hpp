@@ -70,7 +70,8 @@ private:
     // The same, pairing the i-th link with the i-th, when that holds throughout (nothing changed otherwise).
     bool match_in_order(std::span<const std::uint32_t> a_links, std::span<const std::uint32_t> b_links, bool out);
     [[nodiscard]] VertexId far_end(std::uint32_t l, bool out) const {
-        return out ? topology_.links()[l].to : topology_.links()[l].from;
+        const LinkRecord& r = topology_.link_records()[l];
+        return out ? r.to : r.from;
     }
     [[nodiscard]] bool alike(std::uint32_t a, std::uint32_t b) const;
 

@@ -182,7 +182,6 @@ const std::vector<std::uint8_t>& Router::group_minimum(const std::vector<VertexI
 bool Router::find_group(VertexId w, AttachmentGroup& g) {
     constexpr std::size_t kMaxGroup = 16;
     const auto& adj = topology_.adjacency();
-    const auto& links = topology_.links();
     auto next_stamp = [&] {
         if (++stamp_ == 0) {
             std::fill(visited_.begin(), visited_.end(), 0);
@@ -226,7 +225,7 @@ bool Router::find_group(VertexId w, AttachmentGroup& g) {
     for (const auto& r : g.reach) {
         for (const auto& entry : r) {
             for (std::uint32_t a = adj.offsets[entry.first]; a < adj.offsets[entry.first + 1]; ++a) {
-                if (visited_[links[adj.links[a]].to] != stamp_) return false;
+                if (visited_[adj.to[a]] != stamp_) return false;
             }
         }
     }

@@ -152,9 +152,11 @@ ChipMetrics metrics_of(const ChipProfile& chip) {
     for (const auto& [format, rate] : chip.peak_dense) {
         if (format == Precision::fp64) continue;
         const double tpp = rate.value() / 1e12 * bit_length(format);
-        // A tie goes to the narrower format: TF32 at half the BF16 rate gives the same TPP, and the reference reads
-        // TPP from the 8- and 16-bit figures (chips-and-rules.md §3.1), so TF32 is never named where they reach it.
-        if (tpp > m.tpp || (tpp == m.tpp && bit_length(format) < bit_length(m.tpp_basis))) {
+        // A tie goes to a 16-bit format, then an 8-bit one, then the rest: TF32 at half the BF16 rate (and FP8 or FP4
+        // at twice or four times it) give the same TPP, and the reference reads TPP from the 16- and 8-bit figures
+        // (chips-and-rules.md §3.1, §3.7: the A100's and the H100's from FP16).
+        const auto preference = [](Precision p) { return bit_length(p) == 16 ? 0 : bit_length(p) == 8 ? 1 : 2; };
+        if (tpp > m.tpp || (tpp == m.tpp && preference(format) < preference(m.tpp_basis))) {
             m.tpp = tpp;
             m.tpp_basis = format;
         }

@@ -389,11 +389,6 @@ private:
     std::map<std::pair<int, int>, bool> forward_seen_;  // (stage, local chunk): its first forward added
     Stream last_dp_comm_;
     Stream last_dp_reduce_;
-    // Symmetric mode: per (simulated rank, group kind), the serial resource its data-parallel gathers and reductions
-    // share. Each is timed alone (symmetric_time), so on two concurrent streams they would each have the NIC to
-    // themselves; one after the other, in submission order, they take the link time both need (a ZeRO-3 step came
-    // out 21–32 % under its NIC bound while full mode, whose flows share the links, kept to it: a researcher's read).
-    std::map<std::pair<std::size_t, int>, ResourceId> dp_link_;
     std::vector<std::array<Bytes, kCommAxes.size()>> volume_;  // per simulated rank: StepBreakdown::volume
     std::vector<std::vector<TaskId>> grad_sync_;  // per simulated rank: the data-parallel reductions of its chunks
     std::map<std::pair<int, int>, Added> added_;    // (stage, op index)

@@ -78,16 +78,7 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
             const SimTime d = seg.timed;
             std::vector<TaskId>& deps = after[i];  // replaced below by the task (its buffer reused)
             if (const auto last = (*stream)[k]) deps.push_back(*last);
-            std::optional<ResourceId> link;
-            if (comm_role != TaskRole::comm) {
-                const auto key = std::make_pair(k, static_cast<int>(seg.comm.group));
-                auto at = dp_link_.find(key);
-                if (at == dp_link_.end()) {
-                    at = dp_link_.emplace(key, engine_.add_resource(fmt::format("rank{}/data-parallel link", r))).first;
-                }
-                link = at->second;
-            }
-            const TaskId id = add_fixed(deps, link, d, label, comm_role, seg.comm.axis, r);
+            const TaskId id = add_fixed(deps, std::nullopt, d, label, comm_role, seg.comm.axis, r);
             (*stream)[k] = id;
             deps.assign(1, id);
         }

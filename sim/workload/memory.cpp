@@ -420,7 +420,8 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
         if (params_sharded) mb.buffers = Bytes((1.0 + layout.prefetch) * largest_block * gathered_bytes);
         // And each unit's gradients are produced whole, in the gradients' format, and held until its reduce-scatter
         // (FSDP2's reduce-scatter input, DeepSpeed's ZeRO-3 gradient bucket): at the peak, the start of the backward
-        // with every activation still stored, the head's (a researcher's read: 2.1 GB for Llama 3.1 8B's head in FP32).
+        // with every activation still stored, counted at the stage's largest unit (the head's on the last stage: a
+        // researcher's read, 2.1 GB for Llama 3.1 8B's head in FP32).
         if (layout.zero_stage >= 3) mb.buffers += Bytes(largest_block * grad_bytes);
 
         double activations = 0.0;

@@ -90,7 +90,7 @@ TEST_CASE("flag values that are not what the flag takes exit 2 naming the flag")
              // A path where an id belongs, and a budget whose $ the shell took (unquoted $10M reaches us as "0M"): each
              // hint says what happened (a new user's read).
              {"whatif " + kFlagship + " --rule scenarios/policy/oct-2023.toml", "name a rule set by its id, the file name without .toml (\"oct-2023\")"},
-             {"capacity " + kFlagship + " --chips h800 --deadline \"2 months\" --budget 0M", "in single quotes: unquoted, the shell replaces"},
+             {"capacity " + kFlagship + " --chips h800 --deadline \"2 months\" --budget 0M", "if you typed a $, quote it: unquoted, the shell replaces"},
              {"run no-such-dir/no-such-file.toml", "a relative path is resolved against the current directory"},
              {"chips --rule nosuchrule", "--rule nosuchrule: unknown rule set"},
              {"collective all-reduce --chip nosuchchip --gpus 16", "--chip nosuchchip: unknown chip"},

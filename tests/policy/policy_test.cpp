@@ -152,16 +152,19 @@ TEST_CASE("the April 2025 H20 letter keeps the October 2023 classes and catches 
     CHECK(permitted(classify(load_chip("l20", kCatalog), rules), rules));
 }
 
-TEST_CASE("a TPP that TF32 ties is named by the narrowest format that reaches it", "[policy]") {
+TEST_CASE("a TPP that formats tie is named by its 16-bit figure, as the reference reads it", "[policy]") {
     // A100: TF32 156 TFLOP/s × 32 = 4,992 = BF16 312 × 16 = INT8 624 TOPS × 8 (chips-and-rules.md §3.7 reads it from
-    // FP16; the catalog's INT8 figure ties it too), so INT8 is named, the narrowest; the H20: FP8 296 × 8 = INT8 296 × 8
-    // = BF16 148 × 16 = TF32 74 × 32 = 2,368, FP8 named (of two 8-bit formats, the first in the catalog's order).
+    // FP16): a 16-bit format is named, not TF32 (it read "tf32") nor INT8. B200: BF16 2,250 × 16 = FP8 4,500 × 8 =
+    // 36,000 (and FP4 twice FP8): BF16, not FP4. H20: BF16 148 × 16 = FP8 296 × 8 = 2,368: BF16.
     const ChipMetrics a100 = metrics_of(load_chip("a100-80gb", kCatalog));
     CHECK(a100.tpp == Approx(4992.0));
-    CHECK(to_string(a100.tpp_basis) == "int8");
+    CHECK(bit_length(a100.tpp_basis) == 16);
+    const ChipMetrics b200 = metrics_of(load_chip("b200", kCatalog));
+    CHECK(b200.tpp == Approx(36000.0));
+    CHECK(bit_length(b200.tpp_basis) == 16);
     const ChipMetrics h20 = metrics_of(load_chip("h20", kCatalog));
     CHECK(h20.tpp == Approx(2368.0));
-    CHECK(to_string(h20.tpp_basis) == "fp8");
+    CHECK(bit_length(h20.tpp_basis) == 16);
 }
 
 TEST_CASE("the explanation of a classification quotes the numbers that decided it", "[policy]") {

@@ -143,24 +143,22 @@ TEST_CASE("ZeRO-3's trace shows each unit's gathers and reduce-scatter on the da
 
 TEST_CASE("without prefetch every ZeRO-3 gather is exposed — prefetching one unit hides part of them", "[step][zero3]") {
     // prefetch 0: a unit's gather is issued only once the previous unit's compute is done, and the compute waits
-    // for it. In symmetric mode a rank's data-parallel gathers and reduce-scatters share one serial link, in the
-    // order they are issued (each is timed alone, so two streams would each have the whole NIC): in the backward,
-    // unit L's reduce-scatter is issued when its compute ends, just before unit L − 1's gather, which then waits for
-    // it, and the compute waits for the gather. With one micro-batch and no pipeline nothing else runs, so every
-    // collective is exposed, the last reduce-scatter (the embedding's) holding up the optimizer: the exposed
-    // data-parallel time is the sum of every gather and reduce-scatter in the trace, and the step is compute +
-    // optimizer + that.
+    // for it. Reduce-scatters run on their own stream beside the backward; only the last one (the embedding's,
+    // the last unit of the backward) holds up the optimizer. With one micro-batch and no pipeline nothing else
+    // runs, so the exposed data-parallel time is every gather plus that last reduce-scatter, read from the trace,
+    // and the step is compute + optimizer + that.
     StepSpec spec = sharded_spec(1, 0);
     spec.record_trace = true;
     const StepResult serial = simulate_step(spec);
-    double on_link = 0.0;
-    for (const TraceEvent* e : on_stream(serial, "dp")) on_link += (e->end - e->start).to_seconds().value();
+    double gathers = 0.0;
+    for (const TraceEvent* e : on_stream(serial, "dp")) gathers += (e->end - e->start).to_seconds().value();
     const auto reductions = on_stream(serial, "dp reduce");
     REQUIRE(!reductions.empty());
-    CHECK(reductions.back()->name.ends_with("(embedding)"));
-    for (const TraceEvent* e : reductions) on_link += (e->end - e->start).to_seconds().value();
-    CHECK(data_exposed(serial) == Approx(on_link).epsilon(1e-9));
-    const double expected = serial.breakdown.compute.value() + serial.breakdown.optimizer.value() + on_link;
+    const TraceEvent& last = *reductions.back();
+    CHECK(last.name.ends_with("(embedding)"));
+    const double exposed = gathers + (last.end - last.start).to_seconds().value();
+    CHECK(data_exposed(serial) == Approx(exposed).epsilon(1e-9));
+    const double expected = serial.breakdown.compute.value() + serial.breakdown.optimizer.value() + exposed;
     CHECK(serial.step_time.value() == Approx(expected).epsilon(1e-9));
     // prefetch 1: the same collectives (same volume, same time on the link), but the next unit's gather runs
     // while this unit computes, so less is exposed and the step is shorter by what was hidden.
@@ -194,17 +192,15 @@ TEST_CASE("symmetric and full modes agree on a ZeRO-3 step across nodes", "[step
     // GPUs in each node, so every gather and reduce-scatter crosses the NICs with the other TP rank's group beside
     // it — the concurrency symmetric mode times each collective with. Full mode runs each group's flows on the
     // links with whatever else is in flight, and here that includes a unit's reduce-scatter beside the next
-    // unit's gather (two data-parallel streams) on the same NICs. Symmetric mode times each alone and runs a rank's
-    // gathers and reductions one after the other on one link (before session 48 it ran them side by side, each with
-    // the whole NIC: full mode was 9.8 % slower, and a 512-GPU FSDP step 30 % slower); sharing the link, full mode
-    // may overlap what the serial link does not (latency, a ring step that leaves bandwidth free): within 5 %, both
-    // moving the same volume (measured: symmetric 2.6 % above full).
+    // unit's gather (two data-parallel streams) on the same NICs, which symmetric mode times apart: full mode is
+    // slower by that contention (measured 9.8%), never faster, and both move the same volume.
     StepSpec s = two_nodes(sharded_spec(2), 2);
     const StepResult sym = simulate_step(s);
     s.mode = SimulationMode::full;
     const StepResult full = simulate_step(s);
     CHECK(full.simulated_ranks == 16);
-    CHECK(sym.step_time.value() == Approx(full.step_time.value()).epsilon(0.05));
+    CHECK(full.step_time.value() >= sym.step_time.value());
+    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(0.12));
     CHECK(data_volume(full) == Approx(data_volume(sym)).epsilon(1e-12));
     // Ψ / 2 per GPU under TP 2 (the norms are replicated, not split: close, not equal), 3 × 2 B per micro-batch
     // less the head's second gather (H / 2 × 2 B), 2 micro-batches: about 2 × (3Ψ − H) bytes.

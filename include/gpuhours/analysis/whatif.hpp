@@ -51,7 +51,8 @@ struct WhatIfRow {
     std::string classification;        // under the rule: "not controlled", "licence required", …; empty without a rule
     std::string classification_reason;
     bool subject = true;               // false: the rule does not reach the chip's vendor (permitted whatever its class)
-    bool permitted = true;             // under the rule (always true without one): false for the reference row only
+    bool permitted = true;             // under the rule (true without one): false for a chip the rule does not permit
+                                       // (the reference row when the rule chose the chips; any chip --chips names)
     int gpus = 0;
     ParallelLayout layout;             // as simulated
     // The scenario's setup was changed for this chip (the text's †): its layout did not fit, or an efficiency, the

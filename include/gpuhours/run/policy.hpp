@@ -37,7 +37,7 @@ struct ChipMetrics {
     // excluded (it never sets the maximum on these parts). Dense, not sparse: the reading industry practice uses
     // (the L20 would be 3A090.a under a sparse reading yet was sold as compliant) — a deliberate assumption.
     double tpp = 0.0;
-    Precision tpp_basis = Precision::bf16;       // the format that set the maximum (the narrower on a tie)
+    Precision tpp_basis = Precision::bf16;       // the format that set the maximum (on a tie a 16-bit one, then 8-bit)
     // TPP / die area; nullopt where the catalog has no published die area (B200, MI300X, Gaudi 3, …).
     std::optional<double> performance_density;
     // Approximation: scale-up bandwidth per direction × 2. For PCIe-only parts (L20, L40S) the catalog's
