@@ -507,13 +507,13 @@ std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOp
     if (!chips.empty()) return chips;
     if (!request.rule) throw Error("a what-if needs chips or a rule", "give --chips h100,h800,h20 or --rule oct-2023");
     if (request.rule->memory_scope) throw Error(memory_scope_refusal(*request.rule), memory_scope_hint(*request.rule));
+    const std::string own = catalog_id(original.cluster.chip);
     for (const auto& id : catalog_names(base.catalog_dir.empty() ? default_catalog_dir() : base.catalog_dir, "chips")) {
         const Classification c = classify(load_chip(id, base.catalog_dir), *request.rule);
         if (permitted(c, *request.rule)) chips.push_back(id);
-        else if (id != catalog_id(original.cluster.chip)) not_permitted.emplace_back(id, c.class_name);
+        else if (id != own) not_permitted.emplace_back(id, c.class_name);
     }
     if (chips.empty()) throw Error(fmt::format("rule set {} permits no catalog chip", request.rule->id), "name chips with --chips");
-    const std::string own = catalog_id(original.cluster.chip);
     if (const auto at = std::find(chips.begin(), chips.end(), own); at == chips.end()) {
         reference = own;
         chips.insert(chips.begin(), own);

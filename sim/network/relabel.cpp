@@ -184,15 +184,10 @@ bool SwapClosure::close(std::span<const VertexId> from, std::span<const VertexId
         std::vector<std::uint32_t> cursor(in_offsets_.begin(), in_offsets_.end() - 1);
         for (std::size_t l = 0; l < links.size(); ++l) in_links_[cursor[links[l].to]++] = static_cast<std::uint32_t>(l);
         // Links numbered by class, kind, bandwidth, efficiency and latency alike, in order of first use: a class is
-        // one of the topology's distinct figures (Topology::link_specs, equal in all four only when the same entry).
+        // one of the topology's distinct figures, whose index (Topology::link_specs, an entry added as the link that
+        // first uses it is) already numbers them so.
         class_.resize(links.size());
-        std::vector<std::int64_t> number(topology_.link_specs().size(), -1);
-        std::uint32_t next = 0;
-        for (std::size_t l = 0; l < links.size(); ++l) {
-            std::int64_t& n = number[links[l].spec];
-            if (n < 0) n = next++;
-            class_[l] = static_cast<std::uint32_t>(n);
-        }
+        for (std::size_t l = 0; l < links.size(); ++l) class_[l] = links[l].spec;
     }
     for (std::size_t i = 0; i < from.size(); ++i) {
         if (!(from[i] == to[i] ? fix(from[i]) : swap(from[i], to[i]))) return false;

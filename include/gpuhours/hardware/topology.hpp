@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -198,15 +199,9 @@ public:
     [[nodiscard]] std::size_t vertex_count() const { return vertices_.size(); }
     [[nodiscard]] const VertexInfo& vertex(VertexId v) const { return vertices_[v]; }
     // Link l whole; throws std::out_of_range past the last link.
-    [[nodiscard]] LinkInfo link(LinkId l) const {
-        const LinkRecord& r = links_.at(l);
-        const LinkSpec& s = link_specs_[r.spec];
-        return LinkInfo{r.from, r.to, s.kind, s.bandwidth, s.efficiency, s.latency};
-    }
+    [[nodiscard]] LinkInfo link(LinkId l) const;
     [[nodiscard]] LinkList links() const { return LinkList(*this); }
     [[nodiscard]] std::size_t link_count() const { return links_.size(); }
-    // The far end of link l (a routing loop's read, without the figures).
-    [[nodiscard]] VertexId link_to(LinkId l) const { return links_[l].to; }
     // The stored form: each link's ends and figures' index, and the distinct figures in order of first use.
     [[nodiscard]] const std::vector<LinkRecord>& link_records() const { return links_; }
     [[nodiscard]] const std::vector<LinkSpec>& link_specs() const { return link_specs_; }
@@ -276,6 +271,11 @@ inline LinkInfo read_link(const Topology& t, LinkId l) {  // unchecked: l < t.li
     return LinkInfo{r.from, r.to, s.kind, s.bandwidth, s.efficiency, s.latency};
 }
 }  // namespace detail
+
+inline LinkInfo Topology::link(LinkId l) const {
+    if (l >= links_.size()) throw std::out_of_range("Topology::link: no such link");
+    return detail::read_link(*this, l);
+}
 
 inline LinkInfo LinkList::iterator::operator*() const { return detail::read_link(*t_, l_); }
 inline LinkInfo LinkList::operator[](LinkId l) const { return detail::read_link(*t_, l); }
