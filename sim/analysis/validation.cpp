@@ -141,16 +141,9 @@ double mean_absolute_percentage_error(const std::vector<ValidationCase>& cases) 
     return summarize_validation(cases).all.mean_absolute_error;
 }
 
-std::vector<std::string> step_caveats(const Scenario& s, SimulationMode mode) {
+std::vector<std::string> step_caveats(const Scenario& s) {
     std::vector<std::string> out;
     const ParallelLayout& layout = s.phases.front().parallel;
-    if (mode == SimulationMode::symmetric && layout.zero_stage >= 3 && s.cluster.gpus_per_node > 0 &&
-        spans_nodes(Placement(layout, s.cluster.gpus).group(GroupKind::data_context, 0), s.cluster.gpus_per_node)) {
-        out.push_back("ZeRO-3 across nodes: symmetric mode times each data-parallel gather and reduce-scatter as if it had "
-                      "the NIC to itself, though the two streams overlap on it; a 512-GPU Llama 3.1 70B step (DP64) came out "
-                      "23-32 % faster than --mode full, which shares the links, and under its own NIC bound: check a ZeRO-3 "
-                      "step with --mode full");
-    }
     if (s.model.moe && s.cluster.gpus_per_node > 0 &&
         !spans_nodes(Placement(layout, s.cluster.gpus).group(GroupKind::expert, 0), s.cluster.gpus_per_node)) {
         // With expert = 1 there is no group to speak of, but the step is of the same kind: all expert compute on

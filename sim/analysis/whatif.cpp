@@ -594,7 +594,7 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     row.cost_usd = ev.nominal_cost ? ev.nominal_cost->total.value() : 0.0;
     row.energy_mwh = ev.nominal_cost ? ev.nominal_cost->energy.value() / 3.6e9 : 0.0;
     row.verdicts = ev.verdicts;
-    row.caveats = step_caveats(s, ev.options.mode);
+    row.caveats = step_caveats(s);
     // A kernel figure that sets the chip's speed and is an assumption ([U]) taken at one value: the row's step and
     // verdicts rest on it with none of its uncertainty (a range, as the flagship gives its FP8 figure, is drawn).
     std::vector<std::string> assumed;  // "gemm_fp8 (0.54)", …

@@ -70,7 +70,7 @@ void json_step(report::Json& j, const StepResult& r, const Scenario& s) {
     j.field("cuda_graphs", s.training.cuda_graphs).field("clock_factor", s.cluster.clock_factor());
     j.field("gradient_accumulation", to_string(s.training.gradient_accumulation));
     j.key("caveats").begin_array();
-    for (const std::string& c : step_caveats(s, r.mode)) j.value(c);
+    for (const std::string& c : step_caveats(s)) j.value(c);
     j.end_array();
     if (s.cluster.power_cap) j.field("power_cap_w", s.cluster.power_cap->value());
     j.field("step_time_s", r.step_time.value()).field("micro_batches", r.micro_batches);
@@ -319,7 +319,7 @@ void print_step(const RunEvaluation& ev, bool stages, std::ostream& out) {
     }
     b.add_row({"pipeline bubble", seconds_text(r.breakdown.bubble), share(r.breakdown.bubble, t)});
     out << b.render();
-    for (const std::string& c : step_caveats(s, r.mode)) out << "note: " << c << "\n";
+    for (const std::string& c : step_caveats(s)) out << "note: " << c << "\n";
     if (const auto note = report::stage_imbalance_note(r, s.phases.front().parallel.pipeline, s.phases.front().parallel.schedule)) {
         out << "note: " << *note << "\n";
     }

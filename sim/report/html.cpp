@@ -532,7 +532,7 @@ std::string breakdown_section(const RunEvaluation& ev) {
     }
     rows.push_back({"pipeline bubble", seconds_text(r.breakdown.bubble), share(r.breakdown.bubble, t)});
     out += table({"where the step goes (mean per GPU)", "seconds", "share"}, rows, {1, 2});
-    for (const std::string& c : step_caveats(ev.scenario, ev.options.mode)) out += paragraph("Note: " + c + ".", "note");
+    for (const std::string& c : step_caveats(ev.scenario)) out += paragraph("Note: " + c + ".", "note");
     const ParallelLayout& headline_layout = ev.scenario.phases.front().parallel;
     if (const auto note = stage_imbalance_note(r, headline_layout.pipeline, headline_layout.schedule)) {
         out += paragraph("Note: " + *note + ".", "note");

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <gpuhours/engine/engine.hpp>
+#include <gpuhours/engine/processor_sharing.hpp>
 #include <gpuhours/hardware/topology.hpp>
 #include <gpuhours/network/automorphism.hpp>
 #include <gpuhours/network/collective.hpp>
@@ -389,6 +390,10 @@ private:
     std::map<std::pair<int, int>, bool> forward_seen_;  // (stage, local chunk): its first forward added
     Stream last_dp_comm_;
     Stream last_dp_reduce_;
+    // Symmetric mode under ZeRO-3: each simulated rank's data-parallel collectives, both streams, share its links as
+    // one processor-sharing server (a gather beside a reduce-scatter each at half its pace, as the flows of full mode
+    // share the NIC); null otherwise (data-parallel collectives then take their timed duration).
+    std::unique_ptr<ProcessorSharing> dp_links_;
     std::vector<std::array<Bytes, kCommAxes.size()>> volume_;  // per simulated rank: StepBreakdown::volume
     std::vector<std::vector<TaskId>> grad_sync_;  // per simulated rank: the data-parallel reductions of its chunks
     std::map<std::pair<int, int>, Added> added_;    // (stage, op index)

@@ -78,7 +78,13 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
             const SimTime d = seg.timed;
             std::vector<TaskId>& deps = after[i];  // replaced below by the task (its buffer reused)
             if (const auto last = (*stream)[k]) deps.push_back(*last);
-            const TaskId id = add_fixed(deps, std::nullopt, d, label, comm_role, seg.comm.axis, r);
+            TaskId id;
+            if (dp_links_ && comm_role != TaskRole::comm) {
+                id = dp_links_->task(k, d, deps, label);
+                set_info(id, TaskInfo{comm_role, seg.comm.axis, r, -1});
+            } else {
+                id = add_fixed(deps, std::nullopt, d, label, comm_role, seg.comm.axis, r);
+            }
             (*stream)[k] = id;
             deps.assign(1, id);
         }

@@ -160,11 +160,11 @@ TEST_CASE("without prefetch every ZeRO-3 gather is exposed — prefetching one u
     CHECK(data_exposed(serial) == Approx(exposed).epsilon(1e-9));
     const double expected = serial.breakdown.compute.value() + serial.breakdown.optimizer.value() + exposed;
     CHECK(serial.step_time.value() == Approx(expected).epsilon(1e-9));
-    // prefetch 1: the same collectives (same volume, same time on the link), but the next unit's gather runs
-    // while this unit computes, so less is exposed and the step is shorter by what was hidden.
+    // prefetch 1: the same collectives (same volume), but the next unit's gather runs while this unit computes, so
+    // less is exposed and the step is shorter by what was hidden. (Their time on the link differs: a gather that
+    // overlaps a reduce-scatter shares the links with it and lasts longer, processor_sharing_test.cpp.)
     const StepResult ahead = simulate_step(sharded_spec(1, 1));
     CHECK(data_volume(ahead) == Approx(data_volume(serial)));
-    CHECK(data_on_link(ahead) == Approx(data_on_link(serial)).epsilon(1e-9));
     CHECK(data_exposed(ahead) < 0.9 * data_exposed(serial));
     CHECK(ahead.step_time.value() == Approx(serial.step_time.value() - (data_exposed(serial) - data_exposed(ahead))).epsilon(1e-9));
 }
@@ -190,21 +190,26 @@ TEST_CASE("ZeRO-3 memory holds the prefetched units and, without resharding, eve
 TEST_CASE("symmetric and full modes agree on a ZeRO-3 step across nodes", "[step][zero3]") {
     // 16 H100s, 2 nodes of 8 on a fat-tree, TP 2 (inside a node) × DP 8: each data-parallel group (stride 2) has 4
     // GPUs in each node, so every gather and reduce-scatter crosses the NICs with the other TP rank's group beside
-    // it — the concurrency symmetric mode times each collective with. Full mode runs each group's flows on the
-    // links with whatever else is in flight, and here that includes a unit's reduce-scatter beside the next
-    // unit's gather (two data-parallel streams) on the same NICs, which symmetric mode times apart: full mode is
-    // slower by that contention (measured 9.8%), never faster, and both move the same volume.
-    StepSpec s = two_nodes(sharded_spec(2), 2);
-    const StepResult sym = simulate_step(s);
-    s.mode = SimulationMode::full;
-    const StepResult full = simulate_step(s);
-    CHECK(full.simulated_ranks == 16);
-    CHECK(full.step_time.value() >= sym.step_time.value());
-    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(0.12));
-    CHECK(data_volume(full) == Approx(data_volume(sym)).epsilon(1e-12));
-    // Ψ / 2 per GPU under TP 2 (the norms are replicated, not split: close, not equal), 3 × 2 B per micro-batch
-    // less the head's second gather (H / 2 × 2 B), 2 micro-batches: about 2 × (3Ψ − H) bytes.
-    CHECK(data_volume(sym) == Approx(2.0 * (3.0 * kParameters - 32'769'024.0)).epsilon(0.01));
+    // it — the concurrency symmetric mode times each collective with. A unit's reduce-scatter also runs beside the
+    // next unit's gather (two data-parallel streams) on the same NICs: full mode shares the links flow by flow,
+    // symmetric mode shares its rank's links between the two as one processor-sharing server (each at 1/2 while
+    // both run). Before that sharing symmetric mode was 9.8 % faster here (and 23-32 % on a 512-GPU Llama 3.1 70B
+    // FSDP step); now it is within a few per cent, a little slower (it shares the collectives' latency too, where
+    // full mode shares only their bytes): measured +3.1 % at prefetch 0, +2.6 % at prefetch 1. Both move the same
+    // volume.
+    for (const int prefetch : {0, 1}) {
+        StepSpec s = two_nodes(sharded_spec(2, prefetch), 2);
+        const StepResult sym = simulate_step(s);
+        s.mode = SimulationMode::full;
+        const StepResult full = simulate_step(s);
+        INFO("prefetch " << prefetch);
+        CHECK(full.simulated_ranks == 16);
+        CHECK(sym.step_time.value() == Approx(full.step_time.value()).epsilon(0.04));
+        CHECK(data_volume(full) == Approx(data_volume(sym)).epsilon(1e-12));
+        // Ψ / 2 per GPU under TP 2 (the norms are replicated, not split: close, not equal), 3 × 2 B per micro-batch
+        // less the head's second gather (H / 2 × 2 B), 2 micro-batches: about 2 × (3Ψ − H) bytes.
+        CHECK(data_volume(sym) == Approx(2.0 * (3.0 * kParameters - 32'769'024.0)).epsilon(0.01));
+    }
 }
 
 TEST_CASE("hybrid sharding gathers inside a node and all-reduces the reduced shard across nodes", "[step][zero3]") {

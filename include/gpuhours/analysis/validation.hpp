@@ -81,9 +81,7 @@ double mean_absolute_percentage_error(const std::vector<ValidationCase>& cases);
 // fell into (docs/moe.md, "Known misses"), one sentence each, for `run`, `report` and their JSON. Today one: an MoE
 // step whose expert-parallel group stays inside one node (rank r on GPU r, nodes numbered in order; EP 1 included),
 // the kind six runs NVIDIA published with Megatron-Bridge came out 61-264 % faster in the model than measured
-// (scenarios/validation/megatron-bridge-*). Empty for dense models and expert groups that cross nodes. And, in
-// symmetric mode, a ZeRO-3 step whose data-parallel group crosses nodes: its gathers and reduce-scatters are each
-// timed with the whole NIC though they overlap on it (a 512-GPU FSDP step 23-32 % under --mode full).
-std::vector<std::string> step_caveats(const Scenario& s, SimulationMode mode = SimulationMode::symmetric);
+// (scenarios/validation/megatron-bridge-*). Empty for dense models and expert groups that cross nodes.
+std::vector<std::string> step_caveats(const Scenario& s);
 
 }  // namespace gpuhours
