@@ -120,9 +120,12 @@ enum class ProgressStyle { off, bar, lines };
 ProgressStyle progress_style(const ParsedArgs& args);
 // Whether progress goes to a terminal's stderr (ProgressStyle::bar).
 bool progress_wanted(const ParsedArgs& args);
+// Seconds from a bar's making before it shows: GPUHOURS_PROGRESS_AFTER (0 or more), 1 when unset or empty. Throws Error
+// naming the variable for anything else.
+double progress_delay();
 
 // Progress on stderr with the time elapsed and an estimate of the time left (at the rate measured since the first
-// update), shown from the first update one second or more after the bar was made: as a bar redrawn at most ten
+// update), shown from the first update progress_delay() (one second) or more after the bar was made: as a bar redrawn at most ten
 // times a second, or as a plain line each time the work done passes another tenth (progress_style), and then a
 // closing "done" line. Thread-safe: workers may report their own completions. The bar is cleared when the work is
 // done or the bar is destroyed.
@@ -141,10 +144,11 @@ private:
     std::mutex mutex_;
     std::string label_;
     ProgressStyle style_;
+    double delay_ = 1.0;  // progress_delay()
     bool drawn_ = false;
     int tenths_shown_ = 0;  // lines: the last tenth of the work a line was printed for
     bool lines_finished_ = false;  // lines: the closing line was printed
-    std::chrono::steady_clock::time_point made_;   // the bar shows from one second after this
+    std::chrono::steady_clock::time_point made_;   // the bar shows from delay_ after this
     std::chrono::steady_clock::time_point first_;  // the first update: the rate is measured from here
     double first_done_ = -1.0;                     // work done at the first update (negative: no update yet)
     double last_done_ = 0.0;                       // the most work reported so far: a smaller count is not drawn

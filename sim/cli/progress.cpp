@@ -41,9 +41,25 @@ ProgressStyle progress_style(const ParsedArgs& args) {
 
 bool progress_wanted(const ParsedArgs& args) { return progress_style(args) == ProgressStyle::bar; }
 
+double progress_delay() {
+    const char* set = std::getenv("GPUHOURS_PROGRESS_AFTER");
+    if (set == nullptr || *set == '\0') return 1.0;
+    const std::string_view text = set;
+    char* end = nullptr;
+    const double seconds = std::strtod(set, &end);
+    if (end != set + text.size() || !std::isfinite(seconds) || seconds < 0.0) {
+        const bool plain = std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+        throw Error(plain ? fmt::format("the environment variable GPUHOURS_PROGRESS_AFTER={} is not a number of seconds", text)
+                          : std::string("the environment variable GPUHOURS_PROGRESS_AFTER is not a number of seconds"),
+                    "set GPUHOURS_PROGRESS_AFTER to 0 or more seconds (1 when unset), or unset it");
+    }
+    return seconds;
+}
+
 ProgressBar::ProgressBar(std::string label, const ParsedArgs& args)
     : label_(std::move(label)),
       style_(progress_style(args)),
+      delay_(progress_delay()),
       made_(std::chrono::steady_clock::now()) {}
 
 ProgressBar::~ProgressBar() {
@@ -89,7 +105,7 @@ void ProgressBar::update(double done, int total) {
         first_ = now;
         first_done_ = done;
     }
-    if (duration<double>(now - made_).count() < 1.0) return;
+    if (duration<double>(now - made_).count() < delay_) return;
     const int tenths = static_cast<int>(10.0 * done / total);
     if (style_ == ProgressStyle::lines ? tenths <= tenths_shown_ : drawn_ && duration<double>(now - drawn_at_).count() < 0.1) return;
     drawn_at_ = now;
