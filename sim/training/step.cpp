@@ -105,7 +105,7 @@ StepBuilder::StepBuilder(const StepSpec& spec, CommTimeCache* comm_times)
     last_dp_comm_.resize(simulated_.size());
     last_dp_reduce_.resize(simulated_.size());
     if (spec.mode == SimulationMode::symmetric && layout_.zero_stage >= 3) {
-        dp_links_ = std::make_unique<ProcessorSharing>(engine_, simulated_.size());
+        dp_links_ = std::make_unique<ProcessorSharing>(engine_, 2 * simulated_.size());
     }
     volume_.resize(simulated_.size());
     grad_sync_.resize(simulated_.size());

@@ -391,9 +391,13 @@ private:
     Stream last_dp_comm_;
     Stream last_dp_reduce_;
     // Symmetric mode under ZeRO-3: each simulated rank's data-parallel collectives, both streams, share its links as
-    // one processor-sharing server (a gather beside a reduce-scatter each at half its pace, as the flows of full mode
-    // share the NIC); null otherwise (data-parallel collectives then take their timed duration).
+    // processor-sharing servers (a gather beside a reduce-scatter each at half its pace, as the flows of full mode
+    // share the links), two per rank: one for groups inside its node (the scale-up links), one for groups across
+    // nodes (its NIC), so that a hybrid-sharded gather inside the node and its replica all-reduce across nodes do
+    // not slow each other (dp_server). Null otherwise: data-parallel collectives then take their timed duration.
     std::unique_ptr<ProcessorSharing> dp_links_;
+    std::map<std::pair<int, int>, std::size_t> dp_servers_;  // (GroupKind, rank) → dp_server
+    std::size_t dp_server(GroupKind group, int rank);
     std::vector<std::array<Bytes, kCommAxes.size()>> volume_;  // per simulated rank: StepBreakdown::volume
     std::vector<std::vector<TaskId>> grad_sync_;  // per simulated rank: the data-parallel reductions of its chunks
     std::map<std::pair<int, int>, Added> added_;    // (stage, op index)

@@ -80,7 +80,7 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
             if (const auto last = (*stream)[k]) deps.push_back(*last);
             TaskId id;
             if (dp_links_ && comm_role != TaskRole::comm) {
-                id = dp_links_->task(k, d, deps, label);
+                id = dp_links_->task(dp_server(seg.comm.group, r), d, deps, label);
                 set_info(id, TaskInfo{comm_role, seg.comm.axis, r, -1});
             } else {
                 id = add_fixed(deps, std::nullopt, d, label, comm_role, seg.comm.axis, r);
@@ -119,6 +119,14 @@ void StepBuilder::add_segment(int stage, const Segment& seg, const std::string& 
             after[index_of.at(member)] = {placeholder};
         }
     }
+}
+
+// The processor-sharing server of `rank`'s data-parallel collectives over groups of kind `group`: its scale-up
+// server (2k) when the group stays inside a node, its NIC server (2k + 1) when it spans nodes.
+std::size_t StepBuilder::dp_server(GroupKind group, int rank) {
+    auto [it, added] = dp_servers_.try_emplace(std::pair(static_cast<int>(group), rank), 0);
+    if (added) it->second = 2 * slot_of(rank) + (spans_nodes(placement_.group(group, rank)) ? 1 : 0);
+    return it->second;
 }
 
 // Symmetric mode merges the middle of a run of in-chain segments (compute, recompute, comm) into one task: exact,

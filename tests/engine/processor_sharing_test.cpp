@@ -85,6 +85,41 @@ TEST_CASE("Equal tags end together, zero work ends at once, and times are whole 
     CHECK(finished(second, y) == 5);
 }
 
+TEST_CASE("An end between two picoseconds is rounded up, and the lateness carries to the jobs still in progress") {
+    Engine engine;
+    ProcessorSharing server(engine, 1);
+    const TaskId a = server.task(0, ps(1), {}, "a");
+    const TaskId b = server.task(0, ps(1), {}, "b");
+    const TaskId wait = engine.add_fixed_task({}, std::nullopt, ps(1), "wait");
+    const std::vector<TaskId> after{wait};
+    const TaskId c = server.task(0, ps(1), after, "c");
+    engine.run();
+    // Exactly: a and b at 1/2 until t = 1 (0.5 each left); then three at 1/3: a and b served at t = 2.5, c has 0.5
+    // left, alone: ends at 3. In whole picoseconds: V = 0.5 at t = 1, tags a = b = 1, c = 1.5; the next end is
+    // 1 + ⌈(1 − 0.5) × 3⌉ = 1 + ⌈1.5⌉ = 3 (half a picosecond late); then V = 0.5 + 2/3, c alone with 1.5 − 1.1667 =
+    // 0.333 left: ⌈0.333⌉ = 1 more, t = 4 (one picosecond late: one rounding in its busy period before its own).
+    CHECK(finished(engine, a) == 3);
+    CHECK(finished(engine, b) == 3);
+    CHECK(started(engine, c) == 1);
+    CHECK(finished(engine, c) == 4);
+}
+
+TEST_CASE("A job ending on one server starts its dependent on another at the same instant") {
+    Engine engine;
+    ProcessorSharing servers(engine, 2);
+    const TaskId a = servers.task(0, ps(10), {}, "a");
+    const TaskId b = servers.task(1, ps(20), {}, "b");
+    const std::vector<TaskId> after{a};
+    const TaskId c = servers.task(1, ps(10), after, "c");
+    engine.run();
+    // a alone on server 0 ends at 10; c arrives on server 1 at 10, where b has 10 left: both at 1/2, b and c each
+    // have 10 to serve, ending together at 30 (= 20 + 10, the server's work).
+    CHECK(finished(engine, a) == 10);
+    CHECK(started(engine, c) == 10);
+    CHECK(finished(engine, b) == 30);
+    CHECK(finished(engine, c) == 30);
+}
+
 TEST_CASE("Processor sharing refuses a server out of range and negative work") {
     Engine engine;
     ProcessorSharing server(engine, 1);

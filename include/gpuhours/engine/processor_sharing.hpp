@@ -6,11 +6,13 @@
 // of the model's servers and finishes there. It knows nothing of GPUs or networks; the step uses one server per
 // simulated rank for its data-parallel collectives in symmetric mode (training/step.hpp).
 //
-// Exactness. Each server keeps a virtual clock V that advances at 1/k per unit of real time while k jobs are in
-// progress; a job arriving at V = v with work w ends when V reaches v + w (its tag). Times are integer picoseconds:
-// the next end is the real time at which V reaches the smallest tag, rounded up to a whole picosecond, so a job never
-// ends before its work is done and ends at most 1 ps × (number of arrivals and ends in its busy period) late. Jobs
-// whose tags are equal end together, in the order they started. Deterministic: the same calls give the same times.
+// Exactness. Each server keeps a virtual clock V (a double, in picoseconds) that advances at 1/k per unit of real
+// time while k jobs are in progress; a job arriving at V = v with work w ends when V reaches v + w (its tag). Times
+// are integer picoseconds: the next end is the real time at which V reaches the smallest tag, rounded up to a whole
+// picosecond, so a job never ends before its work is done (up to the rounding of V, which is exact while k ≤ 2 and
+// under a picosecond otherwise) and ends at most 1 ps × (the arrivals and ends in its busy period) late. Jobs whose
+// tags are equal as doubles end together, in the order they started. Deterministic: the same calls give the same
+// times.
 #pragma once
 
 #include <gpuhours/engine/engine.hpp>

@@ -20,7 +20,10 @@
 // - symmetric (default): one representative GPU per pipeline stage (tensor, context and data rank 0). All
 //   data-parallel replicas and all ranks of a tensor/context/expert group do the same work at the same time, so
 //   each collective is timed once, standalone on the network, with the flows of every group of the same kind in
-//   that stage running concurrently (other replicas' traffic on shared links), and cached.
+//   that stage running concurrently (other replicas' traffic on shared links), and cached. Under ZeRO-3 a rank's
+//   data-parallel collectives that overlap (a gather beside a reduce-scatter) then share its links as a
+//   processor-sharing server (engine/processor_sharing.hpp), one for its groups inside the node and one for those
+//   across nodes: while k run, each advances at 1/k of its timed pace.
 // - full: every GPU is simulated; each collective is one engine task per group whose flows share the links with
 //   whatever else is in flight at that moment (max-min, re-solved as flows start and end).
 // The two agree when the concurrent collectives of the full simulation are the ones symmetry assumes.
