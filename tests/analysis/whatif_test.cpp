@@ -184,14 +184,14 @@ TEST_CASE("a layout that does not fit on a smaller chip gets more recomputation 
 }
 
 TEST_CASE("a rule without chips compares the chips it permits, after the scenario's own as the reference", "[whatif]") {
-    // Under the October 2023 rule only the H20 and the L20 are outside 3A090 (policy tests, reference §3.7). The
-    // scenario's H100 is controlled, so it comes first as the reference row, run as the scenario has it.
+    // Under the October 2023 rule only the H20, the L2 and the L20 are outside 3A090 (policy tests, reference §3.7).
+    // The scenario's H100 is controlled, so it comes first as the reference row, run as the scenario has it.
     WhatIfRequest request;
     request.rule = load_rule_set("oct-2023", kCatalog);
     const WhatIfResult r = run_whatif(write_scenario("tp8.toml", kTensor8), catalog(), request, quick());
     // The Ascend parts are 3A090.a by their figures (TPP 6,016 and 12,480 ≥ 4,800) but PRC-origin, which the rule
     // does not reach (oct-2023.toml's not_subject): kept, in catalog order, marked not subject.
-    REQUIRE(r.rows.size() == 5);
+    REQUIRE(r.rows.size() == 6);
     CHECK(r.rows[0].chip == "h100");
     CHECK(r.rows[0].reference);
     CHECK(r.rows[0].classification == "3A090.a");
@@ -200,7 +200,8 @@ TEST_CASE("a rule without chips compares the chips it permits, after the scenari
     CHECK(r.rows[1].chip == "ascend-910b");
     CHECK(r.rows[2].chip == "ascend-910c");
     CHECK(r.rows[3].chip == "h20");
-    CHECK(r.rows[4].chip == "l20");
+    CHECK(r.rows[4].chip == "l2");
+    CHECK(r.rows[5].chip == "l20");
     CHECK_FALSE(r.rows[0].permitted);
     for (std::size_t i = 1; i < r.rows.size(); ++i) {
         CHECK_FALSE(r.rows[i].reference);
@@ -211,9 +212,10 @@ TEST_CASE("a rule without chips compares the chips it permits, after the scenari
     // The rest of the catalog is 3A090.a and subject (policy_test's table): said to be left out, in catalog order,
     // the scenario's own H100 (the reference row) not among them.
     const std::vector<std::pair<std::string, std::string>> left = {
-        {"a100-40gb", "3A090.a"}, {"a100-80gb", "3A090.a"}, {"a800-80gb", "3A090.a"}, {"b200", "3A090.a"},
-        {"gaudi3", "3A090.a"},    {"gb200", "3A090.a"},     {"h100-pcie", "3A090.a"}, {"h200", "3A090.a"},
-        {"h800", "3A090.a"},      {"l40s", "3A090.a"},      {"mi300x", "3A090.a"},    {"tpu-v5p", "3A090.a"}};
+        {"a100-40gb", "3A090.a"}, {"a100-80gb", "3A090.a"}, {"a800-40gb", "3A090.a"}, {"a800-80gb", "3A090.a"},
+        {"b200", "3A090.a"},      {"gaudi3", "3A090.a"},    {"gb200", "3A090.a"},     {"h100-pcie", "3A090.a"},
+        {"h200", "3A090.a"},      {"h800", "3A090.a"},      {"h800-pcie", "3A090.a"}, {"l40s", "3A090.a"},
+        {"mi300x", "3A090.a"},    {"tpu-v5p", "3A090.a"}};
     CHECK(r.not_permitted == left);
 }
 

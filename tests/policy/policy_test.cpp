@@ -50,16 +50,20 @@ TEST_CASE("TPP and performance density of every catalog chip match the reference
         {"h100", 15831},       // FP8 1,978.9 × 8
         {"h100-pcie", 12104},  // FP8 1,513 × 8
         {"h800", 15831},       // as H100
+        {"h800-pcie", 12104},  // as H100 PCIe: FP8 1,513 × 8
         {"h20", 2368},         // BF16 148 × 16 = FP8 296 × 8
         {"a100-40gb", 4992},   // FP16 312 × 16
         {"a100-80gb", 4992},
         {"a800-80gb", 4992},
+        {"a800-40gb", 4992},   // as A100: FP16 312 × 16
         {"h200", 15831},
         {"b200", 36000},       // BF16 2,250 × 16
         {"gb200", 40000},      // BF16 2,500 × 16
         {"l40s", 5864},        // FP8 733 × 8
         {"l20", 1912},         // table: BF16 119.5 × 16 = FP8 239 × 8 = 1,912; the catalog's TF32 is the exact
                                // 119.5 / 2 = 59.75 (59.75 × 32 = 1,912), not the spec table's rounded 59.8 (1,913.6)
+        {"l2", 1544},          // FP8 193 × 8 = BF16 96.5 × 16 = 1,544; TF32 the exact 96.5 / 2 = 48.25 (× 32 = 1,544),
+                               // not the spec table's rounded 48.3 (1,545.6)
         {"ascend-910b", 6016}, // FP16 376 × 16, the top of the table's 5,120–6,016 range (catalog SKU)
         {"ascend-910c", 12480},// BF16 780 × 16
         {"mi300x", 20919},     // FP8 2,614.9 × 8 = 20,919.2 (BF16 1,307.4 × 16 = 20,918.4)
@@ -71,9 +75,11 @@ TEST_CASE("TPP and performance density of every catalog chip match the reference
         CHECK(metrics_of(load_chip(chip, kCatalog)).tpp == Approx(expected).margin(1));
     }
     // PD = TPP / die mm²: H100 15,831 / 814 = 19.45; H100 PCIe 12,104 / 814 = 14.87; H20 2,368 / 814 = 2.91;
-    // A100 4,992 / 826 = 6.04; L40S 5,864 / 608.5 = 9.64; L20 1,912 / 608.5 = 3.14.
-    const std::map<std::string, double> pd = {{"h100", 19.45}, {"h100-pcie", 14.87}, {"h20", 2.91},
-                                              {"a100-80gb", 6.04}, {"l40s", 9.64},   {"l20", 3.14}};  // L20: 1,912 / 608.5 = 3.1422
+    // A100 4,992 / 826 = 6.04; L40S 5,864 / 608.5 = 9.64; L20 1,912 / 608.5 = 3.14; H800 PCIe as H100 PCIe 14.87;
+    // A800 40GB as A100 6.04; L2 1,544 / 295 [U die] = 5.234 (table: ~5.2 [U die]). L20: 1,912 / 608.5 = 3.1422.
+    const std::map<std::string, double> pd = {{"h100", 19.45},     {"h100-pcie", 14.87}, {"h20", 2.91},
+                                              {"a100-80gb", 6.04}, {"l40s", 9.64},       {"l20", 3.14},
+                                              {"h800-pcie", 14.87}, {"a800-40gb", 6.04}, {"l2", 5.23}};
     for (const auto& [chip, expected] : pd) {
         INFO(chip);
         const auto m = metrics_of(load_chip(chip, kCatalog));
@@ -93,15 +99,18 @@ TEST_CASE("the October 2022 rule catches chips with both TPP and I/O over the li
         {"h100", "3A090.a"},            // 15,831; 450 × 2 = 900 GB/s
         {"h100-pcie", "3A090.a"},       // 12,104; NVLink bridge 300 × 2 = 600 ≥ 600 (table: "controlled? [U]")
         {"h800", "not controlled"},     // 15,831 but 200 × 2 = 400 < 600
+        {"h800-pcie", "not controlled"},// 12,104 but NVLink bridge 200 × 2 = 400 < 600 (table: not controlled)
         {"h20", "not controlled"},      // TPP 2,368 < 4,800
         {"a100-40gb", "3A090.a"},       // 4,992; 600 GB/s
         {"a100-80gb", "3A090.a"},
         {"a800-80gb", "not controlled"},// 4,992 but 400 < 600
+        {"a800-40gb", "not controlled"},// 4,992 but 400 < 600
         {"h200", "3A090.a"},
         {"b200", "3A090.a"},            // 1,800 GB/s
         {"gb200", "3A090.a"},
         {"l40s", "not controlled"},     // PCIe only, 64 GB/s
         {"l20", "not controlled"},      // TPP 1,912
+        {"l2", "not controlled"},       // TPP 1,544 < 4,800
         {"mi300x", "3A090.a"},          // 448 × 2 = 896 GB/s
         {"gaudi3", "3A090.a"},          // 525 × 2 = 1,050 GB/s (table: 1.2 TB/s with all 24 ports)
         // Not decided by the table ("—" or "(≥ 4,800)"), asserted from the catalog figures:
@@ -111,9 +120,9 @@ TEST_CASE("the October 2022 rule catches chips with both TPP and I/O over the li
     });
 }
 
-TEST_CASE("the October 2023 rule catches H800 and A800 but not H20 or L20", "[policy]") {
+TEST_CASE("the October 2023 rule catches H800 and A800 but not H20, L20 or L2", "[policy]") {
     // 3A090.a = TPP ≥ 4,800 OR (TPP ≥ 1,600 AND PD ≥ 5.92); .b = (2,400 ≤ TPP < 4,800 AND 1.6 ≤ PD < 5.92) OR
-    // (TPP ≥ 1,600 AND 3.2 ≤ PD < 5.92). Table §3.7: every chip 3A090.a except H20 and L20 (outside).
+    // (TPP ≥ 1,600 AND 3.2 ≤ PD < 5.92). Table §3.7: every chip 3A090.a except H20, L20 and L2 (outside).
     check_table(classify_catalog("oct-2023"), {
         {"h100", "3A090.a"},  {"h100-pcie", "3A090.a"}, {"h800", "3A090.a"},   // TPP 15,831 ≥ 4,800
         {"a100-40gb", "3A090.a"}, {"a100-80gb", "3A090.a"}, {"a800-80gb", "3A090.a"},  // 4,992 ≥ 4,800
@@ -123,13 +132,16 @@ TEST_CASE("the October 2023 rule catches H800 and A800 but not H20 or L20", "[po
         {"tpu-v5p", "3A090.a"},  // TPP ≥ 4,800 decides it even where PD is unknown
         {"h20", "not controlled"},  // TPP 2,368 < 2,400 and PD 2.91 < 3.2
         {"l20", "not controlled"},  // TPP 1,912 < 2,400 and PD 1,912 / 608.5 = 3.142 < 3.2 (by a hair; table: 3.14)
+        {"h800-pcie", "3A090.a"},   // 12,104 ≥ 4,800
+        {"a800-40gb", "3A090.a"},   // 4,992 ≥ 4,800
+        {"l2", "not controlled"},   // TPP 1,544 < 1,600: no prong can hold, whatever the [U] die (PD 5.23)
     });
 }
 
 TEST_CASE("the April 2025 H20 letter keeps the October 2023 classes and catches the H20 by its bandwidth", "[policy]") {
-    // apr-2025-h20.toml: the Oct 2023 classes first (every chip but H20 and L20 is 3A090.a, as in the case above), then
-    // "licence required (Apr 2025)" for memory bandwidth ≥ 4,000 GB/s or bidirectional interconnect ≥ 900 GB/s (the
-    // H20's own figures, chips-and-rules.md §3.6), else not controlled.
+    // apr-2025-h20.toml: the Oct 2023 classes first (every chip but H20, L20 and L2 is 3A090.a, as in the case above),
+    // then "licence required (Apr 2025)" for memory bandwidth ≥ 4,000 GB/s or bidirectional interconnect ≥ 900 GB/s
+    // (the H20's own figures, chips-and-rules.md §3.6), else not controlled.
     check_table(classify_catalog("apr-2025-h20"), {
         {"h100", "3A090.a"},  {"h100-pcie", "3A090.a"}, {"h800", "3A090.a"},   // TPP 15,831 / 12,104 ≥ 4,800
         {"a100-40gb", "3A090.a"}, {"a100-80gb", "3A090.a"}, {"a800-80gb", "3A090.a"},  // 4,992 ≥ 4,800
@@ -139,6 +151,8 @@ TEST_CASE("the April 2025 H20 letter keeps the October 2023 classes and catches 
         {"tpu-v5p", "3A090.a"},
         {"h20", "licence required (Apr 2025)"},  // TPP 2,368, PD 2.91: outside 3A090; DRAM 4.0 TB/s ≥ 4,000 GB/s
         {"l20", "not controlled"},               // outside 3A090; DRAM 864 GB/s < 4,000, PCIe 32 × 2 = 64 GB/s < 900
+        {"h800-pcie", "3A090.a"}, {"a800-40gb", "3A090.a"},  // 12,104 / 4,992 ≥ 4,800
+        {"l2", "not controlled"},                // outside 3A090; DRAM 300 GB/s < 4,000, PCIe 64 GB/s < 900
     });
     const RuleSet rules = load_rule_set("apr-2025-h20", kCatalog);
     const Classification h20 = classify(load_chip("h20", kCatalog), rules);
@@ -187,6 +201,57 @@ TEST_CASE("the explanation of a classification quotes the numbers that decided i
     CHECK(h100.why() == "TPP 15,831 ≥ 4,800; I/O 900 GB/s ≥ 600 GB/s");
 }
 
+TEST_CASE("the H800 PCIe, A800 40GB and L2 have the reference's TPP and its Oct 2022 and Oct 2023 verdicts", "[policy]") {
+    // chips-and-rules.md §3.7, rows "H800 PCIe", "A800" and "L2"; I/O = scale-up per direction × 2.
+    const RuleSet oct2022 = load_rule_set("oct-2022", kCatalog);
+    const RuleSet oct2023 = load_rule_set("oct-2023", kCatalog);
+
+    const ChipProfile h800_pcie = load_chip("h800-pcie", kCatalog);
+    // TPP = 1,513 TFLOP/s FP8 × 8 = 12,104 (above BF16 756 × 16 = 12,096), so FP8 sets it.
+    CHECK(metrics_of(h800_pcie).tpp == Approx(12104.0));
+    CHECK(bit_length(metrics_of(h800_pcie).tpp_basis) == 8);
+    // Oct 2022: TPP 12,104 ≥ 4,800 but I/O = NVLink bridge 200 GB/s × 2 = 400 GB/s < 600 ⇒ not controlled.
+    CHECK(classify(h800_pcie, oct2022).class_name == "not controlled");
+    CHECK(classify(h800_pcie, oct2022).why() == "not 3A090.a: I/O 400 GB/s < 600 GB/s");
+    // Oct 2023: TPP 12,104 ≥ 4,800 ⇒ 3A090.a, not permitted.
+    CHECK(classify(h800_pcie, oct2023).class_name == "3A090.a");
+    CHECK(classify(h800_pcie, oct2023).why() == "TPP 12,104 ≥ 4,800");
+    CHECK_FALSE(permitted(classify(h800_pcie, oct2023), oct2023));
+
+    const ChipProfile a800_40 = load_chip("a800-40gb", kCatalog);
+    // TPP = 312 TFLOP/s FP16 × 16 = 4,992 (= INT8 624 × 8 = TF32 156 × 32): a 16-bit format is named.
+    CHECK(metrics_of(a800_40).tpp == Approx(4992.0));
+    CHECK(bit_length(metrics_of(a800_40).tpp_basis) == 16);
+    // Oct 2022: TPP 4,992 ≥ 4,800 but I/O = NVLink 200 GB/s × 2 = 400 GB/s < 600 ⇒ not controlled.
+    CHECK(classify(a800_40, oct2022).class_name == "not controlled");
+    CHECK(classify(a800_40, oct2022).why() == "not 3A090.a: I/O 400 GB/s < 600 GB/s");
+    // Oct 2023: TPP 4,992 ≥ 4,800 ⇒ 3A090.a.
+    CHECK(classify(a800_40, oct2023).class_name == "3A090.a");
+    CHECK(classify(a800_40, oct2023).why() == "TPP 4,992 ≥ 4,800");
+
+    const ChipProfile l2 = load_chip("l2", kCatalog);
+    // TPP = 193 TFLOP/s FP8 × 8 = 1,544 = BF16 96.5 × 16 = TF32 48.25 × 32: a 16-bit format is named.
+    CHECK(metrics_of(l2).tpp == Approx(1544.0));
+    CHECK(bit_length(metrics_of(l2).tpp_basis) == 16);
+    // PD = 1,544 / 295 mm² [U die] = 5.234.
+    REQUIRE(metrics_of(l2).performance_density.has_value());
+    CHECK(*metrics_of(l2).performance_density == Approx(1544.0 / 295.0));
+    // Oct 2022: TPP 1,544 < 4,800 ⇒ not controlled (the I/O, PCIe 32 × 2 = 64 GB/s, is not reached).
+    CHECK(classify(l2, oct2022).class_name == "not controlled");
+    CHECK(classify(l2, oct2022).why() == "not 3A090.a: TPP 1,544 < 4,800");
+    // Oct 2023: .a needs TPP ≥ 4,800 or (TPP ≥ 1,600 and PD ≥ 5.92); .b needs TPP ≥ 2,400 or TPP ≥ 1,600 in each
+    // prong: 1,544 < 1,600 fails all four, whatever the die ⇒ not controlled, permitted.
+    CHECK(classify(l2, oct2023).class_name == "not controlled");
+    CHECK(classify(l2, oct2023).why() ==
+          "not 3A090.a: TPP 1,544 < 4,800; TPP 1,544 < 1,600; not 3A090.b: TPP 1,544 < 2,400; TPP 1,544 < 1,600");
+    CHECK(permitted(classify(l2, oct2023), oct2023));
+    // Without its [U] die area the class is still decided: TPP alone settles every prong.
+    ChipProfile no_die = l2;
+    no_die.die_area_mm2.reset();
+    CHECK(classify(no_die, oct2023).determined);
+    CHECK(classify(no_die, oct2023).class_name == "not controlled");
+}
+
 TEST_CASE("the January 2026 rule admits H200 and MI300X to case-by-case review but not Blackwell", "[policy]") {
     // Eligible: TPP < 21,000 AND DRAM bandwidth < 6,500 GB/s.
     const std::string yes = "eligible for case-by-case review";
@@ -199,6 +264,9 @@ TEST_CASE("the January 2026 rule admits H200 and MI300X to case-by-case review b
         {"gaudi3", no},    // 29,360
         {"h100", yes},  {"h100-pcie", yes}, {"h800", yes}, {"h20", yes}, {"a100-40gb", yes}, {"a100-80gb", yes},
         {"a800-80gb", yes}, {"l40s", yes}, {"l20", yes},
+        {"h800-pcie", yes},  // 12,104 < 21,000; 2,000 < 6,500 GB/s
+        {"a800-40gb", yes},  // 4,992; 1,555 GB/s
+        {"l2", yes},         // 1,544; 300 GB/s
         {"tpu-v5p", yes},  // "yes on TPP (not sold as a chip)"
         // The table says n/a (PRC-origin, out of scope); the technical test alone passes: 6,016 / 12,480 TPP.
         {"ascend-910b", yes}, {"ascend-910c", yes},
@@ -216,15 +284,17 @@ TEST_CASE("the December 2024 HBM rule flags every HBM part and no GDDR part", "[
     for (const auto& name : catalog_names(kCatalog, "chips")) expected[name] = hbm;
     expected["l20"] = "no 3A090.c memory";   // GDDR6, 864 GB/s
     expected["l40s"] = "no 3A090.c memory";  // GDDR6, 864 GB/s
+    expected["l2"] = "no 3A090.c memory";    // GDDR6, 300 GB/s
     check_table(classify_catalog("dec-2024-hbm"), expected);
 }
 
 TEST_CASE("the hypothetical NVLink cap catches the H20 on bandwidth alone", "[policy]") {
-    // Exportable iff TPP < 4,800 AND I/O ≤ 400 GB/s: only the L20 (1,912; 64 GB/s). The H20 (2,368) fails on
-    // 900 GB/s of NVLink.
+    // Exportable iff TPP < 4,800 AND I/O ≤ 400 GB/s: only the L20 (1,912; 64 GB/s) and the L2 (1,544; 64 GB/s). The
+    // H20 (2,368) fails on 900 GB/s of NVLink; the H800 PCIe and A800 40GB (400 GB/s ≤ 400) on TPP 12,104 / 4,992.
     std::map<std::string, std::string> expected;
     for (const auto& name : catalog_names(kCatalog, "chips")) expected[name] = "licence required";
     expected["l20"] = "exportable without licence";
+    expected["l2"] = "exportable without licence";
     check_table(classify_catalog("hypothetical-nvlink-cap"), expected);
     const Classification h20 =
         classify(load_chip("h20", kCatalog), load_rule_set("hypothetical-nvlink-cap", kCatalog));

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 using namespace gpuhours;
 
@@ -27,7 +28,7 @@ double tpp(const ChipProfile& chip) {
 TEST_CASE("the chip catalog has the chips the project promises") {
     const auto names = catalog_names(kCatalog, "chips");
     for (const char* required : {"h100", "h800", "h20", "a100-80gb", "a800-80gb", "h200", "b200", "l20",
-                                 "ascend-910b", "mi300x"}) {
+                                 "ascend-910b", "mi300x", "h800-pcie", "a800-40gb", "l2"}) {
         INFO(required);
         CHECK(std::find(names.begin(), names.end(), required) != names.end());
     }
@@ -95,6 +96,70 @@ TEST_CASE("catalog figures match the reference table") {
     // Performance density of the H100: 15,831 / 814 mm² = 19.45.
     REQUIRE(h100.die_area_mm2.has_value());
     CHECK(tpp(h100) / *h100.die_area_mm2 == Approx(19.45).margin(0.01));
+}
+
+TEST_CASE("the H800 PCIe, A800 40GB and L2 carry the reference's figures and their siblings' conventions") {
+    // chips-and-rules.md §2.1, rows "H800 PCIe", "A800" and "L2"; links per direction (bidirectional / 2).
+    const ChipProfile h100_pcie = load_chip("h100-pcie", kCatalog);
+    const ChipProfile h800_pcie = load_chip("h800-pcie", kCatalog);
+    // As the H100 PCIe: 756 BF16, 1,513 FP8 dense, 2.0 TB/s, 114 SMs, 814 mm², bridged pairs; NVLink bridge 400 GB/s
+    // bidirectional ⇒ 400 / 2 = 200 GB/s per direction (the H100 PCIe's 600 ⇒ 300); 350 W.
+    CHECK(h800_pcie.peak(Precision::bf16).value() == Approx(756e12));
+    CHECK(h800_pcie.peak(Precision::fp8).value() == Approx(1513e12));
+    CHECK(h800_pcie.memory_bandwidth.value() == Approx(2.0e12));
+    CHECK(h800_pcie.scale_up_bandwidth.value() == Approx(200e9));
+    CHECK(h800_pcie.scale_up_bandwidth.value() / h100_pcie.scale_up_bandwidth.value() == Approx(400.0 / 600.0));
+    CHECK(h800_pcie.scale_up_domain == 2);
+    CHECK(h800_pcie.tdp.value() == Approx(350.0));
+    CHECK(h800_pcie.die_area_mm2 == std::optional<double>(814.0));
+    // Carried from h100-pcie.toml: memory as CUDA exposes it, SMs, NIC and every kernel efficiency.
+    CHECK(h800_pcie.memory_device == h100_pcie.memory_device);
+    CHECK(h800_pcie.memory_capacity == h100_pcie.memory_capacity);
+    CHECK(h800_pcie.sm_count == h100_pcie.sm_count);
+    CHECK(h800_pcie.nic_bandwidth == h100_pcie.nic_bandwidth);
+    CHECK(h800_pcie.efficiency == h100_pcie.efficiency);
+
+    const ChipProfile a100_40 = load_chip("a100-40gb", kCatalog);
+    const ChipProfile a800_40 = load_chip("a800-40gb", kCatalog);
+    // As the A100 40GB: 312 BF16/FP16 dense, no FP8, 1,555 GB/s, 400 W, 826 mm²; NVLink 400 GB/s bidirectional ⇒ 200.
+    CHECK(a800_40.peak(Precision::bf16).value() == Approx(312e12));
+    CHECK_FALSE(a800_40.peak_dense.contains(Precision::fp8));
+    CHECK(a800_40.memory_bandwidth.value() == Approx(1555e9));
+    CHECK(a800_40.scale_up_bandwidth.value() == Approx(200e9));
+    CHECK(a800_40.scale_up_domain == 8);
+    CHECK(a800_40.tdp.value() == Approx(400.0));
+    CHECK(a800_40.die_area_mm2 == std::optional<double>(826.0));
+    // 39.50 GiB exposed, as a100-40gb.toml: 39.50 × 2^30 = 42,412,802,048 B, less the 3 GiB reserve.
+    CHECK(a800_40.memory_device.value() == Approx(39.50 * 1073741824.0).epsilon(1e-12));
+    CHECK(a800_40.memory_capacity == a100_40.memory_capacity);
+    CHECK(a800_40.efficiency == a100_40.efficiency);
+    // No A800 price in the reference (§2.3): none, as a800-80gb.toml, where the A100 40GB has one.
+    CHECK(a100_40.rental_gpu_hour.has_value());
+    CHECK_FALSE(a800_40.rental_gpu_hour.has_value());
+
+    const ChipProfile l20 = load_chip("l20", kCatalog);
+    const ChipProfile l2 = load_chip("l2", kCatalog);
+    // 96.5 BF16, 193 FP8 dense; TF32 96.5 / 2 = 48.25 (the table's 48.3 rounded); 300 GB/s; no NVLink (PCIe, domain 1).
+    CHECK(l2.peak(Precision::bf16).value() == Approx(96.5e12));
+    CHECK(l2.peak(Precision::fp8).value() == Approx(193e12));
+    CHECK(l2.peak(Precision::tf32).value() == Approx(48.25e12));
+    CHECK(l2.memory_bandwidth.value() == Approx(300e9));
+    CHECK(l2.scale_up_domain == 1);
+    CHECK(l2.scale_up_bandwidth == l20.scale_up_bandwidth);  // PCIe Gen4 x16, 64 / 2 = 32 GB/s, as l20.toml
+    // 24 GB nameplate (what the device exposes is unpublished): 24 × 10^9 B, less 3 GiB = 20,778,774,528 B usable.
+    CHECK(l2.memory_nameplate);
+    CHECK(l2.memory_device.value() == 24e9);
+    CHECK(l2.memory_capacity.value() == 24e9 - 3.0 * 1073741824.0);
+    // ~120 W [U]; die ~295 mm² [U].
+    CHECK(l2.tdp.value() == Approx(120.0));
+    CHECK(l2.die_area_mm2 == std::optional<double>(295.0));
+    // Carried from l20.toml: SMs, NIC, latencies and every kernel efficiency; no price.
+    CHECK(l2.sm_count == l20.sm_count);
+    CHECK(l2.nic_bandwidth == l20.nic_bandwidth);
+    CHECK(l2.nic_latency == l20.nic_latency);
+    CHECK(l2.efficiency == l20.efficiency);
+    CHECK_FALSE(l2.rental_gpu_hour.has_value());
+    CHECK_FALSE(h800_pcie.rental_gpu_hour.has_value());
 }
 
 TEST_CASE("an unknown chip name lists the catalog") {
