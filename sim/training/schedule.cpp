@@ -252,8 +252,9 @@ std::vector<StageOps> interleaved_order(int p, int m, int v, bool combined = fal
 // trail their Bi; the trailing W passes run after the last Bi and fill the drain bubble that 1F1B leaves at
 // the end of the later stages. Activations: stage r holds (p−r−1) warm-up + 1 + r trailing = p sets at most,
 // stage 0's 1F1B peak.
-// Compute-only bubble per stage for m ≥ p, with Bi = B − W: (p−1)·max(F + Bi − W, F, Bi). The paper's (p−1)(F + B − 2W)
-// is the first term; the others are floors no W can fill: stage p−1 waits (p−1)·F for its first forward, and
+// Compute-only bubble per stage for m ≥ p, with Bi = B − W: (p−1)·max(F + Bi − W, F, Bi). The paper's ZB-H1 bubble,
+// (p−1)(T_F + T_B − T_W) with its B the input-gradient pass alone (our Bi), is the first term ((p−1)(F + B − 2W) with
+// our B, the whole backward; not ZB-H2's, which is (p−1)(T_F + T_B − 2T_W) in the paper's terms); the others are floors no W can fill: stage p−1 waits (p−1)·F for its first forward, and
 // stage 0 waits (p−1)·Bi after its warm-up for its first input gradient before it has any W to run.
 std::vector<StageOps> zb_h1_order(int p, int m) {
     std::vector<StageOps> stages(static_cast<std::size_t>(p));

@@ -259,8 +259,10 @@ std::vector<double> chunk_in_flight(const ParallelLayout& layout, int rank, cons
     const double combined = layout.combined_1f1b ? 1.0 : 0.0;
     switch (layout.schedule) {
         case Schedule::gpipe: return {m};
-        case Schedule::one_f_one_b:
-        case Schedule::zero_bubble: return {std::max(1.0, std::min(m, p - rank + combined))};
+        case Schedule::one_f_one_b: return {std::max(1.0, std::min(m, p - rank + combined))};
+        // ZB-H1 keeps 1F1B's warm-up but lets stage r's last r weight-gradient passes trail (Qi et al. 2024, §3.1):
+        // a set held until its W, (p − r − 1) + 1 + r = p on every stage (sim/training/schedule.cpp; schedule_test).
+        case Schedule::zero_bubble: return {std::max(1.0, std::min(m, p + combined))};
         case Schedule::interleaved: {
             // Forward k runs local chunk ⌊(k mod p·v)/p⌋ and backward k frees local chunk v − 1 − that
             // (interleaved_order, sim/training/schedule.cpp). Of the first n forwards, F(j, n) ran chunk j.

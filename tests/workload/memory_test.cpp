@@ -284,8 +284,14 @@ TEST_CASE("Each pipeline schedule keeps its stated number of micro-batches in fl
     p.schedule = gh::Schedule::interleaved;
     p.virtual_stages = 4;
     CHECK(gh::in_flight_micro_batches(p, 0, opts) == Approx(8.0 + 7.0 / 4.0));  // Korthikanti §4.2.3
+    // ZB-H1: rank r keeps its 1F1B warm-up (p − r − 1), the micro-batch in its steady round and r whose W trails
+    // (held until the W): p = 8 on rank 0 and on rank 7 alike (1F1B's rank 7 holds 1); at most m (here 4).
     p.schedule = gh::Schedule::zero_bubble;
     CHECK(gh::in_flight_micro_batches(p, 0, opts) == 8.0);
+    CHECK(gh::in_flight_micro_batches(p, 7, opts) == 8.0);
+    gh::MemoryOptions four = opts;
+    four.micro_batches = 4;
+    CHECK(gh::in_flight_micro_batches(p, 7, four) == 4.0);
     p.schedule = gh::Schedule::dualpipe;
     CHECK(gh::in_flight_micro_batches(p, 3, opts) == 9.0);
 }

@@ -272,7 +272,8 @@ Bytes layer_activation_bytes(const ModelSpec& model, int layer, const ParallelLa
 //   N = 2(p − r − 1) + (v − 1)p + 1 chunk-micro-batches (Megatron-LM's warm-up forwards and the first round's
 //   forward; at most m·v), N/v micro-batches of its L/p layers: rank 0 p + (p − 1)/v (Korthikanti §4.2.3:
 //   L·(1 + (p-1)/(p·v)) layers' worth), each later rank 2/v fewer.
-//   Zero bubble: ZB-H1 of Qi et al. 2023 (arXiv 2401.10241), same peak as 1F1B: p - rank.
+//   Zero bubble: ZB-H1 of Qi et al. 2023 (arXiv 2401.10241): 1F1B's peak p on every rank, at most m (rank r's
+//   last r weight-gradient passes trail its backward, each set held until its W: (p − r − 1) + 1 + r).
 //   DualPipe: p + 1 for every rank (DeepSeek-V3 report, arXiv 2412.19437 Table 2: activation "PP + 1" vs
 //   1F1B's "PP", parameters "2×"): rank r holds stage chunks r and p - 1 - r, with p - r and r + 1 micro-batches
 //   in flight; memory_per_stage() weighs each chunk's activations by its own count. [U] The table states the
