@@ -303,6 +303,18 @@ void StepBuilder::add_op(OpRef ref, const std::multimap<int, int>& sync_after) {
         }
     }
 
+    // An overlapped pair (DualPipe's F&B, combined 1F1B) starts once both its inputs have arrived: its forward and
+    // backward run interleaved layer by layer, so neither begins alone (DualPipe's _forward_backward_chunk waits
+    // for both receives before it computes, deepseek-ai/DualPipe dualpipe.py).
+    if (passes.size() == 2) {
+        for (std::size_t i = 0; i < ranks.size(); ++i) {
+            std::vector<TaskId> both = after[0][i];
+            both.insert(both.end(), after[1][i].begin(), after[1][i].end());
+            after[0][i] = both;
+            after[1][i] = std::move(both);
+        }
+    }
+
     // Chains, interleaved one segment at a time so an overlapped pair shares the two streams. Task names are
     // read only by the trace: without one, tasks go unnamed (no string per task).
     const bool named = spec_.record_trace;

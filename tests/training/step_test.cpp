@@ -965,6 +965,40 @@ TEST_CASE("merging a pass's chained segments into one task changes nothing in th
 
 // ---- errors ------------------------------------------------------------------------------------------------------
 
+TEST_CASE("a DualPipe F&B pair starts its forward only once its backward's gradient has arrived too", "[step]") {
+    // DeepSeek's reference (_forward_backward_chunk) waits for both receives before it computes a pair: its forward
+    // and backward run interleaved layer by layer. A researcher's audit found the pair's forward started as soon as
+    // its own activation arrived (the forward of micro-batch 6 on rank 0 began 2.8 ms before micro-batch 0's
+    // gradient came), shrinking the bubble about 12 % below an independent schedule simulation. PP 4 on one node, 8
+    // micro-batches: for every pair (F a & B b) on every rank, no task of F a starts before the last transfer of
+    // micro-batch b into that rank has ended (its gradient arrives after its activation did).
+    ParallelLayout l = layout(1, 4, 1);
+    l.schedule = Schedule::dualpipe;
+    StepSpec spec = spec_for(dense_model(8, 2048, 8192, 32000), cluster(4), l, 8);
+    spec.record_trace = true;
+    const StepResult r = simulate_step(spec);
+    const PipelinePlan plan = make_pipeline_plan(Schedule::dualpipe, 4, 8);
+    int pairs = 0;
+    for (int stage = 0; stage < 4; ++stage) {
+        for (const PipelineOp& op : plan.ops(stage)) {
+            if (!op.overlapped) continue;
+            ++pairs;
+            const std::string forward = "F" + std::to_string(op.pass.micro_batch) + ".";
+            const std::string into = "mb" + std::to_string(op.overlapped->micro_batch);
+            SimTime arrived = SimTime::zero(), first = SimTime::from_seconds(Seconds(1e6));
+            for (const TraceEvent& e : r.trace) {
+                if (e.rank != stage) continue;
+                if (e.stream == "p2p" && e.name.ends_with(into)) arrived = std::max(arrived, e.end);
+                if (e.stream == "compute" && e.name.starts_with(forward)) first = std::min(first, e.start);
+            }
+            INFO("stage " << stage << ": " << op.label());
+            CHECK(arrived > SimTime::zero());
+            CHECK(first >= arrived);
+        }
+    }
+    CHECK(pairs > 0);
+}
+
 TEST_CASE("DualPipe with fewer than twice as many micro-batches as stages is refused with the numbers", "[step]") {
     using Catch::Matchers::Contains;
     // PP 4 needs an even m ≥ 2 × 4 = 8; global batch 6 over DP 1 and micro-batch 1 gives m = 6.
