@@ -19,6 +19,7 @@ std::string_view to_string(GroupKind g) {
         case GroupKind::data_context: return "data×context";
         case GroupKind::shard: return "shard";
         case GroupKind::replica: return "replica";
+        case GroupKind::mirror: return "mirror";
     }
     return "?";
 }
@@ -175,6 +176,12 @@ std::vector<int> Placement::group(GroupKind kind, int rank) const {
         case GroupKind::pipeline:
             for (int i = 0; i < layout_.pipeline; ++i) out.push_back(rank_of(c.tp, c.cp, c.dp, i));
             break;
+        case GroupKind::mirror: {
+            const int other = layout_.pipeline - 1 - c.pp;
+            out.push_back(rank_of(c.tp, c.cp, c.dp, std::min(c.pp, other)));
+            if (other != c.pp) out.push_back(rank_of(c.tp, c.cp, c.dp, std::max(c.pp, other)));
+            break;
+        }
         case GroupKind::data_context:
             for (int f = 0; f < layout_.data * layout_.context; ++f) out.push_back(from_flat(f));
             break;

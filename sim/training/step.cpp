@@ -118,6 +118,7 @@ StepResult StepBuilder::run() {
     const SyncPoints sync_after = gradient_sync_points();
     if (spec_.mode == SimulationMode::symmetric) time_collectives();
     add_pipeline_ops(sync_after);
+    if (layout_.schedule == Schedule::dualpipe) add_mirror_sync();
     for (int s = 0; s < layout_.pipeline; ++s) add_optimizer(s);
     if (const auto* report = StepProgressScope::current()) engine_.set_progress(*report);
     const SimTime makespan = engine_.run();

@@ -336,6 +336,7 @@ private:
     void sync_after_all(int stage, int local_chunk);
     void add_data_parallel_sync(int stage, int local_chunk, const std::vector<TaskId>& after_ends);
     void add_optimizer(int stage);
+    void add_mirror_sync();
 
     // ---- breakdown, trace, FLOPs (step_breakdown.cpp) ---------------------------------------------------
     StepResult collect(SimTime makespan);

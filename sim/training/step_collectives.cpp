@@ -68,6 +68,7 @@ CommTimeCache::Table* StepBuilder::shared_table(GroupKind group) const {
         case GroupKind::context:
         case GroupKind::data:
         case GroupKind::pipeline:
+        case GroupKind::mirror:
         case GroupKind::data_context:
         case GroupKind::shard:
         case GroupKind::replica: return shared_dense_times_.get();

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace gpuhours::detail {
 
 // The last op of each stage that produces gradients of each local chunk (a B, or the W of a split backward).
@@ -76,6 +78,75 @@ void StepBuilder::add_data_parallel_sync(int stage, int local_chunk, const std::
     for (std::size_t i = 0; i < ranks.size(); ++i) {
         auto& list = grad_sync_[slot_of(ranks[i])];
         list.insert(list.end(), after[i].begin(), after[i].end());
+    }
+}
+
+// DualPipe keeps two copies of every layer: rank (…, pp) runs stage pp's layers for one direction's micro-batches
+// and stage p − 1 − pp's for the other's, as its mirror rank (…, p − 1 − pp) does the other way round, so each copy's
+// gradients count one direction only. The two are summed (DeepSeek's reference, deepseek-ai/DualPipe
+// examples/example_dualpipe.py, adds the mirror's gradients before the optimizer): here an all-reduce over the pair
+// of each rank's gradients as the data-parallel reduction left them (its shard under ZeRO ≥ 1: the reduce-scatter's
+// 1/D of the dense and 1/expert-data of the expert gradients; all of them under ZeRO-0), once both ranks' backward
+// and reductions are done; the optimizer waits for it. Both ranks hold the same two chunks' layers, so the same bytes.
+void StepBuilder::add_mirror_sync() {
+    const int p = layout_.pipeline;
+    const std::string label = spec_.record_trace ? std::string("mirror grad all-reduce") : std::string();
+    for (int s = 0; s < p / 2; ++s) {
+        double dense = 0.0;
+        double expert = 0.0;
+        for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
+            const ChunkPasses& c = chunk(plan_->model_chunk(s, Pass{PassKind::backward, 0, lc}));
+            dense += c.dense_parameters;
+            expert += c.expert_parameters;
+        }
+        const double elements = layout_.zero_stage >= 1
+                                    ? dense / (static_cast<double>(layout_.data) * layout_.context) + expert / layout_.expert_data_ranks()
+                                    : dense + expert;
+        const CommSpec comm{CollectiveKind::all_reduce, GroupKind::mirror,
+                            Bytes(elements * bytes_per_element(spec_.precision.gradients)), CommAxis::data};
+        const auto& ranks = stage_ranks_[static_cast<std::size_t>(s)];
+        for (const int r : ranks) {
+            const std::vector<int> pair = placement_.group(GroupKind::mirror, r);
+            std::vector<TaskId> deps;
+            for (const int member : pair) {
+                // Its stage's last op (the backward is done) and its data-parallel reductions (none at DP 1).
+                const int stage = placement_.coord(member).pp;
+                const auto& members = stage_ranks_[static_cast<std::size_t>(stage)];
+                const auto i = static_cast<std::size_t>(std::find(members.begin(), members.end(), member) - members.begin());
+                const Added& done = added_.at({stage, static_cast<int>(plan_->ops(stage).size()) - 1});
+                for (const auto& ends : done.ends) {
+                    if (!ends.empty()) deps.push_back(ends.at(i));
+                }
+                const auto& sync = grad_sync_[slot_of(member)];
+                deps.insert(deps.end(), sync.begin(), sync.end());
+                if (const auto last = last_comm_[slot_of(member)]) deps.push_back(*last);
+            }
+            std::sort(deps.begin(), deps.end());
+            deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+            if (spec_.mode == SimulationMode::symmetric) {
+                // Each rank of the pair its own task of the pair's time (both simulated: each stage's representative).
+                for (const int member : pair) {
+                    const std::size_t k = slot_of(member);
+                    volume_[k][axis_index(comm.axis)] += comm.size;
+                    const TaskId id = add_fixed(deps, std::nullopt, symmetric_time(comm, member), label, TaskRole::comm, comm.axis, member);
+                    last_comm_[k] = id;
+                    grad_sync_[k] = {id};
+                }
+            } else {
+                const CollectiveRequest request = request_for(comm, vertices(pair));
+                const auto algorithm = request.algorithm ? *request.algorithm : algorithm_for(request, pair);
+                const TaskId id = add_collective_task(engine_, *network_, plan_collective(topology_, request, algorithm),
+                                                      TaskSpec{label, std::nullopt, deps, FixedDuration{}});
+                task_groups_.push_back(pair);
+                set_info(id, TaskInfo{TaskRole::comm, comm.axis, -1, static_cast<int>(task_groups_.size() - 1)});
+                for (const int member : pair) {
+                    const std::size_t k = slot_of(member);
+                    volume_[k][axis_index(comm.axis)] += comm.size;
+                    last_comm_[k] = id;
+                    grad_sync_[k] = {id};
+                }
+            }
+        }
     }
 }
 

@@ -105,11 +105,11 @@ StepBuilder::CommGroups StepBuilder::list_groups(const CommSpec& c, int rank) {
     groups.crosses = spans_nodes(group);
     if (!groups.crosses) return groups;
     const int stage = placement_.coord(rank).pp;
-    // Every group of a kind but the pipeline's keeps its ranks' stage, and rank numbers are linear in the coordinates
-    // (Placement::rank_of): stage s's groups, in the order listed below, are stage t's with every rank moved by
-    // rank_of(0, 0, 0, s) − rank_of(0, 0, 0, t). So a kind's groups are listed once and moved.
+    // Every group of a kind but the pipeline's and DualPipe's mirror pairs keeps its ranks' stage, and rank numbers
+    // are linear in the coordinates (Placement::rank_of): stage s's groups, in the order listed below, are stage t's
+    // with every rank moved by rank_of(0, 0, 0, s) − rank_of(0, 0, 0, t). So a kind's groups are listed once and moved.
     ListedStage* listed = nullptr;
-    if (c.group != GroupKind::pipeline) {
+    if (c.group != GroupKind::pipeline && c.group != GroupKind::mirror) {
         listed = &listed_stages_[static_cast<int>(c.group)];
         if (listed->stage >= 0) {
             const int move = placement_.rank_of(0, 0, 0, stage) - placement_.rank_of(0, 0, 0, listed->stage);

