@@ -56,6 +56,8 @@ CollectiveRequest StepBuilder::request_for(const CommSpec& c, std::vector<Vertex
 
 std::vector<CollectiveAlgorithm> StepBuilder::algorithms_for(const CommSpec& c) {
     if (c.node_merge > 0.0) return {CollectiveAlgorithm::node_forwarded};
+    // DualPipe's mirror pair: between two ranks every algorithm is one exchange each way; the ring's is timed.
+    if (c.group == GroupKind::mirror) return {CollectiveAlgorithm::ring};
     return supported_algorithms(c.kind);
 }
 

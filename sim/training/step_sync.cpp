@@ -125,16 +125,18 @@ void StepBuilder::add_mirror_sync() {
             deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
             if (spec_.mode == SimulationMode::symmetric) {
                 // Each rank of the pair its own task of the pair's time (both simulated: each stage's representative).
+                // Timed once: stage s's mirror groups are stage p − 1 − s's, the same collective over the same pairs.
+                const SimTime time = symmetric_time(comm, pair.front());
                 for (const int member : pair) {
                     const std::size_t k = slot_of(member);
                     volume_[k][axis_index(comm.axis)] += comm.size;
-                    const TaskId id = add_fixed(deps, std::nullopt, symmetric_time(comm, member), label, TaskRole::comm, comm.axis, member);
+                    const TaskId id = add_fixed(deps, std::nullopt, time, label, TaskRole::comm, comm.axis, member);
                     last_comm_[k] = id;
                     grad_sync_[k] = {id};
                 }
             } else {
                 const CollectiveRequest request = request_for(comm, vertices(pair));
-                const auto algorithm = request.algorithm ? *request.algorithm : algorithm_for(request, pair);
+                const CollectiveAlgorithm algorithm = algorithms_for(comm).front();  // as symmetric mode
                 const TaskId id = add_collective_task(engine_, *network_, plan_collective(topology_, request, algorithm),
                                                       TaskSpec{label, std::nullopt, deps, FixedDuration{}});
                 task_groups_.push_back(pair);
