@@ -99,15 +99,15 @@ struct MovedFlow {
 };
 
 // One of run_phase_by_blocks's disjointness checks (sim/network/phase_blocks.cpp), a function of the pairs solved,
-// which block's flows among them are B0's and the copies' shifts: whether the copies were link-disjoint, and whether
-// B0 shares a link with the blocks that differ.
+// which blocks' flows among them are each repeated pattern's first (B0_k) and the copies' shifts: whether the copies
+// were link-disjoint, and for each pattern whether its B0 shares a link with the rest of the flows solved.
 struct BlockCheck {
     std::uint64_t hash = 0;
-    std::size_t b0 = 0;                                // B0's block
-    std::vector<std::pair<VertexId, VertexId>> pairs;  // of the flows solved (the block's and the others')
-    std::vector<std::uint32_t> shifts;                 // the copies', in blocks
+    std::vector<std::size_t> b0;                       // each pattern's first block
+    std::vector<std::pair<VertexId, VertexId>> pairs;  // of the flows solved (the blocks' and the others')
+    std::vector<std::vector<std::uint32_t>> shifts;    // each pattern's copies', in blocks from its first
     bool disjoint = false;
-    bool shared = false;
+    std::vector<char> shared;                          // by pattern
 };
 }  // namespace detail
 

@@ -336,6 +336,14 @@ private:
     void sync_after_all(int stage, int local_chunk);
     void add_data_parallel_sync(int stage, int local_chunk, const std::vector<TaskId>& after_ends);
     void add_optimizer(int stage);
+    // A collective's plan with its flows' ends as positions in the group it was planned for (symmetric_time).
+    struct PlanTemplate {
+        CollectivePlan plan;
+        std::vector<std::vector<std::uint32_t>> positions;  // per phase: each flow's source and destination, or the ranks
+        static std::optional<PlanTemplate> of(const CollectivePlan& plan, std::span<const VertexId> ranks);
+        [[nodiscard]] CollectivePlan instance(std::span<const VertexId> ranks) const;
+    };
+    [[nodiscard]] std::vector<std::uint32_t> node_pattern(std::span<const VertexId> ranks) const;
     void add_mirror_sync();
 
     // ---- breakdown, trace, FLOPs (step_breakdown.cpp) ---------------------------------------------------

@@ -5,7 +5,9 @@
 #include "step_builder.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <span>
+#include <unordered_map>
 #include <variant>
 
 namespace gpuhours::detail {
@@ -78,6 +80,78 @@ CommTimeCache::Table* StepBuilder::shared_table(GroupKind group) const {
     return shared_times_.get();
 }
 
+// The node of each of `ranks`, numbered in order of first appearance (what plan_collective reads of the topology).
+std::vector<std::uint32_t> StepBuilder::node_pattern(std::span<const VertexId> ranks) const {
+    std::vector<std::uint32_t> out(ranks.size());
+    std::vector<int> small;                         // nodes in order, while few
+    std::unordered_map<int, std::uint32_t> number;  // node → its number, once many
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+        const int node = topology_.vertex(ranks[i]).node;
+        if (number.empty()) {
+            const auto it = std::find(small.begin(), small.end(), node);
+            if (it != small.end()) {
+                out[i] = static_cast<std::uint32_t>(it - small.begin());
+                continue;
+            }
+            if (small.size() < 16) {
+                out[i] = static_cast<std::uint32_t>(small.size());
+                small.push_back(node);
+                continue;
+            }
+            for (std::size_t k = 0; k < small.size(); ++k) number.emplace(small[k], static_cast<std::uint32_t>(k));
+        }
+        out[i] = number.try_emplace(node, static_cast<std::uint32_t>(number.size())).first->second;
+    }
+    return out;
+}
+
+std::optional<StepBuilder::PlanTemplate> StepBuilder::PlanTemplate::of(const CollectivePlan& plan, std::span<const VertexId> ranks) {
+    PlanTemplate t;
+    t.plan = plan;
+    std::unordered_map<VertexId, std::uint32_t> position;
+    for (std::size_t i = 0; i < ranks.size(); ++i) position.emplace(ranks[i], static_cast<std::uint32_t>(i));
+    const auto at = [&](VertexId v) -> std::optional<std::uint32_t> {
+        const auto it = position.find(v);
+        return it == position.end() ? std::nullopt : std::optional<std::uint32_t>(it->second);
+    };
+    for (const CollectivePhase& phase : plan.phases) {
+        std::vector<std::uint32_t> ends;
+        if (const auto* set = std::get_if<FlowSet>(&phase.traffic)) {
+            for (const FlowSpec& f : set->flows) {
+                const auto a = at(f.src), b = at(f.dst);
+                if (!a || !b) return std::nullopt;  // an end that is not a rank: planned anew
+                ends.push_back(*a);
+                ends.push_back(*b);
+            }
+        } else {
+            for (const VertexId v : std::get<AllPairs>(phase.traffic).ranks) {
+                const auto a = at(v);
+                if (!a) return std::nullopt;
+                ends.push_back(*a);
+            }
+        }
+        t.positions.push_back(std::move(ends));
+    }
+    return t;
+}
+
+CollectivePlan StepBuilder::PlanTemplate::instance(std::span<const VertexId> ranks) const {
+    CollectivePlan out = plan;
+    for (std::size_t p = 0; p < out.phases.size(); ++p) {
+        const std::vector<std::uint32_t>& ends = positions[p];
+        if (auto* set = std::get_if<FlowSet>(&out.phases[p].traffic)) {
+            for (std::size_t i = 0; i < set->flows.size(); ++i) {
+                set->flows[i].src = ranks[ends[2 * i]];
+                set->flows[i].dst = ranks[ends[2 * i + 1]];
+            }
+        } else {
+            auto& all = std::get<AllPairs>(out.phases[p].traffic).ranks;
+            for (std::size_t i = 0; i < all.size(); ++i) all[i] = ranks[ends[i]];
+        }
+    }
+    return out;
+}
+
 // Symmetric mode: the time of `c` for the group of `rank`, with every group of the same kind in the stage
 // running at once when the groups cross nodes (they may share NICs and switches); cached, and carried to the
 // stage's class (step_translation.cpp).
@@ -131,12 +205,23 @@ SimTime StepBuilder::symmetric_time(const CommSpec& c, int rank) {
         if (own) own_plan = plan_collective(topology_, request_for(c, groups.at(*own)), algorithm);
         const bool has_own = own_plan.has_value();
         const std::size_t own_phases = has_own ? own_plan->phases.size() : 0;
+        // A group whose ranks fall on nodes as the representative's do gets its plan by putting its ranks in place of
+        // the representative's, position by position (PlanTemplate): plan_collective reads nothing else of the
+        // topology (by_node's grouping and the ranks' kinds), so it would plan the same flows.
+        std::optional<PlanTemplate> reference;  // made when a second group needs it
+        std::vector<std::uint32_t> reference_nodes;
+        if (has_own && groups.size() > 2) {
+            reference = PlanTemplate::of(*own_plan, members(*own));
+            if (reference) reference_nodes = node_pattern(members(*own));
+        }
         std::vector<CollectivePlan> plans;
         std::size_t flows = 0;
         for (std::size_t i = 1; i < groups.size(); ++i) {
             const CollectiveRequest req = request_for(c, groups.at(i));
             if (own && i == *own) {
                 plans.push_back(std::move(*own_plan));
+            } else if (reference && node_pattern(members(i)) == reference_nodes) {
+                plans.push_back(reference->instance(members(i)));
             } else {
                 try {
                     CollectivePlan plan = plan_collective(topology_, req, algorithm);

@@ -106,6 +106,22 @@ TEST_CASE("A phase of repeated blocks is answered from one block and those that 
         for (std::size_t i = 0; i < g; ++i) sends.push_back(flow(t, i, (i + g / 2) % g, 5e7));
         CHECK(answered_alike(t, net, sends));
 
+        // Two patterns: a quarter of the cluster sends two chunks to the GPUs three quarters further and those send
+        // them back (the mirror pairs of two pipeline stages, DualPipe's gradient sum): each direction's blocks are
+        // copies of their own first block, so P is the two first blocks; answered by blocks, as the whole solve.
+        std::vector<FlowSpec> mirror;
+        for (std::size_t i = 0; i < g / 4; ++i) {
+            for (const double bytes : {4e7, 2e7}) mirror.push_back(flow(t, i, i + 3 * g / 4, bytes));
+        }
+        for (std::size_t i = 3 * g / 4; i < g; ++i) {
+            for (const double bytes : {4e7, 2e7}) mirror.push_back(flow(t, i, i - 3 * g / 4, bytes));
+        }
+        REQUIRE(mirror.size() >= MaxMinNetwork::kMinBlockFlows);
+        CHECK(answered_alike(t, net, mirror));
+        // The same with the way back carrying half the bytes: two patterns of their own sizes.
+        for (std::size_t i = g / 2; i < mirror.size(); ++i) mirror[i].size = Bytes(mirror[i].size.value() / 2);
+        CHECK(answered_alike(t, net, mirror));
+
         // One block's flows in another order: not a copy, solved with the block that differs, still the same answer.
         std::vector<FlowSpec> shuffled = sends;
         std::reverse(shuffled.begin() + static_cast<std::ptrdiff_t>(2 * block), shuffled.begin() + static_cast<std::ptrdiff_t>(3 * block));
