@@ -673,6 +673,26 @@ void check_experts(const Scenario& s, const SourceRef& at) {
 
 }  // namespace
 
+// Context parallelism cuts each sequence into 2 × context chunks and gives rank i chunks i and 2·context − 1 − i,
+// which balances causal attention's work (Megatron-Core's get_batch_on_this_cp_rank, Transformer Engine's
+// context-parallel attention): the sequence must divide into 2 × context.
+void check_context_split(const Scenario& s, const ParallelLayout& p, const SourceRef& at) {
+    const long long cp_unit = p.context > 1 ? 2LL * p.context : 1;
+    if (s.training.sequence_length % cp_unit != 0) {
+        // For the search for every mistake: at the sequence length (a required key), the next multiple of 2 × context
+        // stands in; at context, the key is taken out.
+        const SourceRef located = latest_written(s, {"training.sequence_length", "parallelism.context"},
+                                                 s.sources.training.known() ? s.sources.training : at);
+        const bool at_sequence = same_place(located, s.sources.at("training.sequence_length", SourceRef{}));
+        const long long next = (1LL * s.training.sequence_length / cp_unit + 1) * cp_unit;
+        throw CoupledError(located, fmt::format("sequence_length = {} is not divisible by 2 × context = {}", s.training.sequence_length, cp_unit),
+                           "context parallelism splits each sequence into 2 × context chunks, two per rank (the load "
+                           "balancing of causal attention in Megatron-Core and Transformer Engine)",
+                           at_sequence ? stand_in(located, Node::Kind::integer, next) : nullptr,
+                           {"training.sequence_length", "parallelism.context"});
+    }
+}
+
 void validate_layout(const Scenario& s, bool data_given) {
     const ParallelLayout& p = s.parallel;
     const ModelSpec& m = s.model;
@@ -730,18 +750,7 @@ void validate_layout(const Scenario& s, bool data_given) {
         throw_rule(s, {"parallelism.sequence_parallel", "parallelism.tensor"}, at, "sequence_parallel = true needs tensor > 1",
                             "sequence parallelism shards activations over the tensor-parallel group");
     }
-    if (s.training.sequence_length % p.context != 0) {
-        // For the search for every mistake: at the sequence length (a required key), the next multiple of context
-        // stands in; at context, the key is taken out.
-        const SourceRef located = latest_written(s, {"training.sequence_length", "parallelism.context"},
-                                                 s.sources.training.known() ? s.sources.training : at);
-        const bool at_sequence = same_place(located, s.sources.at("training.sequence_length", SourceRef{}));
-        const long long next = (1LL * s.training.sequence_length / p.context + 1) * p.context;
-        throw CoupledError(located, fmt::format("sequence_length = {} is not divisible by context = {}", s.training.sequence_length, p.context),
-                           "context parallelism splits each sequence evenly over its ranks",
-                           at_sequence ? stand_in(located, Node::Kind::integer, next) : nullptr,
-                           {"training.sequence_length", "parallelism.context"});
-    }
+    check_context_split(s, p, at);
     if (p.sequence_parallel && (s.training.sequence_length / p.context) % p.tensor != 0) {
         // Megatron-Core's sequence-parallel regions scatter each context shard's tokens over the tensor group (the
         // reduce-scatter's first dimension must divide evenly). At the sequence length the next multiple of

@@ -121,6 +121,20 @@ std::vector<FailureClass> read_failures(const Node& f, const ReliabilityReader& 
     std::vector<FailureClass> out;
     for (std::size_t i = 0; i < f.items.size(); ++i) {
         out.push_back(read_failure(f.items[i], fmt::format("reliability.failures[{}]", i), rr));
+        // A class is named in every listing of the interruptions: an empty or repeated name is a mistake, not two
+        // rates to add up silently.
+        const Node* name = f.items[i].find("name");
+        const SourceRef where = name != nullptr ? name->where : f.items[i].where;
+        if (out.back().name.empty()) {
+            throw ScenarioError(where, fmt::format("reliability.failures[{}].name is empty", i),
+                                "name the kind of interruption, e.g. \"GPU\"");
+        }
+        for (std::size_t j = 0; j + 1 < out.size(); ++j) {
+            if (out[j].name == out.back().name) {
+                throw ScenarioError(where, fmt::format("reliability.failures[{}] and [{}] are both named \"{}\"", j, i, out.back().name),
+                                    "give each kind of interruption its own name, or give one class the sum of their rates");
+            }
+        }
     }
     return out;
 }
@@ -236,7 +250,18 @@ ReliabilitySpec read_reliability(const Node* given, const std::filesystem::path&
         s.restart_from_catalog = rr.from_catalog(r.table().find("restart_time")->where);
     }
     // A given restart_time replaces the recovery parts (detect, replace, initialisation, the checkpoint load at
-    // read_bandwidth): still checked, not listed among the assumptions as if they were used.
+    // read_bandwidth): still checked, not listed among the assumptions as if they were used. The scenario writing
+    // both is a mistake (its parts would be dropped without a word); a restart_time over a catalog's parts is not.
+    if (s.restart_given && !s.restart_from_catalog) {
+        for (const char* part : {"detect", "replace", "init_per_gpu", "init_per_gpu_squared", "read_bandwidth"}) {
+            const Node* n = r.table().find(part);
+            if (n != nullptr && !rr.from_catalog(n->where)) {
+                throw ScenarioError(n->where, fmt::format("reliability.{} is given with reliability.restart_time, which replaces it", part),
+                                    "give restart_time (the whole restart) or its parts (detect, replace, init_per_gpu, "
+                                    "init_per_gpu_squared, read_bandwidth), not both");
+            }
+        }
+    }
     rr.noting = !s.restart_given;
     s.detect = rr.duration("detect", "5 min", Seconds(0));
     s.replace = rr.duration("replace", "9 min", Seconds(0));

@@ -100,6 +100,18 @@ TEST_CASE("reliability mistakes are refused at the key", "[scenario][reliability
     CHECK(error_text(kBase + "[reliability.overheads]\nstragglerz = { fraction = 0.1 }\n").find("stragglers") != std::string::npos);
     // A read bandwidth outside the supported range.
     CHECK(error_text(kBase + "[reliability]\nread_bandwidth = \"1 B/s\"\n").find("supported range") != std::string::npos);
+    // restart_time and one of the parts it replaces, both written in the scenario: at the part (line 17: the table
+    // header on 15, restart_time on 16), not dropped without a word (a reliability audit).
+    const std::string both = error_text(kBase + "[reliability]\nrestart_time = \"10 min\"\ndetect = \"1 min\"\n");
+    CHECK(both.find("t.toml:17:") != std::string::npos);
+    CHECK(both.find("reliability.detect is given with reliability.restart_time") != std::string::npos);
+    // Two failure classes of one name, and an empty name: at the second's name (line 19: its block header on 18).
+    const std::string twice = error_text(kBase + "[[reliability.failures]]\nname = \"GPU\"\nmtbf_per_gpu = \"50000 h\"\n"
+                                                 "[[reliability.failures]]\nname = \"GPU\"\nmtbf_per_gpu = \"60000 h\"\n");
+    CHECK(twice.find("t.toml:19:") != std::string::npos);
+    CHECK(twice.find("reliability.failures[0] and [1] are both named \"GPU\"") != std::string::npos);
+    CHECK(error_text(kBase + "[[reliability.failures]]\nname = \"\"\nmtbf_per_gpu = \"50000 h\"\n").find("name is empty") !=
+          std::string::npos);
     // A claim's basis that is neither.
     CHECK(error_text(kBase + "[[claims]]\ntext = \"x\"\ngpu_hours_below = 100\nbasis = \"steady\"\n").find("is not a basis") !=
           std::string::npos);

@@ -1202,6 +1202,17 @@ TEST_CASE("sequence parallelism needs each context rank's tokens divisible by te
     CHECK_NOTHROW(load_scenario_from_string(replace(sp, "sequence_length = 8192", "sequence_length = 8190"), "test.toml", catalog_options()));
 }
 
+TEST_CASE("context parallelism needs the sequence divisible by 2 x context, checked before any step") {
+    // kBase with data = 2 and `context = 2` inserted as line 11 (2 × 2 × 2 × 2 = 16 GPUs), so sequence_length is line
+    // 15 (its value at column 19). Megatron-Core and Transformer Engine cut a sequence into 2 × context chunks, two
+    // per rank, to balance causal attention: 8,194 tokens divide by context = 2 but not by 4, refused at the sequence
+    // length (it used to load: a researcher's audit); 8,196 do: loaded.
+    const std::string cp = replace(kBase, "data = 4", "data = 2\ncontext = 2");
+    const std::string what = load_error(replace(cp, "sequence_length = 8192", "sequence_length = 8194")).what();
+    CHECK_THAT(what, Catch::StartsWith("test.toml:15:19: error: sequence_length = 8194 is not divisible by 2 × context = 4"));
+    CHECK_NOTHROW(load_scenario_from_string(replace(cp, "sequence_length = 8192", "sequence_length = 8196"), "test.toml", catalog_options()));
+}
+
 TEST_CASE("a rule between the user's key and a base value is located at the user's key, and one from --set at the argument") {
     // kBase with tensor = 1, `sequence_parallel = true` inserted as line 9 (its value at column 21) and data = 8
     // (so 1 × 2 × 8 = 16 GPUs), then [pricing] at line 17 with pue = 0.5 at line 19, column 7. The rule used to be
