@@ -311,7 +311,8 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
     auto draw_failure = [&](double now) { return rate > 0.0 ? now + random.exponential(rate) : never; };
 
     // Asynchronous writes: the snapshots not yet durable `into` seconds into the current piece, the last one first
-    // (taken `into`, `into` + τ, … ago; durable once δ old).
+    // (taken `into`, `into` + τ, … ago; durable once δ old). Only snapshots taken since the run last resumed count:
+    // the one it resumed from was durable.
     const double durable_after = model.async_checkpoint ? model.checkpoint_write.value() : 0.0;
     const auto not_durable = [&](double into) -> std::int64_t {
         if (durable_after <= into) return 0;
@@ -324,6 +325,7 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
     double restarting = 0.0;
     int interruptions = 0;
     std::int64_t committed = 0;  // pieces behind a completed checkpoint
+    std::int64_t fresh = 0;      // of those, the pieces completed since the run last started or resumed
     double next_failure = draw_failure(t);
 
     for (;;) {
@@ -335,6 +337,7 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
             t += static_cast<double>(k) * cycle;
             checkpointing += static_cast<double>(k) * cost;
             committed += k;
+            fresh += k;
         }
         if (committed == pieces - 1) {
             if (t + final_piece <= next_failure) {  // the last piece finishes
@@ -347,9 +350,10 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
             lost += std::min(into, tau);
             checkpointing += std::max(0.0, into - tau);
             // Back to the last durable snapshot: the pieces behind the snapshots still being written are lost too.
-            const std::int64_t back = std::min(committed, not_durable(into));
+            const std::int64_t back = std::min(fresh, not_durable(into));
             committed -= back;
             lost += static_cast<double>(back) * tau;
+            fresh = 0;
         }
         t = next_failure;
         ++interruptions;
