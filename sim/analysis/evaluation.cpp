@@ -282,7 +282,7 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
     MonteCarlo mc;
     RunInputs& run = mc.run;
     run.gpus = s.cluster.gpus;
-    run.gpus_per_node = s.cluster.gpus_per_node;
+    run.gpus_per_host = s.cluster.gpus_per_host;
     run.reliability = reliability_of(s);
     run.overheads = run_overheads_of(s);
     ev.restart_time = run.reliability.restart_time;
@@ -718,7 +718,7 @@ private:
                 // Past 10^4 interruptions (the search reaches × 100 the rates) replays are long and their median is
                 // the closed form's mean to well within a percent; past 10^7 simulate_run refuses the run.
                 const Seconds mean = expected_run_wall_clock(run);
-                const double n = expected_interruptions(run.reliability, run.gpus, run.gpus_per_node, mean);
+                const double n = expected_interruptions(run.reliability, run.gpus, run.gpus_per_host, mean);
                 if (n > 1e4) return n > 1e7 ? std::nullopt : std::optional<double>(mean.value());
                 return median_replay(run, seed_, threads_).value();
             } catch (const Error&) {
@@ -808,7 +808,7 @@ void summarize_reliability(RunEvaluation& ev, const MonteCarlo& mc) {
     const auto samples = static_cast<double>(mc.runs.size());
     ev.interruptions_mean = interruptions / samples;
     ev.goodput_mean = goodput / samples;
-    ev.job_mttf = job_mttf(mc.run.reliability, mc.run.gpus, mc.run.gpus_per_node);
+    ev.job_mttf = job_mttf(mc.run.reliability, mc.run.gpus, mc.run.gpus_per_host);
     ev.checkpoint_interval = checkpoint_interval(mc.run);
     add_allocation_terms(ev, mc);
 }

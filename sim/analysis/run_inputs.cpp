@@ -90,7 +90,7 @@ namespace detail {
 
 void require_supported_interruptions(const Scenario& s, const RunInputs& run, std::string_view why) {
     const Seconds wall = expected_run_wall_clock(run);
-    const double n = expected_interruptions(run.reliability, run.gpus, run.gpus_per_node, wall);
+    const double n = expected_interruptions(run.reliability, run.gpus, run.gpus_per_host, wall);
     if (n <= limits::kInterruptionsMax) return;
     throw ScenarioError(run_length_source(s),
                         fmt::format("the run expects {:.3g} interruptions over {:.3g} days: beyond the supported range of "
@@ -141,7 +141,7 @@ double shortest_token_time(const ChipProfile& chip, const MixedPrecision& p, con
 void require_run_can_finish(const Scenario& s) {
     RunInputs run;
     run.gpus = s.cluster.gpus;
-    run.gpus_per_node = s.cluster.gpus_per_node;
+    run.gpus_per_host = s.cluster.gpus_per_host;
     run.reliability = detail::reliability_of(s);
     // Asynchronous checkpoints are written back to back at most: a write finishes before the next snapshot is taken
     // (PyTorch's async save waits for the previous one), so an interval shorter than a write cannot run (an analyst's

@@ -357,6 +357,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     chip_json(j, s);
     j.field("chip_name", c.chip.display_name).field("gpus", c.gpus);
     j.field("gpus_per_node", c.gpus_per_node).field("nodes", c.nodes()).field("fabric", to_string(c.fabric));
+    j.field("gpus_per_host", c.gpus_per_host).field("hosts", c.hosts());
     j.field("nic_bandwidth_bytes_per_s", c.nic_bandwidth.value());
     j.field("scale_up_bandwidth_bytes_per_s", c.chip.scale_up_bandwidth.value());
     j.field("oversubscription", c.oversubscription).field("planes", c.planes);
@@ -438,6 +439,13 @@ std::string invalid_json(const Error& e) {
 
 // A node wider than the chip's scale-up domain, said where check describes the cluster (not only among run's
 // assumptions, where a researcher found it).
+// " (36 hosts of 4)": the hosts (the unit of the per-node failure rates) where they are not the nodes, as a GB200
+// rack's 18 compute trays of 4 GPUs; empty where they are.
+std::string hosts_text(const ClusterSpec& c) {
+    if (c.gpus_per_host == c.gpus_per_node) return {};
+    return fmt::format(" ({} host{} of {})", c.hosts(), c.hosts() == 1 ? "" : "s", c.gpus_per_host);
+}
+
 void print_node_note(const ClusterSpec& c, std::ostream& out) {
     if (c.gpus_per_node <= c.chip.scale_up_domain) return;
     out << fmt::format("          nodes of {} are above the {}'s scale-up domain of {}: a hypothetical node, simulated as one "
@@ -483,9 +491,9 @@ int check_command(const Args& raw, std::ostream& out) {
                                                      s.model.moe->routed_experts, s.model.moe->shared_experts,
                                                      s.model.moe->top_k)
                                        : std::string());
-        out << fmt::format("cluster   {} × {} ({}), {} node{} of {}, {} fabric, NIC {} per GPU, scale-up {} per GPU "
+        out << fmt::format("cluster   {} × {} ({}), {} node{} of {}{}, {} fabric, NIC {} per GPU, scale-up {} per GPU "
                            "per direction\n",
-                           c.gpus, c.chip.display_name, c.chip.id, c.nodes(), c.nodes() == 1 ? "" : "s", c.gpus_per_node, to_string(c.fabric),
+                           c.gpus, c.chip.display_name, c.chip.id, c.nodes(), c.nodes() == 1 ? "" : "s", c.gpus_per_node, hosts_text(c), to_string(c.fabric),
                            format_bandwidth(c.nic_bandwidth), format_bandwidth(c.chip.scale_up_bandwidth));
         print_node_note(c, out);
         out << fmt::format("layout    tensor {} × context {} × pipeline {} × data {} = {} GPUs; expert {}{}; zero {}; "

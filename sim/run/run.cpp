@@ -34,14 +34,14 @@ namespace {
 bool finite_nonnegative(double v) { return std::isfinite(v) && v >= 0.0; }
 bool finite_positive(double v) { return std::isfinite(v) && v > 0.0; }
 
-void validate_units(int gpus, int gpus_per_node) {
+void validate_units(int gpus, int gpus_per_host) {
     if (gpus <= 0) {
         throw Error(fmt::format("the run has {} GPUs; it needs at least one", gpus),
                     "set cluster.gpus to the number of GPUs in the job");
     }
-    if (gpus_per_node <= 0) {
-        throw Error(fmt::format("the run has {} GPUs per node; it needs at least one", gpus_per_node),
-                    "set cluster.gpus_per_node to the GPUs in one server (8 for an HGX node)");
+    if (gpus_per_host <= 0) {
+        throw Error(fmt::format("the run has {} GPUs per host; it needs at least one", gpus_per_host),
+                    "set cluster.gpus_per_host to the GPUs in one server (8 for an HGX board, 4 for a GB200 compute tray)");
     }
 }
 
@@ -72,7 +72,7 @@ void validate_model(const ReliabilityModel& model) {
 }
 
 void validate_inputs(const RunInputs& inputs) {
-    validate_units(inputs.gpus, inputs.gpus_per_node);
+    validate_units(inputs.gpus, inputs.gpus_per_host);
     for (const RunOverhead& o : inputs.overheads) {
         if (!finite_nonnegative(o.fraction)) {
             throw Error(fmt::format("the run overhead \"{}\" is {} of step time; it must be a finite fraction of 0 or more",
@@ -97,13 +97,13 @@ void validate_inputs(const RunInputs& inputs) {
     validate_model(inputs.reliability);
 }
 
-// Interruptions per second of the whole job: Σ rate × units / 3600. Units are GPUs, or nodes (a partly filled
-// node counts as one).
-double job_rate_per_second(const ReliabilityModel& model, int gpus, int gpus_per_node) {
-    const double nodes = std::ceil(static_cast<double>(gpus) / static_cast<double>(gpus_per_node));
+// Interruptions per second of the whole job: Σ rate × units / 3600. Units are GPUs, or host servers (the classes
+// given per node; a partly filled host counts as one).
+double job_rate_per_second(const ReliabilityModel& model, int gpus, int gpus_per_host) {
+    const double hosts = std::ceil(static_cast<double>(gpus) / static_cast<double>(gpus_per_host));
     double per_hour = 0.0;
     for (const FailureClass& c : model.classes) {
-        per_hour += c.rate_per_unit_hour * (c.per_node ? nodes : static_cast<double>(gpus));
+        per_hour += c.rate_per_unit_hour * (c.per_node ? hosts : static_cast<double>(gpus));
     }
     return per_hour / 3600.0;
 }
@@ -156,21 +156,21 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 
 }  // namespace
 
-double expected_interruptions(const ReliabilityModel& model, int gpus, int gpus_per_node, Seconds wall_clock) {
-    validate_units(gpus, gpus_per_node);
+double expected_interruptions(const ReliabilityModel& model, int gpus, int gpus_per_host, Seconds wall_clock) {
+    validate_units(gpus, gpus_per_host);
     validate_model(model);
     if (!finite_nonnegative(wall_clock.value())) {
         throw Error(fmt::format("the wall-clock time is {} s; it must be a finite duration of 0 s or more",
                                 wall_clock.value()),
                     "give the run's duration, e.g. \"54 days\"");
     }
-    return job_rate_per_second(model, gpus, gpus_per_node) * wall_clock.value();
+    return job_rate_per_second(model, gpus, gpus_per_host) * wall_clock.value();
 }
 
-std::optional<Seconds> job_mttf(const ReliabilityModel& model, int gpus, int gpus_per_node) {
-    validate_units(gpus, gpus_per_node);
+std::optional<Seconds> job_mttf(const ReliabilityModel& model, int gpus, int gpus_per_host) {
+    validate_units(gpus, gpus_per_host);
     validate_model(model);
-    const double rate = job_rate_per_second(model, gpus, gpus_per_node);
+    const double rate = job_rate_per_second(model, gpus, gpus_per_host);
     if (rate <= 0.0) return std::nullopt;  // no classes, or only zero rates: the job never fails
     return Seconds(1.0 / rate);
 }
@@ -201,7 +201,7 @@ Seconds checkpoint_interval(const RunInputs& inputs) {
     const ReliabilityModel& model = inputs.reliability;
     if (model.checkpoint_interval) return *model.checkpoint_interval;
     const Seconds step = shortest_step(inputs);
-    const std::optional<Seconds> mttf = job_mttf(model, inputs.gpus, inputs.gpus_per_node);
+    const std::optional<Seconds> mttf = job_mttf(model, inputs.gpus, inputs.gpus_per_host);
     if (!mttf) return std::max(total_work(inputs), step);
     const Seconds candidate =
         model.async_checkpoint ? model.checkpoint_write : young_daly_interval(model.checkpoint_write, *mttf);
@@ -247,7 +247,7 @@ Seconds expected_wall_clock(Seconds work, Seconds mttf, Seconds interval, Second
 Seconds expected_run_wall_clock(const RunInputs& inputs) {
     validate_inputs(inputs);
     const ReliabilityModel& model = inputs.reliability;
-    const auto mttf = job_mttf(model, inputs.gpus, inputs.gpus_per_node);
+    const auto mttf = job_mttf(model, inputs.gpus, inputs.gpus_per_host);
     if (!mttf) return total_work(inputs);
     return expected_wall_clock(total_work(inputs), *mttf, checkpoint_interval(inputs),
                                model.async_checkpoint ? Seconds(0.0) : model.checkpoint_write, model.restart_time);
@@ -259,7 +259,7 @@ void require_run_finishes(const RunInputs& inputs) {
     validate_inputs(inputs);
     const ReliabilityModel& model = inputs.reliability;
     const double work = total_work(inputs).value();
-    const double rate = job_rate_per_second(model, inputs.gpus, inputs.gpus_per_node);
+    const double rate = job_rate_per_second(model, inputs.gpus, inputs.gpus_per_host);
     if (work <= 0.0 || rate <= 0.0) return;
     const double tau = checkpoint_interval(inputs).value();
     const double cost = model.async_checkpoint ? 0.0 : model.checkpoint_write.value();
@@ -287,7 +287,7 @@ RunSample simulate_run(const RunInputs& inputs, std::uint64_t seed) {
     const double tau = checkpoint_interval(inputs).value();
     const double cost = model.async_checkpoint ? 0.0 : model.checkpoint_write.value();
     const double restart = model.restart_time.value();
-    const double rate = job_rate_per_second(model, inputs.gpus, inputs.gpus_per_node);
+    const double rate = job_rate_per_second(model, inputs.gpus, inputs.gpus_per_host);
 
     // Pieces of work between checkpoints, counted as integers so that a run of exactly k intervals writes exactly
     // k − 1 checkpoints (W/τ within 1e-9 of an integer counts as that integer).

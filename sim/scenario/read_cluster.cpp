@@ -372,6 +372,11 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
         chip.nic_latency = read_latency(o, "latency", "2.8 us");
         o.finish();
     }
+    if (const Node* host = r.optional("host")) {
+        TableReader h(detail::as_table(*host, r.path_of("host")), r.path_of("host"));
+        chip.gpus_per_host = read_figure_int(h, "gpus", 1, 100000);
+        h.finish();
+    }
     read_power_and_launch(r, chip, user_file);
     if (const Node* die = r.optional("die")) {
         TableReader d(detail::as_table(*die, r.path_of("die")), r.path_of("die"));
@@ -526,6 +531,8 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
                            stand_in(o->where, Node::Kind::floating, 0, 1.0));
         }
     }
+    // The host server, for per-node failure rates: the scenario's, else the chip's [host] figure, else the node.
+    c.gpus_per_host = read_int(r, "gpus_per_host", 1, 100'000, c.chip.gpus_per_host > 0 ? c.chip.gpus_per_host : c.gpus_per_node);
     c.tiers = read_int(r, "tiers", 2, 3, 2);
     c.planes = read_int(r, "planes", 1, 64, c.fabric == Fabric::multi_plane ? c.gpus_per_node : 1);
     c.switch_radix = read_int(r, "switch_radix", 4, 4096, 64);

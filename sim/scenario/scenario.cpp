@@ -282,6 +282,11 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     add("scale_up", "bandwidth", format_bandwidth(chip.scale_up_bandwidth));
     add("scale_up", "domain", fmt::format("{}", chip.scale_up_domain));
     add("scale_up", "latency", format_duration(chip.scale_up_latency));
+    // The host size the per-node failure classes count, where the chip's entry gives it and the cluster does not.
+    const bool per_node = std::any_of(s.reliability.failures.begin(), s.reliability.failures.end(), [](const auto& f) { return f.per_node; });
+    if (per_node && chip.gpus_per_host > 0 && !s.sources.keys.contains("cluster.gpus_per_host")) {
+        add("host", "gpus", fmt::format("{}", chip.gpus_per_host));
+    }
     // The chip's NIC figures, unless [cluster] writes its own (listed with the network).
     if (!s.sources.keys.contains("cluster.nic_bandwidth")) add("scale_out", "nic_bandwidth", format_bandwidth(chip.nic_bandwidth));
     if (!s.sources.keys.contains("cluster.nic_latency")) add("scale_out", "latency", format_duration(chip.nic_latency));
@@ -632,9 +637,15 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
     }
     s.assumptions.insert(s.assumptions.end(), reliability_assumptions.begin(), reliability_assumptions.end());
     s.assumptions.insert(s.assumptions.end(), replaced_tokens.begin(), replaced_tokens.end());
+    // A per-node class counts host servers (cluster.gpus_per_host), which the output says with where the size came from.
+    const std::string host = fmt::format(
+        "host-hours (hosts of {} GPUs: {})", s.cluster.gpus_per_host,
+        s.sources.keys.contains("cluster.gpus_per_host") ? "cluster.gpus_per_host"
+        : s.cluster.chip.gpus_per_host > 0              ? fmt::format("chip {}'s [host] figure", s.cluster.chip.id)
+                                                         : "the node, cluster.gpus_per_node; the chip's entry has no [host] figure");
     for (const auto& f : s.reliability.failures) {
         s.assumptions.push_back({fmt::format("reliability.failures \"{}\"", f.name),
-                                 fmt::format("one interruption per {:.0f} {}-hours", 1.0 / f.rate_per_unit_hour, f.per_node ? "node" : "GPU"),
+                                 fmt::format("one interruption per {:.0f} {}", 1.0 / f.rate_per_unit_hour, f.per_node ? host : std::string("GPU-hours")),
                                  f.source.empty() ? set_in_scenario(f.where) : f.source});
     }
     validate_layout(s, data_given != 0);

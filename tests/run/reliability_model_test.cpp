@@ -59,6 +59,38 @@ TEST_CASE("the A100 research-cluster entry gives 6.5 failures per 1000 node-days
     CHECK(in_hours(*mttf) == Approx(1.8).epsilon(0.01));
 }
 
+TEST_CASE("per-node failure classes count host servers, not NVLink domains", "[run][reliability]") {
+    // GB200 NVL72: 144 GPUs in two 72-GPU NVLink domains (cluster.gpus_per_node = 72), each rack 18 compute trays of
+    // 4 GPUs (the chip's [host] gpus = 4): 36 hosts. Llama 3's per-node classes were counted on 8-GPU hosts
+    // (2,048 of them for 16,384 GPUs), so they apply per host: host 50,079 h and planned maintenance 56,472 h give
+    // 36 × (1/50,079 + 1/56,472) = 36 × 3.7676e-5 = 1.3563e-3 per hour; counted per domain (2 units) it would be
+    // 7.535e-5, 18× fewer. The per-GPU classes (GPU 108,335, HBM 294,912, software 379,173, network 606,676,
+    // watchdog 3,033,381 h: 9.2306e-6 + 3.3908e-6 + 2.6373e-6 + 1.6483e-6 + 3.297e-7 = 1.7237e-5 per GPU-hour) add
+    // 144 × 1.7237e-5 = 2.4821e-3: 3.8384e-3 per hour, job MTTF 260.5 h.
+    const std::string gb200 = "title = \"t\"\nmodel = \"llama-3.1-8b\"\n"
+                              "[cluster]\nchip = \"gb200\"\ngpus = 144\ngpus_per_node = 72\n"
+                              "[parallelism]\ntensor = 8\ndata = 18\n"
+                              "[training]\ntokens = \"1T\"\nsequence_length = 8192\nglobal_batch = 144\n";
+    const Scenario s = load_scenario_from_string(gb200, "t.toml");
+    REQUIRE(s.cluster.gpus_per_host == 4);
+    REQUIRE(s.cluster.hosts() == 36);
+    const double per_host = 1.0 / 50079.0 + 1.0 / 56472.0;
+    const double per_gpu = 1.0 / 108335.0 + 1.0 / 294912.0 + 1.0 / 379173.0 + 1.0 / 606676.0 + 1.0 / 3033381.0;
+    const double rate = 36.0 * per_host + 144.0 * per_gpu;
+    REQUIRE(rate == Approx(3.8384e-3).epsilon(1e-4));
+    CHECK(expected_interruptions(model_of(s), s.cluster.gpus, s.cluster.gpus_per_host, hours(100)) == Approx(100.0 * rate).epsilon(1e-12));
+    const auto mttf = job_mttf(model_of(s), s.cluster.gpus, s.cluster.gpus_per_host);
+    REQUIRE(mttf);
+    CHECK(in_hours(*mttf) == Approx(260.5).epsilon(1e-3));
+    // A scenario's cluster.gpus_per_host replaces the chip's figure: 8-GPU hosts are 18, per-host rate halved.
+    const Scenario eight = load_scenario_from_string(gb200, "t.toml", LoadOptions{{}, {"cluster.gpus_per_host=8"}});
+    REQUIRE(eight.cluster.hosts() == 18);
+    CHECK(expected_interruptions(model_of(eight), 144, eight.cluster.gpus_per_host, hours(100)) ==
+          Approx(100.0 * (18.0 * per_host + 144.0 * per_gpu)).epsilon(1e-12));
+    // The H100's [host] figure is its 8-GPU HGX board, the node it is usually built into: unchanged from before.
+    CHECK(load_scenario_from_string(kBase, "t.toml").cluster.gpus_per_host == 8);
+}
+
 TEST_CASE("lost work per interruption under the Young/Daly interval matches the truncated exponential", "[run][reliability]") {
     // M = 10,000 s, write δ = C = 50 s, no restart: τ = √(2 · 50 · 10,000) = 1,000 s (Young/Daly).
     // An interruption inside a piece of t = τ + C = 1,050 s comes at X ~ Exp(λ = 1e-4) conditioned on X < t and loses
@@ -69,7 +101,7 @@ TEST_CASE("lost work per interruption under the Young/Daly interval matches the 
     REQUIRE(expected == Approx(514.68).epsilon(1e-4));
     RunInputs in;
     in.gpus = 1;
-    in.gpus_per_node = 1;
+    in.gpus_per_host = 1;
     in.segments.push_back(RunSegment{"w", 1e6, Seconds(10.0), 0.0});  // W = 10^7 s: about 950 interruptions a run
     in.reliability.classes.push_back(FailureClass{"all", 3600.0 / 10'000.0, false, {}, {}});  // per GPU-hour: M = 10,000 s
     in.reliability.checkpoint_write = Seconds(50.0);
@@ -124,7 +156,7 @@ TEST_CASE("an overhead lengthens the work without failures exactly by its fracti
     // W = 1,000 s, overheads 0.1 + 0.05, no failures: wall = 1,150 s, productive 1,000 s, overheads 150 s.
     RunInputs in;
     in.gpus = 8;
-    in.gpus_per_node = 8;
+    in.gpus_per_host = 8;
     in.segments.push_back(RunSegment{"w", 100.0, Seconds(10.0), 0.0});
     in.overheads = {RunOverhead{"evaluation pauses", 0.1}, RunOverhead{"data-loader stalls", 0.05}};
     const RunSample r = simulate_run(in, 1);
@@ -139,7 +171,7 @@ TEST_CASE("with failures and an overhead the wall clock is still the sum of its 
     // 600 s restarts: wall = productive + overheads + lost + checkpointing + restarting, overheads = 0.1 × W exactly.
     RunInputs in;
     in.gpus = 1;
-    in.gpus_per_node = 1;
+    in.gpus_per_host = 1;
     in.segments.push_back(RunSegment{"w", 1e5, Seconds(10.0), 0.0});
     in.overheads = {RunOverhead{"stragglers", 0.1}};
     in.reliability.classes.push_back(FailureClass{"all", 0.036, false, {}, {}});

@@ -32,7 +32,7 @@ ReliabilityModel llama_reliability() {
 RunInputs one_segment(Seconds work, double steps, int gpus) {
     RunInputs in;
     in.gpus = gpus;
-    in.gpus_per_node = 8;
+    in.gpus_per_host = 8;
     in.segments.push_back(RunSegment{"pre-training", steps, work / steps, 0.0});
     return in;
 }
@@ -373,7 +373,7 @@ TEST_CASE("invalid run inputs throw errors that say what to change", "[run]") {
     in.gpus = 0;
     CHECK_THROWS_WITH(simulate_run(in, 1), Catch::Contains("0 GPUs") && Catch::Contains("cluster.gpus"));
     in = good;
-    in.gpus_per_node = -1;
+    in.gpus_per_host = -1;
     CHECK_THROWS_AS(simulate_run(in, 1), Error);
     in = good;
     in.segments.clear();

@@ -114,6 +114,10 @@ struct ChipProfile {
     BytesPerSecond memory_bandwidth;
     BytesPerSecond scale_up_bandwidth;   // per GPU, per direction (NVLink 900 GB/s bidirectional = 450)
     int scale_up_domain = 1;             // GPUs in one scale-up (NVLink/NVSwitch) domain in the usual node
+    // GPUs in one host server (the [host] table: one OS, CPUs, NICs, power supplies), the unit per-node failure
+    // rates count: 8 on an HGX board, 4 in a GB200 NVL72 compute tray, whose NVLink domain is the 72-GPU rack.
+    // 0 where the chip's entry has none: the cluster's node is taken as the host (ClusterSpec::gpus_per_host).
+    int gpus_per_host = 0;
     Seconds scale_up_latency;            // one hop, small message
     BytesPerSecond nic_bandwidth;        // typical scale-out NIC bandwidth per GPU, per direction
     Seconds nic_latency;                 // one hop, small message
@@ -164,10 +168,17 @@ struct ClusterSpec {
     int tiers = 2;                  // switch tiers of the fat-tree (2 or 3)
     int planes = 1;                 // multi-plane fabrics: independent planes (DeepSeek: 8)
     int switch_radix = 64;          // ports per switch
+    // GPUs per host server, for the failure classes counted per node (reliability mtbf_per_node) and nothing else:
+    // the scenario's cluster.gpus_per_host, else the chip's [host] figure, else gpus_per_node. It may differ from
+    // gpus_per_node, which is the scale-up (NVLink) domain the network is built on: a GB200 NVL72 rack is one
+    // 72-GPU node of 18 hosts of 4; an H100 PCIe pair bridged by NVLink is a 2-GPU node in an 8-GPU host.
+    int gpus_per_host = 0;
     // Board power limit per GPU (nvidia-smi -pl), below the chip's TDP; nullopt: the TDP.
     std::optional<Watts> power_cap;
 
     [[nodiscard]] int nodes() const { return gpus / gpus_per_node; }
+    // Host servers the job holds: ⌈gpus / gpus_per_host⌉ (a partly used host counts whole: its failures stop the job).
+    [[nodiscard]] int hosts() const { return (gpus + gpus_per_host - 1) / gpus_per_host; }
     // The SM clock under power_cap as a fraction of the clock at the TDP (1 without a cap), by the dynamic
     // power of CMOS logic, P = P_idle + C·V²·f with V ∝ f across the DVFS range (so the dynamic part ∝ f³):
     //   f_cap / f_tdp = ((cap − idle) / (TDP − idle))^(1/3).

@@ -27,10 +27,11 @@ struct RunSegment {
     double tokens = 0.0;
 };
 
-// Interruptions of one kind, as a rate per GPU-hour (or per node-hour) of wall-clock time.
+// Interruptions of one kind, as a rate per GPU-hour (or per host-hour: mtbf_per_node counts host servers, not
+// scale-up domains) of wall-clock time.
 struct FailureClass {
     std::string name;                       // "GPU", "network", "host", …
-    double rate_per_unit_hour = 0.0;        // interruptions per GPU-hour (per_node: per node-hour)
+    double rate_per_unit_hour = 0.0;        // interruptions per GPU-hour (per_node: per host-hour)
     bool per_node = false;
     SourceRef where;                        // the MTBF's position in the scenario, for errors (unknown: none)
     std::string source;                     // where the rate comes from (the scenario's `source`); may be empty
@@ -72,7 +73,7 @@ struct RunOverhead {
 
 struct RunInputs {
     int gpus = 0;
-    int gpus_per_node = 8;
+    int gpus_per_host = 8;  // GPUs per host server, the unit of the per-node failure classes (ClusterSpec::gpus_per_host)
     std::vector<RunSegment> segments;  // in order
     ReliabilityModel reliability;
     std::vector<RunOverhead> overheads;  // empty: none
@@ -84,10 +85,11 @@ struct RunInputs {
 // Throws Error on N < 1, N_ref < 2 or a negative or non-finite s_ref.
 double straggler_slowdown(double s_ref, int n_ref, int gpus);
 
-// Expected interruptions of the job over `wall_clock`: Σ rate × units × hours (units = GPUs or nodes).
-double expected_interruptions(const ReliabilityModel& model, int gpus, int gpus_per_node, Seconds wall_clock);
+// Expected interruptions of the job over `wall_clock`: Σ rate × units × hours (units = GPUs, or ⌈gpus /
+// gpus_per_host⌉ hosts for the per-node classes).
+double expected_interruptions(const ReliabilityModel& model, int gpus, int gpus_per_host, Seconds wall_clock);
 // Job-level mean time to interruption: 1 / Σ rate × units; nullopt with no failure classes (never fails).
-std::optional<Seconds> job_mttf(const ReliabilityModel& model, int gpus, int gpus_per_node);
+std::optional<Seconds> job_mttf(const ReliabilityModel& model, int gpus, int gpus_per_host);
 // Young/Daly first-order optimum: √(2 · δ · M) for checkpoint write time δ and MTTF M.
 Seconds young_daly_interval(Seconds checkpoint_write, Seconds mttf);
 // The interval the run uses: the given one, or Young/Daly (or the whole run when the job never fails).
