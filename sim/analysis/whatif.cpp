@@ -466,7 +466,7 @@ void fit_variant(const std::filesystem::path& file, const LoadOptions& base, con
 void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const ChipProfile& profile, const WhatIfRequest& request) {
     const bool own = row.reference || row.chip == catalog_id(original.cluster.chip);
     if (!prices_run(original)) return;  // unpriced: no cost column, no price
-    if (!original.pricing.gpu_hour) {
+    if (!original.pricing.gpu_hour && original.pricing.ownership) {
         // No rental price written (an ownership scenario): rung 1 is priced at each chip's catalog rental price. A
         // chip without one is given the scenario chip's, said so, so that a claim about rung 1 stays priced.
         const ChipProfile& from = original.cluster.chip;
@@ -484,7 +484,9 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
         // derive_variant has loaded the variant with borrowed_rental's override.
         return;
     }
-    row.price_gpu_hour = original.pricing.gpu_hour->value();
+    // Rental: [pricing] gpu_hour, or only the phases' own prices (the first priced phase's stands for them in the row).
+    const auto phase_price = std::find_if(original.phases.begin(), original.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+    row.price_gpu_hour = original.pricing.gpu_hour ? original.pricing.gpu_hour->value() : phase_price->gpu_hour->value();
     if (own || request.same_price || !profile.rental_gpu_hour) {
         row.price_note = own ? "the scenario's" : request.same_price ? "the scenario's (--same-price)"
                                                                      : "the scenario's (no catalog price for this chip)";
@@ -500,8 +502,31 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
 
 // The request's chips; with a rule and none: the chips it permits, the scenario's own chip first as the reference row
 // (added, and set in `reference`, when the rule does not permit it).
-std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOptions& base, const WhatIfRequest& request,
-                                          std::optional<std::string>& reference,
+// Catalog chip `id` as the request's `--set cluster.chip.…` assignments make it (the chip every row runs on, `h100*`),
+// for its export-control class: a rule judges the hypothetical chip the row simulates (a capped NVLink, say), not the
+// catalog's (a plan audit, session 50: an H100 at 200 GB/s was classed by its 900). The catalog's entry where no
+// assignment changes the chip, or where the scenario does not load on it (its row then says why).
+ChipProfile chip_as_set(const std::filesystem::path& file, const LoadOptions& base, const std::string& id,
+                        const std::vector<std::string>& overrides) {
+    // The command's --set (base) and the request's, after the swap (which drops the scenario's [cluster.chip] table).
+    LoadOptions chip_only = base;
+    chip_only.overrides = {"cluster.chip=" + id};
+    for (const auto* list : {&base.overrides, &overrides}) {
+        for (const std::string& o : *list) {
+            if (o.starts_with("cluster.chip.")) chip_only.overrides.push_back(o);
+        }
+    }
+    if (chip_only.overrides.size() > 1) {
+        try {
+            return load_scenario(file, chip_only).cluster.chip;
+        } catch (const ScenarioError&) {
+        }
+    }
+    return load_chip(id, base.catalog_dir);
+}
+
+std::vector<std::string> chips_to_compare(const std::filesystem::path& file, const Scenario& original, const LoadOptions& base,
+                                          const WhatIfRequest& request, std::optional<std::string>& reference,
                                           std::vector<std::pair<std::string, std::string>>& not_permitted) {
     std::vector<std::string> chips = request.chips;
     if (!chips.empty()) return chips;
@@ -509,7 +534,7 @@ std::vector<std::string> chips_to_compare(const Scenario& original, const LoadOp
     if (request.rule->memory_scope) throw Error(memory_scope_refusal(*request.rule), memory_scope_hint(*request.rule));
     const std::string own = catalog_id(original.cluster.chip);
     for (const auto& id : catalog_names(base.catalog_dir.empty() ? default_catalog_dir() : base.catalog_dir, "chips")) {
-        const Classification c = classify(load_chip(id, base.catalog_dir), *request.rule);
+        const Classification c = classify(chip_as_set(file, base, id, request.overrides), *request.rule);
         if (permitted(c, *request.rule)) chips.push_back(id);
         else if (id != own) not_permitted.emplace_back(id, c.class_name);
     }
@@ -639,7 +664,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
         result.rule_set = *request.rule;
     }
     std::optional<std::string> reference;
-    const std::vector<std::string> chips = chips_to_compare(original, base, request, reference, result.not_permitted);
+    const std::vector<std::string> chips = chips_to_compare(file, original, base, request, reference, result.not_permitted);
     // What the scenario's file writes for its own chip; a key the command's --set gives is the user's figure for
     // every chip, listed with the overrides instead.
     for (const std::string& key : original.sources.chip_overrides) {
@@ -663,7 +688,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
         const ChipProfile profile = row.reference ? original.cluster.chip : load_chip(chip, base.catalog_dir);  // unknown: ScenarioError
         row.chip_name = profile.display_name;
         if (request.rule) {
-            const Classification c = classify(profile, *request.rule);
+            const Classification c = classify(row.reference ? profile : chip_as_set(file, base, chip, request.overrides), *request.rule);
             row.classification = c.class_name;
             row.classification_reason = c.why();
             row.subject = c.subject;

@@ -155,9 +155,13 @@ std::string compare_text(const CompareResult& r) {
         out += fmt::format("{}  {} ({}{})\n", c.label, c.title, c.file, sets);
     }
     if (!chip_set.empty()) {
-        out += fmt::format("\n{} {} its chip by --set: the SMs reserved for communication, the NIC, the precisions and the price\n"
-                           "per GPU-hour stay as the scenario writes them, and `cluster.chip=` drops what its [cluster.chip] table sets\n"
-                           "(efficiency ranges; `cluster.chip.from=` keeps them); `gpuhours whatif` re-derives these for a chip swap\n",
+        // A price per GPU-hour the scenario writes, and its ownership figures, stay; a price it took from the chip
+        // catalog follows the new chip (an economics audit, session 50: the note said every price stays).
+        out += fmt::format("\n{} {} its chip by --set: the SMs reserved for communication, the NIC, the precisions, a price\n"
+                           "per GPU-hour the scenario writes and its [pricing.ownership] figures (GPU price, servers) stay as the\n"
+                           "scenario writes them (a price taken from the chip catalog follows the new chip), and `cluster.chip=`\n"
+                           "drops what its [cluster.chip] table sets (efficiency ranges; `cluster.chip.from=` keeps them);\n"
+                           "`gpuhours whatif` re-derives these for a chip swap\n",
                            fmt::join(chip_set, ", "), chip_set.size() == 1 ? "sets" : "set");
     }
     out += fmt::format("\ninputs that differ ({}; {} the same)\n", r.differences.size(), r.same_inputs);

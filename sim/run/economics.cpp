@@ -118,8 +118,12 @@ double capex_share(const Ownership& o, Seconds wall_clock) {
     const double i = o.cost_of_capital;
     const double r = o.residual_value;
     if (i == 0.0) return (1.0 - r) / life * years;
-    const double discount = std::pow(1.0 + i, -life);  // (1 + i)^−L
-    return (1.0 - r * discount) * i / (1.0 - discount) * years;
+    // (1 + i)^−L and 1 − (1 + i)^−L through log1p and expm1: with pow, a rate near 1e-16 gave 1 + i = 1 and a
+    // division by zero, and 1e-12 lost digits to cancellation (an economics audit, session 50).
+    const double log_growth = -life * std::log1p(i);
+    const double discount = std::exp(log_growth);
+    const double written_off = -std::expm1(log_growth);
+    return (1.0 - r * discount) * i / written_off * years;
 }
 
 // ---- the ladder ------------------------------------------------------------------------------------------

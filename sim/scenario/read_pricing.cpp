@@ -137,7 +137,9 @@ Ownership read_ownership(const Node& node, std::vector<Assumption>& assumptions,
                                "hardware is written off over years, e.g. \"4 years\"",
                                detail::stand_in(value.where, detail::Node::Kind::string, 0, 0.0, "4 years"));  // read on with it
     }
-    own.cost_of_capital = p.number_at_least("cost_of_capital", 0.0, 0.0, "an annual rate, e.g. 0.08 for 8% a year");
+    // At most 100 % a year: a rate written as a percent (8 for 8 %) made the ownership rung exceed the whole capital
+    // outlay (an economics audit, session 50).
+    own.cost_of_capital = p.number_at_least("cost_of_capital", 0.0, 0.0, "an annual rate as a fraction, e.g. 0.08 for 8% a year", 1.0);
     own.residual_value = p.fraction_below_one("residual_value", "the share of the price the hardware fetches after amortisation, e.g. 0.28");
     orr.finish();
     return own;

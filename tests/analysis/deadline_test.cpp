@@ -221,7 +221,7 @@ TEST_CASE("the deadline search tries 1F1B where DualPipe would need a larger bat
     CHECK_THAT(one.note, Catch::Contains("schedule \"1f1b\" instead of \"dualpipe\", which needs ≥ 32 micro-batches per replica"));
     // DualPipe with a larger batch would need fewer GPUs: 12,800 / d + 5 ≤ 25 from d = 640 (10,240 GPUs, 25.0 days),
     // with 32 × 640 = 20,480 sequences of 4,096 tokens (83.89M); the note gives that option and its flag.
-    CHECK_THAT(one.note, Catch::Contains("with --max-batch-tokens 83.89M and the scenario's schedule: 25.0 days on 10,240 GPUs"));
+    CHECK_THAT(one.note, Catch::Contains("with --max-batch-tokens 83.89M and the scenario's schedule, at most 10,240 GPUs (25.0 days there;"));
 
     // (2) DualPipe whose bubble shrinks with m: days = (12,800 / d) × (1 + 16 / m); 1F1B does not fit. Bound
     // 84,000,000 tokens (20,507 sequences of 4,096), deadline 40 days.

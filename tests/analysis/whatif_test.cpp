@@ -183,6 +183,31 @@ TEST_CASE("a layout that does not fit on a smaller chip gets more recomputation 
     CHECK(row_of(n, "h100").feasible);
 }
 
+TEST_CASE("a rule classes the chip a --set makes, not the catalog's", "[whatif]") {
+    // Every chip's NVLink capped at 200 GB/s per direction by --set (a plan audit, session 50: the H100 row ran capped
+    // but was classed at its catalog 900 GB/s). Under oct-2022, 3A090.a asks TPP ≥ 4,800 and I/O ≥ 600 GB/s
+    // bidirectional: the capped H100 has TPP 1,978.9 × 8 = 15,831 but I/O 2 × 200 = 400 < 600, so it is not
+    // controlled (the A800/H800 case). Without the cap it is 3A090.a (900 × 2 = 1,800 GB/s).
+    WhatIfRequest request;
+    request.chips = {"h100"};
+    request.rule = load_rule_set("oct-2022", kCatalog);
+    const auto file = write_scenario("tp8-h800.toml", std::string(kTensor8).replace(kTensor8.find("\"h100\""), 6, "\"h800\""));
+    LoadOptions capped = catalog();
+    capped.overrides = {"cluster.chip.scale_up.bandwidth=\"200 GB/s\""};
+    CHECK(row_of(run_whatif(file, capped, request, quick()), "h100").classification == "not controlled");
+    CHECK(row_of(run_whatif(file, catalog(), request, quick()), "h100").classification == "3A090.a");
+    // A rule without chips picks the chips it permits by the same hypothetical figures: under the hypothetical
+    // NVLink cap (hypothetical-nvlink-cap.toml: permitted below TPP 4,800 with I/O ≤ 400 GB/s) the capped H20
+    // (TPP 296 × 8 = 2,368, I/O 400) is compared; uncapped (900 GB/s) it is not.
+    request.chips.clear();
+    request.rule = load_rule_set("hypothetical-nvlink-cap", kCatalog);
+    const auto has_h20 = [](const WhatIfResult& r) {
+        return std::any_of(r.rows.begin(), r.rows.end(), [](const WhatIfRow& row) { return row.chip == "h20"; });
+    };
+    CHECK(has_h20(run_whatif(file, capped, request, quick())));
+    CHECK_FALSE(has_h20(run_whatif(file, catalog(), request, quick())));
+}
+
 TEST_CASE("a rule without chips compares the chips it permits, after the scenario's own as the reference", "[whatif]") {
     // Under the October 2023 rule only the H20, the L2 and the L20 are outside 3A090 (policy tests, reference §3.7).
     // The scenario's H100 is controlled, so it comes first as the reference row, run as the scenario has it.
@@ -590,6 +615,30 @@ TEST_CASE("a swapped chip is priced at its catalog rental price unless one price
     const WhatIfResult same = run_whatif(file, catalog(), request, quick());
     CHECK(row_of(same, "b200").price_gpu_hour == Approx(2.0));
     CHECK(row_of(same, "b200").cost_usd == Approx(row_of(same, "b200").gpu_hours * 2.0).epsilon(1e-9));
+}
+
+TEST_CASE("a scenario priced only by its phases gets the swapped chip's catalog price on every phase", "[whatif]") {
+    // The tp8 run without [pricing], its two phases rented at $2 each (an economics audit, session 50: the row showed
+    // the B200's $4.89 while its cost was GPU-hours × $2, and a claim was judged at $2). The B200 row must be costed at
+    // the price it shows: cost = GPU-hours × $4.89 (both the row's; exact up to rounding), and the H100 row at $2.
+    const std::string phased = "title = \"tp8\"\nmodel = \"llama-3.1-8b\"\n"
+                               "[cluster]\nchip = \"h100\"\ngpus = 16\ngpus_per_node = 8\n"
+                               "[parallelism]\ntensor = 8\npipeline = 1\ndata = 2\nsequence_parallel = true\n"
+                               "[training]\nsequence_length = 8192\nglobal_batch = 16\n"
+                               "[[phases]]\nname = \"a\"\ntokens = \"1B\"\ngpu_hour = \"$2\"\n"
+                               "[[phases]]\nname = \"b\"\nsteps = 100\ngpu_hour = \"$2\"\n";
+    const auto file = write_scenario("phase-priced.toml", phased);
+    WhatIfRequest request;
+    request.chips = {"h100", "b200"};
+    const WhatIfResult r = run_whatif(file, catalog(), request, quick());
+    const WhatIfRow& h100 = row_of(r, "h100");
+    const WhatIfRow& b200 = row_of(r, "b200");
+    REQUIRE(b200.feasible);
+    CHECK(h100.price_gpu_hour == Approx(2.0));
+    CHECK(h100.cost_usd == Approx(h100.gpu_hours * 2.0).epsilon(1e-9));
+    CHECK(b200.price_gpu_hour == Approx(4.89));
+    CHECK_THAT(b200.price_note, Catch::StartsWith("catalog: "));
+    CHECK(b200.cost_usd == Approx(b200.gpu_hours * 4.89).epsilon(1e-9));
 }
 
 TEST_CASE("the scenario's own chip, modified in [cluster.chip], is the headline run in a what-if, not the catalog's", "[whatif]") {

@@ -205,6 +205,12 @@ TEST_CASE("the capex share with a cost of capital is the capital recovery factor
     CHECK(capex_share(o, days(60.0)) == Approx(0.0295688).epsilon(1e-6));
     o.cost_of_capital = 1e-9;
     CHECK(capex_share(o, days(60.0)) == Approx(0.0295688).epsilon(1e-6));
+    // Below the double's resolution of 1 + i (1e-16: 1 + i == 1) the limit still holds, finite, to 1e-9 (it was a
+    // division by zero, an internal error), and at 1e-12 to 1e-9 (cancellation lost the fifth digit).
+    o.cost_of_capital = 1e-16;
+    CHECK(capex_share(o, days(60.0)) == Approx(0.72 / 4.0 * 60.0 / 365.25).epsilon(1e-9));
+    o.cost_of_capital = 1e-12;
+    CHECK(capex_share(o, days(60.0)) == Approx(0.72 / 4.0 * 60.0 / 365.25).epsilon(1e-9));
     // Without residual value or cost of capital it is the life used, T / L = 60 / 1,461 (the test above).
     CHECK(capex_share(owned_h100_class(), days(60.0)) == Approx(60.0 / 1461.0));
 }

@@ -354,6 +354,12 @@ TEST_CASE("prices and quoted GPU-hours past the supported range are refused wher
     const ScenarioError amortisation = load_error(tiny);
     CHECK(amortisation.where().to_string() == "test.toml:15:16");
     CHECK_THAT(amortisation.message(), Catch::Contains("below the supported range of amortisation periods"));
+    // A cost of capital written as a percent (8 for 8 %) is refused at it: line 16, value at column 19
+    // (`cost_of_capital = ` is 18 characters); it priced 4 months of ownership above the whole capital outlay.
+    const ScenarioError percent = load_error(owned + "cost_of_capital = 8\n");
+    CHECK(percent.where().to_string() == "test.toml:16:19");
+    CHECK_THAT(percent.message(), Catch::Contains("`pricing.ownership.cost_of_capital` = 8 is beyond the supported range (limit 1)"));
+    CHECK_NOTHROW(load_scenario_from_string(owned + "cost_of_capital = 0.08\n", "test.toml", catalog_options()));
     // A research run quoting 1.7e308 GPU-hours (line 13 the [[pricing.research_runs]] header; name 14, gpu_hours 15,
     // its value at column 13): "$infB" with exit 0. limits::kGpuHoursMax = 10^12.
     const ScenarioError run = load_error(with_layout("data = 32\n") +
