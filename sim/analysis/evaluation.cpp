@@ -282,7 +282,7 @@ MonteCarlo run_monte_carlo(RunEvaluation& ev, const ScenarioSampler& sampler, co
     MonteCarlo mc;
     RunInputs& run = mc.run;
     run.gpus = s.cluster.gpus;
-    run.gpus_per_host = s.cluster.gpus_per_host;
+    run.gpus_per_host = s.cluster.host_gpus();
     run.reliability = reliability_of(s);
     run.overheads = run_overheads_of(s);
     ev.restart_time = run.reliability.restart_time;

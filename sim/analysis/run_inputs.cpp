@@ -141,7 +141,7 @@ double shortest_token_time(const ChipProfile& chip, const MixedPrecision& p, con
 void require_run_can_finish(const Scenario& s) {
     RunInputs run;
     run.gpus = s.cluster.gpus;
-    run.gpus_per_host = s.cluster.gpus_per_host;
+    run.gpus_per_host = s.cluster.host_gpus();
     run.reliability = detail::reliability_of(s);
     // Asynchronous checkpoints are written back to back at most: a write finishes before the next snapshot is taken
     // (PyTorch's async save waits for the previous one), so an interval shorter than a write cannot run (an analyst's

@@ -357,7 +357,7 @@ void write_scenario_json(report::Json& j, const Scenario& s) {
     chip_json(j, s);
     j.field("chip_name", c.chip.display_name).field("gpus", c.gpus);
     j.field("gpus_per_node", c.gpus_per_node).field("nodes", c.nodes()).field("fabric", to_string(c.fabric));
-    j.field("gpus_per_host", c.gpus_per_host).field("hosts", c.hosts());
+    j.field("gpus_per_host", c.host_gpus()).field("hosts", c.hosts());
     j.field("nic_bandwidth_bytes_per_s", c.nic_bandwidth.value());
     j.field("scale_up_bandwidth_bytes_per_s", c.chip.scale_up_bandwidth.value());
     j.field("oversubscription", c.oversubscription).field("planes", c.planes);
@@ -442,8 +442,8 @@ std::string invalid_json(const Error& e) {
 // " (36 hosts of 4)": the hosts (the unit of the per-node failure rates) where they are not the nodes, as a GB200
 // rack's 18 compute trays of 4 GPUs; empty where they are.
 std::string hosts_text(const ClusterSpec& c) {
-    if (c.gpus_per_host == c.gpus_per_node) return {};
-    return fmt::format(" ({} host{} of {})", c.hosts(), c.hosts() == 1 ? "" : "s", c.gpus_per_host);
+    if (c.host_gpus() == c.gpus_per_node) return {};
+    return fmt::format(" ({} host{} of {})", c.hosts(), c.hosts() == 1 ? "" : "s", c.host_gpus());
 }
 
 void print_node_note(const ClusterSpec& c, std::ostream& out) {

@@ -336,6 +336,10 @@ private:
     void sync_after_all(int stage, int local_chunk);
     void add_data_parallel_sync(int stage, int local_chunk, const std::vector<TaskId>& after_ends);
     void add_optimizer(int stage);
+    // The parameters of `dense` dense and `expert` expert ones a rank holds once the data-parallel reduction is done:
+    // all without ZeRO, else its shard (dense over ParallelLayout::dense_shard_ranks(), the shard group under hybrid
+    // sharding; expert over the expert-data ranks).
+    [[nodiscard]] double reduced_locally(double dense, double expert) const;
     // A collective's plan with its flows' ends as positions in the group it was planned for (symmetric_time).
     struct PlanTemplate {
         CollectivePlan plan;

@@ -88,6 +88,11 @@ void StepBuilder::add_data_parallel_sync(int stage, int local_chunk, const std::
 // of each rank's gradients as the data-parallel reduction left them (its shard under ZeRO ≥ 1: the reduce-scatter's
 // 1/D of the dense and 1/expert-data of the expert gradients; all of them under ZeRO-0), once both ranks' backward
 // and reductions are done; the optimizer waits for it. Both ranks hold the same two chunks' layers, so the same bytes.
+double StepBuilder::reduced_locally(double dense, double expert) const {
+    if (layout_.zero_stage < 1) return dense + expert;
+    return dense / layout_.dense_shard_ranks() + expert / layout_.expert_data_ranks();
+}
+
 void StepBuilder::add_mirror_sync() {
     const int p = layout_.pipeline;
     const std::string label = spec_.record_trace ? std::string("mirror grad all-reduce") : std::string();
@@ -99,9 +104,7 @@ void StepBuilder::add_mirror_sync() {
             dense += c.dense_parameters;
             expert += c.expert_parameters;
         }
-        const double elements = layout_.zero_stage >= 1
-                                    ? dense / (static_cast<double>(layout_.data) * layout_.context) + expert / layout_.expert_data_ranks()
-                                    : dense + expert;
+        const double elements = reduced_locally(dense, expert);
         const CommSpec comm{CollectiveKind::all_reduce, GroupKind::mirror,
                             Bytes(elements * bytes_per_element(spec_.precision.gradients)), CommAxis::data};
         const auto& ranks = stage_ranks_[static_cast<std::size_t>(s)];
@@ -173,7 +176,7 @@ void StepBuilder::add_optimizer(int stage) {
     const double dense_group = static_cast<double>(layout_.data) * layout_.context;
     const double expert_group = layout_.expert_data_ranks();
     // Under hybrid sharding each GPU updates its shard group's 1/S of the dense parameters.
-    const double local = layout_.zero_stage >= 1 ? dense / layout_.dense_shard_ranks() + expert / expert_group : dense + expert;
+    const double local = reduced_locally(dense, expert);
     const auto& pr = spec_.precision;
     const double touched = bytes_per_element(pr.gradients) + 2.0 * bytes_per_element(pr.master_weights) +
                            4.0 * bytes_per_element(pr.optimizer_state) + bytes_per_element(pr.parameters);

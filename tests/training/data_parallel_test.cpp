@@ -294,6 +294,33 @@ TEST_CASE("DualPipe sums the gradients of its two copies of each layer over the 
     CHECK(data_volume(simulate_step(z)) == Approx(5.0 * kParameters - 1024.0).epsilon(1e-12));
 }
 
+TEST_CASE("under hybrid sharding DualPipe's mirror pair sums the shard group's share, not the whole group's", "[step][dualpipe]") {
+    // DualPipe on 2 stages × data 4 (8 H100 in one node), ZeRO-3. Once a stage's gradients are reduced, a rank holds
+    // 1 / dense_shard_ranks of its stage's dense parameters: 1/4 under full sharding, 1/2 with shard_group 2 (FSDP
+    // HYBRID_SHARD: reduce-scattered over 2, all-reduced across the 2 replicas), and the mirror pair sums that share
+    // (it summed 1/(data × context) = 1/4 under both, session 49's "left" list). So the mirror all-reduce moves
+    // twice the bytes with shard_group 2: its time, an all-reduce of 2 GPUs over NVLink (about 16 MB against
+    // 32 MB, so bandwidth-bound: α is microseconds, the bytes tens of them), doubles within 10 %.
+    StepSpec s = sharded_spec(4);
+    s.cluster = node(8);
+    s.layout.data = 4;
+    s.layout.pipeline = 2;
+    s.layout.schedule = Schedule::dualpipe;
+    s.global_batch = 16;
+    s.record_trace = true;
+    const auto mirror_time = [](const StepResult& r) {
+        for (const TraceEvent& e : r.trace) {
+            if (e.name == "mirror grad all-reduce" && e.rank == 0) return (e.end - e.start).to_seconds().value();
+        }
+        return 0.0;
+    };
+    const double full_shard = mirror_time(simulate_step(s));
+    s.layout.shard_group = 2;
+    const double hybrid = mirror_time(simulate_step(s));
+    REQUIRE(full_shard > 0.0);
+    CHECK(hybrid / full_shard == Approx(2.0).epsilon(0.1));
+}
+
 // ---- gradient buckets (ZeRO 0–2) -------------------------------------------------------------------------------
 
 TEST_CASE("gradient buckets are launched as the backward fills them, in backward order", "[step][buckets]") {

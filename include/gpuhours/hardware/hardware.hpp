@@ -169,16 +169,18 @@ struct ClusterSpec {
     int planes = 1;                 // multi-plane fabrics: independent planes (DeepSeek: 8)
     int switch_radix = 64;          // ports per switch
     // GPUs per host server, for the failure classes counted per node (reliability mtbf_per_node) and nothing else:
-    // the scenario's cluster.gpus_per_host, else the chip's [host] figure, else gpus_per_node. It may differ from
-    // gpus_per_node, which is the scale-up (NVLink) domain the network is built on: a GB200 NVL72 rack is one
-    // 72-GPU node of 18 hosts of 4; an H100 PCIe pair bridged by NVLink is a 2-GPU node in an 8-GPU host.
+    // the scenario's cluster.gpus_per_host, else the chip's [host] figure, else gpus_per_node (0 here: the node, for a
+    // cluster built by hand; host_gpus() resolves it). It may differ from gpus_per_node, which is the scale-up
+    // (NVLink) domain the network is built on: a GB200 NVL72 rack is one 72-GPU node of 18 hosts of 4; an H100 PCIe
+    // pair bridged by NVLink is a 2-GPU node in an 8-GPU host.
     int gpus_per_host = 0;
     // Board power limit per GPU (nvidia-smi -pl), below the chip's TDP; nullopt: the TDP.
     std::optional<Watts> power_cap;
 
     [[nodiscard]] int nodes() const { return gpus / gpus_per_node; }
     // Host servers the job holds: ⌈gpus / gpus_per_host⌉ (a partly used host counts whole: its failures stop the job).
-    [[nodiscard]] int hosts() const { return (gpus + gpus_per_host - 1) / gpus_per_host; }
+    [[nodiscard]] int host_gpus() const { return gpus_per_host > 0 ? gpus_per_host : gpus_per_node; }
+    [[nodiscard]] int hosts() const { return (gpus + host_gpus() - 1) / host_gpus(); }
     // The SM clock under power_cap as a fraction of the clock at the TDP (1 without a cap), by the dynamic
     // power of CMOS logic, P = P_idle + C·V²·f with V ∝ f across the DVFS range (so the dynamic part ∝ f³):
     //   f_cap / f_tdp = ((cap − idle) / (TDP − idle))^(1/3).
