@@ -325,6 +325,28 @@ TEST_CASE("DeepEP-style dispatch sends a token once per node its experts sit on:
         CHECK(std::isfinite(r.step_time.value()));
         CHECK(on_link(r.breakdown, CommAxis::expert) > 0.0);
     }
+    // A limit that spreads tokens wider than routing without it would (an MoE audit, session 50): 64 GPUs = 8 nodes,
+    // EP 64, 64 routed experts (8 per node), top-4. Unlimited, a node is missed with C(56, 4) / C(64, 4) =
+    // 367,290 / 635,376, so D = 8 × (1 − 0.5780671) = 3.375463 nodes and f = D / 4 = 0.8438657 (equal nodes).
+    // M = 4 of 8 would say min(4, 4) / 4 = 1, every copy: more than no limit. A token never reaches more nodes under
+    // a limit than without it, so M = 4 (or 6) carries the unlimited 0.8438657; M = 2 carries min(2, 4) / 4 = 1/2.
+    {
+        StepSpec wide = spec_for(moe_model(), cluster(64), layout(1, 1, 64), 2);
+        wide.model.moe->routed_experts = 64;
+        wide.layout.expert = 64;
+        wide.layout.moe_dispatcher = MoeDispatcher::alltoall;
+        const double all = expert_volume(simulate_step(wide));
+        wide.layout.moe_dispatcher = MoeDispatcher::deepep;
+        const double unlimited = 8.0 * (1.0 - 367290.0 / 635376.0) / 4.0;
+        REQUIRE(unlimited == Approx(0.8438657).epsilon(1e-6));
+        CHECK(expert_volume(simulate_step(wide)) == Approx(all * unlimited).epsilon(1e-12));
+        for (const int limit : {4, 6}) {
+            wide.model.moe->max_nodes_per_token = limit;
+            CHECK(expert_volume(simulate_step(wide)) == Approx(all * unlimited).epsilon(1e-12));
+        }
+        wide.model.moe->max_nodes_per_token = 2;
+        CHECK(expert_volume(simulate_step(wide)) == Approx(all * 0.5).epsilon(1e-12));
+    }
     // EP 8 keeps each group inside one node: no copy crosses the network, and the volume (a rank's buffer) is
     // alltoall's. DeepEP's intranode kernels send a token once per GPU: each of the 8 GPUs holds e = 2 of the 16
     // experts and is hit with P = 1 − C(14, 4)/C(16, 4) = 1 − 1001/1820 = 0.45, where alltoall sends it k/G = 4/8
