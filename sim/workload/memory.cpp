@@ -191,15 +191,22 @@ struct Held {
 
 // The parameters of the blocks `chunks` hold (blocks: model_ops' embedding, layers, MTP modules, head), dense and
 // routed-expert apart, and the largest block's (ZeRO-3's gathered unit).
+// largest_gathered: the bytes of the largest block as ZeRO-3 gathers it, `param_bytes` per parameter, or with FP8
+// parameter gathers (`fp8_gather`) 1 B for an FP8 GEMM's weights and `param_bytes` for the rest (the BF16 head,
+// norms, the router), as the step gathers it (StepBuilder::param_gather_bytes).
 struct HeldParameters {
     double dense = 0.0;
     double expert = 0.0;
     double largest_block = 0.0;
+    double largest_gathered = 0.0;
 };
-HeldParameters held_parameters(const ModelSpec& model, const std::vector<Block>& blocks, const std::vector<Held>& chunks) {
+HeldParameters held_parameters(const ModelSpec& model, const std::vector<Block>& blocks, const std::vector<Held>& chunks,
+                               double param_bytes, bool fp8_gather) {
     std::vector<const Block*> held;
+    bool embedding = false;  // the rank holds the input embedding: its copies (MTP lookups, a tied head) are not apart
     for (const Held& h : chunks) {
         const StageAssignment& stage = *h.stage;
+        embedding = embedding || stage.embedding;
         if (stage.embedding) held.push_back(&blocks.front());
         for (int l : stage.layers) held.push_back(&blocks[static_cast<std::size_t>(l + 1)]);
         if (stage.head) {
@@ -210,11 +217,18 @@ HeldParameters held_parameters(const ModelSpec& model, const std::vector<Block>&
     HeldParameters out;
     for (const Block* b : held) {
         double in_block = 0.0;
+        double gathered = 0.0;
         for (const auto& op : b->ops) {
+            // DualPipe's first and last ranks hold the embedding and the head and MTP modules: one copy of the
+            // embedding, shared (DeepSeek-V3 §3.2.1), where the ops count one apart (memory and plan audits, session 50:
+            // 5.6 GB too much on the flagship's ranks 0 and 15).
+            if (embedding && op.embedding_copy) continue;
             (op.expert ? out.expert : out.dense) += op.parameters;
             in_block += op.parameters;
+            gathered += op.parameters * (fp8_gather && op.fp8 ? 1.0 : param_bytes);
         }
         out.largest_block = std::max(out.largest_block, in_block);
+        out.largest_gathered = std::max(out.largest_gathered, gathered);
     }
     return out;
 }
@@ -401,7 +415,10 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
         } else {
             chunks.push_back({&own, in_flight_micro_batches(layout, own.rank, options), activation_bytes(own)});
         }
-        const auto [dense, expert, largest_block] = held_parameters(model, blocks, chunks);
+        // FP8 parameter gathers (fp8_param_gather: FSDP2's float8 all-gather, Megatron's --fp8-param-gather) bring an
+        // FP8 GEMM's weights in 1 B per element, the rest in the parameters' format.
+        const bool fp8_gather = precision.fp8_param_gather && precision.compute == Precision::fp8;
+        const auto [dense, expert, largest_block, largest_gathered] = held_parameters(model, blocks, chunks, param_bytes, fp8_gather);
 
         MemoryBreakdown mb;
         mb.stage = own.rank;
@@ -415,11 +432,10 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
         mb.parameters = Bytes(sharded(param_bytes, params_sharded));
         mb.gradients = Bytes(sharded(grad_bytes, layout.zero_stage >= 2));
         mb.optimizer_state = Bytes(sharded(optimizer_bytes, layout.zero_stage >= 1));
-        // ZeRO-3 gathers one unit's weights to compute it and `prefetch` more ahead of it.
-        // FP8 parameter gathers (fp8_param_gather: FSDP2's float8 all-gather, Megatron's --fp8-param-gather) bring the
-        // unit in 1 B per element, not the parameters' format.
-        const double gathered_bytes = precision.fp8_param_gather && precision.compute == Precision::fp8 ? 1.0 : param_bytes;
-        if (params_sharded) mb.buffers = Bytes((1.0 + layout.prefetch) * largest_block * gathered_bytes);
+        // ZeRO-3 gathers one unit's weights to compute it and `prefetch` more ahead of it, each at the largest unit's
+        // gathered bytes (an FP8 gather's BF16 head at 2 B: it was priced at 1 B, 1.05 GB short on Llama 3 8B, a
+        // memory audit of session 50).
+        if (params_sharded) mb.buffers = Bytes((1.0 + layout.prefetch) * largest_gathered);
         // And each unit's gradients are produced whole, in the gradients' format, and held until its reduce-scatter
         // (FSDP2's reduce-scatter input, DeepSpeed's ZeRO-3 gradient bucket): at the peak, the start of the backward
         // with every activation still stored, counted at the stage's largest unit (the head's on the last stage: a

@@ -479,6 +479,7 @@ void add_head(const Context& c, std::vector<Op>& ops, const std::string& prefix,
     Op head = gemm(c, prefix + ".output", h, V, Split::column, false, c.tokens);
     head.before = tp_before(c);
     if (!holds_weights) head.parameters = 0.0;
+    head.embedding_copy = m.tied_embeddings && holds_weights;
     ops.push_back(std::move(head));
     Op loss;
     loss.name = prefix + ".loss";
@@ -513,6 +514,7 @@ Block mtp_block(const Context& c, int depth, int pipeline) {
     lookup.name = "mtp.embed";
     lookup.kind = OpKind::embedding;
     lookup.parameters = pipeline > 1 ? c.V * h / c.t : 0.0;
+    lookup.embedding_copy = pipeline > 1;
     lookup.read = Bytes(c.tokens * h * c.e_w);
     lookup.written = Bytes(c.tokens * h * c.e_act);
     block.ops.push_back(std::move(lookup));

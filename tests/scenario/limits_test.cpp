@@ -233,6 +233,9 @@ TEST_CASE("a rule between a catalog chip's value and the user's override is repo
              // 100 W lies above the idle power but below min_cap: the power-cap range would be empty.
              {"power.tdp = \"100 W\"", "`cluster.chip.power.min_cap` = 200 W must lie above the idle power (79.4 W) and at most"},
              {"memory.capacity = \"2 GiB\"", "must be at least 0 and below the capacity"},
+             // A unit slip on the capacity: 80 TiB lies above 4 TiB, the bound on a device's memory (it "fit").
+             {"memory.capacity = \"80 TiB\"", "is beyond the supported range of memory capacities"},
+             {"memory.capacity = \"800 MiB\"", "is below the supported range of memory capacities"},
          }) {
         INFO(c.line);
         const ScenarioError e = load_error("model = \"llama-3.1-8b\"\n[cluster]\ngpus = 8\n[cluster.chip]\nfrom = \"h100\"\n" + c.line +

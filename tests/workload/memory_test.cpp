@@ -148,12 +148,20 @@ TEST_CASE("ZeRO stages shard optimizer state, then gradients, then parameters ov
     const double head = 128256.0 * 4096.0 + 4096.0;
     CHECK(by_stage[3].buffers.value() == Approx((2.0 * 2.0 + 4.0) * head).epsilon(1e-12));
     CHECK(by_stage[0].buffers.value() == 0.0);
-    // With FP8 compute and FP8 parameter gathers (FSDP2's float8 all-gather) the gathered units are 1 B per element:
-    // half the BF16 gather buffers, the gradients' as before.
+    // With FP8 compute and FP8 parameter gathers (FSDP2's float8 all-gather) an FP8 GEMM's weights are gathered at
+    // 1 B per element and everything else in BF16. The head is not an FP8 GEMM (it stays BF16), so the largest unit
+    // here is gathered as before: the buffers do not shrink (they were priced at 1 B, a memory audit of session 50).
     gh::MixedPrecision fp8;
     fp8.compute = gh::Precision::fp8;
     fp8.fp8_param_gather = true;
-    CHECK(gh::memory_per_gpu(model, p, fp8, shape).buffers.value() == Approx((2.0 * 1.0 + 4.0) * head).epsilon(1e-12));
+    CHECK(gh::memory_per_gpu(model, p, fp8, shape).buffers.value() == Approx((2.0 * 2.0 + 4.0) * head).epsilon(1e-12));
+    // With a 1,000-token vocabulary the largest unit is a layer: its GEMMs 4096 × (4096 + 2 × 1024 + 4096) +
+    // 3 × 4096 × 14,336 = 41,943,040 + 176,160,768 = 218,103,808 weights gathered at 1 B, its two norms' 8,192 at 2 B;
+    // two such units (prefetch 1), and its 218,112,000 gradients at 4 B.
+    const auto small_vocab = gh::test::llama_like(32, 4096, 32, 8, 14336, 1000);
+    const double layer_gemms = 218'103'808.0, layer_norms = 8'192.0;
+    CHECK(gh::memory_per_gpu(small_vocab, p, fp8, shape).buffers.value() ==
+          Approx(2.0 * (layer_gemms * 1.0 + layer_norms * 2.0) + 4.0 * (layer_gemms + layer_norms)).epsilon(1e-12));
 }
 
 TEST_CASE("DeepSeek-V3's bf16 moments and expert parallelism shrink its optimizer state",
@@ -186,6 +194,16 @@ TEST_CASE("DeepSeek-V3's bf16 moments and expert parallelism shrink its optimize
     const double layer =
         gh::layer_activation_bytes(model, 10, single, v3, {4096, 1, gh::AttentionMask::causal}).value();
     CHECK(stages[1].activations.value() == Approx((15.0 * 4.0 + 2.0 * 3.0) * layer).epsilon(1e-12));
+    // Rank 0 holds stage 0 (the embedding, layers 0..2) and stage 15 (the last layers, the head and the MTP module)
+    // as 1F1B's ranks 0 and 15 do, but the MTP module's embedding lookup is the embedding it already holds
+    // (DeepSeek-V3 §3.2.1: DualPipe puts both on one rank to share them physically): one copy of V × h =
+    // 129,280 × 7,168 = 926,679,040 parameters fewer than the two 1F1B ranks (it counted both: 5.6 GB too much,
+    // memory and plan audits of session 50).
+    gh::ParallelLayout one = p;
+    one.schedule = gh::Schedule::one_f_one_b;
+    const auto apart = gh::memory_per_stage(model, one, v3, {4096, 1, gh::AttentionMask::causal});
+    CHECK(stages[0].parameter_count == Approx(apart[0].parameter_count + apart[15].parameter_count - 129'280.0 * 7'168.0).epsilon(1e-12));
+    CHECK(stages[15].parameter_count == Approx(stages[0].parameter_count).epsilon(1e-12));
 }
 
 TEST_CASE("Whole experts under tensor parallelism store a quarter of the gathered tokens", "[workload][memory]") {

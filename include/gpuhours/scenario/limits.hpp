@@ -70,9 +70,11 @@ inline constexpr double kLatencyMax = 1.0;
 // run's energy infinite: an internal error, or the energy line silently dropped.
 inline constexpr double kPowerMin = 1.0;
 inline constexpr double kPowerMax = 1e5;
-// A chip's memory capacity, bytes: 1 MiB to 1 PiB (HBM parts hold 16–288 GB); "1e30 GiB" printed 1e21 EB per GPU.
-inline constexpr double kMemoryMin = 1048576.0;
-inline constexpr double kMemoryMax = 1125899906842624.0;
+// A chip's memory capacity, bytes: 1 GiB to 4 TiB (accelerators hold 16–288 GB; a wafer-scale part or a unified
+// CPU–GPU pool stays within it); "1e30 GiB" printed 1e21 EB per GPU, and "80 TiB" (a unit slip, 1 PiB allowed it)
+// was reported as fitting (a memory audit, session 50).
+inline constexpr double kMemoryMin = 1073741824.0;
+inline constexpr double kMemoryMax = 4398046511104.0;
 
 // Run figures. Training tokens of the whole run or of one phase: up to 10^18 (a million times the largest
 // published pre-training run); past it a run's work in seconds outgrows what checkpoint intervals can divide.

@@ -167,6 +167,9 @@ struct Op {
     double parameters = 0.0;  // parameters of this op held on this GPU (before ZeRO-3 sharding)
     bool expert = false;      // routed-expert weights: sharded over EP; ZeRO shards them over data·context/expert
     bool fp8 = false;         // a GEMM run in FP8: its weights are cast once per step by the recipe's kernels
+    // Its parameters are a copy of the input embedding's (an MTP module's lookup, a tied head), held apart only on a
+    // rank without the embedding: a rank holding both (DualPipe's first and last ranks) holds them once.
+    bool embedding_copy = false;
     // Memory-bound ops whose backward is not the derived 2 × read + written (see training/kernel.hpp): the
     // bytes the backward pass moves (an FP8 quantisation op: casting the output gradient dY of its GEMM).
     std::optional<Bytes> backward_bytes;
