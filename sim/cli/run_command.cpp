@@ -131,6 +131,7 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
     }
     j.end_array();
     j.field("interruptions_mean", ev.interruptions_mean).field("goodput_mean", ev.goodput_mean);
+    j.field("reliability_caution", report::basis_text(ev).caution);
     j.field("checkpoint_interval_s", ev.checkpoint_interval.value());
     if (ev.nominal_cost) {
         const auto& cost = *ev.nominal_cost;
@@ -360,6 +361,7 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
         out << fmt::format("    allocated − steady-state = {}:\n", b.difference);
         for (const auto& term : b.terms) out << fmt::format("      {}\n", term);
         if (!b.not_modelled.empty()) out << fmt::format("      not modelled: {}\n", b.not_modelled);
+        if (!b.caution.empty()) out << fmt::format("    caution: {}\n", b.caution);
     }
     if (ev.nominal_cost) {
         const auto& cost = *ev.nominal_cost;

@@ -219,6 +219,7 @@ std::string summary_section(const RunEvaluation& ev) {
         }
         out += paragraph(fmt::format("Allocated − steady-state = {}: {}{}.", basis.difference, terms,
                                      basis.not_modelled.empty() ? "" : "; not modelled: " + basis.not_modelled));
+        if (!basis.caution.empty()) out += paragraph(fmt::format("Caution: {}.", basis.caution));
     }
 
     const auto& p = s.parallel;

@@ -76,6 +76,43 @@ std::string reliability_line(const RunEvaluation& ev) {
 
 }  // namespace
 
+namespace {
+
+// The largest job the default fleet data was measured on: Llama 3's 54-day snapshot on 16,384 H100 (arXiv 2407.21783
+// §3.3.4), whose counts give scenarios/reliability/meta-llama3-h100.toml's rates; MegaScale's restart figures are
+// for "more than 10,000 GPUs" (arXiv 2402.15627).
+constexpr int kFleetDataGpus = 16'384;
+
+std::string reliability_caution(const RunEvaluation& ev) {
+    const Scenario& s = ev.scenario;
+    if (s.reliability.from == "none" || s.reliability.failures.empty()) return {};
+    double lost = 0.0;
+    for (const auto& term : ev.allocation_terms) {
+        if (term.key == "lost_work" || term.key == "restarts") lost += term.gpu_hours;
+    }
+    const double allocated = ev.gpu_hours_spread.mean;
+    const double share = allocated > 0.0 ? lost / allocated : 0.0;
+    std::string out;
+    if (share > 0.2) {
+        out = fmt::format("restarts and lost work take {:.0f}% of the allocated GPU-hours (goodput {:.0f}%)", 100.0 * share,
+                          100.0 * ev.goodput_mean);
+    }
+    if (s.cluster.gpus > kFleetDataGpus) {
+        std::string restart;
+        if (ev.recovery) {
+            const double n = s.cluster.gpus;
+            restart = fmt::format("; the restart's N² initialisation term [U], {} of its {}, grows fastest",
+                                  format_duration(Seconds(ev.recovery->init_per_gpu_squared.value() * n * n)), format_duration(ev.restart_time));
+        }
+        out += fmt::format("{}the failure rates and recovery parts come from jobs of up to {} GPUs (Llama 3, MegaScale): at {} GPUs "
+                           "they are extrapolated (rates per GPU and per host{})",
+                           out.empty() ? "" : "; ", with_commas(kFleetDataGpus), with_commas(s.cluster.gpus), restart);
+    }
+    return out;
+}
+
+}  // namespace
+
 BasisText basis_text(const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
     const ReliabilitySpec& rel = s.reliability;
@@ -110,6 +147,7 @@ BasisText basis_text(const RunEvaluation& ev) {
     for (const auto& o : rel.overheads) {
         if (!o.fraction) t.not_modelled += (t.not_modelled.empty() ? "" : ", ") + o.name;
     }
+    t.caution = reliability_caution(ev);
     return t;
 }
 

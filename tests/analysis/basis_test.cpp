@@ -1,6 +1,7 @@
 // Claims on the two bases (claims.hpp's GpuHourBasis): the same threshold judged on steady-state and allocated
 // GPU-hours, with a run overhead that makes allocated exactly 1.2 × steady-state (no failures, nothing stochastic).
 #include <gpuhours/analysis/evaluation.hpp>
+#include <gpuhours/report/verdicts.hpp>
 
 #include "../support/temp_dir.hpp"
 
@@ -142,4 +143,37 @@ TEST_CASE("a claim on rung 4 prints no rung-1 break-even price — the price's o
     CHECK(c.input_break_evens.front().input == "pricing.gpu_hour");
     REQUIRE(c.input_break_evens.front().value.has_value());
     CHECK(*c.input_break_evens.front().value == Approx(2.2).epsilon(1e-3));
+}
+
+TEST_CASE("the run says when restarts dominate and when its fleet data is extrapolated", "[analysis][reliability]") {
+    const test::TempDir dir("caution");
+    // The small run without failures: nothing to say.
+    CHECK(report::basis_text(evaluate_text(dir.path, small(""))).caution.empty());
+    // One failure per GPU every 20 h on 16 GPUs (job MTTF M = 1.25 h) against a restart R = 0.5 h, 1-minute blocking
+    // writes δ and checkpoints every τ = 20 min. Daly's expected wall clock per unit of work (the work includes the
+    // 0.2 overhead): M e^{R/M} (e^{(τ+δ)/M} − 1) / τ = 1.25 × e^0.4 × (e^0.28 − 1) / (1/3) = 1.808, of which the
+    // writes are δ/τ = 0.05: restarts and lost work take (0.808 − 0.05) / 1.808 ≈ 42 % of the allocated GPU-hours
+    // (the Monte Carlo's own share, printed, within 0.35–0.50), above the 20 % the caution starts at.
+    const RunEvaluation heavy = evaluate_text(dir.path, with_failure_class(small(""), 20.0));
+    double lost = 0.0;
+    for (const auto& term : heavy.allocation_terms) {
+        if (term.key == "lost_work" || term.key == "restarts") lost += term.gpu_hours;
+    }
+    const double share = lost / heavy.gpu_hours_spread.mean;
+    CHECK(share > 0.35);
+    CHECK(share < 0.50);
+    const std::string caution = report::basis_text(heavy).caution;
+    CHECK_THAT(caution, Catch::StartsWith(fmt::format("restarts and lost work take {:.0f}% of the allocated GPU-hours", 100.0 * share)));
+    // 16 GPUs lie within the 16,384 the fleet data was measured on: no extrapolation said.
+    CHECK_THAT(caution, !Catch::Contains("extrapolated"));
+    // A rare failure (one per 20,000,000 GPU-hours: restarts a sliver of the time) on 32,768 GPUs, above the fleet
+    // data's 16,384: said to be extrapolated, and no restart share.
+    std::string big = with_failure_class(small(""), 2e7);
+    big.replace(big.find("gpus = 16\n"), 10, "gpus = 32768\ntiers = 3\n");
+    big.replace(big.find("data = 4\n"), 9, "data = 8192\n");
+    big.replace(big.find("global_batch = 64\n"), 18, "global_batch = 65536\n");
+    big.replace(big.find("tokens = \"2B\""), 13, "tokens = \"2T\"");
+    const std::string wide = report::basis_text(evaluate_text(dir.path, big)).caution;
+    CHECK_THAT(wide, Catch::StartsWith("the failure rates and recovery parts come from jobs of up to 16,384 GPUs"));
+    CHECK_THAT(wide, Catch::Contains("at 32,768 GPUs they are extrapolated"));
 }

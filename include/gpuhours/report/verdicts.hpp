@@ -36,6 +36,10 @@ struct BasisText {
     std::string difference;
     std::vector<std::string> terms;
     std::string not_modelled;  // empty: every named overhead has a figure (or reliability is "none")
+    // Where the run's reliability figures deserve caution, else empty: restarts and lost work above 20 % of the
+    // allocated GPU-hours, and a job above the 16,384 GPUs the fleet data behind the default rates and recovery parts
+    // was measured on (Llama 3's snapshot; MegaScale's restarts above 10,000 GPUs), with the restart's N² term [U].
+    std::string caution;
 };
 BasisText basis_text(const RunEvaluation& ev);
 
