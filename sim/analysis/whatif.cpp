@@ -466,7 +466,8 @@ void fit_variant(const std::filesystem::path& file, const LoadOptions& base, con
 void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const ChipProfile& profile, const WhatIfRequest& request) {
     const bool own = row.reference || row.chip == catalog_id(original.cluster.chip);
     if (!prices_run(original)) return;  // unpriced: no cost column, no price
-    if (!original.pricing.gpu_hour && original.pricing.ownership) {
+    const auto phase_price = std::find_if(original.phases.begin(), original.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+    if (!original.pricing.gpu_hour && phase_price == original.phases.end()) {
         // No rental price written (an ownership scenario): rung 1 is priced at each chip's catalog rental price. A
         // chip without one is given the scenario chip's, said so, so that a claim about rung 1 stays priced.
         const ChipProfile& from = original.cluster.chip;
@@ -484,8 +485,8 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
         // derive_variant has loaded the variant with borrowed_rental's override.
         return;
     }
-    // Rental: [pricing] gpu_hour, or only the phases' own prices (the first priced phase's stands for them in the row).
-    const auto phase_price = std::find_if(original.phases.begin(), original.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+    // Rental: [pricing] gpu_hour, or only the phases' own prices (the first priced phase's stands for them in the row),
+    // an ownership table beside them or not (its rung 2 is the cost column's basis then; rung 1 is these prices).
     row.price_gpu_hour = original.pricing.gpu_hour ? original.pricing.gpu_hour->value() : phase_price->gpu_hour->value();
     if (own || request.same_price || !profile.rental_gpu_hour) {
         row.price_note = own ? "the scenario's" : request.same_price ? "the scenario's (--same-price)"
@@ -502,23 +503,22 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
 
 // The request's chips; with a rule and none: the chips it permits, the scenario's own chip first as the reference row
 // (added, and set in `reference`, when the rule does not permit it).
-// Catalog chip `id` as the request's `--set cluster.chip.…` assignments make it (the chip every row runs on, `h100*`),
-// for its export-control class: a rule judges the hypothetical chip the row simulates (a capped NVLink, say), not the
-// catalog's (a plan audit, session 50: an H100 at 200 GB/s was classed by its 900). The catalog's entry where no
-// assignment changes the chip, or where the scenario does not load on it (its row then says why).
-ChipProfile chip_as_set(const std::filesystem::path& file, const LoadOptions& base, const std::string& id,
+// Catalog chip `id` as the row that runs on it has it, for its export-control class: the swap carries the scenario's
+// [cluster.chip] figures and the request's and the command's `--set cluster.chip.…` (the chip every row runs on,
+// `h100*`), so a rule judges the hypothetical chip the row simulates (a capped NVLink, say), not the catalog's (a
+// plan audit, session 50: an H100 at 200 GB/s was classed by its 900). The variant is derived as the row's (its
+// precision carried to what the chip has), without the memory fit. The catalog's entry where nothing changes the
+// chip, or where no variant loads on it (its row then cannot run either, and says why).
+ChipProfile chip_as_set(const std::filesystem::path& file, const LoadOptions& base, const Scenario& original, const std::string& id,
                         const std::vector<std::string>& overrides) {
-    // The command's --set (base) and the request's, after the swap (which drops the scenario's [cluster.chip] table).
-    LoadOptions chip_only = base;
-    chip_only.overrides = {"cluster.chip=" + id};
+    bool changed = !original.sources.chip_overrides.empty();
     for (const auto* list : {&base.overrides, &overrides}) {
-        for (const std::string& o : *list) {
-            if (o.starts_with("cluster.chip.")) chip_only.overrides.push_back(o);
-        }
+        for (const std::string& o : *list) changed = changed || o.starts_with("cluster.chip.");
     }
-    if (chip_only.overrides.size() > 1) {
+    if (changed) {
         try {
-            return load_scenario(file, chip_only).cluster.chip;
+            const Variant v = derive_variant(file, base, id, overrides, /*fit=*/false);
+            return load_scenario(file, with(base, v.overrides)).cluster.chip;
         } catch (const ScenarioError&) {
         }
     }
@@ -534,7 +534,7 @@ std::vector<std::string> chips_to_compare(const std::filesystem::path& file, con
     if (request.rule->memory_scope) throw Error(memory_scope_refusal(*request.rule), memory_scope_hint(*request.rule));
     const std::string own = catalog_id(original.cluster.chip);
     for (const auto& id : catalog_names(base.catalog_dir.empty() ? default_catalog_dir() : base.catalog_dir, "chips")) {
-        const Classification c = classify(chip_as_set(file, base, id, request.overrides), *request.rule);
+        const Classification c = classify(chip_as_set(file, base, original, id, request.overrides), *request.rule);
         if (permitted(c, *request.rule)) chips.push_back(id);
         else if (id != own) not_permitted.emplace_back(id, c.class_name);
     }
@@ -688,7 +688,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
         const ChipProfile profile = row.reference ? original.cluster.chip : load_chip(chip, base.catalog_dir);  // unknown: ScenarioError
         row.chip_name = profile.display_name;
         if (request.rule) {
-            const Classification c = classify(row.reference ? profile : chip_as_set(file, base, chip, request.overrides), *request.rule);
+            const Classification c = classify(row.reference ? profile : chip_as_set(file, base, original, chip, request.overrides), *request.rule);
             row.classification = c.class_name;
             row.classification_reason = c.why();
             row.subject = c.subject;

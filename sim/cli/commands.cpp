@@ -794,9 +794,10 @@ WholeBytes whole_bytes(const ChipProfile& chip) {
 }
 
 void require_price_for_same_price(const ParsedArgs& args, const Scenario& s) {
-    if (!args.has("--same-price") || s.pricing.gpu_hour) return;
-    // Only [pricing] gpu_hour is kept (whatif.cpp, price_variant): an ownership scenario's rung 1 and a phase's own
-    // price follow each chip's catalog whatever the flag says.
+    const bool phase_priced = std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+    if (!args.has("--same-price") || s.pricing.gpu_hour || phase_priced) return;
+    // The rental prices the scenario writes ([pricing] gpu_hour, a phase's own) are kept for every chip (whatif.cpp,
+    // price_variant); an ownership scenario's rung 1 follows each chip's catalog whatever the flag says.
     throw Error("--same-price keeps the scenario's rental price per GPU-hour for every chip, and this scenario has none "
                 "([pricing] gpu_hour)",
                 s.pricing.ownership ? "an ownership scenario's cost stays on its own basis for every chip; leave --same-price out"

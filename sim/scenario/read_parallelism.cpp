@@ -716,6 +716,18 @@ void validate_layout(const Scenario& s, bool data_given) {
         throw_rule(s, {"parallelism.expert", "model"}, at, fmt::format("expert = {} but model \"{}\" has no experts", p.expert, m.id),
                             "set expert = 1 for a dense model");
     }
+    // A MoE block no layer has (dense_layers = layers, say) leaves nothing to shard over expert ranks: accepted, it ran
+    // as a dense model with idle expert groups (an MoE audit, session 50).
+    if (p.expert > 1 && m.moe) {
+        bool any = false;
+        for (int l = 0; l < m.layers && !any; ++l) any = is_moe_layer(m, l);
+        if (!any) {
+            throw_rule(s, {"parallelism.expert", "model"}, at,
+                       fmt::format("expert = {} but no layer of model \"{}\" has experts (dense_layers = {} of {} layers)", p.expert, m.id,
+                                   m.moe->dense_layers, m.layers),
+                       "set expert = 1, or lower model.moe.dense_layers (or layer_frequency) so that some layers have experts");
+        }
+    }
     check_experts(s, at);
     check_chunks(s, at);
     if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {

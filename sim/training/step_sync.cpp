@@ -81,18 +81,19 @@ void StepBuilder::add_data_parallel_sync(int stage, int local_chunk, const std::
     }
 }
 
-// DualPipe keeps two copies of every layer: rank (…, pp) runs stage pp's layers for one direction's micro-batches
-// and stage p − 1 − pp's for the other's, as its mirror rank (…, p − 1 − pp) does the other way round, so each copy's
-// gradients count one direction only. The two are summed (DeepSeek's reference, deepseek-ai/DualPipe
-// examples/example_dualpipe.py, adds the mirror's gradients before the optimizer): here an all-reduce over the pair
-// of each rank's gradients as the data-parallel reduction left them (its shard under ZeRO ≥ 1: the reduce-scatter's
-// 1/D of the dense and 1/expert-data of the expert gradients; all of them under ZeRO-0), once both ranks' backward
-// and reductions are done; the optimizer waits for it. Both ranks hold the same two chunks' layers, so the same bytes.
 double StepBuilder::reduced_locally(double dense, double expert) const {
     if (layout_.zero_stage < 1) return dense + expert;
     return dense / layout_.dense_shard_ranks() + expert / layout_.expert_data_ranks();
 }
 
+// DualPipe keeps two copies of every layer: rank (…, pp) runs stage pp's layers for one direction's micro-batches
+// and stage p − 1 − pp's for the other's, as its mirror rank (…, p − 1 − pp) does the other way round, so each copy's
+// gradients count one direction only. The two are summed (DeepSeek's reference, deepseek-ai/DualPipe
+// examples/example_dualpipe.py, adds the mirror's gradients before the optimizer): here an all-reduce over the pair
+// of each rank's gradients as the data-parallel reduction left them (its shard under ZeRO ≥ 1: the reduce-scatter's
+// 1/dense_shard_ranks of the dense and 1/expert-data of the expert gradients; all of them under ZeRO-0), once both
+// ranks' backward and reductions are done; the optimizer waits for it. Both ranks hold the same two chunks' layers,
+// so the same bytes.
 void StepBuilder::add_mirror_sync() {
     const int p = layout_.pipeline;
     const std::string label = spec_.record_trace ? std::string("mirror grad all-reduce") : std::string();

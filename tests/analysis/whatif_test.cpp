@@ -206,6 +206,15 @@ TEST_CASE("a rule classes the chip a --set makes, not the catalog's", "[whatif]"
     };
     CHECK(has_h20(run_whatif(file, capped, request, quick())));
     CHECK_FALSE(has_h20(run_whatif(file, catalog(), request, quick())));
+    // The cap written in the scenario's own [cluster.chip] table travels with every swapped chip (a reviewer's read:
+    // the classification dropped it): the H20 row runs at 200 GB/s and is classed so, exportable without licence.
+    std::string capped_text = kTensor8;
+    capped_text.erase(capped_text.find("chip = \"h100\"\n"), 14);
+    capped_text.replace(capped_text.find("gpus_per_node = 8\n"), 18,
+                        "gpus_per_node = 8\n[cluster.chip]\nfrom = \"h100\"\nscale_up.bandwidth = \"200 GB/s\"\n");
+    const auto table = write_scenario("tp8-capped.toml", capped_text);
+    request.chips = {"h20"};
+    CHECK(row_of(run_whatif(table, catalog(), request, quick()), "h20").classification == "exportable without licence");
 }
 
 TEST_CASE("a rule without chips compares the chips it permits, after the scenario's own as the reference", "[whatif]") {
@@ -639,6 +648,17 @@ TEST_CASE("a scenario priced only by its phases gets the swapped chip's catalog 
     CHECK(b200.price_gpu_hour == Approx(4.89));
     CHECK_THAT(b200.price_note, Catch::StartsWith("catalog: "));
     CHECK(b200.cost_usd == Approx(b200.gpu_hours * 4.89).epsilon(1e-9));
+    // An ownership table beside the phases' prices (a reviewer's read: it sent the row down the ownership branch,
+    // which left the phases at $2 under a $4.89 label): the phases' rental prices still follow the chip.
+    const auto owned = write_scenario("phase-priced-owned.toml", phased + "[pricing]\nfrom = \"h800-cluster-2024\"\n");
+    const WhatIfResult o = run_whatif(owned, catalog(), request, quick());
+    CHECK(row_of(o, "b200").price_gpu_hour == Approx(4.89));
+    CHECK(row_of(o, "b200").cost_usd == Approx(row_of(o, "b200").gpu_hours * 4.89).epsilon(1e-9));
+    // --same-price keeps the phases' $2 for every chip (it was refused: "this scenario has none").
+    const auto same = run_cli("whatif " + file.string() + " --chips h100,b200 --same-price --samples 2 --json");
+    REQUIRE(same.exit_code == 0);
+    CHECK_THAT(same.out, Catch::Contains("\"price_gpu_hour_usd\": 2"));
+    CHECK_THAT(same.out, !Catch::Contains("\"price_gpu_hour_usd\": 4.89"));
 }
 
 TEST_CASE("the scenario's own chip, modified in [cluster.chip], is the headline run in a what-if, not the catalog's", "[whatif]") {

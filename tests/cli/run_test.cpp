@@ -311,8 +311,7 @@ TEST_CASE("a run's JSON heads its MFU and HFU with the terminal's basis and labe
 TEST_CASE("a run's JSON has every pipeline stage's breakdown and memory, which --stages prints") {
     // The flagship's 16 pipeline stages (PP16): each stage is busy or waiting for the whole step, so its compute,
     // recomputation, optimizer, exposed communication and bubble add up to the step time; the mean of the stages'
-    // compute is the step's compute (the breakdown's mean per GPU). Its memory is check's per-rank figure (stage 0:
-    // 61.00 GB, below the H800's 81.77 GB usable).
+    // compute is the step's compute (the breakdown's mean per GPU). Its memory is check's per-rank figure (below).
     const auto r = run_cli("run " + kRoot + "/scenarios/deepseek-v3.toml --json --samples 1");
     REQUIRE(r.exit_code == 0);
     const auto step = gpuhours::test::parse_json(r.out)["step"];

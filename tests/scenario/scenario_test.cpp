@@ -425,6 +425,20 @@ TEST_CASE("layout rules that span model and cluster are checked") {
         const auto e = load_error(replace(kBase, "micro_batch = 1", "micro_batch = 1\nexpert = 2"));
         CHECK_THAT(e.message(), Catch::Contains("has no experts"));
     }
+    SECTION("expert parallelism on a MoE model none of whose layers has experts") {
+        // The flagship with dense_layers = 61 of its 61 layers: every layer dense, EP64 would shard nothing.
+        LoadOptions o = catalog_options();
+        o.overrides = {"model.moe.dense_layers=61"};
+        try {
+            (void)load_scenario(std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios/deepseek-v3.toml", o);
+            FAIL("expected an error");
+        } catch (const ScenarioError& e) {
+            CHECK_THAT(e.message(), Catch::Contains("expert = 64 but no layer of model"));
+            CHECK_THAT(e.message(), Catch::Contains("(dense_layers = 61 of 61 layers)"));
+        }
+        o.overrides = {"model.moe.dense_layers=60"};
+        CHECK_NOTHROW(load_scenario(std::filesystem::path(GPUHOURS_TEST_SOURCE_DIR) / "scenarios/deepseek-v3.toml", o));
+    }
     SECTION("global batch not divisible by data × micro-batch") {
         const auto e = load_error(replace(kBase, "global_batch = 64", "global_batch = 66"));
         CHECK_THAT(e.message(), Catch::Contains("global_batch = 66 is not divisible by data × micro_batch = 4 × 1 = 4"));
