@@ -511,9 +511,17 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
 // chip, or where no variant loads on it (its row then cannot run either, and says why).
 ChipProfile chip_as_set(const std::filesystem::path& file, const LoadOptions& base, const Scenario& original, const std::string& id,
                         const std::vector<std::string>& overrides) {
-    bool changed = !original.sources.chip_overrides.empty();
+    // Only what a rule reads (policy.hpp's metrics: the peaks, the die, the scale-up link, the memory) makes the
+    // derivation worth its loads: the flagship's [cluster.chip] sets efficiencies alone.
+    const auto classed = [](std::string_view key) {
+        for (const std::string_view table : {"compute.", "die.", "scale_up.", "memory."}) {
+            if (key.starts_with(table)) return true;
+        }
+        return false;
+    };
+    bool changed = std::any_of(original.sources.chip_overrides.begin(), original.sources.chip_overrides.end(), classed);
     for (const auto* list : {&base.overrides, &overrides}) {
-        for (const std::string& o : *list) changed = changed || o.starts_with("cluster.chip.");
+        for (const std::string& o : *list) changed = changed || (o.starts_with("cluster.chip.") && classed(o.substr(13)));
     }
     if (changed) {
         try {
