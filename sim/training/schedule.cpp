@@ -121,6 +121,14 @@ int PipelinePlan::direction(int micro_batch) const {
     return micro_batch < micro_batches_ / 2 ? 0 : 1;
 }
 
+int PipelinePlan::held_chunk(int stage, int local_chunk) const {
+    switch (schedule_) {
+        case Schedule::interleaved: return local_chunk * stages_ + stage;
+        case Schedule::dualpipe: return local_chunk == 0 ? stage : stages_ - 1 - stage;
+        default: return stage;
+    }
+}
+
 int PipelinePlan::model_chunk(int stage, const Pass& pass) const {
     switch (schedule_) {
         case Schedule::interleaved: return pass.local_chunk * stages_ + stage;

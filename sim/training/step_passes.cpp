@@ -519,9 +519,12 @@ StepBuilder::ChunkPasses StepBuilder::make_chunk(int chunk) const {
         double expert = 0.0;
         std::pair<double, double> fp8{0.0, 0.0};
         for (const Op& op : block->ops) {
+            out.recompute_flops += op.recompute;
+            // DualPipe's ranks that hold the head and the MTP modules hold the embedding too: its copies are that one
+            // tensor, reduced and updated once (DeepSeek-V3 §3.2.1; memory counts it so, memory.cpp held_parameters).
+            if (op.embedding_copy && layout_.schedule == Schedule::dualpipe) continue;
             (op.expert ? expert : dense) += op.parameters;
             if (op.fp8) (op.expert ? fp8.second : fp8.first) += op.parameters;
-            out.recompute_flops += op.recompute;
         }
         out.dense_parameters += dense;
         out.expert_parameters += expert;

@@ -60,7 +60,7 @@ void StepBuilder::sync_after_all(int stage, int local_chunk) {
 // (the stage's whole backward) are done.
 void StepBuilder::add_data_parallel_sync(int stage, int local_chunk, const std::vector<TaskId>& after_ends) {
     const auto& ranks = stage_ranks_[static_cast<std::size_t>(stage)];
-    const ChunkPasses& c = chunk(plan_->model_chunk(stage, Pass{PassKind::backward, 0, local_chunk}));
+    const ChunkPasses& c = chunk(plan_->held_chunk(stage, local_chunk));
     const double grad_bytes = bytes_per_element(spec_.precision.gradients);
     const CollectiveKind kind = layout_.zero_stage >= 1 ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
     std::vector<std::vector<TaskId>> after(ranks.size());
@@ -101,7 +101,7 @@ void StepBuilder::add_mirror_sync() {
         double dense = 0.0;
         double expert = 0.0;
         for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
-            const ChunkPasses& c = chunk(plan_->model_chunk(s, Pass{PassKind::backward, 0, lc}));
+            const ChunkPasses& c = chunk(plan_->held_chunk(s, lc));
             dense += c.dense_parameters;
             expert += c.expert_parameters;
         }
@@ -166,7 +166,7 @@ void StepBuilder::add_optimizer(int stage) {
     double dense_fp8 = 0.0;
     double expert_fp8 = 0.0;
     for (int lc = 0; lc < plan_->chunks_per_stage(); ++lc) {
-        const ChunkPasses& c = chunk(plan_->model_chunk(stage, Pass{PassKind::backward, 0, lc}));
+        const ChunkPasses& c = chunk(plan_->held_chunk(stage, lc));
         dense += c.dense_parameters;
         expert += c.expert_parameters;
         for (const auto& [d, x] : c.unit_fp8) {

@@ -262,10 +262,10 @@ TEST_CASE("DualPipe sums the gradients of its two copies of each layer over the 
     // DualPipe on 2 stages: rank 0 runs stage 0 (layer 0, the embedding) for one direction's micro-batches and
     // stage 1 (layer 1, the final norm and the head) for the other's; rank 1 the other way round. Each holds all Ψ
     // parameters, and each copy's gradients count one direction only: DeepSeek's reference adds the mirror's before
-    // the optimizer. One replica (DP 1), ZeRO-0, BF16 gradients: an all-reduce of the chunks' parameters × 2 B over
-    // the pair, the only data-parallel traffic, at the step's end (nothing left to hide it): all of it exposed. The
-    // chunks' parameters are the blocks' ops', which leave out the final norm's 1,024 (a norm op carries none):
-    // 2 × (Ψ − 1,024) bytes.
+    // the optimizer. One replica (DP 1), ZeRO-0, BF16 gradients: an all-reduce of both chunks' parameters × 2 B over
+    // the pair, the only data-parallel traffic, at the step's end (nothing left to hide it): all of it exposed, 2Ψ
+    // bytes. (Until session 50 the sum took stage 0's chunk twice, the embedding and layer 0, 47,974,400 × 2 =
+    // Ψ − 1,024 by this model's symmetry, so the test read it as Ψ less the final norm.)
     StepSpec s = sharded_spec(4);
     s.cluster = node(2);
     s.layout.data = 1;
@@ -274,7 +274,7 @@ TEST_CASE("DualPipe sums the gradients of its two copies of each layer over the 
     s.layout.schedule = Schedule::dualpipe;
     s.global_batch = 4;
     const StepResult sym = simulate_step(s);
-    CHECK(data_volume(sym) == Approx(2.0 * (kParameters - 1024.0)).epsilon(1e-12));
+    CHECK(data_volume(sym) == Approx(2.0 * kParameters).epsilon(1e-12));
     CHECK(data_exposed(sym) > 0.0);
     CHECK(data_exposed(sym) == Approx(data_on_link(sym)).epsilon(1e-9));
     // Full mode runs the same pair as one collective over both GPUs: the same step (the pair is the whole cluster).
@@ -282,16 +282,23 @@ TEST_CASE("DualPipe sums the gradients of its two copies of each layer over the 
     const StepResult full = simulate_step(s);
     CHECK(full.step_time.value() == Approx(sym.step_time.value()).epsilon(1e-9));
     CHECK(data_volume(full) == Approx(data_volume(sym)).epsilon(1e-12));
+    // Tied embeddings: the head's weights are the embedding's, a copy on a pipeline rank without the embedding; here
+    // both ranks hold both, so the pair sums the tensor once: Ψ less the head's 32,768,000, 2 × (Ψ − 32,768,000)
+    // bytes (it would sum the copy too, as memory held it twice until session 50).
+    StepSpec tied = s;
+    tied.mode = SimulationMode::symmetric;
+    tied.model.tied_embeddings = true;
+    CHECK(data_volume(simulate_step(tied)) == Approx(2.0 * (kParameters - 32'768'000.0)).epsilon(1e-12));
     // ZeRO-1 over 2 replicas (4 GPUs): per GPU the gradient buckets' reduce-scatter (Ψ × 2 B, nccl-tests' whole
     // buffer; the buckets count every parameter) and the all-gather of the updated parameters (Ψ × 2 B), then the
-    // pair sums its reduce-scattered half, an all-reduce of (Ψ − 1,024) / 2 × 2 B: 4Ψ + Ψ − 1,024 bytes.
+    // pair sums its reduce-scattered half, an all-reduce of Ψ / 2 × 2 B: 4Ψ + Ψ = 5Ψ bytes.
     StepSpec z = sharded_spec(4);
     z.layout.data = 2;
     z.layout.pipeline = 2;
     z.layout.zero_stage = 1;
     z.layout.schedule = Schedule::dualpipe;
     z.global_batch = 8;
-    CHECK(data_volume(simulate_step(z)) == Approx(5.0 * kParameters - 1024.0).epsilon(1e-12));
+    CHECK(data_volume(simulate_step(z)) == Approx(5.0 * kParameters).epsilon(1e-12));
 }
 
 TEST_CASE("under hybrid sharding DualPipe's mirror pair sums the shard group's share, not the whole group's", "[step][dualpipe]") {

@@ -100,6 +100,10 @@ public:
     [[nodiscard]] const PipelineOp& op(OpRef ref) const;
     [[nodiscard]] std::size_t op_count() const;
 
+    // The model chunk a rank of `stage` holds as its `local_chunk` (0..chunks_per_stage()−1): interleaved, virtual
+    // stage v's chunk v·p + stage; DualPipe, chunk `stage` (direction 0) and chunk p−1−stage (direction 1); else the
+    // stage's one. For what a rank holds whatever runs (its parameters, gradients, optimizer).
+    [[nodiscard]] int held_chunk(int stage, int local_chunk) const;
     // Model chunk (0..model_chunks()−1, in the order the micro-batch runs them) of `pass` on `stage`.
     [[nodiscard]] int model_chunk(int stage, const Pass& pass) const;
     // DualPipe: 0 for micro-batches entering at stage 0, 1 for those entering at stage p−1; otherwise 0.
