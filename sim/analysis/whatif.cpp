@@ -276,6 +276,13 @@ void carry_node(const Scenario& original, const LoadOptions& base, const std::ve
                 notes.push_back(fmt::format("nodes of {} → {} GPUs ({}'s scale-up domain {}{})", c.gpus_per_node, node,
                                             profile.display_name, target,
                                             node == std::min(c.gpus, target) ? "" : fmt::format(", the largest node that divides {} GPUs", c.gpus)));
+                // The layout is kept: a tensor-parallel group wider than the new node now crosses the network (a plan
+                // audit, session 50: the L40S's TP8 over 8 single-GPU nodes spent 57 of its 129 s step there).
+                if (const int tensor = original.parallel.tensor; tensor > node) {
+                    notes.push_back(fmt::format("tensor parallelism {} kept, now across {} nodes: its collectives cross the network "
+                                                "(`gpuhours plan` with this row's chip and nodes of {} finds layouts that keep it within one)",
+                                                tensor, (tensor + node - 1) / node, node));
+                }
                 v.rederived = true;
                 return;
             }

@@ -747,6 +747,8 @@ TEST_CASE("a node of the scenario chip's scale-up domain becomes the swapped chi
     const WhatIfRow& pcie = row_of(r, "h100-pcie");
     REQUIRE(pcie.feasible);
     CHECK_THAT(pcie.layout_note, Catch::Contains("nodes of 8 → 2 GPUs (NVIDIA H100 PCIe's scale-up domain 2)"));
+    // Its TP 8 now spans 8 / 2 = 4 nodes, said so (a plan audit, session 50: nothing said the layout crossed the network).
+    CHECK_THAT(pcie.layout_note, Catch::Contains("tensor parallelism 8 kept, now across 4 nodes: its collectives cross the network"));
     std::string by_hand = kTensor8;
     by_hand.replace(by_hand.find("chip = \"h100\""), 13, "chip = \"h100-pcie\"");
     by_hand.replace(by_hand.find("gpus_per_node = 8"), 17, "gpus_per_node = 2");
