@@ -19,7 +19,9 @@ double bytes_per_element(Precision p) {
 }
 
 double all_to_all_bytes_per_element(Precision p) {
-    return p == Precision::fp8 ? 1.0 + 4.0 / 128.0 : bytes_per_element(p);
+    if (p == Precision::fp8) return 1.0 + 4.0 / 128.0;
+    if (p == Precision::fp4) return 0.5 + 1.0 / 16.0;
+    return bytes_per_element(p);
 }
 
 int bit_length(Precision p) {

@@ -241,6 +241,12 @@ TEST_CASE("Expert all-to-alls move the dispatch and combine formats each way, FP
     unset.activations = gh::Precision::fp8;
     const auto same = gh::layer_ops(model, 10, ep, unset, {4096, 1, gh::AttentionMask::causal});
     CHECK(find(same, "moe.routed.fc2").after.bytes.value() == Approx(242'221'056.0));
+    // FP4 dispatch carries NVFP4's FP8 scale per 16 elements: 0.5 + 1/16 = 0.5625 B, 4096 · 8 · 7168 · 0.5625 =
+    // 132,120,576 B (it was 0.5 B, no scales: an MoE audit of session 50).
+    gh::MixedPrecision fp4 = mp;
+    fp4.dispatch = gh::Precision::fp4;
+    const auto four = gh::layer_ops(model, 10, ep, fp4, {4096, 1, gh::AttentionMask::causal});
+    CHECK(find(four, "moe.routed.fc1").before.bytes.value() == Approx(132'120'576.0));
 }
 
 TEST_CASE("Recompute modes add the attention core or the whole layer to the FLOPs", "[workload][ops]") {

@@ -111,7 +111,9 @@ std::string describe_compute_precision(const MixedPrecision& p);
 
 // Bytes per element an expert all-to-all moves in format `p`: bytes_per_element, plus for fp8 one fp32 scale per
 // 128 elements (DeepSeek-V3's 1×128 activation tiles, which DeepEP's FP8 dispatch carries: a 7,168-wide token is
-// 7,168 B + 56 × 4 B = 7,392 B, shared/reference/fleet-and-microbenchmarks.md) — 1.03125 B.
+// 7,168 B + 56 × 4 B = 7,392 B, shared/reference/fleet-and-microbenchmarks.md) — 1.03125 B; for fp4 one FP8 (E4M3)
+// scale per 16 elements, NVFP4's blocks (NVIDIA's NVFP4 format for Blackwell; MXFP4 would be one E8M0 per 32,
+// 0.53125 B) — 0.5625 B [U: no FP4 dispatch kernel is published; an MoE audit of session 50 found 0.5, no scales].
 double all_to_all_bytes_per_element(Precision p);
 
 // All formats, in declaration order (for tables and "expected one of" messages).
