@@ -508,8 +508,6 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
     }
 }
 
-// The request's chips; with a rule and none: the chips it permits, the scenario's own chip first as the reference row
-// (added, and set in `reference`, when the rule does not permit it).
 // Catalog chip `id` as the row that runs on it has it, for its export-control class: the swap carries the scenario's
 // [cluster.chip] figures and the request's and the command's `--set cluster.chip.…` (the chip every row runs on,
 // `h100*`), so a rule judges the hypothetical chip the row simulates (a capped NVLink, say), not the catalog's (a
@@ -540,6 +538,8 @@ ChipProfile chip_as_set(const std::filesystem::path& file, const LoadOptions& ba
     return load_chip(id, base.catalog_dir);
 }
 
+// The request's chips; with a rule and none: the chips it permits, the scenario's own chip first as the reference row
+// (added, and set in `reference`, when the rule does not permit it).
 std::vector<std::string> chips_to_compare(const std::filesystem::path& file, const Scenario& original, const LoadOptions& base,
                                           const WhatIfRequest& request, std::optional<std::string>& reference,
                                           std::vector<std::pair<std::string, std::string>>& not_permitted) {
