@@ -119,7 +119,7 @@ std::string ChipProfile::memory_basis() const {
                                                  format_bytes(memory_device))
                                    : fmt::format("{} as the device reports it", format_bytes(memory_device));
     if (memory_reserve.value() <= 0.0) {
-        return fmt::format("{} usable: {} (no framework reserve in the chip's catalog entry)",
+        return fmt::format("{} usable: {} (no framework reserve: none in the chip's entry, or a reserve of 0 set)",
                            format_bytes(memory_capacity), device);
     }
     return fmt::format("{} usable: {} less a {} framework reserve (CUDA context, NCCL buffers, allocator "

@@ -135,6 +135,17 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
         moe.expert_ffn_hidden = read_int(e, "expert_ffn_hidden", 1, 100'000'000);
         moe.dense_layers = read_int(e, "dense_layers", 0, m.layers, 0);
         moe.max_nodes_per_token = read_int(e, "max_nodes_per_token", 0, 1'000'000, 0);
+        // A token's k experts reach at most k nodes: a limit above top_k limits nothing (an MoE audit, session 50: 9
+        // or 300 with top-8 ran as no limit, unsaid).
+        if (moe.max_nodes_per_token > moe.top_k) {
+            const Node& at = *e.optional("max_nodes_per_token");
+            throw ScenarioError(at.where,
+                                fmt::format("`{}` = {} is above top_k = {}: a token's {} experts reach at most {} nodes, so the limit "
+                                            "limits nothing",
+                                            e.path_of("max_nodes_per_token"), moe.max_nodes_per_token, moe.top_k, moe.top_k, moe.top_k),
+                                fmt::format("give at most {} (DeepSeek-V3: 4 of top-8), or leave it out for routing without a node limit",
+                                            moe.top_k));
+        }
         moe.layer_frequency = read_int(e, "layer_frequency", 1, m.layers, 1);
         if (const Node* cv = e.optional("load_cv")) {
             moe.load_cv = detail::as_number(*cv, e.path_of("load_cv"));

@@ -502,6 +502,18 @@ TEST_CASE("the flagship's expert parallelism follows the Megatron convention") {
         o.overrides = {};
         CHECK_NOTHROW(load_scenario(path, o));
     }
+    SECTION("a node limit above top_k limits nothing and is refused") {
+        // Top-8: a token reaches at most 8 nodes, so M = 9 says nothing (it ran as no limit); M = 8 is the bound.
+        o.overrides = {"model.moe.max_nodes_per_token=9"};
+        try {
+            (void)load_scenario(path, o);
+            FAIL("expected an error");
+        } catch (const ScenarioError& e) {
+            CHECK_THAT(e.message(), Catch::Contains("`model.moe.max_nodes_per_token` = 9 is above top_k = 8"));
+        }
+        o.overrides = {"model.moe.max_nodes_per_token=8"};
+        CHECK_NOTHROW(load_scenario(path, o));
+    }
 }
 
 TEST_CASE("expert_tensor folds the MoE layers' ranks, within Megatron-Core's rules") {

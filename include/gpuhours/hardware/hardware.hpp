@@ -143,7 +143,7 @@ struct ChipProfile {
     // Peak for `p`; throws Error naming the chip and its supported formats when the chip lacks it.
     [[nodiscard]] FlopsPerSecond peak(Precision p) const;
     // "81.77 GB usable: 84.99 GB as the device reports it less a 3.22 GB framework reserve (CUDA context, NCCL
-    // buffers, allocator fragmentation)", or "… (no framework reserve in the chip's catalog entry)".
+    // buffers, allocator fragmentation)", or "… (no framework reserve: none in the chip's entry, or a reserve of 0 set)".
     [[nodiscard]] std::string memory_basis() const;
 
     friend bool operator==(const ChipProfile&, const ChipProfile&) = default;
