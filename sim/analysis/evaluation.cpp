@@ -120,15 +120,11 @@ StepTable simulate_distinct_steps(RunEvaluation& ev, StepCache& cache, StepCount
     return table;
 }
 
-bool any_phase_price(const Scenario& s) {
-    return std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
-}
-
 // Phases: each simulated phase's segments (one per batch level) with their step counts and compute time; quoted
 // phases carry their quoted GPU-hours.
 void add_phase_outcomes(RunEvaluation& ev, const StepTable& table) {
     const Scenario& s = ev.scenario;
-    const bool phase_prices = any_phase_price(s);
+    const bool phase_prices = first_priced_phase(s) != nullptr;
     for (std::size_t p = 0; p < s.phases.size(); ++p) {
         const PhaseSpec& ph = s.phases[p];
         PhaseOutcome rep;
@@ -351,7 +347,7 @@ CostInputs cost_inputs(const RunEvaluation& ev, Seconds wall, const PricingSpec&
     c.electricity = pr.electricity;
     c.gpu_hour = pr.gpu_hour;
     c.ownership = pr.ownership;
-    if (any_phase_price(s)) {
+    if (first_priced_phase(s) != nullptr) {
         const double total_gpu_hours = ev.simulated_gpu_hours();
         for (const auto& ph : ev.phases) {
             c.rental_shares.push_back(RentalShare{fmt::format("rental: {}", ph.name), ph.gpu_hours / total_gpu_hours,

@@ -473,8 +473,8 @@ void fit_variant(const std::filesystem::path& file, const LoadOptions& base, con
 void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const ChipProfile& profile, const WhatIfRequest& request) {
     const bool own = row.reference || row.chip == catalog_id(original.cluster.chip);
     if (!prices_run(original)) return;  // unpriced: no cost column, no price
-    const auto phase_price = std::find_if(original.phases.begin(), original.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
-    if (!original.pricing.gpu_hour && phase_price == original.phases.end()) {
+    const PhaseSpec* phase_price = first_priced_phase(original);
+    if (!original.pricing.gpu_hour && phase_price == nullptr) {
         // No rental price written (an ownership scenario): rung 1 is priced at each chip's catalog rental price. A
         // chip without one is given the scenario chip's, said so, so that a claim about rung 1 stays priced.
         const ChipProfile& from = original.cluster.chip;

@@ -794,8 +794,7 @@ WholeBytes whole_bytes(const ChipProfile& chip) {
 }
 
 void require_price_for_same_price(const ParsedArgs& args, const Scenario& s) {
-    const bool phase_priced = std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
-    if (!args.has("--same-price") || s.pricing.gpu_hour || phase_priced) return;
+    if (!args.has("--same-price") || s.pricing.gpu_hour || first_priced_phase(s) != nullptr) return;
     // The rental prices the scenario writes ([pricing] gpu_hour, a phase's own) are kept for every chip (whatif.cpp,
     // price_variant); an ownership scenario's rung 1 follows each chip's catalog whatever the flag says.
     throw Error("--same-price keeps the scenario's rental price per GPU-hour for every chip, and this scenario has none "

@@ -131,7 +131,7 @@ void json_run(report::Json& j, const RunEvaluation& ev) {
     }
     j.end_array();
     j.field("interruptions_mean", ev.interruptions_mean).field("goodput_mean", ev.goodput_mean);
-    j.field("reliability_caution", report::basis_text(ev).caution);
+    j.field("reliability_caution", report::reliability_caution(ev));
     j.field("checkpoint_interval_s", ev.checkpoint_interval.value());
     if (ev.nominal_cost) {
         const auto& cost = *ev.nominal_cost;

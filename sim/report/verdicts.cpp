@@ -83,6 +83,8 @@ namespace {
 // for "more than 10,000 GPUs" (arXiv 2402.15627).
 constexpr int kFleetDataGpus = 16'384;
 
+}  // namespace
+
 std::string reliability_caution(const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
     if (s.reliability.from == "none" || s.reliability.failures.empty()) return {};
@@ -110,8 +112,6 @@ std::string reliability_caution(const RunEvaluation& ev) {
     }
     return out;
 }
-
-}  // namespace
 
 BasisText basis_text(const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;

@@ -815,15 +815,20 @@ Scenario load_scenario_from_string(std::string_view text, const std::string& nam
 
 namespace gpuhours {
 
+const PhaseSpec* first_priced_phase(const Scenario& s) {
+    const auto it = std::find_if(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+    return it == s.phases.end() ? nullptr : &*it;
+}
+
 bool prices_run(const Scenario& s) {
     return s.pricing.gpu_hour.has_value() || s.pricing.ownership.has_value() ||
-           std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+           first_priced_phase(s) != nullptr;
 }
 
 void check_phase_prices(const Scenario& s) {
     // A phase's own rental price asks one of every phase, or of [pricing]: `run` refused the rest only when costing
     // them, after `check` said valid (a fresh verifier, #12).
-    const bool phase_prices = std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+    const bool phase_prices = first_priced_phase(s) != nullptr;
     for (const PhaseSpec& ph : s.phases) {
         if (phase_prices && !ph.gpu_hour && !s.pricing.gpu_hour) {
             throw ScenarioError(ph.where, fmt::format("phase \"{}\" has no rental price: other phases give gpu_hour but [pricing] does not", ph.name),
@@ -843,7 +848,7 @@ void check_claims_priced(const Scenario& s) {
     const bool priced = prices_run(s);
     const PricingSpec& p = s.pricing;
     const bool rental = p.gpu_hour || s.cluster.chip.rental_gpu_hour ||
-                        std::any_of(s.phases.begin(), s.phases.end(), [](const PhaseSpec& ph) { return ph.gpu_hour.has_value(); });
+                        first_priced_phase(s) != nullptr;
     for (const ClaimSpec& claim : s.claims) {
         const ClaimThresholds& t = claim.thresholds;
         if (!priced && claim.has_cost()) {

@@ -42,6 +42,8 @@ struct BasisText {
     std::string caution;
 };
 BasisText basis_text(const RunEvaluation& ev);
+// BasisText::caution alone (the JSON's run.reliability_caution), without the rest of the text.
+std::string reliability_caution(const RunEvaluation& ev);
 
 // A cost criterion's break-even price per GPU-hour in words ("break-even price $2.13 per GPU-hour: any all-in
 // price per GPU-hour below it meets the threshold"); empty for other criteria.

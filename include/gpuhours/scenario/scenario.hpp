@@ -288,6 +288,8 @@ void validate_layout(const Scenario& s);
 
 // Whether the scenario prices its run: a rental price, ownership figures, or a phase's own price.
 bool prices_run(const Scenario& s);
+// The first phase with its own rental price (`gpu_hour`), or nullptr when no phase has one.
+const PhaseSpec* first_priced_phase(const Scenario& s);
 // Throws ScenarioError at the first claim that states a cost or an energy when the scenario prices nothing (energy
 // is reported only for a priced run), or that names a cost rung the scenario does not price (rung_needs; the
 // unnamed rung is the scenario's own basis, priced whenever the run is). read_scenario calls it, so `check` refuses
