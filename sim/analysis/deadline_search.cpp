@@ -281,6 +281,7 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
     }
     const bool batch_grows = std::any_of(scaled.begin(), scaled.end(), [](const Scaled& x) { return x.batch != x.shape->global_batch; });
     std::string first_batch;  // the first simulated phase's batch, for the summary
+    std::string ramps;        // each batch ramp whose start moved, for the summary
     for (const auto& [sh, pd, batch, ramp_from] : scaled) {
         plan.overrides.push_back(fmt::format("{}={}", sh->data_key, pd));
         const bool top = sh->batch_key == "training.global_batch";
@@ -293,6 +294,8 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
         }
         if (sh->ramp && !sh->ramp_key.empty() && ramp_from != sh->ramp->from) {
             plan.overrides.push_back(fmt::format("{}={}", sh->ramp_key, ramp_from));
+            ramps += fmt::format(", the batch ramp of {} from {} (was {}: whole micro-batches per replica)", sh->name,
+                                 with_commas(static_cast<double>(ramp_from)), with_commas(sh->ramp->from));
         }
         if (first_batch.empty() && sh->first) {
             first_batch = batch == sh->global_batch
@@ -306,7 +309,7 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
     const ParallelLayout& p = first->parallel;
     ParallelLayout degrees = p;
     degrees.data = static_cast<int>(data);
-    plan.summary = fmt::format("{}{}, {}", describe_degrees(degrees), recipe_text(recipe, p), first_batch);
+    plan.summary = fmt::format("{}{}, {}{}", describe_degrees(degrees), recipe_text(recipe, p), first_batch, ramps);
     plan.summary += ", " + (fabric.empty() ? fmt::format("the scenario's fabric ({})", fabric_text(s.cluster)) : fabric);
     return plan;
 }

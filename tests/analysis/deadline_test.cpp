@@ -53,6 +53,8 @@ TEST_CASE("a plan at more GPUs grows the batches the schedule cannot feed, ramp 
     CHECK(has(o, "phases.2.steps=750"));
     CHECK(has(o, "training.global_batch=20480"));
     CHECK(std::none_of(o.begin(), o.end(), [](const std::string& x) { return x.starts_with("cluster.switch_radix"); }));
+    // The summary says the ramp's start moved (3,072 → 4,480), not only the override list.
+    CHECK_THAT(grown->summary, Catch::Contains("batch ramp of phase \"pre-training\" from 4,480 (was 3,072"));
 
     // Without a bound the batch may not grow: the plan says which phase needs how many tokens.
     const auto bounded = scale_plan(s, 640, std::nullopt);
@@ -67,6 +69,8 @@ TEST_CASE("a plan at more GPUs grows the batches the schedule cannot feed, ramp 
     REQUIRE(even);
     CHECK_FALSE(even->blocked);
     CHECK(std::none_of(even->overrides.begin(), even->overrides.end(), [](const std::string& x) { return x.find("global_batch") != std::string::npos; }));
+    // Its ramp: 3,072 × 15,360 / 15,360 = 3,072 = 16 × 192, whole micro-batches: unmoved, unsaid.
+    CHECK_THAT(even->summary, !Catch::Contains("batch ramp"));
     CHECK_FALSE(scale_plan(s, 100, std::nullopt));
 
     // The plan runs: the scenario with its overrides loads, with the batch and step count derived above.
