@@ -563,6 +563,20 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
                                                     c.gpus, c.gpus_per_node),
                             stand_in(gpus->where, Node::Kind::integer, below > 0 ? below : c.gpus_per_node));
     }
+    // A host server holds whole NVLink domains (PCIe pairs, an HGX board of one domain) or a domain whole hosts (a
+    // GB200 NVL72 rack of 18 trays of 4); between them, `hosts()` would count servers that straddle domains.
+    if (c.gpus_per_host % c.gpus_per_node != 0 && c.gpus_per_node % c.gpus_per_host != 0) {
+        const Node* host = node.find("gpus_per_host");
+        const Node* per_node = node.find("gpus_per_node");
+        const Node* at = host != nullptr ? host : per_node != nullptr ? per_node : node.find("gpus");
+        throw ScenarioError(at->where,
+                            fmt::format("cluster.gpus_per_host = {}{} and cluster.gpus_per_node = {}: neither divides the "
+                                        "other, so a host server would straddle NVLink domains",
+                                        c.gpus_per_host, host != nullptr ? "" : fmt::format(" (chip {}'s [host] figure)", c.chip.id),
+                                        c.gpus_per_node),
+                            "set cluster.gpus_per_host to the GPUs in one server, a divisor or a multiple of gpus_per_node "
+                            "(per-node failure rates count servers)");
+    }
     check_fabric_shape(node, c);
     return c;
 }

@@ -89,6 +89,11 @@ TEST_CASE("per-node failure classes count host servers, not NVLink domains", "[r
           Approx(100.0 * (18.0 * per_host + 144.0 * per_gpu)).epsilon(1e-12));
     // The H100's [host] figure is its 8-GPU HGX board, the node it is usually built into: unchanged from before.
     CHECK(load_scenario_from_string(kBase, "t.toml").cluster.gpus_per_host == 8);
+    // A host of 5 in 72-GPU domains (72 / 5 = 14.4) would straddle domains: refused at the key. One of 6 divides 72
+    // (12 hosts per domain, 24 in all) and is kept.
+    CHECK_THROWS_WITH(load_scenario_from_string(gb200, "t.toml", LoadOptions{{}, {"cluster.gpus_per_host=5"}}),
+                      Catch::Contains("neither divides the other"));
+    CHECK(load_scenario_from_string(gb200, "t.toml", LoadOptions{{}, {"cluster.gpus_per_host=6"}}).cluster.hosts() == 24);
 }
 
 TEST_CASE("lost work per interruption under the Young/Daly interval matches the truncated exponential", "[run][reliability]") {
