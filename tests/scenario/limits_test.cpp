@@ -235,7 +235,8 @@ TEST_CASE("a rule between a catalog chip's value and the user's override is repo
              {"memory.capacity = \"2 GiB\"", "must be at least 0 and below the capacity"},
              // A unit slip on the capacity: 80 TiB lies above 4 TiB, the bound on a device's memory (it "fit").
              {"memory.capacity = \"80 TiB\"", "is beyond the supported range of memory capacities"},
-             {"memory.capacity = \"800 MiB\"", "is below the supported range of memory capacities"},
+             // In bytes' own units: 800 MiB = 838,860,800 B = "838.9 MB"; the limits 1 GiB = 1.074 GB, 4 TiB = 4.398 TB.
+             {"memory.capacity = \"800 MiB\"", "= 838.9 MB is below the supported range of memory capacities (limit 1.074 GB to 4.398 TB)"},
          }) {
         INFO(c.line);
         const ScenarioError e = load_error("model = \"llama-3.1-8b\"\n[cluster]\ngpus = 8\n[cluster.chip]\nfrom = \"h100\"\n" + c.line +
