@@ -498,6 +498,18 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
     if (own || request.same_price || !profile.rental_gpu_hour) {
         row.price_note = own ? "the scenario's" : request.same_price ? "the scenario's (--same-price)"
                                                                      : "the scenario's (no catalog price for this chip)";
+        // Phases at prices of their own (a phase without one at [pricing]'s): the row's one figure is the first's.
+        double lo = row.price_gpu_hour, hi = row.price_gpu_hour;
+        for (const PhaseSpec& ph : original.phases) {
+            const auto price = ph.gpu_hour ? ph.gpu_hour : original.pricing.gpu_hour;
+            if (!price) continue;
+            lo = std::min(lo, price->value());
+            hi = std::max(hi, price->value());
+        }
+        if (phase_price != nullptr && hi > lo) {
+            row.price_note += fmt::format(", phases at ${:.2f} to ${:.2f} (the column shows ${:.2f}; the cost prices "
+                                          "each phase at its own)", lo, hi, row.price_gpu_hour);
+        }
         return;
     }
     row.price_gpu_hour = profile.rental_gpu_hour->value();

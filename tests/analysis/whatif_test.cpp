@@ -659,6 +659,15 @@ TEST_CASE("a scenario priced only by its phases gets the swapped chip's catalog 
     REQUIRE(same.exit_code == 0);
     CHECK_THAT(same.out, Catch::Contains("\"price_gpu_hour_usd\": 2"));
     CHECK_THAT(same.out, !Catch::Contains("\"price_gpu_hour_usd\": 4.89"));
+    // Phases at $2 and $3: the own row's one price column shows the first priced phase's ($2) and its note gives the
+    // spread (a reviewer's read, session 50: the row showed $2 unsaid).
+    std::string spread = phased;
+    spread.replace(spread.rfind("\"$2\""), 4, "\"$3\"");
+    const auto two = write_scenario("phase-priced-two.toml", spread);
+    const WhatIfRow& own = row_of(run_whatif(two, catalog(), request, quick()), "h100");
+    CHECK(own.price_gpu_hour == Approx(2.0));
+    CHECK_THAT(own.price_note, Catch::Contains("phases at $2.00 to $3.00 (the column shows $2.00"));
+    CHECK_THAT(row_of(run_whatif(file, catalog(), request, quick()), "h100").price_note, !Catch::Contains("phases at"));
 }
 
 TEST_CASE("the scenario's own chip, modified in [cluster.chip], is the headline run in a what-if, not the catalog's", "[whatif]") {
