@@ -291,6 +291,16 @@ void carry_node(const Scenario& original, const LoadOptions& base, const std::ve
     say_if_wider();  // the node kept as the scenario (or a plane count it cannot follow) has it
 }
 
+// A host-server size the scenario wrote (cluster.gpus_per_host) is kept on every chip, as a written node is; said when
+// the swapped chip's [host] figure differs (its per-node failure classes count the scenario's servers).
+void say_host_kept(const Scenario& original, const ChipProfile& profile, std::vector<std::string>& notes) {
+    if (!original.sources.keys.contains("cluster.gpus_per_host") || profile.gpus_per_host <= 0) return;
+    if (profile.gpus_per_host == original.cluster.gpus_per_host) return;
+    notes.push_back(fmt::format("hosts of {} GPUs kept (the scenario's cluster.gpus_per_host; the {}'s [host] figure is {}): "
+                                "per-node failures count these servers",
+                                original.cluster.gpus_per_host, profile.display_name, profile.gpus_per_host));
+}
+
 // Under ownership pricing (no rental price written), rung 1 is priced at each chip's catalog rental price; a chip
 // without one is given the scenario chip's, as this override (loaded with the variant, so that a claim about rung 1
 // stays priced when the scenario is read). nullopt: nothing to borrow.
@@ -366,6 +376,7 @@ Variant derive_variant(const std::filesystem::path& file, const LoadOptions& bas
                 [&](const ParallelLayout& p) { return last - share_of(p.communication_sms, last); });
     carry_precision(original, profile, v, notes);
     carry_node(original, base, extra, chip, profile, v, notes);
+    say_host_kept(original, profile, notes);
     // A scale-up bandwidth the user caps for every chip leaves each chip's own link efficiency (its catalog's share of
     // the line rate that NCCL reaches): rows at one capped rate still differ by it (an analyst's read: the H100 and
     // H800 at 100 GB/s took 20.20 and 20.29 s with nothing said).

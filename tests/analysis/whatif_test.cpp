@@ -765,6 +765,15 @@ TEST_CASE("a node of the scenario chip's scale-up domain becomes the swapped chi
         evaluate_run(ScenarioSampler(write_scenario("tp8-pcie.toml", by_hand), catalog()), quick()).headline_step().step_time.value();
     CHECK(pcie.step_time_s == Approx(expected).epsilon(1e-12));
     CHECK_THAT(row_of(r, "h200").layout_note, !Catch::Contains("nodes of"));
+    // A host size the scenario writes is kept on every chip; said where the chip's [host] figure differs (GB200: trays
+    // of 4), not where it agrees (H200: 8-GPU boards).
+    std::string hosted = kTensor8;
+    hosted.replace(hosted.find("gpus_per_node = 8"), 17, "gpus_per_node = 8\ngpus_per_host = 8");
+    WhatIfRequest gb;
+    gb.chips = {"gb200", "h200"};
+    const WhatIfResult h = run_whatif(write_scenario("tp8-hosted.toml", hosted), catalog(), gb, quick());
+    CHECK_THAT(row_of(h, "gb200").layout_note, Catch::Contains("hosts of 8 GPUs kept (the scenario's cluster.gpus_per_host;"));
+    CHECK_THAT(row_of(h, "h200").layout_note, !Catch::Contains("hosts of"));
 }
 
 TEST_CASE("a chip without an FP8 peak runs BF16 and gathers its weights in BF16", "[whatif][fp8]") {
