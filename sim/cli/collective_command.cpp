@@ -280,6 +280,12 @@ int cmd_collective(const Args& raw, std::ostream& out) {
             // Named at the flags that make a transfer that long (no scenario key is involved here).
             throw Error(fmt::format("--sizes {}: {}", args.get("--sizes", "1MiB:8GiB"), e.message()),
                         "give smaller --sizes, or check --nic-bandwidth and the chip's link figures for a wrong unit");
+        } catch (const Error& e) {
+            // An algorithm the operation or the GPUs cannot run ("reduce-scatter has no tree algorithm"), named at
+            // the flag that asked for it (an audit of the collectives, session 51).
+            if (!algorithm) throw;
+            throw Error(fmt::format("--algorithm {}: {}", to_string(*algorithm), e.message()),
+                        fmt::format("{}; or leave --algorithm out (auto: the fastest this operation can run)", e.hint()));
         }
     }
 
@@ -304,8 +310,13 @@ int cmd_collective(const Args& raw, std::ostream& out) {
         out << j.str();
         return 0;
     }
-    out << fmt::format("{} on {} × {} ({} per node, {}), {} network model\n\n", to_string(*kind), spec.gpus, chip.id,
-                       spec.gpus_per_node, to_string(spec.fabric), to_string(*network_kind));
+    // A node wider than the chip's scale-up domain joins GPUs by a link they do not have: said, as `run` says it.
+    const std::string wider = spec.gpus_per_node > chip.scale_up_domain
+                                  ? fmt::format(", above the {}'s scale-up domain of {}: a hypothetical node", chip.id,
+                                                chip.scale_up_domain)
+                                  : std::string();
+    out << fmt::format("{} on {} × {} ({} per node{}, {}), {} network model\n\n", to_string(*kind), spec.gpus, chip.id,
+                       spec.gpus_per_node, wider, to_string(spec.fabric), to_string(*network_kind));
     report::Table table({"size", "algorithm", "time", "algbw", "busbw", "limited by"});
     for (const auto& r : results) {
         // Mostly route latency (a small message): the latency bounds it, not the bandwidth of the link its flows met.

@@ -56,6 +56,22 @@ TEST_CASE("gpuhours collective rejects an unknown algorithm with the known ones"
     CHECK_THAT(r.out, Catch::Contains("did you mean \"ring\""));
 }
 
+TEST_CASE("gpuhours collective names --algorithm where the operation or the GPUs cannot run it, and says a node is hypothetical") {
+    // Reduce-scatter has only the ring; a hierarchical all-reduce needs two nodes (2 GPUs are one node of the H100's 8).
+    const auto rs = run_cli("collective reduce-scatter --chip h100 --gpus 16 --algorithm tree --catalog " + kCatalog);
+    CHECK(rs.exit_code == 2);
+    CHECK_THAT(rs.out, Catch::Contains("error: --algorithm tree: reduce-scatter has no tree algorithm"));
+    const auto one = run_cli("collective all-reduce --chip h100 --gpus 2 --algorithm hierarchical --catalog " + kCatalog);
+    CHECK(one.exit_code == 2);
+    CHECK_THAT(one.out, Catch::Contains("error: --algorithm hierarchical: hierarchical all-reduce needs"));
+    // 16 GPUs per node on the H100 (NVSwitch domain 8) ran as a 16-GPU NVLink node unsaid.
+    const auto wide = run_cli("collective all-reduce --chip h100 --gpus 32 --gpus-per-node 16 --sizes 1MiB --catalog " + kCatalog);
+    CHECK(wide.exit_code == 0);
+    CHECK_THAT(wide.out, Catch::Contains("16 per node, above the h100's scale-up domain of 8: a hypothetical node"));
+    const auto own = run_cli("collective all-reduce --chip h100 --gpus 32 --sizes 1MiB --catalog " + kCatalog);
+    CHECK_THAT(own.out, !Catch::Contains("hypothetical"));
+}
+
 TEST_CASE("gpuhours collective names its own flag where a fabric rule cannot hold the GPUs") {
     // Three tiers of radix-64 switches hold 64³/4 = 65,536 GPUs: 131,072 need --switch-radix 128 (the scenario's
     // cluster.switch_radix), refused before any topology is built.

@@ -287,6 +287,23 @@ TEST_CASE("NCCL's tree over nodes: every NIC moves 2S/k, and the latency grows w
     CHECK(big_tree < time(CollectiveAlgorithm::ring));
 }
 
+TEST_CASE("the tree all-reduce inside one node is NCCL's chain: 2(n - 1) hops, never faster than the ring") {
+    // 8 GPUs on one NVSwitch, B = 100 GB/s, α = 2 µs (closed_form_chip). Two chains of S/2 each, the second
+    // reversed: a middle rank sends S/2 up and S/2 down on each, 2S through its port: 2S/B. A chunk's round trip
+    // crosses 2 × 7 = 14 hops: the phase's flows end at 2S/B + α, and 13 more hops add 13α.
+    //   S = 1 GB: 2e9 / 1e11 = 20 ms + 14 × 2 µs = 20.028 ms; the ring: 2 × 7/8 × 1e9 / 1e11 = 17.5 ms + 14 × 2 µs.
+    //   S = 8 B: 14α = 28 µs, the ring's 2 × 7 steps alike (a binary tree's 2⌊log₂ 8⌋ = 6 hops gave 12 µs).
+    const Topology t = build_topology(cluster(8, 8, closed_form_chip()));
+    MaxMinNetwork net(t);
+    const auto time = [&](Bytes size, CollectiveAlgorithm a) {
+        return simulate_collective(net, request(t, CollectiveKind::all_reduce, size, a)).time.value();
+    };
+    CHECK(time(gigabytes(1), CollectiveAlgorithm::tree) == Approx(0.020028).epsilon(1e-9));
+    CHECK(time(gigabytes(1), CollectiveAlgorithm::ring) == Approx(0.017528).epsilon(1e-9));
+    CHECK(time(Bytes(8.0), CollectiveAlgorithm::tree) == Approx(28e-6).epsilon(1e-3));
+    CHECK(time(Bytes(8.0), CollectiveAlgorithm::tree) >= time(Bytes(8.0), CollectiveAlgorithm::ring) * (1 - 1e-6));
+}
+
 TEST_CASE("Hierarchical all-reduce with one GPU per node equals the inter-node ring") {
     // k = 1: no intra-node phases; the inter-node ring moves 2(N−1)/N · S over NICs of 50 GB/s:
     // 4 nodes, S = 1 GB: 1.5 · 1e9 / 5e10 = 0.03 s plus 6 steps of route latency.
