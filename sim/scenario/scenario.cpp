@@ -285,7 +285,8 @@ std::vector<Assumption> chip_assumptions(const Scenario& s, const Node& chip_slo
     add("scale_up", "latency", format_duration(chip.scale_up_latency));
     // The host size the per-node failure classes count, where the chip's entry gives it and the cluster does not.
     const bool per_node = std::any_of(s.reliability.failures.begin(), s.reliability.failures.end(), [](const auto& f) { return f.per_node; });
-    if (per_node && chip.gpus_per_host > 0 && !s.sources.keys.contains("cluster.gpus_per_host")) {
+    if (per_node && chip.gpus_per_host > 0 && chip.gpus_per_host == s.cluster.gpus_per_host &&
+        !s.sources.keys.contains("cluster.gpus_per_host")) {
         add("host", "gpus", fmt::format("{}", chip.gpus_per_host));
     }
     // The chip's NIC figures, unless [cluster] writes its own (listed with the network).
@@ -642,8 +643,11 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
     const std::string host = fmt::format(
         "host-hours (hosts of {} GPUs: {})", s.cluster.gpus_per_host,
         s.sources.keys.contains("cluster.gpus_per_host") ? "cluster.gpus_per_host"
-        : s.cluster.chip.gpus_per_host > 0              ? fmt::format("chip {}'s [host] figure", s.cluster.chip.id)
-                                                         : "the node, cluster.gpus_per_node; the chip's entry has no [host] figure");
+        : s.cluster.chip.gpus_per_host == s.cluster.gpus_per_host ? fmt::format("chip {}'s [host] figure", s.cluster.chip.id)
+        : s.cluster.chip.gpus_per_host > 0
+            ? fmt::format("the node, cluster.gpus_per_node; chip {}'s [host] figure of {} neither divides nor fills it: set "
+                          "cluster.gpus_per_host for another server size", s.cluster.chip.id, s.cluster.chip.gpus_per_host)
+            : std::string("the node, cluster.gpus_per_node; the chip's entry has no [host] figure"));
     for (const auto& f : s.reliability.failures) {
         s.assumptions.push_back({fmt::format("reliability.failures \"{}\"", f.name),
                                  fmt::format("one interruption per {:.0f} {}", 1.0 / f.rate_per_unit_hour, f.per_node ? host : std::string("GPU-hours")),

@@ -432,7 +432,7 @@ TEST_CASE("a chip's power, memory and FP8 figures are ranged and located at the 
              {"--set 'cluster.chip.power.tdp=\"1e306 W\"' --set pricing.pue=10",
               "--set cluster.chip.power.tdp=\"1e306 W\": error: `cluster.chip.power.tdp` = 1e+306 W is beyond the supported range of chip powers"},
              {"--set 'cluster.chip.memory.capacity=\"1e30 GiB\"'",
-              "--set cluster.chip.memory.capacity=\"1e30 GiB\": error: `cluster.chip.memory.capacity` = 1.07374e+39 B is beyond the supported range"},
+              "--set cluster.chip.memory.capacity=\"1e30 GiB\": error: `cluster.chip.memory.capacity` = 1.074e+21 EB is beyond the supported range"},
              {"--set 'cluster.chip.power.tdp=\"0 W\"'", "--set cluster.chip.power.tdp=\"0 W\": error: `cluster.chip.power.tdp` must be positive"},
              {"--set cluster.chip.die.area_mm2=0", "--set cluster.chip.die.area_mm2=0: error: `cluster.chip.die.area_mm2` must be positive"},
              {"--set cluster.chip=h100 --set 'cluster.chip.power.idle=\"699.9999 W\"' --set 'cluster.power_cap=\"700 W\"'",

@@ -94,6 +94,14 @@ TEST_CASE("per-node failure classes count host servers, not NVLink domains", "[r
     CHECK_THROWS_WITH(load_scenario_from_string(gb200, "t.toml", LoadOptions{{}, {"cluster.gpus_per_host=5"}}),
                       Catch::Contains("neither divides the other"));
     CHECK(load_scenario_from_string(gb200, "t.toml", LoadOptions{{}, {"cluster.gpus_per_host=6"}}).cluster.hosts() == 24);
+    // Unwritten, a chip's host that does not fit the nodes (GB200 trays of 4 in nodes of 6: 144 / 6 = 24 nodes) gives
+    // way to the node, said in the failure classes' assumptions: 24 hosts of 6.
+    const Scenario six = load_scenario_from_string(gb200, "t.toml", LoadOptions{{}, {"cluster.gpus_per_node=6"}});
+    CHECK(six.cluster.gpus_per_host == 6);
+    CHECK(six.cluster.hosts() == 24);
+    CHECK(std::any_of(six.assumptions.begin(), six.assumptions.end(), [](const auto& a) {
+        return a.value.find("[host] figure of 4 neither divides nor fills it") != std::string::npos;
+    }));
 }
 
 TEST_CASE("lost work per interruption under the Young/Daly interval matches the truncated exponential", "[run][reliability]") {
