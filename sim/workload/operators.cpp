@@ -64,11 +64,13 @@ LayerRecompute layer_recompute(const Context& c, int layer, bool mtp) {
     if (c.recompute != Recompute::selective) return r;
     const bool mla = c.m.attention.kind == AttentionKind::mla;
     if (c.recompute_modules == 0) {  // the default set (ParallelLayout::recompute_modules)
+        // Megatron-Core's default (--recompute-modules core_attn) for every model; with MLA DeepSeek-V3's own set
+        // (§3.3.2: RMSNorm, the MLA up-projections and the SwiGLU output recomputed).
         r.core_attn = true;
         r.mla_up_proj = mla;
         r.layernorm = mla;
-        r.moe_act = true;
-        r.dense_product = true;
+        r.moe_act = mla;
+        r.dense_product = mla;
         return r;
     }
     const auto has = [&](RecomputeModule m) { return (c.recompute_modules & static_cast<unsigned>(m)) != 0; };

@@ -104,7 +104,7 @@ bool kept_in_bf16(const Context& c, int layer);
 
 // What one layer recomputes (ParallelLayout::recompute, recompute_num_layers, recompute_modules): the whole layer,
 // or the selective modules (RecomputeModule). dense_product: a gated dense MLP's product, which only the default
-// selective set drops (as DeepSeek-V3 recomputes the SwiGLU output). `mtp`: an MTP module's layer.
+// selective set of an MLA model drops (as DeepSeek-V3 recomputes the SwiGLU output). `mtp`: an MTP module's layer.
 struct LayerRecompute {
     bool full = false;
     bool core_attn = false;

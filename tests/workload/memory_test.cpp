@@ -501,8 +501,10 @@ TEST_CASE("FP8 GEMMs keep their weight-gradient inputs in FP8, and the attention
     CHECK(gh::layer_activation_bytes(model, 1, p, fp8, shape).value() - base == Approx(-18'432.0 * tokens).epsilon(1e-12));
     // Without a fused core keeping the output (materialized scores: P·V's backward reads P and V; or the core
     // recomputed from its checkpointed Q, K, V), the attention output is the out-projection's FP8 copy alone:
-    // Δ = (g − 2)·(2h + f + H·d) = −(8,192 + 14,336 + 4,096) = −26,624 B. Selective recompute's default set also
-    // drops the SwiGLU product (f): Δ = −(8,192 + 4,096) = −12,288 B.
+    // Δ = (g − 2)·(2h + f + H·d) = −(8,192 + 14,336 + 4,096) = −26,624 B. Selective recompute's default set on a
+    // model without MLA is Megatron-Core's (core_attn alone): the core replays from its checkpointed Q, K, V and the
+    // SwiGLU product stays stored, so the same −26,624 B (DeepSeek-V3's set, which also drops the product f, is
+    // the default only with MLA: −(8,192 + 4,096) = −12,288 B then).
     gh::MemoryOptions materialized;
     materialized.attention_kernel = gh::AttentionKernel::materialized;
     CHECK(gh::layer_activation_bytes(model, 5, p, fp8, shape, materialized).value() -
@@ -512,7 +514,12 @@ TEST_CASE("FP8 GEMMs keep their weight-gradient inputs in FP8, and the attention
     selective.recompute = gh::Recompute::selective;
     CHECK(gh::layer_activation_bytes(model, 5, selective, fp8, shape).value() -
               gh::layer_activation_bytes(model, 5, selective, bf16, shape).value() ==
-          Approx(-12'288.0 * tokens).epsilon(1e-12));
+          Approx(-26'624.0 * tokens).epsilon(1e-12));
+    // The default set is Megatron-Core's `--recompute-modules core_attn` here, byte for byte.
+    gh::ParallelLayout core_only = selective;
+    core_only.recompute_modules = static_cast<unsigned>(gh::RecomputeModule::core_attn);
+    CHECK(gh::layer_activation_bytes(model, 5, selective, bf16, shape).value() ==
+          Approx(gh::layer_activation_bytes(model, 5, core_only, bf16, shape).value()).epsilon(1e-12));
     // Activations already stored in FP8 (DeepSeek-V3's `activations = "fp8"`): one copy each, nothing moves.
     fp8.bf16_layers_at_start = 0;
     fp8.activations = gh::Precision::fp8;

@@ -115,9 +115,10 @@ struct ParallelLayout {
     // checkpoint); N > 0 only the first N layers of each model chunk, the others keeping every activation
     // (--recompute-method block --recompute-num-layers N).
     int recompute_num_layers = 0;
-    // With recompute = selective: the modules replayed (RecomputeModule bits). 0: the default set — core_attn;
-    // with MLA also mla_up_proj and layernorm (DeepSeek-V3 §3.3.2: "recomputation of RMSNorm and MLA
-    // up-projection"); and a gated MLP's product, dense or routed (DeepSeek-V3 recomputes the SwiGLU output).
+    // With recompute = selective: the modules replayed (RecomputeModule bits). 0: the default set — core_attn
+    // (Megatron-Core's default); with MLA DeepSeek-V3's set: also mla_up_proj and layernorm (§3.3.2:
+    // "recomputation of RMSNorm and MLA up-projection") and a gated MLP's product, dense or routed (it recomputes
+    // the SwiGLU output).
     unsigned recompute_modules = 0;
     std::string order = "tp-cp-ep-dp-pp";  // rank order, innermost first
     int communication_sms = 0;  // SMs each GPU reserves for communication kernels (DeepSeek-V3: 20 of 132)
