@@ -121,12 +121,13 @@ void require_nic_bandwidth(BytesPerSecond b, const Node& value, std::string_view
     require_within(v, value, path, "NIC bandwidths per GPU", limits::kNicBandwidthMin, limits::kNicBandwidthMax, "B/s", hint);
 }
 
-BytesPerSecond read_bandwidth(TableReader& r, std::string_view key, std::string_view example) {
+BytesPerSecond read_bandwidth(TableReader& r, std::string_view key, std::string_view example, double min = limits::kBandwidthMin,
+                              std::string_view hint = {}) {
     const std::string path = r.path_of(key);
     const Node& value = detail::figure_value(r.required(key), path);
     const BytesPerSecond b = detail::as_quantity(value, path, parse_bandwidth, example);
     require_positive(b.value(), value, path, "a bandwidth");
-    require_within(b.value(), value, path, "bandwidths", limits::kBandwidthMin, limits::kBandwidthMax, "B/s");
+    require_within(b.value(), value, path, "bandwidths", min, limits::kBandwidthMax, "B/s", hint);
     return b;
 }
 
@@ -316,7 +317,8 @@ void read_memory(TableReader& r, ChipProfile& chip, const std::string& user_file
         chip.memory_nameplate = basis == "nameplate" && (!user_given(user_file, capacity) || user_given(user_file, value));
     }
     chip.memory_capacity = chip.memory_device - chip.memory_reserve;
-    chip.memory_bandwidth = read_bandwidth(m, "bandwidth", "3.35 TB/s");
+    chip.memory_bandwidth = read_bandwidth(m, "bandwidth", "3.35 TB/s", limits::kMemoryBandwidthMin,
+                                           "accelerator memory runs at 0.3 to 8 TB/s: check the unit, e.g. \"3.35 TB/s\"");
     m.finish();
 }
 
@@ -359,7 +361,9 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     read_memory(r, chip, user_file);
     {
         TableReader s(detail::as_table(r.required("scale_up"), r.path_of("scale_up")), r.path_of("scale_up"));
-        chip.scale_up_bandwidth = read_bandwidth(s, "bandwidth", "450 GB/s");
+        chip.scale_up_bandwidth = read_bandwidth(s, "bandwidth", "450 GB/s", limits::kScaleUpBandwidthMin,
+                                                 "a scale-up link runs at 32 GB/s (PCIe) to 900 GB/s (NVLink 5) per direction: "
+                                                 "check the unit, e.g. \"450 GB/s\"");
         chip.scale_up_domain = read_figure_int(s, "domain", 1, 100000);
         chip.scale_up_latency = read_latency(s, "latency", "3.33 us");
         s.finish();

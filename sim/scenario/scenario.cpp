@@ -60,13 +60,14 @@ void require_within(double value, const Node& node, std::string_view path, std::
     // Durations as written ("11 years", "2 us"), not in seconds ("3.47134e+08 s"); other quantities in their unit.
     const auto text = [&](double v) {
         if (unit == "B") return format_bytes(Bytes(v));  // "80 MB", not "8e+07 B"
+        if (unit == "B/s") return format_bandwidth(BytesPerSecond(v));
         if (unit != "s") return fmt::format("{:g}{}{}", v, unit.empty() ? "" : " ", unit);
         if (std::fabs(v) >= 2 * 365.25 * 86400.0) return fmt::format("{:.4g} years", v / (365.25 * 86400.0));
         return format_duration(Seconds(v));
     };
     const char* side = limits::range_side(value, hi);
     throw detail::KeyError(node.where, node.where, false,
-                        unit == "s" || unit == "B" ? fmt::format("`{}` = {} is {} the supported range of {} (limit {} to {})", path,
+                        unit == "s" || unit == "B" || unit == "B/s" ? fmt::format("`{}` = {} is {} the supported range of {} (limit {} to {})", path,
                                                   text(value), side, what, text(lo), text(hi))
                                     : fmt::format("`{}` = {:g}{}{} is {} the supported range of {} (limit {:g} to {:g}{}{})",
                                                   path, value, unit.empty() ? "" : " ", unit, side, what, lo, hi,

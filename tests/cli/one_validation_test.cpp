@@ -113,15 +113,18 @@ TEST_CASE("check refuses what run refuses, at the key to change") {
 }
 
 TEST_CASE("a step that outlasts simulated time only once simulated is refused by run at an input that sets its length") {
-    // HBM at 1 MB/s (in range) with a global batch of 1,024 (256 micro-batches per replica): the GEMMs' FLOP bound
-    // that check applies is about 40 s a step (1,024 × 8,192 tokens × 5.5e10 FLOPs at 16 × 989 TFLOP/s × 0.7), but the memory-bound traffic of 256 micro-batches (a pipeline
-    // stage's 4 GB of weights read in each pass alone is 4,000 s) takes the simulated step past 9.22e6 s. check
-    // cannot know it without simulating (docs/reliability.md, "Open"); run says so at the written key it rests on,
-    // not as an unlocated error.
+    // HBM at 10 GB/s (the floor of its range) at an efficiency of 0.001 (the floor of its): 10 MB/s, with a global
+    // batch of 65,536 (16,384 micro-batches per replica): the GEMMs' FLOP bound that check applies is about 2,600 s
+    // a step (65,536 × 8,192 tokens × 5.5e10 FLOPs at 16 × 989 TFLOP/s × 0.7), but the memory-bound traffic of
+    // 16,384 micro-batches (a pipeline stage's 4 GB of weights read in each pass alone is 400 s) takes the simulated
+    // step past 9.22e6 s. check cannot know it without simulating (docs/reliability.md, "Open"); run says so at the
+    // written key it rests on, not as an unlocated error. (1 MB/s of HBM, this case until session 51, is now refused
+    // by the bandwidth's own floor.)
     const TempDir dir("one-validation-simtime");
     const std::string file = gpuhours::test::write_small_run(dir.path).string();
     const auto r = run_cli("run --quiet --samples 1 " + file +
-                           " --set 'cluster.chip.memory.bandwidth=\"1 MB/s\"' --set training.global_batch=1024");
+                           " --set 'cluster.chip.memory.bandwidth=\"10 GB/s\"' --set cluster.chip.efficiency.memory=0.001"
+                           " --set training.global_batch=65536");
     INFO(r.out);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::StartsWith("gpuhours: --set "));

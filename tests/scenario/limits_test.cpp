@@ -191,8 +191,8 @@ TEST_CASE("chip figures that would make simulated work outlast simulated time ar
              // 1e-30 TFLOPS = 1e-18 FLOP/s, 27 orders of magnitude below limits::kPeakFlopsMin = 1 GFLOP/s.
              {"cluster.chip.compute.bf16=\"1e-30 TFLOPS\"",
               "= 1e-18 FLOP/s is below the supported range of peak throughputs (limit 1e+09 to 1e+18 FLOP/s)"},
-             {"cluster.chip.memory.bandwidth=\"1 B/s\"", "below the supported range of bandwidths (limit 1e+06 to 1e+15 B/s)"},
-             {"cluster.nic_bandwidth=\"1e20 GB/s\"", "`cluster.nic_bandwidth` = 1e+29 B/s is beyond the supported range"},
+             {"cluster.chip.memory.bandwidth=\"1 B/s\"", "below the supported range of bandwidths (limit 10 GB/s to 1 PB/s)"},
+             {"cluster.nic_bandwidth=\"1e20 GB/s\"", "`cluster.nic_bandwidth` = 1.000e+11 EB/s is beyond the supported range"},
              {"cluster.chip.scale_up.latency=\"1 h\"", "beyond the supported range of latencies (limit 0 s to 1 s)"},
              // A negative latency was accepted by check and failed in run, blaming a key the user did not write.
              {"cluster.chip.scale_out.latency=\"-2 us\"", "`cluster.chip.scale_out.latency` = -2 us is below"},
@@ -237,6 +237,10 @@ TEST_CASE("a rule between a catalog chip's value and the user's override is repo
              {"memory.capacity = \"80 TiB\"", "is beyond the supported range of memory capacities"},
              // In bytes' own units: 800 MiB = 838,860,800 B = "838.9 MB"; the limits 1 GiB = 1.074 GB, 4 TiB = 4.398 TB.
              {"memory.capacity = \"800 MiB\"", "= 838.9 MB is below the supported range of memory capacities (limit 1.074 GB to 4.398 TB)"},
+             // 1 MB/s of HBM passed `check` and made `run`'s step outlast simulated time (about 9e6 s): memory has a
+             // floor of its own, 10 GB/s, and the scale-up link 1 GB/s.
+             {"memory.bandwidth = \"1 MB/s\"", "= 1 MB/s is below the supported range of bandwidths (limit 10 GB/s to 1 PB/s)"},
+             {"scale_up.bandwidth = \"100 MB/s\"", "= 100 MB/s is below the supported range of bandwidths (limit 1 GB/s to 1 PB/s)"},
          }) {
         INFO(c.line);
         const ScenarioError e = load_error("model = \"llama-3.1-8b\"\n[cluster]\ngpus = 8\n[cluster.chip]\nfrom = \"h100\"\n" + c.line +

@@ -1786,7 +1786,7 @@ TEST_CASE("unit slips that parse are refused: a NIC in bytes for bits, a memory 
     // 12.5 MB/s, 0.1 Gb/s; it was accepted and the run it gave was out of every supported range. 1 Gb/s is accepted.
     const auto slow = load_error(replace(kBase, "gpus_per_node = 8\n", "gpus_per_node = 8\nnic_bandwidth = \"100 Mb/s\"\n"));
     CHECK(slow.where().line == 7);
-    CHECK_THAT(slow.message(), Catch::Contains("= 1.25e+07 B/s is below the supported range of NIC bandwidths per GPU"));
+    CHECK_THAT(slow.message(), Catch::Contains("= 12.5 MB/s is below the supported range of NIC bandwidths per GPU (limit 125 MB/s to 250 GB/s)"));
     CHECK_THAT(slow.hint(), Catch::Contains("0.1 Gb/s per GPU is below any training cluster's network") && !Catch::Contains("above any NIC"));
     CHECK_NOTHROW(load_scenario_from_string(replace(kBase, "gpus_per_node = 8\n", "gpus_per_node = 8\nnic_bandwidth = \"1 Gb/s\"\n"),
                                             "test.toml", catalog_options()));

@@ -56,6 +56,12 @@ inline constexpr double kPeakFlopsMin = 1e9;
 inline constexpr double kPeakFlopsMax = 1e18;
 // Bandwidths (HBM, scale-up, NIC), B/s: 1 MB/s to 1 PB/s (HBM3e is 8e12 B/s, a 400 Gb/s NIC 5e10 B/s).
 inline constexpr double kBandwidthMin = 1e6;
+// A chip's memory, 10 GB/s up (the slowest accelerator memory is an L4's 300 GB/s of GDDR6), and its scale-up link,
+// 1 GB/s up (PCIe 4.0 × 16 is 32 GB/s): below them a step's memory-bound kernels or its tensor-parallel collectives
+// outlast simulated time, which `check` cannot bound without simulating (a scenario-language audit, session 51:
+// 1 MB/s of HBM passed `check` and failed `run`).
+inline constexpr double kMemoryBandwidthMin = 1e10;
+inline constexpr double kScaleUpBandwidthMin = 1e9;
 inline constexpr double kBandwidthMax = 1e15;
 // A NIC per GPU, B/s: at most 250 GB/s (2 Tb/s), above the fastest shipping (ConnectX-9, 1.6 Tb/s = 200 GB/s): the
 // common slip "400 GB/s" for a 400 Gb/s NIC (3.2 Tb/s, faster than NVLink on an H800) ran silently 7 % fast.
