@@ -131,6 +131,17 @@ TEST_CASE("a misspelt key names file, line and column and suggests the right key
     CHECK_THAT(std::string(e.what()), Catch::Contains("did you mean `pipeline`?"));
 }
 
+TEST_CASE("a model written after a table header is named where it stands, not only as missing") {
+    // kBase with line 2 (model) moved below [cluster]'s chip (line 4): TOML reads it as cluster.model, so the file has
+    // no model; the error is at the moved line (now line 4, its value at column 9), and says why.
+    std::string text = replace(kBase, "model = \"llama-3.1-8b\"\n", "");
+    text = replace(text, "chip = \"h100\"\n", "chip = \"h100\"\nmodel = \"llama-3.1-8b\"\n");
+    const ScenarioError e = load_error(text);
+    CHECK(e.where().line == 4);
+    CHECK_THAT(e.message(), Catch::StartsWith("`model = \"llama-3.1-8b\"` is inside [cluster]"));
+    CHECK_THAT(e.hint(), Catch::Contains("above the first [table] header"));
+}
+
 TEST_CASE("every key-local mistake of a file is reported at once, located, in file order (#19 item 6)") {
     // Four mistakes, each in one key alone, written out of reading order (parallelism is read before training):
     // line 6 `gpus_per_node = "8"` (a string), line 8 `tensor = 2.5` (not an integer), line 10 `data = 4` misspelt
