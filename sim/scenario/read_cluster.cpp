@@ -329,6 +329,9 @@ ChipProfile read_chip(const Node& table, const std::string& id, const std::strin
     chip.id = id;
     TableReader r(table, prefix);
     r.allow("from");
+    // Without a name a table is a whole entry or a `from` one: a misspelt `from` (`frm = "h800"`) is the mistake
+    // then, named before "missing `name`", which would send the user to write a whole entry (an audit, session 51).
+    if (table.find("name") == nullptr && table.find("from") == nullptr) r.name_misspelling_of({"from"});
     chip.display_name = detail::as_string(r.required("name"), r.path_of("name"));
     if (const Node* v = r.optional("vendor")) chip.vendor = detail::as_string(*v, r.path_of("vendor"));
     if (const Node* n = r.optional("note")) (void)detail::as_string(*n, r.path_of("note"));

@@ -95,6 +95,9 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
     m.id = id;
     TableReader r(table, prefix);
     r.allow("from");
+    // Without a name a table is a whole entry or a `from` one: a misspelt `from` (`frm = "h800"`) is the mistake
+    // then, named before "missing `name`", which would send the user to write a whole entry (an audit, session 51).
+    if (table.find("name") == nullptr && table.find("from") == nullptr) r.name_misspelling_of({"from"});
     m.display_name = detail::as_string(r.required("name"), r.path_of("name"));
     if (const Node* s = r.optional("source")) (void)detail::as_string(*s, r.path_of("source"));
     if (const Node* n = r.optional("note")) (void)detail::as_string(*n, r.path_of("note"));

@@ -142,6 +142,16 @@ TEST_CASE("a model written after a table header is named where it stands, not on
     CHECK_THAT(e.hint(), Catch::Contains("above the first [table] header"));
 }
 
+TEST_CASE("a misspelt from in a chip or model table is named, not reported as a missing name") {
+    // kBase's chip as an inline table on `frm` (line 4 of the replacement): "missing `cluster.chip.name`" sent the user
+    // to write a whole chip entry; the misspelling is the mistake.
+    const ScenarioError chip = load_error(replace(kBase, "chip = \"h100\"\n", "[cluster.chip]\nfrm = \"h100\"\n"));
+    CHECK(chip.where().line == 5);
+    CHECK_THAT(std::string(chip.what()), Catch::Contains("unknown key `frm` in [cluster.chip]") && Catch::Contains("did you mean `from`?"));
+    const ScenarioError model = load_error(replace(kBase, "model = \"llama-3.1-8b\"\n", "[model]\nfrm = \"llama-3.1-8b\"\n"));
+    CHECK_THAT(std::string(model.what()), Catch::Contains("unknown key `frm` in [model]") && Catch::Contains("did you mean `from`?"));
+}
+
 TEST_CASE("every key-local mistake of a file is reported at once, located, in file order (#19 item 6)") {
     // Four mistakes, each in one key alone, written out of reading order (parallelism is read before training):
     // line 6 `gpus_per_node = "8"` (a string), line 8 `tensor = 2.5` (not an integer), line 10 `data = 4` misspelt
