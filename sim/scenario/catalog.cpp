@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <string_view>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace gpuhours::detail {
 
 bool is_catalog_dir(const std::filesystem::path& dir) {
@@ -103,12 +106,31 @@ std::pair<Node, std::string> resolve_slot(const Node& slot, const std::string& k
 
 namespace gpuhours {
 
+namespace {
+
+// Whether a catalog found by walking up from a scenario is one its user (or root) put there: the directory, its
+// chips/ and its models/ owned by this user or root and not writable by others. A scenario kept under /tmp would
+// otherwise read chips from a /tmp/chips anyone can plant (a scenario-language audit, session 51: a planted H100
+// tripled the step and was cited as scenarios/chips/h100.toml).
+bool trusted_catalog(const std::filesystem::path& dir) {
+    const uid_t me = geteuid();
+    for (const std::filesystem::path& p : {dir, dir / "chips", dir / "models"}) {
+        struct stat st {};
+        if (::stat(p.c_str(), &st) != 0) return false;
+        if (st.st_uid != me && st.st_uid != 0) return false;
+        if ((st.st_mode & S_IWOTH) != 0) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 std::filesystem::path find_catalog_dir(const std::filesystem::path& scenario_file) {
     std::error_code ec;
     std::filesystem::path dir = std::filesystem::absolute(scenario_file, ec).parent_path();
     while (!dir.empty()) {
-        if (detail::is_catalog_dir(dir)) return dir;
-        if (detail::is_catalog_dir(dir / "scenarios")) return dir / "scenarios";
+        if (detail::is_catalog_dir(dir) && trusted_catalog(dir)) return dir;
+        if (detail::is_catalog_dir(dir / "scenarios") && trusted_catalog(dir / "scenarios")) return dir / "scenarios";
         if (dir == dir.parent_path()) break;
         dir = dir.parent_path();
     }

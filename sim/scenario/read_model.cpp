@@ -192,4 +192,20 @@ ModelSpec read_model(const Node& table, const std::string& id, const std::string
     return m;
 }
 
+// `model = "…"` written after a table header belongs to that table (TOML): the scenario then has no model, and the
+// key is named where it stands, not only as missing (a scenario-language audit, session 51).
+void require_model_not_misplaced(const Node& root) {
+    if (root.find("model") != nullptr) return;
+    for (const auto& [name, table] : root.fields) {
+        if (table.kind != Node::Kind::table) continue;
+        const Node* misplaced = table.find("model");
+        if (misplaced == nullptr || misplaced->kind != Node::Kind::string) continue;
+        throw ScenarioError(misplaced->where,
+                            fmt::format("`model = \"{}\"` is inside [{}]: TOML puts every key after a table header into that "
+                                        "table, so the scenario has no model",
+                                        misplaced->text, name),
+                            "move the line above the first [table] header of the file");
+    }
+}
+
 }  // namespace gpuhours::detail

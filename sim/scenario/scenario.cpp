@@ -563,21 +563,7 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
     if (const Node* t = r.optional("title")) s.title = detail::as_string(*t, "title");
 
     require_sections(root, s.sources.file);
-    if (root.find("model") == nullptr) {
-        // `model = "…"` written after a table header belongs to that table (TOML): the scenario then has no model,
-        // and the key is named where it stands, not only as missing (a scenario-language audit, session 51).
-        for (std::size_t i = 0; i < root.fields.size(); ++i) {
-            const auto& [name, table] = root.fields[i];
-            if (table.kind != Node::Kind::table) continue;
-            const Node* misplaced = table.find("model");
-            if (misplaced == nullptr || misplaced->kind != Node::Kind::string) continue;
-            throw ScenarioError(misplaced->where,
-                                fmt::format("`model = \"{}\"` is inside [{}]: TOML puts every key after a table header into that "
-                                            "table, so the scenario has no model",
-                                            misplaced->text, name),
-                                "move the line above the first [table] header of the file");
-        }
-    }
+    detail::require_model_not_misplaced(root);
     const Node& model_slot = r.required("model", "add `model = \"deepseek-v3\"` (a name from scenarios/models/) or a [model] table");
     s.sources.model = model_slot.where;
     {

@@ -42,6 +42,8 @@ void require_positive(double value, const Node& node, std::string_view path, std
 // `value` within the supported range [lo, hi] of limits.hpp, else a located "… beyond the supported range of
 // `what` (limit lo to hi unit)" error. `value` and the limits are in `unit` (the quantity's base unit).
 // `hint` replaces the default one (a chip figure's: a wrong unit or exponent).
+// A top-level `model = "…"` written inside a table (after its header): refused at the key, saying why.
+void require_model_not_misplaced(const Node& root);
 void require_within(double value, const Node& node, std::string_view path, std::string_view what, double lo,
                     double hi, std::string_view unit, std::string_view hint = {});
 // Where `key` is written in `table` (the key itself), else the table's header.

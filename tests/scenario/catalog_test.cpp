@@ -2,6 +2,8 @@
 // headline figures agree with shared/reference/chips-and-rules.md.
 #include <gpuhours/scenario/scenario.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 #include <toml++/toml.h>
 
@@ -182,4 +184,21 @@ TEST_CASE("catalog rental prices are the reference's, and absent where it has no
         CHECK_THAT(chip.rental_source, Catch::Contains("chips-and-rules §2.3"));
     }
     CHECK_FALSE(load_chip("h20", kCatalog).rental_gpu_hour.has_value());
+}
+
+TEST_CASE("a catalog others could write is passed over when walking up from a scenario") {
+    // A directory with chips/ and models/ beside the scenario is its catalog (find_catalog_dir). The same directory
+    // with chips/ writable by others (as anything under /tmp could be planted) is not: the walk goes on to the
+    // shipped catalog.
+    const gpuhours::test::TempDir dir("catalog-trust");
+    const std::filesystem::path project = dir.path / "project";
+    std::filesystem::create_directories(project / "chips");
+    std::filesystem::create_directories(project / "models");
+    std::filesystem::permissions(project, std::filesystem::perms::others_write, std::filesystem::perm_options::remove);
+    std::filesystem::permissions(project / "chips", std::filesystem::perms::others_write, std::filesystem::perm_options::remove);
+    std::filesystem::permissions(project / "models", std::filesystem::perms::others_write, std::filesystem::perm_options::remove);
+    const std::filesystem::path scenario = project / "run.toml";
+    CHECK(find_catalog_dir(scenario) == project);
+    std::filesystem::permissions(project / "chips", std::filesystem::perms::others_write, std::filesystem::perm_options::add);
+    CHECK(find_catalog_dir(scenario) == default_catalog_dir());
 }
