@@ -138,6 +138,30 @@ void read_coupling(const ParsedArgs& args, SweepPlan& plan) {
     }
 }
 
+// An axis whose key the scenario does not have (`--vary parallelism.dat=…`) fails every point alike: refused once,
+// before the sweep runs, at the flag (a scenario-language audit, session 51: a misspelt key over a million points ran
+// each to its error row). Judged on the first point; what depends on a point's values stays in its row.
+void refuse_unknown_axis_key(const SweepPlan& plan) {
+    if (plan.points.empty()) return;
+    std::string derived;
+    LoadOptions load = plan.load;
+    std::vector<std::string> own;
+    try {
+        own = point_overrides(plan, plan.points.front(), derived);
+        load.overrides.insert(load.overrides.end(), own.begin(), own.end());
+        (void)load_scenario(plan.scenario, load);
+    } catch (const ScenarioError& e) {
+        // Located at the point's own assignment ("--set KEY=V", which the rows write as "--vary KEY=V").
+        const std::string& at = e.where().file;
+        const bool axis = at.starts_with("--set ") && std::find(own.begin(), own.end(), at.substr(6)) != own.end();
+        if (!axis || !e.message().starts_with("unknown key")) return;
+        throw Error(fmt::format("--vary {}: {}", at.substr(6), e.message()),
+                    fmt::format("{}; every point of the axis would fail alike", e.hint().empty() ? "check the key" : e.hint()));
+    } catch (const Error&) {
+        // A point's own mistake: its row says it.
+    }
+}
+
 // The journal's finished rows on the wire from the root to the other ranks: 'E' when reading it failed (the root
 // throws the error, the others stop quietly), else 'O' and the rows' journal lines.
 constexpr char kFailed = 'E';
@@ -172,6 +196,7 @@ int cmd_sweep(const Args& raw, std::ostream& out) {
     if (args.has("--random")) random = static_cast<std::size_t>(whole_number_option(args, "--random", 0, 1, limits::kSweepPoints));
     const SweepCombine combine = args.has("--zip") ? SweepCombine::zip : SweepCombine::grid;
     plan.points = sweep_points(plan.axes, random, plan.evaluate.seed, combine);
+    refuse_unknown_axis_key(plan);
 
     const bool resume = args.has("--resume");
     if (resume && output.empty()) throw Error("--resume needs the output file of the sweep to resume", "pass -o FILE as before");

@@ -597,3 +597,16 @@ TEST_CASE("a price sweep simulates its step once: points that differ only in pri
     CHECK(plan.evaluate.step_cache->counts().simulated == 1);
     CHECK(plan.evaluate.step_cache->counts().reused == 2);
 }
+
+TEST_CASE("an axis whose key the scenario lacks is refused once, before any point runs", "[sweep]") {
+    // `--vary parallelism.dat=…` (for data) fails every point alike: a million-point range of it ran each point to an
+    // error row (and listing its values took a minute: the duplicate check searched the values before each). Now one
+    // message at the flag, exit 2, no output file; a key the scenario has still gives each point its own row.
+    const auto dir = test_dir("unknown-axis");
+    const auto file = small_scenario(dir).string();
+    const auto r = run_cli("sweep " + file + " --vary parallelism.dat=1:1000000:1 -o " + (dir / "u.csv").string());
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("error: --vary parallelism.dat=1: unknown key `dat` in [parallelism]") &&
+                          Catch::Contains("did you mean `data`?") && Catch::Contains("every point of the axis would fail alike"));
+    CHECK_FALSE(std::filesystem::exists(dir / "u.csv"));
+}
