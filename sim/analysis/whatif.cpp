@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -510,7 +511,8 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
         row.price_note = own ? "the scenario's" : request.same_price ? "the scenario's (--same-price)"
                                                                      : "the scenario's (no catalog price for this chip)";
         // Phases at prices of their own (a phase without one at [pricing]'s): the row's one figure is the first's.
-        double lo = row.price_gpu_hour, hi = row.price_gpu_hour;
+        // The spread is the phases' (a [pricing] gpu_hour no phase is priced at does not widen it).
+        double lo = std::numeric_limits<double>::infinity(), hi = -lo;
         for (const PhaseSpec& ph : original.phases) {
             const auto price = ph.gpu_hour ? ph.gpu_hour : original.pricing.gpu_hour;
             if (!price) continue;

@@ -68,6 +68,14 @@ public:
                                    "a GPU-hour rents for dollars (an H100 about $2–3): check the suffix, e.g. `gpu_hour = \"$2.35\"`",
                                    example_node());
         }
+        if (key == "electricity" && !(price <= limits::kElectricityPriceMax)) {
+            throw detail::KeyError(n->where, n->where, false,
+                                   fmt::format("`{}` = \"{}\" is beyond the supported range of electricity prices (limit ${:g}/kWh)",
+                                               r_.path_of(key), n->text, limits::kElectricityPriceMax),
+                                   "electricity costs cents per kWh (US industrial about $0.08): check the unit, e.g. "
+                                   "`electricity = \"$0.08/kWh\"`",
+                                   example_node());
+        }
         if (!(price <= limits::kPriceMax)) {
             throw detail::KeyError(n->where, n->where, false,
                                    fmt::format("`{}` = \"{}\" is beyond the supported range of prices (limit {:g} {})", r_.path_of(key),

@@ -65,6 +65,19 @@ BatchRamp read_ramp(const Node& ramp, const std::string& path, const PhaseSpec& 
                             "parallelism.pipeline", "cluster.gpus"})
             .in_phase(name, false);
     }
+    // A ramp of fewer tokens than one step at its starting batch grows over no step (its levels came out at 0 steps:
+    // a scenario-language audit, session 51).
+    if (const double step = static_cast<double>(b.from) * ph.training.sequence_length; b.tokens < step) {
+        throw CoupledError(rt.where,
+                           fmt::format("{}: the batch ramp's {} tokens are fewer than one step at its starting batch ({} "
+                                       "sequences of {} tokens = {} tokens)",
+                                       name, format_count(b.tokens), b.from, ph.training.sequence_length, format_count(step)),
+                           "make batch_ramp.tokens many steps long (a ramp grows the batch over billions of tokens), or "
+                           "leave the ramp out",
+                           stand_in(rt.where, Node::Kind::floating, 0, std::min(ph.tokens, step)),
+                           {"training.batch_ramp.tokens", "training.batch_ramp.from", "training.sequence_length"})
+            .in_phase(name, false);
+    }
     if (b.tokens > ph.tokens) {
         throw CoupledError(rt.where,
                            fmt::format("{}: the batch ramp ({} tokens) is longer than the phase ({} tokens)",
@@ -241,6 +254,14 @@ std::vector<PhaseSpec> read_phases(const Node& node, const Scenario& base, const
         PhaseSpec ph;
         ph.where = item.where;
         ph.name = detail::as_string(r.required("name", "name the phase, e.g. \"pre-training\""), r.path_of("name"));
+        // Rows, figures and --set paths in the output name a phase by its name: two alike would be told apart by
+        // nothing (a scenario-language audit, session 51).
+        for (std::size_t j = 0; j < out.size(); ++j) {
+            if (out[j].name != ph.name) continue;
+            throw ScenarioError(r.optional("name")->where,
+                                fmt::format("phases[{}] and phases[{}] are both named \"{}\"", j, i, ph.name),
+                                "give each phase its own name (the output's rows and figures are named by it)");
+        }
         if (const Node* q = r.optional("gpu_hours")) {
             ph.quoted_gpu_hours = detail::as_count(*q, r.path_of("gpu_hours"));
             require_positive(*ph.quoted_gpu_hours, *q, r.path_of("gpu_hours"), "GPU-hours");

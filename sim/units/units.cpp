@@ -330,6 +330,8 @@ std::string format_energy(Joules e) {
 std::string format_dollars(Dollars d) {
     const double v = d.value();
     const double a = std::fabs(v);
+    if (a >= 1e15) return fmt::format("${:.4g}", v);  // not "$1.888e+06B"
+    if (a >= 1e12) return fmt::format("${}T", sig(v / 1e12));
     if (a >= 1e9) return fmt::format("${}B", sig(v / 1e9));  // fmt: see flop_units
     if (a >= 1e6) return fmt::format("${}M", sig(v / 1e6));
     if (a >= 1e4) return fmt::format("${}K", sig(v / 1e3));

@@ -346,11 +346,12 @@ TEST_CASE("prices and quoted GPU-hours past the supported range are refused wher
     phases_only.replace(phases_only.find("tokens = \"1T\""), 13, "# tokens: the phases'");
     const ScenarioError phase_price = load_error(phases_only + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\ngpu_hour = \"$2.35K\"\n");
     CHECK_THAT(phase_price.message(), Catch::Contains("gpu_hour` = \"$2.35K\" is beyond the supported range of prices per GPU-hour"));
-    // An energy price is held to the limit in $/kWh, not per joule (a third verifier: "$2e9/kWh" passed, 5.6e2 $/J);
+    // An energy price is held to the limit in $/kWh, not per joule (a third verifier: "$2e9/kWh" passed, 5.6e2 $/J),
+    // and since session 51 to its own, $100/kWh (tariffs are cents);
     // line 13, value at column 15 (`electricity = ` is 14 characters).
     const ScenarioError energy = load_error(at_limit + "electricity = \"$2e9/kWh\"\n");
     CHECK(energy.where().to_string() == "test.toml:13:15");
-    CHECK_THAT(energy.message(), Catch::Contains("(limit 1e+09 $/kWh)"));
+    CHECK_THAT(energy.message(), Catch::Contains("electricity prices (limit $100/kWh)"));
     // An amortisation period is a duration, not a price (40 years = 1.26e9 s loads), held to one day .. a century:
     // "1e-300 s" made the hourly cost infinite (exit 1 in run after check said valid). [pricing.ownership] at line
     // 13, amortisation at 15 (value at column 16).

@@ -152,6 +152,19 @@ TEST_CASE("a misspelt from in a chip or model table is named, not reported as a 
     CHECK_THAT(std::string(model.what()), Catch::Contains("unknown key `frm` in [model]") && Catch::Contains("did you mean `from`?"));
 }
 
+TEST_CASE("two phases of one name, a ramp shorter than a step and a price per kWh in dollars per joule are refused") {
+    // Two phases named "a": the output's rows could not be told apart.
+    const std::string two = phased_base() + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\n[[phases]]\nname = \"a\"\ntokens = \"1B\"\n";
+    CHECK_THAT(load_error(two).message(), Catch::Contains("phases[0] and phases[1] are both named \"a\""));
+    // A ramp from 32 sequences of 8,192 tokens: one step is 262,144 tokens; 1K tokens grow over no step.
+    const std::string ramp = phased_base() + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\nbatch_ramp = { from = 32, tokens = \"1K\" }\n";
+    CHECK_THAT(load_error(ramp).message(), Catch::Contains("the batch ramp's 1000 tokens are fewer than one step at its starting batch "
+                                                           "(32 sequences of 8192 tokens = 262.1K tokens)"));
+    // Electricity at $1e9/kWh (a unit slip) is beyond $100/kWh.
+    const std::string power = kBase + "[pricing]\ngpu_hour = \"$2\"\nelectricity = \"$1e9/kWh\"\n";
+    CHECK_THAT(load_error(power).message(), Catch::Contains("beyond the supported range of electricity prices (limit $100/kWh)"));
+}
+
 TEST_CASE("every key-local mistake of a file is reported at once, located, in file order (#19 item 6)") {
     // Four mistakes, each in one key alone, written out of reading order (parallelism is read before training):
     // line 6 `gpus_per_node = "8"` (a string), line 8 `tensor = 2.5` (not an integer), line 10 `data = 4` misspelt

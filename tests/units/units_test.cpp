@@ -160,6 +160,9 @@ TEST_CASE("formatting carries the unit") {
     CHECK(format_dollars(Dollars(3189.84)) == "$3,190");
     CHECK(format_dollars(Dollars(-3189.84)) == "-$3,190");
     CHECK(format_dollars(Dollars(528.456)) == "$528.46");
+    // Trillions get their own suffix; beyond a thousand trillion, plain exponent notation (it printed "$1.888e+06B").
+    CHECK(format_dollars(Dollars(2.5e12)) == "$2.5T");
+    CHECK(format_dollars(Dollars(1.888e15)) == "$1.888e+15");
     CHECK(format_count(671e9) == "671B");
     CHECK(format_duration(seconds(19.926)) == "19.93 s");
     CHECK(format_duration(days(54.2)) == "54.2 days");
