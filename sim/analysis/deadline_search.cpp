@@ -294,7 +294,7 @@ std::optional<ScaledPlan> scale_plan(const Scenario& s, int data, std::optional<
         }
         if (sh->ramp && !sh->ramp_key.empty() && ramp_from != sh->ramp->from) {
             plan.overrides.push_back(fmt::format("{}={}", sh->ramp_key, ramp_from));
-            ramps += fmt::format(", the batch ramp of {} from {} (was {}: whole micro-batches per replica)", sh->name,
+            ramps += fmt::format(", the batch ramp of {} from {} (was {})", sh->name,
                                  with_commas(static_cast<double>(ramp_from)), with_commas(sh->ramp->from));
         }
         if (first_batch.empty() && sh->first) {

@@ -2,6 +2,7 @@
 // reliability model — shared by the run evaluation (evaluation.cpp) and require_run_can_finish (run_inputs.cpp).
 #pragma once
 
+#include <gpuhours/scenario/limits.hpp>
 #include <gpuhours/scenario/scenario.hpp>
 
 #include <string_view>
@@ -14,7 +15,7 @@ namespace gpuhours::detail {
 // batch reached at its midpoint, rounded down to whole micro-batches per replica, in the steps the pipeline schedule
 // takes them (DualPipe: an even count, at least 2 × pipeline; interleaved: a multiple of the stages), so a ramp
 // never makes a batch the schedule refuses (a documented approximation of a continuous ramp).
-constexpr int kRampLevels = 4;
+constexpr int kRampLevels = limits::kRampLevels;
 
 // (global batch, tokens) of each batch level of a simulated phase.
 std::vector<std::pair<int, double>> levels_of(const PhaseSpec& ph);

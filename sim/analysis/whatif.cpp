@@ -506,7 +506,10 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
     }
     // Rental: [pricing] gpu_hour, or only the phases' own prices (the first priced phase's stands for them in the row),
     // an ownership table beside them or not (its rung 2 is the cost column's basis then; rung 1 is these prices).
-    row.price_gpu_hour = original.pricing.gpu_hour ? original.pricing.gpu_hour->value() : phase_price->gpu_hour->value();
+    // [pricing] gpu_hour where a phase is charged it; else (every phase priced on its own) the first priced phase's.
+    const bool falls_back = std::any_of(original.phases.begin(), original.phases.end(), [](const PhaseSpec& ph) { return !ph.gpu_hour; });
+    row.price_gpu_hour = original.pricing.gpu_hour && (phase_price == nullptr || falls_back) ? original.pricing.gpu_hour->value()
+                                                                                             : phase_price->gpu_hour->value();
     if (own || request.same_price || !profile.rental_gpu_hour) {
         row.price_note = own ? "the scenario's" : request.same_price ? "the scenario's (--same-price)"
                                                                      : "the scenario's (no catalog price for this chip)";

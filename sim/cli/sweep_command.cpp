@@ -140,23 +140,26 @@ void read_coupling(const ParsedArgs& args, SweepPlan& plan) {
 
 // An axis whose key the scenario does not have (`--vary parallelism.dat=…`) fails every point alike: refused once,
 // before the sweep runs, at the flag (a scenario-language audit, session 51: a misspelt key over a million points ran
-// each to its error row). Judged on the first point; what depends on a point's values stays in its row.
+// each to its error row). Judged on the first point's own values (not re-planned by --derive), and only for an
+// unknown key that is the axis's own: a key misspelt inside one value (`cluster.chip={frm="h100"},h800`) is that
+// point's mistake. Every rank reads the same files and arguments, so all refuse alike.
 void refuse_unknown_axis_key(const SweepPlan& plan) {
     if (plan.points.empty()) return;
-    std::string derived;
     LoadOptions load = plan.load;
-    std::vector<std::string> own;
+    const std::vector<std::string> own = plan.points.front().overrides();
+    load.overrides.insert(load.overrides.end(), own.begin(), own.end());
     try {
-        own = point_overrides(plan, plan.points.front(), derived);
-        load.overrides.insert(load.overrides.end(), own.begin(), own.end());
         (void)load_scenario(plan.scenario, load);
     } catch (const ScenarioError& e) {
-        // Located at the point's own assignment ("--set KEY=V", which the rows write as "--vary KEY=V").
-        const std::string& at = e.where().file;
-        const bool axis = at.starts_with("--set ") && std::find(own.begin(), own.end(), at.substr(6)) != own.end();
-        if (!axis || !e.message().starts_with("unknown key")) return;
-        throw Error(fmt::format("--vary {}: {}", at.substr(6), e.message()),
-                    fmt::format("{}; every point of the axis would fail alike", e.hint().empty() ? "check the key" : e.hint()));
+        for (const SweepAxis& axis : plan.axes) {
+            const auto dot = axis.key.rfind('.');
+            const std::string unknown =
+                dot == std::string::npos ? fmt::format("unknown key `{}` at the top level", axis.key)
+                                         : fmt::format("unknown key `{}` in [{}]", axis.key.substr(dot + 1), axis.key.substr(0, dot));
+            if (e.message() != unknown) continue;
+            throw Error(fmt::format("--vary {}: {}", axis.spec, e.message()),
+                        fmt::format("{}{}every point of the axis would fail alike", e.hint(), e.hint().empty() ? "" : " "));
+        }
     } catch (const Error&) {
         // A point's own mistake: its row says it.
     }

@@ -6,10 +6,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace gpuhours::detail {
 
@@ -108,19 +108,19 @@ namespace gpuhours {
 
 namespace {
 
-// Whether a catalog found by walking up from a scenario is one its user (or root) put there: the directory, its
-// chips/ and its models/ owned by this user or root and not writable by others. A scenario kept under /tmp would
-// otherwise read chips from a /tmp/chips anyone can plant (a scenario-language audit, session 51: a planted H100
-// tripled the step and was cited as scenarios/chips/h100.toml).
-bool trusted_catalog(const std::filesystem::path& dir) {
-    const uid_t me = geteuid();
-    for (const std::filesystem::path& p : {dir, dir / "chips", dir / "models"}) {
+// A catalog found by walking up from a scenario that anyone could have put there or changed: `dir` (where a
+// scenarios/ or chips/ is created), the catalog, its chips/ or its models/ writable by others (a scenario under /tmp
+// read chips from a /tmp/chips anyone can plant: a planted H100 tripled the step and was cited as
+// scenarios/chips/h100.toml; a scenario-language audit, session 51). The path that is, if any. The binary's own
+// catalog is its installer's to keep.
+std::optional<std::filesystem::path> writable_by_others(const std::filesystem::path& dir, const std::filesystem::path& catalog) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(catalog, default_catalog_dir(), ec)) return std::nullopt;
+    for (const std::filesystem::path& p : {dir, catalog, catalog / "chips", catalog / "models"}) {
         struct stat st {};
-        if (::stat(p.c_str(), &st) != 0) return false;
-        if (st.st_uid != me && st.st_uid != 0) return false;
-        if ((st.st_mode & S_IWOTH) != 0) return false;
+        if (::stat(p.c_str(), &st) == 0 && (st.st_mode & S_IWOTH) != 0) return p;
     }
-    return true;
+    return std::nullopt;
 }
 
 }  // namespace
@@ -129,8 +129,18 @@ std::filesystem::path find_catalog_dir(const std::filesystem::path& scenario_fil
     std::error_code ec;
     std::filesystem::path dir = std::filesystem::absolute(scenario_file, ec).parent_path();
     while (!dir.empty()) {
-        if (detail::is_catalog_dir(dir) && trusted_catalog(dir)) return dir;
-        if (detail::is_catalog_dir(dir / "scenarios") && trusted_catalog(dir / "scenarios")) return dir / "scenarios";
+        for (const std::filesystem::path& catalog : {dir, dir / "scenarios"}) {
+            if (!detail::is_catalog_dir(catalog)) continue;
+            // Refused, not passed over: skipping it would run on the shipped catalog's figures unsaid.
+            if (const auto open = writable_by_others(dir, catalog)) {
+                throw Error(fmt::format("the catalog {} found above the scenario could have been written by anyone: {} is "
+                                        "writable by others, so its chips and models are not read",
+                                        catalog.string(), open->string()),
+                            fmt::format("pass --catalog {} to use it anyway, or remove others' write permission (chmod o-w {})",
+                                        catalog.string(), open->string()));
+            }
+            return catalog;
+        }
         if (dir == dir.parent_path()) break;
         dir = dir.parent_path();
     }

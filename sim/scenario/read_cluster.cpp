@@ -541,8 +541,12 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     // The host server, for per-node failure rates: the scenario's, else the chip's [host] figure, else the node.
     // A chip's host that does not fit the scenario's nodes (8-GPU boards in nodes of 3) gives way to the node, as a chip
     // without a [host] figure does; the assumptions say which (scenario.cpp). Written, it must fit (below).
-    const bool chip_host_fits = c.chip.gpus_per_host > 0 &&
-                                (c.chip.gpus_per_host % c.gpus_per_node == 0 || c.gpus_per_node % c.chip.gpus_per_host == 0);
+    // A job within one node (gpus_per_node defaults to min(gpus, the scale-up domain): 300 Ascend chips of a 384-chip
+    // CloudMatrix are one partial domain) holds whole hosts and a partial one, whatever the sizes (hosts() rounds up).
+    const auto fits = [&](int host) {
+        return host % c.gpus_per_node == 0 || c.gpus_per_node % host == 0 || c.gpus <= c.gpus_per_node;
+    };
+    const bool chip_host_fits = c.chip.gpus_per_host > 0 && fits(c.chip.gpus_per_host);
     c.gpus_per_host = read_int(r, "gpus_per_host", 1, 100'000, chip_host_fits ? c.chip.gpus_per_host : c.gpus_per_node);
     c.tiers = read_int(r, "tiers", 2, 3, 2);
     c.planes = read_int(r, "planes", 1, 64, c.fabric == Fabric::multi_plane ? c.gpus_per_node : 1);
@@ -576,7 +580,7 @@ ClusterSpec read_cluster(const Node& node, const std::filesystem::path& catalog_
     }
     // A host server holds whole NVLink domains (PCIe pairs, an HGX board of one domain) or a domain whole hosts (a
     // GB200 NVL72 rack of 18 trays of 4); between them, `hosts()` would count servers that straddle domains.
-    if (c.gpus_per_host % c.gpus_per_node != 0 && c.gpus_per_node % c.gpus_per_host != 0) {
+    if (!fits(c.gpus_per_host)) {
         throw ScenarioError(node.find("gpus_per_host")->where,
                             fmt::format("cluster.gpus_per_host = {} and cluster.gpus_per_node = {}: neither divides the "
                                         "other, so a host server would straddle NVLink domains",

@@ -65,16 +65,22 @@ BatchRamp read_ramp(const Node& ramp, const std::string& path, const PhaseSpec& 
                             "parallelism.pipeline", "cluster.gpus"})
             .in_phase(name, false);
     }
-    // A ramp of fewer tokens than one step at its starting batch grows over no step (its levels came out at 0 steps:
-    // a scenario-language audit, session 51).
-    if (const double step = static_cast<double>(b.from) * ph.training.sequence_length; b.tokens < step) {
+    // The ramp is simulated at limits::kRampLevels levels, each over an equal share of its tokens and at a batch up to
+    // the phase's: fewer tokens than a step at the full batch per level rounds a level to 0 steps (a scenario-language
+    // audit, session 51; a reviewer found the first rule, one step at `from`, let 300K tokens through to four levels
+    // of 0 steps).
+    // Judged where the phase itself is long enough for such a ramp: a shorter phase is refused by its own rules (and
+    // a stand-in phase of one token, in the search for every mistake, must not make this a mistake of its own).
+    const double least = static_cast<double>(limits::kRampLevels) * ph.training.global_batch * ph.training.sequence_length;
+    if (b.tokens < least && ph.tokens >= least) {
         throw CoupledError(rt.where,
-                           fmt::format("{}: the batch ramp's {} tokens are fewer than one step at its starting batch ({} "
-                                       "sequences of {} tokens = {} tokens)",
-                                       name, format_count(b.tokens), b.from, ph.training.sequence_length, format_count(step)),
+                           fmt::format("{}: the batch ramp's {} tokens give its {} levels fewer than one step each at the "
+                                       "phase's batch ({} × {} sequences of {} tokens = {} tokens at least)",
+                                       name, format_count(b.tokens), limits::kRampLevels, limits::kRampLevels,
+                                       ph.training.global_batch, ph.training.sequence_length, format_count(least)),
                            "make batch_ramp.tokens many steps long (a ramp grows the batch over billions of tokens), or "
                            "leave the ramp out",
-                           stand_in(rt.where, Node::Kind::floating, 0, std::min(ph.tokens, step)),
+                           stand_in(rt.where, Node::Kind::floating, 0, std::min(ph.tokens, least)),
                            {"training.batch_ramp.tokens", "training.batch_ramp.from", "training.sequence_length"})
             .in_phase(name, false);
     }

@@ -648,7 +648,8 @@ Scenario read_merged_once(const Node& root, const std::filesystem::path& file, c
         : s.cluster.chip.gpus_per_host == s.cluster.gpus_per_host ? fmt::format("chip {}'s [host] figure", s.cluster.chip.id)
         : s.cluster.chip.gpus_per_host > 0
             ? fmt::format("the node, cluster.gpus_per_node; chip {}'s [host] figure of {} neither divides nor fills it: set "
-                          "cluster.gpus_per_host for another server size", s.cluster.chip.id, s.cluster.chip.gpus_per_host)
+                          "cluster.gpus_per_host, a divisor or a multiple of the node, for another server size",
+                          s.cluster.chip.id, s.cluster.chip.gpus_per_host)
             : std::string("the node, cluster.gpus_per_node; the chip's entry has no [host] figure"));
     for (const auto& f : s.reliability.failures) {
         s.assumptions.push_back({fmt::format("reliability.failures \"{}\"", f.name),

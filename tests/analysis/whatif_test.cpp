@@ -669,6 +669,11 @@ TEST_CASE("a scenario priced only by its phases gets the swapped chip's catalog 
     CHECK(own.price_gpu_hour == Approx(2.0));
     CHECK_THAT(own.price_note, Catch::Contains("phases at $2.00 to $3.00 (the column shows $2.00"));
     CHECK_THAT(row_of(run_whatif(file, catalog(), request, quick()), "h100").price_note, !Catch::Contains("phases at"));
+    // [pricing] $2 beside two phases at $3 each: no phase is charged $2, so the column shows $3 (a reviewer's read).
+    std::string both = phased;
+    while (both.find("\"$2\"") != std::string::npos) both.replace(both.find("\"$2\""), 4, "\"$3\"");
+    const auto priced = write_scenario("phase-priced-both.toml", both + "[pricing]\ngpu_hour = \"$2\"\n");
+    CHECK(row_of(run_whatif(priced, catalog(), request, quick()), "h100").price_gpu_hour == Approx(3.0));
 }
 
 TEST_CASE("the scenario's own chip, modified in [cluster.chip], is the headline run in a what-if, not the catalog's", "[whatif]") {

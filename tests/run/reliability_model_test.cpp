@@ -97,6 +97,14 @@ TEST_CASE("per-node failure classes count host servers, not NVLink domains", "[r
     // Unwritten, a chip's host that does not fit the nodes (GB200 trays of 4 in nodes of 6: 144 / 6 = 24 nodes) gives
     // way to the node, said in the failure classes' assumptions: 24 hosts of 6.
     const Scenario six = load_scenario_from_string(gb200, "t.toml", LoadOptions{{}, {"cluster.gpus_per_node=6"}});
+    // A job within one partial domain (6 H100 of an 8-GPU board: the node defaults to 6) keeps the chip's host of 8,
+    // one host (ceil(6 / 8)), and a written 8 is accepted (a reviewer's case: 300 chips of a 384-chip CloudMatrix).
+    const std::string partial = "title = \"t\"\nmodel = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 6\n"
+                                "[parallelism]\ntensor = 2\ndata = 3\n"
+                                "[training]\ntokens = \"1T\"\nsequence_length = 8192\nglobal_batch = 6\n";
+    CHECK(load_scenario_from_string(partial, "t.toml").cluster.gpus_per_host == 8);
+    CHECK(load_scenario_from_string(partial, "t.toml").cluster.hosts() == 1);
+    CHECK(load_scenario_from_string(partial, "t.toml", LoadOptions{{}, {"cluster.gpus_per_host=8"}}).cluster.hosts() == 1);
     CHECK(six.cluster.gpus_per_host == 6);
     CHECK(six.cluster.hosts() == 24);
     CHECK(std::any_of(six.assumptions.begin(), six.assumptions.end(), [](const auto& a) {

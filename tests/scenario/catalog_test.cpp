@@ -186,19 +186,20 @@ TEST_CASE("catalog rental prices are the reference's, and absent where it has no
     CHECK_FALSE(load_chip("h20", kCatalog).rental_gpu_hour.has_value());
 }
 
-TEST_CASE("a catalog others could write is passed over when walking up from a scenario") {
+TEST_CASE("a catalog others could write is refused when walking up from a scenario, naming --catalog") {
     // A directory with chips/ and models/ beside the scenario is its catalog (find_catalog_dir). The same directory
-    // with chips/ writable by others (as anything under /tmp could be planted) is not: the walk goes on to the
-    // shipped catalog.
+    // with chips/ writable by others (as anything under /tmp could be planted) is refused, naming the path and the
+    // way to use it anyway: passing it over would run on the shipped catalog's figures unsaid (a reviewer's read).
     const gpuhours::test::TempDir dir("catalog-trust");
     const std::filesystem::path project = dir.path / "project";
     std::filesystem::create_directories(project / "chips");
     std::filesystem::create_directories(project / "models");
-    std::filesystem::permissions(project, std::filesystem::perms::others_write, std::filesystem::perm_options::remove);
-    std::filesystem::permissions(project / "chips", std::filesystem::perms::others_write, std::filesystem::perm_options::remove);
-    std::filesystem::permissions(project / "models", std::filesystem::perms::others_write, std::filesystem::perm_options::remove);
+    for (const auto& p : {project, project / "chips", project / "models"}) {
+        std::filesystem::permissions(p, std::filesystem::perms::others_write, std::filesystem::perm_options::remove);
+    }
     const std::filesystem::path scenario = project / "run.toml";
     CHECK(find_catalog_dir(scenario) == project);
     std::filesystem::permissions(project / "chips", std::filesystem::perms::others_write, std::filesystem::perm_options::add);
-    CHECK(find_catalog_dir(scenario) == default_catalog_dir());
+    CHECK_THROWS_WITH(find_catalog_dir(scenario), Catch::Contains((project / "chips").string() + " is writable by others") &&
+                                                      Catch::Contains("pass --catalog " + project.string()));
 }

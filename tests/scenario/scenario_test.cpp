@@ -156,10 +156,17 @@ TEST_CASE("two phases of one name, a ramp shorter than a step and a price per kW
     // Two phases named "a": the output's rows could not be told apart.
     const std::string two = phased_base() + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\n[[phases]]\nname = \"a\"\ntokens = \"1B\"\n";
     CHECK_THAT(load_error(two).message(), Catch::Contains("phases[0] and phases[1] are both named \"a\""));
-    // A ramp from 32 sequences of 8,192 tokens: one step is 262,144 tokens; 1K tokens grow over no step.
-    const std::string ramp = phased_base() + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\nbatch_ramp = { from = 32, tokens = \"1K\" }\n";
-    CHECK_THAT(load_error(ramp).message(), Catch::Contains("the batch ramp's 1000 tokens are fewer than one step at its starting batch "
-                                                           "(32 sequences of 8192 tokens = 262.1K tokens)"));
+    // A ramp is simulated at 4 levels, each a quarter of its tokens at a batch up to the phase's 64 sequences of 8,192
+    // tokens: it needs 4 × 64 × 8,192 = 2,097,152 tokens, or a level rounds to 0 steps. 1K is refused, and so is 300K
+    // (more than one step at `from`'s 32 sequences, 262,144 tokens: a reviewer's case, four levels of 0 steps).
+    const auto ramp = [](const std::string& tokens) {
+        return phased_base() + "[[phases]]\nname = \"a\"\ntokens = \"1B\"\nbatch_ramp = { from = 32, tokens = \"" + tokens + "\" }\n";
+    };
+    CHECK_THAT(load_error(ramp("1K")).message(), Catch::Contains("the batch ramp's 1000 tokens give its 4 levels fewer than one step "
+                                                                "each at the phase's batch (4 × 64 sequences of 8192 tokens = "
+                                                                "2.097M tokens at least)"));
+    CHECK_THAT(load_error(ramp("300K")).message(), Catch::Contains("fewer than one step each"));
+    CHECK(load_scenario_from_string(ramp("2097152"), "test.toml", catalog_options()).phases.at(0).ramp->tokens == 2097152.0);
     // Electricity at $1e9/kWh (a unit slip) is beyond $100/kWh.
     const std::string power = kBase + "[pricing]\ngpu_hour = \"$2\"\nelectricity = \"$1e9/kWh\"\n";
     CHECK_THAT(load_error(power).message(), Catch::Contains("beyond the supported range of electricity prices (limit $100/kWh)"));

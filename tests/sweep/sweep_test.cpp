@@ -606,7 +606,10 @@ TEST_CASE("an axis whose key the scenario lacks is refused once, before any poin
     const auto file = small_scenario(dir).string();
     const auto r = run_cli("sweep " + file + " --vary parallelism.dat=1:1000000:1 -o " + (dir / "u.csv").string());
     CHECK(r.exit_code == 2);
-    CHECK_THAT(r.out, Catch::Contains("error: --vary parallelism.dat=1: unknown key `dat` in [parallelism]") &&
+    CHECK_THAT(r.out, Catch::Contains("error: --vary parallelism.dat=1:1000000:1: unknown key `dat` in [parallelism]") &&
                           Catch::Contains("did you mean `data`?") && Catch::Contains("every point of the axis would fail alike"));
     CHECK_FALSE(std::filesystem::exists(dir / "u.csv"));
+    // A key misspelt inside one value (an inline chip on `frm`) is that point's mistake: the other point runs.
+    const auto inner = run_cli("sweep " + file + " --vary 'cluster.chip={frm=\"h100\"},h100' --samples 2");
+    CHECK_THAT(inner.out, Catch::Contains("1 of 2 points is not a valid scenario"));
 }

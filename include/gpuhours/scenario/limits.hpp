@@ -98,6 +98,9 @@ inline constexpr double kGpuHourPriceMax = 1000.0;
 // An electricity price, $/kWh: retail and industrial tariffs run $0.03–0.50/kWh; $100 is a unit slip ($1e9/kWh
 // printed a cost of "$1.888e+06B": a scenario-language audit, session 51).
 inline constexpr double kElectricityPriceMax = 100.0;
+// The levels a batch ramp is simulated at, each over an equal share of its tokens (analysis/run_inputs.cpp): a ramp
+// must give each level at least one step at the phase's full batch, or a level rounds to 0 steps.
+inline constexpr int kRampLevels = 4;
 // Interruptions a run expects (its closed-form wall clock over the job's MTTF): up to 10^6 (published runs have
 // hundreds to thousands). The run is played once per interruption in each of 201 nominal replays and every sample;
 // 4.7 million (a Llama 3 405B run's tokens × 10^4, the sanitizer fuzz's mutant 18880) took 24 s with one sample, and

@@ -358,9 +358,9 @@ std::filesystem::path data_dir();
 std::filesystem::path default_catalog_dir();
 
 // The catalog a scenario file's names resolve in when no directory is given (LoadOptions::catalog_dir empty): the
-// nearest directory at or above the file's that has chips/ and models/ (or a scenarios/ that has them), owned with
-// both by this user or root and not writable by others (a catalog someone else could plant under /tmp is passed
-// over), else default_catalog_dir().
+// nearest directory at or above the file's that has chips/ and models/ (or a scenarios/ that has them), else
+// default_catalog_dir(). Throws Error (naming the path and --catalog) when that catalog, its chips/ or models/, or
+// the directory it sits in is writable by others: anyone could have planted it (under /tmp, say).
 std::filesystem::path find_catalog_dir(const std::filesystem::path& scenario_file);
 
 // Export-control rule sets, `<catalog_dir>/policy/<name>.toml` (schema: scenarios/policy/README.md). Unknown
