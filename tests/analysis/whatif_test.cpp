@@ -665,7 +665,8 @@ TEST_CASE("a scenario priced only by its phases gets the swapped chip's catalog 
     std::string spread = phased;
     spread.replace(spread.rfind("\"$2\""), 4, "\"$3\"");
     const auto two = write_scenario("phase-priced-two.toml", spread);
-    const WhatIfRow& own = row_of(run_whatif(two, catalog(), request, quick()), "h100");
+    const WhatIfResult two_result = run_whatif(two, catalog(), request, quick());
+    const WhatIfRow& own = row_of(two_result, "h100");
     CHECK(own.price_gpu_hour == Approx(2.0));
     CHECK_THAT(own.price_note, Catch::Contains("phases at $2.00 to $3.00 (the column shows $2.00"));
     CHECK_THAT(row_of(run_whatif(file, catalog(), request, quick()), "h100").price_note, !Catch::Contains("phases at"));
