@@ -280,9 +280,9 @@ int cmd_collective(const Args& raw, std::ostream& out) {
             // Named at the flags that make a transfer that long (no scenario key is involved here).
             throw Error(fmt::format("--sizes {}: {}", args.get("--sizes", "1MiB:8GiB"), e.message()),
                         "give smaller --sizes, or check --nic-bandwidth and the chip's link figures for a wrong unit");
-        } catch (const Error& e) {
+        } catch (const AlgorithmUnsupportedError& e) {
             // An algorithm the operation or the GPUs cannot run ("reduce-scatter has no tree algorithm"), named at
-            // the flag that asked for it (an audit of the collectives, session 51).
+            // the flag that asked for it (an audit of the collectives, session 51); other errors are not the flag's.
             if (!algorithm) throw;
             throw Error(fmt::format("--algorithm {}: {}", to_string(*algorithm), e.message()),
                         fmt::format("{}; or leave --algorithm out (auto: the fastest this operation can run)", e.hint()));

@@ -205,7 +205,7 @@ void validate(const Topology& topology, const CollectiveRequest& request, Collec
     if (std::find(supported.begin(), supported.end(), algorithm) == supported.end()) {
         std::string list;
         for (const auto a : supported) list += (list.empty() ? "" : ", ") + std::string(to_string(a));
-        throw Error(fmt::format("{} has no {} algorithm", to_string(request.kind), to_string(algorithm)),
+        throw AlgorithmUnsupportedError(fmt::format("{} has no {} algorithm", to_string(request.kind), to_string(algorithm)),
                     fmt::format("use one of: {}", list));
     }
     if (request.kind == CollectiveKind::send_recv && request.ranks.size() != 2) {
@@ -382,7 +382,7 @@ CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest
             } else {  // hierarchical
                 const auto groups = by_node(topology, ranks);
                 if (groups.size() < 2 || !uniform(groups)) {
-                    throw Error("hierarchical all-reduce needs the same number of ranks on each of at least 2 nodes",
+                    throw AlgorithmUnsupportedError("hierarchical all-reduce needs the same number of ranks on each of at least 2 nodes",
                                 "use algorithm ring or tree for this group");
                 }
                 const std::size_t k = groups.front().size();

@@ -78,7 +78,15 @@ void check_target(const std::filesystem::path& path, std::string_view flag) {
         throw Error(fmt::format("{} \"{}\": {}", flag, path.string(), std::strerror(errno)),
                     fmt::format("name a file gpuhours can create, with {}", flag));
     }
-    if (S_ISREG(st.st_mode)) return;
+    if (S_ISREG(st.st_mode)) {
+        // A file its owner made read-only (no owner write bit) is not replaced behind its permissions: rename needs
+        // only the directory's. Judged on the mode bits, not access(), so that root too keeps a file made read-only.
+        if ((st.st_mode & S_IWUSR) == 0) {
+            throw Error(fmt::format("{} \"{}\" is read-only (its owner may not write it)", flag, path.string()),
+                        fmt::format("make it writable (chmod u+w), or give {} another file", flag));
+        }
+        return;
+    }
     const char* what = S_ISDIR(st.st_mode)   ? "is a directory"
                        : S_ISLNK(st.st_mode) ? "is a symbolic link (gpuhours does not write through links)"
                        : S_ISFIFO(st.st_mode) ? "is a FIFO, not a regular file"
@@ -178,7 +186,9 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
         throw Error(fmt::format("{} \"{}\": cannot create a temporary file beside it: {}", flag, path.string(), std::strerror(errno)),
                     "check that the directory is writable");
     }
-    const bool written = write_all(fd, content);
+    // On disk before the rename publishes it (fsync): a crash after the rename then leaves the whole new file, not
+    // an empty one under the target's name.
+    const bool written = write_all(fd, content) && ::fsync(fd) == 0;
     const int write_errno = errno;
     const bool closed = ::close(fd) == 0;
     if (!written || !closed) {

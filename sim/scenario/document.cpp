@@ -426,6 +426,25 @@ bool same_scalar(const Node& a, const Node& b) {
 }
 }  // namespace
 
+namespace {
+
+// A catalog name (`model = "llama-3.1-8b"`) as the table { from = name } that a field-wise --set extends. A name a
+// --set wrote in place of the file's table (`--set reliability='"none"'`) hands what it replaced to the table it
+// becomes: taken out by the search for every mistake, the file's table comes back whole, not as the value of
+// `from` (which read "`reliability.from` must be a string, not a table", session 51's audit).
+void extend_name(Node& name_node) {
+    Node extended;
+    extended.kind = Node::Kind::table;
+    extended.where = name_node.where;
+    Node name = name_node;
+    extended.replaced = std::move(name.replaced);
+    name.replaced.reset();
+    extended.set("from", std::move(name), name_node.where);
+    name_node = std::move(extended);
+}
+
+}  // namespace
+
 void apply_override(Node& root, const std::string& assignment) {
     const std::string origin = "--set " + assignment;
     const std::size_t eq = assignment.find('=');
@@ -521,11 +540,7 @@ void apply_override(Node& root, const std::string& assignment) {
             // position: rules that read the whole model or chip stay located where it was written; a key that takes
             // no table is refused at the --set that made one, type_error).
             if (next->kind == Node::Kind::string) {
-                Node extended;
-                extended.kind = Node::Kind::table;
-                extended.where = next->where;
-                extended.set("from", *next, next->where);
-                *next = std::move(extended);
+                extend_name(*next);
             } else {
                 throw ScenarioError(where,
                                     fmt::format("cannot set `{}`: `{}` is {}, not a table", path, keys[i],

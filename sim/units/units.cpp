@@ -328,15 +328,17 @@ std::string format_energy(Joules e) {
     return sig(kwh) + " kWh";
 }
 std::string format_dollars(Dollars d) {
+    // The sign goes before the dollar sign ("-$2.5T", as accountants write it), not between it and the figure.
     const double v = d.value();
     const double a = std::fabs(v);
-    if (a >= 1e15) return fmt::format("${:.4g}", v);  // not "$1.888e+06B"
-    if (a >= 1e12) return fmt::format("${}T", sig(v / 1e12));
-    if (a >= 1e9) return fmt::format("${}B", sig(v / 1e9));  // fmt: see flop_units
-    if (a >= 1e6) return fmt::format("${}M", sig(v / 1e6));
-    if (a >= 1e4) return fmt::format("${}K", sig(v / 1e3));
-    if (a >= 1e3) return fmt::format("{}${}", v < 0 ? "-" : "", with_commas(a, 0));  // "$3,190", not "$3189.84" beside "$60.13K"
-    return fmt::format("${:.2f}", v);
+    const std::string sign = v < 0 && fmt::format("{:.2f}", a) != "0.00" ? "-" : "";
+    if (a >= 1e15) return fmt::format("{}${:.4g}", sign, a);  // not "$1.888e+06B"
+    if (a >= 1e12) return fmt::format("{}${}T", sign, sig(a / 1e12));
+    if (a >= 1e9) return fmt::format("{}${}B", sign, sig(a / 1e9));  // fmt: see flop_units
+    if (a >= 1e6) return fmt::format("{}${}M", sign, sig(a / 1e6));
+    if (a >= 1e4) return fmt::format("{}${}K", sign, sig(a / 1e3));
+    if (a >= 1e3) return fmt::format("{}${}", sign, with_commas(a, 0));  // "$3,190", not "$3189.84" beside "$60.13K"
+    return fmt::format("{}${:.2f}", sign, a);
 }
 std::string format_count(double n) {
     const double a = std::fabs(n);

@@ -361,13 +361,31 @@ TEST_CASE("Bad collective requests are rejected with what to change") {
     MaxMinNetwork net(t);
     CollectiveRequest r = request(t, CollectiveKind::all_to_all, gigabytes(1), CollectiveAlgorithm::ring);
     CHECK_THROWS_WITH(simulate_collective(net, r), Catch::Contains("has no ring algorithm"));
+    CHECK_THROWS_AS(simulate_collective(net, r), AlgorithmUnsupportedError);
     r = request(t, CollectiveKind::send_recv, gigabytes(1), std::nullopt);
     CHECK_THROWS_WITH(simulate_collective(net, r), Catch::Contains("exactly 2 ranks"));
     r = request(t, CollectiveKind::all_reduce, gigabytes(1), CollectiveAlgorithm::hierarchical);
     CHECK_THROWS_WITH(simulate_collective(net, r), Catch::Contains("at least 2 nodes"));
+    CHECK_THROWS_AS(simulate_collective(net, r), AlgorithmUnsupportedError);
     r = request(t, CollectiveKind::all_reduce, gigabytes(1), std::nullopt);
     r.ranks.push_back(r.ranks.front());
     CHECK_THROWS_AS(simulate_collective(net, r), Error);
+    // A request's own mistakes are not the algorithm's, even with one named: the CLI names --algorithm only on
+    // AlgorithmUnsupportedError (it blamed the flag for every error, session 51's audit).
+    r = request(t, CollectiveKind::all_reduce, gigabytes(1), CollectiveAlgorithm::ring);
+    r.ranks.push_back(r.ranks.front());
+    bool algorithm_blamed = false;
+    bool request_blamed = false;
+    try {
+        (void)simulate_collective(net, r);
+    } catch (const AlgorithmUnsupportedError&) {
+        algorithm_blamed = true;
+    } catch (const Error& e) {
+        request_blamed = true;
+        CHECK_THAT(e.message(), Catch::Contains("twice"));
+    }
+    CHECK_FALSE(algorithm_blamed);
+    CHECK(request_blamed);
 }
 
 TEST_CASE("All-to-all across N nodes reaches one NIC's rate × N/(N−1) on every multi-node fabric (issue #15)") {

@@ -61,6 +61,21 @@ TEST_CASE("a file is written whole and nothing else is left in its directory") {
     CHECK(names_in(dir.path) == std::vector<std::string>{"out.csv"});
 }
 
+TEST_CASE("a read-only file is not replaced behind its permissions") {
+    // rename() needs only the directory's write permission, so it replaced a file its owner had made read-only
+    // (session 51's audit). The owner's write bit decides (root included): refused with the flag named, and the file
+    // and its directory left as they were.
+    const TempDir dir("output-read-only");
+    const fs::path target = dir.path / "kept.json";
+    write_file_atomically(target, "{}\n", "-o");
+    fs::permissions(target, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    CHECK_THAT(error_of([&] { check_output_path(target, "-o"); }), Catch::Contains("-o") && Catch::Contains("is read-only"));
+    CHECK_THAT(error_of([&] { write_file_atomically(target, "[]\n", "-o"); }), Catch::Contains("chmod u+w"));
+    CHECK(read_text(target) == "{}\n");
+    CHECK(names_in(dir.path) == std::vector<std::string>{"kept.json"});
+    fs::permissions(target, fs::perms::owner_write, fs::perm_options::add);
+}
+
 TEST_CASE("a symbolic link at the target or at the old temporary's name is never followed") {
     const TempDir dir("output-links");
     const fs::path victim = dir.path / "victim";

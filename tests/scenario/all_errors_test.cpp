@@ -231,6 +231,17 @@ TEST_CASE("every mistaken --set argument is reported, with the file's mistakes")
     CHECK_THAT(what, Catch::Contains("--set cluster.gpus=-16: error: `cluster.gpus` = -16 is out of range"));
 }
 
+TEST_CASE("a table --set over a name --set in place of the file's table reports only the rule it breaks") {
+    // reliability = "none" by --set in place of the flagship's [reliability] table (line 87), then reliability.detect
+    // by a second --set: the table { from = "none", detect = "1 min" } breaks one rule (none with other keys). The
+    // search used to take the name out by putting the file's table back as the value of `from`, and reported a
+    // second, spurious "`reliability.from` must be a string, not a table" at line 87 (session 51's audit).
+    const std::string what = flagship_error({"reliability=\"none\"", "reliability.detect=\"1 min\""}).what();
+    CHECK_THAT(what, Catch::Contains("--set reliability=\"none\": error: `reliability.from = \"none\"` turns reliability off"));
+    CHECK_THAT(what, !Catch::Contains("must be a string"));
+    CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:87"));
+}
+
 TEST_CASE("a rule is held back only when the search changed a key it reads") {
     // The child over the flagship writes expert = 3 (line 3: 3 divides neither data × context = 128 nor the 256
     // routed experts), micro_batch = 0 (line 4, out of range: read on as 1) and recompute "selctive" (line 5, read on

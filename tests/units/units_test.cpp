@@ -163,6 +163,12 @@ TEST_CASE("formatting carries the unit") {
     // Trillions get their own suffix; beyond a thousand trillion, plain exponent notation (it printed "$1.888e+06B").
     CHECK(format_dollars(Dollars(2.5e12)) == "$2.5T");
     CHECK(format_dollars(Dollars(1.888e15)) == "$1.888e+15");
+    // Negative figures (a what-if's difference) put the sign before the dollar sign at every tier; it printed
+    // "$-2.5T" and "$-528.46". A figure that rounds to zero cents has no sign.
+    CHECK(format_dollars(Dollars(-2.5e12)) == "-$2.5T");
+    CHECK(format_dollars(Dollars(-60130.0)) == "-$60.13K");
+    CHECK(format_dollars(Dollars(-528.456)) == "-$528.46");
+    CHECK(format_dollars(Dollars(-0.001)) == "$0.00");
     CHECK(format_count(671e9) == "671B");
     CHECK(format_duration(seconds(19.926)) == "19.93 s");
     CHECK(format_duration(days(54.2)) == "54.2 days");

@@ -128,9 +128,18 @@ struct CollectiveResult {
     Seconds latency;
 };
 
+// The Error plan_collective throws when `algorithm` cannot run the request: the operation has no such algorithm,
+// or the ranks' layout does not allow it (hierarchical without the same number of ranks on ≥ 2 nodes). The CLI names
+// its --algorithm flag on this one only; other errors are the request's own.
+class AlgorithmUnsupportedError : public Error {
+public:
+    using Error::Error;
+};
+
 // Expands `request` with `algorithm` into phases. Throws Error on a bad request: fewer than 1 rank, a rank that
-// is not a GPU vertex, a repeated rank, a negative size, an algorithm `kind` does not support, send/recv without
-// exactly 2 ranks, a root out of range, hierarchical without the same number of ranks on ≥ 2 nodes, a node_merge
+// is not a GPU vertex, a repeated rank, a negative size, an algorithm `kind` does not support
+// (AlgorithmUnsupportedError), send/recv without exactly 2 ranks, a root out of range, hierarchical without the same
+// number of ranks on ≥ 2 nodes (AlgorithmUnsupportedError), a node_merge
 // or gpu_merge outside (0, 1].
 // Of the topology it reads only which ranks share a node (VertexInfo::node): the step's stage translation
 // (sim/training/step_translation.cpp) relies on it, so a plan that read more (a GPU's index, a vertex id) would have

@@ -9,15 +9,16 @@
 namespace gpuhours::report {
 
 // Checks that the file `path`, given by the option `flag` ("-o", "--trace"), can be written, before the command
-// computes anything: its directory exists and is writable, and the path is absent or a regular file — a
-// directory, a device, a FIFO, a socket or a symbolic link is refused, and so is a file the command has read as
-// input (units/input_files.hpp: the scenario, its bases, the catalogs). Throws gpuhours::Error naming the flag.
+// computes anything: its directory exists and is writable, and the path is absent or a regular file its owner may
+// write — a directory, a device, a FIFO, a socket, a symbolic link or a file without its owner's write bit is
+// refused, and so is a file the command has read as input (units/input_files.hpp: the scenario, its bases, the
+// catalogs). Throws gpuhours::Error naming the flag.
 void check_output_path(const std::filesystem::path& path, std::string_view flag);
 
 // Writes `content` to `path` whole or not at all: a uniquely named temporary in the same directory, created with
-// O_CREAT | O_EXCL | O_NOFOLLOW, then renamed onto `path` (checked again first, as check_output_path). The
-// temporary is removed on any failure, and on SIGINT or SIGTERM while it exists. Throws gpuhours::Error naming
-// `flag` and the path.
+// O_CREAT | O_EXCL | O_NOFOLLOW, synced to disk (fsync), then renamed onto `path` (checked again first, as
+// check_output_path). The temporary is removed on any failure, and on SIGINT or SIGTERM while it exists. Throws
+// gpuhours::Error naming `flag` and the path.
 void write_file_atomically(const std::filesystem::path& path, std::string_view content, std::string_view flag);
 
 namespace detail {
