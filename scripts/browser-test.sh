@@ -76,7 +76,7 @@ rendered=$(grep -o '<svg ' "$OUT/dom.html" | wc -l)
 # histograms, memory per rank; its [whatif] adds days, cost and GPU-hours across chips.
 (( expected >= 9 )) || fail "the report has $expected charts, expected at least 9"
 (( rendered == expected )) || fail "the rendered page has $rendered <svg> charts, the HTML $expected"
-for id in timeline breakdown breakdown-stages cost-histogram wall-clock-histogram memory whatif-days whatif-cost whatif-gpu-hours; do
+for id in timeline-chart breakdown-chart breakdown-stages cost-histogram wall-clock-histogram memory-chart whatif-days whatif-cost whatif-gpu-hours; do
     grep -q "<svg class=\"chart\" id=\"$id\"" "$OUT/dom.html" || fail "the rendered page lacks the chart \"$id\""
 done
 
@@ -87,5 +87,5 @@ chromium_run --screenshot="$OUT/report.png" --window-size="1280,$SCREEN_HEIGHT" 
 [[ $(head -c 8 "$OUT/report.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "$OUT/report.png is not a PNG"
 
 echo "browser-test: OK — verdict $verdict, $rendered charts, no console messages, no external references"
-echo "  page:       $HTML ($(( $(wc -c < "$HTML") / 1024 )) KB)"
+echo "  page:       $HTML ($(( $(wc -c < "$HTML") / 1024 )) KiB)"
 echo "  screenshot: $OUT/report.png (1280 × $SCREEN_HEIGHT px)"

@@ -126,11 +126,30 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
 long long whole_number(const std::string& flag, const std::string& text, long long min, long long max) {
     // "--gpus 12", but "--fix micro_batch=0" for an assignment's value.
     const std::string given = flag.ends_with('=') ? flag + text : flag + " " + text;
+    // Plain digits are read exactly (a seed of 9,007,199,254,740,993 is that seed, not the double next to it);
+    // suffixed or exponent forms ("4K", "1e6") through parse_count, and refused where a double cannot hold them
+    // exactly (beyond 2^53).
+    const bool digits = !text.empty() && text.size() <= 19 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) {
+        const unsigned long long exact = std::strtoull(text.c_str(), nullptr, 10);
+        if (exact > static_cast<unsigned long long>(max)) {
+            throw Error(fmt::format("{} is beyond the supported range (limit {})", given, max),
+                        fmt::format("use a whole number from {} to {}", min, max));
+        }
+        const auto value = static_cast<long long>(exact);
+        if (value < min) throw Error(fmt::format("{} must be a whole number from {} to {}", given, min, max));
+        return value;
+    }
     double v = 0;
     try {
         v = parse_count(text);
     } catch (const UnitError&) {
         throw Error(fmt::format("{} is not a whole number", given), fmt::format("use a whole number from {} to {}", min, max));
+    }
+    constexpr double kExactDouble = 9007199254740992.0;  // 2^53: every whole number up to it is a double exactly
+    if (std::fabs(v) > kExactDouble && v <= static_cast<double>(max)) {
+        throw Error(fmt::format("{} is not exact beyond 2^53 in this form", given),
+                    "write it in plain digits (e.g. 9007199254740993)");
     }
     if (v > static_cast<double>(max)) {
         throw Error(fmt::format("{} is beyond the supported range (limit {})", given, max),

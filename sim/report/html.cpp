@@ -444,7 +444,7 @@ std::string timeline_section(const RunEvaluation& ev) {
     }
     g.window_start = 0.0;
     g.window_end = end_s;
-    g.frame = {"timeline",
+    g.frame = {"timeline-chart",
                "Step timeline: the first micro-batches of every pipeline stage",
                fmt::format("Gantt chart of the first {:.3f} s of the {:.3f} s headline step{}: for each of the {} pipeline "
                            "stages, the compute stream (forward, backward, recompute, optimizer) and below it the "
@@ -512,7 +512,7 @@ std::string breakdown_section(const RunEvaluation& ev) {
         described += (described.empty() ? "" : "; ") + text;
     }
     whole.bars.push_back(bar);
-    whole.frame = {"breakdown",
+    whole.frame = {"breakdown-chart",
                    fmt::format("Where the {:.3f} s step goes (mean per GPU)", r.step_time.value()),
                    fmt::format("Stacked bar of the headline step's time per GPU: {}.", described),
                    "time per step (s)",
@@ -583,6 +583,12 @@ std::string cost_section(const RunEvaluation& ev) {
         rows.push_back({fmt::format("total ({})", c.basis), format_dollars(c.total)});
         out += paragraph(fmt::format("The nominal run (every input nominal); includes: {}.", s.pricing.includes));
         out += table({"cost line", "cost"}, rows, {1});
+        // The steady-state cost, as `run` prints it: the basis of a reported GPU-hours × price (DeepSeek's $5.576M).
+        if (ev.nominal_steady_cost && format_dollars(ev.nominal_steady_cost->total) != format_dollars(c.total)) {
+            out += paragraph(fmt::format("The total is on allocated GPU-hours (what the cluster is held for). On steady-state "
+                                         "GPU-hours (steps × step time × GPUs, the basis of a reported GPU-hours × price) the "
+                                         "same prices give {}.", format_dollars(ev.nominal_steady_cost->total)));
+        }
         std::vector<std::vector<std::string>> ladder;
         for (const auto& rung : ladder_lines(ev)) {
             std::string inputs;
@@ -717,7 +723,7 @@ std::string memory_section(const RunEvaluation& ev) {
     }
     c.markers.push_back({capacity.value() / 1e9, fmt::format("{} capacity {}", s.cluster.chip.display_name, format_bytes(capacity)),
                          "#B00020", false});
-    c.frame = {"memory",
+    c.frame = {"memory-chart",
                "Memory per GPU by pipeline rank (headline step)",
                fmt::format("Stacked bars of each pipeline rank's memory per GPU (parameters, gradients, optimizer state, "
                            "activations, buffers) against the {} capacity of {}: {}.",

@@ -147,7 +147,10 @@ LiveTemporary::~LiveTemporary() {
 
 void check_output_path(const std::filesystem::path& path, std::string_view flag) {
     if (path.empty() || !path.has_filename()) {
-        throw Error(fmt::format("{} needs a file name, got \"{}\"", flag, path.string()), fmt::format("e.g. {} out.json", flag));
+        // The hint names no extension: each command takes its own (report .html, sweep .csv or .json).
+        throw Error(fmt::format("{} needs a file name, got \"{}\"", flag, path.string()),
+                    path.empty() ? fmt::format("give {} the path of the file to write", flag)
+                                 : fmt::format("add the file's name after the directory: {} {}NAME", flag, path.string()));
     }
     check_target(path, flag);
     if (is_input_file(path)) {
@@ -186,9 +189,13 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
         throw Error(fmt::format("{} \"{}\": cannot create a temporary file beside it: {}", flag, path.string(), std::strerror(errno)),
                     "check that the directory is writable");
     }
+    // A file replaced keeps its permissions (a private 0600 file came back 0644 under the umask); a new one gets
+    // 0666 less the umask, as the shell's `>` gives it.
+    struct stat old {};
+    const bool kept_mode = ::lstat(path.c_str(), &old) != 0 || !S_ISREG(old.st_mode) || ::fchmod(fd, old.st_mode & 07777) == 0;
     // On disk before the rename publishes it (fsync): a crash after the rename then leaves the whole new file, not
     // an empty one under the target's name.
-    const bool written = write_all(fd, content) && ::fsync(fd) == 0;
+    const bool written = kept_mode && write_all(fd, content) && ::fsync(fd) == 0;
     const int write_errno = errno;
     const bool closed = ::close(fd) == 0;
     if (!written || !closed) {

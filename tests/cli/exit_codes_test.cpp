@@ -213,6 +213,13 @@ TEST_CASE("command lines that were read wrongly or in part exit 2 naming what to
     CHECK(WEXITSTATUS(quiet_status) == 2);
     // A value that begins with '-' is still taken where it is a number, or written OPTION=VALUE.
     CHECK_THAT(run_cli("run " + kUnpriced + " --seed -1").out, Catch::Contains("--seed -1 must be a whole number from 0"));
+    // A seed in plain digits is the seed that runs, exactly: 2^53 + 1 = 9,007,199,254,740,993 went through a double
+    // and ran (and was recorded) as 2^53, the same output as --seed 9007199254740992 (a report audit, session 52);
+    // one past the limit 2^62 = 4,611,686,018,427,387,904 is refused (it rounded down to the limit and passed).
+    CHECK_THAT(run_cli("run " + kUnpriced + " --seed 9007199254740993 --samples 2 --json").out,
+               Catch::Contains("\"seed\": 9007199254740993,"));
+    CHECK_THAT(run_cli("run " + kUnpriced + " --seed 4611686018427387905").out, Catch::Contains("beyond the supported range"));
+    CHECK(run_cli("run " + kUnpriced + " --seed 9.1e15").exit_code == 2);
     // And the default sequence of a model with a learned position table of 2,048 is 2,048 (it was 4,096, which
     // --sequence-length 4096 itself is refused for).
     const auto model = run_cli("model megatron-gpt-1.7b");

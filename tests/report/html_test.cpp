@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -209,7 +210,7 @@ TEST_CASE("every chart has a title, a description and an accessible name", "[rep
     const std::size_t charts = count(page, "<svg ");
     REQUIRE(charts > 0);
     CHECK(count(page, R"(role="img" aria-labelledby=")") == charts);
-    CHECK(std::regex_search(page, std::regex(R"(<title id="timeline-title">[^<]+</title><desc id="timeline-desc">[^<]+</desc>)")));
+    CHECK(std::regex_search(page, std::regex(R"(<title id="timeline-chart-title">[^<]+</title><desc id="timeline-chart-desc">[^<]+</desc>)")));
     // Axis labels carry their unit.
     CHECK_THAT(page, Catch::Contains(">time since the step began (s)</text>"));
     CHECK_THAT(page, Catch::Contains(">memory per GPU (GB, 10⁹ bytes)</text>"));
@@ -261,7 +262,7 @@ TEST_CASE("the timeline shows each stage until every stage has finished its firs
         {r1, "compute", "F1.c0 layer 1", ms(5), ms(6)},
     };
     const std::string page = gpuhours::report::html_report(ev);
-    const std::string timeline = chart(page, "timeline");
+    const std::string timeline = chart(page, "timeline-chart");
     CHECK_THAT(page, Catch::Contains("The first 0.005 s of the"));
     // Six bars: stage 0's F0, B0's recompute and the rest of B0 (different kinds do not merge) and its send;
     // stage 1's F0 and B0.
@@ -348,6 +349,15 @@ TEST_CASE("gpuhours report writes one self-contained page with the verdict and t
     // Six charts: the timeline, the step breakdown, the per-stage breakdown, the cost and wall clock histograms
     // (the run is stochastic and priced), and memory per rank.
     CHECK(count(page, "<svg ") == 6);
+    // The steady-state cost beside the allocated total, the figure `run` prints for the same scenario and seed (the
+    // page had only the allocated total; a report audit, session 52).
+    const auto text = run_cli("run " + kSmall + kCatalog + " --samples 32");
+    const std::smatch steady = [&] {
+        std::smatch m;
+        REQUIRE(std::regex_search(text.out, m, std::regex(R"(steady-state (\$[0-9.,]+[KMB]?) \(the same prices)")));
+        return m;
+    }();
+    CHECK_THAT(page, Catch::Contains("the same prices give " + steady[1].str() + "."));
     // Hover texts print figures as the page does ($, days, separators): no raw double with six or more decimals.
     CHECK_FALSE(std::regex_search(page, std::regex(R"(<title>[^<]*[0-9]\.[0-9]{6,}[^<]*</title>)")));
     // Each wall-clock bin's edges read apart however narrow the bins are (every bin read "11.6 days to 11.6 days"
@@ -359,9 +369,17 @@ TEST_CASE("gpuhours report writes one self-contained page with the verdict and t
         CHECK((*it)[1].str() != (*it)[2].str());
     }
     CHECK(bins >= 1);
-    for (const char* id : {"timeline", "breakdown", "breakdown-stages", "cost-histogram", "wall-clock-histogram", "memory"}) {
+    for (const char* id : {"timeline-chart", "breakdown-chart", "breakdown-stages", "cost-histogram", "wall-clock-histogram", "memory-chart"}) {
         CHECK_THAT(page, Catch::Contains(std::string("<svg class=\"chart\" id=\"") + id + "\""));
     }
+    // Every id on the page once: a chart named as its section (<section id="timeline"> around <svg id="timeline">)
+    // made the page invalid HTML and its #timeline anchor ambiguous (a report audit, session 52).
+    const std::regex id_attribute(R"re( id="([^"]+)")re");
+    std::set<std::string> ids;
+    for (auto it = std::sregex_iterator(page.begin(), page.end(), id_attribute); it != std::sregex_iterator(); ++it) {
+        CHECK(ids.insert((*it)[1].str()).second);
+    }
+    CHECK(ids.size() >= 9);  // 6 sections and the charts above at least
     // The claim thresholds are drawn on the histograms: $10K and 2 days.
     CHECK_THAT(chart(page, "cost-histogram"), Catch::Contains(">claim: cost &lt; $10K</text>"));
     CHECK_THAT(chart(page, "wall-clock-histogram"), Catch::Contains(">claim: wall clock &lt; 2.0 days</text>"));

@@ -61,6 +61,18 @@ TEST_CASE("a file is written whole and nothing else is left in its directory") {
     CHECK(names_in(dir.path) == std::vector<std::string>{"out.csv"});
 }
 
+TEST_CASE("a file replaced keeps its permissions") {
+    // A private file (0600) rewritten by -o stays 0600: the temporary was created 0666 less the umask and the rename
+    // put 0644 in its place (a report audit, session 52).
+    const TempDir dir("output-mode");
+    const fs::path target = dir.path / "private.json";
+    write_file_atomically(target, "{}\n", "-o");
+    fs::permissions(target, fs::perms::owner_read | fs::perms::owner_write);
+    write_file_atomically(target, "[]\n", "-o");
+    CHECK(read_text(target) == "[]\n");
+    CHECK(fs::status(target).permissions() == (fs::perms::owner_read | fs::perms::owner_write));
+}
+
 TEST_CASE("a read-only file is not replaced behind its permissions") {
     // rename() needs only the directory's write permission, so it replaced a file its owner had made read-only
     // (session 51's audit). The owner's write bit decides (root included): refused with the flag named, and the file
