@@ -344,41 +344,35 @@ CollectivePlan plan_collective(const Topology& topology, const CollectiveRequest
                 plan.phases.push_back(CollectivePhase{"ring step", ring_step(rings, size / nd / static_cast<double>(rings.size())), steps, 1});
             } else if (algorithm == CollectiveAlgorithm::tree && tree_over_nodes(topology, ranks, size, plan)) {
                 // NCCL's tree: chains inside the nodes, double binary trees between them (tree_over_nodes).
-            } else if (algorithm == CollectiveAlgorithm::tree && by_node(topology, ranks).size() == 1) {
-                // One node: NCCL's tree inside a node is a chain (ncclTopoCompute's tree pattern; the binary trees
-                // join nodes only). Two chains, the second reversed, each half the data: every rank but the ends
-                // sends S/2 up and S/2 down per chain, 2S in all (as the double binary tree), and a chunk's round
-                // trip crosses 2(n − 1) hops (an audit of the collectives, session 51: a binary tree's 2⌊log₂ n⌋
-                // made `--algorithm tree` on 8 H100 three times faster than ring on small messages, a tree NCCL
-                // does not run; `auto` keeps ring on one node).
-                FlowSet set;
-                const Bytes half = size / 2.0;
-                for (int chain = 0; chain < 2; ++chain) {
-                    auto at = [&](std::size_t pos) { return ranks[chain == 0 ? pos : n - 1 - pos]; };
-                    for (std::size_t i = 1; i < n; ++i) {
-                        set.flows.push_back(FlowSpec{at(i), at(i - 1), half});  // reduce
-                        set.flows.push_back(FlowSpec{at(i - 1), at(i), half});  // broadcast
-                    }
-                }
-                plan.channels = 2;
-                plan.phases.push_back(CollectivePhase{"two chains in the node (pipelined reduce + broadcast)", std::move(set), 1,
-                                                      static_cast<int>(2 * (n - 1))});
             } else if (algorithm == CollectiveAlgorithm::tree) {
+                // Two trees of half the data each, every rank but a root sending S/2 up (reduce) and S/2 down
+                // (broadcast) per tree: 2S in all. On one node NCCL's tree is a chain (ncclTopoCompute's tree
+                // pattern; the binary trees join nodes only): position i's parent is i − 1, the second chain the
+                // first reversed, and a chunk's round trip crosses 2(n − 1) hops (an audit of the collectives,
+                // session 51: a binary tree's 2⌊log₂ n⌋ made `--algorithm tree` on 8 H100 three times faster than
+                // ring on small messages, a tree NCCL does not run; `auto` keeps ring on one node). Otherwise (ranks
+                // over nodes unevenly, which tree_over_nodes leaves) a double binary tree in rank order: parent
+                // (i − 1)/2, the second tree shifted by n/2, 2⌊log₂ n⌋ hops.
+                const bool chain = by_node(topology, ranks).size() == 1;
                 FlowSet set;
                 const Bytes half = size / 2.0;
                 for (int tree = 0; tree < 2; ++tree) {
-                    const std::size_t shift = tree == 0 ? 0 : n / 2;
-                    auto at = [&](std::size_t pos) { return ranks[(pos + shift) % n]; };
+                    auto at = [&](std::size_t pos) {
+                        if (chain) return ranks[tree == 0 ? pos : n - 1 - pos];
+                        return ranks[(pos + (tree == 0 ? 0 : n / 2)) % n];
+                    };
                     for (std::size_t i = 1; i < n; ++i) {
                         const VertexId child = at(i);
-                        const VertexId parent = at((i - 1) / 2);
+                        const VertexId parent = at(chain ? i - 1 : (i - 1) / 2);
                         set.flows.push_back(FlowSpec{child, parent, half});   // reduce
                         set.flows.push_back(FlowSpec{parent, child, half});   // broadcast
                     }
                 }
                 plan.channels = 2;
-                plan.phases.push_back(CollectivePhase{"double binary tree (pipelined reduce + broadcast)", std::move(set), 1,
-                                                      2 * floor_log2(n)});
+                plan.phases.push_back(chain ? CollectivePhase{"two chains in the node (pipelined reduce + broadcast)", std::move(set), 1,
+                                                              static_cast<int>(2 * (n - 1))}
+                                            : CollectivePhase{"double binary tree (pipelined reduce + broadcast)", std::move(set), 1,
+                                                              2 * floor_log2(n)});
             } else {  // hierarchical
                 const auto groups = by_node(topology, ranks);
                 if (groups.size() < 2 || !uniform(groups)) {
