@@ -581,6 +581,7 @@ void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOp
     // Without pruning no threshold is read between waves: one wave of everything keeps every thread busy to the
     // end (waves of 4 on 2 threads left one idle at each wave's end, 15 % of `plan --exhaustive`'s wall time).
     const std::size_t wave_size = options.prune ? static_cast<std::size_t>(options.wave) : queue.size();
+    std::atomic<std::size_t> settled{0};  // simulated or pruned, for on_progress
     std::size_t next = 0;
     while (next < queue.size()) {
         const Seconds limit = threshold();
@@ -590,6 +591,7 @@ void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOp
             if (i != result.scenario_index && result.candidates[i].lower_bound > limit) {
                 // Sorted by bound: this candidate and everything after it are pruned.
                 for (; next < queue.size(); ++next) result.candidates[queue[next]].fate = CandidateFate::pruned_by_bound;
+                if (options.on_progress) options.on_progress(queue.size(), queue.size());
                 break;
             }
             wave.push_back(i);
@@ -606,6 +608,7 @@ void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOp
                 c.fate = CandidateFate::failed_in_simulation;
                 c.reason = e.message();
             }
+            if (options.on_progress) options.on_progress(++settled, queue.size());
         });
         for (std::size_t i : wave) {
             if (result.candidates[i].step) times.push_back(result.candidates[i].step->step_time);

@@ -14,9 +14,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <ostream>
 
@@ -383,17 +383,14 @@ int cmd_plan(const Args& raw, std::ostream& out) {
     }
     const Scenario s = load_scenario(file, load_options(args));
     check_fixes(s, options.space);
-    // A running count of simulations on a terminal's stderr (a search can take minutes); never in the report.
-    std::atomic<int> simulations{0};
-    const bool progress = progress_wanted(args);
-    if (progress) {
-        options.on_simulate = [&](const ParallelLayout&) {
-            std::fprintf(stderr, "\rsimulating layouts: %d started", ++simulations);
-            std::fflush(stderr);
-        };
-    }
+    // A search can take minutes: the layouts settled (simulated, or pruned by their bound) of those that passed the
+    // rules and the memory check, as every long command shows its work (a bar with an estimate on a terminal, a
+    // line per tenth otherwise; --quiet silences it); never in the report.
+    ProgressBar progress("plan: layouts simulated", args);
+    options.on_progress = [&](std::size_t done, std::size_t total) {
+        progress.update(static_cast<double>(done), static_cast<int>(std::min<std::size_t>(total, std::numeric_limits<int>::max())));
+    };
     const PlanResult result = plan_layouts(s, options);
-    if (progress && simulations > 0) std::fprintf(stderr, "\r%*s\r", 40, "");
     if (const auto fixes = args.get_all("--fix"); result.counts.enumerated == 0 && !fixes.empty()) {
         // The --fix values emptied the space (unrestricted, it holds at least the all-data layout): a mistake in them.
         throw Error(fmt::format("{}: the layout search holds no layout of {} GPUs with {}",

@@ -98,6 +98,16 @@ void check_typo_mistake(const Result& r) {
     CHECK_THAT(doc["error"]["message"].string(), Catch::Contains("unknown key `nic_bandwith`"));
 }
 
+// What `command` (a shell command line) writes to its stderr, and its exit status (pclose's).
+std::pair<std::string, int> stderr_of(const std::string& command) {
+    FILE* pipe = popen((command + " 2>&1 >/dev/null").c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string err;
+    std::array<char, 4096> buffer{};
+    for (std::size_t n = 0; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) err.append(buffer.data(), n);
+    return {err, pclose(pipe)};
+}
+
 }  // namespace
 
 TEST_CASE("check --json of an invalid scenario says so in JSON, where the mistake is, and exits 2") {
@@ -540,14 +550,9 @@ TEST_CASE("progress lines end with a closing line, also when the work ends befor
     // length is not known ahead), and the flagship's H20 search stops after a few: the lines stopped at "20 % (8/40)"
     // and a piped log looked cut off (a new user's read). GPUHOURS_PROGRESS_AFTER=0 shows lines from the first
     // update, however fast this machine runs the command (by default they wait a second, and a fast run showed none).
-    const std::string command = std::string("GPUHOURS_PROGRESS=lines GPUHOURS_PROGRESS_AFTER=0 ") + GPUHOURS_TEST_CLI +
-                                " whatif " + kFlagship + " --chips h20 --deadline '2 months' --samples 20 2>&1 >/dev/null";
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::string err;
-    std::array<char, 4096> buffer{};
-    for (std::size_t n = 0; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) err.append(buffer.data(), n);
-    REQUIRE(pclose(pipe) == 0);
+    const auto [err, status] = stderr_of(std::string("GPUHOURS_PROGRESS=lines GPUHOURS_PROGRESS_AFTER=0 ") + GPUHOURS_TEST_CLI +
+                                         " whatif " + kFlagship + " --chips h20 --deadline '2 months' --samples 20");
+    REQUIRE(status == 0);
     INFO(err);
     // At least one tenth's line, then the closing one last.
     CHECK_THAT(err, Catch::Contains("chips and deadline runs: 10 % ("));
@@ -556,13 +561,26 @@ TEST_CASE("progress lines end with a closing line, also when the work ends befor
     const std::string closing = err.substr(last == std::string::npos ? 0 : last + 1);
     CHECK_THAT(closing, Catch::StartsWith("chips and deadline runs: done, ") && Catch::EndsWith(" s\n"));
     // A delay that is not a number of seconds is refused, naming the variable (exit 2).
-    FILE* refused = popen((std::string("GPUHOURS_PROGRESS_AFTER=soon ") + GPUHOURS_TEST_CLI + " run " + kFlagship + " --samples 1 2>&1 >/dev/null").c_str(), "r");
-    REQUIRE(refused != nullptr);
-    std::string message;
-    for (std::size_t n = 0; (n = fread(buffer.data(), 1, buffer.size(), refused)) > 0;) message.append(buffer.data(), n);
-    const int status = pclose(refused);
-    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 2));
+    const auto [message, refused] = stderr_of(std::string("GPUHOURS_PROGRESS_AFTER=soon ") + GPUHOURS_TEST_CLI + " run " + kFlagship + " --samples 1");
+    CHECK((WIFEXITED(refused) && WEXITSTATUS(refused) == 2));
     CHECK_THAT(message, Catch::Contains("the environment variable GPUHOURS_PROGRESS_AFTER=soon is not a number of seconds"));
+}
+
+TEST_CASE("plan shows the layouts settled of those to simulate, also when pruning ends the search early") {
+    // Megatron 1.7B on 32 A100 with tensor fixed at 1: 287 layouts pass the rules and the memory check. plan printed
+    // a running count on a terminal only, nothing in a log and no estimate (issue #13: every command over a second
+    // shows progress). Exhaustive, the tenths' lines count to 287; pruned, the search stops before the last layout and
+    // the closing line still comes. --quiet silences it.
+    const std::string plan = std::string("GPUHOURS_PROGRESS=lines GPUHOURS_PROGRESS_AFTER=0 ") + GPUHOURS_TEST_CLI + " plan " + kRoot +
+                             "/scenarios/validation/megatron-1.7b.toml --fix tensor=1";
+    for (const char* flag : {" --exhaustive", " --prune"}) {
+        const auto [err, status] = stderr_of(plan + flag);
+        INFO(flag << "\n" << err);
+        CHECK(status == 0);
+        CHECK_THAT(err, Catch::Contains("plan: layouts simulated: 10 % (") && Catch::Contains("/287), "));
+        CHECK_THAT(err, Catch::EndsWith("\n") && Catch::Contains("plan: layouts simulated: done, "));
+    }
+    CHECK(stderr_of(plan + " --quiet").first.empty());
 }
 
 TEST_CASE("run's symmetric mode agrees with full mode on a ZeRO-3 step across nodes, and no longer says otherwise") {

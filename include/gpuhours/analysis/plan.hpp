@@ -79,6 +79,10 @@ struct PlanOptions {
     // Called (from the simulating thread) just before each simulate_step, with the layout about to be simulated;
     // must be thread-safe. For tests and progress display; leave empty otherwise.
     std::function<void(const ParallelLayout&)> on_simulate;
+    // Called (from the simulating thread, thread-safe) after each candidate is simulated and once when pruning ends
+    // the queue, with the candidates settled so far and the queue's length (those that passed the rules and the
+    // memory check): `done` reaches `total` when the search ends. For a progress bar; leave empty otherwise.
+    std::function<void(std::size_t done, std::size_t total)> on_progress;
 };
 
 // The searched coordinates of a layout, in the order used to break ties: tensor, context, pipeline, data, expert,
