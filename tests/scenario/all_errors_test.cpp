@@ -451,6 +451,23 @@ TEST_CASE("a seventh fresh-user round: unset without extends, a --set at no inde
     CHECK_THAT(set, Catch::Contains("\n--set phases.7.name=x: error: cannot set `phases.7.name`: `7` is not an index of the 4 entries"));
 }
 
+TEST_CASE("a memory range whose low end cannot hold the model is refused, as its nominal would be") {
+    // Child of the flagship: [cluster.chip] memory.capacity = { low = "40 GB", mode = "80 GB", high = "90 GB" } (line
+    // 3, the table at column 19: `memory.capacity = ` is 18 characters). At 40 GB the H800 keeps 40 − 3.221 (the 3 GiB
+    // reserve) = 36.78 GB for the model, below what the flagship's worst pipeline rank needs (it fits the nominal's
+    // 76.78 GB, which `check` passes). `check` passed the range and `run` ran every draw as if it fitted (session 51's
+    // audit). A low end of 75 GB (71.78 GB usable) holds it and passes.
+    test::TempDir dir("all-errors-memory-range");
+    const std::string what = load_child_error(dir, "[cluster.chip]\nmemory.capacity = { low = \"40 GB\", mode = \"80 GB\", high = \"90 GB\" }\n");
+    CHECK_THAT(what, Catch::Contains("child.toml:3:19: error: cluster.chip.memory.capacity ~ triangular(40 GB, 80 GB, 90 GB) reaches "
+                                     "40 GB, which a draw would be refused for: the model does not fit"));
+    CHECK_THAT(what, Catch::Contains("has 36.78 GB usable: 40 GB as the device reports it"));
+    const auto child = dir.path / "child.toml";
+    std::ofstream(child) << "extends = \"" << (kCatalog / "deepseek-v3.toml").string() << "\"\n"
+                         << "[cluster.chip]\nmemory.capacity = { low = \"75 GB\", mode = \"80 GB\", high = \"90 GB\" }\n";
+    CHECK_NOTHROW(load_scenario(child, catalog_options()));
+}
+
 TEST_CASE("an eighth fresh-user round: a range end, another phase's one-key mistake, a name that starts several") {
     test::TempDir dir("all-errors-round8");
     // Child of the flagship: [cluster.chip] efficiency.attention = { low = 0.3, mode = 0.5, high = 1.2 } (line 3, the
