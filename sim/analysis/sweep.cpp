@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 #include <unordered_set>
 #include <charconv>
 #include <cmath>
@@ -287,9 +288,13 @@ std::vector<SweepPoint> zipped_points(const std::vector<SweepAxis>& axes, std::o
         }
     }
     std::vector<SweepPoint> points(axes.front().values.size());
+    std::set<std::string> keys;
     for (std::size_t p = 0; p < points.size(); ++p) {
         points[p].index = p;
         for (const auto& axis : axes) points[p].values.emplace_back(axis.key, axis.values[p]);
+        // Zipped axes take repeats, so two points may set the same values: the repeat is a point of its own, its
+        // index in its key as a draw's (the rows were merged by key, and `--zip` of 1,2,1 gave 2 rows of 3).
+        if (!keys.insert(points[p].key()).second) points[p].drawn = true;
     }
     return points;
 }

@@ -20,6 +20,11 @@ public:
     Session& operator=(const Session&) = delete;
 };
 
+// Throws Error when this build has no MPI but an MPI launcher started several copies of it (OMPI_COMM_WORLD_SIZE or
+// PMI_SIZE above 1 in the environment): each copy would run the whole sweep and race the others on its journal.
+// A no-op in the MPI build.
+void refuse_launcher_without_mpi();
+
 [[nodiscard]] int rank();  // 0 without MPI
 [[nodiscard]] int size();  // 1 without MPI
 // Worker threads for this process when the user gives none: every core, or under MPI this rank's share of the

@@ -69,6 +69,8 @@ int size() {
     return s;
 }
 
+void refuse_launcher_without_mpi() {}
+
 unsigned default_threads() {
     MPI_Comm node;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);

@@ -175,6 +175,7 @@ constexpr char kRows = 'O';
 int cmd_sweep(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "sweep");
     const std::string& file = single_positional(args, "sweep", "SCENARIO");
+    distributed::refuse_launcher_without_mpi();
     const bool root = distributed::rank() == 0;
 
     SweepPlan plan;

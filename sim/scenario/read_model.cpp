@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+
 namespace gpuhours::detail {
 
 namespace {
@@ -33,6 +36,29 @@ void read_linear_attention(TableReader& a, int layers, AttentionSpec& at) {
     at.linear_block = read_int(a, "linear_block", 1, 1'000'000, 256);
 }
 
+// A figure of another attention kind (an MLA rank under kind = "mha", kv_heads under "mha" or "mla"), named as such rather
+// than as an unknown key: a kind changed by --set over a catalog model left its figures "unknown" at the catalog
+// file's line (an audit, session 51). Located at the kind when a --set gave it and not the figure, else at the figure.
+void require_kind_figures(const TableReader& a, AttentionKind kind) {
+    static constexpr std::array<std::string_view, 4> kMla{"q_lora_rank", "kv_lora_rank", "rope_head_dim", "v_head_dim"};
+    const char* kind_name = kind == AttentionKind::mla ? "mla" : kind == AttentionKind::gqa ? "gqa" : "mha";
+    for (const auto& [key, value] : a.table().fields) {
+        const bool mla_figure = std::find(kMla.begin(), kMla.end(), key) != kMla.end();
+        const std::string_view belongs = mla_figure && kind != AttentionKind::mla ? "mla"
+                                         : key == "kv_heads" && kind != AttentionKind::gqa ? "gqa"
+                                                                                          : "";
+        if (belongs.empty()) continue;
+        const SourceRef& kind_at = a.table().find("kind")->where;
+        const bool kind_set = kind_at.file.starts_with("--set") && !value.where.file.starts_with("--set");
+        throw ScenarioError(kind_set ? kind_at : value.where,
+                            fmt::format("`{}` is a figure of {} attention, but `{}` = \"{}\"", a.path_of(key),
+                                        belongs == "mla" ? "multi-head latent (mla)" : "grouped-query (gqa)", a.path_of("kind"), kind_name),
+                            belongs == "mla" ? fmt::format("keep kind = \"mla\", or give a model without MLA's figures ({})",
+                                                           "q_lora_rank, kv_lora_rank, rope_head_dim, v_head_dim")
+                                             : std::string("keep kind = \"gqa\", or remove kv_heads"));
+    }
+}
+
 // [attention] of a model (AttentionSpec): the kind, heads, MLA ranks, windows, sinks and linear layers.
 void read_attention(TableReader& r, ModelSpec& m) {
     const Node& node = detail::as_table(r.required("attention"), r.path_of("attention"));
@@ -41,6 +67,7 @@ void read_attention(TableReader& r, ModelSpec& m) {
     at.kind = read_choice<AttentionKind>(
         a, "kind", {{"mha", AttentionKind::mha}, {"gqa", AttentionKind::gqa}, {"mla", AttentionKind::mla}},
         std::nullopt);
+    require_kind_figures(a, at.kind);
     at.heads = read_int(a, "heads", 1, 1'000'000);
     at.head_dim = read_int(a, "head_dim", 1, 1'000'000);
     if (at.kind == AttentionKind::gqa) {

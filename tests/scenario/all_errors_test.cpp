@@ -451,6 +451,16 @@ TEST_CASE("a seventh fresh-user round: unset without extends, a --set at no inde
     CHECK_THAT(set, Catch::Contains("\n--set phases.7.name=x: error: cannot set `phases.7.name`: `7` is not an index of the 4 entries"));
 }
 
+TEST_CASE("an attention kind set over a model with another kind's figures names the figure and the --set") {
+    // The flagship's model is MLA (scenarios/models/deepseek-v3.toml: kv_lora_rank, q_lora_rank, …). --set
+    // model.attention.kind="mha" left those "unknown key `kv_lora_rank` in [model.attention]" at the catalog file's
+    // line, naming neither the --set nor why (session 51's audit). The first MLA figure in the table's order is named.
+    const ScenarioError e = flagship_error({"model.attention.kind=\"mha\""});
+    CHECK(e.where().file == "--set model.attention.kind=\"mha\"");
+    CHECK_THAT(e.message(), Catch::Contains("is a figure of multi-head latent (mla) attention, but `model.attention.kind` = \"mha\""));
+    CHECK_THAT(e.hint(), Catch::Contains("keep kind = \"mla\""));
+}
+
 TEST_CASE("a memory range whose low end cannot hold the model is refused, as its nominal would be") {
     // Child of the flagship: [cluster.chip] memory.capacity = { low = "40 GB", mode = "80 GB", high = "90 GB" } (line
     // 3, the table at column 19: `memory.capacity = ` is 18 characters). At 40 GB the H800 keeps 40 − 3.221 (the 3 GiB

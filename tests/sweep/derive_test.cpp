@@ -183,6 +183,22 @@ TEST_CASE("gpuhours sweep --zip runs point i with the i-th value of every axis, 
     REQUIRE(run.exit_code == 0);
     const auto by_hand = gpuhours::test::JsonReader(run.out).document();
     CHECK(rows[1]["wall_clock_days_p50"].number() == by_hand["run"]["wall_clock_days_p50"].number());
+    // Zipped axes take repeats: 8, 32, 8 GPUs with data 2, 8, 2 are three points, the third the first's values again.
+    // The rows were merged by their points' keys and the repeat was dropped (3 points evaluated, 2 rows written; an
+    // audit of sweep, session 52); the repeat's key carries its index, as a --random draw's does.
+    const auto points = gpuhours::sweep_points({gpuhours::parse_sweep_axis("cluster.gpus=8,32,8"), gpuhours::parse_sweep_axis("parallelism.data=2,8,2")},
+                                               std::nullopt, 1, gpuhours::SweepCombine::zip);
+    REQUIRE(points.size() == 3);
+    CHECK(points[0].key() == "cluster.gpus=8;parallelism.data=2");
+    CHECK(points[2].key() == "draw=2;cluster.gpus=8;parallelism.data=2");
+    const auto repeat = run_cli("sweep " + file + " --vary cluster.gpus=8,32,8 --vary parallelism.data=2,8,2 --zip --samples 2 -o " +
+                                (dir / "repeat.json").string());
+    INFO(repeat.out);
+    REQUIRE(repeat.exit_code == 0);
+    const auto again = gpuhours::test::JsonReader(gpuhours::test::read_text(dir / "repeat.json")).document();
+    REQUIRE(again["rows"].array().size() == 3);
+    CHECK(again["rows"].array()[2]["layout"].string() == "TP2 CP1 PP2 DP2 EP1");
+    CHECK(again["rows"].array()[2]["wall_clock_days_p50"].number() == again["rows"].array()[0]["wall_clock_days_p50"].number());
 }
 
 TEST_CASE("a sweep that varies the chip as a key says what it does not re-derive", "[sweep]") {

@@ -13,9 +13,12 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -612,4 +615,22 @@ TEST_CASE("an axis whose key the scenario lacks is refused once, before any poin
     // A key misspelt inside one value (an inline chip on `frm`) is that point's mistake: the other point runs.
     const auto inner = run_cli("sweep " + file + " --vary 'cluster.chip={frm=\"h100\"},h100' --samples 2");
     CHECK_THAT(inner.out, Catch::Contains("1 of 2 points is not a valid scenario"));
+}
+
+TEST_CASE("a sweep of a build without MPI refuses to run as several copies under an MPI launcher", "[sweep]") {
+    // `mpirun -np 2` of the default build started two whole sweeps racing on one journal: one wrote the file, the
+    // other failed with "… holds the finished points … pass --resume" (an audit of sweep, session 52). The launcher
+    // is known by OpenMPI's OMPI_COMM_WORLD_SIZE (or PMI_SIZE): above 1 the sweep is refused before any point runs,
+    // exit 2, no file; 1 (a launcher of one copy) runs as usual.
+    const gpuhours::test::TempDir dir("sweep-no-mpi");
+    const std::string sweep = std::string(" ") + GPUHOURS_TEST_CLI + " sweep " + std::string(GPUHOURS_TEST_SOURCE_DIR) +
+                              "/scenarios/validation/megatron-1.7b.toml --vary parallelism.micro_batch=1,2 --samples 2 -o " +
+                              (dir.path / "out.csv").string() + " >/dev/null 2>&1";
+    const int refused = std::system(("GPUHOURS_PROGRESS=off OMPI_COMM_WORLD_SIZE=2" + sweep).c_str());
+    CHECK((WIFEXITED(refused) && WEXITSTATUS(refused) == 2));
+    CHECK_FALSE(std::filesystem::exists(dir.path / "out.csv"));
+    CHECK_FALSE(std::filesystem::exists(dir.path / "out.csv.partial"));
+    const int one = std::system(("GPUHOURS_PROGRESS=off OMPI_COMM_WORLD_SIZE=1" + sweep).c_str());
+    CHECK((WIFEXITED(one) && WEXITSTATUS(one) == 0));
+    CHECK(std::filesystem::exists(dir.path / "out.csv"));
 }

@@ -51,9 +51,11 @@ SweepAxis parse_sweep_axis(std::string_view spec);
 struct SweepPoint {
     std::size_t index = 0;                                    // position in the sweep, from 0
     std::vector<std::pair<std::string, std::string>> values;  // (key, value text) in --vary order
-    bool drawn = false;                                       // a --random draw: draws may repeat, so its index is in its key
-    // Canonical id: "cluster.gpus=2048;cluster.chip=h800"; a draw's with its index first, "draw=3;pricing.gpu_hour=$2"
-    // (two equal draws are two points: `--random 5` over whole dollars gave 2 rows).
+    // A --random draw, or a zipped point that repeats an earlier one's values: such points may repeat, so the
+    // index is in the key.
+    bool drawn = false;
+    // Canonical id: "cluster.gpus=2048;cluster.chip=h800"; a draw's (or a zipped repeat's) with its index first,
+    // "draw=3;pricing.gpu_hour=$2" (two equal draws are two points: `--random 5` over whole dollars gave 2 rows).
     [[nodiscard]] std::string key() const;
     [[nodiscard]] std::vector<std::string> overrides() const;  // "cluster.gpus=2048", …
 };
