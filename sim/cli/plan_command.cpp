@@ -358,6 +358,67 @@ void print_runner_up(const PlanResult& result, std::ostream& out) {
     }
 }
 
+// How to run the best layout: its --set arguments, with each phase that writes its own degrees given the data
+// degree its GPUs leave under them (the search is over the first phase's batch and sequence; a phase's own degrees
+// are kept). Checked as `run` would take them (the layout rules and every phase's memory); where a phase cannot
+// carry the layout, says which and why. A search printed rank 1 as PP8 DP256 EP256 for the flagship, whose
+// context-extension phases then failed `check` until their data degrees were set (an audit of plan, session 52).
+void print_how_to_run(const std::string& file, const ParsedArgs& args, const Scenario& s, const PlanResult& result, std::ostream& out) {
+    if (result.ranking.empty() || result.best().scenario_layout) return;
+    const ParallelLayout& l = result.best().layout;
+    const ParallelLayout& p = s.parallel;
+    std::vector<std::string> sets;
+    const auto degree = [&](const char* key, int mine, int theirs) {
+        if (mine != theirs) sets.push_back(fmt::format("parallelism.{}={}", key, mine));
+    };
+    degree("tensor", l.tensor, p.tensor);
+    degree("context", l.context, p.context);
+    degree("pipeline", l.pipeline, p.pipeline);
+    degree("data", l.data, p.data);
+    degree("expert", l.expert, p.expert);
+    degree("expert_tensor", l.expert_tensor, p.expert_tensor);
+    degree("micro_batch", l.micro_batch, p.micro_batch);
+    if (l.schedule != p.schedule) sets.push_back(fmt::format("parallelism.schedule=\"{}\"", to_string(l.schedule)));
+    if (l.schedule == Schedule::interleaved) degree("virtual_stages", l.virtual_stages, p.virtual_stages);
+    if (l.recompute != p.recompute) sets.push_back(fmt::format("parallelism.recompute=\"{}\"", to_string(l.recompute)));
+    std::vector<std::string> phases;  // "phases.1.parallelism.data=32"
+    for (std::size_t i = 0; s.phases_given && i < s.phases.size(); ++i) {
+        const PhaseSpec& ph = s.phases[i];
+        if (ph.quoted_gpu_hours) continue;
+        const ParallelLayout& q = ph.parallel;
+        // A degree the phase writes differs from the scenario's: kept; the others follow the layout.
+        const long long ranks = 1LL * (q.tensor != p.tensor ? q.tensor : l.tensor) * (q.context != p.context ? q.context : l.context) *
+                                (q.pipeline != p.pipeline ? q.pipeline : l.pipeline);
+        if (q.data == p.data && q.context == p.context && q.tensor == p.tensor && q.pipeline == p.pipeline) continue;
+        if (s.cluster.gpus % ranks != 0) {
+            out << fmt::format("\nrank 1's layout does not carry to phase \"{}\": its model-parallel ranks ({}) do not divide {} GPUs; "
+                               "give that phase a layout of its own to run it\n", ph.name, ranks, s.cluster.gpus);
+            return;
+        }
+        phases.push_back(fmt::format("phases.{}.parallelism.data={}", i, s.cluster.gpus / ranks));
+    }
+    sets.insert(sets.end(), phases.begin(), phases.end());
+    LoadOptions options = load_options(args);
+    options.overrides.insert(options.overrides.end(), sets.begin(), sets.end());
+    try {
+        const Scenario with = load_scenario(file, options);
+        require_fit(with);
+        for (const PhaseSpec& ph : with.phases) {
+            if (with.phases_given && !ph.quoted_gpu_hours) require_fit(scenario_of_phase(with, ph, ph.training.global_batch));
+        }
+    } catch (const Error& e) {
+        out << fmt::format("\nrank 1's layout does not carry to every phase of the scenario as it stands: {}\n", e.one_line());
+        return;
+    }
+    std::string flags;  // the search's own --catalog and --set first, as given
+    if (args.has("--catalog")) flags += fmt::format(" --catalog '{}'", args.get("--catalog"));
+    for (const auto& set : args.get_all("--set")) flags += fmt::format(" --set '{}'", set);
+    for (const auto& set : sets) flags += fmt::format(" --set '{}'", set);
+    out << fmt::format("\nto run rank 1{}: gpuhours run {}{}\n",
+                       phases.empty() ? "" : " (the search is over the first phase; the phases that set their own degrees keep them, with the data degree their GPUs leave)",
+                       file, flags);
+}
+
 }  // namespace
 
 int cmd_plan(const Args& raw, std::ostream& out) {
@@ -405,6 +466,7 @@ int cmd_plan(const Args& raw, std::ostream& out) {
     }
     print_ranking(s, result, out);
     print_runner_up(result, out);
+    print_how_to_run(file, args, s, result, out);
     return 0;
 }
 

@@ -564,3 +564,20 @@ TEST_CASE("gpuhours plan names the rules it refused layouts by and the layout cl
     REQUIRE(std::sscanf(line.c_str() + line.find(" (") + 2, "%lf", &over) == 1);
     CHECK(need - over == Approx(81.77).margin(0.01));  // GB, as printed to four digits
 }
+
+TEST_CASE("plan says how to run its best layout, each phase with its own degrees given the data its GPUs leave", "[plan]") {
+    // The flagship's search over PP 8 or 16, EP 32, 64 or 256, DualPipe, micro-batch 1 and selective recomputation:
+    // rank 1 is PP8 DP256 EP256. Its context-extension phases write their own context (8 and 32) and data (16 and 4);
+    // under PP8 with TP1 their GPUs leave data 2,048 / (1 × 8 × 8) = 32 and 2,048 / (1 × 32 × 8) = 8. Rank 1 written
+    // back without those failed `check` on phases[1] (1 × 8 × 8 × 16 = 1,024 ≠ 2,048; an audit of plan, session 52).
+    const std::string flagship = (kRoot / "scenarios" / "deepseek-v3.toml").string();
+    const auto r = test::run_cli("plan " + flagship + " --top 3 --fix tensor=1 --fix pipeline=8,16 --fix expert=32,64,256 --fix micro_batch=1 "
+                                 "--fix schedule=dualpipe --fix recompute=selective");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const std::string sets = "--set 'parallelism.pipeline=8' --set 'parallelism.data=256' --set 'parallelism.expert=256' "
+                             "--set 'phases.1.parallelism.data=32' --set 'phases.2.parallelism.data=8'";
+    CHECK_THAT(r.out, Catch::Contains("to run rank 1 (the search is over the first phase;") && Catch::Contains(flagship + " " + sets + "\n"));
+    // What it prints is what `check` takes.
+    CHECK(test::run_cli("check " + flagship + " " + sets).exit_code == 0);
+}
