@@ -274,8 +274,8 @@ std::string journal_line(const SweepRow& row, std::string_view fingerprint) {
     number("energy_mwh_p50", row.energy_mwh_p50);
     // The nominal run's figures (a journal written before them lacks them: read_journal evaluates such a row again).
     for (const auto& [name, v] : {std::pair{"mfu_bf16", row.mfu_bf16}, std::pair{"wall_clock_days", row.wall_clock_days},
-                                  std::pair{"gpu_hours", row.gpu_hours}, std::pair{"cost_usd", row.cost_usd},
-                                  std::pair{"energy_mwh", row.energy_mwh}}) {
+                                  std::pair{"gpu_hours", row.gpu_hours}, std::pair{"steady_state_gpu_hours", row.steady_state_gpu_hours},
+                                  std::pair{"cost_usd", row.cost_usd}, std::pair{"energy_mwh", row.energy_mwh}}) {
         if (std::isfinite(v)) number(name, v);
     }
     if (row.samples > 0) out += fmt::format(",\"samples\":{}", row.samples);
@@ -321,8 +321,8 @@ std::optional<JournalEntry> parse_journal_line(std::string_view line) {
               (doc.find("samples") == nullptr || get_whole(doc, "samples", r.samples));
     // The nominal run's figures: each absent (an older journal's row, or an unpriced row's cost) stays NaN.
     for (const auto& [name, field] : {std::pair{"mfu_bf16", &r.mfu_bf16}, std::pair{"wall_clock_days", &r.wall_clock_days},
-                                      std::pair{"gpu_hours", &r.gpu_hours}, std::pair{"cost_usd", &r.cost_usd},
-                                      std::pair{"energy_mwh", &r.energy_mwh}}) {
+                                      std::pair{"gpu_hours", &r.gpu_hours}, std::pair{"steady_state_gpu_hours", &r.steady_state_gpu_hours},
+                                      std::pair{"cost_usd", &r.cost_usd}, std::pair{"energy_mwh", &r.energy_mwh}}) {
         ok = ok && (doc.find(name) == nullptr || get(doc, name, *field));
     }
     if (!ok) return std::nullopt;
@@ -381,7 +381,7 @@ std::vector<SweepRow> read_journal(const std::filesystem::path& path, std::strin
         }
         // A row of a journal written before the nominal run's figures were kept (SweepRow::wall_clock_days) is
         // evaluated again rather than resumed with empty cells: --resume writes what an uninterrupted sweep writes.
-        if (entry->row.ok && !std::isfinite(entry->row.wall_clock_days)) continue;
+        if (entry->row.ok && (!std::isfinite(entry->row.wall_clock_days) || !std::isfinite(entry->row.steady_state_gpu_hours))) continue;
         if (seen.emplace(entry->row.key, true).second) rows.push_back(std::move(entry->row));
     }
     return rows;

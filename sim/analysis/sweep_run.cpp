@@ -218,6 +218,7 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
         row.mfu_bf16 = step.mfu_bf16_full;
         row.wall_clock_days = ev.nominal_wall_clock_days;
         row.gpu_hours = ev.nominal_gpu_hours;
+        row.steady_state_gpu_hours = ev.simulated_gpu_hours();
         if (ev.priced && ev.nominal_cost) {
             row.cost_usd = ev.nominal_cost->total.value();
             row.energy_mwh = ev.nominal_cost->energy.value() / 3.6e9;

@@ -90,6 +90,7 @@ gpuhours::SweepRow sample_row() {
     r.mfu_bf16 = 0.4391;
     r.wall_clock_days = 57.2;
     r.gpu_hours = 2.81e6;
+    r.steady_state_gpu_hours = 2.77e6;
     r.cost_usd = 5.623e6;
     r.energy_mwh = 1889.5;
     r.claims = {{"under $6M", "HOLDS", 0.93}, {"two months, \"strict\"", "UNCERTAIN", 0.5}};
@@ -282,7 +283,7 @@ TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[s
     const std::string csv = read_text(dir / "one.csv");
     CHECK(std::count(csv.begin(), csv.end(), '\n') == 7);
     CHECK_THAT(csv, Catch::StartsWith("point,pricing.gpu_hour,training.tokens,status,chip,chip_modified,gpus,layout,step_time_s,"
-                                      "mfu_bf16,mfu_causal,wall_clock_days,gpu_hours,cost_usd,energy_mwh,"
+                                      "mfu_bf16,mfu_causal,wall_clock_days,gpu_hours,steady_state_gpu_hours,cost_usd,energy_mwh,"
                                       "wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
                                       "gpu_hours_p50,steady_state_gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
                                       "samples,claim_1_verdict,claim_1_probability,claim_1_probability_se,error\n"));
@@ -318,6 +319,8 @@ TEST_CASE("a sweep's nominal columns are the run's headline figures for the same
     const auto& headline = run["headline"];
     CHECK(column("wall_clock_days") == Approx(headline["wall_clock_days"].number()).epsilon(1e-12));
     CHECK(column("gpu_hours") == Approx(headline["gpu_hours"].number()).epsilon(1e-12));
+    // run's headline steady-state GPU-hours (steps × step time × GPUs), which a row had only as the samples' median.
+    CHECK(column("steady_state_gpu_hours") == Approx(headline["steady_state_gpu_hours"].number()).epsilon(1e-12));
     CHECK(column("cost_usd") == Approx(headline["cost_usd"].number()).epsilon(1e-12));
     CHECK(column("energy_mwh") == Approx(headline["energy_mwh"].number()).epsilon(1e-12));
     CHECK(column("mfu_bf16") == Approx(run["step"]["mfu_bf16_full"].number()).epsilon(1e-12));
@@ -464,7 +467,7 @@ TEST_CASE("a journal row without the nominal run's figures is evaluated again, n
     gpuhours::SweepRow old = sample_row();
     old.key = "a=2";
     std::string old_line = gpuhours::journal_line(old, "f");
-    for (const char* key : {"mfu_bf16", "wall_clock_days", "gpu_hours", "cost_usd", "energy_mwh"}) {
+    for (const char* key : {"mfu_bf16", "wall_clock_days", "gpu_hours", "steady_state_gpu_hours", "cost_usd", "energy_mwh"}) {
         const std::string field = std::string(",\"") + key + "\":";
         const auto at = old_line.find(field);
         REQUIRE(at != std::string::npos);
@@ -633,4 +636,18 @@ TEST_CASE("a sweep of a build without MPI refuses to run as several copies under
     const int one = std::system(("GPUHOURS_PROGRESS=off OMPI_COMM_WORLD_SIZE=1" + sweep).c_str());
     CHECK((WIFEXITED(one) && WEXITSTATUS(one) == 0));
     CHECK(std::filesystem::exists(dir.path / "out.csv"));
+}
+
+TEST_CASE("the sweep table's MFU is run's headline: full-attention FLOPs over the BF16 peak", "[sweep]") {
+    // The flagship runs in FP8: its causal FLOPs over the FP8 peak (the CSV's mfu_causal) are less than half of run's
+    // headline (full-attention FLOPs over the BF16 peak), and the table showed the former (19.6 % beside run's 44.0 %;
+    // an audit of sweep, session 52). The table's cell is run's JSON `mfu` to one decimal.
+    const std::string flagship = std::string(GPUHOURS_TEST_SOURCE_DIR) + "/scenarios/deepseek-v3.toml";
+    const auto table = run_cli("sweep " + flagship + " --vary 'pricing.gpu_hour=$2' --samples 2");
+    REQUIRE(table.exit_code == 0);
+    const auto run = gpuhours::test::JsonReader(run_cli("run " + flagship + " --samples 2 --json").out).document();
+    const double mfu = run["step"]["mfu"].number();
+    CHECK(mfu > 0.4);  // the BF16 basis: well above the FP8-peak figure
+    CHECK_THAT(table.out, Catch::Contains(fmt::format("  {:.1f}%  ", 100 * mfu)));
+    CHECK_THAT(table.out, Catch::Contains("* MFU: full-attention model FLOPs over the BF16 peak, as run's and plan's headline"));
 }

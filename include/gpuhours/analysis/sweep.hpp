@@ -107,6 +107,8 @@ struct SweepRow {
     double mfu_bf16 = std::numeric_limits<double>::quiet_NaN();         // headline step, BF16 peak, full attention
     double wall_clock_days = std::numeric_limits<double>::quiet_NaN();
     double gpu_hours = std::numeric_limits<double>::quiet_NaN();        // allocated
+    // steps × step time × GPUs (run's headline steady-state GPU-hours, the basis DeepSeek-V3 reports)
+    double steady_state_gpu_hours = std::numeric_limits<double>::quiet_NaN();
     double cost_usd = std::numeric_limits<double>::quiet_NaN();         // when priced
     double energy_mwh = std::numeric_limits<double>::quiet_NaN();       // when priced
     std::vector<SweepClaim> claims;  // in the scenario's [[claims]] order
