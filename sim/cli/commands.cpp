@@ -165,6 +165,10 @@ long long whole_number_option(const ParsedArgs& args, const std::string& flag, l
     return args.has(flag) ? whole_number(flag, args.get(flag), min, max) : fallback;
 }
 
+void chip_json(report::Json& j, const Scenario& s) {
+    j.field("chip", catalog_id(s.cluster.chip)).field("chip_modified", fmt::format("{}", fmt::join(s.sources.chip_overrides, ";")));
+}
+
 namespace {
 
 // A chip's memory in check's and model's JSON, in whole bytes as `chips --json` has it (whole_bytes).
@@ -174,11 +178,6 @@ void memory_bytes_json(report::Json& j, const ChipProfile& chip) {
     j.field("device_basis", chip.memory_nameplate ? "nameplate" : "exposed");
 }
 
-// The chip as sweep and whatif name it: its catalog id, and the figures the scenario sets on top of it
-// (";"-separated; empty for the catalog chip as it is).
-void chip_json(report::Json& j, const Scenario& s) {
-    j.field("chip", catalog_id(s.cluster.chip)).field("chip_modified", fmt::format("{}", fmt::join(s.sources.chip_overrides, ";")));
-}
 
 // `flag`'s value read by `parse` (a missing or wrong unit is an Error naming the flag, with `unit_hint`) and held to
 // the range `in_range` (else "FLAG VALUE is below (beyond) the supported range of WHAT (limit RANGE)", with `hint`:

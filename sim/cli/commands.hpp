@@ -60,6 +60,9 @@ struct ParsedArgs {
 ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, const std::vector<std::string>& valued);
 
 // Shared by the commands (commands.cpp).
+// The chip as sweep, whatif, check and plan name it in JSON: `chip`, its catalog id, and `chip_modified`, the figures
+// the scenario sets on top of it (";"-separated; empty for the catalog chip as it is).
+void chip_json(report::Json& j, const Scenario& s);
 LoadOptions load_options(const ParsedArgs& args);                 // --catalog, --set
 std::filesystem::path catalog_dir(const ParsedArgs& args);
 // A rule set as JSON (chips --json's and whatif --json's `rule_set`): id, title, source, note (null when none),

@@ -149,7 +149,7 @@ void write_candidate_json(report::Json& j, const PlanCandidate& c) {
     if (!c.reason.empty()) j.field("reason", c.reason);
     if (c.fit) {
         j.field("memory_peak_bytes", c.fit->breakdown.total().value());
-        j.field("memory_headroom_bytes", c.fit->headroom.value());
+        j.field("memory_headroom_bytes", std::floor(c.fit->headroom.value()));  // whole bytes, as memory_peak_bytes
     }
     if (c.fate == CandidateFate::simulated || c.fate == CandidateFate::pruned_by_bound ||
         c.fate == CandidateFate::failed_in_simulation) {
@@ -174,7 +174,9 @@ void write_json(const Scenario& s, const PlanResult& result, std::ostream& out) 
     const PlanCandidate& own = result.scenario();
     report::Json j;
     j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("title", s.title);
-    j.field("gpus", s.cluster.gpus).field("chip", s.cluster.chip.id).field("model", s.model.id);
+    j.field("gpus", s.cluster.gpus);
+    chip_json(j, s);  // the catalog id and what the scenario changes, as sweep and check write it ("h100 (modified)" before)
+    j.field("model", s.model.id);
     j.field("sequence_length", s.training.sequence_length).field("global_batch", s.training.global_batch);
     j.field("mfu_peak_precision", to_string(s.training.precision.compute));
     j.key("counts").begin_object();
@@ -196,7 +198,9 @@ void write_json(const Scenario& s, const PlanResult& result, std::ostream& out) 
     j.field("in_search_space", result.scenario_in_space);
     if (result.scenario_rank) j.field("rank", static_cast<std::int64_t>(*result.scenario_rank));
     else j.key("rank").null();
-    j.field("rank_at_least", static_cast<std::int64_t>(result.scenario_rank_at_least));
+    // No rank at all for a layout that was not simulated (infeasible, or failed in simulation): null, not 0.
+    if (own.step) j.field("rank_at_least", static_cast<std::int64_t>(result.scenario_rank_at_least));
+    else j.key("rank_at_least").null();
     write_candidate_json(j, own);
     j.end_object();
     j.key("runner_up");

@@ -156,9 +156,13 @@ void refuse_unknown_axis_key(const SweepPlan& plan) {
             const std::string unknown =
                 dot == std::string::npos ? fmt::format("unknown key `{}` at the top level", axis.key)
                                          : fmt::format("unknown key `{}` in [{}]", axis.key.substr(dot + 1), axis.key.substr(0, dot));
-            if (e.message() != unknown) continue;
+            // An unknown key, or one that cannot be set at all (an index past the scenario's list: phases.7.steps).
+            if (e.message() != unknown && !e.message().starts_with(fmt::format("cannot set `{}`", axis.key))) continue;
+            // The hint's first line is this mistake's; the search's other mistakes follow it (read with the axis's
+            // first value as a --set, they are not the user's: "--set parallelism.dat=1: … data = 1").
+            const std::string hint = e.hint().substr(0, e.hint().find('\n'));
             throw Error(fmt::format("--vary {}: {}", axis.spec, e.message()),
-                        fmt::format("{}{}every point of the axis would fail alike", e.hint(), e.hint().empty() ? "" : " "));
+                        fmt::format("{}{}every point of the axis would fail alike", hint, hint.empty() ? "" : "; "));
         }
     } catch (const Error&) {
         // A point's own mistake: its row says it.

@@ -21,6 +21,7 @@
 #include <cstdio>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -415,6 +416,12 @@ TEST_CASE("gpuhours plan prints the top layouts, the counts and the runner-up", 
     // the JSON's mfu_bf16_full of the first layout (it was causal FLOPs over the compute format's peak).
     CHECK_THAT(r.out, Catch::Contains("MFU: full-attention model FLOPs over the BF16 peak, as run's headline"));
     const auto doc = test::JsonReader(j.out).document();
+    // The chip as sweep and check write it (plan wrote "h100 (modified)" with no chip_modified), whole bytes of
+    // headroom, and a scenario layout's rank_at_least only where it was simulated (an audit of plan, session 52).
+    CHECK(doc["chip"].string() == test::JsonReader(test::run_cli("check " + file + catalog + " --json").out).document()["cluster"]["chip"].string());
+    CHECK(doc.has("chip_modified"));
+    const double headroom = doc["top"].array().at(0)["memory_headroom_bytes"].number();
+    CHECK(headroom == std::floor(headroom));
     const double best_mfu = doc["top"].array().at(0)["mfu_bf16_full"].number();
     CHECK_THAT(r.out, Catch::Contains(fmt::format("{:.1f}%", 100 * best_mfu)));
 }

@@ -613,8 +613,16 @@ TEST_CASE("an axis whose key the scenario lacks is refused once, before any poin
     const auto r = run_cli("sweep " + file + " --vary parallelism.dat=1:1000000:1 -o " + (dir / "u.csv").string());
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("error: --vary parallelism.dat=1:1000000:1: unknown key `dat` in [parallelism]") &&
-                          Catch::Contains("did you mean `data`?") && Catch::Contains("every point of the axis would fail alike"));
+                          Catch::Contains("did you mean `data`?; every point of the axis would fail alike"));
+    // Only this mistake's hint: the search read the axis's first value as `--set parallelism.dat=1` and its follow-on
+    // layout error ("data = 1 × …") is not the user's (an audit of sweep, session 52).
+    CHECK_THAT(r.out, !Catch::Contains("--set parallelism.dat"));
     CHECK_FALSE(std::filesystem::exists(dir / "u.csv"));
+    // An index past the scenario's list cannot be set at any value: refused once too (each point was an error row).
+    const auto index = run_cli("sweep " + file + " --vary phases.7.steps=1,2");
+    CHECK(index.exit_code == 2);
+    CHECK_THAT(index.out, Catch::Contains("error: --vary phases.7.steps=1,2: cannot set `phases.7.steps`") &&
+                              Catch::Contains("every point of the axis would fail alike"));
     // A key misspelt inside one value (an inline chip on `frm`) is that point's mistake: the other point runs.
     const auto inner = run_cli("sweep " + file + " --vary 'cluster.chip={frm=\"h100\"},h100' --samples 2");
     CHECK_THAT(inner.out, Catch::Contains("1 of 2 points is not a valid scenario"));
