@@ -489,9 +489,18 @@ std::string sweep_json(const SweepResult& r) {
         j.end_object();
         j.field("status", row.ok ? "ok" : "error");
         if (!row.ok) {
-            j.field("error", row.error).end_object();
+            // Every field an ok row has, null (schemas.md: a figure that does not exist is null, not left out), so
+            // that a notebook reads each column of every row (an audit of sweep, session 52).
+            j.field("error", row.error);
+            for (const char* key : {"chip", "chip_modified", "gpus", "layout"}) j.key(key).null();
+            if (r.derive_data) j.field("derived", row.derived);
+            for (const auto& f : kSweepFigures) j.key(f.name).null();
+            j.key("samples").null();
+            j.key("claims").begin_array().end_array();
+            j.end_object();
             continue;
         }
+        j.key("error").null();
         j.field("chip", row.chip).field("chip_modified", row.chip_modified);
         j.field("gpus", row.gpus).field("layout", row.layout);
         if (r.derive_data) j.field("derived", row.derived);

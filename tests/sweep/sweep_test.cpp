@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <variant>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -658,4 +659,26 @@ TEST_CASE("the sweep table's MFU is run's headline: full-attention FLOPs over th
     CHECK(mfu > 0.4);  // the BF16 basis: well above the FP8-peak figure
     CHECK_THAT(table.out, Catch::Contains(fmt::format("  {:.1f}%  ", 100 * mfu)));
     CHECK_THAT(table.out, Catch::Contains("* MFU: full-attention model FLOPs over the BF16 peak, as run's and plan's headline"));
+}
+
+TEST_CASE("a sweep's JSON error row has every field of an ok row, null", "[sweep]") {
+    // Megatron 1.7B at 32 GPUs is a layout; at 33 it is not (no data degree makes 33): one ok row, one error row. The
+    // error row had only point, values, status and error, where docs/sweep.md promises `samples` in every row and
+    // docs/schemas.md a null for a figure that does not exist (an audit of sweep, session 52).
+    const auto dir = test_dir("error-row-fields");
+    const auto r = run_cli("sweep " + std::string(GPUHOURS_TEST_SOURCE_DIR) + "/scenarios/validation/megatron-1.7b.toml "
+                           "--vary cluster.gpus=32,33 --samples 2 -o " + (dir / "e.json").string());
+    INFO(r.out);
+    const auto doc = gpuhours::test::parse_json(read_text(dir / "e.json"));
+    const auto& rows = doc["rows"].array();
+    REQUIRE(rows.size() == 2);
+    REQUIRE(rows[0]["status"].string() == "ok");
+    REQUIRE(rows[1]["status"].string() == "error");
+    std::vector<std::string> ok_keys, error_keys;
+    for (const auto& [k, v] : rows[0].object()) ok_keys.push_back(k);
+    for (const auto& [k, v] : rows[1].object()) error_keys.push_back(k);
+    CHECK(ok_keys == error_keys);
+    CHECK(std::holds_alternative<std::nullptr_t>(rows[1]["samples"].v));
+    CHECK(std::holds_alternative<std::nullptr_t>(rows[1]["step_time_s"].v));
+    CHECK(std::holds_alternative<std::nullptr_t>(rows[0]["error"].v));
 }
