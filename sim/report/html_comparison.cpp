@@ -33,6 +33,20 @@ std::string comparison_notes(const WhatIfResult& w, const std::vector<std::strin
                      "GPU-hour (its own chip, a chip without a catalog price, every chip under --same-price) keeps the "
                      "scenario's range, while a row at its catalog price is priced at one figure, so a share near 100% or "
                      "0% there may reflect a fixed price rather than a safer or riskier run.", "note");
+    // How many samples each row's shares are of: the scenario's own chip runs at `run`'s count, the others at whatif's
+    // (a share's standard error depends on it; the page did not say; an audit of the report, session 52).
+    if (!claim_texts.empty()) {
+        std::vector<std::pair<int, std::string>> counts;  // samples → the chips at that count
+        for (const auto& row : w.rows) {
+            if (!row.feasible || row.samples <= 0) continue;  // 0: not known
+            auto at = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == row.samples; });
+            if (at == counts.end()) counts.emplace_back(row.samples, row.chip);
+            else at->second += ", " + row.chip;
+        }
+        std::string said;
+        for (const auto& [n, chips] : counts) said += fmt::format("{}{} over {} Monte Carlo sample{}", said.empty() ? "" : "; ", chips, n, n == 1 ? "" : "s");
+        if (!said.empty()) out += paragraph(fmt::format("Claim shares: {}.", said), "note");
+    }
     // Where each chip's price per GPU-hour comes from, as the terminal lists it.
     for (const auto& row : w.rows) {
         if (row.feasible && row.price_gpu_hour > 0) {
@@ -45,6 +59,28 @@ std::string comparison_notes(const WhatIfResult& w, const std::vector<std::strin
     for (const auto& row : w.rows) {
         if (!row.feasible) continue;
         for (const std::string& c : row.caveats) out += paragraph(fmt::format("Note ({}): {}.", row.chip, c), "note");
+    }
+    // Under a rule, what the terminal's "classification" block says (an audit of the report, session 52: the page gave
+    // each row's class only, not whether the rule permits it, which catalog chips it leaves out, or why).
+    if (w.rule) {
+        for (const auto& row : w.rows) {
+            out += paragraph(fmt::format("Classification of {} under {}: {} — {}{}.", row.chip, *w.rule, class_label(row), row.classification_reason,
+                                         row.permitted ? ""
+                                         : row.reference ? "; not permitted under this rule: the scenario's own chip, run as written as the reference row"
+                                                         : "; not permitted under this rule"),
+                             "note");
+        }
+        if (!w.not_permitted.empty()) {
+            std::string left;
+            for (const auto& [chip, cls] : w.not_permitted) left += fmt::format("{}{} ({})", left.empty() ? "" : ", ", chip, cls);
+            out += paragraph(fmt::format("Not permitted under {}, so not compared: {}.", *w.rule, left), "note");
+        }
+        if (w.rule_set && !w.rule_set->not_subject_vendors.empty()) {
+            std::string vendors;
+            for (const auto& v : w.rule_set->not_subject_vendors) vendors += (vendors.empty() ? "" : ", ") + v;
+            out += paragraph(fmt::format("Not subject to {}: {} parts, whatever their class ({}).", *w.rule, vendors,
+                                         w.rule_set->not_subject_source), "note");
+        }
     }
     if (claim_texts.size() == 1) out += paragraph(fmt::format("Claim: “{}”", claim_texts.front()), "note");
     for (std::size_t i = 0; claim_texts.size() > 1 && i < claim_texts.size(); ++i) {
@@ -72,7 +108,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
     const std::vector<Metric> metrics{
         {"whatif-days", "Wall clock (nominal inputs)", "wall clock (days)", &WhatIfRow::wall_clock_days, false},
         {"whatif-cost", "Cost", "cost of the run (US dollars)", &WhatIfRow::cost_usd, true},
-        {"whatif-gpu-hours", "GPU-hours (nominal inputs)", "GPU-hours", &WhatIfRow::gpu_hours, false},
+        {"whatif-gpu-hours", "Allocated GPU-hours (nominal inputs)", "GPU-hours held (GPUs × wall clock)", &WhatIfRow::gpu_hours, false},
     };
     for (const Metric& m : metrics) {
         double largest = 0.0;

@@ -334,6 +334,34 @@ TEST_CASE("the comparison across chips draws days, cost and GPU-hours with each 
     // the H20's [U] note): once, for that chip only.
     CHECK(count(comparison, "Note (h20): its kernel efficiency attention (0.6) is an assumption.") == 1);
     CHECK_THAT(comparison, !Catch::Contains("Note (h100)"));
+    // How many samples each row's shares are of: not said where not known (both rows here: the WhatIfRow default, 0).
+    CHECK_THAT(comparison, !Catch::Contains("Claim shares:"));
+
+    // Under a rule the page says what `whatif` says in its classification block: each row's class, its reason and
+    // whether the rule permits it, the catalog chips left out, and the vendors the rule does not reach (the page gave
+    // the class alone; an audit of the report, session 52).
+    w.rule = "oct-2023";
+    gpuhours::RuleSet rules;
+    rules.id = "oct-2023";
+    rules.not_subject_vendors = {"Huawei"};
+    rules.not_subject_source = "PRC-origin parts";
+    w.rule_set = rules;
+    w.rows[0].classification = "3A090.a";
+    w.rows[0].classification_reason = "TPP 15,831 ≥ 4,800";
+    w.rows[0].permitted = false;
+    w.rows[0].reference = true;
+    w.rows[1].classification = "not controlled";
+    w.rows[1].classification_reason = "TPP 2,368 < 4,800";
+    w.not_permitted = {{"h200", "3A090.a"}, {"b200", "3A090.a"}};
+    w.rows[0].samples = 200;  // the scenario's own chip at run's count, the other at whatif's
+    w.rows[1].samples = 100;
+    const std::string ruled = gpuhours::report::html_report(ev, &w);
+    CHECK_THAT(ruled, Catch::Contains("Classification of h100 under oct-2023: 3A090.a — TPP 15,831 ≥ 4,800; not permitted under this rule: "
+                                      "the scenario&#39;s own chip, run as written as the reference row."));
+    CHECK_THAT(ruled, Catch::Contains("Classification of h20 under oct-2023: not controlled — TPP 2,368 &lt; 4,800."));
+    CHECK_THAT(ruled, Catch::Contains("Not permitted under oct-2023, so not compared: h200 (3A090.a), b200 (3A090.a)."));
+    CHECK_THAT(ruled, Catch::Contains("Not subject to oct-2023: Huawei parts, whatever their class (PRC-origin parts)."));
+    CHECK_THAT(ruled, Catch::Contains("Claim shares: h100 over 200 Monte Carlo samples; h20 over 100 Monte Carlo samples."));
 }
 
 TEST_CASE("gpuhours report writes one self-contained page with the verdict and the charts", "[report]") {
