@@ -50,7 +50,7 @@ void print_chips_legend(std::ostream& out, const RuleSet* rules, bool narrow) {
         out << report::wrap_text(fmt::format("Rule set {}: {}", rules->id, rules->title), kWidth, 2);
         out << report::wrap_text("Source: " + rules->source, kWidth, 2);
         out << report::wrap_text("TPP = max over formats of dense TFLOP/s × bit length (dense reading, chips-and-rules.md "
-                                 "§3.1); PD = TPP / die mm²; I/O = scale-up per direction × 2.",
+                                 "§3.1); PD = TPP / die mm² (performance density); a rule's I/O (bidirectional interconnect) is the scale-up/dir column × 2.",
                                  kWidth, 2);
         if (!rules->note.empty()) out << report::wrap_text("Note: " + rules->note, kWidth, 2);
         if (!rules->not_subject_vendors.empty()) {

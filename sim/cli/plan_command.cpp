@@ -383,7 +383,8 @@ void print_how_to_run(const std::string& file, const ParsedArgs& args, const Sce
     degree("expert_tensor", l.expert_tensor, p.expert_tensor);
     degree("micro_batch", l.micro_batch, p.micro_batch);
     if (l.schedule != p.schedule) sets.push_back(fmt::format("parallelism.schedule=\"{}\"", to_string(l.schedule)));
-    if (l.schedule == Schedule::interleaved) degree("virtual_stages", l.virtual_stages, p.virtual_stages);
+    // Whatever the schedule: a scenario's virtual_stages = 2 under rank 1's DualPipe is refused (an audit, session 52).
+    degree("virtual_stages", l.virtual_stages, p.virtual_stages);
     if (l.recompute != p.recompute) sets.push_back(fmt::format("parallelism.recompute=\"{}\"", to_string(l.recompute)));
     std::vector<std::string> phases;  // "phases.1.parallelism.data=32"
     for (std::size_t i = 0; s.phases_given && i < s.phases.size(); ++i) {

@@ -96,7 +96,7 @@ int cmd_report(const Args& raw, std::ostream& out) {
 
     const std::string page = report::html_report(ev, comparison, trains ? &*trains : nullptr);
     report::write_file_atomically(output, page, flag);
-    out << fmt::format("report: {} ({} KB; open it in a browser)\n", output, (page.size() + 512) / 1024);
+    out << fmt::format("report: {} ({}; open it in a browser)\n", output, format_bytes(Bytes(static_cast<double>(page.size()))));
     return trains ? capacity_exit_code(*trains, args) : 0;  // as `gpuhours capacity`: the page is written either way
 }
 

@@ -587,4 +587,15 @@ TEST_CASE("plan says how to run its best layout, each phase with its own degrees
     CHECK_THAT(r.out, Catch::Contains("to run rank 1 (the search is over the first phase;") && Catch::Contains(flagship + " " + sets + "\n"));
     // What it prints is what `check` takes.
     CHECK(test::run_cli("check " + flagship + " " + sets).exit_code == 0);
+    // Megatron 145.6B is interleaved over 2 virtual stages; a DualPipe rank 1 needs virtual_stages = 1 too (the line
+    // was refused, "virtual_stages = 2 needs schedule = interleaved"; a new user's read, session 52). Data 12 =
+    // 1,536 GPUs / (TP8 × PP16).
+    const std::string megatron = (kRoot / "scenarios" / "validation" / "megatron-145.6b.toml").string();
+    const auto m = test::run_cli("plan " + megatron + " --fix tensor=8 --fix pipeline=16 --fix schedule=dualpipe --fix micro_batch=1 "
+                                 "--fix recompute=selective");
+    INFO(m.out);
+    const std::string dualpipe = "--set 'parallelism.pipeline=16' --set 'parallelism.data=12' --set 'parallelism.schedule=\"dualpipe\"' "
+                                 "--set 'parallelism.virtual_stages=1' --set 'parallelism.recompute=\"selective\"'";
+    CHECK_THAT(m.out, Catch::Contains("to run rank 1: gpuhours run " + megatron + " " + dualpipe + "\n"));
+    CHECK(test::run_cli("check " + megatron + " " + dualpipe).exit_code == 0);
 }

@@ -551,3 +551,18 @@ TEST_CASE("a tenth fresh-user round: rules with zero, a child's micro_batch, a l
     CHECK_THAT(what, Catch::Contains("child.toml:9:44: error: unknown key `sdev` in [pricing.gpu_hour]\n  did you mean `sd`?"));
     CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:"));
 }
+
+TEST_CASE("a catalog name with a qualifier of the user's is offered the name it starts with") {
+    // `chip = "h100-sxm"`: four edits from "h100", so no suggestion came (a new user's read, session 52), while
+    // "llama-2-70" got one. A known name followed by "-", "_", " " or "." is offered, the longest such: "h100", not
+    // "h100-pcie" (which "h100-sxm" does not start with).
+    const std::string text = "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100-sxm\"\ngpus = 8\n[training]\ntokens = \"1B\"\n"
+                             "sequence_length = 4096\nglobal_batch = 8\n";
+    const std::string what = test::scenario_error(text, catalog_options()).what();
+    CHECK_THAT(what, Catch::Contains(":3:8: error: unknown chip \"h100-sxm\"\n  did you mean \"h100\"? Known chips:"));
+    // A model name with a qualifier: the model it starts with.
+    std::string model = text;
+    model.replace(model.find("llama-3.1-8b"), 12, "llama-3.1-8b_instruct");
+    model.replace(model.find("h100-sxm"), 8, "h100");
+    CHECK_THAT(std::string(test::scenario_error(model, catalog_options()).what()), Catch::Contains("did you mean \"llama-3.1-8b\"?"));
+}
