@@ -582,6 +582,7 @@ void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOp
     // end (waves of 4 on 2 threads left one idle at each wave's end, 15 % of `plan --exhaustive`'s wall time).
     const std::size_t wave_size = options.prune ? static_cast<std::size_t>(options.wave) : queue.size();
     std::atomic<std::size_t> settled{0};  // simulated or pruned, for on_progress
+    bool pruned_rest = false;              // the bound ended the queue: done once this wave is simulated
     std::size_t next = 0;
     while (next < queue.size()) {
         const Seconds limit = threshold();
@@ -591,7 +592,7 @@ void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOp
             if (i != result.scenario_index && result.candidates[i].lower_bound > limit) {
                 // Sorted by bound: this candidate and everything after it are pruned.
                 for (; next < queue.size(); ++next) result.candidates[queue[next]].fate = CandidateFate::pruned_by_bound;
-                if (options.on_progress) options.on_progress(queue.size(), queue.size());
+                pruned_rest = true;
                 break;
             }
             wave.push_back(i);
@@ -613,6 +614,7 @@ void simulate_in_bound_order(const Scenario& s, PlanResult& result, const PlanOp
         for (std::size_t i : wave) {
             if (result.candidates[i].step) times.push_back(result.candidates[i].step->step_time);
         }
+        if (pruned_rest && options.on_progress) options.on_progress(queue.size(), queue.size());
     }
 }
 

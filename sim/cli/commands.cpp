@@ -146,8 +146,9 @@ long long whole_number(const std::string& flag, const std::string& text, long lo
     } catch (const UnitError&) {
         throw Error(fmt::format("{} is not a whole number", given), fmt::format("use a whole number from {} to {}", min, max));
     }
+    if (v < static_cast<double>(min)) throw Error(fmt::format("{} must be a whole number from {} to {}", given, min, max));
     constexpr double kExactDouble = 9007199254740992.0;  // 2^53: every whole number up to it is a double exactly
-    if (std::fabs(v) > kExactDouble && v <= static_cast<double>(max)) {
+    if (v > kExactDouble && v <= static_cast<double>(max)) {
         throw Error(fmt::format("{} is not exact beyond 2^53 in this form", given),
                     "write it in plain digits (e.g. 9007199254740993)");
     }
@@ -429,6 +430,8 @@ Scenario checked_scenario(const ParsedArgs& args, const std::string& file, FitCh
     for (const PhaseSpec& ph : s.phases) {
         if (s.phases_given && !ph.quoted_gpu_hours) require_fit(scenario_of_phase(s, ph, ph.training.global_batch));
     }
+    // A memory figure's range whose ends could not hold the model, as `run` refuses it.
+    require_memory_ranges_fit(ScenarioSampler(file, load_options(args)));
     // A run that would practically never finish even at the steps' compute lower bound, as `run` refuses it.
     require_run_can_finish(s);
     require_whatif_chips(s, args, file);

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <optional>
 #include <ostream>
 
 namespace gpuhours::cli {
@@ -148,8 +149,9 @@ void write_candidate_json(report::Json& j, const PlanCandidate& c) {
     j.field("fate", to_string(c.fate));
     if (!c.reason.empty()) j.field("reason", c.reason);
     if (c.fit) {
-        j.field("memory_peak_bytes", c.fit->breakdown.total().value());
-        j.field("memory_headroom_bytes", std::floor(c.fit->headroom.value()));  // whole bytes, as memory_peak_bytes
+        // Whole bytes, as check's capacity_bytes (a fraction of a byte came from the GiB capacities).
+        j.field("memory_peak_bytes", static_cast<std::int64_t>(std::ceil(c.fit->breakdown.total().value())));
+        j.field("memory_headroom_bytes", static_cast<std::int64_t>(std::floor(c.fit->headroom.value())));
     }
     if (c.fate == CandidateFate::simulated || c.fate == CandidateFate::pruned_by_bound ||
         c.fate == CandidateFate::failed_in_simulation) {
@@ -362,66 +364,104 @@ void print_runner_up(const PlanResult& result, std::ostream& out) {
     }
 }
 
+// `text` inside single quotes for a POSIX shell ('…'\''…' for a quote in it).
+std::string shell_quoted(const std::string& text) {
+    std::string out = "'";
+    for (const char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+// The --set arguments that make the scenario's layout `l`: every field enumerate_layouts (plan.cpp) sets on a
+// candidate that differs from the scenario's. nullopt when a difference has no --set form here (a layer split or a
+// recompute module list the candidate drops: the scenario needs editing).
+std::optional<std::vector<std::string>> layout_sets(const ParallelLayout& l, const ParallelLayout& p) {
+    std::vector<std::string> sets;
+    const auto number = [&](const char* key, int mine, int theirs) {
+        if (mine != theirs) sets.push_back(fmt::format("parallelism.{}={}", key, mine));
+    };
+    const auto flag = [&](const char* key, bool mine, bool theirs) {
+        if (mine != theirs) sets.push_back(fmt::format("parallelism.{}={}", key, mine));
+    };
+    number("tensor", l.tensor, p.tensor);
+    number("context", l.context, p.context);
+    number("pipeline", l.pipeline, p.pipeline);
+    number("data", l.data, p.data);
+    number("expert", l.expert, p.expert);
+    number("expert_tensor", l.expert_tensor_degree(), p.expert_tensor_degree());  // 0 stands for "as tensor"
+    number("micro_batch", l.micro_batch, p.micro_batch);
+    if (l.schedule != p.schedule) sets.push_back(fmt::format("parallelism.schedule=\"{}\"", to_string(l.schedule)));
+    number("virtual_stages", l.virtual_stages, p.virtual_stages);  // whatever the schedule (DualPipe after interleaved×2)
+    if (l.recompute != p.recompute) sets.push_back(fmt::format("parallelism.recompute=\"{}\"", to_string(l.recompute)));
+    number("recompute_num_layers", l.recompute_num_layers, p.recompute_num_layers);
+    flag("sequence_parallel", l.sequence_parallel, p.sequence_parallel);
+    flag("tp_comm_overlap", l.tp_comm_overlap, p.tp_comm_overlap);
+    flag("combined_1f1b", l.combined_1f1b, p.combined_1f1b);
+    flag("moe_shared_expert_overlap", l.moe_shared_expert_overlap, p.moe_shared_expert_overlap);
+    if (l.recompute_modules != p.recompute_modules || l.layers_per_chunk != p.layers_per_chunk) return std::nullopt;
+    return sets;
+}
+
 // How to run the best layout: its --set arguments, with each phase that writes its own degrees given the data
 // degree its GPUs leave under them (the search is over the first phase's batch and sequence; a phase's own degrees
-// are kept). Checked as `run` would take them (the layout rules and every phase's memory); where a phase cannot
-// carry the layout, says which and why. A search printed rank 1 as PP8 DP256 EP256 for the flagship, whose
+// are kept). Checked as `run` would take them (the layout rules and every phase's memory), and that they give rank
+// 1's layout; where they cannot, says why. A search printed rank 1 as PP8 DP256 EP256 for the flagship, whose
 // context-extension phases then failed `check` until their data degrees were set (an audit of plan, session 52).
 void print_how_to_run(const std::string& file, const ParsedArgs& args, const Scenario& s, const PlanResult& result, std::ostream& out) {
     if (result.ranking.empty() || result.best().scenario_layout) return;
     const ParallelLayout& l = result.best().layout;
     const ParallelLayout& p = s.parallel;
-    std::vector<std::string> sets;
-    const auto degree = [&](const char* key, int mine, int theirs) {
-        if (mine != theirs) sets.push_back(fmt::format("parallelism.{}={}", key, mine));
-    };
-    degree("tensor", l.tensor, p.tensor);
-    degree("context", l.context, p.context);
-    degree("pipeline", l.pipeline, p.pipeline);
-    degree("data", l.data, p.data);
-    degree("expert", l.expert, p.expert);
-    degree("expert_tensor", l.expert_tensor, p.expert_tensor);
-    degree("micro_batch", l.micro_batch, p.micro_batch);
-    if (l.schedule != p.schedule) sets.push_back(fmt::format("parallelism.schedule=\"{}\"", to_string(l.schedule)));
-    // Whatever the schedule: a scenario's virtual_stages = 2 under rank 1's DualPipe is refused (an audit, session 52).
-    degree("virtual_stages", l.virtual_stages, p.virtual_stages);
-    if (l.recompute != p.recompute) sets.push_back(fmt::format("parallelism.recompute=\"{}\"", to_string(l.recompute)));
-    std::vector<std::string> phases;  // "phases.1.parallelism.data=32"
+    const auto own = layout_sets(l, p);
+    if (!own) {
+        out << "\nrank 1 cannot be written as --set arguments over this scenario: it drops the scenario's layer split or "
+               "recompute module list; edit the scenario's [parallelism] to run it\n";
+        return;
+    }
+    std::vector<std::string> sets = *own;
+    bool phases = false;
     for (std::size_t i = 0; s.phases_given && i < s.phases.size(); ++i) {
         const PhaseSpec& ph = s.phases[i];
         if (ph.quoted_gpu_hours) continue;
         const ParallelLayout& q = ph.parallel;
+        if (q.data == p.data && q.context == p.context && q.tensor == p.tensor && q.pipeline == p.pipeline) continue;
         // A degree the phase writes differs from the scenario's: kept; the others follow the layout.
         const long long ranks = 1LL * (q.tensor != p.tensor ? q.tensor : l.tensor) * (q.context != p.context ? q.context : l.context) *
                                 (q.pipeline != p.pipeline ? q.pipeline : l.pipeline);
-        if (q.data == p.data && q.context == p.context && q.tensor == p.tensor && q.pipeline == p.pipeline) continue;
         if (s.cluster.gpus % ranks != 0) {
             out << fmt::format("\nrank 1's layout does not carry to phase \"{}\": its model-parallel ranks ({}) do not divide {} GPUs; "
                                "give that phase a layout of its own to run it\n", ph.name, ranks, s.cluster.gpus);
             return;
         }
-        phases.push_back(fmt::format("phases.{}.parallelism.data={}", i, s.cluster.gpus / ranks));
+        sets.push_back(fmt::format("phases.{}.parallelism.data={}", i, s.cluster.gpus / ranks));
+        phases = true;
     }
-    sets.insert(sets.end(), phases.begin(), phases.end());
     LoadOptions options = load_options(args);
     options.overrides.insert(options.overrides.end(), sets.begin(), sets.end());
     try {
         const Scenario with = load_scenario(file, options);
+        const ParallelLayout& w = with.parallel;
+        // What the line runs is rank 1 (a field the reader derives otherwise would run another step, unsaid).
+        if (layout_key(w) != layout_key(l) || w.sequence_parallel != l.sequence_parallel || w.tp_comm_overlap != l.tp_comm_overlap ||
+            w.combined_1f1b != l.combined_1f1b || w.moe_shared_expert_overlap != l.moe_shared_expert_overlap ||
+            w.recompute_num_layers != l.recompute_num_layers || w.expert_tensor_degree() != l.expert_tensor_degree()) {
+            out << fmt::format("\nrank 1 cannot be written as --set arguments over this scenario: they read back as {}\n", describe_layout(w));
+            return;
+        }
         require_fit(with);
         for (const PhaseSpec& ph : with.phases) {
             if (with.phases_given && !ph.quoted_gpu_hours) require_fit(scenario_of_phase(with, ph, ph.training.global_batch));
         }
     } catch (const Error& e) {
-        out << fmt::format("\nrank 1's layout does not carry to every phase of the scenario as it stands: {}\n", e.one_line());
+        out << fmt::format("\nrank 1 written as --set arguments is refused{}: {}\n", phases ? " (with its phases' data degrees)" : "",
+                           e.one_line());
         return;
     }
     std::string flags;  // the search's own --catalog and --set first, as given
-    if (args.has("--catalog")) flags += fmt::format(" --catalog '{}'", args.get("--catalog"));
-    for (const auto& set : args.get_all("--set")) flags += fmt::format(" --set '{}'", set);
-    for (const auto& set : sets) flags += fmt::format(" --set '{}'", set);
+    if (args.has("--catalog")) flags += " --catalog " + shell_quoted(args.get("--catalog"));
+    for (const auto& set : args.get_all("--set")) flags += " --set " + shell_quoted(set);
+    for (const auto& set : sets) flags += " --set " + shell_quoted(set);
     out << fmt::format("\nto run rank 1{}: gpuhours run {}{}\n",
-                       phases.empty() ? "" : " (the search is over the first phase; the phases that set their own degrees keep them, with the data degree their GPUs leave)",
-                       file, flags);
+                       phases ? " (the search is over the first phase; the phases that set their own degrees keep them, with the data degree their GPUs leave)" : "",
+                       shell_quoted(file), flags);
 }
 
 }  // namespace

@@ -40,6 +40,7 @@ int cmd_report(const Args& raw, std::ostream& out) {
                     "name the file .html");
     }
     const ScenarioSampler sampler(file, load_options(args));
+    require_memory_ranges_fit(sampler);  // as `check` refuses it
     EvaluateOptions options = evaluate_options(args);
     // The comparison's flags are read now, before the run is evaluated: a mistaken value is an error then, not
     // after minutes; and --deadline or --max-gpus without a comparison to apply to would be silently ignored.

@@ -416,6 +416,7 @@ int cmd_run(const Args& raw, std::ostream& out) {
     if (args.has("--trace")) report::check_output_path(args.get("--trace"), "--trace");  // before any work
     const std::string& file = single_positional(args, "run", "SCENARIO");
     const ScenarioSampler sampler(file, load_options(args));
+    require_memory_ranges_fit(sampler);  // as `check` refuses it
     EvaluateOptions options = evaluate_options(args);
     const std::string trace_path = args.get("--trace");
     options.record_trace = !trace_path.empty();

@@ -79,10 +79,12 @@ void check_target(const std::filesystem::path& path, std::string_view flag) {
                     fmt::format("name a file gpuhours can create, with {}", flag));
     }
     if (S_ISREG(st.st_mode)) {
-        // A file its owner made read-only (no owner write bit) is not replaced behind its permissions: rename needs
-        // only the directory's. Judged on the mode bits, not access(), so that root too keeps a file made read-only.
-        if ((st.st_mode & S_IWUSR) == 0) {
-            throw Error(fmt::format("{} \"{}\" is read-only (its owner may not write it)", flag, path.string()),
+        // A file its owner made read-only (no owner write bit), or one this user may not write (another user's), is
+        // not replaced behind its permissions: rename needs only the directory's, and the new file would be this
+        // user's. The owner's bit is judged on the mode, so that root too keeps a file made read-only.
+        if ((st.st_mode & S_IWUSR) == 0 || (::geteuid() != 0 && ::access(path.c_str(), W_OK) != 0)) {
+            throw Error(fmt::format("{} \"{}\" is read-only ({})", flag, path.string(),
+                                    (st.st_mode & S_IWUSR) == 0 ? "its owner may not write it" : "you may not write it"),
                         fmt::format("make it writable (chmod u+w), or give {} another file", flag));
         }
         return;
@@ -192,10 +194,18 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     // A file replaced keeps its permissions (a private 0600 file came back 0644 under the umask); a new one gets
     // 0666 less the umask, as the shell's `>` gives it.
     struct stat old {};
-    const bool kept_mode = ::lstat(path.c_str(), &old) != 0 || !S_ISREG(old.st_mode) || ::fchmod(fd, old.st_mode & 07777) == 0;
+    // The permission bits only (0777): no set-user-ID, set-group-ID or sticky bit passes to what gpuhours writes.
+    if (::lstat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode) && ::fchmod(fd, old.st_mode & 0777) != 0) {
+        const int err = errno;
+        (void)::close(fd);
+        (void)::unlink(tmp.c_str());
+        throw Error(fmt::format("{} \"{}\": cannot give the new file the permissions of the one it replaces: {}", flag, path.string(),
+                                std::strerror(err)),
+                    fmt::format("give {} a file you own, or a new one", flag));
+    }
     // On disk before the rename publishes it (fsync): a crash after the rename then leaves the whole new file, not
     // an empty one under the target's name.
-    const bool written = kept_mode && write_all(fd, content) && ::fsync(fd) == 0;
+    const bool written = write_all(fd, content) && ::fsync(fd) == 0;
     const int write_errno = errno;
     const bool closed = ::close(fd) == 0;
     if (!written || !closed) {

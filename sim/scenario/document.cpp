@@ -787,8 +787,12 @@ std::vector<std::string> meanings(const std::string& word, const std::vector<std
     for (const auto& c : candidates) {
         if (word.size() >= 3 && c.size() > word.size() && c.starts_with(word)) out.push_back(c);
     }
-    // A known name followed by a qualifier of the user's ("h100-sxm", "llama-3.1-8b_instruct"): the longest such name
-    // (an unknown "h100-sxm" got no suggestion: four edits from "h100"; a new user's read, session 52).
+    if (out.empty()) {
+        if (auto best = suggest(word, candidates)) out.push_back(*best);
+    }
+    // Else a known name followed by a qualifier of the user's ("h100-sxm", "llama-3.1-8b_instruct"): the longest such
+    // name (an unknown "h100-sxm" got no suggestion: four edits from "h100"; a new user's read, session 52). After
+    // suggest(), so that a typo of a longer name ("h100-pcei") is offered that name, not its prefix.
     std::size_t longest = 0;
     for (const auto& c : candidates) {
         const bool qualified = c.size() >= 3 && word.size() > c.size() && word.starts_with(c) &&
@@ -797,9 +801,6 @@ std::vector<std::string> meanings(const std::string& word, const std::vector<std
     }
     for (const auto& c : candidates) {
         if (longest > 0 && c.size() == longest && word.starts_with(c)) out.push_back(c);
-    }
-    if (out.empty()) {
-        if (auto best = suggest(word, candidates)) out.push_back(*best);
     }
     return out;
 }

@@ -173,8 +173,8 @@ const Node& figure_value(const Node& node, std::string_view key_path, std::strin
 // The closest of `candidates` to `word` if it is close enough to be a plausible typo.
 std::optional<std::string> suggest(const std::string& word, const std::vector<std::string>& candidates);
 // What `word` may mean among `candidates` for a "did you mean": every candidate it is the start of (3 characters or
-// more: "a100" for a100-40gb and a100-80gb), else the longest candidate it starts with before a "-", "_", " " or "."
-// ("h100-sxm": h100), else suggest()'s, else none; `quoted`: as the message lists them,
+// more: "a100" for a100-40gb and a100-80gb), else suggest()'s, else the longest candidate it starts with before a
+// "-", "_", " " or "." ("h100-sxm": h100), else none; `quoted`: as the message lists them,
 // "\"a100-40gb\" or \"a100-80gb\"" (`quote`: the mark around each, "`" for keys).
 std::vector<std::string> meanings(const std::string& word, const std::vector<std::string>& candidates);
 std::string quoted(const std::vector<std::string>& names, char quote = '"');

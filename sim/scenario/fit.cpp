@@ -88,4 +88,27 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
 
 void require_fit(const Scenario& s) { require_fit(s, fit_of(s)); }
 
+void require_memory_ranges_fit(const ScenarioSampler& sampler) {
+    const std::vector<UncertainInput>& inputs = sampler.inputs();
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const UncertainInput& u = inputs[i];
+        if (!u.path.starts_with("cluster.chip.memory.")) continue;
+        const auto [low, high] = u.range();
+        for (const double end : {low, high}) {
+            std::vector<double> values = sampler.nominal_values();
+            values[i] = end;
+            const Scenario at_end = sampler.with(values);
+            try {
+                require_fit(at_end);
+                for (const PhaseSpec& ph : at_end.phases) {
+                    if (at_end.phases_given && !ph.quoted_gpu_hours) require_fit(scenario_of_phase(at_end, ph, ph.training.global_batch));
+                }
+            } catch (const ScenarioError& e) {
+                throw ScenarioError(u.where, fmt::format("{} reaches {}, at which {}", u.describe(), u.text(end), e.message()),
+                                    fmt::format("keep the range where the layout fits, or {}", e.hint()));
+            }
+        }
+    }
+}
+
 }  // namespace gpuhours

@@ -51,8 +51,10 @@ void read_recompute(TableReader& r, ParallelLayout& p, const std::string& name) 
         r, "recompute", {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}},
         Recompute::none);
     if (const Node* n = r.optional("recompute_num_layers")) {
-        p.recompute_num_layers = detail::as_int(*n, r.path_of("recompute_num_layers"), 1, kMaxInt);
-        if (p.recompute != Recompute::full) {
+        // 0: every layer, as when the key is absent (so that a --set can undo a file's N, as plan's line for a layout
+        // without full recomputation must).
+        p.recompute_num_layers = detail::as_int(*n, r.path_of("recompute_num_layers"), 0, kMaxInt);
+        if (p.recompute != Recompute::full && p.recompute_num_layers > 0) {
             throw CoupledError(n->where,
                                fmt::format("`{}.recompute_num_layers` applies to recompute = \"full\" (Megatron-Core's block "
                                            "method), but recompute is \"{}\"",

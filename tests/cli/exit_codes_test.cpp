@@ -220,6 +220,8 @@ TEST_CASE("command lines that were read wrongly or in part exit 2 naming what to
                Catch::Contains("\"seed\": 9007199254740993,"));
     CHECK_THAT(run_cli("run " + kUnpriced + " --seed 4611686018427387905").out, Catch::Contains("beyond the supported range"));
     CHECK(run_cli("run " + kUnpriced + " --seed 9.1e15").exit_code == 2);
+    // A large negative number is below the range, said so (it was told to be written in plain digits).
+    CHECK_THAT(run_cli("run " + kUnpriced + " --seed=-1e17").out, Catch::Contains("--seed -1e17 must be a whole number from 0"));
     // And the default sequence of a model with a learned position table of 2,048 is 2,048 (it was 4,096, which
     // --sequence-length 4096 itself is refused for).
     const auto model = run_cli("model megatron-gpt-1.7b");

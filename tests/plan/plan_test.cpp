@@ -584,7 +584,8 @@ TEST_CASE("plan says how to run its best layout, each phase with its own degrees
     REQUIRE(r.exit_code == 0);
     const std::string sets = "--set 'parallelism.pipeline=8' --set 'parallelism.data=256' --set 'parallelism.expert=256' "
                              "--set 'phases.1.parallelism.data=32' --set 'phases.2.parallelism.data=8'";
-    CHECK_THAT(r.out, Catch::Contains("to run rank 1 (the search is over the first phase;") && Catch::Contains(flagship + " " + sets + "\n"));
+    // The path and every argument in single quotes, for a shell.
+    CHECK_THAT(r.out, Catch::Contains("to run rank 1 (the search is over the first phase;") && Catch::Contains("'" + flagship + "' " + sets + "\n"));
     // What it prints is what `check` takes.
     CHECK(test::run_cli("check " + flagship + " " + sets).exit_code == 0);
     // Megatron 145.6B is interleaved over 2 virtual stages; a DualPipe rank 1 needs virtual_stages = 1 too (the line
@@ -596,6 +597,14 @@ TEST_CASE("plan says how to run its best layout, each phase with its own degrees
     INFO(m.out);
     const std::string dualpipe = "--set 'parallelism.pipeline=16' --set 'parallelism.data=12' --set 'parallelism.schedule=\"dualpipe\"' "
                                  "--set 'parallelism.virtual_stages=1' --set 'parallelism.recompute=\"selective\"'";
-    CHECK_THAT(m.out, Catch::Contains("to run rank 1: gpuhours run " + megatron + " " + dualpipe + "\n"));
+    CHECK_THAT(m.out, Catch::Contains("to run rank 1: gpuhours run '" + megatron + "' " + dualpipe + "\n"));
+    // A scenario whose layout fields the search changes beyond the degrees (Llama 3 8B's recipe: recompute_num_layers
+    // for full recomputation, sequence parallelism at TP > 1): the line sets those too and reads back as rank 1 (it
+    // was refused, "recompute_num_layers applies to recompute = full"; a reviewer's read, session 52).
+    const std::string llama = (kRoot / "scenarios" / "validation" / "megatron-bridge-llama3-8b-fp8-h100.toml").string();
+    const auto l8 = test::run_cli("plan " + llama + " --fix recompute=selective --fix tensor=1 --fix pipeline=1");
+    INFO(l8.out);
+    CHECK_THAT(l8.out, Catch::Contains("to run rank 1: gpuhours run '" + llama + "'"));
+    CHECK_THAT(l8.out, !Catch::Contains("refused") && !Catch::Contains("cannot be written"));
     CHECK(test::run_cli("check " + megatron + " " + dualpipe).exit_code == 0);
 }

@@ -3,6 +3,7 @@
 // reported with the rest of the file's, and the stand-ins of coupled rules chosen so that the search reads on.
 #include <gpuhours/scenario/scenario.hpp>
 
+#include "../support/cli.hpp"
 #include "../support/scenario_error.hpp"
 #include "../support/temp_dir.hpp"
 
@@ -465,17 +466,28 @@ TEST_CASE("a memory range whose low end cannot hold the model is refused, as its
     // Child of the flagship: [cluster.chip] memory.capacity = { low = "40 GB", mode = "80 GB", high = "90 GB" } (line
     // 3, the table at column 19: `memory.capacity = ` is 18 characters). At 40 GB the H800 keeps 40 − 3.221 (the 3 GiB
     // reserve) = 36.78 GB for the model, below what the flagship's worst pipeline rank needs (it fits the nominal's
-    // 76.78 GB, which `check` passes). `check` passed the range and `run` ran every draw as if it fitted (session 51's
-    // audit). A low end of 75 GB (71.78 GB usable) holds it and passes.
+    // 76.78 GB). `check` passed the range and `run` ran every draw as if it fitted (session 51's audit); both refuse it
+    // now, exit 2, located at the range. Loading does not (a reviewer's read: `plan` and `whatif`, which change the
+    // layout or the chip, were refused at load), and a low end of 75 GB (71.78 GB usable) holds it and passes.
     test::TempDir dir("all-errors-memory-range");
-    const std::string what = load_child_error(dir, "[cluster.chip]\nmemory.capacity = { low = \"40 GB\", mode = \"80 GB\", high = \"90 GB\" }\n");
-    CHECK_THAT(what, Catch::Contains("child.toml:3:19: error: cluster.chip.memory.capacity ~ triangular(40 GB, 80 GB, 90 GB) reaches "
-                                     "40 GB, which a draw would be refused for: the model does not fit"));
-    CHECK_THAT(what, Catch::Contains("has 36.78 GB usable: 40 GB as the device reports it"));
     const auto child = dir.path / "child.toml";
-    std::ofstream(child) << "extends = \"" << (kCatalog / "deepseek-v3.toml").string() << "\"\n"
-                         << "[cluster.chip]\nmemory.capacity = { low = \"75 GB\", mode = \"80 GB\", high = \"90 GB\" }\n";
+    const auto write = [&](const char* low) {
+        std::ofstream(child) << "extends = \"" << (kCatalog / "deepseek-v3.toml").string() << "\"\n"
+                             << "[cluster.chip]\nmemory.capacity = { low = \"" << low << "\", mode = \"80 GB\", high = \"90 GB\" }\n";
+    };
+    write("40 GB");
     CHECK_NOTHROW(load_scenario(child, catalog_options()));
+    const std::string catalog = " --catalog " + kCatalog.string();
+    for (const char* command : {"check ", "run --samples 2 "}) {
+        const auto r = test::run_cli(std::string(command) + child.string() + catalog);
+        INFO(r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains("child.toml:3:19: error: cluster.chip.memory.capacity ~ triangular(40 GB, 80 GB, 90 GB) reaches "
+                                          "40 GB, at which the model does not fit"));
+        CHECK_THAT(r.out, Catch::Contains("has 36.78 GB usable: 40 GB as the device reports it"));
+    }
+    write("75 GB");
+    CHECK(test::run_cli("check " + child.string() + catalog).exit_code == 0);
 }
 
 TEST_CASE("an eighth fresh-user round: a range end, another phase's one-key mistake, a name that starts several") {
@@ -565,4 +577,9 @@ TEST_CASE("a catalog name with a qualifier of the user's is offered the name it 
     model.replace(model.find("llama-3.1-8b"), 12, "llama-3.1-8b_instruct");
     model.replace(model.find("h100-sxm"), 8, "h100");
     CHECK_THAT(std::string(test::scenario_error(model, catalog_options()).what()), Catch::Contains("did you mean \"llama-3.1-8b\"?"));
+    // A typo of a longer name is offered that name, not the shorter name it starts with ("h100-pcei": two edits from
+    // "h100-pcie"; a reviewer's read: the qualifier rule came first and offered "h100").
+    std::string typo = text;
+    typo.replace(typo.find("h100-sxm"), 8, "h100-pcei");
+    CHECK_THAT(std::string(test::scenario_error(typo, catalog_options()).what()), Catch::Contains("did you mean \"h100-pcie\"?"));
 }

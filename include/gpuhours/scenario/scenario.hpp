@@ -316,6 +316,12 @@ FitCheck fit_of(const Scenario& s);
 // Throws ScenarioError naming the largest term and what to change when the worst pipeline rank does not fit.
 void require_fit(const Scenario& s, const FitCheck& fit);
 void require_fit(const Scenario& s);
+// A memory figure's range (cluster.chip.memory.capacity or memory.reserve given as a distribution) held to the fit
+// require_fit asks of the nominal at both of its ends, every written phase included: `check`, `run` and `report`
+// refuse a range whose draws could not hold the model (a capacity range down to 40 GB ran every draw as if it fitted;
+// session 51's audit). Not part of loading: `plan` and `whatif` change the layout a chip holds. Throws ScenarioError
+// located at the range.
+void require_memory_ranges_fit(const ScenarioSampler& sampler);
 
 // Bytes one checkpoint writes: every parameter's master copy and its optimizer moments (two, Adam), each in its
 // format; the working copy and gradients are not saved (they are derived from the master copy or recomputed).
