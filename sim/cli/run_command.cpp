@@ -284,9 +284,13 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
                         report::with_commas(ph.gpu_hours)});
             continue;
         }
-        for (const auto& seg : ph.segments) {
+        for (std::size_t k = 0; k < ph.segments.size(); ++k) {
+            const auto& seg = ph.segments[k];
             const Seconds t = ev.steps[seg.step].step_time * seg.steps;
-            pt.add_row({ph.name, std::to_string(ph.sequence_length), std::to_string(seg.global_batch),
+            // A batch ramp's levels before the phase's own batch are named as such (four unlabelled rows of one phase
+            // read as a mistake to a new user, session 52).
+            const std::string name = k + 1 < ph.segments.size() ? fmt::format("{}, ramp {}/{}", ph.name, k + 1, ph.segments.size() - 1) : ph.name;
+            pt.add_row({name, std::to_string(ph.sequence_length), std::to_string(seg.global_batch),
                         format_count(seg.tokens), report::with_commas(seg.steps), fmt::format("{:.3f} s", ev.steps[seg.step].step_time.value()),
                         fmt::format("{:.1f}", in_days(t)), report::with_commas(in_hours(t) * s.cluster.gpus)});
         }

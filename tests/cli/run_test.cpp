@@ -68,6 +68,17 @@ TEST_CASE("the flagship run reports DeepSeek-V3's phases with their GPU-hours") 
     CHECK(json_number(r.out, "rental") == Approx(2.0 * gpu_hours).epsilon(1e-9));
 }
 
+TEST_CASE("the phase table names a batch ramp's levels") {
+    // The flagship ramps 3,072 → 15,360 sequences in 4 levels, each at its interval's midpoint batch:
+    // 3,072 + 12,288 × (k − ½)/4 = 4,608, 7,680, 10,752, 13,824. The four rows read "pre-training" like the phase's own
+    // batch row, which a new user took for a mistake (session 52): they are "ramp k/4", the last row the phase's.
+    const auto r = run_cli("run " + kRoot + "/scenarios/deepseek-v3.toml --samples 2");
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("\npre-training, ramp 1/4    4096      4608 "));
+    CHECK_THAT(r.out, Catch::Contains("\npre-training, ramp 4/4    4096      13824 "));
+    CHECK_THAT(r.out, Catch::Contains("\npre-training              4096      15360 "));
+}
+
 TEST_CASE("the same seed gives byte-identical run output and another seed other samples") {
     const auto file = small_scenario().string();
     const auto a = run_cli("run " + file + " --json --samples 64 --seed 5");
