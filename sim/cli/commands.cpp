@@ -179,7 +179,6 @@ void memory_bytes_json(report::Json& j, const ChipProfile& chip) {
     j.field("device_basis", chip.memory_nameplate ? "nameplate" : "exposed");
 }
 
-
 // `flag`'s value read by `parse` (a missing or wrong unit is an Error naming the flag, with `unit_hint`) and held to
 // the range `in_range` (else "FLAG VALUE is below (beyond) the supported range of WHAT (limit RANGE)", with `hint`:
 // below when `low` is itself out of range and the value is under it); nullopt when the flag is absent.

@@ -446,10 +446,7 @@ void print_how_to_run(const std::string& file, const ParsedArgs& args, const Sce
             out << fmt::format("\nrank 1 cannot be written as --set arguments over this scenario: they read back as {}\n", describe_layout(w));
             return;
         }
-        require_fit(with);
-        for (const PhaseSpec& ph : with.phases) {
-            if (with.phases_given && !ph.quoted_gpu_hours) require_fit(scenario_of_phase(with, ph, ph.training.global_batch));
-        }
+        require_every_phase_fits(with);
     } catch (const Error& e) {
         out << fmt::format("\nrank 1 written as --set arguments is refused{}: {}\n", phases ? " (with its phases' data degrees)" : "",
                            e.one_line());

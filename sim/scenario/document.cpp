@@ -790,6 +790,7 @@ std::vector<std::string> meanings(const std::string& word, const std::vector<std
     if (out.empty()) {
         if (auto best = suggest(word, candidates)) out.push_back(*best);
     }
+    if (!out.empty()) return out;
     // Else a known name followed by a qualifier of the user's ("h100-sxm", "llama-3.1-8b_instruct"): the longest such
     // name (an unknown "h100-sxm" got no suggestion: four edits from "h100"; a new user's read, session 52). After
     // suggest(), so that a typo of a longer name ("h100-pcei") is offered that name, not its prefix.
@@ -797,7 +798,7 @@ std::vector<std::string> meanings(const std::string& word, const std::vector<std
     for (const auto& c : candidates) {
         const bool qualified = c.size() >= 3 && word.size() > c.size() && word.starts_with(c) &&
                                std::string_view("-_ .").find(word[c.size()]) != std::string_view::npos;
-        if (out.empty() && qualified) longest = std::max(longest, c.size());
+        if (qualified) longest = std::max(longest, c.size());
     }
     for (const auto& c : candidates) {
         if (longest > 0 && c.size() == longest && word.starts_with(c)) out.push_back(c);

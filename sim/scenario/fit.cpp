@@ -88,6 +88,13 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
 
 void require_fit(const Scenario& s) { require_fit(s, fit_of(s)); }
 
+void require_every_phase_fits(const Scenario& s) {
+    require_fit(s);
+    for (const PhaseSpec& ph : s.phases) {
+        if (s.phases_given && !ph.quoted_gpu_hours) require_fit(scenario_of_phase(s, ph, ph.training.global_batch));
+    }
+}
+
 void require_memory_ranges_fit(const ScenarioSampler& sampler) {
     const std::vector<UncertainInput>& inputs = sampler.inputs();
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -99,10 +106,7 @@ void require_memory_ranges_fit(const ScenarioSampler& sampler) {
             values[i] = end;
             const Scenario at_end = sampler.with(values);
             try {
-                require_fit(at_end);
-                for (const PhaseSpec& ph : at_end.phases) {
-                    if (at_end.phases_given && !ph.quoted_gpu_hours) require_fit(scenario_of_phase(at_end, ph, ph.training.global_batch));
-                }
+                require_every_phase_fits(at_end);
             } catch (const ScenarioError& e) {
                 throw ScenarioError(u.where, fmt::format("{} reaches {}, at which {}", u.describe(), u.text(end), e.message()),
                                     fmt::format("keep the range where the layout fits, or {}", e.hint()));

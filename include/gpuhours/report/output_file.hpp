@@ -17,8 +17,8 @@ void check_output_path(const std::filesystem::path& path, std::string_view flag)
 
 // Writes `content` to `path` whole or not at all: a uniquely named temporary in the same directory, created with
 // O_CREAT | O_EXCL | O_NOFOLLOW, given the permissions of the file it replaces (a new file: 0666 less the umask),
-// synced to disk (fsync), then renamed onto `path` (checked again first, as check_output_path). The temporary is removed on any failure, and on SIGINT or SIGTERM while it exists. Throws
-// gpuhours::Error naming `flag` and the path.
+// synced to disk (fsync), then renamed onto `path` (checked again first, as check_output_path). The temporary is
+// removed on any failure, and on SIGINT or SIGTERM while it exists. Throws gpuhours::Error naming `flag` and the path.
 void write_file_atomically(const std::filesystem::path& path, std::string_view content, std::string_view flag);
 
 namespace detail {

@@ -316,6 +316,9 @@ FitCheck fit_of(const Scenario& s);
 // Throws ScenarioError naming the largest term and what to change when the worst pipeline rank does not fit.
 void require_fit(const Scenario& s, const FitCheck& fit);
 void require_fit(const Scenario& s);
+// require_fit of the scenario and of every phase it writes (each at its own batch, the most micro-batches in flight:
+// a batch ramp's smaller levels hold no more), as `run` requires; quoted phases are not simulated.
+void require_every_phase_fits(const Scenario& s);
 // A memory figure's range (cluster.chip.memory.capacity or memory.reserve given as a distribution) held to the fit
 // require_fit asks of the nominal at both of its ends, every written phase included: `check`, `run` and `report`
 // refuse a range whose draws could not hold the model (a capacity range down to 40 GB ran every draw as if it fitted;
