@@ -362,6 +362,37 @@ LadderInputs ladder_inputs(const RunEvaluation& ev, Seconds wall, const PricingS
     return in;
 }
 
+// With phases at prices of their own, a cost bound's break-even is the [pricing] price, paid by the phases without
+// one, at which the nominal run costs the bound: (bound − the priced phases' cost) / the other phases' GPU-hours,
+// the run's `gpu_hours` split in proportion to the phases' simulated GPU-hours as cost_inputs splits it. None when
+// every phase has its own price or the priced phases alone pass the bound (an audit found "any price below $2.14"
+// printed, the single-price figure, where the run failed at $2.10 beside a $10 phase).
+void phase_priced_break_evens(ClaimVerdict& v, const RunEvaluation& ev, double gpu_hours) {
+    const double total = ev.simulated_gpu_hours();
+    double own = 0.0;   // the priced phases' cost ($)
+    double rest = 0.0;  // the other phases' GPU-hours
+    for (const auto& ph : ev.phases) {
+        const double hours = total > 0.0 ? gpu_hours * ph.gpu_hours / total : 0.0;
+        if (ph.gpu_hour) own += hours * ph.gpu_hour->value();
+        else rest += hours;
+    }
+    const auto at = [&](double bound) -> std::optional<double> {
+        if (rest <= 0.0 || bound <= own) return std::nullopt;
+        return (bound - own) / rest;
+    };
+    for (auto& c : v.criteria) {
+        if (!c.break_even_per_gpu_hour) continue;
+        c.break_even_for_unpriced_phases = true;
+        if (c.bound == ClaimBound::above) {
+            c.break_even_per_gpu_hour = at(c.low.value_or(0.0));
+        } else {
+            c.break_even_per_gpu_hour = at(c.high.value_or(0.0));
+            if (c.bound == ClaimBound::within) c.break_even_low_per_gpu_hour = at(c.low.value_or(0.0));
+        }
+        if (!c.break_even_per_gpu_hour) c.break_even_low_per_gpu_hour.reset();
+    }
+}
+
 // One run's figures with the cost of every rung (NaN where a rung is not priced).
 struct PricedRun {
     RunMetrics metrics;  // cost: the scenario's own basis
@@ -773,6 +804,8 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
                 c.break_even_per_gpu_hour.reset();
                 c.break_even_low_per_gpu_hour.reset();
             }
+        } else if (rung && first_priced_phase(s) != nullptr) {
+            phase_priced_break_evens(v, ev, on_rung({nominal_run}, rung).front().gpu_hours);
         }
         v.basis = claim.basis;
         if (ev.stochastic && ev.run_uncertain && ev.economic_uncertain) {

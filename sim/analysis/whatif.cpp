@@ -501,6 +501,7 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
         row.price_gpu_hour = catalog ? profile.rental_gpu_hour->value() : from.rental_gpu_hour->value();
         row.price_note = catalog ? fmt::format("catalog: {} (rung 1 only)", profile.rental_source)
                                  : fmt::format("the {}'s catalog price, as this chip has none (rung 1 only)", from.display_name);
+        row.price_borrowed = !catalog;
         // derive_variant has loaded the variant with borrowed_rental's override.
         return;
     }
@@ -513,6 +514,7 @@ void price_variant(WhatIfRow& row, Variant& v, const Scenario& original, const C
     if (own || request.same_price || !profile.rental_gpu_hour) {
         row.price_note = own ? "the scenario's" : request.same_price ? "the scenario's (--same-price)"
                                                                      : "the scenario's (no catalog price for this chip)";
+        row.price_borrowed = !own && !request.same_price;
         // Phases at prices of their own (a phase without one at [pricing]'s): the row's one figure is the first's.
         // The spread is the phases' (a [pricing] gpu_hour no phase is priced at does not widen it).
         double lo = std::numeric_limits<double>::infinity(), hi = -lo;
@@ -615,8 +617,11 @@ ChipSwap chip_swap(const std::filesystem::path& file, const LoadOptions& base, c
         if (!row.price_note.starts_with("catalog")) {
             const ScenarioSampler sampler(file, with(base, swap.overrides));
             if (const UncertainInput* price = sampler.input("pricing.gpu_hour")) {
-                range = fmt::format(": nominal of {}, which each sample draws (median ${:.2f})", price->distribution_text(),
-                                    price->quantile(0.5));
+                // The cost judged is the median over the --samples drawn, so with few of them it moves (an audit: 10.39T
+                // tokens for $5M at 20 samples, 11.15T at 200): said beside the range's own median.
+                range = fmt::format(": nominal of {}, which each sample draws (the range's median ${:.2f}; the cost "
+                                    "judged is the median over the samples drawn, which moves with --samples)",
+                                    price->distribution_text(), price->quantile(0.5));
             }
         }
         swap.note += fmt::format("{}price ${}/GPU-hour ({}{})", swap.note.empty() ? "" : "; ", row.price_gpu_hour, row.price_note, range);
@@ -637,6 +642,38 @@ MemoryFit fit_swapped(const std::filesystem::path& file, const LoadOptions& base
     }
     return {std::move(v.overrides), std::move(v.note)};
 }
+
+// A catalog figure whose source's first label is [U] (an assumption), after any "as other.toml:" that carries it from
+// another part: "[U] assumption …", "as l20.toml [U], …", "as h100-pcie.toml: [U] …". Only the label at the start
+// was read before, so a part whose figure is another's assumption carried over was not flagged (an audit: the L2 and
+// H800 PCIe beside the L20 and H100 PCIe, whose figures they copy). "[U/D]" and "[R range, U point]" are not [U].
+namespace {
+bool first_label_is_assumption(std::string_view source) {
+    // The first label outside parentheses: "as b200.toml, the same silicon (… [U]): [R/D …]" is the B200's [R/D],
+    // the parenthesis an aside about it.
+    std::size_t open = std::string_view::npos;
+    int depth = 0;
+    for (std::size_t i = 0; i < source.size() && open == std::string_view::npos; ++i) {
+        if (source[i] == '(') ++depth;
+        else if (source[i] == ')' && depth > 0) --depth;
+        else if (source[i] == '[' && depth == 0) open = i;
+    }
+    if (open == std::string_view::npos) return false;
+    const std::string_view before = source.substr(0, open);
+    if (!before.empty() && !before.starts_with("as ")) return false;  // a label inside the text, not the source's own
+    return source.substr(open).starts_with("[U]");
+}
+
+// A phase whose GPU-hours are quoted (not simulated) was quoted on the scenario's chip: on another chip's row they are
+// carried unchanged, said so (an audit: DeepSeek's "5K H800 GPU-hours" of post-training charged on an L2 unremarked).
+void add_quoted_phase_caveats(WhatIfRow& row, const Scenario& original) {
+    for (const PhaseSpec& ph : original.phases) {
+        if (!ph.quoted_gpu_hours) continue;
+        row.caveats.push_back(fmt::format("phase \"{}\" quotes {} GPU-hours (not simulated), carried unchanged from the "
+                                          "scenario's chip to this one", ph.name, with_commas(*ph.quoted_gpu_hours)));
+    }
+}
+}  // namespace
 
 void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
@@ -668,7 +705,7 @@ void fill_whatif_row(WhatIfRow& row, const RunEvaluation& ev) {
     std::vector<std::string> assumed;  // "gemm_fp8 (0.54)", …
     for (const Assumption& a : s.assumptions) {
         constexpr std::string_view kPrefix = "cluster.chip.efficiency.";
-        if (!a.key.starts_with(kPrefix) || !a.source.starts_with("[U]")) continue;
+        if (!a.key.starts_with(kPrefix) || !first_label_is_assumption(a.source)) continue;
         const std::string_view figure = std::string_view(a.key).substr(kPrefix.size());
         if (!figure.starts_with("gemm") && figure != "attention") continue;
         if (figure.starts_with("gemm_tile")) continue;  // the tile's grain, not a rate
@@ -747,6 +784,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
             const LoadOptions variant_options = with(base, v.overrides);
             const RunEvaluation ev = evaluate_run(ScenarioSampler(file, variant_options), row_options);
             fill_whatif_row(row, ev);
+            if (!row.reference) add_quoted_phase_caveats(row, original);
             if (request.deadline) {
                 // Each probe's memory is judged at its own data degree (ZeRO shards over it): the swap without its
                 // fit, priced as the row, then the probe's degrees, then fit_swapped; the row's own fit held at a

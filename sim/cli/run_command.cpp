@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <utility>
@@ -32,13 +34,17 @@ std::string share(Seconds part, Seconds whole) {
 // --csv: one row per phase segment (quoted phases as one row of GPU-hours).
 void write_csv(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
-    report::Table t({"phase", "global_batch", "sequence_length", "tokens", "steps", "step_time_s", "gpu_hours", "quoted"});
+    report::Table t({"phase", "ramp_level", "global_batch", "sequence_length", "tokens", "steps", "step_time_s", "gpu_hours",
+                     "quoted"});
     for (const auto& ph : ev.phases) {
         if (ph.quoted) {
-            t.add_row({ph.name, "", "", "", "", "", fmt::format("{}", ph.gpu_hours), "true"});
+            t.add_row({ph.name, "", "", "", "", "", "", fmt::format("{}", ph.gpu_hours), "true"});
         }
-        for (const auto& seg : ph.segments) {
-            t.add_row({ph.name, std::to_string(seg.global_batch), std::to_string(ph.sequence_length),
+        for (std::size_t k = 0; k < ph.segments.size(); ++k) {
+            const auto& seg = ph.segments[k];
+            // A batch ramp's levels, 1 … n, as the text table names them ("ramp 1/4"); empty at the phase's own batch.
+            const std::string level = k + 1 < ph.segments.size() ? std::to_string(k + 1) : std::string();
+            t.add_row({ph.name, level, std::to_string(seg.global_batch), std::to_string(ph.sequence_length),
                        fmt::format("{}", seg.tokens), fmt::format("{}", seg.steps),
                        fmt::format("{}", ev.steps[seg.step].step_time.value()),
                        fmt::format("{}", in_hours(ev.steps[seg.step].step_time * seg.steps) * s.cluster.gpus), "false"});
@@ -200,8 +206,8 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
     j.end_array();
     j.key("claims").begin_array();
     for (const auto& v : ev.verdicts) {
-        j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability);
-        j.field("nominal_verdict", to_string(v.nominal_verdict));
+        j.begin_object();
+        report::verdict_head_json(j, v);
         if (v.probability_run) j.field("probability_run", *v.probability_run);
         if (v.probability_economic) j.field("probability_economic", *v.probability_economic);
         if (!v.rung.empty()) j.field("rung", v.rung);
@@ -349,7 +355,7 @@ void print_run(const RunEvaluation& ev, std::ostream& out) {
         out << fmt::format("  interruptions  {:.1f} expected (mean over the samples; job MTTF {}), checkpoint every {} ({}), "
                            "goodput {:.1f}% (mean over the samples)\n",
                            ev.interruptions_mean, ev.job_mttf ? format_duration(*ev.job_mttf) : "∞", format_duration(ev.checkpoint_interval),
-                           s.reliability.checkpoint_interval ? "given" : "Young/Daly", 100 * ev.goodput_mean);
+                           report::checkpoint_basis(ev), 100 * ev.goodput_mean);
         out << fmt::format("  wall clock     {:.1f} days (nominal inputs); over the samples: median {:.1f}, 90% interval {:.1f}–{:.1f} days "
                            "({} Monte Carlo run{}, seed {})\n",
                            ev.nominal_wall_clock_days, ev.wall_clock_days_spread.p50, ev.wall_clock_days_spread.p05,
@@ -412,6 +418,21 @@ void print_claims(const RunEvaluation& ev, std::ostream& out) {
     for (const auto& line : report::assumption_lines(ev)) out << fmt::format("  {}\n", line);
 }
 
+// `--set cluster.chip=X` swaps the chip under figures written for the scenario's own: the communication SMs stay the
+// count written (20 of the H800's 132 become 20 of the H20's 78), where `whatif --chips` keeps the scenario's share of
+// the SMs, so the two differ by that much (an audit: 101.1 s against whatif's 91.7 s on the H20, unexplained).
+std::optional<std::string> swapped_chip_note(const std::vector<std::string>& overrides, const Scenario& s) {
+    const bool swapped = std::any_of(overrides.begin(), overrides.end(), [](const std::string& o) {
+        return o.starts_with("cluster.chip=") || o.starts_with("cluster.chip.from=");
+    });
+    const int sms = s.phases.front().parallel.communication_sms;
+    if (!swapped || sms <= 0 || s.cluster.chip.sm_count <= 0) return std::nullopt;
+    return fmt::format("--set swapped the chip: parallelism.communication_sms = {} (written for the scenario's own chip) "
+                       "is {:.0f}% of the {}'s {} SMs here; `gpuhours whatif --chips` keeps the scenario's share of the SMs "
+                       "instead, so its row for this chip can differ (set parallelism.communication_sms to choose)",
+                       sms, 100.0 * sms / s.cluster.chip.sm_count, s.cluster.chip.display_name, s.cluster.chip.sm_count);
+}
+
 }  // namespace
 
 int cmd_run(const Args& raw, std::ostream& out) {
@@ -440,6 +461,7 @@ int cmd_run(const Args& raw, std::ostream& out) {
     }
     print_phases(ev, out);
     print_step(ev, args.has("--stages"), out);
+    if (const auto note = swapped_chip_note(load_options(args).overrides, ev.scenario)) out << "note: " << *note << "\n";
     print_run(ev, out);
     print_claims(ev, out);
     if (!trace_path.empty()) {

@@ -89,10 +89,10 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.field("wall_clock_days", r.wall_clock_days).field("gpu_hours", r.gpu_hours);
         j.field("steady_state_gpu_hours", r.steady_state_gpu_hours);
         if (!r.cost_basis.empty()) {
-            j.field("price_gpu_hour_usd", r.price_gpu_hour).field("price_note", r.price_note);
+            j.field("price_gpu_hour_usd", r.price_gpu_hour).field("price_note", r.price_note).field("price_borrowed", r.price_borrowed);
             j.field("cost_usd", r.cost_usd).field("cost_basis", r.cost_basis).field("energy_mwh", r.energy_mwh);
         } else {  // unpriced: null, as compare and run write it (a notebook would otherwise sum $0)
-            j.key("price_gpu_hour_usd").null().key("price_note").null();
+            j.key("price_gpu_hour_usd").null().key("price_note").null().key("price_borrowed").null();
             j.key("cost_usd").null().key("cost_basis").null().key("energy_mwh").null();
         }
         j.field("limiter", to_string(r.limiter));
@@ -104,8 +104,9 @@ std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) 
         j.end_object();
         j.key("claims").begin_array();
         for (const auto& v : r.verdicts) {
-            j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability);
-            j.field("nominal_verdict", to_string(v.nominal_verdict)).end_object();
+            j.begin_object();
+            report::verdict_head_json(j, v);
+            j.end_object();
         }
         j.end_array();
         if (result.deadline && r.deadline_gpus) {
@@ -348,8 +349,10 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         row.push_back(fmt::format("{:.1f}", r.wall_clock_days));
         row.push_back(report::with_commas(r.gpu_hours));
         row.push_back(report::with_commas(r.steady_state_gpu_hours));
-        row.push_back(r.price_gpu_hour > 0 ? fmt::format("${:.2f}", r.price_gpu_hour) : "—");
-        row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) : "—");
+        // § a price borrowed from the scenario's chip (the note under the table): its cost compares no markets.
+        const std::string borrowed = r.price_borrowed ? " §" : "";
+        row.push_back(r.price_gpu_hour > 0 ? fmt::format("${:.2f}{}", r.price_gpu_hour, borrowed) : "—");
+        row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) + borrowed : "—");
         row.push_back(r.energy_mwh > 0 ? format_energy(Joules(r.energy_mwh * 3.6e9)) : "—");
         row.push_back(limiter_label(r));
         row.push_back(verdicts_text(r));
@@ -369,6 +372,16 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
                "its date and market, rather than a safer or riskier run; --same-price prices every chip as the scenario does)\n";
         for (const auto& r : result.rows) {
             if (r.feasible && r.price_gpu_hour > 0) out << fmt::format("  {}: ${:.2f}, {}\n", r.chip, r.price_gpu_hour, r.price_note);
+        }
+        std::vector<std::string> borrowed;
+        for (const auto& r : result.rows) {
+            if (r.feasible && r.price_borrowed) borrowed.push_back(r.chip);
+        }
+        if (!borrowed.empty()) {
+            out << fmt::format("  § {}: no catalog price, so costed at the scenario chip's: their cost and their claims' cost "
+                               "criteria compare the runs' GPU-hours at one price, not what these chips rent for (set "
+                               "pricing.gpu_hour with --set to price them)\n",
+                               fmt::join(borrowed, ", "));
         }
     }
     if (!result.carried.empty()) {

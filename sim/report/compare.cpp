@@ -204,8 +204,9 @@ std::string compare_json(const CompareResult& r) {
         j.field("limited_by", to_string(f.limiter));
         j.key("claims").begin_array();
         for (const auto& v : f.verdicts) {
-            j.begin_object().field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability);
-            j.field("nominal_verdict", to_string(v.nominal_verdict)).end_object();
+            j.begin_object();
+            verdict_head_json(j, v);
+            j.end_object();
         }
         j.end_array().end_object();
     }

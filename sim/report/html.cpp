@@ -207,7 +207,7 @@ std::string summary_section(const RunEvaluation& ev) {
         out += figure("interruptions", fmt::format("{:.1f} expected", ev.interruptions_mean),
                       fmt::format("mean over the samples; job MTTF {}; checkpoint every {} ({})", ev.job_mttf ? format_duration(*ev.job_mttf) : "∞",
                                   format_duration(ev.checkpoint_interval),
-                                  s.reliability.checkpoint_interval ? "given" : "Young/Daly"));
+                                  checkpoint_basis(ev)));
         out += figure("goodput", percent(ev.goodput_mean), "useful training time / wall clock, mean over the samples");
     }
     out += "</div>\n";

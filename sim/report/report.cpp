@@ -550,7 +550,7 @@ std::string sweep_table(const SweepResult& r) {
                     continue;
                 }
                 const double p = row.claims[c].probability;
-                cells.push_back(fmt::format("{} ({:.0f}%{})", row.claims[c].verdict, 100 * p, share_error_suffix(p, row.samples)));
+                cells.push_back(fmt::format("{} ({}{})", row.claims[c].verdict, share_percent(p), share_error_suffix(p, row.samples)));
             }
         }
         t.add_row(std::move(cells));

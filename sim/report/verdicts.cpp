@@ -165,14 +165,23 @@ Headline headline_of(const RunEvaluation& ev) {
 }
 
 namespace {
-// A price per GPU-hour in cents, or to three significant digits below ten cents ($0.000112 is not "$0.00"); a price
-// that three digits round up to ten cents is printed in cents ($0.09996 as "$0.10", not "$0.1").
-std::string hourly_price(double dollars) {
-    if (dollars == 0.0 || std::abs(dollars) >= 0.1) return fmt::format("${:.2f}", dollars);
+// A break-even price per GPU-hour in cents, or to three significant digits below ten cents ($0.000112 is not
+// "$0.00"), rounded toward the side the claim holds on, so that the sentence it stands in stays true: down for a
+// price the claim needs to stay below ($2.13504 is "$2.13": "$2.14" was wrong for $2.138), up for one it needs to
+// stay above. A price that three digits round to ten cents is printed in cents ($0.09996 up as "$0.10").
+enum class Toward { down, up };
+std::string hourly_price(double dollars, Toward toward) {
+    const auto rounded = [&](double scale) {
+        // A relative 1e-12 keeps a value that sits on a step in binary ($2.12 as 2.1199…) on that step.
+        return toward == Toward::down ? std::floor(dollars * scale * (1.0 + 1e-12)) / scale
+                                      : std::ceil(dollars * scale * (1.0 - 1e-12)) / scale;
+    };
+    if (dollars == 0.0 || std::abs(dollars) >= 0.1) return fmt::format("${:.2f}", rounded(100.0));
     // Three significant digits in fixed notation ($0.0000112, not $1.12e-05).
     const int decimals = 2 - static_cast<int>(std::floor(std::log10(std::abs(dollars))));
-    std::string digits = fmt::format("{:.{}f}", dollars, decimals);
-    if (std::abs(std::stod(digits)) >= 0.1) return fmt::format("${:.2f}", dollars);
+    const double value = rounded(std::pow(10.0, decimals));
+    if (std::abs(value) >= 0.1) return fmt::format("${:.2f}", value);
+    std::string digits = fmt::format("{:.{}f}", value, decimals);
     digits.erase(digits.find_last_not_of('0') + 1);  // as {:.3g} wrote them: $0.05, not $0.0500
     if (digits.back() == '.') digits.pop_back();
     return "$" + digits;
@@ -181,13 +190,19 @@ std::string hourly_price(double dollars) {
 
 std::string break_even_text(const CriterionResult& c) {
     if (!c.break_even_per_gpu_hour) return {};
+    const std::string which = c.break_even_for_unpriced_phases
+                                  ? "[pricing] price per GPU-hour for the phases without one of their own (the others "
+                                    "at theirs)"
+                                  : "all-in price per GPU-hour";
     if (c.bound == ClaimBound::within && c.break_even_low_per_gpu_hour) {
-        return fmt::format("break-even prices {} and {} per GPU-hour: any all-in price per GPU-hour between them "
-                           "meets the bounds",
-                           hourly_price(*c.break_even_low_per_gpu_hour), hourly_price(*c.break_even_per_gpu_hour));
+        return fmt::format("break-even prices {} and {} per GPU-hour: any {} between them meets the bounds",
+                           hourly_price(*c.break_even_low_per_gpu_hour, Toward::up),
+                           hourly_price(*c.break_even_per_gpu_hour, Toward::down), which);
     }
-    return fmt::format("break-even price {} per GPU-hour: any all-in price per GPU-hour {} meets the threshold",
-                       hourly_price(*c.break_even_per_gpu_hour), c.bound == ClaimBound::above ? "above it" : "below it");
+    const bool above = c.bound == ClaimBound::above;
+    return fmt::format("break-even price {} per GPU-hour: any {} {} meets the threshold",
+                       hourly_price(*c.break_even_per_gpu_hour, above ? Toward::up : Toward::down), which,
+                       above ? "above it" : "below it");
 }
 
 std::string input_break_even_text(const InputBreakEven& b) {
@@ -195,11 +210,26 @@ std::string input_break_even_text(const InputBreakEven& b) {
     return fmt::format("{}: break-even {} (the criterion holds {}; {})", b.input, b.value_text, b.side, b.method);
 }
 
+std::string share_percent(double p) {
+    // Whole percents, or as many decimals (up to three) as keep the printed share on its own side of the verdicts'
+    // thresholds and of 0 and 100 %: 0.895 is "89.5%" beside an UNCERTAIN, not "90%" (an audit's case).
+    constexpr double kMarks[] = {0.0, 0.1, 0.9, 1.0};
+    for (int decimals = 0; decimals < 3; ++decimals) {
+        const std::string text = fmt::format("{:.{}f}", 100.0 * p, decimals);
+        const double shown = std::stod(text) / 100.0;  // as printed (fmt rounds ties to even)
+        const bool crosses = std::any_of(std::begin(kMarks), std::end(kMarks), [&](double m) {
+            return (p < m && shown >= m) || (p > m && shown <= m);
+        });
+        if (!crosses) return text + "%";
+    }
+    return fmt::format("{:.3f}%", 100.0 * p);
+}
+
 std::string criterion_probability_text(const CriterionResult& c) {
-    std::string out = fmt::format("{:.0f}% of runs", 100 * c.probability);
+    std::string out = fmt::format("{} of runs", share_percent(c.probability));
     if (c.probability_run && c.probability_economic) {
-        out += fmt::format(" ({:.0f}% over the run's own uncertainty, {:.0f}% over the economic assumptions)", 100 * *c.probability_run,
-                           100 * *c.probability_economic);
+        out += fmt::format(" ({} over the run's own uncertainty, {} over the economic assumptions)",
+                           share_percent(*c.probability_run), share_percent(*c.probability_economic));
     }
     return out;
 }
@@ -211,8 +241,16 @@ std::string share_error_suffix(double p, int n) {
 }
 
 std::string verdict_share_text(const ClaimVerdict& v, int samples) {
-    return fmt::format("{} {:.0f}%{} ({} at nominal)", to_string(v.verdict), 100 * v.probability, share_error_suffix(v.probability, samples),
+    return fmt::format("{} {}{} ({}{} at nominal)", to_string(v.verdict), share_percent(v.probability),
+                       share_error_suffix(v.probability, samples), v.too_few_samples ? "too few samples to settle; " : "",
                        to_string(v.nominal_verdict));
+}
+
+void verdict_head_json(Json& j, const ClaimVerdict& v) {
+    j.field("text", v.text).field("verdict", to_string(v.verdict)).field("probability", v.probability);
+    if (v.interval) j.key("probability_interval_95").begin_array().value(v.interval->low).value(v.interval->high).end_array();
+    else j.key("probability_interval_95").null();
+    j.field("too_few_samples", v.too_few_samples).field("nominal_verdict", to_string(v.nominal_verdict));
 }
 
 std::string basis_clause(const ClaimVerdict& v) {
@@ -222,22 +260,32 @@ std::string basis_clause(const ClaimVerdict& v) {
 }
 
 namespace {
-// A share of n Monte Carlo samples with its sampling error (standard_error); at 0 or 1, how many samples say so.
-std::string share_of_samples(double p, int n) {
-    if (n <= 1) return fmt::format("{:.0f}% (one sample)", 100 * p);
-    if (p <= 0.0 || p >= 1.0) return fmt::format("{:.0f}% ({} of {} samples)", 100 * p, p <= 0.0 ? "none" : "all", n);
-    return fmt::format("{:.0f}% ± {:.1f}% (one standard error over {} samples)", 100 * p, 100 * share_standard_error(p, n), n);
+// A claim's share of n Monte Carlo samples with its sampling error (standard_error); at 0 or 1, how many samples say
+// so; when too few samples settle the verdict, the share's 95 % interval and the threshold it crosses.
+std::string share_of_samples(const ClaimVerdict& v, int n) {
+    const double p = v.probability;
+    std::string out = n <= 1                   ? fmt::format("{} (one sample", share_percent(p))
+                      : p <= 0.0 || p >= 1.0   ? fmt::format("{} ({} of {} samples", share_percent(p), p <= 0.0 ? "none" : "all", n)
+                                               : fmt::format("{} ± {:.1f}% (one standard error over {} samples", share_percent(p),
+                                                             100 * share_standard_error(p, n), n);
+    if (v.too_few_samples && v.interval) {
+        out += fmt::format("; too few to settle a verdict: its 95% interval, {:.0f}–{:.0f}%, reaches {}; more --samples "
+                           "narrow it",
+                           std::floor(100 * v.interval->low), std::ceil(100 * v.interval->high),
+                           p >= 0.5 ? "below 90%" : "above 10%");
+    }
+    return out + ")";
 }
 }  // namespace
 
 std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v) {
     std::string out = ev.stochastic ? fmt::format("probability {} over all the uncertain inputs",
-                                                  share_of_samples(v.probability, ev.options.samples))
+                                                  share_of_samples(v, ev.options.samples))
                                     : std::string("nothing uncertain: the nominal run decides");
     if (v.probability_run && v.probability_economic) {
-        out += fmt::format(" ({:.0f}% over the run's own uncertainty with prices at nominal, {:.0f}% over the economic "
+        out += fmt::format(" ({} over the run's own uncertainty with prices at nominal, {} over the economic "
                            "assumptions with the run at nominal)",
-                           100 * *v.probability_run, 100 * *v.probability_economic);
+                           share_percent(*v.probability_run), share_percent(*v.probability_economic));
     }
     out += fmt::format("; {} at the nominal inputs", to_string(v.nominal_verdict));
     if (!v.rung.empty()) {
@@ -259,6 +307,16 @@ std::vector<LadderLine> ladder_lines(const RunEvaluation& ev) {
         if (rung.cost) {
             std::string detail;
             for (const auto& l : rung.lines) detail += fmt::format("{}{} {}", detail.empty() ? "" : "; ", l.item, format_dollars(l.cost));
+            // The capex is charged per year of the run (capex_share): a run longer than the hardware's amortisation
+            // period is charged more than one life of it, which a short period written by mistake hides (an audit's
+            // "1 day": 43 × the capital outlay).
+            const auto& own = ev.scenario.pricing.ownership;
+            if (rung.rung == CostRung::ownership && own && ev.nominal_wall_clock_days * 86400.0 > own->amortisation.value()) {
+                detail += fmt::format("; note: the run ({:.1f} days) outlasts the amortisation period ({:.1f} days), so it is "
+                                      "charged {:.2f} lives of the hardware (check pricing.ownership.amortisation)",
+                                      ev.nominal_wall_clock_days, own->amortisation.value() / 86400.0,
+                                      ev.nominal_wall_clock_days * 86400.0 / own->amortisation.value());
+            }
             line.detail = detail;
         } else {
             line.detail = rung.missing;
@@ -339,11 +397,24 @@ std::string mfu_text(const StepResult& r) {
                        to_string(r.compute_precision), 100 * r.mfu_full, 100 * r.mfu_causal, 100 * r.hfu);
 }
 
+std::string checkpoint_basis(const RunEvaluation& ev) {
+    const Scenario& s = ev.scenario;
+    if (s.reliability.checkpoint_interval) return "given";
+    if (!ev.job_mttf) return "no interruptions modelled, so no checkpoint is needed; the whole run";
+    if (s.reliability.async_checkpoint) return "asynchronous: one write time, writes back to back";
+    return "Young/Daly";
+}
+
 std::string gpu_power_basis(const Scenario& s) {
     const bool capped = s.cluster.power_cap && s.cluster.power_cap->value() < s.cluster.chip.tdp.value();
-    if (!capped) return fmt::format("GPUs at {:.0f}% of TDP on average", 100 * s.pricing.utilization);
-    return fmt::format("GPUs at {:.0f}% of their {} power cap on average", 100 * s.pricing.utilization,
-                       format_power(*s.cluster.power_cap));
+    // The rest of the IT power (hosts, NICs, switches) as cost_of adds it: GPU power × (1 + host_power_share).
+    const std::string hosts = s.pricing.host_power_share > 0.0
+                                  ? fmt::format(", plus {:.0f}% of that for the rest of the IT (host_power_share)",
+                                                100 * s.pricing.host_power_share)
+                                  : std::string();
+    if (!capped) return fmt::format("GPUs at {:.0f}% of TDP on average{}", 100 * s.pricing.utilization, hosts);
+    return fmt::format("GPUs at {:.0f}% of their {} power cap on average{}", 100 * s.pricing.utilization,
+                       format_power(*s.cluster.power_cap), hosts);
 }
 
 }  // namespace gpuhours::report

@@ -223,24 +223,48 @@ ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresho
     };
     out.nominal_verdict = all_hold(nominal) ? Verdict::holds : Verdict::fails;
     double failing = 0.0;  // fraction of samples in which some criterion fails
+    std::size_t met_all = 0;  // samples in which every criterion holds
     if (samples.empty()) {
         out.probability = all_hold(nominal) ? 1.0 : 0.0;
         failing = 1.0 - out.probability;
     } else {
-        std::size_t met = 0;
-        for (const auto& s : samples) met += all_hold(s) ? 1U : 0U;
-        out.probability = fraction(met, samples.size());
-        failing = fraction(samples.size() - met, samples.size());
+        for (const auto& s : samples) met_all += all_hold(s) ? 1U : 0U;
+        out.probability = fraction(met_all, samples.size());
+        failing = fraction(samples.size() - met_all, samples.size());
     }
 
-    if (out.probability >= confidence) {
+    // Over samples, the share's 95 % interval decides: the low end of the share meeting the claim for HOLDS, of the
+    // share missing it (1 − the high end) for FAILS.
+    double holds_low = out.probability;
+    double fails_low = failing;
+    if (!samples.empty()) {
+        out.interval = wilson_interval(met_all, samples.size());
+        holds_low = out.interval->low;
+        fails_low = 1.0 - out.interval->high;
+    }
+    if (holds_low >= confidence) {
         out.verdict = Verdict::holds;
-    } else if (failing >= confidence) {
+    } else if (fails_low >= confidence) {
         out.verdict = Verdict::fails;
     } else {
         out.verdict = Verdict::uncertain;
+        out.too_few_samples = out.probability >= confidence || failing >= confidence;
     }
     return out;
+}
+
+ProbabilityInterval wilson_interval(std::size_t met, std::size_t n) {
+    if (n < 1 || met > n) {
+        throw Error(fmt::format("a share of {} in {} samples has no interval", met, n), "give n ≥ 1 samples and met ≤ n");
+    }
+    constexpr double z = 1.959963984540054;  // the standard normal's 97.5th percentile
+    const double nn = static_cast<double>(n);
+    const double p = static_cast<double>(met) / nn;
+    const double z2n = z * z / nn;
+    const double centre = (p + z2n / 2.0) / (1.0 + z2n);
+    const double half = z * std::sqrt(p * (1.0 - p) / nn + z2n / (4.0 * nn)) / (1.0 + z2n);
+    // At p̂ = 0 or 1 one end is exactly 0 or 1; clamped against rounding.
+    return ProbabilityInterval{met == 0 ? 0.0 : std::max(0.0, centre - half), met == n ? 1.0 : std::min(1.0, centre + half)};
 }
 
 double probability_met(const ClaimThresholds& thresholds, const std::vector<RunMetrics>& samples) {

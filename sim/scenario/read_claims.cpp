@@ -8,6 +8,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <limits>
+#include <tuple>
 #include <filesystem>
 #include <memory>
 #include <system_error>
@@ -100,6 +102,52 @@ std::string claim_text(const Node& node, TableReader& r, const std::string& name
                                stand_in(text.where, Node::Kind::string, 0, 0.0, name));
     }
     return quoted;
+}
+
+// A bound or a `*_within` pair as plain numbers.
+template <class Q>
+std::optional<double> raw(const std::optional<Q>& q) {
+    if (!q) return std::nullopt;
+    if constexpr (std::is_arithmetic_v<Q>) return static_cast<double>(*q);
+    else return q->value();
+}
+template <class Q>
+std::optional<std::pair<double, double>> raw(const std::optional<Within<Q>>& w) {
+    if (!w) return std::nullopt;
+    return std::make_pair(*raw(std::optional<Q>(w->low)), *raw(std::optional<Q>(w->high)));
+}
+
+// One metric's bounds (`<metric>_below`, `_above`, `_within`) that no value meets together — cost_below = "$6M" with
+// cost_above = "$7M" — make a claim that fails for every run whatever it costs (an audit found it accepted, judged
+// FAILS at 0 %). Located at the last-written of the bounds (a --set after the file's).
+void require_some_value_meets(TableReader& r, const std::string& name, std::string_view metric, std::optional<double> below,
+                              std::optional<double> above, std::optional<std::pair<double, double>> within) {
+    double low = -std::numeric_limits<double>::infinity();
+    double high = std::numeric_limits<double>::infinity();
+    if (above) low = *above;
+    if (below) high = *below;
+    if (within) {
+        low = std::max(low, within->first);
+        high = std::min(high, within->second);
+    }
+    if (low < high) return;
+    const Node* last = nullptr;
+    std::vector<std::string> keys;
+    for (const char* suffix : {"_below", "_above", "_within"}) {
+        const std::string key = fmt::format("{}{}", metric, suffix);
+        const Node* n = r.table().find(key);
+        if (n == nullptr) continue;
+        keys.push_back(fmt::format("`{}`", r.path_of(key)));
+        const auto later = [](const SourceRef& a, const SourceRef& b) {
+            if (a.file != b.file) return a.file.starts_with("--set") && !b.file.starts_with("--set");
+            return std::tie(a.line, a.column) > std::tie(b.line, b.column);
+        };
+        if (last == nullptr || later(n->where, last->where)) last = n;
+    }
+    throw ScenarioError(last->where,
+                        fmt::format("{} leave no {} that meets them all: {} fails for every run", fmt::join(keys, " and "),
+                                    metric, name),
+                        fmt::format("keep one bound, or write {}_within = [low, high] with low below high", metric));
 }
 
 }  // namespace
@@ -214,6 +262,11 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
                            "mfu and energy",
                            std::move(bounded));
     }
+    require_some_value_meets(r, name, "cost", raw(t.cost_below), raw(t.cost_above), raw(t.cost_within));
+    require_some_value_meets(r, name, "wall_clock", raw(t.wall_clock_below), raw(t.wall_clock_above), raw(t.wall_clock_within));
+    require_some_value_meets(r, name, "gpu_hours", raw(t.gpu_hours_below), raw(t.gpu_hours_above), raw(t.gpu_hours_within));
+    require_some_value_meets(r, name, "mfu", raw(t.mfu_below), raw(t.mfu_above), raw(t.mfu_within));
+    require_some_value_meets(r, name, "energy", raw(t.energy_below), raw(t.energy_above), raw(t.energy_within));
     return c;
 }
 

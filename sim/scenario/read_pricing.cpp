@@ -189,6 +189,11 @@ PricingSpec read_pricing(const Node& given, const std::filesystem::path& catalog
     s.pue = p.number_at_least("pue", 1.0, 1.0, "PUE is facility power / IT power, e.g. 1.2 (reported data centres: 1.1 to about 2.5)", 10.0);
     s.utilization = p.number_at_least("utilization", 0.0, 1.0, "average GPU power as a fraction of TDP, e.g. 0.8");
     if (s.utilization > 1.0) throw ScenarioError(r.table().find("utilization")->where, "`pricing.utilization` is a fraction of TDP, at most 1");
+    // A GPU that runs a training step draws power: 0 gave "energy 0 kWh" and a free electricity line (an audit).
+    if (s.utilization <= 0.0) {
+        throw ScenarioError(r.table().find("utilization")->where, "`pricing.utilization` = 0: the GPUs would draw no power",
+                            "give the average GPU power as a fraction of TDP, above 0, e.g. 0.8 (idle is about 0.1)");
+    }
     s.host_power_share = p.number_at_least("host_power_share", 0.0, 0.0, "non-GPU IT power as a fraction of GPU power, e.g. 0.3");
     if (const Node* n = r.optional("includes")) s.includes = detail::as_string(*n, "pricing.includes");
     if (r.has("research_multiplier") && r.has("research_runs")) {

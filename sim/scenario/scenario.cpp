@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <cctype>
 #include <cmath>
@@ -420,6 +421,16 @@ void require_sections(const Node& root, const SourceRef& file) {
         if (root.find(key) == nullptr) missing.push_back(fmt::format("`{}`", key));
     }
     if (missing.size() > 1) {
+        // A catalog file given where a scenario goes (`gpuhours model scenarios/models/deepseek-v3.toml`): name it.
+        const std::string stem = std::filesystem::path(file.file).stem().string();
+        if (root.find("layers") != nullptr && root.find("hidden") != nullptr) {
+            throw ScenarioError(file, fmt::format("this is a model catalog file, not a scenario (it has no {})", fmt::join(missing, ", ")),
+                                fmt::format("name the model instead: `gpuhours model {}`, or model = \"{}\" in a scenario", stem, stem));
+        }
+        if (root.find("compute") != nullptr && root.find("vendor") != nullptr) {
+            throw ScenarioError(file, fmt::format("this is a chip catalog file, not a scenario (it has no {})", fmt::join(missing, ", ")),
+                                fmt::format("name the chip in a scenario's [cluster]: chip = \"{}\" (`gpuhours chips` lists them)", stem));
+        }
         throw ScenarioError(file, fmt::format("the scenario has no {}", fmt::join(missing, ", ")),
                             "a scenario needs at least: model = \"llama-3.1-8b\"; [cluster] with chip and gpus; [training] with "
                             "tokens, sequence_length and global_batch (docs/scenario-language.md has a complete example)");

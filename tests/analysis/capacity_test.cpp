@@ -69,7 +69,8 @@ TEST_CASE("a row at the scenario's price names the price's range and median, as 
     INFO(r.out);
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("price $2/GPU-hour (the scenario's: nominal of triangular($1.5, $2, $3.5), which each "
-                                      "sample draws (median $2.28))"));
+                                      "sample draws (the range's median $2.28; the cost judged is the median over the samples drawn, which moves with "
+                                       "--samples))"));
     CHECK_THAT(r.out, Catch::Contains("× this layout's at the scenario's own tokens"));
 }
 

@@ -471,8 +471,37 @@ TEST_CASE("run notes that an MoE step with its expert group inside a node came o
     // and its attention, 0.60 [U]. Its FP8 GEMM figure is the scenario's range, drawn, and so not named.
     CHECK_THAT(flagship_h20.out, Catch::Contains("\"caveats\": [\n        \"its kernel efficiencies gemm (0.8) and attention (0.6) are "
                                                  "assumptions, not measurements (marked [U] at their source), taken at one value: "
-                                                 "its step, days and claims' shares carry none of that uncertainty\"\n      ]"));
+                                                 "its step, days and claims' shares carry none of that uncertainty\""));
     CHECK_THAT(flagship_h20.out, !Catch::Contains("gemm_fp8_blockwise (0.53) is an assumption"));
+    // A part that carries another's assumption says so by "as other.toml: [U] …" (the H800 PCIe's gemm 0.70 and
+    // attention 0.50, as h100-pcie.toml's): flagged too (an audit found only a leading "[U]" read). The GB200's gemm,
+    // "as b200.toml, the same silicon (… [U]): [R/D …]", is the B200's derived figure, its [U] an aside: not flagged.
+    const Result pcie = run("whatif " + kFlagship + " --chips h800-pcie,gb200 --samples 1 --json");
+    CHECK_THAT(pcie.out, Catch::Contains("\"its kernel efficiencies gemm (0.7) and attention (0.5) are assumptions, not "
+                                         "measurements"));
+    CHECK_THAT(pcie.out, !Catch::Contains("gemm (0.58)"));
+    // Neither has a catalog price: each is costed at the scenario's, marked in the JSON.
+    std::size_t borrowed = 0;
+    for (std::size_t at = pcie.out.find("\"price_borrowed\": true"); at != std::string::npos;
+         at = pcie.out.find("\"price_borrowed\": true", at + 1)) {
+        ++borrowed;
+    }
+    CHECK(borrowed == 2);
+    // The flagship's post-training quotes DeepSeek's 5,000 H800 GPU-hours: on another chip they are carried unchanged,
+    // which each such row says (an audit found them charged on every chip without a word).
+    CHECK_THAT(pcie.out, Catch::Contains("\"phase \\\"post-training\\\" quotes 5,000 GPU-hours (not simulated), carried "
+                                         "unchanged from the scenario's chip to this one\""));
+}
+
+TEST_CASE("run says when --set swaps the chip under the scenario's communication SMs") {
+    // The flagship reserves 20 communication SMs of the H800's 132; on the H20 (78 SMs) the 20 are 20 / 78 = 26 %,
+    // where whatif keeps the scenario's share (12 of 78): the two commands' H20 steps differ, and run says why.
+    const Result swapped = run("run " + kFlagship + " --samples 1 --set cluster.chip=h20");
+    INFO(swapped.out);
+    REQUIRE(swapped.exit_code == 0);
+    CHECK_THAT(swapped.out, Catch::Contains("note: --set swapped the chip: parallelism.communication_sms = 20 (written for the "
+                                            "scenario's own chip) is 26% of the NVIDIA H20's 78 SMs here"));
+    CHECK_THAT(run("run " + kFlagship + " --samples 1").out, !Catch::Contains("swapped the chip"));
 }
 
 TEST_CASE("model --json lists every pipeline rank's memory, and check and model name the chip by its catalog id") {

@@ -77,6 +77,26 @@ TEST_CASE("the phase table names a batch ramp's levels") {
     CHECK_THAT(r.out, Catch::Contains("\npre-training, ramp 1/4    4096      4608 "));
     CHECK_THAT(r.out, Catch::Contains("\npre-training, ramp 4/4    4096      13824 "));
     CHECK_THAT(r.out, Catch::Contains("\npre-training              4096      15360 "));
+    // The CSV says the same in a column of its own (the phase's name stays its key): ramp_level 1 … 4, then empty.
+    const auto csv = run_cli("run " + kRoot + "/scenarios/deepseek-v3.toml --samples 2 --csv");
+    REQUIRE(csv.exit_code == 0);
+    CHECK_THAT(csv.out, Catch::StartsWith("phase,ramp_level,global_batch,sequence_length,tokens,steps,"));
+    CHECK_THAT(csv.out, Catch::Contains("\npre-training,1,4608,4096,"));
+    CHECK_THAT(csv.out, Catch::Contains("\npre-training,4,13824,4096,"));
+    CHECK_THAT(csv.out, Catch::Contains("\npre-training,,15360,4096,"));
+}
+
+TEST_CASE("a run longer than the hardware's amortisation period is said to be charged more than one life of it") {
+    // The ownership scenario at a 30-day amortisation: the run (about 57 days) is charged about 1.9 lives of the
+    // capex (capex_share is linear in the run's length), which a mistyped period hides in a large figure.
+    const auto r = run_cli("run " + kRoot + "/scenarios/deepseek-v3-ownership.toml --samples 2 --set "
+                           "pricing.ownership.amortisation='\"30 days\"'");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("days) outlasts the amortisation period (30.0 days), so it is charged 1."));
+    CHECK_THAT(r.out, Catch::Contains("lives of the hardware (check pricing.ownership.amortisation)"));
+    const auto four_years = run_cli("run " + kRoot + "/scenarios/deepseek-v3-ownership.toml --samples 2");
+    CHECK_THAT(four_years.out, !Catch::Contains("outlasts the amortisation period"));
 }
 
 TEST_CASE("the same seed gives byte-identical run output and another seed other samples") {
@@ -181,6 +201,42 @@ std::string json_text(const std::string& json, const std::string& key) {
 
 }  // namespace
 
+TEST_CASE("with phases priced apart, a cost bound's break-even is the price of the phases without their own") {
+    // "main" at the [pricing] price p, "long" at its own $5, no interruptions: cost = p × main_hours + 5 × long_hours,
+    // which is the bound $1K at p = (1000 − 5 × long_hours) / main_hours. An audit found the single-price figure
+    // ($1K / all the GPU-hours) printed as "any all-in price below it", false beside a dearer phase.
+    const auto file = write_priced_phases("priced-claim.toml", "reliability = \"none\"\n");
+    std::ofstream(file, std::ios::app) << "[[claims]]\ntext = \"under a thousand dollars\"\ncost_below = \"$1K\"\n";
+    const auto r = run_cli("run " + file.string() + " --json");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    const double main_hours = json_number(r.out, "gpu_hours", "\"name\": \"main\"");
+    const double long_hours = json_number(r.out, "gpu_hours", "\"name\": \"long\"");
+    REQUIRE(5.0 * long_hours < 1000.0);
+    CHECK(json_number(r.out, "break_even_usd_per_gpu_hour") == Approx((1000.0 - 5.0 * long_hours) / main_hours));
+    const auto text = run_cli("run " + file.string());
+    CHECK_THAT(text.out, Catch::Contains(fmt::format("break-even price ${:.2f} per GPU-hour: any [pricing] price per GPU-hour "
+                                                     "for the phases without one of their own (the others at theirs) below it",
+                                                     std::floor((1000.0 - 5.0 * long_hours) / main_hours * 100.0) / 100.0)));
+}
+
+TEST_CASE("one sample does not settle a verdict, and the energy and checkpoint lines name what they rest on") {
+    // The small run (a failure class, a price range, a claim): one sample's share is 0 or 100 %, whose 95 % interval
+    // (Wilson) is 0–80 % or 21–100 %: the verdict is UNCERTAIN, "too few to settle a verdict".
+    const auto file = small_scenario();
+    const auto one = run_cli("run " + file.string() + " --samples 1 --set pricing.host_power_share=0.3");
+    INFO(one.out);
+    REQUIRE(one.exit_code == 0);
+    CHECK_THAT(one.out, Catch::Contains("UNCERTAIN — "));
+    CHECK_THAT(one.out, Catch::Contains("(one sample; too few to settle a verdict: its 95% interval, "));
+    // The energy line names the hosts' share its figure includes (energy = GPU power × 1.3 × PUE × time).
+    CHECK_THAT(one.out, Catch::Contains("plus 30% of that for the rest of the IT (host_power_share)"));
+    // Nothing interrupts a run without failure classes: its checkpoint interval is the whole run, said so.
+    const auto none = run_cli("run " + file.string() + " --samples 4 --set reliability='\"none\"'");
+    INFO(none.out);
+    CHECK_THAT(none.out, Catch::Contains("(no interruptions modelled, so no checkpoint is needed; the whole run)"));
+}
+
 TEST_CASE("report, terminal and JSON agree on every headline number") {
     // The flagship, same seed and samples through the three outputs. The JSON's numbers are the reference; each is
     // written the way the page and the terminal print it, derived here from the number (not copied from either
@@ -238,7 +294,8 @@ TEST_CASE("report, terminal and JSON agree on every headline number") {
         fmt::format("probability {:.0f}% ± {:.1f}% (one standard error over 32 samples) over all the uncertain inputs",
                     100 * claim["probability"].number(),
                     100 * std::sqrt(claim["probability"].number() * (1 - claim["probability"].number()) / 32.0)),
-        fmt::format("break-even price ${:.2f} per GPU-hour", break_even),
+        // The break-even price rounded down to the cent: the claim is a cost *below*, met at any price under it.
+        fmt::format("break-even price ${:.2f} per GPU-hour", std::floor(break_even * 100.0) / 100.0),
     };
     for (const std::string& figure : figures) {
         INFO(figure);

@@ -52,12 +52,50 @@ TEST_CASE("a break-even price below ten cents keeps three significant digits", "
     // up, not as "$0.1".
     c.break_even_low_per_gpu_hour = 0.09996;
     CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.10 and $2.12 per GPU-hour"));
-    // Just below the rounding: $0.09994 keeps three significant digits, $0.0999.
+    // A within's low end rounds up (a price must stay above it): $0.09994 is $0.10 too; its high end rounds down.
     c.break_even_low_per_gpu_hour = 0.09994;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.10 and $2.12 per GPU-hour"));
+    c.break_even_low_per_gpu_hour = 0.09984;
     CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.0999 and $2.12 per GPU-hour"));
-    // A hundredth of a cent and less in fixed notation: $1 / 89,286 GPU-hours = $0.0000112 (not "$1.12e-05").
+    // A hundredth of a cent and less in fixed notation: $1 / 89,286 GPU-hours = $0.0000112000 (not "$1.12e-05"); up
+    // to three digits it stays $0.0000112.
     c.break_even_low_per_gpu_hour = 1.0 / 89286.0;
     CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.0000112 and $2.12 per GPU-hour"));
+}
+
+TEST_CASE("a break-even price is rounded toward the side its claim holds on", "[report]") {
+    // The flagship's $6M over 2,810,253 GPU-hours breaks even at $2.13504: "below $2.14" was false at $2.138 (an
+    // audit's case: the claim fails there), so a "below" price rounds down to $2.13 and an "above" one up.
+    CriterionResult c;
+    c.bound = ClaimBound::below;
+    c.break_even_per_gpu_hour = 2.13504;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even price $2.13 per GPU-hour: any all-in price per "
+                                                             "GPU-hour below it"));
+    // GPT-4's "more than $100M" over its GPU-hours breaks even at $1.1422: above it means at or above $1.15 printed.
+    c.bound = ClaimBound::above;
+    c.break_even_per_gpu_hour = 1.1422;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even price $1.15 per GPU-hour: any all-in price per "
+                                                             "GPU-hour above it"));
+    // A price on a cent stays on it ($2.12 is 2.11999… in binary).
+    c.break_even_per_gpu_hour = 2.12;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even price $2.12 per GPU-hour"));
+    c.bound = ClaimBound::below;
+    CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even price $2.12 per GPU-hour"));
+}
+
+TEST_CASE("a claim's share is printed on its own side of the verdicts' thresholds", "[report]") {
+    // 179 of 200 samples = 0.895: whole percents print "90%" (fmt rounds the tie 89.5 to even, 90) beside an
+    // UNCERTAIN that needs 90 %; one decimal keeps it below: "89.5%". 0.905 (90.4999… in binary) would print "90%",
+    // on the mark itself: one decimal again, "90.5%". 0.915 is plainly above: "92%" (91.5 rounds to even).
+    CHECK(report::share_percent(0.895) == "89.5%");
+    CHECK(report::share_percent(0.905) == "90.5%");
+    CHECK(report::share_percent(0.915) == "92%");
+    CHECK(report::share_percent(0.35) == "35%");
+    // Near 10 %: 0.104 → "10%" would read as at most 10 % (FAILS): "10.4%". Near the ends: 0.9996 is not "100%".
+    CHECK(report::share_percent(0.104) == "10.4%");
+    CHECK(report::share_percent(0.9996) == "99.96%");
+    CHECK(report::share_percent(1.0) == "100%");
+    CHECK(report::share_percent(0.0) == "0%");
 }
 
 TEST_CASE("the pipeline bubble's share that is stages waiting for the busiest is named", "[report]") {

@@ -96,17 +96,49 @@ TEST_CASE("a claim that 70 percent of samples meet is uncertain at confidence 0.
     CHECK(v.criteria[0].margin == Approx(0.0706667).epsilon(1e-5));
 }
 
-TEST_CASE("a claim that 95 percent of samples meet holds at confidence 0.9", "[claims]") {
-    // 20 samples, 1 over budget ⇒ probability 19/20 = 0.95 ≥ 0.9 ⇒ HOLDS.
-    const auto samples = samples_with_costs(20, 1, Dollars(6.2e6), Dollars(5.5e6));
-    const ClaimVerdict v = judge_claim("under $6M", six_million_in_two_months(), deepseek_nominal(), samples, 0.9);
+TEST_CASE("a claim that 95 percent of samples meet holds at confidence 0.9 once the samples settle it", "[claims]") {
+    // 200 samples, 10 over budget ⇒ probability 190/200 = 0.95. Its Wilson 95 % interval (z = 1.96, z²/n = 0.019207):
+    // centre (0.95 + 0.009604) / 1.019207 = 0.94152, half-width 1.96 √(0.95 · 0.05 / 200 + 0.019207 / 800) / 1.019207
+    // = 1.96 · 0.016171 / 1.019207 = 0.03110 ⇒ [0.9104, 0.9726]: its low end ≥ 0.9 ⇒ HOLDS.
+    const auto many = samples_with_costs(200, 10, Dollars(6.2e6), Dollars(5.5e6));
+    const ClaimVerdict v = judge_claim("under $6M", six_million_in_two_months(), deepseek_nominal(), many, 0.9);
     CHECK(v.probability == Approx(0.95));
+    REQUIRE(v.interval.has_value());
+    CHECK(v.interval->low == Approx(0.9104).epsilon(1e-3));
+    CHECK(v.interval->high == Approx(0.9726).epsilon(1e-3));
     CHECK(v.verdict == Verdict::holds);
+    CHECK_FALSE(v.too_few_samples);
+    // The same share over 20 samples (1 over): z²/n = 0.19207, centre 1.04604 / 1.19207 = 0.87750, half-width
+    // 1.96 √(0.002375 + 0.0024009) / 1.19207 = 0.11363 ⇒ [0.7639, 0.9911] (the textbook Wilson interval of 19/20):
+    // it reaches below 0.9, so 20 samples do not settle it ⇒ UNCERTAIN, too few samples.
+    const auto few = samples_with_costs(20, 1, Dollars(6.2e6), Dollars(5.5e6));
+    const ClaimVerdict w = judge_claim("under $6M", six_million_in_two_months(), deepseek_nominal(), few, 0.9);
+    CHECK(w.probability == Approx(0.95));
+    CHECK(w.interval->low == Approx(0.7639).epsilon(1e-3));
+    CHECK(w.interval->high == Approx(0.9911).epsilon(1e-3));
+    CHECK(w.verdict == Verdict::uncertain);
+    CHECK(w.too_few_samples);
+}
+
+TEST_CASE("the Wilson interval of a share at its ends, and how many samples settle a verdict", "[claims]") {
+    // At p̂ = 1 the low end is n / (n + z²) (the ± term equals the centre's distance from 1): 20 / 23.8415 = 0.8389,
+    // 34 / 37.8415 = 0.8985, 35 / 38.8415 = 0.9011 ⇒ all of 35 samples is the fewest that HOLDS at 0.9. One sample:
+    // 1 / 4.8415 = 0.2065. At p̂ = 0 the high end is z² / (n + z²): 3.8415 / 43.8415 = 0.0876 for 40 samples.
+    CHECK(wilson_interval(20, 20).low == Approx(0.8389).epsilon(1e-3));
+    CHECK(wilson_interval(20, 20).high == 1.0);
+    CHECK(wilson_interval(34, 34).low < 0.9);
+    CHECK(wilson_interval(35, 35).low >= 0.9);
+    CHECK(wilson_interval(1, 1).low == Approx(0.2065).epsilon(1e-3));
+    CHECK(wilson_interval(0, 40).low == 0.0);
+    CHECK(wilson_interval(0, 40).high == Approx(0.0876).epsilon(1e-3));
+    CHECK_THROWS_AS(wilson_interval(0, 0), Error);
+    CHECK_THROWS_AS(wilson_interval(3, 2), Error);
 }
 
 TEST_CASE("a claim no sample meets fails", "[claims]") {
-    // Every sample costs $6.5M > $6M ⇒ probability 0 ≤ 0.1 ⇒ FAILS, though the nominal run meets it.
-    const auto samples = samples_with_costs(10, 10, Dollars(6.5e6), Dollars(5.5e6));
+    // 40 samples all cost $6.5M > $6M ⇒ probability 0; the interval's high end 3.8415 / 43.8415 = 0.0876 ≤ 0.1 ⇒
+    // FAILS, though the nominal run meets it.
+    const auto samples = samples_with_costs(40, 40, Dollars(6.5e6), Dollars(5.5e6));
     const ClaimVerdict v = judge_claim("under $6M in under two months", six_million_in_two_months(),
                                        deepseek_nominal(), samples, 0.9);
     CHECK(v.probability == 0.0);
@@ -115,12 +147,16 @@ TEST_CASE("a claim no sample meets fails", "[claims]") {
     CHECK(v.criteria[1].probability == 1.0);
 }
 
-TEST_CASE("one sample in ten meeting the claim is a failure at confidence 0.9", "[claims]") {
-    // 1/10 = 0.1 and 1 − 0.9 = 0.0999… in floating point; the failing fraction 9/10 = 0.9 ≥ 0.9 decides ⇒ FAILS.
+TEST_CASE("one sample in ten meeting the claim: the share alone would fail it, ten samples do not settle it", "[claims]") {
+    // 1/10 = 0.1: the failing share 9/10 = 0.9 alone reaches the confidence, but the Wilson interval of 1/10
+    // (z²/n = 0.38415: centre 0.29207 / 1.38415 = 0.21101, half-width 1.96 √(0.009 + 0.0096) / 1.38415 = 0.19312)
+    // is [0.0179, 0.4042]: its high end is above 0.1 ⇒ UNCERTAIN, too few samples.
     const auto samples = samples_with_costs(10, 9, Dollars(6.5e6), Dollars(5.5e6));
     const ClaimVerdict v = judge_claim("under $6M", six_million_in_two_months(), deepseek_nominal(), samples, 0.9);
     CHECK(v.probability == Approx(0.1));
-    CHECK(v.verdict == Verdict::fails);
+    CHECK(v.interval->high == Approx(0.4042).epsilon(1e-3));
+    CHECK(v.verdict == Verdict::uncertain);
+    CHECK(v.too_few_samples);
 }
 
 TEST_CASE("overall probability counts samples where every criterion holds at once", "[claims]") {
@@ -205,11 +241,12 @@ TEST_CASE("impossible thresholds and confidences are errors", "[claims]") {
 }
 
 TEST_CASE("the nominal verdict is the nominal run's alone", "[claims]") {
-    // Under $5M: the nominal $5.576M misses it ((5 − 5.576) / 5 = −11.5 %) ⇒ FAILS at the nominal inputs, while 20
-    // samples at $4.9M all meet it ⇒ probability 1, HOLDS over the uncertain inputs. The two are reported apart.
+    // Under $5M: the nominal $5.576M misses it ((5 − 5.576) / 5 = −11.5 %) ⇒ FAILS at the nominal inputs, while 40
+    // samples at $4.9M all meet it ⇒ probability 1, HOLDS over the uncertain inputs (40 samples: the interval's low
+    // end 40 / 43.8415 = 0.912 ≥ 0.9). The two are reported apart.
     ClaimThresholds t;
     t.cost_below = parse_dollars("$5M");
-    const auto samples = samples_with_costs(20, 0, Dollars(6e6), Dollars(4.9e6));
+    const auto samples = samples_with_costs(40, 0, Dollars(6e6), Dollars(4.9e6));
     const ClaimVerdict v = judge_claim("under $5M", t, deepseek_nominal(), samples, 0.9);
     CHECK(v.verdict == Verdict::holds);
     CHECK(v.nominal_verdict == Verdict::fails);

@@ -316,6 +316,11 @@ TEST_CASE("a file missing several sections names them all at once") {
     CHECK_THAT(empty.message(), Catch::Contains("the scenario has no `model`, `cluster`, `training`"));
     const ScenarioError model_only = test::scenario_error("model = \"llama-3.1-8b\"\n", catalog_options());
     CHECK_THAT(model_only.message(), Catch::Contains("the scenario has no `cluster`, `training`"));
+    // A model catalog file given where a scenario goes (an audit: `gpuhours model scenarios/models/deepseek-v3.toml`)
+    // is named as one, with the command that takes its name.
+    const ScenarioError model_file = test::scenario_error("name = \"X\"\nlayers = 2\nhidden = 64\n", catalog_options());
+    CHECK_THAT(model_file.message(), Catch::Contains("this is a model catalog file, not a scenario"));
+    CHECK_THAT(model_file.hint(), Catch::Contains("`gpuhours model test`"));
 }
 
 TEST_CASE("a fourth fresh-user round: a claim without text, a schedule typo beside the batch, a two-bound range typo") {
@@ -582,4 +587,23 @@ TEST_CASE("a catalog name with a qualifier of the user's is offered the name it 
     std::string typo = text;
     typo.replace(typo.find("h100-sxm"), 8, "h100-pcei");
     CHECK_THAT(std::string(test::scenario_error(typo, catalog_options()).what()), Catch::Contains("did you mean \"h100-pcie\"?"));
+}
+
+TEST_CASE("a claim whose bounds of one metric no value meets together is refused at the later bound") {
+    // cost_below = "$6M" (line 13) and cost_above = "$7M" (line 14, value at column 14): no cost is both below $6M and
+    // above $7M, so the claim would FAIL for every run whatever it costs (an audit found it judged "FAILS 0%").
+    // Located at the later of the two; the same with a `*_within` that lies above a `*_below`. A below above an
+    // above (cost between $5M and $7M) is a claim some runs meet: it loads.
+    const std::string head = "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\n[training]\ntokens = \"1B\"\n"
+                             "sequence_length = 4096\nglobal_batch = 8\n[pricing]\ngpu_hour = \"$2\"\n[[claims]]\ntext = \"a\"\n";
+    const ScenarioError e = test::scenario_error(head + "cost_below = \"$6M\"\ncost_above = \"$7M\"\n", catalog_options());
+    CHECK(e.where().line == 14);
+    CHECK(e.where().column == 14);
+    CHECK_THAT(e.message(), Catch::Contains("`claims[0].cost_below` and `claims[0].cost_above` leave no cost that meets "
+                                            "them all: claims[0] fails for every run"));
+    const ScenarioError w = test::scenario_error(head + "wall_clock_within = [\"2 months\", \"3 months\"]\nwall_clock_below = "
+                                                        "\"1 month\"\n", catalog_options());
+    CHECK(w.where().line == 14);
+    CHECK_THAT(w.message(), Catch::Contains("leave no wall_clock that meets them all"));
+    CHECK_NOTHROW(load_scenario_from_string(head + "cost_below = \"$7M\"\ncost_above = \"$5M\"\n", "test.toml", catalog_options()));
 }

@@ -167,6 +167,14 @@ TEST_CASE("two phases of one name, a ramp shorter than a step and a price per kW
                                                                 "2.097M tokens at least)"));
     CHECK_THAT(load_error(ramp("300K")).message(), Catch::Contains("fewer than one step each"));
     CHECK(load_scenario_from_string(ramp("2097152"), "test.toml", catalog_options()).phases.at(0).ramp->tokens == 2097152.0);
+    // The phase must reach its own batch: its 1B tokens less one step at 64 × 8,192 = 524,288 tokens leaves at most
+    // 999,475,712 tokens for the ramp. A ramp over the whole phase crashed `run` (session 53's audit); one token more
+    // than that bound is refused, the bound itself loads.
+    CHECK_THAT(load_error(ramp("1B")).message(), Catch::Contains("the batch ramp (1B tokens) leaves the phase (1B tokens) less "
+                                                                "than one step at its full batch (64 × 8192 = 524.3K tokens)"));
+    CHECK_THAT(load_error(ramp("999475713")).message(), Catch::Contains("less than one step at its full batch"));
+    CHECK_NOTHROW(load_scenario_from_string(ramp("999475712"), "test.toml", catalog_options()));
+    CHECK_THAT(load_error(ramp("2B")).message(), Catch::Contains("the batch ramp (2B tokens) is longer than the phase (1B tokens)"));
     // Electricity at $1e9/kWh (a unit slip) is beyond $100/kWh.
     const std::string power = kBase + "[pricing]\ngpu_hour = \"$2\"\nelectricity = \"$1e9/kWh\"\n";
     CHECK_THAT(load_error(power).message(), Catch::Contains("beyond the supported range of electricity prices (limit $100/kWh)"));

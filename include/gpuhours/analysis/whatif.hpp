@@ -73,6 +73,9 @@ struct WhatIfRow {
     double steady_state_gpu_hours = 0.0;  // steps × step time × GPUs, no failures or overheads
     double price_gpu_hour = 0.0;       // the nominal rental price per GPU-hour the row is costed at; 0 when unpriced
     std::string price_note;            // where that price comes from: "catalog: <source>" or "the scenario's …"
+    // The chip has no catalog price and is costed at another chip's (the scenario's): its cost and cost claims say
+    // nothing about this chip's market (an audit: a GB200 at the H800's $2 "HOLDS" beside a B200 at $4.89 that fails).
+    bool price_borrowed = false;
     double cost_usd = 0.0;             // the nominal run's; 0 when unpriced
     std::string cost_basis;            // the rung cost_usd is on: "rung 1, the final run at rental prices"; empty unpriced
     double energy_mwh = 0.0;           // at the median wall clock; 0 when unpriced

@@ -4,6 +4,7 @@
 
 #include <gpuhours/analysis/evaluation.hpp>
 #include <gpuhours/run/claims.hpp>
+#include <gpuhours/report/report.hpp>
 
 #include <string>
 #include <vector>
@@ -20,8 +21,12 @@ struct Headline {
     std::string cost_label;  // "nominal inputs, rental: the final run at rental prices"
 };
 Headline headline_of(const RunEvaluation& ev);
+// Where the checkpoint interval comes from, as run::checkpoint_interval chooses it: "given", "Young/Daly" (the
+// optimum for blocking writes), the asynchronous writes' own time, or the whole run when nothing interrupts it.
+std::string checkpoint_basis(const RunEvaluation& ev);
 // The GPUs' power the energy is counted at, as cost_inputs takes it: "GPUs at 80% of TDP on average", or under a
-// power cap below the TDP "GPUs at 80% of their 400 W power cap on average".
+// power cap below the TDP "GPUs at 80% of their 400 W power cap on average"; with a host_power_share, ", plus 30% of
+// that for the rest of the IT (host_power_share)".
 std::string gpu_power_basis(const Scenario& s);
 
 // The two bases and how the run gets from one to the other, in words shared by the terminal and the report:
@@ -59,10 +64,18 @@ std::string probability_text(const RunEvaluation& ev, const ClaimVerdict& v);
 [[nodiscard]] double share_standard_error(double p, int n);
 // That error as a suffix of a printed share, " ± 3.5%"; empty at 0 %, 100 % or one sample (nothing to spread).
 [[nodiscard]] std::string share_error_suffix(double p, int n);
+// A share (0..1) as a percentage: whole percents, or up to three decimals where rounding would carry it across a
+// verdict's threshold (10 %, 90 %) or to 0 % or 100 %: "89.5%", not "90%" beside an UNCERTAIN.
+[[nodiscard]] std::string share_percent(double p);
 // A claim's verdict over the samples with its share and one binomial standard error √(p(1 − p)/n) over the n
-// `samples` (none at 0 %, 100 % or one sample), then the nominal run's: "UNCERTAIN 45% ± 3.5% (HOLDS at nominal)"
+// `samples` (none at 0 %, 100 % or one sample), then the nominal run's: "UNCERTAIN 45% ± 3.5% (HOLDS at nominal)";
+// "(too few samples to settle; HOLDS at nominal)" when the share alone reached a verdict its 95 % interval does not
 // (what-if, compare and the report's across-chips rows, whose figures are the nominal run's).
 std::string verdict_share_text(const ClaimVerdict& v, int samples);
+// A claim's head fields in JSON, written into the open object: `text`, `verdict`, `probability`,
+// `probability_interval_95` ([low, high]: the Wilson interval over the samples; null when the nominal run decides),
+// `too_few_samples` (ClaimVerdict's) and `nominal_verdict` (run, what-if and compare share them; docs/schemas.md).
+void verdict_head_json(Json& j, const ClaimVerdict& v);
 // The GPU-hours the claim was judged on, as a clause ("judged on allocated GPU-hours"); empty for a claim whose
 // every criterion is a cost on rung 3 (the cluster's capital outlay does not depend on GPU-hours).
 std::string basis_clause(const ClaimVerdict& v);

@@ -92,13 +92,34 @@ struct CriterionResult {
     // other criteria, or without GPU-hours.
     std::optional<double> break_even_per_gpu_hour;
     std::optional<double> break_even_low_per_gpu_hour;
+    // The scenario prices some phases on their own: the break-evens are [pricing]'s price for the other phases'
+    // GPU-hours, the priced phases' cost held (evaluate_run); false: one price for every GPU-hour.
+    bool break_even_for_unpriced_phases = false;
     std::vector<InputBreakEven> input_break_evens;  // filled by the caller that can vary inputs (evaluate_run)
 };
+
+// A share's 95 % interval: both ends fractions in [0, 1], low ≤ high.
+struct ProbabilityInterval {
+    double low = 0.0;
+    double high = 1.0;
+};
+
+// The Wilson score interval of a binomial share, `met` successes of `n` (n ≥ 1) trials, at z = 1.959964 (95 %,
+// two-sided): (p̂ + z²/2n ± z √(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n) (E. B. Wilson, JASA 22 (1927) 209–212;
+// recommended over the Wald interval p̂ ± z √(p̂(1 − p̂)/n), which is empty at p̂ = 0 or 1, by Agresti and Coull,
+// The American Statistician 52 (1998) 119–126). Throws Error for n < 1 or met > n.
+ProbabilityInterval wilson_interval(std::size_t met, std::size_t n);
 
 struct ClaimVerdict {
     std::string text;
     Verdict verdict = Verdict::uncertain;
     double probability = 0.0;  // fraction of samples in which every criterion holds
+    // The Wilson score interval of `probability` at 95 % (wilson_interval) over the samples; nullopt when the nominal
+    // run decides (no samples).
+    std::optional<ProbabilityInterval> interval;
+    // The samples' share alone reaches the confidence on one side (it would have read HOLDS or FAILS), but its 95 %
+    // interval still crosses the confidence: the verdict is UNCERTAIN until more samples settle it.
+    bool too_few_samples = false;
     // The verdict of the nominal run alone (every input at its nominal value, e.g. the quoted price): HOLDS when it
     // meets every criterion, else FAILS. Beside `verdict`, which weighs the samples of the uncertain inputs.
     Verdict nominal_verdict = Verdict::fails;
@@ -112,8 +133,11 @@ struct ClaimVerdict {
     std::vector<CriterionResult> criteria;
 };
 
-// HOLDS when the probability is at least `confidence`, FAILS when at most 1 − confidence, UNCERTAIN otherwise.
-// With no samples, the nominal run decides (probability 1 or 0). Throws Error for a claim with no criterion.
+// HOLDS when the probability is at least `confidence`, FAILS when at most 1 − confidence, UNCERTAIN otherwise; over
+// samples, judged on the share's 95 % interval (wilson_interval): HOLDS when its low end is at least `confidence`,
+// FAILS when its high end is at most 1 − confidence, so that a share from few samples (one sample: 0 or 100 %) is
+// not stated as settled (`too_few_samples` says when the share alone would have been). With no samples, the
+// nominal run decides (probability 1 or 0). Throws Error for a claim with no criterion.
 // Thresholds are strict ("below" means value < threshold; a tie does not meet the claim). Throws Error too for a
 // non-positive or non-finite threshold, an MFU bound outside (0, 1), a `*_within` whose low is not below its high,
 // or a confidence outside (0.5, 1].
