@@ -33,9 +33,9 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 __all__ = ["BinaryNotFound", "CommandError", "binary", "data_dir", "scenario_path", "cli", "json", "run", "whatif",
-           "sweep", "compare", "chips", "validate"]
+           "sweep", "compare", "capacity", "chips", "validate"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _HERE = pathlib.Path(__file__).resolve().parent
 
 
@@ -114,10 +114,32 @@ def scenario_path(scenario: str | os.PathLike) -> str:
 
 
 def _value(v: Any) -> str:
-    # --set reads the value as TOML, else as a string ("$2", "400 Gb/s"); Python's booleans are TOML's.
-    if isinstance(v, bool):
+    # --set reads the value as TOML, else as a string ("$2", "400 Gb/s"): Python's booleans (numpy's too), lists and
+    # dicts are written as TOML (an inline array, an inline table; a string inside them quoted), so that
+    # set={"phases": [{"name": "a", "steps": 10}]} reads as the array of tables it means.
+    if isinstance(v, bool) or type(v).__name__ == "bool_":
         return "true" if v else "false"
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{k} = {_inner(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_inner(x) for x in v) + "]"
     return str(v)
+
+
+def _inner(v: Any) -> str:
+    # A value inside an inline array or table: a string is a TOML basic string there ("a", "$2"), not bare text.
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _value(v)
+
+
+def _chip_list(chips: Iterable[str] | str | None) -> str | None:
+    # One chip may be given as a string: "h100", not h,1,0,0 (an audit's case); a list is joined with commas.
+    if chips is None:
+        return None
+    if isinstance(chips, str):
+        return chips or None
+    return ",".join(chips) or None
 
 
 def _options(set: Mapping[str, Any] | None = None, seed: int | None = None, samples: int | None = None,
@@ -147,14 +169,14 @@ def run(scenario: str | os.PathLike, set: Mapping[str, Any] | None = None, seed:
     return json("run", scenario_path(scenario), *_options(set, seed, samples, **options))
 
 
-def whatif(scenario: str | os.PathLike, chips: Iterable[str] | None = None, rule: str | None = None,
+def whatif(scenario: str | os.PathLike, chips: Iterable[str] | str | None = None, rule: str | None = None,
            deadline: str | None = None, set: Mapping[str, Any] | None = None, seed: int | None = None,
            samples: int | None = None, **options: Any) -> pd.DataFrame:
     """`gpuhours whatif --json` as a DataFrame, one row per chip (nested fields flattened: `limiter_seconds.compute`).
 
     The whole document is in `.attrs["json"]`."""
     doc = json("whatif", scenario_path(scenario),
-               *_options(set, seed, samples, chips=",".join(chips) if chips else None, rule=rule, deadline=deadline,
+               *_options(set, seed, samples, chips=_chip_list(chips), rule=rule, deadline=deadline,
                          **options))
     table = pd.json_normalize(doc["rows"], max_level=1)
     table.attrs["json"] = doc
@@ -204,16 +226,16 @@ _COMPARED = [
 
 def compare(a: str | os.PathLike, b: str | os.PathLike, set_a: Mapping[str, Any] | None = None,
             set_b: Mapping[str, Any] | None = None, labels: tuple[str, str] | None = None, seed: int | None = None,
-            samples: int | None = None, **options: Any) -> pd.DataFrame:
+            samples: int | None = None, set: Mapping[str, Any] | None = None, **options: Any) -> pd.DataFrame:
     """`gpuhours compare A B --json`: two scenarios (or one twice with different `set_a` / `set_b`) side by side: a
     row per figure (step time, MFU, days, GPU-hours, cost, energy, what limits each), a column per scenario, and
     `b / a` where both are numbers. The command's document (with `differences`, the inputs that differ key by
-    key) is in `.attrs["json"]`."""
+    key) is in `.attrs["json"]`. `set` changes both scenarios (the command's plain --set)."""
     args = ["compare", scenario_path(a), scenario_path(b)]
     for column, sets in (("A", set_a), ("B", set_b)):
         for key, value in (sets or {}).items():
             args += ["--set", f"{column}:{key}={_value(value)}"]
-    doc = json(*args, *_options(None, seed, samples, **options))
+    doc = json(*args, *_options(set, seed, samples, **options))
     names = list(labels) if labels else [str(a), str(b)]
     if names[0] == names[1]:
         names = [f"{names[0]} (a)", f"{names[1]} (b)"]
@@ -231,13 +253,13 @@ def compare(a: str | os.PathLike, b: str | os.PathLike, set_a: Mapping[str, Any]
 
 
 def capacity(scenario: str | os.PathLike, gpus: int | None = None, deadline: str | None = None,
-             chips: Iterable[str] | None = None, family: str | None = None, set: Mapping[str, Any] | None = None,
+             chips: Iterable[str] | str | None = None, family: str | None = None, set: Mapping[str, Any] | None = None,
              seed: int | None = None, samples: int | None = None, **options: Any) -> pd.DataFrame:
     """`gpuhours capacity --json` (docs/capacity.md): one row per chip with the most tokens of the scenario's model
     it trains by the deadline (`tokens`, `wall_clock_days_p50`, `cost_usd`, `layout`, `overrides`…). The whole
     document, with `family` when one is given, is in `.attrs["json"]`."""
     doc = json("capacity", scenario_path(scenario),
-               *_options(set, seed, samples, gpus=gpus, deadline=deadline, chips=",".join(chips) if chips else None,
+               *_options(set, seed, samples, gpus=gpus, deadline=deadline, chips=_chip_list(chips),
                          family=family, **options))
     table = pd.json_normalize(doc["tokens"], max_level=1)
     table.attrs["json"] = doc

@@ -54,6 +54,23 @@ class Options(unittest.TestCase):
                                 "--set", "pricing.gpu_hour=$2", "--seed", "3", "--samples", "5",
                                 "--mode", "full", "--same-price"])
 
+    def test_lists_and_tables_are_written_as_toml(self):
+        # An audit: set={"phases": [{"name": "a", "steps": 10}]} was sent as Python's repr, which --set refused; a
+        # string inside is a TOML basic string, a boolean TOML's.
+        args = gpuhours._options({"phases": [{"name": "a", "steps": 10, "dropout": True}],
+                                  "parallelism.recompute_modules": ["core_attn", "mlp"]})
+        self.assertEqual(args, ["--set", 'phases=[{name = "a", steps = 10, dropout = true}]',
+                                "--set", 'parallelism.recompute_modules=["core_attn", "mlp"]'])
+
+    def test_one_chip_as_a_string_is_one_chip(self):
+        # whatif(…, chips="h100") ran --chips h,1,0,0 (an audit's case).
+        self.assertEqual(gpuhours._chip_list("h100"), "h100")
+        self.assertEqual(gpuhours._chip_list(["h100", "h20"]), "h100,h20")
+        self.assertIsNone(gpuhours._chip_list(None))
+
+    def test_capacity_is_exported(self):
+        self.assertIn("capacity", gpuhours.__all__)
+
 
 class Scenarios(unittest.TestCase):
     def test_a_shipped_name_resolves_from_any_directory(self):
@@ -97,7 +114,7 @@ class Results(unittest.TestCase):
         table = gpuhours.whatif(SMALL, chips=["a100-80gb", "h100"], samples=1)
         self.assertLessEqual({"a100-80gb", "h100"}, set(table["chip"]))
         self.assertIn("limiter_seconds.compute", table.columns)
-        self.assertEqual(table.attrs["json"]["schema_version"], 3)
+        self.assertEqual(table.attrs["json"]["schema_version"], 4)
 
     def test_compare_sets_two_runs_side_by_side(self):
         table = gpuhours.compare(SMALL, SMALL, set_b={"cluster.gpus": 64})

@@ -92,6 +92,27 @@ void require_supported_interruptions(const Scenario& s, const RunInputs& run, st
     const Seconds wall = expected_run_wall_clock(run);
     const double n = expected_interruptions(run.reliability, run.gpus, run.gpus_per_host, wall);
     if (n <= limits::kInterruptionsMax) return;
+    // Pieces of work that need many tries each (checkpoint interval, write and restart longer than the job's MTTF) make
+    // the count the reliability figures', located at the restart (else the interval); pieces that mostly finish make
+    // it the run's length, the tokens' (an audit: restart_time = "10 years" was located at the tokens, and 10^18
+    // tokens at a restart time the file wrote).
+    const ReliabilityModel& m = run.reliability;
+    const std::optional<Seconds> mttf = job_mttf(m, run.gpus, run.gpus_per_host);
+    const double cost = m.async_checkpoint ? 0.0 : m.checkpoint_write.value();
+    const bool tries = mttf && (checkpoint_interval(run).value() + cost + m.restart_time.value()) > mttf->value();
+    SourceRef at = m.restart_where.known() ? m.restart_where : m.interval_where;
+    if (tries && at.known()) {
+        throw ScenarioError(at,
+                            fmt::format("the run expects {:.3g} interruptions over {:.3g} days: each piece of work needs "
+                                        "many tries, its checkpoint interval, write and restart ({:.3g} s) outlasting the "
+                                        "job's mean time between interruptions ({:.3g} s): beyond the supported range of "
+                                        "interruptions (limit {:g}){}",
+                                        n, wall.value() / 86400.0,
+                                        checkpoint_interval(run).value() + cost + m.restart_time.value(), mttf->value(),
+                                        limits::kInterruptionsMax, why),
+                            "shorten the restart (reliability.restart_time, or its parts) or the checkpoint interval, or "
+                            "check the failure rates");
+    }
     throw ScenarioError(run_length_source(s),
                         fmt::format("the run expects {:.3g} interruptions over {:.3g} days: beyond the supported range of "
                                     "interruptions (limit {:g}; published runs have hundreds to thousands, and each is played "
@@ -184,6 +205,20 @@ void require_run_can_finish(const Scenario& s) {
         }
     }
     if (!run.segments.empty()) {
+        // Pieces that mostly finish between interruptions (λ(τ + C + R) ≤ 1: each needs at most e ≈ 2.7 tries on
+        // average) make a count beyond the limit the run's length, the tokens' to fix: judged first, so that it is not
+        // blamed on the restart (an audit: training.tokens = 1e18 was located at the restart time).
+        bool length_first = false;
+        try {
+            if (const auto mttf = job_mttf(run.reliability, run.gpus, run.gpus_per_host)) {
+                const double restart = run.reliability.restart_time.value();
+                const double cost = run.reliability.async_checkpoint ? 0.0 : run.reliability.checkpoint_write.value();
+                length_first = (checkpoint_interval(run).value() + cost + restart) / mttf->value() <= 1.0;
+            }
+        } catch (const Error&) {
+            // Inputs the run model refuses: require_run_finishes below says so, located.
+        }
+        if (length_first) detail::require_supported_interruptions(s, run);
         try {
             require_run_finishes(run);
         } catch (const Error& e) {

@@ -42,7 +42,8 @@ void print_chips_legend(std::ostream& out, const RuleSet* rules, bool narrow) {
     } else {
         out << "\nDense peaks (no sparsity); bandwidths per direction; n/p = not published; $/GPU-h: market rental price\n"
                "(sources and dates in scenarios/chips/<chip>.toml [price]; — where the reference has none).\n"
-               "HBM: the bytes the device exposes to software (CUDA's or ROCm's total), what memory fits are checked\n"
+               "memory: the device memory (HBM, or GDDR on the L2, L20, L40S) in the bytes the device exposes to\n"
+               "software (CUDA's or ROCm's total), what memory fits are checked\n"
                "against less a framework reserve; * the published figure, where what the device exposes is not published\n"
                "(on the HBM parts where both are known the exposed bytes lie 6-7 % above the nameplate GB).\n";
     }
@@ -63,7 +64,7 @@ void print_chips_legend(std::ostream& out, const RuleSet* rules, bool narrow) {
             out << report::wrap_text("Scope: this rule classifies the memory on a package, not the chip (whatif cannot choose chips by it).",
                                      kWidth, 2);
         }
-        if (narrow) out << "Name, HBM, domain, NIC, TDP, die area and price columns, and the reasons in the table: --wide.\n";
+        if (narrow) out << "Name, memory, domain, NIC, TDP, die area and price columns, and the reasons in the table: --wide.\n";
     }
 }
 
@@ -173,10 +174,10 @@ void print_chips_table(const ChipListing& l, bool wide, std::ostream& out) {
         const auto it = c.peak_dense.find(p);
         return it == c.peak_dense.end() ? std::string("—") : fmt::format("{:g}", it->second.value() / 1e12);
     };
-    std::vector<std::string> header = narrow ? std::vector<std::string>{"chip", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM BW",
+    std::vector<std::string> header = narrow ? std::vector<std::string>{"chip", "BF16 TFLOP/s", "FP8 TFLOP/s", "mem BW",
                                                                         "scale-up/dir"}
-                                             : std::vector<std::string>{"chip", "name", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM",
-                                                                        "HBM BW", "scale-up/dir", "domain", "NIC/dir", "TDP",
+                                             : std::vector<std::string>{"chip", "name", "BF16 TFLOP/s", "FP8 TFLOP/s", "memory",
+                                                                        "mem BW", "scale-up/dir", "domain", "NIC/dir", "TDP",
                                                                         "die mm²", "$/GPU-h"};
     if (l.rules) header.insert(header.end(), {"TPP", "PD", "class"});
     if (l.rules && !narrow) header.emplace_back("why");

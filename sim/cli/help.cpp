@@ -12,7 +12,7 @@
 namespace gpuhours::cli {
 namespace {
 
-const OptionHelp kJson{"--json", "", "machine-readable output (field names carry units; schema_version 3)"};
+const OptionHelp kJson{"--json", "", "machine-readable output (field names carry units; schema_version 4)"};
 const OptionHelp kSet{"--set", "KEY=VALUE", "override a scenario key; repeatable (e.g. --set cluster.gpus=4096)"};
 const OptionHelp kCatalog{"--catalog", "DIR", "directory with chips/ and models/ (default: the scenarios/ next to the scenario, else the shipped one: `gpuhours --data-dir`/scenarios)"};
 const OptionHelp kMode{"--mode", "MODE", "symmetric (default: one rank per pipeline stage) or full (every rank)"};
@@ -120,7 +120,7 @@ std::vector<CommandHelp> make_table() {
           {"--rule", "RULE", "classify every chip under an export-control rule set (scenarios/policy/: oct-2022, oct-2023, dec-2024-hbm, "
                              "apr-2025-h20, jan-2026, hypothetical-nvlink-cap); "
                              "the table keeps to 120 columns, each chip's reasons under it"},
-          {"--wide", "", "with --rule: every column (name, HBM, domain, NIC, TDP, die area, price) and the reasons in one table"}},
+          {"--wide", "", "with --rule: every column (name, memory, domain, NIC, TDP, die area, price) and the reasons in one table"}},
          "gpuhours chips --rule oct-2023"},
         {"collective", "gpuhours collective OP --chip ID [options]",
          "simulate one collective (all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv) over a "

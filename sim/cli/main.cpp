@@ -71,7 +71,7 @@ commands:
   help [COMMAND]        this text, or COMMAND's usage with every option (also `gpuhours COMMAND --help`)
 
 common options:
-  --json                machine-readable output (field names carry units; schema_version 3)
+  --json                machine-readable output (field names carry units; schema_version 4)
   --set KEY=VALUE       override a scenario key, e.g. --set cluster.gpus=4096 --set cluster.chip=h100
   --catalog DIR         directory with chips/ and models/ (default: the scenarios/ next to the scenario file,
                         else the shipped catalog, DATA/scenarios)

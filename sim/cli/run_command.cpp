@@ -229,6 +229,7 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
             j.field("key", c.key);
             if (c.break_even_per_gpu_hour) j.field("break_even_usd_per_gpu_hour", *c.break_even_per_gpu_hour);
             if (c.break_even_low_per_gpu_hour) j.field("break_even_low_usd_per_gpu_hour", *c.break_even_low_per_gpu_hour);
+            if (c.break_even_per_gpu_hour) j.field("break_even_for_unpriced_phases", c.break_even_for_unpriced_phases);
             j.key("input_break_evens").begin_array();
             for (const auto& b : c.input_break_evens) {
                 j.begin_object().field("input", b.input).field("text", b.value_text);
@@ -243,7 +244,7 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
     j.end_array();
 }
 
-// --json: the schema of docs/schemas.md (schema_version 3).
+// --json: the schema of docs/schemas.md (schema_version 4).
 void write_json(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
     report::Json j;
@@ -425,6 +426,11 @@ std::optional<std::string> swapped_chip_note(const std::vector<std::string>& ove
     const bool swapped = std::any_of(overrides.begin(), overrides.end(), [](const std::string& o) {
         return o.starts_with("cluster.chip=") || o.starts_with("cluster.chip.from=");
     });
+    // SMs set on the command line too are the user's choice for this chip: nothing to say.
+    const bool sms_set = std::any_of(overrides.begin(), overrides.end(), [](const std::string& o) {
+        return o.find("communication_sms") != std::string::npos;
+    });
+    if (sms_set) return std::nullopt;
     const int sms = s.phases.front().parallel.communication_sms;
     if (!swapped || sms <= 0 || s.cluster.chip.sm_count <= 0) return std::nullopt;
     return fmt::format("--set swapped the chip: parallelism.communication_sms = {} (written for the scenario's own chip) "

@@ -45,7 +45,7 @@ double limiter_value(const WhatIfRow& row, Limiter l) {
     return 0.0;
 }
 
-// The comparison as JSON (schema_version 3).
+// The comparison as JSON (schema_version 4).
 std::string whatif_json(const WhatIfResult& result, const LoadOptions& options) {
     report::Json j;
     j.begin_object().field("schema_version", report::kJsonSchemaVersion).field("title", result.scenario_title);
@@ -326,11 +326,13 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
     }
     header.push_back(own_runs == eval.samples ? fmt::format("claims (verdict, share of {} runs)", eval.samples)
                                               : fmt::format("claims (verdict, share of {} runs; {} for the scenario's own)", eval.samples, own_runs));
-    // The deadline as written beside days, as a claim's threshold prints ("2 months (60.9 days)").
+    // The deadline as written beside days, as a claim's threshold prints ("2 months (60.9 days)"); under a day with
+    // three significant digits ("1 hour (0.0417 days)", not "(0.0 days)").
+    const auto days_text = [](double d) { return d < 1.0 ? fmt::format("{:.3g} days", d) : fmt::format("{:.1f} days", d); };
     const std::string deadline_text =
         !result.deadline ? std::string()
-        : args.has("--deadline") ? fmt::format("{} ({:.1f} days)", args.get("--deadline"), in_days(*result.deadline))
-                                 : fmt::format("{:.1f} days", in_days(*result.deadline));
+        : args.has("--deadline") ? fmt::format("{} ({})", args.get("--deadline"), days_text(in_days(*result.deadline)))
+                                 : days_text(in_days(*result.deadline));
     if (result.deadline) header.push_back(fmt::format("GPUs for {}", deadline_text));
     report::Table t(header);
     for (const auto& r : result.rows) {
@@ -350,9 +352,11 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         row.push_back(report::with_commas(r.gpu_hours));
         row.push_back(report::with_commas(r.steady_state_gpu_hours));
         // § a price borrowed from the scenario's chip (the note under the table): its cost compares no markets.
+        // The cost column is marked only where it is that rental price's (rung 1); an ownership scenario's is not.
         const std::string borrowed = r.price_borrowed ? " §" : "";
+        const std::string cost_borrowed = r.price_borrowed && r.cost_basis.starts_with("rung 1") ? " §" : "";
         row.push_back(r.price_gpu_hour > 0 ? fmt::format("${:.2f}{}", r.price_gpu_hour, borrowed) : "—");
-        row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) + borrowed : "—");
+        row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) + cost_borrowed : "—");
         row.push_back(r.energy_mwh > 0 ? format_energy(Joules(r.energy_mwh * 3.6e9)) : "—");
         row.push_back(limiter_label(r));
         row.push_back(verdicts_text(r));
@@ -378,9 +382,9 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
             if (r.feasible && r.price_borrowed) borrowed.push_back(r.chip);
         }
         if (!borrowed.empty()) {
-            out << fmt::format("  § {}: no catalog price, so costed at the scenario chip's: their cost and their claims' cost "
-                               "criteria compare the runs' GPU-hours at one price, not what these chips rent for (set "
-                               "pricing.gpu_hour with --set to price them)\n",
+            out << fmt::format("  § {}: no catalog rental price, so priced at the scenario chip's: a rental cost of theirs, "
+                               "and a claim's cost criterion on it, compares the runs' GPU-hours at one price, not what these "
+                               "chips rent for\n",
                                fmt::join(borrowed, ", "));
         }
     }

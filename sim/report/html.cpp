@@ -149,7 +149,7 @@ std::string claims_section(const RunEvaluation& ev) {
         out += fmt::format(R"(<p class="claim">“{}”</p>)", escape(v.text));
         const std::string basis = basis_clause(v);
         out += paragraph(fmt::format("Verdict over {}{}{}: {}. HOLDS needs the claim met in at least 90% of runs, "
-                                     "FAILS in at most 10%.",
+                                     "FAILS in at most 10%, judged on the share's 95% interval (few runs settle neither).",
                                      ev.stochastic ? fmt::format("{} Monte Carlo run{}", ev.options.samples, ev.options.samples == 1 ? "" : "s") : "the nominal run",
                                      basis.empty() ? "" : ", ", basis, probability_text(ev, v)),
                          "probability");

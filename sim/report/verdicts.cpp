@@ -69,7 +69,8 @@ std::string reliability_line(const RunEvaluation& ev) {
                                format_duration(p.checkpoint_load));
     } else {
         restart += rel.restart_from_catalog ? " (the catalog's restart_time)"
-                                            : " (restart_time, set in the scenario; the catalog's recovery parts not used)";
+                                            : " (restart_time, given in the scenario or a --set; the catalog's recovery parts "
+                                              "not used)";
     }
     return fmt::format("{} (scenarios/reliability/{}.toml): {}; restart {}", rel.from, rel.from, failures, restart);
 }
@@ -195,9 +196,14 @@ std::string break_even_text(const CriterionResult& c) {
                                     "at theirs)"
                                   : "all-in price per GPU-hour";
     if (c.bound == ClaimBound::within && c.break_even_low_per_gpu_hour) {
-        return fmt::format("break-even prices {} and {} per GPU-hour: any {} between them meets the bounds",
-                           hourly_price(*c.break_even_low_per_gpu_hour, Toward::up),
-                           hourly_price(*c.break_even_per_gpu_hour, Toward::down), which);
+        std::string low = hourly_price(*c.break_even_low_per_gpu_hour, Toward::up);
+        std::string high = hourly_price(*c.break_even_per_gpu_hour, Toward::down);
+        // Bounds closer than the printed grain would print inverted ("$2.14 and $2.13"): four decimals then.
+        if (std::stod(low.substr(1)) > std::stod(high.substr(1))) {
+            low = fmt::format("${:.4f}", *c.break_even_low_per_gpu_hour);
+            high = fmt::format("${:.4f}", *c.break_even_per_gpu_hour);
+        }
+        return fmt::format("break-even prices {} and {} per GPU-hour: any {} between them meets the bounds", low, high, which);
     }
     const bool above = c.bound == ClaimBound::above;
     return fmt::format("break-even price {} per GPU-hour: any {} {} meets the threshold",
@@ -401,8 +407,9 @@ std::string checkpoint_basis(const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
     if (s.reliability.checkpoint_interval) return "given";
     if (!ev.job_mttf) return "no interruptions modelled, so no checkpoint is needed; the whole run";
-    if (s.reliability.async_checkpoint) return "asynchronous: one write time, writes back to back";
-    return "Young/Daly";
+    // Both at least one step (run::checkpoint_interval: a checkpoint needs a step boundary).
+    if (s.reliability.async_checkpoint) return "asynchronous: one write time, writes back to back, at least one step";
+    return "Young/Daly, at least one step";
 }
 
 std::string gpu_power_basis(const Scenario& s) {

@@ -183,7 +183,8 @@ ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresho
     }
     if (!(confidence > 0.5 && confidence <= 1.0)) {
         throw Error(fmt::format("claim confidence is {}; it must be above 0.5 and at most 1", confidence),
-                    "use e.g. 0.9: HOLDS needs 90% of samples to meet the claim, FAILS needs 90% to miss it");
+                    "use e.g. 0.9: HOLDS needs the share of samples meeting the claim at 90% or more (its 95% interval's "
+                    "low end), FAILS the share missing it");
     }
 
     ClaimVerdict out;

@@ -86,10 +86,11 @@ BatchRamp read_ramp(const Node& ramp, const std::string& path, const PhaseSpec& 
     }
     // The phase reaches its own batch: at least one step at it after the ramp. A ramp over the whole phase would
     // leave its batch (the one the phase is judged and headlined at) no tokens (a crash before session 53's audit).
-    // Judged, like the rule above, where the phase is longer than a step (a stand-in phase of one token, in the
-    // search for every mistake, keeps the plain bound: its own error is reported, not the ramp's).
+    // Judged where the phase is at least a step long, as every phase that passed its own rules is (a stand-in phase
+    // shorter than a step, in the search for every mistake, keeps the plain bound: its own error is reported, not the
+    // ramp's). A phase of exactly one step leaves no room: any ramp is refused (a reviewer's case).
     const double full_step = static_cast<double>(ph.training.global_batch) * ph.training.sequence_length;
-    const double room = ph.tokens > full_step ? ph.tokens - full_step : ph.tokens;
+    const double room = ph.tokens >= full_step ? ph.tokens - full_step : ph.tokens;
     if (b.tokens > room) {
         const std::string what = b.tokens > ph.tokens
                                      ? fmt::format("is longer than the phase ({} tokens)", format_count(ph.tokens))
@@ -100,7 +101,7 @@ BatchRamp read_ramp(const Node& ramp, const std::string& path, const PhaseSpec& 
         throw CoupledError(rt.where,
                            fmt::format("{}: the batch ramp ({} tokens) {}", name, format_count(b.tokens), what),
                            "make batch_ramp.tokens at most the phase's tokens less one step at its full batch",
-                           stand_in(rt.where, Node::Kind::floating, 0, room),
+                           room > 0.0 ? stand_in(rt.where, Node::Kind::floating, 0, room) : nullptr,
                            {"training.batch_ramp.tokens", "training.tokens", "training.steps",
                             "training.global_batch", "training.sequence_length"})
             .in_phase(name, false);

@@ -572,7 +572,7 @@ TEST_CASE("gpuhours whatif prints the comparison and refuses a request without c
     CHECK_THAT(r.out, Catch::Contains("NVLink"));
     const auto json = run_cli("whatif " + file.string() + " --chips h800 --samples 1 --json");
     CHECK(json.exit_code == 0);
-    CHECK_THAT(json.out, Catch::Contains("\"schema_version\": 3"));
+    CHECK_THAT(json.out, Catch::Contains("\"schema_version\": 4"));
     CHECK_THAT(json.out, Catch::Contains("\"step_time_s\": "));
     // Keys that do not apply are null, never missing (a notebook's row["deadline_gpus"] raised KeyError): no rule,
     // no deadline, a feasible row.

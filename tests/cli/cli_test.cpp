@@ -393,7 +393,7 @@ TEST_CASE("the same command gives byte-identical JSON") {
     const Result b = run("check " + kFlagship + " --json");
     CHECK(a.exit_code == 0);
     CHECK(a.out == b.out);
-    CHECK_THAT(a.out, Catch::Contains("\"schema_version\": 3"));
+    CHECK_THAT(a.out, Catch::Contains("\"schema_version\": 4"));
 }
 
 TEST_CASE("an unknown option exits 2 and lists the known ones") {

@@ -222,7 +222,7 @@ TEST_CASE("with phases priced apart, a cost bound's break-even is the price of t
 
 TEST_CASE("one sample does not settle a verdict, and the energy and checkpoint lines name what they rest on") {
     // The small run (a failure class, a price range, a claim): one sample's share is 0 or 100 %, whose 95 % interval
-    // (Wilson) is 0–80 % or 21–100 %: the verdict is UNCERTAIN, "too few to settle a verdict".
+    // (Wilson) is 0–79.3 % or 20.7–100 %, printed with its ends rounded outward ("0–80%", "20–100%"): the verdict is UNCERTAIN, "too few to settle a verdict".
     const auto file = small_scenario();
     const auto one = run_cli("run " + file.string() + " --samples 1 --set pricing.host_power_share=0.3");
     INFO(one.out);
@@ -441,7 +441,8 @@ TEST_CASE("the reliability line and the assumptions say which reliability figure
     const auto r = run_cli("run " + small_scenario().string() + " --samples 4");
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("1 failure class set in the scenario (\"GPU\"; the catalog's not used)"));
-    CHECK_THAT(r.out, Catch::Contains("restart 600 s (restart_time, set in the scenario; the catalog's recovery parts not used)"));
+    CHECK_THAT(r.out, Catch::Contains("restart 600 s (restart_time, given in the scenario or a --set; the catalog's recovery "
+                                      "parts not used)"));
     // Written at line 16 of small.toml (tests/support/scenarios.hpp: [reliability] is line 15): the source names it.
     CHECK_THAT(r.out, Catch::Contains("reliability.restart_time = 10 min (set in the scenario (" + small_scenario().string() + ":16))"));
     for (const char* unused : {"reliability.detect", "reliability.replace", "reliability.init_per_gpu", "reliability.read_bandwidth"}) {
@@ -722,4 +723,27 @@ TEST_CASE("whatif says when a claim's cost is judged on another rung than its co
     const auto rental = run_cli("whatif " + kRoot + "/scenarios/deepseek-v3.toml --chips h800,h100 --samples 10 --quiet");
     REQUIRE(rental.exit_code == 0);
     CHECK_THAT(rental.out, !Catch::Contains("its cost is judged on rung"));
+}
+
+TEST_CASE("a run too long for the supported interruptions is blamed on its tokens, not on a restart time the file writes") {
+    // Project ATOM writes restart_time = "15 min" (line 38) and fails about every 18,281 s (job MTTF): each piece of
+    // checkpoint interval, write and restart needs at most one MTTF, so 10^18 tokens' 1.47 × 10^7 interruptions are the
+    // run's length, the --set's to fix (an audit found the restart time's line named, with a hint about restarts).
+    const auto r = run_cli("run " + kRoot + "/scenarios/project-atom.toml --set training.tokens=1e18");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::StartsWith("gpuhours: --set training.tokens=1e18: error: the run expects "));
+    CHECK_THAT(r.out, Catch::Contains("beyond the supported range of interruptions"));
+}
+
+TEST_CASE("a run whose pieces need many tries is blamed on its restart, not on its tokens") {
+    // Llama 3 8B on NVIDIA's recipe with the catalog's failure rates (job MTTF about 2.05 × 10^7 s) and a 10-year
+    // restart: every piece of work needs e^(3.16 × 10^8 / 2.05 × 10^7) tries, about 1.96 × 10^6 interruptions in all,
+    // beyond the limit. `check` passes it (its steps at their compute lower bound); run refuses it at the --set that
+    // caused it (an audit found it located at the file's tokens with a hint about tokens).
+    const auto r = run_cli("run " + kRoot + "/scenarios/validation/megatron-bridge-llama3-8b-fp8-h100.toml --set "
+                           "reliability.restart_time='\"10 years\"'");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::StartsWith("gpuhours: --set reliability.restart_time=\"10 years\": error: the run expects "));
+    CHECK_THAT(r.out, Catch::Contains("each piece of work needs many tries"));
+    CHECK_THAT(r.out, Catch::Contains("shorten the restart"));
 }

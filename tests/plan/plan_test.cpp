@@ -403,7 +403,7 @@ TEST_CASE("gpuhours plan prints the top layouts, the counts and the runner-up", 
     CHECK_THAT(r.out, Catch::Contains("why the runner-up loses"));
     const auto j = test::run_cli("plan " + file + catalog + " --top 2 --json");
     REQUIRE(j.exit_code == 0);
-    CHECK_THAT(j.out, Catch::Contains("\"schema_version\": 3"));
+    CHECK_THAT(j.out, Catch::Contains("\"schema_version\": 4"));
     CHECK_THAT(j.out, Catch::Contains("\"step_time_s\": "));
     CHECK_THAT(j.out, Catch::Contains("\"memory_peak_bytes\": "));
     CHECK_THAT(j.out, Catch::Contains("\"enumerated\": 312"));

@@ -57,8 +57,8 @@ TEST_CASE("a break-even price below ten cents keeps three significant digits", "
     CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.10 and $2.12 per GPU-hour"));
     c.break_even_low_per_gpu_hour = 0.09984;
     CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.0999 and $2.12 per GPU-hour"));
-    // A hundredth of a cent and less in fixed notation: $1 / 89,286 GPU-hours = $0.0000112000 (not "$1.12e-05"); up
-    // to three digits it stays $0.0000112.
+    // A hundredth of a cent and less in fixed notation: $1 / 89,286 GPU-hours = $0.0000111999…, rounded up (a
+    // within's low end) to three digits: $0.0000112 (not "$1.12e-05").
     c.break_even_low_per_gpu_hour = 1.0 / 89286.0;
     CHECK_THAT(report::break_even_text(c), Catch::StartsWith("break-even prices $0.0000112 and $2.12 per GPU-hour"));
 }
@@ -85,8 +85,8 @@ TEST_CASE("a break-even price is rounded toward the side its claim holds on", "[
 
 TEST_CASE("a claim's share is printed on its own side of the verdicts' thresholds", "[report]") {
     // 179 of 200 samples = 0.895: whole percents print "90%" (fmt rounds the tie 89.5 to even, 90) beside an
-    // UNCERTAIN that needs 90 %; one decimal keeps it below: "89.5%". 0.905 (90.4999… in binary) would print "90%",
-    // on the mark itself: one decimal again, "90.5%". 0.915 is plainly above: "92%" (91.5 rounds to even).
+    // UNCERTAIN that needs 90 %; one decimal keeps it below: "89.5%". 100 × 0.905 is 90.5 exactly, a tie that rounds
+    // to even, "90%", on the mark itself: one decimal again, "90.5%". 0.915 is plainly above: "92%" (91.5 to even).
     CHECK(report::share_percent(0.895) == "89.5%");
     CHECK(report::share_percent(0.905) == "90.5%");
     CHECK(report::share_percent(0.915) == "92%");

@@ -149,7 +149,7 @@ TEST_CASE("a claim no sample meets fails", "[claims]") {
 
 TEST_CASE("one sample in ten meeting the claim: the share alone would fail it, ten samples do not settle it", "[claims]") {
     // 1/10 = 0.1: the failing share 9/10 = 0.9 alone reaches the confidence, but the Wilson interval of 1/10
-    // (z²/n = 0.38415: centre 0.29207 / 1.38415 = 0.21101, half-width 1.96 √(0.009 + 0.0096) / 1.38415 = 0.19312)
+    // (z²/n = 0.38415: centre 0.29207 / 1.38415 = 0.21101, half-width 1.96 √(0.009 + 0.0096) / 1.38415 = 0.19314)
     // is [0.0179, 0.4042]: its high end is above 0.1 ⇒ UNCERTAIN, too few samples.
     const auto samples = samples_with_costs(10, 9, Dollars(6.5e6), Dollars(5.5e6));
     const ClaimVerdict v = judge_claim("under $6M", six_million_in_two_months(), deepseek_nominal(), samples, 0.9);

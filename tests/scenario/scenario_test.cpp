@@ -175,6 +175,10 @@ TEST_CASE("two phases of one name, a ramp shorter than a step and a price per kW
     CHECK_THAT(load_error(ramp("999475713")).message(), Catch::Contains("less than one step at its full batch"));
     CHECK_NOTHROW(load_scenario_from_string(ramp("999475712"), "test.toml", catalog_options()));
     CHECK_THAT(load_error(ramp("2B")).message(), Catch::Contains("the batch ramp (2B tokens) is longer than the phase (1B tokens)"));
+    // A phase of exactly one step (steps = 1: 524,288 tokens) leaves no room for any ramp (a reviewer's case: the
+    // four-level rule is judged only on phases of four steps or more, so a ramp of all its tokens passed).
+    const std::string one_step = phased_base() + "[[phases]]\nname = \"a\"\nsteps = 1\nbatch_ramp = { from = 32, tokens = 524288 }\n";
+    CHECK_THAT(load_error(one_step).message(), Catch::Contains("less than one step at its full batch"));
     // Electricity at $1e9/kWh (a unit slip) is beyond $100/kWh.
     const std::string power = kBase + "[pricing]\ngpu_hour = \"$2\"\nelectricity = \"$1e9/kWh\"\n";
     CHECK_THAT(load_error(power).message(), Catch::Contains("beyond the supported range of electricity prices (limit $100/kWh)"));

@@ -288,7 +288,7 @@ TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[s
                                       "wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
                                       "gpu_hours_p50,steady_state_gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
                                       "samples,claim_1_verdict,claim_1_probability,claim_1_probability_se,error\n"));
-    CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 3"));
+    CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 4"));
 }
 
 TEST_CASE("a sweep's nominal columns are the run's headline figures for the same point", "[sweep]") {

@@ -3,7 +3,7 @@
 //         days and cost, the tokens just past it that do not (and which limit they break), runs and linearity;
 //         the chip swap's notes under the table. (b) one row per chip and rung: model, parameters, token target,
 //         days, cost, meets; the largest rung per chip under it.
-//   JSON  schema_version 3: "scenario", "gpus", "deadline_days", "budget_usd" (null), "tokens" ([{chip, chip_name,
+//   JSON  schema_version 4: "scenario", "gpus", "deadline_days", "budget_usd" (null), "tokens" ([{chip, chip_name,
 //         feasible, gpus, layout, overrides (the --set assignments of the answer, tokens included), tokens_key,
 //         tokens, wall_clock_days_p50, cost_usd, gpu_hours_p50, bound, tokens_over, wall_clock_days_over, probes,
 //         linearity, note}]), "family" (null, or {name, tokens_per_parameter, tokens (null), chips: [{chip,

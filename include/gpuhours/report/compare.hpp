@@ -3,7 +3,7 @@
 //         not state the key) and "results" (title, chip, model, GPUs, layout, tokens, step time, MFU, median days,
 //         median GPU-hours, cost and energy at the nominal prices, what limits the step, claim verdicts), then each
 //         column's days, GPU-hours, cost and energy as a ratio to the first column's.
-//   JSON  schema_version 3: "scenarios" (one object per column: label, file, title, chip, model, gpus, layout,
+//   JSON  schema_version 4: "scenarios" (one object per column: label, file, title, chip, model, gpus, layout,
 //         tokens, step_time_s, mfu_causal, mfu_bf16, wall_clock_days_p50, gpu_hours_p50, cost_usd (null unpriced),
 //         energy_mwh (null unpriced), limited_by, claims [{text, verdict, probability}]), "differences" ([{key,
 //         values: [string or null per column]}]), "same_inputs", "seed", "samples" (null: automatic).

@@ -68,7 +68,7 @@ private:
 std::string chrome_trace(const std::vector<TraceEvent>& events);
 
 // A sweep's rows, sorted by point (docs/sweep.md, "Outputs"). CSV: a header, then one line per point; a column per
-// varied key (named by the key), unpriced cost and energy and an error row's figures empty. JSON: schema_version 3,
+// varied key (named by the key), unpriced cost and energy and an error row's figures empty. JSON: schema_version 4,
 // the sweep's inputs, and "rows" with the same fields (the varied values under "values"; null where CSV is empty).
 // Table: the headline figures for a terminal, errors listed below it. Doubles in shortest round-trip form (CSV,
 // JSON), so the same rows give byte-identical files.

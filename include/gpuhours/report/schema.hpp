@@ -8,6 +8,6 @@
 
 namespace gpuhours::report {
 
-inline constexpr int kJsonSchemaVersion = 3;
+inline constexpr int kJsonSchemaVersion = 4;
 
 }  // namespace gpuhours::report
