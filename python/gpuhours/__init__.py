@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-__all__ = ["BinaryNotFound", "CommandError", "binary", "data_dir", "scenario_path", "cli", "json", "run", "whatif",
+__all__ = ["BinaryNotFound", "CommandError", "SchemaMismatch", "binary", "data_dir", "scenario_path", "cli", "json", "run", "whatif",
            "sweep", "compare", "capacity", "chips", "validate"]
 
 SCHEMA_VERSION = 4
@@ -49,6 +49,16 @@ class CommandError(RuntimeError):
     def __init__(self, args: list[str], returncode: int, stderr: str):
         self.args_used, self.returncode, self.stderr = args, returncode, stderr
         super().__init__(f"gpuhours {' '.join(args)} exited {returncode}:\n{stderr.strip()}")
+
+
+class SchemaMismatch(CommandError):
+    """The binary succeeded but writes another JSON schema_version than this module reads."""
+
+    def __init__(self, args: list[str], found: Any):
+        RuntimeError.__init__(self, f"gpuhours {' '.join(args)} wrote schema_version {found}; this module reads "
+                                    f"{SCHEMA_VERSION}: use the gpuhours Python helper of the binary's version "
+                                    f"(`gpuhours --data-dir`/python)")
+        self.args_used, self.returncode, self.stderr = args, 0, ""
 
 
 def binary() -> str:
@@ -88,8 +98,7 @@ def json(*args: str) -> dict:
     """`gpuhours ARGS… --json` as a dict; checks the schema version this module reads."""
     doc = _json.loads(cli(*args, "--json"))
     if doc.get("schema_version") != SCHEMA_VERSION:
-        raise CommandError(list(args), 0, f"schema_version {doc.get('schema_version')}, this module reads "
-                                          f"{SCHEMA_VERSION}: use the gpuhours Python helper of the same version")
+        raise SchemaMismatch(list(args), doc.get("schema_version"))
     return doc
 
 
@@ -108,7 +117,7 @@ def scenario_path(scenario: str | os.PathLike) -> str:
         if candidate.is_file():
             return str(candidate)
     names = sorted(str(p.relative_to(shipped)) for p in shipped.glob("**/*.toml")
-                   if p.parent.name not in ("chips", "models", "policy"))
+                   if p.parent.name not in ("chips", "models", "policy", "families", "pricing", "reliability"))
     raise FileNotFoundError(f"no scenario {scenario!s}: not a file here ({os.getcwd()}) nor shipped in {shipped} "
                             f"(shipped: {', '.join(names)})")
 

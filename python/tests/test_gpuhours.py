@@ -71,6 +71,14 @@ class Options(unittest.TestCase):
     def test_capacity_is_exported(self):
         self.assertIn("capacity", gpuhours.__all__)
 
+    def test_another_schema_version_is_said_as_such(self):
+        # The binary exits 0; the mismatch was raised as "exited 0" (an audit): its own error type and message.
+        with mock.patch.object(gpuhours, "cli", return_value='{"schema_version": 3}'):
+            with self.assertRaises(gpuhours.SchemaMismatch) as caught:
+                gpuhours.json("run", "x.toml")
+        self.assertIn("wrote schema_version 3; this module reads 4", str(caught.exception))
+        self.assertNotIn("exited", str(caught.exception))
+
 
 class Scenarios(unittest.TestCase):
     def test_a_shipped_name_resolves_from_any_directory(self):

@@ -113,6 +113,7 @@ void add_case(ValidationStats& stats, const ValidationCase& c) {
         if (!f.counted) continue;
         const double e = std::fabs(f.relative_error());
         sum += e;
+        stats.absolute_errors.push_back(e);
         ++stats.measurements;
         any = true;
         if (stats.max_case.empty() || e > stats.max_absolute_error) {
@@ -133,6 +134,13 @@ ValidationSummary summarize_validation(const std::vector<ValidationCase>& cases)
         add_case(s.all, c);
         add_case(c.independent() ? s.independent : s.informed, c);
         s.figures_listed += static_cast<int>(c.figures.size());
+    }
+    for (ValidationStats* stats : {&s.all, &s.independent, &s.informed}) {
+        std::vector<double>& e = stats->absolute_errors;
+        std::sort(e.begin(), e.end());
+        stats->median_absolute_error = e.empty()        ? 0.0
+                                       : e.size() % 2 == 1 ? e[e.size() / 2]
+                                                          : 0.5 * (e[e.size() / 2 - 1] + e[e.size() / 2]);
     }
     return s;
 }

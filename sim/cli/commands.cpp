@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <system_error>
 #include <iostream>
 #include <ostream>
 #include <unistd.h>
@@ -695,6 +696,14 @@ int model_command(const Args& raw, std::ostream& out) {
     std::optional<Scenario> scenario;
     ModelSpec model;
     if (looks_like_file(target)) {
+        // A catalog model's file name where no such file is ("llama-3.1-8b.toml"): the name it means (an audit).
+        std::error_code ec;
+        const std::filesystem::path as_given(target);
+        if (!std::filesystem::exists(as_given, ec) && as_given.extension() == ".toml" && !as_given.has_parent_path() &&
+            std::filesystem::is_regular_file(catalog_dir(args) / "models" / as_given, ec)) {
+            throw Error(fmt::format("no file \"{}\" here; the model catalog has one of that name", target),
+                        fmt::format("name the catalog model without .toml: gpuhours model {}", as_given.stem().string()));
+        }
         scenario = load_scenario(target, load_options(args));
         model = scenario->model;
     } else {

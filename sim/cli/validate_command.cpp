@@ -29,11 +29,13 @@ int cmd_validate(const Args& raw, std::ostream& out) {
             j.key(key).begin_object().field("measurements", s.measurements).field("cases", s.cases);
             if (s.measurements == 0) {  // no measurement: no error to state (it read 0.0: a researcher's read)
                 j.key("mean_absolute_percentage_error").null().key("max_absolute_percentage_error").null();
+                j.key("median_absolute_percentage_error").null();
                 j.key("max_case").null().key("max_figure").null().end_object();
                 return;
             }
             j.field("mean_absolute_percentage_error", 100.0 * s.mean_absolute_error);
             j.field("max_absolute_percentage_error", 100.0 * s.max_absolute_error);
+            j.field("median_absolute_percentage_error", 100.0 * s.median_absolute_error);
             j.field("max_case", s.max_case).field("max_figure", s.max_figure).end_object();
         };
         report::Json j;
@@ -78,20 +80,10 @@ int cmd_validate(const Args& raw, std::ostream& out) {
     };
     out << fmt::format("\neach published measurement counts once however many ways its paper states it ({} figure{} listed)\n",
                        summary.figures_listed, summary.figures_listed == 1 ? "" : "s");
-    // The median over the independent cases' counted figures (issue targets are stated as median and max).
-    std::vector<double> errors;
-    for (const auto& c : cases) {
-        if (!c.independent()) continue;
-        for (const auto& f : c.figures) {
-            if (f.counted) errors.push_back(std::abs(f.relative_error()));
-        }
-    }
-    std::sort(errors.begin(), errors.end());
-    const double median = errors.empty() ? 0.0
-                          : errors.size() % 2 == 1 ? errors[errors.size() / 2]
-                                                   : 0.5 * (errors[errors.size() / 2 - 1] + errors[errors.size() / 2]);
     out << "  independent (no catalog figure set on them): " << line(summary.independent)
-        << (errors.empty() ? std::string() : fmt::format("; median {:.1f}%", 100.0 * median)) << "\n";
+        << (summary.independent.measurements == 0 ? std::string()
+                                                  : fmt::format("; median {:.1f}%", 100.0 * summary.independent.median_absolute_error))
+        << "\n";
     out << "  informed a catalog figure (consistency checks): " << line(summary.informed) << "\n";
     out << fmt::format("  all: mean absolute percentage error {:.1f}% over {} measurement{} of {} run{}\n", 100.0 * summary.all.mean_absolute_error,
                        summary.all.measurements, summary.all.measurements == 1 ? "" : "s", cases.size(), cases.size() == 1 ? "" : "s");

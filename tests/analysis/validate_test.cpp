@@ -23,6 +23,13 @@ namespace {
 
 const std::filesystem::path kSource = GPUHOURS_TEST_SOURCE_DIR;
 
+// The number after the first `"key": ` in a JSON document.
+double json_number_after(const std::string& json, const std::string& key) {
+    const std::size_t at = json.find("\"" + key + "\": ");
+    REQUIRE(at != std::string::npos);
+    return std::stod(json.substr(at + key.size() + 4));
+}
+
 std::filesystem::path two_megatron_runs() {
     const auto dir = gpuhours::test::scratch_path("validate-test");
     std::filesystem::remove_all(dir);
@@ -177,6 +184,9 @@ TEST_CASE("a case that informed a catalog figure is reported apart from the inde
     CHECK(s.informed.measurements == 1);
     CHECK(s.informed.mean_absolute_error == Approx(std::fabs(t / 4.0 - 1.0)).epsilon(1e-12));
     CHECK(s.all.measurements == 2);
+    // Medians: one measurement each is its own error; over both, the mean of the two middle (all) ones.
+    CHECK(s.independent.median_absolute_error == Approx(std::fabs(t - 1.0)).epsilon(1e-12));
+    CHECK(s.all.median_absolute_error == Approx(0.5 * (std::fabs(t - 1.0) + std::fabs(t / 4.0 - 1.0))).epsilon(1e-12));
 
     const auto r = run_cli("validate --dir " + dir.string());
     INFO(r.out);
@@ -189,6 +199,8 @@ TEST_CASE("a case that informed a catalog figure is reported apart from the inde
     const auto j = run_cli("validate --dir " + dir.string() + " --json");
     CHECK_THAT(j.out, Catch::Contains("\"independent\": false"));
     CHECK_THAT(j.out, Catch::Contains("\"max_case\": \"a-independent\""));
+    // The JSON has the text's median too (an audit found it only in the text).
+    CHECK(json_number_after(j.out, "median_absolute_percentage_error") == Approx(100.0 * std::fabs(t - 1.0)).epsilon(1e-9));
 }
 
 TEST_CASE("published.informed must be an array of catalog figures", "[validate]") {

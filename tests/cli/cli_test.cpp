@@ -637,3 +637,12 @@ TEST_CASE("run's symmetric mode agrees with full mode on a ZeRO-3 step across no
     CHECK_THAT(sym.out, !Catch::Contains("ZeRO-3 across nodes"));
     CHECK_THAT(sym.out, Catch::Contains("\"caveats\": []"));
 }
+
+TEST_CASE("model given a catalog model's file name where no such file is names the model") {
+    // `gpuhours model llama-3.1-8b.toml` from a directory without that file said only "cannot open" (an audit): the
+    // catalog has scenarios/models/llama-3.1-8b.toml, so the name without .toml is what was meant.
+    const Result r = run("model llama-3.1-8b.toml --catalog " + std::string(GPUHOURS_TEST_SOURCE_DIR) + "/scenarios");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("the model catalog has one of that name"));
+    CHECK_THAT(r.out, Catch::Contains("gpuhours model llama-3.1-8b"));
+}

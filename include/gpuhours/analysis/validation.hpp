@@ -45,6 +45,10 @@ struct ValidationStats {
     int cases = 0;
     double mean_absolute_error = 0.0;  // fraction: 0.05 = 5%
     double max_absolute_error = 0.0;
+    // The median of the measurements' absolute errors (the middle one, or the mean of the two middle ones; 0 when
+    // there is none): issue targets are stated as a median and a max.
+    double median_absolute_error = 0.0;
+    std::vector<double> absolute_errors;  // every counted measurement's, ascending once summarize_validation is done
     std::string max_case;              // the case and figure of the largest error; empty when there is none
     std::string max_figure;
 };
