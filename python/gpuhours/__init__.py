@@ -218,6 +218,7 @@ def sweep(scenario: str | os.PathLike, vary: Mapping[str, Any], random: int | No
 # The rows compare() sets side by side: (label, field of a scenario in `gpuhours compare --json`).
 _COMPARED = [
     ("title", "title"),
+    ("model", "model"),
     ("chip", "chip"),
     ("GPUs", "gpus"),
     ("layout", "layout"),
@@ -228,6 +229,7 @@ _COMPARED = [
     ("wall clock (days)", "wall_clock_days"),
     ("GPU-hours (allocated)", "gpu_hours"),
     ("cost ($)", "cost_usd"),
+    ("cost, median over the samples ($)", "cost_usd_p50"),
     ("energy (MWh)", "energy_mwh"),
     ("limited by", "limited_by"),
 ]

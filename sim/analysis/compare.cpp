@@ -73,6 +73,7 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
         c.compute_precision = std::string(to_string(ev.scenario.training.precision.compute));
         c.priced = ev.priced;
         if (const UncertainInput* price = sampler.input("pricing.gpu_hour")) c.price_range = price->distribution_text();
+        if (ev.priced && ev.stochastic) c.cost_p50 = ev.cost_spread.p50;
         c.figures.chip = catalog_id(ev.scenario.cluster.chip);
         c.figures.chip_name = c.chip;
         fill_whatif_row(c.figures, ev);

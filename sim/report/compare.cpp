@@ -65,6 +65,8 @@ std::vector<std::vector<std::string>> result_rows(const CompareResult& r) {
         {"days", [](const CompareColumn& c) { return fmt::format("{:.1f}", c.figures.wall_clock_days); }},
         {"GPU-hours", [](const CompareColumn& c) { return with_commas(c.figures.gpu_hours); }},
         {"cost (nominal prices)", &cost_text},
+        {"cost (median over the samples)",
+         [](const CompareColumn& c) { return c.cost_p50 ? format_dollars(Dollars(*c.cost_p50)) : std::string("—"); }},
         {"energy (facility)", &energy_text},
         {"limited by", [](const CompareColumn& c) { return std::string(to_string(c.figures.limiter)); }},
         {"claims", &verdicts_text},
@@ -201,6 +203,8 @@ std::string compare_json(const CompareResult& r) {
         else j.key("cost_usd").null().key("cost_basis").null().key("energy_mwh").null();
         if (c.price_range) j.field("price_range", *c.price_range);
         else j.key("price_range").null();
+        if (c.cost_p50) j.field("cost_usd_p50", *c.cost_p50);
+        else j.key("cost_usd_p50").null();
         j.field("limited_by", to_string(f.limiter));
         j.key("claims").begin_array();
         for (const auto& v : f.verdicts) {

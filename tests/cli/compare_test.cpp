@@ -41,6 +41,9 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     CHECK(b["cost_usd"].number() / a["cost_usd"].number() == Approx(2.0).epsilon(1e-12));
     // And the cost is GPU-hours × price: A's is 1.5 × its GPU-hours.
     CHECK(a["cost_usd"].number() == Approx(1.5 * a["gpu_hours"].number()).epsilon(1e-12));
+    // The median over the samples beside it (the small run has a failure class, so its samples differ): the same
+    // samples at twice the price, so twice the median.
+    CHECK(b["cost_usd_p50"].number() / a["cost_usd_p50"].number() == Approx(2.0).epsilon(1e-12));
     // Two inputs differ: the key as written (the uncertain table replaced by one value) and the price it resolves to.
     const auto& differences = doc["differences"].array();
     REQUIRE(differences.size() == 2);
@@ -58,6 +61,7 @@ TEST_CASE("compare of one scenario at two prices: only the price differs, and th
     REQUIRE(text.exit_code == 0);
     CHECK_THAT(text.out, Catch::Contains("(" + file + ", --set pricing.gpu_hour=$3)"));
     CHECK_THAT(text.out, Catch::Contains("inputs that differ (2;"));
+    CHECK_THAT(text.out, Catch::Contains("\ncost (median over the samples)"));
     CHECK_THAT(text.out, Catch::Contains("B against A: days ×1.000, GPU-hours ×1.000, cost ×2.000"));
     // `run`'s MFU basis (BF16 peak, full attention) comes first, the other labelled after it.
     const auto bf16 = text.out.find("MFU (BF16 peak, full attention)");

@@ -39,6 +39,10 @@ struct CompareColumn {
     // The rental price per GPU-hour's distribution when the scenario gives it as a range ("triangular($1.5, $2,
     // $3.5)"); nullopt when it is one figure (a claim's share on rung 1 then carries no price uncertainty).
     std::optional<std::string> price_range;
+    // The cost's median over the Monte Carlo samples (the headline's rung), when the run is priced and stochastic:
+    // beside the nominal cost, which sits at the price range's nominal (a mode is often low in a skewed range: the
+    // flagship's nominal $5.62M against a $6.53M median, an audit's read of compare's one cost row).
+    std::optional<double> cost_p50;
     WhatIfRow figures;
 };
 
