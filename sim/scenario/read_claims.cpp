@@ -75,6 +75,16 @@ void remember_written(ClaimThresholds& t, TableReader& r, std::string_view key) 
     }
 }
 
+// A claim read on in the search for every mistake with a bound of its own (`mfu_below = 0.999`), so that a claim that
+// states nothing does not end the search and the claims after it keep their index.
+void with_stand_in_bound(Node& claim, const SourceRef& where) {
+    Node bound;
+    bound.kind = Node::Kind::floating;
+    bound.floating = 0.999;
+    bound.where = where;
+    claim.set("mfu_below", std::move(bound), where);
+}
+
 // A claim's `text`, quoting it. For the search for every mistake, a claim without one, or with one that is not a
 // string, reads on with a stand-in text (its other mistakes show too).
 std::string claim_text(const Node& node, TableReader& r, const std::string& name) {
@@ -85,6 +95,18 @@ std::string claim_text(const Node& node, TableReader& r, const std::string& name
         text.text = name;
         text.where = node.where;
         with_text->set("text", std::move(text), node.where);
+        // No bound either (an empty [[claims]]): both said at once, and the stand-in gets a bound too, so that the
+        // search reads on to the claims after it (an audit: it stopped here, hiding a later claim's mistake).
+        const bool bounded = std::any_of(node.fields.begin(), node.fields.end(), [](const auto& f) {
+            return f.first.ends_with("_below") || f.first.ends_with("_above") || f.first.ends_with("_within");
+        });
+        if (!bounded) {
+            with_stand_in_bound(*with_text, node.where);
+            throw CoupledError(node.where, fmt::format("{} has no `text` and states nothing to check", name),
+                               "add `text = \"…\"` quoting the claim and a bound: cost_below / cost_above / cost_within, "
+                               "and the same for wall_clock, gpu_hours, mfu and energy",
+                               std::move(with_text));
+        }
         throw CoupledError(node.where, fmt::format("{} has no `text`", name), "add `text = \"…\"` quoting the claim", std::move(with_text));
     }
     const Node& text = r.required("text", "add `text = \"…\"` quoting the claim");
@@ -252,11 +274,7 @@ ClaimSpec read_claim(const Node& node, std::size_t index) {
     if (!any) {
         // For the search for every mistake, the claim reads on with a bound (so the claims after it keep their index).
         auto bounded = std::make_shared<Node>(node);
-        Node bound;
-        bound.kind = Node::Kind::floating;
-        bound.floating = 0.999;
-        bound.where = node.where;
-        bounded->set("mfu_below", std::move(bound), node.where);
+        with_stand_in_bound(*bounded, node.where);
         throw CoupledError(node.where, fmt::format("{} states nothing to check", name),
                            "add a bound: cost_below / cost_above / cost_within, and the same for wall_clock, gpu_hours, "
                            "mfu and energy",

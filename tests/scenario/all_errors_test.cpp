@@ -607,3 +607,15 @@ TEST_CASE("a claim whose bounds of one metric no value meets together is refused
     CHECK_THAT(w.message(), Catch::Contains("leave no wall_clock that meets them all"));
     CHECK_NOTHROW(load_scenario_from_string(head + "cost_below = \"$7M\"\ncost_above = \"$5M\"\n", "test.toml", catalog_options()));
 }
+
+TEST_CASE("an empty [[claims]] is said to lack both its text and a bound, and the search reads on past it") {
+    // Lines 11 [[claims]] (empty), 12 [[claims]], 13 text, 14 mfu_above = 2 (column 13). The empty claim used to
+    // end the search after its "has no `text`" (its stand-in text then stated nothing), hiding line 14's mistake.
+    const std::string text = "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\n[training]\ntokens = \"1B\"\n"
+                             "sequence_length = 4096\nglobal_batch = 8\n[pricing]\ngpu_hour = \"$2\"\n"
+                             "[[claims]]\n[[claims]]\ntext = \"b\"\nmfu_above = 2\n";
+    const std::string what = test::scenario_error(text, catalog_options()).what();
+    CHECK_THAT(what, Catch::Contains("test.toml:11:1: error: claims[0] has no `text` and states nothing to check"));
+    CHECK_THAT(what, Catch::Contains("test.toml:14:13: error: `claims[1].mfu_above` is a fraction"));
+    CHECK_THAT(what, !Catch::Contains("cannot read past"));
+}
