@@ -88,6 +88,14 @@ double planned_steps(const Scenario& s, bool rounded) {
 
 namespace detail {
 
+bool pieces_need_many_tries(const RunInputs& run) {
+    const ReliabilityModel& m = run.reliability;
+    const std::optional<Seconds> mttf = job_mttf(m, run.gpus, run.gpus_per_host);
+    if (!mttf) return false;
+    const double cost = m.async_checkpoint ? 0.0 : m.checkpoint_write.value();
+    return checkpoint_interval(run).value() + cost + m.restart_time.value() > mttf->value();
+}
+
 void require_supported_interruptions(const Scenario& s, const RunInputs& run, std::string_view why) {
     const Seconds wall = expected_run_wall_clock(run);
     const double n = expected_interruptions(run.reliability, run.gpus, run.gpus_per_host, wall);
@@ -97,19 +105,16 @@ void require_supported_interruptions(const Scenario& s, const RunInputs& run, st
     // it the run's length, the tokens' (an audit: restart_time = "10 years" was located at the tokens, and 10^18
     // tokens at a restart time the file wrote).
     const ReliabilityModel& m = run.reliability;
-    const std::optional<Seconds> mttf = job_mttf(m, run.gpus, run.gpus_per_host);
-    const double cost = m.async_checkpoint ? 0.0 : m.checkpoint_write.value();
-    const bool tries = mttf && (checkpoint_interval(run).value() + cost + m.restart_time.value()) > mttf->value();
-    SourceRef at = m.restart_where.known() ? m.restart_where : m.interval_where;
-    if (tries && at.known()) {
+    const SourceRef at = m.restart_where.known() ? m.restart_where : m.interval_where;
+    if (pieces_need_many_tries(run) && at.known()) {
+        const double cost = m.async_checkpoint ? 0.0 : m.checkpoint_write.value();
         throw ScenarioError(at,
                             fmt::format("the run expects {:.3g} interruptions over {:.3g} days: each piece of work needs "
                                         "many tries, its checkpoint interval, write and restart ({:.3g} s) outlasting the "
                                         "job's mean time between interruptions ({:.3g} s): beyond the supported range of "
                                         "interruptions (limit {:g}){}",
-                                        n, wall.value() / 86400.0,
-                                        checkpoint_interval(run).value() + cost + m.restart_time.value(), mttf->value(),
-                                        limits::kInterruptionsMax, why),
+                                        n, wall.value() / 86400.0, checkpoint_interval(run).value() + cost + m.restart_time.value(),
+                                        job_mttf(m, run.gpus, run.gpus_per_host)->value(), limits::kInterruptionsMax, why),
                             "shorten the restart (reliability.restart_time, or its parts) or the checkpoint interval, or "
                             "check the failure rates");
     }
@@ -210,11 +215,7 @@ void require_run_can_finish(const Scenario& s) {
         // blamed on the restart (an audit: training.tokens = 1e18 was located at the restart time).
         bool length_first = false;
         try {
-            if (const auto mttf = job_mttf(run.reliability, run.gpus, run.gpus_per_host)) {
-                const double restart = run.reliability.restart_time.value();
-                const double cost = run.reliability.async_checkpoint ? 0.0 : run.reliability.checkpoint_write.value();
-                length_first = (checkpoint_interval(run).value() + cost + restart) / mttf->value() <= 1.0;
-            }
+            length_first = !detail::pieces_need_many_tries(run);
         } catch (const Error&) {
             // Inputs the run model refuses: require_run_finishes below says so, located.
         }
