@@ -31,6 +31,13 @@ std::string share(Seconds part, Seconds whole) {
     return whole.value() > 0 ? fmt::format("{:.1f}%", 100.0 * part.value() / whole.value()) : "—";
 }
 
+// Segment k's level of its phase's batch ramp, 1 … n (the segments before the last, the phase's own batch); nullopt
+// for the last. The text table names it "ramp k/n", the CSV's ramp_level column gives k.
+std::optional<std::size_t> ramp_level(const PhaseOutcome& ph, std::size_t k) {
+    if (k + 1 >= ph.segments.size()) return std::nullopt;
+    return k + 1;
+}
+
 // --csv: one row per phase segment (quoted phases as one row of GPU-hours).
 void write_csv(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
@@ -43,7 +50,8 @@ void write_csv(const RunEvaluation& ev, std::ostream& out) {
         for (std::size_t k = 0; k < ph.segments.size(); ++k) {
             const auto& seg = ph.segments[k];
             // A batch ramp's levels, 1 … n, as the text table names them ("ramp 1/4"); empty at the phase's own batch.
-            const std::string level = k + 1 < ph.segments.size() ? std::to_string(k + 1) : std::string();
+            const auto ramp = ramp_level(ph, k);
+            const std::string level = ramp ? std::to_string(*ramp) : std::string();
             t.add_row({ph.name, level, std::to_string(seg.global_batch), std::to_string(ph.sequence_length),
                        fmt::format("{}", seg.tokens), fmt::format("{}", seg.steps),
                        fmt::format("{}", ev.steps[seg.step].step_time.value()),
@@ -296,7 +304,8 @@ void print_phases(const RunEvaluation& ev, std::ostream& out) {
             const Seconds t = ev.steps[seg.step].step_time * seg.steps;
             // A batch ramp's levels before the phase's own batch are named as such (four unlabelled rows of one phase
             // read as a mistake to a new user, session 52).
-            const std::string name = k + 1 < ph.segments.size() ? fmt::format("{}, ramp {}/{}", ph.name, k + 1, ph.segments.size() - 1) : ph.name;
+            const auto ramp = ramp_level(ph, k);
+            const std::string name = ramp ? fmt::format("{}, ramp {}/{}", ph.name, *ramp, ph.segments.size() - 1) : ph.name;
             pt.add_row({name, std::to_string(ph.sequence_length), std::to_string(seg.global_batch),
                         format_count(seg.tokens), report::with_commas(seg.steps), fmt::format("{:.3f} s", ev.steps[seg.step].step_time.value()),
                         fmt::format("{:.1f}", in_days(t)), report::with_commas(in_hours(t) * s.cluster.gpus)});
@@ -423,16 +432,12 @@ void print_claims(const RunEvaluation& ev, std::ostream& out) {
 // count written (20 of the H800's 132 become 20 of the H20's 78), where `whatif --chips` keeps the scenario's share of
 // the SMs, so the two differ by that much (an audit: 101.1 s against whatif's 91.7 s on the H20, unexplained).
 std::optional<std::string> swapped_chip_note(const std::vector<std::string>& overrides, const Scenario& s) {
-    const bool swapped = std::any_of(overrides.begin(), overrides.end(), [](const std::string& o) {
-        return o.starts_with("cluster.chip=") || o.starts_with("cluster.chip.from=");
-    });
+    const auto any = [&](auto&& pred) { return std::any_of(overrides.begin(), overrides.end(), pred); };
+    const bool swapped = any([](const std::string& o) { return o.starts_with("cluster.chip=") || o.starts_with("cluster.chip.from="); });
     // SMs set on the command line too are the user's choice for this chip: nothing to say.
-    const bool sms_set = std::any_of(overrides.begin(), overrides.end(), [](const std::string& o) {
-        return o.find("communication_sms") != std::string::npos;
-    });
-    if (sms_set) return std::nullopt;
+    const bool sms_set = any([](const std::string& o) { return o.find("communication_sms") != std::string::npos; });
     const int sms = s.phases.front().parallel.communication_sms;
-    if (!swapped || sms <= 0 || s.cluster.chip.sm_count <= 0) return std::nullopt;
+    if (!swapped || sms_set || sms <= 0 || s.cluster.chip.sm_count <= 0) return std::nullopt;
     return fmt::format("--set swapped the chip: parallelism.communication_sms = {} (written for the scenario's own chip) "
                        "is {:.0f}% of the {}'s {} SMs here; `gpuhours whatif --chips` keeps the scenario's share of the SMs "
                        "instead, so its row for this chip can differ (set parallelism.communication_sms to choose)",

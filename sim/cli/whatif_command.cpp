@@ -374,11 +374,9 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         out << "\nprice per GPU-hour (nominal; a catalog price is one figure, while a row at the scenario's price keeps "
                "its range, if any: a claim's share near 100% or 0% on a catalog-priced row may reflect that fixed price, and "
                "its date and market, rather than a safer or riskier run; --same-price prices every chip as the scenario does)\n";
-        for (const auto& r : result.rows) {
-            if (r.feasible && r.price_gpu_hour > 0) out << fmt::format("  {}: ${:.2f}, {}\n", r.chip, r.price_gpu_hour, r.price_note);
-        }
         std::vector<std::string> borrowed;
         for (const auto& r : result.rows) {
+            if (r.feasible && r.price_gpu_hour > 0) out << fmt::format("  {}: ${:.2f}, {}\n", r.chip, r.price_gpu_hour, r.price_note);
             if (r.feasible && r.price_borrowed) borrowed.push_back(r.chip);
         }
         if (!borrowed.empty()) {

@@ -39,6 +39,13 @@ struct WithinExample {
     }
 };
 
+// A bound as a plain number: a count or fraction as it is, a quantity (dollars, seconds, joules) by its value.
+template <class Q>
+double raw_value(const Q& q) {
+    if constexpr (std::is_arithmetic_v<Q>) return static_cast<double>(q);
+    else return q.value();
+}
+
 // The two bounds of `key = [low, high]`, each read by `read` (a quantity or a number) at its own position; a list
 // of another length is a mistake of this key alone, read on with `example`.
 template <class Q, class Read>
@@ -51,11 +58,7 @@ std::optional<Within<Q>> read_within(TableReader& r, std::string_view key, Read 
                        fmt::format("e.g. {} = {}", key, example.text()), example.at(n->where));
     }
     Within<Q> w{read(n->items[0], path + "[0]"), read(n->items[1], path + "[1]")};
-    const auto raw = [](const Q& q) {
-        if constexpr (std::is_arithmetic_v<Q>) return static_cast<double>(q);
-        else return q.value();
-    };
-    if (!(raw(w.low) > 0) || !(raw(w.low) < raw(w.high))) {
+    if (!(raw_value(w.low) > 0) || !(raw_value(w.low) < raw_value(w.high))) {
         // For the search for every mistake, the claim reads on with its bounds swapped (it keeps a bound to check).
         auto swapped = std::make_shared<Node>(*n);
         std::swap(swapped->items[0], swapped->items[1]);
@@ -126,17 +129,16 @@ std::string claim_text(const Node& node, TableReader& r, const std::string& name
     return quoted;
 }
 
-// A bound or a `*_within` pair as plain numbers.
+// A bound or a `*_within` pair as plain numbers (raw_value), nullopt when not given.
 template <class Q>
 std::optional<double> raw(const std::optional<Q>& q) {
     if (!q) return std::nullopt;
-    if constexpr (std::is_arithmetic_v<Q>) return static_cast<double>(*q);
-    else return q->value();
+    return raw_value(*q);
 }
 template <class Q>
 std::optional<std::pair<double, double>> raw(const std::optional<Within<Q>>& w) {
     if (!w) return std::nullopt;
-    return std::make_pair(*raw(std::optional<Q>(w->low)), *raw(std::optional<Q>(w->high)));
+    return std::make_pair(raw_value(w->low), raw_value(w->high));
 }
 
 // One metric's bounds (`<metric>_below`, `_above`, `_within`) that no value meets together — cost_below = "$6M" with
