@@ -550,9 +550,8 @@ std::string sweep_table(const SweepResult& r) {
                     continue;
                 }
                 const double p = row.claims[c].probability;
-                // An UNCERTAIN whose share alone reaches 90 % or 10 % is one its samples are too few to settle
-                // (ClaimVerdict::too_few_samples, which the row's verdict and share determine).
-                const bool few = row.claims[c].verdict == "UNCERTAIN" && (p >= 0.9 || p <= 0.1);
+                // ClaimVerdict::too_few_samples, from the row's verdict and share (the journal keeps no more).
+                const bool few = row.claims[c].verdict == "UNCERTAIN" && share_alone_settles(p, 1.0 - p);
                 cells.push_back(fmt::format("{} ({}{}{})", row.claims[c].verdict, share_percent(p), share_error_suffix(p, row.samples),
                                             few ? "; too few samples" : ""));
             }

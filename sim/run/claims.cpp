@@ -249,9 +249,13 @@ ClaimVerdict judge_claim(const std::string& text, const ClaimThresholds& thresho
         out.verdict = Verdict::fails;
     } else {
         out.verdict = Verdict::uncertain;
-        out.too_few_samples = out.probability >= confidence || failing >= confidence;
+        out.too_few_samples = share_alone_settles(out.probability, failing, confidence);
     }
     return out;
+}
+
+bool share_alone_settles(double met, double failing, double confidence) {
+    return met >= confidence || failing >= confidence;
 }
 
 ProbabilityInterval wilson_interval(std::size_t met, std::size_t n) {

@@ -141,6 +141,10 @@ struct ClaimVerdict {
 // Thresholds are strict ("below" means value < threshold; a tie does not meet the claim). Throws Error too for a
 // non-positive or non-finite threshold, an MFU bound outside (0, 1), a `*_within` whose low is not below its high,
 // or a confidence outside (0.5, 1].
+// Whether the shares of samples meeting and failing a claim (fractions 0–1, summing to 1) would settle its verdict on
+// their own: either at least `confidence`. An UNCERTAIN verdict of which this is true is one its samples are too
+// few to settle (ClaimVerdict::too_few_samples; the sweep table derives it from a row's verdict and share).
+bool share_alone_settles(double met, double failing, double confidence = 0.9);
 // The fraction of `samples` that meet every criterion of `thresholds` (0 for no samples). Throws as judge_claim.
 double probability_met(const ClaimThresholds& thresholds, const std::vector<RunMetrics>& samples);
 
