@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what gpuhours needs from Debian 12 packages (when missing) and builds it into build/.
 # Usage: scripts/setup.sh [extra cmake arguments]
+# GPUHOURS_BUILD_TARGET=gpuhours builds the binary alone (scripts/flagship.sh); by default every target is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +27,5 @@ fi
 
 build_dir="${GPUHOURS_BUILD_DIR:-build}"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPUHOURS_WERROR=ON "$@" >/dev/null
-cmake --build "$build_dir" -j "$(nproc)"
+target="${GPUHOURS_BUILD_TARGET:-}"
+cmake --build "$build_dir" -j "$(nproc)" ${target:+--target "$target"}

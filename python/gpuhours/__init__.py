@@ -6,7 +6,8 @@
     grid = gpuhours.sweep("deepseek-v3.toml", vary={"pricing.gpu_hour": ["$1.5", "$2", "$3"]})  # a row per point
     side = gpuhours.compare("deepseek-v3.toml", "deepseek-v3.toml", set_b={"cluster.chip": "h100"})
 
-Standard library and pandas only. Every function runs the binary as a subprocess and reads its `--json` (or, for
+Standard library and pandas only; pandas is imported by the functions that return DataFrames, so run(), json() and
+cli() work without it (on Debian: apt install python3-pandas, which /usr/bin/python3 sees). Every function runs the binary as a subprocess and reads its `--json` (or, for
 sweeps, CSV) output, documented in docs/schemas.md; units are in the field names (`step_time_s`, `cost_usd_p50`).
 
 Which binary (binary()): $GPUHOURS_BIN if set; else the one of this module's own checkout (build/gpuhours) or
@@ -28,9 +29,20 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _pandas():
+    """pandas, imported when a DataFrame is asked for (run() returns a dict and works without it)."""
+    try:
+        import pandas
+    except ImportError as e:  # a Python without pandas (a pyenv or venv beside Debian's python3-pandas)
+        raise ImportError("this function returns a pandas DataFrame and pandas is not importable from this Python: "
+                          "install it (apt install python3-pandas for /usr/bin/python3, or pip install pandas)") from e
+    return pandas
 
 __all__ = ["BinaryNotFound", "CommandError", "SchemaMismatch", "binary", "data_dir", "scenario_path", "cli", "json", "run", "whatif",
            "sweep", "compare", "capacity", "chips", "validate"]
@@ -187,7 +199,7 @@ def whatif(scenario: str | os.PathLike, chips: Iterable[str] | str | None = None
     doc = json("whatif", scenario_path(scenario),
                *_options(set, seed, samples, chips=_chip_list(chips), rule=rule, deadline=deadline,
                          **options))
-    table = pd.json_normalize(doc["rows"], max_level=1)
+    table = _pandas().json_normalize(doc["rows"], max_level=1)
     table.attrs["json"] = doc
     return table
 
@@ -212,7 +224,7 @@ def sweep(scenario: str | os.PathLike, vary: Mapping[str, Any], random: int | No
             # Points that are not a valid scenario are rows with status "error"; the sweep still wrote them.
             if not out.is_file():
                 raise e
-        return pd.read_csv(out)
+        return _pandas().read_csv(out)
 
 
 # The rows compare() sets side by side: (label, field of a scenario in `gpuhours compare --json`).
@@ -251,7 +263,7 @@ def compare(a: str | os.PathLike, b: str | os.PathLike, set_a: Mapping[str, Any]
     if names[0] == names[1]:
         names = [f"{names[0]} (a)", f"{names[1]} (b)"]
     rows = {label: [s.get(field) for s in doc["scenarios"]] for label, field in _COMPARED}
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=names)
+    table = _pandas().DataFrame.from_dict(rows, orient="index", columns=names)
     table["b / a"] = [y / x if isinstance(x, (int, float)) and isinstance(y, (int, float)) and x else None
                       for x, y in zip(table[names[0]], table[names[1]])]
     # Each scenario's compute-precision MFU is against its own peak (FP8 or BF16): a ratio of two only means
@@ -272,7 +284,7 @@ def capacity(scenario: str | os.PathLike, gpus: int | None = None, deadline: str
     doc = json("capacity", scenario_path(scenario),
                *_options(set, seed, samples, gpus=gpus, deadline=deadline, chips=_chip_list(chips),
                          family=family, **options))
-    table = pd.json_normalize(doc["tokens"], max_level=1)
+    table = _pandas().json_normalize(doc["tokens"], max_level=1)
     table.attrs["json"] = doc
     return table
 
@@ -280,7 +292,7 @@ def capacity(scenario: str | os.PathLike, gpus: int | None = None, deadline: str
 def chips(rule: str | None = None, **options: Any) -> pd.DataFrame:
     """`gpuhours chips --json` as a DataFrame, one row per catalog chip (with `rule`: `policy.class`, `policy.tpp`…)."""
     doc = json("chips", *_options(rule=rule, **options))
-    table = pd.json_normalize(doc["chips"], max_level=1)
+    table = _pandas().json_normalize(doc["chips"], max_level=1)
     table.attrs["json"] = doc
     return table
 

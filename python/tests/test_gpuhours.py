@@ -160,3 +160,29 @@ class Results(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WithoutPandas(unittest.TestCase):
+    """A Python that cannot import pandas (a pyenv or venv beside Debian's python3-pandas, which only
+    /usr/bin/python3 sees): importing the helper and run() work, a DataFrame function says what to install (a new
+    user's import failed outright, session 54)."""
+
+    def test_run_works_and_dataframes_say_what_to_install(self):
+        import subprocess
+        import sys
+        code = (
+            "import sys\n"
+            "sys.modules['pandas'] = None\n"  # `import pandas` now raises ImportError
+            "import gpuhours\n"
+            f"doc = gpuhours.run({SMALL!r})\n"
+            "assert doc['schema_version'] == gpuhours.SCHEMA_VERSION, doc['schema_version']\n"
+            "try:\n"
+            "    gpuhours.chips()\n"
+            "except ImportError as e:\n"
+            "    print('refused:', e)\n"
+        )
+        env = dict(os.environ, PYTHONPATH=str(pathlib.Path(gpuhours.__file__).resolve().parent.parent))
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("refused: this function returns a pandas DataFrame", result.stdout)
+        self.assertIn("apt install python3-pandas", result.stdout)

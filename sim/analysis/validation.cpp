@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 namespace gpuhours {
 
@@ -87,7 +88,8 @@ ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOp
     return c;
 }
 
-std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir, const LoadOptions& options) {
+std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir, const LoadOptions& options,
+                                               const std::function<void(int, int)>& progress) {
     if (!std::filesystem::is_directory(dir)) {
         throw Error(fmt::format("the validation directory \"{}\" is not a directory", dir.string()), "point --dir at a directory of validation scenarios, e.g. scenarios/validation");
     }
@@ -99,8 +101,14 @@ std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir,
     if (files.empty()) throw Error(fmt::format("no scenarios (*.toml) in {}", dir.string()), "point --dir at scenarios/validation");
     std::vector<ValidationCase> cases(files.size());
     const auto cache = std::make_shared<StepCache>();
-    detail::parallel_for(files.size(), detail::thread_count(0, files.size()),
-                         [&](std::size_t i, unsigned) { cases[i] = validate_scenario(files[i], options, cache); });
+    std::mutex mutex;
+    int done = 0;
+    detail::parallel_for(files.size(), detail::thread_count(0, files.size()), [&](std::size_t i, unsigned) {
+        cases[i] = validate_scenario(files[i], options, cache);
+        if (!progress) return;
+        const std::lock_guard lock(mutex);
+        progress(++done, static_cast<int>(files.size()));
+    });
     return cases;
 }
 

@@ -235,8 +235,11 @@ int cmd_collective(const Args& raw, std::ostream& out) {
     }
     const auto kind = collective_kind_from_string(args.positional[0]);
     if (!kind) {
-        throw Error(fmt::format("unknown collective \"{}\"", args.positional[0]),
-                    "use one of: all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv");
+        std::string hint = "use one of: all-reduce, reduce-scatter, all-gather, all-to-all, broadcast, send-recv";
+        for (const char* known : {"all-reduce", "reduce-scatter", "all-gather", "all-to-all", "broadcast", "send-recv"}) {
+            if (edit_distance(args.positional[0], known) <= 2) hint = fmt::format("did you mean \"{}\"? ({})", known, hint);
+        }
+        throw Error(fmt::format("unknown collective \"{}\"", args.positional[0]), hint);
     }
     if (!args.has("--chip")) throw Error("`gpuhours collective` needs --chip", "e.g. --chip h100 (see `gpuhours chips`)");
 

@@ -63,6 +63,10 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
 // The chip as sweep, whatif, check and plan name it in JSON: `chip`, its catalog id, and `chip_modified`, the figures
 // the scenario sets on top of it (";"-separated; empty for the catalog chip as it is).
 void chip_json(report::Json& j, const Scenario& s);
+// A chip's memory in check's and model's JSON, in whole bytes as `chips --json` has it (whole_bytes).
+void memory_bytes_json(report::Json& j, const ChipProfile& chip);
+// "50257 (padded to 51200, a multiple of 128 × tensor 8)", or the vocabulary alone when padding adds nothing.
+std::string vocab_text(int vocab, const ParallelLayout& p);
 LoadOptions load_options(const ParsedArgs& args);                 // --catalog, --set
 std::filesystem::path catalog_dir(const ParsedArgs& args);
 // A rule set as JSON (chips --json's and whatif --json's `rule_set`): id, title, source, note (null when none),

@@ -41,11 +41,12 @@ std::optional<std::size_t> ramp_level(const PhaseOutcome& ph, std::size_t k) {
 // --csv: one row per phase segment (quoted phases as one row of GPU-hours).
 void write_csv(const RunEvaluation& ev, std::ostream& out) {
     const Scenario& s = ev.scenario;
-    report::Table t({"phase", "ramp_level", "global_batch", "sequence_length", "tokens", "steps", "step_time_s", "gpu_hours",
-                     "quoted"});
+    // `days` as the text table's column: steps × step time, no interruptions (an audit missed it in the CSV).
+    report::Table t({"phase", "ramp_level", "global_batch", "sequence_length", "tokens", "steps", "step_time_s", "days",
+                     "gpu_hours", "quoted"});
     for (const auto& ph : ev.phases) {
         if (ph.quoted) {
-            t.add_row({ph.name, "", "", "", "", "", "", fmt::format("{}", ph.gpu_hours), "true"});
+            t.add_row({ph.name, "", "", "", "", "", "", "", fmt::format("{}", ph.gpu_hours), "true"});
         }
         for (std::size_t k = 0; k < ph.segments.size(); ++k) {
             const auto& seg = ph.segments[k];
@@ -55,6 +56,7 @@ void write_csv(const RunEvaluation& ev, std::ostream& out) {
             t.add_row({ph.name, level, std::to_string(seg.global_batch), std::to_string(ph.sequence_length),
                        fmt::format("{}", seg.tokens), fmt::format("{}", seg.steps),
                        fmt::format("{}", ev.steps[seg.step].step_time.value()),
+                       fmt::format("{}", (ev.steps[seg.step].step_time * seg.steps).value() / 86400.0),
                        fmt::format("{}", in_hours(ev.steps[seg.step].step_time * seg.steps) * s.cluster.gpus), "false"});
         }
     }
@@ -449,6 +451,11 @@ std::optional<std::string> swapped_chip_note(const std::vector<std::string>& ove
 int cmd_run(const Args& raw, std::ostream& out) {
     const ParsedArgs args = parse_command_args(raw, "run");
     if (args.has("--json") && args.has("--csv")) throw Error("give either --json or --csv, not both", "each writes the whole output in its own format");
+    // The CSV is the phase table alone: --stages was ignored there without a word (an audit).
+    if (args.has("--csv") && args.has("--stages")) {
+        throw Error("--stages adds a table to the text output; --csv writes the phase table only",
+                    "drop --stages, or use --json, whose step.stages[] has every pipeline stage's figures");
+    }
     if (args.has("--trace")) report::check_output_path(args.get("--trace"), "--trace");  // before any work
     const std::string& file = single_positional(args, "run", "SCENARIO");
     const ScenarioSampler sampler(file, load_options(args));

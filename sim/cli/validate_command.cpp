@@ -22,7 +22,9 @@ int cmd_validate(const Args& raw, std::ostream& out) {
     const std::filesystem::path dir = args.has("--dir") ? std::filesystem::path(args.get("--dir")) : default_catalog_dir() / "validation";
     LoadOptions options;
     if (args.has("--catalog")) options.catalog_dir = catalog_dir(args);
-    const std::vector<ValidationCase> cases = validate_directory(dir, options);
+    ProgressBar progress("validation cases", args);
+    const std::vector<ValidationCase> cases =
+        validate_directory(dir, options, [&](int done, int total) { progress.update(done, total); });
     const ValidationSummary summary = summarize_validation(cases);
     if (args.has("--json")) {
         auto stats = [](report::Json& j, const char* key, const ValidationStats& s) {

@@ -154,6 +154,11 @@ void check_output_path(const std::filesystem::path& path, std::string_view flag)
                     path.empty() ? fmt::format("give {} the path of the file to write", flag)
                                  : fmt::format("add the file's name after the directory: {} {}NAME", flag, path.string()));
     }
+    // "-" reads as standard output elsewhere; here it would make a file named "-" (an audit of --trace).
+    if (path == "-") {
+        throw Error(fmt::format("{} - : this command writes its file whole, not to standard output", flag),
+                    fmt::format("give {} a file name, e.g. {} out.json", flag, flag));
+    }
     check_target(path, flag);
     if (is_input_file(path)) {
         throw Error(fmt::format("{} \"{}\" is a file this command reads (a scenario, a base it extends or a catalog): "

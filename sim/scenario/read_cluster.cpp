@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 
 namespace gpuhours::detail {
@@ -284,10 +285,20 @@ void require_fp8_efficiency(TableReader& e, const Node& fp8_value, const std::st
                         "add `gemm_fp8 = { value = …, source = \"…\" }` to the chip's [efficiency], or remove the fp8 peak");
 }
 
+// `a` as format_bytes prints it, or in whole bytes where `b` would print the same (a reserve "84.99 GB" was said to
+// lie above a capacity of "84.99 GB": an audit).
+std::string distinct_bytes(Bytes a, Bytes b) {
+    const std::string text = format_bytes(a);
+    return text == format_bytes(b) ? fmt::format("{:.0f} B", a.value()) : text;
+}
+
 // [memory]: the bytes the device exposes (capacity), their basis, the framework reserve below them, the bandwidth.
+// In whole bytes, as devices count them and `--json` prints them: "79.15 GiB" is 84,986,665,369.6 B, and a fit was
+// refused for 0.4 B where the JSON showed the total equal to the capacity (an audit). The device's bytes round down
+// and the reserve's up, so that a fit never counts on a fraction of a byte.
 void read_memory(TableReader& r, ChipProfile& chip, const std::string& user_file) {
     TableReader m(detail::as_table(r.required("memory"), r.path_of("memory")), r.path_of("memory"));
-    chip.memory_device = read_figure(m, "capacity", parse_memory_size, "79.15 GiB");
+    chip.memory_device = Bytes(std::floor(read_figure(m, "capacity", parse_memory_size, "79.15 GiB").value()));
     const Node& capacity = detail::figure_value(*m.optional("capacity"), m.path_of("capacity"));
     require_positive(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory");
     require_within(chip.memory_device.value(), capacity, m.path_of("capacity"), "memory capacities", limits::kMemoryMin,
@@ -295,11 +306,12 @@ void read_memory(TableReader& r, ChipProfile& chip, const std::string& user_file
     if (const Node* n = m.optional("reserve")) {
         const std::string path = m.path_of("reserve");
         const Node& value = detail::figure_value(*n, path);
-        chip.memory_reserve = detail::as_quantity(value, path, parse_memory_size, "3 GiB");
+        chip.memory_reserve = Bytes(std::ceil(detail::as_quantity(value, path, parse_memory_size, "3 GiB").value()));
         if (!(chip.memory_reserve.value() >= 0.0 && chip.memory_reserve < chip.memory_device)) {
             throw ScenarioError(coupled_at(user_file, value, detail::figure_value(*m.optional("capacity"), m.path_of("capacity"))),
                                 fmt::format("`{}` = {} must be at least 0 and below the capacity ({})", path,
-                                            format_bytes(chip.memory_reserve), format_bytes(chip.memory_device)),
+                                            distinct_bytes(chip.memory_reserve, chip.memory_device),
+                                            distinct_bytes(chip.memory_device, chip.memory_reserve)),
                                 "the reserve is what the framework holds outside the model's tensors, e.g. \"3 GiB\"");
         }
     }

@@ -448,14 +448,16 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
     const ParallelLayout& p = s.parallel;
     const ClusterSpec& c = s.cluster;
     const MixedPrecision& mp = s.training.precision;
+    // A key nothing wrote is a default (an audit and a new user read "set in the scenario (tiny.toml:1)" for one).
+    const std::string by_default = "default, not written in the scenario";
     const auto defined = [&](const std::string& key, const std::string& value) -> Assumption {
-        return {key, value, set_in_scenario(s.sources.at(key, s.sources.file))};
+        const auto it = s.sources.keys.find(key);
+        return {key, value, it != s.sources.keys.end() && it->second.known() ? set_in_scenario(it->second) : by_default};
     };
     // The source of a line that groups several keys (`in_group`): every --set among them, then where the others were
-    // written last ("set on the command line (--set a; --set b); the rest set in the scenario (file:line)"), or
-    // `fallback` when no file writes any of them (a scenario that extends another and writes none of the keys is
-    // not where they come from: the base's line is).
-    const auto group_source = [&](const std::function<bool(const std::string&)>& in_group, const SourceRef& fallback) {
+    // written last ("set on the command line (--set a; --set b); the rest set in the scenario (file:line)"; a base
+    // file's line when only the base a scenario extends writes them), or the default for those none writes.
+    const auto group_source = [&](const std::function<bool(const std::string&)>& in_group) {
         std::vector<std::string> flags;
         std::optional<SourceRef> latest;
         for (const auto& [key, where] : s.sources.keys) {
@@ -466,9 +468,9 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
             }
             if (!latest || written_after(s, where, *latest)) latest = where;
         }
-        const SourceRef file = latest.value_or(fallback);
-        if (flags.empty()) return set_in_scenario(file);
-        return fmt::format("set on the command line ({}); the rest {}", fmt::join(flags, "; "), set_in_scenario(file));
+        const std::string rest = latest ? set_in_scenario(*latest) : by_default;
+        if (flags.empty()) return rest;
+        return fmt::format("set on the command line ({}); the rest {}", fmt::join(flags, "; "), rest);
     };
     const auto under = [](std::string prefix) { return [prefix](const std::string& key) { return key.starts_with(prefix); }; };
     const auto among = [](std::vector<std::string> keys) {
@@ -477,7 +479,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
     std::vector<Assumption> out = {
         Assumption{"model", fmt::format("{} ({} total, {} active parameters)", s.model.display_name, format_count(parameters.total),
                                         format_count(parameters.active)),
-                   group_source(under("model"), s.sources.at("model", s.sources.file))},
+                   group_source(under("model"))},
         defined("cluster.gpus", fmt::format("{}", s.cluster.gpus)),
         s.phases_given ? Assumption{"training.tokens", fmt::format("{} over {} phases", format_count(s.training.tokens), s.phases.size()),
                                     "the [[phases]]' tokens and steps, " + set_in_scenario(s.phases.front().where)}
@@ -493,8 +495,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                                to_string(mp.combine.value_or(mp.activations))),
                    group_source(among({"training.precision", "training.parameters", "training.master_weights", "training.optimizer_state",
                                        "training.gradients", "training.activations", "training.dispatch_precision",
-                                       "training.combine_precision"}),
-                                s.sources.at("training.precision", s.sources.file))},
+                                       "training.combine_precision"}))},
         // The layout and the network the step is simulated on.
         Assumption{"parallelism", fmt::format("TP{} CP{} PP{} DP{} EP{}{}{}{}{}{}, {} schedule, ZeRO-{}, recompute {}, micro_batch {}, {} communication SMs",
                                               p.tensor, p.context, p.pipeline, p.data, p.expert,
@@ -504,13 +505,15 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                                               p.context > 1 ? fmt::format(", CP exchange {}", to_string(p.cp_comm_type)) : std::string(),
                                               p.moe_shared_expert_overlap ? ", shared experts beside the all-to-all" : "",
                                               describe_schedule(p), p.zero_stage, describe_recompute(p), p.micro_batch, p.communication_sms),
-                   group_source(under("parallelism."), s.sources.parallelism.known() ? s.sources.parallelism : s.sources.file)},
-        Assumption{"cluster.fabric", fmt::format("{}, {} tiers, {} plane{}, oversubscription {:g}:1, NIC {} per GPU, NIC latency {}",
-                                                 to_string(c.fabric), c.tiers, c.planes, c.planes == 1 ? "" : "s", c.oversubscription,
-                                                 format_bandwidth(c.nic_bandwidth), format_duration(c.nic_latency)),
+                   group_source(under("parallelism."))},
+        // One node has no scale-out network to describe (an audit read "single-node, 2 tiers").
+        Assumption{"cluster.fabric", c.fabric == Fabric::single_node
+                                         ? std::string("single-node: one scale-up domain, no scale-out network")
+                                         : fmt::format("{}, {} tiers, {} plane{}, oversubscription {:g}:1, NIC {} per GPU, NIC latency {}",
+                                                       to_string(c.fabric), c.tiers, c.planes, c.planes == 1 ? "" : "s", c.oversubscription,
+                                                       format_bandwidth(c.nic_bandwidth), format_duration(c.nic_latency)),
                    group_source(among({"cluster.fabric", "cluster.tiers", "cluster.planes", "cluster.oversubscription", "cluster.nic_bandwidth",
-                                       "cluster.nic_latency"}),
-                                s.sources.file)},
+                                       "cluster.nic_latency"}))},
     };
     // A node wider than the chip's scale-up domain is a machine the chip is not built into: said, not refused (a
     // what-if on a larger NVLink domain is a fair question).
@@ -530,7 +533,7 @@ std::vector<Assumption> run_assumptions(const Scenario& s) {
                        fmt::format("\"{}\": {} tokens, batch {} × {}, {}, recompute {}{}", ph.name, format_count(ph.tokens),
                                    ph.training.global_batch, ph.training.sequence_length, describe_degrees(q),
                                    describe_recompute(q), ph.ramp ? fmt::format(", batch ramp from {}", ph.ramp->from) : ""),
-                       group_source(under(fmt::format("phases[{}].", i)), ph.where)});
+                       group_source(under(fmt::format("phases[{}].", i)))});
     }
     return out;
 }

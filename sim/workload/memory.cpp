@@ -244,6 +244,7 @@ using detail::chunk_assignments;
 using detail::Held;
 using detail::held_parameters;
 using detail::layer_activation_elements_bytes;
+using detail::layer_recompute;
 using detail::make_context;
 using detail::require;
 using detail::validate;
@@ -329,6 +330,30 @@ double in_flight_micro_batches(const ParallelLayout& layout, int rank, const Mem
     if (layout.schedule == Schedule::dualpipe && options.micro_batches > 0) n = std::min<double>(n, options.micro_batches);
     return std::max(1.0, n);
 }
+
+namespace {
+
+// Full recompute keeps a layer's input only, but its backward first replays the layer's forward, which stores
+// what the layer stores without recompute until that layer's backward ends (torch.utils.checkpoint; Megatron-Core's
+// CheckpointFunction, one layer at a time under the uniform method, the first k of a chunk under the block
+// method): one micro-batch's worth of the largest such layer above its kept input, at most one at a time. Before
+// session 54 it was left out, and a 1.7B model at micro-batch 4 with materialized attention showed half its peak
+// activations (an audit: 2.68 GB stored, 2.66 GB more while a layer is replayed).
+double replay_peak_bytes(const Context& c, const std::vector<Held>& chunks, const MemoryOptions& options) {
+    if (c.recompute != Recompute::full) return 0.0;
+    Context stored = c;
+    stored.recompute = Recompute::none;
+    double peak = 0.0;
+    for (const Held& h : chunks) {
+        for (int l : h.stage->layers) {
+            if (!layer_recompute(c, l).full) continue;
+            peak = std::max(peak, layer_activation_elements_bytes(stored, l, options) - layer_activation_elements_bytes(c, l, options));
+        }
+    }
+    return peak;
+}
+
+}  // namespace
 
 std::vector<MemoryBreakdown::Term> MemoryBreakdown::terms() const {
     return {{"parameters", parameters},
@@ -444,6 +469,8 @@ std::vector<MemoryBreakdown> memory_per_stage(const ModelSpec& model, const Para
 
         double activations = 0.0;
         for (const Held& h : chunks) activations += h.bytes * h.in_flight;
+        mb.replayed_layer = Bytes(replay_peak_bytes(c, chunks, options));
+        activations += mb.replayed_layer.value();
         mb.micro_batches_in_flight = in_flight_micro_batches(layout, own.rank, options);
         mb.activations = Bytes(activations);
         out.push_back(mb);

@@ -275,11 +275,11 @@ TEST_CASE("chips --csv is a data file: the JSON's field names and units, plain n
     CHECK(std::stod(h100.at("memory_bandwidth_bytes_per_s")) == Approx(3.35e12));
     CHECK(std::stod(h100.at("scale_up_bandwidth_bytes_per_s")) == Approx(450e9));
     CHECK(std::stod(h100.at("nic_bandwidth_bytes_per_s")) == Approx(50e9));
-    // [memory] capacity = "79.15 GiB" = 79.15 × 2³⁰ = 84,986,665,369.6 B → 84,986,665,370 whole bytes; reserve
-    // = "3 GiB" = 3,221,225,472; usable = 84,986,665,370 − 3,221,225,472 = 81,765,439,898.
-    CHECK(h100.at("memory_bytes") == "84986665370");
+    // [memory] capacity = "79.15 GiB" = 79.15 × 2³⁰ = 84,986,665,369.6 B → 84,986,665,369 whole bytes (rounded
+    // down as read); reserve = "3 GiB" = 3,221,225,472; usable = 84,986,665,369 − 3,221,225,472 = 81,765,439,897.
+    CHECK(h100.at("memory_bytes") == "84986665369");
     CHECK(h100.at("memory_reserve_bytes") == "3221225472");
-    CHECK(h100.at("memory_usable_bytes") == "81765439898");
+    CHECK(h100.at("memory_usable_bytes") == "81765439897");
     // h100.toml's capacity is what CUDA exposes (no [memory] basis: "exposed"); ascend-910b.toml says basis =
     // "nameplate" (its 64 GB as published).
     CHECK(h100.at("memory_basis") == "exposed");
@@ -365,7 +365,7 @@ TEST_CASE("chips --json writes null for a missing rule and price source, and who
             CHECK(bytes == std::floor(bytes));
         }
         CHECK(chip["memory_usable_bytes"].number() == chip["memory_bytes"].number() - chip["memory_reserve_bytes"].number());
-        if (chip["id"].string() == "h100") CHECK(chip["memory_bytes"].number() == 84986665370.0);  // 79.15 GiB, as above
+        if (chip["id"].string() == "h100") CHECK(chip["memory_bytes"].number() == 84986665369.0);  // 79.15 GiB, as above
         // h20.toml: "97362 MiB" = 97,362 × 2²⁰ = 102,091,456,512 B, what CUDA exposes (nvidia-smi's 97,871 MiB less
         // the H100's 509 MiB gap); "nameplate" only where the exposed bytes are not published.
         if (chip["id"].string() == "h20") {
@@ -508,14 +508,14 @@ TEST_CASE("model --json lists every pipeline rank's memory, and check and model 
     // The flagship: 16 pipeline stages on H800s, whose [cluster.chip] table (from = "h800") sets the FP8 GEMM
     // efficiency range on top of the catalog chip. The text lists 16 ranks; the JSON must too, the worst of them
     // being worst_stage with the same bytes, and the chip must read "h800" with what the scenario changes beside it
-    // (it read "h800 (modified)"). Memory in whole bytes: the H800's 79.15 GiB = 84,986,665,369.6 B → 84,986,665,370,
-    // less the 3 GiB reserve (3,221,225,472) = 81,765,439,898.
+    // (it read "h800 (modified)"). Memory in whole bytes: the H800's 79.15 GiB = 84,986,665,369.6 B → 84,986,665,369
+    // (rounded down as read), less the 3 GiB reserve (3,221,225,472) = 81,765,439,897.
     const auto model = gpuhours::test::parse_json(run("model " + kFlagship + " --json").out);
     const auto& memory = model["memory"];
     CHECK(memory["chip"].string() == "h800");
     CHECK(memory["chip_modified"].string() == "efficiency.gemm_fp8_blockwise");
-    CHECK(memory["device_bytes"].number() == 84986665370.0);
-    CHECK(memory["capacity_bytes"].number() == 81765439898.0);
+    CHECK(memory["device_bytes"].number() == 84986665369.0);
+    CHECK(memory["capacity_bytes"].number() == 81765439897.0);
     const auto& stages = memory["stages"].array();
     REQUIRE(stages.size() == 16);
     const auto worst = static_cast<std::size_t>(memory["worst_stage"].number());
@@ -527,10 +527,26 @@ TEST_CASE("model --json lists every pipeline rank's memory, and check and model 
     }
     CHECK(stages[worst]["bytes"]["total"].number() == largest);
     CHECK(memory["worst_stage_bytes"]["total"].number() == largest);
+    // The table is the scenario's [parallelism] (pre-training's, selective recompute: no layer replayed); each
+    // simulated phase's fit is listed at its own layout (the 32K and 128K phases: CP8 and CP32 with full recompute),
+    // the quoted post-training not (an audit read the table as covering every phase). Phase 0's worst total is the
+    // table's.
+    CHECK(memory["replayed_layer_bytes"].number() == 0.0);
+    const auto& phases = memory["phases"].array();
+    REQUIRE(phases.size() == 3);
+    CHECK(phases[0]["phase"].string() == "pre-training");
+    CHECK(phases[0]["total"].number() == largest);
+    CHECK(phases[1]["phase"].string() == "context extension 32K");
+    CHECK(phases[2]["phase"].string() == "context extension 128K");
+    for (const auto& ph : phases) CHECK(std::get<bool>(ph["fits"].v));
+    const Result text = run("model " + kFlagship);
+    CHECK_THAT(text.out, Catch::Contains("each phase at its own layout:\n  pre-training (TP1 CP1 PP16 DP128 EP64, sequence 4096, "
+                                         "recompute selective): fits, rank"));
+    CHECK_THAT(text.out, Catch::Contains("  context extension 32K (TP1 CP8 PP16 DP16 EP64, sequence 32768, recompute full): fits"));
     const auto check = gpuhours::test::parse_json(run("check " + kFlagship + " --json").out);
     CHECK(check["cluster"]["chip"].string() == "h800");
     CHECK(check["cluster"]["chip_modified"].string() == "efficiency.gemm_fp8_blockwise");
-    CHECK(check["memory"]["capacity_bytes"].number() == 81765439898.0);
+    CHECK(check["memory"]["capacity_bytes"].number() == 81765439897.0);
 }
 
 TEST_CASE("validate --json states no error for a group without measurements") {

@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -84,6 +86,20 @@ TEST_CASE("the phase table names a batch ramp's levels") {
     CHECK_THAT(csv.out, Catch::Contains("\npre-training,1,4608,4096,"));
     CHECK_THAT(csv.out, Catch::Contains("\npre-training,4,13824,4096,"));
     CHECK_THAT(csv.out, Catch::Contains("\npre-training,,15360,4096,"));
+    // `days` beside the step time, as the text's column: the row's steps × step time / 86,400.
+    CHECK_THAT(csv.out, Catch::StartsWith("phase,ramp_level,global_batch,sequence_length,tokens,steps,step_time_s,days,gpu_hours,quoted\n"));
+    const std::size_t row = csv.out.find("\npre-training,,15360,4096,");
+    REQUIRE(row != std::string::npos);
+    std::vector<double> cells;
+    std::stringstream line(csv.out.substr(row + 1, csv.out.find('\n', row + 1) - row - 1));
+    for (std::string cell; std::getline(line, cell, ',');) cells.push_back(cell.empty() ? 0.0 : std::atof(cell.c_str()));
+    REQUIRE(cells.size() == 10);
+    CHECK(cells[7] == Approx(cells[5] * cells[6] / 86400.0).epsilon(1e-9));
+    CHECK(cells[8] == Approx(cells[5] * cells[6] / 3600.0 * 2048).epsilon(1e-9));
+    // --stages has no place in the CSV: refused, not ignored.
+    const auto stages = run_cli("run " + kRoot + "/scenarios/deepseek-v3.toml --samples 2 --csv --stages");
+    CHECK(stages.exit_code == 2);
+    CHECK_THAT(stages.out, Catch::Contains("--stages adds a table to the text output; --csv writes the phase table only"));
 }
 
 TEST_CASE("a run longer than the hardware's amortisation period is said to be charged more than one life of it") {
@@ -596,6 +612,9 @@ TEST_CASE("the run's own definition heads the assumptions, and a capital claim r
     // Every format the state is kept in: the small run writes none, so BF16 compute and the defaults.
     CHECK_THAT(list, Catch::Contains("  training.precision = compute bf16, parameters bf16, master weights fp32, optimizer state fp32, "
                                      "gradients fp32, activations bf16"));
+    // None of those keys is written, so the line's source is the default, not the file's first line (it read
+    // "set in the scenario (small.toml:1)": an audit); with one of them set on the command line, the rest default.
+    CHECK_THAT(list, Catch::Contains("expert dispatch bf16, combine bf16 (default, not written in the scenario)\n"));
     // An FP16 run keeps FP16 activations by default (the same 2 B; the label read bf16 under fp16 compute).
     const auto fp16 = run_cli("run " + small_scenario().string() + " --samples 1 --set training.precision=\"fp16\"");
     CHECK_THAT(fp16.out, Catch::Contains("training.precision = compute fp16, parameters bf16, master weights fp32, optimizer state "
@@ -607,7 +626,8 @@ TEST_CASE("the run's own definition heads the assumptions, and a capital claim r
     // Two arguments on one line: both named.
     const auto two = run_cli("run " + small_scenario().string() + " --samples 4 --set training.activations=fp32 --set training.gradients=bf16");
     REQUIRE(two.exit_code == 0);
-    CHECK_THAT(two.out, Catch::Contains("(set on the command line (--set training.activations=fp32; --set training.gradients=bf16); the rest"));
+    CHECK_THAT(two.out, Catch::Contains("(set on the command line (--set training.activations=fp32; --set training.gradients=bf16); the rest "
+                                        "default, not written in the scenario)"));
     // A claim on rung 3 (the capital outlay) with only a cost bound: judged on that rung, but neither "judged on …
     // GPU-hours" nor a failure rate's break-even, as the outlay depends on neither.
     const auto dir = gpuhours::test::scratch_path("run-capital");

@@ -145,3 +145,12 @@ TEST_CASE("SIGTERM removes a live temporary and still ends the process by the si
     CHECK(WTERMSIG(status) == SIGTERM);
     CHECK_FALSE(fs::exists(tmp));
 }
+
+TEST_CASE("\"-\" is refused as an output file rather than written as a file of that name") {
+    // `run --trace -` wrote a file named "-" in the current directory and exited 0 (an audit): "-" means standard
+    // output to most tools, and these files are written whole, so the name is refused with the flag named.
+    CHECK_THAT(error_of([&] { check_output_path("-", "--trace"); }),
+               Catch::Contains("--trace - : this command writes its file whole, not to standard output"));
+    CHECK_THAT(error_of([&] { write_file_atomically("-", "{}\n", "-o"); }), Catch::Contains("-o - :"));
+    CHECK_FALSE(fs::exists("-"));
+}

@@ -85,9 +85,10 @@ TEST_CASE("catalog figures match the reference table") {
     CHECK(h20.memory_reserve.value() == 3.0 * 1073741824.0);
     CHECK(h20.memory_capacity.value() == 98'870'231'040.0);
     CHECK_FALSE(h20.memory_nameplate);
-    // H100 as CUDA exposes it: 79.15 GiB = 79.15 × 2^30 = 84,986,665,369.6 B; usable 76.15 GiB.
-    CHECK(h100.memory_device.value() == Approx(84'986'665'369.6).epsilon(1e-12));
-    CHECK(h100.memory_capacity.value() == Approx(76.15 * 1073741824.0).epsilon(1e-12));
+    // H100 as CUDA exposes it: 79.15 GiB = 79.15 × 2^30 = 84,986,665,369.6 B, read in whole bytes rounded down:
+    // 84,986,665,369; usable less the 3 GiB reserve (3,221,225,472): 81,765,439,897.
+    CHECK(h100.memory_device.value() == 84'986'665'369.0);
+    CHECK(h100.memory_capacity.value() == 81'765'439'897.0);
     CHECK(h20.memory_bandwidth.value() == Approx(4.0e12));
     CHECK(h20.scale_up_bandwidth.value() == 450e9);
     // TPP (chips-and-rules.md §3.7): H100 15,831 (FP8 1,978.9 × 8), H20 2,368, A800 4,992 (FP16 312 × 16).

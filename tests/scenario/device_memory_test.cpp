@@ -46,9 +46,10 @@ TEST_CASE("a fit is checked against the device's bytes less the framework reserv
     CHECK(s.cluster.chip.memory_capacity.value() == 75'705'032'704.0);
     CHECK(fit_of(s).capacity.value() == 75'705'032'704.0);
     CHECK_THAT(s.cluster.chip.memory_basis(), Catch::Contains("75.71 GB usable: 80 GB as the device reports it less a 4.295 GB framework reserve"));
-    // The catalog H100 as CUDA exposes it: 79.15 GiB less 3 GiB = 76.15 × 2^30 = 81,765,439,897.6 B usable.
+    // The catalog H100 as CUDA exposes it: 79.15 GiB = 84,986,665,369.6 B, in whole bytes rounded down
+    // 84,986,665,369, less 3 GiB (3,221,225,472) = 81,765,439,897 B usable.
     const Scenario catalog_h100 = load_scenario_from_string(run_with_memory(""), "memory.toml", catalog());
-    CHECK(catalog_h100.cluster.chip.memory_capacity.value() == Approx(81'765'439'897.6).epsilon(1e-12));
+    CHECK(catalog_h100.cluster.chip.memory_capacity.value() == 81'765'439'897.0);
 }
 
 TEST_CASE("a fit verdict states the reserve it subtracted", "[memory]") {

@@ -109,6 +109,42 @@ TEST_CASE("Activation memory reproduces Korthikanti et al.'s formulas on GPT-3 1
     CHECK(per_layer(8, true, gh::Recompute::full) == Approx(2.0 * sbh / 8.0).epsilon(1e-12));
 }
 
+TEST_CASE("Full recompute holds one replayed layer's activations above the kept inputs", "[workload][memory]") {
+    // GPT-3 175B as above (s = 2048, b = 1, h = 12288, a = 96; materialized attention, dropout, BF16), TP 8 with SP,
+    // 8 pipeline stages of 12 layers, 1F1B over 8 micro-batches. Rank 1 (no embedding, no head) holds
+    // min(p − r, m) = 7 micro-batches. Full recompute keeps each layer's input, 2·sbh/8 = 0.25·sbh (eq. above), so
+    // 12 · 0.25 · 7 = 21·sbh; the backward replays one layer's forward at a time, which stores eq. (4)'s 14.25·sbh
+    // with its input already kept: 14·sbh more (torch.utils.checkpoint; Megatron-Core's CheckpointFunction).
+    // Total 35·sbh = 880,803,840 B. Without recompute: 12 · 14.25 · 7 = 1,197·sbh, nothing replayed.
+    const auto model = gh::test::gpt_3_175b();
+    const gh::MicroBatchShape shape{2048, 1, gh::AttentionMask::causal};
+    gh::MemoryOptions options;
+    options.attention_kernel = gh::AttentionKernel::materialized;
+    options.dropout = true;
+    options.micro_batches = 8;
+    const double sbh = 2048.0 * 12288.0;
+    gh::ParallelLayout p;
+    p.tensor = 8;
+    p.sequence_parallel = true;
+    p.pipeline = 8;
+    p.recompute = gh::Recompute::full;
+    const auto full = gh::memory_per_stage(model, p, gh::MixedPrecision{}, shape, options);
+    REQUIRE(full.size() == 8);
+    CHECK(full[1].micro_batches_in_flight == 7.0);
+    CHECK(full[1].replayed_layer.value() == Approx(14.0 * sbh).epsilon(1e-12));
+    CHECK(full[1].activations.value() == Approx(35.0 * sbh).epsilon(1e-12));
+    // The block method with 3 layers per chunk recomputed: the other 9 keep everything; still one layer replayed.
+    //   (3 · 0.25 + 9 · 14.25) · 7 + 14 = 917.0·sbh.
+    p.recompute_num_layers = 3;
+    const auto block = gh::memory_per_stage(model, p, gh::MixedPrecision{}, shape, options);
+    CHECK(block[1].activations.value() == Approx(917.0 * sbh).epsilon(1e-12));
+    p.recompute = gh::Recompute::none;
+    p.recompute_num_layers = 0;
+    const auto none = gh::memory_per_stage(model, p, gh::MixedPrecision{}, shape, options);
+    CHECK(none[1].replayed_layer.value() == 0.0);
+    CHECK(none[1].activations.value() == Approx(1197.0 * sbh).epsilon(1e-12));
+}
+
 TEST_CASE("A fused attention kernel stores no sequence-squared tensor", "[workload][memory]") {
     // Without dropout and with FlashAttention, a GPT-3 layer at TP 8 + SP keeps, per token: norm/GEMM inputs
     // 4h/8·2 = 12,288 B, Q, K, V, O 4·h/8·2 = 12,288 B, LSE 12·4 = 48 B, GELU in/out 2·4h/8·2 = 24,576 B

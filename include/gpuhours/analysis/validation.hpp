@@ -7,6 +7,7 @@
 #include <gpuhours/training/step.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,8 +75,10 @@ ValidationSummary summarize_validation(const std::vector<ValidationCase>& cases)
 ValidationCase validate_scenario(const std::filesystem::path& file, const LoadOptions& options = {},
                                  std::shared_ptr<StepCache> cache = nullptr);
 
-// Every *.toml in `dir` with a [published] table, sorted by file name, simulated on all cores.
-std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir, const LoadOptions& options = {});
+// Every *.toml in `dir` with a [published] table, sorted by file name, simulated on all cores. `progress` (optional)
+// is called with (cases done, cases) as each case finishes, from the worker threads one at a time.
+std::vector<ValidationCase> validate_directory(const std::filesystem::path& dir, const LoadOptions& options = {},
+                                               const std::function<void(int, int)>& progress = {});
 
 // Mean of |relative error| over the counted figures of every case, one per published measurement (mean absolute
 // percentage error, as a fraction): summarize_validation(cases).all.mean_absolute_error.

@@ -301,10 +301,13 @@ struct MemoryBreakdown {
     Bytes parameters;       // working weights in precision.parameters (÷ DP under ZeRO-3)
     Bytes gradients;        // precision.gradients (÷ DP under ZeRO ≥ 2)
     Bytes optimizer_state;  // master weights + Adam's two moments (÷ DP under ZeRO ≥ 1)
-    Bytes activations;      // stored activations of the micro-batches in flight, + the last stage's logits
+    Bytes activations;      // stored activations of the micro-batches in flight, + the last stage's logits, + under
+                            // full recompute one micro-batch's replayed layer (`replayed_layer`)
     Bytes buffers;          // ZeRO-3's gathered copies of the layer being computed and the next one (prefetch), in the
                             // parameters' format, or 1 B per element with fp8_param_gather under FP8 compute; and the
                             // largest unit's whole gradients in the gradients' format, held until its reduce-scatter
+    Bytes replayed_layer;   // part of `activations`: under full recompute, what the layer replayed in the backward
+                            // stores above its kept input, for one micro-batch, the largest such layer; else 0
     int stage = 0;          // the pipeline rank this breakdown is for
     double parameter_count = 0.0;  // parameters on this GPU before ZeRO-3 sharding
     double micro_batches_in_flight = 0.0;
