@@ -478,6 +478,9 @@ std::vector<TermValue> terms_of(const StepBreakdown& b) {
     return t;
 }
 
+
+}  // namespace
+
 std::vector<std::string> layout_changes(const ParallelLayout& from, const ParallelLayout& to) {
     std::vector<std::string> out;
     auto degree = [&](const char* name, int a, int b) {
@@ -488,7 +491,11 @@ std::vector<std::string> layout_changes(const ParallelLayout& from, const Parall
     degree("pipeline", from.pipeline, to.pipeline);
     degree("data", from.data, to.data);
     degree("expert", from.expert, to.expert);
-    degree("expert tensor", from.expert_tensor_degree(), to.expert_tensor_degree());
+    // Unset, the expert-tensor degree follows `tensor` and says nothing more (a dense model's plan listed
+    // "expert tensor 2 → 1" beside "tensor 2 → 1": a new user's read).
+    if (from.expert_tensor > 0 || to.expert_tensor > 0) {
+        degree("expert tensor", from.expert_tensor_degree(), to.expert_tensor_degree());
+    }
     degree("micro-batch", from.micro_batch, to.micro_batch);
     if (from.schedule != to.schedule || from.virtual_stages != to.virtual_stages) {
         out.push_back(fmt::format("schedule {} → {}", schedule_text(from), schedule_text(to)));
@@ -498,8 +505,6 @@ std::vector<std::string> layout_changes(const ParallelLayout& from, const Parall
     }
     return out;
 }
-
-}  // namespace
 
 PlanCandidate screen_layout(const Scenario& s, const ParallelLayout& layout) {
     Scenario scratch = s;

@@ -353,6 +353,22 @@ TEST_CASE("the runner-up explanation splits the step-time difference over the br
     CHECK_FALSE(why.changes.empty());
 }
 
+TEST_CASE("a layout change names the expert-tensor degree only where a layout sets it", "[plan]") {
+    // Unset, expert_tensor follows tensor: TP2 → TP1 is one change (a dense model's plan read "tensor 2 → 1, …,
+    // expert tensor 2 → 1": a new user). Set on either side (MoE parallel folding), it is its own change.
+    ParallelLayout a;
+    a.tensor = 2;
+    a.data = 2;
+    ParallelLayout b;
+    b.tensor = 1;
+    b.data = 4;
+    CHECK(layout_changes(a, b) == std::vector<std::string>{"tensor 2 → 1", "data 2 → 4"});
+    a.expert_tensor = 2;
+    CHECK(layout_changes(a, b) == std::vector<std::string>{"tensor 2 → 1", "data 2 → 4", "expert tensor 2 → 1"});
+    b.expert_tensor = 2;
+    CHECK(layout_changes(a, b) == std::vector<std::string>{"tensor 2 → 1", "data 2 → 4"});
+}
+
 TEST_CASE("the layout search beats or equals Megatron-LM's published 145.6B layout", "[plan]") {
     const Scenario s = load_scenario(kRoot / "scenarios" / "validation" / "megatron-145.6b.toml");
     // Restricted for the test's runtime (each step simulation of this case takes about 0.25 s; the suite also

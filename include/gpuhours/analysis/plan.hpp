@@ -130,6 +130,11 @@ struct RunnerUpExplanation {
     std::vector<std::string> changes;   // "schedule interleaved×2 → 1f1b", in LayoutKey order
 };
 
+// What differs from `from` to `to`, as the runner-up explanation lists it: "tensor 2 → 1", "schedule 1f1b →
+// interleaved×2", "recompute none → full", in LayoutKey order. An expert-tensor degree is named only where a layout
+// sets it (unset it follows `tensor`).
+std::vector<std::string> layout_changes(const ParallelLayout& from, const ParallelLayout& to);
+
 struct PlanCounts {
     std::size_t enumerated = 0;          // the search space (excluding the scenario's layout when outside it)
     std::size_t rejected_by_rule = 0;
