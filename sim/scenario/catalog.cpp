@@ -37,6 +37,37 @@ std::string kind_plural(const std::string& kind) {
 
 
 // Loads the catalog entry `name` of `kind` ("chips" or "models"); unknown names list the known ones.
+// Where else an unknown entry lies, said because a catalog is used whole (a new user's own model beside the scenario
+// was passed over without a word, and a scenarios/chips/ made beside it hid the shipped chips): a folder above the
+// scenario that holds the entry but is no catalog (it lacks chips/ or models/), or the shipped catalog when another
+// is in use. Empty when neither has it.
+std::string where_else(const std::string& kind, const std::string& name, const std::filesystem::path& catalog_dir,
+                       const SourceRef& referenced_from) {
+    std::error_code ec;
+    const std::string file = name + ".toml";
+    std::filesystem::path dir = referenced_from.file.empty() || referenced_from.file.starts_with("--")
+                                    ? std::filesystem::path()
+                                    : std::filesystem::absolute(referenced_from.file, ec).parent_path();
+    while (!dir.empty()) {
+        for (const std::filesystem::path& candidate : {dir, dir / "scenarios"}) {
+            if (std::filesystem::is_regular_file(candidate / kind / file, ec) && !is_catalog_dir(candidate)) {
+                return fmt::format("; {} exists, but {} is not a catalog: one needs both chips/ and models/ (add the "
+                                   "missing folder with the entries you use, or pass --catalog)",
+                                   (candidate / kind / file).string(), candidate.string());
+            }
+        }
+        if (dir == dir.parent_path()) break;
+        dir = dir.parent_path();
+    }
+    const std::filesystem::path shipped = default_catalog_dir();
+    if (!std::filesystem::equivalent(catalog_dir, shipped, ec) && std::filesystem::is_regular_file(shipped / kind / file, ec)) {
+        return fmt::format("; the shipped catalog has it ({}), but a catalog is used whole and this scenario's is {}: copy "
+                           "the file into {}, or pass --catalog {}",
+                           (shipped / kind / file).string(), catalog_dir.string(), (catalog_dir / kind).string(), shipped.string());
+    }
+    return {};
+}
+
 Node load_catalog_entry(const std::string& kind, const std::string& name, const std::filesystem::path& catalog_dir,
                         const SourceRef& referenced_from) {
     const std::filesystem::path file = catalog_dir / kind / (name + ".toml");
@@ -59,9 +90,12 @@ Node load_catalog_entry(const std::string& kind, const std::string& name, const 
         const std::optional<std::string> best = meant.empty() ? std::nullopt : std::optional<std::string>(meant.front());
         if (best) {
             hint = fmt::format("did you mean {}? Known {}: {}", detail::quoted(meant), kind_plural(kind), list);
+        } else if (known.empty()) {
+            hint = fmt::format("{} holds no {}", (catalog_dir / kind).string(), kind_plural(kind));
         } else {
             hint = fmt::format("known {} ({}): {}", kind_plural(kind), (catalog_dir / kind).string(), list);
         }
+        if (plain_name) hint += where_else(kind, name, catalog_dir, referenced_from);
         // A mistake in this one value: the reader may go on with the suggestion (or any known name) in its place.
         std::shared_ptr<const Node> stand_in;
         if (!known.empty()) {

@@ -559,3 +559,30 @@ TEST_CASE("a chip without a bf16 peak is refused when it is read, by check as by
         CHECK_THAT(r.out, Catch::Contains("nobf.toml:5:1: error: [compute] lists no bf16 peak"));
     }
 }
+
+TEST_CASE("an unknown catalog entry says where else it lies: a folder that is no catalog, or the shipped one") {
+    // A catalog is used whole (README: the nearest scenarios/ with chips/ and models/ above a scenario, else the
+    // shipped one). A new user's own model in scenarios/models/ beside the scenario, with no chips/ there, was passed
+    // over with only the shipped models listed; after adding an empty scenarios/chips/, the shipped h100 vanished
+    // with "known chips: " and nothing after it. Both now say why, exit 2 as before.
+    const TempDir dir("exit-codes-where-else");
+    const std::filesystem::path own = dir.path / "scenarios" / "models" / "my-8b.toml";
+    std::filesystem::create_directories(own.parent_path());
+    std::filesystem::copy_file(kRoot + "/scenarios/models/llama-3.1-8b.toml", own);
+    const std::filesystem::path file = dir.path / "s.toml";
+    std::ofstream(file) << "title = \"x\"\nmodel = \"my-8b\"\n[cluster]\nchip = \"h100\"\ngpus = 8\n"
+                           "[training]\ntokens = \"1B\"\nsequence_length = 2048\nglobal_batch = 8\n";
+    const auto partial = run_cli("check " + file.string());
+    INFO(partial.out);
+    CHECK(partial.exit_code == 2);
+    CHECK_THAT(partial.out, Catch::Contains("unknown model \"my-8b\"") &&
+                                Catch::Contains(own.string() + " exists, but " + (dir.path / "scenarios").string() +
+                                                " is not a catalog: one needs both chips/ and models/"));
+    std::filesystem::create_directories(dir.path / "scenarios" / "chips");
+    const auto whole = run_cli("check " + file.string());
+    INFO(whole.out);
+    CHECK(whole.exit_code == 2);
+    CHECK_THAT(whole.out, Catch::Contains("unknown chip \"h100\"") &&
+                              Catch::Contains((dir.path / "scenarios" / "chips").string() + " holds no chips; the shipped catalog has it (") &&
+                              Catch::Contains("but a catalog is used whole and this scenario's is " + (dir.path / "scenarios").string()));
+}
