@@ -93,7 +93,9 @@ ParsedArgs parse_args(const Args& args, const std::vector<std::string>& flags, c
             parsed.options.emplace_back(name, "");
         } else if (std::find(valued.begin(), valued.end(), name) != valued.end()) {
             if (!value) {
-                if (i + 1 >= args.size()) throw Error(fmt::format("option {} needs a value", name));
+                if (i + 1 >= args.size()) {
+                    throw Error(fmt::format("option {} needs a value", name), fmt::format("write {} VALUE (`gpuhours help` lists each option's value)", name));
+                }
                 if (looks_like_option(args[i + 1])) {
                     throw Error(fmt::format("option {} needs a value, but the next argument is the option {}", name, args[i + 1]),
                                 fmt::format("write {} VALUE; a value that begins with '-' as {}=VALUE", name, name));

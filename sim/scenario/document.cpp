@@ -205,8 +205,8 @@ std::optional<int> line_with_too_many_dots(std::string_view text) {
             }
         }
     }
-    throw KeyError(at, node.where, false, fmt::format("`{}` must be {}, not {}", key_path, expected, describe(node)), {},
-                   std::move(placeholder));
+    throw KeyError(at, node.where, false, fmt::format("`{}` must be {}, not {}", key_path, expected, describe(node)),
+                   fmt::format("write {} there (docs/scenario-language.md gives each key's type)", expected), std::move(placeholder));
 }
 
 }  // namespace

@@ -133,7 +133,9 @@ UncertainInput read_distribution(const Node& n, const std::string& path) {
     if (std::count_if(params.begin(), params.end(), given_by_set) == 1) {
         u.where = std::find_if(params.begin(), params.end(), given_by_set)->where;
     }
-    if (!order_error.empty()) throw ScenarioError(u.where, order_error);
+    if (!order_error.empty()) {
+        throw ScenarioError(u.where, order_error, "put the bounds in that order (docs/scenario-language.md, \"Ranges\")");
+    }
     if (u.distribution == Distribution::lognormal) {
         u.a = 0.5 * (std::log(lo) + std::log(hi));
         u.b = (std::log(hi) - std::log(lo)) / (2.0 * kZ95);

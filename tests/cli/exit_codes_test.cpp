@@ -586,3 +586,17 @@ TEST_CASE("an unknown catalog entry says where else it lies: a folder that is no
                               Catch::Contains((dir.path / "scenarios" / "chips").string() + " holds no chips; the shipped catalog has it (") &&
                               Catch::Contains("but a catalog is used whole and this scenario's is " + (dir.path / "scenarios").string()));
 }
+
+TEST_CASE("a wrong type, bounds out of order and an option without its value each say what to write") {
+    // A new user found these three with a message and no hint line (session 54); each exits 2 with both.
+    const std::string file = kRoot + "/scenarios/validation/megatron-1.7b.toml";
+    const auto type = run_cli("check " + file + " --set cluster.gpus=64.5");
+    CHECK(type.exit_code == 2);
+    CHECK_THAT(type.out, Catch::Contains("`cluster.gpus` must be an integer, not the number 64.5\n  write an integer there"));
+    const auto order = run_cli("check " + file + " --set 'pricing.gpu_hour={low=\"$3\", high=\"$2\"}'");
+    CHECK(order.exit_code == 2);
+    CHECK_THAT(order.out, Catch::Contains("`pricing.gpu_hour` needs low < high\n  put the bounds in that order"));
+    const auto bare = run_cli("check " + file + " --set");
+    CHECK(bare.exit_code == 2);
+    CHECK_THAT(bare.out, Catch::Contains("option --set needs a value\n  write --set VALUE"));
+}

@@ -185,7 +185,9 @@ TEST_CASE("a claim's text given as a table or range is one mistake, not also a m
     test::TempDir dir("all-errors-claim-text");
     const std::string what = load_child_error(dir, "[[claims]]\ntext = { low = \"$1\", high = \"$3\" }\ncost_below = \"$6M\"\n");
     // (A child's [[claims]] replaces the base file's list: the claim is claims[0].)
-    CHECK_THAT(what, Catch::EndsWith("/child.toml:3:8: error: `claims[0].text` must be a string, not a table"));
+    // With its hint: every type mistake now says what to write (a new user found some errors without one).
+    CHECK_THAT(what, Catch::EndsWith("/child.toml:3:8: error: `claims[0].text` must be a string, not a table\n"
+                                     "  write a string there (docs/scenario-language.md gives each key's type)"));
     CHECK_THAT(what, !Catch::Contains("has no `text`"));
     CHECK_THAT(what, !Catch::Contains("which a draw would be refused for"));
 }
