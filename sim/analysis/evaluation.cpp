@@ -204,6 +204,7 @@ StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& s
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         ev.uncertain_inputs.push_back(inputs[i].describe());
         ev.uncertain_nominal_basis.push_back(inputs[i].nominal_basis());
+        ev.uncertain_without_step_effect.push_back(false);
         if (!changes_steps(inputs[i])) {
             out.sample_scenarios = true;
             continue;
@@ -235,6 +236,9 @@ StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& s
         for (std::size_t k = 0; k < shifted_steps.size(); ++k) {
             sens.ratio[k % keys.size()][shifted_at[k]] = shifted_steps[k].step_time / ev.steps[k % keys.size()].step_time;
         }
+        ev.uncertain_without_step_effect.back() = std::all_of(sens.ratio.begin(), sens.ratio.end(), [](const std::vector<double>& r) {
+            return std::all_of(r.begin(), r.end(), [](double x) { return x == 1.0; });
+        });
         out.inputs.push_back(std::move(sens));
     }
     return out;

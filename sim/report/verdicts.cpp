@@ -29,13 +29,22 @@ std::vector<std::string_view> rung_keys(CostRung r) {
     return {};
 }
 
+// An uncertain step input whose grid moved no step time (RunEvaluation::uncertain_without_step_effect), listed alone.
+constexpr std::string_view kIdleInput =
+    " (uncertain; moves no step time of this run: simulated at its 5th, 25th, 75th and 95th percentiles)";
+
 // "key = value (source)", or "key ~ distribution" for an uncertain input.
 std::string assumption_text(const RunEvaluation& ev, const Assumption& a) {
     for (std::size_t i = 0; i < ev.uncertain_inputs.size(); ++i) {
         const std::string& u = ev.uncertain_inputs[i];
         if (!starts_with(u, a.key + " ~")) continue;
         const std::string basis = i < ev.uncertain_nominal_basis.size() ? ", " + ev.uncertain_nominal_basis[i] : "";
-        return fmt::format("{} (uncertain; nominal {}{}; {})", u, a.value, basis, a.source);
+        // Listed still (the scenario gives it), but said to move nothing here (a new user read a BF16 run's FP8
+        // efficiency range as an uncertainty of its figures).
+        const std::string idle = i < ev.uncertain_without_step_effect.size() && ev.uncertain_without_step_effect[i]
+                                     ? "; moves no step time of this run (simulated at its 5th, 25th, 75th and 95th percentiles)"
+                                     : "";
+        return fmt::format("{} (uncertain; nominal {}{}{}; {})", u, a.value, basis, idle, a.source);
     }
     return fmt::format("{} = {} ({})", a.key, a.value, a.source);
 }
@@ -342,9 +351,11 @@ std::vector<std::string> assumption_lines(const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
     std::vector<std::string> out;
     for (const Assumption& a : s.assumptions) out.push_back(assumption_text(ev, a));
-    for (const auto& u : ev.uncertain_inputs) {
+    for (std::size_t i = 0; i < ev.uncertain_inputs.size(); ++i) {
+        const std::string& u = ev.uncertain_inputs[i];
         if (std::none_of(s.assumptions.begin(), s.assumptions.end(), [&](const Assumption& a) { return starts_with(u, a.key + " ~"); })) {
-            out.push_back(u + " (uncertain)");
+            const bool idle = i < ev.uncertain_without_step_effect.size() && ev.uncertain_without_step_effect[i];
+            out.push_back(u + std::string(idle ? kIdleInput : std::string_view(" (uncertain)")));
         }
     }
     if (s.reliability.failures.empty()) out.push_back("no interruptions");

@@ -767,3 +767,18 @@ TEST_CASE("a run whose pieces need many tries is blamed on its restart, not on i
     CHECK_THAT(r.out, Catch::Contains("each piece of work needs many tries"));
     CHECK_THAT(r.out, Catch::Contains("shorten the restart"));
 }
+
+TEST_CASE("an uncertain step input that moves no step time is said to, beside one that does") {
+    // Nemotron-4 340B trains in BF16 on H100 (scenarios/validation/nemotron-4-340b-1536.toml): an FP8 GEMM
+    // efficiency range runs no kernel there, so its grid (5th, 25th, 75th, 95th percentiles) leaves every step time
+    // exactly as it was; the BF16 GEMM efficiency's range moves them. A new user read the flagship's FP8 range, kept
+    // on a BF16 copy, as an uncertainty of the figures (session 54).
+    const auto r = run_cli("run " + kRoot + "/scenarios/validation/nemotron-4-340b-1536.toml --quiet --samples 2"
+                           " --set 'cluster.chip.efficiency.gemm_fp8={low=0.6, mode=0.67, high=0.7}'"
+                           " --set 'cluster.chip.efficiency.gemm={low=0.7, mode=0.725, high=0.75}'");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("gemm_fp8 ~ triangular(0.6, 0.67, 0.7) (uncertain; moves no step time of this run"));
+    CHECK_THAT(r.out, Catch::Contains("gemm ~ triangular(0.7, 0.725, 0.75) (uncertain; nominal 0.725"));
+    CHECK_THAT(r.out, !Catch::Contains("gemm ~ triangular(0.7, 0.725, 0.75) (uncertain; moves no step time"));
+}

@@ -88,6 +88,9 @@ struct RunEvaluation {
     bool stochastic = false;           // interruptions or uncertain inputs: the figures are distributions
     std::vector<std::string> uncertain_inputs;  // UncertainInput::describe() of each
     std::vector<std::string> uncertain_nominal_basis;  // UncertainInput::nominal_basis() of each, in the same order
+    // Of each, in the same order: a step input (chip, model, layout, training) whose grid moved no step time of this
+    // run at all (an FP8 efficiency under BF16 compute), so that it is not read as an uncertainty the figures carry.
+    std::vector<bool> uncertain_without_step_effect;
 
     // Per Monte Carlo sample, in sample order (byte-identical for a seed).
     std::vector<double> wall_clock_days;
