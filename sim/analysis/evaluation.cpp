@@ -14,10 +14,7 @@
 #include <limits>
 #include <atomic>
 #include <cmath>
-#include <exception>
 #include <map>
-#include <stdexcept>
-#include <thread>
 
 namespace gpuhours {
 namespace {
@@ -236,9 +233,9 @@ StepSensitivities step_sensitivities(RunEvaluation& ev, const ScenarioSampler& s
         for (std::size_t k = 0; k < shifted_steps.size(); ++k) {
             sens.ratio[k % keys.size()][shifted_at[k]] = shifted_steps[k].step_time / ev.steps[k % keys.size()].step_time;
         }
-        ev.uncertain_without_step_effect.back() = std::all_of(sens.ratio.begin(), sens.ratio.end(), [](const std::vector<double>& r) {
-            return std::all_of(r.begin(), r.end(), [](double x) { return x == 1.0; });
-        });
+        bool idle = true;
+        for (const auto& r : sens.ratio) idle = idle && std::all_of(r.begin(), r.end(), [](double x) { return x == 1.0; });
+        ev.uncertain_without_step_effect.back() = idle;
         out.inputs.push_back(std::move(sens));
     }
     return out;
