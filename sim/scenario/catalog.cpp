@@ -33,10 +33,6 @@ std::string kind_plural(const std::string& kind) {
     return one.ends_with("entry") ? one.substr(0, one.size() - 1) + "ies" : one + "s";
 }
 
-}  // namespace
-
-
-// Loads the catalog entry `name` of `kind` ("chips" or "models"); unknown names list the known ones.
 // Where else an unknown entry lies, said because a catalog is used whole (a new user's own model beside the scenario
 // was passed over without a word, and a scenarios/chips/ made beside it hid the shipped chips): a folder above the
 // scenario that holds the entry but is no catalog (it lacks chips/ or models/), or the shipped catalog when another
@@ -68,6 +64,9 @@ std::string where_else(const std::string& kind, const std::string& name, const s
     return {};
 }
 
+}  // namespace
+
+// Loads the catalog entry `name` of `kind` ("chips" or "models"); unknown names list the known ones.
 Node load_catalog_entry(const std::string& kind, const std::string& name, const std::filesystem::path& catalog_dir,
                         const SourceRef& referenced_from) {
     const std::filesystem::path file = catalog_dir / kind / (name + ".toml");
