@@ -106,8 +106,8 @@ std::vector<PhaseFit> phase_fits(const Scenario& s) {
         const Scenario one = scenario_of_phase(s, ph, ph.training.global_batch);
         const ParallelLayout& p = one.parallel;
         out.push_back({ph.name,
-                       fmt::format("TP{} CP{} PP{} DP{} EP{}, sequence {}, recompute {}", p.tensor, p.context, p.pipeline,
-                                   p.data, p.expert, one.training.sequence_length, describe_recompute(p)),
+                       fmt::format("{}, sequence {}, recompute {}", describe_degrees(p), one.training.sequence_length,
+                                   describe_recompute(p)),
                        fit_of(one)});
     }
     return out;
