@@ -29,9 +29,9 @@ std::vector<std::string_view> rung_keys(CostRung r) {
     return {};
 }
 
-// An uncertain step input whose grid moved no step time (RunEvaluation::uncertain_without_step_effect), listed alone.
-constexpr std::string_view kIdleInput =
-    " (uncertain; moves no step time of this run: simulated at its 5th, 25th, 75th and 95th percentiles)";
+// What is said of an uncertain step input whose grid moved no step time (RunEvaluation::uncertain_without_step_effect),
+// in its assumption line and when it is listed alone.
+constexpr std::string_view kIdleInput = "moves no step time of this run (simulated at its 5th, 25th, 75th and 95th percentiles)";
 
 // "key = value (source)", or "key ~ distribution" for an uncertain input.
 std::string assumption_text(const RunEvaluation& ev, const Assumption& a) {
@@ -42,7 +42,7 @@ std::string assumption_text(const RunEvaluation& ev, const Assumption& a) {
         // Listed still (the scenario gives it), but said to move nothing here (a new user read a BF16 run's FP8
         // efficiency range as an uncertainty of its figures).
         const std::string idle = i < ev.uncertain_without_step_effect.size() && ev.uncertain_without_step_effect[i]
-                                     ? "; moves no step time of this run (simulated at its 5th, 25th, 75th and 95th percentiles)"
+                                     ? fmt::format("; {}", kIdleInput)
                                      : "";
         return fmt::format("{} (uncertain; nominal {}{}{}; {})", u, a.value, basis, idle, a.source);
     }
@@ -355,7 +355,7 @@ std::vector<std::string> assumption_lines(const RunEvaluation& ev) {
         const std::string& u = ev.uncertain_inputs[i];
         if (std::none_of(s.assumptions.begin(), s.assumptions.end(), [&](const Assumption& a) { return starts_with(u, a.key + " ~"); })) {
             const bool idle = i < ev.uncertain_without_step_effect.size() && ev.uncertain_without_step_effect[i];
-            out.push_back(u + std::string(idle ? kIdleInput : std::string_view(" (uncertain)")));
+            out.push_back(idle ? fmt::format("{} (uncertain; {})", u, kIdleInput) : u + " (uncertain)");
         }
     }
     if (s.reliability.failures.empty()) out.push_back("no interruptions");

@@ -8,14 +8,17 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
+#include <mutex>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace gpuhours::detail {
 namespace {
@@ -360,7 +363,27 @@ std::string read_input_file(const std::string& path, const SourceRef& referenced
 }
 
 Node parse_document_file(const std::string& path, const SourceRef& referenced_from) {
-    return parse_document(read_input_file(path, referenced_from), path);
+    // Parsed documents kept by path with the text they were parsed from: loading a scenario reads its chip, model and
+    // reliability entries once per layer and pass (`gpuhours check` on the flagship opened h800.toml 21 times, each
+    // parsed again: about 12 ms a load, the loader's fuzz test 2 minutes). The file is read every time and its parse
+    // reused only when the text is the same byte for byte, so a file changed between two loads is parsed again, and
+    // a parse is a pure function of (text, path): the same Node either way.
+    struct Parsed {
+        std::string text;
+        Node root;
+    };
+    static std::mutex guard;
+    static std::unordered_map<std::string, Parsed> parsed;
+    std::string text = read_input_file(path, referenced_from);
+    {
+        const std::lock_guard<std::mutex> lock(guard);
+        if (const auto it = parsed.find(path); it != parsed.end() && it->second.text == text) return it->second.root;
+    }
+    Node root = parse_document(text, path);
+    const std::lock_guard<std::mutex> lock(guard);
+    if (parsed.size() >= 256) parsed.clear();  // a bound for long processes over many files (sweeps, tests)
+    parsed.insert_or_assign(path, Parsed{std::move(text), root});
+    return root;
 }
 
 namespace {
@@ -767,11 +790,29 @@ const Node& figure_value(const Node& node, std::string_view key_path, std::strin
     return value;
 }
 
+namespace {
+
+// `word` with case and the look-alike characters folded: upper case to lower, the letter o to the digit 0 and the
+// letters l and i to the digit 1, so that "h1OO" (letter O for zero, a fresh user's typo, session 54) is no edit
+// from "h100" where the plain distance is two of four characters.
+std::string fold_look_alikes(const std::string& word) {
+    std::string out = word;
+    for (char& c : out) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (c == 'o') c = '0';
+        else if (c == 'l' || c == 'i') c = '1';
+    }
+    return out;
+}
+
+}  // namespace
+
 std::optional<std::string> suggest(const std::string& word, const std::vector<std::string>& candidates) {
     std::optional<std::string> best;
     std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+    const std::string folded = fold_look_alikes(word);
     for (const auto& candidate : candidates) {
-        const std::size_t d = edit_distance(word, candidate);
+        const std::size_t d = std::min(edit_distance(word, candidate), edit_distance(folded, fold_look_alikes(candidate)));
         if (d < best_distance) {
             best_distance = d;
             best = candidate;

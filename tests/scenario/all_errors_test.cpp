@@ -591,6 +591,20 @@ TEST_CASE("a catalog name with a qualifier of the user's is offered the name it 
     CHECK_THAT(std::string(test::scenario_error(typo, catalog_options()).what()), Catch::Contains("did you mean \"h100-pcie\"?"));
 }
 
+TEST_CASE("a catalog name typed with look-alike letters is offered the name") {
+    // `chip = "h1OO"` (letter O for the digit zero, a fresh user's typo, session 54): two edits of four characters
+    // from "h100", above suggest()'s third, so nothing was offered. With O read as 0 (and l, I as 1) it is no edit
+    // from "h100", and "h100" is the only such name (h100-pcie is five more characters away).
+    const std::string text = "model = \"llama-3.1-8b\"\n[cluster]\nchip = \"h1OO\"\ngpus = 8\n[training]\ntokens = \"1B\"\n"
+                             "sequence_length = 4096\nglobal_batch = 8\n";
+    CHECK_THAT(std::string(test::scenario_error(text, catalog_options()).what()),
+               Catch::Contains(":3:8: error: unknown chip \"h1OO\"\n  did you mean \"h100\"? Known chips:"));
+    // "al00-80gb" (letter l for 1): one plain edit from both "a100-80gb" and "a800-80gb"; folded, none from the first.
+    std::string ell = text;
+    ell.replace(ell.find("h1OO"), 4, "al00-80gb");
+    CHECK_THAT(std::string(test::scenario_error(ell, catalog_options()).what()), Catch::Contains("did you mean \"a100-80gb\"?"));
+}
+
 TEST_CASE("a claim whose bounds of one metric no value meets together is refused at the later bound") {
     // cost_below = "$6M" (line 13) and cost_above = "$7M" (line 14, value at column 14): no cost is both below $6M and
     // above $7M, so the claim would FAIL for every run whatever it costs (an audit found it judged "FAILS 0%").
