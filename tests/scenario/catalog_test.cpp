@@ -204,3 +204,24 @@ TEST_CASE("a catalog others could write is refused when walking up from a scenar
     CHECK_THROWS_WITH(find_catalog_dir(scenario), Catch::Contains((project / "chips").string() + " is writable by others") &&
                                                       Catch::Contains("pass --catalog " + project.string()));
 }
+
+TEST_CASE("a catalog file changed between two loads is read anew") {
+    // parse_document_file reuses a file's parse while its text is unchanged (the loader read the flagship's chip 21
+    // times). Rewriting the file with a figure of the same length (so the same size, likely the same modification
+    // time) must give the new figure: the text is compared byte for byte, not the size or the time.
+    const gpuhours::test::TempDir dir("catalog-reparse");
+    std::filesystem::create_directories(dir.path / "chips");
+    const std::string text = gpuhours::test::read_text(kCatalog / "chips" / "h100.toml");
+    const std::string tdp = "tdp = { value = \"700 W\"";
+    REQUIRE(text.find(tdp) != std::string::npos);
+    const auto write = [&](const std::string& watts) {
+        std::string changed = text;
+        changed.replace(changed.find(tdp), tdp.size(), "tdp = { value = \"" + watts + " W\"");
+        std::ofstream(dir.path / "chips" / "h100.toml", std::ios::binary | std::ios::trunc) << changed;
+    };
+    write("700");
+    CHECK(load_chip("h100", dir.path).tdp.value() == 700.0);
+    CHECK(load_chip("h100", dir.path).tdp.value() == 700.0);  // the kept parse
+    write("650");
+    CHECK(load_chip("h100", dir.path).tdp.value() == 650.0);
+}
