@@ -46,6 +46,7 @@ CompareResult run_compare(const std::vector<CompareInput>& inputs, const Evaluat
     EvaluateOptions shared = options;
     if (!shared.step_cache) shared.step_cache = std::make_shared<StepCache>();
     shared.record_trace = false;
+    shared.break_evens = false;  // the columns show verdicts and shares, no break-evens
     // key → value per column, and the keys in first-seen order.
     std::vector<std::string> order;
     std::map<std::string, std::vector<std::optional<std::string>>> values;

@@ -818,9 +818,9 @@ void judge_claims(RunEvaluation& ev, const Samples& samples, const Trial& trial)
                 c.probability_economic = probability_met(only, on_rung(samples.of(claim.basis, 2), rung));
             }
         }
-        Trial on_basis = trial;
-        on_basis.basis = claim.basis;
+        const Trial on_basis{trial.ev, trial.sampler, trial.sensitivities, trial.mc, claim.basis};
         for (auto& c : v.criteria) {
+            if (!ev.options.break_evens) break;
             c.input_break_evens = input_break_evens(on_basis, claim, c, rung);
             for (auto& f : failures.break_evens(claim, c, rung)) c.input_break_evens.push_back(std::move(f));
         }

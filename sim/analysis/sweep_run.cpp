@@ -194,6 +194,7 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
         options.threads = std::max(1u, threads);
         options.progress = {};
         options.record_trace = false;
+        options.break_evens = false;  // a point's row shows verdicts and shares, no break-evens
         const RunEvaluation ev = evaluate_run(sampler, options);
         const Scenario& s = ev.scenario;
         const StepResult& step = ev.headline_step();

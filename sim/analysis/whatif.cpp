@@ -46,6 +46,13 @@ std::string_view to_string(Limiter l) {
     return "?";
 }
 
+bool cost_on_borrowed_price(const WhatIfRow& row) { return row.price_borrowed && row.cost_basis.starts_with("rung 1"); }
+
+bool claim_on_borrowed_price(const WhatIfRow& row, const ClaimVerdict& v) {
+    // v.rung is set for a claim with a cost bound; rungs 4 and 5 add to the final run's cost at its price.
+    return row.price_borrowed && !v.rung.empty() && v.rung != to_string(CostRung::ownership) && v.rung != to_string(CostRung::capital);
+}
+
 std::string class_label(const WhatIfRow& row) {
     return row.subject || row.classification.empty() ? row.classification : row.classification + " (not subject)";
 }
@@ -735,6 +742,7 @@ WhatIfResult run_whatif(const std::filesystem::path& file, const LoadOptions& gi
     // One step cache for every chip's variant and deadline probe (a probe that lands on a simulated count reuses it).
     EvaluateOptions options = given;
     if (!options.step_cache) options.step_cache = std::make_shared<StepCache>();
+    options.break_evens = false;  // a row shows its claims' verdicts and shares, no break-evens
     WhatIfResult result;
     const Scenario original = load_scenario(file, with(base, request.overrides));
     result.scenario_title = original.title;

@@ -116,7 +116,7 @@ std::vector<CommandHelp> make_table() {
          "gpuhours model deepseek-v3"},
         {"chips", "gpuhours chips [options]",
          "the chip catalog: peaks, HBM, bandwidths per direction, TDP, die area, rental price",
-         {kJson, {"--csv", "", "the catalog as data: one row per chip, figures in SI units (docs/schemas.md)"}, kCatalog,
+         {kJson, kQuiet, {"--csv", "", "the catalog as data: one row per chip, figures in SI units (docs/schemas.md)"}, kCatalog,
           {"--rule", "RULE", "classify every chip under an export-control rule set (scenarios/policy/: oct-2022, oct-2023, dec-2024-hbm, "
                              "apr-2025-h20, jan-2026, hypothetical-nvlink-cap); "
                              "the table keeps to 120 columns, each chip's reasons under it"},

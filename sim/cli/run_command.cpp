@@ -221,7 +221,7 @@ void json_claims(report::Json& j, const RunEvaluation& ev) {
         if (v.probability_run) j.field("probability_run", *v.probability_run);
         if (v.probability_economic) j.field("probability_economic", *v.probability_economic);
         if (!v.rung.empty()) j.field("rung", v.rung);
-        // Null for a claim on the capital outlay alone, which rests on no GPU-hours (report::basis_clause).
+        // Null for a claim on the capital outlay or on MFU alone, which rest on no GPU-hours (report::basis_clause).
         if (report::basis_clause(v).empty()) j.key("basis").null();
         else j.field("basis", to_string(v.basis));
         j.key("criteria").begin_array();

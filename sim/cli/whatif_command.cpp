@@ -29,11 +29,14 @@ std::string layout_text(const ParallelLayout& p) {
     return text;
 }
 
+// Each claim's verdict and share; § where the claim's cost is priced at a rental price borrowed from the scenario's
+// chip (a fresh user read a GB200 row's "HOLDS 100%" on the H800's $2 as the GB200 meeting the claim, session 55).
 std::string verdicts_text(const WhatIfRow& row) {
     std::string text;
     for (const auto& v : row.verdicts) {
         if (!text.empty()) text += ", ";
         text += report::verdict_share_text(v, row.samples);
+        if (claim_on_borrowed_price(row, v)) text += " §";
     }
     return text.empty() ? "—" : text;
 }
@@ -354,7 +357,7 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         // § a price borrowed from the scenario's chip (the note under the table): its cost compares no markets.
         // The cost column is marked only where it is that rental price's (rung 1); an ownership scenario's is not.
         const std::string borrowed = r.price_borrowed ? " §" : "";
-        const std::string cost_borrowed = r.price_borrowed && r.cost_basis.starts_with("rung 1") ? " §" : "";
+        const std::string cost_borrowed = cost_on_borrowed_price(r) ? " §" : "";
         row.push_back(r.price_gpu_hour > 0 ? fmt::format("${:.2f}{}", r.price_gpu_hour, borrowed) : "—");
         row.push_back(r.cost_usd > 0 ? format_dollars(Dollars(r.cost_usd)) + cost_borrowed : "—");
         row.push_back(r.energy_mwh > 0 ? format_energy(Joules(r.energy_mwh * 3.6e9)) : "—");
@@ -381,8 +384,8 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         }
         if (!borrowed.empty()) {
             out << fmt::format("  § {}: no catalog rental price, so priced at the scenario chip's: a rental cost of theirs, "
-                               "and a claim's cost criterion on it, compares the runs' GPU-hours at one price, not what these "
-                               "chips rent for\n",
+                               "and a claim's cost criterion on it (its verdict marked §), compares the runs' GPU-hours at one "
+                               "price, not what these chips rent for\n",
                                fmt::join(borrowed, ", "));
         }
     }

@@ -55,6 +55,18 @@ std::string comparison_notes(const WhatIfResult& w, const std::vector<std::strin
                                          row.price_note), "note");
         }
     }
+    // § as `whatif` explains it under its table (the page marked nothing: a fresh user, session 55).
+    std::vector<std::string> borrowed;
+    for (const auto& row : w.rows) {
+        if (row.feasible && row.price_borrowed) borrowed.push_back(row.chip);
+    }
+    if (!borrowed.empty()) {
+        std::string chips;
+        for (const auto& c : borrowed) chips += (chips.empty() ? "" : ", ") + c;
+        out += paragraph(fmt::format("§ {}: no catalog rental price, so priced at the scenario chip's: a rental cost of theirs, "
+                                     "and a claim's cost criterion on it, compares the runs' GPU-hours at one price, not what "
+                                     "these chips rent for.", chips), "note");
+    }
     // Where a row's step is known to be optimistic or rests on an assumed figure, as `whatif` notes it under its table.
     for (const auto& row : w.rows) {
         if (!row.feasible) continue;
@@ -125,7 +137,7 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
             std::string value;
             if (row.feasible) {
                 const double v = row.*m.field;
-                value = m.money ? format_dollars(Dollars(v))
+                value = m.money ? format_dollars(Dollars(v)) + (cost_on_borrowed_price(row) ? " §" : "")
                         : m.field == &WhatIfRow::wall_clock_days ? fmt::format("{:.1f} days", v)
                                                                       : with_commas(v);
                 b.values.push_back(v);
@@ -153,7 +165,8 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
         std::string verdicts;
         for (std::size_t i = 0; i < row.verdicts.size(); ++i) {
             const auto& v = row.verdicts[i];
-            verdicts += fmt::format("{}{}{}", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "", verdict_share_text(v, row.samples));
+            verdicts += fmt::format("{}{}{}{}", i ? "; " : "", claim_texts.size() > 1 ? fmt::format("{}: ", i + 1) : "", verdict_share_text(v, row.samples),
+                                    claim_on_borrowed_price(row, v) ? " §" : "");
         }
         const std::string name = chip_label(row);
         if (!row.feasible) {
@@ -168,7 +181,8 @@ std::string comparison_section(const WhatIfResult& w, const std::string& cost_ba
         rows.push_back({name + (row.layout_rederived && !row.layout_note.empty() ? " (" + row.layout_note + ")" : ""), class_label(row),
                         std::to_string(row.gpus), fmt::format("{:.3f} s", row.step_time_s), percent(row.mfu_bf16),
                         fmt::format("{:.1f}", row.wall_clock_days), with_commas(row.gpu_hours),
-                        with_commas(row.steady_state_gpu_hours), row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) : "—",
+                        with_commas(row.steady_state_gpu_hours),
+                        row.cost_usd > 0 ? format_dollars(Dollars(row.cost_usd)) + (cost_on_borrowed_price(row) ? " §" : "") : "—",
                         limiter_label(row), verdicts, deadline});
     }
     const std::vector<std::string> head{"chip", "classification", "GPUs", "step time", "MFU (BF16)", "days", "GPU-hours",

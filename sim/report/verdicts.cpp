@@ -271,7 +271,9 @@ void verdict_head_json(Json& j, const ClaimVerdict& v) {
 std::string basis_clause(const ClaimVerdict& v) {
     const bool capital_only = v.rung == to_string(CostRung::capital) &&
                               std::all_of(v.criteria.begin(), v.criteria.end(), [](const CriterionResult& c) { return c.key.starts_with("cost"); });
-    return capital_only ? std::string() : fmt::format("judged on {} GPU-hours", to_string(v.basis));
+    // MFU is the step's on either basis: a claim of MFU alone rests on no GPU-hours (a fresh user's read, session 55).
+    const bool mfu_only = !v.criteria.empty() && std::all_of(v.criteria.begin(), v.criteria.end(), [](const CriterionResult& c) { return c.key.starts_with("mfu"); });
+    return capital_only || mfu_only ? std::string() : fmt::format("judged on {} GPU-hours", to_string(v.basis));
 }
 
 namespace {

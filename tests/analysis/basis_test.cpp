@@ -97,6 +97,30 @@ TEST_CASE("the failure rates' break-even is the factor at which the claim flips,
     CHECK(evaluate_text(dir.path, with(1000 / (1.05 * k), claim)).verdicts[0].nominal_verdict == Verdict::fails);
 }
 
+TEST_CASE("without break-evens a claim is judged alike and its bisections are skipped", "[analysis][claims]") {
+    // EvaluateOptions::break_evens = false (sweep points, what-if rows, compare's columns, whose outputs show no
+    // break-evens): the verdict, its share and nominal verdict, and the break-even price are the same figures; only
+    // the inputs' and failure rates' break-evens (the bisections that replay the run) are left empty.
+    const test::TempDir dir("no-break-evens");
+    const RunEvaluation plain = evaluate_text(dir.path, small(""));
+    const std::string claim = fmt::format("[[claims]]\ntext = \"fast\"\nwall_clock_below = \"{:.6f} days\"\n",
+                                          1.25 * plain.wall_clock_days_spread.p50);
+    const auto file = dir.path / "basis.toml";
+    std::ofstream(file) << with_failure_class(small(claim), 1000);
+    const RunEvaluation with = evaluate_run(ScenarioSampler(file));
+    EvaluateOptions options;
+    options.break_evens = false;
+    const RunEvaluation without = evaluate_run(ScenarioSampler(file), options);
+    REQUIRE(with.verdicts.size() == 1);
+    REQUIRE(without.verdicts.size() == 1);
+    CHECK(without.verdicts[0].verdict == with.verdicts[0].verdict);
+    CHECK(without.verdicts[0].probability == with.verdicts[0].probability);
+    CHECK(without.verdicts[0].nominal_verdict == with.verdicts[0].nominal_verdict);
+    CHECK(without.nominal_gpu_hours == with.nominal_gpu_hours);
+    CHECK_FALSE(with.verdicts[0].criteria.at(0).input_break_evens.empty());
+    CHECK(without.verdicts[0].criteria.at(0).input_break_evens.empty());
+}
+
 TEST_CASE("a failure-rate break-even past 10^4 interruptions comes from the closed form, and still flips the claim", "[analysis][claims]") {
     // The run above made 5,000 times longer (10T tokens: about 22,000 h of work with the 20 % overhead), so at the
     // k where the claim flips (a wall clock 1.5 × the failure-free one: Daly's E[T]/W = M e^{R/M} (e^{(τ+C)/M} − 1)/τ

@@ -493,6 +493,32 @@ TEST_CASE("run notes that an MoE step with its expert group inside a node came o
                                          "unchanged from the scenario's chip to this one\""));
 }
 
+TEST_CASE("a verdict on a borrowed price is marked as the price and cost are, in whatif and the report") {
+    // The GB200 has no catalog rental price, so whatif costs it at the flagship's $2 (the B200 at its catalog $4.89):
+    // its cost and the "<$6M" claim's verdict rest on the H800's price. The price and cost were marked §, the verdict
+    // was not, and the page marked none (a fresh user read "HOLDS 100%" as the GB200 meeting the claim, session 55).
+    const Result w = run("whatif " + kFlagship + " --chips gb200,b200 --samples 2");
+    INFO(w.out);
+    REQUIRE(w.exit_code == 0);
+    std::string gb200, b200;
+    std::istringstream lines(w.out);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.starts_with("gb200 ") && gb200.empty()) gb200 = line;
+        if (line.starts_with("b200 ") && b200.empty()) b200 = line;
+    }
+    CHECK_THAT(gb200, Catch::Contains("$2.00 §") && Catch::EndsWith(") §"));
+    CHECK_THAT(b200, !Catch::Contains("§"));
+    CHECK_THAT(w.out, Catch::Contains("its verdict marked §"));
+    const std::filesystem::path dir = gpuhours::test::scratch_path("cli-borrowed-report");
+    std::filesystem::create_directories(dir);
+    const auto html = dir / "r.html";
+    REQUIRE(run("report " + kFlagship + " --chips gb200,b200 --samples 2 -o " + html.string()).exit_code == 0);
+    const std::string page = gpuhours::test::read_text(html);
+    CHECK_THAT(page, Catch::Contains("<p class=\"note\">§ gb200: no catalog rental price"));
+    CHECK_THAT(page, Catch::Contains("HOLDS at nominal) §"));
+    std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("run says when --set swaps the chip under the scenario's communication SMs") {
     // The flagship reserves 20 communication SMs of the H800's 132; on the H20 (78 SMs) the 20 are 20 / 78 = 26 %,
     // where whatif keeps the scenario's share (12 of 78): the two commands' H20 steps differ, and run says why.

@@ -525,6 +525,10 @@ TEST_CASE("MFU and two-sided claims are judged sample by sample, and the nominal
     CHECK(mfu["nominal_verdict"].string() == "HOLDS");
     CHECK(mfu["probability"].number() > 0.0);
     CHECK(mfu["probability"].number() < 1.0);
+    // MFU is the step's on either basis: the MFU claim names none (it read "judged on allocated GPU-hours"), the
+    // wall-clock claim its default.
+    CHECK(std::holds_alternative<std::nullptr_t>(mfu["basis"].v));
+    CHECK(doc["claims"].array().at(1)["basis"].string() == "allocated");
     const auto& within = doc["claims"].array().at(1);
     const auto& criterion = within["criteria"].array().at(0);
     CHECK(criterion["probability_run"].number() == within["probability_run"].number());

@@ -52,6 +52,10 @@ struct EvaluateOptions {
     // false: the claims are not judged (RunEvaluation::verdicts empty); a search's runs need the run's figures only,
     // and a claim's break-evens replay the run many times over.
     bool judge_claims = true;
+    // false: the claims are judged (verdicts, shares, break-even prices) without each criterion's input and
+    // failure-rate break-evens, whose bisections replay the run hundreds of times (about two thirds of a 7-point
+    // price sweep's CPU); for evaluations whose output shows none: sweep points, what-if rows, compare's columns.
+    bool break_evens = true;
 };
 
 // One batch level of a phase: `steps` steps of the simulated step `step` (an index into RunEvaluation::steps).

@@ -95,6 +95,10 @@ struct WhatIfRow {
 // The row's limiter as printed: its name, and for "memory capacity" (the layout had to change to fit) also what
 // bounds the re-derived step, the largest share of limiter_seconds: "memory capacity, then compute".
 std::string limiter_label(const WhatIfRow& row);
+// Whether the row's cost (on rung 1, the rental price) and a claim's cost criterion rest on a borrowed price
+// (WhatIfRow::price_borrowed): tables mark them §. A claim on the ownership or capital rung does not.
+bool cost_on_borrowed_price(const WhatIfRow& row);
+bool claim_on_borrowed_price(const WhatIfRow& row, const ClaimVerdict& v);
 // The row's class as tables print it: "3A090.a", or "3A090.a (not subject)" where the rule does not reach the chip's
 // vendor (WhatIfRow::subject); empty without a rule.
 std::string class_label(const WhatIfRow& row);
