@@ -446,6 +446,26 @@ std::optional<std::string> swapped_chip_note(const std::vector<std::string>& ove
                        sms, 100.0 * sms / s.cluster.chip.sm_count, s.cluster.chip.display_name, s.cluster.chip.sm_count);
 }
 
+// A later layer that names another chip (`from` in a child's [cluster.chip], or --set cluster.chip.from) keeps the
+// figures an earlier layer wrote beside the chip it named: a child of the flagship with `from = "b200"` still drew
+// the FP8 GEMM efficiency around the H800's 0.53, not the B200's 0.55 (a fresh user's read, session 55; `whatif
+// --chips` re-centres such a range on each chip's own figure, so the two differed unexplained).
+std::optional<std::string> carried_chip_figures_note(const Scenario& s) {
+    const auto from = s.sources.keys.find("cluster.chip.from");
+    if (from == s.sources.keys.end() || !from->second.known()) return std::nullopt;
+    std::vector<std::string> carried;
+    for (const std::string& key : s.sources.chip_overrides) {
+        const SourceRef at = s.sources.at("cluster.chip." + key, SourceRef{});
+        if (at.known() && at.file != from->second.file) carried.push_back(fmt::format("{} ({})", key, at.to_string()));
+    }
+    if (carried.empty()) return std::nullopt;
+    return fmt::format("the chip is the {}, named by `from` at {}, and [cluster.chip] keeps {} written in another layer beside "
+                       "the chip that layer named: {}; {} the catalog's own figure{} for this chip (`gpuhours whatif --chips` "
+                       "re-centres a range on each chip's own figure instead; write the key again beside `from` to choose)",
+                       s.cluster.chip.display_name, from->second.to_string(), carried.size() == 1 ? "a figure" : "figures",
+                       fmt::join(carried, ", "), carried.size() == 1 ? "it replaces" : "they replace", carried.size() == 1 ? "" : "s");
+}
+
 }  // namespace
 
 int cmd_run(const Args& raw, std::ostream& out) {
@@ -480,6 +500,7 @@ int cmd_run(const Args& raw, std::ostream& out) {
     print_phases(ev, out);
     print_step(ev, args.has("--stages"), out);
     if (const auto note = swapped_chip_note(load_options(args).overrides, ev.scenario)) out << "note: " << *note << "\n";
+    if (const auto note = carried_chip_figures_note(ev.scenario)) out << "note: " << *note << "\n";
     print_run(ev, out);
     print_claims(ev, out);
     if (!trace_path.empty()) {

@@ -62,17 +62,30 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
     if (!fit.fits) {
         const auto largest = fit.breakdown.largest_term();
         // At the key among those the memory rests on that the user wrote last (a child's micro_batch over the
-        // flagship: there); none written: at [parallelism], whose degrees shard the model, else at the model.
+        // flagship: there); none written: at [parallelism], whose degrees shard the model, else at the model. When the
+        // training state and buffers alone exceed the capacity, the keys that size activations alone are left out:
+        // no change of theirs makes it fit (a 405B model put in place of a 1.7B one on 32 A100 was blamed on the
+        // file's sequence_length, written below its model and [parallelism]; session 55).
         const SourceRef table = s.sources.parallelism.known() ? s.sources.parallelism
                                                               : (s.sources.model.known() ? s.sources.model : s.sources.file);
-        throw ScenarioError(detail::latest_written(s,
-                                                   {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
-                                                    "parallelism.data", "parallelism.zero", "parallelism.micro_batch", "parallelism.recompute",
-                                                    "parallelism.virtual_stages", "parallelism.schedule", "parallelism.combined_1f1b",
-                                                    "training.sequence_length", "training.precision",
-                                                    "training.optimizer_state", "training.activations", "model", "cluster.chip",
-                                                    "cluster.chip.from", "cluster.chip.memory.capacity", "cluster.chip.memory.reserve"},
-                                                   table),
+        const bool state = fit.breakdown.total() - fit.breakdown.activations > fit.capacity;
+        const SourceRef where =
+            state ? detail::latest_written(s,
+                                           {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
+                                            "parallelism.data", "parallelism.zero", "parallelism.virtual_stages", "parallelism.schedule",
+                                            "training.precision", "training.parameters", "training.master_weights", "training.gradients",
+                                            "training.optimizer_state", "model", "cluster.chip", "cluster.chip.from",
+                                            "cluster.chip.memory.capacity", "cluster.chip.memory.reserve"},
+                                           table)
+                  : detail::latest_written(s,
+                                           {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
+                                            "parallelism.data", "parallelism.zero", "parallelism.micro_batch", "parallelism.recompute",
+                                            "parallelism.virtual_stages", "parallelism.schedule", "parallelism.combined_1f1b",
+                                            "training.sequence_length", "training.precision", "training.optimizer_state",
+                                            "training.activations", "model", "cluster.chip", "cluster.chip.from",
+                                            "cluster.chip.memory.capacity", "cluster.chip.memory.reserve"},
+                                           table);
+        throw ScenarioError(where,
                             fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} ({} over) but the {} has "
                                         "{}; the largest term is {} ({})",
                                         format_bytes(fit.breakdown.total()), fit.breakdown.stage,

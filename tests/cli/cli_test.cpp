@@ -519,6 +519,25 @@ TEST_CASE("a verdict on a borrowed price is marked as the price and cost are, in
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("run says when a child names another chip under figures its base wrote for its own") {
+    // The flagship's [cluster.chip] writes from = "h800" and an FP8 efficiency range around the H800's 0.53 (line 18).
+    // A child whose [cluster.chip] says from = "b200" keeps that range (tables merge key by key), where whatif
+    // re-centres it on the B200's own figure: the run names the kept key and where it was written. The flagship
+    // itself (both keys in one file) says nothing.
+    const std::filesystem::path dir = gpuhours::test::scratch_path("cli-carried-chip");
+    std::filesystem::create_directories(dir);
+    const auto child = dir / "b200.toml";
+    std::ofstream(child) << "extends = \"" << kFlagship << "\"\n[cluster.chip]\nfrom = \"b200\"\n";
+    const Result r = run("run " + child.string() + " --samples 1");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("note: the chip is the NVIDIA B200 (HGX, 1000 W), named by `from` at " + child.string() + ":3:8, and [cluster.chip] keeps "
+                                      "a figure written in another layer beside the chip that layer named: "
+                                      "efficiency.gemm_fp8_blockwise (" + kFlagship + ":18:33)"));
+    CHECK_THAT(run("run " + kFlagship + " --samples 1").out, !Catch::Contains("named by `from`"));
+    std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("run says when --set swaps the chip under the scenario's communication SMs") {
     // The flagship reserves 20 communication SMs of the H800's 132; on the H20 (78 SMs) the 20 are 20 / 78 = 26 %,
     // where whatif keeps the scenario's share (12 of 78): the two commands' H20 steps differ, and run says why.

@@ -1376,6 +1376,38 @@ TEST_CASE("shared-expert overlap is refused without shared experts or an all-to-
     CHECK_THAT(dualpipe.message(), Catch::Contains("with schedule = \"dualpipe\""));
 }
 
+TEST_CASE("a model whose training state alone does not fit is not blamed on a key that sizes activations") {
+    // Llama 3.1 405B on TP8 × DP2 H100, ZeRO 0: its BF16 weights alone are 405.9B × 2 B / 8 = 101 GB per GPU, over
+    // the H100's 81.8 GB usable, so no sequence length or micro-batch makes it fit. sequence_length (line 13) is
+    // written last, but the fit is located at the last key that sizes the state: data (line 9, value at column
+    // 8). A fit that the activations tip over (the combined-1F1B case below) is still located among all the keys.
+    const std::string text = R"(title = "big"
+model = "llama-3.1-405b"
+[cluster]
+chip = "h100"
+gpus = 16
+gpus_per_node = 8
+[parallelism]
+tensor = 8
+data = 2
+[training]
+tokens = "100B"
+global_batch = 64
+sequence_length = 4096
+)";
+    const Scenario s = load_scenario_from_string(text, "t.toml", catalog_options());
+    const FitCheck fit = fit_of(s);
+    REQUIRE_FALSE(fit.fits);
+    REQUIRE(fit.breakdown.parameters.value() > fit.capacity.value());
+    try {
+        require_fit(s);
+        FAIL("expected the layout not to fit");
+    } catch (const ScenarioError& e) {
+        CHECK(e.where().line == 9);
+        CHECK(e.where().column == 8);
+    }
+}
+
 TEST_CASE("a layout that fits only without combined 1F1B's extra activations is refused at the key, naming it") {
     // DeepSeek-V2-Lite on 16 H100, PP 1 × DP 16, EP 8, ZeRO 0, sequence 4,096: one micro-batch of activations
     // fits (about 75 GB); combined 1F1B holds two (F(i+1) beside B(i)), about 94 GB, over the H100's 85 GB.
