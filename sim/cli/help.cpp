@@ -13,7 +13,7 @@ namespace gpuhours::cli {
 namespace {
 
 const OptionHelp kJson{"--json", "", "machine-readable output (field names carry units; schema_version 4)"};
-const OptionHelp kSet{"--set", "KEY=VALUE", "override a scenario key; repeatable (e.g. --set cluster.gpus=4096)"};
+const OptionHelp kSet{"--set", "KEY=VALUE", "override a scenario key; repeatable (e.g. --set cluster.chip=h100)"};
 const OptionHelp kCatalog{"--catalog", "DIR", "directory with chips/ and models/ (default: the scenarios/ next to the scenario, else the shipped one: `gpuhours --data-dir`/scenarios)"};
 const OptionHelp kMode{"--mode", "MODE", "symmetric (default: one rank per pipeline stage) or full (every rank)"};
 const OptionHelp kNetwork{"--network", "MODEL", "flow (default: max-min sharing of links) or alpha-beta (latency + bytes / slowest link; flows sharing a GPU port or NIC are serialized, and a phase lasts at least its most loaded link's bytes / rate)"};

@@ -352,7 +352,11 @@ std::vector<LadderLine> ladder_lines(const RunEvaluation& ev) {
 std::vector<std::string> assumption_lines(const RunEvaluation& ev) {
     const Scenario& s = ev.scenario;
     std::vector<std::string> out;
-    for (const Assumption& a : s.assumptions) out.push_back(assumption_text(ev, a));
+    // An unpriced run rests on no price: the chip's catalog rental price and what a cost covers are left out (a
+    // fresh user read them beside "cost: no [pricing] given", session 55).
+    for (const Assumption& a : s.assumptions) {
+        if (ev.priced || !a.key.starts_with("cluster.chip.price.")) out.push_back(assumption_text(ev, a));
+    }
     for (std::size_t i = 0; i < ev.uncertain_inputs.size(); ++i) {
         const std::string& u = ev.uncertain_inputs[i];
         if (std::none_of(s.assumptions.begin(), s.assumptions.end(), [&](const Assumption& a) { return starts_with(u, a.key + " ~"); })) {
@@ -361,7 +365,7 @@ std::vector<std::string> assumption_lines(const RunEvaluation& ev) {
         }
     }
     if (s.reliability.failures.empty()) out.push_back("no interruptions");
-    out.push_back(fmt::format("cost covers {}", s.pricing.includes));
+    if (ev.priced) out.push_back(fmt::format("cost covers {}", s.pricing.includes));
     out.push_back(fmt::format("step times from the {} simulation with the {} network model; FLOPs counted as in the MFU line",
                               to_string(ev.options.mode), to_string(ev.options.network)));
     return out;

@@ -228,8 +228,22 @@ ReliabilitySpec read_reliability(const Node* given, const std::filesystem::path&
     }
     if (s.from == "none") {
         if (given != nullptr && given->kind == Node::Kind::table && given->fields.size() > 1) {
-            // (from_where is the `from` key's position here)
-            throw ScenarioError(from_where, "`reliability.from = \"none\"` turns reliability off, but the table sets other keys",
+            // At the first other key a --set wrote (a file's `reliability = "none"` and a --set of one of its keys:
+            // the --set is the change; it was blamed on the file, in words the user never wrote, a fresh user's read,
+            // session 55), else at `from`, whose position from_where is here.
+            SourceRef at = from_where;
+            std::string other;
+            for (const auto& [key, value] : given->fields) {
+                if (key == "from") continue;
+                if (other.empty()) other = key;
+                if (value.where.file.starts_with("--set") && !from_where.file.starts_with("--set")) {
+                    at = value.where;
+                    other = key;
+                    break;
+                }
+            }
+            throw ScenarioError(at, fmt::format("reliability is \"none\" ({}), which turns reliability off, but `reliability.{}` is set too",
+                                                from_where.to_string(), other),
                                 "remove the other keys, or name a catalog entry (scenarios/reliability/) to start from");
         }
         return s;

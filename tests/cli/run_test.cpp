@@ -695,6 +695,13 @@ TEST_CASE("an unpriced run's JSON has every cost and energy key, null, as whatif
     // A priced run still writes numbers there (the small run prices its GPU-hours).
     const auto priced = gpuhours::test::parse_json(run_cli("run " + small_scenario().string() + " --json --samples 4").out);
     CHECK(priced["headline"]["cost_usd"].number() > 0.0);
+    // Its text lists no price or cost coverage among the assumptions it rests on (the A100's catalog rental price and
+    // "cost covers final run" were listed beside "cost: no [pricing] given"); the priced run lists what its cost covers.
+    const auto text = run_cli("run " + kRoot + "/scenarios/validation/megatron-1.7b.toml --samples 4");
+    REQUIRE(text.exit_code == 0);
+    CHECK_THAT(text.out, Catch::Contains("no [pricing] given"));
+    CHECK_THAT(text.out, !Catch::Contains("cluster.chip.price.rental_gpu_hour") && !Catch::Contains("cost covers"));
+    CHECK_THAT(run_cli("run " + small_scenario().string() + " --samples 4").out, Catch::Contains("cost covers"));
 }
 
 TEST_CASE("batch-ramp levels raised to the least batch the schedule takes are said under the phases table") {

@@ -240,7 +240,17 @@ TEST_CASE("a table --set over a name --set in place of the file's table reports 
     // search used to take the name out by putting the file's table back as the value of `from`, and reported a
     // second, spurious "`reliability.from` must be a string, not a table" at line 87 (session 51's audit).
     const std::string what = flagship_error({"reliability=\"none\"", "reliability.detect=\"1 min\""}).what();
-    CHECK_THAT(what, Catch::Contains("--set reliability=\"none\": error: `reliability.from = \"none\"` turns reliability off"));
+    CHECK_THAT(what, Catch::Contains("--set reliability=\"none\": error: reliability is \"none\" (--set reliability=\"none\"), which "
+                                     "turns reliability off, but `reliability.detect` is set too"));
+    // A file's `reliability = "none"` (a name, not a table) and a --set of one key: located at the --set, the change,
+    // in the words written (it was "simple.toml:…: `reliability.from = \"none\"` …", a fresh user's read, session 55).
+    const std::string text = "model = \"llama-3.1-8b\"\nreliability = \"none\"\n[cluster]\nchip = \"h100\"\ngpus = 8\n"
+                             "[training]\ntokens = \"1B\"\nsequence_length = 4096\nglobal_batch = 8\n";
+    LoadOptions detect = catalog_options();
+    detect.overrides = {"reliability.detect=\"1 min\""};
+    CHECK_THAT(std::string(test::scenario_error(text, detect).what()),
+               Catch::Contains("--set reliability.detect=\"1 min\": error: reliability is \"none\" (test.toml:2:15), which "
+                               "turns reliability off, but `reliability.detect` is set too"));
     CHECK_THAT(what, !Catch::Contains("must be a string"));
     CHECK_THAT(what, !Catch::Contains("deepseek-v3.toml:87"));
 }
