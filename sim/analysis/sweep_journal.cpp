@@ -290,6 +290,10 @@ std::string journal_line(const SweepRow& row, std::string_view fingerprint) {
         out += ",\"verdict\":";
         put_string(out, row.claims[i].verdict);
         number("probability", row.claims[i].probability);
+        if (!row.claims[i].nominal_verdict.empty()) {  // absent from journals written before it existed
+            out += ",\"nominal_verdict\":";
+            put_string(out, row.claims[i].nominal_verdict);
+        }
         out += '}';
     }
     out += "]}\n";
@@ -341,7 +345,8 @@ std::optional<JournalEntry> parse_journal_line(std::string_view line) {
     for (const auto& c : claims->items) {
         SweepClaim claim;
         if (c.kind != JsonNode::Kind::object || !get(c, "text", claim.text) || !get(c, "verdict", claim.verdict) ||
-            !get(c, "probability", claim.probability)) {
+            !get(c, "probability", claim.probability) ||
+            (c.find("nominal_verdict") != nullptr && !get(c, "nominal_verdict", claim.nominal_verdict))) {
             return std::nullopt;
         }
         r.claims.push_back(std::move(claim));

@@ -226,7 +226,9 @@ SweepRow evaluate_point(const SweepPlan& plan, const SweepPoint& point, unsigned
             row.cost_usd = ev.nominal_cost->total.value();
             row.energy_mwh = ev.nominal_cost->energy.value() / 3.6e9;
         }
-        for (const auto& v : ev.verdicts) row.claims.push_back({v.text, std::string(to_string(v.verdict)), v.probability});
+        for (const auto& v : ev.verdicts) {
+            row.claims.push_back({v.text, std::string(to_string(v.verdict)), v.probability, std::string(to_string(v.nominal_verdict))});
+        }
         row.samples = ev.options.samples;
     } catch (const Error& e) {
         SweepRow failed;

@@ -430,6 +430,7 @@ std::string sweep_csv(const SweepResult& r) {
         headers.push_back(fmt::format("claim_{}_verdict", c));
         headers.push_back(fmt::format("claim_{}_probability", c));
         headers.push_back(fmt::format("claim_{}_probability_se", c));
+        headers.push_back(fmt::format("claim_{}_nominal_verdict", c));
     }
     if (r.derive_data) headers.emplace_back("derived");
     headers.emplace_back("error");
@@ -445,6 +446,7 @@ std::string sweep_csv(const SweepResult& r) {
             cells.push_back(has ? row.claims[c].verdict : "");
             cells.push_back(has ? csv_number(row.claims[c].probability) : "");
             cells.push_back(has && row.samples > 0 ? csv_number(share_standard_error(row.claims[c].probability, row.samples)) : "");
+            cells.push_back(has ? row.claims[c].nominal_verdict : "");
         }
         if (r.derive_data) cells.push_back(row.derived);
         cells.push_back(row.error);
@@ -516,6 +518,8 @@ std::string sweep_json(const SweepResult& r) {
             j.begin_object().field("verdict", c.verdict).field("probability", c.probability);
             if (row.samples > 0) j.field("standard_error", share_standard_error(c.probability, row.samples));
             else j.key("standard_error").null();
+            if (!c.nominal_verdict.empty()) j.field("nominal_verdict", c.nominal_verdict);
+            else j.key("nominal_verdict").null();
             j.end_object();
         }
         j.end_array();
@@ -552,8 +556,12 @@ std::string sweep_table(const SweepResult& r) {
                 const double p = row.claims[c].probability;
                 // ClaimVerdict::too_few_samples, from the row's verdict and share (the journal keeps no more).
                 const bool few = row.claims[c].verdict == "UNCERTAIN" && share_alone_settles(p, 1.0 - p);
-                cells.push_back(fmt::format("{} ({}{}{})", row.claims[c].verdict, share_percent(p), share_error_suffix(p, row.samples),
-                                            few ? "; too few samples" : ""));
+                // The nominal run's verdict beside an unsettled share, as `run` and whatif give it (a 110-day run against
+                // "under two months" read "UNCERTAIN (0%; too few samples)" at 20 samples: a fresh user, session 55).
+                const std::string& nominal = row.claims[c].nominal_verdict;
+                const bool say_nominal = row.claims[c].verdict == "UNCERTAIN" && !nominal.empty();
+                cells.push_back(fmt::format("{} ({}{}{}{})", row.claims[c].verdict, share_percent(p), share_error_suffix(p, row.samples),
+                                            few ? "; too few samples" : "", say_nominal ? fmt::format("; {} at nominal", nominal) : ""));
             }
         }
         t.add_row(std::move(cells));

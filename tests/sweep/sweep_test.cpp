@@ -94,7 +94,7 @@ gpuhours::SweepRow sample_row() {
     r.steady_state_gpu_hours = 2.77e6;
     r.cost_usd = 5.623e6;
     r.energy_mwh = 1889.5;
-    r.claims = {{"under $6M", "HOLDS", 0.93}, {"two months, \"strict\"", "UNCERTAIN", 0.5}};
+    r.claims = {{"under $6M", "HOLDS", 0.93, "HOLDS"}, {"two months, \"strict\"", "UNCERTAIN", 0.5, ""}};  // the second from an older journal
     r.samples = 40;
     return r;
 }
@@ -287,7 +287,7 @@ TEST_CASE("a sweep's output is byte-identical with one thread and with two", "[s
                                       "mfu_bf16,mfu_causal,wall_clock_days,gpu_hours,steady_state_gpu_hours,cost_usd,energy_mwh,"
                                       "wall_clock_days_p05,wall_clock_days_p50,wall_clock_days_p95,"
                                       "gpu_hours_p50,steady_state_gpu_hours_p50,cost_usd_p05,cost_usd_p50,cost_usd_p95,energy_mwh_p50,"
-                                      "samples,claim_1_verdict,claim_1_probability,claim_1_probability_se,error\n"));
+                                      "samples,claim_1_verdict,claim_1_probability,claim_1_probability_se,claim_1_nominal_verdict,error\n"));
     CHECK_THAT(read_text(dir / "one.json"), Catch::Contains("\"schema_version\": 4"));
 }
 
@@ -349,11 +349,11 @@ TEST_CASE("a claim's share carries its samples and one binomial standard error, 
     // and none where the samples are unknown (a row resumed from an older journal).
     gpuhours::SweepResult result;
     result.rows = {sample_row(), sample_row(), sample_row()};
-    result.rows[0].claims = {{"c", "UNCERTAIN", 0.41}};
+    result.rows[0].claims = {{"c", "UNCERTAIN", 0.41, ""}};
     result.rows[0].samples = 1000;
-    result.rows[1].claims = {{"c", "HOLDS", 1.0}};
+    result.rows[1].claims = {{"c", "HOLDS", 1.0, ""}};
     result.rows[1].samples = 1000;
-    result.rows[2].claims = {{"c", "UNCERTAIN", 0.41}};
+    result.rows[2].claims = {{"c", "UNCERTAIN", 0.41, ""}};
     result.rows[2].samples = 0;
     const std::string table = gpuhours::report::sweep_table(result);
     CHECK_THAT(table, Catch::Contains("UNCERTAIN (41% ± 1.6%)"));
@@ -361,6 +361,17 @@ TEST_CASE("a claim's share carries its samples and one binomial standard error, 
     CHECK_THAT(table, Catch::Contains("UNCERTAIN (41%)"));
     const std::string csv = gpuhours::report::sweep_csv(result);
     CHECK_THAT(csv, Catch::Contains(",1000,UNCERTAIN,0.41,0.015553"));
+    // The nominal run's verdict beside an unsettled share, as run and whatif give it (a 110-day run against "under
+    // two months" read "UNCERTAIN (0%; too few samples)" at 20 samples): in the table, the CSV and the JSON; not
+    // beside a settled one; none from a row of an older journal (the first two rows above).
+    result.rows[2].claims = {{"c", "UNCERTAIN", 0.0, "FAILS"}};
+    result.rows[2].samples = 20;
+    result.rows[1].claims = {{"c", "HOLDS", 1.0, "HOLDS"}};
+    const std::string nominal = gpuhours::report::sweep_table(result);
+    CHECK_THAT(nominal, Catch::Contains("UNCERTAIN (0%; too few samples; FAILS at nominal)"));
+    CHECK_THAT(nominal, Catch::Contains("HOLDS (100%)") && !Catch::Contains("HOLDS at nominal"));
+    CHECK_THAT(gpuhours::report::sweep_csv(result), Catch::Contains(",20,UNCERTAIN,0,0,FAILS"));
+    CHECK_THAT(gpuhours::report::sweep_json(result), Catch::Contains("\"nominal_verdict\": \"FAILS\"") && Catch::Contains("\"nominal_verdict\": null"));
 }
 
 TEST_CASE("the chip column is the catalog id, and a changed figure is named in chip_modified", "[sweep]") {

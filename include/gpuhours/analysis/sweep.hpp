@@ -79,6 +79,9 @@ struct SweepClaim {
     std::string text;
     std::string verdict;       // to_string(Verdict)
     double probability = 0.0;  // of the claim holding, over the Monte Carlo samples
+    // The nominal run's verdict alone (HOLDS / FAILS), as `run` gives it beside the share; empty when a journal
+    // written before it is resumed.
+    std::string nominal_verdict;
 };
 
 // One point's result. Field names carry units; `ok == false` rows carry only the point and the error.
