@@ -69,22 +69,21 @@ void require_fit(const Scenario& s, const FitCheck& fit) {
         const SourceRef table = s.sources.parallelism.known() ? s.sources.parallelism
                                                               : (s.sources.model.known() ? s.sources.model : s.sources.file);
         const bool state = fit.breakdown.total() - fit.breakdown.activations > fit.capacity;
-        const SourceRef where =
-            state ? detail::latest_written(s,
-                                           {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
-                                            "parallelism.data", "parallelism.zero", "parallelism.virtual_stages", "parallelism.schedule",
-                                            "training.precision", "training.parameters", "training.master_weights", "training.gradients",
-                                            "training.optimizer_state", "model", "cluster.chip", "cluster.chip.from",
-                                            "cluster.chip.memory.capacity", "cluster.chip.memory.reserve"},
-                                           table)
-                  : detail::latest_written(s,
-                                           {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
-                                            "parallelism.data", "parallelism.zero", "parallelism.micro_batch", "parallelism.recompute",
-                                            "parallelism.virtual_stages", "parallelism.schedule", "parallelism.combined_1f1b",
-                                            "training.sequence_length", "training.precision", "training.optimizer_state",
-                                            "training.activations", "model", "cluster.chip", "cluster.chip.from",
-                                            "cluster.chip.memory.capacity", "cluster.chip.memory.reserve"},
-                                           table);
+        SourceRef where = detail::latest_written(s,
+                                                 {"parallelism.tensor", "parallelism.pipeline", "parallelism.context", "parallelism.expert",
+                                                  "parallelism.data", "parallelism.zero", "parallelism.virtual_stages", "parallelism.schedule",
+                                                  "training.precision", "training.parameters", "training.master_weights", "training.gradients",
+                                                  "training.optimizer_state", "model", "cluster.chip", "cluster.chip.from",
+                                                  "cluster.chip.memory.capacity", "cluster.chip.memory.reserve"},
+                                                 SourceRef{});
+        if (!state) {
+            const SourceRef activations = detail::latest_written(s,
+                                                                 {"parallelism.micro_batch", "parallelism.recompute", "parallelism.combined_1f1b",
+                                                                  "training.sequence_length", "training.activations"},
+                                                                 SourceRef{});
+            if (activations.known() && (!where.known() || written_after(s, activations, where))) where = activations;
+        }
+        if (!where.known()) where = table;
         throw ScenarioError(where,
                             fmt::format("the model does not fit: {} needed per GPU on pipeline rank {} ({} over) but the {} has "
                                         "{}; the largest term is {} ({})",
