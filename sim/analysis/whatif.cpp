@@ -53,6 +53,18 @@ bool claim_on_borrowed_price(const WhatIfRow& row, const ClaimVerdict& v) {
     return row.price_borrowed && !v.rung.empty() && v.rung != to_string(CostRung::ownership) && v.rung != to_string(CostRung::capital);
 }
 
+std::string borrowed_price_note(const WhatIfResult& result) {
+    std::vector<std::string> chips;
+    for (const auto& r : result.rows) {
+        if (r.feasible && r.price_borrowed) chips.push_back(r.chip);
+    }
+    if (chips.empty()) return {};
+    return fmt::format("§ {}: no catalog rental price, so priced at the scenario chip's: a rental cost of theirs, and a claim's "
+                       "cost criterion on it (its verdict marked §), compares the runs' GPU-hours at one price, not what these "
+                       "chips rent for",
+                       fmt::join(chips, ", "));
+}
+
 std::string class_label(const WhatIfRow& row) {
     return row.subject || row.classification.empty() ? row.classification : row.classification + " (not subject)";
 }

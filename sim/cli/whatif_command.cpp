@@ -377,17 +377,10 @@ int cmd_whatif(const Args& raw, std::ostream& out) {
         out << "\nprice per GPU-hour (nominal; a catalog price is one figure, while a row at the scenario's price keeps "
                "its range, if any: a claim's share near 100% or 0% on a catalog-priced row may reflect that fixed price, and "
                "its date and market, rather than a safer or riskier run; --same-price prices every chip as the scenario does)\n";
-        std::vector<std::string> borrowed;
         for (const auto& r : result.rows) {
             if (r.feasible && r.price_gpu_hour > 0) out << fmt::format("  {}: ${:.2f}, {}\n", r.chip, r.price_gpu_hour, r.price_note);
-            if (r.feasible && r.price_borrowed) borrowed.push_back(r.chip);
         }
-        if (!borrowed.empty()) {
-            out << fmt::format("  § {}: no catalog rental price, so priced at the scenario chip's: a rental cost of theirs, "
-                               "and a claim's cost criterion on it (its verdict marked §), compares the runs' GPU-hours at one "
-                               "price, not what these chips rent for\n",
-                               fmt::join(borrowed, ", "));
-        }
+        if (const std::string note = borrowed_price_note(result); !note.empty()) out << "  " << note << "\n";
     }
     if (!result.carried.empty()) {
         out << fmt::format("\ncarried from the scenario's [cluster.chip] to every chip: {} (values set for the scenario's own "

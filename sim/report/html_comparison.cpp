@@ -56,17 +56,7 @@ std::string comparison_notes(const WhatIfResult& w, const std::vector<std::strin
         }
     }
     // § as `whatif` explains it under its table (the page marked nothing: a fresh user, session 55).
-    std::vector<std::string> borrowed;
-    for (const auto& row : w.rows) {
-        if (row.feasible && row.price_borrowed) borrowed.push_back(row.chip);
-    }
-    if (!borrowed.empty()) {
-        std::string chips;
-        for (const auto& c : borrowed) chips += (chips.empty() ? "" : ", ") + c;
-        out += paragraph(fmt::format("§ {}: no catalog rental price, so priced at the scenario chip's: a rental cost of theirs, "
-                                     "and a claim's cost criterion on it, compares the runs' GPU-hours at one price, not what "
-                                     "these chips rent for.", chips), "note");
-    }
+    if (const std::string note = borrowed_price_note(w); !note.empty()) out += paragraph(note + ".", "note");
     // Where a row's step is known to be optimistic or rests on an assumed figure, as `whatif` notes it under its table.
     for (const auto& row : w.rows) {
         if (!row.feasible) continue;

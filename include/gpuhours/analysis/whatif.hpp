@@ -118,6 +118,10 @@ struct WhatIfResult {
     std::vector<std::string> carried;
 };
 
+// What § means, naming the feasible rows priced at a borrowed price: "§ gb200, tpu-v5p: no catalog rental price, …"
+// (no final stop), as whatif prints it under its table and the report under its own; empty when no row is.
+std::string borrowed_price_note(const WhatIfResult& result);
+
 // The figures of an evaluated run into `row`: GPUs, the first simulated phase's layout, the headline step's time
 // and MFU (BF16, full attention), median wall clock and GPU-hours, cost and energy at the nominal prices and the
 // median wall clock (0 unpriced), what limits the step (memory capacity when row.layout_rederived says the layout
