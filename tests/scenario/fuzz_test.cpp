@@ -65,7 +65,7 @@ std::string mutate(const std::string& base, std::mt19937_64& rng) {
 
 }  // namespace
 
-TEST_CASE("ten thousand mutated scenarios either load or fail with a user error") {
+TEST_CASE("thousands of mutated scenarios (ten thousand, two thousand under the sanitizers) either load or fail with a user error") {
     const std::filesystem::path root = GPUHOURS_TEST_SOURCE_DIR;
     LoadOptions options;
     options.catalog_dir = root / "scenarios";
@@ -74,7 +74,13 @@ TEST_CASE("ten thousand mutated scenarios either load or fail with a user error"
     std::mt19937_64 rng(20261122);
     int loaded = 0;
     int rejected = 0;
-    for (int i = 0; i < 10'000; ++i) {
+#ifdef GPUHOURS_TEST_SANITIZE
+    // Under ASan + UBSan a load is about ten times slower: the first 2,000 of the same mutants (268 s for 10,000).
+    constexpr int mutants = 2'000;
+#else
+    constexpr int mutants = 10'000;
+#endif
+    for (int i = 0; i < mutants; ++i) {
         const std::string text = mutate(base, rng);
         try {
             (void)load_scenario_from_string(text, "fuzz.toml", options);
@@ -87,7 +93,7 @@ TEST_CASE("ten thousand mutated scenarios either load or fail with a user error"
             FAIL("mutation " << i << " threw a non-user exception: " << e.what() << "\n--- input ---\n" << text);
         }
     }
-    CHECK(loaded + rejected == 10'000);
-    CHECK(rejected > 1'000);  // the mutations really do break things
-    CHECK(loaded > 100);      // and some stay valid (comments, whitespace, equivalent edits)
+    CHECK(loaded + rejected == mutants);
+    CHECK(rejected > mutants / 10);  // the mutations really do break things
+    CHECK(loaded > mutants / 100);   // and some stay valid (comments, whitespace, equivalent edits)
 }
