@@ -366,6 +366,8 @@ TEST_CASE("a sweep over a scenario with invalid points exits 2 after writing eve
     INFO(r.out);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains("1 of 2 points is not a valid scenario"));
+    // and why, from the first error row (point 1, the 32-GPU one), without opening the file.
+    CHECK_THAT(r.out, Catch::Contains("the rows say why); point 1: --vary cluster.gpus=32: error:"));
     REQUIRE(fs::exists(dir.path / "out.csv"));
     // The point's error names the --vary value that made it, as the user wrote it, not the `--set` the sweep
     // applies it as (nor a scenario key written long before; session 19's fresh verifier).
