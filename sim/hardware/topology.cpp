@@ -1,5 +1,6 @@
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/hardware/topology.hpp>
+#include <gpuhours/hardware/topology_graph.hpp>
 
 #include <boost/graph/push_relabel_max_flow.hpp>
 #include <fmt/format.h>
@@ -91,15 +92,16 @@ LinkId Topology::add_link(VertexId from, VertexId to, const LinkSpec& spec) {
     return push_link(from, to, figures_index(spec));
 }
 
-Topology::Graph Topology::graph() const {
-    Graph g;
-    for (VertexId v = 0; v < vertices_.size(); ++v) {
+TopologyGraph boost_graph(const Topology& topology) {
+    TopologyGraph g;
+    for (VertexId v = 0; v < topology.vertex_count(); ++v) {
         // add_vertex without a property, then assign: the property overload trips a false -Wuninitialized inside
         // Boost's named_graph under the sanitizer build.
         boost::add_vertex(g);
-        g[v] = vertices_[v];
+        g[v] = topology.vertex(v);
     }
-    for (LinkId l = 0; l < links_.size(); ++l) boost::add_edge(links_[l].from, links_[l].to, l, g);
+    const auto& links = topology.link_records();
+    for (LinkId l = 0; l < links.size(); ++l) boost::add_edge(links[l].from, links[l].to, l, g);
     return g;
 }
 

@@ -1,6 +1,7 @@
 #include <gpuhours/units/error.hpp>
 #include <gpuhours/network/network.hpp>
 #include <gpuhours/hardware/topology.hpp>
+#include <gpuhours/hardware/topology_graph.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -57,11 +58,11 @@ TEST_CASE("A single node joins its GPUs through one NVSwitch with two directed l
     CHECK(bisection_bandwidth(t).value() == Approx(1800e9));
 }
 
-TEST_CASE("graph() is the topology as a Boost.Graph: every vertex with its info, every link an edge carrying its id") {
+TEST_CASE("boost_graph() is the topology as a Boost.Graph: every vertex with its info, every link an edge carrying its id") {
     // Two nodes of 4 GPUs on a fat-tree: the Boost graph must hold exactly the topology's vertices, each with its
     // info, and one edge per directed link from its `from` to its `to`, a vertex's edges in link order.
     const Topology t = build_topology(cluster(8, 4, Fabric::fat_tree));
-    const Topology::Graph g = t.graph();
+    const TopologyGraph g = boost_graph(t);
     REQUIRE(boost::num_vertices(g) == t.vertex_count());
     REQUIRE(boost::num_edges(g) == t.links().size());
     for (VertexId v = 0; v < t.vertex_count(); ++v) {

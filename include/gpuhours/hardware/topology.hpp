@@ -3,7 +3,7 @@
 // Representation: vertices (`VertexInfo`) and directed links in arrays, with a compressed out-adjacency for
 // routing. A link is stored as its two ends and the index of its figures in a table of the distinct figures the
 // graph has (`LinkRecord`, 12 bytes; a fabric has a handful of kinds of link), and read back whole as a `LinkInfo`;
-// at 131,072 GPUs the 1,048,576 links of a multi-plane fabric took 48 MB as LinkInfo (issue #13); `graph()` gives the same as a Boost.Graph adjacency_list (vertices carrying
+// at 131,072 GPUs the 1,048,576 links of a multi-plane fabric took 48 MB as LinkInfo (issue #13); `boost_graph()` (topology_graph.hpp) gives the same as a Boost.Graph adjacency_list (vertices carrying
 // `VertexInfo`, edges the index of their `LinkInfo`) for Boost's algorithms. The Boost graph is built on demand,
 // not kept: a directed adjacency_list allocates each edge's property on the heap, and at 131,072 GPUs building and
 // freeing those 607,232 edges was 13 % of a step that never read them (issue #13). Every physical cable is two
@@ -39,7 +39,6 @@
 #include <gpuhours/hardware/hardware.hpp>
 #include <gpuhours/units/units.hpp>
 
-#include <boost/graph/adjacency_list.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -177,8 +176,6 @@ struct FabricGeometry {
 
 class Topology {
 public:
-    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, VertexInfo, LinkId>;
-
     Topology() = default;
 
     // Building blocks (builders below use these; tests may build small hand-made graphs).
@@ -193,9 +190,6 @@ public:
     // One direction only.
     LinkId add_link(VertexId from, VertexId to, const LinkSpec& spec);
 
-    // The topology as a Boost.Graph: vertex v is vertex v, with its VertexInfo; link l is an edge from its `from`
-    // to its `to` carrying l, the edges of a vertex in link order. Built anew at each call, O(vertices + links).
-    [[nodiscard]] Graph graph() const;
     [[nodiscard]] std::size_t vertex_count() const { return vertices_.size(); }
     [[nodiscard]] const VertexInfo& vertex(VertexId v) const { return vertices_[v]; }
     // Link l whole; throws std::out_of_range past the last link.
