@@ -84,8 +84,8 @@ Output output_of(const ParsedArgs& args) {
 
 // Any error row makes the exit code 2 (docs/sweep.md), said on stderr with the first error row's message: the rows
 // still come out whole, so a script sees both the figures of the valid points and that some points were not valid
-// scenarios, and a user sees why without opening the file (a fresh user's `--vary pricing.gpu_hour=1.5,2` said only
-// "2 of 2 points are not a valid scenario").
+// scenarios, and a user sees why without opening the file (`--vary pricing.gpu_hour=1.5,2`, prices without a unit,
+// said only "2 of 2 points are not a valid scenario").
 int exit_code_of(const SweepResult& result) {
     if (result.errors() == 0) return 0;
     const auto first = std::find_if(result.rows.begin(), result.rows.end(), [](const SweepRow& r) { return !r.ok; });

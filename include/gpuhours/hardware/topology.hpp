@@ -3,8 +3,9 @@
 // Representation: vertices (`VertexInfo`) and directed links in arrays, with a compressed out-adjacency for
 // routing. A link is stored as its two ends and the index of its figures in a table of the distinct figures the
 // graph has (`LinkRecord`, 12 bytes; a fabric has a handful of kinds of link), and read back whole as a `LinkInfo`;
-// at 131,072 GPUs the 1,048,576 links of a multi-plane fabric took 48 MB as LinkInfo (issue #13); `boost_graph()` (topology_graph.hpp) gives the same as a Boost.Graph adjacency_list (vertices carrying
-// `VertexInfo`, edges the index of their `LinkInfo`) for Boost's algorithms. The Boost graph is built on demand,
+// at 131,072 GPUs the 1,048,576 links of a multi-plane fabric took 48 MB as LinkInfo (issue #13). `boost_graph()`
+// (topology_graph.hpp) gives the same as a Boost.Graph adjacency_list (vertices carrying `VertexInfo`, edges the
+// index of their `LinkInfo`) for Boost's algorithms. The Boost graph is built on demand,
 // not kept: a directed adjacency_list allocates each edge's property on the heap, and at 131,072 GPUs building and
 // freeing those 607,232 edges was 13 % of a step that never read them (issue #13). Every physical cable is two
 // directed edges, one per direction, each with its own bandwidth, so contention in one direction never slows the
@@ -38,7 +39,6 @@
 
 #include <gpuhours/hardware/hardware.hpp>
 #include <gpuhours/units/units.hpp>
-
 
 #include <cstddef>
 #include <cstdint>
